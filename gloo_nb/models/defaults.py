@@ -1,0 +1,67 @@
+"""What a fresh Gloo install (Helm defaults) holds, as manifests.
+
+Sources: ``install/helm/gloo/templates/_8-default-gateways.tpl`` (the Gateway),
+``templates/18-settings.yaml`` and ``values-template.yaml`` (the Settings).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gloo_nb.models.resources import HELM_INVALID_ROUTE_BODY
+
+GLOO_NAMESPACE = "gloo-system"
+"""The install namespace of the Helm chart's defaults."""
+
+PROXY_NAME = "gateway-proxy"
+"""The default proxy name."""
+
+
+def helm_default_gateway_manifest() -> dict[str, Any]:
+    """Return the Helm chart's default HTTP Gateway (``gateway-proxy``, ``::``:8080).
+
+    Returns:
+        The manifest as a dict.
+    """
+    return {
+        "apiVersion": "gateway.solo.io/v1",
+        "kind": "Gateway",
+        "metadata": {"name": PROXY_NAME, "namespace": GLOO_NAMESPACE, "labels": {"app": "gloo"}},
+        "spec": {"bindAddress": "::", "bindPort": 8080, "httpGateway": {}, "ssl": False,
+                 "proxyNames": [PROXY_NAME], "useProxyProto": False},
+    }
+
+
+def helm_default_settings_manifest(*, profile: str = "current") -> dict[str, Any]:
+    """Return the Helm chart's default Settings ``gloo-system/default``.
+
+    Args:
+        profile: ``1.3`` or ``current``; 1.3's Settings had no ``allowWarnings``.
+
+    Returns:
+        The manifest as a dict.
+    """
+    validation: dict[str, Any] = {"alwaysAccept": True, "proxyValidationServerAddr": "gloo:9988"}
+    if profile != "1.3":
+        validation["allowWarnings"] = True
+    return {
+        "apiVersion": "gloo.solo.io/v1",
+        "kind": "Settings",
+        "metadata": {"name": "default", "namespace": GLOO_NAMESPACE, "labels": {"app": "gloo"}},
+        "spec": {
+            "discoveryNamespace": GLOO_NAMESPACE,
+            "gloo": {
+                "xdsBindAddr": "0.0.0.0:9977",
+                "invalidConfigPolicy": {
+                    "replaceInvalidRoutes": False,
+                    "invalidRouteResponseCode": 404,
+                    "invalidRouteResponseBody": HELM_INVALID_ROUTE_BODY,
+                },
+            },
+            "gateway": {"validation": validation},
+            "kubernetesArtifactSource": {},
+            "kubernetesConfigSource": {},
+            "kubernetesSecretSource": {},
+            "refreshRate": "60s",
+        },
+    }

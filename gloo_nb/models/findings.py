@@ -1,0 +1,88 @@
+"""Findings: problems in Gloo resources, as data."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from gloo_nb._types import Severity
+from gloo_nb.models.resources import ResourceKey
+
+Layer = Literal["parse", "gateway", "gloo", "envoy"]
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One problem, attributed to the resource that reports it and the one that causes it.
+
+    Attributes:
+        resource: The resource the problem is reported on (where Gloo writes it, for Gloo's own
+            messages).
+        severity: ``error`` or ``warning``.
+        message: The message, with Gloo's exact text for Gloo's own conditions.
+        origin: The resource whose content causes the problem (a RouteTable for a missing
+            upstream in one of its routes, although Gloo reports it on the VirtualService).
+        layer: Who finds it: ``parse`` (gloo_nb reading the document), ``gateway`` (Gloo's gateway
+            translator), ``gloo`` (Gloo's proxy translator) or ``envoy``.
+        field: Field path, for parse findings (e.g. ``spec.virtualHost.routes[0].matcher``).
+    """
+
+    resource: ResourceKey
+    severity: Severity
+    message: str
+    origin: ResourceKey
+    layer: Layer = "gateway"
+    field: str = ""
+
+    def as_json(self) -> dict[str, str]:
+        """Return the finding in the ``gloo-nb translate --json`` shape.
+
+        Returns:
+            A dict with ``resource``, ``kind``, ``severity``, ``message`` and ``origin``.
+        """
+        out = {
+            "resource": self.resource.ref,
+            "kind": self.resource.kind,
+            "severity": self.severity,
+            "message": self.message,
+            "origin": self.origin.ref,
+            "originKind": self.origin.kind,
+            "layer": self.layer,
+        }
+        if self.field:
+            out["field"] = self.field
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class Skipped:
+    """A document that was read but not used.
+
+    Attributes:
+        file: File name (``-`` for stdin).
+        document: Zero-based index of the document in the file's stream.
+        kind: The document's kind (``""`` when it has none).
+        why: Why it was skipped.
+        namespace: Its namespace, when it has one.
+        name: Its name, when it has one.
+    """
+
+    file: str
+    document: int | None
+    kind: str
+    why: str
+    namespace: str = ""
+    name: str = ""
+
+    def as_json(self) -> dict[str, object]:
+        """Return the entry in the ``gloo-nb translate --json`` ``skipped`` shape.
+
+        Returns:
+            A dict with ``file``, ``document``, ``kind`` and ``why`` (and the name when known).
+        """
+        out: dict[str, object] = {"file": self.file, "document": self.document, "kind": self.kind,
+                                  "why": self.why}
+        if self.name:
+            out["namespace"] = self.namespace
+            out["name"] = self.name
+        return out

@@ -1,0 +1,780 @@
+"""Typed, immutable models of the Gloo resources gloo_nb reads.
+
+Field names follow the Gloo protos (``projects/gateway/api/v1/*.proto``,
+``projects/gloo/api/v1/*.proto``) in snake_case; the YAML spelling is the protobuf JSON
+(lowerCamel) name. ``None`` means "field not set" wherever Gloo distinguishes unset from a
+zero value (``BoolValue``/``UInt32Value`` wrappers, oneofs), because Gloo's behaviour depends
+on that difference (e.g. ``caseSensitive`` nil != false in delegation checks).
+
+Option blocks (``RouteOptions``, ``VirtualHostOptions``, ``ListenerOptions``...) are large
+and open-ended; they are kept as plain mappings and merged field by field as Gloo does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+Kind = Literal["VirtualService", "RouteTable", "Gateway", "Upstream", "Settings", "Service"]
+
+
+@dataclass(frozen=True, slots=True)
+class Location:
+    """Where a resource was read from.
+
+    Attributes:
+        file: File name, ``-`` for stdin, or ``<object>`` for live objects.
+        document: Zero-based index of the document in the file's stream.
+    """
+
+    file: str = "<object>"
+    document: int | None = None
+
+    def __str__(self) -> str:
+        return self.file if self.document is None else f"{self.file}: document {self.document}"
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class ResourceKey:
+    """Identity of a resource: kind, namespace and name.
+
+    Attributes:
+        kind: The Kubernetes kind, e.g. ``RouteTable``.
+        namespace: The namespace (``""`` for cluster-scoped objects).
+        name: The name.
+    """
+
+    kind: str
+    namespace: str
+    name: str
+
+    @property
+    def ref(self) -> str:
+        """``namespace/name``, as kubectl and gloo_nb's JSON write it."""
+        return f"{self.namespace}/{self.name}"
+
+    @property
+    def dotted(self) -> str:
+        """``namespace.name``, as Gloo's messages write it."""
+        return f"{self.namespace}.{self.name}"
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.ref}"
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectMeta:
+    """The part of Kubernetes ``metadata`` that gloo_nb uses.
+
+    Attributes:
+        name: ``metadata.name``.
+        namespace: ``metadata.namespace`` (``""`` when absent).
+        labels: ``metadata.labels``.
+        annotations: ``metadata.annotations``.
+        resource_version: ``metadata.resourceVersion`` of a live object.
+        generation: ``metadata.generation`` of a live object.
+        uid: ``metadata.uid`` of a live object.
+        location: Where the object was read from (not part of equality).
+    """
+
+    name: str
+    namespace: str = ""
+    labels: Mapping[str, str] = field(default_factory=dict)
+    annotations: Mapping[str, str] = field(default_factory=dict)
+    resource_version: str = ""
+    generation: int = 0
+    uid: str = ""
+    location: Location = field(default_factory=Location, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class ResourceRef:
+    """A solo-kit ``core.ResourceRef``.
+
+    Attributes:
+        name: Name of the referenced resource.
+        namespace: Namespace; ``""`` when not given (Gloo does not always default it).
+    """
+
+    name: str
+    namespace: str = ""
+
+    @property
+    def dotted(self) -> str:
+        """``namespace.name``, as Gloo's messages write it."""
+        return f"{self.namespace}.{self.name}"
+
+
+# --- matchers -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class HeaderMatcher:
+    """A header condition (``matchers.proto`` HeaderMatcher).
+
+    Attributes:
+        name: Header name.
+        value: Value to match; ``""`` means "header present".
+        regex: Whether ``value`` is an RE2 regex.
+        invert_match: Whether the condition is inverted.
+    """
+
+    name: str
+    value: str = ""
+    regex: bool = False
+    invert_match: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class QueryParameterMatcher:
+    """A query-parameter condition (``matchers.proto`` QueryParameterMatcher).
+
+    Attributes:
+        name: Parameter name.
+        value: Value to match; ``""`` means "parameter present".
+        regex: Whether ``value`` is an RE2 regex.
+    """
+
+    name: str
+    value: str = ""
+    regex: bool = False
+
+
+PathKind = Literal["prefix", "exact", "regex", "connect"]
+
+
+@dataclass(frozen=True, slots=True)
+class Matcher:
+    """A Gloo route matcher; at most one path specifier is set (a proto oneof).
+
+    Attributes:
+        prefix: ``prefix`` path specifier, or None when unset (``""`` is set-but-empty).
+        exact: ``exact`` path specifier.
+        regex: ``regex`` path specifier.
+        connect: Whether ``connectMatcher`` is the path specifier.
+        case_sensitive: ``caseSensitive`` BoolValue; None when unset.
+        headers: Header conditions, in order.
+        query_parameters: Query-parameter conditions, in order.
+        methods: HTTP methods.
+    """
+
+    prefix: str | None = None
+    exact: str | None = None
+    regex: str | None = None
+    connect: bool = False
+    case_sensitive: bool | None = None
+    headers: tuple[HeaderMatcher, ...] = ()
+    query_parameters: tuple[QueryParameterMatcher, ...] = ()
+    methods: tuple[str, ...] = ()
+
+    @property
+    def path_kind(self) -> PathKind | None:
+        """Which path specifier is set, or None."""
+        if self.prefix is not None:
+            return "prefix"
+        if self.exact is not None:
+            return "exact"
+        if self.regex is not None:
+            return "regex"
+        if self.connect:
+            return "connect"
+        return None
+
+    @property
+    def path(self) -> str:
+        """Gloo's ``PathAsString``: the prefix, exact or regex string (``""`` otherwise)."""
+        return self.prefix or self.exact or self.regex or ""
+
+
+DEFAULT_MATCHER = Matcher(prefix="/")
+"""The matcher Gloo uses for a route with no matchers."""
+
+
+# --- actions --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class KubeServiceDestination:
+    """A ``kube:`` destination: a Kubernetes Service and port, without an Upstream.
+
+    Attributes:
+        ref: The Service.
+        port: The Service port.
+    """
+
+    ref: ResourceRef
+    port: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Destination:
+    """A route destination; exactly one of ``upstream``, ``kube`` or ``consul`` is set.
+
+    Attributes:
+        upstream: Upstream reference.
+        kube: Kubernetes Service destination.
+        consul: Consul destination, kept raw.
+        subset: ``subset.values``; None when the route sets no subset.
+        destination_spec: ``destinationSpec``, kept raw.
+    """
+
+    upstream: ResourceRef | None = None
+    kube: KubeServiceDestination | None = None
+    consul: Mapping[str, Any] | None = None
+    subset: Mapping[str, str] | None = None
+    destination_spec: Mapping[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class WeightedDestination:
+    """One entry of a ``multi`` destination.
+
+    Attributes:
+        destination: Where the traffic goes.
+        weight: The weight; None when unset (Gloo treats nil as 0).
+        options: ``options`` (WeightedDestinationOptions), kept raw.
+    """
+
+    destination: Destination
+    weight: int | None = None
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class RouteAction:
+    """A ``routeAction``; exactly one destination kind is set.
+
+    Attributes:
+        single: One destination.
+        multi: Weighted destinations (possibly empty, which Gloo rejects).
+        upstream_group: Reference to an UpstreamGroup.
+        cluster_header: Name of a header carrying the cluster name.
+        dynamic_forward_proxy: Dynamic forward proxy config, kept raw.
+    """
+
+    single: Destination | None = None
+    multi: tuple[WeightedDestination, ...] | None = None
+    upstream_group: ResourceRef | None = None
+    cluster_header: str | None = None
+    dynamic_forward_proxy: Mapping[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RedirectAction:
+    """A ``redirectAction``.
+
+    Attributes:
+        host_redirect: New host.
+        path_redirect: New path (oneof with the two rewrites).
+        prefix_rewrite: Prefix rewrite.
+        regex_rewrite: Regex rewrite, kept raw.
+        response_code: Response code enum name (``MOVED_PERMANENTLY`` when unset).
+        https_redirect: Redirect to https.
+        strip_query: Drop the query string.
+        port_redirect: New port; None when unset.
+    """
+
+    host_redirect: str = ""
+    path_redirect: str | None = None
+    prefix_rewrite: str | None = None
+    regex_rewrite: Mapping[str, Any] | None = None
+    response_code: str = "MOVED_PERMANENTLY"
+    https_redirect: bool = False
+    strip_query: bool = False
+    port_redirect: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DirectResponseAction:
+    """A ``directResponseAction``.
+
+    Attributes:
+        status: HTTP status.
+        body: Response body.
+    """
+
+    status: int = 0
+    body: str = ""
+
+
+SelectorOperator = Literal[
+    "Equals", "DoubleEquals", "NotEquals", "In", "NotIn", "Exists", "DoesNotExist", "GreaterThan", "LessThan"
+]
+
+
+@dataclass(frozen=True, slots=True)
+class SelectorExpression:
+    """A label-selector expression (``RouteTableSelector.Expression``).
+
+    Attributes:
+        key: Label key.
+        operator: Operator name (kept as written, so that invalid ones can be reported).
+        values: Operand values.
+    """
+
+    key: str
+    operator: str = "Equals"
+    values: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class RouteTableSelector:
+    """A delegate ``selector``.
+
+    Attributes:
+        namespaces: Namespaces to search; empty means the owner's namespace, ``*`` means all.
+        labels: Exact label match (all must match).
+        expressions: Expressions (all must match).
+    """
+
+    namespaces: tuple[str, ...] = ()
+    labels: Mapping[str, str] = field(default_factory=dict)
+    expressions: tuple[SelectorExpression, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class DelegateAction:
+    """A ``delegateAction``.
+
+    Attributes:
+        name: Deprecated direct name; if name or namespace is set, ref and selector are ignored.
+        namespace: Deprecated direct namespace.
+        ref: Reference to one RouteTable.
+        selector: Selector of RouteTables.
+    """
+
+    name: str = ""
+    namespace: str = ""
+    ref: ResourceRef | None = None
+    selector: RouteTableSelector | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """A route of a VirtualService or RouteTable.
+
+    Attributes:
+        matchers: Matchers; empty means one ``prefix: /`` matcher.
+        inheritable_matchers: ``inheritableMatchers``; None when unset (inherits the parent's).
+        inheritable_path_matchers: ``inheritablePathMatchers``; None when unset.
+        route_action: ``routeAction``.
+        redirect_action: ``redirectAction``.
+        direct_response_action: ``directResponseAction``.
+        delegate_action: ``delegateAction``.
+        options: ``options`` (RouteOptions), kept raw.
+        name: ``name``.
+        options_config_refs: ``optionsConfigRefs.delegateOptions``.
+        index: Position of the route in its owner's list.
+    """
+
+    matchers: tuple[Matcher, ...] = ()
+    inheritable_matchers: bool | None = None
+    inheritable_path_matchers: bool | None = None
+    route_action: RouteAction | None = None
+    redirect_action: RedirectAction | None = None
+    direct_response_action: DirectResponseAction | None = None
+    delegate_action: DelegateAction | None = None
+    options: Mapping[str, Any] = field(default_factory=dict)
+    name: str = ""
+    options_config_refs: tuple[ResourceRef, ...] = ()
+    index: int = 0
+
+
+# --- gateway.solo.io ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class VirtualHost:
+    """A VirtualService's ``virtualHost``.
+
+    Attributes:
+        domains: Domains; empty means ``*``.
+        routes: Routes in order.
+        options: VirtualHostOptions, kept raw.
+        options_config_refs: ``optionsConfigRefs.delegateOptions``.
+    """
+
+    domains: tuple[str, ...] = ()
+    routes: tuple[Route, ...] = ()
+    options: Mapping[str, Any] = field(default_factory=dict)
+    options_config_refs: tuple[ResourceRef, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class VirtualService:
+    """A ``gateway.solo.io/v1`` VirtualService.
+
+    Attributes:
+        meta: Object metadata.
+        virtual_host: The virtual host; None when the VS does not specify one.
+        ssl_config: ``sslConfig``, kept raw; its presence binds the VS to ssl gateways.
+        display_name: ``displayName``.
+        status: The status as read from a live object, kept raw.
+    """
+
+    meta: ObjectMeta
+    virtual_host: VirtualHost | None = None
+    ssl_config: Mapping[str, Any] | None = None
+    display_name: str = ""
+    status: Mapping[str, Any] | None = None
+
+    kind = "VirtualService"
+
+    @property
+    def key(self) -> ResourceKey:
+        """The resource's identity."""
+        return ResourceKey(self.kind, self.meta.namespace, self.meta.name)
+
+
+@dataclass(frozen=True, slots=True)
+class RouteTable:
+    """A ``gateway.solo.io/v1`` RouteTable.
+
+    Attributes:
+        meta: Object metadata.
+        routes: Routes in order.
+        weight: ``weight``; None when unset (Gloo treats it as 0).
+        status: The status as read from a live object, kept raw.
+    """
+
+    meta: ObjectMeta
+    routes: tuple[Route, ...] = ()
+    weight: int | None = None
+    status: Mapping[str, Any] | None = None
+
+    kind = "RouteTable"
+
+    @property
+    def key(self) -> ResourceKey:
+        """The resource's identity."""
+        return ResourceKey(self.kind, self.meta.namespace, self.meta.name)
+
+
+@dataclass(frozen=True, slots=True)
+class HttpGateway:
+    """A Gateway's ``httpGateway``.
+
+    Attributes:
+        virtual_services: Explicit VirtualService refs.
+        virtual_service_selector: Label selector for VirtualServices.
+        virtual_service_expressions: Expressions selecting VirtualServices.
+        virtual_service_namespaces: Namespaces to search; empty or ``*`` means all.
+        options: HttpListenerOptions, kept raw.
+    """
+
+    virtual_services: tuple[ResourceRef, ...] = ()
+    virtual_service_selector: Mapping[str, str] = field(default_factory=dict)
+    virtual_service_expressions: tuple[SelectorExpression, ...] = ()
+    virtual_service_namespaces: tuple[str, ...] = ()
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Gateway:
+    """A ``gateway.solo.io/v1`` Gateway.
+
+    Attributes:
+        meta: Object metadata.
+        ssl: Whether the gateway binds VirtualServices with sslConfig.
+        bind_address: Address Envoy listens on.
+        bind_port: Port Envoy listens on.
+        proxy_names: Proxies this gateway belongs to.
+        options: ListenerOptions, kept raw.
+        http_gateway: The HTTP gateway; None for other gateway types.
+        tcp_gateway: ``tcpGateway``, kept raw.
+        hybrid_gateway: ``hybridGateway``, kept raw.
+        use_proxy_proto: ``useProxyProto``.
+        status: The status as read from a live object, kept raw.
+    """
+
+    meta: ObjectMeta
+    ssl: bool = False
+    bind_address: str = "::"
+    bind_port: int = 8080
+    proxy_names: tuple[str, ...] = ("gateway-proxy",)
+    options: Mapping[str, Any] = field(default_factory=dict)
+    http_gateway: HttpGateway | None = None
+    tcp_gateway: Mapping[str, Any] | None = None
+    hybrid_gateway: Mapping[str, Any] | None = None
+    use_proxy_proto: bool | None = None
+    status: Mapping[str, Any] | None = None
+
+    kind = "Gateway"
+
+    @property
+    def key(self) -> ResourceKey:
+        """The resource's identity."""
+        return ResourceKey(self.kind, self.meta.namespace, self.meta.name)
+
+
+# --- gloo.solo.io ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SubsetSelector:
+    """One ``subsetSpec.selectors`` entry.
+
+    Attributes:
+        keys: Label keys that define a subset.
+        single_host_per_subset: ``singleHostPerSubset``.
+    """
+
+    keys: tuple[str, ...] = ()
+    single_host_per_subset: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class SubsetSpec:
+    """An Upstream's ``subsetSpec``.
+
+    Attributes:
+        selectors: Subset selectors.
+        fallback_policy: ``fallbackPolicy`` enum name; None when unset (ANY_ENDPOINT).
+        default_subset: ``defaultSubset.values``; None when unset.
+    """
+
+    selectors: tuple[SubsetSelector, ...] = ()
+    fallback_policy: str | None = None
+    default_subset: Mapping[str, str] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class KubeUpstreamSpec:
+    """An Upstream's ``kube`` spec.
+
+    Attributes:
+        service_name: Service name.
+        service_namespace: Service namespace.
+        service_port: Service port (``servicePort``).
+        selector: Extra pod-label filter.
+        subset_spec: Subsets; None when unset.
+    """
+
+    service_name: str = ""
+    service_namespace: str = ""
+    service_port: int = 0
+    selector: Mapping[str, str] = field(default_factory=dict)
+    subset_spec: SubsetSpec | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StaticHost:
+    """One ``static.hosts`` entry.
+
+    Attributes:
+        addr: Address (IP or host name).
+        port: Port.
+        sni_addr: SNI address.
+        load_balancing_weight: Weight; None when unset.
+    """
+
+    addr: str = ""
+    port: int = 0
+    sni_addr: str = ""
+    load_balancing_weight: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StaticUpstreamSpec:
+    """An Upstream's ``static`` spec.
+
+    Attributes:
+        hosts: Hosts.
+        use_tls: ``useTls``; None when unset (auto-true for port 443).
+        auto_sni_rewrite: ``autoSniRewrite``.
+    """
+
+    hosts: tuple[StaticHost, ...] = ()
+    use_tls: bool | None = None
+    auto_sni_rewrite: bool | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Upstream:
+    """A ``gloo.solo.io/v1`` Upstream.
+
+    Attributes:
+        meta: Object metadata.
+        kube: Kubernetes spec, when the upstream type is ``kube``.
+        static: Static spec, when the upstream type is ``static``.
+        upstream_type: Name of the upstream type oneof that is set (``kube``, ``static``, ``aws``...).
+        ssl_secret_ref: ``sslConfig.secretRef``; None when unset.
+        ssl_config: ``sslConfig``, kept raw.
+        use_http2: ``useHttp2``.
+        status: The status as read from a live object, kept raw.
+    """
+
+    meta: ObjectMeta
+    kube: KubeUpstreamSpec | None = None
+    static: StaticUpstreamSpec | None = None
+    upstream_type: str = ""
+    ssl_secret_ref: ResourceRef | None = None
+    ssl_config: Mapping[str, Any] | None = None
+    use_http2: bool | None = None
+    status: Mapping[str, Any] | None = None
+
+    kind = "Upstream"
+
+    @property
+    def key(self) -> ResourceKey:
+        """The resource's identity."""
+        return ResourceKey(self.kind, self.meta.namespace, self.meta.name)
+
+    @property
+    def subset_spec(self) -> SubsetSpec | None:
+        """The subset spec of the upstream type that has one (only ``kube`` here)."""
+        return self.kube.subset_spec if self.kube else None
+
+
+HELM_INVALID_ROUTE_BODY = (
+    "Gloo Gateway has invalid configuration. Administrators should run `glooctl check` to find and fix "
+    "config errors."
+)
+"""Helm's default ``invalidRouteResponseBody`` (``install/helm/gloo/values-template.yaml``)."""
+
+
+@dataclass(frozen=True, slots=True)
+class InvalidConfigPolicy:
+    """``spec.gloo.invalidConfigPolicy`` of Settings.
+
+    Defaults are the proto's (false, 0, ""), not Helm's: Gloo applies the raw field values.
+
+    Attributes:
+        replace_invalid_routes: Replace invalid routes with the fallback response.
+        invalid_route_response_code: Status of the fallback response.
+        invalid_route_response_body: Body of the fallback response.
+    """
+
+    replace_invalid_routes: bool = False
+    invalid_route_response_code: int = 0
+    invalid_route_response_body: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ValidationSettings:
+    """``spec.gateway.validation`` of Settings.
+
+    Attributes:
+        always_accept: ``alwaysAccept``; None when unset (code default true).
+        allow_warnings: ``allowWarnings``; None when unset (code default true).
+        warn_route_short_circuiting: ``warnRouteShortCircuiting``.
+        proxy_validation_server_addr: ``proxyValidationServerAddr``.
+        full_envoy_validation: ``fullEnvoyValidation``.
+    """
+
+    always_accept: bool | None = None
+    allow_warnings: bool | None = None
+    warn_route_short_circuiting: bool | None = None
+    proxy_validation_server_addr: str = ""
+    full_envoy_validation: bool | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """A ``gloo.solo.io/v1`` Settings.
+
+    Attributes:
+        meta: Object metadata.
+        discovery_namespace: ``discoveryNamespace`` (where Proxies are written).
+        invalid_config_policy: ``gloo.invalidConfigPolicy``.
+        xds_bind_addr: ``gloo.xdsBindAddr``.
+        regex_max_program_size: ``gloo.regexMaxProgramSize``; None when unset.
+        disable_proxy_garbage_collection: ``gloo.disableProxyGarbageCollection``.
+        validation: ``gateway.validation``; None when the block is absent.
+        read_gateways_from_all_namespaces: ``gateway.readGatewaysFromAllNamespaces``.
+        isolate_virtual_hosts_by_ssl_config: ``gateway.isolateVirtualHostsBySslConfig``.
+        translate_empty_gateways: ``gateway.translateEmptyGateways``.
+        watch_namespaces: ``watchNamespaces``; empty means all.
+        status: The status as read from a live object, kept raw.
+    """
+
+    meta: ObjectMeta
+    discovery_namespace: str = ""
+    invalid_config_policy: InvalidConfigPolicy = field(default_factory=InvalidConfigPolicy)
+    xds_bind_addr: str = ""
+    regex_max_program_size: int | None = None
+    disable_proxy_garbage_collection: bool | None = None
+    validation: ValidationSettings | None = None
+    read_gateways_from_all_namespaces: bool = False
+    isolate_virtual_hosts_by_ssl_config: bool | None = None
+    translate_empty_gateways: bool | None = None
+    watch_namespaces: tuple[str, ...] = ()
+    status: Mapping[str, Any] | None = None
+
+    kind = "Settings"
+
+    @property
+    def key(self) -> ResourceKey:
+        """The resource's identity."""
+        return ResourceKey(self.kind, self.meta.namespace, self.meta.name)
+
+
+# --- v1 -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ServicePort:
+    """One ``spec.ports`` entry of a v1 Service.
+
+    Attributes:
+        port: Service port.
+        target_port: Target port (number or named port); None when unset (= port).
+        name: Port name.
+        protocol: Protocol.
+    """
+
+    port: int
+    target_port: int | str | None = None
+    name: str = ""
+    protocol: str = "TCP"
+
+
+@dataclass(frozen=True, slots=True)
+class Service:
+    """A v1 Service (ports and selector, which kube Upstreams need).
+
+    Attributes:
+        meta: Object metadata.
+        ports: Ports.
+        selector: Pod selector.
+        cluster_ip: ``clusterIP``.
+        type: ``type``.
+    """
+
+    meta: ObjectMeta
+    ports: tuple[ServicePort, ...] = ()
+    selector: Mapping[str, str] = field(default_factory=dict)
+    cluster_ip: str = ""
+    type: str = "ClusterIP"
+
+    kind = "Service"
+
+    @property
+    def key(self) -> ResourceKey:
+        """The resource's identity."""
+        return ResourceKey(self.kind, self.meta.namespace, self.meta.name)
+
+
+Resource = VirtualService | RouteTable | Gateway | Upstream | Settings | Service
+"""Any resource gloo_nb models."""
+
+KIND_TYPES: dict[str, type[Resource]] = {
+    "VirtualService": VirtualService,
+    "RouteTable": RouteTable,
+    "Gateway": Gateway,
+    "Upstream": Upstream,
+    "Settings": Settings,
+    "Service": Service,
+}
+"""Modelled kinds by name."""
+
+API_GROUPS: dict[str, str] = {
+    "VirtualService": "gateway.solo.io",
+    "RouteTable": "gateway.solo.io",
+    "Gateway": "gateway.solo.io",
+    "Upstream": "gloo.solo.io",
+    "Settings": "gloo.solo.io",
+    "Service": "",
+}
+"""The API group each modelled kind belongs to (``""`` = core v1)."""

@@ -1,0 +1,89 @@
+"""A snapshot: the set of resources Gloo translates at one moment."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from gloo_nb.models.findings import Skipped
+from gloo_nb.models.resources import (
+    Gateway,
+    Resource,
+    RouteTable,
+    Service,
+    Settings,
+    Upstream,
+    VirtualService,
+)
+
+
+def _sort_key(resource: Resource) -> tuple[str, str]:
+    # solo-kit sorts snapshot lists by core.Metadata.Less: namespace, then name.
+    return (resource.meta.namespace, resource.meta.name)
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """The resources of one translation, each list sorted by (namespace, name) as solo-kit does.
+
+    Attributes:
+        virtual_services: VirtualServices.
+        route_tables: RouteTables.
+        gateways: Gateways.
+        upstreams: Upstreams.
+        settings: The Settings in force (None: Helm defaults apply).
+        services: v1 Services.
+        skipped: Documents that were replaced by a later one with the same identity.
+    """
+
+    virtual_services: tuple[VirtualService, ...] = ()
+    route_tables: tuple[RouteTable, ...] = ()
+    gateways: tuple[Gateway, ...] = ()
+    upstreams: tuple[Upstream, ...] = ()
+    settings: Settings | None = None
+    services: tuple[Service, ...] = ()
+    skipped: tuple[Skipped, ...] = field(default=())
+
+    @classmethod
+    def from_resources(cls, resources: Iterable[Resource]) -> Snapshot:
+        """Build a snapshot; a later resource with the same kind, namespace and name wins.
+
+        Settings: ``gloo-system/default`` when present, otherwise the last Settings read.
+
+        Args:
+            resources: Resources in reading order.
+
+        Returns:
+            The snapshot, with a ``skipped`` entry for every resource that a later one replaced.
+        """
+        latest: dict[tuple[str, str, str], Resource] = {}
+        skipped: list[Skipped] = []
+        for res in resources:
+            ident = (res.kind, res.meta.namespace, res.meta.name)
+            earlier = latest.pop(ident, None)
+            if earlier is not None:
+                loc = earlier.meta.location
+                skipped.append(Skipped(
+                    file=loc.file, document=loc.document, kind=earlier.kind,
+                    why=f"replaced by a later document with the same kind, namespace and name "
+                        f"({res.meta.location})",
+                    namespace=earlier.meta.namespace, name=earlier.meta.name))
+            latest[ident] = res
+        by_kind: dict[str, list[Resource]] = {}
+        for res in latest.values():
+            by_kind.setdefault(res.kind, []).append(res)
+        for items in by_kind.values():
+            items.sort(key=_sort_key)
+        settings_list = [s for s in by_kind.get("Settings", []) if isinstance(s, Settings)]
+        settings = next((s for s in settings_list
+                         if (s.meta.namespace, s.meta.name) == ("gloo-system", "default")),
+                        settings_list[-1] if settings_list else None)
+        return cls(
+            virtual_services=tuple(r for r in by_kind.get("VirtualService", []) if isinstance(r, VirtualService)),
+            route_tables=tuple(r for r in by_kind.get("RouteTable", []) if isinstance(r, RouteTable)),
+            gateways=tuple(r for r in by_kind.get("Gateway", []) if isinstance(r, Gateway)),
+            upstreams=tuple(r for r in by_kind.get("Upstream", []) if isinstance(r, Upstream)),
+            settings=settings,
+            services=tuple(r for r in by_kind.get("Service", []) if isinstance(r, Service)),
+            skipped=tuple(skipped),
+        )

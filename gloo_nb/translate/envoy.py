@@ -1,0 +1,795 @@
+"""Gloo's proxy translator: a Proxy plus Upstreams -> Envoy v3 resources and proxy-level reports.
+
+Sources: ``projects/gloo/pkg/translator/{route_config.go,clusters.go,network_filters.go}`` (CUR)
+and ``route_config.go`` at v1.3.20 for the ``1.3`` differences (route names, messages, checks).
+Both profiles emit Envoy v3 messages from xds-protos; no channel is opened here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from envoy.config.cluster.v3 import cluster_pb2
+from envoy.config.core.v3 import address_pb2, base_pb2, config_source_pb2
+from envoy.config.endpoint.v3 import endpoint_components_pb2, endpoint_pb2
+from envoy.config.listener.v3 import listener_components_pb2, listener_pb2
+from envoy.config.route.v3 import route_components_pb2, route_pb2
+from envoy.extensions.filters.http.router.v3 import router_pb2
+from envoy.extensions.filters.network.http_connection_manager.v3 import http_connection_manager_pb2 as hcm_pb2
+from envoy.type.matcher.v3 import regex_pb2, string_pb2
+from google.protobuf import any_pb2, duration_pb2, struct_pb2, wrappers_pb2
+
+from gloo_nb._types import Profile
+from gloo_nb.models import Destination, Finding, Matcher, ResourceKey, ResourceRef, Service, Upstream
+from gloo_nb.translate.proxy import Proxy, ProxyRoute, ProxyVirtualHost
+from gloo_nb.translate.reports import Reports
+
+HCM_FILTER = "envoy.filters.network.http_connection_manager"
+ROUTER_FILTER = "envoy.filters.http.router"
+CONNECT_TIMEOUT_S = 5
+
+
+# --- names ------------------------------------------------------------------------------
+
+
+def cluster_name(ref: ResourceRef) -> str:
+    """``UpstreamToClusterName``: ``<name>_<namespace>``, or ``<name>`` without a namespace.
+
+    Args:
+        ref: The upstream.
+
+    Returns:
+        The Envoy cluster name.
+    """
+    return f"{ref.name}_{ref.namespace}" if ref.namespace else ref.name
+
+
+def kube_service_upstream_name(namespace: str, service: str, port: int) -> str:
+    """Name of Gloo's in-memory upstream for a ``kube:`` destination (``conversions.go``).
+
+    Args:
+        namespace: Service namespace.
+        service: Service name.
+        port: Service port.
+
+    Returns:
+        ``kube-svc:<ns>-<svc>-<port>``.
+    """
+    return f"kube-svc:{namespace}-{service}-{port}"
+
+
+def envoy_vhost_name(name: str) -> str:
+    """``SanitizeForEnvoy``: dots become underscores.
+
+    Args:
+        name: Gloo virtual host name.
+
+    Returns:
+        The Envoy virtual host name.
+    """
+    return name.replace(".", "_")
+
+
+def route_config_name(listener: str) -> str:
+    """``RouteConfigName``: ``<listener>-routes``.
+
+    Args:
+        listener: Listener name.
+
+    Returns:
+        The RouteConfiguration name.
+    """
+    return f"{listener}-routes"
+
+
+def destination_upstream(dest: Destination) -> ResourceRef | None:
+    """``DestinationToUpstreamRef``: the upstream a destination resolves to.
+
+    Args:
+        dest: The destination.
+
+    Returns:
+        The upstream reference, or None for destinations gloo_nb cannot resolve (consul).
+    """
+    if dest.upstream is not None:
+        return dest.upstream
+    if dest.kube is not None:
+        ns = dest.kube.ref.namespace
+        return ResourceRef(kube_service_upstream_name(ns, dest.kube.ref.name, dest.kube.port), ns)
+    return None
+
+
+# --- messages ---------------------------------------------------------------------------
+
+
+def upstream_not_found(ref: ResourceRef, profile: Profile, kind: str = "Upstream") -> str:
+    """Gloo's ``DestinationNotFoundError`` text.
+
+    Args:
+        ref: The missing resource.
+        profile: ``1.3`` printed the Go struct ``{name namespace}``.
+        kind: ``Upstream`` or ``UpstreamGroup``.
+
+    Returns:
+        The message.
+    """
+    if profile == "1.3":
+        return f"*v1.{kind} {{{ref.name} {ref.namespace}}} not found"
+    return f"*v1.{kind} {{ {ref.namespace}.{ref.name} }} not found"
+
+
+def route_warning(kind: str, reason: str) -> str:
+    """``Route Warning: <Type>. Reason: <reason>`` (``proxy_validation.go``).
+
+    Args:
+        kind: The warning type.
+        reason: The reason.
+
+    Returns:
+        The formatted warning.
+    """
+    return f"Route Warning: {kind}. Reason: {reason}"
+
+
+def level_error(level: str, kind: str, reason: str) -> str:
+    """``<Level> Error: <Type>. Reason: <reason>`` (``proxy_validation.go``).
+
+    Args:
+        level: ``Route``, ``VirtualHost`` or ``Listener``.
+        kind: The error type.
+        reason: The reason.
+
+    Returns:
+        The formatted error.
+    """
+    return f"{level} Error: {kind}. Reason: {reason}"
+
+
+_INVALID_SEQUENCES = ("//", "/./", "/../", "%2f", "%2F", "#")
+_INVALID_SUFFIXES = ("/..", "/.")
+_VALID_PATH_PATTERN = "^(?:([A-Za-z0-9/:@._~!$&'()*+,:=;-]*|[%][0-9a-fA-F]{2}))*$"
+_VALID_PATH = re.compile(_VALID_PATH_PATTERN)
+
+
+def path_problem(path: str) -> str | None:
+    """``ValidateRoutePath`` (CUR): RFC 3986 characters, no ``//``, ``/../`` and the like.
+
+    Args:
+        path: A prefix, exact path or redirect path.
+
+    Returns:
+        Gloo's error text, or None.
+    """
+    if not path:
+        return None
+    if not _VALID_PATH.match(path):
+        return f"must only contain valid characters matching pattern {_VALID_PATH_PATTERN}"
+    for bad in _INVALID_SEQUENCES:
+        if bad in path:
+            return f"path [{path}] cannot contain [{bad}]"
+    for bad in _INVALID_SUFFIXES:
+        if path.endswith(bad):
+            return f"path [{path}] cannot end with [{bad}]"
+    return None
+
+
+# --- results ----------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class EnvoyResources:
+    """Envoy v3 resources of one proxy, by type, each list sorted by name.
+
+    Attributes:
+        listeners: Listener messages.
+        route_configurations: RouteConfiguration messages.
+        clusters: Cluster messages.
+        endpoints: ClusterLoadAssignment messages (only when endpoints are known).
+    """
+
+    listeners: list[listener_pb2.Listener] = field(default_factory=list)
+    route_configurations: list[route_pb2.RouteConfiguration] = field(default_factory=list)
+    clusters: list[cluster_pb2.Cluster] = field(default_factory=list)
+    endpoints: list[endpoint_pb2.ClusterLoadAssignment] = field(default_factory=list)
+
+    def version(self, type_name: str) -> str:
+        """A content hash of one resource type, usable as an xDS ``version_info``.
+
+        Args:
+            type_name: ``listeners``, ``route_configurations``, ``clusters`` or ``endpoints``.
+
+        Returns:
+            A 16-hex-digit hash (``empty`` when there are no resources).
+        """
+        items: list[Any] = getattr(self, type_name)
+        if not items:
+            return "empty"
+        h = hashlib.blake2b(digest_size=8)
+        for item in items:
+            h.update(item.SerializeToString(deterministic=True))
+        return h.hexdigest()
+
+
+@dataclass(slots=True)
+class RouteOrigin:
+    """Where an Envoy route came from.
+
+    Attributes:
+        virtual_host: Envoy virtual host name.
+        envoy_index: Position of the Envoy route in the virtual host.
+        gloo_index: Position of the Gloo route in the Proxy virtual host.
+        matcher_index: Matcher index within the Gloo route.
+        route: The Proxy route.
+        vs: The VirtualService of the virtual host.
+    """
+
+    virtual_host: str
+    envoy_index: int
+    gloo_index: int
+    matcher_index: int
+    route: ProxyRoute
+    vs: ResourceKey
+
+
+@dataclass(slots=True)
+class ProxyTranslation:
+    """The proxy translator's result.
+
+    Attributes:
+        resources: Envoy resources.
+        route_errors: Route error texts as they appear in reports, with the Envoy route name each
+            names (``Route Name: X``) or None.
+        origins: Per route configuration name, the origin of each Envoy route, in order.
+    """
+
+    resources: EnvoyResources
+    route_errors: list[tuple[str, str | None]] = field(default_factory=list)
+    origins: dict[str, list[RouteOrigin]] = field(default_factory=dict)
+
+
+# --- matchers and actions -----------------------------------------------------------------
+
+
+def _regex(value: str, max_program_size: int | None) -> regex_pb2.RegexMatcher:
+    # Gloo's regexutils.NewRegex; the google_re2 engine is Envoy's default and its field is
+    # deprecated in v3, so it is set only to carry max_program_size.
+    out = regex_pb2.RegexMatcher(regex=value)
+    if max_program_size is not None:
+        getattr(out, "google_re2").max_program_size.value = max_program_size  # noqa: B009
+    return out
+
+
+def envoy_match(matcher: Matcher, max_program_size: int | None = None) -> route_components_pb2.RouteMatch:
+    """``glooMatcherToEnvoyMatcher``.
+
+    Args:
+        matcher: The Gloo matcher.
+        max_program_size: ``settings.gloo.regexMaxProgramSize``.
+
+    Returns:
+        The Envoy RouteMatch.
+    """
+    out = route_components_pb2.RouteMatch()
+    for h in matcher.headers:
+        hm = out.headers.add(name=h.name)
+        if not h.value:
+            hm.present_match = True
+        elif h.regex:
+            hm.safe_regex_match.CopyFrom(_regex(h.value, max_program_size))
+        else:
+            hm.exact_match = h.value
+        if h.invert_match:
+            hm.invert_match = True
+    if matcher.methods:
+        out.headers.add(name=":method").safe_regex_match.CopyFrom(_regex("|".join(matcher.methods),
+                                                                         max_program_size))
+    for q in matcher.query_parameters:
+        qm = out.query_parameters.add(name=q.name)
+        if not q.value:
+            qm.present_match = True
+        elif q.regex:
+            qm.string_match.safe_regex.CopyFrom(_regex(q.value, max_program_size))
+        else:
+            qm.string_match.exact = q.value
+    kind = matcher.path_kind
+    if kind == "prefix":
+        out.prefix = matcher.prefix or ""
+    elif kind == "exact":
+        out.path = matcher.exact or ""
+    elif kind == "regex":
+        out.safe_regex.CopyFrom(_regex(matcher.regex or "", max_program_size))
+    elif kind == "connect":
+        out.connect_matcher.SetInParent()
+    if matcher.case_sensitive is not None:
+        out.case_sensitive.value = matcher.case_sensitive
+    return out
+
+
+def _metadata_match(subset: Mapping[str, str] | None) -> base_pb2.Metadata | None:
+    if not subset:
+        return None
+    md = base_pb2.Metadata()
+    md.filter_metadata["envoy.lb"].update(dict(subset))
+    return md
+
+
+_DURATION = re.compile(r"^(\d+(?:\.\d+)?)s$")
+
+
+def _apply_route_options(options: Mapping[str, Any], action: route_components_pb2.RouteAction) -> None:
+    # Only the options gloo_nb models; the rest of Gloo's RouteOptions plugins are not emulated.
+    prefix_rewrite = options.get("prefixRewrite")
+    if isinstance(prefix_rewrite, str):
+        action.prefix_rewrite = prefix_rewrite
+    timeout = options.get("timeout")
+    if isinstance(timeout, str) and _DURATION.match(timeout):
+        action.timeout.FromNanoseconds(int(float(timeout[:-1]) * 1e9))
+    host_rewrite = options.get("hostRewrite")
+    if isinstance(host_rewrite, str):
+        action.host_rewrite_literal = host_rewrite
+
+
+_REDIRECT_CODES = {"MOVED_PERMANENTLY": 0, "FOUND": 1, "SEE_OTHER": 2, "TEMPORARY_REDIRECT": 3,
+                   "PERMANENT_REDIRECT": 4}
+
+
+class ProxyTranslator:
+    """Translates one Proxy with Gloo's rules for a profile."""
+
+    def __init__(self, profile: Profile, upstreams: Sequence[Upstream], services: Sequence[Service],
+                 reports: Reports, *, max_program_size: int | None = None) -> None:
+        self.profile = profile
+        self.upstreams = {(u.meta.namespace, u.meta.name): u for u in upstreams}
+        self.fake_upstreams = {
+            (s.meta.namespace, kube_service_upstream_name(s.meta.namespace, s.meta.name, p.port))
+            for s in services for p in s.ports}
+        self.reports = reports
+        self.max_program_size = max_program_size
+
+    def _exists(self, ref: ResourceRef) -> bool:
+        return (ref.namespace, ref.name) in self.upstreams or (ref.namespace, ref.name) in self.fake_upstreams
+
+    def translate(self, proxy: Proxy) -> ProxyTranslation:
+        """Translate the proxy's listeners into Envoy listeners and route configurations.
+
+        Args:
+            proxy: The Proxy.
+
+        Returns:
+            The Envoy resources (clusters are added by :func:`build_clusters`) and route errors.
+        """
+        out = ProxyTranslation(EnvoyResources())
+        for listener in proxy.listeners:
+            self._validate_domains(listener.virtual_hosts)
+            rc_name = route_config_name(listener.name)
+            origins: list[RouteOrigin] = []
+            vhosts = [self._virtual_host(vh, listener.ssl, origins, out) for vh in listener.virtual_hosts]
+            if not vhosts:
+                continue
+            rc = route_pb2.RouteConfiguration(name=rc_name, virtual_hosts=vhosts)
+            out.resources.route_configurations.append(rc)
+            out.origins[rc_name] = origins
+            out.resources.listeners.append(http_listener(listener.name, listener.bind_address,
+                                                         listener.bind_port, rc_name))
+        out.resources.listeners.sort(key=lambda m: m.name)
+        out.resources.route_configurations.sort(key=lambda m: m.name)
+        return out
+
+    def _validate_domains(self, vhosts: Sequence[ProxyVirtualHost]) -> None:
+        by_domain: dict[str, list[ProxyVirtualHost]] = {}
+        for vh in vhosts:
+            if not vh.domains:
+                by_domain.setdefault("*", []).append(vh)
+            for d in vh.domains:
+                if d == "":
+                    self._vhost_error(vh, "EmptyDomainError", f"virtual host {vh.name} has an empty domain")
+                by_domain.setdefault(d, []).append(vh)
+        for d, group in by_domain.items():
+            if len(group) > 1:
+                names = "[" + " ".join(v.name for v in group) + "]"
+                for vh in group:
+                    self._vhost_error(vh, "DomainsNotUniqueError", f"domain {d} is shared by the following "
+                                                                   f"virtual hosts: {names}")
+
+    def _vhost_error(self, vh: ProxyVirtualHost, kind: str, reason: str) -> None:
+        msg = level_error("VirtualHost", kind, reason)
+        self.reports.add_error(vh.source, msg)
+        self.reports.find(Finding(vh.source, "error", msg, vh.source, layer="gloo"))
+
+    def _virtual_host(self, vh: ProxyVirtualHost, ssl: bool, origins: list[RouteOrigin],
+                      out: ProxyTranslation) -> route_components_pb2.VirtualHost:
+        name = envoy_vhost_name(vh.name)
+        routes: list[route_components_pb2.Route] = []
+        for i, route in enumerate(vh.routes):
+            generated = f"{name}-route-{i}"
+            for j, matcher in enumerate(route.matchers):
+                env = route_components_pb2.Route(match=envoy_match(matcher, self.max_program_size))
+                if self.profile == "1.3":
+                    if route.name:
+                        env.name = f"{route.name}-{j}"
+                elif route.name:
+                    env.name = f"{generated}-{route.name}-matcher-{j}"
+                else:
+                    env.name = f"{generated}-matcher-{j}"
+                if matcher.path_kind is None:
+                    self._route_error(vh, route, "InvalidMatcherError", "no path specifier provided", generated,
+                                      out)
+                self._set_action(vh, route, env, out)
+                if self.profile != "1.3":
+                    self._validate_paths(vh, route, env, out)
+                origins.append(RouteOrigin(name, len(routes), i, j, route, vh.source))
+                routes.append(env)
+        domains = list(vh.domains)
+        if not domains or domains == [""]:
+            domains = ["*"]
+        out_vh = route_components_pb2.VirtualHost(name=name, domains=domains, routes=routes)
+        if ssl:
+            out_vh.require_tls = route_components_pb2.VirtualHost.ALL
+        return out_vh
+
+    # -- reports -------------------------------------------------------------------------
+
+    def _route_warning(self, vh: ProxyVirtualHost, route: ProxyRoute, kind: str, reason: str) -> None:
+        msg = route_warning(kind, reason)
+        # add_proxy_validation_result.go: route reports go to the VirtualService of the vhost.
+        self.reports.add_warning(vh.source, msg)
+        self.reports.find(Finding(vh.source, "warning", msg, route.owner or vh.source, layer="gloo"))
+
+    def _route_error(self, vh: ProxyVirtualHost, route: ProxyRoute, kind: str, reason: str, name: str,
+                     out: ProxyTranslation) -> None:
+        if self.profile == "1.3":
+            msg = level_error("Route", kind, reason)
+            out.route_errors.append((msg, None))
+        else:
+            msg = level_error("Route", kind, f"{reason}. Route Name: {name}")
+            out.route_errors.append((msg, name))
+        self.reports.add_error(vh.source, msg)
+        self.reports.find(Finding(vh.source, "error", msg, route.owner or vh.source, layer="gloo"))
+
+    def _validate_paths(self, vh: ProxyVirtualHost, route: ProxyRoute, env: route_components_pb2.Route,
+                        out: ProxyTranslation) -> None:
+        for path in (env.match.path, env.match.prefix, env.redirect.path_redirect, env.redirect.host_redirect):
+            problem = path_problem(path)
+            if problem:
+                self._route_error(vh, route, "ProcessingError", f"the path is invalid: {path}: {problem}",
+                                  env.name, out)
+        for rewrite in (env.route.prefix_rewrite, env.redirect.prefix_rewrite):
+            problem = path_problem(rewrite.split("?", 1)[0].split("#", 1)[0])
+            if problem:
+                self._route_error(vh, route, "ProcessingError", f"the rewrite is invalid: {rewrite}: {problem}",
+                                  env.name, out)
+
+    # -- actions -------------------------------------------------------------------------
+
+    def _set_action(self, vh: ProxyVirtualHost, route: ProxyRoute, env: route_components_pb2.Route,
+                    out: ProxyTranslation) -> None:
+        if route.route_action is not None:
+            action = route.route_action
+            problem = self._validate_destinations(action)
+            if problem:
+                self._route_warning(vh, route, "InvalidDestinationWarning", problem)
+            ra = env.route
+            ra.SetInParent()
+            err = self._set_route_action(action, ra, vh, route, env, out)
+            if err is not None:
+                warning, text = err
+                if warning:
+                    self._route_warning(vh, route, "InvalidDestinationWarning", text)
+                else:
+                    self._route_error(vh, route, "ProcessingError", text, env.name, out)
+            _apply_route_options(route.options, ra)
+        elif route.direct_response_action is not None:
+            dr = route.direct_response_action
+            env.direct_response.status = dr.status
+            env.direct_response.body.inline_string = dr.body
+        elif route.redirect_action is not None:
+            rd = route.redirect_action
+            r = env.redirect
+            r.host_redirect = rd.host_redirect
+            r.response_code = _REDIRECT_CODES.get(rd.response_code, 0)  # type: ignore[assignment]
+            r.https_redirect = rd.https_redirect
+            r.strip_query = rd.strip_query
+            if rd.port_redirect is not None:
+                r.port_redirect = rd.port_redirect
+            if rd.path_redirect is not None:
+                r.path_redirect = rd.path_redirect
+            elif rd.prefix_rewrite is not None:
+                r.prefix_rewrite = rd.prefix_rewrite
+
+    def _validate_destinations(self, action: Any) -> str | None:
+        # ValidateRouteDestinations.
+        if action.single is not None:
+            return self._validate_single(action.single)
+        if action.multi is not None:
+            for wd in action.multi:
+                problem = self._validate_single(wd.destination)
+                if problem:
+                    return f"invalid destination in weighted destination list: {problem}"
+            return None
+        if action.upstream_group is not None:
+            return upstream_not_found(action.upstream_group, self.profile, "UpstreamGroup")
+        if self.profile == "1.3" or action.cluster_header is None and action.dynamic_forward_proxy is None:
+            if self.profile == "1.3":
+                return "must specify either 'singleDestination', 'multipleDestinations' or 'upstreamGroup' for action"
+            return ("must specify either 'singleDestination', 'multipleDestinations', 'upstreamGroup', "
+                    "'clusterHeader', or 'dynamicForwardProxy' for action")
+        if action.cluster_header is not None and not re.match(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$",
+                                                              action.cluster_header):
+            return f"{action.cluster_header} is an invalid HTTP header name"
+        return None
+
+    def _validate_single(self, dest: Destination) -> str | None:
+        ref = destination_upstream(dest)
+        if ref is None:
+            return None
+        if not self._exists(ref):
+            return upstream_not_found(ref, self.profile)
+        return None
+
+    def _check_subset(self, dest: Destination) -> tuple[bool, str] | None:
+        # checkThatSubsetMatchesUpstream: returns (is_warning, text) or None.
+        if not dest.subset:
+            return None
+        ref = destination_upstream(dest)
+        if ref is None:
+            return None
+        if not self._exists(ref):
+            return True, upstream_not_found(ref, self.profile)
+        upstream = self.upstreams.get((ref.namespace, ref.name))
+        spec = upstream.subset_spec if upstream else None
+        if spec is None:
+            return True, ("route has a subset config, but the upstream does not." if self.profile == "1.3"
+                          else "route has a subset config, but the upstream does not")
+        keys = set(dest.subset)
+        for sel in spec.selectors:
+            if len(sel.keys) == len(keys) and all(k in keys for k in sel.keys):
+                return None
+        text = "route has a subset config, but none of the subsets in the upstream match it"
+        return False, text + "." if self.profile == "1.3" else text
+
+    def _set_route_action(self, action: Any, ra: route_components_pb2.RouteAction, vh: ProxyVirtualHost,
+                          route: ProxyRoute, env: route_components_pb2.Route,
+                          out: ProxyTranslation) -> tuple[bool, str] | None:
+        if action.single is not None:
+            ref = destination_upstream(action.single)
+            if ref is None:
+                return False, "unknown upstream destination type"
+            ra.cluster = cluster_name(ref)
+            md = _metadata_match(action.single.subset)
+            if md is not None:
+                ra.metadata_match.CopyFrom(md)
+            return self._check_subset(action.single)
+        if action.multi is not None:
+            wc = ra.weighted_clusters
+            wc.SetInParent()
+            if not action.multi:
+                return False, "must specify at least one weighted destination for multi destination routes"
+            total = 0
+            for wd in action.multi:
+                ref = destination_upstream(wd.destination)
+                if ref is None:
+                    return False, "unknown upstream destination type"
+                weight = wd.weight or 0
+                total += weight
+                cw = wc.clusters.add(name=cluster_name(ref))
+                cw.weight.value = weight
+                md = _metadata_match(wd.destination.subset)
+                if md is not None:
+                    cw.metadata_match.CopyFrom(md)
+                err = self._check_subset(wd.destination)
+                if err is not None:
+                    return err
+            if self.profile != "1.3" and total < 1:
+                self._route_error(vh, route, "ProcessingError",
+                                  "Incorrect configuration for Weighted Destination for route - Weighted "
+                                  "Destinations require a total weight that is greater than or equal to 1",
+                                  env.name, out)
+            wc.total_weight.value = total
+            return None
+        if action.upstream_group is not None:
+            # gloo_nb does not model UpstreamGroups: the group is missing, and CUR sets a bogus
+            # cluster so that route replacement still works.
+            ra.cluster = ""
+            return True, upstream_not_found(action.upstream_group, self.profile, "UpstreamGroup")
+        if action.cluster_header is not None:
+            ra.cluster_header = action.cluster_header
+            return None
+        return False, "unknown upstream destination type"
+
+
+# --- listeners and clusters ---------------------------------------------------------------
+
+
+def _any(msg: Any) -> any_pb2.Any:
+    out = any_pb2.Any()
+    out.Pack(msg)
+    return out
+
+
+def _ads_source() -> config_source_pb2.ConfigSource:
+    src = config_source_pb2.ConfigSource(resource_api_version=config_source_pb2.V3)
+    src.ads.SetInParent()
+    return src
+
+
+def http_listener(name: str, bind_address: str, bind_port: int, rc_name: str) -> listener_pb2.Listener:
+    """An Envoy HTTP listener with Gloo's HCM settings (``network_filters.go``).
+
+    Args:
+        name: Listener name.
+        bind_address: Address.
+        bind_port: Port.
+        rc_name: RouteConfiguration served over RDS.
+
+    Returns:
+        The Listener.
+    """
+    hcm = hcm_pb2.HttpConnectionManager(stat_prefix="http", codec_type=hcm_pb2.HttpConnectionManager.AUTO)
+    hcm.normalize_path.value = True
+    hcm.rds.route_config_name = rc_name
+    hcm.rds.config_source.CopyFrom(_ads_source())
+    hcm.http_filters.add(name=ROUTER_FILTER).typed_config.CopyFrom(_any(router_pb2.Router()))
+    listener = listener_pb2.Listener(name=name)
+    listener.address.socket_address.address = bind_address
+    listener.address.socket_address.port_value = bind_port
+    chain = listener.filter_chains.add()
+    chain.filters.add(name=HCM_FILTER).typed_config.CopyFrom(_any(hcm))
+    return listener
+
+
+def upstream_hash(upstream: Upstream) -> str:
+    """A stable hash of an upstream's spec, standing in for Gloo's ``upstream.Hash()``.
+
+    Args:
+        upstream: The upstream.
+
+    Returns:
+        A decimal uint64, as Gloo prints it in EDS service names.
+    """
+    digest = hashlib.blake2b(repr((upstream.kube, upstream.static, upstream.upstream_type)).encode(),
+                             digest_size=8).digest()
+    return str(int.from_bytes(digest, "big"))
+
+
+_IP = re.compile(r"^(\d{1,3}(\.\d{1,3}){3}|[0-9A-Fa-f:]*:[0-9A-Fa-f:.]*)$")
+
+
+def build_cluster(upstream: Upstream) -> cluster_pb2.Cluster:
+    """One Envoy cluster for an Upstream (``clusters.go``).
+
+    Args:
+        upstream: The upstream.
+
+    Returns:
+        The Cluster.
+    """
+    name = cluster_name(ResourceRef(upstream.meta.name, upstream.meta.namespace))
+    cluster = cluster_pb2.Cluster(name=name, connect_timeout=duration_pb2.Duration(seconds=CONNECT_TIMEOUT_S))
+    if upstream.static is not None:
+        hosts = upstream.static.hosts
+        dns = any(not _IP.match(h.addr) for h in hosts)
+        cluster.type = cluster_pb2.Cluster.STRICT_DNS if dns else cluster_pb2.Cluster.STATIC
+        if dns:
+            cluster.dns_lookup_family = cluster_pb2.Cluster.V4_ONLY
+        cla = cluster.load_assignment
+        cla.cluster_name = name
+        lb = cla.endpoints.add()
+        for h in hosts:
+            ep = lb.lb_endpoints.add()
+            ep.endpoint.address.socket_address.address = h.addr
+            ep.endpoint.address.socket_address.port_value = h.port
+            if h.load_balancing_weight is not None:
+                ep.load_balancing_weight.value = h.load_balancing_weight
+    else:
+        cluster.type = cluster_pb2.Cluster.EDS
+        cluster.eds_cluster_config.eds_config.CopyFrom(_ads_source())
+        cluster.eds_cluster_config.service_name = f"{name}-{upstream_hash(upstream)}"
+    spec = upstream.subset_spec
+    if spec is not None:
+        lsc = cluster.lb_subset_config
+        policy = spec.fallback_policy or "ANY_ENDPOINT"
+        lsc.fallback_policy = cluster_pb2.Cluster.LbSubsetConfig.LbSubsetFallbackPolicy.Value(policy)
+        if spec.default_subset:
+            lsc.default_subset.CopyFrom(struct_pb2.Struct())
+            lsc.default_subset.update(dict(spec.default_subset))
+        for sel in spec.selectors:
+            s = lsc.subset_selectors.add(keys=list(sel.keys))
+            s.single_host_per_subset = sel.single_host_per_subset
+    return cluster
+
+
+def endpoints_for(cluster: cluster_pb2.Cluster,
+                  addresses: Sequence[tuple[str, int, Mapping[str, str]]]) -> endpoint_pb2.ClusterLoadAssignment:
+    """A ClusterLoadAssignment for an EDS cluster, with subset labels as ``envoy.lb`` metadata.
+
+    Args:
+        cluster: The EDS cluster.
+        addresses: ``(ip, port, labels)`` per endpoint.
+
+    Returns:
+        The ClusterLoadAssignment named after the cluster's EDS service name.
+    """
+    cla = endpoint_pb2.ClusterLoadAssignment(cluster_name=cluster.eds_cluster_config.service_name)
+    lb = cla.endpoints.add()
+    for ip, port, labels in addresses:
+        ep: endpoint_components_pb2.LbEndpoint = lb.lb_endpoints.add()
+        ep.endpoint.address.socket_address.address = ip
+        ep.endpoint.address.socket_address.port_value = port
+        if labels:
+            ep.metadata.filter_metadata["envoy.lb"].update(dict(labels))
+    return cla
+
+
+def fake_kube_upstreams(services: Sequence[Service]) -> list[Upstream]:
+    """Gloo's in-memory ``kube-svc:`` upstreams, one per Service port.
+
+    Args:
+        services: The Services.
+
+    Returns:
+        Upstreams named ``kube-svc:<ns>-<svc>-<port>`` in the Service's namespace.
+    """
+    from gloo_nb.models import KubeUpstreamSpec, ObjectMeta
+
+    out = []
+    for s in services:
+        for p in s.ports:
+            out.append(Upstream(
+                meta=ObjectMeta(name=kube_service_upstream_name(s.meta.namespace, s.meta.name, p.port),
+                                namespace=s.meta.namespace),
+                kube=KubeUpstreamSpec(service_name=s.meta.name, service_namespace=s.meta.namespace,
+                                      service_port=p.port, selector=dict(s.selector)),
+                upstream_type="kube"))
+    return out
+
+
+FALLBACK_LISTENER = "fallback_listener_for_invalid_routes"
+FALLBACK_CLUSTER = "fallback_cluster_for_invalid_routes"
+FALLBACK_PIPE = "@" + FALLBACK_LISTENER
+
+
+def fallback_listener(status: int, body: str) -> listener_pb2.Listener:
+    """The invalid-route fallback listener on pipe ``@fallback_listener_for_invalid_routes``.
+
+    Args:
+        status: ``invalidRouteResponseCode``.
+        body: ``invalidRouteResponseBody``.
+
+    Returns:
+        The Listener (``route_replacing_sanitizer.go:makeFallbackListenerAndCluster``).
+    """
+    rc = route_pb2.RouteConfiguration(name="fallback_routes")
+    vh = rc.virtual_hosts.add(name="fallback_virtualhost", domains=["*"])
+    r = vh.routes.add()
+    r.match.prefix = "/"
+    r.direct_response.status = status
+    r.direct_response.body.inline_string = body
+    hcm = hcm_pb2.HttpConnectionManager(stat_prefix=FALLBACK_LISTENER, codec_type=hcm_pb2.HttpConnectionManager.AUTO,
+                                        route_config=rc)
+    hcm.http_filters.add(name=ROUTER_FILTER).typed_config.CopyFrom(_any(router_pb2.Router()))
+    listener = listener_pb2.Listener(name=FALLBACK_LISTENER,
+                                     address=address_pb2.Address(pipe=address_pb2.Pipe(path=FALLBACK_PIPE)))
+    listener.filter_chains.add().filters.add(name=HCM_FILTER).typed_config.CopyFrom(_any(hcm))
+    return listener
+
+
+def fallback_cluster() -> cluster_pb2.Cluster:
+    """The invalid-route fallback cluster, one endpoint on the fallback listener's pipe.
+
+    Returns:
+        The Cluster (type STATIC, connect timeout 5 s).
+    """
+    cluster = cluster_pb2.Cluster(name=FALLBACK_CLUSTER, connect_timeout=duration_pb2.Duration(seconds=5),
+                                  type=cluster_pb2.Cluster.STATIC)
+    cla = cluster.load_assignment
+    cla.cluster_name = FALLBACK_CLUSTER
+    cla.endpoints.add().lb_endpoints.add().endpoint.address.pipe.path = FALLBACK_PIPE
+    return cluster
+
+
+def _unused(_: object = listener_components_pb2, __: object = string_pb2, ___: object = wrappers_pb2) -> None:
+    """Keep the filter chain and matcher modules imported: json_format needs them to resolve Any."""

@@ -1,0 +1,555 @@
+"""Gloo's gateway translator: Gateways, VirtualServices and RouteTables -> a Proxy plus reports.
+
+Sources: ``projects/gateway/pkg/translator/{converter.go,http_translator.go,translator.go}`` at
+CUR and ``converter.go``/``http.go`` at v1.3.20 (profile ``1.3``). Where the two differ, the
+branch says so.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+from gloo_nb._types import Profile
+from gloo_nb.models import (
+    DEFAULT_MATCHER,
+    Destination,
+    Finding,
+    Gateway,
+    Matcher,
+    ResourceKey,
+    ResourceRef,
+    Route,
+    RouteAction,
+    RouteTable,
+    Snapshot,
+    VirtualService,
+    WeightedDestination,
+)
+from gloo_nb.translate.proxy import Proxy, ProxyListener, ProxyRoute, ProxyVirtualHost
+from gloo_nb.translate.reports import Reports
+from gloo_nb.translate.selection import (
+    RouteTableIndex,
+    SelectionError,
+    expression_matches,
+    group_by_weight,
+    same_weight_warning,
+    sort_routes_by_path,
+)
+
+NO_ACTION = "invalid route: route must specify an action"
+MATCHER_COUNT = "invalid route: routes with delegate actions must omit or specify a single matcher"
+MISSING_PREFIX = "invalid route: routes with delegate actions must use a prefix matcher"
+INVALID_PREFIX = "invalid route: route table matchers must begin with the prefix of their parent route's matcher"
+INVALID_CASE = ("invalid route: route table matchers must have the same case sensitivity of their parent "
+                "route's matcher")
+INVALID_HEADERS = ("invalid route: route table matchers must have all headers that were specified on their "
+                   "parent route's matcher")
+INVALID_QUERY = ("invalid route: route table matchers must have all query params that were specified on their "
+                 "parent route's matcher")
+INVALID_METHODS = ("invalid route: route table matchers must have all methods that were specified on their "
+                   "parent route's matcher")
+HAS_HEADER_13 = "invalid route: routes with delegate actions cannot use header matchers"
+HAS_METHOD_13 = "invalid route: routes with delegate actions cannot use method matchers"
+HAS_QUERY_13 = "invalid route: routes with delegate actions cannot use query matchers"
+
+
+def listener_name(bind_address: str, bind_port: int) -> str:
+    """Gloo's listener name (``translator.go:ListenerName``).
+
+    Args:
+        bind_address: Bind address.
+        bind_port: Bind port.
+
+    Returns:
+        ``listener-<address>-<port>``.
+    """
+    return f"listener-{bind_address}-{bind_port}"
+
+
+# --- Go %v text of protobuf values (unstable in Gloo itself; match on the stable prefix) ----
+
+
+def _go_bool(value: bool | None) -> str:
+    if value is None:
+        return "<nil>"
+    return "value:true" if value else ""
+
+
+def _go_headers(matcher: Matcher) -> str:
+    parts = []
+    for h in matcher.headers:
+        text = f'name:"{h.name}"'
+        if h.value:
+            text += f' value:"{h.value}"'
+        if h.regex:
+            text += " regex:true"
+        if h.invert_match:
+            text += " invert_match:true"
+        parts.append(text)
+    return "[" + " ".join(parts) + "]"
+
+
+def _go_query(matcher: Matcher) -> str:
+    parts = []
+    for q in matcher.query_parameters:
+        text = f'name:"{q.name}"'
+        if q.value:
+            text += f' value:"{q.value}"'
+        if q.regex:
+            text += " regex:true"
+        parts.append(text)
+    return "[" + " ".join(parts) + "]"
+
+
+def _go_strings(values: Sequence[str]) -> str:
+    return "[" + " ".join(values) + "]"
+
+
+class _AbortVirtualService(Exception):
+    """Gloo 1.3 returned an error from the route visitor: the whole VS conversion fails."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Parent:
+    matcher: Matcher
+    options: Mapping[str, Any]
+    name: str
+    has_name: bool
+    inheritable_matchers: bool
+    inheritable_path_matchers: bool
+
+
+def _merge_options(child: Mapping[str, Any], parent: Mapping[str, Any]) -> Mapping[str, Any]:
+    # ShallowMergeRouteOptions(dst=child, src=parent): child fields win, the parent fills unset ones
+    # (http_translator_test.go "merges the vs and route tables" confirms child wins).
+    if not parent:
+        return child
+    if not child:
+        return parent
+    merged = dict(parent)
+    merged.update(child)
+    return merged
+
+
+def _default_upstream_namespace(action: RouteAction, namespace: str) -> RouteAction:
+    # converter.go: an upstream ref without namespace takes the owner's namespace (not kube refs).
+    single, multi = action.single, action.multi
+    changed = False
+    if single is not None and single.upstream is not None and not single.upstream.namespace:
+        single = replace(single, upstream=ResourceRef(single.upstream.name, namespace))
+        changed = True
+    if multi:
+        new_multi: list[WeightedDestination] = []
+        for wd in multi:
+            dest: Destination = wd.destination
+            if dest.upstream is not None and not dest.upstream.namespace:
+                wd = replace(wd, destination=replace(dest, upstream=ResourceRef(dest.upstream.name, namespace)))
+                changed = True
+            new_multi.append(wd)
+        multi = tuple(new_multi)
+    return replace(action, single=single, multi=multi) if changed else action
+
+
+class RouteConverter:
+    """Gloo's ``routeVisitor``: walks a VirtualService's delegation tree into flat Proxy routes."""
+
+    def __init__(self, profile: Profile, index: RouteTableIndex, reports: Reports, gateway: Gateway,
+                 proxy_name: str) -> None:
+        self.profile = profile
+        self.index = index
+        self.reports = reports
+        self.gateway = gateway
+        self.proxy_name = proxy_name
+        self.top: VirtualService | None = None
+
+    # -- reporting ----------------------------------------------------------------------------
+
+    def _wrap(self, rt: ResourceKey, message: str) -> str:
+        if self.profile == "1.3":
+            # v1.3.20 TopLevelVirtualResourceErr prints name.namespace.
+            return f"on sub route table {rt.name}.{rt.namespace}: {message}"
+        return f"on sub route table {rt.namespace}.{rt.name}: {message}"
+
+    def _report(self, resource: ResourceKey, message: str, *, error: bool, origin: ResourceKey | None = None,
+                wrap_on_top: bool = True) -> None:
+        assert self.top is not None
+        add = self.reports.add_error if error else self.reports.add_warning
+        add(resource, message)
+        if resource.kind == "RouteTable" and wrap_on_top:
+            add(self.top.key, self._wrap(resource, message))
+        self.reports.find(Finding(resource=resource, severity="error" if error else "warning", message=message,
+                                  origin=origin or resource, layer="gateway"))
+
+    # -- the walk -----------------------------------------------------------------------------
+
+    def convert(self, vs: VirtualService) -> list[ProxyRoute] | None:
+        """Convert one VirtualService.
+
+        Args:
+            vs: The VirtualService.
+
+        Returns:
+            The flat routes, or None when (profile 1.3) the conversion failed as a whole; the
+            error is then on the VS's report.
+        """
+        self.top = vs
+        routes = vs.virtual_host.routes if vs.virtual_host else ()
+        try:
+            return self._visit(vs.key, routes, None, ())
+        except _AbortVirtualService as abort:
+            message, origin = abort.args
+            self.reports.add_error(vs.key, message)
+            self.reports.find(Finding(resource=vs.key, severity="error", message=message, origin=origin,
+                                      layer="gateway"))
+            return None
+
+    def _route_name(self, owner: ResourceKey, route: Route, parent: _Parent | None, idx: int) -> tuple[str, bool]:
+        named = bool(route.name) or (parent is not None and parent.has_name)
+        prefix = parent.name + "_" if parent is not None else ""
+        if self.profile == "1.3":
+            kind = "vs" if owner.kind == "VirtualService" else "rt"
+            display = route.name or "<unnamed>"
+            return f"{prefix}{kind}:{owner.name}_route:{display}", named
+        display = route.name or f"<unnamed-{idx}>"
+        if owner.kind == "VirtualService":
+            head = f"vs:{self.gateway.meta.name}_{self.proxy_name}_"
+        else:
+            head = "rt:"
+        return f"{prefix}{head}{owner.namespace}_{owner.name}_route:{display}", named
+
+    def _visit(self, owner: ResourceKey, routes: Sequence[Route], parent: _Parent | None,
+               visited: tuple[RouteTable, ...]) -> list[ProxyRoute]:
+        out: list[ProxyRoute] = []
+        for idx, route in enumerate(routes):
+            name, has_name = self._route_name(owner, route, parent, idx)
+            if parent is not None:
+                merged = self._validate_and_merge(owner, route, parent)
+                if merged is None:
+                    continue
+                route = merged
+            if route.delegate_action is not None:
+                out.extend(self._delegate(owner, route, name, has_name, visited))
+                continue
+            if not has_name:
+                name = ""
+            action = route.route_action
+            if action is not None and self.profile != "1.3":
+                action = _default_upstream_namespace(action, owner.namespace)
+            if action is None and route.redirect_action is None and route.direct_response_action is None:
+                if self.profile == "1.3":
+                    raise _AbortVirtualService(NO_ACTION, owner)
+                self._report(owner, NO_ACTION, error=True)
+                continue
+            out.append(ProxyRoute(matchers=route.matchers or (DEFAULT_MATCHER,), route_action=action,
+                                  redirect_action=route.redirect_action,
+                                  direct_response_action=route.direct_response_action,
+                                  options=route.options, name=name))
+        # appendSource: every produced route gets this resource appended to its sources.
+        return [replace(r, sources=(*r.sources, owner)) for r in out]
+
+    def _delegate_matcher(self, owner: ResourceKey, route: Route) -> Matcher | None:
+        matchers = route.matchers
+        if len(matchers) == 0:
+            return DEFAULT_MATCHER
+        if len(matchers) > 1:
+            self._fail_delegate(owner, MATCHER_COUNT)
+            return None
+        m = matchers[0]
+        if self.profile == "1.3":
+            for present, msg in ((m.headers, HAS_HEADER_13), (m.methods, HAS_METHOD_13),
+                                 (m.query_parameters, HAS_QUERY_13)):
+                if present:
+                    raise _AbortVirtualService(msg, owner)
+        if m.path_kind is None:
+            # No path specifier: the whole default matcher, dropping the matcher's other conditions.
+            return DEFAULT_MATCHER
+        if not m.prefix:
+            self._fail_delegate(owner, MISSING_PREFIX)
+            return None
+        return m
+
+    def _fail_delegate(self, owner: ResourceKey, message: str) -> None:
+        if self.profile == "1.3":
+            raise _AbortVirtualService(message, owner)
+        self._report(owner, message, error=True)
+
+    def _delegate(self, owner: ResourceKey, route: Route, name: str, has_name: bool,
+                  visited: tuple[RouteTable, ...]) -> list[ProxyRoute]:
+        matcher = self._delegate_matcher(owner, route)
+        if matcher is None:
+            return []
+        assert route.delegate_action is not None
+        try:
+            tables = self.index.select(route.delegate_action, owner.namespace, self.profile)
+        except SelectionError as err:
+            self._report(owner, str(err), error=False)
+            return []
+        groups = group_by_weight(tables)
+        if self.profile == "1.3":
+            for weight, group in groups:
+                if len(group) > 1:
+                    self._report(owner, same_weight_warning(weight, group), error=False)
+        info = _Parent(matcher=matcher, options=route.options, name=name, has_name=has_name,
+                       inheritable_matchers=bool(route.inheritable_matchers),
+                       inheritable_path_matchers=bool(route.inheritable_path_matchers))
+        out: list[ProxyRoute] = []
+        for _weight, group in groups:
+            group_routes: list[ProxyRoute] = []
+            for rt in group:
+                if any(rt is seen for seen in visited):
+                    chain = " -> ".join(f"[{t.meta.namespace}.{t.meta.name}]" for t in (*visited, rt))
+                    message = f"invalid route: delegation cycle detected: {chain}"
+                    if self.profile == "1.3":
+                        raise _AbortVirtualService(message, owner)
+                    # converter.go reports the cycle on the table about to be visited.
+                    self._report(rt.key, message, error=True, origin=owner)
+                    continue
+                group_routes.extend(self._visit(rt.key, rt.routes, info, (*visited, rt)))
+            if len(group) > 1:
+                group_routes = sort_routes_by_path(group_routes, lambda r: r.matchers)
+            out.extend(group_routes)
+        return out
+
+    def _validate_and_merge(self, owner: ResourceKey, child: Route, parent: _Parent) -> Route | None:
+        if self.profile == "1.3":
+            for m in child.matchers:
+                if not m.path.startswith(parent.matcher.path):
+                    msg = f"required prefix: {parent.matcher.path}, path: {m.path}: {INVALID_PREFIX}"
+                    self._report(owner, msg, error=True)
+                    return None
+            return replace(child, options=_merge_options(child.options, parent.options))
+
+        inherit_path = (child.inheritable_path_matchers if child.inheritable_path_matchers is not None
+                        else parent.inheritable_path_matchers)
+        inherit = (child.inheritable_matchers if child.inheritable_matchers is not None
+                   else parent.inheritable_matchers)
+        matchers = child.matchers
+        pm = parent.matcher
+        if inherit_path:
+            path = {"prefix": pm.prefix, "exact": pm.exact, "regex": pm.regex, "connect": pm.connect}
+            if matchers:
+                matchers = tuple(replace(m, case_sensitive=pm.case_sensitive, **path) for m in matchers)
+            else:
+                matchers = (Matcher(case_sensitive=pm.case_sensitive, **path),)  # type: ignore[arg-type]
+        if not matchers:
+            matchers = (DEFAULT_MATCHER,)
+        if inherit:
+            matchers = tuple(replace(m, headers=pm.headers + m.headers, methods=pm.methods + m.methods,
+                                     query_parameters=pm.query_parameters + m.query_parameters)
+                             for m in matchers)
+        child = replace(child, matchers=matchers, inheritable_matchers=inherit,
+                        inheritable_path_matchers=inherit_path)
+        problem = self._delegate_problem(pm, child)
+        if problem:
+            self._report(owner, problem, error=False)
+            return None
+        return replace(child, options=_merge_options(child.options, parent.options))
+
+    @staticmethod
+    def _delegate_problem(pm: Matcher, child: Route) -> str | None:
+        parent_prefix = pm.prefix or ""
+        for m in child.matchers:
+            if not m.path.startswith(parent_prefix):
+                return f"required prefix: {parent_prefix}, prefix: {m.path}: {INVALID_PREFIX}"
+            if m.case_sensitive != pm.case_sensitive:
+                # The argument order is swapped in Gloo's code: child first.
+                return (f"required caseSensitive: {_go_bool(m.case_sensitive)}, caseSensitive: "
+                        f"{_go_bool(pm.case_sensitive)}: {INVALID_CASE}")
+            child_headers = {h.name: h for h in m.headers}
+            if any(child_headers.get(h.name) != h for h in pm.headers):
+                return f"required headers: {_go_headers(pm)}, headers: {_go_headers(m)}: {INVALID_HEADERS}"
+            child_query = {q.name: q for q in m.query_parameters}
+            if any(child_query.get(q.name) != q for q in pm.query_parameters):
+                return (f"required query params: {_go_query(pm)}, query params: {_go_query(m)}: "
+                        f"{INVALID_QUERY}")
+            if not set(pm.methods) <= set(m.methods):
+                return (f"required methods: {_go_strings(pm.methods)}, methods: {_go_strings(m.methods)}: "
+                        f"{INVALID_METHODS}")
+        return None
+
+
+# --- gateways and virtual services ---------------------------------------------------------
+
+
+def gateway_contains(gateway: Gateway, vs: VirtualService) -> bool:
+    """Whether an HTTP gateway binds a VirtualService (``HttpGatewayContainsVirtualService``).
+
+    Args:
+        gateway: The gateway.
+        vs: The VirtualService.
+
+    Returns:
+        True when the gateway selects the VS.
+    """
+    http = gateway.http_gateway
+    if http is None or gateway.ssl != (vs.ssl_config is not None):
+        return False
+
+    def namespace_ok() -> bool:
+        nss = http.virtual_service_namespaces
+        return not nss or "*" in nss or vs.meta.namespace in nss
+
+    if http.virtual_service_selector:
+        labels = vs.meta.labels
+        return namespace_ok() and all(labels.get(k) == v for k, v in http.virtual_service_selector.items())
+    if http.virtual_service_expressions:
+        return namespace_ok() and all(expression_matches(e, vs.meta.labels)
+                                      for e in http.virtual_service_expressions)
+    if http.virtual_services:
+        return any(ref.name == vs.meta.name and ref.namespace == vs.meta.namespace
+                   for ref in http.virtual_services)
+    return namespace_ok()
+
+
+def _validate_domains(gateway: Gateway, vss: Sequence[VirtualService], reports: Reports) -> None:
+    by_domain: dict[str, list[VirtualService]] = {}
+    for vs in vss:
+        if vs.virtual_host is None:
+            msg = f"virtual service [{vs.key.dotted}] does not specify a virtual host"
+            reports.add_warning(vs.key, msg)
+            reports.find(Finding(vs.key, "warning", msg, vs.key))
+            continue
+        for domain in vs.virtual_host.domains or ("",):
+            by_domain.setdefault(domain, []).append(vs)
+    conflicting = []
+    for domain, group in by_domain.items():
+        if len(group) < 2:
+            continue
+        conflicting.append(domain)
+        for vs in group:
+            others = "[" + " ".join(o.key.dotted for o in group if o is not vs) + "]"
+            if domain == "":
+                msg = ("domain conflict: other virtual services that belong to the same Gateway as this one "
+                       f"don't specify a domain (and thus default to '*'): {others}")
+            else:
+                msg = (f"domain conflict: the [{domain}] domain is present in other virtual services that "
+                       f"belong to the same Gateway as this one: {others}")
+            reports.add_error(vs.key, msg)
+            reports.find(Finding(vs.key, "error", msg, vs.key))
+    if conflicting:
+        shown = " ".join(d or "EMPTY_DOMAIN" for d in conflicting)
+        msg = ("domain conflict: the following domains are present in more than one of the virtual services "
+               f"associated with this gateway: [{shown}]")
+        reports.add_error(gateway.key, msg)
+        reports.find(Finding(gateway.key, "error", msg, gateway.key))
+
+
+_GO_RE_UNSUPPORTED = re.compile(r"\(\?[=!<]|\\[1-9]")
+
+
+def _regex_problem(pattern: str) -> str | None:
+    # Go's regexp (RE2) rejects look-around and back-references that Python accepts.
+    if _GO_RE_UNSUPPORTED.search(pattern):
+        return f"error parsing regexp: invalid or unsupported Perl syntax: `{pattern}`"
+    try:
+        re.compile(pattern)
+    except re.error as err:
+        text = str(err)
+        if "unterminated character set" in text:
+            return f"error parsing regexp: missing closing ]: `{pattern[err.pos or 0:]}`"
+        if "missing )" in text:
+            return f"error parsing regexp: missing closing ): `{pattern}`"
+        if "unbalanced parenthesis" in text:
+            return f"error parsing regexp: unexpected ): `{pattern}`"
+        if "nothing to repeat" in text or "multiple repeat" in text:
+            return f"error parsing regexp: missing argument to repetition operator: `{pattern}`"
+        return f"error parsing regexp: {text}: `{pattern}`"
+    return None
+
+
+def _validate_regexes(vs: VirtualService, routes: Sequence[ProxyRoute], reports: Reports) -> None:
+    for route in routes:
+        for m in route.matchers:
+            if m.regex is None:
+                continue
+            problem = _regex_problem(m.regex)
+            if problem:
+                msg = f"virtual service [{vs.key.dotted}] has a regex matcher with invalid regex, {problem}"
+                reports.add_error(vs.key, msg)
+                reports.find(Finding(vs.key, "error", msg, route.owner or vs.key))
+                return
+
+
+@dataclass(frozen=True, slots=True)
+class GatewayOutput:
+    """The gateway translator's result for one proxy.
+
+    Attributes:
+        proxy: The desired Proxy (before last-accepted reconciliation).
+        vs_by_vhost: VirtualService key per virtual host name.
+    """
+
+    proxy: Proxy
+    vs_by_vhost: Mapping[str, ResourceKey]
+
+
+def translate_gateways(snapshot: Snapshot, gateways: Sequence[Gateway], profile: Profile, reports: Reports, *,
+                       proxy_name: str, write_namespace: str,
+                       translate_empty: bool = False) -> GatewayOutput:
+    """Translate the gateways of one proxy into the desired Proxy, filling ``reports``.
+
+    Args:
+        snapshot: The resources.
+        gateways: The gateways whose ``proxyNames`` hold ``proxy_name``, sorted.
+        profile: Behaviour profile.
+        reports: Reports to fill.
+        proxy_name: Name of the proxy.
+        write_namespace: Namespace the Proxy is written to.
+        translate_empty: ``settings.gateway.translateEmptyGateways``.
+
+    Returns:
+        The desired Proxy.
+    """
+    index = RouteTableIndex(snapshot.route_tables)
+    listeners: list[ProxyListener] = []
+    vs_by_vhost: dict[str, ResourceKey] = {}
+    binds: dict[tuple[str, int], list[Gateway]] = {}
+    for gw in gateways:
+        if gw.http_gateway is None and gw.tcp_gateway is None and gw.hybrid_gateway is None:
+            msg = "invalid gateway: gateway must contain gatewayType"
+            reports.add_error(gw.key, msg)
+            reports.find(Finding(gw.key, "error", msg, gw.key))
+            continue
+        binds.setdefault((gw.bind_address, gw.bind_port), []).append(gw)
+    for (addr, port), group in binds.items():
+        if len(group) > 1:
+            names = ",".join(g.key.dotted for g in group)
+            msg = f"bind-address {addr}:{port} is not unique in a proxy. gateways: {names}"
+            for g in group:
+                reports.add_error(g.key, msg)
+                reports.find(Finding(g.key, "error", msg, g.key))
+    for gw in gateways:
+        http = gw.http_gateway
+        if http is None:
+            continue
+        for ref in http.virtual_services:
+            if not any(v.meta.name == ref.name and v.meta.namespace == ref.namespace
+                       for v in snapshot.virtual_services):
+                msg = f'invalid virtual service ref name:"{ref.name}" namespace:"{ref.namespace}"'
+                reports.add_error(gw.key, msg)
+                reports.find(Finding(gw.key, "error", msg, gw.key))
+        if not snapshot.virtual_services and not translate_empty:
+            continue
+        vss = [vs for vs in snapshot.virtual_services if gateway_contains(gw, vs)]
+        _validate_domains(gw, vss, reports)
+        vhosts: list[ProxyVirtualHost] = []
+        converter = RouteConverter(profile, index, reports, gw, proxy_name)
+        for vs in vss:
+            routes = converter.convert(vs)
+            if routes is None:
+                continue
+            if profile != "1.3":
+                _validate_regexes(vs, routes, reports)
+            vh = vs.virtual_host
+            vhost = ProxyVirtualHost(name=vs.key.dotted, domains=vh.domains if vh else (), routes=tuple(routes),
+                                     options=vh.options if vh else {}, source=vs.key)
+            vhosts.append(vhost)
+            vs_by_vhost[vhost.name] = vs.key
+        listeners.append(ProxyListener(
+            name=listener_name(gw.bind_address, gw.bind_port), bind_address=gw.bind_address,
+            bind_port=gw.bind_port, virtual_hosts=tuple(vhosts), ssl=gw.ssl, options=http.options,
+            source=gw.key))
+    return GatewayOutput(Proxy(proxy_name, write_namespace, tuple(listeners)), vs_by_vhost)

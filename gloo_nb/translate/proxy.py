@@ -1,0 +1,108 @@
+"""The Gloo Proxy: what the gateway translator hands to Gloo's proxy translator.
+
+Shapes follow ``projects/gloo/api/v1/proxy.proto``; ``sources`` mirrors ``metadataStatic.sources``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from gloo_nb.models import (
+    DirectResponseAction,
+    Matcher,
+    RedirectAction,
+    ResourceKey,
+    RouteAction,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ProxyRoute:
+    """A flattened route on the Proxy.
+
+    Attributes:
+        matchers: Matchers (at least one after the gateway translator).
+        route_action: ``routeAction``, upstream namespaces defaulted as Gloo does.
+        redirect_action: ``redirectAction``.
+        direct_response_action: ``directResponseAction``.
+        options: Merged RouteOptions.
+        name: Gloo route name (``""`` when no route on the branch is named).
+        sources: Resources the route came from: its RouteTable, each ancestor RouteTable, then the VS.
+    """
+
+    matchers: tuple[Matcher, ...]
+    route_action: RouteAction | None = None
+    redirect_action: RedirectAction | None = None
+    direct_response_action: DirectResponseAction | None = None
+    options: Mapping[str, Any] = field(default_factory=dict)
+    name: str = ""
+    sources: tuple[ResourceKey, ...] = ()
+
+    @property
+    def owner(self) -> ResourceKey | None:
+        """The resource whose content defines the route (the innermost source)."""
+        return self.sources[0] if self.sources else None
+
+
+@dataclass(frozen=True, slots=True)
+class ProxyVirtualHost:
+    """A virtual host on the Proxy, one per VirtualService.
+
+    Attributes:
+        name: ``<vs namespace>.<vs name>``.
+        domains: Domains as written on the VS.
+        routes: Routes in order.
+        options: VirtualHostOptions.
+        source: The VirtualService.
+    """
+
+    name: str
+    domains: tuple[str, ...]
+    routes: tuple[ProxyRoute, ...]
+    options: Mapping[str, Any]
+    source: ResourceKey
+
+
+@dataclass(frozen=True, slots=True)
+class ProxyListener:
+    """An HTTP listener on the Proxy, one per Gateway.
+
+    Attributes:
+        name: ``listener-<bindAddress>-<bindPort>``.
+        bind_address: Bind address.
+        bind_port: Bind port.
+        virtual_hosts: Virtual hosts in order.
+        ssl: Whether the listener has ssl configurations.
+        options: HttpListenerOptions.
+        source: The Gateway.
+    """
+
+    name: str
+    bind_address: str
+    bind_port: int
+    virtual_hosts: tuple[ProxyVirtualHost, ...]
+    ssl: bool
+    options: Mapping[str, Any]
+    source: ResourceKey
+
+
+@dataclass(frozen=True, slots=True)
+class Proxy:
+    """A Gloo Proxy.
+
+    Attributes:
+        name: Proxy name (``gateway-proxy``).
+        namespace: Write namespace (``gloo-system``).
+        listeners: Listeners in order.
+    """
+
+    name: str
+    namespace: str
+    listeners: tuple[ProxyListener, ...] = ()
+
+    @property
+    def key(self) -> ResourceKey:
+        """The Proxy's identity."""
+        return ResourceKey("Proxy", self.namespace, self.name)

@@ -1,0 +1,406 @@
+"""The translation pipeline: gateway translation, proxy validation, last-accepted reconciliation,
+Gloo translation, sanitizers and the push decision, for both behaviour profiles.
+
+Sources: ``projects/gateway/pkg/reconciler/proxy_reconciler.go`` (both profiles),
+``projects/gloo/pkg/syncer/envoy_translator_syncer.go`` and ``syncer/sanitizer/*.go`` (CUR and
+v1.3.20). See spec sections 0 and 4 for how the two protection layers combine.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Literal
+
+from gloo_nb._types import Profile
+from gloo_nb.models import (
+    HELM_INVALID_ROUTE_BODY,
+    Finding,
+    Gateway,
+    HttpGateway,
+    InvalidConfigPolicy,
+    ObjectMeta,
+    Resource,
+    ResourceKey,
+    ResourceRef,
+    Service,
+    Settings,
+    Skipped,
+    Snapshot,
+    Upstream,
+)
+from gloo_nb.translate.envoy import (
+    FALLBACK_CLUSTER,
+    EnvoyResources,
+    ProxyTranslation,
+    ProxyTranslator,
+    RouteOrigin,
+    build_cluster,
+    cluster_name,
+    endpoints_for,
+    fake_kube_upstreams,
+    fallback_cluster,
+    fallback_listener,
+)
+from gloo_nb.translate.gateway import GatewayOutput, translate_gateways
+from gloo_nb.translate.proxy import Proxy, ProxyListener
+from gloo_nb.translate.reports import ResourceReport, Reports
+
+GLOO_NAMESPACE = "gloo-system"
+DEFAULT_PROXY = "gateway-proxy"
+
+Endpoints = Mapping[str, Sequence[tuple[str, int, Mapping[str, str]]]]
+"""Endpoint addresses per Envoy cluster name: ``(ip, port, pod labels)``."""
+
+
+def helm_default_settings() -> Settings:
+    """Settings as the Helm chart installs them (``invalidConfigPolicy`` 404 and Helm's body).
+
+    Returns:
+        The Settings model ``gloo-system/default``.
+    """
+    return Settings(meta=ObjectMeta("default", GLOO_NAMESPACE), discovery_namespace=GLOO_NAMESPACE,
+                    invalid_config_policy=InvalidConfigPolicy(False, 404, HELM_INVALID_ROUTE_BODY),
+                    xds_bind_addr="0.0.0.0:9977")
+
+
+def helm_default_gateway() -> Gateway:
+    """The Helm chart's default HTTP gateway ``gloo-system/gateway-proxy`` on ``::``:8080.
+
+    Returns:
+        The Gateway model.
+    """
+    return Gateway(meta=ObjectMeta(DEFAULT_PROXY, GLOO_NAMESPACE), bind_address="::", bind_port=8080,
+                   proxy_names=(DEFAULT_PROXY,), http_gateway=HttpGateway())
+
+
+@dataclass(frozen=True, slots=True)
+class PushDecision:
+    """The control plane's decision for a snapshot.
+
+    Attributes:
+        decision: ``push`` (Envoy gets the new configuration) or ``keep-last-good``.
+        reason: Why, in words.
+    """
+
+    decision: Literal["push", "keep-last-good"]
+    reason: str
+
+
+@dataclass(slots=True)
+class Translation:
+    """Everything one translation produced.
+
+    Attributes:
+        profile: The behaviour profile.
+        snapshot: The input.
+        settings: The Settings in force.
+        reports: Gloo's reports on VirtualServices, RouteTables, Gateways and Upstreams.
+        findings: gloo_nb's attribution of every problem.
+        proxy: The Proxy Gloo writes (after last-accepted reconciliation).
+        envoy: The sanitized Envoy resources this snapshot produced.
+        push: The push decision.
+        served: What Envoy is served after this snapshot (the new resources, or the last good
+            ones, or None when nothing has ever been pushed).
+        origins: Per RouteConfiguration, the origin of each Envoy route of ``envoy``.
+        replaced: ``(route configuration, virtual host, route name or index)`` of every route
+            pointed at the fallback cluster.
+    """
+
+    profile: Profile
+    snapshot: Snapshot
+    settings: Settings
+    reports: list[ResourceReport]
+    findings: list[Finding]
+    proxy: Proxy
+    envoy: EnvoyResources
+    push: PushDecision
+    served: EnvoyResources | None
+    origins: dict[str, list[RouteOrigin]] = field(default_factory=dict)
+    replaced: list[tuple[str, str, str]] = field(default_factory=list)
+
+    @property
+    def skipped(self) -> tuple[Skipped, ...]:
+        """Documents replaced by later ones with the same identity."""
+        return self.snapshot.skipped
+
+    def report(self, kind: str, namespace: str, name: str) -> ResourceReport | None:
+        """Return Gloo's report on one resource.
+
+        Args:
+            kind: The kind.
+            namespace: The namespace.
+            name: The name.
+
+        Returns:
+            The report, or None when the resource was not translated.
+        """
+        key = ResourceKey(kind, namespace, name)
+        return next((r for r in self.reports if r.key == key), None)
+
+
+def _upstream_checks(upstreams: Sequence[Upstream], services: Sequence[Service], profile: Profile,
+                     reports: Reports) -> None:
+    for up in upstreams:
+        if up.static is not None:
+            for host in up.static.hosts:
+                if not host.addr:
+                    reports.add_error(up.key, "addr cannot be empty for host")
+                    reports.find(Finding(up.key, "error", "addr cannot be empty for host", up.key, layer="gloo"))
+                if not host.port:
+                    reports.add_error(up.key, "port cannot be empty for host")
+                    reports.find(Finding(up.key, "error", "port cannot be empty for host", up.key, layer="gloo"))
+        kube = up.kube
+        if kube is None or up.meta.name.startswith("kube-svc:"):
+            continue
+        svc = next((s for s in services
+                    if (s.meta.namespace, s.meta.name) == (kube.service_namespace, kube.service_name)), None)
+        if svc is None or any(p.port == kube.service_port for p in svc.ports):
+            continue
+        if profile == "1.3" and len(svc.ports) == 1:
+            # v1.3 EDS used the only port of a single-port Service (plugins/kubernetes/eds.go@v1.3.20).
+            continue
+        # CUR plugins/kubernetes/eds.go:findPortForService: logged by EDS, not written on the
+        # Upstream's status; the upstream gets no endpoints.
+        reports.find(Finding(
+            up.key, "error",
+            f"upstream {up.key.dotted}: port {kube.service_port} not found for service {kube.service_name}",
+            up.key, layer="gloo"))
+
+
+def _strip_and_restore(desired: Proxy, previous: Proxy | None, reports: Reports,
+                       vs_of: Mapping[str, ResourceKey]) -> Proxy:
+    # proxy_reconciler.go: drop listeners of Gateways with errors and vhosts of VSs with errors,
+    # then copy back what the previously written Proxy had for them; sort by name.
+    prev_listeners = {ls.name: ls for ls in previous.listeners} if previous else {}
+    listeners: list[ProxyListener] = []
+    for ls in desired.listeners:
+        if reports.has_errors(ls.source):
+            if ls.name in prev_listeners:
+                listeners.append(prev_listeners[ls.name])
+            continue
+        vhosts = [vh for vh in ls.virtual_hosts if not reports.has_errors(vs_of.get(vh.name, vh.source))]
+        prev = prev_listeners.get(ls.name)
+        if prev is not None:
+            kept = {vh.name for vh in vhosts}
+            for vh in prev.virtual_hosts:
+                if vh.name not in kept and reports.has_errors(vh.source):
+                    vhosts.append(vh)
+        vhosts.sort(key=lambda v: v.name)
+        listeners.append(replace(ls, virtual_hosts=tuple(vhosts)))
+    listeners.sort(key=lambda ls: ls.name)
+    return replace(desired, listeners=tuple(listeners))
+
+
+def _merge_validation(validation: Reports, reports: Reports, demote_route_errors: bool) -> None:
+    # add_proxy_validation_result.go: proxy results go to the VS (vhost/route) or Gateway (listener).
+    for rep in validation:
+        for err in rep.errors:
+            if demote_route_errors and err.startswith("Route Error: "):
+                # validation/server.go routeErrorToWarnings, with replaceInvalidRoutes on.
+                reports.add_warning(rep.key, err)
+            else:
+                reports.add_error(rep.key, err)
+        for warning in rep.warnings:
+            reports.add_warning(rep.key, warning)
+    for f in validation.findings:
+        if demote_route_errors and f.message.startswith("Route Error: "):
+            f = replace(f, severity="warning")
+        reports.find(f)
+
+
+class Translator:
+    """A stateful translator that remembers what it last wrote and pushed, as Gloo's pods do.
+
+    Gloo keeps this memory in process: a new Translator is a restarted control plane.
+
+    Args:
+        profile: ``1.3`` or ``current``.
+        proxy_name: The proxy to translate (``gateway-proxy``).
+    """
+
+    def __init__(self, profile: Profile = "current", *, proxy_name: str = DEFAULT_PROXY) -> None:
+        self.profile: Profile = profile
+        self.proxy_name = proxy_name
+        self.last_proxy: Proxy | None = None
+        self.last_pushed: EnvoyResources | None = None
+
+    def translate(self, snapshot: Snapshot, *, endpoints: Endpoints | None = None) -> Translation:
+        """Translate a snapshot, updating the memory of the last written Proxy and pushed config.
+
+        Args:
+            snapshot: The resources.
+            endpoints: Optional endpoint addresses per cluster name, for EDS.
+
+        Returns:
+            The translation.
+        """
+        profile = self.profile
+        settings = snapshot.settings or helm_default_settings()
+        policy = settings.invalid_config_policy
+        gateways = snapshot.gateways or (helm_default_gateway(),)
+        mine = [g for g in gateways if self.proxy_name in g.proxy_names]
+        write_ns = settings.discovery_namespace or GLOO_NAMESPACE
+        upstreams = list(snapshot.upstreams) + fake_kube_upstreams(snapshot.services)
+
+        reports = Reports()
+        reports.accept(vs.key for vs in snapshot.virtual_services)
+        reports.accept(rt.key for rt in snapshot.route_tables)
+        reports.accept(g.key for g in snapshot.gateways)
+        reports.accept(u.key for u in snapshot.upstreams)
+
+        gw_out: GatewayOutput = translate_gateways(
+            snapshot, mine, profile, reports, proxy_name=self.proxy_name, write_namespace=write_ns,
+            translate_empty=bool(settings.translate_empty_gateways))
+
+        # The gateway validates the desired Proxy with Gloo and merges the results into its reports.
+        validation = Reports()
+        ProxyTranslator(profile, upstreams, snapshot.services, validation,
+                        max_program_size=settings.regex_max_program_size).translate(gw_out.proxy)
+        demote = profile != "1.3" and policy.replace_invalid_routes
+        _merge_validation(validation, reports, demote)
+
+        proxy = _strip_and_restore(gw_out.proxy, self.last_proxy, reports, gw_out.vs_by_vhost)
+        self.last_proxy = proxy
+
+        gloo_reports = Reports()
+        gloo_reports.accept(u.key for u in snapshot.upstreams)
+        _upstream_checks(snapshot.upstreams, snapshot.services, profile, gloo_reports)
+        final: ProxyTranslation = ProxyTranslator(
+            profile, upstreams, snapshot.services, gloo_reports,
+            max_program_size=settings.regex_max_program_size).translate(proxy)
+        resources = final.resources
+        clusters = {cluster_name(ResourceRef(u.meta.name, u.meta.namespace)): build_cluster(u) for u in upstreams}
+        resources.clusters = [clusters[k] for k in sorted(clusters)]
+        if endpoints is not None:
+            resources.endpoints = [endpoints_for(c, endpoints.get(c.name, ())) for c in resources.clusters
+                                   if c.HasField("eds_cluster_config")]
+        for rep in gloo_reports:
+            if rep.key.kind == "Upstream":
+                for e in rep.errors:
+                    reports.add_error(rep.key, e)
+                for w in rep.warnings:
+                    reports.add_warning(rep.key, w)
+        for f in gloo_reports.findings:
+            if f.resource.kind == "Upstream":
+                reports.find(f)
+
+        proxy_key = ResourceKey("Proxy", write_ns, self.proxy_name)
+        errored_upstreams = {u.key for u in snapshot.upstreams if gloo_reports.has_errors(u.key)}
+        proxy_errors = [e for e, _ in final.route_errors] + [
+            e for rep in gloo_reports if rep.key.kind != "Upstream" for e in rep.errors
+            if not e.startswith("Route Error: ")]
+        proxy_warnings = [w for rep in gloo_reports if rep.key.kind != "Upstream" for w in rep.warnings]
+        upstream_errors = [f"{k.dotted}: {e}" for k in sorted(errored_upstreams) for e in
+                           gloo_reports.get(k).errors]
+
+        replaced: list[tuple[str, str, str]] = []
+        push: PushDecision
+        if profile == "1.3":
+            push, resources = self._sanitize_13(resources, policy, proxy_key, proxy_errors, proxy_warnings,
+                                                upstream_errors, errored_upstreams, upstreams, replaced)
+        else:
+            resources = _remove_errored_upstreams(resources, errored_upstreams)
+            if policy.replace_invalid_routes:
+                valid = {c.name for c in resources.clusters}
+                errored_names = {name for _, name in final.route_errors if name}
+                resources = _replace_routes(resources, valid, errored_names, policy, replaced)
+            push = PushDecision("push", "Gloo >= 1.12 always pushes the sanitized snapshot"
+                                + (f" ({len(replaced)} route(s) replaced by the fallback)" if replaced else ""))
+
+        if push.decision == "push":
+            served: EnvoyResources | None = resources
+            self.last_pushed = resources
+        elif self.last_pushed is not None:
+            # updateEndpointsOnly: keep listeners, routes and clusters; take the new endpoints.
+            last = self.last_pushed
+            served = EnvoyResources(last.listeners, last.route_configurations, last.clusters,
+                                    resources.endpoints or last.endpoints)
+            self.last_pushed = served
+        else:
+            served = None
+        return Translation(profile=profile, snapshot=snapshot, settings=settings, reports=list(reports),
+                           findings=list(reports.findings), proxy=proxy, envoy=resources, push=push, served=served,
+                           origins=final.origins, replaced=replaced)
+
+    def _sanitize_13(self, resources: EnvoyResources, policy: InvalidConfigPolicy, proxy_key: ResourceKey,
+                     proxy_errors: list[str], proxy_warnings: list[str], upstream_errors: list[str],
+                     errored_upstreams: set[ResourceKey], upstreams: Sequence[Upstream],
+                     replaced: list[tuple[str, str, str]]) -> tuple[PushDecision, EnvoyResources]:
+        rejected = f"proxy {proxy_key.dotted} was rejected due to invalid config: "
+        if not policy.replace_invalid_routes:
+            # RouteReplacingSanitizer@v1.3.20 disabled: reports.ValidateStrict(), warnings count.
+            problems = proxy_errors + upstream_errors + proxy_warnings
+            if problems:
+                return PushDecision("keep-last-good", rejected + "; ".join(problems)), resources
+            return PushDecision("push", "no errors or warnings in Gloo's translation of the proxy"), resources
+        # UpstreamRemovingSanitizer@v1.3.20: drop errored upstreams; other errors still reject.
+        if proxy_errors:
+            return PushDecision("keep-last-good", rejected + "; ".join(proxy_errors)), resources
+        resources = _remove_errored_upstreams(resources, errored_upstreams)
+        # RouteReplacingSanitizer@v1.3.20: valid clusters are every upstream in Gloo's snapshot.
+        valid = {cluster_name(ResourceRef(u.meta.name, u.meta.namespace)) for u in upstreams}
+        resources = _replace_routes(resources, valid, set(), policy, replaced)
+        reason = "replaceInvalidRoutes: invalid routes replaced, snapshot pushed" if replaced else \
+            "replaceInvalidRoutes: no route needed replacing"
+        return PushDecision("push", reason), resources
+
+
+def _remove_errored_upstreams(resources: EnvoyResources, errored: set[ResourceKey]) -> EnvoyResources:
+    if not errored:
+        return resources
+    names = {cluster_name(ResourceRef(k.name, k.namespace)) for k in errored}
+    return replace(resources, clusters=[c for c in resources.clusters if c.name not in names],
+                   endpoints=[e for e in resources.endpoints if e.cluster_name.rsplit("-", 1)[0] not in names])
+
+
+def _replace_routes(resources: EnvoyResources, valid: set[str], errored_names: set[str],
+                    policy: InvalidConfigPolicy, replaced: list[tuple[str, str, str]]) -> EnvoyResources:
+    # route_replacing_sanitizer.go: a `route` action whose cluster is not valid, or whose route
+    # name had a route error, goes to the fallback cluster; weighted entries are renamed one by one.
+    new_rcs = []
+    for rc in resources.route_configurations:
+        copy = type(rc)()
+        copy.CopyFrom(rc)
+        for vh in copy.virtual_hosts:
+            for idx, route in enumerate(vh.routes):
+                if not route.HasField("route"):
+                    continue
+                action = route.route
+                which = action.WhichOneof("cluster_specifier")
+                hit = False
+                if which == "cluster":
+                    if action.cluster not in valid or route.name in errored_names:
+                        action.cluster = FALLBACK_CLUSTER
+                        hit = True
+                elif which == "weighted_clusters":
+                    for wc in action.weighted_clusters.clusters:
+                        if wc.name not in valid:
+                            wc.name = FALLBACK_CLUSTER
+                            hit = True
+                if hit:
+                    replaced.append((copy.name, vh.name, route.name or str(idx)))
+        new_rcs.append(copy)
+    if not replaced:
+        return resources
+    listeners = sorted([*resources.listeners, fallback_listener(policy.invalid_route_response_code,
+                                                                policy.invalid_route_response_body)],
+                       key=lambda m: m.name)
+    clusters = sorted([*resources.clusters, fallback_cluster()], key=lambda m: m.name)
+    return EnvoyResources(listeners, new_rcs, clusters, resources.endpoints)
+
+
+def translate(resources: Snapshot | Iterable[Resource], profile: Profile = "current", *,
+              endpoints: Endpoints | None = None) -> Translation:
+    """Translate resources once, with no earlier snapshot (a freshly started control plane).
+
+    Args:
+        resources: A snapshot, or resources in reading order (later duplicates win).
+        profile: ``1.3`` or ``current``.
+        endpoints: Optional endpoint addresses per cluster name.
+
+    Returns:
+        The translation.
+    """
+    snapshot = resources if isinstance(resources, Snapshot) else Snapshot.from_resources(resources)
+    return Translator(profile).translate(snapshot, endpoints=endpoints)
