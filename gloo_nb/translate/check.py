@@ -1,0 +1,103 @@
+"""``gloo-nb check``: the problems of a translation, one line each, like ``glooctl check``.
+
+``glooctl check`` (``projects/gloo/cli/pkg/cmd/check/root.go``) looks at the statuses of
+VirtualServices, Gateways and Upstreams (and Proxies); RouteTables are not checked, so their
+problems only show through the VirtualService. gloo_nb adds its own findings that no Gloo status
+carries: problems caused by a RouteTable, EDS problems Gloo only logs, and parse findings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from gloo_nb.models import Finding, ResourceKey
+from gloo_nb.translate.translator import Translation
+
+CHECKED_KINDS = ("VirtualService", "Gateway", "Upstream")
+"""Kinds whose Gloo status ``glooctl check`` reads."""
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One problem line.
+
+    Attributes:
+        resource: The resource with the problem.
+        state: Gloo's state (``Warning``/``Rejected``) or, for gloo_nb's own findings, the
+            severity (``warning``/``error``).
+        message: The first line of the first message.
+        more: How many more messages the resource's report holds.
+        note: Where the problem comes from, for gloo_nb's findings.
+    """
+
+    resource: ResourceKey
+    state: str
+    message: str
+    more: int = 0
+    note: str = ""
+
+    def line(self) -> str:
+        """Return the problem as one line.
+
+        Returns:
+            ``<Kind> <ns>/<name>: <state>: <message> [(+N more)] [(note)]``.
+        """
+        text = f"{self.resource}: {self.state}: {self.message}"
+        if self.more:
+            text += f" (+{self.more} more)"
+        return text + (f" ({self.note})" if self.note else "")
+
+
+def _first_line(text: str) -> str:
+    return text.splitlines()[0] if text else ""
+
+
+def _finding_problem(f: Finding) -> Problem:
+    if f.layer == "parse":
+        note = f"gloo_nb parse finding{', field ' + f.field if f.field else ''}"
+    elif f.origin != f.resource:
+        note = f"gloo_nb finding; Gloo reports it on {f.resource}"
+    else:
+        note = "gloo_nb finding; on no Gloo status"
+    return Problem(f.origin, f.severity, _first_line(f.message), note=note)
+
+
+def problems(translation: Translation, parse_findings: Sequence[Finding] = ()) -> list[Problem]:
+    """Return the problems of a translation, in glooctl's spirit: Warning counts as a problem.
+
+    Args:
+        translation: The translation.
+        parse_findings: Findings of the parser.
+
+    Returns:
+        First Gloo's Warning/Rejected reports on VirtualServices, Gateways and Upstreams, then
+        every finding that such a report does not already show (keyed on the resource whose
+        content causes it), without repeats.
+    """
+    out: list[Problem] = []
+    shown: set[tuple[ResourceKey, str]] = set()
+    for rep in translation.reports:
+        if rep.key.kind not in CHECKED_KINDS or rep.state == "Accepted":
+            continue
+        messages = rep.errors or rep.warnings
+        out.append(Problem(rep.key, rep.state, _first_line(messages[0]), more=len(rep.errors) + len(rep.warnings) - 1))
+        shown.update((rep.key, m) for m in (*rep.errors, *rep.warnings))
+    for f in (*parse_findings, *translation.findings):
+        if (f.origin, f.message) in shown:
+            continue
+        shown.add((f.origin, f.message))
+        out.append(_finding_problem(f))
+    return out
+
+
+def summary_line(found: Sequence[Problem]) -> str:
+    """Return the closing line of ``gloo-nb check``.
+
+    Args:
+        found: The problems.
+
+    Returns:
+        ``No problems detected.`` or ``<N> problem(s) detected.``.
+    """
+    return "No problems detected." if not found else f"{len(found)} problem(s) detected."

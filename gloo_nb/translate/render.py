@@ -1,0 +1,456 @@
+"""The ``gloo-nb translate`` document: a :class:`Translation` as JSON, and as readable tables.
+
+The JSON shape is the contract of ``design/architecture.md`` (``gloo-nb translate --json``):
+Gloo resources in Gloo's own YAML field names, Envoy resources in Envoy's proto JSON names.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from google.protobuf.json_format import MessageToDict
+from google.protobuf.message import Message
+
+from gloo_nb._types import JSON
+from gloo_nb.models import (
+    Destination,
+    DirectResponseAction,
+    Finding,
+    Matcher,
+    RedirectAction,
+    ResourceKey,
+    RouteAction,
+    Skipped,
+)
+from gloo_nb.translate.envoy import FALLBACK_CLUSTER, FALLBACK_LISTENER, EnvoyResources, envoy_vhost_name
+from gloo_nb.translate.proxy import Proxy, ProxyRoute
+from gloo_nb.translate.translator import Translation
+
+# --- JSON -----------------------------------------------------------------------------------
+
+
+def render(translation: Translation, *, parse_findings: Sequence[Finding] = (),
+           parse_skipped: Sequence[Skipped] = ()) -> JSON:
+    """Return the ``gloo-nb translate --json`` document of a translation.
+
+    Args:
+        translation: The translation.
+        parse_findings: Findings of the parser (unknown fields...), listed before Gloo's.
+        parse_skipped: Documents the parser skipped (unknown kinds), listed before the ones a
+            later document replaced.
+
+    Returns:
+        The document: ``glooVersion``, ``reports``, ``findings``, ``proxy``, ``envoy``, ``push``
+        and ``skipped``.
+    """
+    return {
+        "glooVersion": translation.profile,
+        "reports": [r.as_json() for r in translation.reports],
+        "findings": [f.as_json() for f in (*parse_findings, *translation.findings)],
+        "proxy": proxy_json(translation.proxy),
+        "envoy": envoy_json(translation.envoy),
+        "push": {"decision": translation.push.decision, "reason": translation.push.reason},
+        "skipped": [s.as_json() for s in (*parse_skipped, *translation.skipped)],
+    }
+
+
+def proxy_json(proxy: Proxy) -> JSON:
+    """Return a Proxy with its virtual hosts flattened across listeners.
+
+    Args:
+        proxy: The Proxy.
+
+    Returns:
+        ``{name, namespace, virtualHosts: [{listener, name, domains, routes}]}``.
+    """
+    return {
+        "name": proxy.name,
+        "namespace": proxy.namespace,
+        "virtualHosts": [
+            {"listener": ls.name, "name": vh.name, "domains": list(vh.domains),
+             "routes": [route_json(r) for r in vh.routes]}
+            for ls in proxy.listeners for vh in ls.virtual_hosts
+        ],
+    }
+
+
+def route_json(route: ProxyRoute) -> JSON:
+    """Return a Proxy route in Gloo's YAML field names.
+
+    Args:
+        route: The route.
+
+    Returns:
+        ``{name, matchers, action, [options], sources}``.
+    """
+    out: JSON = {"name": route.name, "matchers": [matcher_json(m) for m in route.matchers],
+                 "action": action_json(route)}
+    if route.options:
+        out["options"] = dict(route.options)
+    out["sources"] = [_key_json(k) for k in route.sources]
+    return out
+
+
+def _key_json(key: ResourceKey) -> JSON:
+    return {"kind": key.kind, "namespace": key.namespace, "name": key.name}
+
+
+def _ref_json(name: str, namespace: str) -> JSON:
+    return {"name": name, "namespace": namespace}
+
+
+def _pruned(fields: Iterable[tuple[str, Any]]) -> JSON:
+    # Gloo's YAML leaves unset fields out; callers turn "unset" into None.
+    return {k: v for k, v in fields if v is not None}
+
+
+def _flag(value: bool) -> bool | None:
+    return True if value else None
+
+
+def _nonempty(items: Iterable[Any]) -> list[Any] | None:
+    return list(items) or None
+
+
+def matcher_json(matcher: Matcher) -> JSON:
+    """Return a matcher in Gloo's YAML field names, leaving unset fields out.
+
+    Args:
+        matcher: The matcher.
+
+    Returns:
+        e.g. ``{"prefix": "/echo", "headers": [{"name": "stage", "value": "canary"}]}``.
+    """
+    return _pruned([
+        ("prefix", matcher.prefix), ("exact", matcher.exact), ("regex", matcher.regex),
+        ("connectMatcher", {} if matcher.connect else None),
+        ("caseSensitive", matcher.case_sensitive),
+        ("headers", _nonempty(_pruned([("name", h.name), ("value", h.value or None), ("regex", _flag(h.regex)),
+                                       ("invertMatch", _flag(h.invert_match))]) for h in matcher.headers)),
+        ("queryParameters", _nonempty(_pruned([("name", q.name), ("value", q.value or None),
+                                               ("regex", _flag(q.regex))]) for q in matcher.query_parameters)),
+        ("methods", _nonempty(matcher.methods)),
+    ])
+
+
+def action_json(route: ProxyRoute) -> JSON:
+    """Return a route's action keyed by Gloo's action field name.
+
+    Args:
+        route: The route.
+
+    Returns:
+        ``{"routeAction": ...}``, ``{"directResponseAction": ...}``, ``{"redirectAction": ...}``,
+        or ``{}`` when the route has no action.
+    """
+    if route.route_action is not None:
+        return {"routeAction": route_action_json(route.route_action)}
+    if route.direct_response_action is not None:
+        return {"directResponseAction": direct_response_json(route.direct_response_action)}
+    if route.redirect_action is not None:
+        return {"redirectAction": redirect_json(route.redirect_action)}
+    return {}
+
+
+def destination_json(dest: Destination) -> JSON:
+    """Return a destination in Gloo's YAML field names.
+
+    Args:
+        dest: The destination.
+
+    Returns:
+        e.g. ``{"upstream": {"name": "echo", "namespace": "gloo-system"}, "subset": {"values": {...}}}``.
+    """
+    return _pruned([
+        ("upstream", _ref_json(dest.upstream.name, dest.upstream.namespace) if dest.upstream else None),
+        ("kube", {"ref": _ref_json(dest.kube.ref.name, dest.kube.ref.namespace), "port": dest.kube.port}
+         if dest.kube else None),
+        ("consul", dict(dest.consul) if dest.consul is not None else None),
+        ("subset", {"values": dict(dest.subset)} if dest.subset is not None else None),
+        ("destinationSpec", dict(dest.destination_spec) if dest.destination_spec is not None else None),
+    ])
+
+
+def route_action_json(action: RouteAction) -> JSON:
+    """Return a ``routeAction`` in Gloo's YAML field names.
+
+    Args:
+        action: The action.
+
+    Returns:
+        ``{"single": ...}``, ``{"multi": {"destinations": [...]}}``, ``{"upstreamGroup": ...}``,
+        ``{"clusterHeader": ...}`` or ``{"dynamicForwardProxy": ...}``.
+    """
+    if action.single is not None:
+        return {"single": destination_json(action.single)}
+    if action.multi is not None:
+        return {"multi": {"destinations": [
+            _pruned([("destination", destination_json(wd.destination)), ("weight", wd.weight),
+                     ("options", dict(wd.options) or None)])
+            for wd in action.multi]}}
+    if action.upstream_group is not None:
+        return {"upstreamGroup": _ref_json(action.upstream_group.name, action.upstream_group.namespace)}
+    if action.cluster_header is not None:
+        return {"clusterHeader": action.cluster_header}
+    if action.dynamic_forward_proxy is not None:
+        return {"dynamicForwardProxy": dict(action.dynamic_forward_proxy)}
+    return {}
+
+
+def direct_response_json(action: DirectResponseAction) -> JSON:
+    """Return a ``directResponseAction`` in Gloo's YAML field names.
+
+    Args:
+        action: The action.
+
+    Returns:
+        ``{"status": N, ["body": "..."]}``.
+    """
+    return {"status": action.status} | ({"body": action.body} if action.body else {})
+
+
+def redirect_json(action: RedirectAction) -> JSON:
+    """Return a ``redirectAction`` in Gloo's YAML field names, leaving unset fields out.
+
+    Args:
+        action: The action.
+
+    Returns:
+        e.g. ``{"hostRedirect": "example.com", "httpsRedirect": true}``.
+    """
+    return _pruned([
+        ("hostRedirect", action.host_redirect or None), ("pathRedirect", action.path_redirect),
+        ("prefixRewrite", action.prefix_rewrite),
+        ("regexRewrite", dict(action.regex_rewrite) if action.regex_rewrite is not None else None),
+        ("responseCode", None if action.response_code == "MOVED_PERMANENTLY" else action.response_code),
+        ("httpsRedirect", _flag(action.https_redirect)), ("stripQuery", _flag(action.strip_query)),
+        ("portRedirect", action.port_redirect),
+    ])
+
+
+def _proto_json(message: Message) -> JSON:
+    return MessageToDict(message, preserving_proto_field_name=False)
+
+
+def envoy_json(resources: EnvoyResources) -> JSON:
+    """Return Envoy resources as proto JSON (lowerCamel field names).
+
+    Args:
+        resources: The resources.
+
+    Returns:
+        ``{listeners, routeConfigurations, clusters}``, plus ``endpoints`` when there are any.
+    """
+    out: JSON = {
+        "listeners": [_proto_json(m) for m in resources.listeners],
+        "routeConfigurations": [_proto_json(m) for m in resources.route_configurations],
+        "clusters": [_proto_json(m) for m in resources.clusters],
+    }
+    if resources.endpoints:
+        out["endpoints"] = [_proto_json(m) for m in resources.endpoints]
+    return out
+
+
+# --- Envoy routes as rows -------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class EnvoyRouteRow:
+    """One Envoy route, summarised for people.
+
+    Attributes:
+        route_configuration: RouteConfiguration name.
+        virtual_host: Envoy virtual host name.
+        order: Position of the route in its virtual host.
+        name: Envoy route name (``""`` when unnamed, as in Gloo 1.3).
+        match: Match summary, e.g. ``prefix /echo, stage=canary``.
+        action: Action summary, e.g. ``echo_gloo-system {version=v2}`` or ``fallback 404``.
+    """
+
+    route_configuration: str
+    virtual_host: str
+    order: int
+    name: str
+    match: str
+    action: str
+
+
+def envoy_route_rows(envoy: Mapping[str, Any]) -> list[EnvoyRouteRow]:
+    """Summarise every Envoy route of an ``envoy`` document section.
+
+    Args:
+        envoy: The ``envoy`` section (see :func:`envoy_json`).
+
+    Returns:
+        One row per route, in RouteConfiguration, virtual host and route order.
+    """
+    fallback = _fallback_label(envoy.get("listeners", []))
+    return [EnvoyRouteRow(rc.get("name", ""), vh.get("name", ""), i, route.get("name", ""),
+                          match_summary(route.get("match", {})), action_summary(route, fallback))
+            for rc in envoy.get("routeConfigurations", [])
+            for vh in rc.get("virtualHosts", [])
+            for i, route in enumerate(vh.get("routes", []))]
+
+
+def _fallback_label(listeners: Iterable[Mapping[str, Any]]) -> str:
+    # The fallback listener answers every request with invalidRouteResponseCode
+    # (route_replacing_sanitizer.go:makeFallbackListenerAndCluster).
+    for ls in listeners:
+        if ls.get("name") != FALLBACK_LISTENER:
+            continue
+        for chain in ls.get("filterChains", []):
+            for flt in chain.get("filters", []):
+                for vh in flt.get("typedConfig", {}).get("routeConfig", {}).get("virtualHosts", []):
+                    for route in vh.get("routes", []):
+                        return f"fallback {route.get('directResponse', {}).get('status', '?')}"
+    return "fallback"
+
+
+def _string_match(sm: Mapping[str, Any]) -> str:
+    if "exact" in sm:
+        return f"={sm['exact']}"
+    if "prefix" in sm:
+        return f"={sm['prefix']}*"
+    if "safeRegex" in sm:
+        return f"~{sm['safeRegex'].get('regex', '')}"
+    return "?"
+
+
+def _header_summary(h: Mapping[str, Any]) -> str:
+    name = ("!" if h.get("invertMatch") else "") + h.get("name", "")
+    if "exactMatch" in h:
+        return f"{name}={h['exactMatch']}"
+    if "safeRegexMatch" in h:
+        return f"{name}~{h['safeRegexMatch'].get('regex', '')}"
+    if "stringMatch" in h:
+        return name + _string_match(h["stringMatch"])
+    return f"{name} present"
+
+
+def match_summary(match: Mapping[str, Any]) -> str:
+    """Summarise an Envoy ``RouteMatch`` (proto JSON).
+
+    Args:
+        match: The match.
+
+    Returns:
+        e.g. ``prefix /echo, stage=canary`` or ``path /x (case-insensitive), ?debug present``.
+    """
+    if "prefix" in match:
+        path = f"prefix {match['prefix']}"
+    elif "path" in match:
+        path = f"path {match['path']}"
+    elif "safeRegex" in match:
+        path = f"regex {match['safeRegex'].get('regex', '')}"
+    elif "connectMatcher" in match:
+        path = "connect"
+    else:
+        path = "prefix "
+    if match.get("caseSensitive") is False:
+        path += " (case-insensitive)"
+    parts = [path, *(_header_summary(h) for h in match.get("headers", []))]
+    for q in match.get("queryParameters", []):
+        sm = q.get("stringMatch")
+        parts.append(f"?{q.get('name', '')}" + (_string_match(sm) if sm else " present"))
+    return ", ".join(parts)
+
+
+def _subset(entry: Mapping[str, Any]) -> str:
+    values = entry.get("metadataMatch", {}).get("filterMetadata", {}).get("envoy.lb", {})
+    return " {" + ",".join(f"{k}={v}" for k, v in sorted(values.items())) + "}" if values else ""
+
+
+def action_summary(route: Mapping[str, Any], fallback: str = "fallback") -> str:
+    """Summarise an Envoy route's action (proto JSON).
+
+    Args:
+        route: The Envoy route.
+        fallback: How to name the invalid-route fallback cluster (e.g. ``fallback 404``).
+
+    Returns:
+        e.g. ``echo_gloo-system {version=v2}``, ``a {v=1} 90, a {v=2} 10``, ``direct 404``.
+    """
+    def cluster(name: str) -> str:
+        return fallback if name == FALLBACK_CLUSTER else name
+
+    if "route" in route:
+        action = route["route"]
+        if "cluster" in action:
+            return cluster(action["cluster"]) + _subset(action)
+        if "weightedClusters" in action:
+            return ", ".join(f"{cluster(wc.get('name', ''))}{_subset(wc)} {wc.get('weight', 0)}"
+                             for wc in action["weightedClusters"].get("clusters", []))
+        if "clusterHeader" in action:
+            return f"cluster from header {action['clusterHeader']}"
+        return "route (no cluster)"
+    if "directResponse" in route:
+        return f"direct {route['directResponse'].get('status', '?')}"
+    if "redirect" in route:
+        rd = route["redirect"]
+        target = rd.get("hostRedirect", "") + rd.get("pathRedirect", rd.get("prefixRewrite", ""))
+        return f"redirect {target}".rstrip()
+    return "no action"
+
+
+# --- text -----------------------------------------------------------------------------------
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[str]], indent: str = "  ") -> list[str]:
+    widths = [max(len(str(r[i])) for r in (header, *rows)) for i in range(len(header))]
+    return [(indent + "  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True))).rstrip()
+            for r in (header, *rows)]
+
+
+def _first_line(text: str) -> str:
+    return text.splitlines()[0] if text else ""
+
+
+def _source(sources: Sequence[Mapping[str, str]]) -> str:
+    return f"{sources[0]['kind']} {sources[0]['namespace']}/{sources[0]['name']}" if sources else "-"
+
+
+def _vhost_lines(vhost: Mapping[str, Any], envoy_rows: Sequence[EnvoyRouteRow]) -> list[str]:
+    mine = [r for r in envoy_rows if r.route_configuration == vhost["listener"] + "-routes"
+            and r.virtual_host == envoy_vhost_name(vhost["name"])]
+    rows: list[list[str]] = []
+    for route in vhost["routes"]:
+        for _ in route["matchers"]:
+            env = mine[len(rows)] if len(rows) < len(mine) else None
+            rows.append([str(len(rows)), (env.name if env else "") or "-", env.match if env else "?",
+                         env.action if env else "?", _source(route["sources"])])
+    head = f"Virtual host {vhost['name']} on {vhost['listener']} (domains {', '.join(vhost['domains']) or '*'})"
+    return [head, *_table(("#", "envoy route", "match", "action", "source"), rows)]
+
+
+def render_text(doc: Mapping[str, Any]) -> str:
+    """Render a ``gloo-nb translate`` document as readable tables.
+
+    Args:
+        doc: The document of :func:`render`.
+
+    Returns:
+        The text, ending with a newline: routes per virtual host, reports, findings, the push
+        decision and skipped documents.
+    """
+    lines = [f"Gloo {doc['glooVersion']}: proxy {doc['proxy']['namespace']}/{doc['proxy']['name']}", ""]
+    envoy_rows = envoy_route_rows(doc["envoy"])
+    for vhost in doc["proxy"]["virtualHosts"]:
+        lines += [*_vhost_lines(vhost, envoy_rows), ""]
+    if not doc["proxy"]["virtualHosts"]:
+        lines += ["No virtual hosts.", ""]
+    reports = [(f"{r['kind']} {r['namespace']}/{r['name']}", r["state"],
+                _first_line(r["errors"][0] if r["errors"] else r["warnings"][0] if r["warnings"] else ""))
+               for r in doc["reports"]]
+    lines += ["Reports", *_table(("resource", "state", "reason"), reports), ""]
+    findings = [(f["severity"], f"{f['kind']} {f['resource']}", f"{f['originKind']} {f['origin']}",
+                 _first_line(f["message"]) + (f" [{f['field']}]" if f.get("field") else ""))
+                for f in doc["findings"]]
+    lines += ["Findings", *(_table(("severity", "reported on", "caused by", "message"), findings)
+                            if findings else ["  none"]), ""]
+    lines += [f"Push: {doc['push']['decision']}: {doc['push']['reason']}", ""]
+    skipped = [(s["file"], "-" if s["document"] is None else str(s["document"]), s["kind"] or "-",
+                f"{s['namespace']}/{s['name']}" if s.get("name") else "-", s["why"]) for s in doc["skipped"]]
+    lines += ["Skipped", *(_table(("file", "doc", "kind", "name", "why"), skipped) if skipped else ["  none"])]
+    return "\n".join(lines) + "\n"
