@@ -490,7 +490,7 @@ class ProxyTranslator:
             rd = route.redirect_action
             r = env.redirect
             r.host_redirect = rd.host_redirect
-            r.response_code = _REDIRECT_CODES.get(rd.response_code, 0)  # type: ignore[assignment]
+            r.response_code = _REDIRECT_CODES.get(rd.response_code, 0)
             r.https_redirect = rd.https_redirect
             r.strip_query = rd.strip_query
             if rd.port_redirect is not None:

@@ -329,11 +329,11 @@ class RouteConverter:
         matchers = child.matchers
         pm = parent.matcher
         if inherit_path:
-            path = {"prefix": pm.prefix, "exact": pm.exact, "regex": pm.regex, "connect": pm.connect}
-            if matchers:
-                matchers = tuple(replace(m, case_sensitive=pm.case_sensitive, **path) for m in matchers)
-            else:
-                matchers = (Matcher(case_sensitive=pm.case_sensitive, **path),)  # type: ignore[arg-type]
+            def with_parent_path(mt: Matcher) -> Matcher:
+                return replace(mt, prefix=pm.prefix, exact=pm.exact, regex=pm.regex, connect=pm.connect,
+                               case_sensitive=pm.case_sensitive)
+
+            matchers = tuple(with_parent_path(mt) for mt in matchers) if matchers else (with_parent_path(Matcher()),)
         if not matchers:
             matchers = (DEFAULT_MATCHER,)
         if inherit:

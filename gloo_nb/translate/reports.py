@@ -20,7 +20,7 @@ STATE_CODES: dict[str, int] = {"Pending": 0, "Accepted": 1, "Rejected": 2, "Warn
 
 
 def multierror_text(errors: list[str]) -> str:
-    """Format errors as hashicorp go-multierror does.
+    r"""Format errors as hashicorp go-multierror does.
 
     Args:
         errors: The error messages, in order.

@@ -1,5 +1,7 @@
-"""The translation pipeline: gateway translation, proxy validation, last-accepted reconciliation,
-Gloo translation, sanitizers and the push decision, for both behaviour profiles.
+"""The translation pipeline, for both behaviour profiles.
+
+Gateway translation, proxy validation, last-accepted reconciliation, Gloo translation, sanitizers
+and the push decision.
 
 Sources: ``projects/gateway/pkg/reconciler/proxy_reconciler.go`` (both profiles),
 ``projects/gloo/pkg/syncer/envoy_translator_syncer.go`` and ``syncer/sanitizer/*.go`` (CUR and
@@ -44,7 +46,7 @@ from gloo_nb.translate.envoy import (
 )
 from gloo_nb.translate.gateway import GatewayOutput, translate_gateways
 from gloo_nb.translate.proxy import Proxy, ProxyListener
-from gloo_nb.translate.reports import ResourceReport, Reports
+from gloo_nb.translate.reports import Reports, ResourceReport
 
 GLOO_NAMESPACE = "gloo-system"
 DEFAULT_PROXY = "gateway-proxy"

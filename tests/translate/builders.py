@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from gloo_nb.models.resources import (
+    HELM_INVALID_ROUTE_BODY,
     DelegateAction,
     Destination,
     DirectResponseAction,
     HeaderMatcher,
+    InvalidConfigPolicy,
     KubeUpstreamSpec,
     Matcher,
     ObjectMeta,
@@ -27,8 +29,6 @@ from gloo_nb.models.resources import (
     VirtualHost,
     VirtualService,
     WeightedDestination,
-    InvalidConfigPolicy,
-    HELM_INVALID_ROUTE_BODY,
 )
 
 GS = "gloo-system"

@@ -341,8 +341,8 @@ def test_route_names_and_sources_per_profile():
     inputs = [vs("app", route(m("/echo"), delegate=ref("echo-routes", "echo"))), team, UP]
     cur = translate(inputs, "current")
     names = [r.name for vh in cur.proxy.listeners[0].virtual_hosts for r in vh.routes]
-    assert names == ["vs:gateway-proxy_gateway-proxy_gloo-system_app_route:<unnamed-0>_rt:echo_echo-routes_route:canary",
-                     ""]
+    assert names == [
+        "vs:gateway-proxy_gateway-proxy_gloo-system_app_route:<unnamed-0>_rt:echo_echo-routes_route:canary", ""]
     assert [n for _, n, _, _ in envoy_routes(cur)] == [
         f"gloo-system_app-route-0-{names[0]}-matcher-0", "gloo-system_app-route-1-matcher-0"]
     old = translate(inputs, "1.3")

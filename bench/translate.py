@@ -1,0 +1,393 @@
+"""Translation benchmark: 1,000 and 10,000 RouteTables (10,000 and 100,000 routes).
+
+Shape of the input (built as models directly, no YAML): ``N`` team namespaces with
+``TABLES_PER_TEAM`` RouteTables each, labelled ``team``/``group``; per team ``VS_PER_TEAM``
+VirtualServices (one domain each) whose routes delegate a prefix ``/g<k>`` by label selector to the
+team's tables of group ``k``; 10 routes per table with prefix and header matchers, single and
+multi (weighted) subset destinations to a handful of kube Upstreams with a ``subsetSpec``.
+
+For each size it prints, never asserts (design/architecture.md, bench rules):
+
+* ``translate(...)`` time (findings + Envoy messages) and routes/second;
+* the baseline measured in the same process: ``RouteConfiguration.FromString(rc.SerializeToString())``
+  of the very RouteConfiguration the translation produced, and the ratio translate/baseline;
+* parsing the same input from JSON through THE parser (``gloo_nb.models.codec.parse_stream``),
+  timed separately (skipped with a note while the codec does not exist);
+* peak memory (``ru_maxrss`` of a child process that runs only that size);
+
+then the 10x scaling ratio time(100k)/time(10k) and the targets with whether they are met.
+Each size runs in its own child process so that peak memory and timings do not leak between sizes.
+
+Usage: ``python bench/translate.py [--sizes 1000,10000] [--repeat 3] [--profile current]
+[--cprofile FILE]`` (``make bench`` runs the defaults).
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import gc
+import json
+import os
+import pstats
+import resource
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+ROUTES_PER_TABLE = 10
+TABLES_PER_TEAM = 50
+VS_PER_TEAM = 2
+GROUPS_PER_VS = 5  # 10 groups per team: 5 tables per group, so every selector picks 5 tables
+UPSTREAMS = 6
+GS = "gloo-system"
+
+TARGET_100K_S = 3.0
+TARGET_SCALING = 11.0
+TARGET_PEAK_MB = 1024.0
+
+
+# --- the input, as manifests (the one description both builders share) -----------------------
+
+
+def _dest(upstream: int, version: str) -> dict[str, Any]:
+    return {"upstream": {"name": f"svc-{upstream}", "namespace": GS}, "subset": {"values": {"version": version}}}
+
+
+def manifests(n_tables: int) -> Iterator[dict[str, Any]]:
+    """Yield the benchmark input as Kubernetes manifests (dicts), Upstreams and Services first.
+
+    Args:
+        n_tables: Number of RouteTables (a multiple of TABLES_PER_TEAM).
+
+    Yields:
+        Manifests in Gloo's YAML field names.
+    """
+    teams = max(1, n_tables // TABLES_PER_TEAM)
+    for u in range(UPSTREAMS):
+        name = f"svc-{u}"
+        yield {"apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "namespace": "apps"},
+               "spec": {"ports": [{"port": 80, "targetPort": 8080, "protocol": "TCP"}],
+                        "selector": {"app": name}}}
+        yield {"apiVersion": "gloo.solo.io/v1", "kind": "Upstream", "metadata": {"name": name, "namespace": GS},
+               "spec": {"kube": {"serviceName": name, "serviceNamespace": "apps", "servicePort": 80,
+                                 "selector": {"app": name},
+                                 "subsetSpec": {"selectors": [{"keys": ["version"]}]}}}}
+    groups = VS_PER_TEAM * GROUPS_PER_VS
+    per_group = TABLES_PER_TEAM // groups
+    for t in range(teams):
+        ns = f"team-{t:04d}"
+        for v in range(VS_PER_TEAM):
+            routes = []
+            for g in range(v * GROUPS_PER_VS, (v + 1) * GROUPS_PER_VS):
+                routes.append({"matchers": [{"prefix": f"/g{g}"}],
+                               "delegateAction": {"selector": {"namespaces": [ns],
+                                                               "labels": {"team": ns, "group": f"g{g}"}}}})
+            yield {"apiVersion": "gateway.solo.io/v1", "kind": "VirtualService",
+                   "metadata": {"name": f"vs-{v}", "namespace": ns},
+                   "spec": {"virtualHost": {"domains": [f"{ns}-{v}.example.com"], "routes": routes}}}
+        for i in range(TABLES_PER_TEAM):
+            g = i // per_group
+            up = (t + i) % UPSTREAMS
+            routes = []
+            for r in range(ROUTES_PER_TABLE):
+                matcher: dict[str, Any] = {"prefix": f"/g{g}/t{i}/r{r}"}
+                if r % 3 == 0:
+                    matcher["headers"] = [{"name": "stage", "value": "canary"}]
+                if r % 2 == 0:
+                    action: dict[str, Any] = {"single": _dest(up, "v2" if r % 3 == 0 else "v1")}
+                else:
+                    action = {"multi": {"destinations": [
+                        {"destination": _dest(up, "v1"), "weight": 90},
+                        {"destination": _dest((up + 1) % UPSTREAMS, "v2"), "weight": 10}]}}
+                routes.append({"matchers": [matcher], "routeAction": action})
+            # Two weights per group: the selector's weight groups, with several tables per weight,
+            # exercise Gloo's SortRoutesByPath.
+            yield {"apiVersion": "gateway.solo.io/v1", "kind": "RouteTable",
+                   "metadata": {"name": f"rt-{i:03d}", "namespace": ns, "labels": {"team": ns, "group": f"g{g}"}},
+                   "spec": {"weight": i % 2, "routes": routes}}
+
+
+def build_models(n_tables: int) -> list[Any]:
+    """Build the same input as :func:`manifests` directly as gloo_nb models (no parsing).
+
+    Args:
+        n_tables: Number of RouteTables.
+
+    Returns:
+        The resources.
+    """
+    from gloo_nb.models.resources import (
+        DelegateAction,
+        Destination,
+        HeaderMatcher,
+        KubeUpstreamSpec,
+        Matcher,
+        ObjectMeta,
+        ResourceRef,
+        Route,
+        RouteAction,
+        RouteTable,
+        RouteTableSelector,
+        Service,
+        ServicePort,
+        SubsetSelector,
+        SubsetSpec,
+        Upstream,
+        VirtualHost,
+        VirtualService,
+        WeightedDestination,
+    )
+
+    def dest(d: dict[str, Any]) -> Destination:
+        u = d["upstream"]
+        return Destination(upstream=ResourceRef(u["name"], u["namespace"]), subset=dict(d["subset"]["values"]))
+
+    def matcher(m: dict[str, Any]) -> Matcher:
+        return Matcher(prefix=m["prefix"], headers=tuple(HeaderMatcher(h["name"], h["value"])
+                                                         for h in m.get("headers", ())))
+
+    out: list[Any] = []
+    for doc in manifests(n_tables):
+        md = doc["metadata"]
+        spec = doc["spec"]
+        kind = doc["kind"]
+        meta = ObjectMeta(md["name"], md["namespace"], labels=dict(md.get("labels", {})))
+        if kind == "Service":
+            out.append(Service(meta=meta, ports=tuple(ServicePort(p["port"], p["targetPort"])
+                                                      for p in spec["ports"]), selector=dict(spec["selector"])))
+        elif kind == "Upstream":
+            k = spec["kube"]
+            out.append(Upstream(meta=meta, upstream_type="kube", kube=KubeUpstreamSpec(
+                service_name=k["serviceName"], service_namespace=k["serviceNamespace"],
+                service_port=k["servicePort"], selector=dict(k["selector"]),
+                subset_spec=SubsetSpec(selectors=tuple(SubsetSelector(tuple(s["keys"]))
+                                                       for s in k["subsetSpec"]["selectors"])))))
+        elif kind == "VirtualService":
+            vh = spec["virtualHost"]
+            routes = tuple(
+                Route(matchers=tuple(matcher(m) for m in r["matchers"]), index=i,
+                      delegate_action=DelegateAction(selector=RouteTableSelector(
+                          namespaces=tuple(r["delegateAction"]["selector"]["namespaces"]),
+                          labels=dict(r["delegateAction"]["selector"]["labels"]))))
+                for i, r in enumerate(vh["routes"]))
+            out.append(VirtualService(meta=meta, virtual_host=VirtualHost(domains=tuple(vh["domains"]),
+                                                                         routes=routes)))
+        else:
+            routes_list = []
+            for i, r in enumerate(spec["routes"]):
+                a = r["routeAction"]
+                if "single" in a:
+                    action = RouteAction(single=dest(a["single"]))
+                else:
+                    action = RouteAction(multi=tuple(WeightedDestination(dest(w["destination"]), w["weight"])
+                                                     for w in a["multi"]["destinations"]))
+                routes_list.append(Route(matchers=tuple(matcher(m) for m in r["matchers"]), route_action=action,
+                                         index=i))
+            out.append(RouteTable(meta=meta, routes=tuple(routes_list), weight=spec["weight"]))
+    return out
+
+
+# --- timing helpers -------------------------------------------------------------------------
+
+
+def best_of(repeat: int, fn: Callable[[], Any]) -> tuple[float, Any]:
+    """Run ``fn`` ``repeat`` times with the GC collected before each run; return the best time.
+
+    Args:
+        repeat: Number of runs.
+        fn: The function.
+
+    Returns:
+        ``(seconds, last result)``.
+    """
+    best = float("inf")
+    result = None
+    for _ in range(max(1, repeat)):
+        result = None
+        gc.collect()
+        start = time.perf_counter()
+        result = fn()
+        best = min(best, time.perf_counter() - start)
+    return best, result
+
+
+def peak_mb() -> float:
+    """Peak resident set size of this process in MiB (Linux reports ``ru_maxrss`` in KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+# --- one size, in a child process ------------------------------------------------------------
+
+
+def run_size(n_tables: int, repeat: int, profile: str, cprofile_out: str | None) -> dict[str, Any]:
+    """Measure one size.
+
+    Args:
+        n_tables: Number of RouteTables.
+        repeat: Runs per timing (best is kept).
+        profile: Gloo behaviour profile.
+        cprofile_out: Write a cProfile of one translation here, when given.
+
+    Returns:
+        The measurements.
+    """
+    from envoy.config.route.v3 import route_pb2
+
+    from gloo_nb.models import Snapshot
+    from gloo_nb.translate import translate
+
+    res: dict[str, Any] = {"tables": n_tables, "profile": profile}
+    start = time.perf_counter()
+    models = build_models(n_tables)
+    snapshot = Snapshot.from_resources(models)
+    res["build_s"] = time.perf_counter() - start
+    del models
+
+    translate_s, translation = best_of(repeat, lambda: translate(snapshot, profile))  # type: ignore[arg-type]
+    envoy = translation.envoy
+    routes = sum(len(vh.routes) for rc in envoy.route_configurations for vh in rc.virtual_hosts)
+    res.update(translate_s=translate_s, routes=routes, routes_per_s=routes / translate_s,
+               findings=len(translation.findings), push=translation.push.decision,
+               vhosts=sum(len(rc.virtual_hosts) for rc in envoy.route_configurations))
+
+    # Baseline: protobuf round-trip of the very RouteConfiguration(s) we produced.
+    rcs = list(envoy.route_configurations)
+    blobs = [rc.SerializeToString() for rc in rcs]
+    res["rc_bytes"] = sum(len(b) for b in blobs)
+    baseline_s, _ = best_of(max(3, repeat), lambda: [route_pb2.RouteConfiguration.FromString(rc.SerializeToString())
+                                                     for rc in rcs])
+    parse_only_s, _ = best_of(max(3, repeat), lambda: [route_pb2.RouteConfiguration.FromString(b) for b in blobs])
+    res.update(baseline_s=baseline_s, baseline_parse_only_s=parse_only_s, ratio=translate_s / baseline_s)
+    del translation, envoy, rcs, blobs
+
+    if cprofile_out:
+        prof = cProfile.Profile()
+        prof.enable()
+        translate(snapshot, profile)  # type: ignore[arg-type]
+        prof.disable()
+        prof.dump_stats(cprofile_out)
+        res["cprofile"] = cprofile_out
+
+    res["codec"] = _time_codec(n_tables, repeat)
+    res["peak_mb"] = peak_mb()
+    return res
+
+
+def _time_codec(n_tables: int, repeat: int) -> dict[str, Any]:
+    try:
+        from gloo_nb.models import codec
+    except ImportError as err:
+        return {"skipped": f"gloo_nb.models.codec not available ({err})"}
+    docs = list(manifests(n_tables))
+    data = json.dumps({"apiVersion": "v1", "kind": "List", "items": docs}).encode()
+    del docs
+    seconds, parsed = best_of(min(repeat, 2), lambda: codec.parse_stream(data, file="bench.json"))
+    out: dict[str, Any] = {"seconds": seconds, "bytes": len(data), "mb_per_s": len(data) / seconds / 1e6}
+    resources = getattr(parsed, "resources", None)
+    if resources is not None:
+        out["resources"] = len(resources)
+    return out
+
+
+# --- the parent: run sizes, print the report --------------------------------------------------
+
+
+def _child(n_tables: int, args: argparse.Namespace) -> dict[str, Any]:
+    cmd = [sys.executable, os.path.abspath(__file__), "--child", str(n_tables), "--repeat", str(args.repeat),
+           "--profile", args.profile]
+    if args.cprofile:
+        cmd += ["--cprofile", f"{args.cprofile}.{n_tables}"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        return {"tables": n_tables, "error": proc.stderr.strip().splitlines()[-1:] or ["exit " + str(proc.returncode)]}
+    result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
+    return result
+
+
+def _ok(flag: bool) -> str:
+    return "met" if flag else "NOT met"
+
+
+def report(results: list[dict[str, Any]]) -> None:
+    """Print the measurements, the scaling ratio and the targets.
+
+    Args:
+        results: One dict per size, ascending.
+    """
+    print(f"{'tables':>7} {'routes':>7} {'translate':>10} {'routes/s':>9} {'baseline':>9} {'ratio':>6} "
+          f"{'codec(JSON)':>12} {'MB/s':>6} {'peak MB':>8}")
+    for r in results:
+        if "error" in r:
+            print(f"{r['tables']:>7} failed: {r['error']}")
+            continue
+        codec = r["codec"]
+        codec_s = f"{codec['seconds']:.2f} s" if "seconds" in codec else "n/a"
+        mbps = f"{codec['mb_per_s']:.1f}" if "seconds" in codec else ""
+        print(f"{r['tables']:>7} {r['routes']:>7} {r['translate_s']:>8.3f} s {r['routes_per_s']:>9.0f} "
+              f"{r['baseline_s'] * 1e3:>6.1f} ms {r['ratio']:>6.0f} {codec_s:>12} {mbps:>6} {r['peak_mb']:>8.0f}")
+    for r in results:
+        if "error" in r:
+            continue
+        print(f"  {r['tables']} tables: profile {r['profile']}, {r['vhosts']} virtual hosts, {r['findings']} findings, "
+              f"push={r['push']}, RouteConfiguration {r['rc_bytes'] / 1e6:.1f} MB; baseline parse-only "
+              f"{r['baseline_parse_only_s'] * 1e3:.1f} ms; models built in {r['build_s']:.2f} s")
+        if "skipped" in r["codec"]:
+            print(f"    codec: {r['codec']['skipped']}")
+        elif "resources" in r["codec"]:
+            print(f"    codec: {r['codec']['bytes'] / 1e6:.1f} MB of JSON -> {r['codec']['resources']} resources")
+        if "cprofile" in r:
+            print(f"    cProfile of one translation: {r['cprofile']}")
+    ok = [r for r in results if "error" not in r]
+    by_routes = {r["routes"] // 1000 * 1000: r for r in ok}
+    small, big = by_routes.get(10_000), by_routes.get(100_000)
+    print()
+    if small and big:
+        scaling = big["translate_s"] / small["translate_s"]
+        print(f"scaling time(100k)/time(10k) = {scaling:.2f} (target <= {TARGET_SCALING:g}: {_ok(scaling <= TARGET_SCALING)})")
+    if big:
+        print(f"100k routes translate in {big['translate_s']:.2f} s (target < {TARGET_100K_S:g} s: "
+              f"{_ok(big['translate_s'] < TARGET_100K_S)})")
+    if ok:
+        peak = max(r["peak_mb"] for r in ok)
+        print(f"peak memory {peak:.0f} MB (target < {TARGET_PEAK_MB:g} MB: {_ok(peak < TARGET_PEAK_MB)})")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark.
+
+    Args:
+        argv: Command-line arguments.
+
+    Returns:
+        The exit code (0 unless a child failed to run at all).
+    """
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--sizes", default="1000,10000", help="RouteTable counts, comma-separated")
+    parser.add_argument("--repeat", type=int, default=3, help="runs per timing; the best is reported")
+    parser.add_argument("--profile", default="current", choices=["1.3", "current"])
+    parser.add_argument("--cprofile", metavar="FILE", help="also write a cProfile per size to FILE.<tables>")
+    parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--top", type=int, default=0, help="print the top N cProfile entries per size")
+    args = parser.parse_args(argv)
+    if args.child:
+        print(json.dumps(run_size(args.child, args.repeat, args.profile, args.cprofile)))
+        return 0
+    sizes = [int(s) for s in args.sizes.split(",")]
+    print(f"gloo_nb translate benchmark ({args.profile}): {ROUTES_PER_TABLE} routes per RouteTable, "
+          f"{TABLES_PER_TEAM} tables per team namespace, {VS_PER_TEAM} VirtualServices per team, "
+          f"selectors picking {TABLES_PER_TEAM // (VS_PER_TEAM * GROUPS_PER_VS)} tables each; best of {args.repeat}")
+    results = [_child(n, args) for n in sizes]
+    report(results)
+    if args.cprofile and args.top:
+        for r in results:
+            if "cprofile" in r:
+                print(f"\n--- cProfile, {r['tables']} tables (cumulative) ---")
+                pstats.Stats(r["cprofile"]).sort_stats("tottime").print_stats(args.top)
+    return 1 if any("error" in r for r in results) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
