@@ -12,11 +12,12 @@ import json
 import os
 import sys
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 from gloo_nb._types import PROFILES, check_profile
 from gloo_nb.app.manifests import read_manifests
 from gloo_nb.errors import GlooNbError, UsageError
+from gloo_nb.models.codec import ParseResult
 from gloo_nb.translate import Translation, translate
 from gloo_nb.translate.check import problems, summary_line
 from gloo_nb.translate.render import render, render_text
@@ -25,8 +26,8 @@ PROG = "gloo-nb"
 CONNECTION_OPTIONS = ("sandbox", "kubeconfig", "context", "as_user", "as_group")
 
 
-def _read_and_translate(args: argparse.Namespace) -> tuple[Translation, object]:
-    parsed = read_manifests(args.paths, stdin=sys.stdin)
+def _read_and_translate(args: argparse.Namespace) -> tuple[Translation, ParseResult]:
+    parsed = read_manifests(args.paths)
     return translate(parsed.resources, check_profile(args.gloo_version)), parsed
 
 
@@ -40,7 +41,7 @@ def run_translate(args: argparse.Namespace) -> int:
         0: findings are data, not failures.
     """
     translation, parsed = _read_and_translate(args)
-    doc = render(translation, parse_findings=parsed.findings, parse_skipped=parsed.skipped)  # type: ignore[attr-defined]
+    doc = render(translation, parse_findings=parsed.findings, parse_skipped=parsed.skipped)
     sys.stdout.write(json.dumps(doc, indent=2) + "\n" if args.json else render_text(doc))
     return 0
 
@@ -62,7 +63,7 @@ def run_check(args: argparse.Namespace) -> int:
     if not args.paths:
         raise UsageError("check: pass manifest files or folders (or - for stdin)")
     translation, parsed = _read_and_translate(args)
-    found = problems(translation, parsed.findings)  # type: ignore[attr-defined]
+    found = problems(translation, parsed.findings)
     sys.stdout.write("".join(p.line() + "\n" for p in found) + summary_line(found) + "\n")
     return 1 if found else 0
 
@@ -107,19 +108,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _fail(message: str) -> int:
-    sys.stderr.write(f"{PROG}: {message}\n")
+    one_line = " ".join(line.strip() for line in message.splitlines() if line.strip())
+    sys.stderr.write(f"{PROG}: {one_line}\n")
     return 2
 
 
-def _guarded(run: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:
+def _silence_stdout() -> None:
+    # The reader went away (`gloo-nb ... | head`): keep Python from failing again when it
+    # flushes stdout at exit (the recipe of the `signal` module's documentation).
     try:
-        return run(args)
-    except GlooNbError as err:
-        return _fail(str(err))
-    except OSError as err:
-        if isinstance(err, BrokenPipeError):
-            raise
-        return _fail(f"cannot read {err.filename or 'input'}: {err.strerror or err}")
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -131,17 +131,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     Returns:
         The exit code.
     """
-    args = build_parser().parse_args(argv)
     try:
-        return _guarded(args.run, args)
+        args = build_parser().parse_args(argv)
+        return int(args.run(args))
+    except GlooNbError as err:
+        return _fail(str(err))
     except KeyboardInterrupt:
         sys.stderr.write(f"{PROG}: interrupted\n")
         return 130
     except BrokenPipeError:
-        # The reader went away (`gloo-nb ... | head`): stop quietly, and keep Python from
-        # complaining again when it flushes stdout at exit.
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
+        _silence_stdout()
         return 141
     except Exception as err:  # noqa: BLE001 - the last line of defence: one line, no traceback
         if os.environ.get("GLOO_NB_DEBUG") == "1":

@@ -16,15 +16,17 @@ from typing import TextIO
 
 import yaml
 
+from gloo_nb._types import Profile
 from gloo_nb.app.manifests import read_manifests
 from gloo_nb.models import Resource, Snapshot
 from gloo_nb.models.codec import merge_patch, parse_object
 from gloo_nb.models.defaults import helm_default_settings_manifest
 from gloo_nb.translate import Translation, Translator
-from gloo_nb.translate.render import EnvoyRouteRow, envoy_json, envoy_route_rows
+from gloo_nb.translate.render import EnvoyRouteRow, envoy_json, envoy_route_rows, object_ref
 
 PART2 = Path(__file__).resolve().parents[1] / "data" / "scenarios" / "two-phase-canary" / "part2"
-PROFILE = "1.3"
+PROFILE: Profile = "1.3"
+"""The seed scenario's manifests only work in Gloo 1.3 (``servicePort: 8080``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +50,8 @@ class Step:
 
 STEPS = (
     Step(1, ("echo.yaml", "foxtrot.yaml", "upstream-echo.yaml", "upstream-foxtrot.yaml", "rt-echo-1.yaml",
-             "rt-foxtrot-1.yaml", "vs.yaml"), blog="/echo -> echo-v1; /foxtrot -> foxtrot-v1"),
+             "rt-foxtrot-1.yaml", "vs.yaml"),
+         blog="/echo -> echo-v1 (no v2 pod yet: Envoy's subset fallback); /foxtrot -> foxtrot-v1"),
     Step(2, ("foxtrot-v2.yaml", "rt-foxtrot-2.yaml"),
          blog="/echo -> echo-v1; /foxtrot -> foxtrot-v1; /foxtrot canary -> foxtrot-v2"),
     Step(3, ("rt-foxtrot-3.yaml",), blog="as step 2 (weights 100/0)"),
@@ -78,11 +81,11 @@ class Cluster:
         profile: The Gloo profile.
     """
 
-    def __init__(self, folder: Path, profile: str = PROFILE) -> None:
+    def __init__(self, folder: Path, profile: Profile = PROFILE) -> None:
         self.folder = folder
         self.objects: dict[tuple[str, str, str], Resource] = {}
         self.settings_manifest = helm_default_settings_manifest(profile=profile)
-        self.gloo = Translator("1.3" if profile == "1.3" else "current")
+        self.gloo = Translator(profile)
 
     def play(self, step: Step) -> tuple[Translation, list[str]]:
         """Apply one step and translate.
@@ -96,7 +99,7 @@ class Cluster:
         ignored: list[str] = []
         for name, keep in [*((f, True) for f in step.apply), *((f, False) for f in step.delete)]:
             parsed = read_manifests([str(self.folder / name)])
-            ignored += [f"{s.kind} {s.namespace}/{s.name}" for s in parsed.skipped]
+            ignored += [f"{s.kind} {object_ref(s.namespace, s.name)}" for s in parsed.skipped]
             for res in parsed.resources:
                 if keep:
                     self.objects[_ident(res)] = res
@@ -134,11 +137,12 @@ def step_report(step: Step, translation: Translation, ignored: Sequence[str]) ->
     Returns:
         The lines.
     """
-    what = [*step.apply, *(f"delete {f}" for f in step.delete),
-            *(f"patch Settings gloo-system/default with {step.patch}" for _ in [step.patch] if step.patch)]
+    what = [*step.apply, *(f"delete {f}" for f in step.delete)]
+    if step.patch:
+        what.append(f"patch Settings gloo-system/default with {step.patch}")
     lines = [f"Step {step.number}: {', '.join(what)}"]
     if ignored:
-        lines.append(f"  not Gloo resources (the cluster runs them): {', '.join(ignored)}")
+        lines.append(f"  not Gloo resources (no effect on the translation): {', '.join(ignored)}")
     lines.append(f"  push: {translation.push.decision}: {translation.push.reason}")
     served, blocked = _rows(translation)
     lines += ["  Envoy is served:", *(_route_lines(served) or ["    nothing (no configuration pushed yet)"])]

@@ -29,6 +29,7 @@ import json
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from sys import intern
 from typing import Any, NoReturn
 
 import yaml
@@ -283,6 +284,7 @@ _SERVICE_SPEC = frozenset({
 })
 _SERVICE_PORT = frozenset({"name", "protocol", "appProtocol", "port", "targetPort", "nodePort"})
 
+_MAX_NOTES = 100  # parse findings listed per object; a generated document may hold millions
 _UINT32_MAX = 2**32 - 1
 _INT32_MIN, _INT32_MAX = -(2**31), 2**31 - 1
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
@@ -331,6 +333,12 @@ def _key_path(path: str, key: Any) -> str:
     return f"{path}[{json.dumps(key if isinstance(key, str) else str(key))}]"
 
 
+def _share(text: str) -> str:
+    # Names, namespaces and label values repeat across thousands of objects; keeping one copy of
+    # each makes the models of a large input about a quarter smaller.
+    return intern(text) if type(text) is str and len(text) <= 64 else text
+
+
 def _one_line(text: str) -> str:
     return " ".join(text.split())
 
@@ -345,19 +353,23 @@ class _Reader:
     messages, lists and problems (large inputs have millions of scalars).
     """
 
-    __slots__ = ("document", "file", "notes", "prefix")
+    __slots__ = ("document", "file", "notes", "prefix", "unlisted")
 
     def __init__(self, file: str, document: int | None, prefix: str) -> None:
         self.file = file
         self.document = document
         self.prefix = prefix
         self.notes: list[tuple[str, str]] = []
+        self.unlisted = 0
 
     def fail(self, path: str, problem: str) -> NoReturn:
         full = self.prefix + path if path else self.prefix.rstrip(".")
         raise ParseError(problem, file=self.file, document=self.document, field=full or None)
 
     def note_unknown(self, path: str, key: Any, known: frozenset[str]) -> None:
+        if len(self.notes) >= _MAX_NOTES:
+            self.unlisted += 1
+            return
         full = self.prefix + _key_path(path, key)
         close = difflib.get_close_matches(str(key), sorted(known), n=1, cutoff=0.6) if known else []
         hint = f" (did you mean {close[0]}?)" if close else ""
@@ -422,15 +434,15 @@ class _Reader:
         found = [n for n in oneof.names if m.get(n) is not None]
         if len(found) > 1:
             listed = ", ".join(found[:-1]) + " and " + found[-1]
-            self.fail(path, f"{listed} are set, but only one of {', '.join(oneof.names)} may be "
-                            f"(a protobuf oneof)")
+            self.fail(path, f"{listed} are {'both' if len(found) == 2 else 'all'} set, but only one of "
+                            f"{', '.join(oneof.names)} may be set (a protobuf oneof)")
         return found[0] if found else None
 
     def string(self, value: Any, path: str, name: str) -> str:
         if value is None:
             return ""
         if isinstance(value, str):
-            return value
+            return _share(value)
         self.fail(_join(path, name), f"expected a string, got {_describe(value)}")
 
     def opt_string(self, value: Any, path: str, name: str) -> str | None:
@@ -504,7 +516,7 @@ class _Reader:
         for i, item in enumerate(items):
             if not isinstance(item, str):
                 self.fail(f"{_join(path, name)}[{i}]", f"expected a string, got {_describe(item)}")
-        return tuple(items)
+        return tuple(map(_share, items))
 
     def string_map(self, value: Any, path: str, name: str) -> Mapping[str, str]:
         if value is None:
@@ -512,12 +524,14 @@ class _Reader:
         where = _join(path, name)
         if not isinstance(value, Mapping):
             self.fail(where, f"expected an object of strings, got {_describe(value)}")
+        out = {}
         for key, item in value.items():
             if not isinstance(key, str):
                 self.fail(where, f"expected string keys, got {_describe(key)}")
             if not isinstance(item, str):
                 self.fail(_key_path(where, key), f"expected a string, got {_describe(item)}")
-        return value
+            out[_share(key)] = _share(item)
+        return out
 
 
 # --- shared messages -----------------------------------------------------------------------
@@ -976,6 +990,12 @@ def _parse(obj: Any, file: str, document: int | None, prefix: str) -> ParsedObje
     if not isinstance(obj, Mapping):
         r.fail("", f"expected an object (a Kubernetes manifest), got {_describe(obj)}")
     kind = obj.get("kind")
+    if not kind and not ({"apiVersion", "kind", "metadata"} & set(obj)):
+        # A bare patch (settings-patch.yaml in the seed folder): listed, not fatal, so a folder of
+        # manifests and patches can be read as a whole.
+        return ParsedObject(None, skipped=Skipped(
+            file=file, document=document, kind="",
+            why="no apiVersion, kind or metadata: a patch, not a manifest (apply it with kubectl patch)"))
     if kind is None or kind == "":
         r.fail("kind", "missing: a Kubernetes manifest needs apiVersion and kind (a patch, such as "
                        "settings-patch.yaml, must be applied to a full manifest first)")
@@ -1006,6 +1026,9 @@ def _parse(obj: Any, file: str, document: int | None, prefix: str) -> ParsedObje
                                         f"{versions[0]}"))
     findings.extend(Finding(resource=key, severity="warning", message=message, origin=key, layer="parse",
                             field=path) for path, message in r.notes)
+    if r.unlisted:
+        findings.append(Finding(resource=key, severity="warning", origin=key, layer="parse",
+                                message=f"{r.unlisted} more unknown fields are not listed"))
     return ParsedObject(resource, tuple(findings), None)
 
 
@@ -1144,6 +1167,22 @@ def _skip_array(text: str, pos: int) -> int:
     return array.end
 
 
+_PLAIN_LIST: Mapping[str, Any] = {"kind": "List"}
+
+
+class _GuessedItems:
+    """The items of an array read as a List's before the kind was known (see ``guess_items``)."""
+
+    __slots__ = ("complete", "end", "error", "result", "start")
+
+    def __init__(self, start: int, result: ParseResult) -> None:
+        self.start = start
+        self.end = -1
+        self.result = result
+        self.error: ParseError | None = None
+        self.complete = True
+
+
 class _JsonReader:
     """Reads a stream of JSON values, decoding the items of a List one at a time.
 
@@ -1155,9 +1194,10 @@ class _JsonReader:
         self.text = text
         self.out = out
 
-    def read(self) -> None:
+    def read(self, start: int) -> None:
+        """Read every value from ``start`` to the end of the text."""
         text, out = self.text, self.out
-        pos = _skip_space(text, 0)
+        pos = _skip_space(text, start)
         document = 0
         while pos < len(text):
             out.document = document
@@ -1181,7 +1221,7 @@ class _JsonReader:
         """Read the top-level object at ``pos``; return the position after it."""
         text, out = self.text, self.out
         members: dict[str, Any] = {}
-        items_at = -1  # where a not yet decoded `items` array starts
+        guess: _GuessedItems | None = None
         streamed = False
         pos = _skip_space(text, pos + 1)
         while not text.startswith("}", pos):
@@ -1197,28 +1237,55 @@ class _JsonReader:
                 kind = members.get("kind")
                 if _is_list_kind(kind) and (kind == "List" or "apiVersion" in members):
                     pos = self.items(pos, members, document)
-                    streamed, items_at = True, -1
+                    streamed, guess = True, None
                 else:
-                    # kubectl writes keys in alphabetical order, so kind comes after items: find
-                    # the end now, decode the items once the kind is known
-                    items_at, pos = pos, _skip_array(text, pos)
+                    guess = self.guess_items(pos, document)
+                    pos, streamed = guess.end, False
             else:
                 if key == "items":
-                    streamed, items_at = False, -1
+                    streamed, guess = False, None
                 members[key], pos = _DECODER.raw_decode(text, pos)
             pos = _skip_space(text, pos)
             if text.startswith(",", pos):
                 pos = _skip_space(text, pos + 1)
             elif not text.startswith("}", pos):
                 raise json.JSONDecodeError("Expecting ',' delimiter", text, pos)
-        if items_at >= 0 and _is_list_kind(members.get("kind")):
-            self.items(items_at, members, document)
-        elif items_at >= 0:
-            members["items"], _ = _DECODER.raw_decode(text, items_at)
+        if guess is not None and _is_list_kind(members.get("kind")):
+            if not guess.complete:
+                self.items(guess.start, members, document)
+            elif guess.error is not None:
+                raise guess.error
+            else:
+                out.result.extend(guess.result)
+        elif guess is not None:
+            members["items"], _ = _DECODER.raw_decode(text, guess.start)
             out.handle(members, document)
         elif not streamed:
             out.handle(members, document)
         return pos + 1
+
+    def guess_items(self, pos: int, document: int) -> _GuessedItems:
+        """Read an ``items`` array met before the object's kind, as the items of a List.
+
+        kubectl writes keys in alphabetical order, so a List's kind comes after its items; reading
+        them now saves decoding them twice. Items without their own kind and apiVersion (those of a
+        typed list such as ``VirtualServiceList``) need the List's, and are decoded again later.
+        """
+        buffer = _Collector(self.out.file)
+        guess = _GuessedItems(pos, buffer.result)
+        array = _JsonArray(self.text, pos)
+        for i, item in enumerate(array):
+            if guess.error is not None or not guess.complete:
+                continue
+            if not isinstance(item, Mapping) or item.get("kind") is None or item.get("apiVersion") is None:
+                guess.complete = False
+                continue
+            try:
+                buffer.item(_PLAIN_LIST, i, item, document, "")
+            except ParseError as error:
+                guess.error = error
+        guess.end = array.end
+        return guess
 
     def items(self, pos: int, owner: dict[str, Any], document: int) -> int:
         array = _JsonArray(self.text, pos)
@@ -1311,7 +1378,9 @@ def _yaml_documents(text: str | bytes, file: str) -> Iterator[tuple[int, Any]]:
                 elif tag in _CONSTRUCTED:
                     value = constructors[tag](loader, ScalarNode(tag, event.value))
                 elif tag == _MERGE_TAG:
-                    value = _MERGE
+                    # only a mapping key merges; anywhere else `<<` is just text
+                    key_position = bool(stack) and type(stack[-1].container) is dict and stack[-1].key is _NO_KEY
+                    value = _MERGE if key_position else event.value
                 else:
                     fail(f"unsupported tag {tag}", event.start_mark)
             elif cls is MappingStartEvent or cls is SequenceStartEvent:
@@ -1415,16 +1484,14 @@ def parse_stream(data: str | bytes, *, file: str = "<input>") -> ParseResult:
             raise ParseError(f"not UTF-8 text at byte {error.start}; save the file as UTF-8",
                              file=file) from None
     out = _Collector(file)
-    first = _NON_SPACE.search(text)
+    first = _NON_SPACE.search(text, 1 if text.startswith("\ufeff") else 0)
     if first is None:
         return out.result
     try:
         if text[first.start()] in "{[":
             del raw
-            if text.startswith("\ufeff"):
-                text = text[1:]
             try:
-                _JsonReader(text, out).read()
+                _JsonReader(text, out).read(first.start())
             except json.JSONDecodeError as error:
                 raise ParseError(f"invalid JSON: {error.msg} at line {error.lineno}, column {error.colno}",
                                  file=file, document=out.document) from None
@@ -1436,6 +1503,9 @@ def parse_stream(data: str | bytes, *, file: str = "<input>") -> ParseResult:
                 out.document = document
                 if value is not None:
                     out.handle(value, document)
+    except UnicodeEncodeError as error:
+        raise ParseError(f"the text holds {error.object[error.start:error.end]!r}, which is not valid "
+                         f"Unicode", file=file) from None
     except RecursionError:
         raise ParseError("nested too deeply to read", file=file, document=out.document) from None
     return out.result

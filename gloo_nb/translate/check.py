@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from gloo_nb.models import Finding, ResourceKey
+from gloo_nb.translate.render import first_message
 from gloo_nb.translate.translator import Translation
 
 CHECKED_KINDS = ("VirtualService", "Gateway", "Upstream")
@@ -26,31 +27,22 @@ class Problem:
         resource: The resource with the problem.
         state: Gloo's state (``Warning``/``Rejected``) or, for gloo_nb's own findings, the
             severity (``warning``/``error``).
-        message: The first line of the first message.
-        more: How many more messages the resource's report holds.
+        message: The first line of the first message (and how many more there are).
         note: Where the problem comes from, for gloo_nb's findings.
     """
 
     resource: ResourceKey
     state: str
     message: str
-    more: int = 0
     note: str = ""
 
     def line(self) -> str:
         """Return the problem as one line.
 
         Returns:
-            ``<Kind> <ns>/<name>: <state>: <message> [(+N more)] [(note)]``.
+            ``<Kind> <ns>/<name>: <state>: <message> [(note)]``.
         """
-        text = f"{self.resource}: {self.state}: {self.message}"
-        if self.more:
-            text += f" (+{self.more} more)"
-        return text + (f" ({self.note})" if self.note else "")
-
-
-def _first_line(text: str) -> str:
-    return text.splitlines()[0] if text else ""
+        return f"{self.resource}: {self.state}: {self.message}" + (f" ({self.note})" if self.note else "")
 
 
 def _finding_problem(f: Finding) -> Problem:
@@ -60,7 +52,7 @@ def _finding_problem(f: Finding) -> Problem:
         note = f"gloo_nb finding; Gloo reports it on {f.resource}"
     else:
         note = "gloo_nb finding; on no Gloo status"
-    return Problem(f.origin, f.severity, _first_line(f.message), note=note)
+    return Problem(f.origin, f.severity, first_message([f.message]), note=note)
 
 
 def problems(translation: Translation, parse_findings: Sequence[Finding] = ()) -> list[Problem]:
@@ -80,9 +72,9 @@ def problems(translation: Translation, parse_findings: Sequence[Finding] = ()) -
     for rep in translation.reports:
         if rep.key.kind not in CHECKED_KINDS or rep.state == "Accepted":
             continue
-        messages = rep.errors or rep.warnings
-        out.append(Problem(rep.key, rep.state, _first_line(messages[0]), more=len(rep.errors) + len(rep.warnings) - 1))
-        shown.update((rep.key, m) for m in (*rep.errors, *rep.warnings))
+        messages = [*rep.errors, *rep.warnings]
+        out.append(Problem(rep.key, rep.state, first_message(messages)))
+        shown.update((rep.key, m) for m in messages)
     for f in (*parse_findings, *translation.findings):
         if (f.origin, f.message) in shown:
             continue

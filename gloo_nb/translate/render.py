@@ -24,7 +24,13 @@ from gloo_nb.models import (
     RouteAction,
     Skipped,
 )
-from gloo_nb.translate.envoy import FALLBACK_CLUSTER, FALLBACK_LISTENER, EnvoyResources, envoy_vhost_name
+from gloo_nb.translate.envoy import (
+    FALLBACK_CLUSTER,
+    FALLBACK_LISTENER,
+    EnvoyResources,
+    envoy_vhost_name,
+    route_config_name,
+)
 from gloo_nb.translate.proxy import Proxy, ProxyRoute
 from gloo_nb.translate.translator import Translation
 
@@ -319,7 +325,7 @@ def _string_match(sm: Mapping[str, Any]) -> str:
 
 
 def _header_summary(h: Mapping[str, Any]) -> str:
-    name = ("!" if h.get("invertMatch") else "") + h.get("name", "")
+    name = ("!" if h.get("invertMatch") else "") + str(h.get("name", ""))
     if "exactMatch" in h:
         return f"{name}={h['exactMatch']}"
     if "safeRegexMatch" in h:
@@ -372,15 +378,16 @@ def action_summary(route: Mapping[str, Any], fallback: str = "fallback") -> str:
     Returns:
         e.g. ``echo_gloo-system {version=v2}``, ``a {v=1} 90, a {v=2} 10``, ``direct 404``.
     """
-    def cluster(name: str) -> str:
-        return fallback if name == FALLBACK_CLUSTER else name
+    def target(entry: Mapping[str, Any], name: str) -> str:
+        # A replaced route keeps its metadata_match, which means nothing on the fallback cluster.
+        return fallback if name == FALLBACK_CLUSTER else name + _subset(entry)
 
     if "route" in route:
         action = route["route"]
         if "cluster" in action:
-            return cluster(action["cluster"]) + _subset(action)
+            return target(action, action["cluster"])
         if "weightedClusters" in action:
-            return ", ".join(f"{cluster(wc.get('name', ''))}{_subset(wc)} {wc.get('weight', 0)}"
+            return ", ".join(f"{target(wc, wc.get('name', ''))} {wc.get('weight', 0)}"
                              for wc in action["weightedClusters"].get("clusters", []))
         if "clusterHeader" in action:
             return f"cluster from header {action['clusterHeader']}"
@@ -403,8 +410,32 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]], indent: str = "
             for r in (header, *rows)]
 
 
-def _first_line(text: str) -> str:
-    return text.splitlines()[0] if text else ""
+def object_ref(namespace: str, name: str) -> str:
+    """Return ``namespace/name``, or ``name`` for a cluster-scoped object.
+
+    Args:
+        namespace: The namespace (``""`` when cluster-scoped).
+        name: The name.
+
+    Returns:
+        The reference as kubectl writes it.
+    """
+    return f"{namespace}/{name}" if namespace else name
+
+
+def first_message(messages: Sequence[str]) -> str:
+    """Return the first line of the first message, and how many more messages there are.
+
+    Args:
+        messages: Messages (errors first, then warnings, as in a report).
+
+    Returns:
+        e.g. ``Route Warning: ... not found (+1 more)``; ``""`` without messages.
+    """
+    if not messages:
+        return ""
+    first = messages[0].splitlines()[0] if messages[0] else ""
+    return first + (f" (+{len(messages) - 1} more)" if len(messages) > 1 else "")
 
 
 def _source(sources: Sequence[Mapping[str, str]]) -> str:
@@ -412,7 +443,7 @@ def _source(sources: Sequence[Mapping[str, str]]) -> str:
 
 
 def _vhost_lines(vhost: Mapping[str, Any], envoy_rows: Sequence[EnvoyRouteRow]) -> list[str]:
-    mine = [r for r in envoy_rows if r.route_configuration == vhost["listener"] + "-routes"
+    mine = [r for r in envoy_rows if r.route_configuration == route_config_name(vhost["listener"])
             and r.virtual_host == envoy_vhost_name(vhost["name"])]
     rows: list[list[str]] = []
     for route in vhost["routes"]:
@@ -422,6 +453,10 @@ def _vhost_lines(vhost: Mapping[str, Any], envoy_rows: Sequence[EnvoyRouteRow]) 
                          env.action if env else "?", _source(route["sources"])])
     head = f"Virtual host {vhost['name']} on {vhost['listener']} (domains {', '.join(vhost['domains']) or '*'})"
     return [head, *_table(("#", "envoy route", "match", "action", "source"), rows)]
+
+
+def _section(title: str, header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    return [title, *(_table(header, rows) if rows else ["  none"]), ""]
 
 
 def render_text(doc: Mapping[str, Any]) -> str:
@@ -441,16 +476,14 @@ def render_text(doc: Mapping[str, Any]) -> str:
     if not doc["proxy"]["virtualHosts"]:
         lines += ["No virtual hosts.", ""]
     reports = [(f"{r['kind']} {r['namespace']}/{r['name']}", r["state"],
-                _first_line(r["errors"][0] if r["errors"] else r["warnings"][0] if r["warnings"] else ""))
-               for r in doc["reports"]]
-    lines += ["Reports", *_table(("resource", "state", "reason"), reports), ""]
+                first_message([*r["errors"], *r["warnings"]])) for r in doc["reports"]]
+    lines += _section("Reports", ("resource", "state", "reason"), reports)
     findings = [(f["severity"], f"{f['kind']} {f['resource']}", f"{f['originKind']} {f['origin']}",
-                 _first_line(f["message"]) + (f" [{f['field']}]" if f.get("field") else ""))
+                 first_message([f["message"]]) + (f" [{f['field']}]" if f.get("field") else ""))
                 for f in doc["findings"]]
-    lines += ["Findings", *(_table(("severity", "reported on", "caused by", "message"), findings)
-                            if findings else ["  none"]), ""]
+    lines += _section("Findings", ("severity", "reported on", "caused by", "message"), findings)
     lines += [f"Push: {doc['push']['decision']}: {doc['push']['reason']}", ""]
     skipped = [(s["file"], "-" if s["document"] is None else str(s["document"]), s["kind"] or "-",
-                f"{s['namespace']}/{s['name']}" if s.get("name") else "-", s["why"]) for s in doc["skipped"]]
-    lines += ["Skipped", *(_table(("file", "doc", "kind", "name", "why"), skipped) if skipped else ["  none"])]
-    return "\n".join(lines) + "\n"
+                object_ref(s.get("namespace", ""), s.get("name", "")) or "-", s["why"]) for s in doc["skipped"]]
+    lines += _section("Skipped", ("file", "doc", "kind", "name", "why"), skipped)
+    return "\n".join(lines).rstrip("\n") + "\n"

@@ -105,6 +105,7 @@ class Translation:
         served: What Envoy is served after this snapshot (the new resources, or the last good
             ones, or None when nothing has ever been pushed).
         origins: Per RouteConfiguration, the origin of each Envoy route of ``envoy``.
+        served_origins: The same for ``served`` (the origins of the last pushed snapshot).
         replaced: ``(route configuration, virtual host, route name or index)`` of every route
             pointed at the fallback cluster.
     """
@@ -119,6 +120,7 @@ class Translation:
     push: PushDecision
     served: EnvoyResources | None
     origins: dict[str, list[RouteOrigin]] = field(default_factory=dict)
+    served_origins: dict[str, list[RouteOrigin]] = field(default_factory=dict)
     replaced: list[tuple[str, str, str]] = field(default_factory=list)
 
     @property
@@ -226,6 +228,7 @@ class Translator:
         self.proxy_name = proxy_name
         self.last_proxy: Proxy | None = None
         self.last_pushed: EnvoyResources | None = None
+        self.last_origins: dict[str, list[RouteOrigin]] = {}
 
     def translate(self, snapshot: Snapshot, *, endpoints: Endpoints | None = None) -> Translation:
         """Translate a snapshot, updating the memory of the last written Proxy and pushed config.
@@ -313,6 +316,7 @@ class Translator:
         if push.decision == "push":
             served: EnvoyResources | None = resources
             self.last_pushed = resources
+            self.last_origins = final.origins
         elif self.last_pushed is not None:
             # updateEndpointsOnly: keep listeners, routes and clusters; take the new endpoints.
             last = self.last_pushed
@@ -323,7 +327,7 @@ class Translator:
             served = None
         return Translation(profile=profile, snapshot=snapshot, settings=settings, reports=list(reports),
                            findings=list(reports.findings), proxy=proxy, envoy=resources, push=push, served=served,
-                           origins=final.origins, replaced=replaced)
+                           origins=final.origins, served_origins=self.last_origins, replaced=replaced)
 
     def _sanitize_13(self, resources: EnvoyResources, policy: InvalidConfigPolicy, proxy_key: ResourceKey,
                      proxy_errors: list[str], proxy_warnings: list[str], upstream_errors: list[str],
@@ -332,7 +336,8 @@ class Translator:
         rejected = f"proxy {proxy_key.dotted} was rejected due to invalid config: "
         if not policy.replace_invalid_routes:
             # RouteReplacingSanitizer@v1.3.20 disabled: reports.ValidateStrict(), warnings count.
-            problems = proxy_errors + upstream_errors + proxy_warnings
+            # Gloo repeats some warnings (the subset check); say each once.
+            problems = list(dict.fromkeys(proxy_errors + upstream_errors + proxy_warnings))
             if problems:
                 return PushDecision("keep-last-good", rejected + "; ".join(problems)), resources
             return PushDecision("push", "no errors or warnings in Gloo's translation of the proxy"), resources

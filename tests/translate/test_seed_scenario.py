@@ -171,3 +171,15 @@ def test_part2_names_and_listener_current():
         "kube-svc:foxtrot-foxtrot-80_foxtrot"]
     eds = t.served.clusters[0].eds_cluster_config
     assert eds.service_name.startswith("echo_gloo-system-") and eds.eds_config.HasField("ads")
+
+
+def test_the_whole_part2_folder_reads_with_patches_and_duplicates_listed():
+    result = read_manifests([str(SEED / "part2")])
+    whys = {(s.file.rsplit("/", 1)[-1], s.kind) for s in result.skipped}
+    assert ("settings-patch.yaml", "") in whys and ("settings-patch-revert.yaml", "") in whys
+    snap = Snapshot.from_resources(result.resources)
+    # Four versions of echo/echo-routes: the later file wins, the earlier three are listed.
+    replaced = [s for s in snap.skipped if (s.kind, s.namespace, s.name) == ("RouteTable", "echo", "echo-routes")]
+    assert len(replaced) == 3
+    (echo,) = [r for r in snap.route_tables if r.meta.name == "echo-routes"]
+    assert echo.meta.labels == {"apiGroup": "example"}  # rt-echo-4.yaml
