@@ -564,7 +564,8 @@ BAD_INPUTS: list[tuple[str, Any, list[str]]] = [
     ("20 MB of one word", lambda: "x" * 20_000_000, ["document 0", "expected an object"]),
     ("deep JSON", lambda: "[" * 1_000_000, ["nested too deeply"]),
     ("deep JSON objects", lambda: '{"a":' * 1_000_000, ["nested too deeply"]),
-    ("deep YAML flow", lambda: "a: " + "[" * 1_000_000, ["document 0", "nested deeper than 512 levels"]),
+    # libyaml >= 0.2.5 stops flow nesting itself (at 1000) before gloo_nb's 512-level limit.
+    ("deep YAML flow", lambda: "a: " + "[" * 1_000_000, ["document 0", "nest"]),
     ("deep YAML block", lambda: "- " * 1_000_000 + "x", ["document 0", "nested deeper than 512 levels"]),
     ("YAML alias bomb", "a: &a [x,x,x,x,x,x,x,x,x,x]\n" + "".join(
         f"{n}: &{n} [{', '.join(['*' + p] * 10)}]\n" for p, n in zip("abcdefgh", "bcdefghi", strict=True)),
