@@ -263,17 +263,20 @@ def _regex(value: str, max_program_size: int | None) -> regex_pb2.RegexMatcher:
     return out
 
 
-def envoy_match(matcher: Matcher, max_program_size: int | None = None) -> route_components_pb2.RouteMatch:
+def envoy_match(matcher: Matcher, max_program_size: int | None = None,
+                out: route_components_pb2.RouteMatch | None = None) -> route_components_pb2.RouteMatch:
     """``glooMatcherToEnvoyMatcher``.
 
     Args:
         matcher: The Gloo matcher.
         max_program_size: ``settings.gloo.regexMaxProgramSize``.
+        out: Fill this message (e.g. ``route.match``) instead of a new one.
 
     Returns:
         The Envoy RouteMatch.
     """
-    out = route_components_pb2.RouteMatch()
+    if out is None:
+        out = route_components_pb2.RouteMatch()
     for h in matcher.headers:
         hm = out.headers.add(name=h.name)
         if not h.value:
@@ -318,19 +321,26 @@ def _metadata_match(subset: Mapping[str, str] | None) -> base_pb2.Metadata | Non
 
 
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)s$")
+_MAX_DURATION_S = 315_576_000_000  # google.protobuf.Duration's range: about 10,000 years
 
 
-def _apply_route_options(options: Mapping[str, Any], action: route_components_pb2.RouteAction) -> None:
+def _apply_route_options(options: Mapping[str, Any], action: route_components_pb2.RouteAction) -> str | None:
     # Only the options gloo_nb models; the rest of Gloo's RouteOptions plugins are not emulated.
     prefix_rewrite = options.get("prefixRewrite")
     if isinstance(prefix_rewrite, str):
         action.prefix_rewrite = prefix_rewrite
-    timeout = options.get("timeout")
-    if isinstance(timeout, str) and _DURATION.match(timeout):
-        action.timeout.FromNanoseconds(int(float(timeout[:-1]) * 1e9))
     host_rewrite = options.get("hostRewrite")
     if isinstance(host_rewrite, str):
         action.host_rewrite_literal = host_rewrite
+    timeout = options.get("timeout")
+    if timeout is None:
+        return None
+    if not isinstance(timeout, str) or not _DURATION.match(timeout) or float(timeout[:-1]) > _MAX_DURATION_S:
+        # Gloo cannot unmarshal such a RouteOptions at all; gloo_nb says so and leaves the timeout unset.
+        return (f"options.timeout {timeout!r} is not a protobuf Duration (seconds with an 's' suffix, at most "
+                f"{_MAX_DURATION_S}s): Gloo cannot read this route's options")
+    action.timeout.FromNanoseconds(int(float(timeout[:-1]) * 1e9))
+    return None
 
 
 _REDIRECT_CODES = {"MOVED_PERMANENTLY": 0, "FOUND": 1, "SEE_OTHER": 2, "TEMPORARY_REDIRECT": 3,
@@ -349,6 +359,18 @@ class ProxyTranslator:
             for s in services for p in s.ports}
         self.reports = reports
         self.max_program_size = max_program_size
+        self._metadata: dict[tuple[tuple[str, str], ...], base_pb2.Metadata] = {}
+        self._subset_checks: dict[tuple[str, str, frozenset[str]], tuple[bool, str] | None] = {}
+
+    def _metadata_match(self, subset: Mapping[str, str] | None) -> base_pb2.Metadata | None:
+        # One Struct per distinct subset: filling a Struct from a dict is slow Python code.
+        if not subset:
+            return None
+        key = tuple(subset.items())
+        md = self._metadata.get(key)
+        if md is None:
+            md = self._metadata[key] = _metadata_match(subset)
+        return md
 
     def _exists(self, ref: ResourceRef) -> bool:
         return (ref.namespace, ref.name) in self.upstreams or (ref.namespace, ref.name) in self.fake_upstreams
@@ -367,10 +389,12 @@ class ProxyTranslator:
             self._validate_domains(listener.virtual_hosts)
             rc_name = route_config_name(listener.name)
             origins: list[RouteOrigin] = []
-            vhosts = [self._virtual_host(vh, listener.ssl, origins, out) for vh in listener.virtual_hosts]
-            if not vhosts:
+            if not listener.virtual_hosts:
                 continue
-            rc = route_pb2.RouteConfiguration(name=rc_name, virtual_hosts=vhosts)
+            # Built in place: constructing messages and then passing them to a parent copies them.
+            rc = route_pb2.RouteConfiguration(name=rc_name)
+            for vh in listener.virtual_hosts:
+                self._virtual_host(vh, listener.ssl, origins, out, rc.virtual_hosts.add())
             out.resources.route_configurations.append(rc)
             out.origins[rc_name] = origins
             out.resources.listeners.append(http_listener(listener.name, listener.bind_address,
@@ -401,13 +425,22 @@ class ProxyTranslator:
         self.reports.find(Finding(vh.source, "error", msg, vh.source, layer="gloo"))
 
     def _virtual_host(self, vh: ProxyVirtualHost, ssl: bool, origins: list[RouteOrigin],
-                      out: ProxyTranslation) -> route_components_pb2.VirtualHost:
+                      out: ProxyTranslation, out_vh: route_components_pb2.VirtualHost) -> None:
         name = envoy_vhost_name(vh.name)
-        routes: list[route_components_pb2.Route] = []
+        out_vh.name = name
+        domains = list(vh.domains)
+        if not domains or domains == [""]:
+            domains = ["*"]
+        out_vh.domains.extend(domains)
+        if ssl:
+            out_vh.require_tls = route_components_pb2.VirtualHost.ALL
+        routes = out_vh.routes
         for i, route in enumerate(vh.routes):
             generated = f"{name}-route-{i}"
             for j, matcher in enumerate(route.matchers):
-                env = route_components_pb2.Route(match=envoy_match(matcher, self.max_program_size))
+                position = len(routes)
+                env = routes.add()
+                envoy_match(matcher, self.max_program_size, env.match)
                 if self.profile == "1.3":
                     if route.name:
                         env.name = f"{route.name}-{j}"
@@ -421,15 +454,7 @@ class ProxyTranslator:
                 self._set_action(vh, route, env, out)
                 if self.profile != "1.3":
                     self._validate_paths(vh, route, env, out)
-                origins.append(RouteOrigin(name, len(routes), i, j, route, vh.source))
-                routes.append(env)
-        domains = list(vh.domains)
-        if not domains or domains == [""]:
-            domains = ["*"]
-        out_vh = route_components_pb2.VirtualHost(name=name, domains=domains, routes=routes)
-        if ssl:
-            out_vh.require_tls = route_components_pb2.VirtualHost.ALL
-        return out_vh
+                origins.append(RouteOrigin(name, position, i, j, route, vh.source))
 
     # -- reports -------------------------------------------------------------------------
 
@@ -453,11 +478,15 @@ class ProxyTranslator:
     def _validate_paths(self, vh: ProxyVirtualHost, route: ProxyRoute, env: route_components_pb2.Route,
                         out: ProxyTranslation) -> None:
         for path in (env.match.path, env.match.prefix, env.redirect.path_redirect, env.redirect.host_redirect):
+            if not path:
+                continue
             problem = path_problem(path)
             if problem:
                 self._route_error(vh, route, "ProcessingError", f"the path is invalid: {path}: {problem}",
                                   env.name, out)
         for rewrite in (env.route.prefix_rewrite, env.redirect.prefix_rewrite):
+            if not rewrite:
+                continue
             problem = path_problem(rewrite.split("?", 1)[0].split("#", 1)[0])
             if problem:
                 self._route_error(vh, route, "ProcessingError", f"the rewrite is invalid: {rewrite}: {problem}",
@@ -481,7 +510,9 @@ class ProxyTranslator:
                     self._route_warning(vh, route, "InvalidDestinationWarning", text)
                 else:
                     self._route_error(vh, route, "ProcessingError", text, env.name, out)
-            _apply_route_options(route.options, ra)
+            problem = _apply_route_options(route.options, ra)
+            if problem:
+                self.reports.find(Finding(vh.source, "error", problem, route.owner or vh.source, layer="gloo"))
         elif route.direct_response_action is not None:
             dr = route.direct_response_action
             env.direct_response.status = dr.status
@@ -499,6 +530,10 @@ class ProxyTranslator:
                 r.path_redirect = rd.path_redirect
             elif rd.prefix_rewrite is not None:
                 r.prefix_rewrite = rd.prefix_rewrite
+            elif rd.regex_rewrite is not None:
+                pattern = rd.regex_rewrite.get("pattern")
+                r.regex_rewrite.pattern.regex = str(pattern.get("regex", "")) if isinstance(pattern, Mapping) else ""
+                r.regex_rewrite.substitution = str(rd.regex_rewrite.get("substitution", ""))
 
     def _validate_destinations(self, action: Any) -> str | None:
         # ValidateRouteDestinations.
@@ -537,6 +572,13 @@ class ProxyTranslator:
         ref = destination_upstream(dest)
         if ref is None:
             return None
+        key = (ref.namespace, ref.name, frozenset(dest.subset))
+        if key not in self._subset_checks:
+            self._subset_checks[key] = self._check_subset_uncached(dest, ref)
+        return self._subset_checks[key]
+
+    def _check_subset_uncached(self, dest: Destination, ref: ResourceRef) -> tuple[bool, str] | None:
+        assert dest.subset is not None
         if not self._exists(ref):
             return True, upstream_not_found(ref, self.profile)
         upstream = self.upstreams.get((ref.namespace, ref.name))
@@ -559,7 +601,7 @@ class ProxyTranslator:
             if ref is None:
                 return False, "unknown upstream destination type"
             ra.cluster = cluster_name(ref)
-            md = _metadata_match(action.single.subset)
+            md = self._metadata_match(action.single.subset)
             if md is not None:
                 ra.metadata_match.CopyFrom(md)
             return self._check_subset(action.single)
@@ -577,7 +619,7 @@ class ProxyTranslator:
                 total += weight
                 cw = wc.clusters.add(name=cluster_name(ref))
                 cw.weight.value = weight
-                md = _metadata_match(wd.destination.subset)
+                md = self._metadata_match(wd.destination.subset)
                 if md is not None:
                     cw.metadata_match.CopyFrom(md)
                 err = self._check_subset(wd.destination)

@@ -198,7 +198,7 @@ class RouteConverter:
         self.top = vs
         routes = vs.virtual_host.routes if vs.virtual_host else ()
         try:
-            return self._visit(vs.key, routes, None, ())
+            return self._visit(vs.key, routes, None, (), ())
         except _AbortVirtualService as abort:
             message, origin = abort.args
             self.reports.add_error(vs.key, message)
@@ -221,7 +221,10 @@ class RouteConverter:
         return f"{prefix}{head}{owner.namespace}_{owner.name}_route:{display}", named
 
     def _visit(self, owner: ResourceKey, routes: Sequence[Route], parent: _Parent | None,
-               visited: tuple[RouteTable, ...]) -> list[ProxyRoute]:
+               visited: tuple[RouteTable, ...], ancestors: tuple[ResourceKey, ...]) -> list[ProxyRoute]:
+        # appendSource: a route's sources are its resource, then each enclosing one up to the VS;
+        # they are set once, on the leaf, instead of appended level by level.
+        sources = (owner, *ancestors)
         out: list[ProxyRoute] = []
         for idx, route in enumerate(routes):
             name, has_name = self._route_name(owner, route, parent, idx)
@@ -231,7 +234,7 @@ class RouteConverter:
                     continue
                 route = merged
             if route.delegate_action is not None:
-                out.extend(self._delegate(owner, route, name, has_name, visited))
+                out.extend(self._delegate(owner, route, name, has_name, visited, sources))
                 continue
             if not has_name:
                 name = ""
@@ -246,9 +249,8 @@ class RouteConverter:
             out.append(ProxyRoute(matchers=route.matchers or (DEFAULT_MATCHER,), route_action=action,
                                   redirect_action=route.redirect_action,
                                   direct_response_action=route.direct_response_action,
-                                  options=route.options, name=name))
-        # appendSource: every produced route gets this resource appended to its sources.
-        return [replace(r, sources=(*r.sources, owner)) for r in out]
+                                  options=route.options, name=name, sources=sources))
+        return out
 
     def _delegate_matcher(self, owner: ResourceKey, route: Route) -> Matcher | None:
         matchers = route.matchers
@@ -277,7 +279,7 @@ class RouteConverter:
         self._report(owner, message, error=True)
 
     def _delegate(self, owner: ResourceKey, route: Route, name: str, has_name: bool,
-                  visited: tuple[RouteTable, ...]) -> list[ProxyRoute]:
+                  visited: tuple[RouteTable, ...], sources: tuple[ResourceKey, ...]) -> list[ProxyRoute]:
         matcher = self._delegate_matcher(owner, route)
         if matcher is None:
             return []
@@ -307,7 +309,7 @@ class RouteConverter:
                     # converter.go reports the cycle on the table about to be visited.
                     self._report(rt.key, message, error=True, origin=owner)
                     continue
-                group_routes.extend(self._visit(rt.key, rt.routes, info, (*visited, rt)))
+                group_routes.extend(self._visit(rt.key, rt.routes, info, (*visited, rt), sources))
             if len(group) > 1:
                 group_routes = sort_routes_by_path(group_routes, lambda r: r.matchers)
             out.extend(group_routes)
@@ -320,7 +322,8 @@ class RouteConverter:
                     msg = f"required prefix: {parent.matcher.path}, path: {m.path}: {INVALID_PREFIX}"
                     self._report(owner, msg, error=True)
                     return None
-            return replace(child, options=_merge_options(child.options, parent.options))
+            options = _merge_options(child.options, parent.options)
+            return child if options is child.options else replace(child, options=options)
 
         inherit_path = (child.inheritable_path_matchers if child.inheritable_path_matchers is not None
                         else parent.inheritable_path_matchers)
@@ -340,13 +343,18 @@ class RouteConverter:
             matchers = tuple(replace(m, headers=pm.headers + m.headers, methods=pm.methods + m.methods,
                                      query_parameters=pm.query_parameters + m.query_parameters)
                              for m in matchers)
-        child = replace(child, matchers=matchers, inheritable_matchers=inherit,
-                        inheritable_path_matchers=inherit_path)
+        # Only bool() of the inherited flags is read later (_delegate), so an unset flag that
+        # resolves to False needs no copy of the route.
+        if (matchers is not child.matchers or inherit != bool(child.inheritable_matchers)
+                or inherit_path != bool(child.inheritable_path_matchers)):
+            child = replace(child, matchers=matchers, inheritable_matchers=inherit,
+                            inheritable_path_matchers=inherit_path)
         problem = self._delegate_problem(pm, child)
         if problem:
             self._report(owner, problem, error=False)
             return None
-        return replace(child, options=_merge_options(child.options, parent.options))
+        options = _merge_options(child.options, parent.options)
+        return child if options is child.options else replace(child, options=options)
 
     @staticmethod
     def _delegate_problem(pm: Matcher, child: Route) -> str | None:

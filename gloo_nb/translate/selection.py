@@ -176,6 +176,30 @@ class RouteTableIndex:
     def __init__(self, tables: Sequence[RouteTable]) -> None:
         self.tables = tables
         self._by_ref = {(rt.meta.namespace, rt.meta.name): rt for rt in tables}
+        # Candidate indexes, each list in snapshot order: a selector only ever sees the tables of
+        # its namespaces (or, across all namespaces, the tables carrying one of its labels), so
+        # selection costs O(candidates) instead of O(all tables) per delegate action.
+        self._position = {id(rt): i for i, rt in enumerate(tables)}
+        self._by_namespace: dict[str, list[RouteTable]] = {}
+        self._by_label: dict[tuple[str, str], list[RouteTable]] = {}
+        for rt in tables:
+            self._by_namespace.setdefault(rt.meta.namespace, []).append(rt)
+            for item in rt.meta.labels.items():
+                self._by_label.setdefault(item, []).append(rt)
+
+    def _candidates(self, selector: RouteTableSelector, owner_namespace: str) -> Sequence[RouteTable]:
+        # A superset of what route_tables_for_selector keeps, in snapshot order; it still applies
+        # every rule itself.
+        if ALL_NAMESPACES in selector.namespaces:
+            if not selector.labels:
+                return self.tables
+            return min((self._by_label.get(item, []) for item in selector.labels.items()), key=len)
+        namespaces = sorted(set(selector.namespaces or (owner_namespace,)))
+        if len(namespaces) == 1:
+            return self._by_namespace.get(namespaces[0], [])
+        pool = [rt for ns in namespaces for rt in self._by_namespace.get(ns, ())]
+        pool.sort(key=lambda rt: self._position[id(rt)])
+        return pool
 
     def select(self, action: DelegateAction, owner_namespace: str, profile: Profile) -> list[RouteTable]:
         """Gloo's ``SelectRouteTables``.
@@ -201,7 +225,8 @@ class RouteTableIndex:
                 raise SelectionError(f"route table {ref.namespace}.{ref.name} missing")
             return [found]
         if action.selector is not None:
-            tables = route_tables_for_selector(self.tables, action.selector, owner_namespace, profile)
+            candidates = self._candidates(action.selector, owner_namespace)
+            tables = route_tables_for_selector(candidates, action.selector, owner_namespace, profile)
             if not tables:
                 raise SelectionError(NO_MATCHING_ROUTE_TABLES)
             return tables

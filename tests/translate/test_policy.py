@@ -236,3 +236,39 @@ def test_13_replace_policy_still_rejects_on_route_errors():
     # The VS is rejected at the gateway layer; Gloo's translation of the stripped proxy is clean.
     assert messages(t, "VirtualService", GS, "app").state == "Rejected"
     assert t.envoy.route_configurations == []
+
+
+def test_a_timeout_beyond_a_protobuf_duration_is_a_finding_not_a_crash():
+    from gloo_nb.translate.render import render
+
+    t = translate([vs("app", route(m("/"), action=to("echo"), options={"timeout": "99999999999999s"})), ECHO],
+                  "current")
+    (finding,) = t.findings
+    assert finding.severity == "error" and "options.timeout" in finding.message
+    (_, _, _, action), = envoy_routes(t)
+    assert "timeout" not in action
+    render(t)  # proto JSON of every resource still serializes
+
+
+def test_redirect_regex_rewrite_reaches_envoy():
+    from gloo_nb.models.resources import RedirectAction, Route
+
+    redirect = Route(matchers=(m("/old"),), redirect_action=RedirectAction(
+        regex_rewrite={"pattern": {"regex": "^/old/(.*)$"}, "substitution": "/new/\\1"}))
+    t = translate([vs("app", redirect), ECHO], "current")
+    (_, _, _, action), = envoy_routes(t)
+    assert action["regexRewrite"] == {"pattern": {"regex": "^/old/(.*)$"}, "substitution": "/new/\\1"}
+
+
+def test_translation_restores_the_garbage_collector():
+    import gc
+
+    assert gc.isenabled()
+    translate(two_teams(), "current")
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        translate(two_teams(), "current")
+        assert not gc.isenabled()  # a caller's choice is kept
+    finally:
+        gc.enable()
