@@ -16,6 +16,48 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+__all__ = [
+    "DEFAULT_MATCHER",
+    "DelegateAction",
+    "Destination",
+    "DirectResponseAction",
+    "Gateway",
+    "HELM_INVALID_ROUTE_BODY",
+    "HeaderMatcher",
+    "HttpGateway",
+    "InvalidConfigPolicy",
+    "Kind",
+    "KubeServiceDestination",
+    "KubeUpstreamSpec",
+    "Location",
+    "Matcher",
+    "ObjectMeta",
+    "PathKind",
+    "QueryParameterMatcher",
+    "RedirectAction",
+    "Resource",
+    "ResourceKey",
+    "ResourceRef",
+    "Route",
+    "RouteAction",
+    "RouteTable",
+    "RouteTableSelector",
+    "SelectorExpression",
+    "SelectorOperator",
+    "Service",
+    "ServicePort",
+    "Settings",
+    "StaticHost",
+    "StaticUpstreamSpec",
+    "SubsetSelector",
+    "SubsetSpec",
+    "Upstream",
+    "ValidationSettings",
+    "VirtualHost",
+    "VirtualService",
+    "WeightedDestination",
+]
+
 Kind = Literal["VirtualService", "RouteTable", "Gateway", "Upstream", "Settings", "Service"]
 
 

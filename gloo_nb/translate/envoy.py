@@ -16,15 +16,25 @@ from typing import Any
 from envoy.config.cluster.v3 import cluster_pb2
 from envoy.config.core.v3 import address_pb2, base_pb2, config_source_pb2
 from envoy.config.endpoint.v3 import endpoint_components_pb2, endpoint_pb2
-from envoy.config.listener.v3 import listener_components_pb2, listener_pb2
+from envoy.config.listener.v3 import listener_pb2
 from envoy.config.route.v3 import route_components_pb2, route_pb2
 from envoy.extensions.filters.http.router.v3 import router_pb2
 from envoy.extensions.filters.network.http_connection_manager.v3 import http_connection_manager_pb2 as hcm_pb2
-from envoy.type.matcher.v3 import regex_pb2, string_pb2
-from google.protobuf import any_pb2, duration_pb2, struct_pb2, wrappers_pb2
+from envoy.type.matcher.v3 import regex_pb2
+from google.protobuf import any_pb2, duration_pb2, struct_pb2
 
 from gloo_nb._types import Profile
-from gloo_nb.models import Destination, Finding, Matcher, ResourceKey, ResourceRef, Service, Upstream
+from gloo_nb.models import (
+    Destination,
+    Finding,
+    KubeUpstreamSpec,
+    Matcher,
+    ObjectMeta,
+    ResourceKey,
+    ResourceRef,
+    Service,
+    Upstream,
+)
 from gloo_nb.translate.proxy import Proxy, ProxyRoute, ProxyVirtualHost
 from gloo_nb.translate.reports import Reports
 
@@ -343,6 +353,8 @@ def _apply_route_options(options: Mapping[str, Any], action: route_components_pb
     return None
 
 
+_HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")  # RFC 7230 token
+
 _REDIRECT_CODES = {"MOVED_PERMANENTLY": 0, "FOUND": 1, "SEE_OTHER": 2, "TEMPORARY_REDIRECT": 3,
                    "PERMANENT_REDIRECT": 4}
 
@@ -547,15 +559,16 @@ class ProxyTranslator:
             return None
         if action.upstream_group is not None:
             return upstream_not_found(action.upstream_group, self.profile, "UpstreamGroup")
-        if self.profile == "1.3" or action.cluster_header is None and action.dynamic_forward_proxy is None:
-            if self.profile == "1.3":
-                return "must specify either 'singleDestination', 'multipleDestinations' or 'upstreamGroup' for action"
-            return ("must specify either 'singleDestination', 'multipleDestinations', 'upstreamGroup', "
-                    "'clusterHeader', or 'dynamicForwardProxy' for action")
-        if action.cluster_header is not None and not re.match(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$",
-                                                              action.cluster_header):
-            return f"{action.cluster_header} is an invalid HTTP header name"
-        return None
+        if self.profile == "1.3":
+            return "must specify either 'singleDestination', 'multipleDestinations' or 'upstreamGroup' for action"
+        if action.cluster_header is not None:
+            if not _HEADER_NAME.match(action.cluster_header):
+                return f"{action.cluster_header} is an invalid HTTP header name"
+            return None
+        if action.dynamic_forward_proxy is not None:
+            return None
+        return ("must specify either 'singleDestination', 'multipleDestinations', 'upstreamGroup', "
+                "'clusterHeader', or 'dynamicForwardProxy' for action")
 
     def _validate_single(self, dest: Destination) -> str | None:
         ref = destination_upstream(dest)
@@ -775,8 +788,6 @@ def fake_kube_upstreams(services: Sequence[Service]) -> list[Upstream]:
     Returns:
         Upstreams named ``kube-svc:<ns>-<svc>-<port>`` in the Service's namespace.
     """
-    from gloo_nb.models import KubeUpstreamSpec, ObjectMeta
-
     out = []
     for s in services:
         for p in s.ports:
@@ -831,7 +842,3 @@ def fallback_cluster() -> cluster_pb2.Cluster:
     cla.cluster_name = FALLBACK_CLUSTER
     cla.endpoints.add().lb_endpoints.add().endpoint.address.pipe.path = FALLBACK_PIPE
     return cluster
-
-
-def _unused(_: object = listener_components_pb2, __: object = string_pb2, ___: object = wrappers_pb2) -> None:
-    """Keep the filter chain and matcher modules imported: json_format needs them to resolve Any."""

@@ -481,22 +481,9 @@ def _validate_regexes(vs: VirtualService, routes: Sequence[ProxyRoute], reports:
                 return
 
 
-@dataclass(frozen=True, slots=True)
-class GatewayOutput:
-    """The gateway translator's result for one proxy.
-
-    Attributes:
-        proxy: The desired Proxy (before last-accepted reconciliation).
-        vs_by_vhost: VirtualService key per virtual host name.
-    """
-
-    proxy: Proxy
-    vs_by_vhost: Mapping[str, ResourceKey]
-
-
 def translate_gateways(snapshot: Snapshot, gateways: Sequence[Gateway], profile: Profile, reports: Reports, *,
                        proxy_name: str, write_namespace: str,
-                       translate_empty: bool = False) -> GatewayOutput:
+                       translate_empty: bool = False) -> Proxy:
     """Translate the gateways of one proxy into the desired Proxy, filling ``reports``.
 
     Args:
@@ -513,7 +500,6 @@ def translate_gateways(snapshot: Snapshot, gateways: Sequence[Gateway], profile:
     """
     index = RouteTableIndex(snapshot.route_tables)
     listeners: list[ProxyListener] = []
-    vs_by_vhost: dict[str, ResourceKey] = {}
     binds: dict[tuple[str, int], list[Gateway]] = {}
     for gw in gateways:
         if gw.http_gateway is None and gw.tcp_gateway is None and gw.hybrid_gateway is None:
@@ -555,9 +541,8 @@ def translate_gateways(snapshot: Snapshot, gateways: Sequence[Gateway], profile:
             vhost = ProxyVirtualHost(name=vs.key.dotted, domains=vh.domains if vh else (), routes=tuple(routes),
                                      options=vh.options if vh else {}, source=vs.key)
             vhosts.append(vhost)
-            vs_by_vhost[vhost.name] = vs.key
         listeners.append(ProxyListener(
             name=listener_name(gw.bind_address, gw.bind_port), bind_address=gw.bind_address,
             bind_port=gw.bind_port, virtual_hosts=tuple(vhosts), ssl=gw.ssl, options=http.options,
             source=gw.key))
-    return GatewayOutput(Proxy(proxy_name, write_namespace, tuple(listeners)), vs_by_vhost)
+    return Proxy(proxy_name, write_namespace, tuple(listeners))

@@ -46,7 +46,7 @@ from gloo_nb.translate.envoy import (
     fallback_cluster,
     fallback_listener,
 )
-from gloo_nb.translate.gateway import GatewayOutput, translate_gateways
+from gloo_nb.translate.gateway import translate_gateways
 from gloo_nb.translate.proxy import Proxy, ProxyListener
 from gloo_nb.translate.reports import Reports, ResourceReport
 
@@ -174,8 +174,7 @@ def _upstream_checks(upstreams: Sequence[Upstream], services: Sequence[Service],
             up.key, layer="gloo"))
 
 
-def _strip_and_restore(desired: Proxy, previous: Proxy | None, reports: Reports,
-                       vs_of: Mapping[str, ResourceKey]) -> Proxy:
+def _strip_and_restore(desired: Proxy, previous: Proxy | None, reports: Reports) -> Proxy:
     # proxy_reconciler.go: drop listeners of Gateways with errors and vhosts of VSs with errors,
     # then copy back what the previously written Proxy had for them; sort by name.
     prev_listeners = {ls.name: ls for ls in previous.listeners} if previous else {}
@@ -185,7 +184,7 @@ def _strip_and_restore(desired: Proxy, previous: Proxy | None, reports: Reports,
             if ls.name in prev_listeners:
                 listeners.append(prev_listeners[ls.name])
             continue
-        vhosts = [vh for vh in ls.virtual_hosts if not reports.has_errors(vs_of.get(vh.name, vh.source))]
+        vhosts = [vh for vh in ls.virtual_hosts if not reports.has_errors(vh.source)]
         prev = prev_listeners.get(ls.name)
         if prev is not None:
             kept = {vh.name for vh in vhosts}
@@ -260,25 +259,25 @@ class Translator:
         reports.accept(g.key for g in snapshot.gateways)
         reports.accept(u.key for u in snapshot.upstreams)
 
-        gw_out: GatewayOutput = translate_gateways(
+        desired = translate_gateways(
             snapshot, mine, profile, reports, proxy_name=self.proxy_name, write_namespace=write_ns,
             translate_empty=bool(settings.translate_empty_gateways))
 
         # The gateway validates the desired Proxy with Gloo and merges the results into its reports.
         validation = Reports()
         validated = ProxyTranslator(profile, upstreams, snapshot.services, validation,
-                                    max_program_size=settings.regex_max_program_size).translate(gw_out.proxy)
+                                    max_program_size=settings.regex_max_program_size).translate(desired)
         demote = profile != "1.3" and policy.replace_invalid_routes
         _merge_validation(validation, reports, demote)
 
-        proxy = _strip_and_restore(gw_out.proxy, self.last_proxy, reports, gw_out.vs_by_vhost)
+        proxy = _strip_and_restore(desired, self.last_proxy, reports)
         self.last_proxy = proxy
 
         gloo_reports = Reports()
         gloo_reports.accept(u.key for u in snapshot.upstreams)
         _upstream_checks(snapshot.upstreams, snapshot.services, profile, gloo_reports)
         final: ProxyTranslation
-        if _same_proxy(proxy, gw_out.proxy):
+        if _same_proxy(proxy, desired):
             # Nothing was stripped, restored or reordered: Gloo's translation of this Proxy is the
             # one the validation pass just made (same inputs), so reuse it and its reports.
             final = validated

@@ -186,7 +186,9 @@ def test_fallback_listener_carries_code_and_body():
     fallback.filter_chains[0].filters[0].typed_config.Unpack(conf)
     direct = conf.route_config.virtual_hosts[0].routes[0].direct_response
     assert (direct.status, direct.body.inline_string) == (418, "teapot")
-    assert HELM_INVALID_ROUTE_BODY.startswith("Gloo Gateway has invalid configuration.")
+    # Helm's default body (values-template.yaml), not the proto comment's "Gloo Edge ..." text.
+    assert HELM_INVALID_ROUTE_BODY == ("Gloo Gateway has invalid configuration. Administrators should run "
+                                       "`glooctl check` to find and fix config errors.")
 
 
 def test_current_default_policy_pushes_the_missing_cluster():
