@@ -68,6 +68,37 @@ def run_check(args: argparse.Namespace) -> int:
     return 1 if found else 0
 
 
+def run_sandbox(args: argparse.Namespace) -> int:
+    """``gloo-nb sandbox start|stop|status``: run Gloo-in-a-box in the background.
+
+    Args:
+        args: Parsed arguments.
+
+    Returns:
+        0 done; 1 ``status`` of a sandbox that does not run, or ``start`` where one runs.
+    """
+    from gloo_nb.sandbox import runner  # imported here: translate/check need none of it
+
+    state_dir = args.state_dir
+    if args.action == "start":
+        try:
+            started = runner.start(state_dir, gloo_version=args.gloo_version, replicas=args.replicas)
+        except runner.SandboxError as err:
+            sys.stderr.write(f"{PROG}: {err}\n")
+            return 1
+        sys.stdout.write(json.dumps(started.data, indent=2) + "\n")
+        return 0
+    if args.action == "stop":
+        was = runner.stop(state_dir)
+        sys.stdout.write(f"sandbox in {state_dir} {'stopped' if was else 'was not running'}\n")
+        return 0
+    info, health = runner.status(state_dir)
+    doc = dict(info.data) if info is not None else {}
+    doc["health"] = health
+    sys.stdout.write(json.dumps(doc, indent=2) + "\n")
+    return 0 if health["running"] else 1
+
+
 def _add_profile(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--gloo-version", choices=PROFILES, default="current",
                         help="Gloo behaviour profile (default: current, Gloo >= 1.12)")
@@ -104,6 +135,16 @@ def build_parser() -> argparse.ArgumentParser:
     _add_profile(ck)
     _add_connection(ck)
     ck.set_defaults(run=run_check)
+
+    sb = sub.add_parser("sandbox", help="Gloo-in-a-box: start, stop or query a local sandbox",
+                        description="Run a sandbox (Kubernetes-compatible API, pods as local processes, a "
+                                    "Gloo-compatible control plane, real Envoy) in the background.")
+    sb.add_argument("action", choices=("start", "stop", "status"))
+    sb.add_argument("--state-dir", required=True, metavar="DIR", help="where the sandbox keeps its state")
+    sb.add_argument("--gloo-version", choices=PROFILES, default=None,
+                    help="Gloo behaviour profile (default: current, or the state directory's earlier one)")
+    sb.add_argument("--replicas", type=int, default=2, metavar="N", help="Envoy replicas (default 2)")
+    sb.set_defaults(run=run_sandbox)
     return parser
 
 

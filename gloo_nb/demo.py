@@ -1,32 +1,35 @@
-"""``python -m gloo_nb.demo`` (``make demo``): the seed scenario's Part 2, step by step.
+"""``python -m gloo_nb.demo`` (``make demo``): the seed scenario's Part 2 on a sandbox, step by step.
 
-Until the sandbox exists, the demo plays the steps of spec section 6.2 through ONE stateful
-Gloo 1.3 translator (so last-known-good behaves as in Gloo's pods) and prints, per step, what was
-applied, the control plane's push decision, the routes Envoy is served, what is blocked, and the
-findings. No request is sent: what the blog observes with curl is printed beside it.
+It starts a sandbox (Gloo 1.3 profile, two real Envoy replicas), applies each step's manifests
+through the Kubernetes API with gloo_nb's client, waits for the pods and for the gateway to settle,
+and prints what the step changed, what Gloo wrote in the VirtualService's status, and what real
+requests through the gateway saw, beside what the blog observed. The sandbox is stopped at the end,
+also on failure or Ctrl-C.
 """
 
 from __future__ import annotations
 
 import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TextIO
-
-import yaml
+from typing import Any, TextIO
 
 from gloo_nb._types import Profile
-from gloo_nb.app.manifests import read_manifests
-from gloo_nb.models import Resource, Snapshot
-from gloo_nb.models.codec import merge_patch, parse_object
-from gloo_nb.models.defaults import helm_default_settings_manifest
-from gloo_nb.translate import Translation, Translator
-from gloo_nb.translate.render import EnvoyRouteRow, envoy_json, envoy_route_rows, object_ref
+from gloo_nb.app.manifests import read_documents
+from gloo_nb.kube import KubeClient
+from gloo_nb.sandbox import runner
 
 PART2 = Path(__file__).resolve().parents[1] / "data" / "scenarios" / "two-phase-canary" / "part2"
 PROFILE: Profile = "1.3"
 """The seed scenario's manifests only work in Gloo 1.3 (``servicePort: 8080``)."""
+REQUESTS = 20
+"""Requests sent per probe and step."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,8 +38,8 @@ class Step:
 
     Attributes:
         number: Step number.
-        apply: Files applied with ``kubectl apply``, in order.
-        delete: Files deleted with ``kubectl delete``.
+        apply: Files applied, in order.
+        delete: Files deleted.
         patch: A merge patch applied to Settings ``gloo-system/default``.
         blog: What the blog's curl checks observe after the step.
     """
@@ -68,134 +71,164 @@ STEPS = (
 )
 """The steps of spec section 6.2."""
 
+PROBES: tuple[tuple[str, dict[str, str]], ...] = (
+    ("/echo", {}), ("/echo", {"stage": "canary"}), ("/foxtrot", {}), ("/foxtrot", {"stage": "canary"}))
+"""The blog's curl checks."""
 
-def _ident(resource: Resource) -> tuple[str, str, str]:
-    return (resource.kind, resource.meta.namespace, resource.meta.name)
+
+def _fetch(url: str, headers: dict[str, str]) -> str:
+    req = urllib.request.Request(url, headers=headers)
+    try:
+        with urllib.request.urlopen(req, timeout=5) as resp:  # noqa: S310 - the sandbox's loopback gateway
+            return f"{resp.status} {resp.read().decode().strip()}"
+    except urllib.error.HTTPError as err:
+        return f"{err.code} {err.read().decode().strip()}"
+    except OSError as err:
+        return f"no answer ({err})"
 
 
-class Cluster:
-    """What a cluster holds, changed file by file, translated by one stateful Gloo.
+def probe(gateway: str, requests: int = REQUESTS) -> dict[str, Counter[str]]:
+    """Send the blog's requests through the gateway.
 
     Args:
-        folder: Where the step files are.
-        profile: The Gloo profile.
+        gateway: The front door URL.
+        requests: Requests per probe.
+
+    Returns:
+        Per probe (``/echo``, ``/echo canary``…), how often each answer was seen.
     """
-
-    def __init__(self, folder: Path, profile: Profile = PROFILE) -> None:
-        self.folder = folder
-        self.objects: dict[tuple[str, str, str], Resource] = {}
-        self.settings_manifest = helm_default_settings_manifest(profile=profile)
-        self.gloo = Translator(profile)
-
-    def play(self, step: Step) -> tuple[Translation, list[str]]:
-        """Apply one step and translate.
-
-        Args:
-            step: The step.
-
-        Returns:
-            The translation and the kinds/names of the documents that are not Gloo's business.
-        """
-        ignored: list[str] = []
-        for name, keep in [*((f, True) for f in step.apply), *((f, False) for f in step.delete)]:
-            parsed = read_manifests([str(self.folder / name)])
-            ignored += [f"{s.kind} {object_ref(s.namespace, s.name)}" for s in parsed.skipped]
-            for res in parsed.resources:
-                if keep:
-                    self.objects[_ident(res)] = res
-                else:
-                    self.objects.pop(_ident(res), None)
-        if step.patch:
-            patch = yaml.safe_load((self.folder / step.patch).read_text(encoding="utf-8"))
-            self.settings_manifest = merge_patch(self.settings_manifest, patch)
-            settings = parse_object(self.settings_manifest).resource
-            assert settings is not None
-            self.objects[_ident(settings)] = settings
-        return self.gloo.translate(Snapshot.from_resources(self.objects.values())), ignored
+    out = {}
+    for path, headers in PROBES:
+        name = path + (" canary" if headers else "")
+        out[name] = Counter(_fetch(gateway + path, headers) for _ in range(requests))
+    return out
 
 
-def _rows(translation: Translation) -> tuple[list[EnvoyRouteRow], list[EnvoyRouteRow]]:
-    served = envoy_route_rows(envoy_json(translation.served)) if translation.served else []
-    desired = envoy_route_rows(envoy_json(translation.envoy))
-    seen = {(r.virtual_host, r.match, r.action) for r in served}
-    return served, [r for r in desired if (r.virtual_host, r.match, r.action) not in seen]
+def settle(gateway: str, *, quiet: float = 0.3, timeout: float = 10.0) -> None:
+    """Wait until what the gateway answers stops changing (configuration propagates asynchronously).
+
+    Args:
+        gateway: The front door URL.
+        quiet: How long the answers must stay the same.
+        timeout: Give up waiting after this long.
+    """
+    deadline = time.monotonic() + timeout
+    last = probe(gateway, 2)
+    since = time.monotonic()
+    while time.monotonic() < deadline and time.monotonic() - since < quiet:
+        time.sleep(0.05)
+        now = probe(gateway, 2)
+        if now != last:
+            last, since = now, time.monotonic()
 
 
-def _route_lines(rows: Sequence[EnvoyRouteRow]) -> list[str]:
-    width = max((len(r.match) for r in rows), default=0)
-    return [f"    {r.virtual_host}  #{r.order}  {r.match.ljust(width)}  -> {r.action}" for r in rows]
+def wait_pods(kube: KubeClient, namespaces: Sequence[str], timeout: float = 30.0) -> None:
+    """Wait until every Deployment in the namespaces has its ready replicas and no extra pods.
+
+    Args:
+        kube: The client.
+        namespaces: The namespaces.
+        timeout: Seconds.
+    """
+    deadline = time.monotonic() + timeout
+    for ns in namespaces:
+        while time.monotonic() < deadline:
+            deploys = kube.list("Deployment", ns)["items"]
+            pods = kube.list("Pod", ns)["items"]
+            want = sum(d.get("spec", {}).get("replicas", 1) for d in deploys)
+            ready = [p for p in pods if any(c.get("type") == "Ready" and c.get("status") == "True"
+                                            for c in p.get("status", {}).get("conditions", []))]
+            if len(ready) == want == len(pods):
+                break
+            time.sleep(0.05)
 
 
-def step_report(step: Step, translation: Translation, ignored: Sequence[str]) -> list[str]:
-    """Return the lines printed for one step.
+def _vs_status(kube: KubeClient) -> str:
+    status: dict[str, Any] = kube.get("VirtualService", "gloo-system", "app").get("status") or {}
+    # 1.3 writes the status at the top; current Gloo under statuses.<namespace>.
+    for value in (status.get("statuses") or {}).values():
+        status = value
+    reason = " ".join(line.strip() for line in str(status.get("reason", "")).splitlines() if line.strip())
+    state = status.get("state", "?")
+    # Gloo 1.3 stores the state as the enum's number (solo-kit core.Status_State).
+    state = {0: "Pending", 1: "Accepted", 2: "Rejected", 3: "Warning"}.get(state, state)
+    return f"{state}" + (f" ({reason})" if reason else "")
+
+
+def play(step: Step, kube: KubeClient, gateway: str, folder: Path) -> list[str]:
+    """Apply one step, wait for it to settle, and describe what happened.
 
     Args:
         step: The step.
-        translation: Its translation.
-        ignored: Documents that are not Gloo resources.
+        kube: The client.
+        gateway: The front door URL.
+        folder: Where the manifests are.
 
     Returns:
-        The lines.
+        The lines to print.
     """
-    what = [*step.apply, *(f"delete {f}" for f in step.delete)]
+    lines = []
+    touched: set[str] = set()
+    for name in step.apply:
+        for doc in read_documents(folder / name):
+            outcome, _ = kube.apply(doc)
+            meta = doc.get("metadata", {})
+            if doc.get("kind") == "Deployment":
+                touched.add(meta.get("namespace", "default"))
+            lines.append(f"  {doc['kind']} {meta.get('namespace', '')}/{meta['name']} {outcome} ({name})")
+    for name in step.delete:
+        for doc in read_documents(folder / name):
+            meta = doc.get("metadata", {})
+            kube.delete(doc["kind"], meta.get("namespace"), meta["name"])
+            touched.add(meta.get("namespace", "default"))
+            lines.append(f"  {doc['kind']} {meta.get('namespace', '')}/{meta['name']} deleted ({name})")
     if step.patch:
-        what.append(f"patch Settings gloo-system/default with {step.patch}")
-    lines = [f"Step {step.number}: {', '.join(what)}"]
-    if ignored:
-        lines.append(f"  not Gloo resources (no effect on the translation): {', '.join(ignored)}")
-    lines.append(f"  push: {translation.push.decision}: {translation.push.reason}")
-    served, blocked = _rows(translation)
-    lines += ["  Envoy is served:", *(_route_lines(served) or ["    nothing (no configuration pushed yet)"])]
-    if blocked:
-        lines += ["  desired but not served (blocked by last-known-good):", *_route_lines(blocked)]
-    for f in translation.findings:
-        where = f"{f.resource}" + (f", caused by {f.origin}" if f.origin != f.resource else "")
-        lines.append(f"  finding: {f.severity} on {where}: {f.message}")
+        for doc in read_documents(folder / step.patch):
+            kube.patch("Settings", "gloo-system", "default", doc)
+        lines.append(f"  Settings gloo-system/default patched ({step.patch})")
+    wait_pods(kube, sorted(touched))
+    settle(gateway)
+    lines.append(f"  VirtualService gloo-system/app: {_vs_status(kube)}")
+    lines.append(f"  traffic through the gateway ({REQUESTS} requests each):")
+    for name, seen in probe(gateway).items():
+        answers = ", ".join(f"{answer} x{n}" for answer, n in seen.most_common())
+        lines.append(f"    {name:<16} {answers}")
     lines.append(f"  blog observes: {step.blog}")
     return lines
 
 
-def summary(results: Sequence[tuple[Step, Translation]]) -> str:
-    """Return the closing paragraph.
-
-    Args:
-        results: Each step with its translation.
-
-    Returns:
-        One paragraph.
-    """
-    kept = [str(s.number) for s, t in results if t.push.decision == "keep-last-good"]
-    replaced = [str(s.number) for s, t in results if t.replaced]
-    return (
-        f"Summary: with Gloo {PROFILE}'s default invalid-config policy one bad RouteTable (echo's upstream "
-        f"typo) froze the whole proxy: Envoy kept the last good configuration at step(s) "
-        f"{', '.join(kept) or 'none'}, so foxtrot's unrelated weight change was blocked. With "
-        f"replaceInvalidRoutes on (step 6), only the invalid route went to the fallback response and "
-        f"foxtrot's change reached Envoy; routes were replaced by the fallback at step(s) "
-        f"{', '.join(replaced) or 'none'}. Fixing the typo (step 7) and moving both teams to one label "
-        f"selector (step 8) leave every route served. No request was sent: these are the routes the "
-        f"control plane serves, computed by gloo_nb's translator; the sandbox will add real Envoys."
-    )
-
-
-def run(out: TextIO = sys.stdout, folder: Path = PART2) -> int:
-    """Play every step and print the report.
+def run(out: TextIO = sys.stdout, folder: Path = PART2, state_dir: Path | None = None) -> int:
+    """Start a sandbox, play every step, print the report, stop the sandbox.
 
     Args:
         out: Where to print.
         folder: The Part 2 manifests.
+        state_dir: The sandbox's state directory (default: a temporary one).
 
     Returns:
         0.
     """
-    cluster = Cluster(folder)
-    out.write(f"Two-phase canary, Part 2, as Gloo {PROFILE} (files from {folder})\n\n")
-    results = []
-    for step in STEPS:
-        translation, ignored = cluster.play(step)
-        results.append((step, translation))
-        out.write("\n".join(step_report(step, translation, ignored)) + "\n\n")
-    out.write(summary(results) + "\n")
+    with tempfile.TemporaryDirectory(prefix="gloo-nb-demo-") as tmp:
+        state = state_dir or Path(tmp) / "sandbox"
+        out.write(f"Starting a sandbox (Gloo {PROFILE} profile, 2 Envoy replicas) in {state}\n")
+        info = runner.start(state, gloo_version=PROFILE, replicas=2)
+        try:
+            out.write(f"Gateway {info.gateway}; kubectl: KUBECONFIG={info.kubeconfig}\n\n")
+            out.write(f"Two-phase canary, Part 2 (files from {folder})\n\n")
+            kube = KubeClient.from_kubeconfig(info.kubeconfig)
+            for step in STEPS:
+                what = [*step.apply, *(f"delete {f}" for f in step.delete)] + ([step.patch] if step.patch else [])
+                out.write(f"Step {step.number}: {', '.join(what)}\n")
+                out.write("\n".join(play(step, kube, info.gateway, folder)) + "\n\n")
+                out.flush()
+            out.write(
+                "Summary: with Gloo 1.3's default invalid-config policy, echo's upstream typo (step 5) froze "
+                "the whole proxy, so foxtrot's unrelated weight change was blocked: real requests kept reaching "
+                "foxtrot-v1. With replaceInvalidRoutes (step 6) only echo's broken canary route answered the "
+                "fallback 404 and foxtrot's change went live.\n")
+        finally:
+            runner.stop(state)
+            out.write("Sandbox stopped.\n")
     return 0
 
 

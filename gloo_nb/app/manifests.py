@@ -8,10 +8,10 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from gloo_nb.errors import ParseError
-from gloo_nb.models.codec import ParseResult, parse_stream
+from gloo_nb.models.codec import ParseResult, load_documents, parse_stream
 
 MANIFEST_SUFFIXES = frozenset({".yaml", ".yml", ".json"})
 """File name endings read from folders (as ``kubectl apply -f DIR -R`` does)."""
@@ -69,3 +69,25 @@ def read_manifests(paths: Sequence[str], *, stdin: BinaryIO | None = None) -> Pa
             raise ParseError("no such file or folder; check the path, or give - to read standard input",
                              file=given)
     return result
+
+
+def read_documents(path: Path) -> list[Any]:
+    """Read one manifest file's raw documents (to send them to an API as they are).
+
+    Args:
+        path: The file.
+
+    Returns:
+        The documents, in order.
+
+    Raises:
+        ParseError: The file cannot be read or decoded.
+    """
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise ParseError(f"cannot read the file: {error.strerror or error}", file=str(path)) from None
+    try:
+        return load_documents(data, file=str(path))
+    except UnicodeDecodeError as error:
+        raise ParseError(f"not UTF-8 text at byte {error.start}; save the file as UTF-8", file=str(path)) from None

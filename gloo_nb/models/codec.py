@@ -17,6 +17,8 @@ Rules (``design/architecture.md``, ``gloo-nb translate``; ``spec/gloo-semantics.
 * Unknown fields in a known kind are warning findings (layer ``parse``); reading goes on. Option
   blocks (``options``, ``sslConfig``, ``destinationSpec``...) are kept raw and not checked.
 * Kinds gloo_nb does not translate are returned as :class:`~gloo_nb.models.findings.Skipped`.
+  v1 ``Endpoints`` and ``Pod`` are read (only what Gloo's kube EDS uses: addresses, ports, pod
+  labels, IP, phase and readiness; a Pod's other spec and status fields are not checked).
 * ``metadata.namespace`` absent is kept as ``""``: kubectl would apply the object to its current
   namespace (usually ``default``), and only the caller knows which one that is.
 * YAML timestamps are kept as the strings written, as Kubernetes (which reads YAML as JSON) does.
@@ -54,15 +56,20 @@ from gloo_nb.models.resources import (
     DelegateAction,
     Destination,
     DirectResponseAction,
+    EndpointAddress,
+    EndpointPort,
+    EndpointSubset,
     Gateway,
     HeaderMatcher,
     HttpGateway,
     InvalidConfigPolicy,
+    KubeEndpoints,
     KubeServiceDestination,
     KubeUpstreamSpec,
     Location,
     Matcher,
     ObjectMeta,
+    Pod,
     QueryParameterMatcher,
     RedirectAction,
     Resource,
@@ -283,6 +290,13 @@ _SERVICE_SPEC = frozenset({
     "trafficDistribution", "topologyKeys", "ipFamily",
 })
 _SERVICE_PORT = frozenset({"name", "protocol", "appProtocol", "port", "targetPort", "nodePort"})
+
+# k8s.io/api/core/v1 Endpoints: the object has `subsets` where other kinds have `spec`.
+_ENDPOINTS_TOP = frozenset({"apiVersion", "kind", "metadata", "subsets"})
+_ENDPOINT_SUBSET = frozenset({"addresses", "notReadyAddresses", "ports"})
+_ENDPOINT_ADDRESS = frozenset({"ip", "hostname", "nodeName", "targetRef"})
+_ENDPOINT_PORT = frozenset({"name", "port", "protocol", "appProtocol"})
+_OBJECT_REFERENCE = frozenset({"kind", "namespace", "name", "uid", "apiVersion", "resourceVersion", "fieldPath"})
 
 _MAX_NOTES = 100  # parse findings listed per object; a generated document may hold millions
 _UINT32_MAX = 2**32 - 1
@@ -942,6 +956,60 @@ def _service(r: _Reader, spec: Any, meta: ObjectMeta, status: Mapping[str, Any] 
                    cluster_ip=r.string(s.get("clusterIP"), "spec", "clusterIP"), **kind)
 
 
+def _endpoint_addresses(r: _Reader, value: Any, path: str, name: str) -> tuple[EndpointAddress, ...]:
+    out = []
+    where = _join(path, name)
+    for i, v in enumerate(r.seq(value, path, name)):
+        at = f"{where}[{i}]"
+        a = r.obj(v, at, _ENDPOINT_ADDRESS, proto=False)
+        target_name = target_namespace = ""
+        ref = a.get("targetRef")
+        if ref is not None:
+            t = r.obj(ref, _join(at, "targetRef"), _OBJECT_REFERENCE, proto=False)
+            # Gloo's EDS only follows targetRefs of kind Pod (plugins/kubernetes/eds.go).
+            if r.string(t.get("kind"), _join(at, "targetRef"), "kind") == "Pod":
+                target_name = r.string(t.get("name"), _join(at, "targetRef"), "name")
+                target_namespace = r.string(t.get("namespace"), _join(at, "targetRef"), "namespace")
+        out.append(EndpointAddress(ip=r.string(a.get("ip"), at, "ip"), target_name=target_name,
+                                   target_namespace=target_namespace))
+    return tuple(out)
+
+
+def _endpoints(r: _Reader, subsets: Any, meta: ObjectMeta, status: Mapping[str, Any] | None) -> Resource:
+    out = []
+    for i, v in enumerate(r.seq(subsets, "", "subsets")):
+        at = f"subsets[{i}]"
+        sub = r.obj(v, at, _ENDPOINT_SUBSET, proto=False)
+        ports = []
+        for j, pv in enumerate(r.seq(sub.get("ports"), at, "ports")):
+            pat = f"{at}.ports[{j}]"
+            p = r.obj(pv, pat, _ENDPOINT_PORT, proto=False)
+            if p.get("port") is None:
+                r.fail(_join(pat, "port"), "missing: every endpoint port needs a port number")
+            protocol = {} if p.get("protocol") is None else {"protocol": r.string(p["protocol"], pat, "protocol")}
+            ports.append(EndpointPort(port=r.kube_int(p["port"], pat, "port", 0, 65535),
+                                      name=r.string(p.get("name"), pat, "name"), **protocol))
+        out.append(EndpointSubset(
+            addresses=_endpoint_addresses(r, sub.get("addresses"), at, "addresses"),
+            not_ready_addresses=_endpoint_addresses(r, sub.get("notReadyAddresses"), at, "notReadyAddresses"),
+            ports=tuple(ports)))
+    return KubeEndpoints(meta=meta, subsets=tuple(out))
+
+
+def _pod(r: _Reader, spec: Any, meta: ObjectMeta, status: Mapping[str, Any] | None) -> Resource:
+    # A Pod's spec and status are large and not Gloo's: only the fields EDS reads are checked.
+    s = {} if spec is None else r.mapping(spec, "spec")
+    st = status or {}
+    ready = False
+    for i, c in enumerate(r.seq(st.get("conditions"), "status", "conditions")):
+        cond = r.mapping(c, f"status.conditions[{i}]")
+        if cond.get("type") == "Ready":
+            ready = cond.get("status") == "True"
+    return Pod(meta=meta, pod_ip=r.string(st.get("podIP"), "status", "podIP"),
+               phase=r.string(st.get("phase"), "status", "phase"), ready=ready,
+               host_network=r.boolean(s.get("hostNetwork"), "spec", "hostNetwork"))
+
+
 _BUILDERS = {
     "VirtualService": _virtual_service,
     "RouteTable": _route_table,
@@ -949,7 +1017,11 @@ _BUILDERS = {
     "Upstream": _upstream,
     "Settings": _settings,
     "Service": _service,
+    "Endpoints": _endpoints,
+    "Pod": _pod,
 }
+_SPEC_FIELD = {"Endpoints": "subsets"}
+_TOP_FIELDS = {"Endpoints": _ENDPOINTS_TOP}
 
 
 def _meta(r: _Reader, value: Any, location: Location) -> ObjectMeta:
@@ -1014,9 +1086,9 @@ def _parse(obj: Any, file: str, document: int | None, prefix: str) -> ParsedObje
         return _skip(obj, kind, f"kind {kind} of apiVersion {api} is not a resource gloo_nb translates "
                                 f"(it reads {kind} of {' or '.join(versions)})", file, document, prefix)
     meta = _meta(r, obj.get("metadata"), Location(file, document))
-    r.obj(obj, "", _TOP, proto=False)
+    r.obj(obj, "", _TOP_FIELDS.get(kind, _TOP), proto=False)
     status = r.raw(obj.get("status"), "", "status")
-    resource = _BUILDERS[kind](r, obj.get("spec"), meta, status)
+    resource = _BUILDERS[kind](r, obj.get(_SPEC_FIELD.get(kind, "spec")), meta, status)
     key = ResourceKey(kind, meta.namespace, meta.name)
     findings = []
     if api is None:
@@ -1509,6 +1581,40 @@ def parse_stream(data: str | bytes, *, file: str = "<input>") -> ParseResult:
     except RecursionError:
         raise ParseError("nested too deeply to read", file=file, document=out.document) from None
     return out.result
+
+
+def load_documents(data: str | bytes, *, file: str = "<input>") -> list[Any]:
+    """Decode a YAML or JSON stream into its raw documents, for writing them back to an API.
+
+    The same reader as :func:`parse_stream` (bounded nesting, no alias bombs), without typing the
+    objects: what ``kubectl apply -f`` would send. Empty documents are dropped; a top-level JSON
+    array is a list of documents.
+
+    Args:
+        data: The stream; bytes must be UTF-8.
+        file: What to call the source in messages.
+
+    Returns:
+        The documents, in order.
+
+    Raises:
+        ParseError: The stream cannot be read.
+    """
+    text = data.decode("utf-8", errors="strict") if isinstance(data, bytes) else data
+    first = _NON_SPACE.search(text, 1 if text.startswith("\ufeff") else 0)
+    if first is None:
+        return []
+    if text[first.start()] in "{[":
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError as error:
+            raise ParseError(f"invalid JSON: {error.msg} at line {error.lineno}, column {error.colno}",
+                             file=file) from None
+        return [v for v in (value if isinstance(value, list) else [value]) if v is not None]
+    try:
+        return [value for _, value in _yaml_documents(text, file) if value is not None]
+    except RecursionError:
+        raise ParseError("nested too deeply to read", file=file) from None
 
 
 def merge_patch(target: Any, patch: Any) -> Any:

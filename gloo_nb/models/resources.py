@@ -21,18 +21,23 @@ __all__ = [
     "DelegateAction",
     "Destination",
     "DirectResponseAction",
+    "EndpointAddress",
+    "EndpointPort",
+    "EndpointSubset",
     "Gateway",
     "HELM_INVALID_ROUTE_BODY",
     "HeaderMatcher",
     "HttpGateway",
     "InvalidConfigPolicy",
     "Kind",
+    "KubeEndpoints",
     "KubeServiceDestination",
     "KubeUpstreamSpec",
     "Location",
     "Matcher",
     "ObjectMeta",
     "PathKind",
+    "Pod",
     "QueryParameterMatcher",
     "RedirectAction",
     "Resource",
@@ -58,7 +63,7 @@ __all__ = [
     "WeightedDestination",
 ]
 
-Kind = Literal["VirtualService", "RouteTable", "Gateway", "Upstream", "Settings", "Service"]
+Kind = Literal["VirtualService", "RouteTable", "Gateway", "Upstream", "Settings", "Service", "Endpoints", "Pod"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -798,7 +803,98 @@ class Service:
         return ResourceKey(self.kind, self.meta.namespace, self.meta.name)
 
 
-Resource = VirtualService | RouteTable | Gateway | Upstream | Settings | Service
+@dataclass(frozen=True, slots=True)
+class EndpointAddress:
+    """One ``subsets[].addresses`` entry of a v1 Endpoints object.
+
+    Attributes:
+        ip: ``ip``.
+        target_name: ``targetRef.name`` when the target is a Pod (``""`` otherwise).
+        target_namespace: ``targetRef.namespace`` when the target is a Pod (``""`` otherwise).
+    """
+
+    ip: str = ""
+    target_name: str = ""
+    target_namespace: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class EndpointPort:
+    """One ``subsets[].ports`` entry of a v1 Endpoints object.
+
+    Attributes:
+        port: The port number.
+        name: The port name (``""`` when unnamed, as for a single-port Service).
+        protocol: The protocol.
+    """
+
+    port: int = 0
+    name: str = ""
+    protocol: str = "TCP"
+
+
+@dataclass(frozen=True, slots=True)
+class EndpointSubset:
+    """One ``subsets`` entry of a v1 Endpoints object.
+
+    Attributes:
+        addresses: Ready addresses (``addresses``).
+        not_ready_addresses: ``notReadyAddresses``; Gloo's EDS ignores them.
+        ports: Ports.
+    """
+
+    addresses: tuple[EndpointAddress, ...] = ()
+    not_ready_addresses: tuple[EndpointAddress, ...] = ()
+    ports: tuple[EndpointPort, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class KubeEndpoints:
+    """A v1 Endpoints object (the addresses behind a Service), as Gloo's kube EDS reads it.
+
+    Attributes:
+        meta: Object metadata (the Service's name and namespace).
+        subsets: Subsets.
+    """
+
+    meta: ObjectMeta
+    subsets: tuple[EndpointSubset, ...] = ()
+
+    kind = "Endpoints"
+
+    @property
+    def key(self) -> ResourceKey:
+        """The resource's identity."""
+        return ResourceKey(self.kind, self.meta.namespace, self.meta.name)
+
+
+@dataclass(frozen=True, slots=True)
+class Pod:
+    """A v1 Pod, only what Gloo's kube EDS reads (labels, IP, phase, readiness).
+
+    Attributes:
+        meta: Object metadata; ``meta.labels`` become the endpoint's subset metadata.
+        pod_ip: ``status.podIP``.
+        phase: ``status.phase`` (``Pending``, ``Running``...).
+        ready: Whether ``status.conditions`` holds ``Ready`` with status ``True``.
+        host_network: ``spec.hostNetwork``.
+    """
+
+    meta: ObjectMeta
+    pod_ip: str = ""
+    phase: str = ""
+    ready: bool = False
+    host_network: bool = False
+
+    kind = "Pod"
+
+    @property
+    def key(self) -> ResourceKey:
+        """The resource's identity."""
+        return ResourceKey(self.kind, self.meta.namespace, self.meta.name)
+
+
+Resource = VirtualService | RouteTable | Gateway | Upstream | Settings | Service | KubeEndpoints | Pod
 """Any resource gloo_nb models."""
 
 KIND_TYPES: dict[str, type[Resource]] = {
@@ -808,6 +904,8 @@ KIND_TYPES: dict[str, type[Resource]] = {
     "Upstream": Upstream,
     "Settings": Settings,
     "Service": Service,
+    "Endpoints": KubeEndpoints,
+    "Pod": Pod,
 }
 """Modelled kinds by name."""
 
@@ -818,5 +916,7 @@ API_GROUPS: dict[str, str] = {
     "Upstream": "gloo.solo.io",
     "Settings": "gloo.solo.io",
     "Service": "",
+    "Endpoints": "",
+    "Pod": "",
 }
 """The API group each modelled kind belongs to (``""`` = core v1)."""

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from gloo_nb.models.findings import Skipped
 from gloo_nb.models.resources import (
     Gateway,
+    KubeEndpoints,
+    Pod,
     Resource,
     RouteTable,
     Service,
@@ -33,6 +35,8 @@ class Snapshot:
         upstreams: Upstreams.
         settings: The Settings in force (None: Helm defaults apply).
         services: v1 Services.
+        endpoints: v1 Endpoints (read by kube EDS, :func:`gloo_nb.translate.eds.kube_endpoints`).
+        pods: v1 Pods (read by kube EDS).
         skipped: Documents that were replaced by a later one with the same identity.
     """
 
@@ -42,6 +46,8 @@ class Snapshot:
     upstreams: tuple[Upstream, ...] = ()
     settings: Settings | None = None
     services: tuple[Service, ...] = ()
+    endpoints: tuple[KubeEndpoints, ...] = ()
+    pods: tuple[Pod, ...] = ()
     skipped: tuple[Skipped, ...] = field(default=())
 
     @classmethod
@@ -85,5 +91,7 @@ class Snapshot:
             upstreams=tuple(r for r in by_kind.get("Upstream", []) if isinstance(r, Upstream)),
             settings=settings,
             services=tuple(r for r in by_kind.get("Service", []) if isinstance(r, Service)),
+            endpoints=tuple(r for r in by_kind.get("Endpoints", []) if isinstance(r, KubeEndpoints)),
+            pods=tuple(r for r in by_kind.get("Pod", []) if isinstance(r, Pod)),
             skipped=tuple(skipped),
         )

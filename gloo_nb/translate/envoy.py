@@ -761,6 +761,10 @@ def endpoints_for(cluster: cluster_pb2.Cluster,
                   addresses: Sequence[tuple[str, int, Mapping[str, str]]]) -> endpoint_pb2.ClusterLoadAssignment:
     """A ClusterLoadAssignment for an EDS cluster, with subset labels as ``envoy.lb`` metadata.
 
+    ``translator/endpoints.go:getLbMetadata``: every key of the upstream's subset selectors is
+    first set to ``""``, then the endpoint's labels (all of its pod's labels) are written over them;
+    an endpoint with neither gets no metadata.
+
     Args:
         cluster: The EDS cluster.
         addresses: ``(ip, port, labels)`` per endpoint.
@@ -770,12 +774,14 @@ def endpoints_for(cluster: cluster_pb2.Cluster,
     """
     cla = endpoint_pb2.ClusterLoadAssignment(cluster_name=cluster.eds_cluster_config.service_name)
     lb = cla.endpoints.add()
+    zero = {k: "" for sel in cluster.lb_subset_config.subset_selectors for k in sel.keys}
     for ip, port, labels in addresses:
         ep: endpoint_components_pb2.LbEndpoint = lb.lb_endpoints.add()
         ep.endpoint.address.socket_address.address = ip
         ep.endpoint.address.socket_address.port_value = port
-        if labels:
-            ep.metadata.filter_metadata["envoy.lb"].update(dict(labels))
+        metadata = {**zero, **labels} if zero else labels
+        if metadata:
+            ep.metadata.filter_metadata["envoy.lb"].update(dict(metadata))
     return cla
 
 

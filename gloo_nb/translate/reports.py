@@ -68,7 +68,10 @@ class ResourceReport:
         return text
 
     def status(self, profile: Profile, *, gloo_namespace: str = "gloo-system") -> dict[str, Any]:
-        """Return the Kubernetes ``status`` object Gloo writes for this report.
+        """Return a simplified Kubernetes ``status`` object for this report.
+
+        The exact encoding Gloo's Kubernetes clients write (1.3: snake_case keys; current: state
+        names, truncation, the Proxy's subresource status) is :func:`gloo_nb.translate.status.resource_status`.
 
         Args:
             profile: ``1.3`` writes ``{state, reason, reportedBy}``; ``current`` writes

@@ -11,7 +11,7 @@ v1.3.20). See spec sections 0 and 4 for how the two protection layers combine.
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import Literal
@@ -33,6 +33,7 @@ from gloo_nb.models import (
     Snapshot,
     Upstream,
 )
+from gloo_nb.translate.eds import Endpoints
 from gloo_nb.translate.envoy import (
     FALLBACK_CLUSTER,
     EnvoyResources,
@@ -52,9 +53,6 @@ from gloo_nb.translate.reports import Reports, ResourceReport
 
 GLOO_NAMESPACE = "gloo-system"
 DEFAULT_PROXY = "gateway-proxy"
-
-Endpoints = Mapping[str, Sequence[tuple[str, int, Mapping[str, str]]]]
-"""Endpoint addresses per Envoy cluster name: ``(ip, port, pod labels)``."""
 
 
 def helm_default_settings() -> Settings:
@@ -110,6 +108,9 @@ class Translation:
         served_origins: The same for ``served`` (the origins of the last pushed snapshot).
         replaced: ``(route configuration, virtual host, route name or index)`` of every route
             pointed at the fallback cluster.
+        proxy_report: Gloo's report on the Proxy itself (every listener, virtual host and route
+            error and warning of its translation, after the sanitizers), which becomes the
+            Proxy's status and the ``*v1.Proxy...`` subresource status of gateway resources.
     """
 
     profile: Profile
@@ -124,6 +125,7 @@ class Translation:
     origins: dict[str, list[RouteOrigin]] = field(default_factory=dict)
     served_origins: dict[str, list[RouteOrigin]] = field(default_factory=dict)
     replaced: list[tuple[str, str, str]] = field(default_factory=list)
+    proxy_report: ResourceReport | None = None
 
     @property
     def skipped(self) -> tuple[Skipped, ...]:
@@ -310,6 +312,7 @@ class Translator:
         upstream_errors = [f"{k.dotted}: {e}" for k in sorted(errored_upstreams) for e in
                            gloo_reports.get(k).errors]
 
+        proxy_report = _proxy_report(proxy_key, gloo_reports, demote=profile != "1.3" and policy.replace_invalid_routes)
         replaced: list[tuple[str, str, str]] = []
         push: PushDecision
         if profile == "1.3":
@@ -338,7 +341,8 @@ class Translator:
             served = None
         return Translation(profile=profile, snapshot=snapshot, settings=settings, reports=list(reports),
                            findings=list(reports.findings), proxy=proxy, envoy=resources, push=push, served=served,
-                           origins=final.origins, served_origins=self.last_origins, replaced=replaced)
+                           origins=final.origins, served_origins=self.last_origins, replaced=replaced,
+                           proxy_report=proxy_report)
 
     def _sanitize_13(self, resources: EnvoyResources, policy: InvalidConfigPolicy, proxy_key: ResourceKey,
                      proxy_errors: list[str], proxy_warnings: list[str], upstream_errors: list[str],
@@ -362,6 +366,23 @@ class Translator:
         reason = "replaceInvalidRoutes: invalid routes replaced, snapshot pushed" if replaced else \
             "replaceInvalidRoutes: no route needed replacing"
         return PushDecision("push", reason), resources
+
+
+def _proxy_report(key: ResourceKey, gloo_reports: Reports, *, demote: bool) -> ResourceReport:
+    # Gloo reports every listener, virtual host and route problem on the Proxy (gloo_nb files them
+    # under the Gateway or VirtualService they came from); upstream problems stay on the Upstreams.
+    report = ResourceReport(key)
+    for rep in gloo_reports:
+        if rep.key.kind != "Upstream":
+            report.errors.extend(rep.errors)
+            report.warnings.extend(rep.warnings)
+    if demote:
+        # route_replacing_sanitizer.go:removeErroredRoutesFromReport (current): route errors that
+        # name their route become warnings, appended after the existing ones.
+        moved = [e for e in report.errors if e.startswith("Route Error: ") and "Route Name: " in e]
+        report.errors = [e for e in report.errors if e not in moved]
+        report.warnings.extend(moved)
+    return report
 
 
 def _same_proxy(a: Proxy, b: Proxy) -> bool:

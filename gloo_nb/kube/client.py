@@ -1,0 +1,276 @@
+"""A Kubernetes adapter on the official ``kubernetes`` client: read, apply, patch and delete objects.
+
+One :class:`KubeClient` per identity (the client sends impersonation as default headers, and only
+one ``Impersonate-Group`` value; see ``notes/runtime.md``).
+"""
+
+from __future__ import annotations
+
+import builtins
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from kubernetes import client as k8s
+from kubernetes import config as k8s_config
+from kubernetes.client.exceptions import ApiException
+
+from gloo_nb.errors import GlooNbError
+
+
+class KubeError(GlooNbError):
+    """The Kubernetes API refused a request; ``status`` and ``reason`` are Kubernetes' own."""
+
+    def __init__(self, message: str, *, status: int = 0, reason: str = "") -> None:
+        super().__init__(message)
+        self.status = status
+        self.reason = reason
+
+
+class ConflictError(KubeError):
+    """Someone else changed the object since it was read (HTTP 409 Conflict)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ApiResource:
+    """Where a kind lives in the API.
+
+    Attributes:
+        api_version: ``v1`` or ``group/version``.
+        plural: The resource name in URLs.
+        namespaced: Whether objects live in namespaces.
+    """
+
+    api_version: str
+    plural: str
+    namespaced: bool = True
+
+    def path(self, namespace: str | None = None, name: str | None = None) -> str:
+        """The URL path of a collection or an object.
+
+        Args:
+            namespace: The namespace (ignored for cluster-scoped kinds; None lists all namespaces).
+            name: The object name, or None for the collection.
+
+        Returns:
+            The path.
+        """
+        base = "/api/v1" if self.api_version == "v1" else f"/apis/{self.api_version}"
+        if self.namespaced and namespace:
+            base += f"/namespaces/{namespace}"
+        base += f"/{self.plural}"
+        return f"{base}/{name}" if name else base
+
+
+KNOWN: dict[str, ApiResource] = {
+    "Namespace": ApiResource("v1", "namespaces", namespaced=False),
+    "Service": ApiResource("v1", "services"),
+    "Pod": ApiResource("v1", "pods"),
+    "Endpoints": ApiResource("v1", "endpoints"),
+    "ConfigMap": ApiResource("v1", "configmaps"),
+    "Secret": ApiResource("v1", "secrets"),
+    "Deployment": ApiResource("apps/v1", "deployments"),
+    "VirtualService": ApiResource("gateway.solo.io/v1", "virtualservices"),
+    "RouteTable": ApiResource("gateway.solo.io/v1", "routetables"),
+    "Gateway": ApiResource("gateway.solo.io/v1", "gateways"),
+    "Upstream": ApiResource("gloo.solo.io/v1", "upstreams"),
+    "Settings": ApiResource("gloo.solo.io/v1", "settings"),
+    "Proxy": ApiResource("gloo.solo.io/v1", "proxies"),
+    "Role": ApiResource("rbac.authorization.k8s.io/v1", "roles"),
+    "RoleBinding": ApiResource("rbac.authorization.k8s.io/v1", "rolebindings"),
+    "ClusterRole": ApiResource("rbac.authorization.k8s.io/v1", "clusterroles", namespaced=False),
+    "ClusterRoleBinding": ApiResource("rbac.authorization.k8s.io/v1", "clusterrolebindings", namespaced=False),
+}
+"""The kinds gloo_nb reads and writes."""
+
+
+def resource_for(kind: str) -> ApiResource:
+    """Return where a kind lives.
+
+    Args:
+        kind: The kind.
+
+    Returns:
+        Its API resource.
+
+    Raises:
+        KubeError: For a kind gloo_nb does not handle.
+    """
+    try:
+        return KNOWN[kind]
+    except KeyError:
+        raise KubeError(f"gloo_nb does not handle kind {kind!r}; known kinds: {', '.join(sorted(KNOWN))}") from None
+
+
+class KubeClient:
+    """Read and write Kubernetes objects as plain dicts.
+
+    Args:
+        api_client: A configured ``kubernetes.client.ApiClient`` (one per identity).
+    """
+
+    def __init__(self, api_client: k8s.ApiClient) -> None:
+        self.api_client = api_client
+
+    @classmethod
+    def from_kubeconfig(cls, path: str | None = None, *, context: str | None = None, as_user: str | None = None,
+                        as_group: str | None = None) -> KubeClient:
+        """Build a client from a kubeconfig, optionally impersonating a user and group.
+
+        Args:
+            path: The kubeconfig file (default: ``$KUBECONFIG`` or ``~/.kube/config``).
+            context: The context (default: the current one).
+            as_user: Impersonate this user.
+            as_group: Impersonate this group (with ``as_user``).
+
+        Returns:
+            The client.
+        """
+        configuration = k8s.Configuration()
+        k8s_config.load_kube_config(config_file=path, context=context, client_configuration=configuration)
+        api_client = k8s.ApiClient(configuration)
+        if as_user:
+            api_client.set_default_header("Impersonate-User", as_user)
+        if as_group:
+            api_client.set_default_header("Impersonate-Group", as_group)
+        return cls(api_client)
+
+    def _call(self, method: str, path: str, body: Any = None, *, content_type: str = "application/json",
+              query: Mapping[str, str] | None = None) -> dict[str, Any]:
+        api = self.api_client
+        _, url, headers, payload, _ = api.param_serialize(
+            method, path, query_params=list((query or {}).items()), body=body,
+            header_params={"Accept": "application/json", "Content-Type": content_type},
+            auth_settings=["BearerToken"])
+        try:
+            resp = api.call_api(method, url, header_params=headers, body=payload)
+            data = resp.read()
+        except ApiException as exc:
+            raise _error(int(exc.status or 0), str(exc.reason), exc.body, method, path) from None
+        except OSError as exc:
+            raise KubeError(f"{method} {path}: cannot reach the Kubernetes API: {exc}") from None
+        if not 200 <= resp.status < 300:
+            raise _error(resp.status, str(resp.reason), data, method, path)
+        return json.loads(data) if data else {}
+
+    def get(self, kind: str, namespace: str | None, name: str) -> dict[str, Any]:
+        """Read one object.
+
+        Args:
+            kind: The kind.
+            namespace: The namespace (None for cluster-scoped kinds).
+            name: The name.
+
+        Returns:
+            The object.
+        """
+        return self._call("GET", resource_for(kind).path(namespace, name))
+
+    def list(self, kind: str, namespace: str | None = None, *, label_selector: str = "") -> dict[str, Any]:
+        """List objects (all namespaces when ``namespace`` is None).
+
+        Args:
+            kind: The kind.
+            namespace: The namespace.
+            label_selector: A Kubernetes label selector.
+
+        Returns:
+            The list object (``items`` and the list's ``metadata.resourceVersion``).
+        """
+        query = {"labelSelector": label_selector} if label_selector else None
+        return self._call("GET", resource_for(kind).path(namespace), query=query)
+
+    def apply(self, obj: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+        """Make the object exist as given: create it, or replace the live one's spec with it.
+
+        The live object's ``resourceVersion`` is sent with the replacement, so a concurrent
+        writer makes this fail with :class:`ConflictError` instead of being overwritten.
+
+        Args:
+            obj: The manifest.
+
+        Returns:
+            ``created``, ``configured`` or ``unchanged``, and the stored object.
+        """
+        res = resource_for(str(obj.get("kind")))
+        meta = obj.get("metadata") or {}
+        ns, name = meta.get("namespace"), meta["name"]
+        if res.namespaced and not ns:
+            ns = "default"
+        try:
+            live = self._call("GET", res.path(ns, name))
+        except KubeError as exc:
+            if exc.status != 404:
+                raise
+            return "created", self._call("POST", res.path(ns), dict(obj))
+        desired = json.loads(json.dumps(dict(obj)))
+        desired.setdefault("metadata", {})
+        desired["metadata"]["resourceVersion"] = live["metadata"]["resourceVersion"]
+        if "status" in live:
+            desired["status"] = live["status"]
+        stored = self._call("PUT", res.path(ns, name), desired)
+        changed = stored["metadata"]["resourceVersion"] != live["metadata"]["resourceVersion"]
+        return ("configured" if changed else "unchanged"), stored
+
+    def patch(self, kind: str, namespace: str | None, name: str, patch: Mapping[str, Any]) -> dict[str, Any]:
+        """Apply a JSON merge patch (RFC 7386).
+
+        Args:
+            kind: The kind.
+            namespace: The namespace.
+            name: The name.
+            patch: The merge patch.
+
+        Returns:
+            The patched object.
+        """
+        return self._call("PATCH", resource_for(kind).path(namespace, name), dict(patch),
+                          content_type="application/merge-patch+json")
+
+    def delete(self, kind: str, namespace: str | None, name: str, *, missing_ok: bool = True) -> bool:
+        """Delete one object.
+
+        Args:
+            kind: The kind.
+            namespace: The namespace.
+            name: The name.
+            missing_ok: Whether a missing object is fine.
+
+        Returns:
+            Whether something was deleted.
+        """
+        try:
+            self._call("DELETE", resource_for(kind).path(namespace, name))
+        except KubeError as exc:
+            if exc.status == 404 and missing_ok:
+                return False
+            raise
+        return True
+
+    def apply_all(self, objs: Iterable[Mapping[str, Any]]) -> builtins.list[tuple[str, str]]:
+        """Apply objects in order.
+
+        Args:
+            objs: The manifests.
+
+        Returns:
+            ``(kind/namespace/name, outcome)`` per object.
+        """
+        out = []
+        for obj in objs:
+            outcome, stored = self.apply(obj)
+            meta = stored.get("metadata", {})
+            out.append((f"{obj.get('kind')}/{meta.get('namespace', '')}/{meta.get('name')}", outcome))
+        return out
+
+
+def _error(status: int, reason_phrase: str, body: Any, method: str, path: str) -> KubeError:
+    message, reason = reason_phrase, ""
+    try:
+        doc = json.loads(body or "{}")
+        message, reason = doc.get("message", message), doc.get("reason", "")
+    except (ValueError, AttributeError):
+        pass
+    cls = ConflictError if status == 409 and reason == "Conflict" else KubeError
+    return cls(f"{method} {path}: {message}", status=status, reason=reason)

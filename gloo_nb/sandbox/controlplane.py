@@ -1,0 +1,332 @@
+"""The sandbox's Gloo-compatible control plane (an emulator, not Gloo).
+
+It does what Gloo's gateway and gloo pods do, with gloo_nb's translator for the chosen profile:
+on every change to the resources it watches it translates, writes Gloo's statuses back onto
+VirtualServices, RouteTables, Gateways and Upstreams (and, in 1.3, the Proxy object), applies the
+invalid-config policy (the translator keeps the last known good snapshot in memory, so, like
+Gloo's, that memory does not survive a restart), and serves the result over ADS keyed by the
+proxy's role (``gloo-system~gateway-proxy``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from envoy.config.listener.v3 import listener_pb2
+from google.protobuf.message import Message
+
+from gloo_nb._types import Profile
+from gloo_nb.errors import GlooNbError
+from gloo_nb.models.codec import parse_object
+from gloo_nb.models.snapshot import Snapshot
+from gloo_nb.sandbox import kinds
+from gloo_nb.sandbox.store import GLOO, ApiError, Store, WatchEvent
+from gloo_nb.sandbox.xds_server import (
+    TYPE_CLUSTER,
+    TYPE_ENDPOINT,
+    TYPE_LISTENER,
+    TYPE_ROUTE,
+    AdsServer,
+    XdsSnapshot,
+)
+from gloo_nb.translate.eds import kube_endpoints
+from gloo_nb.translate.envoy import EnvoyResources, endpoints_for
+from gloo_nb.translate.status import proxy_manifest, resource_status, status_patch_too_large
+from gloo_nb.translate.translator import Translation, Translator
+
+log = logging.getLogger(__name__)
+
+WATCHED = (kinds.VIRTUAL_SERVICE, kinds.ROUTE_TABLE, kinds.GATEWAY, kinds.UPSTREAM, kinds.SETTINGS,
+           kinds.SERVICE, kinds.ENDPOINTS, kinds.POD)
+"""What Gloo watches: its own resources, and Services/Endpoints/Pods for kube EDS."""
+
+STATUS_KINDS = {"VirtualService": kinds.VIRTUAL_SERVICE, "RouteTable": kinds.ROUTE_TABLE,
+                "Gateway": kinds.GATEWAY, "Upstream": kinds.UPSTREAM}
+
+
+@dataclass(slots=True)
+class SyncRecord:
+    """What one control-plane pass did, for tests, benchmarks and the daemon's log.
+
+    Attributes:
+        store_version: The store resource version the pass read.
+        decision: The push decision (``push`` or ``keep-last-good``), or ``none`` before any push.
+        versions: The xDS version per type URL that was set.
+        statuses_written: How many status writes the pass made.
+        seconds: How long the pass took.
+    """
+
+    store_version: int
+    decision: str
+    versions: dict[str, str] = field(default_factory=dict)
+    statuses_written: int = 0
+    seconds: float = 0.0
+
+
+def _content_key(event: WatchEvent) -> str:
+    """What about an object matters to Gloo: everything but its status and bookkeeping."""
+    obj = event.object
+    meta = obj.get("metadata", {})
+    if event.kind is kinds.POD:
+        # Only a pod's labels reach Envoy (as subset metadata); readiness arrives through Endpoints.
+        return json.dumps(meta.get("labels") or {}, sort_keys=True)
+    trimmed = {k: v for k, v in obj.items() if k != "status"}
+    trimmed["metadata"] = {k: v for k, v in meta.items()
+                           if k not in ("resourceVersion", "managedFields", "generation")}
+    return json.dumps(trimmed, sort_keys=True, default=str)
+
+
+class ControlPlane:
+    """Watch the store, translate like Gloo, write statuses back, serve xDS.
+
+    Args:
+        store: The sandbox's object store.
+        ads: The ADS server to publish snapshots to.
+        profile: Gloo's behaviour profile.
+        namespace: Gloo's install (write) namespace.
+        proxy: The proxy name; the snapshot key is ``<namespace>~<proxy>``.
+        debounce: Seconds to wait after a change for more changes before translating.
+    """
+
+    def __init__(self, store: Store, ads: AdsServer, profile: Profile, *, namespace: str = "gloo-system",
+                 proxy: str = "gateway-proxy", debounce: float = 0.002) -> None:
+        self._store = store
+        self._ads = ads
+        self._profile = profile
+        self._namespace = namespace
+        self._proxy = proxy
+        self._debounce = debounce
+        self._translator = Translator(profile, proxy_name=proxy)
+        self._keys: dict[tuple[str, str, str], str] = {}
+        self._dirty = threading.Event()
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._unsubscribe: Callable[[], None] | None = None
+        self._lock = threading.Lock()
+        self._listeners: list[Callable[[SyncRecord], None]] = []
+        self.last: SyncRecord | None = None
+        self.last_translation: Translation | None = None
+
+    @property
+    def snapshot_key(self) -> str:
+        """The xDS snapshot key (``node.metadata.role``) of the proxy."""
+        return f"{self._namespace}~{self._proxy}"
+
+    def add_listener(self, fn: Callable[[SyncRecord], None]) -> None:
+        """Call ``fn`` after every pass.
+
+        Args:
+            fn: The callback; it runs on the control plane's thread and must be quick.
+        """
+        self._listeners.append(fn)
+
+    def start(self) -> None:
+        """Subscribe to the store, run a first pass, then follow changes in a thread."""
+        self._unsubscribe = self._store.subscribe(self._on_event)
+        self.sync()
+        self._thread = threading.Thread(target=self._run, name="controlplane", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop following changes."""
+        self._stopping.set()
+        self._dirty.set()
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+
+    def _on_event(self, event: WatchEvent) -> None:
+        if event.kind not in WATCHED:
+            return
+        meta = event.object.get("metadata", {})
+        ident = (event.kind.kind, meta.get("namespace", ""), meta.get("name", ""))
+        if event.type == "DELETED":
+            self._keys.pop(ident, None)
+            self._dirty.set()
+            return
+        key = _content_key(event)
+        if self._keys.get(ident) == key:
+            return  # only a status (often our own write) or bookkeeping changed
+        self._keys[ident] = key
+        self._dirty.set()
+
+    def _run(self) -> None:
+        while not self._stopping.is_set():
+            self._dirty.wait()
+            if self._stopping.is_set():
+                return
+            time.sleep(self._debounce)
+            self._dirty.clear()
+            try:
+                self.sync()
+            except Exception:  # noqa: BLE001 - a control plane never dies of one bad snapshot
+                log.exception("control plane pass failed")
+
+    # --- one pass ---------------------------------------------------------------------------
+
+    def sync(self) -> SyncRecord:
+        """Translate what the store holds now, write statuses and publish the xDS snapshot.
+
+        Returns:
+            What the pass did.
+        """
+        with self._lock:
+            started = time.perf_counter()
+            version = int(self._store.resource_version)
+            resources = []
+            for kind in WATCHED:
+                items, _ = self._store.list(kind)
+                resources += [r for r in map(_parse, items) if r is not None]
+            snapshot = Snapshot.from_resources(resources)
+            eds = kube_endpoints(snapshot.upstreams, snapshot.services, snapshot.endpoints, snapshot.pods,
+                                 self._profile)
+            translation = self._translator.translate(snapshot, endpoints=eds)
+            written = self._write_statuses(translation)
+            record = SyncRecord(version, translation.push.decision if translation.served else "none",
+                                statuses_written=written)
+            if translation.served is not None:
+                snap = _xds_snapshot(translation.served, eds)
+                record.versions = dict(snap.versions)
+                self._ads.set_snapshot(self.snapshot_key, snap)
+            else:
+                # Nothing good was ever pushed: Envoy gets an empty, versioned snapshot, so it is
+                # connected and ACKing but has no listener (as with Gloo and no VirtualService).
+                snap = _xds_snapshot(EnvoyResources(), eds)
+                record.versions = dict(snap.versions)
+                self._ads.set_snapshot(self.snapshot_key, snap)
+            record.seconds = time.perf_counter() - started
+            self.last = record
+            self.last_translation = translation
+        for fn in self._listeners:
+            fn(record)
+        return record
+
+    def _write_statuses(self, translation: Translation) -> int:
+        written = 0
+        # Gloo 1.3 persists the Proxy; current Gloo keeps it in memory (persistProxySpec false).
+        proxy_obj = proxy_manifest(translation) if self._profile == "1.3" else None
+        for report in translation.reports:
+            kind = STATUS_KINDS.get(report.key.kind)
+            if kind is None:
+                continue
+            status = resource_status(report, self._profile, proxy_status=translation.proxy_report,
+                                     namespace=self._namespace, proxy_name=self._proxy)
+            if self._profile != "1.3" and status_patch_too_large(status, namespace=self._namespace):
+                continue  # current Gloo leaves the old status when its patch exceeds 2048 bytes
+            written += self._set_status(kind, report.key.namespace, report.key.name, status)
+        if proxy_obj is not None:
+            written += self._write_proxy(proxy_obj)
+        return written
+
+    def _set_status(self, kind: kinds.Kind, namespace: str, name: str, status: Mapping[str, Any]) -> int:
+        def mutate(obj: dict[str, Any]) -> dict[str, Any]:
+            obj["status"] = dict(status)
+            return obj
+        try:
+            current = self._store.get(kind, namespace, name)
+            if current.get("status") == status:
+                return 0
+            self._store.patch(kind, namespace, name, mutate, identity=GLOO, subresource="status")
+            return 1
+        except ApiError:
+            return 0  # deleted meanwhile: the next pass sees it gone
+
+    def _write_proxy(self, manifest: dict[str, Any]) -> int:
+        meta = manifest["metadata"]
+        try:
+            current = self._store.get(kinds.PROXY, meta["namespace"], meta["name"])
+        except ApiError:
+            self._store.create(kinds.PROXY, manifest, identity=GLOO)
+            return 1
+        if current.get("spec") == manifest.get("spec") and current.get("status") == manifest.get("status"):
+            return 0
+
+        def mutate(obj: dict[str, Any]) -> dict[str, Any]:
+            obj["spec"] = manifest.get("spec")
+            obj["status"] = manifest.get("status")
+            return obj
+        self._store.patch(kinds.PROXY, meta["namespace"], meta["name"], mutate, identity=GLOO)
+        return 1
+
+
+def _parse(obj: Mapping[str, Any]) -> Any:
+    meta = obj.get("metadata", {})
+    try:
+        parsed = parse_object(obj)
+    except GlooNbError as exc:
+        # The API validates Gloo kinds on write, so this is rare (a stored object from an older
+        # sandbox); Gloo, too, skips a resource it cannot read and carries on.
+        log.warning("skipping %s %s/%s: %s", obj.get("kind"), meta.get("namespace"), meta.get("name"), exc)
+        return None
+    return parsed.resource
+
+
+def _digest(messages: Iterable[Message]) -> str:
+    h = hashlib.blake2b(digest_size=8)
+    for m in messages:
+        h.update(m.SerializeToString(deterministic=True))
+        h.update(b"\x00")
+    return h.hexdigest()
+
+
+def _xds_snapshot(served: EnvoyResources, eds: Mapping[str, Any]) -> XdsSnapshot:
+    """The xDS snapshot for the served resources, with EDS always from the current endpoints.
+
+    Gloo 1.3 keeps serving the last good listeners, routes and clusters when a snapshot is
+    rejected, but still updates endpoints (``envoy_translator_syncer.go@v1.3.20:updateEndpointsOnly``);
+    current Gloo always pushes. Either way EDS follows the live pods.
+    """
+    clusters = list(served.clusters)
+    cla = [endpoints_for(c, eds.get(c.name, ())) for c in clusters if c.HasField("eds_cluster_config")]
+    by_type: dict[str, list[Message]] = {
+        TYPE_LISTENER: list(served.listeners),
+        TYPE_ROUTE: list(served.route_configurations),
+        TYPE_CLUSTER: clusters,
+        TYPE_ENDPOINT: cla,
+    }
+    return XdsSnapshot(resources=by_type, versions={t: _digest(ms) for t, ms in by_type.items()})
+
+
+NodeTransform = Callable[[str, str, list[Message]], list[Message]]
+"""``(node id, type URL, resources) -> resources`` sent to that node."""
+
+
+def rewrite_listener_ports(port_for: Callable[[str, int], int | None]) -> NodeTransform:
+    """A node transform that binds each replica's listeners to its own loopback port.
+
+    Gloo's listener ``listener-::-8080`` binds ``::``:8080 in every gateway-proxy pod; on one
+    machine each replica needs its own port, so the sandbox rewrites the address per node and
+    keeps the name (drift detection ignores this rewrite).
+
+    Args:
+        port_for: ``(node id, bind port) -> loopback port``, or None for an unknown node.
+
+    Returns:
+        The transform for :meth:`AdsServer.set_node_transform`.
+    """
+    def transform(node_id: str, type_url: str, resources: list[Message]) -> list[Message]:
+        if type_url != TYPE_LISTENER:
+            return resources
+        out: list[Message] = []
+        for res in resources:
+            assert isinstance(res, listener_pb2.Listener)
+            sock = res.address.socket_address
+            port = port_for(node_id, sock.port_value) if res.address.HasField("socket_address") else None
+            if port is None:
+                out.append(res)
+                continue
+            copy = listener_pb2.Listener()
+            copy.CopyFrom(res)
+            copy.address.socket_address.address = "127.0.0.1"
+            copy.address.socket_address.port_value = port
+            out.append(copy)
+        return out
+    return transform

@@ -1,0 +1,372 @@
+"""The sandbox process: the Kubernetes-compatible API, the kubelet, the control plane, Envoy.
+
+``gloo-nb sandbox start`` runs this module in the background (``python -m gloo_nb.sandbox.daemon``);
+it writes ``endpoints.json`` once everything serves and removes its ``pid`` from it on a clean stop.
+Everything binds 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import itertools
+import json
+import logging
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from gloo_nb._types import Profile, check_profile
+from gloo_nb.models.defaults import helm_default_gateway_manifest, helm_default_settings_manifest
+from gloo_nb.sandbox import kinds
+from gloo_nb.sandbox.controlplane import ControlPlane, rewrite_listener_ports
+from gloo_nb.sandbox.envoy import EnvoyFleet, Replica
+from gloo_nb.sandbox.kubeapi import KubeApiServer, write_kubeconfig
+from gloo_nb.sandbox.kubelet import Kubelet
+from gloo_nb.sandbox.store import ADMIN, KUBELET, ApiError, Store
+from gloo_nb.sandbox.xds_server import TYPE_CLUSTER, TYPE_LISTENER, AdsServer
+
+log = logging.getLogger("gloo_nb.sandbox")
+
+NAMESPACE = "gloo-system"
+PROXY = "gateway-proxy"
+MANAGED_BY = "sandbox.gloo-nb.io/managed-by"
+PORTS_ANNOTATION = "sandbox.gloo-nb.io/ports"
+ADMIN_PORT = 19000
+"""Gloo's Envoy admin port in the gateway-proxy pod (``EnvoyAdminPort``)."""
+GATEWAY_PORT = 8080
+"""The Helm default Gateway's bind port (the gateway-proxy pod's ``httpPort``)."""
+PROXY_LABELS = {"gloo": "gateway-proxy", "gateway-proxy-id": PROXY, "gateway-proxy": "live"}
+"""Labels of the Helm chart's gateway-proxy pods, which its Service selects."""
+
+
+# --- what a fresh Gloo install holds ---------------------------------------------------------
+
+
+def _now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+def install_manifests(profile: Profile) -> list[tuple[kinds.Kind, dict[str, Any]]]:
+    """The objects of a fresh Gloo install (Helm defaults), without the gateway-proxy pods.
+
+    Args:
+        profile: The Gloo profile (Settings differ slightly).
+
+    Returns:
+        ``(kind, manifest)`` pairs in creation order.
+    """
+    ns = lambda name: {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}  # noqa: E731
+    gloo_svc = {
+        "apiVersion": "v1", "kind": "Service",
+        "metadata": {"name": "gloo", "namespace": NAMESPACE, "labels": {"app": "gloo", "gloo": "gloo"}},
+        # install/helm/gloo/templates/2-gloo-service.yaml
+        "spec": {"selector": {"gloo": "gloo"}, "ports": [
+            {"name": "grpc-xds", "port": 9977, "protocol": "TCP", "targetPort": 9977},
+            {"name": "rest-xds", "port": 9976, "protocol": "TCP", "targetPort": 9976},
+            {"name": "grpc-validation", "port": 9988, "protocol": "TCP", "targetPort": 9988},
+            {"name": "grpc-proxydebug", "port": 9966, "protocol": "TCP", "targetPort": 9966},
+            {"name": "https", "port": 443, "protocol": "TCP", "targetPort": 8443},
+            {"name": "http-monitoring", "port": 9091, "protocol": "TCP", "targetPort": 9091}]},
+    }
+    proxy_svc = {
+        "apiVersion": "v1", "kind": "Service",
+        "metadata": {"name": PROXY, "namespace": NAMESPACE,
+                     "labels": {"app": "gloo", "gloo": "gateway-proxy", "gateway-proxy-id": PROXY}},
+        # install/helm/gloo/templates/8-gateway-proxy-service.yaml
+        "spec": {"type": "LoadBalancer", "selector": {"gateway-proxy-id": PROXY, "gateway-proxy": "live"},
+                 "ports": [{"name": "http", "port": 80, "protocol": "TCP", "targetPort": 8080},
+                           {"name": "https", "port": 443, "protocol": "TCP", "targetPort": 8443}]},
+    }
+    return [
+        (kinds.NAMESPACE, ns("default")),
+        (kinds.NAMESPACE, ns(NAMESPACE)),
+        (kinds.SETTINGS, helm_default_settings_manifest(profile=profile)),
+        (kinds.GATEWAY, helm_default_gateway_manifest()),
+        (kinds.SERVICE, gloo_svc),
+        (kinds.SERVICE, proxy_svc),
+    ]
+
+
+def proxy_pod(replica: Replica, *, ready: bool) -> dict[str, Any]:
+    """The ``gateway-proxy-<i>`` pod standing for one Envoy replica.
+
+    Its container ports 8080 and 19000 map to the replica's listener and admin ports (the
+    ``sandbox.gloo-nb.io/ports`` annotation), so Services, Endpoints and port-forwards reach them.
+
+    Args:
+        replica: The replica.
+        ready: Whether the replica is connected to the control plane.
+
+    Returns:
+        The Pod manifest, with status.
+    """
+    ports = {str(GATEWAY_PORT): replica.port_for(GATEWAY_PORT), str(ADMIN_PORT): replica.admin_port}
+    cond = "True" if ready else "False"
+    now = _now()
+    return {
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": f"{PROXY}-{replica.index}", "namespace": NAMESPACE, "labels": dict(PROXY_LABELS),
+                     "annotations": {MANAGED_BY: "sandbox-envoy", PORTS_ANNOTATION: json.dumps(ports)}},
+        "spec": {"nodeName": "sandbox", "containers": [{
+            "name": PROXY, "image": "quay.io/solo-io/gloo-envoy-wrapper",
+            "args": ["--disable-hot-restart"],
+            "ports": [{"name": "http", "containerPort": GATEWAY_PORT, "protocol": "TCP"},
+                      {"name": "admin", "containerPort": ADMIN_PORT, "protocol": "TCP"}]}]},
+        "status": {
+            "phase": "Running", "hostIP": "127.0.0.1", "podIP": "127.0.0.1", "podIPs": [{"ip": "127.0.0.1"}],
+            "startTime": now,
+            "conditions": [{"type": t, "status": "True" if t in ("PodScheduled", "Initialized") else cond,
+                            "lastTransitionTime": now}
+                           for t in ("PodScheduled", "Initialized", "ContainersReady", "Ready")],
+            "containerStatuses": [{"name": PROXY, "image": "quay.io/solo-io/gloo-envoy-wrapper", "ready": ready,
+                                   "restartCount": replica.restarts, "started": True,
+                                   "state": {"running": {"startedAt": now}}}],
+        },
+    }
+
+
+def seed(store: Store, profile: Profile) -> None:
+    """Create what a fresh install holds, unless the store already has it (a restarted sandbox).
+
+    Args:
+        store: The store.
+        profile: The Gloo profile.
+    """
+    for kind, manifest in install_manifests(profile):
+        meta = manifest["metadata"]
+        try:
+            store.get(kind, meta.get("namespace"), meta["name"])
+        except ApiError:
+            store.create(kind, manifest, identity=ADMIN)
+
+
+def publish_proxy_pods(store: Store, replicas: list[Replica], ready: bool) -> None:
+    """Create or update the gateway-proxy pods and drop pods of replicas that no longer exist.
+
+    Args:
+        store: The store.
+        replicas: The Envoy replicas.
+        ready: Whether the replicas are connected.
+    """
+    wanted = {f"{PROXY}-{r.index}": r for r in replicas}
+    items, _ = store.list(kinds.POD, NAMESPACE, label_selector="gateway-proxy-id=" + PROXY)
+    for pod in items:
+        name = pod["metadata"]["name"]
+        if name not in wanted and pod["metadata"].get("annotations", {}).get(MANAGED_BY):
+            store.delete(kinds.POD, NAMESPACE, name, identity=KUBELET)
+    for name, replica in wanted.items():
+        manifest = proxy_pod(replica, ready=ready)
+        try:
+            store.get(kinds.POD, NAMESPACE, name)
+        except ApiError:
+            status = manifest.pop("status")
+            store.create(kinds.POD, manifest, identity=KUBELET)
+            manifest["status"] = status
+
+        def mutate(obj: dict[str, Any], manifest: dict[str, Any] = manifest) -> dict[str, Any]:
+            obj["metadata"]["annotations"] = manifest["metadata"]["annotations"]
+            obj["metadata"]["labels"] = manifest["metadata"]["labels"]
+            obj["status"] = manifest["status"]
+            return obj
+        store.patch(kinds.POD, NAMESPACE, name, mutate, identity=KUBELET)
+        store.patch(kinds.POD, NAMESPACE, name, mutate, identity=KUBELET, subresource="status")
+
+
+# --- the front door ----------------------------------------------------------------------------
+
+
+class FrontDoor:
+    """The ``gateway-proxy`` Service's load balancer: spreads TCP connections over the replicas.
+
+    Args:
+        backends: ``() -> [loopback port]`` of the replicas, asked on each connection.
+    """
+
+    def __init__(self, backends: Any) -> None:
+        self._backends = backends
+        self._rr = itertools.count()
+        self._server: asyncio.base_events.Server | None = None
+        self.port = 0
+
+    async def start(self) -> None:
+        """Bind 127.0.0.1 on a free port."""
+        self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    async def stop(self) -> None:
+        """Close the listener."""
+        if self._server is not None:
+            self._server.close()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._server.wait_closed(), 1)
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        ports = list(self._backends())
+        upstream = None
+        start = next(self._rr)
+        # Like a Service's kube-proxy: try the next backend when one refuses (a replica restarting).
+        for i in range(len(ports)):
+            port = ports[(start + i) % len(ports)]
+            try:
+                upstream = await asyncio.open_connection("127.0.0.1", port)
+                break
+            except OSError:
+                continue
+        if upstream is None:
+            writer.close()
+            return
+        up_reader, up_writer = upstream
+
+        async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+            try:
+                while data := await src.read(65536):
+                    dst.write(data)
+                    await dst.drain()
+            except (ConnectionError, OSError):
+                pass
+            finally:
+                with contextlib.suppress(Exception):
+                    if dst.can_write_eof():
+                        dst.write_eof()
+        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+        for w in (writer, up_writer):
+            w.close()
+
+
+# --- the process -------------------------------------------------------------------------------
+
+
+class Sandbox:
+    """Every piece of a running sandbox, in one process.
+
+    Args:
+        state_dir: Where objects, logs, the kubeconfig and ``endpoints.json`` live.
+        profile: The Gloo profile.
+        replicas: How many Envoy replicas.
+    """
+
+    def __init__(self, state_dir: Path, profile: Profile, replicas: int) -> None:
+        self.state_dir = state_dir
+        self.profile = profile
+        self.replicas = replicas
+        self.store = Store(state_dir)
+        self.api = KubeApiServer(self.store)
+        self.ads = AdsServer()
+        self.fleet: EnvoyFleet | None = None
+        self.kubelet = Kubelet(self.store, state_dir)
+        self.controlplane = ControlPlane(self.store, self.ads, profile)
+        self.front = FrontDoor(self._gateway_ports)
+        self._stop = asyncio.Event()
+
+    def _gateway_ports(self) -> list[int]:
+        return [r.port_for(GATEWAY_PORT) for r in self.fleet.replicas] if self.fleet else []
+
+    def _port_for(self, node_id: str, bind_port: int) -> int | None:
+        for r in self.fleet.replicas if self.fleet else ():
+            if r.node_id == node_id:
+                return r.port_for(bind_port)
+        return None
+
+    async def run(self) -> None:
+        """Start everything, write ``endpoints.json``, serve until SIGTERM/SIGINT, stop everything."""
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self._stop.set)
+        try:
+            await self._start()
+            await self._stop.wait()
+        finally:
+            await self._shutdown()
+
+    async def _start(self) -> None:
+        await self.api.start()
+        seed(self.store, self.profile)
+        xds = self.ads.start()
+        self.ads.set_node_transform(rewrite_listener_ports(self._port_for))
+        self.controlplane.start()
+        self.fleet = EnvoyFleet(xds, self.state_dir, self.replicas, namespace=NAMESPACE, proxy=PROXY)
+        for r in self.fleet.replicas:
+            r.port_for(GATEWAY_PORT)
+        self.kubelet.start()
+        self.fleet.start()
+        self.fleet.add_restart_listener(lambda _r: publish_proxy_pods(self.store, self.fleet.replicas, True)
+                                        if self.fleet else None)
+        await self.front.start()
+        ids = {r.node_id for r in self.fleet.replicas}
+        ok = await asyncio.to_thread(self.ads.wait_for, lambda nodes: all(
+            n in nodes and nodes[n].connected and nodes[n].acked(TYPE_CLUSTER) and nodes[n].acked(TYPE_LISTENER)
+            for n in ids), 20.0)
+        if not ok:
+            raise RuntimeError("the Envoy replicas did not connect to the control plane within 20 s; "
+                               f"see {self.state_dir}/envoy-*.log")
+        publish_proxy_pods(self.store, self.fleet.replicas, True)
+        kubeconfig = self.state_dir / "kubeconfig"
+        write_kubeconfig(kubeconfig, self.api.url)
+        info = {
+            "glooVersion": self.profile,
+            "kubeconfig": str(kubeconfig),
+            "kubeApi": self.api.url,
+            "xds": xds,
+            "gateway": f"http://127.0.0.1:{self.front.port}",
+            "gateways": [f"http://127.0.0.1:{p}" for p in self._gateway_ports()],
+            "envoyAdmin": [f"http://127.0.0.1:{r.admin_port}" for r in self.fleet.replicas],
+            "pid": os.getpid(),
+        }
+        tmp = self.state_dir / "endpoints.json.tmp"
+        tmp.write_text(json.dumps(info, indent=2) + "\n")
+        tmp.replace(self.state_dir / "endpoints.json")
+        log.info("sandbox serving: %s", json.dumps(info))
+
+    async def _shutdown(self) -> None:
+        steps = [self.kubelet.stop, self.fleet.stop if self.fleet else None, self.controlplane.stop, self.ads.stop]
+        for step in steps:
+            if step is None:
+                continue
+            try:
+                await asyncio.to_thread(step)
+            except Exception:  # noqa: BLE001 - stop the rest whatever one piece does
+                log.exception("stopping %s failed", step)
+        await self.front.stop()
+        await self.api.stop()
+        self.store.close()
+        endpoints = self.state_dir / "endpoints.json"
+        with contextlib.suppress(OSError, ValueError):
+            info = json.loads(endpoints.read_text())
+            if info.get("pid") == os.getpid():
+                info["pid"] = None
+                endpoints.write_text(json.dumps(info, indent=2) + "\n")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run a sandbox in the foreground (``gloo-nb sandbox start`` runs this in the background).
+
+    Args:
+        argv: Arguments (``--state-dir``, ``--gloo-version``, ``--replicas``).
+
+    Returns:
+        The exit status.
+    """
+    parser = argparse.ArgumentParser(prog="python -m gloo_nb.sandbox.daemon")
+    parser.add_argument("--state-dir", required=True, type=Path)
+    parser.add_argument("--gloo-version", default="current")
+    parser.add_argument("--replicas", type=int, default=2)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    args.state_dir.mkdir(parents=True, exist_ok=True)
+    sandbox = Sandbox(args.state_dir.resolve(), check_profile(args.gloo_version), args.replicas)
+    try:
+        asyncio.run(sandbox.run())
+    except Exception as exc:  # noqa: BLE001 - the parent prints the log's last line
+        log.exception("sandbox failed: %s", exc)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

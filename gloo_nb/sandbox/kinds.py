@@ -1,0 +1,153 @@
+"""The kinds of object the sandbox's Kubernetes-compatible API serves.
+
+One :class:`Kind` per resource type, with what discovery, routing and the store need to know about it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = [
+    "CLUSTER_ROLE",
+    "CLUSTER_ROLE_BINDING",
+    "CONFIGMAP",
+    "DEPLOYMENT",
+    "ENDPOINTS",
+    "GATEWAY",
+    "KINDS",
+    "NAMESPACE",
+    "POD",
+    "PROXY",
+    "ROLE",
+    "ROLE_BINDING",
+    "ROUTE_TABLE",
+    "SECRET",
+    "SERVICE",
+    "SETTINGS",
+    "UPSTREAM",
+    "VIRTUAL_SERVICE",
+    "Kind",
+    "kind_by_plural",
+    "kind_of",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Kind:
+    """One resource type.
+
+    Attributes:
+        group: API group; ``""`` for the core group.
+        version: API version within the group, e.g. ``v1``.
+        kind: Object kind, e.g. ``Pod``.
+        plural: Resource name in URLs, e.g. ``pods``.
+        singular: Singular resource name, e.g. ``pod``.
+        namespaced: Whether objects live in a namespace.
+        short_names: kubectl short names, e.g. ``("po",)``.
+        builtin: Whether strategic merge patch is allowed (False for the Gloo custom resources).
+        subresources: Subresources served, e.g. ``("status", "scale")``.
+        categories: Discovery categories, e.g. ``("all",)``.
+    """
+
+    group: str
+    version: str
+    kind: str
+    plural: str
+    singular: str
+    namespaced: bool
+    short_names: tuple[str, ...] = ()
+    builtin: bool = True
+    subresources: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+
+    @property
+    def api_version(self) -> str:
+        """The ``apiVersion`` of objects of this kind: ``v1`` or ``apps/v1``."""
+        return f"{self.group}/{self.version}" if self.group else self.version
+
+    @property
+    def resource(self) -> str:
+        """The qualified resource name used in messages: ``pods`` or ``routetables.gateway.solo.io``."""
+        return f"{self.plural}.{self.group}" if self.group else self.plural
+
+    @property
+    def qualified_kind(self) -> str:
+        """The kind as the apiserver names it in Invalid messages: ``Service`` or ``Deployment.apps``."""
+        return f"{self.kind}.{self.group}" if self.group else self.kind
+
+    def __str__(self) -> str:
+        return f"{self.api_version}/{self.kind}"
+
+
+_RBAC = "rbac.authorization.k8s.io"
+
+NAMESPACE = Kind("", "v1", "Namespace", "namespaces", "namespace", False, ("ns",), subresources=("status",))
+SERVICE = Kind("", "v1", "Service", "services", "service", True, ("svc",), subresources=("status",),
+               categories=("all",))
+POD = Kind("", "v1", "Pod", "pods", "pod", True, ("po",), subresources=("status", "portforward", "log"),
+           categories=("all",))
+ENDPOINTS = Kind("", "v1", "Endpoints", "endpoints", "endpoints", True, ("ep",))
+CONFIGMAP = Kind("", "v1", "ConfigMap", "configmaps", "configmap", True, ("cm",))
+SECRET = Kind("", "v1", "Secret", "secrets", "secret", True)
+DEPLOYMENT = Kind("apps", "v1", "Deployment", "deployments", "deployment", True, ("deploy",),
+                  subresources=("status", "scale"), categories=("all",))
+VIRTUAL_SERVICE = Kind("gateway.solo.io", "v1", "VirtualService", "virtualservices", "virtualservice", True,
+                       ("vs",), builtin=False, subresources=("status",), categories=("solo-io", "gateway"))
+ROUTE_TABLE = Kind("gateway.solo.io", "v1", "RouteTable", "routetables", "routetable", True, ("rt",),
+                   builtin=False, subresources=("status",), categories=("solo-io", "gateway"))
+GATEWAY = Kind("gateway.solo.io", "v1", "Gateway", "gateways", "gateway", True, ("gw",), builtin=False,
+               subresources=("status",), categories=("solo-io", "gateway"))
+UPSTREAM = Kind("gloo.solo.io", "v1", "Upstream", "upstreams", "upstream", True, ("us",), builtin=False,
+                subresources=("status",), categories=("solo-io", "gloo"))
+SETTINGS = Kind("gloo.solo.io", "v1", "Settings", "settings", "settings", True, ("st",), builtin=False,
+                subresources=("status",), categories=("solo-io", "gloo"))
+# No status subresource: the control plane writes a Proxy's spec and status together, as Gloo does.
+PROXY = Kind("gloo.solo.io", "v1", "Proxy", "proxies", "proxy", True, ("px",), builtin=False,
+             categories=("solo-io", "gloo"))
+ROLE = Kind(_RBAC, "v1", "Role", "roles", "role", True)
+ROLE_BINDING = Kind(_RBAC, "v1", "RoleBinding", "rolebindings", "rolebinding", True)
+CLUSTER_ROLE = Kind(_RBAC, "v1", "ClusterRole", "clusterroles", "clusterrole", False)
+CLUSTER_ROLE_BINDING = Kind(_RBAC, "v1", "ClusterRoleBinding", "clusterrolebindings", "clusterrolebinding", False)
+
+KINDS: tuple[Kind, ...] = (
+    NAMESPACE, SERVICE, POD, ENDPOINTS, CONFIGMAP, SECRET, DEPLOYMENT, VIRTUAL_SERVICE, ROUTE_TABLE, GATEWAY,
+    UPSTREAM, SETTINGS, PROXY, ROLE, ROLE_BINDING, CLUSTER_ROLE, CLUSTER_ROLE_BINDING,
+)
+
+_BY_GVK = {(k.api_version, k.kind): k for k in KINDS}
+_BY_PLURAL = {(k.group, k.version, k.plural): k for k in KINDS}
+
+
+def kind_of(api_version: str, kind: str) -> Kind:
+    """Return the kind of objects with this ``apiVersion`` and ``kind``.
+
+    Args:
+        api_version: e.g. ``apps/v1``.
+        kind: e.g. ``Deployment``.
+
+    Returns:
+        The kind.
+
+    Raises:
+        ApiError: 400 BadRequest when the sandbox does not serve that kind.
+    """
+    found = _BY_GVK.get((api_version, kind))
+    if found is None:
+        from gloo_nb.sandbox.store import ApiError  # the store imports this module
+
+        raise ApiError(400, "BadRequest", f'no kind "{kind}" is registered for version "{api_version}"')
+    return found
+
+
+def kind_by_plural(group: str, version: str, plural: str) -> Kind | None:
+    """Return the kind served at ``/apis/{group}/{version}/{plural}``, or None.
+
+    Args:
+        group: API group (``""`` for core).
+        version: API version.
+        plural: Resource name.
+
+    Returns:
+        The kind, or None when the sandbox does not serve it.
+    """
+    return _BY_PLURAL.get((group, version, plural))

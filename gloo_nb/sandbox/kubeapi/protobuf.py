@@ -1,0 +1,142 @@
+r"""Decoding of the protobuf bodies kubectl's generators send (``kubectl create namespace|configmap|secret``).
+
+kubectl sends these only as ``application/vnd.kubernetes.protobuf``, with no JSON fallback. The envelope is
+``b"k8s\x00"`` followed by a ``runtime.Unknown`` message; only the fields of Namespace, ConfigMap and Secret that
+the generators fill are decoded.
+"""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+from gloo_nb.sandbox.store import ApiError
+
+__all__ = ["decode"]
+
+_MAGIC = b"k8s\x00"
+
+
+def _varint(buf: bytes, pos: int) -> tuple[int, int]:
+    value = shift = 0
+    while True:
+        if pos >= len(buf):
+            raise ValueError("truncated varint")
+        byte = buf[pos]
+        pos += 1
+        value |= (byte & 0x7F) << shift
+        if not byte & 0x80:
+            return value, pos
+        shift += 7
+
+
+def _fields(buf: bytes) -> list[tuple[int, int | bytes]]:
+    out: list[tuple[int, int | bytes]] = []
+    pos = 0
+    while pos < len(buf):
+        key, pos = _varint(buf, pos)
+        number, wire = key >> 3, key & 7
+        if wire == 0:
+            value, pos = _varint(buf, pos)
+            out.append((number, value))
+        elif wire == 2:
+            size, pos = _varint(buf, pos)
+            if pos + size > len(buf):
+                raise ValueError("truncated field")
+            out.append((number, buf[pos:pos + size]))
+            pos += size
+        elif wire == 1:
+            pos += 8
+        elif wire == 5:
+            pos += 4
+        else:
+            raise ValueError(f"unsupported wire type {wire}")
+    return out
+
+
+def _text(value: int | bytes) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _entry(value: int | bytes) -> tuple[str, bytes]:
+    key, val = "", b""
+    for number, v in _fields(value if isinstance(value, bytes) else b""):
+        if number == 1:
+            key = _text(v)
+        elif number == 2 and isinstance(v, bytes):
+            val = v
+    return key, val
+
+
+def _meta(buf: bytes) -> dict[str, Any]:
+    meta: dict[str, Any] = {}
+    names = {1: "name", 2: "generateName", 3: "namespace"}
+    for number, v in _fields(buf):
+        if number in names:
+            meta[names[number]] = _text(v)
+        elif number in (11, 12):
+            key, val = _entry(v)
+            meta.setdefault("labels" if number == 11 else "annotations", {})[key] = val.decode()
+        elif number == 14:
+            meta.setdefault("finalizers", []).append(_text(v))
+    return meta
+
+
+def _object(api_version: str, kind: str, raw: bytes) -> dict[str, Any]:
+    obj: dict[str, Any] = {"apiVersion": api_version, "kind": kind}
+    for number, v in _fields(raw):
+        if number == 1 and isinstance(v, bytes):
+            obj["metadata"] = _meta(v)
+        elif kind == "ConfigMap" and number in (2, 3):
+            key, val = _entry(v)
+            if number == 2:
+                obj.setdefault("data", {})[key] = val.decode()
+            else:
+                obj.setdefault("binaryData", {})[key] = base64.b64encode(val).decode()
+        elif kind == "Secret" and number == 2:
+            key, val = _entry(v)
+            obj.setdefault("data", {})[key] = base64.b64encode(val).decode()
+        elif kind == "Secret" and number == 3:
+            obj["type"] = _text(v)
+        elif kind == "Secret" and number == 4:
+            key, val = _entry(v)
+            obj.setdefault("stringData", {})[key] = val.decode()
+        elif number in (4, 5) and kind in ("ConfigMap", "Secret") and isinstance(v, int):
+            obj["immutable"] = bool(v)
+    return obj
+
+
+def decode(body: bytes) -> dict[str, Any]:
+    r"""Decode a protobuf-encoded Namespace, ConfigMap or Secret into its JSON form.
+
+    Args:
+        body: The request body, starting with the ``k8s\x00`` magic.
+
+    Returns:
+        The object as a JSON dict.
+
+    Raises:
+        ApiError: 415 for any other kind or an unreadable body.
+    """
+    unsupported = ApiError(415, "UnsupportedMediaType", "the body of the request was in an unknown format - "
+                                                        "accepted media types include: application/json, "
+                                                        "application/yaml")
+    if not body.startswith(_MAGIC):
+        raise unsupported
+    try:
+        api_version = kind = ""
+        raw = b""
+        for number, v in _fields(body[len(_MAGIC):]):
+            if number == 1 and isinstance(v, bytes):
+                for n, tv in _fields(v):
+                    if n == 1:
+                        api_version = _text(tv)
+                    elif n == 2:
+                        kind = _text(tv)
+            elif number == 2 and isinstance(v, bytes):
+                raw = v
+        if (api_version, kind) not in (("v1", "Namespace"), ("v1", "ConfigMap"), ("v1", "Secret")):
+            raise unsupported
+        return _object(api_version, kind, raw)
+    except (ValueError, UnicodeDecodeError):
+        raise unsupported from None

@@ -1,0 +1,677 @@
+"""The Kubernetes-compatible HTTP API server (aiohttp), and helpers to run it and to point kubectl at it."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import threading
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import yaml
+from aiohttp import web
+
+from gloo_nb.sandbox import kinds as k
+from gloo_nb.sandbox.kinds import Kind, kind_by_plural
+from gloo_nb.sandbox.kubeapi import discovery, patches, protobuf, rbac
+from gloo_nb.sandbox.kubeapi.selectors import field_matcher, label_matcher
+from gloo_nb.sandbox.kubeapi.tables import table
+from gloo_nb.sandbox.kubeapi.validation import unknown_fields
+from gloo_nb.sandbox.store import ADMIN, ApiError, Identity, Store, WatchEvent, conflict
+
+__all__ = ["ADMIN_TOKEN", "KubeApiServer", "ServerThread", "SubresourceHandler", "write_kubeconfig"]
+
+log = logging.getLogger(__name__)
+
+ADMIN_TOKEN = "sandbox-admin"
+"""The bearer token of the kubeconfig's admin user (kubectl does not send it over http; no token means admin)."""
+
+SubresourceHandler = Callable[[web.Request, Identity, str, str], Awaitable[web.StreamResponse]]
+"""Serves a subresource such as ``pods/portforward``: ``(request, identity, namespace, name) -> response``,
+called after authorization."""
+
+_TABLE_TYPE = "application/json;as=Table;v=v1;g=meta.k8s.io"
+_JSON = "application/json"
+_WATCH_TIMEOUT = 1800.0
+_SMP = "application/strategic-merge-patch+json"
+_MERGE = "application/merge-patch+json"
+_JSON_PATCH = "application/json-patch+json"
+_APPLY = "application/apply-patch+yaml"
+_CR_PATCH_TYPES = "application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml"
+_VERB_BY_METHOD = {"GET": "get", "PUT": "update", "PATCH": "patch", "DELETE": "delete", "POST": "create"}
+
+
+def _dumps(body: Any) -> str:
+    return json.dumps(body, separators=(",", ":"))
+
+
+def _json(body: Any, status: int = 200, content_type: str = _JSON,
+          headers: dict[str, str] | None = None) -> web.Response:
+    resp = web.Response(status=status, text=_dumps(body), headers=headers)
+    resp.headers["Content-Type"] = content_type
+    return resp
+
+
+def _not_found_path() -> ApiError:
+    return ApiError(404, "NotFound", "the server could not find the requested resource", {})
+
+
+def _scale_of(dep: dict[str, Any]) -> dict[str, Any]:
+    meta = dep["metadata"]
+    selector = ((dep.get("spec") or {}).get("selector") or {}).get("matchLabels") or {}
+    return {"kind": "Scale", "apiVersion": "autoscaling/v1",
+            "metadata": {key: meta[key] for key in ("name", "namespace", "uid", "resourceVersion", "creationTimestamp")
+                         if key in meta},
+            "spec": {"replicas": (dep.get("spec") or {}).get("replicas", 0)},
+            "status": {"replicas": (dep.get("status") or {}).get("replicas", 0),
+                       "selector": ",".join(f"{a}={b}" for a, b in sorted(selector.items()))}}
+
+
+def _set_replicas(dep: dict[str, Any], scale: Any) -> dict[str, Any]:
+    replicas = ((scale or {}).get("spec") or {}).get("replicas") if isinstance(scale, dict) else None
+    name = dep["metadata"]["name"]
+    if isinstance(replicas, bool) or not isinstance(replicas, int) or replicas < 0:
+        raise ApiError(422, "Invalid", f'Scale.autoscaling "{name}" is invalid: spec.replicas: Invalid value: '
+                                       f"{_dumps(replicas)}: must be greater than or equal to 0",
+                       {"name": name, "group": "autoscaling", "kind": "Scale",
+                        "causes": [{"reason": "FieldValueInvalid", "field": "spec.replicas",
+                                    "message": "Invalid value: must be greater than or equal to 0"}]})
+    rv = ((scale.get("metadata") or {}).get("resourceVersion"))
+    if rv not in (None, "") and rv != dep["metadata"]["resourceVersion"]:
+        raise conflict(k.DEPLOYMENT, name)
+    dep.setdefault("spec", {})["replicas"] = replicas
+    return dep
+
+
+class _Target:
+    """A parsed resource URL."""
+
+    __slots__ = ("kind", "name", "namespace", "sub")
+
+    def __init__(self, kind: Kind, namespace: str, name: str, sub: str) -> None:
+        self.kind = kind
+        self.namespace = namespace
+        self.name = name
+        self.sub = sub
+
+
+class KubeApiServer:
+    """The Kubernetes-compatible API over a store, on 127.0.0.1.
+
+    Args:
+        store: The objects served.
+        host: Address to bind.
+        port: Port to bind; 0 picks a free one.
+
+    Attributes:
+        url: ``http://127.0.0.1:PORT`` once started.
+        app: The aiohttp application.
+    """
+
+    def __init__(self, store: Store, *, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.store = store
+        self.host = host
+        self.port = port
+        self.url = ""
+        self._runner: web.AppRunner | None = None
+        self._watches: set[asyncio.Queue[WatchEvent | None]] = set()
+        self._stopping = False
+        self._subresources: dict[tuple[Kind, str], SubresourceHandler] = {}
+        self.app = web.Application(client_max_size=256 * 1024 * 1024, middlewares=[self._errors])
+        self.app.router.add_route("*", "/{tail:.*}", self._dispatch)
+
+    def register_subresource(self, kind: Kind, subresource: str, handler: SubresourceHandler) -> None:
+        """Serve a subresource the store does not handle itself (``pods/portforward``, ``pods/log``...).
+
+        Args:
+            kind: The kind, e.g. ``POD``.
+            subresource: e.g. ``portforward``.
+            handler: Called with ``(request, identity, namespace, name)`` once RBAC allowed the request.
+        """
+        self._subresources[(kind, subresource)] = handler
+
+    async def start(self) -> None:
+        """Bind and serve; :attr:`url` is set afterwards."""
+        self._runner = web.AppRunner(self.app, access_log=None, handle_signals=False, shutdown_timeout=1.0)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.host, self.port)
+        await site.start()
+        server = site._server
+        assert isinstance(server, asyncio.Server)
+        self.port = server.sockets[0].getsockname()[1]
+        self.url = f"http://{self.host}:{self.port}"
+
+    async def stop(self) -> None:
+        """Close the listener and every open watch."""
+        self._stopping = True
+        for queue in list(self._watches):
+            queue.put_nowait(None)
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    # --- plumbing -----------------------------------------------------------------------------
+
+    @web.middleware
+    async def _errors(self, request: web.Request,
+                      handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> web.StreamResponse:
+        try:
+            return await handler(request)
+        except ApiError as error:
+            return _json(error.status(), error.code)
+        except web.HTTPException:
+            raise
+        except (ConnectionError, asyncio.CancelledError):
+            raise
+        except Exception as error:
+            log.exception("internal error on %s %s", request.method, request.path_qs)
+            return _json(ApiError(500, "InternalError", f"Internal error occurred: {error}").status(), 500)
+
+    @staticmethod
+    def _identity(request: web.Request) -> Identity:
+        auth = request.headers.get("Authorization")
+        if auth is not None and auth.strip() != f"Bearer {ADMIN_TOKEN}":
+            raise ApiError(401, "Unauthorized", "Unauthorized")
+        user = request.headers.get("Impersonate-User")
+        groups = request.headers.getall("Impersonate-Group", [])
+        if not user:
+            if groups:
+                raise ApiError(400, "BadRequest", "impersonating groups requires impersonating a user")
+            return ADMIN
+        return Identity(user, tuple(dict.fromkeys([*groups, "system:authenticated"])))
+
+    @staticmethod
+    async def _body(request: web.Request) -> Any:
+        raw = await request.read()
+        ctype = request.content_type
+        if "protobuf" in ctype:
+            return protobuf.decode(raw)
+        if not raw.strip():
+            raise ApiError(400, "BadRequest", "the request body is empty")
+        try:
+            if "yaml" in ctype:
+                return yaml.safe_load(raw)
+            return json.loads(raw)
+        except (ValueError, yaml.YAMLError) as error:
+            raise ApiError(400, "BadRequest", f"error decoding the request body: {error}") from None
+
+    def _target(self, group: str, version: str, rest: list[str]) -> _Target:
+        namespace = ""
+        if rest[0] == "namespaces" and len(rest) >= 3:
+            inner = kind_by_plural(group, version, rest[2])
+            if inner is not None and inner.namespaced:
+                namespace, rest = rest[1], rest[2:]
+        if len(rest) > 3:
+            raise _not_found_path()
+        kind = kind_by_plural(group, version, rest[0])
+        if kind is None:
+            raise _not_found_path()
+        name = rest[1] if len(rest) > 1 else ""
+        sub = rest[2] if len(rest) > 2 else ""
+        if (kind.namespaced and name and not namespace) or (not kind.namespaced and namespace):
+            raise _not_found_path()
+        if sub and sub not in kind.subresources and (kind, sub) not in self._subresources:
+            raise _not_found_path()
+        return _Target(kind, namespace, name, sub)
+
+    # --- routing ----------------------------------------------------------------------------
+
+    async def _dispatch(self, request: web.Request) -> web.StreamResponse:
+        segs = [s for s in request.path.split("/") if s]
+        if not segs:
+            return _json({"paths": ["/api", "/api/v1", "/apis", "/openapi/v3", "/version"]})
+        if segs == ["version"]:
+            return _json(discovery.VERSION)
+        if segs[0] in ("healthz", "readyz", "livez"):
+            return web.Response(text="ok")
+        identity = self._identity(request)
+        if request.method == "GET":
+            found = self._discovery(request, segs)
+            if found is not None:
+                return found
+        if segs[0] == "api" and len(segs) >= 3:
+            group, version, rest = "", segs[1], segs[2:]
+        elif segs[0] == "apis" and len(segs) >= 4:
+            group, version, rest = segs[1], segs[2], segs[3:]
+        else:
+            raise _not_found_path()
+        if group == "" and rest[-1] == "events" and len(rest) in (1, 3) and request.method == "GET":
+            # kubectl describe lists events; the sandbox records none.
+            return _json({"kind": "EventList", "apiVersion": "v1",
+                          "metadata": {"resourceVersion": self.store.resource_version}, "items": []})
+        return await self._resource(request, identity, self._target(group, version, rest))
+
+    def _discovery(self, request: web.Request, segs: list[str]) -> web.Response | None:
+        aggregated = "as=APIGroupDiscoveryList" in request.headers.get("Accept", "")
+        cache = {"Cache-Control": "no-cache, private"}
+        if segs in (["api"], ["apis"]):
+            if aggregated:
+                return _json(discovery.aggregated(segs == ["api"]), content_type=discovery.AGGREGATED_CONTENT_TYPE,
+                             headers=cache)
+            if segs == ["api"]:
+                return _json(discovery.api_versions(f"{self.host}:{self.port}"), headers=cache)
+            return _json(discovery.api_group_list(), headers=cache)
+        if segs[0] == "openapi":
+            if segs == ["openapi", "v3"]:
+                return _json(discovery.openapi_index(), headers=cache)
+            if segs[:2] == ["openapi", "v3"] and len(segs) >= 4:
+                gv = segs[2:]
+                group, version = ("", gv[1]) if gv[0] == "api" and len(gv) == 2 else (
+                    (gv[1], gv[2]) if gv[0] == "apis" and len(gv) == 3 else (None, None))
+                text = discovery.openapi_document(group, version) if group is not None and version else None
+                if text is not None:
+                    return web.Response(text=text, content_type=_JSON,
+                                        headers={"Cache-Control": "public, immutable"})
+            raise _not_found_path()
+        if segs[0] == "api" and len(segs) == 2:
+            body = discovery.api_resource_list("", segs[1])
+            return _json(body) if body else None
+        if segs[0] == "apis" and len(segs) == 2:
+            body = discovery.api_group(segs[1])
+            return _json(body) if body else None
+        if segs[0] == "apis" and len(segs) == 3:
+            body = discovery.api_resource_list(segs[1], segs[2])
+            return _json(body) if body else None
+        return None
+
+    async def _resource(self, request: web.Request, identity: Identity, t: _Target) -> web.StreamResponse:
+        method = request.method
+        q = request.query
+        watch = q.get("watch") in ("true", "1")
+        if not t.name:
+            verb = {"GET": "watch" if watch else "list", "POST": "create", "DELETE": "deletecollection"}.get(method)
+        else:
+            verb = _VERB_BY_METHOD.get(method)
+        if verb is None:
+            raise ApiError(405, "MethodNotAllowed", "the server does not allow this method on the requested resource")
+        namespace = t.name if t.kind is k.NAMESPACE else t.namespace
+        req = rbac.Request(verb, t.kind.group, t.kind.plural, t.sub, namespace, t.name)
+        if not rbac.authorize(self.store, identity, req):
+            raise rbac.forbidden(identity, req)
+        handler = self._subresources.get((t.kind, t.sub)) if t.sub else None
+        if handler is not None:
+            return await handler(request, identity, t.namespace, t.name)
+        if t.sub and t.sub not in ("status", "scale"):
+            raise ApiError(405, "MethodNotAllowed", "the server does not allow this method on the requested resource")
+        if verb == "watch":
+            return await self._watch(request, t)
+        if verb == "list":
+            return self._list(request, t)
+        if verb == "get":
+            obj = self.store.get(t.kind, t.namespace, t.name)
+            if t.sub == "scale":
+                return _json(_scale_of(obj))
+            return self._object(request, t.kind, obj)
+        if verb == "create":
+            return await self._create(request, identity, t)
+        if verb == "update":
+            return await self._replace(request, identity, t)
+        if verb == "patch":
+            return await self._patch(request, identity, t)
+        if verb == "delete":
+            return await self._delete(request, identity, t)
+        return await self._delete_collection(request, identity, t)
+
+    # --- reads ------------------------------------------------------------------------------
+
+    def _wants_table(self, request: web.Request) -> bool:
+        return "as=Table" in request.headers.get("Accept", "")
+
+    def _object(self, request: web.Request, kind: Kind, obj: dict[str, Any]) -> web.Response:
+        if self._wants_table(request):
+            body = table(kind, [obj], obj["metadata"].get("resourceVersion", ""), time.time(),
+                         include_object=request.query.get("includeObject", "Metadata"))
+            return _json(body, content_type=_TABLE_TYPE)
+        return _json(obj)
+
+    def _list(self, request: web.Request, t: _Target) -> web.Response:
+        q = request.query
+        items, rv = self.store.list(t.kind, t.namespace or None, label_selector=q.get("labelSelector", ""),
+                                    field_selector=q.get("fieldSelector", ""))
+        if self._wants_table(request):
+            return _json(table(t.kind, items, rv, time.time(), include_object=q.get("includeObject", "Metadata")),
+                         content_type=_TABLE_TYPE)
+        return _json({"kind": f"{t.kind.kind}List", "apiVersion": t.kind.api_version,
+                      "metadata": {"resourceVersion": rv}, "items": items})
+
+    async def _watch(self, request: web.Request, t: _Target) -> web.StreamResponse:
+        q = request.query
+        by_label = label_matcher(q.get("labelSelector", ""))
+        by_field = field_matcher(q.get("fieldSelector", ""))
+        as_table = self._wants_table(request)
+        include = q.get("includeObject", "Metadata")
+        try:
+            timeout = float(q["timeoutSeconds"]) if "timeoutSeconds" in q else _WATCH_TIMEOUT
+        except ValueError:
+            raise ApiError(400, "BadRequest", f"invalid timeoutSeconds: {q['timeoutSeconds']}") from None
+        rv_param = q.get("resourceVersion", "")
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[WatchEvent | None] = asyncio.Queue()
+        kind, namespace = t.kind, t.namespace
+
+        def on_event(event: WatchEvent) -> None:
+            if event.kind is kind:
+                loop.call_soon_threadsafe(queue.put_nowait, event)
+
+        def matches(obj: dict[str, Any]) -> bool:
+            if namespace and (obj.get("metadata") or {}).get("namespace") != namespace:
+                return False
+            return by_label(obj) and by_field(obj)
+
+        unsubscribe = self.store.subscribe(on_event)
+        self._watches.add(queue)
+        resp = web.StreamResponse(headers={"Content-Type": _TABLE_TYPE if as_table else _JSON,
+                                           "Cache-Control": "no-cache, private"})
+        resp.enable_chunked_encoding()
+
+        async def send(etype: str, obj: dict[str, Any]) -> None:
+            if as_table and etype != "ERROR":
+                obj = table(kind, [obj], obj["metadata"].get("resourceVersion", ""), time.time(),
+                            include_object=include)
+            await resp.write((_dumps({"type": etype, "object": obj}) + "\n").encode())
+
+        try:
+            initial: list[tuple[str, dict[str, Any]]] = []
+            if rv_param in ("", "0"):
+                items, rv = self.store.list(kind, namespace or None)
+                initial = [("ADDED", obj) for obj in items if matches(obj)]
+                last = int(rv)
+            else:
+                try:
+                    last = int(rv_param)
+                except ValueError:
+                    raise ApiError(400, "BadRequest", f"invalid resource version: {rv_param}") from None
+                try:
+                    events = self.store.events_since(last)
+                except ApiError as error:
+                    await resp.prepare(request)
+                    await send("ERROR", error.status())
+                    return resp
+                for event in events:
+                    if event.kind is kind:
+                        last = event.resource_version
+                        if matches(event.object):
+                            initial.append((event.type, event.object))
+            await resp.prepare(request)
+            for etype, obj in initial:
+                await send(etype, obj)
+            deadline = loop.time() + timeout
+            while not self._stopping:
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    break
+                try:
+                    change = await asyncio.wait_for(queue.get(), timeout=min(remaining, 1.0))
+                except TimeoutError:
+                    # aiohttp does not cancel a handler whose client went away: look.
+                    if request.transport is None or request.transport.is_closing():
+                        break
+                    continue
+                if change is None:
+                    break
+                if change.resource_version <= last:
+                    continue
+                last = change.resource_version
+                if matches(change.object):
+                    await send(change.type, change.object)
+            try:
+                await resp.write_eof()
+            except ConnectionError:
+                pass
+        except ConnectionError:
+            pass
+        finally:
+            unsubscribe()
+            self._watches.discard(queue)
+        return resp
+
+    # --- writes -----------------------------------------------------------------------------
+
+    @staticmethod
+    def _dry_run(request: web.Request) -> bool:
+        return "All" in request.query.getall("dryRun", [])
+
+    @staticmethod
+    def _check_fields(request: web.Request, kind: Kind, new: dict[str, Any], old: dict[str, Any] | None,
+                      warnings: list[str]) -> None:
+        mode = request.query.get("fieldValidation", "Warn")
+        if mode == "Ignore":
+            return
+        fresh = unknown_fields(kind, new)
+        if old is not None and fresh:
+            known = set(unknown_fields(kind, old))
+            fresh = [f for f in fresh if f not in known]
+        if not fresh:
+            return
+        texts = [f'unknown field "{f}"' for f in fresh]
+        if mode == "Strict":
+            raise ApiError(400, "BadRequest", "strict decoding error: " + ", ".join(texts))
+        warnings.extend(texts)
+
+    @staticmethod
+    def _respond(obj: dict[str, Any], status: int, warnings: list[str]) -> web.Response:
+        resp = _json(obj, status)
+        for text in warnings:
+            escaped = text.replace("\\", "\\\\").replace('"', '\\"')
+            resp.headers.add("Warning", f'299 - "{escaped}"')
+        return resp
+
+    @staticmethod
+    def _check_body(t: _Target, body: Any) -> dict[str, Any]:
+        if not isinstance(body, dict):
+            raise ApiError(400, "BadRequest", "json: cannot unmarshal array into Go value of type "
+                                              "map[string]interface {}")
+        api, kind = body.get("apiVersion"), body.get("kind")
+        if (api and api != t.kind.api_version) or (kind and kind != t.kind.kind):
+            raise ApiError(400, "BadRequest", f"the API version in the data ({api}) does not match the expected "
+                                              f"API version ({t.kind.api_version})" if api != t.kind.api_version
+                           else f"the kind in the data ({kind}) does not match the expected kind ({t.kind.kind})")
+        meta = body.setdefault("metadata", {})
+        if not isinstance(meta, dict):
+            raise ApiError(400, "BadRequest", "metadata must be an object")
+        if t.kind.namespaced:
+            if meta.get("namespace") and meta["namespace"] != t.namespace:
+                raise ApiError(400, "BadRequest", "the namespace of the provided object does not match the "
+                                                  "namespace sent on the request")
+            meta["namespace"] = t.namespace
+        if t.name and meta.get("name") and meta["name"] != t.name:
+            raise ApiError(400, "BadRequest", f"the name of the object ({meta['name']}) does not match the name on "
+                                              f"the URL ({t.name})")
+        if t.name:
+            meta["name"] = t.name
+        return body
+
+    async def _create(self, request: web.Request, identity: Identity, t: _Target) -> web.Response:
+        body = self._check_body(t, await self._body(request))
+        warnings: list[str] = []
+        self._check_fields(request, t.kind, body, None, warnings)
+        obj = self.store.create(t.kind, body, identity=identity, dry_run=self._dry_run(request))
+        return self._respond(obj, 201, warnings)
+
+    async def _replace(self, request: web.Request, identity: Identity, t: _Target) -> web.Response:
+        body = await self._body(request)
+        dry_run = self._dry_run(request)
+        if t.sub == "scale":
+            if not isinstance(body, dict):
+                raise ApiError(400, "BadRequest", "the body must be a Scale object")
+            dep = self.store.patch(t.kind, t.namespace, t.name, lambda d: _set_replicas(d, body), identity=identity,
+                                   subresource="scale", dry_run=dry_run)
+            return _json(_scale_of(dep))
+        body = self._check_body(t, body)
+        warnings: list[str] = []
+        if t.sub != "status":
+            self._check_fields(request, t.kind, body, None, warnings)
+        obj = self.store.replace(t.kind, body, identity=identity, subresource=t.sub or None, dry_run=dry_run)
+        return self._respond(obj, 200, warnings)
+
+    async def _patch(self, request: web.Request, identity: Identity, t: _Target) -> web.Response:
+        ctype = request.content_type
+        builtin = t.kind.builtin or t.sub == "scale"
+        apply: Callable[[dict[str, Any], Any], dict[str, Any]]
+        if ctype == _SMP and builtin:
+            apply = patches.apply_strategic_merge_patch
+        elif ctype == _MERGE:
+            apply = patches.apply_merge_patch
+        elif ctype == _JSON_PATCH:
+            apply = patches.apply_json_patch
+        elif ctype == _APPLY:
+            apply = patches.apply_server_side
+        else:
+            accepted = _CR_PATCH_TYPES + (f", {_SMP}" if builtin else "")
+            raise ApiError(415, "UnsupportedMediaType", "the body of the request was in an unknown format - "
+                                                        f"accepted media types include: {accepted}")
+        patch = await self._body(request)
+        dry_run = self._dry_run(request)
+        if t.sub == "scale":
+            dep = self.store.patch(t.kind, t.namespace, t.name,
+                                   lambda d: _set_replicas(d, apply(_scale_of(d), patch)), identity=identity,
+                                   subresource="scale", dry_run=dry_run)
+            return _json(_scale_of(dep))
+        warnings: list[str] = []
+
+        def mutate(obj: dict[str, Any]) -> dict[str, Any]:
+            new = apply(obj, patch)
+            if t.sub != "status":
+                self._check_fields(request, t.kind, new, obj, warnings)
+            return new
+
+        try:
+            obj = self.store.patch(t.kind, t.namespace, t.name, mutate, identity=identity,
+                                   subresource=t.sub or None, dry_run=dry_run)
+        except ApiError as error:
+            if error.code != 404 or ctype != _APPLY or t.sub:
+                raise
+            # Server-side apply creates what does not exist yet.
+            body = self._check_body(t, patch)
+            self._check_fields(request, t.kind, body, None, warnings)
+            obj = self.store.create(t.kind, body, identity=identity, dry_run=dry_run)
+            return self._respond(obj, 201, warnings)
+        return self._respond(obj, 200, warnings)
+
+    async def _delete(self, request: web.Request, identity: Identity, t: _Target) -> web.Response:
+        dry_run = self._dry_run(request)
+        if request.can_read_body:
+            try:
+                options = json.loads(await request.read() or b"{}")
+            except ValueError:
+                options = {}
+            if isinstance(options, dict) and "All" in (options.get("dryRun") or []):
+                dry_run = True
+        obj = self.store.delete(t.kind, t.namespace, t.name, identity=identity, dry_run=dry_run)
+        return _json(obj)
+
+    async def _delete_collection(self, request: web.Request, identity: Identity, t: _Target) -> web.Response:
+        q = request.query
+        items, _ = self.store.list(t.kind, t.namespace or None, label_selector=q.get("labelSelector", ""),
+                                   field_selector=q.get("fieldSelector", ""))
+        gone = []
+        for obj in items:
+            meta = obj["metadata"]
+            try:
+                gone.append(self.store.delete(t.kind, meta.get("namespace"), meta["name"], identity=identity,
+                                              dry_run=self._dry_run(request)))
+            except ApiError as error:
+                if error.code != 404:
+                    raise
+        return _json({"kind": f"{t.kind.kind}List", "apiVersion": t.kind.api_version,
+                      "metadata": {"resourceVersion": self.store.resource_version}, "items": gone})
+
+
+class ServerThread:
+    """Runs a :class:`KubeApiServer` in a background thread with its own event loop.
+
+    Usable as a context manager: ``with ServerThread(store) as url: ...``.
+
+    Args:
+        store: The objects served.
+        port: Port to bind; 0 picks a free one.
+    """
+
+    def __init__(self, store: Store, port: int = 0) -> None:
+        self.store = store
+        self.port = port
+        self.server: KubeApiServer | None = None
+        self.url = ""
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> str:
+        """Start serving.
+
+        Returns:
+            The server's URL.
+
+        Raises:
+            OSError: The port could not be bound.
+        """
+        ready = threading.Event()
+        failure: list[BaseException] = []
+
+        def run() -> None:
+            loop = asyncio.new_event_loop()
+            self._loop = loop
+            asyncio.set_event_loop(loop)
+            self.server = KubeApiServer(self.store, port=self.port)
+            try:
+                loop.run_until_complete(self.server.start())
+            except BaseException as error:  # handed to the starting thread
+                failure.append(error)
+                ready.set()
+                loop.close()
+                return
+            ready.set()
+            try:
+                loop.run_forever()
+            finally:
+                loop.run_until_complete(loop.shutdown_asyncgens())
+                loop.close()
+
+        self._thread = threading.Thread(target=run, name="sandbox-kubeapi", daemon=True)
+        self._thread.start()
+        ready.wait(30)
+        if failure:
+            raise failure[0]
+        assert self.server is not None
+        self.url = self.server.url
+        return self.url
+
+    def stop(self) -> None:
+        """Stop serving and join the thread (closes open watches)."""
+        loop, server = self._loop, self.server
+        if loop is None or server is None or self._thread is None:
+            return
+        if loop.is_running():
+            try:
+                asyncio.run_coroutine_threadsafe(server.stop(), loop).result(15)
+            finally:
+                loop.call_soon_threadsafe(loop.stop)
+        self._thread.join(15)
+        self._thread = None
+
+    def __enter__(self) -> str:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def write_kubeconfig(path: Path, url: str) -> None:
+    """Write a kubeconfig for the sandbox: cluster and context ``sandbox``, user ``admin``, namespace ``default``.
+
+    Args:
+        path: Where to write it.
+        url: The API server's URL.
+    """
+    config = {
+        "apiVersion": "v1", "kind": "Config", "preferences": {},
+        "clusters": [{"name": "sandbox", "cluster": {"server": url}}],
+        "users": [{"name": "admin", "user": {"token": ADMIN_TOKEN}}],
+        "contexts": [{"name": "sandbox", "context": {"cluster": "sandbox", "user": "admin", "namespace": "default"}}],
+        "current-context": "sandbox",
+    }
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")

@@ -1,0 +1,192 @@
+"""Server-side printing: ``Table`` responses with the columns a real apiserver prints."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from gloo_nb.sandbox import kinds as k
+from gloo_nb.sandbox.kinds import Kind
+
+__all__ = ["human_duration", "table"]
+
+_Cell = str | int
+_Column = tuple[str, str, int, str]  # name, type, priority, description
+
+
+def human_duration(seconds: int) -> str:
+    """Format an age like apimachinery's ``HumanDuration`` (what kubectl's AGE column shows).
+
+    Args:
+        seconds: Whole seconds.
+
+    Returns:
+        e.g. ``59s``, ``2m30s``, ``4h5m``, ``2d2h``, ``2y70d``.
+    """
+    s = seconds
+    if s < -1:
+        return "<invalid>"
+    if s < 0:
+        return "0s"
+    if s < 120:
+        return f"{s}s"
+    m = s // 60
+    if m < 10:
+        return f"{m}m{s % 60}s" if s % 60 else f"{m}m"
+    if m < 180:
+        return f"{m}m"
+    h = s // 3600
+    if h < 8:
+        return f"{h}h{m % 60}m" if m % 60 else f"{h}h"
+    if h < 48:
+        return f"{h}h"
+    if h < 192:
+        return f"{h // 24}d{h % 24}h" if h % 24 else f"{h // 24}d"
+    if h < 24 * 365 * 2:
+        return f"{h // 24}d"
+    if h < 24 * 365 * 8:
+        return f"{h // 24 // 365}y{(h // 24) % 365}d" if (h // 24) % 365 else f"{h // 24 // 365}y"
+    return f"{h // 24 // 365}y"
+
+
+def _age(obj: dict[str, Any], now: float) -> str:
+    stamp = (obj.get("metadata") or {}).get("creationTimestamp")
+    if not stamp:
+        return "<unknown>"
+    try:
+        created = datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC).timestamp()
+    except ValueError:
+        return "<unknown>"
+    return human_duration(int(now - created))
+
+
+def _selector(sel: dict[str, Any] | None) -> str:
+    if not sel:
+        return "<none>"
+    labels = sel.get("matchLabels", sel) if "matchLabels" in sel or "matchExpressions" in sel else sel
+    parts = [f"{a}={b}" for a, b in sorted((labels or {}).items()) if isinstance(b, str)]
+    for expr in sel.get("matchExpressions") or []:
+        values = ",".join(expr.get("values") or [])
+        parts.append(f"{expr.get('key')} {str(expr.get('operator', '')).lower()} ({values})")
+    return ",".join(parts) or "<none>"
+
+
+_NAME: _Column = ("Name", "string", 0, "Name must be unique within a namespace. More info: "
+                                         "https://kubernetes.io/docs/concepts/overview/working-with-objects/names#names")
+_AGE: _Column = ("Age", "string", 0, "CreationTimestamp is a timestamp representing the server time when this object "
+                                     "was created.")
+
+
+def _pod(obj: dict[str, Any]) -> list[_Cell]:
+    spec, status = obj.get("spec") or {}, obj.get("status") or {}
+    statuses = status.get("containerStatuses") or []
+    ready = sum(1 for c in statuses if c.get("ready"))
+    restarts = sum(int(c.get("restartCount", 0)) for c in statuses)
+    phase = status.get("reason") or status.get("phase") or "Unknown"
+    for c in statuses:
+        waiting = (c.get("state") or {}).get("waiting")
+        if waiting and waiting.get("reason"):
+            phase = waiting["reason"]
+    if (obj.get("metadata") or {}).get("deletionTimestamp"):
+        phase = "Terminating"
+    return [f"{ready}/{len(spec.get('containers') or [])}", phase, restarts,
+            "§AGE", status.get("podIP") or "<none>", spec.get("nodeName") or "<none>", "<none>", "<none>"]
+
+
+def _deployment(obj: dict[str, Any]) -> list[_Cell]:
+    spec, status = obj.get("spec") or {}, obj.get("status") or {}
+    containers = ((spec.get("template") or {}).get("spec") or {}).get("containers") or []
+    return [f"{status.get('readyReplicas', 0)}/{spec.get('replicas', 0)}", int(status.get("updatedReplicas", 0)),
+            int(status.get("availableReplicas", 0)), "§AGE", ",".join(c.get("name", "") for c in containers),
+            ",".join(c.get("image", "") for c in containers), _selector(spec.get("selector"))]
+
+
+def _service(obj: dict[str, Any]) -> list[_Cell]:
+    spec = obj.get("spec") or {}
+    ports = []
+    for p in spec.get("ports") or []:
+        node = f":{p['nodePort']}" if p.get("nodePort") else ""
+        ports.append(f"{p.get('port')}{node}/{p.get('protocol', 'TCP')}")
+    ingress = ((obj.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []
+    external = ",".join(i.get("ip") or i.get("hostname", "") for i in ingress) or (
+        "<pending>" if spec.get("type") == "LoadBalancer" else "<none>")
+    return [spec.get("type", "ClusterIP"), spec.get("clusterIP") or "<none>", external, ",".join(ports) or "<none>",
+            "§AGE", _selector(spec.get("selector"))]
+
+
+def _endpoints(obj: dict[str, Any]) -> list[_Cell]:
+    addrs = []
+    for subset in obj.get("subsets") or []:
+        for a in subset.get("addresses") or []:
+            for p in subset.get("ports") or [{}]:
+                addrs.append(f"{a.get('ip')}:{p.get('port')}" if p.get("port") else str(a.get("ip")))
+    text = ",".join(addrs[:3]) + (f" + {len(addrs) - 3} more..." if len(addrs) > 3 else "")
+    return [text or "<none>", "§AGE"]
+
+
+_COLUMNS: dict[Kind, tuple[list[_Column], Callable[[dict[str, Any]], list[_Cell]]]] = {
+    k.POD: ([("Ready", "string", 0, "The aggregate readiness state of this pod for accepting traffic."),
+             ("Status", "string", 0, "The aggregate status of the containers in this pod."),
+             ("Restarts", "string", 0, "The number of times the containers in this pod have been restarted."),
+             _AGE, ("IP", "string", 1, "IP address allocated to the pod. Routable at least within the cluster."),
+             ("Node", "string", 1, "Name of the Node this Pod is scheduled on."),
+             ("Nominated Node", "string", 1, "Name of the Node this Pod is nominated on."),
+             ("Readiness Gates", "string", 1, "Pod's readiness gates.")], _pod),
+    k.DEPLOYMENT: ([("Ready", "string", 0, "Number of the pod with ready state"),
+                    ("Up-to-date", "string", 0, "Total number of non-terminated pods targeted by this deployment "
+                                                "that have the desired template spec."),
+                    ("Available", "string", 0, "Total number of available pods (ready for at least minReadySeconds) "
+                                               "targeted by this deployment."),
+                    _AGE, ("Containers", "string", 1, "Names of each container in the template."),
+                    ("Images", "string", 1, "Images referenced by each container in the template."),
+                    ("Selector", "string", 1, "Label selector for pods.")], _deployment),
+    k.SERVICE: ([("Type", "string", 0, "The type of the service."),
+                 ("Cluster-IP", "string", 0, "The IP address of the service."),
+                 ("External-IP", "string", 0, "The external IP addresses of the service."),
+                 ("Port(s)", "string", 0, "The ports of the service."), _AGE,
+                 ("Selector", "string", 1, "Route service traffic to pods with label keys and values matching "
+                                           "this selector.")], _service),
+    k.NAMESPACE: ([("Status", "string", 0, "The status of the namespace"), _AGE],
+                  lambda o: [(o.get("status") or {}).get("phase", "Active"), "§AGE"]),
+    k.ENDPOINTS: ([("Endpoints", "string", 0, "Endpoints of the service"), _AGE], _endpoints),
+    k.CONFIGMAP: ([("Data", "string", 0, "Number of keys in the ConfigMap."), _AGE],
+                  lambda o: [len(o.get("data") or {}) + len(o.get("binaryData") or {}), "§AGE"]),
+    k.SECRET: ([("Type", "string", 0, "The type of the secret"), ("Data", "string", 0, "The number of keys"), _AGE],
+               lambda o: [o.get("type", "Opaque"), len(o.get("data") or {}), "§AGE"]),
+}
+
+
+def _partial(obj: dict[str, Any]) -> dict[str, Any]:
+    return {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": obj.get("metadata") or {}}
+
+
+def table(kind: Kind, objects: list[dict[str, Any]], resource_version: str, now: float, *,
+          include_object: str = "Metadata") -> dict[str, Any]:
+    """Render objects as a ``meta.k8s.io/v1`` Table.
+
+    Args:
+        kind: The objects' kind.
+        objects: The objects, in display order.
+        resource_version: The list's resourceVersion.
+        now: Current time, for AGE.
+        include_object: ``Metadata`` (PartialObjectMetadata rows), ``Object`` (full objects) or ``None``.
+
+    Returns:
+        The Table body.
+    """
+    columns, cells_of = _COLUMNS.get(kind, ([_AGE], lambda o: ["§AGE"]))
+    definitions = [{"name": n, "type": t, "format": "name" if n == "Name" else "", "description": d, "priority": p}
+                   for n, t, p, d in [_NAME, *columns]]
+    rows = []
+    for obj in objects:
+        cells: list[_Cell] = [(obj.get("metadata") or {}).get("name", "")]
+        cells.extend(_age(obj, now) if c == "§AGE" else c for c in cells_of(obj))
+        row: dict[str, Any] = {"cells": cells}
+        if include_object == "Object":
+            row["object"] = obj
+        elif include_object != "None":
+            row["object"] = _partial(obj)
+        rows.append(row)
+    return {"kind": "Table", "apiVersion": "meta.k8s.io/v1", "metadata": {"resourceVersion": resource_version},
+            "columnDefinitions": definitions, "rows": rows}

@@ -1,0 +1,347 @@
+"""Validation and defaulting of objects on write, with the apiserver's error wording.
+
+The store calls :func:`validate` and :func:`apply_defaults` on every create and update; the server calls
+:func:`unknown_fields` to honour ``fieldValidation``. Gloo kinds are checked with the project's one parser,
+:func:`gloo_nb.models.codec.parse_object`.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import re
+from typing import Any
+
+from gloo_nb.errors import ParseError
+from gloo_nb.models.codec import parse_object
+from gloo_nb.sandbox import kinds as k
+from gloo_nb.sandbox.kinds import Kind
+from gloo_nb.sandbox.kubeapi.selectors import label_selector_matches
+from gloo_nb.sandbox.store import ApiError
+
+__all__ = ["apply_defaults", "invalid", "unknown_fields", "validate"]
+
+_GLOO_KINDS = frozenset({k.VIRTUAL_SERVICE, k.ROUTE_TABLE, k.GATEWAY, k.UPSTREAM, k.SETTINGS})
+_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_DNS1035 = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
+_SUBDOMAIN_MSG = ("a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', "
+                  "and must start and end with an alphanumeric character (e.g. 'example.com', regex used for "
+                  r"validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')")
+_LABEL_MSG = ("a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start "
+              "and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is "
+              "'[a-z0-9]([-a-z0-9]*[a-z0-9])?')")
+_DNS1035_MSG = ("a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an "
+                "alphabetic character, and end with an alphanumeric character (e.g. 'my-name',  or 'abc-123', "
+                "regex used for validation is '[a-z]([-a-z0-9]*[a-z0-9])?')")
+
+_META_FIELDS = frozenset({
+    "name", "namespace", "labels", "annotations", "resourceVersion", "generation", "uid", "creationTimestamp",
+    "managedFields", "ownerReferences", "finalizers", "generateName", "selfLink", "deletionTimestamp",
+    "deletionGracePeriodSeconds",
+})
+_TOP_FIELDS: dict[Kind, frozenset[str]] = {
+    k.NAMESPACE: frozenset({"spec", "status"}),
+    k.SERVICE: frozenset({"spec", "status"}),
+    k.POD: frozenset({"spec", "status"}),
+    k.DEPLOYMENT: frozenset({"spec", "status"}),
+    k.ENDPOINTS: frozenset({"subsets"}),
+    k.CONFIGMAP: frozenset({"data", "binaryData", "immutable"}),
+    k.SECRET: frozenset({"data", "stringData", "type", "immutable"}),
+    k.ROLE: frozenset({"rules"}),
+    k.CLUSTER_ROLE: frozenset({"rules", "aggregationRule"}),
+    k.ROLE_BINDING: frozenset({"roleRef", "subjects"}),
+    k.CLUSTER_ROLE_BINDING: frozenset({"roleRef", "subjects"}),
+    k.PROXY: frozenset({"spec", "status"}),
+}
+_RBAC_KINDS = frozenset({k.ROLE, k.CLUSTER_ROLE, k.ROLE_BINDING, k.CLUSTER_ROLE_BINDING})
+
+
+def _value(v: Any) -> str:
+    text = json.dumps(v, separators=(",", ":")) if not isinstance(v, dict | list) else (
+        "map[string]interface {}" if isinstance(v, dict) else "[]interface {}")
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def invalid(kind: Kind, name: str, causes: list[tuple[str, str, str]]) -> ApiError:
+    """Build a 422 ``Invalid`` error the way the apiserver words it.
+
+    Args:
+        kind: The object's kind.
+        name: The object's name.
+        causes: ``(reason, field, message)`` triples, e.g. ``("FieldValueRequired", "spec.selector",
+            "Required value")``.
+
+    Returns:
+        The error (not raised).
+    """
+    parts = [f"{field}: {msg}" for _, field, msg in causes]
+    text = parts[0] if len(parts) == 1 else "[" + ", ".join(parts) + "]"
+    return ApiError(422, "Invalid", f'{kind.qualified_kind} "{name}" is invalid: {text}', {
+        "name": name, "group": kind.group, "kind": kind.kind,
+        "causes": [{"reason": r, "message": m, "field": f} for r, f, m in causes]})
+
+
+def _check_name(kind: Kind, name: str, causes: list[tuple[str, str, str]]) -> None:
+    if kind in _RBAC_KINDS:
+        if name in (".", "..") or "/" in name or "%" in name:
+            causes.append(("FieldValueInvalid", "metadata.name",
+                           f'Invalid value: "{name}": may not contain \'/\' or \'%\''))
+        return
+    if kind is k.SERVICE:
+        pattern, msg = _DNS1035, _DNS1035_MSG
+    elif kind is k.NAMESPACE:
+        pattern, msg = _LABEL, _LABEL_MSG
+    else:
+        pattern, msg = _SUBDOMAIN, _SUBDOMAIN_MSG
+    if len(name) > 253 or not pattern.match(name):
+        causes.append(("FieldValueInvalid", "metadata.name", f'Invalid value: "{name}": {msg}'))
+
+
+def _check_containers(spec: Any, at: str, causes: list[tuple[str, str, str]]) -> None:
+    containers = spec.get("containers") if isinstance(spec, dict) else None
+    if not containers:
+        causes.append(("FieldValueRequired", f"{at}.containers", "Required value"))
+        return
+    if not isinstance(containers, list):
+        causes.append(("FieldValueInvalid", f"{at}.containers", f"Invalid value: {_value(containers)}: "
+                                                                "must be a list"))
+        return
+    for i, c in enumerate(containers):
+        if not isinstance(c, dict):
+            causes.append(("FieldValueInvalid", f"{at}.containers[{i}]", "Invalid value: must be an object"))
+            continue
+        if not c.get("name"):
+            causes.append(("FieldValueRequired", f"{at}.containers[{i}].name", "Required value"))
+        if not c.get("image"):
+            causes.append(("FieldValueRequired", f"{at}.containers[{i}].image", "Required value"))
+
+
+def _check_port(value: Any, field: str, causes: list[tuple[str, str, str]], *, allow_name: bool) -> None:
+    if allow_name and isinstance(value, str):
+        if not re.match(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", value) or len(value) > 15:
+            causes.append(("FieldValueInvalid", field, f'Invalid value: "{value}": must be no more than 15 '
+                                                       "characters and a valid IANA service name"))
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 65535:
+        causes.append(("FieldValueInvalid", field, f"Invalid value: {_value(value)}: must be between 1 and "
+                                                   "65535, inclusive"))
+
+
+def _check_service(obj: dict[str, Any], causes: list[tuple[str, str, str]]) -> None:
+    spec = obj.get("spec") or {}
+    ports = spec.get("ports")
+    if spec.get("type", "ClusterIP") == "ExternalName":
+        return
+    if not ports:
+        if spec.get("clusterIP") != "None":
+            causes.append(("FieldValueRequired", "spec.ports", "Required value"))
+        return
+    if not isinstance(ports, list):
+        causes.append(("FieldValueInvalid", "spec.ports", f"Invalid value: {_value(ports)}: must be a list"))
+        return
+    for i, p in enumerate(ports):
+        at = f"spec.ports[{i}]"
+        if not isinstance(p, dict):
+            causes.append(("FieldValueInvalid", at, "Invalid value: must be an object"))
+            continue
+        if len(ports) > 1 and not p.get("name"):
+            causes.append(("FieldValueRequired", f"{at}.name", "Required value"))
+        if "port" not in p:
+            causes.append(("FieldValueRequired", f"{at}.port", "Required value"))
+        else:
+            _check_port(p["port"], f"{at}.port", causes, allow_name=False)
+        if p.get("targetPort") is not None:
+            _check_port(p["targetPort"], f"{at}.targetPort", causes, allow_name=True)
+        proto = p.get("protocol", "TCP")
+        if proto not in ("TCP", "UDP", "SCTP"):
+            causes.append(("FieldValueNotSupported", f"{at}.protocol",
+                           f'Unsupported value: "{proto}": supported values: "SCTP", "TCP", "UDP"'))
+
+
+def _check_deployment(obj: dict[str, Any], causes: list[tuple[str, str, str]]) -> None:
+    spec = obj.get("spec")
+    if not isinstance(spec, dict):
+        causes.append(("FieldValueRequired", "spec.selector", "Required value"))
+        return
+    selector = spec.get("selector")
+    template: dict[str, Any] = spec["template"] if isinstance(spec.get("template"), dict) else {}
+    template_meta = template.get("metadata")
+    labels = template_meta.get("labels") if isinstance(template_meta, dict) else None
+    labels = labels if isinstance(labels, dict) else {}
+    if not isinstance(selector, dict) or not (selector.get("matchLabels") or selector.get("matchExpressions")):
+        causes.append(("FieldValueRequired", "spec.selector", "Required value"))
+    elif not label_selector_matches(selector, labels):
+        rendered = "map[string]string{" + ", ".join(f'"{a}":"{b}"' for a, b in sorted(labels.items())) + "}"
+        causes.append(("FieldValueInvalid", "spec.template.metadata.labels",
+                       f"Invalid value: {rendered}: `selector` does not match template `labels`"))
+    replicas = spec.get("replicas")
+    if replicas is not None and (isinstance(replicas, bool) or not isinstance(replicas, int) or replicas < 0):
+        causes.append(("FieldValueInvalid", "spec.replicas",
+                       f"Invalid value: {_value(replicas)}: must be greater than or equal to 0"))
+    _check_containers(template.get("spec"), "spec.template.spec", causes)
+
+
+def validate(kind: Kind, obj: dict[str, Any]) -> None:
+    """Check an object about to be stored.
+
+    Args:
+        kind: Its kind.
+        obj: The object, with ``metadata.name`` filled in (generateName already resolved).
+
+    Raises:
+        ApiError: 422 Invalid, with causes naming the fields.
+    """
+    meta = obj.get("metadata")
+    name = meta.get("name") if isinstance(meta, dict) else None
+    causes: list[tuple[str, str, str]] = []
+    if not name:
+        raise invalid(kind, "", [("FieldValueRequired", "metadata.name", "Required value: name or generateName "
+                                                                          "is required")])
+    if not isinstance(name, str):
+        raise invalid(kind, str(name), [("FieldValueInvalid", "metadata.name", "Invalid value: must be a string")])
+    _check_name(kind, name, causes)
+    assert isinstance(meta, dict)
+    for what in ("labels", "annotations"):
+        strings = meta.get(what)
+        if strings is not None and (not isinstance(strings, dict)
+                                    or not all(isinstance(v, str) for v in strings.values())):
+            causes.append(("FieldValueInvalid", f"metadata.{what}",
+                           f"Invalid value: {_value(strings)}: must be a map of strings"))
+    if causes:
+        raise invalid(kind, name, causes)
+    if kind is k.DEPLOYMENT:
+        _check_deployment(obj, causes)
+    elif kind is k.SERVICE:
+        _check_service(obj, causes)
+    elif kind is k.POD:
+        _check_containers(obj.get("spec"), "spec", causes)
+    elif kind in _GLOO_KINDS:
+        try:
+            parse_object(obj)
+        except ParseError as error:
+            field = error.field or "spec"
+            value: Any = obj
+            for part in re.split(r"\.|\[(\d+)\]", field):
+                if part is None or part == "":
+                    continue
+                if isinstance(value, list) and part.isdigit() and int(part) < len(value):
+                    value = value[int(part)]
+                elif isinstance(value, dict):
+                    value = value.get(part)
+                else:
+                    value = None
+                    break
+            causes.append(("FieldValueInvalid", field, f"Invalid value: {_value(value)}: {error.problem}"))
+    if causes:
+        raise invalid(kind, name, causes)
+
+
+def unknown_fields(kind: Kind, obj: dict[str, Any]) -> list[str]:
+    """Return the paths of fields the sandbox does not know in an object (for ``fieldValidation``).
+
+    Gloo kinds get the parser's full check; built-in kinds are checked at the top level and in
+    ``metadata`` only.
+
+    Args:
+        kind: Its kind.
+        obj: The object.
+
+    Returns:
+        Dotted paths, e.g. ``["spec.x"]``, in the order found.
+    """
+    out: list[str] = []
+    meta = obj.get("metadata")
+    if isinstance(meta, dict):
+        out.extend(f"metadata.{key}" for key in meta if key not in _META_FIELDS)
+    if kind in _GLOO_KINDS:
+        try:
+            parsed = parse_object(obj)
+        except ParseError:
+            return out
+        out.extend(f.field for f in parsed.findings
+                   if f.field and f.message.startswith("unknown field") and not f.field.startswith("metadata."))
+        return out
+    known = _TOP_FIELDS.get(kind, frozenset())
+    out.extend(key for key in obj if key not in known and key not in ("apiVersion", "kind", "metadata"))
+    return out
+
+
+def _default_containers(spec: dict[str, Any]) -> None:
+    for c in spec.get("containers") or []:
+        if not isinstance(c, dict):
+            continue
+        image = str(c.get("image", ""))
+        c.setdefault("imagePullPolicy", "Always" if image.endswith(":latest") or ":" not in image.split("/")[-1]
+                     else "IfNotPresent")
+        c.setdefault("terminationMessagePath", "/dev/termination-log")
+        c.setdefault("terminationMessagePolicy", "File")
+        c.setdefault("resources", {})
+        for p in c.get("ports") or []:
+            if isinstance(p, dict):
+                p.setdefault("protocol", "TCP")
+    spec.setdefault("restartPolicy", "Always")
+    spec.setdefault("terminationGracePeriodSeconds", 30)
+    spec.setdefault("dnsPolicy", "ClusterFirst")
+    spec.setdefault("securityContext", {})
+    spec.setdefault("schedulerName", "default-scheduler")
+
+
+def apply_defaults(kind: Kind, obj: dict[str, Any], old: dict[str, Any] | None) -> None:
+    """Fill in defaults like the apiserver does, in place.
+
+    Args:
+        kind: The object's kind.
+        obj: The object about to be stored.
+        old: The stored object it replaces, or None on create (fields such as a Service's clusterIP are kept).
+    """
+    meta = obj["metadata"]
+    spec = obj.get("spec")
+    if kind is k.NAMESPACE:
+        meta.setdefault("labels", {})["kubernetes.io/metadata.name"] = meta["name"]
+        obj.setdefault("spec", {}).setdefault("finalizers", ["kubernetes"])
+        obj.setdefault("status", {}).setdefault("phase", "Active")
+    elif kind is k.SERVICE and isinstance(spec, dict):
+        spec.setdefault("type", "ClusterIP")
+        old_spec = (old or {}).get("spec") or {}
+        if not spec.get("clusterIP"):
+            ip = old_spec.get("clusterIP")
+            if not ip:
+                digest = hashlib.sha256(f"{meta.get('namespace')}/{meta['name']}".encode()).digest()
+                ip = f"10.96.{digest[0]}.{max(digest[1], 1)}"
+            spec["clusterIP"] = ip
+        spec.setdefault("clusterIPs", [spec["clusterIP"]])
+        spec.setdefault("sessionAffinity", "None")
+        spec.setdefault("ipFamilies", ["IPv4"])
+        spec.setdefault("ipFamilyPolicy", "SingleStack")
+        spec.setdefault("internalTrafficPolicy", "Cluster")
+        for p in spec.get("ports") or []:
+            if isinstance(p, dict):
+                p.setdefault("protocol", "TCP")
+                if "port" in p:
+                    p.setdefault("targetPort", p["port"])
+        obj.setdefault("status", {"loadBalancer": {}})
+    elif kind is k.POD and isinstance(spec, dict):
+        _default_containers(spec)
+        obj.setdefault("status", {"phase": "Pending", "qosClass": "BestEffort"})
+    elif kind is k.DEPLOYMENT and isinstance(spec, dict):
+        spec.setdefault("replicas", 1)
+        spec.setdefault("revisionHistoryLimit", 10)
+        spec.setdefault("progressDeadlineSeconds", 600)
+        spec.setdefault("strategy", {"type": "RollingUpdate",
+                                     "rollingUpdate": {"maxUnavailable": "25%", "maxSurge": "25%"}})
+        template = spec.get("template")
+        if isinstance(template, dict):
+            template.setdefault("metadata", {}).setdefault("creationTimestamp", None)
+            if isinstance(template.get("spec"), dict):
+                _default_containers(template["spec"])
+        obj.setdefault("status", {})
+    elif kind is k.SECRET:
+        if not obj.get("type"):
+            obj["type"] = "Opaque"
+        string_data = obj.pop("stringData", None)
+        if isinstance(string_data, dict):
+            data = obj.setdefault("data", {})
+            for key, value in string_data.items():
+                data[key] = base64.b64encode(str(value).encode()).decode()

@@ -1,0 +1,232 @@
+"""Start, stop and query a sandbox running in the background (``gloo-nb sandbox ...``).
+
+A sandbox is one background process (:mod:`gloo_nb.sandbox.daemon`) per state directory. Its
+``endpoints.json`` says where everything listens and which process runs it; ``sandbox.log``
+collects its log and the Envoy logs sit beside it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from gloo_nb._types import Profile, check_profile
+from gloo_nb.errors import GlooNbError
+
+DAEMON = "gloo_nb.sandbox.daemon"
+
+
+class SandboxError(GlooNbError):
+    """A sandbox cannot be started, stopped or reached; the message says what to do."""
+
+
+@dataclass(frozen=True, slots=True)
+class SandboxInfo:
+    """Where a running sandbox listens (the ``endpoints.json`` contract).
+
+    Attributes:
+        state_dir: The state directory.
+        data: The ``endpoints.json`` document.
+    """
+
+    state_dir: Path
+    data: dict[str, Any]
+
+    @property
+    def gloo_version(self) -> Profile:
+        """The sandbox's Gloo profile."""
+        return check_profile(self.data["glooVersion"])
+
+    @property
+    def kubeconfig(self) -> str:
+        """The admin kubeconfig path."""
+        return str(self.data["kubeconfig"])
+
+    @property
+    def gateway(self) -> str:
+        """The front door URL (the gateway-proxy Service)."""
+        return str(self.data["gateway"])
+
+    @property
+    def envoy_admin(self) -> list[str]:
+        """Each replica's admin URL."""
+        return list(self.data["envoyAdmin"])
+
+    @property
+    def pid(self) -> int | None:
+        """The sandbox process, when running."""
+        pid = self.data.get("pid")
+        return int(pid) if pid else None
+
+
+def _endpoints_file(state_dir: Path) -> Path:
+    return Path(state_dir) / "endpoints.json"
+
+
+def read_info(state_dir: Path) -> SandboxInfo | None:
+    """Read a state directory's ``endpoints.json``.
+
+    Args:
+        state_dir: The state directory.
+
+    Returns:
+        The info, or None when the file is missing or unreadable.
+    """
+    try:
+        return SandboxInfo(Path(state_dir), json.loads(_endpoints_file(state_dir).read_text()))
+    except (OSError, ValueError):
+        return None
+
+
+def _alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+    # A recycled pid belongs to some other program: only our daemon counts.
+    return DAEMON.encode() in cmdline
+
+
+def _log_tail(state_dir: Path, lines: int = 3) -> str:
+    try:
+        text = (Path(state_dir) / "sandbox.log").read_text(errors="replace").strip().splitlines()
+    except OSError:
+        return ""
+    return " | ".join(text[-lines:])
+
+
+def running(state_dir: Path) -> SandboxInfo | None:
+    """Return the info of the sandbox running in ``state_dir``, if one runs.
+
+    Args:
+        state_dir: The state directory.
+
+    Returns:
+        The info, or None.
+    """
+    info = read_info(state_dir)
+    return info if info is not None and _alive(info.pid) else None
+
+
+def start(state_dir: Path, *, gloo_version: str | None = None, replicas: int = 2,
+          timeout: float = 60.0) -> SandboxInfo:
+    """Start a sandbox in the background and return once it serves.
+
+    A state directory that holds objects from an earlier run restarts from them; its Gloo
+    profile is kept unless ``gloo_version`` says otherwise.
+
+    Args:
+        state_dir: The state directory (created when missing).
+        gloo_version: ``1.3`` or ``current`` (default: the directory's earlier profile, else ``current``).
+        replicas: How many Envoy replicas.
+        timeout: Seconds to wait for it to serve.
+
+    Returns:
+        Where it listens.
+
+    Raises:
+        SandboxError: One already runs there, or it failed to start (with its log's last lines).
+    """
+    state_dir = Path(state_dir).resolve()
+    if replicas < 1:
+        raise SandboxError(f"--replicas must be at least 1, got {replicas}")
+    current = running(state_dir)
+    if current is not None:
+        raise SandboxError(f"a sandbox already runs in {state_dir} (pid {current.pid}); "
+                           f"stop it first with: gloo-nb sandbox stop --state-dir {state_dir}")
+    earlier = read_info(state_dir)
+    profile = check_profile(gloo_version or (earlier.data.get("glooVersion") if earlier else None) or "current")
+    state_dir.mkdir(parents=True, exist_ok=True)
+    _endpoints_file(state_dir).unlink(missing_ok=True)
+    with open(state_dir / "sandbox.log", "ab") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", DAEMON, "--state-dir", str(state_dir), "--gloo-version", profile,
+             "--replicas", str(replicas)],
+            stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True, close_fds=True,
+            # The daemon forks Envoys and pods while grpc threads run; grpc's fork handlers only
+            # print warnings there, since the children exec at once.
+            env={**os.environ, "GRPC_ENABLE_FORK_SUPPORT": "false"})
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        info = read_info(state_dir)
+        if info is not None and info.pid == proc.pid:
+            return info
+        if proc.poll() is not None:
+            raise SandboxError(f"the sandbox exited with status {proc.returncode} while starting: "
+                               f"{_log_tail(state_dir)} (full log: {state_dir}/sandbox.log)")
+        time.sleep(0.02)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    raise SandboxError(f"the sandbox did not serve within {timeout:.0f} s: {_log_tail(state_dir)} "
+                       f"(full log: {state_dir}/sandbox.log)")
+
+
+def stop(state_dir: Path, *, timeout: float = 20.0) -> bool:
+    """Stop the sandbox running in ``state_dir`` and everything it started.
+
+    Args:
+        state_dir: The state directory.
+        timeout: Seconds to wait for a clean stop before killing its process group.
+
+    Returns:
+        Whether a sandbox was running.
+    """
+    info = running(state_dir)
+    if info is None or info.pid is None:
+        return False
+    pid = info.pid
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and _alive(pid):
+        time.sleep(0.02)
+    if _alive(pid):
+        # It did not stop in time: take its whole session down (Envoys, pods) rather than leave
+        # anything behind.
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pid, signal.SIGKILL)
+        while _alive(pid):
+            time.sleep(0.02)
+    return True
+
+
+def _get(url: str, timeout: float = 2.0) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as resp:  # noqa: S310 - loopback URLs we wrote
+            return int(resp.status)
+    except urllib.error.HTTPError as err:
+        return int(err.code)
+    except (OSError, ValueError):
+        return 0
+
+
+def status(state_dir: Path) -> tuple[SandboxInfo | None, dict[str, Any]]:
+    """Say whether the sandbox in ``state_dir`` runs and how healthy it is.
+
+    Args:
+        state_dir: The state directory.
+
+    Returns:
+        The info (None when there is no ``endpoints.json``) and a health document:
+        ``running``, ``kubeApi`` (HTTP status of ``/version``), ``envoy`` (per replica: ``/ready``).
+    """
+    info = read_info(state_dir)
+    if info is None or not _alive(info.pid):
+        return info, {"running": False}
+    health: dict[str, Any] = {"running": True, "kubeApi": _get(info.data["kubeApi"] + "/version")}
+    health["envoy"] = [{"admin": a, "ready": _get(a + "/ready") == 200} for a in info.envoy_admin]
+    health["healthy"] = health["kubeApi"] == 200 and all(e["ready"] for e in health["envoy"])
+    return info, health

@@ -1,0 +1,648 @@
+"""The sandbox's object store: what etcd plus the apiserver's registry are to a real cluster.
+
+Objects are plain JSON dicts exactly as Kubernetes shows them. Every real write bumps one global
+resourceVersion, is appended to an on-disk log (when a state dir is given, so that a restarted sandbox
+holds every object) and to ``audit.jsonl``, and is handed to the subscribers (watches, the kubelet, the
+control plane) in resourceVersion order.
+"""
+
+from __future__ import annotations
+
+import bisect
+import builtins
+import json
+import logging
+import os
+import random
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any
+
+from gloo_nb.errors import GlooNbError
+from gloo_nb.sandbox.kinds import KINDS, NAMESPACE, Kind, kind_of
+
+__all__ = [
+    "ADMIN",
+    "CONTROLLER",
+    "GLOO",
+    "KUBELET",
+    "ApiError",
+    "Identity",
+    "Store",
+    "WatchEvent",
+    "conflict",
+    "not_found",
+]
+
+log = logging.getLogger(__name__)
+
+_HISTORY = 20_000
+"""Watch events kept for ``events_since``; older resourceVersions get 410 Expired."""
+
+NAMESPACE_GRACE = 1.0
+"""Seconds a deleted Namespace stays ``Terminating`` before its content and itself are removed. Like a real
+cluster's namespace controller, this lets ``kubectl delete -f`` delete the objects listed after the Namespace."""
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """Who makes a request.
+
+    Attributes:
+        user: User name, e.g. ``admin`` or ``system:serviceaccount:gloo-system:gloo``.
+        groups: Group names.
+    """
+
+    user: str
+    groups: tuple[str, ...] = ()
+
+
+ADMIN = Identity("admin", ("system:masters", "system:authenticated"))
+KUBELET = Identity("system:node:sandbox", ("system:nodes", "system:authenticated"))
+CONTROLLER = Identity("system:kube-controller-manager", ("system:authenticated",))
+GLOO = Identity("system:serviceaccount:gloo-system:gloo", ("system:serviceaccounts", "system:authenticated"))
+
+
+class ApiError(GlooNbError):
+    """A Kubernetes-style failure, answered as a ``Status`` object.
+
+    Attributes:
+        code: HTTP status code.
+        reason: Kubernetes reason, e.g. ``NotFound``.
+        message: The message, in the apiserver's wording.
+        details: The Status ``details`` (name, group, kind, causes), or None.
+    """
+
+    def __init__(self, code: int, reason: str, message: str, details: dict[str, Any] | None = None) -> None:
+        self.code = code
+        self.reason = reason
+        self.message = message
+        self.details = details
+        super().__init__(message)
+
+    def status(self) -> dict[str, Any]:
+        """Return the Kubernetes ``Status`` body for this error.
+
+        Returns:
+            ``{"kind": "Status", "apiVersion": "v1", "status": "Failure", ...}``.
+        """
+        body: dict[str, Any] = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+                                "message": self.message, "reason": self.reason, "code": self.code}
+        if self.details is not None:
+            body["details"] = self.details
+        return body
+
+
+def not_found(kind: Kind, name: str) -> ApiError:
+    """Return the apiserver's 404 for a missing object, e.g. ``routetables.gateway.solo.io "x" not found``.
+
+    Args:
+        kind: The kind looked up.
+        name: The name looked up.
+
+    Returns:
+        The error (not raised).
+    """
+    return ApiError(404, "NotFound", f'{kind.resource} "{name}" not found',
+                    {"name": name, "group": kind.group, "kind": kind.plural})
+
+
+def conflict(kind: Kind, name: str) -> ApiError:
+    """Return the apiserver's 409 for a stale resourceVersion.
+
+    Args:
+        kind: The object's kind.
+        name: The object's name.
+
+    Returns:
+        The error (not raised).
+    """
+    return ApiError(409, "Conflict", f'Operation cannot be fulfilled on {kind.resource} "{name}": the object has '
+                                     "been modified; please apply your changes to the latest version and try again",
+                    {"name": name, "group": kind.group, "kind": kind.plural})
+
+
+@dataclass(frozen=True, slots=True)
+class WatchEvent:
+    """One committed change.
+
+    Attributes:
+        type: ``ADDED``, ``MODIFIED`` or ``DELETED``.
+        kind: The object's kind.
+        object: The object after the change (for DELETED: as it was, with the deletion's resourceVersion).
+            Shared by every subscriber: treat it as read-only.
+        resource_version: The change's resourceVersion.
+    """
+
+    type: str
+    kind: Kind
+    object: dict[str, Any]
+    resource_version: int
+
+
+def _copy(value: Any) -> Any:
+    # JSON-only data: much cheaper than copy.deepcopy.
+    if isinstance(value, dict):
+        return {key: _copy(v) for key, v in value.items()}
+    if isinstance(value, list):
+        return [_copy(v) for v in value]
+    return value
+
+
+def _rfc3339(t: float, *, precise: bool = False) -> str:
+    moment = datetime.fromtimestamp(t, UTC)
+    return moment.isoformat(timespec="microseconds" if precise else "seconds").replace("+00:00", "Z")
+
+
+_NAME_CHARS = "bcdfghjklmnpqrstvwxz2456789"
+
+
+def _without_versioning(obj: dict[str, Any]) -> dict[str, Any]:
+    meta = dict(obj.get("metadata") or {})
+    meta.pop("resourceVersion", None)
+    meta.pop("generation", None)
+    return {**obj, "metadata": meta}
+
+
+def _spec_changed(old: dict[str, Any], new: dict[str, Any]) -> bool:
+    keys = (set(old) | set(new)) - {"metadata", "status", "apiVersion", "kind"}
+    return any(old.get(key) != new.get(key) for key in keys)
+
+
+class Store:
+    """A thread-safe, optionally persistent object store with watch events.
+
+    Args:
+        state_dir: Where objects persist (an append-only log) and where ``audit.jsonl`` is written;
+            None keeps everything in memory.
+        clock: Time source for timestamps.
+        namespace_grace: Seconds a deleted Namespace stays ``Terminating`` before the cascade.
+    """
+
+    def __init__(self, state_dir: Path | None = None, *, clock: Callable[[], float] = time.time,
+                 namespace_grace: float = NAMESPACE_GRACE) -> None:
+        self._lock = threading.RLock()
+        self._grace = namespace_grace
+        self._timers: list[threading.Timer] = []
+        self._clock = clock
+        self._objects: dict[Kind, dict[tuple[str, str], dict[str, Any]]] = {kind: {} for kind in KINDS}
+        self._rv = 0
+        self._history: list[WatchEvent] = []
+        self._floor = 0
+        self._subscribers: list[Callable[[WatchEvent], None]] = []
+        self._log: IO[str] | None = None
+        self._audit: IO[str] | None = None
+        self._closed = False
+        if state_dir is not None:
+            state_dir = Path(state_dir)
+            state_dir.mkdir(parents=True, exist_ok=True)
+            self._open_log(state_dir / "objects.jsonl")
+            self._audit = open(state_dir / "audit.jsonl", "a", encoding="utf-8")  # noqa: SIM115
+        self._floor = self._rv
+        for ns in list(self._objects[NAMESPACE].values()):
+            if ns["metadata"].get("deletionTimestamp"):
+                self._schedule_finish(ns["metadata"]["name"], ADMIN)
+
+    # --- persistence -----------------------------------------------------------------------
+
+    def _open_log(self, path: Path) -> None:
+        lines = 0
+        if path.exists():
+            with open(path, encoding="utf-8") as f:
+                for line in f:
+                    try:
+                        rec = json.loads(line)
+                    except json.JSONDecodeError:
+                        # A kill -9 can cut the last line short; everything before it is intact.
+                        log.warning("ignoring a truncated record at the end of %s", path)
+                        break
+                    lines += 1
+                    self._replay(rec)
+        count = sum(len(objs) for objs in self._objects.values())
+        if lines > 2 * count + 1000:
+            tmp = path.with_suffix(".tmp")
+            with open(tmp, "w", encoding="utf-8") as f:
+                f.write(json.dumps({"op": "rv", "rv": self._rv}) + "\n")
+                for objs in self._objects.values():
+                    for obj in objs.values():
+                        f.write(json.dumps({"op": "put", "rv": int(obj["metadata"]["resourceVersion"]), "o": obj},
+                                           separators=(",", ":")) + "\n")
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        self._log = open(path, "a", encoding="utf-8")  # noqa: SIM115
+
+    def _replay(self, rec: dict[str, Any]) -> None:
+        self._rv = max(self._rv, int(rec.get("rv", 0)))
+        op = rec.get("op")
+        if op == "put":
+            obj = rec["o"]
+            kind = kind_of(obj["apiVersion"], obj["kind"])
+            meta = obj["metadata"]
+            self._objects[kind][(meta.get("namespace", ""), meta["name"])] = obj
+        elif op == "del":
+            kind = kind_of(rec["av"], rec["k"])
+            self._objects[kind].pop((rec["ns"], rec["n"]), None)
+
+    def _append(self, rec: dict[str, Any]) -> None:
+        if self._log is not None:
+            self._log.write(json.dumps(rec, separators=(",", ":")) + "\n")
+            self._log.flush()
+
+    def _write_audit(self, identity: Identity, verb: str, kind: Kind, namespace: str, name: str,
+                     subresource: str | None, rv: int) -> None:
+        if self._audit is None:
+            return
+        self._audit.write(json.dumps({
+            "time": _rfc3339(self._clock(), precise=True), "user": identity.user, "groups": list(identity.groups),
+            "verb": verb, "apiVersion": kind.api_version, "kind": kind.kind, "namespace": namespace,
+            "name": name, "subresource": subresource or "", "resourceVersion": str(rv)}) + "\n")
+        self._audit.flush()
+
+    def close(self) -> None:
+        """Flush and close the files; the store must not be written afterwards."""
+        with self._lock:
+            self._closed = True
+            for timer in self._timers:
+                timer.cancel()
+            for f in (self._log, self._audit):
+                if f is not None:
+                    f.flush()
+                    os.fsync(f.fileno())
+                    f.close()
+            self._log = self._audit = None
+
+    # --- reads -------------------------------------------------------------------------------
+
+    @property
+    def resource_version(self) -> str:
+        """The current global resourceVersion, as a string."""
+        return str(self._rv)
+
+    @staticmethod
+    def _key(kind: Kind, namespace: str | None, name: str) -> tuple[str, str]:
+        return ((namespace or "") if kind.namespaced else "", name)
+
+    def get(self, kind: Kind, namespace: str | None, name: str) -> dict[str, Any]:
+        """Return a copy of one object.
+
+        Args:
+            kind: Its kind.
+            namespace: Its namespace (ignored for cluster-scoped kinds).
+            name: Its name.
+
+        Returns:
+            A deep copy of the object.
+
+        Raises:
+            ApiError: 404 NotFound.
+        """
+        with self._lock:
+            obj = self._objects[kind].get(self._key(kind, namespace, name))
+            if obj is None:
+                raise not_found(kind, name)
+            return _copy(obj)
+
+    def list(self, kind: Kind, namespace: str | None = None, *, label_selector: str = "",
+             field_selector: str = "") -> tuple[list[dict[str, Any]], str]:
+        """List objects of a kind.
+
+        Args:
+            kind: The kind.
+            namespace: Only this namespace; None or ``""`` for all.
+            label_selector: A ``labelSelector`` string.
+            field_selector: A ``fieldSelector`` string.
+
+        Returns:
+            Copies of the matching objects sorted by namespace and name, and the list's resourceVersion.
+
+        Raises:
+            ApiError: 400 for an unparsable selector.
+        """
+        from gloo_nb.sandbox.kubeapi.selectors import field_matcher, label_matcher
+
+        by_label = label_matcher(label_selector)
+        by_field = field_matcher(field_selector)
+        with self._lock:
+            objs = self._objects[kind]
+            keys = sorted(key for key in objs if not namespace or not kind.namespaced or key[0] == namespace)
+            items = [_copy(objs[key]) for key in keys if by_label(objs[key]) and by_field(objs[key])]
+            return items, str(self._rv)
+
+    # --- writes ------------------------------------------------------------------------------
+
+    def _commit(self, kind: Kind, etype: str, obj: dict[str, Any], identity: Identity, verb: str,
+                subresource: str | None) -> WatchEvent:
+        # Called with the lock held, after validation: nothing below may fail half-way.
+        if self._closed:
+            raise GlooNbError("the sandbox store is closed")
+        self._rv += 1
+        rv = self._rv
+        meta = obj["metadata"]
+        meta["resourceVersion"] = str(rv)
+        namespace, name = meta.get("namespace", ""), meta["name"]
+        if etype == "DELETED":
+            self._objects[kind].pop((namespace, name), None)
+            self._append({"op": "del", "rv": rv, "av": kind.api_version, "k": kind.kind, "ns": namespace,
+                          "n": name})
+        else:
+            self._objects[kind][(namespace, name)] = obj
+            self._append({"op": "put", "rv": rv, "o": obj})
+        self._write_audit(identity, verb, kind, namespace, name, subresource, rv)
+        event = WatchEvent(etype, kind, _copy(obj), rv)
+        self._history.append(event)
+        if len(self._history) > 2 * _HISTORY:
+            drop = len(self._history) - _HISTORY
+            self._floor = self._history[drop - 1].resource_version
+            del self._history[:drop]
+        for callback in list(self._subscribers):
+            try:
+                callback(event)
+            except Exception:
+                log.exception("a store subscriber failed on %s %s", etype, kind)
+        return event
+
+    def _prepare(self, kind: Kind, obj: dict[str, Any], old: dict[str, Any] | None) -> None:
+        from gloo_nb.sandbox.kubeapi.validation import apply_defaults, validate
+
+        validate(kind, obj)
+        apply_defaults(kind, obj, old)
+
+    def create(self, kind: Kind, obj: dict[str, Any], *, identity: Identity = ADMIN,
+               dry_run: bool = False) -> dict[str, Any]:
+        """Create an object.
+
+        Fills in uid, resourceVersion, creationTimestamp, generation, apiVersion and kind, resolves
+        ``generateName`` and applies the apiserver's defaults.
+
+        Args:
+            kind: Its kind.
+            obj: The object; its ``metadata.namespace`` (``default`` when absent) is where it goes.
+            identity: Who creates it (for the audit log).
+            dry_run: Validate and default, but store nothing.
+
+        Returns:
+            A copy of the stored object.
+
+        Raises:
+            ApiError: 422 Invalid, 404 when the namespace does not exist, 409 AlreadyExists.
+        """
+        obj = _copy(obj)
+        if not isinstance(obj, dict) or not isinstance(obj.get("metadata", {}), dict):
+            raise ApiError(400, "BadRequest", "the body of the request must be an object with object metadata")
+        obj = {"apiVersion": kind.api_version, "kind": kind.kind,
+               **{key: v for key, v in obj.items() if key not in ("apiVersion", "kind")}}
+        meta = obj.setdefault("metadata", {})
+        with self._lock:
+            if not meta.get("name") and meta.get("generateName"):
+                while True:
+                    name = meta["generateName"] + "".join(random.choices(_NAME_CHARS, k=5))
+                    if self._key(kind, meta.get("namespace") or "default", name) not in self._objects[kind]:
+                        break
+                meta["name"] = name
+            if kind.namespaced:
+                meta["namespace"] = meta.get("namespace") or "default"
+            else:
+                meta.pop("namespace", None)
+            self._prepare(kind, obj, None)
+            namespace, name = meta.get("namespace", ""), meta["name"]
+            if kind.namespaced:
+                ns = self._objects[NAMESPACE].get(("", namespace))
+                if ns is None:
+                    raise not_found(NAMESPACE, namespace)
+                if ns["metadata"].get("deletionTimestamp"):
+                    raise ApiError(403, "Forbidden", f'{kind.resource} "{name}" is forbidden: unable to create new '
+                                                     f"content in namespace {namespace} because it is being "
+                                                     "terminated", {"name": name, "group": kind.group,
+                                                                    "kind": kind.plural})
+            if (namespace, name) in self._objects[kind]:
+                raise ApiError(409, "AlreadyExists", f'{kind.resource} "{name}" already exists',
+                               {"name": name, "group": kind.group, "kind": kind.plural})
+            for key in ("resourceVersion", "deletionTimestamp", "deletionGracePeriodSeconds", "selfLink"):
+                meta.pop(key, None)
+            meta["uid"] = str(uuid.uuid4())
+            meta["creationTimestamp"] = _rfc3339(self._clock())
+            meta["generation"] = 1
+            if dry_run:
+                return obj
+            self._commit(kind, "ADDED", obj, identity, "create", None)
+            return _copy(obj)
+
+    def _update(self, kind: Kind, old: dict[str, Any], new: dict[str, Any], identity: Identity, verb: str,
+                subresource: str | None, dry_run: bool) -> dict[str, Any]:
+        # `new` is a private copy; with the lock held.
+        old_meta = old["metadata"]
+        new["apiVersion"], new["kind"] = kind.api_version, kind.kind
+        meta = new.get("metadata")
+        if not isinstance(meta, dict):
+            raise ApiError(400, "BadRequest", "metadata must be an object")
+        if meta.get("name") != old_meta["name"]:
+            raise ApiError(400, "BadRequest", f"the name of the object ({meta.get('name')}) does not match the "
+                                              f"name on the URL ({old_meta['name']})")
+        if kind.namespaced and meta.get("namespace", old_meta["namespace"]) != old_meta["namespace"]:
+            raise ApiError(400, "BadRequest", "the namespace of the provided object does not match the namespace "
+                                              "sent on the request")
+        rv = meta.get("resourceVersion")
+        if rv not in (None, "") and rv != old_meta["resourceVersion"]:
+            raise conflict(kind, old_meta["name"])
+        if subresource == "status":
+            status = new.get("status")
+            new = _copy(old)
+            if status is None:
+                new.pop("status", None)
+            else:
+                new["status"] = status
+        else:
+            if "status" in kind.subresources:
+                if "status" in old:
+                    new["status"] = _copy(old["status"])
+                else:
+                    new.pop("status", None)
+            for key in ("uid", "creationTimestamp", "namespace", "deletionTimestamp"):
+                if key in old_meta:
+                    meta[key] = old_meta[key]
+            self._prepare(kind, new, old)
+        meta = new["metadata"]
+        meta["resourceVersion"] = old_meta["resourceVersion"]
+        meta["generation"] = old_meta.get("generation", 1)
+        if new == old:
+            return _copy(old)
+        if _spec_changed(old, new):
+            meta["generation"] = meta["generation"] + 1
+        if dry_run:
+            return new
+        self._commit(kind, "MODIFIED", new, identity, verb, subresource)
+        return _copy(new)
+
+    def replace(self, kind: Kind, obj: dict[str, Any], *, identity: Identity = ADMIN, subresource: str | None = None,
+                dry_run: bool = False) -> dict[str, Any]:
+        """Replace an object (PUT).
+
+        Args:
+            kind: Its kind.
+            obj: The new object; a non-empty ``metadata.resourceVersion`` must be the stored one.
+            identity: Who writes (for the audit log).
+            subresource: ``"status"`` changes only ``.status``; otherwise ``.status`` is kept from the stored object
+                for kinds with a status subresource.
+            dry_run: Validate, but store nothing.
+
+        Returns:
+            A copy of the stored object (the old one, same resourceVersion, when nothing changed).
+
+        Raises:
+            ApiError: 404 NotFound, 409 Conflict, 422 Invalid, 400 BadRequest.
+        """
+        obj = _copy(obj)
+        meta = obj.get("metadata") if isinstance(obj, dict) else None
+        if not isinstance(meta, dict) or not meta.get("name"):
+            raise ApiError(400, "BadRequest", "the body of the request must be an object with metadata.name")
+        with self._lock:
+            namespace = meta.get("namespace") or "default"
+            old = self._objects[kind].get(self._key(kind, namespace, meta["name"]))
+            if old is None:
+                raise not_found(kind, meta["name"])
+            if kind.namespaced:
+                meta["namespace"] = namespace
+            return self._update(kind, old, obj, identity, "update", subresource, dry_run)
+
+    def patch(self, kind: Kind, namespace: str | None, name: str, mutate: Callable[[dict[str, Any]], dict[str, Any]],
+              *, identity: Identity = ADMIN, subresource: str | None = None,
+              dry_run: bool = False) -> dict[str, Any]:
+        """Read, modify and write one object atomically.
+
+        Args:
+            kind: Its kind.
+            namespace: Its namespace.
+            name: Its name.
+            mutate: Gets a private copy of the stored object and returns the new one (or raises ApiError to abort).
+                It runs under the store lock: keep it quick and do not call the store from it.
+            identity: Who writes (for the audit log).
+            subresource: ``"status"`` keeps only the ``.status`` change; ``"scale"`` is recorded as such.
+            dry_run: Validate, but store nothing.
+
+        Returns:
+            A copy of the stored object; a no-op returns the stored object with the same resourceVersion.
+
+        Raises:
+            ApiError: 404 NotFound, 409 Conflict (a resourceVersion in the result that is not the stored one),
+                422 Invalid, or whatever ``mutate`` raises.
+        """
+        with self._lock:
+            old = self._objects[kind].get(self._key(kind, namespace, name))
+            if old is None:
+                raise not_found(kind, name)
+            new = mutate(_copy(old))
+            if not isinstance(new, dict):
+                raise ApiError(400, "BadRequest", "the patched object must be a JSON object")
+            new = _copy(new)
+            meta = new.get("metadata")
+            if isinstance(meta, dict) and meta.get("resourceVersion") in (None, ""):
+                meta["resourceVersion"] = old["metadata"]["resourceVersion"]
+            return self._update(kind, old, new, identity, "patch", subresource, dry_run)
+
+    def _schedule_finish(self, namespace: str, identity: Identity) -> None:
+        timer = threading.Timer(self._grace, self._finish_namespace, (namespace, identity))
+        timer.daemon = True
+        self._timers = [t for t in self._timers if t.is_alive()] + [timer]
+        timer.start()
+
+    def _finish_namespace(self, name: str, identity: Identity) -> None:
+        with self._lock:
+            ns = self._objects[NAMESPACE].get(("", name))
+            if self._closed or ns is None or not ns["metadata"].get("deletionTimestamp"):
+                return
+            for other in KINDS:
+                if not other.namespaced:
+                    continue
+                for okey in [key for key in self._objects[other] if key[0] == name]:
+                    gone = _copy(self._objects[other][okey])
+                    gone["metadata"].setdefault("deletionTimestamp", ns["metadata"]["deletionTimestamp"])
+                    self._commit(other, "DELETED", gone, identity, "delete", None)
+            self._commit(NAMESPACE, "DELETED", _copy(ns), identity, "delete", None)
+
+    def delete(self, kind: Kind, namespace: str | None, name: str, *, identity: Identity = ADMIN,
+               dry_run: bool = False) -> dict[str, Any]:
+        """Delete an object.
+
+        A Namespace first turns ``Terminating`` (a MODIFIED event; creating objects in it is then forbidden);
+        after ``namespace_grace`` seconds every namespaced object in it is deleted, then the Namespace itself.
+
+        Args:
+            kind: Its kind.
+            namespace: Its namespace.
+            name: Its name.
+            identity: Who deletes (for the audit log).
+            dry_run: Check only.
+
+        Returns:
+            The deleted object, with the deletion's resourceVersion (a Namespace: as it is while Terminating).
+
+        Raises:
+            ApiError: 404 NotFound.
+        """
+        with self._lock:
+            key = self._key(kind, namespace, name)
+            old = self._objects[kind].get(key)
+            if old is None:
+                raise not_found(kind, name)
+            if dry_run:
+                return _copy(old)
+            gone = _copy(old)
+            if kind is NAMESPACE:
+                if old["metadata"].get("deletionTimestamp"):
+                    return gone
+                gone["metadata"]["deletionTimestamp"] = _rfc3339(self._clock())
+                gone.setdefault("status", {})["phase"] = "Terminating"
+                self._commit(kind, "MODIFIED", gone, identity, "delete", None)
+                self._schedule_finish(name, identity)
+                return _copy(gone)
+            gone["metadata"]["deletionTimestamp"] = _rfc3339(self._clock())
+            self._commit(kind, "DELETED", gone, identity, "delete", None)
+            return _copy(gone)
+
+    # --- watching --------------------------------------------------------------------------
+
+    def subscribe(self, callback: Callable[[WatchEvent], None]) -> Callable[[], None]:
+        """Call ``callback`` after every committed write, in resourceVersion order.
+
+        The callback runs in the writing thread with the store lock held: it must be quick (hand the event to a
+        queue) and must not write to the store.
+
+        Args:
+            callback: Receives each :class:`WatchEvent`.
+
+        Returns:
+            A function that unsubscribes.
+        """
+        with self._lock:
+            self._subscribers.append(callback)
+
+        def unsubscribe() -> None:
+            with self._lock:
+                if callback in self._subscribers:
+                    self._subscribers.remove(callback)
+
+        return unsubscribe
+
+    def events_since(self, resource_version: int) -> builtins.list[WatchEvent]:
+        """Return the events after a resourceVersion, oldest first.
+
+        Args:
+            resource_version: The last version the caller has seen.
+
+        Returns:
+            The events with a greater resourceVersion.
+
+        Raises:
+            ApiError: 410 Expired when those events are no longer kept (too old, or from before a restart).
+        """
+        with self._lock:
+            if resource_version < self._floor:
+                raise ApiError(410, "Expired", f"too old resource version: {resource_version} ({self._floor})")
+            start = bisect.bisect_right(self._history, resource_version, key=lambda e: e.resource_version)
+            return self._history[start:]

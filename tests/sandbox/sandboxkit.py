@@ -1,0 +1,114 @@
+"""Helpers for tests that drive a whole sandbox with real kubectl and real HTTP through Envoy."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from gloo_nb.sandbox import runner
+from gloo_nb.sandbox.runner import SandboxInfo
+
+REPO = Path(__file__).resolve().parents[2]
+SEED = REPO / "data" / "scenarios" / "two-phase-canary"
+PART1 = SEED / "part1"
+PART2 = SEED / "part2"
+
+
+@dataclass
+class Response:
+    status: int
+    body: str
+    headers: dict[str, str]
+
+
+@dataclass
+class Kube:
+    """Real kubectl against one sandbox, with a private HOME (kubectl caches discovery)."""
+
+    kubeconfig: str
+    home: Path
+
+    def run(self, *args: str, check: bool = True, input: str | None = None,
+            as_user: str | None = None, as_group: str | None = None) -> subprocess.CompletedProcess[str]:
+        cmd = ["kubectl", *args]
+        if as_user:
+            cmd += ["--as", as_user]
+        if as_group:
+            cmd += ["--as-group", as_group]
+        env = {**os.environ, "KUBECONFIG": self.kubeconfig, "HOME": str(self.home)}
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=env, input=input, timeout=60)
+        if check and proc.returncode != 0:
+            raise AssertionError(f"{' '.join(cmd)} failed ({proc.returncode}): {proc.stderr}{proc.stdout}")
+        return proc
+
+    def apply(self, *paths: Path) -> str:
+        args: list[str] = ["apply"]
+        for p in paths:
+            args += ["-f", str(p)]
+        return self.run(*args).stdout
+
+    def json(self, *args: str) -> Any:
+        return json.loads(self.run("get", *args, "-o", "json").stdout)
+
+
+@contextmanager
+def sandbox(state_dir: Path, gloo_version: str, replicas: int = 2) -> Iterator[SandboxInfo]:
+    """A running sandbox, stopped at the end whatever happens."""
+    try:
+        yield runner.start(state_dir, gloo_version=gloo_version, replicas=replicas)
+    finally:
+        runner.stop(state_dir)
+
+
+def fetch(url: str, headers: dict[str, str] | None = None, timeout: float = 5.0) -> Response:
+    req = urllib.request.Request(url, headers=headers or {})
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            return Response(resp.status, resp.read().decode(), dict(resp.headers))
+    except urllib.error.HTTPError as err:
+        return Response(err.code, err.read().decode(), dict(err.headers))
+    except (OSError, ValueError) as err:
+        return Response(0, str(err), {})
+
+
+def eventually(get: Callable[[], Response], want: Callable[[Response], bool], what: str,
+               timeout: float = 15.0) -> Response:
+    """Poll until ``want`` holds (configuration propagates asynchronously, as on a cluster)."""
+    deadline = time.monotonic() + timeout
+    last = get()
+    while not want(last):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what}: last response {last.status} {last.body!r}")
+        time.sleep(0.05)
+        last = get()
+    return last
+
+
+def wait_until(check: Callable[[], bool], what: str, timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out: {what}")
+        time.sleep(0.05)
+
+
+def body_is(text: str) -> Callable[[Response], bool]:
+    return lambda r: r.status == 200 and r.body.strip() == text
+
+
+def wait_ready_pods(kube: Kube, namespace: str) -> None:
+    # Pods appear asynchronously after a Deployment is created; `kubectl wait --all` needs them listed.
+    deadline = time.monotonic() + 15
+    while not kube.json("pods", "-n", namespace)["items"]:
+        assert time.monotonic() < deadline, f"no pods in {namespace}"
+        time.sleep(0.05)
+    kube.run("wait", "--for=condition=Ready", "pods", "--all", "-n", namespace, "--timeout=30s")

@@ -1,0 +1,307 @@
+"""The sandbox API server against the real kubectl 1.32 (default flags, private HOME so discovery is not shared)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from gloo_nb.sandbox import kinds as k
+from gloo_nb.sandbox.kubeapi import ServerThread, write_kubeconfig
+from gloo_nb.sandbox.store import Store
+
+SCENARIO = Path("/work/shared/scenarios/two-phase-canary")
+KUBECTL = shutil.which("kubectl")
+
+pytestmark = pytest.mark.skipif(KUBECTL is None, reason="kubectl is not installed")
+
+
+@dataclass
+class Cluster:
+    store: Store
+    url: str
+    home: Path
+    kubeconfig: Path
+    tmp: Path
+
+    def env(self) -> dict[str, str]:
+        return {**os.environ, "HOME": str(self.home), "KUBECONFIG": str(self.kubeconfig)}
+
+    def run(self, *args: str, stdin: str | None = None, check: bool = True, timeout: float = 30
+            ) -> subprocess.CompletedProcess[str]:
+        proc = subprocess.run([KUBECTL or "kubectl", *args], input=stdin, capture_output=True, text=True,
+                              env=self.env(), timeout=timeout)
+        if check and proc.returncode != 0:
+            raise AssertionError(f"kubectl {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+        return proc
+
+    def apply(self, text: str) -> subprocess.CompletedProcess[str]:
+        return self.run("apply", "-f", "-", stdin=text)
+
+    def popen(self, *args: str) -> subprocess.Popen[str]:
+        return subprocess.Popen([KUBECTL or "kubectl", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True, env=self.env())
+
+
+@pytest.fixture
+def cluster(tmp_path: Path) -> Iterator[Cluster]:
+    store = Store(tmp_path / "state", namespace_grace=0.3)
+    server = ServerThread(store)
+    try:
+        url = server.start()
+        kubeconfig = tmp_path / "kubeconfig"
+        write_kubeconfig(kubeconfig, url)
+        home = tmp_path / "home"
+        home.mkdir()
+        yield Cluster(store, url, home, kubeconfig, tmp_path)
+    finally:
+        server.stop()
+        store.close()
+
+
+def scenario(*parts: str) -> str:
+    return "\n---\n".join((SCENARIO / p).read_text() for p in parts)
+
+
+GLOO_SYSTEM = "apiVersion: v1\nkind: Namespace\nmetadata: {name: gloo-system}\n"
+SETTINGS = """apiVersion: gloo.solo.io/v1
+kind: Settings
+metadata: {name: default, namespace: gloo-system}
+spec: {discoveryNamespace: gloo-system}
+"""
+
+
+def seed(c: Cluster) -> None:
+    c.apply(GLOO_SYSTEM + "---\n" + SETTINGS)
+    c.apply(scenario("part2/echo.yaml", "part2/foxtrot.yaml", "part2/upstream-echo.yaml",
+                     "part2/upstream-foxtrot.yaml", "part2/rt-echo-1.yaml", "part2/rt-foxtrot-1.yaml",
+                     "part2/vs.yaml"))
+
+
+def test_apply_get_and_tables(cluster: Cluster) -> None:
+    seed(cluster)
+    out = cluster.run("get", "deploy,svc", "-n", "echo").stdout
+    assert "NAME" in out and "READY" in out and "UP-TO-DATE" in out and "AVAILABLE" in out
+    assert "deployment.apps/echo-v1" in out and "service/echo" in out and "CLUSTER-IP" in out and "80/TCP" in out
+    wide = cluster.run("get", "deploy", "-n", "echo", "-o", "wide").stdout
+    assert "hashicorp/http-echo" in wide and "app=echo,version=v1" in wide
+    rts = cluster.run("get", "rt", "-A").stdout.splitlines()
+    assert rts[0].split() == ["NAMESPACE", "NAME", "AGE"]
+    assert [line.split()[:2] for line in rts[1:]] == [["echo", "echo-routes"], ["foxtrot", "foxtrot-routes"]]
+    ns = cluster.run("get", "ns").stdout
+    assert "STATUS" in ns and "Active" in ns
+    obj = json.loads(cluster.run("get", "rt", "-n", "echo", "echo-routes", "-o", "json").stdout)
+    assert obj["kind"] == "RouteTable" and obj["metadata"]["generation"] == 1
+    assert "kubectl.kubernetes.io/last-applied-configuration" in obj["metadata"]["annotations"]
+    # Re-applying the same files changes nothing; a new version is configured with a merge patch.
+    again = cluster.apply(scenario("part2/rt-echo-1.yaml")).stdout
+    assert "echo-routes unchanged" in again
+    assert "echo-routes configured" in cluster.apply(scenario("part2/rt-echo-2.yaml")).stdout
+    after = cluster.store.get(k.ROUTE_TABLE, "echo", "echo-routes")
+    assert after["metadata"]["generation"] == 2 and len(after["spec"]["routes"]) == 2
+    assert "error" not in cluster.run("explain", "routetables.spec").stderr.lower()
+
+
+def test_pod_columns_and_wait(cluster: Cluster) -> None:
+    cluster.apply("apiVersion: v1\nkind: Namespace\nmetadata: {name: team}\n---\n"
+                  "apiVersion: v1\nkind: Pod\nmetadata: {name: web, namespace: team}\n"
+                  "spec: {containers: [{name: c, image: busybox}]}\n")
+    first = cluster.run("get", "pods", "-n", "team").stdout.splitlines()
+    assert first[0].split() == ["NAME", "READY", "STATUS", "RESTARTS", "AGE"]
+    assert first[1].split()[:4] == ["web", "0/1", "Pending", "0"]
+    waiter = cluster.popen("wait", "--for=condition=Ready", "pods", "--all", "-n", "team", "--timeout=20s")
+    try:
+        time.sleep(1.0)
+        assert waiter.poll() is None  # not Ready yet
+        cluster.run("patch", "-n", "team", "pod", "web", "--subresource=status", "--type", "merge", "-p", json.dumps(
+            {"status": {"phase": "Running", "podIP": "127.0.0.1",
+                        "conditions": [{"type": "Ready", "status": "True"}],
+                        "containerStatuses": [{"name": "c", "ready": True, "restartCount": 0}]}}))
+        out, err = waiter.communicate(timeout=20)
+        assert waiter.returncode == 0, err
+        assert "pod/web condition met" in out
+    finally:
+        if waiter.poll() is None:
+            waiter.kill()
+            waiter.communicate()
+    wide = cluster.run("get", "pods", "-n", "team", "-o", "wide").stdout.splitlines()
+    assert wide[0].split()[:7] == ["NAME", "READY", "STATUS", "RESTARTS", "AGE", "IP", "NODE"]
+    assert wide[1].split()[:3] == ["web", "1/1", "Running"] and "127.0.0.1" in wide[1]
+
+
+def test_get_watch_prints_changes(cluster: Cluster) -> None:
+    seed(cluster)
+    watcher = cluster.popen("get", "rt", "-n", "echo", "-w")
+    try:
+        time.sleep(1.0)
+        cluster.run("label", "-n", "echo", "rt", "echo-routes", "step=two")
+        cluster.run("delete", "-n", "echo", "rt", "echo-routes")
+        time.sleep(1.0)
+    finally:
+        watcher.terminate()
+        out, _ = watcher.communicate(timeout=10)
+    lines = [line.split()[0] for line in out.splitlines() if line.strip()]
+    # The listed row, then one row per change: no replay of the initial state.
+    assert lines == ["NAME", "echo-routes", "echo-routes", "echo-routes"], out
+
+
+def test_patch_label_scale_replace_create(cluster: Cluster) -> None:
+    seed(cluster)
+    patch = str(SCENARIO / "part2/settings-patch.yaml")
+    assert "patched" in cluster.run("patch", "-n", "gloo-system", "settings", "default", "--type", "merge",
+                                    "--patch-file", patch).stdout
+    assert "(no change)" in cluster.run("patch", "-n", "gloo-system", "settings", "default", "--type", "merge",
+                                        "--patch-file", patch).stdout
+    settings = cluster.store.get(k.SETTINGS, "gloo-system", "default")
+    assert settings["spec"]["gloo"]["invalidConfigPolicy"]["replaceInvalidRoutes"] is True
+    smp = cluster.run("patch", "-n", "gloo-system", "settings", "default", "-p", '{"spec":{}}', check=False)
+    assert smp.returncode != 0
+    assert ("application/strategic-merge-patch+json is not supported by gloo.solo.io/v1, Kind=Settings: the body of "
+            "the request was in an unknown format - accepted media types include: application/json-patch+json, "
+            "application/merge-patch+json, application/apply-patch+yaml") in smp.stderr
+    cluster.run("patch", "-n", "gloo-system", "settings", "default", "--type", "json", "-p",
+                '[{"op":"replace","path":"/spec/discoveryNamespace","value":"other"}]')
+    assert cluster.store.get(k.SETTINGS, "gloo-system", "default")["spec"]["discoveryNamespace"] == "other"
+    bad = cluster.run("patch", "-n", "gloo-system", "settings", "default", "--type", "json", "-p",
+                      '[{"op":"test","path":"/spec/discoveryNamespace","value":"x"}]', check=False)
+    assert bad.returncode != 0 and "The request is invalid" in bad.stderr
+
+    assert "labeled" in cluster.run("label", "-n", "echo", "rt", "echo-routes", "tier=gold").stdout
+    assert cluster.store.get(k.ROUTE_TABLE, "echo", "echo-routes")["metadata"]["labels"] == {"tier": "gold"}
+    assert "unlabeled" in cluster.run("label", "-n", "echo", "rt", "echo-routes", "tier-").stdout
+
+    assert "scaled" in cluster.run("scale", "-n", "echo", "deploy", "echo-v1", "--replicas=3").stdout
+    assert cluster.store.get(k.DEPLOYMENT, "echo", "echo-v1")["spec"]["replicas"] == 3
+
+    manifest = cluster.tmp / "rt.json"
+    manifest.write_text(cluster.run("get", "rt", "-n", "echo", "echo-routes", "-o", "json").stdout)
+    cluster.run("label", "-n", "echo", "rt", "echo-routes", "moved=on")
+    stale = cluster.run("replace", "-f", str(manifest), check=False)
+    assert stale.returncode != 0
+    assert ('Error from server (Conflict): error when replacing "' + str(manifest) + '": Operation cannot be '
+            'fulfilled on routetables.gateway.solo.io "echo-routes": the object has been modified; please apply your '
+            "changes to the latest version and try again") in stale.stderr
+    dup = cluster.run("create", "-f", str(manifest), check=False)
+    assert dup.returncode != 0 and 'routetables.gateway.solo.io "echo-routes" already exists' in dup.stderr
+    missing = cluster.run("get", "rt", "-n", "echo", "nope", check=False)
+    assert 'Error from server (NotFound): routetables.gateway.solo.io "nope" not found' in missing.stderr
+
+
+def test_strategic_merge_apply_removes_env_and_sidecar(cluster: Cluster) -> None:
+    cluster.apply("apiVersion: v1\nkind: Namespace\nmetadata: {name: demo}\n")
+    base = """apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: demo}
+spec:
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers:
+      - name: web
+        image: hashicorp/http-echo
+        env: [ENV]
+        ports: [{containerPort: 5678}]
+SIDECAR"""
+    sidecar = "      - {name: sidecar, image: busybox}\n"
+    cluster.apply(base.replace("ENV", '{name: A, value: "1"}, {name: B, value: "2"}').replace("SIDECAR", sidecar))
+    # Someone else adds an env var outside the manifest: the strategic merge must keep it.
+    cluster.store.patch(k.DEPLOYMENT, "demo", "web", lambda o: (
+        o["spec"]["template"]["spec"]["containers"][0]["env"].append({"name": "X", "value": "live"}) or o))
+    out = cluster.apply(base.replace("ENV", '{name: A, value: "1"}, {name: C, value: "3"}').replace("SIDECAR", ""))
+    assert "deployment.apps/web configured" in out.stdout and "warning" not in out.stderr
+    dep = cluster.store.get(k.DEPLOYMENT, "demo", "web")
+    containers = dep["spec"]["template"]["spec"]["containers"]
+    assert [c["name"] for c in containers] == ["web"]
+    assert sorted(e["name"] for e in containers[0]["env"]) == ["A", "C", "X"]
+    assert dep["metadata"]["generation"] == 3
+
+
+def test_delete_namespace_file_cascades_and_waits(cluster: Cluster) -> None:
+    seed(cluster)
+    out = cluster.run("delete", "-f", str(SCENARIO / "part2/foxtrot.yaml"))
+    assert 'namespace "foxtrot" deleted' in out.stdout and 'service "foxtrot" deleted' in out.stdout
+    assert "No resources found in foxtrot namespace." in cluster.run("get", "all", "-n", "foxtrot").stderr
+    assert cluster.store.list(k.ROUTE_TABLE, "foxtrot")[0] == []
+    assert [o["metadata"]["name"] for o in cluster.store.list(k.ROUTE_TABLE)[0]] == ["echo-routes"]
+    gone = cluster.run("delete", "rt", "-n", "echo", "nope", check=False)
+    assert 'Error from server (NotFound): routetables.gateway.solo.io "nope" not found' in gone.stderr
+
+
+def test_rbac_with_impersonation(cluster: Cluster) -> None:
+    seed(cluster)
+    cluster.run("apply", "-f", str(SCENARIO / "rbac.yaml"))
+    echo = ("--as=echo-dev", "--as-group=team-echo")
+    ok = cluster.run(*echo, "patch", "-n", "echo", "rt", "echo-routes", "--type", "merge", "-p",
+                     '{"metadata":{"labels":{"owner":"echo"}}}')
+    assert "patched" in ok.stdout
+    refused = cluster.run(*echo, "patch", "-n", "foxtrot", "rt", "foxtrot-routes", "--type", "merge", "-p",
+                          '{"metadata":{"labels":{"owner":"echo"}}}', check=False)
+    assert refused.returncode != 0
+    assert ('Error from server (Forbidden): routetables.gateway.solo.io "foxtrot-routes" is forbidden: User '
+            '"echo-dev" cannot patch resource "routetables" in API group "gateway.solo.io" in the namespace '
+            '"foxtrot"') in refused.stderr
+    settings = cluster.run(*echo, "patch", "-n", "gloo-system", "settings", "default", "--type", "merge",
+                           "--patch-file", str(SCENARIO / "part2/settings-patch.yaml"), check=False)
+    assert settings.returncode != 0 and 'User "echo-dev" cannot patch resource "settings"' in settings.stderr
+    assert "gloo" not in cluster.store.get(k.SETTINGS, "gloo-system", "default")["spec"]
+    # Reading is allowed everywhere; listing secrets is not.
+    assert "foxtrot-routes" in cluster.run(*echo, "get", "rt", "-A").stdout
+    secrets = cluster.run(*echo, "get", "secrets", "-n", "echo", check=False)
+    assert ('secrets is forbidden: User "echo-dev" cannot list resource "secrets" in API group "" in the '
+            'namespace "echo"') in secrets.stderr
+    crb = cluster.run(*echo, "get", "clusterroles", check=False)
+    assert 'cannot list resource "clusterroles" in API group "rbac.authorization.k8s.io" at the cluster scope' in (
+        crb.stderr)
+    ops = cluster.run("--as=ops", "--as-group=platform-ops", "patch", "-n", "gloo-system", "settings", "default",
+                      "--type", "merge", "--patch-file", str(SCENARIO / "part2/settings-patch.yaml"))
+    assert "patched" in ops.stdout
+    audit = [json.loads(line) for line in (cluster.tmp / "state/audit.jsonl").read_text().splitlines()]
+    assert {"user": "ops", "name": "default", "verb": "patch"}.items() <= audit[-1].items()
+    assert "platform-ops" in audit[-1]["groups"]
+
+
+def test_garbage_gets_4xx_and_disturbs_nothing(cluster: Cluster) -> None:
+    seed(cluster)
+    rv = cluster.store.resource_version
+    before = cluster.store.list(k.ROUTE_TABLE)[0]
+    no_selector = """apiVersion: apps/v1
+kind: Deployment
+metadata: {name: broken, namespace: echo}
+spec:
+  template:
+    metadata: {labels: {app: broken}}
+    spec: {containers: [{name: c, image: busybox}]}
+"""
+    out = cluster.run("apply", "-f", "-", stdin=no_selector, check=False)
+    assert out.returncode != 0
+    assert 'The Deployment "broken" is invalid: spec.selector: Required value' in out.stderr
+    wrong_type = ("apiVersion: gateway.solo.io/v1\nkind: RouteTable\nmetadata: {name: echo-routes, namespace: echo}\n"
+                  "spec: {routes: oops}\n")
+    out = cluster.run("apply", "-f", "-", stdin=wrong_type, check=False)
+    assert out.returncode != 0 and "spec.routes" in out.stderr and "Invalid value" in out.stderr
+    unknown = ("apiVersion: gateway.solo.io/v1\nkind: RouteTable\nmetadata: {name: extra, namespace: echo}\n"
+               "spec: {routes: [], spex: 1}\n")
+    out = cluster.run("apply", "-f", "-", stdin=unknown, check=False)
+    assert out.returncode != 0 and 'strict decoding error: unknown field "spec.spex"' in out.stderr
+    assert cluster.store.resource_version == rv and cluster.store.list(k.ROUTE_TABLE)[0] == before
+    warned = cluster.run("apply", "--validate=warn", "-f", "-", stdin=unknown)
+    assert 'Warning: unknown field "spec.spex"' in warned.stderr and "extra created" in warned.stdout
+
+
+def test_generators_with_protobuf_bodies(cluster: Cluster) -> None:
+    assert "namespace/pb created" in cluster.run("create", "namespace", "pb").stdout
+    cluster.run("create", "configmap", "cm", "-n", "pb", "--from-literal=a=1", "--from-literal=b=two")
+    cluster.run("create", "secret", "generic", "s", "-n", "pb", "--from-literal=pw=hunter2")
+    assert cluster.store.get(k.CONFIGMAP, "pb", "cm")["data"] == {"a": "1", "b": "two"}
+    secret = cluster.store.get(k.SECRET, "pb", "s")
+    assert secret["type"] == "Opaque" and secret["data"] == {"pw": "aHVudGVyMg=="}
+    refused = cluster.run("create", "deployment", "d", "--image=i", "-n", "pb", check=False)
+    assert refused.returncode != 0 and "unknown format" in refused.stderr

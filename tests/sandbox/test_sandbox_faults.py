@@ -1,0 +1,199 @@
+"""Faults on a whole sandbox: a dying Envoy, a restarted sandbox, garbage input; and the CLI contract."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from sandboxkit import PART2, REPO, Kube, body_is, eventually, fetch, sandbox, wait_ready_pods, wait_until
+
+from gloo_nb.sandbox import runner
+
+CANARY = {"stage": "canary"}
+
+
+def _kube(tmp_path: Path, info) -> Kube:
+    home = tmp_path / "home"
+    home.mkdir(exist_ok=True)
+    return Kube(info.kubeconfig, home)
+
+
+def _step1(kube: Kube) -> None:
+    kube.apply(PART2 / "echo.yaml", PART2 / "foxtrot.yaml")
+    wait_ready_pods(kube, "echo")
+    wait_ready_pods(kube, "foxtrot")
+    kube.apply(PART2 / "upstream-echo.yaml", PART2 / "upstream-foxtrot.yaml", PART2 / "rt-echo-1.yaml",
+               PART2 / "rt-foxtrot-1.yaml", PART2 / "vs.yaml")
+
+
+def _pids_under(state_dir: Path) -> set[int]:
+    """Processes whose command line names the state dir (the daemon, Envoys, pods)."""
+    out = set()
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            if str(state_dir).encode() in (proc / "cmdline").read_bytes():
+                out.add(int(proc.name))
+        except OSError:
+            continue
+    return out
+
+
+def _envoy_pid(state_dir: Path, index: int) -> int:
+    for pid in _pids_under(state_dir):
+        cmd = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        if any(b"envoy" in c for c in cmd[:1]) and any(f"envoy-{index}".encode() in c for c in cmd):
+            return pid
+    raise AssertionError(f"no envoy process for replica {index}")
+
+
+def test_killed_replica_comes_back_and_converges(tmp_path: Path) -> None:
+    state = tmp_path / "sb"
+    with sandbox(state, "1.3") as info:
+        kube = _kube(tmp_path, info)
+        _step1(kube)
+        replica0 = info.data["gateways"][0]
+        eventually(lambda: fetch(replica0 + "/echo"), body_is("version:echo-v1"), "replica 0 serves")
+        os.kill(_envoy_pid(state, 0), signal.SIGKILL)
+        # A change while the replica is down reaches it once it is back.
+        kube.apply(PART2 / "foxtrot-v2.yaml")
+        wait_ready_pods(kube, "foxtrot")
+        kube.apply(PART2 / "rt-foxtrot-2.yaml")
+        for url in info.data["gateways"]:
+            eventually(lambda url=url: fetch(url + "/foxtrot", CANARY), body_is("version:foxtrot-v2"),
+                       f"{url} should serve foxtrot's canary route after the restart", timeout=30)
+        # The front door keeps serving while a replica restarts.
+        assert fetch(info.gateway + "/echo").body.strip() == "version:echo-v1"
+
+
+def test_restart_keeps_objects_and_rebuilds_statuses(tmp_path: Path) -> None:
+    state = tmp_path / "sb"
+    with sandbox(state, "1.3") as info:
+        kube = _kube(tmp_path, info)
+        _step1(kube)
+        eventually(lambda: fetch(info.gateway + "/echo"), body_is("version:echo-v1"), "echo serves")
+        rv_before = kube.json("rt", "echo-routes", "-n", "echo")["metadata"]["resourceVersion"]
+    assert runner.running(state) is None
+    assert not _pids_under(state), "stop must leave no process behind"
+    # Restart without --gloo-version: the directory's profile is kept.
+    with sandbox(state, None) as info:
+        assert info.data["glooVersion"] == "1.3"
+        kube = _kube(tmp_path, info)
+        rt = kube.json("rt", "echo-routes", "-n", "echo")
+        assert int(rt["metadata"]["resourceVersion"]) >= int(rv_before)
+        wait_until(lambda: "state" in json.dumps(kube.json("vs", "app", "-n", "gloo-system").get("status", {})),
+                   "the VirtualService status is rebuilt")
+        eventually(lambda: fetch(info.gateway + "/echo"), body_is("version:echo-v1"), "echo serves again")
+        eventually(lambda: fetch(info.gateway + "/foxtrot"), body_is("version:foxtrot-v1"), "foxtrot serves again")
+    assert not _pids_under(state)
+
+
+def test_garbage_is_refused_with_kubernetes_errors(tmp_path: Path) -> None:
+    with sandbox(tmp_path / "sb", "1.3") as info:
+        kube = _kube(tmp_path, info)
+        _step1(kube)
+        eventually(lambda: fetch(info.gateway + "/echo"), body_is("version:echo-v1"), "echo serves")
+        bad_deploy = tmp_path / "bad-deploy.yaml"
+        bad_deploy.write_text("""apiVersion: apps/v1
+kind: Deployment
+metadata: {name: broken, namespace: echo}
+spec:
+  template:
+    metadata: {labels: {app: broken}}
+    spec: {containers: [{name: c, image: hashicorp/http-echo, args: ["-text=x"]}]}
+""")
+        proc = kube.run("apply", "-f", str(bad_deploy), check=False)
+        assert proc.returncode == 1
+        assert 'The Deployment "broken" is invalid: spec.selector: Required value' in proc.stderr, proc.stderr
+        bad_rt = tmp_path / "bad-rt.yaml"
+        bad_rt.write_text("""apiVersion: gateway.solo.io/v1
+kind: RouteTable
+metadata: {name: broken, namespace: echo}
+spec:
+  routes: oops
+""")
+        proc = kube.run("apply", "-f", str(bad_rt), check=False)
+        assert proc.returncode == 1
+        assert "spec.routes" in proc.stderr, proc.stderr
+        # Nothing else disturbed: no such objects, traffic unchanged.
+        assert kube.run("get", "deploy", "broken", "-n", "echo", check=False).returncode == 1
+        assert kube.run("get", "rt", "broken", "-n", "echo", check=False).returncode == 1
+        for _ in range(10):
+            assert fetch(info.gateway + "/echo").body.strip() == "version:echo-v1"
+
+
+def test_rbac_with_impersonation(tmp_path: Path) -> None:
+    with sandbox(tmp_path / "sb", "1.3") as info:
+        kube = _kube(tmp_path, info)
+        _step1(kube)
+        kube.apply(REPO / "data" / "scenarios" / "two-phase-canary" / "rbac.yaml")
+        patch = '{"metadata":{"labels":{"touched":"yes"}}}'
+        ok = kube.run("patch", "rt", "echo-routes", "-n", "echo", "--type", "merge", "-p", patch,
+                      as_user="echo-dev", as_group="team-echo")
+        assert "patched" in ok.stdout
+        denied = kube.run("patch", "rt", "foxtrot-routes", "-n", "foxtrot", "--type", "merge", "-p", patch,
+                          as_user="echo-dev", as_group="team-echo", check=False)
+        assert denied.returncode == 1
+        assert ('routetables.gateway.solo.io "foxtrot-routes" is forbidden: User "echo-dev" cannot patch '
+                'resource "routetables" in API group "gateway.solo.io" in the namespace "foxtrot"') in denied.stderr
+        settings = kube.run("patch", "settings", "default", "-n", "gloo-system", "--type", "merge", "-p", patch,
+                            as_user="echo-dev", as_group="team-echo", check=False)
+        assert settings.returncode == 1 and "Forbidden" in settings.stderr
+        assert "patched" in kube.run("patch", "settings", "default", "-n", "gloo-system", "--type", "merge",
+                                     "-p", patch, as_user="ops", as_group="platform-ops").stdout
+        audit = [json.loads(line) for line in (Path(info.state_dir) / "audit.jsonl").read_text().splitlines()]
+        assert any(a["user"] == "echo-dev" and a["name"] == "echo-routes" and a["verb"] == "patch" for a in audit)
+
+
+def test_cli_contract(tmp_path: Path) -> None:
+    state = tmp_path / "sb"
+    cli = [sys.executable, "-m", "gloo_nb"]
+    started = time.monotonic()
+    proc = subprocess.run([*cli, "sandbox", "start", "--state-dir", str(state), "--replicas", "1"],
+                          capture_output=True, text=True, timeout=60)
+    try:
+        elapsed = time.monotonic() - started
+        assert proc.returncode == 0, proc.stderr
+        info = json.loads(proc.stdout)
+        assert info == json.loads((state / "endpoints.json").read_text())
+        assert info["glooVersion"] == "current"
+        assert set(info) >= {"glooVersion", "kubeconfig", "kubeApi", "xds", "gateway", "gateways", "envoyAdmin", "pid"}
+        for url in [info["kubeApi"], info["gateway"], *info["gateways"], *info["envoyAdmin"]]:
+            assert url.startswith("http://127.0.0.1:")
+        assert info["xds"].startswith("127.0.0.1:")
+        print(f"sandbox start took {elapsed:.2f} s")
+        again = subprocess.run([*cli, "sandbox", "start", "--state-dir", str(state)], capture_output=True,
+                               text=True, timeout=60)
+        assert again.returncode == 1 and "already runs" in again.stderr
+        st = subprocess.run([*cli, "sandbox", "status", "--state-dir", str(state)], capture_output=True, text=True)
+        assert st.returncode == 0 and json.loads(st.stdout)["health"]["healthy"] is True
+        # A fresh install: the namespaces, Settings, Gateway, Services and the proxy pods, nothing else.
+        home = tmp_path / "home"
+        home.mkdir()
+        kube = Kube(info["kubeconfig"], home)
+        assert {n["metadata"]["name"] for n in kube.json("ns")["items"]} == {"default", "gloo-system"}
+        assert [s["metadata"]["name"] for s in kube.json("settings", "-A")["items"]] == ["default"]
+        assert [g["metadata"]["name"] for g in kube.json("gateways.gateway.solo.io", "-A")["items"]] == \
+            ["gateway-proxy"]
+        assert {s["metadata"]["name"] for s in kube.json("svc", "-A")["items"]} == {"gloo", "gateway-proxy"}
+        pods = kube.json("pods", "-A")["items"]
+        assert [p["metadata"]["name"] for p in pods] == ["gateway-proxy-0"]
+        assert pods[0]["status"]["phase"] == "Running"
+        ports = json.loads(pods[0]["metadata"]["annotations"]["sandbox.gloo-nb.io/ports"])
+        assert f"http://127.0.0.1:{ports['19000']}" == info["envoyAdmin"][0]
+        assert f"http://127.0.0.1:{ports['8080']}" == info["gateways"][0]
+        assert kube.json("vs", "-A")["items"] == [] and kube.json("upstreams", "-A")["items"] == []
+        # No VirtualService yet: no listener, as with Gloo.
+        assert fetch(info["gateway"] + "/").status == 0
+    finally:
+        stop = subprocess.run([*cli, "sandbox", "stop", "--state-dir", str(state)], capture_output=True, text=True)
+    assert stop.returncode == 0
+    assert not _pids_under(state)
+    st = subprocess.run([*cli, "sandbox", "status", "--state-dir", str(state)], capture_output=True, text=True)
+    assert st.returncode == 1
