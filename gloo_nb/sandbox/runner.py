@@ -13,6 +13,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -162,6 +163,8 @@ def start(state_dir: Path, *, gloo_version: str | None = None, replicas: int = 2
     while time.monotonic() < deadline:
         info = read_info(state_dir)
         if info is not None and info.pid == proc.pid:
+            # Reap the daemon when it exits, so a long-lived caller (a notebook kernel) keeps no zombie.
+            threading.Thread(target=proc.wait, name=f"sandbox-reaper-{proc.pid}", daemon=True).start()
             return info
         if proc.poll() is not None:
             raise SandboxError(f"the sandbox exited with status {proc.returncode} while starting: "

@@ -45,6 +45,39 @@ def _pids_under(state_dir: Path) -> set[int]:
     return out
 
 
+def _session(pid: int) -> set[int]:
+    """Processes in the session of ``pid`` (the daemon runs in its own session, with Envoys and pods)."""
+    out = set()
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            stat = (proc / "stat").read_text()
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[1].split()
+        if int(fields[3]) == pid and fields[0] != "Z":
+            out.add(int(proc.name))
+    return out
+
+
+def _running(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"  # a zombie has exited (the daemon is our child)
+
+
+def _gone(pids: set[int], timeout: float = 5.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not any(_running(p) for p in pids):
+            return True
+        time.sleep(0.05)
+    return False
+
+
 def _envoy_pid(state_dir: Path, index: int) -> int:
     for pid in _pids_under(state_dir):
         cmd = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
@@ -79,8 +112,10 @@ def test_restart_keeps_objects_and_rebuilds_statuses(tmp_path: Path) -> None:
         _step1(kube)
         eventually(lambda: fetch(info.gateway + "/echo"), body_is("version:echo-v1"), "echo serves")
         rv_before = kube.json("rt", "echo-routes", "-n", "echo")["metadata"]["resourceVersion"]
+        started = _session(info.pid)
+        assert len(started) >= 5, "the daemon, 2 Envoys and 2 pods run in the sandbox's session"
     assert runner.running(state) is None
-    assert not _pids_under(state), "stop must leave no process behind"
+    assert _gone(started), "stop must leave no process behind"
     # Restart without --gloo-version: the directory's profile is kept.
     with sandbox(state, None) as info:
         assert info.data["glooVersion"] == "1.3"
@@ -91,7 +126,16 @@ def test_restart_keeps_objects_and_rebuilds_statuses(tmp_path: Path) -> None:
                    "the VirtualService status is rebuilt")
         eventually(lambda: fetch(info.gateway + "/echo"), body_is("version:echo-v1"), "echo serves again")
         eventually(lambda: fetch(info.gateway + "/foxtrot"), body_is("version:foxtrot-v1"), "foxtrot serves again")
-    assert not _pids_under(state)
+        # A killed sandbox takes its Envoys and pods with it and leaves a stale state dir...
+        started = _session(info.pid)
+        os.kill(info.pid, signal.SIGKILL)
+        assert _gone(started), "Envoys and pods must die with the sandbox"
+        assert runner.running(state) is None
+    # ...from which the next start carries on, objects included.
+    with sandbox(state, None) as info:
+        kube = _kube(tmp_path, info)
+        assert kube.json("rt", "foxtrot-routes", "-n", "foxtrot")["metadata"]["name"] == "foxtrot-routes"
+        eventually(lambda: fetch(info.gateway + "/foxtrot"), body_is("version:foxtrot-v1"), "foxtrot serves again")
 
 
 def test_garbage_is_refused_with_kubernetes_errors(tmp_path: Path) -> None:
@@ -157,10 +201,13 @@ def test_cli_contract(tmp_path: Path) -> None:
     started = time.monotonic()
     proc = subprocess.run([*cli, "sandbox", "start", "--state-dir", str(state), "--replicas", "1"],
                           capture_output=True, text=True, timeout=60)
+    procs: set[int] = set()
     try:
         elapsed = time.monotonic() - started
         assert proc.returncode == 0, proc.stderr
         info = json.loads(proc.stdout)
+        procs = _session(info["pid"])
+        assert info["pid"] in procs and len(procs) >= 2, "the daemon and its Envoy run in one session"
         assert info == json.loads((state / "endpoints.json").read_text())
         assert info["glooVersion"] == "current"
         assert set(info) >= {"glooVersion", "kubeconfig", "kubeApi", "xds", "gateway", "gateways", "envoyAdmin", "pid"}
@@ -194,6 +241,6 @@ def test_cli_contract(tmp_path: Path) -> None:
     finally:
         stop = subprocess.run([*cli, "sandbox", "stop", "--state-dir", str(state)], capture_output=True, text=True)
     assert stop.returncode == 0
-    assert not _pids_under(state)
+    assert _gone(procs)
     st = subprocess.run([*cli, "sandbox", "status", "--state-dir", str(state)], capture_output=True, text=True)
     assert st.returncode == 1
