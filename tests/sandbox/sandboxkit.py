@@ -23,6 +23,15 @@ PART1 = SEED / "part1"
 PART2 = SEED / "part2"
 
 
+def alive(pid: int) -> bool:
+    """Whether a process runs (a zombie has exited; its parent just has not reaped it yet)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
 @dataclass
 class Response:
     status: int

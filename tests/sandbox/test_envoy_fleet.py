@@ -24,6 +24,7 @@ from envoy.extensions.filters.http.router.v3 import router_pb2
 from envoy.extensions.filters.network.http_connection_manager.v3 import http_connection_manager_pb2 as hcm_pb2
 from google.protobuf import any_pb2, wrappers_pb2
 from google.protobuf.message import Message
+from sandboxkit import alive
 
 from gloo_nb.sandbox.envoy import EnvoyFleet, Replica, bootstrap_config, envoy_binary
 from gloo_nb.sandbox.xds_server import (
@@ -100,18 +101,6 @@ def get(url: str) -> tuple[int, str]:
             return resp.status, resp.read().decode()
     except urllib.error.HTTPError as err:
         return err.code, err.read().decode()
-
-
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    # A zombie still answers kill(0); Popen.wait() in the supervisor reaps it.
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().split(") ")[1][0] != "Z"
-    except FileNotFoundError:
-        return False
 
 
 def applied_everywhere(version: str, fleet: EnvoyFleet):  # noqa: ANN201

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sandboxkit import alive
 
 from gloo_nb.sandbox import kinds
 from gloo_nb.sandbox.kubelet import MANAGED_BY, PORTS_ANNOTATION, Kubelet, template_hash
@@ -30,17 +31,6 @@ def wait_for(pred: Callable[[], Any], timeout: float = 5.0, what: str = "conditi
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         time.sleep(0.01)
-
-
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] != "Z"
-    except OSError:
-        return False
 
 
 def ready(pod: dict[str, Any]) -> bool:

@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from sandboxkit import PART2, REPO, Kube, body_is, eventually, fetch, sandbox, wait_ready_pods, wait_until
+from sandboxkit import PART2, REPO, Kube, alive, body_is, eventually, fetch, sandbox, wait_ready_pods, wait_until
 
 from gloo_nb.sandbox import runner
 
@@ -61,18 +61,10 @@ def _session(pid: int) -> set[int]:
     return out
 
 
-def _running(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"  # a zombie has exited (the daemon is our child)
-
-
 def _gone(pids: set[int], timeout: float = 5.0) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if not any(_running(p) for p in pids):
+        if not any(alive(p) for p in pids):
             return True
         time.sleep(0.05)
     return False

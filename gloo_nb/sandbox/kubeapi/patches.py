@@ -6,6 +6,7 @@ from typing import Any
 
 import jsonpatch
 
+from gloo_nb.models.codec import merge_patch
 from gloo_nb.sandbox.store import ApiError
 
 __all__ = ["apply_merge_patch", "apply_json_patch", "apply_server_side", "apply_strategic_merge_patch"]
@@ -127,18 +128,6 @@ def apply_strategic_merge_patch(obj: dict[str, Any], patch: Any) -> dict[str, An
     return _merge_map(obj, _need_map(patch))
 
 
-def _merge(target: Any, patch: Any) -> Any:
-    if not isinstance(patch, dict):
-        return patch
-    out = dict(target) if isinstance(target, dict) else {}
-    for key, value in patch.items():
-        if value is None:
-            out.pop(key, None)
-        else:
-            out[key] = _merge(out.get(key), value)
-    return out
-
-
 def apply_merge_patch(obj: dict[str, Any], patch: Any) -> dict[str, Any]:
     """Apply a JSON merge patch (RFC 7386).
 
@@ -152,7 +141,8 @@ def apply_merge_patch(obj: dict[str, Any], patch: Any) -> dict[str, Any]:
     Raises:
         ApiError: 400 with Go's message when the patch is not a JSON object.
     """
-    return _merge(obj, _need_map(patch))
+    patched: dict[str, Any] = merge_patch(obj, _need_map(patch))
+    return patched
 
 
 def apply_json_patch(obj: dict[str, Any], patch: Any) -> dict[str, Any]:
