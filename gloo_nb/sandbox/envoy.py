@@ -11,12 +11,12 @@ ADS server. Every child gets ``PR_SET_PDEATHSIG`` so that nothing outlives the s
 
 from __future__ import annotations
 
-import ctypes
 import logging
 import os
 import signal
 import socket
 import subprocess
+import sys
 import threading
 import time
 import urllib.request
@@ -33,7 +33,6 @@ __all__ = ["EnvoyError", "EnvoyFleet", "Replica", "bootstrap_config", "envoy_bin
 
 _log = logging.getLogger(__name__)
 
-_PR_SET_PDEATHSIG = 1
 # Gloo's Helm defaults (values-template.yaml: gatewayProxies.gatewayProxy).
 _GLOBAL_DOWNSTREAM_MAX_CONNECTIONS = 250000
 _HEALTHY_PANIC_THRESHOLD = 50
@@ -220,13 +219,7 @@ def bootstrap_config(
 
 
 # Resolved in the parent: dlopen() between fork and exec could deadlock on a lock held by another thread.
-_prctl = ctypes.CDLL(None, use_errno=True).prctl
-
-
-def _die_with_parent() -> None:
-    # Runs in the child between fork and exec: the kernel SIGKILLs Envoy when the thread that spawned it
-    # exits, which is why each replica is spawned by its own long-lived supervisor thread.
-    _prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+_EXEC = Path(__file__).with_name("_exec.py")
 
 
 class _Supervisor:
@@ -243,7 +236,10 @@ class _Supervisor:
     def spawn(self) -> subprocess.Popen[bytes]:
         replica = self.replica
         assert replica.log_path is not None and replica.bootstrap_path is not None
+        # Envoy dies with the supervisor thread that spawned it (PR_SET_PDEATHSIG via _exec.py), which
+        # is why each replica is spawned by its own long-lived thread.
         args = [
+            sys.executable, "-I", "-S", str(_EXEC), str(os.getpid()),
             self.fleet.binary,
             "-c", str(replica.bootstrap_path),
             "--disable-hot-restart",
@@ -259,7 +255,6 @@ class _Supervisor:
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
-                preexec_fn=_die_with_parent,  # noqa: PLW1509 - prctl must run in the child
                 close_fds=True,
             )
 
