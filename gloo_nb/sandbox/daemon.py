@@ -20,6 +20,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from aiohttp import web
+
 from gloo_nb._types import Profile, check_profile
 from gloo_nb.models.defaults import helm_default_gateway_manifest, helm_default_settings_manifest
 from gloo_nb.sandbox import kinds
@@ -27,7 +29,7 @@ from gloo_nb.sandbox.controlplane import ControlPlane, rewrite_listener_ports
 from gloo_nb.sandbox.envoy import EnvoyFleet, Replica
 from gloo_nb.sandbox.kubeapi import KubeApiServer, write_kubeconfig
 from gloo_nb.sandbox.kubelet import Kubelet
-from gloo_nb.sandbox.store import ADMIN, KUBELET, ApiError, Store
+from gloo_nb.sandbox.store import ADMIN, KUBELET, ApiError, Identity, Store
 from gloo_nb.sandbox.xds_server import TYPE_CLUSTER, TYPE_LISTENER, AdsServer
 
 log = logging.getLogger("gloo_nb.sandbox")
@@ -283,7 +285,24 @@ class Sandbox:
         finally:
             await self._shutdown()
 
+    async def _pod_log(self, request: web.Request, identity: Identity, namespace: str, name: str) -> web.Response:
+        """``kubectl logs``: a pod container's output (an Envoy replica's log for ``gateway-proxy-<i>``)."""
+        self.store.get(kinds.POD, namespace, name)  # 404 in Kubernetes' words when there is no such pod
+        previous = request.query.get("previous") in ("true", "1")
+        path = self.kubelet.log_path(namespace, name, request.query.get("container"), previous=previous)
+        if path is None and namespace == NAMESPACE and self.fleet is not None:
+            path = next((r.log_path for r in self.fleet.replicas if f"{PROXY}-{r.index}" == name), None)
+        if path is None or not path.exists():
+            what = "previous terminated container" if previous else "container"
+            raise ApiError(400, "BadRequest", f'{what} in pod "{name}" has no log (yet)')
+        lines = path.read_text(errors="replace").splitlines(keepends=True)
+        tail = request.query.get("tailLines")
+        if tail and tail.isdigit():
+            lines = lines[-int(tail):] if int(tail) else []
+        return web.Response(text="".join(lines), content_type="text/plain")
+
     async def _start(self) -> None:
+        self.api.register_subresource(kinds.POD, "log", self._pod_log)
         await self.api.start()
         seed(self.store, self.profile)
         xds = self.ads.start()

@@ -95,6 +95,11 @@ def test_killed_replica_comes_back_and_converges(tmp_path: Path) -> None:
                        f"{url} should serve foxtrot's canary route after the restart", timeout=30)
         # The front door keeps serving while a replica restarts.
         assert fetch(info.gateway + "/echo").body.strip() == "version:echo-v1"
+        # kubectl logs: http-echo's access log, and the Envoy replica's own log.
+        assert '"GET /echo HTTP/1.1" 200' in kube.run("logs", "-n", "echo", "deploy/echo-v1").stdout
+        assert "initializing epoch 0" in kube.run("logs", "-n", "gloo-system", "gateway-proxy-0").stdout
+        missing = kube.run("logs", "-n", "echo", "nope", check=False)
+        assert missing.returncode == 1 and 'pods "nope" not found' in missing.stderr
 
 
 def test_restart_keeps_objects_and_rebuilds_statuses(tmp_path: Path) -> None:
