@@ -144,6 +144,21 @@ def test_watch_stream_initial_events_and_changes(served: tuple[Store, str, clien
     assert 1.5 < time.monotonic() - started < 6  # timeoutSeconds ends the stream
 
 
+def test_watch_label_selector_follows_objects_in_and_out(served: tuple[Store, str, client.ApiClient]) -> None:
+    store, url, _ = served
+    rv = store.resource_version
+    store.create(k.CONFIGMAP, {"metadata": {"name": "a", "namespace": "echo", "labels": {"team": "echo"}}})
+    store.patch(k.CONFIGMAP, "echo", "a", lambda o: {**o, "metadata": {**o["metadata"], "labels": {"team": "x"}}})
+    store.patch(k.CONFIGMAP, "echo", "a", lambda o: {**o, "metadata": {**o["metadata"], "labels": {"team": "echo"}}})
+    store.patch(k.CONFIGMAP, "echo", "a", lambda o: {**o, "data": {"k": "v"}})
+    store.delete(k.CONFIGMAP, "echo", "a")
+    with urllib.request.urlopen(f"{url}/api/v1/namespaces/echo/configmaps?watch=1&resourceVersion={rv}"
+                                "&labelSelector=team%3Decho&timeoutSeconds=1", timeout=10) as resp:
+        lines = [json.loads(line) for line in resp.read().splitlines()]
+    # Leaving the selector is a DELETED, coming back an ADDED, as with a real apiserver.
+    assert [e["type"] for e in lines] == ["ADDED", "DELETED", "ADDED", "MODIFIED", "DELETED"]
+
+
 def test_watch_resource_version_and_expired(served: tuple[Store, str, client.ApiClient]) -> None:
     store, url, _ = served
     rv = store.resource_version

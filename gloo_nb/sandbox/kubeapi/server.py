@@ -361,6 +361,27 @@ class KubeApiServer:
                 return False
             return by_label(obj) and by_field(obj)
 
+        seen: set[tuple[str, str]] = set()
+
+        def shown_as(etype: str, obj: dict[str, Any]) -> str | None:
+            # As the apiserver's filtered watch: an object that starts matching the selectors is
+            # ADDED, one that stops matching is DELETED, whatever the underlying event was.
+            meta = obj.get("metadata") or {}
+            key = (meta.get("namespace", ""), meta.get("name", ""))
+            now = matches(obj)
+            if etype == "DELETED":
+                was = key in seen
+                seen.discard(key)
+                return "DELETED" if was or now else None
+            if now:
+                out = "ADDED" if key not in seen else etype
+                seen.add(key)
+                return out
+            if key in seen:
+                seen.discard(key)
+                return "DELETED"
+            return None
+
         unsubscribe = self.store.subscribe(on_event)
         self._watches.add(queue)
         resp = web.StreamResponse(headers={"Content-Type": _TABLE_TYPE if as_table else _JSON,
@@ -377,13 +398,17 @@ class KubeApiServer:
             initial: list[tuple[str, dict[str, Any]]] = []
             if rv_param in ("", "0"):
                 items, rv = self.store.list(kind, namespace or None)
-                initial = [("ADDED", obj) for obj in items if matches(obj)]
+                initial = [("ADDED", obj) for obj in items if shown_as("ADDED", obj)]
                 last = int(rv)
             else:
                 try:
                     last = int(rv_param)
                 except ValueError:
                     raise ApiError(400, "BadRequest", f"invalid resource version: {rv_param}") from None
+                # Objects matching now are taken as known to the client (it listed them at this RV).
+                items, _ = self.store.list(kind, namespace or None)
+                seen.update((o["metadata"].get("namespace", ""), o["metadata"]["name"]) for o in items
+                             if matches(o))
                 try:
                     events = self.store.events_since(last)
                 except ApiError as error:
@@ -393,8 +418,9 @@ class KubeApiServer:
                 for event in events:
                     if event.kind is kind:
                         last = event.resource_version
-                        if matches(event.object):
-                            initial.append((event.type, event.object))
+                        etype = shown_as(event.type, event.object)
+                        if etype is not None:
+                            initial.append((etype, event.object))
             await resp.prepare(request)
             for etype, obj in initial:
                 await send(etype, obj)
@@ -415,8 +441,9 @@ class KubeApiServer:
                 if change.resource_version <= last:
                     continue
                 last = change.resource_version
-                if matches(change.object):
-                    await send(change.type, change.object)
+                etype = shown_as(change.type, change.object)
+                if etype is not None:
+                    await send(etype, change.object)
             try:
                 await resp.write_eof()
             except ConnectionError:
