@@ -28,7 +28,7 @@ from gloo_nb.sandbox import kinds
 from gloo_nb.sandbox.controlplane import ControlPlane, rewrite_listener_ports
 from gloo_nb.sandbox.envoy import EnvoyFleet, Replica
 from gloo_nb.sandbox.kubeapi import KubeApiServer, write_kubeconfig
-from gloo_nb.sandbox.kubelet import Kubelet
+from gloo_nb.sandbox.kubelet import MANAGED_BY, PORTS_ANNOTATION, Kubelet
 from gloo_nb.sandbox.store import ADMIN, KUBELET, ApiError, Identity, Store
 from gloo_nb.sandbox.xds_server import TYPE_CLUSTER, TYPE_LISTENER, AdsServer
 
@@ -36,8 +36,6 @@ log = logging.getLogger("gloo_nb.sandbox")
 
 NAMESPACE = "gloo-system"
 PROXY = "gateway-proxy"
-MANAGED_BY = "sandbox.gloo-nb.io/managed-by"
-PORTS_ANNOTATION = "sandbox.gloo-nb.io/ports"
 ADMIN_PORT = 19000
 """Gloo's Envoy admin port in the gateway-proxy pod (``EnvoyAdminPort``)."""
 GATEWAY_PORT = 8080
