@@ -22,6 +22,7 @@ from typing import Any, TextIO
 
 from gloo_nb._types import Profile
 from gloo_nb.app.manifests import read_documents
+from gloo_nb.errors import GlooNbError
 from gloo_nb.kube import KubeClient
 from gloo_nb.sandbox import runner
 
@@ -232,5 +233,21 @@ def run(out: TextIO = sys.stdout, folder: Path = PART2, state_dir: Path | None =
     return 0
 
 
+def main() -> int:
+    """Run the demo; an error is one line on stderr, not a traceback.
+
+    Returns:
+        0 done, 1 failed.
+    """
+    try:
+        return run()
+    except GlooNbError as err:
+        sys.stderr.write(f"demo: {err}\n")
+        return 1
+    except KeyboardInterrupt:
+        sys.stderr.write("demo: interrupted\n")
+        return 130
+
+
 if __name__ == "__main__":
-    raise SystemExit(run())
+    raise SystemExit(main())

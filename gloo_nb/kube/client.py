@@ -182,10 +182,12 @@ class KubeClient:
         return self._call("GET", resource_for(kind).path(namespace), query=query)
 
     def apply(self, obj: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
-        """Make the object exist as given: create it, or replace the live one's spec with it.
+        """Make the object exist as given: create it, or merge-patch the live one into it.
 
-        The live object's ``resourceVersion`` is sent with the replacement, so a concurrent
-        writer makes this fail with :class:`ConflictError` instead of being overwritten.
+        The patch carries exactly the differences between the live object and the manifest (keys
+        the manifest lacks are removed; labels and annotations are compared too; the status and
+        server-set metadata are left alone), so, like ``kubectl apply``, it does not conflict
+        with a controller writing the status meanwhile.
 
         Args:
             obj: The manifest.
@@ -204,12 +206,10 @@ class KubeClient:
             if exc.status != 404:
                 raise
             return "created", self._call("POST", res.path(ns), dict(obj))
-        desired = json.loads(json.dumps(dict(obj)))
-        desired.setdefault("metadata", {})
-        desired["metadata"]["resourceVersion"] = live["metadata"]["resourceVersion"]
-        if "status" in live:
-            desired["status"] = live["status"]
-        stored = self._call("PUT", res.path(ns, name), desired)
+        patch = merge_diff(_applied_view(live), _applied_view(obj))
+        if not patch:
+            return "unchanged", live
+        stored = self._call("PATCH", res.path(ns, name), patch, content_type="application/merge-patch+json")
         changed = stored["metadata"]["resourceVersion"] != live["metadata"]["resourceVersion"]
         return ("configured" if changed else "unchanged"), stored
 
@@ -263,6 +263,42 @@ class KubeClient:
             meta = stored.get("metadata", {})
             out.append((f"{obj.get('kind')}/{meta.get('namespace', '')}/{meta.get('name')}", outcome))
         return out
+
+
+_SERVER_SET = ("apiVersion", "kind", "metadata", "status")
+
+
+def _applied_view(obj: Mapping[str, Any]) -> dict[str, Any]:
+    """What ``apply`` owns of an object: its content, labels and annotations."""
+    meta = obj.get("metadata") or {}
+    view = {k: v for k, v in obj.items() if k not in _SERVER_SET}
+    view["metadata"] = {"labels": meta.get("labels") or {}, "annotations": meta.get("annotations") or {}}
+    return view
+
+
+def merge_diff(current: Any, desired: Any) -> Any:
+    """The JSON merge patch (RFC 7386) that turns ``current`` into ``desired``.
+
+    Args:
+        current: The document now.
+        desired: The document wanted (its ``null`` values cannot be expressed and mean "remove").
+
+    Returns:
+        The patch: only what differs, ``None`` for keys to remove; ``{}`` when nothing differs.
+    """
+    if not isinstance(current, Mapping) or not isinstance(desired, Mapping):
+        return desired
+    patch: dict[str, Any] = {key: None for key in current if key not in desired}
+    for key, value in desired.items():
+        if key not in current:
+            patch[key] = value
+        elif isinstance(value, Mapping) and isinstance(current[key], Mapping):
+            sub = merge_diff(current[key], value)
+            if sub:
+                patch[key] = sub
+        elif value != current[key]:
+            patch[key] = value
+    return patch
 
 
 def _error(status: int, reason_phrase: str, body: Any, method: str, path: str) -> KubeError:
