@@ -129,6 +129,31 @@ def test_restart_keeps_objects_and_rebuilds_statuses(tmp_path: Path) -> None:
         eventually(lambda: fetch(info.gateway + "/foxtrot"), body_is("version:foxtrot-v1"), "foxtrot serves again")
 
 
+def test_last_known_good_does_not_survive_a_restart(tmp_path: Path) -> None:
+    # Gloo keeps its last good snapshot in memory only (kgateway-dev/kgateway#8412): after a restart
+    # with the typo still in place, 1.3 has nothing good to serve.
+    state = tmp_path / "sb"
+    with sandbox(state, "1.3") as info:
+        kube = _kube(tmp_path, info)
+        _step1(kube)
+        eventually(lambda: fetch(info.gateway + "/foxtrot"), body_is("version:foxtrot-v1"), "foxtrot serves")
+        kube.apply(PART2 / "echo-v2.yaml")
+        wait_ready_pods(kube, "echo")
+        kube.apply(PART2 / "rt-echo-3.yaml")
+        wait_until(lambda: "echo-typo" in json.dumps(kube.json("vs", "app", "-n", "gloo-system").get("status")),
+                   "the typo is reported")
+        for _ in range(10):
+            assert fetch(info.gateway + "/foxtrot").body.strip() == "version:foxtrot-v1", "last good is served"
+    with sandbox(state, None) as info:
+        kube = _kube(tmp_path, info)
+        wait_until(lambda: "echo-typo" in json.dumps(kube.json("vs", "app", "-n", "gloo-system").get("status")),
+                   "the typo is reported again")
+        time.sleep(0.5)
+        assert fetch(info.gateway + "/foxtrot").status == 0, "no listener: nothing good was ever pushed"
+        kube.apply(PART2 / "rt-echo-2.yaml")
+        eventually(lambda: fetch(info.gateway + "/foxtrot"), body_is("version:foxtrot-v1"), "fixed: serving again")
+
+
 def test_garbage_is_refused_with_kubernetes_errors(tmp_path: Path) -> None:
     with sandbox(tmp_path / "sb", "1.3") as info:
         kube = _kube(tmp_path, info)

@@ -76,6 +76,21 @@ def test_part1_under_1_3(tmp_path: Path) -> None:
             assert fetch(gw + "/").body.strip() == "version:v2"
 
 
+def test_part1_under_current(tmp_path: Path) -> None:
+    with sandbox(tmp_path / "sb", "current") as info:
+        kube = _kube(tmp_path, info)
+        kube.apply(PART1 / "echo.yaml")
+        wait_ready_pods(kube, "echo")
+        kube.apply(PART1 / "upstream.yaml", PART1 / "vs-1.yaml")
+        # servicePort 8080 is not the Service's port (80): current Gloo gives the Upstream no endpoints.
+        eventually(_get(info.gateway, "/"), lambda r: r.status == 503, "/ should have no healthy upstream")
+        kube.run("patch", "upstream", "echo", "-n", "gloo-system", "--type", "merge",
+                 "-p", '{"spec":{"kube":{"servicePort":80}}}')
+        _expect(info.gateway, "/", "version:v1")
+        status = kube.json("vs", "echo", "-n", "gloo-system")["status"]
+        assert status["statuses"]["gloo-system"]["state"] == "Accepted", status
+
+
 def _part2_steps_1_to_4(kube: Kube, gw: str) -> None:
     kube.apply(PART2 / "echo.yaml", PART2 / "foxtrot.yaml")
     wait_ready_pods(kube, "echo")
