@@ -110,7 +110,6 @@ class ControlPlane:
         self._thread: threading.Thread | None = None
         self._unsubscribe: Callable[[], None] | None = None
         self._lock = threading.Lock()
-        self._listeners: list[Callable[[SyncRecord], None]] = []
         self.last: SyncRecord | None = None
         self.last_translation: Translation | None = None
 
@@ -118,14 +117,6 @@ class ControlPlane:
     def snapshot_key(self) -> str:
         """The xDS snapshot key (``node.metadata.role``) of the proxy."""
         return f"{self._namespace}~{self._proxy}"
-
-    def add_listener(self, fn: Callable[[SyncRecord], None]) -> None:
-        """Call ``fn`` after every pass.
-
-        Args:
-            fn: The callback; it runs on the control plane's thread and must be quick.
-        """
-        self._listeners.append(fn)
 
     def start(self) -> None:
         """Subscribe to the store, run a first pass, then follow changes in a thread."""
@@ -205,8 +196,6 @@ class ControlPlane:
             record.seconds = time.perf_counter() - started
             self.last = record
             self.last_translation = translation
-        for fn in self._listeners:
-            fn(record)
         return record
 
     def _write_statuses(self, translation: Translation) -> int:
