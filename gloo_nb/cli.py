@@ -13,6 +13,8 @@ import os
 import sys
 import traceback
 from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from gloo_nb._types import PROFILES, check_profile
 from gloo_nb.app.manifests import read_manifests
@@ -22,13 +24,15 @@ from gloo_nb.translate import Translation, translate
 from gloo_nb.translate.check import problems, summary_line
 from gloo_nb.translate.render import render, render_text
 
+if TYPE_CHECKING:
+    from gloo_nb.app.connect import GatewayConnection
+
 PROG = "gloo-nb"
-CONNECTION_OPTIONS = ("sandbox", "kubeconfig", "context", "as_user", "as_group")
 
 
 def _read_and_translate(args: argparse.Namespace) -> tuple[Translation, ParseResult]:
     parsed = read_manifests(args.paths)
-    return translate(parsed.resources, check_profile(args.gloo_version)), parsed
+    return translate(parsed.resources, check_profile(args.gloo_version or "current")), parsed
 
 
 def run_translate(args: argparse.Namespace) -> int:
@@ -58,11 +62,15 @@ def run_check(args: argparse.Namespace) -> int:
     Raises:
         UsageError: When a connection is given (not implemented yet) or no input at all.
     """
-    if any(getattr(args, opt) for opt in CONNECTION_OPTIONS):
-        raise UsageError("reading a cluster is not implemented yet: pass manifest files (or - for stdin)")
-    if not args.paths:
-        raise UsageError("check: pass manifest files or folders (or - for stdin)")
-    translation, parsed = _read_and_translate(args)
+    if _has_connection(args):
+        if args.paths:
+            raise UsageError("check: pass manifest files or a connection (--sandbox/--kubeconfig), not both")
+        with _connect(args) as conn:
+            translation, parsed = conn.intent()
+    elif not args.paths:
+        raise UsageError("check: pass manifest files or folders (or - for stdin), or a connection")
+    else:
+        translation, parsed = _read_and_translate(args)
     found = problems(translation, parsed.findings)
     sys.stdout.write("".join(p.line() + "\n" for p in found) + summary_line(found) + "\n")
     return 1 if found else 0
@@ -99,18 +107,83 @@ def run_sandbox(args: argparse.Namespace) -> int:
     return 0 if health["running"] else 1
 
 
-def _add_profile(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--gloo-version", choices=PROFILES, default="current",
-                        help="Gloo behaviour profile (default: current, Gloo >= 1.12)")
+def _has_connection(args: argparse.Namespace) -> bool:
+    return bool(getattr(args, "sandbox", None) or getattr(args, "kubeconfig", None))
+
+
+def _connect(args: argparse.Namespace) -> GatewayConnection:
+    from gloo_nb.app.connect import connect, connect_sandbox
+
+    if args.sandbox and args.kubeconfig:
+        raise UsageError("give --sandbox DIR or --kubeconfig F, not both")
+    if args.sandbox:
+        conn = connect_sandbox(args.sandbox, as_user=args.as_user, as_group=args.as_group)
+        if args.gloo_version:
+            conn.profile = check_profile(args.gloo_version)
+        return conn
+    if not args.kubeconfig:
+        raise UsageError("give a connection: --sandbox DIR or --kubeconfig F [--context C]")
+    return connect(args.kubeconfig, context=args.context, as_user=args.as_user, as_group=args.as_group,
+                   gloo_version=args.gloo_version, xds=args.xds)
+
+
+def run_inspect(args: argparse.Namespace) -> int:
+    """``gloo-nb inspect``: intent, served and applied side by side, with drift.
+
+    Args:
+        args: Parsed arguments.
+
+    Returns:
+        0.
+    """
+    if args.snapshot:
+        from gloo_nb.app.snapshot import open_snapshot
+
+        if _has_connection(args):
+            raise UsageError("give a connection or --snapshot DIR, not both")
+        inspection = open_snapshot(args.snapshot, gloo_version=args.gloo_version).collect()
+    else:
+        with _connect(args) as conn:
+            inspection = conn.collect(timeout=args.timeout)
+    if args.json:
+        sys.stdout.write(json.dumps(inspection.document(), indent=2) + "\n")
+    else:
+        sys.stdout.write(inspection.text())
+    return 0
+
+
+def run_snapshot(args: argparse.Namespace) -> int:
+    """``gloo-nb snapshot save``: write a bundle for offline analysis.
+
+    Args:
+        args: Parsed arguments.
+
+    Returns:
+        0.
+    """
+    from gloo_nb.app.snapshot import save_snapshot
+
+    with _connect(args) as conn:
+        meta = save_snapshot(conn, Path(args.out), timeout=args.timeout)
+    sys.stdout.write(f"saved {', '.join(['resources', *meta['sources']])} to {args.out}\n")
+    return 0
+
+
+def _add_profile(parser: argparse.ArgumentParser, default: str | None = "current") -> None:
+    parser.add_argument("--gloo-version", choices=PROFILES, default=default,
+                        help="Gloo behaviour profile (default: current, Gloo >= 1.12; with a connection: the "
+                             "sandbox's, or detected from the gloo image)")
 
 
 def _add_connection(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("connection (not implemented yet)")
+    group = parser.add_argument_group("connection")
     group.add_argument("--sandbox", metavar="DIR", help="a gloo-nb sandbox state directory")
     group.add_argument("--kubeconfig", metavar="F", help="a kubeconfig file")
     group.add_argument("--context", metavar="C", help="the kubeconfig context")
     group.add_argument("--as", dest="as_user", metavar="USER", help="impersonate this user")
     group.add_argument("--as-group", metavar="G", help="impersonate this group")
+    group.add_argument("--xds", metavar="HOST:PORT", help="the control plane's ADS address (default: a "
+                                                           "port-forward to the gloo pod's 9977)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -132,9 +205,28 @@ def build_parser() -> argparse.ArgumentParser:
     ck = sub.add_parser("check", help="a glooctl check for resources",
                         description="One line per problem; exit 0 clean, 1 problems, 2 unreadable input.")
     ck.add_argument("paths", nargs="*", metavar="PATH", help="YAML files or folders, - for stdin")
-    _add_profile(ck)
+    _add_profile(ck, default=None)
     _add_connection(ck)
     ck.set_defaults(run=run_check)
+
+    ins = sub.add_parser("inspect", help="intent, served and applied side by side, with drift",
+                         description="Read Kubernetes, the xDS stream and every Envoy replica; print routes, "
+                                     "drift and findings.")
+    _add_connection(ins)
+    _add_profile(ins, default=None)
+    ins.add_argument("--json", action="store_true", help="print the JSON document instead of tables")
+    ins.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for the xDS stream")
+    ins.add_argument("--snapshot", metavar="DIR", help="read a saved bundle instead of a live gateway")
+    ins.set_defaults(run=run_inspect)
+
+    snap = sub.add_parser("snapshot", help="save a gateway's resources, served and applied config to a folder",
+                          description="gloo-nb snapshot save CONNECTION --out DIR")
+    snap.add_argument("action", choices=("save",))
+    _add_connection(snap)
+    _add_profile(snap, default=None)
+    snap.add_argument("--out", required=True, metavar="DIR", help="the bundle folder")
+    snap.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for the xDS stream")
+    snap.set_defaults(run=run_snapshot)
 
     sb = sub.add_parser("sandbox", help="Gloo-in-a-box: start, stop or query a local sandbox",
                         description="Run a sandbox (Kubernetes-compatible API, pods as local processes, a "

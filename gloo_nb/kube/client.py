@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import urllib3
 from kubernetes import client as k8s
 from kubernetes import config as k8s_config
 from kubernetes.client.exceptions import ApiException
@@ -148,8 +149,9 @@ class KubeClient:
             data = resp.read()
         except ApiException as exc:
             raise _error(int(exc.status or 0), str(exc.reason), exc.body, method, path) from None
-        except OSError as exc:
-            raise KubeError(f"{method} {path}: cannot reach the Kubernetes API: {exc}") from None
+        except (OSError, urllib3.exceptions.HTTPError) as exc:
+            raise KubeError(f"{method} {path}: cannot reach the Kubernetes API at {api.configuration.host}: "
+                            f"{type(exc).__name__}") from None
         if not 200 <= resp.status < 300:
             raise _error(resp.status, str(resp.reason), data, method, path)
         return json.loads(data) if data else {}

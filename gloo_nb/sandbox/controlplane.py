@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from envoy.config.cluster.v3 import cluster_pb2
 from envoy.config.listener.v3 import listener_pb2
 from google.protobuf.message import Message
 
@@ -288,34 +289,61 @@ NodeTransform = Callable[[str, str, list[Message]], list[Message]]
 """``(node id, type URL, resources) -> resources`` sent to that node."""
 
 
-def rewrite_listener_ports(port_for: Callable[[str, int], int | None]) -> NodeTransform:
-    """A node transform that binds each replica's listeners to its own loopback port.
+def rewrite_listener_ports(port_for: Callable[[str, int], int | None],
+                           is_replica: Callable[[str], bool]) -> NodeTransform:
+    """A node transform that gives each replica its own listener ports and pipe paths.
 
-    Gloo's listener ``listener-::-8080`` binds ``::``:8080 in every gateway-proxy pod; on one
-    machine each replica needs its own port, so the sandbox rewrites the address per node and
-    keeps the name (drift detection ignores this rewrite).
+    Gloo's listener ``listener-::-8080`` binds ``::``:8080 in every gateway-proxy pod, and the
+    route-replacement fallback listener binds the abstract socket ``@fallback_listener_for_invalid_routes``;
+    pods have their own network namespaces, replicas on one machine do not. So the sandbox binds each
+    replica's listeners to its own loopback port, suffixes pipe paths with the node id (in listeners
+    and in the clusters that point at them), and keeps every name (drift detection ignores this).
 
     Args:
         port_for: ``(node id, bind port) -> loopback port``, or None for an unknown node.
+        is_replica: Whether a node id is one of the sandbox's Envoy replicas (other nodes, such as
+            gloo_nb's shadow node, get the resources as Gloo serves them).
 
     Returns:
         The transform for :meth:`AdsServer.set_node_transform`.
     """
+    def own_pipe(address: Any, node_id: str) -> bool:
+        if not address.HasField("pipe"):
+            return False
+        address.pipe.path = f"{address.pipe.path}-{node_id}"
+        return True
+
+    def listener(res: listener_pb2.Listener, node_id: str) -> listener_pb2.Listener:
+        copy = listener_pb2.Listener()
+        copy.CopyFrom(res)
+        if own_pipe(copy.address, node_id):
+            return copy
+        port = port_for(node_id, res.address.socket_address.port_value) \
+            if res.address.HasField("socket_address") else None
+        if port is None:
+            return res
+        copy.address.socket_address.address = "127.0.0.1"
+        copy.address.socket_address.port_value = port
+        return copy
+
+    def cluster(res: cluster_pb2.Cluster, node_id: str) -> cluster_pb2.Cluster:
+        pipes = [ep for loc in res.load_assignment.endpoints for ep in loc.lb_endpoints
+                 if ep.endpoint.address.HasField("pipe")]
+        if not pipes:
+            return res
+        copy = cluster_pb2.Cluster()
+        copy.CopyFrom(res)
+        for loc in copy.load_assignment.endpoints:
+            for ep in loc.lb_endpoints:
+                own_pipe(ep.endpoint.address, node_id)
+        return copy
+
     def transform(node_id: str, type_url: str, resources: list[Message]) -> list[Message]:
-        if type_url != TYPE_LISTENER:
+        if not is_replica(node_id):
             return resources
-        out: list[Message] = []
-        for res in resources:
-            assert isinstance(res, listener_pb2.Listener)
-            sock = res.address.socket_address
-            port = port_for(node_id, sock.port_value) if res.address.HasField("socket_address") else None
-            if port is None:
-                out.append(res)
-                continue
-            copy = listener_pb2.Listener()
-            copy.CopyFrom(res)
-            copy.address.socket_address.address = "127.0.0.1"
-            copy.address.socket_address.port_value = port
-            out.append(copy)
-        return out
+        if type_url == TYPE_LISTENER:
+            return [listener(r, node_id) for r in resources]
+        if type_url == TYPE_CLUSTER:
+            return [cluster(r, node_id) for r in resources]
+        return resources
     return transform

@@ -15,6 +15,7 @@ import json
 import logging
 import os
 import signal
+import socket
 import sys
 import time
 from pathlib import Path
@@ -29,6 +30,7 @@ from gloo_nb.sandbox.controlplane import ControlPlane, rewrite_listener_ports
 from gloo_nb.sandbox.envoy import EnvoyFleet, Replica
 from gloo_nb.sandbox.kubeapi import KubeApiServer, write_kubeconfig
 from gloo_nb.sandbox.kubelet import MANAGED_BY, PORTS_ANNOTATION, Kubelet
+from gloo_nb.sandbox.portforward import PortForwardHandler
 from gloo_nb.sandbox.store import ADMIN, KUBELET, ApiError, Identity, Store
 from gloo_nb.sandbox.xds_server import TYPE_CLUSTER, TYPE_LISTENER, AdsServer
 
@@ -255,8 +257,12 @@ class Sandbox:
         self.profile = profile
         self.replicas = replicas
         self.store = Store(state_dir)
-        self.api = KubeApiServer(self.store)
-        self.ads = AdsServer()
+        # A restarted sandbox takes its earlier API and xDS ports back when they are free, so
+        # kubeconfigs, connections and xDS streams opened before the restart keep working.
+        self._ports_file = state_dir / "ports.json"
+        earlier = _read_json(self._ports_file)
+        self.api = KubeApiServer(self.store, port=_free_or_any(earlier.get("kubeApi")))
+        self.ads = AdsServer(port=_free_or_any(earlier.get("xds")))
         self.fleet: EnvoyFleet | None = None
         self.kubelet = Kubelet(self.store, state_dir)
         self.controlplane = ControlPlane(self.store, self.ads, profile)
@@ -301,10 +307,13 @@ class Sandbox:
 
     async def _start(self) -> None:
         self.api.register_subresource(kinds.POD, "log", self._pod_log)
+        self.api.register_subresource(kinds.POD, "portforward", PortForwardHandler(self.store))
         await self.api.start()
         seed(self.store, self.profile)
         xds = self.ads.start()
-        self.ads.set_node_transform(rewrite_listener_ports(self._port_for))
+        self._ports_file.write_text(json.dumps({"kubeApi": self.api.port, "xds": int(xds.rsplit(":", 1)[1])}) + "\n")
+        self.ads.set_node_transform(rewrite_listener_ports(
+            self._port_for, lambda node: any(r.node_id == node for r in self.fleet.replicas) if self.fleet else False))
         self.controlplane.start()
         self.fleet = EnvoyFleet(xds, self.state_dir, self.replicas, namespace=NAMESPACE, proxy=PROXY)
         for r in self.fleet.replicas:
@@ -357,6 +366,27 @@ class Sandbox:
             if info.get("pid") == os.getpid():
                 info["pid"] = None
                 endpoints.write_text(json.dumps(info, indent=2) + "\n")
+
+
+def _free_or_any(port: Any) -> int:
+    """``port`` when it is a port number nobody listens on now, else 0 (any free port)."""
+    if not isinstance(port, int) or not 0 < port < 65536:
+        return 0
+    with socket.socket() as probe:
+        # As the servers bind: SO_REUSEADDR, so connections in TIME_WAIT from before do not count.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return 0
+    return port
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        return dict(json.loads(path.read_text()))
+    except (OSError, ValueError, TypeError):
+        return {}
 
 
 def main(argv: list[str] | None = None) -> int:

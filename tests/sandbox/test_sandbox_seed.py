@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 from sandboxkit import PART1, PART2, Kube, body_is, eventually, fetch, sandbox, wait_ready_pods, wait_until
 
+from gloo_nb.xds.admin import EnvoyAdmin
+
 CANARY = {"stage": "canary"}
 INVALID_BODY = ("Gloo Gateway has invalid configuration. Administrators should run `glooctl check` "
                 "to find and fix config errors.")
@@ -142,6 +144,9 @@ def test_part2_under_1_3(tmp_path: Path) -> None:
         _expect(gw, "/foxtrot", "version:foxtrot-v2")
         _expect(gw, "/echo", "version:echo-v1")
         _expect(gw, "/foxtrot", "version:foxtrot-v2", CANARY)
+        # Every replica took the fallback listener (each binds its own pipe: one machine, no pod netns).
+        for admin in info.envoy_admin:
+            assert EnvoyAdmin(admin).xds_stats().rejected == 0, admin
         # Step 7: echo fixed, foxtrot finished, foxtrot-v1 removed.
         kube.apply(PART2 / "rt-echo-2.yaml", PART2 / "rt-foxtrot-5.yaml")
         kube.run("delete", "-f", str(PART2 / "foxtrot-v1.yaml"))

@@ -17,7 +17,7 @@ from typing import Any
 from gloo_nb.sandbox import runner
 from gloo_nb.sandbox.runner import SandboxInfo
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 SEED = REPO / "data" / "scenarios" / "two-phase-canary"
 PART1 = SEED / "part1"
 PART2 = SEED / "part2"

@@ -1,0 +1,477 @@
+"""``gloo_nb.connect(...)``: one gateway seen through Kubernetes, the xDS stream and every Envoy replica.
+
+A :class:`GatewayConnection` reads what Kubernetes holds (intent, translated with the running
+Gloo's profile), what the control plane serves (a shadow ADS node with the proxy's role) and what
+each replica applied (its admin API), and puts them side by side as frames and as the
+``gloo-nb inspect`` document. On a cluster, the Envoy admin APIs (and, when no address is given,
+the control plane's xDS port) are reached through port-forwards opened via the Kubernetes API.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from gloo_nb._types import Profile, check_profile
+from gloo_nb.analysis import DriftInputs, drift_frame, drift_rows, findings_frame, route_key, route_records
+from gloo_nb.analysis import routes_frame as make_routes_frame
+from gloo_nb.errors import GlooNbError
+from gloo_nb.kube import KubeClient, KubeError, resource_for
+from gloo_nb.kube.portforward import PortForward
+from gloo_nb.models import Finding
+from gloo_nb.models.codec import ParseResult, parse_objects
+from gloo_nb.models.snapshot import Snapshot
+from gloo_nb.translate import Translation, translate
+from gloo_nb.translate.eds import kube_endpoints
+from gloo_nb.translate.render import object_ref
+from gloo_nb.xds.admin import EnvoyAdmin, XdsStats
+from gloo_nb.xds.client import AdsClient
+from gloo_nb.xds.decode import RouteRow, ServedSnapshot, fallback_label, route_rows
+from gloo_nb.xds.protos import TYPE_ROUTE
+
+GLOO_KINDS = ("VirtualService", "RouteTable", "Gateway", "Upstream", "Settings")
+"""The Gloo resources read for the intent."""
+KUBE_KINDS = ("Service", "Endpoints", "Pod")
+"""Kubernetes objects Gloo reads for kube EDS."""
+ADMIN_PORT = 19000
+XDS_PORT = 9977
+DEFAULT_ROLE = "gloo-system~gateway-proxy"
+
+
+class ConnectionError_(GlooNbError):
+    """A part of the gateway cannot be reached; the message says which and what to check."""
+
+
+@dataclass(frozen=True, slots=True)
+class Replica:
+    """One Envoy replica of the gateway.
+
+    Attributes:
+        node_id: Its xDS node id (``<pod>.<namespace>`` as Gloo's bootstrap sets it).
+        pod: Its pod name.
+        admin_url: Its admin API base URL (direct or through a port-forward).
+    """
+
+    node_id: str
+    pod: str
+    admin_url: str
+
+
+def profile_from_image(image: str) -> Profile | None:
+    """The behaviour profile of a Gloo image tag (``quay.io/solo-io/gloo:1.3.20`` -> ``1.3``).
+
+    Args:
+        image: The gloo container image.
+
+    Returns:
+        ``1.3`` for Gloo < 1.12, ``current`` from 1.12 on, None when the tag is not a version.
+    """
+    m = re.search(r":v?(\d+)\.(\d+)", image)
+    if m is None:
+        return None
+    major, minor = int(m[1]), int(m[2])
+    return "1.3" if (major, minor) < (1, 12) else "current"
+
+
+@dataclass
+class GatewayConnection:
+    """One Gloo gateway: Kubernetes, the control plane's xDS and every Envoy replica.
+
+    Attributes:
+        kube: The Kubernetes client (with the identity asked for).
+        profile: The running Gloo's behaviour profile.
+        namespace: Gloo's install namespace.
+        xds_address: The control plane's ADS address (``host:port``), or None when unknown.
+        role: The proxy's role (the xDS snapshot key).
+        replicas: The Envoy replicas.
+        gateway_url: The front door for probes, when known.
+    """
+
+    kube: KubeClient
+    profile: Profile
+    namespace: str = "gloo-system"
+    xds_address: str | None = None
+    role: str = DEFAULT_ROLE
+    replicas: list[Replica] = field(default_factory=list)
+    gateway_url: str | None = None
+    _closers: list[Callable[[], None]] = field(default_factory=list, repr=False)
+    _ads: AdsClient | None = field(default=None, repr=False)
+
+    # --- reading ----------------------------------------------------------------------------
+
+    def read_objects(self) -> list[dict[str, Any]]:
+        """Read the Gloo resources, Services, Endpoints and Pods from Kubernetes, as returned.
+
+        Returns:
+            The objects, with ``kind`` and ``apiVersion`` on every one.
+        """
+        objs: list[dict[str, Any]] = []
+        for kind in (*GLOO_KINDS, *KUBE_KINDS):
+            api_version = resource_for(kind).api_version
+            for item in self.kube.list(kind).get("items", []):
+                # The apiserver leaves kind and apiVersion out of list items of built-in kinds.
+                item.setdefault("kind", kind)
+                item.setdefault("apiVersion", api_version)
+                objs.append(item)
+        return objs
+
+    def read_resources(self) -> ParseResult:
+        """Read and parse what Gloo reads from Kubernetes.
+
+        Returns:
+            The parsed objects (with parse findings).
+        """
+        return parse_objects(self.read_objects(), file="<kubernetes>")
+
+    def intent(self) -> tuple[Translation, ParseResult]:
+        """Translate what Kubernetes holds, as a freshly started Gloo of this profile would.
+
+        Returns:
+            The translation (``envoy`` is what Gloo intends to serve; ``push`` says whether it would)
+            and what was read (with its parse findings).
+        """
+        parsed = self.read_resources()
+        snapshot = Snapshot.from_resources(parsed.resources)
+        eds = kube_endpoints(snapshot.upstreams, snapshot.services, snapshot.endpoints, snapshot.pods, self.profile)
+        return translate(snapshot, self.profile, endpoints=eds), parsed
+
+    def ads(self) -> AdsClient:
+        """The shadow xDS node (started on first use, kept open and reconnecting).
+
+        Returns:
+            The ADS client.
+
+        Raises:
+            ConnectionError_: No xDS address is known.
+        """
+        if self._ads is None:
+            if not self.xds_address:
+                raise ConnectionError_("no xDS address: pass xds='host:9977' (or connect with port_forward=True "
+                                       "to reach the gloo pod)")
+            self._ads = AdsClient(self.xds_address, role=self.role).start()
+            self._closers.append(self._ads.close)
+        return self._ads
+
+    def served(self, timeout: float = 10.0) -> ServedSnapshot:
+        """What the control plane serves now.
+
+        Args:
+            timeout: Seconds to wait for the first complete set of resources.
+
+        Returns:
+            The served resources and versions.
+
+        Raises:
+            ConnectionError_: Nothing complete arrived in time.
+        """
+        client = self.ads()
+        if not client.wait_synced(timeout):
+            raise ConnectionError_(f"the control plane at {self.xds_address} sent no complete configuration "
+                                   f"for role {self.role} within {timeout:.0f} s; check the address and the role")
+        return client.snapshot()
+
+    def admins(self) -> dict[str, EnvoyAdmin]:
+        """Each replica's admin API, by node id."""
+        return {r.node_id: EnvoyAdmin(r.admin_url) for r in self.replicas}
+
+    def applied(self) -> dict[str, ServedSnapshot]:
+        """What each replica applied (its config dump), by node id."""
+        return {node: admin.applied() for node, admin in self.admins().items()}
+
+    # --- seeing -----------------------------------------------------------------------------
+
+    def collect(self, *, timeout: float = 10.0) -> Inspection:
+        """Read every source once and put them side by side.
+
+        Args:
+            timeout: Seconds to wait for the xDS stream.
+
+        Returns:
+            The inspection (frames and the ``inspect`` document).
+        """
+        translation, parsed = self.intent()
+        served = self.served(timeout) if self.xds_address else None
+        admins = self.admins()
+        applied = {node: a.applied() for node, a in admins.items()}
+        stats = {node: a.xds_stats() for node, a in admins.items()}
+        return Inspection.build(translation, served, applied, stats, parse_findings=parsed.findings)
+
+    def close(self) -> None:
+        """Close the xDS stream and every port-forward."""
+        while self._closers:
+            with contextlib.suppress(Exception):
+                self._closers.pop()()
+
+    def __enter__(self) -> GatewayConnection:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+@dataclass
+class Inspection:
+    """Intent, served and applied, side by side.
+
+    Attributes:
+        translation: The intent's translation.
+        rows: Route rows of every source.
+        resources: The Gloo resource of each route, by route key.
+        drift: Drift rows.
+        findings: Every finding.
+    """
+
+    translation: Translation
+    rows: list[RouteRow]
+    resources: dict[Any, str]
+    drift: list[dict[str, Any]]
+    findings: list[Finding]
+
+    @classmethod
+    def build(cls, translation: Translation, served: ServedSnapshot | None, applied: Mapping[str, ServedSnapshot],
+              stats: Mapping[str, XdsStats], *, parse_findings: Sequence[Finding] = ()) -> Inspection:
+        """Decode every source and classify drift.
+
+        Args:
+            translation: The intent.
+            served: What the control plane serves (None when not read).
+            applied: What each replica applied, by node id.
+            stats: Each replica's xDS stats (``EnvoyAdmin.xds_stats()``), by node id.
+            parse_findings: Findings of reading the resources (unknown fields).
+
+        Returns:
+            The inspection.
+        """
+        intent = route_rows(translation.envoy.route_configurations, "intent",
+                            fallback_body=fallback_label(translation.envoy.listeners))
+        served_rows = (route_rows(served.route_configurations, "served", fallback_body=fallback_label(served.listeners))
+                       if served is not None else None)
+        applied_rows = {node: route_rows(snap.route_configurations, node, fallback_body=fallback_label(snap.listeners))
+                        for node, snap in applied.items()}
+        resources = _route_resources(translation, intent)
+        facts = DriftInputs(
+            blocked=translation.push.decision == "keep-last-good",
+            block_causes=_block_causes(translation),
+            rejected={node: cause for node, s in stats.items() if (cause := _rejection(s, served))},
+            resources=resources,
+            route_causes=_route_causes(translation, intent),
+        )
+        drift = drift_rows(intent, served_rows, applied_rows, facts)
+        rows = [*intent, *(served_rows or []), *(r for rs in applied_rows.values() for r in rs)]
+        return cls(translation, rows, resources, drift, [*parse_findings, *translation.findings])
+
+    def routes_frame(self) -> pd.DataFrame:
+        """One row per Envoy route and source (``intent``, ``served``, each replica)."""
+        return make_routes_frame(self.rows, self.resources)
+
+    def drift_frame(self) -> pd.DataFrame:
+        """One row per route with its drift state and cause."""
+        return drift_frame(self.drift)
+
+    def findings_frame(self) -> pd.DataFrame:
+        """One row per finding, with the owning team."""
+        return findings_frame(self.findings)
+
+    def text(self) -> str:
+        """Readable tables: the push decision, drift per route, and findings."""
+        lines = [f"Gloo {self.translation.profile}: push {self.translation.push.decision}: "
+                 f"{self.translation.push.reason}", "", "Drift"]
+        drift = self.drift_frame().drop(columns=["bySource"])
+        lines.append(drift.to_string(index=False) if len(drift) else "  no routes")
+        findings = self.findings_frame()[["team", "severity", "resource", "origin", "message"]]
+        lines += ["", "Findings", findings.to_string(index=False) if len(findings) else "  none"]
+        return "\n".join(lines) + "\n"
+
+    def document(self) -> dict[str, Any]:
+        """The ``gloo-nb inspect --json`` document."""
+        return {
+            "glooVersion": self.translation.profile,
+            "push": {"decision": self.translation.push.decision, "reason": self.translation.push.reason},
+            "routes": route_records(self.rows, self.resources),
+            "drift": [{**d, "route": dict(d["route"])} for d in self.drift],
+            "findings": [f.as_json() for f in self.findings],
+        }
+
+
+def _route_resources(translation: Translation, intent: Sequence[RouteRow]) -> dict[Any, str]:
+    # The translator knows each Envoy route's Gloo route and its sources (own resource first).
+    owners: dict[Any, str] = {}
+    for origins in (translation.served_origins, translation.origins):
+        by_position = {(o.virtual_host, o.envoy_index): o for rc in origins.values() for o in rc}
+        for row in intent:
+            origin = by_position.get((row.virtual_host, row.order))
+            if origin is not None and origin.route.sources:
+                src = origin.route.sources[0]
+                owners[route_key(row)] = object_ref(src.namespace, src.name)
+    return owners
+
+
+def _block_causes(translation: Translation) -> list[str]:
+    if translation.push.decision != "keep-last-good":
+        return []
+    causes = []
+    for f in translation.findings:
+        if f.layer == "parse":
+            continue
+        severity_counts = translation.profile == "1.3" or f.severity == "error"
+        if severity_counts:
+            causes.append(f"{f.origin.ref}: {f.message}")
+    return list(dict.fromkeys(causes)) or [translation.push.reason]
+
+
+def _route_causes(translation: Translation, intent: Sequence[RouteRow]) -> dict[Any, str]:
+    causes: dict[Any, str] = {}
+    findings = [f for f in translation.findings if f.layer != "parse"]
+    for row in intent:
+        if row.replaced:
+            causes[route_key(row)] = "; ".join(dict.fromkeys(f"{f.origin.ref}: {f.message}" for f in findings)) \
+                or "the route is invalid"
+    return causes
+
+
+def _rejection(stats: XdsStats, served: ServedSnapshot | None) -> str:
+    # A rejected RouteConfiguration is not visible in the config dump, only in these counters and
+    # in the version the replica still reports (notes/runtime.md).
+    parts = [f"{name} rejected {s.update_rejected} update(s), still at version {s.version_text or '?'}"
+             for name, s in stats.subscriptions().items() if s.update_rejected]
+    if parts and served is not None:
+        parts.append(f"served route version {served.version(TYPE_ROUTE) or '?'}")
+    return ", ".join(parts)
+
+
+# --- connecting ----------------------------------------------------------------------------------
+
+
+def connect(kubeconfig: str | None = None, *, context: str | None = None, as_user: str | None = None,
+            as_group: str | None = None, gloo_version: str | None = None, namespace: str = "gloo-system",
+            xds: str | None = None, role: str = DEFAULT_ROLE, port_forward: bool = True,
+            admin_urls: Mapping[str, str] | None = None, gateway_url: str | None = None) -> GatewayConnection:
+    """Connect to one Gloo gateway on a Kubernetes cluster.
+
+    Args:
+        kubeconfig: The kubeconfig (default: ``$KUBECONFIG`` or ``~/.kube/config``).
+        context: The kubeconfig context.
+        as_user: Impersonate this user.
+        as_group: Impersonate this group.
+        gloo_version: ``1.3`` or ``current``; default: detected from the gloo Deployment's image, else current.
+        namespace: Gloo's install namespace.
+        xds: The control plane's ADS address; default: a port-forward to a gloo pod's 9977.
+        role: The proxy role (xDS snapshot key).
+        port_forward: Reach the replicas' admin APIs (and xDS) through port-forwards.
+        admin_urls: Replica admin URLs by pod name, when reachable directly (skips port-forwards).
+        gateway_url: The gateway's URL for probes.
+
+    Returns:
+        The connection; close it (or use ``with``) to stop its streams and port-forwards.
+
+    Raises:
+        ConnectionError_: The cluster or a required part of the gateway cannot be reached.
+    """
+    kube = KubeClient.from_kubeconfig(kubeconfig, context=context, as_user=as_user, as_group=as_group)
+    conn = GatewayConnection(kube, check_profile(gloo_version) if gloo_version else "current", namespace,
+                             xds, role, gateway_url=gateway_url)
+    try:
+        if gloo_version is None:
+            conn.profile = _detect_profile(kube, namespace) or "current"
+        pods = kube.list("Pod", namespace, label_selector="gateway-proxy-id=" + role.split("~", 1)[-1])["items"]
+        for pod in sorted(pods, key=lambda p: p["metadata"]["name"]):
+            name = pod["metadata"]["name"]
+            node_id = f"{name}.{namespace}"
+            if admin_urls and name in admin_urls:
+                url = admin_urls[name]
+            elif port_forward:
+                fwd = PortForward(kube, namespace, name, ADMIN_PORT)
+                conn._closers.append(fwd.close)
+                url = fwd.url
+            else:
+                continue
+            conn.replicas.append(Replica(node_id, name, url))
+        if conn.xds_address is None and port_forward:
+            conn.xds_address = _forward_to_gloo(conn, kube, namespace)
+    except KubeError as err:
+        conn.close()
+        raise ConnectionError_(f"cannot read the gateway from Kubernetes: {err}") from None
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def _detect_profile(kube: KubeClient, namespace: str) -> Profile | None:
+    try:
+        deploy = kube.get("Deployment", namespace, "gloo")
+    except KubeError:
+        return None
+    for c in deploy.get("spec", {}).get("template", {}).get("spec", {}).get("containers", []):
+        found = profile_from_image(str(c.get("image", "")))
+        if found is not None:
+            return found
+    return None
+
+
+def _forward_to_gloo(conn: GatewayConnection, kube: KubeClient, namespace: str) -> str | None:
+    try:
+        svc = kube.get("Service", namespace, "gloo")
+    except KubeError:
+        return None
+    selector = ",".join(f"{k}={v}" for k, v in (svc.get("spec", {}).get("selector") or {}).items())
+    if not selector:
+        return None
+    pods = kube.list("Pod", namespace, label_selector=selector)["items"]
+    if not pods:
+        return None
+    fwd = PortForward(kube, namespace, pods[0]["metadata"]["name"], XDS_PORT)
+    conn._closers.append(fwd.close)
+    return f"127.0.0.1:{fwd.local_port}"
+
+
+def read_sandbox_endpoints(state_dir: str | Path) -> dict[str, Any]:
+    """Read a running sandbox's ``endpoints.json`` (the sandbox CLI contract).
+
+    Args:
+        state_dir: The sandbox's state directory.
+
+    Returns:
+        The document.
+
+    Raises:
+        ConnectionError_: No sandbox runs there.
+    """
+    path = Path(state_dir) / "endpoints.json"
+    try:
+        info = json.loads(path.read_text())
+    except (OSError, ValueError):
+        info = {}
+    if not info.get("pid"):
+        raise ConnectionError_(f"no sandbox runs in {state_dir}; start one with: gloo-nb sandbox start "
+                               f"--state-dir {state_dir}")
+    return dict(info)
+
+
+def connect_sandbox(state_dir: str | Path, *, as_user: str | None = None, as_group: str | None = None,
+                    port_forward: bool = False) -> GatewayConnection:
+    """Connect to a running sandbox (its ``endpoints.json`` gives the addresses and the profile).
+
+    Args:
+        state_dir: The sandbox's state directory.
+        as_user: Impersonate this user.
+        as_group: Impersonate this group.
+        port_forward: Reach the admin APIs through ``pods/portforward``, as on a real cluster.
+
+    Returns:
+        The connection.
+
+    Raises:
+        ConnectionError_: No sandbox runs there, or it does not answer.
+    """
+    info = read_sandbox_endpoints(state_dir)
+    admin = None if port_forward else {f"gateway-proxy-{i}": url for i, url in enumerate(info["envoyAdmin"])}
+    return connect(info["kubeconfig"], as_user=as_user, as_group=as_group, gloo_version=info["glooVersion"],
+                   xds=str(info["xds"]), port_forward=port_forward, admin_urls=admin, gateway_url=info["gateway"])

@@ -1,0 +1,653 @@
+"""Served and applied Envoy configuration as flat rows, for people and pandas frames.
+
+Pure functions, no I/O. The hot path (:func:`route_rows`) reads proto fields directly: ``MessageToDict`` costs
+about 18 µs per route, which is 1.8 s for 100,000 routes; reading the fields is several times faster. The
+``match`` and ``action`` dicts use Envoy's proto-JSON field names, so they compare equal to what
+``MessageToDict`` gives for the fields gloo_nb models, and the summaries are
+:func:`gloo_nb.translate.render.match_summary` / :func:`~gloo_nb.translate.render.action_summary` on them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import gc
+import operator
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from envoy.config.cluster.v3 import cluster_pb2
+from envoy.config.endpoint.v3 import endpoint_pb2
+from envoy.config.listener.v3 import listener_pb2
+from envoy.config.route.v3 import route_components_pb2, route_pb2
+from envoy.extensions.filters.network.http_connection_manager.v3 import http_connection_manager_pb2 as hcm_pb2
+from google.protobuf import struct_pb2
+
+from gloo_nb.translate.envoy import FALLBACK_CLUSTER, FALLBACK_LISTENER
+from gloo_nb.translate.render import action_summary, match_summary
+from gloo_nb.xds.protos import TYPE_CLUSTER, TYPE_ENDPOINT, TYPE_LISTENER, TYPE_ROUTE
+
+__all__ = [
+    "ClusterRow",
+    "EndpointRow",
+    "ListenerRow",
+    "RouteRow",
+    "ServedSnapshot",
+    "cluster_rows",
+    "columns",
+    "eds_names",
+    "endpoint_rows",
+    "fallback_label",
+    "http_connection_managers",
+    "listener_rows",
+    "rds_names",
+    "route_action_json",
+    "route_match_json",
+    "route_rows",
+    "struct_to_dict",
+]
+
+_HCM_TYPE = "type.googleapis.com/" + hcm_pb2.HttpConnectionManager.DESCRIPTOR.full_name
+
+
+@dataclass(frozen=True)
+class ServedSnapshot:
+    """One set of xDS resources with their versions: what a control plane serves or what an Envoy applied.
+
+    Attributes:
+        listeners: Listener protos, sorted by name.
+        route_configurations: RouteConfiguration protos, sorted by name.
+        clusters: Cluster protos, sorted by name.
+        endpoints: ClusterLoadAssignment protos, sorted by cluster name.
+        versions: Type URL -> ``version_info`` (absent when nothing was received for that type).
+    """
+
+    listeners: list[listener_pb2.Listener] = field(default_factory=list)
+    route_configurations: list[route_pb2.RouteConfiguration] = field(default_factory=list)
+    clusters: list[cluster_pb2.Cluster] = field(default_factory=list)
+    endpoints: list[endpoint_pb2.ClusterLoadAssignment] = field(default_factory=list)
+    versions: dict[str, str] = field(default_factory=dict)
+
+    def resources(self, type_url: str) -> Sequence[Any]:
+        """Return the resources of one type.
+
+        Args:
+            type_url: One of the four xDS type URLs.
+
+        Returns:
+            The protos (empty for an unknown type).
+        """
+        return {
+            TYPE_LISTENER: self.listeners,
+            TYPE_ROUTE: self.route_configurations,
+            TYPE_CLUSTER: self.clusters,
+            TYPE_ENDPOINT: self.endpoints,
+        }.get(type_url, [])
+
+    def version(self, type_url: str) -> str | None:
+        """Return the version of one type, or None when none was received."""
+        return self.versions.get(type_url)
+
+
+# --- rows -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RouteRow:
+    """One Envoy route of one source.
+
+    Attributes:
+        source: ``intent``, ``served`` or a replica's node id.
+        route_configuration: RouteConfiguration name.
+        virtual_host: Envoy virtual host name, e.g. ``gloo-system_app``.
+        domains: The virtual host's domains.
+        order: Position of the route in its virtual host.
+        name: Envoy route name (``""`` in Gloo 1.3).
+        match: The RouteMatch in proto-JSON field names (``prefix``/``path``/``safeRegex``, ``caseSensitive``,
+            ``headers``, ``queryParameters``).
+        action: ``{"cluster", "metadataMatch"}``, ``{"weightedClusters": {"clusters", "totalWeight"}}``,
+            ``{"clusterHeader"}``, ``{"directResponse"}``, ``{"redirect"}`` (proto-JSON field names).
+        match_summary: e.g. ``prefix /echo, stage=canary``.
+        action_summary: e.g. ``echo_gloo-system {version=v2}`` or ``fallback 404``.
+        replaced: Whether the action targets ``fallback_cluster_for_invalid_routes`` (Gloo's route replacement).
+    """
+
+    source: str
+    route_configuration: str
+    virtual_host: str
+    domains: tuple[str, ...]
+    order: int
+    name: str
+    match: dict[str, Any]
+    action: dict[str, Any]
+    match_summary: str
+    action_summary: str
+    replaced: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ListenerRow:
+    """One Envoy listener.
+
+    Attributes:
+        source: ``intent``, ``served`` or a replica's node id.
+        name: Listener name, e.g. ``listener-::-8080``.
+        address: ``host:port``, or ``@pipe`` for a pipe address.
+        route_configurations: RDS route configuration names of its HTTP connection managers.
+        inline_routes: Whether an HTTP connection manager carries its routes inline (e.g. Gloo's fallback
+            listener).
+        filters: Network filter names of every filter chain, in order.
+    """
+
+    source: str
+    name: str
+    address: str
+    route_configurations: tuple[str, ...]
+    inline_routes: bool
+    filters: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterRow:
+    """One Envoy cluster.
+
+    Attributes:
+        source: ``intent``, ``served`` or a replica's node id.
+        name: Cluster name, e.g. ``echo_gloo-system``.
+        type: Discovery type (``EDS``, ``STATIC``, ``STRICT_DNS``, ...), or the custom cluster type's name.
+        eds_service_name: The name EDS is asked for (service name or cluster name), ``""`` for non-EDS.
+        subset_keys: Subset selector keys (``lb_subset_config``), e.g. ``(("version",),)``.
+        inline_endpoints: Number of endpoints in an inline ``load_assignment``.
+        connect_timeout: Connect timeout in seconds.
+    """
+
+    source: str
+    name: str
+    type: str
+    eds_service_name: str
+    subset_keys: tuple[tuple[str, ...], ...]
+    inline_endpoints: int
+    connect_timeout: float
+
+
+@dataclass(frozen=True, slots=True)
+class EndpointRow:
+    """One endpoint of a ClusterLoadAssignment.
+
+    Attributes:
+        source: ``intent``, ``served`` or a replica's node id.
+        cluster: The assignment's cluster name.
+        address: ``host:port`` or ``@pipe``.
+        health: Health status name (``UNKNOWN``, ``HEALTHY``, ...).
+        weight: Load balancing weight (0 when unset).
+        metadata: ``envoy.lb`` metadata (subset labels), e.g. ``{"version": "v1"}``.
+    """
+
+    source: str
+    cluster: str
+    address: str
+    health: str
+    weight: int
+    metadata: dict[str, Any]
+
+
+# --- proto fields -> proto JSON -----------------------------------------------------------------
+
+
+def _value(v: struct_pb2.Value) -> Any:
+    kind = v.WhichOneof("kind")
+    if kind == "string_value":
+        return v.string_value
+    if kind == "number_value":
+        return v.number_value
+    if kind == "bool_value":
+        return v.bool_value
+    if kind == "struct_value":
+        return struct_to_dict(v.struct_value)
+    if kind == "list_value":
+        return [_value(x) for x in v.list_value.values]
+    return None
+
+
+def struct_to_dict(s: struct_pb2.Struct) -> dict[str, Any]:
+    """Return a ``google.protobuf.Struct`` as a dict, without ``MessageToDict``'s cost.
+
+    Args:
+        s: The Struct.
+
+    Returns:
+        The dict.
+    """
+    fields = s.fields
+    # Iterating keys and indexing is ~20x faster than .items() on upb's map containers.
+    return {k: _value(fields[k]) for k in fields}
+
+
+def _metadata(md: Any) -> dict[str, Any]:
+    fm = md.filter_metadata
+    return {"filterMetadata": {k: struct_to_dict(fm[k]) for k in fm}}
+
+
+def _string_matcher(sm: Any) -> dict[str, Any]:
+    kind = sm.WhichOneof("match_pattern")
+    out: dict[str, Any]
+    if kind == "safe_regex":
+        out = {"safeRegex": {"regex": sm.safe_regex.regex}}
+    elif kind is None:
+        out = {}
+    elif kind == "custom":
+        out = {"custom": {"name": sm.custom.name}}
+    else:
+        out = {_CAMEL.get(kind, kind): getattr(sm, kind)}
+    if sm.ignore_case:
+        out["ignoreCase"] = True
+    return out
+
+
+_CAMEL = {
+    "exact": "exact", "prefix": "prefix", "suffix": "suffix", "contains": "contains",
+    "exact_match": "exactMatch", "prefix_match": "prefixMatch", "suffix_match": "suffixMatch",
+    "contains_match": "containsMatch", "present_match": "presentMatch",
+}
+
+
+def _header(h: route_components_pb2.HeaderMatcher) -> dict[str, Any]:
+    out: dict[str, Any] = {"name": h.name}
+    kind = h.WhichOneof("header_match_specifier")
+    if kind == "exact_match":
+        out["exactMatch"] = h.exact_match
+    elif kind == "safe_regex_match":
+        out["safeRegexMatch"] = {"regex": h.safe_regex_match.regex}
+    elif kind == "string_match":
+        out["stringMatch"] = _string_matcher(h.string_match)
+    elif kind == "range_match":
+        # int64 fields are strings in proto JSON.
+        out["rangeMatch"] = {"start": str(h.range_match.start), "end": str(h.range_match.end)}
+    elif kind is not None:
+        out[_CAMEL[kind]] = getattr(h, kind)
+    if h.invert_match:
+        out["invertMatch"] = True
+    return out
+
+
+def route_match_json(m: route_components_pb2.RouteMatch) -> dict[str, Any]:
+    """Return a RouteMatch in proto-JSON field names, for the fields that decide routing.
+
+    Args:
+        m: The match.
+
+    Returns:
+        e.g. ``{"prefix": "/echo", "headers": [{"name": "stage", "exactMatch": "canary"}]}``.
+    """
+    kind = m.WhichOneof("path_specifier")
+    out: dict[str, Any]
+    if kind == "prefix":
+        out = {"prefix": m.prefix}
+    elif kind == "path":
+        out = {"path": m.path}
+    elif kind == "safe_regex":
+        out = {"safeRegex": {"regex": m.safe_regex.regex}}
+    elif kind == "connect_matcher":
+        out = {"connectMatcher": {}}
+    elif kind == "path_separated_prefix":
+        out = {"pathSeparatedPrefix": m.path_separated_prefix}
+    elif kind == "path_match_policy":
+        out = {"pathMatchPolicy": {"name": m.path_match_policy.name}}
+    else:
+        out = {}
+    if m.HasField("case_sensitive"):
+        out["caseSensitive"] = m.case_sensitive.value
+    if m.headers:
+        out["headers"] = [_header(h) for h in m.headers]
+    if m.query_parameters:
+        qps = []
+        for q in m.query_parameters:
+            qd: dict[str, Any] = {"name": q.name}
+            qkind = q.WhichOneof("query_parameter_match_specifier")
+            if qkind == "string_match":
+                qd["stringMatch"] = _string_matcher(q.string_match)
+            elif qkind == "present_match":
+                qd["presentMatch"] = q.present_match
+            qps.append(qd)
+        out["queryParameters"] = qps
+    return out
+
+
+def _redirect(rd: route_components_pb2.RedirectAction) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    scheme = rd.WhichOneof("scheme_rewrite_specifier")
+    if scheme == "https_redirect":
+        if rd.https_redirect:
+            out["httpsRedirect"] = True
+    elif scheme == "scheme_redirect":
+        out["schemeRedirect"] = rd.scheme_redirect
+    if rd.host_redirect:
+        out["hostRedirect"] = rd.host_redirect
+    if rd.port_redirect:
+        out["portRedirect"] = rd.port_redirect
+    path = rd.WhichOneof("path_rewrite_specifier")
+    if path == "path_redirect":
+        out["pathRedirect"] = rd.path_redirect
+    elif path == "prefix_rewrite":
+        out["prefixRewrite"] = rd.prefix_rewrite
+    elif path == "regex_rewrite":
+        out["regexRewrite"] = {"pattern": {"regex": rd.regex_rewrite.pattern.regex},
+                               "substitution": rd.regex_rewrite.substitution}
+    if rd.response_code:
+        out["responseCode"] = route_components_pb2.RedirectAction.RedirectResponseCode.Name(rd.response_code)
+    if rd.strip_query:
+        out["stripQuery"] = True
+    return out
+
+
+def route_action_json(r: route_components_pb2.Route) -> dict[str, Any]:
+    """Return a route's action in proto-JSON field names.
+
+    Args:
+        r: The route.
+
+    Returns:
+        For a route action its cluster specifier (``cluster`` with ``metadataMatch``, ``weightedClusters``,
+        ``clusterHeader``) plus ``prefixRewrite`` when set; ``{"directResponse": {...}}``;
+        ``{"redirect": {...}}``; ``{}`` without an action.
+    """
+    kind = r.WhichOneof("action")
+    if kind == "route":
+        ra = r.route
+        spec = ra.WhichOneof("cluster_specifier")
+        out: dict[str, Any]
+        if spec == "cluster":
+            out = {"cluster": ra.cluster}
+            if ra.HasField("metadata_match"):
+                out["metadataMatch"] = _metadata(ra.metadata_match)
+        elif spec == "weighted_clusters":
+            wcs = ra.weighted_clusters
+            clusters = []
+            for wc in wcs.clusters:
+                entry: dict[str, Any] = {"name": wc.name, "weight": wc.weight.value}
+                if wc.HasField("metadata_match"):
+                    entry["metadataMatch"] = _metadata(wc.metadata_match)
+                clusters.append(entry)
+            weighted: dict[str, Any] = {"clusters": clusters}
+            if wcs.HasField("total_weight"):
+                weighted["totalWeight"] = wcs.total_weight.value
+            out = {"weightedClusters": weighted}
+        elif spec == "cluster_header":
+            out = {"clusterHeader": ra.cluster_header}
+        elif spec is not None:
+            out = {spec: True}
+        else:
+            out = {}
+        if ra.prefix_rewrite:
+            out["prefixRewrite"] = ra.prefix_rewrite
+        return out
+    if kind == "direct_response":
+        dr = r.direct_response
+        resp: dict[str, Any] = {"status": dr.status}
+        if dr.HasField("body"):
+            body_kind = dr.body.WhichOneof("specifier")
+            if body_kind == "inline_string":
+                resp["body"] = {"inlineString": dr.body.inline_string}
+            elif body_kind is not None:
+                resp["body"] = {body_kind: str(getattr(dr.body, body_kind))}
+        return {"directResponse": resp}
+    if kind == "redirect":
+        return {"redirect": _redirect(r.redirect)}
+    if kind == "filter_action":
+        return {"filterAction": {}}
+    if kind == "non_forwarding_action":
+        return {"nonForwardingAction": {}}
+    return {}
+
+
+def _route_shaped(action: dict[str, Any]) -> dict[str, Any]:
+    # render.action_summary reads a whole route (proto JSON): a route action sits under "route".
+    if "directResponse" in action or "redirect" in action or not action:
+        return action
+    return {"route": action}
+
+
+def _replaced(action: Mapping[str, Any]) -> bool:
+    if action.get("cluster") == FALLBACK_CLUSTER:
+        return True
+    weighted = action.get("weightedClusters")
+    if not weighted:
+        return False
+    return any(c["name"] == FALLBACK_CLUSTER for c in weighted["clusters"])
+
+
+def route_rows(route_configurations: Iterable[route_pb2.RouteConfiguration], source: str, *,
+               fallback_body: str | None = None) -> list[RouteRow]:
+    """Flatten RouteConfigurations into one row per Envoy route.
+
+    Rows with equal actions share one ``action`` dict (a large route table has a handful of distinct actions,
+    and decoding each once is what makes 100,000 routes fast): treat ``match`` and ``action`` as read-only.
+
+    Args:
+        route_configurations: The route configurations (served, applied or translated).
+        source: ``intent``, ``served`` or a replica's node id, copied into every row.
+        fallback_body: How the action summary names Gloo's fallback cluster, e.g. ``fallback 404``
+            (:func:`fallback_label` derives it from the listeners); None for ``fallback``.
+
+    Returns:
+        Rows in route configuration, virtual host and route order.
+    """
+    label = fallback_body or "fallback"
+    rows: list[RouteRow] = []
+    append = rows.append
+    actions: dict[tuple[str | None, bytes], tuple[dict[str, Any], str, bool]] = {}
+    # Building ~10 small objects per route makes the cyclic collector rescan the growing row list again and
+    # again (it doubled the time for 100,000 routes); none of these objects form cycles.
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        for rc in route_configurations:
+            rc_name = rc.name
+            for vh in rc.virtual_hosts:
+                vh_name = vh.name
+                domains = tuple(vh.domains)
+                for order, r in enumerate(vh.routes):
+                    kind = r.WhichOneof("action")
+                    key = (kind, getattr(r, kind).SerializeToString() if kind else b"")
+                    decoded = actions.get(key)
+                    if decoded is None:
+                        action = route_action_json(r)
+                        decoded = (action, action_summary(_route_shaped(action), label), _replaced(action))
+                        actions[key] = decoded
+                    match = route_match_json(r.match)
+                    append(RouteRow(source, rc_name, vh_name, domains, order, r.name, match, decoded[0],
+                                    match_summary(match), decoded[1], decoded[2]))
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+    return rows
+
+
+def columns(rows: Sequence[Any]) -> dict[str, list[Any]]:
+    """Return rows of one dataclass type as columns, for ``pandas.DataFrame(columns(rows))``.
+
+    ``pandas.DataFrame(rows)`` on dataclasses deep-copies every row through ``dataclasses.asdict``
+    (about 60 µs per route row); columns cost a few hundred nanoseconds per cell.
+
+    Args:
+        rows: Rows of one of this module's row types (may be empty).
+
+    Returns:
+        Field name -> values, in field order (empty lists when there are no rows).
+    """
+    if not rows:
+        return {}
+    names = [f.name for f in dataclasses.fields(rows[0])]
+    return {name: list(map(operator.attrgetter(name), rows)) for name in names}
+
+
+# --- listeners, clusters, endpoints ---------------------------------------------------------------
+
+
+def http_connection_managers(listener: listener_pb2.Listener) -> list[hcm_pb2.HttpConnectionManager]:
+    """Return the HTTP connection managers of every filter chain (default chain included).
+
+    Args:
+        listener: The listener.
+
+    Returns:
+        The decoded managers; filters of other types (or undecodable ones) are skipped.
+    """
+    chains = list(listener.filter_chains)
+    if listener.HasField("default_filter_chain"):
+        chains.append(listener.default_filter_chain)
+    out = []
+    for chain in chains:
+        for flt in chain.filters:
+            if flt.HasField("typed_config") and flt.typed_config.type_url == _HCM_TYPE:
+                hcm = hcm_pb2.HttpConnectionManager()
+                try:
+                    hcm.ParseFromString(flt.typed_config.value)
+                except Exception:  # noqa: BLE001 - a broken filter must not hide the listener's other facts
+                    continue
+                out.append(hcm)
+    return out
+
+
+def rds_names(listeners: Iterable[listener_pb2.Listener]) -> list[str]:
+    """Return the RDS route configuration names the listeners need, as Envoy subscribes to them.
+
+    Args:
+        listeners: Listener protos.
+
+    Returns:
+        Sorted unique ``rds.route_config_name`` values.
+    """
+    names = {hcm.rds.route_config_name for ls in listeners for hcm in http_connection_managers(ls)
+             if hcm.WhichOneof("route_specifier") == "rds" and hcm.rds.route_config_name}
+    return sorted(names)
+
+
+def _eds_name(cluster: cluster_pb2.Cluster) -> str | None:
+    if cluster.WhichOneof("cluster_discovery_type") == "type" and cluster.type == cluster_pb2.Cluster.EDS:
+        return cluster.eds_cluster_config.service_name or cluster.name
+    return None
+
+
+def eds_names(clusters: Iterable[cluster_pb2.Cluster]) -> list[str]:
+    """Return the EDS names the clusters need (``eds_cluster_config.service_name``, else the cluster name).
+
+    Args:
+        clusters: Cluster protos.
+
+    Returns:
+        Sorted unique names, for EDS clusters only.
+    """
+    return sorted({n for c in clusters if (n := _eds_name(c)) is not None})
+
+
+def _address(addr: Any) -> str:
+    kind = addr.WhichOneof("address")
+    if kind == "socket_address":
+        sa = addr.socket_address
+        return f"{sa.address}:{sa.port_value}" if ":" not in sa.address else f"[{sa.address}]:{sa.port_value}"
+    if kind == "pipe":
+        return addr.pipe.path
+    if kind == "envoy_internal_address":
+        return f"internal:{addr.envoy_internal_address.server_listener_name}"
+    return ""
+
+
+def listener_rows(listeners: Iterable[listener_pb2.Listener], source: str) -> list[ListenerRow]:
+    """Flatten listeners into rows.
+
+    Args:
+        listeners: Listener protos.
+        source: ``intent``, ``served`` or a replica's node id.
+
+    Returns:
+        One row per listener, in input order.
+    """
+    rows = []
+    for ls in listeners:
+        hcms = http_connection_managers(ls)
+        chains = list(ls.filter_chains) + ([ls.default_filter_chain] if ls.HasField("default_filter_chain") else [])
+        rows.append(ListenerRow(
+            source=source, name=ls.name, address=_address(ls.address),
+            route_configurations=tuple(h.rds.route_config_name for h in hcms
+                                       if h.WhichOneof("route_specifier") == "rds"),
+            inline_routes=any(h.WhichOneof("route_specifier") == "route_config" for h in hcms),
+            filters=tuple(f.name for chain in chains for f in chain.filters),
+        ))
+    return rows
+
+
+def cluster_rows(clusters: Iterable[cluster_pb2.Cluster], source: str) -> list[ClusterRow]:
+    """Flatten clusters into rows.
+
+    Args:
+        clusters: Cluster protos.
+        source: ``intent``, ``served`` or a replica's node id.
+
+    Returns:
+        One row per cluster, in input order.
+    """
+    rows = []
+    for c in clusters:
+        kind = c.WhichOneof("cluster_discovery_type")
+        if kind == "type":
+            ctype = cluster_pb2.Cluster.DiscoveryType.Name(c.type)
+        elif kind == "cluster_type":
+            ctype = c.cluster_type.name
+        else:
+            ctype = "STATIC"  # the proto default (enum value 0)
+        rows.append(ClusterRow(
+            source=source, name=c.name, type=ctype, eds_service_name=_eds_name(c) or "",
+            subset_keys=tuple(tuple(s.keys) for s in c.lb_subset_config.subset_selectors),
+            inline_endpoints=sum(len(le.lb_endpoints) for le in c.load_assignment.endpoints),
+            connect_timeout=c.connect_timeout.seconds + c.connect_timeout.nanos / 1e9,
+        ))
+    return rows
+
+
+def endpoint_rows(assignments: Iterable[endpoint_pb2.ClusterLoadAssignment], source: str) -> list[EndpointRow]:
+    """Flatten ClusterLoadAssignments into one row per endpoint.
+
+    Args:
+        assignments: The assignments.
+        source: ``intent``, ``served`` or a replica's node id.
+
+    Returns:
+        Rows in assignment, locality and endpoint order.
+    """
+    from envoy.config.core.v3 import health_check_pb2
+
+    rows = []
+    for cla in assignments:
+        for locality in cla.endpoints:
+            for le in locality.lb_endpoints:
+                fm = le.metadata.filter_metadata
+                md = fm["envoy.lb"] if "envoy.lb" in fm else None
+                rows.append(EndpointRow(
+                    source=source, cluster=cla.cluster_name, address=_address(le.endpoint.address),
+                    health=health_check_pb2.HealthStatus.Name(le.health_status),
+                    weight=le.load_balancing_weight.value,
+                    metadata=struct_to_dict(md) if md is not None else {},
+                ))
+    return rows
+
+
+def fallback_label(listeners: Iterable[listener_pb2.Listener]) -> str:
+    """Name Gloo's fallback cluster after the status its fallback listener answers, e.g. ``fallback 404``.
+
+    Args:
+        listeners: Listener protos (served or applied).
+
+    Returns:
+        ``fallback <status>``, or ``fallback`` when there is no fallback listener
+        (``route_replacing_sanitizer.go:makeFallbackListenerAndCluster``).
+    """
+    for ls in listeners:
+        if ls.name != FALLBACK_LISTENER:
+            continue
+        for hcm in http_connection_managers(ls):
+            for vh in hcm.route_config.virtual_hosts:
+                for r in vh.routes:
+                    if r.WhichOneof("action") == "direct_response":
+                        return f"fallback {r.direct_response.status}"
+    return "fallback"

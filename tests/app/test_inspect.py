@@ -1,0 +1,133 @@
+"""The inspector against a whole sandbox at the seed scenario's incident (Gloo 1.3)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from sandboxkit import PART2, Kube, body_is, eventually, fetch, sandbox, wait_ready_pods, wait_until
+
+import gloo_nb
+from gloo_nb.app.connect import connect_sandbox
+
+FOX_BLOCKED_INTENT = "foxtrot_gloo-system {version=v1} 0, foxtrot_gloo-system {version=v2} 100"
+FOX_SERVED = "foxtrot_gloo-system {version=v1} 100, foxtrot_gloo-system {version=v2} 0"
+
+
+def _row(drift: list[dict], match: str) -> dict:
+    rows = [d for d in drift if d["route"]["match"] == match]
+    assert len(rows) == 1, (match, drift)
+    return rows[0]
+
+
+@pytest.fixture(scope="module")
+def incident(tmp_path_factory: pytest.TempPathFactory):
+    tmp = tmp_path_factory.mktemp("inspect")
+    home = tmp / "home"
+    home.mkdir()
+    with sandbox(tmp / "sb", "1.3") as info:
+        kube = Kube(info.kubeconfig, home)
+        kube.apply(PART2 / "echo.yaml", PART2 / "foxtrot.yaml", PART2 / "echo-v2.yaml", PART2 / "foxtrot-v2.yaml")
+        wait_ready_pods(kube, "echo")
+        wait_ready_pods(kube, "foxtrot")
+        kube.apply(PART2 / "upstream-echo.yaml", PART2 / "upstream-foxtrot.yaml", PART2 / "rt-echo-2.yaml",
+                   PART2 / "rt-foxtrot-3.yaml", PART2 / "vs.yaml")
+        eventually(lambda: fetch(info.gateway + "/foxtrot"), body_is("version:foxtrot-v1"), "foxtrot serves")
+        kube.apply(PART2 / "rt-echo-3.yaml", PART2 / "rt-foxtrot-4.yaml")
+        wait_until(lambda: "echo-typo" in json.dumps(kube.json("vs", "app", "-n", "gloo-system").get("status")),
+                   "the typo is reported")
+        yield info, kube, tmp
+
+
+def test_blocked_foxtrot_names_echo_as_the_cause(incident) -> None:
+    info, _, _ = incident
+    with connect_sandbox(info.state_dir) as conn:
+        assert conn.profile == "1.3" and len(conn.replicas) == 2
+        inspection = conn.collect()
+    fox = _row(inspection.drift, "prefix /foxtrot")
+    assert fox["state"] == "blocked-by-last-known-good"
+    assert fox["resource"] == "foxtrot/foxtrot-routes"
+    assert fox["bySource"]["intent"] == FOX_BLOCKED_INTENT
+    assert fox["bySource"]["served"] == FOX_SERVED
+    assert fox["bySource"]["gateway-proxy-0.gloo-system"] == FOX_SERVED
+    assert fox["bySource"]["gateway-proxy-1.gloo-system"] == FOX_SERVED
+    assert "echo/echo-routes" in fox["cause"] and "echo-typo" in fox["cause"]
+    canary = _row(inspection.drift, "prefix /echo, stage=canary")
+    assert canary["state"] == "blocked-by-last-known-good" and canary["resource"] == "echo/echo-routes"
+    findings = inspection.findings_frame()
+    typo = findings[findings["message"].str.contains("echo-typo")]
+    assert set(typo["origin"]) == {"echo/echo-routes"} and set(typo["team"]) == {"echo"}
+    routes = inspection.routes_frame()
+    assert set(routes["source"]) == {"intent", "served", "gateway-proxy-0.gloo-system", "gateway-proxy-1.gloo-system"}
+    served_fox = routes[(routes["source"] == "served") & (routes["match"] == "prefix /foxtrot")]
+    assert list(served_fox["action"]) == [FOX_SERVED] and list(served_fox["resource"]) == ["foxtrot/foxtrot-routes"]
+
+
+def test_snapshot_bundle_gives_the_same_inspection_offline(incident) -> None:
+    info, _, tmp = incident
+    bundle = tmp / "bundle"
+    done = subprocess.run([sys.executable, "-m", "gloo_nb", "snapshot", "save", "--sandbox", str(info.state_dir),
+                           "--out", str(bundle)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert (bundle / "resources.yaml").exists() and (bundle / "served.json").exists()
+    assert sorted(p.name for p in (bundle / "applied").iterdir()) == [
+        "gateway-proxy-0.gloo-system.json", "gateway-proxy-1.gloo-system.json"]
+    offline = gloo_nb.open_snapshot(bundle).collect()
+    with gloo_nb.connect_sandbox(info.state_dir) as conn:
+        live = conn.collect()
+    assert offline.drift == live.drift
+    assert _row(offline.drift, "prefix /foxtrot")["state"] == "blocked-by-last-known-good"
+    cli = subprocess.run([sys.executable, "-m", "gloo_nb", "inspect", "--snapshot", str(bundle), "--json"],
+                         capture_output=True, text=True, timeout=60)
+    assert cli.returncode == 0 and json.loads(cli.stdout)["drift"] == json.loads(json.dumps(live.drift))
+
+
+def test_after_the_settings_patch_foxtrot_is_in_sync_and_echo_canary_replaced(incident) -> None:
+    info, kube, _ = incident
+    kube.run("patch", "-n", "gloo-system", "settings", "default", "--type", "merge",
+             "--patch", (PART2 / "settings-patch.yaml").read_text())
+    eventually(lambda: fetch(info.gateway + "/foxtrot"), body_is("version:foxtrot-v2"), "foxtrot moves")
+    with connect_sandbox(info.state_dir) as conn:
+        inspection = conn.collect()
+    fox = _row(inspection.drift, "prefix /foxtrot")
+    assert fox["state"] == "in-sync", fox
+    canary = _row(inspection.drift, "prefix /echo, stage=canary")
+    assert canary["state"] == "replaced-by-fallback", canary
+    assert canary["bySource"]["served"] == "fallback 404"
+    assert "echo-typo" in canary["cause"]
+    assert _row(inspection.drift, "prefix /echo")["state"] == "in-sync"
+
+
+def test_inspect_cli_json_contract(incident) -> None:
+    info, _, _ = incident
+    done = subprocess.run([sys.executable, "-m", "gloo_nb", "inspect", "--sandbox", str(info.state_dir), "--json"],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    doc = json.loads(done.stdout)
+    assert doc["glooVersion"] == "1.3"
+    assert {"source", "virtualHost", "order", "name", "match", "action", "resource"} <= set(doc["routes"][0])
+    assert {r["source"] for r in doc["routes"]} >= {"intent", "served", "gateway-proxy-0.gloo-system"}
+    for d in doc["drift"]:
+        assert {"resource", "route", "state", "cause", "bySource"} <= set(d)
+        assert {"virtualHost", "order", "match"} <= set(d["route"])
+    text = subprocess.run([sys.executable, "-m", "gloo_nb", "inspect", "--sandbox", str(info.state_dir)],
+                          capture_output=True, text=True, timeout=60)
+    assert text.returncode == 0 and "Drift" in text.stdout and "Findings" in text.stdout
+
+
+def test_check_reads_a_sandbox(incident) -> None:
+    info, _, _ = incident
+    done = subprocess.run([sys.executable, "-m", "gloo_nb", "check", "--sandbox", str(info.state_dir)],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1, done.stderr
+    assert "echo-typo" in done.stdout and "RouteTable echo/echo-routes" in done.stdout
+
+
+def test_no_sandbox_is_one_line(tmp_path: Path) -> None:
+    done = subprocess.run([sys.executable, "-m", "gloo_nb", "inspect", "--sandbox", str(tmp_path)],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1 and "no sandbox runs in" in done.stderr
