@@ -134,10 +134,17 @@ def test_missing_file_is_one_line_and_exit_2(tmp_path: Path):
     assert "Traceback" not in done.stderr
 
 
-def test_check_against_a_cluster_is_not_implemented_yet(tmp_path: Path):
+def test_check_against_no_running_sandbox_is_one_line(tmp_path: Path):
     done = gloo_nb("check", "--sandbox", str(tmp_path))
     assert done.returncode == 2
-    assert done.stderr == "gloo-nb: reading a cluster is not implemented yet: pass manifest files (or - for stdin)\n"
+    assert done.stderr == (f"gloo-nb: no sandbox runs in {tmp_path}; start one with: gloo-nb sandbox start "
+                           f"--state-dir {tmp_path}\n")
+
+
+def test_check_refuses_files_and_a_connection_together(tmp_path: Path):
+    done = gloo_nb("check", "--sandbox", str(tmp_path), str(tmp_path))
+    assert done.returncode == 2
+    assert "not both" in done.stderr
 
 
 # --- the last line of defence, in process ------------------------------------------------------

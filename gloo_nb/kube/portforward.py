@@ -222,7 +222,8 @@ class PortForward:
             if reported:
                 self._record(f"port-forward to {self.target}: {reported.strip()}")
         except Exception as error:  # noqa: BLE001 - one broken connection must not stop the forwarder
-            self._record(f"port-forward to {self.target}: {error}")
+            if not self._closed.is_set():  # close() breaks the relays on purpose
+                self._record(f"port-forward to {self.target}: {error}")
         finally:
             for sock in (conn, remote):
                 if sock is not None:

@@ -94,6 +94,7 @@ class _Forward:
     """One forwarded connection: a SPDY error+data stream pair, or one port of a channel session."""
 
     port: int
+    request_id: str = ""
     error_sid: int = 0
     data_sid: int = 0
     pending: bytearray = field(default_factory=bytearray)
@@ -238,7 +239,7 @@ class SpdySession:
             port = int(headers.get("port", ""))
         except ValueError:
             port = 0
-        fwd = self._by_request.setdefault(request_id, _Forward(port))
+        fwd = self._by_request.setdefault(request_id, _Forward(port, request_id))
         if headers.get("streamtype") == "error":
             fwd.error_sid = sid
         elif headers.get("streamtype") == "data":
@@ -287,6 +288,7 @@ class SpdySession:
                     await self._emit(_data_frame(fwd.error_sid, _FLAG_FIN, b""))
             for sid in (fwd.error_sid, fwd.data_sid):
                 self._by_sid.pop(sid, None)
+            self._by_request.pop(fwd.request_id, None)
 
 
 class _Hijacked(web.StreamResponse):

@@ -256,6 +256,7 @@ def test_python_client_large_payload_to_a_workload(env, core) -> None:
 def test_python_client_error_channel_for_a_port_the_pod_does_not_serve(core) -> None:
     pf = portforward(core.connect_get_namespaced_pod_portforward, "gateway-proxy-0", "gloo-system", ports="12345")
     try:
+        pf.socket(12345).settimeout(20)
         assert pf.socket(12345).recv(1024) == b""
         error = pf.error(12345)
         assert error is not None and "failed to connect to localhost:12345" in error, error
