@@ -11,7 +11,7 @@ import pytest
 from sandboxkit import PART2, Kube, body_is, eventually, fetch, sandbox, wait_ready_pods, wait_until
 
 import gloo_nb
-from gloo_nb.app.connect import connect_sandbox
+from gloo_nb.app.connect import connect_sandbox, profile_from_image
 
 FOX_BLOCKED_INTENT = "foxtrot_gloo-system {version=v1} 0, foxtrot_gloo-system {version=v2} 100"
 FOX_SERVED = "foxtrot_gloo-system {version=v1} 100, foxtrot_gloo-system {version=v2} 0"
@@ -83,6 +83,25 @@ def test_snapshot_bundle_gives_the_same_inspection_offline(incident) -> None:
     cli = subprocess.run([sys.executable, "-m", "gloo_nb", "inspect", "--snapshot", str(bundle), "--json"],
                          capture_output=True, text=True, timeout=60)
     assert cli.returncode == 0 and json.loads(cli.stdout)["drift"] == json.loads(json.dumps(live.drift))
+
+
+def test_admin_apis_through_port_forwards_as_on_a_cluster(incident) -> None:
+    info, _, _ = incident
+    with gloo_nb.connect_sandbox(info.state_dir, port_forward=True) as conn:
+        urls = [r.admin_url for r in conn.replicas]
+        assert len(urls) == 2 and not set(urls) & set(info.envoy_admin), "admin reached through port-forwards"
+        through_forwards = conn.collect()
+    with gloo_nb.connect_sandbox(info.state_dir) as conn:
+        direct = conn.collect()
+    assert through_forwards.drift == direct.drift
+
+
+def test_profile_from_the_gloo_image() -> None:
+    assert profile_from_image("quay.io/solo-io/gloo:1.3.20") == "1.3"
+    assert profile_from_image("quay.io/solo-io/gloo:v1.11.4") == "1.3"
+    assert profile_from_image("quay.io/solo-io/gloo:1.12.0") == "current"
+    assert profile_from_image("quay.io/solo-io/gloo:1.17.3-patch1") == "current"
+    assert profile_from_image("quay.io/solo-io/gloo@sha256:abc") is None
 
 
 def test_after_the_settings_patch_foxtrot_is_in_sync_and_echo_canary_replaced(incident) -> None:

@@ -94,3 +94,23 @@ def test_apply_removes_what_the_manifest_no_longer_has(served) -> None:
     assert outcome == "configured"
     assert stored["metadata"]["labels"] == {"team": "x"} and "weight" not in stored["spec"]
     assert stored["metadata"]["uid"] == store.get(kinds.ROUTE_TABLE, "team", "routes")["metadata"]["uid"]
+
+
+def test_watch_from_a_list_version(served) -> None:
+    store, kube = served
+    kube.apply(_rt("a"))
+    rv = kube.list("RouteTable", "team")["metadata"]["resourceVersion"]
+
+    def writer() -> None:
+        kube.apply(_rt("b"))
+        kube.delete("RouteTable", "team", "routes")
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    events = []
+    for etype, obj in kube.watch("RouteTable", "team", resource_version=rv, timeout_seconds=1):
+        events.append((etype, obj["spec"]["routes"][0]["directResponseAction"]["body"]))
+    thread.join()
+    assert events == [("MODIFIED", "b"), ("DELETED", "b")]
+    initial = list(kube.watch("Namespace", timeout_seconds=1))
+    assert [(t, o["metadata"]["name"]) for t, o in initial] == [("ADDED", "team")]

@@ -405,22 +405,28 @@ class KubeApiServer:
                     last = int(rv_param)
                 except ValueError:
                     raise ApiError(400, "BadRequest", f"invalid resource version: {rv_param}") from None
-                # Objects matching now are taken as known to the client (it listed them at this RV).
-                items, _ = self.store.list(kind, namespace or None)
-                seen.update((o["metadata"].get("namespace", ""), o["metadata"]["name"]) for o in items
-                             if matches(o))
                 try:
-                    events = self.store.events_since(last)
+                    events = [e for e in self.store.events_since(last) if e.kind is kind]
                 except ApiError as error:
                     await resp.prepare(request)
                     await send("ERROR", error.status())
                     return resp
+                # What the client knew at that version: objects that existed then and matched. An
+                # object's first later event tells (its object then is the one after the change, the
+                # best evidence kept); an object without later events is as it is now.
+                first: dict[tuple[str, str], WatchEvent] = {}
                 for event in events:
-                    if event.kind is kind:
-                        last = event.resource_version
-                        etype = shown_as(event.type, event.object)
-                        if etype is not None:
-                            initial.append((etype, event.object))
+                    meta = event.object.get("metadata") or {}
+                    first.setdefault((meta.get("namespace", ""), meta.get("name", "")), event)
+                items, _ = self.store.list(kind, namespace or None)
+                seen.update(k for o in items if matches(o)
+                            and (k := (o["metadata"].get("namespace", ""), o["metadata"]["name"])) not in first)
+                seen.update(k for k, e in first.items() if e.type != "ADDED" and matches(e.object))
+                for event in events:
+                    last = event.resource_version
+                    etype = shown_as(event.type, event.object)
+                    if etype is not None:
+                        initial.append((etype, event.object))
             await resp.prepare(request)
             for etype, obj in initial:
                 await send(etype, obj)
