@@ -100,6 +100,7 @@ class GatewayConnection:
     xds_address: str | None = None
     role: str = DEFAULT_ROLE
     replicas: list[Replica] = field(default_factory=list)
+    xds_tls: bool = False
     gateway_url: str | None = None
     _closers: list[Callable[[], None]] = field(default_factory=list, repr=False)
     _ads: AdsClient | None = field(default=None, repr=False)
@@ -155,7 +156,7 @@ class GatewayConnection:
             if not self.xds_address:
                 raise ConnectionError_("no xDS address: pass xds='host:9977' (or connect with port_forward=True "
                                        "to reach the gloo pod)")
-            self._ads = AdsClient(self.xds_address, role=self.role).start()
+            self._ads = AdsClient(self.xds_address, role=self.role, tls=self.xds_tls).start()
             self._closers.append(self._ads.close)
         return self._ads
 
@@ -352,7 +353,8 @@ def _rejection(stats: XdsStats, served: ServedSnapshot | None) -> str:
 def connect(kubeconfig: str | None = None, *, context: str | None = None, as_user: str | None = None,
             as_group: str | None = None, gloo_version: str | None = None, namespace: str = "gloo-system",
             xds: str | None = None, role: str = DEFAULT_ROLE, port_forward: bool = True,
-            admin_urls: Mapping[str, str] | None = None, gateway_url: str | None = None) -> GatewayConnection:
+            admin_urls: Mapping[str, str] | None = None, gateway_url: str | None = None,
+            xds_tls: bool = False) -> GatewayConnection:
     """Connect to one Gloo gateway on a Kubernetes cluster.
 
     Args:
@@ -367,6 +369,7 @@ def connect(kubeconfig: str | None = None, *, context: str | None = None, as_use
         port_forward: Reach the replicas' admin APIs (and xDS) through port-forwards.
         admin_urls: Replica admin URLs by pod name, when reachable directly (skips port-forwards).
         gateway_url: The gateway's URL for probes.
+        xds_tls: Speak TLS to the xDS port (system roots).
 
     Returns:
         The connection; close it (or use ``with``) to stop its streams and port-forwards.
@@ -376,7 +379,7 @@ def connect(kubeconfig: str | None = None, *, context: str | None = None, as_use
     """
     kube = KubeClient.from_kubeconfig(kubeconfig, context=context, as_user=as_user, as_group=as_group)
     conn = GatewayConnection(kube, check_profile(gloo_version) if gloo_version else "current", namespace,
-                             xds, role, gateway_url=gateway_url)
+                             xds, role, gateway_url=gateway_url, xds_tls=xds_tls)
     try:
         if gloo_version is None:
             conn.profile = _detect_profile(kube, namespace) or "current"

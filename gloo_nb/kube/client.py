@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import builtins
 import json
+import os
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -117,10 +118,11 @@ class KubeClient:
     @classmethod
     def from_kubeconfig(cls, path: str | None = None, *, context: str | None = None, as_user: str | None = None,
                         as_group: str | None = None) -> KubeClient:
-        """Build a client from a kubeconfig, optionally impersonating a user and group.
+        """Build a client from a kubeconfig (or in a pod, its service account), optionally impersonating.
 
         Args:
-            path: The kubeconfig file (default: ``$KUBECONFIG`` or ``~/.kube/config``).
+            path: The kubeconfig file (default: ``$KUBECONFIG`` or ``~/.kube/config``; in a pod with
+                neither, the in-cluster service account).
             context: The context (default: the current one).
             as_user: Impersonate this user.
             as_group: Impersonate this group (with ``as_user``).
@@ -129,7 +131,12 @@ class KubeClient:
             The client.
         """
         configuration = k8s.Configuration()
-        k8s_config.load_kube_config(config_file=path, context=context, client_configuration=configuration)
+        if path is None and context is None and os.environ.get("KUBERNETES_SERVICE_HOST") \
+                and not os.environ.get("KUBECONFIG"):
+            # Inside a pod (a notebook server in the cluster): the service account's credentials.
+            k8s_config.load_incluster_config(client_configuration=configuration)
+        else:
+            k8s_config.load_kube_config(config_file=path, context=context, client_configuration=configuration)
         api_client = k8s.ApiClient(configuration)
         if as_user:
             api_client.set_default_header("Impersonate-User", as_user)
