@@ -41,6 +41,7 @@ GLOO_KINDS = ("VirtualService", "RouteTable", "Gateway", "Upstream", "Settings")
 KUBE_KINDS = ("Service", "Endpoints", "Pod")
 """Kubernetes objects Gloo reads for kube EDS."""
 ADMIN_PORT = 19000
+GATEWAY_PORT = 8080
 XDS_PORT = 9977
 DEFAULT_ROLE = "gloo-system~gateway-proxy"
 
@@ -398,6 +399,11 @@ def connect(kubeconfig: str | None = None, *, context: str | None = None, as_use
             conn.replicas.append(Replica(node_id, name, url))
         if conn.xds_address is None and port_forward:
             conn.xds_address = _forward_to_gloo(conn, kube, namespace)
+        if conn.gateway_url is None and port_forward and conn.replicas:
+            # The gateway-proxy Service's target port on a replica, for probes.
+            fwd = PortForward(kube, namespace, conn.replicas[0].pod, GATEWAY_PORT)
+            conn._closers.append(fwd.close)
+            conn.gateway_url = fwd.url
     except KubeError as err:
         conn.close()
         raise ConnectionError_(f"cannot read the gateway from Kubernetes: {err}") from None

@@ -96,6 +96,27 @@ def test_admin_apis_through_port_forwards_as_on_a_cluster(incident) -> None:
     assert through_forwards.drift == direct.drift
 
 
+def test_inspect_cli_as_on_a_cluster(incident) -> None:
+    # --kubeconfig: replicas found from the gateway-proxy pods, admin APIs and the gateway through
+    # port-forwards, the profile given (no gloo Deployment to read it from), xDS given.
+    info, _, _ = incident
+    done = subprocess.run([sys.executable, "-m", "gloo_nb", "inspect", "--kubeconfig", info.kubeconfig,
+                           "--xds", info.data["xds"], "--gloo-version", "1.3", "--json"],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    doc = json.loads(done.stdout)
+    assert {r["source"] for r in doc["routes"]} == {"intent", "served", "gateway-proxy-0.gloo-system",
+                                                    "gateway-proxy-1.gloo-system"}
+    # A user without rights on the pods' port-forward gets Kubernetes' refusal in one line.
+    denied = subprocess.run([sys.executable, "-m", "gloo_nb", "inspect", "--kubeconfig", info.kubeconfig,
+                             "--xds", info.data["xds"], "--as", "nobody", "--as-group", "nobody"],
+                            capture_output=True, text=True, timeout=60)
+    assert denied.returncode == 2 and denied.stderr.count("\n") == 1 and "forbidden" in denied.stderr, denied.stderr
+    with gloo_nb.connect(info.kubeconfig, gloo_version="1.3", xds=info.data["xds"]) as conn:
+        assert conn.gateway_url and conn.gateway_url not in info.data["gateways"]
+        assert fetch(conn.gateway_url + "/echo").status == 200
+
+
 def test_profile_from_the_gloo_image() -> None:
     assert profile_from_image("quay.io/solo-io/gloo:1.3.20") == "1.3"
     assert profile_from_image("quay.io/solo-io/gloo:v1.11.4") == "1.3"
