@@ -194,3 +194,10 @@ def test_a_closed_pipe_ends_quietly(monkeypatch, capsys):
     monkeypatch.setattr(cli.sys, "stdout", ClosedPipe())
     assert cli.main(["translate", str(PART2 / "vs.yaml")]) == 141
     assert capsys.readouterr().err == ""
+
+
+def test_inspect_with_an_unreadable_kubeconfig_is_one_line(tmp_path: Path):
+    done = gloo_nb("inspect", "--kubeconfig", str(tmp_path / "missing"))
+    assert done.returncode == 2
+    assert done.stderr.startswith(f"gloo-nb: cannot use the kubeconfig {tmp_path / 'missing'}")
+    assert done.stderr.count("\n") == 1

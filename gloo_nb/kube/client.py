@@ -131,12 +131,18 @@ class KubeClient:
             The client.
         """
         configuration = k8s.Configuration()
-        if path is None and context is None and os.environ.get("KUBERNETES_SERVICE_HOST") \
-                and not os.environ.get("KUBECONFIG"):
-            # Inside a pod (a notebook server in the cluster): the service account's credentials.
-            k8s_config.load_incluster_config(client_configuration=configuration)
-        else:
-            k8s_config.load_kube_config(config_file=path, context=context, client_configuration=configuration)
+        try:
+            if path is None and context is None and os.environ.get("KUBERNETES_SERVICE_HOST") \
+                    and not os.environ.get("KUBECONFIG"):
+                # Inside a pod (a notebook server in the cluster): the service account's credentials.
+                k8s_config.load_incluster_config(client_configuration=configuration)
+            else:
+                k8s_config.load_kube_config(config_file=path, context=context, client_configuration=configuration)
+        except (k8s_config.ConfigException, OSError, ValueError) as exc:
+            where = path or os.environ.get("KUBECONFIG") or "~/.kube/config"
+            raise KubeError(f"cannot use the kubeconfig {where}"
+                            + (f" (context {context})" if context else "")
+                            + f": {str(exc).strip() or type(exc).__name__}; check the file and the context") from None
         api_client = k8s.ApiClient(configuration)
         if as_user:
             api_client.set_default_header("Impersonate-User", as_user)
