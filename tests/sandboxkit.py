@@ -69,6 +69,13 @@ class Kube:
         return json.loads(self.run("get", *args, "-o", "json").stdout)
 
 
+def kubectl_for(info: SandboxInfo, root: Path) -> Kube:
+    """Real kubectl against a sandbox, with its own HOME under ``root``."""
+    home = root / "home"
+    home.mkdir(exist_ok=True)
+    return Kube(str(info.kubeconfig), home)
+
+
 @contextmanager
 def sandbox(state_dir: Path, gloo_version: str, replicas: int = 2) -> Iterator[SandboxInfo]:
     """A running sandbox, stopped at the end whatever happens."""

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from sandboxkit import PART2, Kube, body_is, eventually, fetch, sandbox, wait_ready_pods, wait_until
+from sandboxkit import PART2, body_is, eventually, fetch, kubectl_for, sandbox, wait_ready_pods, wait_until
 
 import gloo_nb
 from gloo_nb.app.connect import connect_sandbox, profile_from_image
@@ -26,10 +26,8 @@ def _row(drift: list[dict], match: str) -> dict:
 @pytest.fixture(scope="module")
 def incident(tmp_path_factory: pytest.TempPathFactory):
     tmp = tmp_path_factory.mktemp("inspect")
-    home = tmp / "home"
-    home.mkdir()
     with sandbox(tmp / "sb", "1.3") as info:
-        kube = Kube(info.kubeconfig, home)
+        kube = kubectl_for(info, tmp)
         kube.apply(PART2 / "echo.yaml", PART2 / "foxtrot.yaml", PART2 / "echo-v2.yaml", PART2 / "foxtrot-v2.yaml")
         wait_ready_pods(kube, "echo")
         wait_ready_pods(kube, "foxtrot")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sandboxkit import PART2, Kube, body_is, eventually, fetch, sandbox, wait_ready_pods
+from sandboxkit import PART2, body_is, eventually, fetch, kubectl_for, sandbox, wait_ready_pods
 
 import gloo_nb
 from gloo_nb.sandbox import runner
@@ -13,10 +13,8 @@ from gloo_nb.xds.protos import TYPE_CLUSTER, TYPE_LISTENER, TYPE_ROUTE
 
 def test_stream_reconnects_and_resumes_after_a_restart(tmp_path: Path) -> None:
     state = tmp_path / "sb"
-    home = tmp_path / "home"
-    home.mkdir()
     with sandbox(state, "1.3") as info:
-        kube = Kube(info.kubeconfig, home)
+        kube = kubectl_for(info, tmp_path)
         kube.apply(PART2 / "echo.yaml")
         wait_ready_pods(kube, "echo")
         kube.apply(PART2 / "upstream-echo.yaml", PART2 / "rt-echo-1.yaml", PART2 / "vs.yaml")
@@ -50,10 +48,8 @@ def test_stream_reconnects_and_resumes_after_a_restart(tmp_path: Path) -> None:
 def test_a_snapshot_envoy_rejects_shows_as_rejected_by_envoy(tmp_path: Path) -> None:
     # Gloo 1.3 accepts a weighted destination whose weights sum to 0; Envoy refuses such a route
     # configuration (NACK) and keeps the last one it accepted.
-    home = tmp_path / "home"
-    home.mkdir()
     with sandbox(tmp_path / "sb", "1.3") as info:
-        kube = Kube(info.kubeconfig, home)
+        kube = kubectl_for(info, tmp_path)
         kube.apply(PART2 / "foxtrot.yaml", PART2 / "foxtrot-v2.yaml")
         wait_ready_pods(kube, "foxtrot")
         kube.apply(PART2 / "upstream-foxtrot.yaml", PART2 / "rt-foxtrot-3.yaml", PART2 / "vs.yaml")

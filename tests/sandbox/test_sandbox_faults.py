@@ -10,17 +10,23 @@ import sys
 import time
 from pathlib import Path
 
-from sandboxkit import PART2, REPO, Kube, alive, body_is, eventually, fetch, sandbox, wait_ready_pods, wait_until
+from sandboxkit import (
+    PART2,
+    REPO,
+    Kube,
+    alive,
+    body_is,
+    eventually,
+    fetch,
+    kubectl_for,
+    sandbox,
+    wait_ready_pods,
+    wait_until,
+)
 
 from gloo_nb.sandbox import runner
 
 CANARY = {"stage": "canary"}
-
-
-def _kube(tmp_path: Path, info) -> Kube:
-    home = tmp_path / "home"
-    home.mkdir(exist_ok=True)
-    return Kube(info.kubeconfig, home)
 
 
 def _step1(kube: Kube) -> None:
@@ -70,7 +76,7 @@ def _envoy_pid(daemon: int, index: int) -> int:
 def test_killed_replica_comes_back_and_converges(tmp_path: Path) -> None:
     state = tmp_path / "sb"
     with sandbox(state, "1.3") as info:
-        kube = _kube(tmp_path, info)
+        kube = kubectl_for(info, tmp_path)
         _step1(kube)
         replica0 = info.data["gateways"][0]
         eventually(lambda: fetch(replica0 + "/echo"), body_is("version:echo-v1"), "replica 0 serves")
@@ -94,7 +100,7 @@ def test_killed_replica_comes_back_and_converges(tmp_path: Path) -> None:
 def test_restart_keeps_objects_and_rebuilds_statuses(tmp_path: Path) -> None:
     state = tmp_path / "sb"
     with sandbox(state, "1.3") as info:
-        kube = _kube(tmp_path, info)
+        kube = kubectl_for(info, tmp_path)
         _step1(kube)
         eventually(lambda: fetch(info.gateway + "/echo"), body_is("version:echo-v1"), "echo serves")
         rv_before = kube.json("rt", "echo-routes", "-n", "echo")["metadata"]["resourceVersion"]
@@ -110,7 +116,7 @@ def test_restart_keeps_objects_and_rebuilds_statuses(tmp_path: Path) -> None:
     # Restart without --gloo-version: the directory's profile is kept.
     with sandbox(state, None) as info:
         assert info.data["glooVersion"] == "1.3"
-        kube = _kube(tmp_path, info)
+        kube = kubectl_for(info, tmp_path)
         rt = kube.json("rt", "echo-routes", "-n", "echo")
         assert int(rt["metadata"]["resourceVersion"]) >= int(rv_before)
         wait_until(lambda: kube.json("vs", "app", "-n", "gloo-system").get("status", {}).get("state") == 1,
@@ -124,7 +130,7 @@ def test_restart_keeps_objects_and_rebuilds_statuses(tmp_path: Path) -> None:
         assert runner.running(state) is None
     # ...from which the next start carries on, objects included.
     with sandbox(state, None) as info:
-        kube = _kube(tmp_path, info)
+        kube = kubectl_for(info, tmp_path)
         assert kube.json("rt", "foxtrot-routes", "-n", "foxtrot")["metadata"]["name"] == "foxtrot-routes"
         eventually(lambda: fetch(info.gateway + "/foxtrot"), body_is("version:foxtrot-v1"), "foxtrot serves again")
 
@@ -134,7 +140,7 @@ def test_last_known_good_does_not_survive_a_restart(tmp_path: Path) -> None:
     # with the typo still in place, 1.3 has nothing good to serve.
     state = tmp_path / "sb"
     with sandbox(state, "1.3") as info:
-        kube = _kube(tmp_path, info)
+        kube = kubectl_for(info, tmp_path)
         _step1(kube)
         eventually(lambda: fetch(info.gateway + "/foxtrot"), body_is("version:foxtrot-v1"), "foxtrot serves")
         kube.apply(PART2 / "echo-v2.yaml")
@@ -145,7 +151,7 @@ def test_last_known_good_does_not_survive_a_restart(tmp_path: Path) -> None:
         for _ in range(10):
             assert fetch(info.gateway + "/foxtrot").body.strip() == "version:foxtrot-v1", "last good is served"
     with sandbox(state, None) as info:
-        kube = _kube(tmp_path, info)
+        kube = kubectl_for(info, tmp_path)
         wait_until(lambda: "echo-typo" in json.dumps(kube.json("vs", "app", "-n", "gloo-system").get("status")),
                    "the typo is reported again")
         time.sleep(0.5)
@@ -156,7 +162,7 @@ def test_last_known_good_does_not_survive_a_restart(tmp_path: Path) -> None:
 
 def test_garbage_is_refused_with_kubernetes_errors(tmp_path: Path) -> None:
     with sandbox(tmp_path / "sb", "1.3") as info:
-        kube = _kube(tmp_path, info)
+        kube = kubectl_for(info, tmp_path)
         _step1(kube)
         eventually(lambda: fetch(info.gateway + "/echo"), body_is("version:echo-v1"), "echo serves")
         bad_deploy = tmp_path / "bad-deploy.yaml"
@@ -190,7 +196,7 @@ spec:
 
 def test_rbac_with_impersonation(tmp_path: Path) -> None:
     with sandbox(tmp_path / "sb", "1.3") as info:
-        kube = _kube(tmp_path, info)
+        kube = kubectl_for(info, tmp_path)
         _step1(kube)
         kube.apply(REPO / "data" / "scenarios" / "two-phase-canary" / "rbac.yaml")
         patch = '{"metadata":{"labels":{"touched":"yes"}}}'

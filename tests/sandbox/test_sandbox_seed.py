@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 
 import pytest
-from sandboxkit import PART1, PART2, Kube, body_is, eventually, fetch, sandbox, wait_ready_pods, wait_until
+from sandboxkit import PART1, PART2, Kube, body_is, eventually, fetch, kubectl_for, sandbox, wait_ready_pods, wait_until
 
 from gloo_nb.xds.admin import EnvoyAdmin
 
@@ -37,15 +37,9 @@ def _status_text(kube: Kube, *args: str) -> str:
     return json.dumps(kube.json(*args).get("status", {}))
 
 
-def _kube(tmp_path: Path, info) -> Kube:
-    home = tmp_path / "home"
-    home.mkdir(exist_ok=True)
-    return Kube(info.kubeconfig, home)
-
-
 def test_part1_under_1_3(tmp_path: Path) -> None:
     with sandbox(tmp_path / "sb", "1.3") as info:
-        kube = _kube(tmp_path, info)
+        kube = kubectl_for(info, tmp_path)
         gw = info.gateway
         kube.apply(PART1 / "echo.yaml")
         wait_ready_pods(kube, "echo")
@@ -80,7 +74,7 @@ def test_part1_under_1_3(tmp_path: Path) -> None:
 
 def test_part1_under_current(tmp_path: Path) -> None:
     with sandbox(tmp_path / "sb", "current") as info:
-        kube = _kube(tmp_path, info)
+        kube = kubectl_for(info, tmp_path)
         kube.apply(PART1 / "echo.yaml")
         wait_ready_pods(kube, "echo")
         kube.apply(PART1 / "upstream.yaml", PART1 / "vs-1.yaml")
@@ -103,7 +97,7 @@ def _part2_steps_1_to_4(kube: Kube, gw: str) -> None:
 
 def test_part2_under_1_3(tmp_path: Path) -> None:
     with sandbox(tmp_path / "sb", "1.3") as info:
-        kube = _kube(tmp_path, info)
+        kube = kubectl_for(info, tmp_path)
         gw = info.gateway
         # Step 1: both services at v1 (echo's route says v2, served by Envoy's subset fallback).
         _part2_steps_1_to_4(kube, gw)
@@ -171,7 +165,7 @@ def test_part2_under_1_3(tmp_path: Path) -> None:
 
 def test_part2_under_current(tmp_path: Path) -> None:
     with sandbox(tmp_path / "sb", "current") as info:
-        kube = _kube(tmp_path, info)
+        kube = kubectl_for(info, tmp_path)
         gw = info.gateway
         assert info.data["glooVersion"] == "current"
         _part2_steps_1_to_4(kube, gw)
@@ -209,7 +203,7 @@ def test_part2_under_current(tmp_path: Path) -> None:
 @pytest.mark.parametrize("replicas", [2])
 def test_every_replica_serves(tmp_path: Path, replicas: int) -> None:
     with sandbox(tmp_path / "sb", "1.3", replicas=replicas) as info:
-        kube = _kube(tmp_path, info)
+        kube = kubectl_for(info, tmp_path)
         assert len(info.data["gateways"]) == replicas
         _part2_steps_1_to_4(kube, info.gateway)
         for url in info.data["gateways"]:
