@@ -263,7 +263,7 @@ class Inspection:
             block_causes=_block_causes(translation),
             rejected={node: cause for node, s in stats.items() if (cause := _rejection(s, served))},
             resources=resources,
-            route_causes=_route_causes(translation, intent),
+            route_causes=_route_causes(translation, intent, resources),
         )
         drift = drift_rows(intent, served_rows, applied_rows, facts)
         rows = [*intent, *(served_rows or []), *(r for rs in applied_rows.values() for r in rs)]
@@ -328,13 +328,18 @@ def _block_causes(translation: Translation) -> list[str]:
     return list(dict.fromkeys(causes)) or [translation.push.reason]
 
 
-def _route_causes(translation: Translation, intent: Sequence[RouteRow]) -> dict[Any, str]:
+def _route_causes(translation: Translation, intent: Sequence[RouteRow],
+                  resources: Mapping[Any, str]) -> dict[Any, str]:
+    # A replaced route is explained by the findings of the resource it comes from (its RouteTable).
     causes: dict[Any, str] = {}
     findings = [f for f in translation.findings if f.layer != "parse"]
     for row in intent:
-        if row.replaced:
-            causes[route_key(row)] = "; ".join(dict.fromkeys(f"{f.origin.ref}: {f.message}" for f in findings)) \
-                or "the route is invalid"
+        if not row.replaced:
+            continue
+        owner = resources.get(route_key(row))
+        mine = [f for f in findings if owner is None or f.origin.ref == owner] or findings
+        causes[route_key(row)] = "; ".join(dict.fromkeys(f"{f.origin.ref}: {f.message}" for f in mine)) \
+            or "the route is invalid"
     return causes
 
 

@@ -223,7 +223,10 @@ class PortForward:
                 self._record(f"port-forward to {self.target}: {reported.strip()}")
         except Exception as error:  # noqa: BLE001 - one broken connection must not stop the forwarder
             if not self._closed.is_set():  # close() breaks the relays on purpose
-                self._record(f"port-forward to {self.target}: {error}")
+                # The pod side's reason (error channel) explains a broken relay better than EPIPE; it
+                # may arrive a moment after the socket broke.
+                reported = _reported_error(pf, self.remote_port) if pf is not None else None
+                self._record(f"port-forward to {self.target}: {reported.strip() if reported else error}")
         finally:
             for sock in (conn, remote):
                 if sock is not None:
@@ -258,6 +261,15 @@ class PortForward:
         log.warning("%s", message)
         with self._lock:
             self.errors.append(message)
+
+
+def _reported_error(pf: Any, port: int, wait: float = 0.5) -> str | None:
+    deadline = time.monotonic() + wait
+    while True:
+        reported = pf.error(port)
+        if reported or time.monotonic() > deadline:
+            return str(reported) if reported else None
+        time.sleep(0.02)
 
 
 def _ssl_options(cfg: Any, url: str) -> dict[str, Any]:
