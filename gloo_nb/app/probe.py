@@ -1,0 +1,117 @@
+"""Send real requests through the gateway and report the split of answers (the traffic probe).
+
+Requests go over one kept-alive HTTP/1.1 connection per probe (reopened when the gateway closes
+it), so a few hundred requests take well under a second on the sandbox.
+"""
+
+from __future__ import annotations
+
+import http.client
+import urllib.parse
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+from gloo_nb.analysis.probe import Share, split, wilson_interval
+from gloo_nb.errors import UsageError
+
+Classifier = Callable[[int, str], str]
+"""``(status, body) -> answer``."""
+
+
+def status_and_body(status: int, body: str) -> str:
+    """The default answer: status and the stripped body, e.g. ``200 version:v1``.
+
+    Args:
+        status: HTTP status (0 when no answer came).
+        body: Response body.
+
+    Returns:
+        The answer.
+    """
+    return f"{status} {body.strip()}".strip()
+
+
+@dataclass
+class ProbeResult:
+    """What a probe saw.
+
+    Attributes:
+        url: Where the requests went.
+        headers: The request headers.
+        answers: One answer per request, in order.
+        shares: The split, most frequent first, with Wilson 95 % intervals.
+    """
+
+    url: str
+    headers: dict[str, str]
+    answers: list[str] = field(default_factory=list)
+    shares: list[Share] = field(default_factory=list)
+
+    def share_of(self, answer: str) -> Share:
+        """The share of one answer (count 0 when it was never seen).
+
+        Args:
+            answer: The answer.
+
+        Returns:
+            Its share.
+        """
+        found = next((s for s in self.shares if s.answer == answer), None)
+        if found is not None:
+            return found
+        low, high = wilson_interval(0, len(self.answers))
+        return Share(answer, 0, len(self.answers), 0.0, low, high)
+
+
+def probe(url: str, requests: int = 100, *, headers: Mapping[str, str] | None = None, method: str = "GET",
+          timeout: float = 5.0, classify: Classifier = status_and_body,
+          progress: Callable[[int, int], None] | None = None) -> ProbeResult:
+    """Send ``requests`` requests to ``url`` and count the answers.
+
+    Args:
+        url: An ``http://host:port/path?query`` URL (the gateway and the path to probe).
+        requests: How many requests.
+        headers: Request headers (e.g. ``{"stage": "canary"}``).
+        method: HTTP method.
+        timeout: Seconds per request.
+        classify: Turns a response into an answer.
+        progress: Called as ``progress(done, total)`` after each request (a notebook progress bar).
+
+    Returns:
+        The answers and their split.
+
+    Raises:
+        UsageError: The URL is not an http URL or ``requests`` is not positive.
+    """
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme != "http" or not parts.hostname:
+        raise UsageError(f"probe: {url!r} is not an http://host:port/path URL")
+    if requests < 1:
+        raise UsageError(f"probe: requests must be at least 1, got {requests}")
+    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    sent = dict(headers or {})
+    result = ProbeResult(url, sent)
+    conn: http.client.HTTPConnection | None = None
+    for i in range(requests):
+        try:
+            if conn is None:
+                conn = http.client.HTTPConnection(parts.hostname, parts.port or 80, timeout=timeout)
+            conn.request(method, target, headers=sent)
+            resp = conn.getresponse()
+            body = resp.read().decode(errors="replace")
+            answer = classify(resp.status, body)
+            if resp.will_close:
+                conn.close()
+                conn = None
+        except (OSError, http.client.HTTPException) as err:
+            answer = classify(0, type(err).__name__)
+            if conn is not None:
+                conn.close()
+            conn = None
+        result.answers.append(answer)
+        if progress is not None:
+            progress(i + 1, requests)
+    if conn is not None:
+        conn.close()
+    result.shares = split(result.answers)
+    return result
