@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from gloo_nb._types import Profile
+from gloo_nb.app.connect import GatewayConnection, connect_sandbox
 from gloo_nb.app.manifests import read_documents
 from gloo_nb.errors import GlooNbError
 from gloo_nb.kube import KubeClient
@@ -198,6 +199,25 @@ def play(step: Step, kube: KubeClient, gateway: str, folder: Path) -> list[str]:
     return lines
 
 
+def drift_lines(gateway: GatewayConnection) -> list[str]:
+    """What gloo_nb's inspector says about the routes that are not in sync.
+
+    Args:
+        gateway: The connection to the sandbox.
+
+    Returns:
+        The lines to print.
+    """
+    rows = [d for d in gateway.collect().drift if d["state"] != "in-sync"]
+    if not rows:
+        return ["  gloo_nb inspect: every route in sync (intent = served = both replicas)"]
+    lines = ["  gloo_nb inspect:"]
+    for d in rows:
+        cause = f": {d['cause']}" if d["cause"] else ""
+        lines.append(f"    {d['route']['match']} ({d['resource'] or '?'}) {d['state']}{cause}")
+    return lines
+
+
 def run(out: TextIO = sys.stdout, folder: Path = PART2, state_dir: Path | None = None) -> int:
     """Start a sandbox, play every step, print the report, stop the sandbox.
 
@@ -217,11 +237,16 @@ def run(out: TextIO = sys.stdout, folder: Path = PART2, state_dir: Path | None =
             out.write(f"Gateway {info.gateway}; kubectl: KUBECONFIG={info.kubeconfig}\n\n")
             out.write(f"Two-phase canary, Part 2 (files from {folder})\n\n")
             kube = KubeClient.from_kubeconfig(info.kubeconfig)
-            for step in STEPS:
-                what = [*step.apply, *(f"delete {f}" for f in step.delete)] + ([step.patch] if step.patch else [])
-                out.write(f"Step {step.number}: {', '.join(what)}\n")
-                out.write("\n".join(play(step, kube, info.gateway, folder)) + "\n\n")
-                out.flush()
+            gateway = connect_sandbox(state)
+            try:
+                for step in STEPS:
+                    what = [*step.apply, *(f"delete {f}" for f in step.delete)] + ([step.patch] if step.patch else [])
+                    out.write(f"Step {step.number}: {', '.join(what)}\n")
+                    out.write("\n".join(play(step, kube, info.gateway, folder)) + "\n")
+                    out.write("\n".join(drift_lines(gateway)) + "\n\n")
+                    out.flush()
+            finally:
+                gateway.close()
             out.write(
                 "Summary: with Gloo 1.3's default invalid-config policy, echo's upstream typo (step 5) froze "
                 "the whole proxy, so foxtrot's unrelated weight change was blocked: real requests kept reaching "

@@ -40,6 +40,11 @@ def test_demo_plays_part2_on_a_sandbox(tmp_path: Path) -> None:
     assert five["/foxtrot"] == "200 version:foxtrot-v1 x20", "foxtrot's change must be blocked at step 5"
     assert five["/echo canary"] == "200 version:echo-v2 x20"
     assert "Warning" in steps[5] and "echo-typo" in steps[5]
+    blocked = ("prefix /foxtrot (foxtrot/foxtrot-routes) blocked-by-last-known-good: echo/echo-routes: "
+               "Route Warning: InvalidDestinationWarning. Reason: *v1.Upstream {echo-typo gloo-system} not found")
+    assert blocked in steps[5]
+    assert "prefix /echo, stage=canary (echo/echo-routes) replaced-by-fallback" in steps[6]
+    assert "every route in sync" in steps[1] and "every route in sync" in steps[8]
     six = traffic(steps[6])
     assert six["/echo canary"] == f"{INVALID} x20"
     assert six["/foxtrot"] == "200 version:foxtrot-v2 x20" and six["/echo"] == "200 version:echo-v1 x20"
