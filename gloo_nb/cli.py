@@ -14,7 +14,7 @@ import sys
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from gloo_nb._types import PROFILES, check_profile
 from gloo_nb.app.manifests import read_manifests
@@ -25,7 +25,9 @@ from gloo_nb.translate.check import problems, summary_line
 from gloo_nb.translate.render import render, render_text
 
 if TYPE_CHECKING:
+    from gloo_nb.analysis.matching import Request
     from gloo_nb.app.connect import GatewayConnection
+    from gloo_nb.xds.decode import RouteRow
 
 PROG = "gloo-nb"
 
@@ -169,6 +171,115 @@ def run_snapshot(args: argparse.Namespace) -> int:
     return 0
 
 
+def _route_sources(args: argparse.Namespace) -> dict[str, list[RouteRow]]:
+    from gloo_nb.xds.decode import fallback_label, route_rows
+
+    def rows(snap: Any, source: str) -> list[RouteRow]:
+        return route_rows(snap.route_configurations, source, fallback_body=fallback_label(snap.listeners))
+
+    if args.snapshot:
+        from gloo_nb.app.snapshot import open_snapshot
+
+        if _has_connection(args):
+            raise UsageError("route: give a connection or --snapshot DIR, not both")
+        bundle = open_snapshot(args.snapshot, gloo_version=args.gloo_version)
+        translation, _ = bundle.intent()
+        served = bundle.served()
+        applied, _ = bundle.applied()
+    else:
+        with _connect(args) as conn:
+            translation, _ = conn.intent()
+            served = conn.served(args.timeout) if conn.xds_address else None
+            applied = conn.applied()
+    sources = {"intent": rows(translation.envoy, "intent")}
+    if served is not None:
+        sources["served"] = rows(served, "served")
+    sources.update({node: rows(snap, node) for node, snap in applied.items()})
+    return sources
+
+
+def _route_requests(args: argparse.Namespace) -> list[Request]:
+    from gloo_nb.analysis.matching import parse_request
+
+    if args.requests:
+        if args.path or args.header or args.method:
+            raise UsageError("route: give --requests FILE or --path/--method/--header, not both")
+        try:
+            lines = Path(args.requests).read_text(encoding="utf-8").splitlines()
+        except OSError as err:
+            raise UsageError(f"route: cannot read {args.requests} ({err.strerror or err}); give a JSON-lines file"
+                             ) from None
+        docs = []
+        for n, line in enumerate(lines, 1):
+            if not line.strip():
+                continue
+            try:
+                docs.append((n, json.loads(line)))
+            except json.JSONDecodeError as err:
+                raise UsageError(f"route: {args.requests}:{n}: not JSON ({err.msg}); one request object a line"
+                                 ) from None
+    elif args.path:
+        headers = {}
+        for h in args.header or []:
+            name, sep, value = h.partition("=")
+            if not sep or not name:
+                raise UsageError(f"route: --header {h!r}: write it as NAME=VALUE")
+            headers[name] = value
+        docs = [(0, {"method": args.method or "GET", "path": args.path, "headers": headers})]
+    else:
+        raise UsageError("route: give --path P [--method M] [--header NAME=VALUE]... or --requests FILE")
+    out = []
+    for n, doc in docs:
+        where = f"{args.requests}:{n}: " if args.requests else ""
+        if not isinstance(doc, dict):
+            raise UsageError(f"route: {where}expected an object {{\"method\", \"path\", \"headers\", \"query\"}}")
+        try:
+            out.append(parse_request(doc))
+        except ValueError as err:
+            raise UsageError(f"route: {where}{err}") from None
+    return out
+
+
+def run_route(args: argparse.Namespace) -> int:
+    """``gloo-nb route``: which route each source (intent, served, each replica) would use for requests.
+
+    Args:
+        args: Parsed arguments.
+
+    Returns:
+        0.
+    """
+    from gloo_nb.analysis.matching import match_request
+
+    requests = _route_requests(args)  # bad input fails before anything is read
+    sources = _route_sources(args)
+    summaries = {(r.source, r.route_configuration, r.virtual_host, r.order): r.action_summary
+                 for rows in sources.values() for r in rows}
+    results = []
+    lines = []
+    for req in requests:
+        matches: list[dict[str, Any]] = []
+        lines.append(f"{req.method} {req.path} (host {req.host}"
+                     + "".join(f", {k}={v}" for k, v in req.headers.items() if k not in ("host", ":authority"))
+                     + ")")
+        for source, rows in sources.items():
+            m = match_request(rows, req)
+            if m is None:
+                matches.append({"source": source, "noMatch": True})
+                lines.append(f"  {source}: no match (404)")
+                continue
+            matches.append(m.as_json(source))
+            summary = summaries.get((source, m.route_configuration, m.virtual_host, m.order), "")
+            label = f" {m.name}" if m.name else ""
+            lines.append(f"  {source}: {m.virtual_host} #{m.order}{label} -> {summary}")
+        results.append({"request": req.as_json(), "matches": matches})
+    if args.json:
+        sys.stdout.write(json.dumps({"results": results}, indent=2) + "\n")
+    else:
+        sys.stdout.write("\n".join(lines) + "\n")
+    return 0
+
+
 def _add_profile(parser: argparse.ArgumentParser, default: str | None = "current") -> None:
     parser.add_argument("--gloo-version", choices=PROFILES, default=default,
                         help="Gloo behaviour profile (default: current, Gloo >= 1.12; with a connection: the "
@@ -227,6 +338,20 @@ def build_parser() -> argparse.ArgumentParser:
     snap.add_argument("--out", required=True, metavar="DIR", help="the bundle folder")
     snap.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for the xDS stream")
     snap.set_defaults(run=run_snapshot)
+
+    rt = sub.add_parser("route", help="which route would serve a request, per source",
+                        description="Envoy's route matching on intent, served and each replica's configuration.")
+    _add_connection(rt)
+    _add_profile(rt, default=None)
+    rt.add_argument("--snapshot", metavar="DIR", help="read a saved bundle instead of a live gateway")
+    rt.add_argument("--path", metavar="P", help="the request path, with an optional ?query")
+    rt.add_argument("--method", metavar="M", help="the request method (default GET)")
+    rt.add_argument("--header", action="append", metavar="NAME=VALUE", help="a request header (repeatable; "
+                                                                             "host=... picks the virtual host)")
+    rt.add_argument("--requests", metavar="FILE", help='JSON lines {"method", "path", "headers", "query"}')
+    rt.add_argument("--json", action="store_true", help="print the JSON document instead of text")
+    rt.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for the xDS stream")
+    rt.set_defaults(run=run_route)
 
     sb = sub.add_parser("sandbox", help="Gloo-in-a-box: start, stop or query a local sandbox",
                         description="Run a sandbox (Kubernetes-compatible API, pods as local processes, a "
