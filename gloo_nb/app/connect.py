@@ -46,7 +46,7 @@ XDS_PORT = 9977
 DEFAULT_ROLE = "gloo-system~gateway-proxy"
 
 
-class ConnectionError_(GlooNbError):
+class GatewayUnreachable(GlooNbError):
     """A part of the gateway cannot be reached; the message says which and what to check."""
 
 
@@ -151,11 +151,11 @@ class GatewayConnection:
             The ADS client.
 
         Raises:
-            ConnectionError_: No xDS address is known.
+            GatewayUnreachable: No xDS address is known.
         """
         if self._ads is None:
             if not self.xds_address:
-                raise ConnectionError_("no xDS address: pass xds='host:9977' (or connect with port_forward=True "
+                raise GatewayUnreachable("no xDS address: pass xds='host:9977' (or connect with port_forward=True "
                                        "to reach the gloo pod)")
             self._ads = AdsClient(self.xds_address, role=self.role, tls=self.xds_tls).start()
             self._closers.append(self._ads.close)
@@ -171,11 +171,11 @@ class GatewayConnection:
             The served resources and versions.
 
         Raises:
-            ConnectionError_: Nothing complete arrived in time.
+            GatewayUnreachable: Nothing complete arrived in time.
         """
         client = self.ads()
         if not client.wait_synced(timeout):
-            raise ConnectionError_(f"the control plane at {self.xds_address} sent no complete configuration "
+            raise GatewayUnreachable(f"the control plane at {self.xds_address} sent no complete configuration "
                                    f"for role {self.role} within {timeout:.0f} s; check the address and the role")
         return client.snapshot()
 
@@ -381,7 +381,7 @@ def connect(kubeconfig: str | None = None, *, context: str | None = None, as_use
         The connection; close it (or use ``with``) to stop its streams and port-forwards.
 
     Raises:
-        ConnectionError_: The cluster or a required part of the gateway cannot be reached.
+        GatewayUnreachable: The cluster or a required part of the gateway cannot be reached.
     """
     kube = KubeClient.from_kubeconfig(kubeconfig, context=context, as_user=as_user, as_group=as_group)
     conn = GatewayConnection(kube, check_profile(gloo_version) if gloo_version else "current", namespace,
@@ -411,7 +411,7 @@ def connect(kubeconfig: str | None = None, *, context: str | None = None, as_use
             conn.gateway_url = fwd.url
     except KubeError as err:
         conn.close()
-        raise ConnectionError_(f"cannot read the gateway from Kubernetes: {err}") from None
+        raise GatewayUnreachable(f"cannot read the gateway from Kubernetes: {err}") from None
     except BaseException:
         conn.close()
         raise
@@ -456,7 +456,7 @@ def read_sandbox_endpoints(state_dir: str | Path) -> dict[str, Any]:
         The document.
 
     Raises:
-        ConnectionError_: No sandbox runs there.
+        GatewayUnreachable: No sandbox runs there.
     """
     path = Path(state_dir) / "endpoints.json"
     try:
@@ -464,7 +464,7 @@ def read_sandbox_endpoints(state_dir: str | Path) -> dict[str, Any]:
     except (OSError, ValueError):
         info = {}
     if not info.get("pid"):
-        raise ConnectionError_(f"no sandbox runs in {state_dir}; start one with: gloo-nb sandbox start "
+        raise GatewayUnreachable(f"no sandbox runs in {state_dir}; start one with: gloo-nb sandbox start "
                                f"--state-dir {state_dir}")
     return dict(info)
 
@@ -483,7 +483,7 @@ def connect_sandbox(state_dir: str | Path, *, as_user: str | None = None, as_gro
         The connection.
 
     Raises:
-        ConnectionError_: No sandbox runs there, or it does not answer.
+        GatewayUnreachable: No sandbox runs there, or it does not answer.
     """
     info = read_sandbox_endpoints(state_dir)
     admin = None if port_forward else {f"gateway-proxy-{i}": url for i, url in enumerate(info["envoyAdmin"])}
