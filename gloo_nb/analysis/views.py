@@ -1,0 +1,551 @@
+"""View-models of the notebook widgets: plain data and frames, no ipywidgets, no network.
+
+Each function turns the inspector's rows (drift rows, the routes and findings frames, route rows)
+into what one widget shows, so the widgets in ``gloo_nb.widgets`` only lay it out:
+
+- :func:`drift_grid`: routes x sources (``served`` and each replica) with a sync state per cell;
+- :func:`invalid_routes_frame`: every finding with its effect on traffic (rules in its docstring);
+- :func:`weights_frame`: per route with weighted destinations, each destination's share per source,
+  and optionally the share a traffic probe observed;
+- :func:`try_request`: which route each source would use for one request.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import pandas as pd
+
+from gloo_nb.analysis.drift import STATES
+from gloo_nb.analysis.matching import Request, RouteLike, match_request
+from gloo_nb.analysis.probe import Share
+from gloo_nb.translate.envoy import FALLBACK_CLUSTER
+
+STATE_COLOURS: dict[str, str] = {
+    "in-sync": "#2e7d32",
+    "pending": "#f9a825",
+    "blocked-by-last-known-good": "#c62828",
+    "rejected-by-envoy": "#6a1b9a",
+    "replica-lagging": "#ef6c00",
+    "replaced-by-fallback": "#1565c0",
+    "absent": "#9e9e9e",
+}
+"""Cell colour of each drift state; ``absent``: the route is in no source the cell stands for."""
+
+STATE_MEANINGS: dict[str, str] = {
+    "in-sync": "intent, served and this replica agree",
+    "pending": "the control plane has not served the intended route yet",
+    "blocked-by-last-known-good": "the control plane withholds the change (last known good)",
+    "rejected-by-envoy": "the replica rejected the served route configuration",
+    "replica-lagging": "the replica has not applied the served route yet",
+    "replaced-by-fallback": "Gloo replaced the invalid route by its fallback response",
+    "absent": "the route exists neither here nor in the reference",
+}
+"""One line per state, for the legend."""
+
+EFFECTS = ("fallback", "blocked change", "503 missing cluster", "dropped", "none")
+"""Effect categories of :func:`invalid_routes_frame` (``fallback`` is shown with its status, e.g. ``fallback 404``)."""
+
+INVALID_COLUMNS = ("team", "severity", "resource", "kind", "origin", "route", "routeResource", "message", "effect")
+
+
+# --- drift grid ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class DriftCell:
+    """One cell of the drift grid.
+
+    Attributes:
+        state: A drift state (:data:`gloo_nb.analysis.drift.STATES`) or ``absent``.
+        colour: Its colour (:data:`STATE_COLOURS`).
+        action: What this source does for the route (None when it lacks the route).
+        cause: Why the cell is in its state (``""`` when in sync).
+    """
+
+    state: str
+    colour: str
+    action: str | None
+    cause: str
+
+
+@dataclass(frozen=True, slots=True)
+class DriftGrid:
+    """Routes x sources, a sync state per cell.
+
+    Attributes:
+        sources: Column headers: ``served`` (when read) then each replica; ``intent`` alone when
+            neither was read.
+        routes: Row labels, e.g. ``gloo-system_app #0 prefix /echo, stage=canary``.
+        resources: The Gloo resource (``ns/name``) of each row.
+        states: The route-level state of each row (as the drift rows say).
+        causes: The route-level cause of each row.
+        intent: What the intent does for each row's route.
+        cells: ``cells[row][column]``.
+    """
+
+    sources: list[str]
+    routes: list[str]
+    resources: list[str]
+    states: list[str]
+    causes: list[str]
+    intent: list[str | None]
+    cells: list[list[DriftCell]]
+
+    def detail(self, row: int, column: int | None = None) -> str:
+        """The text shown when a row (or one cell) is selected.
+
+        Args:
+            row: Row index.
+            column: Column index, or None for the whole row.
+
+        Returns:
+            Route, resource, state and cause, and each source's action (or the one cell's).
+        """
+        lines = [f"route: {self.routes[row]}", f"resource: {self.resources[row] or '?'}",
+                 f"intent: {self.intent[row] or '(absent)'}"]
+        columns = range(len(self.sources)) if column is None else [column]
+        if column is None:
+            lines.append(f"state: {self.states[row]}" + (f" - {self.causes[row]}" if self.causes[row] else ""))
+        for c in columns:
+            cell = self.cells[row][c]
+            lines.append(f"{self.sources[c]}: {cell.state}: {cell.action or '(absent)'}"
+                         + (f" - {cell.cause}" if cell.cause else ""))
+        return "\n".join(lines)
+
+    def frame(self) -> pd.DataFrame:
+        """The grid's states as a frame (index: routes, columns: sources)."""
+        return pd.DataFrame([[c.state for c in row] for row in self.cells], index=self.routes, columns=self.sources)
+
+
+def _route_label(route: Mapping[str, Any]) -> str:
+    return f"{route['virtualHost']} #{route['order']} {route['match']}"
+
+
+_FALLBACK = re.compile(r"fallback( \d{3})?")
+
+
+def is_fallback(action: str | None) -> bool:
+    """Whether an action summary is Gloo's fallback (``fallback`` or ``fallback <status>``, as decode names it).
+
+    Args:
+        action: An action summary (``bySource`` value).
+
+    Returns:
+        True for a replaced route's action.
+    """
+    return action is not None and _FALLBACK.fullmatch(action) is not None
+
+
+def drift_cell_state(route_state: str, source: str, actions: Mapping[str, str | None], route_cause: str) -> str:
+    """The state of one source's cell, from its route's drift row.
+
+    Rules: the reference is ``served`` when it was read, else ``intent``. The ``served`` cell has the
+    route's state when that state is about served vs intent (``pending``, ``blocked-by-last-known-good``)
+    or about the served route itself (``replaced-by-fallback``, also when the route's state is about a
+    replica but the reference's action is the fallback), else ``in-sync``. A replica that does
+    what the reference does shares the reference's cell state (a replica faithfully serving a blocked
+    snapshot is blocked too); one that differs is ``rejected-by-envoy`` when the route's cause names it
+    as having rejected updates, else ``replica-lagging``. A cell whose source and reference both lack
+    the route is ``absent`` unless the route state says why (pending, blocked).
+
+    Args:
+        route_state: The drift row's state.
+        source: ``served`` or a replica's node id.
+        actions: The drift row's ``bySource``.
+        route_cause: The drift row's cause.
+
+    Returns:
+        The cell's state.
+    """
+    reference = "served" if "served" in actions else "intent"
+    ref_action = actions.get(reference)
+
+    def reference_state() -> str:
+        if route_state in ("pending", "blocked-by-last-known-good", "replaced-by-fallback"):
+            return route_state
+        if is_fallback(ref_action):
+            # The route's state may be about a lagging replica; the reference itself is replaced.
+            return "replaced-by-fallback"
+        return "in-sync" if ref_action is not None else "absent"
+
+    if source in ("served", "intent"):
+        return reference_state()
+    if actions.get(source) == ref_action:
+        return reference_state()
+    if route_state == "rejected-by-envoy" and f"{source}: " in route_cause:
+        return "rejected-by-envoy"
+    return "replica-lagging"
+
+
+def drift_grid(rows: Sequence[Mapping[str, Any]]) -> DriftGrid:
+    """Lay drift rows out as routes x sources.
+
+    Args:
+        rows: ``Inspection.drift`` (see :func:`gloo_nb.analysis.drift.drift_rows`), ``bySource`` a dict.
+
+    Returns:
+        The grid, rows in the drift rows' order.
+    """
+    sources: dict[str, None] = {}
+    for r in rows:
+        sources.update(dict.fromkeys(s for s in r["bySource"] if s != "intent"))
+    columns = list(sources) or ["intent"]
+    # served first, then replicas in name order.
+    columns.sort(key=lambda s: (s != "served", s))
+    cells: list[list[DriftCell]] = []
+    for r in rows:
+        actions: Mapping[str, str | None] = r["bySource"]
+        line = []
+        for src in columns:
+            state = drift_cell_state(r["state"], src, actions, r["cause"])
+            cause = "" if state in ("in-sync", "absent") else _cell_cause(state, src, actions, r)
+            line.append(DriftCell(state, STATE_COLOURS[state], actions.get(src), cause))
+        cells.append(line)
+    return DriftGrid(columns, [_route_label(r["route"]) for r in rows], [r["resource"] for r in rows],
+                     [r["state"] for r in rows], [r["cause"] for r in rows],
+                     [r["bySource"].get("intent") for r in rows], cells)
+
+
+def _cell_cause(state: str, source: str, actions: Mapping[str, str | None], row: Mapping[str, Any]) -> str:
+    if state == "replica-lagging":
+        reference = "served" if "served" in actions else "intent"
+        mine, theirs = actions.get(source) or "(absent)", actions.get(reference) or "(absent)"
+        return f"{source} has {mine}, {reference} has {theirs}"
+    if state == "replaced-by-fallback" and row["state"] != state:
+        return "Gloo replaced the invalid route by its fallback response"
+    if state == "rejected-by-envoy":
+        # The route's cause lists every rejecting replica as "<node>: <why>"; keep this one's part.
+        parts = [p for p in str(row["cause"]).split("; ") if p.startswith(f"{source}: ")]
+        return "; ".join(parts) or str(row["cause"])
+    return str(row["cause"])
+
+
+def legend() -> list[tuple[str, str, str]]:
+    """The legend: ``(state, colour, meaning)`` for every state, in :data:`STATES` order then ``absent``."""
+    return [(s, STATE_COLOURS[s], STATE_MEANINGS[s]) for s in (*STATES, "absent")]
+
+
+# --- invalid routes -----------------------------------------------------------------------------
+
+
+def _clusters_of(action: Mapping[str, Any]) -> list[str]:
+    if "cluster" in action:
+        return [str(action["cluster"])]
+    weighted = action.get("weightedClusters")
+    if weighted:
+        return [str(c.get("name", "")) for c in weighted.get("clusters", [])]
+    return []
+
+
+def invalid_routes_frame(findings: pd.DataFrame, drift: Sequence[Mapping[str, Any]],
+                         routes: pd.DataFrame | None = None, clusters: Collection[str] | None = None) -> pd.DataFrame:
+    """Every finding with the routes it affects and its effect on traffic.
+
+    A finding's cause text is ``<origin>: <message>`` in the drift rows' causes. Effect rules, first
+    that applies:
+
+    1. ``fallback <status>``: a drift row in ``replaced-by-fallback`` whose cause names the finding, or
+       a drift row of the finding's origin resource whose reference action (``served``, else ``intent``)
+       is the fallback while a replica lags (one output row per such route; the status from that
+       action, e.g. ``fallback 404``).
+    2. ``blocked change``: a drift row in ``blocked-by-last-known-good`` whose cause names the finding;
+       this includes other teams' routes held back by it (``routeResource`` says whose).
+    3. ``503 missing cluster``: a route of the finding's origin resource that the reference source
+       (``served`` when present in ``routes``, else ``intent``) sends to a cluster not in ``clusters``
+       (Envoy answers 503 for a cluster it does not have).
+    4. ``dropped``: the message is Gloo's delegation prefix mismatch (``must begin with the prefix``):
+       the route is not in the configuration, requests fall through to later routes or a plain 404.
+    5. ``none``: no effect on traffic was found (a warning with nothing replaced, blocked or missing).
+
+    Args:
+        findings: ``Inspection.findings_frame()``.
+        drift: ``Inspection.drift``.
+        routes: ``Inspection.routes_frame()`` (for rule 3).
+        clusters: Cluster names that exist (for rule 3; without it rule 3 is skipped).
+
+    Returns:
+        Columns :data:`INVALID_COLUMNS`; ``route`` is ``""`` when no route is known.
+    """
+    out: list[tuple[Any, ...]] = []
+    ref_routes: list[tuple[str, str, list[str]]] = []
+    if routes is not None and clusters is not None and len(routes):
+        ref = "served" if (routes["source"] == "served").any() else "intent"
+        mine = routes[routes["source"] == ref]
+        ref_routes = [(res, f"{vh} #{order} {match}", _clusters_of(action)) for res, vh, order, match, action
+                      in zip(mine["resource"], mine["virtualHost"], mine["order"], mine["match"], mine["actionJson"],
+                             strict=True)]
+    known = set(clusters or ()) | {FALLBACK_CLUSTER}
+    for f in findings.itertuples(index=False):
+        base = (f.team, f.severity, f.resource, f.kind, f.origin)
+        text = f"{f.origin}: {f.message}"
+        hits: list[tuple[str, str, str]] = []
+        for d in drift:
+            by_source = d["bySource"]
+            ref_action = by_source.get("served") if "served" in by_source else by_source.get("intent")
+            if (d["state"] == "replaced-by-fallback" and text in str(d["cause"])) or (
+                    d["resource"] == f.origin and is_fallback(ref_action)):
+                effect = ref_action if is_fallback(ref_action) else "fallback"
+                hits.append((_route_label(d["route"]), d["resource"], str(effect)))
+                continue
+            if d["state"] == "blocked-by-last-known-good" and text in str(d["cause"]):
+                hits.append((_route_label(d["route"]), d["resource"], "blocked change"))
+        if not hits:
+            hits = [(label, res, "503 missing cluster") for res, label, names in ref_routes
+                    if res == f.origin and any(n not in known for n in names)]
+        if not hits:
+            effect = "dropped" if "must begin with the prefix" in f.message else "none"
+            hits = [("", "", effect)]
+        out.extend((*base, route, route_res, f.message, effect) for route, route_res, effect in hits)
+    return pd.DataFrame.from_records(out, columns=list(INVALID_COLUMNS))
+
+
+def filter_sort(frame: pd.DataFrame, *, filters: Mapping[str, str | None] | None = None, sort_by: str | None = None,
+                ascending: bool = True) -> pd.DataFrame:
+    """Filter a frame on exact column values and sort it (stable), for the table widgets.
+
+    Args:
+        frame: The frame.
+        filters: Column -> wanted value; None or ``""`` means any.
+        sort_by: Column to sort by, or None to keep the order.
+        ascending: Sort direction.
+
+    Returns:
+        A new frame with a fresh index.
+
+    Raises:
+        KeyError: A column is not in the frame.
+    """
+    out = frame
+    for column, value in (filters or {}).items():
+        if column not in frame.columns:
+            raise KeyError(f"no column {column!r}; columns are {', '.join(frame.columns)}")
+        if value not in (None, ""):
+            out = out[out[column] == value]
+    if sort_by:
+        if sort_by not in frame.columns:
+            raise KeyError(f"no column {sort_by!r}; columns are {', '.join(frame.columns)}")
+        out = out.sort_values(sort_by, ascending=ascending, kind="stable")
+    return out.reset_index(drop=True)
+
+
+# --- traffic weights ----------------------------------------------------------------------------
+
+
+class ProbeLike(Protocol):
+    """A traffic probe's result (``gloo_nb.app.probe.ProbeResult`` has it)."""
+
+    @property
+    def shares(self) -> list[Share]: ...  # noqa: D102
+
+
+def destination_label(entry: Mapping[str, Any], cluster: str) -> str:
+    """A destination as the action summaries write it: ``cluster {key=value}``.
+
+    Args:
+        entry: The action or weighted-cluster entry (proto-JSON, with ``metadataMatch``).
+        cluster: Its cluster name.
+
+    Returns:
+        e.g. ``foxtrot_gloo-system {version=v2}``.
+    """
+    values = entry.get("metadataMatch", {}).get("filterMetadata", {}).get("envoy.lb", {})
+    subset = " {" + ",".join(f"{k}={v}" for k, v in sorted(values.items())) + "}" if values else ""
+    return cluster + subset
+
+
+def destination_shares(action: Mapping[str, Any]) -> dict[str, float]:
+    """Each destination's share of one route's traffic.
+
+    Args:
+        action: The route's action (proto-JSON, as ``actionJson``).
+
+    Returns:
+        Destination label -> share in ``[0, 1]``: a single cluster gets 1.0; weighted clusters their
+        weight over the total (``totalWeight`` when set, else the sum); empty for direct responses.
+    """
+    if "cluster" in action:
+        return {destination_label(action, str(action["cluster"])): 1.0}
+    weighted = action.get("weightedClusters")
+    if not weighted:
+        return {}
+    entries = weighted.get("clusters", [])
+    total = weighted.get("totalWeight") or sum(int(c.get("weight", 0)) for c in entries)
+    shares: dict[str, float] = {}
+    for c in entries:
+        label = destination_label(c, str(c.get("name", "")))
+        shares[label] = shares.get(label, 0.0) + (int(c.get("weight", 0)) / total if total else 0.0)
+    return shares
+
+
+def answer_destination(answer: str, destinations: Iterable[str]) -> str:
+    """Which destination a probe answer came from.
+
+    Rule: a ``2xx`` answer belongs to the one destination whose subset values (``{version=v1}`` -> ``v1``)
+    all appear as words of the answer (``200 version:v1``); any other answer stays as it is.
+
+    Args:
+        answer: A probe answer (``<status> <body>``).
+        destinations: Destination labels (:func:`destination_label`).
+
+    Returns:
+        The destination, or the answer itself.
+    """
+    if not answer[:1] == "2":
+        return answer
+    words = set(re.split(r"[^A-Za-z0-9_.-]+", answer))
+    found = []
+    for d in destinations:
+        m = re.search(r"\{(.*)\}$", d)
+        values = [kv.partition("=")[2] for kv in m[1].split(",")] if m else []
+        if values and all(v in words for v in values):
+            found.append(d)
+    return found[0] if len(found) == 1 else answer
+
+
+WEIGHT_COLUMNS = ("route", "resource", "destination", "source", "share", "low", "high")
+
+
+def weights_frame(routes: pd.DataFrame, observed: Mapping[str, ProbeLike] | None = None) -> pd.DataFrame:
+    """Per route with weighted destinations (in any source), each destination's share per source.
+
+    Args:
+        routes: ``Inspection.routes_frame()``.
+        observed: Probe results by route label (``<virtualHost> #<order> <match>``, as :func:`weight_routes`
+            names them); their answers are mapped to destinations with :func:`answer_destination`.
+
+    Returns:
+        Long frame, columns :data:`WEIGHT_COLUMNS`: ``source`` is ``intent``, ``served``, a replica or
+        ``observed``; ``low``/``high`` are the Wilson 95 % bounds for observed rows, NaN otherwise. A
+        destination a source lacks gets share 0 there, so every source lists every destination.
+    """
+    if not len(routes):
+        return pd.DataFrame(columns=list(WEIGHT_COLUMNS))
+    # A route is the same across sources by virtual host and match (drift's identity); the label uses
+    # the intent's order when the intent has it.
+    key_cols = ["virtualHost", "match"]
+    weighted = routes[[("weightedClusters" in a) for a in routes["actionJson"]]]
+    keys = list(dict.fromkeys(zip(weighted["virtualHost"], weighted["match"], strict=True)))
+    out: list[tuple[Any, ...]] = []
+    for vh, match in keys:
+        mine = routes[(routes[key_cols[0]] == vh) & (routes[key_cols[1]] == match)]
+        label = f"{vh} #{int(mine['order'].iloc[0])} {match}"
+        resource = next((r for r in mine["resource"] if r), "")
+        per_source = {src: destination_shares(a) for src, a in zip(mine["source"], mine["actionJson"], strict=True)}
+        dests = list(dict.fromkeys(d for shares in per_source.values() for d in shares))
+        for src, shares in per_source.items():
+            out.extend((label, resource, d, src, shares.get(d, 0.0), float("nan"), float("nan")) for d in dests)
+        probe = (observed or {}).get(label)
+        if probe is not None:
+            seen: dict[str, Share] = {}
+            for s in probe.shares:
+                d = answer_destination(s.answer, dests)
+                if d in seen:  # two answers for one destination: add counts, bounds become the wider ones
+                    p = seen[d]
+                    seen[d] = Share(d, p.count + s.count, p.total, (p.count + s.count) / p.total, min(p.low, s.low),
+                                    max(p.high, s.high))
+                else:
+                    seen[d] = Share(d, s.count, s.total, s.share, s.low, s.high)
+            for d in [*dests, *(x for x in seen if x not in dests)]:
+                s_ = seen.get(d)
+                out.append((label, resource, d, "observed", s_.share if s_ else 0.0, s_.low if s_ else float("nan"),
+                            s_.high if s_ else float("nan")))
+    return pd.DataFrame.from_records(out, columns=list(WEIGHT_COLUMNS))
+
+
+def weight_routes(routes: pd.DataFrame) -> list[str]:
+    """The labels of the routes :func:`weights_frame` covers, in order.
+
+    Args:
+        routes: ``Inspection.routes_frame()``.
+
+    Returns:
+        ``<virtualHost> #<order> <match>`` per route with weighted destinations in some source.
+    """
+    frame = weights_frame(routes)
+    return list(dict.fromkeys(frame["route"])) if len(frame) else []
+
+
+def weights_table(frame: pd.DataFrame, route: str) -> pd.DataFrame:
+    """One route's shares as destinations x sources (percent).
+
+    Args:
+        frame: :func:`weights_frame`'s result.
+        route: A route label.
+
+    Returns:
+        Index: destinations; columns: sources in first-seen order; values: percent.
+    """
+    mine = frame[frame["route"] == route]
+    table = mine.pivot_table(index="destination", columns="source", values="share", aggfunc="sum", sort=False)
+    table = table[list(dict.fromkeys(mine["source"]))]
+    return (table * 100).round(1)
+
+
+# --- try a request ------------------------------------------------------------------------------
+
+
+TRY_COLUMNS = ("source", "virtualHost", "order", "name", "match", "action")
+
+
+class RowLike(RouteLike, Protocol):
+    """A route row with its source and summaries (``gloo_nb.xds.decode.RouteRow``)."""
+
+    @property
+    def source(self) -> str: ...  # noqa: D102
+    @property
+    def match_summary(self) -> str: ...  # noqa: D102
+    @property
+    def action_summary(self) -> str: ...  # noqa: D102
+
+
+def parse_header_lines(text: str) -> dict[str, str]:
+    """Read headers written one a line as ``name: value`` (or ``name=value``).
+
+    Args:
+        text: The lines; blank lines are skipped.
+
+    Returns:
+        Lowercase name -> value.
+
+    Raises:
+        ValueError: A line has no name or no separator.
+    """
+    headers: dict[str, str] = {}
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        m = re.match(r"\s*([^:=\s][^:=]*?)\s*[:=]\s*(.*?)\s*$", line)
+        if m is None:
+            raise ValueError(f"header line {line.strip()!r}: write it as name: value")
+        headers[m[1].lower()] = m[2]
+    return headers
+
+
+def try_request(rows: Iterable[RowLike], request: Request | Mapping[str, Any]) -> pd.DataFrame:
+    """Which route each source would use for a request (Envoy's first match, as ``gloo-nb route``).
+
+    Args:
+        rows: ``Inspection.rows`` (route rows of every source).
+        request: A :class:`~gloo_nb.analysis.matching.Request` or request document.
+
+    Returns:
+        One row per source in first-seen order, columns :data:`TRY_COLUMNS`; a source where nothing
+        matches has order -1, match ``no match`` and action ``404 (no route)``.
+    """
+    by_source: dict[str, list[RowLike]] = {}
+    for r in rows:
+        by_source.setdefault(r.source, []).append(r)
+    out: list[tuple[Any, ...]] = []
+    for source, mine in by_source.items():
+        m = match_request(mine, request)
+        if m is None:
+            out.append((source, "", -1, "", "no match", "404 (no route)"))
+            continue
+        row = next(r for r in mine if (r.route_configuration, r.virtual_host, r.order)
+                   == (m.route_configuration, m.virtual_host, m.order))
+        out.append((source, m.virtual_host, m.order, m.name, row.match_summary, row.action_summary))
+    return pd.DataFrame.from_records(out, columns=list(TRY_COLUMNS))

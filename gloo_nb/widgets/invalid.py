@@ -1,0 +1,83 @@
+"""Invalid routes: every finding with owner team, resource, route, message and effect on traffic."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping, Sequence
+from typing import Any
+
+import ipywidgets as w
+import pandas as pd
+
+from gloo_nb.analysis.views import INVALID_COLUMNS, filter_sort, invalid_routes_frame
+from gloo_nb.widgets._html import table
+
+ANY = "(any)"
+EFFECT_COLOURS = {"blocked change": "#ffcdd2", "503 missing cluster": "#ffe0b2", "dropped": "#e1bee7",
+                  "none": ""}
+"""Row highlight per effect; ``fallback ...`` effects use :data:`FALLBACK_COLOUR`."""
+FALLBACK_COLOUR = "#bbdefb"
+
+
+def _style(column: str, value: Any) -> str:
+    if column == "effect":
+        colour = FALLBACK_COLOUR if str(value).startswith("fallback") else EFFECT_COLOURS.get(str(value), "")
+        return f"background:{colour}" if colour else ""
+    if column == "severity" and value == "error":
+        return "color:#c62828;font-weight:bold"
+    return ""
+
+
+class InvalidRoutesView(w.VBox):
+    """A table of every finding and its effect on traffic, filterable by team and severity, sortable.
+
+    Args:
+        findings: ``Inspection.findings_frame()``.
+        drift: ``Inspection.drift``.
+        routes: ``Inspection.routes_frame()`` (for the missing-cluster rule).
+        clusters: Cluster names that exist (e.g. the intent's); see
+            :func:`gloo_nb.analysis.views.invalid_routes_frame` for the effect rules.
+
+    Attributes:
+        frame: Every row (the view-model).
+        team, severity, effect: Filter dropdowns (``(any)`` for no filter).
+        sort_by: Column dropdown; ``descending``: a checkbox.
+        table: The HTML table of the rows shown; ``shown``: those rows as a frame.
+    """
+
+    def __init__(self, findings: pd.DataFrame, drift: Sequence[Mapping[str, Any]],
+                 routes: pd.DataFrame | None = None, clusters: Collection[str] | None = None):
+        self.frame = invalid_routes_frame(findings, drift, routes, clusters)
+
+        def options(column: str) -> list[str]:
+            return [ANY, *sorted(set(self.frame[column].astype(str)))]
+
+        self.team = w.Dropdown(options=options("team"), value=ANY, description="team")
+        self.severity = w.Dropdown(options=options("severity"), value=ANY, description="severity")
+        self.effect = w.Dropdown(options=options("effect"), value=ANY, description="effect")
+        self.sort_by = w.Dropdown(options=["(none)", *INVALID_COLUMNS], value="(none)", description="sort by")
+        self.descending = w.Checkbox(value=False, description="descending")
+        self.count = w.HTML()
+        self.table = w.HTML()
+        self.shown = self.frame
+        controls = w.HBox([self.team, self.severity, self.effect, self.sort_by, self.descending])
+        super().__init__([controls, self.count, self.table])
+        for control in (self.team, self.severity, self.effect, self.sort_by, self.descending):
+            control.observe(lambda _change: self._render(), names="value")
+        self._render()
+
+    @classmethod
+    def from_inspection(cls, inspection: Any) -> InvalidRoutesView:
+        """Build the view from an :class:`gloo_nb.app.connect.Inspection` (clusters: the intent's)."""
+        clusters = [c.name for c in inspection.translation.envoy.clusters]
+        return cls(inspection.findings_frame(), inspection.drift, inspection.routes_frame(), clusters)
+
+    def _render(self) -> None:
+        def chosen(dropdown: w.Dropdown) -> str | None:
+            return None if dropdown.value == ANY else str(dropdown.value)
+
+        self.shown = filter_sort(self.frame, filters={"team": chosen(self.team), "severity": chosen(self.severity),
+                                                      "effect": chosen(self.effect)},
+                                 sort_by=None if self.sort_by.value == "(none)" else self.sort_by.value,
+                                 ascending=not self.descending.value)
+        self.count.value = f"{len(self.shown)} of {len(self.frame)} finding row(s)"
+        self.table.value = table(self.shown, style=_style) if len(self.shown) else "<i>no findings</i>"

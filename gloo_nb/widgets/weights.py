@@ -1,0 +1,99 @@
+"""Traffic weights: configured (intent) vs served vs each replica vs observed, as a table and a bar chart."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Mapping
+
+import ipywidgets as w
+import pandas as pd
+from matplotlib.figure import Figure
+
+from gloo_nb.analysis.views import ProbeLike, weights_frame, weights_table
+from gloo_nb.widgets._html import esc, table
+
+
+def weights_figure(frame: pd.DataFrame, route: str) -> Figure:
+    """Grouped bars: one group per destination, one bar per source, the share in percent.
+
+    Observed bars carry their Wilson 95 % interval as error bars. Built on a bare
+    :class:`matplotlib.figure.Figure` (no pyplot state, renders with Agg anywhere).
+
+    Args:
+        frame: :func:`gloo_nb.analysis.views.weights_frame`'s result.
+        route: The route label.
+
+    Returns:
+        The figure.
+    """
+    mine = frame[frame["route"] == route]
+    sources = list(dict.fromkeys(mine["source"]))
+    dests = list(dict.fromkeys(mine["destination"]))
+    fig = Figure(figsize=(max(4.0, 1.8 * len(dests)), 3.2))
+    ax = fig.add_subplot()
+    width = 0.8 / max(1, len(sources))
+    for k, src in enumerate(sources):
+        rows = mine[mine["source"] == src].set_index("destination").reindex(dests)
+        xs = [i + (k - (len(sources) - 1) / 2) * width for i in range(len(dests))]
+        heights = (rows["share"].fillna(0.0) * 100).tolist()
+        err = None
+        if src == "observed":
+            low = ((rows["share"] - rows["low"]).fillna(0.0) * 100).tolist()
+            high = ((rows["high"] - rows["share"]).fillna(0.0) * 100).tolist()
+            err = [low, high]
+        ax.bar(xs, heights, width, label=src, yerr=err, capsize=3 if err else 0)
+    ax.set_xticks(range(len(dests)), dests, fontsize=8)
+    ax.set_ylabel("% of requests")
+    ax.set_ylim(0, 105)
+    ax.set_title(route, fontsize=9)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def _png(fig: Figure) -> bytes:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=80)
+    return buf.getvalue()
+
+
+class TrafficWeightsView(w.VBox):
+    """Per route with weighted destinations: each destination's share per source, as a table and a chart.
+
+    Args:
+        routes: ``Inspection.routes_frame()``.
+        observed: Probe results (``gloo_nb.app.probe.probe``) by route label
+            (``gloo_nb.analysis.views.weight_routes``).
+
+    Attributes:
+        frame: The view-model (:func:`gloo_nb.analysis.views.weights_frame`).
+        route: Route dropdown.
+        table: HTML table (destinations x sources, percent).
+        chart: The bar chart as a PNG image widget; ``figure``: the last matplotlib figure.
+    """
+
+    def __init__(self, routes: pd.DataFrame, observed: Mapping[str, ProbeLike] | None = None):
+        self.frame = weights_frame(routes, observed)
+        labels = list(dict.fromkeys(self.frame["route"])) if len(self.frame) else []
+        self.route = w.Dropdown(options=labels, value=labels[0] if labels else None, description="route",
+                                layout=w.Layout(width="40em"))
+        self.table = w.HTML()
+        self.chart = w.Image(format="png")
+        self.figure: Figure | None = None
+        super().__init__([self.route, self.table, self.chart])
+        self.route.observe(lambda _change: self._render(), names="value")
+        self._render()
+
+    def _render(self) -> None:
+        route = self.route.value
+        if route is None:
+            self.table.value = "<i>no route has weighted destinations</i>"
+            self.chart.value = b""
+            self.figure = None
+            return
+        pivot = weights_table(self.frame, route)
+        resource = next(iter(self.frame.loc[self.frame["route"] == route, "resource"]), "")
+        self.table.value = (f"<div><b>{esc(route)}</b> ({esc(resource or '?')}), % of requests</div>"
+                            + table(pivot, index=True))
+        self.figure = weights_figure(self.frame, route)
+        self.chart.value = _png(self.figure)

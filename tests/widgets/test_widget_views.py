@@ -1,0 +1,226 @@
+"""The widgets on the seed scenario's incident (echo's typo blocks foxtrot; after the patch, a 404 replacement).
+
+Inspections are built from translations of the seed manifests, with what is served and applied set to
+the Envoy resources of the translation a real Gloo 1.3 would still serve: no sandbox needed.
+"""
+
+from __future__ import annotations
+
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from gloo_nb.analysis.probe import split
+from gloo_nb.analysis.views import weight_routes
+from gloo_nb.app.connect import Inspection
+from gloo_nb.app.manifests import read_manifests
+from gloo_nb.app.probe import ProbeResult
+from gloo_nb.models import Snapshot
+from gloo_nb.models.codec import parse_object
+from gloo_nb.models.defaults import helm_default_settings_manifest
+from gloo_nb.translate import Translator
+from gloo_nb.widgets import DriftGridView, InvalidRoutesView, TrafficWeightsView, TryRequestView, http_fetch
+from gloo_nb.xds.decode import ServedSnapshot
+
+SEED = Path(__file__).resolve().parents[2] / "data" / "scenarios" / "two-phase-canary" / "part2"
+BASE = ["echo.yaml", "foxtrot.yaml", "upstream-echo.yaml", "upstream-foxtrot.yaml", "foxtrot-v2.yaml", "echo-v2.yaml",
+        "vs.yaml"]
+GOOD = [*BASE, "rt-echo-2.yaml", "rt-foxtrot-3.yaml"]  # step 4: foxtrot weights 100/0
+TYPO = [*BASE, "rt-echo-3.yaml", "rt-foxtrot-4.yaml"]  # step 5: echo's typo, foxtrot weights 0/100
+R0, R1 = "gateway-proxy-0.gloo-system", "gateway-proxy-1.gloo-system"
+FOXTROT = "gloo-system_app #3 prefix /foxtrot"
+
+
+def translate(files, patch=False):
+    objects = {}
+    for res in read_manifests([str(SEED / f) for f in files]).resources:
+        objects[(res.kind, res.meta.namespace, res.meta.name)] = res
+    if patch:
+        manifest = helm_default_settings_manifest(profile="1.3")
+        manifest["spec"]["gloo"]["invalidConfigPolicy"].update({"replaceInvalidRoutes": True,
+                                                                 "invalidRouteResponseCode": 404})
+        objects[("Settings", "gloo-system", "default")] = parse_object(manifest).resource
+    return Translator("1.3").translate(Snapshot.from_resources(objects.values()))
+
+
+def served(translation):
+    e = translation.envoy
+    return ServedSnapshot(list(e.listeners), list(e.route_configurations), list(e.clusters), list(e.endpoints))
+
+
+@pytest.fixture(scope="module")
+def blocked() -> Inspection:
+    """Step 5: Gloo 1.3 keeps serving step 4; replica 1 still has step 4 too, replica 0 as well."""
+    good, typo = translate(GOOD), translate(TYPO)
+    assert typo.push.decision == "keep-last-good"
+    return Inspection.build(typo, served(good), {R0: served(good), R1: served(good)}, {})
+
+
+@pytest.fixture(scope="module")
+def lagging() -> Inspection:
+    """Step 6 (settings patch) served; replica 1 still applies step 4."""
+    fixed = translate(TYPO, patch=True)
+    return Inspection.build(fixed, served(fixed), {R0: served(fixed), R1: served(translate(GOOD))}, {})
+
+
+# --- drift --------------------------------------------------------------------------------------
+
+
+def test_drift_grid_shows_blocked_foxtrot_and_its_cause_on_click(blocked: Inspection) -> None:
+    view = DriftGridView(blocked.drift)
+    assert view.grid.sources == ["served", R0, R1]
+    row = view.grid.routes.index(FOXTROT)
+    cell = view.cells[view.shown.index(row)][2]
+    assert cell.description == "blocked" and cell.style.button_color == "#c62828"
+    cell.click()
+    assert f"{R1}: blocked-by-last-known-good" in view.detail.value
+    assert "echo-typo gloo-system} not found" in view.detail.value and "echo/echo-routes" in view.detail.value
+    view.route_buttons[view.shown.index(row)].click()
+    assert "resource: foxtrot/foxtrot-routes" in view.detail.value and "served:" in view.detail.value
+    assert "replaced-by-fallback" in view.legend.value
+    # Only drifted routes: the two blocked ones.
+    view.show.value = "drifted"
+    assert [view.grid.routes[i] for i in view.shown] == ["gloo-system_app #0 prefix /echo, stage=canary", FOXTROT]
+    assert len(view.cells) == 2
+
+
+def test_drift_grid_after_the_patch_shows_replaced_and_a_lagging_replica(lagging: Inspection) -> None:
+    view = DriftGridView(lagging.drift, max_rows=1)
+    assert view.grid.frame().loc["gloo-system_app #0 prefix /echo, stage=canary"].tolist() == [
+        "replaced-by-fallback", "replaced-by-fallback", "replica-lagging"]
+    assert len(view.shown) == 1 and "3 more route(s) not shown" in view.body.children[1].value
+    view.cells[0][2].click()
+    assert f"{R1} has echo_gloo-system {{version=v2}}, served has fallback 404" in view.detail.value
+
+
+# --- invalid routes -----------------------------------------------------------------------------
+
+
+def test_invalid_routes_table_effects_filter_and_sort(blocked: Inspection, lagging: Inspection) -> None:
+    view = InvalidRoutesView.from_inspection(blocked)
+    assert view.frame[["team", "routeResource", "effect"]].values.tolist() == [
+        ["echo", "echo/echo-routes", "blocked change"], ["echo", "foxtrot/foxtrot-routes", "blocked change"]]
+    assert view.table.value.count("<tr>") == 3 and "blocked change" in view.table.value
+    assert "2 of 2" in view.count.value
+    view.sort_by.value = "route"
+    view.descending.value = True
+    assert view.shown["route"].tolist() == [FOXTROT, "gloo-system_app #0 prefix /echo, stage=canary"]
+    assert view.table.value.index("prefix /foxtrot") < view.table.value.index("prefix /echo")
+    assert view.team.options == ("(any)", "echo") and view.severity.options == ("(any)", "warning")
+    view.severity.value = "warning"
+    assert len(view.shown) == 2
+
+    after = InvalidRoutesView.from_inspection(lagging)
+    assert after.frame["effect"].tolist() == ["fallback 404"]
+    assert "background:#bbdefb" in after.table.value
+    after.effect.value = "fallback 404"
+    assert len(after.shown) == 1
+
+
+def test_invalid_routes_empty(lagging: Inspection) -> None:
+    clean = Inspection.build(translate(GOOD), served(translate(GOOD)), {}, {})
+    view = InvalidRoutesView.from_inspection(clean)
+    assert len(view.frame) == 0 and "no findings" in view.table.value
+
+
+# --- weights ------------------------------------------------------------------------------------
+
+
+def test_weights_table_and_chart_configured_vs_served_vs_replicas_vs_observed(blocked: Inspection) -> None:
+    assert weight_routes(blocked.routes_frame()) == [FOXTROT]
+    probe = ProbeResult("http://gw/foxtrot", {}, ["200 version:v1"] * 40)
+    probe.shares = split(probe.answers)
+    view = TrafficWeightsView(blocked.routes_frame(), observed={FOXTROT: probe})
+    assert view.route.value == FOXTROT
+    html = view.table.value
+    for header in ("intent", "served", R0, R1, "observed"):
+        assert f"<th>{header}</th>" in html
+    v1 = html[html.index("{version=v1}"):].split("</tr>")[0]
+    assert [c.split("</td>")[0] for c in v1.split("<td>")[1:]] == ["0.0", "100.0", "100.0", "100.0", "100.0"]
+    assert view.chart.value[:8] == b"\x89PNG\r\n\x1a\n"
+    ax = view.figure.axes[0]
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["intent", "served", R0, R1, "observed"]
+    heights = [round(p.get_height()) for p in ax.patches]
+    assert heights == [0, 100, 100, 0, 100, 0, 100, 0, 100, 0]  # per source: v1, v2
+
+
+def test_weights_without_weighted_routes(lagging: Inspection) -> None:
+    clean = Inspection.build(translate(GOOD[:-1] + ["rt-foxtrot-2.yaml"]), None, {}, {})
+    view = TrafficWeightsView(clean.routes_frame())
+    assert view.route.value is None and "no route has weighted destinations" in view.table.value
+    assert view.figure is None
+
+
+# --- try a request ------------------------------------------------------------------------------
+
+
+class _Echo(BaseHTTPRequestHandler):
+    def do_GET(self):  # noqa: N802
+        body = f"{self.path} stage={self.headers.get('stage', '')}".encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture()
+def gateway():
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Echo)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+
+
+def test_try_request_per_source_and_the_real_response(lagging: Inspection, gateway: str) -> None:
+    view = TryRequestView(lagging.rows, fetch=http_fetch(gateway))
+    view.path.value = "/echo/hi"
+    view.headers.value = "stage: canary\n"
+    view.button.click()
+    assert view.result[["source", "action"]].values.tolist() == [
+        ["intent", "fallback 404"], ["served", "fallback 404"], [R0, "fallback 404"],
+        [R1, "echo_gloo-system {version=v2}"]]
+    assert "response: <b>200</b> <code>/echo/hi stage=canary</code>" in view.output.value
+    view.headers.value = ""
+    view.button.click()
+    assert set(view.result["action"]) == {"echo_gloo-system {version=v1}"}
+    view.path.value = "/nowhere"
+    view.button.click()
+    assert set(view.result["match"]) == {"no match"} and "color:#c62828" in view.output.value
+
+
+def test_try_request_input_errors_and_no_fetch(lagging: Inspection) -> None:
+    view = TryRequestView(lagging.rows)
+    view.path.value = "echo"
+    view.button.click()
+    assert "must start with" in view.output.value and view.result is None
+    view.path.value = "/foxtrot"
+    view.headers.value = "broken line"
+    view.button.click()
+    assert "name: value" in view.output.value
+    view.headers.value = "host: anything.example"
+    view.button.click()
+    assert "response" not in view.output.value and len(view.result) == 4
+    assert set(view.result["action"]) == {"foxtrot_gloo-system {version=v1} 0, foxtrot_gloo-system {version=v2} 100",
+                                          "foxtrot_gloo-system {version=v1} 100, foxtrot_gloo-system {version=v2} 0"}
+
+
+def test_http_fetch_reports_a_refused_connection() -> None:
+    import socket
+
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    from gloo_nb.analysis.matching import Request
+
+    assert http_fetch(f"http://127.0.0.1:{port}", timeout=2)(Request()) == (0, "ConnectionRefusedError")
