@@ -92,7 +92,8 @@ def run_sandbox(args: argparse.Namespace) -> int:
     state_dir = args.state_dir
     if args.action == "start":
         try:
-            started = runner.start(state_dir, gloo_version=args.gloo_version, replicas=args.replicas)
+            started = runner.start(state_dir, gloo_version=args.gloo_version, replicas=args.replicas,
+                                   exit_with=args.exit_with)
         except runner.SandboxError as err:
             sys.stderr.write(f"{PROG}: {err}\n")
             return 1
@@ -361,6 +362,8 @@ def build_parser() -> argparse.ArgumentParser:
     sb.add_argument("--gloo-version", choices=PROFILES, default=None,
                     help="Gloo behaviour profile (default: current, or the state directory's earlier one)")
     sb.add_argument("--replicas", type=int, default=2, metavar="N", help="Envoy replicas (default 2)")
+    sb.add_argument("--exit-with", type=int, default=None, metavar="PID",
+                    help="start: stop the sandbox by itself once this process is gone (a notebook kernel)")
     sb.set_defaults(run=run_sandbox)
     return parser
 

@@ -80,7 +80,8 @@ def kubectl_for(info: SandboxInfo, root: Path) -> Kube:
 def sandbox(state_dir: Path, gloo_version: str, replicas: int = 2) -> Iterator[SandboxInfo]:
     """A running sandbox, stopped at the end whatever happens."""
     try:
-        yield runner.start(state_dir, gloo_version=gloo_version, replicas=replicas)
+        # Tied to this test process: a run killed before teardown leaves no sandbox behind.
+        yield runner.start(state_dir, gloo_version=gloo_version, replicas=replicas, exit_with=os.getpid())
     finally:
         runner.stop(state_dir)
 

@@ -252,8 +252,9 @@ class Sandbox:
         replicas: How many Envoy replicas.
     """
 
-    def __init__(self, state_dir: Path, profile: Profile, replicas: int) -> None:
+    def __init__(self, state_dir: Path, profile: Profile, replicas: int, *, exit_with: int | None = None) -> None:
         self.state_dir = state_dir
+        self.exit_with = exit_with
         self.profile = profile
         self.replicas = replicas
         self.store = Store(state_dir)
@@ -285,9 +286,25 @@ class Sandbox:
             loop.add_signal_handler(sig, self._stop.set)
         try:
             await self._start()
+            if self.exit_with:
+                asyncio.create_task(self._watch_owner(self.exit_with))
             await self._stop.wait()
         finally:
             await self._shutdown()
+
+    async def _watch_owner(self, pid: int) -> None:
+        # A sandbox started for a test run or a notebook kernel stops when that process is gone,
+        # even if it was killed before it could stop the sandbox itself.
+        while not self._stop.is_set():
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                log.info("owner process %d is gone: stopping", pid)
+                self._stop.set()
+                return
+            except PermissionError:
+                pass
+            await asyncio.sleep(1.0)
 
     async def _pod_log(self, request: web.Request, identity: Identity, namespace: str, name: str) -> web.Response:
         """``kubectl logs``: a pod container's output (an Envoy replica's log for ``gateway-proxy-<i>``)."""
@@ -402,11 +419,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--state-dir", required=True, type=Path)
     parser.add_argument("--gloo-version", default="current")
     parser.add_argument("--replicas", type=int, default=2)
+    parser.add_argument("--exit-with", type=int, default=None, metavar="PID",
+                        help="stop when this process is gone (a test run or a notebook kernel)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     args.state_dir.mkdir(parents=True, exist_ok=True)
-    sandbox = Sandbox(args.state_dir.resolve(), check_profile(args.gloo_version), args.replicas)
+    sandbox = Sandbox(args.state_dir.resolve(), check_profile(args.gloo_version), args.replicas,
+                      exit_with=args.exit_with)
     try:
         asyncio.run(sandbox.run())
     except Exception as exc:  # noqa: BLE001 - the parent prints the log's last line

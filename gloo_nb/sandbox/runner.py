@@ -122,7 +122,7 @@ def running(state_dir: Path) -> SandboxInfo | None:
 
 
 def start(state_dir: Path, *, gloo_version: str | None = None, replicas: int = 2,
-          timeout: float = 60.0) -> SandboxInfo:
+          timeout: float = 60.0, exit_with: int | None = None) -> SandboxInfo:
     """Start a sandbox in the background and return once it serves.
 
     A state directory that holds objects from an earlier run restarts from them; its Gloo
@@ -133,6 +133,8 @@ def start(state_dir: Path, *, gloo_version: str | None = None, replicas: int = 2
         gloo_version: ``1.3`` or ``current`` (default: the directory's earlier profile, else ``current``).
         replicas: How many Envoy replicas.
         timeout: Seconds to wait for it to serve.
+        exit_with: A process id; the sandbox stops by itself once that process is gone (for test
+            runs and notebook kernels that may die without stopping it).
 
     Returns:
         Where it listens.
@@ -154,7 +156,7 @@ def start(state_dir: Path, *, gloo_version: str | None = None, replicas: int = 2
     with open(state_dir / "sandbox.log", "ab") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", DAEMON, "--state-dir", str(state_dir), "--gloo-version", profile,
-             "--replicas", str(replicas)],
+             "--replicas", str(replicas), *(["--exit-with", str(exit_with)] if exit_with else [])],
             stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True, close_fds=True,
             # The daemon forks Envoys and pods while grpc threads run; grpc's fork handlers only
             # print warnings there, since the children exec at once.

@@ -266,3 +266,23 @@ def test_cli_contract(tmp_path: Path) -> None:
     assert _gone(procs)
     st = subprocess.run([*cli, "sandbox", "status", "--state-dir", str(state)], capture_output=True, text=True)
     assert st.returncode == 1
+
+
+def test_a_sandbox_tied_to_a_process_stops_when_it_dies(tmp_path: Path) -> None:
+    state = tmp_path / "sb"
+    owner = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        done = subprocess.run([sys.executable, "-m", "gloo_nb", "sandbox", "start", "--state-dir", str(state),
+                               "--replicas", "1", "--exit-with", str(owner.pid)],
+                              capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+        info = json.loads(done.stdout)
+        procs = _session(info["pid"])
+        assert len(procs) >= 2
+        owner.kill()  # the notebook kernel (or test run) dies without stopping anything
+        owner.wait()
+        assert _gone(procs, timeout=10), "the sandbox and its Envoy must follow their owner"
+        assert runner.running(state) is None
+    finally:
+        owner.kill()
+        runner.stop(state)

@@ -1,0 +1,269 @@
+"""Helpers the notebooks' cells call: open a gateway (or a sandbox of its own), play seed steps, wait to settle.
+
+A notebook run with no connection parameters starts its own sandbox through the ``gloo-nb sandbox``
+CLI (a separate session, so it outlives nothing by accident: :func:`open_gateway` registers its stop
+with the kernel's ``atexit`` as well as returning it, because papermill runs cells one by one and no
+``try``/``finally`` can span them). Given a connection, the helpers use it and change nothing unless
+the notebook's ``apply_changes`` parameter says so.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from gloo_nb.app.connect import GatewayConnection, Inspection, connect, connect_sandbox
+from gloo_nb.app.manifests import read_documents
+from gloo_nb.errors import GlooNbError
+
+SEED = Path(__file__).resolve().parents[2] / "data" / "scenarios" / "two-phase-canary" / "part2"
+"""The seed scenario's Part 2 manifests."""
+SEED_PROFILE = "1.3"
+"""The seed manifests only work in Gloo 1.3 (``servicePort: 8080``)."""
+
+STEP4 = ("echo.yaml", "foxtrot.yaml", "upstream-echo.yaml", "upstream-foxtrot.yaml", "rt-echo-1.yaml",
+         "rt-foxtrot-1.yaml", "vs.yaml", "foxtrot-v2.yaml", "rt-foxtrot-3.yaml", "echo-v2.yaml", "rt-echo-2.yaml")
+"""Steps 1 to 4 of the seed scenario (spec 6.2), in order: every route valid, foxtrot's weights 100/0."""
+INCIDENT = ("rt-echo-3.yaml", "rt-foxtrot-4.yaml")
+"""Step 5: echo's upstream typo and foxtrot's weight change (0/100)."""
+SETTINGS_PATCH = "settings-patch.yaml"
+"""Step 6: ``replaceInvalidRoutes`` with a 404, as a merge patch on Settings ``gloo-system/default``."""
+REVERT = ("rt-echo-2.yaml",)
+"""Echo's typo reverted."""
+
+SEED_NAMESPACES = ("echo", "foxtrot")
+"""Where the seed scenario's apps run."""
+
+TRANSIENT = frozenset({"pending", "replica-lagging", "absent"})
+"""Drift states that change by themselves once the configuration has propagated."""
+
+
+class NotebookError(GlooNbError):
+    """A notebook helper cannot do what a cell asked; the message says what to pass or check."""
+
+
+@dataclass
+class NotebookGateway:
+    """The gateway a notebook works on.
+
+    Attributes:
+        conn: The connection (inspection, probes).
+        owned: Whether the notebook started this sandbox (then it may change it, and stops it).
+        apply_changes: Whether cells may change the cluster.
+        sandbox_dir: The sandbox's state directory, when connected to a sandbox.
+        pid: The sandbox daemon's pid, when the notebook started it.
+    """
+
+    conn: GatewayConnection
+    owned: bool
+    apply_changes: bool
+    sandbox_dir: Path | None = None
+    pid: int | None = None
+    _temp: Path | None = field(default=None, repr=False)
+    _closed: bool = field(default=False, repr=False)
+
+    @property
+    def may_change(self) -> bool:
+        """Whether cells may change the cluster (own sandbox, or ``apply_changes``)."""
+        return self.owned or self.apply_changes
+
+    def apply(self, files: Sequence[str], folder: Path = SEED) -> list[str]:
+        """Apply manifests (create or update), when changes are allowed.
+
+        Args:
+            files: File names under ``folder``, applied in order.
+            folder: Where they are.
+
+        Returns:
+            One line per object (``Kind ns/name outcome``), or one line saying nothing was changed.
+        """
+        if not self.may_change:
+            return [f"not applied (read-only connection; pass apply_changes=True): {', '.join(files)}"]
+        lines = []
+        for name in files:
+            for doc in read_documents(folder / name):
+                outcome, _ = self.conn.kube.apply(doc)
+                meta = doc.get("metadata", {})
+                lines.append(f"{doc['kind']} {meta.get('namespace', '')}/{meta['name']} {outcome} ({name})")
+        return lines
+
+    def patch_settings(self, file: str = SETTINGS_PATCH, folder: Path = SEED) -> list[str]:
+        """Merge-patch Settings ``<gloo namespace>/default``, when changes are allowed.
+
+        Args:
+            file: The merge patch's file name under ``folder``.
+            folder: Where it is.
+
+        Returns:
+            What was done, one line.
+        """
+        if not self.may_change:
+            return [f"not patched (read-only connection; pass apply_changes=True): {file}"]
+        for doc in read_documents(folder / file):
+            self.conn.kube.patch("Settings", self.conn.namespace, "default", doc)
+        return [f"Settings {self.conn.namespace}/default patched ({file})"]
+
+    def settle(self, *, timeout: float = 20.0, quiet: float = 0.3,
+               namespaces: Sequence[str] = SEED_NAMESPACES) -> Inspection:
+        """Wait until pods are ready and no route is pending or lagging, and stays so; return that inspection.
+
+        Args:
+            namespaces: Where to wait for the Deployments' pods (the seed's apps).
+            timeout: Give up after this many seconds (the last inspection is returned).
+            quiet: How long the drift states must stay unchanged.
+
+        Returns:
+            The last inspection.
+        """
+        deadline = time.monotonic() + timeout
+        wait_pods(self.conn, namespaces, deadline)
+        last: list[tuple[str, str]] | None = None
+        since = time.monotonic()
+        while True:
+            inspection = self.conn.collect(timeout=max(1.0, deadline - time.monotonic()))
+            states = [(str(d["route"]), str(d["state"])) for d in inspection.drift]
+            now = time.monotonic()
+            if states != last:
+                last, since = states, now
+            settled = not any(state in TRANSIENT for _, state in states) and now - since >= quiet
+            if settled or now >= deadline:
+                return inspection
+            time.sleep(0.1)
+
+    def close(self) -> None:
+        """Close the connection; stop the sandbox when the notebook started it. Safe to call twice."""
+        if self._closed:
+            return
+        self._closed = True
+        self.conn.close()
+        if self.owned and self.sandbox_dir is not None:
+            sandbox_cli("stop", self.sandbox_dir)
+        if self._temp is not None:
+            shutil.rmtree(self._temp, ignore_errors=True)
+
+
+def sandbox_cli(action: str, state_dir: Path, *extra: str) -> str:
+    """Run ``gloo-nb sandbox ACTION --state-dir DIR`` in a child process (the sandbox's CLI contract).
+
+    Args:
+        action: ``start``, ``stop`` or ``status``.
+        state_dir: The state directory.
+        *extra: More arguments.
+
+    Returns:
+        What it printed.
+
+    Raises:
+        NotebookError: It failed.
+    """
+    done = subprocess.run([sys.executable, "-m", "gloo_nb", "sandbox", action, "--state-dir", str(state_dir), *extra],
+                          capture_output=True, text=True, timeout=120, check=False)
+    if done.returncode != 0:
+        why = (done.stderr.strip() or done.stdout.strip()).splitlines()[-1:] or ["no output"]
+        raise NotebookError(f"gloo-nb sandbox {action} --state-dir {state_dir} failed: {why[0]}")
+    return done.stdout
+
+
+def open_gateway(sandbox_dir: str | Path | None = None, kubeconfig: str | None = None, context: str | None = None,
+                 as_user: str | None = None, as_group: str | None = None, gloo_version: str | None = None,
+                 *, apply_changes: bool = False, replicas: int = 2) -> NotebookGateway:
+    """Connect as the notebook's parameters say, or start a sandbox of its own when none is given.
+
+    The returned gateway's :meth:`NotebookGateway.close` is also registered with ``atexit``, so the
+    sandbox stops when the kernel exits even if a cell failed before the notebook's last cell.
+
+    Args:
+        sandbox_dir: A running sandbox's state directory.
+        kubeconfig: A kubeconfig (with ``context``, ``as_user``, ``as_group``).
+        context: The kubeconfig context.
+        as_user: Impersonate this user.
+        as_group: Impersonate this group.
+        gloo_version: ``1.3`` or ``current``; for an own sandbox, default ``1.3`` (the seed scenario's).
+        apply_changes: Whether cells may change a given connection's cluster.
+        replicas: Envoy replicas of an own sandbox.
+
+    Returns:
+        The gateway.
+
+    Raises:
+        NotebookError: Both a sandbox and a kubeconfig were given, or the own sandbox did not start.
+    """
+    if sandbox_dir and kubeconfig:
+        raise NotebookError("give sandbox_dir or kubeconfig, not both")
+    if sandbox_dir:
+        return NotebookGateway(connect_sandbox(sandbox_dir, as_user=as_user, as_group=as_group), owned=False,
+                               apply_changes=apply_changes, sandbox_dir=Path(sandbox_dir))
+    if kubeconfig or context:
+        conn = connect(kubeconfig, context=context, as_user=as_user, as_group=as_group, gloo_version=gloo_version)
+        return NotebookGateway(conn, owned=False, apply_changes=apply_changes)
+    temp = Path(tempfile.mkdtemp(prefix="gloo-nb-notebook-"))
+    state = temp / "sandbox"
+    try:
+        info = json.loads(sandbox_cli("start", state, "--gloo-version", gloo_version or SEED_PROFILE,
+                                      "--replicas", str(replicas),
+                                      # the kernel may be killed before atexit runs: the sandbox follows it
+                                      "--exit-with", str(os.getpid())))
+    except BaseException:
+        shutil.rmtree(temp, ignore_errors=True)
+        raise
+    try:
+        conn = connect_sandbox(state, as_user=as_user, as_group=as_group)
+    except BaseException:
+        with contextlib.suppress(GlooNbError):
+            sandbox_cli("stop", state)
+        shutil.rmtree(temp, ignore_errors=True)
+        raise
+    gateway = NotebookGateway(conn, owned=True, apply_changes=True, sandbox_dir=state, pid=info.get("pid"),
+                              _temp=temp)
+    atexit.register(gateway.close)
+    return gateway
+
+
+def wait_pods(conn: GatewayConnection, namespaces: Sequence[str], deadline: float) -> None:
+    """Wait until the namespaces' Deployments have their ready pods and no extra ones (or the deadline).
+
+    Args:
+        conn: The connection.
+        namespaces: The namespaces.
+        deadline: ``time.monotonic()`` value to give up at.
+    """
+    for ns in namespaces:
+        while time.monotonic() < deadline:
+            deploys = conn.kube.list("Deployment", ns)["items"]
+            pods = conn.kube.list("Pod", ns)["items"]
+            want = sum(int(d.get("spec", {}).get("replicas", 1)) for d in deploys)
+            if len([p for p in pods if _ready(p)]) == want == len(pods):
+                break
+            time.sleep(0.05)
+
+
+def _ready(pod: dict[str, Any]) -> bool:
+    return any(c.get("type") == "Ready" and c.get("status") == "True"
+               for c in pod.get("status", {}).get("conditions", []))
+
+
+def drift_summary(inspection: Inspection) -> list[str]:
+    """One line per route: match, owning resource, state and cause (what the notebooks print).
+
+    Args:
+        inspection: An inspection.
+
+    Returns:
+        The lines.
+    """
+    lines = []
+    for d in inspection.drift:
+        cause = f": {d['cause']}" if d.get("cause") else ""
+        lines.append(f"{d['route']['match']} ({d.get('resource') or '?'}) {d['state']}{cause}")
+    return lines
