@@ -15,7 +15,6 @@ import time
 import urllib.error
 import urllib.request
 from collections import Counter
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
@@ -23,6 +22,7 @@ from typing import Any, TextIO
 from gloo_nb._types import Profile
 from gloo_nb.app.connect import GatewayConnection, connect_sandbox
 from gloo_nb.app.manifests import read_documents
+from gloo_nb.app.notebook import wait_pods
 from gloo_nb.errors import GlooNbError
 from gloo_nb.kube import KubeClient
 from gloo_nb.sandbox import runner
@@ -124,27 +124,6 @@ def settle(gateway: str, *, quiet: float = 0.3, timeout: float = 10.0) -> None:
             last, since = now, time.monotonic()
 
 
-def wait_pods(kube: KubeClient, namespaces: Sequence[str], timeout: float = 30.0) -> None:
-    """Wait until every Deployment in the namespaces has its ready replicas and no extra pods.
-
-    Args:
-        kube: The client.
-        namespaces: The namespaces.
-        timeout: Seconds.
-    """
-    deadline = time.monotonic() + timeout
-    for ns in namespaces:
-        while time.monotonic() < deadline:
-            deploys = kube.list("Deployment", ns)["items"]
-            pods = kube.list("Pod", ns)["items"]
-            want = sum(d.get("spec", {}).get("replicas", 1) for d in deploys)
-            ready = [p for p in pods if any(c.get("type") == "Ready" and c.get("status") == "True"
-                                            for c in p.get("status", {}).get("conditions", []))]
-            if len(ready) == want == len(pods):
-                break
-            time.sleep(0.05)
-
-
 def _vs_status(kube: KubeClient) -> str:
     status: dict[str, Any] = kube.get("VirtualService", "gloo-system", "app").get("status") or {}
     # 1.3 writes the status at the top; current Gloo under statuses.<namespace>.
@@ -188,7 +167,7 @@ def play(step: Step, kube: KubeClient, gateway: str, folder: Path) -> list[str]:
         for doc in read_documents(folder / step.patch):
             kube.patch("Settings", "gloo-system", "default", doc)
         lines.append(f"  Settings gloo-system/default patched ({step.patch})")
-    wait_pods(kube, sorted(touched))
+    wait_pods(kube, sorted(touched), time.monotonic() + 30)
     settle(gateway)
     lines.append(f"  VirtualService gloo-system/app: {_vs_status(kube)}")
     lines.append(f"  traffic through the gateway ({REQUESTS} requests each):")

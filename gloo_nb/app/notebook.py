@@ -26,6 +26,7 @@ from typing import Any
 from gloo_nb.app.connect import GatewayConnection, Inspection, connect, connect_sandbox
 from gloo_nb.app.manifests import read_documents
 from gloo_nb.errors import GlooNbError
+from gloo_nb.kube import KubeClient
 
 SEED = Path(__file__).resolve().parents[2] / "data" / "scenarios" / "two-phase-canary" / "part2"
 """The seed scenario's Part 2 manifests."""
@@ -127,7 +128,7 @@ class NotebookGateway:
             The last inspection.
         """
         deadline = time.monotonic() + timeout
-        wait_pods(self.conn, namespaces, deadline)
+        wait_pods(self.conn.kube, namespaces, deadline)
         last: list[tuple[str, str]] | None = None
         since = time.monotonic()
         while True:
@@ -230,18 +231,18 @@ def open_gateway(sandbox_dir: str | Path | None = None, kubeconfig: str | None =
     return gateway
 
 
-def wait_pods(conn: GatewayConnection, namespaces: Sequence[str], deadline: float) -> None:
+def wait_pods(kube: KubeClient, namespaces: Sequence[str], deadline: float) -> None:
     """Wait until the namespaces' Deployments have their ready pods and no extra ones (or the deadline).
 
     Args:
-        conn: The connection.
+        kube: The Kubernetes client.
         namespaces: The namespaces.
         deadline: ``time.monotonic()`` value to give up at.
     """
     for ns in namespaces:
         while time.monotonic() < deadline:
-            deploys = conn.kube.list("Deployment", ns)["items"]
-            pods = conn.kube.list("Pod", ns)["items"]
+            deploys = kube.list("Deployment", ns)["items"]
+            pods = kube.list("Pod", ns)["items"]
             want = sum(int(d.get("spec", {}).get("replicas", 1)) for d in deploys)
             if len([p for p in pods if _ready(p)]) == want == len(pods):
                 break
