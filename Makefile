@@ -36,6 +36,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/translate.py
 	$(BIN)/python bench/sandbox.py
 	$(BIN)/python bench/inspect.py
+	$(BIN)/python bench/widgets.py
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .mypy_cache .ruff_cache .pytest_cache .import_linter_cache

@@ -113,7 +113,18 @@ class _AbortVirtualService(Exception):
 
 
 @dataclass(frozen=True, slots=True)
-class _Parent:
+class ParentRoute:
+    """What a delegating route hands down to the routes of the tables it selects.
+
+    Attributes:
+        matcher: The delegating route's matcher (children must begin with its prefix).
+        options: Its merged route options.
+        name: Its route name (for child route names).
+        has_name: Whether a route on the branch is named.
+        inheritable_matchers: Whether children inherit header/method/query matchers.
+        inheritable_path_matchers: Whether children inherit the path matcher.
+    """
+
     matcher: Matcher
     options: Mapping[str, Any]
     name: str
@@ -206,7 +217,7 @@ class RouteConverter:
                                       layer="gateway"))
             return None
 
-    def _route_name(self, owner: ResourceKey, route: Route, parent: _Parent | None, idx: int) -> tuple[str, bool]:
+    def _route_name(self, owner: ResourceKey, route: Route, parent: ParentRoute | None, idx: int) -> tuple[str, bool]:
         named = bool(route.name) or (parent is not None and parent.has_name)
         prefix = parent.name + "_" if parent is not None else ""
         if self.profile == "1.3":
@@ -220,7 +231,7 @@ class RouteConverter:
             head = "rt:"
         return f"{prefix}{head}{owner.namespace}_{owner.name}_route:{display}", named
 
-    def _visit(self, owner: ResourceKey, routes: Sequence[Route], parent: _Parent | None,
+    def _visit(self, owner: ResourceKey, routes: Sequence[Route], parent: ParentRoute | None,
                visited: tuple[RouteTable, ...], ancestors: tuple[ResourceKey, ...]) -> list[ProxyRoute]:
         # appendSource: a route's sources are its resource, then each enclosing one up to the VS;
         # they are set once, on the leaf, instead of appended level by level.
@@ -229,7 +240,7 @@ class RouteConverter:
         for idx, route in enumerate(routes):
             name, has_name = self._route_name(owner, route, parent, idx)
             if parent is not None:
-                merged = self._validate_and_merge(owner, route, parent)
+                merged = self.validate_and_merge(owner, route, parent)
                 if merged is None:
                     continue
                 route = merged
@@ -252,7 +263,16 @@ class RouteConverter:
                                   options=route.options, name=name, sources=sources))
         return out
 
-    def _delegate_matcher(self, owner: ResourceKey, route: Route) -> Matcher | None:
+    def delegate_matcher(self, owner: ResourceKey, route: Route) -> Matcher | None:
+        """The matcher of a delegating route, or None (with Gloo's error reported) when it is invalid.
+
+        Args:
+            owner: The resource the route belongs to.
+            route: The delegating route.
+
+        Returns:
+            Its single prefix matcher (``/`` when it has none), or None.
+        """
         matchers = route.matchers
         if len(matchers) == 0:
             return DEFAULT_MATCHER
@@ -280,7 +300,7 @@ class RouteConverter:
 
     def _delegate(self, owner: ResourceKey, route: Route, name: str, has_name: bool,
                   visited: tuple[RouteTable, ...], sources: tuple[ResourceKey, ...]) -> list[ProxyRoute]:
-        matcher = self._delegate_matcher(owner, route)
+        matcher = self.delegate_matcher(owner, route)
         if matcher is None:
             return []
         assert route.delegate_action is not None
@@ -294,7 +314,7 @@ class RouteConverter:
             for weight, group in groups:
                 if len(group) > 1:
                     self._report(owner, same_weight_warning(weight, group), error=False)
-        info = _Parent(matcher=matcher, options=route.options, name=name, has_name=has_name,
+        info = ParentRoute(matcher=matcher, options=route.options, name=name, has_name=has_name,
                        inheritable_matchers=bool(route.inheritable_matchers),
                        inheritable_path_matchers=bool(route.inheritable_path_matchers))
         out: list[ProxyRoute] = []
@@ -315,7 +335,17 @@ class RouteConverter:
             out.extend(group_routes)
         return out
 
-    def _validate_and_merge(self, owner: ResourceKey, child: Route, parent: _Parent) -> Route | None:
+    def validate_and_merge(self, owner: ResourceKey, child: Route, parent: ParentRoute) -> Route | None:
+        """A delegated route merged with its parent (``validateAndMergeParentRoute``), or None when dropped.
+
+        Args:
+            owner: The route table the route belongs to.
+            child: The route.
+            parent: What the delegating route hands down.
+
+        Returns:
+            The merged route, or None (Gloo's message reported) when its matchers do not fit the parent.
+        """
         if self.profile == "1.3":
             for m in child.matchers:
                 if not m.path.startswith(parent.matcher.path):

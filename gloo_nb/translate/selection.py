@@ -201,6 +201,18 @@ class RouteTableIndex:
         pool.sort(key=lambda rt: self._position[id(rt)])
         return pool
 
+    def get(self, namespace: str, name: str) -> RouteTable | None:
+        """The route table ``namespace/name``, if there is one.
+
+        Args:
+            namespace: Its namespace.
+            name: Its name.
+
+        Returns:
+            The table, or None.
+        """
+        return self._by_ref.get((namespace, name))
+
     def select(self, action: DelegateAction, owner_namespace: str, profile: Profile) -> list[RouteTable]:
         """Gloo's ``SelectRouteTables``.
 

@@ -1,0 +1,619 @@
+"""View-model of the delegation tree: VirtualService -> delegate routes -> RouteTables -> routes -> destinations.
+
+The tree is built lazily: :meth:`DelegationTree.roots` returns the VirtualServices, and
+:meth:`DelegationTree.children` builds one node's children on first request (then caches them), so a
+tree over 10,000 RouteTables opens in milliseconds. Selection and ordering of RouteTables, and the
+check that drops a child route (prefix mismatch and the other delegation rules), are the gateway
+translator's own (:class:`gloo_nb.translate.selection.RouteTableIndex`,
+:func:`~gloo_nb.translate.selection.group_by_weight` and the translator's route validation); nothing
+here re-decides Gloo semantics.
+
+States, most severe last (:data:`TREE_STATES`): ``accepted``, ``warning``, ``dropped`` (Gloo drops
+the route: its prefix does not start with the parent's), ``replaced`` (Envoy gets Gloo's fallback
+response instead), ``blocked`` (the control plane keeps the last known good snapshot because of this
+node's problem), ``rejected``. A node's ``inherited`` state is the most severe state of its ancestors
+that also applies to it (``dropped``, ``blocked`` and ``rejected`` flow down; ``warning`` and
+``replaced`` do not).
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from google.protobuf.json_format import MessageToDict
+
+from gloo_nb.models import Finding, ResourceKey, Route, RouteTable, VirtualService
+from gloo_nb.translate import Translation
+from gloo_nb.translate.gateway import ParentRoute, RouteConverter
+from gloo_nb.translate.proxy import ProxyRoute
+from gloo_nb.translate.render import action_summary, destination_json, match_summary, matcher_json
+from gloo_nb.translate.reports import Reports
+from gloo_nb.translate.selection import RouteTableIndex, SelectionError, group_by_weight
+
+TREE_STATES = ("accepted", "warning", "dropped", "replaced", "blocked", "rejected")
+"""Node states, least severe first."""
+
+TREE_COLOURS: dict[str, str] = {
+    "accepted": "#2e7d32",
+    "warning": "#f9a825",
+    "dropped": "#757575",
+    "replaced": "#1565c0",
+    "blocked": "#c62828",
+    "rejected": "#6a1b9a",
+}
+"""Colour of each state."""
+
+TREE_LEGEND: dict[str, str] = {
+    "accepted": "accepted by Gloo, served as written",
+    "warning": "accepted with a warning",
+    "dropped": "dropped by Gloo (prefix mismatch with the parent route, or another delegation rule)",
+    "replaced": "replaced by Gloo's fallback response (e.g. 404)",
+    "blocked": "its problem makes the control plane keep the last known good configuration",
+    "rejected": "rejected by Gloo: not translated",
+}
+"""One line per state, for the legend."""
+
+_RANK = {s: i for i, s in enumerate(TREE_STATES)}
+_FLOWS_DOWN = ("dropped", "blocked", "rejected")
+
+
+def worst(states: Sequence[str]) -> str:
+    """The most severe of some states (``accepted`` when none).
+
+    Args:
+        states: States from :data:`TREE_STATES`.
+
+    Returns:
+        The most severe one.
+    """
+    return max(states, key=_RANK.__getitem__, default="accepted")
+
+
+@dataclass(slots=True)
+class TreeNode:
+    """One node of the tree.
+
+    Attributes:
+        id: Unique path-like id (stable across calls).
+        kind: ``VirtualService``, ``DelegateRoute``, ``RouteTable``, ``Route`` or ``Destination``.
+        label: One-line text.
+        state: The node's own state.
+        inherited: The most severe state flowing down from its ancestors (``accepted`` when none).
+        has_children: Whether :meth:`DelegationTree.children` can return anything.
+        parent: The parent's id (None for a VirtualService).
+        resource: The Gloo resource the node belongs to.
+        weight: RouteTable weight or destination weight, where one applies.
+        findings: Findings attributed to the node.
+    """
+
+    id: str
+    kind: str
+    label: str
+    state: str
+    inherited: str
+    has_children: bool
+    parent: str | None
+    resource: ResourceKey
+    weight: int | None = None
+    findings: list[Finding] = field(default_factory=list)
+    # Private construction inputs for children and details.
+    _route: Route | None = field(default=None, repr=False)
+    _merged: Route | None = field(default=None, repr=False)
+    _chain: tuple[ResourceKey, ...] = field(default=(), repr=False)
+    _visited: tuple[RouteTable, ...] = field(default=(), repr=False)
+    _parent_info: Any = field(default=None, repr=False)
+    _tables: tuple[tuple[int, RouteTable], ...] = field(default=(), repr=False)
+
+    @property
+    def colour(self) -> str:
+        """The colour of :attr:`shown_state`."""
+        return TREE_COLOURS[self.shown_state]
+
+    @property
+    def shown_state(self) -> str:
+        """The own state when it is not ``accepted`` (what happened to this node), else the inherited one."""
+        return self.state if self.state != "accepted" else self.inherited
+
+
+@dataclass(frozen=True, slots=True)
+class EnvoyRouteRef:
+    """An Envoy route a Gloo route became.
+
+    Attributes:
+        route_configuration: RouteConfiguration name.
+        virtual_host: Envoy virtual host name.
+        index: Position in the virtual host.
+        match: Envoy match summary.
+        action: Envoy action summary.
+        replaced: Whether Gloo pointed it at the fallback.
+        replicas: Action each replica applied for this route (None: the replica lacks it).
+    """
+
+    route_configuration: str
+    virtual_host: str
+    index: int
+    match: str
+    action: str
+    replaced: bool
+    replicas: Mapping[str, str | None]
+
+
+@dataclass(frozen=True, slots=True)
+class NodeDetail:
+    """What selecting a node shows.
+
+    Attributes:
+        node: The node.
+        yaml: The resource (or route) as YAML.
+        findings: Its findings.
+        envoy_routes: The Envoy routes it became.
+    """
+
+    node: TreeNode
+    yaml: str
+    findings: list[Finding]
+    envoy_routes: list[EnvoyRouteRef]
+
+
+def _route_dict(route: Route) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if route.name:
+        out["name"] = route.name
+    if route.matchers:
+        out["matchers"] = [matcher_json(m) for m in route.matchers]
+    act = route.route_action
+    if act is not None:
+        if act.single is not None:
+            out["routeAction"] = {"single": destination_json(act.single)}
+        elif act.multi is not None:
+            out["routeAction"] = {"multi": {"destinations": [
+                {"destination": destination_json(w.destination), "weight": w.weight} for w in act.multi]}}
+        elif act.upstream_group is not None:
+            out["routeAction"] = {"upstreamGroup": {"name": act.upstream_group.name,
+                                                    "namespace": act.upstream_group.namespace}}
+    d = route.delegate_action
+    if d is not None:
+        if d.ref is not None or d.name:
+            out["delegateAction"] = {"ref": {"name": d.ref.name if d.ref else d.name,
+                                             "namespace": d.ref.namespace if d.ref else d.namespace}}
+        elif d.selector is not None:
+            sel: dict[str, Any] = {}
+            if d.selector.namespaces:
+                sel["namespaces"] = list(d.selector.namespaces)
+            if d.selector.labels:
+                sel["labels"] = dict(d.selector.labels)
+            if d.selector.expressions:
+                sel["expressions"] = [{"key": e.key, "operator": e.operator, "values": list(e.values)}
+                                      for e in d.selector.expressions]
+            out["delegateAction"] = {"selector": sel}
+    if route.direct_response_action is not None:
+        out["directResponseAction"] = {"status": route.direct_response_action.status}
+    if route.redirect_action is not None:
+        out["redirectAction"] = {"hostRedirect": route.redirect_action.host_redirect}
+    if route.options:
+        out["options"] = dict(route.options)
+    return out
+
+
+def _matcher_text(route: Route) -> str:
+    if not route.matchers:
+        return "prefix /"
+    parts = []
+    for m in route.matchers:
+        text = f"{m.path_kind or 'prefix'} {m.path or '/'}"
+        extra = [f"{h.name}={h.value}" if h.value else h.name for h in m.headers]
+        extra += [f"?{q.name}" for q in m.query_parameters] + list(m.methods)
+        parts.append(text + (" [" + ", ".join(extra) + "]" if extra else ""))
+    return " | ".join(parts)
+
+
+def _dest_text(dest: Any) -> str:
+    if dest.upstream is not None:
+        text = f"upstream {dest.upstream.namespace}/{dest.upstream.name}"
+    elif dest.kube is not None:
+        text = f"kube {dest.kube.ref.namespace}/{dest.kube.ref.name}:{dest.kube.port}"
+    else:
+        text = "destination"
+    if dest.subset:
+        text += " " + ",".join(f"{k}={v}" for k, v in sorted(dest.subset.items()))
+    return text
+
+
+class DelegationTree:
+    """The lazily built delegation tree of one translation.
+
+    Args:
+        translation: The translation (its snapshot, reports, findings, origins, push decision).
+        drift: ``Inspection.drift`` rows (with ``bySource``), to show which replicas applied a route.
+    """
+
+    def __init__(self, translation: Translation, drift: Sequence[Mapping[str, Any]] | None = None) -> None:
+        self.translation = translation
+        self.drift = list(drift or ())
+        snap = translation.snapshot
+        # Like the translator: these loops allocate many small acyclic objects while the translation's
+        # millions are alive, and the cyclic collector's passes over them cost more than the work.
+        enabled = gc.isenabled()
+        gc.disable()
+        try:
+            self._build(translation, snap)
+        finally:
+            if enabled:
+                gc.enable()
+
+    def _build(self, translation: Translation, snap: Any) -> None:
+        self.index = RouteTableIndex(snap.route_tables)
+        self._vs = {vs.key: vs for vs in snap.virtual_services}
+        self._replaced = set(translation.replaced)
+        self.profile = translation.profile
+        self.blocked = translation.push.decision == "keep-last-good"
+        self._nodes: dict[str, TreeNode] = {}
+        self._children: dict[str, list[TreeNode]] = {}
+        self._reports = {r.key: r for r in translation.reports}
+        self._findings_by_origin: dict[ResourceKey, list[Finding]] = {}
+        for f in translation.findings:
+            self._findings_by_origin.setdefault(f.origin, []).append(f)
+            if f.resource != f.origin:
+                # The resource Gloo writes the problem on (the VS, for a RouteTable's bad upstream).
+                self._findings_by_origin.setdefault(f.resource, []).append(f)
+        # Envoy routes by the Proxy route's sources; built up front so expanding a table stays cheap.
+        self._envoy_index: dict[tuple[ResourceKey, ...], list[tuple[str, Any]]] = {}
+        for rc, origins in translation.origins.items():
+            for o in origins:
+                self._envoy_index.setdefault(o.route.sources, []).append((rc, o))
+        self._envoy_routes = {(conf.name, vh.name): vh.routes for conf in translation.envoy.route_configurations
+                              for vh in conf.virtual_hosts}
+        self._roots = [self._resource_node(vs.key, None, f"VirtualService {vs.key.ref}", "accepted",
+                                           kind="VirtualService", has_children=bool(
+                                               vs.virtual_host and vs.virtual_host.routes), vs=vs)
+                       for vs in snap.virtual_services]
+
+    # -- nodes ------------------------------------------------------------------------------------
+
+    def _register(self, node: TreeNode) -> TreeNode:
+        self._nodes[node.id] = node
+        return node
+
+    def _resource_state(self, key: ResourceKey) -> tuple[str, list[Finding]]:
+        findings = list(self._findings_by_origin.get(key, ()))
+        report = self._reports.get(key)
+        states = []
+        if report is not None and report.errors:
+            states.append("rejected")
+        elif (report is not None and report.warnings) or findings:
+            states.append("warning")
+        if self.blocked and findings:
+            states.append("blocked")
+        return worst(states), findings
+
+    def _resource_node(self, key: ResourceKey, parent: TreeNode | None, label: str, inherited: str, *, kind: str,
+                       has_children: bool, vs: VirtualService | None = None, **extra: Any) -> TreeNode:
+        state, findings = self._resource_state(key)
+        node_id = f"{parent.id}/{key.kind}:{key.ref}" if parent else f"{key.kind}:{key.ref}"
+        node = TreeNode(id=node_id, kind=kind, label=label, state=state, inherited=inherited,
+                        has_children=has_children, parent=parent.id if parent else None, resource=key,
+                        findings=findings, _chain=(key, *(parent._chain if parent else ())), **extra)
+        return self._register(node)
+
+    def _down(self, node: TreeNode) -> str:
+        # What a child inherits: the flowing states of the node and its own ancestors.
+        return worst([s for s in (node.state, node.inherited) if s in _FLOWS_DOWN])
+
+    def roots(self) -> list[TreeNode]:
+        """The top level: one node per VirtualService, in snapshot order.
+
+        Returns:
+            The root nodes.
+        """
+        return list(self._roots)
+
+    def node(self, node_id: str) -> TreeNode:
+        """Return a node that was already built.
+
+        Args:
+            node_id: Its id.
+
+        Returns:
+            The node.
+        """
+        return self._nodes[node_id]
+
+    def children(self, node_id: str) -> list[TreeNode]:
+        """Build (once) and return a node's children.
+
+        Args:
+            node_id: The node's id.
+
+        Returns:
+            The children, in Gloo's order.
+        """
+        cached = self._children.get(node_id)
+        if cached is not None:
+            return cached
+        node = self._nodes[node_id]
+        if node.kind == "VirtualService":
+            vs = self._vs[node.resource]
+            out = self._routes(node, vs.virtual_host.routes if vs.virtual_host else (), None)
+        elif node.kind == "RouteTable":
+            rt = node._tables[0][1]
+            out = self._routes(node, rt.routes, node._parent_info)
+        elif node.kind == "DelegateRoute":
+            out = self._tables(node)
+        elif node.kind == "Route":
+            out = self._destinations(node)
+        else:
+            out = []
+        self._children[node_id] = out
+        return out
+
+    def _converter(self, top: ResourceKey) -> RouteConverter:
+        # The translator's own route walker, with throw-away reports: its validation decides drops.
+        vs = self._vs[top]
+        conv = RouteConverter(self.profile, self.index, Reports(), _NoGateway(), "")  # type: ignore[arg-type]
+        conv.top = vs
+        return conv
+
+    def _routes(self, owner: TreeNode, routes: Sequence[Route], parent_info: Any) -> list[TreeNode]:
+        conv = self._converter(owner._chain[-1])
+        inherited = self._down(owner)
+        out = []
+        for idx, route in enumerate(routes):
+            merged: Route | None = route
+            state = "accepted"
+            if parent_info is not None:
+                try:
+                    merged = conv.validate_and_merge(owner.resource, route, parent_info)
+                except Exception:  # noqa: BLE001 - Gloo 1.3 aborts the VS; the VS report says why
+                    merged = None
+                if merged is None:
+                    state = "dropped"
+            text = _matcher_text(route)
+            if route.delegate_action is not None:
+                d = route.delegate_action
+                target = (f"ref {(d.ref.namespace if d.ref else d.namespace)}/{d.ref.name if d.ref else d.name}"
+                          if d.ref is not None or d.name else "selector " + json.dumps(
+                              _route_dict(route).get("delegateAction", {}).get("selector", {}), sort_keys=True))
+                node = TreeNode(id=f"{owner.id}/delegate:{idx}", kind="DelegateRoute",
+                                label=f"delegate {text} -> {target}", state=state, inherited=inherited,
+                                has_children=merged is not None, parent=owner.id, resource=owner.resource,
+                                _route=route, _merged=merged, _chain=owner._chain, _visited=owner._visited)
+            else:
+                node = TreeNode(id=f"{owner.id}/route:{idx}", kind="Route", label=f"route {text}", state=state,
+                                inherited=inherited, has_children=route.route_action is not None,
+                                parent=owner.id, resource=owner.resource, _route=route, _merged=merged,
+                                _chain=owner._chain)
+                if merged is not None:
+                    self._leaf_state(node)
+            out.append(self._register(node))
+        return out
+
+    def _route_findings(self, node: TreeNode) -> list[Finding]:
+        route = node._route
+        assert route is not None
+        names = []
+        act = route.route_action
+        dests = [] if act is None else ([act.single] if act.single else [w.destination for w in act.multi or ()])
+        for d in dests:
+            if d.upstream is not None:
+                ns = d.upstream.namespace or node.resource.namespace
+                names.append(f"{{{d.upstream.name} {ns}}}")
+                names.append(f"{ns}.{d.upstream.name}")
+        return [f for f in self._findings_by_origin.get(node.resource, ())
+                if any(n in f.message for n in names)]
+
+    def _leaf_state(self, node: TreeNode) -> None:
+        node.findings = self._route_findings(node)
+        states = []
+        if node.findings:
+            states.append("rejected" if any(f.severity == "error" for f in node.findings) else "warning")
+            if self.blocked:
+                states.append("blocked")
+        if any(ref.replaced for ref in self.envoy_routes(node)):
+            states.append("replaced")
+        node.state = worst(states)
+
+    def _tables(self, node: TreeNode) -> list[TreeNode]:
+        route, merged = node._route, node._merged
+        assert route is not None and route.delegate_action is not None and merged is not None
+        conv = self._converter(node._chain[-1])
+        try:
+            matcher = conv.delegate_matcher(node.resource, merged)
+        except Exception:  # noqa: BLE001 - 1.3 aborts the VS on a bad delegate matcher
+            matcher = None
+        if matcher is None:
+            node.state = worst((node.state, "rejected"))
+            return []
+        try:
+            tables = self.index.select(route.delegate_action, node.resource.namespace, self.profile)
+        except SelectionError as err:
+            node.state = worst((node.state, "warning"))
+            node.label += f"  ({err})"
+            return []
+
+        info = ParentRoute(matcher=matcher, options=merged.options, name="", has_name=False,
+                       inheritable_matchers=bool(merged.inheritable_matchers),
+                       inheritable_path_matchers=bool(merged.inheritable_path_matchers))
+        inherited = self._down(node)
+        out = []
+        for weight, group in group_by_weight(tables):
+            for rt in group:
+                if any(rt is seen for seen in node._visited):
+                    continue
+                child = self._resource_node(
+                    rt.key, node, f"RouteTable {rt.key.ref} (weight {weight})", inherited, kind="RouteTable",
+                    has_children=bool(rt.routes), weight=weight, _parent_info=info, _visited=(*node._visited, rt),
+                    _tables=((weight, rt),))
+                out.append(child)
+        return out
+
+    def _destinations(self, node: TreeNode) -> list[TreeNode]:
+        act = node._route.route_action if node._route else None
+        if act is None:
+            return []
+        inherited = self._down(node)
+        pairs = [(act.single, None)] if act.single is not None else [(w.destination, w.weight)
+                                                                     for w in act.multi or ()]
+        out = []
+        for i, (dest, weight) in enumerate(pairs):
+            text = _dest_text(dest) + (f" weight {weight or 0}" if weight is not None or act.multi else "")
+            out.append(self._register(TreeNode(
+                id=f"{node.id}/dest:{i}", kind="Destination", label=text, state="accepted", inherited=inherited,
+                has_children=False, parent=node.id, resource=node.resource, weight=weight)))
+        return out
+
+    # -- Envoy routes and details ----------------------------------------------------------------
+
+    def envoy_routes(self, node: TreeNode) -> list[EnvoyRouteRef]:
+        """The Envoy routes a route node became (nothing for other kinds, or a dropped route).
+
+        A Gloo route is found among the Proxy routes of the same resource chain by its merged
+        matchers and action; two identical routes in one resource share their Envoy routes.
+
+        Args:
+            node: A ``Route`` node.
+
+        Returns:
+            The Envoy routes, with their replacement flag and per-replica actions.
+        """
+        if node.kind != "Route" or node._merged is None:
+            return []
+        merged = node._merged
+        out = []
+        for rc, origin in self._envoy_index.get(node._chain, ()):
+            pr: ProxyRoute = origin.route
+            if pr.matchers != (merged.matchers or pr.matchers) or not _same_action(pr, merged):
+                continue
+            out.append(self._envoy_ref(rc, origin))
+        return out
+
+    def _envoy_ref(self, rc: str, origin: Any) -> EnvoyRouteRef:
+        vh_routes = self._envoy_routes.get((rc, origin.virtual_host), ())
+        envoy_route = vh_routes[origin.envoy_index] if origin.envoy_index < len(vh_routes) else None
+        as_json = MessageToDict(envoy_route) if envoy_route is not None else {}
+        name = envoy_route.name if envoy_route is not None else ""
+        replaced = (rc, origin.virtual_host, name or str(origin.envoy_index)) in self._replaced
+        match = match_summary(as_json.get("match", {}))
+        replicas: dict[str, str | None] = {}
+        for row in self.drift:
+            r = row.get("route", {})
+            if r.get("virtualHost") == origin.virtual_host and r.get("match") == match:
+                replicas = {k: v for k, v in row.get("bySource", {}).items() if k not in ("intent", "served")}
+                break
+        return EnvoyRouteRef(rc, origin.virtual_host, origin.envoy_index, match, action_summary(as_json),
+                             replaced, replicas)
+
+    def detail(self, node_id: str) -> NodeDetail:
+        """What selecting a node shows: YAML, findings, Envoy routes and the replicas that applied them.
+
+        Args:
+            node_id: The node's id.
+
+        Returns:
+            The detail.
+        """
+        node = self._nodes[node_id]
+        if node.kind in ("Route", "DelegateRoute") and node._route is not None:
+            text = yaml.safe_dump(_route_dict(node._route), sort_keys=False)
+        elif node.kind in ("VirtualService", "RouteTable"):
+            text = self._resource_yaml(node.resource)
+        else:
+            text = node.label + "\n"
+        return NodeDetail(node, text, list(node.findings), self.envoy_routes(node))
+
+    def _resource_yaml(self, key: ResourceKey) -> str:
+        res: VirtualService | RouteTable | None = self._vs.get(key)
+        if res is None and key.kind == "RouteTable":
+            res = self.index.get(key.namespace, key.name)
+        if res is None:
+            return ""
+        loc = res.meta.location
+        path = Path(loc.file)
+        if loc.document is not None and path.is_file():
+            # The source object, as written.
+            try:
+                docs = [d for d in yaml.safe_load_all(path.read_text()) if d is not None]
+                if loc.document < len(docs):
+                    return yaml.safe_dump(docs[loc.document], sort_keys=False)
+            except (OSError, yaml.YAMLError):
+                pass
+        routes = (res.virtual_host.routes if isinstance(res, VirtualService) and res.virtual_host
+                  else res.routes if isinstance(res, RouteTable) else ())
+        return yaml.safe_dump({"kind": key.kind, "metadata": {"name": key.name, "namespace": key.namespace},
+                               "routes": [_route_dict(r) for r in routes]}, sort_keys=False)
+
+    # -- search ------------------------------------------------------------------------------------
+
+    def walk(self) -> Iterator[TreeNode]:
+        """Every node, depth first, expanding as it goes.
+
+        Yields:
+            The nodes.
+        """
+        stack = list(reversed(self._roots))
+        while stack:
+            node = stack.pop()
+            yield node
+            if node.has_children:
+                stack.extend(reversed(self.children(node.id)))
+
+    def search(self, text: str, *, limit: int = 200) -> list[TreeNode]:
+        """Nodes whose label contains ``text`` (case-insensitive), expanding the tree as needed.
+
+        Args:
+            text: The text.
+            limit: Stop after this many hits.
+
+        Returns:
+            The matching nodes; :meth:`path` gives the ids to expand to show one.
+        """
+        needle = text.lower()
+        out = []
+        for node in self.walk():
+            if needle in node.label.lower():
+                out.append(node)
+                if len(out) >= limit:
+                    break
+        return out
+
+    def path(self, node_id: str) -> list[str]:
+        """Ids from the root down to a node (inclusive).
+
+        Args:
+            node_id: The node's id.
+
+        Returns:
+            The ids.
+        """
+        out = []
+        current: str | None = node_id
+        while current is not None:
+            out.append(current)
+            current = self._nodes[current].parent
+        return out[::-1]
+
+
+def _same_action(pr: ProxyRoute, route: Route) -> bool:
+    if route.route_action is None:
+        return pr.route_action is None
+    if pr.route_action is None:
+        return False
+    a, b = route.route_action, pr.route_action
+    if a.single is not None and b.single is not None:
+        return a.single.subset == b.single.subset and (a.single.upstream is None) == (b.single.upstream is None) and (
+            a.single.upstream is None or b.single.upstream is None or a.single.upstream.name == b.single.upstream.name)
+    if a.multi is not None and b.multi is not None:
+        return [w.weight for w in a.multi] == [w.weight for w in b.multi]
+    return (a.single is None) == (b.single is None)
+
+
+class _NoGateway:
+    """Stands in for the Gateway: route validation never reads it."""
+
+    class meta:  # noqa: N801 - mirrors Gateway.meta for route naming, unused by validation
+        name = ""

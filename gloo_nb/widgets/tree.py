@@ -1,0 +1,134 @@
+"""Delegation tree: VirtualService -> delegate routes -> RouteTables -> routes -> destinations, lazily expanded."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import ipywidgets as w
+
+from gloo_nb.analysis.tree import TREE_COLOURS, TREE_LEGEND, DelegationTree, NodeDetail, TreeNode
+from gloo_nb.widgets._html import esc
+
+
+class DelegationTreeView(w.VBox):
+    """A collapsible, searchable delegation tree; selecting a node shows its YAML, findings and Envoy routes.
+
+    Args:
+        translation: The translation (``Inspection.translation`` or ``translate(...)``).
+        inspection: Optional ``gloo_nb.app.connect.Inspection``, for which replicas applied a route.
+
+    Attributes:
+        tree: The view-model.
+        expanded: Ids of the expanded nodes.
+        selected: Id of the selected node, or None.
+        search: Text box; committing text runs :meth:`run_search`, which expands to and lists the hits.
+        rows: The shown rows' ``(node id, toggle button, label button)``, in display order.
+        detail: The selection's YAML, findings and Envoy routes (HTML).
+    """
+
+    def __init__(self, translation: Any, inspection: Any | None = None) -> None:
+        self.tree = DelegationTree(translation, inspection.drift if inspection is not None else None)
+        self.expanded: set[str] = set()
+        self.selected: str | None = None
+        self.hits: list[str] = []
+        # Search when the text is committed (Enter or blur), not on each keystroke: a search expands.
+        self.search = w.Text(placeholder="search (label text)", description="search", continuous_update=False)
+        self.search.observe(lambda change: self.run_search(change["new"]), names="value")
+        self.legend = w.HTML(_legend_html())
+        self.body = w.VBox()
+        self.detail = w.HTML("<i>select a node</i>")
+        self.rows: list[tuple[str, w.Button, w.Button]] = []
+        super().__init__([self.legend, self.search, self.body, self.detail])
+        self._render()
+
+    def toggle(self, node_id: str) -> None:
+        """Expand or collapse a node.
+
+        Args:
+            node_id: The node's id.
+        """
+        if node_id in self.expanded:
+            self.expanded.discard(node_id)
+        else:
+            self.expanded.add(node_id)
+        self._render()
+
+    def select(self, node_id: str) -> NodeDetail:
+        """Select a node and show its details.
+
+        Args:
+            node_id: The node's id.
+
+        Returns:
+            The detail shown.
+        """
+        self.selected = node_id
+        detail = self.tree.detail(node_id)
+        self.detail.value = _detail_html(detail)
+        self._render()
+        return detail
+
+    def run_search(self, text: str) -> list[str]:
+        """Expand the tree down to every node whose label contains ``text`` and highlight them.
+
+        Args:
+            text: The text (case-insensitive); empty clears the search.
+
+        Returns:
+            The ids of the hits.
+        """
+        self.hits = [n.id for n in self.tree.search(text)] if text else []
+        for hit in self.hits:
+            self.expanded.update(self.tree.path(hit)[:-1])
+        self._render()
+        return self.hits
+
+    def _render(self) -> None:
+        rows: list[Any] = []
+        self.rows = []
+        stack = [(n, 0) for n in reversed(self.tree.roots())]
+        hits = set(self.hits)
+        while stack:
+            node, depth = stack.pop()
+            rows.append(self._row(node, depth, node.id in hits))
+            if node.id in self.expanded:
+                stack.extend((c, depth + 1) for c in reversed(self.tree.children(node.id)))
+        self.body.children = rows
+
+    def _row(self, node: TreeNode, depth: int, hit: bool) -> w.HBox:
+        sign = ("-" if node.id in self.expanded else "+") if node.has_children else " "
+        toggle = w.Button(description=sign, layout=w.Layout(width="2.5em", margin=f"0 0 0 {depth * 1.5}em"),
+                          disabled=not node.has_children)
+        toggle.on_click(lambda _b, i=node.id: self.toggle(i))
+        state = node.state if node.inherited == "accepted" else f"{node.state}, inherits {node.inherited}"
+        label = w.Button(description=f"{node.label}  [{state}]", tooltip=TREE_LEGEND[node.shown_state],
+                         layout=w.Layout(width="auto", border="2px solid black" if hit or node.id == self.selected
+                                         else ""))
+        label.style.button_color = node.colour
+        label.style.text_color = "white"
+        label.on_click(lambda _b, i=node.id: self.select(i))
+        self.rows.append((node.id, toggle, label))
+        return w.HBox([toggle, label])
+
+
+def _legend_html() -> str:
+    items = "".join(f'<span style="background:{TREE_COLOURS[s]};color:white;padding:1px 6px;margin-right:6px" '
+                    f'title="{esc(m)}">{esc(s)}</span>' for s, m in TREE_LEGEND.items())
+    return f"<div>{items}</div>"
+
+
+def _detail_html(detail: NodeDetail) -> str:
+    node = detail.node
+    parts = [f"<b>{esc(node.label)}</b> &mdash; {esc(node.state)} (inherits {esc(node.inherited)})",
+             f"<pre>{esc(detail.yaml)}</pre>"]
+    if detail.findings:
+        parts.append("<b>findings</b><ul>" + "".join(
+            f"<li>{esc(f.severity)}: {esc(f.message)} ({esc(f.origin)})</li>" for f in detail.findings) + "</ul>")
+    if detail.envoy_routes:
+        items = []
+        for r in detail.envoy_routes:
+            replicas = ", ".join(f"{k}: {v or 'absent'}" for k, v in r.replicas.items()) or "no replica data"
+            items.append(f"<li>{esc(r.virtual_host)}[{r.index}] {esc(r.match)} &rarr; {esc(r.action)}"
+                         f"{' (replaced by the fallback)' if r.replaced else ''}; replicas: {esc(replicas)}</li>")
+        parts.append("<b>Envoy routes</b><ul>" + "".join(items) + "</ul>")
+    return "".join(parts)

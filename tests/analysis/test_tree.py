@@ -1,0 +1,140 @@
+"""The delegation tree view-model on the seed scenario's Part 2 (profile 1.3) and a synthetic large tree."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from gloo_nb.analysis.tree import TREE_COLOURS, TREE_LEGEND, TREE_STATES, DelegationTree
+from gloo_nb.app.manifests import read_manifests
+from gloo_nb.models import Snapshot
+from gloo_nb.models.codec import parse_object
+from gloo_nb.models.defaults import helm_default_settings_manifest
+from gloo_nb.translate import Translator
+
+PART2 = Path(__file__).resolve().parents[2] / "data" / "scenarios" / "two-phase-canary" / "part2"
+
+
+class Cluster:
+    """Objects applied file by file, translated by one long-lived translator (as Gloo's pod)."""
+
+    def __init__(self) -> None:
+        self.objects: dict = {}
+        self.gloo = Translator("1.3")
+
+    def apply(self, *files: str, patch: bool = False, extra=()):
+        for res in [*read_manifests([str(PART2 / f) for f in files]).resources, *extra]:
+            self.objects[(res.kind, res.meta.namespace, res.meta.name)] = res
+        if patch:
+            manifest = helm_default_settings_manifest(profile="1.3")
+            manifest["spec"]["gloo"]["invalidConfigPolicy"].update(
+                {"replaceInvalidRoutes": True, "invalidRouteResponseCode": 404})
+            self.objects[("Settings", "gloo-system", "default")] = parse_object(manifest).resource
+        return self.gloo.translate(Snapshot.from_resources(self.objects.values()))
+
+
+def step4(c: Cluster):
+    c.apply("echo.yaml", "foxtrot.yaml", "upstream-echo.yaml", "upstream-foxtrot.yaml", "rt-echo-1.yaml",
+            "rt-foxtrot-1.yaml", "vs.yaml")
+    c.apply("foxtrot-v2.yaml", "rt-foxtrot-2.yaml")
+    c.apply("rt-foxtrot-3.yaml")
+    return c.apply("echo-v2.yaml", "rt-echo-2.yaml")
+
+
+def by_label(tree: DelegationTree):
+    return {n.label: n for n in tree.walk()}
+
+
+def test_accepted_tree_shape_order_and_envoy_routes():
+    tree = DelegationTree(step4(Cluster()))
+    roots = tree.roots()
+    assert [n.label for n in roots] == ["VirtualService gloo-system/app"]
+    delegates = tree.children(roots[0].id)
+    assert [d.label for d in delegates] == ['delegate prefix /echo -> selector {"namespaces": ["echo"]}',
+                                            'delegate prefix /foxtrot -> selector {"namespaces": ["foxtrot"]}']
+    (echo_rt,) = tree.children(delegates[0].id)
+    assert echo_rt.label == "RouteTable echo/echo-routes (weight 0)" and echo_rt.weight == 0
+    routes = tree.children(echo_rt.id)
+    assert [r.label for r in routes] == ["route prefix /echo [stage=canary]", "route prefix /echo"]
+    assert all(n.shown_state == "accepted" and n.colour == TREE_COLOURS["accepted"] for n in tree.walk())
+    weighted = by_label(tree)["route prefix /foxtrot"]
+    assert [d.label for d in tree.children(weighted.id)] == [
+        "upstream gloo-system/foxtrot version=v1 weight 100", "upstream gloo-system/foxtrot version=v2 weight 0"]
+    (envoy,) = tree.detail(routes[0].id).envoy_routes
+    assert (envoy.virtual_host, envoy.index, envoy.match) == ("gloo-system_app", 0, "prefix /echo, stage=canary")
+    assert set(TREE_LEGEND) == set(TREE_COLOURS) == set(TREE_STATES)
+
+
+def test_typo_blocks_then_settings_patch_replaces():
+    c = Cluster()
+    step4(c)
+    tree = DelegationTree(c.apply("rt-echo-3.yaml", "rt-foxtrot-4.yaml"))
+    nodes = by_label(tree)
+    typo = nodes["route prefix /echo [stage=canary]"]
+    assert typo.state == "blocked" and "echo-typo" in typo.findings[0].message
+    assert typo.findings[0].severity == "warning"
+    assert nodes["VirtualService gloo-system/app"].state == "blocked"
+    # foxtrot's change is held back too: it inherits the block.
+    assert nodes["route prefix /foxtrot"].inherited == "blocked"
+    assert nodes["route prefix /foxtrot"].colour == TREE_COLOURS["blocked"]
+    detail = tree.detail(typo.id)
+    assert "echo-typo" in detail.yaml and detail.findings == typo.findings
+
+    tree = DelegationTree(c.apply(patch=True))
+    nodes = by_label(tree)
+    canary = nodes["route prefix /echo [stage=canary]"]
+    assert canary.state == "replaced" and canary.inherited == "accepted"
+    (envoy,) = tree.detail(canary.id).envoy_routes
+    assert envoy.replaced and envoy.action == "fallback"
+    assert nodes["route prefix /echo"].state == "accepted"
+    assert nodes["route prefix /foxtrot"].shown_state == "accepted"
+
+
+def test_prefix_mismatch_route_is_dropped():
+    bad = parse_object({
+        "apiVersion": "gateway.solo.io/v1", "kind": "RouteTable",
+        "metadata": {"name": "stray", "namespace": "echo"},
+        "spec": {"routes": [{"matchers": [{"prefix": "/elsewhere"}],
+                             "routeAction": {"single": {"upstream": {"name": "echo", "namespace": "gloo-system"}}}}]},
+    }).resource
+    c = Cluster()
+    step4(c)
+    tree = DelegationTree(c.apply(extra=[bad]))
+    nodes = by_label(tree)
+    stray = nodes["RouteTable echo/stray (weight 0)"]
+    (route,) = tree.children(stray.id)
+    assert route.state == "dropped" and route.colour == TREE_COLOURS["dropped"]
+    assert stray.state == "rejected"  # Gloo 1.3 reports the mismatch as an error on the table
+    assert tree.detail(route.id).envoy_routes == []
+    (dest,) = tree.children(route.id)
+    assert dest.inherited == "rejected"  # the more severe of the table's rejection and the drop
+
+
+def test_search_and_path():
+    tree = DelegationTree(step4(Cluster()))
+    hits = tree.search("FOXTROT version=v2")
+    assert [h.label for h in hits] == ["upstream gloo-system/foxtrot version=v2",
+                                       "upstream gloo-system/foxtrot version=v2 weight 0"]
+    path = tree.path(hits[0].id)
+    assert [tree.node(i).kind for i in path] == ["VirtualService", "DelegateRoute", "RouteTable", "Route",
+                                                 "Destination"]
+    assert tree.search("no such thing") == []
+
+
+def test_lazy_expansion_on_many_tables():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("bench_widgets", PART2.parents[3] / "bench" / "widgets.py")
+    assert spec is not None and spec.loader is not None
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    translation = bench.big_translation(2000)
+    t0 = time.perf_counter()
+    tree = DelegationTree(translation)
+    roots = tree.roots()
+    delegates = tree.children(roots[0].id)
+    assert tree._children.keys() == {roots[0].id}  # nothing else built yet
+    tables = tree.children(delegates[0].id)
+    assert len(tables) == 5 and all(t.kind == "RouteTable" for t in tables)
+    assert time.perf_counter() - t0 < 2.0
+    assert len(tree._nodes) < 200
