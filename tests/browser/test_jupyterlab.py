@@ -1,0 +1,214 @@
+"""Notebook 01 in a real browser: JupyterLab in headless Chromium runs all cells, the widgets render and react.
+
+Needs Debian's ``chromium`` (``apt-get install -y chromium fonts-dejavu-core``; ``.ci/run`` installs it, and
+without it the test fails saying so) and the ``dev`` extra (``jupyterlab``, ``playwright``). ``playwright install``
+is never used: Playwright drives ``/usr/bin/chromium``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+NOTEBOOK = "01-explore-gateway.ipynb"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+# JupyterLab renders a cell's error as a stderr output; a traceback marks it apart from warnings.
+STDERR_OUTPUT = ".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']"
+
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _wait_http(url: str, proc: subprocess.Popen[bytes], log: Path, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"jupyter lab exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.2)
+    raise AssertionError(f"jupyter lab did not answer {url} in {timeout} s:\n{log.read_text()[-3000:]}")
+
+
+@dataclass
+class Lab:
+    """A running JupyterLab.
+
+    Attributes:
+        url: The notebook's URL, with the token.
+        out: The test's output folder.
+        proc: The server process (its own process group).
+        base: The server's base URL.
+        token: The server's token.
+    """
+
+    url: str
+    out: Path
+    proc: subprocess.Popen[bytes]
+    base: str
+    token: str
+
+    def stop(self) -> None:
+        """Shut the server down (and with it its kernels); idempotent."""
+        if self.proc.poll() is not None:
+            return
+        # The API shutdown stops the kernels cleanly; the notebook's sandbox follows its kernel's pid.
+        try:
+            req = urllib.request.Request(f"{self.base}/api/shutdown?token={self.token}", method="POST")
+            urllib.request.urlopen(req, timeout=5).close()
+            self.proc.wait(timeout=15)
+        except (OSError, subprocess.TimeoutExpired):
+            pass
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+
+
+@pytest.fixture
+def lab(tmp_path: Path) -> Iterator[Lab]:
+    """JupyterLab on a free port over a copy of notebook 01, with the venv's python as the ``python3`` kernel.
+
+    Yields:
+        The running server; stopped at the end, also on failure.
+    """
+    assert os.path.exists(CHROMIUM), f"needs {CHROMIUM}: apt-get install -y chromium fonts-dejavu-core (.ci/run does)"
+    prefix = tmp_path / "jupyter"
+    subprocess.run([sys.executable, "-m", "ipykernel", "install", "--prefix", str(prefix), "--name", "python3"],
+                   check=True, capture_output=True)
+    work = tmp_path / "notebooks"
+    work.mkdir()
+    # A copy: JupyterLab autosaves outputs into the file it opened.
+    shutil.copy(ROOT / "notebooks" / NOTEBOOK, work / NOTEBOOK)
+    port, token = _free_port(), secrets.token_hex(16)
+    # A private HOME and config dir: no user settings or workspaces leak in, nothing is written outside tmp.
+    env = dict(os.environ, JUPYTER_PATH=str(prefix / "share" / "jupyter"), HOME=str(tmp_path / "home"),
+               JUPYTER_CONFIG_DIR=str(tmp_path / "jupyter-config"), JUPYTER_RUNTIME_DIR=str(tmp_path / "runtime"),
+               PYTHONPATH=str(ROOT))
+    log = tmp_path / "jupyter-lab.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [str(Path(sys.executable).parent / "jupyter"), "lab", "--no-browser", "--allow-root", "--ip", "127.0.0.1",
+             "--port", str(port), "--port-retries", "0", f"--ServerApp.token={token}",
+             "--LabApp.expose_app_in_browser=True", "--notebook-dir", str(work)],
+            cwd=str(ROOT), env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    server = Lab(f"{base}/lab/tree/{NOTEBOOK}?token={token}", tmp_path, proc, base, token)
+    try:
+        _wait_http(f"{base}/api/status?token={token}", proc, log)
+        yield server
+    finally:
+        server.stop()
+
+
+def _notebook_text(page: Any) -> str:
+    return str(page.evaluate("() => document.querySelector('.jp-Notebook')?.textContent ?? ''"))
+
+
+def _assert_sandbox_gone(pid: int, state: Path) -> None:
+    assert not (state / "endpoints.json").exists(), f"the notebook's sandbox in {state} still runs"
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return
+    # Reparented to init, the stopped daemon may still be an unreaped zombie for a moment.
+    assert stat.rsplit(")", 1)[1].split()[0] in ("Z", "X"), f"sandbox pid {pid} still runs"
+
+
+def test_notebook_01_runs_in_jupyterlab_and_its_widgets_react(lab: Lab) -> None:
+    from playwright.sync_api import sync_playwright
+
+    url, out = lab.url, lab.out
+    shot = out / "notebook-01.png"
+    with sync_playwright() as p:
+        ctx = p.chromium.launch_persistent_context(str(out / "chromium-profile"), executable_path=CHROMIUM,
+                                                   headless=True, args=CHROMIUM_FLAGS,
+                                                   viewport={"width": 1400, "height": 1000})
+        page = ctx.pages[0] if ctx.pages else ctx.new_page()
+        try:
+            page.goto(url)
+            page.wait_for_function("() => window.jupyterapp && window.jupyterapp.shell.currentWidget"
+                                   " && window.jupyterapp.shell.currentWidget.sessionContext"
+                                   " && window.jupyterapp.shell.currentWidget.sessionContext.session"
+                                   " && window.jupyterapp.shell.currentWidget.sessionContext.session.kernel",
+                                   timeout=30_000)
+            page.wait_for_function("() => window.jupyterapp.shell.currentWidget.sessionContext.session.kernel"
+                                   ".connectionStatus === 'connected'", timeout=30_000)
+            page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
+            # Done when the last cell printed "closed" (it closes the notebook's connection and sandbox), or
+            # as soon as a cell fails (run-all stops there).
+            page.wait_for_function(
+                "() => { const cells = document.querySelectorAll('.jp-Notebook .jp-CodeCell');"
+                " const last = cells[cells.length - 1];"
+                " const done = last && last.querySelector('.jp-OutputArea-output')?.textContent.includes('closed');"
+                " const errs = [...document.querySelectorAll(" + json.dumps(STDERR_OUTPUT) + ")];"
+                " return done || errs.some((e) => e.textContent.includes('Traceback')); }",
+                timeout=90_000)
+            errors = [t for t in page.locator(STDERR_OUTPUT).all_text_contents() if "Traceback" in t]
+            assert not errors, errors
+
+            # The tree widget (rendered by the ipywidgets front end, not the text output) shows the seed scenario.
+            tree = page.locator(".jp-OutputArea-output .widget-vbox").filter(
+                has=page.locator("input[placeholder='search (label text)']")).first
+            tree.wait_for(timeout=15_000)
+            buttons = tree.locator("button")
+            labels = buttons.all_text_contents()
+            joined = "\n".join(labels)
+            assert any(t.startswith("VirtualService gloo-system/app ") for t in labels), joined
+            assert any(t.startswith("RouteTable echo/echo-routes ") for t in labels), joined
+            assert any(t.startswith("RouteTable foxtrot/foxtrot-routes ") for t in labels), joined
+            # The incident: echo's typo keeps the last known good, so routes show as blocked (or replaced by a 404).
+            assert any(t.startswith("route ") and ("[blocked" in t or "[replaced" in t) for t in labels), joined
+            sandbox = re.search(r"own sandbox pid (\d+) in (\S+)", _notebook_text(page))
+            assert sandbox, "the notebook did not say which sandbox it started"
+
+            # Click a node: the kernel computes its detail (YAML, findings, Envoy routes) and the page shows it.
+            detail = tree.locator(".widget-html").last
+            before = detail.text_content() or ""
+            target = buttons.filter(has_text="foxtrot-routes").first
+            target.click()
+            page.wait_for_function("(el) => el.textContent.includes('foxtrot-routes')"
+                                   " && el.textContent.includes('kind: RouteTable')",
+                                   arg=detail.element_handle(), timeout=15_000)
+            after = detail.text_content() or ""
+            assert after != before and "foxtrot-routes" in after, after
+            detail.scroll_into_view_if_needed()
+        finally:
+            try:
+                page.screenshot(path=str(shot), full_page=True)
+                print(f"screenshot: {shot}")
+            except Exception as exc:  # a failed screenshot must not hide the test's own failure
+                print(f"no screenshot: {exc}")
+            ctx.close()
+    assert shot.exists()
+    lab.stop()
+    _assert_sandbox_gone(int(sandbox[1]), Path(sandbox[2]))
