@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import io
+import json
 from collections.abc import Mapping
 
 import ipywidgets as w
 import pandas as pd
 from matplotlib.figure import Figure
 
+from gloo_nb.analysis import route_key, routes_frame
 from gloo_nb.analysis.views import ProbeLike, weights_frame, weights_table
+from gloo_nb.app.connect import GatewayConnection
 from gloo_nb.widgets._html import esc, table
+from gloo_nb.xds.client import XdsUpdate
+from gloo_nb.xds.decode import fallback_label, route_rows
 
 
 def weights_figure(frame: pd.DataFrame, route: str) -> Figure:
@@ -51,6 +56,10 @@ def weights_figure(frame: pd.DataFrame, route: str) -> Figure:
     return fig
 
 
+def _canonical(match: Mapping[str, object]) -> str:
+    return json.dumps(match, sort_keys=True, separators=(",", ":"))
+
+
 def _png(fig: Figure) -> bytes:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=80)
@@ -73,6 +82,8 @@ class TrafficWeightsView(w.VBox):
     """
 
     def __init__(self, routes: pd.DataFrame, observed: Mapping[str, ProbeLike] | None = None):
+        self.routes = routes
+        self.observed = observed
         self.frame = weights_frame(routes, observed)
         labels = list(dict.fromkeys(self.frame["route"])) if len(self.frame) else []
         self.route = w.Dropdown(options=labels, value=labels[0] if labels else None, description="route",
@@ -83,6 +94,42 @@ class TrafficWeightsView(w.VBox):
         super().__init__([self.route, self.table, self.chart])
         self.route.observe(lambda _change: self._render(), names="value")
         self._render()
+
+    def update(self, routes: pd.DataFrame) -> None:
+        """Show new route rows (keeps the selected route when it still exists).
+
+        Args:
+            routes: A routes frame, as ``Inspection.routes_frame()``.
+        """
+        self.routes = routes
+        self.frame = weights_frame(routes, self.observed)
+        labels = list(dict.fromkeys(self.frame["route"])) if len(self.frame) else []
+        keep = self.route.value if self.route.value in labels else (labels[0] if labels else None)
+        with self.hold_trait_notifications():
+            self.route.options = labels
+            self.route.value = keep
+        self._render()
+
+    def follow(self, conn: GatewayConnection) -> None:
+        """Update the ``served`` weights live from the connection's xDS stream.
+
+        Args:
+            conn: The gateway connection (its shadow ADS node is used; nothing else is read).
+        """
+        client = conn.ads()
+        others = self.routes[self.routes["source"] != "served"]
+        owners = dict(zip(zip(self.routes["virtualHost"], self.routes["matchJson"].map(_canonical), strict=True),
+                          self.routes["resource"], strict=True))
+
+        def on_update(update: XdsUpdate) -> None:
+            if update.type not in ("rds", "lds", "cds"):
+                return
+            snap = client.snapshot()
+            rows = route_rows(snap.route_configurations, "served", fallback_body=fallback_label(snap.listeners))
+            served = routes_frame(rows, {route_key(r): owners.get(route_key(r), "") for r in rows})
+            self.update(pd.concat([others, served], ignore_index=True))
+
+        client.add_listener(on_update)
 
     def _render(self) -> None:
         route = self.route.value
