@@ -19,30 +19,13 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
+
+from gloo_nb.analysis.rows import RouteRowLike as RouteLike
 
 STATES = ("in-sync", "pending", "blocked-by-last-known-good", "rejected-by-envoy", "replica-lagging",
           "replaced-by-fallback")
 """Drift states, as the ``inspect`` contract names them."""
-
-
-class RouteLike(Protocol):
-    """What drift needs of a route row (``gloo_nb.xds.decode.RouteRow`` has it)."""
-
-    @property
-    def virtual_host(self) -> str: ...  # noqa: D102
-    @property
-    def order(self) -> int: ...  # noqa: D102
-    @property
-    def name(self) -> str: ...  # noqa: D102
-    @property
-    def match(self) -> Mapping[str, Any]: ...  # noqa: D102
-    @property
-    def match_summary(self) -> str: ...  # noqa: D102
-    @property
-    def action_summary(self) -> str: ...  # noqa: D102
-    @property
-    def replaced(self) -> bool: ...  # noqa: D102
 
 
 RouteKey = tuple[str, str]

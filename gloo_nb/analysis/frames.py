@@ -8,30 +8,18 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, Protocol
+from typing import Any
 
 import pandas as pd
 
-from gloo_nb.analysis.drift import RouteKey, RouteLike, route_key
+from gloo_nb.analysis.drift import RouteKey, route_key
+from gloo_nb.analysis.rows import RouteRowLike
 from gloo_nb.models import Finding
 
 ROUTE_COLUMNS = ("source", "virtualHost", "order", "name", "match", "action", "resource", "replaced",
                  "routeConfiguration", "domains", "matchJson", "actionJson")
 FINDING_COLUMNS = ("team", "resource", "kind", "severity", "message", "origin", "originKind", "layer", "field")
 DRIFT_COLUMNS = ("resource", "virtualHost", "order", "match", "state", "cause", "bySource")
-
-
-class RouteRowLike(RouteLike, Protocol):
-    """A decoded Envoy route (``gloo_nb.xds.decode.RouteRow``)."""
-
-    @property
-    def source(self) -> str: ...  # noqa: D102
-    @property
-    def route_configuration(self) -> str: ...  # noqa: D102
-    @property
-    def domains(self) -> tuple[str, ...]: ...  # noqa: D102
-    @property
-    def action(self) -> Mapping[str, Any]: ...  # noqa: D102
 
 
 def routes_frame(rows: Iterable[RouteRowLike], resources: Mapping[RouteKey, str] | None = None) -> pd.DataFrame:

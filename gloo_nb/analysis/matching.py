@@ -23,8 +23,10 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 from urllib.parse import urlencode
+
+from gloo_nb.analysis.rows import RouteRowLike as RouteLike
 
 __all__ = ["Match", "Request", "RouteLike", "match_request", "parse_request", "route_matches", "select_virtual_host"]
 
@@ -32,25 +34,6 @@ K = TypeVar("K")
 
 DEFAULT_HOST = "localhost"
 """The Host used when a request names none (it matches only a ``*`` virtual host, like curl to 127.0.0.1)."""
-
-
-class RouteLike(Protocol):
-    """What matching needs of a route row (``gloo_nb.xds.decode.RouteRow`` has it)."""
-
-    @property
-    def route_configuration(self) -> str: ...  # noqa: D102
-    @property
-    def virtual_host(self) -> str: ...  # noqa: D102
-    @property
-    def domains(self) -> tuple[str, ...]: ...  # noqa: D102
-    @property
-    def order(self) -> int: ...  # noqa: D102
-    @property
-    def name(self) -> str: ...  # noqa: D102
-    @property
-    def match(self) -> Mapping[str, Any]: ...  # noqa: D102
-    @property
-    def action(self) -> Mapping[str, Any]: ...  # noqa: D102
 
 
 @dataclass(frozen=True)

@@ -20,8 +20,9 @@ from typing import Any, Protocol
 import pandas as pd
 
 from gloo_nb.analysis.drift import STATES
-from gloo_nb.analysis.matching import Request, RouteLike, match_request
+from gloo_nb.analysis.matching import Request, match_request
 from gloo_nb.analysis.probe import Share
+from gloo_nb.analysis.rows import RouteRowLike as RowLike
 from gloo_nb.translate.envoy import FALLBACK_CLUSTER
 
 STATE_COLOURS: dict[str, str] = {
@@ -489,17 +490,6 @@ def weights_table(frame: pd.DataFrame, route: str) -> pd.DataFrame:
 
 
 TRY_COLUMNS = ("source", "virtualHost", "order", "name", "match", "action")
-
-
-class RowLike(RouteLike, Protocol):
-    """A route row with its source and summaries (``gloo_nb.xds.decode.RouteRow``)."""
-
-    @property
-    def source(self) -> str: ...  # noqa: D102
-    @property
-    def match_summary(self) -> str: ...  # noqa: D102
-    @property
-    def action_summary(self) -> str: ...  # noqa: D102
 
 
 def parse_header_lines(text: str) -> dict[str, str]:

@@ -1,0 +1,37 @@
+"""The one shape of a decoded Envoy route that every analysis reads.
+
+``gloo_nb.xds.decode.RouteRow`` has it; analyses take this Protocol instead of importing the xDS
+adapter (``analysis`` must not import ``xds``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+
+class RouteRowLike(Protocol):
+    """A decoded Envoy route of one source (``intent``, ``served`` or a replica)."""
+
+    @property
+    def source(self) -> str: ...  # noqa: D102
+    @property
+    def route_configuration(self) -> str: ...  # noqa: D102
+    @property
+    def virtual_host(self) -> str: ...  # noqa: D102
+    @property
+    def domains(self) -> tuple[str, ...]: ...  # noqa: D102
+    @property
+    def order(self) -> int: ...  # noqa: D102
+    @property
+    def name(self) -> str: ...  # noqa: D102
+    @property
+    def match(self) -> Mapping[str, Any]: ...  # noqa: D102
+    @property
+    def action(self) -> Mapping[str, Any]: ...  # noqa: D102
+    @property
+    def match_summary(self) -> str: ...  # noqa: D102
+    @property
+    def action_summary(self) -> str: ...  # noqa: D102
+    @property
+    def replaced(self) -> bool: ...  # noqa: D102
