@@ -25,6 +25,7 @@ from typing import Any
 
 from gloo_nb.app.connect import GatewayConnection, Inspection, connect, connect_sandbox
 from gloo_nb.app.manifests import read_documents
+from gloo_nb.app.snapshot import SnapshotBundle, open_snapshot
 from gloo_nb.errors import GlooNbError
 from gloo_nb.kube import KubeClient
 
@@ -78,6 +79,22 @@ class NotebookGateway:
     def may_change(self) -> bool:
         """Whether cells may change the cluster (own sandbox, or ``apply_changes``)."""
         return self.owned or self.apply_changes
+
+    @property
+    def gateway_url(self) -> str | None:
+        """The front door for real requests (None when unknown)."""
+        return self.conn.gateway_url
+
+    def describe(self) -> str:
+        """One line: the profile, the replicas, the front door and (own sandbox) the sandbox's pid and directory."""
+        line = f"Gloo {self.conn.profile}, {len(self.conn.replicas)} replica(s), gateway {self.conn.gateway_url}"
+        if self.owned:
+            line += f"\nown sandbox pid {self.pid} in {self.sandbox_dir} (stopped at the end, or when the kernel exits)"
+        return line
+
+    def inspect(self) -> Inspection:
+        """Read every source once; on the notebook's own sandbox, first wait until it has settled."""
+        return self.settle() if self.owned else self.conn.collect()
 
     def apply(self, files: Sequence[str], folder: Path = SEED) -> list[str]:
         """Apply manifests (create or update), when changes are allowed.
@@ -154,6 +171,45 @@ class NotebookGateway:
             shutil.rmtree(self._temp, ignore_errors=True)
 
 
+@dataclass
+class NotebookSnapshot:
+    """A snapshot bundle opened by a notebook: the same cells, read-only and offline (post-incident use).
+
+    Attributes:
+        bundle: The bundle (``gloo-nb snapshot save``).
+    """
+
+    bundle: SnapshotBundle
+    owned: bool = False
+    may_change: bool = False
+    gateway_url: str | None = None
+
+    def describe(self) -> str:
+        """One line: the bundle, its profile, its replicas and when it was saved."""
+        replicas = len(self.bundle.applied()[0])
+        saved = self.bundle.meta.get("time", "at an unknown time")
+        return f"Gloo {self.bundle.profile}, {replicas} replica(s), snapshot bundle {self.bundle.path} saved {saved}"
+
+    def inspect(self) -> Inspection:
+        """The bundle's inspection (intent, served and each replica as saved)."""
+        return self.bundle.collect()
+
+    def apply(self, files: Sequence[str], folder: Path = SEED) -> list[str]:
+        """Change nothing: a bundle is a record.
+
+        Args:
+            files: What a live notebook would apply.
+            folder: Where they are.
+
+        Returns:
+            One line saying nothing was applied.
+        """
+        return [f"not applied (a snapshot bundle is read-only): {', '.join(files)}"]
+
+    def close(self) -> None:
+        """Nothing to close; here so cells can treat bundles and connections alike."""
+
+
 def sandbox_cli(action: str, state_dir: Path, *extra: str) -> str:
     """Run ``gloo-nb sandbox ACTION --state-dir DIR`` in a child process (the sandbox's CLI contract).
 
@@ -178,8 +234,9 @@ def sandbox_cli(action: str, state_dir: Path, *extra: str) -> str:
 
 def open_gateway(sandbox_dir: str | Path | None = None, kubeconfig: str | None = None, context: str | None = None,
                  as_user: str | None = None, as_group: str | None = None, gloo_version: str | None = None,
-                 *, apply_changes: bool = False, replicas: int = 2) -> NotebookGateway:
-    """Connect as the notebook's parameters say, or start a sandbox of its own when none is given.
+                 *, apply_changes: bool = False, replicas: int = 2,
+                 snapshot_dir: str | Path | None = None) -> NotebookGateway | NotebookSnapshot:
+    """Connect as the notebook's parameters say, open a snapshot bundle, or start a sandbox of its own.
 
     The returned gateway's :meth:`NotebookGateway.close` is also registered with ``atexit``, so the
     sandbox stops when the kernel exits even if a cell failed before the notebook's last cell.
@@ -193,15 +250,18 @@ def open_gateway(sandbox_dir: str | Path | None = None, kubeconfig: str | None =
         gloo_version: ``1.3`` or ``current``; for an own sandbox, default ``1.3`` (the seed scenario's).
         apply_changes: Whether cells may change a given connection's cluster.
         replicas: Envoy replicas of an own sandbox.
+        snapshot_dir: A snapshot bundle (``gloo-nb snapshot save``): read it offline instead of connecting.
 
     Returns:
-        The gateway.
+        The gateway, or the opened bundle.
 
     Raises:
-        NotebookError: Both a sandbox and a kubeconfig were given, or the own sandbox did not start.
+        NotebookError: More than one of sandbox, kubeconfig and snapshot was given, or the own sandbox did not start.
     """
-    if sandbox_dir and kubeconfig:
-        raise NotebookError("give sandbox_dir or kubeconfig, not both")
+    if sum(bool(x) for x in (sandbox_dir, kubeconfig or context, snapshot_dir)) > 1:
+        raise NotebookError("give one of sandbox_dir, kubeconfig (with context) or snapshot_dir, not several")
+    if snapshot_dir:
+        return NotebookSnapshot(open_snapshot(snapshot_dir, gloo_version=gloo_version))
     if sandbox_dir:
         return NotebookGateway(connect_sandbox(sandbox_dir, as_user=as_user, as_group=as_group), owned=False,
                                apply_changes=apply_changes, sandbox_dir=Path(sandbox_dir))

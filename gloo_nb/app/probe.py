@@ -1,14 +1,16 @@
 """Send real requests through the gateway and report the split of answers (the traffic probe).
 
-Requests go over one kept-alive HTTP/1.1 connection per probe (reopened when the gateway closes
-it), so a few hundred requests take well under a second on the sandbox.
+Requests go over kept-alive HTTP/1.1 connections (one per concurrent sender, reopened when the
+gateway closes one), so a few hundred requests take well under a second on the sandbox.
 """
 
 from __future__ import annotations
 
 import http.client
+import threading
 import urllib.parse
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from gloo_nb.analysis.probe import Share, split, wilson_interval
@@ -65,7 +67,7 @@ class ProbeResult:
 
 def probe(url: str, requests: int = 100, *, headers: Mapping[str, str] | None = None, method: str = "GET",
           timeout: float = 5.0, classify: Classifier = status_and_body,
-          progress: Callable[[int, int], None] | None = None) -> ProbeResult:
+          progress: Callable[[int, int], None] | None = None, concurrency: int = 1) -> ProbeResult:
     """Send ``requests`` requests to ``url`` and count the answers.
 
     Args:
@@ -75,43 +77,66 @@ def probe(url: str, requests: int = 100, *, headers: Mapping[str, str] | None = 
         method: HTTP method.
         timeout: Seconds per request.
         classify: Turns a response into an answer.
-        progress: Called as ``progress(done, total)`` after each request (a notebook progress bar).
+        progress: Called as ``progress(done, total)`` after each request (a notebook progress bar);
+            from the probing threads when ``concurrency`` > 1, never twice at once.
+        concurrency: Connections sending at the same time (the rollout's proofs need thousands
+            of requests; one connection is enough for a notebook's hundred).
 
     Returns:
-        The answers and their split.
+        The answers (in completion order) and their split.
 
     Raises:
-        UsageError: The URL is not an http URL or ``requests`` is not positive.
+        UsageError: The URL is not an http URL, or ``requests`` or ``concurrency`` is not positive.
     """
     parts = urllib.parse.urlsplit(url)
     if parts.scheme != "http" or not parts.hostname:
         raise UsageError(f"probe: {url!r} is not an http://host:port/path URL")
     if requests < 1:
         raise UsageError(f"probe: requests must be at least 1, got {requests}")
+    if concurrency < 1:
+        raise UsageError(f"probe: concurrency must be at least 1, got {concurrency}")
     target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     sent = dict(headers or {})
     result = ProbeResult(url, sent)
-    conn: http.client.HTTPConnection | None = None
-    for i in range(requests):
+    lock = threading.Lock()
+    done = 0
+
+    def worker(count: int) -> None:
+        nonlocal done
+        conn: http.client.HTTPConnection | None = None
         try:
-            if conn is None:
-                conn = http.client.HTTPConnection(parts.hostname, parts.port or 80, timeout=timeout)
-            conn.request(method, target, headers=sent)
-            resp = conn.getresponse()
-            body = resp.read().decode(errors="replace")
-            answer = classify(resp.status, body)
-            if resp.will_close:
-                conn.close()
-                conn = None
-        except (OSError, http.client.HTTPException) as err:
-            answer = classify(0, type(err).__name__)
+            for _ in range(count):
+                try:
+                    if conn is None:
+                        conn = http.client.HTTPConnection(parts.hostname or "", parts.port or 80, timeout=timeout)
+                    conn.request(method, target, headers=sent)
+                    resp = conn.getresponse()
+                    body = resp.read().decode(errors="replace")
+                    answer = classify(resp.status, body)
+                    if resp.will_close:
+                        conn.close()
+                        conn = None
+                except (OSError, http.client.HTTPException) as err:
+                    answer = classify(0, type(err).__name__)
+                    if conn is not None:
+                        conn.close()
+                    conn = None
+                with lock:
+                    result.answers.append(answer)
+                    done += 1
+                    if progress is not None:
+                        progress(done, requests)
+        finally:
             if conn is not None:
                 conn.close()
-            conn = None
-        result.answers.append(answer)
-        if progress is not None:
-            progress(i + 1, requests)
-    if conn is not None:
-        conn.close()
+
+    workers = min(concurrency, requests)
+    counts = [requests // workers + (1 if i < requests % workers else 0) for i in range(workers)]
+    if workers == 1:
+        worker(requests)
+    else:
+        with ThreadPoolExecutor(workers, thread_name_prefix="gloo-nb-probe") as pool:
+            for future in [pool.submit(worker, c) for c in counts]:
+                future.result()
     result.shares = split(result.answers)
     return result

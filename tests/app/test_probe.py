@@ -28,9 +28,11 @@ def test_probe_measures_the_split_with_intervals(tmp_path: Path) -> None:
         kube.apply(PART1 / "vs-5.yaml")  # 50/50
         wait_until(lambda: probe(info.gateway + "/", 40).share_of("200 version:v2").count > 0,
                    "the split reaches v2")
-        half = probe(info.gateway + "/", 400)
+        ticks.clear()
+        half = probe(info.gateway + "/", 400, concurrency=8, progress=lambda done, total: ticks.append((done, total)))
         v1, v2 = half.share_of("200 version:v1"), half.share_of("200 version:v2")
         assert v1.count + v2.count == 400
+        assert ticks == [(i, 400) for i in range(1, 401)]  # one tick per request, in order, across threads
         assert 0.35 < v2.share < 0.65 and v2.low < v2.share < v2.high and v2.high - v2.low < 0.11
 
 
@@ -39,8 +41,11 @@ def test_probe_refuses_bad_input() -> None:
         probe("ftp://x/", 1)
     with pytest.raises(UsageError):
         probe("http://127.0.0.1:1/", 0)
+    with pytest.raises(UsageError):
+        probe("http://127.0.0.1:1/", 1, concurrency=0)
 
 
 def test_probe_counts_refused_connections() -> None:
     result = probe("http://127.0.0.1:1/", 3)
     assert [(s.answer, s.count) for s in result.shares] == [("0 ConnectionRefusedError", 3)]
+    assert len(probe("http://127.0.0.1:1/", 7, concurrency=3).answers) == 7

@@ -41,8 +41,10 @@ def venv_kernel(tmp_path_factory: pytest.TempPathFactory) -> str:
             os.environ["JUPYTER_PATH"] = old
 
 
-def run(name: str, out: Path, kernel: str, source: Path | None = None) -> nbformat.NotebookNode:
-    papermill.execute_notebook(str(source or NOTEBOOKS / name), str(out), parameters={}, kernel_name=kernel,
+def run(name: str, out: Path, kernel: str, source: Path | None = None,
+        parameters: dict[str, object] | None = None) -> nbformat.NotebookNode:
+    papermill.execute_notebook(str(source or NOTEBOOKS / name), str(out), parameters=parameters or {},
+                               kernel_name=kernel,
                                cwd=str(ROOT), progress_bar=False, execution_timeout=120)
     return nbformat.read(out, as_version=4)
 
@@ -77,13 +79,13 @@ def assert_sandbox_gone(all_text: str) -> None:
 
 
 def test_parameters_cell_is_tagged_with_the_connection_contract() -> None:
-    for name in ("01-explore-gateway.ipynb", "03-invalid-config.ipynb"):
+    contract = ["sandbox_dir", "kubeconfig", "context", "as_user", "as_group", "gloo_version", "apply_changes"]
+    for name, extra in (("01-explore-gateway.ipynb", ["snapshot_dir"]), ("03-invalid-config.ipynb", [])):
         book = nbformat.read(NOTEBOOKS / name, as_version=4)
         tagged = [c for c in book.cells if "parameters" in c.metadata.get("tags", [])]
         assert len(tagged) == 1
         names = re.findall(r"^(\w+) = ", tagged[0].source, re.M)
-        assert names == ["sandbox_dir", "kubeconfig", "context", "as_user", "as_group", "gloo_version",
-                         "apply_changes"]
+        assert names == contract + extra
 
 
 def test_03_reproduces_the_incident_then_the_patch_then_the_revert(venv_kernel: str, tmp_path: Path) -> None:
@@ -127,6 +129,7 @@ def test_01_explores_the_incident_with_every_widget(venv_kernel: str, tmp_path: 
                if "application/vnd.jupyter.widget-view+json" in o.get("data", {})]
     assert len(widgets) >= 4
     assert re.search(r"probe .*prefix /foxtrot: 200 .*v1.* x50", joined), joined
+    assert "probe /foxtrot stage=canary: 200 version:foxtrot-v2 x200" in joined  # the probe widget's run
     assert "/foxtrot" in out[-2] and "served" in out[-2]  # try a request, per source
     assert "closed" in out[-1]
     assert_sandbox_gone(joined)
@@ -143,3 +146,38 @@ def test_a_failing_cell_still_stops_the_notebooks_sandbox(venv_kernel: str, tmp_
     joined = "\n".join(texts(nbformat.read(tmp_path / "broken-out.ipynb", as_version=4)))
     assert "RuntimeError: boom" in joined
     assert_sandbox_gone(joined)
+
+
+def test_01_on_a_snapshot_bundle_of_the_incident_works_offline(venv_kernel: str, tmp_path: Path) -> None:
+    from sandboxkit import sandbox
+
+    from gloo_nb.app import notebook as nb
+    from gloo_nb.app.snapshot import save_snapshot
+
+    with sandbox(tmp_path / "sb", "1.3") as info:
+        gw = nb.open_gateway(sandbox_dir=info.state_dir, apply_changes=True)
+        try:
+            gw.apply(nb.STEP4)
+            gw.settle()
+            gw.apply(nb.INCIDENT)
+            live = gw.settle()
+            save_snapshot(gw.conn, tmp_path / "bundle")
+        finally:
+            gw.close()
+    # The sandbox is gone: everything below reads the bundle only.
+    book = run("01-explore-gateway.ipynb", tmp_path / "01-bundle.ipynb", venv_kernel,
+               parameters={"snapshot_dir": str(tmp_path / "bundle")})
+    out = texts(book)
+    joined = "\n".join(out)
+    assert f"Gloo 1.3, 2 replica(s), snapshot bundle {tmp_path / 'bundle'} saved" in out[2]  # after papermill's
+    assert "push keep-last-good" in joined and "blocked-by-last-known-good" in joined and "echo-typo" in joined
+    # The drift the notebook shows from the bundle is the live one at the moment it was saved.
+    drift_cell = next(t for t in out if t.lstrip().startswith("resource"))
+    for row in live.drift_frame().itertuples():
+        assert row.state in drift_cell and row.resource in drift_cell
+    assert "sources: ['served', 'gateway-proxy-0.gloo-system', 'gateway-proxy-1.gloo-system']" in joined
+    assert "no gateway to probe (snapshot bundle)" in joined
+    widgets = [o for c in book.cells for o in c.get("outputs", [])
+               if "application/vnd.jupyter.widget-view+json" in o.get("data", {})]
+    assert len(widgets) >= 4
+    assert "/foxtrot" in out[-2] and "served" in out[-2] and "response" not in out[-2]

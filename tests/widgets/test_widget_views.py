@@ -21,7 +21,14 @@ from gloo_nb.models import Snapshot
 from gloo_nb.models.codec import parse_object
 from gloo_nb.models.defaults import helm_default_settings_manifest
 from gloo_nb.translate import Translator
-from gloo_nb.widgets import DriftGridView, InvalidRoutesView, TrafficWeightsView, TryRequestView, http_fetch
+from gloo_nb.widgets import (
+    DriftGridView,
+    InvalidRoutesView,
+    ProbeView,
+    TrafficWeightsView,
+    TryRequestView,
+    http_fetch,
+)
 from gloo_nb.xds.decode import ServedSnapshot
 
 SEED = Path(__file__).resolve().parents[2] / "data" / "scenarios" / "two-phase-canary" / "part2"
@@ -224,3 +231,40 @@ def test_http_fetch_reports_a_refused_connection() -> None:
     from gloo_nb.analysis.matching import Request
 
     assert http_fetch(f"http://127.0.0.1:{port}", timeout=2)(Request()) == (0, "ConnectionRefusedError")
+
+
+# --- the probe ----------------------------------------------------------------------------------
+
+
+def test_probe_view_sends_real_requests_moves_the_bar_and_shows_the_split(gateway: str) -> None:
+    view = ProbeView(gateway, path="/foxtrot", requests=250)
+    seen: list[int] = []
+    view.progress.observe(lambda change: seen.append(change["new"]), names="value")
+    view.headers.value = "stage: canary"
+    result = view.button.click() or view.result
+    assert result is not None and [(s.answer, s.count) for s in result.shares] == [("200 /foxtrot stage=canary", 250)]
+    # The bar moved in about 1 % steps (not 250 comm messages) and ended full.
+    assert seen[-1] == 250 and 50 <= len(seen) <= 130 and view.progress.description == "250 / 250"
+    assert "250</b> requests to <code>/foxtrot</code> (stage: canary)" in view.output.value
+    assert "<td>100.0 %</td>" in view.output.value
+    view.path.value = "nowhere"
+    view.button.click()
+    assert view.result is None and "must start with" in view.output.value
+    assert not view.button.disabled
+
+
+def test_probe_view_split_of_two_answers_with_intervals() -> None:
+    answers = iter(["200 v1", "200 v2"] * 50)
+
+    def prober(url: str, requests: int, *, headers: dict[str, str], progress) -> ProbeResult:
+        result = ProbeResult(url, headers)
+        for i in range(requests):
+            result.answers.append(next(answers))
+            progress(i + 1, requests)
+        result.shares = split(result.answers)
+        return result
+
+    view = ProbeView("http://gw.invalid/", requests=100, prober=prober)
+    view.run()
+    assert view.result is not None and [s.count for s in view.result.shares] == [50, 50]
+    assert "<td>50.0 %</td>" in view.output.value and "<td>40.4 %</td>" in view.output.value
