@@ -284,6 +284,30 @@ class KubeClient:
         changed = stored["metadata"]["resourceVersion"] != live["metadata"]["resourceVersion"]
         return ("configured" if changed else "unchanged"), stored
 
+    def replace(self, obj: Mapping[str, Any]) -> dict[str, Any]:
+        """Replace an object (PUT), guarded by the ``metadata.resourceVersion`` it carries.
+
+        Unlike :meth:`apply`, this never overwrites a change made since the object was read: the
+        API server answers 409 when the stored version differs.
+
+        Args:
+            obj: The whole object, with the ``metadata.resourceVersion`` it was computed from.
+
+        Returns:
+            The stored object.
+
+        Raises:
+            ConflictError: The object changed since that version.
+            KubeError: Any other refusal (403, 404, 422, ...).
+        """
+        res = resource_for(str(obj.get("kind")))
+        meta = obj.get("metadata") or {}
+        if not meta.get("resourceVersion"):
+            raise KubeError(f"replace {obj.get('kind')} {meta.get('namespace', '')}/{meta.get('name')}: "
+                            "metadata.resourceVersion is missing; read the object first and change that copy")
+        return self._call("PUT", res.path(meta.get("namespace") or ("default" if res.namespaced else None),
+                                          meta["name"]), dict(obj))
+
     def patch(self, kind: str, namespace: str | None, name: str, patch: Mapping[str, Any]) -> dict[str, Any]:
         """Apply a JSON merge patch (RFC 7386).
 

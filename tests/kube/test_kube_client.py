@@ -82,6 +82,23 @@ def test_conflict_error_is_typed(served) -> None:
         kube._call("PUT", "/apis/gateway.solo.io/v1/namespaces/team/routetables/routes", live)
 
 
+def test_replace_is_guarded_by_the_resource_version(served) -> None:
+    _, kube = served
+    kube.apply(_rt("a"))
+    live = kube.get("RouteTable", "team", "routes")
+    mine = {**live, "spec": _rt("mine")["spec"]}
+    stored = kube.replace(mine)
+    assert stored["spec"]["routes"][0]["directResponseAction"]["body"] == "mine"
+    assert stored["metadata"]["resourceVersion"] != live["metadata"]["resourceVersion"]
+    # A second write from the same stale copy must not overwrite "mine".
+    with pytest.raises(ConflictError):
+        kube.replace({**live, "spec": _rt("stale")["spec"]})
+    assert kube.get("RouteTable", "team", "routes")["spec"]["routes"][0]["directResponseAction"]["body"] == "mine"
+    unversioned = _rt("x")
+    with pytest.raises(KubeError, match="resourceVersion is missing"):
+        kube.replace(unversioned)
+
+
 def test_apply_removes_what_the_manifest_no_longer_has(served) -> None:
     store, kube = served
     first = _rt("a")

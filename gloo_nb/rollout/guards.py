@@ -1,0 +1,311 @@
+"""Guards: pure checks before a step, over the live world and the translator's what-if of the step.
+
+Each guard is a predicate with a one-line reason, whether it passes or not. They translate the
+live snapshot and the what-if snapshot (the live one with the team's RouteTable replaced by the
+step's new spec, parsed by the same codec) with Gloo's semantics (:mod:`gloo_nb.translate`):
+
+* ``canary-endpoints`` (``stable-endpoints`` for ``pin-stable``): the subset that will get traffic
+  has ready endpoints, as Gloo's kube EDS computes them (ready Endpoints addresses whose pod
+  carries the Upstream's selector), filtered by the subset label.
+* ``team-tree-clean``: no blocking finding whose resource or origin is in the team's namespace.
+* ``no-new-finding``: the what-if has no finding the live translation lacks.
+* ``no-collateral``: the Envoy routes that do not come from this RouteTable are the same in the
+  what-if as live.
+* ``not-last-known-good``: the proxy does not hold its last known good configuration, and the step
+  would not make it do so.
+
+A finding is *blocking* when it is an error, or, under profile ``1.3``, any finding of Gloo's own
+translation: Gloo 1.3 rejects the whole proxy on route warnings such as a missing upstream
+(``InvalidDestinationWarning``), which is what freezes every team in the seed scenario.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from gloo_nb.models import Finding, Snapshot
+from gloo_nb.models.codec import parse_object
+from gloo_nb.models.resources import ResourceRef, RouteTable
+from gloo_nb.rollout.effects import World
+from gloo_nb.rollout.plan import RolloutError, RolloutTarget, Step
+from gloo_nb.translate import Translation, translate
+from gloo_nb.translate.eds import Endpoints, kube_endpoints
+from gloo_nb.translate.envoy import cluster_name
+from gloo_nb.translate.render import envoy_json, envoy_route_rows
+
+__all__ = [
+    "Assessment",
+    "GuardResult",
+    "RouteSummary",
+    "assess",
+    "check_guards",
+    "failed_reasons",
+    "route_summaries",
+    "what_if_world",
+]
+
+RouteSummary = tuple[str, str, str]
+"""An Envoy route as ``(virtual host, match summary, action summary)``."""
+
+
+@dataclass(frozen=True)
+class GuardResult:
+    """One guard's outcome.
+
+    Attributes:
+        name: The guard (``canary-endpoints``, ``team-tree-clean``, ``no-new-finding``,
+            ``no-collateral``, ``not-last-known-good``).
+        ok: Whether it passes.
+        reason: Why, in one line.
+    """
+
+    name: str
+    ok: bool
+    reason: str
+
+    def as_json(self) -> dict[str, Any]:
+        """Return the result as JSON (for the journal).
+
+        Returns:
+            ``{name, ok, reason}``.
+        """
+        return {"name": self.name, "ok": self.ok, "reason": self.reason}
+
+
+@dataclass(frozen=True)
+class Assessment:
+    """The guards of a step, and what the step should make Envoy serve.
+
+    Attributes:
+        guards: The guard results, in a fixed order.
+        expected: The what-if's Envoy routes that come from the team's RouteTable.
+        host: A Host header that reaches the RouteTable's routes (None: the virtual host answers ``*``).
+    """
+
+    guards: tuple[GuardResult, ...]
+    expected: tuple[RouteSummary, ...]
+    host: str | None
+
+    @property
+    def ok(self) -> bool:
+        """Whether every guard passes."""
+        return all(g.ok for g in self.guards)
+
+    @property
+    def failed(self) -> tuple[GuardResult, ...]:
+        """The guards that fail."""
+        return tuple(g for g in self.guards if not g.ok)
+
+
+def _manifest(world: World, target: RolloutTarget, spec: Mapping[str, Any]) -> dict[str, Any]:
+    live = world.route_table or {}
+    meta = dict(live.get("metadata") or {"name": target.name, "namespace": target.namespace})
+    return {"apiVersion": live.get("apiVersion", "gateway.solo.io/v1"), "kind": "RouteTable",
+            "metadata": meta, "spec": dict(spec)}
+
+
+def what_if_world(world: World, target: RolloutTarget, spec: Mapping[str, Any]) -> World:
+    """The world with the team's RouteTable spec replaced (nothing is written anywhere).
+
+    Args:
+        world: The live world.
+        target: The rollout target.
+        spec: The RouteTable's new spec.
+
+    Returns:
+        A world whose ``route_table`` and ``snapshot`` hold the new RouteTable.
+
+    Raises:
+        RolloutError: The new spec cannot be read as a RouteTable.
+    """
+    manifest = _manifest(world, target, spec)
+    parsed = parse_object(manifest).resource
+    if not isinstance(parsed, RouteTable):
+        raise RolloutError(f"{target.route_table}: the new spec is not readable as a RouteTable")
+    key = (target.namespace, target.name)
+    tables = [rt for rt in world.snapshot.route_tables if (rt.meta.namespace, rt.meta.name) != key]
+    tables.append(parsed)
+    tables.sort(key=lambda rt: (rt.meta.namespace, rt.meta.name))
+    snapshot = dataclasses.replace(world.snapshot, route_tables=tuple(tables))
+    return dataclasses.replace(world, route_table=manifest, snapshot=snapshot)
+
+
+def _endpoints(world: World) -> Endpoints:
+    s = world.snapshot
+    return kube_endpoints(s.upstreams, s.services, s.endpoints, s.pods, world.profile)
+
+
+def _translate(world: World, snapshot: Snapshot, endpoints: Endpoints) -> Translation:
+    return translate(snapshot, world.profile, endpoints=endpoints)
+
+
+def _rows(translation: Translation) -> list[tuple[RouteSummary, str]]:
+    # Each Envoy route with the resource that defines it (its innermost source, a RouteTable or the VS).
+    owners: dict[tuple[str, str, int], str] = {}
+    for rc, origins in translation.origins.items():
+        for o in origins:
+            owner = o.route.owner
+            if owner is not None:
+                owners[(rc, o.virtual_host, o.envoy_index)] = owner.ref
+    return [((row.virtual_host, row.match, row.action),
+             owners.get((row.route_configuration, row.virtual_host, row.order), ""))
+            for row in envoy_route_rows(envoy_json(translation.envoy))]
+
+
+def route_summaries(translation: Translation, resource: str) -> tuple[RouteSummary, ...]:
+    """The Envoy routes a translation builds from one resource.
+
+    Args:
+        translation: The translation.
+        resource: The resource as ``ns/name``.
+
+    Returns:
+        ``(virtual host, match summary, action summary)`` in Envoy order.
+    """
+    return tuple(summary for summary, owner in _rows(translation) if owner == resource)
+
+
+def _blocking(finding: Finding, translation: Translation) -> bool:
+    if finding.layer == "parse":
+        return False
+    return finding.severity == "error" or translation.profile == "1.3"
+
+
+def _cause(f: Finding) -> str:
+    return f"{f.origin.ref} (team {f.origin.namespace}): {f.message}"
+
+
+def _causes(translation: Translation) -> str:
+    causes = list(dict.fromkeys(_cause(f) for f in translation.findings if _blocking(f, translation)))
+    return "; ".join(causes) or translation.push.reason
+
+
+def _host(translation: Translation, resource: str) -> str | None:
+    vs_keys = {o.vs for origins in translation.origins.values() for o in origins
+               if o.route.owner is not None and o.route.owner.ref == resource}
+    for vs in translation.snapshot.virtual_services:
+        if vs.key not in vs_keys or vs.virtual_host is None:
+            continue
+        domains = vs.virtual_host.domains or ("*",)
+        if "*" in domains:
+            return None
+        # A wildcard domain (*.example.com) answers any name in it.
+        return domains[0].replace("*", "probe", 1)
+    return None
+
+
+def _subset_endpoints(world: World, target: RolloutTarget, endpoints: Endpoints, value: str,
+                      name: str) -> GuardResult:
+    namespace, upstream = target.upstream_ref
+    cluster = cluster_name(ResourceRef(upstream, namespace))
+    ready = [e for e in endpoints.get(cluster, ()) if e[2].get(target.subset_key) == value]
+    subset = f"{target.subset_key}={value}"
+    if ready:
+        return GuardResult(name, True, f"{len(ready)} ready endpoint(s) of {target.upstream} with {subset}")
+    return GuardResult(name, False, f"no ready endpoint of {target.upstream} with {subset}: start its pods "
+                                    f"(labelled {subset}) and wait until they are ready")
+
+
+def _team_tree(live: Translation, target: RolloutTarget) -> GuardResult:
+    ns = target.namespace
+    mine = [f for f in live.findings if _blocking(f, live) and ns in (f.resource.namespace, f.origin.namespace)]
+    if not mine:
+        return GuardResult("team-tree-clean", True, f"no blocking finding in namespace {ns}")
+    text = "; ".join(dict.fromkeys(f"{f.origin.ref}: {f.message}" for f in mine))
+    return GuardResult("team-tree-clean", False, f"team {ns} has blocking findings: {text}: fix them first")
+
+
+def _new_findings(live: Translation, what_if: Translation) -> GuardResult:
+    before = {(f.resource, f.message) for f in live.findings}
+    new = [f for f in what_if.findings if (f.resource, f.message) not in before]
+    if not new:
+        return GuardResult("no-new-finding", True, "the change adds no finding")
+    text = "; ".join(dict.fromkeys(f"{f.resource.ref}: {f.message}" for f in new))
+    return GuardResult("no-new-finding", False, f"the change would add {len(new)} finding(s): {text}")
+
+
+def _collateral(live: Translation, what_if: Translation, resource: str) -> GuardResult:
+    def others(t: Translation) -> Counter[tuple[RouteSummary, str]]:
+        return Counter(row for row in _rows(t) if row[1] != resource)
+
+    before, after = others(live), others(what_if)
+    if before == after:
+        return GuardResult("no-collateral", True, f"the routes of every other resource stay as they are "
+                                                  f"({sum(before.values())} route(s))")
+
+    def text(rows: Counter[tuple[RouteSummary, str]], sign: str) -> list[str]:
+        return [f"{sign}{vh}: {match} -> {action} ({owner or 'no owner'})"
+                for ((vh, match, action), owner) in sorted(rows.elements())]
+
+    changes = [*text(before - after, "-"), *text(after - before, "+")]
+    return GuardResult("no-collateral", False, f"the change would alter {len(changes)} route(s) of others: "
+                                               + "; ".join(changes))
+
+
+def _last_known_good(live: Translation, what_if: Translation) -> GuardResult:
+    name = "not-last-known-good"
+    if live.push.decision == "keep-last-good":
+        return GuardResult(name, False, f"the proxy holds its last known good configuration: {_causes(live)}")
+    if what_if.push.decision == "keep-last-good":
+        return GuardResult(name, False, f"the change would make the proxy keep its last known good configuration: "
+                                        f"{_causes(what_if)}")
+    return GuardResult(name, True, "the control plane pushes the current configuration")
+
+
+def assess(world: World, target: RolloutTarget, step: Step, new_spec: Mapping[str, Any]) -> Assessment:
+    """Check a step's guards and predict what it makes Envoy serve.
+
+    Args:
+        world: The live world.
+        target: The rollout target.
+        step: The step.
+        new_spec: The RouteTable spec the step would write.
+
+    Returns:
+        The guards (subset endpoints, then, for steps that change the RouteTable, team tree,
+        what-if findings, collateral, last known good), the expected routes and the probe's Host.
+    """
+    endpoints = _endpoints(world)
+    live = _translate(world, world.snapshot, endpoints)
+    resource = target.route_table
+    if step.kind == "pin-stable":
+        guards = [_subset_endpoints(world, target, endpoints, target.stable, "stable-endpoints")]
+    else:
+        guards = [_subset_endpoints(world, target, endpoints, target.canary, "canary-endpoints")]
+    if step.state is None:
+        return Assessment(tuple(guards), route_summaries(live, resource), _host(live, resource))
+    what_if = _translate(world, what_if_world(world, target, new_spec).snapshot, endpoints)
+    guards += [_team_tree(live, target), _new_findings(live, what_if), _collateral(live, what_if, resource),
+               _last_known_good(live, what_if)]
+    return Assessment(tuple(guards), route_summaries(what_if, resource), _host(what_if, resource))
+
+
+def check_guards(world: World, target: RolloutTarget, step: Step, new_spec: Mapping[str, Any]) -> list[GuardResult]:
+    """Check a step's guards.
+
+    Args:
+        world: The live world.
+        target: The rollout target.
+        step: The step.
+        new_spec: The RouteTable spec the step would write.
+
+    Returns:
+        One result per guard (see :func:`assess`).
+    """
+    return list(assess(world, target, step, new_spec).guards)
+
+
+def failed_reasons(results: Sequence[GuardResult]) -> str:
+    """Join the reasons of failed guards into one line.
+
+    Args:
+        results: Guard results.
+
+    Returns:
+        ``name: reason; ...`` of the failed ones ("" when all pass).
+    """
+    return "; ".join(f"{g.name}: {g.reason}" for g in results if not g.ok)

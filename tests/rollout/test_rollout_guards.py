@@ -1,0 +1,101 @@
+"""Guards over the seed scenario: last known good names echo's typo, what-if findings, collateral, endpoints."""
+
+from __future__ import annotations
+
+import copy
+
+from rolloutkit import ECHO, FOXTROT, SETTINGS_PATCHED, Cluster, spec_of
+
+from gloo_nb.rollout import assess, check_guards
+from gloo_nb.rollout.plan import plan_from_original
+
+
+def by_name(results):
+    return {g.name: g for g in results}
+
+
+def phase1(cluster):
+    world = cluster.world(FOXTROT)
+    p = plan_from_original(FOXTROT, world.route_table["spec"])
+    step = p.step("phase1")
+    return world, step, p.transform(step, world.route_table["spec"])
+
+
+def test_all_guards_pass_on_the_seed():
+    world, step, new = phase1(Cluster("rt-echo-2.yaml", "rt-foxtrot-1.yaml"))
+    a = assess(world, FOXTROT, step, new)
+    assert [g.name for g in a.guards] == ["canary-endpoints", "team-tree-clean", "no-new-finding", "no-collateral",
+                                          "not-last-known-good"]
+    assert a.ok, a.failed
+    assert by_name(a.guards)["canary-endpoints"].reason == "1 ready endpoint(s) of gloo-system/foxtrot with version=v2"
+    # What Envoy should serve for foxtrot after phase 1, in order.
+    assert a.expected == (("gloo-system_app", "prefix /foxtrot, stage=canary", "foxtrot_gloo-system {version=v2}"),
+                          ("gloo-system_app", "prefix /foxtrot", "foxtrot_gloo-system {version=v1}"))
+    assert a.host is None  # the virtual host answers '*'
+
+
+def test_last_known_good_names_echo_typo():
+    cluster = Cluster("rt-echo-3.yaml", "rt-foxtrot-2.yaml")
+    world = cluster.world(FOXTROT)
+    p = plan_from_original(FOXTROT, world.route_table["spec"])
+    step = p.step("phase2-0")
+    results = by_name(check_guards(world, FOXTROT, step, p.transform(step, world.route_table["spec"])))
+    lkg = results["not-last-known-good"]
+    assert not lkg.ok
+    assert lkg.reason.startswith("the proxy holds its last known good configuration: echo/echo-routes (team echo): ")
+    assert "echo-typo" in lkg.reason
+    assert results["team-tree-clean"].ok  # the problem is echo's, not foxtrot's
+    # The platform team's settings patch (replace invalid routes) unblocks foxtrot.
+    cluster.put(SETTINGS_PATCHED)
+    world = cluster.world(FOXTROT)
+    assert all(g.ok for g in check_guards(world, FOXTROT, step, p.transform(step, world.route_table["spec"])))
+
+
+def test_team_tree_dirty_for_echo_itself():
+    cluster = Cluster("rt-echo-3.yaml", "rt-foxtrot-1.yaml")
+    cluster.put(SETTINGS_PATCHED)
+    world = cluster.world(ECHO)
+    spec = copy.deepcopy(spec_of("rt-echo-1.yaml"))
+    p = plan_from_original(ECHO, spec)
+    step = p.step("pin-stable")
+    results = by_name(check_guards(world, ECHO, step, p.transform(step, spec)))
+    assert results["stable-endpoints"].ok
+    assert not results["team-tree-clean"].ok and "echo-typo" in results["team-tree-clean"].reason
+
+
+def test_what_if_catches_a_new_finding():
+    world, step, new = phase1(Cluster("rt-echo-2.yaml", "rt-foxtrot-1.yaml"))
+    new["routes"][0]["routeAction"]["single"]["upstream"]["name"] = "foxtrot-typo"
+    results = by_name(check_guards(world, FOXTROT, step, new))
+    assert not results["no-new-finding"].ok
+    assert "foxtrot-typo" in results["no-new-finding"].reason
+    # Under 1.3 that would also freeze the proxy for everyone.
+    assert not results["not-last-known-good"].ok
+    assert results["not-last-known-good"].reason.startswith("the change would make the proxy keep its last known good")
+    assert "foxtrot/foxtrot-routes (team foxtrot)" in results["not-last-known-good"].reason
+
+
+def test_collateral_guard_sees_other_teams_routes_vanish():
+    # Under 1.3 a RouteTable route outside its parent's prefix drops the VirtualService: echo's routes too.
+    world, step, new = phase1(Cluster("rt-echo-2.yaml", "rt-foxtrot-1.yaml"))
+    new["routes"].append({"matchers": [{"prefix": "/bad"}],
+                          "routeAction": {"single": {"upstream": {"name": "foxtrot", "namespace": "gloo-system"}}}})
+    results = by_name(check_guards(world, FOXTROT, step, new))
+    coll = results["no-collateral"]
+    assert not coll.ok
+    assert "-gloo-system_app: prefix /echo -> echo_gloo-system {version=v1} (echo/echo-routes)" in coll.reason
+    assert not results["no-new-finding"].ok
+
+
+def test_no_collateral_when_only_own_routes_change():
+    world, step, new = phase1(Cluster("rt-echo-2.yaml", "rt-foxtrot-1.yaml"))
+    assert by_name(check_guards(world, FOXTROT, step, new))["no-collateral"].reason == \
+        "the routes of every other resource stay as they are (2 route(s))"
+
+
+def test_canary_endpoints_missing():
+    cluster = Cluster("rt-echo-2.yaml", "rt-foxtrot-1.yaml")
+    del cluster.objects[("Deployment", "foxtrot", "foxtrot-v2")]
+    world, step, new = phase1(cluster)
+    g = by_name(check_guards(world, FOXTROT, step, new))["canary-endpoints"]
+    assert not g.ok and g.reason.startswith("no ready endpoint of gloo-system/foxtrot with version=v2")
