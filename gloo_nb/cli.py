@@ -281,6 +281,92 @@ def run_route(args: argparse.Namespace) -> int:
     return 0
 
 
+EXIT_FOR_OUTCOME = {"proven": 0, "skipped": 0, "done": 0, "dry-run": 0, "refused": 1, "failed": 1, "conflict": 3}
+"""``gloo-nb rollout`` exit codes by the outcome of the last step (2 is bad input, raised before any step)."""
+
+
+def _rollout_target(args: argparse.Namespace) -> Any:
+    from gloo_nb.rollout import RolloutTarget
+
+    name, sep, value = (args.header or "stage=canary").partition("=")
+    if not sep:
+        raise UsageError(f"--header must be NAME=VALUE, got {args.header!r}")
+    try:
+        weights = tuple(int(w) for w in args.weights.split(",")) if args.weights.strip() else ()
+    except ValueError:
+        raise UsageError(f"--weights must be whole percentages separated by commas (e.g. 10,50,100), "
+                         f"got {args.weights!r}") from None
+    return RolloutTarget(args.route_table, args.upstream, args.subset_key, args.stable, args.canary,
+                         header=(name.strip(), value.strip()), weights=weights, until=args.until,
+                         decommission=args.decommission)
+
+
+def run_rollout(args: argparse.Namespace) -> int:
+    """``gloo-nb rollout``: the plan (without ``--yes``), or the rollout step by step with proof.
+
+    Args:
+        args: Parsed arguments.
+
+    Returns:
+        0 done and proven (or the plan printed), 1 a guard or proof failed, 3 a conflicting writer stopped it.
+    """
+    from gloo_nb.app.rollout import Rollout, iter_reports
+
+    target = _rollout_target(args)
+    with _connect(args) as conn, Rollout(conn, target, journal=args.journal, dry_run=not args.yes,
+                                         approve=lambda _question: bool(args.decommission),
+                                         converge_timeout=args.converge_timeout) as rollout:
+        if not args.yes:
+            previews = rollout.plan()
+            # Only the first pending step's guards look at the cluster as it is: they decide the exit code.
+            first_failed = [g for g in previews[0].guards if not g.ok] if previews else []
+            if args.json:
+                doc = {"routeTable": target.route_table, "target": target.as_json(), "applied": False,
+                       "steps": [{"step": p.step, "description": p.description, "diff": p.diff,
+                                  "guards": [{"name": g.name, "ok": g.ok, "reason": g.reason} for g in p.guards]}
+                                 for p in previews]}
+                sys.stdout.write(json.dumps(doc, indent=2) + "\n")
+            else:
+                lines = [f"Plan for {target.route_table} (dry run: nothing applied; pass --yes to apply)"]
+                for p in previews:
+                    lines.append(f"\n== {p.step}: {p.description}")
+                    lines += [f"  guard {g.name}: {'ok' if g.ok else 'FAILS'}" + (f" ({g.reason})" if not g.ok else "")
+                              for g in p.guards]
+                    lines.append(p.diff.rstrip() or "  (no change to the RouteTable)")
+                if not previews:
+                    lines.append("nothing to do: the RouteTable is already where the rollout ends")
+                sys.stdout.write("\n".join(lines) + "\n")
+            if first_failed:
+                sys.stderr.write(f"{PROG}: rollout: step {previews[0].step} would be refused: "
+                                 f"{first_failed[0].name}: {first_failed[0].reason}\n")
+                return 1
+            return 0
+        reports = []
+        for report in iter_reports(rollout):
+            reports.append(report)
+            if not args.json:
+                sys.stdout.write(report.text() + "\n")
+                sys.stdout.flush()
+        last = reports[-1] if reports else None
+        code = EXIT_FOR_OUTCOME.get(last.outcome, 1) if last is not None else 0
+        if args.json:
+            doc = {"routeTable": target.route_table, "applied": True, "exitCode": code,
+                   "steps": [{"step": r.step, "outcome": r.outcome, "reason": r.reason, "seconds": r.seconds,
+                              "guards": [{"name": n, "ok": ok, "reason": why} for n, ok, why in r.guards],
+                              "converged": None if r.converged is None else {
+                                  "ok": r.converged.ok, "servedSeconds": r.converged.served_seconds,
+                                  "appliedSeconds": dict(r.converged.applied_seconds)},
+                              "probes": [{"name": n, "sent": o.sent, "bySubset": dict(o.by_subset),
+                                          "statuses": {str(k): v for k, v in o.statuses.items()}, "other": o.other}
+                                         for n, o in r.probes]} for r in reports]}
+            sys.stdout.write(json.dumps(doc, indent=2) + "\n")
+        elif last is not None and code:
+            sys.stderr.write(f"{PROG}: rollout stopped at {last.step}: {last.outcome}: {last.reason}\n")
+        elif not reports:
+            sys.stdout.write(f"{target.route_table}: nothing to do, every step is proven\n")
+        return code
+
+
 def _add_profile(parser: argparse.ArgumentParser, default: str | None = "current") -> None:
     parser.add_argument("--gloo-version", choices=PROFILES, default=default,
                         help="Gloo behaviour profile (default: current, Gloo >= 1.12; with a connection: the "
@@ -353,6 +439,33 @@ def build_parser() -> argparse.ArgumentParser:
     rt.add_argument("--json", action="store_true", help="print the JSON document instead of text")
     rt.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for the xDS stream")
     rt.set_defaults(run=run_route)
+
+    ro = sub.add_parser("rollout", help="the two-phase canary rollout of a team's RouteTable, with proof",
+                        description="Without --yes: print the plan and predicted changes, apply nothing. With --yes: "
+                                    "run each step (guards, apply as the given identity, converge, prove with real "
+                                    "traffic, checkpoint). Exit 0 done and proven, 1 a guard or proof failed, "
+                                    "2 bad input, 3 a conflicting writer stopped it.")
+    _add_connection(ro)
+    _add_profile(ro, default=None)
+    ro.add_argument("--route-table", required=True, metavar="NS/NAME", help="the team's RouteTable")
+    ro.add_argument("--upstream", required=True, metavar="NS/NAME", help="the Upstream with the subsets")
+    ro.add_argument("--subset-key", required=True, metavar="KEY", help="the subset label key (e.g. version)")
+    ro.add_argument("--stable", required=True, metavar="V", help="the stable subset's value (e.g. v1)")
+    ro.add_argument("--canary", required=True, metavar="V", help="the canary subset's value (e.g. v2)")
+    ro.add_argument("--header", metavar="NAME=VALUE", default="stage=canary",
+                    help="phase 1's canary header (default stage=canary)")
+    ro.add_argument("--weights", default="10,50,100", metavar="10,50,100",
+                    help="phase 2: the canary's percentages after an implicit 0 (default 10,50,100)")
+    ro.add_argument("--until", choices=("phase1", "phase2", "finish"), default="finish",
+                    help="stop after this phase (phase2 ends with the canary at 100, proven)")
+    ro.add_argument("--decommission", action="store_true", help="after finish, delete the stable Deployment")
+    ro.add_argument("--journal", default="gloo-nb-journal", metavar="DIR",
+                    help="the journal directory (default ./gloo-nb-journal); a rerun resumes from it")
+    ro.add_argument("--json", action="store_true", help="print a JSON document (the plan, or the steps run)")
+    ro.add_argument("--yes", action="store_true", help="apply (without it: a dry run)")
+    ro.add_argument("--converge-timeout", type=float, default=30.0, metavar="S",
+                    help="seconds to wait for the control plane and every replica after each change")
+    ro.set_defaults(run=run_rollout)
 
     sb = sub.add_parser("sandbox", help="Gloo-in-a-box: start, stop or query a local sandbox",
                         description="Run a sandbox (Kubernetes-compatible API, pods as local processes, a "

@@ -1,0 +1,516 @@
+"""The rollout runner: performs the step machine's effects against a gateway and records them in the journal.
+
+:class:`gloo_nb.rollout.machine.RolloutMachine` decides (pure); :class:`Rollout` acts: it reads the
+cluster, replaces the RouteTable with the team's identity guarded by its resourceVersion, waits for
+the control plane and every Envoy replica, sends real requests through the gateway and attributes
+them with Envoy's per-host counters, and writes every effect and observation to the journal as it
+goes. One :meth:`Rollout.next` is one step (one notebook cell); a rerun after an interruption
+resumes from the journal and the cluster.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import time
+import urllib.parse
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from gloo_nb.app.connect import GatewayConnection, Inspection
+from gloo_nb.app.probe import probe
+from gloo_nb.errors import GlooNbError
+from gloo_nb.journal import JournalWriter, read_journal
+from gloo_nb.journal.events import JournalError
+from gloo_nb.kube import ConflictError, KubeError
+from gloo_nb.models.codec import parse_objects
+from gloo_nb.models.snapshot import Snapshot
+from gloo_nb.rollout.effects import (
+    Applied,
+    Apply,
+    AwaitApproval,
+    AwaitConverged,
+    Checkpoint,
+    Conflict,
+    Converged,
+    Delete,
+    Effect,
+    Observation,
+    Observe,
+    Probe,
+    ProbeObservation,
+    Record,
+    Refused,
+    StepDone,
+    World,
+)
+from gloo_nb.rollout.machine import RolloutMachine
+from gloo_nb.rollout.plan import RolloutTarget
+from gloo_nb.xds.admin import EnvoyAdmin
+from gloo_nb.xds.decode import ServedSnapshot, endpoint_rows
+from gloo_nb.xds.protos import TYPE_ROUTE
+
+DEFAULT_JOURNAL = Path("gloo-nb-journal")
+"""The journal directory when none is given (the CLI contract's ``./gloo-nb-journal/``)."""
+
+Clock = Callable[[], float]
+
+
+class RolloutStopped(GlooNbError):
+    """The rollout cannot go on; the message names the step and why."""
+
+
+@dataclass
+class StepReport:
+    """What one step did, for a notebook cell or the CLI.
+
+    Attributes:
+        step: The step's id.
+        outcome: ``proven``, ``refused``, ``failed``, ``conflict``, ``skipped`` or ``dry-run``.
+        reason: Why, in one line.
+        guards: ``(name, ok, reason)`` of each guard checked.
+        diff: The RouteTable diff applied (``""`` when nothing was applied).
+        converged: How convergence went (None when not waited for).
+        probes: ``(name, observation)`` of each probe.
+        seconds: Wall time of the step.
+    """
+
+    step: str
+    outcome: str
+    reason: str = ""
+    guards: list[tuple[str, bool, str]] = field(default_factory=list)
+    diff: str = ""
+    converged: Converged | None = None
+    probes: list[tuple[str, ProbeObservation]] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        """Whether the step ended well (proven, or already done)."""
+        return self.outcome in ("proven", "skipped", "dry-run")
+
+    def text(self) -> str:
+        """A few readable lines: outcome, guards, convergence times and probe splits."""
+        lines = [f"{self.step}: {self.outcome}" + (f" ({self.reason})" if self.reason else "")
+                 + f" in {self.seconds:.2f} s"]
+        lines += [f"  guard {name}: {'ok' if ok else 'FAILED'}" + (f" ({why})" if why and not ok else "")
+                  for name, ok, why in self.guards]
+        c = self.converged
+        if c is not None:
+            applied = ", ".join(f"{node} {_secs(s)}" for node, s in c.applied_seconds.items())
+            lines.append(f"  converged: {'yes' if c.ok else 'NO'}; served after {_secs(c.served_seconds)}, "
+                         f"applied after {applied or '-'}" + (f"; {c.detail}" if c.detail else ""))
+        for name, obs in self.probes:
+            split = ", ".join(f"{k or '(no subset)'} {v}" for k, v in sorted(obs.by_subset.items()))
+            lines.append(f"  probe {name}: {obs.sent} requests in {obs.seconds:.2f} s -> {split or 'nothing counted'}"
+                         + (f" (+{obs.other} foreign)" if obs.other else ""))
+        return "\n".join(lines)
+
+
+def _secs(value: float | None) -> str:
+    return "never" if value is None else f"{value:.2f} s"
+
+
+class Rollout:
+    """A two-phase canary rollout of one team's RouteTable, driven step by step.
+
+    Args:
+        conn: The gateway, with the team's identity (its Kubernetes client impersonates the team).
+        target: What to roll out.
+        journal: The journal directory (default ``./gloo-nb-journal``); earlier events of this
+            rollout there are the history a rerun resumes from.
+        dry_run: Apply nothing: :meth:`next` shows each step's diff and guards instead.
+        approve: Answers questions before destructive actions (decommissioning); default: refuse.
+        converge_timeout: Seconds to wait for the control plane and every replica after a change.
+        concurrency: Connections the proofs send requests on.
+        clock: Seconds, monotonic (injected for tests).
+    """
+
+    def __init__(self, conn: GatewayConnection, target: RolloutTarget, *,
+                 journal: str | Path = DEFAULT_JOURNAL, dry_run: bool = False,
+                 approve: Callable[[str], bool] | None = None, converge_timeout: float = 30.0,
+                 concurrency: int = 16, clock: Clock = time.monotonic) -> None:
+        self.conn = conn
+        self.target = target
+        self.journal_dir = Path(journal)
+        self.dry_run = dry_run
+        self.approve = approve or (lambda _question: False)
+        self.converge_timeout = converge_timeout
+        self.concurrency = concurrency
+        self.clock = clock
+        self.source = f"rollout/{target.route_table}"
+        self.reports: list[StepReport] = []
+        self._journal: JournalWriter | None = None
+        self._machine: RolloutMachine | None = None
+        self._gen: Generator[Effect, Observation, None] | None = None
+        self._pending: Observation = None
+        self._watch_keys: set[tuple[str, str]] = set()
+        self._preview_cursor = 0
+        self._finished = False
+
+    # --- public ---------------------------------------------------------------------------------
+
+    def plan(self) -> list[Any]:
+        """The steps from the live RouteTable, each with its description, diff and predicted guards.
+
+        Returns:
+            :class:`gloo_nb.rollout.machine.StepPreview` per step; nothing is applied.
+        """
+        return self._new_machine().preview(self.observe())
+
+    def next(self) -> StepReport:
+        """Run one step: guards, apply, converge, prove, checkpoint (dry run: show the next step only).
+
+        Returns:
+            The step's report; after the last step, a report with outcome ``done``.
+        """
+        if self.dry_run:
+            return self._next_preview()
+        if self._finished:
+            return StepReport("-", "done", "the rollout has no step left")
+        if self._gen is None:
+            self._machine = self._new_machine()
+            self._gen = self._machine.steps()
+            self._pending = None
+        return self._drive(self._gen, on_end="done")
+
+    def run(self, until: str | None = None) -> list[StepReport]:
+        """Run steps until one fails, the plan ends, or step ``until`` is proven.
+
+        Args:
+            until: A step id to stop after (default: the target's ``until``).
+
+        Returns:
+            The reports of the steps run now.
+        """
+        out = []
+        while True:
+            report = self.next()
+            if report.outcome == "done":
+                break
+            out.append(report)
+            if not report.ok or report.step == until or self.dry_run and report.outcome == "done":
+                break
+        return out
+
+    def rollback(self, to: str | None = None) -> StepReport:
+        """Restore a checkpoint (default: the last proven one; ``start``: before the first step) and prove it.
+
+        Args:
+            to: A step id, ``start``, or None.
+
+        Returns:
+            The rollback's report.
+        """
+        machine = self._new_machine()
+        self._gen, self._finished = None, False  # a later next() re-plans from the cluster and the journal
+        return self._drive(machine.rollback(to), on_end="done")
+
+    def status(self) -> Any:
+        """Where the rollout stands (from the cluster and the journal)."""
+        return self._new_machine().status(self.observe(), self.history())
+
+    def history(self) -> list[dict[str, Any]]:
+        """This rollout's earlier journal events, oldest first, as ``{"kind", "data"}``."""
+        if not self.journal_dir.exists() or not any(self.journal_dir.glob("*.jsonl")):
+            return []
+        if self._journal is not None:
+            self._journal.flush()
+        try:
+            journal = read_journal(self.journal_dir)
+        except JournalError as exc:
+            raise RolloutStopped(f"cannot resume from the journal {self.journal_dir}: {exc}") from None
+        return [{"kind": e.kind, "data": dict(e.data)} for e in journal.events
+                if e.source == self.source and e.kind.startswith("rollout.")]
+
+    def close(self) -> None:
+        """Flush and close the journal (the connection stays open: it is the caller's)."""
+        if self._journal is not None:
+            self._journal.close()
+            self._journal = None
+
+    def __enter__(self) -> Rollout:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- driving --------------------------------------------------------------------------------
+
+    def _new_machine(self) -> RolloutMachine:
+        return RolloutMachine(self.target, history=self.history())
+
+    def _next_preview(self) -> StepReport:
+        steps = self.plan()
+        if self._preview_cursor >= len(steps):
+            return StepReport("-", "done", "the plan has no step left")
+        p = steps[self._preview_cursor]
+        self._preview_cursor += 1
+        guards = [(g.name, g.ok, g.reason) for g in p.guards]
+        self._write("rollout.dry-run", {"step": p.step, "description": p.description, "diff": p.diff,
+                                        "guards": [list(g) for g in guards]})
+        return StepReport(p.step, "dry-run", p.description, guards, p.diff)
+
+    def _drive(self, gen: Generator[Effect, Observation, None], *, on_end: str) -> StepReport:
+        started = self.clock()
+        report = StepReport("-", "running")
+        while True:
+            try:
+                effect = gen.send(self._pending)
+            except StopIteration:
+                self._finished = True
+                self._gen = None
+                if report.step == "-":
+                    report.outcome, report.reason = on_end, "the rollout has no step left"
+                report.seconds = self.clock() - started
+                return report
+            self._pending = self._perform(effect, report)
+            if isinstance(effect, StepDone):
+                report.step, report.outcome, report.reason = effect.step, effect.outcome, effect.reason
+                report.seconds = self.clock() - started
+                self.reports.append(report)
+                if effect.outcome not in ("proven", "skipped"):
+                    # The machine stops after a failure; the next call re-plans from the cluster and journal.
+                    self._gen = None
+                    with contextlib.suppress(StopIteration):
+                        gen.send(None)
+                return report
+
+    def _perform(self, effect: Effect, report: StepReport) -> Observation:
+        obs: Observation
+        if isinstance(effect, Record):
+            self._write(effect.kind, effect.data)
+            if effect.kind == "rollout.guards":
+                report.guards = [(str(g.get("name")), bool(g.get("ok")), str(g.get("reason", "")))
+                                 for g in effect.data.get("guards", [])]
+            return None
+        if isinstance(effect, Observe):
+            obs = self.observe()
+        elif isinstance(effect, Apply):
+            report.diff = effect.diff
+            obs = self._apply(effect)
+        elif isinstance(effect, Delete):
+            obs = self._delete(effect)
+        elif isinstance(effect, AwaitConverged):
+            obs = self._converge(effect)
+            report.converged = obs
+        elif isinstance(effect, Probe):
+            obs = self._probe(effect)
+            report.probes.append((effect.name, obs))
+        elif isinstance(effect, AwaitApproval):
+            obs = bool(self.approve(effect.question))
+        elif isinstance(effect, Checkpoint | StepDone):
+            obs = None
+        else:  # pragma: no cover - the Effect union is closed
+            raise RolloutStopped(f"unknown effect {effect!r}")
+        self._write(f"rollout.effect.{type(effect).__name__.lower()}",
+                    {"effect": _jsonable(effect), "observation": _jsonable(obs)})
+        return obs
+
+    def _write(self, kind: str, data: Mapping[str, Any]) -> None:
+        if self._journal is None:
+            self._journal = JournalWriter(self.journal_dir)
+        self._journal.append(kind, dict(data), source=self.source)
+        # A kill right after a write to the cluster must not lose the record of it (resume relies on it).
+        self._journal.flush()
+
+    # --- effects --------------------------------------------------------------------------------
+
+    def observe(self) -> World:
+        """Read what the machine needs from the cluster (one consistent-enough look).
+
+        Returns:
+            The world: the RouteTable as stored, every resource Gloo reads, the namespace's Deployments.
+        """
+        ns, name = _split(self.target.route_table)
+        kube = self.conn.kube
+        try:
+            route_table: dict[str, Any] | None = kube.get("RouteTable", ns, name)
+        except KubeError as exc:
+            if exc.status != 404:
+                raise
+            route_table = None
+        parsed = parse_objects(self.conn.read_objects(), file="<kubernetes>")
+        deployments = tuple(kube.list("Deployment", ns).get("items", []))
+        served_version = ""
+        if self.conn.xds_address:
+            with contextlib.suppress(GlooNbError):
+                served_version = self.conn.served(timeout=5.0).version(TYPE_ROUTE) or ""
+        return World(self.conn.profile, route_table, Snapshot.from_resources(parsed.resources), deployments,
+                     served_version)
+
+    def _apply(self, effect: Apply) -> Observation:
+        self._watch_keys = self._resource_keys()
+        try:
+            stored = self.conn.kube.replace(effect.manifest)
+        except ConflictError as exc:
+            return Conflict(str(exc))
+        except KubeError as exc:
+            return Refused(str(exc))
+        return Applied(str(stored.get("metadata", {}).get("resourceVersion", "")))
+
+    def _delete(self, effect: Delete) -> Observation:
+        try:
+            self.conn.kube.delete(effect.kind, effect.namespace, effect.name, missing_ok=True)
+        except KubeError as exc:
+            return Refused(str(exc))
+        return Applied()
+
+    def _resource_keys(self) -> set[tuple[str, str]]:
+        """The (virtual host, match) of the RouteTable's routes in the intent now (before a change)."""
+        translation, _ = self.conn.intent()
+        inspection = Inspection.build(translation, None, {}, {})
+        return {(d["route"]["virtualHost"], d["route"]["match"]) for d in inspection.drift
+                if d["resource"] == self.target.route_table}
+
+    def _converge(self, effect: AwaitConverged) -> Converged:
+        """Poll intent, served and each replica until this RouteTable's routes agree everywhere."""
+        start = self.clock()
+        deadline = start + effect.timeout if effect.timeout else start + self.converge_timeout
+        replicas = [r.node_id for r in self.conn.replicas]
+        served_at: float | None = None
+        applied_at: dict[str, float | None] = dict.fromkeys(replicas)
+        served_version, detail = "", ""
+        while True:
+            translation, _ = self.conn.intent()
+            served: ServedSnapshot | None = self.conn.served(timeout=5.0) if self.conn.xds_address else None
+            applied = self.conn.applied()
+            inspection = Inspection.build(translation, served, applied, {})
+            rows = [d for d in inspection.drift if d["resource"] == effect.resource
+                    or (d["route"]["virtualHost"], d["route"]["match"]) in self._watch_keys]
+            now = self.clock() - start
+            expected_ok = _has_expected(rows, effect.expected)
+            if served is not None:
+                served_version = served.version(TYPE_ROUTE) or ""
+                if served_at is None and expected_ok and all(d["bySource"].get("served") == d["bySource"]["intent"]
+                                                              for d in rows):
+                    served_at = now
+            elif served_at is None and expected_ok:
+                served_at = now  # no xDS stream: replicas are compared with the intent
+            for node in replicas:
+                if applied_at[node] is None and served_at is not None and all(
+                        d["bySource"].get(node) == d["bySource"]["intent"] for d in rows):
+                    applied_at[node] = now
+            if served_at is not None and all(v is not None for v in applied_at.values()):
+                return Converged(True, served_at, applied_at, served_version)
+            if self.clock() >= deadline:
+                behind = [d for d in rows if d["state"] != "in-sync"] or rows
+                detail = "; ".join(f"{d['route']['match']}: {d['state']}" + (f" ({d['cause']})" if d["cause"] else "")
+                                   for d in behind[:3])
+                if translation.push.decision == "keep-last-good":
+                    detail = f"the control plane keeps its last good configuration ({translation.push.reason}); " \
+                             + detail
+                return Converged(False, served_at, applied_at, served_version,
+                                 f"not converged after {effect.timeout or self.converge_timeout:.0f} s: {detail}")
+            time.sleep(0.05)
+
+    def _probe(self, effect: Probe) -> ProbeObservation:
+        """Send the requests through the gateway; attribute them to subsets with Envoy's per-host counters."""
+        if not self.conn.gateway_url:
+            raise RolloutStopped(f"{effect.step}: no gateway URL to send proof traffic to; connect with one")
+        cluster, hosts = self._subset_of_hosts(effect.upstream, effect.subset_key)
+        admins = self.conn.admins()
+        before = _host_counts(admins, cluster)
+        headers = dict(effect.headers)
+        if effect.host:
+            headers["host"] = effect.host
+        url = self.conn.gateway_url.rstrip("/") + urllib.parse.quote(effect.path, safe="/?=&")
+        started = self.clock()
+        result = probe(url, effect.requests, headers=headers, concurrency=self.concurrency)
+        seconds = self.clock() - started
+        after = _host_counts(admins, cluster)
+        by_subset: dict[str, int] = {}
+        for address in after:
+            delta = after[address] - before.get(address, 0)
+            if delta:
+                subset = hosts.get(address, "")
+                by_subset[subset] = by_subset.get(subset, 0) + delta
+        statuses: dict[int, int] = {}
+        answers: dict[str, int] = {}
+        for answer in result.answers:
+            code, _, body = answer.partition(" ")
+            statuses[int(code)] = statuses.get(int(code), 0) + 1
+            first = answer.splitlines()[0] if answer else ""
+            answers[first[:200]] = answers.get(first[:200], 0) + 1
+        counted = sum(by_subset.values())
+        return ProbeObservation(effect.requests, statuses, by_subset, max(0, counted - effect.requests), answers,
+                                seconds)
+
+    def _subset_of_hosts(self, upstream: str, subset_key: str) -> tuple[str, dict[str, str]]:
+        """The upstream's Envoy cluster and host address -> subset value, from the endpoints served."""
+        ns, name = _split(upstream)
+        cluster = f"{name}_{ns}"
+        served = self.conn.served(timeout=5.0) if self.conn.xds_address else None
+        out: dict[str, str] = {}
+        if served is not None:
+            eds = {c.name: (c.eds_cluster_config.service_name or c.name) for c in served.clusters}
+            for row in endpoint_rows(served.endpoints, "served"):
+                if row.cluster in (cluster, eds.get(cluster)):
+                    out[row.address] = str(row.metadata.get(subset_key, ""))
+        else:
+            # Without the stream, the endpoints a replica applied.
+            for admin in self.conn.admins().values():
+                applied = admin.applied()
+                eds = {c.name: (c.eds_cluster_config.service_name or c.name) for c in applied.clusters}
+                for row in endpoint_rows(applied.endpoints, "applied"):
+                    if row.cluster in (cluster, eds.get(cluster)):
+                        out[row.address] = str(row.metadata.get(subset_key, ""))
+                break
+        return cluster, out
+
+
+def _host_counts(admins: Mapping[str, EnvoyAdmin], cluster: str) -> dict[str, int]:
+    """``rq_total`` per host address of one cluster, summed over every replica."""
+    out: dict[str, int] = {}
+    for admin in admins.values():
+        for ch in admin.clusters():
+            if ch.name != cluster:
+                continue
+            for h in ch.hosts:
+                out[h.address] = out.get(h.address, 0) + h.stats.get("rq_total", 0)
+    return out
+
+
+def _has_expected(rows: Sequence[Mapping[str, Any]], expected: Sequence[tuple[str, str, str]]) -> bool:
+    have = {(d["route"]["virtualHost"], d["route"]["match"], d["bySource"]["intent"]) for d in rows}
+    return all(tuple(e) in have for e in expected)
+
+
+def _split(ref: str) -> tuple[str, str]:
+    ns, _, name = ref.partition("/")
+    return ns, name
+
+
+def _jsonable(value: Any) -> Any:
+    """Effects and observations as JSON (a World as its versions only: the recorder keeps resources)."""
+    if isinstance(value, World):
+        rt = value.route_table or {}
+        return {"profile": value.profile, "routeTableResourceVersion": rt.get("metadata", {}).get("resourceVersion"),
+                "servedVersion": value.served_version}
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+def iter_reports(rollout: Rollout) -> Iterator[StepReport]:
+    """Yield step reports until the rollout ends or a step fails (for loops in headless runbooks).
+
+    Args:
+        rollout: The rollout.
+
+    Yields:
+        One report per step.
+    """
+    while True:
+        report = rollout.next()
+        if report.outcome == "done":
+            return
+        yield report
+        if not report.ok:
+            return
