@@ -1,0 +1,69 @@
+"""The journal's event kinds and what their ``data`` holds: the contract between writers and analyses.
+
+Every line is ``{"time", "kind", "source", "data"}`` (:mod:`gloo_nb.journal.events`). Writers: the
+recorder (``gloo-nb record``, :mod:`gloo_nb.app.record`), the rollout runner
+(:mod:`gloo_nb.app.rollout`) and probes. Readers: :mod:`gloo_nb.analysis.timeline`. Keys are
+camelCase like the rest of gloo_nb's JSON; times inside ``data`` are RFC 3339 strings.
+
+``recorder.start`` (source ``recorder``)
+    ``{"profile", "namespace", "replicas": [node id...], "gatewayUrl", "xds", "kinds": [...],
+    "connection": {"sandbox" | "kubeconfig", "context", "asUser", "asGroup"}}``. A journal may hold
+    several recordings (restarts); each begins with this event.
+``recorder.stop`` (source ``recorder``)
+    ``{"reason": "signal SIGINT" | "stop()" | ...}``.
+``kube.event`` (source ``kube``)
+    One per object per watch event, and one ``INITIAL`` per object listed when recording starts:
+    ``{"type": "INITIAL"|"ADDED"|"MODIFIED"|"DELETED", "kind", "namespace", "name",
+    "resourceVersion", "generation", "object": <the object, redacted, without managedFields>,
+    "specChanged": bool (anything but status and server-set metadata changed), "statusChanged": bool,
+    "patch": <RFC 6902 JSON patch from the previous version's content (everything but status and
+    server-set metadata) to this one; null for INITIAL and ADDED>,
+    "actor": {"user", "groups", "via": "audit"|"managedFields"|"unknown", "manager"}}``.
+    ``actor`` says who wrote this version: from the sandbox's audit log (matched by kind,
+    namespace, name and resourceVersion), else from the newest ``managedFields`` entry's manager,
+    else unknown.
+``xds.content`` (source ``xds``)
+    Stored once per digest: ``{"digest": sha256 of the resources' deterministic proto bytes,
+    "typeUrl", "resources": [proto JSON...], "routes": [route rows, for RouteConfigurations only:
+    {"routeConfiguration", "virtualHost", "order", "name", "match", "action", "matchSummary",
+    "actionSummary"}]}``.
+``xds.update`` (source ``xds``)
+    One per update the shadow node received and ACKed or NACKed: ``{"typeUrl", "version", "nonce",
+    "digest", "names": [resource names], "accepted": bool}``.
+``replica.poll`` (source ``replica/<node id>``)
+    Written when something changed since the last poll of that replica (and on the first poll):
+    ``{"node", "versions": {typeUrl: version}, "rejected": {typeUrl: count of update_rejected},
+    "routeDigest": digest of the applied RouteConfigurations (same digest rule as ``xds.content``,
+    whose content is then stored as an ``xds.content`` if new), "reachable": bool}``.
+``probe.result`` (source ``probe``)
+    ``{"url", "headers", "requests", "shares": [{"answer", "count", "share", "low", "high"}]}``.
+``rollout.*`` (source ``rollout/<ns>/<name>``)
+    The rollout's own events (:mod:`gloo_nb.rollout.machine` and :mod:`gloo_nb.app.rollout`).
+"""
+
+from __future__ import annotations
+
+RECORDER_START = "recorder.start"
+RECORDER_STOP = "recorder.stop"
+KUBE_EVENT = "kube.event"
+XDS_CONTENT = "xds.content"
+XDS_UPDATE = "xds.update"
+REPLICA_POLL = "replica.poll"
+PROBE_RESULT = "probe.result"
+
+KUBE_SOURCE = "kube"
+XDS_SOURCE = "xds"
+RECORDER_SOURCE = "recorder"
+PROBE_SOURCE = "probe"
+
+
+def replica_source(node: str) -> str:
+    """The ``source`` of a replica's poll events.
+
+    Args:
+        node: The replica's node id.
+
+    Returns:
+        ``replica/<node>``.
+    """
+    return f"replica/{node}"
