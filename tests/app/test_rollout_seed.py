@@ -110,3 +110,27 @@ def test_echo_and_foxtrot_roll_out_together_through_the_typo_the_patch_and_a_rol
             fox.close()
             echo_conn.close()
             fox_conn.close()
+
+
+def test_decommission_asks_then_deletes_the_stable_deployment(tmp_path: Path) -> None:
+    with sandbox(tmp_path / "sb", "1.3") as info:
+        kube = kubectl_for(info, tmp_path)
+        kube.apply(*(PART2 / f for f in START))
+        wait_ready_pods(kube, "foxtrot")
+        target = RolloutTarget("foxtrot/foxtrot-routes", "gloo-system/foxtrot", "version", "v1", "v2",
+                               weights=(100,), decommission=True)
+        questions: list[str] = []
+        with connect_sandbox(info.state_dir) as conn:
+            no = Rollout(conn, target, journal=tmp_path / "journal", approve=lambda q: questions.append(q) or False)
+            reports = no.run()
+            no.close()
+            assert [r.step for r in reports] == ["phase1", "phase2-0", "phase2-100", "finish", "decommission"]
+            assert reports[-1].outcome != "proven" and "foxtrot-v1" in questions[0]
+            assert kube.run("get", "deployment", "foxtrot-v1", "-n", "foxtrot", check=False).returncode == 0
+            yes = Rollout(conn, target, journal=tmp_path / "journal", approve=lambda q: True)
+            (last,) = yes.run()
+            yes.close()
+            assert (last.step, last.outcome) == ("decommission", "proven"), last.text()
+        gone = kube.run("get", "deployment", "foxtrot-v1", "-n", "foxtrot", check=False)
+        assert gone.returncode != 0 and "NotFound" in gone.stderr
+        assert fetch(info.gateway + "/foxtrot").body.strip() == "version:foxtrot-v2"
