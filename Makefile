@@ -37,6 +37,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/sandbox.py
 	$(BIN)/python bench/inspect.py
 	$(BIN)/python bench/widgets.py
+	$(BIN)/python bench/rollout.py
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .mypy_cache .ruff_cache .pytest_cache .import_linter_cache

@@ -288,17 +288,9 @@ EXIT_FOR_OUTCOME = {"proven": 0, "skipped": 0, "done": 0, "dry-run": 0, "refused
 def _rollout_target(args: argparse.Namespace) -> Any:
     from gloo_nb.rollout import RolloutTarget
 
-    name, sep, value = (args.header or "stage=canary").partition("=")
-    if not sep:
-        raise UsageError(f"--header must be NAME=VALUE, got {args.header!r}")
-    try:
-        weights = tuple(int(w) for w in args.weights.split(",")) if args.weights.strip() else ()
-    except ValueError:
-        raise UsageError(f"--weights must be whole percentages separated by commas (e.g. 10,50,100), "
-                         f"got {args.weights!r}") from None
-    return RolloutTarget(args.route_table, args.upstream, args.subset_key, args.stable, args.canary,
-                         header=(name.strip(), value.strip()), weights=weights, until=args.until,
-                         decommission=args.decommission)
+    return RolloutTarget.parse(args.route_table, args.upstream, args.subset_key, args.stable, args.canary,
+                               header=args.header, weights=args.weights, until=args.until,
+                               decommission=args.decommission)
 
 
 def run_rollout(args: argparse.Namespace) -> int:

@@ -37,6 +37,9 @@ SEED_PROFILE = "1.3"
 STEP4 = ("echo.yaml", "foxtrot.yaml", "upstream-echo.yaml", "upstream-foxtrot.yaml", "rt-echo-1.yaml",
          "rt-foxtrot-1.yaml", "vs.yaml", "foxtrot-v2.yaml", "rt-foxtrot-3.yaml", "echo-v2.yaml", "rt-echo-2.yaml")
 """Steps 1 to 4 of the seed scenario (spec 6.2), in order: every route valid, foxtrot's weights 100/0."""
+FOXTROT_START = ("echo.yaml", "foxtrot.yaml", "upstream-echo.yaml", "upstream-foxtrot.yaml", "rt-echo-1.yaml",
+                 "rt-foxtrot-1.yaml", "vs.yaml", "foxtrot-v2.yaml", "echo-v2.yaml")
+"""Where foxtrot's rollout starts: the seed's apps, upstreams and VirtualService, ``rt-foxtrot-1`` (all to v1)."""
 INCIDENT = ("rt-echo-3.yaml", "rt-foxtrot-4.yaml")
 """Step 5: echo's upstream typo and foxtrot's weight change (0/100)."""
 SETTINGS_PATCH = "settings-patch.yaml"

@@ -74,6 +74,7 @@ class StepReport:
         diff: The RouteTable diff applied (``""`` when nothing was applied).
         converged: How convergence went (None when not waited for).
         probes: ``(name, observation)`` of each probe.
+        verdicts: ``(name, ok, reason)`` of each probe's verdict.
         seconds: Wall time of the step.
     """
 
@@ -84,6 +85,7 @@ class StepReport:
     diff: str = ""
     converged: Converged | None = None
     probes: list[tuple[str, ProbeObservation]] = field(default_factory=list)
+    verdicts: list[tuple[str, bool, str]] = field(default_factory=list)
     seconds: float = 0.0
 
     @property
@@ -102,10 +104,13 @@ class StepReport:
             applied = ", ".join(f"{node} {_secs(s)}" for node, s in c.applied_seconds.items())
             lines.append(f"  converged: {'yes' if c.ok else 'NO'}; served after {_secs(c.served_seconds)}, "
                          f"applied after {applied or '-'}" + (f"; {c.detail}" if c.detail else ""))
+        verdicts = {name: (ok, why) for name, ok, why in self.verdicts}
         for name, obs in self.probes:
             split = ", ".join(f"{k or '(no subset)'} {v}" for k, v in sorted(obs.by_subset.items()))
+            ok, why = verdicts.get(name, (None, ""))
             lines.append(f"  probe {name}: {obs.sent} requests in {obs.seconds:.2f} s -> {split or 'nothing counted'}"
-                         + (f" (+{obs.other} foreign)" if obs.other else ""))
+                         + (f" (+{obs.other} foreign)" if obs.other else "")
+                         + ("" if ok is None else f": {'ok' if ok else 'FAILED'}, {why}"))
         return "\n".join(lines)
 
 
@@ -203,7 +208,13 @@ class Rollout:
 
         Returns:
             The rollback's report.
+
+        Raises:
+            RolloutStopped: The rollout is a dry run (a rollback writes).
         """
+        if self.dry_run:
+            raise RolloutStopped(f"rollback of {self.target.route_table}: this rollout is a dry run, which never "
+                                 f"writes; make a Rollout with dry_run=False to roll back")
         machine = self._new_machine()
         self._gen, self._finished = None, False  # a later next() re-plans from the cluster and the journal
         return self._drive(machine.rollback(to), on_end="done")
@@ -285,6 +296,9 @@ class Rollout:
             if effect.kind == "rollout.guards":
                 report.guards = [(str(g.get("name")), bool(g.get("ok")), str(g.get("reason", "")))
                                  for g in effect.data.get("guards", [])]
+            elif effect.kind == "rollout.verdict":
+                d = effect.data
+                report.verdicts.append((str(d.get("name")), bool(d.get("ok")), str(d.get("reason", ""))))
             return None
         if isinstance(effect, Observe):
             obs = self.observe()
@@ -404,7 +418,7 @@ class Rollout:
                              + detail
                 return Converged(False, served_at, applied_at, served_version,
                                  f"not converged after {effect.timeout or self.converge_timeout:.0f} s: {detail}")
-            time.sleep(0.05)
+            time.sleep(0.02)
 
     def _probe(self, effect: Probe) -> ProbeObservation:
         """Send the requests through the gateway; attribute them to subsets with Envoy's per-host counters."""

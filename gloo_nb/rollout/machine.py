@@ -355,7 +355,8 @@ class RolloutMachine:
             yield from self._done(step.id, "conflict", str(error))
             return False
         if new != spec:
-            if state is not None and _passed(state, step):
+            if state is not None and _passed(state, step) and (
+                    _managed(target, spec) == run.baseline or _at_a_later_step(plan, step, spec)):
                 reason = f"the live RouteTable is already past this step ({state.describe(target)})"
                 run.baseline = _managed(target, spec)
                 yield from self._done(step.id, "skipped", reason)
@@ -686,6 +687,15 @@ def _identity(target: RolloutTarget) -> tuple[str, ...]:
 def _passed(state: ManagedState | None, step: Step) -> bool:
     # The live managed routes are in a later state of the rollout than this step sets.
     return state is not None and state.order is not None and state.order < 3 and step.order < state.order
+
+
+def _at_a_later_step(plan: Plan, step: Step, spec: Mapping[str, Any]) -> bool:
+    # Mid-rollout, skipping ahead is only safe when the live routes are exactly what a later step
+    # writes: a hand-made split between two steps (30/70 before the 50 % step) is someone else's
+    # change, and continuing would overwrite it. (A rollout that starts from such a split goes on
+    # from there: that is the team's own starting point, shown in the plan.)
+    later = plan.steps[plan.steps.index(step) + 1:]
+    return any(s.state is not None and plan.transform(s, spec) == spec for s in later)
 
 
 def _safe_state(target: RolloutTarget, spec: Mapping[str, Any]) -> ManagedState | None:

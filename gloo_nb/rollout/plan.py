@@ -21,7 +21,7 @@ import copy
 import difflib
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import yaml
 
@@ -114,6 +114,40 @@ class RolloutTarget:
             raise UsageError(f"--until must be one of {', '.join(_UNTIL)}, got {self.until!r}")
         if self.decommission and self.until != "finish":
             raise UsageError("--decommission needs --until finish (the stable subset still serves before that)")
+
+    @classmethod
+    def parse(cls, route_table: str, upstream: str, subset_key: str, stable: str, canary: str, *,
+              header: str = "stage=canary", weights: str = "10,50,100", until: str = "finish",
+              decommission: bool = False) -> RolloutTarget:
+        """Build a target from the CLI's and the notebooks' strings (``--header NAME=VALUE``, ``--weights 10,50,100``).
+
+        Args:
+            route_table: ``ns/name``.
+            upstream: ``ns/name``.
+            subset_key: The subset label key.
+            stable: The stable subset's value.
+            canary: The canary subset's value.
+            header: ``NAME=VALUE``.
+            weights: Comma-separated canary percentages.
+            until: ``phase1``, ``phase2`` or ``finish``.
+            decommission: Delete the stable Deployment(s) after finish.
+
+        Returns:
+            The target.
+
+        Raises:
+            UsageError: A value cannot be read; the message names the flag.
+        """
+        name, sep, value = header.partition("=")
+        if not sep:
+            raise UsageError(f"--header must be NAME=VALUE, got {header!r}")
+        try:
+            percentages = tuple(int(w) for w in weights.split(",")) if weights.strip() else ()
+        except ValueError:
+            raise UsageError(f"--weights must be whole percentages separated by commas (e.g. 10,50,100), "
+                             f"got {weights!r}") from None
+        return cls(route_table, upstream, subset_key, stable, canary, header=(name.strip(), value.strip()),
+                   weights=percentages, until=cast(Until, until), decommission=decommission)
 
     @property
     def namespace(self) -> str:

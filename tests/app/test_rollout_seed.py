@@ -15,13 +15,13 @@ from pathlib import Path
 from sandboxkit import PART2, SEED, fetch, kubectl_for, sandbox, wait_ready_pods
 
 from gloo_nb.app.connect import connect_sandbox
+from gloo_nb.app.notebook import FOXTROT_START
 from gloo_nb.app.probe import probe
 from gloo_nb.app.rollout import Rollout, StepReport
 from gloo_nb.journal import read_journal
 from gloo_nb.rollout import RolloutTarget
 
-START = ("echo.yaml", "foxtrot.yaml", "upstream-echo.yaml", "upstream-foxtrot.yaml", "rt-echo-1.yaml",
-         "rt-foxtrot-1.yaml", "vs.yaml", "foxtrot-v2.yaml", "echo-v2.yaml")
+START = FOXTROT_START
 ECHO = RolloutTarget("echo/echo-routes", "gloo-system/echo", "version", "v1", "v2", until="phase1")
 FOXTROT = RolloutTarget("foxtrot/foxtrot-routes", "gloo-system/foxtrot", "version", "v1", "v2", weights=(10, 50, 100))
 
@@ -134,3 +134,27 @@ def test_decommission_asks_then_deletes_the_stable_deployment(tmp_path: Path) ->
         gone = kube.run("get", "deployment", "foxtrot-v1", "-n", "foxtrot", check=False)
         assert gone.returncode != 0 and "NotFound" in gone.stderr
         assert fetch(info.gateway + "/foxtrot").body.strip() == "version:foxtrot-v2"
+
+
+def test_a_dry_run_refuses_to_roll_back(tmp_path: Path) -> None:
+    import pytest
+
+    from gloo_nb.app.rollout import RolloutStopped
+
+    dry = Rollout(None, FOXTROT, journal=tmp_path / "journal", dry_run=True)  # type: ignore[arg-type]
+    with pytest.raises(RolloutStopped, match="dry run, which never writes"):
+        dry.rollback("start")
+    assert not (tmp_path / "journal").exists()
+
+
+def test_target_from_the_cli_and_notebook_strings() -> None:
+    import pytest
+
+    from gloo_nb.errors import UsageError
+
+    t = RolloutTarget.parse("a/rt", "gloo-system/up", "version", "v1", "v2", header="x-canary = yes", weights="25,100")
+    assert t.header == ("x-canary", "yes") and t.weights == (25, 100) and t.until == "finish"
+    for header, weights, message in (("stage", "10,100", "NAME=VALUE"), ("a=b", "10,x", "whole percentages"),
+                                     ("a=b", "50,40", "strictly increasing")):
+        with pytest.raises(UsageError, match=message):
+            RolloutTarget.parse("a/rt", "gloo-system/up", "version", "v1", "v2", header=header, weights=weights)

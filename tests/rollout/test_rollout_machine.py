@@ -240,6 +240,22 @@ def test_live_already_in_phase2_goes_on_from_there():
     assert [s for s, _ in cluster.applies] == ["finish"]
 
 
+def test_a_hand_made_split_between_two_steps_is_not_skipped_over():
+    cluster = Cluster("rt-echo-2.yaml", "rt-foxtrot-1.yaml")
+    target = RolloutTarget(**{**FOXTROT.__dict__, "until": "phase1"})
+    h = history(drive(RolloutMachine(target).steps(), cluster, target))
+    cluster.put(copy.deepcopy({**cluster.route_table(FOXTROT), "spec": spec_of("rt-foxtrot-4.yaml")}))
+    rt = copy.deepcopy(cluster.route_table(FOXTROT))
+    rt["spec"]["routes"][1]["routeAction"]["multi"]["destinations"][0]["weight"] = 30
+    rt["spec"]["routes"][1]["routeAction"]["multi"]["destinations"][1]["weight"] = 70  # 30/70: no step writes it
+    cluster.put(rt)
+    applies = len(cluster.applies)
+    effects = drive(RolloutMachine(FOXTROT, history=h).steps(), cluster, FOXTROT)
+    assert done(effects) == [("phase2-0", "conflict")] and len(cluster.applies) == applies
+    assert [d["weight"] for d in cluster.route_table(FOXTROT)["spec"]["routes"][1]["routeAction"]["multi"]
+            ["destinations"]] == [30, 70]
+
+
 def test_decommission_asks_then_deletes_the_stable_deployment():
     target = RolloutTarget(**{**FOXTROT.__dict__, "decommission": True})
     cluster = Cluster("rt-echo-2.yaml", "rt-foxtrot-1.yaml")

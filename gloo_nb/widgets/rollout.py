@@ -1,0 +1,456 @@
+"""The rollout stepper: a rollout's plan, its last step's guards, convergence and proof, live weights, next/rollback.
+
+The view-model is the plain functions at the top (:func:`plan_rows`, :func:`probe_rows`,
+:func:`convergence_rows`, :func:`weights_rows`, :func:`checkpoints` and their ``*_html``
+renderers): they take plain data (the status, the step reports, the journal history, drift rows)
+and are tested without widgets. :class:`RolloutStepper` only wires them to a
+:class:`gloo_nb.app.rollout.Rollout` and its buttons.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import ipywidgets as w
+import pandas as pd
+
+from gloo_nb.app.rollout import Rollout, StepReport
+from gloo_nb.errors import GlooNbError
+from gloo_nb.rollout import RolloutStatus
+from gloo_nb.widgets._html import esc, table
+
+__all__ = [
+    "STATE_COLOURS",
+    "PlanRow",
+    "ProbeRow",
+    "RolloutStepper",
+    "checkpoints",
+    "convergence_html",
+    "convergence_rows",
+    "guards_html",
+    "plan_html",
+    "plan_rows",
+    "probe_rows",
+    "probes_html",
+    "weights_html",
+    "weights_rows",
+]
+
+STATE_COLOURS = {
+    "proven": "#2e7d32",
+    "next": "#1565c0",
+    "pending": "#757575",
+    "refused": "#ef6c00",
+    "failed": "#c62828",
+}
+"""Text colour of each plan state."""
+
+_OK, _BAD = "#2e7d32", "#c62828"
+_REFUSED = frozenset({"refused", "conflict"})  # nothing was written: the step stopped before its apply
+
+
+# --- view-model -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PlanRow:
+    """One step of the plan as the stepper shows it.
+
+    Attributes:
+        step: The step's id.
+        description: What it does.
+        state: ``proven``, ``next``, ``pending``, ``refused`` or ``failed``.
+        detail: Why (the failing report's reason), or the status's finer state (``applied``, ``live``), or ``""``.
+    """
+
+    step: str
+    description: str
+    state: str
+    detail: str = ""
+
+
+def _since_rollback(reports: Sequence[StepReport]) -> list[StepReport]:
+    # A rollback re-plans from the restored state: outcomes from before it no longer describe the steps.
+    last = max((i for i, r in enumerate(reports) if r.step.startswith("rollback-")), default=-1)
+    return list(reports[last + 1:])
+
+
+def plan_rows(status: RolloutStatus, reports: Sequence[StepReport] = ()) -> list[PlanRow]:
+    """Each step of the plan with its state, from the status and the reports of this session.
+
+    A step the status calls proven is ``proven``. Otherwise the latest report about it since the last
+    rollback decides: refused (guards or a conflict stopped it before any write) or failed (applied
+    but not converged or not proven). Otherwise the status's next step is ``next`` and the rest
+    ``pending``.
+
+    Args:
+        status: :meth:`Rollout.status`.
+        reports: :attr:`Rollout.reports`, oldest first.
+
+    Returns:
+        One row per step, in plan order.
+    """
+    latest = {r.step: r for r in _since_rollback(reports)}
+    rows = []
+    for s in status.steps:
+        report = latest.get(s.step)
+        detail = s.state if s.state in ("applied", "live") else ""
+        if s.state == "proven":
+            state = "proven"
+        elif report is not None and report.outcome in _REFUSED:
+            state, detail = "refused", report.reason
+        elif report is not None and report.outcome == "failed":
+            state, detail = "failed", report.reason
+        elif s.step == status.next_step:
+            state = "next"
+        else:
+            state = "pending"
+        rows.append(PlanRow(s.step, s.description, state, detail))
+    return rows
+
+
+def checkpoints(status: RolloutStatus) -> list[str]:
+    """What a rollback can restore: ``start`` then every proven step, in plan order.
+
+    Args:
+        status: :meth:`Rollout.status`.
+
+    Returns:
+        The checkpoint names.
+    """
+    return ["start", *(s.step for s in status.steps if s.state == "proven")]
+
+
+def convergence_rows(report: StepReport) -> list[tuple[str, float | None]]:
+    """Seconds until the control plane served the step, then until each replica applied it.
+
+    Args:
+        report: A step report.
+
+    Returns:
+        ``("served", seconds)`` then ``(node id, seconds)`` per replica (None: never); empty when the
+        step did not wait for convergence.
+    """
+    c = report.converged
+    if c is None:
+        return []
+    return [("served", c.served_seconds), *c.applied_seconds.items()]
+
+
+@dataclass(frozen=True)
+class ProbeRow:
+    """One proof probe of a step.
+
+    Attributes:
+        name: The probe's name (``with-header``, ``without-header``).
+        sent: Requests sent.
+        by_subset: Subset value -> requests Envoy counted for it (``""``: hosts without the subset key).
+        seconds: How long it took.
+        ok: The verdict (None when the journal holds none for it).
+        reason: The verdict's reason.
+    """
+
+    name: str
+    sent: int
+    by_subset: Mapping[str, int]
+    seconds: float
+    ok: bool | None
+    reason: str
+
+
+def probe_rows(report: StepReport, history: Sequence[Mapping[str, Any]] = ()) -> list[ProbeRow]:
+    """The step's probes with their verdicts (the runner journals verdicts; reports carry the counts).
+
+    Args:
+        report: A step report.
+        history: :meth:`Rollout.history` (``{"kind", "data"}`` events); the last ``rollout.verdict`` of
+            the step and probe name is the one of this report's run.
+
+    Returns:
+        One row per probe, in the order sent.
+    """
+    verdicts: dict[str, Mapping[str, Any]] = {}
+    for event in history:
+        data = event.get("data") or {}
+        if event.get("kind") == "rollout.verdict" and data.get("step") == report.step:
+            verdicts[str(data.get("name"))] = data
+    rows = []
+    for name, obs in report.probes:
+        v = verdicts.get(name)
+        rows.append(ProbeRow(name, obs.sent, dict(obs.by_subset), obs.seconds,
+                             None if v is None else bool(v.get("ok")), "" if v is None else str(v.get("reason", ""))))
+    return rows
+
+
+def weights_rows(drift: Sequence[Mapping[str, Any]], route_table: str) -> pd.DataFrame:
+    """The team RouteTable's routes as Kubernetes intends them, as served, and as each replica applied them.
+
+    Args:
+        drift: ``Inspection.drift`` rows (``resource``, ``route``, ``state``, ``bySource``).
+        route_table: ``ns/name`` of the team's RouteTable.
+
+    Returns:
+        Columns ``route``, ``state``, ``intent``, then ``served`` and each replica as present in the rows;
+        one row per route of that RouteTable (``-`` where a source lacks the route).
+    """
+    mine = [d for d in drift if d.get("resource") == route_table]
+    sources: dict[str, None] = {}
+    for d in mine:
+        sources.update(dict.fromkeys(s for s in d["bySource"] if s != "intent"))
+    records = []
+    for d in mine:
+        by_source: Mapping[str, str | None] = d["bySource"]
+        record = {"route": d["route"]["match"], "state": d["state"], "intent": by_source.get("intent") or "-"}
+        record.update({s: by_source.get(s) or "-" for s in sources})
+        records.append(record)
+    return pd.DataFrame(records, columns=["route", "state", "intent", *sources])
+
+
+# --- HTML -------------------------------------------------------------------------------------
+
+
+def plan_html(rows: Sequence[PlanRow]) -> str:
+    """The plan as a table, each state coloured.
+
+    Args:
+        rows: :func:`plan_rows`.
+
+    Returns:
+        HTML.
+    """
+    body = "".join(
+        f'<tr><td><code>{esc(r.step)}</code></td><td style="color:{STATE_COLOURS.get(r.state, "inherit")};'
+        f'font-weight:bold">{esc(r.state)}</td><td>{esc(r.description)}'
+        + (f"<br><i>{esc(r.detail)}</i>" if r.detail else "") + "</td></tr>"
+        for r in rows)
+    return ('<table class="gloo-nb rollout-plan" style="border-collapse:collapse"><thead><tr><th>step</th>'
+            "<th>state</th><th>what it does</th></tr></thead><tbody>" + body + "</tbody></table>")
+
+
+def guards_html(report: StepReport | None) -> str:
+    """The report's guard results: ok in green, failed in red with the reason.
+
+    Args:
+        report: The last step report (None: no step run yet).
+
+    Returns:
+        HTML.
+    """
+    if report is None or not report.guards:
+        return "<i>no guards checked yet</i>"
+    items = "".join(
+        f'<li style="color:{_OK if ok else _BAD}"><b>{esc(name)}</b>: {"ok" if ok else "failed"}'
+        + (f" ({esc(why)})" if why and not ok else "") + "</li>"
+        for name, ok, why in report.guards)
+    return f"<div><b>guards of {esc(report.step)}</b><ul class=\"rollout-guards\">{items}</ul></div>"
+
+
+def convergence_html(report: StepReport | None) -> str:
+    """Seconds to served and to each replica (red when never).
+
+    Args:
+        report: The last step report.
+
+    Returns:
+        HTML.
+    """
+    rows = convergence_rows(report) if report is not None else []
+    if report is None or not rows or report.converged is None:
+        return "<i>no convergence measured yet</i>"
+    cells = "".join(
+        f"<tr><td>{esc(src)}</td>"
+        + (f'<td style="color:{_BAD}">never</td>' if s is None else f"<td>{s:.2f} s</td>") + "</tr>"
+        for src, s in rows)
+    head = (f'<b>convergence of {esc(report.step)}</b>: <span style="color:{_OK if report.converged.ok else _BAD}">'
+            f'{"converged" if report.converged.ok else "not converged"}</span>'
+            + (f" ({esc(report.converged.detail)})" if report.converged.detail else ""))
+    return (f"<div>{head}<table class=\"gloo-nb rollout-convergence\" style=\"border-collapse:collapse\">"
+            f"<thead><tr><th>source</th><th>after</th></tr></thead><tbody>{cells}</tbody></table></div>")
+
+
+def probes_html(report: StepReport | None, rows: Sequence[ProbeRow]) -> str:
+    """Each probe's counts per subset and its verdict (green ok, red failed).
+
+    Args:
+        report: The last step report.
+        rows: :func:`probe_rows` of it.
+
+    Returns:
+        HTML.
+    """
+    if report is None or not rows:
+        return "<i>no probes yet</i>"
+    body = []
+    for r in rows:
+        split = ", ".join(f"{k or '(no subset)'}: {v}" for k, v in sorted(r.by_subset.items())) or "nothing counted"
+        colour = "inherit" if r.ok is None else _OK if r.ok else _BAD
+        verdict = "-" if r.ok is None else "ok" if r.ok else "failed"
+        body.append(f"<tr><td>{esc(r.name)}</td><td>{r.sent}</td><td>{esc(split)}</td><td>{r.seconds:.2f} s</td>"
+                    f'<td style="color:{colour}"><b>{verdict}</b> {esc(r.reason)}</td></tr>')
+    return (f"<div><b>proof of {esc(report.step)}</b><table class=\"gloo-nb rollout-probes\" "
+            "style=\"border-collapse:collapse\"><thead><tr><th>probe</th><th>sent</th><th>per subset</th>"
+            "<th>took</th><th>verdict</th></tr></thead><tbody>" + "".join(body) + "</tbody></table></div>")
+
+
+def weights_html(frame: pd.DataFrame, route_table: str) -> str:
+    """The live routes table (:func:`weights_rows`), states other than in-sync in orange.
+
+    Args:
+        frame: :func:`weights_rows`.
+        route_table: The RouteTable, for the title.
+
+    Returns:
+        HTML.
+    """
+    if frame.empty:
+        return f"<i>no route of {esc(route_table)} in the intent, served or applied configuration</i>"
+
+    def style(column: str, value: Any) -> str:
+        return "color:#ef6c00" if column == "state" and value != "in-sync" else ""
+
+    return f"<div><b>live routes of {esc(route_table)}</b>{table(frame, style=style)}</div>"
+
+
+# --- the widget -------------------------------------------------------------------------------
+
+
+class RolloutStepper(w.VBox):
+    """Step a rollout from a notebook: the plan, the last step's guards, convergence and proof, live weights.
+
+    Args:
+        rollout: The rollout (its connection is read for the live weights after each step).
+
+    Attributes:
+        rollout: The rollout.
+        header: The RouteTable, the live managed routes, the last checkpoint and the next step.
+        plan: The plan with each step's state.
+        guards, convergence, probes: The last step's results.
+        weights: The team RouteTable's routes: intent, served and each replica's action.
+        next_button: Runs :meth:`Rollout.next`.
+        checkpoint: The rollback target (``start`` and the proven steps).
+        rollback_button: Runs :meth:`Rollout.rollback` to the chosen checkpoint.
+        output: The last report's text (and diff), or the error that stopped it.
+        report: The last step report (None before the first).
+        busy: True while a step or a rollback runs (the buttons are disabled then).
+    """
+
+    def __init__(self, rollout: Rollout) -> None:
+        self.rollout = rollout
+        self.report: StepReport | None = None
+        self.busy = False
+        self.header = w.HTML()
+        self.plan = w.HTML()
+        self.guards = w.HTML()
+        self.convergence = w.HTML()
+        self.probes = w.HTML()
+        self.weights = w.HTML()
+        self.output = w.HTML()
+        self.next_button = w.Button(description="preview next step" if rollout.dry_run else "next step",
+                                    button_style="primary")
+        self.checkpoint = w.Dropdown(options=["start"], value="start", description="back to")
+        # A rollback writes to the cluster: not offered in a dry run.
+        self.rollback_button = w.Button(description="rollback", button_style="warning", disabled=rollout.dry_run)
+        self.next_button.on_click(lambda _b: self.next())
+        self.rollback_button.on_click(lambda _b: self.rollback(self.checkpoint.value))
+        super().__init__([self.header, self.plan, w.HBox([self.next_button, self.checkpoint, self.rollback_button]),
+                          self.guards, self.convergence, self.probes, self.weights, self.output])
+        self.refresh()
+
+    def next(self) -> StepReport | None:
+        """Run the next step (a dry run: preview it), then refresh.
+
+        Returns:
+            The report, or None when a step was already running or the rollout stopped with an error.
+        """
+        return self._run(self.rollout.next, "next step")
+
+    def rollback(self, to: str | None = None) -> StepReport | None:
+        """Restore a checkpoint and prove it, then refresh.
+
+        Args:
+            to: ``start``, a proven step, or None for the last good checkpoint.
+
+        Returns:
+            The report, or None when a step was already running or the rollback stopped with an error.
+        """
+        if self.rollout.dry_run:
+            self.output.value = f'<div style="color:{_BAD}">a dry run does not roll back: nothing was applied</div>'
+            return None
+        return self._run(lambda: self.rollout.rollback(to), f"rollback to {to or 'the last checkpoint'}")
+
+    def refresh(self) -> None:
+        """Re-read the status, the journal and the live routes; re-render every part."""
+        rollout = self.rollout
+        try:
+            status = rollout.status()
+            history = rollout.history()
+        except GlooNbError as error:
+            self.header.value = f'<div style="color:{_BAD}">{esc(error)}</div>'
+            return
+        rows = plan_rows(status, rollout.reports)
+        self.header.value = _header_html(status, self.report, rollout.dry_run)
+        self.plan.value = plan_html(rows)
+        options = checkpoints(status)
+        keep = self.checkpoint.value if self.checkpoint.value in options else options[-1]
+        self.checkpoint.options = options
+        self.checkpoint.value = keep
+        self.guards.value = guards_html(self.report)
+        self.convergence.value = convergence_html(self.report)
+        self.probes.value = probes_html(self.report, probe_rows(self.report, history) if self.report else [])
+        try:
+            drift = rollout.conn.collect().drift
+        except GlooNbError as error:
+            self.weights.value = f'<div style="color:{_BAD}">live routes unavailable: {esc(error)}</div>'
+        else:
+            self.weights.value = weights_html(weights_rows(drift, rollout.target.route_table),
+                                              rollout.target.route_table)
+
+    def _run(self, action: Callable[[], StepReport], what: str) -> StepReport | None:
+        if self.busy:
+            return None
+        self.busy = True
+        self.next_button.disabled = self.rollback_button.disabled = True
+        self.output.value = f"<i>{esc(what)} running...</i>"
+        report: StepReport | None = None
+        try:
+            report = action()
+        except GlooNbError as error:
+            self.output.value = f'<div style="color:{_BAD}">{esc(what)} stopped: {esc(error)}</div>'
+        else:
+            if report.outcome == "done":
+                # Nothing ran: the last step's results stay on show.
+                self.output.value = f"<pre class=\"rollout-report\">{esc(report.reason)}</pre>"
+            else:
+                self.report = report
+                self.output.value = _report_html(report)
+        finally:
+            self.busy = False
+            self.next_button.disabled = False
+            self.rollback_button.disabled = self.rollout.dry_run
+        self.refresh()
+        return report
+
+
+def _header_html(status: RolloutStatus, report: StepReport | None, dry_run: bool) -> str:
+    parts = [f"<b>{esc(status.route_table)}</b>" + (" <i>(dry run: nothing is applied)</i>" if dry_run else ""),
+             f"live: {esc(status.live)}",
+             f"last checkpoint: <code>{esc(status.last_checkpoint or 'none')}</code>",
+             f"next step: <code>{esc(status.next_step or 'none (done)')}</code>"]
+    if report is not None:
+        colour = _OK if report.ok else _BAD
+        parts.append(f'current step: <code>{esc(report.step)}</code> <span style="color:{colour}">'
+                     f"{esc(report.outcome)}</span>")
+    if status.drift:
+        parts.append(f'<span style="color:{_BAD}">drift: {esc(status.drift)}</span>')
+    parts += [f"<i>{esc(n)}</i>" for n in status.notes]
+    return "<div>" + "<br>".join(parts) + "</div>"
+
+
+def _report_html(report: StepReport) -> str:
+    colour = _OK if report.ok else _BAD
+    out = f'<pre class="rollout-report" style="color:{colour}">{esc(report.text())}</pre>'
+    if report.diff:
+        out += f"<details><summary>RouteTable diff</summary><pre>{esc(report.diff)}</pre></details>"
+    return out
