@@ -7,12 +7,13 @@ normal interval collapses to a point.
 
 from __future__ import annotations
 
-import math
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 import pandas as pd
+
+from gloo_nb.rollout import proof
 
 Z95 = 1.959963984540054
 """The two-sided 95 % normal quantile."""
@@ -34,14 +35,8 @@ def wilson_interval(successes: int, trials: int, z: float = Z95) -> tuple[float,
     """
     if not 0 <= successes <= trials:
         raise ValueError(f"successes must be within 0..{trials}, got {successes}")
-    if trials == 0:
-        return 0.0, 1.0
-    p = successes / trials
-    z2 = z * z
-    denominator = 1 + z2 / trials
-    centre = (p + z2 / (2 * trials)) / denominator
-    half = z * math.sqrt(p * (1 - p) / trials + z2 / (4 * trials * trials)) / denominator
-    return max(0.0, centre - half), min(1.0, centre + half)
+    # One formula for notebooks' probes and the rollout's proofs.
+    return proof.wilson_interval(successes, trials, z)
 
 
 @dataclass(frozen=True, slots=True)
