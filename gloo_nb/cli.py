@@ -359,6 +359,48 @@ def run_rollout(args: argparse.Namespace) -> int:
         return code
 
 
+def run_record(args: argparse.Namespace) -> int:
+    """``gloo-nb record``: record the gateway into a journal until SIGINT or SIGTERM.
+
+    Args:
+        args: Parsed arguments.
+
+    Returns:
+        0 after a clean stop.
+    """
+    from gloo_nb.app.record import record
+
+    state_dir = Path(args.sandbox) if args.sandbox else None
+    connection = ({"sandbox": str(state_dir)} if state_dir is not None
+                  else {"kubeconfig": args.kubeconfig, "context": args.context})
+    connection |= {"asUser": args.as_user, "asGroup": args.as_group}
+    def started(_recorder: object) -> None:
+        sys.stderr.write(f"{PROG}: recording into {args.out} (Ctrl-C or SIGTERM stops)\n")
+
+    with _connect(args) as conn:
+        reason = record(conn, Path(args.out), state_dir=state_dir, poll_seconds=args.poll_seconds,
+                        connection=connection, on_started=started)
+    sys.stderr.write(f"{PROG}: recording stopped ({reason}); journal in {args.out}\n")
+    return 0
+
+
+def run_journal(args: argparse.Namespace) -> int:
+    """``gloo-nb journal summary``: the incident summary of one or more journals.
+
+    Args:
+        args: Parsed arguments.
+
+    Returns:
+        0.
+    """
+    from gloo_nb.analysis.incident import incident_summary
+    from gloo_nb.analysis.timeline import load_timeline
+
+    summary = incident_summary(load_timeline(*args.dirs, profile=args.gloo_version))
+    sys.stdout.write(json.dumps(summary.document(), indent=2) + "\n" if args.json else summary.text())
+    return 0
+
+
 def _add_profile(parser: argparse.ArgumentParser, default: str | None = "current") -> None:
     parser.add_argument("--gloo-version", choices=PROFILES, default=default,
                         help="Gloo behaviour profile (default: current, Gloo >= 1.12; with a connection: the "
@@ -458,6 +500,28 @@ def build_parser() -> argparse.ArgumentParser:
     ro.add_argument("--converge-timeout", type=float, default=30.0, metavar="S",
                     help="seconds to wait for the control plane and every replica after each change")
     ro.set_defaults(run=run_rollout)
+
+    rec = sub.add_parser("record", help="record every change of a gateway into a journal until interrupted",
+                         description="Kubernetes changes (with who made them), xDS updates and each replica's "
+                                     "applied versions, into a journal directory, until SIGINT or SIGTERM. Exit 0 "
+                                     "after a clean stop, 2 on bad input or an unreachable gateway.")
+    _add_connection(rec)
+    _add_profile(rec, default=None)
+    rec.add_argument("--out", required=True, metavar="DIR", help="the journal directory (created; reruns add files)")
+    rec.add_argument("--poll-seconds", type=float, default=1.0, metavar="S",
+                     help="how often each replica's counters are read (default 1)")
+    rec.set_defaults(run=run_record)
+
+    jr = sub.add_parser("journal", help="analyse journals: who was blocked, for how long and why; change delays",
+                        description="gloo-nb journal summary DIR... [--json]: the incident summary (blocked teams, "
+                                    "cause, fix, time to detect and recover, each change's delay to served and "
+                                    "applied).")
+    jr.add_argument("action", choices=("summary",))
+    jr.add_argument("dirs", nargs="+", metavar="DIR", help="journal directories (several runs are merged by time)")
+    jr.add_argument("--gloo-version", choices=PROFILES, default=None,
+                    help="the Gloo profile to replay (default: the recorder's)")
+    jr.add_argument("--json", action="store_true", help="print the JSON document (blocked, changes, incidents)")
+    jr.set_defaults(run=run_journal)
 
     sb = sub.add_parser("sandbox", help="Gloo-in-a-box: start, stop or query a local sandbox",
                         description="Run a sandbox (Kubernetes-compatible API, pods as local processes, a "

@@ -1,0 +1,343 @@
+"""The written incident summary, the ``gloo-nb journal summary --json`` document and the timeline plot.
+
+An incident is an episode during which the proxy held a last-known-good snapshot
+(:attr:`gloo_nb.analysis.timeline.Timeline.episodes`): it starts with the change Gloo rejected and ends when the
+first configuration after the fix is served. Its impact is the teams blocked meanwhile
+(:attr:`~gloo_nb.analysis.timeline.Timeline.blocked`); the time to detect runs to the first status Gloo wrote with a
+warning or an error that names a cause.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from gloo_nb.analysis.timeline import Blocked, Cause, Change, ChangeDelay, Timeline, rfc3339
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+__all__ = ["Incident", "IncidentSummary", "TeamImpact", "incident_summary", "timeline_figure"]
+
+_NOT_ACCEPTED = frozenset({2, 3, "Rejected", "Warning"})
+"""Gloo's status states for an error or a warning (1.3 writes numbers: 2 Rejected, 3 Warning)."""
+
+
+@dataclass(frozen=True, slots=True)
+class TeamImpact:
+    """How one team was hurt during an incident.
+
+    Attributes:
+        team: The team (namespace).
+        seconds: How long it was blocked (open blocks count to the journal's end).
+        resources: Its changed resources that were held back, ``ns/name``.
+        routes: Its routes that were intended but not served, ``match -> action``.
+    """
+
+    team: str
+    seconds: float
+    resources: tuple[str, ...]
+    routes: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Incident:
+    """One episode of the proxy holding its last good snapshot, with its impact.
+
+    Attributes:
+        start: When the rejected change was made.
+        end: When the first configuration after the fix was served; None while still held.
+        started_by: The change(s) Gloo rejected first.
+        fix: The change(s) after which Gloo pushed again.
+        causes: The resources and Gloo's messages that kept the last good snapshot.
+        detected: When Gloo first wrote a status with a warning or error naming a cause, or None.
+        detected_on: ``Kind ns/name`` of that status, or ``""``.
+        impact: Per blocked team.
+    """
+
+    start: datetime
+    end: datetime | None
+    started_by: tuple[Change, ...]
+    fix: tuple[Change, ...]
+    causes: tuple[Cause, ...]
+    detected: datetime | None
+    detected_on: str
+    impact: tuple[TeamImpact, ...]
+
+    @property
+    def time_to_detect(self) -> float | None:
+        """Seconds from the start to the first status naming a cause, or None."""
+        return None if self.detected is None else (self.detected - self.start).total_seconds()
+
+    @property
+    def time_to_recover(self) -> float | None:
+        """Seconds from the start to the end, or None while still held."""
+        return None if self.end is None else (self.end - self.start).total_seconds()
+
+    def document(self) -> dict[str, Any]:
+        """The incident as JSON (times RFC 3339)."""
+        return {
+            "start": rfc3339(self.start), "end": rfc3339(self.end),
+            "startedBy": [_change_doc(c) for c in self.started_by], "fix": [_change_doc(c) for c in self.fix],
+            "causes": [c.text() for c in self.causes],
+            "detected": rfc3339(self.detected), "detectedOn": self.detected_on or None,
+            "timeToDetectSeconds": self.time_to_detect, "timeToRecoverSeconds": self.time_to_recover,
+            "impact": [{"team": i.team, "blockedSeconds": i.seconds, "resources": list(i.resources),
+                        "routes": list(i.routes)} for i in self.impact],
+        }
+
+
+def _change_doc(change: Change) -> dict[str, Any]:
+    return {"resource": change.ref, "kind": change.kind, "time": rfc3339(change.time), "actor": change.actor}
+
+
+def _blocked_doc(b: Blocked, until: datetime | None) -> dict[str, Any]:
+    return {"team": b.team, "resource": b.resource, "kind": b.kind, "start": rfc3339(b.start), "end": rfc3339(b.end),
+            "pendingSince": rfc3339(b.pending_since), "cause": b.cause, "routes": list(b.routes),
+            "seconds": b.seconds(until) if until else None}
+
+
+def _delay_doc(d: ChangeDelay) -> dict[str, Any]:
+    return {"resource": d.change.ref, "kind": d.change.kind, "team": d.change.namespace, "type": d.change.type,
+            "time": rfc3339(d.change.time), "actor": d.change.actor, "servedAfterSeconds": d.served_after,
+            "appliedAfterSeconds": d.applied_after, "supersededAt": rfc3339(d.superseded)}
+
+
+@dataclass(frozen=True)
+class IncidentSummary:
+    """What a journal says happened: incidents, who was blocked, how long changes took.
+
+    Attributes:
+        profile: The Gloo behaviour profile replayed.
+        start: The journal's first event time.
+        end: The journal's last event time.
+        events: How many events were read.
+        losses: What the loader could not read.
+        incidents: The incidents, by start.
+        blocked: Every blocked row.
+        delays: Every change with its delays.
+    """
+
+    profile: str
+    start: datetime | None
+    end: datetime | None
+    events: int
+    losses: tuple[str, ...]
+    incidents: tuple[Incident, ...]
+    blocked: tuple[Blocked, ...]
+    delays: tuple[ChangeDelay, ...]
+
+    def document(self) -> dict[str, Any]:
+        """The ``gloo-nb journal summary --json`` document (``design/architecture.md``, Journal).
+
+        Returns:
+            ``{"journal", "glooVersion", "blocked": [{team, resource, kind, start, end, pendingSince, cause, routes,
+            seconds}], "changes": [{resource, kind, team, type, time, actor, servedAfterSeconds,
+            appliedAfterSeconds, supersededAt}], "incidents": [...]}``, times RFC 3339, null for open ends and
+            never-served or never-applied changes.
+        """
+        return {
+            "journal": {"start": rfc3339(self.start), "end": rfc3339(self.end), "events": self.events,
+                        "losses": list(self.losses)},
+            "glooVersion": self.profile,
+            "blocked": [_blocked_doc(b, self.end) for b in self.blocked],
+            "changes": [_delay_doc(d) for d in self.delays],
+            "incidents": [i.document() for i in self.incidents],
+        }
+
+    def text(self) -> str:
+        """The written summary.
+
+        Returns:
+            Per incident its start, end, impact per team, cause, fix, time to detect and to recover; then every
+            change's delays.
+        """
+        lines = [f"Journal {_t(self.start)} to {_t(self.end)}, {self.events} events, Gloo {self.profile}"]
+        lines += [f"  lost: {loss}" for loss in self.losses]
+        if not self.incidents:
+            lines.append("No incident: the proxy never held a last-known-good configuration.")
+        for n, inc in enumerate(self.incidents, start=1):
+            lines.append("")
+            lines.append(f"Incident {n}: Gloo kept its last good configuration from {_t(inc.start)} to "
+                         f"{_t(inc.end) if inc.end else 'the end of the journal (still held)'}")
+            lines += [f"  started by {_who(c)}" for c in inc.started_by]
+            lines += [f"  cause: {c.text()}" for c in inc.causes]
+            if inc.impact:
+                for imp in inc.impact:
+                    lines.append(f"  impact: {imp.team} blocked {_s(imp.seconds)} ({', '.join(imp.resources)})")
+                    lines += [f"    route not served: {r}" for r in imp.routes]
+            else:
+                lines.append("  impact: no other team had a change held back")
+            lines += [f"  fix: {_who(c)}" for c in inc.fix] or ["  fix: none yet"]
+            detect = inc.time_to_detect
+            lines.append(f"  time to detect: {_s(detect)} (first status naming the cause, on {inc.detected_on})"
+                         if detect is not None else "  time to detect: Gloo wrote no status naming the cause")
+            recover = inc.time_to_recover
+            lines.append(f"  time to recover: {_s(recover)}" if recover is not None else "  time to recover: not yet")
+        if self.delays:
+            lines += ["", "Changes (served: first served update containing it; applied: the last replica)"]
+            for d in self.delays:
+                superseded = f", superseded at {_t(d.superseded)}" if d.superseded else ""
+                lines.append(f"  {_t(d.change.time)} {d.change.kind} {d.change.ref} by {d.change.actor}: "
+                             f"served after {_s(d.served_after)}, applied after {_s(d.applied_after)}{superseded}")
+        return "\n".join(lines) + "\n"
+
+
+def _t(time: datetime | None) -> str:
+    return rfc3339(time) or "-"
+
+
+def _s(seconds: float | None) -> str:
+    return "never" if seconds is None else f"{seconds:.2f} s"
+
+
+def _who(change: Change) -> str:
+    return f"{change.kind} {change.ref} {change.type.lower()} by {change.actor} at {_t(change.time)}"
+
+
+def _states(status: Any) -> Iterator[tuple[Any, str]]:
+    """Every ``(state, reason)`` in a status, its subresource statuses and namespaced statuses included."""
+    if isinstance(status, Mapping):
+        if "state" in status:
+            yield status["state"], str(status.get("reason", ""))
+        for value in status.values():
+            yield from _states(value)
+
+
+def _detection(timeline: Timeline, start: datetime, end: datetime | None,
+               causes: Sequence[Cause]) -> tuple[datetime | None, str]:
+    messages = [c.message for c in causes if c.message]
+    if not messages:
+        return None, ""
+    for time, d in timeline.kube_events(start, end):
+        if not d.get("statusChanged"):
+            continue
+        status = (d.get("object") or {}).get("status")
+        if any(state in _NOT_ACCEPTED and any(m in reason for m in messages) for state, reason in _states(status)):
+            return time, f"{d.get('kind')} {d.get('namespace')}/{d.get('name')}"
+    return None, ""
+
+
+def incident_summary(timeline: Timeline) -> IncidentSummary:
+    """Summarise a timeline: incidents with their impact, cause, fix and timings; blocked rows; change delays.
+
+    Args:
+        timeline: A loaded timeline (:func:`gloo_nb.analysis.timeline.load_timeline`).
+
+    Returns:
+        The summary; ``.text()`` to read, ``.document()`` for ``gloo-nb journal summary --json``.
+    """
+    until = timeline.end
+    incidents = []
+    for ep in timeline.episodes:
+        inside = [b for b in timeline.blocked if b.start >= ep.start and (ep.end is None or b.start < ep.end)]
+        impact = []
+        for team in sorted({b.team for b in inside}):
+            mine = [b for b in inside if b.team == team]
+            impact.append(TeamImpact(team, _union_seconds(mine, until),
+                                     tuple(dict.fromkeys(b.resource for b in mine)),
+                                     tuple(dict.fromkeys(r for b in mine for r in b.routes))))
+        detected, on = _detection(timeline, ep.start, ep.end, ep.causes)
+        incidents.append(Incident(ep.start, ep.end, ep.started_by, ep.ended_by, ep.causes, detected, on,
+                                  tuple(impact)))
+    return IncidentSummary(timeline.profile, timeline.start, until, len(timeline.journal), tuple(timeline.losses),
+                           tuple(incidents), tuple(timeline.blocked), tuple(timeline.delays))
+
+
+def _union_seconds(rows: Sequence[Blocked], until: datetime | None) -> float:
+    spans = sorted((b.start, b.end or until or b.start) for b in rows)
+    total, cur_start, cur_end = 0.0, None, None
+    for a, b in spans:
+        if cur_end is None or a > cur_end:
+            if cur_start is not None and cur_end is not None:
+                total += (cur_end - cur_start).total_seconds()
+            cur_start, cur_end = a, b
+        else:
+            cur_end = max(cur_end, b)
+    if cur_start is not None and cur_end is not None:
+        total += (cur_end - cur_start).total_seconds()
+    return total
+
+
+def timeline_figure(timeline: Timeline, team: str | None = None) -> Figure:
+    """Plot weights per team over time, blocked intervals shaded and changes marked with their actor.
+
+    Intended weights are dashed, served ones solid, each replica's applied ones thin. Blocked intervals are
+    ``axvspan`` patches with ``gid="blocked"``; change markers are vertical lines with ``gid="change"``.
+
+    Args:
+        timeline: The timeline.
+        team: Only this team (namespace); default every team that owns a route.
+
+    Returns:
+        A matplotlib Figure (not attached to pyplot: display it, or ``savefig`` it).
+    """
+    from matplotlib.figure import Figure
+
+    weights = timeline.weights_frame()
+    teams = [team] if team else sorted(t for t in weights["team"].unique() if t)
+    fig = Figure(figsize=(11, 2.8 * max(1, len(teams)) + 0.6), layout="constrained")
+    axes = fig.subplots(max(1, len(teams)), 1, sharex=True, squeeze=False)[:, 0]
+    end = timeline.end
+    colors = [f"C{i}" for i in range(10)]
+    for ax, name in zip(axes, teams or [""], strict=False):
+        mine = weights[weights["team"] == name]
+        series = sorted({(r, d) for r, d in zip(mine["route"], mine["destination"], strict=True)})
+        for n, (route, dest) in enumerate(series):
+            color = colors[n % len(colors)]
+            for source, style in _sources(mine):
+                rows = mine[(mine["route"] == route) & (mine["destination"] == dest) & (mine["source"] == source)]
+                if not len(rows):
+                    continue
+                times = [*rows["time"].dt.to_pydatetime(), end] if end is not None else list(rows["time"])
+                values = [*rows["weight"], rows["weight"].iloc[-1]] if end is not None else list(rows["weight"])
+                ax.step(times, values, where="post", color=color, **style,
+                        label=f"{route} -> {dest}" if source == "served" else None)
+        for b in timeline.blocked:
+            if b.team == name and (end is not None or b.end is not None):
+                ax.axvspan(b.start, b.end or end, color="tab:red", alpha=0.15, gid="blocked",
+                           label=f"{b.team} blocked ({b.resource})")
+        for change in timeline.changes:
+            ax.axvline(change.time, color="0.4", linewidth=0.8, linestyle=":", gid="change")
+        for when, label in _change_labels(timeline):
+            ax.annotate(label, (when, 1.0), xycoords=("data", "axes fraction"), rotation=90, fontsize=6, va="top",
+                        ha="right", color="0.3")
+        ax.set_ylabel(f"{name or 'routes'}\nweight %")
+        ax.set_ylim(-5, 105)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5))
+    axes[-1].set_xlabel("time (UTC); intent dashed, served solid, replicas thin")
+    fig.suptitle(f"Gloo {timeline.profile}: weights per team, blocked intervals shaded, changes marked")
+    return fig
+
+
+def _change_labels(timeline: Timeline) -> list[tuple[datetime, str]]:
+    """One label per group of changes closer than 2% of the journal's span (a setup burst reads as one)."""
+    changes = timeline.changes
+    if not changes:
+        return []
+    span = ((timeline.end or changes[-1].time) - (timeline.start or changes[0].time)) * 0.02
+    groups: list[list[Change]] = []
+    for change in changes:
+        if groups and change.time - groups[-1][0].time <= span:
+            groups[-1].append(change)
+        else:
+            groups.append([change])
+    labels = []
+    for group in groups:
+        first = group[0]
+        if len(group) == 1:
+            labels.append((first.time, f"{first.kind} {first.ref}\nby {first.actor}"))
+        else:
+            actors = ", ".join(dict.fromkeys(c.actor for c in group))
+            labels.append((first.time, f"{len(group)} changes\nby {actors}"))
+    return labels
+
+
+def _sources(frame: Any) -> list[tuple[str, dict[str, Any]]]:
+    styles: list[tuple[str, dict[str, Any]]] = [("intent", {"linestyle": "--", "linewidth": 1.5}),
+                                                ("served", {"linestyle": "-", "linewidth": 2.2})]
+    nodes = sorted(s for s in frame["source"].unique() if s not in ("intent", "served"))
+    return styles + [(node, {"linestyle": "-", "linewidth": 0.7, "alpha": 0.8}) for node in nodes]

@@ -1,0 +1,166 @@
+"""Record the seed scenario's incident on a Gloo 1.3 sandbox: the journal shipped in ``data/journals/seed-incident``.
+
+The recording starts on an empty sandbox and holds, in order, a second or more apart:
+
+1. steps 1 to 4 of the seed scenario (``STEP4``, applied by the admin): every route valid; probes;
+2. the incident: ``rt-echo-3`` (echo's upstream typo, as ``echo-dev``/``team-echo``), then ``rt-foxtrot-4``
+   (foxtrot's 0/100 change, as ``foxtrot-dev``/``team-foxtrot``), blocked because Gloo 1.3 keeps its last known
+   good configuration; probes;
+3. the settings patch (``replaceInvalidRoutes``, as ``ops``/``platform-ops``): foxtrot's change is served, echo's
+   typo route answers 404; probes;
+4. the revert (``rt-echo-2``, as ``echo-dev``); probes.
+
+Probes go to ``/echo`` and ``/foxtrot``, with and without the canary header. Usage::
+
+    python scripts/record_seed_incident.py [--out data/journals/seed-incident] [--without-pods]
+
+The journal is about 200 kB with Pods (their kubelet status updates make a fifth of it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from gloo_nb.app.connect import connect_sandbox
+from gloo_nb.app.manifests import read_documents
+from gloo_nb.app.notebook import INCIDENT, REVERT, SEED, SETTINGS_PATCH, STEP4, NotebookGateway
+from gloo_nb.app.probe import probe
+from gloo_nb.app.record import RECORDED_KINDS, Recorder
+from gloo_nb.kube import KubeClient
+from gloo_nb.sandbox import runner
+
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT_OUT = REPO / "data" / "journals" / "seed-incident"
+RBAC = SEED.parent / "rbac.yaml"
+
+ECHO = ("echo-dev", "team-echo")
+FOXTROT = ("foxtrot-dev", "team-foxtrot")
+OPS = ("ops", "platform-ops")
+PROBES: tuple[tuple[str, dict[str, str]], ...] = (
+    ("/echo", {}), ("/echo", {"stage": "canary"}), ("/foxtrot", {}), ("/foxtrot", {"stage": "canary"}))
+PAUSE = 1.0
+"""Seconds between phases, so that the timeline reads well."""
+
+
+@dataclass
+class Recording:
+    """What :func:`record_seed_incident` did.
+
+    Attributes:
+        out: The journal directory.
+        state_dir: The sandbox's state directory (removed afterwards unless given).
+        phases: ``(name, time.time() when it began)`` for each phase.
+        recorder_errors: Problems the recorder met (should be empty).
+    """
+
+    out: Path
+    state_dir: Path
+    phases: list[tuple[str, float]] = field(default_factory=list)
+    recorder_errors: list[str] = field(default_factory=list)
+
+
+def _apply(kube: KubeClient, files: tuple[str, ...]) -> None:
+    for name in files:
+        for doc in read_documents(SEED / name):
+            kube.apply(doc)
+
+
+def record_seed_incident(out: Path, *, state_dir: Path | None = None, pods: bool = True,
+                         requests: int = 50) -> Recording:
+    """Start a 1.3 sandbox, record the seed incident into ``out`` (replaced), stop everything.
+
+    Args:
+        out: The journal directory; removed first if it exists.
+        state_dir: Where the sandbox keeps its state (default: a temporary directory, removed at the end).
+        pods: Record Pods too (their kubelet status updates are a fifth of the journal).
+        requests: Requests per probe.
+
+    Returns:
+        What was recorded.
+    """
+    temp = None
+    if state_dir is None:
+        temp = Path(tempfile.mkdtemp(prefix="gloo-nb-seed-"))
+        state_dir = temp / "sandbox"
+    if out.exists():
+        shutil.rmtree(out)
+    done = Recording(out, state_dir)
+    info = runner.start(state_dir, gloo_version="1.3", replicas=2, exit_with=os.getpid())
+    try:
+        with connect_sandbox(state_dir) as conn:
+            kubeconfig = str(info.kubeconfig)
+            as_ = {who: KubeClient.from_kubeconfig(kubeconfig, as_user=who[0], as_group=who[1])
+                   for who in (ECHO, FOXTROT, OPS)}
+            gateway = NotebookGateway(conn, owned=True, apply_changes=True, sandbox_dir=state_dir)
+            kinds = [k for k in RECORDED_KINDS if pods or k != "Pod"]
+            # Polled four times a second so that each change's time to applied reads to a quarter second.
+            recorder = Recorder(conn, out, state_dir=state_dir, kinds=kinds, poll_seconds=0.25).start()
+            try:
+                def phase(name: str) -> None:
+                    done.phases.append((name, time.time()))
+
+                def settle_and_probe() -> None:
+                    gateway.settle(timeout=30.0)
+                    time.sleep(PAUSE)
+                    for path, headers in PROBES:
+                        recorder.record_probe(probe(info.gateway + path, requests, headers=headers))
+                    time.sleep(PAUSE)
+
+                phase("step4")
+                _apply(conn.kube, STEP4)
+                # The teams' and the platform's permissions (rbac.yaml's RoleBindings need the apps' namespaces).
+                for doc in read_documents(RBAC):
+                    conn.kube.apply(doc)
+                settle_and_probe()
+                phase("incident")
+                _apply(as_[ECHO], INCIDENT[:1])
+                time.sleep(PAUSE)
+                _apply(as_[FOXTROT], INCIDENT[1:])
+                settle_and_probe()
+                phase("settings-patch")
+                for doc in read_documents(SEED / SETTINGS_PATCH):
+                    as_[OPS].patch("Settings", conn.namespace, "default", doc)
+                settle_and_probe()
+                phase("revert")
+                _apply(as_[ECHO], REVERT)
+                settle_and_probe()
+            finally:
+                recorder.stop()
+                done.recorder_errors = list(recorder.errors)
+    finally:
+        runner.stop(state_dir)
+        if temp is not None:
+            shutil.rmtree(temp, ignore_errors=True)
+    return done
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the script.
+
+    Args:
+        argv: Arguments (default: ``sys.argv[1:]``).
+
+    Returns:
+        The exit code.
+    """
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"the journal directory (default {DEFAULT_OUT})")
+    parser.add_argument("--without-pods", action="store_true", help="leave Pods out (a smaller journal)")
+    args = parser.parse_args(argv)
+    done = record_seed_incident(args.out, pods=not args.without_pods)
+    size = sum(p.stat().st_size for p in args.out.iterdir())
+    sys.stdout.write(f"recorded {', '.join(name for name, _ in done.phases)} into {args.out} ({size} bytes)\n")
+    for problem in done.recorder_errors:
+        sys.stdout.write(f"recorder: {problem}\n")
+    return 1 if done.recorder_errors else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
