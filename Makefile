@@ -38,6 +38,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/inspect.py
 	$(BIN)/python bench/widgets.py
 	$(BIN)/python bench/rollout.py
+	$(BIN)/python bench/journal.py
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .mypy_cache .ruff_cache .pytest_cache .import_linter_cache

@@ -385,7 +385,7 @@ def run_record(args: argparse.Namespace) -> int:
 
 
 def run_journal(args: argparse.Namespace) -> int:
-    """``gloo-nb journal summary``: the incident summary of one or more journals.
+    """``gloo-nb journal summary|export``: the incident summary of one or more journals, or their Parquet export.
 
     Args:
         args: Parsed arguments.
@@ -396,6 +396,16 @@ def run_journal(args: argparse.Namespace) -> int:
     from gloo_nb.analysis.incident import incident_summary
     from gloo_nb.analysis.timeline import load_timeline
 
+    if args.action == "export":
+        from gloo_nb.journal import read_journal
+
+        if not args.parquet:
+            raise UsageError("journal export: give --parquet FILE")
+        journal = read_journal(*args.dirs)
+        written = journal.to_parquet(args.parquet)
+        sys.stdout.write(f"{len(journal)} events -> {written}"
+                         + "".join(f"\nloss: {loss}" for loss in journal.losses) + "\n")
+        return 0
     summary = incident_summary(load_timeline(*args.dirs, profile=args.gloo_version))
     sys.stdout.write(json.dumps(summary.document(), indent=2) + "\n" if args.json else summary.text())
     return 0
@@ -516,11 +526,12 @@ def build_parser() -> argparse.ArgumentParser:
                         description="gloo-nb journal summary DIR... [--json]: the incident summary (blocked teams, "
                                     "cause, fix, time to detect and recover, each change's delay to served and "
                                     "applied).")
-    jr.add_argument("action", choices=("summary",))
+    jr.add_argument("action", choices=("summary", "export"))
     jr.add_argument("dirs", nargs="+", metavar="DIR", help="journal directories (several runs are merged by time)")
     jr.add_argument("--gloo-version", choices=PROFILES, default=None,
                     help="the Gloo profile to replay (default: the recorder's)")
     jr.add_argument("--json", action="store_true", help="print the JSON document (blocked, changes, incidents)")
+    jr.add_argument("--parquet", metavar="FILE", help="export: the Parquet file to write (data as JSON text)")
     jr.set_defaults(run=run_journal)
 
     sb = sub.add_parser("sandbox", help="Gloo-in-a-box: start, stop or query a local sandbox",

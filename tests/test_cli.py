@@ -201,3 +201,41 @@ def test_inspect_with_an_unreadable_kubeconfig_is_one_line(tmp_path: Path):
     assert done.returncode == 2
     assert done.stderr.startswith(f"gloo-nb: cannot use the kubeconfig {tmp_path / 'missing'}")
     assert done.stderr.count("\n") == 1
+
+
+SEED_JOURNAL = Path(__file__).resolve().parents[1] / "data" / "journals" / "seed-incident"
+
+
+def test_journal_summary_json_contract_on_the_shipped_incident() -> None:
+    import re
+
+    done = subprocess.run([sys.executable, "-m", "gloo_nb", "journal", "summary", str(SEED_JOURNAL), "--json"],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    doc = json.loads(done.stdout)
+    (blocked,) = doc["blocked"]
+    assert (blocked["team"], blocked["resource"]) == ("foxtrot", "foxtrot/foxtrot-routes")
+    assert blocked["cause"].startswith("echo/echo-routes: ") and "echo-typo" in blocked["cause"]
+    rfc3339 = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
+    assert all(rfc3339.match(blocked[k]) for k in ("start", "end", "pendingSince"))
+    assert blocked["pendingSince"] <= blocked["start"] < blocked["end"]
+    settings = [c for c in doc["changes"] if c["resource"] == "gloo-system/default"]
+    assert settings and settings[-1]["servedAfterSeconds"] is not None and settings[-1]["actor"] == "ops"
+    assert all({"resource", "time", "servedAfterSeconds", "appliedAfterSeconds"} <= set(c) for c in doc["changes"])
+
+
+def test_journal_export_to_parquet_and_bad_directories(tmp_path: Path) -> None:
+    import pandas as pd
+
+    out = tmp_path / "seed.parquet"
+    done = subprocess.run([sys.executable, "-m", "gloo_nb", "journal", "export", str(SEED_JOURNAL),
+                           "--parquet", str(out)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    frame = pd.read_parquet(out)
+    assert len(frame) == int(done.stdout.split()[0]) and str(frame["time"].dtype) == "datetime64[ns, UTC]"
+    starts = frame[frame["kind"] == "recorder.start"]["data"].map(json.loads)
+    assert starts.iloc[0]["profile"] == "1.3"
+    for args in (["summary", str(tmp_path / "nowhere")], ["export", str(SEED_JOURNAL)]):
+        bad = subprocess.run([sys.executable, "-m", "gloo_nb", "journal", *args], capture_output=True, text=True,
+                             timeout=60)
+        assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1, bad.stderr

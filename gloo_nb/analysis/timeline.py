@@ -408,10 +408,7 @@ def _block_causes(translation: Translation) -> tuple[Cause, ...]:
     if translation.push.decision != "keep-last-good":
         return ()
     causes: dict[str, Cause] = {}
-    for f in translation.findings:
-        # Gloo 1.3 rejects a snapshot for warnings too; current Gloo only for errors.
-        if f.layer == "parse" or not (translation.profile == "1.3" or f.severity == "error"):
-            continue
+    for f in translation.blocking_findings():
         cause = Cause(f.origin.ref, f.origin.namespace, f.message)
         causes.setdefault(cause.text(), cause)
     if not causes:

@@ -257,16 +257,36 @@ class Inspection:
                        if served is not None else None)
         applied_rows = {node: route_rows(snap.route_configurations, node, fallback_body=fallback_label(snap.listeners))
                         for node, snap in applied.items()}
+        rejected = {node: cause for node, s in stats.items() if (cause := _rejection(s, served))}
+        return cls.from_rows(translation, intent, served_rows, applied_rows, rejected, parse_findings=parse_findings)
+
+    @classmethod
+    def from_rows(cls, translation: Translation, intent: Sequence[Any], served: Sequence[Any] | None,
+                  applied: Mapping[str, Sequence[Any]], rejected: Mapping[str, str], *,
+                  parse_findings: Sequence[Finding] = ()) -> Inspection:
+        """Classify drift from route rows already decoded (a live read, or a journal's moment).
+
+        Args:
+            translation: The intent.
+            intent: The intent's route rows.
+            served: The served route rows (None when not read).
+            applied: Each replica's route rows, by node id.
+            rejected: Per replica node id that rejected updates, why.
+            parse_findings: Findings of reading the resources.
+
+        Returns:
+            The inspection.
+        """
         resources = _route_resources(translation, intent)
         facts = DriftInputs(
             blocked=translation.push.decision == "keep-last-good",
-            block_causes=_block_causes(translation),
-            rejected={node: cause for node, s in stats.items() if (cause := _rejection(s, served))},
+            block_causes=block_causes(translation),
+            rejected=dict(rejected),
             resources=resources,
             route_causes=_route_causes(translation, intent, resources),
         )
-        drift = drift_rows(intent, served_rows, applied_rows, facts)
-        rows = [*intent, *(served_rows or []), *(r for rs in applied_rows.values() for r in rs)]
+        drift = drift_rows(intent, served, applied, facts)
+        rows = [*intent, *(served or []), *(r for rs in applied.values() for r in rs)]
         return cls(translation, rows, resources, drift, [*parse_findings, *translation.findings])
 
     def routes_frame(self) -> pd.DataFrame:
@@ -302,7 +322,7 @@ class Inspection:
         }
 
 
-def _route_resources(translation: Translation, intent: Sequence[RouteRow]) -> dict[Any, str]:
+def _route_resources(translation: Translation, intent: Sequence[Any]) -> dict[Any, str]:
     # The translator knows each Envoy route's Gloo route and its sources (own resource first).
     owners: dict[Any, str] = {}
     for origins in (translation.served_origins, translation.origins):
@@ -315,20 +335,24 @@ def _route_resources(translation: Translation, intent: Sequence[RouteRow]) -> di
     return owners
 
 
-def _block_causes(translation: Translation) -> list[str]:
+def block_causes(translation: Translation) -> list[str]:
+    """Why the control plane keeps its last good configuration, as ``ns/name: <Gloo message>``.
+
+    Gloo 1.3 withholds the snapshot on warnings too; current only on errors.
+
+    Args:
+        translation: A translation.
+
+    Returns:
+        The causes (empty when it pushes).
+    """
+    causes = [f"{f.origin.ref}: {f.message}" for f in translation.blocking_findings()]
     if translation.push.decision != "keep-last-good":
         return []
-    causes = []
-    for f in translation.findings:
-        if f.layer == "parse":
-            continue
-        severity_counts = translation.profile == "1.3" or f.severity == "error"
-        if severity_counts:
-            causes.append(f"{f.origin.ref}: {f.message}")
     return list(dict.fromkeys(causes)) or [translation.push.reason]
 
 
-def _route_causes(translation: Translation, intent: Sequence[RouteRow],
+def _route_causes(translation: Translation, intent: Sequence[Any],
                   resources: Mapping[Any, str]) -> dict[Any, str]:
     # A replaced route is explained by the findings of the resource it comes from (its RouteTable).
     causes: dict[Any, str] = {}

@@ -16,7 +16,8 @@ import contextlib
 import gc
 import json
 import os
-from collections.abc import Iterable, Iterator
+import re
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC
 from functools import cached_property
 from pathlib import Path
@@ -31,9 +32,66 @@ from gloo_nb.journal.store import FILE_PATTERN, journal_files
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["Journal", "read_journal"]
+__all__ = ["Journal", "LazyData", "read_journal"]
 
 _TRUNCATED = "last line truncated (process killed mid-write?)"
+
+
+# The writer's own line shape (`encode`): envelope fields in contract order, plain strings, a UTC time
+# with microseconds. Lines of this shape are split without decoding `data`.
+_CANONICAL = re.compile(
+    rb'^\{"time":"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6})Z","kind":"([^"\\]+)","source":"([^"\\]*)",'
+    rb'"data":(\{.*\})\}$', re.M)
+
+
+class LazyData(Mapping[str, Any]):
+    """An event's ``data``, decoded from its JSON text on first access (read-only).
+
+    Decoding a million events' data takes many seconds and most analyses read a few kinds only, so
+    :meth:`Journal.frame` hands out these; ``dict(d)`` gives a plain dict.
+    """
+
+    __slots__ = ("_file", "_line", "_raw", "_value")
+
+    def __init__(self, raw: bytes, file: str, line: int) -> None:
+        self._raw = raw
+        self._value: dict[str, Any] | None = None
+        self._file = file
+        self._line = line
+
+    def decoded(self) -> dict[str, Any]:
+        """The data as a plain dict (decoded once).
+
+        Raises:
+            JournalError: The text is not a JSON object (corruption: names the file and line).
+        """
+        if self._value is None:
+            try:
+                value = orjson.loads(self._raw)
+            except ValueError as exc:
+                raise JournalError(f"field 'data' is not JSON ({exc}): the file is corrupt; move it out of the "
+                                   "directory to read the rest", file=self._file, line=self._line) from None
+            if type(value) is not dict:
+                raise JournalError("field 'data' is not a JSON object: the file is corrupt", file=self._file,
+                                   line=self._line)
+            self._value, self._raw = value, b""
+        return self._value
+
+    def __getitem__(self, key: str) -> Any:
+        return self.decoded()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.decoded())
+
+    def __len__(self) -> int:
+        return len(self.decoded())
+
+    def __repr__(self) -> str:
+        return repr(self.decoded())
+
+
+def _plain(data: dict[str, Any] | LazyData) -> dict[str, Any]:
+    return data.decoded() if isinstance(data, LazyData) else data
 
 
 class _Columns:
@@ -45,7 +103,7 @@ class _Columns:
         self.times: list[np.ndarray[Any, Any]] = []  # one datetime64[us] array per file
         self.kinds: list[str] = []
         self.sources: list[str] = []
-        self.datas: list[dict[str, Any]] = []
+        self.datas: list[dict[str, Any] | LazyData] = []
 
 
 class Journal:
@@ -57,7 +115,7 @@ class Journal:
     """
 
     def __init__(self, *, times: np.ndarray[Any, Any], kinds: list[str], sources: list[str],
-                 datas: list[dict[str, Any]], files: list[Path], losses: list[str]) -> None:
+                 datas: list[dict[str, Any] | LazyData], files: list[Path], losses: list[str]) -> None:
         self._times = times
         self._kinds = kinds
         self._sources = sources
@@ -70,7 +128,7 @@ class Journal:
         """The events, by time (stable: equal times keep file order). Built on first use."""
         naive = self._times.astype("datetime64[us]").astype(object)
         with _gc_paused():
-            return [Event(time=t.replace(tzinfo=UTC), kind=k, source=s, data=d)
+            return [Event(time=t.replace(tzinfo=UTC), kind=k, source=s, data=_plain(d))
                     for t, k, s, d in zip(naive, self._kinds, self._sources, self._datas, strict=True)]
 
     def __len__(self) -> int:
@@ -83,8 +141,8 @@ class Journal:
         """The events as a DataFrame.
 
         Returns:
-            Columns ``time`` (``datetime64[ns, UTC]``), ``kind`` and ``source`` (categoricals), ``data`` (dicts;
-            treat as read-only),
+            Columns ``time`` (``datetime64[ns, UTC]``), ``kind`` and ``source`` (categoricals), ``data``
+            (read-only mappings, decoded on first access: :class:`LazyData` or dicts),
             one row per event, by time.
         """
         import pandas as pd
@@ -95,6 +153,34 @@ class Journal:
             # magnitude faster than string columns and take a fraction of the memory.
             return pd.DataFrame({"time": time, "kind": pd.Categorical(self._kinds),
                                  "source": pd.Categorical(self._sources), "data": self._datas})
+
+    def to_parquet(self, path: str | os.PathLike[str]) -> Path:
+        """Export the events to one Parquet file (for pandas, DuckDB, Spark, ...).
+
+        ``data`` is stored as its JSON text: events of different kinds have different shapes, which a
+        Parquet schema cannot hold in one column (``pd.read_parquet(path).data.map(json.loads)``
+        gives the dicts back).
+
+        Args:
+            path: The file to write (replaced).
+
+        Returns:
+            The path written.
+
+        Raises:
+            JournalError: pyarrow is missing or the file cannot be written.
+        """
+        frame = self.frame()
+        frame["data"] = [(d._raw if isinstance(d, LazyData) and d._value is None else orjson.dumps(_plain(d))).decode()
+                         for d in self._datas]
+        out = Path(path)
+        try:
+            frame.to_parquet(out, index=False)
+        except ImportError:
+            raise JournalError("Parquet export needs pyarrow: pip install pyarrow", file=str(out)) from None
+        except OSError as exc:
+            raise JournalError(f"cannot write the Parquet file: {exc.strerror or exc}", file=str(out)) from None
+        return out
 
     def of_kind(self, prefix: str) -> Journal:
         """The events whose kind is ``prefix`` or lies under it (``"rollout"`` matches ``rollout.apply``).
@@ -172,6 +258,8 @@ def _read_file(path: Path, columns: _Columns, losses: list[str]) -> None:
     line_count = body.count(b"\n") + 1 if content else 0
     if not line_count:
         return
+    if _read_canonical(path, body, line_count, truncated, columns, losses):
+        return
     # JSON strings cannot hold a raw newline, so newline -> comma turns the lines into one JSON array.
     objects = _parse_array(b"[" + body.replace(b"\n", b",") + b"]", line_count)
     if objects is None:
@@ -188,6 +276,36 @@ def _read_file(path: Path, columns: _Columns, losses: list[str]) -> None:
                 losses.append(f"{path}: {_TRUNCATED}" if truncated else
                               f"{path}: line {number} (the last) is not JSON, skipped ({exc})")
     _append_rows(path, objects, line_count, truncated, columns, losses)
+
+
+def _read_canonical(path: Path, body: bytes, line_count: int, truncated: bool, columns: _Columns,
+                    losses: list[str]) -> bool:
+    """Split a file of writer-shaped lines without decoding their data; False when a line has another shape."""
+    rows = _CANONICAL.findall(body)
+    if len(rows) != line_count:
+        return False
+    if truncated:
+        # A killed writer's last line can stop right after a '}' and still look whole: decode it now.
+        try:
+            last = orjson.loads(body[body.rfind(b"\n") + 1:])
+        except ValueError:
+            last = None
+        if isinstance(_check_row(last), str):
+            rows.pop()
+            losses.append(f"{path}: {_TRUNCATED}")
+    try:
+        times = np.array([r[0].decode() for r in rows], dtype="datetime64[us]")
+    except ValueError:
+        return False  # an impossible date: the line-by-line path names the line
+    file = str(path)
+    kinds: dict[bytes, str] = {}
+    sources: dict[bytes, str] = {}
+    # Kinds and sources repeat: one str per distinct value.
+    columns.kinds.extend(kinds.get(r[1]) or kinds.setdefault(r[1], r[1].decode()) for r in rows)
+    columns.sources.extend(sources.get(r[2]) or sources.setdefault(r[2], r[2].decode()) for r in rows)
+    columns.datas.extend(LazyData(r[3], file, number) for number, r in enumerate(rows, start=1))
+    columns.times.append(times)
+    return True
 
 
 def _parse_array(array: bytes, line_count: int) -> list[Any] | None:

@@ -169,18 +169,12 @@ def route_summaries(translation: Translation, resource: str) -> tuple[RouteSumma
     return tuple(summary for summary, owner in _rows(translation) if owner == resource)
 
 
-def _blocking(finding: Finding, translation: Translation) -> bool:
-    if finding.layer == "parse":
-        return False
-    return finding.severity == "error" or translation.profile == "1.3"
-
-
 def _cause(f: Finding) -> str:
     return f"{f.origin.ref} (team {f.origin.namespace}): {f.message}"
 
 
 def _causes(translation: Translation) -> str:
-    causes = list(dict.fromkeys(_cause(f) for f in translation.findings if _blocking(f, translation)))
+    causes = list(dict.fromkeys(_cause(f) for f in translation.blocking_findings()))
     return "; ".join(causes) or translation.push.reason
 
 
@@ -212,7 +206,7 @@ def _subset_endpoints(world: World, target: RolloutTarget, endpoints: Endpoints,
 
 def _team_tree(live: Translation, target: RolloutTarget) -> GuardResult:
     ns = target.namespace
-    mine = [f for f in live.findings if _blocking(f, live) and ns in (f.resource.namespace, f.origin.namespace)]
+    mine = [f for f in live.findings if live.would_block(f) and ns in (f.resource.namespace, f.origin.namespace)]
     if not mine:
         return GuardResult("team-tree-clean", True, f"no blocking finding in namespace {ns}")
     text = "; ".join(dict.fromkeys(f"{f.origin.ref}: {f.message}" for f in mine))

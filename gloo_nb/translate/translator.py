@@ -132,6 +132,30 @@ class Translation:
         """Documents replaced by later ones with the same identity."""
         return self.snapshot.skipped
 
+    def blocking_findings(self) -> list[Finding]:
+        """The findings that make the control plane keep its last good configuration (none when it pushes).
+
+        Returns:
+            The findings, in translation order.
+        """
+        if self.push.decision != "keep-last-good":
+            return []
+        return [f for f in self.findings if self.would_block(f)]
+
+    def would_block(self, finding: Finding) -> bool:
+        """Whether a finding of this kind makes this profile's control plane keep its last good configuration.
+
+        Gloo 1.3 withholds the whole snapshot on warnings too (its ValidateStrict); current Gloo on
+        errors only. Parse findings (unknown fields) never block.
+
+        Args:
+            finding: A finding.
+
+        Returns:
+            True when it blocks (by default policy).
+        """
+        return finding.layer != "parse" and (self.profile == "1.3" or finding.severity == "error")
+
     def report(self, kind: str, namespace: str, name: str) -> ResourceReport | None:
         """Return Gloo's report on one resource.
 

@@ -9,9 +9,11 @@ from gloo_nb.widgets.drift import DriftGridView
 from gloo_nb.widgets.invalid import InvalidRoutesView
 from gloo_nb.widgets.probe import ProbeView
 from gloo_nb.widgets.rollout import RolloutStepper
+from gloo_nb.widgets.timeline import TimeTravel, TimeTravelView, inspection_at
 from gloo_nb.widgets.tree import DelegationTreeView
 from gloo_nb.widgets.try_request import TryRequestView, http_fetch
 from gloo_nb.widgets.weights import TrafficWeightsView, weights_figure
 
 __all__ = ["DelegationTreeView", "DriftGridView", "InvalidRoutesView", "ProbeView", "RolloutStepper",
-           "TrafficWeightsView", "TryRequestView", "http_fetch", "weights_figure"]
+           "TimeTravel", "TimeTravelView", "TrafficWeightsView", "TryRequestView", "http_fetch", "inspection_at",
+           "weights_figure"]

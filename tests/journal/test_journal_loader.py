@@ -108,3 +108,34 @@ def test_empty_files_and_a_single_file_path(tmp_path: Path) -> None:
     path, = write(tmp_path, [(0, "e", {})])
     assert len(read_journal(tmp_path)) == 1
     assert read_journal(path).files == [path]
+
+
+def test_data_is_decoded_on_access_and_corruption_inside_it_names_the_line(tmp_path: Path) -> None:
+    path, = write(tmp_path, [(i, "e", {"i": i, "nested": {"list": [i, "x"]}}) for i in range(6)])
+    good = path.read_bytes().splitlines(keepends=True)
+    lines = list(good)
+    lines[3] = lines[3].replace(b"2026-11-28T11", b"2026-13-28T11")  # the writer's line shape, an impossible date
+    path.write_bytes(b"".join(lines))
+    with pytest.raises(JournalError) as caught:
+        read_journal(tmp_path)
+    assert (caught.value.file, caught.value.line) == (str(path), 4) and "field 'time'" in str(caught.value)
+    lines = list(good)
+    lines[2] = lines[2].replace(b'"nested":{', b'"nested":{,')  # the writer's line shape, bad JSON inside data
+    path.write_bytes(b"".join(lines))
+    frame = read_journal(tmp_path).frame()
+    assert dict(frame["data"][0]) == {"i": 0, "nested": {"list": [0, "x"]}} and frame["data"][5]["i"] == 5
+    with pytest.raises(JournalError) as caught:
+        frame["data"][2]["i"]
+    assert (caught.value.file, caught.value.line) == (str(path), 3) and "not JSON" in str(caught.value)
+    with pytest.raises(JournalError):
+        read_journal(tmp_path).events  # noqa: B018 - building the events decodes everything
+
+
+def test_a_cut_last_line_that_ends_with_braces_is_a_loss(tmp_path: Path) -> None:
+    path, = write(tmp_path, [(i, "e", {"i": i, "inner": {"deep": {"a": 1}}, "b": 2}) for i in range(3)])
+    body = path.read_bytes()
+    # Killed right after '{"a":1}}': the cut line ends with two braces, like a whole line does.
+    path.write_bytes(body[:body.rindex(b'{"a":1}}') + len(b'{"a":1}}')])
+    journal = read_journal(tmp_path)
+    assert [e.data["i"] for e in journal.events] == [0, 1]
+    assert journal.losses == [f"{path}: last line truncated (process killed mid-write?)"]

@@ -1,0 +1,189 @@
+"""Journal benchmark: write and load 1,000,000 events; the recorder's CPU at 10 changes per second.
+
+Prints, never asserts (bench rules):
+
+* writing ``--events`` recorder-shaped events through ``JournalWriter`` (redaction, encoding, batched
+  fsync), against the same lines written with a plain ``file.write`` (the baseline);
+* loading them into frames (``read_journal(...).frame()``), against ``json.loads`` of every line of the
+  same files (the baseline); target: under 3 s;
+* ``gloo-nb record`` on a 1.3 sandbox with the seed scenario loaded: its CPU time (from
+  ``/proc/<pid>/stat``) while idle and while a RouteTable changes 10 times a second, as a share of one
+  core; target: the added load under 5 %.
+
+Usage: ``python bench/journal.py [--events 1000000] [--seconds 20] [--skip-recorder]``.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+# bench/ holds inspect.py: take this folder off sys.path, or numpy's `import inspect` finds that script.
+_HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != _HERE]
+
+import argparse  # noqa: E402
+import gc  # noqa: E402
+import json  # noqa: E402
+import shutil  # noqa: E402
+import signal  # noqa: E402
+import subprocess  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+from datetime import UTC, datetime, timedelta  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+LOAD_TARGET_S = 3.0
+OVERHEAD_TARGET = 0.05
+
+
+def _event_data(i: int) -> dict[str, object]:
+    # A kube.event as the recorder writes it for a RouteTable weight change (object trimmed).
+    weight = i % 101
+    return {"type": "MODIFIED", "kind": "RouteTable", "namespace": f"team-{i % 50}", "name": "routes",
+            "resourceVersion": str(1000 + i), "generation": i, "specChanged": True, "statusChanged": False,
+            "patch": [{"op": "replace", "path": "/spec/routes/1/routeAction/multi/destinations/0/weight",
+                       "value": 100 - weight}],
+            "actor": {"user": f"team-{i % 50}-dev", "groups": [], "via": "audit", "manager": ""}}
+
+
+def bench_write_and_load(events: int) -> None:
+    from gloo_nb.journal import JournalWriter, read_journal
+    from gloo_nb.journal.events import Event, encode
+
+    folder = Path(tempfile.mkdtemp(prefix="gloo-nb-bench-journal-"))
+    plain = folder / "plain.jsonl"
+    journal = folder / "journal"
+    try:
+        start = datetime(2026, 11, 28, tzinfo=UTC)
+        t0 = time.perf_counter()
+        with plain.open("w") as f:
+            for i in range(events):
+                f.write(encode(Event(start + timedelta(microseconds=i), "kube.event", "kube", _event_data(i))) + "\n")
+        plain_s = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        with JournalWriter(journal, batch_events=4096, batch_seconds=5) as w:
+            for i in range(events):
+                w.append("kube.event", _event_data(i), source="kube", time=start + timedelta(microseconds=i))
+        write_s = time.perf_counter() - t0
+        size = sum(p.stat().st_size for p in journal.iterdir())
+        print(f"write {events:,} events ({size / 1e6:.0f} MB, {len(list(journal.iterdir()))} files): "
+              f"JournalWriter {write_s:.2f} s ({1e6 * write_s / events:.1f} us/event); "
+              f"plain encode+write baseline {plain_s:.2f} s; ratio {write_s / plain_s:.2f}")
+
+        import pandas  # noqa: F401  (imported before timing: a cold pandas import is not loading)
+
+        files = sorted(journal.iterdir())
+        gc.collect()
+        t0 = time.perf_counter()
+        gc.disable()
+        try:
+            for p in files:
+                with p.open("rb") as f:
+                    for line in f:
+                        json.loads(line)
+        finally:
+            gc.enable()
+        base_s = time.perf_counter() - t0
+        gc.collect()
+        t0 = time.perf_counter()
+        loaded = read_journal(journal)
+        read_s = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        frame = loaded.frame()
+        frame_s = time.perf_counter() - t0
+        total = read_s + frame_s
+        assert len(frame) == events, (len(frame), events)
+        print(f"load into frames: {total:.2f} s (read {read_s:.2f} s + frame {frame_s:.2f} s); "
+              f"json.loads per line baseline {base_s:.2f} s; ratio {total / base_s:.2f}; "
+              f"target < {LOAD_TARGET_S:.0f} s: {'met' if total < LOAD_TARGET_S else 'NOT met'}")
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def bench_recorder(seconds: float) -> None:
+    sys.path.insert(0, str(REPO / "tests"))
+    from gloo_nb.app import notebook as nb
+    from gloo_nb.kube import KubeClient
+    from gloo_nb.sandbox import runner
+
+    folder = Path(tempfile.mkdtemp(prefix="gloo-nb-bench-record-"))
+    state = folder / "sandbox"
+    proc: subprocess.Popen[bytes] | None = None
+    try:
+        info = runner.start(state, gloo_version="1.3", replicas=2, exit_with=os.getpid())
+        gw = nb.open_gateway(sandbox_dir=state, apply_changes=True)
+        try:
+            gw.apply(nb.STEP4)
+            gw.settle()
+        finally:
+            gw.close()
+        proc = subprocess.Popen([sys.executable, "-m", "gloo_nb", "record", "--sandbox", str(state),
+                                 "--out", str(folder / "journal")], stderr=subprocess.PIPE)
+        assert proc.stderr is not None
+        proc.stderr.readline()  # "recording into ..." once the initial list is written
+        time.sleep(1.0)
+        c0, t0 = _cpu_seconds(proc.pid), time.monotonic()
+        time.sleep(seconds)
+        idle = (_cpu_seconds(proc.pid) - c0) / (time.monotonic() - t0)
+        kube = KubeClient.from_kubeconfig(str(info.kubeconfig))
+        changes = 0
+        c0, t0 = _cpu_seconds(proc.pid), time.monotonic()
+        while time.monotonic() - t0 < seconds:
+            weight = changes % 101
+            kube.patch("RouteTable", "foxtrot", "foxtrot-routes", {"metadata": {"annotations": {
+                "bench.gloo-nb.io/change": str(changes)}}, "spec": {"routes": [
+                    {"matchers": [{"prefix": "/foxtrot", "headers": [{"name": "stage", "value": "canary"}]}],
+                     "routeAction": {"single": {"upstream": {"name": "foxtrot", "namespace": "gloo-system"},
+                                                "subset": {"values": {"version": "v2"}}}}},
+                    {"matchers": [{"prefix": "/foxtrot"}], "routeAction": {"multi": {"destinations": [
+                        {"destination": {"upstream": {"name": "foxtrot", "namespace": "gloo-system"},
+                                         "subset": {"values": {"version": "v1"}}}, "weight": 100 - weight},
+                        {"destination": {"upstream": {"name": "foxtrot", "namespace": "gloo-system"},
+                                         "subset": {"values": {"version": "v2"}}}, "weight": weight}]}}}]}})
+            changes += 1
+            time.sleep(max(0.0, t0 + changes / 10 - time.monotonic()))
+        busy = (_cpu_seconds(proc.pid) - c0) / (time.monotonic() - t0)
+        rate = changes / (time.monotonic() - t0)
+        print(f"gloo-nb record: idle {100 * idle:.1f} % of one core; at {rate:.1f} RouteTable changes/s "
+              f"{100 * busy:.1f} %; added {100 * (busy - idle):.1f} %; target < {100 * OVERHEAD_TARGET:.0f} %: "
+              f"{'met' if busy < OVERHEAD_TARGET else 'NOT met'}")
+    finally:
+        if proc is not None and proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        runner.stop(state)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmarks and print the results.
+
+    Args:
+        argv: Command-line arguments.
+
+    Returns:
+        0.
+    """
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--seconds", type=float, default=20.0, help="each recorder phase (idle, busy)")
+    parser.add_argument("--skip-recorder", action="store_true")
+    args = parser.parse_args(argv)
+    bench_write_and_load(args.events)
+    if not args.skip_recorder:
+        bench_recorder(args.seconds)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,528 @@
+"""Time travel over a journal: a slider over the moments that mattered, showing the gateway as it was then.
+
+The view-model is pure (no widgets, no I/O): :func:`moments` lists a
+:class:`~gloo_nb.analysis.timeline.Timeline`'s moments (recordings starting, every change, served update, replica
+applying routes or rejecting an update, last-known-good episodes and blocked intervals starting and ending), and
+:class:`TimeTravel` rebuilds each moment once (cached) from :meth:`Timeline.state_at`: an
+:class:`~gloo_nb.app.connect.Inspection` (intent vs served vs each replica, with drift), the teams blocked and why,
+the weights of weighted routes and the findings with their effect on traffic. :class:`TimeTravelView` lays that out
+under a slider with prev/next buttons; moving re-renders from the cache, fast enough to drag.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import ipywidgets as w
+import pandas as pd
+
+from gloo_nb.analysis.timeline import TYPE_ROUTE, Blocked, StateAt, Timeline, rfc3339
+from gloo_nb.analysis.views import invalid_routes_frame, weights_frame, weights_table
+from gloo_nb.app.connect import Inspection, block_causes
+from gloo_nb.journal import parse_time
+from gloo_nb.journal.schema import RECORDER_START
+from gloo_nb.translate.envoy import FALLBACK_CLUSTER
+from gloo_nb.widgets._html import esc, table
+from gloo_nb.widgets.tree import DelegationTreeView
+
+__all__ = ["Moment", "MomentState", "TimeTravel", "TimeTravelView", "inspection_at", "moments"]
+
+_TYPE_NAMES = {"Cluster": "clusters", "Listener": "listeners", "RouteConfiguration": "routes",
+               "ClusterLoadAssignment": "endpoints"}
+
+
+def _type_name(type_url: str) -> str:
+    short = type_url.rsplit(".", 1)[-1]
+    return _TYPE_NAMES.get(short, short)
+
+
+def _py(time: Any) -> datetime:
+    """A pandas Timestamp or datetime as a timezone-aware datetime (the journal's resolution is microseconds)."""
+    return time.to_pydatetime() if isinstance(time, pd.Timestamp) else time
+
+
+# --- moments ---------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Moment:
+    """A time at which something happened, and what.
+
+    Attributes:
+        index: Position in :func:`moments`' list.
+        time: When (events at the same time are one moment).
+        happened: What happened, one phrase each, in the order: recording, changes, served, replicas, episodes,
+            blocked.
+    """
+
+    index: int
+    time: datetime
+    happened: tuple[str, ...]
+
+    @property
+    def label(self) -> str:
+        """``<RFC 3339 time>  <what happened; ...>`` (unique per moment: the times are)."""
+        return f"{rfc3339(self.time)}  {'; '.join(self.happened)}"
+
+
+def moments(timeline: Timeline) -> list[Moment]:
+    """Every moment of a journal worth stopping at, by time.
+
+    Args:
+        timeline: The timeline.
+
+    Returns:
+        One moment per distinct time at which a recording started, a resource changed
+        (:attr:`Timeline.changes`), the control plane served an update, a replica applied new routes or began
+        rejecting updates, Gloo began or stopped holding its last good configuration, or a team's block began or
+        ended.
+    """
+    happened: dict[datetime, list[str]] = {}
+
+    def add(time: Any, text: str) -> None:
+        happened.setdefault(_py(time), []).append(text)
+
+    events = timeline.events_frame()
+    for time in events.loc[events["kind"] == RECORDER_START, "time"]:
+        add(time, "recording starts")
+    for change in timeline.changes:
+        add(change.time, f"{change.kind} {change.ref} {change.type.lower()} by {change.actor}")
+    served = timeline.served_versions()
+    for time, type_url, version, accepted in zip(served["time"], served["typeUrl"], served["version"],
+                                                 served["accepted"], strict=True):
+        add(time, f"served {_type_name(type_url)} {version}" + ("" if accepted else " (NACKed by the shadow node)"))
+    applied = timeline.applied_versions()
+    routes = applied[applied["typeUrl"] == TYPE_ROUTE]
+    last: dict[str, Any] = {}
+    for time, node, version in zip(routes["time"], routes["node"], routes["version"], strict=True):
+        if version is None or pd.isna(version):
+            continue  # polled before the replica had any routes
+        if last.get(node) != version:
+            add(time, f"{node} applied routes {version}")
+            last[node] = version
+    nacks = timeline.nacks_frame()
+    for time, node, type_url, kept in zip(nacks["start"], nacks["node"], nacks["typeUrl"], nacks["version"],
+                                          strict=True):
+        add(time, f"{node} rejected {_type_name(type_url)} (kept {kept})")
+    for ep in timeline.episodes:
+        add(ep.start, "Gloo keeps its last good configuration")
+        if ep.end is not None:
+            add(ep.end, "Gloo serves again")
+    for b in timeline.blocked:
+        add(b.start, f"{b.team} blocked ({b.resource})")
+        if b.end is not None:
+            add(b.end, f"{b.team} unblocked")
+    return [Moment(i, time, tuple(dict.fromkeys(texts))) for i, (time, texts) in enumerate(sorted(happened.items()))]
+
+
+# --- one moment ------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Row:
+    """A journal route row (``xds.content``'s shape) with :class:`gloo_nb.analysis.rows.RouteRowLike`'s fields."""
+
+    source: str
+    route_configuration: str
+    virtual_host: str
+    domains: tuple[str, ...]
+    order: int
+    name: str
+    match: Mapping[str, Any]
+    action: Mapping[str, Any]
+    match_summary: str
+    action_summary: str
+    replaced: bool
+
+
+def _row(source: str, d: Mapping[str, Any]) -> _Row:
+    action = d.get("action") or {}
+    weighted = action.get("weightedClusters") or {}
+    replaced = action.get("cluster") == FALLBACK_CLUSTER or any(
+        c.get("name") == FALLBACK_CLUSTER for c in weighted.get("clusters", []))
+    # The journal does not keep virtual host domains; no analysis here reads them.
+    return _Row(source, str(d.get("routeConfiguration", "")), str(d.get("virtualHost", "")), (),
+                int(d.get("order", 0)), str(d.get("name") or ""), d.get("match") or {}, action,
+                str(d.get("matchSummary", "")), str(d.get("actionSummary", "")), replaced)
+
+
+def _rejections(nacks: pd.DataFrame | None, t: datetime) -> dict[str, str]:
+    if nacks is None or not len(nacks):
+        return {}
+    out: dict[str, list[str]] = {}
+    for node, type_url, start, end, count, kept in zip(nacks["node"], nacks["typeUrl"], nacks["start"], nacks["end"],
+                                                       nacks["rejected"], nacks["version"], strict=True):
+        if _py(start) <= t and (pd.isna(end) or t < _py(end)):
+            out.setdefault(node, []).append(f"{_type_name(type_url)} rejected {count} update(s), still at {kept}")
+    return {node: ", ".join(parts) for node, parts in out.items()}
+
+
+def inspection_at(state: StateAt, nacks: pd.DataFrame | None = None) -> Inspection:
+    """The inspector's view of one moment of a journal: intent, served and applied rows with their drift.
+
+    Args:
+        state: :meth:`Timeline.state_at`'s result.
+        nacks: :meth:`Timeline.nacks_frame` (a replica with a NACK open at the moment counts as rejecting).
+
+    Returns:
+        An :class:`~gloo_nb.app.connect.Inspection` as :meth:`GatewayConnection.collect` would have built it
+        then (``routes_frame()``, ``findings_frame()``, ``drift``), for the widgets that take one.
+    """
+    intent = [_row("intent", r) for r in state.intent_routes]
+    served = [_row("served", r) for r in state.served_routes]
+    applied = {node: [_row(node, r) for r in rows] for node, rows in state.applied_routes.items()}
+    inspection = Inspection.from_rows(state.translation, intent, served, applied, _rejections(nacks, state.time))
+    inspection.findings = list(state.findings)  # the journal's findings include its parse findings
+    return inspection
+
+
+@dataclass(frozen=True)
+class MomentState:
+    """Everything the view shows for one moment.
+
+    Attributes:
+        moment: The moment.
+        state: The journal's state then (:meth:`Timeline.state_at`).
+        inspection: Intent vs served vs each replica then (:func:`inspection_at`).
+        blocked: The blocked rows active then.
+        holding: Whether Gloo held its last good configuration then (inside an episode).
+        header: One line per blocked team saying since when and why (or that no team is blocked).
+    """
+
+    moment: Moment
+    state: StateAt
+    inspection: Inspection
+    blocked: tuple[Blocked, ...]
+    holding: bool
+    header: tuple[str, ...]
+
+    @property
+    def blocked_teams(self) -> tuple[str, ...]:
+        """The blocked teams, in order of their block's start."""
+        return tuple(dict.fromkeys(b.team for b in self.blocked))
+
+    def routes_frame(self) -> pd.DataFrame:
+        """One row per route and source, with its owning resource (``Inspection.routes_frame()``)."""
+        return self.inspection.routes_frame()
+
+    def drift_frame(self) -> pd.DataFrame:
+        """One row per route: resource, match, state, cause and the action per source."""
+        return pd.DataFrame([{"resource": d["resource"], "virtualHost": d["route"]["virtualHost"],
+                              "match": d["route"]["match"], "state": d["state"], "cause": d["cause"],
+                              **d["bySource"]} for d in self.inspection.drift])
+
+    def weights_frame(self) -> pd.DataFrame:
+        """Weighted routes: each destination's share per source (:func:`gloo_nb.analysis.views.weights_frame`)."""
+        return weights_frame(self.routes_frame())
+
+    def weights_table(self, route: str) -> pd.DataFrame:
+        """One weighted route's destinations x sources, in percent.
+
+        Args:
+            route: A route label of :meth:`weights_frame` (``<virtualHost> #<order> <match>``).
+
+        Returns:
+            :func:`gloo_nb.analysis.views.weights_table`'s table.
+        """
+        return weights_table(self.weights_frame(), route)
+
+    def findings_frame(self) -> pd.DataFrame:
+        """Every finding with its effect on traffic then (:func:`gloo_nb.analysis.views.invalid_routes_frame`)."""
+        insp = self.inspection
+        clusters = [c.name for c in insp.translation.envoy.clusters]
+        return invalid_routes_frame(insp.findings_frame(), insp.drift, insp.routes_frame(), clusters)
+
+
+def _header(state: StateAt, blocked: Sequence[Blocked], holding: bool) -> tuple[str, ...]:
+    lines = []
+    for b in blocked:
+        routes = f"; not served: {', '.join(b.routes)}" if b.routes else ""
+        lines.append(f"{b.team} blocked since {rfc3339(b.start)}: its {b.kind} {b.resource} (changed "
+                     f"{rfc3339(b.pending_since)}) is held back by {b.cause}{routes}")
+    if lines:
+        return tuple(lines)
+    if holding:
+        causes = "; ".join(block_causes(state.translation)) or state.translation.push.reason
+        return (f"no team blocked; Gloo keeps its last good configuration ({causes}) but no other team has a change "
+                "held back",)
+    return ("no team blocked",)
+
+
+class TimeTravel:
+    """The view-model: the moments of a timeline and, per moment (cached), what it looked like.
+
+    Args:
+        timeline: The timeline (:func:`gloo_nb.analysis.timeline.load_timeline`).
+
+    Attributes:
+        timeline: The timeline.
+        moments: :func:`moments` of it.
+    """
+
+    def __init__(self, timeline: Timeline) -> None:
+        self.timeline = timeline
+        self.moments = moments(timeline)
+        self._times = [m.time for m in self.moments]
+        self._cache: dict[int, MomentState] = {}
+        self._nacks: pd.DataFrame | None = None
+
+    def __len__(self) -> int:
+        return len(self.moments)
+
+    def index_at(self, t: datetime | str) -> int:
+        """The last moment at or before ``t`` (the first moment when ``t`` is earlier).
+
+        Args:
+            t: A timezone-aware time or an RFC 3339 string.
+
+        Returns:
+            Its index (-1 for a journal without moments).
+        """
+        when = parse_time(t) if isinstance(t, str) else t
+        if not self.moments:
+            return -1
+        return max(0, bisect.bisect_right(self._times, when) - 1)
+
+    def at(self, index: int) -> MomentState:
+        """The state of one moment (computed once).
+
+        Args:
+            index: A moment's index.
+
+        Returns:
+            Its state.
+
+        Raises:
+            IndexError: There is no such moment.
+        """
+        if index < 0 or index >= len(self.moments):
+            raise IndexError(f"no moment {index}: the journal has {len(self.moments)} moment(s)")
+        cached = self._cache.get(index)
+        if cached is not None:
+            return cached
+        if self._nacks is None:
+            self._nacks = self.timeline.nacks_frame()
+        moment = self.moments[index]
+        state = self.timeline.state_at(moment.time)
+        holding = any(ep.start <= moment.time and (ep.end is None or moment.time < ep.end)
+                      for ep in self.timeline.episodes)
+        blocked = tuple(state.blocked)
+        result = MomentState(moment, state, inspection_at(state, self._nacks), blocked, holding,
+                             _header(state, blocked, holding))
+        self._cache[index] = result
+        return result
+
+    def first_blocked(self) -> int | None:
+        """The first moment at which a team is blocked, or None when none ever is."""
+        starts = [b.start for b in self.timeline.blocked]
+        return self.index_at(min(starts)) if starts else None
+
+    def frame(self) -> pd.DataFrame:
+        """The moments as a frame: index, time, happened (joined with ``; ``), blocked (teams at that moment)."""
+        blocked = self.timeline.blocked
+        return pd.DataFrame([{"index": m.index, "time": m.time, "happened": "; ".join(m.happened),
+                              "blocked": ", ".join(dict.fromkeys(b.team for b in blocked if b.start <= m.time and (
+                                  b.end is None or m.time < b.end)))} for m in self.moments],
+                            columns=["index", "time", "happened", "blocked"])
+
+
+# --- the view --------------------------------------------------------------------------------------------------
+
+_DRIFT_COLOURS = {"blocked-by-last-known-good": "#ffcdd2", "replaced-by-fallback": "#bbdefb", "pending": "#fff9c4",
+                  "rejected-by-envoy": "#ffe0b2", "replica-lagging": "#e1bee7"}
+
+
+def _drift_style(column: str, value: Any) -> str:
+    colour = _DRIFT_COLOURS.get(str(value), "") if column == "state" else ""
+    return f"background:{colour}" if colour else ""
+
+
+def _header_html(ms: MomentState, position: str) -> str:
+    colour = "#c62828" if ms.blocked else ("#ef6c00" if ms.holding else "#2e7d32")
+    lines = "".join(f'<div style="color:{colour}"><b>{esc(line)}</b></div>' for line in ms.header)
+    push = ms.state.translation.push
+    return (f"<div><b>{esc(rfc3339(ms.moment.time))}</b> ({esc(position)}): {esc('; '.join(ms.moment.happened))}"
+            f"</div>{lines}<div>Gloo {esc(ms.state.translation.profile)} would {esc(push.decision)}: "
+            f"{esc(push.reason)}</div>")
+
+
+def _routes_html(ms: MomentState) -> str:
+    drift = ms.drift_frame()
+    if not len(drift):
+        return "<i>no routes</i>"
+    return "<b>routes: intent vs served vs each replica</b>" + table(drift, style=_drift_style)
+
+
+def _weights_html(ms: MomentState) -> str:
+    frame = ms.weights_frame()
+    if not len(frame):
+        return "<i>no route has weighted destinations</i>"
+    parts = []
+    for route in dict.fromkeys(frame["route"]):
+        resource = next(iter(frame.loc[frame["route"] == route, "resource"]), "")
+        parts.append(f"<div><b>{esc(route)}</b> ({esc(resource or '?')}), weight %</div>"
+                     + table(weights_table(frame, route), index=True))
+    return "".join(parts)
+
+
+def _findings_html(ms: MomentState) -> str:
+    frame = ms.findings_frame()
+    return table(frame) if len(frame) else "<i>no findings</i>"
+
+
+TREE_CACHE = 64
+"""How many moments' delegation trees :class:`TimeTravelView` keeps (their widgets stay open while kept)."""
+
+
+def _close(widget: w.Widget) -> None:
+    for child in getattr(widget, "children", ()):
+        _close(child)
+    widget.close()
+
+
+class TimeTravelView(w.VBox):
+    """A slider over a journal's moments that shows the gateway as it was at the moment chosen.
+
+    Shown: who is blocked and why, the routes of every source with their drift, the weights of weighted routes,
+    the delegation tree and the findings.
+
+    Args:
+        timeline: The timeline (:func:`gloo_nb.analysis.timeline.load_timeline`).
+        start: The moment shown first, as a time (the last moment at or before it); default the first moment at
+            which a team is blocked, else the last moment.
+
+    Attributes:
+        model: The view-model.
+        slider: One stop per moment (value: the moment's index; labels: :attr:`Moment.label`).
+        prev, next: Step one moment back or forward.
+        header: The moment, what happened, who is blocked and why, Gloo's push decision (HTML).
+        routes: Drift per route (HTML); ``weights``: per weighted route, destinations x sources (HTML).
+        tree_box: Holds the moment's :class:`DelegationTreeView` (``tree``); expansion, search and selection carry
+            over from moment to moment.
+        findings: Every finding with its effect on traffic (HTML).
+    """
+
+    def __init__(self, timeline: Timeline, *, start: datetime | str | None = None) -> None:
+        self.model = TimeTravel(timeline)
+        options = [(m.label, m.index) for m in self.model.moments] or [("(the journal has no moments)", -1)]
+        self.slider = w.SelectionSlider(options=options, description="moment", readout=False,
+                                        continuous_update=True, layout=w.Layout(width="60%"))
+        self.prev = w.Button(description="prev", icon="step-backward", layout=w.Layout(width="7em"))
+        self.next = w.Button(description="next", icon="step-forward", layout=w.Layout(width="7em"))
+        self.prev.on_click(lambda _b: self.step(-1))
+        self.next.on_click(lambda _b: self.step(1))
+        self.header = w.HTML()
+        self.routes = w.HTML()
+        self.weights = w.HTML()
+        self.findings = w.HTML()
+        self.tree_box = w.VBox()
+        self.tree: DelegationTreeView | None = None
+        self._trees: dict[int, DelegationTreeView] = {}
+        self._html: dict[int, tuple[str, str, str, str]] = {}
+        self.tabs = w.Tab(children=[w.VBox([self.routes, self.weights]), self.tree_box, self.findings])
+        self.tabs.titles = ("routes and weights", "delegation tree", "findings")
+        super().__init__([w.HBox([self.prev, self.slider, self.next]), self.header, self.tabs])
+        self.slider.observe(lambda change: self._show(change["new"]), names="value")
+        if start is not None:
+            first = self.model.index_at(start)
+        else:
+            blocked = self.model.first_blocked()
+            first = blocked if blocked is not None else len(self.model) - 1
+        if first >= 0:
+            if self.slider.value == first:
+                self._show(first)
+            else:
+                self.slider.value = first  # the observer renders
+        else:
+            self.header.value = "<i>the journal has no moments</i>"
+
+    @property
+    def index(self) -> int:
+        """The index of the moment shown."""
+        return int(self.slider.value)
+
+    @property
+    def current(self) -> MomentState:
+        """The state of the moment shown."""
+        return self.model.at(self.index)
+
+    def show(self, index: int) -> MomentState:
+        """Move to a moment (as dragging the slider there does).
+
+        Args:
+            index: The moment's index.
+
+        Returns:
+            Its state.
+
+        Raises:
+            IndexError: There is no such moment.
+        """
+        state = self.model.at(index)
+        if self.slider.value != index:
+            self.slider.value = index
+        return state
+
+    def seek(self, t: datetime | str) -> MomentState:
+        """Move to the last moment at or before a time.
+
+        Args:
+            t: A timezone-aware time or an RFC 3339 string.
+
+        Returns:
+            That moment's state.
+        """
+        return self.show(self.model.index_at(t))
+
+    def step(self, delta: int) -> MomentState:
+        """Move ``delta`` moments (clamped to the first and last).
+
+        Args:
+            delta: -1 for the previous moment, 1 for the next.
+
+        Returns:
+            The state shown.
+        """
+        return self.show(min(max(self.index + delta, 0), len(self.model) - 1))
+
+    def _show(self, index: int) -> None:
+        if index < 0:
+            return
+        ms = self.model.at(index)
+        html = self._html.get(index)
+        if html is None:
+            position = f"moment {index + 1} of {len(self.model)}"
+            html = (_header_html(ms, position), _routes_html(ms), _weights_html(ms), _findings_html(ms))
+            self._html[index] = html
+        self.header.value, self.routes.value, self.weights.value, self.findings.value = html
+        self._show_tree(index, ms)
+        self.prev.disabled = index == 0
+        self.next.disabled = index == len(self.model) - 1
+
+    def _show_tree(self, index: int, ms: MomentState) -> None:
+        previous = self.tree
+        tree = self._trees.pop(index, None)
+        if tree is None:
+            tree = DelegationTreeView(ms.state.translation, ms.inspection)
+        self._trees[index] = tree  # most recently shown last
+        while len(self._trees) > TREE_CACHE:
+            # Each tree is a few widgets per shown node: keep a bounded number alive on a long journal.
+            _close(self._trees.pop(next(iter(self._trees))))
+        if previous is not None and previous is not tree:
+            # Node ids are paths of resource keys, stable across translations: keep what the reader opened.
+            tree.expanded = set(previous.expanded)
+            if tree.search.value != previous.search.value:
+                tree.search.value = previous.search.value  # its observer searches and renders
+            else:
+                tree.run_search(tree.search.value)
+            if previous.selected is not None and previous.selected != tree.selected:
+                try:
+                    tree.select(previous.selected)
+                except KeyError:
+                    tree.selected = None  # that node does not exist at this moment
+        self.tree = tree
+        self.tree_box.children = [tree]
