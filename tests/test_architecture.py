@@ -33,6 +33,7 @@ PURE_CORE = (
     "gloo_nb/ports.py",
     "gloo_nb/errors.py",
     "gloo_nb/_types.py",
+    "gloo_nb/_gc.py",
 )
 
 # Top-level modules the pure core must not import (any submodule counts too).

@@ -12,8 +12,6 @@ built only when :attr:`Journal.events` is first read; :meth:`Journal.frame` is b
 
 from __future__ import annotations
 
-import contextlib
-import gc
 import json
 import os
 import re
@@ -26,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import orjson
 
+from gloo_nb._gc import gc_paused
 from gloo_nb.journal.events import Event, JournalError, format_time, parse_time
 from gloo_nb.journal.store import FILE_PATTERN, journal_files
 
@@ -127,7 +126,7 @@ class Journal:
     def events(self) -> list[Event]:
         """The events, by time (stable: equal times keep file order). Built on first use."""
         naive = self._times.astype("datetime64[us]").astype(object)
-        with _gc_paused():
+        with gc_paused():
             return [Event(time=t.replace(tzinfo=UTC), kind=k, source=s, data=_plain(d))
                     for t, k, s, d in zip(naive, self._kinds, self._sources, self._datas, strict=True)]
 
@@ -147,7 +146,7 @@ class Journal:
         """
         import pandas as pd
 
-        with _gc_paused():
+        with gc_paused():
             time = pd.DatetimeIndex(self._times).tz_localize("UTC").as_unit("ns")
             # A few distinct kinds and sources over millions of rows: categories are built an order of
             # magnitude faster than string columns and take a fraction of the memory.
@@ -198,20 +197,6 @@ class Journal:
                        datas=[self._datas[i] for i in keep], files=list(self.files), losses=list(self.losses))
 
 
-@contextlib.contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector.
-
-    Millions of new objects would trigger it over and over, each pass slower than the last as it walks everything
-    loaded so far (measured: loading took up to twice as long); journal data holds no reference cycles.
-    """
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if collecting:
-            gc.enable()
 
 
 def read_journal(*directories: str | os.PathLike[str]) -> Journal:
@@ -245,7 +230,7 @@ def read_journal(*directories: str | os.PathLike[str]) -> Journal:
         files.extend(found)
     columns = _Columns()
     losses: list[str] = []
-    with _gc_paused():
+    with gc_paused():
         for path in files:
             _read_file(path, columns, losses)
         return _sorted_journal(columns, files, losses)
