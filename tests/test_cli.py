@@ -215,6 +215,7 @@ def test_journal_summary_json_contract_on_the_shipped_incident() -> None:
     doc = json.loads(done.stdout)
     (blocked,) = doc["blocked"]
     assert (blocked["team"], blocked["resource"]) == ("foxtrot", "foxtrot/foxtrot-routes")
+    assert blocked["blockedBy"] == ["echo"]
     assert blocked["cause"].startswith("echo/echo-routes: ") and "echo-typo" in blocked["cause"]
     rfc3339 = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
     assert all(rfc3339.match(blocked[k]) for k in ("start", "end", "pendingSince"))

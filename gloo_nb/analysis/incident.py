@@ -94,7 +94,8 @@ def _change_doc(change: Change) -> dict[str, Any]:
 
 
 def _blocked_doc(b: Blocked, until: datetime | None) -> dict[str, Any]:
-    return {"team": b.team, "resource": b.resource, "kind": b.kind, "start": rfc3339(b.start), "end": rfc3339(b.end),
+    return {"team": b.team, "blockedBy": list(b.blocked_by), "resource": b.resource, "kind": b.kind,
+            "start": rfc3339(b.start), "end": rfc3339(b.end),
             "pendingSince": rfc3339(b.pending_since), "cause": b.cause, "routes": list(b.routes),
             "seconds": b.seconds(until) if until else None}
 
@@ -133,8 +134,8 @@ class IncidentSummary:
         """The ``gloo-nb journal summary --json`` document (``design/architecture.md``, Journal).
 
         Returns:
-            ``{"journal", "glooVersion", "blocked": [{team, resource, kind, start, end, pendingSince, cause, routes,
-            seconds}], "changes": [{resource, kind, team, type, time, actor, servedAfterSeconds,
+            ``{"journal", "glooVersion", "blocked": [{team, blockedBy, resource, kind, start, end, pendingSince, cause,
+            routes, seconds}], "changes": [{resource, kind, team, type, time, actor, servedAfterSeconds,
             appliedAfterSeconds, supersededAt}], "incidents": [...]}``, times RFC 3339, null for open ends and
             never-served or never-applied changes.
         """

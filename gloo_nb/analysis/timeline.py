@@ -300,6 +300,11 @@ class Blocked:
         """The causes as ``ns/name: <Gloo message>``, joined with ``; ``."""
         return "; ".join(c.text() for c in self.causes)
 
+    @property
+    def blocked_by(self) -> tuple[str, ...]:
+        """The teams (namespaces) whose resources caused the block: "who blocked whom"."""
+        return tuple(dict.fromkeys(c.namespace for c in self.causes if c.namespace))
+
     def seconds(self, until: datetime) -> float:
         """How long the block lasted, ``until`` standing in for an open end."""
         return ((self.end or until) - self.start).total_seconds()
@@ -887,15 +892,21 @@ class Timeline:
                                                                          "rejected"]]
 
     def blocked_frame(self) -> pd.DataFrame:
-        """The blocked rows: team, resource, kind, start, end, pendingSince, cause, routes, seconds."""
+        """The blocked rows, who blocked whom.
+
+        Returns:
+            Columns team, blockedBy, resource, kind, start, end, pendingSince, cause, routes, seconds.
+        """
         import pandas as pd
 
         until = self.end
-        return pd.DataFrame([{"team": b.team, "resource": b.resource, "kind": b.kind, "start": b.start,
+        return pd.DataFrame([{"team": b.team, "blockedBy": ", ".join(b.blocked_by), "resource": b.resource,
+                              "kind": b.kind, "start": b.start,
                               "end": b.end, "pendingSince": b.pending_since, "cause": b.cause,
                               "routes": list(b.routes), "seconds": b.seconds(until) if until else 0.0}
                              for b in self.blocked],
-                            columns=["team", "resource", "kind", "start", "end", "pendingSince", "cause", "routes",
+                            columns=["team", "blockedBy", "resource", "kind", "start", "end", "pendingSince", "cause",
+                                     "routes",
                                      "seconds"]).astype({"start": "datetime64[ns, UTC]", "end": "datetime64[ns, UTC]",
                                                           "pendingSince": "datetime64[ns, UTC]"})
 
