@@ -27,8 +27,6 @@ from datetime import datetime
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from google.protobuf.json_format import MessageToDict
-
 from gloo_nb._gc import gc_paused
 from gloo_nb._types import Profile, check_profile
 from gloo_nb.errors import GlooNbError
@@ -47,7 +45,8 @@ from gloo_nb.models.snapshot import Snapshot
 from gloo_nb.translate import Translation, translate
 from gloo_nb.translate.eds import kube_endpoints
 from gloo_nb.translate.envoy import FALLBACK_CLUSTER, FALLBACK_LISTENER, EnvoyResources, RouteOrigin
-from gloo_nb.translate.render import action_summary, match_summary
+from gloo_nb.translate.routes import route_rows as envoy_route_rows
+from gloo_nb.translate.routes import row_json
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -87,26 +86,6 @@ RouteKey = tuple[str, str, str, str]
 # --- rows ------------------------------------------------------------------------------------------------------
 
 
-def _action_json(route: Mapping[str, Any]) -> dict[str, Any]:
-    # The recorder's rows carry the action as gloo_nb.xds.decode.route_action_json gives it: the route action's
-    # cluster specifier unwrapped, or the direct response / redirect under its own key.
-    if "route" in route:
-        action = route["route"]
-        return {k: action[k] for k in ("cluster", "metadataMatch", "weightedClusters", "clusterHeader",
-                                       "prefixRewrite") if k in action}
-    for kind in ("directResponse", "redirect"):
-        if kind in route:
-            return {kind: route[kind]}
-    return {}
-
-
-def _route_shaped(action: Mapping[str, Any]) -> Mapping[str, Any]:
-    # action_summary reads a whole route: a route action sits under "route".
-    if not action or "directResponse" in action or "redirect" in action or "route" in action:
-        return action
-    return {"route": action}
-
-
 def route_rows(envoy: EnvoyResources, fallback_status: int | None = None) -> list[dict[str, Any]]:
     """Flatten translated RouteConfigurations into rows with the fields the recorder writes for served ones.
 
@@ -116,23 +95,11 @@ def route_rows(envoy: EnvoyResources, fallback_status: int | None = None) -> lis
             resources hold the fallback listener, so a replaced route reads ``fallback 404`` as in served rows.
 
     Returns:
-        ``{"routeConfiguration", "virtualHost", "order", "name", "match", "action", "matchSummary",
-        "actionSummary"}`` per Envoy route, in configuration, virtual host and route order.
+        :func:`gloo_nb.translate.routes.row_json` per Envoy route, in configuration, virtual host and route order.
     """
     has_fallback = any(ls.name == FALLBACK_LISTENER for ls in envoy.listeners)
     label = f"fallback {fallback_status}" if has_fallback and fallback_status is not None else "fallback"
-    rows = []
-    for rc in envoy.route_configurations:
-        for vh in rc.virtual_hosts:
-            for order, route in enumerate(vh.routes):
-                as_json = MessageToDict(route)
-                match = as_json.get("match", {})
-                action = _action_json(as_json)
-                rows.append({"routeConfiguration": rc.name, "virtualHost": vh.name, "order": order,
-                             "name": route.name, "match": match, "action": action,
-                             "matchSummary": match_summary(match),
-                             "actionSummary": action_summary(_route_shaped(action), label)})
-    return rows
+    return [row_json(r) for r in envoy_route_rows(envoy.route_configurations, "intent", fallback_body=label)]
 
 
 def _key(row: Mapping[str, Any]) -> RouteKey:

@@ -58,6 +58,7 @@ from gloo_nb.journal.schema import (
     replica_source,
 )
 from gloo_nb.kube import KubeError, resource_for
+from gloo_nb.translate.routes import row_json
 from gloo_nb.xds.admin import EnvoyAdmin, EnvoyAdminError, XdsStats
 from gloo_nb.xds.client import XdsUpdate
 from gloo_nb.xds.decode import ServedSnapshot, fallback_label, route_rows
@@ -614,9 +615,7 @@ class Recorder:
                                 "resources": [_proto_json(r) for r in sorted(resources, key=_resource_name)]}
         if type_url == TYPE_ROUTE:
             rows = route_rows(resources, "served", fallback_body=fallback_label(listeners))
-            data["routes"] = [{"routeConfiguration": r.route_configuration, "virtualHost": r.virtual_host,
-                               "order": r.order, "name": r.name, "match": r.match, "action": r.action,
-                               "matchSummary": r.match_summary, "actionSummary": r.action_summary} for r in rows]
+            data["routes"] = [row_json(r) for r in rows]
         with self._digest_lock:
             # Checked again: the xDS thread and the poller may both have decoded it; one writes it, and before any
             # event that names it.

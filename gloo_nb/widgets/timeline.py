@@ -12,7 +12,7 @@ under a slider with prev/next buttons; moving re-renders from the cache, fast en
 from __future__ import annotations
 
 import bisect
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -25,7 +25,7 @@ from gloo_nb.analysis.views import invalid_routes_frame, weights_frame, weights_
 from gloo_nb.app.connect import Inspection, block_causes
 from gloo_nb.journal import parse_time
 from gloo_nb.journal.schema import RECORDER_START
-from gloo_nb.translate.envoy import FALLBACK_CLUSTER
+from gloo_nb.translate.routes import row_from_json
 from gloo_nb.widgets._html import esc, table
 from gloo_nb.widgets.tree import DelegationTreeView
 
@@ -122,34 +122,6 @@ def moments(timeline: Timeline) -> list[Moment]:
 # --- one moment ------------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class _Row:
-    """A journal route row (``xds.content``'s shape) with :class:`gloo_nb.analysis.rows.RouteRowLike`'s fields."""
-
-    source: str
-    route_configuration: str
-    virtual_host: str
-    domains: tuple[str, ...]
-    order: int
-    name: str
-    match: Mapping[str, Any]
-    action: Mapping[str, Any]
-    match_summary: str
-    action_summary: str
-    replaced: bool
-
-
-def _row(source: str, d: Mapping[str, Any]) -> _Row:
-    action = d.get("action") or {}
-    weighted = action.get("weightedClusters") or {}
-    replaced = action.get("cluster") == FALLBACK_CLUSTER or any(
-        c.get("name") == FALLBACK_CLUSTER for c in weighted.get("clusters", []))
-    # The journal does not keep virtual host domains; no analysis here reads them.
-    return _Row(source, str(d.get("routeConfiguration", "")), str(d.get("virtualHost", "")), (),
-                int(d.get("order", 0)), str(d.get("name") or ""), d.get("match") or {}, action,
-                str(d.get("matchSummary", "")), str(d.get("actionSummary", "")), replaced)
-
-
 def _rejections(nacks: pd.DataFrame | None, t: datetime) -> dict[str, str]:
     if nacks is None or not len(nacks):
         return {}
@@ -172,9 +144,9 @@ def inspection_at(state: StateAt, nacks: pd.DataFrame | None = None) -> Inspecti
         An :class:`~gloo_nb.app.connect.Inspection` as :meth:`GatewayConnection.collect` would have built it
         then (``routes_frame()``, ``findings_frame()``, ``drift``), for the widgets that take one.
     """
-    intent = [_row("intent", r) for r in state.intent_routes]
-    served = [_row("served", r) for r in state.served_routes]
-    applied = {node: [_row(node, r) for r in rows] for node, rows in state.applied_routes.items()}
+    intent = [row_from_json("intent", r) for r in state.intent_routes]
+    served = [row_from_json("served", r) for r in state.served_routes]
+    applied = {node: [row_from_json(node, r) for r in rows] for node, rows in state.applied_routes.items()}
     inspection = Inspection.from_rows(state.translation, intent, served, applied, _rejections(nacks, state.time))
     inspection.findings = list(state.findings)  # the journal's findings include its parse findings
     return inspection

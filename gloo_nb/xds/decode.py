@@ -10,21 +10,25 @@ about 18 µs per route, which is 1.8 s for 100,000 routes; reading the fields is
 from __future__ import annotations
 
 import dataclasses
-import gc
 import operator
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from envoy.config.cluster.v3 import cluster_pb2
 from envoy.config.endpoint.v3 import endpoint_pb2
 from envoy.config.listener.v3 import listener_pb2
-from envoy.config.route.v3 import route_components_pb2, route_pb2
+from envoy.config.route.v3 import route_pb2
 from envoy.extensions.filters.network.http_connection_manager.v3 import http_connection_manager_pb2 as hcm_pb2
-from google.protobuf import struct_pb2
 
-from gloo_nb.translate.envoy import FALLBACK_CLUSTER, FALLBACK_LISTENER
-from gloo_nb.translate.render import action_summary, match_summary
+from gloo_nb.translate.envoy import FALLBACK_LISTENER
+from gloo_nb.translate.routes import (  # re-exported (__all__): served and applied routes are decoded here too
+    RouteRow,
+    route_action_json,
+    route_match_json,
+    route_rows,
+    struct_to_dict,
+)
 from gloo_nb.xds.protos import TYPE_CLUSTER, TYPE_ENDPOINT, TYPE_LISTENER, TYPE_ROUTE
 
 __all__ = [
@@ -93,39 +97,6 @@ class ServedSnapshot:
 
 
 @dataclass(frozen=True, slots=True)
-class RouteRow:
-    """One Envoy route of one source.
-
-    Attributes:
-        source: ``intent``, ``served`` or a replica's node id.
-        route_configuration: RouteConfiguration name.
-        virtual_host: Envoy virtual host name, e.g. ``gloo-system_app``.
-        domains: The virtual host's domains.
-        order: Position of the route in its virtual host.
-        name: Envoy route name (``""`` in Gloo 1.3).
-        match: The RouteMatch in proto-JSON field names (``prefix``/``path``/``safeRegex``, ``caseSensitive``,
-            ``headers``, ``queryParameters``).
-        action: ``{"cluster", "metadataMatch"}``, ``{"weightedClusters": {"clusters", "totalWeight"}}``,
-            ``{"clusterHeader"}``, ``{"directResponse"}``, ``{"redirect"}`` (proto-JSON field names).
-        match_summary: e.g. ``prefix /echo, stage=canary``.
-        action_summary: e.g. ``echo_gloo-system {version=v2}`` or ``fallback 404``.
-        replaced: Whether the action targets ``fallback_cluster_for_invalid_routes`` (Gloo's route replacement).
-    """
-
-    source: str
-    route_configuration: str
-    virtual_host: str
-    domains: tuple[str, ...]
-    order: int
-    name: str
-    match: dict[str, Any]
-    action: dict[str, Any]
-    match_summary: str
-    action_summary: str
-    replaced: bool
-
-
-@dataclass(frozen=True, slots=True)
 class ListenerRow:
     """One Envoy listener.
 
@@ -189,278 +160,6 @@ class EndpointRow:
     health: str
     weight: int
     metadata: dict[str, Any]
-
-
-# --- proto fields -> proto JSON -----------------------------------------------------------------
-
-
-def _value(v: struct_pb2.Value) -> Any:
-    kind = v.WhichOneof("kind")
-    if kind == "string_value":
-        return v.string_value
-    if kind == "number_value":
-        return v.number_value
-    if kind == "bool_value":
-        return v.bool_value
-    if kind == "struct_value":
-        return struct_to_dict(v.struct_value)
-    if kind == "list_value":
-        return [_value(x) for x in v.list_value.values]
-    return None
-
-
-def struct_to_dict(s: struct_pb2.Struct) -> dict[str, Any]:
-    """Return a ``google.protobuf.Struct`` as a dict, without ``MessageToDict``'s cost.
-
-    Args:
-        s: The Struct.
-
-    Returns:
-        The dict.
-    """
-    fields = s.fields
-    # Iterating keys and indexing is ~20x faster than .items() on upb's map containers.
-    return {k: _value(fields[k]) for k in fields}
-
-
-def _metadata(md: Any) -> dict[str, Any]:
-    fm = md.filter_metadata
-    return {"filterMetadata": {k: struct_to_dict(fm[k]) for k in fm}}
-
-
-def _string_matcher(sm: Any) -> dict[str, Any]:
-    kind = sm.WhichOneof("match_pattern")
-    out: dict[str, Any]
-    if kind == "safe_regex":
-        out = {"safeRegex": {"regex": sm.safe_regex.regex}}
-    elif kind is None:
-        out = {}
-    elif kind == "custom":
-        out = {"custom": {"name": sm.custom.name}}
-    else:
-        out = {_CAMEL.get(kind, kind): getattr(sm, kind)}
-    if sm.ignore_case:
-        out["ignoreCase"] = True
-    return out
-
-
-_CAMEL = {
-    "exact": "exact", "prefix": "prefix", "suffix": "suffix", "contains": "contains",
-    "exact_match": "exactMatch", "prefix_match": "prefixMatch", "suffix_match": "suffixMatch",
-    "contains_match": "containsMatch", "present_match": "presentMatch",
-}
-
-
-def _header(h: route_components_pb2.HeaderMatcher) -> dict[str, Any]:
-    out: dict[str, Any] = {"name": h.name}
-    kind = h.WhichOneof("header_match_specifier")
-    if kind == "exact_match":
-        out["exactMatch"] = h.exact_match
-    elif kind == "safe_regex_match":
-        out["safeRegexMatch"] = {"regex": h.safe_regex_match.regex}
-    elif kind == "string_match":
-        out["stringMatch"] = _string_matcher(h.string_match)
-    elif kind == "range_match":
-        # int64 fields are strings in proto JSON.
-        out["rangeMatch"] = {"start": str(h.range_match.start), "end": str(h.range_match.end)}
-    elif kind is not None:
-        out[_CAMEL[kind]] = getattr(h, kind)
-    if h.invert_match:
-        out["invertMatch"] = True
-    return out
-
-
-def route_match_json(m: route_components_pb2.RouteMatch) -> dict[str, Any]:
-    """Return a RouteMatch in proto-JSON field names, for the fields that decide routing.
-
-    Args:
-        m: The match.
-
-    Returns:
-        e.g. ``{"prefix": "/echo", "headers": [{"name": "stage", "exactMatch": "canary"}]}``.
-    """
-    kind = m.WhichOneof("path_specifier")
-    out: dict[str, Any]
-    if kind == "prefix":
-        out = {"prefix": m.prefix}
-    elif kind == "path":
-        out = {"path": m.path}
-    elif kind == "safe_regex":
-        out = {"safeRegex": {"regex": m.safe_regex.regex}}
-    elif kind == "connect_matcher":
-        out = {"connectMatcher": {}}
-    elif kind == "path_separated_prefix":
-        out = {"pathSeparatedPrefix": m.path_separated_prefix}
-    elif kind == "path_match_policy":
-        out = {"pathMatchPolicy": {"name": m.path_match_policy.name}}
-    else:
-        out = {}
-    if m.HasField("case_sensitive"):
-        out["caseSensitive"] = m.case_sensitive.value
-    if m.headers:
-        out["headers"] = [_header(h) for h in m.headers]
-    if m.query_parameters:
-        qps = []
-        for q in m.query_parameters:
-            qd: dict[str, Any] = {"name": q.name}
-            qkind = q.WhichOneof("query_parameter_match_specifier")
-            if qkind == "string_match":
-                qd["stringMatch"] = _string_matcher(q.string_match)
-            elif qkind == "present_match":
-                qd["presentMatch"] = q.present_match
-            qps.append(qd)
-        out["queryParameters"] = qps
-    return out
-
-
-def _redirect(rd: route_components_pb2.RedirectAction) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    scheme = rd.WhichOneof("scheme_rewrite_specifier")
-    if scheme == "https_redirect":
-        if rd.https_redirect:
-            out["httpsRedirect"] = True
-    elif scheme == "scheme_redirect":
-        out["schemeRedirect"] = rd.scheme_redirect
-    if rd.host_redirect:
-        out["hostRedirect"] = rd.host_redirect
-    if rd.port_redirect:
-        out["portRedirect"] = rd.port_redirect
-    path = rd.WhichOneof("path_rewrite_specifier")
-    if path == "path_redirect":
-        out["pathRedirect"] = rd.path_redirect
-    elif path == "prefix_rewrite":
-        out["prefixRewrite"] = rd.prefix_rewrite
-    elif path == "regex_rewrite":
-        out["regexRewrite"] = {"pattern": {"regex": rd.regex_rewrite.pattern.regex},
-                               "substitution": rd.regex_rewrite.substitution}
-    if rd.response_code:
-        out["responseCode"] = route_components_pb2.RedirectAction.RedirectResponseCode.Name(rd.response_code)
-    if rd.strip_query:
-        out["stripQuery"] = True
-    return out
-
-
-def route_action_json(r: route_components_pb2.Route) -> dict[str, Any]:
-    """Return a route's action in proto-JSON field names.
-
-    Args:
-        r: The route.
-
-    Returns:
-        For a route action its cluster specifier (``cluster`` with ``metadataMatch``, ``weightedClusters``,
-        ``clusterHeader``) plus ``prefixRewrite`` when set; ``{"directResponse": {...}}``;
-        ``{"redirect": {...}}``; ``{}`` without an action.
-    """
-    kind = r.WhichOneof("action")
-    if kind == "route":
-        ra = r.route
-        spec = ra.WhichOneof("cluster_specifier")
-        out: dict[str, Any]
-        if spec == "cluster":
-            out = {"cluster": ra.cluster}
-            if ra.HasField("metadata_match"):
-                out["metadataMatch"] = _metadata(ra.metadata_match)
-        elif spec == "weighted_clusters":
-            wcs = ra.weighted_clusters
-            clusters = []
-            for wc in wcs.clusters:
-                entry: dict[str, Any] = {"name": wc.name, "weight": wc.weight.value}
-                if wc.HasField("metadata_match"):
-                    entry["metadataMatch"] = _metadata(wc.metadata_match)
-                clusters.append(entry)
-            weighted: dict[str, Any] = {"clusters": clusters}
-            if wcs.HasField("total_weight"):
-                weighted["totalWeight"] = wcs.total_weight.value
-            out = {"weightedClusters": weighted}
-        elif spec == "cluster_header":
-            out = {"clusterHeader": ra.cluster_header}
-        elif spec is not None:
-            out = {spec: True}
-        else:
-            out = {}
-        if ra.prefix_rewrite:
-            out["prefixRewrite"] = ra.prefix_rewrite
-        return out
-    if kind == "direct_response":
-        dr = r.direct_response
-        resp: dict[str, Any] = {"status": dr.status}
-        if dr.HasField("body"):
-            body_kind = dr.body.WhichOneof("specifier")
-            if body_kind == "inline_string":
-                resp["body"] = {"inlineString": dr.body.inline_string}
-            elif body_kind is not None:
-                resp["body"] = {body_kind: str(getattr(dr.body, body_kind))}
-        return {"directResponse": resp}
-    if kind == "redirect":
-        return {"redirect": _redirect(r.redirect)}
-    if kind == "filter_action":
-        return {"filterAction": {}}
-    if kind == "non_forwarding_action":
-        return {"nonForwardingAction": {}}
-    return {}
-
-
-def _route_shaped(action: dict[str, Any]) -> dict[str, Any]:
-    # render.action_summary reads a whole route (proto JSON): a route action sits under "route".
-    if "directResponse" in action or "redirect" in action or not action:
-        return action
-    return {"route": action}
-
-
-def _replaced(action: Mapping[str, Any]) -> bool:
-    if action.get("cluster") == FALLBACK_CLUSTER:
-        return True
-    weighted = action.get("weightedClusters")
-    if not weighted:
-        return False
-    return any(c["name"] == FALLBACK_CLUSTER for c in weighted["clusters"])
-
-
-def route_rows(route_configurations: Iterable[route_pb2.RouteConfiguration], source: str, *,
-               fallback_body: str | None = None) -> list[RouteRow]:
-    """Flatten RouteConfigurations into one row per Envoy route.
-
-    Rows with equal actions share one ``action`` dict (a large route table has a handful of distinct actions,
-    and decoding each once is what makes 100,000 routes fast): treat ``match`` and ``action`` as read-only.
-
-    Args:
-        route_configurations: The route configurations (served, applied or translated).
-        source: ``intent``, ``served`` or a replica's node id, copied into every row.
-        fallback_body: How the action summary names Gloo's fallback cluster, e.g. ``fallback 404``
-            (:func:`fallback_label` derives it from the listeners); None for ``fallback``.
-
-    Returns:
-        Rows in route configuration, virtual host and route order.
-    """
-    label = fallback_body or "fallback"
-    rows: list[RouteRow] = []
-    append = rows.append
-    actions: dict[tuple[str | None, bytes], tuple[dict[str, Any], str, bool]] = {}
-    # Building ~10 small objects per route makes the cyclic collector rescan the growing row list again and
-    # again (it doubled the time for 100,000 routes); none of these objects form cycles.
-    gc_was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        for rc in route_configurations:
-            rc_name = rc.name
-            for vh in rc.virtual_hosts:
-                vh_name = vh.name
-                domains = tuple(vh.domains)
-                for order, r in enumerate(vh.routes):
-                    kind = r.WhichOneof("action")
-                    key = (kind, getattr(r, kind).SerializeToString() if kind else b"")
-                    decoded = actions.get(key)
-                    if decoded is None:
-                        action = route_action_json(r)
-                        decoded = (action, action_summary(_route_shaped(action), label), _replaced(action))
-                        actions[key] = decoded
-                    match = route_match_json(r.match)
-                    append(RouteRow(source, rc_name, vh_name, domains, order, r.name, match, decoded[0],
-                                    match_summary(match), decoded[1], decoded[2]))
-    finally:
-        if gc_was_enabled:
-            gc.enable()
-    return rows
 
 
 def columns(rows: Sequence[Any]) -> dict[str, list[Any]]:
