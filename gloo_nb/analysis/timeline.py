@@ -43,7 +43,7 @@ from gloo_nb.models import Finding, ResourceKey
 from gloo_nb.models.codec import ParseResult, parse_objects
 from gloo_nb.models.snapshot import Snapshot
 from gloo_nb.translate import Translation, translate
-from gloo_nb.translate.eds import kube_endpoints
+from gloo_nb.translate.eds import kube_endpoints_of
 from gloo_nb.translate.envoy import FALLBACK_CLUSTER, FALLBACK_LISTENER, EnvoyResources, RouteOrigin
 from gloo_nb.translate.routes import route_rows as envoy_route_rows
 from gloo_nb.translate.routes import row_json
@@ -1009,8 +1009,7 @@ class Timeline:
                 parsed.findings.extend(one.findings)
                 parsed.skipped.extend(one.skipped)
         snapshot = Snapshot.from_resources(parsed.resources)
-        eds = kube_endpoints(snapshot.upstreams, snapshot.services, snapshot.endpoints, snapshot.pods, self.profile)
-        translation = translate(snapshot, self.profile, endpoints=eds)
+        translation = translate(snapshot, self.profile, endpoints=kube_endpoints_of(snapshot, self.profile))
         update = self._served_at(when)
         served_versions: dict[str, str] = {}
         for u in self._updates[:bisect.bisect_right(self._update_times, when)]:

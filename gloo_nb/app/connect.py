@@ -29,7 +29,7 @@ from gloo_nb.models import Finding
 from gloo_nb.models.codec import ParseResult, parse_objects
 from gloo_nb.models.snapshot import Snapshot
 from gloo_nb.translate import Translation, translate
-from gloo_nb.translate.eds import kube_endpoints
+from gloo_nb.translate.eds import kube_endpoints_of
 from gloo_nb.translate.render import object_ref
 from gloo_nb.xds.admin import EnvoyAdmin, XdsStats
 from gloo_nb.xds.client import AdsClient
@@ -141,8 +141,7 @@ class GatewayConnection:
         """
         parsed = self.read_resources()
         snapshot = Snapshot.from_resources(parsed.resources)
-        eds = kube_endpoints(snapshot.upstreams, snapshot.services, snapshot.endpoints, snapshot.pods, self.profile)
-        return translate(snapshot, self.profile, endpoints=eds), parsed
+        return translate(snapshot, self.profile, endpoints=kube_endpoints_of(snapshot, self.profile)), parsed
 
     def ads(self) -> AdsClient:
         """The shadow xDS node (started on first use, kept open and reconnecting).

@@ -48,6 +48,8 @@ from gloo_nb.rollout.effects import (
 )
 from gloo_nb.rollout.machine import RolloutMachine
 from gloo_nb.rollout.plan import RolloutTarget
+from gloo_nb.translate import translate
+from gloo_nb.translate.eds import kube_endpoints_of
 from gloo_nb.xds.admin import EnvoyAdmin
 from gloo_nb.xds.decode import ServedSnapshot, endpoint_rows
 from gloo_nb.xds.protos import TYPE_ROUTE
@@ -152,6 +154,7 @@ class Rollout:
         self._gen: Generator[Effect, Observation, None] | None = None
         self._pending: Observation = None
         self._watch_keys: set[tuple[str, str]] = set()
+        self._world: World | None = None  # the last Observe's: every Apply is computed from one
         self._preview_cursor = 0
         self._finished = False
 
@@ -191,12 +194,9 @@ class Rollout:
             The reports of the steps run now.
         """
         out = []
-        while True:
-            report = self.next()
-            if report.outcome == "done":
-                break
+        for report in iter_reports(self):
             out.append(report)
-            if not report.ok or report.step == until or self.dry_run and report.outcome == "done":
+            if report.step == until:
                 break
         return out
 
@@ -301,7 +301,7 @@ class Rollout:
                 report.verdicts.append((str(d.get("name")), bool(d.get("ok")), str(d.get("reason", ""))))
             return None
         if isinstance(effect, Observe):
-            obs = self.observe()
+            obs = self._world = self.observe()
         elif isinstance(effect, Apply):
             report.diff = effect.diff
             obs = self._apply(effect)
@@ -373,8 +373,10 @@ class Rollout:
         return Applied()
 
     def _resource_keys(self) -> set[tuple[str, str]]:
-        """The (virtual host, match) of the RouteTable's routes in the intent now (before a change)."""
-        translation, _ = self.conn.intent()
+        """The (virtual host, match) of the RouteTable's routes before the change (in the world it came from)."""
+        world = self._world or self.observe()
+        snapshot = world.snapshot
+        translation = translate(snapshot, world.profile, endpoints=kube_endpoints_of(snapshot, world.profile))
         inspection = Inspection.build(translation, None, {}, {})
         return {(d["route"]["virtualHost"], d["route"]["match"]) for d in inspection.drift
                 if d["resource"] == self.target.route_table}
@@ -387,8 +389,10 @@ class Rollout:
         served_at: float | None = None
         applied_at: dict[str, float | None] = dict.fromkeys(replicas)
         served_version, detail = "", ""
+        # Kubernetes holds the change once the write returned: read and translate it once; only the
+        # control plane and the replicas move while this waits.
+        translation, _ = self.conn.intent()
         while True:
-            translation, _ = self.conn.intent()
             served: ServedSnapshot | None = self.conn.served(timeout=5.0) if self.conn.xds_address else None
             applied = self.conn.applied()
             inspection = Inspection.build(translation, served, applied, {})
@@ -444,8 +448,8 @@ class Rollout:
         statuses: dict[int, int] = {}
         answers: dict[str, int] = {}
         for answer in result.answers:
-            code, _, body = answer.partition(" ")
-            statuses[int(code)] = statuses.get(int(code), 0) + 1
+            code = int(answer.partition(" ")[0])
+            statuses[code] = statuses.get(code, 0) + 1
             first = answer.splitlines()[0] if answer else ""
             answers[first[:200]] = answers.get(first[:200], 0) + 1
         counted = sum(by_subset.values())

@@ -24,7 +24,7 @@ from gloo_nb.errors import GlooNbError, ParseError
 from gloo_nb.models.codec import ParseResult, load_documents, parse_objects
 from gloo_nb.models.snapshot import Snapshot
 from gloo_nb.translate import Translation, translate
-from gloo_nb.translate.eds import kube_endpoints
+from gloo_nb.translate.eds import kube_endpoints_of
 from gloo_nb.xds import protos
 from gloo_nb.xds.admin import XdsStats, parse_config_dump, parse_xds_stats
 from gloo_nb.xds.decode import ServedSnapshot
@@ -135,8 +135,7 @@ class SnapshotBundle:
         """Translate the bundle's resources as a freshly started Gloo of its profile would."""
         parsed = self.read_resources()
         snapshot = Snapshot.from_resources(parsed.resources)
-        eds = kube_endpoints(snapshot.upstreams, snapshot.services, snapshot.endpoints, snapshot.pods, self.profile)
-        return translate(snapshot, self.profile, endpoints=eds), parsed
+        return translate(snapshot, self.profile, endpoints=kube_endpoints_of(snapshot, self.profile)), parsed
 
     def served(self) -> ServedSnapshot | None:
         """What the control plane served, when it was recorded."""

@@ -33,7 +33,7 @@ from gloo_nb.models.resources import ResourceRef, RouteTable
 from gloo_nb.rollout.effects import World
 from gloo_nb.rollout.plan import RolloutError, RolloutTarget, Step
 from gloo_nb.translate import Translation, translate
-from gloo_nb.translate.eds import Endpoints, kube_endpoints
+from gloo_nb.translate.eds import Endpoints, kube_endpoints_of
 from gloo_nb.translate.envoy import cluster_name
 from gloo_nb.translate.render import envoy_json, envoy_route_rows
 
@@ -135,8 +135,7 @@ def what_if_world(world: World, target: RolloutTarget, spec: Mapping[str, Any]) 
 
 
 def _endpoints(world: World) -> Endpoints:
-    s = world.snapshot
-    return kube_endpoints(s.upstreams, s.services, s.endpoints, s.pods, world.profile)
+    return kube_endpoints_of(world.snapshot, world.profile)
 
 
 def _translate(world: World, snapshot: Snapshot, endpoints: Endpoints) -> Translation:

@@ -324,9 +324,7 @@ class RolloutMachine:
         plan = self._plan(world, log)
         if log.plan is None:
             yield self._plan_record(plan)
-        last = log.last_checkpoint()
-        baseline = _managed(self.target, last["spec"] if last is not None else plan.original)
-        run = _Run(plan, log, baseline)
+        run = _Run(plan, log, _baseline(plan, log))
         first = True
         for step in plan.steps:
             if step.id in log.checkpoints:
@@ -355,8 +353,7 @@ class RolloutMachine:
             yield from self._done(step.id, "conflict", str(error))
             return False
         if new != spec:
-            if state is not None and _passed(state, step) and (
-                    _managed(target, spec) == run.baseline or _at_a_later_step(plan, step, spec)):
+            if state is not None and _skips(plan, step, spec, state, run.baseline):
                 reason = f"the live RouteTable is already past this step ({state.describe(target)})"
                 run.baseline = _managed(target, spec)
                 yield from self._done(step.id, "skipped", reason)
@@ -634,11 +631,11 @@ class RolloutMachine:
                 text = "pending"
             rows.append(StepStatus(step.id, step.description, text))
         last = log.last_checkpoint()
-        baseline = _managed(target, last["spec"] if last is not None else plan.original)
+        baseline = _baseline(plan, log)
         upcoming = next((s for s in plan.steps if s.id not in log.checkpoints), None)
         drift = ""
         if upcoming is not None and upcoming.state is not None and plan.transform(upcoming, spec) != spec \
-                and not _passed(state, upcoming) and _managed(target, spec) != baseline:
+                and not _skips(plan, upcoming, spec, state, baseline) and _managed(target, spec) != baseline:
             drift = self._conflict_reason(spec, state)
         return RolloutStatus(
             route_table=target.route_table, live=live, steps=tuple(rows),
@@ -663,11 +660,12 @@ class RolloutMachine:
         plan = self._plan(world, log)
         spec = _spec(world, target)
         state = _safe_state(target, spec)
+        baseline = _baseline(plan, log)
         out = []
         for step in plan.steps:
             if step.id in log.checkpoints:
                 continue
-            if _passed(state, step):
+            if _skips(plan, step, spec, state, baseline):
                 out.append(StepPreview(step.id, f"(already past) {step.description}", "", ()))
                 continue
             new = plan.transform(step, spec)
@@ -689,11 +687,25 @@ def _passed(state: ManagedState | None, step: Step) -> bool:
     return state is not None and state.order is not None and state.order < 3 and step.order < state.order
 
 
-def _at_a_later_step(plan: Plan, step: Step, spec: Mapping[str, Any]) -> bool:
-    # Mid-rollout, skipping ahead is only safe when the live routes are exactly what a later step
-    # writes: a hand-made split between two steps (30/70 before the 50 % step) is someone else's
-    # change, and continuing would overwrite it. (A rollout that starts from such a split goes on
-    # from there: that is the team's own starting point, shown in the plan.)
+def _baseline(plan: Plan, log: _Log) -> tuple[Any, Any] | None:
+    # The managed routes as the rollout last left them: the last checkpoint, or where it started.
+    last = log.last_checkpoint()
+    return _managed(plan.target, last["spec"] if last is not None else plan.original)
+
+
+def _skips(plan: Plan, step: Step, spec: Mapping[str, Any], state: ManagedState | None,
+           baseline: tuple[Any, Any] | None) -> bool:
+    """Whether the live routes are already past ``step``, so that it is skipped (one rule for steps, status, preview).
+
+    From where the rollout last left the routes (or where it starts), going on from a later state
+    is the team's own starting point. Mid-rollout, only a state that a later step writes exactly
+    counts: a hand-made split between two steps (30/70 before the 50 % step) is someone else's
+    change, and continuing would overwrite it.
+    """
+    if not _passed(state, step):
+        return False
+    if _managed(plan.target, spec) == baseline:
+        return True
     later = plan.steps[plan.steps.index(step) + 1:]
     return any(s.state is not None and plan.transform(s, spec) == spec for s in later)
 

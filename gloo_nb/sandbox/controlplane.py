@@ -37,7 +37,7 @@ from gloo_nb.sandbox.xds_server import (
     AdsServer,
     XdsSnapshot,
 )
-from gloo_nb.translate.eds import kube_endpoints
+from gloo_nb.translate.eds import kube_endpoints_of
 from gloo_nb.translate.envoy import EnvoyResources, endpoints_for
 from gloo_nb.translate.status import proxy_manifest, resource_status, status_patch_too_large
 from gloo_nb.translate.translator import Translation, Translator
@@ -178,8 +178,7 @@ class ControlPlane:
                 items, _ = self._store.list(kind)
                 resources += [r for r in map(_parse, items) if r is not None]
             snapshot = Snapshot.from_resources(resources)
-            eds = kube_endpoints(snapshot.upstreams, snapshot.services, snapshot.endpoints, snapshot.pods,
-                                 self._profile)
+            eds = kube_endpoints_of(snapshot, self._profile)
             translation = self._translator.translate(snapshot, endpoints=eds)
             written = self._write_statuses(translation)
             record = SyncRecord(version, translation.push.decision if translation.served else "none",

@@ -39,6 +39,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from gloo_nb._types import Profile
 from gloo_nb.models import KubeEndpoints, Pod, ResourceRef, Service, Upstream
 from gloo_nb.models.resources import EndpointSubset, ServicePort
+from gloo_nb.models.snapshot import Snapshot
 from gloo_nb.translate.envoy import cluster_name, fake_kube_upstreams
 
 __all__ = ["Endpoints", "kube_endpoints", "service_port_for"]
@@ -178,3 +179,16 @@ def _endpoint_name(ip: str, port: int) -> str:
     # the Go struct's %+v (a pointer address in current Gloo), so ties are ordered by pod instead.
     dns = "".join(c if c.isdigit() or "a" <= c <= "z" else "-" for c in ip)
     return f"ep-{dns}-{port}-"
+
+
+def kube_endpoints_of(snapshot: Snapshot, profile: Profile) -> Endpoints:
+    """:func:`kube_endpoints` of everything a snapshot read from Kubernetes holds.
+
+    Args:
+        snapshot: Upstreams, Services, Endpoints and Pods as read.
+        profile: ``1.3`` or ``current``.
+
+    Returns:
+        The endpoints per Envoy cluster name.
+    """
+    return kube_endpoints(snapshot.upstreams, snapshot.services, snapshot.endpoints, snapshot.pods, profile)

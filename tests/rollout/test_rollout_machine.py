@@ -250,6 +250,10 @@ def test_a_hand_made_split_between_two_steps_is_not_skipped_over():
     rt["spec"]["routes"][1]["routeAction"]["multi"]["destinations"][1]["weight"] = 70  # 30/70: no step writes it
     cluster.put(rt)
     applies = len(cluster.applies)
+    # The plan preview and the status say the same as the run: nothing "already past", a conflict.
+    previews = RolloutMachine(FOXTROT, history=h).preview(cluster.world(FOXTROT))
+    assert not any(p.description.startswith("(already past)") for p in previews)
+    assert "another writer changed" in RolloutMachine(FOXTROT, history=h).status(cluster.world(FOXTROT)).drift
     effects = drive(RolloutMachine(FOXTROT, history=h).steps(), cluster, FOXTROT)
     assert done(effects) == [("phase2-0", "conflict")] and len(cluster.applies) == applies
     assert [d["weight"] for d in cluster.route_table(FOXTROT)["spec"]["routes"][1]["routeAction"]["multi"]
