@@ -148,7 +148,7 @@ class ProbeRow:
         sent: Requests sent.
         by_subset: Subset value -> requests Envoy counted for it (``""``: hosts without the subset key).
         seconds: How long it took.
-        ok: The verdict (None when the journal holds none for it).
+        ok: The verdict (None when there is none: the step stopped before judging it).
         reason: The verdict's reason.
     """
 
@@ -160,28 +160,18 @@ class ProbeRow:
     reason: str
 
 
-def probe_rows(report: StepReport, history: Sequence[Mapping[str, Any]] = ()) -> list[ProbeRow]:
-    """The step's probes with their verdicts (the runner journals verdicts; reports carry the counts).
+def probe_rows(report: StepReport) -> list[ProbeRow]:
+    """The step's probes with their verdicts.
 
     Args:
         report: A step report.
-        history: :meth:`Rollout.history` (``{"kind", "data"}`` events); the last ``rollout.verdict`` of
-            the step and probe name is the one of this report's run.
 
     Returns:
         One row per probe, in the order sent.
     """
-    verdicts: dict[str, Mapping[str, Any]] = {}
-    for event in history:
-        data = event.get("data") or {}
-        if event.get("kind") == "rollout.verdict" and data.get("step") == report.step:
-            verdicts[str(data.get("name"))] = data
-    rows = []
-    for name, obs in report.probes:
-        v = verdicts.get(name)
-        rows.append(ProbeRow(name, obs.sent, dict(obs.by_subset), obs.seconds,
-                             None if v is None else bool(v.get("ok")), "" if v is None else str(v.get("reason", ""))))
-    return rows
+    verdicts = {name: (ok, reason) for name, ok, reason in report.verdicts}
+    return [ProbeRow(name, obs.sent, dict(obs.by_subset), obs.seconds, *verdicts.get(name, (None, "")))
+            for name, obs in report.probes]
 
 
 def weights_rows(drift: Sequence[Mapping[str, Any]], route_table: str) -> pd.DataFrame:
@@ -381,11 +371,10 @@ class RolloutStepper(w.VBox):
         return self._run(lambda: self.rollout.rollback(to), f"rollback to {to or 'the last checkpoint'}")
 
     def refresh(self) -> None:
-        """Re-read the status, the journal and the live routes; re-render every part."""
+        """Re-read the status and the live routes; re-render every part."""
         rollout = self.rollout
         try:
             status = rollout.status()
-            history = rollout.history()
         except GlooNbError as error:
             self.header.value = f'<div style="color:{_BAD}">{esc(error)}</div>'
             return
@@ -398,7 +387,7 @@ class RolloutStepper(w.VBox):
         self.checkpoint.value = keep
         self.guards.value = guards_html(self.report)
         self.convergence.value = convergence_html(self.report)
-        self.probes.value = probes_html(self.report, probe_rows(self.report, history) if self.report else [])
+        self.probes.value = probes_html(self.report, probe_rows(self.report) if self.report else [])
         try:
             drift = rollout.conn.collect().drift
         except GlooNbError as error:

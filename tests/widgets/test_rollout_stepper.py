@@ -98,17 +98,11 @@ def test_convergence_rows_and_html() -> None:
     assert "not converged" in html and "<td>0.12 s</td>" in html and ">never</td>" in html and "lagging" in html
 
 
-def test_probe_rows_join_the_journals_verdicts() -> None:
+def test_probe_rows_carry_the_reports_verdicts() -> None:
     obs = ProbeObservation(100, {200: 100}, {"v1": 52, "v2": 48}, seconds=0.5)
-    report = StepReport("phase2-50", "proven", probes=[("without-header", obs), ("with-header", obs)])
-    history = [
-        {"kind": "rollout.verdict", "data": {"step": "phase2-50", "name": "without-header", "ok": False,
-                                             "reason": "old attempt"}},
-        {"kind": "rollout.verdict", "data": {"step": "phase2-10", "name": "with-header", "ok": False, "reason": "x"}},
-        {"kind": "rollout.verdict", "data": {"step": "phase2-50", "name": "without-header", "ok": True,
-                                             "reason": "canary 48.0 % within 3 points of 50 %"}},
-    ]
-    rows = probe_rows(report, history)
+    report = StepReport("phase2-50", "proven", probes=[("without-header", obs), ("with-header", obs)],
+                        verdicts=[("without-header", True, "canary 48.0 % within 3 points of 50 %")])
+    rows = probe_rows(report)
     assert [(r.name, r.sent, dict(r.by_subset), r.ok, r.reason) for r in rows] == [
         ("without-header", 100, {"v1": 52, "v2": 48}, True, "canary 48.0 % within 3 points of 50 %"),
         ("with-header", 100, {"v1": 52, "v2": 48}, None, ""),
