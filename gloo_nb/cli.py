@@ -310,6 +310,7 @@ def run_rollout(args: argparse.Namespace) -> int:
                                          converge_timeout=args.converge_timeout) as rollout:
         if not args.yes:
             previews = rollout.plan()
+            _tell(rollout.notices, 0)
             # Only the first pending step's guards look at the cluster as it is: they decide the exit code.
             first_failed = [g for g in previews[0].guards if not g.ok] if previews else []
             if args.json:
@@ -334,15 +335,18 @@ def run_rollout(args: argparse.Namespace) -> int:
                 return 1
             return 0
         reports = []
+        told = 0
         for report in iter_reports(rollout):
+            told = _tell(rollout.notices, told)
             reports.append(report)
             if not args.json:
                 sys.stdout.write(report.text() + "\n")
                 sys.stdout.flush()
+        told = _tell(rollout.notices, told)
         last = reports[-1] if reports else None
         code = EXIT_FOR_OUTCOME.get(last.outcome, 1) if last is not None else 0
         if args.json:
-            doc = {"routeTable": target.route_table, "applied": True, "exitCode": code,
+            doc = {"routeTable": target.route_table, "applied": True, "exitCode": code, "notices": rollout.notices,
                    "steps": [{"step": r.step, "outcome": r.outcome, "reason": r.reason, "seconds": r.seconds,
                               "guards": [{"name": n, "ok": ok, "reason": why} for n, ok, why in r.guards],
                               "converged": None if r.converged is None else {
@@ -355,8 +359,18 @@ def run_rollout(args: argparse.Namespace) -> int:
         elif last is not None and code:
             sys.stderr.write(f"{PROG}: rollout stopped at {last.step}: {last.outcome}: {last.reason}\n")
         elif not reports:
-            sys.stdout.write(f"{target.route_table}: nothing to do, every step is proven\n")
+            # Only after the run re-checked the last proof against the live cluster (its notice says so).
+            sys.stdout.write(f"{target.route_table}: nothing to do, every step is proven and the live cluster "
+                             f"still serves the last one\n")
         return code
+
+
+def _tell(notices: Sequence[str], told: int) -> int:
+    """Write the notices not written yet to stderr; return how many are written."""
+    for notice in notices[told:]:
+        sys.stderr.write(f"{PROG}: rollout: {notice}\n")
+    sys.stderr.flush()
+    return len(notices)
 
 
 def run_record(args: argparse.Namespace) -> int:
@@ -503,8 +517,10 @@ def build_parser() -> argparse.ArgumentParser:
     ro.add_argument("--until", choices=("phase1", "phase2", "finish"), default="finish",
                     help="stop after this phase (phase2 ends with the canary at 100, proven)")
     ro.add_argument("--decommission", action="store_true", help="after finish, delete the stable Deployment")
-    ro.add_argument("--journal", default="gloo-nb-journal", metavar="DIR",
-                    help="the journal directory (default ./gloo-nb-journal); a rerun resumes from it")
+    ro.add_argument("--journal", default=None, metavar="DIR",
+                    help="the journal directory (default ./gloo-nb-journal); a rerun resumes from it, only from "
+                         "runs on this cluster for this RouteTable object (a journal named here that holds this "
+                         "rollout for another cluster or object is refused with exit 2)")
     ro.add_argument("--json", action="store_true", help="print a JSON document (the plan, or the steps run)")
     ro.add_argument("--yes", action="store_true", help="apply (without it: a dry run)")
     ro.add_argument("--converge-timeout", type=float, default=30.0, metavar="S",

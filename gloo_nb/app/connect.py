@@ -93,6 +93,8 @@ class GatewayConnection:
         role: The proxy's role (the xDS snapshot key).
         replicas: The Envoy replicas.
         gateway_url: The front door for probes, when known.
+        cluster_id: The cluster's stable id when the connection knows it without asking (a sandbox's
+            own id); otherwise :meth:`cluster_identity` reads the ``kube-system`` namespace's UID.
     """
 
     kube: KubeClient
@@ -103,6 +105,7 @@ class GatewayConnection:
     replicas: list[Replica] = field(default_factory=list)
     xds_tls: bool = False
     gateway_url: str | None = None
+    cluster_id: str | None = None
     _closers: list[Callable[[], None]] = field(default_factory=list, repr=False)
     _ads: AdsClient | None = field(default=None, repr=False)
 
@@ -123,6 +126,26 @@ class GatewayConnection:
                 item.setdefault("apiVersion", api_version)
                 objs.append(item)
         return objs
+
+    def cluster_identity(self) -> tuple[str, str]:
+        """Which cluster this is: the API server URL and a stable cluster id.
+
+        The id is the sandbox's own when connected to one, else the ``kube-system`` namespace's UID
+        (every cluster has that namespace, and its UID lives as long as the cluster: the id
+        ``kubectl`` users and tools such as Velero and Argo CD take for a cluster). When the identity
+        may not read it, the id is ``""`` and callers must make do with the URL.
+
+        Returns:
+            ``(server, cluster_id)``.
+        """
+        server = str(self.kube.api_client.configuration.host or "")
+        if self.cluster_id is None:
+            try:
+                ns = self.kube.get("Namespace", None, "kube-system")
+                self.cluster_id = str((ns.get("metadata") or {}).get("uid") or "")
+            except KubeError:
+                self.cluster_id = ""
+        return server, self.cluster_id
 
     def read_resources(self) -> ParseResult:
         """Read and parse what Gloo reads from Kubernetes.
@@ -510,5 +533,8 @@ def connect_sandbox(state_dir: str | Path, *, as_user: str | None = None, as_gro
     """
     info = read_sandbox_endpoints(state_dir)
     admin = None if port_forward else {f"gateway-proxy-{i}": url for i, url in enumerate(info["envoyAdmin"])}
-    return connect(info["kubeconfig"], as_user=as_user, as_group=as_group, gloo_version=info["glooVersion"],
+    conn = connect(info["kubeconfig"], as_user=as_user, as_group=as_group, gloo_version=info["glooVersion"],
                    xds=str(info["xds"]), port_forward=port_forward, admin_urls=admin, gateway_url=info["gateway"])
+    if info.get("clusterId"):
+        conn.cluster_id = str(info["clusterId"])
+    return conn

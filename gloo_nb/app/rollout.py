@@ -14,6 +14,7 @@ import contextlib
 import dataclasses
 import time
 import urllib.parse
+import uuid
 from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,6 +47,7 @@ from gloo_nb.rollout.effects import (
     StepDone,
     World,
 )
+from gloo_nb.rollout.identity import RUN_KEY, SESSION, ForeignRun, RolloutIdentity, split_history
 from gloo_nb.rollout.machine import RolloutMachine
 from gloo_nb.rollout.plan import RolloutTarget
 from gloo_nb.translate import translate
@@ -62,6 +64,18 @@ Clock = Callable[[], float]
 
 class RolloutStopped(GlooNbError):
     """The rollout cannot go on; the message names the step and why."""
+
+
+class ForeignJournal(RolloutStopped):
+    """The journal named explicitly holds this rollout for another cluster or another object.
+
+    Attributes:
+        foreign: The runs found, each with its identity and why it is not evidence here.
+    """
+
+    def __init__(self, message: str, foreign: Sequence[ForeignRun]) -> None:
+        super().__init__(message)
+        self.foreign = list(foreign)
 
 
 @dataclass
@@ -126,8 +140,11 @@ class Rollout:
     Args:
         conn: The gateway, with the team's identity (its Kubernetes client impersonates the team).
         target: What to roll out.
-        journal: The journal directory (default ``./gloo-nb-journal``); earlier events of this
-            rollout there are the history a rerun resumes from.
+        journal: The journal directory. Earlier runs of this rollout there are the history a rerun
+            resumes from, but only the runs written on this cluster for this RouteTable object
+            (:mod:`gloo_nb.rollout.identity`). Given explicitly, a journal holding this rollout for
+            another cluster or object is refused (:class:`ForeignJournal`); by default
+            (``./gloo-nb-journal``) such runs are set aside with a notice and a new rollout starts.
         dry_run: Apply nothing: :meth:`next` shows each step's diff and guards instead.
         approve: Answers questions before destructive actions (decommissioning); default: refuse.
         converge_timeout: Seconds to wait for the control plane and every replica after a change.
@@ -136,12 +153,16 @@ class Rollout:
     """
 
     def __init__(self, conn: GatewayConnection, target: RolloutTarget, *,
-                 journal: str | Path = DEFAULT_JOURNAL, dry_run: bool = False,
+                 journal: str | Path | None = None, dry_run: bool = False,
                  approve: Callable[[str], bool] | None = None, converge_timeout: float = 30.0,
                  concurrency: int = 16, clock: Clock = time.monotonic) -> None:
         self.conn = conn
         self.target = target
-        self.journal_dir = Path(journal)
+        self.journal_dir = Path(journal) if journal is not None else DEFAULT_JOURNAL
+        self.journal_named = journal is not None
+        self.run_id = uuid.uuid4().hex
+        self.notices: list[str] = []
+        """What the user should know beyond the step reports (journal runs set aside, re-checks)."""
         self.dry_run = dry_run
         self.approve = approve or (lambda _question: False)
         self.converge_timeout = converge_timeout
@@ -223,8 +244,33 @@ class Rollout:
         """Where the rollout stands (from the cluster and the journal)."""
         return self._new_machine().status(self.observe(), self.history())
 
+    def identity(self) -> RolloutIdentity:
+        """What this rollout is about, read from the live cluster: its id and the RouteTable's UID.
+
+        Returns:
+            The identity (``route_table_uid`` is ``""`` when the RouteTable does not exist).
+        """
+        server, cluster = self.conn.cluster_identity()
+        ns, name = _split(self.target.route_table)
+        try:
+            uid = str((self.conn.kube.get("RouteTable", ns, name).get("metadata") or {}).get("uid") or "")
+        except KubeError as exc:
+            if exc.status != 404:
+                raise
+            uid = ""
+        return RolloutIdentity(server, cluster, uid, self.target.route_table)
+
     def history(self) -> list[dict[str, Any]]:
-        """This rollout's earlier journal events, oldest first, as ``{"kind", "data"}``."""
+        """This rollout's earlier journal events on this cluster and RouteTable, oldest first (``{"kind", "data"}``).
+
+        Runs of the same rollout written on another cluster, or for an earlier object of the same
+        name, are never evidence: they are set aside with a notice, or refused when the journal was
+        named explicitly.
+
+        Raises:
+            ForeignJournal: The journal was named explicitly and holds such runs.
+            RolloutStopped: The journal cannot be read.
+        """
         if not self.journal_dir.exists() or not any(self.journal_dir.glob("*.jsonl")):
             return []
         if self._journal is not None:
@@ -233,8 +279,26 @@ class Rollout:
             journal = read_journal(self.journal_dir)
         except JournalError as exc:
             raise RolloutStopped(f"cannot resume from the journal {self.journal_dir}: {exc}") from None
-        return [{"kind": e.kind, "data": dict(e.data)} for e in journal.events
-                if e.source == self.source and e.kind.startswith("rollout.")]
+        events = [{"kind": e.kind, "data": e.data} for e in journal.events
+                  if e.source == self.source and e.kind.startswith("rollout.")]
+        if not events:
+            return []
+        live = self.identity()
+        split = split_history(events, live)
+        if split.foreign:
+            found = "; ".join(f.describe() for f in split.foreign)
+            if self.journal_named:
+                raise ForeignJournal(
+                    f"the journal {self.journal_dir} holds this rollout for something else than the live "
+                    f"{live.describe()}: {found}; it is no evidence here: pass another --journal directory "
+                    f"(or move that one away)", split.foreign)
+            notice = (f"journal {self.journal_dir}: set aside {len(split.foreign)} run(s) of "
+                      f"{self.target.route_table} that are not about the live {live.describe()} ({found}); "
+                      + ("resuming from this cluster's own runs" if split.own
+                         else "starting a new rollout (its events go to a new journal file)"))
+            if notice not in self.notices:
+                self.notices.append(notice)
+        return split.own
 
     def close(self) -> None:
         """Flush and close the journal (the connection stays open: it is the caller's)."""
@@ -325,8 +389,16 @@ class Rollout:
 
     def _write(self, kind: str, data: Mapping[str, Any]) -> None:
         if self._journal is None:
+            identity = self.identity()  # before the file exists: a failure here leaves no empty run behind
             self._journal = JournalWriter(self.journal_dir)
-        self._journal.append(kind, dict(data), source=self.source)
+            # Every run opens with what it is about; its events carry its id (resume reads only the runs of
+            # the live cluster and object, gloo_nb/rollout/identity.py).
+            self._journal.append(SESSION, {RUN_KEY: self.run_id, "identity": identity.as_json(),
+                                           "target": self.target.as_json()}, source=self.source)
+        if kind == "rollout.recheck" and (data.get("ok") or data.get("dropped")):
+            # What a re-check established or voided; a re-check that stops the run says it in the step report.
+            self.notices.append(str(data.get("reason", "")))
+        self._journal.append(kind, {**data, RUN_KEY: self.run_id}, source=self.source)
         # A kill right after a write to the cluster must not lose the record of it (resume relies on it).
         self._journal.flush()
 

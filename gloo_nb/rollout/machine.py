@@ -35,6 +35,14 @@ events of this rollout back as ``history`` and goes on from there. Kinds and dat
 ``rollout.rollback``
     ``{to, spec, dropped, resourceVersion}``: the managed routes were restored to checkpoint ``to``
     (``start``: before the first step); the checkpoints of ``dropped`` no longer hold.
+``rollout.recheck``
+    ``{step, ok, reason, dropped, servedVersion?}``: before a resumed run trusts its last checkpoint
+    ``step``, the live cluster is compared with it; ``dropped`` are proofs that no longer hold
+    because the live RouteTable moved (the run then plans from the live table).
+
+The runner adds ``rollout.session`` (:mod:`gloo_nb.rollout.identity`: which cluster and RouteTable
+UID a run is about) and stamps each event with its run id; the history a machine is given holds
+only the runs of the live cluster and object.
 
 The :class:`Checkpoint` effect is yielded as well (the runner may keep the last good state with
 it), but resuming reads only the ``rollout.checkpoint`` records.
@@ -88,6 +96,9 @@ __all__ = ["MAX_RETRIES", "RolloutMachine", "RolloutStatus", "StepPreview", "Ste
 MAX_RETRIES = 3
 """How many times a write is retried after a conflict that left the managed routes alone."""
 
+RECHECK_TIMEOUT = 10.0
+"""Seconds a resumed run waits for its last checkpoint to be served and applied before claiming nothing."""
+
 Steps = Generator[Effect, Observation, None]
 _T = TypeVar("_T")
 
@@ -123,7 +134,8 @@ class _Log:
             elif kind == "rollout.checkpoint":
                 log.checkpoints.pop(str(data.get("step")), None)  # keep them in the order proven
                 log.checkpoints[str(data.get("step"))] = data
-            elif kind == "rollout.rollback":
+            elif kind in ("rollout.rollback", "rollout.recheck"):
+                # A rollback, or a re-check that found the live RouteTable elsewhere, voids these proofs.
                 for dropped in data.get("dropped") or ():
                     log.checkpoints.pop(str(dropped), None)
                     log.applied.discard(str(dropped))
@@ -324,6 +336,10 @@ class RolloutMachine:
         plan = self._plan(world, log)
         if log.plan is None:
             yield self._plan_record(plan)
+        if log.checkpoints:
+            holds = yield from self._recheck(plan, log, world)
+            if not holds:
+                return
         run = _Run(plan, log, _baseline(plan, log))
         first = True
         for step in plan.steps:
@@ -338,6 +354,71 @@ class RolloutMachine:
                 proven = yield from self._route_step(run, step, world)
             if not proven:
                 return
+
+    def _recheck(self, plan: Plan, log: _Log, world: World) -> Generator[Effect, Observation, bool]:
+        """Check the journal's last proof against the live cluster before resuming from it or claiming it.
+
+        A checkpoint is the journal's word; the cluster may have moved since (a hand revert, a restore
+        from backup, the table recreated). The proofs stand only while the live RouteTable's managed
+        routes are the last checkpoint's, the control plane serves them and every replica applied
+        them. When the table moved, the proofs are dropped (recorded, so that later resumes agree)
+        and the rollout plans from the live RouteTable; when it did not move but is not served or
+        applied, nothing can be claimed and the run stops as failed.
+
+        Returns:
+            Whether the rollout may go on (with the checkpoints kept, or dropped).
+        """
+        target = self.target
+        last = log.last_checkpoint()
+        assert last is not None  # the caller checks
+        step_id = str(last["step"])
+        try:
+            spec = _spec(world, target)
+        except RolloutError as error:
+            yield from self._done(step_id, "failed", f"re-check of checkpoint {step_id}: {error}")
+            return False
+        if _moved(plan, log, spec):
+            state = _safe_state(target, spec)
+            live = state.describe(target) if state is not None else "routes a rollout does not set"
+            if not _on_track(plan, spec):
+                # Someone else's hand-made routes: never overwritten, never claimed (the proofs are kept for
+                # when the table comes back; the next step reports the conflict, status() the drift).
+                reason = (f"the live RouteTable {target.route_table} is no longer at checkpoint {step_id} (now: "
+                          f"{live}, which no step of this rollout writes): nothing is claimed as proven")
+                yield Record("rollout.recheck", {"step": step_id, "ok": False, "reason": reason, "dropped": []})
+                if all(s.id in log.checkpoints for s in plan.steps):
+                    yield from self._done(step_id, "conflict", self._conflict_reason(spec, state))
+                    return False
+                return True
+            dropped = list(log.checkpoints)
+            reason = (f"the live RouteTable {target.route_table} is no longer at checkpoint {step_id} (now: {live}): "
+                      f"the journal's proofs of {', '.join(dropped)} do not hold; planning from the live RouteTable")
+            yield Record("rollout.recheck", {"step": step_id, "ok": False, "reason": reason, "dropped": dropped})
+            for dropped_id in dropped:
+                log.checkpoints.pop(dropped_id, None)
+                log.applied.discard(dropped_id)
+            return True
+        if _managed(target, spec) != _managed(target, last.get("spec") or {}):
+            yield Record("rollout.recheck", {
+                "step": step_id, "ok": True, "dropped": [],
+                "reason": f"the live RouteTable is past checkpoint {step_id} at the next step's output, written by "
+                          f"this rollout before it was interrupted: that step is proven now"})
+            return True
+        step = next((s for s in plan.steps if s.id == step_id), None)
+        expected = assess(world, target, step, spec).expected if step is not None and step.state is not None else ()
+        conv = _expect((yield AwaitConverged(step_id, target.route_table, expected, RECHECK_TIMEOUT)), Converged,
+                       "AwaitConverged")
+        if not conv.ok:
+            reason = (f"re-check of checkpoint {step_id}: the live RouteTable is this checkpoint's, but "
+                      f"{conv.detail or 'it is not served and applied'}: nothing is claimed as proven")
+            yield Record("rollout.recheck", {"step": step_id, "ok": False, "reason": reason, "dropped": []})
+            yield from self._done(step_id, "failed", reason)
+            return False
+        yield Record("rollout.recheck", {
+            "step": step_id, "ok": True, "servedVersion": conv.served_version, "dropped": [],
+            "reason": f"the live RouteTable is at checkpoint {step_id}, served (version {conv.served_version or '-'}) "
+                      f"and applied by {len(conv.applied_seconds)} replica(s)"})
+        return True
 
     def _done(self, step: str, outcome: str, reason: str = "") -> Generator[Effect, Observation, None]:
         yield Record("rollout.step", {"step": step, "outcome": outcome, "reason": reason})
@@ -619,10 +700,11 @@ class RolloutMachine:
             live = state.describe(target) if state is not None else "the default route goes elsewhere"
         except RolloutError as error:
             state, live = None, str(error)
+        moved = _moved(plan, log, spec)
         rows = []
         for step in plan.steps:
             if step.id in log.checkpoints:
-                text = "proven"
+                text = "proven, but the live RouteTable moved since" if moved else "proven"
             elif step.id in log.applied:
                 text = "applied"
             elif step.state is not None and state is not None and step.state == state:
@@ -659,6 +741,10 @@ class RolloutMachine:
         log = _Log.read(self.history)
         plan = self._plan(world, log)
         spec = _spec(world, target)
+        if _moved(plan, log, spec) and _on_track(plan, spec):
+            # As steps() will: the journal's proofs do not hold for a table that moved; plan from the live one.
+            log.checkpoints.clear()
+            log.applied.clear()
         state = _safe_state(target, spec)
         baseline = _baseline(plan, log)
         out = []
@@ -680,6 +766,43 @@ class RolloutMachine:
 
 def _identity(target: RolloutTarget) -> tuple[str, ...]:
     return (target.route_table, target.upstream, target.subset_key, target.stable, target.canary, *target.header)
+
+
+def _moved(plan: Plan, log: _Log, spec: Mapping[str, Any]) -> bool:
+    """Whether the live managed routes moved since the last proof (one rule for steps, status, preview).
+
+    They moved when they are neither the last checkpoint's nor the output of the next step (which a
+    run killed before its proof may have written).
+    """
+    last = log.last_checkpoint()
+    if last is None:
+        return False
+    live, proven = _managed(plan.target, spec), dict(last.get("spec") or {})
+    if live == _managed(plan.target, proven):
+        return False
+    upcoming = next((s for s in plan.steps if s.id not in log.checkpoints), None)
+    if upcoming is None or upcoming.state is None:
+        return True
+    try:
+        return live != _managed(plan.target, plan.transform(upcoming, proven))
+    except RolloutError:
+        return True
+
+
+def _on_track(plan: Plan, spec: Mapping[str, Any]) -> bool:
+    # The live managed routes are where the rollout started or where one of its steps puts them.
+    live = _managed(plan.target, spec)
+    if live == _managed(plan.target, plan.original):
+        return True
+    for step in plan.steps:
+        if step.state is None:
+            continue
+        try:
+            if plan.transform(step, spec) == spec:
+                return True
+        except RolloutError:
+            continue
+    return False
 
 
 def _passed(state: ManagedState | None, step: Step) -> bool:

@@ -18,6 +18,7 @@ import signal
 import socket
 import sys
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -359,6 +360,7 @@ class Sandbox:
             "gateways": [f"http://127.0.0.1:{p}" for p in self._gateway_ports()],
             "envoyAdmin": [f"http://127.0.0.1:{r.admin_port}" for r in self.fleet.replicas],
             "pid": os.getpid(),
+            "clusterId": cluster_id(self.state_dir),
         }
         tmp = self.state_dir / "endpoints.json.tmp"
         tmp.write_text(json.dumps(info, indent=2) + "\n")
@@ -383,6 +385,33 @@ class Sandbox:
             if info.get("pid") == os.getpid():
                 info["pid"] = None
                 endpoints.write_text(json.dumps(info, indent=2) + "\n")
+
+
+def cluster_id(state_dir: Path) -> str:
+    """The sandbox's own cluster id: made at first start, kept in ``DIR/cluster-id`` for its life.
+
+    It stands for a real cluster's ``kube-system`` namespace UID: what tells two clusters apart
+    (a rollout journal is evidence only for the cluster it was written on). A restart from the same
+    state dir is the same cluster; a new state dir, or one wiped, is another.
+
+    Args:
+        state_dir: The sandbox's state directory.
+
+    Returns:
+        The id (a UUID).
+    """
+    path = state_dir / "cluster-id"
+    try:
+        found = path.read_text(encoding="utf-8").strip()
+    except OSError:
+        found = ""
+    if found:
+        return found
+    made = str(uuid.uuid4())
+    tmp = path.with_name("cluster-id.tmp")
+    tmp.write_text(made + "\n", encoding="utf-8")
+    tmp.replace(path)
+    return made
 
 
 def _free_or_any(port: Any) -> int:

@@ -111,17 +111,55 @@ def test_conflict_on_a_managed_route_stops():
         {"version": "v3"}
 
 
-def test_changed_between_runs_is_a_conflict():
+def test_a_table_reverted_between_runs_voids_the_proofs_and_plans_from_the_live_table():
     cluster = Cluster("rt-echo-2.yaml", "rt-foxtrot-1.yaml")
     target = RolloutTarget(**{**FOXTROT.__dict__, "until": "phase1"})
     h = history(drive(RolloutMachine(target).steps(), cluster, target))
     rt = copy.deepcopy(cluster.route_table(FOXTROT))
-    del rt["spec"]["routes"][0]  # someone removed the header route
+    del rt["spec"]["routes"][0]  # someone removed the header route: the table is back where it started
     cluster.put(rt)
     status = RolloutMachine(FOXTROT, history=h).status(cluster.world(FOXTROT))
-    assert status.drift and status.last_checkpoint == "phase1" and status.next_step == "phase2-0"
+    assert {s.step: s.state for s in status.steps}["phase1"] == "proven, but the live RouteTable moved since"
+    assert [p.step for p in RolloutMachine(FOXTROT, history=h).preview(cluster.world(FOXTROT))][0] == "phase1"
+    effects = drive(RolloutMachine(target, history=h).steps(), cluster, target)
+    recheck = records(effects, "rollout.recheck")
+    assert len(recheck) == 1 and not recheck[0]["ok"] and recheck[0]["dropped"] == ["phase1"]
+    assert "no longer at checkpoint phase1" in recheck[0]["reason"]
+    # Nothing is claimed from the journal: phase 1 is applied again and proven by new traffic.
+    assert done(effects) == [("phase1", "proven")]
+    assert [s for s, _ in cluster.applies] == ["phase1", "phase1"]
+    # A later resume agrees: the dropped proof stays dropped, the new one holds.
+    h2 = h + history(effects)
+    effects = drive(RolloutMachine(target, history=h2).steps(), cluster, target)
+    assert records(effects, "rollout.recheck")[0]["ok"] and done(effects) == []
+
+
+def test_a_hand_made_change_between_runs_is_a_conflict_and_never_overwritten():
+    cluster = Cluster("rt-echo-2.yaml", "rt-foxtrot-1.yaml")
+    target = RolloutTarget(**{**FOXTROT.__dict__, "until": "phase1"})
+    h = history(drive(RolloutMachine(target).steps(), cluster, target))
+    rt = copy.deepcopy(cluster.route_table(FOXTROT))
+    rt["spec"]["routes"][1]["routeAction"]["single"]["subset"]["values"]["version"] = "v3"
+    cluster.put(rt)
     effects = drive(RolloutMachine(FOXTROT, history=h).steps(), cluster, FOXTROT)
-    assert done(effects) == [("phase2-0", "conflict")]
+    assert not records(effects, "rollout.recheck")[0]["ok"]
+    assert done(effects)[-1][1] == "conflict" and len(cluster.applies) == 1
+
+
+def test_nothing_to_do_is_rechecked_against_the_live_cluster():
+    cluster = Cluster("rt-echo-2.yaml", "rt-foxtrot-1.yaml")
+    h = history(drive(RolloutMachine(FOXTROT).steps(), cluster, FOXTROT))
+    # Every step is proven; the table is where the rollout left it, but the gateway does not serve it.
+    cluster.converge_ok = False
+    effects = drive(RolloutMachine(FOXTROT, history=h).steps(), cluster, FOXTROT)
+    waits = [e for e in effects if isinstance(e, AwaitConverged)]
+    assert len(waits) == 1 and waits[0].step == "finish" and waits[0].timeout < 30
+    assert done(effects) == [("finish", "failed")]
+    assert "nothing is claimed as proven" in effects[-1].reason and "lagging" in effects[-1].reason
+    cluster.converge_ok = True
+    effects = drive(RolloutMachine(FOXTROT, history=h).steps(), cluster, FOXTROT)
+    assert done(effects) == [] and records(effects, "rollout.recheck")[0]["ok"]
+    assert "served" in records(effects, "rollout.recheck")[0]["reason"]
 
 
 def test_resume_after_kill_between_apply_and_proof():
