@@ -31,6 +31,7 @@ from gloo_nb.sandbox.envoy import EnvoyFleet, Replica
 from gloo_nb.sandbox.kubeapi import KubeApiServer, write_kubeconfig
 from gloo_nb.sandbox.kubelet import MANAGED_BY, PORTS_ANNOTATION, Kubelet
 from gloo_nb.sandbox.portforward import PortForwardHandler
+from gloo_nb.sandbox.statedir import PRIVATE_UMASK, private_dir
 from gloo_nb.sandbox.store import ADMIN, KUBELET, ApiError, Identity, Store
 from gloo_nb.sandbox.xds_server import TYPE_CLUSTER, TYPE_LISTENER, AdsServer
 
@@ -424,7 +425,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    args.state_dir.mkdir(parents=True, exist_ok=True)
+    # Everything this process and its children (Envoy, pods) create is private to the user: the state dir
+    # holds the admin kubeconfig, Secrets and logs.
+    os.umask(PRIVATE_UMASK)
+    private_dir(args.state_dir)
     sandbox = Sandbox(args.state_dir.resolve(), check_profile(args.gloo_version), args.replicas,
                       exit_with=args.exit_with)
     try:
