@@ -350,14 +350,15 @@ class Store:
     """A thread-safe, optionally persistent object store with watch events.
 
     Args:
-        state_dir: Where objects persist (an append-only log) and where ``audit.jsonl`` is written;
-            None keeps everything in memory.
+        state_dir: Where objects persist (``objects.jsonl``: a snapshot and the changes since) and where
+            ``audit.jsonl`` is written; None keeps everything in memory. Created ``0700``; an existing one
+            is made private to its user.
         clock: Time source for timestamps.
         namespace_grace: Seconds a deleted Namespace stays ``Terminating`` before the cascade.
     """
 
     def __init__(self, state_dir: Path | None = None, *, clock: Callable[[], float] = time.time,
-                 namespace_grace: float = NAMESPACE_GRACE, sync: bool = True) -> None:
+                 namespace_grace: float = NAMESPACE_GRACE) -> None:
         self._lock = threading.RLock()
         self._grace = namespace_grace
         self._timers: list[threading.Timer] = []
@@ -367,7 +368,6 @@ class Store:
         self._history: list[WatchEvent] = []
         self._floor = 0
         self._subscribers: list[Callable[[WatchEvent], None]] = []
-        self._sync = sync
         self._log: _AppendOnly | None = None
         self._log_records = 0
         self._snapshot_bytes = 0
@@ -389,8 +389,14 @@ class Store:
 
     def _open_log(self, path: Path) -> None:
         records, _ = _complete_prefix(path, records=True)
-        for rec in records:
-            self._replay(rec)
+        for number, rec in enumerate(records, 1):
+            try:
+                self._replay(rec)
+            except (KeyError, TypeError, ValueError, AttributeError, GlooNbError) as error:
+                # Compacting now would drop this record and everything after it for good: refuse to start.
+                raise GlooNbError(f"{path}: line {number} is not an object record this sandbox can read "
+                                  f"({type(error).__name__}: {error}); move the file away to start without "
+                                  "objects") from None
         self._compact(path)
 
     def _replay(self, rec: dict[str, Any]) -> None:
@@ -427,20 +433,23 @@ class Store:
             finally:
                 os.close(fd)
             os.replace(tmp, path)
-            _fsync_dir(path.parent)
         except OSError as error:
             # The old log is intact and still valid: carry on with it, and try again later.
             tmp.unlink(missing_ok=True)
             log.warning("could not compact %s (%s); keeping the uncompacted log", path, error)
             if self._log is None:
-                self._log = _AppendOnly(path, sync=self._sync)
+                self._log = _AppendOnly(path, sync=True)
             # Try again once the tail has grown as much again, not on every write.
             self._log_records = 0
             self._snapshot_bytes = self._log.size
             return
+        try:
+            _fsync_dir(path.parent)  # make the rename itself durable
+        except OSError as error:
+            log.warning("could not sync %s after compacting the log: %s", path.parent, error)
         if self._log is not None:
-            self._log.close()
-        self._log = _AppendOnly(path, sync=self._sync)
+            self._log.close()  # the old, now unlinked, file
+        self._log = _AppendOnly(path, sync=True)
         self._log_records = len(lines)
         self._snapshot_bytes = len(data)
 

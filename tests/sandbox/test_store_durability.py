@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 from sandboxkit import Kube
 
+from gloo_nb.errors import GlooNbError
 from gloo_nb.sandbox import kinds as k
 from gloo_nb.sandbox import store as store_module
 from gloo_nb.sandbox.kubeapi import ServerThread, write_kubeconfig
@@ -247,3 +248,15 @@ def test_api_refuses_a_yaml_date_and_kubectl_keeps_working(tmp_path: Path) -> No
     finally:
         server.stop()
         store.close()
+
+
+def test_an_unreadable_record_stops_the_start_and_loses_nothing(tmp_path: Path) -> None:
+    s = Store(tmp_path)
+    s.create(k.NAMESPACE, {"metadata": {"name": "echo"}})
+    s.close()
+    with open(tmp_path / "objects.jsonl", "a") as f:
+        f.write('{"op":"put","rv":7,"o":{"apiVersion":"example.com/v1","kind":"Gone","metadata":{"name":"x"}}}\n')
+    before = (tmp_path / "objects.jsonl").read_bytes()
+    with pytest.raises(GlooNbError, match=r"objects.jsonl: line 3 is not an object record .* move the file away"):
+        Store(tmp_path)
+    assert (tmp_path / "objects.jsonl").read_bytes() == before
