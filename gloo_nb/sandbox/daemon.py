@@ -24,6 +24,7 @@ from typing import Any
 from aiohttp import web
 
 from gloo_nb._types import Profile, check_profile
+from gloo_nb.errors import GlooNbError
 from gloo_nb.models.defaults import helm_default_gateway_manifest, helm_default_settings_manifest
 from gloo_nb.sandbox import kinds
 from gloo_nb.sandbox.controlplane import ControlPlane, rewrite_listener_ports
@@ -429,8 +430,12 @@ def main(argv: list[str] | None = None) -> int:
     # holds the admin kubeconfig, Secrets and logs.
     os.umask(PRIVATE_UMASK)
     private_dir(args.state_dir)
-    sandbox = Sandbox(args.state_dir.resolve(), check_profile(args.gloo_version), args.replicas,
-                      exit_with=args.exit_with)
+    try:
+        sandbox = Sandbox(args.state_dir.resolve(), check_profile(args.gloo_version), args.replicas,
+                          exit_with=args.exit_with)
+    except GlooNbError as exc:  # e.g. an object log it cannot read: one line, which the parent prints
+        log.error("sandbox failed: %s", exc)
+        return 1
     try:
         asyncio.run(sandbox.run())
     except Exception as exc:  # noqa: BLE001 - the parent prints the log's last line
