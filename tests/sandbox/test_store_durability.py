@@ -58,6 +58,8 @@ def test_a_torn_last_record_is_cut_before_anything_is_appended(tmp_path: Path) -
     # A SIGKILL (or a full disk) in the middle of a large append leaves half a record.
     with open(tmp_path / "objects.jsonl", "a") as f:
         f.write('{"op":"put","rv":3,"o":{"apiVersion":"v1","kind":"ConfigMap","metadata":{"na')
+    with open(tmp_path / "audit.jsonl", "a") as f:
+        f.write('{"time":"2024-')
     again = Store(tmp_path)
     acknowledged = again.create(k.CONFIGMAP, configmap("after", b="2"))
     again.close()
@@ -69,6 +71,8 @@ def test_a_torn_last_record_is_cut_before_anything_is_appended(tmp_path: Path) -
     finally:
         third.close()
     log_records(tmp_path)
+    audit = [json.loads(line) for line in (tmp_path / "audit.jsonl").read_text().splitlines()]
+    assert [a["name"] for a in audit] == ["echo", "before", "after"]
 
 
 def test_damage_in_the_middle_keeps_a_copy_and_the_good_prefix(tmp_path: Path) -> None:
