@@ -25,6 +25,7 @@ from typing import Any
 from aiohttp import web
 
 from gloo_nb._types import Profile, check_profile
+from gloo_nb.errors import GlooNbError
 from gloo_nb.models.defaults import helm_default_gateway_manifest, helm_default_settings_manifest
 from gloo_nb.sandbox import kinds
 from gloo_nb.sandbox.controlplane import ControlPlane, rewrite_listener_ports
@@ -32,6 +33,7 @@ from gloo_nb.sandbox.envoy import EnvoyFleet, Replica
 from gloo_nb.sandbox.kubeapi import KubeApiServer, write_kubeconfig
 from gloo_nb.sandbox.kubelet import MANAGED_BY, PORTS_ANNOTATION, Kubelet
 from gloo_nb.sandbox.portforward import PortForwardHandler
+from gloo_nb.sandbox.statedir import PRIVATE_UMASK, private_dir
 from gloo_nb.sandbox.store import ADMIN, KUBELET, ApiError, Identity, Store
 from gloo_nb.sandbox.xds_server import TYPE_CLUSTER, TYPE_LISTENER, AdsServer
 
@@ -453,9 +455,16 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    args.state_dir.mkdir(parents=True, exist_ok=True)
-    sandbox = Sandbox(args.state_dir.resolve(), check_profile(args.gloo_version), args.replicas,
-                      exit_with=args.exit_with)
+    # Everything this process and its children (Envoy, pods) create is private to the user: the state dir
+    # holds the admin kubeconfig, Secrets and logs.
+    os.umask(PRIVATE_UMASK)
+    private_dir(args.state_dir)
+    try:
+        sandbox = Sandbox(args.state_dir.resolve(), check_profile(args.gloo_version), args.replicas,
+                          exit_with=args.exit_with)
+    except GlooNbError as exc:  # e.g. an object log it cannot read: one line, which the parent prints
+        log.error("sandbox failed: %s", exc)
+        return 1
     try:
         asyncio.run(sandbox.run())
     except Exception as exc:  # noqa: BLE001 - the parent prints the log's last line

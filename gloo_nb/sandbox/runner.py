@@ -23,6 +23,7 @@ from typing import Any
 
 from gloo_nb._types import Profile, check_profile
 from gloo_nb.errors import GlooNbError
+from gloo_nb.sandbox.statedir import private_dir
 
 DAEMON = "gloo_nb.sandbox.daemon"
 
@@ -129,7 +130,8 @@ def start(state_dir: Path, *, gloo_version: str | None = None, replicas: int = 2
     profile is kept unless ``gloo_version`` says otherwise.
 
     Args:
-        state_dir: The state directory (created when missing).
+        state_dir: The state directory (created ``0700`` when missing; an existing one is made private to
+            its user, see :func:`gloo_nb.sandbox.statedir.private_dir`).
         gloo_version: ``1.3`` or ``current`` (default: the directory's earlier profile, else ``current``).
         replicas: How many Envoy replicas.
         timeout: Seconds to wait for it to serve.
@@ -151,9 +153,11 @@ def start(state_dir: Path, *, gloo_version: str | None = None, replicas: int = 2
                            f"stop it first with: gloo-nb sandbox stop --state-dir {state_dir}")
     earlier = read_info(state_dir)
     profile = check_profile(gloo_version or (earlier.data.get("glooVersion") if earlier else None) or "current")
-    state_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(state_dir)
     _endpoints_file(state_dir).unlink(missing_ok=True)
-    with open(state_dir / "sandbox.log", "ab") as log:
+    # Explicit mode: this may be a notebook kernel, whose umask is not ours to change.
+    log_fd = os.open(state_dir / "sandbox.log", os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    with open(log_fd, "ab") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", DAEMON, "--state-dir", str(state_dir), "--gloo-version", profile,
              "--replicas", str(replicas), *(["--exit-with", str(exit_with)] if exit_with else [])],

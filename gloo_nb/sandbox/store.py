@@ -4,6 +4,15 @@ Objects are plain JSON dicts exactly as Kubernetes shows them. Every real write 
 resourceVersion, is appended to an on-disk log (when a state dir is given, so that a restarted sandbox
 holds every object) and to ``audit.jsonl``, and is handed to the subscribers (watches, the kubelet, the
 control plane) in resourceVersion order.
+
+A write exists only once it is durable, like etcd's: the record is serialized first (a value JSON
+cannot hold is refused with 400 and changes nothing), appended to ``objects.jsonl`` and
+``fdatasync``-ed; only then does the object enter memory, and so GET, list and watch. A failed
+append (full disk) is rolled back and answered with 500. The log is a snapshot (the highest
+resourceVersion handed out, then every live object) followed by the changes since; it is compacted
+into a fresh snapshot, atomically, at every start and whenever the tail outgrows the live objects,
+so deleted objects do not stay on disk and a start does not replay an unbounded history. A record
+cut short by a kill or a full disk is cut off at the next start, before anything is appended.
 """
 
 from __future__ import annotations
@@ -12,19 +21,23 @@ import bisect
 import builtins
 import json
 import logging
+import math
 import os
 import random
+import shutil
 import threading
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from datetime import time as time_of_day
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from gloo_nb.errors import GlooNbError
 from gloo_nb.sandbox.kinds import KINDS, NAMESPACE, Kind, kind_of
+from gloo_nb.sandbox.statedir import private_dir
 
 __all__ = [
     "ADMIN",
@@ -43,6 +56,12 @@ log = logging.getLogger(__name__)
 
 _HISTORY = 20_000
 """Watch events kept for ``events_since``; older resourceVersions get 410 Expired."""
+
+_COMPACT_SLACK = 1000
+"""Records the log's tail may hold beyond twice the live objects before it is compacted."""
+
+_COMPACT_BYTES = 8 << 20
+"""Bytes the log may grow beyond twice its last snapshot before it is compacted (large objects rewritten often)."""
 
 NAMESPACE_GRACE = 1.0
 """Seconds a deleted Namespace stays ``Terminating`` before its content and itself are removed. Like a real
@@ -174,12 +193,166 @@ def _spec_changed(old: dict[str, Any], new: dict[str, Any]) -> bool:
     return any(old.get(key) != new.get(key) for key in keys)
 
 
+def _encode(record: dict[str, Any], kind: Kind, name: str) -> bytes:
+    """One log line for ``record``; raises 400 when it holds a value JSON cannot represent.
+
+    A real apiserver only ever holds what JSON can say (its YAML decoder, sigs.k8s.io/yaml, turns
+    YAML into JSON first). Here a YAML body is parsed by PyYAML, which yields dates for unquoted
+    dates; such a value must be refused before anything changes, or it would sit in memory and
+    break every list and watch that meets it.
+    """
+    try:
+        return (json.dumps(record, separators=(",", ":"), allow_nan=False) + "\n").encode()
+    except (TypeError, ValueError) as error:
+        found = _non_json(record.get("o", {}), "")
+        if found is None:
+            what = str(error)
+        elif isinstance(found[1], float):
+            what = f"{found[0]}: Invalid value: {found[1]}: NaN and Infinity are not JSON numbers"
+        elif isinstance(found[1], datetime | date | time_of_day):
+            # PyYAML reads an unquoted 2024-01-01 as a date; Kubernetes' YAML decoder keeps it a string.
+            what = (f'{found[0]}: Invalid value: {found[1]}: a YAML date or time is not a JSON value; quote it '
+                    f'("{found[1]}")')
+        else:
+            what = f"{found[0]}: Invalid value: {found[1]!r}: a {type(found[1]).__name__} is not a JSON value"
+        raise ApiError(400, "BadRequest", f'{kind.kind} "{name}" cannot be stored: {what}',
+                       {"name": name, "group": kind.group, "kind": kind.plural}) from None
+
+
+def _non_json(value: Any, path: str) -> tuple[str, Any] | None:
+    """The first place in ``value`` JSON cannot represent, as (field path, value), or None."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str | int | float | bool | None):
+                return (path or "<root>", key)
+            found = _non_json(item, f"{path}.{key}" if path else str(key))
+            if found:
+                return found
+        return None
+    if isinstance(value, list):
+        for i, item in enumerate(value):
+            found = _non_json(item, f"{path}[{i}]")
+            if found:
+                return found
+        return None
+    if isinstance(value, float) and not math.isfinite(value):
+        return (path, value)
+    if value is None or isinstance(value, str | int | float | bool):
+        return None
+    return (path, value)
+
+
+class _AppendOnly:
+    """An append-only file of newline-terminated records, written without a user-space buffer.
+
+    Args:
+        path: The file (created ``0600`` when missing).
+        sync: ``fdatasync`` after every append, so that an acknowledged write survives a crash.
+    """
+
+    def __init__(self, path: Path, *, sync: bool) -> None:
+        self.path = path
+        self._sync = sync
+        self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        self.size = os.fstat(self._fd).st_size
+        self._broken = ""
+
+    def append(self, data: bytes) -> None:
+        """Append whole records, or nothing.
+
+        Args:
+            data: One or more records, each ending in a newline.
+
+        Raises:
+            OSError: The write failed (the file is cut back to where it was), or an earlier failure
+                could not be cut back.
+        """
+        if self._broken:
+            raise OSError(f"{self.path} holds a partial record that could not be removed ({self._broken}); "
+                          "restart the sandbox to repair it")
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(self._fd, view):]
+            if self._sync:
+                os.fdatasync(self._fd)
+        except OSError:
+            try:
+                os.ftruncate(self._fd, self.size)
+            except OSError as error:
+                self._broken = error.strerror or str(error)
+            raise
+        self.size += len(data)
+
+    def close(self) -> None:
+        """Sync and close."""
+        try:
+            os.fsync(self._fd)
+        finally:
+            os.close(self._fd)
+
+
+def _complete_prefix(path: Path, *, records: bool) -> tuple[builtins.list[dict[str, Any]], int]:
+    """Read the complete records at the start of ``path`` and cut off anything after them.
+
+    A kill or a full disk in the middle of an append leaves a partial last line; appending after it
+    would glue the next record to it and lose that one at the following start. So the file is cut
+    back to its last complete record before anything is appended.
+
+    Args:
+        path: The file (absent: nothing).
+        records: Parse each line as a JSON object (``objects.jsonl``); otherwise only whole lines count.
+
+    Returns:
+        The parsed records (empty when ``records`` is false) and the length of the complete prefix.
+    """
+    out: builtins.list[dict[str, Any]] = []
+    good = 0
+    try:
+        f = open(path, "rb")  # noqa: SIM115 - closed below
+    except FileNotFoundError:
+        return out, 0
+    with f:
+        for line in f:
+            if not line.endswith(b"\n"):
+                break
+            if records:
+                try:
+                    rec = json.loads(line)
+                except ValueError:
+                    break
+                if not isinstance(rec, dict):
+                    break
+                out.append(rec)
+            good += len(line)
+        f.seek(good)
+        rest = f.read()
+    if rest:
+        size = good + len(rest)
+        if records and b"\n" in rest.rstrip(b"\n"):
+            # Not a torn last record: something damaged the middle. Keep the whole file for a human.
+            shutil.copyfile(path, path.with_name(path.name + ".damaged"))
+            log.warning("%s is damaged at byte %d; kept a copy in %s.damaged", path, good, path.name)
+        log.warning("cutting %d bytes of an incomplete record off the end of %s", size - good, path)
+        os.truncate(path, good)
+    return out, good
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 class Store:
     """A thread-safe, optionally persistent object store with watch events.
 
     Args:
-        state_dir: Where objects persist (an append-only log) and where ``audit.jsonl`` is written;
-            None keeps everything in memory.
+        state_dir: Where objects persist (``objects.jsonl``: a snapshot and the changes since) and where
+            ``audit.jsonl`` is written; None keeps everything in memory. Created ``0700``; an existing one
+            is made private to its user.
         clock: Time source for timestamps.
         namespace_grace: Seconds a deleted Namespace stays ``Terminating`` before the cascade.
     """
@@ -195,14 +368,18 @@ class Store:
         self._history: list[WatchEvent] = []
         self._floor = 0
         self._subscribers: list[Callable[[WatchEvent], None]] = []
-        self._log: IO[str] | None = None
-        self._audit: IO[str] | None = None
+        self._log: _AppendOnly | None = None
+        self._log_records = 0
+        self._snapshot_bytes = 0
+        self._audit: _AppendOnly | None = None
         self._closed = False
         if state_dir is not None:
-            state_dir = Path(state_dir)
-            state_dir.mkdir(parents=True, exist_ok=True)
+            state_dir = private_dir(Path(state_dir))
             self._open_log(state_dir / "objects.jsonl")
-            self._audit = open(state_dir / "audit.jsonl", "a", encoding="utf-8")  # noqa: SIM115
+            _complete_prefix(state_dir / "audit.jsonl", records=False)
+            # The audit trail is for people: flushed to the OS with each write (it survives a kill of the
+            # sandbox), not synced; the objects log is what must survive a crash.
+            self._audit = _AppendOnly(state_dir / "audit.jsonl", sync=False)
         self._floor = self._rv
         for ns in list(self._objects[NAMESPACE].values()):
             if ns["metadata"].get("deletionTimestamp"):
@@ -211,31 +388,16 @@ class Store:
     # --- persistence -----------------------------------------------------------------------
 
     def _open_log(self, path: Path) -> None:
-        lines = 0
-        if path.exists():
-            with open(path, encoding="utf-8") as f:
-                for line in f:
-                    try:
-                        rec = json.loads(line)
-                    except json.JSONDecodeError:
-                        # A kill -9 can cut the last line short; everything before it is intact.
-                        log.warning("ignoring a truncated record at the end of %s", path)
-                        break
-                    lines += 1
-                    self._replay(rec)
-        count = sum(len(objs) for objs in self._objects.values())
-        if lines > 2 * count + 1000:
-            tmp = path.with_suffix(".tmp")
-            with open(tmp, "w", encoding="utf-8") as f:
-                f.write(json.dumps({"op": "rv", "rv": self._rv}) + "\n")
-                for objs in self._objects.values():
-                    for obj in objs.values():
-                        f.write(json.dumps({"op": "put", "rv": int(obj["metadata"]["resourceVersion"]), "o": obj},
-                                           separators=(",", ":")) + "\n")
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        self._log = open(path, "a", encoding="utf-8")  # noqa: SIM115
+        records, _ = _complete_prefix(path, records=True)
+        for number, rec in enumerate(records, 1):
+            try:
+                self._replay(rec)
+            except (KeyError, TypeError, ValueError, AttributeError, GlooNbError) as error:
+                # Compacting now would drop this record and everything after it for good: refuse to start.
+                raise GlooNbError(f"{path}: line {number} is not an object record this sandbox can read "
+                                  f"({type(error).__name__}: {error}); move the file away to start without "
+                                  "objects") from None
+        self._compact(path)
 
     def _replay(self, rec: dict[str, Any]) -> None:
         self._rv = max(self._rv, int(rec.get("rv", 0)))
@@ -249,31 +411,88 @@ class Store:
             kind = kind_of(rec["av"], rec["k"])
             self._objects[kind].pop((rec["ns"], rec["n"]), None)
 
-    def _append(self, rec: dict[str, Any]) -> None:
+    def _compact(self, path: Path) -> None:
+        """Replace the log by a snapshot of the live objects: write a temporary file, sync it, rename it over.
+
+        The snapshot starts with the highest resourceVersion ever handed out, so that resourceVersions
+        keep growing across restarts even when the object that held the highest one is gone.
+        """
+        tmp = path.with_name(path.name + ".tmp")
+        lines = [(json.dumps({"op": "rv", "rv": self._rv}) + "\n").encode()]
+        for objs in self._objects.values():
+            lines.extend((json.dumps({"op": "put", "rv": int(obj["metadata"]["resourceVersion"]), "o": obj},
+                                     separators=(",", ":")) + "\n").encode() for obj in objs.values())
+        data = b"".join(lines)
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+            try:
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(fd, view):]
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            os.replace(tmp, path)
+        except OSError as error:
+            # The old log is intact and still valid: carry on with it, and try again later.
+            tmp.unlink(missing_ok=True)
+            log.warning("could not compact %s (%s); keeping the uncompacted log", path, error)
+            if self._log is None:
+                self._log = _AppendOnly(path, sync=True)
+            # Try again once the tail has grown as much again, not on every write.
+            self._log_records = 0
+            self._snapshot_bytes = self._log.size
+            return
+        try:
+            _fsync_dir(path.parent)  # make the rename itself durable
+        except OSError as error:
+            log.warning("could not sync %s after compacting the log: %s", path.parent, error)
         if self._log is not None:
-            self._log.write(json.dumps(rec, separators=(",", ":")) + "\n")
-            self._log.flush()
+            self._log.close()  # the old, now unlinked, file
+        self._log = _AppendOnly(path, sync=True)
+        self._log_records = len(lines)
+        self._snapshot_bytes = len(data)
+
+    def _maybe_compact(self) -> None:
+        if self._log is None:
+            return
+        live = sum(len(objs) for objs in self._objects.values())
+        if (self._log_records > 2 * live + _COMPACT_SLACK
+                or self._log.size > 2 * self._snapshot_bytes + _COMPACT_BYTES):
+            self._compact(self._log.path)
+
+    def _persist(self, data: bytes) -> None:
+        if self._log is None:
+            return
+        try:
+            self._log.append(data)
+        except OSError as error:
+            raise ApiError(500, "InternalError", f"Internal error occurred: the sandbox could not save the write "
+                                                 f"to {self._log.path}: {error.strerror or error}") from None
+        self._log_records += 1
 
     def _write_audit(self, identity: Identity, verb: str, kind: Kind, namespace: str, name: str,
                      subresource: str | None, rv: int) -> None:
         if self._audit is None:
             return
-        self._audit.write(json.dumps({
+        line = json.dumps({
             "time": _rfc3339(self._clock(), precise=True), "user": identity.user, "groups": list(identity.groups),
             "verb": verb, "apiVersion": kind.api_version, "kind": kind.kind, "namespace": namespace,
-            "name": name, "subresource": subresource or "", "resourceVersion": str(rv)}) + "\n")
-        self._audit.flush()
+            "name": name, "subresource": subresource or "", "resourceVersion": str(rv)}) + "\n"
+        try:
+            self._audit.append(line.encode())
+        except OSError as error:
+            # The write itself is committed and must be answered as such; only its audit line is missing.
+            log.warning("could not append to %s: %s", self._audit.path, error)
 
     def close(self) -> None:
-        """Flush and close the files; the store must not be written afterwards."""
+        """Sync and close the files; the store must not be written afterwards."""
         with self._lock:
             self._closed = True
             for timer in self._timers:
                 timer.cancel()
             for f in (self._log, self._audit):
                 if f is not None:
-                    f.flush()
-                    os.fsync(f.fileno())
                     f.close()
             self._log = self._audit = None
 
@@ -337,24 +556,33 @@ class Store:
     # --- writes ------------------------------------------------------------------------------
 
     def _commit(self, kind: Kind, etype: str, obj: dict[str, Any], identity: Identity, verb: str,
-                subresource: str | None) -> WatchEvent:
-        # Called with the lock held, after validation: nothing below may fail half-way.
+                subresource: str | None) -> dict[str, Any]:
+        # Called with the lock held, after validation. Serialize, then persist, then change memory: a write
+        # that cannot be represented or saved raises ApiError and leaves no trace (no resourceVersion used,
+        # nothing in memory, the log or any watch). Returns the stored object (do not modify it).
         if self._closed:
             raise GlooNbError("the sandbox store is closed")
-        self._rv += 1
-        rv = self._rv
+        rv = self._rv + 1
         meta = obj["metadata"]
         meta["resourceVersion"] = str(rv)
         namespace, name = meta.get("namespace", ""), meta["name"]
         if etype == "DELETED":
-            self._objects[kind].pop((namespace, name), None)
-            self._append({"op": "del", "rv": rv, "av": kind.api_version, "k": kind.kind, "ns": namespace,
-                          "n": name})
+            rec: dict[str, Any] = {"op": "del", "rv": rv, "av": kind.api_version, "k": kind.kind, "ns": namespace,
+                                   "n": name}
+            data = _encode(rec, kind, name)
+            stored = obj
         else:
-            self._objects[kind][(namespace, name)] = obj
-            self._append({"op": "put", "rv": rv, "o": obj})
+            data = _encode({"op": "put", "rv": rv, "o": obj}, kind, name)
+            # Memory holds exactly what the log holds (e.g. a YAML integer key becomes a string, as on a cluster).
+            stored = json.loads(data)["o"]
+        self._persist(data)
+        self._rv = rv
+        if etype == "DELETED":
+            self._objects[kind].pop((namespace, name), None)
+        else:
+            self._objects[kind][(namespace, name)] = stored
         self._write_audit(identity, verb, kind, namespace, name, subresource, rv)
-        event = WatchEvent(etype, kind, _copy(obj), rv)
+        event = WatchEvent(etype, kind, _copy(stored), rv)
         self._history.append(event)
         if len(self._history) > 2 * _HISTORY:
             drop = len(self._history) - _HISTORY
@@ -365,7 +593,8 @@ class Store:
                 callback(event)
             except Exception:
                 log.exception("a store subscriber failed on %s %s", etype, kind)
-        return event
+        self._maybe_compact()
+        return stored
 
     def _prepare(self, kind: Kind, obj: dict[str, Any], old: dict[str, Any] | None) -> None:
         from gloo_nb.sandbox.kubeapi.validation import apply_defaults, validate
@@ -430,8 +659,7 @@ class Store:
             meta["generation"] = 1
             if dry_run:
                 return obj
-            self._commit(kind, "ADDED", obj, identity, "create", None)
-            return _copy(obj)
+            return _copy(self._commit(kind, "ADDED", obj, identity, "create", None))
 
     def _update(self, kind: Kind, old: dict[str, Any], new: dict[str, Any], identity: Identity, verb: str,
                 subresource: str | None, dry_run: bool) -> dict[str, Any]:
@@ -476,8 +704,7 @@ class Store:
             meta["generation"] = meta["generation"] + 1
         if dry_run:
             return new
-        self._commit(kind, "MODIFIED", new, identity, verb, subresource)
-        return _copy(new)
+        return _copy(self._commit(kind, "MODIFIED", new, identity, verb, subresource))
 
     def replace(self, kind: Kind, obj: dict[str, Any], *, identity: Identity = ADMIN, subresource: str | None = None,
                 dry_run: bool = False) -> dict[str, Any]:
@@ -598,12 +825,11 @@ class Store:
                     return gone
                 gone["metadata"]["deletionTimestamp"] = _rfc3339(self._clock())
                 gone.setdefault("status", {})["phase"] = "Terminating"
-                self._commit(kind, "MODIFIED", gone, identity, "delete", None)
+                stored = self._commit(kind, "MODIFIED", gone, identity, "delete", None)
                 self._schedule_finish(name, identity)
-                return _copy(gone)
+                return _copy(stored)
             gone["metadata"]["deletionTimestamp"] = _rfc3339(self._clock())
-            self._commit(kind, "DELETED", gone, identity, "delete", None)
-            return _copy(gone)
+            return _copy(self._commit(kind, "DELETED", gone, identity, "delete", None))
 
     # --- watching --------------------------------------------------------------------------
 
