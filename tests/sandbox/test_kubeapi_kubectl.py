@@ -15,6 +15,7 @@ import pytest
 
 from gloo_nb.sandbox import kinds as k
 from gloo_nb.sandbox.kubeapi import ServerThread, write_kubeconfig
+from gloo_nb.sandbox.kubeapi.pki import Credentials
 from gloo_nb.sandbox.store import Store
 
 # The seed scenario as the repository ships it (a fresh CI machine has nothing else).
@@ -53,11 +54,12 @@ class Cluster:
 @pytest.fixture
 def cluster(tmp_path: Path) -> Iterator[Cluster]:
     store = Store(tmp_path / "state", namespace_grace=0.3)
-    server = ServerThread(store)
+    creds = Credentials.load_or_create(tmp_path / "pki")
+    server = ServerThread(store, creds)
     try:
         url = server.start()
         kubeconfig = tmp_path / "kubeconfig"
-        write_kubeconfig(kubeconfig, url)
+        write_kubeconfig(kubeconfig, url, creds)
         home = tmp_path / "home"
         home.mkdir()
         yield Cluster(store, url, home, kubeconfig, tmp_path)
