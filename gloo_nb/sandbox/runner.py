@@ -236,7 +236,7 @@ def status(state_dir: Path) -> tuple[SandboxInfo | None, dict[str, Any]]:
     if info is None or not _alive(info.pid):
         return info, {"running": False}
     # The API is HTTPS with the sandbox's CA and wants the admin token (the same the kubeconfig carries).
-    credentials = Credentials.existing(state_dir / "pki")
+    credentials = Credentials.existing(Path(state_dir) / "pki")
     health: dict[str, Any] = {"running": True, "kubeApi": _get(info.data["kubeApi"] + "/version",
                                                                credentials=credentials)}
     health["envoy"] = [{"admin": a, "ready": _get(a + "/ready") == 200} for a in info.envoy_admin]
