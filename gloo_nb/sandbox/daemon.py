@@ -31,6 +31,7 @@ from gloo_nb.sandbox import kinds
 from gloo_nb.sandbox.controlplane import ControlPlane, rewrite_listener_ports
 from gloo_nb.sandbox.envoy import EnvoyFleet, Replica
 from gloo_nb.sandbox.kubeapi import KubeApiServer, write_kubeconfig
+from gloo_nb.sandbox.kubeapi.pki import Credentials
 from gloo_nb.sandbox.kubelet import MANAGED_BY, PORTS_ANNOTATION, Kubelet
 from gloo_nb.sandbox.portforward import PortForwardHandler
 from gloo_nb.sandbox.statedir import PRIVATE_UMASK, private_dir
@@ -265,7 +266,9 @@ class Sandbox:
         # kubeconfigs, connections and xDS streams opened before the restart keep working.
         self._ports_file = state_dir / "ports.json"
         earlier = _read_json(self._ports_file)
-        self.api = KubeApiServer(self.store, port=_free_or_any(earlier.get("kubeApi")))
+        # Made at first start and kept: a kubeconfig written before a restart stays valid.
+        self.credentials = Credentials.load_or_create(state_dir / "pki")
+        self.api = KubeApiServer(self.store, self.credentials, port=_free_or_any(earlier.get("kubeApi")))
         self.ads = AdsServer(port=_free_or_any(earlier.get("xds")))
         self.fleet: EnvoyFleet | None = None
         self.kubelet = Kubelet(self.store, state_dir)
@@ -352,7 +355,7 @@ class Sandbox:
                                f"see {self.state_dir}/envoy-*.log")
         publish_proxy_pods(self.store, self.fleet.replicas, True)
         kubeconfig = self.state_dir / "kubeconfig"
-        write_kubeconfig(kubeconfig, self.api.url)
+        write_kubeconfig(kubeconfig, self.api.url, self.credentials)
         info = {
             "glooVersion": self.profile,
             "kubeconfig": str(kubeconfig),

@@ -11,8 +11,10 @@ __all__ = [
     "CLUSTER_ROLE",
     "CLUSTER_ROLE_BINDING",
     "CONFIGMAP",
+    "CUSTOM_RESOURCE_DEFINITION",
     "DEPLOYMENT",
     "ENDPOINTS",
+    "EVENT",
     "GATEWAY",
     "KINDS",
     "NAMESPACE",
@@ -22,6 +24,9 @@ __all__ = [
     "ROLE_BINDING",
     "ROUTE_TABLE",
     "SECRET",
+    "SELF_SUBJECT_ACCESS_REVIEW",
+    "SELF_SUBJECT_RULES_REVIEW",
+    "SERVED_KINDS",
     "SERVICE",
     "SETTINGS",
     "UPSTREAM",
@@ -47,6 +52,8 @@ class Kind:
         builtin: Whether strategic merge patch is allowed (False for the Gloo custom resources).
         subresources: Subresources served, e.g. ``("status", "scale")``.
         categories: Discovery categories, e.g. ``("all",)``.
+        verbs: The verbs discovery lists for a kind the API server computes rather than stores (see
+            :data:`SERVED_KINDS`); empty for stored kinds (all of CRUD, list and watch).
     """
 
     group: str
@@ -59,6 +66,7 @@ class Kind:
     builtin: bool = True
     subresources: tuple[str, ...] = ()
     categories: tuple[str, ...] = ()
+    verbs: tuple[str, ...] = ()
 
     @property
     def api_version(self) -> str:
@@ -108,11 +116,27 @@ ROLE = Kind(_RBAC, "v1", "Role", "roles", "role", True)
 ROLE_BINDING = Kind(_RBAC, "v1", "RoleBinding", "rolebindings", "rolebinding", True)
 CLUSTER_ROLE = Kind(_RBAC, "v1", "ClusterRole", "clusterroles", "clusterrole", False)
 CLUSTER_ROLE_BINDING = Kind(_RBAC, "v1", "ClusterRoleBinding", "clusterrolebindings", "clusterrolebinding", False)
+# What the kubelet and the controllers report (core/v1 Events, as kubectl get/describe show them).
+EVENT = Kind("", "v1", "Event", "events", "event", True, ("ev",))
+
+# Served by the API server from other state, never stored: the Gloo kinds' definitions (read-only, the kinds
+# are built in) and the self-service access reviews (create only, answered from RBAC).
+CUSTOM_RESOURCE_DEFINITION = Kind("apiextensions.k8s.io", "v1", "CustomResourceDefinition",
+                                  "customresourcedefinitions", "customresourcedefinition", False, ("crd", "crds"),
+                                  categories=("api-extensions",), verbs=("get", "list"))
+SELF_SUBJECT_ACCESS_REVIEW = Kind("authorization.k8s.io", "v1", "SelfSubjectAccessReview",
+                                  "selfsubjectaccessreviews", "selfsubjectaccessreview", False, verbs=("create",))
+SELF_SUBJECT_RULES_REVIEW = Kind("authorization.k8s.io", "v1", "SelfSubjectRulesReview",
+                                 "selfsubjectrulesreviews", "selfsubjectrulesreview", False, verbs=("create",))
 
 KINDS: tuple[Kind, ...] = (
     NAMESPACE, SERVICE, POD, ENDPOINTS, CONFIGMAP, SECRET, DEPLOYMENT, VIRTUAL_SERVICE, ROUTE_TABLE, GATEWAY,
-    UPSTREAM, SETTINGS, PROXY, ROLE, ROLE_BINDING, CLUSTER_ROLE, CLUSTER_ROLE_BINDING,
+    UPSTREAM, SETTINGS, PROXY, ROLE, ROLE_BINDING, CLUSTER_ROLE, CLUSTER_ROLE_BINDING, EVENT,
 )
+"""The kinds the store keeps."""
+
+SERVED_KINDS: tuple[Kind, ...] = (CUSTOM_RESOURCE_DEFINITION, SELF_SUBJECT_ACCESS_REVIEW, SELF_SUBJECT_RULES_REVIEW)
+"""Kinds discovery lists that the API server answers itself (see :attr:`Kind.verbs`)."""
 
 _BY_GVK = {(k.api_version, k.kind): k for k in KINDS}
 _BY_PLURAL = {(k.group, k.version, k.plural): k for k in KINDS}

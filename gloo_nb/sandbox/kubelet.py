@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from gloo_nb.sandbox import kinds, workloads
+from gloo_nb.sandbox.events import NORMAL, WARNING, EventRecorder, object_ref
 from gloo_nb.sandbox.store import CONTROLLER, KUBELET, ApiError, Identity, Store, WatchEvent
 
 __all__ = ["HOST_IP", "MANAGED_BY", "NODE_NAME", "PORTS_ANNOTATION", "TEMPLATE_HASH_LABEL", "Kubelet",
@@ -198,6 +199,10 @@ class Kubelet:
         self._unsubscribe: Any = None
         self._busy = False
         self._serial = 0
+        # The Events the kubelet, the scheduler and the deployment controller would record on a cluster.
+        self._kubelet_events = EventRecorder(store, "kubelet", identity, host=NODE_NAME)
+        self._scheduler_events = EventRecorder(store, "default-scheduler", CONTROLLER)
+        self._deployment_events = EventRecorder(store, "deployment-controller", CONTROLLER)
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -436,26 +441,46 @@ class Kubelet:
         new = [p for p in owned if (p["metadata"].get("labels") or {}).get(TEMPLATE_HASH_LABEL) == phash]
         old = [p for p in owned if p not in new]
         created = False
+        involved = object_ref(kinds.DEPLOYMENT, ns, name, uid)
+
+        def scaled(up: bool, rs: str, before: int, after: int) -> None:
+            # pkg/controller/deployment/sync.go: one ScalingReplicaSet event per ReplicaSet resize.
+            self._deployment_events.record(involved, NORMAL, "ScalingReplicaSet",
+                                           f"Scaled {'up' if up else 'down'} replica set {rs} from {before} "
+                                           f"to {after}")
+
+        def scale_down_old(doomed: list[dict[str, Any]]) -> None:
+            for old_hash in sorted({(p["metadata"].get("labels") or {}).get(TEMPLATE_HASH_LABEL, "")
+                                    for p in doomed}):
+                total = sum(1 for p in old if (p["metadata"].get("labels") or {}).get(TEMPLATE_HASH_LABEL)
+                            == old_hash)
+                gone = sum(1 for p in doomed if (p["metadata"].get("labels") or {}).get(TEMPLATE_HASH_LABEL)
+                           == old_hash)
+                scaled(False, f"{name}-{old_hash}", total, total - gone)
+            for pod in doomed:
+                self._delete_pod(ns, pod)
+
         if not spec.get("paused"):
             if (spec.get("strategy") or {}).get("type") == "Recreate" and old:
-                for pod in old:
-                    self._delete_pod(ns, pod)
+                scale_down_old(old)
                 old = []
             if len(new) < replicas:
+                before = len(new)
                 for _ in range(replicas - len(new)):
                     new.append(self._create_pod(dep, template, phash, rs_name))
                 created = True
+                scaled(True, rs_name, before, replicas)
             elif len(new) > replicas:
                 doomed = sorted(new, key=self._deletion_rank)[: len(new) - replicas]
                 for pod in doomed:
                     self._delete_pod(ns, pod)
+                scaled(False, rs_name, len(new), replicas)
                 new = [p for p in new if p not in doomed]
             ready_new = sum(1 for p in new if _is_ready(p))
             keep_old = max(0, replicas - ready_new)
             if len(old) > keep_old:
                 doomed = sorted(old, key=self._deletion_rank)[: len(old) - keep_old]
-                for pod in doomed:
-                    self._delete_pod(ns, pod)
+                scale_down_old(doomed)
                 old = [p for p in old if p not in doomed]
         pods = new + old
         ready = sum(1 for p in pods if _is_ready(p))
@@ -534,12 +559,26 @@ class Kubelet:
         for _ in range(10):
             meta["name"] = f"{rs_name}-{''.join(random.choices(_SAFE_CHARS, k=5))}"
             try:
-                return self.store.create(kinds.POD, {"apiVersion": "v1", "kind": "Pod", "metadata": meta,
-                                                     "spec": spec}, identity=CONTROLLER)
+                pod = self.store.create(kinds.POD, {"apiVersion": "v1", "kind": "Pod", "metadata": meta,
+                                                    "spec": spec}, identity=CONTROLLER)
             except ApiError as exc:
                 if exc.code != 409:
                     raise
+                continue
+            self._scheduled(pod)
+            return pod
         raise ApiError(409, "AlreadyExists", f"could not find a free pod name for {rs_name}")
+
+    def _scheduled(self, pod: dict[str, Any]) -> None:
+        meta = pod["metadata"]
+        self._scheduler_events.record(object_ref(kinds.POD, meta["namespace"], meta["name"], meta.get("uid", "")),
+                                      NORMAL, "Scheduled",
+                                      f"Successfully assigned {meta['namespace']}/{meta['name']} to {NODE_NAME}")
+
+    def _container_event(self, rt: _PodRuntime, c: _Container, etype: str, reason: str, message: str) -> None:
+        # pkg/kubelet/kuberuntime: events about a container name it in fieldPath.
+        self._kubelet_events.record(object_ref(kinds.POD, rt.namespace, rt.name, rt.uid,
+                                               f"spec.containers{{{c.name}}}"), etype, reason, message)
 
     def _delete_pod(self, ns: str, pod: dict[str, Any]) -> None:
         with contextlib.suppress(ApiError):
@@ -570,6 +609,7 @@ class Kubelet:
                 obj["spec"]["nodeName"] = NODE_NAME
                 return obj
             pod = self.store.patch(kinds.POD, ns, name, bind, identity=CONTROLLER)
+            self._scheduled(pod)
         if rt is None:
             rt = self._admit(pod)
         now = time.monotonic()
@@ -701,6 +741,8 @@ class Kubelet:
         log_dir = rt.directory / c.name
         log_dir.mkdir(parents=True, exist_ok=True)
         c.log_file = log_dir / f"{c.restart_count}.log"
+        self._container_event(rt, c, NORMAL, "Pulled", f'Container image "{c.image}" already present on machine')
+        self._container_event(rt, c, NORMAL, "Created", f"Created container: {c.name}")
         out: IO[bytes]
         with open(c.log_file, "ab") as out:
             try:
@@ -710,10 +752,12 @@ class Kubelet:
                 os.close(ready_r)
                 os.close(ready_w)
                 c.waiting = {"reason": "RunContainerError", "message": str(exc)}
+                self._container_event(rt, c, WARNING, "Failed", f"Error: {exc}")
                 c.crashes += 1
                 self._schedule_restart(rt, c)
                 return
         os.close(ready_w)
+        self._container_event(rt, c, NORMAL, "Started", f"Started container {c.name}")
         c.proc = proc
         c.ready = False
         c.waiting = None
@@ -774,6 +818,8 @@ class Kubelet:
             c.waiting = {"reason": "CrashLoopBackOff",
                          "message": f"back-off {int(delay)}s restarting failed container={c.name} "
                                     f"pod={rt.name}_{rt.namespace}({rt.uid})"}
+            self._container_event(rt, c, WARNING, "BackOff", f"Back-off restarting failed container {c.name} in "
+                                                             f"pod {rt.name}_{rt.namespace}({rt.uid})")
         heapq.heappush(self._timers, (c.next_start, rt.namespace, rt.name))
 
     def _write_status(self, rt: _PodRuntime, pod: dict[str, Any]) -> None:
@@ -851,6 +897,9 @@ class Kubelet:
 
     def _kill_pod(self, rt: _PodRuntime, *, remove: bool) -> None:
         rt.terminating = True
+        for c in rt.containers.values():
+            if c.proc is not None:
+                self._container_event(rt, c, NORMAL, "Killing", f"Stopping container {c.name}")
         procs = [c.proc for c in rt.containers.values() if c.proc is not None]
         _terminate(procs, _STOP_GRACE)
         for sock in rt.sockets.values():

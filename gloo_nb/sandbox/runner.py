@@ -23,6 +23,7 @@ from typing import Any
 
 from gloo_nb._types import Profile, check_profile
 from gloo_nb.errors import GlooNbError
+from gloo_nb.sandbox.kubeapi.pki import Credentials
 from gloo_nb.sandbox.statedir import private_dir
 
 DAEMON = "gloo_nb.sandbox.daemon"
@@ -212,9 +213,12 @@ def stop(state_dir: Path, *, timeout: float = 20.0) -> bool:
     return True
 
 
-def _get(url: str, timeout: float = 2.0) -> int:
+def _get(url: str, timeout: float = 2.0, credentials: Credentials | None = None) -> int:
+    headers = {"Authorization": f"Bearer {credentials.token}"} if credentials else {}
+    context = credentials.client_context() if credentials else None
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as resp:  # noqa: S310 - loopback URLs we wrote
+        with urllib.request.urlopen(urllib.request.Request(url, headers=headers),  # noqa: S310 - loopback URLs we wrote
+                                    timeout=timeout, context=context) as resp:
             return int(resp.status)
     except urllib.error.HTTPError as err:
         return int(err.code)
@@ -235,7 +239,10 @@ def status(state_dir: Path) -> tuple[SandboxInfo | None, dict[str, Any]]:
     info = read_info(state_dir)
     if info is None or not _alive(info.pid):
         return info, {"running": False}
-    health: dict[str, Any] = {"running": True, "kubeApi": _get(info.data["kubeApi"] + "/version")}
+    # The API is HTTPS with the sandbox's CA and wants the admin token (the same the kubeconfig carries).
+    credentials = Credentials.existing(Path(state_dir) / "pki")
+    health: dict[str, Any] = {"running": True, "kubeApi": _get(info.data["kubeApi"] + "/version",
+                                                               credentials=credentials)}
     health["envoy"] = [{"admin": a, "ready": _get(a + "/ready") == 200} for a in info.envoy_admin]
     health["healthy"] = health["kubeApi"] == 200 and all(e["ready"] for e in health["envoy"])
     return info, health

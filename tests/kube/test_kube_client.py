@@ -10,6 +10,7 @@ import pytest
 from gloo_nb.kube import ConflictError, KubeClient, KubeError
 from gloo_nb.sandbox import kinds
 from gloo_nb.sandbox.kubeapi import ServerThread, write_kubeconfig
+from gloo_nb.sandbox.kubeapi.pki import Credentials
 from gloo_nb.sandbox.store import GLOO, Store
 
 
@@ -24,8 +25,9 @@ def _rt(body: str) -> dict:
 def served(tmp_path: Path):
     store = Store()
     store.create(kinds.NAMESPACE, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "team"}})
-    with ServerThread(store) as url:
-        write_kubeconfig(tmp_path / "kubeconfig", url)
+    creds = Credentials.load_or_create(tmp_path / "pki")
+    with ServerThread(store, creds) as url:
+        write_kubeconfig(tmp_path / "kubeconfig", url, creds)
         yield store, KubeClient.from_kubeconfig(str(tmp_path / "kubeconfig"))
 
 

@@ -17,24 +17,46 @@ from kubernetes.client.rest import ApiException
 
 from gloo_nb.sandbox import kinds as k
 from gloo_nb.sandbox.kubeapi import ServerThread, write_kubeconfig
+from gloo_nb.sandbox.kubeapi.pki import Credentials
 from gloo_nb.sandbox.store import Store
+
+# Raw HTTPS calls carry the server's admin token and trust its CA, as the kubeconfig does (one opener per server).
+_OPENERS: dict[str, urllib.request.OpenerDirector] = {}
+
+
+def serve(store: Store, pki: Path) -> tuple[ServerThread, Credentials]:
+    creds = Credentials.load_or_create(pki)
+    server = ServerThread(store, creds)
+    url = server.start()
+    opener = urllib.request.build_opener(urllib.request.HTTPSHandler(context=creds.client_context()))
+    opener.addheaders = [("Authorization", f"Bearer {creds.token}")]
+    _OPENERS[url] = opener
+    return server, creds
+
+
+def urlopen(target: str | urllib.request.Request, timeout: float) -> Any:
+    url = target if isinstance(target, str) else target.full_url
+    base = next(b for b in _OPENERS if url.startswith(b))
+    return _OPENERS[base].open(target, timeout=timeout)
 
 
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[tuple[Store, str, client.ApiClient]]:
     store = Store(tmp_path / "state")
-    server = ServerThread(store)
     api: client.ApiClient | None = None
+    server: ServerThread | None = None
     try:
-        url = server.start()
-        write_kubeconfig(tmp_path / "kubeconfig", url)
+        server, creds = serve(store, tmp_path / "pki")
+        url = server.url
+        write_kubeconfig(tmp_path / "kubeconfig", url, creds)
         api = config.new_client_from_config(str(tmp_path / "kubeconfig"))
         store.create(k.NAMESPACE, {"metadata": {"name": "echo"}})
         yield store, url, api
     finally:
         if api is not None:
             api.close()
-        server.stop()
+        if server is not None:
+            server.stop()
         store.close()
 
 
@@ -43,7 +65,7 @@ def http(url: str, method: str = "GET", body: Any = None, headers: dict[str, str
     data = json.dumps(body).encode() if body is not None else None
     req = urllib.request.Request(url, data=data, method=method, headers=headers or {})
     try:
-        with urllib.request.urlopen(req, timeout=10) as resp:
+        with urlopen(req, timeout=10) as resp:
             return resp.status, dict(resp.headers), json.loads(resp.read() or b"null")
     except urllib.error.HTTPError as error:
         return error.code, dict(error.headers), json.loads(error.read() or b"null")
@@ -152,8 +174,8 @@ def test_watch_label_selector_follows_objects_in_and_out(served: tuple[Store, st
     store.patch(k.CONFIGMAP, "echo", "a", lambda o: {**o, "metadata": {**o["metadata"], "labels": {"team": "echo"}}})
     store.patch(k.CONFIGMAP, "echo", "a", lambda o: {**o, "data": {"k": "v"}})
     store.delete(k.CONFIGMAP, "echo", "a")
-    with urllib.request.urlopen(f"{url}/api/v1/namespaces/echo/configmaps?watch=1&resourceVersion={rv}"
-                                "&labelSelector=team%3Decho&timeoutSeconds=1", timeout=10) as resp:
+    with urlopen(f"{url}/api/v1/namespaces/echo/configmaps?watch=1&resourceVersion={rv}"
+                 "&labelSelector=team%3Decho&timeoutSeconds=1", timeout=10) as resp:
         lines = [json.loads(line) for line in resp.read().splitlines()]
     # Leaving the selector is a DELETED, coming back an ADDED, as with a real apiserver.
     assert [e["type"] for e in lines] == ["ADDED", "DELETED", "ADDED", "MODIFIED", "DELETED"]
@@ -163,17 +185,17 @@ def test_watch_resource_version_and_expired(served: tuple[Store, str, client.Api
     store, url, _ = served
     rv = store.resource_version
     store.create(k.CONFIGMAP, {"metadata": {"name": "a", "namespace": "echo"}})
-    with urllib.request.urlopen(f"{url}/api/v1/namespaces/echo/configmaps?watch=1&resourceVersion={rv}"
+    with urlopen(f"{url}/api/v1/namespaces/echo/configmaps?watch=1&resourceVersion={rv}"
                                 "&timeoutSeconds=1", timeout=10) as resp:
         lines = [json.loads(line) for line in resp.read().splitlines()]
     assert [(e["type"], e["object"]["metadata"]["name"]) for e in lines] == [("ADDED", "a")]
-    with urllib.request.urlopen(f"{url}/api/v1/namespaces/echo/configmaps?watch=1&resourceVersion=0"
+    with urlopen(f"{url}/api/v1/namespaces/echo/configmaps?watch=1&resourceVersion=0"
                                 "&timeoutSeconds=1", timeout=10,) as resp:
         assert [json.loads(line)["type"] for line in resp.read().splitlines()] == ["ADDED"]
     req = urllib.request.Request(f"{url}/api/v1/namespaces/echo/configmaps?watch=true&resourceVersion={rv}"
                                  "&timeoutSeconds=1",
                                  headers={"Accept": "application/json;as=Table;v=v1;g=meta.k8s.io"})
-    with urllib.request.urlopen(req, timeout=10) as resp:
+    with urlopen(req, timeout=10) as resp:
         event = json.loads(resp.read().splitlines()[0])
     assert event["object"]["kind"] == "Table" and event["object"]["rows"][0]["cells"][:2] == ["a", 0]
 
@@ -185,28 +207,31 @@ def test_watch_from_before_a_restart_is_expired(tmp_path: Path) -> None:
     first.close()
     again = Store(tmp_path)
     try:
-        with ServerThread(again) as url:
-            with urllib.request.urlopen(f"{url}/api/v1/namespaces?watch=1&resourceVersion=1", timeout=10) as resp:
+        server, _ = serve(again, tmp_path / "pki")
+        try:
+            url = server.url
+            with urlopen(f"{url}/api/v1/namespaces?watch=1&resourceVersion=1", timeout=10) as resp:
                 event = json.loads(resp.read().splitlines()[0])
             assert event["type"] == "ERROR" and event["object"]["code"] == 410
             assert event["object"]["reason"] == "Expired"
-            with urllib.request.urlopen(f"{url}/api/v1/namespaces?watch=1&resourceVersion=2&timeoutSeconds=1",
-                                        timeout=10) as resp:
+            with urlopen(f"{url}/api/v1/namespaces?watch=1&resourceVersion=2&timeoutSeconds=1", timeout=10) as resp:
                 assert resp.read() == b""
+        finally:
+            server.stop()
     finally:
         again.close()
 
 
 def test_server_stop_closes_open_watches(tmp_path: Path) -> None:
     store = Store()
-    server = ServerThread(store)
-    url = server.start()
+    server, _ = serve(store, tmp_path / "pki")
+    url = server.url
     result: list[float] = []
 
     def watcher() -> None:
         started = time.monotonic()
         try:
-            with urllib.request.urlopen(f"{url}/api/v1/namespaces?watch=1", timeout=30) as resp:
+            with urlopen(f"{url}/api/v1/namespaces?watch=1", timeout=30) as resp:
                 resp.read()
         except Exception:
             pass
@@ -267,10 +292,11 @@ def test_discovery_and_openapi(served: tuple[Store, str, client.ApiClient]) -> N
     _, url, _ = served
     req = urllib.request.Request(f"{url}/apis", headers={
         "Accept": "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json"})
-    with urllib.request.urlopen(req, timeout=10) as resp:
+    with urlopen(req, timeout=10) as resp:
         assert resp.headers["Content-Type"] == "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"
         groups = {g["metadata"]["name"] for g in json.loads(resp.read())["items"]}
-    assert groups == {"apps", "gateway.solo.io", "gloo.solo.io", "rbac.authorization.k8s.io"}
+    assert groups == {"apps", "gateway.solo.io", "gloo.solo.io", "rbac.authorization.k8s.io", "authorization.k8s.io",
+                      "apiextensions.k8s.io"}
     assert http(f"{url}/version")[2]["minor"] == "32"
     assert http(f"{url}/openapi/v2")[0] == 404
     index = http(f"{url}/openapi/v3")[2]["paths"]

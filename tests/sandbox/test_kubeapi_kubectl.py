@@ -5,17 +5,23 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import ssl
 import subprocess
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import yaml
 
 from gloo_nb.sandbox import kinds as k
+from gloo_nb.sandbox.events import EventRecorder, object_ref
 from gloo_nb.sandbox.kubeapi import ServerThread, write_kubeconfig
-from gloo_nb.sandbox.store import Store
+from gloo_nb.sandbox.kubeapi.pki import Credentials
+from gloo_nb.sandbox.store import KUBELET, Store
 
 # The seed scenario as the repository ships it (a fresh CI machine has nothing else).
 SCENARIO = Path(__file__).resolve().parents[2] / "data" / "scenarios" / "two-phase-canary"
@@ -53,11 +59,12 @@ class Cluster:
 @pytest.fixture
 def cluster(tmp_path: Path) -> Iterator[Cluster]:
     store = Store(tmp_path / "state", namespace_grace=0.3)
-    server = ServerThread(store)
+    creds = Credentials.load_or_create(tmp_path / "pki")
+    server = ServerThread(store, creds)
     try:
         url = server.start()
         kubeconfig = tmp_path / "kubeconfig"
-        write_kubeconfig(kubeconfig, url)
+        write_kubeconfig(kubeconfig, url, creds)
         home = tmp_path / "home"
         home.mkdir()
         yield Cluster(store, url, home, kubeconfig, tmp_path)
@@ -305,3 +312,88 @@ def test_generators_with_protobuf_bodies(cluster: Cluster) -> None:
     assert secret["type"] == "Opaque" and secret["data"] == {"pw": "aHVudGVyMg=="}
     refused = cluster.run("create", "deployment", "d", "--image=i", "-n", "pb", check=False)
     assert refused.returncode != 0 and "unknown format" in refused.stderr
+
+
+def test_https_token_and_401(cluster: Cluster) -> None:
+    config = yaml.safe_load(cluster.kubeconfig.read_text())
+    assert config["clusters"][0]["cluster"]["server"].startswith("https://127.0.0.1:")
+    assert config["clusters"][0]["cluster"]["certificate-authority-data"]
+    assert cluster.kubeconfig.stat().st_mode & 0o777 == 0o600, "the kubeconfig holds the admin token"
+    assert cluster.run("get", "ns").returncode == 0
+    wrong = cluster.run("--token=not-the-admin", "get", "ns", check=False)
+    assert wrong.returncode == 1
+    assert "error: You must be logged in to the server (Unauthorized)" in wrong.stderr
+    # Without any credential, as the apiserver answers: a Status, not a page.
+    ctx = ssl.create_default_context(cafile=str(cluster.tmp / "pki" / "ca.crt"))
+    with pytest.raises(urllib.error.HTTPError) as err:
+        urllib.request.urlopen(f"{cluster.url}/api/v1/namespaces", context=ctx, timeout=10)
+    assert err.value.code == 401 and json.loads(err.value.read()) == {
+        "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure", "message": "Unauthorized",
+        "reason": "Unauthorized", "code": 401}
+    # Health probes are anonymous (the 1.32 anonymous-auth conditions), nothing else.
+    with urllib.request.urlopen(f"{cluster.url}/readyz", context=ctx, timeout=10) as resp:
+        assert resp.status == 200
+    # A kubeconfig trusting another CA refuses the server: the CA in the kubeconfig is what kubectl checks.
+    other = Credentials.load_or_create(cluster.tmp / "other-pki")
+    write_kubeconfig(cluster.tmp / "other", cluster.url, other)
+    proc = subprocess.run([KUBECTL, "--kubeconfig", str(cluster.tmp / "other"), "--token",
+                           Credentials.load_or_create(cluster.tmp / "pki").token, "get", "ns"],
+                          capture_output=True, text=True, env=cluster.env(), timeout=30)
+    assert proc.returncode == 1 and "certificate signed by unknown authority" in proc.stderr
+
+
+def test_auth_can_i_answers_from_rbac(cluster: Cluster) -> None:
+    seed(cluster)
+    cluster.run("apply", "-f", str(SCENARIO / "rbac.yaml"))
+    echo = ("--as=echo-dev", "--as-group=team-echo")
+    assert cluster.run(*echo, "auth", "can-i", "patch", "rt", "-n", "echo").stdout.strip() == "yes"
+    no = cluster.run(*echo, "auth", "can-i", "patch", "rt", "-n", "foxtrot", check=False)
+    assert no.returncode == 1 and no.stdout.strip() == "no"
+    assert cluster.run(*echo, "auth", "can-i", "create", "pods/portforward", "-n", "echo").stdout.strip() == "yes"
+    # Team users may not impersonate; the admin (system:masters) may do anything.
+    assert cluster.run(*echo, "auth", "can-i", "impersonate", "groups", check=False).stdout.strip() == "no"
+    assert cluster.run("auth", "can-i", "impersonate", "users").stdout.strip() == "yes"
+    assert cluster.run("auth", "can-i", "*", "*").stdout.strip() == "yes"
+    listed = cluster.run(*echo, "auth", "can-i", "--list", "-n", "echo").stdout
+    rows = {line.split()[0]: line for line in listed.splitlines()[1:] if line.strip()}
+    assert "patch" in rows["routetables.gateway.solo.io"] and "create" in rows["pods/portforward"]
+    assert "selfsubjectaccessreviews.authorization.k8s.io" in rows
+    assert "secrets" not in rows
+
+
+def test_crds_are_listed_read_only(cluster: Cluster) -> None:
+    out = cluster.run("get", "crd").stdout.splitlines()
+    assert out[0].split() == ["NAME", "CREATED", "AT"]
+    assert [line.split()[0] for line in out[1:]] == [
+        "gateways.gateway.solo.io", "proxies.gloo.solo.io", "routetables.gateway.solo.io", "settings.gloo.solo.io",
+        "upstreams.gloo.solo.io", "virtualservices.gateway.solo.io"]
+    crd = yaml.safe_load(cluster.run("get", "crd", "routetables.gateway.solo.io", "-o", "yaml").stdout)
+    assert crd["spec"]["names"]["shortNames"] == ["rt"] and crd["spec"]["scope"] == "Namespaced"
+    schema = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
+    assert schema["properties"]["spec"]["x-kubernetes-preserve-unknown-fields"] is True
+    assert {c["type"] for c in crd["status"]["conditions"]} == {"NamesAccepted", "Established"}
+    refused = cluster.run("delete", "crd", "routetables.gateway.solo.io", check=False)
+    assert refused.returncode == 1 and "read-only" in refused.stderr
+    assert "NotFound" in cluster.run("get", "crd", "nopes.gloo.solo.io", check=False).stderr
+
+
+def test_get_events_with_field_selector(cluster: Cluster) -> None:
+    cluster.apply("apiVersion: v1\nkind: Namespace\nmetadata: {name: team}\n")
+    kubelet = EventRecorder(cluster.store, "kubelet", KUBELET, host="sandbox")
+    for pod in ("web", "db"):
+        ref = object_ref(k.POD, "team", pod, f"uid-{pod}", f"spec.containers{{{pod}}}")
+        kubelet.record(ref, "Normal", "Started", f"Started container {pod}")
+    kubelet.record(object_ref(k.POD, "team", "web", "uid-web", "spec.containers{web}"), "Warning", "BackOff",
+                   "Back-off restarting failed container web")
+    kubelet.record(object_ref(k.POD, "team", "web", "uid-web", "spec.containers{web}"), "Warning", "BackOff",
+                   "Back-off restarting failed container web")
+    lines = cluster.run("get", "events", "-n", "team").stdout.splitlines()
+    assert lines[0].split() == ["LAST", "SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"]
+    assert len(lines) == 4 and any("pod/db" in line and "Started container db" in line for line in lines)
+    backoff = next(line for line in lines if "BackOff" in line)
+    assert "(x2 over" in backoff and "Warning" in backoff and "pod/web" in backoff
+    only = cluster.run("get", "events", "-n", "team", "--field-selector", "involvedObject.name=web",
+                       "-o", "json").stdout
+    assert sorted((e["reason"], e["count"]) for e in json.loads(only)["items"]) == [("BackOff", 2), ("Started", 1)]
+    wide = cluster.run("get", "ev", "-n", "team", "-o", "wide").stdout.splitlines()
+    assert "SUBOBJECT" in wide[0] and "COUNT" in wide[0] and "spec.containers{db}" in "\n".join(wide)

@@ -187,6 +187,25 @@ def test_scale_up_and_down(env: Env) -> None:
     wait_for(lambda: not any(alive(pid) for pid in gone), what="scaled-down processes to exit")
     wait_for(lambda: len(env.endpoints().get("subsets", [])) == 1, what="1 subset")
     wait_for(lambda: env.store.get(kinds.DEPLOYMENT, NS, "echo")["status"].get("replicas") == 1)
+    # The Events a cluster records: the deployment controller's resizes, the scheduler's and kubelet's pod steps.
+    rs = f"echo-{survivor['metadata']['labels']['pod-template-hash']}"
+    assert [e["message"] for e in events(env, "Deployment", "echo")] == [
+        f"Scaled up replica set {rs} from 0 to 1", f"Scaled up replica set {rs} from 1 to 3",
+        f"Scaled down replica set {rs} from 3 to 1"]
+    on_survivor = events(env, "Pod", survivor["metadata"]["name"])
+    assert [e["reason"] for e in on_survivor] == ["Scheduled", "Pulled", "Created", "Started"]
+    assert on_survivor[0]["message"] == f"Successfully assigned {NS}/{survivor['metadata']['name']} to sandbox"
+    assert on_survivor[0]["source"] == {"component": "default-scheduler"}
+    assert on_survivor[3]["source"] == {"component": "kubelet", "host": "sandbox"}
+    assert on_survivor[3]["involvedObject"]["fieldPath"] == "spec.containers{echo}"
+    assert on_survivor[1]["message"] == 'Container image "hashicorp/http-echo:0.2.3" already present on machine'
+    victim = next(pod for (_, pod, _) in procs if pod != survivor["metadata"]["name"])
+    wait_for(lambda: "Killing" in [e["reason"] for e in events(env, "Pod", victim)], what="a Killing event")
+
+
+def events(env: Env, kind: str, name: str) -> list[dict[str, Any]]:
+    found = env.store.list(kinds.EVENT, NS, field_selector=f"involvedObject.kind={kind},involvedObject.name={name}")
+    return sorted(found[0], key=lambda e: (e["firstTimestamp"], e["metadata"]["name"]))
 
 
 def test_killed_process_is_restarted(env: Env) -> None:
@@ -294,6 +313,15 @@ def test_crashing_container_backs_off(env: Env) -> None:
              == "CrashLoopBackOff", what="CrashLoopBackOff")
     log = env.kubelet.log_path(NS, pod["metadata"]["name"], previous=True)
     assert log is not None and "Missing -text option!" in log.read_text()
+    # One BackOff Event per container, counted (client-go's correlator), not one per restart.
+    uid = pod["metadata"]["uid"]
+    backoff = wait_for(lambda: [e for e in events(env, "Pod", pod["metadata"]["name"]) if e["reason"] == "BackOff"],
+                       what="a BackOff event")
+    assert len(backoff) == 1 and backoff[0]["type"] == "Warning"
+    assert backoff[0]["message"] == (f"Back-off restarting failed container echo in pod "
+                                     f"{pod['metadata']['name']}_{NS}({uid})")
+    started = [e for e in events(env, "Pod", pod["metadata"]["name"]) if e["reason"] == "Started"]
+    assert len(started) == 1 and started[0]["count"] >= 2
 
 
 def test_managed_pods_get_no_process_but_count_for_endpoints(env: Env) -> None:

@@ -124,13 +124,17 @@ def test_restart_keeps_objects_and_rebuilds_statuses(tmp_path: Path) -> None:
         eventually(lambda: fetch(info.gateway + "/echo"), body_is("version:echo-v1"), "echo serves again")
         eventually(lambda: fetch(info.gateway + "/foxtrot"), body_is("version:foxtrot-v1"), "foxtrot serves again")
         # A killed sandbox takes its Envoys and pods with it and leaves a stale state dir...
+        kubeconfig_before = (state / "kubeconfig").read_text()
         started = _session(info.pid)
         os.kill(info.pid, signal.SIGKILL)
         assert _gone(started), "Envoys and pods must die with the sandbox"
         assert runner.running(state) is None
-    # ...from which the next start carries on, objects included.
+    # ...from which the next start carries on, objects included, with the same CA and token: a kubeconfig
+    # copied before the restart still works.
     with sandbox(state, None) as info:
-        kube = kubectl_for(info, tmp_path)
+        earlier = tmp_path / "kubeconfig-before-restart"
+        earlier.write_text(kubeconfig_before)
+        kube = Kube(str(earlier), tmp_path / "home")
         assert kube.json("rt", "foxtrot-routes", "-n", "foxtrot")["metadata"]["name"] == "foxtrot-routes"
         eventually(lambda: fetch(info.gateway + "/foxtrot"), body_is("version:foxtrot-v1"), "foxtrot serves again")
 
@@ -215,6 +219,17 @@ def test_rbac_with_impersonation(tmp_path: Path) -> None:
                                      "-p", patch, as_user="ops", as_group="platform-ops").stdout
         audit = [json.loads(line) for line in (Path(info.state_dir) / "audit.jsonl").read_text().splitlines()]
         assert any(a["user"] == "echo-dev" and a["name"] == "echo-routes" and a["verb"] == "patch" for a in audit)
+        # A team helps itself: what it may do, and what happened to its workloads.
+        assert kube.run("auth", "can-i", "impersonate", "users", as_user="echo-dev", as_group="team-echo",
+                        check=False).stdout.strip() == "no"
+        # The seed's RBAC (as published) does not grant Events; a platform team would, as here.
+        kube.run("create", "role", "event-reader", "-n", "echo", "--verb=get,list,watch", "--resource=events")
+        kube.run("create", "rolebinding", "event-reader", "-n", "echo", "--role=event-reader", "--group=team-echo")
+        events = kube.run("get", "events", "-n", "echo", "-o", "json", as_user="echo-dev", as_group="team-echo")
+        seen = json.loads(events.stdout)["items"]
+        reasons = {(e["involvedObject"]["kind"], e["reason"]) for e in seen}
+        assert {("Deployment", "ScalingReplicaSet"), ("Pod", "Scheduled"), ("Pod", "Pulled"), ("Pod", "Created"),
+                ("Pod", "Started")} <= reasons
 
 
 def test_cli_contract(tmp_path: Path) -> None:
@@ -233,8 +248,13 @@ def test_cli_contract(tmp_path: Path) -> None:
         assert info == json.loads((state / "endpoints.json").read_text())
         assert info["glooVersion"] == "current"
         assert set(info) >= {"glooVersion", "kubeconfig", "kubeApi", "xds", "gateway", "gateways", "envoyAdmin", "pid"}
-        for url in [info["kubeApi"], info["gateway"], *info["gateways"], *info["envoyAdmin"]]:
+        # The API is HTTPS with the CA made at first start; the data plane ports stay plain, on loopback.
+        assert info["kubeApi"].startswith("https://127.0.0.1:")
+        for url in [info["gateway"], *info["gateways"], *info["envoyAdmin"]]:
             assert url.startswith("http://127.0.0.1:")
+        assert fetch(info["kubeApi"].replace("https://", "http://") + "/version").status == 0, "no plain HTTP"
+        for secret in ("pki/ca.key", "pki/apiserver.key", "pki/admin.token", "kubeconfig"):
+            assert (state / secret).stat().st_mode & 0o777 == 0o600, secret
         assert info["xds"].startswith("127.0.0.1:")
         print(f"sandbox start took {elapsed:.2f} s")
         again = subprocess.run([*cli, "sandbox", "start", "--state-dir", str(state)], capture_output=True,

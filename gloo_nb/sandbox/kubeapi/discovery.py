@@ -7,10 +7,10 @@ import json
 from functools import cache
 from typing import Any
 
-from gloo_nb.sandbox.kinds import KINDS, Kind
+from gloo_nb.sandbox.kinds import KINDS, SERVED_KINDS, Kind
 
 __all__ = ["AGGREGATED_CONTENT_TYPE", "VERSION", "aggregated", "api_group", "api_resource_list", "api_versions",
-           "group_versions", "openapi_document", "openapi_index"]
+           "custom_resource_schema", "group_versions", "openapi_document", "openapi_index"]
 
 VERSION = {"major": "1", "minor": "32", "gitVersion": "v1.32.0-sandbox",
            "gitCommit": "0000000000000000000000000000000000000000", "gitTreeState": "clean",
@@ -26,14 +26,14 @@ _SUB_VERBS = {"status": ["get", "patch", "update"], "scale": ["get", "patch", "u
 def group_versions() -> list[tuple[str, str]]:
     """Return the served (group, version) pairs, core first."""
     seen: list[tuple[str, str]] = []
-    for kind in KINDS:
+    for kind in (*KINDS, *SERVED_KINDS):
         if (kind.group, kind.version) not in seen:
             seen.append((kind.group, kind.version))
     return seen
 
 
 def _kinds(group: str, version: str) -> list[Kind]:
-    return [kind for kind in KINDS if kind.group == group and kind.version == version]
+    return [kind for kind in (*KINDS, *SERVED_KINDS) if kind.group == group and kind.version == version]
 
 
 def _sub_kind(kind: Kind, sub: str) -> dict[str, str]:
@@ -46,7 +46,7 @@ def _resource(kind: Kind) -> dict[str, Any]:
     entry: dict[str, Any] = {
         "resource": kind.plural, "responseKind": {"group": kind.group, "version": kind.version, "kind": kind.kind},
         "scope": "Namespaced" if kind.namespaced else "Cluster", "singularResource": kind.singular,
-        "verbs": _VERBS}
+        "verbs": list(kind.verbs) or _VERBS}
     if kind.short_names:
         entry["shortNames"] = list(kind.short_names)
     if kind.categories:
@@ -134,7 +134,7 @@ def api_resource_list(group: str, version: str) -> dict[str, Any] | None:
     resources: list[dict[str, Any]] = []
     for kind in kinds:
         entry: dict[str, Any] = {"name": kind.plural, "singularName": kind.singular, "namespaced": kind.namespaced,
-                                 "kind": kind.kind, "verbs": _VERBS}
+                                 "kind": kind.kind, "verbs": list(kind.verbs) or _VERBS}
         if kind.short_names:
             entry["shortNames"] = list(kind.short_names)
         if kind.categories:
@@ -178,6 +178,32 @@ _OBJECT_META: dict[str, Any] = {
 }
 
 
+def custom_resource_schema(kind: Kind) -> dict[str, Any]:
+    """Return a Gloo kind's structural OpenAPI v3 schema, as its CustomResourceDefinition carries it.
+
+    Gloo Edge's own CRDs leave ``spec`` and ``status`` open (``x-kubernetes-preserve-unknown-fields``): the
+    control plane validates them, not the apiserver. The sandbox does the same.
+
+    Args:
+        kind: A Gloo kind.
+
+    Returns:
+        A fresh schema (callers may change it).
+    """
+    return {
+        "type": "object", "description": f"{kind.kind} is a Gloo resource ({kind.group}).",
+        "properties": {
+            "apiVersion": {"type": "string", "description": "APIVersion defines the versioned schema of "
+                                                            "this representation of an object."},
+            "kind": {"type": "string", "description": "Kind is a string value representing the REST "
+                                                      "resource this object represents."},
+            "metadata": {"type": "object"},
+            "spec": {"type": "object", "description": f"The {kind.kind} specification, as Gloo reads it.",
+                     "x-kubernetes-preserve-unknown-fields": True},
+            "status": {"type": "object", "description": "Written by Gloo.",
+                       "x-kubernetes-preserve-unknown-fields": True}}}
+
+
 @cache
 def openapi_document(group: str, version: str) -> str | None:
     """Return one group-version's OpenAPI v3 stub as JSON text, or None when it is not served.
@@ -200,6 +226,8 @@ def openapi_document(group: str, version: str) -> str | None:
     paths: dict[str, Any] = {}
     schemas: dict[str, Any] = {}
     for kind in kinds:
+        if kind.verbs and "patch" not in kind.verbs:
+            continue  # computed kinds (reviews, CRDs): nothing to patch
         path = (f"{prefix}/namespaces/{{namespace}}/{kind.plural}/{{name}}" if kind.namespaced
                 else f"{prefix}/{kind.plural}/{{name}}")
         gvk = {"group": kind.group, "version": kind.version, "kind": kind.kind}
@@ -213,19 +241,9 @@ def openapi_document(group: str, version: str) -> str | None:
             "responses": {"200": {"description": "OK"}}}}
         if not kind.builtin:
             reverse = ".".join(reversed(kind.group.split(".")))
-            schemas[f"{reverse}.{kind.version}.{kind.kind}"] = {
-                "type": "object", "description": f"{kind.kind} is a Gloo resource ({kind.group}).",
-                "properties": {
-                    "apiVersion": {"type": "string", "description": "APIVersion defines the versioned schema of "
-                                                                    "this representation of an object."},
-                    "kind": {"type": "string", "description": "Kind is a string value representing the REST "
-                                                              "resource this object represents."},
-                    "metadata": _OBJECT_META,
-                    "spec": {"type": "object", "description": f"The {kind.kind} specification, as Gloo reads it.",
-                             "x-kubernetes-preserve-unknown-fields": True},
-                    "status": {"type": "object", "description": "Written by Gloo.",
-                               "x-kubernetes-preserve-unknown-fields": True}},
-                "x-kubernetes-group-version-kind": [gvk]}
+            schema = custom_resource_schema(kind)
+            schema["properties"]["metadata"] = _OBJECT_META
+            schemas[f"{reverse}.{kind.version}.{kind.kind}"] = {**schema, "x-kubernetes-group-version-kind": [gvk]}
     doc = {"openapi": "3.0.0", "info": {"title": "Kubernetes", "version": "v1.32.0"}, "paths": paths,
            "components": {"schemas": schemas}}
     return json.dumps(doc, separators=(",", ":"))

@@ -1,8 +1,8 @@
-r"""Decoding of the protobuf bodies kubectl's generators send (``kubectl create namespace|configmap|secret``).
+r"""Decoding of the protobuf bodies kubectl sends (``kubectl create namespace|configmap|secret``, ``auth can-i``).
 
 kubectl sends these only as ``application/vnd.kubernetes.protobuf``, with no JSON fallback. The envelope is
 ``b"k8s\x00"`` followed by a ``runtime.Unknown`` message; only the fields of Namespace, ConfigMap and Secret that
-the generators fill are decoded.
+the generators fill, and those of the self-service access reviews, are decoded.
 """
 
 from __future__ import annotations
@@ -106,8 +106,36 @@ def _object(api_version: str, kind: str, raw: bytes) -> dict[str, Any]:
     return obj
 
 
+_RESOURCE_ATTRIBUTES = {1: "namespace", 2: "verb", 3: "group", 4: "version", 5: "resource", 6: "subresource",
+                        7: "name"}
+_NON_RESOURCE_ATTRIBUTES = {1: "path", 2: "verb"}
+
+
+def _strings(raw: bytes, names: dict[int, str]) -> dict[str, str]:
+    return {names[n]: _text(v) for n, v in _fields(raw) if n in names}
+
+
+def _review(api_version: str, kind: str, raw: bytes) -> dict[str, Any]:
+    # k8s.io/api/authorization/v1/generated.proto: metadata 1, spec 2; SelfSubjectAccessReviewSpec has
+    # resourceAttributes 1 and nonResourceAttributes 2, SelfSubjectRulesReviewSpec has namespace 1.
+    spec: dict[str, Any] = {}
+    for number, v in _fields(raw):
+        if number != 2 or not isinstance(v, bytes):
+            continue
+        for n, sv in _fields(v):
+            if not isinstance(sv, bytes):
+                continue
+            if kind == "SelfSubjectRulesReview" and n == 1:
+                spec["namespace"] = _text(sv)
+            elif kind == "SelfSubjectAccessReview" and n == 1:
+                spec["resourceAttributes"] = _strings(sv, _RESOURCE_ATTRIBUTES)
+            elif kind == "SelfSubjectAccessReview" and n == 2:
+                spec["nonResourceAttributes"] = _strings(sv, _NON_RESOURCE_ATTRIBUTES)
+    return {"apiVersion": api_version, "kind": kind, "metadata": {}, "spec": spec}
+
+
 def decode(body: bytes) -> dict[str, Any]:
-    r"""Decode a protobuf-encoded Namespace, ConfigMap or Secret into its JSON form.
+    r"""Decode a protobuf-encoded Namespace, ConfigMap, Secret or self-service review into its JSON form.
 
     Args:
         body: The request body, starting with the ``k8s\x00`` magic.
@@ -135,6 +163,9 @@ def decode(body: bytes) -> dict[str, Any]:
                         kind = _text(tv)
             elif number == 2 and isinstance(v, bytes):
                 raw = v
+        if api_version == "authorization.k8s.io/v1" and kind in ("SelfSubjectAccessReview",
+                                                                  "SelfSubjectRulesReview"):
+            return _review(api_version, kind, raw)
         if (api_version, kind) not in (("v1", "Namespace"), ("v1", "ConfigMap"), ("v1", "Secret")):
             raise unsupported
         return _object(api_version, kind, raw)

@@ -8,7 +8,7 @@ from typing import Any
 from gloo_nb.sandbox import kinds as k
 from gloo_nb.sandbox.store import ApiError, Identity, Store
 
-__all__ = ["Request", "authorize", "forbidden"]
+__all__ = ["Request", "access_review", "authorize", "forbidden", "rules_for", "rules_review"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +72,48 @@ def _role_rules(store: Store, ref: dict[str, Any], namespace: str) -> list[dict[
     return [r for r in role.get("rules") or [] if isinstance(r, dict)]
 
 
+# system:masters is bound to cluster-admin by the bootstrap policy; the sandbox keeps the group's power built in.
+_CLUSTER_ADMIN = ({"verbs": ["*"], "apiGroups": ["*"], "resources": ["*"]},
+                  {"verbs": ["*"], "nonResourceURLs": ["*"]})
+# What every authenticated user gets from the bootstrap ClusterRoles system:basic-user, system:discovery and
+# system:public-info-viewer (plugin/pkg/auth/authorizer/rbac/bootstrappolicy/policy.go), bound to
+# system:authenticated: asking about oneself, and reading discovery and version.
+_AUTHENTICATED = (
+    {"verbs": ["create"], "apiGroups": ["authorization.k8s.io"],
+     "resources": ["selfsubjectaccessreviews", "selfsubjectrulesreviews"]},
+    {"verbs": ["get"], "nonResourceURLs": ["/api", "/api/*", "/apis", "/apis/*", "/healthz", "/livez", "/openapi",
+                                           "/openapi/*", "/readyz", "/version", "/version/"]},
+)
+
+
+def rules_for(store: Store, identity: Identity, namespace: str) -> list[dict[str, Any]]:
+    """Return every RBAC rule that applies to an identity in a namespace (cluster-wide ones included).
+
+    Args:
+        store: Where the RBAC objects are.
+        identity: Who.
+        namespace: The namespace; ``""`` for the cluster scope only.
+
+    Returns:
+        The rules (``PolicyRule`` dicts), in binding order.
+    """
+    rules: list[dict[str, Any]] = []
+    if "system:masters" in identity.groups:
+        rules.extend(_CLUSTER_ADMIN)
+    if "system:authenticated" in identity.groups:
+        rules.extend(_AUTHENTICATED)
+    bindings, _ = store.list(k.CLUSTER_ROLE_BINDING)
+    for b in bindings:
+        if any(_subject_matches(s, identity, "") for s in b.get("subjects") or []):
+            rules.extend(_role_rules(store, b.get("roleRef") or {}, ""))
+    if namespace:
+        bindings, _ = store.list(k.ROLE_BINDING, namespace)
+        for b in bindings:
+            if any(_subject_matches(s, identity, namespace) for s in b.get("subjects") or []):
+                rules.extend(_role_rules(store, b.get("roleRef") or {}, namespace))
+    return rules
+
+
 def authorize(store: Store, identity: Identity, req: Request) -> bool:
     """Tell whether an identity may do something. ``system:masters`` may do everything.
 
@@ -85,18 +127,87 @@ def authorize(store: Store, identity: Identity, req: Request) -> bool:
     """
     if "system:masters" in identity.groups:
         return True
-    bindings, _ = store.list(k.CLUSTER_ROLE_BINDING)
-    for b in bindings:
-        if any(_subject_matches(s, identity, "") for s in b.get("subjects") or []):
-            if any(_rule_allows(r, req) for r in _role_rules(store, b.get("roleRef") or {}, "")):
-                return True
-    if req.namespace:
-        bindings, _ = store.list(k.ROLE_BINDING, req.namespace)
-        for b in bindings:
-            if any(_subject_matches(s, identity, req.namespace) for s in b.get("subjects") or []):
-                if any(_rule_allows(r, req) for r in _role_rules(store, b.get("roleRef") or {}, req.namespace)):
-                    return True
-    return False
+    return any(_rule_allows(r, req) for r in rules_for(store, identity, req.namespace))
+
+
+def _non_resource_allows(rule: dict[str, Any], verb: str, path: str) -> bool:
+    verbs = rule.get("verbs") or []
+    if "*" not in verbs and verb not in verbs:
+        return False
+    # NonResourceURLMatches: exact, or a trailing `*` matching any suffix.
+    return any(u == "*" or u == path or (u.endswith("*") and path.startswith(u[:-1]))
+               for u in rule.get("nonResourceURLs") or [])
+
+
+def _review_spec(body: Any, kind: str) -> dict[str, Any]:
+    if not isinstance(body, dict) or not isinstance(body.get("spec") or {}, dict):
+        raise ApiError(400, "BadRequest", f"the body must be a {kind} object with a spec")
+    return dict(body.get("spec") or {})
+
+
+def access_review(store: Store, identity: Identity, body: Any) -> dict[str, Any]:
+    """Answer a ``SelfSubjectAccessReview`` (``kubectl auth can-i``) for the (possibly impersonated) requester.
+
+    Args:
+        store: Where the RBAC objects are.
+        identity: Who asks (about itself).
+        body: The request body.
+
+    Returns:
+        The review with ``status.allowed``.
+
+    Raises:
+        ApiError: 400 for a body that is no review, 422 unless exactly one of ``resourceAttributes`` and
+            ``nonResourceAttributes`` is given.
+    """
+    kind = "SelfSubjectAccessReview"
+    spec = _review_spec(body, kind)
+    res, non = spec.get("resourceAttributes"), spec.get("nonResourceAttributes")
+    if (res is None) == (non is None) or not isinstance(res or non, dict):
+        raise ApiError(422, "Invalid", f'{kind}.authorization.k8s.io "" is invalid: spec.resourceAttributes: '
+                                       "Invalid value: exactly one of nonResourceAttributes or resourceAttributes "
+                                       "must be specified", {"group": "authorization.k8s.io", "kind": kind})
+    if isinstance(res, dict):
+        req = Request(str(res.get("verb") or ""), str(res.get("group") or ""), str(res.get("resource") or ""),
+                      str(res.get("subresource") or ""), str(res.get("namespace") or ""), str(res.get("name") or ""))
+        allowed = authorize(store, identity, req)
+    else:
+        assert isinstance(non, dict)
+        verb, path = str(non.get("verb") or ""), str(non.get("path") or "")
+        allowed = any(_non_resource_allows(r, verb, path) for r in rules_for(store, identity, "")
+                      if "nonResourceURLs" in r)
+    status: dict[str, Any] = {"allowed": allowed}
+    return {"kind": kind, "apiVersion": "authorization.k8s.io/v1", "metadata": {"creationTimestamp": None},
+            "spec": spec, "status": status}
+
+
+def rules_review(store: Store, identity: Identity, body: Any) -> dict[str, Any]:
+    """Answer a ``SelfSubjectRulesReview`` (``kubectl auth can-i --list``): the requester's rules in a namespace.
+
+    Args:
+        store: Where the RBAC objects are.
+        identity: Who asks (about itself).
+        body: The request body (``spec.namespace``).
+
+    Returns:
+        The review with ``status.resourceRules`` and ``status.nonResourceRules``.
+    """
+    spec = _review_spec(body, "SelfSubjectRulesReview")
+    resource_rules: list[dict[str, Any]] = []
+    non_resource_rules: list[dict[str, Any]] = []
+    for rule in rules_for(store, identity, str(spec.get("namespace") or "")):
+        verbs = list(rule.get("verbs") or [])
+        if rule.get("nonResourceURLs"):
+            non_resource_rules.append({"verbs": verbs, "nonResourceURLs": list(rule["nonResourceURLs"])})
+        if rule.get("resources"):
+            entry: dict[str, Any] = {"verbs": verbs, "apiGroups": list(rule.get("apiGroups") or []),
+                                     "resources": list(rule["resources"])}
+            if rule.get("resourceNames"):
+                entry["resourceNames"] = list(rule["resourceNames"])
+            resource_rules.append(entry)
+    return {"kind": "SelfSubjectRulesReview", "apiVersion": "authorization.k8s.io/v1",
+            "metadata": {"creationTimestamp": None}, "spec": spec,
+            "status": {"resourceRules": resource_rules, "nonResourceRules": non_resource_rules, "incomplete": False}}
 
 
 def forbidden(identity: Identity, req: Request) -> ApiError:

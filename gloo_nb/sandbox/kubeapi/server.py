@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import threading
 import time
 from collections.abc import Awaitable, Callable
@@ -16,18 +17,16 @@ from aiohttp import web
 
 from gloo_nb.sandbox import kinds as k
 from gloo_nb.sandbox.kinds import Kind, kind_by_plural
-from gloo_nb.sandbox.kubeapi import discovery, patches, protobuf, rbac
+from gloo_nb.sandbox.kubeapi import auth, crds, discovery, patches, protobuf, rbac
+from gloo_nb.sandbox.kubeapi.pki import Credentials
 from gloo_nb.sandbox.kubeapi.selectors import field_matcher, label_matcher
 from gloo_nb.sandbox.kubeapi.tables import table
 from gloo_nb.sandbox.kubeapi.validation import unknown_fields
-from gloo_nb.sandbox.store import ADMIN, ApiError, Identity, Store, WatchEvent, conflict
+from gloo_nb.sandbox.store import ApiError, Identity, Store, WatchEvent, conflict
 
-__all__ = ["ADMIN_TOKEN", "KubeApiServer", "ServerThread", "SubresourceHandler", "write_kubeconfig"]
+__all__ = ["KubeApiServer", "ServerThread", "SubresourceHandler", "write_kubeconfig"]
 
 log = logging.getLogger(__name__)
-
-ADMIN_TOKEN = "sandbox-admin"
-"""The bearer token of the kubeconfig's admin user (kubectl does not send it over http; no token means admin)."""
 
 SubresourceHandler = Callable[[web.Request, Identity, str, str], Awaitable[web.StreamResponse]]
 """Serves a subresource such as ``pods/portforward``: ``(request, identity, namespace, name) -> response``,
@@ -99,20 +98,22 @@ class _Target:
 
 
 class KubeApiServer:
-    """The Kubernetes-compatible API over a store, on 127.0.0.1.
+    """The Kubernetes-compatible API over a store, on 127.0.0.1, over HTTPS with bearer-token authentication.
 
     Args:
         store: The objects served.
+        credentials: The serving certificate and the admin token (see :mod:`~gloo_nb.sandbox.kubeapi.pki`).
         host: Address to bind.
         port: Port to bind; 0 picks a free one.
 
     Attributes:
-        url: ``http://127.0.0.1:PORT`` once started.
+        url: ``https://127.0.0.1:PORT`` once started.
         app: The aiohttp application.
     """
 
-    def __init__(self, store: Store, *, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(self, store: Store, credentials: Credentials, *, host: str = "127.0.0.1", port: int = 0) -> None:
         self.store = store
+        self.credentials = credentials
         self.host = host
         self.port = port
         self.url = ""
@@ -137,12 +138,12 @@ class KubeApiServer:
         """Bind and serve; :attr:`url` is set afterwards."""
         self._runner = web.AppRunner(self.app, access_log=None, handle_signals=False, shutdown_timeout=1.0)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, self.port)
+        site = web.TCPSite(self._runner, self.host, self.port, ssl_context=self.credentials.server_context())
         await site.start()
         server = site._server
         assert isinstance(server, asyncio.Server)
         self.port = server.sockets[0].getsockname()[1]
-        self.url = f"http://{self.host}:{self.port}"
+        self.url = f"https://{self.host}:{self.port}"
 
     async def stop(self) -> None:
         """Close the listener and every open watch."""
@@ -169,19 +170,6 @@ class KubeApiServer:
         except Exception as error:
             log.exception("internal error on %s %s", request.method, request.path_qs)
             return _json(ApiError(500, "InternalError", f"Internal error occurred: {error}").status(), 500)
-
-    @staticmethod
-    def _identity(request: web.Request) -> Identity:
-        auth = request.headers.get("Authorization")
-        if auth is not None and auth.strip() != f"Bearer {ADMIN_TOKEN}":
-            raise ApiError(401, "Unauthorized", "Unauthorized")
-        user = request.headers.get("Impersonate-User")
-        groups = request.headers.getall("Impersonate-Group", [])
-        if not user:
-            if groups:
-                raise ApiError(400, "BadRequest", "impersonating groups requires impersonating a user")
-            return ADMIN
-        return Identity(user, tuple(dict.fromkeys([*groups, "system:authenticated"])))
 
     @staticmethod
     async def _body(request: web.Request) -> Any:
@@ -221,13 +209,13 @@ class KubeApiServer:
 
     async def _dispatch(self, request: web.Request) -> web.StreamResponse:
         segs = [s for s in request.path.split("/") if s]
+        identity = auth.identity_of(self.store, self.credentials, request.path, request.headers)
+        if identity is None:  # the anonymous health probes
+            return web.Response(text="ok")
         if not segs:
             return _json({"paths": ["/api", "/api/v1", "/apis", "/openapi/v3", "/version"]})
         if segs == ["version"]:
             return _json(discovery.VERSION)
-        if segs[0] in ("healthz", "readyz", "livez"):
-            return web.Response(text="ok")
-        identity = self._identity(request)
         if request.method == "GET":
             found = self._discovery(request, segs)
             if found is not None:
@@ -238,11 +226,46 @@ class KubeApiServer:
             group, version, rest = segs[1], segs[2], segs[3:]
         else:
             raise _not_found_path()
-        if group == "" and rest[-1] == "events" and len(rest) in (1, 3) and request.method == "GET":
-            # kubectl describe lists events; the sandbox records none.
-            return _json({"kind": "EventList", "apiVersion": "v1",
-                          "metadata": {"resourceVersion": self.store.resource_version}, "items": []})
+        if (group, version) == (k.SELF_SUBJECT_ACCESS_REVIEW.group, "v1") and len(rest) == 1 and rest[0] in (
+                k.SELF_SUBJECT_ACCESS_REVIEW.plural, k.SELF_SUBJECT_RULES_REVIEW.plural):
+            return await self._review(request, identity, rest[0])
+        if (group, version, rest[0]) == (k.CUSTOM_RESOURCE_DEFINITION.group, "v1", k.CUSTOM_RESOURCE_DEFINITION.plural):
+            return self._crds(request, identity, rest)
         return await self._resource(request, identity, self._target(group, version, rest))
+
+    async def _review(self, request: web.Request, identity: Identity, plural: str) -> web.Response:
+        # Any authenticated user may ask about itself: the bootstrap ClusterRole system:basic-user, bound to
+        # system:authenticated, grants create on both reviews (plugin/pkg/auth/authorizer/rbac/bootstrappolicy).
+        if request.method != "POST":
+            raise ApiError(405, "MethodNotAllowed", "the server does not allow this method on the requested resource")
+        body = await self._body(request)
+        if plural == k.SELF_SUBJECT_ACCESS_REVIEW.plural:
+            return _json(rbac.access_review(self.store, identity, body), 201)
+        return _json(rbac.rules_review(self.store, identity, body), 201)
+
+    def _crds(self, request: web.Request, identity: Identity, rest: list[str]) -> web.Response:
+        kind = k.CUSTOM_RESOURCE_DEFINITION
+        if len(rest) > 2:
+            raise _not_found_path()
+        name = rest[1] if len(rest) == 2 else ""
+        if request.method != "GET" or request.query.get("watch") in ("true", "1"):
+            # The Gloo kinds are compiled into the sandbox: their definitions are served, not stored.
+            raise ApiError(405, "MethodNotAllowed", f"{kind.resource} are read-only in the sandbox (the Gloo kinds "
+                                                    "are built in); the server does not allow this method")
+        req = rbac.Request("get" if name else "list", kind.group, kind.plural, name=name)
+        if not rbac.authorize(self.store, identity, req):
+            raise rbac.forbidden(identity, req)
+        rv = self.store.resource_version
+        if name:
+            return self._object(request, kind, crds.get(self.store, name))
+        q = request.query
+        by_label, by_field = label_matcher(q.get("labelSelector", "")), field_matcher(q.get("fieldSelector", ""))
+        items = [c for c in crds.all_crds(self.store) if by_label(c) and by_field(c)]
+        if self._wants_table(request):
+            return _json(table(kind, items, rv, time.time(), include_object=q.get("includeObject", "Metadata")),
+                         content_type=_TABLE_TYPE)
+        return _json({"kind": f"{kind.kind}List", "apiVersion": kind.api_version, "metadata": {"resourceVersion": rv},
+                      "items": items})
 
     def _discovery(self, request: web.Request, segs: list[str]) -> web.Response | None:
         aggregated = "as=APIGroupDiscoveryList" in request.headers.get("Accept", "")
@@ -620,11 +643,13 @@ class ServerThread:
 
     Args:
         store: The objects served.
+        credentials: The serving certificate and the admin token.
         port: Port to bind; 0 picks a free one.
     """
 
-    def __init__(self, store: Store, port: int = 0) -> None:
+    def __init__(self, store: Store, credentials: Credentials, port: int = 0) -> None:
         self.store = store
+        self.credentials = credentials
         self.port = port
         self.server: KubeApiServer | None = None
         self.url = ""
@@ -647,7 +672,7 @@ class ServerThread:
             loop = asyncio.new_event_loop()
             self._loop = loop
             asyncio.set_event_loop(loop)
-            self.server = KubeApiServer(self.store, port=self.port)
+            self.server = KubeApiServer(self.store, self.credentials, port=self.port)
             try:
                 loop.run_until_complete(self.server.start())
             except BaseException as error:  # handed to the starting thread
@@ -691,20 +716,28 @@ class ServerThread:
         self.stop()
 
 
-def write_kubeconfig(path: Path, url: str) -> None:
+def write_kubeconfig(path: Path, url: str, credentials: Credentials) -> None:
     """Write a kubeconfig for the sandbox: cluster and context ``sandbox``, user ``admin``, namespace ``default``.
+
+    The CA is embedded (``certificate-authority-data``) and so is the admin's bearer token: the file is a
+    credential, written mode 0600.
 
     Args:
         path: Where to write it.
-        url: The API server's URL.
+        url: The API server's URL (``https://127.0.0.1:PORT``).
+        credentials: The CA and the admin token.
     """
     config = {
         "apiVersion": "v1", "kind": "Config", "preferences": {},
-        "clusters": [{"name": "sandbox", "cluster": {"server": url}}],
-        "users": [{"name": "admin", "user": {"token": ADMIN_TOKEN}}],
+        "clusters": [{"name": "sandbox", "cluster": {"server": url,
+                                                     "certificate-authority-data": credentials.ca_data()}}],
+        "users": [{"name": "admin", "user": {"token": credentials.token}}],
         "contexts": [{"name": "sandbox", "context": {"cluster": "sandbox", "user": "admin", "namespace": "default"}}],
         "current-context": "sandbox",
     }
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        out.write(yaml.safe_dump(config, sort_keys=False))
+    os.chmod(path, 0o600)

@@ -50,15 +50,38 @@ def human_duration(seconds: int) -> str:
     return f"{h // 24 // 365}y"
 
 
-def _age(obj: dict[str, Any], now: float) -> str:
-    stamp = (obj.get("metadata") or {}).get("creationTimestamp")
-    if not stamp:
+def _since(stamp: Any, now: float) -> str:
+    if not stamp or not isinstance(stamp, str):
         return "<unknown>"
     try:
-        created = datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC).timestamp()
+        then = datetime.strptime(stamp[:19], "%Y-%m-%dT%H:%M:%S").replace(tzinfo=UTC).timestamp()
     except ValueError:
         return "<unknown>"
-    return human_duration(int(now - created))
+    return human_duration(int(now - then))
+
+
+def _age(obj: dict[str, Any], now: float) -> str:
+    return _since((obj.get("metadata") or {}).get("creationTimestamp"), now)
+
+
+def _event(obj: dict[str, Any], now: float) -> list[_Cell]:
+    # printEvent in kubernetes/pkg/printers/internalversion/printers.go (the wide cells: the server always
+    # sends them, kubectl hides priority-1 columns without -o wide).
+    first = _since(obj.get("firstTimestamp") or obj.get("eventTime"), now)
+    last = _since(obj["lastTimestamp"], now) if obj.get("lastTimestamp") else first
+    count = int(obj.get("count") or 0)
+    if count > 1:
+        last = f"{last} (x{count} over {first})"
+    involved = obj.get("involvedObject") or {}
+    target = str(involved.get("kind", "")).lower()
+    if involved.get("name"):
+        target = f"{target}/{involved['name']}"
+    source = obj.get("source") or {}
+    origin = source.get("component") or obj.get("reportingComponent") or ""
+    if source.get("host"):
+        origin = f"{origin}, {source['host']}"
+    return [last, obj.get("type", ""), obj.get("reason", ""), target, involved.get("fieldPath", ""), origin,
+            str(obj.get("message", "")).strip(), first, count, (obj.get("metadata") or {}).get("name", "")]
 
 
 def _selector(sel: dict[str, Any] | None) -> str:
@@ -154,6 +177,25 @@ _COLUMNS: dict[Kind, tuple[list[_Column], Callable[[dict[str, Any]], list[_Cell]
                   lambda o: [len(o.get("data") or {}) + len(o.get("binaryData") or {}), "§AGE"]),
     k.SECRET: ([("Type", "string", 0, "The type of the secret"), ("Data", "string", 0, "The number of keys"), _AGE],
                lambda o: [o.get("type", "Opaque"), len(o.get("data") or {}), "§AGE"]),
+    k.CUSTOM_RESOURCE_DEFINITION: ([("Created At", "date", 0, "CreationTimestamp is a timestamp representing the "
+                                                              "server time when this object was created.")],
+                                   lambda o: [(o.get("metadata") or {}).get("creationTimestamp", "")]),
+}
+
+
+# Kinds whose row does not start with the name (printEvent puts it last, shown with -o wide only).
+_ROWS: dict[Kind, tuple[list[_Column], Callable[[dict[str, Any], float], list[_Cell]]]] = {
+    k.EVENT: ([("Last Seen", "string", 0, "The time at which the most recent occurrence of this event was recorded."),
+               ("Type", "string", 0, "Type of this event (Normal, Warning), new types could be added in the future."),
+               ("Reason", "string", 0, "This should be a short, machine understandable string that gives the "
+                                       "reason for the transition into the object's current status."),
+               ("Object", "string", 0, "The object that this event is about."),
+               ("Subobject", "string", 1, "The field of the object this event is about."),
+               ("Source", "string", 1, "The component reporting this event."),
+               ("Message", "string", 0, "A human-readable description of the status of this operation."),
+               ("First Seen", "string", 1, "The time at which the event was first recorded."),
+               ("Count", "string", 1, "The number of times this event has occurred."),
+               ("Name", "string", 1, _NAME[3])], _event),
 }
 
 
@@ -176,12 +218,17 @@ def table(kind: Kind, objects: list[dict[str, Any]], resource_version: str, now:
         The Table body.
     """
     columns, cells_of = _COLUMNS.get(kind, ([_AGE], lambda o: ["§AGE"]))
+    own = _ROWS.get(kind)
     definitions = [{"name": n, "type": t, "format": "name" if n == "Name" else "", "description": d, "priority": p}
-                   for n, t, p, d in [_NAME, *columns]]
+                   for n, t, p, d in (own[0] if own else [_NAME, *columns])]
     rows = []
     for obj in objects:
-        cells: list[_Cell] = [(obj.get("metadata") or {}).get("name", "")]
-        cells.extend(_age(obj, now) if c == "§AGE" else c for c in cells_of(obj))
+        cells: list[_Cell]
+        if own:
+            cells = own[1](obj, now)
+        else:
+            cells = [(obj.get("metadata") or {}).get("name", "")]
+            cells.extend(_age(obj, now) if c == "§AGE" else c for c in cells_of(obj))
         row: dict[str, Any] = {"cells": cells}
         if include_object == "Object":
             row["object"] = obj
