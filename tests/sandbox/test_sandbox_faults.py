@@ -198,6 +198,20 @@ spec:
             assert fetch(info.gateway + "/echo").body.strip() == "version:echo-v1"
 
 
+EVENT_READER = """
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: {name: event-reader, namespace: echo}
+rules: [{apiGroups: [""], resources: [events], verbs: [get, list, watch]}]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: event-reader, namespace: echo}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: event-reader}
+subjects: [{apiGroup: rbac.authorization.k8s.io, kind: Group, name: team-echo}]
+"""
+
+
 def test_rbac_with_impersonation(tmp_path: Path) -> None:
     with sandbox(tmp_path / "sb", "1.3") as info:
         kube = kubectl_for(info, tmp_path)
@@ -223,8 +237,7 @@ def test_rbac_with_impersonation(tmp_path: Path) -> None:
         assert kube.run("auth", "can-i", "impersonate", "users", as_user="echo-dev", as_group="team-echo",
                         check=False).stdout.strip() == "no"
         # The seed's RBAC (as published) does not grant Events; a platform team would, as here.
-        kube.run("create", "role", "event-reader", "-n", "echo", "--verb=get,list,watch", "--resource=events")
-        kube.run("create", "rolebinding", "event-reader", "-n", "echo", "--role=event-reader", "--group=team-echo")
+        kube.run("apply", "-f", "-", input=EVENT_READER)
         events = kube.run("get", "events", "-n", "echo", "-o", "json", as_user="echo-dev", as_group="team-echo")
         seen = json.loads(events.stdout)["items"]
         reasons = {(e["involvedObject"]["kind"], e["reason"]) for e in seen}

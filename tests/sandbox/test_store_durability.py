@@ -8,6 +8,7 @@ import json
 import os
 import resource
 import signal
+import ssl
 import stat
 import urllib.error
 import urllib.request
@@ -22,6 +23,7 @@ from gloo_nb.errors import GlooNbError
 from gloo_nb.sandbox import kinds as k
 from gloo_nb.sandbox import store as store_module
 from gloo_nb.sandbox.kubeapi import ServerThread, write_kubeconfig
+from gloo_nb.sandbox.kubeapi.pki import Credentials
 from gloo_nb.sandbox.statedir import private_dir
 from gloo_nb.sandbox.store import ApiError, Store, WatchEvent
 
@@ -229,20 +231,23 @@ def test_private_dir_tightens_an_existing_tree(tmp_path: Path) -> None:
 
 def test_api_refuses_a_yaml_date_and_kubectl_keeps_working(tmp_path: Path) -> None:
     store = Store(tmp_path / "state")
-    server = ServerThread(store)
+    creds = Credentials.load_or_create(tmp_path / "pki")
+    server = ServerThread(store, creds)
     try:
         url = server.start()
         kubeconfig = tmp_path / "kubeconfig"
-        write_kubeconfig(kubeconfig, url)
+        write_kubeconfig(kubeconfig, url, creds)
         (tmp_path / "home").mkdir()
         kube = Kube(str(kubeconfig), tmp_path / "home")
         kube.run("create", "namespace", "team")
         body = (b"apiVersion: v1\nkind: Service\nmetadata: {name: dated, namespace: team}\n"
                 b"spec:\n  ports:\n  - port: 80\n    name: 2024-01-01\n")
         request = urllib.request.Request(url + "/api/v1/namespaces/team/services?fieldManager=kubectl", data=body,
-                                         method="POST", headers={"Content-Type": "application/yaml"})
+                                         method="POST", headers={"Content-Type": "application/yaml",
+                                                                 "Authorization": f"Bearer {creds.token}"})
+        tls = ssl.create_default_context(cafile=str(creds.ca_cert))
         with pytest.raises(urllib.error.HTTPError) as err:
-            urllib.request.urlopen(request, timeout=10)  # noqa: S310 - the loopback server above
+            urllib.request.urlopen(request, timeout=10, context=tls)  # noqa: S310 - the loopback server above
         status = json.loads(err.value.read())
         assert err.value.code == 400 and status["kind"] == "Status" and status["reason"] == "BadRequest"
         assert "spec.ports[0].name" in status["message"]
