@@ -258,6 +258,14 @@ class Sandbox:
         self.profile = profile
         self.replicas = replicas
         self.store = Store(state_dir)
+        max_pods = os.environ.get("GLOO_NB_SANDBOX_MAX_PODS", "").strip()
+        if max_pods:
+            # the per-namespace pod cap (store.POD_QUOTA by default); the seeded proxy pods count too
+            if max_pods.isdigit():
+                self.store.pod_quota = max(int(max_pods), replicas)
+            else:
+                log.warning("GLOO_NB_SANDBOX_MAX_PODS=%r is not a whole number; keeping %s pods per namespace",
+                            max_pods, self.store.pod_quota)
         # A restarted sandbox takes its earlier API and xDS ports back when they are free, so
         # kubeconfigs, connections and xDS streams opened before the restart keep working.
         self._ports_file = state_dir / "ports.json"
