@@ -543,6 +543,11 @@ class Kubelet:
             new_status["unavailableReplicas"] = unavailable
         new_status["conditions"] = [avail_cond, prog]
         if failure is not None:
+            # Kept as first written while it holds (replica_set_utils.go calculateStatus sets it only when
+            # absent): a fresh pod name in every retry's message would rewrite the status forever.
+            prev_failure = conditions.get("ReplicaFailure") or {}
+            if prev_failure.get("status") == "True" and prev_failure.get("reason") == "FailedCreate":
+                failure = str(prev_failure.get("message") or failure)
             new_status["conditions"].append(condition("ReplicaFailure", True, "FailedCreate", failure))
             self._quota_blocked.add((ns, name))
         else:

@@ -305,3 +305,24 @@ def test_generators_with_protobuf_bodies(cluster: Cluster) -> None:
     assert secret["type"] == "Opaque" and secret["data"] == {"pw": "aHVudGVyMg=="}
     refused = cluster.run("create", "deployment", "d", "--image=i", "-n", "pb", check=False)
     assert refused.returncode != 0 and "unknown format" in refused.stderr
+
+
+def test_bounded_input_through_kubectl(cluster: Cluster) -> None:
+    cluster.apply("apiVersion: v1\nkind: Namespace\nmetadata: {name: default}\n")
+    nan = cluster.tmp / "nan.json"
+    nan.write_text('{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "nan"}, "data": {}, "x": NaN}')
+    out = cluster.run("create", "--raw", "/api/v1/namespaces/default/configmaps", "-f", str(nan), check=False)
+    assert out.returncode != 0
+    assert "Error from server (BadRequest)" in out.stderr and "invalid character 'N'" in out.stderr
+    big = cluster.tmp / "big.json"
+    big.write_text(json.dumps({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "big"},
+                               "data": {"k": "x" * (3 * 1024 * 1024)}}))
+    out = cluster.run("create", "--raw", "/api/v1/namespaces/default/configmaps", "-f", str(big), check=False)
+    assert out.returncode != 0 and "limit is 3145728" in out.stderr
+    # nothing half-stored: the whole namespace still prints as YAML
+    assert "items: []" in cluster.run("get", "cm", "-n", "default", "-o", "yaml").stdout
+    bad_container = ("apiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: default}\n"
+                     "spec: {containers: [{name: ../../x, image: busybox}]}\n")
+    out = cluster.run("apply", "-f", "-", stdin=bad_container, check=False)
+    assert out.returncode != 0
+    assert 'The Pod "p" is invalid: spec.containers[0].name: Invalid value: "../../x"' in out.stderr
