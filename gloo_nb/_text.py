@@ -20,7 +20,7 @@ def _escape(match: re.Match[str]) -> str:
     return f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}"
 
 
-def escape_controls(text: str) -> str:
+def escape_controls(text: str, *, keep: str = "") -> str:
     r"""Return ``text`` with control characters written as escapes (``\n``, ``\x1b``, ``\u202e``).
 
     For names and messages from a cluster or a file printed as text: an escape sequence in an object's
@@ -29,8 +29,12 @@ def escape_controls(text: str) -> str:
 
     Args:
         text: The text to print.
+        keep: Control characters to leave as they are (``"\\n"`` for a whole multi-line report whose
+            lines gloo_nb itself laid out).
 
     Returns:
         The same text when it holds no control character, else the escaped copy.
     """
-    return _CONTROLS.sub(_escape, text) if _CONTROLS.search(text) else text
+    if not _CONTROLS.search(text):
+        return text
+    return _CONTROLS.sub(lambda m: m.group() if m.group() in keep else _escape(m), text)

@@ -1603,7 +1603,10 @@ def load_documents(data: str | bytes, *, file: str = "<input>") -> list[Any]:
     Raises:
         ParseError: The stream cannot be read.
     """
-    text = data.decode("utf-8", errors="strict") if isinstance(data, bytes) else data
+    try:
+        text = data.decode("utf-8", errors="strict") if isinstance(data, bytes) else data
+    except UnicodeDecodeError as error:
+        raise ParseError(f"not UTF-8 text at byte {error.start}; save the file as UTF-8", file=file) from None
     first = _NON_SPACE.search(text, 1 if text.startswith("\ufeff") else 0)
     if first is None:
         return []

@@ -433,8 +433,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     args.state_dir.mkdir(parents=True, exist_ok=True)
-    sandbox = Sandbox(args.state_dir.resolve(), check_profile(args.gloo_version), args.replicas,
-                      exit_with=args.exit_with)
+    profile = check_profile(args.gloo_version, source="--gloo-version")
+    sandbox = Sandbox(args.state_dir.resolve(), profile, args.replicas, exit_with=args.exit_with)
     try:
         asyncio.run(sandbox.run())
     except Exception as exc:  # noqa: BLE001 - the parent prints the log's last line

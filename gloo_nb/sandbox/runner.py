@@ -46,7 +46,7 @@ class SandboxInfo:
     @property
     def gloo_version(self) -> Profile:
         """The sandbox's Gloo profile."""
-        return check_profile(self.data["glooVersion"])
+        return check_profile(self.data.get("glooVersion"), source=f"{_endpoints_file(self.state_dir)}: glooVersion")
 
     @property
     def kubeconfig(self) -> str:
@@ -150,7 +150,8 @@ def start(state_dir: Path, *, gloo_version: str | None = None, replicas: int = 2
         raise SandboxError(f"a sandbox already runs in {state_dir} (pid {current.pid}); "
                            f"stop it first with: gloo-nb sandbox stop --state-dir {state_dir}")
     earlier = read_info(state_dir)
-    profile = check_profile(gloo_version or (earlier.data.get("glooVersion") if earlier else None) or "current")
+    profile = (check_profile(gloo_version, source="--gloo-version") if gloo_version
+               else earlier.gloo_version if earlier and earlier.data.get("glooVersion") else "current")
     state_dir.mkdir(parents=True, exist_ok=True)
     _endpoints_file(state_dir).unlink(missing_ok=True)
     with open(state_dir / "sandbox.log", "ab") as log:
