@@ -163,3 +163,11 @@ def test_names_from_files_are_printed_escaped(tmp_path: Path, capsys: pytest.Cap
     missing = tmp_path / "no\x1b[31mfile.yaml"
     code, _, err = run("translate", str(missing), capsys=capsys)
     one_line_failure(code, err, "no\\x1b[31mfile.yaml: no such file or folder")
+
+
+def test_load_documents_bounds_deep_json() -> None:
+    from gloo_nb.errors import ParseError
+    from gloo_nb.models.codec import load_documents
+
+    with pytest.raises(ParseError, match="nested too deeply"):
+        load_documents("[" * 100_000 + "]" * 100_000, file="deep.json")

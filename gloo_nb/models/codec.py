@@ -1616,6 +1616,8 @@ def load_documents(data: str | bytes, *, file: str = "<input>") -> list[Any]:
         except json.JSONDecodeError as error:
             raise ParseError(f"invalid JSON: {error.msg} at line {error.lineno}, column {error.colno}",
                              file=file) from None
+        except RecursionError:
+            raise ParseError("nested too deeply to read", file=file) from None
         return [v for v in (value if isinstance(value, list) else [value]) if v is not None]
     try:
         return [value for _, value in _yaml_documents(text, file) if value is not None]
