@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
+from gloo_nb.errors import UsageError
+
 JSON = dict[str, Any]
 """A decoded JSON/YAML object."""
 
@@ -16,20 +18,23 @@ Severity = Literal["error", "warning"]
 """Severity of a finding, as Gloo reports it."""
 
 
-def check_profile(value: str) -> Profile:
-    """Return ``value`` as a profile, or raise ``ValueError`` naming the accepted ones.
+def check_profile(value: object, *, source: str = "") -> Profile:
+    """Return ``value`` as a profile: the one parser of a profile string, wherever it comes from.
 
     Args:
-        value: The profile name to check.
+        value: The profile name to check (from a flag, a bundle, a journal, ``endpoints.json``...).
+        source: Where it was read, for the message, e.g. ``bundle.json: glooVersion``.
 
     Returns:
         The profile name, typed.
 
     Raises:
-        ValueError: When the value is not a known profile.
+        UsageError: When the value is not a known profile (any type: files hold what they hold).
     """
     if value == "1.3":
         return "1.3"
     if value == "current":
         return "current"
-    raise ValueError(f"unknown Gloo version {value!r}: use one of {', '.join(PROFILES)}")
+    shown = repr(value) if isinstance(value, str) else f"{value!r} ({type(value).__name__})"
+    where = f"{source}: " if source else ""
+    raise UsageError(f"{where}unknown Gloo version {shown[:80]}: use one of {', '.join(PROFILES)}")

@@ -16,8 +16,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from gloo_nb._text import escape_controls
 from gloo_nb._types import PROFILES, check_profile
-from gloo_nb.app.manifests import read_manifests
+from gloo_nb.app.manifests import read_input, read_manifests, read_stream
 from gloo_nb.errors import GlooNbError, UsageError
 from gloo_nb.models.codec import ParseResult
 from gloo_nb.translate import Translation, translate
@@ -32,9 +33,19 @@ if TYPE_CHECKING:
 PROG = "gloo-nb"
 
 
+def _out(text: str) -> None:
+    """Write a report to stdout: every text report goes through here.
+
+    Names, reasons and messages in it come from clusters and files; their control characters are
+    printed as escapes (only the report's own line breaks stay), so they cannot drive the terminal.
+    JSON output needs no help (json escapes them).
+    """
+    sys.stdout.write(escape_controls(text, keep="\n"))
+
+
 def _read_and_translate(args: argparse.Namespace) -> tuple[Translation, ParseResult]:
     parsed = read_manifests(args.paths)
-    return translate(parsed.resources, check_profile(args.gloo_version or "current")), parsed
+    return translate(parsed.resources, check_profile(args.gloo_version or "current", source="--gloo-version")), parsed
 
 
 def run_translate(args: argparse.Namespace) -> int:
@@ -48,7 +59,7 @@ def run_translate(args: argparse.Namespace) -> int:
     """
     translation, parsed = _read_and_translate(args)
     doc = render(translation, parse_findings=parsed.findings, parse_skipped=parsed.skipped)
-    sys.stdout.write(json.dumps(doc, indent=2) + "\n" if args.json else render_text(doc))
+    _out(json.dumps(doc, indent=2) + "\n" if args.json else render_text(doc))
     return 0
 
 
@@ -74,7 +85,7 @@ def run_check(args: argparse.Namespace) -> int:
     else:
         translation, parsed = _read_and_translate(args)
     found = problems(translation, parsed.findings)
-    sys.stdout.write("".join(p.line() + "\n" for p in found) + summary_line(found) + "\n")
+    _out("".join(p.line() + "\n" for p in found) + summary_line(found) + "\n")
     return 1 if found else 0
 
 
@@ -122,7 +133,7 @@ def _connect(args: argparse.Namespace) -> GatewayConnection:
     if args.sandbox:
         conn = connect_sandbox(args.sandbox, as_user=args.as_user, as_group=args.as_group)
         if args.gloo_version:
-            conn.profile = check_profile(args.gloo_version)
+            conn.profile = check_profile(args.gloo_version, source="--gloo-version")
         return conn
     if not args.kubeconfig:
         raise UsageError("give a connection: --sandbox DIR or --kubeconfig F [--context C]")
@@ -151,7 +162,7 @@ def run_inspect(args: argparse.Namespace) -> int:
     if args.json:
         sys.stdout.write(json.dumps(inspection.document(), indent=2) + "\n")
     else:
-        sys.stdout.write(inspection.text())
+        _out(inspection.text())
     return 0
 
 
@@ -205,10 +216,11 @@ def _route_requests(args: argparse.Namespace) -> list[Request]:
     if args.requests:
         if args.path or args.header or args.method:
             raise UsageError("route: give --requests FILE or --path/--method/--header, not both")
+        data = read_stream(sys.stdin.buffer) if args.requests == "-" else read_input(args.requests)
         try:
-            lines = Path(args.requests).read_text(encoding="utf-8").splitlines()
-        except OSError as err:
-            raise UsageError(f"route: cannot read {args.requests} ({err.strerror or err}); give a JSON-lines file"
+            lines = data.decode("utf-8").splitlines()
+        except UnicodeDecodeError as err:
+            raise UsageError(f"route: {args.requests}: not UTF-8 text at byte {err.start}; give a JSON-lines file"
                              ) from None
         docs = []
         for n, line in enumerate(lines, 1):
@@ -277,7 +289,7 @@ def run_route(args: argparse.Namespace) -> int:
     if args.json:
         sys.stdout.write(json.dumps({"results": results}, indent=2) + "\n")
     else:
-        sys.stdout.write("\n".join(lines) + "\n")
+        _out("\n".join(lines) + "\n")
     return 0
 
 
@@ -328,7 +340,7 @@ def run_rollout(args: argparse.Namespace) -> int:
                     lines.append(p.diff.rstrip() or "  (no change to the RouteTable)")
                 if not previews:
                     lines.append("nothing to do: the RouteTable is already where the rollout ends")
-                sys.stdout.write("\n".join(lines) + "\n")
+                _out("\n".join(lines) + "\n")
             if first_failed:
                 sys.stderr.write(f"{PROG}: rollout: step {previews[0].step} would be refused: "
                                  f"{first_failed[0].name}: {first_failed[0].reason}\n")
@@ -340,7 +352,7 @@ def run_rollout(args: argparse.Namespace) -> int:
             told = _tell(rollout.notices, told)
             reports.append(report)
             if not args.json:
-                sys.stdout.write(report.text() + "\n")
+                _out(report.text() + "\n")
                 sys.stdout.flush()
         told = _tell(rollout.notices, told)
         last = reports[-1] if reports else None
@@ -360,8 +372,8 @@ def run_rollout(args: argparse.Namespace) -> int:
             sys.stderr.write(f"{PROG}: rollout stopped at {last.step}: {last.outcome}: {last.reason}\n")
         elif not reports:
             # Only after the run re-checked the last proof against the live cluster (its notice says so).
-            sys.stdout.write(f"{target.route_table}: nothing to do, every step is proven and the live cluster "
-                             f"still serves the last one\n")
+            _out(f"{target.route_table}: nothing to do, every step is proven and the live cluster still serves "
+                 f"the last one\n")
         return code
 
 
@@ -421,7 +433,7 @@ def run_journal(args: argparse.Namespace) -> int:
                          + "".join(f"\nloss: {loss}" for loss in journal.losses) + "\n")
         return 0
     summary = incident_summary(load_timeline(*args.dirs, profile=args.gloo_version))
-    sys.stdout.write(json.dumps(summary.document(), indent=2) + "\n" if args.json else summary.text())
+    _out(json.dumps(summary.document(), indent=2) + "\n" if args.json else summary.text())
     return 0
 
 
@@ -566,7 +578,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _fail(message: str) -> int:
     one_line = " ".join(line.strip() for line in message.splitlines() if line.strip())
-    sys.stderr.write(f"{PROG}: {one_line}\n")
+    # names and messages in errors come from files and clusters: print them, never obey them
+    sys.stderr.write(f"{PROG}: {escape_controls(one_line)}\n")
     return 2
 
 

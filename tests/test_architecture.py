@@ -34,6 +34,7 @@ PURE_CORE = (
     "gloo_nb/errors.py",
     "gloo_nb/_types.py",
     "gloo_nb/_gc.py",
+    "gloo_nb/_text.py",
 )
 
 # Top-level modules the pure core must not import (any submodule counts too).

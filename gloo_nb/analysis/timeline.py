@@ -440,8 +440,8 @@ class Timeline:
     def __init__(self, journal: Journal, *, profile: Profile | None = None) -> None:
         self.journal = journal
         starts = [e.data for e in journal.of_kind(RECORDER_START).events]
-        recorded = str(starts[-1].get("profile") or "current") if starts else "current"
-        self.profile: Profile = profile or check_profile(recorded)
+        recorded = (starts[-1].get("profile") or "current") if starts else "current"
+        self.profile: Profile = profile or check_profile(recorded, source="journal: recorder start: profile")
         self.namespace: str = str(starts[-1].get("namespace") or PLATFORM_NAMESPACE) if starts else PLATFORM_NAMESPACE
         self._starts = [e.time for e in journal.of_kind(RECORDER_START).events]
         self._listed = list(dict.fromkeys(str(n) for s in starts for n in s.get("replicas") or []))
@@ -1067,7 +1067,7 @@ def load_timeline(*directories: str | os.PathLike[str], profile: str | None = No
         ValueError: ``profile`` is not ``1.3`` or ``current``.
     """
     journal = read_journal(*directories)
-    return Timeline(journal, profile=check_profile(profile) if profile else None)
+    return Timeline(journal, profile=check_profile(profile, source="profile") if profile else None)
 
 
 def rfc3339(time: datetime | None) -> str | None:

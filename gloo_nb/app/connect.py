@@ -430,8 +430,8 @@ def connect(kubeconfig: str | None = None, *, context: str | None = None, as_use
         GatewayUnreachable: The cluster or a required part of the gateway cannot be reached.
     """
     kube = KubeClient.from_kubeconfig(kubeconfig, context=context, as_user=as_user, as_group=as_group)
-    conn = GatewayConnection(kube, check_profile(gloo_version) if gloo_version else "current", namespace,
-                             xds, role, gateway_url=gateway_url, xds_tls=xds_tls)
+    profile = check_profile(gloo_version, source="gloo_version") if gloo_version else "current"
+    conn = GatewayConnection(kube, profile, namespace, xds, role, gateway_url=gateway_url, xds_tls=xds_tls)
     try:
         if gloo_version is None:
             conn.profile = _detect_profile(kube, namespace) or "current"
@@ -509,7 +509,7 @@ def read_sandbox_endpoints(state_dir: str | Path) -> dict[str, Any]:
         info = json.loads(path.read_text())
     except (OSError, ValueError):
         info = {}
-    if not info.get("pid"):
+    if not isinstance(info, dict) or not info.get("pid"):
         raise GatewayUnreachable(f"no sandbox runs in {state_dir}; start one with: gloo-nb sandbox start "
                                f"--state-dir {state_dir}")
     return dict(info)
@@ -533,7 +533,8 @@ def connect_sandbox(state_dir: str | Path, *, as_user: str | None = None, as_gro
     """
     info = read_sandbox_endpoints(state_dir)
     admin = None if port_forward else {f"gateway-proxy-{i}": url for i, url in enumerate(info["envoyAdmin"])}
-    conn = connect(info["kubeconfig"], as_user=as_user, as_group=as_group, gloo_version=info["glooVersion"],
+    profile = check_profile(info.get("glooVersion"), source=f"{Path(state_dir) / 'endpoints.json'}: glooVersion")
+    conn = connect(info["kubeconfig"], as_user=as_user, as_group=as_group, gloo_version=profile,
                    xds=str(info["xds"]), port_forward=port_forward, admin_urls=admin, gateway_url=info["gateway"])
     if info.get("clusterId"):
         conn.cluster_id = str(info["clusterId"])

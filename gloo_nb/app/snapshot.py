@@ -20,8 +20,9 @@ from google.protobuf import json_format
 
 from gloo_nb._types import Profile, check_profile
 from gloo_nb.app.connect import GatewayConnection, Inspection
+from gloo_nb.app.manifests import read_input
 from gloo_nb.errors import GlooNbError, ParseError
-from gloo_nb.models.codec import ParseResult, load_documents, parse_objects
+from gloo_nb.models.codec import ParseResult, load_document, load_documents, parse_objects
 from gloo_nb.models.snapshot import Snapshot
 from gloo_nb.translate import Translation, translate
 from gloo_nb.translate.eds import kube_endpoints_of
@@ -71,15 +72,26 @@ def parse_served(doc: Mapping[str, Any], file: str = "served.json") -> ServedSna
         cls = protos.message_class(type_url)
         assert cls is not None
         items = []
-        for i, item in enumerate(doc.get(key) or []):
+        section = _typed(doc.get(key) or [], list, key, file)
+        for i, item in enumerate(section):
+            _typed(item, dict, f"{key}[{i}]", file)
             try:
                 items.append(json_format.ParseDict(item, cls(), ignore_unknown_fields=True))
-            except json_format.ParseError as err:
-                raise ParseError(f"{key}[{i}] does not decode: {err}", file=file) from None
+            except (json_format.ParseError, TypeError, ValueError) as err:
+                raise ParseError(f"does not decode: {err}", file=file, field=f"{key}[{i}]") from None
         out[key] = items
+    versions = _typed(doc.get("versions") or {}, dict, "versions", file)
     return ServedSnapshot(listeners=out["listeners"], route_configurations=out["routeConfigurations"],
                           clusters=out["clusters"], endpoints=out["endpoints"],
-                          versions=dict(doc.get("versions") or {}))
+                          versions={str(k): str(v) for k, v in versions.items()})
+
+
+def _typed(value: Any, expected: type, field: str, file: str) -> Any:
+    if not isinstance(value, expected):
+        names: dict[type, str] = {dict: "an object", list: "a list", str: "a string"}
+        want = names.get(expected, expected.__name__)
+        raise ParseError(f"expected {want}, found {type(value).__name__}", file=file, field=field or None)
+    return value
 
 
 def save_snapshot(conn: GatewayConnection, out: Path, *, timeout: float = 10.0) -> dict[str, Any]:
@@ -140,17 +152,24 @@ class SnapshotBundle:
     def served(self) -> ServedSnapshot | None:
         """What the control plane served, when it was recorded."""
         file = self.path / "served.json"
-        return parse_served(json.loads(_read(file)), str(file)) if file.exists() else None
+        return parse_served(_read_object(file), str(file)) if file.exists() else None
 
     def applied(self) -> tuple[dict[str, ServedSnapshot], dict[str, XdsStats]]:
         """Each replica's applied configuration and xDS stats, by node id."""
         applied: dict[str, ServedSnapshot] = {}
         stats: dict[str, XdsStats] = {}
         for file in sorted((self.path / "applied").glob("*.json")):
-            doc = json.loads(_read(file))
-            node = str(doc.get("nodeId") or file.stem)
-            applied[node] = parse_config_dump(doc.get("configDump") or {}).applied()
-            stats[node] = parse_xds_stats(doc.get("stats") or {})
+            doc = _read_object(file)
+            node = str(_typed(doc.get("nodeId") or file.stem, str, "nodeId", str(file)))
+            dump = _typed(doc.get("configDump") or {}, dict, "configDump", str(file))
+            counters = _typed(doc.get("stats") or {}, dict, "stats", str(file))
+            try:
+                applied[node] = parse_config_dump(dump).applied()
+                stats[node] = parse_xds_stats(counters)
+            except (json_format.ParseError, AttributeError, KeyError, TypeError, ValueError) as err:
+                # a hand-edited or truncated dump: name the file rather than fail as a bug
+                raise ParseError(f"does not decode as an Envoy config dump and stats: {err}",
+                                 file=str(file)) from None
         return applied, stats
 
     def collect(self) -> Inspection:
@@ -160,12 +179,17 @@ class SnapshotBundle:
         return Inspection.build(translation, self.served(), applied, stats, parse_findings=parsed.findings)
 
 
-def _read(file: Path) -> str:
+def _read(file: Path) -> bytes:
+    # regular files only, size-bounded: a FIFO named applied/x.json must not hang the reader
     try:
-        return file.read_text(encoding="utf-8")
-    except OSError as err:
-        raise BundleError(f"{file}: cannot read it ({err.strerror or err}); is this a gloo-nb snapshot bundle?") \
-            from None
+        return read_input(file)
+    except ParseError as err:
+        raise BundleError(f"{err.one_line()}; is this a gloo-nb snapshot bundle?") from None
+
+
+def _read_object(file: Path) -> dict[str, Any]:
+    doc = load_document(_read(file), file=str(file), yaml_allowed=False)
+    return dict(_typed(doc, dict, "", str(file)))
 
 
 def open_snapshot(path: str | Path, *, gloo_version: str | None = None) -> SnapshotBundle:
@@ -182,5 +206,8 @@ def open_snapshot(path: str | Path, *, gloo_version: str | None = None) -> Snaps
         BundleError: The folder is not a bundle.
     """
     folder = Path(path)
-    meta = json.loads(_read(folder / "bundle.json"))
-    return SnapshotBundle(folder, check_profile(gloo_version or meta.get("glooVersion") or "current"), meta)
+    file = folder / "bundle.json"
+    meta = _read_object(file)
+    profile = (check_profile(gloo_version, source="--gloo-version") if gloo_version
+               else check_profile(meta.get("glooVersion") or "current", source=f"{file}: glooVersion"))
+    return SnapshotBundle(folder, profile, meta)

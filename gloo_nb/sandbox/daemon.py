@@ -262,6 +262,14 @@ class Sandbox:
         self.profile = profile
         self.replicas = replicas
         self.store = Store(state_dir)
+        max_pods = os.environ.get("GLOO_NB_SANDBOX_MAX_PODS", "").strip()
+        if max_pods:
+            # the per-namespace pod cap (store.POD_QUOTA by default); the seeded proxy pods count too
+            if max_pods.isdigit():
+                self.store.pod_quota = max(int(max_pods), replicas)
+            else:
+                log.warning("GLOO_NB_SANDBOX_MAX_PODS=%r is not a whole number; keeping %s pods per namespace",
+                            max_pods, self.store.pod_quota)
         # A restarted sandbox takes its earlier API and xDS ports back when they are free, so
         # kubeconfigs, connections and xDS streams opened before the restart keep working.
         self._ports_file = state_dir / "ports.json"
@@ -463,8 +471,8 @@ def main(argv: list[str] | None = None) -> int:
     os.umask(PRIVATE_UMASK)
     private_dir(args.state_dir)
     try:
-        sandbox = Sandbox(args.state_dir.resolve(), check_profile(args.gloo_version), args.replicas,
-                          exit_with=args.exit_with)
+        profile = check_profile(args.gloo_version, source="--gloo-version")
+        sandbox = Sandbox(args.state_dir.resolve(), profile, args.replicas, exit_with=args.exit_with)
     except GlooNbError as exc:  # e.g. an object log it cannot read: one line, which the parent prints
         log.error("sandbox failed: %s", exc)
         return 1

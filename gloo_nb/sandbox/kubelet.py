@@ -45,7 +45,7 @@ from gloo_nb.sandbox.events import NORMAL, WARNING, EventRecorder, object_ref
 from gloo_nb.sandbox.store import CONTROLLER, KUBELET, ApiError, Identity, Store, WatchEvent
 
 __all__ = ["HOST_IP", "MANAGED_BY", "NODE_NAME", "PORTS_ANNOTATION", "TEMPLATE_HASH_LABEL", "Kubelet",
-           "template_hash"]
+           "state_path", "template_hash"]
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +91,32 @@ def template_hash(template: dict[str, Any], collision_count: int = 0) -> str:
     for byte in data:
         h = ((h ^ byte) * 0x01000193) & 0xFFFFFFFF
     return "".join(_SAFE_CHARS[ord(ch) % len(_SAFE_CHARS)] for ch in str(h).zfill(10))
+
+
+def state_path(root: Path, *parts: str) -> Path:
+    """Join names taken from objects (namespace, pod, container) under ``root``, never leaving it.
+
+    The API validates those names (DNS-1123), but the kubelet also reads objects persisted before that
+    rule existed: every path it builds from them goes through here, which refuses a part that is not
+    one plain file name and a result that resolves (symlinks included) outside ``root``.
+
+    Args:
+        root: The directory the path must stay in (the state directory's ``pods``).
+        *parts: File names, e.g. ``"ns_pod_uid"``, ``"container"``.
+
+    Returns:
+        ``root / parts...``.
+
+    Raises:
+        ValueError: A part is empty, ``.``/``..`` or holds a separator or NUL, or the path leaves ``root``.
+    """
+    for part in parts:
+        if part in ("", ".", "..") or any(c in part for c in "/\\\0"):
+            raise ValueError(f"{part!r} cannot name a file or folder under {root}")
+    path = root.joinpath(*parts)
+    if not path.resolve().is_relative_to(root.resolve()):
+        raise ValueError(f"{path} leaves {root}")
+    return path
 
 
 def _selector_matches(selector: dict[str, str], labels: dict[str, str]) -> bool:
@@ -203,6 +229,7 @@ class Kubelet:
         self._kubelet_events = EventRecorder(store, "kubelet", identity, host=NODE_NAME)
         self._scheduler_events = EventRecorder(store, "default-scheduler", CONTROLLER)
         self._deployment_events = EventRecorder(store, "deployment-controller", CONTROLLER)
+        self._quota_blocked: set[tuple[str, str]] = set()
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -304,7 +331,10 @@ class Kubelet:
             n = c.restart_count - 1 if previous else c.restart_count
             if n < 0:
                 return None
-            path = rt.directory / c.name / f"{n}.log"
+            try:
+                path = state_path(rt.directory, c.name, f"{n}.log")
+            except ValueError:
+                return None
             return path if path.exists() else None
 
     # --- event intake ----------------------------------------------------------------------------
@@ -367,6 +397,10 @@ class Kubelet:
                 elif kind is kinds.POD:
                     pods.add((ns, name))
                     service_namespaces.add(ns)
+                    if etype == "DELETED":
+                        # a freed quota slot: Deployments refused earlier try again (the ReplicaSet
+                        # controller requeues on pod deletion too)
+                        deployments.update(key for key in self._quota_blocked if key[0] == ns)
                     if owner:
                         for dep in self._deployments_owning(ns, owner):
                             deployments.add((ns, dep))
@@ -460,6 +494,7 @@ class Kubelet:
             for pod in doomed:
                 self._delete_pod(ns, pod)
 
+        failure: str | None = None
         if not spec.get("paused"):
             if (spec.get("strategy") or {}).get("type") == "Recreate" and old:
                 scale_down_old(old)
@@ -467,9 +502,18 @@ class Kubelet:
             if len(new) < replicas:
                 before = len(new)
                 for _ in range(replicas - len(new)):
-                    new.append(self._create_pod(dep, template, phash, rs_name))
-                created = True
-                scaled(True, rs_name, before, replicas)
+                    try:
+                        new.append(self._create_pod(dep, template, phash, rs_name))
+                    except ApiError as exc:
+                        if exc.code != 403:
+                            raise
+                        # A quota refusal (the namespace's pod cap): the ReplicaSet controller records it
+                        # as ReplicaFailure/FailedCreate and the Deployment controller copies it up.
+                        failure = exc.message
+                        break
+                    created = True
+                if len(new) > before:
+                    scaled(True, rs_name, before, len(new))
             elif len(new) > replicas:
                 doomed = sorted(new, key=self._deletion_rank)[: len(new) - replicas]
                 for pod in doomed:
@@ -524,6 +568,16 @@ class Kubelet:
         if unavailable > 0:
             new_status["unavailableReplicas"] = unavailable
         new_status["conditions"] = [avail_cond, prog]
+        if failure is not None:
+            # Kept as first written while it holds (replica_set_utils.go calculateStatus sets it only when
+            # absent): a fresh pod name in every retry's message would rewrite the status forever.
+            prev_failure = conditions.get("ReplicaFailure") or {}
+            if prev_failure.get("status") == "True" and prev_failure.get("reason") == "FailedCreate":
+                failure = str(prev_failure.get("message") or failure)
+            new_status["conditions"].append(condition("ReplicaFailure", True, "FailedCreate", failure))
+            self._quota_blocked.add((ns, name))
+        else:
+            self._quota_blocked.discard((ns, name))
         if status.get("collisionCount"):
             new_status["collisionCount"] = status["collisionCount"]
 
@@ -624,7 +678,7 @@ class Kubelet:
         old_status = pod.get("status") or {}
         old_ports = _pod_ports(pod)
         rt = _PodRuntime(namespace=ns, name=name, uid=meta["uid"], restart_policy=spec.get("restartPolicy", "Always"),
-                         directory=self.state_dir / "pods" / f"{ns}_{name}_{meta['uid']}",
+                         directory=state_path(self.state_dir / "pods", f"{ns}_{name}_{meta['uid']}"),
                          start_time=old_status.get("startTime") or _now())
         previous = {s.get("name"): s for s in old_status.get("containerStatuses") or []}
         for cspec in spec.get("containers") or []:
@@ -738,7 +792,15 @@ class Kubelet:
         ready_r, ready_w = os.pipe()
         cmd += ["--ready-fd", str(ready_w), "--", *program_args]
         env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOSTNAME": rt.name, **c.env}
-        log_dir = rt.directory / c.name
+        try:
+            log_dir = state_path(rt.directory, c.name)
+        except ValueError as exc:
+            # a name persisted before validation refused it: the container never runs, nothing is written
+            c.waiting = {"reason": "CreateContainerConfigError", "message": f"invalid container name: {exc}"}
+            c.done = True
+            os.close(ready_r)
+            os.close(ready_w)
+            return
         log_dir.mkdir(parents=True, exist_ok=True)
         c.log_file = log_dir / f"{c.restart_count}.log"
         self._container_event(rt, c, NORMAL, "Pulled", f'Container image "{c.image}" already present on machine')

@@ -48,7 +48,7 @@ class SandboxInfo:
     @property
     def gloo_version(self) -> Profile:
         """The sandbox's Gloo profile."""
-        return check_profile(self.data["glooVersion"])
+        return check_profile(self.data.get("glooVersion"), source=f"{_endpoints_file(self.state_dir)}: glooVersion")
 
     @property
     def kubeconfig(self) -> str:
@@ -153,7 +153,8 @@ def start(state_dir: Path, *, gloo_version: str | None = None, replicas: int = 2
         raise SandboxError(f"a sandbox already runs in {state_dir} (pid {current.pid}); "
                            f"stop it first with: gloo-nb sandbox stop --state-dir {state_dir}")
     earlier = read_info(state_dir)
-    profile = check_profile(gloo_version or (earlier.data.get("glooVersion") if earlier else None) or "current")
+    profile = (check_profile(gloo_version, source="--gloo-version") if gloo_version
+               else earlier.gloo_version if earlier and earlier.data.get("glooVersion") else "current")
     private_dir(state_dir)
     _endpoints_file(state_dir).unlink(missing_ok=True)
     # Explicit mode: this may be a notebook kernel, whose umask is not ours to change.

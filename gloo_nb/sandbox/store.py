@@ -36,12 +36,13 @@ from pathlib import Path
 from typing import Any
 
 from gloo_nb.errors import GlooNbError
-from gloo_nb.sandbox.kinds import KINDS, NAMESPACE, Kind, kind_of
+from gloo_nb.sandbox.kinds import KINDS, NAMESPACE, POD, Kind, kind_of
 from gloo_nb.sandbox.statedir import private_dir
 
 __all__ = [
     "ADMIN",
     "CONTROLLER",
+    "POD_QUOTA",
     "GLOO",
     "KUBELET",
     "ApiError",
@@ -62,6 +63,13 @@ _COMPACT_SLACK = 1000
 
 _COMPACT_BYTES = 8 << 20
 """Bytes the log may grow beyond twice its last snapshot before it is compacted (large objects rewritten often)."""
+
+POD_QUOTA = 20
+"""Most pods a namespace may hold (pods run as local processes: a Deployment scaled to 40 must not start 40).
+Refused like a ResourceQuota with ``hard: {pods: 20}`` would (``Store.pod_quota`` changes it; the sandbox
+daemon reads ``GLOO_NB_SANDBOX_MAX_PODS``)."""
+POD_QUOTA_NAME = "sandbox-pods"
+"""The quota named in refusals, as a ResourceQuota's name would be."""
 
 NAMESPACE_GRACE = 1.0
 """Seconds a deleted Namespace stays ``Terminating`` before its content and itself are removed. Like a real
@@ -357,6 +365,9 @@ class Store:
         namespace_grace: Seconds a deleted Namespace stays ``Terminating`` before the cascade.
     """
 
+    pod_quota: int | None = POD_QUOTA
+    """Most pods per namespace (see :data:`POD_QUOTA`); None for no limit."""
+
     def __init__(self, state_dir: Path | None = None, *, clock: Callable[[], float] = time.time,
                  namespace_grace: float = NAMESPACE_GRACE) -> None:
         self._lock = threading.RLock()
@@ -649,6 +660,8 @@ class Store:
                                                      f"content in namespace {namespace} because it is being "
                                                      "terminated", {"name": name, "group": kind.group,
                                                                     "kind": kind.plural})
+            if kind is POD:
+                self._check_pod_quota(namespace, name)
             if (namespace, name) in self._objects[kind]:
                 raise ApiError(409, "AlreadyExists", f'{kind.resource} "{name}" already exists',
                                {"name": name, "group": kind.group, "kind": kind.plural})
@@ -660,6 +673,19 @@ class Store:
             if dry_run:
                 return obj
             return _copy(self._commit(kind, "ADDED", obj, identity, "create", None))
+
+    def _check_pod_quota(self, namespace: str, name: str) -> None:
+        # Like the ResourceQuota admission plugin (k8s.io/apiserver/pkg/admission/plugin/resourcequota):
+        # pods in a terminal phase do not count, and the refusal is a 403 naming the quota.
+        limit = self.pod_quota
+        if limit is None:
+            return
+        used = sum(1 for (ns, _), pod in self._objects[POD].items()
+                   if ns == namespace and (pod.get("status") or {}).get("phase") not in ("Succeeded", "Failed"))
+        if used + 1 > limit:
+            raise ApiError(403, "Forbidden", f'pods "{name}" is forbidden: exceeded quota: {POD_QUOTA_NAME}, '
+                                             f"requested: pods=1, used: pods={used}, limited: pods={limit}",
+                           {"name": name, "kind": "pods"})
 
     def _update(self, kind: Kind, old: dict[str, Any], new: dict[str, Any], identity: Identity, verb: str,
                 subresource: str | None, dry_run: bool) -> dict[str, Any]:

@@ -397,3 +397,22 @@ def test_get_events_with_field_selector(cluster: Cluster) -> None:
     assert sorted((e["reason"], e["count"]) for e in json.loads(only)["items"]) == [("BackOff", 2), ("Started", 1)]
     wide = cluster.run("get", "ev", "-n", "team", "-o", "wide").stdout.splitlines()
     assert "SUBOBJECT" in wide[0] and "COUNT" in wide[0] and "spec.containers{db}" in "\n".join(wide)
+def test_bounded_input_through_kubectl(cluster: Cluster) -> None:
+    cluster.apply("apiVersion: v1\nkind: Namespace\nmetadata: {name: default}\n")
+    nan = cluster.tmp / "nan.json"
+    nan.write_text('{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "nan"}, "data": {}, "x": NaN}')
+    out = cluster.run("create", "--raw", "/api/v1/namespaces/default/configmaps", "-f", str(nan), check=False)
+    assert out.returncode != 0
+    assert "Error from server (BadRequest)" in out.stderr and "invalid character 'N'" in out.stderr
+    big = cluster.tmp / "big.json"
+    big.write_text(json.dumps({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "big"},
+                               "data": {"k": "x" * (3 * 1024 * 1024)}}))
+    out = cluster.run("create", "--raw", "/api/v1/namespaces/default/configmaps", "-f", str(big), check=False)
+    assert out.returncode != 0 and "limit is 3145728" in out.stderr
+    # nothing half-stored: the whole namespace still prints as YAML
+    assert "items: []" in cluster.run("get", "cm", "-n", "default", "-o", "yaml").stdout
+    bad_container = ("apiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: default}\n"
+                     "spec: {containers: [{name: ../../x, image: busybox}]}\n")
+    out = cluster.run("apply", "-f", "-", stdin=bad_container, check=False)
+    assert out.returncode != 0
+    assert 'The Pod "p" is invalid: spec.containers[0].name: Invalid value: "../../x"' in out.stderr

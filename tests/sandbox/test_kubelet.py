@@ -436,3 +436,22 @@ def test_pods_die_with_a_killed_sandbox(tmp_path: Path) -> None:
         for pid in pids:
             if alive(pid):
                 os.kill(pid, signal.SIGKILL)
+
+
+def test_pod_cap_stops_a_deployment_like_a_resource_quota(env: Env) -> None:
+    env.store.pod_quota = 2
+    env.store.create(kinds.DEPLOYMENT, deployment(replicas=4))
+
+    def refused() -> dict[str, Any] | None:
+        conds = {c["type"]: c for c in env.store.get(kinds.DEPLOYMENT, NS, "echo")["status"].get("conditions", [])}
+        return conds.get("ReplicaFailure")
+
+    cond = wait_for(refused, what="a ReplicaFailure condition")
+    assert cond["status"] == "True" and cond["reason"] == "FailedCreate"
+    assert re.fullmatch(r'pods "echo-[a-z0-9]+-[a-z0-9]{5}" is forbidden: exceeded quota: sandbox-pods, '
+                        r"requested: pods=1, used: pods=2, limited: pods=2", cond["message"])
+    env.ready_pods(2)
+    assert env.kubelet.wait_idle()
+    assert len(env.pods()) == 2 and len(env.kubelet.processes(NS)) == 2  # no process beyond the cap
+    env.scale("echo", 2)
+    wait_for(lambda: refused() is None, what="the condition to clear")

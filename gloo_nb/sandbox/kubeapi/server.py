@@ -15,6 +15,8 @@ from typing import Any
 import yaml
 from aiohttp import web
 
+from gloo_nb.errors import ParseError
+from gloo_nb.models.codec import load_document
 from gloo_nb.sandbox import kinds as k
 from gloo_nb.sandbox.kinds import Kind, kind_by_plural
 from gloo_nb.sandbox.kubeapi import auth, crds, discovery, patches, protobuf, rbac
@@ -24,7 +26,7 @@ from gloo_nb.sandbox.kubeapi.tables import table
 from gloo_nb.sandbox.kubeapi.validation import unknown_fields
 from gloo_nb.sandbox.store import ApiError, Identity, Store, WatchEvent, conflict
 
-__all__ = ["KubeApiServer", "ServerThread", "SubresourceHandler", "write_kubeconfig"]
+__all__ = ["MAX_BODY_BYTES", "KubeApiServer", "ServerThread", "SubresourceHandler", "write_kubeconfig"]
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +42,8 @@ _MERGE = "application/merge-patch+json"
 _JSON_PATCH = "application/json-patch+json"
 _APPLY = "application/apply-patch+yaml"
 _CR_PATCH_TYPES = "application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml"
+MAX_BODY_BYTES = 3 * 1024 * 1024
+"""The apiserver's default ``MaxRequestBodyBytes`` (k8s.io/apiserver/pkg/server/config.go)."""
 _VERB_BY_METHOD = {"GET": "get", "PUT": "update", "PATCH": "patch", "DELETE": "delete", "POST": "create"}
 
 
@@ -109,7 +113,10 @@ class KubeApiServer:
     Attributes:
         url: ``https://127.0.0.1:PORT`` once started.
         app: The aiohttp application.
+        max_body_bytes: Largest request body accepted (413 above it); the apiserver's 3 MiB by default.
     """
+
+    max_body_bytes: int = MAX_BODY_BYTES
 
     def __init__(self, store: Store, credentials: Credentials, *, host: str = "127.0.0.1", port: int = 0) -> None:
         self.store = store
@@ -171,20 +178,37 @@ class KubeApiServer:
             log.exception("internal error on %s %s", request.method, request.path_qs)
             return _json(ApiError(500, "InternalError", f"Internal error occurred: {error}").status(), 500)
 
-    @staticmethod
-    async def _body(request: web.Request) -> Any:
-        raw = await request.read()
+    async def _body(self, request: web.Request) -> Any:
+        raw = await self._read_body(request)
         ctype = request.content_type
         if "protobuf" in ctype:
             return protobuf.decode(raw)
         if not raw.strip():
             raise ApiError(400, "BadRequest", "the request body is empty")
         try:
-            if "yaml" in ctype:
-                return yaml.safe_load(raw)
-            return json.loads(raw)
-        except (ValueError, yaml.YAMLError) as error:
-            raise ApiError(400, "BadRequest", f"error decoding the request body: {error}") from None
+            # The project's one parser: bounded nesting and alias expansion, no NaN/Infinity (Go's
+            # encoding/json has none, and one stored NaN breaks every later `kubectl get -o yaml`).
+            return load_document(raw, file="request body", yaml_allowed="yaml" in ctype)
+        except ParseError as error:
+            raise ApiError(400, "BadRequest", f"error decoding the request body: {error.problem}") from None
+
+    async def _read_body(self, request: web.Request) -> bytes:
+        """Read a request body of at most :attr:`max_body_bytes`, else answer 413 as the apiserver does.
+
+        k8s.io/apiserver/pkg/endpoints/handlers/rest.go (limitedReadBody) reads one byte more than the
+        limit and refuses with ``Request entity too large: limit is N``; the limit is
+        ``MaxRequestBodyBytes`` (3 MiB) of k8s.io/apiserver/pkg/server/config.go.
+        """
+        limit = self.max_body_bytes
+        too_large = ApiError(413, "RequestEntityTooLarge", f"Request entity too large: limit is {limit}")
+        if request.content_length is not None and request.content_length > limit:
+            raise too_large
+        data = bytearray()
+        while chunk := await request.content.read(65536):
+            data += chunk
+            if len(data) > limit:
+                raise too_large
+        return bytes(data)
 
     def _target(self, group: str, version: str, rest: list[str]) -> _Target:
         namespace = ""
@@ -611,7 +635,7 @@ class KubeApiServer:
         dry_run = self._dry_run(request)
         if request.can_read_body:
             try:
-                options = json.loads(await request.read() or b"{}")
+                options = json.loads(await self._read_body(request) or b"{}")
             except ValueError:
                 options = {}
             if isinstance(options, dict) and "All" in (options.get("dryRun") or []):

@@ -13,6 +13,7 @@ import json
 import re
 from typing import Any
 
+from gloo_nb._text import escape_controls
 from gloo_nb.errors import ParseError
 from gloo_nb.models.codec import parse_object
 from gloo_nb.sandbox import kinds as k
@@ -57,6 +58,21 @@ _TOP_FIELDS: dict[Kind, frozenset[str]] = {
 }
 _RBAC_KINDS = frozenset({k.ROLE, k.CLUSTER_ROLE, k.ROLE_BINDING, k.CLUSTER_ROLE_BINDING})
 
+# k8s.io/apimachinery/pkg/util/validation/validation.go: IsQualifiedName and IsValidLabelValue.
+_QUALIFIED_PART = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
+_QUALIFIED_NAME_MSG = ("name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end "
+                       "with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for "
+                       "validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')")
+_QUALIFIED_MSG = ("a qualified name must consist of alphanumeric characters, '-', '_' or '.', and must start and end "
+                  "with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for "
+                  "validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]') with an optional DNS subdomain prefix "
+                  "and '/' (e.g. 'example.com/MyName')")
+_LABEL_VALUE_MSG = ("a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', "
+                    "and must start and end with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or "
+                    "'12345', regex used for validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')")
+_TOTAL_ANNOTATION_BYTES = 256 * 1024
+"""apimachinery's TotalAnnotationSizeLimitB."""
+
 
 def _value(v: Any) -> str:
     text = json.dumps(v, separators=(",", ":")) if not isinstance(v, dict | list) else (
@@ -78,7 +94,8 @@ def invalid(kind: Kind, name: str, causes: list[tuple[str, str, str]]) -> ApiErr
     """
     parts = [f"{field}: {msg}" for _, field, msg in causes]
     text = parts[0] if len(parts) == 1 else "[" + ", ".join(parts) + "]"
-    return ApiError(422, "Invalid", f'{kind.qualified_kind} "{name}" is invalid: {text}', {
+    # NewInvalid formats the name with %q: a name with a newline stays on the message's one line
+    return ApiError(422, "Invalid", f"{kind.qualified_kind} {_quoted(name)} is invalid: {text}", {
         "name": name, "group": kind.group, "kind": kind.kind,
         "causes": [{"reason": r, "message": m, "field": f} for r, f, m in causes]})
 
@@ -95,8 +112,70 @@ def _check_name(kind: Kind, name: str, causes: list[tuple[str, str, str]]) -> No
         pattern, msg = _LABEL, _LABEL_MSG
     else:
         pattern, msg = _SUBDOMAIN, _SUBDOMAIN_MSG
-    if len(name) > 253 or not pattern.match(name):
-        causes.append(("FieldValueInvalid", "metadata.name", f'Invalid value: "{name}": {msg}'))
+    _check_dns(name, "metadata.name", pattern, msg, 253 if pattern is _SUBDOMAIN else 63, causes)
+
+
+def _quoted(text: str) -> str:
+    # Go's %q: the offending value is shown escaped, never raw control characters
+    return '"' + escape_controls(text.replace("\\", "\\\\").replace('"', '\\"')) + '"'
+
+
+def _check_dns(value: str, field: str, pattern: re.Pattern[str], msg: str, limit: int,
+               causes: list[tuple[str, str, str]]) -> None:
+    if len(value) > limit:
+        causes.append(("FieldValueInvalid", field, f"Invalid value: {_quoted(value)}: must be no more than "
+                                                   f"{limit} characters"))
+    if not pattern.match(value):
+        causes.append(("FieldValueInvalid", field, f"Invalid value: {_quoted(value)}: {msg}"))
+
+
+def _qualified_name_problems(key: str) -> list[str]:
+    """What IsQualifiedName says of a label or annotation key (prefix ``example.com/``, then a name)."""
+    parts = key.split("/")
+    if len(parts) == 1:
+        name = parts[0]
+    elif len(parts) == 2:
+        prefix, name = parts
+        if not prefix:
+            return ["prefix part must be non-empty"]
+        if len(prefix) > 253:
+            return ["prefix part must be no more than 253 characters"]
+        if not _SUBDOMAIN.match(prefix):
+            return ["prefix part " + _SUBDOMAIN_MSG]
+    else:
+        return [_QUALIFIED_MSG]
+    if not name:
+        return ["name part must be non-empty"]
+    out = []
+    if len(name) > 63:
+        out.append("name part must be no more than 63 characters")
+    if not _QUALIFIED_PART.match(name):
+        out.append(_QUALIFIED_NAME_MSG)
+    return out
+
+
+def _check_labels(labels: dict[str, Any], field: str, causes: list[tuple[str, str, str]]) -> None:
+    # ValidateLabels (k8s.io/apimachinery/pkg/apis/meta/v1/validation): keys are qualified names, values
+    # at most 63 characters of [A-Za-z0-9_.-] starting and ending alphanumeric.
+    for key, value in labels.items():
+        causes.extend(("FieldValueInvalid", field, f"Invalid value: {_quoted(key)}: {problem}")
+                      for problem in _qualified_name_problems(str(key)))
+        if len(value) > 63:
+            causes.append(("FieldValueInvalid", field, f"Invalid value: {_quoted(value)}: must be no more than "
+                                                       "63 characters"))
+        if value and not _QUALIFIED_PART.match(value):
+            causes.append(("FieldValueInvalid", field, f"Invalid value: {_quoted(value)}: {_LABEL_VALUE_MSG}"))
+
+
+def _check_annotations(annotations: dict[str, Any], field: str, causes: list[tuple[str, str, str]]) -> None:
+    # ValidateAnnotations (k8s.io/apimachinery/pkg/api/validation/objectmeta.go): keys are qualified names
+    # (lower-cased first), and all keys and values together hold at most 256 KiB.
+    for key in annotations:
+        causes.extend(("FieldValueInvalid", field, f"Invalid value: {_quoted(key)}: {problem}")
+                      for problem in _qualified_name_problems(str(key).lower()))
+    total = sum(len(key.encode()) + len(str(v).encode()) for key, v in annotations.items())
+    if total > _TOTAL_ANNOTATION_BYTES:
+        causes.append(("FieldValueTooLong", field, f"Too long: must have at most {_TOTAL_ANNOTATION_BYTES} bytes"))
 
 
 def _check_containers(spec: Any, at: str, causes: list[tuple[str, str, str]]) -> None:
@@ -108,12 +187,25 @@ def _check_containers(spec: Any, at: str, causes: list[tuple[str, str, str]]) ->
         causes.append(("FieldValueInvalid", f"{at}.containers", f"Invalid value: {_value(containers)}: "
                                                                 "must be a list"))
         return
+    seen: set[str] = set()
     for i, c in enumerate(containers):
         if not isinstance(c, dict):
             causes.append(("FieldValueInvalid", f"{at}.containers[{i}]", "Invalid value: must be an object"))
             continue
-        if not c.get("name"):
+        name = c.get("name")
+        if not name:
             causes.append(("FieldValueRequired", f"{at}.containers[{i}].name", "Required value"))
+        elif not isinstance(name, str):
+            causes.append(("FieldValueInvalid", f"{at}.containers[{i}].name",
+                           f"Invalid value: {_value(name)}: must be a string"))
+        else:
+            # ValidateDNS1123Label (k8s.io/kubernetes/pkg/apis/core/validation): the kubelet builds log paths
+            # from container names, so `../x` must never get this far.
+            _check_dns(name, f"{at}.containers[{i}].name", _LABEL, _LABEL_MSG, 63, causes)
+            if name in seen:
+                causes.append(("FieldValueDuplicate", f"{at}.containers[{i}].name",
+                               f"Duplicate value: {_quoted(name)}"))
+            seen.add(name)
         if not c.get("image"):
             causes.append(("FieldValueRequired", f"{at}.containers[{i}].image", "Required value"))
 
@@ -170,6 +262,12 @@ def _check_deployment(obj: dict[str, Any], causes: list[tuple[str, str, str]]) -
     template_meta = template.get("metadata")
     labels = template_meta.get("labels") if isinstance(template_meta, dict) else None
     labels = labels if isinstance(labels, dict) else {}
+    if all(isinstance(v, str) for v in labels.values()):
+        _check_labels(labels, "spec.template.metadata.labels", causes)
+    else:
+        causes.append(("FieldValueInvalid", "spec.template.metadata.labels",
+                       f"Invalid value: {_value(labels)}: must be a map of strings"))
+        labels = {}
     if not isinstance(selector, dict) or not (selector.get("matchLabels") or selector.get("matchExpressions")):
         causes.append(("FieldValueRequired", "spec.selector", "Required value"))
     elif not label_selector_matches(selector, labels):
@@ -209,6 +307,8 @@ def validate(kind: Kind, obj: dict[str, Any]) -> None:
                                     or not all(isinstance(v, str) for v in strings.values())):
             causes.append(("FieldValueInvalid", f"metadata.{what}",
                            f"Invalid value: {_value(strings)}: must be a map of strings"))
+        elif strings:
+            (_check_labels if what == "labels" else _check_annotations)(strings, f"metadata.{what}", causes)
     if causes:
         raise invalid(kind, name, causes)
     if kind is k.DEPLOYMENT:
