@@ -298,7 +298,7 @@ class _FileRun:
     part: int
     pid: int | None
     closed: bool
-    opened: datetime | None
+    opened: datetime | None  # when the run began recording (its first event or its header, the earlier)
     last: datetime | None  # the last event's time (or the header's, for a file of no events)
 
 
@@ -331,6 +331,9 @@ def _take_markers(path: Path, columns: _Columns, start: int) -> _FileRun:
         columns.datas[start:] = [columns.datas[i] for i in keep]
     rest = columns.times[-1]
     info.last = _utc(rest.max()) if len(rest) else info.opened
+    if len(rest) and info.opened is not None:
+        # Events carry their own times: the run began at its first event, which can precede the file's creation.
+        info.opened = min(info.opened, _utc(rest.min()))
     return info
 
 

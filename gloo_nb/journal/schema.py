@@ -43,7 +43,7 @@ camelCase like the rest of gloo_nb's JSON; times inside ``data`` are RFC 3339 st
     file's place in the run)}``.
 ``journal.close`` (source ``journal``)
     The last line of a run's last file, written when the writer is closed (a clean stop):
-    ``{"run", "parts": files written, "events": events written}``. A run without it was killed or
+    ``{"run", "events": events written}``. A run without it was killed or
     crashed: :func:`gloo_nb.journal.read_journal` reports it in ``losses`` unless the writer still
     holds the lock on its file (a live recorder). The loader keeps both markers out of the events.
 ``rollout.*`` (source ``rollout/<ns>/<name>``)

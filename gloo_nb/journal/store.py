@@ -184,8 +184,7 @@ class JournalWriter:
             self._closed = True
             if self._files or self._pending:
                 # The run's last line; like any line it starts a new file rather than grow one past rotate_bytes.
-                self._pending.append(self._marker(JOURNAL_CLOSE, {"run": self._run, "parts": len(self._files) or 1,
-                                                                  "events": self._events}))
+                self._pending.append(self._marker(JOURNAL_CLOSE, {"run": self._run, "events": self._events}))
         self._stop.set()
         atexit.unregister(self.close)
         try:
