@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from gloo_nb.analysis.timeline import Blocked, Cause, Change, ChangeDelay, Timeline, rfc3339
+from gloo_nb.journal import Loss
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -115,7 +116,7 @@ class IncidentSummary:
         start: The journal's first event time.
         end: The journal's last event time.
         events: How many events were read.
-        losses: What the loader could not read.
+        losses: What may be missing from the journal (killed runs, cut lines), with the time span.
         incidents: The incidents, by start.
         blocked: Every blocked row.
         delays: Every change with its delays.
@@ -125,7 +126,7 @@ class IncidentSummary:
     start: datetime | None
     end: datetime | None
     events: int
-    losses: tuple[str, ...]
+    losses: tuple[Loss, ...]
     incidents: tuple[Incident, ...]
     blocked: tuple[Blocked, ...]
     delays: tuple[ChangeDelay, ...]
@@ -141,7 +142,7 @@ class IncidentSummary:
         """
         return {
             "journal": {"start": rfc3339(self.start), "end": rfc3339(self.end), "events": self.events,
-                        "losses": list(self.losses)},
+                        "losses": [loss.as_json() for loss in self.losses]},
             "glooVersion": self.profile,
             "blocked": [_blocked_doc(b, self.end) for b in self.blocked],
             "changes": [_delay_doc(d) for d in self.delays],

@@ -29,8 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from gloo_nb._gc import gc_paused
 from gloo_nb._types import Profile, check_profile
-from gloo_nb.errors import GlooNbError
-from gloo_nb.journal import Journal, format_time, parse_time, read_journal
+from gloo_nb.journal import Journal, Loss, format_time, parse_time, read_journal
 from gloo_nb.journal.schema import (
     KUBE_EVENT,
     PROBE_RESULT,
@@ -421,11 +420,8 @@ def _columns(journal: Journal, kind: str) -> tuple[list[datetime], list[str], li
 
 
 def _parse_one(obj: Mapping[str, Any]) -> ParseResult:
-    try:
-        return parse_objects([obj], file=f"<journal {obj.get('kind')}>")
-    except GlooNbError:
-        # Gloo skips a resource it cannot read and carries on; so does the replay.
-        return ParseResult()
+    # Gloo skips a resource it cannot read and carries on; so does the replay, with a finding naming it.
+    return parse_objects([obj], file=f"<journal {obj.get('kind')}>", tolerant=True)
 
 
 class Timeline:
@@ -534,8 +530,8 @@ class Timeline:
         return self._range[1]
 
     @property
-    def losses(self) -> list[str]:
-        """What the loader could not read (a killed writer's cut last line), one line each."""
+    def losses(self) -> list[Loss]:
+        """What may be missing: runs that ended without their clean stop marker, cut last lines (``str()`` reads)."""
         return list(self.journal.losses)
 
     # --- the fold ------------------------------------------------------------------------------------------

@@ -150,10 +150,13 @@ class GatewayConnection:
     def read_resources(self) -> ParseResult:
         """Read and parse what Gloo reads from Kubernetes.
 
+        One team's unreadable object is that team's finding, not everyone's outage: it becomes an
+        error finding naming it and is left out, as Gloo leaves it out of its snapshot.
+
         Returns:
             The parsed objects (with parse findings).
         """
-        return parse_objects(self.read_objects(), file="<kubernetes>")
+        return parse_objects(self.read_objects(), file="<kubernetes>", tolerant=True)
 
     def intent(self) -> tuple[Translation, ParseResult]:
         """Translate what Kubernetes holds, as a freshly started Gloo of this profile would.

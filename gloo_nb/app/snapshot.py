@@ -108,7 +108,7 @@ def save_snapshot(conn: GatewayConnection, out: Path, *, timeout: float = 10.0) 
     out.mkdir(parents=True, exist_ok=True)
     (out / "applied").mkdir(exist_ok=True)
     objects = conn.read_objects()
-    (out / "resources.yaml").write_text(yaml.safe_dump_all(objects, sort_keys=False), encoding="utf-8")
+    (out / "resources.yaml").write_text("".join(map(_yaml_document, objects)), encoding="utf-8")
     sources = []
     if conn.xds_address:
         (out / "served.json").write_text(json.dumps(served_json(conn.served(timeout)), indent=1) + "\n")
@@ -121,6 +121,17 @@ def save_snapshot(conn: GatewayConnection, out: Path, *, timeout: float = 10.0) 
             "namespace": conn.namespace, "role": conn.role, "sources": sources}
     (out / "bundle.json").write_text(json.dumps(meta, indent=1) + "\n")
     return meta
+
+
+def _yaml_document(obj: Any) -> str:
+    # PyYAML's representer recurses a few frames per level and hits Python's recursion limit near
+    # 300 levels; a team's deeply nested unknown field must not stop the bundle. JSON is YAML, and
+    # the codec's reader has no such limit, so a document too deep for PyYAML is written as JSON.
+    try:
+        text = yaml.safe_dump(obj, sort_keys=False)
+    except RecursionError:
+        text = json.dumps(obj, ensure_ascii=False) + "\n"
+    return "---\n" + text
 
 
 @dataclass
@@ -140,8 +151,9 @@ class SnapshotBundle:
     def read_resources(self) -> ParseResult:
         """The Kubernetes objects of the bundle, parsed."""
         file = self.path / "resources.yaml"
+        # Tolerant like a live read: the bundle holds what the cluster held, garbage included.
         return parse_objects([d for d in load_documents(_read(file), file=str(file)) if isinstance(d, dict)],
-                             file=str(file))
+                             file=str(file), tolerant=True)
 
     def intent(self) -> tuple[Translation, ParseResult]:
         """Translate the bundle's resources as a freshly started Gloo of its profile would."""

@@ -7,7 +7,7 @@ A journal is a directory of JSON-lines files (``journal-000001.jsonl``, ...), on
 """
 
 from gloo_nb.journal.events import Event, JournalError, decode, encode, format_time, parse_time
-from gloo_nb.journal.loader import Journal, read_journal
+from gloo_nb.journal.loader import Journal, Loss, read_journal
 from gloo_nb.journal.redact import REDACTED, redact
 from gloo_nb.journal.store import JournalWriter, journal_files
 
@@ -17,6 +17,7 @@ __all__ = [
     "Journal",
     "JournalError",
     "JournalWriter",
+    "Loss",
     "decode",
     "encode",
     "format_time",

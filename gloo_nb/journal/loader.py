@@ -12,11 +12,13 @@ built only when :attr:`Journal.events` is first read; :meth:`Journal.frame` is b
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import re
 from collections.abc import Iterable, Iterator, Mapping
-from datetime import UTC
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,12 +28,13 @@ import orjson
 
 from gloo_nb._gc import gc_paused
 from gloo_nb.journal.events import Event, JournalError, format_time, parse_time
+from gloo_nb.journal.schema import JOURNAL_CLOSE, JOURNAL_OPEN
 from gloo_nb.journal.store import FILE_PATTERN, journal_files
 
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["Journal", "LazyData", "read_journal"]
+__all__ = ["Journal", "LazyData", "Loss", "read_journal"]
 
 _TRUNCATED = "last line truncated (process killed mid-write?)"
 
@@ -89,6 +92,16 @@ class LazyData(Mapping[str, Any]):
         return repr(self.decoded())
 
 
+def _dumps(value: Any) -> bytes:
+    # orjson refuses to write more than 255 levels (a team's deeply nested unknown field does that).
+    try:
+        return orjson.dumps(value)
+    except TypeError as exc:
+        if "recursion" not in str(exc).lower():
+            raise
+        return json.dumps(value, separators=(",", ":")).encode()
+
+
 def _plain(data: dict[str, Any] | LazyData) -> dict[str, Any]:
     return data.decoded() if isinstance(data, LazyData) else data
 
@@ -110,11 +123,12 @@ class Journal:
 
     Attributes:
         files: The files read, in reading order.
-        losses: One line per problem that lost data (a truncated last line); empty when nothing was lost.
+        losses: What may be missing (:class:`Loss`): a run that ended without its clean stop marker (its
+            writer was killed), a cut last line; empty when nothing was lost.
     """
 
     def __init__(self, *, times: np.ndarray[Any, Any], kinds: list[str], sources: list[str],
-                 datas: list[dict[str, Any] | LazyData], files: list[Path], losses: list[str]) -> None:
+                 datas: list[dict[str, Any] | LazyData], files: list[Path], losses: list[Loss]) -> None:
         self._times = times
         self._kinds = kinds
         self._sources = sources
@@ -170,7 +184,7 @@ class Journal:
             JournalError: pyarrow is missing or the file cannot be written.
         """
         frame = self.frame()
-        frame["data"] = [(d._raw if isinstance(d, LazyData) and d._value is None else orjson.dumps(_plain(d))).decode()
+        frame["data"] = [(d._raw if isinstance(d, LazyData) and d._value is None else _dumps(_plain(d))).decode()
                          for d in self._datas]
         out = Path(path)
         try:
@@ -229,14 +243,158 @@ def read_journal(*directories: str | os.PathLike[str]) -> Journal:
                                "given to --journal or --out", file=str(directory))
         files.extend(found)
     columns = _Columns()
-    losses: list[str] = []
+    cuts: list[_Cut] = []
+    runs: list[_FileRun] = []
     with gc_paused():
         for path in files:
-            _read_file(path, columns, losses)
-        return _sorted_journal(columns, files, losses)
+            start = len(columns.kinds)
+            _read_file(path, columns, cuts)
+            runs.append(_take_markers(path, columns, start))
+        return _sorted_journal(columns, files, _losses(runs, cuts))
 
 
-def _read_file(path: Path, columns: _Columns, losses: list[str]) -> None:
+@dataclass(frozen=True)
+class Loss:
+    """Events that may be missing from a journal, and when.
+
+    Attributes:
+        file: The journal file concerned.
+        start: The last event read before the gap (None when nothing of the file could be read).
+        end: When recording resumed: the start of the next run written to the same directory, or
+            None when no later run was recorded (the gap's end is unknown).
+        why: What happened, in words.
+    """
+
+    file: str
+    start: datetime | None
+    end: datetime | None
+    why: str
+
+    def as_json(self) -> dict[str, Any]:
+        """The ``losses`` entry of ``gloo-nb journal summary --json``.
+
+        Returns:
+            ``{"file", "from", "to", "why"}``, times RFC 3339, null when unknown.
+        """
+        return {"file": self.file, "from": format_time(self.start) if self.start else None,
+                "to": format_time(self.end) if self.end else None, "why": self.why}
+
+    def __str__(self) -> str:
+        since = format_time(self.start) if self.start else "the file's start"
+        until = format_time(self.end) + " (the next run)" if self.end else "unknown (no later run recorded)"
+        return f"{self.file}: {self.why}; events from {since} to {until} may be missing"
+
+
+_Cut = tuple[Path, str]
+"""A file whose last line was lost, and how."""
+
+
+@dataclass
+class _FileRun:
+    """What a file's store markers say about the run that wrote it."""
+
+    path: Path
+    run: str | None  # None: a file without a journal.open header (written before markers existed)
+    part: int
+    pid: int | None
+    closed: bool
+    opened: datetime | None  # when the run began recording (its first event or its header, the earlier)
+    last: datetime | None  # the last event's time (or the header's, for a file of no events)
+
+
+def _take_markers(path: Path, columns: _Columns, start: int) -> _FileRun:
+    """Remove the store's own marker lines of the file just read (rows from ``start`` on) and describe its run."""
+    info = _FileRun(path, None, 0, None, False, None, None)
+    kinds = columns.kinds
+    if len(kinds) == start:
+        return info
+    times = columns.times[-1]  # this file's times, one per row from `start`
+    keep: list[int] = []
+    for i in range(start, len(kinds)):
+        kind = kinds[i]
+        if kind != JOURNAL_OPEN and kind != JOURNAL_CLOSE:
+            keep.append(i)
+            continue
+        data = _plain(columns.datas[i])
+        when = _utc(times[i - start])
+        if kind == JOURNAL_OPEN and info.run is None:
+            info.run, info.opened = str(data.get("run") or ""), when
+            part, pid = data.get("part"), data.get("pid")
+            info.part = part if isinstance(part, int) else 0
+            info.pid = pid if isinstance(pid, int) else None
+        elif kind == JOURNAL_CLOSE:
+            info.closed = True
+    if len(keep) != len(kinds) - start:
+        columns.times[-1] = times[[i - start for i in keep]]
+        columns.kinds[start:] = [kinds[i] for i in keep]
+        columns.sources[start:] = [columns.sources[i] for i in keep]
+        columns.datas[start:] = [columns.datas[i] for i in keep]
+    rest = columns.times[-1]
+    info.last = _utc(rest.max()) if len(rest) else info.opened
+    if len(rest) and info.opened is not None:
+        # Events carry their own times: the run began at its first event, which can precede the file's creation.
+        info.opened = min(info.opened, _utc(rest.min()))
+    return info
+
+
+def _utc(value: np.datetime64) -> datetime:
+    return datetime.fromisoformat(str(value.astype("datetime64[us]"))).replace(tzinfo=UTC)
+
+
+def _writer_alive(path: Path) -> bool:
+    """Whether a writer still holds the file's lock (``JournalWriter`` flocks its current file)."""
+    try:
+        with open(path, "rb") as f:
+            try:
+                fcntl.flock(f.fileno(), fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return True
+            fcntl.flock(f.fileno(), fcntl.LOCK_UN)
+    except OSError:
+        return False
+    return False
+
+
+def _losses(files: list[_FileRun], cuts: list[_Cut]) -> list[Loss]:
+    """One loss per run that ended without its clean stop marker, and per other cut last line."""
+    runs: dict[str, list[_FileRun]] = {}
+    for f in files:
+        if f.run:
+            runs.setdefault(f.run, []).append(f)
+    by_path = {f.path: f for f in files}
+    cut_why = dict(cuts)
+
+    def resumed(after: datetime | None, directory: Path, run: str | None) -> datetime | None:
+        # The gap ends when a later run in the same directory started recording again.
+        starts = [f.opened for f in files if f.run and f.run != run and f.part == 1 and f.opened is not None
+                  and f.path.parent == directory and (after is None or f.opened > after)]
+        return min(starts, default=None)
+
+    out: list[Loss] = []
+    explained: set[Path] = set()
+    for run, parts in runs.items():
+        if any(f.closed for f in parts):
+            continue
+        last = max(parts, key=lambda f: (f.part, f.path.name))
+        if _writer_alive(last.path):
+            continue  # a live writer (a recorder still recording): nothing is lost yet
+        when = max((f.last for f in parts if f.last is not None), default=None)
+        why = f"the run (pid {last.pid if last.pid is not None else '?'}) ended without its clean stop marker " \
+              "(killed or crashed): its last unflushed events are lost"
+        if last.path in cut_why:
+            why += f", and {cut_why[last.path]}"
+            explained.add(last.path)
+        out.append(Loss(str(last.path), when, resumed(when, last.path.parent, run), why))
+    for path, why in cuts:
+        if path in explained:
+            continue
+        info = by_path.get(path)
+        when = info.last if info is not None else None
+        out.append(Loss(str(path), when, resumed(when, path.parent, info.run if info else None), why))
+    return out
+
+
+def _read_file(path: Path, columns: _Columns, losses: list[_Cut]) -> None:
     content = path.read_bytes()
     truncated = bool(content) and not content.endswith(b"\n")
     body = content if truncated else content[:-1]  # without the final newline
@@ -258,13 +416,13 @@ def _read_file(path: Path, columns: _Columns, losses: list[str]) -> None:
                 if number < line_count:
                     raise JournalError(f"not a JSON line ({exc}): the file is corrupt; move it out of the "
                                        "directory to read the rest", file=str(path), line=number) from exc
-                losses.append(f"{path}: {_TRUNCATED}" if truncated else
-                              f"{path}: line {number} (the last) is not JSON, skipped ({exc})")
+                losses.append((path, _TRUNCATED if truncated else
+                               f"line {number} (the last) is not JSON, skipped ({exc})"))
     _append_rows(path, objects, line_count, truncated, columns, losses)
 
 
 def _read_canonical(path: Path, body: bytes, line_count: int, truncated: bool, columns: _Columns,
-                    losses: list[str]) -> bool:
+                    losses: list[_Cut]) -> bool:
     """Split a file of writer-shaped lines without decoding their data; False when a line has another shape."""
     rows = _CANONICAL.findall(body)
     if len(rows) != line_count:
@@ -277,7 +435,7 @@ def _read_canonical(path: Path, body: bytes, line_count: int, truncated: bool, c
             last = None
         if isinstance(_check_row(last), str):
             rows.pop()
-            losses.append(f"{path}: {_TRUNCATED}")
+            losses.append((path, _TRUNCATED))
     try:
         times = np.array([r[0].decode() for r in rows], dtype="datetime64[us]")
     except ValueError:
@@ -304,15 +462,15 @@ def _parse_array(array: bytes, line_count: int) -> list[Any] | None:
 
 
 def _append_rows(path: Path, objects: Iterable[Any], line_count: int, truncated: bool, columns: _Columns,
-                 losses: list[str]) -> None:
+                 losses: list[_Cut]) -> None:
     kinds, sources, datas = columns.kinds, columns.sources, columns.datas
     times: list[str] = []
     for number, obj in enumerate(objects, start=1):
         row = _check_row(obj)
         if isinstance(row, str):
             if number == line_count:
-                losses.append(f"{path}: {_TRUNCATED}" if truncated else
-                              f"{path}: line {number} (the last) is not a journal event, skipped ({row})")
+                losses.append((path, _TRUNCATED if truncated else
+                               f"line {number} (the last) is not a journal event, skipped ({row})"))
                 break
             raise JournalError(f"{row}: the file is corrupt; move it out of the directory to read the rest",
                                file=str(path), line=number)
@@ -359,7 +517,7 @@ def _to_datetime64(times: list[str]) -> np.ndarray[Any, Any]:
     return np.array([t[:-1] for t in times], dtype="datetime64[us]")
 
 
-def _sorted_journal(columns: _Columns, files: list[Path], losses: list[str]) -> Journal:
+def _sorted_journal(columns: _Columns, files: list[Path], losses: list[Loss]) -> Journal:
     times = np.concatenate(columns.times) if columns.times else np.array([], dtype="datetime64[us]")
     kinds, sources, datas = columns.kinds, columns.sources, columns.datas
     if len(times) > 1 and not bool(np.all(times[1:] >= times[:-1])):

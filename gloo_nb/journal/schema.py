@@ -37,6 +37,15 @@ camelCase like the rest of gloo_nb's JSON; times inside ``data`` are RFC 3339 st
     whose content is then stored as an ``xds.content`` if new), "reachable": bool}``.
 ``probe.result`` (source ``probe``)
     ``{"url", "headers", "requests", "shares": [{"answer", "count", "share", "low", "high"}]}``.
+``journal.open`` (source ``journal``)
+    The first line of every file a :class:`~gloo_nb.journal.JournalWriter` creates, written by the
+    store itself: ``{"run": id of this writer (one per process run), "pid", "part": 1, 2, ... (the
+    file's place in the run)}``.
+``journal.close`` (source ``journal``)
+    The last line of a run's last file, written when the writer is closed (a clean stop):
+    ``{"run", "events": events written}``. A run without it was killed or
+    crashed: :func:`gloo_nb.journal.read_journal` reports it in ``losses`` unless the writer still
+    holds the lock on its file (a live recorder). The loader keeps both markers out of the events.
 ``rollout.*`` (source ``rollout/<ns>/<name>``)
     The rollout's own events (:mod:`gloo_nb.rollout.machine` and :mod:`gloo_nb.app.rollout`).
 """
@@ -51,6 +60,9 @@ XDS_UPDATE = "xds.update"
 REPLICA_POLL = "replica.poll"
 PROBE_RESULT = "probe.result"
 
+JOURNAL_OPEN = "journal.open"
+JOURNAL_CLOSE = "journal.close"
+JOURNAL_SOURCE = "journal"
 KUBE_SOURCE = "kube"
 XDS_SOURCE = "xds"
 RECORDER_SOURCE = "recorder"

@@ -5,14 +5,22 @@ after the highest existing number (files are created with ``O_EXCL``), so two ru
 share a file. Lines are encoded and redacted when appended, then written in batches; each batch is written with one
 ``write`` and fsynced. A process killed with SIGKILL loses at most its unflushed batch, and at worst leaves a
 half-written last line, which :func:`gloo_nb.journal.read_journal` detects and reports.
+
+Every file starts with a ``journal.open`` line naming the writer's run and the file's part, and a clean
+:meth:`JournalWriter.close` ends the run's last file with ``journal.close`` (``gloo_nb.journal.schema``): a run
+without it was killed, and the loader reports the time span that may be missing. While a writer is open it holds
+an exclusive ``flock`` on its current file, so a reader can tell a live run (a recorder still recording) from a
+dead one; the kernel drops the lock when the process dies, whatever killed it.
 """
 
 from __future__ import annotations
 
 import atexit
+import fcntl
 import os
 import re
 import threading
+import uuid
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,6 +29,7 @@ from typing import Any, BinaryIO
 
 from gloo_nb.journal.events import Event, JournalError, encode
 from gloo_nb.journal.redact import redact
+from gloo_nb.journal.schema import JOURNAL_CLOSE, JOURNAL_OPEN, JOURNAL_SOURCE
 
 __all__ = ["FILE_PATTERN", "JournalWriter", "journal_files"]
 
@@ -91,9 +100,12 @@ class JournalWriter:
         self._pending_since: datetime | None = None
         self._file: BinaryIO | None = None
         self._file_size = 0
+        self._header_size = 0
         self._next_number = max((int(m.group(1)) for p in journal_files(self.directory)
                                  if (m := FILE_PATTERN.fullmatch(p.name))), default=0) + 1
         self._files: list[Path] = []
+        self._run = uuid.uuid4().hex
+        self._events = 0
         self._closed = False
         self._error: BaseException | None = None
         self._stop = threading.Event()
@@ -165,11 +177,14 @@ class JournalWriter:
                                    "JournalWriter", file=str(self.directory)) from exc
 
     def close(self) -> None:
-        """Flush and close. Idempotent."""
+        """Flush, end the run with its clean stop marker (``journal.close``) and close. Idempotent."""
         with self._lock:
             if self._closed:
                 return
             self._closed = True
+            if self._files or self._pending:
+                # The run's last line; like any line it starts a new file rather than grow one past rotate_bytes.
+                self._pending.append(self._marker(JOURNAL_CLOSE, {"run": self._run, "events": self._events}))
         self._stop.set()
         atexit.unregister(self.close)
         try:
@@ -194,6 +209,9 @@ class JournalWriter:
 
     # -- internals ---------------------------------------------------------------------------------------------------
 
+    def _marker(self, kind: str, data: Mapping[str, Any]) -> bytes:
+        return (encode(Event(time=self._clock(), kind=kind, source=JOURNAL_SOURCE, data=dict(data))) + "\n").encode()
+
     def _check_open(self) -> None:
         if self._closed:
             raise JournalError("the journal writer is closed: open a new JournalWriter", file=str(self.directory))
@@ -209,6 +227,7 @@ class JournalWriter:
             if not self._pending:
                 self._pending_since = self._clock()
             self._pending.append(line)
+            self._events += 1
             due = len(self._pending) >= self._batch_events or self._batch_age_due()
         if due:
             self.flush()
@@ -243,7 +262,8 @@ class JournalWriter:
             if chunk_size and self._file_size + chunk_size + len(line) > self._rotate_bytes:
                 self._write_chunk(chunk, chunk_size)
                 chunk, chunk_size = [], 0
-            if not chunk and self._file_size and self._file_size + len(line) > self._rotate_bytes:
+            if not chunk and self._file_size > self._header_size and \
+                    self._file_size + len(line) > self._rotate_bytes:
                 self._open_next()
             chunk.append(line)
             chunk_size += len(line)
@@ -270,8 +290,12 @@ class JournalWriter:
             except FileExistsError:
                 continue
             break
-        self._file_size = 0
+        # Held until the file is closed (rotation, close(), or the process's death): readers see a live run.
+        fcntl.flock(self._file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         self._files.append(path)
+        header = self._marker(JOURNAL_OPEN, {"run": self._run, "pid": os.getpid(), "part": len(self._files)})
+        self._file.write(header)  # fsynced with the chunk that follows
+        self._file_size = self._header_size = len(header)
         # The new name must survive a crash too: fsync the directory entry.
         fd = os.open(self.directory, os.O_RDONLY)
         try:

@@ -104,6 +104,7 @@ __all__ = [
     "parse_object",
     "parse_objects",
     "parse_stream",
+    "unreadable_finding",
 ]
 
 MAX_YAML_DEPTH = 512
@@ -1090,10 +1091,19 @@ def _parse(obj: Any, file: str, document: int | None, prefix: str) -> ParsedObje
                                 f"(it reads {kind} of {' or '.join(versions)})", file, document, prefix)
     meta = _meta(r, obj.get("metadata"), Location(file, document))
     r.obj(obj, "", _TOP_FIELDS.get(kind, _TOP), proto=False)
-    status = r.raw(obj.get("status"), "", "status")
-    resource = _BUILDERS[kind](r, obj.get(_SPEC_FIELD.get(kind, "spec")), meta, status)
     key = ResourceKey(kind, meta.namespace, meta.name)
     findings = []
+    status = obj.get("status")
+    if status is not None and not isinstance(status, Mapping):
+        # Gloo writes status, not the team: a status of the wrong type says nothing about what Gloo
+        # translates (the sandbox's control plane and Gloo's reporter overwrite it), so it is
+        # ignored with a finding instead of making the whole object unreadable.
+        findings.append(Finding(resource=key, severity="warning", layer="parse", origin=key,
+                                field=prefix + "status",
+                                message=f"status is {_describe(status)}, not an object: ignored (the controller "
+                                        f"that owns the object writes status and replaces it)"))
+        status = None
+    resource = _BUILDERS[kind](r, obj.get(_SPEC_FIELD.get(kind, "spec")), meta, status)
     if api is None:
         findings.append(Finding(resource=key, severity="warning", layer="parse", origin=key,
                                 field=prefix + "apiVersion",
@@ -1142,13 +1152,47 @@ def _is_list(kind: Any, obj: Mapping[str, Any]) -> bool:
     return kind == "List" or (_is_list_kind(kind) and "items" in obj)
 
 
-class _Collector:
-    """Turns the documents of one stream into a :class:`ParseResult`, expanding Lists."""
+def unreadable_finding(obj: Any, error: ParseError) -> Finding:
+    """The finding for an object that cannot be read, attributed to the object itself.
 
-    def __init__(self, file: str) -> None:
+    Gloo's kube clients cannot decode such an object either, so it is absent from Gloo's snapshot
+    (a VirtualService delegating to it then reports the route table missing); naming the object
+    lets its team, not everyone, see the cause.
+
+    Args:
+        obj: The object as decoded from JSON or YAML.
+        error: Why the parser could not read it.
+
+    Returns:
+        An ``error`` finding of layer ``parse`` on the object (kind, namespace and name as far as
+        they can be read), with the parser's one-line message.
+    """
+    m = obj if isinstance(obj, Mapping) else {}
+    meta = m.get("metadata")
+    meta = meta if isinstance(meta, Mapping) else {}
+
+    def text(value: Any) -> str:
+        return value if isinstance(value, str) else ""
+
+    name = text(meta.get("name")) or (f"document {error.document}" if error.document is not None else "?")
+    key = ResourceKey(text(m.get("kind")), text(meta.get("namespace")), name)
+    return Finding(resource=key, severity="error", origin=key, layer="parse", field=error.field or "",
+                   message=f"cannot be read, so Gloo leaves it out of its snapshot: {error.one_line()}; fix the "
+                           f"field or delete the object")
+
+
+class _Collector:
+    """Turns the documents of one stream into a :class:`ParseResult`, expanding Lists.
+
+    With ``tolerant``, an object that cannot be read becomes an error finding (see
+    :func:`unreadable_finding`) and the others are still read.
+    """
+
+    def __init__(self, file: str, *, tolerant: bool = False) -> None:
         self.file = file
         self.result = ParseResult()
         self.document: int | None = None
+        self.tolerant = tolerant
 
     def fail(self, problem: str, document: int | None, path: str = "") -> NoReturn:
         raise ParseError(problem, file=self.file, document=document, field=path or None)
@@ -1163,7 +1207,19 @@ class _Collector:
             for i, item in enumerate(items):
                 self.item(obj, i, item, document, prefix)
             return
-        self.result.add(_parse(obj, self.file, document, prefix))
+        if not self.tolerant:
+            self.result.add(_parse(obj, self.file, document, prefix))
+            return
+        try:
+            parsed = _parse(obj, self.file, document, prefix)
+        except ParseError as error:
+            self.result.findings.append(unreadable_finding(obj, error))
+            return
+        except RecursionError:
+            deep = ParseError("nested too deeply to read", file=self.file, document=document)
+            self.result.findings.append(unreadable_finding(obj, deep))
+            return
+        self.result.add(parsed)
 
     def item(self, owner: Mapping[str, Any], index: int, item: Any, document: int, prefix: str) -> None:
         kind = owner["kind"]
@@ -1175,20 +1231,25 @@ class _Collector:
         self.handle(item, document, f"{prefix}items[{index}].")
 
 
-def parse_objects(objs: Iterable[Mapping[str, Any]], *, file: str = "<object>") -> ParseResult:
+def parse_objects(objs: Iterable[Mapping[str, Any]], *, file: str = "<object>",
+                  tolerant: bool = False) -> ParseResult:
     """Parse live or decoded objects; ``List`` objects are expanded.
 
     Args:
         objs: The objects; each one's position is its document index.
         file: What to call the source in messages.
+        tolerant: Per-object tolerance, for what a cluster holds (live, in a snapshot bundle or a
+            journal): an object that cannot be read becomes an ``error`` finding naming it (see
+            :func:`unreadable_finding`) instead of failing the whole read. Files given by a user
+            are read strictly (``gloo-nb translate`` exits 2 naming the document).
 
     Returns:
         The resources, findings and skipped objects, in order.
 
     Raises:
-        ParseError: An object cannot be read (see :func:`parse_object`).
+        ParseError: An object cannot be read (see :func:`parse_object`), unless ``tolerant``.
     """
-    out = _Collector(file)
+    out = _Collector(file, tolerant=tolerant)
     for i, obj in enumerate(objs):
         out.handle(obj, i)
     return out.result

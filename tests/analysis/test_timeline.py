@@ -440,6 +440,6 @@ def test_nack_intervals_and_losses(tmp_path: Path) -> None:
     row = nacks.iloc[0]
     assert (row["node"], row["rejected"], row["version"]) == ("n1", 2, "a")
     assert row["start"].to_pydatetime() == at(1) and row["end"].to_pydatetime() == at(3)
-    assert len(tl.losses) == 1 and "truncated" in tl.losses[0]
+    assert len(tl.losses) == 1 and "truncated" in tl.losses[0].why
     assert "lost:" in incident_summary(tl).text()
     assert not tl.blocked and not tl.changes

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import importlib.util
+import json
 import os
 import signal
 import socket
@@ -17,6 +18,7 @@ from typing import Any
 
 from sandboxkit import PART2, REPO, kubectl_for, sandbox, wait_until
 
+from gloo_nb.analysis.timeline import load_timeline
 from gloo_nb.app.connect import GLOO_KINDS, Replica, connect_sandbox
 from gloo_nb.app.record import Recorder
 from gloo_nb.journal import Event, journal_files, read_journal
@@ -148,12 +150,13 @@ def test_the_seed_incident_is_recorded_with_actors_xds_replicas_and_probes(tmp_p
 
 
 def _record_cli(sandbox_dir: Path, out: Path) -> subprocess.Popen[str]:
+    earlier = set(journal_files(out)) if out.is_dir() else set()
     proc = subprocess.Popen([sys.executable, "-m", "gloo_nb", "record", "--sandbox", str(sandbox_dir),
                              "--out", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
     def started() -> bool:
         assert proc.poll() is None, proc.communicate()
-        return out.is_dir() and any(f.stat().st_size for f in journal_files(out))
+        return out.is_dir() and any(f.stat().st_size for f in journal_files(out) if f not in earlier)
 
     wait_until(started, "the recorder wrote its first batch", timeout=30)
     return proc
@@ -191,19 +194,41 @@ def test_cli_stops_cleanly_on_sigint_and_sigterm_and_loses_at_most_a_batch_on_si
             os.kill(proc.pid, signal.SIGKILL)
             proc.communicate(timeout=30)
             journal = read_journal(out)
-            assert len(journal.losses) <= 1 and RECORDER_STOP not in _kinds(out)
+            assert RECORDER_STOP not in _kinds(out)
             assert [e.data["actor"]["user"] for e in journal.events
                     if e.kind == KUBE_EVENT and e.data["name"] == "echo-routes" and e.data["type"] == "ADDED"] \
                 == ["admin"]
+            # The killed run never wrote its clean stop marker: one loss, from its last event, end unknown; in the
+            # summary's JSON and text and in the timeline.
+            loss, = journal.losses
+            assert loss.file == str(journal_files(out)[-1]) and "clean stop marker" in loss.why
+            assert loss.start == journal.events[-1].time and loss.end is None
+            summary = subprocess.run([sys.executable, "-m", "gloo_nb", "journal", "summary", str(out), "--json"],
+                                     capture_output=True, text=True, timeout=60)
+            assert summary.returncode == 0, summary.stderr
+            assert json.loads(summary.stdout)["journal"]["losses"] == [loss.as_json()]
+            text = subprocess.run([sys.executable, "-m", "gloo_nb", "journal", "summary", str(out)],
+                                  capture_output=True, text=True, timeout=60).stdout
+            assert f"  lost: {loss}" in text.splitlines()
+            assert load_timeline(out).losses == [loss]
 
-            # A line cut by the kill is reported as a loss, not raised (made so when the kill did not cut one).
-            if journal.losses:
-                assert "truncated" in journal.losses[0]
-            else:
+            # A line cut by the kill is reported in the same loss, not raised (made so when the kill did not cut one).
+            if "truncated" not in loss.why:
                 last = journal_files(out)[-1]
                 last.write_bytes(last.read_bytes() + b'{"time":"2026-11-28T11:22:33.123456Z","kind":"kube.ev')
                 cut = read_journal(out)
-                assert len(cut) == len(journal) and len(cut.losses) == 1 and "truncated" in cut.losses[0]
+                assert len(cut) == len(journal) and len(cut.losses) == 1 and "truncated" in cut.losses[0].why
+
+            # A restarted recorder bounds the gap: the loss now ends where the next run started.
+            proc = _record_cli(info.state_dir, out)
+            procs.append(proc)
+            proc.send_signal(signal.SIGINT)
+            _, err = proc.communicate(timeout=30)
+            assert proc.returncode == 0, err
+            again = read_journal(out)
+            loss, = again.losses
+            restart = next(e.time for e in again.events if e.kind == RECORDER_START and e.time > loss.start)
+            assert loss.end is not None and loss.start < loss.end <= restart
         finally:
             for proc in procs:
                 if proc.poll() is None:

@@ -90,7 +90,8 @@ def test_an_undecodable_last_line_with_its_newline_is_a_loss(tmp_path: Path) -> 
         f.write(b"\x00\x00\x00\n")
     journal = read_journal(tmp_path)
     assert len(journal.events) == 3
-    assert len(journal.losses) == 1 and journal.losses[0].startswith(f"{path}: line 4 (the last) is not JSON")
+    # Line 1 is the writer's journal.open header, line 5 its journal.close: the run itself ended cleanly.
+    assert len(journal.losses) == 1 and str(journal.losses[0]).startswith(f"{path}: line 6 (the last) is not JSON")
 
 
 def test_missing_or_empty_directory_says_what_to_do(tmp_path: Path) -> None:
@@ -120,13 +121,13 @@ def test_data_is_decoded_on_access_and_corruption_inside_it_names_the_line(tmp_p
         read_journal(tmp_path)
     assert (caught.value.file, caught.value.line) == (str(path), 4) and "field 'time'" in str(caught.value)
     lines = list(good)
-    lines[2] = lines[2].replace(b'"nested":{', b'"nested":{,')  # the writer's line shape, bad JSON inside data
+    lines[3] = lines[3].replace(b'"nested":{', b'"nested":{,')  # the writer's line shape, bad JSON inside data
     path.write_bytes(b"".join(lines))
     frame = read_journal(tmp_path).frame()
     assert dict(frame["data"][0]) == {"i": 0, "nested": {"list": [0, "x"]}} and frame["data"][5]["i"] == 5
     with pytest.raises(JournalError) as caught:
-        frame["data"][2]["i"]
-    assert (caught.value.file, caught.value.line) == (str(path), 3) and "not JSON" in str(caught.value)
+        frame["data"][2]["i"]  # line 4: line 1 is the journal.open header
+    assert (caught.value.file, caught.value.line) == (str(path), 4) and "not JSON" in str(caught.value)
     with pytest.raises(JournalError):
         read_journal(tmp_path).events  # noqa: B018 - building the events decodes everything
 
@@ -138,4 +139,5 @@ def test_a_cut_last_line_that_ends_with_braces_is_a_loss(tmp_path: Path) -> None
     path.write_bytes(body[:body.rindex(b'{"a":1}}') + len(b'{"a":1}}')])
     journal = read_journal(tmp_path)
     assert [e.data["i"] for e in journal.events] == [0, 1]
-    assert journal.losses == [f"{path}: last line truncated (process killed mid-write?)"]
+    loss, = journal.losses
+    assert loss.file == str(path) and "clean stop marker" in loss.why and "last line truncated" in loss.why

@@ -33,7 +33,9 @@ class FakeClock:
 
 
 def lines_on_disk(directory: Path) -> list[bytes]:
-    return [line for p in sorted(directory.glob("journal-*.jsonl")) for line in p.read_bytes().splitlines()]
+    """The event lines on disk, without the store's own journal.open/journal.close markers."""
+    return [line for p in sorted(directory.glob("journal-*.jsonl")) for line in p.read_bytes().splitlines()
+            if b'"source":"journal"' not in line]
 
 
 def test_round_trip(tmp_path: Path) -> None:
@@ -72,7 +74,8 @@ def test_a_line_longer_than_rotate_bytes_gets_its_own_file(tmp_path: Path) -> No
         journal.append("a", {"x": 1})
         journal.append("big", {"x": "y" * 500})
         journal.append("c", {"x": 2})
-    assert [len(p.read_bytes().splitlines()) for p in journal.files] == [1, 1, 1]
+    assert [len([line for line in p.read_bytes().splitlines() if b'"source":"journal"' not in line])
+            for p in journal.files] == [1, 1, 1, 0], "the journal.close marker did not fit in 100 bytes either"
     assert [e.kind for e in read_journal(tmp_path).events] == ["a", "big", "c"]
 
 
@@ -205,7 +208,11 @@ def test_sigkill_loses_at_most_the_unflushed_batch(tmp_path: Path, run: int) -> 
     assert len(loaded.files) >= 2
     # Whether the kill cut a line is luck; when it did, the loader says so.
     cut = [p for p in loaded.files if p.read_bytes() and not p.read_bytes().endswith(b"\n")]
-    assert loaded.losses == [f"{p}: last line truncated (process killed mid-write?)" for p in cut]
+    # The killed run never wrote its clean stop marker: one loss, on its last file, from its last event on.
+    loss, = loaded.losses
+    assert loss.file == str(loaded.files[-1]) and "clean stop marker" in loss.why
+    assert loss.start == loaded.events[-1].time and loss.end is None
+    assert ("last line truncated" in loss.why) == bool(cut) and set(cut) <= {loaded.files[-1]}
 
 
 def test_a_line_cut_by_hand_is_reported_not_raised(tmp_path: Path) -> None:
@@ -215,11 +222,15 @@ def test_a_line_cut_by_hand_is_reported_not_raised(tmp_path: Path) -> None:
     first, *_, last = journal.files
     for path in (first, last):
         data = path.read_bytes()
+        if path == last:  # drop the run's journal.close marker, as a crash would
+            data = data[:data.rindex(b"\n", 0, -1) + 1]
         with open(path, "r+b") as f:
             f.truncate(len(data) - 25)  # mid-line
     loaded = read_journal(tmp_path)
-    assert loaded.losses == [f"{first}: last line truncated (process killed mid-write?)",
-                             f"{last}: last line truncated (process killed mid-write?)"]
+    assert [(loss.file, loss.why) for loss in loaded.losses] == [
+        (str(last), f"the run (pid {os.getpid()}) ended without its clean stop marker (killed or crashed): its last "
+                    "unflushed events are lost, and last line truncated (process killed mid-write?)"),
+        (str(first), "last line truncated (process killed mid-write?)")]
     numbers = [e.data["i"] for e in loaded.events]
     assert len(numbers) == 18 and 19 not in numbers
     assert all(e.data["pad"] == "z" * 40 for e in loaded.events)
@@ -233,4 +244,4 @@ def test_a_cut_right_before_the_newline_keeps_the_whole_event(tmp_path: Path) ->
     os.truncate(path, path.stat().st_size - 1)
     loaded = read_journal(tmp_path)
     assert [e.data["i"] for e in loaded.events] == [0, 1, 2] and loaded.losses == []
-    assert json.loads(path.read_bytes().splitlines()[-1])["data"] == {"i": 2}
+    assert json.loads(path.read_bytes().splitlines()[-1])["kind"] == "journal.close"

@@ -661,3 +661,61 @@ def test_codec_does_no_io() -> None:
             for module in modules:
                 assert module.split(".")[0] not in {"os", "io", "pathlib", "socket", "urllib", "http",
                                                     "subprocess", "shutil", "tempfile"}, module
+
+
+# --- per-object tolerance (issue 12, point 5) --------------------------------------------------------------------
+
+def _rt(name: str, namespace: str, **extra: Any) -> dict[str, Any]:
+    return {"apiVersion": "gateway.solo.io/v1", "kind": "RouteTable",
+            "metadata": {"name": name, "namespace": namespace},
+            "spec": {"routes": [{"matchers": [{"prefix": "/" + name}], "directResponseAction": {"status": 200}}]},
+            **extra}
+
+
+def test_a_status_of_the_wrong_type_is_ignored_with_a_warning() -> None:
+    # Gloo writes status, not the team: a garbage status must not make the object (or the cluster) unreadable.
+    parsed = parse_objects([_rt("a", "team-a", status=[1, 2])])
+    rt, = parsed.resources
+    assert isinstance(rt, RouteTable) and rt.status is None and len(rt.routes) == 1
+    finding, = parsed.findings
+    assert (finding.severity, finding.field, finding.origin) == ("warning", "status",
+                                                                ResourceKey("RouteTable", "team-a", "a"))
+    assert finding.message.startswith("status is a list, not an object: ignored")
+
+
+def test_tolerant_reading_makes_an_unreadable_object_its_teams_error_finding() -> None:
+    bad = _rt("bad", "team-a")
+    bad["spec"]["routes"] = "oops"
+    objects = [bad, _rt("good", "team-b")]
+    with pytest.raises(ParseError, match="field spec.routes: expected a list"):
+        parse_objects(objects, file="<kubernetes>")
+    parsed = parse_objects(objects, file="<kubernetes>", tolerant=True)
+    assert [r.meta.name for r in parsed.resources] == ["good"]
+    finding, = parsed.findings
+    assert finding.resource == finding.origin == ResourceKey("RouteTable", "team-a", "bad")
+    assert (finding.severity, finding.layer, finding.field) == ("error", "parse", "spec.routes")
+    assert "<kubernetes>: document 0: field spec.routes: expected a list, got the string 'oops'" in finding.message
+    assert "\n" not in finding.message
+
+
+def test_a_400_deep_unknown_field_is_read_redacted_and_patched_without_hitting_the_recursion_limit() -> None:
+    import jsonpatch
+
+    from gloo_nb.journal import redact
+
+    def deep(leaf: int) -> dict[str, Any]:
+        value: dict[str, Any] = {"leaf": leaf}
+        for _ in range(400):
+            value = {"x": value}
+        return value
+
+    obj = _rt("deep", "team-b")
+    obj["spec"]["deep"] = deep(1)
+    text = json.dumps(obj)
+    parsed = parse_stream(text, file="deep.json")
+    assert [f.field for f in parsed.findings] == ["spec.deep"] and len(parsed.resources) == 1
+    assert codec.load_documents(yaml.safe_dump(_rt("shallow", "x")) + "---\n" + text) [1] == obj
+    assert redact(None, obj) == obj
+    changed = json.loads(text)
+    changed["spec"]["deep"] = deep(2)
+    assert jsonpatch.make_patch(obj, changed).patch[0]["op"] == "replace"
