@@ -26,7 +26,6 @@ from gloo_nb.errors import GlooNbError
 from gloo_nb.journal import JournalWriter, read_journal
 from gloo_nb.journal.events import JournalError
 from gloo_nb.kube import ConflictError, KubeError
-from gloo_nb.models.codec import parse_objects
 from gloo_nb.models.snapshot import Snapshot
 from gloo_nb.rollout.effects import (
     Applied,
@@ -418,7 +417,7 @@ class Rollout:
             if exc.status != 404:
                 raise
             route_table = None
-        parsed = parse_objects(self.conn.read_objects(), file="<kubernetes>")
+        parsed = self.conn.read_resources()  # tolerant: another team's unreadable object is its finding, not our stop
         deployments = tuple(kube.list("Deployment", ns).get("items", []))
         served_version = ""
         if self.conn.xds_address:
