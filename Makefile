@@ -26,6 +26,7 @@ lint: $(STAMP)
 	$(BIN)/lint-imports
 
 test: $(STAMP)
+	bash scripts/system-deps.sh
 	$(MAKE) --no-print-directory lint
 	$(BIN)/pytest
 
