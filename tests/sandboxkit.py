@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import ssl
 import subprocess
 import time
 import urllib.error
@@ -15,7 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from gloo_nb.sandbox import runner
+from gloo_nb.sandbox.kubeapi import ServerThread, write_kubeconfig
+from gloo_nb.sandbox.kubeapi.pki import Credentials
 from gloo_nb.sandbox.runner import SandboxInfo
+from gloo_nb.sandbox.store import Store
 
 REPO = Path(__file__).resolve().parents[1]
 SEED = REPO / "data" / "scenarios" / "two-phase-canary"
@@ -74,6 +78,39 @@ def kubectl_for(info: SandboxInfo, root: Path) -> Kube:
     home = root / "home"
     home.mkdir(exist_ok=True)
     return Kube(str(info.kubeconfig), home)
+
+
+@dataclass
+class InProcessApi:
+    """The sandbox's Kubernetes API served in this process over a store (HTTPS, the admin token)."""
+
+    url: str
+    creds: Credentials
+    kubeconfig: Path
+
+    def tls(self) -> ssl.SSLContext:
+        return ssl.create_default_context(cafile=str(self.creds.ca_cert))
+
+    def urlopen(self, path: str, data: bytes | None = None, *, method: str | None = None,
+                headers: dict[str, str] | None = None, timeout: float = 10) -> Any:
+        """urllib's urlopen as the admin (raises HTTPError on a Status answer, as urllib does)."""
+        req = urllib.request.Request(self.url + path, data=data, method=method,
+                                     headers={**(headers or {}), "Authorization": f"Bearer {self.creds.token}"})
+        return urllib.request.urlopen(req, timeout=timeout, context=self.tls())  # noqa: S310 - loopback
+
+
+@contextmanager
+def in_process_api(store: Store, root: Path) -> Iterator[InProcessApi]:
+    """Serve ``store`` with a CA and admin token made under ``root``; write the admin kubeconfig there."""
+    creds = Credentials.load_or_create(root / "pki")
+    server = ServerThread(store, creds)
+    try:
+        url = server.start()
+        kubeconfig = root / "kubeconfig"
+        write_kubeconfig(kubeconfig, url, creds)
+        yield InProcessApi(url, creds, kubeconfig)
+    finally:
+        server.stop()
 
 
 @contextmanager

@@ -7,7 +7,6 @@ test_kubeapi_kubectl.py.
 from __future__ import annotations
 
 import json
-import ssl
 import time
 import urllib.error
 import urllib.request
@@ -16,10 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sandboxkit import in_process_api
 
 from gloo_nb.sandbox import kinds as k
-from gloo_nb.sandbox.kubeapi import ServerThread
-from gloo_nb.sandbox.kubeapi.pki import Credentials
 from gloo_nb.sandbox.kubeapi.server import MAX_BODY_BYTES
 from gloo_nb.sandbox.kubelet import state_path
 from gloo_nb.sandbox.store import POD_QUOTA, ApiError, Store
@@ -43,16 +41,13 @@ class _Admin(urllib.request.BaseHandler):
 def api(tmp_path: Path) -> Iterator[tuple[Store, str]]:
     store = Store(tmp_path / "state")
     store.create(k.NAMESPACE, {"metadata": {"name": "default"}})
-    creds = Credentials.load_or_create(tmp_path / "pki")
-    server = ServerThread(store, creds)
-    tls = ssl.create_default_context(cafile=str(creds.ca_cert))
-    urllib.request.install_opener(urllib.request.build_opener(urllib.request.HTTPSHandler(context=tls),
-                                                              _Admin(creds.token)))
     try:
-        yield store, server.start()
+        with in_process_api(store, tmp_path) as served:
+            urllib.request.install_opener(urllib.request.build_opener(
+                urllib.request.HTTPSHandler(context=served.tls()), _Admin(served.creds.token)))
+            yield store, served.url
     finally:
         urllib.request.install_opener(None)  # type: ignore[arg-type]
-        server.stop()
         store.close()
 
 

@@ -16,10 +16,11 @@ from pathlib import Path
 
 import pytest
 import yaml
+from sandboxkit import in_process_api
 
 from gloo_nb.sandbox import kinds as k
 from gloo_nb.sandbox.events import EventRecorder, object_ref
-from gloo_nb.sandbox.kubeapi import ServerThread, write_kubeconfig
+from gloo_nb.sandbox.kubeapi import write_kubeconfig
 from gloo_nb.sandbox.kubeapi.pki import Credentials
 from gloo_nb.sandbox.store import KUBELET, Store
 
@@ -59,17 +60,12 @@ class Cluster:
 @pytest.fixture
 def cluster(tmp_path: Path) -> Iterator[Cluster]:
     store = Store(tmp_path / "state", namespace_grace=0.3)
-    creds = Credentials.load_or_create(tmp_path / "pki")
-    server = ServerThread(store, creds)
     try:
-        url = server.start()
-        kubeconfig = tmp_path / "kubeconfig"
-        write_kubeconfig(kubeconfig, url, creds)
-        home = tmp_path / "home"
-        home.mkdir()
-        yield Cluster(store, url, home, kubeconfig, tmp_path)
+        with in_process_api(store, tmp_path) as api:
+            home = tmp_path / "home"
+            home.mkdir()
+            yield Cluster(store, api.url, home, api.kubeconfig, tmp_path)
     finally:
-        server.stop()
         store.close()
 
 

@@ -8,22 +8,17 @@ import json
 import os
 import resource
 import signal
-import ssl
 import stat
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sandboxkit import Kube
+from sandboxkit import Kube, in_process_api
 
 from gloo_nb.errors import GlooNbError
 from gloo_nb.sandbox import kinds as k
 from gloo_nb.sandbox import store as store_module
-from gloo_nb.sandbox.kubeapi import ServerThread, write_kubeconfig
-from gloo_nb.sandbox.kubeapi.pki import Credentials
 from gloo_nb.sandbox.statedir import private_dir
 from gloo_nb.sandbox.store import ApiError, Store, WatchEvent
 
@@ -231,31 +226,23 @@ def test_private_dir_tightens_an_existing_tree(tmp_path: Path) -> None:
 
 def test_an_unquoted_yaml_date_through_the_api_never_breaks_listing(tmp_path: Path) -> None:
     store = Store(tmp_path / "state")
-    creds = Credentials.load_or_create(tmp_path / "pki")
-    server = ServerThread(store, creds)
     try:
-        url = server.start()
-        kubeconfig = tmp_path / "kubeconfig"
-        write_kubeconfig(kubeconfig, url, creds)
-        (tmp_path / "home").mkdir()
-        kube = Kube(str(kubeconfig), tmp_path / "home")
-        kube.run("create", "namespace", "team")
-        body = (b"apiVersion: v1\nkind: Service\nmetadata: {name: dated, namespace: team}\n"
-                b"spec:\n  ports:\n  - port: 80\n    name: 2024-01-01\n")
-        request = urllib.request.Request(url + "/api/v1/namespaces/team/services?fieldManager=kubectl", data=body,
-                                         method="POST", headers={"Content-Type": "application/yaml",
-                                                                 "Authorization": f"Bearer {creds.token}"})
-        tls = ssl.create_default_context(cafile=str(creds.ca_cert))
-        # As Kubernetes' YAML decoder (sigs.k8s.io/yaml: YAML to JSON), the date is the string it reads as;
-        # the store's own refusal of values JSON cannot hold is tested above without the API.
-        with urllib.request.urlopen(request, timeout=10, context=tls) as resp:  # noqa: S310 - loopback
-            assert resp.status == 201
-        assert store.get(k.SERVICE, "team", "dated")["spec"]["ports"][0]["name"] == "2024-01-01"
-        assert "dated" in kube.run("get", "svc", "-A").stdout
-        assert "2024-01-01" in kube.run("get", "svc", "dated", "-n", "team", "-o", "yaml").stdout
-        assert (tmp_path / "state" / "objects.jsonl").read_text().count("2024-01-01") == 1
+        with in_process_api(store, tmp_path) as api:
+            (tmp_path / "home").mkdir()
+            kube = Kube(str(api.kubeconfig), tmp_path / "home")
+            kube.run("create", "namespace", "team")
+            body = (b"apiVersion: v1\nkind: Service\nmetadata: {name: dated, namespace: team}\n"
+                    b"spec:\n  ports:\n  - port: 80\n    name: 2024-01-01\n")
+            # As Kubernetes' YAML decoder (sigs.k8s.io/yaml: YAML to JSON), the date is the string it reads
+            # as; the store's own refusal of values JSON cannot hold is tested above without the API.
+            with api.urlopen("/api/v1/namespaces/team/services?fieldManager=kubectl", body, method="POST",
+                             headers={"Content-Type": "application/yaml"}) as resp:
+                assert resp.status == 201
+            assert store.get(k.SERVICE, "team", "dated")["spec"]["ports"][0]["name"] == "2024-01-01"
+            assert "dated" in kube.run("get", "svc", "-A").stdout
+            assert "2024-01-01" in kube.run("get", "svc", "dated", "-n", "team", "-o", "yaml").stdout
+            assert (tmp_path / "state" / "objects.jsonl").read_text().count("2024-01-01") == 1
     finally:
-        server.stop()
         store.close()
 
 
