@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 import websocket
+import yaml
 from kubernetes import client as k8s
 from kubernetes import config as k8s_config
 from kubernetes.client.exceptions import ApiException
@@ -276,9 +277,15 @@ def test_python_client_refused_for_a_pod_that_is_not_running_or_missing(core) ->
 def test_base64_channels_and_missing_ports(env) -> None:
     # v4.base64.channel.k8s.io: text messages, channel digit + base64 payload.
     _, kubeconfig = env
-    api = Path(kubeconfig).read_text().split("server:", 1)[1].split()[0].replace("http://", "ws://")
+    config = yaml.safe_load(Path(kubeconfig).read_text())
+    api = config["clusters"][0]["cluster"]["server"].replace("https://", "wss://")
+    ca = Path(kubeconfig).parent / "ws-ca.crt"
+    ca.write_bytes(base64.b64decode(config["clusters"][0]["cluster"]["certificate-authority-data"]))
+    # The API authenticates (issue 12): the admin's token, and the server checked against the sandbox's CA.
+    auth = {"header": [f"Authorization: Bearer {config['users'][0]['user']['token']}"],
+            "sslopt": {"ca_certs": str(ca)}}
     ws = websocket.create_connection(f"{api}/api/v1/namespaces/gloo-system/pods/gateway-proxy-0/portforward"
-                                     "?ports=19000", subprotocols=["v4.base64.channel.k8s.io"], timeout=10)
+                                     "?ports=19000", subprotocols=["v4.base64.channel.k8s.io"], timeout=10, **auth)
     try:
         first = {ws.recv(), ws.recv()}
         prefix = base64.b64encode((19000).to_bytes(2, "little")).decode()
@@ -299,5 +306,5 @@ def test_base64_channels_and_missing_ports(env) -> None:
         ws.close()
     with pytest.raises(websocket.WebSocketBadStatusException) as bad:
         websocket.create_connection(f"{api}/api/v1/namespaces/gloo-system/pods/gateway-proxy-0/portforward",
-                                    subprotocols=["v4.channel.k8s.io"], timeout=10)
+                                    subprotocols=["v4.channel.k8s.io"], timeout=10, **auth)
     assert bad.value.status_code == 400 and b"at least 1 port must be specified" in (bad.value.resp_body or b"")
