@@ -10,6 +10,10 @@ endpoints and garbage-collector controllers) and the node's kubelet do on a real
   :mod:`gloo_nb.sandbox.workloads`, on loopback sockets the kubelet binds itself. The host port of each container
   port goes into the pod's ``sandbox.gloo-nb.io/ports`` annotation. Pod status follows Kubernetes (phase,
   conditions, containerStatuses); a process that dies is restarted with back-off (restartCount + 1).
+- Containers' readiness, liveness and startup probes run on one :class:`~gloo_nb.sandbox.prober.ProbeWorker`
+  thread each (none for a container without probes); their results come back through the queue like every
+  other event: readiness decides the container's ``ready`` (so the pod's conditions and its Endpoints), a
+  failed liveness or startup probe kills the container, which then restarts through the same back-off.
 - Services with a selector get Endpoints with one subset per pod, since every pod has its own host port.
 
 Events from :meth:`Store.subscribe <gloo_nb.sandbox.store.Store.subscribe>` arrive on the writer's thread with the
