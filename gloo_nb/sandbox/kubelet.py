@@ -10,6 +10,10 @@ endpoints and garbage-collector controllers) and the node's kubelet do on a real
   :mod:`gloo_nb.sandbox.workloads`, on loopback sockets the kubelet binds itself. The host port of each container
   port goes into the pod's ``sandbox.gloo-nb.io/ports`` annotation. Pod status follows Kubernetes (phase,
   conditions, containerStatuses); a process that dies is restarted with back-off (restartCount + 1).
+- Containers' readiness, liveness and startup probes run on one :class:`~gloo_nb.sandbox.prober.ProbeWorker`
+  thread each (none for a container without probes); their results come back through the queue like every
+  other event: readiness decides the container's ``ready`` (so the pod's conditions and its Endpoints), a
+  failed liveness or startup probe kills the container, which then restarts through the same back-off.
 - Services with a selector get Endpoints with one subset per pod, since every pod has its own host port.
 
 Events from :meth:`Store.subscribe <gloo_nb.sandbox.store.Store.subscribe>` arrive on the writer's thread with the
@@ -40,7 +44,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
-from gloo_nb.sandbox import kinds, workloads
+from gloo_nb.sandbox import kinds, prober, workloads
 from gloo_nb.sandbox.events import NORMAL, WARNING, EventRecorder, object_ref
 from gloo_nb.sandbox.store import CONTROLLER, KUBELET, ApiError, Identity, Store, WatchEvent
 
@@ -170,9 +174,14 @@ class _Container:
     argv: list[str]
     env: dict[str, str]
     ports: list[int]
+    probes: list[prober.Probe] = field(default_factory=list)
+    workers: dict[str, prober.ProbeWorker] = field(default_factory=dict)
     proc: subprocess.Popen[bytes] | None = None
     instance: int = 0
-    ready: bool = False
+    listening: bool = False
+    started: bool = True
+    probe_ready: bool = False
+    probe_killed: bool = False
     restart_count: int = 0
     crashes: int = 0
     started_at: str = ""
@@ -182,6 +191,16 @@ class _Container:
     next_start: float = 0.0
     done: bool = False
     log_file: Path | None = None
+
+    def has_probe(self, kind: str) -> bool:
+        return any(p.kind == kind for p in self.probes)
+
+    @property
+    def ready(self) -> bool:
+        # prober_manager.go UpdatePodStatus: ready only once started, and then as the readiness probe says
+        # (no readiness probe: ready). The sandbox's own "running" is the process signalling it serves.
+        return (self.proc is not None and self.listening and self.started
+                and (self.probe_ready or not self.has_probe(prober.READINESS)))
 
 
 @dataclass(slots=True)
@@ -193,12 +212,28 @@ class _PodRuntime:
     directory: Path
     start_time: str
     sockets: dict[int, socket.socket] = field(default_factory=dict)
+    closed: dict[int, socket.socket] = field(default_factory=dict)
     containers: dict[str, _Container] = field(default_factory=dict)
     terminating: bool = False
 
     @property
     def host_ports(self) -> dict[int, int]:
         return {cport: sock.getsockname()[1] for cport, sock in self.sockets.items()}
+
+    def probe_port(self, cport: int) -> int | None:
+        sock = self.sockets.get(cport) or self.closed.get(cport)
+        try:
+            return int(sock.getsockname()[1]) if sock is not None else None
+        except OSError:
+            return None  # closed: the pod is going away
+
+    def workers(self) -> list[prober.ProbeWorker]:
+        return [w for c in self.containers.values() for w in c.workers.values()]
+
+    def close_sockets(self) -> None:
+        for sock in (*self.sockets.values(), *self.closed.values()):
+            with contextlib.suppress(OSError):
+                sock.close()
 
 
 class Kubelet:
@@ -408,7 +443,7 @@ class Kubelet:
                     services.add((ns, name))
                 elif kind is kinds.NAMESPACE and etype == "DELETED":
                     gc_namespaces.add(name)
-            elif tag in ("ready", "exited"):
+            elif tag in ("ready", "exited", "probe"):
                 self._process_event(item)
                 pods.add((item[1], item[2]))
         now = time.monotonic()
@@ -700,7 +735,8 @@ class Kubelet:
                             ports.append(listen)
             else:
                 args = command + args
-            c = _Container(name=cspec.get("name", "main"), image=image, argv=args, env=env, ports=ports)
+            c = _Container(name=cspec.get("name", "main"), image=image, argv=args, env=env, ports=ports,
+                           probes=prober.parse_probes(cspec))
             prev = previous.get(c.name) or {}
             if prev.get("state", {}).get("running") or prev.get("lastState") or prev.get("restartCount"):
                 # A restarted sandbox restarts the container, as a rebooted node would.
@@ -712,10 +748,72 @@ class Kubelet:
             for cport in ports:
                 if cport not in rt.sockets:
                     rt.sockets[cport] = _bind(old_ports.get(str(cport), 0))
+        for c in rt.containers.values():
+            for probe in c.probes:
+                # Probes reach the pod's network namespace, so any container's port counts; a port nobody
+                # declared gets a socket that is bound but never listens: probing it is refused, as on a pod.
+                if probe.port and probe.port not in rt.sockets and probe.port not in rt.closed:
+                    rt.closed[probe.port] = _reserve()
         rt.directory.mkdir(parents=True, exist_ok=True)
         with self._lock:
             self._pods[(ns, name)] = rt
+        for c in rt.containers.values():
+            self._start_probes(rt, c)
         return rt
+
+    # --- probes ---------------------------------------------------------------------------------------
+
+    def _start_probes(self, rt: _PodRuntime, c: _Container) -> None:
+        """One worker thread per probe (prober_manager.go AddPod); none for a container without probes."""
+        for probe in c.probes:
+            def report(instance: int, ok: bool, kind: str = probe.kind) -> None:
+                self._queue.put(("probe", rt.namespace, rt.name, rt.uid, c.name, instance, kind, ok))
+
+            def record(etype: str, reason: str, message: str) -> None:
+                self._container_event(rt, c, etype, reason, message)
+
+            worker = prober.ProbeWorker(probe, f"probe-{rt.namespace}-{rt.name}-{c.name}-{probe.kind.lower()}",
+                                        lambda: self._probe_target(rt, c), rt.probe_port, report, record)
+            c.workers[probe.kind] = worker
+            worker.start()
+
+    @staticmethod
+    def _probe_target(rt: _PodRuntime, c: _Container) -> prober.Target | None:
+        if rt.terminating:
+            return None
+        return prober.Target(instance=c.instance, running=c.proc is not None, started_at=c.started_mono,
+                             started=c.started, finished=c.done)
+
+    def _probe_result(self, rt: _PodRuntime, c: _Container, kind: str, ok: bool) -> None:
+        if c.proc is None:
+            return
+        if kind == prober.READINESS:
+            c.probe_ready = ok
+        elif kind == prober.STARTUP and ok:
+            c.started = True
+            readiness = c.workers.get(prober.READINESS)
+            if readiness is not None:
+                readiness.trigger()  # prober_manager.go UpdatePodStatus: probe readiness right after start
+        elif not ok:
+            # pkg/kubelet/kuberuntime/kuberuntime_manager.go computePodActions: a container that failed its
+            # liveness or startup probe is killed (Event Killing with this message) and restarted through
+            # the usual back-off unless the pod never restarts.
+            restart = rt.restart_policy != "Never"
+            message = f"Container {c.name} failed {kind.lower()} probe" + (", will be restarted" if restart else "")
+            self._container_event(rt, c, NORMAL, "Killing", message)
+            c.probe_killed = True
+            threading.Thread(target=_terminate, args=([c.proc], _STOP_GRACE), daemon=True,
+                             name=f"kill-{rt.namespace}-{rt.name}-{c.name}").start()
+
+    @staticmethod
+    def _stop_probes(runtimes: Iterable[_PodRuntime], wait: bool) -> None:
+        workers = [w for rt in runtimes for w in rt.workers()]
+        for w in workers:
+            w.stop()
+        if wait:
+            deadline = time.monotonic() + _STOP_GRACE
+            for w in workers:
+                w.join(max(0.0, deadline - time.monotonic()))
 
     def _container_env(self, pod: dict[str, Any], cspec: dict[str, Any]) -> dict[str, str]:
         meta = pod["metadata"]
@@ -774,6 +872,9 @@ class Kubelet:
         return ""
 
     def _spawn(self, rt: _PodRuntime, c: _Container, pod: dict[str, Any]) -> None:
+        # A new container starts unready, not started while it has a startup probe (worker.go initial values).
+        c.listening = c.probe_ready = c.probe_killed = False
+        c.started = not c.has_probe(prober.STARTUP)
         self._serial += 1
         c.instance = self._serial
         sep = c.argv.index("--")
@@ -820,11 +921,10 @@ class Kubelet:
                 return
         os.close(ready_w)
         self._container_event(rt, c, NORMAL, "Started", f"Started container {c.name}")
-        c.proc = proc
-        c.ready = False
-        c.waiting = None
+        c.started_mono = time.monotonic()  # before proc: a probe worker that sees it running reads the delay
         c.started_at = _now()
-        c.started_mono = time.monotonic()
+        c.waiting = None
+        c.proc = proc
         token = (rt.namespace, rt.name, rt.uid, c.name, c.instance)
         threading.Thread(target=self._watch_process, args=(proc, ready_r, token), daemon=True,
                          name=f"pod-{rt.namespace}-{rt.name}-{c.name}").start()
@@ -851,7 +951,10 @@ class Kubelet:
         if c is None or c.instance != instance:
             return
         if tag == "ready":
-            c.ready = c.proc is not None
+            c.listening = c.proc is not None
+            return
+        if tag == "probe":
+            self._probe_result(rt, c, item[6], item[7])
             return
         code, finished = item[6], item[7]
         reason = "Completed" if code == 0 else "Error"
@@ -860,10 +963,11 @@ class Kubelet:
         c.last_terminated = {"exitCode": code, "reason": reason, "startedAt": c.started_at, "finishedAt": finished,
                              "containerID": f"sandbox://{c.proc.pid if c.proc else 0}"}
         c.proc = None
-        c.ready = False
+        c.listening = False
         if rt.terminating:
             return
-        restart = rt.restart_policy == "Always" or (rt.restart_policy == "OnFailure" and code != 0)
+        restart = rt.restart_policy == "Always" or (rt.restart_policy == "OnFailure" and code != 0) \
+            or (c.probe_killed and rt.restart_policy != "Never")
         if not restart:
             c.done = True
             return
@@ -939,7 +1043,8 @@ class Kubelet:
         statuses = []
         for c in containers:
             st: dict[str, Any] = {"name": c.name, "image": c.image, "imageID": "", "ready": c.ready,
-                                  "restartCount": c.restart_count, "started": c.proc is not None}
+                                  "restartCount": c.restart_count,
+                                  "started": c.proc is not None and c.started}
             if c.proc is not None:
                 st["containerID"] = f"sandbox://{c.proc.pid}"
                 st["state"] = {"running": {"startedAt": c.started_at}}
@@ -959,14 +1064,13 @@ class Kubelet:
 
     def _kill_pod(self, rt: _PodRuntime, *, remove: bool) -> None:
         rt.terminating = True
+        self._stop_probes([rt], wait=False)
         for c in rt.containers.values():
             if c.proc is not None:
                 self._container_event(rt, c, NORMAL, "Killing", f"Stopping container {c.name}")
         procs = [c.proc for c in rt.containers.values() if c.proc is not None]
         _terminate(procs, _STOP_GRACE)
-        for sock in rt.sockets.values():
-            with contextlib.suppress(OSError):
-                sock.close()
+        rt.close_sockets()
         with self._lock:
             if self._pods.get((rt.namespace, rt.name)) is rt:
                 del self._pods[(rt.namespace, rt.name)]
@@ -981,11 +1085,11 @@ class Kubelet:
         for rt in runtimes:
             rt.terminating = True
             procs.extend(c.proc for c in rt.containers.values() if c.proc is not None)
+        self._stop_probes(runtimes, wait=False)
         _terminate(procs, _STOP_GRACE)
+        self._stop_probes(runtimes, wait=True)
         for rt in runtimes:
-            for sock in rt.sockets.values():
-                with contextlib.suppress(OSError):
-                    sock.close()
+            rt.close_sockets()
 
     # --- endpoints controller -----------------------------------------------------------------------
 
@@ -1103,6 +1207,17 @@ def _bind(port: int) -> socket.socket:
             if candidate == 0:
                 raise
     raise OSError("unreachable")
+
+
+def _reserve() -> socket.socket:
+    """A loopback port bound but never listening: connecting to it is refused, and nobody else can take it."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        sock.bind((HOST_IP, 0))
+    except OSError:
+        sock.close()
+        raise
+    return sock
 
 
 def _expand(text: str, env: dict[str, str]) -> str:

@@ -19,6 +19,7 @@ from gloo_nb.models.codec import parse_object
 from gloo_nb.sandbox import kinds as k
 from gloo_nb.sandbox.kinds import Kind
 from gloo_nb.sandbox.kubeapi.selectors import label_selector_matches
+from gloo_nb.sandbox.prober import PROBE_DEFAULTS
 from gloo_nb.sandbox.store import ApiError
 
 __all__ = ["apply_defaults", "invalid", "unknown_fields", "validate"]
@@ -381,6 +382,15 @@ def _default_containers(spec: dict[str, Any]) -> None:
         for p in c.get("ports") or []:
             if isinstance(p, dict):
                 p.setdefault("protocol", "TCP")
+        for field in ("livenessProbe", "readinessProbe", "startupProbe"):
+            probe = c.get(field)
+            if isinstance(probe, dict):
+                # pkg/apis/core/v1/defaults.go SetDefaults_Probe and SetDefaults_HTTPGetAction
+                for key, value in PROBE_DEFAULTS.items():
+                    probe.setdefault(key, value)
+                if isinstance(probe.get("httpGet"), dict):
+                    probe["httpGet"].setdefault("path", "/")
+                    probe["httpGet"].setdefault("scheme", "HTTP")
     spec.setdefault("restartPolicy", "Always")
     spec.setdefault("terminationGracePeriodSeconds", 30)
     spec.setdefault("dnsPolicy", "ClusterFirst")
