@@ -289,19 +289,24 @@ NodeTransform = Callable[[str, str, list[Message]], list[Message]]
 
 
 def rewrite_listener_ports(port_for: Callable[[str, int], int | None],
-                           is_replica: Callable[[str], bool]) -> NodeTransform:
+                           is_replica: Callable[[str], bool], sandbox_id: str = "") -> NodeTransform:
     """A node transform that gives each replica its own listener ports and pipe paths.
 
     Gloo's listener ``listener-::-8080`` binds ``::``:8080 in every gateway-proxy pod, and the
     route-replacement fallback listener binds the abstract socket ``@fallback_listener_for_invalid_routes``;
     pods have their own network namespaces, replicas on one machine do not. So the sandbox binds each
-    replica's listeners to its own loopback port, suffixes pipe paths with the node id (in listeners
-    and in the clusters that point at them), and keeps every name (drift detection ignores this).
+    replica's listeners to its own loopback port, suffixes pipe paths with the node id and the
+    sandbox's id (in listeners and in the clusters that point at them), and keeps every name (drift
+    detection ignores this). Abstract sockets are one namespace per machine: two sandboxes running at
+    once (tests, a notebook beside the demo) would otherwise both bind
+    ``@fallback_listener_for_invalid_routes-gateway-proxy-1.gloo-system``, and the second Envoy
+    rejects the listener.
 
     Args:
         port_for: ``(node id, bind port) -> loopback port``, or None for an unknown node.
         is_replica: Whether a node id is one of the sandbox's Envoy replicas (other nodes, such as
             gloo_nb's shadow node, get the resources as Gloo serves them).
+        sandbox_id: What tells this sandbox's pipes from another's on the same machine.
 
     Returns:
         The transform for :meth:`AdsServer.set_node_transform`.
@@ -309,7 +314,7 @@ def rewrite_listener_ports(port_for: Callable[[str, int], int | None],
     def own_pipe(address: Any, node_id: str) -> bool:
         if not address.HasField("pipe"):
             return False
-        address.pipe.path = f"{address.pipe.path}-{node_id}"
+        address.pipe.path = f"{address.pipe.path}-{node_id}" + (f"-{sandbox_id}" if sandbox_id else "")
         return True
 
     def listener(res: listener_pb2.Listener, node_id: str) -> listener_pb2.Listener:

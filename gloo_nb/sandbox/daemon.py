@@ -344,7 +344,8 @@ class Sandbox:
         xds = self.ads.start()
         self._ports_file.write_text(json.dumps({"kubeApi": self.api.port, "xds": int(xds.rsplit(":", 1)[1])}) + "\n")
         self.ads.set_node_transform(rewrite_listener_ports(
-            self._port_for, lambda node: any(r.node_id == node for r in self.fleet.replicas) if self.fleet else False))
+            self._port_for, lambda node: any(r.node_id == node for r in self.fleet.replicas) if self.fleet else False,
+            sandbox_id=cluster_id(self.state_dir)[:8]))
         self.controlplane.start()
         self.fleet = EnvoyFleet(xds, self.state_dir, self.replicas, namespace=NAMESPACE, proxy=PROXY)
         for r in self.fleet.replicas:
