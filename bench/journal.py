@@ -15,23 +15,18 @@ Usage: ``python bench/journal.py [--events 1000000] [--seconds 20] [--skip-recor
 
 from __future__ import annotations
 
+import argparse
+import gc
+import json
 import os
+import shutil
+import signal
+import subprocess
 import sys
-
-# bench/ holds inspect.py: take this folder off sys.path, or numpy's `import inspect` finds that script.
-_HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != _HERE]
-
-import argparse  # noqa: E402
-import gc  # noqa: E402
-import json  # noqa: E402
-import shutil  # noqa: E402
-import signal  # noqa: E402
-import subprocess  # noqa: E402
-import tempfile  # noqa: E402
-import time  # noqa: E402
-from datetime import UTC, datetime, timedelta  # noqa: E402
-from pathlib import Path  # noqa: E402
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 LOAD_TARGET_S = 3.0

@@ -208,7 +208,7 @@ def _big(n_vhosts: int, per_vhost: int) -> bytes:
 
 
 def test_decode_is_fast() -> None:
-    # 20,000 routes; the 100,000-route figure is bench/inspect.py's (target 1.5 s including the frame).
+    # 20,000 routes; the 100,000-route figure is bench/inspect_gateway.py's (target 1.5 s including the frame).
     data = _big(20, 1000)
     start = time.perf_counter()
     rows = route_rows([route_pb2.RouteConfiguration.FromString(data)], "served")
