@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import ssl
 import statistics
 import tempfile
 import time
@@ -20,12 +22,19 @@ import urllib.request
 from pathlib import Path
 
 from gloo_nb.sandbox import runner
+from gloo_nb.sandbox.kubeapi.pki import Credentials
+
+# The sandbox's API is HTTPS with an admin bearer token: run() sets both from the state directory's pki/.
+_AUTH: dict[str, object] = {}
 
 
 def _call(method: str, url: str, body: object | None = None, ctype: str = "application/json") -> dict:
     data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": ctype})
-    with urllib.request.urlopen(req, timeout=30) as resp:
+    req = urllib.request.Request(url, data=data, method=method,
+                                 headers={"Content-Type": ctype, "Authorization": f"Bearer {_AUTH['token']}"})
+    tls = _AUTH["tls"]
+    assert isinstance(tls, ssl.SSLContext)
+    with urllib.request.urlopen(req, timeout=30, context=tls) as resp:  # noqa: S310 - the sandbox's loopback API
         return json.loads(resp.read() or b"{}")
 
 
@@ -51,9 +60,13 @@ def run(tables: int, changes: int) -> list[float]:
     """Measure ``changes`` patches with ``tables`` RouteTables loaded; return seconds per change."""
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
-        info = runner.start(Path(tmp) / "sb", gloo_version="current", replicas=2)
+        # exit_with: a bench killed before its finally leaves no sandbox behind.
+        info = runner.start(Path(tmp) / "sb", gloo_version="current", replicas=2, exit_with=os.getpid())
         STARTS.append(time.perf_counter() - t0)
         try:
+            creds = Credentials.existing(Path(tmp) / "sb" / "pki")
+            assert creds is not None, "the sandbox made no credentials"
+            _AUTH.update(token=creds.token, tls=creds.client_context())
             api = info.data["kubeApi"]
             _call("POST", f"{api}/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace",
                                                        "metadata": {"name": "bench"}})

@@ -5,12 +5,16 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import pytest
+
 from gloo_nb.analysis.tree import TREE_COLOURS, TREE_LEGEND, TREE_STATES, DelegationTree
 from gloo_nb.app.manifests import read_manifests
 from gloo_nb.models import Snapshot
 from gloo_nb.models.codec import parse_object
 from gloo_nb.models.defaults import helm_default_settings_manifest
 from gloo_nb.translate import Translator
+
+pytestmark = pytest.mark.unit
 
 PART2 = Path(__file__).resolve().parents[2] / "data" / "scenarios" / "two-phase-canary" / "part2"
 

@@ -13,6 +13,8 @@ from sandboxkit import PART2, body_is, eventually, fetch, kubectl_for, sandbox, 
 import gloo_nb
 from gloo_nb.app.connect import connect_sandbox, profile_from_image
 
+pytestmark = [pytest.mark.sandbox, pytest.mark.envoy]
+
 FOX_BLOCKED_INTENT = "foxtrot_gloo-system {version=v1} 0, foxtrot_gloo-system {version=v2} 100"
 FOX_SERVED = "foxtrot_gloo-system {version=v1} 100, foxtrot_gloo-system {version=v2} 0"
 

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from sandboxkit import PART2, body_is, eventually, fetch, kubectl_for, sandbox, wait_ready_pods
 
 import gloo_nb
 from gloo_nb.sandbox import runner
 from gloo_nb.xds.protos import TYPE_CLUSTER, TYPE_LISTENER, TYPE_ROUTE
+
+pytestmark = [pytest.mark.sandbox, pytest.mark.envoy]
 
 
 def test_stream_reconnects_and_resumes_after_a_restart(tmp_path: Path) -> None:

@@ -10,6 +10,8 @@ from sandboxkit import PART1, body_is, eventually, fetch, kubectl_for, sandbox, 
 from gloo_nb.app.probe import probe
 from gloo_nb.errors import UsageError
 
+pytestmark = [pytest.mark.sandbox, pytest.mark.envoy]
+
 
 def test_probe_measures_the_split_with_intervals(tmp_path: Path) -> None:
     with sandbox(tmp_path / "sb", "1.3") as info:

@@ -16,6 +16,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import pytest
 from sandboxkit import PART2, REPO, kubectl_for, sandbox, wait_until
 
 from gloo_nb.analysis.timeline import load_timeline
@@ -32,6 +33,8 @@ from gloo_nb.journal.schema import (
     XDS_UPDATE,
 )
 from gloo_nb.xds.protos import TYPE_CLUSTER, TYPE_ENDPOINT, TYPE_LISTENER, TYPE_ROUTE
+
+pytestmark = [pytest.mark.sandbox, pytest.mark.envoy]
 
 GLOO = "system:serviceaccount:gloo-system:gloo"
 NODES = {"gateway-proxy-0.gloo-system", "gateway-proxy-1.gloo-system"}

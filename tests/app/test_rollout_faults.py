@@ -37,6 +37,8 @@ from gloo_nb.rollout import RolloutTarget
 from gloo_nb.rollout.effects import Apply, Observation
 from gloo_nb.sandbox.runner import SandboxInfo
 
+pytestmark = [pytest.mark.sandbox, pytest.mark.envoy]
+
 START = nb.FOXTROT_START
 RT = ("foxtrot", "foxtrot-routes")
 TEAM = ("foxtrot-dev", "team-foxtrot")

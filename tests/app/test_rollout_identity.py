@@ -27,6 +27,8 @@ from gloo_nb.app import notebook as nb
 from gloo_nb.journal import read_journal
 from gloo_nb.sandbox.runner import SandboxInfo
 
+pytestmark = [pytest.mark.sandbox, pytest.mark.envoy]
+
 TEAM = ("foxtrot-dev", "team-foxtrot")
 TARGET = ["--route-table", "foxtrot/foxtrot-routes", "--upstream", "gloo-system/foxtrot", "--subset-key",
           "version", "--stable", "v1", "--canary", "v2", "--until", "phase1"]

@@ -23,6 +23,8 @@ from gloo_nb.analysis.matching import match_request
 from gloo_nb.app.connect import connect_sandbox
 from gloo_nb.xds.decode import RouteRow, route_rows
 
+pytestmark = [pytest.mark.sandbox, pytest.mark.envoy]
+
 
 def _direct(rid: str) -> str:
     return f"directResponseAction: {{status: 200, body: {rid}}}"

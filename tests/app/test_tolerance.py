@@ -21,6 +21,8 @@ from gloo_nb.journal import read_journal
 from gloo_nb.models.codec import load_documents
 from gloo_nb.translate.check import problems
 
+pytestmark = [pytest.mark.sandbox, pytest.mark.envoy]
+
 VS = """apiVersion: gateway.solo.io/v1
 kind: VirtualService
 metadata: {name: app, namespace: gloo-system}

@@ -25,6 +25,8 @@ from typing import Any
 
 import pytest
 
+pytestmark = [pytest.mark.sandbox, pytest.mark.envoy, pytest.mark.browser]
+
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOK = "01-explore-gateway.ipynb"
 CHROMIUM = "/usr/bin/chromium"

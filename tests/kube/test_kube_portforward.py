@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = [pytest.mark.sandbox, pytest.mark.envoy]
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "sandbox"))
 from sandboxkit import PART1, SEED, Kube, fetch, sandbox  # noqa: E402
 

@@ -37,6 +37,8 @@ from gloo_nb.sandbox.xds_server import (
     XdsSnapshot,
 )
 
+pytestmark = [pytest.mark.sandbox, pytest.mark.envoy]
+
 ROLE = "gloo-system~gateway-proxy"
 LISTENER = "listener-::-8080"
 ROUTES = "listener-::-8080-routes"

@@ -22,6 +22,8 @@ from gloo_nb.sandbox.kubeapi.server import MAX_BODY_BYTES
 from gloo_nb.sandbox.kubelet import state_path
 from gloo_nb.sandbox.store import POD_QUOTA, ApiError, Store
 
+pytestmark = pytest.mark.sandbox
+
 CONFIGMAPS = "/api/v1/namespaces/default/configmaps"
 PODS = "/api/v1/namespaces/default/pods"
 

@@ -20,6 +20,8 @@ from gloo_nb.sandbox.kubeapi import ServerThread, write_kubeconfig
 from gloo_nb.sandbox.kubeapi.pki import Credentials
 from gloo_nb.sandbox.store import Store
 
+pytestmark = pytest.mark.sandbox
+
 # Raw HTTPS calls carry the server's admin token and trust its CA, as the kubeconfig does (one opener per server).
 _OPENERS: dict[str, urllib.request.OpenerDirector] = {}
 

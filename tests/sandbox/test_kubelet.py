@@ -19,6 +19,8 @@ from gloo_nb.sandbox import kinds
 from gloo_nb.sandbox.kubelet import MANAGED_BY, PORTS_ANNOTATION, Kubelet, template_hash
 from gloo_nb.sandbox.store import Store
 
+pytestmark = pytest.mark.sandbox
+
 NS = "team-echo"
 
 

@@ -28,6 +28,8 @@ from sandboxkit import PART1, Kube, body_is, eventually, fetch, sandbox
 
 from gloo_nb.sandbox.portforward import SPDY_DICTIONARY
 
+pytestmark = [pytest.mark.sandbox, pytest.mark.envoy]
+
 READY = b"GET /ready HTTP/1.1\r\nHost: admin\r\nConnection: close\r\n\r\n"
 BLOB = """
 apiVersion: apps/v1

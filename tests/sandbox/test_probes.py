@@ -18,6 +18,8 @@ from gloo_nb.sandbox.kubelet import Kubelet
 from gloo_nb.sandbox.prober import LIVENESS, READINESS, Probe, parse_probes, run_probe
 from gloo_nb.sandbox.store import Store
 
+pytestmark = pytest.mark.sandbox
+
 
 class Cluster:
     def __init__(self, store: Store, kubelet: Kubelet, kube: Kube) -> None:

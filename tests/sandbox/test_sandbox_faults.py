@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from sandboxkit import (
     PART2,
     REPO,
@@ -25,6 +26,8 @@ from sandboxkit import (
 )
 
 from gloo_nb.sandbox import runner
+
+pytestmark = [pytest.mark.sandbox, pytest.mark.envoy]
 
 CANARY = {"stage": "canary"}
 

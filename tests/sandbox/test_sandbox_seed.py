@@ -15,6 +15,8 @@ from sandboxkit import PART1, PART2, Kube, body_is, eventually, fetch, kubectl_f
 
 from gloo_nb.xds.admin import EnvoyAdmin
 
+pytestmark = [pytest.mark.sandbox, pytest.mark.envoy]
+
 CANARY = {"stage": "canary"}
 INVALID_BODY = ("Gloo Gateway has invalid configuration. Administrators should run `glooctl check` "
                 "to find and fix config errors.")

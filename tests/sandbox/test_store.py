@@ -13,6 +13,8 @@ import pytest
 from gloo_nb.sandbox import kinds as k
 from gloo_nb.sandbox.store import ADMIN, GLOO, ApiError, Identity, Store, WatchEvent
 
+pytestmark = pytest.mark.unit
+
 
 def deployment(name: str = "echo", ns: str = "echo", *, selector: bool = True, env: list[Any] | None = None
                ) -> dict[str, Any]:

@@ -18,6 +18,8 @@ import pytest
 from gloo_nb.sandbox import workloads
 from gloo_nb.sandbox.workloads import WorkloadExit, http_echo_version, is_http_echo, parse_http_echo_args
 
+pytestmark = pytest.mark.sandbox
+
 WORKLOADS = Path(workloads.__file__)
 
 

@@ -16,6 +16,8 @@ from gloo_nb.analysis.timeline import Change, Timeline, load_timeline, rfc3339
 from gloo_nb.widgets import timeline as tt
 from gloo_nb.widgets.timeline import TimeTravel, TimeTravelView, moments
 
+pytestmark = pytest.mark.unit
+
 JOURNAL = Path(__file__).resolve().parents[2] / "data" / "journals" / "seed-incident"
 CAUSE = "echo/echo-routes: Route Warning: InvalidDestinationWarning. Reason: *v1.Upstream {echo-typo gloo-system} " \
         "not found"

@@ -5,10 +5,13 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import pytest
 from sandboxkit import PART2, body_is, eventually, fetch, kubectl_for, sandbox, wait_ready_pods
 
 import gloo_nb
 from gloo_nb.widgets import TrafficWeightsView
+
+pytestmark = [pytest.mark.sandbox, pytest.mark.envoy]
 
 
 def _served_share(view: TrafficWeightsView, version: str) -> float:

@@ -30,6 +30,8 @@ from gloo_nb.xds.decode import (
     route_rows,
 )
 
+pytestmark = pytest.mark.unit
+
 SEED = Path(__file__).resolve().parents[2] / "data" / "scenarios" / "two-phase-canary"
 PATCH = {"replaceInvalidRoutes": True, "invalidRouteResponseCode": 404,
          "invalidRouteResponseBody": "Gloo Gateway has invalid configuration."}

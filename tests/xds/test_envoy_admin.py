@@ -20,6 +20,8 @@ from gloo_nb.xds.admin import parse_config_dump
 from gloo_nb.xds.decode import listener_rows
 from gloo_nb.xds.protos import TYPE_CLUSTER, TYPE_ENDPOINT, TYPE_LISTENER, TYPE_ROUTE
 
+pytestmark = [pytest.mark.sandbox, pytest.mark.envoy]
+
 RC = "listener-::-8080-routes"
 
 

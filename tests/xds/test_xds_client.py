@@ -26,6 +26,8 @@ from gloo_nb.sandbox.xds_server import AdsServer, NodeState, XdsSnapshot
 from gloo_nb.xds import AdsClient, EnvoyAdmin, XdsClientError, XdsUpdate, route_rows
 from gloo_nb.xds.protos import TYPE_CLUSTER, TYPE_ENDPOINT, TYPE_LISTENER, TYPE_ORDER, TYPE_ROUTE
 
+pytestmark = pytest.mark.sandbox
+
 ROLE = "gloo-system~gateway-proxy"
 SEED = Path(__file__).resolve().parents[2] / "data" / "scenarios" / "two-phase-canary"
 
@@ -270,6 +272,7 @@ def _manifests(*names: str) -> list[dict]:
     return out
 
 
+@pytest.mark.envoy
 def test_whole_sandbox_served_config_equals_what_replicas_applied(tmp_path: Path, closing: list[AdsClient]) -> None:
     state = tmp_path / "sb"
     try:
