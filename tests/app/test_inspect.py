@@ -8,7 +8,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from sandboxkit import PART2, body_is, eventually, fetch, kubectl_for, sandbox, wait_ready_pods, wait_until
+from polling import wait_until
+from sandboxkit import PART2, body_is, fetch, kubectl_for, sandbox, wait_ready_pods
 
 import gloo_nb
 from gloo_nb.app.connect import connect_sandbox, profile_from_image
@@ -35,7 +36,7 @@ def incident(tmp_path_factory: pytest.TempPathFactory):
         wait_ready_pods(kube, "foxtrot")
         kube.apply(PART2 / "upstream-echo.yaml", PART2 / "upstream-foxtrot.yaml", PART2 / "rt-echo-2.yaml",
                    PART2 / "rt-foxtrot-3.yaml", PART2 / "vs.yaml")
-        eventually(lambda: fetch(info.gateway + "/foxtrot"), body_is("version:foxtrot-v1"), "foxtrot serves")
+        wait_until(lambda: fetch(info.gateway + "/foxtrot"), "foxtrot serves", until=body_is("version:foxtrot-v1"))
         kube.apply(PART2 / "rt-echo-3.yaml", PART2 / "rt-foxtrot-4.yaml")
         wait_until(lambda: "echo-typo" in json.dumps(kube.json("vs", "app", "-n", "gloo-system").get("status")),
                    "the typo is reported")
@@ -129,7 +130,7 @@ def test_after_the_settings_patch_foxtrot_is_in_sync_and_echo_canary_replaced(in
     info, kube, _ = incident
     kube.run("patch", "-n", "gloo-system", "settings", "default", "--type", "merge",
              "--patch", (PART2 / "settings-patch.yaml").read_text())
-    eventually(lambda: fetch(info.gateway + "/foxtrot"), body_is("version:foxtrot-v2"), "foxtrot moves")
+    wait_until(lambda: fetch(info.gateway + "/foxtrot"), "foxtrot moves", until=body_is("version:foxtrot-v2"))
     with connect_sandbox(info.state_dir) as conn:
         inspection = conn.collect()
     fox = _row(inspection.drift, "prefix /foxtrot")

@@ -17,7 +17,8 @@ from types import ModuleType
 from typing import Any
 
 import pytest
-from sandboxkit import PART2, REPO, kubectl_for, sandbox, wait_until
+from polling import wait_until
+from sandboxkit import PART2, REPO, kubectl_for, sandbox
 
 from gloo_nb.analysis.timeline import load_timeline
 from gloo_nb.app.connect import GLOO_KINDS, Replica, connect_sandbox

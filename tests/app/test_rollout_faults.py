@@ -27,7 +27,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sandboxkit import PART2, REPO, SEED, Kube, fetch, kubectl_for, sandbox, wait_until
+from polling import wait_until
+from sandboxkit import PART2, REPO, SEED, Kube, fetch, kubectl_for, sandbox
 
 from gloo_nb.app import notebook as nb
 from gloo_nb.app.connect import GatewayConnection, connect_sandbox

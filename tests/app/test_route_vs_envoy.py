@@ -17,7 +17,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from sandboxkit import kubectl_for, sandbox, wait_until
+from polling import wait_until
+from sandboxkit import kubectl_for, sandbox
 
 from gloo_nb.analysis.matching import match_request
 from gloo_nb.app.connect import connect_sandbox

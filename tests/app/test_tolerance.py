@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sandboxkit import kubectl_for, sandbox, wait_until
+from polling import wait_until
+from sandboxkit import kubectl_for, sandbox
 
 import gloo_nb
 from gloo_nb.analysis.incident import incident_summary

@@ -8,7 +8,8 @@ import stat
 from pathlib import Path
 
 import pytest
-from sandboxkit import PART2, alive, kubectl_for, sandbox, wait_ready_pods, wait_until
+from polling import wait_until
+from sandboxkit import PART2, alive, kubectl_for, sandbox, wait_ready_pods
 
 from gloo_nb.sandbox import runner
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from polling import wait_until
 
 from gloo_nb.sandbox import kinds as k
 from gloo_nb.sandbox.store import ADMIN, GLOO, ApiError, Identity, Store, WatchEvent
@@ -190,10 +191,8 @@ def test_namespace_delete_cascades_after_terminating(store: Store) -> None:
     with pytest.raises(ApiError) as err:  # ...but nothing new may be created.
         store.create(k.CONFIGMAP, {"metadata": {"name": "x", "namespace": "echo"}})
     assert err.value.code == 403 and "being terminated" in err.value.message
-    deadline = time.time() + 5
-    while time.time() < deadline and store.list(k.NAMESPACE)[0]:
-        time.sleep(0.02)
-    assert store.list(k.NAMESPACE)[0] == [] and store.list(k.ROUTE_TABLE)[0] == []
+    wait_until(lambda: store.list(k.NAMESPACE)[0], "the terminating namespace to go", until=lambda ns: ns == [])
+    assert store.list(k.ROUTE_TABLE)[0] == []
 
 
 def test_dry_run_stores_nothing(store: Store) -> None:
