@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
@@ -133,12 +132,11 @@ def test_lazy_expansion_on_many_tables():
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
     translation = bench.big_translation(2000)
-    t0 = time.perf_counter()
+    # Lazy: only what was opened is built (how fast it opens is bench/widgets.py's).
     tree = DelegationTree(translation)
     roots = tree.roots()
     delegates = tree.children(roots[0].id)
     assert tree._children.keys() == {roots[0].id}  # nothing else built yet
     tables = tree.children(delegates[0].id)
     assert len(tables) == 5 and all(t.kind == "RouteTable" for t in tables)
-    assert time.perf_counter() - t0 < 2.0
     assert len(tree._nodes) < 200

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -251,11 +250,11 @@ def test_truncated_log_tail_is_ignored(tmp_path: Path) -> None:
         s.close()
 
 
-def test_five_hundred_route_tables_are_cheap(tmp_path: Path) -> None:
+def test_five_hundred_route_tables_created_patched_and_listed(tmp_path: Path) -> None:
+    # What it costs is bench/sandbox.py's (a ratio against json copies of the same writes).
     s = Store(tmp_path)
     try:
         s.create(k.NAMESPACE, {"metadata": {"name": "echo"}})
-        t0 = time.perf_counter()
         for i in range(500):
             s.create(k.ROUTE_TABLE, route_table(f"rt-{i}"))
         for i in range(200):
@@ -264,9 +263,8 @@ def test_five_hundred_route_tables_are_cheap(tmp_path: Path) -> None:
         for _ in range(20):
             items, _ = s.list(k.ROUTE_TABLE, "echo")
             s.get(k.ROUTE_TABLE, "echo", "rt-250")
-        elapsed = time.perf_counter() - t0
         assert len(items) == 500
-        assert elapsed < 5, elapsed
+        assert {o["metadata"]["labels"]["n"] for o in items if o["metadata"]["name"] == "rt-199"} == {"199"}
     finally:
         s.close()
 
