@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import types
+
 import pytest
-from conftest import LAYERS, layer_problem
+import sandboxkit
+from conftest import LAYERS, heavy_helpers, layer_problem
 
 pytestmark = pytest.mark.unit
 
@@ -30,3 +33,19 @@ def test_this_session_checked_every_collected_test(request: pytest.FixtureReques
     # The check ran at collection: every test of this session has a layer.
     for item in request.session.items:
         assert layer_problem({m.name for m in item.iter_markers()}) is None, item.nodeid
+
+
+def test_heavy_helpers_are_found_by_name_and_home() -> None:
+    # Imported here: this module's own globals must not hold a heavy helper (it is a unit test).
+    from gloo_nb.sandbox import runner
+
+    module = types.ModuleType("test_fake")
+    module.sandbox = sandboxkit.sandbox  # type: ignore[attr-defined]
+    module.runner = runner  # type: ignore[attr-defined]
+    module.fetch = sandboxkit.fetch  # type: ignore[attr-defined]
+    assert heavy_helpers(module) == ["runner", "sandbox"]
+
+    def sandbox() -> None:  # same name, but not the sandbox's helper
+        pass
+
+    assert heavy_helpers(types.SimpleNamespace(sandbox=sandbox)) == []  # type: ignore[arg-type]
