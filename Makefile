@@ -36,7 +36,7 @@ demo: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/translate.py
 	$(BIN)/python bench/sandbox.py
-	$(BIN)/python bench/inspect.py
+	$(BIN)/python bench/inspect_gateway.py
 	$(BIN)/python bench/widgets.py
 	$(BIN)/python bench/rollout.py
 	$(BIN)/python bench/journal.py

@@ -9,29 +9,26 @@ Prints, never asserts (bench rules):
 * ``gloo-nb record`` on a 1.3 sandbox with the seed scenario loaded: its CPU time (from
   ``/proc/<pid>/stat``) while idle and while a RouteTable changes 10 times a second, as a share of one
   core; target: the added load under 5 %.
+* dragging the time-travel slider over every moment of the shipped incident journal: the first pass
+  (each moment rebuilt), then back from the cache; the ratio of the two (moved out of the tests).
 
 Usage: ``python bench/journal.py [--events 1000000] [--seconds 20] [--skip-recorder]``.
 """
 
 from __future__ import annotations
 
+import argparse
+import gc
+import json
 import os
+import shutil
+import signal
+import subprocess
 import sys
-
-# bench/ holds inspect.py: take this folder off sys.path, or numpy's `import inspect` finds that script.
-_HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != _HERE]
-
-import argparse  # noqa: E402
-import gc  # noqa: E402
-import json  # noqa: E402
-import shutil  # noqa: E402
-import signal  # noqa: E402
-import subprocess  # noqa: E402
-import tempfile  # noqa: E402
-import time  # noqa: E402
-from datetime import UTC, datetime, timedelta  # noqa: E402
-from pathlib import Path  # noqa: E402
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 LOAD_TARGET_S = 3.0
@@ -165,6 +162,24 @@ def bench_recorder(seconds: float) -> None:
         shutil.rmtree(folder, ignore_errors=True)
 
 
+def bench_time_travel() -> None:
+    from gloo_nb.analysis.timeline import load_timeline
+    from gloo_nb.widgets.timeline import TimeTravelView
+
+    view = TimeTravelView(load_timeline(REPO / "data" / "journals" / "seed-incident"))
+    n = len(view.model)
+    t0 = time.perf_counter()
+    for i in range(n):
+        view.slider.value = i
+    first = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    for i in reversed(range(n)):
+        view.slider.value = i
+    again = time.perf_counter() - t0
+    print(f"time travel over {n} moments: first pass {1000 * first / n:.1f} ms/moment, from the cache "
+          f"{1000 * again / n:.2f} ms/moment; ratio first / cached {first / again:.0f}x")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmarks and print the results.
 
@@ -179,6 +194,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=20.0, help="each recorder phase (idle, busy)")
     parser.add_argument("--skip-recorder", action="store_true")
     args = parser.parse_args(argv)
+    bench_time_travel()
     bench_write_and_load(args.events)
     if not args.skip_recorder:
         bench_recorder(args.seconds)

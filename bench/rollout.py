@@ -19,29 +19,23 @@ Usage: ``python bench/rollout.py [--weights 10,50,100] [--runs 2] [--concurrency
 
 from __future__ import annotations
 
+import argparse
+import math
 import os
+import statistics
 import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
 
-# bench/ holds inspect.py: take this folder off sys.path, or `import inspect` anywhere (numpy, dataclasses)
-# would import that script instead of the standard library's module.
-_HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != _HERE]
-
-import argparse  # noqa: E402
-import math  # noqa: E402
-import statistics  # noqa: E402
-import tempfile  # noqa: E402
-import time  # noqa: E402
-from dataclasses import dataclass  # noqa: E402
-from pathlib import Path  # noqa: E402
-
-from gloo_nb.app import notebook as nb  # noqa: E402
-from gloo_nb.app.connect import GatewayConnection, connect_sandbox  # noqa: E402
-from gloo_nb.app.probe import probe  # noqa: E402
-from gloo_nb.app.rollout import Rollout, StepReport  # noqa: E402
-from gloo_nb.rollout import RolloutTarget  # noqa: E402
-from gloo_nb.sandbox import runner  # noqa: E402
-from gloo_nb.xds.decode import endpoint_rows  # noqa: E402
+from gloo_nb.app import notebook as nb
+from gloo_nb.app.connect import GatewayConnection, connect_sandbox
+from gloo_nb.app.probe import probe
+from gloo_nb.app.rollout import Rollout, StepReport
+from gloo_nb.rollout import RolloutTarget
+from gloo_nb.sandbox import runner
+from gloo_nb.xds.decode import endpoint_rows
 
 START = ("echo.yaml", "foxtrot.yaml", "upstream-echo.yaml", "upstream-foxtrot.yaml", "rt-echo-1.yaml",
          "rt-foxtrot-1.yaml", "vs.yaml", "foxtrot-v2.yaml", "echo-v2.yaml")

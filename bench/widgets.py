@@ -15,14 +15,11 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
-# `python bench/widgets.py` puts bench/ first on the path, where inspect.py would shadow the stdlib.
 _HERE = Path(__file__).resolve().parent
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
 
 TARGET_FIRST_S = 1.0
 TARGET_EXPAND_S = 0.050
@@ -38,7 +35,7 @@ def big_translation(n_tables: int, profile: str = "current") -> Any:
     Returns:
         The translation.
     """
-    # bench/translate.py, loaded by path: bench/ also holds inspect.py, which must not shadow the stdlib.
+    # bench/translate.py, loaded by path: bench/ is a folder of scripts, not a package.
     spec = importlib.util.spec_from_file_location("bench_translate", _HERE / "translate.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)

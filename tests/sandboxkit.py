@@ -6,7 +6,6 @@ import json
 import os
 import ssl
 import subprocess
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -14,6 +13,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from polling import wait_until
 
 from gloo_nb.sandbox import runner
 from gloo_nb.sandbox.kubeapi import ServerThread, write_kubeconfig
@@ -134,35 +135,11 @@ def fetch(url: str, headers: dict[str, str] | None = None, timeout: float = 5.0)
         return Response(0, str(err), {})
 
 
-def eventually(get: Callable[[], Response], want: Callable[[Response], bool], what: str,
-               timeout: float = 15.0) -> Response:
-    """Poll until ``want`` holds (configuration propagates asynchronously, as on a cluster)."""
-    deadline = time.monotonic() + timeout
-    last = get()
-    while not want(last):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: last response {last.status} {last.body!r}")
-        time.sleep(0.05)
-        last = get()
-    return last
-
-
-def wait_until(check: Callable[[], bool], what: str, timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out: {what}")
-        time.sleep(0.05)
-
-
 def body_is(text: str) -> Callable[[Response], bool]:
     return lambda r: r.status == 200 and r.body.strip() == text
 
 
 def wait_ready_pods(kube: Kube, namespace: str) -> None:
     # Pods appear asynchronously after a Deployment is created; `kubectl wait --all` needs them listed.
-    deadline = time.monotonic() + 15
-    while not kube.json("pods", "-n", namespace)["items"]:
-        assert time.monotonic() < deadline, f"no pods in {namespace}"
-        time.sleep(0.05)
+    wait_until(lambda: kube.json("pods", "-n", namespace)["items"], f"pods in {namespace}")
     kube.run("wait", "--for=condition=Ready", "pods", "--all", "-n", namespace, "--timeout=30s")

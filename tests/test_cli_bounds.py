@@ -18,6 +18,8 @@ from gloo_nb._types import check_profile
 from gloo_nb.cli import main
 from gloo_nb.errors import UsageError
 
+pytestmark = pytest.mark.unit
+
 SCENARIO = Path(__file__).resolve().parents[1] / "data" / "scenarios" / "two-phase-canary"
 JOURNAL = Path(__file__).resolve().parents[1] / "data" / "journals" / "seed-incident"
 

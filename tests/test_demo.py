@@ -8,6 +8,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+pytestmark = [pytest.mark.sandbox, pytest.mark.envoy]
+
 INVALID = ("404 Gloo Gateway has invalid configuration. Administrators should run `glooctl check` to find and "
            "fix config errors.")
 

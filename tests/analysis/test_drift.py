@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import pytest
+
 from gloo_nb.analysis import STATES, DriftInputs, drift_frame, drift_rows, route_key
+
+pytestmark = pytest.mark.unit
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,8 @@ import pytest
 from gloo_nb.analysis.matching import Request, match_request, parse_request, route_matches, select_virtual_host
 from gloo_nb.xds.decode import RouteRow
 
+pytestmark = pytest.mark.unit
+
 
 def _row(vh: str, domains: tuple[str, ...], order: int, match: dict[str, Any], rid: str) -> RouteRow:
     return RouteRow("served", "listener-::-8080-routes", vh, domains, order, f"route-{rid}", match,

@@ -6,6 +6,8 @@ import pytest
 
 from gloo_nb.analysis.probe import split, split_frame, wilson_interval
 
+pytestmark = pytest.mark.unit
+
 
 @pytest.mark.parametrize(("k", "n", "low", "high"), [
     (0, 10, 0.0, 0.2775),      # the interval does not collapse at 0

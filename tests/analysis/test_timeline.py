@@ -49,6 +49,8 @@ from gloo_nb.translate.envoy import EnvoyResources
 from gloo_nb.translate.status import resource_status
 from gloo_nb.xds.decode import fallback_label, route_rows
 
+pytestmark = pytest.mark.unit
+
 matplotlib.use("Agg")
 
 REPO = Path(__file__).resolve().parents[2]

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
+
+import pytest
 
 from gloo_nb.analysis.tree import TREE_COLOURS, TREE_LEGEND, TREE_STATES, DelegationTree
 from gloo_nb.app.manifests import read_manifests
@@ -11,6 +12,8 @@ from gloo_nb.models import Snapshot
 from gloo_nb.models.codec import parse_object
 from gloo_nb.models.defaults import helm_default_settings_manifest
 from gloo_nb.translate import Translator
+
+pytestmark = pytest.mark.unit
 
 PART2 = Path(__file__).resolve().parents[2] / "data" / "scenarios" / "two-phase-canary" / "part2"
 
@@ -129,12 +132,11 @@ def test_lazy_expansion_on_many_tables():
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
     translation = bench.big_translation(2000)
-    t0 = time.perf_counter()
+    # Lazy: only what was opened is built (how fast it opens is bench/widgets.py's).
     tree = DelegationTree(translation)
     roots = tree.roots()
     delegates = tree.children(roots[0].id)
     assert tree._children.keys() == {roots[0].id}  # nothing else built yet
     tables = tree.children(delegates[0].id)
     assert len(tables) == 5 and all(t.kind == "RouteTable" for t in tables)
-    assert time.perf_counter() - t0 < 2.0
     assert len(tree._nodes) < 200

@@ -12,6 +12,8 @@ from gloo_nb.analysis import views as v
 from gloo_nb.analysis.probe import split
 from gloo_nb.translate.envoy import FALLBACK_CLUSTER
 
+pytestmark = pytest.mark.unit
+
 R0, R1 = "gateway-proxy-0.gloo-system", "gateway-proxy-1.gloo-system"
 ECHO = "echo/echo-routes"
 FOX = "foxtrot/foxtrot-routes"

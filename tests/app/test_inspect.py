@@ -8,10 +8,13 @@ import sys
 from pathlib import Path
 
 import pytest
-from sandboxkit import PART2, body_is, eventually, fetch, kubectl_for, sandbox, wait_ready_pods, wait_until
+from polling import wait_until
+from sandboxkit import PART2, body_is, fetch, kubectl_for, sandbox, wait_ready_pods
 
 import gloo_nb
 from gloo_nb.app.connect import connect_sandbox, profile_from_image
+
+pytestmark = [pytest.mark.sandbox, pytest.mark.envoy]
 
 FOX_BLOCKED_INTENT = "foxtrot_gloo-system {version=v1} 0, foxtrot_gloo-system {version=v2} 100"
 FOX_SERVED = "foxtrot_gloo-system {version=v1} 100, foxtrot_gloo-system {version=v2} 0"
@@ -24,7 +27,8 @@ def _row(drift: list[dict], match: str) -> dict:
 
 
 @pytest.fixture(scope="module")
-def incident(tmp_path_factory: pytest.TempPathFactory):
+def shared_incident(tmp_path_factory: pytest.TempPathFactory):
+    """One sandbox at the incident for the module (a sandbox costs seconds); ``patched`` changes it, once, last."""
     tmp = tmp_path_factory.mktemp("inspect")
     with sandbox(tmp / "sb", "1.3") as info:
         kube = kubectl_for(info, tmp)
@@ -33,11 +37,32 @@ def incident(tmp_path_factory: pytest.TempPathFactory):
         wait_ready_pods(kube, "foxtrot")
         kube.apply(PART2 / "upstream-echo.yaml", PART2 / "upstream-foxtrot.yaml", PART2 / "rt-echo-2.yaml",
                    PART2 / "rt-foxtrot-3.yaml", PART2 / "vs.yaml")
-        eventually(lambda: fetch(info.gateway + "/foxtrot"), body_is("version:foxtrot-v1"), "foxtrot serves")
+        wait_until(lambda: fetch(info.gateway + "/foxtrot"), "foxtrot serves", until=body_is("version:foxtrot-v1"))
         kube.apply(PART2 / "rt-echo-3.yaml", PART2 / "rt-foxtrot-4.yaml")
         wait_until(lambda: "echo-typo" in json.dumps(kube.json("vs", "app", "-n", "gloo-system").get("status")),
                    "the typo is reported")
-        yield info, kube, tmp
+        yield info, kube, tmp, {"patched": False}
+
+
+@pytest.fixture
+def incident(shared_incident):
+    """The sandbox at the incident, as the settings patch has not changed it yet."""
+    info, kube, tmp, state = shared_incident
+    if state["patched"]:
+        pytest.fail("the settings patch already ran on this module's sandbox: the tests that read the incident "
+                    "must run before the one that uses the `patched` fixture (keep it last in the module)")
+    return info, kube, tmp
+
+
+@pytest.fixture
+def patched(shared_incident):
+    """The module's sandbox after the settings patch (invalid route replacement): a state no later test reads."""
+    info, kube, tmp, state = shared_incident
+    if not state["patched"]:
+        state["patched"] = True
+        kube.run("patch", "-n", "gloo-system", "settings", "default", "--type", "merge",
+                 "--patch", (PART2 / "settings-patch.yaml").read_text())
+    return info, kube, tmp
 
 
 def test_blocked_foxtrot_names_echo_as_the_cause(incident) -> None:
@@ -123,22 +148,6 @@ def test_profile_from_the_gloo_image() -> None:
     assert profile_from_image("quay.io/solo-io/gloo@sha256:abc") is None
 
 
-def test_after_the_settings_patch_foxtrot_is_in_sync_and_echo_canary_replaced(incident) -> None:
-    info, kube, _ = incident
-    kube.run("patch", "-n", "gloo-system", "settings", "default", "--type", "merge",
-             "--patch", (PART2 / "settings-patch.yaml").read_text())
-    eventually(lambda: fetch(info.gateway + "/foxtrot"), body_is("version:foxtrot-v2"), "foxtrot moves")
-    with connect_sandbox(info.state_dir) as conn:
-        inspection = conn.collect()
-    fox = _row(inspection.drift, "prefix /foxtrot")
-    assert fox["state"] == "in-sync", fox
-    canary = _row(inspection.drift, "prefix /echo, stage=canary")
-    assert canary["state"] == "replaced-by-fallback", canary
-    assert canary["bySource"]["served"] == "fallback 404"
-    assert "echo-typo" in canary["cause"]
-    assert _row(inspection.drift, "prefix /echo")["state"] == "in-sync"
-
-
 def test_inspect_cli_json_contract(incident) -> None:
     info, _, _ = incident
     done = subprocess.run([sys.executable, "-m", "gloo_nb", "inspect", "--sandbox", str(info.state_dir), "--json"],
@@ -169,3 +178,18 @@ def test_no_sandbox_is_one_line(tmp_path: Path) -> None:
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 2
     assert done.stderr.count("\n") == 1 and "no sandbox runs in" in done.stderr
+
+
+# Last: it changes the module's sandbox (see the `patched` fixture).
+def test_after_the_settings_patch_foxtrot_is_in_sync_and_echo_canary_replaced(patched) -> None:
+    info, _, _ = patched
+    wait_until(lambda: fetch(info.gateway + "/foxtrot"), "foxtrot moves", until=body_is("version:foxtrot-v2"))
+    with connect_sandbox(info.state_dir) as conn:
+        inspection = conn.collect()
+    fox = _row(inspection.drift, "prefix /foxtrot")
+    assert fox["state"] == "in-sync", fox
+    canary = _row(inspection.drift, "prefix /echo, stage=canary")
+    assert canary["state"] == "replaced-by-fallback", canary
+    assert canary["bySource"]["served"] == "fallback 404"
+    assert "echo-typo" in canary["cause"]
+    assert _row(inspection.drift, "prefix /echo")["state"] == "in-sync"

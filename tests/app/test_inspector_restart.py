@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sandboxkit import PART2, body_is, eventually, fetch, kubectl_for, sandbox, wait_ready_pods
+import pytest
+from polling import wait_until
+from sandboxkit import PART2, body_is, fetch, kubectl_for, sandbox, wait_ready_pods
 
 import gloo_nb
 from gloo_nb.sandbox import runner
 from gloo_nb.xds.protos import TYPE_CLUSTER, TYPE_LISTENER, TYPE_ROUTE
+
+pytestmark = [pytest.mark.sandbox, pytest.mark.envoy]
 
 
 def test_stream_reconnects_and_resumes_after_a_restart(tmp_path: Path) -> None:
@@ -18,7 +22,7 @@ def test_stream_reconnects_and_resumes_after_a_restart(tmp_path: Path) -> None:
         kube.apply(PART2 / "echo.yaml")
         wait_ready_pods(kube, "echo")
         kube.apply(PART2 / "upstream-echo.yaml", PART2 / "rt-echo-1.yaml", PART2 / "vs.yaml")
-        eventually(lambda: fetch(info.gateway + "/echo"), body_is("version:echo-v1"), "echo serves")
+        wait_until(lambda: fetch(info.gateway + "/echo"), "echo serves", until=body_is("version:echo-v1"))
         conn = gloo_nb.connect_sandbox(state)
         try:
             client = conn.ads()
@@ -39,8 +43,8 @@ def test_stream_reconnects_and_resumes_after_a_restart(tmp_path: Path) -> None:
             wait_ready_pods(kube, "echo")
             kube.apply(PART2 / "rt-echo-2.yaml")
             assert client.wait_for(lambda s: s.versions.get(TYPE_ROUTE) != before.get(TYPE_ROUTE), 15)
-            eventually(lambda: fetch(restarted.gateway + "/echo", {"stage": "canary"}),
-                       body_is("version:echo-v2"), "the canary route serves after the restart")
+            wait_until(lambda: fetch(restarted.gateway + "/echo", {"stage": "canary"}),
+                       "the canary route serves after the restart", until=body_is("version:echo-v2"))
         finally:
             conn.close()
 
@@ -53,7 +57,7 @@ def test_a_snapshot_envoy_rejects_shows_as_rejected_by_envoy(tmp_path: Path) -> 
         kube.apply(PART2 / "foxtrot.yaml", PART2 / "foxtrot-v2.yaml")
         wait_ready_pods(kube, "foxtrot")
         kube.apply(PART2 / "upstream-foxtrot.yaml", PART2 / "rt-foxtrot-3.yaml", PART2 / "vs.yaml")
-        eventually(lambda: fetch(info.gateway + "/foxtrot"), body_is("version:foxtrot-v1"), "foxtrot serves")
+        wait_until(lambda: fetch(info.gateway + "/foxtrot"), "foxtrot serves", until=body_is("version:foxtrot-v1"))
         zero = (PART2 / "rt-foxtrot-3.yaml").read_text().replace("weight: 100", "weight: 0")
         assert zero.count("weight: 0") == 2
         (tmp_path / "zero.yaml").write_text(zero)
@@ -62,8 +66,8 @@ def test_a_snapshot_envoy_rejects_shows_as_rejected_by_envoy(tmp_path: Path) -> 
             def rejected_everywhere() -> bool:
                 stats = [a.xds_stats() for a in conn.admins().values()]
                 return all(s.rejected > 0 for s in stats)
-            eventually(lambda: fetch(info.gateway + "/foxtrot"), lambda _r: rejected_everywhere(),
-                       "both replicas reject the route configuration")
+            wait_until(lambda: fetch(info.gateway + "/foxtrot"), "both replicas reject the route configuration",
+                       until=lambda _r: rejected_everywhere())
             inspection = conn.collect()
         fox = [d for d in inspection.drift if d["route"]["match"] == "prefix /foxtrot"]
         assert len(fox) == 1

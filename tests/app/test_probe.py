@@ -5,10 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from sandboxkit import PART1, body_is, eventually, fetch, kubectl_for, sandbox, wait_ready_pods, wait_until
+from polling import wait_until
+from sandboxkit import PART1, body_is, fetch, kubectl_for, sandbox, wait_ready_pods
 
 from gloo_nb.app.probe import probe
 from gloo_nb.errors import UsageError
+
+pytestmark = [pytest.mark.sandbox, pytest.mark.envoy]
 
 
 def test_probe_measures_the_split_with_intervals(tmp_path: Path) -> None:
@@ -17,7 +20,7 @@ def test_probe_measures_the_split_with_intervals(tmp_path: Path) -> None:
         kube.apply(PART1 / "echo.yaml", PART1 / "echo-v2.yaml")
         wait_ready_pods(kube, "echo")
         kube.apply(PART1 / "upstream.yaml", PART1 / "vs-3.yaml")
-        eventually(lambda: fetch(info.gateway + "/"), body_is("version:v1"), "v1 serves")
+        wait_until(lambda: fetch(info.gateway + "/"), "v1 serves", until=body_is("version:v1"))
         ticks: list[tuple[int, int]] = []
         only_v1 = probe(info.gateway + "/", 400, progress=lambda done, total: ticks.append((done, total)))
         assert [s.answer for s in only_v1.shares] == ["200 version:v1"]
@@ -26,8 +29,7 @@ def test_probe_measures_the_split_with_intervals(tmp_path: Path) -> None:
         assert canary.share_of("200 version:v2").count == 50
         assert canary.share_of("200 version:v1").count == 0 and canary.share_of("200 version:v1").high < 0.08
         kube.apply(PART1 / "vs-5.yaml")  # 50/50
-        wait_until(lambda: probe(info.gateway + "/", 40).share_of("200 version:v2").count > 0,
-                   "the split reaches v2")
+        wait_until(lambda: probe(info.gateway + "/", 40).share_of("200 version:v2").count > 0, "the split reaches v2")
         ticks.clear()
         half = probe(info.gateway + "/", 400, concurrency=8, progress=lambda done, total: ticks.append((done, total)))
         v1, v2 = half.share_of("200 version:v1"), half.share_of("200 version:v2")

@@ -16,7 +16,9 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from sandboxkit import PART2, REPO, kubectl_for, sandbox, wait_until
+import pytest
+from polling import wait_until
+from sandboxkit import PART2, REPO, kubectl_for, sandbox
 
 from gloo_nb.analysis.timeline import load_timeline
 from gloo_nb.app.connect import GLOO_KINDS, Replica, connect_sandbox
@@ -32,6 +34,8 @@ from gloo_nb.journal.schema import (
     XDS_UPDATE,
 )
 from gloo_nb.xds.protos import TYPE_CLUSTER, TYPE_ENDPOINT, TYPE_LISTENER, TYPE_ROUTE
+
+pytestmark = [pytest.mark.sandbox, pytest.mark.envoy]
 
 GLOO = "system:serviceaccount:gloo-system:gloo"
 NODES = {"gateway-proxy-0.gloo-system", "gateway-proxy-1.gloo-system"}

@@ -27,7 +27,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sandboxkit import PART2, REPO, SEED, Kube, fetch, kubectl_for, sandbox, wait_until
+from polling import wait_until
+from sandboxkit import PART2, REPO, SEED, Kube, fetch, kubectl_for, sandbox
 
 from gloo_nb.app import notebook as nb
 from gloo_nb.app.connect import GatewayConnection, connect_sandbox
@@ -36,6 +37,8 @@ from gloo_nb.journal import read_journal
 from gloo_nb.rollout import RolloutTarget
 from gloo_nb.rollout.effects import Apply, Observation
 from gloo_nb.sandbox.runner import SandboxInfo
+
+pytestmark = [pytest.mark.sandbox, pytest.mark.envoy]
 
 START = nb.FOXTROT_START
 RT = ("foxtrot", "foxtrot-routes")

@@ -21,11 +21,14 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from sandboxkit import PART2, SEED, Kube, fetch, kubectl_for, sandbox, wait_until
+from polling import wait_until
+from sandboxkit import PART2, SEED, Kube, fetch, kubectl_for, sandbox
 
 from gloo_nb.app import notebook as nb
 from gloo_nb.journal import read_journal
 from gloo_nb.sandbox.runner import SandboxInfo
+
+pytestmark = [pytest.mark.sandbox, pytest.mark.envoy]
 
 TEAM = ("foxtrot-dev", "team-foxtrot")
 TARGET = ["--route-table", "foxtrot/foxtrot-routes", "--upstream", "gloo-system/foxtrot", "--subset-key",

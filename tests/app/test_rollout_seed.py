@@ -12,6 +12,7 @@ import json
 import threading
 from pathlib import Path
 
+import pytest
 from sandboxkit import PART2, SEED, fetch, kubectl_for, sandbox, wait_ready_pods
 
 from gloo_nb.app.connect import connect_sandbox
@@ -20,6 +21,8 @@ from gloo_nb.app.probe import probe
 from gloo_nb.app.rollout import Rollout, StepReport
 from gloo_nb.journal import read_journal
 from gloo_nb.rollout import RolloutTarget
+
+pytestmark = [pytest.mark.sandbox, pytest.mark.envoy]
 
 START = FOXTROT_START
 ECHO = RolloutTarget("echo/echo-routes", "gloo-system/echo", "version", "v1", "v2", until="phase1")

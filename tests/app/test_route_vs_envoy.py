@@ -12,16 +12,18 @@ import random
 import subprocess
 import sys
 import textwrap
-import time
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from sandboxkit import kubectl_for, sandbox, wait_until
+from polling import wait_until
+from sandboxkit import kubectl_for, sandbox
 
 from gloo_nb.analysis.matching import match_request
 from gloo_nb.app.connect import connect_sandbox
 from gloo_nb.xds.decode import RouteRow, route_rows
+
+pytestmark = [pytest.mark.sandbox, pytest.mark.envoy]
 
 
 def _direct(rid: str) -> str:
@@ -268,9 +270,8 @@ def test_cli_route_on_a_snapshot_bundle(gateway) -> None:
     saved = subprocess.run([sys.executable, "-m", "gloo_nb", "snapshot", "save", "--sandbox", str(info.state_dir),
                             "--out", str(bundle)], capture_output=True, text=True, timeout=60)
     assert saved.returncode == 0, saved.stderr
-    start = time.monotonic()
     done = _cli("--snapshot", str(bundle), "--path", "/re/7", "--json")
     assert done.returncode == 0, done.stderr
     (result,) = json.loads(done.stdout)["results"]
-    assert len(result["matches"]) == 4 and time.monotonic() - start < 30
+    assert len(result["matches"]) == 4
     assert {m["action"]["directResponse"]["body"]["inlineString"] for m in result["matches"]} == {"w-re"}

@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sandboxkit import kubectl_for, sandbox, wait_until
+from polling import wait_until
+from sandboxkit import kubectl_for, sandbox
 
 import gloo_nb
 from gloo_nb.analysis.incident import incident_summary
@@ -20,6 +21,8 @@ from gloo_nb.app.record import Recorder
 from gloo_nb.journal import read_journal
 from gloo_nb.models.codec import load_documents
 from gloo_nb.translate.check import problems
+
+pytestmark = [pytest.mark.sandbox, pytest.mark.envoy]
 
 VS = """apiVersion: gateway.solo.io/v1
 kind: VirtualService

@@ -16,7 +16,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -24,6 +23,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from polling import wait_until
+
+pytestmark = [pytest.mark.sandbox, pytest.mark.envoy, pytest.mark.browser]
 
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOK = "01-explore-gateway.ipynb"
@@ -43,17 +45,18 @@ def _free_port() -> int:
 
 
 def _wait_http(url: str, proc: subprocess.Popen[bytes], log: Path, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    def status() -> int:
         if proc.poll() is not None:
-            raise AssertionError(f"jupyter lab exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as r:
-                if r.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.2)
-    raise AssertionError(f"jupyter lab did not answer {url} in {timeout} s:\n{log.read_text()[-3000:]}")
+            # pytest.fail, not an AssertionError: it ends the wait at once, with the log added once.
+            pytest.fail(f"jupyter lab exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
+        with urllib.request.urlopen(url, timeout=2) as r:
+            return int(r.status)
+
+    try:
+        wait_until(status, f"jupyter lab to answer {url}", until=lambda code: code == 200, ignoring=(OSError,),
+                   timeout=timeout, interval=0.2)
+    except AssertionError as err:
+        raise AssertionError(f"{err}\n{log.read_text()[-3000:]}") from None
 
 
 @dataclass

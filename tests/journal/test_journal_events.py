@@ -10,6 +10,8 @@ import pytest
 
 from gloo_nb.journal import Event, JournalError, decode, encode, format_time, parse_time
 
+pytestmark = pytest.mark.unit
+
 T = datetime(2026, 11, 28, 11, 22, 33, 123456, tzinfo=UTC)
 
 

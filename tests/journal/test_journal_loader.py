@@ -10,6 +10,8 @@ import pytest
 
 from gloo_nb.journal import JournalError, JournalWriter, read_journal
 
+pytestmark = pytest.mark.unit
+
 T0 = datetime(2026, 11, 28, 11, 0, 0, tzinfo=UTC)
 
 

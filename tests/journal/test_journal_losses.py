@@ -10,7 +10,11 @@ import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from gloo_nb.journal import JournalWriter, read_journal
+
+pytestmark = pytest.mark.unit
 
 T0 = datetime(2026, 11, 28, 11, 0, tzinfo=UTC)
 

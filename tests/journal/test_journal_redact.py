@@ -8,7 +8,11 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from gloo_nb.journal import REDACTED, JournalWriter, read_journal, redact
+
+pytestmark = pytest.mark.unit
 
 PEM = ("-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7SECRETSECRET\n"
        "-----END PRIVATE KEY-----\n")

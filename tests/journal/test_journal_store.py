@@ -13,8 +13,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from polling import wait_until
 
 from gloo_nb.journal import JournalError, JournalWriter, read_journal
+
+pytestmark = pytest.mark.unit
 
 T0 = datetime(2026, 11, 28, 11, 0, 0, tzinfo=UTC)
 
@@ -132,10 +135,9 @@ def test_batch_is_written_when_its_first_event_is_batch_seconds_old(tmp_path: Pa
 def test_idle_writer_is_flushed_by_its_thread(tmp_path: Path) -> None:
     with JournalWriter(tmp_path, batch_events=1000, batch_seconds=0.05) as journal:
         journal.append("e", {"i": 0})
-        deadline = time.monotonic() + 5
-        while not lines_on_disk(tmp_path) and time.monotonic() < deadline:
-            time.sleep(0.01)
-        assert len(lines_on_disk(tmp_path)) == 1, "no append, no close: the flusher thread wrote it"
+        # No append, no close: the flusher thread wrote it.
+        lines = wait_until(lambda: lines_on_disk(tmp_path), "the flusher thread to write the event")
+        assert len(lines) == 1
 
 
 def test_closed_writer_refuses_and_bad_data_is_reported_to_the_caller(tmp_path: Path) -> None:

@@ -13,6 +13,8 @@ from gloo_nb.sandbox.kubeapi import ServerThread, write_kubeconfig
 from gloo_nb.sandbox.kubeapi.pki import Credentials
 from gloo_nb.sandbox.store import GLOO, Store
 
+pytestmark = pytest.mark.sandbox
+
 
 def _rt(body: str) -> dict:
     return {"apiVersion": "gateway.solo.io/v1", "kind": "RouteTable",

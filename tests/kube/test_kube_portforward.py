@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import socket
 import sys
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -13,6 +12,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from polling import wait_until
+
+pytestmark = [pytest.mark.sandbox, pytest.mark.envoy]
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "sandbox"))
 from sandboxkit import PART1, SEED, Kube, fetch, sandbox  # noqa: E402
@@ -32,10 +34,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str
         kube.run("create", "namespace", "foxtrot")
         kube.apply(PART1 / "echo.yaml")
         kube.apply(SEED / "rbac.yaml")
-        deadline = time.monotonic() + 15
-        while not kube.json("pods", "-n", "echo")["items"]:
-            assert time.monotonic() < deadline, "no echo pod"
-            time.sleep(0.05)
+        wait_until(lambda: kube.json("pods", "-n", "echo")["items"], "an echo pod")
         kube.run("wait", "--for=condition=Ready", "pods", "--all", "-n", "echo", "--timeout=30s")
         yield str(info.kubeconfig), kube.json("pods", "-n", "echo")["items"][0]["metadata"]["name"]
 
@@ -69,10 +68,8 @@ def test_without_pods_portforward_the_api_refuses_with_403(cluster) -> None:
     # Without the upfront check the listener opens, and each connection is refused and recorded.
     with PortForward(_as(kubeconfig, "team-foxtrot"), "gloo-system", "gateway-proxy-1", 19000, check=False) as pf:
         assert fetch(pf.url + "/ready").status != 200
-        deadline = time.monotonic() + 5
-        while not pf.errors and time.monotonic() < deadline:
-            time.sleep(0.02)
-        assert pf.errors and "403" in pf.errors[0]
+        wait_until(lambda: pf.errors, "the refused connection recorded")
+        assert "403" in pf.errors[0]
 
 
 def test_a_team_forwards_to_its_http_echo_pod_only(cluster) -> None:
@@ -121,10 +118,8 @@ def test_errors_name_the_pod_and_close_stops_listening(cluster) -> None:
     # A port the pod does not serve: the pod side reports it on the error channel.
     with forward_pod(admin, "gloo-system", "gateway-proxy-0", 12345) as pf:
         assert fetch(pf.url + "/").status != 200
-        deadline = time.monotonic() + 5
-        while not pf.errors and time.monotonic() < deadline:
-            time.sleep(0.02)
-        assert pf.errors and "failed to connect to localhost:12345" in pf.errors[0], pf.errors
+        wait_until(lambda: pf.errors, "the error channel's report")
+        assert "failed to connect to localhost:12345" in pf.errors[0], pf.errors
     pf = forward_pod(admin, "gloo-system", "gateway-proxy-0", 19000)
     port = pf.local_port
     assert fetch(pf.url + "/ready").body == "LIVE\n"

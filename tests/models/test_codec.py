@@ -33,6 +33,8 @@ from gloo_nb.models.resources import (
     VirtualService,
 )
 
+pytestmark = pytest.mark.unit
+
 REPO = Path(__file__).resolve().parents[2]
 SEED = REPO / "data" / "scenarios" / "two-phase-canary"
 TIME_LIMIT = 10.0  # seconds; generous, these machines are noisy

@@ -7,10 +7,13 @@ import re
 from pathlib import Path
 
 import nbformat
+import pytest
 from sandboxkit import sandbox
 
 from gloo_nb.app import notebook as nb
 from gloo_nb.app.connect import connect_sandbox
+
+pytestmark = [pytest.mark.sandbox, pytest.mark.envoy, pytest.mark.browser]
 
 _spec = importlib.util.spec_from_file_location("notebooks_helpers", Path(__file__).resolve().parent
                                                / "test_notebooks.py")

@@ -13,9 +13,12 @@ import sys
 from pathlib import Path
 
 import nbformat
+import pytest
 
 from gloo_nb.analysis.incident import incident_summary
 from gloo_nb.analysis.timeline import load_timeline
+
+pytestmark = pytest.mark.browser
 
 _spec = importlib.util.spec_from_file_location("notebooks_helpers_04", Path(__file__).resolve().parent
                                                / "test_notebooks.py")
@@ -94,6 +97,8 @@ def _story(directory: Path) -> dict[str, object]:
             "losses": doc["journal"]["losses"]}
 
 
+@pytest.mark.sandbox
+@pytest.mark.envoy
 def test_04_regenerates_on_a_fresh_recording(venv_kernel: str, tmp_path: Path) -> None:
     fresh = tmp_path / "seed-incident"
     done = subprocess.run([sys.executable, str(SCRIPT), "--out", str(fresh)], capture_output=True, text=True,

@@ -17,6 +17,8 @@ import papermill
 import pytest
 from jupyter_client.kernelspec import KernelSpecManager
 
+pytestmark = [pytest.mark.sandbox, pytest.mark.envoy, pytest.mark.browser]
+
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = ROOT / "notebooks"
 KERNEL = "python3"

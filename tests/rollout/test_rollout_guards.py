@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import copy
 
+import pytest
 from rolloutkit import ECHO, FOXTROT, SETTINGS_PATCHED, Cluster, spec_of
 
 from gloo_nb.rollout import assess, check_guards
 from gloo_nb.rollout.plan import plan_from_original
+
+pytestmark = pytest.mark.unit
 
 
 def by_name(results):

@@ -11,6 +11,8 @@ from rolloutkit import ECHO, FOXTROT, SETTINGS_PATCHED, Cluster, drive, history,
 from gloo_nb.rollout import RolloutError, RolloutMachine, RolloutTarget
 from gloo_nb.rollout.effects import Apply, AwaitApproval, AwaitConverged, Checkpoint, Delete, Probe, Record, StepDone
 
+pytestmark = pytest.mark.unit
+
 
 def done(effects):
     return [(e.step, e.outcome) for e in effects if isinstance(e, StepDone)]

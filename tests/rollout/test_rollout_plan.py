@@ -11,6 +11,8 @@ from gloo_nb.errors import UsageError
 from gloo_nb.rollout import RolloutError, RolloutTarget
 from gloo_nb.rollout.plan import diff_route_table, find_managed, plan, plan_from_original
 
+pytestmark = pytest.mark.unit
+
 
 def chain(p, spec, *ids):
     for step_id in ids:

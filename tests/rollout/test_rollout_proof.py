@@ -8,6 +8,8 @@ import pytest
 
 from gloo_nb.rollout.proof import Z_ALPHA, Z_BETA, acceptance_margin, judge, required_requests, wilson_interval
 
+pytestmark = pytest.mark.unit
+
 
 def test_quantiles():
     assert Z_ALPHA == pytest.approx(4.8916, abs=1e-4)

@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import threading
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -24,6 +23,7 @@ from envoy.extensions.filters.http.router.v3 import router_pb2
 from envoy.extensions.filters.network.http_connection_manager.v3 import http_connection_manager_pb2 as hcm_pb2
 from google.protobuf import any_pb2, wrappers_pb2
 from google.protobuf.message import Message
+from polling import wait_until
 from sandboxkit import alive
 
 from gloo_nb.sandbox.envoy import EnvoyFleet, Replica, bootstrap_config, envoy_binary
@@ -36,6 +36,8 @@ from gloo_nb.sandbox.xds_server import (
     NodeState,
     XdsSnapshot,
 )
+
+pytestmark = [pytest.mark.sandbox, pytest.mark.envoy]
 
 ROLE = "gloo-system~gateway-proxy"
 LISTENER = "listener-::-8080"
@@ -113,16 +115,10 @@ def applied_everywhere(version: str, fleet: EnvoyFleet):  # noqa: ANN201
     return check
 
 
-def serves(replica: Replica, body: str, timeout: float = 5.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if get(replica.url_for(8080) + "/x") == (200, body):
-                return True
-        except OSError:
-            pass
-        time.sleep(0.02)
-    return False
+def serves(replica: Replica, body: str, timeout: float = 15.0) -> bool:
+    wait_until(lambda: get(replica.url_for(8080) + "/x"), f"{replica.node_id} to serve {body!r}",
+               until=lambda answer: answer == (200, body), ignoring=(OSError,), timeout=timeout, interval=0.02)
+    return True
 
 
 @pytest.fixture

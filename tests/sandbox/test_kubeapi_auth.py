@@ -14,6 +14,8 @@ from gloo_nb.sandbox.kubeapi import auth
 from gloo_nb.sandbox.kubeapi.pki import Credentials
 from gloo_nb.sandbox.store import ADMIN, ApiError, Identity, Store
 
+pytestmark = pytest.mark.sandbox
+
 
 def test_credentials_are_made_once_and_kept(tmp_path: Path) -> None:
     pki = tmp_path / "pki"

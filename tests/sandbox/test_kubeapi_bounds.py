@@ -7,7 +7,6 @@ test_kubeapi_kubectl.py.
 from __future__ import annotations
 
 import json
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -21,6 +20,8 @@ from gloo_nb.sandbox import kinds as k
 from gloo_nb.sandbox.kubeapi.server import MAX_BODY_BYTES
 from gloo_nb.sandbox.kubelet import state_path
 from gloo_nb.sandbox.store import POD_QUOTA, ApiError, Store
+
+pytestmark = pytest.mark.sandbox
 
 CONFIGMAPS = "/api/v1/namespaces/default/configmaps"
 PODS = "/api/v1/namespaces/default/pods"
@@ -93,10 +94,9 @@ def test_yaml_alias_bomb_is_refused_quickly(api: tuple[Store, str], ctype: str) 
     bomb = ("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: bomb}\nbinaryData:\n"
             + "\n".join("  " + line for line in levels) + "\n").encode()
     assert len(bomb) < 1000  # 10**9 scalars once expanded
-    started = time.monotonic()
     path = url + CONFIGMAPS + ("/bomb" if "apply" in ctype else "")
+    # Refused before expansion: expanding 10**9 scalars would not end within the test's timeout.
     code, status = post(path, bomb, ctype, method="PATCH" if "apply" in ctype else "POST")
-    assert time.monotonic() - started < 5
     assert code == 400 and status["reason"] == "BadRequest"
     assert "aliases expand the document" in status["message"]
     assert store.list(k.CONFIGMAP, "default")[0] == []

@@ -20,6 +20,8 @@ from gloo_nb.sandbox.kubeapi import ServerThread, write_kubeconfig
 from gloo_nb.sandbox.kubeapi.pki import Credentials
 from gloo_nb.sandbox.store import Store
 
+pytestmark = pytest.mark.sandbox
+
 # Raw HTTPS calls carry the server's admin token and trust its CA, as the kubeconfig does (one opener per server).
 _OPENERS: dict[str, urllib.request.OpenerDirector] = {}
 
@@ -163,7 +165,8 @@ def test_watch_stream_initial_events_and_changes(served: tuple[Store, str, clien
         seen.append((event["type"], event["object"].metadata.name))
     thread.join()
     assert seen == [("ADDED", "a"), ("ADDED", "b"), ("MODIFIED", "a"), ("DELETED", "b")]
-    assert 1.5 < time.monotonic() - started < 6  # timeoutSeconds ends the stream
+    # timeoutSeconds ends the stream (without it the loop would not end), and not before it is due.
+    assert time.monotonic() - started > 1.5
 
 
 def test_watch_label_selector_follows_objects_in_and_out(served: tuple[Store, str, client.ApiClient]) -> None:
@@ -231,7 +234,7 @@ def test_server_stop_closes_open_watches(tmp_path: Path) -> None:
     def watcher() -> None:
         started = time.monotonic()
         try:
-            with urlopen(f"{url}/api/v1/namespaces?watch=1", timeout=30) as resp:
+            with urlopen(f"{url}/api/v1/namespaces?watch=1", timeout=60) as resp:
                 resp.read()
         except Exception:
             pass
@@ -240,11 +243,11 @@ def test_server_stop_closes_open_watches(tmp_path: Path) -> None:
     thread = threading.Thread(target=watcher)
     thread.start()
     time.sleep(0.5)
-    t0 = time.monotonic()
     server.stop()
-    thread.join(10)
+    thread.join(60)
     store.close()
-    assert result and time.monotonic() - t0 < 5
+    # The server closed the watch: the client did not wait for its own 60 s timeout.
+    assert result and result[0] < 30, result
 
 
 def test_identity_rbac_and_errors(served: tuple[Store, str, client.ApiClient]) -> None:

@@ -24,6 +24,8 @@ from gloo_nb.sandbox.kubeapi import write_kubeconfig
 from gloo_nb.sandbox.kubeapi.pki import Credentials
 from gloo_nb.sandbox.store import KUBELET, Store
 
+pytestmark = pytest.mark.sandbox
+
 # The seed scenario as the repository ships it (a fresh CI machine has nothing else).
 SCENARIO = Path(__file__).resolve().parents[2] / "data" / "scenarios" / "two-phase-canary"
 # .ci/run installs kubectl when the machine lacks it: a missing kubectl fails these tests, never skips them.

@@ -6,31 +6,22 @@ import json
 import os
 import re
 import signal
-import time
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from polling import wait_until
 from sandboxkit import alive
 
 from gloo_nb.sandbox import kinds
 from gloo_nb.sandbox.kubelet import MANAGED_BY, PORTS_ANNOTATION, Kubelet, template_hash
 from gloo_nb.sandbox.store import Store
 
+pytestmark = pytest.mark.sandbox
+
 NS = "team-echo"
-
-
-def wait_for(pred: Callable[[], Any], timeout: float = 5.0, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = pred()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.01)
 
 
 def ready(pod: dict[str, Any]) -> bool:
@@ -70,11 +61,11 @@ class Env:
     def pods(self, label: str = "") -> list[dict[str, Any]]:
         return self.store.list(kinds.POD, NS, label_selector=label)[0]
 
-    def ready_pods(self, n: int, label: str = "app=echo", timeout: float = 5.0) -> list[dict[str, Any]]:
+    def ready_pods(self, n: int, label: str = "app=echo", timeout: float = 15.0) -> list[dict[str, Any]]:
         def check() -> list[dict[str, Any]] | None:
             pods = self.pods(label)
             return pods if len(pods) == n and all(ready(p) for p in pods) else None
-        return wait_for(check, timeout, f"{n} ready pods")
+        return wait_until(check, f"{n} ready pods", timeout=timeout)
 
     def scale(self, name: str, replicas: int) -> None:
         def mutate(obj: dict[str, Any]) -> dict[str, Any]:
@@ -113,10 +104,8 @@ def ports_of(pod: dict[str, Any]) -> dict[str, int]:
 
 
 def test_deployment_pod_ready_serves_http_echo_and_gets_endpoints(env: Env) -> None:
-    start = time.monotonic()
     env.store.create(kinds.DEPLOYMENT, deployment())
-    [pod] = env.ready_pods(1)
-    assert time.monotonic() - start < 1.0, "a new Deployment's pod should be Ready well under 1 s"
+    [pod] = env.ready_pods(1)  # how fast: bench/sandbox.py (target under 1 s)
     meta = pod["metadata"]
     dep = env.store.get(kinds.DEPLOYMENT, NS, "echo")
     phash = meta["labels"]["pod-template-hash"]
@@ -143,7 +132,7 @@ def test_deployment_pod_ready_serves_http_echo_and_gets_endpoints(env: Env) -> N
     assert http_get(port, "/anything") == b"version:v1\n"
 
     env.store.create(kinds.SERVICE, service(target="http"))
-    ep = wait_for(lambda: (e := env.endpoints()) and e.get("subsets") and e, what="endpoints")
+    ep = wait_until(lambda: (e := env.endpoints()) and e.get("subsets") and e, "endpoints")
     assert ep["metadata"]["labels"] == {"t": "1"}
     assert ep["subsets"] == [{
         "addresses": [{"ip": "127.0.0.1", "nodeName": "sandbox",
@@ -154,7 +143,7 @@ def test_deployment_pod_ready_serves_http_echo_and_gets_endpoints(env: Env) -> N
         st = env.store.get(kinds.DEPLOYMENT, NS, "echo").get("status", {})
         return st if st.get("availableReplicas") == 1 and st["conditions"][1]["reason"] == "NewReplicaSetAvailable" \
             else None
-    st = wait_for(deployment_done, what="deployment status")
+    st = wait_until(deployment_done, "deployment status")
     assert st["observedGeneration"] == 1 and st["replicas"] == 1 and st["updatedReplicas"] == 1
     assert st["readyReplicas"] == 1 and "unavailableReplicas" not in st
     avail, prog = st["conditions"]
@@ -162,7 +151,7 @@ def test_deployment_pod_ready_serves_http_echo_and_gets_endpoints(env: Env) -> N
     assert prog["message"] == f'ReplicaSet "echo-{phash}" has successfully progressed.'
 
     env.store.delete(kinds.SERVICE, NS, "echo")
-    wait_for(lambda: env.endpoints() is None, what="endpoints deleted with the service")
+    wait_until(lambda: env.endpoints() is None, "endpoints deleted with the service")
 
 
 def test_scale_up_and_down(env: Env) -> None:
@@ -174,19 +163,21 @@ def test_scale_up_and_down(env: Env) -> None:
     ports = {ports_of(p)["8080"] for p in pods}
     assert len(ports) == 3
     assert all(http_get(p) == b"version:v1\n" for p in ports)
-    ep = wait_for(lambda: (e := env.endpoints()) and len(e.get("subsets", [])) == 3 and e, what="3 subsets")
+    ep = wait_until(lambda: (e := env.endpoints()) and len(e.get("subsets", [])) == 3 and e, "3 subsets")
     assert {s["ports"][0]["port"] for s in ep["subsets"]} == ports
     procs = env.kubelet.processes(NS)
     assert len(procs) == 3
-    wait_for(lambda: env.store.get(kinds.DEPLOYMENT, NS, "echo")["status"].get("readyReplicas") == 3)
+    wait_until(lambda: env.store.get(kinds.DEPLOYMENT, NS, "echo")["status"].get("readyReplicas") == 3,
+               "3 ready replicas in the Deployment status")
 
     env.scale("echo", 1)
     [survivor] = env.ready_pods(1)
     gone = [pid for (_, pod, _), pid in procs.items() if pod != survivor["metadata"]["name"]]
     assert len(gone) == 2
-    wait_for(lambda: not any(alive(pid) for pid in gone), what="scaled-down processes to exit")
-    wait_for(lambda: len(env.endpoints().get("subsets", [])) == 1, what="1 subset")
-    wait_for(lambda: env.store.get(kinds.DEPLOYMENT, NS, "echo")["status"].get("replicas") == 1)
+    wait_until(lambda: not any(alive(pid) for pid in gone), "scaled-down processes to exit")
+    wait_until(lambda: len(env.endpoints().get("subsets", [])) == 1, "1 subset")
+    wait_until(lambda: env.store.get(kinds.DEPLOYMENT, NS, "echo")["status"].get("replicas") == 1,
+               "1 replica in the Deployment status")
     # The Events a cluster records: the deployment controller's resizes, the scheduler's and kubelet's pod steps.
     rs = f"echo-{survivor['metadata']['labels']['pod-template-hash']}"
     assert [e["message"] for e in events(env, "Deployment", "echo")] == [
@@ -200,7 +191,7 @@ def test_scale_up_and_down(env: Env) -> None:
     assert on_survivor[3]["involvedObject"]["fieldPath"] == "spec.containers{echo}"
     assert on_survivor[1]["message"] == 'Container image "hashicorp/http-echo:0.2.3" already present on machine'
     victim = next(pod for (_, pod, _) in procs if pod != survivor["metadata"]["name"])
-    wait_for(lambda: "Killing" in [e["reason"] for e in events(env, "Pod", victim)], what="a Killing event")
+    wait_until(lambda: "Killing" in [e["reason"] for e in events(env, "Pod", victim)], "a Killing event")
 
 
 def events(env: Env, kind: str, name: str) -> list[dict[str, Any]]:
@@ -219,7 +210,7 @@ def test_killed_process_is_restarted(env: Env) -> None:
     def restarted() -> dict[str, Any] | None:
         p = env.store.get(kinds.POD, NS, name)
         return p if p["status"]["containerStatuses"][0]["restartCount"] == 1 and ready(p) else None
-    pod = wait_for(restarted, what="restart")
+    pod = wait_until(restarted, "restart")
     cs = pod["status"]["containerStatuses"][0]
     assert cs["lastState"]["terminated"]["exitCode"] == 137
     assert cs["lastState"]["terminated"]["reason"] == "Error"
@@ -236,13 +227,13 @@ def test_delete_deployment_stops_its_processes(env: Env) -> None:
     pids = list(env.kubelet.processes(NS).values())
     assert len(pids) == 2 and all(alive(p) for p in pids)
     env.store.delete(kinds.DEPLOYMENT, NS, "echo")
-    wait_for(lambda: not env.pods(), what="pods deleted with their deployment")
-    wait_for(lambda: not any(alive(p) for p in pids), what="processes gone")
+    wait_until(lambda: not env.pods(), "pods deleted with their deployment")
+    wait_until(lambda: not any(alive(p) for p in pids), "processes gone")
     # Eventually consistent, as in Kubernetes: a pod the controller created just before the
     # Deployment went is an orphan that the garbage collector removes with its process.
-    wait_for(lambda: env.kubelet.processes() == {}, what="no process left")
-    wait_for(lambda: not env.pods(), what="no pod left")
-    wait_for(lambda: "subsets" not in env.endpoints(), what="endpoints emptied")
+    wait_until(lambda: env.kubelet.processes() == {}, "no process left")
+    wait_until(lambda: not env.pods(), "no pod left")
+    wait_until(lambda: "subsets" not in env.endpoints(), "endpoints emptied")
 
 
 def test_stop_leaves_no_process(tmp_path: Path) -> None:
@@ -251,7 +242,8 @@ def test_stop_leaves_no_process(tmp_path: Path) -> None:
     kubelet = start_kubelet(store, tmp_path)
     try:
         store.create(kinds.DEPLOYMENT, deployment(replicas=2))
-        wait_for(lambda: len(kubelet.processes()) == 2 and all(ready(p) for p in store.list(kinds.POD, NS)[0]))
+        wait_until(lambda: len(kubelet.processes()) == 2 and all(ready(p) for p in store.list(kinds.POD, NS)[0]),
+                   "2 processes and every pod Ready")
         pids = list(kubelet.processes().values())
     finally:
         kubelet.stop()
@@ -273,7 +265,8 @@ def test_generic_image_answers_json(env: Env) -> None:
     assert data["request"]["path"] == "/hello" and data["request"]["query"] == {"x": ["1"]}
     assert json.loads(http_get(ports["9090"]))["port"] == 9090
     env.store.create(kinds.SERVICE, service(name="web", target="metrics"))
-    ep = wait_for(lambda: (e := env.endpoints("web")) and e.get("subsets") and e)
+    ep = wait_until(lambda: (e := env.endpoints("web")) and e.get("subsets") and e,
+                    "endpoints of the web Service")
     assert ep["subsets"][0]["ports"] == [{"name": "http", "port": ports["9090"], "protocol": "TCP"}]
 
 
@@ -285,12 +278,12 @@ def test_template_change_rolls_new_pods_first(env: Env) -> None:
         obj["spec"]["template"]["spec"]["containers"][0]["args"][0] = "-text=version:v2"
         return obj
     env.store.patch(kinds.DEPLOYMENT, NS, "echo", change)
-    [new] = wait_for(lambda: (p := env.pods("app=echo")) and len(p) == 1 and ready(p[0])
-                     and p[0]["metadata"]["name"] != old["metadata"]["name"] and p, what="rolled pod")
+    [new] = wait_until(lambda: (p := env.pods("app=echo")) and len(p) == 1 and ready(p[0])
+                       and p[0]["metadata"]["name"] != old["metadata"]["name"] and p, "rolled pod")
     assert new["metadata"]["labels"]["pod-template-hash"] != old["metadata"]["labels"]["pod-template-hash"]
     assert http_get(ports_of(new)["8080"]) == b"version:v2\n"
-    st = wait_for(lambda: (s := env.store.get(kinds.DEPLOYMENT, NS, "echo")["status"]).get("observedGeneration") == 2
-                  and s.get("updatedReplicas") == 1 and s.get("replicas") == 1 and s)
+    st = wait_until(lambda: (s := env.store.get(kinds.DEPLOYMENT, NS, "echo")["status"]).get("observedGeneration") == 2
+                    and s.get("updatedReplicas") == 1 and s.get("replicas") == 1 and s, "the rolled Deployment status")
     assert st["conditions"][0]["status"] == "True"
 
 
@@ -305,18 +298,18 @@ def test_crashing_container_backs_off(env: Env) -> None:
             return None
         cs = pods[0]["status"].get("containerStatuses") or [{}]
         return pods[0] if cs[0].get("restartCount", 0) >= 1 and cs[0].get("lastState") else None
-    pod = wait_for(crashed, what="a crash")
+    pod = wait_until(crashed, "a crash")
     cs = pod["status"]["containerStatuses"][0]
     assert cs["lastState"]["terminated"]["exitCode"] == 127
     assert not ready(pod) and pod["status"]["phase"] == "Running"
-    wait_for(lambda: env.pods()[0]["status"]["containerStatuses"][0]["state"].get("waiting", {}).get("reason")
-             == "CrashLoopBackOff", what="CrashLoopBackOff")
+    wait_until(lambda: env.pods()[0]["status"]["containerStatuses"][0]["state"].get("waiting", {}).get("reason")
+               == "CrashLoopBackOff", "CrashLoopBackOff")
     log = env.kubelet.log_path(NS, pod["metadata"]["name"], previous=True)
     assert log is not None and "Missing -text option!" in log.read_text()
     # One BackOff Event per container, counted (client-go's correlator), not one per restart.
     uid = pod["metadata"]["uid"]
-    backoff = wait_for(lambda: [e for e in events(env, "Pod", pod["metadata"]["name"]) if e["reason"] == "BackOff"],
-                       what="a BackOff event")
+    backoff = wait_until(lambda: [e for e in events(env, "Pod", pod["metadata"]["name"]) if e["reason"] == "BackOff"],
+                         "a BackOff event")
     assert len(backoff) == 1 and backoff[0]["type"] == "Warning"
     assert backoff[0]["message"] == (f"Back-off restarting failed container echo in pod "
                                      f"{pod['metadata']['name']}_{NS}({uid})")
@@ -338,7 +331,8 @@ def test_managed_pods_get_no_process_but_count_for_endpoints(env: Env) -> None:
         return obj
     env.store.patch(kinds.POD, NS, "gateway-proxy-0", set_status, subresource="status")
     env.store.create(kinds.SERVICE, service(name="gw"))
-    ep = wait_for(lambda: (e := env.endpoints("gw")) and e.get("subsets") and e)
+    ep = wait_until(lambda: (e := env.endpoints("gw")) and e.get("subsets") and e,
+                    "endpoints of the gw Service")
     assert ep["subsets"][0]["ports"][0]["port"] == 40001
     assert env.kubelet.wait_idle()
     assert env.kubelet.processes() == {}
@@ -354,7 +348,7 @@ def test_bare_pod_runs_and_deleting_it_stops_the_process(env: Env) -> None:
     assert http_get(ports_of(pod)["5678"]) == b"from-env\n"  # http-echo's default -listen :5678
     [pid] = env.kubelet.processes(NS).values()
     env.store.delete(kinds.POD, NS, "solo")
-    wait_for(lambda: not alive(pid), what="process stopped")
+    wait_until(lambda: not alive(pid), "process stopped")
 
 
 def test_restarted_kubelet_adopts_pods_from_the_store(tmp_path: Path) -> None:
@@ -363,7 +357,8 @@ def test_restarted_kubelet_adopts_pods_from_the_store(tmp_path: Path) -> None:
     kubelet = start_kubelet(store, tmp_path)
     try:
         store.create(kinds.DEPLOYMENT, deployment())
-        [pod] = wait_for(lambda: (p := store.list(kinds.POD, NS)[0]) and ready(p[0]) and p)
+        [pod] = wait_until(lambda: (p := store.list(kinds.POD, NS)[0]) and ready(p[0]) and p,
+                           "a Ready pod")
         old_pid = next(iter(kubelet.processes().values()))
         port = ports_of(pod)["8080"]
     finally:
@@ -377,7 +372,7 @@ def test_restarted_kubelet_adopts_pods_from_the_store(tmp_path: Path) -> None:
             p = store.get(kinds.POD, NS, pod["metadata"]["name"])
             cs = p["status"]["containerStatuses"][0]
             return p if cs["restartCount"] == 1 and ready(p) and kubelet.processes() else None
-        again = wait_for(adopted, what="adopted pod")
+        again = wait_until(adopted, "adopted pod")
         assert [p["metadata"]["name"] for p in store.list(kinds.POD, NS)[0]] == [pod["metadata"]["name"]]
         assert http_get(ports_of(again)["8080"]) == b"version:v1\n"
         assert ports_of(again)["8080"] == port  # the old host port was free, so it is kept
@@ -428,7 +423,7 @@ def test_pods_die_with_a_killed_sandbox(tmp_path: Path) -> None:
         assert len(pids) == 2 and all(alive(p) for p in pids)
         parent.kill()  # no stop(), no finally: only PR_SET_PDEATHSIG can clean up
         parent.wait(timeout=5)
-        wait_for(lambda: not any(alive(p) for p in pids), what="orphaned pod processes to die")
+        wait_until(lambda: not any(alive(p) for p in pids), "orphaned pod processes to die")
     finally:
         if parent.poll() is None:
             parent.kill()
@@ -446,7 +441,7 @@ def test_pod_cap_stops_a_deployment_like_a_resource_quota(env: Env) -> None:
         conds = {c["type"]: c for c in env.store.get(kinds.DEPLOYMENT, NS, "echo")["status"].get("conditions", [])}
         return conds.get("ReplicaFailure")
 
-    cond = wait_for(refused, what="a ReplicaFailure condition")
+    cond = wait_until(refused, "a ReplicaFailure condition")
     assert cond["status"] == "True" and cond["reason"] == "FailedCreate"
     assert re.fullmatch(r'pods "echo-[a-z0-9]+-[a-z0-9]{5}" is forbidden: exceeded quota: sandbox-pods, '
                         r"requested: pods=1, used: pods=2, limited: pods=2", cond["message"])
@@ -454,4 +449,4 @@ def test_pod_cap_stops_a_deployment_like_a_resource_quota(env: Env) -> None:
     assert env.kubelet.wait_idle()
     assert len(env.pods()) == 2 and len(env.kubelet.processes(NS)) == 2  # no process beyond the cap
     env.scale("echo", 2)
-    wait_for(lambda: refused() is None, what="the condition to clear")
+    wait_until(lambda: refused() is None, "the condition to clear")

@@ -10,7 +10,6 @@ import re
 import select
 import socket
 import subprocess
-import time
 import urllib.request
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -24,9 +23,12 @@ from kubernetes import client as k8s
 from kubernetes import config as k8s_config
 from kubernetes.client.exceptions import ApiException
 from kubernetes.stream import portforward
-from sandboxkit import PART1, Kube, body_is, eventually, fetch, sandbox
+from polling import wait_until
+from sandboxkit import PART1, Kube, body_is, fetch, sandbox
 
 from gloo_nb.sandbox.portforward import SPDY_DICTIONARY
+
+pytestmark = [pytest.mark.sandbox, pytest.mark.envoy]
 
 READY = b"GET /ready HTTP/1.1\r\nHost: admin\r\nConnection: close\r\n\r\n"
 BLOB = """
@@ -62,13 +64,11 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Kube, str]]:
         kube = Kube(str(info.kubeconfig), home)
         (root / "blob.yaml").write_text(BLOB)
         kube.apply(PART1 / "echo.yaml", root / "blob.yaml", PART1 / "upstream.yaml", PART1 / "vs-1.yaml")
-        deadline = time.monotonic() + 15
-        while len(kube.json("pods", "-n", "echo", "-l", "app")["items"]) < 2:
-            assert time.monotonic() < deadline, "echo pods did not appear"
-            time.sleep(0.05)
+        wait_until(lambda: len(kube.json("pods", "-n", "echo", "-l", "app")["items"]), "2 echo pods",
+                   until=lambda n: n >= 2)
         kube.run("wait", "--for=condition=Ready", "pods", "-l", "app", "-n", "echo", "--timeout=30s")
         for gateway in info.data["gateways"]:  # the replicas' 8080 listeners route to echo
-            eventually(lambda g=gateway: fetch(g + "/"), body_is("version:v1"), "the gateway serves echo")
+            wait_until(lambda g=gateway: fetch(g + "/"), "the gateway serves echo", until=body_is("version:v1"))
         yield kube, str(info.kubeconfig)
 
 

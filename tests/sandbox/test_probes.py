@@ -10,13 +10,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from polling import wait_until
 from sandboxkit import Kube, alive, in_process_api
-from test_kubelet import NS, deployment, ports_of, ready, service, start_kubelet, wait_for
+from test_kubelet import NS, deployment, ports_of, ready, service, start_kubelet
 
 from gloo_nb.sandbox import kinds
 from gloo_nb.sandbox.kubelet import Kubelet
 from gloo_nb.sandbox.prober import LIVENESS, READINESS, Probe, parse_probes, run_probe
 from gloo_nb.sandbox.store import Store
+
+pytestmark = pytest.mark.sandbox
 
 
 class Cluster:
@@ -29,8 +32,8 @@ class Cluster:
         return self.store.list(kinds.POD, NS, label_selector=f"app={app}")[0]
 
     def pod(self, app: str) -> dict[str, Any]:
-        return wait_for(lambda: (p := self.pods(app)) and len(p) == 1 and p[0].get("status", {}).get(
-            "containerStatuses") and p[0], what=f"one {app} pod")
+        return wait_until(lambda: (p := self.pods(app)) and len(p) == 1 and p[0].get("status", {}).get(
+            "containerStatuses") and p[0], f"one {app} pod")
 
     def unhealthy(self, name: str, reason: str = "Unhealthy") -> list[dict[str, Any]]:
         return [e for e in events_of(self.store, name) if e["reason"] == reason]
@@ -88,8 +91,8 @@ def test_failing_readiness_keeps_the_pod_out_of_endpoints_until_a_patch_fixes_it
         "periodSeconds": 1, "timeoutSeconds": 1, "successThreshold": 1, "failureThreshold": 3}
 
     # Repeats are one Event, counted (client-go's correlator), not one object per probe.
-    [ev] = wait_for(lambda: (u := cluster.unhealthy(name)) and u[0]["count"] >= 2 and u, timeout=6,
-                    what="a counted Unhealthy event")
+    [ev] = wait_until(lambda: (u := cluster.unhealthy(name)) and u[0]["count"] >= 2 and u, "a counted Unhealthy event",
+                      timeout=6)
     assert (ev["type"], ev["message"]) == ("Warning", "Readiness probe failed: HTTP probe failed with statuscode: 500")
     assert ev["involvedObject"]["fieldPath"] == "spec.containers{echo}"
     assert ev["source"] == {"component": "kubelet", "host": "sandbox"}
@@ -97,7 +100,8 @@ def test_failing_readiness_keeps_the_pod_out_of_endpoints_until_a_patch_fixes_it
     assert not ready(pod) and pod["status"]["phase"] == "Running"
     [cs] = pod["status"]["containerStatuses"]
     assert cs["ready"] is False and cs["started"] is True and cs["restartCount"] == 0
-    ep = wait_for(lambda: (e := cluster.store.get(kinds.ENDPOINTS, NS, "echo")).get("subsets") and e)
+    ep = wait_until(lambda: (e := cluster.store.get(kinds.ENDPOINTS, NS, "echo")).get("subsets") and e,
+                    "endpoints of echo")
     assert [list(s) for s in ep["subsets"]] == [["notReadyAddresses", "ports"]]
     assert get_pods_row(cluster.kube, name)[1:3] == ["0/1", "Running"]
     # The probe's request as http-echo logs it: the path, and the User-Agent from httpHeaders.
@@ -111,11 +115,11 @@ def test_failing_readiness_keeps_the_pod_out_of_endpoints_until_a_patch_fixes_it
     patch = {"spec": {"template": {"spec": {"containers": [{"name": "echo",
                                                             "readinessProbe": {"httpGet": {"path": "/health"}}}]}}}}
     cluster.kube.run("patch", "deployment", "echo", "-n", NS, "-p", json.dumps(patch))
-    new = wait_for(lambda: (p := cluster.pods("echo")) and len(p) == 1 and p[0]["metadata"]["name"] != name
-                   and ready(p[0]) and p[0], timeout=8, what="the fixed pod to be Ready alone")
+    new = wait_until(lambda: (p := cluster.pods("echo")) and len(p) == 1 and p[0]["metadata"]["name"] != name
+                     and ready(p[0]) and p[0], "the fixed pod to be Ready alone", timeout=8)
     assert new["spec"]["containers"][0]["readinessProbe"]["httpGet"]["path"] == "/health"
-    ep = wait_for(lambda: (e := cluster.store.get(kinds.ENDPOINTS, NS, "echo")).get("subsets", [{}])[0]
-                  .get("addresses") and e, what="the new pod in the Endpoints")
+    ep = wait_until(lambda: (e := cluster.store.get(kinds.ENDPOINTS, NS, "echo")).get("subsets", [{}])[0]
+                    .get("addresses") and e, "the new pod in the Endpoints")
     assert [s["addresses"][0]["targetRef"]["name"] for s in ep["subsets"]] == [new["metadata"]["name"]]
     assert ep["subsets"][0]["ports"][0]["port"] == ports_of(new)["8080"]
     assert get_pods_row(cluster.kube, new["metadata"]["name"])[1:3] == ["1/1", "Running"]
@@ -128,12 +132,12 @@ def test_failing_liveness_restarts_the_container(cluster: Cluster) -> None:
         "httpGet": {"path": "/healthz", "port": 9999}, "periodSeconds": 1, "failureThreshold": 2}))
     pod = cluster.pod("echo")
     name = pod["metadata"]["name"]
-    [(key, pid)] = wait_for(lambda: list(cluster.kubelet.processes(NS).items()), what="the process")
+    [(key, pid)] = wait_until(lambda: list(cluster.kubelet.processes(NS).items()), "the process")
 
     def restarted() -> dict[str, Any] | None:
         p = cluster.store.get(kinds.POD, NS, name)
         return p if p["status"]["containerStatuses"][0]["restartCount"] >= 1 and ready(p) else None
-    pod = wait_for(restarted, timeout=8, what="a restart after the liveness failures")
+    pod = wait_until(restarted, "a restart after the liveness failures", timeout=8)
     assert not alive(pid) and cluster.kubelet.processes(NS)[key] != pid
     [unhealthy] = cluster.unhealthy(name)
     port = int(re.search(r"127\.0\.0\.1:(\d+)/", unhealthy["message"]).group(1))  # type: ignore[union-attr]
@@ -158,18 +162,18 @@ def test_startup_probe_gates_the_others_and_restarts_when_it_fails(cluster: Clus
     cluster.store.create(kinds.DEPLOYMENT, with_probes(deployment(name="bad"), startupProbe={
         "tcpSocket": {"port": 9999}, "periodSeconds": 1, "failureThreshold": 2}, readinessProbe={
         "tcpSocket": {"port": 8080}, "periodSeconds": 1}))
-    good = wait_for(lambda: (p := cluster.pods("good")) and ready(p[0]) and p[0], what="the good pod Ready")
+    good = wait_until(lambda: (p := cluster.pods("good")) and ready(p[0]) and p[0], "the good pod Ready")
     assert good["status"]["containerStatuses"][0]["started"] is True
     assert cluster.unhealthy(good["metadata"]["name"]) == []
     name = cluster.pod("bad")["metadata"]["name"]
-    killing = wait_for(lambda: [e for e in events_of(cluster.store, name) if e["reason"] == "Killing"], timeout=6,
-                       what="the startup kill")
+    killing = wait_until(lambda: [e for e in events_of(cluster.store, name) if e["reason"] == "Killing"],
+                         "the startup kill", timeout=6)
     assert killing[0]["message"] == "Container bad failed startup probe, will be restarted"
     [unhealthy] = cluster.unhealthy(name)
     assert re.fullmatch(r"Startup probe failed: dial tcp 127\.0\.0\.1:\d+: connect: connection refused",
                         unhealthy["message"])
-    pod = wait_for(lambda: (p := cluster.store.get(kinds.POD, NS, name))["status"]["containerStatuses"][0][
-        "restartCount"] >= 1 and p, what="the restart")
+    pod = wait_until(lambda: (p := cluster.store.get(kinds.POD, NS, name))["status"]["containerStatuses"][0][
+        "restartCount"] >= 1 and p, "the restart")
     assert not ready(pod)
     assert pod["status"]["containerStatuses"][0]["started"] is False
     assert not [e for e in events_of(cluster.store, name) if e["message"].startswith("Readiness")]
@@ -179,10 +183,10 @@ def test_exec_and_grpc_probes_are_not_run_and_say_so(cluster: Cluster) -> None:
     cluster.store.create(kinds.DEPLOYMENT, with_probes(
         deployment(), readinessProbe={"exec": {"command": ["cat", "/tmp/ready"]}, "periodSeconds": 1},
         livenessProbe={"grpc": {"port": 8080}, "periodSeconds": 1, "failureThreshold": 1}))
-    pod = wait_for(lambda: (p := cluster.pods("echo")) and ready(p[0]) and p[0], what="Ready")
+    pod = wait_until(lambda: (p := cluster.pods("echo")) and ready(p[0]) and p[0], "Ready")
     name = pod["metadata"]["name"]
-    warnings = wait_for(lambda: (w := cluster.unhealthy(name, "ProbeWarning")) and len(w) == 2 and w,
-                        what="two ProbeWarning events")
+    warnings = wait_until(lambda: (w := cluster.unhealthy(name, "ProbeWarning")) and len(w) == 2 and w,
+                          "two ProbeWarning events")
     assert {(e["type"], e["message"]) for e in warnings} == {
         ("Warning", "Readiness probe warning: exec probes are not run by the sandbox (a pod is a local process, "
                     "there is no container to exec into); treated as success"),
@@ -194,17 +198,17 @@ def test_exec_and_grpc_probes_are_not_run_and_say_so(cluster: Cluster) -> None:
 
 def test_tcp_readiness_failure_and_no_worker_without_probes(cluster: Cluster) -> None:
     cluster.store.create(kinds.DEPLOYMENT, deployment(name="plain"))
-    wait_for(lambda: (p := cluster.pods("plain")) and ready(p[0]), what="the plain pod Ready")
+    wait_until(lambda: (p := cluster.pods("plain")) and ready(p[0]), "the plain pod Ready")
     assert probe_threads() == [], "a pod without probes must not cost a thread"
     cluster.store.create(kinds.DEPLOYMENT, with_probes(deployment(), readinessProbe={
         "tcpSocket": {"port": 7000}, "periodSeconds": 1}))
     name = cluster.pod("echo")["metadata"]["name"]
-    [ev] = wait_for(lambda: cluster.unhealthy(name), what="an Unhealthy event")
+    [ev] = wait_until(lambda: cluster.unhealthy(name), "an Unhealthy event")
     assert re.fullmatch(r"Readiness probe failed: dial tcp 127\.0\.0\.1:\d+: connect: connection refused",
                         ev["message"])
     assert len(probe_threads()) == 1
     cluster.store.delete(kinds.DEPLOYMENT, NS, "echo")
-    wait_for(lambda: probe_threads() == [], what="the probe worker to stop with its pod")
+    wait_until(lambda: probe_threads() == [], "the probe worker to stop with its pod")
 
 
 def test_probe_fields_default_as_kubernetes_and_named_ports_resolve() -> None:

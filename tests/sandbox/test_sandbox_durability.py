@@ -7,9 +7,13 @@ import signal
 import stat
 from pathlib import Path
 
-from sandboxkit import PART2, alive, kubectl_for, sandbox, wait_ready_pods, wait_until
+import pytest
+from polling import wait_until
+from sandboxkit import PART2, alive, kubectl_for, sandbox, wait_ready_pods
 
 from gloo_nb.sandbox import runner
+
+pytestmark = [pytest.mark.sandbox, pytest.mark.envoy]
 
 
 def test_writes_after_a_torn_restart_survive_and_the_state_dir_is_private(tmp_path: Path) -> None:

@@ -10,21 +10,13 @@ import sys
 import time
 from pathlib import Path
 
-from sandboxkit import (
-    PART2,
-    REPO,
-    Kube,
-    alive,
-    body_is,
-    eventually,
-    fetch,
-    kubectl_for,
-    sandbox,
-    wait_ready_pods,
-    wait_until,
-)
+import pytest
+from polling import wait_until
+from sandboxkit import PART2, REPO, Kube, alive, body_is, fetch, kubectl_for, sandbox, wait_ready_pods
 
 from gloo_nb.sandbox import runner
+
+pytestmark = [pytest.mark.sandbox, pytest.mark.envoy]
 
 CANARY = {"stage": "canary"}
 
@@ -53,13 +45,10 @@ def _session(pid: int) -> set[int]:
     return out
 
 
-def _gone(pids: set[int], timeout: float = 5.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if not any(alive(p) for p in pids):
-            return True
-        time.sleep(0.05)
-    return False
+def _gone(pids: set[int], timeout: float = 15.0) -> bool:
+    wait_until(lambda: {p for p in pids if alive(p)}, f"processes {sorted(pids)} to exit",
+               until=lambda left: not left, timeout=timeout)
+    return True
 
 
 def _envoy_pid(daemon: int, index: int) -> int:
@@ -79,15 +68,16 @@ def test_killed_replica_comes_back_and_converges(tmp_path: Path) -> None:
         kube = kubectl_for(info, tmp_path)
         _step1(kube)
         replica0 = info.data["gateways"][0]
-        eventually(lambda: fetch(replica0 + "/echo"), body_is("version:echo-v1"), "replica 0 serves")
+        wait_until(lambda: fetch(replica0 + "/echo"), "replica 0 serves", until=body_is("version:echo-v1"))
         os.kill(_envoy_pid(info.pid, 0), signal.SIGKILL)
         # A change while the replica is down reaches it once it is back.
         kube.apply(PART2 / "foxtrot-v2.yaml")
         wait_ready_pods(kube, "foxtrot")
         kube.apply(PART2 / "rt-foxtrot-2.yaml")
         for url in info.data["gateways"]:
-            eventually(lambda url=url: fetch(url + "/foxtrot", CANARY), body_is("version:foxtrot-v2"),
-                       f"{url} should serve foxtrot's canary route after the restart", timeout=30)
+            wait_until(lambda url=url: fetch(url + "/foxtrot", CANARY),
+                       f"{url} should serve foxtrot's canary route after the restart",
+                       until=body_is("version:foxtrot-v2"), timeout=30)
         # The front door keeps serving while a replica restarts.
         assert fetch(info.gateway + "/echo").body.strip() == "version:echo-v1"
         # kubectl logs: http-echo's access log, and the Envoy replica's own log.
@@ -102,7 +92,7 @@ def test_restart_keeps_objects_and_rebuilds_statuses(tmp_path: Path) -> None:
     with sandbox(state, "1.3") as info:
         kube = kubectl_for(info, tmp_path)
         _step1(kube)
-        eventually(lambda: fetch(info.gateway + "/echo"), body_is("version:echo-v1"), "echo serves")
+        wait_until(lambda: fetch(info.gateway + "/echo"), "echo serves", until=body_is("version:echo-v1"))
         rv_before = kube.json("rt", "echo-routes", "-n", "echo")["metadata"]["resourceVersion"]
         # Wipe the VirtualService's status: a status-only change does not wake the control plane, so
         # only a restarted one writes it again.
@@ -121,8 +111,9 @@ def test_restart_keeps_objects_and_rebuilds_statuses(tmp_path: Path) -> None:
         assert int(rt["metadata"]["resourceVersion"]) >= int(rv_before)
         wait_until(lambda: kube.json("vs", "app", "-n", "gloo-system").get("status", {}).get("state") == 1,
                    "the VirtualService status is rebuilt (Accepted)")
-        eventually(lambda: fetch(info.gateway + "/echo"), body_is("version:echo-v1"), "echo serves again")
-        eventually(lambda: fetch(info.gateway + "/foxtrot"), body_is("version:foxtrot-v1"), "foxtrot serves again")
+        wait_until(lambda: fetch(info.gateway + "/echo"), "echo serves again", until=body_is("version:echo-v1"))
+        wait_until(lambda: fetch(info.gateway + "/foxtrot"), "foxtrot serves again",
+                   until=body_is("version:foxtrot-v1"))
         # A killed sandbox takes its Envoys and pods with it and leaves a stale state dir...
         kubeconfig_before = (state / "kubeconfig").read_text()
         started = _session(info.pid)
@@ -136,7 +127,8 @@ def test_restart_keeps_objects_and_rebuilds_statuses(tmp_path: Path) -> None:
         earlier.write_text(kubeconfig_before)
         kube = Kube(str(earlier), tmp_path / "home")
         assert kube.json("rt", "foxtrot-routes", "-n", "foxtrot")["metadata"]["name"] == "foxtrot-routes"
-        eventually(lambda: fetch(info.gateway + "/foxtrot"), body_is("version:foxtrot-v1"), "foxtrot serves again")
+        wait_until(lambda: fetch(info.gateway + "/foxtrot"), "foxtrot serves again",
+                   until=body_is("version:foxtrot-v1"))
 
 
 def test_last_known_good_does_not_survive_a_restart(tmp_path: Path) -> None:
@@ -146,7 +138,7 @@ def test_last_known_good_does_not_survive_a_restart(tmp_path: Path) -> None:
     with sandbox(state, "1.3") as info:
         kube = kubectl_for(info, tmp_path)
         _step1(kube)
-        eventually(lambda: fetch(info.gateway + "/foxtrot"), body_is("version:foxtrot-v1"), "foxtrot serves")
+        wait_until(lambda: fetch(info.gateway + "/foxtrot"), "foxtrot serves", until=body_is("version:foxtrot-v1"))
         kube.apply(PART2 / "echo-v2.yaml")
         wait_ready_pods(kube, "echo")
         kube.apply(PART2 / "rt-echo-3.yaml")
@@ -161,14 +153,15 @@ def test_last_known_good_does_not_survive_a_restart(tmp_path: Path) -> None:
         time.sleep(0.5)
         assert fetch(info.gateway + "/foxtrot").status == 0, "no listener: nothing good was ever pushed"
         kube.apply(PART2 / "rt-echo-2.yaml")
-        eventually(lambda: fetch(info.gateway + "/foxtrot"), body_is("version:foxtrot-v1"), "fixed: serving again")
+        wait_until(lambda: fetch(info.gateway + "/foxtrot"), "fixed: serving again",
+                   until=body_is("version:foxtrot-v1"))
 
 
 def test_garbage_is_refused_with_kubernetes_errors(tmp_path: Path) -> None:
     with sandbox(tmp_path / "sb", "1.3") as info:
         kube = kubectl_for(info, tmp_path)
         _step1(kube)
-        eventually(lambda: fetch(info.gateway + "/echo"), body_is("version:echo-v1"), "echo serves")
+        wait_until(lambda: fetch(info.gateway + "/echo"), "echo serves", until=body_is("version:echo-v1"))
         bad_deploy = tmp_path / "bad-deploy.yaml"
         bad_deploy.write_text("""apiVersion: apps/v1
 kind: Deployment

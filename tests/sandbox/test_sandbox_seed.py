@@ -11,9 +11,12 @@ import json
 from pathlib import Path
 
 import pytest
-from sandboxkit import PART1, PART2, Kube, body_is, eventually, fetch, kubectl_for, sandbox, wait_ready_pods, wait_until
+from polling import wait_until
+from sandboxkit import PART1, PART2, Kube, body_is, fetch, kubectl_for, sandbox, wait_ready_pods
 
 from gloo_nb.xds.admin import EnvoyAdmin
+
+pytestmark = [pytest.mark.sandbox, pytest.mark.envoy]
 
 CANARY = {"stage": "canary"}
 INVALID_BODY = ("Gloo Gateway has invalid configuration. Administrators should run `glooctl check` "
@@ -25,7 +28,7 @@ def _get(gateway: str, path: str, headers: dict[str, str] | None = None):
 
 
 def _expect(gateway: str, path: str, text: str, headers: dict[str, str] | None = None) -> None:
-    eventually(_get(gateway, path, headers), body_is(text), f"{path} {headers or ''} should answer {text}")
+    wait_until(_get(gateway, path, headers), f"{path} {headers or ''} should answer {text}", until=body_is(text))
 
 
 def _settings_patch(kube: Kube, name: str) -> None:
@@ -79,7 +82,7 @@ def test_part1_under_current(tmp_path: Path) -> None:
         wait_ready_pods(kube, "echo")
         kube.apply(PART1 / "upstream.yaml", PART1 / "vs-1.yaml")
         # servicePort 8080 is not the Service's port (80): current Gloo gives the Upstream no endpoints.
-        eventually(_get(info.gateway, "/"), lambda r: r.status == 503, "/ should have no healthy upstream")
+        wait_until(_get(info.gateway, "/"), "/ should have no healthy upstream", until=lambda r: r.status == 503)
         kube.run("patch", "upstream", "echo", "-n", "gloo-system", "--type", "merge",
                  "-p", '{"spec":{"kube":{"servicePort":80}}}')
         _expect(info.gateway, "/", "version:v1")
@@ -133,8 +136,8 @@ def test_part2_under_1_3(tmp_path: Path) -> None:
         assert fetch(gw + "/foxtrot", CANARY).body.strip() == "version:foxtrot-v2"
         # Step 6: replaceInvalidRoutes: echo's canary route becomes the 404 fallback, foxtrot moves.
         _settings_patch(kube, "settings-patch.yaml")
-        eventually(_get(gw, "/echo", CANARY), lambda r: r.status == 404 and r.body == INVALID_BODY,
-                   "the echo canary route should be replaced by the fallback 404")
+        wait_until(_get(gw, "/echo", CANARY), "the echo canary route should be replaced by the fallback 404",
+                   until=lambda r: r.status == 404 and r.body == INVALID_BODY)
         _expect(gw, "/foxtrot", "version:foxtrot-v2")
         _expect(gw, "/echo", "version:echo-v1")
         _expect(gw, "/foxtrot", "version:foxtrot-v2", CANARY)
@@ -159,7 +162,7 @@ def test_part2_under_1_3(tmp_path: Path) -> None:
                  "-f", str(PART2 / "rt-foxtrot-6.yaml"), "-f", str(PART2 / "upstream-echo.yaml"),
                  "-f", str(PART2 / "upstream-foxtrot.yaml"))
         kube.run("delete", "namespace", "echo", "foxtrot")
-        eventually(_get(gw, "/echo"), lambda r: r.status != 200, "the gateway should stop serving /echo")
+        wait_until(_get(gw, "/echo"), "the gateway should stop serving /echo", until=lambda r: r.status != 200)
         assert "No resources found" in kube.run("get", "pods", "-n", "echo").stderr
 
 
@@ -170,7 +173,7 @@ def test_part2_under_current(tmp_path: Path) -> None:
         assert info.data["glooVersion"] == "current"
         _part2_steps_1_to_4(kube, gw)
         # servicePort 8080 is not a port of the Service (80 -> 8080): current Gloo finds no endpoints.
-        eventually(_get(gw, "/echo"), lambda r: r.status == 503, "/echo should have no healthy upstream")
+        wait_until(_get(gw, "/echo"), "/echo should have no healthy upstream", until=lambda r: r.status == 503)
         for _ in range(5):
             assert fetch(gw + "/foxtrot").status == 503
         # With the Service's real port, the same routes serve.
@@ -189,14 +192,14 @@ def test_part2_under_current(tmp_path: Path) -> None:
         # v2 at once, and echo's canary route points at a cluster that does not exist (503).
         kube.apply(PART2 / "rt-echo-3.yaml", PART2 / "rt-foxtrot-4.yaml")
         _expect(gw, "/foxtrot", "version:foxtrot-v2")
-        eventually(_get(gw, "/echo", CANARY), lambda r: r.status == 503, "the typo route should answer 503")
+        wait_until(_get(gw, "/echo", CANARY), "the typo route should answer 503", until=lambda r: r.status == 503)
         _expect(gw, "/echo", "version:echo-v1")
         vs_status = kube.json("vs", "app", "-n", "gloo-system")["status"]
         assert "echo-typo" in json.dumps(vs_status)
         # Step 6: route replacement turns the 503 into the configured 404.
         _settings_patch(kube, "settings-patch.yaml")
-        eventually(_get(gw, "/echo", CANARY), lambda r: r.status == 404 and r.body == INVALID_BODY,
-                   "the echo canary route should be replaced by the fallback 404")
+        wait_until(_get(gw, "/echo", CANARY), "the echo canary route should be replaced by the fallback 404",
+                   until=lambda r: r.status == 404 and r.body == INVALID_BODY)
         _expect(gw, "/echo", "version:echo-v1")
 
 

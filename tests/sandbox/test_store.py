@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from polling import wait_until
 
 from gloo_nb.sandbox import kinds as k
 from gloo_nb.sandbox.store import ADMIN, GLOO, ApiError, Identity, Store, WatchEvent
+
+pytestmark = pytest.mark.unit
 
 
 def deployment(name: str = "echo", ns: str = "echo", *, selector: bool = True, env: list[Any] | None = None
@@ -188,10 +190,8 @@ def test_namespace_delete_cascades_after_terminating(store: Store) -> None:
     with pytest.raises(ApiError) as err:  # ...but nothing new may be created.
         store.create(k.CONFIGMAP, {"metadata": {"name": "x", "namespace": "echo"}})
     assert err.value.code == 403 and "being terminated" in err.value.message
-    deadline = time.time() + 5
-    while time.time() < deadline and store.list(k.NAMESPACE)[0]:
-        time.sleep(0.02)
-    assert store.list(k.NAMESPACE)[0] == [] and store.list(k.ROUTE_TABLE)[0] == []
+    wait_until(lambda: store.list(k.NAMESPACE)[0], "the terminating namespace to go", until=lambda ns: ns == [])
+    assert store.list(k.ROUTE_TABLE)[0] == []
 
 
 def test_dry_run_stores_nothing(store: Store) -> None:
@@ -250,11 +250,11 @@ def test_truncated_log_tail_is_ignored(tmp_path: Path) -> None:
         s.close()
 
 
-def test_five_hundred_route_tables_are_cheap(tmp_path: Path) -> None:
+def test_five_hundred_route_tables_created_patched_and_listed(tmp_path: Path) -> None:
+    # What it costs is bench/sandbox.py's (a ratio against json copies of the same writes).
     s = Store(tmp_path)
     try:
         s.create(k.NAMESPACE, {"metadata": {"name": "echo"}})
-        t0 = time.perf_counter()
         for i in range(500):
             s.create(k.ROUTE_TABLE, route_table(f"rt-{i}"))
         for i in range(200):
@@ -263,9 +263,8 @@ def test_five_hundred_route_tables_are_cheap(tmp_path: Path) -> None:
         for _ in range(20):
             items, _ = s.list(k.ROUTE_TABLE, "echo")
             s.get(k.ROUTE_TABLE, "echo", "rt-250")
-        elapsed = time.perf_counter() - t0
         assert len(items) == 500
-        assert elapsed < 5, elapsed
+        assert {o["metadata"]["labels"]["n"] for o in items if o["metadata"]["name"] == "rt-199"} == {"199"}
     finally:
         s.close()
 

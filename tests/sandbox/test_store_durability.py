@@ -22,6 +22,8 @@ from gloo_nb.sandbox import store as store_module
 from gloo_nb.sandbox.statedir import private_dir
 from gloo_nb.sandbox.store import ApiError, Store, WatchEvent
 
+pytestmark = pytest.mark.sandbox
+
 
 def configmap(name: str, ns: str = "echo", **data: Any) -> dict[str, Any]:
     return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "namespace": ns}, "data": data}

@@ -28,6 +28,8 @@ from gloo_nb.sandbox.xds_server import (
     XdsSnapshot,
 )
 
+pytestmark = pytest.mark.sandbox
+
 ROLE = "gloo-system~gateway-proxy"
 
 

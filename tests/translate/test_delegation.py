@@ -20,6 +20,8 @@ from builders import (
 from gloo_nb.models.resources import DelegateAction, ObjectMeta, RouteTable
 from gloo_nb.translate import translate
 
+pytestmark = pytest.mark.unit
+
 UP = kube_upstream("echo")
 
 

@@ -10,6 +10,8 @@ from gloo_nb.models.resources import KubeEndpoints, ObjectMeta, Pod, Service, Up
 from gloo_nb.translate import Translator
 from gloo_nb.translate.eds import kube_endpoints
 
+pytestmark = pytest.mark.unit
+
 GS = "gloo-system"
 ECHO = "echo_gloo-system"
 FAKE = "kube-svc:echo-echo-80_echo"

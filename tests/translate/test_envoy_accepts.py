@@ -76,6 +76,8 @@ from gloo_nb.models.resources import (
 from gloo_nb.translate import Translation, Translator, translate
 from gloo_nb.translate.envoy import FALLBACK_CLUSTER, FALLBACK_LISTENER, FALLBACK_PIPE, EnvoyResources
 
+pytestmark = pytest.mark.envoy
+
 SEED = Path(__file__).resolve().parents[2] / "data" / "scenarios" / "two-phase-canary"
 GS = "gloo-system"
 PROFILES = ("1.3", "current")

@@ -27,6 +27,8 @@ from gloo_nb.translate import Translator, translate
 from gloo_nb.translate.envoy import FALLBACK_CLUSTER, FALLBACK_LISTENER
 from gloo_nb.translate.reports import ResourceReport
 
+pytestmark = pytest.mark.unit
+
 ECHO = kube_upstream("echo")
 FOX = kube_upstream("foxtrot")
 V1, V2 = {"version": "v1"}, {"version": "v2"}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from builders import GS, kube_upstream, m, multi, route, rt, sel, service, to, vs
 
 from gloo_nb.models import HeaderMatcher, Matcher, QueryParameterMatcher, RedirectAction, Skipped
@@ -19,6 +20,8 @@ from gloo_nb.translate.render import (
     render,
     render_text,
 )
+
+pytestmark = pytest.mark.unit
 
 
 def test_matchers_use_gloo_field_names_and_leave_unset_fields_out():

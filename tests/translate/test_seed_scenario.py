@@ -13,6 +13,8 @@ from gloo_nb.models.defaults import helm_default_settings_manifest
 from gloo_nb.translate import Translator
 from gloo_nb.translate.envoy import FALLBACK_CLUSTER
 
+pytestmark = pytest.mark.unit
+
 SEED = Path(__file__).resolve().parents[2] / "data" / "scenarios" / "two-phase-canary"
 GS = "gloo-system"
 

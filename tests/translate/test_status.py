@@ -17,6 +17,8 @@ from gloo_nb.translate.status import (
     status_patch_too_large,
 )
 
+pytestmark = pytest.mark.unit
+
 PROXY_13 = "*v1.Proxy.gloo-system.gateway-proxy"
 PROXY_CUR = "*v1.Proxy.gateway-proxy_gloo-system"
 

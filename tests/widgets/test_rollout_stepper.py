@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
 from sandboxkit import sandbox
 
 from gloo_nb.app import notebook as nb
@@ -26,6 +27,8 @@ from gloo_nb.widgets.rollout import (
     weights_html,
     weights_rows,
 )
+
+pytestmark = [pytest.mark.sandbox, pytest.mark.envoy]
 
 STEPS = ("phase1", "phase2-0", "phase2-50", "phase2-100", "finish")
 

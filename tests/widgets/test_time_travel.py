@@ -7,7 +7,6 @@ moving the slider and the prev/next buttons from Python and reading the HTML it 
 from __future__ import annotations
 
 import re
-import time
 from pathlib import Path
 
 import pytest
@@ -15,6 +14,8 @@ import pytest
 from gloo_nb.analysis.timeline import Change, Timeline, load_timeline, rfc3339
 from gloo_nb.widgets import timeline as tt
 from gloo_nb.widgets.timeline import TimeTravel, TimeTravelView, moments
+
+pytestmark = pytest.mark.unit
 
 JOURNAL = Path(__file__).resolve().parents[2] / "data" / "journals" / "seed-incident"
 CAUSE = "echo/echo-routes: Route Warning: InvalidDestinationWarning. Reason: *v1.Upstream {echo-typo gloo-system} " \
@@ -143,18 +144,18 @@ def test_prev_next_are_clamped_and_the_tree_keeps_what_was_opened(timeline: Time
     assert view.prev.disabled and view.step(-1).moment.index == 0
 
 
-def test_dragging_is_fast_once_each_moment_was_seen(timeline: Timeline) -> None:
+def test_dragging_rebuilds_each_moment_once(timeline: Timeline, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Dragging back over moments already seen re-renders from the cache (how fast: bench/journal.py).
+    calls: list[object] = []
+    state_at = timeline.state_at
+    monkeypatch.setattr(timeline, "state_at", lambda t: calls.append(t) or state_at(t))
     view = TimeTravelView(timeline)
-    started = time.perf_counter()
     for i in range(len(view.model)):
         view.slider.value = i
-    first = time.perf_counter() - started
-    started = time.perf_counter()
+    assert len(calls) == len(view.model)
     for i in reversed(range(len(view.model))):
         view.slider.value = i
-    again = time.perf_counter() - started
-    # Measured: about 10 ms per moment the first time, well under 1 ms from the cache.
-    assert first / len(view.model) < 0.25 and again / len(view.model) < 0.02, (first, again)
+    assert len(calls) == len(view.model)
 
 
 def test_a_long_drag_keeps_a_bounded_number_of_trees(timeline: Timeline, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from sandboxkit import sandbox
 
 from gloo_nb.app import notebook as nb
 from gloo_nb.widgets import DelegationTreeView
+
+pytestmark = [pytest.mark.sandbox, pytest.mark.envoy]
 
 R0, R1 = "gateway-proxy-0.gloo-system", "gateway-proxy-1.gloo-system"
 OLD = "foxtrot_gloo-system {version=v1} 100, foxtrot_gloo-system {version=v2} 0"

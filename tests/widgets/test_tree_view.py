@@ -5,8 +5,12 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
+import pytest
+
 from gloo_nb.analysis.tree import TREE_COLOURS
 from gloo_nb.widgets import DelegationTreeView
+
+pytestmark = pytest.mark.unit
 
 _spec = importlib.util.spec_from_file_location("tree_vm_tests", Path(__file__).resolve().parents[1] / "analysis"
                                                / "test_tree.py")

@@ -31,6 +31,8 @@ from gloo_nb.widgets import (
 )
 from gloo_nb.xds.decode import ServedSnapshot
 
+pytestmark = pytest.mark.unit
+
 SEED = Path(__file__).resolve().parents[2] / "data" / "scenarios" / "two-phase-canary" / "part2"
 BASE = ["echo.yaml", "foxtrot.yaml", "upstream-echo.yaml", "upstream-foxtrot.yaml", "foxtrot-v2.yaml", "echo-v2.yaml",
         "vs.yaml"]

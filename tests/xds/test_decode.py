@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pandas as pd
@@ -29,6 +28,8 @@ from gloo_nb.xds.decode import (
     rds_names,
     route_rows,
 )
+
+pytestmark = pytest.mark.unit
 
 SEED = Path(__file__).resolve().parents[2] / "data" / "scenarios" / "two-phase-canary"
 PATCH = {"replaceInvalidRoutes": True, "invalidRouteResponseCode": 404,
@@ -207,15 +208,12 @@ def _big(n_vhosts: int, per_vhost: int) -> bytes:
     return rc.SerializeToString()
 
 
-def test_decode_is_fast() -> None:
-    # 20,000 routes; the 100,000-route figure is bench/inspect.py's (target 1.5 s including the frame).
+def test_decode_of_many_routes() -> None:
+    # 20,000 routes; how fast (100,000 routes, target 1.5 s including the frame) is bench/inspect_gateway.py's.
     data = _big(20, 1000)
-    start = time.perf_counter()
     rows = route_rows([route_pb2.RouteConfiguration.FromString(data)], "served")
     df = pd.DataFrame(columns(rows))
-    elapsed = time.perf_counter() - start
-    assert len(df) == 20_000
-    assert elapsed < 1.5, f"decoding 20,000 routes took {elapsed:.2f}s"
+    assert len(df) == 20_000 and df["virtual_host"].nunique() == 20
 
 
 @pytest.mark.parametrize("body", [None, "fallback 503"])

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import time
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import yaml
+from polling import wait_until
 from test_xds_client import ROLE, SEED, assignment, eds_cluster, listener, route_config
 
 from gloo_nb.kube import KubeClient
@@ -20,14 +20,9 @@ from gloo_nb.xds.admin import parse_config_dump
 from gloo_nb.xds.decode import listener_rows
 from gloo_nb.xds.protos import TYPE_CLUSTER, TYPE_ENDPOINT, TYPE_LISTENER, TYPE_ROUTE
 
+pytestmark = [pytest.mark.sandbox, pytest.mark.envoy]
+
 RC = "listener-::-8080-routes"
-
-
-def until(check: Callable[[], bool], what: str, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, f"timed out: {what}"
-        time.sleep(0.05)
 
 
 def snap(route_version: str, *, body: str = "one", broken: bool = False, port: int,
@@ -69,8 +64,8 @@ def test_rejected_route_config_shows_in_stats_not_in_config_dump(envoy: tuple[Ad
     fleet.start()
     replica = fleet.replicas[0]
     admin = EnvoyAdmin(replica.admin_url)
-    until(lambda: admin.config_dump().route_config(RC) is not None, "route config r1 applied")
-    until(lambda: _get(f"http://127.0.0.1:{port}/") == "one", "listener serves r1")
+    wait_until(lambda: admin.config_dump().route_config(RC) is not None, "route config r1 applied")
+    wait_until(lambda: _get(f"http://127.0.0.1:{port}/") == "one", "listener serves r1")
 
     dump = admin.config_dump(include_eds=True)
     assert dump.node_id == replica.node_id == admin.server_info().node_id
@@ -101,7 +96,7 @@ def test_rejected_route_config_shows_in_stats_not_in_config_dump(envoy: tuple[Ad
         return node is not None and node.types[TYPE_ROUTE].rejected
 
     assert server.wait_for(nacked, 10)
-    until(lambda: (admin.xds_stats().route(RC) or rds).update_rejected >= 1, "update_rejected counted")
+    wait_until(lambda: (admin.xds_stats().route(RC) or rds).update_rejected >= 1, "update_rejected counted")
     after = admin.xds_stats()
     assert after.route(RC).version_text == "r1" and after.rejected >= 1
     assert after.subscriptions()["rds/listener-__-8080-routes"].update_rejected >= 1
@@ -113,8 +108,8 @@ def test_rejected_route_config_shows_in_stats_not_in_config_dump(envoy: tuple[Ad
 
     # A rejected listener does show error_state, next to the active one it keeps.
     server.set_snapshot(ROLE, snap("r1", port=port, listener_version="l2", bad_listener=True))
-    until(lambda: admin.config_dump(resource="dynamic_listeners").listeners[0].error_state is not None,
-          "listener error_state")
+    wait_until(lambda: admin.config_dump(resource="dynamic_listeners").listeners[0].error_state is not None,
+               "listener error_state")
     ls = admin.config_dump(resource="dynamic_listeners").listeners[0]
     assert ls.version_info == "l1" and ls.active is not None
     assert "l2" not in ls.version_info and ls.error_state["details"]
@@ -126,7 +121,7 @@ def test_mask_and_unreachable_admin(envoy: tuple[AdsServer, EnvoyFleet]) -> None
     server.set_snapshot(ROLE, snap("r1", port=free_port()))
     fleet.start()
     admin = EnvoyAdmin(fleet.replicas[0].admin_url)
-    until(lambda: admin.config_dump().route_config(RC) is not None, "route config applied")
+    wait_until(lambda: admin.config_dump().route_config(RC) is not None, "route config applied")
     masked = admin.config_dump_json(resource="dynamic_route_configs", mask="version_info")
     assert masked["configs"] == [
         {"@type": "type.googleapis.com/envoy.admin.v3.RoutesConfigDump.DynamicRouteConfig", "version_info": "r1"}]
@@ -181,7 +176,7 @@ def test_whole_sandbox_applied_config_requests_and_hosts(tmp_path: Path) -> None
                 return False
             return True
 
-        until(echo_up, "echo answers through the gateway", 20)
+        wait_until(echo_up, "echo answers through the gateway", timeout=20)
         for _ in range(4):
             _get(info.gateway + "/echo")
         node_ids = set()

@@ -18,6 +18,7 @@ from envoy.extensions.filters.http.router.v3 import router_pb2
 from envoy.extensions.filters.network.http_connection_manager.v3 import http_connection_manager_pb2 as hcm_pb2
 from google.protobuf import any_pb2
 from google.protobuf.message import Message
+from polling import wait_until
 
 from gloo_nb.kube import KubeClient
 from gloo_nb.sandbox import runner
@@ -25,6 +26,8 @@ from gloo_nb.sandbox.envoy import free_port
 from gloo_nb.sandbox.xds_server import AdsServer, NodeState, XdsSnapshot
 from gloo_nb.xds import AdsClient, EnvoyAdmin, XdsClientError, XdsUpdate, route_rows
 from gloo_nb.xds.protos import TYPE_CLUSTER, TYPE_ENDPOINT, TYPE_LISTENER, TYPE_ORDER, TYPE_ROUTE
+
+pytestmark = pytest.mark.sandbox
 
 ROLE = "gloo-system~gateway-proxy"
 SEED = Path(__file__).resolve().parents[2] / "data" / "scenarios" / "two-phase-canary"
@@ -270,6 +273,7 @@ def _manifests(*names: str) -> list[dict]:
     return out
 
 
+@pytest.mark.envoy
 def test_whole_sandbox_served_config_equals_what_replicas_applied(tmp_path: Path, closing: list[AdsClient]) -> None:
     state = tmp_path / "sb"
     try:
@@ -291,14 +295,10 @@ def test_whole_sandbox_served_config_equals_what_replicas_applied(tmp_path: Path
         # Every replica converges on the served versions (the listener address is rewritten per replica).
         for url in info.data["envoyAdmin"]:
             admin = EnvoyAdmin(url)
-            deadline = time.monotonic() + 10
-            while True:
-                applied = admin.config_dump().applied()
-                if all(applied.versions.get(t) == served.versions[t] for t in (TYPE_LISTENER, TYPE_ROUTE,
-                                                                               TYPE_CLUSTER)):
-                    break
-                assert time.monotonic() < deadline, (applied.versions, served.versions)
-                time.sleep(0.05)
+            applied = wait_until(lambda a=admin: a.config_dump().applied(),
+                                 f"{url} to apply the served versions {served.versions}",
+                                 until=lambda d: all(d.versions.get(t) == served.versions[t]
+                                                     for t in (TYPE_LISTENER, TYPE_ROUTE, TYPE_CLUSTER)))
             assert applied.route_configurations == served.route_configurations
             assert [c.name for c in applied.clusters] == [c.name for c in served.clusters]
     finally:

@@ -15,25 +15,21 @@ the ratio of the two, and whether the target (under 1.5 s for the routes frame) 
 ``--naive`` it also times ``pandas.DataFrame(rows)`` straight from the dataclass rows, which pandas
 deep-copies through ``dataclasses.asdict``.
 
-Usage: ``python bench/inspect.py [--routes 100000] [--repeat 3] [--from-translator] [--naive]``.
+Usage: ``python bench/inspect_gateway.py [--routes 100000] [--repeat 3] [--from-translator] [--naive]``.
 """
 
 from __future__ import annotations
 
+import argparse
+import gc
+import importlib.util
 import os
 import sys
+import time
+from collections.abc import Callable
+from typing import Any
 
-# This file is called inspect.py: take its folder off sys.path, or `import inspect` anywhere (dataclasses, pandas)
-# would import this script instead of the standard library's module.
 _HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != _HERE]
-
-import argparse  # noqa: E402
-import gc  # noqa: E402
-import importlib.util  # noqa: E402
-import time  # noqa: E402
-from collections.abc import Callable  # noqa: E402
-from typing import Any  # noqa: E402
 
 TARGET_S = 1.5
 ROUTES_PER_VHOST = 100
