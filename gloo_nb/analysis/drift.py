@@ -16,20 +16,20 @@ with a state:
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from gloo_nb.analysis.rows import RouteRowLike as RouteLike
+from gloo_nb.translate.routes import RouteId, route_id
 
 STATES = ("in-sync", "pending", "blocked-by-last-known-good", "rejected-by-envoy", "replica-lagging",
           "replaced-by-fallback")
 """Drift states, as the ``inspect`` contract names them."""
 
 
-RouteKey = tuple[str, str]
-"""``(virtual host, canonical match JSON)``."""
+RouteKey = RouteId
+"""A route's identity across sources (:class:`gloo_nb.translate.routes.RouteId`)."""
 
 
 def route_key(row: RouteLike) -> RouteKey:
@@ -41,7 +41,7 @@ def route_key(row: RouteLike) -> RouteKey:
     Returns:
         Its virtual host and canonical match.
     """
-    return (row.virtual_host, json.dumps(row.match, sort_keys=True, separators=(",", ":")))
+    return route_id(row.virtual_host, row.match)
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,8 +32,9 @@ from gloo_nb.models import Finding, ResourceKey, Route, RouteTable, VirtualServi
 from gloo_nb.translate import Translation
 from gloo_nb.translate.gateway import ParentRoute, RouteConverter
 from gloo_nb.translate.proxy import ProxyRoute
-from gloo_nb.translate.render import action_summary, destination_json, match_summary, matcher_json
+from gloo_nb.translate.render import destination_json, matcher_json
 from gloo_nb.translate.reports import Reports
+from gloo_nb.translate.routes import action_summary, match_summary
 from gloo_nb.translate.selection import RouteTableIndex, SelectionError, group_by_weight
 
 TREE_STATES = ("accepted", "warning", "dropped", "replaced", "blocked", "rejected")

@@ -24,6 +24,33 @@ from gloo_nb.analysis.matching import Request, match_request
 from gloo_nb.analysis.probe import Share
 from gloo_nb.analysis.rows import RouteRowLike as RowLike
 from gloo_nb.translate.envoy import FALLBACK_CLUSTER
+from gloo_nb.translate.routes import destination_label, destination_shares, route_id
+
+__all__ = [
+    "EFFECTS",
+    "INVALID_COLUMNS",
+    "STATE_COLOURS",
+    "STATE_MEANINGS",
+    "TRY_COLUMNS",
+    "WEIGHT_COLUMNS",
+    "DriftCell",
+    "DriftGrid",
+    "ProbeLike",
+    "answer_destination",
+    "destination_label",
+    "destination_shares",
+    "drift_cell_state",
+    "drift_grid",
+    "filter_sort",
+    "invalid_routes_frame",
+    "is_fallback",
+    "legend",
+    "parse_header_lines",
+    "try_request",
+    "weight_routes",
+    "weights_frame",
+    "weights_table",
+]
 
 STATE_COLOURS: dict[str, str] = {
     "in-sync": "#2e7d32",
@@ -343,45 +370,6 @@ class ProbeLike(Protocol):
     def shares(self) -> list[Share]: ...  # noqa: D102
 
 
-def destination_label(entry: Mapping[str, Any], cluster: str) -> str:
-    """A destination as the action summaries write it: ``cluster {key=value}``.
-
-    Args:
-        entry: The action or weighted-cluster entry (proto-JSON, with ``metadataMatch``).
-        cluster: Its cluster name.
-
-    Returns:
-        e.g. ``foxtrot_gloo-system {version=v2}``.
-    """
-    values = entry.get("metadataMatch", {}).get("filterMetadata", {}).get("envoy.lb", {})
-    subset = " {" + ",".join(f"{k}={v}" for k, v in sorted(values.items())) + "}" if values else ""
-    return cluster + subset
-
-
-def destination_shares(action: Mapping[str, Any]) -> dict[str, float]:
-    """Each destination's share of one route's traffic.
-
-    Args:
-        action: The route's action (proto-JSON, as ``actionJson``).
-
-    Returns:
-        Destination label -> share in ``[0, 1]``: a single cluster gets 1.0; weighted clusters their
-        weight over the total (``totalWeight`` when set, else the sum); empty for direct responses.
-    """
-    if "cluster" in action:
-        return {destination_label(action, str(action["cluster"])): 1.0}
-    weighted = action.get("weightedClusters")
-    if not weighted:
-        return {}
-    entries = weighted.get("clusters", [])
-    total = weighted.get("totalWeight") or sum(int(c.get("weight", 0)) for c in entries)
-    shares: dict[str, float] = {}
-    for c in entries:
-        label = destination_label(c, str(c.get("name", "")))
-        shares[label] = shares.get(label, 0.0) + (int(c.get("weight", 0)) / total if total else 0.0)
-    return shares
-
-
 def answer_destination(answer: str, destinations: Iterable[str]) -> str:
     """Which destination a probe answer came from.
 
@@ -425,15 +413,16 @@ def weights_frame(routes: pd.DataFrame, observed: Mapping[str, ProbeLike] | None
     """
     if not len(routes):
         return pd.DataFrame(columns=list(WEIGHT_COLUMNS))
-    # A route is the same across sources by virtual host and match (drift's identity); the label uses
-    # the intent's order when the intent has it.
-    key_cols = ["virtualHost", "match"]
-    weighted = routes[[("weightedClusters" in a) for a in routes["actionJson"]]]
-    keys = list(dict.fromkeys(zip(weighted["virtualHost"], weighted["match"], strict=True)))
+    # A route is the same across sources by its identity (RouteId: virtual host and match); the label uses
+    # the first source's order and match summary (the intent's when the intent has the route).
+    ids = pd.Series([route_id(vh, m) for vh, m in zip(routes["virtualHost"], routes["matchJson"], strict=True)],
+                    index=routes.index)
+    weighted = [("weightedClusters" in a) for a in routes["actionJson"]]
+    keys = list(dict.fromkeys(ids[weighted]))
     out: list[tuple[Any, ...]] = []
-    for vh, match in keys:
-        mine = routes[(routes[key_cols[0]] == vh) & (routes[key_cols[1]] == match)]
-        label = f"{vh} #{int(mine['order'].iloc[0])} {match}"
+    for key in keys:
+        mine = routes[ids == key]
+        label = f"{key.virtual_host} #{int(mine['order'].iloc[0])} {mine['match'].iloc[0]}"
         resource = next((r for r in mine["resource"] if r), "")
         per_source = {src: destination_shares(a) for src, a in zip(mine["source"], mine["actionJson"], strict=True)}
         dests = list(dict.fromkeys(d for shares in per_source.values() for d in shares))

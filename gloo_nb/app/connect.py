@@ -20,7 +20,7 @@ from typing import Any
 import pandas as pd
 
 from gloo_nb._types import Profile, check_profile
-from gloo_nb.analysis import DriftInputs, drift_frame, drift_rows, findings_frame, route_key, route_records
+from gloo_nb.analysis import DriftInputs, RouteKey, drift_frame, drift_rows, findings_frame, route_key, route_records
 from gloo_nb.analysis import routes_frame as make_routes_frame
 from gloo_nb.errors import GlooNbError
 from gloo_nb.kube import KubeClient, KubeError, resource_for
@@ -30,7 +30,6 @@ from gloo_nb.models.codec import ParseResult, parse_objects
 from gloo_nb.models.snapshot import Snapshot
 from gloo_nb.translate import Translation, translate
 from gloo_nb.translate.eds import kube_endpoints_of
-from gloo_nb.translate.render import object_ref
 from gloo_nb.xds.admin import EnvoyAdmin, XdsStats
 from gloo_nb.xds.client import AdsClient
 from gloo_nb.xds.decode import RouteRow, ServedSnapshot, fallback_label, route_rows
@@ -257,7 +256,7 @@ class Inspection:
 
     translation: Translation
     rows: list[RouteRow]
-    resources: dict[Any, str]
+    resources: dict[RouteKey, str]
     drift: list[dict[str, Any]]
     findings: list[Finding]
 
@@ -302,7 +301,7 @@ class Inspection:
         Returns:
             The inspection.
         """
-        resources = _route_resources(translation, intent)
+        resources = _route_resources(translation)
         facts = DriftInputs(
             blocked=translation.push.decision == "keep-last-good",
             block_causes=block_causes(translation),
@@ -347,47 +346,35 @@ class Inspection:
         }
 
 
-def _route_resources(translation: Translation, intent: Sequence[Any]) -> dict[Any, str]:
-    # The translator knows each Envoy route's Gloo route and its sources (own resource first).
-    owners: dict[Any, str] = {}
-    for origins in (translation.served_origins, translation.origins):
-        by_position = {(o.virtual_host, o.envoy_index): o for rc in origins.values() for o in rc}
-        for row in intent:
-            origin = by_position.get((row.virtual_host, row.order))
-            if origin is not None and origin.route.sources:
-                src = origin.route.sources[0]
-                owners[route_key(row)] = object_ref(src.namespace, src.name)
-    return owners
+def _route_resources(translation: Translation) -> dict[RouteKey, str]:
+    # The translation answers who owns each Envoy route, by route identity (own resource first).
+    return {key: sources[0].ref for key, sources in translation.route_sources().items()}
 
 
 def block_causes(translation: Translation) -> list[str]:
     """Why the control plane keeps its last good configuration, as ``ns/name: <Gloo message>``.
 
-    Gloo 1.3 withholds the snapshot on warnings too; current only on errors.
-
     Args:
         translation: A translation.
 
     Returns:
-        The causes (empty when it pushes).
+        The causes (empty when it pushes); :meth:`Translation.block_causes` as text.
     """
-    causes = [f"{f.origin.ref}: {f.message}" for f in translation.blocking_findings()]
-    if translation.push.decision != "keep-last-good":
-        return []
-    return list(dict.fromkeys(causes)) or [translation.push.reason]
+    return [c.text() for c in translation.block_causes()]
 
 
 def _route_causes(translation: Translation, intent: Sequence[Any],
-                  resources: Mapping[Any, str]) -> dict[Any, str]:
+                  resources: Mapping[RouteKey, str]) -> dict[RouteKey, str]:
     # A replaced route is explained by the findings of the resource it comes from (its RouteTable).
-    causes: dict[Any, str] = {}
+    causes: dict[RouteKey, str] = {}
     findings = [f for f in translation.findings if f.layer != "parse"]
     for row in intent:
         if not row.replaced:
             continue
-        owner = resources.get(route_key(row))
+        key = route_key(row)
+        owner = resources.get(key)
         mine = [f for f in findings if owner is None or f.origin.ref == owner] or findings
-        causes[route_key(row)] = "; ".join(dict.fromkeys(f"{f.origin.ref}: {f.message}" for f in mine)) \
+        causes[key] = "; ".join(dict.fromkeys(f"{f.origin.ref}: {f.message}" for f in mine)) \
             or "the route is invalid"
     return causes
 

@@ -103,7 +103,10 @@ def test_replaced_effect_carries_the_fallback_status() -> None:
 
 def routes(*rows):
     cols = ["source", "virtualHost", "order", "match", "resource", "actionJson"]
-    return pd.DataFrame([dict(zip(cols, r, strict=True)) for r in rows], columns=cols)
+    frame = pd.DataFrame([dict(zip(cols, r, strict=True)) for r in rows], columns=cols)
+    # A route's identity is its virtual host and match JSON (RouteId); "prefix /x" stands for {"prefix": "/x"}.
+    frame["matchJson"] = [dict([m.split(" ", 1)]) for m in frame["match"]]
+    return frame
 
 
 def test_missing_cluster_dropped_and_none() -> None:
