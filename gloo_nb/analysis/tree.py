@@ -28,13 +28,14 @@ from typing import Any
 import yaml
 from google.protobuf.json_format import MessageToDict
 
+from gloo_nb.analysis.drift import DriftRow
 from gloo_nb.models import Finding, ResourceKey, Route, RouteTable, VirtualService
 from gloo_nb.translate import Translation
 from gloo_nb.translate.gateway import ParentRoute, RouteConverter
 from gloo_nb.translate.proxy import ProxyRoute
 from gloo_nb.translate.render import destination_json, matcher_json
 from gloo_nb.translate.reports import Reports
-from gloo_nb.translate.routes import action_summary, match_summary
+from gloo_nb.translate.routes import action_summary, match_summary, route_id, route_match_json
 from gloo_nb.translate.selection import RouteTableIndex, SelectionError, group_by_weight
 
 TREE_STATES = ("accepted", "warning", "dropped", "replaced", "blocked", "rejected")
@@ -231,10 +232,10 @@ class DelegationTree:
 
     Args:
         translation: The translation (its snapshot, reports, findings, origins, push decision).
-        drift: ``Inspection.drift`` rows (with ``bySource``), to show which replicas applied a route.
+        drift: ``Inspection.drift`` rows, to show which replicas applied a route.
     """
 
-    def __init__(self, translation: Translation, drift: Sequence[Mapping[str, Any]] | None = None) -> None:
+    def __init__(self, translation: Translation, drift: Sequence[DriftRow] | None = None) -> None:
         self.translation = translation
         self.drift = list(drift or ())
         snap = translation.snapshot
@@ -501,10 +502,10 @@ class DelegationTree:
         replaced = (rc, origin.virtual_host, name or str(origin.envoy_index)) in self._replaced
         match = match_summary(as_json.get("match", {}))
         replicas: dict[str, str | None] = {}
+        route = route_id(origin.virtual_host, route_match_json(envoy_route.match) if envoy_route is not None else {})
         for row in self.drift:
-            r = row.get("route", {})
-            if r.get("virtualHost") == origin.virtual_host and r.get("match") == match:
-                replicas = {k: v for k, v in row.get("bySource", {}).items() if k not in ("intent", "served")}
+            if row.id == route:
+                replicas = {k: v for k, v in row.by_source.items() if k not in ("intent", "served")}
                 break
         return EnvoyRouteRef(rc, origin.virtual_host, origin.envoy_index, match, action_summary(as_json),
                              replaced, replicas)

@@ -20,8 +20,18 @@ from typing import Any
 import pandas as pd
 
 from gloo_nb._types import Profile, check_profile
-from gloo_nb.analysis import DriftInputs, RouteKey, drift_frame, drift_rows, findings_frame, route_key, route_records
+from gloo_nb.analysis import (
+    DriftInputs,
+    DriftRow,
+    RouteKey,
+    drift_frame,
+    drift_rows,
+    findings_frame,
+    route_key,
+    route_records,
+)
 from gloo_nb.analysis import routes_frame as make_routes_frame
+from gloo_nb.analysis.drift import rejection_text
 from gloo_nb.errors import GlooNbError
 from gloo_nb.kube import KubeClient, KubeError, resource_for
 from gloo_nb.kube.portforward import PortForward
@@ -257,7 +267,7 @@ class Inspection:
     translation: Translation
     rows: list[RouteRow]
     resources: dict[RouteKey, str]
-    drift: list[dict[str, Any]]
+    drift: list[DriftRow]
     findings: list[Finding]
 
     @classmethod
@@ -304,7 +314,7 @@ class Inspection:
         resources = _route_resources(translation)
         facts = DriftInputs(
             blocked=translation.push.decision == "keep-last-good",
-            block_causes=block_causes(translation),
+            block_causes=[c.text() for c in translation.block_causes()],
             rejected=dict(rejected),
             resources=resources,
             route_causes=_route_causes(translation, intent, resources),
@@ -341,7 +351,7 @@ class Inspection:
             "glooVersion": self.translation.profile,
             "push": {"decision": self.translation.push.decision, "reason": self.translation.push.reason},
             "routes": route_records(self.rows, self.resources),
-            "drift": [{**d, "route": dict(d["route"])} for d in self.drift],
+            "drift": [d.as_json() for d in self.drift],
             "findings": [f.as_json() for f in self.findings],
         }
 
@@ -349,18 +359,6 @@ class Inspection:
 def _route_resources(translation: Translation) -> dict[RouteKey, str]:
     # The translation answers who owns each Envoy route, by route identity (own resource first).
     return {key: sources[0].ref for key, sources in translation.route_sources().items()}
-
-
-def block_causes(translation: Translation) -> list[str]:
-    """Why the control plane keeps its last good configuration, as ``ns/name: <Gloo message>``.
-
-    Args:
-        translation: A translation.
-
-    Returns:
-        The causes (empty when it pushes); :meth:`Translation.block_causes` as text.
-    """
-    return [c.text() for c in translation.block_causes()]
 
 
 def _route_causes(translation: Translation, intent: Sequence[Any],
@@ -382,7 +380,7 @@ def _route_causes(translation: Translation, intent: Sequence[Any],
 def _rejection(stats: XdsStats, served: ServedSnapshot | None) -> str:
     # A rejected RouteConfiguration is not visible in the config dump, only in these counters and
     # in the version the replica still reports (notes/runtime.md).
-    parts = [f"{name} rejected {s.update_rejected} update(s), still at version {s.version_text or '?'}"
+    parts = [rejection_text(name, s.update_rejected, s.version_text)
              for name, s in stats.subscriptions().items() if s.update_rejected]
     if parts and served is not None:
         parts.append(f"served route version {served.version(TYPE_ROUTE) or '?'}")

@@ -20,9 +20,10 @@ from typing import Any
 import ipywidgets as w
 import pandas as pd
 
+from gloo_nb.analysis.drift import rejection_text
 from gloo_nb.analysis.timeline import TYPE_ROUTE, Blocked, StateAt, Timeline, rfc3339
 from gloo_nb.analysis.views import invalid_routes_frame, weights_frame, weights_table
-from gloo_nb.app.connect import Inspection, block_causes
+from gloo_nb.app.connect import Inspection
 from gloo_nb.journal import parse_time
 from gloo_nb.journal.schema import RECORDER_START
 from gloo_nb.translate.routes import row_from_json
@@ -129,7 +130,7 @@ def _rejections(nacks: pd.DataFrame | None, t: datetime) -> dict[str, str]:
     for node, type_url, start, end, count, kept in zip(nacks["node"], nacks["typeUrl"], nacks["start"], nacks["end"],
                                                        nacks["rejected"], nacks["version"], strict=True):
         if _py(start) <= t and (pd.isna(end) or t < _py(end)):
-            out.setdefault(node, []).append(f"{_type_name(type_url)} rejected {count} update(s), still at {kept}")
+            out.setdefault(node, []).append(rejection_text(_type_name(type_url), count, str(kept)))
     return {node: ", ".join(parts) for node, parts in out.items()}
 
 
@@ -183,9 +184,8 @@ class MomentState:
 
     def drift_frame(self) -> pd.DataFrame:
         """One row per route: resource, match, state, cause and the action per source."""
-        return pd.DataFrame([{"resource": d["resource"], "virtualHost": d["route"]["virtualHost"],
-                              "match": d["route"]["match"], "state": d["state"], "cause": d["cause"],
-                              **d["bySource"]} for d in self.inspection.drift])
+        return pd.DataFrame([{"resource": d.resource, "virtualHost": d.virtual_host, "match": d.match,
+                              "state": d.state, "cause": d.cause, **d.by_source} for d in self.inspection.drift])
 
     def weights_frame(self) -> pd.DataFrame:
         """Weighted routes: each destination's share per source (:func:`gloo_nb.analysis.views.weights_frame`)."""
@@ -218,7 +218,7 @@ def _header(state: StateAt, blocked: Sequence[Blocked], holding: bool) -> tuple[
     if lines:
         return tuple(lines)
     if holding:
-        causes = "; ".join(block_causes(state.translation)) or state.translation.push.reason
+        causes = "; ".join(c.text() for c in state.translation.block_causes()) or state.translation.push.reason
         return (f"no team blocked; Gloo keeps its last good configuration ({causes}) but no other team has a change "
                 "held back",)
     return ("no team blocked",)
