@@ -21,7 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from gloo_nb.analysis import DriftRow, RouteKey
-from gloo_nb.app.connect import GatewayConnection, Inspection
+from gloo_nb.analysis.inspection import Inspection
+from gloo_nb.app.connect import GatewayConnection
 from gloo_nb.app.probe import probe
 from gloo_nb.errors import GlooNbError
 from gloo_nb.journal import JournalWriter, read_journal
