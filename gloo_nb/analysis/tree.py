@@ -31,10 +31,9 @@ from google.protobuf.json_format import MessageToDict
 from gloo_nb.analysis.drift import DriftRow
 from gloo_nb.models import Finding, ResourceKey, Route, RouteTable, VirtualService
 from gloo_nb.translate import Translation
-from gloo_nb.translate.gateway import ParentRoute, RouteConverter
+from gloo_nb.translate.gateway import ParentRoute, RouteConverter, VirtualServiceAborted
 from gloo_nb.translate.proxy import ProxyRoute
 from gloo_nb.translate.render import destination_json, matcher_json
-from gloo_nb.translate.reports import Reports
 from gloo_nb.translate.routes import action_summary, match_summary, route_id, route_match_json
 from gloo_nb.translate.selection import RouteTableIndex, SelectionError, group_by_weight
 
@@ -355,11 +354,8 @@ class DelegationTree:
         return out
 
     def _converter(self, top: ResourceKey) -> RouteConverter:
-        # The translator's own route walker, with throw-away reports: its validation decides drops.
-        vs = self._vs[top]
-        conv = RouteConverter(self.profile, self.index, Reports(), _NoGateway(), "")  # type: ignore[arg-type]
-        conv.top = vs
-        return conv
+        # The translator's own route walker: its validation decides drops.
+        return RouteConverter.walker(self.profile, self.index, self._vs[top])
 
     def _routes(self, owner: TreeNode, routes: Sequence[Route], parent_info: Any) -> list[TreeNode]:
         conv = self._converter(owner._chain[-1])
@@ -371,7 +367,7 @@ class DelegationTree:
             if parent_info is not None:
                 try:
                     merged = conv.validate_and_merge(owner.resource, route, parent_info)
-                except Exception:  # noqa: BLE001 - Gloo 1.3 aborts the VS; the VS report says why
+                except VirtualServiceAborted:  # Gloo 1.3 aborts the VS; the VS report says why
                     merged = None
                 if merged is None:
                     state = "dropped"
@@ -426,7 +422,7 @@ class DelegationTree:
         conv = self._converter(node._chain[-1])
         try:
             matcher = conv.delegate_matcher(node.resource, merged)
-        except Exception:  # noqa: BLE001 - 1.3 aborts the VS on a bad delegate matcher
+        except VirtualServiceAborted:  # 1.3 aborts the VS on a bad delegate matcher
             matcher = None
         if matcher is None:
             node.state = worst((node.state, "rejected"))
@@ -612,10 +608,3 @@ def _same_action(pr: ProxyRoute, route: Route) -> bool:
     if a.multi is not None and b.multi is not None:
         return [w.weight for w in a.multi] == [w.weight for w in b.multi]
     return (a.single is None) == (b.single is None)
-
-
-class _NoGateway:
-    """Stands in for the Gateway: route validation never reads it."""
-
-    class meta:  # noqa: N801 - mirrors Gateway.meta for route naming, unused by validation
-        name = ""
