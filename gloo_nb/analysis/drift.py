@@ -1,8 +1,10 @@
 """Drift: what Kubernetes asks for (intent) against what the control plane serves and each Envoy applied.
 
-Routes are identified by virtual host and match (Gloo 1.3 routes have no names, and an order can
-differ between sources while a change is blocked). Every route seen in any source gets one row
-with a state:
+Routes are identified by :class:`~gloo_nb.translate.routes.RouteId` (virtual host and match: Gloo 1.3 routes
+have no names, and an order can differ between sources while a change is blocked). Every route seen in any
+source gets one typed :class:`DriftRow` (identity, owner, state, cause, and per source a :class:`SourceCell` with
+its action, state and cause); the frames, the ``inspect --json`` rows and the widgets are views of these rows, so
+nothing downstream re-derives a state from text. A route's state:
 
 - ``in-sync``: intent, served and every replica agree.
 - ``replaced-by-fallback``: served, but pointed at Gloo's fallback cluster (``replaceInvalidRoutes``).
