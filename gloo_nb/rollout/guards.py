@@ -27,7 +27,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from gloo_nb.models import Finding, Snapshot
+from gloo_nb.models import Snapshot
 from gloo_nb.models.codec import parse_object
 from gloo_nb.models.resources import ResourceRef, RouteTable
 from gloo_nb.rollout.effects import World
@@ -164,13 +164,10 @@ def route_summaries(translation: Translation, resource: str) -> tuple[RouteSumma
     return tuple(summary for summary, owner in _rows(translation) if owner == resource)
 
 
-def _cause(f: Finding) -> str:
-    return f"{f.origin.ref} (team {f.origin.namespace}): {f.message}"
-
-
 def _causes(translation: Translation) -> str:
-    causes = list(dict.fromkeys(_cause(f) for f in translation.blocking_findings()))
-    return "; ".join(causes) or translation.push.reason
+    # What blocks the push (the translation's one answer), with each cause's team for the rollout's operator.
+    return "; ".join(f"{c.ref} (team {c.namespace}): {c.message}" if c.ref else c.message
+                     for c in translation.block_causes()) or translation.push.reason
 
 
 def _host(translation: Translation, resource: str) -> str | None:
