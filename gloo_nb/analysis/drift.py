@@ -1,8 +1,10 @@
 """Drift: what Kubernetes asks for (intent) against what the control plane serves and each Envoy applied.
 
-Routes are identified by virtual host and match (Gloo 1.3 routes have no names, and an order can
-differ between sources while a change is blocked). Every route seen in any source gets one row
-with a state:
+Routes are identified by :class:`~gloo_nb.translate.routes.RouteId` (virtual host and match: Gloo 1.3 routes
+have no names, and an order can differ between sources while a change is blocked). Every route seen in any
+source gets one typed :class:`DriftRow` (identity, owner, state, cause, and per source a :class:`SourceCell` with
+its action, state and cause); the frames, the ``inspect --json`` rows and the widgets are views of these rows, so
+nothing downstream re-derives a state from text. A route's state:
 
 - ``in-sync``: intent, served and every replica agree.
 - ``replaced-by-fallback``: served, but pointed at Gloo's fallback cluster (``replaceInvalidRoutes``).
@@ -16,20 +18,20 @@ with a state:
 
 from __future__ import annotations
 
-import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from gloo_nb.analysis.rows import RouteRowLike as RouteLike
+from gloo_nb.translate.routes import RouteId, route_id
 
 STATES = ("in-sync", "pending", "blocked-by-last-known-good", "rejected-by-envoy", "replica-lagging",
           "replaced-by-fallback")
 """Drift states, as the ``inspect`` contract names them."""
 
 
-RouteKey = tuple[str, str]
-"""``(virtual host, canonical match JSON)``."""
+RouteKey = RouteId
+"""A route's identity across sources (:class:`gloo_nb.translate.routes.RouteId`)."""
 
 
 def route_key(row: RouteLike) -> RouteKey:
@@ -41,7 +43,7 @@ def route_key(row: RouteLike) -> RouteKey:
     Returns:
         Its virtual host and canonical match.
     """
-    return (row.virtual_host, json.dumps(row.match, sort_keys=True, separators=(",", ":")))
+    return route_id(row.virtual_host, row.match)
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,9 +66,113 @@ class DriftInputs:
     route_causes: Mapping[RouteKey, str] = field(default_factory=dict)
 
 
+@dataclass(frozen=True, slots=True)
+class SourceCell:
+    """What one source does for one route, and the state of that source's cell.
+
+    Attributes:
+        action: The source's action summary (None when the source lacks the route).
+        state: A drift state (:data:`STATES`) or ``absent`` (neither this source nor the reference has the route).
+        cause: Why the cell is in its state (``""`` when in sync or absent).
+        replaced: Whether this source points the route at Gloo's fallback cluster (``RouteRow.replaced``).
+    """
+
+    action: str | None
+    state: str
+    cause: str
+    replaced: bool = False
+
+
+_DRIFT_KEYS = ("resource", "route", "state", "cause", "bySource")
+
+
+@dataclass(frozen=True)
+class DriftRow(Mapping[str, Any]):
+    """One route seen in any source, classified: the typed row every drift view reads.
+
+    It is also a read-only mapping with the keys of the ``inspect --json`` ``drift`` rows (:meth:`as_json`), so a
+    caller that reads ``row["state"]`` keeps working.
+
+    Attributes:
+        id: The route's identity (virtual host and match).
+        resource: The Gloo resource (``ns/name``) that owns the route (``""`` when unknown).
+        order: The route's position (the served one's, else the intent's, else the first source's).
+        match: The match summary, e.g. ``prefix /echo, stage=canary``.
+        state: The route's drift state.
+        cause: Why (``""`` when in sync).
+        reference: The source the others are compared with: ``served`` when read, else ``intent``.
+        cells: Per source (``intent``, ``served`` when read, then each replica), what it does and its state.
+    """
+
+    id: RouteId
+    resource: str
+    order: int
+    match: str
+    state: str
+    cause: str
+    reference: str
+    cells: Mapping[str, SourceCell]
+
+    @property
+    def virtual_host(self) -> str:
+        """The route's Envoy virtual host."""
+        return self.id.virtual_host
+
+    @property
+    def by_source(self) -> dict[str, str | None]:
+        """The action summary per source (None where the source lacks the route)."""
+        return {src: cell.action for src, cell in self.cells.items()}
+
+    @property
+    def reference_cell(self) -> SourceCell:
+        """The reference source's cell."""
+        return self.cells[self.reference]
+
+    def label(self) -> str:
+        """``<virtualHost> #<order> <match>``, how the views name a route."""
+        return f"{self.virtual_host} #{self.order} {self.match}"
+
+    def as_json(self) -> dict[str, Any]:
+        """The row of the ``inspect --json`` ``drift`` list.
+
+        Returns:
+            ``resource``, ``route`` (``virtualHost``, ``order``, ``match``), ``state``, ``cause``, ``bySource``.
+        """
+        return {key: self[key] for key in _DRIFT_KEYS}
+
+    def __getitem__(self, key: str) -> Any:
+        if key == "route":
+            return {"virtualHost": self.virtual_host, "order": self.order, "match": self.match}
+        if key == "bySource":
+            return self.by_source
+        if key in ("resource", "state", "cause"):
+            return getattr(self, key)
+        raise KeyError(key)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(_DRIFT_KEYS)
+
+    def __len__(self) -> int:
+        return len(_DRIFT_KEYS)
+
+
+def rejection_text(subscription: str, count: int, version: str) -> str:
+    """Why a replica is taken as having rejected updates of one xDS subscription (the one wording).
+
+    Args:
+        subscription: The subscription, e.g. ``rds/listener-__-8080-routes`` or ``RouteConfiguration``.
+        count: How many updates it rejected.
+        version: The version it still holds (``""`` when unknown).
+
+    Returns:
+        e.g. ``rds/listener-__-8080-routes rejected 1 update(s), still at version 3``.
+    """
+    return f"{subscription} rejected {count} update(s), still at version {version or '?'}"
+
+
 def drift_rows(intent: Sequence[RouteLike], served: Sequence[RouteLike] | None,
-               applied: Mapping[str, Sequence[RouteLike]], facts: DriftInputs) -> list[dict[str, Any]]:
-    """Classify every route seen in any source.
+               applied: Mapping[str, Sequence[RouteLike]], facts: DriftInputs) -> list[DriftRow]:
+    """Classify every route seen in any source, and each source's cell.
 
     Args:
         intent: Routes of the translation of what Kubernetes holds.
@@ -75,8 +181,7 @@ def drift_rows(intent: Sequence[RouteLike], served: Sequence[RouteLike] | None,
         facts: What else is known (blocking, rejections, owning resources).
 
     Returns:
-        One row per route: ``resource``, ``route`` (``virtualHost``, ``order``, ``match``), ``state``,
-        ``cause`` and ``bySource`` (the action per source, None where the source lacks the route).
+        One row per route, sorted by virtual host, order and match.
     """
     by_source: dict[str, dict[RouteKey, RouteLike]] = {"intent": {route_key(r): r for r in intent}}
     if served is not None:
@@ -86,37 +191,79 @@ def drift_rows(intent: Sequence[RouteLike], served: Sequence[RouteLike] | None,
     keys: dict[RouteKey, None] = {}
     for rows_by_key in by_source.values():
         keys.update(dict.fromkeys(rows_by_key))
-    out: list[dict[str, Any]] = []
+    reference = "served" if served is not None else "intent"
+    out: list[DriftRow] = []
     for key in keys:
         seen = {src: rows.get(key) for src, rows in by_source.items()}
         actions = {src: (row.action_summary if row is not None else None) for src, row in seen.items()}
-        reference = seen.get("served") if served is not None else seen["intent"]
         any_row = next(r for r in (seen.get("served"), seen["intent"], *seen.values()) if r is not None)
-        state, cause = _classify(key, actions, reference, served is not None, facts)
-        out.append({
-            "resource": facts.resources.get(key, ""),
-            "route": {"virtualHost": key[0], "order": any_row.order, "match": any_row.match_summary},
-            "state": state,
-            "cause": cause,
-            "bySource": actions,
-        })
-    out.sort(key=lambda r: (r["route"]["virtualHost"], r["route"]["order"], r["route"]["match"]))
+        state, cause, rejecting = _classify(key, actions, seen.get(reference), served is not None, facts)
+        cells = _cells(seen, actions, reference, state, cause, rejecting, facts)
+        out.append(DriftRow(key, facts.resources.get(key, ""), any_row.order, any_row.match_summary, state, cause,
+                            reference, cells))
+    out.sort(key=lambda r: (r.virtual_host, r.order, r.match))
     return out
 
 
 def _classify(key: RouteKey, actions: Mapping[str, str | None], reference: RouteLike | None, have_served: bool,
-              facts: DriftInputs) -> tuple[str, str]:
+              facts: DriftInputs) -> tuple[str, str, tuple[str, ...]]:
     ref_action = actions.get("served") if have_served else actions["intent"]
     if have_served and actions["intent"] != ref_action:
         if facts.blocked:
-            return "blocked-by-last-known-good", "; ".join(facts.block_causes)
-        return "pending", "the control plane has not served the intended configuration yet"
+            return "blocked-by-last-known-good", "; ".join(facts.block_causes), ()
+        return "pending", "the control plane has not served the intended configuration yet", ()
     lagging = [(src, a) for src, a in actions.items() if src not in ("intent", "served") and a != ref_action]
-    rejected = [src for src, _ in lagging if facts.rejected.get(src)]
+    rejected = tuple(src for src, _ in lagging if facts.rejected.get(src))
     if rejected:
-        return "rejected-by-envoy", "; ".join(f"{src}: {facts.rejected[src]}" for src in rejected)
+        return "rejected-by-envoy", "; ".join(f"{src}: {facts.rejected[src]}" for src in rejected), rejected
     if lagging:
-        return "replica-lagging", ", ".join(src for src, _ in lagging) + " not yet at the served configuration"
+        return ("replica-lagging", ", ".join(src for src, _ in lagging) + " not yet at the served configuration",
+                ())
     if reference is not None and reference.replaced:
-        return "replaced-by-fallback", facts.route_causes.get(key, "the route is invalid")
-    return "in-sync", ""
+        return "replaced-by-fallback", facts.route_causes.get(key, "the route is invalid"), ()
+    return "in-sync", "", ()
+
+
+_REFERENCE_STATES = ("pending", "blocked-by-last-known-good", "replaced-by-fallback")
+
+
+def _cells(seen: Mapping[str, RouteLike | None], actions: Mapping[str, str | None], reference: str, state: str,
+           cause: str, rejecting: Sequence[str], facts: DriftInputs) -> dict[str, SourceCell]:
+    """Each source's cell.
+
+    Rules: the reference's cell has the route's state when that state is about served vs intent (``pending``,
+    ``blocked-by-last-known-good``) or about the reference route itself (``replaced-by-fallback``, also when the
+    route's state is about a replica but the reference is replaced), else ``in-sync`` (``absent`` when the
+    reference lacks the route). A replica (or the intent) that does what the reference does shares the reference's
+    state (a replica faithfully serving a blocked snapshot is blocked too); a replica that differs is
+    ``rejected-by-envoy`` when it is one the route's state names as rejecting, else ``replica-lagging``.
+    """
+    ref_row = seen.get(reference)
+    ref_action = actions.get(reference)
+    if state in _REFERENCE_STATES:
+        ref_state = state
+    elif ref_row is not None and ref_row.replaced:
+        ref_state = "replaced-by-fallback"
+    else:
+        ref_state = "in-sync" if ref_action is not None else "absent"
+    cells: dict[str, SourceCell] = {}
+    for src, row in seen.items():
+        action = actions[src]
+        if src in ("served", "intent") or action == ref_action:
+            cell_state = ref_state
+        elif state == "rejected-by-envoy" and src in rejecting:
+            cell_state = "rejected-by-envoy"
+        else:
+            cell_state = "replica-lagging"
+        if cell_state in ("in-sync", "absent"):
+            cell_cause = ""
+        elif cell_state == "replica-lagging":
+            cell_cause = f"{src} has {action or '(absent)'}, {reference} has {ref_action or '(absent)'}"
+        elif cell_state == "replaced-by-fallback" and state != cell_state:
+            cell_cause = "Gloo replaced the invalid route by its fallback response"
+        elif cell_state == "rejected-by-envoy":
+            cell_cause = f"{src}: {facts.rejected[src]}"
+        else:
+            cell_cause = cause
+        cells[src] = SourceCell(action, cell_state, cell_cause, bool(row is not None and row.replaced))
+    return cells

@@ -12,7 +12,7 @@ from typing import Any
 
 import pandas as pd
 
-from gloo_nb.analysis.drift import RouteKey, route_key
+from gloo_nb.analysis.drift import DriftRow, RouteKey, route_key
 from gloo_nb.analysis.rows import RouteRowLike
 from gloo_nb.models import Finding
 
@@ -74,7 +74,7 @@ def findings_frame(findings: Sequence[Finding]) -> pd.DataFrame:
     return pd.DataFrame.from_records(data, columns=list(FINDING_COLUMNS))
 
 
-def drift_frame(rows: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
+def drift_frame(rows: Sequence[DriftRow]) -> pd.DataFrame:
     """The drift rows (see :func:`gloo_nb.analysis.drift.drift_rows`) as a frame.
 
     Args:
@@ -84,6 +84,5 @@ def drift_frame(rows: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
         Columns ``resource``, ``virtualHost``, ``order``, ``match``, ``state``, ``cause`` and
         ``bySource`` (a JSON string: the action per source).
     """
-    data = [(r["resource"], r["route"]["virtualHost"], r["route"]["order"], r["route"]["match"], r["state"],
-             r["cause"], json.dumps(r["bySource"])) for r in rows]
+    data = [(r.resource, r.virtual_host, r.order, r.match, r.state, r.cause, json.dumps(r.by_source)) for r in rows]
     return pd.DataFrame.from_records(data, columns=list(DRIFT_COLUMNS))

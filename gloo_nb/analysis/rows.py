@@ -1,7 +1,7 @@
 """The one shape of a decoded Envoy route that every analysis reads.
 
-``gloo_nb.xds.decode.RouteRow`` has it; analyses take this Protocol instead of importing the xDS
-adapter (``analysis`` must not import ``xds``).
+:class:`gloo_nb.translate.routes.RouteRow` (the one route row) has it; analyses take this Protocol so that
+tests can hand in small stand-ins.
 """
 
 from __future__ import annotations

@@ -43,9 +43,10 @@ from gloo_nb.models.codec import ParseResult, parse_objects
 from gloo_nb.models.snapshot import Snapshot
 from gloo_nb.translate import Translation, translate
 from gloo_nb.translate.eds import kube_endpoints_of
-from gloo_nb.translate.envoy import FALLBACK_CLUSTER, FALLBACK_LISTENER, EnvoyResources, RouteOrigin
+from gloo_nb.translate.envoy import EnvoyResources
+from gloo_nb.translate.routes import RouteId, destination_shares, fallback_label, route_id, row_json
 from gloo_nb.translate.routes import route_rows as envoy_route_rows
-from gloo_nb.translate.routes import row_json
+from gloo_nb.translate.translator import BlockCause
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -78,77 +79,53 @@ PLATFORM_NAMESPACE = "gloo-system"
 """Gloo's own namespace when the journal does not say (``recorder.start``'s ``namespace``)."""
 _ROUTE_CHANGE_KINDS = frozenset(CHANGE_KINDS)
 
-RouteKey = tuple[str, str, str, str]
-"""``(routeConfiguration, virtualHost, matchSummary, actionSummary)``: how routes compare across sources."""
+RouteKey = tuple[RouteId, str, str]
+"""``(route identity, matchSummary, actionSummary)``: a route (:class:`gloo_nb.translate.routes.RouteId`, the one
+identity) and what it does; a change is served when every one of its keys is. The match summary, a function of the
+identity, is kept for the blocked rows' ``pendingRoutes`` text."""
 
 
 # --- rows ------------------------------------------------------------------------------------------------------
 
 
-def route_rows(envoy: EnvoyResources, fallback_status: int | None = None) -> list[dict[str, Any]]:
+def route_rows(envoy: EnvoyResources) -> list[dict[str, Any]]:
     """Flatten translated RouteConfigurations into rows with the fields the recorder writes for served ones.
 
     Args:
-        envoy: Translated Envoy resources (``Translation.envoy`` or ``.served``).
-        fallback_status: The status of Gloo's fallback listener (``invalidRouteResponseCode``), used when the
-            resources hold the fallback listener, so a replaced route reads ``fallback 404`` as in served rows.
+        envoy: Translated Envoy resources (``Translation.envoy`` or ``.served``); a replaced route reads
+            ``fallback 404`` (the fallback listener's status, :func:`gloo_nb.translate.routes.fallback_label`) as in
+            served rows.
 
     Returns:
         :func:`gloo_nb.translate.routes.row_json` per Envoy route, in configuration, virtual host and route order.
     """
-    has_fallback = any(ls.name == FALLBACK_LISTENER for ls in envoy.listeners)
-    label = f"fallback {fallback_status}" if has_fallback and fallback_status is not None else "fallback"
+    label = fallback_label(envoy.listeners)
     return [row_json(r) for r in envoy_route_rows(envoy.route_configurations, "intent", fallback_body=label)]
 
 
+def _id(row: Mapping[str, Any]) -> RouteId:
+    return route_id(str(row.get("virtualHost", "")), row.get("match") or {})
+
+
 def _key(row: Mapping[str, Any]) -> RouteKey:
-    return (row["routeConfiguration"], row["virtualHost"], row["matchSummary"], row["actionSummary"])
+    return (_id(row), row["matchSummary"], row["actionSummary"])
 
 
 def _route_label(row: Mapping[str, Any]) -> str:
     return f"{row['virtualHost']} {row['matchSummary']}"
 
 
-def _destinations(action: Mapping[str, Any], summary: str) -> list[tuple[str, float]]:
-    """``(destination, weight in percent)`` of a route action (recorder shape or whole route)."""
-    inner = action.get("route", action)
-
-    def target(entry: Mapping[str, Any], name: str) -> str:
-        if name == FALLBACK_CLUSTER:
-            return "fallback"
-        subset = entry.get("metadataMatch", {}).get("filterMetadata", {}).get("envoy.lb", {})
-        return name + (" {" + ",".join(f"{k}={v}" for k, v in sorted(subset.items())) + "}" if subset else "")
-
-    if "cluster" in inner:
-        return [(target(inner, inner["cluster"]), 100.0)]
-    if "weightedClusters" in inner:
-        clusters = inner["weightedClusters"].get("clusters", [])
-        total = inner["weightedClusters"].get("totalWeight") or sum(int(c.get("weight", 0)) for c in clusters)
-        return [(target(c, c.get("name", "")), 100.0 * int(c.get("weight", 0)) / total if total else 0.0)
-                for c in clusters]
-    return [(summary, 100.0)]
+def _destinations(row: Mapping[str, Any]) -> list[tuple[str, float]]:
+    """``(destination, weight in percent)`` of a recorded route; a route without clusters is its action summary."""
+    shares = destination_shares(row.get("action") or {})
+    return [(d, 100.0 * share) for d, share in shares.items()] or [(row.get("actionSummary", ""), 100.0)]
 
 
 # --- the fold's records ----------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class Cause:
-    """A resource whose findings make the proxy keep its last good snapshot.
-
-    Attributes:
-        ref: ``namespace/name`` of the resource.
-        namespace: Its namespace (its team).
-        message: Gloo's message.
-    """
-
-    ref: str
-    namespace: str
-    message: str
-
-    def text(self) -> str:
-        """``ns/name: <Gloo message>``."""
-        return f"{self.ref}: {self.message}"
+Cause = BlockCause
+"""A resource whose findings make the proxy keep its last good snapshot (:meth:`Translation.block_causes`)."""
 
 
 @dataclass(frozen=True)
@@ -373,19 +350,6 @@ def _ident(data: Mapping[str, Any]) -> tuple[str, str, str]:
     return (str(data.get("kind", "")), str(data.get("namespace", "") or ""), str(data.get("name", "")))
 
 
-def _block_causes(translation: Translation) -> tuple[Cause, ...]:
-    """What keeps the last good snapshot (the rule of ``gloo_nb.app.connect``'s inspector, for one translation)."""
-    if translation.push.decision != "keep-last-good":
-        return ()
-    causes: dict[str, Cause] = {}
-    for f in translation.blocking_findings():
-        cause = Cause(f.origin.ref, f.origin.namespace, f.message)
-        causes.setdefault(cause.text(), cause)
-    if not causes:
-        return (Cause("", "", translation.push.reason),)
-    return tuple(causes.values())
-
-
 def _owners(translation: Translation, rows: Sequence[Mapping[str, Any]]) -> tuple[
         dict[ResourceKey, frozenset[RouteKey]], dict[RouteKey, str]]:
     """Per resource the keys of its routes, and per route its team.
@@ -393,19 +357,17 @@ def _owners(translation: Translation, rows: Sequence[Mapping[str, Any]]) -> tupl
     A resource takes part in its own routes and, for a VirtualService or a parent RouteTable, the delegated ones; a
     route's team is the namespace of the resource that defines it.
     """
-    by_position: dict[tuple[str, str, int], RouteOrigin] = {
-        (rc, o.virtual_host, o.envoy_index): o for rc, origins in translation.origins.items() for o in origins}
+    sources_of = translation.route_sources()
     owners: dict[ResourceKey, set[RouteKey]] = {}
     teams: dict[RouteKey, str] = {}
     for row in rows:
-        origin = by_position.get((row["routeConfiguration"], row["virtualHost"], row["order"]))
-        if origin is None:
+        sources = sources_of.get(_id(row))
+        if not sources:
             continue
         key = _key(row)
-        for source in origin.route.sources:
+        for source in sources:
             owners.setdefault(source, set()).add(key)
-        if origin.route.sources:
-            teams[key] = origin.route.sources[0].namespace
+        teams[key] = sources[0].namespace
     return {k: frozenset(v) for k, v in owners.items()}, teams
 
 
@@ -593,10 +555,10 @@ class Timeline:
         return intents, changes
 
     def _intent(self, time: datetime, translation: Translation) -> _Intent:
-        rows = route_rows(translation.envoy, translation.settings.invalid_config_policy.invalid_route_response_code)
+        rows = route_rows(translation.envoy)
         owners, teams = _owners(translation, rows)
         return _Intent(time, tuple(rows), owners, teams, translation.push.decision, translation.push.reason,
-                       _block_causes(translation))
+                       translation.block_causes())
 
     @property
     def _intents(self) -> list[_Intent]:
@@ -789,7 +751,7 @@ class Timeline:
     def _pending_routes(self, change: Change, t: datetime) -> tuple[str, ...]:
         present, _ = self._wanted(change, t)
         keys = self._served_keys(t) or frozenset()
-        return tuple(f"{k[2]} -> {k[3]}" for k in sorted(present - keys, key=lambda k: (k[1], k[2])))
+        return tuple(f"{k[1]} -> {k[2]}" for k in sorted(present - keys, key=lambda k: (k[0].virtual_host, k[1])))
 
     # --- frames --------------------------------------------------------------------------------------------
 
@@ -911,7 +873,7 @@ class Timeline:
         def emit(time: datetime, source: str, rows: Sequence[Mapping[str, Any]]) -> None:
             for row in rows:
                 label = _route_label(row)
-                for dest, weight in _destinations(row.get("action") or {}, row.get("actionSummary", "")):
+                for dest, weight in _destinations(row):
                     out.append({"time": time, "team": teams.get(label, ""), "route": label, "source": source,
                                 "destination": dest, "weight": weight})
 
@@ -1024,8 +986,7 @@ class Timeline:
         return StateAt(
             time=when, objects=objects, parsed=parsed, translation=translation,
             findings=[*parsed.findings, *translation.findings],
-            intent_routes=route_rows(translation.envoy, translation.settings.invalid_config_policy
-                                     .invalid_route_response_code),
+            intent_routes=route_rows(translation.envoy),
             served_routes=(self._rows_of(update.digest) or []) if update else [],
             served_versions=served_versions, applied_routes=applied_routes, applied_versions=applied_versions,
             rejected=rejected,

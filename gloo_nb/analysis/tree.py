@@ -28,12 +28,13 @@ from typing import Any
 import yaml
 from google.protobuf.json_format import MessageToDict
 
+from gloo_nb.analysis.drift import DriftRow
 from gloo_nb.models import Finding, ResourceKey, Route, RouteTable, VirtualService
 from gloo_nb.translate import Translation
-from gloo_nb.translate.gateway import ParentRoute, RouteConverter
+from gloo_nb.translate.gateway import ParentRoute, RouteConverter, VirtualServiceAborted
 from gloo_nb.translate.proxy import ProxyRoute
-from gloo_nb.translate.render import action_summary, destination_json, match_summary, matcher_json
-from gloo_nb.translate.reports import Reports
+from gloo_nb.translate.render import destination_json, matcher_json
+from gloo_nb.translate.routes import action_summary, match_summary, route_id, route_match_json
 from gloo_nb.translate.selection import RouteTableIndex, SelectionError, group_by_weight
 
 TREE_STATES = ("accepted", "warning", "dropped", "replaced", "blocked", "rejected")
@@ -230,10 +231,10 @@ class DelegationTree:
 
     Args:
         translation: The translation (its snapshot, reports, findings, origins, push decision).
-        drift: ``Inspection.drift`` rows (with ``bySource``), to show which replicas applied a route.
+        drift: ``Inspection.drift`` rows, to show which replicas applied a route.
     """
 
-    def __init__(self, translation: Translation, drift: Sequence[Mapping[str, Any]] | None = None) -> None:
+    def __init__(self, translation: Translation, drift: Sequence[DriftRow] | None = None) -> None:
         self.translation = translation
         self.drift = list(drift or ())
         snap = translation.snapshot
@@ -353,11 +354,8 @@ class DelegationTree:
         return out
 
     def _converter(self, top: ResourceKey) -> RouteConverter:
-        # The translator's own route walker, with throw-away reports: its validation decides drops.
-        vs = self._vs[top]
-        conv = RouteConverter(self.profile, self.index, Reports(), _NoGateway(), "")  # type: ignore[arg-type]
-        conv.top = vs
-        return conv
+        # The translator's own route walker: its validation decides drops.
+        return RouteConverter.walker(self.profile, self.index, self._vs[top])
 
     def _routes(self, owner: TreeNode, routes: Sequence[Route], parent_info: Any) -> list[TreeNode]:
         conv = self._converter(owner._chain[-1])
@@ -369,7 +367,7 @@ class DelegationTree:
             if parent_info is not None:
                 try:
                     merged = conv.validate_and_merge(owner.resource, route, parent_info)
-                except Exception:  # noqa: BLE001 - Gloo 1.3 aborts the VS; the VS report says why
+                except VirtualServiceAborted:  # Gloo 1.3 aborts the VS; the VS report says why
                     merged = None
                 if merged is None:
                     state = "dropped"
@@ -424,7 +422,7 @@ class DelegationTree:
         conv = self._converter(node._chain[-1])
         try:
             matcher = conv.delegate_matcher(node.resource, merged)
-        except Exception:  # noqa: BLE001 - 1.3 aborts the VS on a bad delegate matcher
+        except VirtualServiceAborted:  # 1.3 aborts the VS on a bad delegate matcher
             matcher = None
         if matcher is None:
             node.state = worst((node.state, "rejected"))
@@ -500,10 +498,10 @@ class DelegationTree:
         replaced = (rc, origin.virtual_host, name or str(origin.envoy_index)) in self._replaced
         match = match_summary(as_json.get("match", {}))
         replicas: dict[str, str | None] = {}
+        route = route_id(origin.virtual_host, route_match_json(envoy_route.match) if envoy_route is not None else {})
         for row in self.drift:
-            r = row.get("route", {})
-            if r.get("virtualHost") == origin.virtual_host and r.get("match") == match:
-                replicas = {k: v for k, v in row.get("bySource", {}).items() if k not in ("intent", "served")}
+            if row.id == route:
+                replicas = {k: v for k, v in row.by_source.items() if k not in ("intent", "served")}
                 break
         return EnvoyRouteRef(rc, origin.virtual_host, origin.envoy_index, match, action_summary(as_json),
                              replaced, replicas)
@@ -610,10 +608,3 @@ def _same_action(pr: ProxyRoute, route: Route) -> bool:
     if a.multi is not None and b.multi is not None:
         return [w.weight for w in a.multi] == [w.weight for w in b.multi]
     return (a.single is None) == (b.single is None)
-
-
-class _NoGateway:
-    """Stands in for the Gateway: route validation never reads it."""
-
-    class meta:  # noqa: N801 - mirrors Gateway.meta for route naming, unused by validation
-        name = ""

@@ -19,11 +19,36 @@ from typing import Any, Protocol
 
 import pandas as pd
 
-from gloo_nb.analysis.drift import STATES
+from gloo_nb.analysis.drift import STATES, DriftRow, SourceCell
 from gloo_nb.analysis.matching import Request, match_request
 from gloo_nb.analysis.probe import Share
 from gloo_nb.analysis.rows import RouteRowLike as RowLike
 from gloo_nb.translate.envoy import FALLBACK_CLUSTER
+from gloo_nb.translate.routes import destination_label, destination_shares, route_id
+
+__all__ = [
+    "EFFECTS",
+    "INVALID_COLUMNS",
+    "STATE_COLOURS",
+    "STATE_MEANINGS",
+    "TRY_COLUMNS",
+    "WEIGHT_COLUMNS",
+    "DriftCell",
+    "DriftGrid",
+    "ProbeLike",
+    "answer_destination",
+    "destination_label",
+    "destination_shares",
+    "drift_grid",
+    "filter_sort",
+    "invalid_routes_frame",
+    "legend",
+    "parse_header_lines",
+    "try_request",
+    "weight_routes",
+    "weights_frame",
+    "weights_table",
+]
 
 STATE_COLOURS: dict[str, str] = {
     "in-sync": "#2e7d32",
@@ -122,107 +147,26 @@ class DriftGrid:
         return pd.DataFrame([[c.state for c in row] for row in self.cells], index=self.routes, columns=self.sources)
 
 
-def _route_label(route: Mapping[str, Any]) -> str:
-    return f"{route['virtualHost']} #{route['order']} {route['match']}"
-
-
-_FALLBACK = re.compile(r"fallback( \d{3})?")
-
-
-def is_fallback(action: str | None) -> bool:
-    """Whether an action summary is Gloo's fallback (``fallback`` or ``fallback <status>``, as decode names it).
+def drift_grid(rows: Sequence[DriftRow]) -> DriftGrid:
+    """Lay drift rows out as routes x sources (each cell as drift classified it: nothing is re-derived here).
 
     Args:
-        action: An action summary (``bySource`` value).
+        rows: ``Inspection.drift`` (see :func:`gloo_nb.analysis.drift.drift_rows`).
 
     Returns:
-        True for a replaced route's action.
-    """
-    return action is not None and _FALLBACK.fullmatch(action) is not None
-
-
-def drift_cell_state(route_state: str, source: str, actions: Mapping[str, str | None], route_cause: str) -> str:
-    """The state of one source's cell, from its route's drift row.
-
-    Rules: the reference is ``served`` when it was read, else ``intent``. The ``served`` cell has the
-    route's state when that state is about served vs intent (``pending``, ``blocked-by-last-known-good``)
-    or about the served route itself (``replaced-by-fallback``, also when the route's state is about a
-    replica but the reference's action is the fallback), else ``in-sync``. A replica that does
-    what the reference does shares the reference's cell state (a replica faithfully serving a blocked
-    snapshot is blocked too); one that differs is ``rejected-by-envoy`` when the route's cause names it
-    as having rejected updates, else ``replica-lagging``. A cell whose source and reference both lack
-    the route is ``absent`` unless the route state says why (pending, blocked).
-
-    Args:
-        route_state: The drift row's state.
-        source: ``served`` or a replica's node id.
-        actions: The drift row's ``bySource``.
-        route_cause: The drift row's cause.
-
-    Returns:
-        The cell's state.
-    """
-    reference = "served" if "served" in actions else "intent"
-    ref_action = actions.get(reference)
-
-    def reference_state() -> str:
-        if route_state in ("pending", "blocked-by-last-known-good", "replaced-by-fallback"):
-            return route_state
-        if is_fallback(ref_action):
-            # The route's state may be about a lagging replica; the reference itself is replaced.
-            return "replaced-by-fallback"
-        return "in-sync" if ref_action is not None else "absent"
-
-    if source in ("served", "intent"):
-        return reference_state()
-    if actions.get(source) == ref_action:
-        return reference_state()
-    if route_state == "rejected-by-envoy" and f"{source}: " in route_cause:
-        return "rejected-by-envoy"
-    return "replica-lagging"
-
-
-def drift_grid(rows: Sequence[Mapping[str, Any]]) -> DriftGrid:
-    """Lay drift rows out as routes x sources.
-
-    Args:
-        rows: ``Inspection.drift`` (see :func:`gloo_nb.analysis.drift.drift_rows`), ``bySource`` a dict.
-
-    Returns:
-        The grid, rows in the drift rows' order.
+        The grid, rows in the drift rows' order; a column a row has no cell for is ``absent``.
     """
     sources: dict[str, None] = {}
     for r in rows:
-        sources.update(dict.fromkeys(s for s in r["bySource"] if s != "intent"))
+        sources.update(dict.fromkeys(s for s in r.cells if s != "intent"))
     columns = list(sources) or ["intent"]
     # served first, then replicas in name order.
     columns.sort(key=lambda s: (s != "served", s))
-    cells: list[list[DriftCell]] = []
-    for r in rows:
-        actions: Mapping[str, str | None] = r["bySource"]
-        line = []
-        for src in columns:
-            state = drift_cell_state(r["state"], src, actions, r["cause"])
-            cause = "" if state in ("in-sync", "absent") else _cell_cause(state, src, actions, r)
-            line.append(DriftCell(state, STATE_COLOURS[state], actions.get(src), cause))
-        cells.append(line)
-    return DriftGrid(columns, [_route_label(r["route"]) for r in rows], [r["resource"] for r in rows],
-                     [r["state"] for r in rows], [r["cause"] for r in rows],
-                     [r["bySource"].get("intent") for r in rows], cells)
-
-
-def _cell_cause(state: str, source: str, actions: Mapping[str, str | None], row: Mapping[str, Any]) -> str:
-    if state == "replica-lagging":
-        reference = "served" if "served" in actions else "intent"
-        mine, theirs = actions.get(source) or "(absent)", actions.get(reference) or "(absent)"
-        return f"{source} has {mine}, {reference} has {theirs}"
-    if state == "replaced-by-fallback" and row["state"] != state:
-        return "Gloo replaced the invalid route by its fallback response"
-    if state == "rejected-by-envoy":
-        # The route's cause lists every rejecting replica as "<node>: <why>"; keep this one's part.
-        parts = [p for p in str(row["cause"]).split("; ") if p.startswith(f"{source}: ")]
-        return "; ".join(parts) or str(row["cause"])
-    return str(row["cause"])
+    absent = SourceCell(None, "absent", "")
+    cells = [[DriftCell(c.state, STATE_COLOURS[c.state], c.action, c.cause)
+              for c in (r.cells.get(src, absent) for src in columns)] for r in rows]
+    return DriftGrid(columns, [r.label() for r in rows], [r.resource for r in rows], [r.state for r in rows],
+                     [r.cause for r in rows], [r.by_source.get("intent") for r in rows], cells)
 
 
 def legend() -> list[tuple[str, str, str]]:
@@ -242,7 +186,7 @@ def _clusters_of(action: Mapping[str, Any]) -> list[str]:
     return []
 
 
-def invalid_routes_frame(findings: pd.DataFrame, drift: Sequence[Mapping[str, Any]],
+def invalid_routes_frame(findings: pd.DataFrame, drift: Sequence[DriftRow],
                          routes: pd.DataFrame | None = None, clusters: Collection[str] | None = None) -> pd.DataFrame:
     """Every finding with the routes it affects and its effect on traffic.
 
@@ -285,15 +229,14 @@ def invalid_routes_frame(findings: pd.DataFrame, drift: Sequence[Mapping[str, An
         text = f"{f.origin}: {f.message}"
         hits: list[tuple[str, str, str]] = []
         for d in drift:
-            by_source = d["bySource"]
-            ref_action = by_source.get("served") if "served" in by_source else by_source.get("intent")
-            if (d["state"] == "replaced-by-fallback" and text in str(d["cause"])) or (
-                    d["resource"] == f.origin and is_fallback(ref_action)):
-                effect = ref_action if is_fallback(ref_action) else "fallback"
-                hits.append((_route_label(d["route"]), d["resource"], str(effect)))
+            ref_cell = d.reference_cell
+            if (d.state == "replaced-by-fallback" and text in d.cause) or (
+                    d.resource == f.origin and ref_cell.replaced):
+                effect = ref_cell.action if ref_cell.replaced and ref_cell.action else "fallback"
+                hits.append((d.label(), d.resource, effect))
                 continue
-            if d["state"] == "blocked-by-last-known-good" and text in str(d["cause"]):
-                hits.append((_route_label(d["route"]), d["resource"], "blocked change"))
+            if d.state == "blocked-by-last-known-good" and text in d.cause:
+                hits.append((d.label(), d.resource, "blocked change"))
         if not hits:
             hits = [(label, res, "503 missing cluster") for res, label, names in ref_routes
                     if res == f.origin and any(n not in known for n in names)]
@@ -343,45 +286,6 @@ class ProbeLike(Protocol):
     def shares(self) -> list[Share]: ...  # noqa: D102
 
 
-def destination_label(entry: Mapping[str, Any], cluster: str) -> str:
-    """A destination as the action summaries write it: ``cluster {key=value}``.
-
-    Args:
-        entry: The action or weighted-cluster entry (proto-JSON, with ``metadataMatch``).
-        cluster: Its cluster name.
-
-    Returns:
-        e.g. ``foxtrot_gloo-system {version=v2}``.
-    """
-    values = entry.get("metadataMatch", {}).get("filterMetadata", {}).get("envoy.lb", {})
-    subset = " {" + ",".join(f"{k}={v}" for k, v in sorted(values.items())) + "}" if values else ""
-    return cluster + subset
-
-
-def destination_shares(action: Mapping[str, Any]) -> dict[str, float]:
-    """Each destination's share of one route's traffic.
-
-    Args:
-        action: The route's action (proto-JSON, as ``actionJson``).
-
-    Returns:
-        Destination label -> share in ``[0, 1]``: a single cluster gets 1.0; weighted clusters their
-        weight over the total (``totalWeight`` when set, else the sum); empty for direct responses.
-    """
-    if "cluster" in action:
-        return {destination_label(action, str(action["cluster"])): 1.0}
-    weighted = action.get("weightedClusters")
-    if not weighted:
-        return {}
-    entries = weighted.get("clusters", [])
-    total = weighted.get("totalWeight") or sum(int(c.get("weight", 0)) for c in entries)
-    shares: dict[str, float] = {}
-    for c in entries:
-        label = destination_label(c, str(c.get("name", "")))
-        shares[label] = shares.get(label, 0.0) + (int(c.get("weight", 0)) / total if total else 0.0)
-    return shares
-
-
 def answer_destination(answer: str, destinations: Iterable[str]) -> str:
     """Which destination a probe answer came from.
 
@@ -425,15 +329,16 @@ def weights_frame(routes: pd.DataFrame, observed: Mapping[str, ProbeLike] | None
     """
     if not len(routes):
         return pd.DataFrame(columns=list(WEIGHT_COLUMNS))
-    # A route is the same across sources by virtual host and match (drift's identity); the label uses
-    # the intent's order when the intent has it.
-    key_cols = ["virtualHost", "match"]
-    weighted = routes[[("weightedClusters" in a) for a in routes["actionJson"]]]
-    keys = list(dict.fromkeys(zip(weighted["virtualHost"], weighted["match"], strict=True)))
+    # A route is the same across sources by its identity (RouteId: virtual host and match); the label uses
+    # the first source's order and match summary (the intent's when the intent has the route).
+    ids = pd.Series([route_id(vh, m) for vh, m in zip(routes["virtualHost"], routes["matchJson"], strict=True)],
+                    index=routes.index)
+    weighted = [("weightedClusters" in a) for a in routes["actionJson"]]
+    keys = list(dict.fromkeys(ids[weighted]))
     out: list[tuple[Any, ...]] = []
-    for vh, match in keys:
-        mine = routes[(routes[key_cols[0]] == vh) & (routes[key_cols[1]] == match)]
-        label = f"{vh} #{int(mine['order'].iloc[0])} {match}"
+    for key in keys:
+        mine = routes[ids == key]
+        label = f"{key.virtual_host} #{int(mine['order'].iloc[0])} {mine['match'].iloc[0]}"
         resource = next((r for r in mine["resource"] if r), "")
         per_source = {src: destination_shares(a) for src, a in zip(mine["source"], mine["actionJson"], strict=True)}
         dests = list(dict.fromkeys(d for shares in per_source.values() for d in shares))

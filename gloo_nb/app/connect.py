@@ -12,29 +12,23 @@ from __future__ import annotations
 import contextlib
 import json
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-
 from gloo_nb._types import Profile, check_profile
-from gloo_nb.analysis import DriftInputs, drift_frame, drift_rows, findings_frame, route_key, route_records
-from gloo_nb.analysis import routes_frame as make_routes_frame
+from gloo_nb.analysis.inspection import Inspection, collect
 from gloo_nb.errors import GlooNbError
 from gloo_nb.kube import KubeClient, KubeError, resource_for
 from gloo_nb.kube.portforward import PortForward
-from gloo_nb.models import Finding
 from gloo_nb.models.codec import ParseResult, parse_objects
 from gloo_nb.models.snapshot import Snapshot
 from gloo_nb.translate import Translation, translate
 from gloo_nb.translate.eds import kube_endpoints_of
-from gloo_nb.translate.render import object_ref
 from gloo_nb.xds.admin import EnvoyAdmin, XdsStats
 from gloo_nb.xds.client import AdsClient
-from gloo_nb.xds.decode import RouteRow, ServedSnapshot, fallback_label, route_rows
-from gloo_nb.xds.protos import TYPE_ROUTE
+from gloo_nb.xds.decode import ServedSnapshot
 
 GLOO_KINDS = ("VirtualService", "RouteTable", "Gateway", "Upstream", "Settings")
 """The Gloo resources read for the intent."""
@@ -223,12 +217,23 @@ class GatewayConnection:
         Returns:
             The inspection (frames and the ``inspect`` document).
         """
-        translation, parsed = self.intent()
-        served = self.served(timeout) if self.xds_address else None
+        return collect(self, timeout=timeout)
+
+    def served_now(self, timeout: float) -> ServedSnapshot | None:
+        """What the control plane serves now, None without an xDS address (:class:`InspectionSource`).
+
+        Args:
+            timeout: Seconds to wait for the xDS stream.
+
+        Returns:
+            The served resources, or None.
+        """
+        return self.served(timeout) if self.xds_address else None
+
+    def applied_now(self) -> tuple[dict[str, ServedSnapshot], dict[str, XdsStats]]:
+        """Each replica's applied configuration and xDS stats, by node id (:class:`InspectionSource`)."""
         admins = self.admins()
-        applied = {node: a.applied() for node, a in admins.items()}
-        stats = {node: a.xds_stats() for node, a in admins.items()}
-        return Inspection.build(translation, served, applied, stats, parse_findings=parsed.findings)
+        return {node: a.applied() for node, a in admins.items()}, {node: a.xds_stats() for node, a in admins.items()}
 
     def close(self) -> None:
         """Close the xDS stream and every port-forward."""
@@ -241,165 +246,6 @@ class GatewayConnection:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-@dataclass
-class Inspection:
-    """Intent, served and applied, side by side.
-
-    Attributes:
-        translation: The intent's translation.
-        rows: Route rows of every source.
-        resources: The Gloo resource of each route, by route key.
-        drift: Drift rows.
-        findings: Every finding.
-    """
-
-    translation: Translation
-    rows: list[RouteRow]
-    resources: dict[Any, str]
-    drift: list[dict[str, Any]]
-    findings: list[Finding]
-
-    @classmethod
-    def build(cls, translation: Translation, served: ServedSnapshot | None, applied: Mapping[str, ServedSnapshot],
-              stats: Mapping[str, XdsStats], *, parse_findings: Sequence[Finding] = ()) -> Inspection:
-        """Decode every source and classify drift.
-
-        Args:
-            translation: The intent.
-            served: What the control plane serves (None when not read).
-            applied: What each replica applied, by node id.
-            stats: Each replica's xDS stats (``EnvoyAdmin.xds_stats()``), by node id.
-            parse_findings: Findings of reading the resources (unknown fields).
-
-        Returns:
-            The inspection.
-        """
-        intent = route_rows(translation.envoy.route_configurations, "intent",
-                            fallback_body=fallback_label(translation.envoy.listeners))
-        served_rows = (route_rows(served.route_configurations, "served", fallback_body=fallback_label(served.listeners))
-                       if served is not None else None)
-        applied_rows = {node: route_rows(snap.route_configurations, node, fallback_body=fallback_label(snap.listeners))
-                        for node, snap in applied.items()}
-        rejected = {node: cause for node, s in stats.items() if (cause := _rejection(s, served))}
-        return cls.from_rows(translation, intent, served_rows, applied_rows, rejected, parse_findings=parse_findings)
-
-    @classmethod
-    def from_rows(cls, translation: Translation, intent: Sequence[Any], served: Sequence[Any] | None,
-                  applied: Mapping[str, Sequence[Any]], rejected: Mapping[str, str], *,
-                  parse_findings: Sequence[Finding] = ()) -> Inspection:
-        """Classify drift from route rows already decoded (a live read, or a journal's moment).
-
-        Args:
-            translation: The intent.
-            intent: The intent's route rows.
-            served: The served route rows (None when not read).
-            applied: Each replica's route rows, by node id.
-            rejected: Per replica node id that rejected updates, why.
-            parse_findings: Findings of reading the resources.
-
-        Returns:
-            The inspection.
-        """
-        resources = _route_resources(translation, intent)
-        facts = DriftInputs(
-            blocked=translation.push.decision == "keep-last-good",
-            block_causes=block_causes(translation),
-            rejected=dict(rejected),
-            resources=resources,
-            route_causes=_route_causes(translation, intent, resources),
-        )
-        drift = drift_rows(intent, served, applied, facts)
-        rows = [*intent, *(served or []), *(r for rs in applied.values() for r in rs)]
-        return cls(translation, rows, resources, drift, [*parse_findings, *translation.findings])
-
-    def routes_frame(self) -> pd.DataFrame:
-        """One row per Envoy route and source (``intent``, ``served``, each replica)."""
-        return make_routes_frame(self.rows, self.resources)
-
-    def drift_frame(self) -> pd.DataFrame:
-        """One row per route with its drift state and cause."""
-        return drift_frame(self.drift)
-
-    def findings_frame(self) -> pd.DataFrame:
-        """One row per finding, with the owning team."""
-        return findings_frame(self.findings)
-
-    def text(self) -> str:
-        """Readable tables: the push decision, drift per route, and findings."""
-        lines = [f"Gloo {self.translation.profile}: push {self.translation.push.decision}: "
-                 f"{self.translation.push.reason}", "", "Drift"]
-        drift = self.drift_frame().drop(columns=["bySource"])
-        lines.append(drift.to_string(index=False) if len(drift) else "  no routes")
-        findings = self.findings_frame()[["team", "severity", "resource", "origin", "message"]]
-        lines += ["", "Findings", findings.to_string(index=False) if len(findings) else "  none"]
-        return "\n".join(lines) + "\n"
-
-    def document(self) -> dict[str, Any]:
-        """The ``gloo-nb inspect --json`` document."""
-        return {
-            "glooVersion": self.translation.profile,
-            "push": {"decision": self.translation.push.decision, "reason": self.translation.push.reason},
-            "routes": route_records(self.rows, self.resources),
-            "drift": [{**d, "route": dict(d["route"])} for d in self.drift],
-            "findings": [f.as_json() for f in self.findings],
-        }
-
-
-def _route_resources(translation: Translation, intent: Sequence[Any]) -> dict[Any, str]:
-    # The translator knows each Envoy route's Gloo route and its sources (own resource first).
-    owners: dict[Any, str] = {}
-    for origins in (translation.served_origins, translation.origins):
-        by_position = {(o.virtual_host, o.envoy_index): o for rc in origins.values() for o in rc}
-        for row in intent:
-            origin = by_position.get((row.virtual_host, row.order))
-            if origin is not None and origin.route.sources:
-                src = origin.route.sources[0]
-                owners[route_key(row)] = object_ref(src.namespace, src.name)
-    return owners
-
-
-def block_causes(translation: Translation) -> list[str]:
-    """Why the control plane keeps its last good configuration, as ``ns/name: <Gloo message>``.
-
-    Gloo 1.3 withholds the snapshot on warnings too; current only on errors.
-
-    Args:
-        translation: A translation.
-
-    Returns:
-        The causes (empty when it pushes).
-    """
-    causes = [f"{f.origin.ref}: {f.message}" for f in translation.blocking_findings()]
-    if translation.push.decision != "keep-last-good":
-        return []
-    return list(dict.fromkeys(causes)) or [translation.push.reason]
-
-
-def _route_causes(translation: Translation, intent: Sequence[Any],
-                  resources: Mapping[Any, str]) -> dict[Any, str]:
-    # A replaced route is explained by the findings of the resource it comes from (its RouteTable).
-    causes: dict[Any, str] = {}
-    findings = [f for f in translation.findings if f.layer != "parse"]
-    for row in intent:
-        if not row.replaced:
-            continue
-        owner = resources.get(route_key(row))
-        mine = [f for f in findings if owner is None or f.origin.ref == owner] or findings
-        causes[route_key(row)] = "; ".join(dict.fromkeys(f"{f.origin.ref}: {f.message}" for f in mine)) \
-            or "the route is invalid"
-    return causes
-
-
-def _rejection(stats: XdsStats, served: ServedSnapshot | None) -> str:
-    # A rejected RouteConfiguration is not visible in the config dump, only in these counters and
-    # in the version the replica still reports (notes/runtime.md).
-    parts = [f"{name} rejected {s.update_rejected} update(s), still at version {s.version_text or '?'}"
-             for name, s in stats.subscriptions().items() if s.update_rejected]
-    if parts and served is not None:
-        parts.append(f"served route version {served.version(TYPE_ROUTE) or '?'}")
-    return ", ".join(parts)
 
 
 # --- connecting ----------------------------------------------------------------------------------

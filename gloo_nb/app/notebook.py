@@ -23,7 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gloo_nb.app.connect import GatewayConnection, Inspection, connect, connect_sandbox
+from gloo_nb.analysis.inspection import Inspection
+from gloo_nb.app.connect import GatewayConnection, connect, connect_sandbox
 from gloo_nb.app.manifests import read_documents
 from gloo_nb.app.snapshot import SnapshotBundle, open_snapshot
 from gloo_nb.errors import GlooNbError

@@ -20,7 +20,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gloo_nb.app.connect import GatewayConnection, Inspection
+from gloo_nb.analysis import DriftRow, RouteKey
+from gloo_nb.analysis.inspection import Inspection
+from gloo_nb.app.connect import GatewayConnection
 from gloo_nb.app.probe import probe
 from gloo_nb.errors import GlooNbError
 from gloo_nb.journal import JournalWriter, read_journal
@@ -173,7 +175,7 @@ class Rollout:
         self._machine: RolloutMachine | None = None
         self._gen: Generator[Effect, Observation, None] | None = None
         self._pending: Observation = None
-        self._watch_keys: set[tuple[str, str]] = set()
+        self._watch_keys: set[RouteKey] = set()
         self._world: World | None = None  # the last Observe's: every Apply is computed from one
         self._preview_cursor = 0
         self._finished = False
@@ -443,14 +445,13 @@ class Rollout:
             return Refused(str(exc))
         return Applied()
 
-    def _resource_keys(self) -> set[tuple[str, str]]:
+    def _resource_keys(self) -> set[RouteKey]:
         """The (virtual host, match) of the RouteTable's routes before the change (in the world it came from)."""
         world = self._world or self.observe()
         snapshot = world.snapshot
         translation = translate(snapshot, world.profile, endpoints=kube_endpoints_of(snapshot, world.profile))
         inspection = Inspection.build(translation, None, {}, {})
-        return {(d["route"]["virtualHost"], d["route"]["match"]) for d in inspection.drift
-                if d["resource"] == self.target.route_table}
+        return {d.id for d in inspection.drift if d.resource == self.target.route_table}
 
     def _converge(self, effect: AwaitConverged) -> Converged:
         """Poll intent, served and each replica until this RouteTable's routes agree everywhere."""
@@ -467,26 +468,25 @@ class Rollout:
             served: ServedSnapshot | None = self.conn.served(timeout=5.0) if self.conn.xds_address else None
             applied = self.conn.applied()
             inspection = Inspection.build(translation, served, applied, {})
-            rows = [d for d in inspection.drift if d["resource"] == effect.resource
-                    or (d["route"]["virtualHost"], d["route"]["match"]) in self._watch_keys]
+            rows = [d for d in inspection.drift if d.resource == effect.resource or d.id in self._watch_keys]
             now = self.clock() - start
             expected_ok = _has_expected(rows, effect.expected)
             if served is not None:
                 served_version = served.version(TYPE_ROUTE) or ""
-                if served_at is None and expected_ok and all(d["bySource"].get("served") == d["bySource"]["intent"]
+                if served_at is None and expected_ok and all(d.by_source.get("served") == d.by_source["intent"]
                                                               for d in rows):
                     served_at = now
             elif served_at is None and expected_ok:
                 served_at = now  # no xDS stream: replicas are compared with the intent
             for node in replicas:
                 if applied_at[node] is None and served_at is not None and all(
-                        d["bySource"].get(node) == d["bySource"]["intent"] for d in rows):
+                        d.by_source.get(node) == d.by_source["intent"] for d in rows):
                     applied_at[node] = now
             if served_at is not None and all(v is not None for v in applied_at.values()):
                 return Converged(True, served_at, applied_at, served_version)
             if self.clock() >= deadline:
-                behind = [d for d in rows if d["state"] != "in-sync"] or rows
-                detail = "; ".join(f"{d['route']['match']}: {d['state']}" + (f" ({d['cause']})" if d["cause"] else "")
+                behind = [d for d in rows if d.state != "in-sync"] or rows
+                detail = "; ".join(f"{d.match}: {d.state}" + (f" ({d.cause})" if d.cause else "")
                                    for d in behind[:3])
                 if translation.push.decision == "keep-last-good":
                     detail = f"the control plane keeps its last good configuration ({translation.push.reason}); " \
@@ -562,8 +562,8 @@ def _host_counts(admins: Mapping[str, EnvoyAdmin], cluster: str) -> dict[str, in
     return out
 
 
-def _has_expected(rows: Sequence[Mapping[str, Any]], expected: Sequence[tuple[str, str, str]]) -> bool:
-    have = {(d["route"]["virtualHost"], d["route"]["match"], d["bySource"]["intent"]) for d in rows}
+def _has_expected(rows: Sequence[DriftRow], expected: Sequence[tuple[str, str, str]]) -> bool:
+    have = {(d.virtual_host, d.match, d.by_source["intent"]) for d in rows}
     return all(tuple(e) in have for e in expected)
 
 

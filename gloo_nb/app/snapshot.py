@@ -19,7 +19,8 @@ import yaml
 from google.protobuf import json_format
 
 from gloo_nb._types import Profile, check_profile
-from gloo_nb.app.connect import GatewayConnection, Inspection
+from gloo_nb.analysis.inspection import Inspection, collect
+from gloo_nb.app.connect import GatewayConnection
 from gloo_nb.app.manifests import read_input
 from gloo_nb.errors import GlooNbError, ParseError
 from gloo_nb.models.codec import ParseResult, load_document, load_documents, parse_objects
@@ -184,11 +185,24 @@ class SnapshotBundle:
                                  file=str(file)) from None
         return applied, stats
 
+    def served_now(self, timeout: float) -> ServedSnapshot | None:
+        """What the control plane served (:class:`~gloo_nb.analysis.inspection.InspectionSource`).
+
+        Args:
+            timeout: Unused: the bundle holds what was read.
+
+        Returns:
+            The served resources, None when the bundle has none.
+        """
+        return self.served()
+
+    def applied_now(self) -> tuple[dict[str, ServedSnapshot], dict[str, XdsStats]]:
+        """Each replica's applied configuration and xDS stats (``InspectionSource``)."""
+        return self.applied()
+
     def collect(self) -> Inspection:
         """The same inspection as :meth:`GatewayConnection.collect`, from the files."""
-        translation, parsed = self.intent()
-        applied, stats = self.applied()
-        return Inspection.build(translation, self.served(), applied, stats, parse_findings=parsed.findings)
+        return collect(self)
 
 
 def _read(file: Path) -> bytes:

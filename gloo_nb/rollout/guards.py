@@ -27,7 +27,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from gloo_nb.models import Finding, Snapshot
+from gloo_nb.models import Snapshot
 from gloo_nb.models.codec import parse_object
 from gloo_nb.models.resources import ResourceRef, RouteTable
 from gloo_nb.rollout.effects import World
@@ -35,7 +35,7 @@ from gloo_nb.rollout.plan import RolloutError, RolloutTarget, Step
 from gloo_nb.translate import Translation, translate
 from gloo_nb.translate.eds import Endpoints, kube_endpoints_of
 from gloo_nb.translate.envoy import cluster_name
-from gloo_nb.translate.render import envoy_json, envoy_route_rows
+from gloo_nb.translate.routes import fallback_label, route_rows
 
 __all__ = [
     "Assessment",
@@ -144,15 +144,11 @@ def _translate(world: World, snapshot: Snapshot, endpoints: Endpoints) -> Transl
 
 def _rows(translation: Translation) -> list[tuple[RouteSummary, str]]:
     # Each Envoy route with the resource that defines it (its innermost source, a RouteTable or the VS).
-    owners: dict[tuple[str, str, int], str] = {}
-    for rc, origins in translation.origins.items():
-        for o in origins:
-            owner = o.route.owner
-            if owner is not None:
-                owners[(rc, o.virtual_host, o.envoy_index)] = owner.ref
-    return [((row.virtual_host, row.match, row.action),
-             owners.get((row.route_configuration, row.virtual_host, row.order), ""))
-            for row in envoy_route_rows(envoy_json(translation.envoy))]
+    owners = translation.route_sources()
+    rows = route_rows(translation.envoy.route_configurations, "intent",
+                      fallback_body=fallback_label(translation.envoy.listeners))
+    return [((row.virtual_host, row.match_summary, row.action_summary),
+             sources[0].ref if (sources := owners.get(row.id)) else "") for row in rows]
 
 
 def route_summaries(translation: Translation, resource: str) -> tuple[RouteSummary, ...]:
@@ -168,13 +164,10 @@ def route_summaries(translation: Translation, resource: str) -> tuple[RouteSumma
     return tuple(summary for summary, owner in _rows(translation) if owner == resource)
 
 
-def _cause(f: Finding) -> str:
-    return f"{f.origin.ref} (team {f.origin.namespace}): {f.message}"
-
-
 def _causes(translation: Translation) -> str:
-    causes = list(dict.fromkeys(_cause(f) for f in translation.blocking_findings()))
-    return "; ".join(causes) or translation.push.reason
+    # What blocks the push (the translation's one answer), with each cause's team for the rollout's operator.
+    return "; ".join(f"{c.ref} (team {c.namespace}): {c.message}" if c.ref else c.message
+                     for c in translation.block_causes()) or translation.push.reason
 
 
 def _host(translation: Translation, resource: str) -> str | None:

@@ -806,6 +806,36 @@ def fake_kube_upstreams(services: Sequence[Service]) -> list[Upstream]:
     return out
 
 
+HCM_TYPE = "type.googleapis.com/" + hcm_pb2.HttpConnectionManager.DESCRIPTOR.full_name
+"""The type URL of an HTTP connection manager filter's ``typed_config``."""
+
+
+def http_connection_managers(listener: listener_pb2.Listener) -> list[hcm_pb2.HttpConnectionManager]:
+    """Return the HTTP connection managers of every filter chain (default chain included).
+
+    Args:
+        listener: The listener.
+
+    Returns:
+        The decoded managers; filters of other types (or undecodable ones) are skipped.
+    """
+    chains = list(listener.filter_chains)
+    if listener.HasField("default_filter_chain"):
+        chains.append(listener.default_filter_chain)
+    out = []
+    for chain in chains:
+        for flt in chain.filters:
+            if flt.HasField("typed_config") and flt.typed_config.type_url == HCM_TYPE:
+                hcm = hcm_pb2.HttpConnectionManager()
+                try:
+                    hcm.ParseFromString(flt.typed_config.value)
+                except Exception:  # noqa: BLE001 - a broken filter must not hide the listener's other facts
+                    continue
+                out.append(hcm)
+    return out
+
+
+
 FALLBACK_LISTENER = "fallback_listener_for_invalid_routes"
 FALLBACK_CLUSTER = "fallback_cluster_for_invalid_routes"
 FALLBACK_PIPE = "@" + FALLBACK_LISTENER

@@ -108,8 +108,12 @@ def _go_strings(values: Sequence[str]) -> str:
     return "[" + " ".join(values) + "]"
 
 
-class _AbortVirtualService(Exception):
-    """Gloo 1.3 returned an error from the route visitor: the whole VS conversion fails."""
+class VirtualServiceAborted(Exception):  # noqa: N818 - an outcome of Gloo's walk, not an error of gloo_nb
+    """Gloo 1.3 returned an error from the route visitor: the whole VS conversion fails.
+
+    Raised by :meth:`RouteConverter.validate_and_merge` and :meth:`RouteConverter.delegate_matcher`; a walk of the
+    delegation tree catches it where Gloo would abort the VirtualService (the VS report says why).
+    """
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,7 +171,7 @@ def _default_upstream_namespace(action: RouteAction, namespace: str) -> RouteAct
 class RouteConverter:
     """Gloo's ``routeVisitor``: walks a VirtualService's delegation tree into flat Proxy routes."""
 
-    def __init__(self, profile: Profile, index: RouteTableIndex, reports: Reports, gateway: Gateway,
+    def __init__(self, profile: Profile, index: RouteTableIndex, reports: Reports, gateway: Gateway | None,
                  proxy_name: str) -> None:
         self.profile = profile
         self.index = index
@@ -175,6 +179,26 @@ class RouteConverter:
         self.gateway = gateway
         self.proxy_name = proxy_name
         self.top: VirtualService | None = None
+
+    @classmethod
+    def walker(cls, profile: Profile, index: RouteTableIndex, vs: VirtualService) -> RouteConverter:
+        """A walk of one VirtualService's delegation tree for tools (the delegation tree view).
+
+        Gloo's own validation decides which delegated routes it drops; its reports go to throw-away
+        :class:`Reports` (the translation holds the real ones), and no Gateway is needed: route validation
+        never reads it.
+
+        Args:
+            profile: ``1.3`` or ``current``.
+            index: The route tables.
+            vs: The VirtualService at the top of the walk.
+
+        Returns:
+            A converter whose :meth:`validate_and_merge` and :meth:`delegate_matcher` can be called.
+        """
+        conv = cls(profile, index, Reports(), None, "")
+        conv.top = vs
+        return conv
 
     # -- reporting ----------------------------------------------------------------------------
 
@@ -210,7 +234,7 @@ class RouteConverter:
         routes = vs.virtual_host.routes if vs.virtual_host else ()
         try:
             return self._visit(vs.key, routes, None, (), ())
-        except _AbortVirtualService as abort:
+        except VirtualServiceAborted as abort:
             message, origin = abort.args
             self.reports.add_error(vs.key, message)
             self.reports.find(Finding(resource=vs.key, severity="error", message=message, origin=origin,
@@ -226,7 +250,7 @@ class RouteConverter:
             return f"{prefix}{kind}:{owner.name}_route:{display}", named
         display = route.name or f"<unnamed-{idx}>"
         if owner.kind == "VirtualService":
-            head = f"vs:{self.gateway.meta.name}_{self.proxy_name}_"
+            head = f"vs:{self.gateway.meta.name if self.gateway else ''}_{self.proxy_name}_"
         else:
             head = "rt:"
         return f"{prefix}{head}{owner.namespace}_{owner.name}_route:{display}", named
@@ -254,7 +278,7 @@ class RouteConverter:
                 action = _default_upstream_namespace(action, owner.namespace)
             if action is None and route.redirect_action is None and route.direct_response_action is None:
                 if self.profile == "1.3":
-                    raise _AbortVirtualService(NO_ACTION, owner)
+                    raise VirtualServiceAborted(NO_ACTION, owner)
                 self._report(owner, NO_ACTION, error=True)
                 continue
             out.append(ProxyRoute(matchers=route.matchers or (DEFAULT_MATCHER,), route_action=action,
@@ -284,7 +308,7 @@ class RouteConverter:
             for present, msg in ((m.headers, HAS_HEADER_13), (m.methods, HAS_METHOD_13),
                                  (m.query_parameters, HAS_QUERY_13)):
                 if present:
-                    raise _AbortVirtualService(msg, owner)
+                    raise VirtualServiceAborted(msg, owner)
         if m.path_kind is None:
             # No path specifier: the whole default matcher, dropping the matcher's other conditions.
             return DEFAULT_MATCHER
@@ -295,7 +319,7 @@ class RouteConverter:
 
     def _fail_delegate(self, owner: ResourceKey, message: str) -> None:
         if self.profile == "1.3":
-            raise _AbortVirtualService(message, owner)
+            raise VirtualServiceAborted(message, owner)
         self._report(owner, message, error=True)
 
     def _delegate(self, owner: ResourceKey, route: Route, name: str, has_name: bool,
@@ -325,7 +349,7 @@ class RouteConverter:
                     chain = " -> ".join(f"[{t.meta.namespace}.{t.meta.name}]" for t in (*visited, rt))
                     message = f"invalid route: delegation cycle detected: {chain}"
                     if self.profile == "1.3":
-                        raise _AbortVirtualService(message, owner)
+                        raise VirtualServiceAborted(message, owner)
                     # converter.go reports the cycle on the table about to be visited.
                     self._report(rt.key, message, error=True, origin=owner)
                     continue

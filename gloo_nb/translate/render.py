@@ -7,7 +7,6 @@ Gloo resources in Gloo's own YAML field names, Envoy resources in Envoy's proto 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from google.protobuf.json_format import MessageToDict
@@ -24,14 +23,9 @@ from gloo_nb.models import (
     RouteAction,
     Skipped,
 )
-from gloo_nb.translate.envoy import (
-    FALLBACK_CLUSTER,
-    FALLBACK_LISTENER,
-    EnvoyResources,
-    envoy_vhost_name,
-    route_config_name,
-)
+from gloo_nb.translate.envoy import EnvoyResources, envoy_vhost_name, route_config_name
 from gloo_nb.translate.proxy import Proxy, ProxyRoute
+from gloo_nb.translate.routes import RouteRow, rows_from_envoy_json
 from gloo_nb.translate.translator import Translation
 
 # --- JSON -----------------------------------------------------------------------------------
@@ -259,148 +253,6 @@ def envoy_json(resources: EnvoyResources) -> JSON:
     return out
 
 
-# --- Envoy routes as rows -------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class EnvoyRouteRow:
-    """One Envoy route, summarised for people.
-
-    Attributes:
-        route_configuration: RouteConfiguration name.
-        virtual_host: Envoy virtual host name.
-        order: Position of the route in its virtual host.
-        name: Envoy route name (``""`` when unnamed, as in Gloo 1.3).
-        match: Match summary, e.g. ``prefix /echo, stage=canary``.
-        action: Action summary, e.g. ``echo_gloo-system {version=v2}`` or ``fallback 404``.
-    """
-
-    route_configuration: str
-    virtual_host: str
-    order: int
-    name: str
-    match: str
-    action: str
-
-
-def envoy_route_rows(envoy: Mapping[str, Any]) -> list[EnvoyRouteRow]:
-    """Summarise every Envoy route of an ``envoy`` document section.
-
-    Args:
-        envoy: The ``envoy`` section (see :func:`envoy_json`).
-
-    Returns:
-        One row per route, in RouteConfiguration, virtual host and route order.
-    """
-    fallback = _fallback_label(envoy.get("listeners", []))
-    return [EnvoyRouteRow(rc.get("name", ""), vh.get("name", ""), i, route.get("name", ""),
-                          match_summary(route.get("match", {})), action_summary(route, fallback))
-            for rc in envoy.get("routeConfigurations", [])
-            for vh in rc.get("virtualHosts", [])
-            for i, route in enumerate(vh.get("routes", []))]
-
-
-def _fallback_label(listeners: Iterable[Mapping[str, Any]]) -> str:
-    # The fallback listener answers every request with invalidRouteResponseCode
-    # (route_replacing_sanitizer.go:makeFallbackListenerAndCluster).
-    for ls in listeners:
-        if ls.get("name") != FALLBACK_LISTENER:
-            continue
-        for chain in ls.get("filterChains", []):
-            for flt in chain.get("filters", []):
-                for vh in flt.get("typedConfig", {}).get("routeConfig", {}).get("virtualHosts", []):
-                    for route in vh.get("routes", []):
-                        return f"fallback {route.get('directResponse', {}).get('status', '?')}"
-    return "fallback"
-
-
-def _string_match(sm: Mapping[str, Any]) -> str:
-    if "exact" in sm:
-        return f"={sm['exact']}"
-    if "prefix" in sm:
-        return f"={sm['prefix']}*"
-    if "safeRegex" in sm:
-        return f"~{sm['safeRegex'].get('regex', '')}"
-    return "?"
-
-
-def _header_summary(h: Mapping[str, Any]) -> str:
-    name = ("!" if h.get("invertMatch") else "") + str(h.get("name", ""))
-    if "exactMatch" in h:
-        return f"{name}={h['exactMatch']}"
-    if "safeRegexMatch" in h:
-        return f"{name}~{h['safeRegexMatch'].get('regex', '')}"
-    if "stringMatch" in h:
-        return name + _string_match(h["stringMatch"])
-    return f"{name} present"
-
-
-def match_summary(match: Mapping[str, Any]) -> str:
-    """Summarise an Envoy ``RouteMatch`` (proto JSON).
-
-    Args:
-        match: The match.
-
-    Returns:
-        e.g. ``prefix /echo, stage=canary`` or ``path /x (case-insensitive), ?debug present``.
-    """
-    if "prefix" in match:
-        path = f"prefix {match['prefix']}"
-    elif "path" in match:
-        path = f"path {match['path']}"
-    elif "safeRegex" in match:
-        path = f"regex {match['safeRegex'].get('regex', '')}"
-    elif "connectMatcher" in match:
-        path = "connect"
-    else:
-        path = "prefix "
-    if match.get("caseSensitive") is False:
-        path += " (case-insensitive)"
-    parts = [path, *(_header_summary(h) for h in match.get("headers", []))]
-    for q in match.get("queryParameters", []):
-        sm = q.get("stringMatch")
-        parts.append(f"?{q.get('name', '')}" + (_string_match(sm) if sm else " present"))
-    return ", ".join(parts)
-
-
-def _subset(entry: Mapping[str, Any]) -> str:
-    values = entry.get("metadataMatch", {}).get("filterMetadata", {}).get("envoy.lb", {})
-    return " {" + ",".join(f"{k}={v}" for k, v in sorted(values.items())) + "}" if values else ""
-
-
-def action_summary(route: Mapping[str, Any], fallback: str = "fallback") -> str:
-    """Summarise an Envoy route's action (proto JSON).
-
-    Args:
-        route: The Envoy route.
-        fallback: How to name the invalid-route fallback cluster (e.g. ``fallback 404``).
-
-    Returns:
-        e.g. ``echo_gloo-system {version=v2}``, ``a {v=1} 90, a {v=2} 10``, ``direct 404``.
-    """
-    def target(entry: Mapping[str, Any], name: str) -> str:
-        # A replaced route keeps its metadata_match, which means nothing on the fallback cluster.
-        return fallback if name == FALLBACK_CLUSTER else name + _subset(entry)
-
-    if "route" in route:
-        action = route["route"]
-        if "cluster" in action:
-            return target(action, action["cluster"])
-        if "weightedClusters" in action:
-            return ", ".join(f"{target(wc, wc.get('name', ''))} {wc.get('weight', 0)}"
-                             for wc in action["weightedClusters"].get("clusters", []))
-        if "clusterHeader" in action:
-            return f"cluster from header {action['clusterHeader']}"
-        return "route (no cluster)"
-    if "directResponse" in route:
-        return f"direct {route['directResponse'].get('status', '?')}"
-    if "redirect" in route:
-        rd = route["redirect"]
-        target = rd.get("hostRedirect", "") + rd.get("pathRedirect", rd.get("prefixRewrite", ""))
-        return f"redirect {target}".rstrip()
-    return "no action"
-
-
 # --- text -----------------------------------------------------------------------------------
 
 
@@ -442,15 +294,15 @@ def _source(sources: Sequence[Mapping[str, str]]) -> str:
     return f"{sources[0]['kind']} {sources[0]['namespace']}/{sources[0]['name']}" if sources else "-"
 
 
-def _vhost_lines(vhost: Mapping[str, Any], envoy_rows: Sequence[EnvoyRouteRow]) -> list[str]:
+def _vhost_lines(vhost: Mapping[str, Any], envoy_rows: Sequence[RouteRow]) -> list[str]:
     mine = [r for r in envoy_rows if r.route_configuration == route_config_name(vhost["listener"])
             and r.virtual_host == envoy_vhost_name(vhost["name"])]
     rows: list[list[str]] = []
     for route in vhost["routes"]:
         for _ in route["matchers"]:
             env = mine[len(rows)] if len(rows) < len(mine) else None
-            rows.append([str(len(rows)), (env.name if env else "") or "-", env.match if env else "?",
-                         env.action if env else "?", _source(route["sources"])])
+            rows.append([str(len(rows)), (env.name if env else "") or "-", env.match_summary if env else "?",
+                         env.action_summary if env else "?", _source(route["sources"])])
     head = f"Virtual host {vhost['name']} on {vhost['listener']} (domains {', '.join(vhost['domains']) or '*'})"
     return [head, *_table(("#", "envoy route", "match", "action", "source"), rows)]
 
@@ -470,7 +322,7 @@ def render_text(doc: Mapping[str, Any]) -> str:
         decision and skipped documents.
     """
     lines = [f"Gloo {doc['glooVersion']}: proxy {doc['proxy']['namespace']}/{doc['proxy']['name']}", ""]
-    envoy_rows = envoy_route_rows(doc["envoy"])
+    envoy_rows = rows_from_envoy_json(doc["envoy"])
     for vhost in doc["proxy"]["virtualHosts"]:
         lines += [*_vhost_lines(vhost, envoy_rows), ""]
     if not doc["proxy"]["virtualHosts"]:

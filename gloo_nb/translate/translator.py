@@ -49,6 +49,7 @@ from gloo_nb.translate.envoy import (
 from gloo_nb.translate.gateway import translate_gateways
 from gloo_nb.translate.proxy import Proxy, ProxyListener
 from gloo_nb.translate.reports import Reports, ResourceReport
+from gloo_nb.translate.routes import RouteId, route_id, route_match_json
 
 GLOO_NAMESPACE = "gloo-system"
 DEFAULT_PROXY = "gateway-proxy"
@@ -86,6 +87,25 @@ class PushDecision:
 
     decision: Literal["push", "keep-last-good"]
     reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class BlockCause:
+    """A resource whose findings make the control plane keep its last good configuration.
+
+    Attributes:
+        ref: ``namespace/name`` of the resource (``""`` when no finding explains the decision).
+        namespace: Its namespace (its team).
+        message: Gloo's message (the push decision's reason when no finding explains it).
+    """
+
+    ref: str
+    namespace: str
+    message: str
+
+    def text(self) -> str:
+        """``ns/name: <Gloo message>`` (the message alone without a resource)."""
+        return f"{self.ref}: {self.message}" if self.ref else self.message
 
 
 @dataclass(slots=True)
@@ -140,6 +160,58 @@ class Translation:
         if self.push.decision != "keep-last-good":
             return []
         return [f for f in self.findings if self.would_block(f)]
+
+    def block_causes(self) -> tuple[BlockCause, ...]:
+        """What blocks the push: one cause per distinct ``ns/name: <Gloo message>``, in translation order.
+
+        Gloo 1.3 withholds the snapshot on warnings too, current only on errors (:meth:`would_block`).
+
+        Returns:
+            The causes; empty when it pushes; the push reason alone when no finding explains keeping.
+        """
+        if self.push.decision != "keep-last-good":
+            return ()
+        causes: dict[str, BlockCause] = {}
+        for f in self.blocking_findings():
+            cause = BlockCause(f.origin.ref, f.origin.namespace, f.message)
+            causes.setdefault(cause.text(), cause)
+        return tuple(causes.values()) or (BlockCause("", "", self.push.reason),)
+
+    def route_sources(self) -> dict[RouteId, tuple[ResourceKey, ...]]:
+        """Who owns each Envoy route: the resources it comes from (its own first, then ancestors, then the VS).
+
+        Covers the routes of ``envoy`` and of ``served`` (the last pushed snapshot), keyed by route identity so
+        that a row of any source (intent, served, a replica, the journal) finds its owner without relying on its
+        position; where both hold a route, ``envoy``'s origin wins.
+
+        Returns:
+            Route identity -> sources (``ProxyRoute.sources``); routes without a Gloo route are left out.
+        """
+        out: dict[RouteId, tuple[ResourceKey, ...]] = {}
+        for envoy, origins in ((self.served, self.served_origins), (self.envoy, self.origins)):
+            if envoy is None:
+                continue
+            for rc in envoy.route_configurations:
+                # origins list each route configuration's Envoy routes in order (translate.envoy.RouteOrigin).
+                by_position = {(o.virtual_host, o.envoy_index): o for o in origins.get(rc.name, ())}
+                for vh in rc.virtual_hosts:
+                    for index, route in enumerate(vh.routes):
+                        origin = by_position.get((vh.name, index))
+                        if origin is not None and origin.route.sources:
+                            out[route_id(vh.name, route_match_json(route.match))] = origin.route.sources
+        return out
+
+    def route_owner(self, route: RouteId) -> ResourceKey | None:
+        """The resource that defines one Envoy route (its innermost source: a RouteTable or the VS).
+
+        Args:
+            route: The route's identity (``RouteRow.id``).
+
+        Returns:
+            The owner, or None when the route has no Gloo route in this translation.
+        """
+        sources = self.route_sources().get(route)
+        return sources[0] if sources else None
 
     def would_block(self, finding: Finding) -> bool:
         """Whether a finding of this kind makes this profile's control plane keep its last good configuration.

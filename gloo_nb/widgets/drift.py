@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import ipywidgets as w
 
+from gloo_nb.analysis.drift import DriftRow
 from gloo_nb.analysis.views import DriftGrid, drift_grid, legend
 from gloo_nb.widgets._html import esc
 
@@ -39,7 +40,7 @@ class DriftGridView(w.VBox):
         detail: The selection's route, state, cause and actions.
     """
 
-    def __init__(self, drift: Sequence[Mapping[str, Any]], *, only_drifted: bool = False, max_rows: int = 200):
+    def __init__(self, drift: Sequence[DriftRow], *, only_drifted: bool = False, max_rows: int = 200):
         self.grid: DriftGrid = drift_grid(drift)
         self.max_rows = max_rows
         self.show = w.Dropdown(options=["all", "drifted"], value="drifted" if only_drifted else "all",

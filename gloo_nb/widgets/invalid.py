@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 import ipywidgets as w
 import pandas as pd
 
+from gloo_nb.analysis.drift import DriftRow
 from gloo_nb.analysis.views import INVALID_COLUMNS, filter_sort, invalid_routes_frame
 from gloo_nb.widgets._html import table
 
@@ -44,7 +45,7 @@ class InvalidRoutesView(w.VBox):
         table: The HTML table of the rows shown; ``shown``: those rows as a frame.
     """
 
-    def __init__(self, findings: pd.DataFrame, drift: Sequence[Mapping[str, Any]],
+    def __init__(self, findings: pd.DataFrame, drift: Sequence[DriftRow],
                  routes: pd.DataFrame | None = None, clusters: Collection[str] | None = None):
         self.frame = invalid_routes_frame(findings, drift, routes, clusters)
 

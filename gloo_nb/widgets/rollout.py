@@ -16,6 +16,7 @@ from typing import Any
 import ipywidgets as w
 import pandas as pd
 
+from gloo_nb.analysis.drift import DriftRow
 from gloo_nb.app.rollout import Rollout, StepReport
 from gloo_nb.errors import GlooNbError
 from gloo_nb.rollout import RolloutStatus
@@ -174,25 +175,28 @@ def probe_rows(report: StepReport) -> list[ProbeRow]:
             for name, obs in report.probes]
 
 
-def weights_rows(drift: Sequence[Mapping[str, Any]], route_table: str) -> pd.DataFrame:
+def weights_rows(drift: Sequence[DriftRow], route_table: str) -> pd.DataFrame:
     """The team RouteTable's routes as Kubernetes intends them, as served, and as each replica applied them.
 
+    A view of the drift rows' cells: each cell's action summary is the one summary of the route's weights
+    (:func:`gloo_nb.translate.routes.action_summary`).
+
     Args:
-        drift: ``Inspection.drift`` rows (``resource``, ``route``, ``state``, ``bySource``).
+        drift: ``Inspection.drift`` rows.
         route_table: ``ns/name`` of the team's RouteTable.
 
     Returns:
         Columns ``route``, ``state``, ``intent``, then ``served`` and each replica as present in the rows;
         one row per route of that RouteTable (``-`` where a source lacks the route).
     """
-    mine = [d for d in drift if d.get("resource") == route_table]
+    mine = [d for d in drift if d.resource == route_table]
     sources: dict[str, None] = {}
     for d in mine:
-        sources.update(dict.fromkeys(s for s in d["bySource"] if s != "intent"))
+        sources.update(dict.fromkeys(s for s in d.cells if s != "intent"))
     records = []
     for d in mine:
-        by_source: Mapping[str, str | None] = d["bySource"]
-        record = {"route": d["route"]["match"], "state": d["state"], "intent": by_source.get("intent") or "-"}
+        by_source = d.by_source
+        record = {"route": d.match, "state": d.state, "intent": by_source.get("intent") or "-"}
         record.update({s: by_source.get(s) or "-" for s in sources})
         records.append(record)
     return pd.DataFrame(records, columns=["route", "state", "intent", *sources])

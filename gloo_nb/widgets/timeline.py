@@ -20,30 +20,15 @@ from typing import Any
 import ipywidgets as w
 import pandas as pd
 
+from gloo_nb.analysis.inspection import Inspection, as_datetime, inspection_at, type_name
 from gloo_nb.analysis.timeline import TYPE_ROUTE, Blocked, StateAt, Timeline, rfc3339
 from gloo_nb.analysis.views import invalid_routes_frame, weights_frame, weights_table
-from gloo_nb.app.connect import Inspection, block_causes
 from gloo_nb.journal import parse_time
 from gloo_nb.journal.schema import RECORDER_START
-from gloo_nb.translate.routes import row_from_json
 from gloo_nb.widgets._html import esc, table
 from gloo_nb.widgets.tree import DelegationTreeView
 
 __all__ = ["Moment", "MomentState", "TimeTravel", "TimeTravelView", "inspection_at", "moments"]
-
-_TYPE_NAMES = {"Cluster": "clusters", "Listener": "listeners", "RouteConfiguration": "routes",
-               "ClusterLoadAssignment": "endpoints"}
-
-
-def _type_name(type_url: str) -> str:
-    short = type_url.rsplit(".", 1)[-1]
-    return _TYPE_NAMES.get(short, short)
-
-
-def _py(time: Any) -> datetime:
-    """A pandas Timestamp or datetime as a timezone-aware datetime (the journal's resolution is microseconds)."""
-    return time.to_pydatetime() if isinstance(time, pd.Timestamp) else time
-
 
 # --- moments ---------------------------------------------------------------------------------------------------
 
@@ -84,7 +69,7 @@ def moments(timeline: Timeline) -> list[Moment]:
     happened: dict[datetime, list[str]] = {}
 
     def add(time: Any, text: str) -> None:
-        happened.setdefault(_py(time), []).append(text)
+        happened.setdefault(as_datetime(time), []).append(text)
 
     events = timeline.events_frame()
     for time in events.loc[events["kind"] == RECORDER_START, "time"]:
@@ -94,7 +79,7 @@ def moments(timeline: Timeline) -> list[Moment]:
     served = timeline.served_versions()
     for time, type_url, version, accepted in zip(served["time"], served["typeUrl"], served["version"],
                                                  served["accepted"], strict=True):
-        add(time, f"served {_type_name(type_url)} {version}" + ("" if accepted else " (NACKed by the shadow node)"))
+        add(time, f"served {type_name(type_url)} {version}" + ("" if accepted else " (NACKed by the shadow node)"))
     applied = timeline.applied_versions()
     routes = applied[applied["typeUrl"] == TYPE_ROUTE]
     last: dict[str, Any] = {}
@@ -107,7 +92,7 @@ def moments(timeline: Timeline) -> list[Moment]:
     nacks = timeline.nacks_frame()
     for time, node, type_url, kept in zip(nacks["start"], nacks["node"], nacks["typeUrl"], nacks["version"],
                                           strict=True):
-        add(time, f"{node} rejected {_type_name(type_url)} (kept {kept})")
+        add(time, f"{node} rejected {type_name(type_url)} (kept {kept})")
     for ep in timeline.episodes:
         add(ep.start, "Gloo keeps its last good configuration")
         if ep.end is not None:
@@ -120,36 +105,6 @@ def moments(timeline: Timeline) -> list[Moment]:
 
 
 # --- one moment ------------------------------------------------------------------------------------------------
-
-
-def _rejections(nacks: pd.DataFrame | None, t: datetime) -> dict[str, str]:
-    if nacks is None or not len(nacks):
-        return {}
-    out: dict[str, list[str]] = {}
-    for node, type_url, start, end, count, kept in zip(nacks["node"], nacks["typeUrl"], nacks["start"], nacks["end"],
-                                                       nacks["rejected"], nacks["version"], strict=True):
-        if _py(start) <= t and (pd.isna(end) or t < _py(end)):
-            out.setdefault(node, []).append(f"{_type_name(type_url)} rejected {count} update(s), still at {kept}")
-    return {node: ", ".join(parts) for node, parts in out.items()}
-
-
-def inspection_at(state: StateAt, nacks: pd.DataFrame | None = None) -> Inspection:
-    """The inspector's view of one moment of a journal: intent, served and applied rows with their drift.
-
-    Args:
-        state: :meth:`Timeline.state_at`'s result.
-        nacks: :meth:`Timeline.nacks_frame` (a replica with a NACK open at the moment counts as rejecting).
-
-    Returns:
-        An :class:`~gloo_nb.app.connect.Inspection` as :meth:`GatewayConnection.collect` would have built it
-        then (``routes_frame()``, ``findings_frame()``, ``drift``), for the widgets that take one.
-    """
-    intent = [row_from_json("intent", r) for r in state.intent_routes]
-    served = [row_from_json("served", r) for r in state.served_routes]
-    applied = {node: [row_from_json(node, r) for r in rows] for node, rows in state.applied_routes.items()}
-    inspection = Inspection.from_rows(state.translation, intent, served, applied, _rejections(nacks, state.time))
-    inspection.findings = list(state.findings)  # the journal's findings include its parse findings
-    return inspection
 
 
 @dataclass(frozen=True)
@@ -183,9 +138,8 @@ class MomentState:
 
     def drift_frame(self) -> pd.DataFrame:
         """One row per route: resource, match, state, cause and the action per source."""
-        return pd.DataFrame([{"resource": d["resource"], "virtualHost": d["route"]["virtualHost"],
-                              "match": d["route"]["match"], "state": d["state"], "cause": d["cause"],
-                              **d["bySource"]} for d in self.inspection.drift])
+        return pd.DataFrame([{"resource": d.resource, "virtualHost": d.virtual_host, "match": d.match,
+                              "state": d.state, "cause": d.cause, **d.by_source} for d in self.inspection.drift])
 
     def weights_frame(self) -> pd.DataFrame:
         """Weighted routes: each destination's share per source (:func:`gloo_nb.analysis.views.weights_frame`)."""
@@ -218,7 +172,7 @@ def _header(state: StateAt, blocked: Sequence[Blocked], holding: bool) -> tuple[
     if lines:
         return tuple(lines)
     if holding:
-        causes = "; ".join(block_causes(state.translation)) or state.translation.push.reason
+        causes = "; ".join(c.text() for c in state.translation.block_causes()) or state.translation.push.reason
         return (f"no team blocked; Gloo keeps its last good configuration ({causes}) but no other team has a change "
                 "held back",)
     return ("no team blocked",)

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import io
-import json
 from collections.abc import Mapping
 
 import ipywidgets as w
 import pandas as pd
 from matplotlib.figure import Figure
 
-from gloo_nb.analysis import route_key, routes_frame
+from gloo_nb.analysis import routes_frame
 from gloo_nb.analysis.views import ProbeLike, weights_frame, weights_table
 from gloo_nb.app.connect import GatewayConnection
+from gloo_nb.translate.routes import route_id
 from gloo_nb.widgets._html import esc, table
 from gloo_nb.xds.client import XdsUpdate
 from gloo_nb.xds.decode import fallback_label, route_rows
@@ -54,10 +54,6 @@ def weights_figure(frame: pd.DataFrame, route: str) -> Figure:
     ax.legend(fontsize=7)
     fig.tight_layout()
     return fig
-
-
-def _canonical(match: Mapping[str, object]) -> str:
-    return json.dumps(match, sort_keys=True, separators=(",", ":"))
 
 
 def _png(fig: Figure) -> bytes:
@@ -118,15 +114,15 @@ class TrafficWeightsView(w.VBox):
         """
         client = conn.ads()
         others = self.routes[self.routes["source"] != "served"]
-        owners = dict(zip(zip(self.routes["virtualHost"], self.routes["matchJson"].map(_canonical), strict=True),
-                          self.routes["resource"], strict=True))
+        owners = {route_id(vh, match): res for vh, match, res in
+                  zip(self.routes["virtualHost"], self.routes["matchJson"], self.routes["resource"], strict=True)}
 
         def on_update(update: XdsUpdate) -> None:
             if update.type not in ("rds", "lds", "cds"):
                 return
             snap = client.snapshot()
             rows = route_rows(snap.route_configurations, "served", fallback_body=fallback_label(snap.listeners))
-            served = routes_frame(rows, {route_key(r): owners.get(route_key(r), "") for r in rows})
+            served = routes_frame(rows, {r.id: owners.get(r.id, "") for r in rows})
             self.update(pd.concat([others, served], ignore_index=True))
 
         client.add_listener(on_update)

@@ -4,7 +4,8 @@ Pure functions, no I/O. The hot path (:func:`route_rows`) reads proto fields dir
 about 18 µs per route, which is 1.8 s for 100,000 routes; reading the fields is several times faster. The
 ``match`` and ``action`` dicts use Envoy's proto-JSON field names, so they compare equal to what
 ``MessageToDict`` gives for the fields gloo_nb models, and the summaries are
-:func:`gloo_nb.translate.render.match_summary` / :func:`~gloo_nb.translate.render.action_summary` on them.
+:func:`gloo_nb.translate.routes.match_summary` / :func:`~gloo_nb.translate.routes.action_summary` on them
+(the route model and Gloo's fallback label live in :mod:`gloo_nb.translate.routes`).
 """
 
 from __future__ import annotations
@@ -19,11 +20,11 @@ from envoy.config.cluster.v3 import cluster_pb2
 from envoy.config.endpoint.v3 import endpoint_pb2
 from envoy.config.listener.v3 import listener_pb2
 from envoy.config.route.v3 import route_pb2
-from envoy.extensions.filters.network.http_connection_manager.v3 import http_connection_manager_pb2 as hcm_pb2
 
-from gloo_nb.translate.envoy import FALLBACK_LISTENER
+from gloo_nb.translate.envoy import http_connection_managers  # re-exported (__all__)
 from gloo_nb.translate.routes import (  # re-exported (__all__): served and applied routes are decoded here too
     RouteRow,
+    fallback_label,
     route_action_json,
     route_match_json,
     route_rows,
@@ -50,8 +51,6 @@ __all__ = [
     "route_rows",
     "struct_to_dict",
 ]
-
-_HCM_TYPE = "type.googleapis.com/" + hcm_pb2.HttpConnectionManager.DESCRIPTOR.full_name
 
 
 @dataclass(frozen=True)
@@ -183,31 +182,6 @@ def columns(rows: Sequence[Any]) -> dict[str, list[Any]]:
 # --- listeners, clusters, endpoints ---------------------------------------------------------------
 
 
-def http_connection_managers(listener: listener_pb2.Listener) -> list[hcm_pb2.HttpConnectionManager]:
-    """Return the HTTP connection managers of every filter chain (default chain included).
-
-    Args:
-        listener: The listener.
-
-    Returns:
-        The decoded managers; filters of other types (or undecodable ones) are skipped.
-    """
-    chains = list(listener.filter_chains)
-    if listener.HasField("default_filter_chain"):
-        chains.append(listener.default_filter_chain)
-    out = []
-    for chain in chains:
-        for flt in chain.filters:
-            if flt.HasField("typed_config") and flt.typed_config.type_url == _HCM_TYPE:
-                hcm = hcm_pb2.HttpConnectionManager()
-                try:
-                    hcm.ParseFromString(flt.typed_config.value)
-                except Exception:  # noqa: BLE001 - a broken filter must not hide the listener's other facts
-                    continue
-                out.append(hcm)
-    return out
-
-
 def rds_names(listeners: Iterable[listener_pb2.Listener]) -> list[str]:
     """Return the RDS route configuration names the listeners need, as Envoy subscribes to them.
 
@@ -329,24 +303,3 @@ def endpoint_rows(assignments: Iterable[endpoint_pb2.ClusterLoadAssignment], sou
                     metadata=struct_to_dict(md) if md is not None else {},
                 ))
     return rows
-
-
-def fallback_label(listeners: Iterable[listener_pb2.Listener]) -> str:
-    """Name Gloo's fallback cluster after the status its fallback listener answers, e.g. ``fallback 404``.
-
-    Args:
-        listeners: Listener protos (served or applied).
-
-    Returns:
-        ``fallback <status>``, or ``fallback`` when there is no fallback listener
-        (``route_replacing_sanitizer.go:makeFallbackListenerAndCluster``).
-    """
-    for ls in listeners:
-        if ls.name != FALLBACK_LISTENER:
-            continue
-        for hcm in http_connection_managers(ls):
-            for vh in hcm.route_config.virtual_hosts:
-                for r in vh.routes:
-                    if r.WhichOneof("action") == "direct_response":
-                        return f"fallback {r.direct_response.status}"
-    return "fallback"

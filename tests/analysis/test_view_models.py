@@ -8,9 +8,11 @@ from dataclasses import dataclass, field
 import pandas as pd
 import pytest
 
+from gloo_nb.analysis import DriftInputs, DriftRow, SourceCell, drift_rows, route_key
 from gloo_nb.analysis import views as v
 from gloo_nb.analysis.probe import split
 from gloo_nb.translate.envoy import FALLBACK_CLUSTER
+from gloo_nb.translate.routes import RouteId
 
 pytestmark = pytest.mark.unit
 
@@ -21,24 +23,52 @@ TYPO = f"{ECHO}: Route Warning: InvalidDestinationWarning. Reason: *v1.Upstream 
 
 
 def drow(order, match, state, cause="", resource=ECHO, **by_source):
-    return {"resource": resource, "route": {"virtualHost": "vh", "order": order, "match": match},
-            "state": state, "cause": cause, "bySource": by_source}
+    """A drift row as drift_rows types it, every cell in the route's state (enough for the finding effects)."""
+    reference = "served" if "served" in by_source else "intent"
+    cells = {src: SourceCell(a, state, cause, replaced=bool(a and a.startswith("fallback")))
+             for src, a in by_source.items()}
+    return DriftRow(RouteId("vh", match), resource, order, match, state, cause, reference, cells)
+
+
+@dataclass(frozen=True)
+class DriftInput:
+    """A route row of one source (the fields drift reads)."""
+
+    order: int
+    match_summary: str
+    action_summary: str
+    replaced: bool = False
+    virtual_host: str = "vh"
+
+    @property
+    def match(self):
+        return {"summary": self.match_summary}
+
+
+def classified(order, match, intent, served, r0, r1, facts=None):
+    """drift_rows on one route: each source's action (None: the source lacks it), served None: not read."""
+    def rows(action):
+        return [] if action is None else [DriftInput(order, match, action, replaced=action.startswith("fallback"))]
+
+    out = drift_rows(rows(intent), None if served is ... else rows(served), {R0: rows(r0), R1: rows(r1)},
+                     facts or DriftInputs())
+    assert len(out) == 1
+    return out[0]
 
 
 # --- drift grid ---------------------------------------------------------------------------------
 
 
 def test_grid_cells_follow_the_reference_and_name_the_rejecting_replica() -> None:
+    replaced = DriftInput(4, "prefix /e", "fallback 404", replaced=True)
     rows = [
-        drow(0, "prefix /a", "in-sync", intent="a", served="a", **{R0: "a", R1: "a"}),
-        drow(1, "prefix /b", "blocked-by-last-known-good", TYPO, intent="b2", served="b1", **{R0: "b1", R1: "b1"}),
-        drow(2, "prefix /c", "rejected-by-envoy", f"{R1}: rejected 2 update(s)", intent="c2", served="c2",
-             **{R0: "c2", R1: "c1"}),
-        drow(3, "prefix /d", "replica-lagging", f"{R0} not yet at the served configuration", intent="d",
-             served="d", **{R0: None, R1: "d"}),
-        drow(4, "prefix /e", "replaced-by-fallback", TYPO, intent="fallback 404", served="fallback 404",
-             **{R0: "fallback 404", R1: "fallback 404"}),
-        drow(5, "prefix /f", "pending", "not served yet", intent="f", served=None, **{R0: None, R1: None}),
+        classified(0, "prefix /a", "a", "a", "a", "a"),
+        classified(1, "prefix /b", "b2", "b1", "b1", "b1", DriftInputs(blocked=True, block_causes=[TYPO])),
+        classified(2, "prefix /c", "c2", "c2", "c2", "c1", DriftInputs(rejected={R1: "rejected 2 update(s)"})),
+        classified(3, "prefix /d", "d", "d", None, "d"),
+        classified(4, "prefix /e", *["fallback 404"] * 4,
+                   DriftInputs(route_causes={route_key(replaced): TYPO})),
+        classified(5, "prefix /f", "f", None, None, None),
     ]
     g = v.drift_grid(rows)
     assert g.sources == ["served", R0, R1]
@@ -62,7 +92,7 @@ def test_grid_cells_follow_the_reference_and_name_the_rejecting_replica() -> Non
 
 
 def test_grid_without_served_or_replicas_uses_the_intent() -> None:
-    g = v.drift_grid([drow(0, "prefix /a", "in-sync", intent="a")])
+    g = v.drift_grid(drift_rows([DriftInput(0, "prefix /a", "a")], None, {}, DriftInputs()))
     assert g.sources == ["intent"] and g.frame().values.tolist() == [["in-sync"]]
     assert v.drift_grid([]).routes == []
 
@@ -105,7 +135,10 @@ def test_replaced_effect_carries_the_fallback_status() -> None:
 
 def routes(*rows):
     cols = ["source", "virtualHost", "order", "match", "resource", "actionJson"]
-    return pd.DataFrame([dict(zip(cols, r, strict=True)) for r in rows], columns=cols)
+    frame = pd.DataFrame([dict(zip(cols, r, strict=True)) for r in rows], columns=cols)
+    # A route's identity is its virtual host and match JSON (RouteId); "prefix /x" stands for {"prefix": "/x"}.
+    frame["matchJson"] = [dict([m.split(" ", 1)]) for m in frame["match"]]
+    return frame
 
 
 def test_missing_cluster_dropped_and_none() -> None:
@@ -234,10 +267,10 @@ def test_parse_header_lines() -> None:
 
 
 def test_a_replaced_route_with_a_lagging_replica_stays_replaced_in_cells_and_effects() -> None:
-    assert v.is_fallback("fallback 404") and v.is_fallback("fallback")
-    assert not v.is_fallback("fallback_gloo-system") and not v.is_fallback(None)
-    row = drow(0, "prefix /echo", "replica-lagging", f"{R1} not yet at the served configuration",
-               intent="fallback 404", served="fallback 404", **{R0: "fallback 404", R1: "echo v2"})
+    key = route_key(DriftInput(0, "prefix /echo", "fallback 404"))
+    row = classified(0, "prefix /echo", "fallback 404", "fallback 404", "fallback 404", "echo v2",
+                     DriftInputs(resources={key: ECHO}))
+    assert row.state == "replica-lagging" and row.reference_cell.replaced
     g = v.drift_grid([row])
     assert g.frame().values.tolist() == [["replaced-by-fallback", "replaced-by-fallback", "replica-lagging"]]
     assert g.cells[0][0].cause == "Gloo replaced the invalid route by its fallback response"

@@ -105,7 +105,7 @@ def test_snapshot_bundle_gives_the_same_inspection_offline(incident) -> None:
     assert _row(offline.drift, "prefix /foxtrot")["state"] == "blocked-by-last-known-good"
     cli = subprocess.run([sys.executable, "-m", "gloo_nb", "inspect", "--snapshot", str(bundle), "--json"],
                          capture_output=True, text=True, timeout=60)
-    assert cli.returncode == 0 and json.loads(cli.stdout)["drift"] == json.loads(json.dumps(live.drift))
+    assert cli.returncode == 0 and json.loads(cli.stdout)["drift"] == [d.as_json() for d in live.drift]
 
 
 def test_admin_apis_through_port_forwards_as_on_a_cluster(incident) -> None:

@@ -11,15 +11,8 @@ from gloo_nb.models import HeaderMatcher, Matcher, QueryParameterMatcher, Redire
 from gloo_nb.translate import translate
 from gloo_nb.translate.check import problems, summary_line
 from gloo_nb.translate.proxy import ProxyRoute
-from gloo_nb.translate.render import (
-    action_json,
-    action_summary,
-    first_message,
-    match_summary,
-    matcher_json,
-    render,
-    render_text,
-)
+from gloo_nb.translate.render import action_json, first_message, matcher_json, render, render_text
+from gloo_nb.translate.routes import action_summary, match_summary
 
 pytestmark = pytest.mark.unit
 

@@ -8,11 +8,13 @@ from pathlib import Path
 import pytest
 from sandboxkit import sandbox
 
+from gloo_nb.analysis import DriftRow, SourceCell
 from gloo_nb.app import notebook as nb
 from gloo_nb.app.connect import connect_sandbox
 from gloo_nb.app.rollout import Rollout, StepReport
 from gloo_nb.rollout import RolloutStatus, RolloutTarget, StepStatus
 from gloo_nb.rollout.effects import Converged, ProbeObservation
+from gloo_nb.translate.routes import RouteId
 from gloo_nb.widgets.rollout import (
     STATE_COLOURS,
     RolloutStepper,
@@ -115,16 +117,17 @@ def test_probe_rows_carry_the_reports_verdicts() -> None:
 
 
 def test_weights_rows_keep_the_team_routes_only() -> None:
+    def drow(resource, order, match, state, by_source):
+        reference = "served" if "served" in by_source else "intent"
+        cells = {src: SourceCell(action, state, "") for src, action in by_source.items()}
+        return DriftRow(RouteId("vh", match), resource, order, match, state, "", reference, cells)
+
     drift = [
-        {"resource": "foxtrot/foxtrot-routes", "route": {"virtualHost": "vh", "order": 0, "match": "prefix /foxtrot"},
-         "state": "replica-lagging", "cause": "",
-         "bySource": {"intent": "v1 50, v2 50", "served": "v1 50, v2 50", "proxy-0": "v1 50, v2 50",
-                      "proxy-1": "v1 100"}},
-        {"resource": "echo/echo-routes", "route": {"virtualHost": "vh", "order": 1, "match": "prefix /echo"},
-         "state": "in-sync", "cause": "", "bySource": {"intent": "echo", "served": "echo", "proxy-0": "echo"}},
-        {"resource": "foxtrot/foxtrot-routes", "route": {"virtualHost": "vh", "order": 1, "match": "prefix /f2"},
-         "state": "pending", "cause": "", "bySource": {"intent": "v2", "served": None, "proxy-0": None,
-                                                       "proxy-1": None}},
+        drow("foxtrot/foxtrot-routes", 0, "prefix /foxtrot", "replica-lagging",
+             {"intent": "v1 50, v2 50", "served": "v1 50, v2 50", "proxy-0": "v1 50, v2 50", "proxy-1": "v1 100"}),
+        drow("echo/echo-routes", 1, "prefix /echo", "in-sync", {"intent": "echo", "served": "echo", "proxy-0": "echo"}),
+        drow("foxtrot/foxtrot-routes", 1, "prefix /f2", "pending",
+             {"intent": "v2", "served": None, "proxy-0": None, "proxy-1": None}),
     ]
     frame = weights_rows(drift, "foxtrot/foxtrot-routes")
     assert list(frame.columns) == ["route", "state", "intent", "served", "proxy-0", "proxy-1"]

@@ -17,7 +17,8 @@ from gloo_nb.models.codec import parse_object
 from gloo_nb.models.defaults import helm_default_settings_manifest
 from gloo_nb.translate import Translator
 from gloo_nb.translate.envoy import FALLBACK_CLUSTER
-from gloo_nb.translate.render import envoy_json, envoy_route_rows
+from gloo_nb.translate.render import envoy_json
+from gloo_nb.translate.routes import rows_from_envoy_json
 from gloo_nb.xds.decode import (
     cluster_rows,
     columns,
@@ -74,9 +75,9 @@ def test_seed_rows_match_message_to_dict_and_render() -> None:
         assert row.match == match
         assert row.action == action
     # The same summaries as `gloo-nb translate`'s tables.
-    rendered = envoy_route_rows(envoy_json(t.envoy))
-    assert [(r.virtual_host, r.order, r.match_summary, r.action_summary) for r in rows] == [
-        (r.virtual_host, r.order, r.match, r.action) for r in rendered]
+    rendered = rows_from_envoy_json(envoy_json(t.envoy))
+    assert [(r.virtual_host, r.order, r.match_summary, r.action_summary, r.replaced, r.id) for r in rows] == [
+        (r.virtual_host, r.order, r.match_summary, r.action_summary, r.replaced, r.id) for r in rendered]
     replaced = [r for r in rows if r.replaced]
     assert [(r.match_summary, r.action_summary) for r in replaced] == [("prefix /echo, stage=canary", "fallback 404")]
     assert replaced[0].action["cluster"] == FALLBACK_CLUSTER
