@@ -6,6 +6,8 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pytest
+
 from gloo_nb.analysis import DriftRow
 from gloo_nb.analysis.inspection import Inspection, collect
 from gloo_nb.app.manifests import read_manifests
@@ -15,6 +17,8 @@ from gloo_nb.translate import Translation, Translator
 from gloo_nb.xds.admin import TypeStats, XdsStats
 from gloo_nb.xds.decode import ServedSnapshot
 from gloo_nb.xds.protos import TYPE_ROUTE
+
+pytestmark = pytest.mark.unit
 
 SEED = Path(__file__).resolve().parents[2] / "data" / "scenarios" / "two-phase-canary" / "part2"
 BASE = ["echo.yaml", "foxtrot.yaml", "upstream-echo.yaml", "upstream-foxtrot.yaml", "foxtrot-v2.yaml", "echo-v2.yaml",

@@ -11,9 +11,13 @@ from __future__ import annotations
 from contextlib import ExitStack
 from pathlib import Path
 
-from sandboxkit import PART2, eventually, fetch, kubectl_for, sandbox
+import pytest
+from polling import wait_until
+from sandboxkit import PART2, fetch, kubectl_for, sandbox
 
 from gloo_nb.xds.admin import EnvoyAdmin
+
+pytestmark = [pytest.mark.sandbox, pytest.mark.envoy]
 
 BROKEN_VS = """
 apiVersion: gateway.solo.io/v1
@@ -40,8 +44,8 @@ def test_two_sandboxes_each_serve_their_fallback_listener(tmp_path: Path) -> Non
             kube.run("patch", "-n", "gloo-system", "settings", "default", "--type", "merge", "--patch",
                      (PART2 / "settings-patch.yaml").read_text())
         for info in infos:
-            eventually(lambda info=info: fetch(info.gateway + "/broken"), lambda r: r.status == 404,
-                       f"{info.gateway}/broken should answer the fallback 404")
+            wait_until(lambda info=info: fetch(info.gateway + "/broken"), f"{info.gateway}/broken answering the "
+                       f"fallback 404", until=lambda r: r.status == 404)
             assert fetch(info.gateway + "/").body == "fine"
             for admin in info.envoy_admin:
                 assert EnvoyAdmin(admin).xds_stats().rejected == 0, admin

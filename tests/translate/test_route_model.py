@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from builders import GS, kube_upstream, m, ref, route, rt, settings, to, vs
 
 from gloo_nb.models import ResourceKey
@@ -9,6 +11,8 @@ from gloo_nb.translate import Translator, translate
 from gloo_nb.translate.envoy import FALLBACK_CLUSTER
 from gloo_nb.translate.render import envoy_json
 from gloo_nb.translate.routes import (
+
+pytestmark = pytest.mark.unit
     RouteId,
     destination_shares,
     fallback_label,
