@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from builders import GS, kube_upstream, m, ref, route, rt, settings, to, vs
 
 from gloo_nb.models import ResourceKey
@@ -11,8 +10,6 @@ from gloo_nb.translate import Translator, translate
 from gloo_nb.translate.envoy import FALLBACK_CLUSTER
 from gloo_nb.translate.render import envoy_json
 from gloo_nb.translate.routes import (
-
-pytestmark = pytest.mark.unit
     RouteId,
     destination_shares,
     fallback_label,
@@ -21,6 +18,8 @@ pytestmark = pytest.mark.unit
     route_rows,
     rows_from_envoy_json,
 )
+
+pytestmark = pytest.mark.unit
 
 UP = kube_upstream("echo")
 TEAM = ResourceKey("RouteTable", "team", "routes")
