@@ -35,7 +35,7 @@ from datetime import time as time_of_day
 from pathlib import Path
 from typing import Any
 
-from gloo_nb.errors import GlooNbError
+from gloo_nb.errors import GlooNbError, UsageError
 from gloo_nb.sandbox.kinds import KINDS, NAMESPACE, POD, Kind, kind_of
 from gloo_nb.sandbox.statedir import private_dir
 
@@ -95,7 +95,7 @@ CONTROLLER = Identity("system:kube-controller-manager", ("system:authenticated",
 GLOO = Identity("system:serviceaccount:gloo-system:gloo", ("system:serviceaccounts", "system:authenticated"))
 
 
-class ApiError(GlooNbError):
+class ApiError(UsageError):
     """A Kubernetes-style failure, answered as a ``Status`` object.
 
     Attributes:

@@ -33,6 +33,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
+from gloo_nb.errors import UsageError
+
 _MAX_HEADER_BYTES = 1 << 20
 _REASONS = {
     100: "Continue", 200: "OK", 201: "Created", 202: "Accepted", 204: "No Content", 301: "Moved Permanently",
@@ -48,7 +50,7 @@ HTTP_ECHO_IMAGE = "hashicorp/http-echo"
 HTTP_ECHO_DEFAULT_LISTEN = ":5678"
 
 
-class WorkloadExit(Exception):
+class WorkloadExit(UsageError):
     """The emulated program ends before serving, with an exit code and what it printed.
 
     Attributes:
