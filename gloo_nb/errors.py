@@ -10,8 +10,7 @@ one boundary (``gloo_nb.cli.exit_code_for``)::
     │   ├── NotebookError        (app.notebook)     a cell passed something unusable
     │   ├── RecorderError        (app.record)       bad poll interval, recorder reused, journal unopenable
     │   ├── XdsClientError       (xds.client)       bad xDS address, closed client
-    │   ├── ApiError             (sandbox.store)    the sandbox's API refuses a request (a Status)
-    │   └── WorkloadExit         (sandbox.workloads) an emulated program rejects its flags
+    │   └── ApiError             (sandbox.apierror) the sandbox's API refuses a request (a Status)
     ├── UnreachableError                     something outside cannot be reached or started     exit 2
     │   ├── GatewayUnreachable   (app.connect)      a part of the gateway (xDS, admin, pods)
     │   ├── KubeError            (kube.client)      the Kubernetes API refused or failed
@@ -34,6 +33,9 @@ one boundary (``gloo_nb.cli.exit_code_for``)::
         │   └── ForeignJournal   (app.rollout)      the journal is another cluster's or object's
         └── RolloutConflict                         another writer changed the object             exit 3
             └── ConflictError    (kube.client)
+
+Outside the tree on purpose: ``sandbox.workloads.WorkloadExit`` (that file runs alone as a pod's
+process, ``python -I -S workloads.py``, so it imports only the standard library).
 
 Guard and proof failures are outcomes of a step (``StepReport.outcome``), not exceptions: a
 rollout that stops on them is reported, and ``gloo-nb rollout`` exits 1.

@@ -25,11 +25,12 @@ from typing import Any
 
 from gloo_nb.app.connect import GatewayConnection, Inspection, connect, connect_sandbox
 from gloo_nb.app.manifests import read_documents
+from gloo_nb.app.resources import seed_scenario
 from gloo_nb.app.snapshot import SnapshotBundle, open_snapshot
 from gloo_nb.errors import GlooNbError, UsageError
 from gloo_nb.kube import KubeClient
 
-SEED = Path(__file__).resolve().parents[2] / "data" / "scenarios" / "two-phase-canary" / "part2"
+SEED = seed_scenario("part2")
 """The seed scenario's Part 2 manifests."""
 SEED_PROFILE = "1.3"
 """The seed manifests only work in Gloo 1.3 (``servicePort: 8080``)."""

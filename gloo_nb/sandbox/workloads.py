@@ -33,8 +33,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
-from gloo_nb.errors import UsageError
-
 _MAX_HEADER_BYTES = 1 << 20
 _REASONS = {
     100: "Continue", 200: "OK", 201: "Created", 202: "Accepted", 204: "No Content", 301: "Moved Permanently",
@@ -50,7 +48,7 @@ HTTP_ECHO_IMAGE = "hashicorp/http-echo"
 HTTP_ECHO_DEFAULT_LISTEN = ":5678"
 
 
-class WorkloadExit(UsageError):
+class WorkloadExit(Exception):  # not in gloo_nb.errors: this file runs as `python -I -S workloads.py`, stdlib only
     """The emulated program ends before serving, with an exit code and what it printed.
 
     Attributes:

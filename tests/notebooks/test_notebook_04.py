@@ -16,6 +16,7 @@ import nbformat
 
 from gloo_nb.analysis.incident import incident_summary
 from gloo_nb.analysis.timeline import load_timeline
+from gloo_nb.app.resources import seed_incident_journal
 
 _spec = importlib.util.spec_from_file_location("notebooks_helpers_04", Path(__file__).resolve().parent
                                                / "test_notebooks.py")
@@ -25,7 +26,7 @@ _spec.loader.exec_module(nbt)
 
 venv_kernel = nbt.venv_kernel  # the fixture: a kernelspec running this venv's python
 NAME = "04-post-incident-analysis.ipynb"
-SHIPPED = nbt.ROOT / "data" / "journals" / "seed-incident"
+SHIPPED = seed_incident_journal()  # data/journals/seed-incident in a checkout is a symlink to it
 SCRIPT = nbt.ROOT / "scripts" / "record_seed_incident.py"
 CAUSE = "echo/echo-routes: Route Warning: InvalidDestinationWarning. Reason: *v1.Upstream {echo-typo gloo-system} " \
         "not found"
