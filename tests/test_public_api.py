@@ -64,3 +64,9 @@ def test_the_shipped_data_is_package_data():
     # the repository's paths (README, tests, scripts) reach the same folders
     assert (REPO / "data" / "scenarios" / "two-phase-canary").resolve() == scenario.resolve()
     assert (REPO / "data" / "journals" / "seed-incident").resolve() == journal.resolve()
+
+
+def test_no_module_shadows_the_standard_library():
+    # The sandbox runs some files as scripts (`python -S workloads.py`): their folder comes first on sys.path.
+    package = Path(gloo_nb.__file__).parent
+    assert [p for p in package.rglob("*.py") if p.stem in sys.stdlib_module_names] == []

@@ -1,4 +1,5 @@
-"""Installed, not only checked out: a wheel built from the repository runs the demo in a fresh venv.
+"""Installed, not only checked out: a wheel built from the repository runs the demo and a notebook's own
+sandbox in a fresh venv.
 
 Run it alone with ``pytest -m wheel``. It builds offline (``--no-build-isolation --no-index``: setuptools
 and wheel come from the dev venv) and installs with ``--no-deps``; the fresh venv reaches the dev venv's
@@ -63,3 +64,14 @@ def test_a_wheel_installed_outside_the_checkout_runs_the_demo(tmp_path: Path) ->
     assert f"files from {purelib}" in done.stdout, done.stdout
     assert "200 version:foxtrot-v1 x20" in done.stdout and "Step 2:" not in done.stdout, done.stdout
     assert done.stdout.endswith("Sandbox stopped.\n"), done.stdout
+
+    # The notebooks' own-sandbox mode: no parameters start a 1.3 sandbox; the seed files come from the wheel.
+    cell = ("import gloo_nb\n"
+            "gw = gloo_nb.open_gateway()\n"
+            "try:\n"
+            "    print('\\n'.join(gw.apply(['vs.yaml'])))\n"
+            "    print(gw.describe())\n"
+            "finally:\n"
+            "    gw.close()\n")
+    done = _run(python, "-c", cell, cwd=tmp_path, env=env, timeout=120)
+    assert "VirtualService gloo-system/app created (vs.yaml)" in done.stdout, done.stdout

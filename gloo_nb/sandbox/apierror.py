@@ -1,6 +1,6 @@
 """The sandbox API's one error: a Kubernetes ``Status`` failure.
 
-Its own module, below the store and the store's rules (:mod:`gloo_nb.sandbox.selectors`,
+Its own module, below the store and the store's rules (:mod:`gloo_nb.sandbox.object_selectors`,
 :mod:`gloo_nb.sandbox.validation`), so that they all raise it without importing each other in a circle.
 """
 

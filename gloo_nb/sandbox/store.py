@@ -38,7 +38,7 @@ from typing import Any
 from gloo_nb.errors import BadDataError, GlooNbError, UsageError
 from gloo_nb.sandbox.apierror import ApiError
 from gloo_nb.sandbox.kinds import KINDS, NAMESPACE, POD, Kind, kind_of
-from gloo_nb.sandbox.selectors import field_matcher, label_matcher
+from gloo_nb.sandbox.object_selectors import field_matcher, label_matcher
 from gloo_nb.sandbox.statedir import private_dir
 from gloo_nb.sandbox.validation import apply_defaults, validate
 

@@ -19,8 +19,8 @@ from gloo_nb.models.codec import parse_object
 from gloo_nb.sandbox import kinds as k
 from gloo_nb.sandbox.apierror import ApiError
 from gloo_nb.sandbox.kinds import Kind
+from gloo_nb.sandbox.object_selectors import label_selector_matches
 from gloo_nb.sandbox.prober import PROBE_DEFAULTS
-from gloo_nb.sandbox.selectors import label_selector_matches
 
 __all__ = ["apply_defaults", "invalid", "unknown_fields", "validate"]
 

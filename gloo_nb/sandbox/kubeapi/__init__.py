@@ -4,7 +4,7 @@ Real ``kubectl`` (1.32) and the official Python client work against it: discover
 CRUD, watch, tables, patches, impersonation and RBAC. ``KubeApiServer`` runs in the caller's event loop;
 ``ServerThread`` runs one in a background thread.
 
-This package sits above the store: the store and its rules (:mod:`gloo_nb.sandbox.selectors`,
+This package sits above the store: the store and its rules (:mod:`gloo_nb.sandbox.object_selectors`,
 :mod:`gloo_nb.sandbox.validation`) never import it (an import-linter contract says so).
 """
 

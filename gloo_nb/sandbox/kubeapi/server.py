@@ -22,7 +22,7 @@ from gloo_nb.sandbox.kinds import Kind, kind_by_plural
 from gloo_nb.sandbox.kubeapi import auth, crds, discovery, patches, protobuf, rbac
 from gloo_nb.sandbox.kubeapi.pki import Credentials
 from gloo_nb.sandbox.kubeapi.tables import table
-from gloo_nb.sandbox.selectors import field_matcher, label_matcher
+from gloo_nb.sandbox.object_selectors import field_matcher, label_matcher
 from gloo_nb.sandbox.store import ApiError, Identity, Store, WatchEvent, conflict
 from gloo_nb.sandbox.validation import unknown_fields
 
