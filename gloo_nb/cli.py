@@ -1,8 +1,10 @@
 """The ``gloo-nb`` command: a thin forwarder to the library.
 
-Exit codes: 0 done (``check``: no problems), 1 ``check`` found problems, 2 unreadable input or bad
-usage, 130 interrupted. Errors are one line on stderr, never a traceback (set ``GLOO_NB_DEBUG=1``
-to see one for an unexpected error).
+Exit codes: 0 done (``check``: no problems), 1 ``check`` found problems (``rollout``: a guard or proof
+failed), 2 unreadable input, bad usage or an unreachable cluster, 3 a conflicting writer stopped a
+rollout, 130 interrupted. :func:`main` is the one place that maps the error groups of
+:mod:`gloo_nb.errors` to exit codes (:data:`EXIT_CODES`). Errors are one line on stderr, never a
+traceback (set ``GLOO_NB_DEBUG=1`` to see one for an unexpected error).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from gloo_nb._text import escape_controls
 from gloo_nb._types import PROFILES, check_profile
 from gloo_nb.app.manifests import read_input, read_manifests, read_stream
-from gloo_nb.errors import GlooNbError, UsageError
+from gloo_nb.errors import BadDataError, GlooNbError, RolloutConflict, RolloutError, UnreachableError, UsageError
 from gloo_nb.models.codec import ParseResult
 from gloo_nb.translate import Translation, translate
 from gloo_nb.translate.check import problems, summary_line
@@ -106,8 +108,8 @@ def run_sandbox(args: argparse.Namespace) -> int:
             started = runner.start(state_dir, gloo_version=args.gloo_version, replicas=args.replicas,
                                    exit_with=args.exit_with)
         except runner.SandboxError as err:
-            sys.stderr.write(f"{PROG}: {err}\n")
-            return 1
+            # the sandbox contract: a start that fails (one already runs, it died starting) exits 1, not 2
+            return _fail(str(err), 1)
         sys.stdout.write(json.dumps(started.data, indent=2) + "\n")
         return 0
     if args.action == "stop":
@@ -576,11 +578,34 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _fail(message: str) -> int:
+EXIT_CODES: tuple[tuple[type[GlooNbError], int], ...] = (
+    (RolloutConflict, 3),  # before RolloutError and UnreachableError: a ConflictError is all three
+    (UsageError, 2),
+    (BadDataError, 2),
+    (UnreachableError, 2),
+    (RolloutError, 2),
+    (GlooNbError, 2),
+)
+"""Exit code per error group of :mod:`gloo_nb.errors`, first match wins."""
+
+
+def exit_code_for(err: GlooNbError) -> int:
+    """The exit code of ``gloo-nb`` for an error that ends a command.
+
+    Args:
+        err: The error.
+
+    Returns:
+        The code of the first group in :data:`EXIT_CODES` the error belongs to.
+    """
+    return next(code for group, code in EXIT_CODES if isinstance(err, group))
+
+
+def _fail(message: str, code: int = 2) -> int:
     one_line = " ".join(line.strip() for line in message.splitlines() if line.strip())
     # names and messages in errors come from files and clusters: print them, never obey them
     sys.stderr.write(f"{PROG}: {escape_controls(one_line)}\n")
-    return 2
+    return code
 
 
 def _silence_stdout() -> None:
@@ -605,7 +630,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
         return int(args.run(args))
     except GlooNbError as err:
-        return _fail(str(err))
+        return _fail(str(err), exit_code_for(err))
     except KeyboardInterrupt:
         sys.stderr.write(f"{PROG}: interrupted\n")
         return 130

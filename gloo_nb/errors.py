@@ -2,16 +2,80 @@
 
 Findings about Gloo resources are data (see :class:`gloo_nb.models.Finding`), never exceptions.
 These exceptions are raised only when the program cannot go on, and each says what to do next.
+Catch a group to handle every error of one kind; ``gloo-nb`` maps the groups to exit codes at its
+one boundary (``gloo_nb.cli.exit_code_for``)::
+
+    GlooNbError                              anything gloo_nb raises on purpose
+    ├── UsageError                           asked for something that cannot be done as asked   exit 2
+    │   ├── NotebookError        (app.notebook)     a cell passed something unusable
+    │   ├── RecorderError        (app.record)       bad poll interval, recorder reused, journal unopenable
+    │   ├── XdsClientError       (xds.client)       bad xDS address, closed client
+    │   └── ApiError             (sandbox.apierror) the sandbox's API refuses a request (a Status)
+    ├── UnreachableError                     something outside cannot be reached or started     exit 2
+    │   ├── GatewayUnreachable   (app.connect)      a part of the gateway (xDS, admin, pods)
+    │   ├── KubeError            (kube.client)      the Kubernetes API refused or failed
+    │   │   ├── PortForwardError (kube.portforward)
+    │   │   └── ConflictError    (kube.client)      409: also a RolloutConflict
+    │   ├── EnvoyAdminError      (xds.admin)        an Envoy admin API
+    │   ├── SandboxError         (sandbox.runner)   a sandbox cannot be started, stopped or reached
+    │   ├── EnvoyError           (sandbox.envoy)    a sandbox Envoy replica does not start
+    │   ├── XdsServerError       (sandbox.xds_server)  the sandbox's ADS server cannot listen
+    │   └── DialError            (sandbox.portforward) a pod's port does not answer
+    ├── BadDataError                         input that cannot be read                          exit 2
+    │   ├── ParseError                              a document (file, document index, field)
+    │   ├── BundleError          (app.snapshot)     a snapshot bundle
+    │   ├── JournalError         (journal.events)   a journal file or event
+    │   ├── SelectionError       (translate.selection) a bad route-table selector (Gloo's warning;
+    │                                               the translator turns it into a finding)
+    │   └── VirtualServiceAborted (translate.gateway) Gloo 1.3 drops a whole VirtualService (a finding too)
+    └── RolloutError                         the rollout cannot be planned or go on             exit 2
+        ├── RolloutStopped       (app.rollout)      a step cannot be run (dry run, no gateway URL...)
+        │   └── ForeignJournal   (app.rollout)      the journal is another cluster's or object's
+        └── RolloutConflict                         another writer changed the object             exit 3
+            └── ConflictError    (kube.client)
+
+Outside the tree on purpose: ``sandbox.workloads.WorkloadExit`` (that file runs alone as a pod's
+process, ``python -I -S workloads.py``, so it imports only the standard library).
+
+Guard and proof failures are outcomes of a step (``StepReport.outcome``), not exceptions: a
+rollout that stops on them is reported, and ``gloo-nb rollout`` exits 1.
 """
 
 from __future__ import annotations
+
+__all__ = ["BadDataError", "GlooNbError", "ParseError", "RolloutConflict", "RolloutError", "UnreachableError",
+           "UsageError"]
 
 
 class GlooNbError(Exception):
     """Base class of every error gloo_nb raises on purpose."""
 
 
-class ParseError(GlooNbError):
+class UsageError(GlooNbError):
+    """A caller asked for something that cannot be done as asked (bad option, unknown profile)."""
+
+
+class UnreachableError(GlooNbError):
+    """Something outside gloo_nb cannot be reached or started: Kubernetes, xDS, an Envoy admin, a port-forward.
+
+    The message names the address or object and what to check (is it running, is the port right,
+    does the identity have the permission).
+    """
+
+
+class BadDataError(GlooNbError):
+    """Input cannot be read at all: a manifest document, a snapshot bundle, a journal."""
+
+
+class RolloutError(GlooNbError):
+    """The rollout cannot be planned, resumed or continued as asked (no default route, a foreign header route...)."""
+
+
+class RolloutConflict(RolloutError):
+    """Another writer changed the object the rollout writes: re-read it and decide before going on."""
+
+
+class ParseError(BadDataError):
     """A document cannot be read at all (bad YAML, wrong type for a known field, missing name).
 
     Attributes:
@@ -42,6 +106,3 @@ class ParseError(GlooNbError):
             parts.append(f"field {self.field}")
         return ": ".join(parts) + f": {self.problem}"
 
-
-class UsageError(GlooNbError):
-    """A caller asked for something that cannot be done as asked (bad option, unknown profile)."""

@@ -9,8 +9,8 @@ the control plane's xDS port) are reached through port-forwards opened via the K
 
 from __future__ import annotations
 
-import contextlib
 import json
+import logging
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -19,7 +19,7 @@ from typing import Any
 
 from gloo_nb._types import Profile, check_profile
 from gloo_nb.analysis.inspection import Inspection, collect
-from gloo_nb.errors import GlooNbError
+from gloo_nb.errors import UnreachableError
 from gloo_nb.kube import KubeClient, KubeError, resource_for
 from gloo_nb.kube.portforward import PortForward
 from gloo_nb.models.codec import ParseResult, parse_objects
@@ -29,6 +29,9 @@ from gloo_nb.translate.eds import kube_endpoints_of
 from gloo_nb.xds.admin import EnvoyAdmin, XdsStats
 from gloo_nb.xds.client import AdsClient
 from gloo_nb.xds.decode import ServedSnapshot
+
+_log = logging.getLogger(__name__)
+
 
 GLOO_KINDS = ("VirtualService", "RouteTable", "Gateway", "Upstream", "Settings")
 """The Gloo resources read for the intent."""
@@ -40,7 +43,7 @@ XDS_PORT = 9977
 DEFAULT_ROLE = "gloo-system~gateway-proxy"
 
 
-class GatewayUnreachable(GlooNbError):
+class GatewayUnreachable(UnreachableError):
     """A part of the gateway cannot be reached; the message says which and what to check."""
 
 
@@ -238,8 +241,11 @@ class GatewayConnection:
     def close(self) -> None:
         """Close the xDS stream and every port-forward."""
         while self._closers:
-            with contextlib.suppress(Exception):
-                self._closers.pop()()
+            closer = self._closers.pop()
+            try:
+                closer()
+            except Exception as exc:  # noqa: BLE001 - one broken part must not keep the others open
+                _log.debug("closing %r failed: %r", closer, exc)
 
     def __enter__(self) -> GatewayConnection:
         return self

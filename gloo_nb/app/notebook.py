@@ -26,11 +26,12 @@ from typing import Any
 from gloo_nb.analysis.inspection import Inspection
 from gloo_nb.app.connect import GatewayConnection, connect, connect_sandbox
 from gloo_nb.app.manifests import read_documents
+from gloo_nb.app.resources import seed_scenario
 from gloo_nb.app.snapshot import SnapshotBundle, open_snapshot
-from gloo_nb.errors import GlooNbError
+from gloo_nb.errors import GlooNbError, UsageError
 from gloo_nb.kube import KubeClient
 
-SEED = Path(__file__).resolve().parents[2] / "data" / "scenarios" / "two-phase-canary" / "part2"
+SEED = seed_scenario("part2")
 """The seed scenario's Part 2 manifests."""
 SEED_PROFILE = "1.3"
 """The seed manifests only work in Gloo 1.3 (``servicePort: 8080``)."""
@@ -55,7 +56,7 @@ TRANSIENT = frozenset({"pending", "replica-lagging", "absent"})
 """Drift states that change by themselves once the configuration has propagated."""
 
 
-class NotebookError(GlooNbError):
+class NotebookError(UsageError):
     """A notebook helper cannot do what a cell asked; the message says what to pass or check."""
 
 

@@ -41,7 +41,7 @@ from google.protobuf import json_format
 
 from gloo_nb.app.connect import GLOO_KINDS, GatewayConnection, GatewayUnreachable
 from gloo_nb.app.probe import ProbeResult
-from gloo_nb.errors import GlooNbError
+from gloo_nb.errors import GlooNbError, UsageError
 from gloo_nb.journal import JournalWriter, redact
 from gloo_nb.journal.schema import (
     KUBE_EVENT,
@@ -90,7 +90,7 @@ _WATCH_SECONDS = 30
 _RETRY_SECONDS = 1.0
 
 
-class RecorderError(GlooNbError):
+class RecorderError(UsageError):
     """The recorder cannot start or go on; the message says what to check."""
 
 

@@ -24,7 +24,7 @@ from gloo_nb.analysis import DriftRow, RouteKey
 from gloo_nb.analysis.inspection import Inspection
 from gloo_nb.app.connect import GatewayConnection
 from gloo_nb.app.probe import probe
-from gloo_nb.errors import GlooNbError
+from gloo_nb.errors import GlooNbError, RolloutError
 from gloo_nb.journal import JournalWriter, read_journal
 from gloo_nb.journal.events import JournalError
 from gloo_nb.kube import ConflictError, KubeError
@@ -63,7 +63,7 @@ DEFAULT_JOURNAL = Path("gloo-nb-journal")
 Clock = Callable[[], float]
 
 
-class RolloutStopped(GlooNbError):
+class RolloutStopped(RolloutError):
     """The rollout cannot go on; the message names the step and why."""
 
 

@@ -22,7 +22,7 @@ from gloo_nb._types import Profile, check_profile
 from gloo_nb.analysis.inspection import Inspection, collect
 from gloo_nb.app.connect import GatewayConnection
 from gloo_nb.app.manifests import read_input
-from gloo_nb.errors import GlooNbError, ParseError
+from gloo_nb.errors import BadDataError, ParseError
 from gloo_nb.models.codec import ParseResult, load_document, load_documents, parse_objects
 from gloo_nb.models.snapshot import Snapshot
 from gloo_nb.translate import Translation, translate
@@ -36,7 +36,7 @@ SERVED_SECTIONS = (("listeners", protos.TYPE_LISTENER), ("routeConfigurations", 
 """``served.json`` keys and the xDS type of their resources."""
 
 
-class BundleError(GlooNbError):
+class BundleError(BadDataError):
     """A snapshot bundle is missing or unreadable; the message names the file."""
 
 

@@ -14,12 +14,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from gloo_nb.errors import GlooNbError
+from gloo_nb.errors import BadDataError
 
 __all__ = ["Event", "JournalError", "decode", "encode", "format_time", "parse_time"]
 
 
-class JournalError(GlooNbError):
+class JournalError(BadDataError):
     """A journal cannot be written or read (bad event, corrupt file, missing directory).
 
     Attributes:

@@ -18,10 +18,10 @@ from kubernetes import client as k8s
 from kubernetes import config as k8s_config
 from kubernetes.client.exceptions import ApiException
 
-from gloo_nb.errors import GlooNbError
+from gloo_nb.errors import RolloutConflict, UnreachableError
 
 
-class KubeError(GlooNbError):
+class KubeError(UnreachableError):
     """The Kubernetes API refused a request; ``status`` and ``reason`` are Kubernetes' own."""
 
     def __init__(self, message: str, *, status: int = 0, reason: str = "") -> None:
@@ -30,8 +30,11 @@ class KubeError(GlooNbError):
         self.reason = reason
 
 
-class ConflictError(KubeError):
-    """Someone else changed the object since it was read (HTTP 409 Conflict)."""
+class ConflictError(KubeError, RolloutConflict):
+    """Someone else changed the object since it was read (HTTP 409 Conflict).
+
+    Also a :class:`~gloo_nb.errors.RolloutConflict`: a writer that loses this race stops, as a rollout does.
+    """
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,7 +26,7 @@ from typing import Any, Literal, cast
 import yaml
 
 from gloo_nb._types import JSON
-from gloo_nb.errors import GlooNbError, UsageError
+from gloo_nb.errors import RolloutError, UsageError
 from gloo_nb.models.codec import parse_object
 from gloo_nb.models.resources import Destination, Matcher, Route, RouteTable
 
@@ -55,10 +55,6 @@ Until = Literal["phase1", "phase2", "finish"]
 
 _UNTIL: tuple[Until, ...] = ("phase1", "phase2", "finish")
 _API_VERSION = "gateway.solo.io/v1"
-
-
-class RolloutError(GlooNbError):
-    """The rollout cannot be planned or resumed as asked (no default route, a foreign header route...)."""
 
 
 def _split_ref(value: str, what: str) -> tuple[str, str]:

@@ -208,8 +208,10 @@ class FrontDoor:
         """Close the listener."""
         if self._server is not None:
             self._server.close()
-            with contextlib.suppress(Exception):
+            try:
                 await asyncio.wait_for(self._server.wait_closed(), 1)
+            except Exception as exc:  # noqa: BLE001 - a client still connected must not stop the shutdown
+                log.debug("the port-forward listener did not close cleanly: %r", exc)
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         ports = list(self._backends())
@@ -236,9 +238,11 @@ class FrontDoor:
             except (ConnectionError, OSError):
                 pass
             finally:
-                with contextlib.suppress(Exception):
+                try:
                     if dst.can_write_eof():
                         dst.write_eof()
+                except Exception as exc:  # noqa: BLE001 - the other side may be gone already
+                    log.debug("half-close of a forwarded connection failed: %r", exc)
         await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
         for w in (writer, up_writer):
             w.close()

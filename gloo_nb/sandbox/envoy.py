@@ -27,7 +27,7 @@ from typing import Any
 
 import yaml
 
-from gloo_nb.errors import GlooNbError
+from gloo_nb.errors import UnreachableError
 
 __all__ = ["EnvoyError", "EnvoyFleet", "Replica", "bootstrap_config", "envoy_binary", "free_port"]
 
@@ -42,7 +42,7 @@ _TCP_KEEPALIVE_SECONDS = 60
 _MAX_BACKOFF = 5.0
 
 
-class EnvoyError(GlooNbError):
+class EnvoyError(UnreachableError):
     """An Envoy replica cannot be started; the message names its log file to read next."""
 
 

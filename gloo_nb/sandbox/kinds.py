@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from gloo_nb.sandbox.apierror import ApiError
+
 __all__ = [
     "CLUSTER_ROLE",
     "CLUSTER_ROLE_BINDING",
@@ -157,8 +159,6 @@ def kind_of(api_version: str, kind: str) -> Kind:
     """
     found = _BY_GVK.get((api_version, kind))
     if found is None:
-        from gloo_nb.sandbox.store import ApiError  # the store imports this module
-
         raise ApiError(400, "BadRequest", f'no kind "{kind}" is registered for version "{api_version}"')
     return found
 

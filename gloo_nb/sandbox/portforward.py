@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 
 from aiohttp import WSMsgType, web
 
+from gloo_nb.errors import UnreachableError
 from gloo_nb.sandbox import kinds
 from gloo_nb.sandbox.kubelet import PORTS_ANNOTATION
 from gloo_nb.sandbox.store import ApiError, Identity, Store
@@ -35,6 +36,14 @@ from gloo_nb.sandbox.store import ApiError, Identity, Store
 __all__ = ["SPDY_DICTIONARY", "SPDY_SUBPROTOCOL", "DialError", "Dialer", "PortForwardHandler", "SpdySession"]
 
 log = logging.getLogger(__name__)
+
+
+async def _close_quietly(closing: Awaitable[object], what: str) -> None:
+    """Await a close whose failure changes nothing (the peer is gone already); log it for debugging."""
+    try:
+        await closing
+    except Exception as exc:  # noqa: BLE001 - closing a broken connection may fail in any way
+        log.debug("closing the %s failed: %r", what, exc)
 
 SPDY_SUBPROTOCOL = "SPDY/3.1+portforward.k8s.io"
 """The WebSocket subprotocol kubectl 1.32 offers for port-forward: SPDY/3.1 tunnelled in binary messages."""
@@ -85,7 +94,7 @@ Dialer = Callable[[int], Awaitable[Connection]]
 """Connects to a pod's container port; raises :class:`DialError` with a kubelet-style message when it cannot."""
 
 
-class DialError(Exception):
+class DialError(UnreachableError):
     """The pod's port cannot be reached; the message goes to the client's error stream or channel."""
 
 
@@ -381,8 +390,7 @@ class PortForwardHandler:
             pass
         finally:
             await session.close()
-            with contextlib.suppress(Exception):
-                await ws.close()
+            await _close_quietly(ws.close(), "port-forward WebSocket")
         return ws
 
     # --- raw SPDY/3.1 (kubectl's fallback) ------------------------------------------------------
@@ -416,8 +424,10 @@ class PortForwardHandler:
             await session.close()
             transport.close()
             # Let aiohttp forget the connection it no longer owns (else server shutdown waits on it).
-            with contextlib.suppress(Exception):
+            try:
                 original.connection_lost(None)
+            except Exception as exc:  # noqa: BLE001 - the hijacked connection is gone either way
+                log.debug("aiohttp's connection_lost after a hijack failed: %r", exc)
         return _Hijacked()
 
     # --- v4 channels (the official Python client) ---------------------------------------------
@@ -477,8 +487,7 @@ class PortForwardHandler:
         finally:
             for fwd in forwards:
                 fwd.close()
-            with contextlib.suppress(Exception):
-                await ws.close()
+            await _close_quietly(ws.close(), "port-forward WebSocket")
         return ws
 
     @staticmethod

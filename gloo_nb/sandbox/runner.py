@@ -22,14 +22,14 @@ from pathlib import Path
 from typing import Any
 
 from gloo_nb._types import Profile, check_profile
-from gloo_nb.errors import GlooNbError
+from gloo_nb.errors import UnreachableError
 from gloo_nb.sandbox.kubeapi.pki import Credentials
 from gloo_nb.sandbox.statedir import private_dir
 
 DAEMON = "gloo_nb.sandbox.daemon"
 
 
-class SandboxError(GlooNbError):
+class SandboxError(UnreachableError):
     """A sandbox cannot be started, stopped or reached; the message says what to do."""
 
 

@@ -35,9 +35,12 @@ from datetime import time as time_of_day
 from pathlib import Path
 from typing import Any
 
-from gloo_nb.errors import GlooNbError
+from gloo_nb.errors import BadDataError, GlooNbError, UsageError
+from gloo_nb.sandbox.apierror import ApiError
 from gloo_nb.sandbox.kinds import KINDS, NAMESPACE, POD, Kind, kind_of
+from gloo_nb.sandbox.object_selectors import field_matcher, label_matcher
 from gloo_nb.sandbox.statedir import private_dir
+from gloo_nb.sandbox.validation import apply_defaults, validate
 
 __all__ = [
     "ADMIN",
@@ -93,36 +96,6 @@ ADMIN = Identity("admin", ("system:masters", "system:authenticated"))
 KUBELET = Identity("system:node:sandbox", ("system:nodes", "system:authenticated"))
 CONTROLLER = Identity("system:kube-controller-manager", ("system:authenticated",))
 GLOO = Identity("system:serviceaccount:gloo-system:gloo", ("system:serviceaccounts", "system:authenticated"))
-
-
-class ApiError(GlooNbError):
-    """A Kubernetes-style failure, answered as a ``Status`` object.
-
-    Attributes:
-        code: HTTP status code.
-        reason: Kubernetes reason, e.g. ``NotFound``.
-        message: The message, in the apiserver's wording.
-        details: The Status ``details`` (name, group, kind, causes), or None.
-    """
-
-    def __init__(self, code: int, reason: str, message: str, details: dict[str, Any] | None = None) -> None:
-        self.code = code
-        self.reason = reason
-        self.message = message
-        self.details = details
-        super().__init__(message)
-
-    def status(self) -> dict[str, Any]:
-        """Return the Kubernetes ``Status`` body for this error.
-
-        Returns:
-            ``{"kind": "Status", "apiVersion": "v1", "status": "Failure", ...}``.
-        """
-        body: dict[str, Any] = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
-                                "message": self.message, "reason": self.reason, "code": self.code}
-        if self.details is not None:
-            body["details"] = self.details
-        return body
 
 
 def not_found(kind: Kind, name: str) -> ApiError:
@@ -405,7 +378,7 @@ class Store:
                 self._replay(rec)
             except (KeyError, TypeError, ValueError, AttributeError, GlooNbError) as error:
                 # Compacting now would drop this record and everything after it for good: refuse to start.
-                raise GlooNbError(f"{path}: line {number} is not an object record this sandbox can read "
+                raise BadDataError(f"{path}: line {number} is not an object record this sandbox can read "
                                   f"({type(error).__name__}: {error}); move the file away to start without "
                                   "objects") from None
         self._compact(path)
@@ -554,8 +527,6 @@ class Store:
         Raises:
             ApiError: 400 for an unparsable selector.
         """
-        from gloo_nb.sandbox.kubeapi.selectors import field_matcher, label_matcher
-
         by_label = label_matcher(label_selector)
         by_field = field_matcher(field_selector)
         with self._lock:
@@ -572,7 +543,7 @@ class Store:
         # that cannot be represented or saved raises ApiError and leaves no trace (no resourceVersion used,
         # nothing in memory, the log or any watch). Returns the stored object (do not modify it).
         if self._closed:
-            raise GlooNbError("the sandbox store is closed")
+            raise UsageError("the sandbox store is closed")
         rv = self._rv + 1
         meta = obj["metadata"]
         meta["resourceVersion"] = str(rv)
@@ -608,8 +579,6 @@ class Store:
         return stored
 
     def _prepare(self, kind: Kind, obj: dict[str, Any], old: dict[str, Any] | None) -> None:
-        from gloo_nb.sandbox.kubeapi.validation import apply_defaults, validate
-
         validate(kind, obj)
         apply_defaults(kind, obj, old)
 

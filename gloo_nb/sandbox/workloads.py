@@ -48,7 +48,7 @@ HTTP_ECHO_IMAGE = "hashicorp/http-echo"
 HTTP_ECHO_DEFAULT_LISTEN = ":5678"
 
 
-class WorkloadExit(Exception):
+class WorkloadExit(Exception):  # not in gloo_nb.errors: this file runs as `python -I -S workloads.py`, stdlib only
     """The emulated program ends before serving, with an exit code and what it printed.
 
     Attributes:

@@ -32,7 +32,7 @@ from envoy.service.discovery.v3 import ads_pb2_grpc, discovery_pb2
 from google.protobuf import any_pb2
 from google.protobuf.message import Message
 
-from gloo_nb.errors import GlooNbError
+from gloo_nb.errors import UnreachableError
 
 __all__ = [
     "MISCONFIGURED_NODE",
@@ -70,7 +70,7 @@ _ROLE_KEY = "role"
 _MAX_MESSAGE = 256 * 1024 * 1024
 
 
-class XdsServerError(GlooNbError):
+class XdsServerError(UnreachableError):
     """The ADS server cannot start (for example, its port is taken): pick another port or stop the other server."""
 
 
@@ -569,8 +569,8 @@ class AdsServer:
             try:
                 for request in request_iterator:
                     stream.queue.put(request)
-            except Exception:  # the stream ended or was cancelled; the handler sees _STOP either way
-                pass
+            except Exception as exc:  # noqa: BLE001 - the stream ended or was cancelled; the handler sees _STOP
+                _log.debug("xDS request stream of %s ended: %r", context.peer(), exc)
             finally:
                 stream.queue.put(_STOP)
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from gloo_nb._types import Profile
+from gloo_nb.errors import BadDataError
 from gloo_nb.models import (
     DEFAULT_MATCHER,
     Destination,
@@ -108,7 +109,7 @@ def _go_strings(values: Sequence[str]) -> str:
     return "[" + " ".join(values) + "]"
 
 
-class VirtualServiceAborted(Exception):  # noqa: N818 - an outcome of Gloo's walk, not an error of gloo_nb
+class VirtualServiceAborted(BadDataError):  # noqa: N818 - an outcome of Gloo's walk (bad data), caught by the walk
     """Gloo 1.3 returned an error from the route visitor: the whole VS conversion fails.
 
     Raised by :meth:`RouteConverter.validate_and_merge` and :meth:`RouteConverter.delegate_matcher`; a walk of the

@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TypeVar
 
 from gloo_nb._types import Profile
+from gloo_nb.errors import BadDataError
 from gloo_nb.models import (
     DEFAULT_MATCHER,
     DelegateAction,
@@ -40,7 +41,7 @@ _LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
 _INT = re.compile(r"^[+-]?[0-9]+$")
 
 
-class SelectionError(Exception):
+class SelectionError(BadDataError):
     """Selection failed with a Gloo warning message (Gloo returns it as an error value)."""
 
 

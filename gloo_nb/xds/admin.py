@@ -34,7 +34,7 @@ from envoy.config.route.v3 import route_pb2
 from google.protobuf import json_format
 from google.protobuf.message import Message
 
-from gloo_nb.errors import GlooNbError
+from gloo_nb.errors import UnreachableError
 from gloo_nb.xds import protos
 from gloo_nb.xds.decode import ServedSnapshot
 from gloo_nb.xds.protos import TYPE_CLUSTER, TYPE_LISTENER, TYPE_ROUTE
@@ -60,7 +60,7 @@ _STRUCT_URL = "type.googleapis.com/google.protobuf.Struct"
 UNRESOLVED_KEY = "@unresolvedType"
 
 
-class EnvoyAdminError(GlooNbError):
+class EnvoyAdminError(UnreachableError):
     """An Envoy admin API did not answer as expected: check that the replica runs and its admin address."""
 
 

@@ -30,7 +30,7 @@ from envoy.config.core.v3 import base_pb2
 from envoy.service.discovery.v3 import ads_pb2_grpc, discovery_pb2
 from google.protobuf import struct_pb2
 
-from gloo_nb.errors import GlooNbError
+from gloo_nb.errors import UsageError
 from gloo_nb.xds import protos
 from gloo_nb.xds.decode import ServedSnapshot, eds_names, rds_names
 from gloo_nb.xds.protos import TYPE_CLUSTER, TYPE_ENDPOINT, TYPE_LISTENER, TYPE_ORDER, TYPE_ROUTE
@@ -51,7 +51,7 @@ _KEEPALIVE_TIMEOUT_MS = 20_000
 _STOP = object()
 
 
-class XdsClientError(GlooNbError):
+class XdsClientError(UsageError):
     """The xDS client cannot be used as asked (bad address, closed client): check the address and create a new one."""
 
 

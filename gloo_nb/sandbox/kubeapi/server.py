@@ -21,10 +21,10 @@ from gloo_nb.sandbox import kinds as k
 from gloo_nb.sandbox.kinds import Kind, kind_by_plural
 from gloo_nb.sandbox.kubeapi import auth, crds, discovery, patches, protobuf, rbac
 from gloo_nb.sandbox.kubeapi.pki import Credentials
-from gloo_nb.sandbox.kubeapi.selectors import field_matcher, label_matcher
 from gloo_nb.sandbox.kubeapi.tables import table
-from gloo_nb.sandbox.kubeapi.validation import unknown_fields
+from gloo_nb.sandbox.object_selectors import field_matcher, label_matcher
 from gloo_nb.sandbox.store import ApiError, Identity, Store, WatchEvent, conflict
+from gloo_nb.sandbox.validation import unknown_fields
 
 __all__ = ["MAX_BODY_BYTES", "KubeApiServer", "ServerThread", "SubresourceHandler", "write_kubeconfig"]
 

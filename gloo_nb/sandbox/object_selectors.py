@@ -6,7 +6,7 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from gloo_nb.sandbox.store import ApiError
+from gloo_nb.sandbox.apierror import ApiError
 
 __all__ = ["field_matcher", "label_matcher", "label_selector_matches"]
 

@@ -17,10 +17,10 @@ from gloo_nb._text import escape_controls
 from gloo_nb.errors import ParseError
 from gloo_nb.models.codec import parse_object
 from gloo_nb.sandbox import kinds as k
+from gloo_nb.sandbox.apierror import ApiError
 from gloo_nb.sandbox.kinds import Kind
-from gloo_nb.sandbox.kubeapi.selectors import label_selector_matches
+from gloo_nb.sandbox.object_selectors import label_selector_matches
 from gloo_nb.sandbox.prober import PROBE_DEFAULTS
-from gloo_nb.sandbox.store import ApiError
 
 __all__ = ["apply_defaults", "invalid", "unknown_fields", "validate"]
 
