@@ -10,7 +10,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from google.protobuf.json_format import MessageToDict
 from google.protobuf.message import Message
 
 from gloo_nb._types import JSON
@@ -31,6 +30,7 @@ from gloo_nb.translate.envoy import (
     envoy_vhost_name,
     route_config_name,
 )
+from gloo_nb.translate.protojson import message_to_dict
 from gloo_nb.translate.proxy import Proxy, ProxyRoute
 from gloo_nb.translate.translator import Translation
 
@@ -237,7 +237,8 @@ def redirect_json(action: RedirectAction) -> JSON:
 
 
 def _proto_json(message: Message) -> JSON:
-    return MessageToDict(message, preserving_proto_field_name=False)
+    result: JSON = message_to_dict(message)  # MessageToDict's output, several times faster
+    return result
 
 
 def envoy_json(resources: EnvoyResources) -> JSON:
