@@ -1441,6 +1441,7 @@ _SEQ_TAGS = frozenset({None, "!", "tag:yaml.org,2002:seq"})
 _MAP_TAGS = frozenset({None, "!", "tag:yaml.org,2002:map"})
 _MERGE = object()
 _NO_KEY = object()
+_PLAIN_CACHE = 100_000  # distinct plain scalars remembered per stream (their values are immutable)
 
 
 class _Frame:
@@ -1488,6 +1489,7 @@ def _yaml_documents(text: str | bytes, file: str) -> Iterator[tuple[int, Any]]:
     constructors = loader.yaml_constructors
     stack: list[_Frame] = []
     anchors: dict[str, tuple[Any, int]] = {}
+    plain: dict[str, Any] = {}
     document = -1
     nodes = expanded = 0
     root: Any = None
@@ -1507,18 +1509,27 @@ def _yaml_documents(text: str | bytes, file: str) -> Iterator[tuple[int, Any]]:
                 expanded += 1
                 anchor = event.anchor
                 tag = event.tag
-                if tag is None or tag == "!":
-                    tag = resolve(ScalarNode, event.value, event.implicit) if event.implicit[0] else _STR_TAG
-                if tag in _KEPT_AS_TEXT:
-                    value: Any = event.value
-                elif tag in _CONSTRUCTED:
-                    value = constructors[tag](loader, ScalarNode(tag, event.value))
-                elif tag == _MERGE_TAG:
-                    # only a mapping key merges; anywhere else `<<` is just text
-                    key_position = bool(stack) and type(stack[-1].container) is dict and stack[-1].key is _NO_KEY
-                    value = _MERGE if key_position else event.value
-                else:
-                    fail(f"unsupported tag {tag}", event.start_mark)
+                text = event.value
+                # A plain scalar's value depends on its text alone: resolved and built once per
+                # distinct text (Kubernetes YAML repeats its keys and values; most events are these).
+                cacheable = tag is None and event.implicit[0]
+                value = plain.get(text, _NO_KEY) if cacheable else _NO_KEY
+                if value is _NO_KEY:
+                    if tag is None or tag == "!":
+                        tag = resolve(ScalarNode, text, event.implicit) if event.implicit[0] else _STR_TAG
+                    if tag in _KEPT_AS_TEXT:
+                        value = text
+                    elif tag in _CONSTRUCTED:
+                        value = constructors[tag](loader, ScalarNode(tag, text))
+                    elif tag == _MERGE_TAG:
+                        # only a mapping key merges; anywhere else `<<` is just text
+                        key_position = bool(stack) and type(stack[-1].container) is dict and stack[-1].key is _NO_KEY
+                        value = _MERGE if key_position else text
+                        cacheable = False
+                    else:
+                        fail(f"unsupported tag {tag}", event.start_mark)
+                    if cacheable and len(plain) < _PLAIN_CACHE:
+                        plain[text] = value
             elif cls is MappingStartEvent or cls is SequenceStartEvent:
                 nodes += 1
                 expanded += 1
