@@ -1509,27 +1509,27 @@ def _yaml_documents(text: str | bytes, file: str) -> Iterator[tuple[int, Any]]:
                 expanded += 1
                 anchor = event.anchor
                 tag = event.tag
-                text = event.value
+                scalar: str = event.value
                 # A plain scalar's value depends on its text alone: resolved and built once per
                 # distinct text (Kubernetes YAML repeats its keys and values; most events are these).
                 cacheable = tag is None and event.implicit[0]
-                value = plain.get(text, _NO_KEY) if cacheable else _NO_KEY
+                value: Any = plain.get(scalar, _NO_KEY) if cacheable else _NO_KEY
                 if value is _NO_KEY:
                     if tag is None or tag == "!":
-                        tag = resolve(ScalarNode, text, event.implicit) if event.implicit[0] else _STR_TAG
+                        tag = resolve(ScalarNode, scalar, event.implicit) if event.implicit[0] else _STR_TAG
                     if tag in _KEPT_AS_TEXT:
-                        value = text
+                        value = scalar
                     elif tag in _CONSTRUCTED:
-                        value = constructors[tag](loader, ScalarNode(tag, text))
+                        value = constructors[tag](loader, ScalarNode(tag, scalar))
                     elif tag == _MERGE_TAG:
                         # only a mapping key merges; anywhere else `<<` is just text
                         key_position = bool(stack) and type(stack[-1].container) is dict and stack[-1].key is _NO_KEY
-                        value = _MERGE if key_position else text
+                        value = _MERGE if key_position else scalar
                         cacheable = False
                     else:
                         fail(f"unsupported tag {tag}", event.start_mark)
                     if cacheable and len(plain) < _PLAIN_CACHE:
-                        plain[text] = value
+                        plain[scalar] = value
             elif cls is MappingStartEvent or cls is SequenceStartEvent:
                 nodes += 1
                 expanded += 1
