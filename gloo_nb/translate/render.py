@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from google.protobuf.json_format import MessageToDict
 from google.protobuf.message import Message
 
 from gloo_nb._types import JSON
@@ -24,6 +23,7 @@ from gloo_nb.models import (
     Skipped,
 )
 from gloo_nb.translate.envoy import EnvoyResources, envoy_vhost_name, route_config_name
+from gloo_nb.translate.protojson import message_to_dict
 from gloo_nb.translate.proxy import Proxy, ProxyRoute
 from gloo_nb.translate.routes import RouteRow, rows_from_envoy_json
 from gloo_nb.translate.translator import Translation
@@ -231,7 +231,8 @@ def redirect_json(action: RedirectAction) -> JSON:
 
 
 def _proto_json(message: Message) -> JSON:
-    return MessageToDict(message, preserving_proto_field_name=False)
+    result: JSON = message_to_dict(message)  # MessageToDict's output, several times faster
+    return result
 
 
 def envoy_json(resources: EnvoyResources) -> JSON:

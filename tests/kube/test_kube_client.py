@@ -135,3 +135,18 @@ def test_watch_from_a_list_version(served) -> None:
     assert events == [("MODIFIED", "b"), ("DELETED", "b")]
     initial = list(kube.watch("Namespace", timeout_seconds=1))
     assert [(t, o["metadata"]["name"]) for t, o in initial] == [("ADDED", "team")]
+
+
+def test_response_bodies_decode_with_orjson_and_the_stdlib_where_orjson_refuses() -> None:
+    from gloo_nb.kube.client import _loads
+
+    assert _loads(b'{"items": [{"a": 1, "b": "\\u00e9"}]}') == {"items": [{"a": 1, "b": "é"}]}
+    assert _loads(b'{"n": 123456789012345678901234567890}') == {"n": 123456789012345678901234567890}
+    deep = "[" * 1500 + "]" * 1500
+    with pytest.raises(RecursionError):  # as json.loads alone did
+        _loads(deep.encode())
+    with pytest.raises(ValueError):
+        _loads(b"{not json")
+    assert _loads(b'{"s": "1234567890123456789012", "n": -9223372036854775809}') == {
+        "s": "1234567890123456789012", "n": -9223372036854775809}
+    assert type(_loads(b'{"n": 9223372036854775807}')["n"]) is int

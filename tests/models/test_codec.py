@@ -721,3 +721,21 @@ def test_a_400_deep_unknown_field_is_read_redacted_and_patched_without_hitting_t
     changed = json.loads(text)
     changed["spec"]["deep"] = deep(2)
     assert jsonpatch.make_patch(obj, changed).patch[0]["op"] == "replace"
+
+
+def test_repeated_plain_scalars_keep_their_types_and_merge_keys_their_place() -> None:
+    # plain scalars are resolved once per distinct text: the cached value must be the same as the
+    # first, a quoted twin stays text, and `<<` merges only where it is a key
+    text = ("a: 1\nb: '1'\nc: 1\nd: true\ne: 'true'\nf: true\ng: null\nh: ~\ni: 1.5\nj: 1.5\n"
+            "base: &b {x: 1}\nk: {<<: *b, y: 2}\nl: <<\nm: {<<: *b}\nn: <<\n")
+    docs = codec.load_documents(text)
+    assert docs == [yaml.safe_load(text.replace("l: <<", "l: '<<'").replace("n: <<", "n: '<<'"))]
+    assert docs[0]["m"] == {"x": 1} and docs[0]["l"] == docs[0]["n"] == "<<"
+    assert [type(docs[0][k]) for k in "abcdefghij"] == [int, str, int, bool, str, bool, type(None), type(None),
+                                                        float, float]
+
+
+def test_a_yaml_error_after_many_scalars_still_names_its_line() -> None:
+    text = "".join(f"k{i}: v\n" for i in range(50)) + "bad: [unclosed\n"
+    with pytest.raises(ParseError, match="line 52"):
+        codec.load_documents(text, file="x.yaml")
