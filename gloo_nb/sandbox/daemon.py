@@ -32,7 +32,8 @@ from gloo_nb.sandbox.controlplane import ControlPlane, rewrite_listener_ports
 from gloo_nb.sandbox.envoy import EnvoyFleet, Replica
 from gloo_nb.sandbox.kubeapi import KubeApiServer, write_kubeconfig
 from gloo_nb.sandbox.kubeapi.pki import Credentials
-from gloo_nb.sandbox.kubelet import MANAGED_BY, PORTS_ANNOTATION, Kubelet
+from gloo_nb.sandbox.kubelet import Kubelet
+from gloo_nb.sandbox.pod_objects import MANAGED_BY, PORTS_ANNOTATION
 from gloo_nb.sandbox.portforward import PortForwardHandler
 from gloo_nb.sandbox.statedir import PRIVATE_UMASK, private_dir
 from gloo_nb.sandbox.store import ADMIN, KUBELET, ApiError, Identity, Store

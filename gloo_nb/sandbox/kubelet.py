@@ -1,51 +1,36 @@
-"""The sandbox's workload machinery: Deployment and endpoints controllers, plus a kubelet running pods as processes.
+"""The sandbox's workload machinery: what kube-controller-manager and the node's kubelet do, on one node.
 
-One :class:`Kubelet` does, for the one-node sandbox, what kube-controller-manager (the Deployment, ReplicaSet,
-endpoints and garbage-collector controllers) and the node's kubelet do on a real cluster:
-
-- Deployments get pods named ``<deployment>-<template hash>-<5 chars>`` with a ``pod-template-hash`` label and an
-  ``ownerReference`` to the Deployment (there are no ReplicaSet objects in the sandbox); scaling, rolling updates
-  (new pods first, old ones deleted as the new turn Ready) and the Deployment ``status`` as Kubernetes writes it.
-- Every pod (except those annotated ``sandbox.gloo-nb.io/managed-by``) runs one local process per container,
-  :mod:`gloo_nb.sandbox.workloads`, on loopback sockets the kubelet binds itself. The host port of each container
-  port goes into the pod's ``sandbox.gloo-nb.io/ports`` annotation. Pod status follows Kubernetes (phase,
-  conditions, containerStatuses); a process that dies is restarted with back-off (restartCount + 1).
-- Containers' readiness, liveness and startup probes run on one :class:`~gloo_nb.sandbox.prober.ProbeWorker`
-  thread each (none for a container without probes); their results come back through the queue like every
-  other event: readiness decides the container's ``ready`` (so the pod's conditions and its Endpoints), a
-  failed liveness or startup probe kills the container, which then restarts through the same back-off.
-- Services with a selector get Endpoints with one subset per pod, since every pod has its own host port.
+One :class:`Kubelet` runs, for the one-node sandbox, the Deployment controller
+(:mod:`~gloo_nb.sandbox.deployment_controller`), the garbage collector (:mod:`~gloo_nb.sandbox.garbage_collector`),
+the Endpoints controller (:mod:`~gloo_nb.sandbox.endpoints_controller`) and the pods' processes with their
+probes (:mod:`~gloo_nb.sandbox.pod_supervisor`); this module holds only what ties them together: the store
+subscription, the one queue and the one worker thread that handles every event in batches.
 
 Events from :meth:`Store.subscribe <gloo_nb.sandbox.store.Store.subscribe>` arrive on the writer's thread with the
 store lock held, so they only go into a queue; one worker thread does all the work (and spawns every process, since
 ``PR_SET_PDEATHSIG`` is tied to the thread that forks).
+
+The names the sandbox and its tests import from here (:data:`MANAGED_BY`, :data:`PORTS_ANNOTATION`,
+:func:`template_hash`, :func:`state_path`...) are re-exported from the modules that define them.
 """
 
 from __future__ import annotations
 
-import contextlib
-import heapq
-import json
 import logging
-import os
 import queue
-import random
-import re
-import shutil
-import signal
-import socket
-import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
-from gloo_nb.sandbox import kinds, prober, workloads
-from gloo_nb.sandbox.events import NORMAL, WARNING, EventRecorder, object_ref
+from gloo_nb.sandbox import kinds
+from gloo_nb.sandbox.deployment_controller import TEMPLATE_HASH_LABEL, DeploymentController, template_hash
+from gloo_nb.sandbox.endpoints_controller import sync_endpoints
+from gloo_nb.sandbox.events import EventRecorder
+from gloo_nb.sandbox.garbage_collector import collect_garbage
+from gloo_nb.sandbox.pod_objects import HOST_IP, MANAGED_BY, NODE_NAME, PORTS_ANNOTATION, owner_uid
+from gloo_nb.sandbox.pod_supervisor import STOP_GRACE, PodSupervisor, state_path
 from gloo_nb.sandbox.store import CONTROLLER, KUBELET, ApiError, Identity, Store, WatchEvent
 
 __all__ = ["HOST_IP", "MANAGED_BY", "NODE_NAME", "PORTS_ANNOTATION", "TEMPLATE_HASH_LABEL", "Kubelet",
@@ -53,187 +38,7 @@ __all__ = ["HOST_IP", "MANAGED_BY", "NODE_NAME", "PORTS_ANNOTATION", "TEMPLATE_H
 
 log = logging.getLogger(__name__)
 
-MANAGED_BY = "sandbox.gloo-nb.io/managed-by"
-"""Pods with this annotation are run by someone else (the Envoy replicas' pods): no process for them."""
-PORTS_ANNOTATION = "sandbox.gloo-nb.io/ports"
-"""JSON ``{"<containerPort>": <host port>}`` on each pod: where its container ports really listen."""
-TEMPLATE_HASH_LABEL = "pod-template-hash"
-NODE_NAME = "sandbox"
-HOST_IP = "127.0.0.1"
-
-_SAFE_CHARS = "bcdfghjklmnpqrstvwxz2456789"  # k8s.io/apimachinery/pkg/util/rand: no vowels, no look-alikes
 _RESYNC = 10.0
-_STOP_GRACE = 3.0
-_BACKOFF = (0.0, 1.0, 2.0, 4.0, 8.0, 16.0, 30.0)
-_BACKOFF_RESET = 10.0
-_ENV_REF = re.compile(r"\$\(([A-Za-z_][A-Za-z0-9_.-]*)\)|\$\$")
-_WORKLOADS = Path(workloads.__file__).resolve()
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
-def template_hash(template: dict[str, Any], collision_count: int = 0) -> str:
-    """Return the ``pod-template-hash`` of a pod template, in Kubernetes' alphabet.
-
-    Kubernetes hashes the Go struct with FNV-32a and spells the decimal number with ``SafeEncodeString``
-    (pkg/controller/controller_utils.go ``ComputeHash``); the sandbox hashes canonical JSON the same way and pads
-    the decimal to 10 digits, so names look like ``echo-5d59d67564-x2x7k``.
-
-    Args:
-        template: The Deployment's ``spec.template``.
-        collision_count: The Deployment's ``status.collisionCount``.
-
-    Returns:
-        Ten characters from ``bcdfghjklmnpqrstvwxz2456789``.
-    """
-    data = json.dumps(template, sort_keys=True, separators=(",", ":")).encode()
-    if collision_count:
-        data += str(collision_count).encode()
-    h = 0x811C9DC5
-    for byte in data:
-        h = ((h ^ byte) * 0x01000193) & 0xFFFFFFFF
-    return "".join(_SAFE_CHARS[ord(ch) % len(_SAFE_CHARS)] for ch in str(h).zfill(10))
-
-
-def state_path(root: Path, *parts: str) -> Path:
-    """Join names taken from objects (namespace, pod, container) under ``root``, never leaving it.
-
-    The API validates those names (DNS-1123), but the kubelet also reads objects persisted before that
-    rule existed: every path it builds from them goes through here, which refuses a part that is not
-    one plain file name and a result that resolves (symlinks included) outside ``root``.
-
-    Args:
-        root: The directory the path must stay in (the state directory's ``pods``).
-        *parts: File names, e.g. ``"ns_pod_uid"``, ``"container"``.
-
-    Returns:
-        ``root / parts...``.
-
-    Raises:
-        ValueError: A part is empty, ``.``/``..`` or holds a separator or NUL, or the path leaves ``root``.
-    """
-    for part in parts:
-        if part in ("", ".", "..") or any(c in part for c in "/\\\0"):
-            raise ValueError(f"{part!r} cannot name a file or folder under {root}")
-    path = root.joinpath(*parts)
-    if not path.resolve().is_relative_to(root.resolve()):
-        raise ValueError(f"{path} leaves {root}")
-    return path
-
-
-def _selector_matches(selector: dict[str, str], labels: dict[str, str]) -> bool:
-    return all(labels.get(k) == v for k, v in selector.items())
-
-
-def _is_ready(pod: dict[str, Any]) -> bool:
-    for cond in (pod.get("status") or {}).get("conditions") or []:
-        if cond.get("type") == "Ready":
-            return cond.get("status") == "True"
-    return False
-
-
-def _owner_uid(pod: dict[str, Any], kind: str = "Deployment") -> str | None:
-    for ref in pod["metadata"].get("ownerReferences") or []:
-        if ref.get("kind") == kind and ref.get("controller", True):
-            return ref.get("uid")
-    return None
-
-
-def _annotations(obj: dict[str, Any]) -> dict[str, str]:
-    return obj["metadata"].get("annotations") or {}
-
-
-def _pod_ports(pod: dict[str, Any]) -> dict[str, int]:
-    try:
-        ports = json.loads(_annotations(pod).get(PORTS_ANNOTATION) or "{}")
-    except ValueError:
-        return {}
-    return {str(k): int(v) for k, v in ports.items()} if isinstance(ports, dict) else {}
-
-
-def _int_or_percent(value: Any, total: int, *, round_up: bool) -> int:
-    if isinstance(value, str) and value.endswith("%"):
-        try:
-            pct = int(value[:-1])
-        except ValueError:
-            return 0
-        scaled = total * pct / 100
-        return int(-(-scaled // 1)) if round_up else int(scaled)
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return 0
-
-
-@dataclass(slots=True)
-class _Container:
-    name: str
-    image: str
-    argv: list[str]
-    env: dict[str, str]
-    ports: list[int]
-    probes: list[prober.Probe] = field(default_factory=list)
-    workers: dict[str, prober.ProbeWorker] = field(default_factory=dict)
-    proc: subprocess.Popen[bytes] | None = None
-    instance: int = 0
-    listening: bool = False
-    started: bool = True
-    probe_ready: bool = False
-    probe_killed: bool = False
-    restart_count: int = 0
-    crashes: int = 0
-    started_at: str = ""
-    started_mono: float = 0.0
-    last_terminated: dict[str, Any] | None = None
-    waiting: dict[str, str] | None = None
-    next_start: float = 0.0
-    done: bool = False
-    log_file: Path | None = None
-
-    def has_probe(self, kind: str) -> bool:
-        return any(p.kind == kind for p in self.probes)
-
-    @property
-    def ready(self) -> bool:
-        # prober_manager.go UpdatePodStatus: ready only once started, and then as the readiness probe says
-        # (no readiness probe: ready). The sandbox's own "running" is the process signalling it serves.
-        return (self.proc is not None and self.listening and self.started
-                and (self.probe_ready or not self.has_probe(prober.READINESS)))
-
-
-@dataclass(slots=True)
-class _PodRuntime:
-    namespace: str
-    name: str
-    uid: str
-    restart_policy: str
-    directory: Path
-    start_time: str
-    sockets: dict[int, socket.socket] = field(default_factory=dict)
-    closed: dict[int, socket.socket] = field(default_factory=dict)
-    containers: dict[str, _Container] = field(default_factory=dict)
-    terminating: bool = False
-
-    @property
-    def host_ports(self) -> dict[int, int]:
-        return {cport: sock.getsockname()[1] for cport, sock in self.sockets.items()}
-
-    def probe_port(self, cport: int) -> int | None:
-        sock = self.sockets.get(cport) or self.closed.get(cport)
-        try:
-            return int(sock.getsockname()[1]) if sock is not None else None
-        except OSError:
-            return None  # closed: the pod is going away
-
-    def workers(self) -> list[prober.ProbeWorker]:
-        return [w for c in self.containers.values() for w in c.workers.values()]
-
-    def close_sockets(self) -> None:
-        for sock in (*self.sockets.values(), *self.closed.values()):
-            with contextlib.suppress(OSError):
-                sock.close()
 
 
 class Kubelet:
@@ -253,18 +58,15 @@ class Kubelet:
         self.python = python
         self.identity = identity
         self._queue: queue.Queue[tuple[Any, ...] | None] = queue.Queue()
-        self._pods: dict[tuple[str, str], _PodRuntime] = {}
-        self._lock = threading.Lock()
-        self._timers: list[tuple[float, str, str]] = []
         self._thread: threading.Thread | None = None
         self._unsubscribe: Any = None
         self._busy = False
-        self._serial = 0
-        # The Events the kubelet, the scheduler and the deployment controller would record on a cluster.
-        self._kubelet_events = EventRecorder(store, "kubelet", identity, host=NODE_NAME)
-        self._scheduler_events = EventRecorder(store, "default-scheduler", CONTROLLER)
-        self._deployment_events = EventRecorder(store, "deployment-controller", CONTROLLER)
-        self._quota_blocked: set[tuple[str, str]] = set()
+        # The Events the kubelet, the scheduler and the deployment controller would record on a cluster; the
+        # scheduler's recorder is shared, since both the Deployment controller and the kubelet bind pods.
+        scheduler_events = EventRecorder(store, "default-scheduler", CONTROLLER)
+        self._supervisor = PodSupervisor(store, self.state_dir, self._queue, python=python, identity=identity,
+                                         scheduler_events=scheduler_events)
+        self._deployments = DeploymentController(store, scheduler_events)
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -290,10 +92,10 @@ class Kubelet:
         if thread is None:
             return
         self._queue.put(None)
-        thread.join(timeout=_STOP_GRACE + 10)
+        thread.join(timeout=STOP_GRACE + 10)
         self._thread = None
         # The worker shuts pods down itself; this catches anything left if it died.
-        self._shutdown_all()
+        self._supervisor.shutdown_all()
 
     def wait_idle(self, timeout: float = 5.0) -> bool:
         """Wait until every queued event has been handled (for tests and the sandbox's start-up).
@@ -324,10 +126,7 @@ class Kubelet:
         Returns:
             The pids of the containers whose process is running.
         """
-        with self._lock:
-            return {(rt.namespace, rt.name, c.name): c.proc.pid
-                    for rt in self._pods.values() if namespace is None or rt.namespace == namespace
-                    for c in rt.containers.values() if c.proc is not None and c.proc.poll() is None}
+        return self._supervisor.processes(namespace)
 
     def host_ports(self, namespace: str, name: str) -> dict[int, int]:
         """Return a pod's port map ``containerPort -> host port`` (empty when the pod does not run here).
@@ -339,9 +138,7 @@ class Kubelet:
         Returns:
             The map.
         """
-        with self._lock:
-            rt = self._pods.get((namespace, name))
-            return rt.host_ports if rt else {}
+        return self._supervisor.host_ports(namespace, name)
 
     def log_path(self, namespace: str, name: str, container: str | None = None, *,
                  previous: bool = False) -> Path | None:
@@ -356,21 +153,7 @@ class Kubelet:
         Returns:
             The file, or None when there is none.
         """
-        with self._lock:
-            rt = self._pods.get((namespace, name))
-            if rt is None or not rt.containers:
-                return None
-            c = rt.containers.get(container) if container else next(iter(rt.containers.values()))
-            if c is None:
-                return None
-            n = c.restart_count - 1 if previous else c.restart_count
-            if n < 0:
-                return None
-            try:
-                path = state_path(rt.directory, c.name, f"{n}.log")
-            except ValueError:
-                return None
-            return path if path.exists() else None
+        return self._supervisor.log_path(namespace, name, container, previous=previous)
 
     # --- event intake ----------------------------------------------------------------------------
 
@@ -378,14 +161,14 @@ class Kubelet:
         # Runs on the writer's thread under the store lock: queue only.
         meta = event.object.get("metadata") or {}
         self._queue.put(("obj", event.kind, event.type, meta.get("namespace", ""), meta.get("name", ""),
-                         _owner_uid(event.object) if event.kind is kinds.POD else None))
+                         owner_uid(event.object) if event.kind is kinds.POD else None))
 
     def _run(self) -> None:
         next_resync = time.monotonic() + _RESYNC
         try:
             while True:
                 now = time.monotonic()
-                wake = min([next_resync] + [t[0] for t in self._timers[:1]])
+                wake = self._supervisor.next_wake(next_resync)
                 try:
                     item = self._queue.get(timeout=max(0.0, wake - now))
                 except queue.Empty:
@@ -409,7 +192,7 @@ class Kubelet:
                     self._busy = False
         finally:
             self._busy = True
-            self._shutdown_all()
+            self._supervisor.shutdown_all()
             self._busy = False
 
     def _handle(self, batch: list[tuple[Any, ...]]) -> None:
@@ -435,36 +218,33 @@ class Kubelet:
                     if etype == "DELETED":
                         # a freed quota slot: Deployments refused earlier try again (the ReplicaSet
                         # controller requeues on pod deletion too)
-                        deployments.update(key for key in self._quota_blocked if key[0] == ns)
+                        deployments.update(key for key in self._deployments.quota_blocked if key[0] == ns)
                     if owner:
-                        for dep in self._deployments_owning(ns, owner):
+                        for dep in self._deployments.owning(ns, owner):
                             deployments.add((ns, dep))
                 elif kind is kinds.SERVICE:
                     services.add((ns, name))
                 elif kind is kinds.NAMESPACE and etype == "DELETED":
                     gc_namespaces.add(name)
             elif tag in ("ready", "exited", "probe"):
-                self._process_event(item)
+                self._supervisor.process_event(item)
                 pods.add((item[1], item[2]))
-        now = time.monotonic()
-        while self._timers and self._timers[0][0] <= now:
-            _, ns, name = heapq.heappop(self._timers)
-            pods.add((ns, name))
+        pods.update(self._supervisor.due(time.monotonic()))
         if full:
             for kind, keys in ((kinds.DEPLOYMENT, deployments), (kinds.POD, pods), (kinds.SERVICE, services)):
                 keys.update((o["metadata"]["namespace"], o["metadata"]["name"]) for o in self.store.list(kind)[0])
-            pods.update(self._pods)
+            pods.update(self._supervisor.pod_keys())
             gc_namespaces.update(ns for ns, _ in pods)
         for ns in service_namespaces:
             services.update((s["metadata"]["namespace"], s["metadata"]["name"])
                             for s in self.store.list(kinds.SERVICE, ns)[0])
-        self._guard(self._collect_garbage, gc_namespaces)
+        self._guard(collect_garbage, self.store, gc_namespaces)
         for key in sorted(deployments):
-            self._guard(self._sync_deployment, *key)
+            self._guard(self._deployments.sync, *key)
         for key in sorted(pods):
-            self._guard(self._sync_pod, *key)
+            self._guard(self._supervisor.sync_pod, *key)
         for key in sorted(services):
-            self._guard(self._sync_endpoints, *key)
+            self._guard(sync_endpoints, self.store, *key)
 
     @staticmethod
     def _guard(fn: Any, *args: Any) -> None:
@@ -475,775 +255,3 @@ class Kubelet:
             log.debug("%s%s: %s", fn.__name__, args, exc.message)
         except Exception:
             log.exception("%s%s failed", fn.__name__, args)
-
-    def _deployments_owning(self, namespace: str, uid: str) -> list[str]:
-        return [d["metadata"]["name"] for d in self.store.list(kinds.DEPLOYMENT, namespace)[0]
-                if d["metadata"].get("uid") == uid]
-
-    # --- deployment controller --------------------------------------------------------------------
-
-    def _collect_garbage(self, namespaces: Iterable[str]) -> None:
-        for ns in namespaces:
-            uids = {d["metadata"]["uid"] for d in self.store.list(kinds.DEPLOYMENT, ns)[0]}
-            for pod in self.store.list(kinds.POD, ns)[0]:
-                owner = _owner_uid(pod)
-                if owner is not None and owner not in uids:
-                    with contextlib.suppress(ApiError):
-                        self.store.delete(kinds.POD, ns, pod["metadata"]["name"], identity=CONTROLLER)
-
-    def _sync_deployment(self, ns: str, name: str) -> None:
-        try:
-            dep = self.store.get(kinds.DEPLOYMENT, ns, name)
-        except ApiError as exc:
-            if exc.code == 404:
-                self._collect_garbage([ns])
-                return
-            raise
-        spec = dep.get("spec") or {}
-        uid = dep["metadata"]["uid"]
-        replicas = int(spec.get("replicas", 1))
-        template = spec.get("template") or {}
-        status = dep.get("status") or {}
-        phash = template_hash(template, int(status.get("collisionCount") or 0))
-        rs_name = f"{name}-{phash}"
-        owned = [p for p in self.store.list(kinds.POD, ns)[0] if _owner_uid(p) == uid]
-        new = [p for p in owned if (p["metadata"].get("labels") or {}).get(TEMPLATE_HASH_LABEL) == phash]
-        old = [p for p in owned if p not in new]
-        created = False
-        involved = object_ref(kinds.DEPLOYMENT, ns, name, uid)
-
-        def scaled(up: bool, rs: str, before: int, after: int) -> None:
-            # pkg/controller/deployment/sync.go: one ScalingReplicaSet event per ReplicaSet resize.
-            self._deployment_events.record(involved, NORMAL, "ScalingReplicaSet",
-                                           f"Scaled {'up' if up else 'down'} replica set {rs} from {before} "
-                                           f"to {after}")
-
-        def scale_down_old(doomed: list[dict[str, Any]]) -> None:
-            for old_hash in sorted({(p["metadata"].get("labels") or {}).get(TEMPLATE_HASH_LABEL, "")
-                                    for p in doomed}):
-                total = sum(1 for p in old if (p["metadata"].get("labels") or {}).get(TEMPLATE_HASH_LABEL)
-                            == old_hash)
-                gone = sum(1 for p in doomed if (p["metadata"].get("labels") or {}).get(TEMPLATE_HASH_LABEL)
-                           == old_hash)
-                scaled(False, f"{name}-{old_hash}", total, total - gone)
-            for pod in doomed:
-                self._delete_pod(ns, pod)
-
-        failure: str | None = None
-        if not spec.get("paused"):
-            if (spec.get("strategy") or {}).get("type") == "Recreate" and old:
-                scale_down_old(old)
-                old = []
-            if len(new) < replicas:
-                before = len(new)
-                for _ in range(replicas - len(new)):
-                    try:
-                        new.append(self._create_pod(dep, template, phash, rs_name))
-                    except ApiError as exc:
-                        if exc.code != 403:
-                            raise
-                        # A quota refusal (the namespace's pod cap): the ReplicaSet controller records it
-                        # as ReplicaFailure/FailedCreate and the Deployment controller copies it up.
-                        failure = exc.message
-                        break
-                    created = True
-                if len(new) > before:
-                    scaled(True, rs_name, before, len(new))
-            elif len(new) > replicas:
-                doomed = sorted(new, key=self._deletion_rank)[: len(new) - replicas]
-                for pod in doomed:
-                    self._delete_pod(ns, pod)
-                scaled(False, rs_name, len(new), replicas)
-                new = [p for p in new if p not in doomed]
-            ready_new = sum(1 for p in new if _is_ready(p))
-            keep_old = max(0, replicas - ready_new)
-            if len(old) > keep_old:
-                doomed = sorted(old, key=self._deletion_rank)[: len(old) - keep_old]
-                scale_down_old(doomed)
-                old = [p for p in old if p not in doomed]
-        pods = new + old
-        ready = sum(1 for p in pods if _is_ready(p))
-        max_unavailable = _int_or_percent(((spec.get("strategy") or {}).get("rollingUpdate") or {})
-                                          .get("maxUnavailable", "25%"), replicas, round_up=False)
-        if (spec.get("strategy") or {}).get("type") == "Recreate":
-            max_unavailable = 0
-        complete = (len(new) == replicas and not old and sum(1 for p in new if _is_ready(p)) == replicas)
-        now = _now()
-        conditions = {c.get("type"): c for c in status.get("conditions") or []}
-
-        def condition(ctype: str, ok: bool, reason: str, message: str) -> dict[str, Any]:
-            prev = conditions.get(ctype) or {}
-            same = prev.get("status") == ("True" if ok else "False")
-            unchanged = same and prev.get("reason") == reason and prev.get("message") == message
-            return {"type": ctype, "status": "True" if ok else "False",
-                    "lastUpdateTime": prev.get("lastUpdateTime", now) if unchanged else now,
-                    "lastTransitionTime": prev.get("lastTransitionTime", now) if same else now,
-                    "reason": reason, "message": message}
-
-        available = ready >= replicas - max_unavailable
-        avail_cond = condition("Available", available,
-                               "MinimumReplicasAvailable" if available else "MinimumReplicasUnavailable",
-                               "Deployment has minimum availability." if available
-                               else "Deployment does not have minimum availability.")
-        if complete:
-            prog = condition("Progressing", True, "NewReplicaSetAvailable",
-                             f'ReplicaSet "{rs_name}" has successfully progressed.')
-        elif created and "Progressing" not in conditions:
-            prog = condition("Progressing", True, "NewReplicaSetCreated", f'Created new replica set "{rs_name}"')
-        else:
-            prog = condition("Progressing", True, "ReplicaSetUpdated", f'ReplicaSet "{rs_name}" is progressing.')
-        new_status: dict[str, Any] = {"observedGeneration": dep["metadata"].get("generation", 1)}
-        if pods:
-            new_status["replicas"] = len(pods)
-            new_status["updatedReplicas"] = len(new)
-        if ready:
-            new_status["readyReplicas"] = ready
-            new_status["availableReplicas"] = ready
-        unavailable = max(len(pods), replicas) - ready
-        if unavailable > 0:
-            new_status["unavailableReplicas"] = unavailable
-        new_status["conditions"] = [avail_cond, prog]
-        if failure is not None:
-            # Kept as first written while it holds (replica_set_utils.go calculateStatus sets it only when
-            # absent): a fresh pod name in every retry's message would rewrite the status forever.
-            prev_failure = conditions.get("ReplicaFailure") or {}
-            if prev_failure.get("status") == "True" and prev_failure.get("reason") == "FailedCreate":
-                failure = str(prev_failure.get("message") or failure)
-            new_status["conditions"].append(condition("ReplicaFailure", True, "FailedCreate", failure))
-            self._quota_blocked.add((ns, name))
-        else:
-            self._quota_blocked.discard((ns, name))
-        if status.get("collisionCount"):
-            new_status["collisionCount"] = status["collisionCount"]
-
-        def mutate(obj: dict[str, Any]) -> dict[str, Any]:
-            obj["status"] = new_status
-            return obj
-
-        self.store.patch(kinds.DEPLOYMENT, ns, name, mutate, identity=CONTROLLER, subresource="status")
-
-    @staticmethod
-    def _deletion_rank(pod: dict[str, Any]) -> tuple[int, int, str, str]:
-        # Like the ReplicaSet controller: unscheduled/pending and not-ready pods go first, then the newest.
-        status = pod.get("status") or {}
-        phase = {"Pending": 0, "Unknown": 1}.get(status.get("phase", "Pending"), 2)
-        created = pod["metadata"].get("creationTimestamp") or ""
-        inverted = "".join(chr(0x10FFFF - ord(c)) for c in created)
-        return (phase, 1 if _is_ready(pod) else 0, inverted, pod["metadata"]["name"])
-
-    def _create_pod(self, dep: dict[str, Any], template: dict[str, Any], phash: str, rs_name: str) -> dict[str, Any]:
-        ns = dep["metadata"]["namespace"]
-        tmeta = template.get("metadata") or {}
-        labels = {**(tmeta.get("labels") or {}), TEMPLATE_HASH_LABEL: phash}
-        meta: dict[str, Any] = {
-            "namespace": ns, "labels": labels,
-            "ownerReferences": [{"apiVersion": kinds.DEPLOYMENT.api_version, "kind": "Deployment",
-                                 "name": dep["metadata"]["name"], "uid": dep["metadata"]["uid"],
-                                 "controller": True, "blockOwnerDeletion": True}],
-        }
-        if tmeta.get("annotations"):
-            meta["annotations"] = dict(tmeta["annotations"])
-        spec = json.loads(json.dumps(template.get("spec") or {}))
-        spec["nodeName"] = NODE_NAME
-        for _ in range(10):
-            meta["name"] = f"{rs_name}-{''.join(random.choices(_SAFE_CHARS, k=5))}"
-            try:
-                pod = self.store.create(kinds.POD, {"apiVersion": "v1", "kind": "Pod", "metadata": meta,
-                                                    "spec": spec}, identity=CONTROLLER)
-            except ApiError as exc:
-                if exc.code != 409:
-                    raise
-                continue
-            self._scheduled(pod)
-            return pod
-        raise ApiError(409, "AlreadyExists", f"could not find a free pod name for {rs_name}")
-
-    def _scheduled(self, pod: dict[str, Any]) -> None:
-        meta = pod["metadata"]
-        self._scheduler_events.record(object_ref(kinds.POD, meta["namespace"], meta["name"], meta.get("uid", "")),
-                                      NORMAL, "Scheduled",
-                                      f"Successfully assigned {meta['namespace']}/{meta['name']} to {NODE_NAME}")
-
-    def _container_event(self, rt: _PodRuntime, c: _Container, etype: str, reason: str, message: str) -> None:
-        # pkg/kubelet/kuberuntime: events about a container name it in fieldPath.
-        self._kubelet_events.record(object_ref(kinds.POD, rt.namespace, rt.name, rt.uid,
-                                               f"spec.containers{{{c.name}}}"), etype, reason, message)
-
-    def _delete_pod(self, ns: str, pod: dict[str, Any]) -> None:
-        with contextlib.suppress(ApiError):
-            self.store.delete(kinds.POD, ns, pod["metadata"]["name"], identity=CONTROLLER)
-
-    # --- kubelet ------------------------------------------------------------------------------------
-
-    def _sync_pod(self, ns: str, name: str) -> None:
-        try:
-            pod: dict[str, Any] | None = self.store.get(kinds.POD, ns, name)
-        except ApiError as exc:
-            if exc.code != 404:
-                raise
-            pod = None
-        with self._lock:
-            rt = self._pods.get((ns, name))
-        if pod is not None and (_annotations(pod).get(MANAGED_BY)
-                                or pod.get("spec", {}).get("nodeName") not in (None, "", NODE_NAME)):
-            pod = None
-        if rt is not None and (pod is None or pod["metadata"]["uid"] != rt.uid):
-            self._kill_pod(rt, remove=True)
-            rt = None
-        if pod is None:
-            return
-        if not pod["spec"].get("nodeName"):
-            # The scheduler's binding: there is one node.
-            def bind(obj: dict[str, Any]) -> dict[str, Any]:
-                obj["spec"]["nodeName"] = NODE_NAME
-                return obj
-            pod = self.store.patch(kinds.POD, ns, name, bind, identity=CONTROLLER)
-            self._scheduled(pod)
-        if rt is None:
-            rt = self._admit(pod)
-        now = time.monotonic()
-        for c in rt.containers.values():
-            if c.proc is None and not c.done and c.next_start <= now:
-                self._spawn(rt, c, pod)
-        self._write_status(rt, pod)
-
-    def _admit(self, pod: dict[str, Any]) -> _PodRuntime:
-        meta, spec = pod["metadata"], pod["spec"]
-        ns, name = meta["namespace"], meta["name"]
-        old_status = pod.get("status") or {}
-        old_ports = _pod_ports(pod)
-        rt = _PodRuntime(namespace=ns, name=name, uid=meta["uid"], restart_policy=spec.get("restartPolicy", "Always"),
-                         directory=state_path(self.state_dir / "pods", f"{ns}_{name}_{meta['uid']}"),
-                         start_time=old_status.get("startTime") or _now())
-        previous = {s.get("name"): s for s in old_status.get("containerStatuses") or []}
-        for cspec in spec.get("containers") or []:
-            image = str(cspec.get("image", ""))
-            env = self._container_env(pod, cspec)
-            command = [_expand(a, env) for a in cspec.get("command") or []]
-            args = [_expand(a, env) for a in cspec.get("args") or []]
-            ports = [int(p["containerPort"]) for p in cspec.get("ports") or []
-                     if isinstance(p, dict) and p.get("protocol", "TCP") == "TCP" and "containerPort" in p]
-            emulate = "auto"
-            if workloads.is_http_echo(image):
-                if command and os.path.basename(command[0]) != "http-echo":
-                    emulate = "generic"  # a shell or another program: not http-echo's main
-                else:
-                    args = command[1:] + args
-                    with contextlib.suppress(workloads.WorkloadExit):
-                        listen = workloads.parse_http_echo_args(args, image, env).port
-                        if listen not in ports:
-                            ports.append(listen)
-            else:
-                args = command + args
-            c = _Container(name=cspec.get("name", "main"), image=image, argv=args, env=env, ports=ports,
-                           probes=prober.parse_probes(cspec))
-            prev = previous.get(c.name) or {}
-            if prev.get("state", {}).get("running") or prev.get("lastState") or prev.get("restartCount"):
-                # A restarted sandbox restarts the container, as a rebooted node would.
-                c.restart_count = int(prev.get("restartCount", 0)) + (1 if prev.get("state", {}).get("running")
-                                                                      else 0)
-            c.waiting = {"reason": "ContainerCreating"}
-            c.argv = ["--image", image, "--emulate", emulate, "--", *args]
-            rt.containers[c.name] = c
-            for cport in ports:
-                if cport not in rt.sockets:
-                    rt.sockets[cport] = _bind(old_ports.get(str(cport), 0))
-        for c in rt.containers.values():
-            for probe in c.probes:
-                # Probes reach the pod's network namespace, so any container's port counts; a port nobody
-                # declared gets a socket that is bound but never listens: probing it is refused, as on a pod.
-                if probe.port and probe.port not in rt.sockets and probe.port not in rt.closed:
-                    rt.closed[probe.port] = _reserve()
-        rt.directory.mkdir(parents=True, exist_ok=True)
-        with self._lock:
-            self._pods[(ns, name)] = rt
-        for c in rt.containers.values():
-            self._start_probes(rt, c)
-        return rt
-
-    # --- probes ---------------------------------------------------------------------------------------
-
-    def _start_probes(self, rt: _PodRuntime, c: _Container) -> None:
-        """One worker thread per probe (prober_manager.go AddPod); none for a container without probes."""
-        for probe in c.probes:
-            def report(instance: int, ok: bool, kind: str = probe.kind) -> None:
-                self._queue.put(("probe", rt.namespace, rt.name, rt.uid, c.name, instance, kind, ok))
-
-            def record(etype: str, reason: str, message: str) -> None:
-                self._container_event(rt, c, etype, reason, message)
-
-            worker = prober.ProbeWorker(probe, f"probe-{rt.namespace}-{rt.name}-{c.name}-{probe.kind.lower()}",
-                                        lambda: self._probe_target(rt, c), rt.probe_port, report, record)
-            c.workers[probe.kind] = worker
-            worker.start()
-
-    @staticmethod
-    def _probe_target(rt: _PodRuntime, c: _Container) -> prober.Target | None:
-        if rt.terminating:
-            return None
-        return prober.Target(instance=c.instance, running=c.proc is not None, started_at=c.started_mono,
-                             started=c.started, finished=c.done)
-
-    def _probe_result(self, rt: _PodRuntime, c: _Container, kind: str, ok: bool) -> None:
-        if c.proc is None:
-            return
-        if kind == prober.READINESS:
-            c.probe_ready = ok
-        elif kind == prober.STARTUP and ok:
-            c.started = True
-            readiness = c.workers.get(prober.READINESS)
-            if readiness is not None:
-                readiness.trigger()  # prober_manager.go UpdatePodStatus: probe readiness right after start
-        elif not ok:
-            # pkg/kubelet/kuberuntime/kuberuntime_manager.go computePodActions: a container that failed its
-            # liveness or startup probe is killed (Event Killing with this message) and restarted through
-            # the usual back-off unless the pod never restarts.
-            restart = rt.restart_policy != "Never"
-            message = f"Container {c.name} failed {kind.lower()} probe" + (", will be restarted" if restart else "")
-            self._container_event(rt, c, NORMAL, "Killing", message)
-            c.probe_killed = True
-            threading.Thread(target=_terminate, args=([c.proc], _STOP_GRACE), daemon=True,
-                             name=f"kill-{rt.namespace}-{rt.name}-{c.name}").start()
-
-    @staticmethod
-    def _stop_probes(runtimes: Iterable[_PodRuntime], wait: bool) -> None:
-        workers = [w for rt in runtimes for w in rt.workers()]
-        for w in workers:
-            w.stop()
-        if wait:
-            deadline = time.monotonic() + _STOP_GRACE
-            for w in workers:
-                w.join(max(0.0, deadline - time.monotonic()))
-
-    def _container_env(self, pod: dict[str, Any], cspec: dict[str, Any]) -> dict[str, str]:
-        meta = pod["metadata"]
-        env: dict[str, str] = {}
-        ns = meta["namespace"]
-        for src in cspec.get("envFrom") or []:
-            prefix = src.get("prefix", "")
-            ref = src.get("configMapRef") or src.get("secretRef")
-            if not ref:
-                continue
-            data = self._ref_data(ns, "secretRef" in src, ref.get("name", ""))
-            env.update({prefix + k: v for k, v in data.items()})
-        for var in cspec.get("env") or []:
-            name = var.get("name")
-            if not name:
-                continue
-            if "value" in var:
-                env[name] = _expand(str(var["value"]), env)
-                continue
-            source = var.get("valueFrom") or {}
-            if "fieldRef" in source:
-                path = source["fieldRef"].get("fieldPath", "")
-                env[name] = self._field_ref(pod, path)
-            elif "configMapKeyRef" in source or "secretKeyRef" in source:
-                ref = source.get("configMapKeyRef") or source.get("secretKeyRef") or {}
-                data = self._ref_data(ns, "secretKeyRef" in source, ref.get("name", ""))
-                if ref.get("key") in data:
-                    env[name] = data[ref["key"]]
-        return env
-
-    def _ref_data(self, ns: str, secret: bool, name: str) -> dict[str, str]:
-        try:
-            obj = self.store.get(kinds.SECRET if secret else kinds.CONFIGMAP, ns, name)
-        except ApiError:
-            return {}
-        data = dict(obj.get("data") or {})
-        if secret:
-            import base64
-
-            return {k: base64.b64decode(v).decode("utf-8", "replace") for k, v in data.items()}
-        return {k: str(v) for k, v in data.items()}
-
-    @staticmethod
-    def _field_ref(pod: dict[str, Any], path: str) -> str:
-        meta = pod["metadata"]
-        simple = {"metadata.name": meta.get("name"), "metadata.namespace": meta.get("namespace"),
-                  "metadata.uid": meta.get("uid"), "spec.nodeName": NODE_NAME,
-                  "spec.serviceAccountName": pod["spec"].get("serviceAccountName", "default"),
-                  "status.podIP": HOST_IP, "status.hostIP": HOST_IP, "status.podIPs": HOST_IP,
-                  "status.hostIPs": HOST_IP}
-        if path in simple:
-            return str(simple[path] or "")
-        m = re.fullmatch(r"metadata\.(labels|annotations)\['([^']*)'\]", path)
-        if m:
-            return str((meta.get(m.group(1)) or {}).get(m.group(2), ""))
-        return ""
-
-    def _spawn(self, rt: _PodRuntime, c: _Container, pod: dict[str, Any]) -> None:
-        # A new container starts unready, not started while it has a startup probe (worker.go initial values).
-        c.listening = c.probe_ready = c.probe_killed = False
-        c.started = not c.has_probe(prober.STARTUP)
-        self._serial += 1
-        c.instance = self._serial
-        sep = c.argv.index("--")
-        image_args, program_args = c.argv[:sep], c.argv[sep + 1:]
-        labels = pod["metadata"].get("labels") or {}
-        # -I -S: workloads.py needs only the standard library, and its own folder must not shadow stdlib modules.
-        cmd = [self.python, "-I", "-S", str(_WORKLOADS), *image_args, "--pod", rt.name, "--namespace", rt.namespace,
-               "--container", c.name, "--labels", json.dumps(labels), "--parent-pid", str(os.getpid())]
-        fds: list[int] = []
-        for cport in c.ports:
-            sock = rt.sockets.get(cport)
-            if sock is not None and cport not in _claimed(rt, c):
-                cmd += ["--socket", f"{cport}={sock.fileno()}"]
-                fds.append(sock.fileno())
-        cmd += ["--ports", ",".join(str(p) for p in c.ports)]
-        ready_r, ready_w = os.pipe()
-        cmd += ["--ready-fd", str(ready_w), "--", *program_args]
-        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOSTNAME": rt.name, **c.env}
-        try:
-            log_dir = state_path(rt.directory, c.name)
-        except ValueError as exc:
-            # a name persisted before validation refused it: the container never runs, nothing is written
-            c.waiting = {"reason": "CreateContainerConfigError", "message": f"invalid container name: {exc}"}
-            c.done = True
-            os.close(ready_r)
-            os.close(ready_w)
-            return
-        log_dir.mkdir(parents=True, exist_ok=True)
-        c.log_file = log_dir / f"{c.restart_count}.log"
-        self._container_event(rt, c, NORMAL, "Pulled", f'Container image "{c.image}" already present on machine')
-        self._container_event(rt, c, NORMAL, "Created", f"Created container: {c.name}")
-        out: IO[bytes]
-        with open(c.log_file, "ab") as out:
-            try:
-                proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                                        pass_fds=(*fds, ready_w), env=env, cwd=rt.directory)
-            except OSError as exc:
-                os.close(ready_r)
-                os.close(ready_w)
-                c.waiting = {"reason": "RunContainerError", "message": str(exc)}
-                self._container_event(rt, c, WARNING, "Failed", f"Error: {exc}")
-                c.crashes += 1
-                self._schedule_restart(rt, c)
-                return
-        os.close(ready_w)
-        self._container_event(rt, c, NORMAL, "Started", f"Started container {c.name}")
-        c.started_mono = time.monotonic()  # before proc: a probe worker that sees it running reads the delay
-        c.started_at = _now()
-        c.waiting = None
-        c.proc = proc
-        token = (rt.namespace, rt.name, rt.uid, c.name, c.instance)
-        threading.Thread(target=self._watch_process, args=(proc, ready_r, token), daemon=True,
-                         name=f"pod-{rt.namespace}-{rt.name}-{c.name}").start()
-
-    def _watch_process(self, proc: subprocess.Popen[bytes], ready_r: int, token: tuple[Any, ...]) -> None:
-        try:
-            got = os.read(ready_r, 1)
-        except OSError:
-            got = b""
-        finally:
-            os.close(ready_r)
-        if got:
-            self._queue.put(("ready", *token))
-        code = proc.wait()
-        self._queue.put(("exited", *token, code, _now()))
-
-    def _process_event(self, item: tuple[Any, ...]) -> None:
-        tag, ns, name, uid, cname, instance = item[:6]
-        with self._lock:
-            rt = self._pods.get((ns, name))
-        if rt is None or rt.uid != uid:
-            return
-        c = rt.containers.get(cname)
-        if c is None or c.instance != instance:
-            return
-        if tag == "ready":
-            c.listening = c.proc is not None
-            return
-        if tag == "probe":
-            self._probe_result(rt, c, item[6], item[7])
-            return
-        code, finished = item[6], item[7]
-        reason = "Completed" if code == 0 else "Error"
-        if code < 0:
-            code, reason = 128 - code, "Error"  # killed by a signal: Kubernetes reports 128 + signal number
-        c.last_terminated = {"exitCode": code, "reason": reason, "startedAt": c.started_at, "finishedAt": finished,
-                             "containerID": f"sandbox://{c.proc.pid if c.proc else 0}"}
-        c.proc = None
-        c.listening = False
-        if rt.terminating:
-            return
-        restart = rt.restart_policy == "Always" or (rt.restart_policy == "OnFailure" and code != 0) \
-            or (c.probe_killed and rt.restart_policy != "Never")
-        if not restart:
-            c.done = True
-            return
-        if time.monotonic() - c.started_mono > _BACKOFF_RESET:
-            c.crashes = 0
-        c.crashes += 1
-        c.restart_count += 1
-        self._schedule_restart(rt, c)
-
-    def _schedule_restart(self, rt: _PodRuntime, c: _Container) -> None:
-        delay = _BACKOFF[min(c.crashes - 1, len(_BACKOFF) - 1)] if c.crashes else 0.0
-        c.next_start = time.monotonic() + delay
-        if delay > 0:
-            c.waiting = {"reason": "CrashLoopBackOff",
-                         "message": f"back-off {int(delay)}s restarting failed container={c.name} "
-                                    f"pod={rt.name}_{rt.namespace}({rt.uid})"}
-            self._container_event(rt, c, WARNING, "BackOff", f"Back-off restarting failed container {c.name} in "
-                                                             f"pod {rt.name}_{rt.namespace}({rt.uid})")
-        heapq.heappush(self._timers, (c.next_start, rt.namespace, rt.name))
-
-    def _write_status(self, rt: _PodRuntime, pod: dict[str, Any]) -> None:
-        ports = {str(k): v for k, v in sorted(rt.host_ports.items())}
-        ports_text = json.dumps(ports, separators=(",", ":")) if ports else None
-        if ports_text and _pod_ports(pod) != ports:
-            def annotate(obj: dict[str, Any]) -> dict[str, Any]:
-                obj["metadata"].setdefault("annotations", {})[PORTS_ANNOTATION] = ports_text
-                return obj
-            self.store.patch(kinds.POD, rt.namespace, rt.name, annotate, identity=self.identity)
-        status = self._pod_status(rt, pod.get("status") or {})
-
-        def mutate(obj: dict[str, Any]) -> dict[str, Any]:
-            obj["status"] = status
-            return obj
-
-        self.store.patch(kinds.POD, rt.namespace, rt.name, mutate, identity=self.identity, subresource="status")
-
-    def _pod_status(self, rt: _PodRuntime, old: dict[str, Any]) -> dict[str, Any]:
-        now = _now()
-        containers = list(rt.containers.values())
-        all_ready = bool(containers) and all(c.ready for c in containers)
-        finished = bool(containers) and all(c.done for c in containers)
-        if finished:
-            phase = "Succeeded" if all((c.last_terminated or {}).get("exitCode") == 0 for c in containers) \
-                else "Failed"
-        elif any(c.proc is not None or c.restart_count or c.last_terminated for c in containers):
-            phase = "Running"
-        else:
-            phase = "Pending"
-        old_conds = {c.get("type"): c for c in old.get("conditions") or []}
-
-        def cond(ctype: str, ok: bool, reason: str | None = None, message: str | None = None) -> dict[str, Any]:
-            value = "True" if ok else "False"
-            prev = old_conds.get(ctype) or {}
-            out: dict[str, Any] = {"type": ctype, "status": value, "lastProbeTime": None,
-                                   "lastTransitionTime": prev.get("lastTransitionTime", now)
-                                   if prev.get("status") == value else now}
-            if reason:
-                out["reason"] = reason
-            if message:
-                out["message"] = message
-            return out
-
-        not_ready = [c.name for c in containers if not c.ready]
-        if finished:
-            why: tuple[str | None, str | None] = ("PodCompleted", None)
-        elif not_ready:
-            why = ("ContainersNotReady", f"containers with unready status: [{' '.join(not_ready)}]")
-        else:
-            why = (None, None)
-        conditions = [cond("PodReadyToStartContainers", True), cond("Initialized", True),
-                      cond("Ready", all_ready, *why), cond("ContainersReady", all_ready, *why),
-                      cond("PodScheduled", True)]
-        statuses = []
-        for c in containers:
-            st: dict[str, Any] = {"name": c.name, "image": c.image, "imageID": "", "ready": c.ready,
-                                  "restartCount": c.restart_count,
-                                  "started": c.proc is not None and c.started}
-            if c.proc is not None:
-                st["containerID"] = f"sandbox://{c.proc.pid}"
-                st["state"] = {"running": {"startedAt": c.started_at}}
-            elif c.done and c.last_terminated:
-                st["state"] = {"terminated": dict(c.last_terminated)}
-            else:
-                st["state"] = {"waiting": dict(c.waiting or {"reason": "ContainerCreating"})}
-            st["lastState"] = {"terminated": dict(c.last_terminated)} \
-                if c.last_terminated and not (c.done and c.proc is None) else {}
-            statuses.append(st)
-        status: dict[str, Any] = {
-            "phase": phase, "conditions": conditions, "hostIP": HOST_IP, "hostIPs": [{"ip": HOST_IP}],
-            "podIP": HOST_IP, "podIPs": [{"ip": HOST_IP}], "startTime": rt.start_time,
-            "containerStatuses": statuses, "qosClass": old.get("qosClass", "BestEffort"),
-        }
-        return status
-
-    def _kill_pod(self, rt: _PodRuntime, *, remove: bool) -> None:
-        rt.terminating = True
-        self._stop_probes([rt], wait=False)
-        for c in rt.containers.values():
-            if c.proc is not None:
-                self._container_event(rt, c, NORMAL, "Killing", f"Stopping container {c.name}")
-        procs = [c.proc for c in rt.containers.values() if c.proc is not None]
-        _terminate(procs, _STOP_GRACE)
-        rt.close_sockets()
-        with self._lock:
-            if self._pods.get((rt.namespace, rt.name)) is rt:
-                del self._pods[(rt.namespace, rt.name)]
-        if remove:
-            shutil.rmtree(rt.directory, ignore_errors=True)
-
-    def _shutdown_all(self) -> None:
-        with self._lock:
-            runtimes = list(self._pods.values())
-            self._pods.clear()
-        procs: list[subprocess.Popen[bytes]] = []
-        for rt in runtimes:
-            rt.terminating = True
-            procs.extend(c.proc for c in rt.containers.values() if c.proc is not None)
-        self._stop_probes(runtimes, wait=False)
-        _terminate(procs, _STOP_GRACE)
-        self._stop_probes(runtimes, wait=True)
-        for rt in runtimes:
-            rt.close_sockets()
-
-    # --- endpoints controller -----------------------------------------------------------------------
-
-    def _sync_endpoints(self, ns: str, name: str) -> None:
-        try:
-            svc = self.store.get(kinds.SERVICE, ns, name)
-        except ApiError as exc:
-            if exc.code != 404:
-                raise
-            with contextlib.suppress(ApiError):
-                self.store.delete(kinds.ENDPOINTS, ns, name, identity=CONTROLLER)
-            return
-        spec = svc.get("spec") or {}
-        selector = spec.get("selector")
-        if not selector or spec.get("type") == "ExternalName":
-            return  # selectorless Services' Endpoints belong to the user
-        publish_all = bool(spec.get("publishNotReadyAddresses"))
-        subsets: list[dict[str, Any]] = []
-        for pod in self.store.list(kinds.POD, ns)[0]:
-            meta, status = pod["metadata"], pod.get("status") or {}
-            if not _selector_matches(selector, meta.get("labels") or {}) or not status.get("podIP"):
-                continue
-            if meta.get("deletionTimestamp") or status.get("phase") in ("Succeeded", "Failed"):
-                continue
-            ports = _endpoint_ports(spec.get("ports") or [], pod)
-            if ports is None:
-                continue
-            addr = {"ip": status["podIP"], "nodeName": pod["spec"].get("nodeName", NODE_NAME),
-                    "targetRef": {"kind": "Pod", "namespace": ns, "name": meta["name"], "uid": meta["uid"]}}
-            subset: dict[str, Any] = {"addresses" if publish_all or _is_ready(pod) else "notReadyAddresses": [addr]}
-            if ports:
-                subset["ports"] = ports
-            subsets.append(subset)
-        labels = dict(svc["metadata"].get("labels") or {})
-        if spec.get("clusterIP") == "None":
-            labels["service.kubernetes.io/headless"] = ""
-        try:
-            self.store.get(kinds.ENDPOINTS, ns, name)
-        except ApiError as exc:
-            if exc.code != 404:
-                raise
-            body: dict[str, Any] = {"apiVersion": "v1", "kind": "Endpoints",
-                                    "metadata": {"name": name, "namespace": ns}}
-            if labels:
-                body["metadata"]["labels"] = labels
-            if subsets:
-                body["subsets"] = subsets
-            self.store.create(kinds.ENDPOINTS, body, identity=CONTROLLER)
-            return
-
-        def mutate(obj: dict[str, Any]) -> dict[str, Any]:
-            if labels:
-                obj["metadata"]["labels"] = labels
-            else:
-                obj["metadata"].pop("labels", None)
-            if subsets:
-                obj["subsets"] = subsets
-            else:
-                obj.pop("subsets", None)
-            return obj
-
-        self.store.patch(kinds.ENDPOINTS, ns, name, mutate, identity=CONTROLLER)
-
-
-def _endpoint_ports(service_ports: list[dict[str, Any]], pod: dict[str, Any]) -> list[dict[str, Any]] | None:
-    """The Endpoints ports of one pod, or None when a named targetPort is missing on it (the pod is left out)."""
-    host = _pod_ports(pod)
-    named: dict[str, int] = {}
-    for c in pod["spec"].get("containers") or []:
-        for p in c.get("ports") or []:
-            if isinstance(p, dict) and p.get("name") and "containerPort" in p:
-                named.setdefault(p["name"], int(p["containerPort"]))
-    out: list[dict[str, Any]] = []
-    for sp in service_ports:
-        target = sp.get("targetPort", sp.get("port"))
-        if isinstance(target, str) and not target.isdigit():
-            if target not in named:
-                if len(service_ports) == 1:
-                    return None
-                continue
-            cport = named[target]
-        else:
-            cport = int(target or 0)
-        # Without a mapping the pod's own port number stands (a real cluster would use it as is).
-        ep: dict[str, Any] = {"port": host.get(str(cport), cport), "protocol": sp.get("protocol", "TCP")}
-        if sp.get("name"):
-            ep["name"] = sp["name"]
-        if sp.get("appProtocol"):
-            ep["appProtocol"] = sp["appProtocol"]
-        out.append(ep)
-    return out
-
-
-def _claimed(rt: _PodRuntime, c: _Container) -> set[int]:
-    """Container ports already handed to an earlier container of the same pod (two cannot share a socket)."""
-    taken: set[int] = set()
-    for other in rt.containers.values():
-        if other is c:
-            break
-        taken.update(other.ports)
-    return taken
-
-
-def _bind(port: int) -> socket.socket:
-    """A listening loopback socket; the previous host port when still free (a restarted sandbox keeps its ports)."""
-    for candidate in ((port, 0) if port else (0,)):
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        try:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            sock.bind((HOST_IP, candidate))
-            sock.listen(512)
-            return sock
-        except OSError:
-            sock.close()
-            if candidate == 0:
-                raise
-    raise OSError("unreachable")
-
-
-def _reserve() -> socket.socket:
-    """A loopback port bound but never listening: connecting to it is refused, and nobody else can take it."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    try:
-        sock.bind((HOST_IP, 0))
-    except OSError:
-        sock.close()
-        raise
-    return sock
-
-
-def _expand(text: str, env: dict[str, str]) -> str:
-    """Kubernetes' ``$(VAR)`` expansion in command, args and env values; ``$$`` escapes, unknown refs stay."""
-
-    def repl(m: re.Match[str]) -> str:
-        if m.group(0) == "$$":
-            return "$"
-        return env.get(m.group(1), m.group(0))
-
-    return _ENV_REF.sub(repl, text)
-
-
-def _terminate(procs: list[subprocess.Popen[bytes]], grace: float) -> None:
-    """SIGTERM every process, wait up to ``grace`` seconds, then SIGKILL and reap the rest."""
-    live = [p for p in procs if p.poll() is None]
-    for p in live:
-        with contextlib.suppress(OSError):
-            p.send_signal(signal.SIGTERM)
-    deadline = time.monotonic() + grace
-    for p in live:
-        try:
-            p.wait(timeout=max(0.0, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(OSError):
-                p.kill()
-    for p in live:
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            p.wait(timeout=2.0)

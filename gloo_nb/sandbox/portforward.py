@@ -30,7 +30,7 @@ from aiohttp import WSMsgType, web
 
 from gloo_nb.errors import UnreachableError
 from gloo_nb.sandbox import kinds
-from gloo_nb.sandbox.kubelet import PORTS_ANNOTATION
+from gloo_nb.sandbox.pod_objects import PORTS_ANNOTATION
 from gloo_nb.sandbox.store import ApiError, Identity, Store
 
 __all__ = ["SPDY_DICTIONARY", "SPDY_SUBPROTOCOL", "DialError", "Dialer", "PortForwardHandler", "SpdySession"]
