@@ -32,8 +32,8 @@ from gloo_nb.analysis.drift import DriftRow
 from gloo_nb.models import Finding, ResourceKey, Route, RouteTable, VirtualService
 from gloo_nb.translate import Translation
 from gloo_nb.translate.gateway import ParentRoute, RouteConverter, VirtualServiceAborted
+from gloo_nb.translate.gloo_json import destination_json, matcher_json
 from gloo_nb.translate.proxy import ProxyRoute
-from gloo_nb.translate.render import destination_json, matcher_json
 from gloo_nb.translate.routes import action_summary, match_summary, route_id, route_match_json
 from gloo_nb.translate.selection import RouteTableIndex, SelectionError, group_by_weight
 

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from gloo_nb.models import Finding, ResourceKey
-from gloo_nb.translate.render import first_message
+from gloo_nb.translate.tables import first_message
 from gloo_nb.translate.translator import Translation
 
 CHECKED_KINDS = ("VirtualService", "Gateway", "Upstream")

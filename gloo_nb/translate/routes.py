@@ -597,7 +597,7 @@ def rows_from_envoy_json(envoy: Mapping[str, Any], source: str = "intent") -> li
     """Rows of the ``envoy`` section of a ``gloo-nb translate`` document (Envoy resources in proto JSON).
 
     Args:
-        envoy: The section (``gloo_nb.translate.render.envoy_json``).
+        envoy: The section (``gloo_nb.translate.envoy_json.envoy_json``).
         source: Copied into every row.
 
     Returns:

@@ -50,8 +50,8 @@ from typing import Any
 
 from gloo_nb._types import Profile
 from gloo_nb.models import ResourceKey, Snapshot
+from gloo_nb.translate.gloo_json import action_json, matcher_json
 from gloo_nb.translate.proxy import Proxy, ProxyListener, ProxyRoute, ProxyVirtualHost
-from gloo_nb.translate.render import action_json, matcher_json
 from gloo_nb.translate.reports import STATE_CODES, ResourceReport
 from gloo_nb.translate.translator import GLOO_NAMESPACE, Translation, helm_default_gateway
 

@@ -1,0 +1,731 @@
+"""The per-kind builders: one decoded Kubernetes object -> one typed resource (or a skipped entry).
+
+Holds :func:`parse_object` and the builders of every kind gloo_nb reads (VirtualService,
+RouteTable, Gateway, Upstream, Settings, Service, Endpoints, Pod) and their messages. Knows nothing
+of streams, Lists or text formats: :mod:`._collect` feeds it objects, whatever they were read from.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from gloo_nb.models.codec._fields import (
+    DELEGATE,
+    DELEGATION_TYPES,
+    DESTINATION,
+    DESTINATION_TYPES,
+    DESTINATIONS,
+    DIRECT_RESPONSE,
+    ENDPOINT_ADDRESS,
+    ENDPOINT_PORT,
+    ENDPOINT_SUBSET,
+    ENDPOINTS_TOP,
+    EXPRESSION,
+    FALLBACK_POLICIES,
+    GATEWAY_OPTIONS,
+    GATEWAY_SPEC,
+    GATEWAY_TYPES,
+    GLOO_OPTIONS,
+    HEADER,
+    HTTP_GATEWAY,
+    INT64_MAX,
+    INT64_MIN,
+    INVALID_CONFIG_POLICY,
+    KUBE_DESTINATION,
+    KUBE_UPSTREAM,
+    MATCHER,
+    META,
+    MULTI,
+    NOTHING,
+    OBJECT_REFERENCE,
+    OPERATORS,
+    OPTIONS_REFS,
+    PATH_REWRITES,
+    PATH_SPECIFIERS,
+    QUERY,
+    REDIRECT,
+    REDIRECT_CODES,
+    REF,
+    ROUTE,
+    ROUTE_ACTION,
+    ROUTE_ACTIONS,
+    RT_SPEC,
+    SELECTOR,
+    SERVICE_PORT,
+    SERVICE_SPEC,
+    SETTINGS_SPEC,
+    STATIC_HOST,
+    STATIC_UPSTREAM,
+    SUBSET,
+    SUBSET_SELECTOR,
+    SUBSET_SPEC,
+    TOP,
+    UPSTREAM_SPEC,
+    UPSTREAM_TYPES,
+    VALIDATION,
+    VIRTUAL_HOST,
+    VS_EXPRESSIONS,
+    VS_SPEC,
+    WEIGHTED,
+)
+from gloo_nb.models.codec._reader import (
+    Reader,
+    describe,
+    join_path,
+)
+from gloo_nb.models.findings import Finding, Skipped
+from gloo_nb.models.resources import (
+    API_GROUPS,
+    KIND_TYPES,
+    DelegateAction,
+    Destination,
+    DirectResponseAction,
+    EndpointAddress,
+    EndpointPort,
+    EndpointSubset,
+    Gateway,
+    HeaderMatcher,
+    HttpGateway,
+    InvalidConfigPolicy,
+    KubeEndpoints,
+    KubeServiceDestination,
+    KubeUpstreamSpec,
+    Location,
+    Matcher,
+    ObjectMeta,
+    Pod,
+    QueryParameterMatcher,
+    RedirectAction,
+    Resource,
+    ResourceKey,
+    ResourceRef,
+    Route,
+    RouteAction,
+    RouteTable,
+    RouteTableSelector,
+    SelectorExpression,
+    Service,
+    ServicePort,
+    Settings,
+    StaticHost,
+    StaticUpstreamSpec,
+    SubsetSelector,
+    SubsetSpec,
+    Upstream,
+    ValidationSettings,
+    VirtualHost,
+    VirtualService,
+    WeightedDestination,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedObject:
+    """What one Kubernetes object became.
+
+    Exactly one of ``resource`` and ``skipped`` is set.
+
+    Attributes:
+        resource: The typed resource, for a kind gloo_nb translates.
+        findings: Parse findings (unknown fields, a missing apiVersion), all warnings.
+        skipped: Why the object was not used, for any other kind.
+    """
+
+    resource: Resource | None
+    findings: tuple[Finding, ...] = ()
+    skipped: Skipped | None = None
+
+
+
+def _versions(kind: str) -> tuple[str, ...]:
+    group = API_GROUPS[kind]
+    return (f"{group}/v1",) if group else ("v1",)
+
+
+
+def _ref(r: Reader, value: Any, path: str, *, check: bool = True) -> ResourceRef:
+    m = r.obj(value, path, REF) if check else r.mapping(value, path)
+    return ResourceRef(name=r.string(m.get("name"), path, "name"),
+                       namespace=r.string(m.get("namespace"), path, "namespace"))
+
+
+def _refs(r: Reader, value: Any, path: str, name: str) -> tuple[ResourceRef, ...]:
+    where = join_path(path, name)
+    return tuple(_ref(r, v, f"{where}[{i}]") for i, v in enumerate(r.seq(value, path, name)))
+
+
+def _options_refs(r: Reader, value: Any, path: str) -> tuple[ResourceRef, ...]:
+    where = join_path(path, "optionsConfigRefs")
+    m = r.opt_obj(value, where, OPTIONS_REFS)
+    return () if m is None else _refs(r, m.get("delegateOptions"), where, "delegateOptions")
+
+
+def _expression(r: Reader, value: Any, path: str) -> SelectorExpression:
+    m = r.obj(value, path, EXPRESSION)
+    operator = m.get("operator")
+    if operator is None:
+        operator = "Equals"
+    elif isinstance(operator, int) and not isinstance(operator, bool):
+        operator = r.enum(operator, path, "operator", OPERATORS) or OPERATORS[0]
+    elif not isinstance(operator, str):
+        # kept as written when it is a string, so that translate reports Gloo's own message
+        r.fail(join_path(path, "operator"), f"expected one of {', '.join(OPERATORS)}, got {describe(operator)}")
+    return SelectorExpression(key=r.string(m.get("key"), path, "key"), operator=operator,
+                              values=r.strings(m.get("values"), path, "values"))
+
+
+def _expressions(r: Reader, value: Any, path: str, name: str) -> tuple[SelectorExpression, ...]:
+    where = join_path(path, name)
+    return tuple(_expression(r, v, f"{where}[{i}]") for i, v in enumerate(r.seq(value, path, name)))
+
+
+# --- routes --------------------------------------------------------------------------------
+
+
+def _matcher(r: Reader, value: Any, path: str) -> Matcher:
+    m = r.obj(value, path, MATCHER)
+    r.oneof(m, path, PATH_SPECIFIERS)
+    connect = m.get("connectMatcher")
+    if connect is not None:
+        r.obj(connect, join_path(path, "connectMatcher"), NOTHING)
+    headers = join_path(path, "headers")
+    query = join_path(path, "queryParameters")
+    return Matcher(
+        prefix=r.opt_string(m.get("prefix"), path, "prefix"),
+        exact=r.opt_string(m.get("exact"), path, "exact"),
+        regex=r.opt_string(m.get("regex"), path, "regex"),
+        connect=connect is not None,
+        case_sensitive=r.opt_bool(m.get("caseSensitive"), path, "caseSensitive"),
+        headers=tuple(_header(r, v, f"{headers}[{i}]")
+                      for i, v in enumerate(r.seq(m.get("headers"), path, "headers"))),
+        query_parameters=tuple(
+            _query(r, v, f"{query}[{i}]")
+            for i, v in enumerate(r.seq(m.get("queryParameters"), path, "queryParameters"))),
+        methods=r.strings(m.get("methods"), path, "methods"),
+    )
+
+
+def _header(r: Reader, value: Any, path: str) -> HeaderMatcher:
+    m = r.obj(value, path, HEADER)
+    return HeaderMatcher(name=r.string(m.get("name"), path, "name"),
+                         value=r.string(m.get("value"), path, "value"),
+                         regex=r.boolean(m.get("regex"), path, "regex"),
+                         invert_match=r.boolean(m.get("invertMatch"), path, "invertMatch"))
+
+
+def _query(r: Reader, value: Any, path: str) -> QueryParameterMatcher:
+    m = r.obj(value, path, QUERY)
+    return QueryParameterMatcher(name=r.string(m.get("name"), path, "name"),
+                                 value=r.string(m.get("value"), path, "value"),
+                                 regex=r.boolean(m.get("regex"), path, "regex"))
+
+
+def _destination(r: Reader, value: Any, path: str) -> Destination:
+    m = r.obj(value, path, DESTINATION)
+    kind = r.oneof(m, path, DESTINATION_TYPES)
+    upstream = kube = consul = None
+    if kind == "upstream":
+        upstream = _ref(r, m["upstream"], join_path(path, "upstream"))
+    elif kind == "kube":
+        where = join_path(path, "kube")
+        k = r.obj(m["kube"], where, KUBE_DESTINATION)
+        ref = k.get("ref")
+        kube = KubeServiceDestination(
+            ref=ResourceRef("") if ref is None else _ref(r, ref, join_path(where, "ref")),
+            port=r.uint32(k.get("port"), where, "port") or 0)
+    elif kind == "consul":
+        consul = r.raw(m["consul"], path, "consul")
+    where = join_path(path, "subset")
+    subset = r.opt_obj(m.get("subset"), where, SUBSET)
+    return Destination(
+        upstream=upstream, kube=kube, consul=consul,
+        subset=None if subset is None else r.string_map(subset.get("values"), where, "values"),
+        destination_spec=r.raw(m.get("destinationSpec"), path, "destinationSpec"),
+    )
+
+
+def _weighted(r: Reader, value: Any, path: str) -> WeightedDestination:
+    m = r.obj(value, path, WEIGHTED)
+    dest = m.get("destination")
+    return WeightedDestination(
+        destination=Destination() if dest is None else _destination(r, dest, join_path(path, "destination")),
+        weight=r.uint32(m.get("weight"), path, "weight"),
+        options=r.raw_or_empty(m.get("options"), path, "options"),
+    )
+
+
+def _route_action(r: Reader, value: Any, path: str) -> RouteAction:
+    m = r.obj(value, path, ROUTE_ACTION)
+    kind = r.oneof(m, path, DESTINATIONS)
+    single = multi = group = None
+    if kind == "single":
+        single = _destination(r, m["single"], join_path(path, "single"))
+    elif kind == "multi":
+        where = join_path(path, "multi")
+        mm = r.obj(m["multi"], where, MULTI)
+        dests = join_path(where, "destinations")
+        multi = tuple(_weighted(r, v, f"{dests}[{i}]")
+                      for i, v in enumerate(r.seq(mm.get("destinations"), where, "destinations")))
+    elif kind == "upstreamGroup":
+        group = _ref(r, m["upstreamGroup"], join_path(path, "upstreamGroup"))
+    return RouteAction(
+        single=single, multi=multi, upstream_group=group,
+        cluster_header=r.opt_string(m.get("clusterHeader"), path, "clusterHeader"),
+        dynamic_forward_proxy=r.raw(m.get("dynamicForwardProxy"), path, "dynamicForwardProxy"),
+    )
+
+
+def _redirect(r: Reader, value: Any, path: str) -> RedirectAction:
+    m = r.obj(value, path, REDIRECT)
+    r.oneof(m, path, PATH_REWRITES)
+    return RedirectAction(
+        host_redirect=r.string(m.get("hostRedirect"), path, "hostRedirect"),
+        path_redirect=r.opt_string(m.get("pathRedirect"), path, "pathRedirect"),
+        prefix_rewrite=r.opt_string(m.get("prefixRewrite"), path, "prefixRewrite"),
+        regex_rewrite=r.raw(m.get("regexRewrite"), path, "regexRewrite"),
+        response_code=(r.enum(m.get("responseCode"), path, "responseCode", REDIRECT_CODES)
+                       or REDIRECT_CODES[0]),
+        https_redirect=r.boolean(m.get("httpsRedirect"), path, "httpsRedirect"),
+        strip_query=r.boolean(m.get("stripQuery"), path, "stripQuery"),
+        port_redirect=r.uint32(m.get("portRedirect"), path, "portRedirect"),
+    )
+
+
+def _direct_response(r: Reader, value: Any, path: str) -> DirectResponseAction:
+    m = r.obj(value, path, DIRECT_RESPONSE)
+    return DirectResponseAction(status=r.uint32(m.get("status"), path, "status") or 0,
+                                body=r.string(m.get("body"), path, "body"))
+
+
+def _delegate(r: Reader, value: Any, path: str) -> DelegateAction:
+    m = r.obj(value, path, DELEGATE)
+    kind = r.oneof(m, path, DELEGATION_TYPES)
+    ref = selector = None
+    if kind == "ref":
+        ref = _ref(r, m["ref"], join_path(path, "ref"))
+    elif kind == "selector":
+        where = join_path(path, "selector")
+        s = r.obj(m["selector"], where, SELECTOR)
+        selector = RouteTableSelector(namespaces=r.strings(s.get("namespaces"), where, "namespaces"),
+                                      labels=r.string_map(s.get("labels"), where, "labels"),
+                                      expressions=_expressions(r, s.get("expressions"), where, "expressions"))
+    return DelegateAction(name=r.string(m.get("name"), path, "name"),
+                          namespace=r.string(m.get("namespace"), path, "namespace"),
+                          ref=ref, selector=selector)
+
+
+def _route(r: Reader, value: Any, path: str, index: int) -> Route:
+    m = r.obj(value, path, ROUTE)
+    action = r.oneof(m, path, ROUTE_ACTIONS)
+    if action is not None and action.startswith("graphql"):
+        r.mapping(m[action], join_path(path, action))
+        full = r.prefix + join_path(path, action)
+        r.notes.append((full, f"{full}: GraphQL actions (Gloo Enterprise) are not modelled; gloo_nb "
+                              f"reads this route as one without an action"))
+    matchers = join_path(path, "matchers")
+    return Route(
+        matchers=tuple(_matcher(r, v, f"{matchers}[{i}]")
+                       for i, v in enumerate(r.seq(m.get("matchers"), path, "matchers"))),
+        inheritable_matchers=r.opt_bool(m.get("inheritableMatchers"), path, "inheritableMatchers"),
+        inheritable_path_matchers=r.opt_bool(m.get("inheritablePathMatchers"), path,
+                                             "inheritablePathMatchers"),
+        route_action=_route_action(r, m[action], join_path(path, action)) if action == "routeAction" else None,
+        redirect_action=_redirect(r, m[action], join_path(path, action)) if action == "redirectAction" else None,
+        direct_response_action=(_direct_response(r, m[action], join_path(path, action))
+                                if action == "directResponseAction" else None),
+        delegate_action=_delegate(r, m[action], join_path(path, action)) if action == "delegateAction" else None,
+        options=r.raw_or_empty(m.get("options"), path, "options"),
+        name=r.string(m.get("name"), path, "name"),
+        options_config_refs=_options_refs(r, m.get("optionsConfigRefs"), path),
+        index=index,
+    )
+
+
+def _routes(r: Reader, value: Any, path: str) -> tuple[Route, ...]:
+    where = join_path(path, "routes")
+    return tuple(_route(r, v, f"{where}[{i}]", i) for i, v in enumerate(r.seq(value, path, "routes")))
+
+
+# --- kinds ---------------------------------------------------------------------------------
+
+
+def _virtual_service(r: Reader, spec: Any, meta: ObjectMeta, status: Mapping[str, Any] | None) -> Resource:
+    s = r.opt_obj(spec, "spec", VS_SPEC)
+    if s is None:
+        return VirtualService(meta=meta, status=status)
+    vh_value = s.get("virtualHost")
+    vh = None
+    if vh_value is not None:
+        where = "spec.virtualHost"
+        v = r.obj(vh_value, where, VIRTUAL_HOST)
+        vh = VirtualHost(domains=r.strings(v.get("domains"), where, "domains"),
+                         routes=_routes(r, v.get("routes"), where),
+                         options=r.raw_or_empty(v.get("options"), where, "options"),
+                         options_config_refs=_options_refs(r, v.get("optionsConfigRefs"), where))
+    return VirtualService(meta=meta, virtual_host=vh,
+                          ssl_config=r.raw(s.get("sslConfig"), "spec", "sslConfig"),
+                          display_name=r.string(s.get("displayName"), "spec", "displayName"),
+                          status=status)
+
+
+def _route_table(r: Reader, spec: Any, meta: ObjectMeta, status: Mapping[str, Any] | None) -> Resource:
+    s = r.opt_obj(spec, "spec", RT_SPEC)
+    if s is None:
+        return RouteTable(meta=meta, status=status)
+    return RouteTable(meta=meta, routes=_routes(r, s.get("routes"), "spec"),
+                      weight=r.int32(s.get("weight"), "spec", "weight"), status=status)
+
+
+def _gateway(r: Reader, spec: Any, meta: ObjectMeta, status: Mapping[str, Any] | None) -> Resource:
+    s = r.opt_obj(spec, "spec", GATEWAY_SPEC)
+    if s is None:
+        return Gateway(meta=meta, status=status)
+    r.oneof(s, "spec", GATEWAY_TYPES)
+    given: dict[str, Any] = {}
+    if s.get("ssl") is not None:
+        given["ssl"] = r.boolean(s["ssl"], "spec", "ssl")
+    if s.get("bindAddress") is not None:
+        given["bind_address"] = r.string(s["bindAddress"], "spec", "bindAddress")
+    if s.get("bindPort") is not None:
+        given["bind_port"] = r.uint32(s["bindPort"], "spec", "bindPort")
+    if s.get("proxyNames") is not None:
+        given["proxy_names"] = r.strings(s["proxyNames"], "spec", "proxyNames")
+    http = None
+    if s.get("httpGateway") is not None:
+        where = "spec.httpGateway"
+        h = r.obj(s["httpGateway"], where, HTTP_GATEWAY)
+        exprs = r.opt_obj(h.get("virtualServiceExpressions"), join_path(where, "virtualServiceExpressions"),
+                          VS_EXPRESSIONS)
+        http = HttpGateway(
+            virtual_services=_refs(r, h.get("virtualServices"), where, "virtualServices"),
+            virtual_service_selector=r.string_map(h.get("virtualServiceSelector"), where,
+                                                  "virtualServiceSelector"),
+            virtual_service_expressions=() if exprs is None else _expressions(
+                r, exprs.get("expressions"), join_path(where, "virtualServiceExpressions"), "expressions"),
+            virtual_service_namespaces=r.strings(h.get("virtualServiceNamespaces"), where,
+                                                 "virtualServiceNamespaces"),
+            options=r.raw_or_empty(h.get("options"), where, "options"),
+        )
+    return Gateway(meta=meta, options=r.raw_or_empty(s.get("options"), "spec", "options"), http_gateway=http,
+                   tcp_gateway=r.raw(s.get("tcpGateway"), "spec", "tcpGateway"),
+                   hybrid_gateway=r.raw(s.get("hybridGateway"), "spec", "hybridGateway"),
+                   use_proxy_proto=r.opt_bool(s.get("useProxyProto"), "spec", "useProxyProto"),
+                   status=status, **given)
+
+
+def _kube_upstream(r: Reader, value: Any, path: str) -> KubeUpstreamSpec:
+    m = r.obj(value, path, KUBE_UPSTREAM)
+    r.raw(m.get("serviceSpec"), path, "serviceSpec")
+    subset_spec = None
+    where = join_path(path, "subsetSpec")
+    ss = r.opt_obj(m.get("subsetSpec"), where, SUBSET_SPEC)
+    if ss is not None:
+        sels = join_path(where, "selectors")
+        selectors = []
+        for i, v in enumerate(r.seq(ss.get("selectors"), where, "selectors")):
+            sel = r.obj(v, f"{sels}[{i}]", SUBSET_SELECTOR)
+            selectors.append(SubsetSelector(
+                keys=r.strings(sel.get("keys"), f"{sels}[{i}]", "keys"),
+                single_host_per_subset=r.boolean(sel.get("singleHostPerSubset"), f"{sels}[{i}]",
+                                                 "singleHostPerSubset")))
+        at = join_path(where, "defaultSubset")
+        default = r.opt_obj(ss.get("defaultSubset"), at, SUBSET)
+        subset_spec = SubsetSpec(
+            selectors=tuple(selectors),
+            fallback_policy=r.enum(ss.get("fallbackPolicy"), where, "fallbackPolicy", FALLBACK_POLICIES),
+            default_subset=None if default is None else r.string_map(default.get("values"), at, "values"))
+    return KubeUpstreamSpec(service_name=r.string(m.get("serviceName"), path, "serviceName"),
+                            service_namespace=r.string(m.get("serviceNamespace"), path, "serviceNamespace"),
+                            service_port=r.uint32(m.get("servicePort"), path, "servicePort") or 0,
+                            selector=r.string_map(m.get("selector"), path, "selector"),
+                            subset_spec=subset_spec)
+
+
+def _static_upstream(r: Reader, value: Any, path: str) -> StaticUpstreamSpec:
+    m = r.obj(value, path, STATIC_UPSTREAM)
+    r.raw(m.get("serviceSpec"), path, "serviceSpec")
+    where = join_path(path, "hosts")
+    hosts = []
+    for i, v in enumerate(r.seq(m.get("hosts"), path, "hosts")):
+        at = f"{where}[{i}]"
+        h = r.obj(v, at, STATIC_HOST)
+        r.raw(h.get("healthCheckConfig"), at, "healthCheckConfig")
+        r.raw(h.get("metadata"), at, "metadata")
+        hosts.append(StaticHost(addr=r.string(h.get("addr"), at, "addr"),
+                                port=r.uint32(h.get("port"), at, "port") or 0,
+                                sni_addr=r.string(h.get("sniAddr"), at, "sniAddr"),
+                                load_balancing_weight=r.uint32(h.get("loadBalancingWeight"), at,
+                                                               "loadBalancingWeight")))
+    return StaticUpstreamSpec(hosts=tuple(hosts), use_tls=r.opt_bool(m.get("useTls"), path, "useTls"),
+                              auto_sni_rewrite=r.opt_bool(m.get("autoSniRewrite"), path, "autoSniRewrite"))
+
+
+def _upstream(r: Reader, spec: Any, meta: ObjectMeta, status: Mapping[str, Any] | None) -> Resource:
+    s = r.opt_obj(spec, "spec", UPSTREAM_SPEC)
+    if s is None:
+        return Upstream(meta=meta, status=status)
+    kind = r.oneof(s, "spec", UPSTREAM_TYPES)
+    kube = static = None
+    if kind == "kube":
+        kube = _kube_upstream(r, s["kube"], "spec.kube")
+    elif kind == "static":
+        static = _static_upstream(r, s["static"], "spec.static")
+    elif kind is not None:
+        r.raw(s[kind], "spec", kind)
+    ssl = r.raw(s.get("sslConfig"), "spec", "sslConfig")
+    secret = ssl.get("secretRef") if ssl is not None else None
+    return Upstream(meta=meta, kube=kube, static=static, upstream_type=kind or "",
+                    ssl_secret_ref=None if secret is None else _ref(r, secret, "spec.sslConfig.secretRef",
+                                                                    check=False),
+                    ssl_config=ssl, use_http2=r.opt_bool(s.get("useHttp2"), "spec", "useHttp2"),
+                    status=status)
+
+
+def _settings(r: Reader, spec: Any, meta: ObjectMeta, status: Mapping[str, Any] | None) -> Resource:
+    s = r.opt_obj(spec, "spec", SETTINGS_SPEC)
+    if s is None:
+        return Settings(meta=meta, status=status)
+    gloo = r.opt_obj(s.get("gloo"), "spec.gloo", GLOO_OPTIONS) or {}
+    where = "spec.gloo.invalidConfigPolicy"
+    icp = r.opt_obj(gloo.get("invalidConfigPolicy"), where, INVALID_CONFIG_POLICY)
+    policy = InvalidConfigPolicy() if icp is None else InvalidConfigPolicy(
+        replace_invalid_routes=r.boolean(icp.get("replaceInvalidRoutes"), where, "replaceInvalidRoutes"),
+        invalid_route_response_code=r.uint32(icp.get("invalidRouteResponseCode"), where,
+                                             "invalidRouteResponseCode") or 0,
+        invalid_route_response_body=r.string(icp.get("invalidRouteResponseBody"), where,
+                                             "invalidRouteResponseBody"))
+    gateway = r.opt_obj(s.get("gateway"), "spec.gateway", GATEWAY_OPTIONS) or {}
+    where = "spec.gateway.validation"
+    val = r.opt_obj(gateway.get("validation"), where, VALIDATION)
+    validation = None if val is None else ValidationSettings(
+        always_accept=r.opt_bool(val.get("alwaysAccept"), where, "alwaysAccept"),
+        allow_warnings=r.opt_bool(val.get("allowWarnings"), where, "allowWarnings"),
+        warn_route_short_circuiting=r.opt_bool(val.get("warnRouteShortCircuiting"), where,
+                                               "warnRouteShortCircuiting"),
+        proxy_validation_server_addr=r.string(val.get("proxyValidationServerAddr"), where,
+                                              "proxyValidationServerAddr"),
+        full_envoy_validation=r.opt_bool(val.get("fullEnvoyValidation"), where, "fullEnvoyValidation"))
+    return Settings(
+        meta=meta,
+        discovery_namespace=r.string(s.get("discoveryNamespace"), "spec", "discoveryNamespace"),
+        invalid_config_policy=policy,
+        xds_bind_addr=r.string(gloo.get("xdsBindAddr"), "spec.gloo", "xdsBindAddr"),
+        regex_max_program_size=r.uint32(gloo.get("regexMaxProgramSize"), "spec.gloo", "regexMaxProgramSize"),
+        disable_proxy_garbage_collection=r.opt_bool(gloo.get("disableProxyGarbageCollection"), "spec.gloo",
+                                                    "disableProxyGarbageCollection"),
+        validation=validation,
+        read_gateways_from_all_namespaces=r.boolean(gateway.get("readGatewaysFromAllNamespaces"),
+                                                    "spec.gateway", "readGatewaysFromAllNamespaces"),
+        isolate_virtual_hosts_by_ssl_config=r.opt_bool(gateway.get("isolateVirtualHostsBySslConfig"),
+                                                       "spec.gateway", "isolateVirtualHostsBySslConfig"),
+        translate_empty_gateways=r.opt_bool(gateway.get("translateEmptyGateways"), "spec.gateway",
+                                            "translateEmptyGateways"),
+        watch_namespaces=r.strings(s.get("watchNamespaces"), "spec", "watchNamespaces"),
+        status=status,
+    )
+
+
+def _service(r: Reader, spec: Any, meta: ObjectMeta, status: Mapping[str, Any] | None) -> Resource:
+    s = r.opt_obj(spec, "spec", SERVICE_SPEC, proto=False)
+    if s is None:
+        return Service(meta=meta)
+    where = "spec.ports"
+    ports = []
+    for i, v in enumerate(r.seq(s.get("ports"), "spec", "ports")):
+        at = f"{where}[{i}]"
+        p = r.obj(v, at, SERVICE_PORT, proto=False)
+        if p.get("port") is None:
+            r.fail(join_path(at, "port"), "missing: every Service port needs a port number")
+        target = p.get("targetPort")
+        if target is not None and not isinstance(target, str):
+            target = r.kube_int(target, at, "targetPort", 0, 65535)
+        protocol = {} if p.get("protocol") is None else {"protocol": r.string(p["protocol"], at, "protocol")}
+        ports.append(ServicePort(port=r.kube_int(p["port"], at, "port", 0, 65535), target_port=target,
+                                 name=r.string(p.get("name"), at, "name"), **protocol))
+    kind = {} if s.get("type") is None else {"type": r.string(s["type"], "spec", "type")}
+    return Service(meta=meta, ports=tuple(ports),
+                   selector=r.string_map(s.get("selector"), "spec", "selector"),
+                   cluster_ip=r.string(s.get("clusterIP"), "spec", "clusterIP"), **kind)
+
+
+def _endpoint_addresses(r: Reader, value: Any, path: str, name: str) -> tuple[EndpointAddress, ...]:
+    out = []
+    where = join_path(path, name)
+    for i, v in enumerate(r.seq(value, path, name)):
+        at = f"{where}[{i}]"
+        a = r.obj(v, at, ENDPOINT_ADDRESS, proto=False)
+        target_name = target_namespace = ""
+        ref = a.get("targetRef")
+        if ref is not None:
+            t = r.obj(ref, join_path(at, "targetRef"), OBJECT_REFERENCE, proto=False)
+            # Gloo's EDS only follows targetRefs of kind Pod (plugins/kubernetes/eds.go).
+            if r.string(t.get("kind"), join_path(at, "targetRef"), "kind") == "Pod":
+                target_name = r.string(t.get("name"), join_path(at, "targetRef"), "name")
+                target_namespace = r.string(t.get("namespace"), join_path(at, "targetRef"), "namespace")
+        out.append(EndpointAddress(ip=r.string(a.get("ip"), at, "ip"), target_name=target_name,
+                                   target_namespace=target_namespace))
+    return tuple(out)
+
+
+def _endpoints(r: Reader, subsets: Any, meta: ObjectMeta, status: Mapping[str, Any] | None) -> Resource:
+    out = []
+    for i, v in enumerate(r.seq(subsets, "", "subsets")):
+        at = f"subsets[{i}]"
+        sub = r.obj(v, at, ENDPOINT_SUBSET, proto=False)
+        ports = []
+        for j, pv in enumerate(r.seq(sub.get("ports"), at, "ports")):
+            pat = f"{at}.ports[{j}]"
+            p = r.obj(pv, pat, ENDPOINT_PORT, proto=False)
+            if p.get("port") is None:
+                r.fail(join_path(pat, "port"), "missing: every endpoint port needs a port number")
+            protocol = {} if p.get("protocol") is None else {"protocol": r.string(p["protocol"], pat, "protocol")}
+            ports.append(EndpointPort(port=r.kube_int(p["port"], pat, "port", 0, 65535),
+                                      name=r.string(p.get("name"), pat, "name"), **protocol))
+        out.append(EndpointSubset(
+            addresses=_endpoint_addresses(r, sub.get("addresses"), at, "addresses"),
+            not_ready_addresses=_endpoint_addresses(r, sub.get("notReadyAddresses"), at, "notReadyAddresses"),
+            ports=tuple(ports)))
+    return KubeEndpoints(meta=meta, subsets=tuple(out))
+
+
+def _pod(r: Reader, spec: Any, meta: ObjectMeta, status: Mapping[str, Any] | None) -> Resource:
+    # A Pod's spec and status are large and not Gloo's: only the fields EDS reads are checked.
+    s = {} if spec is None else r.mapping(spec, "spec")
+    st = status or {}
+    ready = False
+    for i, c in enumerate(r.seq(st.get("conditions"), "status", "conditions")):
+        cond = r.mapping(c, f"status.conditions[{i}]")
+        if cond.get("type") == "Ready":
+            ready = cond.get("status") == "True"
+    return Pod(meta=meta, pod_ip=r.string(st.get("podIP"), "status", "podIP"),
+               phase=r.string(st.get("phase"), "status", "phase"), ready=ready,
+               host_network=r.boolean(s.get("hostNetwork"), "spec", "hostNetwork"))
+
+
+_BUILDERS = {
+    "VirtualService": _virtual_service,
+    "RouteTable": _route_table,
+    "Gateway": _gateway,
+    "Upstream": _upstream,
+    "Settings": _settings,
+    "Service": _service,
+    "Endpoints": _endpoints,
+    "Pod": _pod,
+}
+_SPEC_FIELD = {"Endpoints": "subsets"}
+_TOP_FIELDS = {"Endpoints": ENDPOINTS_TOP}
+
+
+def _meta(r: Reader, value: Any, location: Location) -> ObjectMeta:
+    if value is None:
+        r.fail("metadata.name", "missing: every resource needs metadata.name")
+    m = r.obj(value, "metadata", META, proto=False)
+    name = m.get("name")
+    if name is None or name == "":
+        r.fail("metadata.name", "missing: every resource needs metadata.name")
+    generation = m.get("generation")
+    return ObjectMeta(
+        name=r.string(name, "metadata", "name"),
+        namespace=r.string(m.get("namespace"), "metadata", "namespace"),
+        labels=r.string_map(m.get("labels"), "metadata", "labels"),
+        annotations=r.string_map(m.get("annotations"), "metadata", "annotations"),
+        resource_version=r.string(m.get("resourceVersion"), "metadata", "resourceVersion"),
+        generation=0 if generation is None else r.kube_int(generation, "metadata", "generation",
+                                                           INT64_MIN, INT64_MAX),
+        uid=r.string(m.get("uid"), "metadata", "uid"),
+        location=location,
+    )
+
+
+def _skip(obj: Mapping[str, Any], kind: str, why: str, file: str, document: int | None,
+          prefix: str) -> ParsedObject:
+    meta = obj.get("metadata")
+    meta = meta if isinstance(meta, Mapping) else {}
+    name, namespace = meta.get("name"), meta.get("namespace")
+    if prefix:
+        why += f" ({prefix.rstrip('.')} of the List)"
+    return ParsedObject(None, (), Skipped(file=file, document=document, kind=kind, why=why,
+                                          namespace=namespace if isinstance(namespace, str) else "",
+                                          name=name if isinstance(name, str) else ""))
+
+
+def parse(obj: Any, file: str, document: int | None, prefix: str) -> ParsedObject:
+    r = Reader(file, document, prefix)
+    if not isinstance(obj, Mapping):
+        r.fail("", f"expected an object (a Kubernetes manifest), got {describe(obj)}")
+    kind = obj.get("kind")
+    if not kind and not ({"apiVersion", "kind", "metadata"} & set(obj)):
+        # A bare patch (settings-patch.yaml in the seed folder): listed, not fatal, so a folder of
+        # manifests and patches can be read as a whole.
+        return ParsedObject(None, skipped=Skipped(
+            file=file, document=document, kind="",
+            why="no apiVersion, kind or metadata: a patch, not a manifest (apply it with kubectl patch)"))
+    if kind is None or kind == "":
+        r.fail("kind", "missing: a Kubernetes manifest needs apiVersion and kind (a patch, such as "
+                       "settings-patch.yaml, must be applied to a full manifest first)")
+    if not isinstance(kind, str):
+        r.fail("kind", f"expected a string, got {describe(kind)}")
+    api = obj.get("apiVersion")
+    if api is not None and not isinstance(api, str):
+        r.fail("apiVersion", f"expected a string, got {describe(api)}")
+    if kind not in KIND_TYPES:
+        close = difflib.get_close_matches(kind, sorted(KIND_TYPES), n=1, cutoff=0.8)
+        hint = f" (did you mean {close[0]}?)" if close else ""
+        return _skip(obj, kind, f"kind {kind} is not a Gloo resource gloo_nb translates{hint}",
+                     file, document, prefix)
+    versions = _versions(kind)
+    if api is not None and api not in versions:
+        return _skip(obj, kind, f"kind {kind} of apiVersion {api} is not a resource gloo_nb translates "
+                                f"(it reads {kind} of {' or '.join(versions)})", file, document, prefix)
+    meta = _meta(r, obj.get("metadata"), Location(file, document))
+    r.obj(obj, "", _TOP_FIELDS.get(kind, TOP), proto=False)
+    key = ResourceKey(kind, meta.namespace, meta.name)
+    findings = []
+    status = obj.get("status")
+    if status is not None and not isinstance(status, Mapping):
+        # Gloo writes status, not the team: a status of the wrong type says nothing about what Gloo
+        # translates (the sandbox's control plane and Gloo's reporter overwrite it), so it is
+        # ignored with a finding instead of making the whole object unreadable.
+        findings.append(Finding(resource=key, severity="warning", layer="parse", origin=key,
+                                field=prefix + "status",
+                                message=f"status is {describe(status)}, not an object: ignored (the controller "
+                                        f"that owns the object writes status and replaces it)"))
+        status = None
+    resource = _BUILDERS[kind](r, obj.get(_SPEC_FIELD.get(kind, "spec")), meta, status)
+    if api is None:
+        findings.append(Finding(resource=key, severity="warning", layer="parse", origin=key,
+                                field=prefix + "apiVersion",
+                                message=f"apiVersion is missing (kubectl rejects the document); read as "
+                                        f"{versions[0]}"))
+    findings.extend(Finding(resource=key, severity="warning", message=message, origin=key, layer="parse",
+                            field=path) for path, message in r.notes)
+    if r.unlisted:
+        findings.append(Finding(resource=key, severity="warning", origin=key, layer="parse",
+                                message=f"{r.unlisted} more unknown fields are not listed"))
+    return ParsedObject(resource, tuple(findings), None)
+
+
+_NOWHERE = Location()
+
+
+def parse_object(obj: Mapping[str, Any], *, location: Location = _NOWHERE) -> ParsedObject:
+    """Parse one Kubernetes object (a decoded manifest or a live object from the API).
+
+    A ``List`` is not expanded here; use :func:`parse_objects` or :func:`parse_stream` for that.
+
+    Args:
+        obj: The object, as decoded from YAML or JSON.
+        location: Where it came from, for messages and for ``meta.location``.
+
+    Returns:
+        The typed resource and its parse findings, or a ``skipped`` entry for a kind that gloo_nb
+        does not translate (or a known kind of a foreign API group).
+
+    Raises:
+        ParseError: The object has no kind or no ``metadata.name``, a known field has the wrong
+            type, or several members of one oneof are set.
+    """
+    return parse(obj, location.file, location.document, "")

@@ -1,0 +1,144 @@
+"""The field catalogue: which fields each Gloo and Kubernetes message has, and the ranges of proto integers.
+
+Data only, read by :mod:`._reader` (unknown-field findings, "did you mean") and by the per-kind
+builders in :mod:`._builders`. Kept apart so that adding a field Gloo grew is a one-line change that
+touches no parsing code.
+"""
+
+from __future__ import annotations
+
+
+class OneOf:
+    """The members of a protobuf oneof, in declaration order."""
+
+    __slots__ = ("members", "names")
+
+    def __init__(self, *names: str) -> None:
+        self.names = names
+        self.members = frozenset(names)
+
+
+# Field names are the union over Gloo v1.3.20 ... v1.22 (main at 8d57572e), read from
+# projects/gateway/api/v1/*.proto and projects/gloo/api/v1/**/*.proto, so that a manifest
+# written for either profile draws no unknown-field finding.
+
+TOP = frozenset({"apiVersion", "kind", "metadata", "spec", "status"})
+META = frozenset({
+    "name", "namespace", "labels", "annotations", "resourceVersion", "generation", "uid",
+    "creationTimestamp", "managedFields", "ownerReferences", "finalizers", "generateName",
+    "selfLink", "deletionTimestamp", "deletionGracePeriodSeconds",
+})
+REF = frozenset({"name", "namespace"})
+VALUE = frozenset({"value"})
+NOTHING = frozenset[str]()
+
+VS_SPEC = frozenset({"virtualHost", "sslConfig", "displayName"})
+VIRTUAL_HOST = frozenset({"domains", "routes", "options", "optionsConfigRefs"})
+ROUTE_ACTIONS = OneOf("routeAction", "redirectAction", "directResponseAction", "delegateAction",
+                  "graphqlApiRef", "graphqlSchemaRef")
+ROUTE = frozenset({"matchers", "inheritableMatchers", "inheritablePathMatchers", "options", "name",
+                    "optionsConfigRefs", *ROUTE_ACTIONS.names})
+OPTIONS_REFS = frozenset({"delegateOptions"})
+PATH_SPECIFIERS = OneOf("prefix", "exact", "regex", "connectMatcher")
+MATCHER = frozenset({*PATH_SPECIFIERS.names, "caseSensitive", "headers", "queryParameters", "methods"})
+HEADER = frozenset({"name", "value", "regex", "invertMatch"})
+QUERY = frozenset({"name", "value", "regex"})
+DESTINATIONS = OneOf("single", "multi", "upstreamGroup", "clusterHeader", "dynamicForwardProxy")
+ROUTE_ACTION = DESTINATIONS.members
+DESTINATION_TYPES = OneOf("upstream", "kube", "consul")
+DESTINATION = frozenset({*DESTINATION_TYPES.names, "destinationSpec", "subset"})
+KUBE_DESTINATION = frozenset({"ref", "port"})
+SUBSET = frozenset({"values"})
+MULTI = frozenset({"destinations"})
+WEIGHTED = frozenset({"destination", "weight", "options"})
+PATH_REWRITES = OneOf("pathRedirect", "prefixRewrite", "regexRewrite")
+REDIRECT = frozenset({*PATH_REWRITES.names, "hostRedirect", "responseCode", "httpsRedirect", "stripQuery",
+                       "portRedirect"})
+REDIRECT_CODES = ("MOVED_PERMANENTLY", "FOUND", "SEE_OTHER", "TEMPORARY_REDIRECT", "PERMANENT_REDIRECT")
+DIRECT_RESPONSE = frozenset({"status", "body"})
+DELEGATION_TYPES = OneOf("ref", "selector")
+DELEGATE = frozenset({"name", "namespace", *DELEGATION_TYPES.names})
+SELECTOR = frozenset({"namespaces", "labels", "expressions"})
+EXPRESSION = frozenset({"key", "operator", "values"})
+OPERATORS = ("Equals", "DoubleEquals", "NotEquals", "In", "NotIn", "Exists", "DoesNotExist",
+              "GreaterThan", "LessThan")
+
+RT_SPEC = frozenset({"routes", "weight"})
+
+GATEWAY_TYPES = OneOf("httpGateway", "tcpGateway", "hybridGateway")
+GATEWAY_SPEC = frozenset({"ssl", "bindAddress", "bindPort", "options", "useProxyProto", "proxyNames",
+                           "routeOptions", *GATEWAY_TYPES.names})
+HTTP_GATEWAY = frozenset({"virtualServices", "virtualServiceSelector", "virtualServiceExpressions",
+                           "virtualServiceNamespaces", "options"})
+VS_EXPRESSIONS = frozenset({"expressions"})
+
+UPSTREAM_TYPES = OneOf("kube", "static", "pipe", "aws", "azure", "consul", "awsEc2", "gcp", "ai")
+UPSTREAM_SPEC = frozenset({
+    *UPSTREAM_TYPES.names, "discoveryMetadata", "sslConfig", "circuitBreakers", "loadBalancerConfig",
+    "connectionConfig", "healthChecks", "outlierDetection", "useHttp2", "failover",
+    "initialStreamWindowSize", "initialConnectionWindowSize", "maxConcurrentStreams",
+    "overrideStreamErrorOnInvalidHttpMessage", "httpProxyHostname", "httpConnectSslConfig",
+    "httpConnectHeaders", "ignoreHealthOnHostRemoval", "respectDnsTtl", "dnsRefreshRate",
+    "proxyProtocolVersion", "preconnectPolicy", "protocolSelection", "disableIstioAutoMtls",
+})
+KUBE_UPSTREAM = frozenset({"serviceName", "serviceNamespace", "servicePort", "selector", "serviceSpec",
+                            "subsetSpec"})
+SUBSET_SPEC = frozenset({"selectors", "fallbackPolicy", "defaultSubset"})
+SUBSET_SELECTOR = frozenset({"keys", "singleHostPerSubset"})
+FALLBACK_POLICIES = ("ANY_ENDPOINT", "DEFAULT_SUBSET", "NO_FALLBACK")
+STATIC_UPSTREAM = frozenset({"hosts", "useTls", "serviceSpec", "autoSniRewrite"})
+STATIC_HOST = frozenset({"addr", "port", "sniAddr", "loadBalancingWeight", "healthCheckConfig",
+                          "metadata"})
+
+SETTINGS_SPEC = frozenset({
+    "discoveryNamespace", "watchNamespaces", "kubernetesConfigSource", "directoryConfigSource",
+    "consulKvSource", "kubernetesSecretSource", "vaultSecretSource", "directorySecretSource",
+    "secretOptions", "kubernetesArtifactSource", "directoryArtifactSource", "consulKvArtifactSource",
+    "refreshRate", "devMode", "linkerd", "knative", "discovery", "gloo", "gateway", "consul",
+    "consulDiscovery", "kubernetes", "extensions", "ratelimit", "ratelimitServer", "rbac", "extauth",
+    "namedExtauth", "cachingServer", "observabilityOptions", "upstreamOptions", "consoleOptions",
+    "graphqlOptions", "extProcEarly", "extProc", "extProcLate", "watchNamespaceSelectors", "ipV4Only",
+})
+GLOO_OPTIONS = frozenset({
+    "xdsBindAddr", "validationBindAddr", "circuitBreakers", "endpointsWarmingTimeout", "awsOptions",
+    "invalidConfigPolicy", "disableKubernetesDestinations", "disableGrpcWeb",
+    "disableProxyGarbageCollection", "regexMaxProgramSize", "restXdsBindAddr", "enableRestEds",
+    "failoverUpstreamDnsPollingInterval", "removeUnusedFilters", "proxyDebugBindAddr",
+    "logTransformationRequestResponseInfo", "transformationEscapeCharacters", "istioOptions",
+    "enableAutoWebsocketTransformationPassthrough",
+})
+INVALID_CONFIG_POLICY = frozenset({"replaceInvalidRoutes", "invalidRouteResponseCode",
+                                    "invalidRouteResponseBody"})
+GATEWAY_OPTIONS = frozenset({
+    "validationServerAddr", "validation", "readGatewaysFromAllNamespaces", "alwaysSortRouteTableRoutes",
+    "compressedProxySpec", "virtualServiceOptions", "persistProxySpec", "enableGatewayController",
+    "isolateVirtualHostsBySslConfig", "translateEmptyGateways",
+})
+VALIDATION = frozenset({
+    "proxyValidationServerAddr", "validationWebhookTlsCert", "validationWebhookTlsKey",
+    "ignoreGlooValidationFailure", "alwaysAccept", "allowWarnings", "warnRouteShortCircuiting",
+    "disableTransformationValidation", "validationServerGrpcMaxSize", "validationServerGrpcMaxSizeBytes",
+    "serverEnabled", "warnMissingTlsSecret", "fullEnvoyValidation",
+})
+
+# k8s.io/api/core/v1 ServiceSpec and ServicePort.
+SERVICE_SPEC = frozenset({
+    "ports", "selector", "clusterIP", "clusterIPs", "type", "externalIPs", "sessionAffinity",
+    "loadBalancerIP", "loadBalancerSourceRanges", "externalName", "externalTrafficPolicy",
+    "healthCheckNodePort", "publishNotReadyAddresses", "sessionAffinityConfig", "ipFamilies",
+    "ipFamilyPolicy", "allocateLoadBalancerNodePorts", "loadBalancerClass", "internalTrafficPolicy",
+    "trafficDistribution", "topologyKeys", "ipFamily",
+})
+SERVICE_PORT = frozenset({"name", "protocol", "appProtocol", "port", "targetPort", "nodePort"})
+
+# k8s.io/api/core/v1 Endpoints: the object has `subsets` where other kinds have `spec`.
+ENDPOINTS_TOP = frozenset({"apiVersion", "kind", "metadata", "subsets"})
+ENDPOINT_SUBSET = frozenset({"addresses", "notReadyAddresses", "ports"})
+ENDPOINT_ADDRESS = frozenset({"ip", "hostname", "nodeName", "targetRef"})
+ENDPOINT_PORT = frozenset({"name", "port", "protocol", "appProtocol"})
+OBJECT_REFERENCE = frozenset({"kind", "namespace", "name", "uid", "apiVersion", "resourceVersion", "fieldPath"})
+
+MAX_NOTES = 100  # parse findings listed per object; a generated document may hold millions
+UINT32_MAX = 2**32 - 1
+INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1

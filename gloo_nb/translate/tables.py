@@ -1,0 +1,98 @@
+"""The ``gloo-nb translate`` document as readable tables (``gloo-nb translate`` without ``--json``).
+
+Text only: it reads the JSON document of :func:`gloo_nb.translate.render.render` and lays it out;
+:func:`first_message` and :func:`object_ref` are also how ``gloo-nb check`` words its lines.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from gloo_nb.translate.envoy import envoy_vhost_name, route_config_name
+from gloo_nb.translate.routes import RouteRow, rows_from_envoy_json
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[str]], indent: str = "  ") -> list[str]:
+    widths = [max(len(str(r[i])) for r in (header, *rows)) for i in range(len(header))]
+    return [(indent + "  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True))).rstrip()
+            for r in (header, *rows)]
+
+
+def object_ref(namespace: str, name: str) -> str:
+    """Return ``namespace/name``, or ``name`` for a cluster-scoped object.
+
+    Args:
+        namespace: The namespace (``""`` when cluster-scoped).
+        name: The name.
+
+    Returns:
+        The reference as kubectl writes it.
+    """
+    return f"{namespace}/{name}" if namespace else name
+
+
+def first_message(messages: Sequence[str]) -> str:
+    """Return the first line of the first message, and how many more messages there are.
+
+    Args:
+        messages: Messages (errors first, then warnings, as in a report).
+
+    Returns:
+        e.g. ``Route Warning: ... not found (+1 more)``; ``""`` without messages.
+    """
+    if not messages:
+        return ""
+    first = messages[0].splitlines()[0] if messages[0] else ""
+    return first + (f" (+{len(messages) - 1} more)" if len(messages) > 1 else "")
+
+
+def _source(sources: Sequence[Mapping[str, str]]) -> str:
+    return f"{sources[0]['kind']} {sources[0]['namespace']}/{sources[0]['name']}" if sources else "-"
+
+
+def _vhost_lines(vhost: Mapping[str, Any], envoy_rows: Sequence[RouteRow]) -> list[str]:
+    mine = [r for r in envoy_rows if r.route_configuration == route_config_name(vhost["listener"])
+            and r.virtual_host == envoy_vhost_name(vhost["name"])]
+    rows: list[list[str]] = []
+    for route in vhost["routes"]:
+        for _ in route["matchers"]:
+            env = mine[len(rows)] if len(rows) < len(mine) else None
+            rows.append([str(len(rows)), (env.name if env else "") or "-", env.match_summary if env else "?",
+                         env.action_summary if env else "?", _source(route["sources"])])
+    head = f"Virtual host {vhost['name']} on {vhost['listener']} (domains {', '.join(vhost['domains']) or '*'})"
+    return [head, *_table(("#", "envoy route", "match", "action", "source"), rows)]
+
+
+def _section(title: str, header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    return [title, *(_table(header, rows) if rows else ["  none"]), ""]
+
+
+def render_text(doc: Mapping[str, Any]) -> str:
+    """Render a ``gloo-nb translate`` document as readable tables.
+
+    Args:
+        doc: The document of :func:`render`.
+
+    Returns:
+        The text, ending with a newline: routes per virtual host, reports, findings, the push
+        decision and skipped documents.
+    """
+    lines = [f"Gloo {doc['glooVersion']}: proxy {doc['proxy']['namespace']}/{doc['proxy']['name']}", ""]
+    envoy_rows = rows_from_envoy_json(doc["envoy"])
+    for vhost in doc["proxy"]["virtualHosts"]:
+        lines += [*_vhost_lines(vhost, envoy_rows), ""]
+    if not doc["proxy"]["virtualHosts"]:
+        lines += ["No virtual hosts.", ""]
+    reports = [(f"{r['kind']} {r['namespace']}/{r['name']}", r["state"],
+                first_message([*r["errors"], *r["warnings"]])) for r in doc["reports"]]
+    lines += _section("Reports", ("resource", "state", "reason"), reports)
+    findings = [(f["severity"], f"{f['kind']} {f['resource']}", f"{f['originKind']} {f['origin']}",
+                 first_message([f["message"]]) + (f" [{f['field']}]" if f.get("field") else ""))
+                for f in doc["findings"]]
+    lines += _section("Findings", ("severity", "reported on", "caused by", "message"), findings)
+    lines += [f"Push: {doc['push']['decision']}: {doc['push']['reason']}", ""]
+    skipped = [(s["file"], "-" if s["document"] is None else str(s["document"]), s["kind"] or "-",
+                object_ref(s.get("namespace", ""), s.get("name", "")) or "-", s["why"]) for s in doc["skipped"]]
+    lines += _section("Skipped", ("file", "doc", "kind", "name", "why"), skipped)
+    return "\n".join(lines).rstrip("\n") + "\n"
