@@ -9,7 +9,7 @@ reads the journal through one index and none of them re-reads it.
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property
@@ -128,22 +128,6 @@ class EventIndex:
         """Times and data of the ``kube.event`` events."""
         times, _, datas = _columns(self.journal, KUBE_EVENT)
         return times, datas
-
-    def kube_events(self, start: datetime | None = None, end: datetime | None = None) -> Iterator[
-            tuple[datetime, Mapping[str, Any]]]:
-        """The ``kube.event`` data between two times (both included), by time.
-
-        Args:
-            start: From this time (default: the first).
-            end: Up to this time (default: the last).
-
-        Yields:
-            ``(time, data)``; treat ``data`` as read-only.
-        """
-        times, datas = self.kube
-        lo = bisect.bisect_left(times, start) if start is not None else 0
-        hi = bisect.bisect_right(times, end) if end is not None else len(times)
-        yield from zip(times[lo:hi], datas[lo:hi], strict=True)
 
     @cached_property
     def content(self) -> dict[str, Mapping[str, Any]]:

@@ -7,6 +7,7 @@ frames (:mod:`.frames`) and the state at a moment (:mod:`.state`). This module o
 
 from __future__ import annotations
 
+import bisect
 import os
 from collections.abc import Iterator, Mapping
 from datetime import datetime
@@ -63,7 +64,10 @@ class Timeline:
         Yields:
             ``(time, data)``; treat ``data`` as read-only.
         """
-        yield from self._events.kube_events(start, end)
+        times, datas = self._events.kube
+        lo = bisect.bisect_left(times, start) if start is not None else 0
+        hi = bisect.bisect_right(times, end) if end is not None else len(times)
+        yield from zip(times[lo:hi], datas[lo:hi], strict=True)
 
     @property
     def replicas(self) -> list[str]:
