@@ -1,0 +1,236 @@
+"""Loading a journal into a :class:`Timeline`, the one object that hands out its analyses, each computed on first use.
+
+The analyses themselves live beside this module, one responsibility each: the event index (:mod:`.events`), the
+replay (:mod:`.replay`), the change delays (:mod:`.delays`), the episodes and blocked intervals (:mod:`.blocked`), the
+frames (:mod:`.frames`) and the state at a moment (:mod:`.state`). This module only loads, caches and wires them.
+"""
+
+from __future__ import annotations
+
+import bisect
+import os
+from collections.abc import Iterator, Mapping
+from datetime import datetime
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+import gloo_nb.analysis.timeline.frames as frames
+from gloo_nb._gc import gc_paused
+from gloo_nb._types import Profile, check_profile
+from gloo_nb.analysis.timeline.blocked import Blocked, Episode, find_blocked, find_episodes
+from gloo_nb.analysis.timeline.delays import ChangeDelay, change_delays
+from gloo_nb.analysis.timeline.events import EventIndex
+from gloo_nb.analysis.timeline.replay import Change, Replay, replay
+from gloo_nb.analysis.timeline.state import StateAt, state_at
+from gloo_nb.journal import Journal, Loss, format_time, parse_time, read_journal
+from gloo_nb.journal.schema import RECORDER_START
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["PLATFORM_NAMESPACE", "Timeline", "load_timeline", "rfc3339"]
+
+PLATFORM_NAMESPACE = "gloo-system"
+"""Gloo's own namespace when the journal does not say (``recorder.start``'s ``namespace``)."""
+
+
+class Timeline:
+    """A journal folded into what happened at the gateway (built by :func:`load_timeline`).
+
+    Attributes:
+        journal: The loaded journal (events, files, losses).
+        profile: The Gloo behaviour profile the translation replays.
+        namespace: Gloo's namespace (the platform's, not a team's).
+    """
+
+    def __init__(self, journal: Journal, *, profile: Profile | None = None) -> None:
+        self.journal = journal
+        starts = [e.data for e in journal.of_kind(RECORDER_START).events]
+        recorded = (starts[-1].get("profile") or "current") if starts else "current"
+        self.profile: Profile = profile or check_profile(recorded, source="journal: recorder start: profile")
+        self.namespace: str = str(starts[-1].get("namespace") or PLATFORM_NAMESPACE) if starts else PLATFORM_NAMESPACE
+        self._starts = [e.time for e in journal.of_kind(RECORDER_START).events]
+        self._listed = list(dict.fromkeys(str(n) for s in starts for n in s.get("replicas") or []))
+        self._events = EventIndex(journal)
+
+    def kube_events(self, start: datetime | None = None, end: datetime | None = None) -> Iterator[
+            tuple[datetime, Mapping[str, Any]]]:
+        """The ``kube.event`` data between two times (both included), by time.
+
+        Args:
+            start: From this time (default: the first).
+            end: Up to this time (default: the last).
+
+        Yields:
+            ``(time, data)``; treat ``data`` as read-only.
+        """
+        times, datas = self._events.kube
+        lo = bisect.bisect_left(times, start) if start is not None else 0
+        hi = bisect.bisect_right(times, end) if end is not None else len(times)
+        yield from zip(times[lo:hi], datas[lo:hi], strict=True)
+
+    @property
+    def replicas(self) -> list[str]:
+        """The replicas' node ids (from ``recorder.start``, else those polled)."""
+        return self._listed or sorted(self._events.polls)
+
+    def __repr__(self) -> str:
+        return f"<Timeline {len(self.journal)} events, Gloo {self.profile}, {len(self.journal.losses)} losses>"
+
+    # --- range ---------------------------------------------------------------------------------------------
+
+    @cached_property
+    def _range(self) -> tuple[datetime | None, datetime | None]:
+        times = self.events_frame()["time"]
+        if not len(times):
+            return None, None
+        return times.iloc[0].to_pydatetime(), times.iloc[-1].to_pydatetime()
+
+    @property
+    def start(self) -> datetime | None:
+        """The first event's time (None for an empty journal)."""
+        return self._range[0]
+
+    @property
+    def end(self) -> datetime | None:
+        """The last event's time (None for an empty journal)."""
+        return self._range[1]
+
+    @property
+    def losses(self) -> list[Loss]:
+        """What may be missing: runs that ended without their clean stop marker, cut last lines (``str()`` reads)."""
+        return list(self.journal.losses)
+
+    # --- the analyses --------------------------------------------------------------------------------------
+
+    @cached_property
+    def _fold(self) -> Replay:
+        """Replay the Kubernetes events; translate once per batch of changes (not per event)."""
+        with gc_paused():
+            return replay(self._events, self._starts, self.profile)
+
+    @property
+    def changes(self) -> list[Change]:
+        """The changes, by time."""
+        return self._fold.changes
+
+    @cached_property
+    def episodes(self) -> list[Episode]:
+        """The intervals during which the proxy held a last-known-good snapshot."""
+        return find_episodes(self._events, self._fold)
+
+    @cached_property
+    def delays(self) -> list[ChangeDelay]:
+        """Per change, when it was served and applied by each replica."""
+        return change_delays(self._events, self._fold, self.replicas)
+
+    @cached_property
+    def blocked(self) -> list[Blocked]:
+        """The blocked intervals, by start (:mod:`gloo_nb.analysis.timeline.blocked` says the rule)."""
+        return find_blocked(self._events, self._fold, self.episodes, self.delays)
+
+    # --- frames --------------------------------------------------------------------------------------------
+
+    def events_frame(self) -> pd.DataFrame:
+        """Every event: ``time``, ``kind``, ``source``, ``data``."""
+        return self.journal.frame()
+
+    def resource_versions(self) -> pd.DataFrame:
+        """One row per ``kube.event``.
+
+        Returns:
+            Columns kind, namespace, name, resourceVersion, time, type, actor, specChanged, statusChanged.
+        """
+        return frames.resource_versions_frame(self._events)
+
+    def served_versions(self) -> pd.DataFrame:
+        """One row per ``xds.update``: typeUrl, version, time, digest, accepted."""
+        return frames.served_versions_frame(self.journal)
+
+    def applied_versions(self) -> pd.DataFrame:
+        """One row per ``replica.poll`` and type URL: node, typeUrl, version, time, rejected."""
+        return frames.applied_versions_frame(self._events)
+
+    def blocked_frame(self) -> pd.DataFrame:
+        """The blocked rows, who blocked whom.
+
+        Returns:
+            Columns team, blockedBy, resource, kind, start, end, pendingSince, cause, routes, seconds.
+        """
+        return frames.blocked_frame(self.blocked, self.end)
+
+    def changes_frame(self) -> pd.DataFrame:
+        """One row per change.
+
+        Returns:
+            Columns resource, kind, team, type, time, actor, servedAfterSeconds, appliedAfterSeconds (the last
+            replica; NaN when a replica never applied it), supersededAt.
+        """
+        return frames.changes_frame(self.delays)
+
+    def weights_frame(self) -> pd.DataFrame:
+        """Intended, served and applied weights over time.
+
+        Returns:
+            Columns time, team, route, source (``intent``, ``served`` or a node id), destination, weight (percent);
+            one row per destination each time a source's routes changed (a step function per series).
+        """
+        return frames.weights_frame(self._events, self._fold.intents)
+
+    def nacks_frame(self) -> pd.DataFrame:
+        """NACK intervals, from the replicas' rejected counters.
+
+        Returns:
+            Columns node, typeUrl, start (the counter rose), end (the replica's version for that type changed after;
+            NaT while open), rejected (the counter), version (the version it kept).
+        """
+        return frames.nacks_frame(self._events)
+
+    def probes_frame(self) -> pd.DataFrame:
+        """Probe results over time: time, url, headers, requests, answer, count, share, low, high."""
+        return frames.probes_frame(self.journal)
+
+    # --- the state at a moment -----------------------------------------------------------------------------
+
+    def state_at(self, t: datetime | str) -> StateAt:
+        """Rebuild everything as it was at ``t``.
+
+        Args:
+            t: A timezone-aware time, or an RFC 3339 string.
+
+        Returns:
+            The state: resources, translation, findings, served and applied routes, blocked rows.
+        """
+        when = parse_time(t) if isinstance(t, str) else t
+        return state_at(self._events, self._starts, self.profile, self.blocked, when)
+
+
+def load_timeline(*directories: str | os.PathLike[str], profile: str | None = None) -> Timeline:
+    """Load one or more journal directories (merged by time) into a timeline.
+
+    Args:
+        *directories: Journal directories (``gloo-nb record --out``, a rollout's ``--journal``).
+        profile: The Gloo behaviour profile to replay (default: the recorder's, else ``current``).
+
+    Returns:
+        The timeline; its analyses are computed on first use. :attr:`Timeline.losses` says what a killed
+        writer cut off.
+
+    Raises:
+        JournalError: A directory is missing, empty or corrupt (see :func:`gloo_nb.journal.read_journal`).
+        ValueError: ``profile`` is not ``1.3`` or ``current``.
+    """
+    journal = read_journal(*directories)
+    return Timeline(journal, profile=check_profile(profile, source="profile") if profile else None)
+
+
+def rfc3339(time: datetime | None) -> str | None:
+    """A time as the journal writes it (RFC 3339, UTC, microseconds), or None.
+
+    Args:
+        time: A timezone-aware time, or None.
+
+    Returns:
+        The text, or None.
+    """
+    return None if time is None else format_time(time)

@@ -1,0 +1,234 @@
+"""The gateway connection: one Gloo gateway read through Kubernetes, the xDS stream and every Envoy replica.
+
+A :class:`GatewayConnection` reads what Kubernetes holds (intent, translated with the running Gloo's profile), what
+the control plane serves (a shadow ADS node with the proxy's role) and what each replica applied (its admin API),
+and puts them side by side (:func:`gloo_nb.analysis.inspection.collect`). It is kept apart from how a connection is
+made (:mod:`gloo_nb.app.cluster` for a Kubernetes cluster, :mod:`gloo_nb.app.sandbox_connect` for a sandbox), which
+only finds the addresses and opens the port-forwards.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from gloo_nb._types import Profile
+from gloo_nb.analysis.inspection import Inspection, collect
+from gloo_nb.errors import UnreachableError
+from gloo_nb.kube import KubeClient, KubeError, resource_for
+from gloo_nb.models.codec import ParseResult, parse_objects
+from gloo_nb.models.snapshot import Snapshot
+from gloo_nb.translate import Translation, translate
+from gloo_nb.translate.eds import kube_endpoints_of
+from gloo_nb.xds.admin import EnvoyAdmin, XdsStats
+from gloo_nb.xds.client import AdsClient
+from gloo_nb.xds.decode import ServedSnapshot
+
+__all__ = ["DEFAULT_ROLE", "GLOO_KINDS", "KUBE_KINDS", "GatewayConnection", "GatewayUnreachable", "Replica"]
+
+_log = logging.getLogger(__name__)
+
+
+GLOO_KINDS = ("VirtualService", "RouteTable", "Gateway", "Upstream", "Settings")
+"""The Gloo resources read for the intent."""
+KUBE_KINDS = ("Service", "Endpoints", "Pod")
+"""Kubernetes objects Gloo reads for kube EDS."""
+DEFAULT_ROLE = "gloo-system~gateway-proxy"
+
+
+class GatewayUnreachable(UnreachableError):
+    """A part of the gateway cannot be reached; the message says which and what to check."""
+
+
+@dataclass(frozen=True, slots=True)
+class Replica:
+    """One Envoy replica of the gateway.
+
+    Attributes:
+        node_id: Its xDS node id (``<pod>.<namespace>`` as Gloo's bootstrap sets it).
+        pod: Its pod name.
+        admin_url: Its admin API base URL (direct or through a port-forward).
+    """
+
+    node_id: str
+    pod: str
+    admin_url: str
+
+
+
+@dataclass
+class GatewayConnection:
+    """One Gloo gateway: Kubernetes, the control plane's xDS and every Envoy replica.
+
+    Attributes:
+        kube: The Kubernetes client (with the identity asked for).
+        profile: The running Gloo's behaviour profile.
+        namespace: Gloo's install namespace.
+        xds_address: The control plane's ADS address (``host:port``), or None when unknown.
+        role: The proxy's role (the xDS snapshot key).
+        replicas: The Envoy replicas.
+        gateway_url: The front door for probes, when known.
+        cluster_id: The cluster's stable id when the connection knows it without asking (a sandbox's
+            own id); otherwise :meth:`cluster_identity` reads the ``kube-system`` namespace's UID.
+    """
+
+    kube: KubeClient
+    profile: Profile
+    namespace: str = "gloo-system"
+    xds_address: str | None = None
+    role: str = DEFAULT_ROLE
+    replicas: list[Replica] = field(default_factory=list)
+    xds_tls: bool = False
+    gateway_url: str | None = None
+    cluster_id: str | None = None
+    _closers: list[Callable[[], None]] = field(default_factory=list, repr=False)
+    _ads: AdsClient | None = field(default=None, repr=False)
+
+    # --- reading ----------------------------------------------------------------------------
+
+    def read_objects(self) -> list[dict[str, Any]]:
+        """Read the Gloo resources, Services, Endpoints and Pods from Kubernetes, as returned.
+
+        Returns:
+            The objects, with ``kind`` and ``apiVersion`` on every one.
+        """
+        objs: list[dict[str, Any]] = []
+        for kind in (*GLOO_KINDS, *KUBE_KINDS):
+            api_version = resource_for(kind).api_version
+            for item in self.kube.list(kind).get("items", []):
+                # The apiserver leaves kind and apiVersion out of list items of built-in kinds.
+                item.setdefault("kind", kind)
+                item.setdefault("apiVersion", api_version)
+                objs.append(item)
+        return objs
+
+    def cluster_identity(self) -> tuple[str, str]:
+        """Which cluster this is: the API server URL and a stable cluster id.
+
+        The id is the sandbox's own when connected to one, else the ``kube-system`` namespace's UID
+        (every cluster has that namespace, and its UID lives as long as the cluster: the id
+        ``kubectl`` users and tools such as Velero and Argo CD take for a cluster). When the identity
+        may not read it, the id is ``""`` and callers must make do with the URL.
+
+        Returns:
+            ``(server, cluster_id)``.
+        """
+        server = str(self.kube.api_client.configuration.host or "")
+        if self.cluster_id is None:
+            try:
+                ns = self.kube.get("Namespace", None, "kube-system")
+                self.cluster_id = str((ns.get("metadata") or {}).get("uid") or "")
+            except KubeError:
+                self.cluster_id = ""
+        return server, self.cluster_id
+
+    def read_resources(self) -> ParseResult:
+        """Read and parse what Gloo reads from Kubernetes.
+
+        One team's unreadable object is that team's finding, not everyone's outage: it becomes an
+        error finding naming it and is left out, as Gloo leaves it out of its snapshot.
+
+        Returns:
+            The parsed objects (with parse findings).
+        """
+        return parse_objects(self.read_objects(), file="<kubernetes>", tolerant=True)
+
+    def intent(self) -> tuple[Translation, ParseResult]:
+        """Translate what Kubernetes holds, as a freshly started Gloo of this profile would.
+
+        Returns:
+            The translation (``envoy`` is what Gloo intends to serve; ``push`` says whether it would)
+            and what was read (with its parse findings).
+        """
+        parsed = self.read_resources()
+        snapshot = Snapshot.from_resources(parsed.resources)
+        return translate(snapshot, self.profile, endpoints=kube_endpoints_of(snapshot, self.profile)), parsed
+
+    def ads(self) -> AdsClient:
+        """The shadow xDS node (started on first use, kept open and reconnecting).
+
+        Returns:
+            The ADS client.
+
+        Raises:
+            GatewayUnreachable: No xDS address is known.
+        """
+        if self._ads is None:
+            if not self.xds_address:
+                raise GatewayUnreachable("no xDS address: pass xds='host:9977' (or connect with port_forward=True "
+                                       "to reach the gloo pod)")
+            self._ads = AdsClient(self.xds_address, role=self.role, tls=self.xds_tls).start()
+            self._closers.append(self._ads.close)
+        return self._ads
+
+    def served(self, timeout: float = 10.0) -> ServedSnapshot:
+        """What the control plane serves now.
+
+        Args:
+            timeout: Seconds to wait for the first complete set of resources.
+
+        Returns:
+            The served resources and versions.
+
+        Raises:
+            GatewayUnreachable: Nothing complete arrived in time.
+        """
+        client = self.ads()
+        if not client.wait_synced(timeout):
+            raise GatewayUnreachable(f"the control plane at {self.xds_address} sent no complete configuration "
+                                   f"for role {self.role} within {timeout:.0f} s; check the address and the role")
+        return client.snapshot()
+
+    def admins(self) -> dict[str, EnvoyAdmin]:
+        """Each replica's admin API, by node id."""
+        return {r.node_id: EnvoyAdmin(r.admin_url) for r in self.replicas}
+
+    def applied(self) -> dict[str, ServedSnapshot]:
+        """What each replica applied (its config dump), by node id."""
+        return {node: admin.applied() for node, admin in self.admins().items()}
+
+    # --- seeing -----------------------------------------------------------------------------
+
+    def collect(self, *, timeout: float = 10.0) -> Inspection:
+        """Read every source once and put them side by side.
+
+        Args:
+            timeout: Seconds to wait for the xDS stream.
+
+        Returns:
+            The inspection (frames and the ``inspect`` document).
+        """
+        return collect(self, timeout=timeout)
+
+    def served_now(self, timeout: float) -> ServedSnapshot | None:
+        """What the control plane serves now, None without an xDS address (:class:`InspectionSource`).
+
+        Args:
+            timeout: Seconds to wait for the xDS stream.
+
+        Returns:
+            The served resources, or None.
+        """
+        return self.served(timeout) if self.xds_address else None
+
+    def applied_now(self) -> tuple[dict[str, ServedSnapshot], dict[str, XdsStats]]:
+        """Each replica's applied configuration and xDS stats, by node id (:class:`InspectionSource`)."""
+        admins = self.admins()
+        return {node: a.applied() for node, a in admins.items()}, {node: a.xds_stats() for node, a in admins.items()}
+
+    def close(self) -> None:
+        """Close the xDS stream and every port-forward."""
+        while self._closers:
+            closer = self._closers.pop()
+            try:
+                closer()
+            except Exception as exc:  # noqa: BLE001 - one broken part must not keep the others open
+                _log.debug("closing %r failed: %r", closer, exc)
+
+    def __enter__(self) -> GatewayConnection:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,66 @@
+"""Connecting to a running sandbox: its ``endpoints.json`` (the sandbox CLI contract) gives addresses and profile.
+
+A sandbox is reached through the very same :func:`gloo_nb.app.cluster.connect` as a real cluster; this module only
+reads the state directory's document, kept apart so that the cluster path knows nothing of sandboxes.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from gloo_nb._types import check_profile
+from gloo_nb.app.cluster import connect
+from gloo_nb.app.gateway import GatewayConnection, GatewayUnreachable
+
+__all__ = ["connect_sandbox", "read_sandbox_endpoints"]
+
+
+def read_sandbox_endpoints(state_dir: str | Path) -> dict[str, Any]:
+    """Read a running sandbox's ``endpoints.json`` (the sandbox CLI contract).
+
+    Args:
+        state_dir: The sandbox's state directory.
+
+    Returns:
+        The document.
+
+    Raises:
+        GatewayUnreachable: No sandbox runs there.
+    """
+    path = Path(state_dir) / "endpoints.json"
+    try:
+        info = json.loads(path.read_text())
+    except (OSError, ValueError):
+        info = {}
+    if not isinstance(info, dict) or not info.get("pid"):
+        raise GatewayUnreachable(f"no sandbox runs in {state_dir}; start one with: gloo-nb sandbox start "
+                               f"--state-dir {state_dir}")
+    return dict(info)
+
+
+def connect_sandbox(state_dir: str | Path, *, as_user: str | None = None, as_group: str | None = None,
+                    port_forward: bool = False) -> GatewayConnection:
+    """Connect to a running sandbox (its ``endpoints.json`` gives the addresses and the profile).
+
+    Args:
+        state_dir: The sandbox's state directory.
+        as_user: Impersonate this user.
+        as_group: Impersonate this group.
+        port_forward: Reach the admin APIs through ``pods/portforward``, as on a real cluster.
+
+    Returns:
+        The connection.
+
+    Raises:
+        GatewayUnreachable: No sandbox runs there, or it does not answer.
+    """
+    info = read_sandbox_endpoints(state_dir)
+    admin = None if port_forward else {f"gateway-proxy-{i}": url for i, url in enumerate(info["envoyAdmin"])}
+    profile = check_profile(info.get("glooVersion"), source=f"{Path(state_dir) / 'endpoints.json'}: glooVersion")
+    conn = connect(info["kubeconfig"], as_user=as_user, as_group=as_group, gloo_version=profile,
+                   xds=str(info["xds"]), port_forward=port_forward, admin_urls=admin, gateway_url=info["gateway"])
+    if info.get("clusterId"):
+        conn.cluster_id = str(info["clusterId"])
+    return conn
