@@ -579,6 +579,8 @@ BAD_INPUTS: list[tuple[str, Any, list[str]]] = [
      ["document 0", "aliases expand the document"]),
     ("undefined alias", "a: *nope\n", ["document 0", "undefined alias"]),
     ("unknown tag", "a: !Ref x\n", ["document 0", "unsupported tag !Ref"]),
+    ("list as a key", "? [a, b]\n: 1\n", ["document 0", "a mapping key must be a scalar", "line 1"]),
+    ("mapping as a key", "x: 1\n? {a: b}\n: 1\n", ["document 0", "a mapping key must be a scalar", "line 2"]),
 ]
 
 

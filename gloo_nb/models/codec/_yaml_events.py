@@ -45,6 +45,7 @@ _CONSTRUCTED = frozenset({"tag:yaml.org,2002:null", "tag:yaml.org,2002:bool", "t
 _SEQ_TAGS = frozenset({None, "!", "tag:yaml.org,2002:seq"})
 _MAP_TAGS = frozenset({None, "!", "tag:yaml.org,2002:map"})
 _MERGE = object()
+_CONTAINERS = (list, dict)  # a tuple: `list | dict` would build a new union object per key
 _NO_KEY = object()
 _PLAIN_CACHE = 100_000  # distinct plain scalars remembered per stream (their values are immutable)
 
@@ -185,7 +186,7 @@ def yaml_documents(text: str | bytes, file: str) -> Iterator[tuple[int, Any]]:
             if type(container) is list:
                 container.append(value)
             elif top.key is _NO_KEY:
-                if isinstance(value, list | dict):
+                if isinstance(value, _CONTAINERS):
                     fail("a mapping key must be a scalar", event.start_mark)
                 top.key = value
             else:
