@@ -285,6 +285,8 @@ class Rollout:
         if not events:
             return []
         live = self.identity()
+        if not live.route_table_uid:
+            return []  # no such RouteTable now: nothing is evidence for it, and the machine says it is missing
         split = split_history(events, live)
         if split.foreign:
             found = "; ".join(f.describe() for f in split.foreign)

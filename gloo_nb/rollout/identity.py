@@ -107,7 +107,7 @@ class ForeignRun:
     def describe(self) -> str:
         """One line for the user: which run was found and why it is set aside."""
         what = self.identity.describe() if self.identity is not None else "no recorded identity"
-        return f"run {self.run or '(unnamed)'} of {what}: {self.reason}"
+        return f"run {self.run or '(unnamed)'} ({self.events} events) of {what}: {self.reason}"
 
 
 @dataclass(frozen=True)
@@ -135,17 +135,17 @@ def split_history(events: Iterable[Mapping[str, Any]], live: RolloutIdentity) ->
         to a cluster, so they are foreign too.
     """
     ordered = _in_order(events)
-    by_run: dict[str, list[dict[str, Any]]] = {}
+    counts: dict[str, int] = {}
     identities: dict[str, RolloutIdentity | None] = {}
     for event in ordered:
         data = event["data"]
         run = str(data.get(RUN_KEY) or "")
-        by_run.setdefault(run, []).append(event)
+        counts[run] = counts.get(run, 0) + 1
         if event.get("kind") == SESSION and run not in identities:
             identities[run] = RolloutIdentity.from_json(data.get("identity"))
     own_runs: set[str] = set()
     foreign: list[ForeignRun] = []
-    for run, run_events in by_run.items():
+    for run, count in counts.items():
         identity = identities.get(run)
         if not run:
             reason = "its events carry no run id (written by a gloo_nb without journal identities)"
@@ -154,7 +154,7 @@ def split_history(events: Iterable[Mapping[str, Any]], live: RolloutIdentity) ->
         else:
             reason = identity.mismatch(live)
         if reason:
-            foreign.append(ForeignRun(run, identity, reason, len(run_events)))
+            foreign.append(ForeignRun(run, identity, reason, count))
         else:
             own_runs.add(run)
     own = [e for e in ordered if str(e["data"].get(RUN_KEY) or "") in own_runs]

@@ -118,41 +118,16 @@ class Kubelet:
     # --- introspection -------------------------------------------------------------------------
 
     def processes(self, namespace: str | None = None) -> dict[tuple[str, str, str], int]:
-        """Return the live processes: ``(namespace, pod, container) -> pid``.
-
-        Args:
-            namespace: Only this namespace; all when None.
-
-        Returns:
-            The pids of the containers whose process is running.
-        """
+        """The live processes, ``(namespace, pod, container) -> pid`` (:meth:`PodSupervisor.processes`)."""
         return self._supervisor.processes(namespace)
 
     def host_ports(self, namespace: str, name: str) -> dict[int, int]:
-        """Return a pod's port map ``containerPort -> host port`` (empty when the pod does not run here).
-
-        Args:
-            namespace: The pod's namespace.
-            name: The pod's name.
-
-        Returns:
-            The map.
-        """
+        """A pod's ``containerPort -> host port`` map (:meth:`PodSupervisor.host_ports`)."""
         return self._supervisor.host_ports(namespace, name)
 
     def log_path(self, namespace: str, name: str, container: str | None = None, *,
                  previous: bool = False) -> Path | None:
-        """Return the log file of a pod's container (what ``kubectl logs`` shows).
-
-        Args:
-            namespace: The pod's namespace.
-            name: The pod's name.
-            container: The container; the first one when None.
-            previous: The previous instance's log (``kubectl logs -p``).
-
-        Returns:
-            The file, or None when there is none.
-        """
+        """A pod's container log, what ``kubectl logs`` shows (:meth:`PodSupervisor.log_path`)."""
         return self._supervisor.log_path(namespace, name, container, previous=previous)
 
     # --- event intake ----------------------------------------------------------------------------
