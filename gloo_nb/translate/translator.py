@@ -145,6 +145,8 @@ class Translation:
     served_origins: dict[str, list[RouteOrigin]] = field(default_factory=dict)
     replaced: list[tuple[str, str, str]] = field(default_factory=list)
     proxy_report: ResourceReport | None = None
+    _sources: dict[RouteId, tuple[ResourceKey, ...]] | None = field(default=None, init=False, repr=False,
+                                                                     compare=False)
 
     @property
     def skipped(self) -> tuple[Skipped, ...]:
@@ -186,7 +188,10 @@ class Translation:
 
         Returns:
             Route identity -> sources (``ProxyRoute.sources``); routes without a Gloo route are left out.
+            Computed once per translation (a translation is not changed after it is made).
         """
+        if self._sources is not None:
+            return self._sources
         out: dict[RouteId, tuple[ResourceKey, ...]] = {}
         for envoy, origins in ((self.served, self.served_origins), (self.envoy, self.origins)):
             if envoy is None:
@@ -199,6 +204,7 @@ class Translation:
                         origin = by_position.get((vh.name, index))
                         if origin is not None and origin.route.sources:
                             out[route_id(vh.name, route_match_json(route.match))] = origin.route.sources
+        self._sources = out
         return out
 
     def route_owner(self, route: RouteId) -> ResourceKey | None:
