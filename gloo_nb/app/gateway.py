@@ -21,7 +21,6 @@ from gloo_nb.kube import KubeClient, KubeError, resource_for
 from gloo_nb.models.codec import ParseResult, parse_objects
 from gloo_nb.models.snapshot import Snapshot
 from gloo_nb.translate import Translation, translate
-from gloo_nb.translate.eds import kube_endpoints_of
 from gloo_nb.xds.admin import EnvoyAdmin, XdsStats
 from gloo_nb.xds.client import AdsClient
 from gloo_nb.xds.decode import ServedSnapshot
@@ -144,7 +143,7 @@ class GatewayConnection:
         """
         parsed = self.read_resources()
         snapshot = Snapshot.from_resources(parsed.resources)
-        return translate(snapshot, self.profile, endpoints=kube_endpoints_of(snapshot, self.profile)), parsed
+        return translate(snapshot, self.profile), parsed
 
     def ads(self) -> AdsClient:
         """The shadow xDS node (started on first use, kept open and reconnecting).

@@ -52,7 +52,6 @@ from gloo_nb.rollout.identity import RUN_KEY, SESSION, ForeignRun, RolloutIdenti
 from gloo_nb.rollout.machine import RolloutMachine
 from gloo_nb.rollout.plan import RolloutTarget
 from gloo_nb.translate import translate
-from gloo_nb.translate.eds import kube_endpoints_of
 from gloo_nb.xds.admin import EnvoyAdmin
 from gloo_nb.xds.decode import ServedSnapshot, endpoint_rows
 from gloo_nb.xds.protos import TYPE_ROUTE
@@ -451,7 +450,7 @@ class Rollout:
         """The (virtual host, match) of the RouteTable's routes before the change (in the world it came from)."""
         world = self._world or self.observe()
         snapshot = world.snapshot
-        translation = translate(snapshot, world.profile, endpoints=kube_endpoints_of(snapshot, world.profile))
+        translation = translate(snapshot, world.profile)
         inspection = Inspection.build(translation, None, {}, {})
         return {d.id for d in inspection.drift if d.resource == self.target.route_table}
 

@@ -26,7 +26,6 @@ from gloo_nb.errors import BadDataError, ParseError
 from gloo_nb.models.codec import ParseResult, load_document, load_documents, parse_objects
 from gloo_nb.models.snapshot import Snapshot
 from gloo_nb.translate import Translation, translate
-from gloo_nb.translate.eds import kube_endpoints_of
 from gloo_nb.xds import protos
 from gloo_nb.xds.admin import XdsStats, parse_config_dump, parse_xds_stats
 from gloo_nb.xds.decode import ServedSnapshot
@@ -160,7 +159,7 @@ class SnapshotBundle:
         """Translate the bundle's resources as a freshly started Gloo of its profile would."""
         parsed = self.read_resources()
         snapshot = Snapshot.from_resources(parsed.resources)
-        return translate(snapshot, self.profile, endpoints=kube_endpoints_of(snapshot, self.profile)), parsed
+        return translate(snapshot, self.profile), parsed
 
     def served(self) -> ServedSnapshot | None:
         """What the control plane served, when it was recorded."""

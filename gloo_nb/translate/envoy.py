@@ -773,6 +773,9 @@ def endpoints_for(cluster: cluster_pb2.Cluster,
         The ClusterLoadAssignment named after the cluster's EDS service name.
     """
     cla = endpoint_pb2.ClusterLoadAssignment(cluster_name=cluster.eds_cluster_config.service_name)
+    if not addresses:
+        # translator.go's `emptyendpointlist`: the cluster name alone, no locality group.
+        return cla
     lb = cla.endpoints.add()
     zero = {k: "" for sel in cluster.lb_subset_config.subset_selectors for k in sel.keys}
     for ip, port, labels in addresses:

@@ -32,7 +32,7 @@ from gloo_nb.models import (
     Snapshot,
     Upstream,
 )
-from gloo_nb.translate.eds import Endpoints
+from gloo_nb.translate.eds import Endpoints, kube_endpoints_of
 from gloo_nb.translate.envoy import (
     FALLBACK_CLUSTER,
     EnvoyResources,
@@ -339,7 +339,9 @@ class Translator:
 
         Args:
             snapshot: The resources.
-            endpoints: Optional endpoint addresses per cluster name, for EDS.
+            endpoints: Endpoint addresses per cluster name, for EDS. When not given, they are
+                derived from the snapshot's Services, Endpoints and Pods
+                (:func:`~gloo_nb.translate.eds.kube_endpoints_of`), as Gloo's EDS watches them.
 
         Returns:
             The translation.
@@ -391,9 +393,13 @@ class Translator:
         resources = final.resources
         clusters = {cluster_name(ResourceRef(u.meta.name, u.meta.namespace)): build_cluster(u) for u in upstreams}
         resources.clusters = [clusters[k] for k in sorted(clusters)]
-        if endpoints is not None:
-            resources.endpoints = [endpoints_for(c, endpoints.get(c.name, ())) for c in resources.clusters
-                                   if c.HasField("eds_cluster_config")]
+        if endpoints is None:
+            endpoints = kube_endpoints_of(snapshot, profile)
+        # Every EDS cluster gets a load assignment, an empty one when nothing backs it: Gloo adds
+        # them so that Envoy does not wait for the cluster forever (projects/gloo/pkg/translator/
+        # translator.go, "Find all the EDS clusters without endpoints").
+        resources.endpoints = [endpoints_for(c, endpoints.get(c.name, ())) for c in resources.clusters
+                               if c.HasField("eds_cluster_config")]
         for rep in gloo_reports:
             if rep.key.kind == "Upstream":
                 for e in rep.errors:
@@ -560,7 +566,7 @@ def translate(resources: Snapshot | Iterable[Resource], profile: Profile = "curr
     Args:
         resources: A snapshot, or resources in reading order (later duplicates win).
         profile: ``1.3`` or ``current``.
-        endpoints: Optional endpoint addresses per cluster name.
+        endpoints: Endpoint addresses per cluster name; derived from the snapshot when not given.
 
     Returns:
         The translation.

@@ -199,3 +199,27 @@ def test_envoy_endpoints_carry_all_pod_labels_and_zero_subset_keys():
            for e in cla.endpoints[0].lb_endpoints]
     assert got == [(40001, V1), (40002, {"app": "echo", "version": ""})]
     assert isinstance(up, Upstream)
+
+
+def test_translate_derives_endpoints_from_the_snapshot_when_none_are_given():
+    # The translation reads Endpoints and Pods from the snapshot itself, as Gloo's EDS watches them:
+    # callers do not pass kube_endpoints(...) for the translation to have endpoints.
+    pods = [pod("echo-v1-a1-x", V1), pod("echo-v2-b2-y", {"app": "echo"})]
+    up, svc = upstream(80, {"app": "echo"}), service()
+    derived = Translator("current").translate(Snapshot.from_resources([up, svc, EPS, *pods]))
+    given = Translator("current").translate(Snapshot.from_resources([up, svc]),
+                                            endpoints=kube_endpoints([up], [svc], [EPS], pods, "current"))
+    assert [c.SerializeToString() for c in derived.envoy.endpoints] == \
+        [c.SerializeToString() for c in given.envoy.endpoints]
+    assert any(c.endpoints and c.endpoints[0].lb_endpoints for c in derived.envoy.endpoints)
+
+
+def test_an_eds_cluster_with_nothing_behind_it_gets_an_empty_load_assignment():
+    # translator.go: "Find all the EDS clusters without endpoints ... create a zero sized load
+    # assignment", otherwise Envoy waits for the cluster forever.
+    up, svc = upstream(80, {"app": "echo"}), service()
+    t = Translator("current").translate(Snapshot.from_resources([up, svc]))
+    eds_clusters = sorted(c.eds_cluster_config.service_name for c in t.envoy.clusters
+                          if c.HasField("eds_cluster_config"))
+    assert eds_clusters and sorted(c.cluster_name for c in t.envoy.endpoints) == eds_clusters
+    assert all(not any(loc.lb_endpoints for loc in c.endpoints) for c in t.envoy.endpoints)

@@ -21,7 +21,6 @@ from gloo_nb.models import Finding
 from gloo_nb.models.codec import ParseResult
 from gloo_nb.models.snapshot import Snapshot
 from gloo_nb.translate import Translation, translate
-from gloo_nb.translate.eds import kube_endpoints_of
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -119,7 +118,7 @@ def state_at(events: EventIndex, starts: Sequence[datetime], profile: Profile, b
             parsed.findings.extend(one.findings)
             parsed.skipped.extend(one.skipped)
     snapshot = Snapshot.from_resources(parsed.resources)
-    translation = translate(snapshot, profile, endpoints=kube_endpoints_of(snapshot, profile))
+    translation = translate(snapshot, profile)
     update = events.served_at(when)
     served_versions: dict[str, str] = {}
     for u in events.updates[:bisect.bisect_right(events.update_times, when)]:
