@@ -13,7 +13,7 @@ from gloo_nb._gc import gc_paused
 from gloo_nb.errors import ParseError
 from gloo_nb.models.codec._collect import Collector, ParseResult
 from gloo_nb.models.codec._json_stream import JsonReader
-from gloo_nb.models.codec._yaml_events import yaml_documents
+from gloo_nb.models.codec._yaml_parallel import yaml_documents_parallel
 
 NON_SPACE = re.compile(r"\S")
 
@@ -68,7 +68,7 @@ def parse_stream(data: str | bytes, *, file: str = "<input>") -> ParseResult:
                 # libyaml reads UTF-8 bytes as they are; a str would be encoded again (a second copy)
                 source: str | bytes = text if raw is None else raw
                 del text, raw
-                for document, value in yaml_documents(source, file):
+                for document, value in yaml_documents_parallel(source, file):
                     out.document = document
                     if value is not None:
                         out.handle(value, document)
