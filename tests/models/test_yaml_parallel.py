@@ -118,3 +118,9 @@ def test_a_script_without_a_main_guard_can_read_a_large_stream(tmp_path):
                           cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip() == "60"
+
+
+def test_without_an_interpreter_to_start_the_stream_is_read_on_this_core(parallel, monkeypatch):
+    monkeypatch.setattr(_yaml_parallel.sys, "executable", "/nonexistent/python")
+    text = stream(20)
+    assert list(yaml_documents_parallel(text, "f")) == list(yaml_documents(text, "f"))

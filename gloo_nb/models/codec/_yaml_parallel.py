@@ -146,7 +146,14 @@ def yaml_documents_parallel(source: str | bytes, file: str) -> Iterator[tuple[in
     given = 0
     workers: list[_Worker] = []
     try:
-        workers = [_Worker(p) for p in pieces[1:]]
+        try:
+            for piece in pieces[1:]:
+                workers.append(_Worker(piece))
+        except OSError:  # no interpreter to start (an embedded Python): read on this core
+            for worker in workers:
+                worker.stop()
+            workers = []
+            pieces = [source]
         try:
             for _, value in yaml_documents(pieces[0], file):
                 yield given, value
