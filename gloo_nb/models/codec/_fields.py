@@ -136,6 +136,8 @@ ENDPOINTS_TOP = frozenset({"apiVersion", "kind", "metadata", "subsets"})
 ENDPOINT_SUBSET = frozenset({"addresses", "notReadyAddresses", "ports"})
 ENDPOINT_ADDRESS = frozenset({"ip", "hostname", "nodeName", "targetRef"})
 ENDPOINT_PORT = frozenset({"name", "port", "protocol", "appProtocol"})
+# k8s.io/api/core/v1 Secret: the payload sits at the top level.
+SECRET_TOP = frozenset({"apiVersion", "kind", "metadata", "type", "data", "stringData", "immutable"})
 OBJECT_REFERENCE = frozenset({"kind", "namespace", "name", "uid", "apiVersion", "resourceVersion", "fieldPath"})
 
 MAX_NOTES = 100  # parse findings listed per object; a generated document may hold millions
