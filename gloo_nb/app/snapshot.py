@@ -23,6 +23,7 @@ from gloo_nb.analysis.inspection import Inspection, collect
 from gloo_nb.app.connect import GatewayConnection
 from gloo_nb.app.manifests import read_input
 from gloo_nb.errors import BadDataError, ParseError
+from gloo_nb.journal import redact
 from gloo_nb.models.codec import ParseResult, load_document, load_documents, parse_objects
 from gloo_nb.models.snapshot import Snapshot
 from gloo_nb.translate import Translation, translate
@@ -50,7 +51,8 @@ def served_json(served: ServedSnapshot) -> dict[str, Any]:
     """
     doc: dict[str, Any] = {"versions": dict(served.versions)}
     for key, type_url in SERVED_SECTIONS:
-        doc[key] = [json_format.MessageToDict(m) for m in served.resources(type_url)]
+        # Gloo serves TLS keys inline (ssl.go); a bundle keeps certificates, never keys.
+        doc[key] = [redact(None, json_format.MessageToDict(m)) for m in served.resources(type_url)]
     return doc
 
 

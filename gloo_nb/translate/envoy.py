@@ -19,6 +19,7 @@ from envoy.config.endpoint.v3 import endpoint_components_pb2, endpoint_pb2
 from envoy.config.listener.v3 import listener_pb2
 from envoy.config.route.v3 import route_components_pb2, route_pb2
 from envoy.extensions.filters.http.router.v3 import router_pb2
+from envoy.extensions.filters.listener.tls_inspector.v3 import tls_inspector_pb2
 from envoy.extensions.filters.network.http_connection_manager.v3 import http_connection_manager_pb2 as hcm_pb2
 from envoy.type.matcher.v3 import regex_pb2
 from google.protobuf import any_pb2, duration_pb2, struct_pb2
@@ -32,14 +33,23 @@ from gloo_nb.models import (
     ObjectMeta,
     ResourceKey,
     ResourceRef,
+    Secret,
     Service,
     Upstream,
 )
-from gloo_nb.translate.proxy import Proxy, ProxyRoute, ProxyVirtualHost
+from gloo_nb.translate.proxy import Proxy, ProxyListener, ProxyRoute, ProxyVirtualHost
 from gloo_nb.translate.reports import Reports
+from gloo_nb.translate.tls import (
+    TLS_TRANSPORT_SOCKET,
+    TlsError,
+    consolidate,
+    downstream_tls_context,
+    parse_ssl_config,
+)
 
 HCM_FILTER = "envoy.filters.network.http_connection_manager"
 ROUTER_FILTER = "envoy.filters.http.router"
+TLS_INSPECTOR = "envoy.filters.listener.tls_inspector"  # wellknown.TlsInspector
 CONNECT_TIMEOUT_S = 5
 
 
@@ -363,8 +373,11 @@ class ProxyTranslator:
     """Translates one Proxy with Gloo's rules for a profile."""
 
     def __init__(self, profile: Profile, upstreams: Sequence[Upstream], services: Sequence[Service],
-                 reports: Reports, *, max_program_size: int | None = None) -> None:
+                 reports: Reports, *, max_program_size: int | None = None, secrets: Sequence[Secret] = (),
+                 warn_missing_tls_secret: bool = False) -> None:
         self.profile = profile
+        self.secrets = secrets
+        self.warn_missing_tls_secret = warn_missing_tls_secret
         self.upstreams = {(u.meta.namespace, u.meta.name): u for u in upstreams}
         self.fake_upstreams = {
             (s.meta.namespace, kube_service_upstream_name(s.meta.namespace, s.meta.name, p.port))
@@ -409,8 +422,12 @@ class ProxyTranslator:
                 self._virtual_host(vh, listener.ssl, origins, out, rc.virtual_hosts.add())
             out.resources.route_configurations.append(rc)
             out.origins[rc_name] = origins
-            out.resources.listeners.append(http_listener(listener.name, listener.bind_address,
-                                                         listener.bind_port, rc_name))
+            envoy_listener = http_listener(listener.name, listener.bind_address, listener.bind_port, rc_name)
+            if listener.ssl_configurations:
+                envoy_listener = self._tls_listener(listener, envoy_listener)
+                if envoy_listener is None:
+                    continue
+            out.resources.listeners.append(envoy_listener)
         out.resources.listeners.sort(key=lambda m: m.name)
         out.resources.route_configurations.sort(key=lambda m: m.name)
         return out
@@ -430,6 +447,73 @@ class ProxyTranslator:
                 for vh in group:
                     self._vhost_error(vh, "DomainsNotUniqueError", f"domain {d} is shared by the following "
                                                                    f"virtual hosts: {names}")
+
+    def _listener_problem(self, listener: ProxyListener, kind: str, reason: str, *, warning: bool = False) -> None:
+        # Listener reports reach the listener's source, the Gateway (add_proxy_validation_result.go).
+        if warning:
+            msg = f"Listener Warning: {kind}. Reason: {reason}"
+            self.reports.add_warning(listener.source, msg)
+        else:
+            msg = level_error("Listener", kind, reason)
+            self.reports.add_error(listener.source, msg)
+        self.reports.find(Finding(listener.source, "warning" if warning else "error", msg, listener.source,
+                                  layer="gloo"))
+
+    def _tls_listener(self, listener: ProxyListener,
+                      plain: listener_pb2.Listener) -> listener_pb2.Listener | None:
+        # filter_chain.go:createFilterChainsFromSslConfiguration (CUR), listener.go:
+        # computeFilterChainsFromSslConfig (1.3): one TLS filter chain per consolidated sslConfig, the
+        # HCM copied into each, SNI domains as filter_chain_match.server_names.
+        configs = []
+        for i, raw in enumerate(listener.ssl_configurations):
+            cfg = parse_ssl_config(raw)
+            for problem in cfg.problems:
+                self.reports.find(Finding(listener.source, "warning", f"{listener.name}: {problem}",
+                                          listener.source, layer="parse", field=f"sslConfigurations[{i}]"))
+            configs.append(cfg)
+        hcm_filters = list(plain.filter_chains[0].filters)
+        del plain.filter_chains[:]
+        for cfg in consolidate(configs, self.profile):
+            ctx = downstream_tls_context(cfg, self.secrets, self.profile)
+            if isinstance(ctx, TlsError):
+                if ctx.unmodelled:
+                    self.reports.find(Finding(listener.source, "warning", f"{listener.name}: {ctx.message}",
+                                              listener.source, layer="parse"))
+                elif ctx.missing_secret and self.warn_missing_tls_secret and self.profile != "1.3":
+                    self._listener_problem(listener, "SSLConfigWarning", ctx.message, warning=True)
+                else:
+                    self._listener_problem(listener, "SSLConfigError", ctx.message)
+                continue
+            chain = plain.filter_chains.add()
+            chain.filter_chain_match.server_names.extend(cfg.sni_domains)
+            chain.filter_chain_match.SetInParent()
+            chain.filters.extend(hcm_filters)
+            chain.transport_socket.name = TLS_TRANSPORT_SOCKET
+            chain.transport_socket.typed_config.Pack(ctx)
+            timeout = cfg.transport_socket_connect_timeout
+            if self.profile != "1.3" and timeout and _DURATION.match(timeout):
+                chain.transport_socket_connect_timeout.FromNanoseconds(int(float(timeout[:-1]) * 1e9))
+        if self.profile != "1.3":
+            self._check_chain_consistency(listener, plain)
+            # plugins/tls_inspector (CUR): a listener with sslConfigurations gets the TLS inspector.
+            flt = plain.listener_filters.add(name=TLS_INSPECTOR)
+            flt.typed_config.Pack(tls_inspector_pb2.TlsInspector())
+        if not plain.filter_chains:
+            # A listener with no filter chain is not emitted (translator.go).
+            return None
+        return plain
+
+    def _check_chain_consistency(self, listener: ProxyListener, out: listener_pb2.Listener) -> None:
+        # listener.go:CheckForFilterChainConsistency (CUR): equal FilterChainMatches are an error
+        # (Envoy would reject the listener). %v of the match is Go's proto text; unstable, like all %v.
+        chains = list(out.filter_chains)
+        for i, a in enumerate(chains):
+            for b in chains[i + 1:]:
+                if a.filter_chain_match == b.filter_chain_match:
+                    text = " ".join(f'server_names:"{n}"' for n in a.filter_chain_match.server_names)
+                    self._listener_problem(listener, "SSLConfigError", (
+                        f"Tried to apply multiple filter chains with the same FilterChainMatch {{{text}}}. This is "
+                        "usually caused by overlapping sniDomains or multiple empty sniDomains in virtual services"))
 
     def _vhost_error(self, vh: ProxyVirtualHost, kind: str, reason: str) -> None:
         msg = level_error("VirtualHost", kind, reason)

@@ -586,8 +586,13 @@ def translate_gateways(snapshot: Snapshot, gateways: Sequence[Gateway], profile:
         _validate_domains(gw, vss, reports)
         vhosts: list[ProxyVirtualHost] = []
         converter = RouteConverter(profile, index, reports, gw, proxy_name)
+        ssl_configs: list[Mapping[str, Any]] = []
         for vs in vss:
             routes = converter.convert(vs)
+            if gw.ssl and vs.ssl_config is not None and (routes is not None or profile != "1.3"):
+                # http_translator.go (CUR) appends every selected VS's sslConfig; http.go@v1.3.20
+                # only those of the VSs whose conversion succeeded.
+                ssl_configs.append(vs.ssl_config)
             if routes is None:
                 continue
             if profile != "1.3":
@@ -599,5 +604,5 @@ def translate_gateways(snapshot: Snapshot, gateways: Sequence[Gateway], profile:
         listeners.append(ProxyListener(
             name=listener_name(gw.bind_address, gw.bind_port), bind_address=gw.bind_address,
             bind_port=gw.bind_port, virtual_hosts=tuple(vhosts), ssl=gw.ssl, options=http.options,
-            source=gw.key))
+            source=gw.key, ssl_configurations=tuple(ssl_configs)))
     return Proxy(proxy_name, write_namespace, tuple(listeners))

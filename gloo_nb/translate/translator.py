@@ -76,6 +76,28 @@ def helm_default_gateway() -> Gateway:
                    proxy_names=(DEFAULT_PROXY,), http_gateway=HttpGateway())
 
 
+def helm_default_ssl_gateway() -> Gateway:
+    """The Helm chart's default HTTPS gateway ``gloo-system/gateway-proxy-ssl`` on ``::``:8443, ``ssl: true``.
+
+    Both profiles' charts render it next to ``gateway-proxy`` (``templates/8-default-gateways.yaml`` at
+    v1.3.20, ``_8-default-gateways.tpl`` now), with ``bindPort`` = ``podTemplate.httpsPort`` (8443).
+
+    Returns:
+        The Gateway model.
+    """
+    return Gateway(meta=ObjectMeta(f"{DEFAULT_PROXY}-ssl", GLOO_NAMESPACE), ssl=True, bind_address="::",
+                   bind_port=8443, proxy_names=(DEFAULT_PROXY,), http_gateway=HttpGateway())
+
+
+def helm_default_gateways() -> tuple[Gateway, ...]:
+    """The Helm chart's default Gateways: ``gateway-proxy`` (8080) and ``gateway-proxy-ssl`` (8443), sorted.
+
+    Returns:
+        The two Gateway models.
+    """
+    return (helm_default_gateway(), helm_default_ssl_gateway())
+
+
 @dataclass(frozen=True, slots=True)
 class PushDecision:
     """The control plane's decision for a snapshot.
@@ -353,7 +375,7 @@ class Translator:
         profile = self.profile
         settings = snapshot.settings or helm_default_settings()
         policy = settings.invalid_config_policy
-        gateways = snapshot.gateways or (helm_default_gateway(),)
+        gateways = snapshot.gateways or helm_default_gateways()
         mine = [g for g in gateways if self.proxy_name in g.proxy_names]
         write_ns = settings.discovery_namespace or GLOO_NAMESPACE
         upstreams = list(snapshot.upstreams) + fake_kube_upstreams(snapshot.services)
@@ -370,8 +392,10 @@ class Translator:
 
         # The gateway validates the desired Proxy with Gloo and merges the results into its reports.
         validation = Reports()
+        warn_missing = bool(settings.validation and settings.validation.warn_missing_tls_secret)
         validated = ProxyTranslator(profile, upstreams, snapshot.services, validation,
-                                    max_program_size=settings.regex_max_program_size).translate(desired)
+                                    max_program_size=settings.regex_max_program_size, secrets=snapshot.secrets,
+                                    warn_missing_tls_secret=warn_missing).translate(desired)
         demote = profile != "1.3" and policy.replace_invalid_routes
         _merge_validation(validation, reports, demote)
 
@@ -389,7 +413,8 @@ class Translator:
             _copy_reports(validation, gloo_reports)
         else:
             final = ProxyTranslator(profile, upstreams, snapshot.services, gloo_reports,
-                                    max_program_size=settings.regex_max_program_size).translate(proxy)
+                                    max_program_size=settings.regex_max_program_size, secrets=snapshot.secrets,
+                                    warn_missing_tls_secret=warn_missing).translate(proxy)
         resources = final.resources
         clusters = {cluster_name(ResourceRef(u.meta.name, u.meta.namespace)): build_cluster(u) for u in upstreams}
         resources.clusters = [clusters[k] for k in sorted(clusters)]
