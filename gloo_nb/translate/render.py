@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from gloo_nb._types import JSON
-from gloo_nb.models import Finding, Skipped
+from gloo_nb.models import Finding, Secret, Skipped
 from gloo_nb.translate.envoy_json import envoy_json
 from gloo_nb.translate.gloo_json import (
     action_json,
@@ -57,8 +57,9 @@ def render(translation: Translation, *, parse_findings: Sequence[Finding] = (),
             later document replaced.
 
     Returns:
-        The document: ``glooVersion``, ``reports``, ``findings``, ``proxy``, ``envoy``, ``push``
-        and ``skipped``.
+        The document: ``glooVersion``, ``reports``, ``findings``, ``proxy``, ``envoy``, ``push``,
+        ``skipped`` and ``secrets`` (identity, type and certificate fingerprint/SANs/expiry of each
+        Secret read; never its data).
     """
     return {
         "glooVersion": translation.profile,
@@ -68,4 +69,16 @@ def render(translation: Translation, *, parse_findings: Sequence[Finding] = (),
         "envoy": envoy_json(translation.envoy),
         "push": {"decision": translation.push.decision, "reason": translation.push.reason},
         "skipped": [s.as_json() for s in (*parse_skipped, *translation.skipped)],
+        "secrets": [_secret_json(s) for s in translation.snapshot.secrets],
     }
+
+
+def _secret_json(secret: Secret) -> JSON:
+    # What gloo_nb may show of a Secret: its identity, type, Gloo's TLS shape and certificate facts; never data.
+    out: JSON = {"namespace": secret.meta.namespace, "name": secret.meta.name, "type": secret.type,
+                 "tls": secret.shape or None, "dataKeys": list(secret.data_keys)}
+    if secret.certificate is not None:
+        out["certificate"] = secret.certificate.as_json()
+    if secret.ca_certificate is not None:
+        out["caCertificate"] = secret.ca_certificate.as_json()
+    return out
