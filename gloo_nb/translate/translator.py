@@ -14,6 +14,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
+from envoy.config.cluster.v3.cluster_pb2 import Cluster
+
 from gloo_nb._gc import gc_paused
 from gloo_nb._types import Profile
 from gloo_nb.models import (
@@ -39,6 +41,7 @@ from gloo_nb.translate.envoy import (
     ProxyTranslation,
     ProxyTranslator,
     RouteOrigin,
+    apply_upstream_tls,
     build_cluster,
     cluster_name,
     endpoints_for,
@@ -299,6 +302,28 @@ def _upstream_checks(upstreams: Sequence[Upstream], services: Sequence[Service],
             up.key, layer="gloo"))
 
 
+def _upstream_tls(cluster: Cluster, upstream: Upstream, snapshot: Snapshot, profile: Profile,
+                  warn_missing: bool, gloo_reports: Reports) -> None:
+    # clusters.go (CUR): an sslConfig error is the Upstream's error, or a warning for a missing secret
+    # with warnMissingTlsSecret; plugins/upstreamssl (1.3): always an error. In-memory kube-svc:
+    # upstreams take their sslConfig from Service annotations: gloo_nb names the Service as the origin.
+    error = apply_upstream_tls(cluster, upstream, snapshot.secrets, profile)
+    if error is None:
+        return
+    origin = upstream.key
+    if upstream.meta.name.startswith("kube-svc:") and upstream.kube is not None:
+        origin = ResourceKey("Service", upstream.kube.service_namespace, upstream.kube.service_name)
+    if error.unmodelled:
+        gloo_reports.find(Finding(upstream.key, "warning", error.message, origin, layer="parse",
+                                  field="spec.sslConfig"))
+    elif error.missing_secret and warn_missing and profile != "1.3":
+        gloo_reports.add_warning(upstream.key, error.message)
+        gloo_reports.find(Finding(upstream.key, "warning", error.message, origin, layer="gloo"))
+    else:
+        gloo_reports.add_error(upstream.key, error.message)
+        gloo_reports.find(Finding(upstream.key, "error", error.message, origin, layer="gloo"))
+
+
 def _strip_and_restore(desired: Proxy, previous: Proxy | None, reports: Reports) -> Proxy:
     # proxy_reconciler.go: drop listeners of Gateways with errors and vhosts of VSs with errors,
     # then copy back what the previously written Proxy had for them; sort by name.
@@ -378,7 +403,7 @@ class Translator:
         gateways = snapshot.gateways or helm_default_gateways()
         mine = [g for g in gateways if self.proxy_name in g.proxy_names]
         write_ns = settings.discovery_namespace or GLOO_NAMESPACE
-        upstreams = list(snapshot.upstreams) + fake_kube_upstreams(snapshot.services)
+        upstreams = list(snapshot.upstreams) + fake_kube_upstreams(snapshot.services, profile)
 
         reports = Reports()
         reports.accept(vs.key for vs in snapshot.virtual_services)
@@ -417,6 +442,9 @@ class Translator:
                                     warn_missing_tls_secret=warn_missing).translate(proxy)
         resources = final.resources
         clusters = {cluster_name(ResourceRef(u.meta.name, u.meta.namespace)): build_cluster(u) for u in upstreams}
+        for u in upstreams:
+            _upstream_tls(clusters[cluster_name(ResourceRef(u.meta.name, u.meta.namespace))], u, snapshot,
+                          profile, warn_missing, gloo_reports)
         resources.clusters = [clusters[k] for k in sorted(clusters)]
         if endpoints is None:
             endpoints = kube_endpoints_of(snapshot, profile)
@@ -426,7 +454,8 @@ class Translator:
         resources.endpoints = [endpoints_for(c, endpoints.get(c.name, ())) for c in resources.clusters
                                if c.HasField("eds_cluster_config")]
         for rep in gloo_reports:
-            if rep.key.kind == "Upstream":
+            # in-memory kube-svc: upstreams have no status to write (their problems are findings on the Service)
+            if rep.key.kind == "Upstream" and not rep.key.name.startswith("kube-svc:"):
                 for e in rep.errors:
                     reports.add_error(rep.key, e)
                 for w in rep.warnings:
@@ -436,7 +465,7 @@ class Translator:
                 reports.find(f)
 
         proxy_key = ResourceKey("Proxy", write_ns, self.proxy_name)
-        errored_upstreams = {u.key for u in snapshot.upstreams if gloo_reports.has_errors(u.key)}
+        errored_upstreams = {u.key for u in upstreams if gloo_reports.has_errors(u.key)}
         proxy_errors = [e for e, _ in final.route_errors] + [
             e for rep in gloo_reports if rep.key.kind != "Upstream" for e in rep.errors
             if not e.startswith("Route Error: ")]

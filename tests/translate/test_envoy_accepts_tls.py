@@ -74,3 +74,44 @@ def test_negative_control_duplicate_sni_is_rejected_by_envoy(tmp_path):
             _vs("b", {"secretRef": {"name": "b", "namespace": GS}, "sniDomains": ["x.example.com"]}, "b.example.com")]
     t = translate(parse_objects(docs).resources, "1.3")
     assert_envoy_rejects(t.envoy, tmp_path, "has the same matching rules defined as")
+
+
+def _upstream(name: str, spec: dict[str, Any], ns: str = GS) -> dict[str, Any]:
+    return {"apiVersion": "gloo.solo.io/v1", "kind": "Upstream", "metadata": {"name": name, "namespace": ns},
+            "spec": spec}
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_tls_clusters_are_accepted(profile, tmp_path):
+    client = server("client.example.com")
+    docs = [
+        kube_tls_secret("client", GS, client, ca=ca_pem()), kube_tls_secret("client", "default", client),
+        gloo_tls_secret("client-ca", GS, client, ca=ca_pem()),
+        # automatic TLS on 443 with a DNS host (SNI), and per-host SNI (current)
+        _upstream("ext", {"static": {"hosts": [{"addr": "example.com", "port": 443},
+                                               {"addr": "10.0.0.9", "port": 443, "sniAddr": "other.example.com"}]}}),
+        _upstream("forced", {"static": {"hosts": [{"addr": "10.0.0.1", "port": 8443}], "useTls": True}}),
+        # mTLS from a secret with SAN verification, protocol bounds and ALPN
+        _upstream("mtls", {"static": {"hosts": [{"addr": "10.0.0.2", "port": 8443}]},
+                           "sslConfig": {"secretRef": {"name": "client-ca", "namespace": GS},
+                                         "sni": "backend.example.com", "verifySubjectAltName": ["backend.example.com"],
+                                         "alpnProtocols": ["h2", "http/1.1"],
+                                         "parameters": {"minimumProtocolVersion": "TLSv1_2"}}}),
+        # a kube (EDS) upstream with TLS
+        _upstream("kube-tls", {"kube": {"serviceName": "svc", "serviceNamespace": "default", "servicePort": 443},
+                               "sslConfig": {"secretRef": {"name": "client-ca", "namespace": GS}}}),
+        # Service annotations (current: the in-memory kube-svc upstream gets TLS)
+        {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "svc", "namespace": "default", "annotations": {
+            "gloo.solo.io/sslService.secret": "client"}}, "spec": {"ports": [{"port": 443}]}},
+        _vs("routes", None, "*"),
+    ]
+    docs[-1]["spec"]["virtualHost"]["routes"] = [
+        {"matchers": [{"prefix": f"/{u}"}], "routeAction": {"single": {"upstream": {"name": u, "namespace": GS}}}}
+        for u in ("ext", "forced", "mtls", "kube-tls")]
+    t = translate(parse_objects(docs).resources, profile)  # type: ignore[arg-type]
+    with_tls = {c.name for c in t.envoy.clusters if c.HasField("transport_socket")}
+    expected = {"ext_gloo-system", "forced_gloo-system", "mtls_gloo-system", "kube-tls_gloo-system"}
+    if profile != "1.3":
+        expected.add("kube-svc:default-svc-443_default")
+    assert with_tls == expected, [r.as_json() for r in t.reports if r.errors]
+    assert_envoy_accepts(t.envoy, tmp_path)
