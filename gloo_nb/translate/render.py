@@ -43,6 +43,7 @@ __all__ = [
     "render_text",
     "route_action_json",
     "route_json",
+    "secret_json",
 ]
 
 
@@ -69,12 +70,19 @@ def render(translation: Translation, *, parse_findings: Sequence[Finding] = (),
         "envoy": envoy_json(translation.envoy),
         "push": {"decision": translation.push.decision, "reason": translation.push.reason},
         "skipped": [s.as_json() for s in (*parse_skipped, *translation.skipped)],
-        "secrets": [_secret_json(s) for s in translation.snapshot.secrets],
+        "secrets": [secret_json(s) for s in translation.snapshot.secrets],
     }
 
 
-def _secret_json(secret: Secret) -> JSON:
-    # What gloo_nb may show of a Secret: its identity, type, Gloo's TLS shape and certificate facts; never data.
+def secret_json(secret: Secret) -> JSON:
+    """What gloo_nb may show of a Secret: identity, type, Gloo's TLS shape, data key names, certificate facts.
+
+    Args:
+        secret: The Secret.
+
+    Returns:
+        ``{namespace, name, type, tls, dataKeys, certificate?, caCertificate?}``; never the data.
+    """
     out: JSON = {"namespace": secret.meta.namespace, "name": secret.meta.name, "type": secret.type,
                  "tls": secret.shape or None, "dataKeys": list(secret.data_keys)}
     if secret.certificate is not None:
