@@ -497,7 +497,11 @@ class ProxyTranslator:
                 chain.transport_socket_connect_timeout.FromNanoseconds(int(float(timeout[:-1]) * 1e9))
         if self.profile != "1.3":
             self._check_chain_consistency(listener, plain)
-            # plugins/tls_inspector (CUR): a listener with sslConfigurations gets the TLS inspector.
+        # plugins/tls_inspector (CUR): a listener with sslConfigurations gets the TLS inspector. Gloo 1.3
+        # had no such plugin: the Envoy of its day injected the inspector itself whenever a filter chain
+        # matched on server_names (listener_impl.cc, removed from Envoy since), and today's Envoy does not,
+        # so for 1.3 gloo_nb adds it exactly where that Envoy would have: SNI to match on.
+        if self.profile != "1.3" or any(c.filter_chain_match.server_names for c in plain.filter_chains):
             flt = plain.listener_filters.add(name=TLS_INSPECTOR)
             flt.typed_config.Pack(tls_inspector_pb2.TlsInspector())
         if not plain.filter_chains:

@@ -106,9 +106,18 @@ def test_one_filter_chain_per_distinct_ssl_config_with_sni(profile):
     assert not first.HasField("require_client_certificate")  # no validation context
     # each chain carries its own copy of the HTTP connection manager
     assert all(c.filters[0].name == "envoy.filters.network.http_connection_manager" for c in lst.filter_chains)
-    inspectors = [f.name for f in lst.listener_filters]
-    # plugins/tls_inspector (CUR); 1.3 had no TLS inspector plugin
-    assert inspectors == ([] if profile == "1.3" else ["envoy.filters.listener.tls_inspector"])
+    # plugins/tls_inspector (CUR); 1.3's Envoy injected it itself for server_names matches
+    assert [f.name for f in lst.listener_filters] == ["envoy.filters.listener.tls_inspector"]
+
+
+def test_tls_inspector_in_13_only_where_sni_is_matched():
+    """1.3 had no tls_inspector plugin: gloo_nb adds the inspector where the Envoy of the day injected it."""
+    t = run([kube_tls_secret("api", GS, API), vs("a", ref("api"), "api.example.com")], "1.3")
+    lst = listener(t, 8443)
+    assert lst is not None and not lst.listener_filters
+    t = run([kube_tls_secret("api", GS, API), vs("a", ref("api"), "api.example.com")], "current")
+    lst = listener(t, 8443)
+    assert lst is not None and [f.name for f in lst.listener_filters] == ["envoy.filters.listener.tls_inspector"]
 
 
 @pytest.mark.parametrize("profile", PROFILES)
