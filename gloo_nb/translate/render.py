@@ -59,10 +59,10 @@ def render(translation: Translation, *, parse_findings: Sequence[Finding] = (),
 
     Returns:
         The document: ``glooVersion``, ``reports``, ``findings``, ``proxy``, ``envoy``, ``push``,
-        ``skipped`` and ``secrets`` (identity, type and certificate fingerprint/SANs/expiry of each
-        Secret read; never its data).
+        ``skipped``, and ``secrets`` when the input holds Secrets (identity, type and certificate
+        fingerprint/SANs/expiry of each; never its data).
     """
-    return {
+    doc: JSON = {
         "glooVersion": translation.profile,
         "reports": [r.as_json() for r in translation.reports],
         "findings": [f.as_json() for f in (*parse_findings, *translation.findings)],
@@ -70,8 +70,10 @@ def render(translation: Translation, *, parse_findings: Sequence[Finding] = (),
         "envoy": envoy_json(translation.envoy),
         "push": {"decision": translation.push.decision, "reason": translation.push.reason},
         "skipped": [s.as_json() for s in (*parse_skipped, *translation.skipped)],
-        "secrets": [secret_json(s) for s in translation.snapshot.secrets],
     }
+    if translation.snapshot.secrets:
+        doc["secrets"] = [secret_json(s) for s in translation.snapshot.secrets]
+    return doc
 
 
 def secret_json(secret: Secret) -> JSON:

@@ -151,6 +151,8 @@ def parse_ssl_config(raw: Mapping[str, Any], where: str = "sslConfig") -> SslCon
         problems.append(f"{where}.parameters: expected an object")
         params = None
     if params is not None:
+        for name in ("cipherSuites", "ecdhCurves"):
+            _strings(params.get(name), f"{where}.parameters.{name}", problems)
         for name in ("minimumProtocolVersion", "maximumProtocolVersion"):
             v = params.get(name)
             if v is not None and v not in _PROTOCOLS:
@@ -389,12 +391,14 @@ def _common(cfg: SslConfig, secrets: Sequence[Secret], profile: Profile,
     if params is not None:
         tp = out.tls_params
         tp.SetInParent()
-        tp.cipher_suites.extend(params.get("cipherSuites") or params.get("cipher_suites") or ())
-        tp.ecdh_curves.extend(params.get("ecdhCurves") or params.get("ecdh_curves") or ())
+        tp.cipher_suites.extend(_strings(params.get("cipherSuites", params.get("cipher_suites")), "", []))
+        tp.ecdh_curves.extend(_strings(params.get("ecdhCurves", params.get("ecdh_curves")), "", []))
+        # an unknown name was reported by parse_ssl_config (Gloo cannot even read it); TLS_AUTO stands in
+        high, low = params.get("maximumProtocolVersion"), params.get("minimumProtocolVersion")
         tp.tls_maximum_protocol_version = common_pb2.TlsParameters.TlsProtocol.Value(
-            params.get("maximumProtocolVersion") or "TLS_AUTO")
+            high if high in _PROTOCOLS else "TLS_AUTO")
         tp.tls_minimum_protocol_version = common_pb2.TlsParameters.TlsProtocol.Value(
-            params.get("minimumProtocolVersion") or "TLS_AUTO")
+            low if low in _PROTOCOLS else "TLS_AUTO")
     out.alpn_protocols.extend(cfg.alpn_protocols)
     return out
 

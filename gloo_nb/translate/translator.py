@@ -53,6 +53,7 @@ from gloo_nb.translate.gateway import translate_gateways
 from gloo_nb.translate.proxy import Proxy, ProxyListener
 from gloo_nb.translate.reports import Reports, ResourceReport
 from gloo_nb.translate.routes import RouteId, route_id, route_match_json
+from gloo_nb.translate.tls import parse_ssl_config
 
 GLOO_NAMESPACE = "gloo-system"
 DEFAULT_PROXY = "gateway-proxy"
@@ -307,12 +308,16 @@ def _upstream_tls(cluster: Cluster, upstream: Upstream, snapshot: Snapshot, prof
     # clusters.go (CUR): an sslConfig error is the Upstream's error, or a warning for a missing secret
     # with warnMissingTlsSecret; plugins/upstreamssl (1.3): always an error. In-memory kube-svc:
     # upstreams take their sslConfig from Service annotations: gloo_nb names the Service as the origin.
-    error = apply_upstream_tls(cluster, upstream, snapshot.secrets, profile)
-    if error is None:
-        return
     origin = upstream.key
     if upstream.meta.name.startswith("kube-svc:") and upstream.kube is not None:
         origin = ResourceKey("Service", upstream.kube.service_namespace, upstream.kube.service_name)
+    if upstream.ssl_config is not None:
+        for problem in parse_ssl_config(upstream.ssl_config, "spec.sslConfig").problems:
+            gloo_reports.find(Finding(upstream.key, "warning", problem, origin, layer="parse",
+                                      field="spec.sslConfig"))
+    error = apply_upstream_tls(cluster, upstream, snapshot.secrets, profile)
+    if error is None:
+        return
     if error.unmodelled:
         gloo_reports.find(Finding(upstream.key, "warning", error.message, origin, layer="parse",
                                   field="spec.sslConfig"))

@@ -172,3 +172,13 @@ def test_upstream_tls_json_redacts_keys():
 
     text = json.dumps(render(t))
     assert "PRIVATE KEY" not in text and f"sha256:{CLIENT.fingerprint}" in text
+
+
+def test_bad_ssl_config_field_is_a_finding_naming_the_field():
+    t = run([static("u", [{"addr": "10.0.0.1", "port": 8443}], sslConfig={
+        "sni": "x", "parameters": {"minimumProtocolVersion": "TLSv9", "cipherSuites": "not-a-list"}})], "current")
+    messages = [f.message for f in t.findings if f.resource.name == "u"]
+    assert any("spec.sslConfig.parameters.minimumProtocolVersion" in m for m in messages)
+    assert any("spec.sslConfig.parameters.cipherSuites: expected a list of strings" in m for m in messages)
+    ctx = tls(cluster(t, "u_gloo-system"))
+    assert ctx is not None and not ctx.common_tls_context.tls_params.cipher_suites
