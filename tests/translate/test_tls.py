@@ -211,8 +211,22 @@ def test_missing_secret_keeps_the_last_accepted_ssl_listener(profile):
     assert before is not None
     second = run([vs("a", ref("api"), "api.example.com")], profile, tr)  # the secret was deleted
     assert report(second, "Gateway", "gateway-proxy-ssl")["state"] == "Rejected"
-    assert listener(second, 8443) is None or listener(second, 8443) == before
+    # the Proxy keeps the last accepted listener (proxy_reconciler.go transitionFunc) ...
     assert any(li.name == "listener-::-8443" for li in second.proxy.listeners)
+    # ... but Gloo translates it with today's secrets: the listener error is the Proxy's
+    assert second.proxy_report is not None and second.proxy_report.errors == [
+        "Listener Error: SSLConfigError. Reason: SSL secret not found: list did not find secret gloo-system.api"]
+    assert listener(second, 8443) is None  # no filter chain left: translator.go drops the empty listener
+    served = second.served
+    assert served is not None
+    if profile == "1.3":
+        # any proxy error: Envoy keeps the last good snapshot, TLS still served with the old certificate
+        assert second.push.decision == "keep-last-good"
+        assert [li for li in served.listeners if li.name == "listener-::-8443"] == [before]
+    else:
+        # current pushes the sanitized snapshot: the TLS listener is gone from Envoy
+        assert second.push.decision == "push"
+        assert not [li for li in served.listeners if li.name == "listener-::-8443"]
 
 
 def test_warn_missing_tls_secret_is_a_warning_in_current_only():
@@ -290,3 +304,17 @@ def test_sds_is_reported_as_not_modelled():
             "current")
     assert any("sds is not modelled" in f.message and f.layer == "parse" for f in t.findings)
     assert report(t, "Gateway", "gateway-proxy-ssl")["state"] == "Accepted"
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_proxy_manifest_carries_ssl_configurations(profile):
+    """proxy.proto Listener.sslConfigurations: the VSs' sslConfig blocks (references, never keys)."""
+    from gloo_nb.translate.status import proxy_manifest
+
+    t = run([kube_tls_secret("api", GS, API), vs("a", ref("api", sniDomains=["api.example.com"]), "api.example.com"),
+             vs("p", None, "p.example.com")], profile)
+    listeners = {li["name"]: li for li in proxy_manifest(t)["spec"]["listeners"]}
+    assert listeners["listener-::-8443"]["sslConfigurations"] == [
+        {"secretRef": {"name": "api", "namespace": GS}, "sniDomains": ["api.example.com"]}]
+    assert "sslConfigurations" not in listeners["listener-::-8080"]
+    assert "PRIVATE KEY" not in json.dumps(proxy_manifest(t))
