@@ -46,6 +46,7 @@ from gloo_nb.translate.tls import (
     consolidate,
     downstream_tls_context,
     parse_ssl_config,
+    profile_problems,
     upstream_tls_context,
 )
 
@@ -469,7 +470,7 @@ class ProxyTranslator:
         configs = []
         for i, raw in enumerate(listener.ssl_configurations):
             cfg = parse_ssl_config(raw)
-            for problem in cfg.problems:
+            for problem in (*cfg.problems, *profile_problems(cfg, self.profile)):
                 self.reports.find(Finding(listener.source, "warning", f"{listener.name}: {problem}",
                                           listener.source, layer="parse", field=f"sslConfigurations[{i}]"))
             configs.append(cfg)

@@ -180,6 +180,28 @@ def parse_ssl_config(raw: Mapping[str, Any], where: str = "sslConfig") -> SslCon
     )
 
 
+NOT_IN_13 = ("oneWayTls", "ocspStaplePolicy", "disableTlsSessionResumption", "transportSocketConnectTimeout",
+             "allowRenegotiation")
+"""sslConfig fields that Gloo 1.3's ``ssl.proto`` (projects/gloo/api/v1/ssl.proto@v1.3.20) did not have."""
+
+
+def profile_problems(cfg: SslConfig, profile: Profile, where: str = "sslConfig") -> list[str]:
+    """What a profile cannot read in a config (fields its Gloo did not have).
+
+    Args:
+        cfg: The config.
+        profile: Behaviour profile.
+        where: Field path for the messages.
+
+    Returns:
+        One line per field, empty for ``current``.
+    """
+    if profile != "1.3":
+        return []
+    return [f"{where}.{name}: not a field of Gloo 1.3's SslConfig; gloo_nb ignores it for this profile"
+            for name in NOT_IN_13 if name in cfg.raw]
+
+
 def consolidate(configs: Sequence[SslConfig], profile: Profile) -> list[SslConfig]:
     """Group SSL configs that differ only by SNI domains, as Gloo does before building filter chains.
 

@@ -53,7 +53,7 @@ from gloo_nb.translate.gateway import translate_gateways
 from gloo_nb.translate.proxy import Proxy, ProxyListener
 from gloo_nb.translate.reports import Reports, ResourceReport
 from gloo_nb.translate.routes import RouteId, route_id, route_match_json
-from gloo_nb.translate.tls import parse_ssl_config
+from gloo_nb.translate.tls import parse_ssl_config, profile_problems
 
 GLOO_NAMESPACE = "gloo-system"
 DEFAULT_PROXY = "gateway-proxy"
@@ -312,7 +312,8 @@ def _upstream_tls(cluster: Cluster, upstream: Upstream, snapshot: Snapshot, prof
     if upstream.meta.name.startswith("kube-svc:") and upstream.kube is not None:
         origin = ResourceKey("Service", upstream.kube.service_namespace, upstream.kube.service_name)
     if upstream.ssl_config is not None:
-        for problem in parse_ssl_config(upstream.ssl_config, "spec.sslConfig").problems:
+        cfg = parse_ssl_config(upstream.ssl_config, "spec.sslConfig")
+        for problem in (*cfg.problems, *profile_problems(cfg, profile, "spec.sslConfig")):
             gloo_reports.find(Finding(upstream.key, "warning", problem, origin, layer="parse",
                                       field="spec.sslConfig"))
     error = apply_upstream_tls(cluster, upstream, snapshot.secrets, profile)
@@ -419,6 +420,14 @@ class Translator:
         desired = translate_gateways(
             snapshot, mine, profile, reports, proxy_name=self.proxy_name, write_namespace=write_ns,
             translate_empty=bool(settings.translate_empty_gateways))
+
+        if settings.isolate_virtual_hosts_by_ssl_config and any(ls.ssl_configurations for ls in desired.listeners):
+            # gateway/pkg/translator (CUR): this setting turns ssl gateways into hybrid listeners, one
+            # matched listener per SSL config (GroupVirtualServicesBySslConfig); gloo_nb builds the plain one.
+            reports.find(Finding(settings.key, "warning", (
+                "gateway.isolateVirtualHostsBySslConfig is not modelled: gloo_nb builds one route configuration "
+                "for all virtual hosts of an ssl gateway, where Gloo isolates them per SSL config"), settings.key,
+                layer="parse", field="spec.gateway.isolateVirtualHostsBySslConfig"))
 
         # The gateway validates the desired Proxy with Gloo and merges the results into its reports.
         validation = Reports()

@@ -318,3 +318,12 @@ def test_proxy_manifest_carries_ssl_configurations(profile):
         {"secretRef": {"name": "api", "namespace": GS}, "sniDomains": ["api.example.com"]}]
     assert "sslConfigurations" not in listeners["listener-::-8080"]
     assert "PRIVATE KEY" not in json.dumps(proxy_manifest(t))
+
+
+def test_fields_gloo_13_lacked_and_isolation_setting_are_reported():
+    t = run([kube_tls_secret("api", GS, API), vs("a", ref("api", oneWayTls=True), "a.example.com")], "1.3")
+    assert any("sslConfig.oneWayTls: not a field of Gloo 1.3's SslConfig" in f.message for f in t.findings)
+    settings = {"apiVersion": "gloo.solo.io/v1", "kind": "Settings", "metadata": {"name": "default", "namespace": GS},
+                "spec": {"gateway": {"isolateVirtualHostsBySslConfig": True}}}
+    t = run([settings, kube_tls_secret("api", GS, API), vs("a", ref("api"), "a.example.com")], "current")
+    assert any("isolateVirtualHostsBySslConfig is not modelled" in f.message for f in t.findings)
