@@ -739,6 +739,8 @@ class Settings:
         read_gateways_from_all_namespaces: ``gateway.readGatewaysFromAllNamespaces``.
         isolate_virtual_hosts_by_ssl_config: ``gateway.isolateVirtualHostsBySslConfig``.
         translate_empty_gateways: ``gateway.translateEmptyGateways``.
+        virtual_service_one_way_tls: ``gateway.virtualServiceOptions.oneWayTls``: the ``oneWayTls`` of every
+            VirtualService sslConfig that sets none (current Gloo).
         watch_namespaces: ``watchNamespaces``; empty means all.
         status: The status as read from a live object, kept raw.
     """
@@ -753,6 +755,7 @@ class Settings:
     read_gateways_from_all_namespaces: bool = False
     isolate_virtual_hosts_by_ssl_config: bool | None = None
     translate_empty_gateways: bool | None = None
+    virtual_service_one_way_tls: bool | None = None
     watch_namespaces: tuple[str, ...] = ()
     status: Mapping[str, Any] | None = None
 

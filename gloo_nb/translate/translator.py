@@ -419,7 +419,8 @@ class Translator:
 
         desired = translate_gateways(
             snapshot, mine, profile, reports, proxy_name=self.proxy_name, write_namespace=write_ns,
-            translate_empty=bool(settings.translate_empty_gateways))
+            translate_empty=bool(settings.translate_empty_gateways),
+            default_one_way_tls=settings.virtual_service_one_way_tls)
 
         if settings.isolate_virtual_hosts_by_ssl_config and any(ls.ssl_configurations for ls in desired.listeners):
             # gateway/pkg/translator (CUR): this setting turns ssl gateways into hybrid listeners, one

@@ -327,3 +327,17 @@ def test_fields_gloo_13_lacked_and_isolation_setting_are_reported():
                 "spec": {"gateway": {"isolateVirtualHostsBySslConfig": True}}}
     t = run([settings, kube_tls_secret("api", GS, API), vs("a", ref("api"), "a.example.com")], "current")
     assert any("isolateVirtualHostsBySslConfig is not modelled" in f.message for f in t.findings)
+
+
+def test_settings_default_one_way_tls_current():
+    """virtual_service_translator.go applyGlobalVirtualServiceSettings: Settings' default oneWayTls fills VSs."""
+    settings = {"apiVersion": "gloo.solo.io/v1", "kind": "Settings", "metadata": {"name": "default", "namespace": GS},
+                "spec": {"gateway": {"virtualServiceOptions": {"oneWayTls": True}}}}
+    docs = [settings, kube_tls_secret("api", GS, API, ca=ca_pem()),
+            vs("a", ref("api", sniDomains=["a.example.com"]), "a.example.com"),
+            vs("b", ref("api", sniDomains=["b.example.com"], oneWayTls=False), "b.example.com")]
+    lst = listener(run(docs, "current"), 8443)
+    assert lst is not None
+    a, b = (tls_context(c) for c in lst.filter_chains)
+    assert a.require_client_certificate.value is False and not a.common_tls_context.HasField("validation_context")
+    assert b.require_client_certificate.value is True

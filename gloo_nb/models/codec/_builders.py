@@ -72,6 +72,7 @@ from gloo_nb.models.codec._fields import (
     VALIDATION,
     VIRTUAL_HOST,
     VS_EXPRESSIONS,
+    VS_OPTIONS,
     VS_SPEC,
     WEIGHTED,
 )
@@ -532,9 +533,17 @@ def _settings(r: Reader, spec: Any, meta: ObjectMeta, status: Mapping[str, Any] 
                                                        "spec.gateway", "isolateVirtualHostsBySslConfig"),
         translate_empty_gateways=r.opt_bool(gateway.get("translateEmptyGateways"), "spec.gateway",
                                             "translateEmptyGateways"),
+        virtual_service_one_way_tls=_vs_one_way_tls(r, gateway.get("virtualServiceOptions")),
         watch_namespaces=r.strings(s.get("watchNamespaces"), "spec", "watchNamespaces"),
         status=status,
     )
+
+
+def _vs_one_way_tls(r: Reader, value: Any) -> bool | None:
+    # settings.proto VirtualServiceOptions: only oneWayTls exists.
+    where = "spec.gateway.virtualServiceOptions"
+    m = r.opt_obj(value, where, VS_OPTIONS)
+    return None if m is None else r.opt_bool(m.get("oneWayTls"), where, "oneWayTls")
 
 
 def _service(r: Reader, spec: Any, meta: ObjectMeta, status: Mapping[str, Any] | None) -> Resource:

@@ -114,6 +114,7 @@ GATEWAY_OPTIONS = frozenset({
     "compressedProxySpec", "virtualServiceOptions", "persistProxySpec", "enableGatewayController",
     "isolateVirtualHostsBySslConfig", "translateEmptyGateways",
 })
+VS_OPTIONS = frozenset({"oneWayTls"})  # settings.proto GatewayOptions.VirtualServiceOptions
 VALIDATION = frozenset({
     "proxyValidationServerAddr", "validationWebhookTlsCert", "validationWebhookTlsKey",
     "ignoreGlooValidationFailure", "alwaysAccept", "allowWarnings", "warnRouteShortCircuiting",
