@@ -109,7 +109,8 @@ class GatewayConnection:
         except KubeError as err:
             if err.status not in (401, 403):
                 raise
-            _log.warning("cannot list Secrets (%s): TLS secrets will look missing to the translation", err)
+            # a team identity usually may not read Secrets: not worth a line on every command's stderr
+            _log.debug("cannot list Secrets (%s): TLS secrets will look missing to the translation", err)
             secrets = []
         for item in secrets:
             item.setdefault("kind", SECRET_KIND)
