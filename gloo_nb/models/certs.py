@@ -39,6 +39,14 @@ class CertificateInfo:
     not_after: str
     chain_length: int = 1
 
+    def summary(self) -> str:
+        """The one-line stand-in gloo_nb shows for the certificate's PEM (JSON output, redacted placeholders).
+
+        Returns:
+            ``<certificate sha256:<hex> subject:<RFC 4514> notAfter:<RFC 3339>>``.
+        """
+        return f"<certificate sha256:{self.fingerprint_sha256} subject:{self.subject} notAfter:{self.not_after}>"
+
     def as_json(self) -> dict[str, object]:
         """The facts as JSON (camelCase keys, as the rest of gloo_nb's JSON)."""
         return {"fingerprintSha256": self.fingerprint_sha256, "subject": self.subject, "sans": list(self.sans),

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from gloo_nb.models.certs import CertificateInfo
+from gloo_nb.models.certs import CertificateInfo, key_pair_problem
 
 __all__ = [
     "DEFAULT_MATCHER",
@@ -59,6 +59,7 @@ __all__ = [
     "StaticUpstreamSpec",
     "SubsetSelector",
     "SubsetSpec",
+    "TlsFacts",
     "TlsSecret",
     "Upstream",
     "ValidationSettings",
@@ -926,6 +927,41 @@ class TlsSecret:
     def __repr__(self) -> str:
         return "TlsSecret(<redacted>)"
 
+    def facts(self) -> TlsFacts:
+        """What Gloo's TLS checks need to know of this payload, without the key material.
+
+        Computed where the key material is at hand (a live read, the recorder, ``snapshot save``) so that a
+        bundle or a journal, which never hold keys, still translate as Gloo would.
+
+        Returns:
+            Which parts are set and Go's key-pair verdict on them.
+        """
+        # projects/gloo/pkg/utils/ssl.go:cleanedSslKeyPair (CUR) skips the pair check when only a root CA is set.
+        only_ca = not self.cert_chain and not self.private_key and bool(self.root_ca)
+        return TlsFacts(cert_chain=bool(self.cert_chain), private_key=bool(self.private_key),
+                        root_ca=bool(self.root_ca), ocsp_staple=bool(self.ocsp_staple),
+                        key_pair_problem=None if only_ca else key_pair_problem(self.cert_chain, self.private_key))
+
+
+@dataclass(frozen=True, slots=True)
+class TlsFacts:
+    """A TLS secret's payload as Gloo's checks see it, without key material (:meth:`TlsSecret.facts`).
+
+    Attributes:
+        cert_chain: Whether ``certChain`` (``tls.crt``) is set.
+        private_key: Whether ``privateKey`` (``tls.key``) is set.
+        root_ca: Whether ``rootCa`` (``ca.crt``) is set.
+        ocsp_staple: Whether ``ocspStaple`` (``tls.ocsp-staple``) is set.
+        key_pair_problem: Go's ``tls.X509KeyPair`` error text for the chain and key (current Gloo's check), None
+            when the pair is valid or only a root CA is set.
+    """
+
+    cert_chain: bool = False
+    private_key: bool = False
+    root_ca: bool = False
+    ocsp_staple: bool = False
+    key_pair_problem: str | None = None
+
 
 @dataclass(frozen=True, slots=True)
 class Secret:
@@ -945,6 +981,10 @@ class Secret:
         certificate: Facts about ``tls.cert_chain``'s leaf certificate (None when it has none).
         ca_certificate: Facts about ``tls.root_ca`` (None when it has none).
         data_keys: The names of the data keys (names are not secret).
+        redacted: Known by its facts only (a snapshot bundle's ``secrets.json``, a journal's recorded facts):
+            ``tls`` is None and ``facts`` says what Gloo's checks found when the data was at hand.
+        facts: For a redacted TLS secret, what its payload held (None: not a TLS secret, or, with
+            ``redacted`` and a TLS ``shape``, unknown: the translator then assumes Gloo accepts it and says so).
     """
 
     meta: ObjectMeta
@@ -954,6 +994,8 @@ class Secret:
     certificate: CertificateInfo | None = None
     ca_certificate: CertificateInfo | None = None
     data_keys: tuple[str, ...] = ()
+    redacted: bool = False
+    facts: TlsFacts | None = None
 
     kind = "Secret"
 

@@ -40,6 +40,9 @@ class Snapshot:
         pods: v1 Pods (read by kube EDS).
         secrets: v1 Secrets (TLS secrets for sslConfig ``secretRef``s; key material never leaves the model).
         skipped: Documents that were replaced by a later one with the same identity.
+        secrets_unreadable: Why gloo_nb could not read the Secrets (``""``: it could; ``secrets`` is then
+            complete). When set, a ``secretRef`` not in ``secrets`` is unknown rather than absent: the
+            translation warns instead of reporting Gloo's "SSL secret not found".
     """
 
     virtual_services: tuple[VirtualService, ...] = ()
@@ -52,6 +55,7 @@ class Snapshot:
     pods: tuple[Pod, ...] = ()
     secrets: tuple[Secret, ...] = ()
     skipped: tuple[Skipped, ...] = field(default=())
+    secrets_unreadable: str = ""
 
     @classmethod
     def from_resources(cls, resources: Iterable[Resource]) -> Snapshot:

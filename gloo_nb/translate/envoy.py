@@ -47,6 +47,7 @@ from gloo_nb.translate.tls import (
     downstream_tls_context,
     parse_ssl_config,
     profile_problems,
+    unseen_secret_warning,
     upstream_tls_context,
 )
 
@@ -377,9 +378,11 @@ class ProxyTranslator:
 
     def __init__(self, profile: Profile, upstreams: Sequence[Upstream], services: Sequence[Service],
                  reports: Reports, *, max_program_size: int | None = None, secrets: Sequence[Secret] = (),
-                 warn_missing_tls_secret: bool = False) -> None:
+                 warn_missing_tls_secret: bool = False, secrets_unreadable: str = "") -> None:
         self.profile = profile
         self.secrets = secrets
+        # Snapshot.secrets_unreadable: a secretRef gloo_nb cannot see is unknown, not Gloo's missing secret.
+        self.secrets_unreadable = secrets_unreadable
         self.warn_missing_tls_secret = warn_missing_tls_secret
         self.upstreams = {(u.meta.namespace, u.meta.name): u for u in upstreams}
         self.fake_upstreams = {
@@ -477,7 +480,12 @@ class ProxyTranslator:
         hcm_filters = list(plain.filter_chains[0].filters)
         del plain.filter_chains[:]
         for cfg in consolidate(configs, self.profile):
-            ctx = downstream_tls_context(cfg, self.secrets, self.profile)
+            unseen = unseen_secret_warning(cfg, self.secrets, self.profile, self.secrets_unreadable)
+            if unseen is not None:
+                # gloo_nb's own limit, not Gloo's report: a finding only, and the chain is built as if valid.
+                self.reports.find(Finding(listener.source, "warning", f"{listener.name}: {unseen}",
+                                          listener.source, layer="parse"))
+            ctx = downstream_tls_context(cfg, self.secrets, self.profile, secrets_unreadable=self.secrets_unreadable)
             if isinstance(ctx, TlsError):
                 if ctx.unmodelled:
                     self.reports.find(Finding(listener.source, "warning", f"{listener.name}: {ctx.message}",
@@ -852,7 +860,7 @@ _TRANSPORT_SOCKET_MATCH = "envoy.transport_socket_match"  # plugins/static Trans
 
 
 def apply_upstream_tls(cluster: cluster_pb2.Cluster, upstream: Upstream, secrets: Sequence[Secret],
-                       profile: Profile) -> TlsError | None:
+                       profile: Profile, *, secrets_unreadable: str = "") -> TlsError | None:
     """Give an Upstream's cluster its TLS transport socket, as Gloo does.
 
     Order as in Gloo: the Upstream's ``sslConfig`` first (``translator/clusters.go`` (CUR),
@@ -869,13 +877,15 @@ def apply_upstream_tls(cluster: cluster_pb2.Cluster, upstream: Upstream, secrets
         upstream: Its Upstream.
         secrets: The snapshot's Secrets.
         profile: Behaviour profile.
+        secrets_unreadable: Why Secrets could not be listed (``Snapshot.secrets_unreadable``).
 
     Returns:
         Gloo's error for the Upstream's sslConfig, or None.
     """
     error: TlsError | None = None
     if upstream.ssl_config is not None:
-        ctx = upstream_tls_context(parse_ssl_config(upstream.ssl_config, "spec.sslConfig"), secrets, profile)
+        ctx = upstream_tls_context(parse_ssl_config(upstream.ssl_config, "spec.sslConfig"), secrets, profile,
+                                   secrets_unreadable=secrets_unreadable)
         if isinstance(ctx, TlsError):
             error = ctx
         else:

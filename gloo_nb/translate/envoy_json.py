@@ -14,6 +14,7 @@ from gloo_nb._types import JSON
 from gloo_nb.models.certs import certificate_info
 from gloo_nb.translate.envoy import EnvoyResources
 from gloo_nb.translate.protojson import message_to_dict
+from gloo_nb.translate.tls import PLACEHOLDER_PREFIXES
 
 REDACTED = "<redacted>"
 """What an inlined private key becomes in gloo_nb's JSON (the journal's redaction uses the same text)."""
@@ -22,10 +23,13 @@ _INLINE = ("inlineString", "inlineBytes")
 
 
 def _summary(pem: str) -> str:
+    if pem.startswith(PLACEHOLDER_PREFIXES):
+        # already a stand-in: the translation of a secret known by its facts only (translate/tls.py)
+        return pem
     info = certificate_info(pem)
     if info is None:
         return REDACTED
-    return f"<certificate sha256:{info.fingerprint_sha256} subject:{info.subject} notAfter:{info.not_after}>"
+    return info.summary()
 
 
 def _redact(value: Any, parent: str = "") -> Any:

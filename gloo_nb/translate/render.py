@@ -15,6 +15,7 @@ from collections.abc import Sequence
 
 from gloo_nb._types import JSON
 from gloo_nb.models import Finding, Secret, Skipped
+from gloo_nb.models.codec import secret_facts_json
 from gloo_nb.translate.envoy_json import envoy_json
 from gloo_nb.translate.gloo_json import (
     action_json,
@@ -83,12 +84,8 @@ def secret_json(secret: Secret) -> JSON:
         secret: The Secret.
 
     Returns:
-        ``{namespace, name, type, tls, dataKeys, certificate?, caCertificate?}``; never the data.
+        ``{namespace, name, type, tls, dataKeys, certificate?, caCertificate?, glooTls?, annotations?}``
+        (:func:`gloo_nb.models.codec.secret_facts_json`); never the data.
     """
-    out: JSON = {"namespace": secret.meta.namespace, "name": secret.meta.name, "type": secret.type,
-                 "tls": secret.shape or None, "dataKeys": list(secret.data_keys)}
-    if secret.certificate is not None:
-        out["certificate"] = secret.certificate.as_json()
-    if secret.ca_certificate is not None:
-        out["caCertificate"] = secret.ca_certificate.as_json()
+    out: JSON = secret_facts_json(secret)
     return out

@@ -11,6 +11,14 @@ Sources (CUR = Gloo main at 8d57572e, 1.3 = v1.3.20):
 Gloo open source inlines the secret's certificates into the TLS context (``inline_string``); the
 context therefore holds key material, and gloo_nb never prints it (:mod:`gloo_nb.translate.envoy_json`
 redacts it). SDS (``sslConfig.sds``) is not modelled: gloo_nb says so in a finding.
+
+Secrets gloo_nb cannot see are not Gloo's missing secrets. A *redacted* Secret (known by its facts: a
+snapshot bundle, a journal) is present, with the validity recorded when its data was read
+(:class:`gloo_nb.models.TlsFacts`): Gloo's errors come out exactly as from the data, and the TLS context
+holds placeholders (:data:`PLACEHOLDER_PREFIXES`: the certificate's one-line summary, ``<redacted>`` for
+the key). A Secret gloo_nb could not read at all (no permission to list Secrets: ``Snapshot.secrets_unreadable``,
+or a redacted Secret recorded without facts) is assumed valid: the chain is still built, with
+``<redacted: ...>`` placeholders, and :func:`unseen_secret_warning` says which checks were not made.
 """
 
 from __future__ import annotations
@@ -30,6 +38,7 @@ from gloo_nb.models import ResourceRef, Secret
 from gloo_nb.models.certs import key_pair_problem
 
 __all__ = [
+    "PLACEHOLDER_PREFIXES",
     "SSL_SECRET_NOT_FOUND",
     "TLS_TRANSPORT_SOCKET",
     "SslConfig",
@@ -37,6 +46,7 @@ __all__ = [
     "consolidate",
     "downstream_tls_context",
     "parse_ssl_config",
+    "unseen_secret_warning",
     "upstream_tls_context",
 ]
 
@@ -44,6 +54,9 @@ TLS_TRANSPORT_SOCKET = "envoy.transport_sockets.tls"  # wellknown.TransportSocke
 SSL_SECRET_NOT_FOUND = "SSL secret not found"  # utils.SslSecretNotFoundError
 ALLOW_EMPTY = "allow_empty"  # projects/gloo/constants/values.go:AllowEmpty
 _DEFAULT_ALPN = ("h2", "http/1.1")
+_REDACTED = "<redacted>"  # the same text as gloo_nb.journal.redact.REDACTED and envoy_json.REDACTED
+PLACEHOLDER_PREFIXES = ("<certificate sha256:", "<redacted")
+"""How a placeholder for key material gloo_nb does not hold starts (a certificate summary, ``<redacted...>``)."""
 _PROTOCOLS = ("TLS_AUTO", "TLSv1_0", "TLSv1_1", "TLSv1_2", "TLSv1_3")
 _OCSP = ("LENIENT_STAPLING", "STRICT_STAPLING", "MUST_STAPLE")
 
@@ -325,14 +338,90 @@ class _Material:
     ocsp: bytes = b""
     ocsp_file: str = ""
     inline: bool = False
+    placeholder: bool = False
 
 
-def _material(cfg: SslConfig, secrets: Sequence[Secret], profile: Profile) -> _Material | TlsError | None:
+def _unseen_reason(cfg: SslConfig, secrets: Sequence[Secret], profile: Profile,
+                   secrets_unreadable: str) -> str | None:
+    # Why the Secret a secretRef names is invisible to gloo_nb (None: gloo_nb sees it, or sees it is absent).
+    ref = cfg.secret_ref
+    if ref is None or cfg.sds is not None:
+        return None
+    secret = _find_secret(ref, secrets, profile)
+    if secret is None:
+        return secrets_unreadable or None
+    if secret.redacted and secret.shape and secret.facts is None:
+        return f"Secret {secret.meta.namespace}.{secret.meta.name} was recorded without its facts"
+    return None
+
+
+def unseen_secret_warning(cfg: SslConfig, secrets: Sequence[Secret], profile: Profile,
+                          secrets_unreadable: str = "") -> str | None:
+    """gloo_nb's warning when it cannot see the Secret an sslConfig names (and so assumes Gloo accepts it).
+
+    Args:
+        cfg: The sslConfig.
+        secrets: The snapshot's Secrets.
+        profile: Behaviour profile.
+        secrets_unreadable: ``Snapshot.secrets_unreadable``: why Secrets could not be listed (``""``: they could).
+
+    Returns:
+        ``cannot read Secrets (<reason>): the TLS checks Gloo makes on secret <ns>.<name> were not made``, or
+        None when gloo_nb sees the Secret (or sees that it is absent: then Gloo's own error applies).
+    """
+    reason = _unseen_reason(cfg, secrets, profile, secrets_unreadable)
+    if reason is None or cfg.secret_ref is None:
+        return None
+    ref = cfg.secret_ref
+    return (f"cannot read Secrets ({reason}): the TLS checks Gloo makes on secret {ref.namespace}.{ref.name} "
+            "were not made")
+
+
+def _unseen_material(cfg: SslConfig) -> _Material:
+    # A Secret gloo_nb cannot read: assume Gloo accepts it (a certificate and key), with a root CA only where
+    # the config needs one to be valid (verifySubjectAltName); the served configuration tells the rest.
+    ref = cfg.secret_ref
+    name = f"{ref.namespace}.{ref.name}" if ref is not None else "?"
+    text = f"<redacted: secret {name} not readable by gloo_nb>"
+    return _Material(text, _REDACTED, text if cfg.verify_subject_alt_name else "", inline=True, placeholder=True)
+
+
+def _redacted_material(secret: Secret, profile: Profile) -> _Material | TlsError:
+    # A Secret known by its facts: Gloo's checks replayed from what was recorded when the data was at hand.
+    facts = secret.facts
+    assert facts is not None
+    name = f"{secret.meta.namespace}.{secret.meta.name}"
+    m = _Material(inline=True, placeholder=True)
+    if facts.cert_chain:
+        m.cert_chain = secret.certificate.summary() if secret.certificate else f"<redacted: certificate of {name}>"
+    if facts.private_key:
+        m.private_key = _REDACTED
+    if facts.root_ca:
+        m.root_ca = (secret.ca_certificate.summary() if secret.ca_certificate
+                     else f"<redacted: root CA of {name}>")
+    if facts.ocsp_staple:
+        m.ocsp = _REDACTED.encode()
+    if profile == "1.3" and secret.shape == "kubernetes.io/tls":
+        # secretconverter.go@v1.3.20 read only tls.crt and tls.key.
+        m.root_ca, m.ocsp = "", b""
+    if profile != "1.3" and facts.key_pair_problem is not None:
+        # ssl.go:cleanedSslKeyPair (CUR), its verdict recorded with the data (TlsSecret.facts)
+        ref_text = _ref_text(ResourceRef(secret.meta.name, secret.meta.namespace), profile)
+        return TlsError(f"{ref_text} is not a valid TLS secret: {facts.key_pair_problem}")
+    return m
+
+
+def _material(cfg: SslConfig, secrets: Sequence[Secret], profile: Profile,
+              secrets_unreadable: str = "") -> _Material | TlsError | None:
     if cfg.secret_ref is not None:
         ref = cfg.secret_ref
+        if _unseen_reason(cfg, secrets, profile, secrets_unreadable) is not None:
+            return _unseen_material(cfg)
         secret = _find_secret(ref, secrets, profile)
         if secret is None or not _is_gloo_secret(secret, profile):
             return TlsError(f"{SSL_SECRET_NOT_FOUND}: list did not find secret {ref.namespace}.{ref.name}", True)
+        if secret.redacted and secret.shape:
+            return _redacted_material(secret, profile)
         if secret.tls is None:
             return TlsError(f"{_ref_text(ResourceRef(secret.meta.name, secret.meta.namespace), profile)} "
                             f"is not a TLS secret")
@@ -374,12 +463,12 @@ def _data_source(value: str, inline: bool) -> base_pb2.DataSource:
 
 
 def _common(cfg: SslConfig, secrets: Sequence[Secret], profile: Profile,
-            must_have_cert: bool) -> tls_pb2.CommonTlsContext | TlsError:
+            must_have_cert: bool, secrets_unreadable: str = "") -> tls_pb2.CommonTlsContext | TlsError:
     # ResolveCommonSslConfig.
     if cfg.sds is not None:
         return TlsError("sslConfig.sds is not modelled by gloo_nb (Gloo points Envoy at an SDS server for it); "
                         "gloo_nb emits no TLS context for this config", unmodelled=True)
-    material = _material(cfg, secrets, profile)
+    material = _material(cfg, secrets, profile, secrets_unreadable)
     if isinstance(material, TlsError):
         return material
     if material is None:
@@ -425,19 +514,21 @@ def _common(cfg: SslConfig, secrets: Sequence[Secret], profile: Profile,
     return out
 
 
-def downstream_tls_context(cfg: SslConfig, secrets: Sequence[Secret],
-                           profile: Profile) -> tls_pb2.DownstreamTlsContext | TlsError:
+def downstream_tls_context(cfg: SslConfig, secrets: Sequence[Secret], profile: Profile, *,
+                           secrets_unreadable: str = "") -> tls_pb2.DownstreamTlsContext | TlsError:
     """``ResolveDownstreamSslConfig``: a VirtualService's sslConfig as Envoy's DownstreamTlsContext.
 
     Args:
         cfg: The (consolidated) config.
         secrets: The snapshot's Secrets.
         profile: Behaviour profile.
+        secrets_unreadable: Why Secrets could not be listed (``Snapshot.secrets_unreadable``).
 
     Returns:
-        The context (certificates inlined from the Secret, as Gloo does), or Gloo's error.
+        The context (certificates inlined from the Secret, as Gloo does; placeholders for a Secret known
+        by its facts or not readable), or Gloo's error.
     """
-    common = _common(cfg, secrets, profile, must_have_cert=True)
+    common = _common(cfg, secrets, profile, must_have_cert=True, secrets_unreadable=secrets_unreadable)
     if isinstance(common, TlsError):
         return common
     out = tls_pb2.DownstreamTlsContext()
@@ -462,19 +553,20 @@ def downstream_tls_context(cfg: SslConfig, secrets: Sequence[Secret],
     return out
 
 
-def upstream_tls_context(cfg: SslConfig, secrets: Sequence[Secret],
-                         profile: Profile) -> tls_pb2.UpstreamTlsContext | TlsError:
+def upstream_tls_context(cfg: SslConfig, secrets: Sequence[Secret], profile: Profile, *,
+                         secrets_unreadable: str = "") -> tls_pb2.UpstreamTlsContext | TlsError:
     """``ResolveUpstreamSslConfig``: an Upstream's sslConfig as Envoy's UpstreamTlsContext.
 
     Args:
         cfg: The Upstream's sslConfig.
         secrets: The snapshot's Secrets.
         profile: Behaviour profile.
+        secrets_unreadable: Why Secrets could not be listed (``Snapshot.secrets_unreadable``).
 
     Returns:
         The context, or Gloo's error.
     """
-    common = _common(cfg, secrets, profile, must_have_cert=False)
+    common = _common(cfg, secrets, profile, must_have_cert=False, secrets_unreadable=secrets_unreadable)
     if isinstance(common, TlsError):
         return common
     if profile != "1.3" and cfg.sds is None and cfg.one_way_tls:

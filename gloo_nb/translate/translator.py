@@ -53,7 +53,7 @@ from gloo_nb.translate.gateway import translate_gateways
 from gloo_nb.translate.proxy import Proxy, ProxyListener
 from gloo_nb.translate.reports import Reports, ResourceReport
 from gloo_nb.translate.routes import RouteId, route_id, route_match_json
-from gloo_nb.translate.tls import parse_ssl_config, profile_problems
+from gloo_nb.translate.tls import parse_ssl_config, profile_problems, unseen_secret_warning
 
 GLOO_NAMESPACE = "gloo-system"
 DEFAULT_PROXY = "gateway-proxy"
@@ -316,7 +316,13 @@ def _upstream_tls(cluster: Cluster, upstream: Upstream, snapshot: Snapshot, prof
         for problem in (*cfg.problems, *profile_problems(cfg, profile, "spec.sslConfig")):
             gloo_reports.find(Finding(upstream.key, "warning", problem, origin, layer="parse",
                                       field="spec.sslConfig"))
-    error = apply_upstream_tls(cluster, upstream, snapshot.secrets, profile)
+        unseen = unseen_secret_warning(cfg, snapshot.secrets, profile, snapshot.secrets_unreadable)
+        if unseen is not None:
+            # gloo_nb cannot see the Secret: its own warning instead of Gloo's "SSL secret not found"
+            gloo_reports.find(Finding(upstream.key, "warning", unseen, origin, layer="parse",
+                                      field="spec.sslConfig.secretRef"))
+    error = apply_upstream_tls(cluster, upstream, snapshot.secrets, profile,
+                               secrets_unreadable=snapshot.secrets_unreadable)
     if error is None:
         return
     if error.unmodelled:
@@ -435,7 +441,8 @@ class Translator:
         warn_missing = bool(settings.validation and settings.validation.warn_missing_tls_secret)
         validated = ProxyTranslator(profile, upstreams, snapshot.services, validation,
                                     max_program_size=settings.regex_max_program_size, secrets=snapshot.secrets,
-                                    warn_missing_tls_secret=warn_missing).translate(desired)
+                                    warn_missing_tls_secret=warn_missing,
+                                    secrets_unreadable=snapshot.secrets_unreadable).translate(desired)
         demote = profile != "1.3" and policy.replace_invalid_routes
         _merge_validation(validation, reports, demote)
 
@@ -454,7 +461,8 @@ class Translator:
         else:
             final = ProxyTranslator(profile, upstreams, snapshot.services, gloo_reports,
                                     max_program_size=settings.regex_max_program_size, secrets=snapshot.secrets,
-                                    warn_missing_tls_secret=warn_missing).translate(proxy)
+                                    warn_missing_tls_secret=warn_missing,
+                                    secrets_unreadable=snapshot.secrets_unreadable).translate(proxy)
         resources = final.resources
         clusters = {cluster_name(ResourceRef(u.meta.name, u.meta.namespace)): build_cluster(u) for u in upstreams}
         for u in upstreams:

@@ -33,6 +33,7 @@ re-exports the names above (import them from ``gloo_nb.models.codec``, not from 
 * ``_json_stream``: the streaming JSON reader (a List decoded one item at a time).
 * ``_yaml_events``: the event-based YAML loader (bounded depth and aliases).
 * ``_streams``: :func:`parse_stream`, which picks the JSON or the YAML reader.
+* ``_secret_facts``: a Secret's facts as JSON and back (:func:`secret_facts_json`, :func:`parse_secret_facts`).
 * ``_documents``: raw documents for writing back to an API (:func:`load_documents`, :func:`load_document`).
 
 :func:`merge_patch` lives in :mod:`gloo_nb.models.merge_patch` (a document operation, not parsing).
@@ -43,6 +44,7 @@ from __future__ import annotations
 from gloo_nb.models.codec._builders import ParsedObject, parse_object
 from gloo_nb.models.codec._collect import ParseResult, parse_objects, unreadable_finding
 from gloo_nb.models.codec._documents import load_document, load_documents
+from gloo_nb.models.codec._secret_facts import parse_secret_facts, secret_facts_json
 from gloo_nb.models.codec._streams import parse_stream
 from gloo_nb.models.codec._yaml_events import MAX_YAML_DEPTH
 from gloo_nb.models.merge_patch import merge_patch
@@ -56,6 +58,8 @@ __all__ = [
     "merge_patch",
     "parse_object",
     "parse_objects",
+    "parse_secret_facts",
     "parse_stream",
+    "secret_facts_json",
     "unreadable_finding",
 ]
