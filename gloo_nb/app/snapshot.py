@@ -3,7 +3,13 @@
 Format (``design/architecture.md``): ``resources.yaml`` (Gloo resources, Services, Pods, Endpoints,
 as Kubernetes returned them), ``served.json`` (the xDS resources as proto JSON, with versions) and
 ``applied/<node-id>.json`` (each replica's config dump and stats), plus ``bundle.json`` (profile,
-time, sources). :func:`open_snapshot` gives back the same inspection as a live connection.
+time, sources) and ``secrets.json``. :func:`open_snapshot` gives back the same inspection as a live connection.
+
+Secrets never enter a bundle. ``secrets.json`` holds each Secret's facts
+(:func:`gloo_nb.models.codec.secret_facts_json`: identity, type, certificate facts, and which TLS parts were
+set with Go's key-pair verdict, computed at save time from the data), and ``bundle.json`` says
+``secretsUnreadable`` when the saving identity could not list Secrets. Reopened, the facts become redacted
+Secrets that translate as the real ones did, so a bundle reports no TLS error the live gateway does not have.
 """
 
 from __future__ import annotations
@@ -11,7 +17,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +30,7 @@ from gloo_nb.app.connect import GatewayConnection
 from gloo_nb.app.manifests import read_input
 from gloo_nb.errors import BadDataError, ParseError
 from gloo_nb.journal import redact
-from gloo_nb.models.codec import ParseResult, load_document, load_documents, parse_objects
+from gloo_nb.models.codec import ParseResult, load_document, load_documents, parse_objects, parse_secret_facts
 from gloo_nb.models.resources import Secret
 from gloo_nb.models.snapshot import Snapshot
 from gloo_nb.translate import Translation, translate
@@ -112,15 +118,16 @@ def save_snapshot(conn: GatewayConnection, out: Path, *, timeout: float = 10.0) 
     out.mkdir(parents=True, exist_ok=True)
     (out / "applied").mkdir(exist_ok=True)
     objects = conn.read_objects()
-    # Secrets never enter a bundle: resources.yaml leaves them out and secrets.json keeps what may be
-    # shown (identity, type, certificate fingerprint, SANs, expiry). A bundle's own translation
-    # therefore finds TLS secrets missing.
+    # Secrets never enter a bundle: resources.yaml leaves them out and secrets.json keeps their facts
+    # (identity, type, certificate facts, Gloo's TLS verdict computed here, where the data is at hand),
+    # which the bundle's translation reads back as redacted Secrets.
     secrets = [o for o in objects if o.get("kind") == "Secret"]
     objects = [o for o in objects if o.get("kind") != "Secret"]
     (out / "resources.yaml").write_text("".join(map(_yaml_document, objects)), encoding="utf-8")
     facts = [secret_json(r) for r in parse_objects(secrets, file="<kubernetes>", tolerant=True).resources
              if isinstance(r, Secret)]
     (out / "secrets.json").write_text(json.dumps(facts, indent=1) + "\n")
+    unreadable = str(getattr(conn, "secrets_unreadable", "") or "")
     sources = []
     if conn.xds_address:
         (out / "served.json").write_text(json.dumps(served_json(conn.served(timeout)), indent=1) + "\n")
@@ -131,6 +138,8 @@ def save_snapshot(conn: GatewayConnection, out: Path, *, timeout: float = 10.0) 
         sources.append(node)
     meta = {"glooVersion": conn.profile, "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "namespace": conn.namespace, "role": conn.role, "sources": sources}
+    if unreadable:
+        meta["secretsUnreadable"] = unreadable
     (out / "bundle.json").write_text(json.dumps(meta, indent=1) + "\n")
     return meta
 
@@ -167,10 +176,31 @@ class SnapshotBundle:
         return parse_objects([d for d in load_documents(_read(file), file=str(file)) if isinstance(d, dict)],
                              file=str(file), tolerant=True)
 
+    def read_secrets(self) -> tuple[list[Secret], str]:
+        """The bundle's Secrets, known by their facts only (``secrets.json``).
+
+        Returns:
+            Redacted Secrets, and why Secrets were not readable when the bundle was saved (``""`` when they
+            were; a bundle without ``secrets.json`` predates it and says so).
+
+        Raises:
+            ParseError: ``secrets.json`` is not a list of facts documents (the message names the entry and field).
+        """
+        file = self.path / "secrets.json"
+        unreadable = str(self.meta.get("secretsUnreadable") or "")
+        if not file.exists():
+            return [], unreadable or "the bundle has no secrets.json"
+        doc = load_document(_read(file), file=str(file), yaml_allowed=False)
+        items = _typed(doc, list, "", str(file))
+        return [parse_secret_facts(item, file=str(file), where=f"[{i}].") for i, item in enumerate(items)], unreadable
+
     def intent(self) -> tuple[Translation, ParseResult]:
-        """Translate the bundle's resources as a freshly started Gloo of its profile would."""
+        """Translate the bundle's resources (and its Secrets' facts) as a freshly started Gloo of its profile would."""
         parsed = self.read_resources()
-        snapshot = Snapshot.from_resources(parsed.resources)
+        secrets, unreadable = self.read_secrets()
+        snapshot = Snapshot.from_resources([*parsed.resources, *secrets])
+        if unreadable:
+            snapshot = replace(snapshot, secrets_unreadable=unreadable)
         return translate(snapshot, self.profile), parsed
 
     def served(self) -> ServedSnapshot | None:
