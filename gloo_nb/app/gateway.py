@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from gloo_nb._types import Profile
@@ -25,7 +25,8 @@ from gloo_nb.xds.admin import EnvoyAdmin, XdsStats
 from gloo_nb.xds.client import AdsClient
 from gloo_nb.xds.decode import ServedSnapshot
 
-__all__ = ["DEFAULT_ROLE", "GLOO_KINDS", "KUBE_KINDS", "GatewayConnection", "GatewayUnreachable", "Replica"]
+__all__ = ["DEFAULT_ROLE", "GLOO_KINDS", "KUBE_KINDS", "GatewayConnection", "GatewayUnreachable", "Replica",
+           "unreadable_reason"]
 
 _log = logging.getLogger(__name__)
 
@@ -36,7 +37,8 @@ KUBE_KINDS = ("Service", "Endpoints", "Pod")
 """Kubernetes objects Gloo reads for kube EDS."""
 SECRET_KIND = "Secret"
 """Read too, for sslConfig ``secretRef``s (TLS listeners and clusters); an identity that may not list
-Secrets still connects: its translation then finds every TLS secret missing (logged once per read)."""
+Secrets still connects: its translation then treats every TLS secret as unknown (a warning finding per
+reference, never Gloo's "SSL secret not found"), see :attr:`GatewayConnection.secrets_unreadable`."""
 DEFAULT_ROLE = "gloo-system~gateway-proxy"
 
 
@@ -60,6 +62,19 @@ class Replica:
 
 
 
+def unreadable_reason(err: KubeError) -> str:
+    """Why a list was refused, in one line for a finding: the status and the API's own words.
+
+    Args:
+        err: The API's refusal (a 403 names the user, the verb and the resource).
+
+    Returns:
+        ``<status>: <message>``.
+    """
+    text = " ".join(str(err).split())
+    return f"{err.status}: {text}"
+
+
 @dataclass
 class GatewayConnection:
     """One Gloo gateway: Kubernetes, the control plane's xDS and every Envoy replica.
@@ -74,6 +89,8 @@ class GatewayConnection:
         gateway_url: The front door for probes, when known.
         cluster_id: The cluster's stable id when the connection knows it without asking (a sandbox's
             own id); otherwise :meth:`cluster_identity` reads the ``kube-system`` namespace's UID.
+        secrets_unreadable: Why the last :meth:`read_objects` could not list Secrets (the API's answer, e.g. a
+            403), ``""`` when it could.
     """
 
     kube: KubeClient
@@ -85,6 +102,7 @@ class GatewayConnection:
     xds_tls: bool = False
     gateway_url: str | None = None
     cluster_id: str | None = None
+    secrets_unreadable: str = ""
     _closers: list[Callable[[], None]] = field(default_factory=list, repr=False)
     _ads: AdsClient | None = field(default=None, repr=False)
 
@@ -109,9 +127,13 @@ class GatewayConnection:
         except KubeError as err:
             if err.status not in (401, 403):
                 raise
-            # a team identity usually may not read Secrets: not worth a line on every command's stderr
-            _log.debug("cannot list Secrets (%s): TLS secrets will look missing to the translation", err)
+            # a team identity usually may not read Secrets: not worth a line on every command's stderr; the
+            # translation says it per secretRef instead (Snapshot.secrets_unreadable)
+            _log.debug("cannot list Secrets (%s): TLS secrets are unknown to the translation", err)
+            self.secrets_unreadable = unreadable_reason(err)
             secrets = []
+        else:
+            self.secrets_unreadable = ""
         for item in secrets:
             item.setdefault("kind", SECRET_KIND)
             item.setdefault("apiVersion", "v1")
@@ -158,6 +180,8 @@ class GatewayConnection:
         """
         parsed = self.read_resources()
         snapshot = Snapshot.from_resources(parsed.resources)
+        if self.secrets_unreadable:
+            snapshot = replace(snapshot, secrets_unreadable=self.secrets_unreadable)
         return translate(snapshot, self.profile), parsed
 
     def ads(self) -> AdsClient:

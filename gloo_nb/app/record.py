@@ -40,6 +40,7 @@ import jsonpatch
 from google.protobuf import json_format
 
 from gloo_nb.app.connect import GLOO_KINDS, GatewayConnection, GatewayUnreachable
+from gloo_nb.app.gateway import unreadable_reason
 from gloo_nb.app.probe import ProbeResult
 from gloo_nb.errors import GlooNbError, UsageError
 from gloo_nb.journal import JournalWriter, redact
@@ -58,6 +59,8 @@ from gloo_nb.journal.schema import (
     replica_source,
 )
 from gloo_nb.kube import KubeError, resource_for
+from gloo_nb.models import Secret
+from gloo_nb.models.codec import parse_objects, secret_facts_json
 from gloo_nb.translate.routes import row_json
 from gloo_nb.xds.admin import EnvoyAdmin, EnvoyAdminError, XdsStats
 from gloo_nb.xds.client import XdsUpdate
@@ -137,6 +140,18 @@ def _content(obj: Mapping[str, Any]) -> dict[str, Any]:
     if isinstance(meta, Mapping):
         out["metadata"] = {k: v for k, v in meta.items() if k not in _SERVER_METADATA}
     return out
+
+
+def _secret_facts(obj: Mapping[str, Any]) -> dict[str, Any] | None:
+    """A Secret's facts (:func:`gloo_nb.models.codec.secret_facts_json`), computed here where its data is at hand.
+
+    The journal keeps the Secret redacted; these facts (certificate facts, which TLS parts are set, Go's key-pair
+    verdict) let a replay translate its TLS listeners and clusters as Gloo did. None when the object cannot be
+    read (the replay then reports it as unreadable, as for any object).
+    """
+    parsed = parse_objects([dict(obj)], file="<kubernetes>", tolerant=True)
+    secret = next((r for r in parsed.resources if isinstance(r, Secret)), None)
+    return secret_facts_json(secret) if secret is not None else None
 
 
 def _without_managed_fields(obj: Mapping[str, Any]) -> dict[str, Any]:
@@ -345,6 +360,7 @@ class Recorder:
 
     def _start(self) -> None:
         lists: dict[str, dict[str, Any]] = {}
+        unreadable = ""
         for kind in self.kinds:
             try:
                 lists[kind] = self.conn.kube.list(kind)
@@ -352,6 +368,8 @@ class Recorder:
                 if err.status in (401, 403, 404):
                     _log.warning("not recording %s: %s", kind, err)
                     self.errors.append(f"{kind} not recorded: {err}")
+                    if kind == "Secret":
+                        unreadable = unreadable_reason(err)
                     continue
                 raise GatewayUnreachable(f"cannot list {kind} from Kubernetes: {err}") from None
         if self.state_dir is not None:
@@ -359,7 +377,9 @@ class Recorder:
         self._emit(RECORDER_START, {
             "profile": self.conn.profile, "namespace": self.conn.namespace,
             "replicas": [r.node_id for r in self.conn.replicas], "gatewayUrl": self.conn.gateway_url,
-            "xds": self.conn.xds_address, "kinds": list(lists), "connection": self._connection_info()},
+            "xds": self.conn.xds_address, "kinds": list(lists), "connection": self._connection_info(),
+            # why this recording holds no Secrets: its replay then treats secretRefs as unknown, not missing
+            **({"secretsUnreadable": unreadable} if unreadable else {})},
             RECORDER_SOURCE)
         for kind, listed in lists.items():
             api_version = resource_for(kind).api_version
@@ -560,12 +580,17 @@ class Recorder:
             known.pop(key, None)
         else:
             known[key] = _Known(content, status, rv, obj)
-        self._emit(KUBE_EVENT, {
+        data: dict[str, Any] = {
             "type": etype, "kind": kind, "namespace": namespace, "name": name, "resourceVersion": rv,
             "generation": meta.get("generation"), "object": redact(kind, _without_managed_fields(obj)),
             "specChanged": spec_changed, "statusChanged": status_changed, "patch": patch,
             "actor": self._actor(kind, namespace, name, rv, obj, wait=0.0 if etype == "INITIAL" else _AUDIT_WAIT),
-        }, KUBE_SOURCE, observed)
+        }
+        if kind == "Secret" and etype != "DELETED":
+            facts = _secret_facts(obj)
+            if facts is not None:
+                data["secretFacts"] = facts
+        self._emit(KUBE_EVENT, data, KUBE_SOURCE, observed)
 
     def _actor(self, kind: str, namespace: str, name: str, rv: str, obj: Mapping[str, Any],
                wait: float) -> dict[str, Any]:

@@ -7,8 +7,10 @@ camelCase like the rest of gloo_nb's JSON; times inside ``data`` are RFC 3339 st
 
 ``recorder.start`` (source ``recorder``)
     ``{"profile", "namespace", "replicas": [node id...], "gatewayUrl", "xds", "kinds": [...],
-    "connection": {"sandbox" | "kubeconfig", "context", "asUser", "asGroup"}}``. A journal may hold
-    several recordings (restarts); each begins with this event.
+    "connection": {"sandbox" | "kubeconfig", "context", "asUser", "asGroup"}, "secretsUnreadable"?}``. A
+    journal may hold several recordings (restarts); each begins with this event. ``secretsUnreadable``
+    (the API's answer) is there when the recorder could not list Secrets: replays then treat
+    ``secretRef``s as unknown rather than missing.
 ``recorder.stop`` (source ``recorder``)
     ``{"reason": "signal SIGINT" | "stop()" | ...}``.
 ``kube.event`` (source ``kube``)
@@ -18,7 +20,9 @@ camelCase like the rest of gloo_nb's JSON; times inside ``data`` are RFC 3339 st
     "specChanged": bool (anything but status and server-set metadata changed), "statusChanged": bool,
     "patch": <RFC 6902 JSON patch from the previous version's content (everything but status and
     server-set metadata) to this one; null for INITIAL and ADDED>,
-    "actor": {"user", "groups", "via": "audit"|"managedFields"|"unknown", "manager"}}``.
+    "actor": {"user", "groups", "via": "audit"|"managedFields"|"unknown", "manager"},
+    "secretFacts"?: <Secrets only, not on DELETED: the facts of gloo_nb.models.codec.secret_facts_json,
+    computed from the unredacted data (certificate facts, which TLS parts are set, Go's key-pair verdict)>}``.
     ``actor`` says who wrote this version: from the sandbox's audit log (matched by kind,
     namespace, name and resourceVersion), else from the newest ``managedFields`` entry's manager,
     else unknown.

@@ -142,7 +142,8 @@ def test_bundle_without_secrets_json_says_so(tmp_path: Path) -> None:
 
 def test_bad_secrets_json_names_the_entry_and_field(tmp_path: Path) -> None:
     save_snapshot(_Conn(TLS_OBJECTS), tmp_path)  # type: ignore[arg-type]
-    (tmp_path / "secrets.json").write_text('[{"name": "a"}, {"name": "b", "glooTls": {"rootCa": 1}}]')
+    (tmp_path / "secrets.json").write_text('[{"name": "a"}, {"name": "b", "glooTls": {"hasRootCa": 1}}]')
     with pytest.raises(ParseError) as err:
         open_snapshot(tmp_path).intent()
-    assert err.value.one_line() == f"{tmp_path / 'secrets.json'}: field [1].glooTls.rootCa: expected a boolean, got int"
+    assert err.value.one_line() == (f"{tmp_path / 'secrets.json'}: field [1].glooTls.hasRootCa: expected a boolean, "
+                                    "got int")

@@ -17,6 +17,7 @@ from envoy.extensions.transport_sockets.tls.v3 import tls_pb2
 from tlskit import ca_pem, gloo_tls_secret, kube_tls_secret, server
 
 from gloo_nb.errors import ParseError
+from gloo_nb.journal import redact
 from gloo_nb.models import Secret, Snapshot
 from gloo_nb.models.codec import parse_objects, parse_secret_facts, secret_facts_json
 from gloo_nb.translate import Translation, translate
@@ -172,18 +173,19 @@ def test_facts_hold_no_key_material_and_read_back():
     (secret,) = parse_objects([kube_tls_secret("api", GS, API, ca=ca_pem())]).resources
     assert isinstance(secret, Secret)
     doc = secret_facts_json(secret)
-    assert doc["glooTls"] == {"certChain": True, "privateKey": True, "rootCa": True, "ocspStaple": False,
+    assert doc["glooTls"] == {"hasCertChain": True, "hasPrivateKey": True, "hasRootCa": True, "hasOcspStaple": False,
                               "keyPairProblem": None}
     text = json.dumps(doc)
     assert "PRIVATE KEY" not in text and "CERTIFICATE" not in text
     back = parse_secret_facts(doc)
     assert back.redacted and back.tls is None and back.certificate == secret.certificate
     assert secret_facts_json(back) == doc  # the facts of the facts are the facts
+    assert redact("Secret", doc) == doc  # the journal's redaction keeps them whole
     assert "PRIVATE" not in repr(back) and "PRIVATE" not in repr(secret)
 
 
 @pytest.mark.parametrize(("doc", "field"), [
-    ({"name": "x", "glooTls": {"certChain": "yes"}}, "[3].glooTls.certChain"),
+    ({"name": "x", "glooTls": {"hasCertChain": "yes"}}, "[3].glooTls.hasCertChain"),
     ({"name": "x", "tls": "pem"}, "[3].tls"),
     ({"namespace": "a"}, "[3].name"),
     ({"name": "x", "certificate": {"sans": "a"}}, "[3].certificate.sans"),
@@ -192,3 +194,17 @@ def test_bad_facts_name_the_field(doc, field):
     with pytest.raises(ParseError) as err:
         parse_secret_facts(doc, file="secrets.json", where="[3].")
     assert err.value.field == field and err.value.one_line().startswith("secrets.json: field ")
+
+
+def test_old_journal_secret_without_facts_reads_as_unknown():
+    """A journal written before the recorder kept facts holds the redacted object only."""
+    from gloo_nb.analysis.timeline.events import parse_recorded_event
+    from gloo_nb.journal import redact as journal_redact
+
+    obj = journal_redact("Secret", kube_tls_secret("api", GS, API))
+    parsed = parse_recorded_event({"kind": "Secret", "object": obj})
+    (secret,) = parsed.resources
+    assert isinstance(secret, Secret) and secret.redacted and secret.facts is None
+    assert (secret.shape, secret.data_keys) == ("kubernetes.io/tls", ("tls.crt", "tls.key"))
+    t = translate(Snapshot.from_resources([secret, *parse_objects([vs("a", ref("api"), "a.example.com")]).resources]))
+    assert gloo_problems(t) == [] and "was recorded without its facts" in t.findings[0].message

@@ -17,11 +17,13 @@ from typing import Any
 
 from gloo_nb._gc import gc_paused
 from gloo_nb.analysis.timeline.routes import RouteKey, route_key
+from gloo_nb.errors import ParseError
 from gloo_nb.journal import Journal
 from gloo_nb.journal.schema import KUBE_EVENT, REPLICA_POLL, XDS_CONTENT, XDS_UPDATE
-from gloo_nb.models.codec import ParseResult, parse_objects
+from gloo_nb.models.codec import ParseResult, parse_objects, parse_secret_facts, unreadable_finding
 
-__all__ = ["TYPE_ROUTE", "EventIndex", "Poll", "Update", "actor_of", "ident_of", "parse_recorded"]
+__all__ = ["TYPE_ROUTE", "EventIndex", "Poll", "Update", "actor_of", "ident_of", "parse_recorded",
+           "parse_recorded_event", "secrets_unreadable"]
 
 TYPE_ROUTE = "type.googleapis.com/envoy.config.route.v3.RouteConfiguration"
 """The xDS type URL of RouteConfigurations (``gloo_nb.xds.protos.TYPE_ROUTE``; analysis may not import xds)."""
@@ -103,6 +105,71 @@ def parse_recorded(obj: Mapping[str, Any]) -> ParseResult:
     """
     # Gloo skips a resource it cannot read and carries on; so does the replay, with a finding naming it.
     return parse_objects([obj], file=f"<journal {obj.get('kind')}>", tolerant=True)
+
+
+def parse_recorded_event(data: Mapping[str, Any]) -> ParseResult:
+    """Parse the object of one ``kube.event``; a Secret from its recorded facts (``secretFacts``).
+
+    A recorded Secret's data is redacted, so it is read back from the facts the recorder computed from the
+    data (:func:`gloo_nb.models.codec.secret_facts_json`) as a redacted Secret that translates as the real one
+    did. A journal written before the recorder kept facts has only the redacted object: its Secret becomes a
+    redacted Secret without facts (identity, type, key names), which the translation treats as unknown.
+
+    Args:
+        data: The event's data.
+
+    Returns:
+        Its parse; an unreadable object or facts document is a finding, not an error.
+    """
+    obj = data.get("object") or {}
+    if data.get("kind") != "Secret":
+        return parse_recorded(obj)
+    facts = data.get("secretFacts")
+    if facts is None:
+        facts = _facts_of_redacted(obj)
+    try:
+        secret = parse_secret_facts(facts, file="<journal Secret>", where="secretFacts.")
+    except ParseError as err:
+        return ParseResult(findings=[unreadable_finding(obj, err)])
+    return ParseResult(resources=[secret])
+
+
+def _facts_of_redacted(obj: Mapping[str, Any]) -> dict[str, Any]:
+    # What a redacted Secret object still says: identity, type, key names, Gloo's kind annotation.
+    raw_meta = obj.get("metadata")
+    meta: Mapping[str, Any] = raw_meta if isinstance(raw_meta, Mapping) else {}
+    raw_annotations = meta.get("annotations")
+    annotations: Mapping[str, Any] = raw_annotations if isinstance(raw_annotations, Mapping) else {}
+    keys = sorted({str(k) for part in ("data", "stringData") if isinstance(obj.get(part), Mapping)
+                   for k in obj[part]})
+    kind = str(obj.get("type") or "Opaque")
+    gloo_kind = annotations.get("resource_kind")
+    # secretconverter.go: kubernetes.io/tls is the TLS converter's; Gloo's own shape is an annotated Opaque secret
+    shape = "kubernetes.io/tls" if kind == "kubernetes.io/tls" else (
+        "gloo" if gloo_kind == "*v1.Secret" and "tls" in keys else None)
+    out: dict[str, Any] = {"namespace": meta.get("namespace") or "", "name": meta.get("name") or "", "type": kind,
+                           "tls": shape, "dataKeys": keys}
+    if isinstance(gloo_kind, str):
+        out["annotations"] = {"resource_kind": gloo_kind}
+    return out
+
+
+def secrets_unreadable(start: Mapping[str, Any]) -> str:
+    """Why a recording holds no Secrets, from its ``recorder.start`` data (``""``: it lists them, or cannot tell).
+
+    Args:
+        start: The ``recorder.start`` event's data.
+
+    Returns:
+        The recorder's ``secretsUnreadable`` reason, or a sentence when its ``kinds`` leave Secrets out.
+    """
+    reason = start.get("secretsUnreadable")
+    if reason:
+        return str(reason)
+    kinds = start.get("kinds")
+    if isinstance(kinds, list) and "Secret" not in kinds:
+        return "the recording did not list Secrets"
+    return ""
 
 
 def _columns(journal: Journal, kind: str) -> tuple[list[datetime], list[str], list[dict[str, Any]]]:

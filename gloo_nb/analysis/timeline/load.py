@@ -19,7 +19,7 @@ from gloo_nb._gc import gc_paused
 from gloo_nb._types import Profile, check_profile
 from gloo_nb.analysis.timeline.blocked import Blocked, Episode, find_blocked, find_episodes
 from gloo_nb.analysis.timeline.delays import ChangeDelay, change_delays
-from gloo_nb.analysis.timeline.events import EventIndex
+from gloo_nb.analysis.timeline.events import EventIndex, secrets_unreadable
 from gloo_nb.analysis.timeline.replay import Change, Replay, replay
 from gloo_nb.analysis.timeline.state import StateAt, state_at
 from gloo_nb.journal import Journal, Loss, format_time, parse_time, read_journal
@@ -50,6 +50,7 @@ class Timeline:
         self.profile: Profile = profile or check_profile(recorded, source="journal: recorder start: profile")
         self.namespace: str = str(starts[-1].get("namespace") or PLATFORM_NAMESPACE) if starts else PLATFORM_NAMESPACE
         self._starts = [e.time for e in journal.of_kind(RECORDER_START).events]
+        self._secrets_unreadable = [secrets_unreadable(s) for s in starts]
         self._listed = list(dict.fromkeys(str(n) for s in starts for n in s.get("replicas") or []))
         self._events = EventIndex(journal)
 
@@ -107,7 +108,7 @@ class Timeline:
     def _fold(self) -> Replay:
         """Replay the Kubernetes events; translate once per batch of changes (not per event)."""
         with gc_paused():
-            return replay(self._events, self._starts, self.profile)
+            return replay(self._events, self._starts, self.profile, secrets_unreadable=self._secrets_unreadable)
 
     @property
     def changes(self) -> list[Change]:
@@ -202,7 +203,8 @@ class Timeline:
             The state: resources, translation, findings, served and applied routes, blocked rows.
         """
         when = parse_time(t) if isinstance(t, str) else t
-        return state_at(self._events, self._starts, self.profile, self.blocked, when)
+        return state_at(self._events, self._starts, self.profile, self.blocked, when,
+                        secrets_unreadable=self._secrets_unreadable)
 
 
 def load_timeline(*directories: str | os.PathLike[str], profile: str | None = None) -> Timeline:

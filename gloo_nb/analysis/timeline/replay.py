@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import cached_property
 from typing import Any
 
 from gloo_nb._types import Profile
-from gloo_nb.analysis.timeline.events import EventIndex, actor_of, ident_of, parse_recorded
+from gloo_nb.analysis.timeline.events import EventIndex, actor_of, ident_of, parse_recorded_event
 from gloo_nb.analysis.timeline.routes import RouteKey, owners, route_rows
 from gloo_nb.models import ResourceKey
 from gloo_nb.models.codec import ParseResult
@@ -29,6 +29,8 @@ CHANGE_KINDS = ("VirtualService", "RouteTable", "Gateway", "Upstream", "Settings
 """Kinds whose spec changes are changes (rows of :meth:`Timeline.changes_frame`); Pods and Endpoints churn by
 themselves."""
 _ROUTE_CHANGE_KINDS = frozenset(CHANGE_KINDS)
+# Secrets decide TLS listeners and Gloo's TLS errors (so the push decision): replayed, but not change rows.
+_REPLAYED_KINDS = _ROUTE_CHANGE_KINDS | {"Secret"}
 
 Cause = BlockCause
 """A resource whose findings make the proxy keep its last good snapshot (:meth:`Translation.block_causes`)."""
@@ -126,13 +128,16 @@ def _intent(time: datetime, translation: Translation) -> Intent:
                   translation.block_causes())
 
 
-def replay(events: EventIndex, starts: Sequence[datetime], profile: Profile) -> Replay:
+def replay(events: EventIndex, starts: Sequence[datetime], profile: Profile, *,
+           secrets_unreadable: Sequence[str] = ()) -> Replay:
     """Replay the Kubernetes events; translate once per batch of changes (not per event).
 
     Args:
         events: The journal's events.
         starts: When each recording started (``recorder.start``), by time.
         profile: The Gloo behaviour profile to translate with.
+        secrets_unreadable: Per recording (same order as ``starts``), why it holds no Secrets (``""``: it does);
+            see :func:`gloo_nb.analysis.timeline.events.secrets_unreadable`.
 
     Returns:
         The translations and the changes.
@@ -143,6 +148,8 @@ def replay(events: EventIndex, starts: Sequence[datetime], profile: Profile) -> 
     dirty = False
     dirty_time: datetime | None = None
     starts = list(starts)
+    reasons = list(secrets_unreadable)
+    unreadable = ""
 
     def flush() -> None:
         nonlocal dirty
@@ -150,18 +157,22 @@ def replay(events: EventIndex, starts: Sequence[datetime], profile: Profile) -> 
             return
         dirty = False
         resources = [r for key in sorted(parsed) for r in parsed[key].resources]
-        translation = translate(Snapshot.from_resources(resources), profile)
+        snapshot = Snapshot.from_resources(resources)
+        if unreadable:
+            snapshot = replace(snapshot, secrets_unreadable=unreadable)
+        translation = translate(snapshot, profile)
         intents.append(_intent(dirty_time, translation))
 
     kube_times, kube_datas = events.kube
     for time, d in zip(kube_times, kube_datas, strict=True):
-        if d.get("kind") not in _ROUTE_CHANGE_KINDS:
+        if d.get("kind") not in _REPLAYED_KINDS:
             continue  # EDS inputs (Pods, Endpoints) never change routes or the push decision
         while starts and starts[0] <= time:
             # A new recording lists every object again (INITIAL): what it does not list is gone.
             starts.pop(0)
             flush()
             parsed.clear()
+            unreadable = reasons.pop(0) if reasons else ""
         ident = ident_of(d)
         etype = str(d.get("type", ""))
         kind = ident[0]
@@ -173,10 +184,10 @@ def replay(events: EventIndex, starts: Sequence[datetime], profile: Profile) -> 
         if etype == "DELETED":
             parsed.pop(ident, None)
         elif relevant:
-            parsed[ident] = parse_recorded(d.get("object") or {})
+            parsed[ident] = parse_recorded_event(d)
         if relevant:
             dirty, dirty_time = True, time
-        if etype in ("ADDED", "MODIFIED", "DELETED") and spec:
+        if etype in ("ADDED", "MODIFIED", "DELETED") and spec and kind in _ROUTE_CHANGE_KINDS:
             changes.append(Change(time, kind, ident[1], ident[2], etype, str(d.get("resourceVersion", "")),
                                   actor_of(d), -1))
     flush()

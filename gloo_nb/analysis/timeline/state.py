@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from gloo_nb._types import Profile
 from gloo_nb.analysis.timeline.blocked import Blocked
-from gloo_nb.analysis.timeline.events import EventIndex, ident_of, parse_recorded
+from gloo_nb.analysis.timeline.events import EventIndex, ident_of, parse_recorded_event
 from gloo_nb.analysis.timeline.routes import route_rows
 from gloo_nb.models import Finding
 from gloo_nb.models.codec import ParseResult
@@ -27,8 +27,10 @@ if TYPE_CHECKING:
 
 __all__ = ["TRANSLATED_KINDS", "StateAt", "state_at"]
 
-TRANSLATED_KINDS = ("VirtualService", "RouteTable", "Gateway", "Upstream", "Settings", "Service", "Endpoints", "Pod")
-"""Kinds the translation reads (Endpoints and Pods only for EDS, which never changes routes)."""
+TRANSLATED_KINDS = ("VirtualService", "RouteTable", "Gateway", "Upstream", "Settings", "Service", "Endpoints", "Pod",
+                    "Secret")
+"""Kinds the translation reads (Endpoints and Pods only for EDS, which never changes routes; Secrets from their
+recorded facts)."""
 
 
 @dataclass(frozen=True)
@@ -85,7 +87,7 @@ class StateAt:
 
 
 def state_at(events: EventIndex, starts: Sequence[datetime], profile: Profile, blocked: Sequence[Blocked],
-             when: datetime) -> StateAt:
+             when: datetime, *, secrets_unreadable: Sequence[str] = ()) -> StateAt:
     """Rebuild everything as it was at ``when``.
 
     Args:
@@ -94,13 +96,16 @@ def state_at(events: EventIndex, starts: Sequence[datetime], profile: Profile, b
         profile: The Gloo behaviour profile to translate with.
         blocked: The timeline's blocked rows.
         when: A timezone-aware time.
+        secrets_unreadable: Per recording (same order as ``starts``), why it holds no Secrets (``""``: it does).
 
     Returns:
         The state: resources, translation, findings, served and applied routes, blocked rows.
     """
     objects: dict[tuple[str, str, str], Mapping[str, Any]] = {}
+    datas: dict[tuple[str, str, str], Mapping[str, Any]] = {}
     before = [s for s in starts if s <= when]
     since = before[-1] if before else None
+    unreadable = secrets_unreadable[len(before) - 1] if before and len(secrets_unreadable) >= len(before) else ""
     kube_times, kube_datas = events.kube
     first = bisect.bisect_left(kube_times, since) if since is not None else 0
     # Objects from before the latest recording are dropped: it listed everything again.
@@ -108,16 +113,20 @@ def state_at(events: EventIndex, starts: Sequence[datetime], profile: Profile, b
         ident = ident_of(d)
         if d.get("type") == "DELETED":
             objects.pop(ident, None)
+            datas.pop(ident, None)
         else:
             objects[ident] = d.get("object") or {}
+            datas[ident] = d
     parsed = ParseResult()
     for ident in sorted(objects):
         if ident[0] in TRANSLATED_KINDS:
-            one = parse_recorded(objects[ident])
+            one = parse_recorded_event(datas[ident])
             parsed.resources.extend(one.resources)
             parsed.findings.extend(one.findings)
             parsed.skipped.extend(one.skipped)
     snapshot = Snapshot.from_resources(parsed.resources)
+    if unreadable:
+        snapshot = replace(snapshot, secrets_unreadable=unreadable)
     translation = translate(snapshot, profile)
     update = events.served_at(when)
     served_versions: dict[str, str] = {}

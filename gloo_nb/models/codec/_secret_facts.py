@@ -32,8 +32,9 @@ def secret_facts_json(secret: Secret) -> dict[str, Any]:
 
     Returns:
         ``{namespace, name, type, tls, dataKeys, certificate?, caCertificate?, glooTls?, annotations?}``;
-        ``glooTls`` (``certChain``, ``privateKey``, ``rootCa``, ``ocspStaple``: booleans, ``keyPairProblem``:
-        Go's error text or null) when the secret is a TLS secret whose payload is known.
+        ``glooTls`` (``hasCertChain``, ``hasPrivateKey``, ``hasRootCa``, ``hasOcspStaple``: booleans,
+        ``keyPairProblem``: Go's error text or null) when the secret is a TLS secret whose payload is known. The
+        key names avoid the names the journal's redaction blanks (``privateKey``...).
     """
     out: dict[str, Any] = {"namespace": secret.meta.namespace, "name": secret.meta.name, "type": secret.type,
                            "tls": secret.shape or None, "dataKeys": list(secret.data_keys)}
@@ -43,8 +44,9 @@ def secret_facts_json(secret: Secret) -> dict[str, Any]:
         out["caCertificate"] = secret.ca_certificate.as_json()
     facts = secret.facts if secret.redacted else (secret.tls.facts() if secret.tls is not None else None)
     if facts is not None:
-        out["glooTls"] = {"certChain": facts.cert_chain, "privateKey": facts.private_key, "rootCa": facts.root_ca,
-                          "ocspStaple": facts.ocsp_staple, "keyPairProblem": facts.key_pair_problem}
+        out["glooTls"] = {"hasCertChain": facts.cert_chain, "hasPrivateKey": facts.private_key,
+                          "hasRootCa": facts.root_ca, "hasOcspStaple": facts.ocsp_staple,
+                          "keyPairProblem": facts.key_pair_problem}
     kind = secret.meta.annotations.get(GLOO_KIND_ANNOTATION)
     if kind is not None:
         out["annotations"] = {GLOO_KIND_ANNOTATION: kind}
@@ -116,10 +118,10 @@ def parse_secret_facts(doc: Any, *, file: str = "<secret facts>", document: int 
     gloo = _get(doc, "glooTls", dict, where, file, document)
     if gloo is not None:
         sub = f"{where}glooTls."
-        facts = TlsFacts(cert_chain=_get(gloo, "certChain", bool, sub, file, document, False),
-                         private_key=_get(gloo, "privateKey", bool, sub, file, document, False),
-                         root_ca=_get(gloo, "rootCa", bool, sub, file, document, False),
-                         ocsp_staple=_get(gloo, "ocspStaple", bool, sub, file, document, False),
+        facts = TlsFacts(cert_chain=_get(gloo, "hasCertChain", bool, sub, file, document, False),
+                         private_key=_get(gloo, "hasPrivateKey", bool, sub, file, document, False),
+                         root_ca=_get(gloo, "hasRootCa", bool, sub, file, document, False),
+                         ocsp_staple=_get(gloo, "hasOcspStaple", bool, sub, file, document, False),
                          key_pair_problem=_get(gloo, "keyPairProblem", str, sub, file, document))
     meta = ObjectMeta(name=name, namespace=_get(doc, "namespace", str, where, file, document, ""),
                       annotations={str(k): str(v) for k, v in annotations.items() if k == GLOO_KIND_ANNOTATION},
