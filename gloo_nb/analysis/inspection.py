@@ -10,7 +10,7 @@ drift (:mod:`gloo_nb.analysis.drift`). A source is anything that implements :cla
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -21,6 +21,7 @@ from envoy.config.route.v3 import route_pb2
 from gloo_nb.analysis.drift import DriftInputs, DriftRow, RouteKey, drift_rows, rejection_text, route_key
 from gloo_nb.analysis.frames import drift_frame, findings_frame, route_records
 from gloo_nb.analysis.frames import routes_frame as make_routes_frame
+from gloo_nb.analysis.listeners import ListenerDrift, listener_drift
 from gloo_nb.analysis.timeline import TYPE_ROUTE, StateAt
 from gloo_nb.models import Finding
 from gloo_nb.models.codec import ParseResult
@@ -98,6 +99,8 @@ class Inspection:
         resources: The Gloo resource of each route, by route key.
         drift: Drift rows.
         findings: Every finding.
+        listener_drift: Listener drift rows (:mod:`gloo_nb.analysis.listeners`: filter chains, SNI, TLS
+            certificates by fingerprint); empty when the source holds no listeners (a journal's moment).
     """
 
     translation: Translation
@@ -105,6 +108,7 @@ class Inspection:
     resources: dict[RouteKey, str]
     drift: list[DriftRow]
     findings: list[Finding]
+    listener_drift: list[ListenerDrift] = field(default_factory=list)
 
     @classmethod
     def build(cls, translation: Translation, served: ServedLike | None, applied: Mapping[str, ServedLike],
@@ -128,7 +132,13 @@ class Inspection:
         applied_rows = {node: route_rows(snap.route_configurations, node, fallback_body=fallback_label(snap.listeners))
                         for node, snap in applied.items()}
         rejected = {node: cause for node, s in stats.items() if (cause := _rejection(s, served))}
-        return cls.from_rows(translation, intent, served_rows, applied_rows, rejected, parse_findings=parse_findings)
+        out = cls.from_rows(translation, intent, served_rows, applied_rows, rejected, parse_findings=parse_findings)
+        out.listener_drift = listener_drift(
+            translation.envoy.listeners, list(served.listeners) if served is not None else None,
+            {node: list(snap.listeners) for node, snap in applied.items()},
+            blocked=translation.push.decision == "keep-last-good",
+            block_causes=[c.text() for c in translation.block_causes()], rejected=rejected)
+        return out
 
     @classmethod
     def from_rows(cls, translation: Translation, intent: Sequence[RouteRow], served: Sequence[RouteRow] | None,
@@ -177,6 +187,9 @@ class Inspection:
                  f"{self.translation.push.reason}", "", "Drift"]
         drift = self.drift_frame().drop(columns=["bySource"])
         lines.append(drift.to_string(index=False) if len(drift) else "  no routes")
+        differing = [d for d in self.listener_drift if d.state != "in-sync"]
+        if differing:
+            lines += ["", "Listeners"] + [f"  {d.name}: {d.state}: {d.cause}" for d in differing]
         findings = self.findings_frame()[["team", "severity", "resource", "origin", "message"]]
         lines += ["", "Findings", findings.to_string(index=False) if len(findings) else "  none"]
         return "\n".join(lines) + "\n"
@@ -189,6 +202,7 @@ class Inspection:
             "routes": route_records(self.rows, self.resources),
             "drift": [d.as_json() for d in self.drift],
             "findings": [f.as_json() for f in self.findings],
+            "listenerDrift": [d.as_json() for d in self.listener_drift],
         }
 
 

@@ -54,6 +54,22 @@ def _proto_json(message: Message) -> JSON:
     return result
 
 
+def redacted_json(message: Message) -> JSON:
+    """One Envoy resource as proto JSON with its key material redacted and certificates shown by fingerprint.
+
+    What gloo_nb shows and compares of a TLS resource: the same text for a certificate whether it came from a
+    Secret's data (served, applied, a live translation) or from its recorded facts (a bundle, a journal).
+
+    Args:
+        message: A listener, cluster or any Envoy message.
+
+    Returns:
+        Its proto JSON (lowerCamel names), private keys ``<redacted>``, certificates as their one-line summary.
+    """
+    redacted: JSON = _redact(message_to_dict(message))
+    return redacted
+
+
 def _has_tls(message: Message) -> bool:
     # Only listeners and clusters carry transport sockets; route configurations are never walked.
     names = {f.name for f, _ in message.ListFields()}

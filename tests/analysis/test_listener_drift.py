@@ -1,0 +1,136 @@
+"""Listener drift: TLS listeners compare by certificate fingerprint, so an intent built from Secret facts (a bundle,
+a journal) or with placeholders (Secrets not readable) matches the served and applied listeners holding real
+certificates, and a real difference (another certificate, a missing SNI chain) still shows."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from typing import Any
+
+import pytest
+from envoy.config.listener.v3 import listener_pb2
+from envoy.extensions.transport_sockets.tls.v3 import tls_pb2
+from tlskit import kube_tls_secret, server
+
+from gloo_nb.analysis.inspection import Inspection
+from gloo_nb.analysis.listeners import comparable_listener, first_difference, listener_drift
+from gloo_nb.models import Snapshot
+from gloo_nb.models.codec import parse_objects, parse_secret_facts, secret_facts_json
+from gloo_nb.translate import Translation, translate
+
+pytestmark = pytest.mark.unit
+
+GS = "gloo-system"
+API = server("api.example.com", "api.example.com")
+WWW = server("www.example.com", "www.example.com")
+
+
+def _vs(name: str, secret: str, domain: str) -> dict[str, Any]:
+    return {"apiVersion": "gateway.solo.io/v1", "kind": "VirtualService", "metadata": {"name": name, "namespace": GS},
+            "spec": {"sslConfig": {"secretRef": {"name": secret, "namespace": GS}, "sniDomains": [domain]},
+                     "virtualHost": {"domains": [domain], "routes": [
+                         {"matchers": [{"prefix": "/"}], "directResponseAction": {"status": 200, "body": name}}]}}}
+
+
+OBJECTS = [kube_tls_secret("api", GS, API), kube_tls_secret("www", GS, WWW), _vs("api", "api", "api.example.com"),
+           _vs("www", "www", "www.example.com")]
+
+
+def _snapshot(objects: list[dict[str, Any]] = OBJECTS) -> Snapshot:
+    return Snapshot.from_resources(parse_objects(objects).resources)
+
+
+def _facts(snapshot: Snapshot) -> Snapshot:
+    return replace(snapshot, secrets=tuple(parse_secret_facts(json.loads(json.dumps(secret_facts_json(s))))
+                                           for s in snapshot.secrets))
+
+
+def _as_applied(listeners: list[listener_pb2.Listener], port: int) -> list[listener_pb2.Listener]:
+    """What a replica's config dump shows: Envoy's own key redaction, and the sandbox's per-replica address."""
+    out = []
+    for li in listeners:
+        li = listener_pb2.Listener.FromString(li.SerializeToString())
+        li.address.socket_address.port_value = port
+        for chain in li.filter_chains:
+            if chain.transport_socket.name:
+                ctx = tls_pb2.DownstreamTlsContext()
+                chain.transport_socket.typed_config.Unpack(ctx)
+                for cert in ctx.common_tls_context.tls_certificates:
+                    cert.private_key.inline_string = "[redacted]"  # Envoy's config_dump redaction
+                chain.transport_socket.typed_config.Pack(ctx)
+        out.append(li)
+    return out
+
+
+SERVED = translate(_snapshot(), "current")
+
+
+def _drift(intent: Translation, served: Translation = SERVED) -> list[Any]:
+    return listener_drift(intent.envoy.listeners, list(served.envoy.listeners),
+                          {"gateway-proxy-0.gloo-system": _as_applied(list(served.envoy.listeners), 10443)})
+
+
+@pytest.mark.parametrize("profile", ["1.3", "current"])
+def test_facts_intent_and_real_served_and_applied_are_in_sync(profile):
+    served = translate(_snapshot(), profile)
+    rows = _drift(translate(_facts(_snapshot()), profile), served)
+    assert [(r.name, r.state) for r in rows] == [("listener-::-8443", "in-sync")]
+    (row,) = rows
+    assert row.by_source["intent"] == row.by_source["served"] == row.by_source["gateway-proxy-0.gloo-system"] == (
+        f"api.example.com: tls sha256:{API.fingerprint[:12]}; www.example.com: tls sha256:{WWW.fingerprint[:12]}")
+
+
+def test_placeholders_of_unreadable_secrets_match_the_served_certificates():
+    unseen = replace(_snapshot([o for o in OBJECTS if o["kind"] != "Secret"]), secrets_unreadable="403: forbidden")
+    (row,) = _drift(translate(unseen, "current"))
+    assert row.state == "in-sync"
+    assert row.by_source["intent"] == (
+        "api.example.com: tls <redacted: secret gloo-system.api not readable by gloo_nb>; "
+        "www.example.com: tls <redacted: secret gloo-system.www not readable by gloo_nb>")
+
+
+def test_another_certificate_or_a_missing_chain_is_drift():
+    swapped = [kube_tls_secret("api", GS, WWW), *OBJECTS[1:]]
+    (row,) = _drift(translate(_facts(_snapshot(swapped)), "current"))
+    assert row.state == "pending"
+    assert row.cause.startswith("intent and served differ at filterChains[0].transportSocket.typedConfig."
+                                "commonTlsContext.tlsCertificates[0].certificateChain.inlineString")
+    one = translate(_snapshot(OBJECTS[:3]), "current")
+    rows = listener_drift(SERVED.envoy.listeners, list(SERVED.envoy.listeners),
+                          {"node-0": list(one.envoy.listeners)})
+    assert [(r.state, r.cause) for r in rows] == [("replica-lagging", "node-0 differs from served at filterChains")]
+    blocked = listener_drift(one.envoy.listeners, list(SERVED.envoy.listeners), {}, blocked=True,
+                             block_causes=["gloo-system/x: boom"])
+    assert [(r.state, r.cause) for r in blocked] == [("blocked-by-last-known-good", "gloo-system/x: boom")]
+
+
+def test_keys_never_count_and_never_show():
+    (served,) = SERVED.envoy.listeners
+    doc = comparable_listener(served)
+    assert "PRIVATE KEY" not in json.dumps(doc) and "address" not in doc
+    (applied,) = _as_applied([served], 1)
+    assert first_difference(comparable_listener(applied), doc) is None
+
+
+class _Served:
+    def __init__(self, t: Translation) -> None:
+        self.listeners = list(t.envoy.listeners)
+        self.route_configurations = list(t.envoy.route_configurations)
+
+    def version(self, type_url: str) -> str | None:
+        return "1"
+
+
+class _Stats:
+    def subscriptions(self) -> dict[str, Any]:
+        return {}
+
+
+def test_inspection_document_has_listener_drift_and_no_route_drift():
+    intent = translate(_facts(_snapshot()), "current")
+    inspection = Inspection.build(intent, _Served(SERVED), {"node-0": _Served(SERVED)}, {"node-0": _Stats()})
+    doc = inspection.document()
+    assert [(d["listener"], d["state"]) for d in doc["listenerDrift"]] == [("listener-::-8443", "in-sync")]
+    assert {d["state"] for d in doc["drift"]} == {"in-sync"} and len(doc["drift"]) == 2
+    assert "Listeners" not in inspection.text()
