@@ -178,11 +178,21 @@ class GatewayConnection:
             The translation (``envoy`` is what Gloo intends to serve; ``push`` says whether it would)
             and what was read (with its parse findings).
         """
+        snapshot, parsed = self.read_snapshot()
+        return translate(snapshot, self.profile), parsed
+
+    def read_snapshot(self) -> tuple[Snapshot, ParseResult]:
+        """Read what Gloo reads, as the snapshot gloo_nb translates.
+
+        Returns:
+            The snapshot (``secrets_unreadable`` set when this identity may not list Secrets, so that TLS secrets are
+            unknown to the translation rather than missing) and what was read.
+        """
         parsed = self.read_resources()
         snapshot = Snapshot.from_resources(parsed.resources)
         if self.secrets_unreadable:
             snapshot = replace(snapshot, secrets_unreadable=self.secrets_unreadable)
-        return translate(snapshot, self.profile), parsed
+        return snapshot, parsed
 
     def ads(self) -> AdsClient:
         """The shadow xDS node (started on first use, kept open and reconnecting).

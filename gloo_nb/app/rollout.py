@@ -28,7 +28,6 @@ from gloo_nb.errors import GlooNbError, RolloutError
 from gloo_nb.journal import JournalWriter, read_journal
 from gloo_nb.journal.events import JournalError
 from gloo_nb.kube import ConflictError, KubeError
-from gloo_nb.models.snapshot import Snapshot
 from gloo_nb.rollout.effects import (
     Applied,
     Apply,
@@ -420,14 +419,15 @@ class Rollout:
             if exc.status != 404:
                 raise
             route_table = None
-        parsed = self.conn.read_resources()  # tolerant: another team's unreadable object is its finding, not our stop
+        # tolerant: another team's unreadable object is its finding, not our stop; a team identity that may not
+        # list Secrets gets TLS secrets as unknown, not as Gloo's missing secrets (which would fail the guards)
+        snapshot, _ = self.conn.read_snapshot()
         deployments = tuple(kube.list("Deployment", ns).get("items", []))
         served_version = ""
         if self.conn.xds_address:
             with contextlib.suppress(GlooNbError):
                 served_version = self.conn.served(timeout=5.0).version(TYPE_ROUTE) or ""
-        return World(self.conn.profile, route_table, Snapshot.from_resources(parsed.resources), deployments,
-                     served_version)
+        return World(self.conn.profile, route_table, snapshot, deployments, served_version)
 
     def _apply(self, effect: Apply) -> Observation:
         self._watch_keys = self._resource_keys()

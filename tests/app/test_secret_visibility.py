@@ -96,6 +96,9 @@ def test_identity_without_secret_access_gets_the_warning_and_no_gloo_error(api: 
         f"gloo-system.{n} were not made" for n in ("api", "www")]
     assert all(f.severity == "warning" and f.resource.ref == "gloo-system/gateway-proxy-ssl" for f in t.findings)
     assert _shape(t) == _shape(LIVE)
+    # the rollout's world reads the same snapshot (app/rollout.py): its guards see no false TLS error either
+    snapshot, _ = team.read_snapshot()
+    assert snapshot.secrets_unreadable == team.secrets_unreadable and snapshot.secrets == ()
 
 
 def _record(api: InProcessApi, out: Path, **who: str) -> None:

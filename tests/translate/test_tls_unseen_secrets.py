@@ -208,3 +208,4 @@ def test_old_journal_secret_without_facts_reads_as_unknown():
     assert (secret.shape, secret.data_keys) == ("kubernetes.io/tls", ("tls.crt", "tls.key"))
     t = translate(Snapshot.from_resources([secret, *parse_objects([vs("a", ref("api"), "a.example.com")]).resources]))
     assert gloo_problems(t) == [] and "was recorded without its facts" in t.findings[0].message
+
