@@ -17,6 +17,7 @@ from typing import Any, Protocol
 import pandas as pd
 from envoy.config.listener.v3 import listener_pb2
 from envoy.config.route.v3 import route_pb2
+from google.protobuf import json_format
 
 from gloo_nb.analysis.drift import DriftInputs, DriftRow, RouteKey, drift_rows, rejection_text, route_key
 from gloo_nb.analysis.frames import drift_frame, findings_frame, route_records
@@ -293,6 +294,27 @@ def inspection_at(state: StateAt, nacks: pd.DataFrame | None = None) -> Inspecti
     intent = [row_from_json("intent", r) for r in state.intent_routes]
     served = [row_from_json("served", r) for r in state.served_routes]
     applied = {node: [row_from_json(node, r) for r in rows] for node, rows in state.applied_routes.items()}
-    inspection = Inspection.from_rows(state.translation, intent, served, applied, _rejections(nacks, state.time))
+    rejected = _rejections(nacks, state.time)
+    inspection = Inspection.from_rows(state.translation, intent, served, applied, rejected)
     inspection.findings = list(state.findings)  # the journal's findings include its parse findings
+    served_listeners = _listeners(state.served_listeners)
+    if served_listeners is not None:
+        # the journal records served listeners (xds.content), not the replicas' (their polls carry route digests)
+        inspection.listener_drift = listener_drift(
+            state.translation.envoy.listeners, served_listeners, {},
+            blocked=state.translation.push.decision == "keep-last-good",
+            block_causes=[c.text() for c in state.translation.block_causes()], rejected=rejected)
     return inspection
+
+
+def _listeners(docs: Sequence[Mapping[str, Any]] | None) -> list[listener_pb2.Listener] | None:
+    # Recorded proto JSON back to Listeners; one that does not decode (a type outside the pool) ends the comparison.
+    if docs is None:
+        return None
+    out = []
+    for doc in docs:
+        try:
+            out.append(json_format.ParseDict(dict(doc), listener_pb2.Listener(), ignore_unknown_fields=True))
+        except (json_format.ParseError, TypeError, ValueError):
+            return None
+    return out

@@ -6,15 +6,29 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 from envoy.config.listener.v3 import listener_pb2
 from envoy.extensions.transport_sockets.tls.v3 import tls_pb2
+from google.protobuf.json_format import MessageToDict
 from tlskit import kube_tls_secret, server
 
-from gloo_nb.analysis.inspection import Inspection
+from gloo_nb.analysis.inspection import Inspection, inspection_at
 from gloo_nb.analysis.listeners import comparable_listener, first_difference, listener_drift
+from gloo_nb.analysis.timeline import load_timeline
+from gloo_nb.journal import JournalWriter
+from gloo_nb.journal.schema import (
+    KUBE_EVENT,
+    KUBE_SOURCE,
+    RECORDER_SOURCE,
+    RECORDER_START,
+    XDS_CONTENT,
+    XDS_SOURCE,
+    XDS_UPDATE,
+)
 from gloo_nb.models import Snapshot
 from gloo_nb.models.codec import parse_objects, parse_secret_facts, secret_facts_json
 from gloo_nb.translate import Translation, translate
@@ -134,3 +148,42 @@ def test_inspection_document_has_listener_drift_and_no_route_drift():
     assert [(d["listener"], d["state"]) for d in doc["listenerDrift"]] == [("listener-::-8443", "in-sync")]
     assert {d["state"] for d in doc["drift"]} == {"in-sync"} and len(doc["drift"]) == 2
     assert "Listeners" not in inspection.text()
+
+
+T0 = datetime(2026, 12, 1, 10, 0, 0, tzinfo=UTC)
+LISTENER = "type.googleapis.com/envoy.config.listener.v3.Listener"
+
+
+def _journal(out: Path, served_objects: list[dict[str, Any]]) -> Path:
+    """A recording as the recorder writes it: Secrets redacted with their facts, the served listeners' content."""
+    w = JournalWriter(out)
+    w.append(RECORDER_START, {"profile": "current", "namespace": GS, "replicas": [], "kinds": ["VirtualService",
+             "Secret"], "connection": {}}, source=RECORDER_SOURCE, time=T0)
+    for obj in OBJECTS:
+        data: dict[str, Any] = {"type": "INITIAL", "kind": obj["kind"], "namespace": GS,
+                                "name": obj["metadata"]["name"], "resourceVersion": "1", "object": obj,
+                                "specChanged": False, "statusChanged": False, "patch": None, "actor": {}}
+        if obj["kind"] == "Secret":
+            (secret,) = parse_objects([obj]).resources
+            data["secretFacts"] = secret_facts_json(secret)  # type: ignore[arg-type]
+        w.append(KUBE_EVENT, data, source=KUBE_SOURCE, time=T0)
+    served = translate(_snapshot(served_objects), "current")
+    w.append(XDS_CONTENT, {"digest": "d1", "typeUrl": LISTENER,
+                           "resources": [MessageToDict(li) for li in served.envoy.listeners]}, source=XDS_SOURCE,
+             time=T0 + timedelta(seconds=1))
+    w.append(XDS_UPDATE, {"typeUrl": LISTENER, "version": "1", "nonce": "", "digest": "d1", "names": [],
+                          "accepted": True}, source=XDS_SOURCE, time=T0 + timedelta(seconds=1))
+    w.close()
+    return out
+
+
+def test_a_journal_moment_compares_its_served_listeners_with_the_replayed_intent(tmp_path: Path) -> None:
+    timeline = load_timeline(_journal(tmp_path / "j", OBJECTS))
+    state = timeline.state_at(T0 + timedelta(seconds=2))
+    assert "PRIVATE KEY" not in json.dumps(state.served_listeners)  # the journal redacted the served keys
+    inspection = inspection_at(state)
+    assert [(d.name, d.state) for d in inspection.listener_drift] == [("listener-::-8443", "in-sync")]
+    assert inspection.findings == []
+    swapped = load_timeline(_journal(tmp_path / "k", [kube_tls_secret("api", GS, WWW), *OBJECTS[1:]]))
+    (row,) = inspection_at(swapped.state_at(T0 + timedelta(seconds=2))).listener_drift
+    assert row.state == "pending" and "certificateChain" in row.cause

@@ -256,6 +256,26 @@ class EventIndex:
             return None
         return list(content.get("routes") or [])
 
+    def served_resources_at(self, type_url: str, t: datetime) -> list[Mapping[str, Any]] | None:
+        """The resources of one xDS type served at ``t``, as recorded (proto JSON, redacted).
+
+        Args:
+            type_url: The xDS type URL (e.g. Listener's).
+            t: A timezone-aware time.
+
+        Returns:
+            The resources of the last update of that type at or before ``t``; None before the first one or when its
+            content was not recorded.
+        """
+        last = None
+        for u in self.updates[:bisect.bisect_right(self.update_times, t)]:
+            if u.type_url == type_url:
+                last = u
+        content = self.content.get(last.digest) if last is not None else None
+        if content is None:
+            return None
+        return [r for r in content.get("resources") or [] if isinstance(r, Mapping)]
+
     def served_at(self, t: datetime) -> Update | None:
         """The last served RouteConfiguration update at or before ``t`` (None before the first)."""
         i = bisect.bisect_right(self.route_update_times, t) - 1

@@ -25,7 +25,10 @@ from gloo_nb.translate import Translation, translate
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["TRANSLATED_KINDS", "StateAt", "state_at"]
+__all__ = ["TRANSLATED_KINDS", "TYPE_LISTENER", "StateAt", "state_at"]
+
+TYPE_LISTENER = "type.googleapis.com/envoy.config.listener.v3.Listener"
+"""The xDS type URL of Listeners (``gloo_nb.xds.protos.TYPE_LISTENER``; analysis may not import xds)."""
 
 TRANSLATED_KINDS = ("VirtualService", "RouteTable", "Gateway", "Upstream", "Settings", "Service", "Endpoints", "Pod",
                     "Secret")
@@ -51,6 +54,8 @@ class StateAt:
         applied_versions: Per replica, type URL -> the version it reported.
         rejected: Per replica, type URL -> its update_rejected counter.
         blocked: The blocked rows active at ``time``.
+        served_listeners: The Listeners of the last served Listener update at or before ``time``, as recorded
+            (proto JSON, keys redacted); None when none was recorded.
     """
 
     time: datetime
@@ -65,6 +70,7 @@ class StateAt:
     applied_versions: Mapping[str, Mapping[str, str]]
     rejected: Mapping[str, Mapping[str, int]]
     blocked: list[Blocked]
+    served_listeners: list[Mapping[str, Any]] | None = None
 
     def routes_frame(self) -> pd.DataFrame:
         """One row per route and source (``intent``, ``served``, each replica): match, action and their summaries."""
@@ -150,4 +156,5 @@ def state_at(events: EventIndex, starts: Sequence[datetime], profile: Profile, b
         served_routes=(events.rows_of(update.digest) or []) if update else [],
         served_versions=served_versions, applied_routes=applied_routes, applied_versions=applied_versions,
         rejected=rejected,
-        blocked=[b for b in blocked if b.start <= when and (b.end is None or when < b.end)])
+        blocked=[b for b in blocked if b.start <= when and (b.end is None or when < b.end)],
+        served_listeners=events.served_resources_at(TYPE_LISTENER, when))
