@@ -57,6 +57,7 @@ __all__ = [
     "SubsetSelector",
     "SubsetSpec",
     "Upstream",
+    "UpstreamOptions",
     "ValidationSettings",
     "VirtualHost",
     "VirtualService",
@@ -638,6 +639,45 @@ class StaticUpstreamSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class UpstreamOptions:
+    """The Upstream fields that tune its Envoy cluster (everything but the type and TLS).
+
+    Scalars Gloo copies as wrappers are None when unset. The option blocks are Gloo messages whose
+    field names follow Envoy's (``healthChecks``, ``outlierDetection``) or Gloo's own small
+    messages (``circuitBreakers``, ``connectionConfig``, ``loadBalancerConfig``); they are kept as
+    written (their field names checked by the codec) and converted to Envoy by
+    :mod:`gloo_nb.translate.upstream_options`, which reports bad values on the Upstream.
+
+    Attributes:
+        protocol_selection: ``protocolSelection`` enum name; None when unset (USE_CONFIGURED_PROTOCOL).
+        initial_stream_window_size: ``initialStreamWindowSize``.
+        initial_connection_window_size: ``initialConnectionWindowSize``.
+        max_concurrent_streams: ``maxConcurrentStreams``.
+        override_stream_error_on_invalid_http_message: ``overrideStreamErrorOnInvalidHttpMessage``.
+        ignore_health_on_host_removal: ``ignoreHealthOnHostRemoval``.
+        circuit_breakers: ``circuitBreakers``, as written.
+        connection_config: ``connectionConfig``, as written.
+        load_balancer_config: ``loadBalancerConfig``, as written.
+        health_checks: ``healthChecks`` entries, as written.
+        outlier_detection: ``outlierDetection``, as written.
+        failover: ``failover``, as written (Gloo Enterprise only).
+    """
+
+    protocol_selection: str | None = None
+    initial_stream_window_size: int | None = None
+    initial_connection_window_size: int | None = None
+    max_concurrent_streams: int | None = None
+    override_stream_error_on_invalid_http_message: bool | None = None
+    ignore_health_on_host_removal: bool | None = None
+    circuit_breakers: Mapping[str, Any] | None = None
+    connection_config: Mapping[str, Any] | None = None
+    load_balancer_config: Mapping[str, Any] | None = None
+    health_checks: tuple[Mapping[str, Any], ...] = ()
+    outlier_detection: Mapping[str, Any] | None = None
+    failover: Mapping[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Upstream:
     """A ``gloo.solo.io/v1`` Upstream.
 
@@ -650,6 +690,7 @@ class Upstream:
         ssl_config: ``sslConfig``, kept raw.
         use_http2: ``useHttp2``.
         status: The status as read from a live object, kept raw.
+        options: The cluster-tuning fields (health checks, outlier detection, ...).
     """
 
     meta: ObjectMeta
@@ -660,6 +701,7 @@ class Upstream:
     ssl_config: Mapping[str, Any] | None = None
     use_http2: bool | None = None
     status: Mapping[str, Any] | None = None
+    options: UpstreamOptions = field(default_factory=UpstreamOptions)
 
     kind = "Upstream"
 
@@ -769,12 +811,14 @@ class ServicePort:
         target_port: Target port (number or named port); None when unset (= port).
         name: Port name.
         protocol: Protocol.
+        app_protocol: ``appProtocol``; None when unset.
     """
 
     port: int
     target_port: int | str | None = None
     name: str = ""
     protocol: str = "TCP"
+    app_protocol: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -37,6 +37,7 @@ from gloo_nb.models import (
 )
 from gloo_nb.translate.proxy import Proxy, ProxyRoute, ProxyVirtualHost
 from gloo_nb.translate.reports import Reports
+from gloo_nb.translate.upstream_options import apply_upstream_options, service_wants_http2
 
 HCM_FILTER = "envoy.filters.network.http_connection_manager"
 ROUTER_FILTER = "envoy.filters.http.router"
@@ -713,11 +714,13 @@ def upstream_hash(upstream: Upstream) -> str:
 _IP = re.compile(r"^(\d{1,3}(\.\d{1,3}){3}|[0-9A-Fa-f:]*:[0-9A-Fa-f:.]*)$")
 
 
-def build_cluster(upstream: Upstream) -> cluster_pb2.Cluster:
+def build_cluster(upstream: Upstream, profile: Profile = "current") -> cluster_pb2.Cluster:
     """One Envoy cluster for an Upstream (``clusters.go``).
 
     Args:
         upstream: The upstream.
+        profile: Gloo profile; decides how the upstream's options (health checks, HTTP/2...)
+            are written (:mod:`gloo_nb.translate.upstream_options`).
 
     Returns:
         The Cluster.
@@ -754,6 +757,7 @@ def build_cluster(upstream: Upstream) -> cluster_pb2.Cluster:
         for sel in spec.selectors:
             s = lsc.subset_selectors.add(keys=list(sel.keys))
             s.single_host_per_subset = sel.single_host_per_subset
+    apply_upstream_options(cluster, upstream, profile)
     return cluster
 
 
@@ -788,11 +792,13 @@ def endpoints_for(cluster: cluster_pb2.Cluster,
     return cla
 
 
-def fake_kube_upstreams(services: Sequence[Service]) -> list[Upstream]:
+def fake_kube_upstreams(services: Sequence[Service], profile: Profile = "current") -> list[Upstream]:
     """Gloo's in-memory ``kube-svc:`` upstreams, one per Service port.
 
     Args:
         services: The Services.
+        profile: Gloo profile, for the ``useHttp2`` the Service's annotation, port name or
+            appProtocol gives (``serviceconverter/use_http2_annotation_converter.go``).
 
     Returns:
         Upstreams named ``kube-svc:<ns>-<svc>-<port>`` in the Service's namespace.
@@ -805,7 +811,7 @@ def fake_kube_upstreams(services: Sequence[Service]) -> list[Upstream]:
                                 namespace=s.meta.namespace),
                 kube=KubeUpstreamSpec(service_name=s.meta.name, service_namespace=s.meta.namespace,
                                       service_port=p.port, selector=dict(s.selector)),
-                upstream_type="kube"))
+                upstream_type="kube", use_http2=service_wants_http2(s, p, profile)))
     return out
 
 

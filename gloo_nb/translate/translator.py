@@ -14,6 +14,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
+from envoy.config.cluster.v3 import cluster_pb2
+
 from gloo_nb._gc import gc_paused
 from gloo_nb._types import Profile
 from gloo_nb.models import (
@@ -48,8 +50,9 @@ from gloo_nb.translate.envoy import (
 )
 from gloo_nb.translate.gateway import translate_gateways
 from gloo_nb.translate.proxy import Proxy, ProxyListener
-from gloo_nb.translate.reports import Reports, ResourceReport
+from gloo_nb.translate.reports import Reports, ResourceReport, multierror_text
 from gloo_nb.translate.routes import RouteId, route_id, route_match_json
+from gloo_nb.translate.upstream_options import apply_upstream_options
 
 GLOO_NAMESPACE = "gloo-system"
 DEFAULT_PROXY = "gateway-proxy"
@@ -251,14 +254,16 @@ class Translation:
 def _upstream_checks(upstreams: Sequence[Upstream], services: Sequence[Service], profile: Profile,
                      reports: Reports) -> None:
     for up in upstreams:
-        if up.static is not None:
-            for host in up.static.hosts:
-                if not host.addr:
-                    reports.add_error(up.key, "addr cannot be empty for host")
-                    reports.find(Finding(up.key, "error", "addr cannot be empty for host", up.key, layer="gloo"))
-                if not host.port:
-                    reports.add_error(up.key, "port cannot be empty for host")
-                    reports.find(Finding(up.key, "error", "port cannot be empty for host", up.key, layer="gloo"))
+        # clusters.go:computeCluster: the errors of initializeCluster, each upstream plugin and
+        # validateCluster, in that order (translate/upstream_options.py).
+        # The kube plugin's missing-Service error (current) is not applied yet: gloo_nb's inputs
+        # often omit Services, and Gloo would then drop every such cluster (services=None).
+        problems = apply_upstream_options(cluster_pb2.Cluster(), up, profile)
+        for e in problems.errors:
+            reports.add_error(up.key, e)
+            reports.find(Finding(up.key, "error", e, up.key, layer="gloo"))
+        for path, note in problems.notes:
+            reports.find(Finding(up.key, "warning", f"{path}: {note}", up.key, layer="gloo", field=path))
         kube = up.kube
         if kube is None or up.meta.name.startswith("kube-svc:"):
             continue
@@ -356,7 +361,7 @@ class Translator:
         gateways = snapshot.gateways or (helm_default_gateway(),)
         mine = [g for g in gateways if self.proxy_name in g.proxy_names]
         write_ns = settings.discovery_namespace or GLOO_NAMESPACE
-        upstreams = list(snapshot.upstreams) + fake_kube_upstreams(snapshot.services)
+        upstreams = list(snapshot.upstreams) + fake_kube_upstreams(snapshot.services, profile)
 
         reports = Reports()
         reports.accept(vs.key for vs in snapshot.virtual_services)
@@ -391,7 +396,8 @@ class Translator:
             final = ProxyTranslator(profile, upstreams, snapshot.services, gloo_reports,
                                     max_program_size=settings.regex_max_program_size).translate(proxy)
         resources = final.resources
-        clusters = {cluster_name(ResourceRef(u.meta.name, u.meta.namespace)): build_cluster(u) for u in upstreams}
+        clusters = {cluster_name(ResourceRef(u.meta.name, u.meta.namespace)): build_cluster(u, profile)
+                    for u in upstreams}
         resources.clusters = [clusters[k] for k in sorted(clusters)]
         if endpoints is None:
             endpoints = kube_endpoints_of(snapshot, profile)
@@ -402,12 +408,21 @@ class Translator:
                                if c.HasField("eds_cluster_config")]
         for rep in gloo_reports:
             if rep.key.kind == "Upstream":
+                if profile != "1.3" and rep.errors:
+                    # upstream_removing_sanitizer.go (current): an errored Upstream's cluster is
+                    # removed and its report becomes one warning, the multierror text; reports are
+                    # merged after sanitizing (envoy_translator_syncer.go:syncEnvoy). v1.3.20 merged
+                    # them before sanitizing, so 1.3 keeps the errors (Rejected).
+                    reports.add_warning(rep.key, multierror_text(rep.errors))
+                    continue
                 for e in rep.errors:
                     reports.add_error(rep.key, e)
                 for w in rep.warnings:
                     reports.add_warning(rep.key, w)
         for f in gloo_reports.findings:
             if f.resource.kind == "Upstream":
+                if profile != "1.3" and f.severity == "error" and f.message in gloo_reports.get(f.resource).errors:
+                    f = replace(f, severity="warning")
                 reports.find(f)
 
         proxy_key = ResourceKey("Proxy", write_ns, self.proxy_name)

@@ -13,6 +13,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from gloo_nb.models.codec._fields import (
+    CIRCUIT_BREAKERS,
+    COMMON_HTTP_PROTOCOL_OPTIONS,
+    CONNECTION_CONFIG,
     DELEGATE,
     DELEGATION_TYPES,
     DESTINATION,
@@ -30,12 +33,15 @@ from gloo_nb.models.codec._fields import (
     GATEWAY_TYPES,
     GLOO_OPTIONS,
     HEADER,
+    HEALTH_CHECK,
+    HTTP1_PROTOCOL_OPTIONS,
     HTTP_GATEWAY,
     INT64_MAX,
     INT64_MIN,
     INVALID_CONFIG_POLICY,
     KUBE_DESTINATION,
     KUBE_UPSTREAM,
+    LOAD_BALANCER_CONFIG,
     MATCHER,
     META,
     MULTI,
@@ -43,8 +49,10 @@ from gloo_nb.models.codec._fields import (
     OBJECT_REFERENCE,
     OPERATORS,
     OPTIONS_REFS,
+    OUTLIER_DETECTION,
     PATH_REWRITES,
     PATH_SPECIFIERS,
+    PROTOCOL_SELECTIONS,
     QUERY,
     REDIRECT,
     REDIRECT_CODES,
@@ -62,6 +70,7 @@ from gloo_nb.models.codec._fields import (
     SUBSET,
     SUBSET_SELECTOR,
     SUBSET_SPEC,
+    TCP_KEEPALIVE,
     TOP,
     UPSTREAM_SPEC,
     UPSTREAM_TYPES,
@@ -115,6 +124,7 @@ from gloo_nb.models.resources import (
     SubsetSelector,
     SubsetSpec,
     Upstream,
+    UpstreamOptions,
     ValidationSettings,
     VirtualHost,
     VirtualService,
@@ -463,6 +473,35 @@ def _static_upstream(r: Reader, value: Any, path: str) -> StaticUpstreamSpec:
                               auto_sni_rewrite=r.opt_bool(m.get("autoSniRewrite"), path, "autoSniRewrite"))
 
 
+def _upstream_options(r: Reader, s: Mapping[str, Any]) -> UpstreamOptions:
+    # Field names are checked here; values are converted (and bad ones reported on the Upstream,
+    # as Gloo does) by translate/upstream_options.py.
+    circuit = r.opt_obj(s.get("circuitBreakers"), "spec.circuitBreakers", CIRCUIT_BREAKERS)
+    conn = r.opt_obj(s.get("connectionConfig"), "spec.connectionConfig", CONNECTION_CONFIG)
+    if conn is not None:
+        r.opt_obj(conn.get("tcpKeepalive"), "spec.connectionConfig.tcpKeepalive", TCP_KEEPALIVE)
+        r.opt_obj(conn.get("commonHttpProtocolOptions"), "spec.connectionConfig.commonHttpProtocolOptions",
+                  COMMON_HTTP_PROTOCOL_OPTIONS)
+        r.opt_obj(conn.get("http1ProtocolOptions"), "spec.connectionConfig.http1ProtocolOptions",
+                  HTTP1_PROTOCOL_OPTIONS)
+    lb = r.opt_obj(s.get("loadBalancerConfig"), "spec.loadBalancerConfig", LOAD_BALANCER_CONFIG)
+    checks = tuple(r.obj(v, f"spec.healthChecks[{i}]", HEALTH_CHECK)
+                   for i, v in enumerate(r.seq(s.get("healthChecks"), "spec", "healthChecks")))
+    outlier = r.opt_obj(s.get("outlierDetection"), "spec.outlierDetection", OUTLIER_DETECTION)
+    return UpstreamOptions(
+        protocol_selection=r.enum(s.get("protocolSelection"), "spec", "protocolSelection", PROTOCOL_SELECTIONS),
+        initial_stream_window_size=r.uint32(s.get("initialStreamWindowSize"), "spec", "initialStreamWindowSize"),
+        initial_connection_window_size=r.uint32(s.get("initialConnectionWindowSize"), "spec",
+                                                "initialConnectionWindowSize"),
+        max_concurrent_streams=r.uint32(s.get("maxConcurrentStreams"), "spec", "maxConcurrentStreams"),
+        override_stream_error_on_invalid_http_message=r.opt_bool(
+            s.get("overrideStreamErrorOnInvalidHttpMessage"), "spec", "overrideStreamErrorOnInvalidHttpMessage"),
+        ignore_health_on_host_removal=r.opt_bool(s.get("ignoreHealthOnHostRemoval"), "spec",
+                                                 "ignoreHealthOnHostRemoval"),
+        circuit_breakers=circuit, connection_config=conn, load_balancer_config=lb, health_checks=checks,
+        outlier_detection=outlier, failover=r.raw(s.get("failover"), "spec", "failover"))
+
+
 def _upstream(r: Reader, spec: Any, meta: ObjectMeta, status: Mapping[str, Any] | None) -> Resource:
     s = r.opt_obj(spec, "spec", UPSTREAM_SPEC)
     if s is None:
@@ -481,7 +520,7 @@ def _upstream(r: Reader, spec: Any, meta: ObjectMeta, status: Mapping[str, Any] 
                     ssl_secret_ref=None if secret is None else _ref(r, secret, "spec.sslConfig.secretRef",
                                                                     check=False),
                     ssl_config=ssl, use_http2=r.opt_bool(s.get("useHttp2"), "spec", "useHttp2"),
-                    status=status)
+                    status=status, options=_upstream_options(r, s))
 
 
 def _settings(r: Reader, spec: Any, meta: ObjectMeta, status: Mapping[str, Any] | None) -> Resource:
@@ -544,7 +583,8 @@ def _service(r: Reader, spec: Any, meta: ObjectMeta, status: Mapping[str, Any] |
             target = r.kube_int(target, at, "targetPort", 0, 65535)
         protocol = {} if p.get("protocol") is None else {"protocol": r.string(p["protocol"], at, "protocol")}
         ports.append(ServicePort(port=r.kube_int(p["port"], at, "port", 0, 65535), target_port=target,
-                                 name=r.string(p.get("name"), at, "name"), **protocol))
+                                 name=r.string(p.get("name"), at, "name"),
+                                 app_protocol=r.opt_string(p.get("appProtocol"), at, "appProtocol"), **protocol))
     kind = {} if s.get("type") is None else {"type": r.string(s["type"], "spec", "type")}
     return Service(meta=meta, ports=tuple(ports),
                    selector=r.string_map(s.get("selector"), "spec", "selector"),

@@ -90,6 +90,40 @@ STATIC_UPSTREAM = frozenset({"hosts", "useTls", "serviceSpec", "autoSniRewrite"}
 STATIC_HOST = frozenset({"addr", "port", "sniAddr", "loadBalancingWeight", "healthCheckConfig",
                           "metadata"})
 
+# Upstream option blocks (projects/gloo/api/v1/{circuit_breaker/circuit_breaker,connection,load_balancer,
+# options/protocol/protocol}.proto and api/external/envoy/{config/core/v3/health_check,
+# api/v2/cluster/outlier_detection}.proto), union of v1.3.20 and main.
+PROTOCOL_SELECTIONS = ("USE_CONFIGURED_PROTOCOL", "USE_DOWNSTREAM_PROTOCOL")
+CIRCUIT_BREAKERS = frozenset({"maxConnections", "maxPendingRequests", "maxRequests", "maxRetries",
+                              "trackRemaining"})
+CONNECTION_CONFIG = frozenset({"maxRequestsPerConnection", "connectTimeout", "tcpKeepalive",
+                               "perConnectionBufferLimitBytes", "commonHttpProtocolOptions",
+                               "http1ProtocolOptions"})
+TCP_KEEPALIVE = frozenset({"keepaliveProbes", "keepaliveTime", "keepaliveInterval"})
+COMMON_HTTP_PROTOCOL_OPTIONS = frozenset({"idleTimeout", "maxHeadersCount", "maxStreamDuration",
+                                          "headersWithUnderscoresAction"})
+HTTP1_PROTOCOL_OPTIONS = frozenset({"enableTrailers", "properCaseHeaderKeyFormat",
+                                    "preserveCaseHeaderKeyFormat", "overrideStreamErrorOnInvalidHttpMessage"})
+LB_TYPES = OneOf("roundRobin", "leastRequest", "random", "ringHash", "maglev")
+LOAD_BALANCER_CONFIG = frozenset({"healthyPanicThreshold", "updateMergeWindow", *LB_TYPES.names,
+                                  "localityWeightedLbConfig", "useHostnameForHashing",
+                                  "closeConnectionsOnHostSetChange"})
+HEALTH_CHECKERS = OneOf("httpHealthCheck", "tcpHealthCheck", "grpcHealthCheck", "customHealthCheck")
+HEALTH_CHECK = frozenset({"timeout", "interval", "initialJitter", "intervalJitter", "intervalJitterPercent",
+                          "unhealthyThreshold", "healthyThreshold", "altPort", "reuseConnection",
+                          *HEALTH_CHECKERS.names, "noTrafficInterval", "unhealthyInterval",
+                          "unhealthyEdgeInterval", "healthyEdgeInterval", "eventLogPath", "eventService",
+                          "alwaysLogHealthCheckFailures", "tlsOptions"})
+OUTLIER_DETECTION = frozenset({
+    "consecutive5xx", "interval", "baseEjectionTime", "maxEjectionPercent", "enforcingConsecutive5xx",
+    "enforcingSuccessRate", "successRateMinimumHosts", "successRateRequestVolume", "successRateStdevFactor",
+    "consecutiveGatewayFailure", "enforcingConsecutiveGatewayFailure", "splitExternalLocalOriginErrors",
+    "consecutiveLocalOriginFailure", "enforcingConsecutiveLocalOriginFailure",
+    "enforcingLocalOriginSuccessRate", "failurePercentageThreshold", "enforcingFailurePercentage",
+    "enforcingFailurePercentageLocalOrigin", "failurePercentageMinimumHosts",
+    "failurePercentageRequestVolume", "maxEjectionTime",
+})
+
 SETTINGS_SPEC = frozenset({
     "discoveryNamespace", "watchNamespaces", "kubernetesConfigSource", "directoryConfigSource",
     "consulKvSource", "kubernetesSecretSource", "vaultSecretSource", "directorySecretSource",
