@@ -1,0 +1,244 @@
+"""Upstream options other than TLS: Envoy cluster fields, Gloo's per-Upstream errors and states.
+
+Facts transcribed from Gloo's own tests are cited by file and test name in each docstring.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from builders import GS, m, messages, route, service, to, vs
+from envoy.extensions.upstreams.http.v3 import http_protocol_options_pb2
+from google.protobuf import json_format
+
+from gloo_nb.models import ObjectMeta, Service, ServicePort
+from gloo_nb.models.codec import parse_object
+from gloo_nb.translate import translate
+from gloo_nb.translate.envoy import build_cluster
+from gloo_nb.translate.upstream_options import HTTP_PROTOCOL_OPTIONS_KEY, service_wants_http2
+
+pytestmark = pytest.mark.unit
+
+HTTP1_AND_HTTP2 = ("Both HTTP1 and HTTP2 options may only be configured with non-default "
+                   "'Upstream_USE_DOWNSTREAM_PROTOCOL' specified for Protocol Selection")
+
+
+def upstream(**spec: Any):
+    doc = {"apiVersion": "gloo.solo.io/v1", "kind": "Upstream", "metadata": {"name": "u", "namespace": GS},
+           "spec": {"static": {"hosts": [{"addr": "127.0.0.1", "port": 8080}]}, **spec}}
+    parsed = parse_object(doc)
+    assert parsed.findings == ()
+    return parsed.resource
+
+
+def cluster_json(up, profile="current") -> dict[str, Any]:
+    return json_format.MessageToDict(build_cluster(up, profile))
+
+
+def upstream_report(up, profile):
+    t = translate([up], profile)
+    return messages(t, "Upstream", GS, "u"), t
+
+
+HC = {"timeout": "1s", "interval": "2s", "healthyThreshold": 1, "unhealthyThreshold": 2,
+      "httpHealthCheck": {"path": "/healthz", "useHttp2": True, "serviceName": "svc"}}
+
+
+@pytest.mark.parametrize("profile", ["1.3", "current"])
+def test_health_check_is_copied_to_the_cluster(profile):
+    """api_conversion/health_check.go:ToEnvoyHealthCheck: useHttp2 -> codec HTTP2, serviceName -> prefix matcher."""
+    c = cluster_json(upstream(healthChecks=[HC]), profile)
+    assert c["healthChecks"] == [{"timeout": "1s", "interval": "2s", "healthyThreshold": 1, "unhealthyThreshold": 2,
+                                  "httpHealthCheck": {"path": "/healthz", "codecClientType": "HTTP2",
+                                                      "serviceNameMatcher": {"prefix": "svc"}}}]
+
+
+@pytest.mark.parametrize(("missing", "name"), [("healthyThreshold", "HealthyThreshold"),
+                                                ("unhealthyThreshold", "UnhealthyThreshold"),
+                                                ("httpHealthCheck", "HealthChecker")])
+def test_health_check_without_a_required_field_is_an_upstream_error(missing, name):
+    """clusters.go:createHealthCheckConfig: NilFieldError, the upstream is Rejected in 1.3 and Warning in current."""
+    hc = {k: v for k, v in HC.items() if k != missing}
+    text = f"The field HealthCheck[0].{name} cannot be nil"
+    rep13, _ = upstream_report(upstream(healthChecks=[hc]), "1.3")
+    assert rep13.state == "Rejected" and rep13.errors == [text]
+    rep, t = upstream_report(upstream(healthChecks=[hc]), "current")
+    assert rep.state == "Warning" and rep.warnings == [f"1 error occurred:\n\t* {text}\n\n"]
+    # UpstreamRemovingSanitizer: the errored upstream's cluster is not served.
+    assert "u_gloo-system" not in [c.name for c in t.envoy.clusters]
+
+
+def test_outlier_detection_and_its_nil_interval_message_per_profile():
+    """clusters.go:createOutlierDetectionConfig (v1.3.20 and main differ in the field name)."""
+    od = {"interval": "10s", "consecutive5xx": 3, "baseEjectionTime": "30s", "maxEjectionPercent": 50}
+    assert cluster_json(upstream(outlierDetection=od))["outlierDetection"] == {
+        "interval": "10s", "consecutive5xx": 3, "baseEjectionTime": "30s", "maxEjectionPercent": 50}
+    rep13, _ = upstream_report(upstream(outlierDetection={"consecutive5xx": 3}), "1.3")
+    assert rep13.errors == ["The field OutlierDetection.HealthChecker cannot be nil"]
+    rep, _ = upstream_report(upstream(outlierDetection={"consecutive5xx": 3}), "current")
+    assert rep.warnings == ["1 error occurred:\n\t* The field OutlierDetection.HealthChecker.Interval cannot be nil\n\n"]
+
+
+def test_circuit_breakers_become_one_threshold():
+    """clusters.go:getCircuitBreakers: one threshold; trackRemaining is not copied."""
+    c = cluster_json(upstream(circuitBreakers={"maxConnections": 10, "maxRequests": {"value": 20},
+                                               "trackRemaining": True}))
+    assert c["circuitBreakers"] == {"thresholds": [{"maxConnections": 10, "maxRequests": 20}]}
+
+
+def test_load_balancer_config():
+    """plugins/loadbalancer/plugin.go:ProcessUpstream."""
+    c = cluster_json(upstream(loadBalancerConfig={"healthyPanicThreshold": 40, "updateMergeWindow": "2s",
+                                                  "leastRequest": {"choiceCount": 4}}))
+    assert c["lbPolicy"] == "LEAST_REQUEST"
+    assert c["leastRequestLbConfig"] == {"choiceCount": 4}
+    assert c["commonLbConfig"] == {"healthyPanicThreshold": {"value": 40.0}, "updateMergeWindow": "2s"}
+    ring = cluster_json(upstream(loadBalancerConfig={"ringHash": {"ringHashConfig": {"maximumRingSize": 2048}}}))
+    assert ring["lbPolicy"] == "RING_HASH" and ring["ringHashLbConfig"] == {"maximumRingSize": "2048"}
+    assert cluster_json(upstream(loadBalancerConfig={"maglev": {}}))["lbPolicy"] == "MAGLEV"
+
+
+@pytest.mark.parametrize("profile", ["1.3", "current"])
+def test_connection_config(profile):
+    """plugins/upstreamconn/plugin.go: keepalive durations are rounded up to whole seconds (roundToSecond)."""
+    cfg = {"maxRequestsPerConnection": 7, "connectTimeout": "2s",
+           "tcpKeepalive": {"keepaliveProbes": 3, "keepaliveTime": "60s", "keepaliveInterval": "1.2s"},
+           "perConnectionBufferLimitBytes": 4096}
+    c = cluster_json(upstream(connectionConfig=cfg), profile)
+    assert c["connectTimeout"] == "2s" and c["maxRequestsPerConnection"] == 7
+    assert c["upstreamConnectionOptions"] == {"tcpKeepalive": {"keepaliveProbes": 3, "keepaliveTime": 60,
+                                                               "keepaliveInterval": 2}}
+    # perConnectionBufferLimitBytes came after v1.3.20.
+    assert ("perConnectionBufferLimitBytes" in c) is (profile == "current")
+
+
+def test_use_http2_in_1_3_is_the_cluster_field_only():
+    """v1.3.20 clusters.go:getHttp2ptions; the protocoloptions plugin did not exist."""
+    c = cluster_json(upstream(useHttp2=True, initialStreamWindowSize=70000), "1.3")
+    assert c["http2ProtocolOptions"] == {} and "typedExtensionProtocolOptions" not in c
+
+
+def test_use_http2_in_current_writes_typed_extension_protocol_options():
+    """protocoloptions/plugin_test.go "should accept valid values for all http2 connection settings"."""
+    up = upstream(useHttp2=True, maxConcurrentStreams=1234, initialStreamWindowSize=268435457,
+                  initialConnectionWindowSize=65535, overrideStreamErrorOnInvalidHttpMessage=True)
+    c = build_cluster(up, "current")
+    opts = http_protocol_options_pb2.HttpProtocolOptions()
+    assert c.typed_extension_protocol_options[HTTP_PROTOCOL_OPTIONS_KEY].Unpack(opts)
+    h2 = opts.explicit_http_config.http2_protocol_options
+    assert (h2.max_concurrent_streams.value, h2.initial_stream_window_size.value,
+            h2.initial_connection_window_size.value) == (1234, 268435457, 65535)
+    assert h2.override_stream_error_on_invalid_http_message.value is True
+    assert c.HasField("http2_protocol_options")  # clusters.go:getHttp2options still sets it
+
+
+def test_use_downstream_protocol_carries_http1_options():
+    """protocoloptions/plugin_test.go "should unpack Http1ProtocolOptions to envoy object"."""
+    up = upstream(useHttp2=True, protocolSelection="USE_DOWNSTREAM_PROTOCOL",
+                  connectionConfig={"http1ProtocolOptions": {"enableTrailers": True}})
+    c = build_cluster(up, "current")
+    opts = http_protocol_options_pb2.HttpProtocolOptions()
+    c.typed_extension_protocol_options[HTTP_PROTOCOL_OPTIONS_KEY].Unpack(opts)
+    assert opts.use_downstream_protocol_config.http_protocol_options.enable_trailers is True
+    assert c.protocol_selection == c.USE_DOWNSTREAM_PROTOCOL
+
+
+def test_http1_and_http2_with_configured_protocol_is_an_error():
+    """protocoloptions/plugin_test.go "Should only deny configuration if (1) useHttp2 is true AND ..."."""
+    bad = upstream(useHttp2=True, connectionConfig={"http1ProtocolOptions": {}})
+    rep, _ = upstream_report(bad, "current")
+    assert rep.warnings == [f"1 error occurred:\n\t* {HTTP1_AND_HTTP2}\n\n"]
+    ok, _ = upstream_report(upstream(useHttp2=False, connectionConfig={"http1ProtocolOptions": {}}), "current")
+    assert ok.state == "Accepted"
+
+
+@pytest.mark.parametrize(("field", "value", "text"), [
+    ("initialConnectionWindowSize", 65534, "Invalid Initial Connection Window Size: 65534"),
+    ("initialStreamWindowSize", 2147483648, "Invalid Initial Stream Window Size: 2147483648"),
+    ("maxConcurrentStreams", 0, "Invalid Max Concurrent Streams Size: 0"),
+])
+def test_window_sizes_are_checked_only_with_http2(field, value, text):
+    """protocoloptions/plugin_test.go "should not accept connection streams that are too small/large"
+    and "should not use window sizes if UseHttp2 is not true"."""
+    rep, _ = upstream_report(upstream(useHttp2=True, **{field: value}), "current")
+    assert rep.warnings == [f"1 error occurred:\n\t* {text}\n\n"]
+    rep, _ = upstream_report(upstream(**{field: value}), "current")
+    assert rep.state == "Accepted"
+
+
+def test_ignore_health_on_host_removal_is_current_only():
+    assert cluster_json(upstream(ignoreHealthOnHostRemoval=True))["ignoreHealthOnHostRemoval"] is True
+    rep, t = upstream_report(upstream(ignoreHealthOnHostRemoval=True), "1.3")
+    assert "ignoreHealthOnHostRemoval" not in cluster_json(upstream(ignoreHealthOnHostRemoval=True), "1.3")
+    assert any(f.field == "spec.ignoreHealthOnHostRemoval" for f in t.findings)
+
+
+def test_failover_is_reported_as_not_modelled():
+    _, t = upstream_report(upstream(failover={"prioritizedLocalities": []}), "current")
+    (f,) = [f for f in t.findings if f.field == "spec.failover"]
+    assert f.severity == "warning" and "Enterprise" in f.message
+
+
+def _svc(port_name="http", annotations=None, app_protocol=None) -> tuple[Service, ServicePort]:
+    port = ServicePort(port=80, name=port_name, app_protocol=app_protocol)
+    return Service(meta=ObjectMeta("s", "default", annotations=annotations or {}), ports=(port,)), port
+
+
+@pytest.mark.parametrize(("name", "annotations", "app", "cur", "v13"), [
+    ("http", None, None, None, False),
+    ("grpc-api", None, None, True, True),
+    ("h2c", None, None, True, True),
+    ("http2", None, None, True, True),
+    ("web", None, "kubernetes.io/h2c", True, False),
+    ("web", None, "grpc-web", True, False),
+    ("grpc", {"gloo.solo.io/h2_service": "false"}, None, False, False),
+    ("web", {"gloo.solo.io/h2_service": "true"}, None, True, True),
+])
+def test_service_http2_rules(name, annotations, app, cur, v13):
+    """serviceconverter/use_http2_annotation_converter.go (main and v1.3.20)."""
+    svc, port = _svc(name, annotations, app)
+    assert service_wants_http2(svc, port, "current") is cur
+    assert service_wants_http2(svc, port, "1.3") is v13
+
+
+def test_kube_destination_to_a_grpc_port_gets_http2():
+    grpc = parse_object({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "g", "namespace": GS},
+                         "spec": {"ports": [{"name": "grpc", "port": 9000}]}}).resource
+    t = translate([vs("app", route(m("/"), action=to("echo"))), grpc], "current")
+    (c,) = [c for c in t.envoy.clusters if c.name == "kube-svc:gloo-system-g-9000_gloo-system"]
+    assert c.HasField("http2_protocol_options") and HTTP_PROTOCOL_OPTIONS_KEY in c.typed_extension_protocol_options
+    assert service  # the builders' Service helper stays the way to write plain Services
+
+
+@pytest.mark.parametrize("profile", ["1.3", "current"])
+def test_static_host_without_port(profile):
+    """plugins/static/plugin.go: "port cannot be empty for host"; validateCluster then finds no endpoints.
+    Current's UpstreamRemovingSanitizer makes it a Warning (the cluster is dropped); 1.3 Rejects."""
+    doc = {"apiVersion": "gloo.solo.io/v1", "kind": "Upstream", "metadata": {"name": "u", "namespace": GS},
+           "spec": {"static": {"hosts": [{"addr": "example.com"}]}}}
+    rep, t = upstream_report(parse_object(doc).resource, profile)
+    errors = ["port cannot be empty for host",
+              "cluster was configured improperly by one or more plugins: cluster type STATIC specified but "
+              "LoadAssignment was empty"]
+    if profile == "1.3":
+        assert rep.state == "Rejected" and rep.errors == errors
+    else:
+        assert rep.state == "Warning" and rep.errors == []
+        assert rep.warnings == ["2 errors occurred:\n\t* " + "\n\t* ".join(errors) + "\n\n"]
+        assert {f.severity for f in t.findings if f.resource == rep.key} == {"warning"}
+
+
+def test_a_bad_second_host_stops_the_plugin_but_keeps_the_load_assignment():
+    """plugins/static/plugin.go returns at the first bad host; the first host already started the
+    load assignment, so validateCluster has nothing to say."""
+    doc = {"apiVersion": "gloo.solo.io/v1", "kind": "Upstream", "metadata": {"name": "u", "namespace": GS},
+           "spec": {"static": {"hosts": [{"addr": "1.2.3.4", "port": 80}, {"addr": "", "port": 0}]}}}
+    rep, _ = upstream_report(parse_object(doc).resource, "1.3")
+    assert rep.errors == ["addr cannot be empty for host"]
+
+
+def test_bad_values_are_findings_naming_the_field():
+    _, t = upstream_report(upstream(healthChecks=[{**HC, "timeout": "1m"}]), "current")
+    (f,) = [f for f in t.findings if f.field == "spec.healthChecks[0].timeout"]
+    assert "expected a duration" in f.message
