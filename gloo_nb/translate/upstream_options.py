@@ -192,6 +192,7 @@ def _health_checks(up: Upstream, profile: Profile, problems: OptionProblems) -> 
                 problems.errors.append("method CONNECT is not allowed on http health checkers")
                 return []
             http = env.http_health_check
+            http.SetInParent()
             http.host = str(body.get("host", "") or "")
             http.path = str(body.get("path", "") or "")
             for h in body.get("requestHeadersToRemove") or ():
@@ -228,6 +229,7 @@ def _health_checks(up: Upstream, profile: Profile, problems: OptionProblems) -> 
                                   if key != "responseAssertions" else "not modelled: Gloo Enterprise advanced_http"))
         elif checker == "tcpHealthCheck":
             tcp = env.tcp_health_check
+            tcp.SetInParent()
             send = body.get("send")
             if isinstance(send, Mapping):
                 _payload(send, tcp.send)
@@ -236,6 +238,7 @@ def _health_checks(up: Upstream, profile: Profile, problems: OptionProblems) -> 
                     _payload(p, tcp.receive.add())
         elif checker == "grpcHealthCheck":
             grpc = env.grpc_health_check
+            grpc.SetInParent()
             grpc.service_name = str(body.get("serviceName", "") or "")
             grpc.authority = str(body.get("authority", "") or "")
             if body.get("initialMetadata"):

@@ -77,7 +77,8 @@ def test_outlier_detection_and_its_nil_interval_message_per_profile():
     rep13, _ = upstream_report(upstream(outlierDetection={"consecutive5xx": 3}), "1.3")
     assert rep13.errors == ["The field OutlierDetection.HealthChecker cannot be nil"]
     rep, _ = upstream_report(upstream(outlierDetection={"consecutive5xx": 3}), "current")
-    assert rep.warnings == ["1 error occurred:\n\t* The field OutlierDetection.HealthChecker.Interval cannot be nil\n\n"]
+    text = "The field OutlierDetection.HealthChecker.Interval cannot be nil"
+    assert rep.warnings == [f"1 error occurred:\n\t* {text}\n\n"]
 
 
 def test_circuit_breakers_become_one_threshold():
