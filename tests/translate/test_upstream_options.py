@@ -243,3 +243,17 @@ def test_bad_values_are_findings_naming_the_field():
     _, t = upstream_report(upstream(healthChecks=[{**HC, "timeout": "1m"}]), "current")
     (f,) = [f for f in t.findings if f.field == "spec.healthChecks[0].timeout"]
     assert "expected a duration" in f.message
+
+
+def test_text_tables_show_cluster_settings_for_tuned_upstreams_only():
+    from gloo_nb.translate.render import render
+    from gloo_nb.translate.tables import render_text
+
+    tuned = upstream(healthChecks=[HC], outlierDetection={"interval": "10s", "consecutive5xx": 3},
+                     circuitBreakers={"maxConnections": 10})
+    text = render_text(render(translate([tuned], "current")))
+    assert "Cluster settings" in text
+    line = next(ln for ln in text.splitlines() if ln.strip().startswith("u_gloo-system"))
+    assert "health http /healthz every 2s" in line and "outlier detection every 10s, 3 x 5xx" in line
+    assert "circuit breakers Connections 10" in line
+    assert "Cluster settings" not in render_text(render(translate([upstream()], "current")))
