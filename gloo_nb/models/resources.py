@@ -661,6 +661,11 @@ class UpstreamOptions:
         health_checks: ``healthChecks`` entries, as written.
         outlier_detection: ``outlierDetection``, as written.
         failover: ``failover``, as written (Gloo Enterprise only).
+        dns_refresh_rate: ``dnsRefreshRate`` (a protobuf JSON duration), as written.
+        respect_dns_ttl: ``respectDnsTtl``.
+        preconnect_policy: ``preconnectPolicy``, as written.
+        unmodelled: Paths (under ``spec``) of the set fields whose effect gloo_nb does not
+            reproduce (``proxyProtocolVersion``, ``static.hosts[0].metadata``...), for findings.
     """
 
     protocol_selection: str | None = None
@@ -675,6 +680,10 @@ class UpstreamOptions:
     health_checks: tuple[Mapping[str, Any], ...] = ()
     outlier_detection: Mapping[str, Any] | None = None
     failover: Mapping[str, Any] | None = None
+    dns_refresh_rate: str | Mapping[str, Any] | None = None
+    respect_dns_ttl: bool | None = None
+    preconnect_policy: Mapping[str, Any] | None = None
+    unmodelled: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -34,6 +34,7 @@ from gloo_nb.models import (
     ResourceRef,
     Service,
     Upstream,
+    UpstreamOptions,
 )
 from gloo_nb.translate.proxy import Proxy, ProxyRoute, ProxyVirtualHost
 from gloo_nb.translate.reports import Reports
@@ -706,8 +707,12 @@ def upstream_hash(upstream: Upstream) -> str:
     Returns:
         A decimal uint64, as Gloo prints it in EDS service names.
     """
-    digest = hashlib.blake2b(repr((upstream.kube, upstream.static, upstream.upstream_type)).encode(),
-                             digest_size=8).digest()
+    spec: tuple[object, ...] = (upstream.kube, upstream.static, upstream.upstream_type)
+    if upstream.options != UpstreamOptions() or upstream.use_http2:
+        # Gloo hashes the whole spec; options join the key only when set, so the EDS names of
+        # upstreams without options stay what they were.
+        spec = (*spec, upstream.options, upstream.use_http2)
+    digest = hashlib.blake2b(repr(spec).encode(), digest_size=8).digest()
     return str(int.from_bytes(digest, "big"))
 
 

@@ -262,6 +262,11 @@ def _upstream_checks(upstreams: Sequence[Upstream], services: Sequence[Service],
         for e in problems.errors:
             reports.add_error(up.key, e)
             reports.find(Finding(up.key, "error", e, up.key, layer="gloo"))
+        for w in problems.warnings:
+            # computeClusters: a *translator.Warning is AddWarning, so the Upstream is Warning and
+            # keeps its cluster.
+            reports.add_warning(up.key, w)
+            reports.find(Finding(up.key, "warning", w, up.key, layer="gloo"))
         for path, note in problems.notes:
             reports.find(Finding(up.key, "warning", f"{path}: {note}", up.key, layer="gloo", field=path))
         kube = up.kube

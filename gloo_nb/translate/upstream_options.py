@@ -21,6 +21,7 @@ findings, never dropped.
 from __future__ import annotations
 
 import base64
+import ipaddress
 import math
 import re
 from collections.abc import Mapping, Sequence
@@ -57,11 +58,14 @@ class OptionProblems:
 
     Attributes:
         errors: Gloo's own errors for the Upstream, exact texts, in Gloo's order.
+        warnings: Gloo's ``translator.Warning`` problems (current): reported as warnings, the
+            cluster is kept.
         notes: ``(field path, text)`` for values gloo_nb cannot convert or features it does not
             model; the caller lists them as findings.
     """
 
     errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
     notes: list[tuple[str, str]] = field(default_factory=list)
 
 
@@ -531,6 +535,83 @@ def _kube_service(up: Upstream, services: Sequence[Service] | None, problems: Op
         f"'{kube.service_name}' which does not exist in namespace '{kube.service_namespace}'")
 
 
+def _go_float(value: float) -> str:
+    # Go's %v for a float64: shortest representation, no trailing ".0".
+    text = repr(float(value))
+    return text[:-2] if text.endswith(".0") else text
+
+
+def _preconnect(up: Upstream, cluster: cluster_pb2.Cluster, problems: OptionProblems) -> None:
+    # clusters.go:getPreconnectPolicy (current). Its second message prints the per-upstream ratio
+    # (0 when unset), not the predictive one: Gloo's own slip, copied.
+    policy = up.options.preconnect_policy
+    if policy is None:
+        return
+    at = "spec.preconnectPolicy"
+    per = _number(policy.get("perUpstreamPreconnectRatio"), f"{at}.perUpstreamPreconnectRatio", problems.notes,
+                  integer=False, low=-math.inf, high=math.inf)
+    pred = _number(policy.get("predictivePreconnectRatio"), f"{at}.predictivePreconnectRatio", problems.notes,
+                   integer=False, low=-math.inf, high=math.inf)
+    bad = []
+    if per is not None and not 1 <= per <= 3:
+        bad.append(f"perupstream must be between 1 and 3 if set, it was: {_go_float(per)}")
+    if pred is not None and not 1 <= pred <= 3:
+        bad.append(f"predictive must be between 1 and 3 if set, it was: {_go_float(per or 0)}")
+    if bad:
+        problems.errors.append("invalid preconnect policy: " + "; ".join(bad))
+        return
+    if per is not None:
+        cluster.preconnect_policy.per_upstream_preconnect_ratio.value = per
+    if pred is not None:
+        cluster.preconnect_policy.predictive_preconnect_ratio.value = pred
+    cluster.preconnect_policy.SetInParent()
+
+
+def _dns_refresh_rate(up: Upstream, cluster: cluster_pb2.Cluster, problems: OptionProblems) -> bool:
+    # clusters.go:getDnsRefreshRate (current): below 1ms is a translator.Warning (the cluster is
+    # kept, without the rate). %s of the minimum prints the Duration message's protobuf text.
+    rate = _duration(up.options.dns_refresh_rate, "spec.dnsRefreshRate", problems.notes)
+    if rate is None:
+        return False
+    if rate.ToNanoseconds() < 1_000_000:
+        problems.warnings.append("dnsRefreshRate was set below minimum requirement (nanos:1000000), "
+                                 "ignoring configuration")
+        return False
+    cluster.dns_refresh_rate.CopyFrom(rate)
+    return True
+
+
+def _cluster_type(up: Upstream) -> str:
+    # The type plugins leave on the cluster: static -> STATIC, STRICT_DNS with a host name
+    # (net.ParseIP fails); kube (and gloo_nb's fallback for other types) -> EDS.
+    if up.static is not None:
+        return "STRICT_DNS" if any(not _is_ip(h.addr) for h in up.static.hosts) else "STATIC"
+    return "EDS"
+
+
+def _is_ip(addr: str) -> bool:
+    try:
+        ipaddress.ip_address(addr)
+    except ValueError:
+        return False
+    return True
+
+
+def _static_endpoint_details(up: Upstream, cluster: cluster_pb2.Cluster) -> None:
+    # plugins/static/plugin.go (current): each endpoint carries the host as `hostname` and a
+    # health_check_config whose hostname is the first health check's HTTP host, else the address.
+    # (v1.3.20 set neither.) The transport-socket-match metadata is TLS's business.
+    if up.static is None or not cluster.load_assignment.endpoints:
+        return
+    first = up.options.health_checks[0] if up.options.health_checks else {}
+    http = first.get("httpHealthCheck") if isinstance(first, Mapping) else None
+    hc_host = http.get("host") if isinstance(http, Mapping) else None
+    endpoints = cluster.load_assignment.endpoints[0].lb_endpoints
+    for host, ep in zip(up.static.hosts, endpoints, strict=False):
+        ep.endpoint.hostname = host.addr
+        ep.endpoint.health_check_config.hostname = hc_host if isinstance(hc_host, str) and hc_host else host.addr
+
+
 # --- entry points -----------------------------------------------------------------------
 
 
@@ -558,6 +639,12 @@ def apply_upstream_options(cluster: cluster_pb2.Cluster, upstream: Upstream, pro
     outlier = _outlier_detection(upstream, profile, problems)
     if outlier is not None:
         cluster.outlier_detection.CopyFrom(outlier)
+    dns_rate = False
+    if current:
+        _preconnect(upstream, cluster, problems)
+        dns_rate = _dns_refresh_rate(upstream, cluster, problems)
+        if opts.respect_dns_ttl:
+            cluster.respect_dns_ttl = True
     breakers = _circuit_breakers(upstream, problems)
     if breakers is not None:
         cluster.circuit_breakers.CopyFrom(breakers)
@@ -573,7 +660,9 @@ def apply_upstream_options(cluster: cluster_pb2.Cluster, upstream: Upstream, pro
                             ("ignoreHealthOnHostRemoval", opts.ignore_health_on_host_removal),
                             ("initialStreamWindowSize", opts.initial_stream_window_size),
                             ("initialConnectionWindowSize", opts.initial_connection_window_size),
-                            ("maxConcurrentStreams", opts.max_concurrent_streams)):
+                            ("maxConcurrentStreams", opts.max_concurrent_streams),
+                            ("dnsRefreshRate", opts.dns_refresh_rate), ("respectDnsTtl", opts.respect_dns_ttl),
+                            ("preconnectPolicy", opts.preconnect_policy)):
             if value is not None:
                 problems.notes.append((f"spec.{name}", "Gloo 1.3 has no such field: ignored"))
     # plugins, in registry order
@@ -583,14 +672,26 @@ def apply_upstream_options(cluster: cluster_pb2.Cluster, upstream: Upstream, pro
     if current:
         _protocol_options(upstream, cluster, problems)
         _kube_service(upstream, services, problems)
+    if current and started:
+        _static_endpoint_details(upstream, cluster)
+    for name in opts.unmodelled:
+        problems.notes.append((f"spec.{name}", "not modelled: gloo_nb does not reproduce its effect on Envoy"))
+    if upstream.upstream_type not in ("", "kube", "static"):
+        problems.notes.append((f"spec.{upstream.upstream_type}",
+                               f"not modelled: gloo_nb gives {upstream.upstream_type} upstreams an EDS cluster "
+                               "without endpoints"))
     if opts.failover is not None:
         problems.notes.append(("spec.failover", "not modelled: failover is a Gloo Enterprise feature (open-source "
                                                 "Gloo has no failover plugin)"))
     # validateCluster
+    kind = _cluster_type(upstream)
     if upstream.static is not None and not started:
         # The static plugin set STATIC before it stopped. v1.3.20 also printed the whole cluster
         # (`...plugins: %v`) before the cause, which gloo_nb does not reproduce: both profiles get
         # current's text.
         problems.errors.append("cluster was configured improperly by one or more plugins: "
                                "cluster type STATIC specified but LoadAssignment was empty")
+    elif dns_rate and kind not in ("STRICT_DNS", "LOGICAL_DNS"):
+        problems.errors.append("cluster was configured improperly by one or more plugins: DnsRefreshRate is only "
+                               f"valid with STRICT_DNS or LOGICAL_DNS cluster type, found {kind}")
     return problems

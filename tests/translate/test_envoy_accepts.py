@@ -614,6 +614,11 @@ _OPTION_UPSTREAMS: dict[str, dict[str, object]] = {
                                                            "properCaseHeaderKeyFormat": True}}},
     "h2": {"useHttp2": True, "maxConcurrentStreams": 100, "initialStreamWindowSize": 268435457,
            "initialConnectionWindowSize": 65535, "overrideStreamErrorOnInvalidHttpMessage": True},
+    "preconnect": {"preconnectPolicy": {"perUpstreamPreconnectRatio": 1.5, "predictivePreconnectRatio": 2}},
+    "dns": {"static": {"hosts": [{"addr": "localhost", "port": 8080}, {"addr": "example.com", "port": 80}]},
+            "dnsRefreshRate": "5s", "respectDnsTtl": True,
+            "healthChecks": [{"timeout": "1s", "interval": "2s", "healthyThreshold": 1, "unhealthyThreshold": 1,
+                              "httpHealthCheck": {"path": "/", "host": "hc.example"}}]},
     "h2-downstream": {"useHttp2": True, "protocolSelection": "USE_DOWNSTREAM_PROTOCOL",
                       "connectionConfig": {"http1ProtocolOptions": {"preserveCaseHeaderKeyFormat": True}}},
 }

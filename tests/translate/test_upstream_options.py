@@ -257,3 +257,80 @@ def test_text_tables_show_cluster_settings_for_tuned_upstreams_only():
     assert "health http /healthz every 2s" in line and "outlier detection every 10s, 3 x 5xx" in line
     assert "circuit breakers Connections 10" in line
     assert "Cluster settings" not in render_text(render(translate([upstream()], "current")))
+
+
+def _static(addr: str, **spec: Any):
+    doc = {"apiVersion": "gloo.solo.io/v1", "kind": "Upstream", "metadata": {"name": "u", "namespace": GS},
+           "spec": {"static": {"hosts": [{"addr": addr, "port": 8080}]}, **spec}}
+    return parse_object(doc).resource
+
+
+def test_dns_refresh_rate_below_a_millisecond_is_a_warning_and_the_cluster_stays():
+    """translator_test.go DescribeTable "Sets DnsRefreshRate on Cluster", entry "Static, DsnRefreshRate=0":
+    a translator.Warning, so the Upstream is Warning (not Rejected) and its cluster is served without the rate."""
+    rep, t = upstream_report(_static("example.com", dnsRefreshRate="0s"), "current")
+    assert rep.state == "Warning" and rep.errors == []
+    assert rep.warnings == ["dnsRefreshRate was set below minimum requirement (nanos:1000000), ignoring configuration"]
+    (c,) = [c for c in t.envoy.clusters if c.name == "u_gloo-system"]
+    assert not c.HasField("dns_refresh_rate")
+
+
+def test_dns_refresh_rate_on_a_dns_cluster_and_on_an_eds_one():
+    """translator_test.go entries "Static, DsnRefreshRate valid" and "Eds, DsnRefreshRate valid"."""
+    rep, t = upstream_report(_static("example.com", dnsRefreshRate="1s"), "current")
+    assert rep.state == "Accepted"
+    (c,) = [c for c in t.envoy.clusters if c.name == "u_gloo-system"]
+    assert c.dns_refresh_rate.seconds == 1
+    meta = {"name": "u", "namespace": GS}
+    kube = parse_object({"apiVersion": "gloo.solo.io/v1", "kind": "Upstream", "metadata": meta,
+                         "spec": {"kube": {"serviceName": "s", "serviceNamespace": GS, "servicePort": 80},
+                                  "dnsRefreshRate": "1s"}}).resource
+    rep, _ = upstream_report(kube, "current")
+    assert rep.warnings == ["1 error occurred:\n\t* cluster was configured improperly by one or more plugins: "
+                            "DnsRefreshRate is only valid with STRICT_DNS or LOGICAL_DNS cluster type, found EDS\n\n"]
+
+
+@pytest.mark.parametrize(("policy", "text"), [
+    ({"perUpstreamPreconnectRatio": 0.5}, "invalid preconnect policy: perupstream must be between 1 and 3 if set, "
+                                          "it was: 0.5"),
+    ({"perUpstreamPreconnectRatio": 1, "predictivePreconnectRatio": 1000},
+     "invalid preconnect policy: predictive must be between 1 and 3 if set, it was: 1"),
+])
+def test_invalid_preconnect_policy(policy, text):
+    """translator_test.go "When invalid perupstream" / "When valid perupstream but invalid predictive"
+    (the second message prints the per-upstream ratio, as clusters.go:getPreconnectPolicy does)."""
+    rep, _ = upstream_report(upstream(preconnectPolicy=policy), "current")
+    assert rep.warnings == [f"1 error occurred:\n\t* {text}\n\n"]
+
+
+def test_valid_preconnect_policy_and_respect_dns_ttl():
+    """translator_test.go "When valid"."""
+    c = cluster_json(upstream(preconnectPolicy={"perUpstreamPreconnectRatio": 1, "predictivePreconnectRatio": 2},
+                              respectDnsTtl=True))
+    assert c["preconnectPolicy"] == {"perUpstreamPreconnectRatio": 1.0, "predictivePreconnectRatio": 2.0}
+    assert c["respectDnsTtl"] is True
+    assert "preconnectPolicy" not in cluster_json(upstream(preconnectPolicy={"perUpstreamPreconnectRatio": 1}), "1.3")
+
+
+def test_static_endpoints_carry_hostname_and_health_check_host_in_current():
+    """plugins/static/plugin.go (main): endpoint hostname, and health_check_config.hostname from the
+    first health check's HTTP host; v1.3.20 set neither."""
+    up = _static("example.com", healthChecks=[{**HC, "httpHealthCheck": {"path": "/", "host": "hc.example"}}])
+    (ep,) = cluster_json(up)["loadAssignment"]["endpoints"][0]["lbEndpoints"]
+    assert ep["endpoint"]["hostname"] == "example.com"
+    assert ep["endpoint"]["healthCheckConfig"] == {"hostname": "hc.example"}
+    (ep13,) = cluster_json(up, "1.3")["loadAssignment"]["endpoints"][0]["lbEndpoints"]
+    assert "hostname" not in ep13["endpoint"]
+
+
+def test_unmodelled_upstream_fields_are_findings():
+    doc = {"apiVersion": "gloo.solo.io/v1", "kind": "Upstream", "metadata": {"name": "u", "namespace": GS},
+           "spec": {"static": {"hosts": [{"addr": "1.2.3.4", "port": 80, "metadata": {"f": {"k": "v"}}}]},
+                    "proxyProtocolVersion": "V1", "httpProxyHostname": "proxy:8080"}}
+    _, t = upstream_report(parse_object(doc).resource, "current")
+    assert {f.field for f in t.findings} >= {"spec.proxyProtocolVersion", "spec.httpProxyHostname",
+                                             "spec.static.hosts[0].metadata"}
+    aws = parse_object({"apiVersion": "gloo.solo.io/v1", "kind": "Upstream", "metadata": {"name": "u", "namespace": GS},
+                        "spec": {"aws": {"region": "us-east-1"}}}).resource
+    _, t = upstream_report(aws, "current")
+    assert any(f.field == "spec.aws" and "not modelled" in f.message for f in t.findings)

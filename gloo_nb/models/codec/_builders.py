@@ -52,6 +52,7 @@ from gloo_nb.models.codec._fields import (
     OUTLIER_DETECTION,
     PATH_REWRITES,
     PATH_SPECIFIERS,
+    PRECONNECT_POLICY,
     PROTOCOL_SELECTIONS,
     QUERY,
     REDIRECT,
@@ -72,6 +73,7 @@ from gloo_nb.models.codec._fields import (
     SUBSET_SPEC,
     TCP_KEEPALIVE,
     TOP,
+    UNMODELLED_UPSTREAM_FIELDS,
     UPSTREAM_SPEC,
     UPSTREAM_TYPES,
     VALIDATION,
@@ -499,7 +501,23 @@ def _upstream_options(r: Reader, s: Mapping[str, Any]) -> UpstreamOptions:
         ignore_health_on_host_removal=r.opt_bool(s.get("ignoreHealthOnHostRemoval"), "spec",
                                                  "ignoreHealthOnHostRemoval"),
         circuit_breakers=circuit, connection_config=conn, load_balancer_config=lb, health_checks=checks,
-        outlier_detection=outlier, failover=r.raw(s.get("failover"), "spec", "failover"))
+        outlier_detection=outlier, failover=r.raw(s.get("failover"), "spec", "failover"),
+        dns_refresh_rate=s.get("dnsRefreshRate"),
+        respect_dns_ttl=r.opt_bool(s.get("respectDnsTtl"), "spec", "respectDnsTtl"),
+        preconnect_policy=r.opt_obj(s.get("preconnectPolicy"), "spec.preconnectPolicy", PRECONNECT_POLICY),
+        unmodelled=(*(k for k in UNMODELLED_UPSTREAM_FIELDS if s.get(k) is not None), *_static_host_extras(s)))
+
+
+def _static_host_extras(s: Mapping[str, Any]) -> list[str]:
+    # static.hosts[].healthCheckConfig / metadata become endpoint metadata (Gloo's advanced_http
+    # health checker, user filter metadata) that gloo_nb does not write.
+    static = s.get("static")
+    hosts = static.get("hosts") if isinstance(static, Mapping) else None
+    out = []
+    for i, h in enumerate(hosts if isinstance(hosts, list) else ()):
+        if isinstance(h, Mapping):
+            out += [f"static.hosts[{i}].{k}" for k in ("healthCheckConfig", "metadata") if h.get(k) is not None]
+    return out
 
 
 def _upstream(r: Reader, spec: Any, meta: ObjectMeta, status: Mapping[str, Any] | None) -> Resource:

@@ -124,6 +124,12 @@ OUTLIER_DETECTION = frozenset({
     "failurePercentageRequestVolume", "maxEjectionTime",
 })
 
+PRECONNECT_POLICY = frozenset({"perUpstreamPreconnectRatio", "predictivePreconnectRatio"})
+# Upstream fields whose Envoy effect gloo_nb does not reproduce: the upstream proxy protocol
+# transport socket, the tunneling plugin's generated clusters and listeners, Istio auto-mTLS.
+UNMODELLED_UPSTREAM_FIELDS = ("proxyProtocolVersion", "httpProxyHostname", "httpConnectSslConfig",
+                              "httpConnectHeaders", "disableIstioAutoMtls")
+
 SETTINGS_SPEC = frozenset({
     "discoveryNamespace", "watchNamespaces", "kubernetesConfigSource", "directoryConfigSource",
     "consulKvSource", "kubernetesSecretSource", "vaultSecretSource", "directorySecretSource",
