@@ -785,6 +785,9 @@ class Settings:
         translate_empty_gateways: ``gateway.translateEmptyGateways``.
         watch_namespaces: ``watchNamespaces``; empty means all.
         status: The status as read from a live object, kept raw.
+        circuit_breakers: ``gloo.circuitBreakers``, the default for Upstreams without their own.
+        upstream_global_annotations: ``upstreamOptions.globalAnnotations`` (current), applied to
+            Services that lack the annotation (``gloo.solo.io/h2_service``).
     """
 
     meta: ObjectMeta
@@ -799,6 +802,8 @@ class Settings:
     translate_empty_gateways: bool | None = None
     watch_namespaces: tuple[str, ...] = ()
     status: Mapping[str, Any] | None = None
+    circuit_breakers: Mapping[str, Any] | None = None
+    upstream_global_annotations: Mapping[str, str] = field(default_factory=dict)
 
     kind = "Settings"
 

@@ -719,13 +719,15 @@ def upstream_hash(upstream: Upstream) -> str:
 _IP = re.compile(r"^(\d{1,3}(\.\d{1,3}){3}|[0-9A-Fa-f:]*:[0-9A-Fa-f:.]*)$")
 
 
-def build_cluster(upstream: Upstream, profile: Profile = "current") -> cluster_pb2.Cluster:
+def build_cluster(upstream: Upstream, profile: Profile = "current", *,
+                  default_circuit_breakers: Mapping[str, Any] | None = None) -> cluster_pb2.Cluster:
     """One Envoy cluster for an Upstream (``clusters.go``).
 
     Args:
         upstream: The upstream.
         profile: Gloo profile; decides how the upstream's options (health checks, HTTP/2...)
             are written (:mod:`gloo_nb.translate.upstream_options`).
+        default_circuit_breakers: Settings' ``gloo.circuitBreakers``, for an upstream without its own.
 
     Returns:
         The Cluster.
@@ -762,7 +764,7 @@ def build_cluster(upstream: Upstream, profile: Profile = "current") -> cluster_p
         for sel in spec.selectors:
             s = lsc.subset_selectors.add(keys=list(sel.keys))
             s.single_host_per_subset = sel.single_host_per_subset
-    apply_upstream_options(cluster, upstream, profile)
+    apply_upstream_options(cluster, upstream, profile, default_circuit_breakers=default_circuit_breakers)
     return cluster
 
 
@@ -797,13 +799,15 @@ def endpoints_for(cluster: cluster_pb2.Cluster,
     return cla
 
 
-def fake_kube_upstreams(services: Sequence[Service], profile: Profile = "current") -> list[Upstream]:
+def fake_kube_upstreams(services: Sequence[Service], profile: Profile = "current",
+                        global_annotations: Mapping[str, str] | None = None) -> list[Upstream]:
     """Gloo's in-memory ``kube-svc:`` upstreams, one per Service port.
 
     Args:
         services: The Services.
         profile: Gloo profile, for the ``useHttp2`` the Service's annotation, port name or
             appProtocol gives (``serviceconverter/use_http2_annotation_converter.go``).
+        global_annotations: Settings' ``upstreamOptions.globalAnnotations``.
 
     Returns:
         Upstreams named ``kube-svc:<ns>-<svc>-<port>`` in the Service's namespace.
@@ -816,7 +820,7 @@ def fake_kube_upstreams(services: Sequence[Service], profile: Profile = "current
                                 namespace=s.meta.namespace),
                 kube=KubeUpstreamSpec(service_name=s.meta.name, service_namespace=s.meta.namespace,
                                       service_port=p.port, selector=dict(s.selector)),
-                upstream_type="kube", use_http2=service_wants_http2(s, p, profile)))
+                upstream_type="kube", use_http2=service_wants_http2(s, p, profile, global_annotations)))
     return out
 
 

@@ -366,7 +366,8 @@ class Translator:
         gateways = snapshot.gateways or (helm_default_gateway(),)
         mine = [g for g in gateways if self.proxy_name in g.proxy_names]
         write_ns = settings.discovery_namespace or GLOO_NAMESPACE
-        upstreams = list(snapshot.upstreams) + fake_kube_upstreams(snapshot.services, profile)
+        upstreams = list(snapshot.upstreams) + fake_kube_upstreams(snapshot.services, profile,
+                                                                   settings.upstream_global_annotations)
 
         reports = Reports()
         reports.accept(vs.key for vs in snapshot.virtual_services)
@@ -401,7 +402,8 @@ class Translator:
             final = ProxyTranslator(profile, upstreams, snapshot.services, gloo_reports,
                                     max_program_size=settings.regex_max_program_size).translate(proxy)
         resources = final.resources
-        clusters = {cluster_name(ResourceRef(u.meta.name, u.meta.namespace)): build_cluster(u, profile)
+        clusters = {cluster_name(ResourceRef(u.meta.name, u.meta.namespace)):
+                    build_cluster(u, profile, default_circuit_breakers=settings.circuit_breakers)
                     for u in upstreams}
         resources.clusters = [clusters[k] for k in sorted(clusters)]
         if endpoints is None:

@@ -69,24 +69,31 @@ class OptionProblems:
     notes: list[tuple[str, str]] = field(default_factory=list)
 
 
-def service_wants_http2(service: Service, port: ServicePort, profile: Profile) -> bool | None:
+def service_wants_http2(service: Service, port: ServicePort, profile: Profile,
+                        global_annotations: Mapping[str, str] | None = None) -> bool | None:
     """``useHttp2`` of the upstream Gloo derives from a Service port (``UseHttp2Converter``).
 
     ``plugins/kubernetes/serviceconverter/use_http2_annotation_converter.go``: the
     ``gloo.solo.io/h2_service`` annotation (``"true"``/``"false"``) wins; then (current only) an
     ``appProtocol`` of ``http2``, ``grpc``, ``grpc-web`` or ``kubernetes.io/h2c``; then a port name
-    starting with ``grpc``, ``h2`` or ``http2``. Settings' ``upstreamOptions.globalAnnotations``
-    (current) is not modelled.
+    starting with ``grpc``, ``h2`` or ``http2``. In current, Settings'
+    ``upstreamOptions.globalAnnotations`` stand in for a Service without the annotation.
 
     Args:
         service: The Service.
         port: One of its ports.
-        profile: 1.3 knew no appProtocol rule and returned a plain false.
+        profile: 1.3 knew no appProtocol rule nor global annotations and returned a plain false.
+        global_annotations: Settings' ``upstreamOptions.globalAnnotations``.
 
     Returns:
         True/False, or None when current Gloo leaves the field unset.
     """
     value = service.meta.annotations.get(H2_ANNOTATION)
+    if value == "true":
+        return True
+    if value == "false":
+        return False
+    value = (global_annotations or {}).get(H2_ANNOTATION) if profile != "1.3" else None
     if value == "true":
         return True
     if value == "false":
@@ -310,17 +317,21 @@ def _outlier_detection(up: Upstream, profile: Profile,
     return out
 
 
-def _circuit_breakers(up: Upstream, problems: OptionProblems) -> circuit_breaker_pb2.CircuitBreakers | None:
-    # clusters.go:getCircuitBreakers: the Upstream's, else Settings' gloo.circuitBreakers (Settings'
-    # default is not modelled: gloo_nb's Settings model does not read it). trackRemaining is not copied.
+def _circuit_breakers(up: Upstream, problems: OptionProblems,
+                      default: Mapping[str, Any] | None) -> circuit_breaker_pb2.CircuitBreakers | None:
+    # clusters.go:getCircuitBreakers: the Upstream's, else Settings' gloo.circuitBreakers (both
+    # profiles). trackRemaining is not copied.
     cb = up.options.circuit_breakers
+    where = "spec.circuitBreakers"
+    if cb is None:
+        cb, where = default, "Settings spec.gloo.circuitBreakers"
     if cb is None:
         return None
     out = circuit_breaker_pb2.CircuitBreakers()
     th = out.thresholds.add()
     for key, attr in (("maxConnections", "max_connections"), ("maxPendingRequests", "max_pending_requests"),
                       ("maxRequests", "max_requests"), ("maxRetries", "max_retries")):
-        n = _number(cb.get(key), f"spec.circuitBreakers.{key}", problems.notes)
+        n = _number(cb.get(key), f"{where}.{key}", problems.notes)
         if n is not None:
             getattr(th, attr).value = n
     return out
@@ -616,7 +627,8 @@ def _static_endpoint_details(up: Upstream, cluster: cluster_pb2.Cluster) -> None
 
 
 def apply_upstream_options(cluster: cluster_pb2.Cluster, upstream: Upstream, profile: Profile,
-                           services: Sequence[Service] | None = None) -> OptionProblems:
+                           services: Sequence[Service] | None = None, *,
+                           default_circuit_breakers: Mapping[str, Any] | None = None) -> OptionProblems:
     """Set the cluster fields Gloo derives from an Upstream's options, and collect its errors.
 
     Args:
@@ -625,6 +637,7 @@ def apply_upstream_options(cluster: cluster_pb2.Cluster, upstream: Upstream, pro
         upstream: The Upstream.
         profile: ``1.3`` (v1.3.20) or ``current``.
         services: The snapshot's Services; None skips the kube Service check.
+        default_circuit_breakers: Settings' ``gloo.circuitBreakers``.
 
     Returns:
         Gloo's errors for the Upstream (exact texts, Gloo's order) and gloo_nb's notes.
@@ -645,7 +658,7 @@ def apply_upstream_options(cluster: cluster_pb2.Cluster, upstream: Upstream, pro
         dns_rate = _dns_refresh_rate(upstream, cluster, problems)
         if opts.respect_dns_ttl:
             cluster.respect_dns_ttl = True
-    breakers = _circuit_breakers(upstream, problems)
+    breakers = _circuit_breakers(upstream, problems, default_circuit_breakers)
     if breakers is not None:
         cluster.circuit_breakers.CopyFrom(breakers)
     if upstream.use_http2:

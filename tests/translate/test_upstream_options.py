@@ -334,3 +334,31 @@ def test_unmodelled_upstream_fields_are_findings():
                         "spec": {"aws": {"region": "us-east-1"}}}).resource
     _, t = upstream_report(aws, "current")
     assert any(f.field == "spec.aws" and "not modelled" in f.message for f in t.findings)
+
+
+def _settings(**gloo_spec: Any):
+    return parse_object({"apiVersion": "gloo.solo.io/v1", "kind": "Settings",
+                         "metadata": {"name": "default", "namespace": GS}, "spec": gloo_spec}).resource
+
+
+def test_settings_circuit_breakers_are_the_default():
+    """clusters.go:getCircuitBreakers(upstream.circuitBreakers, settings.gloo.circuitBreakers): the first set one."""
+    st = _settings(gloo={"circuitBreakers": {"maxConnections": 99}})
+    t = translate([upstream(), st], "1.3")
+    (c,) = [c for c in t.envoy.clusters if c.name == "u_gloo-system"]
+    assert c.circuit_breakers.thresholds[0].max_connections.value == 99
+    t = translate([upstream(circuitBreakers={"maxRetries": 1}), st], "current")
+    (c,) = [c for c in t.envoy.clusters if c.name == "u_gloo-system"]
+    th = c.circuit_breakers.thresholds[0]
+    assert th.max_retries.value == 1 and not th.HasField("max_connections")
+
+
+def test_global_h2_annotation_in_current_only():
+    """use_http2_annotation_converter.go (main): Settings upstreamOptions.globalAnnotations after the Service's own."""
+    st = _settings(upstreamOptions={"globalAnnotations": {"gloo.solo.io/h2_service": "true"}})
+    svc = parse_object({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "w", "namespace": GS},
+                        "spec": {"ports": [{"name": "http", "port": 80}]}}).resource
+    for profile, want in (("current", True), ("1.3", False)):
+        t = translate([svc, st], profile)
+        (c,) = [c for c in t.envoy.clusters if c.name == "kube-svc:gloo-system-w-80_gloo-system"]
+        assert c.HasField("http2_protocol_options") is want

@@ -74,6 +74,7 @@ from gloo_nb.models.codec._fields import (
     TCP_KEEPALIVE,
     TOP,
     UNMODELLED_UPSTREAM_FIELDS,
+    UPSTREAM_OPTIONS,
     UPSTREAM_SPEC,
     UPSTREAM_TYPES,
     VALIDATION,
@@ -582,6 +583,10 @@ def _settings(r: Reader, spec: Any, meta: ObjectMeta, status: Mapping[str, Any] 
                                             "translateEmptyGateways"),
         watch_namespaces=r.strings(s.get("watchNamespaces"), "spec", "watchNamespaces"),
         status=status,
+        circuit_breakers=r.opt_obj(gloo.get("circuitBreakers"), "spec.gloo.circuitBreakers", CIRCUIT_BREAKERS),
+        upstream_global_annotations=r.string_map(
+            (r.opt_obj(s.get("upstreamOptions"), "spec.upstreamOptions", UPSTREAM_OPTIONS) or {}).get(
+                "globalAnnotations"), "spec.upstreamOptions", "globalAnnotations"),
     )
 
 

@@ -147,6 +147,7 @@ GLOO_OPTIONS = frozenset({
     "logTransformationRequestResponseInfo", "transformationEscapeCharacters", "istioOptions",
     "enableAutoWebsocketTransformationPassthrough",
 })
+UPSTREAM_OPTIONS = frozenset({"sslParameters", "globalAnnotations"})
 INVALID_CONFIG_POLICY = frozenset({"replaceInvalidRoutes", "invalidRouteResponseCode",
                                     "invalidRouteResponseBody"})
 GATEWAY_OPTIONS = frozenset({
