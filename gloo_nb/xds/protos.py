@@ -97,6 +97,8 @@ _MODULES = (
     "envoy.extensions.filters.http.tap.v3.tap_pb2",
     # Clusters and upstreams.
     "envoy.extensions.upstreams.http.v3.http_protocol_options_pb2",
+    # Upstream http1ProtocolOptions.preserveCaseHeaderKeyFormat (Gloo's httpprotocolhelpers.ConvertHttp1).
+    "envoy.extensions.http.header_formatters.preserve_case.v3.preserve_case_pb2",
     "envoy.extensions.clusters.aggregate.v3.cluster_pb2",
     "envoy.extensions.clusters.dynamic_forward_proxy.v3.cluster_pb2",
     "envoy.extensions.compression.gzip.compressor.v3.gzip_pb2",

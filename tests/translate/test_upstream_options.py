@@ -362,3 +362,17 @@ def test_global_h2_annotation_in_current_only():
         t = translate([svc, st], profile)
         (c,) = [c for c in t.envoy.clusters if c.name == "kube-svc:gloo-system-w-80_gloo-system"]
         assert c.HasField("http2_protocol_options") is want
+
+
+def test_cluster_rows_show_health_outlier_lb_and_http2():
+    from gloo_nb.xds.decode import cluster_rows
+
+    tuned = upstream(healthChecks=[HC], outlierDetection={"interval": "10s"}, useHttp2=True,
+                     loadBalancerConfig={"random": {}})
+    for profile in ("1.3", "current"):
+        (row,) = cluster_rows([build_cluster(tuned, profile)], "intent")
+        assert (row.lb_policy, row.health_checks, row.outlier_detection, row.http2) == (
+            "RANDOM", ("http /healthz",), True, True)
+    (plain,) = cluster_rows([build_cluster(upstream())], "intent")
+    assert (plain.lb_policy, plain.health_checks, plain.outlier_detection, plain.http2) == (
+        "ROUND_ROBIN", (), False, False)
