@@ -38,7 +38,11 @@ from gloo_nb.models import (
 )
 from gloo_nb.translate.proxy import Proxy, ProxyRoute, ProxyVirtualHost
 from gloo_nb.translate.reports import Reports
-from gloo_nb.translate.upstream_options import apply_upstream_options, service_wants_http2
+from gloo_nb.translate.upstream_options import (
+    apply_upstream_options,
+    service_upstream_config,
+    service_wants_http2,
+)
 
 HCM_FILTER = "envoy.filters.network.http_connection_manager"
 ROUTER_FILTER = "envoy.filters.http.router"
@@ -807,7 +811,9 @@ def fake_kube_upstreams(services: Sequence[Service], profile: Profile = "current
         services: The Services.
         profile: Gloo profile, for the ``useHttp2`` the Service's annotation, port name or
             appProtocol gives (``serviceconverter/use_http2_annotation_converter.go``).
-        global_annotations: Settings' ``upstreamOptions.globalAnnotations``.
+        global_annotations: Settings' ``upstreamOptions.globalAnnotations`` (the HTTP/2 annotation and,
+            in current, ``gloo.solo.io/upstream_config``, :func:`~gloo_nb.translate.upstream_options.
+            service_upstream_config`).
 
     Returns:
         Upstreams named ``kube-svc:<ns>-<svc>-<port>`` in the Service's namespace.
@@ -815,12 +821,16 @@ def fake_kube_upstreams(services: Sequence[Service], profile: Profile = "current
     out = []
     for s in services:
         for p in s.ports:
-            out.append(Upstream(
+            up = Upstream(
                 meta=ObjectMeta(name=kube_service_upstream_name(s.meta.namespace, s.meta.name, p.port),
                                 namespace=s.meta.namespace),
                 kube=KubeUpstreamSpec(service_name=s.meta.name, service_namespace=s.meta.namespace,
                                       service_port=p.port, selector=dict(s.selector)),
-                upstream_type="kube", use_http2=service_wants_http2(s, p, profile, global_annotations)))
+                upstream_type="kube", use_http2=service_wants_http2(s, p, profile, global_annotations))
+            if profile != "1.3":
+                # The general converter runs last (serviceconverter/service_converter_interface.go).
+                up, _ = service_upstream_config(up, s, global_annotations)
+            out.append(up)
     return out
 
 

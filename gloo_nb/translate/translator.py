@@ -47,12 +47,13 @@ from gloo_nb.translate.envoy import (
     fake_kube_upstreams,
     fallback_cluster,
     fallback_listener,
+    kube_service_upstream_name,
 )
 from gloo_nb.translate.gateway import translate_gateways
 from gloo_nb.translate.proxy import Proxy, ProxyListener
 from gloo_nb.translate.reports import Reports, ResourceReport, multierror_text
 from gloo_nb.translate.routes import RouteId, route_id, route_match_json
-from gloo_nb.translate.upstream_options import apply_upstream_options
+from gloo_nb.translate.upstream_options import apply_upstream_options, service_upstream_config
 
 GLOO_NAMESPACE = "gloo-system"
 DEFAULT_PROXY = "gateway-proxy"
@@ -287,6 +288,21 @@ def _upstream_checks(upstreams: Sequence[Upstream], services: Sequence[Service],
             up.key, layer="gloo"))
 
 
+def _service_annotation_findings(services: Sequence[Service], profile: Profile, settings: Settings,
+                                 reports: Reports) -> None:
+    # general_annotation_converter.go (current): a gloo.solo.io/upstream_config Gloo cannot read is
+    # only logged; gloo_nb says so on the Service.
+    if profile == "1.3":
+        return
+    for svc in services:
+        for p in svc.ports[:1]:
+            probe = Upstream(meta=ObjectMeta(kube_service_upstream_name(svc.meta.namespace, svc.meta.name, p.port),
+                                             svc.meta.namespace), upstream_type="kube")
+            _, problems = service_upstream_config(probe, svc, settings.upstream_global_annotations)
+            for text in problems:
+                reports.find(Finding(svc.key, "warning", text, svc.key, layer="gloo"))
+
+
 def _strip_and_restore(desired: Proxy, previous: Proxy | None, reports: Reports) -> Proxy:
     # proxy_reconciler.go: drop listeners of Gateways with errors and vhosts of VSs with errors,
     # then copy back what the previously written Proxy had for them; sort by name.
@@ -392,6 +408,7 @@ class Translator:
         gloo_reports = Reports()
         gloo_reports.accept(u.key for u in snapshot.upstreams)
         _upstream_checks(snapshot.upstreams, snapshot.services, profile, gloo_reports)
+        _service_annotation_findings(snapshot.services, profile, settings, reports)
         final: ProxyTranslation
         if _same_proxy(proxy, desired):
             # Nothing was stripped, restored or reordered: Gloo's translation of this Proxy is the

@@ -22,10 +22,11 @@ from __future__ import annotations
 
 import base64
 import ipaddress
+import json
 import math
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from envoy.config.cluster.v3 import circuit_breaker_pb2, cluster_pb2, outlier_detection_pb2
@@ -36,7 +37,9 @@ from envoy.type.v3 import http_pb2
 from google.protobuf import any_pb2, duration_pb2
 
 from gloo_nb._types import Profile
+from gloo_nb.errors import ParseError
 from gloo_nb.models import Service, ServicePort, Upstream
+from gloo_nb.models.codec import parse_object
 
 HTTP_PROTOCOL_OPTIONS_KEY = "envoy.extensions.upstreams.http.v3.HttpProtocolOptions"
 """``typed_extension_protocol_options`` key the current protocoloptions plugin writes."""
@@ -103,6 +106,111 @@ def service_wants_http2(service: Service, port: ServicePort, profile: Profile,
     if port.name.startswith(_H2_PORT_PREFIXES):
         return True
     return False if profile == "1.3" else None
+
+
+UPSTREAM_CONFIG_ANNOTATION = "gloo.solo.io/upstream_config"
+"""``serviceconverter/general_annotation_converter.go:GlooAnnotationPrefix`` (current)."""
+DEEP_MERGE_ANNOTATION = "gloo.solo.io/upstream_config.deep_merge"
+
+# Upstream spec field -> UpstreamOptions attribute, for the annotation merge.
+_OPTION_FIELDS = {
+    "protocolSelection": "protocol_selection", "initialStreamWindowSize": "initial_stream_window_size",
+    "initialConnectionWindowSize": "initial_connection_window_size", "maxConcurrentStreams": "max_concurrent_streams",
+    "overrideStreamErrorOnInvalidHttpMessage": "override_stream_error_on_invalid_http_message",
+    "ignoreHealthOnHostRemoval": "ignore_health_on_host_removal", "circuitBreakers": "circuit_breakers",
+    "connectionConfig": "connection_config", "loadBalancerConfig": "load_balancer_config",
+    "healthChecks": "health_checks", "outlierDetection": "outlier_detection", "failover": "failover",
+    "dnsRefreshRate": "dns_refresh_rate", "respectDnsTtl": "respect_dns_ttl", "preconnectPolicy": "preconnect_policy",
+}
+
+
+def _deep(src: Any, dst: Any) -> Any:
+    # mergo.Merge(src, dst): src (the annotation) keeps what it sets; its unset fields come from dst.
+    if isinstance(src, Mapping) and isinstance(dst, Mapping):
+        return {**dst, **{k: _deep(v, dst.get(k)) for k, v in src.items()}}
+    return src
+
+
+def service_upstream_config(upstream: Upstream, service: Service,
+                            global_annotations: Mapping[str, str] | None = None) -> tuple[Upstream, list[str]]:
+    """Apply ``gloo.solo.io/upstream_config`` to a Service's in-memory upstream (current only).
+
+    ``serviceconverter/general_annotation_converter.go``: Settings' ``upstreamOptions.globalAnnotations``
+    first, then the Service's own annotations; the JSON is an Upstream spec whose set (non-zero)
+    top-level fields replace the upstream's (``gloo.solo.io/upstream_config.deep_merge: "true"``
+    merges nested fields instead). A value Gloo cannot unmarshal makes it log the error and leave the
+    upstream as it was.
+
+    Args:
+        upstream: The in-memory upstream after the HTTP/2 converter.
+        service: Its Service.
+        global_annotations: Settings' ``upstreamOptions.globalAnnotations``.
+
+    Returns:
+        The upstream, and what went wrong (for findings on the Service).
+    """
+    problems: list[str] = []
+    for source in (global_annotations or {}, service.meta.annotations):
+        text = source.get(UPSTREAM_CONFIG_ANNOTATION)
+        if text is None:
+            continue
+        deep = source.get(DEEP_MERGE_ANNOTATION) == "true"
+        where = "Settings upstreamOptions.globalAnnotations" if source is not service.meta.annotations else \
+            "annotation"
+        try:
+            spec = json.loads(text)
+            if not isinstance(spec, dict):
+                raise ValueError("not a JSON object")
+            parsed = parse_object({"apiVersion": "gloo.solo.io/v1", "kind": "Upstream",
+                                   "metadata": {"name": upstream.meta.name, "namespace": upstream.meta.namespace},
+                                   "spec": spec})
+        except (ValueError, ParseError) as err:
+            problems.append(f"{where} {UPSTREAM_CONFIG_ANNOTATION}: {err}; Gloo logs \"failed to process service "
+                            "options\" and ignores it")
+            continue
+        if parsed.findings:
+            # solo-kit's UnmarshalMap refuses unknown fields: the whole annotation is ignored.
+            problems.append(f"{where} {UPSTREAM_CONFIG_ANNOTATION}: "
+                            + "; ".join(f.message for f in parsed.findings) + "; Gloo ignores the annotation")
+            continue
+        given = parsed.resource
+        assert isinstance(given, Upstream)
+        upstream = _merge(upstream, given, spec, deep, problems, where)
+    return upstream, problems
+
+
+def _merge(dst: Upstream, src: Upstream, spec: Mapping[str, Any], deep: bool, problems: list[str],
+           where: str) -> Upstream:
+    def unset(key: str) -> bool:
+        value = spec.get(key)
+        # shallowMergeUpstreams copies only non-zero fields: nil messages/wrappers, empty lists and
+        # the zero enum (USE_CONFIGURED_PROTOCOL) are skipped.
+        return value is None or value == [] or (key == "protocolSelection" and value in ("USE_CONFIGURED_PROTOCOL", 0))
+
+    changes: dict[str, Any] = {}
+    opts: dict[str, Any] = {}
+    for key in spec:
+        if unset(key):
+            continue
+        if key in _OPTION_FIELDS:
+            attr = _OPTION_FIELDS[key]
+            new, old = getattr(src.options, attr), getattr(dst.options, attr)
+            opts[attr] = _deep(new, old) if deep else new
+        elif key == "useHttp2":
+            changes["use_http2"] = src.use_http2
+        elif key == "sslConfig":
+            changes["ssl_config"] = _deep(src.ssl_config, dst.ssl_config) if deep else src.ssl_config
+            changes["ssl_secret_ref"] = src.ssl_secret_ref
+        elif key in ("discoveryMetadata", "metadata"):
+            continue  # never copied (shallowMergeUpstreams skips Metadata and DiscoveryMetadata)
+        else:
+            problems.append(f"{where} {UPSTREAM_CONFIG_ANNOTATION} sets {key}: not modelled by gloo_nb for "
+                            "kube-svc upstreams")
+    if src.options.unmodelled:
+        opts["unmodelled"] = tuple(dict.fromkeys((*dst.options.unmodelled, *src.options.unmodelled)))
+    if opts:
+        changes["options"] = replace(dst.options, **opts)
+    return replace(dst, **changes) if changes else dst
 
 
 # --- value readers: protobuf JSON forms, with a note naming the field on bad input ---------

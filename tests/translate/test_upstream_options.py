@@ -5,6 +5,7 @@ Facts transcribed from Gloo's own tests are cited by file and test name in each 
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -376,3 +377,48 @@ def test_cluster_rows_show_health_outlier_lb_and_http2():
     (plain,) = cluster_rows([build_cluster(upstream())], "intent")
     assert (plain.lb_policy, plain.health_checks, plain.outlier_detection, plain.http2) == (
         "ROUND_ROBIN", (), False, False)
+
+
+def _annotated_service(annotations: dict[str, str]):
+    return parse_object({"apiVersion": "v1", "kind": "Service",
+                         "metadata": {"name": "w", "namespace": GS, "annotations": annotations},
+                         "spec": {"ports": [{"name": "http", "port": 80}]}}).resource
+
+
+def _kube_svc_cluster(t):
+    (c,) = [c for c in t.envoy.clusters if c.name == "kube-svc:gloo-system-w-80_gloo-system"]
+    return c
+
+
+def test_upstream_config_annotation_sets_options_in_current_only():
+    """general_annotation_converter.go: the annotation's set fields replace the in-memory upstream's."""
+    svc = _annotated_service({"gloo.solo.io/upstream_config": json.dumps(
+        {"healthChecks": [HC], "circuitBreakers": {"maxConnections": 3}, "useHttp2": True})})
+    c = _kube_svc_cluster(translate([svc], "current"))
+    assert len(c.health_checks) == 1 and c.circuit_breakers.thresholds[0].max_connections.value == 3
+    assert c.HasField("http2_protocol_options")
+    c13 = _kube_svc_cluster(translate([svc], "1.3"))
+    assert not c13.health_checks and not c13.HasField("circuit_breakers")
+
+
+def test_upstream_config_annotation_service_overrides_global_and_deep_merge():
+    """general_annotation_converter.go: global annotations first, then the Service's; deep_merge keeps
+    the fields the Service's JSON does not set."""
+    st = _settings(upstreamOptions={"globalAnnotations": {"gloo.solo.io/upstream_config": json.dumps(
+        {"circuitBreakers": {"maxConnections": 1, "maxRetries": 9}})}})
+    five = json.dumps({"circuitBreakers": {"maxConnections": 5}})
+    shallow = _annotated_service({"gloo.solo.io/upstream_config": five})
+    th = _kube_svc_cluster(translate([shallow, st], "current")).circuit_breakers.thresholds[0]
+    assert (th.max_connections.value, th.HasField("max_retries")) == (5, False)
+    deep = _annotated_service({"gloo.solo.io/upstream_config": five, "gloo.solo.io/upstream_config.deep_merge": "true"})
+    th = _kube_svc_cluster(translate([deep, st], "current")).circuit_breakers.thresholds[0]
+    assert (th.max_connections.value, th.max_retries.value) == (5, 9)
+
+
+@pytest.mark.parametrize("text", ["{not json", json.dumps({"healthChex": []})])
+def test_unreadable_upstream_config_annotation_is_ignored_with_a_finding(text):
+    svc = _annotated_service({"gloo.solo.io/upstream_config": text})
+    t = translate([svc], "current")
+    assert not _kube_svc_cluster(t).health_checks
+    (f,) = [f for f in t.findings if f.resource.kind == "Service"]
+    assert f.severity == "warning" and "gloo.solo.io/upstream_config" in f.message and "ignore" in f.message
