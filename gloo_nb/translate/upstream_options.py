@@ -256,6 +256,16 @@ def _number(value: Any, path: str, notes: list[tuple[str, str]], *, integer: boo
     return value
 
 
+def _items(block: Mapping[str, Any], key: str, where: str, notes: list[tuple[str, str]]) -> list[Any]:
+    value = block.get(key)
+    if value is None:
+        return []
+    if isinstance(value, list | tuple):
+        return list(value)
+    notes.append((f"{where}.{key}", f"expected a list, got {value!r}: ignored"))
+    return []
+
+
 def _flag(value: Any) -> bool:
     if isinstance(value, Mapping):
         value = value.get("value", False)
@@ -314,9 +324,9 @@ def _health_checks(up: Upstream, profile: Profile, problems: OptionProblems) -> 
             http.SetInParent()
             http.host = str(body.get("host", "") or "")
             http.path = str(body.get("path", "") or "")
-            for h in body.get("requestHeadersToRemove") or ():
+            for h in _items(body, "requestHeadersToRemove", where, notes):
                 http.request_headers_to_remove.append(str(h))
-            for j, rng in enumerate(body.get("expectedStatuses") or ()):
+            for j, rng in enumerate(_items(body, "expectedStatuses", where, notes)):
                 start = _number(rng.get("start"), f"{where}.expectedStatuses[{j}].start", notes, low=-(2**63),
                                 high=2**63 - 1) if isinstance(rng, Mapping) else None
                 end = _number(rng.get("end"), f"{where}.expectedStatuses[{j}].end", notes, low=-(2**63),
@@ -331,7 +341,7 @@ def _health_checks(up: Upstream, profile: Profile, problems: OptionProblems) -> 
                 http.codec_client_type = http_pb2.CodecClientType.HTTP2
             if body.get("serviceName"):
                 http.service_name_matcher.prefix = str(body["serviceName"])
-            for j, opt in enumerate(body.get("requestHeadersToAdd") or ()):
+            for j, opt in enumerate(_items(body, "requestHeadersToAdd", where, notes)):
                 header = opt.get("header") if isinstance(opt, Mapping) else None
                 if not isinstance(header, Mapping):
                     notes.append((f"{where}.requestHeadersToAdd[{j}]",
@@ -352,7 +362,7 @@ def _health_checks(up: Upstream, profile: Profile, problems: OptionProblems) -> 
             send = body.get("send")
             if isinstance(send, Mapping):
                 _payload(send, tcp.send)
-            for p in body.get("receive") or ():
+            for p in _items(body, "receive", where, notes):
                 if isinstance(p, Mapping):
                     _payload(p, tcp.receive.add())
         elif checker == "grpcHealthCheck":
@@ -547,10 +557,16 @@ def _upstream_conn(up: Upstream, cluster: cluster_pb2.Cluster, profile: Profile,
             out.max_headers_count.value = headers
         action = common.get("headersWithUnderscoresAction", "ALLOW")
         names = {"ALLOW": 0, "REJECT_REQUEST": 1, "DROP_HEADER": 2}
-        if action in names or action in (0, 1, 2):
-            out.headers_with_underscores_action = names.get(action, action)
-        else:
+        if isinstance(action, str) and action in names:
+            out.headers_with_underscores_action = names[action]
+        elif isinstance(action, int) and not isinstance(action, bool) and action in (0, 1, 2):
+            out.headers_with_underscores_action = action
+        elif isinstance(action, int) and not isinstance(action, bool):
+            # Only an unknown enum number reaches the plugin; %v prints the number.
             problems.errors.append(f"invalid HeadersWithUnderscoresAction {action} in CommonHttpProtocolOptions")
+        else:
+            notes.append((f"{at}.commonHttpProtocolOptions.headersWithUnderscoresAction",
+                          f"expected ALLOW, REJECT_REQUEST or DROP_HEADER, got {action!r}: Gloo cannot read it"))
     h1 = cfg.get("http1ProtocolOptions")
     if isinstance(h1, Mapping):
         cluster.http_protocol_options.CopyFrom(http1_options(h1))

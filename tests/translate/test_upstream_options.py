@@ -422,3 +422,54 @@ def test_unreadable_upstream_config_annotation_is_ignored_with_a_finding(text):
     assert not _kube_svc_cluster(t).health_checks
     (f,) = [f for f in t.findings if f.resource.kind == "Service"]
     assert f.severity == "warning" and "gloo.solo.io/upstream_config" in f.message and "ignore" in f.message
+
+
+GARBAGE = ["x", 7, -1, 1.5, True, [], {}, [1, "a"], {"value": "z"}, None, 2**70]
+BLOCKS = {
+    "healthChecks": lambda g: [{**HC, "timeout": g, "healthyThreshold": g, "intervalJitterPercent": g,
+                                "httpHealthCheck": {"path": g, "expectedStatuses": g, "requestHeadersToAdd": g,
+                                                    "requestHeadersToRemove": g, "method": g, "host": g}},
+                               {**HC, "httpHealthCheck": None, "tcpHealthCheck": {"send": g, "receive": g}},
+                               {**HC, "httpHealthCheck": None, "grpcHealthCheck": g}],
+    "outlierDetection": lambda g: {"interval": g, "consecutive5xx": g, "splitExternalLocalOriginErrors": g},
+    "circuitBreakers": lambda g: {"maxConnections": g, "maxRetries": g},
+    "loadBalancerConfig": lambda g: {"healthyPanicThreshold": g, "updateMergeWindow": g, "leastRequest": g,
+                                     "useHostnameForHashing": g},
+    "connectionConfig": lambda g: {"connectTimeout": g, "tcpKeepalive": g, "maxRequestsPerConnection": g,
+                                   "commonHttpProtocolOptions": {"headersWithUnderscoresAction": g,
+                                                                 "maxHeadersCount": g},
+                                   "http1ProtocolOptions": g if isinstance(g, dict) else None},
+    "preconnectPolicy": lambda g: {"perUpstreamPreconnectRatio": g},
+    "dnsRefreshRate": lambda g: g,
+}
+
+
+@pytest.mark.parametrize("block", sorted(BLOCKS))
+@pytest.mark.parametrize("profile", ["1.3", "current"])
+def test_garbage_values_never_crash_the_translation(block, profile):
+    """Bad values become Gloo's errors or gloo_nb's findings naming the field, never an exception."""
+    for g in GARBAGE:
+        up = upstream()
+        opts = {"healthChecks": "health_checks", "outlierDetection": "outlier_detection",
+                "circuitBreakers": "circuit_breakers", "loadBalancerConfig": "load_balancer_config",
+                "connectionConfig": "connection_config", "preconnectPolicy": "preconnect_policy",
+                "dnsRefreshRate": "dns_refresh_rate"}
+        value = BLOCKS[block](g)
+        up = type(up)(meta=up.meta, static=up.static, upstream_type="static", use_http2=True,
+                      options=type(up.options)(**{opts[block]: tuple(value) if block == "healthChecks" else value}))
+        t = translate([up], profile)
+        assert t.report("Upstream", GS, "u") is not None
+
+
+def test_headers_with_underscores_action():
+    """upstreamconn/plugin.go:convertHttpProtocolOptions: the three actions, and Gloo's error for an unknown number."""
+    c = cluster_json(upstream(connectionConfig={"commonHttpProtocolOptions": {
+        "headersWithUnderscoresAction": "REJECT_REQUEST", "idleTimeout": "30s"}}))
+    assert c["commonHttpProtocolOptions"] == {"idleTimeout": "30s", "headersWithUnderscoresAction": "REJECT_REQUEST"}
+    rep, _ = upstream_report(upstream(connectionConfig={"commonHttpProtocolOptions": {
+        "headersWithUnderscoresAction": 7}}), "1.3")
+    assert rep.state == "Accepted"  # v1.3.20 had no commonHttpProtocolOptions
+    rep, _ = upstream_report(upstream(connectionConfig={"commonHttpProtocolOptions": {
+        "headersWithUnderscoresAction": 7}}), "current")
+    assert rep.warnings == ["1 error occurred:\n\t* invalid HeadersWithUnderscoresAction 7 in "
+                            "CommonHttpProtocolOptions\n\n"]
