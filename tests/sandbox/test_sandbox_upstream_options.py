@@ -54,7 +54,8 @@ def _manifests(port: int) -> str:
                   "outlierDetection": {"interval": "5s", "consecutive5xx": 3},
                   "circuitBreakers": {"maxConnections": 64}}},
         # A static host without a port: current Gloo writes Warning (not Rejected) and drops its cluster.
-        {"apiVersion": "gloo.solo.io/v1", "kind": "Upstream", "metadata": {"name": "noport", "namespace": "gloo-system"},
+        {"apiVersion": "gloo.solo.io/v1", "kind": "Upstream",
+         "metadata": {"name": "noport", "namespace": "gloo-system"},
          "spec": {"static": {"hosts": [{"addr": "127.0.0.1"}]}}},
         {"apiVersion": "gateway.solo.io/v1", "kind": "VirtualService",
          "metadata": {"name": "web", "namespace": "gloo-system"},
