@@ -310,9 +310,6 @@ def _health_checks(up: Upstream, profile: Profile, problems: OptionProblems) -> 
         if isinstance(hc.get("eventLogPath"), str):
             env.event_log_path = hc["eventLogPath"]
         env.always_log_health_check_failures = _flag(hc.get("alwaysLogHealthCheckFailures"))
-        for key in ("altPort", "eventService", "tlsOptions"):
-            if hc.get(key) is not None:
-                notes.append((f"{at}.{key}", "not modelled: ToEnvoyHealthCheck does not copy it to Envoy"))
         assert checker is not None  # the nil check above returned otherwise
         body = hc[checker] if isinstance(hc[checker], Mapping) else {}
         where = f"{at}.{checker}"
@@ -352,10 +349,8 @@ def _health_checks(up: Upstream, profile: Profile, problems: OptionProblems) -> 
                 added.header.value = str(header.get("value", ""))
                 if opt.get("append") is not None:
                     added.append.value = _flag(opt["append"])
-            for key in ("send", "receive", "codecClientType", "serviceNameMatcher", "responseAssertions"):
-                if body.get(key) is not None:
-                    notes.append((f"{where}.{key}", "not modelled: ToEnvoyHealthCheck does not copy it to Envoy"
-                                  if key != "responseAssertions" else "not modelled: Gloo Enterprise advanced_http"))
+            if body.get("responseAssertions") is not None:
+                notes.append((f"{where}.responseAssertions", "not modelled: Gloo Enterprise's advanced_http checker"))
         elif checker == "tcpHealthCheck":
             tcp = env.tcp_health_check
             tcp.SetInParent()
@@ -370,8 +365,6 @@ def _health_checks(up: Upstream, profile: Profile, problems: OptionProblems) -> 
             grpc.SetInParent()
             grpc.service_name = str(body.get("serviceName", "") or "")
             grpc.authority = str(body.get("authority", "") or "")
-            if body.get("initialMetadata"):
-                notes.append((f"{where}.initialMetadata", "not modelled"))
         else:
             notes.append((where, "not modelled: custom health checkers (Gloo's advanced_http) are Gloo "
                                  "Enterprise; the health check is sent without a checker"))
@@ -387,8 +380,7 @@ def _payload(value: Mapping[str, Any], out: health_check_pb2.HealthCheck.Payload
         out.binary = base64.b64decode(str(value["binary"]))
 
 
-_OUTLIER_DURATIONS = {"interval": "interval", "baseEjectionTime": "base_ejection_time",
-                      "maxEjectionTime": "max_ejection_time"}
+_OUTLIER_DURATIONS = {"interval": "interval", "baseEjectionTime": "base_ejection_time"}
 _OUTLIER_NUMBERS = {
     "consecutive5xx": "consecutive_5xx", "maxEjectionPercent": "max_ejection_percent",
     "enforcingConsecutive5xx": "enforcing_consecutive_5xx", "enforcingSuccessRate": "enforcing_success_rate",
@@ -401,9 +393,6 @@ _OUTLIER_NUMBERS = {
     "enforcingConsecutiveLocalOriginFailure": "enforcing_consecutive_local_origin_failure",
     "enforcingLocalOriginSuccessRate": "enforcing_local_origin_success_rate",
 }
-_OUTLIER_UNCOPIED = ("failurePercentageThreshold", "enforcingFailurePercentage",
-                     "enforcingFailurePercentageLocalOrigin", "failurePercentageMinimumHosts",
-                     "failurePercentageRequestVolume", "maxEjectionTime")
 
 
 def _outlier_detection(up: Upstream, profile: Profile,
@@ -418,8 +407,6 @@ def _outlier_detection(up: Upstream, profile: Profile,
         return None
     out = outlier_detection_pb2.OutlierDetection()
     for key, attr in _OUTLIER_DURATIONS.items():
-        if key == "maxEjectionTime":
-            continue
         d = _duration(od.get(key), f"spec.outlierDetection.{key}", problems.notes)
         if d is not None:
             getattr(out, attr).CopyFrom(d)
@@ -428,10 +415,6 @@ def _outlier_detection(up: Upstream, profile: Profile,
         if n is not None:
             getattr(out, attr).value = n
     out.split_external_local_origin_errors = _flag(od.get("splitExternalLocalOriginErrors"))
-    for key in _OUTLIER_UNCOPIED:
-        if od.get(key) is not None:
-            # api_conversion.ToEnvoyOutlierDetection copies only the fields above.
-            problems.notes.append((f"spec.outlierDetection.{key}", "Gloo does not copy this field to Envoy"))
     return out
 
 

@@ -473,3 +473,15 @@ def test_headers_with_underscores_action():
         "headersWithUnderscoresAction": 7}}), "current")
     assert rep.warnings == ["1 error occurred:\n\t* invalid HeadersWithUnderscoresAction 7 in "
                             "CommonHttpProtocolOptions\n\n"]
+
+
+def test_health_check_and_outlier_field_names_follow_gloos_v2_copies():
+    """Gloo's Upstream takes api/external/envoy/api/v2/{core/health_check,cluster/outlier_detection}.proto:
+    Envoy v3-only fields (altPort is commented out, failurePercentage*) are unknown to Gloo."""
+    doc = {"apiVersion": "gloo.solo.io/v1", "kind": "Upstream", "metadata": {"name": "u", "namespace": GS},
+           "spec": {"static": {"hosts": [{"addr": "1.2.3.4", "port": 80}]},
+                    "healthChecks": [{**HC, "altPort": 81, "httpHealthCheck": {"path": "/", "codecClientType": 1}}],
+                    "outlierDetection": {"interval": "1s", "failurePercentageThreshold": 5}}}
+    assert [f.field for f in parse_object(doc).findings] == [
+        "spec.healthChecks[0].altPort", "spec.healthChecks[0].httpHealthCheck.codecClientType",
+        "spec.outlierDetection.failurePercentageThreshold"]

@@ -16,6 +16,7 @@ from gloo_nb.models.codec._fields import (
     CIRCUIT_BREAKERS,
     COMMON_HTTP_PROTOCOL_OPTIONS,
     CONNECTION_CONFIG,
+    CUSTOM_HEALTH_CHECK,
     DELEGATE,
     DELEGATION_TYPES,
     DESTINATION,
@@ -32,10 +33,13 @@ from gloo_nb.models.codec._fields import (
     GATEWAY_SPEC,
     GATEWAY_TYPES,
     GLOO_OPTIONS,
+    GRPC_HEALTH_CHECK,
     HEADER,
     HEALTH_CHECK,
+    HEALTH_CHECKERS,
     HTTP1_PROTOCOL_OPTIONS,
     HTTP_GATEWAY,
+    HTTP_HEALTH_CHECK,
     INT64_MAX,
     INT64_MIN,
     INVALID_CONFIG_POLICY,
@@ -71,6 +75,7 @@ from gloo_nb.models.codec._fields import (
     SUBSET,
     SUBSET_SELECTOR,
     SUBSET_SPEC,
+    TCP_HEALTH_CHECK,
     TCP_KEEPALIVE,
     TOP,
     UNMODELLED_UPSTREAM_FIELDS,
@@ -476,6 +481,15 @@ def _static_upstream(r: Reader, value: Any, path: str) -> StaticUpstreamSpec:
                               auto_sni_rewrite=r.opt_bool(m.get("autoSniRewrite"), path, "autoSniRewrite"))
 
 
+def _health_check(r: Reader, value: Any, path: str) -> Mapping[str, Any]:
+    hc = r.obj(value, path, HEALTH_CHECK)
+    r.oneof(hc, path, HEALTH_CHECKERS)
+    for name, known in (("httpHealthCheck", HTTP_HEALTH_CHECK), ("tcpHealthCheck", TCP_HEALTH_CHECK),
+                        ("grpcHealthCheck", GRPC_HEALTH_CHECK), ("customHealthCheck", CUSTOM_HEALTH_CHECK)):
+        r.opt_obj(hc.get(name), join_path(path, name), known)
+    return hc
+
+
 def _upstream_options(r: Reader, s: Mapping[str, Any]) -> UpstreamOptions:
     # Field names are checked here; values are converted (and bad ones reported on the Upstream,
     # as Gloo does) by translate/upstream_options.py.
@@ -488,7 +502,7 @@ def _upstream_options(r: Reader, s: Mapping[str, Any]) -> UpstreamOptions:
         r.opt_obj(conn.get("http1ProtocolOptions"), "spec.connectionConfig.http1ProtocolOptions",
                   HTTP1_PROTOCOL_OPTIONS)
     lb = r.opt_obj(s.get("loadBalancerConfig"), "spec.loadBalancerConfig", LOAD_BALANCER_CONFIG)
-    checks = tuple(r.obj(v, f"spec.healthChecks[{i}]", HEALTH_CHECK)
+    checks = tuple(_health_check(r, v, f"spec.healthChecks[{i}]")
                    for i, v in enumerate(r.seq(s.get("healthChecks"), "spec", "healthChecks")))
     outlier = r.opt_obj(s.get("outlierDetection"), "spec.outlierDetection", OUTLIER_DETECTION)
     return UpstreamOptions(

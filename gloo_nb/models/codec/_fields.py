@@ -91,8 +91,8 @@ STATIC_HOST = frozenset({"addr", "port", "sniAddr", "loadBalancingWeight", "heal
                           "metadata"})
 
 # Upstream option blocks (projects/gloo/api/v1/{circuit_breaker/circuit_breaker,connection,load_balancer,
-# options/protocol/protocol}.proto and api/external/envoy/{config/core/v3/health_check,
-# api/v2/cluster/outlier_detection}.proto), union of v1.3.20 and main.
+# options/protocol/protocol}.proto and api/external/envoy/api/v2/{core/health_check,
+# cluster/outlier_detection}.proto, Gloo's copies of Envoy v2 messages), union of v1.3.20 and main.
 PROTOCOL_SELECTIONS = ("USE_CONFIGURED_PROTOCOL", "USE_DOWNSTREAM_PROTOCOL")
 CIRCUIT_BREAKERS = frozenset({"maxConnections", "maxPendingRequests", "maxRequests", "maxRetries",
                               "trackRemaining"})
@@ -110,20 +110,21 @@ LOAD_BALANCER_CONFIG = frozenset({"healthyPanicThreshold", "updateMergeWindow", 
                                   "closeConnectionsOnHostSetChange"})
 HEALTH_CHECKERS = OneOf("httpHealthCheck", "tcpHealthCheck", "grpcHealthCheck", "customHealthCheck")
 HEALTH_CHECK = frozenset({"timeout", "interval", "initialJitter", "intervalJitter", "intervalJitterPercent",
-                          "unhealthyThreshold", "healthyThreshold", "altPort", "reuseConnection",
-                          *HEALTH_CHECKERS.names, "noTrafficInterval", "unhealthyInterval",
-                          "unhealthyEdgeInterval", "healthyEdgeInterval", "eventLogPath", "eventService",
-                          "alwaysLogHealthCheckFailures", "tlsOptions"})
+                          "unhealthyThreshold", "healthyThreshold", "reuseConnection", *HEALTH_CHECKERS.names,
+                          "noTrafficInterval", "unhealthyInterval", "unhealthyEdgeInterval", "healthyEdgeInterval",
+                          "eventLogPath", "alwaysLogHealthCheckFailures"})
+HTTP_HEALTH_CHECK = frozenset({"host", "path", "serviceName", "requestHeadersToAdd", "requestHeadersToRemove",
+                               "useHttp2", "expectedStatuses", "responseAssertions", "method"})
+TCP_HEALTH_CHECK = frozenset({"send", "receive"})
+GRPC_HEALTH_CHECK = frozenset({"serviceName", "authority"})
+CUSTOM_HEALTH_CHECK = frozenset({"name", "config", "typedConfig"})
+# Gloo's copy of Envoy's v2 OutlierDetection (api/external/envoy/api/v2/cluster/outlier_detection.proto).
 OUTLIER_DETECTION = frozenset({
     "consecutive5xx", "interval", "baseEjectionTime", "maxEjectionPercent", "enforcingConsecutive5xx",
     "enforcingSuccessRate", "successRateMinimumHosts", "successRateRequestVolume", "successRateStdevFactor",
     "consecutiveGatewayFailure", "enforcingConsecutiveGatewayFailure", "splitExternalLocalOriginErrors",
-    "consecutiveLocalOriginFailure", "enforcingConsecutiveLocalOriginFailure",
-    "enforcingLocalOriginSuccessRate", "failurePercentageThreshold", "enforcingFailurePercentage",
-    "enforcingFailurePercentageLocalOrigin", "failurePercentageMinimumHosts",
-    "failurePercentageRequestVolume", "maxEjectionTime",
+    "consecutiveLocalOriginFailure", "enforcingConsecutiveLocalOriginFailure", "enforcingLocalOriginSuccessRate",
 })
-
 PRECONNECT_POLICY = frozenset({"perUpstreamPreconnectRatio", "predictivePreconnectRatio"})
 # Upstream fields whose Envoy effect gloo_nb does not reproduce: the upstream proxy protocol
 # transport socket, the tunneling plugin's generated clusters and listeners, Istio auto-mTLS.
