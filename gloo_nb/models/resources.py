@@ -666,6 +666,7 @@ class UpstreamOptions:
         preconnect_policy: ``preconnectPolicy``, as written.
         unmodelled: Paths (under ``spec``) of the set fields whose effect gloo_nb does not
             reproduce (``proxyProtocolVersion``, ``static.hosts[0].metadata``...), for findings.
+        service_spec: The upstream type's ``serviceSpec`` (``kube`` or ``static``), as written.
     """
 
     protocol_selection: str | None = None
@@ -684,6 +685,7 @@ class UpstreamOptions:
     respect_dns_ttl: bool | None = None
     preconnect_policy: Mapping[str, Any] | None = None
     unmodelled: tuple[str, ...] = ()
+    service_spec: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -576,6 +576,34 @@ def http1_options(h1: Mapping[str, Any]) -> protocol_pb2.Http1ProtocolOptions:
     return out
 
 
+def _service_spec(up: Upstream, cluster: cluster_pb2.Cluster, profile: Profile, problems: OptionProblems) -> None:
+    # plugins/grpc/plugin.go (both profiles): a grpc serviceSpec marks the upstream as gRPC, so the
+    # cluster speaks HTTP/2; its services drive Gloo's REST-to-gRPC transcoding (transformation
+    # filter, envoy-gloo only). plugins/grpcjson (current): a grpcJsonTranscoder with a descriptor set
+    # also makes the cluster HTTP/2 and adds Envoy's gRPC-JSON transcoder filter to the listener.
+    spec = up.options.service_spec
+    if not spec:
+        return
+    kind = "spec." + (up.upstream_type or "kube") + ".serviceSpec"
+    if "grpc" in spec:
+        cluster.http2_protocol_options.SetInParent()
+        grpc = spec.get("grpc")
+        if isinstance(grpc, Mapping) and grpc.get("grpcServices"):
+            problems.notes.append((f"{kind}.grpc", "not modelled: Gloo's gRPC transcoding for these services "
+                                                   "(its transformation filter, envoy-gloo only)"))
+    elif "grpcJsonTranscoder" in spec and profile == "1.3":
+        problems.notes.append((f"{kind}.grpcJsonTranscoder", "Gloo 1.3 has no such field: ignored"))
+    elif "grpcJsonTranscoder" in spec:
+        body = spec.get("grpcJsonTranscoder")
+        if isinstance(body, Mapping) and (body.get("protoDescriptor") or body.get("protoDescriptorBin")
+                                          or body.get("protoDescriptorConfigMap")):
+            cluster.http2_protocol_options.SetInParent()
+        problems.notes.append((f"{kind}.grpcJsonTranscoder", "not modelled: the gRPC-JSON transcoder filter "
+                                                             "Gloo adds for this upstream"))
+    elif "rest" in spec:
+        problems.notes.append((f"{kind}.rest", "not modelled: REST function routing (Gloo's transformation filter)"))
+
+
 def _static_hosts(up: Upstream, problems: OptionProblems) -> bool:
     # plugins/static/plugin.go:ProcessUpstream returns at the first bad host (addr checked first);
     # returns whether a load assignment was started before that (validateCluster needs one).
@@ -792,6 +820,7 @@ def apply_upstream_options(cluster: cluster_pb2.Cluster, upstream: Upstream, pro
     if current:
         _protocol_options(upstream, cluster, problems)
         _kube_service(upstream, services, problems)
+    _service_spec(upstream, cluster, profile, problems)
     if current and started:
         _static_endpoint_details(upstream, cluster)
     for name in opts.unmodelled:

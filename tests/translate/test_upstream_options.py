@@ -485,3 +485,16 @@ def test_health_check_and_outlier_field_names_follow_gloos_v2_copies():
     assert [f.field for f in parse_object(doc).findings] == [
         "spec.healthChecks[0].altPort", "spec.healthChecks[0].httpHealthCheck.codecClientType",
         "spec.outlierDetection.failurePercentageThreshold"]
+
+
+@pytest.mark.parametrize("profile", ["1.3", "current"])
+def test_grpc_service_spec_makes_the_cluster_http2(profile):
+    """plugins/grpc/plugin.go (v1.3.20 and main): "GRPC transcoding always requires http2"."""
+    doc = {"apiVersion": "gloo.solo.io/v1", "kind": "Upstream", "metadata": {"name": "u", "namespace": GS},
+           "spec": {"kube": {"serviceName": "g", "serviceNamespace": GS, "servicePort": 9000,
+                             "serviceSpec": {"grpc": {"grpcServices": [{"packageName": "p", "serviceName": "S"}]}}}}}
+    up = parse_object(doc).resource
+    c = build_cluster(up, profile)
+    assert c.HasField("http2_protocol_options")
+    _, t = upstream_report(up, profile)
+    assert any(f.field == "spec.kube.serviceSpec.grpc" and "not modelled" in f.message for f in t.findings)

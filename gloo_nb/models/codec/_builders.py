@@ -520,7 +520,18 @@ def _upstream_options(r: Reader, s: Mapping[str, Any]) -> UpstreamOptions:
         dns_refresh_rate=s.get("dnsRefreshRate"),
         respect_dns_ttl=r.opt_bool(s.get("respectDnsTtl"), "spec", "respectDnsTtl"),
         preconnect_policy=r.opt_obj(s.get("preconnectPolicy"), "spec.preconnectPolicy", PRECONNECT_POLICY),
-        unmodelled=(*(k for k in UNMODELLED_UPSTREAM_FIELDS if s.get(k) is not None), *_static_host_extras(s)))
+        unmodelled=(*(k for k in UNMODELLED_UPSTREAM_FIELDS if s.get(k) is not None), *_static_host_extras(s)),
+        service_spec=_service_spec(s))
+
+
+def _service_spec(s: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    # kube.serviceSpec / static.serviceSpec (options/service_spec.proto), read raw by the type builders.
+    for kind in ("kube", "static"):
+        block = s.get(kind)
+        spec = block.get("serviceSpec") if isinstance(block, Mapping) else None
+        if isinstance(spec, Mapping):
+            return spec
+    return None
 
 
 def _static_host_extras(s: Mapping[str, Any]) -> list[str]:
