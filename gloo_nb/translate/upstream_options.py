@@ -6,16 +6,20 @@ and collects the errors of each step on the Upstream, in that order. This module
 steps that gloo_nb models, for both profiles (``1.3`` = v1.3.20, ``current`` = main):
 
 * ``initializeCluster``: ``healthChecks`` (``createHealthCheckConfig`` + ``api_conversion/
-  health_check.go:ToEnvoyHealthCheck``), ``outlierDetection``, ``circuitBreakers``
-  (``getCircuitBreakers``), ``useHttp2`` (``getHttp2options``), ``protocolSelection`` and
-  ``ignoreHealthOnHostRemoval`` (current only);
+  health_check.go:ToEnvoyHealthCheck``), ``outlierDetection``, ``preconnectPolicy`` and
+  ``dnsRefreshRate`` (current; the latter a ``translator.Warning``), ``circuitBreakers``
+  (``getCircuitBreakers``, with Settings' default), ``useHttp2`` (``getHttp2options``),
+  ``protocolSelection``, ``ignoreHealthOnHostRemoval`` and ``respectDnsTtl`` (current);
 * plugins, in ``plugins/registry/registry.go`` order: ``loadbalancer``, ``upstreamconn``, ``static``
-  (host checks), ``protocoloptions`` (current only), ``kubernetes`` (current only: the Service must
-  exist);
-* ``validateCluster``: a STATIC/STRICT_DNS cluster needs a load assignment.
+  (host checks; current also endpoint host names), ``grpc``/``grpcjson`` (HTTP/2 for gRPC service
+  specs), ``protocoloptions`` (current), ``kubernetes`` (current: the Service must exist;
+  :func:`apply_upstream_options` checks it only when given the Services, and the translator does
+  not pass them yet, since gloo_nb's inputs often leave Services out);
+* ``validateCluster``: a STATIC cluster needs a load assignment; a DNS refresh rate needs a DNS cluster.
 
-What gloo_nb does not reproduce is returned as notes (field path + why) for the caller to list as
-findings, never dropped.
+The kube plugin's service converters for in-memory ``kube-svc:`` upstreams are here too
+(:func:`service_wants_http2`, :func:`service_upstream_config`). What gloo_nb does not reproduce is
+returned as notes (field path + why) for the caller to list as findings, never dropped.
 """
 
 from __future__ import annotations
