@@ -12,6 +12,7 @@ from gloo_nb.models.resources import (
     Pod,
     Resource,
     RouteTable,
+    Secret,
     Service,
     Settings,
     Upstream,
@@ -37,6 +38,7 @@ class Snapshot:
         services: v1 Services.
         endpoints: v1 Endpoints (read by kube EDS, :func:`gloo_nb.translate.eds.kube_endpoints`).
         pods: v1 Pods (read by kube EDS).
+        secrets: v1 Secrets (TLS secrets for sslConfig ``secretRef``s; key material never leaves the model).
         skipped: Documents that were replaced by a later one with the same identity.
     """
 
@@ -48,6 +50,7 @@ class Snapshot:
     services: tuple[Service, ...] = ()
     endpoints: tuple[KubeEndpoints, ...] = ()
     pods: tuple[Pod, ...] = ()
+    secrets: tuple[Secret, ...] = ()
     skipped: tuple[Skipped, ...] = field(default=())
 
     @classmethod
@@ -93,5 +96,6 @@ class Snapshot:
             services=tuple(r for r in by_kind.get("Service", []) if isinstance(r, Service)),
             endpoints=tuple(r for r in by_kind.get("Endpoints", []) if isinstance(r, KubeEndpoints)),
             pods=tuple(r for r in by_kind.get("Pod", []) if isinstance(r, Pod)),
+            secrets=tuple(r for r in by_kind.get("Secret", []) if isinstance(r, Secret)),
             skipped=tuple(skipped),
         )

@@ -538,7 +538,7 @@ def _validate_regexes(vs: VirtualService, routes: Sequence[ProxyRoute], reports:
 
 def translate_gateways(snapshot: Snapshot, gateways: Sequence[Gateway], profile: Profile, reports: Reports, *,
                        proxy_name: str, write_namespace: str,
-                       translate_empty: bool = False) -> Proxy:
+                       translate_empty: bool = False, default_one_way_tls: bool | None = None) -> Proxy:
     """Translate the gateways of one proxy into the desired Proxy, filling ``reports``.
 
     Args:
@@ -549,6 +549,7 @@ def translate_gateways(snapshot: Snapshot, gateways: Sequence[Gateway], profile:
         proxy_name: Name of the proxy.
         write_namespace: Namespace the Proxy is written to.
         translate_empty: ``settings.gateway.translateEmptyGateways``.
+        default_one_way_tls: ``settings.gateway.virtualServiceOptions.oneWayTls`` (current only).
 
     Returns:
         The desired Proxy.
@@ -586,8 +587,18 @@ def translate_gateways(snapshot: Snapshot, gateways: Sequence[Gateway], profile:
         _validate_domains(gw, vss, reports)
         vhosts: list[ProxyVirtualHost] = []
         converter = RouteConverter(profile, index, reports, gw, proxy_name)
+        ssl_configs: list[Mapping[str, Any]] = []
         for vs in vss:
             routes = converter.convert(vs)
+            if gw.ssl and vs.ssl_config is not None and (routes is not None or profile != "1.3"):
+                # http_translator.go (CUR) appends every selected VS's sslConfig; http.go@v1.3.20
+                # only those of the VSs whose conversion succeeded.
+                ssl_config = vs.ssl_config
+                if (profile != "1.3" and default_one_way_tls is not None
+                        and ssl_config.get("oneWayTls", ssl_config.get("one_way_tls")) is None):
+                    # virtual_service_translator.go:applyGlobalVirtualServiceSettings
+                    ssl_config = {**ssl_config, "oneWayTls": default_one_way_tls}
+                ssl_configs.append(ssl_config)
             if routes is None:
                 continue
             if profile != "1.3":
@@ -599,5 +610,5 @@ def translate_gateways(snapshot: Snapshot, gateways: Sequence[Gateway], profile:
         listeners.append(ProxyListener(
             name=listener_name(gw.bind_address, gw.bind_port), bind_address=gw.bind_address,
             bind_port=gw.bind_port, virtual_hosts=tuple(vhosts), ssl=gw.ssl, options=http.options,
-            source=gw.key))
+            source=gw.key, ssl_configurations=tuple(ssl_configs)))
     return Proxy(proxy_name, write_namespace, tuple(listeners))

@@ -77,6 +77,8 @@ class ProxyListener:
         ssl: Whether the listener has ssl configurations.
         options: HttpListenerOptions.
         source: The Gateway.
+        ssl_configurations: ``sslConfigurations``: the ``sslConfig`` of every VirtualService of an ssl
+            gateway, in virtual-service order (``http_translator.go``), as written (references, no keys).
     """
 
     name: str
@@ -86,6 +88,7 @@ class ProxyListener:
     ssl: bool
     options: Mapping[str, Any]
     source: ResourceKey
+    ssl_configurations: tuple[Mapping[str, Any], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
