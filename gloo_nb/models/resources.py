@@ -505,14 +505,16 @@ class HttpGateway:
     Attributes:
         virtual_services: Explicit VirtualService refs.
         virtual_service_selector: Label selector for VirtualServices.
-        virtual_service_expressions: Expressions selecting VirtualServices.
+        virtual_service_expressions: Expressions selecting VirtualServices; None when
+            ``virtualServiceExpressions`` is absent (Gloo tests the message for nil, so an empty one
+            still takes precedence over the selector and the refs).
         virtual_service_namespaces: Namespaces to search; empty or ``*`` means all.
         options: HttpListenerOptions, kept raw.
     """
 
     virtual_services: tuple[ResourceRef, ...] = ()
     virtual_service_selector: Mapping[str, str] = field(default_factory=dict)
-    virtual_service_expressions: tuple[SelectorExpression, ...] = ()
+    virtual_service_expressions: tuple[SelectorExpression, ...] | None = None
     virtual_service_namespaces: tuple[str, ...] = ()
     options: Mapping[str, Any] = field(default_factory=dict)
 

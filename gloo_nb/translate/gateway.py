@@ -19,6 +19,7 @@ from gloo_nb.models import (
     Destination,
     Finding,
     Gateway,
+    HttpGateway,
     Matcher,
     ResourceKey,
     ResourceRef,
@@ -34,6 +35,7 @@ from gloo_nb.translate.reports import Reports
 from gloo_nb.translate.selection import (
     RouteTableIndex,
     SelectionError,
+    check_expression,
     expression_matches,
     group_by_weight,
     same_weight_warning,
@@ -437,34 +439,133 @@ class RouteConverter:
 # --- gateways and virtual services ---------------------------------------------------------
 
 
-def gateway_contains(gateway: Gateway, vs: VirtualService) -> bool:
-    """Whether an HTTP gateway binds a VirtualService (``HttpGatewayContainsVirtualService``).
+INVALID_VS_EXPRESSION = "the virtual service selector expression is invalid"
+
+
+def http_gateway_contains(http: HttpGateway, ssl: bool, vs: VirtualService, profile: Profile = "current") -> bool:
+    """Whether an HTTP gateway (plain or matched in a hybrid gateway) binds a VirtualService.
+
+    Current Gloo (``virtual_service_translator.go:HttpGatewayContainsVirtualService``): ssl-ness must
+    agree; then the first of these that is set decides: ``virtualServiceExpressions`` (a set message,
+    even with no expressions; all expressions AND, then the namespaces), ``virtualServiceSelector``
+    (exact labels, then the namespaces), ``virtualServices`` refs (the namespaces are not consulted),
+    else the namespaces alone (none listed, or ``*``, means every namespace).
+    Gloo 1.3 (``http.go@v1.3.20:GatewayContainsVirtualService``) had no expressions: the selector,
+    then the refs, then the namespaces.
 
     Args:
-        gateway: The gateway.
+        http: The HTTP gateway.
+        ssl: Whether the gateway binds VirtualServices with ``sslConfig``.
         vs: The VirtualService.
+        profile: ``1.3`` or ``current``.
 
     Returns:
         True when the gateway selects the VS.
+
+    Raises:
+        SelectionError: (current) an expression Kubernetes refuses, with Gloo's text
+            ``<k8s error>: the virtual service selector expression is invalid``.
     """
-    http = gateway.http_gateway
-    if http is None or gateway.ssl != (vs.ssl_config is not None):
+    if ssl != (vs.ssl_config is not None):
         return False
 
     def namespace_ok() -> bool:
+        # virtualServiceNamespaceValidForGateway (both profiles).
         nss = http.virtual_service_namespaces
         return not nss or "*" in nss or vs.meta.namespace in nss
 
+    labels = vs.meta.labels
+    if profile != "1.3" and http.virtual_service_expressions is not None:
+        for expr in http.virtual_service_expressions:
+            problem = check_expression(expr)
+            if problem:
+                raise SelectionError(f"{problem}: {INVALID_VS_EXPRESSION}")
+        if not all(expression_matches(e, labels) for e in http.virtual_service_expressions):
+            return False
+        return namespace_ok()
+    # An empty selector map is nil in Go (GetVirtualServiceSelector() != nil; len() > 0 at v1.3.20).
     if http.virtual_service_selector:
-        labels = vs.meta.labels
-        return namespace_ok() and all(labels.get(k) == v for k, v in http.virtual_service_selector.items())
-    if http.virtual_service_expressions:
-        return namespace_ok() and all(expression_matches(e, vs.meta.labels)
-                                      for e in http.virtual_service_expressions)
+        return all(labels.get(k) == v for k, v in http.virtual_service_selector.items()) and namespace_ok()
     if http.virtual_services:
         return any(ref.name == vs.meta.name and ref.namespace == vs.meta.namespace
                    for ref in http.virtual_services)
     return namespace_ok()
+
+
+def gateway_contains(gateway: Gateway, vs: VirtualService, profile: Profile = "current") -> bool:
+    """Whether an HTTP gateway binds a VirtualService (see :func:`http_gateway_contains`).
+
+    Args:
+        gateway: The gateway.
+        vs: The VirtualService.
+        profile: ``1.3`` or ``current``.
+
+    Returns:
+        True when the gateway selects the VS; False for non-HTTP gateways and invalid expressions.
+    """
+    if gateway.http_gateway is None:
+        return False
+    try:
+        return http_gateway_contains(gateway.http_gateway, gateway.ssl, vs, profile)
+    except SelectionError:
+        return False
+
+
+def select_virtual_services(snapshot: Snapshot, gateway: Gateway, http: HttpGateway, ssl: bool, profile: Profile,
+                            reports: Reports) -> list[VirtualService]:
+    """The VirtualServices an HTTP gateway binds, in snapshot order (``getVirtualServicesForHttpGateway``).
+
+    An invalid expression is an error on the Gateway, once per VirtualService tested, as Gloo's loop
+    adds it (``params.reports.AddError(parentGateway, err)``).
+
+    Args:
+        snapshot: The resources.
+        gateway: The Gateway reports go to.
+        http: Its HTTP gateway (or a hybrid gateway's matched one).
+        ssl: Whether it binds VirtualServices with ``sslConfig``.
+        profile: ``1.3`` or ``current``.
+        reports: Reports to fill.
+
+    Returns:
+        The selected VirtualServices.
+    """
+    out = []
+    for vs in snapshot.virtual_services:
+        try:
+            if http_gateway_contains(http, ssl, vs, profile):
+                out.append(vs)
+        except SelectionError as err:
+            reports.add_error(gateway.key, str(err))
+            reports.find(Finding(gateway.key, "error", str(err), gateway.key))
+    return out
+
+
+def invalid_vs_ref(ref: ResourceRef, profile: Profile) -> str:
+    """``validateGateways``' error for a Gateway ref to a missing VirtualService.
+
+    ``fmt.Errorf("invalid virtual service ref %v", vs)``: at v1.3.20 ``vs`` is a ``core.ResourceRef`` value
+    (Go struct text ``{name namespace}``, as in 1.3's ``*v1.Upstream {name namespace} not found``); current
+    Gloo passes a pointer, so ``%v`` is the proto text ``name:"x" namespace:"y"``.
+
+    Args:
+        ref: The reference.
+        profile: ``1.3`` or ``current``.
+
+    Returns:
+        The message.
+    """
+    if profile == "1.3":
+        return f"invalid virtual service ref {{{ref.name} {ref.namespace}}}"
+    return f'invalid virtual service ref name:"{ref.name}" namespace:"{ref.namespace}"'
+
+
+def _note_13_expressions(gateway: Gateway, http: HttpGateway, profile: Profile, reports: Reports) -> None:
+    # http_gateway.proto@v1.3.20 has no virtual_service_expressions: Gloo 1.3 selects without them.
+    if profile == "1.3" and http.virtual_service_expressions is not None:
+        msg = ("httpGateway.virtualServiceExpressions does not exist in Gloo 1.3: gloo_nb selects "
+               "VirtualServices without it, as the selector, refs and namespaces alone decide there")
+        reports.find(Finding(gateway.key, "warning", msg, gateway.key, layer="parse",
+                             field="spec.httpGateway.virtualServiceExpressions"))
 
 
 def _validate_domains(gateway: Gateway, vss: Sequence[VirtualService], reports: Reports) -> None:
@@ -577,12 +678,13 @@ def translate_gateways(snapshot: Snapshot, gateways: Sequence[Gateway], profile:
         for ref in http.virtual_services:
             if not any(v.meta.name == ref.name and v.meta.namespace == ref.namespace
                        for v in snapshot.virtual_services):
-                msg = f'invalid virtual service ref name:"{ref.name}" namespace:"{ref.namespace}"'
+                msg = invalid_vs_ref(ref, profile)
                 reports.add_error(gw.key, msg)
                 reports.find(Finding(gw.key, "error", msg, gw.key))
         if not snapshot.virtual_services and not translate_empty:
             continue
-        vss = [vs for vs in snapshot.virtual_services if gateway_contains(gw, vs)]
+        _note_13_expressions(gw, http, profile, reports)
+        vss = select_virtual_services(snapshot, gw, http, gw.ssl, profile, reports)
         _validate_domains(gw, vss, reports)
         vhosts: list[ProxyVirtualHost] = []
         converter = RouteConverter(profile, index, reports, gw, proxy_name)

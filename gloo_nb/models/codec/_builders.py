@@ -403,7 +403,7 @@ def _gateway(r: Reader, spec: Any, meta: ObjectMeta, status: Mapping[str, Any] |
             virtual_services=_refs(r, h.get("virtualServices"), where, "virtualServices"),
             virtual_service_selector=r.string_map(h.get("virtualServiceSelector"), where,
                                                   "virtualServiceSelector"),
-            virtual_service_expressions=() if exprs is None else _expressions(
+            virtual_service_expressions=None if exprs is None else _expressions(
                 r, exprs.get("expressions"), join_path(where, "virtualServiceExpressions"), "expressions"),
             virtual_service_namespaces=r.strings(h.get("virtualServiceNamespaces"), where,
                                                  "virtualServiceNamespaces"),
