@@ -35,7 +35,8 @@ from gloo_nb.models import (
     Service,
     Upstream,
 )
-from gloo_nb.translate.proxy import Proxy, ProxyRoute, ProxyVirtualHost
+from gloo_nb.translate.listener_options import OptionProblem, apply_hcm_options, apply_listener_options
+from gloo_nb.translate.proxy import Proxy, ProxyListener, ProxyRoute, ProxyVirtualHost
 from gloo_nb.translate.reports import Reports
 
 HCM_FILTER = "envoy.filters.network.http_connection_manager"
@@ -409,11 +410,44 @@ class ProxyTranslator:
                 self._virtual_host(vh, listener.ssl, origins, out, rc.virtual_hosts.add())
             out.resources.route_configurations.append(rc)
             out.origins[rc_name] = origins
-            out.resources.listeners.append(http_listener(listener.name, listener.bind_address,
-                                                         listener.bind_port, rc_name))
+            env_listener = http_listener(listener.name, listener.bind_address, listener.bind_port, rc_name)
+            self._apply_gateway_options(listener, env_listener)
+            out.resources.listeners.append(env_listener)
         out.resources.listeners.sort(key=lambda m: m.name)
         out.resources.route_configurations.sort(key=lambda m: m.name)
         return out
+
+    def _apply_gateway_options(self, listener: ProxyListener, env: listener_pb2.Listener) -> None:
+        # Gloo's hcm, als and tracing plugins on each HCM, the listener plugin on the listener
+        # (gloo_nb.translate.listener_options); problems go on the Gateway, as add_proxy_validation_result does.
+        problems = apply_listener_options(env, listener.listener_options, self.profile)
+        for chain in env.filter_chains:
+            for flt in chain.filters:
+                if flt.name != HCM_FILTER:
+                    continue
+                hcm = hcm_pb2.HttpConnectionManager()
+                flt.typed_config.Unpack(hcm)
+                problems += apply_hcm_options(hcm, listener.options, listener.listener_options, self.profile,
+                                              self._exists)
+                flt.typed_config.Pack(hcm)
+        self.report_option_problems(listener.source, problems)
+
+    def report_option_problems(self, gateway: ResourceKey, problems: Sequence[OptionProblem]) -> None:
+        """File Gloo's listener problems on the Gateway and gloo_nb's notes as findings.
+
+        Args:
+            gateway: The Gateway the options belong to.
+            problems: From :mod:`gloo_nb.translate.listener_options`.
+        """
+        for p in problems:
+            if p.gloo:
+                add = self.reports.add_error if p.severity == "error" else self.reports.add_warning
+                add(gateway, p.message)
+                self.reports.find(Finding(gateway, p.severity, p.message, gateway, layer="gloo"))
+            else:
+                # Notes of gloo_nb's own (not modelled, absent in this profile, unreadable): never Gloo's
+                # status, and they never block a push (layer "parse", like unknown fields).
+                self.reports.find(Finding(gateway, p.severity, p.message, gateway, layer="parse", field=p.field))
 
     def _validate_domains(self, vhosts: Sequence[ProxyVirtualHost]) -> None:
         by_domain: dict[str, list[ProxyVirtualHost]] = {}

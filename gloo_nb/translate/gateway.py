@@ -701,5 +701,5 @@ def translate_gateways(snapshot: Snapshot, gateways: Sequence[Gateway], profile:
         listeners.append(ProxyListener(
             name=listener_name(gw.bind_address, gw.bind_port), bind_address=gw.bind_address,
             bind_port=gw.bind_port, virtual_hosts=tuple(vhosts), ssl=gw.ssl, options=http.options,
-            source=gw.key))
+            source=gw.key, listener_options=gw.options))
     return Proxy(proxy_name, write_namespace, tuple(listeners))

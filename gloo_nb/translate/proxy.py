@@ -77,6 +77,8 @@ class ProxyListener:
         ssl: Whether the listener has ssl configurations.
         options: HttpListenerOptions.
         source: The Gateway.
+        listener_options: The Gateway's ``options`` (ListenerOptions: access logging, buffer limits,
+            socket options), which Gloo copies to the Proxy listener (``translator.go:makeListener``).
     """
 
     name: str
@@ -86,6 +88,7 @@ class ProxyListener:
     ssl: bool
     options: Mapping[str, Any]
     source: ResourceKey
+    listener_options: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
