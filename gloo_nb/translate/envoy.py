@@ -38,6 +38,7 @@ from gloo_nb.models import (
 from gloo_nb.translate.listener_options import OptionProblem, apply_hcm_options, apply_listener_options
 from gloo_nb.translate.proxy import Proxy, ProxyListener, ProxyRoute, ProxyVirtualHost
 from gloo_nb.translate.reports import Reports
+from gloo_nb.translate.tcp import tcp_listener
 
 HCM_FILTER = "envoy.filters.network.http_connection_manager"
 ROUTER_FILTER = "envoy.filters.http.router"
@@ -399,6 +400,13 @@ class ProxyTranslator:
         """
         out = ProxyTranslation(EnvoyResources())
         for listener in proxy.listeners:
+            if listener.tcp is not None:
+                # tcpGateway: filter chains with a TCP proxy, no route configuration (gloo_nb.translate.tcp).
+                tcp_out, problems = tcp_listener(listener, self.profile, self._exists)
+                self.report_option_problems(listener.source, problems)
+                if tcp_out is not None:
+                    out.resources.listeners.append(tcp_out)
+                continue
             self._validate_domains(listener.virtual_hosts)
             rc_name = route_config_name(listener.name)
             origins: list[RouteOrigin] = []

@@ -30,7 +30,7 @@ from gloo_nb.models import (
     VirtualService,
     WeightedDestination,
 )
-from gloo_nb.translate.proxy import Proxy, ProxyListener, ProxyRoute, ProxyVirtualHost
+from gloo_nb.translate.proxy import Proxy, ProxyListener, ProxyRoute, ProxyTcpListener, ProxyVirtualHost
 from gloo_nb.translate.reports import Reports
 from gloo_nb.translate.selection import (
     RouteTableIndex,
@@ -637,6 +637,29 @@ def _validate_regexes(vs: VirtualService, routes: Sequence[ProxyRoute], reports:
                 return
 
 
+def tcp_proxy_listener(gateway: Gateway) -> ProxyListener:
+    """The Proxy listener of a ``tcpGateway`` (``tcp_translator.go:ComputeListener``, ``tcp.go`` at v1.3.20).
+
+    Gloo copies the hosts and options unchanged; unlike HTTP gateways, a TCP gateway gets its listener
+    even when the snapshot has no VirtualServices.
+
+    Args:
+        gateway: A Gateway with ``tcpGateway``.
+
+    Returns:
+        The listener, named ``listener-<bindAddress>-<bindPort>``.
+    """
+    tcp = gateway.tcp_gateway or {}
+    hosts = tcp.get("tcpHosts") or ()
+    options = tcp.get("options") or {}
+    return ProxyListener(
+        name=listener_name(gateway.bind_address, gateway.bind_port), bind_address=gateway.bind_address,
+        bind_port=gateway.bind_port, virtual_hosts=(), ssl=gateway.ssl, options={}, source=gateway.key,
+        listener_options=gateway.options,
+        tcp=ProxyTcpListener(hosts=tuple(h for h in hosts if isinstance(h, Mapping)),
+                             options=options if isinstance(options, Mapping) else {}))
+
+
 def translate_gateways(snapshot: Snapshot, gateways: Sequence[Gateway], profile: Profile, reports: Reports, *,
                        proxy_name: str, write_namespace: str,
                        translate_empty: bool = False) -> Proxy:
@@ -673,6 +696,9 @@ def translate_gateways(snapshot: Snapshot, gateways: Sequence[Gateway], profile:
                 reports.find(Finding(g.key, "error", msg, g.key))
     for gw in gateways:
         http = gw.http_gateway
+        if gw.tcp_gateway is not None:
+            listeners.append(tcp_proxy_listener(gw))
+            continue
         if http is None:
             continue
         for ref in http.virtual_services:

@@ -66,6 +66,19 @@ class ProxyVirtualHost:
 
 
 @dataclass(frozen=True, slots=True)
+class ProxyTcpListener:
+    """A Proxy ``tcpListener``: the ``tcpGateway`` copied as Gloo copies it (``tcp_translator.go``).
+
+    Attributes:
+        hosts: ``tcpHosts``, kept raw (protobuf JSON), in order.
+        options: ``options`` (TcpListenerOptions), kept raw.
+    """
+
+    hosts: tuple[Mapping[str, Any], ...] = ()
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
 class ProxyListener:
     """An HTTP listener on the Proxy, one per Gateway.
 
@@ -79,6 +92,7 @@ class ProxyListener:
         source: The Gateway.
         listener_options: The Gateway's ``options`` (ListenerOptions: access logging, buffer limits,
             socket options), which Gloo copies to the Proxy listener (``translator.go:makeListener``).
+        tcp: The TCP listener of a ``tcpGateway`` (then ``virtual_hosts`` is empty); None for HTTP.
     """
 
     name: str
@@ -89,6 +103,7 @@ class ProxyListener:
     options: Mapping[str, Any]
     source: ResourceKey
     listener_options: Mapping[str, Any] = field(default_factory=dict)
+    tcp: ProxyTcpListener | None = None
 
 
 @dataclass(frozen=True, slots=True)

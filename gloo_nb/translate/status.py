@@ -288,7 +288,16 @@ def _listener(ls: ProxyListener, translation: Translation, generations: Mapping[
     out: dict[str, Any] = {"name": ls.name, "bindAddress": ls.bind_address}
     if ls.bind_port:
         out["bindPort"] = ls.bind_port
-    out["httpListener"] = http
+    if ls.tcp is not None:
+        # proxy.proto TcpListener: the tcpGateway's hosts and options as the gateway copied them.
+        tcp: dict[str, Any] = {}
+        if ls.tcp.hosts:
+            tcp["tcpHosts"] = [dict(h) for h in ls.tcp.hosts]
+        if ls.tcp.options:
+            tcp["options"] = dict(ls.tcp.options)
+        out["tcpListener"] = tcp
+    else:
+        out["httpListener"] = http
     # sslConfigurations (from the VirtualServices' sslConfig) are not modelled: gloo_nb's Proxy
     # keeps only whether the listener has any.
     if gateway.use_proxy_proto is not None:

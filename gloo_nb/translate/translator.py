@@ -499,6 +499,8 @@ def _same_proxy(a: Proxy, b: Proxy) -> bool:
     for la, lb in zip(a.listeners, b.listeners, strict=True):
         if (la.name, la.bind_address, la.bind_port, la.ssl) != (lb.name, lb.bind_address, lb.bind_port, lb.ssl):
             return False
+        if la.tcp is not lb.tcp:
+            return False
         if len(la.virtual_hosts) != len(lb.virtual_hosts) or any(
                 x is not y for x, y in zip(la.virtual_hosts, lb.virtual_hosts, strict=True)):
             return False
