@@ -34,6 +34,8 @@ __all__ = [
     "KubeServiceDestination",
     "KubeUpstreamSpec",
     "Location",
+    "MatchableHttpGateway",
+    "MatchableTcpGateway",
     "Matcher",
     "ObjectMeta",
     "PathKind",
@@ -63,7 +65,8 @@ __all__ = [
     "WeightedDestination",
 ]
 
-Kind = Literal["VirtualService", "RouteTable", "Gateway", "Upstream", "Settings", "Service", "Endpoints", "Pod"]
+Kind = Literal["VirtualService", "RouteTable", "Gateway", "Upstream", "Settings", "Service", "Endpoints", "Pod",
+               "MatchableHttpGateway", "MatchableTcpGateway"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -557,6 +560,57 @@ class Gateway:
         return ResourceKey(self.kind, self.meta.namespace, self.meta.name)
 
 
+@dataclass(frozen=True, slots=True)
+class MatchableHttpGateway:
+    """A ``gateway.solo.io/v1`` MatchableHttpGateway (current Gloo; absent at v1.3.20).
+
+    ``projects/gateway/api/v1/matchable_http_gateway.proto``: an HTTP gateway that hybrid Gateways select
+    through ``hybridGateway.delegatedHttpGateways``.
+
+    Attributes:
+        meta: Object metadata.
+        matcher: ``matcher`` (sourcePrefixRanges, sslConfig), kept raw.
+        http_gateway: ``httpGateway``.
+        status: The status as read from a live object, kept raw.
+    """
+
+    meta: ObjectMeta
+    matcher: Mapping[str, Any] = field(default_factory=dict)
+    http_gateway: HttpGateway | None = None
+    status: Mapping[str, Any] | None = None
+
+    kind = "MatchableHttpGateway"
+
+    @property
+    def key(self) -> ResourceKey:
+        """The resource's identity."""
+        return ResourceKey(self.kind, self.meta.namespace, self.meta.name)
+
+
+@dataclass(frozen=True, slots=True)
+class MatchableTcpGateway:
+    """A ``gateway.solo.io/v1`` MatchableTcpGateway (current Gloo; absent at v1.3.20).
+
+    Attributes:
+        meta: Object metadata.
+        matcher: ``matcher`` (sourcePrefixRanges, sslConfig, passthroughCipherSuites), kept raw.
+        tcp_gateway: ``tcpGateway`` (tcpHosts, options), kept raw.
+        status: The status as read from a live object, kept raw.
+    """
+
+    meta: ObjectMeta
+    matcher: Mapping[str, Any] = field(default_factory=dict)
+    tcp_gateway: Mapping[str, Any] = field(default_factory=dict)
+    status: Mapping[str, Any] | None = None
+
+    kind = "MatchableTcpGateway"
+
+    @property
+    def key(self) -> ResourceKey:
+        """The resource's identity."""
+        return ResourceKey(self.kind, self.meta.namespace, self.meta.name)
+
+
 # --- gloo.solo.io ---------------------------------------------------------------------------
 
 
@@ -896,7 +950,8 @@ class Pod:
         return ResourceKey(self.kind, self.meta.namespace, self.meta.name)
 
 
-Resource = VirtualService | RouteTable | Gateway | Upstream | Settings | Service | KubeEndpoints | Pod
+Resource = (VirtualService | RouteTable | Gateway | Upstream | Settings | Service | KubeEndpoints | Pod
+            | MatchableHttpGateway | MatchableTcpGateway)
 """Any resource gloo_nb models."""
 
 KIND_TYPES: dict[str, type[Resource]] = {
@@ -908,6 +963,8 @@ KIND_TYPES: dict[str, type[Resource]] = {
     "Service": Service,
     "Endpoints": KubeEndpoints,
     "Pod": Pod,
+    "MatchableHttpGateway": MatchableHttpGateway,
+    "MatchableTcpGateway": MatchableTcpGateway,
 }
 """Modelled kinds by name."""
 
@@ -920,5 +977,7 @@ API_GROUPS: dict[str, str] = {
     "Service": "",
     "Endpoints": "",
     "Pod": "",
+    "MatchableHttpGateway": "gateway.solo.io",
+    "MatchableTcpGateway": "gateway.solo.io",
 }
 """The API group each modelled kind belongs to (``""`` = core v1)."""

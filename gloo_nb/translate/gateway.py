@@ -20,17 +20,27 @@ from gloo_nb.models import (
     Finding,
     Gateway,
     HttpGateway,
+    MatchableHttpGateway,
     Matcher,
+    ObjectMeta,
     ResourceKey,
     ResourceRef,
     Route,
     RouteAction,
     RouteTable,
+    SelectorExpression,
     Snapshot,
     VirtualService,
     WeightedDestination,
 )
-from gloo_nb.translate.proxy import Proxy, ProxyListener, ProxyRoute, ProxyTcpListener, ProxyVirtualHost
+from gloo_nb.translate.proxy import (
+    Proxy,
+    ProxyListener,
+    ProxyMatchedListener,
+    ProxyRoute,
+    ProxyTcpListener,
+    ProxyVirtualHost,
+)
 from gloo_nb.translate.reports import Reports
 from gloo_nb.translate.selection import (
     RouteTableIndex,
@@ -637,6 +647,51 @@ def _validate_regexes(vs: VirtualService, routes: Sequence[ProxyRoute], reports:
                 return
 
 
+def compute_virtual_hosts(gateway: Gateway, vss: Sequence[VirtualService], profile: Profile, reports: Reports,
+                          index: RouteTableIndex, proxy_name: str) -> list[ProxyVirtualHost]:
+    """The virtual hosts of the VirtualServices an HTTP gateway binds (``ComputeVirtualHosts``).
+
+    Domain conflicts are checked among ``vss`` (``validateVirtualServiceDomains``), then each VS is converted.
+
+    Args:
+        gateway: The Gateway (for names and reports).
+        vss: The selected VirtualServices.
+        profile: ``1.3`` or ``current``.
+        reports: Reports to fill.
+        index: The route tables.
+        proxy_name: The proxy's name (for route names).
+
+    Returns:
+        One virtual host per VS whose conversion did not fail.
+    """
+    _validate_domains(gateway, vss, reports)
+    vhosts: list[ProxyVirtualHost] = []
+    converter = RouteConverter(profile, index, reports, gateway, proxy_name)
+    for vs in vss:
+        routes = converter.convert(vs)
+        if routes is None:
+            continue
+        if profile != "1.3":
+            _validate_regexes(vs, routes, reports)
+        vh = vs.virtual_host
+        vhosts.append(ProxyVirtualHost(name=vs.key.dotted, domains=vh.domains if vh else (), routes=tuple(routes),
+                                       options=vh.options if vh else {}, source=vs.key))
+    return vhosts
+
+
+def _vs_refs(gateway: Gateway, profile: Profile) -> list[ResourceRef]:
+    # translator.go validateGateways: the httpGateway's refs, and (current) each inline matched HTTP gateway's.
+    refs = list(gateway.http_gateway.virtual_services) if gateway.http_gateway is not None else []
+    hybrid = gateway.hybrid_gateway
+    if hybrid is not None and profile != "1.3":
+        for matched in hybrid.get("matchedGateways") or ():
+            http = matched.get("httpGateway") if isinstance(matched, Mapping) else None
+            for ref in (http or {}).get("virtualServices") or () if isinstance(http, Mapping) else ():
+                if isinstance(ref, Mapping):
+                    refs.append(ResourceRef(str(ref.get("name", "")), str(ref.get("namespace", ""))))
+    return refs
+
+
 def tcp_proxy_listener(gateway: Gateway) -> ProxyListener:
     """The Proxy listener of a ``tcpGateway`` (``tcp_translator.go:ComputeListener``, ``tcp.go`` at v1.3.20).
 
@@ -649,15 +704,280 @@ def tcp_proxy_listener(gateway: Gateway) -> ProxyListener:
     Returns:
         The listener, named ``listener-<bindAddress>-<bindPort>``.
     """
-    tcp = gateway.tcp_gateway or {}
-    hosts = tcp.get("tcpHosts") or ()
-    options = tcp.get("options") or {}
     return ProxyListener(
         name=listener_name(gateway.bind_address, gateway.bind_port), bind_address=gateway.bind_address,
         bind_port=gateway.bind_port, virtual_hosts=(), ssl=gateway.ssl, options={}, source=gateway.key,
-        listener_options=gateway.options,
-        tcp=ProxyTcpListener(hosts=tuple(h for h in hosts if isinstance(h, Mapping)),
-                             options=options if isinstance(options, Mapping) else {}))
+        listener_options=gateway.options, tcp=_tcp_of(gateway.tcp_gateway or {}))
+
+
+EMPTY_HYBRID_GATEWAY = "hybrid gateway does not have any populated matched gateways"
+INVALID_GATEWAY_EXPRESSION = "the selector expression is invalid"
+
+# hcm.proto fields of wrapper or Duration type: merge.go's wrapperTransformer lets a delegating parent's value
+# replace the child's for these only, when preventChildOverrides is set.
+_HCM_WRAPPERS = frozenset({
+    "useRemoteAddress", "xffNumTrustedHops", "skipXffAppend", "via", "generateRequestId", "proxy100Continue",
+    "streamIdleTimeout", "idleTimeout", "maxRequestHeadersKb", "requestTimeout", "requestHeadersTimeout",
+    "drainTimeout", "delayedCloseTimeout", "serverName", "acceptHttp10", "defaultHostForHttp10",
+    "allowChunkedLength", "enableTrailers", "properCaseHeaderKeyFormat", "preserveCaseHeaderKeyFormat",
+    "preserveExternalRequestId", "maxConnectionDuration", "maxStreamDuration", "maxHeadersCount",
+    "maxRequestsPerConnection", "mergeSlashes", "normalizePath", "stripAnyHostPort", "appendXForwardedPort",
+})
+
+
+# Enums: mergo sees a child's zero value as unset and fills it from the parent ("we can't override enums",
+# hybrid_translator_test.go), whether or not the child wrote it.
+_HCM_ENUM_ZERO = {
+    "codecType": ("AUTO", 0), "serverHeaderTransformation": ("OVERWRITE", 0),
+    "pathWithEscapedSlashesAction": ("IMPLEMENTATION_SPECIFIC_DEFAULT", 0),
+    "headersWithUnderscoresAction": ("ALLOW", 0), "forwardClientCertDetails": ("SANITIZE", 0),
+}
+_HEADER_FORMAT = ("properCaseHeaderKeyFormat", "preserveCaseHeaderKeyFormat")
+
+
+def merge_hcm_settings(parent: Mapping[str, Any] | None, child: Mapping[str, Any] | None,
+                       prevent_child_overrides: bool) -> Mapping[str, Any] | None:
+    """``merge.go:mergeHCMSettings`` on protobuf JSON: the child's fields win, the parent fills the rest.
+
+    With ``preventChildOverrides`` the parent's wrapper and Duration fields replace the child's. mergo merges
+    nested messages field by field; gloo_nb keeps a child's nested message whole (a simplification for
+    ``tracing``, ``setCurrentClientCertDetails`` and the like).
+
+    Args:
+        parent: ``delegatedHttpGateways.httpConnectionManagerSettings``.
+        child: The MatchableHttpGateway's ``httpGateway.options.httpConnectionManagerSettings``.
+        prevent_child_overrides: ``delegatedHttpGateways.preventChildOverrides``.
+
+    Returns:
+        The reconciled settings (None when neither is set).
+    """
+    if child is None:
+        return parent
+    if parent is None:
+        return child
+    merged = {k: v for k, v in child.items() if not (k in _HCM_ENUM_ZERO and v in _HCM_ENUM_ZERO[k])}
+    for key, value in parent.items():
+        if key in _HEADER_FORMAT and any(k in merged for k in _HEADER_FORMAT):
+            continue  # the header_format oneof: a child's choice stands
+        if key not in merged or (prevent_child_overrides and key in _HCM_WRAPPERS):
+            merged[key] = value
+    return merged
+
+
+def _cidr_ranges(matcher: Mapping[str, Any]) -> Any:
+    return matcher.get("sourcePrefixRanges") or ()
+
+
+class HybridGatewayTranslator:
+    """Gloo's ``HybridTranslator`` for one Gateway (``projects/gateway/pkg/translator/hybrid_translator.go``).
+
+    ``matchedGateways`` (inline HTTP and TCP gateways with matchers) take precedence over
+    ``delegatedHttpGateways``/``delegatedTcpGateways`` (MatchableHttpGateway/MatchableTcpGateway resources
+    chosen by ref or selector, ``gateway_selector.go``). Gloo 1.3 had no hybrid gateways
+    (``gateway.proto@v1.3.20``: the GatewayType oneof is http or tcp).
+
+    Args:
+        snapshot: The resources.
+        gateway: The Gateway with ``hybridGateway``.
+        profile: ``1.3`` or ``current``.
+        reports: Reports to fill.
+        index: The route tables.
+        proxy_name: The proxy's name.
+        translate_empty: ``settings.gateway.translateEmptyGateways``.
+    """
+
+    def __init__(self, snapshot: Snapshot, gateway: Gateway, profile: Profile, reports: Reports,
+                 index: RouteTableIndex, proxy_name: str, translate_empty: bool) -> None:
+        self.snapshot = snapshot
+        self.gateway = gateway
+        self.profile = profile
+        self.reports = reports
+        self.index = index
+        self.proxy_name = proxy_name
+        self.translate_empty = translate_empty
+
+    def _error(self, message: str, *, warning: bool = False) -> None:
+        key = self.gateway.key
+        (self.reports.add_warning if warning else self.reports.add_error)(key, message)
+        self.reports.find(Finding(key, "warning" if warning else "error", message, key))
+
+    def _note(self, field: str, message: str) -> None:
+        key = self.gateway.key
+        self.reports.find(Finding(key, "warning", message, key, layer="parse", field=field))
+
+    def listener(self) -> ProxyListener | None:
+        """``ComputeListener``: the hybrid Proxy listener, or None (with Gloo's error or warning when due).
+
+        Returns:
+            The listener with its matched listeners.
+        """
+        gw = self.gateway
+        hybrid: Mapping[str, Any] = gw.hybrid_gateway or {}
+        if self.profile == "1.3":
+            self._note("spec.hybridGateway", "hybridGateway does not exist in Gloo 1.3 (gateway.proto@v1.3.20 has "
+                                             "httpGateway and tcpGateway only): gloo_nb builds no listener for it")
+            return None
+        matched_raw = hybrid.get("matchedGateways") or None
+        http_sel = hybrid.get("delegatedHttpGateways")
+        tcp_sel = hybrid.get("delegatedTcpGateways")
+        if matched_raw is None and http_sel is None and tcp_sel is None:
+            return None
+        if matched_raw is not None:
+            matched = [m for i, raw in enumerate(matched_raw) if (m := self._matched(raw, i)) is not None]
+            if not matched:
+                # Inline matched gateways that produce nothing are an error on the Gateway.
+                self._error(EMPTY_HYBRID_GATEWAY)
+                return None
+        else:
+            matched = self._delegated(http_sel, tcp_sel)
+            if not matched:
+                # "missing refs should only result in a warning"
+                self._error(EMPTY_HYBRID_GATEWAY, warning=True)
+                return None
+        return ProxyListener(
+            name=listener_name(gw.bind_address, gw.bind_port), bind_address=gw.bind_address,
+            bind_port=gw.bind_port, virtual_hosts=(), ssl=gw.ssl, options={}, source=gw.key,
+            listener_options=gw.options, matched=tuple(matched))
+
+    def _parse_http(self, raw: Any, where: str) -> HttpGateway | None:
+        # The one codec reads the inline HttpGateway, as part of a synthetic MatchableHttpGateway.
+        from gloo_nb.models.codec import parse_object
+
+        doc = {"apiVersion": "gateway.solo.io/v1", "kind": "MatchableHttpGateway",
+               "metadata": {"name": self.gateway.meta.name, "namespace": self.gateway.meta.namespace},
+               "spec": {"httpGateway": raw}}
+        try:
+            parsed = parse_object(doc)
+        except BadDataError as err:
+            self._note(where, f"{where} cannot be read: {err}")
+            return None
+        resource = parsed.resource
+        return resource.http_gateway if isinstance(resource, MatchableHttpGateway) else None
+
+    def _matched(self, raw: Any, i: int) -> ProxyMatchedListener | None:
+        # computeHybridListenerFromMatchedGateways, one MatchedGateway.
+        where = f"spec.hybridGateway.matchedGateways[{i}]"
+        if not isinstance(raw, Mapping):
+            self._note(where, f"{where} is not an object")
+            return None
+        raw_matcher = raw.get("matcher")
+        matcher: Mapping[str, Any] = raw_matcher if isinstance(raw_matcher, Mapping) else {}
+        if raw.get("httpGateway") is not None:
+            if not self.snapshot.virtual_services and not self.translate_empty:
+                return None
+            http = self._parse_http(raw["httpGateway"], f"{where}.httpGateway")
+            if http is None:
+                return None
+            ssl = matcher.get("sslConfig") is not None
+            vss = select_virtual_services(self.snapshot, self.gateway, http, ssl, self.profile, self.reports)
+            vhosts = compute_virtual_hosts(self.gateway, vss, self.profile, self.reports, self.index,
+                                           self.proxy_name)
+            return ProxyMatchedListener(
+                matcher={k: v for k, v in matcher.items() if k in ("sslConfig", "sourcePrefixRanges")},
+                virtual_hosts=tuple(vhosts), options=http.options)
+        if raw.get("tcpGateway") is not None:
+            tcp = raw["tcpGateway"] if isinstance(raw["tcpGateway"], Mapping) else {}
+            self._validate_tcp_hosts(tcp, matcher.get("sslConfig"))
+            return ProxyMatchedListener(matcher=dict(matcher), tcp=_tcp_of(tcp), kind="tcp")
+        # No gateway type: Gloo appends a matched listener with no listener type, which the proxy
+        # translator skips (listener_subsystem.go logs "matched listener with an unknown type").
+        return ProxyMatchedListener(matcher=dict(matcher), kind="none")
+
+    def _validate_tcp_hosts(self, tcp: Mapping[str, Any], ssl: Any) -> None:
+        # validateTcpHosts: with matcher SNI domains, a host SNI domain outside them is a conflict.
+        if not isinstance(ssl, Mapping):
+            return
+        allowed = [str(d) for d in ssl.get("sniDomains") or ()]
+        conflicts = []
+        for host in tcp.get("tcpHosts") or ():
+            host_ssl = host.get("sslConfig") if isinstance(host, Mapping) else None
+            for d in (host_ssl or {}).get("sniDomains") or () if isinstance(host_ssl, Mapping) else ():
+                if str(d) not in allowed and allowed:
+                    conflicts.append(f"{host.get('name', '')}:{d}")
+        if conflicts:
+            self._error(f"gateway has conflicting sni domains [{' '.join(conflicts)}]")
+
+    def _selected(self, meta: ObjectMeta, selection: Mapping[str, Any]) -> bool:
+        # gateway_selector.go matchMetadata: a ref, else the selector (absent: everything).
+        ref = selection.get("ref")
+        if isinstance(ref, Mapping):
+            return (str(ref.get("namespace", "")), str(ref.get("name", ""))) == (meta.namespace, meta.name)
+        raw_sel = selection.get("selector")
+        sel: Mapping[str, Any] = raw_sel if isinstance(raw_sel, Mapping) else {}
+        namespaces = [str(n) for n in sel.get("namespaces") or ()]
+        if namespaces and not any(n == "*" or n == meta.namespace for n in namespaces):
+            ns_ok = False
+        else:
+            ns_ok = True
+        raw_labels = sel.get("labels")
+        labels: Mapping[str, Any] = raw_labels if isinstance(raw_labels, Mapping) else {}
+        labels_ok = all(meta.labels.get(k) == v for k, v in labels.items())
+        exprs = [SelectorExpression(str(e.get("key", "")), str(e.get("operator", "Equals")),
+                                    tuple(str(v) for v in e.get("values") or ()))
+                 for e in sel.get("expressions") or () if isinstance(e, Mapping)]
+        for expr in exprs:
+            problem = check_expression(expr)
+            if problem:
+                raise SelectionError(f"{problem}: {INVALID_GATEWAY_EXPRESSION}")
+        exprs_ok = all(expression_matches(e, meta.labels) for e in exprs)
+        return ns_ok and labels_ok and exprs_ok
+
+    def _delegated(self, http_sel: Any, tcp_sel: Any) -> list[ProxyMatchedListener]:
+        # computeHybridListenerFromDelegatedGateways: HTTP ones first, then TCP ones, each in snapshot order.
+        out: list[ProxyMatchedListener] = []
+        http_sel = http_sel if isinstance(http_sel, Mapping) else None
+        tcp_sel = tcp_sel if isinstance(tcp_sel, Mapping) else None
+        https, tcps = [], []
+        if http_sel is not None:
+            want_ssl = http_sel.get("sslConfig") is not None
+            for mhg in self.snapshot.matchable_http_gateways:
+                if (mhg.matcher.get("sslConfig") is not None) != want_ssl:
+                    continue
+                try:
+                    if self._selected(mhg.meta, http_sel):
+                        https.append(mhg)
+                except SelectionError as err:
+                    self._error(str(err))
+        if tcp_sel is not None:
+            for mtg in self.snapshot.matchable_tcp_gateways:
+                try:
+                    if self._selected(mtg.meta, tcp_sel):
+                        tcps.append(mtg)
+                except SelectionError as err:
+                    self._error(str(err))
+        for mhg in https:
+            assert http_sel is not None
+            http = mhg.http_gateway or HttpGateway()
+            ssl = mhg.matcher.get("sslConfig") is not None
+            parent_hcm = http_sel.get("httpConnectionManagerSettings")
+            child_hcm = http.options.get("httpConnectionManagerSettings") if http.options else None
+            hcm = merge_hcm_settings(parent_hcm, child_hcm, bool(http_sel.get("preventChildOverrides")))
+            options = dict(http.options)
+            if hcm is not None:
+                options["httpConnectionManagerSettings"] = hcm
+            vss = select_virtual_services(self.snapshot, self.gateway, http, ssl, self.profile, self.reports)
+            vhosts = compute_virtual_hosts(self.gateway, vss, self.profile, self.reports, self.index,
+                                           self.proxy_name)
+            matcher: dict[str, Any] = {}
+            if "sourcePrefixRanges" in mhg.matcher:
+                matcher["sourcePrefixRanges"] = mhg.matcher["sourcePrefixRanges"]
+            if ssl:
+                # reconcileGatewayLevelSslConfig merges the parent's sslConfig; TLS is not modelled here.
+                matcher["sslConfig"] = mhg.matcher["sslConfig"]
+            out.append(ProxyMatchedListener(matcher=matcher, virtual_hosts=tuple(vhosts), options=options,
+                                            source=mhg.key))
+        for mtg in tcps:
+            self._validate_tcp_hosts(mtg.tcp_gateway, mtg.matcher.get("sslConfig"))
+            out.append(ProxyMatchedListener(matcher=dict(mtg.matcher), tcp=_tcp_of(mtg.tcp_gateway), kind="tcp",
+                                            source=mtg.key))
+        return out
+
+
+def _tcp_of(tcp: Mapping[str, Any]) -> ProxyTcpListener:
+    hosts = tcp.get("tcpHosts") or ()
+    options = tcp.get("options") or {}
+    return ProxyTcpListener(hosts=tuple(h for h in hosts if isinstance(h, Mapping)),
+                            options=options if isinstance(options, Mapping) else {})
 
 
 def translate_gateways(snapshot: Snapshot, gateways: Sequence[Gateway], profile: Profile, reports: Reports, *,
@@ -696,34 +1016,28 @@ def translate_gateways(snapshot: Snapshot, gateways: Sequence[Gateway], profile:
                 reports.find(Finding(g.key, "error", msg, g.key))
     for gw in gateways:
         http = gw.http_gateway
-        if gw.tcp_gateway is not None:
-            listeners.append(tcp_proxy_listener(gw))
-            continue
-        if http is None:
-            continue
-        for ref in http.virtual_services:
+        for ref in _vs_refs(gw, profile):
             if not any(v.meta.name == ref.name and v.meta.namespace == ref.namespace
                        for v in snapshot.virtual_services):
                 msg = invalid_vs_ref(ref, profile)
                 reports.add_error(gw.key, msg)
                 reports.find(Finding(gw.key, "error", msg, gw.key))
+        if gw.tcp_gateway is not None:
+            listeners.append(tcp_proxy_listener(gw))
+            continue
+        if gw.hybrid_gateway is not None:
+            hybrid = HybridGatewayTranslator(snapshot, gw, profile, reports, index, proxy_name,
+                                             translate_empty).listener()
+            if hybrid is not None:
+                listeners.append(hybrid)
+            continue
+        if http is None:
+            continue
         if not snapshot.virtual_services and not translate_empty:
             continue
         _note_13_expressions(gw, http, profile, reports)
         vss = select_virtual_services(snapshot, gw, http, gw.ssl, profile, reports)
-        _validate_domains(gw, vss, reports)
-        vhosts: list[ProxyVirtualHost] = []
-        converter = RouteConverter(profile, index, reports, gw, proxy_name)
-        for vs in vss:
-            routes = converter.convert(vs)
-            if routes is None:
-                continue
-            if profile != "1.3":
-                _validate_regexes(vs, routes, reports)
-            vh = vs.virtual_host
-            vhost = ProxyVirtualHost(name=vs.key.dotted, domains=vh.domains if vh else (), routes=tuple(routes),
-                                     options=vh.options if vh else {}, source=vs.key)
-            vhosts.append(vhost)
+        vhosts = compute_virtual_hosts(gw, vss, profile, reports, index, proxy_name)
         listeners.append(ProxyListener(
             name=listener_name(gw.bind_address, gw.bind_port), bind_address=gw.bind_address,
             bind_port=gw.bind_port, virtual_hosts=tuple(vhosts), ssl=gw.ssl, options=http.options,

@@ -79,6 +79,29 @@ class ProxyTcpListener:
 
 
 @dataclass(frozen=True, slots=True)
+class ProxyMatchedListener:
+    """One matched listener of a hybrid listener (``proxy.proto`` MatchedListener).
+
+    Attributes:
+        matcher: The matcher, kept raw: ``sslConfig``, ``sourcePrefixRanges``, ``passthroughCipherSuites``.
+        virtual_hosts: Virtual hosts of a matched HTTP gateway, in order.
+        options: HttpListenerOptions of a matched HTTP gateway (hcm settings already reconciled with a
+            delegating parent's).
+        tcp: The TCP listener of a matched TCP gateway; None for HTTP.
+        source: The MatchableHttpGateway or MatchableTcpGateway it came from; None when inline.
+        kind: ``http``, ``tcp``, or ``none`` for a matched gateway with no gateway type (Gloo keeps it on the
+            Proxy; the proxy translator skips it).
+    """
+
+    matcher: Mapping[str, Any]
+    virtual_hosts: tuple[ProxyVirtualHost, ...] = ()
+    options: Mapping[str, Any] = field(default_factory=dict)
+    tcp: ProxyTcpListener | None = None
+    source: ResourceKey | None = None
+    kind: str = "http"
+
+
+@dataclass(frozen=True, slots=True)
 class ProxyListener:
     """An HTTP listener on the Proxy, one per Gateway.
 
@@ -93,6 +116,7 @@ class ProxyListener:
         listener_options: The Gateway's ``options`` (ListenerOptions: access logging, buffer limits,
             socket options), which Gloo copies to the Proxy listener (``translator.go:makeListener``).
         tcp: The TCP listener of a ``tcpGateway`` (then ``virtual_hosts`` is empty); None for HTTP.
+        matched: The matched listeners of a ``hybridGateway`` (then ``virtual_hosts`` is empty).
     """
 
     name: str
@@ -104,6 +128,7 @@ class ProxyListener:
     source: ResourceKey
     listener_options: Mapping[str, Any] = field(default_factory=dict)
     tcp: ProxyTcpListener | None = None
+    matched: tuple[ProxyMatchedListener, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

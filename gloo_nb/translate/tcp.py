@@ -23,7 +23,7 @@ from gloo_nb.models import ResourceRef
 from gloo_nb.translate.listener_options import OptionProblem, access_logs, apply_listener_options
 from gloo_nb.translate.proxy import ProxyListener
 
-__all__ = ["DEFAULT_TCP_STAT_PREFIX", "tcp_listener"]
+__all__ = ["DEFAULT_TCP_STAT_PREFIX", "add_tls_inspector", "tcp_filter_chains", "tcp_listener"]
 
 DEFAULT_TCP_STAT_PREFIX = "tcp"
 TCP_PROXY_FILTER = "envoy.filters.network.tcp_proxy"
@@ -128,51 +128,55 @@ def _proxy_filter(host: Mapping[str, Any], options: Mapping[str, Any], stat_pref
     return filters
 
 
-def tcp_listener(listener: ProxyListener, profile: Profile,
-                 exists: UpstreamExists) -> tuple[listener_pb2.Listener | None, list[OptionProblem]]:
-    """The Envoy listener of a Proxy TCP listener, and the problems Gloo reports on its Gateway.
+def tcp_filter_chains(listener_name: str, hosts: Sequence[Mapping[str, Any]], options: Mapping[str, Any],
+                      listener_options: Mapping[str, Any], profile: Profile, exists: UpstreamExists,
+                      default_sni: Sequence[str] = ()
+                      ) -> tuple[list[listener_components_pb2.FilterChain], bool, list[OptionProblem]]:
+    """The filter chains of one TCP listener (a ``tcpGateway`` or a hybrid gateway's matched TCP gateway).
 
     One filter chain per TCP host, in order: its TCP proxy (``stat_prefix`` ``tcp``, the tcpProxySettings,
     the Gateway's file access logs in current Gloo), ``sni_cluster`` first for ``forwardSniClusterName``, and
-    ``server_names`` for TLS passthrough hosts (``sslConfig.sniDomains`` without secrets); a ``tls_inspector``
-    listener filter when any host has an ``sslConfig`` or forwards by SNI.
+    ``server_names`` for TLS passthrough hosts (``sslConfig.sniDomains`` without secrets), else a hybrid
+    matcher's ``sslConfig.sniDomains`` (``filter_chain.go``: the default ssl config fills empty server names).
 
     Current Gloo: one failing host makes ``CreateTcpFilterChains`` return an error, and
-    ``ComputeFilterChains`` then drops every chain of that plugin (``continue``), so the listener has no
-    filter chain and is not emitted; a missing upstream is a TcpHost warning
-    (``listener <name>: TcpHost error: <err>``), other problems TcpListener errors. Gloo 1.3 only logged a
-    failing host and skipped its chain (no report).
+    ``ComputeFilterChains`` then drops every chain of that plugin (``continue``), so the listener gets no
+    filter chain from it; a missing upstream is a TcpHost warning (``listener <name>: TcpHost error: <err>``),
+    other problems TcpListener errors. Gloo 1.3 only logged a failing host and skipped its chain (no report).
 
     Args:
-        listener: The Proxy listener (its ``tcp`` is set).
+        listener_name: The Envoy listener's name (for messages).
+        hosts: ``tcpHosts``, raw.
+        options: TcpListenerOptions, raw.
+        listener_options: The Gateway's ListenerOptions (access logging).
         profile: ``1.3`` or ``current``.
         exists: Whether an upstream is in Gloo's snapshot.
+        default_sni: A hybrid matcher's SNI domains.
 
     Returns:
-        The Envoy listener (None when it has no filter chain) and the problems.
+        The chains, whether a ``tls_inspector`` is needed (an ``sslConfig`` or SNI forwarding,
+        ``tls_inspector/plugin.go``), and the problems.
     """
-    assert listener.tcp is not None
     problems: list[OptionProblem] = []
-    options = listener.tcp.options
     for key in options:
         if key != "tcpProxySettings":
-            problems.append(OptionProblem("warning", f"not modelled: spec.tcpGateway.options.{key}",
-                                          f"spec.tcpGateway.options.{key}", gloo=False))
+            problems.append(OptionProblem("warning", f"not modelled: tcpGateway.options.{key}",
+                                          f"tcpGateway.options.{key}", gloo=False))
     settings = options.get("tcpProxySettings")
     if isinstance(settings, Mapping):
         for key in settings:
             if key not in ("maxConnectAttempts", "idleTimeout"):
                 problems.append(OptionProblem(
-                    "warning", f"not modelled: spec.tcpGateway.options.tcpProxySettings.{key}",
-                    f"spec.tcpGateway.options.tcpProxySettings.{key}", gloo=False))
+                    "warning", f"not modelled: tcpGateway.options.tcpProxySettings.{key}",
+                    f"tcpGateway.options.tcpProxySettings.{key}", gloo=False))
     logs: list[Any] = []
-    als = listener.listener_options.get("accessLoggingService")
+    als = listener_options.get("accessLoggingService")
     if als is not None and profile != "1.3":
         logs = access_logs(als, profile, "spec.options.accessLoggingService", problems)
     chains: list[listener_components_pb2.FilterChain] = []
     failed = False
     inspector = False
-    for i, host in enumerate(listener.tcp.hosts):
+    for i, host in enumerate(hosts):
         ssl = host.get("sslConfig")
         action = host.get("destination") if isinstance(host.get("destination"), Mapping) else {}
         if ssl is not None or (profile != "1.3" and "forwardSniClusterName" in (action or {})):
@@ -186,44 +190,82 @@ def tcp_listener(listener: ProxyListener, profile: Profile,
                 # nothing reaches a status, so gloo_nb says it as a finding of its own.
                 problems.append(OptionProblem(
                     "warning", f"Gloo 1.3 skips this TCP host (logged, not reported): {problem.text}",
-                    f"spec.tcpGateway.tcpHosts[{i}]", gloo=False))
+                    f"tcpGateway.tcpHosts[{i}]", gloo=False))
                 continue
             if problem.warning:
-                text = f"listener {listener.name}: TcpHost error: {problem.text}"
+                text = f"listener {listener_name}: TcpHost error: {problem.text}"
                 # filter_chain.go getWarningType switches on *DestinationNotFoundError, but CUR's
                 # NewUpstreamNotFoundErr returns a *BaseConfigurationError, so the type is UnknownWarning
                 # (Gloo's docs show InvalidDestinationWarning, from releases before that change).
                 problems.append(OptionProblem("warning", f"TcpHost Warning: UnknownWarning. Reason: {text}",
-                                              f"spec.tcpGateway.tcpHosts[{i}]"))
+                                              f"tcpGateway.tcpHosts[{i}]"))
             else:
                 problems.append(OptionProblem(
-                    "error", f"TcpListener Error: ProcessingError. Reason: listener {listener.name}: {problem.text}",
-                    f"spec.tcpGateway.tcpHosts[{i}]"))
+                    "error", f"TcpListener Error: ProcessingError. Reason: listener {listener_name}: {problem.text}",
+                    f"tcpGateway.tcpHosts[{i}]"))
             continue
         chain = listener_components_pb2.FilterChain(filters=filters)
+        sni: list[str] = []
         if isinstance(ssl, Mapping):
             sni = [str(d) for d in ssl.get("sniDomains") or ()]
-            secrets = any(k in ssl for k in ("secretRef", "sslFiles", "sds"))
-            if secrets:
+            if any(k in ssl for k in ("secretRef", "sslFiles", "sds")):
                 # TLS termination on TCP hosts is the TLS work's (filter chains with transport sockets).
-                where = f"spec.tcpGateway.tcpHosts[{i}].sslConfig"
+                where = f"tcpGateway.tcpHosts[{i}].sslConfig"
                 problems.append(OptionProblem(
                     "warning", f"not modelled: {where} (TLS termination): gloo_nb emits no filter chain for this host",
                     where, gloo=False))
                 continue
-            if sni:
-                chain.filter_chain_match.server_names.extend(sni)
+        sni = sni or list(default_sni)
+        if sni:
+            chain.filter_chain_match.server_names.extend(sni)
         chains.append(chain)
     if failed and profile != "1.3":
         chains = []
+    return chains, inspector, problems
+
+
+def _socket_listener(name: str, address: str, port: int) -> listener_pb2.Listener:
+    out = listener_pb2.Listener(name=name)
+    out.address.socket_address.address = address
+    out.address.socket_address.port_value = port
+    return out
+
+
+def add_tls_inspector(listener: listener_pb2.Listener) -> None:
+    """Add the ``envoy.filters.listener.tls_inspector`` listener filter (``tls_inspector/plugin.go``).
+
+    Args:
+        listener: The listener, changed in place.
+    """
+    lf = listener.listener_filters.add(name=TLS_INSPECTOR)
+    lf.typed_config.Pack(tls_inspector_pb2.TlsInspector())
+
+
+def tcp_listener(listener: ProxyListener, profile: Profile,
+                 exists: UpstreamExists) -> tuple[listener_pb2.Listener | None, list[OptionProblem]]:
+    """The Envoy listener of a Proxy TCP listener, and the problems Gloo reports on its Gateway.
+
+    See :func:`tcp_filter_chains`; a listener without filter chains is not emitted.
+
+    Args:
+        listener: The Proxy listener (its ``tcp`` is set).
+        profile: ``1.3`` or ``current``.
+        exists: Whether an upstream is in Gloo's snapshot.
+
+    Returns:
+        The Envoy listener (None when it has no filter chain) and the problems.
+    """
+    assert listener.tcp is not None
+    chains, inspector, problems = tcp_filter_chains(listener.name, listener.tcp.hosts, listener.tcp.options,
+                                                    listener.listener_options, profile, exists)
+    problems = [p if p.gloo else OptionProblem(p.severity, p.message.replace(": tcpGateway.", ": spec.tcpGateway."),
+                                               "spec." + p.field if p.field.startswith("tcpGateway") else p.field,
+                                               gloo=False) for p in problems]
     if not chains:
         return None, problems
-    out = listener_pb2.Listener(name=listener.name)
-    out.address.socket_address.address = listener.bind_address
-    out.address.socket_address.port_value = listener.bind_port
+    out = _socket_listener(listener.name, listener.bind_address, listener.bind_port)
     out.filter_chains.extend(chains)
     if inspector:
-        lf = out.listener_filters.add(name=TLS_INSPECTOR)
-        lf.typed_config.Pack(tls_inspector_pb2.TlsInspector())
+        add_tls_inspector(out)
     problems += apply_listener_options(out, listener.listener_options, profile)
     return out, problems

@@ -49,3 +49,30 @@ def test_tcp_gateway_shapes_are_accepted(profile, tmp_path):
     t = translate([tcp, http, direct_vs(), static_upstream("zipkin"), static_upstream("other", 9000)], profile)
     assert len(t.envoy.listeners) == 2
     assert_envoy_accepts(t.envoy, tmp_path)
+
+
+def test_hybrid_gateway_shapes_are_accepted(tmp_path):
+    """Hybrid listener: matched HTTP chains (own RDS route configurations, source prefix ranges, options), a matched
+    TCP chain with SNI server names from the matcher, a delegated MatchableHttpGateway, tls_inspector."""
+    from gateway_fixtures import GS, obj
+    from test_hybrid_gateway import _labelled_vs
+
+    tcp_echo = {"tcpHosts": [{"name": "t", "destination": {
+        "single": {"upstream": {"name": "zipkin", "namespace": GS}}}}]}
+    hybrid = gateway({"bindPort": 8087, "options": FULL_LISTENER, "hybridGateway": {"matchedGateways": [
+        {"matcher": {"sourcePrefixRanges": [{"addressPrefix": "10.0.0.0", "prefixLen": 8}]},
+         "httpGateway": {"virtualServiceSelector": {"team": "a"},
+                         "options": {"httpConnectionManagerSettings": FULL_HCM}}},
+        {"matcher": {"sourcePrefixRanges": [{"addressPrefix": "127.0.0.1", "prefixLen": 32}],
+                     "sslConfig": {"sniDomains": ["t.example.com"]}}, "tcpGateway": tcp_echo},
+        {"httpGateway": {"virtualServiceSelector": {"team": "b"}}}]}}, name="hybrid")
+    delegating = gateway({"bindPort": 8088, "hybridGateway": {"delegatedHttpGateways": {"selector": {}}}},
+                         name="delegating")
+    matchable = obj("MatchableHttpGateway", "edge", {
+        "matcher": {"sourcePrefixRanges": [{"addressPrefix": "192.168.0.0", "prefixLen": 16}]},
+        "httpGateway": {"virtualServiceSelector": {"team": "a"}}})
+    t = translate([hybrid, delegating, matchable, _labelled_vs("a", {"team": "a"}, "a.com"),
+                   _labelled_vs("b", {"team": "b"}, "b.com"), static_upstream("zipkin")], "current")
+    assert [ls.name for ls in t.envoy.listeners] == ["listener-::-8087", "listener-::-8088"]
+    assert len(t.envoy.route_configurations) == 3
+    assert_envoy_accepts(t.envoy, tmp_path)

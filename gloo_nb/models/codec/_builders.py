@@ -36,6 +36,8 @@ from gloo_nb.models.codec._fields import (
     INVALID_CONFIG_POLICY,
     KUBE_DESTINATION,
     KUBE_UPSTREAM,
+    MATCHABLE_HTTP_GATEWAY_SPEC,
+    MATCHABLE_TCP_GATEWAY_SPEC,
     MATCHER,
     META,
     MULTI,
@@ -94,6 +96,8 @@ from gloo_nb.models.resources import (
     KubeServiceDestination,
     KubeUpstreamSpec,
     Location,
+    MatchableHttpGateway,
+    MatchableTcpGateway,
     Matcher,
     ObjectMeta,
     Pod,
@@ -379,6 +383,40 @@ def _route_table(r: Reader, spec: Any, meta: ObjectMeta, status: Mapping[str, An
                       weight=r.int32(s.get("weight"), "spec", "weight"), status=status)
 
 
+def _http_gateway(r: Reader, value: Any, where: str) -> HttpGateway:
+    h = r.obj(value, where, HTTP_GATEWAY)
+    exprs = r.opt_obj(h.get("virtualServiceExpressions"), join_path(where, "virtualServiceExpressions"),
+                      VS_EXPRESSIONS)
+    return HttpGateway(
+        virtual_services=_refs(r, h.get("virtualServices"), where, "virtualServices"),
+        virtual_service_selector=r.string_map(h.get("virtualServiceSelector"), where,
+                                              "virtualServiceSelector"),
+        virtual_service_expressions=None if exprs is None else _expressions(
+            r, exprs.get("expressions"), join_path(where, "virtualServiceExpressions"), "expressions"),
+        virtual_service_namespaces=r.strings(h.get("virtualServiceNamespaces"), where,
+                                             "virtualServiceNamespaces"),
+        options=r.raw_or_empty(h.get("options"), where, "options"),
+    )
+
+
+def _matchable_http_gateway(r: Reader, spec: Any, meta: ObjectMeta, status: Mapping[str, Any] | None) -> Resource:
+    s = r.opt_obj(spec, "spec", MATCHABLE_HTTP_GATEWAY_SPEC)
+    if s is None:
+        return MatchableHttpGateway(meta=meta, status=status)
+    http = None if s.get("httpGateway") is None else _http_gateway(r, s["httpGateway"], "spec.httpGateway")
+    return MatchableHttpGateway(meta=meta, matcher=r.raw_or_empty(s.get("matcher"), "spec", "matcher"),
+                                http_gateway=http, status=status)
+
+
+def _matchable_tcp_gateway(r: Reader, spec: Any, meta: ObjectMeta, status: Mapping[str, Any] | None) -> Resource:
+    s = r.opt_obj(spec, "spec", MATCHABLE_TCP_GATEWAY_SPEC)
+    if s is None:
+        return MatchableTcpGateway(meta=meta, status=status)
+    return MatchableTcpGateway(meta=meta, matcher=r.raw_or_empty(s.get("matcher"), "spec", "matcher"),
+                               tcp_gateway=r.raw_or_empty(s.get("tcpGateway"), "spec", "tcpGateway"),
+                               status=status)
+
+
 def _gateway(r: Reader, spec: Any, meta: ObjectMeta, status: Mapping[str, Any] | None) -> Resource:
     s = r.opt_obj(spec, "spec", GATEWAY_SPEC)
     if s is None:
@@ -395,20 +433,7 @@ def _gateway(r: Reader, spec: Any, meta: ObjectMeta, status: Mapping[str, Any] |
         given["proxy_names"] = r.strings(s["proxyNames"], "spec", "proxyNames")
     http = None
     if s.get("httpGateway") is not None:
-        where = "spec.httpGateway"
-        h = r.obj(s["httpGateway"], where, HTTP_GATEWAY)
-        exprs = r.opt_obj(h.get("virtualServiceExpressions"), join_path(where, "virtualServiceExpressions"),
-                          VS_EXPRESSIONS)
-        http = HttpGateway(
-            virtual_services=_refs(r, h.get("virtualServices"), where, "virtualServices"),
-            virtual_service_selector=r.string_map(h.get("virtualServiceSelector"), where,
-                                                  "virtualServiceSelector"),
-            virtual_service_expressions=None if exprs is None else _expressions(
-                r, exprs.get("expressions"), join_path(where, "virtualServiceExpressions"), "expressions"),
-            virtual_service_namespaces=r.strings(h.get("virtualServiceNamespaces"), where,
-                                                 "virtualServiceNamespaces"),
-            options=r.raw_or_empty(h.get("options"), where, "options"),
-        )
+        http = _http_gateway(r, s["httpGateway"], "spec.httpGateway")
     return Gateway(meta=meta, options=r.raw_or_empty(s.get("options"), "spec", "options"), http_gateway=http,
                    tcp_gateway=r.raw(s.get("tcpGateway"), "spec", "tcpGateway"),
                    hybrid_gateway=r.raw(s.get("hybridGateway"), "spec", "hybridGateway"),
@@ -609,6 +634,8 @@ _BUILDERS = {
     "VirtualService": _virtual_service,
     "RouteTable": _route_table,
     "Gateway": _gateway,
+    "MatchableHttpGateway": _matchable_http_gateway,
+    "MatchableTcpGateway": _matchable_tcp_gateway,
     "Upstream": _upstream,
     "Settings": _settings,
     "Service": _service,

@@ -71,6 +71,9 @@ GATEWAY_SPEC = frozenset({"ssl", "bindAddress", "bindPort", "options", "useProxy
 HTTP_GATEWAY = frozenset({"virtualServices", "virtualServiceSelector", "virtualServiceExpressions",
                            "virtualServiceNamespaces", "options"})
 VS_EXPRESSIONS = frozenset({"expressions"})
+# projects/gateway/api/v1/matchable_{http,tcp}_gateway.proto (current Gloo only).
+MATCHABLE_HTTP_GATEWAY_SPEC = frozenset({"matcher", "httpGateway"})
+MATCHABLE_TCP_GATEWAY_SPEC = frozenset({"matcher", "tcpGateway"})
 
 UPSTREAM_TYPES = OneOf("kube", "static", "pipe", "aws", "azure", "consul", "awsEc2", "gcp", "ai")
 UPSTREAM_SPEC = frozenset({
