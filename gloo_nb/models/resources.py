@@ -538,6 +538,7 @@ class Gateway:
         hybrid_gateway: ``hybridGateway``, kept raw.
         use_proxy_proto: ``useProxyProto``.
         status: The status as read from a live object, kept raw.
+        route_options: ``routeOptions`` (RouteConfigurationOptions, current Gloo), kept raw.
     """
 
     meta: ObjectMeta
@@ -551,6 +552,7 @@ class Gateway:
     hybrid_gateway: Mapping[str, Any] | None = None
     use_proxy_proto: bool | None = None
     status: Mapping[str, Any] | None = None
+    route_options: Mapping[str, Any] = field(default_factory=dict)
 
     kind = "Gateway"
 

@@ -36,7 +36,12 @@ from gloo_nb.models import (
     Service,
     Upstream,
 )
-from gloo_nb.translate.listener_options import OptionProblem, apply_hcm_options, apply_listener_options
+from gloo_nb.translate.listener_options import (
+    OptionProblem,
+    apply_hcm_options,
+    apply_listener_options,
+    apply_route_configuration_options,
+)
 from gloo_nb.translate.proxy import Proxy, ProxyListener, ProxyRoute, ProxyVirtualHost
 from gloo_nb.translate.reports import Reports
 from gloo_nb.translate.tcp import add_tls_inspector, tcp_filter_chains, tcp_listener
@@ -438,6 +443,8 @@ class ProxyTranslator:
             rc = route_pb2.RouteConfiguration(name=rc_name)
             for vh in listener.virtual_hosts:
                 self._virtual_host(vh, listener.ssl, origins, out, rc.virtual_hosts.add())
+            self.report_option_problems(
+                listener.source, apply_route_configuration_options(rc, listener.route_options, self.profile))
             out.resources.route_configurations.append(rc)
             out.origins[rc_name] = origins
             env_listener = http_listener(listener.name, listener.bind_address, listener.bind_port, rc_name)
@@ -478,6 +485,7 @@ class ProxyTranslator:
                 rc = route_pb2.RouteConfiguration(name=rc_name)
                 for vh in matched.virtual_hosts:
                     self._virtual_host(vh, False, origins, out, rc.virtual_hosts.add())
+                problems += apply_route_configuration_options(rc, listener.route_options, self.profile)
                 out.resources.route_configurations.append(rc)
                 out.origins[rc_name] = origins
                 chain_listener = http_listener(listener.name, listener.bind_address, listener.bind_port, rc_name)
@@ -513,14 +521,16 @@ class ProxyTranslator:
         if env.filter_chains:
             if inspector:
                 add_tls_inspector(env)
-            problems += apply_listener_options(env, listener.listener_options, self.profile)
+            problems += apply_listener_options(env, listener.listener_options, self.profile,
+                                               use_proxy_proto=listener.use_proxy_proto)
             out.resources.listeners.append(env)
         self.report_option_problems(listener.source, problems)
 
     def _apply_gateway_options(self, listener: ProxyListener, env: listener_pb2.Listener) -> None:
         # Gloo's hcm, als and tracing plugins on each HCM, the listener plugin on the listener
         # (gloo_nb.translate.listener_options); problems go on the Gateway, as add_proxy_validation_result does.
-        problems = apply_listener_options(env, listener.listener_options, self.profile)
+        problems = apply_listener_options(env, listener.listener_options, self.profile,
+                                          use_proxy_proto=listener.use_proxy_proto)
         for chain in env.filter_chains:
             for flt in chain.filters:
                 if flt.name != HCM_FILTER:

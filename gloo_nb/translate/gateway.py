@@ -707,7 +707,8 @@ def tcp_proxy_listener(gateway: Gateway) -> ProxyListener:
     return ProxyListener(
         name=listener_name(gateway.bind_address, gateway.bind_port), bind_address=gateway.bind_address,
         bind_port=gateway.bind_port, virtual_hosts=(), ssl=gateway.ssl, options={}, source=gateway.key,
-        listener_options=gateway.options, tcp=_tcp_of(gateway.tcp_gateway or {}))
+        listener_options=gateway.options, use_proxy_proto=gateway.use_proxy_proto,
+        route_options=gateway.route_options, tcp=_tcp_of(gateway.tcp_gateway or {}))
 
 
 EMPTY_HYBRID_GATEWAY = "hybrid gateway does not have any populated matched gateways"
@@ -837,7 +838,8 @@ class HybridGatewayTranslator:
         return ProxyListener(
             name=listener_name(gw.bind_address, gw.bind_port), bind_address=gw.bind_address,
             bind_port=gw.bind_port, virtual_hosts=(), ssl=gw.ssl, options={}, source=gw.key,
-            listener_options=gw.options, matched=tuple(matched))
+            listener_options=gw.options, use_proxy_proto=gw.use_proxy_proto,
+            route_options=gw.route_options, matched=tuple(matched))
 
     def _parse_http(self, raw: Any, where: str) -> HttpGateway | None:
         # The one codec reads the inline HttpGateway, as part of a synthetic MatchableHttpGateway.
@@ -1041,5 +1043,6 @@ def translate_gateways(snapshot: Snapshot, gateways: Sequence[Gateway], profile:
         listeners.append(ProxyListener(
             name=listener_name(gw.bind_address, gw.bind_port), bind_address=gw.bind_address,
             bind_port=gw.bind_port, virtual_hosts=tuple(vhosts), ssl=gw.ssl, options=http.options,
-            source=gw.key, listener_options=gw.options))
+            source=gw.key, listener_options=gw.options, use_proxy_proto=gw.use_proxy_proto,
+            route_options=gw.route_options))
     return Proxy(proxy_name, write_namespace, tuple(listeners))

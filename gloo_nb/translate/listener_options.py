@@ -29,8 +29,10 @@ from typing import Any, Literal
 from envoy.config.accesslog.v3 import accesslog_pb2
 from envoy.config.core.v3 import extension_pb2, socket_option_pb2
 from envoy.config.listener.v3 import listener_pb2
+from envoy.config.route.v3 import route_pb2
 from envoy.config.trace.v3 import http_tracer_pb2, zipkin_pb2
 from envoy.extensions.access_loggers.file.v3 import file_pb2
+from envoy.extensions.filters.listener.proxy_protocol.v3 import proxy_protocol_pb2
 from envoy.extensions.filters.network.http_connection_manager.v3 import http_connection_manager_pb2 as hcm_pb2
 from envoy.extensions.formatter.metadata.v3 import metadata_pb2
 from envoy.extensions.formatter.req_without_query.v3 import req_without_query_pb2
@@ -44,6 +46,7 @@ __all__ = [
     "OptionProblem",
     "apply_hcm_options",
     "apply_listener_options",
+    "apply_route_configuration_options",
     "access_logs",
 ]
 
@@ -498,12 +501,13 @@ def access_logs(als: Any, profile: Profile, where: str, problems: list[OptionPro
 
 _LISTENER_13 = frozenset({"accessLoggingService"})
 _LISTENER_MODELLED = frozenset({"accessLoggingService", "perConnectionBufferLimitBytes", "socketOptions",
-                                "connectionBalanceConfig"})
+                                "connectionBalanceConfig", "proxyProtocol"})
+PROXY_PROTOCOL_FILTER = "envoy.filters.listener.proxy_protocol"
 _SOCKET_STATES = ("STATE_PREBIND", "STATE_BOUND", "STATE_LISTENING")
 
 
 def apply_listener_options(listener: listener_pb2.Listener, options: Mapping[str, Any],
-                           profile: Profile) -> list[OptionProblem]:
+                           profile: Profile, *, use_proxy_proto: bool | None = None) -> list[OptionProblem]:
     """Apply a Gateway's ``options`` (ListenerOptions) to its Envoy listener (listener plugin).
 
     ``accessLoggingService`` is not set here: the als plugin puts it on each HCM (or TCP proxy).
@@ -512,6 +516,7 @@ def apply_listener_options(listener: listener_pb2.Listener, options: Mapping[str
         listener: The Envoy listener, changed in place.
         options: The Gateway's ``spec.options``.
         profile: ``1.3`` (ListenerOptions had only ``accessLoggingService`` and ``extensions``) or ``current``.
+        use_proxy_proto: The Gateway's ``useProxyProto``.
 
     Returns:
         Gloo's errors and gloo_nb's notes.
@@ -523,6 +528,7 @@ def apply_listener_options(listener: listener_pb2.Listener, options: Mapping[str
             problems.append(_not_in_13(where))
         elif key not in _LISTENER_MODELLED:
             problems.append(_not_modelled(where, "a listener option gloo_nb does not emulate"))
+    problems += _proxy_protocol(listener, options if profile != "1.3" else {}, use_proxy_proto)
     if profile == "1.3":
         return problems
     limit = options.get("perConnectionBufferLimitBytes")
@@ -553,4 +559,55 @@ def apply_listener_options(listener: listener_pb2.Listener, options: Mapping[str
             problems.append(OptionProblem(
                 "error", "Listener Error: ProcessingError. Reason: connection balancer does not specify balancer type",
                 "spec.options.connectionBalanceConfig"))
+    return problems
+
+
+def _proxy_protocol(listener: listener_pb2.Listener, options: Mapping[str, Any],
+                    use_proxy_proto: bool | None) -> list[OptionProblem]:
+    # plugins/proxyprotocol/plugin.go: useProxyProto or options.proxyProtocol adds the proxy_protocol
+    # listener filter (with proxyProtocol's TLV rules). v1.3.20 set Envoy v2's FilterChain.use_proxy_proto
+    # instead; v3 dropped that field for this very listener filter, which gloo_nb emits for both profiles.
+    pp = options.get("proxyProtocol")
+    if not use_proxy_proto and pp is None:
+        return []
+    if isinstance(pp, Mapping) and pp.get("allowRequestsWithoutProxyProtocol"):
+        # UsesEnterpriseOnlyFeatures: enterprise_warning.GetErrorForEnterpriseOnlyExtensions(["proxy_protocol"]).
+        return [OptionProblem("error", "Listener Error: ProcessingError. Reason: Could not load configuration for "
+                                       "the following Enterprise features: [proxy_protocol]",
+                              "spec.options.proxyProtocol.allowRequestsWithoutProxyProtocol")]
+    config = proxy_protocol_pb2.ProxyProtocol()
+    for rule in (pp or {}).get("rules") or () if isinstance(pp, Mapping) else ():
+        out = config.rules.add(tlv_type=int(rule.get("tlvType", 0)))
+        present = rule.get("onTlvPresent")
+        if isinstance(present, Mapping):
+            out.on_tlv_present.metadata_namespace = str(present.get("metadataNamespace", ""))
+            out.on_tlv_present.key = str(present.get("key", ""))
+    listener.listener_filters.add(name=PROXY_PROTOCOL_FILTER).typed_config.Pack(config)
+    return []
+
+
+def apply_route_configuration_options(rc: route_pb2.RouteConfiguration, options: Mapping[str, Any],
+                                      profile: Profile) -> list[OptionProblem]:
+    """A Gateway's ``routeOptions`` on its RouteConfiguration (``route_config.go:ComputeRouteConfiguration``).
+
+    Args:
+        rc: The RouteConfiguration, changed in place.
+        options: ``spec.routeOptions`` (RouteConfigurationOptions).
+        profile: ``1.3`` had no ``routeOptions``.
+
+    Returns:
+        gloo_nb's notes.
+    """
+    problems: list[OptionProblem] = []
+    if profile == "1.3":
+        return [_not_in_13(f"spec.routeOptions.{key}") for key in options]
+    for key in options:
+        if key not in ("maxDirectResponseBodySizeBytes", "mostSpecificHeaderMutationsWins"):
+            problems.append(_not_modelled(f"spec.routeOptions.{key}", "a route configuration option"))
+    size = options.get("maxDirectResponseBodySizeBytes")
+    if size is not None and (n := _uint(size, "spec.routeOptions.maxDirectResponseBodySizeBytes", problems)):
+        rc.max_direct_response_body_size_bytes.value = n
+    wins = options.get("mostSpecificHeaderMutationsWins")
+    if wins is not None and (v := _bool(wins, "spec.routeOptions.mostSpecificHeaderMutationsWins", problems)):
+        rc.most_specific_header_mutations_wins = v
     return problems

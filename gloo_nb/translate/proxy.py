@@ -117,6 +117,8 @@ class ProxyListener:
             socket options), which Gloo copies to the Proxy listener (``translator.go:makeListener``).
         tcp: The TCP listener of a ``tcpGateway`` (then ``virtual_hosts`` is empty); None for HTTP.
         matched: The matched listeners of a ``hybridGateway`` (then ``virtual_hosts`` is empty).
+        use_proxy_proto: The Gateway's ``useProxyProto``.
+        route_options: The Gateway's ``routeOptions`` (RouteConfigurationOptions).
     """
 
     name: str
@@ -129,6 +131,8 @@ class ProxyListener:
     listener_options: Mapping[str, Any] = field(default_factory=dict)
     tcp: ProxyTcpListener | None = None
     matched: tuple[ProxyMatchedListener, ...] = ()
+    use_proxy_proto: bool | None = None
+    route_options: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

@@ -321,6 +321,8 @@ def _listener(ls: ProxyListener, translation: Translation, generations: Mapping[
         out["useProxyProto"] = gateway.use_proxy_proto
     if gateway.options:
         out["options"] = dict(gateway.options)
+    if gateway.route_options:
+        out["routeOptions"] = dict(gateway.route_options)
     out.update(_sources((ls.source,), profile, generations))
     return out
 

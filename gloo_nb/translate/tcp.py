@@ -267,5 +267,6 @@ def tcp_listener(listener: ProxyListener, profile: Profile,
     out.filter_chains.extend(chains)
     if inspector:
         add_tls_inspector(out)
-    problems += apply_listener_options(out, listener.listener_options, profile)
+    problems += apply_listener_options(out, listener.listener_options, profile,
+                                       use_proxy_proto=listener.use_proxy_proto)
     return out, problems

@@ -57,6 +57,7 @@ FULL_LISTENER: dict[str, Any] = {
     "socketOptions": [{"description": "SO_KEEPALIVE", "level": 1, "name": 9, "intValue": 1,
                        "state": "STATE_LISTENING"}],
     "connectionBalanceConfig": {"exactBalance": {}},
+    "proxyProtocol": {"rules": [{"tlvType": 2, "onTlvPresent": {"metadataNamespace": "ns", "key": "authority"}}]},
     "accessLoggingService": {"accessLog": [
         {"fileSink": {"path": "/dev/stdout", "stringFormat": "[%START_TIME%] %REQ(:METHOD)%\n"}},
         {"fileSink": {"path": "/dev/stdout", "jsonFormat": {"method": "%REQ(:METHOD)%", "path": "%REQ(:PATH)%"}}},

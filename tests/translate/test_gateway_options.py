@@ -196,12 +196,13 @@ def test_13_tracing_has_no_provider():
 
 
 def test_unmodelled_options_are_findings_never_silent():
-    spec = {"options": {"proxyProtocol": {}, "tcpStats": True},
+    spec = {"options": {"listenerAccessLoggingService": {}, "tcpStats": True},
             "httpGateway": {"options": {"gzip": {}, "waf": {}, "httpConnectionManagerSettings": {
                 "uuidRequestIdConfig": {"packTraceReason": True}}}}}
     t = translate([gateway(spec), direct_vs()], "current")
     fields = {f.field for f in t.findings if f.message.startswith("not modelled:")}
-    assert fields == {"spec.options.proxyProtocol", "spec.options.tcpStats", "spec.httpGateway.options.gzip",
+    assert fields == {"spec.options.listenerAccessLoggingService", "spec.options.tcpStats",
+                      "spec.httpGateway.options.gzip",
                       "spec.httpGateway.options.waf",
                       "spec.httpGateway.options.httpConnectionManagerSettings.uuidRequestIdConfig"}
     assert all(f.layer == "parse" and f.severity == "warning" for f in t.findings if f.field in fields)
@@ -212,3 +213,38 @@ def test_unreadable_duration_is_a_finding_and_left_unset():
     assert "commonHttpProtocolOptions" not in _hcm(t) or "idleTimeout" not in _hcm(t)["commonHttpProtocolOptions"]
     (f,) = [f for f in t.findings if f.field.endswith("idleTimeout")]
     assert "is not a protobuf Duration" in f.message
+
+
+@pytest.mark.parametrize("profile", ["1.3", "current"])
+def test_use_proxy_proto_adds_the_proxy_protocol_listener_filter(profile):
+    """plugins/proxyprotocol/plugin.go (CUR); v1.3.20 set v2's FilterChain.use_proxy_proto, which v3 replaced
+    with this listener filter."""
+    t = translate([gateway({"useProxyProto": True, "httpGateway": {}}), direct_vs()], profile)
+    (listener,) = t.envoy.listeners
+    assert [f.name for f in listener.listener_filters] == ["envoy.filters.listener.proxy_protocol"]
+
+
+def test_proxy_protocol_rules_and_the_enterprise_only_flag():
+    rules = {"rules": [{"tlvType": 2, "onTlvPresent": {"metadataNamespace": "ns", "key": "authority"}}]}
+    t = translate([gateway({"options": {"proxyProtocol": rules}, "httpGateway": {}}), direct_vs()], "current")
+    filters = _listener(t)["listenerFilters"]
+    assert filters[0]["typedConfig"]["rules"] == [
+        {"tlvType": 2, "onTlvPresent": {"metadataNamespace": "ns", "key": "authority"}}]
+    t = translate([gateway({"options": {"proxyProtocol": {"allowRequestsWithoutProxyProtocol": True}},
+                            "httpGateway": {}}), direct_vs()], "current")
+    assert _gw_report(t).errors == ["Listener Error: ProcessingError. Reason: Could not load configuration for the "
+                                    "following Enterprise features: [proxy_protocol]"]
+
+
+def test_route_options_on_the_route_configuration():
+    """route_config.go ComputeRouteConfiguration: the Gateway's routeOptions (current only)."""
+    spec = {"routeOptions": {"maxDirectResponseBodySizeBytes": 8192, "mostSpecificHeaderMutationsWins": True},
+            "httpGateway": {}}
+    t = translate([gateway(spec), direct_vs()], "current")
+    (rc,) = t.envoy.route_configurations
+    assert rc.max_direct_response_body_size_bytes.value == 8192 and rc.most_specific_header_mutations_wins
+    t13 = translate([gateway(spec), direct_vs()], "1.3")
+    (rc13,) = t13.envoy.route_configurations
+    assert not rc13.HasField("max_direct_response_body_size_bytes")
+    assert {f.field for f in t13.findings if "does not exist in Gloo 1.3" in f.message} == {
+        "spec.routeOptions.maxDirectResponseBodySizeBytes", "spec.routeOptions.mostSpecificHeaderMutationsWins"}

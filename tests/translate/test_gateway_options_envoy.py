@@ -16,7 +16,9 @@ pytestmark = pytest.mark.envoy
 
 @pytest.mark.parametrize("profile", ["1.3", "current"])
 def test_every_modelled_gateway_option_is_accepted(profile, tmp_path):
-    gw = gateway({"options": FULL_LISTENER, "httpGateway": {"options": {"httpConnectionManagerSettings": FULL_HCM}}})
+    gw = gateway({"options": FULL_LISTENER, "useProxyProto": True,
+                  "routeOptions": {"maxDirectResponseBodySizeBytes": 8192, "mostSpecificHeaderMutationsWins": True},
+                  "httpGateway": {"options": {"httpConnectionManagerSettings": FULL_HCM}}})
     t = translate([gw, direct_vs(), static_upstream("zipkin")], profile)
     assert_envoy_accepts(t.envoy, tmp_path)
 

@@ -438,6 +438,7 @@ def _gateway(r: Reader, spec: Any, meta: ObjectMeta, status: Mapping[str, Any] |
                    tcp_gateway=r.raw(s.get("tcpGateway"), "spec", "tcpGateway"),
                    hybrid_gateway=r.raw(s.get("hybridGateway"), "spec", "hybridGateway"),
                    use_proxy_proto=r.opt_bool(s.get("useProxyProto"), "spec", "useProxyProto"),
+                   route_options=r.raw_or_empty(s.get("routeOptions"), "spec", "routeOptions"),
                    status=status, **given)
 
 
