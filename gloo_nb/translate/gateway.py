@@ -982,9 +982,36 @@ def _tcp_of(tcp: Mapping[str, Any]) -> ProxyTcpListener:
                             options=options if isinstance(options, Mapping) else {})
 
 
+_GO_TRUE = frozenset({"1", "t", "T", "TRUE", "true", "True"})
+_GO_FALSE = frozenset({"0", "f", "F", "FALSE", "false", "False"})
+
+
+def isolates_virtual_hosts(gateway: Gateway, setting: bool) -> bool:
+    """Whether current Gloo turns an HTTP or hybrid Gateway into an aggregate listener.
+
+    ``translator.go:shouldIsolateVirtualHostsForGateway``: the ``gateway.solo.io/isolate_vhost`` annotation when
+    ``strconv.ParseBool`` accepts it, else ``settings.gateway.isolateVirtualHostsBySslConfig``.
+
+    Args:
+        gateway: The Gateway.
+        setting: The Settings value.
+
+    Returns:
+        True for an aggregate listener.
+    """
+    if gateway.http_gateway is None and gateway.hybrid_gateway is None:
+        return False
+    value = gateway.meta.annotations.get("gateway.solo.io/isolate_vhost")
+    if value in _GO_TRUE:
+        return True
+    if value in _GO_FALSE:
+        return False
+    return setting
+
+
 def translate_gateways(snapshot: Snapshot, gateways: Sequence[Gateway], profile: Profile, reports: Reports, *,
                        proxy_name: str, write_namespace: str,
-                       translate_empty: bool = False) -> Proxy:
+                       translate_empty: bool = False, isolate_virtual_hosts: bool = False) -> Proxy:
     """Translate the gateways of one proxy into the desired Proxy, filling ``reports``.
 
     Args:
@@ -995,6 +1022,7 @@ def translate_gateways(snapshot: Snapshot, gateways: Sequence[Gateway], profile:
         proxy_name: Name of the proxy.
         write_namespace: Namespace the Proxy is written to.
         translate_empty: ``settings.gateway.translateEmptyGateways``.
+        isolate_virtual_hosts: ``settings.gateway.isolateVirtualHostsBySslConfig``.
 
     Returns:
         The desired Proxy.
@@ -1027,6 +1055,11 @@ def translate_gateways(snapshot: Snapshot, gateways: Sequence[Gateway], profile:
         if gw.tcp_gateway is not None:
             listeners.append(tcp_proxy_listener(gw))
             continue
+        if profile != "1.3" and isolates_virtual_hosts(gw, isolate_virtual_hosts):
+            msg = ("not modelled: aggregate listener (isolateVirtualHostsBySslConfig or the gateway.solo.io/"
+                   "isolate_vhost annotation): gloo_nb translates this Gateway as a plain HTTP or hybrid listener")
+            reports.find(Finding(gw.key, "warning", msg, gw.key, layer="parse",
+                                 field="metadata.annotations[gateway.solo.io/isolate_vhost]"))
         if gw.hybrid_gateway is not None:
             hybrid = HybridGatewayTranslator(snapshot, gw, profile, reports, index, proxy_name,
                                              translate_empty).listener()

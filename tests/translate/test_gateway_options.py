@@ -248,3 +248,19 @@ def test_route_options_on_the_route_configuration():
     assert not rc13.HasField("max_direct_response_body_size_bytes")
     assert {f.field for f in t13.findings if "does not exist in Gloo 1.3" in f.message} == {
         "spec.routeOptions.maxDirectResponseBodySizeBytes", "spec.routeOptions.mostSpecificHeaderMutationsWins"}
+
+
+@pytest.mark.parametrize(("annotation", "setting", "expected"), [
+    (None, False, False), (None, True, True), ("true", False, True), ("F", True, False), ("maybe", True, True)])
+def test_aggregate_listener_is_declared_not_modelled(annotation, setting, expected):
+    """translator.go shouldIsolateVirtualHostsForGateway: the annotation when strconv.ParseBool takes it, else the
+    setting; gloo_nb does not build aggregate listeners and says so."""
+    from gloo_nb.models.resources import Gateway, HttpGateway, ObjectMeta
+    from gloo_nb.translate.gateway import isolates_virtual_hosts
+
+    annotations = {} if annotation is None else {"gateway.solo.io/isolate_vhost": annotation}
+    gw = Gateway(meta=ObjectMeta("gateway-proxy", GS, annotations=annotations), http_gateway=HttpGateway())
+    assert isolates_virtual_hosts(gw, setting) is expected
+    t = translate([gw, direct_vs()], "current")
+    noted = any(f.message.startswith("not modelled: aggregate listener") for f in t.findings)
+    assert noted is (annotation == "true")
