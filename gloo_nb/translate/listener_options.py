@@ -501,7 +501,7 @@ def access_logs(als: Any, profile: Profile, where: str, problems: list[OptionPro
 
 _LISTENER_13 = frozenset({"accessLoggingService"})
 _LISTENER_MODELLED = frozenset({"accessLoggingService", "perConnectionBufferLimitBytes", "socketOptions",
-                                "connectionBalanceConfig", "proxyProtocol"})
+                                "connectionBalanceConfig", "proxyProtocol", "listenerAccessLoggingService"})
 PROXY_PROTOCOL_FILTER = "envoy.filters.listener.proxy_protocol"
 _SOCKET_STATES = ("STATE_PREBIND", "STATE_BOUND", "STATE_LISTENING")
 
@@ -551,6 +551,11 @@ def apply_listener_options(listener: listener_pb2.Listener, options: Mapping[str
                 out.int_value = int(so["intValue"])
             elif "bufValue" in so:
                 out.buf_value = base64.b64decode(str(so["bufValue"]))
+    listener_als = options.get("listenerAccessLoggingService")
+    if listener_als is not None:
+        # als/plugin.go ProcessListener: listener-level access logs, same conversion as the HCM's.
+        listener.access_log.extend(access_logs(listener_als, profile, "spec.options.listenerAccessLoggingService",
+                                               problems))
     balance = options.get("connectionBalanceConfig")
     if balance is not None:
         if isinstance(balance, Mapping) and balance.get("exactBalance") is not None:

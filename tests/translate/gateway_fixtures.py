@@ -58,6 +58,8 @@ FULL_LISTENER: dict[str, Any] = {
                        "state": "STATE_LISTENING"}],
     "connectionBalanceConfig": {"exactBalance": {}},
     "proxyProtocol": {"rules": [{"tlvType": 2, "onTlvPresent": {"metadataNamespace": "ns", "key": "authority"}}]},
+    "listenerAccessLoggingService": {"accessLog": [
+        {"fileSink": {"path": "/dev/stdout", "stringFormat": "%DOWNSTREAM_REMOTE_ADDRESS%\n"}}]},
     "accessLoggingService": {"accessLog": [
         {"fileSink": {"path": "/dev/stdout", "stringFormat": "[%START_TIME%] %REQ(:METHOD)%\n"}},
         {"fileSink": {"path": "/dev/stdout", "jsonFormat": {"method": "%REQ(:METHOD)%", "path": "%REQ(:PATH)%"}}},

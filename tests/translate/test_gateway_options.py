@@ -196,13 +196,12 @@ def test_13_tracing_has_no_provider():
 
 
 def test_unmodelled_options_are_findings_never_silent():
-    spec = {"options": {"listenerAccessLoggingService": {}, "tcpStats": True},
+    spec = {"options": {"tcpStats": True},
             "httpGateway": {"options": {"gzip": {}, "waf": {}, "httpConnectionManagerSettings": {
                 "uuidRequestIdConfig": {"packTraceReason": True}}}}}
     t = translate([gateway(spec), direct_vs()], "current")
     fields = {f.field for f in t.findings if f.message.startswith("not modelled:")}
-    assert fields == {"spec.options.listenerAccessLoggingService", "spec.options.tcpStats",
-                      "spec.httpGateway.options.gzip",
+    assert fields == {"spec.options.tcpStats", "spec.httpGateway.options.gzip",
                       "spec.httpGateway.options.waf",
                       "spec.httpGateway.options.httpConnectionManagerSettings.uuidRequestIdConfig"}
     assert all(f.layer == "parse" and f.severity == "warning" for f in t.findings if f.field in fields)
@@ -264,3 +263,13 @@ def test_aggregate_listener_is_declared_not_modelled(annotation, setting, expect
     t = translate([gw, direct_vs()], "current")
     noted = any(f.message.startswith("not modelled: aggregate listener") for f in t.findings)
     assert noted is (annotation == "true")
+
+
+def test_listener_level_access_log():
+    """als/plugin.go ProcessListener: ``listenerAccessLoggingService`` goes on the Envoy listener itself."""
+    als = {"accessLog": [{"fileSink": {"path": "/dev/stdout", "stringFormat": "%DOWNSTREAM_REMOTE_ADDRESS%\n"}}]}
+    t = translate([gateway({"options": {"listenerAccessLoggingService": als}, "httpGateway": {}}), direct_vs()],
+                  "current")
+    (log,) = _listener(t)["accessLog"]
+    assert log["name"] == "envoy.access_loggers.file"
+    assert "accessLog" not in _hcm(t)
