@@ -196,3 +196,25 @@ def test_merge_hcm_settings_as_gloo_test():
                       "codecType": "HTTP1"}
     prevented = merge_hcm_settings(parent, child, True)
     assert prevented["via"] == "should-not-overwrite" and prevented["maxRequestHeadersKb"] == 31
+
+
+def test_rejected_virtual_service_is_stripped_from_its_matched_listener():
+    """proxy_reconciler.go: each matched HTTP listener drops the virtual hosts of VirtualServices with errors
+    (and restores a previously accepted one, matched by an equal matcher)."""
+    from gloo_nb.translate import Translator
+
+    gw = _hybrid({"matchedGateways": [{"matcher": _ranges("10.0.0.0", 8), "httpGateway": {}}]})
+    good, bad = direct_vs("good", ("good.com",)), direct_vs("bad", ("bad.com",))
+    broken = obj("VirtualService", "bad", {"virtualHost": {"domains": ["bad.com"], "routes": [{"name": "x"}]}})
+    gloo = Translator("current")
+    first = gloo.translate(Snapshot.from_resources([gw, good, bad]))
+    assert [vh.name for vh in first.proxy.listeners[0].matched[0].virtual_hosts] == ["gloo-system.bad",
+                                                                                   "gloo-system.good"]
+    second = gloo.translate(Snapshot.from_resources([gw, good, broken]))
+    assert second.report("VirtualService", GS, "bad").errors == ["invalid route: route must specify an action"]
+    (matched,) = second.proxy.listeners[0].matched
+    # The rejected VS keeps its last accepted virtual host; the good one is the new one.
+    assert [vh.name for vh in matched.virtual_hosts] == ["gloo-system.bad", "gloo-system.good"]
+    assert matched.virtual_hosts[0] is first.proxy.listeners[0].matched[0].virtual_hosts[0]
+    fresh = translate([gw, good, broken], "current")
+    assert [vh.name for vh in fresh.proxy.listeners[0].matched[0].virtual_hosts] == ["gloo-system.good"]
