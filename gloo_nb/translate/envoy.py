@@ -493,9 +493,11 @@ class ProxyTranslator:
                     for flt in chain.filters:
                         hcm = hcm_pb2.HttpConnectionManager()
                         flt.typed_config.Unpack(hcm)
+                        # Options of a delegated gateway: the MatchableHttpGateway's, merged with the parent's.
+                        path = (f"hybridGateway.matchedGateways[{i}].httpGateway.options" if matched.source is None
+                                else f"hybridGateway.delegatedHttpGateways[{matched.source.ref}].httpGateway.options")
                         problems += apply_hcm_options(hcm, matched.options, listener.listener_options, self.profile,
-                                                      self._exists, path=f"hybridGateway.matchedGateways[{i}]"
-                                                      ".httpGateway.options")
+                                                      self._exists, path=path)
                         flt.typed_config.Pack(hcm)
                 chains = list(chain_listener.filter_chains)
             elif matched.kind == "tcp" and matched.tcp is not None:

@@ -218,3 +218,13 @@ def test_rejected_virtual_service_is_stripped_from_its_matched_listener():
     assert matched.virtual_hosts[0] is first.proxy.listeners[0].matched[0].virtual_hosts[0]
     fresh = translate([gw, good, broken], "current")
     assert [vh.name for vh in fresh.proxy.listeners[0].matched[0].virtual_hosts] == ["gloo-system.good"]
+
+
+def test_text_tables_find_the_routes_of_matched_listeners():
+    """``gloo-nb translate`` without --json: a hybrid virtual host's Envoy routes sit in the matched listener's
+    ``<listener>-routes-<hash>`` RouteConfiguration."""
+    from gloo_nb.translate.render import render, render_text
+
+    gw = _hybrid({"matchedGateways": [{"matcher": _ranges("10.0.0.0", 8), "httpGateway": {}}]})
+    text = render_text(render(translate([gw, direct_vs()], "current")))
+    assert "gloo-system_v-route-0-matcher-0  prefix /  direct 200" in text
