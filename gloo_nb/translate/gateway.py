@@ -33,6 +33,7 @@ from gloo_nb.models import (
     VirtualService,
     WeightedDestination,
 )
+from gloo_nb.models.codec import parse_object
 from gloo_nb.translate.proxy import (
     Proxy,
     ProxyListener,
@@ -843,8 +844,6 @@ class HybridGatewayTranslator:
 
     def _parse_http(self, raw: Any, where: str) -> HttpGateway | None:
         # The one codec reads the inline HttpGateway, as part of a synthetic MatchableHttpGateway.
-        from gloo_nb.models.codec import parse_object
-
         doc = {"apiVersion": "gateway.solo.io/v1", "kind": "MatchableHttpGateway",
                "metadata": {"name": self.gateway.meta.name, "namespace": self.gateway.meta.namespace},
                "spec": {"httpGateway": raw}}
@@ -853,6 +852,10 @@ class HybridGatewayTranslator:
         except BadDataError as err:
             self._note(where, f"{where} cannot be read: {err}")
             return None
+        for f in parsed.findings:
+            # Unknown fields and the like, with their path under the Gateway.
+            field = f.field.replace("spec.httpGateway", where, 1) if f.field else where
+            self._note(field, f.message.replace("spec.httpGateway", where))
         resource = parsed.resource
         return resource.http_gateway if isinstance(resource, MatchableHttpGateway) else None
 

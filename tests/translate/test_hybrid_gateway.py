@@ -228,3 +228,12 @@ def test_text_tables_find_the_routes_of_matched_listeners():
     gw = _hybrid({"matchedGateways": [{"matcher": _ranges("10.0.0.0", 8), "httpGateway": {}}]})
     text = render_text(render(translate([gw, direct_vs()], "current")))
     assert "gloo-system_v-route-0-matcher-0  prefix /  direct 200" in text
+
+
+def test_inline_http_gateway_is_read_by_the_codec():
+    """A typo inside an inline matched httpGateway is a finding with its path under the Gateway."""
+    gw = _hybrid({"matchedGateways": [{"httpGateway": {"virtualServiceSelectr": {"a": "b"}}}]})
+    t = translate([gw, direct_vs()], "current")
+    (f,) = [f for f in t.findings if "virtualServiceSelectr" in f.field]
+    assert f.field == "spec.hybridGateway.matchedGateways[0].httpGateway.virtualServiceSelectr"
+    assert "did you mean virtualServiceSelector?" in f.message
