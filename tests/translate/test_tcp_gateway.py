@@ -127,3 +127,28 @@ def test_proxy_manifest_has_a_tcp_listener():
     (listener,) = proxy_manifest(t)["spec"]["listeners"]
     assert "httpListener" not in listener
     assert listener["tcpListener"]["tcpHosts"] == [{"name": "one", "destination": _single("echo")}]
+
+
+def test_codec_checks_tcp_and_hybrid_gateways():
+    """The one codec checks these blocks field by field: unknown fields are findings, snake_case keys are read
+    as lowerCamel, and two members of a oneof make the document unreadable (one line naming the field)."""
+    from gloo_nb.errors import BadDataError
+    from gloo_nb.models.codec import parse_object
+
+    base = {"apiVersion": "gateway.solo.io/v1", "kind": "Gateway", "metadata": {"name": "g", "namespace": GS}}
+    parsed = parse_object({**base, "spec": {"tcpGateway": {"tcp_hosts": [
+        {"name": "a", "destinaton": {}, "destination": {"single": {"upstream": {"name": "x", "namespace": GS}}}}]}}})
+    assert parsed.resource.tcp_gateway["tcpHosts"][0]["destination"]["single"]["upstream"]["name"] == "x"
+    (f,) = parsed.findings
+    assert f.field == "spec.tcpGateway.tcpHosts[0].destinaton" and "did you mean destination?" in f.message
+    with pytest.raises(BadDataError, match=r"spec.tcpGateway.tcpHosts\[0\].destination.*only one of"):
+        parse_object({**base, "spec": {"tcpGateway": {"tcpHosts": [{"destination": {
+            "single": {"upstream": {"name": "x"}}, "forwardSniClusterName": {}}}]}}})
+    hybrid = parse_object({**base, "spec": {"hybridGateway": {"matchedGateways": [
+        {"matcher": {"sourcePrefixRanges": [{"addressPrefix": "10.0.0.0", "prefix_len": 8, "mask": 1}]},
+         "tcpGateway": {"tcpHosts": []}}],
+        "delegatedHttpGateways": {"selector": {"labels": {"a": "b"}}, "preventChildOverride": True}}}})
+    assert hybrid.resource.hybrid_gateway["matchedGateways"][0]["matcher"]["sourcePrefixRanges"][0]["prefixLen"] == 8
+    assert {f.field for f in hybrid.findings} == {
+        "spec.hybridGateway.matchedGateways[0].matcher.sourcePrefixRanges[0].mask",
+        "spec.hybridGateway.delegatedHttpGateways.preventChildOverride"}
