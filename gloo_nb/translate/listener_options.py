@@ -21,6 +21,7 @@ proxy validation formats listener reports (``proxy_validation.go``: ``<Level> Er
 from __future__ import annotations
 
 import base64
+import difflib
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -226,7 +227,13 @@ def _hcm_settings(hcm: hcm_pb2.HttpConnectionManager, s: Mapping[str, Any], prof
         elif profile == "1.3" and key in _HCM_CURRENT_ONLY:
             problems.append(_not_in_13(f"{where}.{key}"))
         elif key not in _HCM_13 and key not in _HCM_CURRENT_ONLY:
-            problems.append(_not_modelled(f"{where}.{key}", "an HCM setting gloo_nb does not know"))
+            # Not a field of hcm.proto's HttpConnectionManagerSettings (a typo, or a newer Gloo's field).
+            known = sorted(_HCM_13 | _HCM_CURRENT_ONLY | set(_HCM_UNMODELLED))
+            close = difflib.get_close_matches(str(key), known, n=1, cutoff=0.8)
+            hint = f" (did you mean {close[0]}?)" if close else ""
+            problems.append(OptionProblem("warning", f"unknown field {where}.{key}: not an "
+                                                     f"HttpConnectionManagerSettings field{hint}",
+                                          f"{where}.{key}", gloo=False))
 
     def has(key: str) -> bool:
         return s.get(key) is not None and (profile != "1.3" or key in _HCM_13)

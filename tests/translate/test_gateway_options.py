@@ -273,3 +273,10 @@ def test_listener_level_access_log():
     (log,) = _listener(t)["accessLog"]
     assert log["name"] == "envoy.access_loggers.file"
     assert "accessLog" not in _hcm(t)
+
+
+def test_unknown_hcm_field_is_named_with_a_hint():
+    t = translate([_http({"serverNmae": "x"}), direct_vs()], "current")
+    (f,) = [f for f in t.findings if f.field.endswith("serverNmae")]
+    assert f.message == ("unknown field spec.httpGateway.options.httpConnectionManagerSettings.serverNmae: not an "
+                         "HttpConnectionManagerSettings field (did you mean serverName?)")
