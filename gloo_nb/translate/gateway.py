@@ -1012,9 +1012,37 @@ def isolates_virtual_hosts(gateway: Gateway, setting: bool) -> bool:
     return setting
 
 
+def read_gateways(gateways: Sequence[Gateway], write_namespace: str, read_all_namespaces: bool,
+                  reports: Reports) -> list[Gateway]:
+    """The Gateways Gloo translates (``predicate.go:GetPredicate``; ``translator.go:filterGateways`` at v1.3.20).
+
+    Only the write namespace's, unless ``readGatewaysFromAllNamespaces``. Gloo accepts the others without a word;
+    gloo_nb says why they have no listener (a finding, not a status).
+
+    Args:
+        gateways: The Gateways of one proxy.
+        write_namespace: Where Gloo writes Proxies (``settings.discoveryNamespace``).
+        read_all_namespaces: ``settings.gateway.readGatewaysFromAllNamespaces``.
+        reports: Reports (findings) to fill.
+
+    Returns:
+        The Gateways to translate, in order.
+    """
+    out = []
+    for gw in gateways:
+        if read_all_namespaces or gw.meta.namespace == write_namespace:
+            out.append(gw)
+            continue
+        msg = (f"Gloo reads Gateways only from its write namespace {write_namespace} "
+               "(settings.gateway.readGatewaysFromAllNamespaces is false): this Gateway is not translated")
+        reports.find(Finding(gw.key, "warning", msg, gw.key, layer="parse", field="metadata.namespace"))
+    return out
+
+
 def translate_gateways(snapshot: Snapshot, gateways: Sequence[Gateway], profile: Profile, reports: Reports, *,
                        proxy_name: str, write_namespace: str,
-                       translate_empty: bool = False, isolate_virtual_hosts: bool = False) -> Proxy:
+                       translate_empty: bool = False, isolate_virtual_hosts: bool = False,
+                       read_all_namespaces: bool = False) -> Proxy:
     """Translate the gateways of one proxy into the desired Proxy, filling ``reports``.
 
     Args:
@@ -1026,10 +1054,12 @@ def translate_gateways(snapshot: Snapshot, gateways: Sequence[Gateway], profile:
         write_namespace: Namespace the Proxy is written to.
         translate_empty: ``settings.gateway.translateEmptyGateways``.
         isolate_virtual_hosts: ``settings.gateway.isolateVirtualHostsBySslConfig``.
+        read_all_namespaces: ``settings.gateway.readGatewaysFromAllNamespaces``.
 
     Returns:
         The desired Proxy.
     """
+    gateways = read_gateways(gateways, write_namespace, read_all_namespaces, reports)
     index = RouteTableIndex(snapshot.route_tables)
     listeners: list[ProxyListener] = []
     binds: dict[tuple[str, int], list[Gateway]] = {}

@@ -389,7 +389,8 @@ class Translator:
         desired = translate_gateways(
             snapshot, mine, profile, reports, proxy_name=self.proxy_name, write_namespace=write_ns,
             translate_empty=bool(settings.translate_empty_gateways),
-            isolate_virtual_hosts=bool(settings.isolate_virtual_hosts_by_ssl_config))
+            isolate_virtual_hosts=bool(settings.isolate_virtual_hosts_by_ssl_config),
+            read_all_namespaces=bool(settings.read_gateways_from_all_namespaces))
 
         # The gateway validates the desired Proxy with Gloo and merges the results into its reports.
         validation = Reports()

@@ -7,8 +7,10 @@ context "all-in-one virtual service": three VSs (``gloo-system/name1`` labelled 
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
-from builders import GS, messages, route
+from builders import GS, messages, route, settings
 
 from gloo_nb.models.codec import parse_object
 from gloo_nb.models.resources import (
@@ -171,3 +173,18 @@ def test_direct_response_body_survives():
     t = translate([_gw(HttpGateway()), _vs("only", GS, "x.com")], "current")
     (ls,) = t.proxy.listeners
     assert ls.virtual_hosts[0].routes[0].direct_response_action == DirectResponseAction(200, "only")
+
+
+@pytest.mark.parametrize("profile", ["1.3", "current"])
+def test_gateways_outside_the_write_namespace_are_not_read(profile):
+    """predicate.go SingleNamespacePredicate (translator.go filterGateways at v1.3.20): only Gateways in the
+    write namespace are translated unless settings.gateway.readGatewaysFromAllNamespaces."""
+    other = Gateway(meta=ObjectMeta("elsewhere", "team-a"), http_gateway=HttpGateway(), bind_port=9090)
+    t = translate([other, *_snapshot_vss()], profile)
+    assert t.proxy.listeners == () and t.envoy.listeners == []
+    assert messages(t, "Gateway", "team-a", "elsewhere").errors == []
+    (note,) = [f for f in t.findings if f.resource.name == "elsewhere"]
+    assert note.field == "metadata.namespace" and "readGatewaysFromAllNamespaces" in note.message
+    everywhere = replace(settings(), read_gateways_from_all_namespaces=True)
+    t = translate([other, everywhere, *_snapshot_vss()], profile)
+    assert [ls.name for ls in t.proxy.listeners] == ["listener-::-9090"]
