@@ -1063,13 +1063,16 @@ def translate_gateways(snapshot: Snapshot, gateways: Sequence[Gateway], profile:
     index = RouteTableIndex(snapshot.route_tables)
     listeners: list[ProxyListener] = []
     binds: dict[tuple[str, int], list[Gateway]] = {}
+    # translator.go validateGateways, over every Gateway read (typed or not): refs to missing VirtualServices,
+    # then bind addresses shared within the proxy.
     for gw in gateways:
-        if gw.http_gateway is None and gw.tcp_gateway is None and gw.hybrid_gateway is None:
-            msg = "invalid gateway: gateway must contain gatewayType"
-            reports.add_error(gw.key, msg)
-            reports.find(Finding(gw.key, "error", msg, gw.key))
-            continue
         binds.setdefault((gw.bind_address, gw.bind_port), []).append(gw)
+        for ref in _vs_refs(gw, profile):
+            if not any(v.meta.name == ref.name and v.meta.namespace == ref.namespace
+                       for v in snapshot.virtual_services):
+                msg = invalid_vs_ref(ref, profile)
+                reports.add_error(gw.key, msg)
+                reports.find(Finding(gw.key, "error", msg, gw.key))
     for (addr, port), group in binds.items():
         if len(group) > 1:
             names = ",".join(g.key.dotted for g in group)
@@ -1079,12 +1082,14 @@ def translate_gateways(snapshot: Snapshot, gateways: Sequence[Gateway], profile:
                 reports.find(Finding(g.key, "error", msg, g.key))
     for gw in gateways:
         http = gw.http_gateway
-        for ref in _vs_refs(gw, profile):
-            if not any(v.meta.name == ref.name and v.meta.namespace == ref.namespace
-                       for v in snapshot.virtual_services):
-                msg = invalid_vs_ref(ref, profile)
+        if http is None and gw.tcp_gateway is None and gw.hybrid_gateway is None:
+            # Current: InvalidGatewayTypeTranslator (listener_translator.go). v1.3.20's http and tcp translators
+            # just skipped such a Gateway, without a report.
+            if profile != "1.3":
+                msg = "invalid gateway: gateway must contain gatewayType"
                 reports.add_error(gw.key, msg)
                 reports.find(Finding(gw.key, "error", msg, gw.key))
+            continue
         if gw.tcp_gateway is not None:
             listeners.append(tcp_proxy_listener(gw))
             continue

@@ -188,3 +188,31 @@ def test_gateways_outside_the_write_namespace_are_not_read(profile):
     everywhere = replace(settings(), read_gateways_from_all_namespaces=True)
     t = translate([other, everywhere, *_snapshot_vss()], profile)
     assert [ls.name for ls in t.proxy.listeners] == ["listener-::-9090"]
+
+
+def test_gateway_without_type_shares_the_bind_address_check():
+    """translator_test.go "should error on two gateways with the same port in the same namespace": the second
+    Gateway has no type and still counts (``bind-address :2 is not unique in a proxy. gateways:
+    gloo-system.name,gloo-system.name2``); "should error on gateway without gateway type"."""
+    typed = Gateway(meta=ObjectMeta("name", GS), http_gateway=HttpGateway(), bind_address="", bind_port=2)
+    untyped = Gateway(meta=ObjectMeta("name2", GS), bind_address="", bind_port=2)
+    t = translate([typed, untyped, *_snapshot_vss()], "current")
+    clash = "bind-address :2 is not unique in a proxy. gateways: gloo-system.name,gloo-system.name2"
+    assert messages(t, "Gateway", GS, "name").errors == [clash]
+    assert messages(t, "Gateway", GS, "name2").errors == [clash, "invalid gateway: gateway must contain gatewayType"]
+
+
+def test_13_skips_a_gateway_without_type_silently():
+    """v1.3.20: the http and tcp translators skip it; validateGateways has no type check."""
+    t = translate([Gateway(meta=ObjectMeta("bare", GS)), *_snapshot_vss()], "1.3")
+    assert messages(t, "Gateway", GS, "bare").errors == [] and t.proxy.listeners == ()
+
+
+def test_missing_ref_comes_before_the_bind_address_error():
+    """validateGateways adds each Gateway's ref errors in its loop and the bind-address errors after it."""
+    a = Gateway(meta=ObjectMeta("a", GS), http_gateway=HttpGateway(virtual_services=(ResourceRef("nope", GS),)))
+    b = Gateway(meta=ObjectMeta("b", GS), http_gateway=HttpGateway())
+    t = translate([a, b, *_snapshot_vss()], "current")
+    assert messages(t, "Gateway", GS, "a").errors == [
+        'invalid virtual service ref name:"nope" namespace:"gloo-system"',
+        "bind-address :::8080 is not unique in a proxy. gateways: gloo-system.a,gloo-system.b"]
