@@ -61,8 +61,9 @@ def run_translate(args: argparse.Namespace) -> int:
         0: findings are data, not failures.
     """
     # Reading, translating and rendering 100,000 routes builds millions of acyclic objects that the
-    # cyclic collector would walk again and again (it took over half of render's time).
-    with gc_paused():
+    # cyclic collector would walk again and again (it took over half of render's time), and once
+    # more after the output, for nothing: the command ends there.
+    with gc_paused(freeze=True):
         translation, parsed = _read_and_translate(args)
         doc = render(translation, parse_findings=parsed.findings, parse_skipped=parsed.skipped)
         if args.json or args.indent is not None:
@@ -108,7 +109,7 @@ def run_check(args: argparse.Namespace) -> int:
     elif not args.paths:
         raise UsageError("check: pass manifest files or folders (or - for stdin), or a connection")
     else:
-        with gc_paused():  # as in run_translate
+        with gc_paused(freeze=True):  # as in run_translate
             translation, parsed = _read_and_translate(args)
     found = problems(translation, parsed.findings)
     _out("".join(p.line() + "\n" for p in found) + summary_line(found) + "\n")

@@ -34,6 +34,9 @@ GLOO_KINDS = ("VirtualService", "RouteTable", "Gateway", "Upstream", "Settings")
 """The Gloo resources read for the intent."""
 KUBE_KINDS = ("Service", "Endpoints", "Pod")
 """Kubernetes objects Gloo reads for kube EDS."""
+SECRET_KIND = "Secret"
+"""Read too, for sslConfig ``secretRef``s (TLS listeners and clusters); an identity that may not list
+Secrets still connects: its translation then finds every TLS secret missing (logged once per read)."""
 DEFAULT_ROLE = "gloo-system~gateway-proxy"
 
 
@@ -88,7 +91,7 @@ class GatewayConnection:
     # --- reading ----------------------------------------------------------------------------
 
     def read_objects(self) -> list[dict[str, Any]]:
-        """Read the Gloo resources, Services, Endpoints and Pods from Kubernetes, as returned.
+        """Read the Gloo resources, Services, Endpoints, Pods and Secrets from Kubernetes, as returned.
 
         Returns:
             The objects, with ``kind`` and ``apiVersion`` on every one.
@@ -101,6 +104,18 @@ class GatewayConnection:
                 item.setdefault("kind", kind)
                 item.setdefault("apiVersion", api_version)
                 objs.append(item)
+        try:
+            secrets = self.kube.list(SECRET_KIND).get("items", [])
+        except KubeError as err:
+            if err.status not in (401, 403):
+                raise
+            # a team identity usually may not read Secrets: not worth a line on every command's stderr
+            _log.debug("cannot list Secrets (%s): TLS secrets will look missing to the translation", err)
+            secrets = []
+        for item in secrets:
+            item.setdefault("kind", SECRET_KIND)
+            item.setdefault("apiVersion", "v1")
+            objs.append(item)
         return objs
 
     def cluster_identity(self) -> tuple[str, str]:

@@ -23,9 +23,12 @@ from gloo_nb.analysis.inspection import Inspection, collect
 from gloo_nb.app.connect import GatewayConnection
 from gloo_nb.app.manifests import read_input
 from gloo_nb.errors import BadDataError, ParseError
+from gloo_nb.journal import redact
 from gloo_nb.models.codec import ParseResult, load_document, load_documents, parse_objects
+from gloo_nb.models.resources import Secret
 from gloo_nb.models.snapshot import Snapshot
 from gloo_nb.translate import Translation, translate
+from gloo_nb.translate.render import secret_json
 from gloo_nb.xds import protos
 from gloo_nb.xds.admin import XdsStats, parse_config_dump, parse_xds_stats
 from gloo_nb.xds.decode import ServedSnapshot
@@ -50,7 +53,8 @@ def served_json(served: ServedSnapshot) -> dict[str, Any]:
     """
     doc: dict[str, Any] = {"versions": dict(served.versions)}
     for key, type_url in SERVED_SECTIONS:
-        doc[key] = [json_format.MessageToDict(m) for m in served.resources(type_url)]
+        # Gloo serves TLS keys inline (ssl.go); a bundle keeps certificates, never keys.
+        doc[key] = [redact(None, json_format.MessageToDict(m)) for m in served.resources(type_url)]
     return doc
 
 
@@ -108,7 +112,15 @@ def save_snapshot(conn: GatewayConnection, out: Path, *, timeout: float = 10.0) 
     out.mkdir(parents=True, exist_ok=True)
     (out / "applied").mkdir(exist_ok=True)
     objects = conn.read_objects()
+    # Secrets never enter a bundle: resources.yaml leaves them out and secrets.json keeps what may be
+    # shown (identity, type, certificate fingerprint, SANs, expiry). A bundle's own translation
+    # therefore finds TLS secrets missing.
+    secrets = [o for o in objects if o.get("kind") == "Secret"]
+    objects = [o for o in objects if o.get("kind") != "Secret"]
     (out / "resources.yaml").write_text("".join(map(_yaml_document, objects)), encoding="utf-8")
+    facts = [secret_json(r) for r in parse_objects(secrets, file="<kubernetes>", tolerant=True).resources
+             if isinstance(r, Secret)]
+    (out / "secrets.json").write_text(json.dumps(facts, indent=1) + "\n")
     sources = []
     if conn.xds_address:
         (out / "served.json").write_text(json.dumps(served_json(conn.served(timeout)), indent=1) + "\n")

@@ -16,6 +16,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from gloo_nb.models.certs import CertificateInfo
+
 __all__ = [
     "DEFAULT_MATCHER",
     "DelegateAction",
@@ -49,6 +51,7 @@ __all__ = [
     "RouteAction",
     "RouteTable",
     "RouteTableSelector",
+    "Secret",
     "SelectorExpression",
     "SelectorOperator",
     "Service",
@@ -58,6 +61,7 @@ __all__ = [
     "StaticUpstreamSpec",
     "SubsetSelector",
     "SubsetSpec",
+    "TlsSecret",
     "Upstream",
     "ValidationSettings",
     "VirtualHost",
@@ -66,7 +70,7 @@ __all__ = [
 ]
 
 Kind = Literal["VirtualService", "RouteTable", "Gateway", "Upstream", "Settings", "Service", "Endpoints", "Pod",
-               "MatchableHttpGateway", "MatchableTcpGateway"]
+               "MatchableHttpGateway", "MatchableTcpGateway", "Secret"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -766,6 +770,7 @@ class ValidationSettings:
         warn_route_short_circuiting: ``warnRouteShortCircuiting``.
         proxy_validation_server_addr: ``proxyValidationServerAddr``.
         full_envoy_validation: ``fullEnvoyValidation``.
+        warn_missing_tls_secret: ``warnMissingTlsSecret`` (current Gloo: a missing TLS secret is a warning).
     """
 
     always_accept: bool | None = None
@@ -773,6 +778,7 @@ class ValidationSettings:
     warn_route_short_circuiting: bool | None = None
     proxy_validation_server_addr: str = ""
     full_envoy_validation: bool | None = None
+    warn_missing_tls_secret: bool | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -790,6 +796,8 @@ class Settings:
         read_gateways_from_all_namespaces: ``gateway.readGatewaysFromAllNamespaces``.
         isolate_virtual_hosts_by_ssl_config: ``gateway.isolateVirtualHostsBySslConfig``.
         translate_empty_gateways: ``gateway.translateEmptyGateways``.
+        virtual_service_one_way_tls: ``gateway.virtualServiceOptions.oneWayTls``: the ``oneWayTls`` of every
+            VirtualService sslConfig that sets none (current Gloo).
         watch_namespaces: ``watchNamespaces``; empty means all.
         status: The status as read from a live object, kept raw.
     """
@@ -804,6 +812,7 @@ class Settings:
     read_gateways_from_all_namespaces: bool = False
     isolate_virtual_hosts_by_ssl_config: bool | None = None
     translate_empty_gateways: bool | None = None
+    virtual_service_one_way_tls: bool | None = None
     watch_namespaces: tuple[str, ...] = ()
     status: Mapping[str, Any] | None = None
 
@@ -952,7 +961,66 @@ class Pod:
         return ResourceKey(self.kind, self.meta.namespace, self.meta.name)
 
 
-Resource = (VirtualService | RouteTable | Gateway | Upstream | Settings | Service | KubeEndpoints | Pod
+@dataclass(frozen=True, slots=True)
+class TlsSecret:
+    """Gloo's ``TlsSecret`` (``projects/gloo/api/v1/secret.proto``), as its kube secret converters fill it.
+
+    Key material: never shown (``repr`` leaves every field out) and never serialised by gloo_nb; only the
+    translator reads it, to inline it into Envoy's TLS contexts as Gloo does.
+
+    Attributes:
+        cert_chain: PEM certificate chain (``tls.crt`` / ``certChain``).
+        private_key: PEM private key (``tls.key`` / ``privateKey``).
+        root_ca: PEM CA (``ca.crt`` / ``rootCa``).
+        ocsp_staple: DER OCSP response (``tls.ocsp-staple`` / ``ocspStaple``).
+    """
+
+    cert_chain: str = field(default="", repr=False)
+    private_key: str = field(default="", repr=False)
+    root_ca: str = field(default="", repr=False)
+    ocsp_staple: bytes = field(default=b"", repr=False)
+
+    def __repr__(self) -> str:
+        return "TlsSecret(<redacted>)"
+
+
+@dataclass(frozen=True, slots=True)
+class Secret:
+    """A v1 Secret, as Gloo's secret converters read it (only TLS secrets carry anything).
+
+    Two shapes hold a TLS secret (``projects/gloo/pkg/api/converters/kube/secretconverter.go``):
+    ``type: kubernetes.io/tls`` (``tls.crt``, ``tls.key``, and in current Gloo ``ca.crt`` and
+    ``tls.ocsp-staple``), and Gloo's own shape, an ``Opaque`` secret annotated
+    ``resource_kind: '*v1.Secret'`` whose ``tls`` key holds the ``TlsSecret`` as YAML (what glooctl
+    wrote before the TLS converter existed; ``opaque_secret.go``). Other secrets are kept by name only.
+
+    Attributes:
+        meta: Object metadata (kubectl's last-applied annotation, which copies the data, is dropped).
+        type: ``type`` (``Opaque`` when unset).
+        shape: ``kubernetes.io/tls``, ``gloo`` (Gloo's own TLS shape), or ``""`` (not a TLS secret).
+        tls: The TLS payload; None for other secrets.
+        certificate: Facts about ``tls.cert_chain``'s leaf certificate (None when it has none).
+        ca_certificate: Facts about ``tls.root_ca`` (None when it has none).
+        data_keys: The names of the data keys (names are not secret).
+    """
+
+    meta: ObjectMeta
+    type: str = "Opaque"
+    shape: str = ""
+    tls: TlsSecret | None = field(default=None, repr=False)
+    certificate: CertificateInfo | None = None
+    ca_certificate: CertificateInfo | None = None
+    data_keys: tuple[str, ...] = ()
+
+    kind = "Secret"
+
+    @property
+    def key(self) -> ResourceKey:
+        """The resource's identity."""
+        return ResourceKey(self.kind, self.meta.namespace, self.meta.name)
+
+
+Resource = (VirtualService | RouteTable | Gateway | Upstream | Settings | Service | KubeEndpoints | Pod | Secret
             | MatchableHttpGateway | MatchableTcpGateway)
 """Any resource gloo_nb models."""
 
@@ -967,6 +1035,7 @@ KIND_TYPES: dict[str, type[Resource]] = {
     "Pod": Pod,
     "MatchableHttpGateway": MatchableHttpGateway,
     "MatchableTcpGateway": MatchableTcpGateway,
+    "Secret": Secret,
 }
 """Modelled kinds by name."""
 
@@ -981,5 +1050,6 @@ API_GROUPS: dict[str, str] = {
     "Pod": "",
     "MatchableHttpGateway": "gateway.solo.io",
     "MatchableTcpGateway": "gateway.solo.io",
+    "Secret": "",
 }
 """The API group each modelled kind belongs to (``""`` = core v1)."""

@@ -14,6 +14,7 @@ from gloo_nb.models.resources import (
     Pod,
     Resource,
     RouteTable,
+    Secret,
     Service,
     Settings,
     Upstream,
@@ -41,6 +42,7 @@ class Snapshot:
         pods: v1 Pods (read by kube EDS).
         matchable_http_gateways: MatchableHttpGateways (hybrid gateways' delegated HTTP gateways).
         matchable_tcp_gateways: MatchableTcpGateways (hybrid gateways' delegated TCP gateways).
+        secrets: v1 Secrets (TLS secrets for sslConfig ``secretRef``s; key material never leaves the model).
         skipped: Documents that were replaced by a later one with the same identity.
     """
 
@@ -54,6 +56,7 @@ class Snapshot:
     pods: tuple[Pod, ...] = ()
     matchable_http_gateways: tuple[MatchableHttpGateway, ...] = ()
     matchable_tcp_gateways: tuple[MatchableTcpGateway, ...] = ()
+    secrets: tuple[Secret, ...] = ()
     skipped: tuple[Skipped, ...] = field(default=())
 
     @classmethod
@@ -103,5 +106,6 @@ class Snapshot:
                                           if isinstance(r, MatchableHttpGateway)),
             matchable_tcp_gateways=tuple(r for r in by_kind.get("MatchableTcpGateway", [])
                                          if isinstance(r, MatchableTcpGateway)),
+            secrets=tuple(r for r in by_kind.get("Secret", []) if isinstance(r, Secret)),
             skipped=tuple(skipped),
         )

@@ -45,8 +45,8 @@ from gloo_nb.translate.translator import Translation, Translator
 log = logging.getLogger(__name__)
 
 WATCHED = (kinds.VIRTUAL_SERVICE, kinds.ROUTE_TABLE, kinds.GATEWAY, kinds.UPSTREAM, kinds.SETTINGS,
-           kinds.SERVICE, kinds.ENDPOINTS, kinds.POD)
-"""What Gloo watches: its own resources, and Services/Endpoints/Pods for kube EDS."""
+           kinds.SERVICE, kinds.ENDPOINTS, kinds.POD, kinds.SECRET)
+"""What Gloo watches: its own resources, Services/Endpoints/Pods for kube EDS, Secrets for TLS."""
 
 STATUS_KINDS = {"VirtualService": kinds.VIRTUAL_SERVICE, "RouteTable": kinds.ROUTE_TABLE,
                 "Gateway": kinds.GATEWAY, "Upstream": kinds.UPSTREAM}

@@ -46,6 +46,7 @@ PROXY = "gateway-proxy"
 ADMIN_PORT = 19000
 """Gloo's Envoy admin port in the gateway-proxy pod (``EnvoyAdminPort``)."""
 GATEWAY_PORT = 8080
+HTTPS_PORT = 8443
 """The Helm default Gateway's bind port (the gateway-proxy pod's ``httpPort``)."""
 PROXY_LABELS = {"gloo": "gateway-proxy", "gateway-proxy-id": PROXY, "gateway-proxy": "live"}
 """Labels of the Helm chart's gateway-proxy pods, which its Service selects."""
@@ -102,7 +103,7 @@ def install_manifests(profile: Profile) -> list[tuple[kinds.Kind, dict[str, Any]
 def proxy_pod(replica: Replica, *, ready: bool) -> dict[str, Any]:
     """The ``gateway-proxy-<i>`` pod standing for one Envoy replica.
 
-    Its container ports 8080 and 19000 map to the replica's listener and admin ports (the
+    Its container ports 8080, 8443 and 19000 map to the replica's listeners and admin port (the
     ``sandbox.gloo-nb.io/ports`` annotation), so Services, Endpoints and port-forwards reach them.
 
     Args:
@@ -112,7 +113,9 @@ def proxy_pod(replica: Replica, *, ready: bool) -> dict[str, Any]:
     Returns:
         The Pod manifest, with status.
     """
-    ports = {str(GATEWAY_PORT): replica.port_for(GATEWAY_PORT), str(ADMIN_PORT): replica.admin_port}
+    # 8443: Helm's httpsPort, gateway-proxy-ssl's bindPort; the replica's TLS listener binds its own loopback port
+    ports = {str(GATEWAY_PORT): replica.port_for(GATEWAY_PORT), str(HTTPS_PORT): replica.port_for(HTTPS_PORT),
+             str(ADMIN_PORT): replica.admin_port}
     cond = "True" if ready else "False"
     now = _now()
     return {
@@ -123,6 +126,7 @@ def proxy_pod(replica: Replica, *, ready: bool) -> dict[str, Any]:
             "name": PROXY, "image": "quay.io/solo-io/gloo-envoy-wrapper",
             "args": ["--disable-hot-restart"],
             "ports": [{"name": "http", "containerPort": GATEWAY_PORT, "protocol": "TCP"},
+                      {"name": "https", "containerPort": HTTPS_PORT, "protocol": "TCP"},
                       {"name": "admin", "containerPort": ADMIN_PORT, "protocol": "TCP"}]}]},
         "status": {
             "phase": "Running", "hostIP": "127.0.0.1", "podIP": "127.0.0.1", "podIPs": [{"ip": "127.0.0.1"}],

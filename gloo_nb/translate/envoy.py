@@ -20,7 +20,9 @@ from envoy.config.endpoint.v3 import endpoint_components_pb2, endpoint_pb2
 from envoy.config.listener.v3 import listener_pb2
 from envoy.config.route.v3 import route_components_pb2, route_pb2
 from envoy.extensions.filters.http.router.v3 import router_pb2
+from envoy.extensions.filters.listener.tls_inspector.v3 import tls_inspector_pb2
 from envoy.extensions.filters.network.http_connection_manager.v3 import http_connection_manager_pb2 as hcm_pb2
+from envoy.extensions.transport_sockets.tls.v3 import tls_pb2
 from envoy.type.matcher.v3 import regex_pb2
 from google.protobuf import any_pb2, duration_pb2, struct_pb2
 
@@ -33,6 +35,7 @@ from gloo_nb.models import (
     ObjectMeta,
     ResourceKey,
     ResourceRef,
+    Secret,
     Service,
     Upstream,
 )
@@ -45,9 +48,19 @@ from gloo_nb.translate.listener_options import (
 from gloo_nb.translate.proxy import Proxy, ProxyListener, ProxyRoute, ProxyVirtualHost
 from gloo_nb.translate.reports import Reports
 from gloo_nb.translate.tcp import add_tls_inspector, tcp_filter_chains, tcp_listener
+from gloo_nb.translate.tls import (
+    TLS_TRANSPORT_SOCKET,
+    TlsError,
+    consolidate,
+    downstream_tls_context,
+    parse_ssl_config,
+    profile_problems,
+    upstream_tls_context,
+)
 
 HCM_FILTER = "envoy.filters.network.http_connection_manager"
 ROUTER_FILTER = "envoy.filters.http.router"
+TLS_INSPECTOR = "envoy.filters.listener.tls_inspector"  # wellknown.TlsInspector
 CONNECT_TIMEOUT_S = 5
 
 
@@ -389,8 +402,11 @@ class ProxyTranslator:
     """Translates one Proxy with Gloo's rules for a profile."""
 
     def __init__(self, profile: Profile, upstreams: Sequence[Upstream], services: Sequence[Service],
-                 reports: Reports, *, max_program_size: int | None = None) -> None:
+                 reports: Reports, *, max_program_size: int | None = None, secrets: Sequence[Secret] = (),
+                 warn_missing_tls_secret: bool = False) -> None:
         self.profile = profile
+        self.secrets = secrets
+        self.warn_missing_tls_secret = warn_missing_tls_secret
         self.upstreams = {(u.meta.namespace, u.meta.name): u for u in upstreams}
         self.fake_upstreams = {
             (s.meta.namespace, kube_service_upstream_name(s.meta.namespace, s.meta.name, p.port))
@@ -447,9 +463,16 @@ class ProxyTranslator:
                 listener.source, apply_route_configuration_options(rc, listener.route_options, self.profile))
             out.resources.route_configurations.append(rc)
             out.origins[rc_name] = origins
-            env_listener = http_listener(listener.name, listener.bind_address, listener.bind_port, rc_name)
-            self._apply_gateway_options(listener, env_listener)
-            out.resources.listeners.append(env_listener)
+            envoy_listener = http_listener(listener.name, listener.bind_address, listener.bind_port, rc_name)
+            # Gateway options on the HCM and the listener first: the TLS listener copies the HCM filter
+            # into each of its TLS filter chains.
+            self._apply_gateway_options(listener, envoy_listener)
+            if listener.ssl_configurations:
+                tls_listener = self._tls_listener(listener, envoy_listener)
+                if tls_listener is None:
+                    continue
+                envoy_listener = tls_listener
+            out.resources.listeners.append(envoy_listener)
         out.resources.listeners.sort(key=lambda m: m.name)
         out.resources.route_configurations.sort(key=lambda m: m.name)
         return out
@@ -576,6 +599,77 @@ class ProxyTranslator:
                 for vh in group:
                     self._vhost_error(vh, "DomainsNotUniqueError", f"domain {d} is shared by the following "
                                                                    f"virtual hosts: {names}")
+
+    def _listener_problem(self, listener: ProxyListener, kind: str, reason: str, *, warning: bool = False) -> None:
+        # Listener reports reach the listener's source, the Gateway (add_proxy_validation_result.go).
+        if warning:
+            msg = f"Listener Warning: {kind}. Reason: {reason}"
+            self.reports.add_warning(listener.source, msg)
+        else:
+            msg = level_error("Listener", kind, reason)
+            self.reports.add_error(listener.source, msg)
+        self.reports.find(Finding(listener.source, "warning" if warning else "error", msg, listener.source,
+                                  layer="gloo"))
+
+    def _tls_listener(self, listener: ProxyListener,
+                      plain: listener_pb2.Listener) -> listener_pb2.Listener | None:
+        # filter_chain.go:createFilterChainsFromSslConfiguration (CUR), listener.go:
+        # computeFilterChainsFromSslConfig (1.3): one TLS filter chain per consolidated sslConfig, the
+        # HCM copied into each, SNI domains as filter_chain_match.server_names.
+        configs = []
+        for i, raw in enumerate(listener.ssl_configurations):
+            cfg = parse_ssl_config(raw)
+            for problem in (*cfg.problems, *profile_problems(cfg, self.profile)):
+                self.reports.find(Finding(listener.source, "warning", f"{listener.name}: {problem}",
+                                          listener.source, layer="parse", field=f"sslConfigurations[{i}]"))
+            configs.append(cfg)
+        hcm_filters = list(plain.filter_chains[0].filters)
+        del plain.filter_chains[:]
+        for cfg in consolidate(configs, self.profile):
+            ctx = downstream_tls_context(cfg, self.secrets, self.profile)
+            if isinstance(ctx, TlsError):
+                if ctx.unmodelled:
+                    self.reports.find(Finding(listener.source, "warning", f"{listener.name}: {ctx.message}",
+                                              listener.source, layer="parse"))
+                elif ctx.missing_secret and self.warn_missing_tls_secret and self.profile != "1.3":
+                    self._listener_problem(listener, "SSLConfigWarning", ctx.message, warning=True)
+                else:
+                    self._listener_problem(listener, "SSLConfigError", ctx.message)
+                continue
+            chain = plain.filter_chains.add()
+            chain.filter_chain_match.server_names.extend(cfg.sni_domains)
+            chain.filter_chain_match.SetInParent()
+            chain.filters.extend(hcm_filters)
+            chain.transport_socket.name = TLS_TRANSPORT_SOCKET
+            chain.transport_socket.typed_config.Pack(ctx)
+            timeout = cfg.transport_socket_connect_timeout
+            if self.profile != "1.3" and timeout and _DURATION.match(timeout):
+                chain.transport_socket_connect_timeout.FromNanoseconds(int(float(timeout[:-1]) * 1e9))
+        if self.profile != "1.3":
+            self._check_chain_consistency(listener, plain)
+        # plugins/tls_inspector (CUR): a listener with sslConfigurations gets the TLS inspector. Gloo 1.3
+        # had no such plugin: the Envoy of its day injected the inspector itself whenever a filter chain
+        # matched on server_names (listener_impl.cc, removed from Envoy since), and today's Envoy does not,
+        # so for 1.3 gloo_nb adds it exactly where that Envoy would have: SNI to match on.
+        if self.profile != "1.3" or any(c.filter_chain_match.server_names for c in plain.filter_chains):
+            flt = plain.listener_filters.add(name=TLS_INSPECTOR)
+            flt.typed_config.Pack(tls_inspector_pb2.TlsInspector())
+        if not plain.filter_chains:
+            # A listener with no filter chain is not emitted (translator.go).
+            return None
+        return plain
+
+    def _check_chain_consistency(self, listener: ProxyListener, out: listener_pb2.Listener) -> None:
+        # listener.go:CheckForFilterChainConsistency (CUR): equal FilterChainMatches are an error
+        # (Envoy would reject the listener). %v of the match is Go's proto text; unstable, like all %v.
+        chains = list(out.filter_chains)
+        for i, a in enumerate(chains):
+            for b in chains[i + 1:]:
+                if a.filter_chain_match == b.filter_chain_match:
+                    text = " ".join(f'server_names:"{n}"' for n in a.filter_chain_match.server_names)
+                    self._listener_problem(listener, "SSLConfigError", (
+                        f"Tried to apply multiple filter chains with the same FilterChainMatch {{{text}}}. This is "
+                        "usually caused by overlapping sniDomains or multiple empty sniDomains in virtual services"))
 
     def _vhost_error(self, vh: ProxyVirtualHost, kind: str, reason: str) -> None:
         msg = level_error("VirtualHost", kind, reason)
@@ -903,6 +997,72 @@ def build_cluster(upstream: Upstream) -> cluster_pb2.Cluster:
     return cluster
 
 
+_TRANSPORT_SOCKET_MATCH = "envoy.transport_socket_match"  # plugins/static TransportSocketMatchKey
+
+
+def apply_upstream_tls(cluster: cluster_pb2.Cluster, upstream: Upstream, secrets: Sequence[Secret],
+                       profile: Profile) -> TlsError | None:
+    """Give an Upstream's cluster its TLS transport socket, as Gloo does.
+
+    Order as in Gloo: the Upstream's ``sslConfig`` first (``translator/clusters.go`` (CUR),
+    ``plugins/upstreamssl`` (1.3)), then the static plugin's automatic TLS
+    (``plugins/static/plugin.go``): a static upstream with a host on port 443, or ``useTls``, gets an
+    UpstreamTlsContext whose SNI is its first host name (not an IP) when no sslConfig set one. In 1.3
+    ``useTls`` was a plain bool (``useTls || port 443``); now an explicit ``useTls: false`` turns the
+    automatic TLS off. Current Gloo then adds one ``transport_socket_matches`` entry per host with an
+    SNI address (``sniAddr``, else the host's address unless ``autoSniRewrite: false``), matched by
+    endpoint metadata ``envoy.transport_socket_match``.
+
+    Args:
+        cluster: The cluster to complete (changed in place).
+        upstream: Its Upstream.
+        secrets: The snapshot's Secrets.
+        profile: Behaviour profile.
+
+    Returns:
+        Gloo's error for the Upstream's sslConfig, or None.
+    """
+    error: TlsError | None = None
+    if upstream.ssl_config is not None:
+        ctx = upstream_tls_context(parse_ssl_config(upstream.ssl_config, "spec.sslConfig"), secrets, profile)
+        if isinstance(ctx, TlsError):
+            error = ctx
+        else:
+            cluster.transport_socket.name = TLS_TRANSPORT_SOCKET
+            cluster.transport_socket.typed_config.Pack(ctx)
+    static = upstream.static
+    if static is None:
+        return error
+    hostname = next((h.addr for h in static.hosts if h.addr and not _IP.match(h.addr)), "")
+    on_443 = any(h.port == 443 for h in static.hosts)
+    wants_tls = (bool(static.use_tls) or on_443) if profile == "1.3" else (
+        bool(static.use_tls) or (static.use_tls is None and on_443))
+    if wants_tls and not cluster.HasField("transport_socket"):
+        auto = tls_pb2.UpstreamTlsContext(sni=hostname)
+        if profile != "1.3":
+            # GetCommonTlsContextFromUpstreamOptions: settings.upstreamOptions.sslParameters (not modelled: none)
+            auto.common_tls_context.SetInParent()
+        cluster.transport_socket.name = TLS_TRANSPORT_SOCKET
+        cluster.transport_socket.typed_config.Pack(auto)
+    if profile != "1.3" and cluster.transport_socket.name == TLS_TRANSPORT_SOCKET:
+        endpoints = list(cluster.load_assignment.endpoints[0].lb_endpoints) if cluster.load_assignment.endpoints \
+            else []
+        for host, ep in zip(static.hosts, endpoints, strict=False):
+            sni = host.sni_addr or (host.addr if static.auto_sni_rewrite is None or static.auto_sni_rewrite else "")
+            if not sni:
+                continue
+            name = f"{sni};{host.addr}:{host.port}"
+            ctx = tls_pb2.UpstreamTlsContext()
+            cluster.transport_socket.typed_config.Unpack(ctx)
+            ctx.sni = sni
+            match = cluster.transport_socket_matches.add(name=name)
+            match.match.update({name: True})
+            match.transport_socket.name = TLS_TRANSPORT_SOCKET
+            match.transport_socket.typed_config.Pack(ctx)
+            ep.metadata.filter_metadata[_TRANSPORT_SOCKET_MATCH].update({name: True})
+    return error
+
+
 def endpoints_for(cluster: cluster_pb2.Cluster,
                   addresses: Sequence[tuple[str, int, Mapping[str, str]]]) -> endpoint_pb2.ClusterLoadAssignment:
     """A ClusterLoadAssignment for an EDS cluster, with subset labels as ``envoy.lb`` metadata.
@@ -934,11 +1094,67 @@ def endpoints_for(cluster: cluster_pb2.Cluster,
     return cla
 
 
-def fake_kube_upstreams(services: Sequence[Service]) -> list[Upstream]:
+SSL_SERVICE_ANNOTATIONS = {
+    "secret": "gloo.solo.io/sslService.secret",
+    "tlsCert": "gloo.solo.io/sslService.tlsCert",
+    "tlsKey": "gloo.solo.io/sslService.tlsKey",
+    "rootCa": "gloo.solo.io/sslService.rootCa",
+    "oneWayTls": "gloo.solo.io/sslService.oneWayTls",
+}
+"""The Service annotations Gloo's ``UseSslConverter`` reads (``plugins/kubernetes/serviceconverter``)."""
+
+_GO_TRUE = frozenset({"1", "t", "T", "TRUE", "true", "True"})  # strconv.ParseBool
+
+
+def service_ssl_config(service: Service, port: int, profile: Profile = "current") -> dict[str, Any] | None:
+    """The UpstreamSslConfig Gloo derives from a Service's ``gloo.solo.io/sslService.*`` annotations.
+
+    ``use_ssl_annotation_converter.go``: a value ``<port>:<value>`` applies to that service port only,
+    a bare value to every port; ``secret`` wins over the files. ``oneWayTls`` is current Gloo only.
+
+    Args:
+        service: The Service.
+        port: The service port of the upstream.
+        profile: Behaviour profile.
+
+    Returns:
+        The sslConfig as YAML would write it, or None when the annotations ask for no TLS.
+    """
+    def value(key: str) -> str:
+        raw = service.meta.annotations.get(SSL_SERVICE_ANNOTATIONS[key], "")
+        parts = raw.split(":")
+        if len(parts) != 2:
+            return raw
+        try:
+            only = int(parts[0])
+        except ValueError:
+            only = 0  # strconv.Atoi's error is ignored: port 0 = every port
+        return parts[1] if only in (0, port) else ""
+
+    out: dict[str, Any] = {}
+    one_way = value("oneWayTls") if profile != "1.3" else ""
+    if one_way:
+        out["oneWayTls"] = one_way in _GO_TRUE
+    if value("secret"):
+        out["secretRef"] = {"name": value("secret"), "namespace": service.meta.namespace}
+    elif value("tlsCert") or value("tlsKey") or value("rootCa"):
+        out["sslFiles"] = {"tlsCert": value("tlsCert"), "tlsKey": value("tlsKey"), "rootCa": value("rootCa")}
+    else:
+        return None
+    return out
+
+
+def fake_kube_upstreams(services: Sequence[Service], profile: Profile = "current") -> list[Upstream]:
     """Gloo's in-memory ``kube-svc:`` upstreams, one per Service port.
+
+    Current Gloo builds them with the kube plugin's service converters, so the
+    ``gloo.solo.io/sslService.*`` annotations give them an sslConfig (``upstreams/kubernetes/
+    conversions.go:ServiceToUpstream``); 1.3's in-memory upstreams did not run the converters (only
+    discovered upstreams did, and gloo_nb does not model discovery).
 
     Args:
         services: The Services.
+        profile: Behaviour profile.
 
     Returns:
         Upstreams named ``kube-svc:<ns>-<svc>-<port>`` in the Service's namespace.
@@ -946,12 +1162,13 @@ def fake_kube_upstreams(services: Sequence[Service]) -> list[Upstream]:
     out = []
     for s in services:
         for p in s.ports:
+            ssl = service_ssl_config(s, p.port, profile) if profile != "1.3" else None
             out.append(Upstream(
                 meta=ObjectMeta(name=kube_service_upstream_name(s.meta.namespace, s.meta.name, p.port),
                                 namespace=s.meta.namespace),
                 kube=KubeUpstreamSpec(service_name=s.meta.name, service_namespace=s.meta.namespace,
                                       service_port=p.port, selector=dict(s.selector)),
-                upstream_type="kube"))
+                upstream_type="kube", ssl_config=ssl))
     return out
 
 

@@ -649,7 +649,9 @@ def _validate_regexes(vs: VirtualService, routes: Sequence[ProxyRoute], reports:
 
 
 def compute_virtual_hosts(gateway: Gateway, vss: Sequence[VirtualService], profile: Profile, reports: Reports,
-                          index: RouteTableIndex, proxy_name: str) -> list[ProxyVirtualHost]:
+                          index: RouteTableIndex, proxy_name: str, *,
+                          ssl_configs: list[Mapping[str, Any]] | None = None,
+                          default_one_way_tls: bool | None = None) -> list[ProxyVirtualHost]:
     """The virtual hosts of the VirtualServices an HTTP gateway binds (``ComputeVirtualHosts``).
 
     Domain conflicts are checked among ``vss`` (``validateVirtualServiceDomains``), then each VS is converted.
@@ -661,6 +663,8 @@ def compute_virtual_hosts(gateway: Gateway, vss: Sequence[VirtualService], profi
         reports: Reports to fill.
         index: The route tables.
         proxy_name: The proxy's name (for route names).
+        ssl_configs: For an ssl gateway: filled with its VirtualServices' ``sslConfig`` blocks.
+        default_one_way_tls: ``settings.gateway.virtualServiceOptions.oneWayTls`` (current only).
 
     Returns:
         One virtual host per VS whose conversion did not fail.
@@ -670,6 +674,15 @@ def compute_virtual_hosts(gateway: Gateway, vss: Sequence[VirtualService], profi
     converter = RouteConverter(profile, index, reports, gateway, proxy_name)
     for vs in vss:
         routes = converter.convert(vs)
+        if ssl_configs is not None and vs.ssl_config is not None and (routes is not None or profile != "1.3"):
+            # http_translator.go (CUR) appends every selected VS's sslConfig; http.go@v1.3.20
+            # only those of the VSs whose conversion succeeded.
+            ssl_config = vs.ssl_config
+            if (profile != "1.3" and default_one_way_tls is not None
+                    and ssl_config.get("oneWayTls", ssl_config.get("one_way_tls")) is None):
+                # virtual_service_translator.go:applyGlobalVirtualServiceSettings
+                ssl_config = {**ssl_config, "oneWayTls": default_one_way_tls}
+            ssl_configs.append(ssl_config)
         if routes is None:
             continue
         if profile != "1.3":
@@ -1042,7 +1055,7 @@ def read_gateways(gateways: Sequence[Gateway], write_namespace: str, read_all_na
 def translate_gateways(snapshot: Snapshot, gateways: Sequence[Gateway], profile: Profile, reports: Reports, *,
                        proxy_name: str, write_namespace: str,
                        translate_empty: bool = False, isolate_virtual_hosts: bool = False,
-                       read_all_namespaces: bool = False) -> Proxy:
+                       read_all_namespaces: bool = False, default_one_way_tls: bool | None = None) -> Proxy:
     """Translate the gateways of one proxy into the desired Proxy, filling ``reports``.
 
     Args:
@@ -1055,6 +1068,7 @@ def translate_gateways(snapshot: Snapshot, gateways: Sequence[Gateway], profile:
         translate_empty: ``settings.gateway.translateEmptyGateways``.
         isolate_virtual_hosts: ``settings.gateway.isolateVirtualHostsBySslConfig``.
         read_all_namespaces: ``settings.gateway.readGatewaysFromAllNamespaces``.
+        default_one_way_tls: ``settings.gateway.virtualServiceOptions.oneWayTls`` (current only).
 
     Returns:
         The desired Proxy.
@@ -1110,10 +1124,13 @@ def translate_gateways(snapshot: Snapshot, gateways: Sequence[Gateway], profile:
             continue
         _note_13_expressions(gw, http, profile, reports)
         vss = select_virtual_services(snapshot, gw, http, gw.ssl, profile, reports)
-        vhosts = compute_virtual_hosts(gw, vss, profile, reports, index, proxy_name)
+        ssl_configs: list[Mapping[str, Any]] = []
+        vhosts = compute_virtual_hosts(gw, vss, profile, reports, index, proxy_name,
+                                       ssl_configs=ssl_configs if gw.ssl else None,
+                                       default_one_way_tls=default_one_way_tls)
         listeners.append(ProxyListener(
             name=listener_name(gw.bind_address, gw.bind_port), bind_address=gw.bind_address,
             bind_port=gw.bind_port, virtual_hosts=tuple(vhosts), ssl=gw.ssl, options=http.options,
             source=gw.key, listener_options=gw.options, use_proxy_proto=gw.use_proxy_proto,
-            route_options=gw.route_options))
+            route_options=gw.route_options, ssl_configurations=tuple(ssl_configs)))
     return Proxy(proxy_name, write_namespace, tuple(listeners))

@@ -119,6 +119,8 @@ class ProxyListener:
         matched: The matched listeners of a ``hybridGateway`` (then ``virtual_hosts`` is empty).
         use_proxy_proto: The Gateway's ``useProxyProto``.
         route_options: The Gateway's ``routeOptions`` (RouteConfigurationOptions).
+        ssl_configurations: ``sslConfigurations``: the ``sslConfig`` of every VirtualService of an ssl
+            gateway, in virtual-service order (``http_translator.go``), as written (references, no keys).
     """
 
     name: str
@@ -133,6 +135,7 @@ class ProxyListener:
     matched: tuple[ProxyMatchedListener, ...] = ()
     use_proxy_proto: bool | None = None
     route_options: Mapping[str, Any] = field(default_factory=dict)
+    ssl_configurations: tuple[Mapping[str, Any], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from gloo_nb._types import JSON
-from gloo_nb.models import Finding, Skipped
+from gloo_nb.models import Finding, Secret, Skipped
 from gloo_nb.translate.envoy_json import envoy_json
 from gloo_nb.translate.gloo_json import (
     action_json,
@@ -43,6 +43,7 @@ __all__ = [
     "render_text",
     "route_action_json",
     "route_json",
+    "secret_json",
 ]
 
 
@@ -57,10 +58,11 @@ def render(translation: Translation, *, parse_findings: Sequence[Finding] = (),
             later document replaced.
 
     Returns:
-        The document: ``glooVersion``, ``reports``, ``findings``, ``proxy``, ``envoy``, ``push``
-        and ``skipped``.
+        The document: ``glooVersion``, ``reports``, ``findings``, ``proxy``, ``envoy``, ``push``,
+        ``skipped``, and ``secrets`` when the input holds Secrets (identity, type and certificate
+        fingerprint/SANs/expiry of each; never its data).
     """
-    return {
+    doc: JSON = {
         "glooVersion": translation.profile,
         "reports": [r.as_json() for r in translation.reports],
         "findings": [f.as_json() for f in (*parse_findings, *translation.findings)],
@@ -69,3 +71,24 @@ def render(translation: Translation, *, parse_findings: Sequence[Finding] = (),
         "push": {"decision": translation.push.decision, "reason": translation.push.reason},
         "skipped": [s.as_json() for s in (*parse_skipped, *translation.skipped)],
     }
+    if translation.snapshot.secrets:
+        doc["secrets"] = [secret_json(s) for s in translation.snapshot.secrets]
+    return doc
+
+
+def secret_json(secret: Secret) -> JSON:
+    """What gloo_nb may show of a Secret: identity, type, Gloo's TLS shape, data key names, certificate facts.
+
+    Args:
+        secret: The Secret.
+
+    Returns:
+        ``{namespace, name, type, tls, dataKeys, certificate?, caCertificate?}``; never the data.
+    """
+    out: JSON = {"namespace": secret.meta.namespace, "name": secret.meta.name, "type": secret.type,
+                 "tls": secret.shape or None, "dataKeys": list(secret.data_keys)}
+    if secret.certificate is not None:
+        out["certificate"] = secret.certificate.as_json()
+    if secret.ca_certificate is not None:
+        out["caCertificate"] = secret.ca_certificate.as_json()
+    return out

@@ -53,7 +53,7 @@ from gloo_nb.models import ResourceKey, Snapshot
 from gloo_nb.translate.gloo_json import action_json, matcher_json
 from gloo_nb.translate.proxy import Proxy, ProxyListener, ProxyRoute, ProxyVirtualHost
 from gloo_nb.translate.reports import STATE_CODES, ResourceReport
-from gloo_nb.translate.translator import GLOO_NAMESPACE, Translation, helm_default_gateway
+from gloo_nb.translate.translator import GLOO_NAMESPACE, Translation, helm_default_gateway, helm_default_gateways
 
 __all__ = [
     "GATEWAY_REPORTED_KINDS",
@@ -277,9 +277,8 @@ def _virtual_host(vh: ProxyVirtualHost, profile: Profile, generations: Mapping[R
 
 def _listener(ls: ProxyListener, translation: Translation, generations: Mapping[ResourceKey, int]) -> dict[str, Any]:
     profile = translation.profile
-    gateway = next((g for g in translation.snapshot.gateways if g.key == ls.source), None)
-    if gateway is None:
-        gateway = helm_default_gateway()
+    gateway = next((g for g in (*translation.snapshot.gateways, *helm_default_gateways()) if g.key == ls.source),
+                   helm_default_gateway())
     http: dict[str, Any] = {}
     if ls.virtual_hosts:
         http["virtualHosts"] = [_virtual_host(vh, profile, generations) for vh in ls.virtual_hosts]
@@ -315,8 +314,9 @@ def _listener(ls: ProxyListener, translation: Translation, generations: Mapping[
         out["tcpListener"] = tcp
     else:
         out["httpListener"] = http
-    # sslConfigurations (from the VirtualServices' sslConfig) are not modelled: gloo_nb's Proxy
-    # keeps only whether the listener has any.
+    if ls.ssl_configurations:
+        # The VirtualServices' sslConfig blocks as written: secret references and file paths, no keys.
+        out["sslConfigurations"] = [dict(c) for c in ls.ssl_configurations]
     if gateway.use_proxy_proto is not None:
         out["useProxyProto"] = gateway.use_proxy_proto
     if gateway.options:

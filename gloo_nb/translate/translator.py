@@ -14,6 +14,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
+from envoy.config.cluster.v3.cluster_pb2 import Cluster
+
 from gloo_nb._gc import gc_paused
 from gloo_nb._types import Profile
 from gloo_nb.models import (
@@ -39,6 +41,7 @@ from gloo_nb.translate.envoy import (
     ProxyTranslation,
     ProxyTranslator,
     RouteOrigin,
+    apply_upstream_tls,
     build_cluster,
     cluster_name,
     endpoints_for,
@@ -50,6 +53,7 @@ from gloo_nb.translate.gateway import translate_gateways
 from gloo_nb.translate.proxy import Proxy, ProxyListener
 from gloo_nb.translate.reports import Reports, ResourceReport
 from gloo_nb.translate.routes import RouteId, route_id, route_match_json
+from gloo_nb.translate.tls import parse_ssl_config, profile_problems
 
 GLOO_NAMESPACE = "gloo-system"
 DEFAULT_PROXY = "gateway-proxy"
@@ -74,6 +78,28 @@ def helm_default_gateway() -> Gateway:
     """
     return Gateway(meta=ObjectMeta(DEFAULT_PROXY, GLOO_NAMESPACE), bind_address="::", bind_port=8080,
                    proxy_names=(DEFAULT_PROXY,), http_gateway=HttpGateway())
+
+
+def helm_default_ssl_gateway() -> Gateway:
+    """The Helm chart's default HTTPS gateway ``gloo-system/gateway-proxy-ssl`` on ``::``:8443, ``ssl: true``.
+
+    Both profiles' charts render it next to ``gateway-proxy`` (``templates/8-default-gateways.yaml`` at
+    v1.3.20, ``_8-default-gateways.tpl`` now), with ``bindPort`` = ``podTemplate.httpsPort`` (8443).
+
+    Returns:
+        The Gateway model.
+    """
+    return Gateway(meta=ObjectMeta(f"{DEFAULT_PROXY}-ssl", GLOO_NAMESPACE), ssl=True, bind_address="::",
+                   bind_port=8443, proxy_names=(DEFAULT_PROXY,), http_gateway=HttpGateway())
+
+
+def helm_default_gateways() -> tuple[Gateway, ...]:
+    """The Helm chart's default Gateways: ``gateway-proxy`` (8080) and ``gateway-proxy-ssl`` (8443), sorted.
+
+    Returns:
+        The two Gateway models.
+    """
+    return (helm_default_gateway(), helm_default_ssl_gateway())
 
 
 @dataclass(frozen=True, slots=True)
@@ -277,6 +303,33 @@ def _upstream_checks(upstreams: Sequence[Upstream], services: Sequence[Service],
             up.key, layer="gloo"))
 
 
+def _upstream_tls(cluster: Cluster, upstream: Upstream, snapshot: Snapshot, profile: Profile,
+                  warn_missing: bool, gloo_reports: Reports) -> None:
+    # clusters.go (CUR): an sslConfig error is the Upstream's error, or a warning for a missing secret
+    # with warnMissingTlsSecret; plugins/upstreamssl (1.3): always an error. In-memory kube-svc:
+    # upstreams take their sslConfig from Service annotations: gloo_nb names the Service as the origin.
+    origin = upstream.key
+    if upstream.meta.name.startswith("kube-svc:") and upstream.kube is not None:
+        origin = ResourceKey("Service", upstream.kube.service_namespace, upstream.kube.service_name)
+    if upstream.ssl_config is not None:
+        cfg = parse_ssl_config(upstream.ssl_config, "spec.sslConfig")
+        for problem in (*cfg.problems, *profile_problems(cfg, profile, "spec.sslConfig")):
+            gloo_reports.find(Finding(upstream.key, "warning", problem, origin, layer="parse",
+                                      field="spec.sslConfig"))
+    error = apply_upstream_tls(cluster, upstream, snapshot.secrets, profile)
+    if error is None:
+        return
+    if error.unmodelled:
+        gloo_reports.find(Finding(upstream.key, "warning", error.message, origin, layer="parse",
+                                  field="spec.sslConfig"))
+    elif error.missing_secret and warn_missing and profile != "1.3":
+        gloo_reports.add_warning(upstream.key, error.message)
+        gloo_reports.find(Finding(upstream.key, "warning", error.message, origin, layer="gloo"))
+    else:
+        gloo_reports.add_error(upstream.key, error.message)
+        gloo_reports.find(Finding(upstream.key, "error", error.message, origin, layer="gloo"))
+
+
 def _strip_and_restore(desired: Proxy, previous: Proxy | None, reports: Reports) -> Proxy:
     # proxy_reconciler.go: drop listeners of Gateways with errors and vhosts of VSs with errors,
     # then copy back what the previously written Proxy had for them; sort by name.
@@ -375,10 +428,10 @@ class Translator:
         profile = self.profile
         settings = snapshot.settings or helm_default_settings()
         policy = settings.invalid_config_policy
-        gateways = snapshot.gateways or (helm_default_gateway(),)
+        gateways = snapshot.gateways or helm_default_gateways()
         mine = [g for g in gateways if self.proxy_name in g.proxy_names]
         write_ns = settings.discovery_namespace or GLOO_NAMESPACE
-        upstreams = list(snapshot.upstreams) + fake_kube_upstreams(snapshot.services)
+        upstreams = list(snapshot.upstreams) + fake_kube_upstreams(snapshot.services, profile)
 
         reports = Reports()
         reports.accept(vs.key for vs in snapshot.virtual_services)
@@ -389,13 +442,24 @@ class Translator:
         desired = translate_gateways(
             snapshot, mine, profile, reports, proxy_name=self.proxy_name, write_namespace=write_ns,
             translate_empty=bool(settings.translate_empty_gateways),
+            default_one_way_tls=settings.virtual_service_one_way_tls,
             isolate_virtual_hosts=bool(settings.isolate_virtual_hosts_by_ssl_config),
             read_all_namespaces=bool(settings.read_gateways_from_all_namespaces))
 
+        if settings.isolate_virtual_hosts_by_ssl_config and any(ls.ssl_configurations for ls in desired.listeners):
+            # gateway/pkg/translator (CUR): this setting turns ssl gateways into hybrid listeners, one
+            # matched listener per SSL config (GroupVirtualServicesBySslConfig); gloo_nb builds the plain one.
+            reports.find(Finding(settings.key, "warning", (
+                "gateway.isolateVirtualHostsBySslConfig is not modelled: gloo_nb builds one route configuration "
+                "for all virtual hosts of an ssl gateway, where Gloo isolates them per SSL config"), settings.key,
+                layer="parse", field="spec.gateway.isolateVirtualHostsBySslConfig"))
+
         # The gateway validates the desired Proxy with Gloo and merges the results into its reports.
         validation = Reports()
+        warn_missing = bool(settings.validation and settings.validation.warn_missing_tls_secret)
         validated = ProxyTranslator(profile, upstreams, snapshot.services, validation,
-                                    max_program_size=settings.regex_max_program_size).translate(desired)
+                                    max_program_size=settings.regex_max_program_size, secrets=snapshot.secrets,
+                                    warn_missing_tls_secret=warn_missing).translate(desired)
         demote = profile != "1.3" and policy.replace_invalid_routes
         _merge_validation(validation, reports, demote)
 
@@ -413,9 +477,13 @@ class Translator:
             _copy_reports(validation, gloo_reports)
         else:
             final = ProxyTranslator(profile, upstreams, snapshot.services, gloo_reports,
-                                    max_program_size=settings.regex_max_program_size).translate(proxy)
+                                    max_program_size=settings.regex_max_program_size, secrets=snapshot.secrets,
+                                    warn_missing_tls_secret=warn_missing).translate(proxy)
         resources = final.resources
         clusters = {cluster_name(ResourceRef(u.meta.name, u.meta.namespace)): build_cluster(u) for u in upstreams}
+        for u in upstreams:
+            _upstream_tls(clusters[cluster_name(ResourceRef(u.meta.name, u.meta.namespace))], u, snapshot,
+                          profile, warn_missing, gloo_reports)
         resources.clusters = [clusters[k] for k in sorted(clusters)]
         if endpoints is None:
             endpoints = kube_endpoints_of(snapshot, profile)
@@ -425,7 +493,8 @@ class Translator:
         resources.endpoints = [endpoints_for(c, endpoints.get(c.name, ())) for c in resources.clusters
                                if c.HasField("eds_cluster_config")]
         for rep in gloo_reports:
-            if rep.key.kind == "Upstream":
+            # in-memory kube-svc: upstreams have no status to write (their problems are findings on the Service)
+            if rep.key.kind == "Upstream" and not rep.key.name.startswith("kube-svc:"):
                 for e in rep.errors:
                     reports.add_error(rep.key, e)
                 for w in rep.warnings:
@@ -435,7 +504,7 @@ class Translator:
                 reports.find(f)
 
         proxy_key = ResourceKey("Proxy", write_ns, self.proxy_name)
-        errored_upstreams = {u.key for u in snapshot.upstreams if gloo_reports.has_errors(u.key)}
+        errored_upstreams = {u.key for u in upstreams if gloo_reports.has_errors(u.key)}
         proxy_errors = [e for e, _ in final.route_errors] + [
             e for rep in gloo_reports if rep.key.kind != "Upstream" for e in rep.errors
             if not e.startswith("Route Error: ")]

@@ -128,8 +128,11 @@ def test_proxy_manifest(steps, profile):
     assert man["metadata"] == {"name": "gateway-proxy", "namespace": GS,
                                "labels": {"created_by": "gateway" if profile == "1.3" else "gloo-gateway"}}
     assert man["status"] == proxy_status(t.proxy_report, profile)
-    (listener,) = man["spec"]["listeners"]
+    # Helm's two default gateways: gateway-proxy (8080) and gateway-proxy-ssl (8443, no ssl VS: no virtual hosts)
+    listener, ssl_listener = man["spec"]["listeners"]
     assert (listener["name"], listener["bindAddress"], listener["bindPort"]) == ("listener-::-8080", "::", 8080)
+    assert (ssl_listener["name"], ssl_listener["bindPort"], ssl_listener["httpListener"]) == (
+        "listener-::-8443", 8443, {})
     (vh,) = listener["httpListener"]["virtualHosts"]
     assert vh["name"] == "gloo-system.app" and vh["domains"] == ["*"]
     first = vh["routes"][0]

@@ -43,8 +43,8 @@ from __future__ import annotations
 from gloo_nb.models.codec._builders import ParsedObject, parse_object
 from gloo_nb.models.codec._collect import ParseResult, parse_objects, unreadable_finding
 from gloo_nb.models.codec._documents import load_document, load_documents
-from gloo_nb.models.codec._streams import parse_stream
-from gloo_nb.models.codec._yaml_events import MAX_YAML_DEPTH
+from gloo_nb.models.codec._streams import YamlReader, parse_stream
+from gloo_nb.models.codec._yaml_events import MAX_YAML_DEPTH, yaml_documents
 from gloo_nb.models.merge_patch import merge_patch
 
 __all__ = [
@@ -57,5 +57,7 @@ __all__ = [
     "parse_object",
     "parse_objects",
     "parse_stream",
+    "YamlReader",
     "unreadable_finding",
+    "yaml_documents",
 ]

@@ -7,11 +7,14 @@ of streams, Lists or text formats: :mod:`._collect` feeds it objects, whatever t
 
 from __future__ import annotations
 
+import base64
+import binascii
 import difflib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
+from gloo_nb.models.certs import certificate_info
 from gloo_nb.models.codec._fields import (
     CIDR_RANGE,
     DELEGATE,
@@ -63,6 +66,7 @@ from gloo_nb.models.codec._fields import (
     ROUTE_ACTION,
     ROUTE_ACTIONS,
     RT_SPEC,
+    SECRET_TOP,
     SELECTOR,
     SERVICE_PORT,
     SERVICE_SPEC,
@@ -82,6 +86,7 @@ from gloo_nb.models.codec._fields import (
     VALIDATION,
     VIRTUAL_HOST,
     VS_EXPRESSIONS,
+    VS_OPTIONS,
     VS_SPEC,
     WEIGHTED,
 )
@@ -89,7 +94,9 @@ from gloo_nb.models.codec._reader import (
     Reader,
     describe,
     join_path,
+    key_path,
 )
+from gloo_nb.models.codec._yaml_events import yaml_documents
 from gloo_nb.models.findings import Finding, Skipped
 from gloo_nb.models.resources import (
     API_GROUPS,
@@ -122,6 +129,7 @@ from gloo_nb.models.resources import (
     RouteAction,
     RouteTable,
     RouteTableSelector,
+    Secret,
     SelectorExpression,
     Service,
     ServicePort,
@@ -130,6 +138,7 @@ from gloo_nb.models.resources import (
     StaticUpstreamSpec,
     SubsetSelector,
     SubsetSpec,
+    TlsSecret,
     Upstream,
     ValidationSettings,
     VirtualHost,
@@ -640,7 +649,8 @@ def _settings(r: Reader, spec: Any, meta: ObjectMeta, status: Mapping[str, Any] 
                                                "warnRouteShortCircuiting"),
         proxy_validation_server_addr=r.string(val.get("proxyValidationServerAddr"), where,
                                               "proxyValidationServerAddr"),
-        full_envoy_validation=r.opt_bool(val.get("fullEnvoyValidation"), where, "fullEnvoyValidation"))
+        full_envoy_validation=r.opt_bool(val.get("fullEnvoyValidation"), where, "fullEnvoyValidation"),
+        warn_missing_tls_secret=r.opt_bool(val.get("warnMissingTlsSecret"), where, "warnMissingTlsSecret"))
     return Settings(
         meta=meta,
         discovery_namespace=r.string(s.get("discoveryNamespace"), "spec", "discoveryNamespace"),
@@ -656,9 +666,17 @@ def _settings(r: Reader, spec: Any, meta: ObjectMeta, status: Mapping[str, Any] 
                                                        "spec.gateway", "isolateVirtualHostsBySslConfig"),
         translate_empty_gateways=r.opt_bool(gateway.get("translateEmptyGateways"), "spec.gateway",
                                             "translateEmptyGateways"),
+        virtual_service_one_way_tls=_vs_one_way_tls(r, gateway.get("virtualServiceOptions")),
         watch_namespaces=r.strings(s.get("watchNamespaces"), "spec", "watchNamespaces"),
         status=status,
     )
+
+
+def _vs_one_way_tls(r: Reader, value: Any) -> bool | None:
+    # settings.proto VirtualServiceOptions: only oneWayTls exists.
+    where = "spec.gateway.virtualServiceOptions"
+    m = r.opt_obj(value, where, VS_OPTIONS)
+    return None if m is None else r.opt_bool(m.get("oneWayTls"), where, "oneWayTls")
 
 
 def _service(r: Reader, spec: Any, meta: ObjectMeta, status: Mapping[str, Any] | None) -> Resource:
@@ -738,6 +756,94 @@ def _pod(r: Reader, spec: Any, meta: ObjectMeta, status: Mapping[str, Any] | Non
                host_network=r.boolean(s.get("hostNetwork"), "spec", "hostNetwork"))
 
 
+_LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
+_GLOO_KIND_ANNOTATION = "resource_kind"  # kubeconverters.GlooKindAnnotationKey
+_TLS_SECRET_FIELDS = {"certChain": "cert_chain", "cert_chain": "cert_chain", "privateKey": "private_key",
+                      "private_key": "private_key", "rootCa": "root_ca", "root_ca": "root_ca",
+                      "ocspStaple": "ocsp_staple", "ocsp_staple": "ocsp_staple"}
+
+
+def _secret_data(r: Reader, obj: Mapping[str, Any]) -> dict[str, bytes]:
+    # Kubernetes merges stringData over data (write-only, plain text); data values are base64.
+    out: dict[str, bytes] = {}
+    data = obj.get("data")
+    if data is not None:
+        for k, v in r.mapping(data, "data").items():
+            if v is None:
+                continue
+            if not isinstance(v, str):
+                r.fail(key_path("data", k), f"expected a base64 string, got {describe(v)}")
+            try:
+                out[str(k)] = base64.b64decode(v, validate=True)
+            except (binascii.Error, ValueError):
+                # the value itself is never quoted: it may be key material
+                r.fail(key_path("data", k), "not valid base64 (Kubernetes rejects it)")
+    string_data = obj.get("stringData")
+    if string_data is not None:
+        for k, v in r.mapping(string_data, "stringData").items():
+            if v is None:
+                continue
+            if not isinstance(v, str):
+                r.fail(key_path("stringData", k), f"expected a string, got {describe(v)}")
+            out[str(k)] = v.encode()
+    return out
+
+
+def _gloo_tls_secret(r: Reader, raw: bytes) -> TlsSecret | None:
+    # Gloo's own shape: the `tls` key holds the TlsSecret as YAML; solo-kit's kubesecret client
+    # unmarshals it (opaque_secret.go); a value that does not unmarshal is not a Gloo secret.
+    try:
+        docs = list(yaml_documents(raw, "<secret>"))
+    except Exception:  # noqa: BLE001 - any unreadable payload means "not Gloo's shape", as in Gloo
+        return None
+    value = docs[0][1] if docs else None
+    if not isinstance(value, Mapping) or any(k not in _TLS_SECRET_FIELDS for k in value):
+        return None
+    fields: dict[str, Any] = {}
+    for k, v in value.items():
+        name = _TLS_SECRET_FIELDS[k]
+        if name == "ocsp_staple":
+            try:
+                fields[name] = base64.b64decode(str(v or ""), validate=True)
+            except (binascii.Error, ValueError):
+                return None
+        elif v is not None:
+            if not isinstance(v, str):
+                return None
+            fields[name] = v
+    return TlsSecret(**fields)
+
+
+def _secret(r: Reader, obj: Any, meta: ObjectMeta, status: Mapping[str, Any] | None) -> Resource:
+    kind = r.string(obj.get("type"), "", "type") or "Opaque"
+    data = _secret_data(r, obj)
+    if obj.get("immutable") is not None:
+        r.boolean(obj["immutable"], "", "immutable")
+    if _LAST_APPLIED in meta.annotations:
+        meta = replace(meta, annotations={k: v for k, v in meta.annotations.items() if k != _LAST_APPLIED})
+    tls = None
+    shape = ""
+    if kind == "kubernetes.io/tls":
+        # TLSSecretConverter (secretconverter.go): tls.crt, tls.key, ca.crt, tls.ocsp-staple. Gloo 1.3 read
+        # only tls.crt and tls.key; the translator drops the others for that profile.
+        shape = "kubernetes.io/tls"
+        tls = TlsSecret(cert_chain=data.get("tls.crt", b"").decode(errors="replace"),
+                        private_key=data.get("tls.key", b"").decode(errors="replace"),
+                        root_ca=data.get("ca.crt", b"").decode(errors="replace"),
+                        ocsp_staple=data.get("tls.ocsp-staple", b""))
+    elif meta.annotations.get(_GLOO_KIND_ANNOTATION) == "*v1.Secret" and "tls" in data:
+        tls = _gloo_tls_secret(r, data["tls"])
+        if tls is None:
+            r.notes.append(("data.tls", f"{r.prefix}data.tls: not a Gloo TlsSecret (YAML with certChain, privateKey, "
+                                        f"rootCa): Gloo ignores this secret"))
+        else:
+            shape = "gloo"
+    return Secret(meta=meta, type=kind, shape=shape, tls=tls,
+                  certificate=certificate_info(tls.cert_chain) if tls and tls.cert_chain else None,
+                  ca_certificate=certificate_info(tls.root_ca) if tls and tls.root_ca else None,
+                  data_keys=tuple(sorted(data)))
+
+
 _BUILDERS = {
     "VirtualService": _virtual_service,
     "RouteTable": _route_table,
@@ -749,9 +855,11 @@ _BUILDERS = {
     "Service": _service,
     "Endpoints": _endpoints,
     "Pod": _pod,
+    "Secret": _secret,
 }
 _SPEC_FIELD = {"Endpoints": "subsets"}
-_TOP_FIELDS = {"Endpoints": ENDPOINTS_TOP}
+_TOP_FIELDS = {"Endpoints": ENDPOINTS_TOP, "Secret": SECRET_TOP}
+_WHOLE_OBJECT = frozenset({"Secret"})  # kinds whose payload sits at the top level, not under one field
 
 
 def _meta(r: Reader, value: Any, location: Location) -> ObjectMeta:
@@ -829,7 +937,8 @@ def parse(obj: Any, file: str, document: int | None, prefix: str) -> ParsedObjec
                                 message=f"status is {describe(status)}, not an object: ignored (the controller "
                                         f"that owns the object writes status and replaces it)"))
         status = None
-    resource = _BUILDERS[kind](r, obj.get(_SPEC_FIELD.get(kind, "spec")), meta, status)
+    payload = obj if kind in _WHOLE_OBJECT else obj.get(_SPEC_FIELD.get(kind, "spec"))
+    resource = _BUILDERS[kind](r, payload, meta, status)
     if api is None:
         findings.append(Finding(resource=key, severity="warning", layer="parse", origin=key,
                                 field=prefix + "apiVersion",

@@ -132,6 +132,7 @@ GATEWAY_OPTIONS = frozenset({
     "compressedProxySpec", "virtualServiceOptions", "persistProxySpec", "enableGatewayController",
     "isolateVirtualHostsBySslConfig", "translateEmptyGateways",
 })
+VS_OPTIONS = frozenset({"oneWayTls"})  # settings.proto GatewayOptions.VirtualServiceOptions
 VALIDATION = frozenset({
     "proxyValidationServerAddr", "validationWebhookTlsCert", "validationWebhookTlsKey",
     "ignoreGlooValidationFailure", "alwaysAccept", "allowWarnings", "warnRouteShortCircuiting",
@@ -154,6 +155,8 @@ ENDPOINTS_TOP = frozenset({"apiVersion", "kind", "metadata", "subsets"})
 ENDPOINT_SUBSET = frozenset({"addresses", "notReadyAddresses", "ports"})
 ENDPOINT_ADDRESS = frozenset({"ip", "hostname", "nodeName", "targetRef"})
 ENDPOINT_PORT = frozenset({"name", "port", "protocol", "appProtocol"})
+# k8s.io/api/core/v1 Secret: the payload sits at the top level.
+SECRET_TOP = frozenset({"apiVersion", "kind", "metadata", "type", "data", "stringData", "immutable"})
 OBJECT_REFERENCE = frozenset({"kind", "namespace", "name", "uid", "apiVersion", "resourceVersion", "fieldPath"})
 
 MAX_NOTES = 100  # parse findings listed per object; a generated document may hold millions
