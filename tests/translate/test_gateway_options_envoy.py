@@ -78,3 +78,32 @@ def test_hybrid_gateway_shapes_are_accepted(tmp_path):
     assert [ls.name for ls in t.envoy.listeners] == ["listener-::-8087", "listener-::-8088"]
     assert len(t.envoy.route_configurations) == 3
     assert_envoy_accepts(t.envoy, tmp_path)
+
+
+@pytest.mark.parametrize("profile", ["1.3", "current"])
+def test_ssl_gateway_with_options_is_accepted(profile, tmp_path):
+    """An ssl Gateway with options: the TLS listener copies the optioned HCM into each TLS chain, and keeps the
+    listener options (proxy_protocol before the TLS inspector)."""
+    from gateway_fixtures import GS
+    from tlskit import kube_tls_secret, server
+
+    from gloo_nb.models.codec import parse_objects
+
+    secret = kube_tls_secret("api", GS, server("api.example.com", "api.example.com"))
+    vs = {"apiVersion": "gateway.solo.io/v1", "kind": "VirtualService", "metadata": {"name": "api", "namespace": GS},
+          "spec": {"sslConfig": {"secretRef": {"name": "api", "namespace": GS}, "sniDomains": ["api.example.com"]},
+                   "virtualHost": {"domains": ["api.example.com"],
+                                   "routes": [{"directResponseAction": {"status": 200}}]}}}
+    gw = {"apiVersion": "gateway.solo.io/v1", "kind": "Gateway", "metadata": {"name": "ssl", "namespace": GS},
+          "spec": {"bindAddress": "::", "bindPort": 8443, "ssl": True, "useProxyProto": True,
+                   "options": FULL_LISTENER, "httpGateway": {"options": {"httpConnectionManagerSettings": FULL_HCM}}}}
+    resources = [*parse_objects([secret, vs, gw]).resources, static_upstream("zipkin")]
+    t = translate(resources, profile)  # type: ignore[arg-type]
+    (listener,) = t.envoy.listeners
+    assert listener.filter_chains[0].transport_socket.name
+    from gloo_nb.translate.envoy import http_connection_managers
+
+    assert {h.server_name for h in http_connection_managers(listener)} == {"gloo-edge"}
+    assert [f.name for f in listener.listener_filters][0] == "envoy.filters.listener.proxy_protocol"
+    assert listener.per_connection_buffer_limit_bytes.value == (0 if profile == "1.3" else 32768)
+    assert_envoy_accepts(t.envoy, tmp_path)
