@@ -36,6 +36,8 @@ __all__ = [
     "KubeServiceDestination",
     "KubeUpstreamSpec",
     "Location",
+    "MatchableHttpGateway",
+    "MatchableTcpGateway",
     "Matcher",
     "ObjectMeta",
     "PathKind",
@@ -69,7 +71,7 @@ __all__ = [
 ]
 
 Kind = Literal["VirtualService", "RouteTable", "Gateway", "Upstream", "Settings", "Service", "Endpoints", "Pod",
-               "Secret"]
+               "MatchableHttpGateway", "MatchableTcpGateway", "Secret"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -511,14 +513,16 @@ class HttpGateway:
     Attributes:
         virtual_services: Explicit VirtualService refs.
         virtual_service_selector: Label selector for VirtualServices.
-        virtual_service_expressions: Expressions selecting VirtualServices.
+        virtual_service_expressions: Expressions selecting VirtualServices; None when
+            ``virtualServiceExpressions`` is absent (Gloo tests the message for nil, so an empty one
+            still takes precedence over the selector and the refs).
         virtual_service_namespaces: Namespaces to search; empty or ``*`` means all.
         options: HttpListenerOptions, kept raw.
     """
 
     virtual_services: tuple[ResourceRef, ...] = ()
     virtual_service_selector: Mapping[str, str] = field(default_factory=dict)
-    virtual_service_expressions: tuple[SelectorExpression, ...] = ()
+    virtual_service_expressions: tuple[SelectorExpression, ...] | None = None
     virtual_service_namespaces: tuple[str, ...] = ()
     options: Mapping[str, Any] = field(default_factory=dict)
 
@@ -539,6 +543,7 @@ class Gateway:
         hybrid_gateway: ``hybridGateway``, kept raw.
         use_proxy_proto: ``useProxyProto``.
         status: The status as read from a live object, kept raw.
+        route_options: ``routeOptions`` (RouteConfigurationOptions, current Gloo), kept raw.
     """
 
     meta: ObjectMeta
@@ -552,8 +557,60 @@ class Gateway:
     hybrid_gateway: Mapping[str, Any] | None = None
     use_proxy_proto: bool | None = None
     status: Mapping[str, Any] | None = None
+    route_options: Mapping[str, Any] = field(default_factory=dict)
 
     kind = "Gateway"
+
+    @property
+    def key(self) -> ResourceKey:
+        """The resource's identity."""
+        return ResourceKey(self.kind, self.meta.namespace, self.meta.name)
+
+
+@dataclass(frozen=True, slots=True)
+class MatchableHttpGateway:
+    """A ``gateway.solo.io/v1`` MatchableHttpGateway (current Gloo; absent at v1.3.20).
+
+    ``projects/gateway/api/v1/matchable_http_gateway.proto``: an HTTP gateway that hybrid Gateways select
+    through ``hybridGateway.delegatedHttpGateways``.
+
+    Attributes:
+        meta: Object metadata.
+        matcher: ``matcher`` (sourcePrefixRanges, sslConfig), kept raw.
+        http_gateway: ``httpGateway``.
+        status: The status as read from a live object, kept raw.
+    """
+
+    meta: ObjectMeta
+    matcher: Mapping[str, Any] = field(default_factory=dict)
+    http_gateway: HttpGateway | None = None
+    status: Mapping[str, Any] | None = None
+
+    kind = "MatchableHttpGateway"
+
+    @property
+    def key(self) -> ResourceKey:
+        """The resource's identity."""
+        return ResourceKey(self.kind, self.meta.namespace, self.meta.name)
+
+
+@dataclass(frozen=True, slots=True)
+class MatchableTcpGateway:
+    """A ``gateway.solo.io/v1`` MatchableTcpGateway (current Gloo; absent at v1.3.20).
+
+    Attributes:
+        meta: Object metadata.
+        matcher: ``matcher`` (sourcePrefixRanges, sslConfig, passthroughCipherSuites), kept raw.
+        tcp_gateway: ``tcpGateway`` (tcpHosts, options), kept raw.
+        status: The status as read from a live object, kept raw.
+    """
+
+    meta: ObjectMeta
+    matcher: Mapping[str, Any] = field(default_factory=dict)
+    tcp_gateway: Mapping[str, Any] = field(default_factory=dict)
+    status: Mapping[str, Any] | None = None
+
+    kind = "MatchableTcpGateway"
 
     @property
     def key(self) -> ResourceKey:
@@ -1023,7 +1080,8 @@ class Secret:
         return ResourceKey(self.kind, self.meta.namespace, self.meta.name)
 
 
-Resource = VirtualService | RouteTable | Gateway | Upstream | Settings | Service | KubeEndpoints | Pod | Secret
+Resource = (VirtualService | RouteTable | Gateway | Upstream | Settings | Service | KubeEndpoints | Pod | Secret
+            | MatchableHttpGateway | MatchableTcpGateway)
 """Any resource gloo_nb models."""
 
 KIND_TYPES: dict[str, type[Resource]] = {
@@ -1035,6 +1093,8 @@ KIND_TYPES: dict[str, type[Resource]] = {
     "Service": Service,
     "Endpoints": KubeEndpoints,
     "Pod": Pod,
+    "MatchableHttpGateway": MatchableHttpGateway,
+    "MatchableTcpGateway": MatchableTcpGateway,
     "Secret": Secret,
 }
 """Modelled kinds by name."""
@@ -1048,6 +1108,8 @@ API_GROUPS: dict[str, str] = {
     "Service": "",
     "Endpoints": "",
     "Pod": "",
+    "MatchableHttpGateway": "gateway.solo.io",
+    "MatchableTcpGateway": "gateway.solo.io",
     "Secret": "",
 }
 """The API group each modelled kind belongs to (``""`` = core v1)."""

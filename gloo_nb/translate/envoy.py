@@ -8,6 +8,7 @@ Both profiles emit Envoy v3 messages from xds-protos; no channel is opened here.
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -39,8 +40,15 @@ from gloo_nb.models import (
     Upstream,
     UpstreamOptions,
 )
+from gloo_nb.translate.listener_options import (
+    OptionProblem,
+    apply_hcm_options,
+    apply_listener_options,
+    apply_route_configuration_options,
+)
 from gloo_nb.translate.proxy import Proxy, ProxyListener, ProxyRoute, ProxyVirtualHost
 from gloo_nb.translate.reports import Reports
+from gloo_nb.translate.tcp import add_tls_inspector, tcp_filter_chains, tcp_listener
 from gloo_nb.translate.tls import (
     TLS_TRANSPORT_SOCKET,
     TlsError,
@@ -113,6 +121,24 @@ def route_config_name(listener: str) -> str:
         The RouteConfiguration name.
     """
     return f"{listener}-routes"
+
+
+def matched_route_config_name(listener: str, matcher: Mapping[str, Any]) -> str:
+    """``MatchedRouteConfigName``: ``<listener>-routes-<hash of the matcher>``.
+
+    Gloo appends the matcher's generated ``Hash()`` (a uint64 from solo-kit's hashing of the proto). gloo_nb
+    cannot reproduce that hash: it appends a stable decimal uint64 of its own over the matcher's JSON, so the
+    name has Gloo's shape but not Gloo's digits.
+
+    Args:
+        listener: Listener name.
+        matcher: The matched listener's matcher (raw).
+
+    Returns:
+        The RouteConfiguration name.
+    """
+    digest = hashlib.blake2b(json.dumps(matcher, sort_keys=True, default=str).encode(), digest_size=8).digest()
+    return f"{route_config_name(listener)}-{int.from_bytes(digest, 'big')}"
 
 
 def destination_upstream(dest: Destination) -> ResourceRef | None:
@@ -420,6 +446,16 @@ class ProxyTranslator:
         """
         out = ProxyTranslation(EnvoyResources())
         for listener in proxy.listeners:
+            if listener.matched:
+                self._hybrid(listener, out)
+                continue
+            if listener.tcp is not None:
+                # tcpGateway: filter chains with a TCP proxy, no route configuration (gloo_nb.translate.tcp).
+                tcp_out, problems = tcp_listener(listener, self.profile, self._exists)
+                self.report_option_problems(listener.source, problems)
+                if tcp_out is not None:
+                    out.resources.listeners.append(tcp_out)
+                continue
             self._validate_domains(listener.virtual_hosts)
             rc_name = route_config_name(listener.name)
             origins: list[RouteOrigin] = []
@@ -429,17 +465,130 @@ class ProxyTranslator:
             rc = route_pb2.RouteConfiguration(name=rc_name)
             for vh in listener.virtual_hosts:
                 self._virtual_host(vh, listener.ssl, origins, out, rc.virtual_hosts.add())
+            self.report_option_problems(
+                listener.source, apply_route_configuration_options(rc, listener.route_options, self.profile))
             out.resources.route_configurations.append(rc)
             out.origins[rc_name] = origins
             envoy_listener = http_listener(listener.name, listener.bind_address, listener.bind_port, rc_name)
+            # Gateway options on the HCM and the listener first: the TLS listener copies the HCM filter
+            # into each of its TLS filter chains.
+            self._apply_gateway_options(listener, envoy_listener)
             if listener.ssl_configurations:
-                envoy_listener = self._tls_listener(listener, envoy_listener)
-                if envoy_listener is None:
+                tls_listener = self._tls_listener(listener, envoy_listener)
+                if tls_listener is None:
                     continue
+                envoy_listener = tls_listener
             out.resources.listeners.append(envoy_listener)
         out.resources.listeners.sort(key=lambda m: m.name)
         out.resources.route_configurations.sort(key=lambda m: m.name)
         return out
+
+    def _hybrid(self, listener: ProxyListener, out: ProxyTranslation) -> None:
+        # listener_subsystem.go GetHybridListenerTranslators: one filter chain (HTTP) or several (TCP) per
+        # matched listener, each with the matcher's source prefix ranges (filter_chain.go
+        # applySourcePrefixRangesToFilterChain); an HTTP one gets its own RouteConfiguration
+        # (utils/names.go MatchedRouteConfigName).
+        env = listener_pb2.Listener(name=listener.name)
+        env.address.socket_address.address = listener.bind_address
+        env.address.socket_address.port_value = listener.bind_port
+        problems: list[OptionProblem] = []
+        inspector = False
+        for i, matched in enumerate(listener.matched):
+            where = f"spec.hybridGateway.matchedGateways[{i}]" if matched.source is None else f"{matched.source.ref}"
+            ssl = matched.matcher.get("sslConfig")
+            ranges = matched.matcher.get("sourcePrefixRanges") or ()
+            chains: list[Any] = []
+            if matched.kind == "http":
+                if not matched.virtual_hosts:
+                    continue  # network_filters.go: no virtual hosts, no HCM, no filter chain
+                if ssl is not None:
+                    inspector = True
+                    problems.append(OptionProblem(
+                        "warning", f"not modelled: {where} matcher.sslConfig (TLS termination on a matched HTTP "
+                                   "gateway): gloo_nb emits no filter chain for it", f"{where}.matcher.sslConfig",
+                        gloo=False))
+                    continue
+                rc_name = matched_route_config_name(listener.name, matched.matcher)
+                self._validate_domains(matched.virtual_hosts)
+                origins: list[RouteOrigin] = []
+                rc = route_pb2.RouteConfiguration(name=rc_name)
+                for vh in matched.virtual_hosts:
+                    self._virtual_host(vh, False, origins, out, rc.virtual_hosts.add())
+                problems += apply_route_configuration_options(rc, listener.route_options, self.profile)
+                out.resources.route_configurations.append(rc)
+                out.origins[rc_name] = origins
+                chain_listener = http_listener(listener.name, listener.bind_address, listener.bind_port, rc_name)
+                for chain in chain_listener.filter_chains:
+                    for flt in chain.filters:
+                        hcm = hcm_pb2.HttpConnectionManager()
+                        flt.typed_config.Unpack(hcm)
+                        # Options of a delegated gateway: the MatchableHttpGateway's, merged with the parent's.
+                        path = (f"hybridGateway.matchedGateways[{i}].httpGateway.options" if matched.source is None
+                                else f"hybridGateway.delegatedHttpGateways[{matched.source.ref}].httpGateway.options")
+                        problems += apply_hcm_options(hcm, matched.options, listener.listener_options, self.profile,
+                                                      self._exists, path=path)
+                        flt.typed_config.Pack(hcm)
+                chains = list(chain_listener.filter_chains)
+            elif matched.kind == "tcp" and matched.tcp is not None:
+                sni = [str(d) for d in (ssl or {}).get("sniDomains") or ()] if isinstance(ssl, Mapping) else []
+                tcp_chains, tcp_inspector, tcp_problems = tcp_filter_chains(
+                    listener.name, matched.tcp.hosts, matched.tcp.options, listener.listener_options, self.profile,
+                    self._exists, default_sni=sni)
+                problems += tcp_problems
+                inspector = inspector or tcp_inspector or ssl is not None
+                if matched.matcher.get("passthroughCipherSuites"):
+                    problems.append(OptionProblem(
+                        "warning", f"not modelled: {where} matcher.passthroughCipherSuites (Gloo's cipher-suite "
+                                   "filter chain matching)", f"{where}.matcher.passthroughCipherSuites", gloo=False))
+                chains = tcp_chains
+            for chain in chains:
+                for r in ranges:
+                    if isinstance(r, Mapping):
+                        cidr = chain.filter_chain_match.source_prefix_ranges.add(
+                            address_prefix=str(r.get("addressPrefix", "")))
+                        if r.get("prefixLen") is not None:
+                            cidr.prefix_len.value = int(r["prefixLen"])
+                env.filter_chains.append(chain)
+        if env.filter_chains:
+            if inspector:
+                add_tls_inspector(env)
+            problems += apply_listener_options(env, listener.listener_options, self.profile,
+                                               use_proxy_proto=listener.use_proxy_proto)
+            out.resources.listeners.append(env)
+        self.report_option_problems(listener.source, problems)
+
+    def _apply_gateway_options(self, listener: ProxyListener, env: listener_pb2.Listener) -> None:
+        # Gloo's hcm, als and tracing plugins on each HCM, the listener plugin on the listener
+        # (gloo_nb.translate.listener_options); problems go on the Gateway, as add_proxy_validation_result does.
+        problems = apply_listener_options(env, listener.listener_options, self.profile,
+                                          use_proxy_proto=listener.use_proxy_proto)
+        for chain in env.filter_chains:
+            for flt in chain.filters:
+                if flt.name != HCM_FILTER:
+                    continue
+                hcm = hcm_pb2.HttpConnectionManager()
+                flt.typed_config.Unpack(hcm)
+                problems += apply_hcm_options(hcm, listener.options, listener.listener_options, self.profile,
+                                              self._exists)
+                flt.typed_config.Pack(hcm)
+        self.report_option_problems(listener.source, problems)
+
+    def report_option_problems(self, gateway: ResourceKey, problems: Sequence[OptionProblem]) -> None:
+        """File Gloo's listener problems on the Gateway and gloo_nb's notes as findings.
+
+        Args:
+            gateway: The Gateway the options belong to.
+            problems: From :mod:`gloo_nb.translate.listener_options`.
+        """
+        for p in problems:
+            if p.gloo:
+                add = self.reports.add_error if p.severity == "error" else self.reports.add_warning
+                add(gateway, p.message)
+                self.reports.find(Finding(gateway, p.severity, p.message, gateway, layer="gloo"))
+            else:
+                # Notes of gloo_nb's own (not modelled, absent in this profile, unreadable): never Gloo's
+                # status, and they never block a push (layer "parse", like unknown fields).
+                self.reports.find(Finding(gateway, p.severity, p.message, gateway, layer="parse", field=p.field))
 
     def _validate_domains(self, vhosts: Sequence[ProxyVirtualHost]) -> None:
         by_domain: dict[str, list[ProxyVirtualHost]] = {}

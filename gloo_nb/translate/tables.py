@@ -52,8 +52,10 @@ def _source(sources: Sequence[Mapping[str, str]]) -> str:
 
 
 def _vhost_lines(vhost: Mapping[str, Any], envoy_rows: Sequence[RouteRow]) -> list[str]:
-    mine = [r for r in envoy_rows if r.route_configuration == route_config_name(vhost["listener"])
-            and r.virtual_host == envoy_vhost_name(vhost["name"])]
+    # A hybrid listener's matched HTTP listeners each have "<listener>-routes-<matcher hash>".
+    rc_name = route_config_name(vhost["listener"])
+    mine = [r for r in envoy_rows if r.virtual_host == envoy_vhost_name(vhost["name"])
+            and (r.route_configuration == rc_name or str(r.route_configuration or "").startswith(rc_name + "-"))]
     rows: list[list[str]] = []
     for route in vhost["routes"]:
         for _ in route["matchers"]:

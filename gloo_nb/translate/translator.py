@@ -364,6 +364,11 @@ def _strip_and_restore(desired: Proxy, previous: Proxy | None, reports: Reports)
             if ls.name in prev_listeners:
                 listeners.append(prev_listeners[ls.name])
             continue
+        if ls.matched:
+            # proxy_reconciler.go: each matched HTTP listener of a hybrid listener is stripped and restored
+            # like an HTTP listener, against the previous matched listener with an equal matcher.
+            listeners.append(_strip_matched(ls, prev_listeners.get(ls.name), reports))
+            continue
         vhosts = [vh for vh in ls.virtual_hosts if not reports.has_errors(vh.source)]
         prev = prev_listeners.get(ls.name)
         if prev is not None:
@@ -375,6 +380,23 @@ def _strip_and_restore(desired: Proxy, previous: Proxy | None, reports: Reports)
         listeners.append(replace(ls, virtual_hosts=tuple(vhosts)))
     listeners.sort(key=lambda ls: ls.name)
     return replace(desired, listeners=tuple(listeners))
+
+
+def _strip_matched(ls: ProxyListener, previous: ProxyListener | None, reports: Reports) -> ProxyListener:
+    changed = False
+    matched = []
+    for m in ls.matched:
+        vhosts = [vh for vh in m.virtual_hosts if not reports.has_errors(vh.source)]
+        prev = next((p for p in (previous.matched if previous else ()) if p.matcher == m.matcher), None)
+        if prev is not None:
+            kept = {vh.name for vh in vhosts}
+            vhosts += [vh for vh in prev.virtual_hosts if vh.name not in kept and reports.has_errors(vh.source)]
+        vhosts.sort(key=lambda v: v.name)
+        if [id(v) for v in vhosts] != [id(v) for v in m.virtual_hosts]:
+            m = replace(m, virtual_hosts=tuple(vhosts))
+            changed = True
+        matched.append(m)
+    return replace(ls, matched=tuple(matched)) if changed else ls
 
 
 def _merge_validation(validation: Reports, reports: Reports, demote_route_errors: bool) -> None:
@@ -445,7 +467,9 @@ class Translator:
         desired = translate_gateways(
             snapshot, mine, profile, reports, proxy_name=self.proxy_name, write_namespace=write_ns,
             translate_empty=bool(settings.translate_empty_gateways),
-            default_one_way_tls=settings.virtual_service_one_way_tls)
+            default_one_way_tls=settings.virtual_service_one_way_tls,
+            isolate_virtual_hosts=bool(settings.isolate_virtual_hosts_by_ssl_config),
+            read_all_namespaces=bool(settings.read_gateways_from_all_namespaces))
 
         if settings.isolate_virtual_hosts_by_ssl_config and any(ls.ssl_configurations for ls in desired.listeners):
             # gateway/pkg/translator (CUR): this setting turns ssl gateways into hybrid listeners, one
@@ -604,6 +628,8 @@ def _same_proxy(a: Proxy, b: Proxy) -> bool:
         return False
     for la, lb in zip(a.listeners, b.listeners, strict=True):
         if (la.name, la.bind_address, la.bind_port, la.ssl) != (lb.name, lb.bind_address, lb.bind_port, lb.ssl):
+            return False
+        if la.tcp is not lb.tcp or la.matched is not lb.matched:
             return False
         if len(la.virtual_hosts) != len(lb.virtual_hosts) or any(
                 x is not y for x, y in zip(la.virtual_hosts, lb.virtual_hosts, strict=True)):

@@ -108,6 +108,9 @@ _MODULES = (
     "envoy.extensions.access_loggers.grpc.v3.als_pb2",
     "envoy.extensions.access_loggers.stream.v3.stream_pb2",
     "envoy.config.trace.v3.zipkin_pb2",
+    # Formatters Gloo adds to file access log formats (als/converter.go getFormatterExtensions).
+    "envoy.extensions.formatter.req_without_query.v3.req_without_query_pb2",
+    "envoy.extensions.formatter.metadata.v3.metadata_pb2",
     "envoy.config.trace.v3.opentelemetry_pb2",
     # Request ids, resource monitors, matching, regex engines.
     "envoy.extensions.request_id.uuid.v3.uuid_pb2",

@@ -16,11 +16,15 @@ from typing import Any
 
 from gloo_nb.models.certs import certificate_info
 from gloo_nb.models.codec._fields import (
+    CIDR_RANGE,
     CIRCUIT_BREAKERS,
     COMMON_HTTP_PROTOCOL_OPTIONS,
     CONNECTION_CONFIG,
     CUSTOM_HEALTH_CHECK,
     DELEGATE,
+    DELEGATED_HTTP_GATEWAY,
+    DELEGATED_SELECTION,
+    DELEGATED_TCP_GATEWAY,
     DELEGATION_TYPES,
     DESTINATION,
     DESTINATION_TYPES,
@@ -32,6 +36,7 @@ from gloo_nb.models.codec._fields import (
     ENDPOINTS_TOP,
     EXPRESSION,
     FALLBACK_POLICIES,
+    GATEWAY_MATCHER,
     GATEWAY_OPTIONS,
     GATEWAY_SPEC,
     GATEWAY_TYPES,
@@ -43,12 +48,17 @@ from gloo_nb.models.codec._fields import (
     HTTP1_PROTOCOL_OPTIONS,
     HTTP_GATEWAY,
     HTTP_HEALTH_CHECK,
+    HYBRID_GATEWAY,
     INT64_MAX,
     INT64_MIN,
     INVALID_CONFIG_POLICY,
     KUBE_DESTINATION,
     KUBE_UPSTREAM,
     LOAD_BALANCER_CONFIG,
+    MATCHABLE_HTTP_GATEWAY_SPEC,
+    MATCHABLE_TCP_GATEWAY_SPEC,
+    MATCHED_GATEWAY,
+    MATCHED_GATEWAY_TYPES,
     MATCHER,
     META,
     MULTI,
@@ -79,8 +89,12 @@ from gloo_nb.models.codec._fields import (
     SUBSET,
     SUBSET_SELECTOR,
     SUBSET_SPEC,
+    TCP_ACTIONS,
+    TCP_GATEWAY,
     TCP_HEALTH_CHECK,
+    TCP_HOST,
     TCP_KEEPALIVE,
+    TCP_LISTENER_OPTIONS,
     TOP,
     UNMODELLED_UPSTREAM_FIELDS,
     UPSTREAM_OPTIONS,
@@ -118,6 +132,8 @@ from gloo_nb.models.resources import (
     KubeServiceDestination,
     KubeUpstreamSpec,
     Location,
+    MatchableHttpGateway,
+    MatchableTcpGateway,
     Matcher,
     ObjectMeta,
     Pod,
@@ -406,6 +422,133 @@ def _route_table(r: Reader, spec: Any, meta: ObjectMeta, status: Mapping[str, An
                       weight=r.int32(s.get("weight"), "spec", "weight"), status=status)
 
 
+def _http_gateway(r: Reader, value: Any, where: str) -> HttpGateway:
+    h = r.obj(value, where, HTTP_GATEWAY)
+    exprs = r.opt_obj(h.get("virtualServiceExpressions"), join_path(where, "virtualServiceExpressions"),
+                      VS_EXPRESSIONS)
+    return HttpGateway(
+        virtual_services=_refs(r, h.get("virtualServices"), where, "virtualServices"),
+        virtual_service_selector=r.string_map(h.get("virtualServiceSelector"), where,
+                                              "virtualServiceSelector"),
+        virtual_service_expressions=None if exprs is None else _expressions(
+            r, exprs.get("expressions"), join_path(where, "virtualServiceExpressions"), "expressions"),
+        virtual_service_namespaces=r.strings(h.get("virtualServiceNamespaces"), where,
+                                             "virtualServiceNamespaces"),
+        options=r.raw_or_empty(h.get("options"), where, "options"),
+    )
+
+
+def _tcp_gateway(r: Reader, value: Any, where: str) -> Mapping[str, Any]:
+    # Kept as protobuf JSON for the translator, but checked field by field (unknown fields are findings,
+    # snake_case keys become lowerCamel, two members of a oneof fail) as every other Gloo message.
+    t = dict(r.obj(value, where, TCP_GATEWAY))
+    hosts = []
+    for i, h in enumerate(r.seq(t.get("tcpHosts"), where, "tcpHosts")):
+        hp = f"{join_path(where, 'tcpHosts')}[{i}]"
+        host = dict(r.obj(h, hp, TCP_HOST))
+        r.string(host.get("name"), hp, "name")
+        r.raw(host.get("sslConfig"), hp, "sslConfig")
+        if host.get("destination") is not None:
+            dp = join_path(hp, "destination")
+            action = dict(r.obj(host["destination"], dp, TCP_ACTIONS.members))
+            kind = r.oneof(action, dp, TCP_ACTIONS)
+            if kind == "single":
+                action["single"] = r.obj(action["single"], join_path(dp, "single"), DESTINATION)
+            elif kind == "multi":
+                mp = join_path(dp, "multi")
+                multi = r.obj(action["multi"], mp, MULTI)
+                weighted = []
+                for j, wd in enumerate(r.seq(multi.get("destinations"), mp, "destinations")):
+                    wp = f"{join_path(mp, 'destinations')}[{j}]"
+                    w = dict(r.obj(wd, wp, WEIGHTED))
+                    w["destination"] = r.obj(w.get("destination"), join_path(wp, "destination"), DESTINATION)
+                    r.uint32(w.get("weight"), wp, "weight")
+                    weighted.append(w)
+                action["multi"] = {"destinations": weighted}
+            elif kind == "upstreamGroup":
+                _ref(r, action["upstreamGroup"], join_path(dp, "upstreamGroup"))
+            host["destination"] = action
+        hosts.append(host)
+    if "tcpHosts" in t:
+        t["tcpHosts"] = hosts
+    if t.get("options") is not None:
+        t["options"] = r.obj(t["options"], join_path(where, "options"), TCP_LISTENER_OPTIONS)
+    return t
+
+
+def _gateway_matcher(r: Reader, value: Any, where: str) -> Mapping[str, Any]:
+    m = dict(r.obj(value, where, GATEWAY_MATCHER))
+    ranges = []
+    for i, c in enumerate(r.seq(m.get("sourcePrefixRanges"), where, "sourcePrefixRanges")):
+        cp = f"{join_path(where, 'sourcePrefixRanges')}[{i}]"
+        cidr = r.obj(c, cp, CIDR_RANGE)
+        r.string(cidr.get("addressPrefix"), cp, "addressPrefix")
+        r.uint32(cidr.get("prefixLen"), cp, "prefixLen")
+        ranges.append(cidr)
+    if "sourcePrefixRanges" in m:
+        m["sourcePrefixRanges"] = ranges
+    r.strings(m.get("passthroughCipherSuites"), where, "passthroughCipherSuites")
+    r.raw(m.get("sslConfig"), where, "sslConfig")
+    return m
+
+
+def _delegation(r: Reader, value: Any, where: str, known: frozenset[str]) -> Mapping[str, Any]:
+    d = r.obj(value, where, known)
+    kind = r.oneof(d, where, DELEGATED_SELECTION)
+    if kind == "ref":
+        _ref(r, d["ref"], join_path(where, "ref"))
+    elif kind == "selector":
+        sp = join_path(where, "selector")
+        sel = r.obj(d["selector"], sp, SELECTOR)
+        r.strings(sel.get("namespaces"), sp, "namespaces")
+        r.string_map(sel.get("labels"), sp, "labels")
+        _expressions(r, sel.get("expressions"), sp, "expressions")
+    return d
+
+
+def _hybrid_gateway(r: Reader, value: Any, where: str) -> Mapping[str, Any]:
+    hybrid = dict(r.obj(value, where, HYBRID_GATEWAY))
+    matched = []
+    for i, mg in enumerate(r.seq(hybrid.get("matchedGateways"), where, "matchedGateways")):
+        mp = f"{join_path(where, 'matchedGateways')}[{i}]"
+        m = dict(r.obj(mg, mp, MATCHED_GATEWAY))
+        r.oneof(m, mp, MATCHED_GATEWAY_TYPES)
+        if m.get("matcher") is not None:
+            m["matcher"] = _gateway_matcher(r, m["matcher"], join_path(mp, "matcher"))
+        if m.get("tcpGateway") is not None:
+            m["tcpGateway"] = _tcp_gateway(r, m["tcpGateway"], join_path(mp, "tcpGateway"))
+        # An inline httpGateway is read by the translator through this codec (as a MatchableHttpGateway).
+        r.raw(m.get("httpGateway"), mp, "httpGateway")
+        matched.append(m)
+    if "matchedGateways" in hybrid:
+        hybrid["matchedGateways"] = matched
+    if hybrid.get("delegatedHttpGateways") is not None:
+        hybrid["delegatedHttpGateways"] = _delegation(
+            r, hybrid["delegatedHttpGateways"], join_path(where, "delegatedHttpGateways"), DELEGATED_HTTP_GATEWAY)
+    if hybrid.get("delegatedTcpGateways") is not None:
+        hybrid["delegatedTcpGateways"] = _delegation(
+            r, hybrid["delegatedTcpGateways"], join_path(where, "delegatedTcpGateways"), DELEGATED_TCP_GATEWAY)
+    return hybrid
+
+
+def _matchable_http_gateway(r: Reader, spec: Any, meta: ObjectMeta, status: Mapping[str, Any] | None) -> Resource:
+    s = r.opt_obj(spec, "spec", MATCHABLE_HTTP_GATEWAY_SPEC)
+    if s is None:
+        return MatchableHttpGateway(meta=meta, status=status)
+    http = None if s.get("httpGateway") is None else _http_gateway(r, s["httpGateway"], "spec.httpGateway")
+    matcher = {} if s.get("matcher") is None else _gateway_matcher(r, s["matcher"], "spec.matcher")
+    return MatchableHttpGateway(meta=meta, matcher=matcher, http_gateway=http, status=status)
+
+
+def _matchable_tcp_gateway(r: Reader, spec: Any, meta: ObjectMeta, status: Mapping[str, Any] | None) -> Resource:
+    s = r.opt_obj(spec, "spec", MATCHABLE_TCP_GATEWAY_SPEC)
+    if s is None:
+        return MatchableTcpGateway(meta=meta, status=status)
+    matcher = {} if s.get("matcher") is None else _gateway_matcher(r, s["matcher"], "spec.matcher")
+    tcp = {} if s.get("tcpGateway") is None else _tcp_gateway(r, s["tcpGateway"], "spec.tcpGateway")
+    return MatchableTcpGateway(meta=meta, matcher=matcher, tcp_gateway=tcp, status=status)
+
+
 def _gateway(r: Reader, spec: Any, meta: ObjectMeta, status: Mapping[str, Any] | None) -> Resource:
     s = r.opt_obj(spec, "spec", GATEWAY_SPEC)
     if s is None:
@@ -422,24 +565,14 @@ def _gateway(r: Reader, spec: Any, meta: ObjectMeta, status: Mapping[str, Any] |
         given["proxy_names"] = r.strings(s["proxyNames"], "spec", "proxyNames")
     http = None
     if s.get("httpGateway") is not None:
-        where = "spec.httpGateway"
-        h = r.obj(s["httpGateway"], where, HTTP_GATEWAY)
-        exprs = r.opt_obj(h.get("virtualServiceExpressions"), join_path(where, "virtualServiceExpressions"),
-                          VS_EXPRESSIONS)
-        http = HttpGateway(
-            virtual_services=_refs(r, h.get("virtualServices"), where, "virtualServices"),
-            virtual_service_selector=r.string_map(h.get("virtualServiceSelector"), where,
-                                                  "virtualServiceSelector"),
-            virtual_service_expressions=() if exprs is None else _expressions(
-                r, exprs.get("expressions"), join_path(where, "virtualServiceExpressions"), "expressions"),
-            virtual_service_namespaces=r.strings(h.get("virtualServiceNamespaces"), where,
-                                                 "virtualServiceNamespaces"),
-            options=r.raw_or_empty(h.get("options"), where, "options"),
-        )
+        http = _http_gateway(r, s["httpGateway"], "spec.httpGateway")
     return Gateway(meta=meta, options=r.raw_or_empty(s.get("options"), "spec", "options"), http_gateway=http,
-                   tcp_gateway=r.raw(s.get("tcpGateway"), "spec", "tcpGateway"),
-                   hybrid_gateway=r.raw(s.get("hybridGateway"), "spec", "hybridGateway"),
+                   tcp_gateway=None if s.get("tcpGateway") is None else _tcp_gateway(
+                       r, s["tcpGateway"], "spec.tcpGateway"),
+                   hybrid_gateway=None if s.get("hybridGateway") is None else _hybrid_gateway(
+                       r, s["hybridGateway"], "spec.hybridGateway"),
                    use_proxy_proto=r.opt_bool(s.get("useProxyProto"), "spec", "useProxyProto"),
+                   route_options=r.raw_or_empty(s.get("routeOptions"), "spec", "routeOptions"),
                    status=status, **given)
 
 
@@ -803,6 +936,8 @@ _BUILDERS = {
     "VirtualService": _virtual_service,
     "RouteTable": _route_table,
     "Gateway": _gateway,
+    "MatchableHttpGateway": _matchable_http_gateway,
+    "MatchableTcpGateway": _matchable_tcp_gateway,
     "Upstream": _upstream,
     "Settings": _settings,
     "Service": _service,

@@ -71,6 +71,24 @@ GATEWAY_SPEC = frozenset({"ssl", "bindAddress", "bindPort", "options", "useProxy
 HTTP_GATEWAY = frozenset({"virtualServices", "virtualServiceSelector", "virtualServiceExpressions",
                            "virtualServiceNamespaces", "options"})
 VS_EXPRESSIONS = frozenset({"expressions"})
+# TcpGateway / TcpHost (projects/gateway/api/v1/gateway.proto, projects/gloo/api/v1/proxy.proto; at v1.3.20 a
+# TcpHost's destination was a RouteAction with single/multi/upstreamGroup), HybridGateway (current only).
+TCP_GATEWAY = frozenset({"tcpHosts", "options"})
+TCP_HOST = frozenset({"name", "sslConfig", "destination"})
+TCP_ACTIONS = OneOf("single", "multi", "upstreamGroup", "forwardSniClusterName")
+TCP_LISTENER_OPTIONS = frozenset({"tcpProxySettings", "localRatelimit", "connectionLimit"})
+HYBRID_GATEWAY = frozenset({"matchedGateways", "delegatedHttpGateways", "delegatedTcpGateways"})
+MATCHED_GATEWAY_TYPES = OneOf("httpGateway", "tcpGateway")
+MATCHED_GATEWAY = frozenset({"matcher", *MATCHED_GATEWAY_TYPES.names})
+GATEWAY_MATCHER = frozenset({"sslConfig", "sourcePrefixRanges", "passthroughCipherSuites"})
+CIDR_RANGE = frozenset({"addressPrefix", "prefixLen"})
+DELEGATED_SELECTION = OneOf("ref", "selector")
+DELEGATED_HTTP_GATEWAY = frozenset({*DELEGATED_SELECTION.names, "preventChildOverrides",
+                                     "httpConnectionManagerSettings", "sslConfig"})
+DELEGATED_TCP_GATEWAY = DELEGATED_SELECTION.members
+# projects/gateway/api/v1/matchable_{http,tcp}_gateway.proto (current Gloo only).
+MATCHABLE_HTTP_GATEWAY_SPEC = frozenset({"matcher", "httpGateway"})
+MATCHABLE_TCP_GATEWAY_SPEC = frozenset({"matcher", "tcpGateway"})
 
 UPSTREAM_TYPES = OneOf("kube", "static", "pipe", "aws", "azure", "consul", "awsEc2", "gcp", "ai")
 UPSTREAM_SPEC = frozenset({
