@@ -19,6 +19,7 @@ from envoy.extensions.filters.network.sni_cluster.v3 import sni_cluster_pb2
 from envoy.extensions.filters.network.tcp_proxy.v3 import tcp_proxy_pb2
 
 from gloo_nb._types import Profile
+from gloo_nb.errors import BadDataError
 from gloo_nb.models import ResourceRef
 from gloo_nb.translate.listener_options import OptionProblem, access_logs, apply_listener_options
 from gloo_nb.translate.proxy import ProxyListener
@@ -33,7 +34,7 @@ TLS_INSPECTOR = "envoy.filters.listener.tls_inspector"
 UpstreamExists = Callable[[ResourceRef], bool]
 
 
-class _HostProblem(Exception):  # noqa: N818 - an outcome for one host, caught per host
+class _HostProblem(BadDataError):  # noqa: N818 - an outcome for one host (bad data), caught per host
     """Why one TCP host got no filter chain; ``warning`` for a missing upstream (a warning ConfigurationError)."""
 
     def __init__(self, text: str, *, warning: bool) -> None:
