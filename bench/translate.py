@@ -19,6 +19,11 @@ For each size it prints, never asserts (design/architecture.md, bench rules):
   fresh process (start-up, YAML, models, translation, JSON out to /dev/null), as a ratio against
   the translator core measured in the same run;
 
+then a TLS input: 1,000 VirtualServices with ``sslConfig`` over 500 certificates (one SNI name each, two
+VirtualServices per certificate) and two proxies (``gateway-proxy`` binds all of them, ``internal-proxy``
+half), translated and compared with the plain 10,000-route core of the same run, plus the whole
+``translate --json`` command on it; ``--no-tls`` skips it;
+
 then the 10x scaling ratio time(100k)/time(10k) and the targets with whether they are met
 (printed, never failed on: the machine is shared).
 Each size runs in its own child process so that peak memory and timings do not leak between sizes.
@@ -205,6 +210,143 @@ def iter_models(n_tables: int) -> Iterator[Any]:
                 routes_list.append(Route(matchers=tuple(matcher(m) for m in r["matchers"]), route_action=action,
                                          index=i))
             yield RouteTable(meta=meta, routes=tuple(routes_list), weight=spec["weight"])
+
+
+# --- the TLS input: 1,000 VirtualServices with sslConfig, 500 certificates, SNI, two proxies ------
+
+TLS_VS = 1000
+TLS_CERTS = 500
+TLS_ROUTES_PER_VS = 10
+SECOND_PROXY = "internal-proxy"
+
+
+def _pem(n: int) -> tuple[str, str]:
+    """A self-signed certificate and its key for ``tls-<n>.example.com`` (made now, never stored)."""
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"tls-{n}.example.com")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(days=1))
+            .not_valid_after(now + datetime.timedelta(days=30))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName(f"tls-{n}.example.com"),
+                                                        x509.DNSName(f"tls-{n}-b.example.com")]), critical=False)
+            .sign(key, hashes.SHA256()))
+    return (cert.public_bytes(serialization.Encoding.PEM).decode(),
+            key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                              serialization.NoEncryption()).decode())
+
+
+def tls_manifests() -> Iterator[dict[str, Any]]:
+    """The TLS input: 1,000 ssl VirtualServices (two per certificate, each its own SNI name), two proxies.
+
+    ``gateway-proxy`` binds every ssl VirtualService on 8443 (Helm's ``gateway-proxy-ssl``); a second
+    proxy, ``internal-proxy``, binds those of the odd team namespaces on 9443, so half of the virtual
+    hosts are translated twice, as Gloo does for a VirtualService two proxies select.
+
+    Yields:
+        Manifests.
+    """
+    import base64
+
+    def b64(text: str) -> str:
+        return base64.b64encode(text.encode()).decode()
+
+    for u in range(UPSTREAMS):
+        name = f"svc-{u}"
+        yield {"apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "namespace": "apps"},
+               "spec": {"ports": [{"port": 80, "targetPort": 8080, "protocol": "TCP"}], "selector": {"app": name}}}
+        yield {"apiVersion": "gloo.solo.io/v1", "kind": "Upstream", "metadata": {"name": name, "namespace": GS},
+               "spec": {"kube": {"serviceName": name, "serviceNamespace": "apps", "servicePort": 80,
+                                 "subsetSpec": {"selectors": [{"keys": ["version"]}]}}}}
+    for proxy, port, namespaces in (("gateway-proxy", 8443, []),
+                                    (SECOND_PROXY, 9443, [f"team-{t:04d}" for t in range(1, TLS_CERTS, 2)])):
+        yield {"apiVersion": "gateway.solo.io/v1", "kind": "Gateway",
+               "metadata": {"name": f"{proxy}-ssl", "namespace": GS},
+               "spec": {"bindAddress": "::", "bindPort": port, "ssl": True, "proxyNames": [proxy],
+                        "httpGateway": {"virtualServiceNamespaces": namespaces or ["*"]}}}
+    for c in range(TLS_CERTS):
+        ns = f"team-{c:04d}"
+        cert, key = _pem(c)
+        yield {"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/tls",
+               "metadata": {"name": f"cert-{c}", "namespace": ns},
+               "data": {"tls.crt": b64(cert), "tls.key": b64(key)}}
+        for v, host in enumerate((f"tls-{c}.example.com", f"tls-{c}-b.example.com")):
+            routes = []
+            for r in range(TLS_ROUTES_PER_VS):
+                up = (c + r) % UPSTREAMS
+                routes.append({"matchers": [{"prefix": f"/r{r}"}],
+                               "routeAction": {"single": _dest(up, "v1" if r % 2 else "v2")}})
+            yield {"apiVersion": "gateway.solo.io/v1", "kind": "VirtualService",
+                   "metadata": {"name": f"vs-{v}", "namespace": ns},
+                   "spec": {"sslConfig": {"secretRef": {"name": f"cert-{c}", "namespace": ns}, "sniDomains": [host]},
+                            "virtualHost": {"domains": [host], "routes": routes}}}
+
+
+def run_tls(repeat: int, profile: str) -> dict[str, Any]:
+    """Measure the TLS input: parse + translate, and the whole command, against the plain 10k-route core.
+
+    Args:
+        repeat: Runs per timing (best is kept).
+        profile: Gloo behaviour profile.
+
+    Returns:
+        The measurements.
+    """
+    from gloo_nb.models import Snapshot
+    from gloo_nb.models.codec import parse_stream
+    from gloo_nb.translate import translate
+
+    res: dict[str, Any] = {"profile": profile}
+    start = time.perf_counter()
+    docs = list(tls_manifests())
+    res["certs_s"] = time.perf_counter() - start
+    stream = json.dumps({"apiVersion": "v1", "kind": "List", "items": docs}).encode()
+    parsed = parse_stream(stream, file="tls.json")
+    snapshot = Snapshot.from_resources(parsed.resources)
+    tls_s, translation, _ = best_of(repeat, lambda: translate(snapshot, profile))  # type: ignore[arg-type]
+    plain = Snapshot.from_resources(build_models(1000))  # 10,000 routes, no TLS: the baseline
+    plain_s, _, _ = best_of(repeat, lambda: translate(plain, profile))  # type: ignore[arg-type]
+    proxies = getattr(translation, "proxies", None) or (translation,)
+    listeners = [m for p in proxies for m in p.envoy.listeners]
+    res.update(tls_s=tls_s, plain_s=plain_s, proxies=len(proxies),
+               chains=sum(len(m.filter_chains) for m in listeners),
+               server_names=sum(len(fc.filter_chain_match.server_names) for m in listeners for fc in m.filter_chains),
+               routes=sum(len(vh.routes) for p in proxies for rc in p.envoy.route_configurations
+                          for vh in rc.virtual_hosts),
+               findings=len(translation.findings))
+    with tempfile.TemporaryDirectory(prefix="gloo-nb-bench-") as tmp:
+        path = os.path.join(tmp, "tls.yaml")
+        with open(path, "w") as f:
+            import yaml
+
+            yaml.safe_dump_all(docs, f)
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (REPO, os.environ.get("PYTHONPATH")) if p)}
+
+        def run() -> None:
+            subprocess.run([sys.executable, "-m", "gloo_nb", "translate", "--json", path], env=env, check=True,
+                           stdout=subprocess.DEVNULL)
+
+        res["command_s"], _, _ = best_of(min(repeat, 2), run, budget_s=30.0)
+    return res
+
+
+def report_tls(r: dict[str, Any]) -> None:
+    """Print the TLS input's measurements."""
+    if "error" in r:
+        print(f"TLS input failed: {r['error']}")
+        return
+    print(f"TLS input ({r['profile']}): {TLS_VS} ssl VirtualServices, {TLS_CERTS} certificates, {r['proxies']} "
+          f"proxies -> {r['chains']} filter chains with {r['server_names']} SNI names, {r['routes']} routes, "
+          f"{r['findings']} findings (certificates made in {r['certs_s']:.1f} s)")
+    print(f"  translate {r['tls_s'] * 1e3:.0f} ms = {r['tls_s'] / r['plain_s']:.2f} x the plain 10,000-route core "
+          f"({r['plain_s'] * 1e3:.0f} ms, same run); whole translate --json command {r['command_s']:.2f} s")
 
 
 # --- the input as a YAML file, for the whole command ------------------------------------------
@@ -507,10 +649,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", default="current", choices=["1.3", "current"])
     parser.add_argument("--cprofile", metavar="FILE", help="also write a cProfile per size to FILE.<tables>")
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--tls-child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--no-tls", action="store_true", help="skip the TLS input")
     parser.add_argument("--top", type=int, default=0, help="print the top N cProfile entries per size")
     args = parser.parse_args(argv)
     if args.child:
         print(json.dumps(run_size(args.child, args.repeat, args.profile, args.cprofile)))
+        return 0
+    if args.tls_child:
+        print(json.dumps(run_tls(args.repeat, args.profile)))
         return 0
     sizes = [int(s) for s in args.sizes.split(",")]
     print(f"gloo_nb translate benchmark ({args.profile}): {ROUTES_PER_TABLE} routes per RouteTable, "
@@ -518,6 +665,15 @@ def main(argv: list[str] | None = None) -> int:
           f"selectors picking {TABLES_PER_TEAM // (VS_PER_TEAM * GROUPS_PER_VS)} tables each; best of {args.repeat}")
     results = [_child(n, args) for n in sizes]
     report(results)
+    if not args.no_tls:
+        print()
+        proc = subprocess.run([sys.executable, os.path.abspath(__file__), "--tls-child", "--repeat", str(args.repeat),
+                               "--profile", args.profile], capture_output=True, text=True, check=False)
+        tls = (json.loads(proc.stdout.strip().splitlines()[-1]) if proc.returncode == 0
+               else {"error": (proc.stderr.strip().splitlines() or [f"exit {proc.returncode}"])[-1]})
+        report_tls(tls)
+        if "error" in tls:
+            return 1
     if args.cprofile and args.top:
         for r in results:
             if "cprofile" in r:

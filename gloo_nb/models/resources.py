@@ -36,6 +36,8 @@ __all__ = [
     "KubeServiceDestination",
     "KubeUpstreamSpec",
     "Location",
+    "MatchableHttpGateway",
+    "MatchableTcpGateway",
     "Matcher",
     "ObjectMeta",
     "PathKind",
@@ -62,6 +64,7 @@ __all__ = [
     "TlsFacts",
     "TlsSecret",
     "Upstream",
+    "UpstreamOptions",
     "ValidationSettings",
     "VirtualHost",
     "VirtualService",
@@ -69,7 +72,7 @@ __all__ = [
 ]
 
 Kind = Literal["VirtualService", "RouteTable", "Gateway", "Upstream", "Settings", "Service", "Endpoints", "Pod",
-               "Secret"]
+               "MatchableHttpGateway", "MatchableTcpGateway", "Secret"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -511,14 +514,16 @@ class HttpGateway:
     Attributes:
         virtual_services: Explicit VirtualService refs.
         virtual_service_selector: Label selector for VirtualServices.
-        virtual_service_expressions: Expressions selecting VirtualServices.
+        virtual_service_expressions: Expressions selecting VirtualServices; None when
+            ``virtualServiceExpressions`` is absent (Gloo tests the message for nil, so an empty one
+            still takes precedence over the selector and the refs).
         virtual_service_namespaces: Namespaces to search; empty or ``*`` means all.
         options: HttpListenerOptions, kept raw.
     """
 
     virtual_services: tuple[ResourceRef, ...] = ()
     virtual_service_selector: Mapping[str, str] = field(default_factory=dict)
-    virtual_service_expressions: tuple[SelectorExpression, ...] = ()
+    virtual_service_expressions: tuple[SelectorExpression, ...] | None = None
     virtual_service_namespaces: tuple[str, ...] = ()
     options: Mapping[str, Any] = field(default_factory=dict)
 
@@ -539,6 +544,7 @@ class Gateway:
         hybrid_gateway: ``hybridGateway``, kept raw.
         use_proxy_proto: ``useProxyProto``.
         status: The status as read from a live object, kept raw.
+        route_options: ``routeOptions`` (RouteConfigurationOptions, current Gloo), kept raw.
     """
 
     meta: ObjectMeta
@@ -552,8 +558,60 @@ class Gateway:
     hybrid_gateway: Mapping[str, Any] | None = None
     use_proxy_proto: bool | None = None
     status: Mapping[str, Any] | None = None
+    route_options: Mapping[str, Any] = field(default_factory=dict)
 
     kind = "Gateway"
+
+    @property
+    def key(self) -> ResourceKey:
+        """The resource's identity."""
+        return ResourceKey(self.kind, self.meta.namespace, self.meta.name)
+
+
+@dataclass(frozen=True, slots=True)
+class MatchableHttpGateway:
+    """A ``gateway.solo.io/v1`` MatchableHttpGateway (current Gloo; absent at v1.3.20).
+
+    ``projects/gateway/api/v1/matchable_http_gateway.proto``: an HTTP gateway that hybrid Gateways select
+    through ``hybridGateway.delegatedHttpGateways``.
+
+    Attributes:
+        meta: Object metadata.
+        matcher: ``matcher`` (sourcePrefixRanges, sslConfig), kept raw.
+        http_gateway: ``httpGateway``.
+        status: The status as read from a live object, kept raw.
+    """
+
+    meta: ObjectMeta
+    matcher: Mapping[str, Any] = field(default_factory=dict)
+    http_gateway: HttpGateway | None = None
+    status: Mapping[str, Any] | None = None
+
+    kind = "MatchableHttpGateway"
+
+    @property
+    def key(self) -> ResourceKey:
+        """The resource's identity."""
+        return ResourceKey(self.kind, self.meta.namespace, self.meta.name)
+
+
+@dataclass(frozen=True, slots=True)
+class MatchableTcpGateway:
+    """A ``gateway.solo.io/v1`` MatchableTcpGateway (current Gloo; absent at v1.3.20).
+
+    Attributes:
+        meta: Object metadata.
+        matcher: ``matcher`` (sourcePrefixRanges, sslConfig, passthroughCipherSuites), kept raw.
+        tcp_gateway: ``tcpGateway`` (tcpHosts, options), kept raw.
+        status: The status as read from a live object, kept raw.
+    """
+
+    meta: ObjectMeta
+    matcher: Mapping[str, Any] = field(default_factory=dict)
+    tcp_gateway: Mapping[str, Any] = field(default_factory=dict)
+    status: Mapping[str, Any] | None = None
+
+    kind = "MatchableTcpGateway"
 
     @property
     def key(self) -> ResourceKey:
@@ -644,6 +702,56 @@ class StaticUpstreamSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class UpstreamOptions:
+    """The Upstream fields that tune its Envoy cluster (everything but the type and TLS).
+
+    Scalars Gloo copies as wrappers are None when unset. The option blocks are Gloo messages whose
+    field names follow Envoy's (``healthChecks``, ``outlierDetection``) or Gloo's own small
+    messages (``circuitBreakers``, ``connectionConfig``, ``loadBalancerConfig``); they are kept as
+    written (their field names checked by the codec) and converted to Envoy by
+    :mod:`gloo_nb.translate.upstream_options`, which reports bad values on the Upstream.
+
+    Attributes:
+        protocol_selection: ``protocolSelection`` enum name; None when unset (USE_CONFIGURED_PROTOCOL).
+        initial_stream_window_size: ``initialStreamWindowSize``.
+        initial_connection_window_size: ``initialConnectionWindowSize``.
+        max_concurrent_streams: ``maxConcurrentStreams``.
+        override_stream_error_on_invalid_http_message: ``overrideStreamErrorOnInvalidHttpMessage``.
+        ignore_health_on_host_removal: ``ignoreHealthOnHostRemoval``.
+        circuit_breakers: ``circuitBreakers``, as written.
+        connection_config: ``connectionConfig``, as written.
+        load_balancer_config: ``loadBalancerConfig``, as written.
+        health_checks: ``healthChecks`` entries, as written.
+        outlier_detection: ``outlierDetection``, as written.
+        failover: ``failover``, as written (Gloo Enterprise only).
+        dns_refresh_rate: ``dnsRefreshRate`` (a protobuf JSON duration), as written.
+        respect_dns_ttl: ``respectDnsTtl``.
+        preconnect_policy: ``preconnectPolicy``, as written.
+        unmodelled: Paths (under ``spec``) of the set fields whose effect gloo_nb does not
+            reproduce (``proxyProtocolVersion``, ``static.hosts[0].metadata``...), for findings.
+        service_spec: The upstream type's ``serviceSpec`` (``kube`` or ``static``), as written.
+    """
+
+    protocol_selection: str | None = None
+    initial_stream_window_size: int | None = None
+    initial_connection_window_size: int | None = None
+    max_concurrent_streams: int | None = None
+    override_stream_error_on_invalid_http_message: bool | None = None
+    ignore_health_on_host_removal: bool | None = None
+    circuit_breakers: Mapping[str, Any] | None = None
+    connection_config: Mapping[str, Any] | None = None
+    load_balancer_config: Mapping[str, Any] | None = None
+    health_checks: tuple[Mapping[str, Any], ...] = ()
+    outlier_detection: Mapping[str, Any] | None = None
+    failover: Mapping[str, Any] | None = None
+    dns_refresh_rate: str | Mapping[str, Any] | None = None
+    respect_dns_ttl: bool | None = None
+    preconnect_policy: Mapping[str, Any] | None = None
+    unmodelled: tuple[str, ...] = ()
+    service_spec: Mapping[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Upstream:
     """A ``gloo.solo.io/v1`` Upstream.
 
@@ -656,6 +764,7 @@ class Upstream:
         ssl_config: ``sslConfig``, kept raw.
         use_http2: ``useHttp2``.
         status: The status as read from a live object, kept raw.
+        options: The cluster-tuning fields (health checks, outlier detection, ...).
     """
 
     meta: ObjectMeta
@@ -666,6 +775,7 @@ class Upstream:
     ssl_config: Mapping[str, Any] | None = None
     use_http2: bool | None = None
     status: Mapping[str, Any] | None = None
+    options: UpstreamOptions = field(default_factory=UpstreamOptions)
 
     kind = "Upstream"
 
@@ -744,6 +854,9 @@ class Settings:
             VirtualService sslConfig that sets none (current Gloo).
         watch_namespaces: ``watchNamespaces``; empty means all.
         status: The status as read from a live object, kept raw.
+        circuit_breakers: ``gloo.circuitBreakers``, the default for Upstreams without their own.
+        upstream_global_annotations: ``upstreamOptions.globalAnnotations`` (current), applied to
+            Services that lack the annotation (``gloo.solo.io/h2_service``).
     """
 
     meta: ObjectMeta
@@ -759,6 +872,8 @@ class Settings:
     virtual_service_one_way_tls: bool | None = None
     watch_namespaces: tuple[str, ...] = ()
     status: Mapping[str, Any] | None = None
+    circuit_breakers: Mapping[str, Any] | None = None
+    upstream_global_annotations: Mapping[str, str] = field(default_factory=dict)
 
     kind = "Settings"
 
@@ -780,12 +895,14 @@ class ServicePort:
         target_port: Target port (number or named port); None when unset (= port).
         name: Port name.
         protocol: Protocol.
+        app_protocol: ``appProtocol``; None when unset.
     """
 
     port: int
     target_port: int | str | None = None
     name: str = ""
     protocol: str = "TCP"
+    app_protocol: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -1005,7 +1122,8 @@ class Secret:
         return ResourceKey(self.kind, self.meta.namespace, self.meta.name)
 
 
-Resource = VirtualService | RouteTable | Gateway | Upstream | Settings | Service | KubeEndpoints | Pod | Secret
+Resource = (VirtualService | RouteTable | Gateway | Upstream | Settings | Service | KubeEndpoints | Pod | Secret
+            | MatchableHttpGateway | MatchableTcpGateway)
 """Any resource gloo_nb models."""
 
 KIND_TYPES: dict[str, type[Resource]] = {
@@ -1017,6 +1135,8 @@ KIND_TYPES: dict[str, type[Resource]] = {
     "Service": Service,
     "Endpoints": KubeEndpoints,
     "Pod": Pod,
+    "MatchableHttpGateway": MatchableHttpGateway,
+    "MatchableTcpGateway": MatchableTcpGateway,
     "Secret": Secret,
 }
 """Modelled kinds by name."""
@@ -1030,6 +1150,8 @@ API_GROUPS: dict[str, str] = {
     "Service": "",
     "Endpoints": "",
     "Pod": "",
+    "MatchableHttpGateway": "gateway.solo.io",
+    "MatchableTcpGateway": "gateway.solo.io",
     "Secret": "",
 }
 """The API group each modelled kind belongs to (``""`` = core v1)."""

@@ -9,6 +9,8 @@ from gloo_nb.models.findings import Skipped
 from gloo_nb.models.resources import (
     Gateway,
     KubeEndpoints,
+    MatchableHttpGateway,
+    MatchableTcpGateway,
     Pod,
     Resource,
     RouteTable,
@@ -38,6 +40,8 @@ class Snapshot:
         services: v1 Services.
         endpoints: v1 Endpoints (read by kube EDS, :func:`gloo_nb.translate.eds.kube_endpoints`).
         pods: v1 Pods (read by kube EDS).
+        matchable_http_gateways: MatchableHttpGateways (hybrid gateways' delegated HTTP gateways).
+        matchable_tcp_gateways: MatchableTcpGateways (hybrid gateways' delegated TCP gateways).
         secrets: v1 Secrets (TLS secrets for sslConfig ``secretRef``s; key material never leaves the model).
         skipped: Documents that were replaced by a later one with the same identity.
         secrets_unreadable: Why gloo_nb could not read the Secrets (``""``: it could; ``secrets`` is then
@@ -53,6 +57,8 @@ class Snapshot:
     services: tuple[Service, ...] = ()
     endpoints: tuple[KubeEndpoints, ...] = ()
     pods: tuple[Pod, ...] = ()
+    matchable_http_gateways: tuple[MatchableHttpGateway, ...] = ()
+    matchable_tcp_gateways: tuple[MatchableTcpGateway, ...] = ()
     secrets: tuple[Secret, ...] = ()
     skipped: tuple[Skipped, ...] = field(default=())
     secrets_unreadable: str = ""
@@ -100,6 +106,10 @@ class Snapshot:
             services=tuple(r for r in by_kind.get("Service", []) if isinstance(r, Service)),
             endpoints=tuple(r for r in by_kind.get("Endpoints", []) if isinstance(r, KubeEndpoints)),
             pods=tuple(r for r in by_kind.get("Pod", []) if isinstance(r, Pod)),
+            matchable_http_gateways=tuple(r for r in by_kind.get("MatchableHttpGateway", [])
+                                          if isinstance(r, MatchableHttpGateway)),
+            matchable_tcp_gateways=tuple(r for r in by_kind.get("MatchableTcpGateway", [])
+                                         if isinstance(r, MatchableTcpGateway)),
             secrets=tuple(r for r in by_kind.get("Secret", []) if isinstance(r, Secret)),
             skipped=tuple(skipped),
         )

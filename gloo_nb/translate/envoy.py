@@ -8,6 +8,7 @@ Both profiles emit Envoy v3 messages from xds-protos; no channel is opened here.
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -37,9 +38,17 @@ from gloo_nb.models import (
     Secret,
     Service,
     Upstream,
+    UpstreamOptions,
+)
+from gloo_nb.translate.listener_options import (
+    OptionProblem,
+    apply_hcm_options,
+    apply_listener_options,
+    apply_route_configuration_options,
 )
 from gloo_nb.translate.proxy import Proxy, ProxyListener, ProxyRoute, ProxyVirtualHost
 from gloo_nb.translate.reports import Reports
+from gloo_nb.translate.tcp import add_tls_inspector, tcp_filter_chains, tcp_listener
 from gloo_nb.translate.tls import (
     TLS_TRANSPORT_SOCKET,
     TlsError,
@@ -49,6 +58,11 @@ from gloo_nb.translate.tls import (
     profile_problems,
     unseen_secret_warning,
     upstream_tls_context,
+)
+from gloo_nb.translate.upstream_options import (
+    apply_upstream_options,
+    service_upstream_config,
+    service_wants_http2,
 )
 
 HCM_FILTER = "envoy.filters.network.http_connection_manager"
@@ -108,6 +122,24 @@ def route_config_name(listener: str) -> str:
         The RouteConfiguration name.
     """
     return f"{listener}-routes"
+
+
+def matched_route_config_name(listener: str, matcher: Mapping[str, Any]) -> str:
+    """``MatchedRouteConfigName``: ``<listener>-routes-<hash of the matcher>``.
+
+    Gloo appends the matcher's generated ``Hash()`` (a uint64 from solo-kit's hashing of the proto). gloo_nb
+    cannot reproduce that hash: it appends a stable decimal uint64 of its own over the matcher's JSON, so the
+    name has Gloo's shape but not Gloo's digits.
+
+    Args:
+        listener: Listener name.
+        matcher: The matched listener's matcher (raw).
+
+    Returns:
+        The RouteConfiguration name.
+    """
+    digest = hashlib.blake2b(json.dumps(matcher, sort_keys=True, default=str).encode(), digest_size=8).digest()
+    return f"{route_config_name(listener)}-{int.from_bytes(digest, 'big')}"
 
 
 def destination_upstream(dest: Destination) -> ResourceRef | None:
@@ -417,6 +449,16 @@ class ProxyTranslator:
         """
         out = ProxyTranslation(EnvoyResources())
         for listener in proxy.listeners:
+            if listener.matched:
+                self._hybrid(listener, out)
+                continue
+            if listener.tcp is not None:
+                # tcpGateway: filter chains with a TCP proxy, no route configuration (gloo_nb.translate.tcp).
+                tcp_out, problems = tcp_listener(listener, self.profile, self._exists)
+                self.report_option_problems(listener.source, problems)
+                if tcp_out is not None:
+                    out.resources.listeners.append(tcp_out)
+                continue
             self._validate_domains(listener.virtual_hosts)
             rc_name = route_config_name(listener.name)
             origins: list[RouteOrigin] = []
@@ -426,17 +468,130 @@ class ProxyTranslator:
             rc = route_pb2.RouteConfiguration(name=rc_name)
             for vh in listener.virtual_hosts:
                 self._virtual_host(vh, listener.ssl, origins, out, rc.virtual_hosts.add())
+            self.report_option_problems(
+                listener.source, apply_route_configuration_options(rc, listener.route_options, self.profile))
             out.resources.route_configurations.append(rc)
             out.origins[rc_name] = origins
             envoy_listener = http_listener(listener.name, listener.bind_address, listener.bind_port, rc_name)
+            # Gateway options on the HCM and the listener first: the TLS listener copies the HCM filter
+            # into each of its TLS filter chains.
+            self._apply_gateway_options(listener, envoy_listener)
             if listener.ssl_configurations:
-                envoy_listener = self._tls_listener(listener, envoy_listener)
-                if envoy_listener is None:
+                tls_listener = self._tls_listener(listener, envoy_listener)
+                if tls_listener is None:
                     continue
+                envoy_listener = tls_listener
             out.resources.listeners.append(envoy_listener)
         out.resources.listeners.sort(key=lambda m: m.name)
         out.resources.route_configurations.sort(key=lambda m: m.name)
         return out
+
+    def _hybrid(self, listener: ProxyListener, out: ProxyTranslation) -> None:
+        # listener_subsystem.go GetHybridListenerTranslators: one filter chain (HTTP) or several (TCP) per
+        # matched listener, each with the matcher's source prefix ranges (filter_chain.go
+        # applySourcePrefixRangesToFilterChain); an HTTP one gets its own RouteConfiguration
+        # (utils/names.go MatchedRouteConfigName).
+        env = listener_pb2.Listener(name=listener.name)
+        env.address.socket_address.address = listener.bind_address
+        env.address.socket_address.port_value = listener.bind_port
+        problems: list[OptionProblem] = []
+        inspector = False
+        for i, matched in enumerate(listener.matched):
+            where = f"spec.hybridGateway.matchedGateways[{i}]" if matched.source is None else f"{matched.source.ref}"
+            ssl = matched.matcher.get("sslConfig")
+            ranges = matched.matcher.get("sourcePrefixRanges") or ()
+            chains: list[Any] = []
+            if matched.kind == "http":
+                if not matched.virtual_hosts:
+                    continue  # network_filters.go: no virtual hosts, no HCM, no filter chain
+                if ssl is not None:
+                    inspector = True
+                    problems.append(OptionProblem(
+                        "warning", f"not modelled: {where} matcher.sslConfig (TLS termination on a matched HTTP "
+                                   "gateway): gloo_nb emits no filter chain for it", f"{where}.matcher.sslConfig",
+                        gloo=False))
+                    continue
+                rc_name = matched_route_config_name(listener.name, matched.matcher)
+                self._validate_domains(matched.virtual_hosts)
+                origins: list[RouteOrigin] = []
+                rc = route_pb2.RouteConfiguration(name=rc_name)
+                for vh in matched.virtual_hosts:
+                    self._virtual_host(vh, False, origins, out, rc.virtual_hosts.add())
+                problems += apply_route_configuration_options(rc, listener.route_options, self.profile)
+                out.resources.route_configurations.append(rc)
+                out.origins[rc_name] = origins
+                chain_listener = http_listener(listener.name, listener.bind_address, listener.bind_port, rc_name)
+                for chain in chain_listener.filter_chains:
+                    for flt in chain.filters:
+                        hcm = hcm_pb2.HttpConnectionManager()
+                        flt.typed_config.Unpack(hcm)
+                        # Options of a delegated gateway: the MatchableHttpGateway's, merged with the parent's.
+                        path = (f"hybridGateway.matchedGateways[{i}].httpGateway.options" if matched.source is None
+                                else f"hybridGateway.delegatedHttpGateways[{matched.source.ref}].httpGateway.options")
+                        problems += apply_hcm_options(hcm, matched.options, listener.listener_options, self.profile,
+                                                      self._exists, path=path)
+                        flt.typed_config.Pack(hcm)
+                chains = list(chain_listener.filter_chains)
+            elif matched.kind == "tcp" and matched.tcp is not None:
+                sni = [str(d) for d in (ssl or {}).get("sniDomains") or ()] if isinstance(ssl, Mapping) else []
+                tcp_chains, tcp_inspector, tcp_problems = tcp_filter_chains(
+                    listener.name, matched.tcp.hosts, matched.tcp.options, listener.listener_options, self.profile,
+                    self._exists, default_sni=sni)
+                problems += tcp_problems
+                inspector = inspector or tcp_inspector or ssl is not None
+                if matched.matcher.get("passthroughCipherSuites"):
+                    problems.append(OptionProblem(
+                        "warning", f"not modelled: {where} matcher.passthroughCipherSuites (Gloo's cipher-suite "
+                                   "filter chain matching)", f"{where}.matcher.passthroughCipherSuites", gloo=False))
+                chains = tcp_chains
+            for chain in chains:
+                for r in ranges:
+                    if isinstance(r, Mapping):
+                        cidr = chain.filter_chain_match.source_prefix_ranges.add(
+                            address_prefix=str(r.get("addressPrefix", "")))
+                        if r.get("prefixLen") is not None:
+                            cidr.prefix_len.value = int(r["prefixLen"])
+                env.filter_chains.append(chain)
+        if env.filter_chains:
+            if inspector:
+                add_tls_inspector(env)
+            problems += apply_listener_options(env, listener.listener_options, self.profile,
+                                               use_proxy_proto=listener.use_proxy_proto)
+            out.resources.listeners.append(env)
+        self.report_option_problems(listener.source, problems)
+
+    def _apply_gateway_options(self, listener: ProxyListener, env: listener_pb2.Listener) -> None:
+        # Gloo's hcm, als and tracing plugins on each HCM, the listener plugin on the listener
+        # (gloo_nb.translate.listener_options); problems go on the Gateway, as add_proxy_validation_result does.
+        problems = apply_listener_options(env, listener.listener_options, self.profile,
+                                          use_proxy_proto=listener.use_proxy_proto)
+        for chain in env.filter_chains:
+            for flt in chain.filters:
+                if flt.name != HCM_FILTER:
+                    continue
+                hcm = hcm_pb2.HttpConnectionManager()
+                flt.typed_config.Unpack(hcm)
+                problems += apply_hcm_options(hcm, listener.options, listener.listener_options, self.profile,
+                                              self._exists)
+                flt.typed_config.Pack(hcm)
+        self.report_option_problems(listener.source, problems)
+
+    def report_option_problems(self, gateway: ResourceKey, problems: Sequence[OptionProblem]) -> None:
+        """File Gloo's listener problems on the Gateway and gloo_nb's notes as findings.
+
+        Args:
+            gateway: The Gateway the options belong to.
+            problems: From :mod:`gloo_nb.translate.listener_options`.
+        """
+        for p in problems:
+            if p.gloo:
+                add = self.reports.add_error if p.severity == "error" else self.reports.add_warning
+                add(gateway, p.message)
+                self.reports.find(Finding(gateway, p.severity, p.message, gateway, layer="gloo"))
+            else:
+                # Notes of gloo_nb's own (not modelled, absent in this profile, unreadable): never Gloo's
+                # status, and they never block a push (layer "parse", like unknown fields).
+                self.reports.find(Finding(gateway, p.severity, p.message, gateway, layer="parse", field=p.field))
 
     def _validate_domains(self, vhosts: Sequence[ProxyVirtualHost]) -> None:
         by_domain: dict[str, list[ProxyVirtualHost]] = {}
@@ -804,19 +959,27 @@ def upstream_hash(upstream: Upstream) -> str:
     Returns:
         A decimal uint64, as Gloo prints it in EDS service names.
     """
-    digest = hashlib.blake2b(repr((upstream.kube, upstream.static, upstream.upstream_type)).encode(),
-                             digest_size=8).digest()
+    spec: tuple[object, ...] = (upstream.kube, upstream.static, upstream.upstream_type)
+    if upstream.options != UpstreamOptions() or upstream.use_http2:
+        # Gloo hashes the whole spec; options join the key only when set, so the EDS names of
+        # upstreams without options stay what they were.
+        spec = (*spec, upstream.options, upstream.use_http2)
+    digest = hashlib.blake2b(repr(spec).encode(), digest_size=8).digest()
     return str(int.from_bytes(digest, "big"))
 
 
 _IP = re.compile(r"^(\d{1,3}(\.\d{1,3}){3}|[0-9A-Fa-f:]*:[0-9A-Fa-f:.]*)$")
 
 
-def build_cluster(upstream: Upstream) -> cluster_pb2.Cluster:
+def build_cluster(upstream: Upstream, profile: Profile = "current", *,
+                  default_circuit_breakers: Mapping[str, Any] | None = None) -> cluster_pb2.Cluster:
     """One Envoy cluster for an Upstream (``clusters.go``).
 
     Args:
         upstream: The upstream.
+        profile: Gloo profile; decides how the upstream's options (health checks, HTTP/2...)
+            are written (:mod:`gloo_nb.translate.upstream_options`).
+        default_circuit_breakers: Settings' ``gloo.circuitBreakers``, for an upstream without its own.
 
     Returns:
         The Cluster.
@@ -853,6 +1016,7 @@ def build_cluster(upstream: Upstream) -> cluster_pb2.Cluster:
         for sel in spec.selectors:
             s = lsc.subset_selectors.add(keys=list(sel.keys))
             s.single_host_per_subset = sel.single_host_per_subset
+    apply_upstream_options(cluster, upstream, profile, default_circuit_breakers=default_circuit_breakers)
     return cluster
 
 
@@ -1005,17 +1169,23 @@ def service_ssl_config(service: Service, port: int, profile: Profile = "current"
     return out
 
 
-def fake_kube_upstreams(services: Sequence[Service], profile: Profile = "current") -> list[Upstream]:
+def fake_kube_upstreams(services: Sequence[Service], profile: Profile = "current",
+                        global_annotations: Mapping[str, str] | None = None) -> list[Upstream]:
     """Gloo's in-memory ``kube-svc:`` upstreams, one per Service port.
 
-    Current Gloo builds them with the kube plugin's service converters, so the
-    ``gloo.solo.io/sslService.*`` annotations give them an sslConfig (``upstreams/kubernetes/
-    conversions.go:ServiceToUpstream``); 1.3's in-memory upstreams did not run the converters (only
-    discovered upstreams did, and gloo_nb does not model discovery).
+    Gloo builds them with the kube plugin's service converters (``upstreams/kubernetes/
+    conversions.go`` -> ``DefaultUpstreamConverter().CreateUpstream``, at v1.3.20 and main), in the
+    order of ``serviceconverter/service_converter_interface.go``: ``UseHttp2Converter`` (the
+    ``gloo.solo.io/h2_service`` annotation, port names, appProtocol: both profiles), ``UseSslConverter``
+    (the ``gloo.solo.io/sslService.*`` annotations; gloo_nb applies it in current only), then, in
+    current, ``GeneralServiceConverter`` (``gloo.solo.io/upstream_config``).
 
     Args:
         services: The Services.
         profile: Behaviour profile.
+        global_annotations: Settings' ``upstreamOptions.globalAnnotations`` (the HTTP/2 annotation and,
+            in current, ``gloo.solo.io/upstream_config``, :func:`~gloo_nb.translate.upstream_options.
+            service_upstream_config`).
 
     Returns:
         Upstreams named ``kube-svc:<ns>-<svc>-<port>`` in the Service's namespace.
@@ -1024,12 +1194,17 @@ def fake_kube_upstreams(services: Sequence[Service], profile: Profile = "current
     for s in services:
         for p in s.ports:
             ssl = service_ssl_config(s, p.port, profile) if profile != "1.3" else None
-            out.append(Upstream(
+            up = Upstream(
                 meta=ObjectMeta(name=kube_service_upstream_name(s.meta.namespace, s.meta.name, p.port),
                                 namespace=s.meta.namespace),
                 kube=KubeUpstreamSpec(service_name=s.meta.name, service_namespace=s.meta.namespace,
                                       service_port=p.port, selector=dict(s.selector)),
-                upstream_type="kube", ssl_config=ssl))
+                upstream_type="kube", ssl_config=ssl,
+                use_http2=service_wants_http2(s, p, profile, global_annotations))
+            if profile != "1.3":
+                # The general converter runs last and may override what the others set.
+                up, _ = service_upstream_config(up, s, global_annotations)
+            out.append(up)
     return out
 
 

@@ -38,7 +38,9 @@ def proxy_json(proxy: Proxy) -> JSON:
         "virtualHosts": [
             {"listener": ls.name, "name": vh.name, "domains": list(vh.domains),
              "routes": [route_json(r) for r in vh.routes]}
-            for ls in proxy.listeners for vh in ls.virtual_hosts
+            for ls in proxy.listeners
+            # A hybrid listener's virtual hosts sit in its matched HTTP listeners.
+            for vh in (*ls.virtual_hosts, *(v for m in ls.matched for v in m.virtual_hosts))
         ],
     }
 

@@ -66,6 +66,42 @@ class ProxyVirtualHost:
 
 
 @dataclass(frozen=True, slots=True)
+class ProxyTcpListener:
+    """A Proxy ``tcpListener``: the ``tcpGateway`` copied as Gloo copies it (``tcp_translator.go``).
+
+    Attributes:
+        hosts: ``tcpHosts``, kept raw (protobuf JSON), in order.
+        options: ``options`` (TcpListenerOptions), kept raw.
+    """
+
+    hosts: tuple[Mapping[str, Any], ...] = ()
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ProxyMatchedListener:
+    """One matched listener of a hybrid listener (``proxy.proto`` MatchedListener).
+
+    Attributes:
+        matcher: The matcher, kept raw: ``sslConfig``, ``sourcePrefixRanges``, ``passthroughCipherSuites``.
+        virtual_hosts: Virtual hosts of a matched HTTP gateway, in order.
+        options: HttpListenerOptions of a matched HTTP gateway (hcm settings already reconciled with a
+            delegating parent's).
+        tcp: The TCP listener of a matched TCP gateway; None for HTTP.
+        source: The MatchableHttpGateway or MatchableTcpGateway it came from; None when inline.
+        kind: ``http``, ``tcp``, or ``none`` for a matched gateway with no gateway type (Gloo keeps it on the
+            Proxy; the proxy translator skips it).
+    """
+
+    matcher: Mapping[str, Any]
+    virtual_hosts: tuple[ProxyVirtualHost, ...] = ()
+    options: Mapping[str, Any] = field(default_factory=dict)
+    tcp: ProxyTcpListener | None = None
+    source: ResourceKey | None = None
+    kind: str = "http"
+
+
+@dataclass(frozen=True, slots=True)
 class ProxyListener:
     """An HTTP listener on the Proxy, one per Gateway.
 
@@ -77,6 +113,12 @@ class ProxyListener:
         ssl: Whether the listener has ssl configurations.
         options: HttpListenerOptions.
         source: The Gateway.
+        listener_options: The Gateway's ``options`` (ListenerOptions: access logging, buffer limits,
+            socket options), which Gloo copies to the Proxy listener (``translator.go:makeListener``).
+        tcp: The TCP listener of a ``tcpGateway`` (then ``virtual_hosts`` is empty); None for HTTP.
+        matched: The matched listeners of a ``hybridGateway`` (then ``virtual_hosts`` is empty).
+        use_proxy_proto: The Gateway's ``useProxyProto``.
+        route_options: The Gateway's ``routeOptions`` (RouteConfigurationOptions).
         ssl_configurations: ``sslConfigurations``: the ``sslConfig`` of every VirtualService of an ssl
             gateway, in virtual-service order (``http_translator.go``), as written (references, no keys).
     """
@@ -88,6 +130,11 @@ class ProxyListener:
     ssl: bool
     options: Mapping[str, Any]
     source: ResourceKey
+    listener_options: Mapping[str, Any] = field(default_factory=dict)
+    tcp: ProxyTcpListener | None = None
+    matched: tuple[ProxyMatchedListener, ...] = ()
+    use_proxy_proto: bool | None = None
+    route_options: Mapping[str, Any] = field(default_factory=dict)
     ssl_configurations: tuple[Mapping[str, Any], ...] = ()
 
 

@@ -287,7 +287,33 @@ def _listener(ls: ProxyListener, translation: Translation, generations: Mapping[
     out: dict[str, Any] = {"name": ls.name, "bindAddress": ls.bind_address}
     if ls.bind_port:
         out["bindPort"] = ls.bind_port
-    out["httpListener"] = http
+    if ls.matched:
+        # proxy.proto HybridListener: matched listeners with their matcher, each HTTP or TCP.
+        matched_out = []
+        for m in ls.matched:
+            entry: dict[str, Any] = {"matcher": dict(m.matcher)} if m.matcher else {}
+            if m.kind == "http":
+                sub: dict[str, Any] = {}
+                if m.virtual_hosts:
+                    sub["virtualHosts"] = [_virtual_host(vh, profile, generations) for vh in m.virtual_hosts]
+                if m.options:
+                    sub["options"] = dict(m.options)
+                entry["httpListener"] = sub
+            elif m.kind == "tcp" and m.tcp is not None:
+                entry["tcpListener"] = {k: v for k, v in (("tcpHosts", [dict(h) for h in m.tcp.hosts]),
+                                                          ("options", dict(m.tcp.options))) if v}
+            matched_out.append(entry)
+        out["hybridListener"] = {"matchedListeners": matched_out}
+    elif ls.tcp is not None:
+        # proxy.proto TcpListener: the tcpGateway's hosts and options as the gateway copied them.
+        tcp: dict[str, Any] = {}
+        if ls.tcp.hosts:
+            tcp["tcpHosts"] = [dict(h) for h in ls.tcp.hosts]
+        if ls.tcp.options:
+            tcp["options"] = dict(ls.tcp.options)
+        out["tcpListener"] = tcp
+    else:
+        out["httpListener"] = http
     if ls.ssl_configurations:
         # The VirtualServices' sslConfig blocks as written: secret references and file paths, no keys.
         out["sslConfigurations"] = [dict(c) for c in ls.ssl_configurations]
@@ -295,6 +321,8 @@ def _listener(ls: ProxyListener, translation: Translation, generations: Mapping[
         out["useProxyProto"] = gateway.use_proxy_proto
     if gateway.options:
         out["options"] = dict(gateway.options)
+    if gateway.route_options:
+        out["routeOptions"] = dict(gateway.route_options)
     out.update(_sources((ls.source,), profile, generations))
     return out
 

@@ -52,8 +52,10 @@ def _source(sources: Sequence[Mapping[str, str]]) -> str:
 
 
 def _vhost_lines(vhost: Mapping[str, Any], envoy_rows: Sequence[RouteRow]) -> list[str]:
-    mine = [r for r in envoy_rows if r.route_configuration == route_config_name(vhost["listener"])
-            and r.virtual_host == envoy_vhost_name(vhost["name"])]
+    # A hybrid listener's matched HTTP listeners each have "<listener>-routes-<matcher hash>".
+    rc_name = route_config_name(vhost["listener"])
+    mine = [r for r in envoy_rows if r.virtual_host == envoy_vhost_name(vhost["name"])
+            and (r.route_configuration == rc_name or str(r.route_configuration or "").startswith(rc_name + "-"))]
     rows: list[list[str]] = []
     for route in vhost["routes"]:
         for _ in route["matchers"]:
@@ -66,6 +68,42 @@ def _vhost_lines(vhost: Mapping[str, Any], envoy_rows: Sequence[RouteRow]) -> li
 
 def _section(title: str, header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
     return [title, *(_table(header, rows) if rows else ["  none"]), ""]
+
+
+def cluster_settings(cluster: Mapping[str, Any]) -> str:
+    """Summarise the operator-relevant settings an Upstream's options put on its Envoy cluster.
+
+    Args:
+        cluster: One ``envoy.clusters`` entry (Envoy proto JSON).
+
+    Returns:
+        ``; ``-joined facts (health checks, outlier detection, circuit breakers, load balancing,
+        HTTP/2, connection limits), or ``""`` when the cluster has none of them.
+    """
+    facts = []
+    for hc in cluster.get("healthChecks", ()):
+        kind = next((k.removesuffix("HealthCheck") for k in ("httpHealthCheck", "tcpHealthCheck", "grpcHealthCheck")
+                     if k in hc), "custom")
+        path = hc.get("httpHealthCheck", {}).get("path", "")
+        facts.append(f"health {kind}{' ' + path if path else ''} every {hc.get('interval', '?')}")
+    od = cluster.get("outlierDetection")
+    if od is not None:
+        facts.append(f"outlier detection every {od.get('interval', '?')}"
+                     + (f", {od['consecutive5xx']} x 5xx" if "consecutive5xx" in od else ""))
+    for th in cluster.get("circuitBreakers", {}).get("thresholds", ()):
+        limits = ", ".join(f"{k.removeprefix('max')} {v}" for k, v in th.items() if k.startswith("max"))
+        facts.append(f"circuit breakers {limits}" if limits else "circuit breakers")
+    if "lbPolicy" in cluster:
+        facts.append(f"lb {cluster['lbPolicy']}")
+    if "http2ProtocolOptions" in cluster or "typedExtensionProtocolOptions" in cluster:
+        facts.append("http2")
+    if cluster.get("protocolSelection") == "USE_DOWNSTREAM_PROTOCOL":
+        facts.append("downstream protocol")
+    if "maxRequestsPerConnection" in cluster:
+        facts.append(f"max {cluster['maxRequestsPerConnection']} requests/connection")
+    if cluster.get("ignoreHealthOnHostRemoval"):
+        facts.append("ignore health on host removal")
+    return "; ".join(facts)
 
 
 def render_text(doc: Mapping[str, Any]) -> str:
@@ -84,6 +122,11 @@ def render_text(doc: Mapping[str, Any]) -> str:
         lines += [*_vhost_lines(vhost, envoy_rows), ""]
     if not doc["proxy"]["virtualHosts"]:
         lines += ["No virtual hosts.", ""]
+    tuned = [(c["name"], c.get("type", "-"), text) for c in doc["envoy"].get("clusters", ())
+             if (text := cluster_settings(c))]
+    if tuned:
+        # Only clusters whose Upstream sets options: the plain ones add nothing for an operator.
+        lines += _section("Cluster settings", ("cluster", "type", "settings"), tuned)
     reports = [(f"{r['kind']} {r['namespace']}/{r['name']}", r["state"],
                 first_message([*r["errors"], *r["warnings"]])) for r in doc["reports"]]
     lines += _section("Reports", ("resource", "state", "reason"), reports)

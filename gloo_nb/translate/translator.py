@@ -48,12 +48,14 @@ from gloo_nb.translate.envoy import (
     fake_kube_upstreams,
     fallback_cluster,
     fallback_listener,
+    kube_service_upstream_name,
 )
 from gloo_nb.translate.gateway import translate_gateways
 from gloo_nb.translate.proxy import Proxy, ProxyListener
-from gloo_nb.translate.reports import Reports, ResourceReport
+from gloo_nb.translate.reports import Reports, ResourceReport, multierror_text
 from gloo_nb.translate.routes import RouteId, route_id, route_match_json
 from gloo_nb.translate.tls import parse_ssl_config, profile_problems, unseen_secret_warning
+from gloo_nb.translate.upstream_options import apply_upstream_options, service_upstream_config
 
 GLOO_NAMESPACE = "gloo-system"
 DEFAULT_PROXY = "gateway-proxy"
@@ -277,14 +279,21 @@ class Translation:
 def _upstream_checks(upstreams: Sequence[Upstream], services: Sequence[Service], profile: Profile,
                      reports: Reports) -> None:
     for up in upstreams:
-        if up.static is not None:
-            for host in up.static.hosts:
-                if not host.addr:
-                    reports.add_error(up.key, "addr cannot be empty for host")
-                    reports.find(Finding(up.key, "error", "addr cannot be empty for host", up.key, layer="gloo"))
-                if not host.port:
-                    reports.add_error(up.key, "port cannot be empty for host")
-                    reports.find(Finding(up.key, "error", "port cannot be empty for host", up.key, layer="gloo"))
+        # clusters.go:computeCluster: the errors of initializeCluster, each upstream plugin and
+        # validateCluster, in that order (translate/upstream_options.py).
+        # The kube plugin's missing-Service error (current) is not applied yet: gloo_nb's inputs
+        # often omit Services, and Gloo would then drop every such cluster (services=None).
+        problems = apply_upstream_options(Cluster(), up, profile)
+        for e in problems.errors:
+            reports.add_error(up.key, e)
+            reports.find(Finding(up.key, "error", e, up.key, layer="gloo"))
+        for w in problems.warnings:
+            # computeClusters: a *translator.Warning is AddWarning, so the Upstream is Warning and
+            # keeps its cluster.
+            reports.add_warning(up.key, w)
+            reports.find(Finding(up.key, "warning", w, up.key, layer="gloo"))
+        for path, note in problems.notes:
+            reports.find(Finding(up.key, "warning", f"{path}: {note}", up.key, layer="gloo", field=path))
         kube = up.kube
         if kube is None or up.meta.name.startswith("kube-svc:"):
             continue
@@ -301,6 +310,21 @@ def _upstream_checks(upstreams: Sequence[Upstream], services: Sequence[Service],
             up.key, "error",
             f"upstream {up.key.dotted}: port {kube.service_port} not found for service {kube.service_name}",
             up.key, layer="gloo"))
+
+
+def _service_annotation_findings(services: Sequence[Service], profile: Profile, settings: Settings,
+                                 reports: Reports) -> None:
+    # general_annotation_converter.go (current): a gloo.solo.io/upstream_config Gloo cannot read is
+    # only logged; gloo_nb says so on the Service.
+    if profile == "1.3":
+        return
+    for svc in services:
+        for p in svc.ports[:1]:
+            probe = Upstream(meta=ObjectMeta(kube_service_upstream_name(svc.meta.namespace, svc.meta.name, p.port),
+                                             svc.meta.namespace), upstream_type="kube")
+            _, problems = service_upstream_config(probe, svc, settings.upstream_global_annotations)
+            for text in problems:
+                reports.find(Finding(svc.key, "warning", text, svc.key, layer="gloo"))
 
 
 def _upstream_tls(cluster: Cluster, upstream: Upstream, snapshot: Snapshot, profile: Profile,
@@ -346,6 +370,11 @@ def _strip_and_restore(desired: Proxy, previous: Proxy | None, reports: Reports)
             if ls.name in prev_listeners:
                 listeners.append(prev_listeners[ls.name])
             continue
+        if ls.matched:
+            # proxy_reconciler.go: each matched HTTP listener of a hybrid listener is stripped and restored
+            # like an HTTP listener, against the previous matched listener with an equal matcher.
+            listeners.append(_strip_matched(ls, prev_listeners.get(ls.name), reports))
+            continue
         vhosts = [vh for vh in ls.virtual_hosts if not reports.has_errors(vh.source)]
         prev = prev_listeners.get(ls.name)
         if prev is not None:
@@ -357,6 +386,23 @@ def _strip_and_restore(desired: Proxy, previous: Proxy | None, reports: Reports)
         listeners.append(replace(ls, virtual_hosts=tuple(vhosts)))
     listeners.sort(key=lambda ls: ls.name)
     return replace(desired, listeners=tuple(listeners))
+
+
+def _strip_matched(ls: ProxyListener, previous: ProxyListener | None, reports: Reports) -> ProxyListener:
+    changed = False
+    matched = []
+    for m in ls.matched:
+        vhosts = [vh for vh in m.virtual_hosts if not reports.has_errors(vh.source)]
+        prev = next((p for p in (previous.matched if previous else ()) if p.matcher == m.matcher), None)
+        if prev is not None:
+            kept = {vh.name for vh in vhosts}
+            vhosts += [vh for vh in prev.virtual_hosts if vh.name not in kept and reports.has_errors(vh.source)]
+        vhosts.sort(key=lambda v: v.name)
+        if [id(v) for v in vhosts] != [id(v) for v in m.virtual_hosts]:
+            m = replace(m, virtual_hosts=tuple(vhosts))
+            changed = True
+        matched.append(m)
+    return replace(ls, matched=tuple(matched)) if changed else ls
 
 
 def _merge_validation(validation: Reports, reports: Reports, demote_route_errors: bool) -> None:
@@ -415,7 +461,8 @@ class Translator:
         gateways = snapshot.gateways or helm_default_gateways()
         mine = [g for g in gateways if self.proxy_name in g.proxy_names]
         write_ns = settings.discovery_namespace or GLOO_NAMESPACE
-        upstreams = list(snapshot.upstreams) + fake_kube_upstreams(snapshot.services, profile)
+        upstreams = list(snapshot.upstreams) + fake_kube_upstreams(snapshot.services, profile,
+                                                                   settings.upstream_global_annotations)
 
         reports = Reports()
         reports.accept(vs.key for vs in snapshot.virtual_services)
@@ -426,7 +473,9 @@ class Translator:
         desired = translate_gateways(
             snapshot, mine, profile, reports, proxy_name=self.proxy_name, write_namespace=write_ns,
             translate_empty=bool(settings.translate_empty_gateways),
-            default_one_way_tls=settings.virtual_service_one_way_tls)
+            default_one_way_tls=settings.virtual_service_one_way_tls,
+            isolate_virtual_hosts=bool(settings.isolate_virtual_hosts_by_ssl_config),
+            read_all_namespaces=bool(settings.read_gateways_from_all_namespaces))
 
         if settings.isolate_virtual_hosts_by_ssl_config and any(ls.ssl_configurations for ls in desired.listeners):
             # gateway/pkg/translator (CUR): this setting turns ssl gateways into hybrid listeners, one
@@ -452,6 +501,7 @@ class Translator:
         gloo_reports = Reports()
         gloo_reports.accept(u.key for u in snapshot.upstreams)
         _upstream_checks(snapshot.upstreams, snapshot.services, profile, gloo_reports)
+        _service_annotation_findings(snapshot.services, profile, settings, reports)
         final: ProxyTranslation
         if _same_proxy(proxy, desired):
             # Nothing was stripped, restored or reordered: Gloo's translation of this Proxy is the
@@ -464,7 +514,9 @@ class Translator:
                                     warn_missing_tls_secret=warn_missing,
                                     secrets_unreadable=snapshot.secrets_unreadable).translate(proxy)
         resources = final.resources
-        clusters = {cluster_name(ResourceRef(u.meta.name, u.meta.namespace)): build_cluster(u) for u in upstreams}
+        clusters = {cluster_name(ResourceRef(u.meta.name, u.meta.namespace)):
+                    build_cluster(u, profile, default_circuit_breakers=settings.circuit_breakers)
+                    for u in upstreams}
         for u in upstreams:
             _upstream_tls(clusters[cluster_name(ResourceRef(u.meta.name, u.meta.namespace))], u, snapshot,
                           profile, warn_missing, gloo_reports)
@@ -479,12 +531,21 @@ class Translator:
         for rep in gloo_reports:
             # in-memory kube-svc: upstreams have no status to write (their problems are findings on the Service)
             if rep.key.kind == "Upstream" and not rep.key.name.startswith("kube-svc:"):
+                if profile != "1.3" and rep.errors:
+                    # upstream_removing_sanitizer.go (current): an errored Upstream's cluster is
+                    # removed and its report becomes one warning, the multierror text; reports are
+                    # merged after sanitizing (envoy_translator_syncer.go:syncEnvoy). v1.3.20 merged
+                    # them before sanitizing, so 1.3 keeps the errors (Rejected).
+                    reports.add_warning(rep.key, multierror_text(rep.errors))
+                    continue
                 for e in rep.errors:
                     reports.add_error(rep.key, e)
                 for w in rep.warnings:
                     reports.add_warning(rep.key, w)
         for f in gloo_reports.findings:
             if f.resource.kind == "Upstream":
+                if profile != "1.3" and f.severity == "error" and f.message in gloo_reports.get(f.resource).errors:
+                    f = replace(f, severity="warning")
                 reports.find(f)
 
         proxy_key = ResourceKey("Proxy", write_ns, self.proxy_name)
@@ -575,6 +636,8 @@ def _same_proxy(a: Proxy, b: Proxy) -> bool:
         return False
     for la, lb in zip(a.listeners, b.listeners, strict=True):
         if (la.name, la.bind_address, la.bind_port, la.ssl) != (lb.name, lb.bind_address, lb.bind_port, lb.ssl):
+            return False
+        if la.tcp is not lb.tcp or la.matched is not lb.matched:
             return False
         if len(la.virtual_hosts) != len(lb.virtual_hosts) or any(
                 x is not y for x, y in zip(la.virtual_hosts, lb.virtual_hosts, strict=True)):

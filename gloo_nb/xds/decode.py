@@ -129,6 +129,11 @@ class ClusterRow:
         subset_keys: Subset selector keys (``lb_subset_config``), e.g. ``(("version",),)``.
         inline_endpoints: Number of endpoints in an inline ``load_assignment``.
         connect_timeout: Connect timeout in seconds.
+        lb_policy: Load-balancing policy name (``ROUND_ROBIN`` when unset).
+        health_checks: Active health checks, one ``http <path>``/``tcp``/``grpc``/``custom`` each.
+        outlier_detection: Whether outlier detection (passive health checking) is on.
+        http2: Whether the cluster speaks HTTP/2 to its hosts (``http2_protocol_options`` or the
+            ``HttpProtocolOptions`` extension).
     """
 
     source: str
@@ -138,6 +143,10 @@ class ClusterRow:
     subset_keys: tuple[tuple[str, ...], ...]
     inline_endpoints: int
     connect_timeout: float
+    lb_policy: str = "ROUND_ROBIN"
+    health_checks: tuple[str, ...] = ()
+    outlier_detection: bool = False
+    http2: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -274,8 +283,34 @@ def cluster_rows(clusters: Iterable[cluster_pb2.Cluster], source: str) -> list[C
             subset_keys=tuple(tuple(s.keys) for s in c.lb_subset_config.subset_selectors),
             inline_endpoints=sum(len(le.lb_endpoints) for le in c.load_assignment.endpoints),
             connect_timeout=c.connect_timeout.seconds + c.connect_timeout.nanos / 1e9,
+            lb_policy=cluster_pb2.Cluster.LbPolicy.Name(c.lb_policy),
+            health_checks=tuple(_health_check_label(hc) for hc in c.health_checks),
+            outlier_detection=c.HasField("outlier_detection"),
+            http2=c.HasField("http2_protocol_options") or _http2_extension(c),
         ))
     return rows
+
+
+def _health_check_label(hc: Any) -> str:
+    kind = (hc.WhichOneof("health_checker") or "custom_health_check").removesuffix("_health_check")
+    return f"http {hc.http_health_check.path}" if kind == "http" else kind
+
+
+_HTTP_OPTIONS_KEY = "envoy.extensions.upstreams.http.v3.HttpProtocolOptions"
+
+
+def _http2_extension(c: cluster_pb2.Cluster) -> bool:
+    if _HTTP_OPTIONS_KEY not in c.typed_extension_protocol_options:
+        return False
+    from envoy.extensions.upstreams.http.v3 import http_protocol_options_pb2
+
+    opts = http_protocol_options_pb2.HttpProtocolOptions()
+    if not c.typed_extension_protocol_options[_HTTP_OPTIONS_KEY].Unpack(opts):
+        return False
+    kind = opts.WhichOneof("upstream_protocol_options")
+    if kind == "explicit_http_config":
+        return opts.explicit_http_config.WhichOneof("protocol_config") == "http2_protocol_options"
+    return kind in ("use_downstream_protocol_config", "auto_config")
 
 
 def endpoint_rows(assignments: Iterable[endpoint_pb2.ClusterLoadAssignment], source: str) -> list[EndpointRow]:

@@ -97,6 +97,8 @@ _MODULES = (
     "envoy.extensions.filters.http.tap.v3.tap_pb2",
     # Clusters and upstreams.
     "envoy.extensions.upstreams.http.v3.http_protocol_options_pb2",
+    # Upstream http1ProtocolOptions.preserveCaseHeaderKeyFormat (Gloo's httpprotocolhelpers.ConvertHttp1).
+    "envoy.extensions.http.header_formatters.preserve_case.v3.preserve_case_pb2",
     "envoy.extensions.clusters.aggregate.v3.cluster_pb2",
     "envoy.extensions.clusters.dynamic_forward_proxy.v3.cluster_pb2",
     "envoy.extensions.compression.gzip.compressor.v3.gzip_pb2",
@@ -106,6 +108,9 @@ _MODULES = (
     "envoy.extensions.access_loggers.grpc.v3.als_pb2",
     "envoy.extensions.access_loggers.stream.v3.stream_pb2",
     "envoy.config.trace.v3.zipkin_pb2",
+    # Formatters Gloo adds to file access log formats (als/converter.go getFormatterExtensions).
+    "envoy.extensions.formatter.req_without_query.v3.req_without_query_pb2",
+    "envoy.extensions.formatter.metadata.v3.metadata_pb2",
     "envoy.config.trace.v3.opentelemetry_pb2",
     # Request ids, resource monitors, matching, regex engines.
     "envoy.extensions.request_id.uuid.v3.uuid_pb2",

@@ -380,7 +380,7 @@ def test_option_blocks_are_opaque() -> None:
           "spec": {"static": {"hosts": [{"addr": "example.com", "port": "443", "healthCheckConfig": {"x": 1}}],
                               "useTls": {"value": True}},
                    "sslConfig": {"secretRef": {"name": "tls", "namespace": "gloo-system", "extra": 1}, "sni": "e"},
-                   "circuitBreakers": {"whatever": True}, "useHttp2": True}}
+                   "circuitBreakers": {"maxConnections": 1}, "useHttp2": True}}
     parsed = parse_object(us)
     assert parsed.findings == ()
     upstream = parsed.resource
@@ -389,6 +389,21 @@ def test_option_blocks_are_opaque() -> None:
     assert upstream.static.hosts[0].port == 443 and upstream.static.use_tls is True
     assert upstream.ssl_secret_ref == ResourceRef("tls", "gloo-system")
     assert upstream.use_http2 is True
+
+
+def test_upstream_option_blocks_have_their_field_names_checked() -> None:
+    us = {"apiVersion": "gloo.solo.io/v1", "kind": "Upstream", "metadata": {"name": "s", "namespace": "gloo-system"},
+          "spec": {"static": {"hosts": [{"addr": "1.2.3.4", "port": 80}]}, "circuitBreakers": {"whatever": True},
+                   "healthChecks": [{"timeout": "1s", "intervl": "1s"}], "protocolSelection": "USE_DOWNSTREAM_PROTOCOL",
+                   "initialStreamWindowSize": {"value": 65535}, "ignoreHealthOnHostRemoval": True}}
+    parsed = parse_object(us)
+    assert [f.field for f in parsed.findings] == ["spec.circuitBreakers.whatever", "spec.healthChecks[0].intervl"]
+    upstream = parsed.resource
+    assert isinstance(upstream, Upstream)
+    assert upstream.options.protocol_selection == "USE_DOWNSTREAM_PROTOCOL"
+    assert upstream.options.initial_stream_window_size == 65535
+    assert upstream.options.ignore_health_on_host_removal is True
+    assert upstream.options.health_checks == ({"timeout": "1s", "intervl": "1s"},)
 
 
 def test_wrappers_enums_and_proto_names() -> None:

@@ -574,3 +574,83 @@ def _route_feature_kinds(route_configurations: Sequence[route_pb2.RouteConfigura
                     if r.route.host_rewrite_literal:
                         kinds.add("host_rewrite")
     return kinds
+
+
+# --- upstream options other than TLS (translate/upstream_options.py) ---------------------------
+
+_OPTION_UPSTREAMS: dict[str, dict[str, object]] = {
+    "health-http": {"healthChecks": [{"timeout": "1s", "interval": "2s", "healthyThreshold": 1,
+                                      "unhealthyThreshold": 2, "reuseConnection": True,
+                                      "httpHealthCheck": {"path": "/healthz", "host": "example",
+                                                          "method": "GET", "useHttp2": True,
+                                                          "serviceName": "svc",
+                                                          "expectedStatuses": [{"start": 200, "end": 300}],
+                                                          "requestHeadersToAdd": [{"header": {"key": "x-hc",
+                                                                                              "value": "1"}}]}}]},
+    "health-tcp": {"healthChecks": [
+        {"timeout": "1s", "interval": "2s", "healthyThreshold": 1, "unhealthyThreshold": 1,
+         "tcpHealthCheck": {"send": {"text": "0102"}, "receive": [{"text": "03"}]}}]},
+    "health-grpc": {"useHttp2": True, "healthChecks": [
+        {"timeout": "1s", "interval": "2s", "healthyThreshold": 1, "unhealthyThreshold": 1,
+         "grpcHealthCheck": {"serviceName": "grpc.health", "authority": "a"}}]},
+    "outlier-breakers": {"outlierDetection": {"interval": "10s", "consecutive5xx": 3, "baseEjectionTime": "30s",
+                                              "maxEjectionPercent": 50, "successRateStdevFactor": 1900},
+                         "circuitBreakers": {"maxConnections": 10, "maxPendingRequests": 5, "maxRequests": 20,
+                                             "maxRetries": 2}},
+    "lb-ring": {"loadBalancerConfig": {"healthyPanicThreshold": 40, "updateMergeWindow": "2s",
+                                       "ringHash": {"ringHashConfig": {"minimumRingSize": 1024,
+                                                                       "maximumRingSize": 4096}},
+                                       "closeConnectionsOnHostSetChange": True,
+                                       "localityWeightedLbConfig": {}}},
+    "lb-least": {"loadBalancerConfig": {"leastRequest": {"choiceCount": 3}}, "ignoreHealthOnHostRemoval": True},
+    "conn": {"connectionConfig": {"maxRequestsPerConnection": 7, "connectTimeout": "2s",
+                                  "tcpKeepalive": {"keepaliveProbes": 3, "keepaliveTime": "60s",
+                                                   "keepaliveInterval": "1.2s"},
+                                  "perConnectionBufferLimitBytes": 4096,
+                                  "commonHttpProtocolOptions": {"idleTimeout": "30s", "maxHeadersCount": 50,
+                                                                "maxStreamDuration": "60s",
+                                                                "headersWithUnderscoresAction": "DROP_HEADER"},
+                                  "http1ProtocolOptions": {"enableTrailers": True,
+                                                           "properCaseHeaderKeyFormat": True}}},
+    "h2": {"useHttp2": True, "maxConcurrentStreams": 100, "initialStreamWindowSize": 268435457,
+           "initialConnectionWindowSize": 65535, "overrideStreamErrorOnInvalidHttpMessage": True},
+    "preconnect": {"preconnectPolicy": {"perUpstreamPreconnectRatio": 1.5, "predictivePreconnectRatio": 2}},
+    "dns": {"static": {"hosts": [{"addr": "localhost", "port": 8080}, {"addr": "example.com", "port": 80}]},
+            "dnsRefreshRate": "5s", "respectDnsTtl": True,
+            "healthChecks": [{"timeout": "1s", "interval": "2s", "healthyThreshold": 1, "unhealthyThreshold": 1,
+                              "httpHealthCheck": {"path": "/", "host": "hc.example"}}]},
+    "h2-downstream": {"useHttp2": True, "protocolSelection": "USE_DOWNSTREAM_PROTOCOL",
+                      "connectionConfig": {"http1ProtocolOptions": {"preserveCaseHeaderKeyFormat": True}}},
+}
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+@pytest.mark.parametrize("case", sorted(_OPTION_UPSTREAMS))
+def test_upstream_option_clusters_are_accepted_by_envoy(profile, case, tmp_path):
+    """Every cluster shape translate/upstream_options.py writes passes `envoy --mode validate`."""
+    doc = {"apiVersion": "gloo.solo.io/v1", "kind": "Upstream", "metadata": {"name": case, "namespace": "gloo-system"},
+           "spec": {"static": {"hosts": [{"addr": "127.0.0.1", "port": 8080}]}, **_OPTION_UPSTREAMS[case]}}
+    parsed = parse_object(doc)
+    assert parsed.findings == ()
+    t = translate([parsed.resource], profile)
+    assert t.report("Upstream", "gloo-system", case).state == "Accepted"
+    (cluster,) = [c for c in t.envoy.clusters if c.name == f"{case}_gloo-system"]
+    assert cluster.ListFields()  # the options reached the cluster
+    assert_envoy_accepts(t.envoy, tmp_path)
+
+
+@pytest.mark.parametrize(("spec", "message"), [
+    ({"loadBalancerConfig": {"ringHash": {}, "useHostnameForHashing": True}},
+     "Cannot use hostname for consistent hashing loadbalancing for cluster of type: 'envoy.cluster.static'"),
+    ({"healthChecks": [{"timeout": "1s", "interval": "2s", "healthyThreshold": 1, "unhealthyThreshold": 1,
+                        "tcpHealthCheck": {}}] * 2},
+     "all health checks must have a name when multiple health checks are configured"),
+])
+def test_gloo_cluster_shapes_envoy_1_40_refuses(spec, message, tmp_path):
+    """Gloo writes these as it does (loadbalancer plugin; ToEnvoyHealthCheck sets no names) and
+    gloo_nb mirrors it; today's Envoy refuses them, so a real Gloo would see this CDS NACKed."""
+    doc = {"apiVersion": "gloo.solo.io/v1", "kind": "Upstream", "metadata": {"name": "u", "namespace": "gloo-system"},
+           "spec": {"static": {"hosts": [{"addr": "127.0.0.1", "port": 8080}]}, **spec}}
+    t = translate([parse_object(doc).resource], "current")
+    assert t.report("Upstream", "gloo-system", "u").state == "Accepted"
+    assert_envoy_rejects(t.envoy, tmp_path, message)

@@ -112,9 +112,13 @@ def test_invalid_path_is_an_error_current():
 
 
 def test_static_upstream_host_errors_go_on_the_upstream():
-    t = translate([static_upstream("s", hosts=(("", 0),))], "current")
-    assert messages(t, "Upstream", GS, "s").errors == ["addr cannot be empty for host",
-                                                       "port cannot be empty for host"]
+    """plugins/static/plugin.go stops at the first bad host (addr before port); validateCluster
+    then finds the STATIC cluster without endpoints. 1.3 keeps the errors on the Upstream."""
+    t = translate([static_upstream("s", hosts=(("", 0),))], "1.3")
+    assert messages(t, "Upstream", GS, "s").errors == [
+        "addr cannot be empty for host",
+        "cluster was configured improperly by one or more plugins: cluster type STATIC specified but "
+        "LoadAssignment was empty"]
 
 
 def test_kube_service_port_mismatch_is_found_in_current_only():

@@ -71,12 +71,17 @@ def test_warning_echo_typo_twice(steps, profile):
 
 
 def test_rejected_upstream():
-    t13 = translate([static_upstream("s", hosts=(("", 0),))], "1.3")
-    reason = "2 errors occurred:\n\t* addr cannot be empty for host\n\t* port cannot be empty for host\n\n"
+    """1.3 merged the reports before the UpstreamRemovingSanitizer ran (v1.3.20 syncEnvoy), so the
+    Upstream is Rejected; current merges after it, and the sanitizer turned the errors into one
+    warning (upstream_removing_sanitizer_test.go: "removes upstreams whose reports have an error,
+    and changes the error to a warning")."""
+    t13 = translate([static_upstream("s", hosts=(("1.2.3.4", 0),))], "1.3")
+    reason = ("2 errors occurred:\n\t* port cannot be empty for host\n\t* cluster was configured improperly by "
+              "one or more plugins: cluster type STATIC specified but LoadAssignment was empty\n\n")
     assert statuses(t13, "Upstream", GS, "s") == {"state": 2, "reason": reason, "reported_by": "gloo"}
-    cur = translate([static_upstream("s", hosts=(("", 0),))], "current")
+    cur = translate([static_upstream("s", hosts=(("1.2.3.4", 0),))], "current")
     assert statuses(cur, "Upstream", GS, "s") == {
-        "statuses": {GS: {"state": "Rejected", "reason": reason, "reportedBy": "gloo"}}}
+        "statuses": {GS: {"state": "Warning", "reason": "warning: \n  " + reason, "reportedBy": "gloo"}}}
 
 
 @pytest.mark.parametrize("profile", ["1.3", "current"])

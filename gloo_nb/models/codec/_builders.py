@@ -16,7 +16,15 @@ from typing import Any
 
 from gloo_nb.models.certs import certificate_info
 from gloo_nb.models.codec._fields import (
+    CIDR_RANGE,
+    CIRCUIT_BREAKERS,
+    COMMON_HTTP_PROTOCOL_OPTIONS,
+    CONNECTION_CONFIG,
+    CUSTOM_HEALTH_CHECK,
     DELEGATE,
+    DELEGATED_HTTP_GATEWAY,
+    DELEGATED_SELECTION,
+    DELEGATED_TCP_GATEWAY,
     DELEGATION_TYPES,
     DESTINATION,
     DESTINATION_TYPES,
@@ -28,17 +36,29 @@ from gloo_nb.models.codec._fields import (
     ENDPOINTS_TOP,
     EXPRESSION,
     FALLBACK_POLICIES,
+    GATEWAY_MATCHER,
     GATEWAY_OPTIONS,
     GATEWAY_SPEC,
     GATEWAY_TYPES,
     GLOO_OPTIONS,
+    GRPC_HEALTH_CHECK,
     HEADER,
+    HEALTH_CHECK,
+    HEALTH_CHECKERS,
+    HTTP1_PROTOCOL_OPTIONS,
     HTTP_GATEWAY,
+    HTTP_HEALTH_CHECK,
+    HYBRID_GATEWAY,
     INT64_MAX,
     INT64_MIN,
     INVALID_CONFIG_POLICY,
     KUBE_DESTINATION,
     KUBE_UPSTREAM,
+    LOAD_BALANCER_CONFIG,
+    MATCHABLE_HTTP_GATEWAY_SPEC,
+    MATCHABLE_TCP_GATEWAY_SPEC,
+    MATCHED_GATEWAY,
+    MATCHED_GATEWAY_TYPES,
     MATCHER,
     META,
     MULTI,
@@ -46,8 +66,11 @@ from gloo_nb.models.codec._fields import (
     OBJECT_REFERENCE,
     OPERATORS,
     OPTIONS_REFS,
+    OUTLIER_DETECTION,
     PATH_REWRITES,
     PATH_SPECIFIERS,
+    PRECONNECT_POLICY,
+    PROTOCOL_SELECTIONS,
     QUERY,
     REDIRECT,
     REDIRECT_CODES,
@@ -66,7 +89,15 @@ from gloo_nb.models.codec._fields import (
     SUBSET,
     SUBSET_SELECTOR,
     SUBSET_SPEC,
+    TCP_ACTIONS,
+    TCP_GATEWAY,
+    TCP_HEALTH_CHECK,
+    TCP_HOST,
+    TCP_KEEPALIVE,
+    TCP_LISTENER_OPTIONS,
     TOP,
+    UNMODELLED_UPSTREAM_FIELDS,
+    UPSTREAM_OPTIONS,
     UPSTREAM_SPEC,
     UPSTREAM_TYPES,
     VALIDATION,
@@ -101,6 +132,8 @@ from gloo_nb.models.resources import (
     KubeServiceDestination,
     KubeUpstreamSpec,
     Location,
+    MatchableHttpGateway,
+    MatchableTcpGateway,
     Matcher,
     ObjectMeta,
     Pod,
@@ -124,6 +157,7 @@ from gloo_nb.models.resources import (
     SubsetSpec,
     TlsSecret,
     Upstream,
+    UpstreamOptions,
     ValidationSettings,
     VirtualHost,
     VirtualService,
@@ -388,6 +422,133 @@ def _route_table(r: Reader, spec: Any, meta: ObjectMeta, status: Mapping[str, An
                       weight=r.int32(s.get("weight"), "spec", "weight"), status=status)
 
 
+def _http_gateway(r: Reader, value: Any, where: str) -> HttpGateway:
+    h = r.obj(value, where, HTTP_GATEWAY)
+    exprs = r.opt_obj(h.get("virtualServiceExpressions"), join_path(where, "virtualServiceExpressions"),
+                      VS_EXPRESSIONS)
+    return HttpGateway(
+        virtual_services=_refs(r, h.get("virtualServices"), where, "virtualServices"),
+        virtual_service_selector=r.string_map(h.get("virtualServiceSelector"), where,
+                                              "virtualServiceSelector"),
+        virtual_service_expressions=None if exprs is None else _expressions(
+            r, exprs.get("expressions"), join_path(where, "virtualServiceExpressions"), "expressions"),
+        virtual_service_namespaces=r.strings(h.get("virtualServiceNamespaces"), where,
+                                             "virtualServiceNamespaces"),
+        options=r.raw_or_empty(h.get("options"), where, "options"),
+    )
+
+
+def _tcp_gateway(r: Reader, value: Any, where: str) -> Mapping[str, Any]:
+    # Kept as protobuf JSON for the translator, but checked field by field (unknown fields are findings,
+    # snake_case keys become lowerCamel, two members of a oneof fail) as every other Gloo message.
+    t = dict(r.obj(value, where, TCP_GATEWAY))
+    hosts = []
+    for i, h in enumerate(r.seq(t.get("tcpHosts"), where, "tcpHosts")):
+        hp = f"{join_path(where, 'tcpHosts')}[{i}]"
+        host = dict(r.obj(h, hp, TCP_HOST))
+        r.string(host.get("name"), hp, "name")
+        r.raw(host.get("sslConfig"), hp, "sslConfig")
+        if host.get("destination") is not None:
+            dp = join_path(hp, "destination")
+            action = dict(r.obj(host["destination"], dp, TCP_ACTIONS.members))
+            kind = r.oneof(action, dp, TCP_ACTIONS)
+            if kind == "single":
+                action["single"] = r.obj(action["single"], join_path(dp, "single"), DESTINATION)
+            elif kind == "multi":
+                mp = join_path(dp, "multi")
+                multi = r.obj(action["multi"], mp, MULTI)
+                weighted = []
+                for j, wd in enumerate(r.seq(multi.get("destinations"), mp, "destinations")):
+                    wp = f"{join_path(mp, 'destinations')}[{j}]"
+                    w = dict(r.obj(wd, wp, WEIGHTED))
+                    w["destination"] = r.obj(w.get("destination"), join_path(wp, "destination"), DESTINATION)
+                    r.uint32(w.get("weight"), wp, "weight")
+                    weighted.append(w)
+                action["multi"] = {"destinations": weighted}
+            elif kind == "upstreamGroup":
+                _ref(r, action["upstreamGroup"], join_path(dp, "upstreamGroup"))
+            host["destination"] = action
+        hosts.append(host)
+    if "tcpHosts" in t:
+        t["tcpHosts"] = hosts
+    if t.get("options") is not None:
+        t["options"] = r.obj(t["options"], join_path(where, "options"), TCP_LISTENER_OPTIONS)
+    return t
+
+
+def _gateway_matcher(r: Reader, value: Any, where: str) -> Mapping[str, Any]:
+    m = dict(r.obj(value, where, GATEWAY_MATCHER))
+    ranges = []
+    for i, c in enumerate(r.seq(m.get("sourcePrefixRanges"), where, "sourcePrefixRanges")):
+        cp = f"{join_path(where, 'sourcePrefixRanges')}[{i}]"
+        cidr = r.obj(c, cp, CIDR_RANGE)
+        r.string(cidr.get("addressPrefix"), cp, "addressPrefix")
+        r.uint32(cidr.get("prefixLen"), cp, "prefixLen")
+        ranges.append(cidr)
+    if "sourcePrefixRanges" in m:
+        m["sourcePrefixRanges"] = ranges
+    r.strings(m.get("passthroughCipherSuites"), where, "passthroughCipherSuites")
+    r.raw(m.get("sslConfig"), where, "sslConfig")
+    return m
+
+
+def _delegation(r: Reader, value: Any, where: str, known: frozenset[str]) -> Mapping[str, Any]:
+    d = r.obj(value, where, known)
+    kind = r.oneof(d, where, DELEGATED_SELECTION)
+    if kind == "ref":
+        _ref(r, d["ref"], join_path(where, "ref"))
+    elif kind == "selector":
+        sp = join_path(where, "selector")
+        sel = r.obj(d["selector"], sp, SELECTOR)
+        r.strings(sel.get("namespaces"), sp, "namespaces")
+        r.string_map(sel.get("labels"), sp, "labels")
+        _expressions(r, sel.get("expressions"), sp, "expressions")
+    return d
+
+
+def _hybrid_gateway(r: Reader, value: Any, where: str) -> Mapping[str, Any]:
+    hybrid = dict(r.obj(value, where, HYBRID_GATEWAY))
+    matched = []
+    for i, mg in enumerate(r.seq(hybrid.get("matchedGateways"), where, "matchedGateways")):
+        mp = f"{join_path(where, 'matchedGateways')}[{i}]"
+        m = dict(r.obj(mg, mp, MATCHED_GATEWAY))
+        r.oneof(m, mp, MATCHED_GATEWAY_TYPES)
+        if m.get("matcher") is not None:
+            m["matcher"] = _gateway_matcher(r, m["matcher"], join_path(mp, "matcher"))
+        if m.get("tcpGateway") is not None:
+            m["tcpGateway"] = _tcp_gateway(r, m["tcpGateway"], join_path(mp, "tcpGateway"))
+        # An inline httpGateway is read by the translator through this codec (as a MatchableHttpGateway).
+        r.raw(m.get("httpGateway"), mp, "httpGateway")
+        matched.append(m)
+    if "matchedGateways" in hybrid:
+        hybrid["matchedGateways"] = matched
+    if hybrid.get("delegatedHttpGateways") is not None:
+        hybrid["delegatedHttpGateways"] = _delegation(
+            r, hybrid["delegatedHttpGateways"], join_path(where, "delegatedHttpGateways"), DELEGATED_HTTP_GATEWAY)
+    if hybrid.get("delegatedTcpGateways") is not None:
+        hybrid["delegatedTcpGateways"] = _delegation(
+            r, hybrid["delegatedTcpGateways"], join_path(where, "delegatedTcpGateways"), DELEGATED_TCP_GATEWAY)
+    return hybrid
+
+
+def _matchable_http_gateway(r: Reader, spec: Any, meta: ObjectMeta, status: Mapping[str, Any] | None) -> Resource:
+    s = r.opt_obj(spec, "spec", MATCHABLE_HTTP_GATEWAY_SPEC)
+    if s is None:
+        return MatchableHttpGateway(meta=meta, status=status)
+    http = None if s.get("httpGateway") is None else _http_gateway(r, s["httpGateway"], "spec.httpGateway")
+    matcher = {} if s.get("matcher") is None else _gateway_matcher(r, s["matcher"], "spec.matcher")
+    return MatchableHttpGateway(meta=meta, matcher=matcher, http_gateway=http, status=status)
+
+
+def _matchable_tcp_gateway(r: Reader, spec: Any, meta: ObjectMeta, status: Mapping[str, Any] | None) -> Resource:
+    s = r.opt_obj(spec, "spec", MATCHABLE_TCP_GATEWAY_SPEC)
+    if s is None:
+        return MatchableTcpGateway(meta=meta, status=status)
+    matcher = {} if s.get("matcher") is None else _gateway_matcher(r, s["matcher"], "spec.matcher")
+    tcp = {} if s.get("tcpGateway") is None else _tcp_gateway(r, s["tcpGateway"], "spec.tcpGateway")
+    return MatchableTcpGateway(meta=meta, matcher=matcher, tcp_gateway=tcp, status=status)
+
+
 def _gateway(r: Reader, spec: Any, meta: ObjectMeta, status: Mapping[str, Any] | None) -> Resource:
     s = r.opt_obj(spec, "spec", GATEWAY_SPEC)
     if s is None:
@@ -404,24 +565,14 @@ def _gateway(r: Reader, spec: Any, meta: ObjectMeta, status: Mapping[str, Any] |
         given["proxy_names"] = r.strings(s["proxyNames"], "spec", "proxyNames")
     http = None
     if s.get("httpGateway") is not None:
-        where = "spec.httpGateway"
-        h = r.obj(s["httpGateway"], where, HTTP_GATEWAY)
-        exprs = r.opt_obj(h.get("virtualServiceExpressions"), join_path(where, "virtualServiceExpressions"),
-                          VS_EXPRESSIONS)
-        http = HttpGateway(
-            virtual_services=_refs(r, h.get("virtualServices"), where, "virtualServices"),
-            virtual_service_selector=r.string_map(h.get("virtualServiceSelector"), where,
-                                                  "virtualServiceSelector"),
-            virtual_service_expressions=() if exprs is None else _expressions(
-                r, exprs.get("expressions"), join_path(where, "virtualServiceExpressions"), "expressions"),
-            virtual_service_namespaces=r.strings(h.get("virtualServiceNamespaces"), where,
-                                                 "virtualServiceNamespaces"),
-            options=r.raw_or_empty(h.get("options"), where, "options"),
-        )
+        http = _http_gateway(r, s["httpGateway"], "spec.httpGateway")
     return Gateway(meta=meta, options=r.raw_or_empty(s.get("options"), "spec", "options"), http_gateway=http,
-                   tcp_gateway=r.raw(s.get("tcpGateway"), "spec", "tcpGateway"),
-                   hybrid_gateway=r.raw(s.get("hybridGateway"), "spec", "hybridGateway"),
+                   tcp_gateway=None if s.get("tcpGateway") is None else _tcp_gateway(
+                       r, s["tcpGateway"], "spec.tcpGateway"),
+                   hybrid_gateway=None if s.get("hybridGateway") is None else _hybrid_gateway(
+                       r, s["hybridGateway"], "spec.hybridGateway"),
                    use_proxy_proto=r.opt_bool(s.get("useProxyProto"), "spec", "useProxyProto"),
+                   route_options=r.raw_or_empty(s.get("routeOptions"), "spec", "routeOptions"),
                    status=status, **given)
 
 
@@ -472,6 +623,71 @@ def _static_upstream(r: Reader, value: Any, path: str) -> StaticUpstreamSpec:
                               auto_sni_rewrite=r.opt_bool(m.get("autoSniRewrite"), path, "autoSniRewrite"))
 
 
+def _health_check(r: Reader, value: Any, path: str) -> Mapping[str, Any]:
+    hc = r.obj(value, path, HEALTH_CHECK)
+    r.oneof(hc, path, HEALTH_CHECKERS)
+    for name, known in (("httpHealthCheck", HTTP_HEALTH_CHECK), ("tcpHealthCheck", TCP_HEALTH_CHECK),
+                        ("grpcHealthCheck", GRPC_HEALTH_CHECK), ("customHealthCheck", CUSTOM_HEALTH_CHECK)):
+        r.opt_obj(hc.get(name), join_path(path, name), known)
+    return hc
+
+
+def _upstream_options(r: Reader, s: Mapping[str, Any]) -> UpstreamOptions:
+    # Field names are checked here; values are converted (and bad ones reported on the Upstream,
+    # as Gloo does) by translate/upstream_options.py.
+    circuit = r.opt_obj(s.get("circuitBreakers"), "spec.circuitBreakers", CIRCUIT_BREAKERS)
+    conn = r.opt_obj(s.get("connectionConfig"), "spec.connectionConfig", CONNECTION_CONFIG)
+    if conn is not None:
+        r.opt_obj(conn.get("tcpKeepalive"), "spec.connectionConfig.tcpKeepalive", TCP_KEEPALIVE)
+        r.opt_obj(conn.get("commonHttpProtocolOptions"), "spec.connectionConfig.commonHttpProtocolOptions",
+                  COMMON_HTTP_PROTOCOL_OPTIONS)
+        r.opt_obj(conn.get("http1ProtocolOptions"), "spec.connectionConfig.http1ProtocolOptions",
+                  HTTP1_PROTOCOL_OPTIONS)
+    lb = r.opt_obj(s.get("loadBalancerConfig"), "spec.loadBalancerConfig", LOAD_BALANCER_CONFIG)
+    checks = tuple(_health_check(r, v, f"spec.healthChecks[{i}]")
+                   for i, v in enumerate(r.seq(s.get("healthChecks"), "spec", "healthChecks")))
+    outlier = r.opt_obj(s.get("outlierDetection"), "spec.outlierDetection", OUTLIER_DETECTION)
+    return UpstreamOptions(
+        protocol_selection=r.enum(s.get("protocolSelection"), "spec", "protocolSelection", PROTOCOL_SELECTIONS),
+        initial_stream_window_size=r.uint32(s.get("initialStreamWindowSize"), "spec", "initialStreamWindowSize"),
+        initial_connection_window_size=r.uint32(s.get("initialConnectionWindowSize"), "spec",
+                                                "initialConnectionWindowSize"),
+        max_concurrent_streams=r.uint32(s.get("maxConcurrentStreams"), "spec", "maxConcurrentStreams"),
+        override_stream_error_on_invalid_http_message=r.opt_bool(
+            s.get("overrideStreamErrorOnInvalidHttpMessage"), "spec", "overrideStreamErrorOnInvalidHttpMessage"),
+        ignore_health_on_host_removal=r.opt_bool(s.get("ignoreHealthOnHostRemoval"), "spec",
+                                                 "ignoreHealthOnHostRemoval"),
+        circuit_breakers=circuit, connection_config=conn, load_balancer_config=lb, health_checks=checks,
+        outlier_detection=outlier, failover=r.raw(s.get("failover"), "spec", "failover"),
+        dns_refresh_rate=s.get("dnsRefreshRate"),
+        respect_dns_ttl=r.opt_bool(s.get("respectDnsTtl"), "spec", "respectDnsTtl"),
+        preconnect_policy=r.opt_obj(s.get("preconnectPolicy"), "spec.preconnectPolicy", PRECONNECT_POLICY),
+        unmodelled=(*(k for k in UNMODELLED_UPSTREAM_FIELDS if s.get(k) is not None), *_static_host_extras(s)),
+        service_spec=_service_spec(s))
+
+
+def _service_spec(s: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    # kube.serviceSpec / static.serviceSpec (options/service_spec.proto), read raw by the type builders.
+    for kind in ("kube", "static"):
+        block = s.get(kind)
+        spec = block.get("serviceSpec") if isinstance(block, Mapping) else None
+        if isinstance(spec, Mapping):
+            return spec
+    return None
+
+
+def _static_host_extras(s: Mapping[str, Any]) -> list[str]:
+    # static.hosts[].healthCheckConfig / metadata become endpoint metadata (Gloo's advanced_http
+    # health checker, user filter metadata) that gloo_nb does not write.
+    static = s.get("static")
+    hosts = static.get("hosts") if isinstance(static, Mapping) else None
+    out = []
+    for i, h in enumerate(hosts if isinstance(hosts, list) else ()):
+        if isinstance(h, Mapping):
+            out += [f"static.hosts[{i}].{k}" for k in ("healthCheckConfig", "metadata") if h.get(k) is not None]
+    return out
+
+
 def _upstream(r: Reader, spec: Any, meta: ObjectMeta, status: Mapping[str, Any] | None) -> Resource:
     s = r.opt_obj(spec, "spec", UPSTREAM_SPEC)
     if s is None:
@@ -490,7 +706,7 @@ def _upstream(r: Reader, spec: Any, meta: ObjectMeta, status: Mapping[str, Any] 
                     ssl_secret_ref=None if secret is None else _ref(r, secret, "spec.sslConfig.secretRef",
                                                                     check=False),
                     ssl_config=ssl, use_http2=r.opt_bool(s.get("useHttp2"), "spec", "useHttp2"),
-                    status=status)
+                    status=status, options=_upstream_options(r, s))
 
 
 def _settings(r: Reader, spec: Any, meta: ObjectMeta, status: Mapping[str, Any] | None) -> Resource:
@@ -536,6 +752,10 @@ def _settings(r: Reader, spec: Any, meta: ObjectMeta, status: Mapping[str, Any] 
         virtual_service_one_way_tls=_vs_one_way_tls(r, gateway.get("virtualServiceOptions")),
         watch_namespaces=r.strings(s.get("watchNamespaces"), "spec", "watchNamespaces"),
         status=status,
+        circuit_breakers=r.opt_obj(gloo.get("circuitBreakers"), "spec.gloo.circuitBreakers", CIRCUIT_BREAKERS),
+        upstream_global_annotations=r.string_map(
+            (r.opt_obj(s.get("upstreamOptions"), "spec.upstreamOptions", UPSTREAM_OPTIONS) or {}).get(
+                "globalAnnotations"), "spec.upstreamOptions", "globalAnnotations"),
     )
 
 
@@ -562,7 +782,8 @@ def _service(r: Reader, spec: Any, meta: ObjectMeta, status: Mapping[str, Any] |
             target = r.kube_int(target, at, "targetPort", 0, 65535)
         protocol = {} if p.get("protocol") is None else {"protocol": r.string(p["protocol"], at, "protocol")}
         ports.append(ServicePort(port=r.kube_int(p["port"], at, "port", 0, 65535), target_port=target,
-                                 name=r.string(p.get("name"), at, "name"), **protocol))
+                                 name=r.string(p.get("name"), at, "name"),
+                                 app_protocol=r.opt_string(p.get("appProtocol"), at, "appProtocol"), **protocol))
     kind = {} if s.get("type") is None else {"type": r.string(s["type"], "spec", "type")}
     return Service(meta=meta, ports=tuple(ports),
                    selector=r.string_map(s.get("selector"), "spec", "selector"),
@@ -715,6 +936,8 @@ _BUILDERS = {
     "VirtualService": _virtual_service,
     "RouteTable": _route_table,
     "Gateway": _gateway,
+    "MatchableHttpGateway": _matchable_http_gateway,
+    "MatchableTcpGateway": _matchable_tcp_gateway,
     "Upstream": _upstream,
     "Settings": _settings,
     "Service": _service,

@@ -71,6 +71,24 @@ GATEWAY_SPEC = frozenset({"ssl", "bindAddress", "bindPort", "options", "useProxy
 HTTP_GATEWAY = frozenset({"virtualServices", "virtualServiceSelector", "virtualServiceExpressions",
                            "virtualServiceNamespaces", "options"})
 VS_EXPRESSIONS = frozenset({"expressions"})
+# TcpGateway / TcpHost (projects/gateway/api/v1/gateway.proto, projects/gloo/api/v1/proxy.proto; at v1.3.20 a
+# TcpHost's destination was a RouteAction with single/multi/upstreamGroup), HybridGateway (current only).
+TCP_GATEWAY = frozenset({"tcpHosts", "options"})
+TCP_HOST = frozenset({"name", "sslConfig", "destination"})
+TCP_ACTIONS = OneOf("single", "multi", "upstreamGroup", "forwardSniClusterName")
+TCP_LISTENER_OPTIONS = frozenset({"tcpProxySettings", "localRatelimit", "connectionLimit"})
+HYBRID_GATEWAY = frozenset({"matchedGateways", "delegatedHttpGateways", "delegatedTcpGateways"})
+MATCHED_GATEWAY_TYPES = OneOf("httpGateway", "tcpGateway")
+MATCHED_GATEWAY = frozenset({"matcher", *MATCHED_GATEWAY_TYPES.names})
+GATEWAY_MATCHER = frozenset({"sslConfig", "sourcePrefixRanges", "passthroughCipherSuites"})
+CIDR_RANGE = frozenset({"addressPrefix", "prefixLen"})
+DELEGATED_SELECTION = OneOf("ref", "selector")
+DELEGATED_HTTP_GATEWAY = frozenset({*DELEGATED_SELECTION.names, "preventChildOverrides",
+                                     "httpConnectionManagerSettings", "sslConfig"})
+DELEGATED_TCP_GATEWAY = DELEGATED_SELECTION.members
+# projects/gateway/api/v1/matchable_{http,tcp}_gateway.proto (current Gloo only).
+MATCHABLE_HTTP_GATEWAY_SPEC = frozenset({"matcher", "httpGateway"})
+MATCHABLE_TCP_GATEWAY_SPEC = frozenset({"matcher", "tcpGateway"})
 
 UPSTREAM_TYPES = OneOf("kube", "static", "pipe", "aws", "azure", "consul", "awsEc2", "gcp", "ai")
 UPSTREAM_SPEC = frozenset({
@@ -90,6 +108,47 @@ STATIC_UPSTREAM = frozenset({"hosts", "useTls", "serviceSpec", "autoSniRewrite"}
 STATIC_HOST = frozenset({"addr", "port", "sniAddr", "loadBalancingWeight", "healthCheckConfig",
                           "metadata"})
 
+# Upstream option blocks (projects/gloo/api/v1/{circuit_breaker/circuit_breaker,connection,load_balancer,
+# options/protocol/protocol}.proto and api/external/envoy/api/v2/{core/health_check,
+# cluster/outlier_detection}.proto, Gloo's copies of Envoy v2 messages), union of v1.3.20 and main.
+PROTOCOL_SELECTIONS = ("USE_CONFIGURED_PROTOCOL", "USE_DOWNSTREAM_PROTOCOL")
+CIRCUIT_BREAKERS = frozenset({"maxConnections", "maxPendingRequests", "maxRequests", "maxRetries",
+                              "trackRemaining"})
+CONNECTION_CONFIG = frozenset({"maxRequestsPerConnection", "connectTimeout", "tcpKeepalive",
+                               "perConnectionBufferLimitBytes", "commonHttpProtocolOptions",
+                               "http1ProtocolOptions"})
+TCP_KEEPALIVE = frozenset({"keepaliveProbes", "keepaliveTime", "keepaliveInterval"})
+COMMON_HTTP_PROTOCOL_OPTIONS = frozenset({"idleTimeout", "maxHeadersCount", "maxStreamDuration",
+                                          "headersWithUnderscoresAction"})
+HTTP1_PROTOCOL_OPTIONS = frozenset({"enableTrailers", "properCaseHeaderKeyFormat",
+                                    "preserveCaseHeaderKeyFormat", "overrideStreamErrorOnInvalidHttpMessage"})
+LB_TYPES = OneOf("roundRobin", "leastRequest", "random", "ringHash", "maglev")
+LOAD_BALANCER_CONFIG = frozenset({"healthyPanicThreshold", "updateMergeWindow", *LB_TYPES.names,
+                                  "localityWeightedLbConfig", "useHostnameForHashing",
+                                  "closeConnectionsOnHostSetChange"})
+HEALTH_CHECKERS = OneOf("httpHealthCheck", "tcpHealthCheck", "grpcHealthCheck", "customHealthCheck")
+HEALTH_CHECK = frozenset({"timeout", "interval", "initialJitter", "intervalJitter", "intervalJitterPercent",
+                          "unhealthyThreshold", "healthyThreshold", "reuseConnection", *HEALTH_CHECKERS.names,
+                          "noTrafficInterval", "unhealthyInterval", "unhealthyEdgeInterval", "healthyEdgeInterval",
+                          "eventLogPath", "alwaysLogHealthCheckFailures"})
+HTTP_HEALTH_CHECK = frozenset({"host", "path", "serviceName", "requestHeadersToAdd", "requestHeadersToRemove",
+                               "useHttp2", "expectedStatuses", "responseAssertions", "method"})
+TCP_HEALTH_CHECK = frozenset({"send", "receive"})
+GRPC_HEALTH_CHECK = frozenset({"serviceName", "authority"})
+CUSTOM_HEALTH_CHECK = frozenset({"name", "config", "typedConfig"})
+# Gloo's copy of Envoy's v2 OutlierDetection (api/external/envoy/api/v2/cluster/outlier_detection.proto).
+OUTLIER_DETECTION = frozenset({
+    "consecutive5xx", "interval", "baseEjectionTime", "maxEjectionPercent", "enforcingConsecutive5xx",
+    "enforcingSuccessRate", "successRateMinimumHosts", "successRateRequestVolume", "successRateStdevFactor",
+    "consecutiveGatewayFailure", "enforcingConsecutiveGatewayFailure", "splitExternalLocalOriginErrors",
+    "consecutiveLocalOriginFailure", "enforcingConsecutiveLocalOriginFailure", "enforcingLocalOriginSuccessRate",
+})
+PRECONNECT_POLICY = frozenset({"perUpstreamPreconnectRatio", "predictivePreconnectRatio"})
+# Upstream fields whose Envoy effect gloo_nb does not reproduce: the upstream proxy protocol
+# transport socket, the tunneling plugin's generated clusters and listeners, Istio auto-mTLS.
+UNMODELLED_UPSTREAM_FIELDS = ("proxyProtocolVersion", "httpProxyHostname", "httpConnectSslConfig",
+                              "httpConnectHeaders", "disableIstioAutoMtls")
+
 SETTINGS_SPEC = frozenset({
     "discoveryNamespace", "watchNamespaces", "kubernetesConfigSource", "directoryConfigSource",
     "consulKvSource", "kubernetesSecretSource", "vaultSecretSource", "directorySecretSource",
@@ -107,6 +166,7 @@ GLOO_OPTIONS = frozenset({
     "logTransformationRequestResponseInfo", "transformationEscapeCharacters", "istioOptions",
     "enableAutoWebsocketTransformationPassthrough",
 })
+UPSTREAM_OPTIONS = frozenset({"sslParameters", "globalAnnotations"})
 INVALID_CONFIG_POLICY = frozenset({"replaceInvalidRoutes", "invalidRouteResponseCode",
                                     "invalidRouteResponseBody"})
 GATEWAY_OPTIONS = frozenset({

@@ -8,17 +8,23 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable, Iterator
+from typing import Any
 
 from gloo_nb._gc import gc_paused
 from gloo_nb.errors import ParseError
 from gloo_nb.models.codec._collect import Collector, ParseResult
 from gloo_nb.models.codec._json_stream import JsonReader
-from gloo_nb.models.codec._yaml_parallel import yaml_documents_parallel
+from gloo_nb.models.codec._yaml_events import yaml_documents
 
 NON_SPACE = re.compile(r"\S")
 
 
-def parse_stream(data: str | bytes, *, file: str = "<input>") -> ParseResult:
+YamlReader = Callable[[str | bytes, str], Iterator[tuple[int, Any]]]
+"""Reads a YAML stream into ``(document index, value)`` pairs, as :func:`yaml_documents` does."""
+
+
+def parse_stream(data: str | bytes, *, file: str = "<input>", yaml_reader: YamlReader = yaml_documents) -> ParseResult:
     """Parse a stream of Kubernetes manifests: multi-document YAML, or JSON.
 
     Input whose first non-blank character is ``{`` or ``[`` is read as JSON (a top-level array is
@@ -30,6 +36,8 @@ def parse_stream(data: str | bytes, *, file: str = "<input>") -> ParseResult:
     Args:
         data: The stream; bytes must be UTF-8.
         file: What to call the source in messages (``-`` for stdin).
+        yaml_reader: The YAML loader; the file readers pass one that reads large streams on every
+            core (:mod:`gloo_nb.app.yaml_parallel`), with the same results.
 
     Returns:
         The resources, findings and skipped documents, in order.
@@ -68,7 +76,7 @@ def parse_stream(data: str | bytes, *, file: str = "<input>") -> ParseResult:
                 # libyaml reads UTF-8 bytes as they are; a str would be encoded again (a second copy)
                 source: str | bytes = text if raw is None else raw
                 del text, raw
-                for document, value in yaml_documents_parallel(source, file):
+                for document, value in yaml_reader(source, file):
                     out.document = document
                     if value is not None:
                         out.handle(value, document)

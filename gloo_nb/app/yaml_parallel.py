@@ -7,6 +7,9 @@ nowhere else in a well-formed stream (YAML 1.2, 9.1.4: ``c-forbidden`` content),
 there and parsed by :func:`~gloo_nb.models.codec._yaml_events.yaml_documents` in worker processes,
 with the same bounds (depth, aliases) and the same typing as a serial read.
 
+The codec stays pure (no processes): :func:`~gloo_nb.models.codec.parse_stream` takes this reader
+as an argument from the file readers of :mod:`gloo_nb.app.manifests`.
+
 Results are the serial read's, document for document: on any error in any part the stream is read
 again serially from the start (skipping what was already handed out), so the message, its line and its
 document index are those of a serial read. Separate because it is process plumbing around the loader,
@@ -26,9 +29,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import gloo_nb
 from gloo_nb.errors import ParseError
-from gloo_nb.models.codec._yaml_events import yaml_documents
+from gloo_nb.models.codec import yaml_documents
 
 PARALLEL_MIN_BYTES = 8 << 20
 """Streams smaller than this are read serially: starting a worker costs about 0.2 s."""
@@ -94,7 +96,7 @@ class _Worker:
     """
 
     def __init__(self, piece: str | bytes) -> None:
-        root = str(Path(gloo_nb.__file__).resolve().parent.parent)
+        root = str(Path(__file__).resolve().parents[2])  # the folder that holds the gloo_nb package
         env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")])))
         # -P: the caller's working directory is not put on the child's import path
         self._proc = subprocess.Popen([sys.executable, "-P", "-m", __name__], stdin=subprocess.PIPE,

@@ -11,10 +11,11 @@ from pathlib import Path
 
 import pytest
 
+from gloo_nb.app import yaml_parallel as _yaml_parallel
+from gloo_nb.app.yaml_parallel import split_at_documents, yaml_documents_parallel
 from gloo_nb.errors import ParseError
-from gloo_nb.models.codec import _yaml_parallel, parse_stream
+from gloo_nb.models.codec import parse_stream
 from gloo_nb.models.codec._yaml_events import yaml_documents
-from gloo_nb.models.codec._yaml_parallel import split_at_documents, yaml_documents_parallel
 
 pytestmark = pytest.mark.unit
 
@@ -66,16 +67,7 @@ def test_parallel_read_equals_the_serial_one(parallel):
     text = "kind: List\nitems: []\n" + stream(40) + "---\n---\n"
     assert list(yaml_documents_parallel(text, "f")) == list(yaml_documents(text, "f"))
     assert list(yaml_documents_parallel(text.encode(), "f")) == list(yaml_documents(text, "f"))
-    assert parse_stream(text, file="f") == _serial(text)
-
-
-def _serial(text: str):
-    old = _yaml_parallel.PARALLEL_MIN_BYTES
-    _yaml_parallel.PARALLEL_MIN_BYTES = 1 << 60
-    try:
-        return parse_stream(text, file="f")
-    finally:
-        _yaml_parallel.PARALLEL_MIN_BYTES = old
+    assert parse_stream(text, file="f", yaml_reader=yaml_documents_parallel) == parse_stream(text, file="f")
 
 
 @pytest.mark.parametrize("bad", [
@@ -107,11 +99,12 @@ def test_a_script_without_a_main_guard_can_read_a_large_stream(tmp_path):
     script = tmp_path / "unguarded.py"
     script.write_text(textwrap.dedent(f"""\
         import os
-        from gloo_nb.models.codec import _yaml_parallel, parse_stream
-        _yaml_parallel.PARALLEL_MIN_BYTES = 0
+        from gloo_nb.app import yaml_parallel
+        from gloo_nb.models.codec import parse_stream
+        yaml_parallel.PARALLEL_MIN_BYTES = 0
         os.sched_getaffinity = lambda pid: {{0, 1, 2}}
         text = {stream(60)!r}
-        print(len(parse_stream(text, file="s").resources))
+        print(len(parse_stream(text, file="s", yaml_reader=yaml_parallel.yaml_documents_parallel).resources))
         """))
     env = dict(os.environ, PYTHONPATH=str(REPO), GLOO_NB_YAML_WORKERS="3")
     done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=env, timeout=60,
