@@ -111,6 +111,10 @@ def test_a_fifo_in_a_bundle_fails_at_once(tmp_path: Path) -> None:
      "gateway-proxy-0.json: does not decode"),
     ("applied/gateway-proxy-0.json", '"text"', "expected an object, found str"),
     ("resources.yaml", "a: [", "resources.yaml"),
+    ("secrets.json", '{"a": 1}', "secrets.json: expected a list, found dict"),
+    ("secrets.json", '[{"name": 3}]', "secrets.json: field [0].name: expected a string, got int"),
+    ("secrets.json", '[{"name": "a", "glooTls": {"keyPairProblem": []}}]',
+     "secrets.json: field [0].glooTls.keyPairProblem: expected a string, got list"),
 ])
 def test_malformed_bundle_files_are_one_line_naming_the_file(tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                                              name: str, content: str | bytes, said: str) -> None:
