@@ -57,9 +57,13 @@ def render(translation: Translation, *, parse_findings: Sequence[Finding] = (),
             later document replaced.
 
     Returns:
-        The document: ``glooVersion``, ``reports``, ``findings``, ``proxy``, ``envoy``, ``push``
-        and ``skipped``.
+        The document: ``glooVersion``, ``reports``, ``findings``, ``proxy``, ``envoy``, ``push``,
+        ``proxies`` and ``skipped``. ``proxies`` lists every proxy the Gateways name (Gloo's order),
+        each shaped like ``proxy`` plus its own ``envoy``, ``push`` and xDS ``snapshotKey``; the
+        top-level ``proxy``, ``envoy`` and ``push`` are the default proxy's (``gateway-proxy`` when
+        present, else the first), and ``reports``/``findings`` cover every proxy.
     """
+    proxies = translation.proxies or [translation]
     return {
         "glooVersion": translation.profile,
         "reports": [r.as_json() for r in translation.reports],
@@ -67,5 +71,7 @@ def render(translation: Translation, *, parse_findings: Sequence[Finding] = (),
         "proxy": proxy_json(translation.proxy),
         "envoy": envoy_json(translation.envoy),
         "push": {"decision": translation.push.decision, "reason": translation.push.reason},
+        "proxies": [{**proxy_json(t.proxy), "snapshotKey": t.snapshot_key, "envoy": envoy_json(t.envoy),
+                     "push": {"decision": t.push.decision, "reason": t.push.reason}} for t in proxies],
         "skipped": [s.as_json() for s in (*parse_skipped, *translation.skipped)],
     }
