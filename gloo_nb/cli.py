@@ -130,7 +130,7 @@ def run_sandbox(args: argparse.Namespace) -> int:
     if args.action == "start":
         try:
             started = runner.start(state_dir, gloo_version=args.gloo_version, replicas=args.replicas,
-                                   exit_with=args.exit_with)
+                                   exit_with=args.exit_with, proxies=args.proxy)
         except runner.SandboxError as err:
             # the sandbox contract: a start that fails (one already runs, it died starting) exits 1, not 2
             return _fail(str(err), 1)
@@ -609,6 +609,9 @@ def build_parser() -> argparse.ArgumentParser:
     sb.add_argument("--gloo-version", choices=PROFILES, default=None,
                     help="Gloo behaviour profile (default: current, or the state directory's earlier one)")
     sb.add_argument("--replicas", type=int, default=2, metavar="N", help="Envoy replicas (default 2)")
+    sb.add_argument("--proxy", action="append", default=None, metavar="NAME[:REPLICAS]",
+                    help="a gateway proxy to run, with its replicas (default: --replicas); repeatable "
+                         "(default gateway-proxy:2)")
     sb.add_argument("--exit-with", type=int, default=None, metavar="PID",
                     help="start: stop the sandbox by itself once this process is gone (a notebook kernel)")
     sb.set_defaults(run=run_sandbox)

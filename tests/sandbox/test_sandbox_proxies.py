@@ -1,0 +1,84 @@
+"""A sandbox running two gateway proxies: real Envoy per proxy, each proxy its own snapshot and front door.
+
+Gloo serves each proxy's snapshot under ``<namespace>~<proxy>`` (``projects/gloo/pkg/xds/cache.go``) to the
+Envoys whose ``node.metadata.role`` says so, and the Helm chart gives each proxy its own default Gateway and
+Service (``install/helm/gloo/templates/8-default-gateways.yaml``, ``8-gateway-proxy-service.yaml``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+import yaml
+from polling import wait_until
+from sandboxkit import fetch, kubectl_for
+
+from gloo_nb.sandbox import runner
+
+pytestmark = [pytest.mark.sandbox, pytest.mark.envoy]
+
+
+def _vs(name: str, proxy: str, path: str, body: str, upstream: str | None = None) -> dict:
+    action = ({"routeAction": {"single": {"upstream": {"name": upstream, "namespace": "gloo-system"}}}} if upstream
+              else {"directResponseAction": {"status": 200, "body": body}})
+    return {"apiVersion": "gateway.solo.io/v1", "kind": "VirtualService",
+            "metadata": {"name": name, "namespace": "gloo-system", "labels": {"proxy": proxy}},
+            "spec": {"virtualHost": {"domains": ["*"], "routes": [
+                {"matchers": [{"prefix": path}], **action}]}}}
+
+
+def _apply(kube, tmp_path: Path, *docs: dict) -> None:
+    path = tmp_path / "docs.yaml"
+    path.write_text(yaml.safe_dump_all(docs))
+    kube.apply(path)
+
+
+def _answers(url: str, body: str) -> None:
+    wait_until(lambda: fetch(url), f"{url} should answer {body!r}",
+               until=lambda r: r.status == 200 and r.body == body)
+
+
+def test_two_proxies_each_serve_their_own_virtual_service(tmp_path: Path) -> None:
+    state = tmp_path / "sb"
+    try:
+        info = runner.start(state, gloo_version="1.3", exit_with=os.getpid(),
+                            proxies=["gateway-proxy:1", "internal:1"])
+        assert sorted(info.proxies) == ["gateway-proxy", "internal"]
+        assert info.gateway == info.proxies["gateway-proxy"]["gateway"]
+        assert info.proxies["internal"]["gateway"] != info.gateway
+        assert len(info.proxies["internal"]["envoyAdmin"]) == 1
+        kube = kubectl_for(info, tmp_path)
+        # The install holds one Gateway and one Service per proxy, and one pod per replica.
+        items = kube.json("gateways.gateway.solo.io", "-n", "gloo-system")["items"]
+        gateways = {g["metadata"]["name"]: g["spec"]["proxyNames"] for g in items}
+        assert gateways["internal"] == ["internal"] and gateways["gateway-proxy"] == ["gateway-proxy"]
+        kube.json("service", "internal", "-n", "gloo-system")
+        pods = {p["metadata"]["name"] for p in kube.json("pods", "-n", "gloo-system")["items"]}
+        assert {"gateway-proxy-0", "internal-0"} <= pods
+        for name in ("gateway-proxy", "internal"):
+            kube.run("patch", "-n", "gloo-system", "gateways.gateway.solo.io", name, "--type", "merge", "--patch",
+                     json.dumps({"spec": {"httpGateway": {"virtualServiceSelector": {"proxy": name}}}}))
+        _apply(kube, tmp_path, _vs("public", "gateway-proxy", "/", "public"),
+               _vs("private", "internal", "/", "private"))
+        public, private = info.gateway, info.proxies["internal"]["gateway"]
+        _answers(public + "/x", "public")
+        _answers(private + "/x", "private")
+        _answers(info.proxies["internal"]["gateways"][0] + "/x", "private")
+        # The VirtualServices' statuses carry each proxy's status under its own 1.3 key.
+        subs = kube.json("virtualservice", "public", "-n", "gloo-system")["status"]["subresource_statuses"]
+        assert sorted(subs) == ["*v1.Proxy.gloo-system.gateway-proxy", "*v1.Proxy.gloo-system.internal"]
+
+        # 1.3: a missing upstream on the internal proxy keeps that proxy's last good snapshot, while the
+        # other proxy takes its change (each proxy is sanitized and served on its own).
+        _apply(kube, tmp_path, _vs("private", "internal", "/", "", upstream="nowhere"),
+               _vs("public", "gateway-proxy", "/", "public-2"))
+        _answers(public + "/x", "public-2")
+        assert fetch(private + "/x").body == "private"
+        wait_until(lambda: kube.json("proxy", "internal", "-n", "gloo-system").get("status", {}).get("state"),
+                   "the internal Proxy's status", until=lambda s: s == 3)
+        assert fetch(private + "/x").body == "private"
+    finally:
+        runner.stop(state)
