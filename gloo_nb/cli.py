@@ -157,14 +157,15 @@ def _connect(args: argparse.Namespace) -> GatewayConnection:
     if args.sandbox and args.kubeconfig:
         raise UsageError("give --sandbox DIR or --kubeconfig F, not both")
     if args.sandbox:
-        conn = connect_sandbox(args.sandbox, as_user=args.as_user, as_group=args.as_group)
+        conn = connect_sandbox(args.sandbox, as_user=args.as_user, as_group=args.as_group,
+                               proxy=getattr(args, "proxy_name", None))
         if args.gloo_version:
             conn.profile = check_profile(args.gloo_version, source="--gloo-version")
         return conn
     if not args.kubeconfig:
         raise UsageError("give a connection: --sandbox DIR or --kubeconfig F [--context C]")
     return connect(args.kubeconfig, context=args.context, as_user=args.as_user, as_group=args.as_group,
-                   gloo_version=args.gloo_version, xds=args.xds)
+                   gloo_version=args.gloo_version, xds=args.xds, proxy=getattr(args, "proxy_name", None))
 
 
 def run_inspect(args: argparse.Namespace) -> int:
@@ -489,6 +490,8 @@ def _add_connection(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--as-group", metavar="G", help="impersonate this group")
     group.add_argument("--xds", metavar="HOST:PORT", help="the control plane's ADS address (default: a "
                                                            "port-forward to the gloo pod's 9977)")
+    group.add_argument("--proxy", dest="proxy_name", metavar="NAME",
+                       help="the gateway proxy to look at (default: gateway-proxy, or the sandbox's first)")
 
 
 def build_parser() -> argparse.ArgumentParser:

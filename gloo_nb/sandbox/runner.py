@@ -255,7 +255,8 @@ def status(state_dir: Path) -> tuple[SandboxInfo | None, dict[str, Any]]:
 
     Returns:
         The info (None when there is no ``endpoints.json``) and a health document:
-        ``running``, ``kubeApi`` (HTTP status of ``/version``), ``envoy`` (per replica: ``/ready``).
+        ``running``, ``kubeApi`` (HTTP status of ``/version``), ``envoy`` (per replica of every proxy:
+        its ``admin`` URL, ``proxy`` and whether ``/ready`` answers).
     """
     info = read_info(state_dir)
     if info is None or not _alive(info.pid):
@@ -264,6 +265,7 @@ def status(state_dir: Path) -> tuple[SandboxInfo | None, dict[str, Any]]:
     credentials = Credentials.existing(Path(state_dir) / "pki")
     health: dict[str, Any] = {"running": True, "kubeApi": _get(info.data["kubeApi"] + "/version",
                                                                credentials=credentials)}
-    health["envoy"] = [{"admin": a, "ready": _get(a + "/ready") == 200} for a in info.envoy_admin]
+    health["envoy"] = [{"admin": a, "proxy": proxy, "ready": _get(a + "/ready") == 200}
+                       for proxy, urls in info.proxies.items() for a in urls.get("envoyAdmin", [])]
     health["healthy"] = health["kubeApi"] == 200 and all(e["ready"] for e in health["envoy"])
     return info, health

@@ -46,7 +46,7 @@ from gloo_nb.translate.envoy import (
     fallback_cluster,
     fallback_listener,
 )
-from gloo_nb.translate.gateway import translate_gateways
+from gloo_nb.translate.gateway import gateway_contains, translate_gateways
 from gloo_nb.translate.proxy import Proxy, ProxyListener
 from gloo_nb.translate.reports import Reports, ResourceReport
 from gloo_nb.translate.routes import RouteId, route_id, route_match_json
@@ -377,6 +377,24 @@ def proxy_names(gateways: Iterable[Gateway]) -> list[str]:
         The distinct proxy names, sorted.
     """
     return sorted({name for g in gateways for name in (g.proxy_names or (DEFAULT_PROXY,))})
+
+
+def proxy_virtual_services(snapshot: Snapshot, name: str) -> list[ResourceKey]:
+    """The VirtualServices a proxy's HTTP Gateways select, in snapshot order.
+
+    A VirtualService is in a proxy when one of the Gateways naming the proxy binds it
+    (``HttpGatewayContainsVirtualService``; :func:`~gloo_nb.translate.gateway.gateway_contains`).
+
+    Args:
+        snapshot: The resources (without Gateways: Helm's default one).
+        name: The proxy's name.
+
+    Returns:
+        The VirtualServices' keys.
+    """
+    gateways = [g for g in (snapshot.gateways or (helm_default_gateway(),))
+                if name in (g.proxy_names or (DEFAULT_PROXY,)) and g.http_gateway is not None]
+    return [vs.key for vs in snapshot.virtual_services if any(gateway_contains(g, vs) for g in gateways)]
 
 
 def merge_proxy_reports(per_proxy: Sequence[Iterable[ResourceReport]]) -> list[ResourceReport]:

@@ -16,6 +16,7 @@ import yaml
 from polling import wait_until
 from sandboxkit import fetch, kubectl_for
 
+from gloo_nb.app.connect import GatewayUnreachable, connect_sandbox
 from gloo_nb.sandbox import runner
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.envoy]
@@ -67,6 +68,17 @@ def test_two_proxies_each_serve_their_own_virtual_service(tmp_path: Path) -> Non
         _answers(public + "/x", "public")
         _answers(private + "/x", "private")
         _answers(info.proxies["internal"]["gateways"][0] + "/x", "private")
+        # A connection looks at one proxy: its replicas, its served snapshot (the shadow node's role), its intent.
+        for name in ("internal", "gateway-proxy"):
+            with connect_sandbox(state, proxy=name) as conn:
+                assert conn.role == f"gloo-system~{name}" and [r.pod for r in conn.replicas] == [f"{name}-0"]
+                doc = wait_until(lambda conn=conn: conn.collect().document(), f"{name} in sync",
+                                 until=lambda d: d["drift"] and all(r["state"] == "in-sync" for r in d["drift"]))
+                assert doc["proxy"] == name and {r["resource"] for r in doc["drift"]} == {
+                    "gloo-system/" + ("private" if name == "internal" else "public")}
+                assert {r["source"] for r in doc["routes"]} == {"intent", "served", f"{name}-0.gloo-system"}
+        with pytest.raises(GatewayUnreachable, match="runs no proxy 'nope'"):
+            connect_sandbox(state, proxy="nope")
         # The VirtualServices' statuses carry each proxy's status under its own 1.3 key.
         subs = kube.json("virtualservice", "public", "-n", "gloo-system")["status"]["subresource_statuses"]
         assert sorted(subs) == ["*v1.Proxy.gloo-system.gateway-proxy", "*v1.Proxy.gloo-system.internal"]
