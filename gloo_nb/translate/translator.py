@@ -719,16 +719,18 @@ def _replace_routes(resources: EnvoyResources, valid: set[str], errored_names: s
 
 
 def translate(resources: Snapshot | Iterable[Resource], profile: Profile = "current", *,
-              endpoints: Endpoints | None = None) -> Translation:
+              endpoints: Endpoints | None = None, proxy: str | None = None) -> Translation:
     """Translate resources once, with no earlier snapshot (a freshly started control plane).
 
     Args:
         resources: A snapshot, or resources in reading order (later duplicates win).
         profile: ``1.3`` or ``current``.
         endpoints: Endpoint addresses per cluster name; derived from the snapshot when not given.
+        proxy: The proxy the top level describes (default: ``gateway-proxy`` when a Gateway names
+            it, else the first); every proxy is in ``Translation.proxies``.
 
     Returns:
         The translation.
     """
     snapshot = resources if isinstance(resources, Snapshot) else Snapshot.from_resources(resources)
-    return Translator(profile).translate(snapshot, endpoints=endpoints)
+    return Translator(profile, proxy_name=proxy).translate(snapshot, endpoints=endpoints)

@@ -64,3 +64,41 @@ def test_the_inspection_document_names_its_proxy_and_every_proxys_push():
     assert [(p["name"], p["push"]["decision"]) for p in whole["proxies"]] == [
         ("gateway-proxy", "push"), ("internal", "keep-last-good")]
     assert whole["routes"] and all(r["proxy"] == "gateway-proxy" for r in (*whole["routes"], *whole["drift"]))
+
+
+def test_a_timeline_replays_the_proxy_its_recording_followed(tmp_path):
+    from datetime import UTC, datetime
+
+    from gloo_nb.analysis.timeline import load_timeline
+    from gloo_nb.journal import JournalWriter
+    from gloo_nb.journal.schema import KUBE_EVENT, KUBE_SOURCE, RECORDER_SOURCE, RECORDER_START
+
+    t0 = datetime(2026, 12, 1, tzinfo=UTC)
+    objects = [
+        {"apiVersion": "gateway.solo.io/v1", "kind": "Gateway", "metadata": {"name": name, "namespace": GS},
+         "spec": {"bindAddress": "::", "bindPort": 8080, "httpGateway": {"virtualServiceSelector": {"p": name}},
+                  "proxyNames": [name]}} for name in ("gateway-proxy", "internal")] + [
+        {"apiVersion": "gateway.solo.io/v1", "kind": "VirtualService",
+         "metadata": {"name": name, "namespace": GS, "labels": {"p": proxy}},
+         "spec": {"virtualHost": {"domains": ["*"], "routes": [
+             {"matchers": [{"prefix": f"/{name}"}], "directResponseAction": {"status": 200}}]}}}
+        for name, proxy in (("pub", "gateway-proxy"), ("priv", "internal"))]
+    for proxy, expected in (("internal", "/priv"), (None, "/pub")):
+        out = tmp_path / (proxy or "default")
+        journal = JournalWriter(out)
+        journal.append(RECORDER_START, {"profile": "current", "namespace": GS, "replicas": [], "kinds": [],
+                                        **({"proxy": proxy, "role": f"{GS}~{proxy}"} if proxy else {})},
+                       source=RECORDER_SOURCE, time=t0)
+        for i, obj in enumerate(objects):
+            obj = {**obj, "metadata": {**obj["metadata"], "resourceVersion": str(i + 1), "generation": 1}}
+            journal.append(KUBE_EVENT, {"type": "INITIAL", "kind": obj["kind"], "namespace": GS,
+                                        "name": obj["metadata"]["name"], "resourceVersion": str(i + 1),
+                                        "generation": 1, "object": obj, "specChanged": False,
+                                        "statusChanged": False, "patch": None, "actor": {}},
+                           source=KUBE_SOURCE, time=t0)
+        journal.close()
+        timeline = load_timeline(out)
+        assert timeline.proxy == proxy
+        state = timeline.state_at(t0)
+        assert [r.match.prefix for rc in state.translation.envoy.route_configurations
+                for vh in rc.virtual_hosts for r in vh.routes] == [expected]

@@ -17,6 +17,8 @@ from polling import wait_until
 from sandboxkit import fetch, kubectl_for
 
 from gloo_nb.app.connect import GatewayUnreachable, connect_sandbox
+from gloo_nb.app.record import Recorder
+from gloo_nb.journal import read_journal
 from gloo_nb.sandbox import runner
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.envoy]
@@ -77,6 +79,18 @@ def test_two_proxies_each_serve_their_own_virtual_service(tmp_path: Path) -> Non
                 assert doc["proxy"] == name and {r["resource"] for r in doc["drift"]} == {
                     "gloo-system/" + ("private" if name == "internal" else "public")}
                 assert {r["source"] for r in doc["routes"]} == {"intent", "served", f"{name}-0.gloo-system"}
+        # The recorder says which proxy it follows, on its start and on every xDS and replica event.
+        out = tmp_path / "journal"
+        with connect_sandbox(state, proxy="internal") as conn, Recorder(conn, out, state_dir=state,
+                                                                         poll_seconds=0.05):
+            wait_until(lambda: read_journal(out).of_kind("replica.poll").events, "a replica poll",
+                       ignoring=(Exception,))
+        journal = read_journal(out)
+        (start,) = journal.of_kind("recorder.start").events
+        assert (start.data["proxy"], start.data["role"]) == ("internal", "gloo-system~internal")
+        assert start.data["replicas"] == ["internal-0.gloo-system"]
+        events = [*journal.of_kind("xds.update").events, *journal.of_kind("replica.poll").events]
+        assert events and {e.data["proxy"] for e in events} == {"internal"}
         with pytest.raises(GatewayUnreachable, match="runs no proxy 'nope'"):
             connect_sandbox(state, proxy="nope")
         # The VirtualServices' statuses carry each proxy's status under its own 1.3 key.
