@@ -427,7 +427,7 @@ class Rollout:
             with contextlib.suppress(GlooNbError):
                 served_version = self.conn.served(timeout=5.0).version(TYPE_ROUTE) or ""
         return World(self.conn.profile, route_table, Snapshot.from_resources(parsed.resources), deployments,
-                     served_version)
+                     served_version, proxy=self.conn.proxy)
 
     def _apply(self, effect: Apply) -> Observation:
         self._watch_keys = self._resource_keys()
