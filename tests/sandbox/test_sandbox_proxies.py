@@ -18,6 +18,7 @@ from sandboxkit import fetch, kubectl_for
 
 from gloo_nb.app.connect import GatewayUnreachable, connect_sandbox
 from gloo_nb.app.record import Recorder
+from gloo_nb.app.snapshot import open_snapshot, save_snapshot
 from gloo_nb.journal import read_journal
 from gloo_nb.sandbox import runner
 
@@ -79,6 +80,10 @@ def test_two_proxies_each_serve_their_own_virtual_service(tmp_path: Path) -> Non
                 assert doc["proxy"] == name and {r["resource"] for r in doc["drift"]} == {
                     "gloo-system/" + ("private" if name == "internal" else "public")}
                 assert {r["source"] for r in doc["routes"]} == {"intent", "served", f"{name}-0.gloo-system"}
+                # A bundle saved through the connection reopens as that proxy's.
+                save_snapshot(conn, tmp_path / f"bundle-{name}")
+                offline = open_snapshot(tmp_path / f"bundle-{name}").collect().document()
+                assert offline["proxy"] == name and offline["drift"] == doc["drift"]
         # The recorder says which proxy it follows, on its start and on every xDS and replica event.
         out = tmp_path / "journal"
         with connect_sandbox(state, proxy="internal") as conn, Recorder(conn, out, state_dir=state,
