@@ -392,7 +392,7 @@ def proxy_virtual_services(snapshot: Snapshot, name: str) -> list[ResourceKey]:
     Returns:
         The VirtualServices' keys.
     """
-    gateways = [g for g in (snapshot.gateways or (helm_default_gateway(),))
+    gateways = [g for g in _readable_gateways(snapshot)
                 if name in (g.proxy_names or (DEFAULT_PROXY,)) and g.http_gateway is not None]
     return [vs.key for vs in snapshot.virtual_services if any(gateway_contains(g, vs) for g in gateways)]
 
@@ -429,6 +429,19 @@ def merge_proxy_reports(per_proxy: Sequence[Iterable[ResourceReport]]) -> list[R
                 have.errors.extend(rep.errors)
                 have.warnings.extend(rep.warnings)
     return list(merged.values())
+
+
+def _readable_gateways(snapshot: Snapshot) -> list[Gateway]:
+    # The gateway translator reads only the Gateways of its write namespace unless
+    # settings.gateway.readGatewaysFromAllNamespaces (v1.3.20 translator.go:filterGateways; current
+    # translator/predicate.go:GetPredicate). A proxy whose Gateways are all elsewhere gets no Proxy.
+    # Without any Gateway: Helm's default one.
+    gateways = snapshot.gateways or (helm_default_gateway(),)
+    settings = snapshot.settings or helm_default_settings()
+    if settings.read_gateways_from_all_namespaces:
+        return list(gateways)
+    write_ns = settings.discovery_namespace or GLOO_NAMESPACE
+    return [g for g in gateways if g.meta.namespace == write_ns]
 
 
 @dataclass(slots=True)
@@ -487,17 +500,18 @@ class Translator:
             ``reports``/``findings`` covering every proxy.
         """
         with gc_paused():
-            gateways = snapshot.gateways or (helm_default_gateway(),)
-            names = proxy_names(gateways)
+            names = proxy_names(_readable_gateways(snapshot))
             if endpoints is None:
                 endpoints = kube_endpoints_of(snapshot, self.profile)
             per_proxy = [self._translate(snapshot, endpoints, name) for name in names]
-            default = self.proxy_name or (DEFAULT_PROXY if DEFAULT_PROXY in names else names[0])
+            default = self.proxy_name or (DEFAULT_PROXY if DEFAULT_PROXY in names or not names else names[0])
             self._default = default
             chosen = next((t for t in per_proxy if t.proxy.name == default), None)
             if chosen is None:
                 # A default proxy that no Gateway names (Translator(proxy_name=...)): an empty Proxy.
                 chosen = self._translate(snapshot, endpoints, default)
+            if not per_proxy:
+                return chosen  # no Gateway Gloo reads: no Proxy at all (the default one, empty, stands in)
             if len(per_proxy) == 1 and per_proxy[0] is chosen:
                 return replace(chosen, proxies=[chosen])
             findings: dict[Finding, None] = {}
@@ -511,9 +525,9 @@ class Translator:
         profile = self.profile
         settings = snapshot.settings or helm_default_settings()
         policy = settings.invalid_config_policy
-        gateways = snapshot.gateways or (helm_default_gateway(),)
-        # GatewaysByProxyName: the Gateways naming this proxy, in snapshot order (none: gateway-proxy).
-        mine = [g for g in gateways if proxy_name in (g.proxy_names or (DEFAULT_PROXY,))]
+        # GatewaysByProxyName: the Gateways naming this proxy, in snapshot order (none: gateway-proxy),
+        # of those Gloo reads (_readable_gateways).
+        mine = [g for g in _readable_gateways(snapshot) if proxy_name in (g.proxy_names or (DEFAULT_PROXY,))]
         write_ns = settings.discovery_namespace or GLOO_NAMESPACE
         upstreams = list(snapshot.upstreams) + fake_kube_upstreams(snapshot.services)
 

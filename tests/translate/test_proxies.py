@@ -169,3 +169,21 @@ def test_one_proxy_keeps_the_single_proxy_document():
     assert render_text(doc).startswith("Gloo current: proxy gloo-system/gateway-proxy\n")
     assert "Push: push:" in render_text(doc)
     assert envoy_routes(t)
+
+
+def test_gateways_outside_the_write_namespace_are_read_only_when_settings_say_so():
+    """v1.3.20 gateway/pkg/translator/translator.go:filterGateways and current translator/predicate.go:
+    only the write namespace's Gateways, unless settings.gateway.readGatewaysFromAllNamespaces."""
+    from dataclasses import replace
+
+    from gloo_nb.translate.translator import helm_default_settings
+
+    elsewhere = replace(gw("gw-x", 8082, ["other"], "shared"), meta=ObjectMeta("gw-x", "team-x"))
+    res = [*scenario(), elsewhere]
+    t = Translator("current").translate(Snapshot.from_resources(res))
+    assert [p.proxy.name for p in t.proxies] == ["gateway-proxy", "internal"]
+    assert t.report("Gateway", "team-x", "gw-x").state == "Accepted"  # reported, not translated
+    settings = replace(helm_default_settings(), read_gateways_from_all_namespaces=True)
+    t = Translator("current").translate(Snapshot.from_resources([*res, settings]))
+    assert [p.proxy.name for p in t.proxies] == ["gateway-proxy", "internal", "other"]
+    assert vhosts(t.for_proxy("other")) == ["gloo-system.shared"]
