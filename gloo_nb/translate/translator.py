@@ -506,6 +506,11 @@ class Translator:
             per_proxy = [self._translate(snapshot, endpoints, name) for name in names]
             default = self.proxy_name or (DEFAULT_PROXY if DEFAULT_PROXY in names or not names else names[0])
             self._default = default
+            # A proxy no Gateway names any more is gone: Gloo deletes its Proxy (proxy_reconciler.go)
+            # and garbage-collects its snapshot key (envoy_translator_syncer.go sets the empty
+            # snapshot), so nothing of it is remembered should it come back.
+            for gone in set(self._memory) - set(names) - {default}:
+                del self._memory[gone]
             chosen = next((t for t in per_proxy if t.proxy.name == default), None)
             if chosen is None:
                 # A default proxy that no Gateway names (Translator(proxy_name=...)): an empty Proxy.

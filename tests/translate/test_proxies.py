@@ -187,3 +187,19 @@ def test_gateways_outside_the_write_namespace_are_read_only_when_settings_say_so
     t = Translator("current").translate(Snapshot.from_resources([*res, settings]))
     assert [p.proxy.name for p in t.proxies] == ["gateway-proxy", "internal", "other"]
     assert vhosts(t.for_proxy("other")) == ["gloo-system.shared"]
+
+
+def test_a_proxy_that_goes_away_is_forgotten():
+    """Gloo deletes a proxy no Gateway names and empties its snapshot key (envoy_translator_syncer.go
+    garbage collection): when it comes back rejected, 1.3 has no last good snapshot of it to keep."""
+    gloo = Translator("1.3")
+    gloo.translate(Snapshot.from_resources(scenario()))
+    without = [r for r in scenario() if getattr(r, "key", None) != ResourceKey("Gateway", GS, "gw-b")]
+    assert [p.proxy.name for p in gloo.translate(Snapshot.from_resources(without)).proxies] == ["gateway-proxy"]
+    back = gloo.translate(Snapshot.from_resources(scenario(only_b_upstream="typo"))).for_proxy("internal")
+    assert back.push.decision == "keep-last-good" and back.served is None
+    # Without the gap, the last good snapshot is kept.
+    gloo = Translator("1.3")
+    gloo.translate(Snapshot.from_resources(scenario()))
+    kept = gloo.translate(Snapshot.from_resources(scenario(only_b_upstream="typo"))).for_proxy("internal")
+    assert kept.served is not None and prefixes(kept.served) == ["/b", "/s"]
