@@ -240,7 +240,24 @@ class ControlPlane:
             written += self._set_status(kind, report.key.namespace, report.key.name, status)
         for proxy_obj in proxy_objs:
             written += self._write_proxy(proxy_obj)
+        if self._profile == "1.3":
+            written += self._delete_stale_proxies({m["metadata"]["name"] for m in proxy_objs})
         return written
+
+    def _delete_stale_proxies(self, keep: set[str]) -> int:
+        # proxy_reconciler.go@v1.3.20 (ReconcileProxies): Proxies it wrote (label created_by: gateway)
+        # that are no longer desired are deleted.
+        deleted = 0
+        items, _ = self._store.list(kinds.PROXY, self._namespace, label_selector="created_by=gateway")
+        for item in items:
+            name = item.get("metadata", {}).get("name", "")
+            if name and name not in keep:
+                try:
+                    self._store.delete(kinds.PROXY, self._namespace, name, identity=GLOO)
+                    deleted += 1
+                except ApiError:
+                    pass  # deleted meanwhile
+        return deleted
 
     def _set_status(self, kind: kinds.Kind, namespace: str, name: str, status: Mapping[str, Any]) -> int:
         def mutate(obj: dict[str, Any]) -> dict[str, Any]:

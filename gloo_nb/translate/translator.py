@@ -367,8 +367,8 @@ def proxy_names(gateways: Iterable[Gateway]) -> list[str]:
     (``GetProxyNamesForGateway``); the gateway translator syncer then builds one Proxy per name
     (``projects/gateway/pkg/syncer/translator_syncer.go``). Current Gloo processes and reports
     them sorted by namespace and name (``statusSyncer.setCurrentProxies``; all share the write
-    namespace); v1.3.20 ranges over the Go map, in no fixed order, and gloo_nb uses the name order
-    for both.
+    namespace); v1.3.20 translates them in Go map order but writes them sorted by metadata
+    (``proxy_reconciler.go:ReconcileProxies``), and gloo_nb uses the name order for both.
 
     Args:
         gateways: The Gateways.

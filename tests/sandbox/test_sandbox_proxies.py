@@ -111,5 +111,12 @@ def test_two_proxies_each_serve_their_own_virtual_service(tmp_path: Path) -> Non
         wait_until(lambda: kube.json("proxy", "internal", "-n", "gloo-system").get("status", {}).get("state"),
                    "the internal Proxy's status", until=lambda s: s == 3)
         assert fetch(private + "/x").body == "private"
+        # A proxy no Gateway names any more: its Proxy is deleted (1.3 proxy_reconciler.go) and its Envoys get
+        # Gloo's empty snapshot (garbage collection), so its front door no longer routes.
+        kube.run("delete", "-n", "gloo-system", "gateways.gateway.solo.io", "internal")
+        wait_until(lambda: kube.run("get", "-n", "gloo-system", "proxies.gloo.solo.io", "internal",
+                                    check=False).returncode, "the internal Proxy deleted", until=lambda rc: rc != 0)
+        wait_until(lambda: fetch(private + "/x"), "the internal proxy serves nothing", until=lambda r: r.status != 200)
+        assert fetch(public + "/x").body == "public-2"
     finally:
         runner.stop(state)
