@@ -226,6 +226,17 @@ def publish_proxy_pods(store: Store, replicas: list[Replica], ready: bool, proxy
         store.patch(kinds.POD, NAMESPACE, name, mutate, identity=KUBELET, subresource="status")
 
 
+def _drop_other_proxy_pods(store: Store, proxies: set[str]) -> None:
+    # A restart with fewer --proxy than before: the pods of replicas of proxies that no longer run go.
+    items, _ = store.list(kinds.POD, NAMESPACE)
+    for pod in items:
+        meta = pod["metadata"]
+        if (meta.get("annotations") or {}).get(MANAGED_BY) == "sandbox-envoy" \
+                and (meta.get("labels") or {}).get("gateway-proxy-id") not in proxies:
+            with contextlib.suppress(ApiError):
+                store.delete(kinds.POD, NAMESPACE, meta["name"], identity=KUBELET)
+
+
 # --- the front door ----------------------------------------------------------------------------
 
 
@@ -435,6 +446,7 @@ class Sandbox:
                                f"see {self.state_dir}/envoy-*.log")
         for name, fleet in self.fleets.items():
             publish_proxy_pods(self.store, fleet.replicas, True, name)
+        _drop_other_proxy_pods(self.store, set(self.fleets))
         kubeconfig = self.state_dir / "kubeconfig"
         write_kubeconfig(kubeconfig, self.api.url, self.credentials)
         info = {

@@ -118,5 +118,12 @@ def test_two_proxies_each_serve_their_own_virtual_service(tmp_path: Path) -> Non
                                     check=False).returncode, "the internal Proxy deleted", until=lambda rc: rc != 0)
         wait_until(lambda: fetch(private + "/x"), "the internal proxy serves nothing", until=lambda r: r.status != 200)
         assert fetch(public + "/x").body == "public-2"
+        # A restart with one proxy fewer drops that proxy's pods; the objects users made stay.
+        runner.stop(state)
+        info = runner.start(state, exit_with=os.getpid(), proxies=["gateway-proxy:1"])
+        assert list(info.proxies) == ["gateway-proxy"]
+        pods = {p["metadata"]["name"] for p in kube.json("pods", "-n", "gloo-system")["items"]}
+        assert "gateway-proxy-0" in pods and not any(p.startswith("internal-") for p in pods)
+        _answers(info.gateway + "/x", "public-2")
     finally:
         runner.stop(state)
