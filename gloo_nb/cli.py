@@ -177,6 +177,8 @@ def run_inspect(args: argparse.Namespace) -> int:
     Returns:
         0.
     """
+    if args.all_proxies:
+        return _inspect_all_proxies(args)
     if args.snapshot:
         from gloo_nb.app.snapshot import open_snapshot
 
@@ -190,6 +192,35 @@ def run_inspect(args: argparse.Namespace) -> int:
         sys.stdout.write(json.dumps(inspection.document(), indent=2) + "\n")
     else:
         _out(inspection.text())
+    return 0
+
+
+def _inspect_all_proxies(args: argparse.Namespace) -> int:
+    # One connection per proxy the Gateways name (each with its own replicas and shadow node role).
+    from gloo_nb.analysis.inspection import combine_documents
+
+    if args.snapshot or getattr(args, "proxy_name", None):
+        raise UsageError("--all-proxies needs a live connection, without --snapshot or --proxy")
+    with _connect(args) as conn:
+        translation, _ = conn.intent()
+        first = conn.proxy
+    names = [t.proxy.name for t in translation.proxies] or [first]
+    names.sort(key=lambda n: n != translation.proxy.name)  # the default proxy first, then Gloo's order
+    inspections = []
+    for name in names:
+        try:
+            conn = _connect(argparse.Namespace(**{**vars(args), "proxy_name": name}))
+        except UnreachableError as err:
+            # e.g. a sandbox that runs no Envoy for this proxy: said, not dropped
+            sys.stderr.write(f"gloo-nb: not inspected: proxy {name}: {err}\n")
+            continue
+        with conn:
+            inspections.append(conn.collect(timeout=args.timeout))
+    if args.json:
+        sys.stdout.write(json.dumps(combine_documents([i.document() for i in inspections]), indent=2) + "\n")
+    else:
+        _out("\n".join(f"Proxy {i.translation.proxy.namespace}/{i.translation.proxy.name}\n{i.text()}"
+                       for i in inspections))
     return 0
 
 
@@ -527,6 +558,8 @@ def build_parser() -> argparse.ArgumentParser:
     ins.add_argument("--json", action="store_true", help="print the JSON document instead of tables")
     ins.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for the xDS stream")
     ins.add_argument("--snapshot", metavar="DIR", help="read a saved bundle instead of a live gateway")
+    ins.add_argument("--all-proxies", action="store_true",
+                     help="inspect every proxy the Gateways name, each through its own replicas and xDS role")
     ins.set_defaults(run=run_inspect)
 
     snap = sub.add_parser("snapshot", help="save a gateway's resources, served and applied config to a folder",

@@ -27,8 +27,8 @@ from gloo_nb.models.codec import ParseResult
 from gloo_nb.translate import Translation
 from gloo_nb.translate.routes import RouteRow, fallback_label, route_rows, row_from_json
 
-__all__ = ["Inspection", "InspectionSource", "ServedLike", "StatsLike", "as_datetime", "collect", "inspection_at",
-           "type_name"]
+__all__ = ["Inspection", "InspectionSource", "ServedLike", "StatsLike", "as_datetime", "collect", "combine_documents",
+           "inspection_at", "type_name"]
 
 
 class ServedLike(Protocol):
@@ -207,6 +207,27 @@ class Inspection:
             for row in (*routes, *drift):
                 row["proxy"] = proxy
         return doc
+
+
+def combine_documents(documents: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """One ``inspect --json`` document for every proxy: each proxy's inspection, side by side.
+
+    Args:
+        documents: :meth:`Inspection.document` of each proxy's inspection (each through a connection
+            to that proxy), the default proxy's first.
+
+    Returns:
+        The first document's ``glooVersion``, ``proxy``, ``push``, ``proxies`` and ``findings`` (they
+        cover every proxy already), with every document's ``routes`` and ``drift`` rows, each carrying
+        its ``proxy``.
+    """
+    if not documents:
+        return {}
+    first = documents[0]
+    out = {k: v for k, v in first.items() if k not in ("routes", "drift")}
+    for key in ("routes", "drift"):
+        out[key] = [{**row, "proxy": doc["proxy"]} for doc in documents for row in doc.get(key, [])]
+    return out
 
 
 def _route_resources(translation: Translation) -> dict[RouteKey, str]:

@@ -102,3 +102,17 @@ def test_a_timeline_replays_the_proxy_its_recording_followed(tmp_path):
         state = timeline.state_at(t0)
         assert [r.match.prefix for rc in state.translation.envoy.route_configurations
                 for vh in rc.virtual_hosts for r in vh.routes] == [expected]
+
+
+def test_combined_documents_keep_each_proxys_rows():
+    from gloo_nb.analysis.inspection import combine_documents
+
+    t = translation()
+    docs = [Inspection.build(t.for_proxy(n), None, {}, {}).document() for n in ("gateway-proxy", "internal")]
+    both = combine_documents(docs)
+    assert both["proxy"] == "gateway-proxy"
+    assert {(r["proxy"], r["resource"]) for r in both["drift"]} == {
+        ("gateway-proxy", "gloo-system/only-a"), ("gateway-proxy", "gloo-system/shared"),
+        ("internal", "gloo-system/only-b"), ("internal", "gloo-system/shared")}
+    assert len(both["routes"]) == len(docs[0]["routes"]) + len(docs[1]["routes"])
+    assert combine_documents([]) == {}

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -96,6 +98,14 @@ def test_two_proxies_each_serve_their_own_virtual_service(tmp_path: Path) -> Non
         assert start.data["replicas"] == ["internal-0.gloo-system"]
         events = [*journal.of_kind("xds.update").events, *journal.of_kind("replica.poll").events]
         assert events and {e.data["proxy"] for e in events} == {"internal"}
+        # gloo-nb inspect --all-proxies: every proxy, each row saying whose it is.
+        done = subprocess.run([sys.executable, "-m", "gloo_nb", "inspect", "--sandbox", str(state), "--all-proxies",
+                               "--json"], capture_output=True, text=True, timeout=120, check=False)
+        assert done.returncode == 0, done.stderr
+        doc = json.loads(done.stdout)
+        assert doc["proxy"] == "gateway-proxy" and [p["name"] for p in doc["proxies"]] == ["gateway-proxy", "internal"]
+        assert {(r["proxy"], r["resource"], r["state"]) for r in doc["drift"]} == {
+            ("gateway-proxy", "gloo-system/public", "in-sync"), ("internal", "gloo-system/private", "in-sync")}
         with pytest.raises(GatewayUnreachable, match="runs no proxy 'nope'"):
             connect_sandbox(state, proxy="nope")
         # The VirtualServices' statuses carry each proxy's status under its own 1.3 key.
