@@ -168,10 +168,15 @@ class SnapshotBundle:
                              file=str(file), tolerant=True)
 
     def intent(self) -> tuple[Translation, ParseResult]:
-        """Translate the bundle's resources as a freshly started Gloo of its profile would."""
+        """Translate the bundle's resources as a freshly started Gloo of its profile would.
+
+        The top level is the proxy the bundle was saved from (``bundle.json``'s ``role``,
+        ``<namespace>~<proxy>``); every proxy's translation is in ``Translation.proxies``.
+        """
         parsed = self.read_resources()
         snapshot = Snapshot.from_resources(parsed.resources)
-        return translate(snapshot, self.profile), parsed
+        role = str(self.meta.get("role") or "")
+        return translate(snapshot, self.profile, proxy=role.split("~", 1)[-1] if "~" in role else None), parsed
 
     def served(self) -> ServedSnapshot | None:
         """What the control plane served, when it was recorded."""

@@ -6,9 +6,11 @@ recorder (``gloo-nb record``, :mod:`gloo_nb.app.record`), the rollout runner
 camelCase like the rest of gloo_nb's JSON; times inside ``data`` are RFC 3339 strings.
 
 ``recorder.start`` (source ``recorder``)
-    ``{"profile", "namespace", "replicas": [node id...], "gatewayUrl", "xds", "kinds": [...],
+    ``{"profile", "namespace", "proxy", "role", "replicas": [node id...], "gatewayUrl", "xds", "kinds": [...],
     "connection": {"sandbox" | "kubeconfig", "context", "asUser", "asGroup"}}``. A journal may hold
-    several recordings (restarts); each begins with this event.
+    several recordings (restarts); each begins with this event. ``proxy`` is the gateway proxy the
+    recorder follows (``gateway-proxy``) and ``role`` its xDS role (``gloo-system~gateway-proxy``);
+    journals written before they were recorded lack them (the default proxy).
 ``recorder.stop`` (source ``recorder``)
     ``{"reason": "signal SIGINT" | "stop()" | ...}``.
 ``kube.event`` (source ``kube``)
@@ -29,12 +31,14 @@ camelCase like the rest of gloo_nb's JSON; times inside ``data`` are RFC 3339 st
     "actionSummary"}]}``.
 ``xds.update`` (source ``xds``)
     One per update the shadow node received and ACKed or NACKed: ``{"typeUrl", "version", "nonce",
-    "digest", "names": [resource names], "accepted": bool}``.
+    "digest", "names": [resource names], "accepted": bool, "proxy"}`` (``proxy``: whose snapshot the
+    shadow node follows; absent in older journals).
 ``replica.poll`` (source ``replica/<node id>``)
     Written when something changed since the last poll of that replica (and on the first poll):
     ``{"node", "versions": {typeUrl: version}, "rejected": {typeUrl: count of update_rejected},
     "routeDigest": digest of the applied RouteConfigurations (same digest rule as ``xds.content``,
-    whose content is then stored as an ``xds.content`` if new), "reachable": bool}``.
+    whose content is then stored as an ``xds.content`` if new), "reachable": bool, "proxy"}`` (``proxy``:
+    the replica's gateway proxy; absent in older journals).
 ``probe.result`` (source ``probe``)
     ``{"url", "headers", "requests", "shares": [{"answer", "count", "share", "low", "high"}]}``.
 ``journal.open`` (source ``journal``)

@@ -126,13 +126,14 @@ def _intent(time: datetime, translation: Translation) -> Intent:
                   translation.block_causes())
 
 
-def replay(events: EventIndex, starts: Sequence[datetime], profile: Profile) -> Replay:
+def replay(events: EventIndex, starts: Sequence[datetime], profile: Profile, proxy: str | None = None) -> Replay:
     """Replay the Kubernetes events; translate once per batch of changes (not per event).
 
     Args:
         events: The journal's events.
         starts: When each recording started (``recorder.start``), by time.
         profile: The Gloo behaviour profile to translate with.
+        proxy: The proxy recorded (``recorder.start``'s ``proxy``), whose translation is replayed.
 
     Returns:
         The translations and the changes.
@@ -150,7 +151,7 @@ def replay(events: EventIndex, starts: Sequence[datetime], profile: Profile) -> 
             return
         dirty = False
         resources = [r for key in sorted(parsed) for r in parsed[key].resources]
-        translation = translate(Snapshot.from_resources(resources), profile)
+        translation = translate(Snapshot.from_resources(resources), profile, proxy=proxy)
         intents.append(_intent(dirty_time, translation))
 
     kube_times, kube_datas = events.kube

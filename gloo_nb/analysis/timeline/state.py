@@ -85,7 +85,7 @@ class StateAt:
 
 
 def state_at(events: EventIndex, starts: Sequence[datetime], profile: Profile, blocked: Sequence[Blocked],
-             when: datetime) -> StateAt:
+             when: datetime, proxy: str | None = None) -> StateAt:
     """Rebuild everything as it was at ``when``.
 
     Args:
@@ -94,6 +94,7 @@ def state_at(events: EventIndex, starts: Sequence[datetime], profile: Profile, b
         profile: The Gloo behaviour profile to translate with.
         blocked: The timeline's blocked rows.
         when: A timezone-aware time.
+        proxy: The proxy recorded (``recorder.start``'s ``proxy``), whose translation is rebuilt.
 
     Returns:
         The state: resources, translation, findings, served and applied routes, blocked rows.
@@ -118,7 +119,7 @@ def state_at(events: EventIndex, starts: Sequence[datetime], profile: Profile, b
             parsed.findings.extend(one.findings)
             parsed.skipped.extend(one.skipped)
     snapshot = Snapshot.from_resources(parsed.resources)
-    translation = translate(snapshot, profile)
+    translation = translate(snapshot, profile, proxy=proxy)
     update = events.served_at(when)
     served_versions: dict[str, str] = {}
     for u in events.updates[:bisect.bisect_right(events.update_times, when)]:
