@@ -131,7 +131,7 @@ def run_sandbox(args: argparse.Namespace) -> int:
     if args.action == "start":
         try:
             started = runner.start(state_dir, gloo_version=args.gloo_version, replicas=args.replicas,
-                                   exit_with=args.exit_with)
+                                   exit_with=args.exit_with, proxies=args.proxy)
         except runner.SandboxError as err:
             # the sandbox contract: a start that fails (one already runs, it died starting) exits 1, not 2
             return _fail(str(err), 1)
@@ -158,14 +158,15 @@ def _connect(args: argparse.Namespace) -> GatewayConnection:
     if args.sandbox and args.kubeconfig:
         raise UsageError("give --sandbox DIR or --kubeconfig F, not both")
     if args.sandbox:
-        conn = connect_sandbox(args.sandbox, as_user=args.as_user, as_group=args.as_group)
+        conn = connect_sandbox(args.sandbox, as_user=args.as_user, as_group=args.as_group,
+                               proxy=getattr(args, "proxy_name", None))
         if args.gloo_version:
             conn.profile = check_profile(args.gloo_version, source="--gloo-version")
         return conn
     if not args.kubeconfig:
         raise UsageError("give a connection: --sandbox DIR or --kubeconfig F [--context C]")
     return connect(args.kubeconfig, context=args.context, as_user=args.as_user, as_group=args.as_group,
-                   gloo_version=args.gloo_version, xds=args.xds)
+                   gloo_version=args.gloo_version, xds=args.xds, proxy=getattr(args, "proxy_name", None))
 
 
 def run_inspect(args: argparse.Namespace) -> int:
@@ -177,6 +178,8 @@ def run_inspect(args: argparse.Namespace) -> int:
     Returns:
         0.
     """
+    if args.all_proxies:
+        return _inspect_all_proxies(args)
     if args.snapshot:
         from gloo_nb.app.snapshot import open_snapshot
 
@@ -190,6 +193,35 @@ def run_inspect(args: argparse.Namespace) -> int:
         sys.stdout.write(json.dumps(inspection.document(), indent=2) + "\n")
     else:
         _out(inspection.text())
+    return 0
+
+
+def _inspect_all_proxies(args: argparse.Namespace) -> int:
+    # One connection per proxy the Gateways name (each with its own replicas and shadow node role).
+    from gloo_nb.analysis.inspection import combine_documents
+
+    if args.snapshot or getattr(args, "proxy_name", None):
+        raise UsageError("--all-proxies needs a live connection, without --snapshot or --proxy")
+    with _connect(args) as conn:
+        translation, _ = conn.intent()
+        first = conn.proxy
+    names = [t.proxy.name for t in translation.proxies] or [first]
+    names.sort(key=lambda n: n != translation.proxy.name)  # the default proxy first, then Gloo's order
+    inspections = []
+    for name in names:
+        try:
+            conn = _connect(argparse.Namespace(**{**vars(args), "proxy_name": name}))
+        except UnreachableError as err:
+            # e.g. a sandbox that runs no Envoy for this proxy: said, not dropped
+            sys.stderr.write(f"gloo-nb: not inspected: proxy {name}: {err}\n")
+            continue
+        with conn:
+            inspections.append(conn.collect(timeout=args.timeout))
+    if args.json:
+        sys.stdout.write(json.dumps(combine_documents([i.document() for i in inspections]), indent=2) + "\n")
+    else:
+        _out("\n".join(f"Proxy {i.translation.proxy.namespace}/{i.translation.proxy.name}\n{i.text()}"
+                       for i in inspections))
     return 0
 
 
@@ -490,6 +522,8 @@ def _add_connection(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--as-group", metavar="G", help="impersonate this group")
     group.add_argument("--xds", metavar="HOST:PORT", help="the control plane's ADS address (default: a "
                                                            "port-forward to the gloo pod's 9977)")
+    group.add_argument("--proxy", dest="proxy_name", metavar="NAME",
+                       help="the gateway proxy to look at (default: gateway-proxy, or the sandbox's first)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -525,6 +559,8 @@ def build_parser() -> argparse.ArgumentParser:
     ins.add_argument("--json", action="store_true", help="print the JSON document instead of tables")
     ins.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for the xDS stream")
     ins.add_argument("--snapshot", metavar="DIR", help="read a saved bundle instead of a live gateway")
+    ins.add_argument("--all-proxies", action="store_true",
+                     help="inspect every proxy the Gateways name, each through its own replicas and xDS role")
     ins.set_defaults(run=run_inspect)
 
     snap = sub.add_parser("snapshot", help="save a gateway's resources, served and applied config to a folder",
@@ -610,6 +646,9 @@ def build_parser() -> argparse.ArgumentParser:
     sb.add_argument("--gloo-version", choices=PROFILES, default=None,
                     help="Gloo behaviour profile (default: current, or the state directory's earlier one)")
     sb.add_argument("--replicas", type=int, default=2, metavar="N", help="Envoy replicas (default 2)")
+    sb.add_argument("--proxy", action="append", default=None, metavar="NAME[:REPLICAS]",
+                    help="a gateway proxy to run, with its replicas (default: --replicas); repeatable "
+                         "(default gateway-proxy:2)")
     sb.add_argument("--exit-with", type=int, default=None, metavar="PID",
                     help="start: stop the sandbox by itself once this process is gone (a notebook kernel)")
     sb.set_defaults(run=run_sandbox)

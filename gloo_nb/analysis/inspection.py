@@ -29,8 +29,8 @@ from gloo_nb.models.codec import ParseResult
 from gloo_nb.translate import Translation
 from gloo_nb.translate.routes import RouteRow, fallback_label, route_rows, row_from_json
 
-__all__ = ["Inspection", "InspectionSource", "ServedLike", "StatsLike", "as_datetime", "collect", "inspection_at",
-           "type_name"]
+__all__ = ["Inspection", "InspectionSource", "ServedLike", "StatsLike", "as_datetime", "collect", "combine_documents",
+           "inspection_at", "type_name"]
 
 
 class ServedLike(Protocol):
@@ -184,8 +184,10 @@ class Inspection:
 
     def text(self) -> str:
         """Readable tables: the push decision, drift per route, and findings."""
-        lines = [f"Gloo {self.translation.profile}: push {self.translation.push.decision}: "
-                 f"{self.translation.push.reason}", "", "Drift"]
+        several = len(self.translation.proxies) > 1
+        lines = [f"Gloo {self.translation.profile}: "
+                 + (f"proxy {self.translation.proxy.name}: " if several else "")
+                 + f"push {self.translation.push.decision}: {self.translation.push.reason}", "", "Drift"]
         drift = self.drift_frame().drop(columns=["bySource"])
         lines.append(drift.to_string(index=False) if len(drift) else "  no routes")
         differing = [d for d in self.listener_drift if d.state != "in-sync"]
@@ -196,15 +198,53 @@ class Inspection:
         return "\n".join(lines) + "\n"
 
     def document(self) -> dict[str, Any]:
-        """The ``gloo-nb inspect --json`` document."""
-        return {
+        """The ``gloo-nb inspect --json`` document.
+
+        ``proxy`` names the proxy inspected (the connection's); when the Gateways name several,
+        ``proxies`` lists each one's push decision and every route and drift row carries ``proxy``.
+        """
+        proxy = self.translation.proxy.name
+        routes = route_records(self.rows, self.resources)
+        drift = [d.as_json() for d in self.drift]
+        doc: dict[str, Any] = {
             "glooVersion": self.translation.profile,
+            "proxy": proxy,
             "push": {"decision": self.translation.push.decision, "reason": self.translation.push.reason},
-            "routes": route_records(self.rows, self.resources),
-            "drift": [d.as_json() for d in self.drift],
+            "routes": routes,
+            "drift": drift,
             "findings": [f.as_json() for f in self.findings],
             "listenerDrift": [d.as_json() for d in self.listener_drift],
         }
+        if len(self.translation.proxies) > 1:
+            doc["proxies"] = [{"name": t.proxy.name, "snapshotKey": t.snapshot_key,
+                               "push": {"decision": t.push.decision, "reason": t.push.reason}}
+                              for t in self.translation.proxies]
+            for row in (*routes, *drift, *doc["listenerDrift"]):
+                row["proxy"] = proxy
+        return doc
+
+
+def combine_documents(documents: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """One ``inspect --json`` document for every proxy: each proxy's inspection, side by side.
+
+    Args:
+        documents: :meth:`Inspection.document` of each proxy's inspection (each through a connection
+            to that proxy), the default proxy's first.
+
+    Returns:
+        The first document's ``glooVersion``, ``proxy``, ``push``, ``proxies`` and ``findings`` (they
+        cover every proxy already), with every document's ``routes``, ``drift`` and ``listenerDrift`` rows,
+        each carrying its ``proxy``.
+    """
+    if not documents:
+        return {}
+    first = documents[0]
+    # listener names repeat across proxies (each has its listener-::-8080): every proxy's rows, tagged
+    rows = ("routes", "drift", "listenerDrift")
+    out = {k: v for k, v in first.items() if k not in rows}
+    for key in rows:
+        out[key] = [{**row, "proxy": doc["proxy"]} for doc in documents for row in doc.get(key, [])]
+    return out
 
 
 def _route_resources(translation: Translation) -> dict[RouteKey, str]:

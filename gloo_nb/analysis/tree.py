@@ -29,6 +29,7 @@ import yaml
 from google.protobuf.json_format import MessageToDict
 
 from gloo_nb.analysis.drift import DriftRow
+from gloo_nb.errors import UsageError
 from gloo_nb.models import Finding, ResourceKey, Route, RouteTable, VirtualService
 from gloo_nb.translate import Translation
 from gloo_nb.translate.gateway import ParentRoute, RouteConverter, VirtualServiceAborted
@@ -36,6 +37,7 @@ from gloo_nb.translate.gloo_json import destination_json, matcher_json
 from gloo_nb.translate.proxy import ProxyRoute
 from gloo_nb.translate.routes import action_summary, match_summary, route_id, route_match_json
 from gloo_nb.translate.selection import RouteTableIndex, SelectionError, group_by_weight
+from gloo_nb.translate.translator import proxy_virtual_services
 
 TREE_STATES = ("accepted", "warning", "dropped", "replaced", "blocked", "rejected")
 """Node states, least severe first."""
@@ -232,9 +234,25 @@ class DelegationTree:
     Args:
         translation: The translation (its snapshot, reports, findings, origins, push decision).
         drift: ``Inspection.drift`` rows, to show which replicas applied a route.
+        proxy: One gateway proxy's tree: that proxy's translation (its Envoy routes, reports and
+            push decision, from ``Translation.proxies``) and only the VirtualServices its Gateways
+            select. Default: the translation as given (the default proxy's, every VirtualService).
+
+    Raises:
+        UsageError: ``proxy`` names no proxy of the translation.
     """
 
-    def __init__(self, translation: Translation, drift: Sequence[DriftRow] | None = None) -> None:
+    def __init__(self, translation: Translation, drift: Sequence[DriftRow] | None = None, *,
+                 proxy: str | None = None) -> None:
+        self._only: set[ResourceKey] | None = None
+        if proxy is not None:
+            mine = translation.for_proxy(proxy)
+            if mine is None:
+                names = ", ".join(t.proxy.name for t in translation.proxies) or translation.proxy.name
+                raise UsageError(f"no proxy {proxy!r} in this translation; its proxies: {names}")
+            self._only = set(proxy_virtual_services(translation.snapshot, proxy))
+            translation = mine
+        self.proxy = translation.proxy.name
         self.translation = translation
         self.drift = list(drift or ())
         snap = translation.snapshot
@@ -273,7 +291,7 @@ class DelegationTree:
         self._roots = [self._resource_node(vs.key, None, f"VirtualService {vs.key.ref}", "accepted",
                                            kind="VirtualService", has_children=bool(
                                                vs.virtual_host and vs.virtual_host.routes), vs=vs)
-                       for vs in snap.virtual_services]
+                       for vs in snap.virtual_services if self._only is None or vs.key in self._only]
 
     # -- nodes ------------------------------------------------------------------------------------
 

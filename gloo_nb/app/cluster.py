@@ -44,7 +44,7 @@ def connect(kubeconfig: str | None = None, *, context: str | None = None, as_use
             as_group: str | None = None, gloo_version: str | None = None, namespace: str = "gloo-system",
             xds: str | None = None, role: str = DEFAULT_ROLE, port_forward: bool = True,
             admin_urls: Mapping[str, str] | None = None, gateway_url: str | None = None,
-            xds_tls: bool = False) -> GatewayConnection:
+            xds_tls: bool = False, proxy: str | None = None) -> GatewayConnection:
     """Connect to one Gloo gateway on a Kubernetes cluster.
 
     Args:
@@ -60,6 +60,8 @@ def connect(kubeconfig: str | None = None, *, context: str | None = None, as_use
         admin_urls: Replica admin URLs by pod name, when reachable directly (skips port-forwards).
         gateway_url: The gateway's URL for probes.
         xds_tls: Speak TLS to the xDS port (system roots).
+        proxy: The gateway proxy to look at (its pods are ``gateway-proxy-id=<proxy>``, its role
+            ``<namespace>~<proxy>``); overrides ``role``. Default: the role's (``gateway-proxy``).
 
     Returns:
         The connection; close it (or use ``with``) to stop its streams and port-forwards.
@@ -67,6 +69,8 @@ def connect(kubeconfig: str | None = None, *, context: str | None = None, as_use
     Raises:
         GatewayUnreachable: The cluster or a required part of the gateway cannot be reached.
     """
+    if proxy:
+        role = f"{namespace}~{proxy}"
     kube = KubeClient.from_kubeconfig(kubeconfig, context=context, as_user=as_user, as_group=as_group)
     profile = check_profile(gloo_version, source="gloo_version") if gloo_version else "current"
     conn = GatewayConnection(kube, profile, namespace, xds, role, gateway_url=gateway_url, xds_tls=xds_tls)

@@ -20,7 +20,7 @@ from gloo_nb.errors import UnreachableError
 from gloo_nb.kube import KubeClient, KubeError, resource_for
 from gloo_nb.models.codec import ParseResult, parse_objects
 from gloo_nb.models.snapshot import Snapshot
-from gloo_nb.translate import Translation, translate
+from gloo_nb.translate import Translation, Translator
 from gloo_nb.xds.admin import EnvoyAdmin, XdsStats
 from gloo_nb.xds.client import AdsClient
 from gloo_nb.xds.decode import ServedSnapshot
@@ -84,7 +84,8 @@ class GatewayConnection:
         profile: The running Gloo's behaviour profile.
         namespace: Gloo's install namespace.
         xds_address: The control plane's ADS address (``host:port``), or None when unknown.
-        role: The proxy's role (the xDS snapshot key).
+        role: The proxy's role (the xDS snapshot key, ``<namespace>~<proxy>``): which proxy the
+            connection looks at (:attr:`proxy`).
         replicas: The Envoy replicas.
         gateway_url: The front door for probes, when known.
         cluster_id: The cluster's stable id when the connection knows it without asking (a sandbox's
@@ -105,6 +106,11 @@ class GatewayConnection:
     secrets_unreadable: str = ""
     _closers: list[Callable[[], None]] = field(default_factory=list, repr=False)
     _ads: AdsClient | None = field(default=None, repr=False)
+
+    @property
+    def proxy(self) -> str:
+        """The proxy this connection looks at: the name part of its role (``gateway-proxy``)."""
+        return self.role.split("~", 1)[-1]
 
     # --- reading ----------------------------------------------------------------------------
 
@@ -174,12 +180,15 @@ class GatewayConnection:
     def intent(self) -> tuple[Translation, ParseResult]:
         """Translate what Kubernetes holds, as a freshly started Gloo of this profile would.
 
+        Every proxy the Gateways name is translated; the translation's top level is this connection's
+        proxy (:attr:`proxy`), every proxy's own in ``Translation.proxies``.
+
         Returns:
             The translation (``envoy`` is what Gloo intends to serve; ``push`` says whether it would)
             and what was read (with its parse findings).
         """
         snapshot, parsed = self.read_snapshot()
-        return translate(snapshot, self.profile), parsed
+        return Translator(self.profile, proxy_name=self.proxy).translate(snapshot), parsed
 
     def read_snapshot(self) -> tuple[Snapshot, ParseResult]:
         """Read what Gloo reads, as the snapshot gloo_nb translates.

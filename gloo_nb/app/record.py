@@ -375,9 +375,10 @@ class Recorder:
         if self.state_dir is not None:
             self._audit = _AuditLog(self.state_dir / "audit.jsonl", lists)
         self._emit(RECORDER_START, {
-            "profile": self.conn.profile, "namespace": self.conn.namespace,
-            "replicas": [r.node_id for r in self.conn.replicas], "gatewayUrl": self.conn.gateway_url,
-            "xds": self.conn.xds_address, "kinds": list(lists), "connection": self._connection_info(),
+            "profile": self.conn.profile, "namespace": self.conn.namespace, "proxy": self.conn.proxy,
+            "role": self.conn.role, "replicas": [r.node_id for r in self.conn.replicas],
+            "gatewayUrl": self.conn.gateway_url, "xds": self.conn.xds_address, "kinds": list(lists),
+            "connection": self._connection_info(),
             # why this recording holds no Secrets: its replay then treats secretRefs as unknown, not missing
             **({"secretsUnreadable": unreadable} if unreadable else {})},
             RECORDER_SOURCE)
@@ -627,8 +628,8 @@ class Recorder:
         resources = snapshot.resources(update.type_url)
         digest = self._store_content(update.type_url, resources, snapshot.listeners)
         self._emit(XDS_UPDATE, {"typeUrl": update.type_url, "version": update.version, "nonce": update.nonce,
-                                "digest": digest, "names": list(update.resource_names), "accepted": True},
-                   XDS_SOURCE)
+                                "digest": digest, "names": list(update.resource_names), "accepted": True,
+                                "proxy": self.conn.proxy}, XDS_SOURCE)
 
     def _store_content(self, type_url: str, resources: Sequence[Any], listeners: Sequence[Any]) -> str:
         """Write ``xds.content`` for these resources unless their digest was stored; return the digest."""
@@ -678,7 +679,7 @@ class Recorder:
             if state.reachable is not False:
                 state.reachable, state.last, state.fingerprint = False, None, None
                 self._emit(REPLICA_POLL, {"node": node, "versions": {}, "rejected": {}, "routeDigest": None,
-                                          "reachable": False}, replica_source(node))
+                                          "reachable": False, "proxy": self.conn.proxy}, replica_source(node))
             return
         versions = {**state.versions, TYPE_CLUSTER: stats.cds.version_text or state.versions.get(TYPE_CLUSTER, "")}
         eds = Counter(s.version_text for s in stats.eds.values() if s.version_text)
@@ -688,7 +689,8 @@ class Recorder:
         if record != state.last or state.reachable is not True:
             state.last, state.reachable = record, True
             self._emit(REPLICA_POLL, {"node": node, "versions": versions, "rejected": record[1],
-                                      "routeDigest": state.route_digest, "reachable": True}, replica_source(node))
+                                      "routeDigest": state.route_digest, "reachable": True,
+                                      "proxy": self.conn.proxy}, replica_source(node))
 
 
 def _proto_json(message: Any) -> dict[str, Any]:

@@ -394,8 +394,10 @@ class Rollout:
             self._journal = JournalWriter(self.journal_dir)
             # Every run opens with what it is about; its events carry its id (resume reads only the runs of
             # the live cluster and object, gloo_nb/rollout/identity.py).
+            # `proxy`: the gateway proxy the run proves through (its served versions are that proxy's).
             self._journal.append(SESSION, {RUN_KEY: self.run_id, "identity": identity.as_json(),
-                                           "target": self.target.as_json()}, source=self.source)
+                                           "target": self.target.as_json(), "proxy": self.conn.proxy},
+                                 source=self.source)
         if kind == "rollout.recheck" and (data.get("ok") or data.get("dropped")):
             # What a re-check established or voided; a re-check that stops the run says it in the step report.
             self.notices.append(str(data.get("reason", "")))
@@ -427,7 +429,7 @@ class Rollout:
         if self.conn.xds_address:
             with contextlib.suppress(GlooNbError):
                 served_version = self.conn.served(timeout=5.0).version(TYPE_ROUTE) or ""
-        return World(self.conn.profile, route_table, snapshot, deployments, served_version)
+        return World(self.conn.profile, route_table, snapshot, deployments, served_version, proxy=self.conn.proxy)
 
     def _apply(self, effect: Apply) -> Observation:
         self._watch_keys = self._resource_keys()
@@ -578,7 +580,7 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, World):
         rt = value.route_table or {}
         return {"profile": value.profile, "routeTableResourceVersion": rt.get("metadata", {}).get("resourceVersion"),
-                "servedVersion": value.served_version}
+                "servedVersion": value.served_version, "proxy": value.proxy}
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {f.name: _jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
     if isinstance(value, Mapping):

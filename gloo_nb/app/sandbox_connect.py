@@ -41,7 +41,7 @@ def read_sandbox_endpoints(state_dir: str | Path) -> dict[str, Any]:
 
 
 def connect_sandbox(state_dir: str | Path, *, as_user: str | None = None, as_group: str | None = None,
-                    port_forward: bool = False) -> GatewayConnection:
+                    port_forward: bool = False, proxy: str | None = None) -> GatewayConnection:
     """Connect to a running sandbox (its ``endpoints.json`` gives the addresses and the profile).
 
     Args:
@@ -49,18 +49,26 @@ def connect_sandbox(state_dir: str | Path, *, as_user: str | None = None, as_gro
         as_user: Impersonate this user.
         as_group: Impersonate this group.
         port_forward: Reach the admin APIs through ``pods/portforward``, as on a real cluster.
+        proxy: The gateway proxy to look at, one of those the sandbox runs (``--proxy``); default:
+            its default proxy (``gateway-proxy`` when it runs, else the first).
 
     Returns:
         The connection.
 
     Raises:
-        GatewayUnreachable: No sandbox runs there, or it does not answer.
+        GatewayUnreachable: No sandbox runs there, it does not answer, or it runs no such proxy.
     """
     info = read_sandbox_endpoints(state_dir)
-    admin = None if port_forward else {f"gateway-proxy-{i}": url for i, url in enumerate(info["envoyAdmin"])}
+    proxies = info.get("proxies") or {"gateway-proxy": {"gateway": info["gateway"], "envoyAdmin": info["envoyAdmin"]}}
+    name = proxy or ("gateway-proxy" if "gateway-proxy" in proxies else next(iter(proxies)))
+    if name not in proxies:
+        raise GatewayUnreachable(f"the sandbox in {state_dir} runs no proxy {name!r}; it runs: {', '.join(proxies)}")
+    mine = proxies[name]
+    admin = None if port_forward else {f"{name}-{i}": url for i, url in enumerate(mine["envoyAdmin"])}
     profile = check_profile(info.get("glooVersion"), source=f"{Path(state_dir) / 'endpoints.json'}: glooVersion")
     conn = connect(info["kubeconfig"], as_user=as_user, as_group=as_group, gloo_version=profile,
-                   xds=str(info["xds"]), port_forward=port_forward, admin_urls=admin, gateway_url=info["gateway"])
+                   xds=str(info["xds"]), port_forward=port_forward, admin_urls=admin, gateway_url=mine["gateway"],
+                   proxy=name)
     if info.get("clusterId"):
         conn.cluster_id = str(info["clusterId"])
     return conn

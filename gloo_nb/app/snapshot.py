@@ -195,13 +195,18 @@ class SnapshotBundle:
         return [parse_secret_facts(item, file=str(file), where=f"[{i}].") for i, item in enumerate(items)], unreadable
 
     def intent(self) -> tuple[Translation, ParseResult]:
-        """Translate the bundle's resources (and its Secrets' facts) as a freshly started Gloo of its profile would."""
+        """Translate the bundle's resources (and its Secrets' facts) as a freshly started Gloo of its profile would.
+
+        The top level is the proxy the bundle was saved from (``bundle.json``'s ``role``,
+        ``<namespace>~<proxy>``); every proxy's translation is in ``Translation.proxies``.
+        """
         parsed = self.read_resources()
         secrets, unreadable = self.read_secrets()
         snapshot = Snapshot.from_resources([*parsed.resources, *secrets])
         if unreadable:
             snapshot = replace(snapshot, secrets_unreadable=unreadable)
-        return translate(snapshot, self.profile), parsed
+        role = str(self.meta.get("role") or "")
+        return translate(snapshot, self.profile, proxy=role.split("~", 1)[-1] if "~" in role else None), parsed
 
     def served(self) -> ServedSnapshot | None:
         """What the control plane served, when it was recorded."""

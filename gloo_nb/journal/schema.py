@@ -6,11 +6,13 @@ recorder (``gloo-nb record``, :mod:`gloo_nb.app.record`), the rollout runner
 camelCase like the rest of gloo_nb's JSON; times inside ``data`` are RFC 3339 strings.
 
 ``recorder.start`` (source ``recorder``)
-    ``{"profile", "namespace", "replicas": [node id...], "gatewayUrl", "xds", "kinds": [...],
+    ``{"profile", "namespace", "proxy", "role", "replicas": [node id...], "gatewayUrl", "xds", "kinds": [...],
     "connection": {"sandbox" | "kubeconfig", "context", "asUser", "asGroup"}, "secretsUnreadable"?}``. A
-    journal may hold several recordings (restarts); each begins with this event. ``secretsUnreadable``
-    (the API's answer) is there when the recorder could not list Secrets: replays then treat
-    ``secretRef``s as unknown rather than missing.
+    journal may hold several recordings (restarts); each begins with this event. ``proxy`` is the gateway
+    proxy the recorder follows (``gateway-proxy``) and ``role`` its xDS role (``gloo-system~gateway-proxy``);
+    journals written before they were recorded lack them (the default proxy). ``secretsUnreadable`` (the
+    API's answer) is there when the recorder could not list Secrets: replays then treat ``secretRef``s as
+    unknown rather than missing.
 ``recorder.stop`` (source ``recorder``)
     ``{"reason": "signal SIGINT" | "stop()" | ...}``.
 ``kube.event`` (source ``kube``)
@@ -33,12 +35,14 @@ camelCase like the rest of gloo_nb's JSON; times inside ``data`` are RFC 3339 st
     "actionSummary"}]}``.
 ``xds.update`` (source ``xds``)
     One per update the shadow node received and ACKed or NACKed: ``{"typeUrl", "version", "nonce",
-    "digest", "names": [resource names], "accepted": bool}``.
+    "digest", "names": [resource names], "accepted": bool, "proxy"}`` (``proxy``: whose snapshot the
+    shadow node follows; absent in older journals).
 ``replica.poll`` (source ``replica/<node id>``)
     Written when something changed since the last poll of that replica (and on the first poll):
     ``{"node", "versions": {typeUrl: version}, "rejected": {typeUrl: count of update_rejected},
     "routeDigest": digest of the applied RouteConfigurations (same digest rule as ``xds.content``,
-    whose content is then stored as an ``xds.content`` if new), "reachable": bool}``.
+    whose content is then stored as an ``xds.content`` if new), "reachable": bool, "proxy"}`` (``proxy``:
+    the replica's gateway proxy; absent in older journals).
 ``probe.result`` (source ``probe``)
     ``{"url", "headers", "requests", "shares": [{"answer", "count", "share", "low", "high"}]}``.
 ``journal.open`` (source ``journal``)

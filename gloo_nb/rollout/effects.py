@@ -183,6 +183,8 @@ class World:
         snapshot: Every Gloo resource, Service, Endpoints and Pod, parsed (what Gloo translates).
         deployments: The Deployments of the RouteTable's namespace, as returned (for decommissioning).
         served_version: The RouteConfiguration version the control plane serves now ("" unknown).
+        proxy: The gateway proxy the rollout looks at and proves through (the connection's); None:
+            the default one (``gateway-proxy`` when a Gateway names it).
     """
 
     profile: Profile
@@ -190,6 +192,7 @@ class World:
     snapshot: Snapshot
     deployments: tuple[Mapping[str, Any], ...] = ()
     served_version: str = ""
+    proxy: str | None = None
 
 
 @dataclass(frozen=True)

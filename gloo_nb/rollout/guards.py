@@ -10,9 +10,11 @@ step's new spec, parsed by the same codec) with Gloo's semantics (:mod:`gloo_nb.
 * ``team-tree-clean``: no blocking finding whose resource or origin is in the team's namespace.
 * ``no-new-finding``: the what-if has no finding the live translation lacks.
 * ``no-collateral``: the Envoy routes that do not come from this RouteTable are the same in the
-  what-if as live.
-* ``not-last-known-good``: the proxy does not hold its last known good configuration, and the step
-  would not make it do so.
+  what-if as live, on every proxy.
+* ``not-last-known-good``: no proxy that serves the team's RouteTable holds its last known good
+  configuration, and the step would not make one do so. Each proxy the Gateways name is pushed on
+  its own (``projects/gloo/pkg/syncer/envoy_translator_syncer.go``), so every proxy whose routes
+  come from the RouteTable (live or after the step) is checked, and named when there are several.
 
 A finding is *blocking* when it is an error, or, under profile ``1.3``, any finding of Gloo's own
 translation: Gloo 1.3 rejects the whole proxy on route warnings such as a missing upstream
@@ -139,7 +141,15 @@ def _endpoints(world: World) -> Endpoints:
 
 
 def _translate(world: World, snapshot: Snapshot, endpoints: Endpoints) -> Translation:
-    return translate(snapshot, world.profile, endpoints=endpoints)
+    return translate(snapshot, world.profile, endpoints=endpoints, proxy=world.proxy)
+
+
+def _serving(live: Translation, what_if: Translation, resource: str) -> list[tuple[Translation, Translation]]:
+    # The (live, what-if) translations of every proxy with routes from the resource, in Gloo's order;
+    # the top level alone when neither translation has several proxies or none serves it yet.
+    pairs = [(one, what_if.for_proxy(one.proxy.name) or one) for one in live.proxies]
+    mine = [(a, b) for a, b in pairs if route_summaries(a, resource) or route_summaries(b, resource)]
+    return mine or [(live, what_if)]
 
 
 def _rows(translation: Translation) -> list[tuple[RouteSummary, str]]:
@@ -216,7 +226,12 @@ def _new_findings(live: Translation, what_if: Translation) -> GuardResult:
 
 def _collateral(live: Translation, what_if: Translation, resource: str) -> GuardResult:
     def others(t: Translation) -> Counter[tuple[RouteSummary, str]]:
-        return Counter(row for row in _rows(t) if row[1] != resource)
+        # Every proxy's routes (each proxy is served on its own); a proxy's name leads its virtual
+        # hosts when there are several.
+        several = len(t.proxies) > 1
+        return Counter((((f"{one.proxy.name}/{vh}" if several else vh), match, action), owner)
+                       for one in (t.proxies or [t]) for ((vh, match, action), owner) in _rows(one)
+                       if owner != resource)
 
     before, after = others(live), others(what_if)
     if before == after:
@@ -232,13 +247,20 @@ def _collateral(live: Translation, what_if: Translation, resource: str) -> Guard
                                                + "; ".join(changes))
 
 
-def _last_known_good(live: Translation, what_if: Translation) -> GuardResult:
+def _last_known_good(live: Translation, what_if: Translation, resource: str = "") -> GuardResult:
     name = "not-last-known-good"
-    if live.push.decision == "keep-last-good":
-        return GuardResult(name, False, f"the proxy holds its last known good configuration: {_causes(live)}")
-    if what_if.push.decision == "keep-last-good":
-        return GuardResult(name, False, f"the change would make the proxy keep its last known good configuration: "
-                                        f"{_causes(what_if)}")
+    pairs = _serving(live, what_if, resource) if resource else [(live, what_if)]
+    several = len(live.proxies) > 1
+    for now, after in pairs:
+        proxy = f"the proxy {now.proxy.name}" if several else "the proxy"
+        if now.push.decision == "keep-last-good":
+            return GuardResult(name, False, f"{proxy} holds its last known good configuration: {_causes(now)}")
+        if after.push.decision == "keep-last-good":
+            return GuardResult(name, False, f"the change would make {proxy} keep its last known good configuration: "
+                                            f"{_causes(after)}")
+    if several:
+        return GuardResult(name, True, "the control plane pushes the current configuration of "
+                                       + ", ".join(now.proxy.name for now, _ in pairs))
     return GuardResult(name, True, "the control plane pushes the current configuration")
 
 
@@ -266,7 +288,7 @@ def assess(world: World, target: RolloutTarget, step: Step, new_spec: Mapping[st
         return Assessment(tuple(guards), route_summaries(live, resource), _host(live, resource))
     what_if = _translate(world, what_if_world(world, target, new_spec).snapshot, endpoints)
     guards += [_team_tree(live, target), _new_findings(live, what_if), _collateral(live, what_if, resource),
-               _last_known_good(live, what_if)]
+               _last_known_good(live, what_if, resource)]
     return Assessment(tuple(guards), route_summaries(what_if, resource), _host(what_if, resource))
 
 

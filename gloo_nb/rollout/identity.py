@@ -4,7 +4,8 @@ A journal directory is just files: the same ``./gloo-nb-journal`` may hold a rol
 ``foxtrot/foxtrot-routes`` on yesterday's sandbox, on the staging cluster, or on a RouteTable that
 was deleted and recreated since. Each run of the rollout therefore starts with a ``rollout.session``
 event naming its identity (the cluster: API server URL and a stable cluster id; the RouteTable's
-UID; the target), and stamps every event it writes with that run's id. A resume uses the events of
+UID; the target; the gateway proxy it proves through, ``proxy``), and stamps every event it writes with
+that run's id. A resume uses the events of
 the runs whose identity is the live one, and nothing else.
 """
 

@@ -62,6 +62,9 @@ class SyncRecord:
         versions: The xDS version per type URL that was set.
         statuses_written: How many status writes the pass made.
         seconds: How long the pass took.
+        decisions: Per xDS snapshot key (``<namespace>~<proxy>``), that proxy's decision
+            (``decision`` and ``versions`` are the default proxy's).
+        versions_by_key: Per snapshot key, the xDS versions set for it.
     """
 
     store_version: int
@@ -69,6 +72,8 @@ class SyncRecord:
     versions: dict[str, str] = field(default_factory=dict)
     statuses_written: int = 0
     seconds: float = 0.0
+    decisions: dict[str, str] = field(default_factory=dict)
+    versions_by_key: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
 def _content_key(event: WatchEvent) -> str:
@@ -92,12 +97,15 @@ class ControlPlane:
         ads: The ADS server to publish snapshots to.
         profile: Gloo's behaviour profile.
         namespace: Gloo's install (write) namespace.
-        proxy: The proxy name; the snapshot key is ``<namespace>~<proxy>``.
+        proxy: The default proxy (``record.decision``, ``last_translation``); every proxy the
+            Gateways name is translated and served under its own key ``<namespace>~<name>``.
         debounce: Seconds to wait after a change for more changes before translating.
+        serve: Proxies whose Envoys run here: each gets a snapshot even while no Gateway names it
+            (an empty one), so that its replicas connect and ACK as soon as they start.
     """
 
     def __init__(self, store: Store, ads: AdsServer, profile: Profile, *, namespace: str = "gloo-system",
-                 proxy: str = "gateway-proxy", debounce: float = 0.002) -> None:
+                 proxy: str = "gateway-proxy", debounce: float = 0.002, serve: Iterable[str] = ()) -> None:
         self._store = store
         self._ads = ads
         self._profile = profile
@@ -105,6 +113,8 @@ class ControlPlane:
         self._proxy = proxy
         self._debounce = debounce
         self._translator = Translator(profile, proxy_name=proxy)
+        self._serve = [proxy, *(p for p in serve if p != proxy)]
+        self._served_keys: set[str] = set()
         self._keys: dict[tuple[str, str, str], str] = {}
         self._dirty = threading.Event()
         self._stopping = threading.Event()
@@ -183,16 +193,30 @@ class ControlPlane:
             written = self._write_statuses(translation)
             record = SyncRecord(version, translation.push.decision if translation.served else "none",
                                 statuses_written=written)
-            if translation.served is not None:
-                snap = _xds_snapshot(translation.served, eds)
-                record.versions = dict(snap.versions)
-                self._ads.set_snapshot(self.snapshot_key, snap)
-            else:
-                # Nothing good was ever pushed: Envoy gets an empty, versioned snapshot, so it is
-                # connected and ACKing but has no listener (as with Gloo and no VirtualService).
-                snap = _xds_snapshot(EnvoyResources(), eds)
-                record.versions = dict(snap.versions)
-                self._ads.set_snapshot(self.snapshot_key, snap)
+            # One snapshot per proxy, under its own key (envoy_translator_syncer.go: SetSnapshot(key)
+            # per proxy; each proxy's push decision is its own).
+            per_key: dict[str, Translation | None] = {t.snapshot_key: t for t in translation.proxies}
+            per_key.setdefault(translation.snapshot_key, translation)
+            for name in self._serve:
+                per_key.setdefault(f"{self._namespace}~{name}", None)
+            for key, one in per_key.items():
+                if one is not None and one.served is not None:
+                    snap = _xds_snapshot(one.served, eds)
+                else:
+                    # Nothing good was ever pushed, or no Gateway names this proxy: its Envoys get an
+                    # empty, versioned snapshot, so they are connected and ACKing but have no listener
+                    # (as with Gloo and no VirtualService).
+                    snap = _xds_snapshot(EnvoyResources(), eds)
+                record.versions_by_key[key] = dict(snap.versions)
+                record.decisions[key] = one.push.decision if one is not None and one.served else "none"
+                self._ads.set_snapshot(key, snap)
+            record.versions = record.versions_by_key[self.snapshot_key]
+            # Proxy garbage collection (envoy_translator_syncer.go, both profiles): a key whose proxy
+            # is gone gets Gloo's empty snapshot (settings.gloo.disableProxyGarbageCollection is not
+            # modelled: the sandbox always collects).
+            for gone in self._served_keys - per_key.keys():
+                self._ads.set_snapshot(gone, _xds_snapshot(EnvoyResources(), {}))
+            self._served_keys = set(per_key)
             record.seconds = time.perf_counter() - started
             self.last = record
             self.last_translation = translation
@@ -201,19 +225,39 @@ class ControlPlane:
     def _write_statuses(self, translation: Translation) -> int:
         written = 0
         # Gloo 1.3 persists the Proxy; current Gloo keeps it in memory (persistProxySpec false).
-        proxy_obj = proxy_manifest(translation) if self._profile == "1.3" else None
+        proxy_objs = [proxy_manifest(t) for t in translation.proxies] if self._profile == "1.3" else []
+        # Every proxy's status, each under its own subresource key (translator_syncer.go).
+        proxy_reports = [t.proxy_report for t in translation.proxies if t.proxy_report is not None]
         for report in translation.reports:
             kind = STATUS_KINDS.get(report.key.kind)
             if kind is None:
                 continue
             status = resource_status(report, self._profile, proxy_status=translation.proxy_report,
-                                     namespace=self._namespace, proxy_name=self._proxy)
+                                     namespace=self._namespace, proxy_name=self._proxy,
+                                     proxy_reports=proxy_reports)
             if self._profile != "1.3" and status_patch_too_large(status, namespace=self._namespace):
                 continue  # current Gloo leaves the old status when its patch exceeds 2048 bytes
             written += self._set_status(kind, report.key.namespace, report.key.name, status)
-        if proxy_obj is not None:
+        for proxy_obj in proxy_objs:
             written += self._write_proxy(proxy_obj)
+        if self._profile == "1.3":
+            written += self._delete_stale_proxies({m["metadata"]["name"] for m in proxy_objs})
         return written
+
+    def _delete_stale_proxies(self, keep: set[str]) -> int:
+        # proxy_reconciler.go@v1.3.20 (ReconcileProxies): Proxies it wrote (label created_by: gateway)
+        # that are no longer desired are deleted.
+        deleted = 0
+        items, _ = self._store.list(kinds.PROXY, self._namespace, label_selector="created_by=gateway")
+        for item in items:
+            name = item.get("metadata", {}).get("name", "")
+            if name and name not in keep:
+                try:
+                    self._store.delete(kinds.PROXY, self._namespace, name, identity=GLOO)
+                    deleted += 1
+                except ApiError:
+                    pass  # deleted meanwhile
+        return deleted
 
     def _set_status(self, kind: kinds.Kind, namespace: str, name: str, status: Mapping[str, Any]) -> int:
         def mutate(obj: dict[str, Any]) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import copy
 import itertools
 import json
 import logging
@@ -19,6 +20,7 @@ import socket
 import sys
 import time
 import uuid
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +37,7 @@ from gloo_nb.sandbox.kubeapi.pki import Credentials
 from gloo_nb.sandbox.kubelet import Kubelet
 from gloo_nb.sandbox.pod_objects import MANAGED_BY, PORTS_ANNOTATION
 from gloo_nb.sandbox.portforward import PortForwardHandler
+from gloo_nb.sandbox.proxyspec import parse_proxy_specs
 from gloo_nb.sandbox.statedir import PRIVATE_UMASK, private_dir
 from gloo_nb.sandbox.store import ADMIN, KUBELET, ApiError, Identity, Store
 from gloo_nb.sandbox.xds_server import TYPE_CLUSTER, TYPE_LISTENER, AdsServer
@@ -100,8 +103,43 @@ def install_manifests(profile: Profile) -> list[tuple[kinds.Kind, dict[str, Any]
     ]
 
 
-def proxy_pod(replica: Replica, *, ready: bool) -> dict[str, Any]:
-    """The ``gateway-proxy-<i>`` pod standing for one Envoy replica.
+def proxy_manifests(profile: Profile, proxy: str) -> list[tuple[kinds.Kind, dict[str, Any]]]:
+    """The Helm chart's objects for one more gateway proxy: its default Gateway(s) and its Service.
+
+    The chart renders, for each entry of ``gatewayProxies``, Gateways named after the proxy with
+    ``proxyNames: [<proxy>]`` (``install/helm/gloo/templates/8-default-gateways.yaml``) and a Service
+    named after it selecting ``gateway-proxy-id: <proxy>`` (``8-gateway-proxy-service.yaml``). They
+    are made from ``gateway-proxy``'s own install objects, renamed.
+
+    Args:
+        profile: The Gloo profile.
+        proxy: The proxy's name.
+
+    Returns:
+        ``(kind, manifest)`` pairs; none for ``gateway-proxy`` (the install already holds them).
+    """
+    if proxy == PROXY:
+        return []
+    out: list[tuple[kinds.Kind, dict[str, Any]]] = []
+    for kind, manifest in install_manifests(profile):
+        meta = manifest["metadata"]
+        if kind is kinds.GATEWAY and PROXY in manifest["spec"].get("proxyNames", []):
+            made = copy.deepcopy(manifest)
+            made["metadata"]["name"] = proxy + meta["name"][len(PROXY):] if meta["name"].startswith(PROXY) \
+                else f"{proxy}-{meta['name']}"
+            made["spec"]["proxyNames"] = [proxy]
+            out.append((kind, made))
+        elif kind is kinds.SERVICE and meta["name"] == PROXY:
+            made = copy.deepcopy(manifest)
+            made["metadata"]["name"] = proxy
+            made["metadata"]["labels"]["gateway-proxy-id"] = proxy
+            made["spec"]["selector"]["gateway-proxy-id"] = proxy
+            out.append((kind, made))
+    return out
+
+
+def proxy_pod(replica: Replica, *, ready: bool, proxy: str = PROXY) -> dict[str, Any]:
+    """The ``<proxy>-<i>`` pod (``gateway-proxy-<i>``) standing for one Envoy replica.
 
     Its container ports 8080, 8443 and 19000 map to the replica's listeners and admin port (the
     ``sandbox.gloo-nb.io/ports`` annotation), so Services, Endpoints and port-forwards reach them.
@@ -109,6 +147,7 @@ def proxy_pod(replica: Replica, *, ready: bool) -> dict[str, Any]:
     Args:
         replica: The replica.
         ready: Whether the replica is connected to the control plane.
+        proxy: The proxy the replica serves (its pod's name and ``gateway-proxy-id`` label).
 
     Returns:
         The Pod manifest, with status.
@@ -120,10 +159,11 @@ def proxy_pod(replica: Replica, *, ready: bool) -> dict[str, Any]:
     now = _now()
     return {
         "apiVersion": "v1", "kind": "Pod",
-        "metadata": {"name": f"{PROXY}-{replica.index}", "namespace": NAMESPACE, "labels": dict(PROXY_LABELS),
+        "metadata": {"name": f"{proxy}-{replica.index}", "namespace": NAMESPACE,
+                     "labels": {**PROXY_LABELS, "gateway-proxy-id": proxy},
                      "annotations": {MANAGED_BY: "sandbox-envoy", PORTS_ANNOTATION: json.dumps(ports)}},
         "spec": {"nodeName": "sandbox", "containers": [{
-            "name": PROXY, "image": "quay.io/solo-io/gloo-envoy-wrapper",
+            "name": proxy, "image": "quay.io/solo-io/gloo-envoy-wrapper",
             "args": ["--disable-hot-restart"],
             "ports": [{"name": "http", "containerPort": GATEWAY_PORT, "protocol": "TCP"},
                       {"name": "https", "containerPort": HTTPS_PORT, "protocol": "TCP"},
@@ -134,21 +174,22 @@ def proxy_pod(replica: Replica, *, ready: bool) -> dict[str, Any]:
             "conditions": [{"type": t, "status": "True" if t in ("PodScheduled", "Initialized") else cond,
                             "lastTransitionTime": now}
                            for t in ("PodScheduled", "Initialized", "ContainersReady", "Ready")],
-            "containerStatuses": [{"name": PROXY, "image": "quay.io/solo-io/gloo-envoy-wrapper", "ready": ready,
+            "containerStatuses": [{"name": proxy, "image": "quay.io/solo-io/gloo-envoy-wrapper", "ready": ready,
                                    "restartCount": replica.restarts, "started": True,
                                    "state": {"running": {"startedAt": now}}}],
         },
     }
 
 
-def seed(store: Store, profile: Profile) -> None:
+def seed(store: Store, profile: Profile, proxies: Sequence[str] = ()) -> None:
     """Create what a fresh install holds, unless the store already has it (a restarted sandbox).
 
     Args:
         store: The store.
         profile: The Gloo profile.
+        proxies: Further gateway proxies the install runs (:func:`proxy_manifests`).
     """
-    for kind, manifest in install_manifests(profile):
+    for kind, manifest in [*install_manifests(profile), *(m for p in proxies for m in proxy_manifests(profile, p))]:
         meta = manifest["metadata"]
         try:
             store.get(kind, meta.get("namespace"), meta["name"])
@@ -156,22 +197,23 @@ def seed(store: Store, profile: Profile) -> None:
             store.create(kind, manifest, identity=ADMIN)
 
 
-def publish_proxy_pods(store: Store, replicas: list[Replica], ready: bool) -> None:
-    """Create or update the gateway-proxy pods and drop pods of replicas that no longer exist.
+def publish_proxy_pods(store: Store, replicas: list[Replica], ready: bool, proxy: str = PROXY) -> None:
+    """Create or update a proxy's pods and drop pods of replicas that no longer exist.
 
     Args:
         store: The store.
-        replicas: The Envoy replicas.
+        replicas: The proxy's Envoy replicas.
         ready: Whether the replicas are connected.
+        proxy: The proxy (``gateway-proxy``).
     """
-    wanted = {f"{PROXY}-{r.index}": r for r in replicas}
-    items, _ = store.list(kinds.POD, NAMESPACE, label_selector="gateway-proxy-id=" + PROXY)
+    wanted = {f"{proxy}-{r.index}": r for r in replicas}
+    items, _ = store.list(kinds.POD, NAMESPACE, label_selector="gateway-proxy-id=" + proxy)
     for pod in items:
         name = pod["metadata"]["name"]
         if name not in wanted and pod["metadata"].get("annotations", {}).get(MANAGED_BY):
             store.delete(kinds.POD, NAMESPACE, name, identity=KUBELET)
     for name, replica in wanted.items():
-        manifest = proxy_pod(replica, ready=ready)
+        manifest = proxy_pod(replica, ready=ready, proxy=proxy)
         try:
             store.get(kinds.POD, NAMESPACE, name)
         except ApiError:
@@ -186,6 +228,17 @@ def publish_proxy_pods(store: Store, replicas: list[Replica], ready: bool) -> No
             return obj
         store.patch(kinds.POD, NAMESPACE, name, mutate, identity=KUBELET)
         store.patch(kinds.POD, NAMESPACE, name, mutate, identity=KUBELET, subresource="status")
+
+
+def _drop_other_proxy_pods(store: Store, proxies: set[str]) -> None:
+    # A restart with fewer --proxy than before: the pods of replicas of proxies that no longer run go.
+    items, _ = store.list(kinds.POD, NAMESPACE)
+    for pod in items:
+        meta = pod["metadata"]
+        if (meta.get("annotations") or {}).get(MANAGED_BY) == "sandbox-envoy" \
+                and (meta.get("labels") or {}).get("gateway-proxy-id") not in proxies:
+            with contextlib.suppress(ApiError):
+                store.delete(kinds.POD, NAMESPACE, meta["name"], identity=KUBELET)
 
 
 # --- the front door ----------------------------------------------------------------------------
@@ -262,20 +315,25 @@ class Sandbox:
     Args:
         state_dir: Where objects, logs, the kubeconfig and ``endpoints.json`` live.
         profile: The Gloo profile.
-        replicas: How many Envoy replicas.
+        replicas: How many Envoy replicas (of ``gateway-proxy``, when ``proxies`` is not given).
+        proxies: ``(proxy name, replicas)`` of every gateway proxy to run (``--proxy NAME[:REPLICAS]``);
+            the default proxy is ``gateway-proxy`` when listed, else the first.
     """
 
-    def __init__(self, state_dir: Path, profile: Profile, replicas: int, *, exit_with: int | None = None) -> None:
+    def __init__(self, state_dir: Path, profile: Profile, replicas: int, *, exit_with: int | None = None,
+                 proxies: Sequence[tuple[str, int]] | None = None) -> None:
         self.state_dir = state_dir
         self.exit_with = exit_with
         self.profile = profile
-        self.replicas = replicas
+        self.proxies = list(proxies) if proxies else [(PROXY, replicas)]
+        self.default_proxy = PROXY if any(n == PROXY for n, _ in self.proxies) else self.proxies[0][0]
+        self.replicas = sum(n for _, n in self.proxies)
         self.store = Store(state_dir)
         max_pods = os.environ.get("GLOO_NB_SANDBOX_MAX_PODS", "").strip()
         if max_pods:
             # the per-namespace pod cap (store.POD_QUOTA by default); the seeded proxy pods count too
             if max_pods.isdigit():
-                self.store.pod_quota = max(int(max_pods), replicas)
+                self.store.pod_quota = max(int(max_pods), self.replicas)
             else:
                 log.warning("GLOO_NB_SANDBOX_MAX_PODS=%r is not a whole number; keeping %s pods per namespace",
                             max_pods, self.store.pod_quota)
@@ -288,16 +346,29 @@ class Sandbox:
         self.api = KubeApiServer(self.store, self.credentials, port=_free_or_any(earlier.get("kubeApi")))
         self.ads = AdsServer(port=_free_or_any(earlier.get("xds")))
         self.fleet: EnvoyFleet | None = None
+        """The default proxy's replicas (every proxy's are in :attr:`fleets`)."""
+        self.fleets: dict[str, EnvoyFleet] = {}
         self.kubelet = Kubelet(self.store, state_dir)
-        self.controlplane = ControlPlane(self.store, self.ads, profile)
-        self.front = FrontDoor(self._gateway_ports)
+        self.controlplane = ControlPlane(self.store, self.ads, profile, proxy=self.default_proxy,
+                                         serve=[n for n, _ in self.proxies])
+        # One front door per proxy, as each proxy has its own Service.
+        self.fronts = {name: FrontDoor(lambda name=name: self._gateway_ports(name)) for name, _ in self.proxies}
+        self.front = self.fronts[self.default_proxy]
         self._stop = asyncio.Event()
 
-    def _gateway_ports(self) -> list[int]:
-        return [r.port_for(GATEWAY_PORT) for r in self.fleet.replicas] if self.fleet else []
+    def _gateway_ports(self, proxy: str | None = None) -> list[int]:
+        fleet = self.fleets.get(proxy or self.default_proxy)
+        return [r.port_for(GATEWAY_PORT) for r in fleet.replicas] if fleet else []
+
+    def _replicas(self) -> list[Replica]:
+        return [r for fleet in list(self.fleets.values()) for r in fleet.replicas]
+
+    def _republisher(self, proxy: str, fleet: EnvoyFleet) -> Callable[[Replica], None]:
+        # After a replica restarts, its pod says so (restartCount), as the kubelet would.
+        return lambda _replica: publish_proxy_pods(self.store, fleet.replicas, True, proxy)
 
     def _port_for(self, node_id: str, bind_port: int) -> int | None:
-        for r in self.fleet.replicas if self.fleet else ():
+        for r in self._replicas():
             if r.node_id == node_id:
                 return r.port_for(bind_port)
         return None
@@ -334,8 +405,9 @@ class Sandbox:
         self.store.get(kinds.POD, namespace, name)  # 404 in Kubernetes' words when there is no such pod
         previous = request.query.get("previous") in ("true", "1")
         path = self.kubelet.log_path(namespace, name, request.query.get("container"), previous=previous)
-        if path is None and namespace == NAMESPACE and self.fleet is not None:
-            path = next((r.log_path for r in self.fleet.replicas if f"{PROXY}-{r.index}" == name), None)
+        if path is None and namespace == NAMESPACE:
+            path = next((r.log_path for proxy, fleet in self.fleets.items() for r in fleet.replicas
+                         if f"{proxy}-{r.index}" == name), None)
         if path is None or not path.exists():
             what = "previous terminated container" if previous else "container"
             raise ApiError(400, "BadRequest", f'{what} in pod "{name}" has no log (yet)')
@@ -349,29 +421,36 @@ class Sandbox:
         self.api.register_subresource(kinds.POD, "log", self._pod_log)
         self.api.register_subresource(kinds.POD, "portforward", PortForwardHandler(self.store))
         await self.api.start()
-        seed(self.store, self.profile)
+        seed(self.store, self.profile, [n for n, _ in self.proxies])
         xds = self.ads.start()
         self._ports_file.write_text(json.dumps({"kubeApi": self.api.port, "xds": int(xds.rsplit(":", 1)[1])}) + "\n")
         self.ads.set_node_transform(rewrite_listener_ports(
-            self._port_for, lambda node: any(r.node_id == node for r in self.fleet.replicas) if self.fleet else False,
+            self._port_for, lambda node: any(r.node_id == node for r in self._replicas()),
             sandbox_id=cluster_id(self.state_dir)[:8]))
         self.controlplane.start()
-        self.fleet = EnvoyFleet(xds, self.state_dir, self.replicas, namespace=NAMESPACE, proxy=PROXY)
-        for r in self.fleet.replicas:
-            r.port_for(GATEWAY_PORT)
+        # Each proxy's replicas: node ids <proxy>-<i>.gloo-system, role gloo-system~<proxy>.
+        for name, count in self.proxies:
+            fleet = EnvoyFleet(xds, self.state_dir, count, namespace=NAMESPACE, proxy=name)
+            for r in fleet.replicas:
+                r.port_for(GATEWAY_PORT)
+            self.fleets[name] = fleet
+        self.fleet = self.fleets[self.default_proxy]
         self.kubelet.start()
-        self.fleet.start()
-        self.fleet.add_restart_listener(lambda _r: publish_proxy_pods(self.store, self.fleet.replicas, True)
-                                        if self.fleet else None)
-        await self.front.start()
-        ids = {r.node_id for r in self.fleet.replicas}
+        for name, fleet in self.fleets.items():
+            fleet.start()
+            fleet.add_restart_listener(self._republisher(name, fleet))
+        for front in self.fronts.values():
+            await front.start()
+        ids = {r.node_id for r in self._replicas()}
         ok = await asyncio.to_thread(self.ads.wait_for, lambda nodes: all(
             n in nodes and nodes[n].connected and nodes[n].acked(TYPE_CLUSTER) and nodes[n].acked(TYPE_LISTENER)
             for n in ids), 20.0)
         if not ok:
             raise RuntimeError("the Envoy replicas did not connect to the control plane within 20 s; "
                                f"see {self.state_dir}/envoy-*.log")
-        publish_proxy_pods(self.store, self.fleet.replicas, True)
+        for name, fleet in self.fleets.items():
+            publish_proxy_pods(self.store, fleet.replicas, True, name)
+        _drop_other_proxy_pods(self.store, set(self.fleets))
         kubeconfig = self.state_dir / "kubeconfig"
         write_kubeconfig(kubeconfig, self.api.url, self.credentials)
         info = {
@@ -382,6 +461,10 @@ class Sandbox:
             "gateway": f"http://127.0.0.1:{self.front.port}",
             "gateways": [f"http://127.0.0.1:{p}" for p in self._gateway_ports()],
             "envoyAdmin": [f"http://127.0.0.1:{r.admin_port}" for r in self.fleet.replicas],
+            "proxies": {name: {"gateway": f"http://127.0.0.1:{self.fronts[name].port}",
+                               "gateways": [f"http://127.0.0.1:{p}" for p in self._gateway_ports(name)],
+                               "envoyAdmin": [f"http://127.0.0.1:{r.admin_port}" for r in fleet.replicas]}
+                        for name, fleet in self.fleets.items()},
             "pid": os.getpid(),
             "clusterId": cluster_id(self.state_dir),
         }
@@ -391,7 +474,7 @@ class Sandbox:
         log.info("sandbox serving: %s", json.dumps(info))
 
     async def _shutdown(self) -> None:
-        steps = [self.kubelet.stop, self.fleet.stop if self.fleet else None, self.controlplane.stop, self.ads.stop]
+        steps = [self.kubelet.stop, *(f.stop for f in self.fleets.values()), self.controlplane.stop, self.ads.stop]
         for step in steps:
             if step is None:
                 continue
@@ -399,7 +482,8 @@ class Sandbox:
                 await asyncio.to_thread(step)
             except Exception:  # noqa: BLE001 - stop the rest whatever one piece does
                 log.exception("stopping %s failed", step)
-        await self.front.stop()
+        for front in self.fronts.values():
+            await front.stop()
         await self.api.stop()
         self.store.close()
         endpoints = self.state_dir / "endpoints.json"
@@ -471,6 +555,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--state-dir", required=True, type=Path)
     parser.add_argument("--gloo-version", default="current")
     parser.add_argument("--replicas", type=int, default=2)
+    parser.add_argument("--proxy", action="append", default=None, metavar="NAME[:REPLICAS]")
     parser.add_argument("--exit-with", type=int, default=None, metavar="PID",
                         help="stop when this process is gone (a test run or a notebook kernel)")
     args = parser.parse_args(argv)
@@ -482,7 +567,9 @@ def main(argv: list[str] | None = None) -> int:
     private_dir(args.state_dir)
     try:
         profile = check_profile(args.gloo_version, source="--gloo-version")
-        sandbox = Sandbox(args.state_dir.resolve(), profile, args.replicas, exit_with=args.exit_with)
+        proxies = parse_proxy_specs(args.proxy, default_replicas=args.replicas)
+        sandbox = Sandbox(args.state_dir.resolve(), profile, args.replicas, exit_with=args.exit_with,
+                          proxies=proxies)
     except GlooNbError as exc:  # e.g. an object log it cannot read: one line, which the parent prints
         log.error("sandbox failed: %s", exc)
         return 1

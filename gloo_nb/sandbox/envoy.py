@@ -295,7 +295,8 @@ class EnvoyFleet:
 
     Args:
         xds_address: ``host:port`` of the ADS server (start it first).
-        state_dir: Directory for bootstraps and logs (``envoy-<i>.yaml``, ``envoy-<i>.log``).
+        state_dir: Directory for bootstraps and logs (``envoy-<i>.yaml``, ``envoy-<i>.log``; for a proxy
+            other than ``gateway-proxy``, ``envoy-<proxy>-<i>.*``).
         replicas: How many replicas.
         namespace: Gloo's install namespace.
         proxy: The proxy name; the role is ``<namespace>~<proxy>``.
@@ -359,9 +360,11 @@ class EnvoyFleet:
             EnvoyError: A replica could not be spawned or did not come up (the message names its log).
         """
         self.state_dir.mkdir(parents=True, exist_ok=True)
+        # gateway-proxy keeps the file names it always had; another proxy's replicas get their own.
+        stem = "envoy" if self.proxy == "gateway-proxy" else f"envoy-{self.proxy}"
         for replica in self.replicas:
-            replica.bootstrap_path = self.state_dir / f"envoy-{replica.index}.yaml"
-            replica.log_path = self.state_dir / f"envoy-{replica.index}.log"
+            replica.bootstrap_path = self.state_dir / f"{stem}-{replica.index}.yaml"
+            replica.log_path = self.state_dir / f"{stem}-{replica.index}.log"
             config = bootstrap_config(replica.node_id, self.role, self.xds_address, replica.admin_port,
                                       namespace=self.namespace)
             replica.bootstrap_path.write_text(yaml.safe_dump(config, sort_keys=False))

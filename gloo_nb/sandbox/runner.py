@@ -17,6 +17,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ from typing import Any
 from gloo_nb._types import Profile, check_profile
 from gloo_nb.errors import UnreachableError
 from gloo_nb.sandbox.kubeapi.pki import Credentials
+from gloo_nb.sandbox.proxyspec import parse_proxy_specs
 from gloo_nb.sandbox.statedir import private_dir
 
 DAEMON = "gloo_nb.sandbox.daemon"
@@ -64,6 +66,18 @@ class SandboxInfo:
     def envoy_admin(self) -> list[str]:
         """Each replica's admin URL."""
         return list(self.data["envoyAdmin"])
+
+    @property
+    def proxies(self) -> dict[str, dict[str, Any]]:
+        """Per proxy the sandbox runs: ``{"gateway", "gateways", "envoyAdmin"}`` (its front door and replicas).
+
+        A sandbox written before proxies were listed runs ``gateway-proxy`` alone, with the top-level URLs.
+        """
+        found = self.data.get("proxies")
+        if isinstance(found, dict) and found:
+            return {str(k): dict(v) for k, v in found.items()}
+        return {"gateway-proxy": {"gateway": self.data.get("gateway"), "gateways": list(self.data.get("gateways", [])),
+                                  "envoyAdmin": list(self.data.get("envoyAdmin", []))}}
 
     @property
     def pid(self) -> int | None:
@@ -124,7 +138,8 @@ def running(state_dir: Path) -> SandboxInfo | None:
 
 
 def start(state_dir: Path, *, gloo_version: str | None = None, replicas: int = 2,
-          timeout: float = 60.0, exit_with: int | None = None) -> SandboxInfo:
+          timeout: float = 60.0, exit_with: int | None = None,
+          proxies: Sequence[str | tuple[str, int]] | None = None) -> SandboxInfo:
     """Start a sandbox in the background and return once it serves.
 
     A state directory that holds objects from an earlier run restarts from them; its Gloo
@@ -134,7 +149,9 @@ def start(state_dir: Path, *, gloo_version: str | None = None, replicas: int = 2
         state_dir: The state directory (created ``0700`` when missing; an existing one is made private to
             its user, see :func:`gloo_nb.sandbox.statedir.private_dir`).
         gloo_version: ``1.3`` or ``current`` (default: the directory's earlier profile, else ``current``).
-        replicas: How many Envoy replicas.
+        replicas: How many Envoy replicas (per proxy that gives no count).
+        proxies: The gateway proxies to run, each ``NAME[:REPLICAS]`` or ``(name, replicas)``
+            (``--proxy``); default ``gateway-proxy`` with ``replicas``.
         timeout: Seconds to wait for it to serve.
         exit_with: A process id; the sandbox stops by itself once that process is gone (for test
             runs and notebook kernels that may die without stopping it).
@@ -148,6 +165,8 @@ def start(state_dir: Path, *, gloo_version: str | None = None, replicas: int = 2
     state_dir = Path(state_dir).resolve()
     if replicas < 1:
         raise SandboxError(f"--replicas must be at least 1, got {replicas}")
+    specs = parse_proxy_specs([p if isinstance(p, str) else f"{p[0]}:{p[1]}" for p in proxies] if proxies else None,
+                              default_replicas=replicas)
     current = running(state_dir)
     if current is not None:
         raise SandboxError(f"a sandbox already runs in {state_dir} (pid {current.pid}); "
@@ -162,7 +181,8 @@ def start(state_dir: Path, *, gloo_version: str | None = None, replicas: int = 2
     with open(log_fd, "ab") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", DAEMON, "--state-dir", str(state_dir), "--gloo-version", profile,
-             "--replicas", str(replicas), *(["--exit-with", str(exit_with)] if exit_with else [])],
+             "--replicas", str(replicas), *(["--exit-with", str(exit_with)] if exit_with else []),
+             *(arg for name, count in specs for arg in ("--proxy", f"{name}:{count}"))],
             stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True, close_fds=True,
             # The daemon forks Envoys and pods while grpc threads run; grpc's fork handlers only
             # print warnings there, since the children exec at once.
@@ -235,7 +255,8 @@ def status(state_dir: Path) -> tuple[SandboxInfo | None, dict[str, Any]]:
 
     Returns:
         The info (None when there is no ``endpoints.json``) and a health document:
-        ``running``, ``kubeApi`` (HTTP status of ``/version``), ``envoy`` (per replica: ``/ready``).
+        ``running``, ``kubeApi`` (HTTP status of ``/version``), ``envoy`` (per replica of every proxy:
+        its ``admin`` URL, ``proxy`` and whether ``/ready`` answers).
     """
     info = read_info(state_dir)
     if info is None or not _alive(info.pid):
@@ -244,6 +265,7 @@ def status(state_dir: Path) -> tuple[SandboxInfo | None, dict[str, Any]]:
     credentials = Credentials.existing(Path(state_dir) / "pki")
     health: dict[str, Any] = {"running": True, "kubeApi": _get(info.data["kubeApi"] + "/version",
                                                                credentials=credentials)}
-    health["envoy"] = [{"admin": a, "ready": _get(a + "/ready") == 200} for a in info.envoy_admin]
+    health["envoy"] = [{"admin": a, "proxy": proxy, "ready": _get(a + "/ready") == 200}
+                       for proxy, urls in info.proxies.items() for a in urls.get("envoyAdmin", [])]
     health["healthy"] = health["kubeApi"] == 200 and all(e["ready"] for e in health["envoy"])
     return info, health

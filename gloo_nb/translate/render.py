@@ -60,16 +60,34 @@ def render(translation: Translation, *, parse_findings: Sequence[Finding] = (),
 
     Returns:
         The document: ``glooVersion``, ``reports``, ``findings``, ``proxy``, ``envoy``, ``push``,
-        ``skipped``, and ``secrets`` when the input holds Secrets (identity, type and certificate
-        fingerprint/SANs/expiry of each; never its data).
+        ``proxies``, ``skipped``, and ``secrets`` when the input holds Secrets (identity, type and
+        certificate fingerprint/SANs/expiry of each; never its data). ``proxies`` lists every proxy
+        the Gateways name (Gloo's order), each shaped like ``proxy`` plus its own ``envoy``, ``push``
+        and xDS ``snapshotKey``; the top-level ``proxy``, ``envoy`` and ``push`` are the default
+        proxy's (``gateway-proxy`` when present, else the first), and ``reports``/``findings`` cover
+        every proxy.
     """
+    proxies = translation.proxies or [translation]
+    # The default proxy's sections are built once and shared by the top level and its `proxies` entry
+    # (100,000 routes take seconds to render).
+    built: dict[int, tuple[JSON, JSON]] = {}
+
+    def sections(t: Translation) -> tuple[JSON, JSON]:
+        key = id(t.proxy)
+        if key not in built:
+            built[key] = (proxy_json(t.proxy), envoy_json(t.envoy))
+        return built[key]
+
+    top_proxy, top_envoy = sections(translation)
     doc: JSON = {
         "glooVersion": translation.profile,
         "reports": [r.as_json() for r in translation.reports],
         "findings": [f.as_json() for f in (*parse_findings, *translation.findings)],
-        "proxy": proxy_json(translation.proxy),
-        "envoy": envoy_json(translation.envoy),
+        "proxy": top_proxy,
+        "envoy": top_envoy,
         "push": {"decision": translation.push.decision, "reason": translation.push.reason},
+        "proxies": [{**sections(t)[0], "snapshotKey": t.snapshot_key, "envoy": sections(t)[1],
+                     "push": {"decision": t.push.decision, "reason": t.push.reason}} for t in proxies],
         "skipped": [s.as_json() for s in (*parse_skipped, *translation.skipped)],
     }
     if translation.snapshot.secrets:

@@ -45,7 +45,7 @@ only the Proxy's source metadata records the generations it was built from.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from gloo_nb._types import Profile
@@ -176,7 +176,8 @@ def _proxy_entry(proxy: ResourceReport | Mapping[str, Any], profile: Profile, na
 
 def resource_status(report: ResourceReport, profile: Profile, *,
                     proxy_status: ResourceReport | Mapping[str, Any] | None = None,
-                    namespace: str = GLOO_NAMESPACE, proxy_name: str = "gateway-proxy") -> dict[str, Any]:
+                    namespace: str = GLOO_NAMESPACE, proxy_name: str = "gateway-proxy",
+                    proxy_reports: Sequence[ResourceReport] = ()) -> dict[str, Any]:
     """The exact ``.status`` Gloo writes on a VirtualService, RouteTable, Gateway or Upstream.
 
     Args:
@@ -188,13 +189,23 @@ def resource_status(report: ResourceReport, profile: Profile, *,
             reported on the Proxy). Ignored for Upstreams.
         namespace: The namespace Gloo runs in and writes the Proxy to.
         proxy_name: The Proxy's name, when ``proxy_status`` is a status mapping.
+        proxy_reports: Several proxies' reports (each proxy's :attr:`Translation.proxy_report`, in
+            Gloo's proxy order), instead of ``proxy_status``: one subresource status per proxy,
+            each under its own key. Current Gloo puts every proxy's status on every gateway
+            resource its translations report (``translator_syncer.go:extractCurrentReports``;
+            Gloo's test "should set status correctly when resources are in both proxies"); v1.3.20
+            wrote each proxy's alone, racing (see :func:`~gloo_nb.translate.translator.merge_proxy_reports`),
+            and gloo_nb writes them all there too.
 
     Returns:
         The ``.status`` subtree: ``{state, reason, reported_by, subresource_statuses}`` (1.3) or
         ``{statuses: {<namespace>: {state, reason, reportedBy, subresourceStatuses}}}`` (current).
     """
     subresources: dict[str, Mapping[str, Any]] | None = None
-    if proxy_status is not None and report.key.kind in GATEWAY_REPORTED_KINDS:
+    if proxy_reports and report.key.kind in GATEWAY_REPORTED_KINDS:
+        subresources = {proxy_subresource_key(profile, p.key.namespace, p.key.name): _proxy_entry(p, profile, namespace)
+                        for p in proxy_reports}
+    elif proxy_status is not None and report.key.kind in GATEWAY_REPORTED_KINDS:
         if isinstance(proxy_status, ResourceReport):
             key = proxy_subresource_key(profile, proxy_status.key.namespace, proxy_status.key.name)
         else:

@@ -106,6 +106,16 @@ def cluster_settings(cluster: Mapping[str, Any]) -> str:
     return "; ".join(facts)
 
 
+def _proxy_lines(proxy: Mapping[str, Any], envoy: Mapping[str, Any]) -> list[str]:
+    envoy_rows = rows_from_envoy_json(envoy)
+    lines: list[str] = []
+    for vhost in proxy["virtualHosts"]:
+        lines += [*_vhost_lines(vhost, envoy_rows), ""]
+    if not proxy["virtualHosts"]:
+        lines += ["No virtual hosts.", ""]
+    return lines
+
+
 def render_text(doc: Mapping[str, Any]) -> str:
     """Render a ``gloo-nb translate`` document as readable tables.
 
@@ -116,12 +126,19 @@ def render_text(doc: Mapping[str, Any]) -> str:
         The text, ending with a newline: routes per virtual host, reports, findings, the push
         decision and skipped documents.
     """
-    lines = [f"Gloo {doc['glooVersion']}: proxy {doc['proxy']['namespace']}/{doc['proxy']['name']}", ""]
-    envoy_rows = rows_from_envoy_json(doc["envoy"])
-    for vhost in doc["proxy"]["virtualHosts"]:
-        lines += [*_vhost_lines(vhost, envoy_rows), ""]
-    if not doc["proxy"]["virtualHosts"]:
-        lines += ["No virtual hosts.", ""]
+    proxies = doc.get("proxies") or []
+    if len(proxies) > 1:
+        # Many proxies: each with its own virtual hosts and push decision (the top-level push is
+        # the default proxy's, so it is not repeated at the end).
+        lines = [f"Gloo {doc['glooVersion']}: {len(proxies)} proxies: "
+                 + ", ".join(f"{p['namespace']}/{p['name']}" for p in proxies), ""]
+        for proxy in proxies:
+            lines += [f"Proxy {proxy['namespace']}/{proxy['name']} (xDS key {proxy['snapshotKey']})", ""]
+            lines += _proxy_lines(proxy, proxy["envoy"])
+            lines += [f"Push ({proxy['name']}): {proxy['push']['decision']}: {proxy['push']['reason']}", ""]
+    else:
+        lines = [f"Gloo {doc['glooVersion']}: proxy {doc['proxy']['namespace']}/{doc['proxy']['name']}", ""]
+        lines += _proxy_lines(doc["proxy"], doc["envoy"])
     tuned = [(c["name"], c.get("type", "-"), text) for c in doc["envoy"].get("clusters", ())
              if (text := cluster_settings(c))]
     if tuned:
@@ -134,7 +151,8 @@ def render_text(doc: Mapping[str, Any]) -> str:
                  first_message([f["message"]]) + (f" [{f['field']}]" if f.get("field") else ""))
                 for f in doc["findings"]]
     lines += _section("Findings", ("severity", "reported on", "caused by", "message"), findings)
-    lines += [f"Push: {doc['push']['decision']}: {doc['push']['reason']}", ""]
+    if len(proxies) <= 1:
+        lines += [f"Push: {doc['push']['decision']}: {doc['push']['reason']}", ""]
     skipped = [(s["file"], "-" if s["document"] is None else str(s["document"]), s["kind"] or "-",
                 object_ref(s.get("namespace", ""), s.get("name", "")) or "-", s["why"]) for s in doc["skipped"]]
     lines += _section("Skipped", ("file", "doc", "kind", "name", "why"), skipped)

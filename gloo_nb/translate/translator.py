@@ -50,7 +50,7 @@ from gloo_nb.translate.envoy import (
     fallback_listener,
     kube_service_upstream_name,
 )
-from gloo_nb.translate.gateway import translate_gateways
+from gloo_nb.translate.gateway import gateway_contains, translate_gateways
 from gloo_nb.translate.proxy import Proxy, ProxyListener
 from gloo_nb.translate.reports import Reports, ResourceReport, multierror_text
 from gloo_nb.translate.routes import RouteId, route_id, route_match_json
@@ -158,6 +158,12 @@ class Translation:
         proxy_report: Gloo's report on the Proxy itself (every listener, virtual host and route
             error and warning of its translation, after the sanitizers), which becomes the
             Proxy's status and the ``*v1.Proxy...`` subresource status of gateway resources.
+        proxies: Every proxy the Gateways name, in Gloo's order (by name), each its own translation
+            (its own ``proxy``, ``envoy``, ``push``, ``served``; its ``reports`` are what that proxy's
+            translation reports). Filled on the translation :meth:`Translator.translate` returns,
+            whose other fields are those of the default proxy (``gateway-proxy`` when present, else
+            the first), except ``reports`` and ``findings``, which cover every proxy (see
+            :func:`merge_proxy_reports`). Empty on the per-proxy translations themselves.
     """
 
     profile: Profile
@@ -173,8 +179,28 @@ class Translation:
     served_origins: dict[str, list[RouteOrigin]] = field(default_factory=dict)
     replaced: list[tuple[str, str, str]] = field(default_factory=list)
     proxy_report: ResourceReport | None = None
+    proxies: list[Translation] = field(default_factory=list)
     _sources: dict[RouteId, tuple[ResourceKey, ...]] | None = field(default=None, init=False, repr=False,
                                                                      compare=False)
+
+    @property
+    def snapshot_key(self) -> str:
+        """The xDS snapshot key of this proxy, ``<namespace>~<name>`` (Gloo's ``xds.SnapshotCacheKey``)."""
+        return snapshot_key(self.proxy.namespace, self.proxy.name)
+
+    def for_proxy(self, name: str) -> Translation | None:
+        """The translation of one proxy, by name.
+
+        Args:
+            name: The proxy's name.
+
+        Returns:
+            The proxy's own translation (:attr:`proxies`), or None when no Gateway names it (this
+            translation itself when it is that proxy's and has no ``proxies``).
+        """
+        if self.proxies:
+            return next((t for t in self.proxies if t.proxy.name == name), None)
+        return self if self.proxy.name == name else None
 
     @property
     def skipped(self) -> tuple[Skipped, ...]:
@@ -422,25 +448,151 @@ def _merge_validation(validation: Reports, reports: Reports, demote_route_errors
         reports.find(f)
 
 
+def snapshot_key(namespace: str, name: str) -> str:
+    """The xDS snapshot key of a proxy: ``<namespace>~<name>``.
+
+    Gloo keys its snapshot cache on the Envoy node's ``metadata.role``, which the Helm bootstrap
+    sets to this (``projects/gloo/pkg/xds/cache.go:SnapshotCacheKey``; ``xds.SnapshotKey`` in v1.3.20).
+
+    Args:
+        namespace: The Proxy's (write) namespace.
+        name: The Proxy's name.
+
+    Returns:
+        The key, e.g. ``gloo-system~gateway-proxy``.
+    """
+    return f"{namespace}~{name}"
+
+
+def proxy_names(gateways: Iterable[Gateway]) -> list[str]:
+    """The proxies the Gateways name, in Gloo's order.
+
+    ``projects/gateway/pkg/utils/gateway_filtering.go:GatewaysByProxyName`` groups the Gateways by
+    each name in ``proxyNames``, a Gateway without any counting for ``gateway-proxy``
+    (``GetProxyNamesForGateway``); the gateway translator syncer then builds one Proxy per name
+    (``projects/gateway/pkg/syncer/translator_syncer.go``). Current Gloo processes and reports
+    them sorted by namespace and name (``statusSyncer.setCurrentProxies``; all share the write
+    namespace); v1.3.20 translates them in Go map order but writes them sorted by metadata
+    (``proxy_reconciler.go:ReconcileProxies``), and gloo_nb uses the name order for both.
+
+    Args:
+        gateways: The Gateways.
+
+    Returns:
+        The distinct proxy names, sorted.
+    """
+    return sorted({name for g in gateways for name in (g.proxy_names or (DEFAULT_PROXY,))})
+
+
+def proxy_virtual_services(snapshot: Snapshot, name: str) -> list[ResourceKey]:
+    """The VirtualServices a proxy's HTTP Gateways select, in snapshot order.
+
+    A VirtualService is in a proxy when one of the Gateways naming the proxy binds it
+    (``HttpGatewayContainsVirtualService``; :func:`~gloo_nb.translate.gateway.gateway_contains`).
+
+    Args:
+        snapshot: The resources (without Gateways: Helm's default one).
+        name: The proxy's name.
+
+    Returns:
+        The VirtualServices' keys.
+    """
+    gateways = [g for g in _readable_gateways(snapshot)
+                if name in (g.proxy_names or (DEFAULT_PROXY,)) and g.http_gateway is not None]
+    return [vs.key for vs in snapshot.virtual_services if any(gateway_contains(g, vs) for g in gateways)]
+
+
+def merge_proxy_reports(per_proxy: Sequence[Iterable[ResourceReport]]) -> list[ResourceReport]:
+    """Combine the reports of several proxies' translations into the ones Gloo writes.
+
+    Current Gloo (``projects/gateway/pkg/syncer/translator_syncer.go:extractCurrentReports``) walks
+    the proxies in order and, for a resource reported by several, appends the later proxy's errors
+    (``multierror.Append``, duplicates kept) and warnings (duplicates kept) to the earlier ones'.
+    Upstream reports come from Gloo's translation of each proxy, which reports every Upstream the
+    same way; ``ResourceReports.Merge`` keeps one copy (v1.3.20 overwrites, current folds repeats),
+    so the first proxy's is kept.
+
+    Gloo v1.3.20 writes each proxy's reports separately (``translator_syncer.go:propagateProxyStatus``,
+    one goroutine per proxy, each overwriting the whole status with its own report and only its own
+    Proxy's subresource status), so the status a resource ends with there depends on which write
+    lands last. gloo_nb does not model that race: it reports the combination in both profiles, so
+    that no proxy's problem is hidden; each proxy's own reports stay on :attr:`Translation.proxies`.
+
+    Args:
+        per_proxy: Each proxy's reports, in Gloo's proxy order.
+
+    Returns:
+        One report per resource, in first-seen order.
+    """
+    merged: dict[ResourceKey, ResourceReport] = {}
+    for reports in per_proxy:
+        for rep in reports:
+            have = merged.get(rep.key)
+            if have is None:
+                merged[rep.key] = ResourceReport(rep.key, list(rep.errors), list(rep.warnings))
+            elif rep.key.kind != "Upstream":
+                have.errors.extend(rep.errors)
+                have.warnings.extend(rep.warnings)
+    return list(merged.values())
+
+
+def _readable_gateways(snapshot: Snapshot) -> list[Gateway]:
+    # The gateway translator reads only the Gateways of its write namespace unless
+    # settings.gateway.readGatewaysFromAllNamespaces (v1.3.20 translator.go:filterGateways; current
+    # translator/predicate.go:GetPredicate). A proxy whose Gateways are all elsewhere gets no Proxy.
+    # Without any Gateway: Helm's default one.
+    gateways = snapshot.gateways or helm_default_gateways()
+    settings = snapshot.settings or helm_default_settings()
+    if settings.read_gateways_from_all_namespaces:
+        return list(gateways)
+    write_ns = settings.discovery_namespace or GLOO_NAMESPACE
+    return [g for g in gateways if g.meta.namespace == write_ns]
+
+
+@dataclass(slots=True)
+class _ProxyMemory:
+    # What Gloo's pods remember per proxy: the Proxy last written (proxy_reconciler.go) and the
+    # snapshot last set for the proxy's cache key (envoy_translator_syncer.go).
+    last_proxy: Proxy | None = None
+    last_pushed: EnvoyResources | None = None
+    last_origins: dict[str, list[RouteOrigin]] = field(default_factory=dict)
+
+
 class Translator:
     """A stateful translator that remembers what it last wrote and pushed, as Gloo's pods do.
 
-    Gloo keeps this memory in process: a new Translator is a restarted control plane.
+    Gloo keeps this memory in process: a new Translator is a restarted control plane. It keeps it
+    per proxy, as Gloo does: one proxy's Proxy and last pushed snapshot never stand in for another's.
+
+    Every proxy the Gateways name is translated (:func:`proxy_names`); the translation returned is
+    the default proxy's, with every proxy's in :attr:`Translation.proxies`.
 
     Args:
         profile: ``1.3`` or ``current``.
-        proxy_name: The proxy to translate (``gateway-proxy``).
+        proxy_name: The default proxy, whose translation the top-level fields describe. None (the
+            default): ``gateway-proxy`` when a Gateway names it, else the first proxy by name. A
+            name no Gateway names gets an empty Proxy (no listeners), as before.
     """
 
-    def __init__(self, profile: Profile = "current", *, proxy_name: str = DEFAULT_PROXY) -> None:
+    def __init__(self, profile: Profile = "current", *, proxy_name: str | None = None) -> None:
         self.profile: Profile = profile
         self.proxy_name = proxy_name
-        self.last_proxy: Proxy | None = None
-        self.last_pushed: EnvoyResources | None = None
-        self.last_origins: dict[str, list[RouteOrigin]] = {}
+        self._memory: dict[str, _ProxyMemory] = {}
+        self._default = proxy_name or DEFAULT_PROXY
+
+    def _mem(self, name: str) -> _ProxyMemory:
+        mem = self._memory.get(name)
+        if mem is None:
+            mem = self._memory[name] = _ProxyMemory()
+        return mem
+
+    @property
+    def last_pushed(self) -> EnvoyResources | None:
+        """What the default proxy of the last translation was last served (None: never pushed)."""
+        return self._mem(self._default).last_pushed
 
     def translate(self, snapshot: Snapshot, *, endpoints: Endpoints | None = None) -> Translation:
-        """Translate a snapshot, updating the memory of the last written Proxy and pushed config.
+        """Translate a snapshot for every proxy, updating each proxy's memory of its last Proxy and push.
 
         Args:
             snapshot: The resources.
@@ -449,17 +601,45 @@ class Translator:
                 (:func:`~gloo_nb.translate.eds.kube_endpoints_of`), as Gloo's EDS watches them.
 
         Returns:
-            The translation.
+            The default proxy's translation, every proxy's in :attr:`Translation.proxies`, and
+            ``reports``/``findings`` covering every proxy.
         """
         with gc_paused():
-            return self._translate(snapshot, endpoints)
+            names = proxy_names(_readable_gateways(snapshot))
+            if endpoints is None:
+                endpoints = kube_endpoints_of(snapshot, self.profile)
+            per_proxy = [self._translate(snapshot, endpoints, name) for name in names]
+            default = self.proxy_name or (DEFAULT_PROXY if DEFAULT_PROXY in names or not names else names[0])
+            self._default = default
+            # A proxy no Gateway names any more is gone: Gloo deletes its Proxy (proxy_reconciler.go)
+            # and garbage-collects its snapshot key (envoy_translator_syncer.go sets the empty
+            # snapshot), so nothing of it is remembered should it come back.
+            for gone in set(self._memory) - set(names) - {default}:
+                del self._memory[gone]
+            chosen = next((t for t in per_proxy if t.proxy.name == default), None)
+            if chosen is None:
+                # A default proxy that no Gateway names (Translator(proxy_name=...)): an empty Proxy.
+                chosen = self._translate(snapshot, endpoints, default)
+            if not per_proxy:
+                return chosen  # no Gateway Gloo reads: no Proxy at all (the default one, empty, stands in)
+            if len(per_proxy) == 1 and per_proxy[0] is chosen:
+                return replace(chosen, proxies=[chosen])
+            findings: dict[Finding, None] = {}
+            for t in per_proxy:
+                findings.update(dict.fromkeys(t.findings))
+            return replace(chosen, reports=merge_proxy_reports([t.reports for t in per_proxy]),
+                           findings=list(findings), proxies=per_proxy)
 
-    def _translate(self, snapshot: Snapshot, endpoints: Endpoints | None) -> Translation:
+    def _translate(self, snapshot: Snapshot, endpoints: Endpoints, proxy_name: str) -> Translation:
+        mem = self._mem(proxy_name)
         profile = self.profile
         settings = snapshot.settings or helm_default_settings()
         policy = settings.invalid_config_policy
-        gateways = snapshot.gateways or helm_default_gateways()
-        mine = [g for g in gateways if self.proxy_name in g.proxy_names]
+        # GatewaysByProxyName: the Gateways naming this proxy (none: gateway-proxy), in snapshot order;
+        # translate_gateways keeps those Gloo reads (read_gateways: the write namespace's) and says
+        # why the others have no listener.
+        mine = [g for g in (snapshot.gateways or helm_default_gateways())
+                if proxy_name in (g.proxy_names or (DEFAULT_PROXY,))]
         write_ns = settings.discovery_namespace or GLOO_NAMESPACE
         upstreams = list(snapshot.upstreams) + fake_kube_upstreams(snapshot.services, profile,
                                                                    settings.upstream_global_annotations)
@@ -471,7 +651,7 @@ class Translator:
         reports.accept(u.key for u in snapshot.upstreams)
 
         desired = translate_gateways(
-            snapshot, mine, profile, reports, proxy_name=self.proxy_name, write_namespace=write_ns,
+            snapshot, mine, profile, reports, proxy_name=proxy_name, write_namespace=write_ns,
             translate_empty=bool(settings.translate_empty_gateways),
             default_one_way_tls=settings.virtual_service_one_way_tls,
             isolate_virtual_hosts=bool(settings.isolate_virtual_hosts_by_ssl_config),
@@ -495,8 +675,8 @@ class Translator:
         demote = profile != "1.3" and policy.replace_invalid_routes
         _merge_validation(validation, reports, demote)
 
-        proxy = _strip_and_restore(desired, self.last_proxy, reports)
-        self.last_proxy = proxy
+        proxy = _strip_and_restore(desired, mem.last_proxy, reports)
+        mem.last_proxy = proxy
 
         gloo_reports = Reports()
         gloo_reports.accept(u.key for u in snapshot.upstreams)
@@ -521,8 +701,6 @@ class Translator:
             _upstream_tls(clusters[cluster_name(ResourceRef(u.meta.name, u.meta.namespace))], u, snapshot,
                           profile, warn_missing, gloo_reports)
         resources.clusters = [clusters[k] for k in sorted(clusters)]
-        if endpoints is None:
-            endpoints = kube_endpoints_of(snapshot, profile)
         # Every EDS cluster gets a load assignment, an empty one when nothing backs it: Gloo adds
         # them so that Envoy does not wait for the cluster forever (projects/gloo/pkg/translator/
         # translator.go, "Find all the EDS clusters without endpoints").
@@ -548,7 +726,7 @@ class Translator:
                     f = replace(f, severity="warning")
                 reports.find(f)
 
-        proxy_key = ResourceKey("Proxy", write_ns, self.proxy_name)
+        proxy_key = ResourceKey("Proxy", write_ns, proxy_name)
         errored_upstreams = {u.key for u in upstreams if gloo_reports.has_errors(u.key)}
         proxy_errors = [e for e, _ in final.route_errors] + [
             e for rep in gloo_reports if rep.key.kind != "Upstream" for e in rep.errors
@@ -574,19 +752,21 @@ class Translator:
 
         if push.decision == "push":
             served: EnvoyResources | None = resources
-            self.last_pushed = resources
-            self.last_origins = final.origins
-        elif self.last_pushed is not None:
-            # updateEndpointsOnly: keep listeners, routes and clusters; take the new endpoints.
-            last = self.last_pushed
+            mem.last_pushed = resources
+            mem.last_origins = final.origins
+        elif mem.last_pushed is not None:
+            # updateEndpointsOnly: keep listeners, routes and clusters; take the new endpoints. Per
+            # proxy: envoy_translator_syncer.go sanitizes and sets each proxy's snapshot key on its
+            # own, so one proxy keeping its last good snapshot does not hold back another's.
+            last = mem.last_pushed
             served = EnvoyResources(last.listeners, last.route_configurations, last.clusters,
                                     resources.endpoints or last.endpoints)
-            self.last_pushed = served
+            mem.last_pushed = served
         else:
             served = None
         return Translation(profile=profile, snapshot=snapshot, settings=settings, reports=list(reports),
                            findings=list(reports.findings), proxy=proxy, envoy=resources, push=push, served=served,
-                           origins=final.origins, served_origins=self.last_origins, replaced=replaced,
+                           origins=final.origins, served_origins=mem.last_origins, replaced=replaced,
                            proxy_report=proxy_report)
 
     def _sanitize_13(self, resources: EnvoyResources, policy: InvalidConfigPolicy, proxy_key: ResourceKey,
@@ -700,16 +880,18 @@ def _replace_routes(resources: EnvoyResources, valid: set[str], errored_names: s
 
 
 def translate(resources: Snapshot | Iterable[Resource], profile: Profile = "current", *,
-              endpoints: Endpoints | None = None) -> Translation:
+              endpoints: Endpoints | None = None, proxy: str | None = None) -> Translation:
     """Translate resources once, with no earlier snapshot (a freshly started control plane).
 
     Args:
         resources: A snapshot, or resources in reading order (later duplicates win).
         profile: ``1.3`` or ``current``.
         endpoints: Endpoint addresses per cluster name; derived from the snapshot when not given.
+        proxy: The proxy the top level describes (default: ``gateway-proxy`` when a Gateway names
+            it, else the first); every proxy is in ``Translation.proxies``.
 
     Returns:
         The translation.
     """
     snapshot = resources if isinstance(resources, Snapshot) else Snapshot.from_resources(resources)
-    return Translator(profile).translate(snapshot, endpoints=endpoints)
+    return Translator(profile, proxy_name=proxy).translate(snapshot, endpoints=endpoints)

@@ -16,6 +16,7 @@ class DelegationTreeView(w.VBox):
     Args:
         translation: The translation (``Inspection.translation`` or ``translate(...)``).
         inspection: Optional ``gloo_nb.app.connect.Inspection``, for which replicas applied a route.
+        proxy: One gateway proxy's tree (``DelegationTree(..., proxy=...)``); default: the translation's own.
 
     Attributes:
         tree: The view-model.
@@ -26,8 +27,8 @@ class DelegationTreeView(w.VBox):
         detail: The selection's YAML, findings and Envoy routes (HTML).
     """
 
-    def __init__(self, translation: Any, inspection: Any | None = None) -> None:
-        self.tree = DelegationTree(translation, inspection.drift if inspection is not None else None)
+    def __init__(self, translation: Any, inspection: Any | None = None, *, proxy: str | None = None) -> None:
+        self.tree = DelegationTree(translation, inspection.drift if inspection is not None else None, proxy=proxy)
         self.expanded: set[str] = set()
         self.selected: str | None = None
         self.hits: list[str] = []

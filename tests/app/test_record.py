@@ -343,7 +343,7 @@ def test_without_an_audit_log_actors_come_from_managed_fields_and_an_outage_is_r
     polls = [e.data for e in events if e.kind == REPLICA_POLL]
     ghost = [p for p in polls if p["node"] == "ghost-0.gloo-system"]
     assert ghost == [{"node": "ghost-0.gloo-system", "versions": {}, "rejected": {}, "routeDigest": None,
-                      "reachable": False}]
+                      "reachable": False, "proxy": "gateway-proxy"}]
     real = [p for p in polls if p["node"] == "gateway-proxy-0.gloo-system"]
     assert real and all(p["reachable"] for p in real) and real[0]["routeDigest"]
     # Written on change only: far fewer polls than rounds.

@@ -81,6 +81,7 @@ def test_a_journal_from_another_cluster_is_never_proof(tmp_path: Path, sandbox_a
     assert "phase1: proven" in first.stdout and canary_answer(info_a).endswith("v2")
     sessions = [e for e in read_journal(work / "gloo-nb-journal").events if e.kind == "rollout.session"]
     assert len(sessions) == 1 and sessions[0].data["identity"]["cluster"]["id"]
+    assert sessions[0].data["proxy"] == "gateway-proxy"  # the proxy the run proves through
     shutil.copytree(work / "gloo-nb-journal", tmp_path / "from-a")
     a_id = sessions[0].data["identity"]["cluster"]["id"]
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 
 import pytest
 from rolloutkit import ECHO, FOXTROT, SETTINGS_PATCHED, Cluster, spec_of
@@ -102,3 +103,57 @@ def test_canary_endpoints_missing():
     world, step, new = phase1(cluster)
     g = by_name(check_guards(world, FOXTROT, step, new))["canary-endpoints"]
     assert not g.ok and g.reason.startswith("no ready endpoint of gloo-system/foxtrot with version=v2")
+
+
+def _two_proxies(cluster, foxtrot_also_public: bool) -> None:
+    # gateway-proxy serves VS app (echo, and foxtrot when asked); the proxy internal serves VS app-internal (foxtrot).
+    def gateway(name, vs):
+        return {"apiVersion": "gateway.solo.io/v1", "kind": "Gateway",
+                "metadata": {"name": name, "namespace": "gloo-system"},
+                "spec": {"bindAddress": "::", "bindPort": 8080, "proxyNames": [name],
+                         "httpGateway": {"virtualServices": [{"name": vs, "namespace": "gloo-system"}]}}}
+
+    def vs(name, *teams):
+        return {"apiVersion": "gateway.solo.io/v1", "kind": "VirtualService",
+                "metadata": {"name": name, "namespace": "gloo-system"},
+                "spec": {"virtualHost": {"domains": ["*"], "routes": [
+                    {"matchers": [{"prefix": f"/{team}"}], "delegateAction": {"selector": {"namespaces": [team]}}}
+                    for team in teams]}}}
+    cluster.put(gateway("gateway-proxy", "app"))
+    cluster.put(gateway("internal", "app-internal"))
+    cluster.put(vs("app", "echo", *(["foxtrot"] if foxtrot_also_public else [])))
+    cluster.put(vs("app-internal", "foxtrot"))
+
+
+def test_last_known_good_looks_at_every_proxy_serving_the_route_table():
+    """1.3: echo's typo holds gateway-proxy's last good snapshot (envoy_translator_syncer.go@v1.3.20 sanitizes
+    each proxy on its own); foxtrot's rollout is blocked only when a proxy holding it serves foxtrot."""
+    cluster = Cluster("rt-echo-3.yaml", "rt-foxtrot-2.yaml")
+    _two_proxies(cluster, foxtrot_also_public=False)
+    world = cluster.world(FOXTROT)
+    p = plan_from_original(FOXTROT, world.route_table["spec"])
+    step = p.step("phase2-0")
+    results = by_name(check_guards(world, FOXTROT, step, p.transform(step, world.route_table["spec"])))
+    assert results["not-last-known-good"].ok, results["not-last-known-good"].reason
+    assert results["not-last-known-good"].reason == "the control plane pushes the current configuration of internal"
+
+    _two_proxies(cluster, foxtrot_also_public=True)
+    world = cluster.world(FOXTROT)
+    results = by_name(check_guards(world, FOXTROT, step, p.transform(step, world.route_table["spec"])))
+    lkg = results["not-last-known-good"]
+    assert not lkg.ok
+    assert lkg.reason.startswith("the proxy gateway-proxy holds its last known good configuration: "
+                                 "echo/echo-routes (team echo): ")
+
+
+def test_a_rollout_through_one_proxy_expects_that_proxys_routes():
+    cluster = Cluster("rt-echo-2.yaml", "rt-foxtrot-1.yaml")
+    _two_proxies(cluster, foxtrot_also_public=False)
+    world = dataclasses.replace(cluster.world(FOXTROT), proxy="internal")
+    p = plan_from_original(FOXTROT, world.route_table["spec"])
+    step = p.step("phase1")
+    a = assess(world, FOXTROT, step, p.transform(step, world.route_table["spec"]))
+    assert a.ok, a.failed
+    vh = "gloo-system_app-internal"
+    assert a.expected == ((vh, "prefix /foxtrot, stage=canary", "foxtrot_gloo-system {version=v2}"),
+                          (vh, "prefix /foxtrot", "foxtrot_gloo-system {version=v1}"))

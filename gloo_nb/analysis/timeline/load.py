@@ -41,6 +41,7 @@ class Timeline:
         journal: The loaded journal (events, files, losses).
         profile: The Gloo behaviour profile the translation replays.
         namespace: Gloo's namespace (the platform's, not a team's).
+        proxy: The proxy the recording followed (``recorder.start``'s ``proxy``); None: the default one.
     """
 
     def __init__(self, journal: Journal, *, profile: Profile | None = None) -> None:
@@ -49,6 +50,8 @@ class Timeline:
         recorded = (starts[-1].get("profile") or "current") if starts else "current"
         self.profile: Profile = profile or check_profile(recorded, source="journal: recorder start: profile")
         self.namespace: str = str(starts[-1].get("namespace") or PLATFORM_NAMESPACE) if starts else PLATFORM_NAMESPACE
+        # The proxy the recorder followed (journals from before proxies were recorded: the default one).
+        self.proxy: str | None = str(starts[-1]["proxy"]) if starts and starts[-1].get("proxy") else None
         self._starts = [e.time for e in journal.of_kind(RECORDER_START).events]
         self._secrets_unreadable = [secrets_unreadable(s) for s in starts]
         self._listed = list(dict.fromkeys(str(n) for s in starts for n in s.get("replicas") or []))
@@ -108,7 +111,8 @@ class Timeline:
     def _fold(self) -> Replay:
         """Replay the Kubernetes events; translate once per batch of changes (not per event)."""
         with gc_paused():
-            return replay(self._events, self._starts, self.profile, secrets_unreadable=self._secrets_unreadable)
+            return replay(self._events, self._starts, self.profile, self.proxy,
+                          secrets_unreadable=self._secrets_unreadable)
 
     @property
     def changes(self) -> list[Change]:
@@ -203,7 +207,7 @@ class Timeline:
             The state: resources, translation, findings, served and applied routes, blocked rows.
         """
         when = parse_time(t) if isinstance(t, str) else t
-        return state_at(self._events, self._starts, self.profile, self.blocked, when,
+        return state_at(self._events, self._starts, self.profile, self.blocked, when, self.proxy,
                         secrets_unreadable=self._secrets_unreadable)
 
 

@@ -128,7 +128,7 @@ def _intent(time: datetime, translation: Translation) -> Intent:
                   translation.block_causes())
 
 
-def replay(events: EventIndex, starts: Sequence[datetime], profile: Profile, *,
+def replay(events: EventIndex, starts: Sequence[datetime], profile: Profile, proxy: str | None = None, *,
            secrets_unreadable: Sequence[str] = ()) -> Replay:
     """Replay the Kubernetes events; translate once per batch of changes (not per event).
 
@@ -136,6 +136,7 @@ def replay(events: EventIndex, starts: Sequence[datetime], profile: Profile, *,
         events: The journal's events.
         starts: When each recording started (``recorder.start``), by time.
         profile: The Gloo behaviour profile to translate with.
+        proxy: The proxy recorded (``recorder.start``'s ``proxy``), whose translation is replayed.
         secrets_unreadable: Per recording (same order as ``starts``), why it holds no Secrets (``""``: it does);
             see :func:`gloo_nb.analysis.timeline.events.secrets_unreadable`.
 
@@ -160,7 +161,7 @@ def replay(events: EventIndex, starts: Sequence[datetime], profile: Profile, *,
         snapshot = Snapshot.from_resources(resources)
         if unreadable:
             snapshot = replace(snapshot, secrets_unreadable=unreadable)
-        translation = translate(snapshot, profile)
+        translation = translate(snapshot, profile, proxy=proxy)
         intents.append(_intent(dirty_time, translation))
 
     kube_times, kube_datas = events.kube

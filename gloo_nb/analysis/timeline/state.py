@@ -93,7 +93,7 @@ class StateAt:
 
 
 def state_at(events: EventIndex, starts: Sequence[datetime], profile: Profile, blocked: Sequence[Blocked],
-             when: datetime, *, secrets_unreadable: Sequence[str] = ()) -> StateAt:
+             when: datetime, proxy: str | None = None, *, secrets_unreadable: Sequence[str] = ()) -> StateAt:
     """Rebuild everything as it was at ``when``.
 
     Args:
@@ -102,6 +102,7 @@ def state_at(events: EventIndex, starts: Sequence[datetime], profile: Profile, b
         profile: The Gloo behaviour profile to translate with.
         blocked: The timeline's blocked rows.
         when: A timezone-aware time.
+        proxy: The proxy recorded (``recorder.start``'s ``proxy``), whose translation is rebuilt.
         secrets_unreadable: Per recording (same order as ``starts``), why it holds no Secrets (``""``: it does).
 
     Returns:
@@ -133,7 +134,7 @@ def state_at(events: EventIndex, starts: Sequence[datetime], profile: Profile, b
     snapshot = Snapshot.from_resources(parsed.resources)
     if unreadable:
         snapshot = replace(snapshot, secrets_unreadable=unreadable)
-    translation = translate(snapshot, profile)
+    translation = translate(snapshot, profile, proxy=proxy)
     update = events.served_at(when)
     served_versions: dict[str, str] = {}
     for u in events.updates[:bisect.bisect_right(events.update_times, when)]:
