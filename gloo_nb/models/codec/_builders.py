@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
+from gloo_nb.errors import ParseError
 from gloo_nb.models.certs import certificate_info
 from gloo_nb.models.codec._fields import (
     CIDR_RANGE,
@@ -882,7 +883,7 @@ def _gloo_tls_secret(r: Reader, raw: bytes) -> TlsSecret | None:
     # unmarshals it (opaque_secret.go); a value that does not unmarshal is not a Gloo secret.
     try:
         docs = list(yaml_documents(raw, "<secret>"))
-    except Exception:  # noqa: BLE001 - any unreadable payload means "not Gloo's shape", as in Gloo
+    except (ParseError, UnicodeError, RecursionError):  # an unreadable payload is "not Gloo's shape", as in Gloo
         return None
     value = docs[0][1] if docs else None
     if not isinstance(value, Mapping) or any(k not in _TLS_SECRET_FIELDS for k in value):
