@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import sys
@@ -796,7 +797,8 @@ def parse_nginx_config(fs: MountTable, path: str = "/etc/nginx/nginx.conf") -> l
 
     Modelled directives: ``include`` (globs; relative to ``/etc/nginx``), ``http``, ``server``, ``listen``
     (``[addr:]port [ssl] [default_server]``), ``server_name``, ``ssl_certificate``, ``ssl_certificate_key``,
-    ``location`` (prefix and ``=`` exact), ``root``, ``index``, ``return`` and ``default_type``. Every other
+    ``location`` (prefix and ``=`` exact), ``root``, ``index``, ``return`` (its text expands ``$uri``,
+    ``$request_uri``, ``$host``, ``$request_method``, ``$remote_addr``, ``$args``) and ``default_type``. Every other
     directive (``user``, ``events``, ``worker_processes``, ``error_page``, ``ssl_protocols``...) is read and
     ignored: the emulation does not check what nginx would refuse there.
 
@@ -924,6 +926,19 @@ def _nginx_error_page(status: int, server_header: str) -> bytes:
             f"<hr><center>{server_header}</center>\r\n</body>\r\n</html>\r\n").encode()
 
 
+_NGINX_VAR = re.compile(r"\$\{?(uri|request_uri|host|request_method|remote_addr|args)\}?")  # json imports re
+
+
+def _nginx_vars(text: str, req: Request, path: str) -> str:
+    """Expand the few variables the emulation knows in a ``return`` text; others stay as written."""
+    if "$" not in text:
+        return text
+    host = req.header("Host").rsplit(":", 1)[0] if req.header("Host").count(":") == 1 else req.header("Host")
+    values = {"uri": path, "request_uri": req.target, "host": host.lower(), "request_method": req.method,
+              "remote_addr": req.remote.rsplit(":", 1)[0], "args": req.raw_query}
+    return _NGINX_VAR.sub(lambda m: values[m.group(1)], text)
+
+
 def make_nginx_handler(servers: list[NginxServer], fs: MountTable, server_header: str,
                        out: Callable[[str], None]) -> Callable[[Request, int], Response]:
     """Build the request handler of the nginx emulation.
@@ -984,6 +999,7 @@ def make_nginx_handler(servers: list[NginxServer], fs: MountTable, server_header
             return respond(404, "text/html", _nginx_error_page(404, server_header))
         if loc.ret is not None:
             code, text = loc.ret
+            text = _nginx_vars(text, req, path)
             if code in _NGINX_REDIRECTS:
                 return respond(code, "text/html", _nginx_error_page(code, server_header), [("Location", text)])
             if not text and code >= 400:
