@@ -5,7 +5,9 @@ Transcribed from solo-io/gloo test/kubernetes/e2e/features/client_tls (suite.go,
 nginx-upstreams.yaml, vs-targeting-upstream.yaml) and test/kubernetes/e2e/defaults/testdata/nginx_pod.yaml:
 ``/nginx`` and ``/nginx-oneway`` answer "Welcome to nginx!" (``expectedHealthyResponse``), ``/nginx-oneway-bad-san``
 answers 503 with ``CERTIFICATE_VERIFY_FAILED`` in the body (``expectedCertVerifyFailedResponse``). Certificates
-are made at test time (tests/tlskit.py); the e2e suite's committed key is not reused.
+are made at test time (tests/tlskit.py); the e2e suite's committed key is not reused. Beyond the e2e suite:
+real HTTPS with SNI through a replica's ssl listener to the same upstream (TLS on both legs), the wrong SAN
+seen in Envoy's stats and response code details, and a pod whose Secret is missing (``FailedMount``).
 
 Profiles differ: ``oneWayTls`` and a ``kubernetes.io/tls`` Secret's ``ca.crt`` are current Gloo only, so the
 1.3 variant uses Gloo's own secret shape (``rootCa``) and no ``oneWayTls``; a missing secret is a Warning with
@@ -14,7 +16,11 @@ the Upstream's cluster dropped in current Gloo, an error that keeps the last goo
 
 from __future__ import annotations
 
+import hashlib
+import http.client
 import json
+import socket
+import ssl
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +30,7 @@ from polling import wait_until
 from sandboxkit import Response, fetch, kubectl_for, sandbox
 from tlskit import ca_pem, gloo_tls_secret, kube_tls_secret, server
 
+from gloo_nb.sandbox.pod_objects import PORTS_ANNOTATION
 from gloo_nb.xds.admin import EnvoyAdmin
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.envoy]
@@ -120,6 +127,32 @@ def upstreams_for(profile: str) -> tuple[list[dict[str, Any]], list[str], list[s
     return docs, ["nginx"], ["nginx-bad-san"]
 
 
+SSL_GATEWAY = {  # install/helm/gloo/templates/_8-default-gateways.tpl, defaultGateway.sslGateway
+    "apiVersion": "gateway.solo.io/v1", "kind": "Gateway",
+    "metadata": {"name": "gateway-proxy-ssl", "namespace": GS, "labels": {"app": "gloo"}},
+    "spec": {"bindAddress": "::", "bindPort": 8443, "httpGateway": {}, "useProxyProto": False, "ssl": True,
+             "proxyNames": ["gateway-proxy"]}}
+FRONT_CERT = server(HOST, HOST)
+
+
+def https_front_door(port: int, path: str) -> tuple[int, str, str] | None:
+    """GET over real HTTPS with SNI ``nginx.example.com`` to a replica's 8443 listener (None until it serves)."""
+    ctx = ssl.create_default_context(cadata=ca_pem())
+    try:
+        sock = socket.create_connection(("127.0.0.1", port), timeout=3)
+        tls = ctx.wrap_socket(sock, server_hostname=HOST)
+    except OSError:
+        return None
+    der = tls.getpeercert(binary_form=True) or b""
+    conn = http.client.HTTPSConnection("127.0.0.1", port, context=ctx, timeout=5)
+    conn.sock = tls
+    conn.request("GET", path, headers={"Host": HOST})
+    resp = conn.getresponse()
+    out = (resp.status, resp.read().decode(), hashlib.sha256(der).hexdigest())
+    conn.close()
+    return out
+
+
 def get(info: Any, path: str) -> Response:
     return fetch(info.gateway + path, headers={"Host": HOST})
 
@@ -170,6 +203,40 @@ def test_upstream_tls_to_an_nginx_pod_with_a_mounted_certificate(profile: str, t
             assert line.startswith(f"/{path} 503 upstream_reset_before_response_started{{remote_connection_failure|"
                                    "TLS_error:|268435581:SSL_routines:OPENSSL_internal:CERTIFICATE_VERIFY_FAILED:"
                                    "verify_cert_failed:_SAN_matcher,_certificate_SANs_are_["), line
+
+        # HTTPS with SNI through a replica's ssl listener, then upstream TLS to nginx: TLS on both legs.
+        front = tmp_path / "front.yaml"
+        front.write_text(yaml.safe_dump_all([
+            kube_tls_secret("nginx-example-tls", GS, FRONT_CERT), SSL_GATEWAY,
+            {"apiVersion": "gateway.solo.io/v1", "kind": "VirtualService",
+             "metadata": {"name": "nginx-https", "namespace": GS},
+             "spec": {"sslConfig": {"secretRef": {"name": "nginx-example-tls", "namespace": GS},
+                                    "sniDomains": [HOST]},
+                      "virtualHost": {"domains": [HOST], "routes": [
+                          {"matchers": [{"prefix": "/"}],
+                           "routeAction": {"single": {"upstream": {"name": good[0], "namespace": NS}}}}]}}}]))
+        kube.apply(front)
+        replica = kube.json("pod", "-n", GS, "gateway-proxy-0")
+        port = json.loads(replica["metadata"]["annotations"][PORTS_ANNOTATION])["8443"]
+        result = wait_until(lambda: https_front_door(port, "/"), "HTTPS through the front door to nginx over TLS",
+                            until=lambda r: r is not None and r[0] == 200, timeout=60)
+        assert result is not None and "Welcome to nginx!" in result[1] and result[2] == FRONT_CERT.fingerprint
+
+        # A pod whose Secret does not exist: kubectl shows the kubelet's FailedMount and a waiting container.
+        pending = tmp_path / "pending.yaml"
+        pod_doc = nginx_setup()[-1]
+        pod_doc = {**pod_doc, "metadata": {"name": "nginx-pending", "namespace": NS},
+                   "spec": {**pod_doc["spec"], "volumes": [pod_doc["spec"]["volumes"][0],
+                                                         {"name": "nginx-tls", "secret": {"secretName": "absent"}}]}}
+        pending.write_text(yaml.safe_dump(pod_doc))
+        kube.apply(pending)
+        events = wait_until(lambda: kube.json("events", "-n", NS, "--field-selector",
+                                              "involvedObject.name=nginx-pending,reason=FailedMount")["items"],
+                            "FailedMount through kubectl")
+        assert events[0]["message"] == 'MountVolume.SetUp failed for volume "nginx-tls" : secret "absent" not found'
+        state = kube.json("pod", "nginx-pending", "-n", NS)["status"]
+        assert state["phase"] == "Pending"
+        assert state["containerStatuses"][0]["state"] == {"waiting": {"reason": "ContainerCreating"}}
 
         # A missing secret: Gloo's error on the Upstream, and the route's fate per profile.
         missing = tmp_path / "missing.yaml"
