@@ -227,3 +227,30 @@ def test_nginx_without_a_certificate_file_exits_like_nginx(env: Env) -> None:
     log = env.kubelet.log_path(NS, "nginx", previous=True) or env.kubelet.log_path(NS, "nginx")
     assert log is not None
     assert 'nginx: [emerg] cannot load certificate "/etc/nginx/tls/missing.crt"' in log.read_text()
+
+
+def test_the_api_refuses_volumes_the_kubelet_could_not_mount() -> None:
+    """pkg/apis/core/validation/validation.go: volume sources, key-to-path items, mounts naming a volume."""
+    from gloo_nb.sandbox.store import ApiError
+
+    store = Store()
+    store.create(kinds.NAMESPACE, {"metadata": {"name": NS}})
+    pod = nginx_pod()
+    pod["spec"]["volumes"] = [
+        {"name": "nginx-conf", "configMap": {"name": "nginx-conf", "items": [{"key": "k", "path": "../x"}]}},
+        {"name": "nginx-tls", "secret": {"defaultMode": 0o1000}, "emptyDir": {}},
+        {"name": "plain"}]
+    pod["spec"]["containers"][0]["volumeMounts"].append({"name": "other", "mountPath": "/etc/nginx/tls/"})
+    with pytest.raises(ApiError) as exc:
+        store.create(kinds.POD, pod)
+    assert exc.value.code == 422
+    assert {(c["field"], c["message"]) for c in exc.value.details["causes"]} == {
+        ("spec.volumes[0].configMap.items[0].path", "Invalid value: \"../x\": must not contain '..'"),
+        ("spec.volumes[1].emptyDir", "Forbidden: may not specify more than 1 volume type"),
+        ("spec.volumes[1].secret.secretName", "Required value"),
+        ("spec.volumes[1].secret.defaultMode",
+         "Invalid value: 512: must be a number between 0 and 0777 (octal), both inclusive"),
+        ("spec.volumes[2]", "Required value: must specify a volume type"),
+        ("spec.containers[0].volumeMounts[2].name", 'Not found: "other"'),
+        ("spec.containers[0].volumeMounts[2].mountPath", 'Invalid value: "/etc/nginx/tls/": must be unique'),
+    }
