@@ -254,3 +254,24 @@ def test_the_api_refuses_volumes_the_kubelet_could_not_mount() -> None:
         ("spec.containers[0].volumeMounts[2].name", 'Not found: "other"'),
         ("spec.containers[0].volumeMounts[2].mountPath", 'Invalid value: "/etc/nginx/tls/": must be unique'),
     }
+
+
+def test_https_probes_run_against_the_nginx_emulation(env: Env) -> None:
+    """pkg/probe/http/http.go: HTTPS probes skip certificate verification; one on a plain port fails as Go says."""
+    env.store.create(kinds.CONFIGMAP, conf_map())
+    env.store.create(kinds.SECRET, kube_tls_secret("nginx-tls", NS, CERT))
+    pod = nginx_pod()
+    pod["spec"]["containers"][0]["readinessProbe"] = {
+        "httpGet": {"path": "/hello", "port": 443, "scheme": "HTTPS"}, "periodSeconds": 1}
+    env.store.create(kinds.POD, pod)
+    env.ready()
+    assert not [e for e in env.events("nginx") if e["reason"] == "ProbeWarning"]
+
+    bad = nginx_pod("plain")
+    bad["spec"]["containers"][0]["readinessProbe"] = {
+        "httpGet": {"path": "/", "port": 80, "scheme": "HTTPS"}, "periodSeconds": 1}
+    env.store.create(kinds.POD, bad)
+    event = wait_until(lambda: next((e for e in env.events("plain") if e["reason"] == "Unhealthy"), None),
+                       "an Unhealthy event for HTTPS on a plain port")
+    assert event["message"].startswith('Readiness probe failed: Get "https://127.0.0.1:')
+    assert event["message"].endswith('/": http: server gave HTTP response to HTTPS client')
