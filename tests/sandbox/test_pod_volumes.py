@@ -275,3 +275,26 @@ def test_https_probes_run_against_the_nginx_emulation(env: Env) -> None:
                        "an Unhealthy event for HTTPS on a plain port")
     assert event["message"].startswith('Readiness probe failed: Get "https://127.0.0.1:')
     assert event["message"].endswith('/": http: server gave HTTP response to HTTPS client')
+
+
+def test_a_deployments_pods_mount_too_and_their_keys_go_with_them(env: Env) -> None:
+    env.store.create(kinds.CONFIGMAP, conf_map())
+    env.store.create(kinds.SECRET, kube_tls_secret("nginx-tls", NS, CERT))
+    template = nginx_pod()
+    env.store.create(kinds.DEPLOYMENT, {
+        "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "namespace": NS},
+        "spec": {"replicas": 2, "selector": {"matchLabels": template["metadata"]["labels"]},
+                 "template": {"metadata": {"labels": template["metadata"]["labels"]}, "spec": template["spec"]}}})
+
+    def ready_pods() -> list[dict[str, Any]] | None:
+        pods = env.store.list(kinds.POD, NS)[0]
+        ok = [p for p in pods if any(c["type"] == "Ready" and c["status"] == "True"
+                                     for c in p.get("status", {}).get("conditions", []))]
+        return ok if len(ok) == 2 else None
+
+    pods = wait_until(ready_pods, "2 ready nginx pods")
+    assert {https(ports(p)["443"], SAN)[0] for p in pods} == {200}
+    keys = list((env.root / "pods").glob("*/volumes/nginx-tls/tls.key"))
+    assert len(keys) == 2
+    env.store.delete(kinds.DEPLOYMENT, NS, "web")
+    wait_until(lambda: not any(k.exists() for k in keys), "the pods' key files removed with the pods")
