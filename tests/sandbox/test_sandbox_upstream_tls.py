@@ -261,6 +261,16 @@ def test_upstream_tls_to_an_nginx_pod_with_a_mounted_certificate(profile: str, t
             # (1.3's solo-kit writes the state as its enum number: 2 is Rejected)
             assert mine["state"] == 2 and text in mine["reason"] and mine["reported_by"] == "gloo", mine
             assert get(info, "/nginx-nosecret").status == 404
+            # The e2e suite's kubernetes.io/tls Secret in 1.3: its ca.crt is not read, so a SAN check has no CA
+            # (projects/gloo/pkg/utils/ssl.go@v1.3.20 ResolveCommonSslConfig; current reads ca.crt: nginx-sni-san).
+            kube_ca = tmp_path / "kube-ca.yaml"
+            kube_ca.write_text(yaml.safe_dump(upstream("nginx-kube-ca", {
+                "secretRef": {"name": "nginx-tls", "namespace": NS}, "verifySubjectAltName": ["nginx.nginx.svc"]})))
+            kube.apply(kube_ca)
+            status = wait_until(lambda: (kube.json("upstream", "nginx-kube-ca", "-n", NS).get("status") or {}),
+                                "the kube-secret Upstream has a status", until=lambda s: bool(s))
+            assert status["state"] == 2, status
+            assert "a root_ca must be provided if verify_subject_alt_name is not empty" in status["reason"], status
         assert "Welcome to nginx!" in get(info, f"/{good[0]}").body
         # The kubelet never mounted a secret that does not exist; the pod's own Secret stays served.
         assert kube.json("pod", "nginx", "-n", NS)["status"]["phase"] == "Running"
