@@ -7,6 +7,8 @@ containerStatuses); a process that dies is restarted with back-off (restartCount
 liveness and startup probes run on one :class:`~gloo_nb.sandbox.prober.ProbeWorker` thread each; their results,
 like the processes' ``ready`` and ``exited`` signals, come back through the kubelet's queue, so that one worker
 thread does all the work (and spawns every process, since ``PR_SET_PDEATHSIG`` is tied to the thread that forks).
+A pod's ``secret``, ``configMap`` and ``emptyDir`` volumes are set up before its containers start
+(:mod:`~gloo_nb.sandbox.pod_volumes`; ``FailedMount`` and ``ContainerCreating`` while one cannot be).
 Separate from the controllers: this is the only part that owns processes, sockets and files.
 """
 
@@ -374,7 +376,7 @@ class PodSupervisor:
                 c.waiting = {"reason": "CreateContainerConfigError", "message": str(exc)}
                 c.done = True
             for mount_path, host in c.mounts:
-                c.argv += ["--mount", f"{mount_path}={host}"]
+                c.argv += ["--mount", json.dumps([mount_path, str(host)])]  # JSON: either path may hold '='
             c.argv += ["--", *args]
             rt.containers[c.name] = c
             for cport in ports:

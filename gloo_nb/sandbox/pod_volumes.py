@@ -3,7 +3,7 @@
 A pod's container is a local process (:mod:`gloo_nb.sandbox.workloads`), not a container with its own mount
 namespace, so a volume cannot appear at its ``mountPath``. Instead every volume is a directory under the pod's
 state directory (``<pod dir>/volumes/<volume name>``) and each container is told where its ``volumeMounts`` land
-(``--mount MOUNTPATH=HOSTPATH``): an emulated image opens ``/etc/nginx/tls/tls.crt`` through that table.
+(``--mount`` pairs): an emulated image opens ``/etc/nginx/tls/tls.crt`` through that table.
 
 What is modelled, after Kubernetes' kubelet (pkg/volume/secret/secret.go and pkg/volume/configmap/configmap.go
 ``SetUpAt`` / ``MakePayload``):
@@ -212,6 +212,9 @@ def mount_volumes(store: Store, pod: dict[str, Any], root: Path, mounted: set[st
             result.mounted.append(name)
         except VolumeError as exc:
             result.errors.append(f'MountVolume.SetUp failed for volume "{name}" : {exc}')
+        except (OSError, TypeError, ValueError, AttributeError) as exc:
+            # an object stored before the API validated volumes, or a file in the way: the pod waits, and says why
+            result.errors.append(f'MountVolume.SetUp failed for volume "{name}" : {type(exc).__name__}: {exc}')
     return result
 
 

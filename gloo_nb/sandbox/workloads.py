@@ -2,7 +2,7 @@ r"""The program a sandbox pod's container runs: an emulation of its image, servi
 
 ``python -m gloo_nb.sandbox.workloads --image IMAGE [--emulate auto|generic] --pod NAME --namespace NS
 [--container C] [--labels JSON] [--ports P,P] [--socket CPORT=FD ...] [--port-map JSON] [--ready-fd N]
-[--parent-pid PID] [--mount MOUNTPATH=HOSTPATH ...] -- ARGS...``
+[--parent-pid PID] [--mount '["MOUNTPATH", "HOSTPATH"]' ...] -- ARGS...``
 
 ``--mount`` is the container's view of its volumes (:mod:`gloo_nb.sandbox.pod_volumes`): a container path
 under ``MOUNTPATH`` is read from ``HOSTPATH`` (the longest mount path wins).
@@ -1200,8 +1200,8 @@ def _parse_cli(argv: list[str]) -> dict:
         elif arg == "--port-map":
             opts["port_map"] = {int(k): int(v) for k, v in json.loads(value).items()}
         elif arg == "--mount":
-            mount_path, _, host = value.partition("=")
-            opts["mounts"].append((mount_path, host))
+            mount_path, host = json.loads(value)
+            opts["mounts"].append((str(mount_path), str(host)))
         elif arg == "--ports":
             opts["ports"] = [int(p) for p in value.split(",") if p]
         elif arg == "--ready-fd":

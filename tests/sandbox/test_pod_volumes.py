@@ -298,3 +298,26 @@ def test_a_deployments_pods_mount_too_and_their_keys_go_with_them(env: Env) -> N
     assert len(keys) == 2
     env.store.delete(kinds.DEPLOYMENT, NS, "web")
     wait_until(lambda: not any(k.exists() for k in keys), "the pods' key files removed with the pods")
+
+
+def test_a_file_in_the_way_is_a_failed_mount_not_a_stuck_kubelet(env: Env) -> None:
+    pod = {"metadata": {"name": "odd", "namespace": NS},
+           "spec": {"containers": [{"name": "c", "image": "example/x", "ports": [{"containerPort": 8080}],
+                                    "volumeMounts": [{"name": "v", "mountPath": "/etc/x=y"}]}],
+                    "volumes": [{"name": "v", "secret": {"secretName": "nginx-tls"}}]}}
+    created = env.store.create(kinds.POD, pod)
+    wait_until(lambda: next((e for e in env.events("odd") if "not found" in e["message"]), None), "secret not found")
+    # a folder where the Secret's file must go (no API path makes one: the state directory was tampered with)
+    in_the_way = env.root / "pods" / f"{NS}_odd_{created['metadata']['uid']}" / "volumes" / "v" / "tls.key"
+    in_the_way.mkdir(parents=True)
+    env.store.create(kinds.SECRET, kube_tls_secret("nginx-tls", NS, CERT))
+    event = wait_until(lambda: next((e for e in env.events("odd") if "IsADirectoryError" in e["message"]), None),
+                       "FailedMount naming the error")
+    assert event["reason"] == "FailedMount"
+    assert event["message"].startswith('MountVolume.SetUp failed for volume "v" : IsADirectoryError: ')
+    in_the_way.rmdir()
+    env.ready("odd")  # the retry mounts it
+    [pid] = env.kubelet.processes(NS).values()
+    argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    mount = json.loads(argv[argv.index(b"--mount") + 1])
+    assert mount[0] == "/etc/x=y" and mount[1].endswith("/volumes/v")  # a mountPath with '=' stays whole
