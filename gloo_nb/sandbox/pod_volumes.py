@@ -42,6 +42,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from gloo_nb.errors import BadDataError
 from gloo_nb.sandbox import kinds
 from gloo_nb.sandbox.store import ApiError, Store
 
@@ -51,7 +52,7 @@ _DEFAULT_MODE = 0o644  # corev1 SecretVolumeSourceDefaultMode / ConfigMapVolumeS
 _HANDLED = ("secret", "configMap", "emptyDir")
 
 
-class VolumeError(Exception):
+class VolumeError(BadDataError):
     """A volume that cannot be set up now; the message is what the kubelet's ``FailedMount`` event says."""
 
 
