@@ -1020,6 +1020,31 @@ def make_nginx_handler(servers: list[NginxServer], fs: MountTable, server_header
     return handle
 
 
+def make_nginx_plain_on_tls_handler(server_header: str) -> Handler:
+    """Build what nginx answers plain HTTP on a ``listen ... ssl`` port.
+
+    400 with "The plain HTTP request was sent to HTTPS port" (ngx_http_request.c ``ngx_http_ssl_handshake``
+    sees no TLS record and ends the request with ``NGX_HTTP_TO_HTTPS``, 497, whose page is
+    ``ngx_http_error_497_page``), and the connection is closed.
+
+    Args:
+        server_header: The ``Server`` header value.
+
+    Returns:
+        The handler.
+    """
+    body = ("<html>\r\n<head><title>400 The plain HTTP request was sent to HTTPS port</title></head>\r\n"
+            "<body>\r\n<center><h1>400 Bad Request</h1></center>\r\n"
+            "<center>The plain HTTP request was sent to HTTPS port</center>\r\n"
+            f"<hr><center>{server_header}</center>\r\n</body>\r\n</html>\r\n").encode()
+
+    def handle(_req: Request, _port: int) -> Response:
+        return Response(400, [("Server", server_header), ("Content-Type", "text/html"), ("Connection", "close")],
+                        body)
+
+    return handle
+
+
 def nginx_tls_contexts(servers: list[NginxServer], fs: MountTable) -> dict[int, Any]:
     """One server-side TLS context per ``listen ... ssl`` port, with SNI choosing among that port's servers.
 
@@ -1137,10 +1162,21 @@ def _listener(container_port: int, sockets: dict[int, int], port_map: dict[int, 
     return sock
 
 
-def _serve_tls(conn: socket.socket, tls: Any, handler: Handler, container_port: int) -> None:
-    """The TLS handshake (off the accept loop, bounded in time), then HTTP as on a plain connection."""
+def _serve_tls(conn: socket.socket, tls: Any, handler: Handler, container_port: int,
+               plain: Handler | None = None) -> None:
+    """The TLS handshake (off the accept loop, bounded in time), then HTTP as on a plain connection.
+
+    ``plain`` answers a client that speaks plain HTTP to the TLS port (its first byte is no TLS record),
+    as nginx does; without it such a connection is closed.
+    """
     try:
         conn.settimeout(10)
+        if plain is not None:
+            first = conn.recv(1, socket.MSG_PEEK)
+            if first and first[0] not in (0x16, 0x80):  # a TLS handshake record, or an SSLv2-style hello
+                conn.settimeout(None)
+                serve_connection(conn, plain, container_port)
+                return
         wrapped = tls.wrap_socket(conn, server_side=True)
         wrapped.settimeout(None)
     except OSError:
@@ -1154,7 +1190,7 @@ def _serve_tls(conn: socket.socket, tls: Any, handler: Handler, container_port: 
 
 
 def _accept_loop(sock: socket.socket, handler: Handler, container_port: int, stop: threading.Event,
-                 tls: Any = None) -> None:
+                 tls: Any = None, plain: Handler | None = None) -> None:
     while not stop.is_set():
         try:
             conn, _ = sock.accept()
@@ -1164,7 +1200,8 @@ def _accept_loop(sock: socket.socket, handler: Handler, container_port: int, sto
             time.sleep(0.01)
             continue
         if tls is not None:
-            threading.Thread(target=_serve_tls, args=(conn, tls, handler, container_port), daemon=True).start()
+            threading.Thread(target=_serve_tls, args=(conn, tls, handler, container_port, plain),
+                             daemon=True).start()
         else:
             threading.Thread(target=serve_connection, args=(conn, handler, container_port), daemon=True).start()
 
@@ -1239,6 +1276,7 @@ def main(argv: list[str] | None = None) -> int:
 
     listen_ports: list[int]
     tls: dict[int, Any] = {}
+    plain_on_tls: Handler | None = None
     echo = is_http_echo(image) and opts["emulate"] != "generic"
     if is_nginx(image) and opts["emulate"] != "generic":
         fs = MountTable(list(opts["mounts"]), _NGINX_BUILTIN_FILES)
@@ -1250,7 +1288,9 @@ def main(argv: list[str] | None = None) -> int:
             sys.stderr.write(exc.stderr)
             return exc.code
         version = nginx_version(image)
-        handler = make_nginx_handler(servers, fs, f"nginx/{version}" if version else "nginx", out)
+        server_header = f"nginx/{version}" if version else "nginx"
+        handler = make_nginx_handler(servers, fs, server_header, out)
+        plain_on_tls = make_nginx_plain_on_tls_handler(server_header)
         wanted = sorted({p for srv in servers for p, _, _ in srv.listens})
         reachable = set(sockets) | set(port_map)
         listen_ports = [p for p in wanted if p in reachable]
@@ -1290,7 +1330,8 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     for port, sock in listeners:
-        threading.Thread(target=_accept_loop, args=(sock, handler, port, stop, tls.get(port)), daemon=True).start()
+        threading.Thread(target=_accept_loop, args=(sock, handler, port, stop, tls.get(port), plain_on_tls),
+                         daemon=True).start()
     sys.stderr.write(banner)
     sys.stderr.flush()
     if opts["ready_fd"] is not None:

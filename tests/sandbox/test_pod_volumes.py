@@ -139,6 +139,11 @@ def test_nginx_pod_of_glooss_client_tls_suite_serves_https_with_the_mounted_secr
 
     assert hashlib.sha256(der).hexdigest() == CERT.fingerprint  # the mounted Secret's certificate
     assert https(ports(pod)["443"], SAN, "/hello")[:3] == (200, "nginx", "hello over tls")
+    # plain HTTP to the TLS port: nginx's 497 page (ngx_http_ssl_handshake), not a dropped connection
+    plain = http.client.HTTPConnection("127.0.0.1", ports(pod)["443"], timeout=5)
+    plain.request("GET", "/")
+    resp = plain.getresponse()
+    assert resp.status == 400 and b"The plain HTTP request was sent to HTTPS port" in resp.read()
     # plain HTTP on 80, the same server block
     conn = http.client.HTTPConnection("127.0.0.1", ports(pod)["80"], timeout=5)
     conn.request("GET", "/missing")

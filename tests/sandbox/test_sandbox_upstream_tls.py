@@ -274,3 +274,53 @@ def test_upstream_tls_to_an_nginx_pod_with_a_mounted_certificate(profile: str, t
         assert "Welcome to nginx!" in get(info, f"/{good[0]}").body
         # The kubelet never mounted a secret that does not exist; the pod's own Secret stays served.
         assert kube.json("pod", "nginx", "-n", NS)["status"]["phase"] == "Running"
+
+
+def annotated_service(name: str, annotations: dict[str, str]) -> dict[str, Any]:
+    """nginx-annotated-services.yaml: the nginx Service again, with Gloo's sslService annotations."""
+    svc = nginx_setup()[1]
+    return {**svc, "metadata": {"name": name, "namespace": NS, "annotations": annotations}}
+
+
+@pytest.mark.parametrize("profile", ["current", "1.3"])
+def test_sslservice_annotations_reach_nginx_over_tls(profile: str, tmp_path: Path) -> None:
+    """suite.go TestRouteSecureRequestToAnnotatedService (current): ``kube`` destinations to Services annotated
+    ``gloo.solo.io/sslService.secret`` (and ``.oneWayTls``) answer "Welcome to nginx!". 1.3's in-memory
+    ``kube-svc`` upstreams did not run the service converters (tests/translate/test_upstream_tls.py
+    test_service_ssl_annotations), so Envoy speaks plain HTTP to nginx's TLS port and nginx answers its 400
+    "The plain HTTP request was sent to HTTPS port"."""
+    with sandbox(tmp_path / "sb", profile, replicas=1) as info:
+        kube = kubectl_for(info, tmp_path)
+        setup = tmp_path / "nginx.yaml"
+        setup.write_text(yaml.safe_dump_all(nginx_setup()))
+        kube.apply(setup)
+        kube.run("wait", "--for=condition=Ready", "pod/nginx", "-n", NS, "--timeout=30s")
+        routes = [{"matchers": [{"exact": f"/{path}"}],
+                   "routeAction": {"single": {"kube": {"port": 8443, "ref": {"name": svc, "namespace": NS}}}},
+                   "options": {"prefixRewrite": "/"}}
+                  for path, svc in (("nginx", "nginx-annotated"), ("nginx-oneway", "nginx-annotated-oneway"))]
+        manifest = tmp_path / "annotated.yaml"
+        manifest.write_text(yaml.safe_dump_all([
+            annotated_service("nginx-annotated", {"gloo.solo.io/sslService.secret": "nginx-tls"}),
+            annotated_service("nginx-annotated-oneway", {"gloo.solo.io/sslService.secret": "nginx-tls",
+                                                         "gloo.solo.io/sslService.oneWayTls": "true"}),
+            {"apiVersion": "gateway.solo.io/v1", "kind": "VirtualService",
+             "metadata": {"name": "vs-targeting-kube", "namespace": GS},
+             "spec": {"virtualHost": {"domains": [HOST], "routes": routes}}}]))
+        kube.apply(manifest)
+        admin = EnvoyAdmin(info.envoy_admin[0])
+        if profile == "1.3":
+            for path in ("nginx", "nginx-oneway"):
+                resp = wait_until(lambda p=path: get(info, f"/{p}"), f"/{path} reaches nginx",
+                                  until=lambda r: r.status == 400, timeout=60)
+                assert "The plain HTTP request was sent to HTTPS port" in resp.body
+                assert resp.headers.get("server") == "envoy"  # the HCM overwrites Server (its default)
+            assert not {k: v for k, v in admin.stats(filter="kube-svc.*ssl[.]handshake$").items() if v}
+            return
+        for path in ("nginx", "nginx-oneway"):
+            resp = wait_until(lambda p=path: get(info, f"/{p}"), f"/{path} answers nginx over TLS",
+                              until=lambda r: r.status == 200, timeout=60)
+            assert "Welcome to nginx!" in resp.body
+        handshakes = {k: v for k, v in admin.stats(filter="kube-svc.*ssl[.]handshake$").items()}
+        assert handshakes and all(isinstance(v, int) for v in handshakes.values())
+        assert sum(int(v) for v in handshakes.values()) >= 2, handshakes  # TLS to nginx, not plain HTTP
