@@ -326,3 +326,26 @@ def test_a_file_in_the_way_is_a_failed_mount_not_a_stuck_kubelet(env: Env) -> No
     argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
     mount = json.loads(argv[argv.index(b"--mount") + 1])
     assert mount[0] == "/etc/x=y" and mount[1].endswith("/volumes/v")  # a mountPath with '=' stays whole
+
+
+def test_configmap_binary_data_and_a_missing_configmap(env: Env) -> None:
+    env.store.create(kinds.CONFIGMAP, {"apiVersion": "v1", "kind": "ConfigMap",
+                                       "metadata": {"name": "cm", "namespace": NS},
+                                       "data": {"a.txt": "text"},
+                                       "binaryData": {"b.bin": base64.b64encode(b"\x00\x01").decode()}})
+    pod = {"metadata": {"name": "cm-pod", "namespace": NS},
+           "spec": {"containers": [{"name": "c", "image": "example/x", "ports": [{"containerPort": 8080}],
+                                    "volumeMounts": [{"name": "v", "mountPath": "/cfg"}]}],
+                    "volumes": [{"name": "v", "configMap": {"name": "cm"}},
+                                {"name": "w", "configMap": {"name": "cm-missing"}}]}}
+    env.store.create(kinds.POD, pod)
+    event = wait_until(lambda: next((e for e in env.events("cm-pod") if e["reason"] == "FailedMount"), None),
+                       "FailedMount for the missing ConfigMap")
+    # watch_based_manager.go: NotFound of the group resource "configmap"
+    assert event["message"] == 'MountVolume.SetUp failed for volume "w" : configmap "cm-missing" not found'
+    env.store.create(kinds.CONFIGMAP, {"apiVersion": "v1", "kind": "ConfigMap",
+                                       "metadata": {"name": "cm-missing", "namespace": NS}, "data": {}})
+    env.ready("cm-pod")
+    [pod_dir] = (env.root / "pods").glob(f"{NS}_cm-pod_*")
+    assert (pod_dir / "volumes" / "v" / "a.txt").read_text() == "text"
+    assert (pod_dir / "volumes" / "v" / "b.bin").read_bytes() == b"\x00\x01"
