@@ -28,6 +28,7 @@ one boundary (``gloo_nb.cli.exit_code_for``)::
     │   ├── SelectionError       (translate.selection) a bad route-table selector (Gloo's warning;
     │                                               the translator turns it into a finding)
     │   ├── VirtualServiceAborted (translate.gateway) Gloo 1.3 drops a whole VirtualService (a finding too)
+    │   ├── VolumeError          (sandbox.pod_volumes) a pod volume cannot be set up (a FailedMount Event)
     │   └── _HostProblem         (translate.tcp) a TCP host gets no filter chain (Gloo's warning/error)
     └── RolloutError                         the rollout cannot be planned or go on             exit 2
         ├── RolloutStopped       (app.rollout)      a step cannot be run (dry run, no gateway URL...)

@@ -201,6 +201,9 @@ class Kubelet:
                     services.add((ns, name))
                 elif kind is kinds.NAMESPACE and etype == "DELETED":
                     gc_namespaces.add(name)
+                elif kind is kinds.SECRET or kind is kinds.CONFIGMAP:
+                    # volumes mount (or refresh) from them: the namespace's pods sync again
+                    pods.update(key for key in self._supervisor.pod_keys() if key[0] == ns)
             elif tag in ("ready", "exited", "probe"):
                 self._supervisor.process_event(item)
                 pods.add((item[1], item[2]))

@@ -7,6 +7,8 @@ containerStatuses); a process that dies is restarted with back-off (restartCount
 liveness and startup probes run on one :class:`~gloo_nb.sandbox.prober.ProbeWorker` thread each; their results,
 like the processes' ``ready`` and ``exited`` signals, come back through the kubelet's queue, so that one worker
 thread does all the work (and spawns every process, since ``PR_SET_PDEATHSIG`` is tied to the thread that forks).
+A pod's ``secret``, ``configMap`` and ``emptyDir`` volumes are set up before its containers start
+(:mod:`~gloo_nb.sandbox.pod_volumes`; ``FailedMount`` and ``ContainerCreating`` while one cannot be).
 Separate from the controllers: this is the only part that owns processes, sockets and files.
 """
 
@@ -29,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from gloo_nb.sandbox import kinds, prober, workloads
+from gloo_nb.sandbox import kinds, pod_volumes, prober, workloads
 from gloo_nb.sandbox.events import NORMAL, WARNING, EventRecorder, object_ref
 from gloo_nb.sandbox.pod_objects import (
     HOST_IP,
@@ -103,6 +105,7 @@ class _Container:
     next_start: float = 0.0
     done: bool = False
     log_file: Path | None = None
+    mounts: list[tuple[str, Path]] = field(default_factory=list)
 
     def has_probe(self, kind: str) -> bool:
         return any(p.kind == kind for p in self.probes)
@@ -127,6 +130,14 @@ class _PodRuntime:
     closed: dict[int, socket.socket] = field(default_factory=dict)
     containers: dict[str, _Container] = field(default_factory=dict)
     terminating: bool = False
+    volumes_ready: bool = False
+    mounted: set[str] = field(default_factory=set)
+    mount_tries: int = 0
+    not_modelled_reported: bool = False
+
+    @property
+    def volumes_dir(self) -> Path:
+        return self.directory / "volumes"
 
     @property
     def host_ports(self) -> dict[int, int]:
@@ -309,6 +320,9 @@ class PodSupervisor:
             record_scheduled(self._scheduler_events, pod)
         if rt is None:
             rt = self._admit(pod)
+        if not self._mount_volumes(rt, pod):
+            self._write_status(rt, pod)
+            return
         now = time.monotonic()
         for c in rt.containers.values():
             if c.proc is None and not c.done and c.next_start <= now:
@@ -342,6 +356,9 @@ class PodSupervisor:
                         if listen not in ports:
                             ports.append(listen)
             else:
+                if (workloads.is_nginx(image) and command
+                        and os.path.basename(command[0]) not in ("nginx", "nginx-debug", "docker-entrypoint.sh")):
+                    emulate = "generic"  # a shell or another program: not nginx
                 args = command + args
             c = _Container(name=cspec.get("name", "main"), image=image, argv=args, env=env, ports=ports,
                            probes=prober.parse_probes(cspec))
@@ -351,7 +368,16 @@ class PodSupervisor:
                 c.restart_count = int(prev.get("restartCount", 0)) + (1 if prev.get("state", {}).get("running")
                                                                       else 0)
             c.waiting = {"reason": "ContainerCreating"}
-            c.argv = ["--image", image, "--emulate", emulate, "--", *args]
+            c.argv = ["--image", image, "--emulate", emulate]
+            try:
+                c.mounts = pod_volumes.container_mounts(cspec, pod, rt.volumes_dir)
+            except pod_volumes.VolumeError as exc:
+                # the API validates mounts; an object persisted before that rule never runs
+                c.waiting = {"reason": "CreateContainerConfigError", "message": str(exc)}
+                c.done = True
+            for mount_path, host in c.mounts:
+                c.argv += ["--mount", json.dumps([mount_path, str(host)])]  # JSON: either path may hold '='
+            c.argv += ["--", *args]
             rt.containers[c.name] = c
             for cport in ports:
                 if cport not in rt.sockets:
@@ -368,6 +394,42 @@ class PodSupervisor:
         for c in rt.containers.values():
             self._start_probes(rt, c)
         return rt
+
+    # --- volumes --------------------------------------------------------------------------------------
+
+    def _mount_volumes(self, rt: _PodRuntime, pod: dict[str, Any]) -> bool:
+        """Set up or refresh the pod's volumes (:mod:`~gloo_nb.sandbox.pod_volumes`); False while one fails.
+
+        Before every volume is in place no container starts (they stay ``ContainerCreating``): the kubelet
+        records ``FailedMount`` for each failing volume and retries with back-off (kubelet's
+        ``nestedpendingoperations``: 500 ms doubling; capped at 30 s here, not 2m2s, to keep the sandbox lively),
+        and again at once when a Secret or ConfigMap of the namespace changes.
+        """
+        if not (pod.get("spec") or {}).get("volumes"):
+            rt.volumes_ready = True
+            return True
+        result = pod_volumes.mount_volumes(self.store, pod, rt.volumes_dir, rt.mounted)
+        rt.mounted.update(result.mounted)
+        if result.not_modelled and not rt.not_modelled_reported:
+            rt.not_modelled_reported = True
+            self._kubelet_events.record(
+                object_ref(kinds.POD, rt.namespace, rt.name, rt.uid), WARNING, "VolumeNotModelled",
+                f"the sandbox mounts volumes {sorted(result.not_modelled)} as empty directories: only secret, "
+                "configMap and emptyDir volumes are modelled")
+        if not result.errors:
+            rt.volumes_ready = True
+            rt.mount_tries = 0
+            return True
+        if rt.volumes_ready:
+            return True  # a refresh that fails leaves what was mounted, and the running containers, alone
+        for message in result.errors:
+            # operation_generator.go GenerateMountVolumeFunc: the event is on the pod, no fieldPath
+            self._kubelet_events.record(object_ref(kinds.POD, rt.namespace, rt.name, rt.uid), WARNING,
+                                        "FailedMount", message)
+        delay = min(0.5 * (2 ** rt.mount_tries), 30.0)
+        rt.mount_tries += 1
+        heapq.heappush(self._timers, (time.monotonic() + delay, rt.namespace, rt.name))
+        return False
 
     # --- probes ---------------------------------------------------------------------------------------
 

@@ -9,12 +9,13 @@ one thread per probe; a container without probes gets none.
 
 What the sandbox runs, and how it differs from a node:
 
-- ``httpGet`` (scheme HTTP) and ``tcpSocket`` connect to ``127.0.0.1`` only, on the loopback port the kubelet
-  bound for the container port the probe names (by number or by the container's port name). A port the
+- ``httpGet`` (scheme HTTP or HTTPS, the latter without certificate verification as the kubelet's prober
+  does: the nginx emulation serves TLS) and ``tcpSocket`` connect to ``127.0.0.1`` only, on the loopback
+  port the kubelet bound for the container port the probe names (by number or by the container's port name). A port the
   container does not declare gets a bound socket that nobody listens on, so a probe there is refused, as on
   a pod where nothing listens. ``httpGet.host`` is never used: the sandbox dials no other address.
-- ``exec``, ``grpc`` and ``httpGet`` with scheme HTTPS are not run: a pod is a local process emulating its
-  image, with nothing to exec into, and the emulated images serve neither gRPC health nor TLS. Such a probe
+- ``exec`` and ``grpc`` probes are not run: a pod is a local process emulating its
+  image, with nothing to exec into, and the emulated images serve no gRPC health. Such a probe
   counts as a success with a ``ProbeWarning`` Event (Kubernetes' own reason for a probe that passed with a
   caveat) saying so, never silently.
 - Messages follow the Go kubelet's wording (``HTTP probe failed with statuscode: 500``,
@@ -28,6 +29,7 @@ import errno
 import http.client
 import logging
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Callable
@@ -192,12 +194,24 @@ def _http_probe(probe: Probe, port: int) -> tuple[str, str]:
     target = probe.path if probe.path.startswith("/") else "/" + probe.path
     deadline = time.monotonic() + probe.timeout
     body = b""
+    scheme = "https" if probe.scheme == "HTTPS" else "http"
     for _ in range(_MAX_REDIRECTS + 1):
-        url = f"http://{_HOST}:{port}{target}"
-        conn = http.client.HTTPConnection(_HOST, port, timeout=max(0.01, deadline - time.monotonic()))
+        url = f"{scheme}://{_HOST}:{port}{target}"
+        conn: http.client.HTTPConnection
+        if scheme == "https":
+            # pkg/probe/http/http.go New: the prober's transport has TLSClientConfig{InsecureSkipVerify: true}
+            conn = http.client.HTTPSConnection(_HOST, port, timeout=max(0.01, deadline - time.monotonic()),
+                                               context=ssl._create_unverified_context())
+        else:
+            conn = http.client.HTTPConnection(_HOST, port, timeout=max(0.01, deadline - time.monotonic()))
         try:
             try:
                 conn.connect()
+            except ssl.SSLError as exc:
+                if "WRONG_VERSION_NUMBER" in str(exc) or "record layer failure" in str(exc):
+                    # Go's net/http when a plain-HTTP server answers the TLS ClientHello
+                    return FAILURE, f'Get "{url}": http: server gave HTTP response to HTTPS client'
+                return FAILURE, f'Get "{url}": {exc}'
             except OSError as exc:
                 return FAILURE, f'Get "{url}": {_dial_error(exc, port)}'
             conn.request("GET", target, headers=headers)
@@ -216,7 +230,7 @@ def _http_probe(probe: Probe, port: int) -> tuple[str, str]:
         if 300 <= status < 400 and location:
             # The prober follows redirects to the same host only (followNonLocalRedirects is false).
             loc = urlsplit(location)
-            if loc.netloc in ("", f"{_HOST}:{port}") and loc.scheme in ("", "http"):
+            if loc.netloc in ("", f"{_HOST}:{port}") and loc.scheme in ("", scheme):
                 target = (loc.path or "/") + (f"?{loc.query}" if loc.query else "")
                 continue
         break
@@ -233,8 +247,6 @@ _NOT_RUN = {
             "into); treated as success",
     "grpc": "gRPC probes are not run by the sandbox (its emulated images serve no gRPC health); treated as "
             "success",
-    "HTTPS": "HTTPS probes are not run by the sandbox (its emulated images serve plain HTTP only); treated as "
-             "success",
 }
 
 
@@ -255,8 +267,6 @@ def run_probe(probe: Probe, host_port: Callable[[int], int | None]) -> tuple[str
         return _UNKNOWN, "", "missing probe handler"
     if probe.error:
         return _UNKNOWN, "", probe.error
-    if probe.handler == "httpGet" and probe.scheme == "HTTPS":
-        return WARNING, _NOT_RUN["HTTPS"], ""
     port = host_port(probe.port)
     if port is None:
         return _UNKNOWN, "", f"no loopback port for container port {probe.port}"

@@ -209,6 +209,119 @@ def _check_containers(spec: Any, at: str, causes: list[tuple[str, str, str]]) ->
             seen.add(name)
         if not c.get("image"):
             causes.append(("FieldValueRequired", f"{at}.containers[{i}].image", "Required value"))
+    _check_volumes(spec, at, causes)
+
+
+# --- pod volumes (pkg/apis/core/validation/validation.go: ValidateVolumes, validateVolumeSource,
+# validateSecretVolumeSource, validateConfigMapVolumeSource, validateKeyToPath, validateLocalDescendingPath,
+# ValidateVolumeMounts), as far as the kubelet mounts them: its paths are built from these values.
+
+_VOLUME_TYPES = ("secret", "configMap", "emptyDir", "hostPath", "persistentVolumeClaim", "projected",
+                 "downwardAPI", "csi", "ephemeral", "nfs", "image")
+
+
+def _check_local_path(value: Any, field: str, causes: list[tuple[str, str, str]]) -> None:
+    # validateLocalDescendingPath
+    if not isinstance(value, str):
+        causes.append(("FieldValueInvalid", field, f"Invalid value: {_value(value)}: must be a string"))
+        return
+    if value.startswith("/"):
+        causes.append(("FieldValueInvalid", field, f"Invalid value: {_quoted(value)}: must be a relative path"))
+    if ".." in value.split("/"):
+        causes.append(("FieldValueInvalid", field, f"Invalid value: {_quoted(value)}: must not contain '..'"))
+
+
+def _check_mode(value: Any, field: str, causes: list[tuple[str, str, str]]) -> None:
+    if value is not None and (not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 0o777):
+        causes.append(("FieldValueInvalid", field, f"Invalid value: {_value(value)}: must be a number between 0 "
+                                                    "and 0777 (octal), both inclusive"))
+
+
+def _check_volumes(spec: dict[str, Any], at: str, causes: list[tuple[str, str, str]]) -> None:
+    volumes = spec.get("volumes")
+    names: set[str] = set()
+    if volumes is not None and not isinstance(volumes, list):
+        causes.append(("FieldValueInvalid", f"{at}.volumes", f"Invalid value: {_value(volumes)}: must be a list"))
+        volumes = []
+    for i, vol in enumerate(volumes or []):
+        where = f"{at}.volumes[{i}]"
+        if not isinstance(vol, dict):
+            causes.append(("FieldValueInvalid", where, "Invalid value: must be an object"))
+            continue
+        name = vol.get("name")
+        if not name:
+            causes.append(("FieldValueRequired", f"{where}.name", "Required value"))
+        elif not isinstance(name, str):
+            causes.append(("FieldValueInvalid", f"{where}.name", f"Invalid value: {_value(name)}: must be a string"))
+        else:
+            _check_dns(name, f"{where}.name", _LABEL, _LABEL_MSG, 63, causes)
+            if name in names:
+                causes.append(("FieldValueDuplicate", f"{where}.name", f"Duplicate value: {_quoted(name)}"))
+            names.add(name)
+        types = [t for t in _VOLUME_TYPES if t in vol]
+        if not types:
+            causes.append(("FieldValueRequired", where, "Required value: must specify a volume type"))
+            continue
+        for extra in types[1:]:
+            causes.append(("FieldValueForbidden", f"{where}.{extra}",
+                           "Forbidden: may not specify more than 1 volume type"))
+        kind = types[0]
+        source = vol[kind]
+        if kind not in ("secret", "configMap"):
+            continue
+        if not isinstance(source, dict):
+            causes.append(("FieldValueInvalid", f"{where}.{kind}", "Invalid value: must be an object"))
+            continue
+        ref_field = "secretName" if kind == "secret" else "name"
+        if not source.get(ref_field) or not isinstance(source.get(ref_field), str):
+            causes.append(("FieldValueRequired", f"{where}.{kind}.{ref_field}", "Required value"))
+        _check_mode(source.get("defaultMode"), f"{where}.{kind}.defaultMode", causes)
+        items = source.get("items") or []
+        if not isinstance(items, list):
+            causes.append(("FieldValueInvalid", f"{where}.{kind}.items", "Invalid value: must be a list"))
+            continue
+        for j, item in enumerate(items):
+            iwhere = f"{where}.{kind}.items[{j}]"
+            if not isinstance(item, dict):
+                causes.append(("FieldValueInvalid", iwhere, "Invalid value: must be an object"))
+                continue
+            if not item.get("key"):
+                causes.append(("FieldValueRequired", f"{iwhere}.key", "Required value"))
+            if not item.get("path"):
+                causes.append(("FieldValueRequired", f"{iwhere}.path", "Required value"))
+            else:
+                _check_local_path(item["path"], f"{iwhere}.path", causes)
+            _check_mode(item.get("mode"), f"{iwhere}.mode", causes)
+    for i, c in enumerate(spec.get("containers") or []):
+        mounts = c.get("volumeMounts") if isinstance(c, dict) else None
+        if mounts is None:
+            continue
+        if not isinstance(mounts, list):
+            causes.append(("FieldValueInvalid", f"{at}.containers[{i}].volumeMounts", "Invalid value: must be a list"))
+            continue
+        paths: set[str] = set()
+        for j, m in enumerate(mounts):
+            where = f"{at}.containers[{i}].volumeMounts[{j}]"
+            if not isinstance(m, dict):
+                causes.append(("FieldValueInvalid", where, "Invalid value: must be an object"))
+                continue
+            if not m.get("name"):
+                causes.append(("FieldValueRequired", f"{where}.name", "Required value"))
+            elif m["name"] not in names:
+                causes.append(("FieldValueNotFound", f"{where}.name", f"Not found: {_quoted(str(m['name']))}"))
+            path = m.get("mountPath")
+            if not path:
+                causes.append(("FieldValueRequired", f"{where}.mountPath", "Required value"))
+            elif not isinstance(path, str):
+                causes.append(("FieldValueInvalid", f"{where}.mountPath", f"Invalid value: {_value(path)}: "
+                                                                          "must be a string"))
+            else:
+                if path in paths:
+                    causes.append(("FieldValueInvalid", f"{where}.mountPath",
+                                   f"Invalid value: {_quoted(path)}: must be unique"))
+                paths.add(path)
+            if m.get("subPath"):
+                _check_local_path(m["subPath"], f"{where}.subPath", causes)
 
 
 def _check_port(value: Any, field: str, causes: list[tuple[str, str, str]], *, allow_name: bool) -> None:

@@ -1177,8 +1177,9 @@ def fake_kube_upstreams(services: Sequence[Service], profile: Profile = "current
     conversions.go`` -> ``DefaultUpstreamConverter().CreateUpstream``, at v1.3.20 and main), in the
     order of ``serviceconverter/service_converter_interface.go``: ``UseHttp2Converter`` (the
     ``gloo.solo.io/h2_service`` annotation, port names, appProtocol: both profiles), ``UseSslConverter``
-    (the ``gloo.solo.io/sslService.*`` annotations; gloo_nb applies it in current only), then, in
-    current, ``GeneralServiceConverter`` (``gloo.solo.io/upstream_config``).
+    (the ``gloo.solo.io/sslService.*`` annotations: both profiles, ``oneWayTls`` in current only; at v1.3.20
+    ``serviceconverter/use_ssl_annotation_converter.go`` registers it in ``DefaultServiceConverters`` too),
+    then, in current, ``GeneralServiceConverter`` (``gloo.solo.io/upstream_config``).
 
     Args:
         services: The Services.
@@ -1193,7 +1194,7 @@ def fake_kube_upstreams(services: Sequence[Service], profile: Profile = "current
     out = []
     for s in services:
         for p in s.ports:
-            ssl = service_ssl_config(s, p.port, profile) if profile != "1.3" else None
+            ssl = service_ssl_config(s, p.port, profile)
             up = Upstream(
                 meta=ObjectMeta(name=kube_service_upstream_name(s.meta.namespace, s.meta.name, p.port),
                                 namespace=s.meta.namespace),

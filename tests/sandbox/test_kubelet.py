@@ -252,7 +252,7 @@ def test_stop_leaves_no_process(tmp_path: Path) -> None:
 
 
 def test_generic_image_answers_json(env: Env) -> None:
-    dep = deployment(name="web", image="nginx:1.25")
+    dep = deployment(name="web", image="example/web:1.25")  # nginx is emulated now
     dep["spec"]["template"]["spec"]["containers"][0].update(
         args=[], ports=[{"name": "http", "containerPort": 80}, {"name": "metrics", "containerPort": 9090}])
     env.store.create(kinds.DEPLOYMENT, dep)

@@ -133,12 +133,12 @@ def test_http_echo_without_text_exits_127(run_pod) -> None:
 
 
 def test_generic_echo_answers_json_about_pod_and_request(run_pod) -> None:
-    pod = run_pod("nginx:1.25", ["--foo"], cport=80)
+    pod = run_pod("example/web:1.25", ["--foo"], cport=80)
     status, headers, body = pod.get("/some/path?a=1&a=2&b=", headers={"X-Trace": "t1"})
     assert status == 200 and headers["Content-Type"] == "application/json"
     data = json.loads(body)
     assert data["pod"] == "web-1" and data["namespace"] == "team" and data["labels"] == {"app": "web"}
-    assert data["image"] == "nginx:1.25" and data["port"] == 80 and data["container"] == "main"
+    assert data["image"] == "example/web:1.25" and data["port"] == 80 and data["container"] == "main"
     req = data["request"]
     assert req["method"] == "GET" and req["path"] == "/some/path"
     assert req["query"] == {"a": ["1", "2"], "b": [""]}

@@ -100,7 +100,7 @@ def test_tls_clusters_are_accepted(profile, tmp_path):
         # a kube (EDS) upstream with TLS
         _upstream("kube-tls", {"kube": {"serviceName": "svc", "serviceNamespace": "default", "servicePort": 443},
                                "sslConfig": {"secretRef": {"name": "client-ca", "namespace": GS}}}),
-        # Service annotations (current: the in-memory kube-svc upstream gets TLS)
+        # Service annotations (both profiles: the in-memory kube-svc upstream gets TLS)
         {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "svc", "namespace": "default", "annotations": {
             "gloo.solo.io/sslService.secret": "client"}}, "spec": {"ports": [{"port": 443}]}},
         _vs("routes", None, "*"),
@@ -110,8 +110,7 @@ def test_tls_clusters_are_accepted(profile, tmp_path):
         for u in ("ext", "forced", "mtls", "kube-tls")]
     t = translate(parse_objects(docs).resources, profile)  # type: ignore[arg-type]
     with_tls = {c.name for c in t.envoy.clusters if c.HasField("transport_socket")}
-    expected = {"ext_gloo-system", "forced_gloo-system", "mtls_gloo-system", "kube-tls_gloo-system"}
-    if profile != "1.3":
-        expected.add("kube-svc:default-svc-443_default")
+    expected = {"ext_gloo-system", "forced_gloo-system", "mtls_gloo-system", "kube-tls_gloo-system",
+                "kube-svc:default-svc-443_default"}
     assert with_tls == expected, [r.as_json() for r in t.reports if r.errors]
     assert_envoy_accepts(t.envoy, tmp_path)

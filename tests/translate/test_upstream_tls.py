@@ -163,8 +163,13 @@ def test_service_ssl_annotations():
     ctx = tls(cluster(t, "kube-svc:default-svc-443_default"))
     assert ctx is not None and not ctx.common_tls_context.tls_certificates  # one-way
     assert tls(cluster(t, "kube-svc:default-svc-80_default")) is None
-    # 1.3's in-memory kube-svc upstreams did not run the service converters
-    assert tls(cluster(run(docs, "1.3"), "kube-svc:default-svc-443_default")) is None
+    # 1.3's in-memory kube-svc upstreams run the converters too (upstreams/kubernetes/conversions.go@v1.3.20
+    # serviceToUpstream -> DefaultUpstreamConverter().CreateUpstream), but 1.3 had no oneWayTls annotation
+    # and read only tls.crt/tls.key of a kubernetes.io/tls Secret: a client certificate, no validation.
+    ctx13 = tls(cluster(run(docs, "1.3"), "kube-svc:default-svc-443_default"))
+    assert ctx13 is not None and ctx13.common_tls_context.tls_certificates
+    assert not ctx13.common_tls_context.HasField("validation_context")
+    assert tls(cluster(run(docs, "1.3"), "kube-svc:default-svc-80_default")) is None
 
 
 def test_upstream_tls_json_redacts_keys():
