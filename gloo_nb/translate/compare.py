@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from google.protobuf.json_format import MessageToDict
+from google.protobuf.message import Message
 
 from gloo_nb._types import JSON, PROFILES, Profile, check_profile
 from gloo_nb.errors import UsageError
@@ -41,7 +42,7 @@ from gloo_nb.translate.routes import RouteId, RouteRow, fallback_label, route_ro
 from gloo_nb.translate.translator import PushDecision, Translation, Translator
 
 __all__ = [
-    "ClusterDiff",
+    "EnvoyDiff",
     "Comparison",
     "ProxyComparison",
     "ReportDiff",
@@ -188,24 +189,36 @@ class RouteDiff:
                 "changes": list(self.changes), "byProfile": {p: s.as_json() for p, s in self.sides.items()}}
 
 
+EnvoyKind = Literal["listener", "virtualHost", "cluster"]
+"""The Envoy resources compared as a whole (routes are compared one by one, :class:`RouteDiff`)."""
+
+
 @dataclass(frozen=True, slots=True)
-class ClusterDiff:
-    """One Envoy cluster whose fate or content differs between the profiles.
+class EnvoyDiff:
+    """One Envoy listener, virtual host (without its routes) or cluster whose fate or content differs.
 
     Attributes:
-        name: The cluster name.
+        kind: ``listener``, ``virtualHost`` or ``cluster``.
+        name: Its name.
         states: Per profile, ``served``, ``frozen``, ``kept`` or ``absent``.
-        fields: The top-level Cluster fields (proto-JSON names) whose values differ where both translate it.
+        fields: The top-level fields (proto-JSON names) whose values differ where both profiles translate it
+            (a virtual host's ``routes`` are left out: they are compared route by route).
+        route_configuration: A virtual host's RouteConfiguration (``""`` for listeners and clusters).
     """
 
+    kind: EnvoyKind
     name: str
     states: Mapping[str, SideState]
     fields: tuple[str, ...]
+    route_configuration: str = ""
 
     def as_json(self) -> JSON:
-        """``{"name", "fields", "byProfile": {profile: {"state"}}}``."""
-        return {"name": self.name, "fields": list(self.fields),
-                "byProfile": {p: {"state": s} for p, s in self.states.items()}}
+        """``{"name", "fields", "byProfile": {profile: {"state"}}}``, plus ``routeConfiguration`` for a virtual host."""
+        doc: JSON = {"name": self.name, "fields": list(self.fields),
+                     "byProfile": {p: {"state": s} for p, s in self.states.items()}}
+        if self.kind == "virtualHost":
+            doc["routeConfiguration"] = self.route_configuration
+        return doc
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,6 +231,8 @@ class ProxyComparison:
         push: Per profile, the push decision (None when that profile has no such proxy).
         routes: The routes that differ, in the first profile's order, then the second's own.
         clusters: The clusters that differ, by name.
+        listeners: The listeners that differ, by name.
+        virtual_hosts: The virtual hosts whose own fields (domains, options...) or fate differ, routes left out.
         route_states: Per profile, how many routes are in each state (every route, not only differing ones).
     """
 
@@ -225,8 +240,10 @@ class ProxyComparison:
     name: str
     push: Mapping[str, PushDecision | None]
     routes: tuple[RouteDiff, ...]
-    clusters: tuple[ClusterDiff, ...]
+    clusters: tuple[EnvoyDiff, ...]
     route_states: Mapping[str, Mapping[str, int]]
+    listeners: tuple[EnvoyDiff, ...] = ()
+    virtual_hosts: tuple[EnvoyDiff, ...] = ()
 
     @property
     def ref(self) -> str:
@@ -242,16 +259,18 @@ class ProxyComparison:
     @property
     def identical(self) -> bool:
         """Whether both profiles do the same with this proxy."""
-        return not (self.push_differs or self.routes or self.clusters)
+        return not (self.push_differs or self.routes or self.clusters or self.listeners or self.virtual_hosts)
 
     def as_json(self) -> JSON:
-        """``{"namespace", "name", "push": {"byProfile"}, "routeStates", "routes", "clusters"}``."""
+        """``{"namespace", "name", "push", "routeStates", "routes", "clusters", "listeners", "virtualHosts"}``."""
         return {"namespace": self.namespace, "name": self.name,
                 "push": {"differs": self.push_differs,
                          "byProfile": {p: None if d is None else {"decision": d.decision, "reason": d.reason}
                                        for p, d in self.push.items()}},
                 "routeStates": {p: dict(c) for p, c in self.route_states.items()},
-                "routes": [r.as_json() for r in self.routes], "clusters": [c.as_json() for c in self.clusters]}
+                "routes": [r.as_json() for r in self.routes], "clusters": [c.as_json() for c in self.clusters],
+                "listeners": [x.as_json() for x in self.listeners],
+                "virtualHosts": [x.as_json() for x in self.virtual_hosts]}
 
 
 @dataclass(slots=True)
@@ -323,13 +342,18 @@ class Comparison:
             moved = sum(1 for r in p.routes if r.changes == ("order",))
             if moved:
                 out.append(f"On {b}, {_count(moved, 'route')} of proxy {p.ref} would be at another position")
-            cmoves = Counter((c.states[a], c.states[b]) for c in p.clusters if c.states[a] != c.states[b])
-            for (sa, sb), n in cmoves.items():
-                out.append(f"On {b}, {_count(n, 'cluster')} of proxy {p.ref} would be {_WORDS[sb]} instead of "
-                           f"{_WORDS[sa]}")
-            other = sum(1 for c in p.clusters if c.fields)
-            if other:
-                out.append(f"On {b}, {_count(other, 'cluster')} of proxy {p.ref} would be built differently")
+            kinds = (("listener", p.listeners), ("virtual host", p.virtual_hosts), ("cluster", p.clusters))
+            # One sentence per change of fate (a whole-proxy freeze moves them all alike), then one for content.
+            fates: dict[tuple[str, str], list[str]] = {}
+            for noun, diffs in kinds:
+                fate = Counter((x.states[a], x.states[b]) for x in diffs if x.states[a] != x.states[b])
+                for pair, n in fate.items():
+                    fates.setdefault(pair, []).append(_count(n, noun))
+            for (fa, fb), counts in fates.items():
+                out.append(f"On {b}, {_and(counts)} of proxy {p.ref} would be {_WORDS[fb]} instead of {_WORDS[fa]}")
+            built = [_count(n, noun) for noun, diffs in kinds if (n := sum(1 for x in diffs if x.fields))]
+            if built:
+                out.append(f"On {b}, {_and(built)} of proxy {p.ref} would be built differently")
         return out
 
     def text(self) -> str:
@@ -365,10 +389,11 @@ class Comparison:
                 lines.append(f"  route {rd.route.virtual_host} {rd.match_summary or '(any)'}{owner}: "
                              f"{', '.join(rd.changes)}")
                 lines += [f"    {p}: {rd.sides[p].text()}" for p in self.profiles]
-            for c in px.clusters:
-                what = ", ".join(f"{p} {c.states[p]}" for p in self.profiles)
-                fields = f"; fields differ: {', '.join(c.fields)}" if c.fields else ""
-                lines.append(f"  cluster {c.name}: {what}{fields}")
+            for x in (*px.listeners, *px.virtual_hosts, *px.clusters):
+                what = ", ".join(f"{p} {x.states[p]}" for p in self.profiles)
+                fields = f"; fields differ: {', '.join(x.fields)}" if x.fields else ""
+                noun = "virtual host" if x.kind == "virtualHost" else x.kind
+                lines.append(f"  {noun} {x.name}: {what}{fields}")
         return "\n".join(lines) + "\n"
 
     def document(self) -> JSON:
@@ -383,6 +408,10 @@ class Comparison:
 
 def _count(n: int, noun: str) -> str:
     return f"{n} {noun}" + ("" if n == 1 else "s")
+
+
+def _and(parts: Sequence[str]) -> str:
+    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
 
 
 def _loads(text: str) -> Any:
@@ -450,19 +479,53 @@ def _route_side(key: _RouteKey, intended: Mapping[_RouteKey, RouteRow], served: 
     return RouteSide("replaced" if i.replaced else "served", order, i, s)
 
 
-def _cluster_state(name: str, intended: Mapping[str, Any], served: Mapping[str, Any], frozen: bool) -> SideState:
+def _envoy_state(name: Any, intended: Mapping[Any, Message], served: Mapping[Any, Message],
+                 frozen: bool) -> SideState:
     if frozen:
         return "frozen" if name in intended else ("kept" if name in served else "absent")
     return "served" if name in intended else "absent"
 
 
+def _envoy_diffs(kind: EnvoyKind, intended: Mapping[str, Mapping[Any, Message]],
+                 served: Mapping[str, Mapping[Any, Message]], frozen: Mapping[str, bool],
+                 pa: str, pb: str) -> tuple[EnvoyDiff, ...]:
+    # Keys are names, or (route configuration, name) for virtual hosts.
+    out = []
+    for key in sorted({*intended[pa], *intended[pb], *served[pa], *served[pb]}):
+        st: dict[str, SideState] = {p: _envoy_state(key, intended[p], served[p], frozen[p]) for p in (pa, pb)}
+        fields: tuple[str, ...] = ()
+        x, y = intended[pa].get(key), intended[pb].get(key)
+        if x is not None and y is not None and x != y:
+            dx, dy = MessageToDict(x), MessageToDict(y)
+            fields = tuple(sorted(f for f in {*dx, *dy} if dx.get(f) != dy.get(f)))
+        if st[pa] != st[pb] or fields:
+            rc, name = key if isinstance(key, tuple) else ("", key)
+            out.append(EnvoyDiff(kind, name, st, fields, rc))
+    return tuple(out)
+
+
+def _named(messages: Iterable[Any]) -> dict[Any, Message]:
+    return {m.name: m for m in messages}
+
+
+def _virtual_hosts(envoy: EnvoyResources | None) -> dict[Any, Message]:
+    out: dict[Any, Message] = {}
+    for rc in envoy.route_configurations if envoy is not None else ():
+        for vh in rc.virtual_hosts:
+            own = type(vh)()
+            own.CopyFrom(vh)
+            del own.routes[:]  # the routes are compared one by one
+            out[(rc.name, vh.name)] = own
+    return out
+
+
 def _proxy_comparison(a: Translation | None, b: Translation | None, pa: Profile, pb: Profile) -> ProxyComparison:
     some = a if a is not None else b
     assert some is not None  # one of them has the proxy
-    sides = {pa: a, pb: b}
+    sides: dict[str, Translation | None] = {pa: a, pb: b}
     rows = {p: (_keyed(_rows(t.envoy, "intent")) if t else {}) for p, t in sides.items()}
     served = {p: (_keyed(_rows(t.served, "served")) if t else {}) for p, t in sides.items()}
-    frozen = {p: bool(t and t.push.decision == "keep-last-good") for p, t in sides.items()}
+    frozen: dict[str, bool] = {p: bool(t and t.push.decision == "keep-last-good") for p, t in sides.items()}
     keys = list(rows[pa]) + [k for k in rows[pb] if k not in rows[pa]]
     keys += [k for p in (pa, pb) for k in served[p] if k not in rows[pa] and k not in rows[pb]]
     keys = list(dict.fromkeys(keys))
@@ -491,21 +554,15 @@ def _proxy_comparison(a: Translation | None, b: Translation | None, pa: Profile,
             if t is not None and not sources:
                 sources = t.route_sources().get(key[1], ())
         routes.append(RouteDiff(key[0], key[1], row.match_summary, sources, per, tuple(changes)))
-    clusters: list[ClusterDiff] = []
-    cint = {p: ({c.name: c for c in t.envoy.clusters} if t else {}) for p, t in sides.items()}
-    cserved = {p: ({c.name: c for c in t.served.clusters} if t and t.served else {}) for p, t in sides.items()}
-    names = sorted({*cint[pa], *cint[pb], *cserved[pa], *cserved[pb]})
-    for name in names:
-        st: dict[str, SideState] = {p: _cluster_state(name, cint[p], cserved[p], frozen[p]) for p in (pa, pb)}
-        fields: tuple[str, ...] = ()
-        if name in cint[pa] and name in cint[pb] and cint[pa][name] != cint[pb][name]:
-            da, db = MessageToDict(cint[pa][name]), MessageToDict(cint[pb][name])
-            fields = tuple(sorted(f for f in {*da, *db} if da.get(f) != db.get(f)))
-        if st[pa] != st[pb] or fields:
-            clusters.append(ClusterDiff(name, st, fields))
+    def envoy(kind: EnvoyKind, pick: Any) -> tuple[EnvoyDiff, ...]:
+        intended = {p: (pick(t.envoy) if t else {}) for p, t in sides.items()}
+        kept = {p: (pick(t.served) if t and t.served else {}) for p, t in sides.items()}
+        return _envoy_diffs(kind, intended, kept, frozen, pa, pb)
+
     push: dict[str, PushDecision | None] = {p: (t.push if t else None) for p, t in sides.items()}
-    return ProxyComparison(some.proxy.namespace, some.proxy.name, push, tuple(routes), tuple(clusters),
-                           {p: dict(c) for p, c in states.items()})
+    return ProxyComparison(some.proxy.namespace, some.proxy.name, push, tuple(routes),
+                           envoy("cluster", lambda e: _named(e.clusters)), {p: dict(c) for p, c in states.items()},
+                           envoy("listener", lambda e: _named(e.listeners)), envoy("virtualHost", _virtual_hosts))
 
 
 def compare_translations(a: Translation, b: Translation) -> Comparison:

@@ -15,13 +15,14 @@ from contextlib import redirect_stdout
 from pathlib import Path
 
 import pytest
-from builders import kube_upstream, m, route, service, to, vs
+from builders import kube_upstream, m, route, service, static_upstream, to, vs
 from test_proxies import scenario
 
 from gloo_nb import cli
 from gloo_nb.app.manifests import read_manifests
 from gloo_nb.errors import UsageError
 from gloo_nb.models import Snapshot
+from gloo_nb.models.codec import parse_objects
 from gloo_nb.translate import compare, translate
 from gloo_nb.translate.compare import compare_translations, parse_profile_pair
 
@@ -85,7 +86,8 @@ def test_seed_typo_freezes_the_whole_proxy_on_13_and_current_serves_every_route(
         f"On current, proxy {PROXY} would push its sanitized snapshot instead of keeping its last good "
         "configuration for the whole proxy",
         f"On current, 4 routes of proxy {PROXY} would be served instead of frozen",
-        f"On current, 4 clusters of proxy {PROXY} would be served instead of frozen",
+        f"On current, 1 listener, 1 virtual host and 4 clusters of proxy {PROXY} would be served instead of "
+        "frozen",
     ]
 
 
@@ -125,6 +127,50 @@ def test_equal_weights_warn_on_13_only_and_the_warning_does_not_freeze_the_proxy
     assert (px.push["1.3"].decision, px.push["current"].decision) == ("push", "push")
     assert px.routes == () and px.clusters == ()
     assert px.route_states == {"1.3": {"served": 3}, "current": {"served": 3}}
+
+
+def test_an_upstream_error_rejects_on_13_and_drops_the_cluster_on_current():
+    """``test_upstream_tls.py::test_missing_upstream_secret``, compared.
+
+    plugins/upstreamssl@v1.3.20: the missing secret is the Upstream's error and 1.3 keeps the last good snapshot;
+    current's ``upstream_removing_sanitizer.go`` drops the cluster and turns the error into one warning (the
+    multierror text), then pushes.
+    """
+    docs = [{"apiVersion": "gloo.solo.io/v1", "kind": "Upstream", "metadata": {"name": "u", "namespace": "gloo-system"},
+             "spec": {"static": {"hosts": [{"addr": "10.0.0.1", "port": 8443}]},
+                      "sslConfig": {"secretRef": {"name": "gone", "namespace": "gloo-system"}}}}]
+    resources = [*parse_objects(docs).resources, vs("app", route(m("/u"), action=to("u")))]
+    c = compare(resources)
+    text = "SSL secret not found: list did not find secret gloo-system.gone"
+    up = next(d for d in c.reports if d.key.kind == "Upstream")
+    assert up.reports["1.3"].errors == [text]
+    assert up.reports["current"].warnings == [f"1 error occurred:\n\t* {text}\n\n"]
+    assert "On current, Upstream gloo-system/u would be Warning instead of Rejected" in c.summary()
+    (px,) = c.proxies
+    (cluster,) = px.clusters
+    assert (cluster.name, cluster.states["1.3"], cluster.states["current"]) == ("u_gloo-system", "frozen", "absent")
+    assert f"On current, 1 cluster of proxy {PROXY} would be absent instead of frozen" in c.summary()
+    (r,) = px.routes
+    assert (r.sides["1.3"].state, r.sides["current"].state) == ("frozen", "served")
+
+
+def test_a_route_removed_while_13_is_frozen_stays_served_there():
+    before = [vs("app", route(m("/a"), action=to("echo")), route(m("/old"), action=to("echo"))),
+              static_upstream("echo")]
+    after = [vs("app", route(m("/a"), action=to("missing"))), static_upstream("echo")]
+    c = compare(after, previous=before)
+    (px,) = c.proxies
+    rows = {r.match_summary: r for r in px.routes}
+    old = rows["prefix /old"]
+    assert (old.sides["1.3"].state, old.sides["current"].state) == ("kept", "absent")
+    assert old.sides["1.3"].served.action_summary == "echo_gloo-system"
+    a = rows["prefix /a"]
+    assert (a.sides["1.3"].state, a.sides["current"].state) == ("frozen", "served")
+    assert a.sides["1.3"].served.action_summary == "echo_gloo-system"
+    assert a.sides["current"].served.action_summary == "missing_gloo-system"
+    assert f"On current, 1 route of proxy {PROXY} would be absent instead of kept from the last good " \
+           "configuration" in c.summary()
+    assert "1.3: kept from the last good configuration -> echo_gloo-system" in c.text()
 
 
 def test_the_same_resources_can_do_the_same_on_both():
@@ -190,7 +236,7 @@ def test_json_document_shape():
     assert set(report) == {"kind", "namespace", "name", "byProfile"}
     assert set(report["byProfile"]["1.3"]) == {"state", "errors", "warnings", "reason"}
     px = doc["proxies"][0]
-    assert set(px) == {"namespace", "name", "push", "routeStates", "routes", "clusters"}
+    assert set(px) == {"namespace", "name", "push", "routeStates", "routes", "clusters", "listeners", "virtualHosts"}
     assert px["push"]["byProfile"]["1.3"]["decision"] == "keep-last-good"
     r = px["routes"][0]
     assert set(r) == {"routeConfiguration", "virtualHost", "match", "matchSummary", "resource", "sources",
@@ -202,6 +248,8 @@ def test_json_document_shape():
     assert set(side) == {"state", "order", "action", "actionSummary", "servedAction", "servedActionSummary"}
     assert side["state"] == "frozen" and side["servedAction"]["cluster"] == "echo_gloo-system"
     assert r["byProfile"]["current"]["action"]["cluster"] == "echo-typo_gloo-system"
+    assert px["listeners"] == [{"name": "listener-::-8080", "fields": [],
+                               "byProfile": {"1.3": {"state": "frozen"}, "current": {"state": "served"}}}]
     assert px["clusters"][0] == {"name": "echo_gloo-system", "fields": [],
                                  "byProfile": {"1.3": {"state": "frozen"}, "current": {"state": "served"}}}
 
