@@ -35,7 +35,7 @@ def comparison_frame(comparison: Comparison) -> pd.DataFrame:
     for px in comparison.proxies:
         if px.push_differs:
             rows.append((px.ref, "push", px.ref, "", "decision",
-                         *(("no such proxy" if (d := px.push.get(p)) is None else d.decision) for p in (a, b))))
+                         *(("no such proxy" if (push := px.push.get(p)) is None else push.decision) for p in (a, b))))
         for r in px.routes:
             rows.append((px.ref, "route", f"{r.route.virtual_host} {r.match_summary or '(any)'}", r.resource,
                          ", ".join(r.changes), *(r.sides[p].text() for p in (a, b))))
