@@ -13,6 +13,7 @@ import json
 import sys
 from contextlib import redirect_stdout
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from builders import kube_upstream, m, route, service, static_upstream, to, vs
@@ -311,3 +312,37 @@ def test_a_plain_translate_still_needs_input(capsys):
     assert cli.main(["translate"]) == 2
     assert "pass manifest files" in capsys.readouterr().err
     assert sys.modules["gloo_nb.translate"].compare is compare
+
+
+def test_a_proxy_only_one_side_has_is_said_not_dropped():
+    # compare_translations matches proxies by name; here the two inputs differ on purpose (a Gateway for the
+    # `internal` proxy on one side only), as when a Gateway kind or field is read by one version only.
+    a = translate(scenario(), "1.3")
+    b = translate([r for r in scenario() if getattr(r.meta, "name", "") != "gw-b"], "current")
+    c = compare_translations(a, b)
+    internal = next(p for p in c.proxies if p.name == "internal")
+    assert internal.push["current"] is None and internal.push["1.3"] is not None
+    assert "On current, proxy gloo-system/internal would not exist (there on 1.3)" in c.summary()
+    assert all(r.sides["current"].state == "absent" for r in internal.routes)
+    assert c.document()["proxies"][1]["push"]["byProfile"]["current"] is None
+    assert "push on current: no such proxy" in c.text()
+
+
+def test_translate_on_a_connection_without_compare(monkeypatch):
+    t = translate(seed(STEP5), "1.3")
+
+    class FakeConnection:
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+        def intent(self):
+            return t, SimpleNamespace(findings=[], skipped=[])  # a ParseResult with nothing to say
+
+    monkeypatch.setattr(cli, "_connect", lambda args: FakeConnection())
+    code, out = run_cli("translate", "--sandbox", "/nowhere", "--json")
+    assert code == 0
+    assert json.loads(out)["glooVersion"] == "1.3"
+    assert cli.main(["translate", "--sandbox", "/nowhere", str(SEED / "vs.yaml")]) == 2
