@@ -7,7 +7,8 @@ whole-proxy keep-last-good, ``projects/gloo/pkg/syncer/envoy_translator_syncer.g
 route (by :class:`~gloo_nb.translate.routes.RouteId`, since Gloo 1.3 routes have no names) and cluster whose fate
 or content differs.
 
-Each route and cluster has a *state* per profile, which says what Envoy gets after this snapshot:
+Listeners, virtual hosts (their own fields; their routes one by one) and clusters are compared too, by name. Each
+route, listener, virtual host and cluster has a *state* per profile, which says what Envoy gets after this snapshot:
 
 - ``served``: Envoy is served it as translated;
 - ``replaced``: served, but pointed at Gloo's fallback cluster (``route_replacing_sanitizer.go``);
@@ -42,8 +43,8 @@ from gloo_nb.translate.routes import RouteId, RouteRow, fallback_label, route_ro
 from gloo_nb.translate.translator import PushDecision, Translation, Translator
 
 __all__ = [
-    "EnvoyDiff",
     "Comparison",
+    "EnvoyDiff",
     "ProxyComparison",
     "ReportDiff",
     "RouteDiff",
@@ -184,7 +185,7 @@ class RouteDiff:
             "byProfile": {profile: RouteSide.as_json()}}``.
         """
         return {"routeConfiguration": self.route_configuration, "virtualHost": self.route.virtual_host,
-                "match": _loads(self.route.match), "matchSummary": self.match_summary, "resource": self.resource,
+                "match": json.loads(self.route.match), "matchSummary": self.match_summary, "resource": self.resource,
                 "sources": [{"kind": k.kind, "namespace": k.namespace, "name": k.name} for k in self.sources],
                 "changes": list(self.changes), "byProfile": {p: s.as_json() for p, s in self.sides.items()}}
 
@@ -414,10 +415,6 @@ def _and(parts: Sequence[str]) -> str:
     return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
 
 
-def _loads(text: str) -> Any:
-    return json.loads(text)
-
-
 # --- the pure core ------------------------------------------------------------------------------------------
 
 
@@ -443,24 +440,29 @@ def _report_diffs(a: Translation, b: Translation) -> list[ReportDiff]:
     return out
 
 
-_RouteKey = tuple[str, RouteId, int]
-"""(route configuration, route identity, occurrence): one virtual host may hold the same match twice."""
+_RouteKey = tuple[str, str, bytes, int]
+"""(route configuration, virtual host, RouteMatch bytes, occurrence): one virtual host may hold a match twice.
+
+The same identity as :class:`~gloo_nb.translate.routes.RouteId` (virtual host and match), keyed by the match's
+deterministic proto bytes: encoding every match as canonical JSON cost most of a 20,000-route comparison, so a
+:class:`RouteId` is made only for the routes that differ.
+"""
 
 
-def _keyed(rows: Iterable[RouteRow]) -> dict[_RouteKey, RouteRow]:
-    seen: Counter[tuple[str, RouteId]] = Counter()
+def _keyed(envoy: EnvoyResources | None, source: str) -> dict[_RouteKey, RouteRow]:
+    if envoy is None:
+        return {}
+    rows = route_rows(envoy.route_configurations, source, fallback_body=fallback_label(envoy.listeners))
+    # route_rows lists routes in route configuration, virtual host and route order: the same walk.
+    matches = (r.match.SerializeToString(deterministic=True)
+               for rc in envoy.route_configurations for vh in rc.virtual_hosts for r in vh.routes)
+    seen: Counter[tuple[str, str, bytes]] = Counter()
     out: dict[_RouteKey, RouteRow] = {}
-    for r in rows:
-        k = (r.route_configuration, r.id)
-        out[(*k, seen[k])] = r
+    for row, match in zip(rows, matches, strict=True):
+        k = (row.route_configuration, row.virtual_host, match)
+        out[(*k, seen[k])] = row
         seen[k] += 1
     return out
-
-
-def _rows(envoy: EnvoyResources | None, source: str) -> list[RouteRow]:
-    if envoy is None:
-        return []
-    return route_rows(envoy.route_configurations, source, fallback_body=fallback_label(envoy.listeners))
 
 
 def _route_side(key: _RouteKey, intended: Mapping[_RouteKey, RouteRow], served: Mapping[_RouteKey, RouteRow],
@@ -523,8 +525,10 @@ def _proxy_comparison(a: Translation | None, b: Translation | None, pa: Profile,
     some = a if a is not None else b
     assert some is not None  # one of them has the proxy
     sides: dict[str, Translation | None] = {pa: a, pb: b}
-    rows = {p: (_keyed(_rows(t.envoy, "intent")) if t else {}) for p, t in sides.items()}
-    served = {p: (_keyed(_rows(t.served, "served")) if t else {}) for p, t in sides.items()}
+    rows = {p: (_keyed(t.envoy, "intent") if t else {}) for p, t in sides.items()}
+    # After a push, what is served is what was translated (the same object): decode it once.
+    served = {p: ((rows[p] if t.served is t.envoy else _keyed(t.served, "served")) if t else {})
+              for p, t in sides.items()}
     frozen: dict[str, bool] = {p: bool(t and t.push.decision == "keep-last-good") for p, t in sides.items()}
     keys = list(rows[pa]) + [k for k in rows[pb] if k not in rows[pa]]
     keys += [k for p in (pa, pb) for k in served[p] if k not in rows[pa] and k not in rows[pb]]
@@ -552,8 +556,8 @@ def _proxy_comparison(a: Translation | None, b: Translation | None, pa: Profile,
         sources: tuple[ResourceKey, ...] = ()
         for t in (a, b):
             if t is not None and not sources:
-                sources = t.route_sources().get(key[1], ())
-        routes.append(RouteDiff(key[0], key[1], row.match_summary, sources, per, tuple(changes)))
+                sources = t.route_sources().get(row.id, ())
+        routes.append(RouteDiff(key[0], row.id, row.match_summary, sources, per, tuple(changes)))
     def envoy(kind: EnvoyKind, pick: Any) -> tuple[EnvoyDiff, ...]:
         intended = {p: (pick(t.envoy) if t else {}) for p, t in sides.items()}
         kept = {p: (pick(t.served) if t and t.served else {}) for p, t in sides.items()}
