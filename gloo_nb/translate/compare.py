@@ -2,10 +2,12 @@
 
 Pure: two translations of one snapshot (one per behaviour profile) in, a :class:`Comparison` out. It lists, per
 resource, Gloo's reports (state, errors, warnings, reason); per proxy, the push decision (Gloo 1.3's
-whole-proxy keep-last-good, ``projects/gloo/pkg/syncer/envoy_translator_syncer.go@v1.3.20`` with
-``reports.ValidateStrict``, against current Gloo's sanitized push, ``syncer/sanitizer/*.go``), and every Envoy
-route (by :class:`~gloo_nb.translate.routes.RouteId`, since Gloo 1.3 routes have no names) and cluster whose fate
-or content differs.
+whole-proxy keep-last-good: ``projects/gloo/pkg/syncer/envoy_translator_syncer.go@v1.3.20:syncEnvoy`` calls
+``updateEndpointsOnly`` when ``SanitizeSnapshot`` fails, which ``RouteReplacingSanitizer.SanitizeSnapshot`` does
+with ``reports.ValidateStrict()`` (warnings too) when route replacement is off; against current Gloo's sanitized
+push, ``syncer/sanitizer/*.go``; the decision itself is :class:`~gloo_nb.translate.translator.Translator`'s), and
+every Envoy route (by :class:`~gloo_nb.translate.routes.RouteId`, since Gloo 1.3 routes have no names) and cluster
+whose fate or content differs.
 
 Listeners, virtual hosts (their own fields; their routes one by one) and clusters are compared too, by name. Each
 route, listener, virtual host and cluster has a *state* per profile, which says what Envoy gets after this snapshot:
@@ -470,8 +472,9 @@ def _route_side(key: _RouteKey, intended: Mapping[_RouteKey, RouteRow], served: 
     i, s = intended.get(key), served.get(key)
     order = i.order if i is not None else None
     if frozen:
-        # envoy_translator_syncer.go@v1.3.20: a snapshot with errors (or warnings, ValidateStrict) is not set in
-        # the xDS cache; Envoy keeps the last good one, so what this translation made does not reach it.
+        # envoy_translator_syncer.go@v1.3.20:syncEnvoy: a snapshot the sanitizer refuses is replaced by
+        # updateEndpointsOnly (the last snapshot's listeners, routes and clusters, new endpoints): what this
+        # translation made does not reach Envoy.
         if i is not None:
             return RouteSide("frozen", order, i, s)
         return RouteSide("kept" if s is not None else "absent", None, None, s)
