@@ -16,7 +16,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from builders import kube_upstream, m, route, service, static_upstream, to, vs
+from builders import kube_upstream, m, route, service, settings, static_upstream, to, vs
 from test_proxies import scenario
 
 from gloo_nb import cli
@@ -153,6 +153,27 @@ def test_an_upstream_error_rejects_on_13_and_drops_the_cluster_on_current():
     assert f"On current, 1 cluster of proxy {PROXY} would be absent instead of frozen" in c.summary()
     (r,) = px.routes
     assert (r.sides["1.3"].state, r.sides["current"].state) == ("frozen", "served")
+
+
+def test_with_route_replacement_current_replaces_the_route_13_strips():
+    """``test_policy.py``'s ``test_current_replace_demotes_route_errors_so_the_vs_is_not_frozen`` and
+    ``test_13_replace_policy_still_rejects_on_route_errors``, compared: a subset the Upstream does not declare.
+
+    Current's ``route_replacing_sanitizer.go:removeErroredRoutesFromReport`` demotes the route error to a warning
+    and points the route at the fallback cluster; 1.3's gateway rejects the VirtualService, and its virtual host
+    is stripped from the Proxy (``proxy_reconciler.go``).
+    """
+    c = compare([vs("app", route(m("/"), action=to("echo", subset={"color": "blue"}))), kube_upstream("echo"),
+                 settings(replace=True)])
+    assert c.summary()[0] == "On current, VirtualService gloo-system/app would be Warning instead of Rejected"
+    (px,) = c.proxies
+    (r,) = px.routes
+    assert (r.sides["1.3"].state, r.sides["current"].state) == ("absent", "replaced")
+    assert r.sides["current"].intended.action == {"cluster": "fallback_cluster_for_invalid_routes",
+                                                  "metadataMatch": {"filterMetadata": {"envoy.lb": {"color": "blue"}}}}
+    assert f"On current, 1 route of proxy {PROXY} would be replaced by the fallback instead of absent" in c.summary()
+    assert {x.name: (x.states["1.3"], x.states["current"]) for x in px.listeners} == {
+        "fallback_listener_for_invalid_routes": ("absent", "served"), "listener-::-8080": ("absent", "served")}
 
 
 def test_a_route_removed_while_13_is_frozen_stays_served_there():
