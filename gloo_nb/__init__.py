@@ -8,6 +8,7 @@ Look
     connection or a bundle whose ``collect()`` is an inspection (routes, drift, findings as frames);
     ``open_gateway(...)`` does the same from a notebook's papermill parameters (and can start its own
     sandbox with the seed scenario); ``translate(resources, profile)`` is Gloo's translation alone;
+    ``compare(resources, "1.3,current")`` says what the other Gloo version would do differently;
     ``probe(url, n)`` sends real requests and counts the answers.
 Act
     ``Rollout(conn, RolloutTarget.parse(...))``: the two-phase canary, one step per ``next()``.
@@ -57,7 +58,7 @@ if TYPE_CHECKING:
     from gloo_nb.app.snapshot import open_snapshot
     from gloo_nb.journal import read_journal
     from gloo_nb.rollout import RolloutTarget
-    from gloo_nb.translate import translate
+    from gloo_nb.translate import compare, translate
     from gloo_nb.widgets import (
         DelegationTreeView,
         DriftGridView,
@@ -78,6 +79,7 @@ _LAZY = {
     "open_snapshot": "gloo_nb.app.snapshot",
     "open_gateway": "gloo_nb.app.notebook",
     "translate": "gloo_nb.translate",
+    "compare": "gloo_nb.translate",
     "probe": "gloo_nb.app.probe",
     "Rollout": "gloo_nb.app.rollout",
     "RolloutStopped": "gloo_nb.app.rollout",
@@ -115,6 +117,7 @@ __all__ = [
     "UnreachableError",
     "UsageError",
     "__version__",
+    "compare",
     "connect",
     "connect_sandbox",
     "http_fetch",

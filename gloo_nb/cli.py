@@ -63,6 +63,21 @@ def run_translate(args: argparse.Namespace) -> int:
     # Reading, translating and rendering 100,000 routes builds millions of acyclic objects that the
     # cyclic collector would walk again and again (it took over half of render's time), and once
     # more after the output, for nothing: the command ends there.
+    if args.compare is not None or args.previous:
+        return _run_compare(args)
+    if _has_connection(args):
+        if args.paths:
+            raise UsageError("translate: pass manifest files or a connection (--sandbox/--kubeconfig), not both")
+        with _connect(args) as conn:
+            translation, parsed = conn.intent()
+        doc = render(translation, parse_findings=parsed.findings, parse_skipped=parsed.skipped)
+        if args.json or args.indent is not None:
+            _out_json(doc, args.indent)
+        else:
+            _out(render_text(doc))
+        return 0
+    if not args.paths:
+        raise UsageError("translate: pass manifest files or folders (or - for stdin), or a connection")
     with gc_paused(freeze=True):
         translation, parsed = _read_and_translate(args)
         doc = render(translation, parse_findings=parsed.findings, parse_skipped=parsed.skipped)
@@ -70,6 +85,39 @@ def run_translate(args: argparse.Namespace) -> int:
             _out_json(doc, args.indent)
         else:
             _out(render_text(doc))
+    return 0
+
+
+def _run_compare(args: argparse.Namespace) -> int:
+    """``gloo-nb translate --compare A,B``: what version B would do differently from A (reports, routes, push).
+
+    Bad flags are one-line usage errors (exit 2): ``--compare`` without two different known versions, together
+    with ``--gloo-version`` (the two versions are the comparison's), or ``--previous`` without ``--compare``.
+    """
+    from gloo_nb.translate.compare import compare, parse_profile_pair
+
+    if args.compare is None:
+        raise UsageError("translate: --previous needs --compare A,B")
+    profiles = parse_profile_pair(args.compare)
+    if args.gloo_version:
+        raise UsageError("translate: give --compare A,B or --gloo-version, not both (--compare names both versions)")
+    previous = read_manifests(args.previous).resources if args.previous else None
+    if _has_connection(args):
+        if args.paths:
+            raise UsageError("translate: pass manifest files or a connection (--sandbox/--kubeconfig), not both")
+        with _connect(args) as conn:
+            snapshot, _ = conn.read_snapshot()
+            proxy = conn.proxy
+        comparison = compare(snapshot, profiles, previous=previous, proxy=proxy)
+    elif not args.paths:
+        raise UsageError("translate: pass manifest files or folders (or - for stdin), or a connection")
+    else:
+        with gc_paused(freeze=True):
+            comparison = compare(read_manifests(args.paths).resources, profiles, previous=previous)
+    if args.json or args.indent is not None:
+        _out_json(comparison.document(), args.indent)
+    else:
+        _out(comparison.text())
     return 0
 
 
@@ -537,8 +585,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     tr = sub.add_parser("translate", help="translate manifests as Gloo would",
                         description="Translate Kubernetes YAML (files, folders, - for stdin) as Gloo would.")
-    tr.add_argument("paths", nargs="+", metavar="PATH", help="YAML files or folders, - for stdin")
-    _add_profile(tr)
+    tr.add_argument("paths", nargs="*", metavar="PATH", help="YAML files or folders, - for stdin (or a connection)")
+    _add_profile(tr, default=None)
+    tr.add_argument("--compare", metavar="A,B",
+                    help="what Gloo version B would do differently from A with the same resources, e.g. 1.3,current "
+                         "(reports, routes, clusters and the push decision, per proxy)")
+    tr.add_argument("--previous", action="append", default=None, metavar="PATH",
+                    help="with --compare: what the cluster held before (repeatable), so that a kept last good "
+                         "configuration shows what Envoy keeps serving")
+    _add_connection(tr)
     tr.add_argument("--json", action="store_true", help="print the JSON document instead of tables (compact, one line)")
     tr.add_argument("--indent", type=_indent, metavar="N",
                     help="indent the JSON document by N spaces per level (implies --json)")

@@ -16,7 +16,7 @@ pytestmark = pytest.mark.unit
 PUBLIC = {
     "__version__",
     # look
-    "connect", "connect_sandbox", "open_snapshot", "open_gateway", "translate", "probe",
+    "connect", "connect_sandbox", "open_snapshot", "open_gateway", "translate", "compare", "probe",
     # act
     "Rollout", "RolloutTarget",
     # remember
