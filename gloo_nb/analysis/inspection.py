@@ -165,6 +165,7 @@ class Inspection:
             rejected=dict(rejected),
             resources=resources,
             route_causes=_route_causes(translation, intent, resources),
+            unmodelled=translation.route_unmodelled(),
         )
         drift = drift_rows(intent, served, applied, facts)
         rows = [*intent, *(served or []), *(r for rs in applied.values() for r in rs)]

@@ -56,7 +56,7 @@ from gloo_nb.translate.proxy import Proxy, ProxyListener
 from gloo_nb.translate.reports import Reports, ResourceReport, multierror_text
 from gloo_nb.translate.routes import RouteId, route_id, route_match_json
 from gloo_nb.translate.tls import parse_ssl_config, profile_problems, unseen_secret_warning
-from gloo_nb.translate.unmodelled import declared_unmodelled, option_decoding_findings
+from gloo_nb.translate.unmodelled import declared_unmodelled, option_decoding_findings, route_features
 from gloo_nb.translate.upstream_options import apply_upstream_options, service_upstream_config
 
 GLOO_NAMESPACE = "gloo-system"
@@ -264,6 +264,31 @@ class Translation:
                         if origin is not None and origin.route.sources:
                             out[route_id(vh.name, route_match_json(route.match))] = origin.route.sources
         self._sources = out
+        return out
+
+    def route_unmodelled(self) -> dict[RouteId, str]:
+        """What gloo_nb does not predict of each Envoy route of ``envoy`` (the intent), for drift.
+
+        A route's own options (merged from its parents, as Gloo merges them), its destinations' and its
+        virtual host's options that gloo_nb does not map to Envoy (:func:`~gloo_nb.translate.unmodelled.
+        route_features`).
+
+        Returns:
+            Route identity -> ``, ``-joined feature names; routes gloo_nb models fully are left out.
+        """
+        vh_options = {vs.key: vs.virtual_host.options for vs in self.snapshot.virtual_services
+                      if vs.virtual_host is not None}
+        out: dict[RouteId, str] = {}
+        for rc in self.envoy.route_configurations:
+            by_position = {(o.virtual_host, o.envoy_index): o for o in self.origins.get(rc.name, ())}
+            for vh in rc.virtual_hosts:
+                for index, route in enumerate(vh.routes):
+                    origin = by_position.get((vh.name, index))
+                    if origin is None:
+                        continue
+                    features = route_features(origin.route, vh_options.get(origin.vs), self.profile)
+                    if features:
+                        out[route_id(vh.name, route_match_json(route.match))] = ", ".join(features)
         return out
 
     def route_owner(self, route: RouteId) -> ResourceKey | None:

@@ -45,8 +45,9 @@ from gloo_nb.translate.option_catalogue import (
     feature_of,
     is_modelled,
 )
+from gloo_nb.translate.proxy import ProxyRoute
 
-__all__ = ["declared_unmodelled", "decode_options", "option_decoding_findings"]
+__all__ = ["declared_unmodelled", "decode_options", "option_decoding_findings", "route_features"]
 
 OPTIONS_CONFIG_REFS_MODELLED = False
 """Whether gloo_nb applies ``optionsConfigRefs.delegateOptions`` (VirtualHostOption/RouteOption resources)."""
@@ -128,6 +129,33 @@ def declared_unmodelled(snapshot: Snapshot, profile: Profile) -> list[Unmodelled
                 out.append(Unmodelled(vs.key, "spec.virtualHost.optionsConfigRefs",
                                       "VirtualHostOption resources (optionsConfigRefs)"))
     return out
+
+
+def route_features(route: ProxyRoute, vh_options: Mapping[str, Any] | None, profile: Profile) -> list[str]:
+    """What gloo_nb does not predict of one Proxy route: its (merged) options, its virtual host's, its destinations'.
+
+    Args:
+        route: The Proxy route (options already merged from its parents, as Gloo merges them).
+        vh_options: Its virtual host's options.
+        profile: The behaviour profile.
+
+    Returns:
+        Feature names, without repeats, in route, destination, virtual host order (empty: fully modelled).
+    """
+    found: list[Unmodelled] = []
+    nowhere = ResourceKey("", "", "")
+    _declare_options(nowhere, "", route.options, ROUTE_OPTIONS, profile, found)
+    action = route.route_action
+    if action is not None:
+        dests = [action.single] if action.single is not None else [w.destination for w in action.multi or ()]
+        for dest in dests:
+            for kind in dest.destination_spec or ():
+                found.append(Unmodelled(nowhere, "", f"{kind} destinationSpec (function routing)"))
+        for weighted in action.multi or ():
+            _declare_options(nowhere, "", weighted.options, WEIGHTED_DESTINATION_OPTIONS, profile, found)
+    if vh_options:
+        _declare_options(nowhere, "", vh_options, VIRTUAL_HOST_OPTIONS, profile, found)
+    return list(dict.fromkeys(u.feature for u in found))
 
 
 # --- strict decoding ------------------------------------------------------------------------------
