@@ -114,3 +114,13 @@ def test_the_tree_lists_what_is_not_modelled_without_changing_states():
     assert [u.feature for u in a.unmodelled] == ["retries"] and a.state == "accepted"
     assert b.unmodelled == []
     assert [u.feature for u in tree.detail(a.id).unmodelled] == ["retries"]
+
+
+def test_inspect_document_and_text_list_what_is_not_modelled():
+    t = _translate([_route("/a", "echo", {"retries": {"retryOn": "5xx"}})])
+    insp = Inspection.build(t, _served(t), {R0: _served(t)}, {})
+    assert insp.document()["unmodelled"] == [{"kind": "VirtualService", "namespace": GS, "name": "app",
+                                              "path": "spec.virtualHost.routes[0].options.retries",
+                                              "feature": "retries"}]
+    assert ("  not modelled: VirtualService gloo-system/app: spec.virtualHost.routes[0].options.retries (retries)"
+            in insp.text().splitlines())
