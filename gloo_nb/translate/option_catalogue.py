@@ -119,17 +119,29 @@ CORS_POLICY = _msg({
     "allowCredentials": _f("bool"),
     "disableForRoute": _f("bool"),
 }, "cors.options.gloo.solo.io.CorsPolicy", "cors.CorsPolicy")
-_HEADER_VALUE_OPTION = _opaque("solo.io.envoy.api.v2.core.HeaderValueOption", "core.HeaderValueOption")
+# Request headers: solo-kit's core.HeaderValueOption in current (header or headerSecretRef, append) and
+# headers.HeaderValueOption in v1.3.20: not catalogued. Response headers: headers.HeaderValueOption in both.
+_HEADER_VALUE_OPTION = _opaque("solo.io.envoy.api.v2.core.HeaderValueOption", "headers.HeaderValueOption")
+_HEADER_VALUE = _msg({"key": _f("string"), "value": _f("string")}, "headers.options.gloo.solo.io.HeaderValue",
+                     "headers.HeaderValue")
+_RESPONSE_HEADER_VALUE_OPTION = _msg({"header": _f("message", message=_HEADER_VALUE), "append": _f("bool")},
+                                     "headers.options.gloo.solo.io.HeaderValueOption", "headers.HeaderValueOption")
 HEADER_MANIPULATION = _msg({
     "requestHeadersToAdd": _f("message", repeated=True, message=_HEADER_VALUE_OPTION),
     "requestHeadersToRemove": _f("string", repeated=True),
-    "responseHeadersToAdd": _f("message", repeated=True,
-                               message=_opaque("headers.options.gloo.solo.io.HeaderValueOption",
-                                               "headers.HeaderValueOption")),
+    "responseHeadersToAdd": _f("message", repeated=True, message=_RESPONSE_HEADER_VALUE_OPTION),
     "responseHeadersToRemove": _f("string", repeated=True),
 }, "headers.options.gloo.solo.io.HeaderManipulation", "headers.HeaderManipulation")
-_UPGRADE_SPEC = _opaque("protocol_upgrade.options.gloo.solo.io.ProtocolUpgradeConfig.ProtocolUpgradeSpec",
-                        "protocol_upgrade.ProtocolUpgradeConfig_ProtocolUpgradeSpec")
+_UPGRADE_SPEC = _msg({"enabled": _f("bool")},
+                     "protocol_upgrade.options.gloo.solo.io.ProtocolUpgradeConfig.ProtocolUpgradeSpec",
+                     "protocol_upgrade.ProtocolUpgradeConfig_ProtocolUpgradeSpec")
+# options/faultinjection/fault.proto (same fields in both profiles).
+ROUTE_FAULTS = _msg({
+    "abort": _f("message", message=_msg({"percentage": _f("float"), "httpStatus": _f("uint32")},
+                                        "fault.options.gloo.solo.io.RouteAbort", "faultinjection.RouteAbort")),
+    "delay": _f("message", message=_msg({"percentage": _f("float"), "fixedDelay": _f("duration")},
+                                        "fault.options.gloo.solo.io.RouteDelay", "faultinjection.RouteDelay")),
+}, "fault.options.gloo.solo.io.RouteFaults", "faultinjection.RouteFaults")
 PROTOCOL_UPGRADE = _msg({
     "websocket": _f("message", message=_UPGRADE_SPEC),
     "connect": _f("message", since="current", message=_UPGRADE_SPEC),
@@ -149,8 +161,13 @@ STATS = _msg({"virtualClusters": _f("message", repeated=True,
 MAX_STREAM_DURATION = _msg({"maxStreamDuration": _f("duration"), "grpcTimeoutHeaderMax": _f("duration"),
                             "grpcTimeoutHeaderOffset": _f("duration")},
                            "gloo.solo.io.RouteOptions.MaxStreamDuration", "v1.RouteOptions_MaxStreamDuration")
-REGEX_MATCH_AND_SUBSTITUTE = _opaque("solo.io.envoy.type.matcher.v3.RegexMatchAndSubstitute",
-                                     "v3.RegexMatchAndSubstitute")
+# external/envoy/type/matcher/v3/regex.proto (current only: both fields using it are absent in v1.3.20).
+REGEX_MATCH_AND_SUBSTITUTE = _msg({
+    "pattern": _f("message", message=_msg({"googleRe2": _f("message", message=_opaque(
+        "solo.io.envoy.type.matcher.v3.RegexMatcher.GoogleRE2", "v3.RegexMatcher_GoogleRE2")), "regex": _f("string")},
+        "solo.io.envoy.type.matcher.v3.RegexMatcher", "v3.RegexMatcher")),
+    "substitution": _f("string"),
+}, "solo.io.envoy.type.matcher.v3.RegexMatchAndSubstitute", "v3.RegexMatchAndSubstitute")
 
 
 def _ext(name: str, feature: str, *, since: Profile = "1.3") -> OptionField:
@@ -163,7 +180,7 @@ _ENTERPRISE = "Gloo Enterprise"
 ROUTE_OPTIONS = _msg({
     "transformations": _ext("transformation.options.gloo.solo.io.Transformations",
                             "transformations (Gloo's transformation filter)"),
-    "faults": _ext("fault.options.gloo.solo.io.RouteFaults", "fault injection"),
+    "faults": _f("message", message=ROUTE_FAULTS, feature="fault injection"),
     "prefixRewrite": _f("string", feature="prefix rewrite"),
     "timeout": _f("duration", feature="route timeout"),
     "retries": _f("message", message=RETRY_POLICY, feature="retries"),

@@ -155,6 +155,11 @@ def test_bad_duration_inside_virtual_host_retries():
                                                   "[]json.RawMessage"),
     ({"retries": {"numRetries": -1}}, "retries.numRetries", "json: cannot unmarshal number -1 into Go value of "
                                                             "type uint32"),
+    ({"faults": {"abort": {"httpStatus": "abc"}}}, "faults.abort.httpStatus",
+     "invalid character 'a' looking for beginning of value"),
+    ({"headerManipulation": {"responseHeadersToAdd": [{"header": {"key": "a", "valu": "b"}}]}},
+     "headerManipulation.responseHeadersToAdd[0].header.valu",
+     'unknown field "valu" in headers.options.gloo.solo.io.HeaderValue'),
     ({"cors": {"allowOrigin": ["*"], "alowHeaders": ["x"]}}, "cors.alowHeaders",
      'unknown field "alowHeaders" in cors.options.gloo.solo.io.CorsPolicy'),
 ])
