@@ -386,7 +386,7 @@ def _service_annotation_findings(services: Sequence[Service], profile: Profile, 
             for name in merged.options.unmodelled:
                 # general_annotation_converter.go merges these into the kube-svc upstream; gloo_nb does not.
                 reports.declare(Unmodelled(svc.key, f"metadata.annotations[gloo.solo.io/upstream_config].{name}",
-                                           name, "not applied to the Service's in-memory upstream"))
+                                           name, "gloo_nb does not reproduce it on the Service's kube-svc upstream"))
 
 
 def _upstream_tls(cluster: Cluster, upstream: Upstream, snapshot: Snapshot, profile: Profile,

@@ -226,3 +226,17 @@ def test_check_still_exits_1_for_problems_next_to_not_modelled_lines():
     assert lines[-1].endswith("problem(s) detected.")
     assert any(line.startswith("VirtualService default/vs: error: could not unmarshal raw object") for line in lines)
     assert "not modelled: VirtualService default/vs: spec.virtualHost.routes[0].options.retries (retries)" in lines
+
+
+def test_upstream_config_annotation_fields_gloo_nb_does_not_merge_are_declared_on_the_service():
+    """general_annotation_converter.go (current) merges the annotation's fields into the kube-svc upstream."""
+    annotation = json.dumps({"proxyProtocolVersion": "V1", "static": {"hosts": []}})
+    svc = {"apiVersion": "v1", "kind": "Service",
+           "metadata": {"name": "s", "namespace": "default",
+                        "annotations": {"gloo.solo.io/upstream_config": annotation}},
+           "spec": {"ports": [{"port": 80}]}}
+    t = run([svc])
+    assert {(u.resource.ref, u.path) for u in t.unmodelled} == {
+        ("default/s", "metadata.annotations[gloo.solo.io/upstream_config].proxyProtocolVersion"),
+        ("default/s", "metadata.annotations[gloo.solo.io/upstream_config].static")}
+    assert not t.findings
