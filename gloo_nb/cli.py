@@ -25,7 +25,7 @@ from gloo_nb.app.manifests import read_input, read_manifests, read_stream
 from gloo_nb.errors import BadDataError, GlooNbError, RolloutConflict, RolloutError, UnreachableError, UsageError
 from gloo_nb.models.codec import ParseResult
 from gloo_nb.translate import Translation, translate
-from gloo_nb.translate.check import problems, summary_line
+from gloo_nb.translate.check import problems, summary_line, unmodelled_lines
 from gloo_nb.translate.render import render, render_text
 
 if TYPE_CHECKING:
@@ -160,7 +160,9 @@ def run_check(args: argparse.Namespace) -> int:
         with gc_paused(freeze=True):  # as in run_translate
             translation, parsed = _read_and_translate(args)
     found = problems(translation, parsed.findings)
-    _out("".join(p.line() + "\n" for p in found) + summary_line(found) + "\n")
+    # `not modelled:` lines are declarations, not problems: they never change the exit code.
+    _out("".join(p.line() + "\n" for p in found) + "".join(line + "\n" for line in unmodelled_lines(translation))
+         + summary_line(found) + "\n")
     return 1 if found else 0
 
 

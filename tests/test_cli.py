@@ -13,7 +13,7 @@ pytestmark = pytest.mark.unit
 
 PART2 = Path(__file__).resolve().parents[1] / "data" / "scenarios" / "two-phase-canary" / "part2"
 BASE = ["vs.yaml", "rt-foxtrot-1.yaml", "upstream-echo.yaml", "upstream-foxtrot.yaml", "echo.yaml", "foxtrot.yaml"]
-KEYS = {"glooVersion", "reports", "findings", "proxy", "envoy", "push", "proxies", "skipped"}
+KEYS = {"glooVersion", "reports", "findings", "proxy", "envoy", "push", "proxies", "skipped", "unmodelled"}
 
 
 def gloo_nb(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:

@@ -14,6 +14,11 @@ nothing downstream re-derives a state from text. A route's state:
 - ``pending``: intent differs from what is served and nothing blocks it (not translated yet).
 - ``rejected-by-envoy``: a replica differs from what is served and has rejected route updates.
 - ``replica-lagging``: a replica differs from what is served without having rejected anything.
+- ``unmodelled``: intent, served and every replica route alike (match and destination), but the route or its
+  virtual host uses features whose effect gloo_nb does not predict (``Translation.unmodelled``): gloo_nb
+  cannot say that the rest of the route is in sync, so it never says ``in-sync``. A routing difference still
+  gets its own state (``pending``, ``blocked-by-last-known-good``...): the routing is modelled. Served and
+  applied are compared with each other as for any route.
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ from gloo_nb.analysis.rows import RouteRowLike as RouteLike
 from gloo_nb.translate.routes import RouteId, route_id
 
 STATES = ("in-sync", "pending", "blocked-by-last-known-good", "rejected-by-envoy", "replica-lagging",
-          "replaced-by-fallback")
+          "replaced-by-fallback", "unmodelled")
 """Drift states, as the ``inspect`` contract names them."""
 
 
@@ -57,6 +62,8 @@ class DriftInputs:
             when it has not).
         resources: The Gloo resource (``ns/name``) each route comes from, by route key.
         route_causes: Per route key, the finding that explains a replaced route.
+        unmodelled: Per route key, what gloo_nb does not predict of the route (its features, e.g.
+            ``retries, CORS``); such a route is ``unmodelled`` rather than ``in-sync``.
     """
 
     blocked: bool = False
@@ -64,6 +71,7 @@ class DriftInputs:
     rejected: Mapping[str, str] = field(default_factory=dict)
     resources: Mapping[RouteKey, str] = field(default_factory=dict)
     route_causes: Mapping[RouteKey, str] = field(default_factory=dict)
+    unmodelled: Mapping[RouteKey, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,10 +229,13 @@ def _classify(key: RouteKey, actions: Mapping[str, str | None], reference: Route
                 ())
     if reference is not None and reference.replaced:
         return "replaced-by-fallback", facts.route_causes.get(key, "the route is invalid"), ()
+    features = facts.unmodelled.get(key)
+    if features:
+        return "unmodelled", f"routing in sync; gloo_nb does not predict: {features}", ()
     return "in-sync", "", ()
 
 
-_REFERENCE_STATES = ("pending", "blocked-by-last-known-good", "replaced-by-fallback")
+_REFERENCE_STATES = ("pending", "blocked-by-last-known-good", "replaced-by-fallback", "unmodelled")
 
 
 def _cells(seen: Mapping[str, RouteLike | None], actions: Mapping[str, str | None], reference: str, state: str,

@@ -165,6 +165,7 @@ class Inspection:
             rejected=dict(rejected),
             resources=resources,
             route_causes=_route_causes(translation, intent, resources),
+            unmodelled=translation.route_unmodelled(),
         )
         drift = drift_rows(intent, served, applied, facts)
         rows = [*intent, *(served or []), *(r for rs in applied.values() for r in rs)]
@@ -195,6 +196,9 @@ class Inspection:
             lines += ["", "Listeners"] + [f"  {d.name}: {d.state}: {d.cause}" for d in differing]
         findings = self.findings_frame()[["team", "severity", "resource", "origin", "message"]]
         lines += ["", "Findings", findings.to_string(index=False) if len(findings) else "  none"]
+        if self.translation.unmodelled:
+            # Declared, not problems: what the intent column cannot predict.
+            lines += ["", "Not modelled by gloo_nb", *(f"  {u.line()}" for u in self.translation.unmodelled)]
         return "\n".join(lines) + "\n"
 
     def document(self) -> dict[str, Any]:
@@ -214,6 +218,7 @@ class Inspection:
             "drift": drift,
             "findings": [f.as_json() for f in self.findings],
             "listenerDrift": [d.as_json() for d in self.listener_drift],
+            "unmodelled": [u.as_json() for u in self.translation.unmodelled],
         }
         if len(self.translation.proxies) > 1:
             doc["proxies"] = [{"name": t.proxy.name, "snapshotKey": t.snapshot_key,

@@ -30,7 +30,7 @@ from google.protobuf.json_format import MessageToDict
 
 from gloo_nb.analysis.drift import DriftRow
 from gloo_nb.errors import UsageError
-from gloo_nb.models import Finding, ResourceKey, Route, RouteTable, VirtualService
+from gloo_nb.models import Finding, ResourceKey, Route, RouteTable, Unmodelled, VirtualService
 from gloo_nb.translate import Translation
 from gloo_nb.translate.gateway import ParentRoute, RouteConverter, VirtualServiceAborted
 from gloo_nb.translate.gloo_json import destination_json, matcher_json
@@ -93,6 +93,9 @@ class TreeNode:
         resource: The Gloo resource the node belongs to.
         weight: RouteTable weight or destination weight, where one applies.
         findings: Findings attributed to the node.
+        unmodelled: What gloo_nb declares it does not model in the node's resource (a VirtualService or
+            RouteTable node: all of it; a route node: that route's fields). Not a state: a node is never
+            worse for it, its detail lists it.
     """
 
     id: str
@@ -105,6 +108,7 @@ class TreeNode:
     resource: ResourceKey
     weight: int | None = None
     findings: list[Finding] = field(default_factory=list)
+    unmodelled: list[Unmodelled] = field(default_factory=list)
     # Private construction inputs for children and details.
     _route: Route | None = field(default=None, repr=False)
     _merged: Route | None = field(default=None, repr=False)
@@ -156,12 +160,14 @@ class NodeDetail:
         yaml: The resource (or route) as YAML.
         findings: Its findings.
         envoy_routes: The Envoy routes it became.
+        unmodelled: What gloo_nb does not model in it (:attr:`TreeNode.unmodelled`).
     """
 
     node: TreeNode
     yaml: str
     findings: list[Finding]
     envoy_routes: list[EnvoyRouteRef]
+    unmodelled: list[Unmodelled] = field(default_factory=list)
 
 
 def _route_dict(route: Route) -> dict[str, Any]:
@@ -276,6 +282,9 @@ class DelegationTree:
         self._children: dict[str, list[TreeNode]] = {}
         self._reports = {r.key: r for r in translation.reports}
         self._findings_by_origin: dict[ResourceKey, list[Finding]] = {}
+        self._unmodelled: dict[ResourceKey, list[Unmodelled]] = {}
+        for u in translation.unmodelled:
+            self._unmodelled.setdefault(u.resource, []).append(u)
         for f in translation.findings:
             self._findings_by_origin.setdefault(f.origin, []).append(f)
             if f.resource != f.origin:
@@ -317,7 +326,8 @@ class DelegationTree:
         node_id = f"{parent.id}/{key.kind}:{key.ref}" if parent else f"{key.kind}:{key.ref}"
         node = TreeNode(id=node_id, kind=kind, label=label, state=state, inherited=inherited,
                         has_children=has_children, parent=parent.id if parent else None, resource=key,
-                        findings=findings, _chain=(key, *(parent._chain if parent else ())), **extra)
+                        findings=findings, _chain=(key, *(parent._chain if parent else ())),
+                        unmodelled=list(self._unmodelled.get(key, ())), **extra)
         return self._register(node)
 
     def _down(self, node: TreeNode) -> str:
@@ -406,8 +416,14 @@ class DelegationTree:
                                 _chain=owner._chain)
                 if merged is not None:
                     self._leaf_state(node)
+            node.unmodelled = self._route_unmodelled(owner.resource, route.index)
             out.append(self._register(node))
         return out
+
+    def _route_unmodelled(self, resource: ResourceKey, index: int) -> list[Unmodelled]:
+        # Declarations are keyed by field path: a route's are under its routes[index] of its resource.
+        prefix = ("spec.virtualHost.routes" if resource.kind == "VirtualService" else "spec.routes") + f"[{index}]."
+        return [u for u in self._unmodelled.get(resource, ()) if u.path.startswith(prefix)]
 
     def _route_findings(self, node: TreeNode) -> list[Finding]:
         route = node._route
@@ -540,7 +556,7 @@ class DelegationTree:
             text = self._resource_yaml(node.resource)
         else:
             text = node.label + "\n"
-        return NodeDetail(node, text, list(node.findings), self.envoy_routes(node))
+        return NodeDetail(node, text, list(node.findings), self.envoy_routes(node), list(node.unmodelled))
 
     def _resource_yaml(self, key: ResourceKey) -> str:
         res: VirtualService | RouteTable | None = self._vs.get(key)

@@ -57,6 +57,7 @@ STATE_COLOURS: dict[str, str] = {
     "rejected-by-envoy": "#6a1b9a",
     "replica-lagging": "#ef6c00",
     "replaced-by-fallback": "#1565c0",
+    "unmodelled": "#00838f",
     "absent": "#9e9e9e",
 }
 """Cell colour of each drift state; ``absent``: the route is in no source the cell stands for."""
@@ -68,6 +69,7 @@ STATE_MEANINGS: dict[str, str] = {
     "rejected-by-envoy": "the replica rejected the served route configuration",
     "replica-lagging": "the replica has not applied the served route yet",
     "replaced-by-fallback": "Gloo replaced the invalid route by its fallback response",
+    "unmodelled": "routing agrees, but the route uses features gloo_nb does not predict",
     "absent": "the route exists neither here nor in the reference",
 }
 """One line per state, for the legend."""

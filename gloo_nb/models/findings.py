@@ -86,3 +86,45 @@ class Skipped:
             out["namespace"] = self.namespace
             out["name"] = self.name
         return out
+
+
+@dataclass(frozen=True, slots=True)
+class Unmodelled:
+    """A field whose effect on Envoy gloo_nb does not reproduce: declared, never a problem.
+
+    Not a finding: Gloo may well accept and apply the field (a Gloo filter, a Gloo Enterprise feature,
+    a cloud upstream...); gloo_nb only says that its prediction lacks that effect. ``gloo-nb check``
+    prints these as ``not modelled:`` lines and exits 0 for them (``design/architecture.md``).
+
+    Attributes:
+        resource: The resource that holds the field.
+        path: The field path in the resource (``spec.virtualHost.routes[0].options.retries``).
+        feature: The feature's name (``retries``, ``GraphQL``, ``access log filters``...).
+        detail: What gloo_nb does instead, when worth saying (``""`` otherwise).
+    """
+
+    resource: ResourceKey
+    path: str
+    feature: str
+    detail: str = ""
+
+    def as_json(self) -> dict[str, str]:
+        """Return the entry in the ``gloo-nb translate --json`` ``unmodelled`` shape.
+
+        Returns:
+            ``{kind, namespace, name, path, feature}``, plus ``detail`` when there is one.
+        """
+        out = {"kind": self.resource.kind, "namespace": self.resource.namespace, "name": self.resource.name,
+               "path": self.path, "feature": self.feature}
+        if self.detail:
+            out["detail"] = self.detail
+        return out
+
+    def line(self) -> str:
+        """Return the entry as one ``not modelled:`` line.
+
+        Returns:
+            ``not modelled: <Kind> <ns>/<name>: <path> (<feature>)[: <detail>]``.
+        """
+        return (f"not modelled: {self.resource}: {self.path} ({self.feature})"
+                + (f": {self.detail}" if self.detail else ""))

@@ -422,6 +422,9 @@ class Route:
         name: ``name``.
         options_config_refs: ``optionsConfigRefs.delegateOptions``.
         index: Position of the route in its owner's list.
+        unmodelled_action: The field name of an action gloo_nb does not model (``graphqlApiRef``,
+            ``graphqlSchemaRef``: Gloo Enterprise); the route is read as one without an action and the
+            translator declares it not modelled. ``""`` otherwise.
     """
 
     matchers: tuple[Matcher, ...] = ()
@@ -435,6 +438,7 @@ class Route:
     name: str = ""
     options_config_refs: tuple[ResourceRef, ...] = ()
     index: int = 0
+    unmodelled_action: str = ""
 
 
 # --- gateway.solo.io ------------------------------------------------------------------------

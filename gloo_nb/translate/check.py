@@ -4,6 +4,9 @@
 VirtualServices, Gateways and Upstreams (and Proxies); RouteTables are not checked, so their
 problems only show through the VirtualService. gloo_nb adds its own findings that no Gloo status
 carries: problems caused by a RouteTable, EDS problems Gloo only logs, and parse findings.
+
+What gloo_nb does not model (``Translation.unmodelled``) is printed apart, as ``not modelled:`` lines:
+not problems, so they never make ``check`` exit 1 (``design/architecture.md``).
 """
 
 from __future__ import annotations
@@ -81,6 +84,18 @@ def problems(translation: Translation, parse_findings: Sequence[Finding] = ()) -
         shown.add((f.origin, f.message))
         out.append(_finding_problem(f))
     return out
+
+
+def unmodelled_lines(translation: Translation) -> list[str]:
+    """``gloo-nb check``'s ``not modelled:`` lines: declared, never problems (they never change the exit code).
+
+    Args:
+        translation: The translation.
+
+    Returns:
+        One line per :class:`~gloo_nb.models.Unmodelled`, in translation order.
+    """
+    return [u.line() for u in translation.unmodelled]
 
 
 def summary_line(found: Sequence[Problem]) -> str:

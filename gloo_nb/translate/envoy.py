@@ -37,6 +37,7 @@ from gloo_nb.models import (
     ResourceRef,
     Secret,
     Service,
+    Unmodelled,
     Upstream,
     UpstreamOptions,
 )
@@ -45,6 +46,7 @@ from gloo_nb.translate.listener_options import (
     apply_hcm_options,
     apply_listener_options,
     apply_route_configuration_options,
+    not_modelled,
 )
 from gloo_nb.translate.proxy import Proxy, ProxyListener, ProxyRoute, ProxyVirtualHost
 from gloo_nb.translate.reports import Reports
@@ -506,10 +508,9 @@ class ProxyTranslator:
                     continue  # network_filters.go: no virtual hosts, no HCM, no filter chain
                 if ssl is not None:
                     inspector = True
-                    problems.append(OptionProblem(
-                        "warning", f"not modelled: {where} matcher.sslConfig (TLS termination on a matched HTTP "
-                                   "gateway): gloo_nb emits no filter chain for it", f"{where}.matcher.sslConfig",
-                        gloo=False))
+                    problems.append(not_modelled(
+                        f"{where}.matcher.sslConfig", "TLS termination on a matched HTTP gateway",
+                        "gloo_nb emits no filter chain for it"))
                     continue
                 rc_name = matched_route_config_name(listener.name, matched.matcher)
                 self._validate_domains(matched.virtual_hosts)
@@ -540,9 +541,8 @@ class ProxyTranslator:
                 problems += tcp_problems
                 inspector = inspector or tcp_inspector or ssl is not None
                 if matched.matcher.get("passthroughCipherSuites"):
-                    problems.append(OptionProblem(
-                        "warning", f"not modelled: {where} matcher.passthroughCipherSuites (Gloo's cipher-suite "
-                                   "filter chain matching)", f"{where}.matcher.passthroughCipherSuites", gloo=False))
+                    problems.append(not_modelled(f"{where}.matcher.passthroughCipherSuites",
+                                                 "Gloo's cipher-suite filter chain matching"))
                 chains = tcp_chains
             for chain in chains:
                 for r in ranges:
@@ -584,7 +584,10 @@ class ProxyTranslator:
             problems: From :mod:`gloo_nb.translate.listener_options`.
         """
         for p in problems:
-            if p.gloo:
+            if p.feature:
+                # gloo_nb's declaration that it does not model the field: never a problem.
+                self.reports.declare(Unmodelled(gateway, p.field, p.feature))
+            elif p.gloo:
                 add = self.reports.add_error if p.severity == "error" else self.reports.add_warning
                 add(gateway, p.message)
                 self.reports.find(Finding(gateway, p.severity, p.message, gateway, layer="gloo"))
@@ -643,8 +646,8 @@ class ProxyTranslator:
             ctx = downstream_tls_context(cfg, self.secrets, self.profile, secrets_unreadable=self.secrets_unreadable)
             if isinstance(ctx, TlsError):
                 if ctx.unmodelled:
-                    self.reports.find(Finding(listener.source, "warning", f"{listener.name}: {ctx.message}",
-                                              listener.source, layer="parse"))
+                    self.reports.declare(Unmodelled(listener.source, f"{listener.name}: sslConfig.sds",
+                                                    "SDS (sslConfig.sds)", ctx.message))
                 elif ctx.missing_secret and self.warn_missing_tls_secret and self.profile != "1.3":
                     self._listener_problem(listener, "SSLConfigWarning", ctx.message, warning=True)
                 else:

@@ -30,6 +30,7 @@ from gloo_nb.models import (
     RouteTable,
     SelectorExpression,
     Snapshot,
+    Unmodelled,
     VirtualService,
     WeightedDestination,
 )
@@ -1108,10 +1109,10 @@ def translate_gateways(snapshot: Snapshot, gateways: Sequence[Gateway], profile:
             listeners.append(tcp_proxy_listener(gw))
             continue
         if profile != "1.3" and isolates_virtual_hosts(gw, isolate_virtual_hosts):
-            msg = ("not modelled: aggregate listener (isolateVirtualHostsBySslConfig or the gateway.solo.io/"
-                   "isolate_vhost annotation): gloo_nb translates this Gateway as a plain HTTP or hybrid listener")
-            reports.find(Finding(gw.key, "warning", msg, gw.key, layer="parse",
-                                 field="metadata.annotations[gateway.solo.io/isolate_vhost]"))
+            reports.declare(Unmodelled(
+                gw.key, "metadata.annotations[gateway.solo.io/isolate_vhost]",
+                "aggregate listener (isolateVirtualHostsBySslConfig or the gateway.solo.io/isolate_vhost annotation)",
+                "gloo_nb translates this Gateway as a plain HTTP or hybrid listener"))
         if gw.hybrid_gateway is not None:
             hybrid = HybridGatewayTranslator(snapshot, gw, profile, reports, index, proxy_name,
                                              translate_empty).listener()

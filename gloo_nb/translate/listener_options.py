@@ -65,17 +65,35 @@ class OptionProblem:
         field: The option's path under the Gateway's ``spec``.
         gloo: True for Gloo's own report (it goes on the Gateway's status); False for gloo_nb's notes
             (``not modelled``, a field the profile's Gloo does not have), which are findings only.
+        feature: Set (the feature's name) when this is gloo_nb's declaration that it does not model
+            ``field``: it goes to ``Translation.unmodelled``, not to the findings.
     """
 
     severity: Literal["error", "warning"]
     message: str
     field: str
     gloo: bool = True
+    feature: str = ""
+
+
+def not_modelled(field: str, feature: str, detail: str = "") -> OptionProblem:
+    """gloo_nb's declaration that it does not reproduce a field's effect on Envoy.
+
+    Args:
+        field: The field's path.
+        feature: The feature's name.
+        detail: What gloo_nb does instead (optional).
+
+    Returns:
+        An :class:`OptionProblem` with ``feature`` set, which the proxy translator declares as
+        :class:`~gloo_nb.models.Unmodelled` (never a finding).
+    """
+    return OptionProblem("warning", f"not modelled: {field} ({feature})" + (f": {detail}" if detail else ""),
+                         field, gloo=False, feature=feature)
 
 
 def _not_modelled(field: str, what: str) -> OptionProblem:
-    return OptionProblem("warning", f"not modelled: {field} ({what}); gloo_nb's Envoy output lacks its effect",
-                         field, gloo=False)
+    return not_modelled(field, what)
 
 
 def _not_in_13(field: str) -> OptionProblem:
@@ -196,7 +214,7 @@ def apply_hcm_options(hcm: hcm_pb2.HttpConnectionManager, http_options: Mapping[
     problems: list[OptionProblem] = []
     for key in http_options:
         if key != "httpConnectionManagerSettings":
-            problems.append(_not_modelled(f"spec.{path}.{key}", "an HTTP listener option gloo_nb does not emulate"))
+            problems.append(_not_modelled(f"spec.{path}.{key}", f"HTTP listener option {key}"))
     settings = http_options.get("httpConnectionManagerSettings") or {}
     where = f"spec.{path}.httpConnectionManagerSettings"
     if not isinstance(settings, Mapping):
@@ -350,7 +368,7 @@ def _upgrades(hcm: hcm_pb2.HttpConnectionManager, upgrades: Any, profile: Profil
             return gloo
         kind = next((k for k in cfg if k in kinds), None) if isinstance(cfg, Mapping) else None
         if kind is None:
-            problems.append(_not_modelled(f"{where}[{i}]", "an upgrade type gloo_nb does not emulate"))
+            problems.append(_not_modelled(f"{where}[{i}]", "an upgrade type other than websocket/connect"))
             continue
         upgrade = hcm.upgrade_configs.add(upgrade_type=kinds[kind])
         enabled = cfg[kind].get("enabled") if isinstance(cfg[kind], Mapping) else None
@@ -534,7 +552,7 @@ def apply_listener_options(listener: listener_pb2.Listener, options: Mapping[str
         if profile == "1.3" and key not in _LISTENER_13 and key != "extensions":
             problems.append(_not_in_13(where))
         elif key not in _LISTENER_MODELLED:
-            problems.append(_not_modelled(where, "a listener option gloo_nb does not emulate"))
+            problems.append(_not_modelled(where, f"listener option {key}"))
     problems += _proxy_protocol(listener, options if profile != "1.3" else {}, use_proxy_proto)
     if profile == "1.3":
         return problems

@@ -60,7 +60,8 @@ def render(translation: Translation, *, parse_findings: Sequence[Finding] = (),
 
     Returns:
         The document: ``glooVersion``, ``reports``, ``findings``, ``proxy``, ``envoy``, ``push``,
-        ``proxies``, ``skipped``, and ``secrets`` when the input holds Secrets (identity, type and
+        ``proxies``, ``skipped``, ``unmodelled`` (``{kind, namespace, name, path, feature[, detail]}`` per
+        field gloo_nb does not reproduce on Envoy), and ``secrets`` when the input holds Secrets (identity, type and
         certificate fingerprint/SANs/expiry of each; never its data). ``proxies`` lists every proxy
         the Gateways name (Gloo's order), each shaped like ``proxy`` plus its own ``envoy``, ``push``
         and xDS ``snapshotKey``; the top-level ``proxy``, ``envoy`` and ``push`` are the default
@@ -89,6 +90,8 @@ def render(translation: Translation, *, parse_findings: Sequence[Finding] = (),
         "proxies": [{**sections(t)[0], "snapshotKey": t.snapshot_key, "envoy": sections(t)[1],
                      "push": {"decision": t.push.decision, "reason": t.push.reason}} for t in proxies],
         "skipped": [s.as_json() for s in (*parse_skipped, *translation.skipped)],
+        # Declared, not problems: every field whose effect on Envoy gloo_nb does not reproduce.
+        "unmodelled": [u.as_json() for u in translation.unmodelled],
     }
     if translation.snapshot.secrets:
         doc["secrets"] = [secret_json(s) for s in translation.snapshot.secrets]

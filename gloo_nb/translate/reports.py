@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from gloo_nb._types import Profile
-from gloo_nb.models import Finding, ResourceKey
+from gloo_nb.models import Finding, ResourceKey, Unmodelled
 
 State = Literal["Accepted", "Warning", "Rejected"]
 
@@ -113,6 +113,8 @@ class Reports:
         self._by_key: dict[ResourceKey, ResourceReport] = {}
         self.findings: list[Finding] = []
         self._finding_set: set[Finding] = set()
+        self.unmodelled: list[Unmodelled] = []
+        self._unmodelled_set: set[Unmodelled] = set()
 
     def accept(self, keys: Iterable[ResourceKey]) -> None:
         """Register resources as Accepted (no-op for already known ones).
@@ -165,6 +167,16 @@ class Reports:
         if finding not in self._finding_set:
             self._finding_set.add(finding)
             self.findings.append(finding)
+
+    def declare(self, item: Unmodelled) -> None:
+        """Declare a field whose effect gloo_nb does not reproduce (once; not a problem, not a finding).
+
+        Args:
+            item: The declaration.
+        """
+        if item not in self._unmodelled_set:
+            self._unmodelled_set.add(item)
+            self.unmodelled.append(item)
 
     def has_errors(self, key: ResourceKey) -> bool:
         """Whether a resource has errors.

@@ -116,6 +116,36 @@ def _proxy_lines(proxy: Mapping[str, Any], envoy: Mapping[str, Any]) -> list[str
     return lines
 
 
+def unmodelled_line(entry: Mapping[str, Any]) -> str:
+    """One ``not modelled:`` line for an ``unmodelled`` entry of the translate document.
+
+    Args:
+        entry: ``{kind, namespace, name, path, feature[, detail]}``.
+
+    Returns:
+        ``not modelled: <Kind> <ns>/<name>: <path> (<feature>)[: <detail>]`` (as
+        :meth:`gloo_nb.models.Unmodelled.line`).
+    """
+    ref = object_ref(entry.get("namespace", ""), entry.get("name", ""))
+    return (f"not modelled: {entry['kind']} {ref}: {entry['path']} ({entry['feature']})"
+            + (f": {entry['detail']}" if entry.get("detail") else ""))
+
+
+def unmodelled_lines(entries: Sequence[Mapping[str, Any]]) -> list[str]:
+    """The text output's own section for what gloo_nb does not model (nothing when there is none).
+
+    Args:
+        entries: The document's ``unmodelled`` entries.
+
+    Returns:
+        A title, one ``not modelled:`` line per entry, and a blank line; ``[]`` without entries.
+    """
+    if not entries:
+        return []
+    return ["Not modelled by gloo_nb (Gloo applies these; the prediction lacks their effect; not problems)",
+            *(f"  {unmodelled_line(e)}" for e in entries), ""]
+
+
 def render_text(doc: Mapping[str, Any]) -> str:
     """Render a ``gloo-nb translate`` document as readable tables.
 
@@ -156,4 +186,5 @@ def render_text(doc: Mapping[str, Any]) -> str:
     skipped = [(s["file"], "-" if s["document"] is None else str(s["document"]), s["kind"] or "-",
                 object_ref(s.get("namespace", ""), s.get("name", "")) or "-", s["why"]) for s in doc["skipped"]]
     lines += _section("Skipped", ("file", "doc", "kind", "name", "why"), skipped)
+    lines += unmodelled_lines(doc.get("unmodelled") or ())
     return "\n".join(lines).rstrip("\n") + "\n"

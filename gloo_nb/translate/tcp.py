@@ -21,7 +21,7 @@ from envoy.extensions.filters.network.tcp_proxy.v3 import tcp_proxy_pb2
 from gloo_nb._types import Profile
 from gloo_nb.errors import BadDataError
 from gloo_nb.models import ResourceRef
-from gloo_nb.translate.listener_options import OptionProblem, access_logs, apply_listener_options
+from gloo_nb.translate.listener_options import OptionProblem, access_logs, apply_listener_options, not_modelled
 from gloo_nb.translate.proxy import ProxyListener
 
 __all__ = ["DEFAULT_TCP_STAT_PREFIX", "add_tls_inspector", "tcp_filter_chains", "tcp_listener"]
@@ -161,15 +161,13 @@ def tcp_filter_chains(listener_name: str, hosts: Sequence[Mapping[str, Any]], op
     problems: list[OptionProblem] = []
     for key in options:
         if key != "tcpProxySettings":
-            problems.append(OptionProblem("warning", f"not modelled: tcpGateway.options.{key}",
-                                          f"tcpGateway.options.{key}", gloo=False))
+            problems.append(not_modelled(f"tcpGateway.options.{key}", f"TCP listener option {key}"))
     settings = options.get("tcpProxySettings")
     if isinstance(settings, Mapping):
         for key in settings:
             if key not in ("maxConnectAttempts", "idleTimeout"):
-                problems.append(OptionProblem(
-                    "warning", f"not modelled: tcpGateway.options.tcpProxySettings.{key}",
-                    f"tcpGateway.options.tcpProxySettings.{key}", gloo=False))
+                problems.append(not_modelled(f"tcpGateway.options.tcpProxySettings.{key}",
+                                             f"TCP proxy setting {key}"))
     logs: list[Any] = []
     als = listener_options.get("accessLoggingService")
     if als is not None and profile != "1.3":
@@ -212,9 +210,8 @@ def tcp_filter_chains(listener_name: str, hosts: Sequence[Mapping[str, Any]], op
             if any(k in ssl for k in ("secretRef", "sslFiles", "sds")):
                 # TLS termination on TCP hosts is the TLS work's (filter chains with transport sockets).
                 where = f"tcpGateway.tcpHosts[{i}].sslConfig"
-                problems.append(OptionProblem(
-                    "warning", f"not modelled: {where} (TLS termination): gloo_nb emits no filter chain for this host",
-                    where, gloo=False))
+                problems.append(not_modelled(where, "TLS termination on TCP hosts",
+                                             "gloo_nb emits no filter chain for this host"))
                 continue
         sni = sni or list(default_sni)
         if sni:
@@ -261,7 +258,7 @@ def tcp_listener(listener: ProxyListener, profile: Profile,
                                                     listener.listener_options, profile, exists)
     problems = [p if p.gloo else OptionProblem(p.severity, p.message.replace(": tcpGateway.", ": spec.tcpGateway."),
                                                "spec." + p.field if p.field.startswith("tcpGateway") else p.field,
-                                               gloo=False) for p in problems]
+                                               gloo=False, feature=p.feature) for p in problems]
     if not chains:
         return None, problems
     out = _socket_listener(listener.name, listener.bind_address, listener.bind_port)

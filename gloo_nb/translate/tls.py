@@ -10,7 +10,7 @@ Sources (CUR = Gloo main at 8d57572e, 1.3 = v1.3.20):
 
 Gloo open source inlines the secret's certificates into the TLS context (``inline_string``); the
 context therefore holds key material, and gloo_nb never prints it (:mod:`gloo_nb.translate.envoy_json`
-redacts it). SDS (``sslConfig.sds``) is not modelled: gloo_nb says so in a finding.
+redacts it). SDS (``sslConfig.sds``) is not modelled: gloo_nb declares it (``Translation.unmodelled``).
 
 Secrets gloo_nb cannot see are not Gloo's missing secrets. A *redacted* Secret (known by its facts: a
 snapshot bundle, a journal) is present, with the validity recorded when its data was read

@@ -32,6 +32,7 @@ from gloo_nb.models import (
     Settings,
     Skipped,
     Snapshot,
+    Unmodelled,
     Upstream,
 )
 from gloo_nb.translate.eds import Endpoints, kube_endpoints_of
@@ -55,6 +56,7 @@ from gloo_nb.translate.proxy import Proxy, ProxyListener
 from gloo_nb.translate.reports import Reports, ResourceReport, multierror_text
 from gloo_nb.translate.routes import RouteId, route_id, route_match_json
 from gloo_nb.translate.tls import parse_ssl_config, profile_problems, unseen_secret_warning
+from gloo_nb.translate.unmodelled import declared_unmodelled, option_decoding_findings, route_features
 from gloo_nb.translate.upstream_options import apply_upstream_options, service_upstream_config
 
 GLOO_NAMESPACE = "gloo-system"
@@ -164,6 +166,8 @@ class Translation:
             whose other fields are those of the default proxy (``gateway-proxy`` when present, else
             the first), except ``reports`` and ``findings``, which cover every proxy (see
             :func:`merge_proxy_reports`). Empty on the per-proxy translations themselves.
+        unmodelled: Every field whose effect on Envoy gloo_nb does not reproduce (declared, never a
+            problem: ``gloo-nb translate --json``'s ``unmodelled``, ``check``'s ``not modelled:`` lines).
     """
 
     profile: Profile
@@ -180,6 +184,7 @@ class Translation:
     replaced: list[tuple[str, str, str]] = field(default_factory=list)
     proxy_report: ResourceReport | None = None
     proxies: list[Translation] = field(default_factory=list)
+    unmodelled: list[Unmodelled] = field(default_factory=list)
     _sources: dict[RouteId, tuple[ResourceKey, ...]] | None = field(default=None, init=False, repr=False,
                                                                      compare=False)
 
@@ -261,6 +266,31 @@ class Translation:
         self._sources = out
         return out
 
+    def route_unmodelled(self) -> dict[RouteId, str]:
+        """What gloo_nb does not predict of each Envoy route of ``envoy`` (the intent), for drift.
+
+        A route's own options (merged from its parents, as Gloo merges them), its destinations' and its
+        virtual host's options that gloo_nb does not map to Envoy (:func:`~gloo_nb.translate.unmodelled.
+        route_features`).
+
+        Returns:
+            Route identity -> ``, ``-joined feature names; routes gloo_nb models fully are left out.
+        """
+        vh_options = {vs.key: vs.virtual_host.options for vs in self.snapshot.virtual_services
+                      if vs.virtual_host is not None}
+        out: dict[RouteId, str] = {}
+        for rc in self.envoy.route_configurations:
+            by_position = {(o.virtual_host, o.envoy_index): o for o in self.origins.get(rc.name, ())}
+            for vh in rc.virtual_hosts:
+                for index, route in enumerate(vh.routes):
+                    origin = by_position.get((vh.name, index))
+                    if origin is None:
+                        continue
+                    features = route_features(origin.route, vh_options.get(origin.vs), self.profile)
+                    if features:
+                        out[route_id(vh.name, route_match_json(route.match))] = ", ".join(features)
+        return out
+
     def route_owner(self, route: RouteId) -> ResourceKey | None:
         """The resource that defines one Envoy route (its innermost source: a RouteTable or the VS).
 
@@ -320,6 +350,8 @@ def _upstream_checks(upstreams: Sequence[Upstream], services: Sequence[Service],
             reports.find(Finding(up.key, "warning", w, up.key, layer="gloo"))
         for path, note in problems.notes:
             reports.find(Finding(up.key, "warning", f"{path}: {note}", up.key, layer="gloo", field=path))
+        for path, feature, detail in problems.unmodelled:
+            reports.declare(Unmodelled(up.key, path, feature, detail))
         kube = up.kube
         if kube is None or up.meta.name.startswith("kube-svc:"):
             continue
@@ -348,9 +380,13 @@ def _service_annotation_findings(services: Sequence[Service], profile: Profile, 
         for p in svc.ports[:1]:
             probe = Upstream(meta=ObjectMeta(kube_service_upstream_name(svc.meta.namespace, svc.meta.name, p.port),
                                              svc.meta.namespace), upstream_type="kube")
-            _, problems = service_upstream_config(probe, svc, settings.upstream_global_annotations)
+            merged, problems = service_upstream_config(probe, svc, settings.upstream_global_annotations)
             for text in problems:
                 reports.find(Finding(svc.key, "warning", text, svc.key, layer="gloo"))
+            for name in merged.options.unmodelled:
+                # general_annotation_converter.go merges these into the kube-svc upstream; gloo_nb does not.
+                reports.declare(Unmodelled(svc.key, f"metadata.annotations[gloo.solo.io/upstream_config].{name}",
+                                           name, "gloo_nb does not reproduce it on the Service's kube-svc upstream"))
 
 
 def _upstream_tls(cluster: Cluster, upstream: Upstream, snapshot: Snapshot, profile: Profile,
@@ -376,8 +412,7 @@ def _upstream_tls(cluster: Cluster, upstream: Upstream, snapshot: Snapshot, prof
     if error is None:
         return
     if error.unmodelled:
-        gloo_reports.find(Finding(upstream.key, "warning", error.message, origin, layer="parse",
-                                  field="spec.sslConfig"))
+        gloo_reports.declare(Unmodelled(upstream.key, "spec.sslConfig.sds", "SDS (sslConfig.sds)", error.message))
     elif error.missing_secret and warn_missing and profile != "1.3":
         gloo_reports.add_warning(upstream.key, error.message)
         gloo_reports.find(Finding(upstream.key, "warning", error.message, origin, layer="gloo"))
@@ -442,6 +477,8 @@ def _merge_validation(validation: Reports, reports: Reports, demote_route_errors
                 reports.add_error(rep.key, err)
         for warning in rep.warnings:
             reports.add_warning(rep.key, warning)
+    for u in validation.unmodelled:
+        reports.declare(u)
     for f in validation.findings:
         if demote_route_errors and f.message.startswith("Route Error: "):
             f = replace(f, severity="warning")
@@ -608,7 +645,11 @@ class Translator:
             names = proxy_names(_readable_gateways(snapshot))
             if endpoints is None:
                 endpoints = kube_endpoints_of(snapshot, self.profile)
-            per_proxy = [self._translate(snapshot, endpoints, name) for name in names]
+            # Snapshot-wide: what gloo_nb does not model in VirtualServices and RouteTables, and Gloo's
+            # strict decoding of their options (translate/unmodelled.py), once for every proxy.
+            declared = declared_unmodelled(snapshot, self.profile)
+            undecodable = option_decoding_findings(snapshot, self.profile)
+            per_proxy = [self._translate(snapshot, endpoints, name, declared, undecodable) for name in names]
             default = self.proxy_name or (DEFAULT_PROXY if DEFAULT_PROXY in names or not names else names[0])
             self._default = default
             # A proxy no Gateway names any more is gone: Gloo deletes its Proxy (proxy_reconciler.go)
@@ -619,18 +660,21 @@ class Translator:
             chosen = next((t for t in per_proxy if t.proxy.name == default), None)
             if chosen is None:
                 # A default proxy that no Gateway names (Translator(proxy_name=...)): an empty Proxy.
-                chosen = self._translate(snapshot, endpoints, default)
+                chosen = self._translate(snapshot, endpoints, default, declared, undecodable)
             if not per_proxy:
                 return chosen  # no Gateway Gloo reads: no Proxy at all (the default one, empty, stands in)
             if len(per_proxy) == 1 and per_proxy[0] is chosen:
                 return replace(chosen, proxies=[chosen])
             findings: dict[Finding, None] = {}
+            unmodelled: dict[Unmodelled, None] = {}
             for t in per_proxy:
                 findings.update(dict.fromkeys(t.findings))
+                unmodelled.update(dict.fromkeys(t.unmodelled))
             return replace(chosen, reports=merge_proxy_reports([t.reports for t in per_proxy]),
-                           findings=list(findings), proxies=per_proxy)
+                           findings=list(findings), proxies=per_proxy, unmodelled=list(unmodelled))
 
-    def _translate(self, snapshot: Snapshot, endpoints: Endpoints, proxy_name: str) -> Translation:
+    def _translate(self, snapshot: Snapshot, endpoints: Endpoints, proxy_name: str,
+                   declared: Sequence[Unmodelled] = (), undecodable: Sequence[Finding] = ()) -> Translation:
         mem = self._mem(proxy_name)
         profile = self.profile
         settings = snapshot.settings or helm_default_settings()
@@ -649,6 +693,10 @@ class Translator:
         reports.accept(rt.key for rt in snapshot.route_tables)
         reports.accept(g.key for g in snapshot.gateways)
         reports.accept(u.key for u in snapshot.upstreams)
+        for f in undecodable:
+            reports.find(f)
+        for item in declared:
+            reports.declare(item)
 
         desired = translate_gateways(
             snapshot, mine, profile, reports, proxy_name=proxy_name, write_namespace=write_ns,
@@ -660,10 +708,10 @@ class Translator:
         if settings.isolate_virtual_hosts_by_ssl_config and any(ls.ssl_configurations for ls in desired.listeners):
             # gateway/pkg/translator (CUR): this setting turns ssl gateways into hybrid listeners, one
             # matched listener per SSL config (GroupVirtualServicesBySslConfig); gloo_nb builds the plain one.
-            reports.find(Finding(settings.key, "warning", (
-                "gateway.isolateVirtualHostsBySslConfig is not modelled: gloo_nb builds one route configuration "
-                "for all virtual hosts of an ssl gateway, where Gloo isolates them per SSL config"), settings.key,
-                layer="parse", field="spec.gateway.isolateVirtualHostsBySslConfig"))
+            reports.declare(Unmodelled(
+                settings.key, "spec.gateway.isolateVirtualHostsBySslConfig", "isolateVirtualHostsBySslConfig",
+                "gloo_nb builds one route configuration for all virtual hosts of an ssl gateway, where Gloo "
+                "isolates them per SSL config"))
 
         # The gateway validates the desired Proxy with Gloo and merges the results into its reports.
         validation = Reports()
@@ -725,6 +773,8 @@ class Translator:
                 if profile != "1.3" and f.severity == "error" and f.message in gloo_reports.get(f.resource).errors:
                     f = replace(f, severity="warning")
                 reports.find(f)
+        for item in gloo_reports.unmodelled:
+            reports.declare(item)
 
         proxy_key = ResourceKey("Proxy", write_ns, proxy_name)
         errored_upstreams = {u.key for u in upstreams if gloo_reports.has_errors(u.key)}
@@ -767,7 +817,7 @@ class Translator:
         return Translation(profile=profile, snapshot=snapshot, settings=settings, reports=list(reports),
                            findings=list(reports.findings), proxy=proxy, envoy=resources, push=push, served=served,
                            origins=final.origins, served_origins=mem.last_origins, replaced=replaced,
-                           proxy_report=proxy_report)
+                           proxy_report=proxy_report, unmodelled=list(reports.unmodelled))
 
     def _sanitize_13(self, resources: EnvoyResources, policy: InvalidConfigPolicy, proxy_key: ResourceKey,
                      proxy_errors: list[str], proxy_warnings: list[str], upstream_errors: list[str],
@@ -833,6 +883,8 @@ def _copy_reports(source: Reports, target: Reports) -> None:
             target.add_warning(rep.key, w)
     for f in source.findings:
         target.find(f)
+    for u in source.unmodelled:
+        target.declare(u)
 
 
 def _remove_errored_upstreams(resources: EnvoyResources, errored: set[ResourceKey]) -> EnvoyResources:

@@ -67,13 +67,16 @@ class OptionProblems:
         errors: Gloo's own errors for the Upstream, exact texts, in Gloo's order.
         warnings: Gloo's ``translator.Warning`` problems (current): reported as warnings, the
             cluster is kept.
-        notes: ``(field path, text)`` for values gloo_nb cannot convert or features it does not
-            model; the caller lists them as findings.
+        notes: ``(field path, text)`` for values gloo_nb cannot convert; the caller lists them as
+            findings.
+        unmodelled: ``(field path, feature, detail)`` for features gloo_nb does not model; the caller
+            declares them (``Translation.unmodelled``), never as problems.
     """
 
     errors: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     notes: list[tuple[str, str]] = field(default_factory=list)
+    unmodelled: list[tuple[str, str, str]] = field(default_factory=list)
 
 
 def service_wants_http2(service: Service, port: ServicePort, profile: Profile,
@@ -193,6 +196,7 @@ def _merge(dst: Upstream, src: Upstream, spec: Mapping[str, Any], deep: bool, pr
 
     changes: dict[str, Any] = {}
     opts: dict[str, Any] = {}
+    extra: list[str] = []
     for key in spec:
         if unset(key):
             continue
@@ -208,10 +212,10 @@ def _merge(dst: Upstream, src: Upstream, spec: Mapping[str, Any], deep: bool, pr
         elif key in ("discoveryMetadata", "metadata"):
             continue  # never copied (shallowMergeUpstreams skips Metadata and DiscoveryMetadata)
         else:
-            problems.append(f"{where} {UPSTREAM_CONFIG_ANNOTATION} sets {key}: not modelled by gloo_nb for "
-                            "kube-svc upstreams")
-    if src.options.unmodelled:
-        opts["unmodelled"] = tuple(dict.fromkeys((*dst.options.unmodelled, *src.options.unmodelled)))
+            # Not merged by gloo_nb for kube-svc upstreams: declared (options.unmodelled), never dropped.
+            extra.append(key)
+    if src.options.unmodelled or extra:
+        opts["unmodelled"] = tuple(dict.fromkeys((*dst.options.unmodelled, *src.options.unmodelled, *extra)))
     if opts:
         changes["options"] = replace(dst.options, **opts)
     return replace(dst, **changes) if changes else dst
@@ -345,8 +349,8 @@ def _health_checks(up: Upstream, profile: Profile, problems: OptionProblems) -> 
             for j, opt in enumerate(_items(body, "requestHeadersToAdd", where, notes)):
                 header = opt.get("header") if isinstance(opt, Mapping) else None
                 if not isinstance(header, Mapping):
-                    notes.append((f"{where}.requestHeadersToAdd[{j}]",
-                                  "not modelled: only `header` entries are converted (headerSecretRef needs Secrets)"))
+                    problems.unmodelled.append((f"{where}.requestHeadersToAdd[{j}]", "health check headerSecretRef",
+                                                "only `header` entries are converted"))
                     continue
                 added = http.request_headers_to_add.add()
                 added.header.key = str(header.get("key", ""))
@@ -354,7 +358,8 @@ def _health_checks(up: Upstream, profile: Profile, problems: OptionProblems) -> 
                 if opt.get("append") is not None:
                     added.append.value = _flag(opt["append"])
             if body.get("responseAssertions") is not None:
-                notes.append((f"{where}.responseAssertions", "not modelled: Gloo Enterprise's advanced_http checker"))
+                problems.unmodelled.append((f"{where}.responseAssertions", "Gloo Enterprise's advanced_http checker",
+                                            ""))
         elif checker == "tcpHealthCheck":
             tcp = env.tcp_health_check
             tcp.SetInParent()
@@ -370,8 +375,8 @@ def _health_checks(up: Upstream, profile: Profile, problems: OptionProblems) -> 
             grpc.service_name = str(body.get("serviceName", "") or "")
             grpc.authority = str(body.get("authority", "") or "")
         else:
-            notes.append((where, "not modelled: custom health checkers (Gloo's advanced_http) are Gloo "
-                                 "Enterprise; the health check is sent without a checker"))
+            problems.unmodelled.append((where, "custom health checkers (Gloo's advanced_http, Gloo Enterprise)",
+                                        "the health check is sent without a checker"))
             continue
         out.append(env)
     return out
@@ -493,7 +498,7 @@ def _load_balancer(up: Upstream, cluster: cluster_pb2.Cluster, profile: Profile,
     elif kind == "maglev":
         cluster.lb_policy = cluster_pb2.Cluster.MAGLEV
     if kind in ("roundRobin", "leastRequest") and body.get("slowStartConfig") is not None:
-        notes.append((f"{at}.{kind}.slowStartConfig", "not modelled by gloo_nb"))
+        problems.unmodelled.append((f"{at}.{kind}.slowStartConfig", "slowStartConfig", ""))
     if current and _flag(cfg.get("useHostnameForHashing")):
         cluster.common_lb_config.consistent_hashing_lb_config.use_hostname_for_hashing = True
 
@@ -593,8 +598,8 @@ def _service_spec(up: Upstream, cluster: cluster_pb2.Cluster, profile: Profile, 
         cluster.http2_protocol_options.SetInParent()
         grpc = spec.get("grpc")
         if isinstance(grpc, Mapping) and grpc.get("grpcServices"):
-            problems.notes.append((f"{kind}.grpc", "not modelled: Gloo's gRPC transcoding for these services "
-                                                   "(its transformation filter, envoy-gloo only)"))
+            problems.unmodelled.append((f"{kind}.grpc", "gRPC transcoding (serviceSpec.grpc)",
+                                        "Gloo's transformation filter, envoy-gloo only"))
     elif "grpcJsonTranscoder" in spec and profile == "1.3":
         problems.notes.append((f"{kind}.grpcJsonTranscoder", "Gloo 1.3 has no such field: ignored"))
     elif "grpcJsonTranscoder" in spec:
@@ -602,10 +607,12 @@ def _service_spec(up: Upstream, cluster: cluster_pb2.Cluster, profile: Profile, 
         if isinstance(body, Mapping) and (body.get("protoDescriptor") or body.get("protoDescriptorBin")
                                           or body.get("protoDescriptorConfigMap")):
             cluster.http2_protocol_options.SetInParent()
-        problems.notes.append((f"{kind}.grpcJsonTranscoder", "not modelled: the gRPC-JSON transcoder filter "
-                                                             "Gloo adds for this upstream"))
+        problems.unmodelled.append((f"{kind}.grpcJsonTranscoder",
+                                    "gRPC-JSON transcoder (serviceSpec.grpcJsonTranscoder)",
+                                    "the filter Gloo adds for this upstream"))
     elif "rest" in spec:
-        problems.notes.append((f"{kind}.rest", "not modelled: REST function routing (Gloo's transformation filter)"))
+        problems.unmodelled.append((f"{kind}.rest", "REST function routing (serviceSpec.rest)",
+                                    "Gloo's transformation filter"))
 
 
 def _static_hosts(up: Upstream, problems: OptionProblems) -> bool:
@@ -828,14 +835,13 @@ def apply_upstream_options(cluster: cluster_pb2.Cluster, upstream: Upstream, pro
     if current and started:
         _static_endpoint_details(upstream, cluster)
     for name in opts.unmodelled:
-        problems.notes.append((f"spec.{name}", "not modelled: gloo_nb does not reproduce its effect on Envoy"))
+        problems.unmodelled.append((f"spec.{name}", name, ""))
     if upstream.upstream_type not in ("", "kube", "static"):
-        problems.notes.append((f"spec.{upstream.upstream_type}",
-                               f"not modelled: gloo_nb gives {upstream.upstream_type} upstreams an EDS cluster "
-                               "without endpoints"))
+        problems.unmodelled.append((f"spec.{upstream.upstream_type}", f"{upstream.upstream_type} upstreams",
+                                    "gloo_nb gives them an EDS cluster without endpoints"))
     if opts.failover is not None:
-        problems.notes.append(("spec.failover", "not modelled: failover is a Gloo Enterprise feature (open-source "
-                                                "Gloo has no failover plugin)"))
+        problems.unmodelled.append(("spec.failover", "failover",
+                                    "a Gloo Enterprise feature (open-source Gloo has no failover plugin)"))
     # validateCluster
     kind = _cluster_type(upstream)
     if upstream.static is not None and not started:

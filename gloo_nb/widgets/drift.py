@@ -18,6 +18,7 @@ SHORT = {
     "rejected-by-envoy": "rejected",
     "replica-lagging": "lagging",
     "replaced-by-fallback": "replaced",
+    "unmodelled": "not modelled",
     "absent": "absent",
 }
 """Cell text per state (the colour and the legend say the rest)."""

@@ -259,7 +259,7 @@ class TimeTravel:
 # --- the view --------------------------------------------------------------------------------------------------
 
 _DRIFT_COLOURS = {"blocked-by-last-known-good": "#ffcdd2", "replaced-by-fallback": "#bbdefb", "pending": "#fff9c4",
-                  "rejected-by-envoy": "#ffe0b2", "replica-lagging": "#e1bee7"}
+                  "rejected-by-envoy": "#ffe0b2", "replica-lagging": "#e1bee7", "unmodelled": "#b2ebf2"}
 
 
 def _drift_style(column: str, value: Any) -> str:

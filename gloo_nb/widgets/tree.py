@@ -125,6 +125,11 @@ def _detail_html(detail: NodeDetail) -> str:
     if detail.findings:
         parts.append("<b>findings</b><ul>" + "".join(
             f"<li>{esc(f.severity)}: {esc(f.message)} ({esc(f.origin)})</li>" for f in detail.findings) + "</ul>")
+    if detail.unmodelled:
+        # Declared, not problems: what gloo_nb's prediction of this node lacks.
+        parts.append("<b>not modelled</b><ul>" + "".join(
+            f"<li>{esc(u.path)} ({esc(u.feature)}){': ' + esc(u.detail) if u.detail else ''}</li>"
+            for u in detail.unmodelled) + "</ul>")
     if detail.envoy_routes:
         items = []
         for r in detail.envoy_routes:

@@ -84,7 +84,7 @@ def test_without_the_xds_stream_replicas_are_compared_with_intent() -> None:
 
 def test_states_are_the_contract_names() -> None:
     assert set(STATES) == {"in-sync", "pending", "blocked-by-last-known-good", "rejected-by-envoy",
-                           "replica-lagging", "replaced-by-fallback"}
+                           "replica-lagging", "replaced-by-fallback", "unmodelled"}
 
 
 def test_frame_has_one_row_per_route() -> None:

@@ -145,8 +145,8 @@ def test_grpc_access_log_is_not_modelled_and_says_so():
     als = {"accessLog": [{"grpcService": {"logName": "x", "staticClusterName": "als"}}]}
     t = translate([gateway({"options": {"accessLoggingService": als}, "httpGateway": {}}), direct_vs()], "current")
     assert "accessLog" not in _hcm(t)
-    (note,) = [f for f in t.findings if f.message.startswith("not modelled:")]
-    assert note.field == "spec.options.accessLoggingService.accessLog[0].grpcService"
+    (note,) = t.unmodelled
+    assert note.path == "spec.options.accessLoggingService.accessLog[0].grpcService"
 
 
 def test_tracing_with_collector_upstream():
@@ -200,11 +200,12 @@ def test_unmodelled_options_are_findings_never_silent():
             "httpGateway": {"options": {"gzip": {}, "waf": {}, "httpConnectionManagerSettings": {
                 "uuidRequestIdConfig": {"packTraceReason": True}}}}}
     t = translate([gateway(spec), direct_vs()], "current")
-    fields = {f.field for f in t.findings if f.message.startswith("not modelled:")}
+    fields = {u.path for u in t.unmodelled}
     assert fields == {"spec.options.tcpStats", "spec.httpGateway.options.gzip",
                       "spec.httpGateway.options.waf",
                       "spec.httpGateway.options.httpConnectionManagerSettings.uuidRequestIdConfig"}
-    assert all(f.layer == "parse" and f.severity == "warning" for f in t.findings if f.field in fields)
+    assert all(u.resource.kind == "Gateway" for u in t.unmodelled)
+    assert not any(f.field in fields for f in t.findings)
 
 
 def test_unreadable_duration_is_a_finding_and_left_unset():
@@ -261,7 +262,7 @@ def test_aggregate_listener_is_declared_not_modelled(annotation, setting, expect
     gw = Gateway(meta=ObjectMeta("gateway-proxy", GS, annotations=annotations), http_gateway=HttpGateway())
     assert isolates_virtual_hosts(gw, setting) is expected
     t = translate([gw, direct_vs()], "current")
-    noted = any(f.message.startswith("not modelled: aggregate listener") for f in t.findings)
+    noted = any(u.feature.startswith("aggregate listener") for u in t.unmodelled)
     assert noted is (annotation == "true")
 
 

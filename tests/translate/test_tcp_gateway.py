@@ -118,7 +118,7 @@ def test_tls_termination_on_tcp_hosts_is_declared_not_modelled():
                 "sslConfig": {"secretRef": {"name": "s", "namespace": GS}}}])
     t = translate([gw, static_upstream("echo", 9000)], "current")
     assert t.envoy.listeners == []
-    assert any(f.message.startswith("not modelled: spec.tcpGateway.tcpHosts[0].sslConfig") for f in t.findings)
+    assert any(u.path == "spec.tcpGateway.tcpHosts[0].sslConfig" for u in t.unmodelled)
 
 
 def test_proxy_manifest_has_a_tcp_listener():

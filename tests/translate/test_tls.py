@@ -302,7 +302,8 @@ def test_translate_json_holds_fingerprints_never_keys(profile):
 def test_sds_is_reported_as_not_modelled():
     t = run([vs("a", {"sds": {"targetUri": "127.0.0.1:8234", "certificatesSecretName": "c"}}, "a.example.com")],
             "current")
-    assert any("sds is not modelled" in f.message and f.layer == "parse" for f in t.findings)
+    assert any(u.feature == "SDS (sslConfig.sds)" and "sds is not modelled" in u.detail for u in t.unmodelled)
+    assert not any("sds" in f.message for f in t.findings)
     assert report(t, "Gateway", "gateway-proxy-ssl")["state"] == "Accepted"
 
 
@@ -326,7 +327,7 @@ def test_fields_gloo_13_lacked_and_isolation_setting_are_reported():
     settings = {"apiVersion": "gloo.solo.io/v1", "kind": "Settings", "metadata": {"name": "default", "namespace": GS},
                 "spec": {"gateway": {"isolateVirtualHostsBySslConfig": True}}}
     t = run([settings, kube_tls_secret("api", GS, API), vs("a", ref("api"), "a.example.com")], "current")
-    assert any("isolateVirtualHostsBySslConfig is not modelled" in f.message for f in t.findings)
+    assert any(u.path == "spec.gateway.isolateVirtualHostsBySslConfig" for u in t.unmodelled)
 
 
 def test_settings_default_one_way_tls_current():

@@ -178,8 +178,8 @@ def test_ignore_health_on_host_removal_is_current_only():
 
 def test_failover_is_reported_as_not_modelled():
     _, t = upstream_report(upstream(failover={"prioritizedLocalities": []}), "current")
-    (f,) = [f for f in t.findings if f.field == "spec.failover"]
-    assert f.severity == "warning" and "Enterprise" in f.message
+    (u,) = [u for u in t.unmodelled if u.path == "spec.failover"]
+    assert u.feature == "failover" and not any(f.field == "spec.failover" for f in t.findings)
 
 
 def _svc(port_name="http", annotations=None, app_protocol=None) -> tuple[Service, ServicePort]:
@@ -329,12 +329,12 @@ def test_unmodelled_upstream_fields_are_findings():
            "spec": {"static": {"hosts": [{"addr": "1.2.3.4", "port": 80, "metadata": {"f": {"k": "v"}}}]},
                     "proxyProtocolVersion": "V1", "httpProxyHostname": "proxy:8080"}}
     _, t = upstream_report(parse_object(doc).resource, "current")
-    assert {f.field for f in t.findings} >= {"spec.proxyProtocolVersion", "spec.httpProxyHostname",
-                                             "spec.static.hosts[0].metadata"}
+    assert {u.path for u in t.unmodelled} >= {"spec.proxyProtocolVersion", "spec.httpProxyHostname",
+                                              "spec.static.hosts[0].metadata"}
     aws = parse_object({"apiVersion": "gloo.solo.io/v1", "kind": "Upstream", "metadata": {"name": "u", "namespace": GS},
                         "spec": {"aws": {"region": "us-east-1"}}}).resource
     _, t = upstream_report(aws, "current")
-    assert any(f.field == "spec.aws" and "not modelled" in f.message for f in t.findings)
+    assert any(u.path == "spec.aws" and u.feature == "aws upstreams" for u in t.unmodelled)
 
 
 def _settings(**gloo_spec: Any):
@@ -497,4 +497,4 @@ def test_grpc_service_spec_makes_the_cluster_http2(profile):
     c = build_cluster(up, profile)
     assert c.HasField("http2_protocol_options")
     _, t = upstream_report(up, profile)
-    assert any(f.field == "spec.kube.serviceSpec.grpc" and "not modelled" in f.message for f in t.findings)
+    assert any(u.path == "spec.kube.serviceSpec.grpc" for u in t.unmodelled)

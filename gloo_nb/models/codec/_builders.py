@@ -364,11 +364,11 @@ def _delegate(r: Reader, value: Any, path: str) -> DelegateAction:
 def _route(r: Reader, value: Any, path: str, index: int) -> Route:
     m = r.obj(value, path, ROUTE)
     action = r.oneof(m, path, ROUTE_ACTIONS)
+    unmodelled_action = ""
     if action is not None and action.startswith("graphql"):
+        # GraphQL actions (Gloo Enterprise): declared by the translator (translate/unmodelled.py).
         r.mapping(m[action], join_path(path, action))
-        full = r.prefix + join_path(path, action)
-        r.notes.append((full, f"{full}: GraphQL actions (Gloo Enterprise) are not modelled; gloo_nb "
-                              f"reads this route as one without an action"))
+        unmodelled_action = action
     matchers = join_path(path, "matchers")
     return Route(
         matchers=tuple(_matcher(r, v, f"{matchers}[{i}]")
@@ -385,6 +385,7 @@ def _route(r: Reader, value: Any, path: str, index: int) -> Route:
         name=r.string(m.get("name"), path, "name"),
         options_config_refs=_options_refs(r, m.get("optionsConfigRefs"), path),
         index=index,
+        unmodelled_action=unmodelled_action,
     )
 
 

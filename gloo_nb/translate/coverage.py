@@ -1,0 +1,143 @@
+"""The coverage page: each Gloo field path gloo_nb knows, modelled or declared not modelled, and since which profile.
+
+Generated from the code's own registries, so that the page cannot drift from what gloo_nb does:
+:mod:`gloo_nb.translate.option_catalogue` (RouteOptions, VirtualHostOptions, WeightedDestinationOptions and
+their nested messages, with the ``MODELLED_*`` registries), :mod:`gloo_nb.translate.listener_options`
+(Gateway ``options`` and ``httpConnectionManagerSettings``) and the codec's unmodelled Upstream fields.
+``docs/coverage.md`` is this module's output (``python -m gloo_nb.translate.coverage > docs/coverage.md``);
+a test checks that the committed page is up to date.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator, Mapping
+
+from gloo_nb._types import Profile
+from gloo_nb.models.codec._fields import UNMODELLED_UPSTREAM_FIELDS
+from gloo_nb.translate import listener_options as lo
+from gloo_nb.translate.option_catalogue import (
+    ROUTE_OPTIONS,
+    VIRTUAL_HOST_OPTIONS,
+    WEIGHTED_DESTINATION_OPTIONS,
+    OptionField,
+    OptionMessage,
+    feature_of,
+    is_modelled,
+)
+
+__all__ = ["coverage_markdown", "coverage_rows"]
+
+PROFILES: tuple[Profile, ...] = ("1.3", "current")
+MODELLED = "modelled"
+DECLARED = "not modelled (declared)"
+ABSENT = "absent (unknown field)"
+
+
+def _status(exists: bool, modelled: bool) -> str:
+    if not exists:
+        return ABSENT
+    return MODELLED if modelled else DECLARED
+
+
+def _nested(prefix: str, message: OptionMessage | None, since: Profile,
+            statuses: Mapping[Profile, bool]) -> Iterator[tuple[str, Profile, dict[Profile, str]]]:
+    # A nested field shares its top-level field's modelled-ness; it exists in a profile when it and its
+    # parents do.
+    if message is None or message.fields is None:
+        return
+    for name, f in message.fields.items():
+        nested_since: Profile = "current" if "current" in (since, f.since) else "1.3"
+        path = f"{prefix}.{name}"
+        yield path, nested_since, {p: _status(p == "current" or nested_since == "1.3", statuses[p]) for p in PROFILES}
+        yield from _nested(path, f.message, nested_since, statuses)
+
+
+def _options_rows(where: str, message: OptionMessage) -> Iterator[tuple[str, Profile, dict[Profile, str], str]]:
+    for name, f in (message.fields or {}).items():
+        assert isinstance(f, OptionField)
+        modelled = {p: is_modelled(message, name, p) for p in PROFILES}
+        path = f"{where}.{name}"
+        yield (path, f.since, {p: _status(p == "current" or f.since == "1.3", modelled[p]) for p in PROFILES},
+               feature_of(message, name))
+        for nested_path, since, statuses, in _nested(path, f.message, f.since, modelled):
+            yield nested_path, since, statuses, ""
+
+
+def coverage_rows() -> list[tuple[str, str, Profile, dict[Profile, str], str]]:
+    """Every field path on the page.
+
+    Returns:
+        ``(section, field path, since, status per profile, feature)`` rows, in page order.
+    """
+    rows: list[tuple[str, str, Profile, dict[Profile, str], str]] = []
+    for section, where, message in (
+            ("Route options", "routes[].options", ROUTE_OPTIONS),
+            ("Virtual host options", "virtualHost.options", VIRTUAL_HOST_OPTIONS),
+            ("Weighted destination options", "routeAction.multi.destinations[].options", WEIGHTED_DESTINATION_OPTIONS)):
+        for path, first, statuses, feature in _options_rows(where, message):
+            rows.append((section, path, first, statuses, feature))
+    hcm_section = "Gateway httpGateway.options.httpConnectionManagerSettings"
+    since: Profile
+    for name in sorted(lo._HCM_13 | lo._HCM_CURRENT_ONLY):
+        since = "1.3" if name in lo._HCM_13 else "current"
+        rows.append((hcm_section, f"httpConnectionManagerSettings.{name}", since,
+                     {p: _status(p == "current" or since == "1.3", True) for p in PROFILES}, ""))
+    for name, what in sorted(lo._HCM_UNMODELLED.items()):
+        rows.append((hcm_section, f"httpConnectionManagerSettings.{name}", "current",
+                     {"1.3": ABSENT, "current": DECLARED}, what))
+    for name in sorted(lo._LISTENER_MODELLED):
+        since = "1.3" if name in lo._LISTENER_13 else "current"
+        rows.append(("Gateway options (ListenerOptions)", f"options.{name}", since,
+                     {p: _status(p == "current" or since == "1.3", True) for p in PROFILES}, ""))
+    # None of these is in v1.3.20's projects/gloo/api/v1/upstream.proto.
+    for name in UNMODELLED_UPSTREAM_FIELDS:
+        rows.append(("Upstream", f"spec.{name}", "current", {"1.3": ABSENT, "current": DECLARED}, name))
+    rows.append(("Upstream", "spec.failover", "current", {"1.3": ABSENT, "current": DECLARED},
+                 "failover (Gloo Enterprise)"))
+    return rows
+
+
+def coverage_markdown() -> str:
+    """The page, as Markdown.
+
+    Returns:
+        ``docs/coverage.md``'s text: per section a table of field path, since, and the status in each profile.
+    """
+    lines = [
+        "# Coverage: what gloo_nb models of Gloo's fields",
+        "",
+        "Generated by `python -m gloo_nb.translate.coverage > docs/coverage.md` from gloo_nb's own registries",
+        "(`gloo_nb/translate/option_catalogue.py`, `gloo_nb/translate/listener_options.py`, the codec's",
+        "unmodelled Upstream fields); a test fails when this page is out of date.",
+        "",
+        f"- **{MODELLED}**: gloo_nb reproduces the field's effect on Envoy in that profile.",
+        f"- **{DECLARED}**: Gloo has the field; gloo_nb lists it in `gloo-nb translate --json`'s `unmodelled`",
+        "  (and `check`'s `not modelled:` lines) wherever a resource sets it; a route that uses it gets the",
+        "  drift state `unmodelled`. A nested field shares its top-level field's status.",
+        f"- **{ABSENT}**: that profile's Gloo has no such field; inside `options`, gloo_nb gives Gloo's strict",
+        "  decoding error (`unknown field ...`).",
+        "- **since**: the first profile whose Gloo has the field (`1.3`: Gloo 1.3 and current).",
+        "",
+        "Features outside these tables that gloo_nb declares when a resource uses them: `optionsConfigRefs`",
+        "(VirtualHostOption/RouteOption resources), `destinationSpec` function destinations (AWS, Azure, gRPC,",
+        "REST), GraphQL actions, SDS, TLS termination on TCP hosts and matched HTTP gateways, aggregate",
+        "listeners, Upstream health-check and service-spec features (see `gloo_nb/translate/`).",
+        "",
+    ]
+    section = ""
+    counts = {MODELLED: 0, DECLARED: 0}
+    for sec, path, since, statuses, feature in coverage_rows():
+        if sec != section:
+            section = sec
+            lines += ["", f"## {sec}", "", "| field path | since | 1.3 | current | feature |",
+                      "| --- | --- | --- | --- | --- |"]
+        lines.append(f"| `{path}` | {since} | {statuses['1.3']} | {statuses['current']} | {feature} |")
+        counts[MODELLED if statuses["current"] == MODELLED else DECLARED] += 1
+    lines += ["", f"Field paths: {counts[MODELLED]} modelled, {counts[DECLARED]} declared not modelled "
+                  "(in the current profile).", ""]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":  # pragma: no cover - the page's generator
+    sys.stdout.write(coverage_markdown())

@@ -1,0 +1,242 @@
+"""The `unmodelled` channel: what gloo_nb declares it does not reproduce, and Gloo's strict decoding of `options`."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from typing import Any
+
+import pytest
+
+from gloo_nb.models.codec import parse_object
+from gloo_nb.translate import option_catalogue
+from gloo_nb.translate.render import render, render_text
+from gloo_nb.translate.translator import translate
+from gloo_nb.translate.unmodelled import decode_options, go_duration_error
+
+pytestmark = pytest.mark.unit
+
+GS = "gloo-system"
+UPSTREAM = {"apiVersion": "gloo.solo.io/v1", "kind": "Upstream", "metadata": {"name": "echo", "namespace": GS},
+            "spec": {"static": {"hosts": [{"addr": "127.0.0.1", "port": 9000}]}}}
+
+
+def vs(route_options: dict[str, Any] | None = None, vh_options: dict[str, Any] | None = None, *,
+       name: str = "vs", extra_route: dict[str, Any] | None = None) -> dict[str, Any]:
+    route: dict[str, Any] = {"matchers": [{"prefix": "/"}],
+                             "routeAction": {"single": {"upstream": {"name": "echo", "namespace": GS}}}}
+    if route_options is not None:
+        route["options"] = route_options
+    vh: dict[str, Any] = {"domains": ["*"], "routes": [route, *([extra_route] if extra_route else [])]}
+    if vh_options is not None:
+        vh["options"] = vh_options
+    return {"apiVersion": "gateway.solo.io/v1", "kind": "VirtualService",
+            "metadata": {"name": name, "namespace": "default"}, "spec": {"virtualHost": vh}}
+
+
+def run(docs: list[dict[str, Any]], profile: str = "current"):
+    return translate([parse_object(d).resource for d in docs], profile)  # type: ignore[arg-type]
+
+
+def paths(t) -> dict[str, str]:
+    return {u.path: u.feature for u in t.unmodelled}
+
+
+@pytest.mark.parametrize("profile", ["1.3", "current"])
+def test_route_options_gloo_nb_does_not_map_are_declared_and_not_problems(profile):
+    t = run([UPSTREAM, vs({"prefixRewrite": "/x", "timeout": "2s", "retries": {"retryOn": "5xx", "numRetries": 3},
+                           "cors": {"allowOrigin": ["*"]}, "extauth": {"disable": True}},
+                          {"headerManipulation": {"requestHeadersToRemove": ["x"]}})], profile)
+    declared = paths(t)
+    route = "spec.virtualHost.routes[0].options"
+    assert declared == {f"{route}.retries": "retries", f"{route}.cors": "CORS",
+                        f"{route}.extauth": "external auth (Gloo Enterprise)",
+                        "spec.virtualHost.options.headerManipulation": "header manipulation"}
+    assert {u.resource.ref for u in t.unmodelled} == {"default/vs"}
+    # Modelled ones reach Envoy and are not declared.
+    (rc,) = t.envoy.route_configurations
+    assert rc.virtual_hosts[0].routes[0].route.prefix_rewrite == "/x"
+    assert not t.findings and t.report("VirtualService", "default", "vs").state == "Accepted"
+
+
+def test_the_modelled_registry_is_the_one_switch():
+    """Declaring a key modelled (option_catalogue.MODELLED_ROUTE_OPTIONS) removes it from `unmodelled`."""
+    doc = vs({"retries": {"retryOn": "5xx"}})
+    assert "spec.virtualHost.routes[0].options.retries" in paths(run([UPSTREAM, doc]))
+    option_catalogue.MODELLED_ROUTE_OPTIONS["retries"] = frozenset({"current"})
+    try:
+        assert "spec.virtualHost.routes[0].options.retries" not in paths(run([UPSTREAM, doc]))
+        assert "spec.virtualHost.routes[0].options.retries" in paths(run([UPSTREAM, doc], "1.3"))
+    finally:
+        del option_catalogue.MODELLED_ROUTE_OPTIONS["retries"]
+
+
+def test_route_table_options_weighted_destination_options_and_destination_specs():
+    rt = {"apiVersion": "gateway.solo.io/v1", "kind": "RouteTable", "metadata": {"name": "rt", "namespace": "team"},
+          "spec": {"routes": [{"matchers": [{"prefix": "/a"}], "options": {"faults": {"abort": {"httpStatus": 503}}},
+                               "routeAction": {"multi": {"destinations": [
+                                   {"weight": 1, "destination": {"upstream": {"name": "echo", "namespace": GS},
+                                                                 "destinationSpec": {"aws": {"logicalName": "f"}}},
+                                    "options": {"headerManipulation": {"requestHeadersToRemove": ["a"]}}}]}}}]}}
+    t = run([UPSTREAM, rt])
+    assert paths(t) == {
+        "spec.routes[0].options.faults": "fault injection",
+        "spec.routes[0].routeAction.multi.destinations[0].destination.destinationSpec.aws":
+            "aws destinationSpec (function routing)",
+        "spec.routes[0].routeAction.multi.destinations[0].options.headerManipulation": "header manipulation"}
+    assert {u.resource.ref for u in t.unmodelled} == {"team/rt"}
+
+
+def test_graphql_action_is_declared_not_a_finding():
+    doc = vs(extra_route={"matchers": [{"prefix": "/g"}], "graphqlApiRef": {"name": "g", "namespace": GS}})
+    parsed = parse_object(doc)
+    assert not parsed.findings
+    t = translate([parsed.resource, parse_object(UPSTREAM).resource], "current")
+    assert paths(t)["spec.virtualHost.routes[1].graphqlApiRef"] == "GraphQL (Gloo Enterprise)"
+
+
+def test_options_config_refs_are_declared():
+    doc = vs()
+    doc["spec"]["virtualHost"]["optionsConfigRefs"] = {"delegateOptions": [{"name": "o", "namespace": "default"}]}
+    assert "spec.virtualHost.optionsConfigRefs" in paths(run([UPSTREAM, doc]))
+
+
+# --- strict decoding ---------------------------------------------------------------------------------
+
+def _decode_message(t) -> list[tuple[str, str, str, str]]:
+    return [(f.resource.ref, f.severity, f.field, f.message) for f in t.findings if "crd spec" in f.message]
+
+
+@pytest.mark.parametrize(("profile", "type_name"), [("current", "gloo.solo.io.RouteOptions"),
+                                                    ("1.3", "v1.RouteOptions")])
+def test_unknown_route_option_gets_glooss_strict_decoding_message(profile, type_name):
+    """Gloo's own expectations of the wording: projects/gateway/pkg/validation/validator_test.go (current,
+    "rejects the vs list"... ``unknown field "matcherss" in gateway.solo.io.Route``, after
+    ``parsing resource from crd spec testproxy1-rt in namespace gloo-system into *v1.RouteTable``) and
+    v1.3.20 test/kube2e/gateway/gateway_test.go "rejects bad resources" (``could not unmarshal raw object:
+    parsing resource from crd spec default in namespace ... into *v1.VirtualService: unknown field
+    "virtualHoost" in v1.VirtualService``)."""
+    t = run([UPSTREAM, vs({"prefixRewrite": "/x", "prefixRewrit": "/y"})], profile)
+    assert _decode_message(t) == [(
+        "default/vs", "error", "spec.virtualHost.routes[0].options.prefixRewrit",
+        "could not unmarshal raw object: parsing resource from crd spec vs in namespace default into "
+        f'*v1.VirtualService: unknown field "prefixRewrit" in {type_name}')]
+    assert "spec.virtualHost.routes[0].options.prefixRewrit" not in paths(t)
+
+
+def test_a_field_only_current_gloo_has_is_unknown_to_13_and_declared_in_current():
+    doc = vs({"regexRewrite": {"pattern": {"regex": "^/a"}, "substitution": "/b"}})
+    old = run([UPSTREAM, doc], "1.3")
+    assert [m for *_, m in _decode_message(old)] == [
+        "could not unmarshal raw object: parsing resource from crd spec vs in namespace default into "
+        '*v1.VirtualService: unknown field "regexRewrite" in v1.RouteOptions']
+    new = run([UPSTREAM, doc], "current")
+    assert _decode_message(new) == []
+    assert paths(new) == {"spec.virtualHost.routes[0].options.regexRewrite": "regex rewrite"}
+
+
+def test_bad_duration_inside_virtual_host_retries():
+    """Gloo's docs (validation of VirtualHostOption retries, "bad-retries"): maxInterval "5" gives
+    ``bad Duration: time: missing unit in duration "5"``; the same RetryPolicy in virtualHost.options."""
+    t = run([UPSTREAM, vs(vh_options={"retries": {"retryOn": "5xx", "retryBackOff": {"baseInterval": "1s",
+                                                                                         "maxInterval": "5"}}})])
+    assert _decode_message(t) == [(
+        "default/vs", "error", "spec.virtualHost.options.retries.retryBackOff.maxInterval",
+        "could not unmarshal raw object: parsing resource from crd spec vs in namespace default into "
+        '*v1.VirtualService: bad Duration: time: missing unit in duration "5"')]
+
+
+@pytest.mark.parametrize(("options", "field", "error"), [
+    ({"timeout": 5}, "timeout", "json: cannot unmarshal number into Go value of type string"),
+    ({"autoHostRewrite": "true"}, "autoHostRewrite", "json: cannot unmarshal string into Go value of type bool"),
+    ({"retries": "5xx"}, "retries", "json: cannot unmarshal string into Go value of type map[string]json.RawMessage"),
+    ({"upgrades": {"websocket": {}}}, "upgrades", "json: cannot unmarshal object into Go value of type "
+                                                  "[]json.RawMessage"),
+    ({"retries": {"numRetries": -1}}, "retries.numRetries", "json: cannot unmarshal number -1 into Go value of "
+                                                            "type uint32"),
+    ({"faults": {"abort": {"httpStatus": "abc"}}}, "faults.abort.httpStatus",
+     "invalid character 'a' looking for beginning of value"),
+    ({"headerManipulation": {"responseHeadersToAdd": [{"header": {"key": "a", "valu": "b"}}]}},
+     "headerManipulation.responseHeadersToAdd[0].header.valu",
+     'unknown field "valu" in headers.options.gloo.solo.io.HeaderValue'),
+    ({"cors": {"allowOrigin": ["*"], "alowHeaders": ["x"]}}, "cors.alowHeaders",
+     'unknown field "alowHeaders" in cors.options.gloo.solo.io.CorsPolicy'),
+])
+def test_wrong_types_and_nested_unknown_fields(options, field, error):
+    problem = decode_options(options, option_catalogue.ROUTE_OPTIONS, "current", "options")
+    assert problem == (f"options.{field}", error)
+
+
+def test_jsonpb_reads_proto_names_and_numbers_in_strings():
+    """jsonpb accepts a field's proto name (prefix_rewrite) and quoted numbers (trimQuote)."""
+    assert decode_options({"prefix_rewrite": "/a", "retries": {"numRetries": "3", "retryOn": "5xx"}},
+                          option_catalogue.ROUTE_OPTIONS, "current", "options") is None
+
+
+def test_one_error_per_resource_as_jsonpb_stops_at_the_first():
+    t = run([UPSTREAM, vs({"timeout": 5, "nope": 1}, {"nope": 2})])
+    assert [f for *_, f in _decode_message(t)] == [
+        "could not unmarshal raw object: parsing resource from crd spec vs in namespace default into "
+        "*v1.VirtualService: json: cannot unmarshal number into Go value of type string"]
+
+
+@pytest.mark.parametrize(("text", "error"), [
+    ("1.5s", None), ("100ms", None), ("1h30m", None), ("0", None),
+    ("5", 'time: missing unit in duration "5"'), ("5x", 'time: unknown unit "x" in duration "5x"'),
+    ("abc", 'time: invalid duration "abc"'), ("", 'time: invalid duration ""')])
+def test_go_duration_errors(text, error):
+    assert go_duration_error(text) == error
+
+
+# --- outputs -----------------------------------------------------------------------------------------
+
+def test_translate_document_and_text_carry_unmodelled():
+    t = run([UPSTREAM, vs({"retries": {"retryOn": "5xx"}})])
+    doc = render(t)
+    assert doc["unmodelled"] == [{"kind": "VirtualService", "namespace": "default", "name": "vs",
+                                  "path": "spec.virtualHost.routes[0].options.retries", "feature": "retries"}]
+    text = render_text(doc)
+    assert ("  not modelled: VirtualService default/vs: spec.virtualHost.routes[0].options.retries (retries)"
+            in text.splitlines())
+
+
+def _cli(*args: str, stdin: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "gloo_nb", *args], input=stdin, capture_output=True, text=True,
+                          timeout=120, check=False)
+
+
+def test_check_prints_not_modelled_lines_and_exits_0_for_them():
+    docs = json.dumps({"apiVersion": "v1", "kind": "List", "items": [UPSTREAM, vs({"retries": {"retryOn": "5xx"}})]})
+    done = _cli("check", "-", stdin=docs)
+    assert (done.returncode, done.stderr) == (0, "")
+    assert done.stdout.splitlines() == [
+        "not modelled: VirtualService default/vs: spec.virtualHost.routes[0].options.retries (retries)",
+        "No problems detected."]
+    js = json.loads(_cli("translate", "--json", "-", stdin=docs).stdout)
+    assert [u["path"] for u in js["unmodelled"]] == ["spec.virtualHost.routes[0].options.retries"]
+
+
+def test_check_still_exits_1_for_problems_next_to_not_modelled_lines():
+    docs = json.dumps({"apiVersion": "v1", "kind": "List",
+                       "items": [UPSTREAM, vs({"retries": {"retryOn": "5xx"}, "timeout": 5})]})
+    done = _cli("check", "-", stdin=docs)
+    assert done.returncode == 1
+    lines = done.stdout.splitlines()
+    assert lines[-1].endswith("problem(s) detected.")
+    assert any(line.startswith("VirtualService default/vs: error: could not unmarshal raw object") for line in lines)
+    assert "not modelled: VirtualService default/vs: spec.virtualHost.routes[0].options.retries (retries)" in lines
+
+
+def test_upstream_config_annotation_fields_gloo_nb_does_not_merge_are_declared_on_the_service():
+    """general_annotation_converter.go (current) merges the annotation's fields into the kube-svc upstream."""
+    annotation = json.dumps({"proxyProtocolVersion": "V1", "static": {"hosts": []}})
+    svc = {"apiVersion": "v1", "kind": "Service",
+           "metadata": {"name": "s", "namespace": "default",
+                        "annotations": {"gloo.solo.io/upstream_config": annotation}},
+           "spec": {"ports": [{"port": 80}]}}
+    t = run([svc])
+    assert {(u.resource.ref, u.path) for u in t.unmodelled} == {
+        ("default/s", "metadata.annotations[gloo.solo.io/upstream_config].proxyProtocolVersion"),
+        ("default/s", "metadata.annotations[gloo.solo.io/upstream_config].static")}
+    assert not t.findings
