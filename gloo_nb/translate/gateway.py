@@ -43,6 +43,7 @@ from gloo_nb.translate.proxy import (
     ProxyVirtualHost,
 )
 from gloo_nb.translate.reports import Reports
+from gloo_nb.translate.route_options import shallow_merge_options
 from gloo_nb.translate.selection import (
     RouteTableIndex,
     SelectionError,
@@ -153,14 +154,9 @@ class ParentRoute:
 
 def _merge_options(child: Mapping[str, Any], parent: Mapping[str, Any]) -> Mapping[str, Any]:
     # ShallowMergeRouteOptions(dst=child, src=parent): child fields win, the parent fills unset ones
-    # (http_translator_test.go "merges the vs and route tables" confirms child wins).
-    if not parent:
-        return child
-    if not child:
-        return parent
-    merged = dict(parent)
-    merged.update(child)
-    return merged
+    # (http_translator_test.go "merges the vs and route tables" confirms child wins); oneofs and Go's
+    # emptiness as gloo_nb.translate.route_options.shallow_merge_options models them.
+    return shallow_merge_options(child, parent)
 
 
 def _default_upstream_namespace(action: RouteAction, namespace: str) -> RouteAction:

@@ -869,3 +869,75 @@ def add_option_filters(hcm: hcm_pb2.HttpConnectionManager, route_configurations:
         del hcm.http_filters[:]
         hcm.http_filters.extend(filters)
 
+
+
+# --- merging (delegation) ----------------------------------------------------------------------------------
+
+# Protobuf oneofs of RouteOptions / VirtualHostOptions (route_options.proto, virtual_host_options.proto; v1.3.20's
+# options.proto has host_rewrite_type with hostRewrite and autoHostRewrite): ShallowMerge sees one Go field per
+# oneof, so a child that sets any member keeps its member and takes none of the parent's.
+ROUTE_ONEOFS: tuple[frozenset[str], ...] = (
+    frozenset({"hostRewrite", "autoHostRewrite", "hostRewritePathRegex", "hostRewriteHeader"}),
+    frozenset({"ratelimitEarly", "rateLimitEarlyConfigs"}),
+    frozenset({"ratelimit", "rateLimitConfigs"}),
+    frozenset({"ratelimitRegular", "rateLimitRegularConfigs"}),
+    frozenset({"jwt", "jwtStaged", "jwtProvidersStaged"}),
+)
+VHOST_ONEOFS: tuple[frozenset[str], ...] = (
+    frozenset({"ratelimitEarly", "rateLimitEarlyConfigs"}),
+    frozenset({"ratelimit", "rateLimitConfigs"}),
+    frozenset({"ratelimitRegular", "rateLimitRegularConfigs"}),
+    frozenset({"jwt", "jwtStaged"}),
+)
+# Top-level map fields: a map is "empty" for isEmptyValue when it has no entries (messages never are).
+_MAP_FIELDS = frozenset({"envoyMetadata"})
+
+
+def _go_empty(key: str, value: Any) -> bool:
+    # utils/merge.go isEmptyValue over the Go struct: nil pointers (unset messages and wrappers) and
+    # zero-length slices and maps are empty; a set message is not, even when all its fields are zero.
+    if value is None:
+        return True
+    if isinstance(value, list):
+        return not value
+    if key in _MAP_FIELDS and isinstance(value, Mapping):
+        return not value
+    return False
+
+
+def shallow_merge_options(child: Mapping[str, Any], parent: Mapping[str, Any],
+                          oneofs: Sequence[frozenset[str]] = ROUTE_ONEOFS) -> Mapping[str, Any]:
+    """Gloo's ``ShallowMergeRouteOptions(dst=child, src=parent)`` on raw protobuf JSON options.
+
+    ``projects/gloo/pkg/utils/merge.go`` (CUR) and ``mergeRoutePlugins`` in
+    ``projects/gateway/pkg/translator/merge_route_plugins.go`` (v1.3.20) behave alike: each top-level field
+    (a oneof counting as one field) of the child that is empty in Go's sense (unset, or an empty list or map)
+    takes the parent's value when the parent's is not empty; nothing is merged below the top level.
+
+    Args:
+        child: The child route's options (dst).
+        parent: The parent route's options (src).
+        oneofs: The oneof groups of the message (:data:`ROUTE_ONEOFS` or :data:`VHOST_ONEOFS`).
+
+    Returns:
+        The merged options (``child`` itself when nothing was taken from the parent).
+    """
+    if not parent:
+        return child
+    if not child:
+        return parent
+    group_of = {k: g for g in oneofs for k in g}
+    merged = dict(child)
+    changed = False
+    for key, value in parent.items():
+        if _go_empty(key, value):
+            continue
+        group = group_of.get(key)
+        if group is not None:
+            if any(not _go_empty(k, child.get(k)) for k in group):
+                continue  # the child's oneof is set
+        elif not _go_empty(key, child.get(key)):
+            continue
+        merged[key] = value
+        changed = True
+    return merged if changed else child

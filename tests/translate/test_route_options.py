@@ -446,3 +446,41 @@ def test_modelled_tables_name_the_plugins():
                                            "includeRequestAttemptCount", "includeAttemptCountInResponse"}
     assert all(src.startswith("plugins/") for _, src in [*MODELLED_ROUTE_OPTIONS.values(),
                                                           *MODELLED_VHOST_OPTIONS.values()])
+
+
+def test_shallow_merge_top_level_only():
+    """utils/merge_test.go "merges top-level route options fields": the child's retries are kept whole
+    (numRetries 0 is not filled from the parent), the parent's timeout and ratelimitBasic are taken."""
+    from gloo_nb.translate.route_options import shallow_merge_options
+
+    child = {"prefixRewrite": "preserve-me", "retries": {"retryOn": "5XX", "numRetries": 0}}
+    parent = {"timeout": "60s", "retries": {"retryOn": "5XX", "numRetries": 3, "perTryTimeout": "60s"},
+              "ratelimitBasic": {"authorizedLimits": {"unit": "SECOND", "requestsPerUnit": 2}}}
+    assert shallow_merge_options(child, parent) == {
+        "prefixRewrite": "preserve-me", "retries": {"retryOn": "5XX", "numRetries": 0}, "timeout": "60s",
+        "ratelimitBasic": {"authorizedLimits": {"unit": "SECOND", "requestsPerUnit": 2}}}
+
+
+def test_shallow_merge_oneofs_and_go_emptiness():
+    """merge.go isEmptyValue: a oneof is one Go field (the child's autoHostRewrite keeps the parent's hostRewrite
+    out); an empty list or map is empty (the parent fills it); a set wrapper such as prefixRewrite "" is not."""
+    from gloo_nb.translate.route_options import shallow_merge_options
+
+    child = {"autoHostRewrite": True, "upgrades": [], "envoyMetadata": {}, "prefixRewrite": ""}
+    parent = {"hostRewrite": "parent.io", "upgrades": [{"websocket": {}}], "envoyMetadata": {"a": {"b": 1}},
+              "prefixRewrite": "/parent"}
+    assert shallow_merge_options(child, parent) == {
+        "autoHostRewrite": True, "upgrades": [{"websocket": {}}], "envoyMetadata": {"a": {"b": 1}},
+        "prefixRewrite": ""}
+
+
+def test_delegated_child_host_rewrite_oneof_wins_through_translation():
+    rt = obj("RouteTable", "rt", {"routes": [{"matchers": [{"prefix": "/a/b"}], "routeAction": UP,
+                                              "options": {"autoHostRewrite": True}}]})
+    vs = obj("VirtualService", "v", {"virtualHost": {"domains": ["*"], "routes": [{
+        "matchers": [{"prefix": "/a"}], "delegateAction": {"ref": {"name": "rt", "namespace": GS}},
+        "options": {"hostRewrite": "parent.io"}}]}})
+    t = translate([gateway({"httpGateway": {}}), vs, rt, static_upstream("u")])
+    ra = _route(t)["route"]
+    assert ra["autoHostRewrite"] is True and "hostRewriteLiteral" not in ra
+    assert not [f for f in t.findings if "oneof" in f.message]
