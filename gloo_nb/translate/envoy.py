@@ -48,7 +48,14 @@ from gloo_nb.translate.listener_options import (
 )
 from gloo_nb.translate.proxy import Proxy, ProxyListener, ProxyRoute, ProxyVirtualHost
 from gloo_nb.translate.reports import Reports
-from gloo_nb.translate.route_options import ActionKind, add_option_filters, apply_route_options, apply_vhost_options
+from gloo_nb.translate.route_options import (
+    ActionKind,
+    add_option_filters,
+    apply_route_options,
+    apply_vhost_options,
+    envoy_route_rejections,
+    envoy_vhost_rejections,
+)
 from gloo_nb.translate.tcp import add_tls_inspector, tcp_filter_chains, tcp_listener
 from gloo_nb.translate.tls import (
     TLS_TRANSPORT_SOCKET,
@@ -719,6 +726,12 @@ class ProxyTranslator:
         issues = apply_route_options(route.options, env, action, self.profile, vhost_options=vh.options,
                                      max_program_size=self.max_program_size, cluster_of=_cluster_of)
         origin = route.owner or vh.source
+        # Only routes with options can carry what Envoy refuses here (and the walk costs time on big tables).
+        for text in envoy_route_rejections(env) if route.options else ():
+            # Gloo passes these through; Envoy NACKs the whole RouteConfiguration. A gloo_nb finding (layer "parse":
+            # it never decides Gloo's push), so that a check does not say "no problems".
+            self.reports.find(Finding(vh.source, "error", f"Envoy will reject route configuration of virtual host "
+                                      f"{vh.name}: {text}", origin, layer="parse", field="options"))
         for issue in issues:
             if issue.kind == "error":
                 self._route_error(vh, route, "ProcessingError", issue.message, env.name, out)
@@ -729,8 +742,13 @@ class ProxyTranslator:
 
     def _vhost_options(self, vh: ProxyVirtualHost, out_vh: route_components_pb2.VirtualHost) -> None:
         # Gloo's virtual-host plugins (route_config.go computeVirtualHost); errors are VirtualHost ProcessingErrors.
-        for issue in apply_vhost_options(vh.options, out_vh, out_vh.name, self.profile,
-                                         max_program_size=self.max_program_size):
+        issues = apply_vhost_options(vh.options, out_vh, out_vh.name, self.profile,
+                                     max_program_size=self.max_program_size)
+        for text in envoy_vhost_rejections(out_vh) if vh.options else ():
+            self.reports.find(Finding(vh.source, "error", f"Envoy will reject route configuration of virtual host "
+                                      f"{vh.name}: {text}", vh.source, layer="parse",
+                                      field="spec.virtualHost.options"))
+        for issue in issues:
             if issue.kind == "error":
                 self._vhost_error(vh, "ProcessingError", issue.message)
             else:

@@ -484,3 +484,28 @@ def test_delegated_child_host_rewrite_oneof_wins_through_translation():
     ra = _route(t)["route"]
     assert ra["autoHostRewrite"] is True and "hostRewriteLiteral" not in ra
     assert not [f for f in t.findings if "oneof" in f.message]
+
+
+@pytest.mark.parametrize(("profile", "route_options", "vhost_options", "text"), [
+    ("1.3", {"headerManipulation": {"requestHeadersToAdd": [{"header": {"key": "Host", "value": "x"}}]}}, None,
+     "header 'Host' (:-prefixed or host headers may not be modified)"),
+    ("current", {"headerManipulation": {"responseHeadersToRemove": ["host"]}}, None,
+     "removing 'host' (:-prefixed or host headers may not be removed)"),
+    ("current", None, {"headerManipulation": {"requestHeadersToRemove": [":path"]}},
+     "removing ':path' (:-prefixed or host headers may not be removed)"),
+    ("current", {"regexRewrite": {"pattern": {"regex": "^/(?=a)"}, "substitution": "/"}}, None,
+     "route.regex_rewrite: regex '^/(?=a)' (look-around or back-reference (RE2 has neither))"),
+    ("current", {"retries": {"retryOn": "5xx", "rateLimitedRetryBackOff": {"maxInterval": "1s"}}}, None,
+     "no reset_headers"),
+    ("1.3", {"retries": {"perTryTimeout": "-1s"}}, None, "a negative duration"),
+    ("1.3", {"faults": {"delay": {"percentage": 5}}}, None, "fault delay: no fixed_delay"),
+    ("1.3", {"faults": {"abort": {"httpStatus": 700}}}, None, "http_status 700"),
+    ("current", None, {"stats": {"virtualClusters": [{"name": "a", "pattern": "(("}]}}, "virtual cluster a: regex"),
+])
+def test_what_envoy_refuses_is_a_finding(profile, route_options, vhost_options, text):
+    """Each case was seen refused by the pinned Envoy (``envoy --mode validate``) while Gloo reports nothing:
+    gloo_nb says so instead of a false "no problems" (the prediction of which version Envoy keeps is not made)."""
+    t = _t(_vs(route_options, vhost_options), profile)
+    assert not _vs_report(t).errors
+    (f,) = [f for f in t.findings if f.message.startswith("Envoy will reject")]
+    assert text in f.message and f.severity == "error" and f.layer == "parse"

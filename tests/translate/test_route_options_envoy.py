@@ -91,3 +91,21 @@ def test_negative_control_fault_abort_status_out_of_range(tmp_path):
     (Gloo 1.3 copied it unchecked) makes Envoy reject the route table."""
     t = translate(_resources({"faults": {"abort": {"percentage": 10, "httpStatus": 700}}}, {}), "1.3")
     assert_envoy_rejects(t.envoy, tmp_path, "http_status")
+
+
+@pytest.mark.parametrize(("profile", "route_options", "vhost_options", "envoy_text"), [
+    ("1.3", {"headerManipulation": {"requestHeadersToAdd": [{"header": {"key": "Host", "value": "x"}}]}}, {},
+     "may not be modified"),
+    ("current", {"headerManipulation": {"responseHeadersToRemove": ["host"]}}, {}, "may not be removed"),
+    ("current", {"regexRewrite": {"pattern": {"regex": "^/(?=a)"}, "substitution": "/"}}, {}, "invalid perl operator"),
+    ("current", {"retries": {"retryOn": "5xx", "rateLimitedRetryBackOff": {"maxInterval": "1s"}}}, {},
+     "ResetHeaders"),
+    ("1.3", {"retries": {"perTryTimeout": "-1s"}}, {}, "Expected positive duration"),
+    ("1.3", {"faults": {"delay": {"percentage": 5}}}, {}, "fault_delay_secifier"),
+    ("current", {}, {"stats": {"virtualClusters": [{"name": "a", "pattern": "(("}]}}, "missing )"),
+])
+def test_predicted_rejections_are_real(profile, route_options, vhost_options, envoy_text, tmp_path):
+    """The cases gloo_nb reports as "Envoy will reject" are refused by the pinned Envoy."""
+    t = translate(_resources(route_options, vhost_options), profile)
+    assert any(f.message.startswith("Envoy will reject") for f in t.findings)
+    assert_envoy_rejects(t.envoy, tmp_path, envoy_text)
