@@ -386,11 +386,10 @@ def _cors_policy(c: Mapping[str, Any], field: str, max_program_size: int | None)
     for o in origins:
         out.allow_origin_string_match.add(exact=o)
     for r in regexes:
-        # NewCheckedRegex compiles with Go's regexp; Python's re stands in for RE2 (a close, not exact, check).
-        try:
-            re.compile(r)
-        except re.error as exc:
-            raise _GlooError(f"error parsing regexp: {exc}") from None
+        # NewCheckedRegex compiles with Go's regexp (RE2 syntax).
+        problem = _go_regexp_error(r)
+        if problem:
+            raise _GlooError(problem)
         out.allow_origin_string_match.add().safe_regex.CopyFrom(_regex(r, max_program_size))
     for key, attr in (("allowMethods", "allow_methods"), ("allowHeaders", "allow_headers"),
                       ("exposeHeaders", "expose_headers")):
@@ -956,6 +955,24 @@ def _re2_problem(pattern: str) -> str | None:
         re.compile(pattern)
     except re.error as exc:
         return str(exc)
+    return None
+
+
+def _go_regexp_error(pattern: str) -> str | None:
+    """Go's ``regexp.Compile`` error text for the common cases; Python's ``re`` stands in for the rest.
+
+    Go (regexp/syntax): look-around is ``invalid or unsupported Perl syntax: `(?=```, an unclosed group is
+    ``missing closing ): `<regex>```; other failures get Python's explanation after Go's prefix.
+    """
+    m = re.search(r"\(\?<?[=!]", pattern)
+    if m:
+        return f"error parsing regexp: invalid or unsupported Perl syntax: `{m.group(0)}`"
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        if "missing )" in str(exc):
+            return f"error parsing regexp: missing closing ): `{pattern}`"
+        return f"error parsing regexp: {exc}: `{pattern}`"
     return None
 
 

@@ -509,3 +509,21 @@ def test_what_envoy_refuses_is_a_finding(profile, route_options, vhost_options, 
     assert not _vs_report(t).errors
     (f,) = [f for f in t.findings if f.message.startswith("Envoy will reject")]
     assert text in f.message and f.severity == "error" and f.layer == "parse"
+
+
+@pytest.mark.parametrize(("regex", "message"), [
+    ("((", "error parsing regexp: missing closing ): `((`"),
+    ("^(?!x)", "error parsing regexp: invalid or unsupported Perl syntax: `(?!`"),
+])
+def test_cors_origin_regex_checked_as_go_does(regex, message):
+    """cors translateCommonUserCorsConfig -> regexutils.NewCheckedRegex (Go regexp.Compile's text)."""
+    t = _t(_vs({"cors": {"allowOriginRegex": [regex]}}))
+    assert f"*cors.plugin: {message}. Route Name:" in _vs_report(t).errors[0]
+
+
+def test_vhost_cors_error_current_joins_invalid_cors_config():
+    """cors ProcessVirtualHost (CUR): errors.Join(errors.New("invalid cors config"), err)."""
+    t = _t(_vs(None, {"cors": {"allowMethods": ["GET"]}}))
+    assert _vs_report(t).errors == [
+        "VirtualHost Error: ProcessingError. Reason: invalid virtual host [gloo-system_v] while processing plugin "
+        "cors: invalid cors config\nmust provide at least one of AllowOrigin or AllowOriginRegex"]
