@@ -152,11 +152,12 @@ class ParentRoute:
     inheritable_path_matchers: bool
 
 
-def _merge_options(child: Mapping[str, Any], parent: Mapping[str, Any]) -> Mapping[str, Any]:
+def _merge_options(child: Mapping[str, Any], parent: Mapping[str, Any],
+                   profile: Profile = "current") -> Mapping[str, Any]:
     # ShallowMergeRouteOptions(dst=child, src=parent): child fields win, the parent fills unset ones
     # (http_translator_test.go "merges the vs and route tables" confirms child wins); oneofs and Go's
     # emptiness as gloo_nb.translate.route_options.shallow_merge_options models them.
-    return shallow_merge_options(child, parent)
+    return shallow_merge_options(child, parent, profile=profile)
 
 
 def _default_upstream_namespace(action: RouteAction, namespace: str) -> RouteAction:
@@ -386,7 +387,7 @@ class RouteConverter:
                     msg = f"required prefix: {parent.matcher.path}, path: {m.path}: {INVALID_PREFIX}"
                     self._report(owner, msg, error=True)
                     return None
-            options = _merge_options(child.options, parent.options)
+            options = _merge_options(child.options, parent.options, self.profile)
             return child if options is child.options else replace(child, options=options)
 
         inherit_path = (child.inheritable_path_matchers if child.inheritable_path_matchers is not None
@@ -417,7 +418,7 @@ class RouteConverter:
         if problem:
             self._report(owner, problem, error=False)
             return None
-        options = _merge_options(child.options, parent.options)
+        options = _merge_options(child.options, parent.options, self.profile)
         return child if options is child.options else replace(child, options=options)
 
     @staticmethod

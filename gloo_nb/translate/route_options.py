@@ -892,10 +892,15 @@ VHOST_ONEOFS: tuple[frozenset[str], ...] = (
 _MAP_FIELDS = frozenset({"envoyMetadata"})
 
 
-def _go_empty(key: str, value: Any) -> bool:
+def _go_empty(key: str, value: Any, profile: Profile = "current") -> bool:
     # utils/merge.go isEmptyValue over the Go struct: nil pointers (unset messages and wrappers) and
     # zero-length slices and maps are empty; a set message is not, even when all its fields are zero.
     if value is None:
+        return True
+    if profile == "1.3" and key == "timeout" and isinstance(value, str) and _DURATION.match(value) \
+            and float(value[:-1]) == 0:
+        # v1.3.20's gogo RouteOptions.Timeout is a *time.Duration (stdduration): isEmptyValue follows the pointer
+        # to an int64, so a zero timeout is empty there and the parent's is taken.
         return True
     if isinstance(value, list):
         return not value
@@ -905,7 +910,8 @@ def _go_empty(key: str, value: Any) -> bool:
 
 
 def shallow_merge_options(child: Mapping[str, Any], parent: Mapping[str, Any],
-                          oneofs: Sequence[frozenset[str]] = ROUTE_ONEOFS) -> Mapping[str, Any]:
+                          oneofs: Sequence[frozenset[str]] = ROUTE_ONEOFS,
+                          profile: Profile = "current") -> Mapping[str, Any]:
     """Gloo's ``ShallowMergeRouteOptions(dst=child, src=parent)`` on raw protobuf JSON options.
 
     ``projects/gloo/pkg/utils/merge.go`` (CUR) and ``mergeRoutePlugins`` in
@@ -917,6 +923,7 @@ def shallow_merge_options(child: Mapping[str, Any], parent: Mapping[str, Any],
         child: The child route's options (dst).
         parent: The parent route's options (src).
         oneofs: The oneof groups of the message (:data:`ROUTE_ONEOFS` or :data:`VHOST_ONEOFS`).
+        profile: Gloo profile (1.3's gogo structs make a zero ``timeout`` empty).
 
     Returns:
         The merged options (``child`` itself when nothing was taken from the parent).
@@ -929,13 +936,13 @@ def shallow_merge_options(child: Mapping[str, Any], parent: Mapping[str, Any],
     merged = dict(child)
     changed = False
     for key, value in parent.items():
-        if _go_empty(key, value):
+        if _go_empty(key, value, profile):
             continue
         group = group_of.get(key)
         if group is not None:
-            if any(not _go_empty(k, child.get(k)) for k in group):
+            if any(not _go_empty(k, child.get(k), profile) for k in group):
                 continue  # the child's oneof is set
-        elif not _go_empty(key, child.get(key)):
+        elif not _go_empty(key, child.get(key), profile):
             continue
         merged[key] = value
         changed = True

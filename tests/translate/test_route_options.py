@@ -527,3 +527,12 @@ def test_vhost_cors_error_current_joins_invalid_cors_config():
     assert _vs_report(t).errors == [
         "VirtualHost Error: ProcessingError. Reason: invalid virtual host [gloo-system_v] while processing plugin "
         "cors: invalid cors config\nmust provide at least one of AllowOrigin or AllowOriginRegex"]
+
+
+def test_1_3_zero_timeout_is_empty_for_the_merge():
+    """merge_route_plugins.go at v1.3.20: Timeout is a gogo *time.Duration, so isEmptyValue sees 0 as empty and the
+    parent's timeout fills it; current's durationpb pointer is set, so the child's 0s stays."""
+    from gloo_nb.translate.route_options import shallow_merge_options
+
+    assert shallow_merge_options({"timeout": "0s"}, {"timeout": "5s"}, profile="1.3") == {"timeout": "5s"}
+    assert shallow_merge_options({"timeout": "0s"}, {"timeout": "5s"}) == {"timeout": "0s"}
