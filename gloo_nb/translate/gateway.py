@@ -634,6 +634,7 @@ def _regex_problem(pattern: str) -> str | None:
 
 def _validate_regexes(vs: VirtualService, routes: Sequence[ProxyRoute], reports: Reports) -> None:
     for route in routes:
+        _validate_option_regexes(vs, route, reports)
         for m in route.matchers:
             if m.regex is None:
                 continue
@@ -643,6 +644,23 @@ def _validate_regexes(vs: VirtualService, routes: Sequence[ProxyRoute], reports:
                 reports.add_error(vs.key, msg)
                 reports.find(Finding(vs.key, "error", msg, route.owner or vs.key))
                 return
+
+
+def _validate_option_regexes(vs: VirtualService, route: ProxyRoute, reports: Reports) -> None:
+    # virtual_service_translator.go validateRoutesRegex (CUR): the options' hostRewritePathRegex, then
+    # regexRewrite, each compiled with Go's regexp; every failure is an error on the VirtualService.
+    options = route.options if isinstance(route.options, Mapping) else {}
+    for key in ("hostRewritePathRegex", "regexRewrite"):
+        spec = options.get(key)
+        pattern = spec.get("pattern") if isinstance(spec, Mapping) else None
+        regex = pattern.get("regex") if isinstance(pattern, Mapping) else None
+        if not isinstance(regex, str):
+            continue
+        problem = _regex_problem(regex)
+        if problem:
+            msg = f"virtual service [{vs.key.dotted}] has a regex matcher with invalid regex, {problem}"
+            reports.add_error(vs.key, msg)
+            reports.find(Finding(vs.key, "error", msg, route.owner or vs.key))
 
 
 def compute_virtual_hosts(gateway: Gateway, vss: Sequence[VirtualService], profile: Profile, reports: Reports,

@@ -493,8 +493,6 @@ def test_delegated_child_host_rewrite_oneof_wins_through_translation():
      "removing 'host' (:-prefixed or host headers may not be removed)"),
     ("current", None, {"headerManipulation": {"requestHeadersToRemove": [":path"]}},
      "removing ':path' (:-prefixed or host headers may not be removed)"),
-    ("current", {"regexRewrite": {"pattern": {"regex": "^/(?=a)"}, "substitution": "/"}}, None,
-     "route.regex_rewrite: regex '^/(?=a)' (look-around or back-reference (RE2 has neither))"),
     ("current", {"retries": {"retryOn": "5xx", "rateLimitedRetryBackOff": {"maxInterval": "1s"}}}, None,
      "no reset_headers"),
     ("1.3", {"retries": {"perTryTimeout": "-1s"}}, None, "a negative duration"),
@@ -536,3 +534,15 @@ def test_1_3_zero_timeout_is_empty_for_the_merge():
 
     assert shallow_merge_options({"timeout": "0s"}, {"timeout": "5s"}, profile="1.3") == {"timeout": "5s"}
     assert shallow_merge_options({"timeout": "0s"}, {"timeout": "5s"}) == {"timeout": "0s"}
+
+
+@pytest.mark.parametrize("key", ["hostRewritePathRegex", "regexRewrite"])
+def test_invalid_option_regex_is_an_error_on_the_virtual_service(key):
+    """http_translator_test.go "should error when a virtual service has invalid regex in host rewrite options" and
+    "... in regexRewrite options": the error contains Go's "missing closing ]: `[`"
+    (virtual_service_translator.go validateRoutesRegex, InvalidRegexErr)."""
+    t = _t(_vs({key: {"pattern": {"regex": "["}, "substitution": "x"}}))
+    assert _vs_report(t).errors == [
+        "virtual service [gloo-system.v] has a regex matcher with invalid regex, error parsing regexp: missing closing "
+        "]: `[`"]
+    assert not t.envoy.route_configurations

@@ -97,7 +97,6 @@ def test_negative_control_fault_abort_status_out_of_range(tmp_path):
     ("1.3", {"headerManipulation": {"requestHeadersToAdd": [{"header": {"key": "Host", "value": "x"}}]}}, {},
      "may not be modified"),
     ("current", {"headerManipulation": {"responseHeadersToRemove": ["host"]}}, {}, "may not be removed"),
-    ("current", {"regexRewrite": {"pattern": {"regex": "^/(?=a)"}, "substitution": "/"}}, {}, "invalid perl operator"),
     ("current", {"retries": {"retryOn": "5xx", "rateLimitedRetryBackOff": {"maxInterval": "1s"}}}, {},
      "ResetHeaders"),
     ("1.3", {"retries": {"perTryTimeout": "-1s"}}, {}, "Expected positive duration"),
