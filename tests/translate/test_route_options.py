@@ -546,3 +546,19 @@ def test_invalid_option_regex_is_an_error_on_the_virtual_service(key):
         "virtual service [gloo-system.v] has a regex matcher with invalid regex, error parsing regexp: missing closing "
         "]: `[`"]
     assert not t.envoy.route_configurations
+
+
+def test_kube_e2e_vs_with_retries():
+    """test/kubernetes/e2e/features/basicrouting edge_suite.go TestVirtualServiceWithRetriesIntegration
+    (routeRetriesAssertion) on testdata/vs-with-retries.yaml: retryOn 5xx, a retry back-off, a rate-limited back-off
+    with max interval 1 s and both reset headers with their formats."""
+    options = {"retries": {"retryOn": "5xx", "retryBackOff": {"baseInterval": "1s", "maxInterval": "1s"},
+                           "rateLimitedRetryBackOff": {"maxInterval": "1s", "resetHeaders": [
+                               {"name": "X-RateLimit-Reset", "format": "UNIX_TIMESTAMP"},
+                               {"name": "Retry-After", "format": "SECONDS"}]}}}
+    t = _t(_vs(options))
+    rp = _route(t)["route"]["retryPolicy"]
+    assert rp["retryOn"] == "5xx" and rp["retryBackOff"] == {"baseInterval": "1s", "maxInterval": "1s"}
+    assert rp["rateLimitedRetryBackOff"] == {"maxInterval": "1s", "resetHeaders": [
+        {"name": "X-RateLimit-Reset", "format": "UNIX_TIMESTAMP"}, {"name": "Retry-After"}]}  # SECONDS is 0
+    assert not _vs_report(t).errors and not [f for f in t.findings if "Envoy will reject" in f.message]
