@@ -979,6 +979,12 @@ def _go_regexp_error(pattern: str) -> str | None:
     except re.error as exc:
         if "missing )" in str(exc):
             return f"error parsing regexp: missing closing ): `{pattern}`"
+        if "nothing to repeat" in str(exc) and exc.pos is not None:
+            # Go names the operator alone (ErrMissingRepeatArgument with the operator text).
+            op = re.match(r"\*\??|\+\??|\?\??|\{\d*,?\d*\}\??", pattern[exc.pos:])
+            return f"error parsing regexp: missing argument to repetition operator: `{op.group(0) if op else ''}`"
+        if "unterminated character set" in str(exc):
+            return f"error parsing regexp: missing closing ]: `{pattern[exc.pos or 0:]}`"
         return f"error parsing regexp: {exc}: `{pattern}`"
     return None
 

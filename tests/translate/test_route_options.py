@@ -562,3 +562,13 @@ def test_kube_e2e_vs_with_retries():
     assert rp["rateLimitedRetryBackOff"] == {"maxInterval": "1s", "resetHeaders": [
         {"name": "X-RateLimit-Reset", "format": "UNIX_TIMESTAMP"}, {"name": "Retry-After"}]}  # SECONDS is 0
     assert not _vs_report(t).errors and not [f for f in t.findings if "Envoy will reject" in f.message]
+
+
+def test_cors_bad_origin_regex_and_empty_policy():
+    """cors/route_plugin_test.go "should reject bad CORS" ("any regex starting with a * should not be RE2
+    compliant") and "should process empty specification" (an error, no per-filter config)."""
+    t = _t(_vs({"cors": {"allowOriginRegex": ["*.solo.io"]}}))
+    assert ("*cors.plugin: error parsing regexp: missing argument to repetition operator: `*`. Route Name:"
+            in _vs_report(t).errors[0])
+    t2 = _t(_vs({"cors": {}}))
+    assert "*cors.plugin: must provide at least one of AllowOrigin or AllowOriginRegex" in _vs_report(t2).errors[0]
