@@ -12,7 +12,7 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from envoy.config.cluster.v3 import cluster_pb2
 from envoy.config.core.v3 import address_pb2, base_pb2, config_source_pb2
@@ -724,7 +724,8 @@ class ProxyTranslator:
                        action: ActionKind, out: ProxyTranslation) -> None:
         # Gloo's route plugins (route_config.go runRoutePlugins); errors are Route ProcessingErrors on the VS.
         issues = apply_route_options(route.options, env, action, self.profile, vhost_options=vh.options,
-                                     max_program_size=self.max_program_size, cluster_of=_cluster_of)
+                                     max_program_size=self.max_program_size, cluster_of=_cluster_of,
+                                     secret_lookup=self._header_secret)
         origin = route.owner or vh.source
         # Only routes with options can carry what Envoy refuses here (and the walk costs time on big tables).
         for text in envoy_route_rejections(env) if route.options else ():
@@ -740,10 +741,25 @@ class ProxyTranslator:
                 self.reports.find(Finding(vh.source, "error" if issue.kind == "unreadable" else "warning",
                                           issue.message, origin, layer="parse", field=issue.field))
 
+    def _header_secret(self, namespace: str, name: str) -> Literal["header", "other", "missing", "unknown"]:
+        # What Gloo's secret list holds for a headerSecretRef (projects/gloo/pkg/api/converters/kube/
+        # header_secret.go: type gloo.solo.io/header, or an Opaque secret, with data; a data-less one is skipped).
+        # An Opaque secret another converter claims first (AWS, OAuth, API keys...) is not told apart here.
+        if self.secrets_unreadable:
+            return "unknown"
+        for s in self.secrets:
+            if s.meta.namespace == namespace and s.meta.name == name:
+                if s.shape:
+                    return "other"  # a TLS secret
+                if s.type in ("gloo.solo.io/header", "Opaque"):
+                    return "header" if s.data_keys else ("unknown" if s.redacted else "missing")
+                return "other"
+        return "missing"
+
     def _vhost_options(self, vh: ProxyVirtualHost, out_vh: route_components_pb2.VirtualHost) -> None:
         # Gloo's virtual-host plugins (route_config.go computeVirtualHost); errors are VirtualHost ProcessingErrors.
         issues = apply_vhost_options(vh.options, out_vh, out_vh.name, self.profile,
-                                     max_program_size=self.max_program_size)
+                                     max_program_size=self.max_program_size, secret_lookup=self._header_secret)
         for text in envoy_vhost_rejections(out_vh) if vh.options else ():
             self.reports.find(Finding(vh.source, "error", f"Envoy will reject route configuration of virtual host "
                                       f"{vh.name}: {text}", vh.source, layer="parse",

@@ -229,8 +229,14 @@ def _regex_rewrite(value: Any, field: str, max_program_size: int | None) -> rege
 # --- headers ----------------------------------------------------------------------------------------
 
 
+SecretLookup = Callable[[str, str], Literal["header", "other", "missing", "unknown"]]
+"""``(namespace, name) ->`` what Gloo's secret list holds under that name: a Header secret, another kind, nothing,
+or ``unknown`` (gloo_nb may not read Secrets)."""
+
+
 def _header_value_options(items: Any, field: str, profile: Profile, response: bool,
-                          notes: list[OptionIssue]) -> list[base_pb2.HeaderValueOption]:
+                          notes: list[OptionIssue],
+                          secret_lookup: SecretLookup | None = None) -> list[base_pb2.HeaderValueOption]:
     """``ToEnvoyHeaderValueOptionList`` (request) / ``convertResponseHeaderValueOption`` (response).
 
     Raises:
@@ -249,6 +255,13 @@ def _header_value_options(items: Any, field: str, profile: Profile, response: bo
         if header is None:
             if not response and profile != "1.3" and item.get("headerSecretRef") is not None:
                 ref = _map(item["headerSecretRef"], f"{where}.headerSecretRef")
+                ns, name = str(ref.get("namespace", "")), str(ref.get("name", ""))
+                kind = secret_lookup(ns, name) if secret_lookup is not None else "unknown"
+                # api_conversion.ToEnvoyHeaderValueOptions: secrets.Find's error, then the kind check.
+                if kind == "missing":
+                    raise _GlooError(f"list did not find secret {ns}.{name}")
+                if kind == "other":
+                    raise _GlooError(f"Secret {ns}.{name} was not a Header secret")
                 # Secret values are never read into a prediction: by reference only.
                 notes.append(OptionIssue("note", (
                     f"not modelled: {where}.headerSecretRef (headers from Secret {ref.get('namespace', '')}."
@@ -283,11 +296,12 @@ class _GlooError(Exception):
     """Gloo's plugin error text."""
 
 
-def _headers(hm: Mapping[str, Any], field: str, profile: Profile, out: Any, notes: list[OptionIssue]) -> None:
+def _headers(hm: Mapping[str, Any], field: str, profile: Profile, out: Any, notes: list[OptionIssue],
+             secret_lookup: SecretLookup | None = None) -> None:
     # headers/plugin.go convertHeaderConfig; the four fields are assigned (replacing what cors may have added
     # to a direct response: headers runs after cors).
     request_add = _header_value_options(hm.get("requestHeadersToAdd") or [], f"{field}.requestHeadersToAdd",
-                                        profile, False, notes)
+                                        profile, False, notes, secret_lookup)
     response_add = _header_value_options(hm.get("responseHeadersToAdd") or [], f"{field}.responseHeadersToAdd",
                                          profile, True, notes)
     request_remove = [_str(v, f"{field}.requestHeadersToRemove") for v in
@@ -506,7 +520,8 @@ ActionKind = Literal["route", "direct_response", "redirect"]
 
 def apply_route_options(options: Mapping[str, Any], env: rc_pb2.Route, action: ActionKind, profile: Profile, *,
                         vhost_options: Mapping[str, Any] | None = None, max_program_size: int | None = None,
-                        cluster_of: Callable[[str, str], str] | None = None) -> list[OptionIssue]:
+                        cluster_of: Callable[[str, str], str] | None = None,
+                        secret_lookup: SecretLookup | None = None) -> list[OptionIssue]:
     """Write a route's options onto its Envoy route as Gloo's route plugins do, in Gloo's plugin order.
 
     Args:
@@ -517,6 +532,7 @@ def apply_route_options(options: Mapping[str, Any], env: rc_pb2.Route, action: A
         vhost_options: The virtual host's ``options`` (for the CORS merge).
         max_program_size: ``settings.gloo.regexMaxProgramSize``.
         cluster_of: ``(name, namespace) -> cluster name`` for shadowing.
+        secret_lookup: What a ``headerSecretRef`` names (:data:`SecretLookup`); unknown when not given.
 
     Returns:
         Gloo's plugin errors (``kind="error"``, message ``"<%T>: <err>"``) and gloo_nb's notes.
@@ -555,7 +571,7 @@ def apply_route_options(options: Mapping[str, Any], env: rc_pb2.Route, action: A
         run("shadowing", lambda: _route_shadowing(options, env, action, profile, cluster_of))
     if options.get("headerManipulation") is not None:
         run("headers", lambda: _headers(_map(options["headerManipulation"], "options.headerManipulation"),
-                                        "options.headerManipulation", profile, env, issues))
+                                        "options.headerManipulation", profile, env, issues, secret_lookup))
     if profile != "1.3" and options.get("envoyMetadata"):
         # metadata/plugin.go: map<string, Struct> -> filter_metadata.
         md = _map(options["envoyMetadata"], "options.envoyMetadata")
@@ -722,7 +738,8 @@ def _route_shadowing(options: Mapping[str, Any], env: rc_pb2.Route, action: Acti
 
 
 def apply_vhost_options(options: Mapping[str, Any], out: rc_pb2.VirtualHost, name: str, profile: Profile, *,
-                        max_program_size: int | None = None) -> list[OptionIssue]:
+                        max_program_size: int | None = None,
+                        secret_lookup: SecretLookup | None = None) -> list[OptionIssue]:
     """Write a virtual host's options onto its Envoy virtual host as Gloo's virtual-host plugins do.
 
     Args:
@@ -731,6 +748,7 @@ def apply_vhost_options(options: Mapping[str, Any], out: rc_pb2.VirtualHost, nam
         name: The Envoy virtual host name (Gloo reports errors with the sanitized name).
         profile: Gloo profile.
         max_program_size: ``settings.gloo.regexMaxProgramSize``.
+        secret_lookup: What a ``headerSecretRef`` names (:data:`SecretLookup`); unknown when not given.
 
     Returns:
         Gloo's virtual-host errors (``kind="error"``, the whole reason as Gloo writes it) and gloo_nb's notes.
@@ -781,7 +799,7 @@ def apply_vhost_options(options: Mapping[str, Any], out: rc_pb2.VirtualHost, nam
         hm = options.get("headerManipulation")
         if hm is not None:
             _headers(_map(hm, "virtualHost.options.headerManipulation"), "virtualHost.options.headerManipulation",
-                     profile, out, issues)
+                     profile, out, issues, secret_lookup)
 
     run("basicroute", retries)
     run("cors", cors, extra="invalid cors config")

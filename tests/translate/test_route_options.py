@@ -264,7 +264,9 @@ def test_header_secret_ref_is_declared_not_predicted():
     """Secret-sourced request headers are by reference only: a note, no value in the prediction."""
     hm = {"requestHeadersToAdd": [{"headerSecretRef": {"name": "s", "namespace": GS}},
                                   {"header": {"key": "x-a", "value": "1"}}]}
-    t = _t(_vs({"headerManipulation": hm}))
+    t = translate([gateway({"httpGateway": {}}), _vs({"headerManipulation": hm}), static_upstream("u"),
+                   _secret("s", "gloo.solo.io/header", {"x-token": "secret-value"})])
+    assert "secret-value" not in str(_route(t))
     assert _route(t)["requestHeadersToAdd"] == [{"header": {"key": "x-a", "value": "1"}}]
     (note,) = [f for f in t.findings if f.message.startswith("not modelled:")]
     assert note.field == "options.headerManipulation.requestHeadersToAdd[0].headerSecretRef"
@@ -572,3 +574,35 @@ def test_cors_bad_origin_regex_and_empty_policy():
             in _vs_report(t).errors[0])
     t2 = _t(_vs({"cors": {}}))
     assert "*cors.plugin: must provide at least one of AllowOrigin or AllowOriginRegex" in _vs_report(t2).errors[0]
+
+
+def _secret(name: str, type_: str, data: dict[str, str]) -> Any:
+    import base64
+
+    from gloo_nb.models.codec import parse_object
+
+    parsed = parse_object({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name, "namespace": GS},
+                           "type": type_, "data": {k: base64.b64encode(v.encode()).decode() for k, v in data.items()}})
+    return parsed.resource
+
+
+@pytest.mark.parametrize(("secret", "error"), [
+    (None, "*headers.plugin: list did not find secret gloo-system.hs"),
+    (("kubernetes.io/basic-auth", {"username": "u"}), "*headers.plugin: Secret gloo-system.hs was not a Header secret"),
+    (("gloo.solo.io/header", {}), "*headers.plugin: list did not find secret gloo-system.hs"),
+    (("gloo.solo.io/header", {"x-token": "t"}), None),
+])
+def test_header_secret_ref_checked_against_the_secrets(secret, error):
+    """api_conversion.ToEnvoyHeaderValueOptions: secrets.Find's "list did not find secret <ns>.<name>", then
+    "Secret <ns>.<name> was not a Header secret"; header_secret.go skips a header secret without data."""
+    hm = {"requestHeadersToAdd": [{"headerSecretRef": {"name": "hs", "namespace": GS}}]}
+    resources = [gateway({"httpGateway": {}}), _vs({"headerManipulation": hm}), static_upstream("u")]
+    if secret is not None:
+        resources.append(_secret("hs", *secret))
+    t = translate(resources)
+    if error is None:
+        assert not _vs_report(t).errors
+        assert any(f.message.startswith("not modelled:") and "headerSecretRef" in f.field for f in t.findings)
+    else:
+        (err,) = _vs_report(t).errors
+        assert f"{error}. Route Name:" in err
