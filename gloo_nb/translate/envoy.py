@@ -53,6 +53,8 @@ from gloo_nb.translate.route_options import (
     add_option_filters,
     apply_route_options,
     apply_vhost_options,
+    apply_weighted_destination_options,
+    envoy_header_rejections,
     envoy_route_rejections,
     envoy_vhost_rejections,
 )
@@ -741,6 +743,31 @@ class ProxyTranslator:
                 self.reports.find(Finding(vh.source, "error" if issue.kind == "unreadable" else "warning",
                                           issue.message, origin, layer="parse", field=issue.field))
 
+    def _weighted_destination_options(self, vh: ProxyVirtualHost, route: ProxyRoute, env: route_components_pb2.Route,
+                                      out: ProxyTranslation) -> None:
+        # route_config.go setWeightedClusters: the weighted-destination plugins (headers) on each cluster weight.
+        action = route.route_action
+        multi = action.multi if action is not None else None
+        clusters = env.route.weighted_clusters.clusters
+        if not multi or len(multi) != len(clusters):
+            return
+        for i, (wd, cw) in enumerate(zip(multi, clusters, strict=True)):
+            if not wd.options:
+                continue
+            for issue in apply_weighted_destination_options(
+                    wd.options, cw, f"routeAction.multi.destinations[{i}].options", self.profile,
+                    secret_lookup=self._header_secret):
+                if issue.kind == "error":
+                    self._route_error(vh, route, "ProcessingError", issue.message, env.name, out)
+                else:
+                    self.reports.find(Finding(vh.source, "error" if issue.kind == "unreadable" else "warning",
+                                              issue.message, route.owner or vh.source, layer="parse",
+                                              field=issue.field))
+            for text in envoy_header_rejections(cw):
+                self.reports.find(Finding(vh.source, "error", f"Envoy will reject route configuration of virtual "
+                                          f"host {vh.name}: weighted cluster {cw.name}: {text}",
+                                          route.owner or vh.source, layer="parse", field="options"))
+
     def _header_secret(self, namespace: str, name: str) -> Literal["header", "other", "missing", "unknown"]:
         # What Gloo's secret list holds for a headerSecretRef (projects/gloo/pkg/api/converters/kube/
         # header_secret.go: type gloo.solo.io/header, or an Opaque secret, with data; a data-less one is skipped).
@@ -826,6 +853,7 @@ class ProxyTranslator:
                     self._route_warning(vh, route, "InvalidDestinationWarning", text)
                 else:
                     self._route_error(vh, route, "ProcessingError", text, env.name, out)
+            self._weighted_destination_options(vh, route, env, out)
             self._route_options(vh, route, env, "route", out)
         elif route.direct_response_action is not None:
             dr = route.direct_response_action

@@ -55,10 +55,16 @@ __all__ = [
     "FAULT_FILTER",
     "MODELLED_ROUTE_OPTIONS",
     "MODELLED_VHOST_OPTIONS",
+    "MODELLED_WEIGHTED_DESTINATION_OPTIONS",
     "OptionIssue",
     "add_option_filters",
     "apply_route_options",
     "apply_vhost_options",
+    "apply_weighted_destination_options",
+    "envoy_header_rejections",
+    "envoy_route_rejections",
+    "envoy_vhost_rejections",
+    "shallow_merge_options",
 ]
 
 CORS_FILTER = "envoy.filters.http.cors"  # wellknown.CORS
@@ -94,6 +100,10 @@ MODELLED_VHOST_OPTIONS: Mapping[str, tuple[str, str]] = {
     "includeRequestAttemptCount": ("x-envoy-attempt-count", "plugins/virtualhost/plugin.go"),
     "includeAttemptCountInResponse": ("x-envoy-attempt-count in responses", "plugins/virtualhost/plugin.go"),
     "stats": ("virtual clusters", "plugins/stats/stats.go"),
+}
+
+MODELLED_WEIGHTED_DESTINATION_OPTIONS: Mapping[str, tuple[str, str]] = {
+    "headerManipulation": ("header manipulation", "plugins/headers/plugin.go ProcessWeightedDestination"),
 }
 
 # Fields the v1.3.20 protos do not have (options.proto, retries.proto): Gloo 1.3 cannot read them.
@@ -734,6 +744,42 @@ def _route_shadowing(options: Mapping[str, Any], env: rc_pb2.Route, action: Acti
     _shadow(_map(spec, "options.shadowing"), "options.shadowing", profile, env.route, cluster_of)
 
 
+# --- weighted destinations ----------------------------------------------------------------------------------
+
+
+def apply_weighted_destination_options(options: Mapping[str, Any], out: rc_pb2.WeightedCluster.ClusterWeight,
+                                       field: str, profile: Profile, *,
+                                       secret_lookup: SecretLookup | None = None) -> list[OptionIssue]:
+    """A weighted destination's ``options`` on its cluster weight, as Gloo's weighted-destination plugins write them.
+
+    ``headers.ProcessWeightedDestination`` (both profiles). Errors are route errors with the plugin's text alone
+    (``reportWeightedDestinationPluginProcessingError`` CUR; ``route_config.go`` at v1.3.20).
+
+    Args:
+        options: The WeightedDestination's ``options`` (raw protobuf JSON).
+        out: The Envoy cluster weight.
+        field: The options' path, for notes (e.g. ``routeAction.multi.destinations[1].options``).
+        profile: Gloo profile.
+        secret_lookup: What a ``headerSecretRef`` names.
+
+    Returns:
+        Gloo's errors (``kind="error"``, the plugin's text) and gloo_nb's notes.
+    """
+    issues: list[OptionIssue] = []
+    hm = options.get("headerManipulation") if isinstance(options, Mapping) else None
+    if hm is None:
+        return issues
+    try:
+        _headers(_map(hm, f"{field}.headerManipulation"), f"{field}.headerManipulation", profile, out, issues,
+                 secret_lookup)
+    except _GlooError as exc:
+        issues.append(OptionIssue("error", str(exc), field))
+    except _Unreadable as exc:
+        issues.append(OptionIssue("unreadable", f"{exc}: Gloo cannot read this destination's options",
+                                  str(exc).split(" ", 1)[0]))
+    return issues
+
+
 # --- virtual host -------------------------------------------------------------------------------------
 
 
@@ -1038,6 +1084,18 @@ def _negative_durations(msg: Any, path: str) -> list[str]:
             elif fd.message_type.full_name != "google.protobuf.Any":
                 out.extend(_negative_durations(v, f"{path}.{fd.name}"))
     return out
+
+
+def envoy_header_rejections(owner: Any) -> list[str]:
+    """What real Envoy refuses in the header manipulation of a route, virtual host or weighted cluster.
+
+    Args:
+        owner: The Envoy message with ``request_headers_to_add`` and the three other header lists.
+
+    Returns:
+        One line per refusal.
+    """
+    return _header_rejections(owner, "headers")
 
 
 def envoy_route_rejections(env: rc_pb2.Route) -> list[str]:

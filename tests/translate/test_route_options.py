@@ -606,3 +606,23 @@ def test_header_secret_ref_checked_against_the_secrets(secret, error):
     else:
         (err,) = _vs_report(t).errors
         assert f"{error}. Route Name:" in err
+
+
+def test_weighted_destination_header_manipulation():
+    """headers/plugin_test.go "converts the header manipulation config for weighted destinations"; an error is a
+    route error with the plugin's text alone (reportWeightedDestinationPluginProcessingError)."""
+    multi = {"multi": {"destinations": [
+        {"destination": {"upstream": {"name": "u", "namespace": GS}}, "weight": 1,
+         "options": {"headerManipulation": {"requestHeadersToAdd": [{"header": {"key": "x-dest", "value": "u"}}],
+                                            "responseHeadersToRemove": ["x-r"]}}},
+        {"destination": {"upstream": {"name": "w", "namespace": GS}}, "weight": 1}]}}
+    t = _t(_vs(action={"routeAction": multi}))
+    c0, c1 = _route(t)["route"]["weightedClusters"]["clusters"]
+    assert c0["requestHeadersToAdd"] == [{"header": {"key": "x-dest", "value": "u"}}]
+    assert c0["responseHeadersToRemove"] == ["x-r"] and "requestHeadersToAdd" not in c1
+    bad = {"multi": {"destinations": [
+        {"destination": {"upstream": {"name": "u", "namespace": GS}}, "weight": 1,
+         "options": {"headerManipulation": {"responseHeadersToAdd": [{"header": {"key": "host", "value": "x"}}]}}}]}}
+    tb = _t(_vs(action={"routeAction": bad}))
+    assert _vs_report(tb).errors == ["Route Error: ProcessingError. Reason: cannot set Host header in response "
+                                     "headers. Route Name: gloo-system_v-route-0-matcher-0"]

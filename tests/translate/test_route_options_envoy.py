@@ -108,3 +108,17 @@ def test_predicted_rejections_are_real(profile, route_options, vhost_options, en
     t = translate(_resources(route_options, vhost_options), profile)
     assert any(f.message.startswith("Envoy will reject") for f in t.findings)
     assert_envoy_rejects(t.envoy, tmp_path, envoy_text)
+
+
+@pytest.mark.parametrize("profile", ["1.3", "current"])
+def test_weighted_destination_headers_are_accepted(profile, tmp_path):
+    multi = {"multi": {"destinations": [
+        {"destination": {"upstream": {"name": "u", "namespace": GS}}, "weight": 1,
+         "options": {"headerManipulation": HM}},
+        {"destination": {"upstream": {"name": "w", "namespace": GS}}, "weight": 1}]}}
+    vs = obj("VirtualService", "v", {"virtualHost": {"domains": ["*"], "routes": [
+        {"matchers": [{"prefix": "/"}], "routeAction": multi, "options": {"faults": FAULTS}}]}})
+    t = translate([gateway({"httpGateway": {}}), vs, static_upstream("u"), static_upstream("w", 9412)], profile)
+    clusters = t.envoy.route_configurations[0].virtual_hosts[0].routes[0].route.weighted_clusters.clusters
+    assert clusters[0].request_headers_to_add
+    assert_envoy_accepts(t.envoy, tmp_path)
