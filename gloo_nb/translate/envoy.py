@@ -790,14 +790,15 @@ class ProxyTranslator:
         for text in envoy_vhost_rejections(out_vh) if vh.options else ():
             self.reports.find(Finding(vh.source, "error", f"Envoy will reject route configuration of virtual host "
                                       f"{vh.name}: {text}", vh.source, layer="parse",
-                                      field="spec.virtualHost.options"))
+                                      field="virtualHost.options"))
         for issue in issues:
             if issue.kind == "error":
                 self._vhost_error(vh, "ProcessingError", issue.message)
             else:
                 self.reports.find(Finding(vh.source, "error" if issue.kind == "unreadable" else "warning",
                                           issue.message, vh.source, layer="parse",
-                                          field=f"spec.virtualHost.{issue.field}"))
+                                          field=issue.field if issue.field.startswith("virtualHost.")
+                                          else f"virtualHost.{issue.field}"))
 
     # -- reports -------------------------------------------------------------------------
 

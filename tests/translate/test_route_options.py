@@ -626,3 +626,10 @@ def test_weighted_destination_header_manipulation():
     tb = _t(_vs(action={"routeAction": bad}))
     assert _vs_report(tb).errors == ["Route Error: ProcessingError. Reason: cannot set Host header in response "
                                      "headers. Route Name: gloo-system_v-route-0-matcher-0"]
+
+
+def test_vhost_note_fields_name_the_option():
+    t = _t(_vs(None, {"retries": {"retryOn": "5xx", "retryBackOff": {"baseInterval": "1s"}},
+                      "includeRequestAttemptCount": True}), "1.3")
+    fields = {f.field for f in t.findings if "does not exist in Gloo 1.3" in f.message}
+    assert fields == {"virtualHost.options.retries.retryBackOff", "virtualHost.options.includeRequestAttemptCount"}
