@@ -213,7 +213,8 @@ def _list(value: Any, field: str) -> Sequence[Any]:
 def _percent(value: float) -> percent_pb2.FractionalPercent:
     # internal/common/conversions.go ToEnvoyPercentage: uint32(percentage * 10000) per MILLION; the float32
     # product truncates toward zero.
-    return percent_pb2.FractionalPercent(numerator=int(value * 10000),
+    # A negative or huge percentage: Go's float->uint32 conversion wraps on amd64 (the low 32 bits of the int64).
+    return percent_pb2.FractionalPercent(numerator=int(value * 10000) & 0xFFFFFFFF,
                                          denominator=percent_pb2.FractionalPercent.MILLION)
 
 
@@ -584,8 +585,8 @@ def apply_route_options(options: Mapping[str, Any], env: rc_pb2.Route, action: A
                                         "options.headerManipulation", profile, env, issues, secret_lookup))
     if profile != "1.3" and options.get("envoyMetadata"):
         # metadata/plugin.go: map<string, Struct> -> filter_metadata.
-        md = _map(options["envoyMetadata"], "options.envoyMetadata")
         try:
+            md = _map(options["envoyMetadata"], "options.envoyMetadata")
             for key, value in md.items():
                 s = struct_pb2.Struct()
                 s.update(dict(_map(value, f"options.envoyMetadata.{key}")))

@@ -633,3 +633,50 @@ def test_vhost_note_fields_name_the_option():
                       "includeRequestAttemptCount": True}), "1.3")
     fields = {f.field for f in t.findings if "does not exist in Gloo 1.3" in f.message}
     assert fields == {"virtualHost.options.retries.retryBackOff", "virtualHost.options.includeRequestAttemptCount"}
+
+
+_ODD_VALUES: list[Any] = ["x", 7, -1, 1.5, True, [], {}, [1, "a"], {"a": {"b": []}}, [{}], {"pattern": 3}]
+
+
+@pytest.mark.parametrize("profile", ["1.3", "current"])
+@pytest.mark.parametrize("where", ["route", "vhost", "direct", "redirect"])
+def test_no_python_exception_on_odd_values(profile, where):
+    """Whatever a modelled option holds, translation finishes and reports (findings, never exceptions)."""
+    keys = MODELLED_VHOST_OPTIONS if where == "vhost" else MODELLED_ROUTE_OPTIONS
+    action = {"direct": {"directResponseAction": {"status": 200}},
+              "redirect": {"redirectAction": {"hostRedirect": "x.io"}}}.get(where)
+    for key in keys:
+        for value in _ODD_VALUES:
+            opts = {key: value}
+            vs = _vs(None, opts) if where == "vhost" else _vs(opts, action=action)
+            _t(vs, profile)
+
+
+def _paths(obj: Any, prefix: tuple[Any, ...] = ()) -> Any:
+    yield prefix
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            yield from _paths(v, (*prefix, k))
+    elif isinstance(obj, list):
+        for i, v in enumerate(obj):
+            yield from _paths(v, (*prefix, i))
+
+
+@pytest.mark.parametrize("profile", ["1.3", "current"])
+def test_no_python_exception_anywhere_inside_the_options(profile):
+    """Every field path of a full route and virtual-host option set, replaced by odd values: translation finishes
+    (Gloo's errors or gloo_nb's findings, never an exception)."""
+    import copy
+
+    from test_route_options_envoy import ROUTE_CURRENT, VHOST_CURRENT
+
+    odd: list[Any] = [*_ODD_VALUES, None, [None], "-5s", "1e3s", -1]
+    for base, where in ((ROUTE_CURRENT, "route"), (VHOST_CURRENT, "vhost")):
+        for path in list(_paths(base))[1:]:
+            for value in odd:
+                opts = copy.deepcopy(base)
+                cur: Any = opts
+                for p in path[:-1]:
+                    cur = cur[p]
+                cur[path[-1]] = value
+                _t(_vs(None, opts) if where == "vhost" else _vs(opts), profile)
