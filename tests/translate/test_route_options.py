@@ -680,3 +680,21 @@ def test_no_python_exception_anywhere_inside_the_options(profile):
                     cur = cur[p]
                 cur[path[-1]] = value
                 _t(_vs(None, opts) if where == "vhost" else _vs(opts), profile)
+
+
+@pytest.mark.parametrize("profile", ["1.3", "current"])
+def test_options_merge_down_a_nested_delegation_chain(profile):
+    """converter.go visit: the routeInfo handed to a delegated table carries the delegating route's options after
+    its own merge with its parent, so options flow VS -> RT -> RT with the nearest route winning per field."""
+    leaf = obj("RouteTable", "leaf", {"routes": [{"matchers": [{"prefix": "/a/b/c"}], "routeAction": UP,
+                                                  "options": {"hostRewrite": "leaf.io"}}]})
+    mid = obj("RouteTable", "mid", {"routes": [{"matchers": [{"prefix": "/a/b"}],
+                                                "delegateAction": {"ref": {"name": "leaf", "namespace": GS}},
+                                                "options": {"prefixRewrite": "/x", "timeout": "3s"}}]})
+    vs = obj("VirtualService", "v", {"virtualHost": {"domains": ["*"], "routes": [{
+        "matchers": [{"prefix": "/a"}], "delegateAction": {"ref": {"name": "mid", "namespace": GS}},
+        "options": {"timeout": "9s", "retries": {"retryOn": "5xx"}, "hostRewrite": "vs.io"}}]}})
+    t = translate([gateway({"httpGateway": {}}), vs, mid, leaf, static_upstream("u")], profile)
+    ra = _route(t)["route"]
+    assert ra["timeout"] == "3s" and ra["prefixRewrite"] == "/x" and ra["hostRewriteLiteral"] == "leaf.io"
+    assert ra["retryPolicy"]["retryOn"] == "5xx"
