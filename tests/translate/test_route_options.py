@@ -698,3 +698,13 @@ def test_options_merge_down_a_nested_delegation_chain(profile):
     ra = _route(t)["route"]
     assert ra["timeout"] == "3s" and ra["prefixRewrite"] == "/x" and ra["hostRewriteLiteral"] == "leaf.io"
     assert ra["retryPolicy"]["retryOn"] == "5xx"
+
+
+def test_not_modelled_keys_for_the_unmodelled_declaration():
+    from gloo_nb.translate.route_options import not_modelled_keys
+
+    opts = {"timeout": "1s", "transformations": {}, "extauth": {}, "cors": {"allowOrigin": ["a"]}}
+    assert not_modelled_keys(opts, "route") == ["transformations", "extauth"]
+    assert not_modelled_keys({"stats": {}, "ratelimit": {}}, "vhost") == ["ratelimit"]
+    assert not_modelled_keys({"headerManipulation": {}, "transformations": {}}, "weighted_destination") == [
+        "transformations"]
