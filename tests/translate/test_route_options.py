@@ -708,3 +708,11 @@ def test_not_modelled_keys_for_the_unmodelled_declaration():
     assert not_modelled_keys({"stats": {}, "ratelimit": {}}, "vhost") == ["ratelimit"]
     assert not_modelled_keys({"headerManipulation": {}, "transformations": {}}, "weighted_destination") == [
         "transformations"]
+
+
+@pytest.mark.parametrize("profile", ["1.3", "current"])
+def test_plugin_error_rejects_the_virtual_service(profile):
+    """Spec 4.1: a route plugin error makes the VirtualService Rejected and the gateway layer keeps its last
+    accepted version (none here), in both profiles, so the proxy is pushed without it."""
+    t = _t(_vs({"cors": {"allowMethods": ["GET"]}}), profile)
+    assert _vs_report(t).errors and t.push.decision == "push" and not t.envoy.route_configurations
