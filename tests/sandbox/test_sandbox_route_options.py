@@ -1,6 +1,6 @@
 """Route and virtual-host options on a whole sandbox, checked with real HTTP through real Envoy: a rewritten
 path and added headers visible in an echo's request dump, a 503 retried to success, a CORS preflight answered
-by Envoy's CORS filter (gloo_nb.translate.route_options).
+by Envoy's CORS filter (and not where a route disables it), an injected fault (gloo_nb.translate.route_options).
 """
 
 from __future__ import annotations
@@ -85,6 +85,12 @@ def _manifests(port: int) -> str:
                                   "responseHeadersToAdd": [{"header": {"key": "x-route", "value": "old"}}]}}},
                  {"matchers": [{"prefix": "/retry"}], "routeAction": up,
                   "options": {"retries": {"retryOn": "5xx", "numRetries": 2, "perTryTimeout": "2s"}}},
+                 # CORS disableForRoute: the route's policy turns the filter off (filter_enabled 0%), overriding the
+                 # virtual host's policy for this route.
+                 {"matchers": [{"prefix": "/nocors"}], "routeAction": up,
+                  "options": {"cors": {"allowOrigin": ["https://app.example"], "disableForRoute": True}}},
+                 {"matchers": [{"prefix": "/fault"}], "routeAction": up,
+                  "options": {"faults": {"abort": {"percentage": 100, "httpStatus": 418}}}},
                  {"matchers": [{"prefix": "/"}], "routeAction": up},
              ]}}},
     ]
@@ -138,3 +144,14 @@ def test_rewrite_headers_retries_and_cors_for_real(tmp_path: Path, echo: int, pr
         status, headers, _ = _request(info.gateway + "/anything", "OPTIONS", {
             "Origin": "https://evil.example", "Access-Control-Request-Method": "POST"})
         assert "access-control-allow-origin" not in headers, headers
+
+        # disableForRoute: the preflight is not answered by the CORS filter; it reaches the echo.
+        status, headers, body = _request(info.gateway + "/nocors/x", "OPTIONS", {
+            "Origin": "https://app.example", "Access-Control-Request-Method": "POST"})
+        assert status == 200 and json.loads(body)["path"] == "/nocors/x", body
+        assert "access-control-allow-origin" not in headers, headers
+
+        # Fault injection: the fault filter (added to the HCM for this per-route config) aborts every request.
+        status, _, _ = _request(info.gateway + "/fault/x", "GET", {})
+        assert status == 418
+        assert "/fault/x" not in _Echo.counts
