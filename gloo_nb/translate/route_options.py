@@ -660,7 +660,7 @@ def _basicroute(options: Mapping[str, Any], ra: rc_pb2.RouteAction, profile: Pro
                                                profile, issues))
     _host_rewrite(options, ra, profile, issues, max_program_size)
     if options.get("upgrades") is not None:
-        _upgrades(_list(options["upgrades"], "options.upgrades"), ra, profile)
+        _upgrades(_list(options["upgrades"], "options.upgrades"), ra, profile, issues)
 
 
 def _host_rewrite(options: Mapping[str, Any], ra: rc_pb2.RouteAction, profile: Profile, issues: list[OptionIssue],
@@ -695,11 +695,17 @@ def _host_rewrite(options: Mapping[str, Any], ra: rc_pb2.RouteAction, profile: P
         ra.append_x_forwarded_host = _bool(options["appendXForwardedHost"], "options.appendXForwardedHost")
 
 
-def _upgrades(upgrades: Sequence[Any], ra: rc_pb2.RouteAction, profile: Profile) -> None:
+def _upgrades(upgrades: Sequence[Any], ra: rc_pb2.RouteAction, profile: Profile, issues: list[OptionIssue]) -> None:
     # basicroute applyUpgrades + upgradeconfig.ValidateRouteUpgradeConfigs (a multierror of duplicates).
     del ra.upgrade_configs[:]
     for i, raw in enumerate(upgrades):
         u = _map(raw, f"options.upgrades[{i}]")
+        if profile == "1.3" and u.get("websocket") is None and any(u.get(k) is not None
+                                                                   for k in ("connect", "connectTerminate")):
+            # v1.3.20's ProtocolUpgradeConfig has only websocket.
+            issues.append(_not_in_13(f"options.upgrades[{i}]." + ("connect" if u.get("connect") is not None
+                                                                   else "connectTerminate")))
+            continue
         kinds = ("websocket",) if profile == "1.3" else ("websocket", "connect", "connectTerminate")
         kind = next((k for k in kinds if u.get(k) is not None), None)
         if kind is None:

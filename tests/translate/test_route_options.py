@@ -716,3 +716,11 @@ def test_plugin_error_rejects_the_virtual_service(profile):
     accepted version (none here), in both profiles, so the proxy is pushed without it."""
     t = _t(_vs({"cors": {"allowMethods": ["GET"]}}), profile)
     assert _vs_report(t).errors and t.push.decision == "push" and not t.envoy.route_configurations
+
+
+def test_1_3_connect_upgrade_is_a_note_not_a_gloo_error():
+    t = _t(_vs({"upgrades": [{"websocket": {}}, {"connect": {"enabled": True}}]}), "1.3")
+    assert not _vs_report(t).errors
+    assert _route(t)["route"]["upgradeConfigs"] == [{"upgradeType": "websocket"}]
+    assert {f.field for f in t.findings if "does not exist in Gloo 1.3" in f.message} == {
+        "options.upgrades[1].connect"}
