@@ -412,8 +412,10 @@ def _retry_policy(policy: Mapping[str, Any], field: str, profile: Profile,
 
 
 def _not_in_13(field: str) -> OptionIssue:
-    return OptionIssue("note", f"{field} does not exist in Gloo 1.3 (v1.3.20's options.proto): gloo_nb ignores "
-                               "it for this profile; Gloo 1.3 would refuse the resource when decoding it", field)
+    # What Gloo 1.3's decoder does with the unknown field is the strict-decoding model's to say; here it is only
+    # left out of the Envoy output, with this note.
+    return OptionIssue("note", f"{field} does not exist in Gloo 1.3 (v1.3.20's protos lack it): gloo_nb leaves it "
+                               "out of this profile's Envoy output", field)
 
 
 # --- cors ---------------------------------------------------------------------------------------------
