@@ -12,7 +12,7 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from envoy.config.cluster.v3 import cluster_pb2
 from envoy.config.core.v3 import address_pb2, base_pb2, config_source_pb2
@@ -50,6 +50,16 @@ from gloo_nb.translate.listener_options import (
 )
 from gloo_nb.translate.proxy import Proxy, ProxyListener, ProxyRoute, ProxyVirtualHost
 from gloo_nb.translate.reports import Reports
+from gloo_nb.translate.route_options import (
+    ActionKind,
+    add_option_filters,
+    apply_route_options,
+    apply_vhost_options,
+    apply_weighted_destination_options,
+    envoy_header_rejections,
+    envoy_route_rejections,
+    envoy_vhost_rejections,
+)
 from gloo_nb.translate.tcp import add_tls_inspector, tcp_filter_chains, tcp_listener
 from gloo_nb.translate.tls import (
     TLS_TRANSPORT_SOCKET,
@@ -370,6 +380,10 @@ def envoy_match(matcher: Matcher, max_program_size: int | None = None,
     return out
 
 
+def _cluster_of(name: str, namespace: str) -> str:
+    return cluster_name(ResourceRef(name=name, namespace=namespace))
+
+
 def _metadata_match(subset: Mapping[str, str] | None) -> base_pb2.Metadata | None:
     if not subset:
         return None
@@ -380,25 +394,6 @@ def _metadata_match(subset: Mapping[str, str] | None) -> base_pb2.Metadata | Non
 
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)s$")
 _MAX_DURATION_S = 315_576_000_000  # google.protobuf.Duration's range: about 10,000 years
-
-
-def _apply_route_options(options: Mapping[str, Any], action: route_components_pb2.RouteAction) -> str | None:
-    # Only the options gloo_nb models; the rest of Gloo's RouteOptions plugins are not emulated.
-    prefix_rewrite = options.get("prefixRewrite")
-    if isinstance(prefix_rewrite, str):
-        action.prefix_rewrite = prefix_rewrite
-    host_rewrite = options.get("hostRewrite")
-    if isinstance(host_rewrite, str):
-        action.host_rewrite_literal = host_rewrite
-    timeout = options.get("timeout")
-    if timeout is None:
-        return None
-    if not isinstance(timeout, str) or not _DURATION.match(timeout) or float(timeout[:-1]) > _MAX_DURATION_S:
-        # Gloo cannot unmarshal such a RouteOptions at all; gloo_nb says so and leaves the timeout unset.
-        return (f"options.timeout {timeout!r} is not a protobuf Duration (seconds with an 's' suffix, at most "
-                f"{_MAX_DURATION_S}s): Gloo cannot read this route's options")
-    action.timeout.FromNanoseconds(int(float(timeout[:-1]) * 1e9))
-    return None
 
 
 _HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")  # RFC 7230 token
@@ -475,6 +470,7 @@ class ProxyTranslator:
             out.resources.route_configurations.append(rc)
             out.origins[rc_name] = origins
             envoy_listener = http_listener(listener.name, listener.bind_address, listener.bind_port, rc_name)
+            _add_option_filters(envoy_listener, rc)
             # Gateway options on the HCM and the listener first: the TLS listener copies the HCM filter
             # into each of its TLS filter chains.
             self._apply_gateway_options(listener, envoy_listener)
@@ -522,6 +518,7 @@ class ProxyTranslator:
                 out.resources.route_configurations.append(rc)
                 out.origins[rc_name] = origins
                 chain_listener = http_listener(listener.name, listener.bind_address, listener.bind_port, rc_name)
+                _add_option_filters(chain_listener, rc)
                 for chain in chain_listener.filter_chains:
                     for flt in chain.filters:
                         hcm = hcm_pb2.HttpConnectionManager()
@@ -724,6 +721,87 @@ class ProxyTranslator:
                 if self.profile != "1.3":
                     self._validate_paths(vh, route, env, out)
                 origins.append(RouteOrigin(name, position, i, j, route, vh.source))
+        self._vhost_options(vh, out_vh)
+
+    # -- route and virtual-host options (gloo_nb.translate.route_options) ------------------
+
+    def _route_options(self, vh: ProxyVirtualHost, route: ProxyRoute, env: route_components_pb2.Route,
+                       action: ActionKind, out: ProxyTranslation) -> None:
+        # Gloo's route plugins (route_config.go runRoutePlugins); errors are Route ProcessingErrors on the VS.
+        issues = apply_route_options(route.options, env, action, self.profile, vhost_options=vh.options,
+                                     max_program_size=self.max_program_size, cluster_of=_cluster_of,
+                                     secret_lookup=self._header_secret)
+        origin = route.owner or vh.source
+        # Only routes with options can carry what Envoy refuses here (and the walk costs time on big tables).
+        for text in envoy_route_rejections(env) if route.options else ():
+            # Gloo passes these through; Envoy NACKs the whole RouteConfiguration. A gloo_nb finding (layer "parse":
+            # it never decides Gloo's push), so that a check does not say "no problems".
+            self.reports.find(Finding(vh.source, "error", f"Envoy will reject route configuration of virtual host "
+                                      f"{vh.name}: {text}", origin, layer="parse", field="options"))
+        for issue in issues:
+            if issue.kind == "error":
+                self._route_error(vh, route, "ProcessingError", issue.message, env.name, out)
+            else:
+                # gloo_nb's notes are never Gloo's status and never block a push (layer "parse").
+                self.reports.find(Finding(vh.source, "error" if issue.kind == "unreadable" else "warning",
+                                          issue.message, origin, layer="parse", field=issue.field))
+
+    def _weighted_destination_options(self, vh: ProxyVirtualHost, route: ProxyRoute, env: route_components_pb2.Route,
+                                      out: ProxyTranslation) -> None:
+        # route_config.go setWeightedClusters: the weighted-destination plugins (headers) on each cluster weight.
+        action = route.route_action
+        multi = action.multi if action is not None else None
+        clusters = env.route.weighted_clusters.clusters
+        if not multi or len(multi) != len(clusters):
+            return
+        for i, (wd, cw) in enumerate(zip(multi, clusters, strict=True)):
+            if not wd.options:
+                continue
+            for issue in apply_weighted_destination_options(
+                    wd.options, cw, f"routeAction.multi.destinations[{i}].options", self.profile,
+                    secret_lookup=self._header_secret):
+                if issue.kind == "error":
+                    self._route_error(vh, route, "ProcessingError", issue.message, env.name, out)
+                else:
+                    self.reports.find(Finding(vh.source, "error" if issue.kind == "unreadable" else "warning",
+                                              issue.message, route.owner or vh.source, layer="parse",
+                                              field=issue.field))
+            for text in envoy_header_rejections(cw):
+                self.reports.find(Finding(vh.source, "error", f"Envoy will reject route configuration of virtual "
+                                          f"host {vh.name}: weighted cluster {cw.name}: {text}",
+                                          route.owner or vh.source, layer="parse", field="options"))
+
+    def _header_secret(self, namespace: str, name: str) -> Literal["header", "other", "missing", "unknown"]:
+        # What Gloo's secret list holds for a headerSecretRef (projects/gloo/pkg/api/converters/kube/
+        # header_secret.go: type gloo.solo.io/header, or an Opaque secret, with data; a data-less one is skipped).
+        # An Opaque secret another converter claims first (AWS, OAuth, API keys...) is not told apart here.
+        if self.secrets_unreadable:
+            return "unknown"
+        for s in self.secrets:
+            if s.meta.namespace == namespace and s.meta.name == name:
+                if s.shape:
+                    return "other"  # a TLS secret
+                if s.type in ("gloo.solo.io/header", "Opaque"):
+                    return "header" if s.data_keys else ("unknown" if s.redacted else "missing")
+                return "other"
+        return "missing"
+
+    def _vhost_options(self, vh: ProxyVirtualHost, out_vh: route_components_pb2.VirtualHost) -> None:
+        # Gloo's virtual-host plugins (route_config.go computeVirtualHost); errors are VirtualHost ProcessingErrors.
+        issues = apply_vhost_options(vh.options, out_vh, out_vh.name, self.profile,
+                                     max_program_size=self.max_program_size, secret_lookup=self._header_secret)
+        for text in envoy_vhost_rejections(out_vh) if vh.options else ():
+            self.reports.find(Finding(vh.source, "error", f"Envoy will reject route configuration of virtual host "
+                                      f"{vh.name}: {text}", vh.source, layer="parse",
+                                      field="virtualHost.options"))
+        for issue in issues:
+            if issue.kind == "error":
+                self._vhost_error(vh, "ProcessingError", issue.message)
+            else:
+                self.reports.find(Finding(vh.source, "error" if issue.kind == "unreadable" else "warning",
+                                          issue.message, vh.source, layer="parse",
+                                          field=issue.field if issue.field.startswith("virtualHost.")
+                                          else f"virtualHost.{issue.field}"))
 
     # -- reports -------------------------------------------------------------------------
 
@@ -779,13 +857,13 @@ class ProxyTranslator:
                     self._route_warning(vh, route, "InvalidDestinationWarning", text)
                 else:
                     self._route_error(vh, route, "ProcessingError", text, env.name, out)
-            problem = _apply_route_options(route.options, ra)
-            if problem:
-                self.reports.find(Finding(vh.source, "error", problem, route.owner or vh.source, layer="gloo"))
+            self._weighted_destination_options(vh, route, env, out)
+            self._route_options(vh, route, env, "route", out)
         elif route.direct_response_action is not None:
             dr = route.direct_response_action
             env.direct_response.status = dr.status
             env.direct_response.body.inline_string = dr.body
+            self._route_options(vh, route, env, "direct_response", out)
         elif route.redirect_action is not None:
             rd = route.redirect_action
             r = env.redirect
@@ -803,6 +881,7 @@ class ProxyTranslator:
                 pattern = rd.regex_rewrite.get("pattern")
                 r.regex_rewrite.pattern.regex = str(pattern.get("regex", "")) if isinstance(pattern, Mapping) else ""
                 r.regex_rewrite.substitution = str(rd.regex_rewrite.get("substitution", ""))
+            self._route_options(vh, route, env, "redirect", out)
 
     def _validate_destinations(self, action: Any) -> str | None:
         # ValidateRouteDestinations.
@@ -926,6 +1005,19 @@ def _ads_source() -> config_source_pb2.ConfigSource:
     src = config_source_pb2.ConfigSource(resource_api_version=config_source_pb2.V3)
     src.ads.SetInParent()
     return src
+
+
+def _add_option_filters(listener: listener_pb2.Listener, rc: route_pb2.RouteConfiguration) -> None:
+    # The fault and CORS filters the route configuration's per-filter configs need (route_options).
+    for chain in listener.filter_chains:
+        for flt in chain.filters:
+            if flt.name == HCM_FILTER:
+                hcm = hcm_pb2.HttpConnectionManager()
+                flt.typed_config.Unpack(hcm)
+                before = len(hcm.http_filters)
+                add_option_filters(hcm, [rc])
+                if len(hcm.http_filters) != before:
+                    flt.typed_config.Pack(hcm)
 
 
 def http_listener(name: str, bind_address: str, bind_port: int, rc_name: str) -> listener_pb2.Listener:

@@ -44,6 +44,7 @@ from gloo_nb.translate.proxy import (
     ProxyVirtualHost,
 )
 from gloo_nb.translate.reports import Reports
+from gloo_nb.translate.route_options import shallow_merge_options
 from gloo_nb.translate.selection import (
     RouteTableIndex,
     SelectionError,
@@ -152,16 +153,12 @@ class ParentRoute:
     inheritable_path_matchers: bool
 
 
-def _merge_options(child: Mapping[str, Any], parent: Mapping[str, Any]) -> Mapping[str, Any]:
+def _merge_options(child: Mapping[str, Any], parent: Mapping[str, Any],
+                   profile: Profile = "current") -> Mapping[str, Any]:
     # ShallowMergeRouteOptions(dst=child, src=parent): child fields win, the parent fills unset ones
-    # (http_translator_test.go "merges the vs and route tables" confirms child wins).
-    if not parent:
-        return child
-    if not child:
-        return parent
-    merged = dict(parent)
-    merged.update(child)
-    return merged
+    # (http_translator_test.go "merges the vs and route tables" confirms child wins); oneofs and Go's
+    # emptiness as gloo_nb.translate.route_options.shallow_merge_options models them.
+    return shallow_merge_options(child, parent, profile=profile)
 
 
 def _default_upstream_namespace(action: RouteAction, namespace: str) -> RouteAction:
@@ -391,7 +388,7 @@ class RouteConverter:
                     msg = f"required prefix: {parent.matcher.path}, path: {m.path}: {INVALID_PREFIX}"
                     self._report(owner, msg, error=True)
                     return None
-            options = _merge_options(child.options, parent.options)
+            options = _merge_options(child.options, parent.options, self.profile)
             return child if options is child.options else replace(child, options=options)
 
         inherit_path = (child.inheritable_path_matchers if child.inheritable_path_matchers is not None
@@ -422,7 +419,7 @@ class RouteConverter:
         if problem:
             self._report(owner, problem, error=False)
             return None
-        options = _merge_options(child.options, parent.options)
+        options = _merge_options(child.options, parent.options, self.profile)
         return child if options is child.options else replace(child, options=options)
 
     @staticmethod
@@ -638,6 +635,7 @@ def _regex_problem(pattern: str) -> str | None:
 
 def _validate_regexes(vs: VirtualService, routes: Sequence[ProxyRoute], reports: Reports) -> None:
     for route in routes:
+        _validate_option_regexes(vs, route, reports)
         for m in route.matchers:
             if m.regex is None:
                 continue
@@ -647,6 +645,23 @@ def _validate_regexes(vs: VirtualService, routes: Sequence[ProxyRoute], reports:
                 reports.add_error(vs.key, msg)
                 reports.find(Finding(vs.key, "error", msg, route.owner or vs.key))
                 return
+
+
+def _validate_option_regexes(vs: VirtualService, route: ProxyRoute, reports: Reports) -> None:
+    # virtual_service_translator.go validateRoutesRegex (CUR): the options' hostRewritePathRegex, then
+    # regexRewrite, each compiled with Go's regexp; every failure is an error on the VirtualService.
+    options = route.options if isinstance(route.options, Mapping) else {}
+    for key in ("hostRewritePathRegex", "regexRewrite"):
+        spec = options.get(key)
+        pattern = spec.get("pattern") if isinstance(spec, Mapping) else None
+        regex = pattern.get("regex") if isinstance(pattern, Mapping) else None
+        if not isinstance(regex, str):
+            continue
+        problem = _regex_problem(regex)
+        if problem:
+            msg = f"virtual service [{vs.key.dotted}] has a regex matcher with invalid regex, {problem}"
+            reports.add_error(vs.key, msg)
+            reports.find(Finding(vs.key, "error", msg, route.owner or vs.key))
 
 
 def compute_virtual_hosts(gateway: Gateway, vss: Sequence[VirtualService], profile: Profile, reports: Reports,

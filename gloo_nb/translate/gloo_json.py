@@ -30,13 +30,15 @@ def proxy_json(proxy: Proxy) -> JSON:
         proxy: The Proxy.
 
     Returns:
-        ``{name, namespace, virtualHosts: [{listener, name, domains, routes}]}``.
+        ``{name, namespace, virtualHosts: [{listener, name, domains, [options], routes}]}`` (``options``,
+        the VirtualHostOptions, only when set).
     """
     return {
         "name": proxy.name,
         "namespace": proxy.namespace,
         "virtualHosts": [
             {"listener": ls.name, "name": vh.name, "domains": list(vh.domains),
+             **({"options": dict(vh.options)} if vh.options else {}),
              "routes": [route_json(r) for r in vh.routes]}
             for ls in proxy.listeners
             # A hybrid listener's virtual hosts sit in its matched HTTP listeners.

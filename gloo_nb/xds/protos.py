@@ -112,6 +112,8 @@ _MODULES = (
     "envoy.extensions.formatter.req_without_query.v3.req_without_query_pb2",
     "envoy.extensions.formatter.metadata.v3.metadata_pb2",
     "envoy.config.trace.v3.opentelemetry_pb2",
+    # Retry priorities (Gloo's retries.previousPriorities, basicroute convertPolicy).
+    "envoy.extensions.retry.priority.previous_priorities.v3.previous_priorities_config_pb2",
     # Request ids, resource monitors, matching, regex engines.
     "envoy.extensions.request_id.uuid.v3.uuid_pb2",
     "envoy.extensions.regex_engines.v3.google_re2_pb2",
