@@ -29,7 +29,9 @@ one boundary (``gloo_nb.cli.exit_code_for``)::
     │                                               the translator turns it into a finding)
     │   ├── VirtualServiceAborted (translate.gateway) Gloo 1.3 drops a whole VirtualService (a finding too)
     │   ├── VolumeError          (sandbox.pod_volumes) a pod volume cannot be set up (a FailedMount Event)
-    │   └── _HostProblem         (translate.tcp) a TCP host gets no filter chain (Gloo's warning/error)
+    │   ├── _HostProblem         (translate.tcp) a TCP host gets no filter chain (Gloo's warning/error)
+    │   ├── _Unreadable          (translate.route_options) an option value Gloo cannot read (a finding)
+    │   └── _GlooError           (translate.route_options) an option Gloo's plugin refuses (its error)
     └── RolloutError                         the rollout cannot be planned or go on             exit 2
         ├── RolloutStopped       (app.rollout)      a step cannot be run (dry run, no gateway URL...)
         │   └── ForeignJournal   (app.rollout)      the journal is another cluster's or object's

@@ -49,6 +49,7 @@ from envoy.type.v3 import percent_pb2
 from google.protobuf import any_pb2, struct_pb2
 
 from gloo_nb._types import Profile
+from gloo_nb.errors import BadDataError
 
 __all__ = [
     "CORS_FILTER",
@@ -169,7 +170,7 @@ class OptionIssue:
     field: str
 
 
-class _Unreadable(Exception):
+class _Unreadable(BadDataError):
     """A value Gloo's protobuf decoding would refuse; the option is skipped with a note."""
 
 
@@ -322,7 +323,7 @@ def _header_value_options(items: Any, field: str, profile: Profile, response: bo
     return out
 
 
-class _GlooError(Exception):
+class _GlooError(BadDataError):
     """Gloo's plugin error text."""
 
 
