@@ -40,6 +40,7 @@ from gloo_nb.models import (
     Upstream,
     UpstreamOptions,
 )
+from gloo_nb.models.resources import UpstreamGroup, WeightedDestination
 from gloo_nb.translate.listener_options import (
     OptionProblem,
     apply_hcm_options,
@@ -59,6 +60,7 @@ from gloo_nb.translate.tls import (
     unseen_secret_warning,
     upstream_tls_context,
 )
+from gloo_nb.translate.upstream_groups import find_upstream_group, group_destinations
 from gloo_nb.translate.upstream_options import (
     apply_upstream_options,
     service_upstream_config,
@@ -410,8 +412,10 @@ class ProxyTranslator:
 
     def __init__(self, profile: Profile, upstreams: Sequence[Upstream], services: Sequence[Service],
                  reports: Reports, *, max_program_size: int | None = None, secrets: Sequence[Secret] = (),
-                 warn_missing_tls_secret: bool = False, secrets_unreadable: str = "") -> None:
+                 warn_missing_tls_secret: bool = False, secrets_unreadable: str = "",
+                 upstream_groups: Sequence[UpstreamGroup] = ()) -> None:
         self.profile = profile
+        self.upstream_groups = upstream_groups
         self.secrets = secrets
         # Snapshot.secrets_unreadable: a secretRef gloo_nb cannot see is unknown, not Gloo's missing secret.
         self.secrets_unreadable = secrets_unreadable
@@ -812,7 +816,7 @@ class ProxyTranslator:
                     return f"invalid destination in weighted destination list: {problem}"
             return None
         if action.upstream_group is not None:
-            return upstream_not_found(action.upstream_group, self.profile, "UpstreamGroup")
+            return self._validate_upstream_group(action.upstream_group)
         if self.profile == "1.3":
             return "must specify either 'singleDestination', 'multipleDestinations' or 'upstreamGroup' for action"
         if action.cluster_header is not None:
@@ -824,11 +828,37 @@ class ProxyTranslator:
         return ("must specify either 'singleDestination', 'multipleDestinations', 'upstreamGroup', "
                 "'clusterHeader', or 'dynamicForwardProxy' for action")
 
+    def _validate_upstream_group(self, ref: ResourceRef) -> str | None:
+        # route_config.go:validateUpstreamGroup (v1.3.20 and main): the group must exist and each of its
+        # destinations must name an Upstream, with validateMultiDestination's wrapping.
+        ug = find_upstream_group(self.upstream_groups, ref)
+        if ug is None:
+            return upstream_not_found(ref, self.profile, "UpstreamGroup")
+        for wd in group_destinations(ug, self.profile):
+            problem = self._validate_single(wd.destination)
+            if problem:
+                return f"invalid destination in weighted destination list: {problem}"
+        return None
+
+    def _exists_any_namespace(self, ref: ResourceRef) -> bool:
+        """solo-kit's ``UpstreamList.Find``: a reference without a namespace matches the name in any namespace.
+
+        Args:
+            ref: The upstream reference.
+
+        Returns:
+            Whether Gloo's lookup finds it.
+        """
+        if ref.namespace:
+            return self._exists(ref)
+        return any(name == ref.name for _, name in self.upstreams) or any(
+            name == ref.name for _, name in self.fake_upstreams)
+
     def _validate_single(self, dest: Destination) -> str | None:
         ref = destination_upstream(dest)
         if ref is None:
             return None
-        if not self._exists(ref):
+        if not self._exists_any_namespace(ref):
             return upstream_not_found(ref, self.profile)
         return None
 
@@ -873,41 +903,62 @@ class ProxyTranslator:
                 ra.metadata_match.CopyFrom(md)
             return self._check_subset(action.single)
         if action.multi is not None:
-            wc = ra.weighted_clusters
-            wc.SetInParent()
-            if not action.multi:
-                return False, "must specify at least one weighted destination for multi destination routes"
-            total = 0
-            for wd in action.multi:
-                ref = destination_upstream(wd.destination)
-                if ref is None:
-                    return False, "unknown upstream destination type"
-                weight = wd.weight or 0
-                total += weight
-                cw = wc.clusters.add(name=cluster_name(ref))
-                cw.weight.value = weight
-                md = self._metadata_match(wd.destination.subset)
-                if md is not None:
-                    cw.metadata_match.CopyFrom(md)
-                err = self._check_subset(wd.destination)
-                if err is not None:
-                    return err
-            if self.profile != "1.3" and total < 1:
-                self._route_error(vh, route, "ProcessingError",
-                                  "Incorrect configuration for Weighted Destination for route - Weighted "
-                                  "Destinations require a total weight that is greater than or equal to 1",
-                                  env.name, out)
-            wc.total_weight.value = total
-            return None
+            return self._set_weighted(action.multi, ra, vh, route, env, out)
         if action.upstream_group is not None:
-            # gloo_nb does not model UpstreamGroups: the group is missing, and CUR sets a bogus
-            # cluster so that route replacement still works.
-            ra.cluster = ""
-            return True, upstream_not_found(action.upstream_group, self.profile, "UpstreamGroup")
+            return self._set_upstream_group(action.upstream_group, ra, vh, route, env, out)
         if action.cluster_header is not None:
             ra.cluster_header = action.cluster_header
             return None
         return False, "unknown upstream destination type"
+
+    def _set_upstream_group(self, ref: ResourceRef, ra: route_components_pb2.RouteAction, vh: ProxyVirtualHost,
+                            route: ProxyRoute, env: route_components_pb2.Route,
+                            out: ProxyTranslation) -> tuple[bool, str] | None:
+        # route_config.go:setRouteAction, case RouteAction_UpstreamGroup: the group's destinations become the
+        # route's weighted clusters, exactly as an inline multi's (setWeightedClusters).
+        ug = find_upstream_group(self.upstream_groups, ref)
+        if ug is None:
+            if self.profile != "1.3":
+                # main: "the UpstreamGroup isn't found but set a bogus cluster so route replacement will
+                # still work". v1.3.20 returned before setting any cluster specifier: the RouteAction stays
+                # empty (which Envoy refuses: RouteActionValidationError.ClusterSpecifier is required).
+                ra.cluster = ""
+            return True, upstream_not_found(ref, self.profile, "UpstreamGroup")
+        return self._set_weighted(group_destinations(ug, self.profile), ra, vh, route, env, out)
+
+    def _set_weighted(self, dests: Sequence[WeightedDestination], ra: route_components_pb2.RouteAction,
+                      vh: ProxyVirtualHost, route: ProxyRoute, env: route_components_pb2.Route,
+                      out: ProxyTranslation) -> tuple[bool, str] | None:
+        # route_config.go:setWeightedClusters. main sets the (empty) WeightedClusters before refusing an
+        # empty list; v1.3.20 refused first, leaving the RouteAction without a cluster specifier.
+        if not dests and self.profile == "1.3":
+            return False, "must specify at least one weighted destination for multi destination routes"
+        wc = ra.weighted_clusters
+        wc.SetInParent()
+        if not dests:
+            return False, "must specify at least one weighted destination for multi destination routes"
+        total = 0
+        for wd in dests:
+            ref = destination_upstream(wd.destination)
+            if ref is None:
+                return False, "unknown upstream destination type"
+            weight = wd.weight or 0
+            total += weight
+            cw = wc.clusters.add(name=cluster_name(ref))
+            cw.weight.value = weight
+            md = self._metadata_match(wd.destination.subset)
+            if md is not None:
+                cw.metadata_match.CopyFrom(md)
+            err = self._check_subset(wd.destination)
+            if err is not None:
+                return err
+        if self.profile != "1.3" and total < 1:
+            self._route_error(vh, route, "ProcessingError",
+                              "Incorrect configuration for Weighted Destination for route - Weighted "
+                              "Destinations require a total weight that is greater than or equal to 1",
+                              env.name, out)
+        wc.total_weight.value = total
+        return None
 
 
 # --- listeners and clusters ---------------------------------------------------------------

@@ -55,6 +55,7 @@ from gloo_nb.translate.proxy import Proxy, ProxyListener
 from gloo_nb.translate.reports import Reports, ResourceReport, multierror_text
 from gloo_nb.translate.routes import RouteId, route_id, route_match_json
 from gloo_nb.translate.tls import parse_ssl_config, profile_problems, unseen_secret_warning
+from gloo_nb.translate.upstream_groups import verify_upstream_groups
 from gloo_nb.translate.upstream_options import apply_upstream_options, service_upstream_config
 
 GLOO_NAMESPACE = "gloo-system"
@@ -530,10 +531,15 @@ def merge_proxy_reports(per_proxy: Sequence[Iterable[ResourceReport]]) -> list[R
             have = merged.get(rep.key)
             if have is None:
                 merged[rep.key] = ResourceReport(rep.key, list(rep.errors), list(rep.warnings))
-            elif rep.key.kind != "Upstream":
+            elif rep.key.kind not in _SHARED_REPORT_KINDS:
                 have.errors.extend(rep.errors)
                 have.warnings.extend(rep.warnings)
     return list(merged.values())
+
+
+_SHARED_REPORT_KINDS = frozenset({"Upstream", "UpstreamGroup"})
+# Resources every proxy's translation reports the same way (translator.go: computeClusters and
+# verifyUpstreamGroups run per proxy over the whole snapshot): merged once, not once per proxy.
 
 
 def _readable_gateways(snapshot: Snapshot) -> list[Gateway]:
@@ -649,6 +655,8 @@ class Translator:
         reports.accept(rt.key for rt in snapshot.route_tables)
         reports.accept(g.key for g in snapshot.gateways)
         reports.accept(u.key for u in snapshot.upstreams)
+        # envoy_translator_syncer.go (v1.3.20 and main): allReports.Accept(snap.UpstreamGroups...).
+        reports.accept(ug.key for ug in snapshot.upstream_groups)
 
         desired = translate_gateways(
             snapshot, mine, profile, reports, proxy_name=proxy_name, write_namespace=write_ns,
@@ -671,7 +679,8 @@ class Translator:
         validated = ProxyTranslator(profile, upstreams, snapshot.services, validation,
                                     max_program_size=settings.regex_max_program_size, secrets=snapshot.secrets,
                                     warn_missing_tls_secret=warn_missing,
-                                    secrets_unreadable=snapshot.secrets_unreadable).translate(desired)
+                                    secrets_unreadable=snapshot.secrets_unreadable,
+                                    upstream_groups=snapshot.upstream_groups).translate(desired)
         demote = profile != "1.3" and policy.replace_invalid_routes
         _merge_validation(validation, reports, demote)
 
@@ -681,6 +690,7 @@ class Translator:
         gloo_reports = Reports()
         gloo_reports.accept(u.key for u in snapshot.upstreams)
         _upstream_checks(snapshot.upstreams, snapshot.services, profile, gloo_reports)
+        _upstream_group_checks(snapshot, upstreams, profile, gloo_reports)
         _service_annotation_findings(snapshot.services, profile, settings, reports)
         final: ProxyTranslation
         if _same_proxy(proxy, desired):
@@ -692,7 +702,8 @@ class Translator:
             final = ProxyTranslator(profile, upstreams, snapshot.services, gloo_reports,
                                     max_program_size=settings.regex_max_program_size, secrets=snapshot.secrets,
                                     warn_missing_tls_secret=warn_missing,
-                                    secrets_unreadable=snapshot.secrets_unreadable).translate(proxy)
+                                    secrets_unreadable=snapshot.secrets_unreadable,
+                                    upstream_groups=snapshot.upstream_groups).translate(proxy)
         resources = final.resources
         clusters = {cluster_name(ResourceRef(u.meta.name, u.meta.namespace)):
                     build_cluster(u, profile, default_circuit_breakers=settings.circuit_breakers)
@@ -720,6 +731,14 @@ class Translator:
                     reports.add_error(rep.key, e)
                 for w in rep.warnings:
                     reports.add_warning(rep.key, w)
+        for rep in gloo_reports:
+            if rep.key.kind == "UpstreamGroup":
+                # An UpstreamGroup's errors are its status; no sanitizer turns them into warnings.
+                for e in rep.errors:
+                    reports.add_error(rep.key, e)
+        for f in gloo_reports.findings:
+            if f.resource.kind == "UpstreamGroup":
+                reports.find(f)
         for f in gloo_reports.findings:
             if f.resource.kind == "Upstream":
                 if profile != "1.3" and f.severity == "error" and f.message in gloo_reports.get(f.resource).errors:
@@ -793,12 +812,28 @@ class Translator:
         return PushDecision("push", reason), resources
 
 
+def _upstream_group_checks(snapshot: Snapshot, upstreams: Sequence[Upstream], profile: Profile,
+                           gloo_reports: Reports) -> None:
+    # translator.go: verifyUpstreamGroups runs first in every proxy's translation (upstream_groups.go).
+    # Its errors stay in the proxy's reports: v1.3.20's sanitizers then refuse the snapshot
+    # (UpstreamRemovingSanitizer turns only Upstreams' errors into warnings before reports.Validate()).
+    names = {u.meta.name for u in upstreams}
+    keys = {(u.meta.namespace, u.meta.name) for u in upstreams}
+
+    def exists(ref: ResourceRef) -> bool:
+        return (ref.namespace, ref.name) in keys if ref.namespace else ref.name in names
+
+    gloo_reports.accept(ug.key for ug in snapshot.upstream_groups)
+    verify_upstream_groups(snapshot.upstream_groups, exists, profile, kube_service_upstream_name,
+                           gloo_reports.add_error, gloo_reports.find)
+
+
 def _proxy_report(key: ResourceKey, gloo_reports: Reports, *, demote: bool) -> ResourceReport:
     # Gloo reports every listener, virtual host and route problem on the Proxy (gloo_nb files them
     # under the Gateway or VirtualService they came from); upstream problems stay on the Upstreams.
     report = ResourceReport(key)
     for rep in gloo_reports:
-        if rep.key.kind != "Upstream":
+        if rep.key.kind not in _SHARED_REPORT_KINDS:
             report.errors.extend(rep.errors)
             report.warnings.extend(rep.warnings)
     if demote:
