@@ -823,9 +823,13 @@ def _upstream_group_checks(snapshot: Snapshot, upstreams: Sequence[Upstream], pr
     def exists(ref: ResourceRef) -> bool:
         return (ref.namespace, ref.name) in keys if ref.namespace else ref.name in names
 
+    def add_error(key: ResourceKey, message: str) -> None:
+        gloo_reports.add_error(key, message)
+        gloo_reports.find(Finding(key, "error", message, key, layer="gloo"))
+
     gloo_reports.accept(ug.key for ug in snapshot.upstream_groups)
     verify_upstream_groups(snapshot.upstream_groups, exists, profile, kube_service_upstream_name,
-                           gloo_reports.add_error, gloo_reports.find)
+                           add_error, gloo_reports.find)
 
 
 def _proxy_report(key: ResourceKey, gloo_reports: Reports, *, demote: bool) -> ResourceReport:
