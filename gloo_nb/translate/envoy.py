@@ -41,6 +41,13 @@ from gloo_nb.models import (
     UpstreamOptions,
 )
 from gloo_nb.models.resources import UpstreamGroup, WeightedDestination
+from gloo_nb.translate.dynamic_forward_proxy import (
+    DFP_FILTER,
+    dfp_cluster,
+    dfp_cluster_name,
+    dfp_http_filter,
+    dfp_route_config,
+)
 from gloo_nb.translate.listener_options import (
     OptionProblem,
     apply_hcm_options,
@@ -302,11 +309,14 @@ class ProxyTranslation:
         route_errors: Route error texts as they appear in reports, with the Envoy route name each
             names (``Route Name: X``) or None.
         origins: Per route configuration name, the origin of each Envoy route, in order.
+        generated_clusters: Clusters Gloo's plugins generate for the proxy (``GeneratedResources``: the dynamic
+            forward proxy's), to be served with the Upstreams' clusters.
     """
 
     resources: EnvoyResources
     route_errors: list[tuple[str, str | None]] = field(default_factory=list)
     origins: dict[str, list[RouteOrigin]] = field(default_factory=dict)
+    generated_clusters: list[cluster_pb2.Cluster] = field(default_factory=list)
 
 
 # --- matchers and actions -----------------------------------------------------------------
@@ -413,9 +423,15 @@ class ProxyTranslator:
     def __init__(self, profile: Profile, upstreams: Sequence[Upstream], services: Sequence[Service],
                  reports: Reports, *, max_program_size: int | None = None, secrets: Sequence[Secret] = (),
                  warn_missing_tls_secret: bool = False, secrets_unreadable: str = "",
-                 upstream_groups: Sequence[UpstreamGroup] = ()) -> None:
+                 upstream_groups: Sequence[UpstreamGroup] = (),
+                 default_circuit_breakers: Mapping[str, Any] | None = None) -> None:
         self.profile = profile
         self.upstream_groups = upstream_groups
+        self.default_circuit_breakers = default_circuit_breakers
+        # The HTTP listener being translated: its options.dynamicForwardProxy names its routes' DFP cluster.
+        self._dfp: Mapping[str, Any] | None = None
+        # dynamic_forward_proxy plugin.go filterHashMap: one generated cluster per distinct FilterConfig.
+        self._dfp_configs: dict[str, tuple[Mapping[str, Any], ResourceKey, str]] = {}
         self.secrets = secrets
         # Snapshot.secrets_unreadable: a secretRef gloo_nb cannot see is unknown, not Gloo's missing secret.
         self.secrets_unreadable = secrets_unreadable
@@ -470,6 +486,7 @@ class ProxyTranslator:
                 continue
             # Built in place: constructing messages and then passing them to a parent copies them.
             rc = route_pb2.RouteConfiguration(name=rc_name)
+            self._dfp = self._listener_dfp(listener.options)
             for vh in listener.virtual_hosts:
                 self._virtual_host(vh, listener.ssl, origins, out, rc.virtual_hosts.add())
             self.report_option_problems(
@@ -488,7 +505,79 @@ class ProxyTranslator:
             out.resources.listeners.append(envoy_listener)
         out.resources.listeners.sort(key=lambda m: m.name)
         out.resources.route_configurations.sort(key=lambda m: m.name)
+        out.generated_clusters = self._dfp_clusters()
         return out
+
+    # -- dynamic forward proxy (gloo_nb.translate.dynamic_forward_proxy) -------------------------
+
+    def _listener_dfp(self, options: Mapping[str, Any]) -> Mapping[str, Any] | None:
+        # The plugin and the route destination are current Gloo's (absent at v1.3.20).
+        dfp = options.get("dynamicForwardProxy") if self.profile != "1.3" else None
+        return dfp if isinstance(dfp, Mapping) else None
+
+    def _add_dfp_filter(self, hcm: hcm_pb2.HttpConnectionManager, options: Mapping[str, Any], source: ResourceKey,
+                        where: str, problems: list[OptionProblem]) -> None:
+        # plugin.go HttpFilters: the filter at DuringStage(OutAuthStage), i.e. before the router (RouteStage).
+        cfg = self._listener_dfp(options)
+        if cfg is None:
+            return
+        flt, dfp_problems = dfp_http_filter(cfg, f"{where}.dynamicForwardProxy")
+        for p in dfp_problems:
+            if p.gloo:
+                # HttpFilters' error: reportHTTPListenerProcessingError on the listener (the Gateway).
+                problems.append(OptionProblem("error", f"HttpListener Error: ProcessingError. Reason: {p.message}",
+                                              p.field))
+            else:
+                problems.append(OptionProblem("warning", p.message, p.field, gloo=False))
+        if flt is None:
+            return
+        router = next((i for i, f in enumerate(hcm.http_filters) if f.name == ROUTER_FILTER), len(hcm.http_filters))
+        hcm.http_filters.insert(router, flt)
+        self._dfp_configs.setdefault(dfp_cluster_name(cfg), (cfg, source, f"{where}.dynamicForwardProxy"))
+
+    def _dfp_clusters(self) -> list[cluster_pb2.Cluster]:
+        # plugin.go GeneratedResources / generateCustomDynamicForwardProxyCluster.
+        out = []
+        for cfg, source, where in self._dfp_configs.values():
+            cluster, problems = dfp_cluster(cfg, where, self.default_circuit_breakers)
+            for p in problems:
+                if not p.gloo:
+                    self.reports.find(Finding(source, "warning", p.message, source, layer="parse", field=p.field))
+            if cluster is None:
+                continue
+            ssl = cfg.get("sslConfig")
+            if isinstance(ssl, Mapping):
+                ctx = upstream_tls_context(parse_ssl_config(ssl, f"{where}.sslConfig"), self.secrets, self.profile,
+                                           secrets_unreadable=self.secrets_unreadable)
+                if isinstance(ctx, TlsError):
+                    # Gloo: reporter.AddError(proxy, err) and no generated cluster at all. gloo_nb files the error
+                    # on the Gateway whose options hold the sslConfig (the Proxy has no status of its own here).
+                    self.reports.add_error(source, ctx.message)
+                    self.reports.find(Finding(source, "error", ctx.message, source,
+                                              layer="parse" if ctx.unmodelled else "gloo"))
+                    return []
+                cluster.transport_socket.name = TLS_TRANSPORT_SOCKET
+                cluster.transport_socket.typed_config.Pack(ctx)
+            out.append(cluster)
+        return out
+
+    def _set_dfp_route(self, route_cfg: Mapping[str, Any], ra: route_components_pb2.RouteAction,
+                       vh: ProxyVirtualHost, route: ProxyRoute, env: route_components_pb2.Route,
+                       out: ProxyTranslation) -> None:
+        # route_config.go setRouteAction: the cluster generated for this listener's FilterConfig; then the
+        # plugin's ProcessRoute adds the per-route host rewrite under the filter's name.
+        ra.cluster = dfp_cluster_name(self._dfp)
+        per_route = dfp_route_config(route_cfg)
+        if isinstance(per_route, str):
+            if per_route.startswith("not modelled:"):
+                self.reports.find(Finding(vh.source, "warning", per_route, route.owner or vh.source, layer="parse"))
+                return
+            # reportRoutePluginProcessingError: routes from a VirtualService carry source metadata, so main appends
+            # the error twice (AppendRouteErrorWithMetadata, then AppendRouteError).
+            self._route_error(vh, route, "ProcessingError", per_route, env.name, out)
+            self._route_error(vh, route, "ProcessingError", per_route, env.name, out)
+            return
+        env.typed_per_filter_config[DFP_FILTER].Pack(per_route)
 
     def _hybrid(self, listener: ProxyListener, out: ProxyTranslation) -> None:
         # listener_subsystem.go GetHybridListenerTranslators: one filter chain (HTTP) or several (TCP) per
@@ -519,6 +608,7 @@ class ProxyTranslator:
                 self._validate_domains(matched.virtual_hosts)
                 origins: list[RouteOrigin] = []
                 rc = route_pb2.RouteConfiguration(name=rc_name)
+                self._dfp = self._listener_dfp(matched.options)
                 for vh in matched.virtual_hosts:
                     self._virtual_host(vh, False, origins, out, rc.virtual_hosts.add())
                 problems += apply_route_configuration_options(rc, listener.route_options, self.profile)
@@ -534,6 +624,7 @@ class ProxyTranslator:
                                 else f"hybridGateway.delegatedHttpGateways[{matched.source.ref}].httpGateway.options")
                         problems += apply_hcm_options(hcm, matched.options, listener.listener_options, self.profile,
                                                       self._exists, path=path)
+                        self._add_dfp_filter(hcm, matched.options, listener.source, f"spec.{path}", problems)
                         flt.typed_config.Pack(hcm)
                 chains = list(chain_listener.filter_chains)
             elif matched.kind == "tcp" and matched.tcp is not None:
@@ -577,6 +668,7 @@ class ProxyTranslator:
                 flt.typed_config.Unpack(hcm)
                 problems += apply_hcm_options(hcm, listener.options, listener.listener_options, self.profile,
                                               self._exists)
+                self._add_dfp_filter(hcm, listener.options, listener.source, "spec.httpGateway.options", problems)
                 flt.typed_config.Pack(hcm)
         self.report_option_problems(listener.source, problems)
 
@@ -908,6 +1000,9 @@ class ProxyTranslator:
             return self._set_upstream_group(action.upstream_group, ra, vh, route, env, out)
         if action.cluster_header is not None:
             ra.cluster_header = action.cluster_header
+            return None
+        if action.dynamic_forward_proxy is not None and self.profile != "1.3":
+            self._set_dfp_route(action.dynamic_forward_proxy, ra, vh, route, env, out)
             return None
         return False, "unknown upstream destination type"
 

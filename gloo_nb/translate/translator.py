@@ -680,7 +680,8 @@ class Translator:
                                     max_program_size=settings.regex_max_program_size, secrets=snapshot.secrets,
                                     warn_missing_tls_secret=warn_missing,
                                     secrets_unreadable=snapshot.secrets_unreadable,
-                                    upstream_groups=snapshot.upstream_groups).translate(desired)
+                                    upstream_groups=snapshot.upstream_groups,
+                                    default_circuit_breakers=settings.circuit_breakers).translate(desired)
         demote = profile != "1.3" and policy.replace_invalid_routes
         _merge_validation(validation, reports, demote)
 
@@ -703,7 +704,8 @@ class Translator:
                                     max_program_size=settings.regex_max_program_size, secrets=snapshot.secrets,
                                     warn_missing_tls_secret=warn_missing,
                                     secrets_unreadable=snapshot.secrets_unreadable,
-                                    upstream_groups=snapshot.upstream_groups).translate(proxy)
+                                    upstream_groups=snapshot.upstream_groups,
+                                    default_circuit_breakers=settings.circuit_breakers).translate(proxy)
         resources = final.resources
         clusters = {cluster_name(ResourceRef(u.meta.name, u.meta.namespace)):
                     build_cluster(u, profile, default_circuit_breakers=settings.circuit_breakers)
@@ -711,6 +713,9 @@ class Translator:
         for u in upstreams:
             _upstream_tls(clusters[cluster_name(ResourceRef(u.meta.name, u.meta.namespace))], u, snapshot,
                           profile, warn_missing, gloo_reports)
+        # Plugins' generated clusters (dynamic forward proxy) join the Upstreams' (translator.go: GeneratedResources).
+        for generated in final.generated_clusters:
+            clusters.setdefault(generated.name, generated)
         resources.clusters = [clusters[k] for k in sorted(clusters)]
         # Every EDS cluster gets a load assignment, an empty one when nothing backs it: Gloo adds
         # them so that Envoy does not wait for the cluster forever (projects/gloo/pkg/translator/
