@@ -50,6 +50,7 @@ from gloo_nb.translate.envoy import (
     fallback_listener,
     kube_service_upstream_name,
 )
+from gloo_nb.translate.envoy_rejections import EnvoyRejection, predict_rejections
 from gloo_nb.translate.gateway import gateway_contains, translate_gateways
 from gloo_nb.translate.proxy import Proxy, ProxyListener
 from gloo_nb.translate.reports import Reports, ResourceReport, multierror_text
@@ -165,6 +166,8 @@ class Translation:
             whose other fields are those of the default proxy (``gateway-proxy`` when present, else
             the first), except ``reports`` and ``findings``, which cover every proxy (see
             :func:`merge_proxy_reports`). Empty on the per-proxy translations themselves.
+        envoy_rejections: What Envoy will refuse (NACK) of what this snapshot pushes
+            (:mod:`gloo_nb.translate.envoy_rejections`); each is also a finding of layer ``envoy``.
     """
 
     profile: Profile
@@ -181,6 +184,7 @@ class Translation:
     replaced: list[tuple[str, str, str]] = field(default_factory=list)
     proxy_report: ResourceReport | None = None
     proxies: list[Translation] = field(default_factory=list)
+    envoy_rejections: list[EnvoyRejection] = field(default_factory=list)
     _sources: dict[RouteId, tuple[ResourceKey, ...]] | None = field(default=None, init=False, repr=False,
                                                                      compare=False)
 
@@ -286,7 +290,8 @@ class Translation:
         Returns:
             True when it blocks (by default policy).
         """
-        return finding.layer != "parse" and (self.profile == "1.3" or finding.severity == "error")
+        # Envoy's NACKs (layer "envoy") happen after the push: they never hold it back.
+        return finding.layer not in ("parse", "envoy") and (self.profile == "1.3" or finding.severity == "error")
 
     def report(self, kind: str, namespace: str, name: str) -> ResourceReport | None:
         """Return Gloo's report on one resource.
@@ -774,6 +779,8 @@ class Translator:
             push = PushDecision("push", "Gloo >= 1.12 always pushes the sanitized snapshot"
                                 + (f" ({len(replaced)} route(s) replaced by the fallback)" if replaced else ""))
 
+        rejections = _envoy_rejections(resources, final.origins, proxy_key, reports) if push.decision == "push" \
+            else []
         if push.decision == "push":
             served: EnvoyResources | None = resources
             mem.last_pushed = resources
@@ -791,7 +798,7 @@ class Translator:
         return Translation(profile=profile, snapshot=snapshot, settings=settings, reports=list(reports),
                            findings=list(reports.findings), proxy=proxy, envoy=resources, push=push, served=served,
                            origins=final.origins, served_origins=mem.last_origins, replaced=replaced,
-                           proxy_report=proxy_report)
+                           proxy_report=proxy_report, envoy_rejections=rejections)
 
     def _sanitize_13(self, resources: EnvoyResources, policy: InvalidConfigPolicy, proxy_key: ResourceKey,
                      proxy_errors: list[str], proxy_warnings: list[str], upstream_errors: list[str],
@@ -835,6 +842,20 @@ def _upstream_group_checks(snapshot: Snapshot, upstreams: Sequence[Upstream], pr
     gloo_reports.accept(ug.key for ug in snapshot.upstream_groups)
     verify_upstream_groups(snapshot.upstream_groups, exists, profile, kube_service_upstream_name,
                            add_error, gloo_reports.find)
+
+
+def _envoy_rejections(resources: EnvoyResources, origins: dict[str, list[RouteOrigin]], proxy_key: ResourceKey,
+                      reports: Reports) -> list[EnvoyRejection]:
+    # What Gloo pushes but Envoy refuses: a finding on the VirtualService of the route (its owner as the origin),
+    # or on the Proxy when the route has no Gloo origin.
+    out = predict_rejections(resources.route_configurations, resources.listeners)
+    for r in out:
+        origin = next((o for o in origins.get(r.resource, ()) if o.virtual_host == r.virtual_host
+                       and o.envoy_index == r.route_index), None)
+        resource = origin.vs if origin is not None else proxy_key  # the fallback listener has no Gloo route
+        owner = (origin.route.owner or origin.vs) if origin is not None else proxy_key
+        reports.find(Finding(resource, "error", r.message(), owner, layer="envoy"))
+    return out
 
 
 def _proxy_report(key: ResourceKey, gloo_reports: Reports, *, demote: bool) -> ResourceReport:
@@ -908,7 +929,8 @@ def _replace_routes(resources: EnvoyResources, valid: set[str], errored_names: s
                         hit = True
                 elif which == "weighted_clusters":
                     for wc in action.weighted_clusters.clusters:
-                        if wc.name not in valid:
+                        # isInvalid(cluster, route name): an errored route's weighted clusters are renamed too.
+                        if wc.name not in valid or route.name in errored_names:
                             wc.name = FALLBACK_CLUSTER
                             hit = True
                 if hit:
