@@ -11,7 +11,7 @@ import hashlib
 import json
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from envoy.config.cluster.v3 import cluster_pb2
@@ -804,6 +804,7 @@ class ProxyTranslator:
                 env = routes.add()
                 envoy_match(matcher, self.max_program_size, env.match)
                 if self.profile == "1.3":
+                    matcher = self._matcher_13(vh, route, j, matcher, env.match)
                     if route.name:
                         env.name = f"{route.name}-{j}"
                 elif route.name:
@@ -817,6 +818,26 @@ class ProxyTranslator:
                 if self.profile != "1.3":
                     self._validate_paths(vh, route, env, out)
                 origins.append(RouteOrigin(name, position, i, j, route, vh.source))
+
+    def _matcher_13(self, vh: ProxyVirtualHost, route: ProxyRoute, index: int, matcher: Matcher,
+                    match: route_components_pb2.RouteMatch) -> Matcher:
+        # v1.3.20 projects/gloo/api/v1/core/matchers/matchers.proto has neither caseSensitive nor connectMatcher,
+        # and route_config.go:GlooMatcherToEnvoyMatcher sets no case_sensitive: gloo_nb leaves both out for 1.3
+        # and says so (Gloo 1.3 itself would not decode a resource that sets them).
+        dropped = []
+        if matcher.case_sensitive is not None:
+            match.ClearField("case_sensitive")
+            dropped.append("caseSensitive")
+        if matcher.connect:
+            match.ClearField("connect_matcher")
+            dropped.append("connectMatcher")
+            matcher = replace(matcher, connect=False)
+        for name in dropped:
+            self.reports.find(Finding(vh.source, "warning", (
+                f"matchers[{index}].{name} does not exist in Gloo 1.3 (its Matcher has no such field): gloo_nb "
+                "ignores it for this profile"), route.owner or vh.source, layer="parse",
+                field=f"matchers[{index}].{name}"))
+        return matcher
 
     # -- reports -------------------------------------------------------------------------
 

@@ -526,8 +526,10 @@ def test_generated_2000_routes_are_accepted_by_envoy(profile, tmp_path):
     t = translate(generated_config(profile), profile)  # type: ignore[arg-type]
     # Nothing stripped or frozen, so every builder reaches Envoy. Gloo 1.3 warns about tables of equal
     # weight (a gateway-level warning: it freezes nothing).
+    # caseSensitive is not a field of 1.3's Matcher: gloo_nb drops it there and says so.
     problems = [f.message for f in t.findings if not f.message.startswith("the following route tables have the "
-                                                                           "same weight")]
+                                                                           "same weight")
+                and not (profile == "1.3" and "caseSensitive does not exist in Gloo 1.3" in f.message)]
     assert problems == [], problems[:5]
     assert t.push.decision == "push"
     envoy = t.envoy
@@ -536,6 +538,8 @@ def test_generated_2000_routes_are_accepted_by_envoy(profile, tmp_path):
                 "header_invert", "method", "query_exact", "query_present", "query_regex", "cluster",
                 "weighted_clusters", "metadata_match", "prefix_rewrite", "timeout", "host_rewrite", "redirect",
                 "direct_response"} | ({"cluster_header"} if profile != "1.3" else set())
+    if profile == "1.3":
+        expected.discard("case_sensitive")
     kinds = _route_feature_kinds(envoy.route_configurations)
     assert kinds >= expected, expected - kinds
     check_translation(t, tmp_path)

@@ -231,3 +231,62 @@ def test_a_group_change_reaches_the_route_on_the_next_translation():
 def _snapshot(resources):
     from gloo_nb.models import Snapshot
     return Snapshot.from_resources(resources)
+
+
+# --- matchers: Gloo's RouteMatch per profile ---------------------------------------------------------
+
+
+def _matcher_vs(matcher: str) -> str:
+    return f"""apiVersion: gateway.solo.io/v1
+kind: VirtualService
+metadata: {{name: vs, namespace: {GS}}}
+spec:
+  virtualHost:
+    domains: ['*']
+    routes:
+    - matchers: [{matcher}]
+      routeAction: {{single: {{upstream: {{name: test, namespace: {GS}}}}}}}
+"""
+
+
+@pytest.mark.parametrize("profile", ["1.3", "current"])
+def test_matcher_fields_in_gloos_order(profile):
+    """route_config.go glooMatcherToEnvoyMatcher (v1.3.20 and main): the headers in order (empty value -> present,
+    ``regex`` -> safe_regex, else exact; invertMatch kept), then ``:method`` as a regex of the methods joined by
+    ``|``; query parameters alike; the path specifier last."""
+    t = _translate(_upstream("test"), _matcher_vs(
+        "{exact: /e, headers: [{name: a}, {name: b, value: 'x.*', regex: true}, {name: c, value: v, invertMatch: true},"
+        " {name: d, invertMatch: true}], methods: [GET, POST], queryParameters: [{name: q}, {name: r, value: '1'},"
+        " {name: s, value: '[0-9]+', regex: true}]}"), profile=profile)
+    (route,) = _routes(t)
+    match = route["match"]
+    assert match["path"] == "/e"
+    assert match["headers"] == [
+        {"name": "a", "presentMatch": True},
+        {"name": "b", "safeRegexMatch": {"regex": "x.*"}},
+        {"name": "c", "exactMatch": "v", "invertMatch": True},
+        {"name": "d", "presentMatch": True, "invertMatch": True},  # "absent": present, inverted
+        {"name": ":method", "safeRegexMatch": {"regex": "GET|POST"}}]
+    assert match["queryParameters"] == [
+        {"name": "q", "presentMatch": True}, {"name": "r", "stringMatch": {"exact": "1"}},
+        {"name": "s", "stringMatch": {"safeRegex": {"regex": "[0-9]+"}}}]
+
+
+def test_case_sensitive_is_current_only():
+    """main sets ``match.CaseSensitive = matcher.GetCaseSensitive()``; v1.3.20's Matcher has no caseSensitive (nor
+    connectMatcher) and its translator sets none: gloo_nb leaves it out for 1.3, with a note."""
+    doc = _matcher_vs("{prefix: /ci, caseSensitive: false}")
+    (cur,) = _routes(_translate(_upstream("test"), doc))
+    assert cur["match"] == {"prefix": "/ci", "caseSensitive": False}
+    old = _translate(_upstream("test"), doc, profile="1.3")
+    (route,) = _routes(old)
+    assert route["match"] == {"prefix": "/ci"}
+    assert any(f.field == "matchers[0].caseSensitive" and "does not exist in Gloo 1.3" in f.message
+               for f in old.findings)
+
+
+@pytest.mark.parametrize("profile", ["1.3", "current"])
+def test_regex_path_and_one_envoy_route_per_matcher(profile):
+    """initRoutes: one Envoy route per matcher, in order; a regex path is safe_regex."""
+    t = _translate(_upstream("test"), _matcher_vs("{regex: '/r/[0-9]+'}, {prefix: /p}"), profile=profile)
+    assert [r["match"] for r in _routes(t)] == [{"safeRegex": {"regex": "/r/[0-9]+"}}, {"prefix": "/p"}]
