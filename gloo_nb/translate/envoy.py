@@ -474,7 +474,7 @@ class ProxyTranslator:
                 continue
             if listener.tcp is not None:
                 # tcpGateway: filter chains with a TCP proxy, no route configuration (gloo_nb.translate.tcp).
-                tcp_out, problems = tcp_listener(listener, self.profile, self._exists)
+                tcp_out, problems = tcp_listener(listener, self.profile, self._exists, self.upstream_groups)
                 self.report_option_problems(listener.source, problems)
                 if tcp_out is not None:
                     out.resources.listeners.append(tcp_out)
@@ -631,7 +631,7 @@ class ProxyTranslator:
                 sni = [str(d) for d in (ssl or {}).get("sniDomains") or ()] if isinstance(ssl, Mapping) else []
                 tcp_chains, tcp_inspector, tcp_problems = tcp_filter_chains(
                     listener.name, matched.tcp.hosts, matched.tcp.options, listener.listener_options, self.profile,
-                    self._exists, default_sni=sni)
+                    self._exists, default_sni=sni, upstream_groups=self.upstream_groups)
                 problems += tcp_problems
                 inspector = inspector or tcp_inspector or ssl is not None
                 if matched.matcher.get("passthroughCipherSuites"):
