@@ -1027,6 +1027,21 @@ class ProxyTranslator:
             return None
         return False, "unknown upstream destination type"
 
+    def _weighted_destination_options(self, wd: WeightedDestination, index: int, vh: ProxyVirtualHost,
+                                      route: ProxyRoute, group: UpstreamGroup | None) -> None:
+        # setWeightedClusters runs the WeightedDestinationPlugins on each ClusterWeight: headers
+        # (headerManipulation -> request/response headers to add/remove) and, in Gloo's own filters or
+        # Enterprise, transformations, stagedTransformations, extauth, bufferPerRoute, csrf, extensions.
+        # gloo_nb reproduces none of them on the ClusterWeight yet: each one is declared, never dropped silently.
+        for key in wd.options:
+            where = (f"spec.destinations[{index}].options.{key}" if group is not None
+                     else f"routeAction.multi.destinations[{index}].options.{key}")
+            source = group.key if group is not None else vh.source
+            origin = group.key if group is not None else (route.owner or vh.source)
+            self.reports.find(Finding(source, "warning", (
+                f"not modelled: {where} (a weighted destination option: Gloo applies it to this destination's "
+                "weighted cluster); gloo_nb's Envoy output lacks its effect"), origin, layer="parse", field=where))
+
     def _set_upstream_group(self, ref: ResourceRef, ra: route_components_pb2.RouteAction, vh: ProxyVirtualHost,
                             route: ProxyRoute, env: route_components_pb2.Route,
                             out: ProxyTranslation) -> tuple[bool, str] | None:
@@ -1040,11 +1055,11 @@ class ProxyTranslator:
                 # empty (which Envoy refuses: RouteActionValidationError.ClusterSpecifier is required).
                 ra.cluster = ""
             return True, upstream_not_found(ref, self.profile, "UpstreamGroup")
-        return self._set_weighted(group_destinations(ug, self.profile), ra, vh, route, env, out)
+        return self._set_weighted(group_destinations(ug, self.profile), ra, vh, route, env, out, group=ug)
 
     def _set_weighted(self, dests: Sequence[WeightedDestination], ra: route_components_pb2.RouteAction,
                       vh: ProxyVirtualHost, route: ProxyRoute, env: route_components_pb2.Route,
-                      out: ProxyTranslation) -> tuple[bool, str] | None:
+                      out: ProxyTranslation, group: UpstreamGroup | None = None) -> tuple[bool, str] | None:
         # route_config.go:setWeightedClusters. main sets the (empty) WeightedClusters before refusing an
         # empty list; v1.3.20 refused first, leaving the RouteAction without a cluster specifier.
         if not dests and self.profile == "1.3":
@@ -1065,6 +1080,7 @@ class ProxyTranslator:
             md = self._metadata_match(wd.destination.subset)
             if md is not None:
                 cw.metadata_match.CopyFrom(md)
+            self._weighted_destination_options(wd, len(wc.clusters) - 1, vh, route, group)
             err = self._check_subset(wd.destination)
             if err is not None:
                 return err

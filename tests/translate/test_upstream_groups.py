@@ -290,3 +290,34 @@ def test_regex_path_and_one_envoy_route_per_matcher(profile):
     """initRoutes: one Envoy route per matcher, in order; a regex path is safe_regex."""
     t = _translate(_upstream("test"), _matcher_vs("{regex: '/r/[0-9]+'}, {prefix: /p}"), profile=profile)
     assert [r["match"] for r in _routes(t)] == [{"safeRegex": {"regex": "/r/[0-9]+"}}, {"prefix": "/p"}]
+
+
+@pytest.mark.parametrize("where", ["group", "multi"])
+def test_per_destination_options_are_declared_not_modelled(where):
+    """setWeightedClusters runs the WeightedDestinationPlugins (headers, transformations...) per destination;
+    gloo_nb does not reproduce them on the ClusterWeight, so it declares each one (a ``not modelled`` finding on
+    the resource that sets it) instead of dropping it silently."""
+    options = "\n    options: {headerManipulation: {requestHeadersToRemove: [x-a]}}"
+    if where == "group":
+        docs = (_upstream("test"), _group(("test", GS, 1)).replace("weight: 1", "weight: 1" + options), _vs())
+        on = "UpstreamGroup"
+    else:
+        docs = (_upstream("test"), f"""apiVersion: gateway.solo.io/v1
+kind: VirtualService
+metadata: {{name: vs, namespace: {GS}}}
+spec:
+  virtualHost:
+    domains: ['*']
+    routes:
+    - matchers: [{{prefix: /}}]
+      routeAction:
+        multi:
+          destinations:
+          - destination: {{upstream: {{name: test, namespace: {GS}}}}}
+            weight: 1
+            options: {{headerManipulation: {{requestHeadersToRemove: [x-a]}}}}
+""")
+        on = "VirtualService"
+    t = _translate(*docs)
+    (note,) = [f for f in t.findings if "not modelled" in f.message]
+    assert note.resource.kind == on and note.field.endswith("destinations[0].options.headerManipulation")
