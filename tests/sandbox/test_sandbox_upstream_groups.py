@@ -90,3 +90,27 @@ def test_upstream_group_routes_by_weight_and_gets_a_status(tmp_path: Path, backe
         manifest.write_text(yaml.safe_dump_all([_group("ab", {"a": 1, "b": 0})]))
         kube.apply(manifest)
         wait_until(lambda: fetch(info.gateway + "/"), "the new weights serve", until=body_is("backend-a"))
+
+
+def test_dynamic_forward_proxy_route_reaches_the_host_it_names(tmp_path: Path, backends: tuple[int, int]) -> None:
+    """plugins/dynamic_forward_proxy: the filter resolves the (rewritten) host, the generated cluster connects."""
+    port_a, _ = backends
+    docs = [
+        {"apiVersion": "gateway.solo.io/v1", "kind": "Gateway", "metadata": {"name": "gateway-proxy", "namespace": GS},
+         "spec": {"bindAddress": "::", "bindPort": 8080, "proxyNames": ["gateway-proxy"],
+                  "httpGateway": {"options": {"dynamicForwardProxy": {
+                      "dnsCacheConfig": {"dnsLookupFamily": "V4_ONLY"}}}}}},
+        {"apiVersion": "gateway.solo.io/v1", "kind": "VirtualService", "metadata": {"name": "dfp", "namespace": GS},
+         "spec": {"virtualHost": {"domains": ["*"], "routes": [
+             {"matchers": [{"prefix": "/"}],
+              "routeAction": {"dynamicForwardProxy": {"hostRewrite": f"127.0.0.1:{port_a}"}}}]}}},
+    ]
+    with sandbox(tmp_path / "sb", "current", replicas=1) as info:
+        kube = kubectl_for(info, tmp_path)
+        manifest = tmp_path / "dfp.yaml"
+        manifest.write_text(yaml.safe_dump_all(docs))
+        kube.apply(manifest)
+        wait_until(lambda: fetch(info.gateway + "/"), "the forward proxy reaches backend a",
+                   until=body_is("backend-a"))
+        status = wait_until(lambda: kube.json("virtualservice", "dfp", "-n", GS).get("status"), "dfp has a status")
+        assert status["statuses"][GS]["state"] == "Accepted", status
