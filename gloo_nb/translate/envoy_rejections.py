@@ -17,7 +17,9 @@ text, measured with the pinned Envoy (``envoy --mode validate``, tests/translate
 
 Not predicted (gloo_nb has no RE2 to compile with): a regex over the RE2 program size limit
 (``RE2 program size of N > max program size of M``, Settings' ``gloo.regexMaxProgramSize``, Envoy's default 100),
-and any other RE2 syntax difference than those above. Pure: nothing here runs Envoy.
+and any other RE2 syntax difference than those above. Clusters: a consistent-hashing ``useHostnameForHashing``
+on a static or EDS cluster, and several (unnamed) health checks, both refuse the whole CDS update. Pure: nothing
+here runs Envoy.
 """
 
 from __future__ import annotations
@@ -26,12 +28,13 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from envoy.config.cluster.v3 import cluster_pb2
 from envoy.config.listener.v3 import listener_pb2
 from envoy.config.route.v3 import route_components_pb2, route_pb2
 from envoy.extensions.filters.network.http_connection_manager.v3 import http_connection_manager_pb2 as hcm_pb2
 from envoy.type.matcher.v3 import regex_pb2
 
-__all__ = ["EnvoyRejection", "predict_rejections", "re2_problem"]
+__all__ = ["EnvoyRejection", "predict_cluster_rejections", "predict_rejections", "re2_problem"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,10 +42,10 @@ class EnvoyRejection:
     """One reason Envoy will NACK a resource.
 
     Attributes:
-        type_name: The xDS resource type rejected (``RouteConfiguration``).
+        type_name: The xDS resource type rejected (``RouteConfiguration``, ``Listener`` or ``Cluster``).
         resource: Its name.
-        virtual_host: The Envoy virtual host of the offending route.
-        route_index: The route's position in the virtual host.
+        virtual_host: The Envoy virtual host of the offending route (``""`` for a cluster).
+        route_index: The route's position in the virtual host (-1 for a cluster).
         route_name: The route's name (``""`` in 1.3, whose routes are often unnamed).
         reason: Envoy's (or RE2's) text.
     """
@@ -60,6 +63,11 @@ class EnvoyRejection:
         Returns:
             One line.
         """
+        if self.type_name == "Cluster":
+            # "One invalid cluster rejects the whole CDS response" (notes/runtime.md).
+            return (f"Envoy will reject the CDS update for cluster {self.resource} (NACK): {self.reason}; the whole "
+                    "update is refused, so every replica keeps its previous clusters (a replica that has none has "
+                    "no clusters from this snapshot)")
         route = self.route_name or f"#{self.route_index}"
         return (f"Envoy will reject {self.type_name} {self.resource} (NACK), route {route} of virtual host "
                 f"{self.virtual_host}: {self.reason}; every replica keeps its previous version of {self.resource} "
@@ -171,6 +179,34 @@ def _routes(type_name: str, name: str, rc: route_pb2.RouteConfiguration) -> Iter
         for i, route in enumerate(vh.routes):
             for reason in (*_match_problems(route.match), *_action_problems(route)):
                 yield EnvoyRejection(type_name, name, vh.name, i, route.name, reason)
+
+
+_CLUSTER_TYPES = {cluster_pb2.Cluster.STATIC: "envoy.cluster.static", cluster_pb2.Cluster.EDS: "envoy.cluster.eds"}
+
+
+def _cluster_problems(cluster: cluster_pb2.Cluster) -> Iterable[str]:
+    # Both measured with the pinned Envoy on shapes Gloo writes (tests/translate/test_envoy_accepts.py
+    # test_gloo_cluster_shapes_envoy_1_40_refuses): the loadbalancer plugin's useHostnameForHashing on a static or
+    # EDS cluster, and several health checks (ToEnvoyHealthCheck names none).
+    if cluster.common_lb_config.consistent_hashing_lb_config.use_hostname_for_hashing and \
+            cluster.WhichOneof("cluster_discovery_type") == "type" and cluster.type in _CLUSTER_TYPES:
+        yield ("Cannot use hostname for consistent hashing loadbalancing for cluster of type: "
+               f"'{_CLUSTER_TYPES[cluster.type]}'")
+    if len(cluster.health_checks) > 1:
+        yield ("health check at index 0 is missing a name; all health checks must have a name when multiple health "
+               "checks are configured")
+
+
+def predict_cluster_rejections(clusters: Iterable[cluster_pb2.Cluster]) -> list[EnvoyRejection]:
+    """Clusters Envoy will refuse (one refuses the whole CDS update).
+
+    Args:
+        clusters: What the control plane serves over CDS.
+
+    Returns:
+        The rejections, in cluster order.
+    """
+    return [EnvoyRejection("Cluster", c.name, "", -1, "", reason) for c in clusters for reason in _cluster_problems(c)]
 
 
 def predict_rejections(route_configurations: Iterable[route_pb2.RouteConfiguration],

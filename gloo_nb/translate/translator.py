@@ -50,7 +50,7 @@ from gloo_nb.translate.envoy import (
     fallback_listener,
     kube_service_upstream_name,
 )
-from gloo_nb.translate.envoy_rejections import EnvoyRejection, predict_rejections
+from gloo_nb.translate.envoy_rejections import EnvoyRejection, predict_cluster_rejections, predict_rejections
 from gloo_nb.translate.gateway import gateway_contains, translate_gateways
 from gloo_nb.translate.proxy import Proxy, ProxyListener
 from gloo_nb.translate.reports import Reports, ResourceReport, multierror_text
@@ -855,6 +855,12 @@ def _envoy_rejections(resources: EnvoyResources, origins: dict[str, list[RouteOr
         resource = origin.vs if origin is not None else proxy_key  # the fallback listener has no Gloo route
         owner = (origin.route.owner or origin.vs) if origin is not None else proxy_key
         reports.find(Finding(resource, "error", r.message(), owner, layer="envoy"))
+    upstreams = {cluster_name(ResourceRef(rep.key.name, rep.key.namespace)): rep.key for rep in reports
+                 if rep.key.kind == "Upstream"}
+    for r in predict_cluster_rejections(resources.clusters):
+        key = upstreams.get(r.resource, proxy_key)
+        reports.find(Finding(key, "error", r.message(), key, layer="envoy"))
+        out.append(r)
     return out
 
 

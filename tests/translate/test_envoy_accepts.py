@@ -658,3 +658,8 @@ def test_gloo_cluster_shapes_envoy_1_40_refuses(spec, message, tmp_path):
     t = translate([parse_object(doc).resource], "current")
     assert t.report("Upstream", "gloo-system", "u").state == "Accepted"
     assert_envoy_rejects(t.envoy, tmp_path, message)
+    # gloo_nb predicts it (gloo_nb.translate.envoy_rejections): a finding on the Upstream, the whole CDS refused.
+    (rejection,) = t.envoy_rejections
+    assert (rejection.type_name, rejection.resource) == ("Cluster", "u_gloo-system") and message in rejection.reason
+    (finding,) = [f for f in t.findings if f.layer == "envoy"]
+    assert finding.resource.ref == "gloo-system/u" and "keeps its previous clusters" in finding.message

@@ -117,3 +117,33 @@ def test_fallback_listener_without_a_response_code_is_refused():
     ("^/api/v[0-9]+/.*$", None), ("GET|POST", None)])
 def test_re2_problems(pattern, problem):
     assert re2_problem(pattern) == problem
+
+
+HC = {"timeout": "1s", "interval": "2s", "healthyThreshold": 1, "unhealthyThreshold": 1}
+CLUSTER_CASES = [
+    ("hostname-hashing-eds", {"kube": {"serviceName": "s", "serviceNamespace": "default", "servicePort": 80},
+                              "loadBalancerConfig": {"ringHash": {}, "useHostnameForHashing": True}},
+     "Cannot use hostname for consistent hashing loadbalancing for cluster of type: 'envoy.cluster.eds'"),
+    ("two-health-checks", {"static": {"hosts": [{"addr": "127.0.0.1", "port": 8080}]},
+                           "healthChecks": [{**HC, "tcpHealthCheck": {}}, {**HC, "httpHealthCheck": {"path": "/h"}}]},
+     "all health checks must have a name when multiple health checks are configured"),
+    ("one-health-check", {"static": {"hosts": [{"addr": "127.0.0.1", "port": 8080}]},
+                          "healthChecks": [{**HC, "tcpHealthCheck": {}}]}, None),
+]
+
+
+def upstream_doc(spec: dict) -> list:
+    from gloo_nb.models.codec import parse_object
+    return [parse_object({"apiVersion": "gloo.solo.io/v1", "kind": "Upstream",
+                          "metadata": {"name": "u", "namespace": GS}, "spec": spec}).resource]
+
+
+@pytest.mark.parametrize(("spec", "reason"), [c[1:] for c in CLUSTER_CASES], ids=[c[0] for c in CLUSTER_CASES])
+def test_cluster_rejections(spec, reason):
+    """Cluster shapes Gloo writes that the pinned Envoy refuses: one such cluster refuses the whole CDS update."""
+    t = translate(upstream_doc(spec), "current")
+    if reason is None:
+        assert t.envoy_rejections == []
+        return
+    (rejection,) = t.envoy_rejections
+    assert rejection.type_name == "Cluster" and reason in rejection.reason

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 from test_envoy_accepts import assert_envoy_accepts, assert_envoy_rejects
-from test_envoy_rejections import CASES, _route, docs
+from test_envoy_rejections import CASES, CLUSTER_CASES, _route, docs, upstream_doc
 
 from gloo_nb.translate import translate
 from gloo_nb.translate.envoy_rejections import re2_problem
@@ -40,3 +40,12 @@ def test_fallback_listener_without_a_response_code_is_refused_by_envoy(tmp_path)
     t = translate(docs(_route({"prefix": "/"}, MISSING_GROUP), replace=True, policy={}), "current")
     assert t.envoy_rejections
     assert_envoy_rejects(t.envoy, tmp_path, "DirectResponseActionValidationError.Status: value must be inside range")
+
+
+@pytest.mark.parametrize(("spec", "reason"), [c[1:] for c in CLUSTER_CASES], ids=[c[0] for c in CLUSTER_CASES])
+def test_envoy_agrees_on_clusters(spec, reason, tmp_path):
+    t = translate(upstream_doc(spec), "current")
+    if reason is None:
+        assert_envoy_accepts(t.envoy, tmp_path)
+    else:
+        assert_envoy_rejects(t.envoy, tmp_path, reason)
