@@ -1019,12 +1019,20 @@ class ProxyTranslator:
             return self._set_weighted(action.multi, ra, vh, route, env, out)
         if action.upstream_group is not None:
             return self._set_upstream_group(action.upstream_group, ra, vh, route, env, out)
-        if action.cluster_header is not None:
+        if action.cluster_header is not None and self.profile != "1.3":
             ra.cluster_header = action.cluster_header
             return None
         if action.dynamic_forward_proxy is not None and self.profile != "1.3":
             self._set_dfp_route(action.dynamic_forward_proxy, ra, vh, route, env, out)
             return None
+        if self.profile == "1.3" and (action.dynamic_forward_proxy is not None or action.cluster_header is not None):
+            # v1.3.20 proxy.proto RouteAction: single, multi and upstreamGroup only. gloo_nb keeps 1.3's handling of
+            # a route action without a destination it knows, and says why.
+            name = "dynamicForwardProxy" if action.dynamic_forward_proxy is not None else "clusterHeader"
+            self.reports.find(Finding(vh.source, "warning", (
+                f"routeAction.{name} does not exist in Gloo 1.3 (its RouteAction has single, multi and upstreamGroup "
+                "only): gloo_nb translates the route as Gloo 1.3 treats an action without a destination"),
+                route.owner or vh.source, layer="parse", field=f"routeAction.{name}"))
         return False, "unknown upstream destination type"
 
     def _weighted_destination_options(self, wd: WeightedDestination, index: int, vh: ProxyVirtualHost,

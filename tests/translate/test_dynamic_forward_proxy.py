@@ -164,3 +164,9 @@ def test_gloo_1_3_has_no_dynamic_forward_proxy():
     t = _t({}, {"hostRewrite": "example.com"}, profile="1.3")
     assert "Route Error: ProcessingError. Reason: unknown upstream destination type" in _vs(t).errors
     assert any("does not exist in Gloo 1.3" in f.message for f in t.findings)
+
+
+def test_gloo_1_3_notes_the_destination_it_does_not_have():
+    t = _t({}, {"hostRewrite": "example.com"}, profile="1.3")
+    assert any(f.field == "routeAction.dynamicForwardProxy" and "does not exist in Gloo 1.3" in f.message
+               for f in t.findings)
