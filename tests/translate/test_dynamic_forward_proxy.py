@@ -170,3 +170,24 @@ def test_gloo_1_3_notes_the_destination_it_does_not_have():
     t = _t({}, {"hostRewrite": "example.com"}, profile="1.3")
     assert any(f.field == "routeAction.dynamicForwardProxy" and "does not exist in Gloo 1.3" in f.message
                for f in t.findings)
+
+
+def test_ssl_config_with_a_missing_secret_generates_no_cluster():
+    """generateCustomDynamicForwardProxyCluster: ResolveUpstreamSslConfig's error -> ``reporter.AddError(proxy, err)``
+    and GeneratedResources returns nothing. gloo_nb files the error on the Gateway holding the sslConfig."""
+    t = _t({"dnsCacheConfig": {}, "sslConfig": {"secretRef": {"name": "nope", "namespace": GS}}},
+           {"hostRewrite": "example.com"})
+    assert _dfp_clusters(t) == []
+    gw = next(r for r in t.reports if r.key.kind == "Gateway")
+    assert any("nope" in e for e in gw.errors), gw.errors
+
+
+def test_ssl_config_puts_tls_on_the_generated_cluster():
+    """plugin_test.go "Translates SslConfig": the cluster's transport socket is envoy.transport_sockets.tls with an
+    UpstreamTlsContext."""
+    t = _t({"dnsCacheConfig": {}, "sslConfig": {"sni": "example.com"}}, {"hostRewrite": "example.com"})
+    (cluster,) = _dfp_clusters(t)
+    socket = cluster["transportSocket"]
+    assert socket["name"] == "envoy.transport_sockets.tls"
+    assert socket["typedConfig"]["@type"].endswith("envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext")
+    assert socket["typedConfig"]["sni"] == "example.com"

@@ -21,7 +21,8 @@ pytestmark = pytest.mark.envoy
                                                                       "protocol": "UDP"}}],
                                      "dnsResolverOptions": {"useTcpForDnsLookups": True}},
                         "preresolveHostnames": [{"address": "localhost", "portValue": 80}]}},
-], ids=["defaults", "everything"])
+    {"dnsCacheConfig": {}, "sslConfig": {"sni": "example.com"}},
+], ids=["defaults", "everything", "tls"])
 def test_dfp_resources_are_accepted(options, tmp_path):
     t = _t(options, {"hostRewrite": "example.com"}, {"autoHostRewriteHeader": "x-host"},
            settings={"gloo": {"circuitBreakers": SETTINGS_CB}})
