@@ -944,7 +944,7 @@ class ProxyTranslator:
     def _validate_upstream_group(self, ref: ResourceRef) -> str | None:
         # route_config.go:validateUpstreamGroup (v1.3.20 and main): the group must exist and each of its
         # destinations must name an Upstream, with validateMultiDestination's wrapping.
-        ug = find_upstream_group(self.upstream_groups, ref)
+        ug = find_upstream_group(self.upstream_groups, ref, self.profile)
         if ug is None:
             return upstream_not_found(ref, self.profile, "UpstreamGroup")
         for wd in group_destinations(ug, self.profile):
@@ -954,7 +954,9 @@ class ProxyTranslator:
         return None
 
     def _exists_any_namespace(self, ref: ResourceRef) -> bool:
-        """solo-kit's ``UpstreamList.Find``: a reference without a namespace matches the name in any namespace.
+        """Whether the generated ``UpstreamList.Find`` (``upstream.sk.go``) finds an upstream.
+
+        At v1.3.20 a reference without a namespace matches the name in any namespace; on main it must be equal.
 
         Args:
             ref: The upstream reference.
@@ -962,7 +964,7 @@ class ProxyTranslator:
         Returns:
             Whether Gloo's lookup finds it.
         """
-        if ref.namespace:
+        if ref.namespace or self.profile != "1.3":
             return self._exists(ref)
         return any(name == ref.name for _, name in self.upstreams) or any(
             name == ref.name for _, name in self.fake_upstreams)
@@ -1055,7 +1057,7 @@ class ProxyTranslator:
                             out: ProxyTranslation) -> tuple[bool, str] | None:
         # route_config.go:setRouteAction, case RouteAction_UpstreamGroup: the group's destinations become the
         # route's weighted clusters, exactly as an inline multi's (setWeightedClusters).
-        ug = find_upstream_group(self.upstream_groups, ref)
+        ug = find_upstream_group(self.upstream_groups, ref, self.profile)
         if ug is None:
             if self.profile != "1.3":
                 # main: "the UpstreamGroup isn't found but set a bogus cluster so route replacement will

@@ -136,7 +136,7 @@ def _group_clusters(raw: Any, cfg: tcp_proxy_pb2.TcpProxy, profile: Profile, exi
     # (convertToWeightedCluster), exactly as an inline multi.
     group = raw if isinstance(raw, Mapping) else {}
     ref = ResourceRef(str(group.get("name", "")), str(group.get("namespace", "")))
-    ug = find_upstream_group(upstream_groups, ref)
+    ug = find_upstream_group(upstream_groups, ref, profile)
     if ug is None:
         raise _HostProblem(_not_found(ref, profile, "UpstreamGroup"), warning=True)
     dests = group_destinations(ug, profile)

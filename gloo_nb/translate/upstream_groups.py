@@ -2,9 +2,9 @@
 
 Sources: ``projects/gloo/pkg/translator/upstream_groups.go:verifyUpstreamGroups`` (the UpstreamGroup's own
 report, at v1.3.20 and main), ``translator/route_config.go:setRouteAction`` / ``validateUpstreamGroup`` (how a
-route uses a group: the same weighted clusters as an inline ``multi``) and solo-kit's generated
-``UpstreamGroupList.Find`` / ``UpstreamList.Find`` (a reference without a namespace matches the first resource
-of that name in any namespace).
+route uses a group: the same weighted clusters as an inline ``multi``) and the generated
+``UpstreamGroupList.Find`` / ``UpstreamList.Find`` (``projects/gloo/pkg/api/v1/*.sk.go``): at v1.3.20 a reference
+without a namespace matches the first resource of that name in any namespace; on main the namespace must be equal.
 """
 
 from __future__ import annotations
@@ -19,21 +19,25 @@ from gloo_nb.models.resources import Destination, ResourceRef, UpstreamGroup, We
 __all__ = ["find_upstream_group", "group_destinations", "verify_upstream_groups"]
 
 
-def find_upstream_group(groups: Sequence[UpstreamGroup], ref: ResourceRef) -> UpstreamGroup | None:
-    """solo-kit's ``UpstreamGroupList.Find(namespace, name)``.
+def find_upstream_group(groups: Sequence[UpstreamGroup], ref: ResourceRef,
+                        profile: Profile = "current") -> UpstreamGroup | None:
+    """The generated ``UpstreamGroupList.Find(namespace, name)``.
 
-    The generated ``Find`` matches the name, and the namespace only when one is given: a reference without
-    a namespace finds the first group of that name (the list is sorted by namespace, then name).
+    v1.3.20 (``upstream_group.sk.go``) matches the name, and the namespace only when one is given: a reference
+    without a namespace finds the first group of that name (the list is sorted by namespace, then name). Main
+    requires both to be equal.
 
     Args:
         groups: The snapshot's UpstreamGroups, sorted as solo-kit sorts them.
         ref: The route's ``upstreamGroup`` reference.
+        profile: Behaviour profile.
 
     Returns:
         The group, or None (Gloo's ``*v1.UpstreamGroup ... not found``).
     """
     for ug in groups:
-        if ug.meta.name == ref.name and (not ref.namespace or ug.meta.namespace == ref.namespace):
+        if ug.meta.name == ref.name and (ug.meta.namespace == ref.namespace
+                                         or (profile == "1.3" and not ref.namespace)):
             return ug
     return None
 
@@ -89,7 +93,7 @@ def verify_upstream_groups(groups: Sequence[UpstreamGroup], exists: Callable[[Re
 
     Args:
         groups: The snapshot's UpstreamGroups.
-        exists: Whether an Upstream (or an in-memory ``kube-svc:`` one) exists; namespace ``""`` means any.
+        exists: Whether Gloo's ``UpstreamList.Find`` finds an Upstream (or an in-memory ``kube-svc:`` one).
         profile: Behaviour profile (current fills an empty upstream namespace with the group's first).
         kube_name: ``kube-svc:`` upstream naming.
         add_error: Files a Gloo error on a resource.

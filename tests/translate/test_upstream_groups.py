@@ -210,11 +210,16 @@ def test_missing_upstream_group_leaves_the_route_action_empty_in_1_3():
     assert t.push.decision == "keep-last-good"
 
 
-def test_group_is_found_without_a_namespace_on_the_route():
-    """solo-kit ``UpstreamGroupList.Find``: an empty namespace matches the name in any namespace."""
-    t = _translate(_upstream("test"), _group(("test", GS, 3)), _vs(group_ns="''"))
-    (route,) = _routes(t)
+def test_group_without_a_namespace_on_the_route_per_profile():
+    """``UpstreamGroupList.Find``: v1.3.20's (upstream_group.sk.go) matches an empty namespace to any; main's wants
+    the namespace equal, so the group is not found."""
+    docs = (_upstream("test"), _group(("test", GS, 3)), _vs(group_ns="''"))
+    (route,) = _routes(_translate(*docs, profile="1.3"))
     assert route["route"]["weightedClusters"]["clusters"] == [{"name": "test_gloo-system", "weight": 3}]
+    t = _translate(*docs)
+    (route,) = _routes(t)
+    assert route["route"] == {"cluster": ""}
+    assert _report(t, "VirtualService", "vs").warnings[0].endswith("*v1.UpstreamGroup { .test } not found")
 
 
 def test_a_group_change_reaches_the_route_on_the_next_translation():
