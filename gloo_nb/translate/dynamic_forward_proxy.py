@@ -132,8 +132,9 @@ def _dns_cache_config(raw: Any, where: str, problems: list[DfpProblem]) -> dns_c
     out: dict[str, Any] = {"name": DFP_CLUSTER_PREFIX + _hash(raw)}
     family = cfg.get("dnsLookupFamily", "V4_PREFERRED")
     if family not in _FAMILIES:
-        problems.append(DfpProblem(f"unsupported dns lookup family type {family!r}", f"{where}.dnsLookupFamily",
-                                   gloo=True))
+        # convertDnsLookupFamily prints the enum's Go type with %T, not the value.
+        problems.append(DfpProblem("unsupported dns lookup family type dynamic_forward_proxy.DnsLookupFamily",
+                                   f"{where}.dnsLookupFamily", gloo=True))
         return None
     out["dnsLookupFamily"] = _FAMILIES[family]
     for key in ("dnsRefreshRate", "hostTtl", "maxHosts", "dnsQueryTimeout"):

@@ -191,3 +191,13 @@ def test_ssl_config_puts_tls_on_the_generated_cluster():
     assert socket["name"] == "envoy.transport_sockets.tls"
     assert socket["typedConfig"]["@type"].endswith("envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext")
     assert socket["typedConfig"]["sni"] == "example.com"
+
+
+def test_an_undefined_lookup_family_is_gloos_listener_error():
+    """convertDnsLookupFamily: a value outside the enum -> "unsupported dns lookup family type %T" (the Go type);
+    HttpFilters fails: the Gateway gets the error and no DFP cluster is generated."""
+    t = _t({"dnsCacheConfig": {"dnsLookupFamily": 9}}, {"hostRewrite": "a"})
+    gw = next(r for r in t.reports if r.key.kind == "Gateway")
+    assert gw.errors == ["HttpListener Error: ProcessingError. Reason: unsupported dns lookup family type "
+                         "dynamic_forward_proxy.DnsLookupFamily"]
+    assert [f["name"] for f in _hcm(t)["httpFilters"]] == ["envoy.filters.http.router"]
