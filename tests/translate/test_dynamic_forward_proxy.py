@@ -200,4 +200,4 @@ def test_an_undefined_lookup_family_is_gloos_listener_error():
     gw = next(r for r in t.reports if r.key.kind == "Gateway")
     assert gw.errors == ["HttpListener Error: ProcessingError. Reason: unsupported dns lookup family type "
                          "dynamic_forward_proxy.DnsLookupFamily"]
-    assert [f["name"] for f in _hcm(t)["httpFilters"]] == ["envoy.filters.http.router"]
+    assert _dfp_clusters(t) == []
