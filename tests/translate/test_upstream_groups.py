@@ -9,6 +9,8 @@ from __future__ import annotations
 import pytest
 from google.protobuf import json_format
 
+from gloo_nb.errors import ParseError
+from gloo_nb.models import Snapshot
 from gloo_nb.models.codec import parse_stream
 from gloo_nb.models.resources import UpstreamGroup
 from gloo_nb.translate import translate
@@ -93,7 +95,6 @@ def test_an_unknown_field_in_an_upstream_group_is_a_finding_naming_the_field():
 
 
 def test_a_wrong_type_in_an_upstream_group_is_one_error_naming_file_and_field():
-    from gloo_nb.errors import ParseError
     with pytest.raises(ParseError, match=r"ug\.yaml.*spec\.destinations\[0\]\.weight"):
         parse_stream(_group(("a", GS, 1)).replace("weight: 1", "weight: lots"), file="ug.yaml")
 
@@ -225,17 +226,12 @@ def test_group_without_a_namespace_on_the_route_per_profile():
 def test_a_group_change_reaches_the_route_on_the_next_translation():
     translator = Translator("current")
     first = parse_stream("---\n".join([_upstream("a"), _upstream("b", port=9001), _group(("a", GS, 1)), _vs()]))
-    t1 = translator.translate(_snapshot(first.resources))
+    t1 = translator.translate(Snapshot.from_resources(first.resources))
     second = parse_stream("---\n".join([_upstream("a"), _upstream("b", port=9001),
                                         _group(("a", GS, 1), ("b", GS, 4)), _vs()]))
-    t2 = translator.translate(_snapshot(second.resources))
+    t2 = translator.translate(Snapshot.from_resources(second.resources))
     assert len(_routes(t1)[0]["route"]["weightedClusters"]["clusters"]) == 1
     assert _routes(t2)[0]["route"]["weightedClusters"]["totalWeight"] == 5
-
-
-def _snapshot(resources):
-    from gloo_nb.models import Snapshot
-    return Snapshot.from_resources(resources)
 
 
 # --- matchers: Gloo's RouteMatch per profile ---------------------------------------------------------
