@@ -31,8 +31,9 @@ __all__ = ["DEFAULT_ROLE", "GLOO_KINDS", "KUBE_KINDS", "GatewayConnection", "Gat
 _log = logging.getLogger(__name__)
 
 
-GLOO_KINDS = ("VirtualService", "RouteTable", "Gateway", "Upstream", "Settings")
+GLOO_KINDS = ("VirtualService", "RouteTable", "Gateway", "Upstream", "Settings", "UpstreamGroup")
 """The Gloo resources read for the intent."""
+_OPTIONAL_KINDS = frozenset({"UpstreamGroup"})
 KUBE_KINDS = ("Service", "Endpoints", "Pod")
 """Kubernetes objects Gloo reads for kube EDS."""
 SECRET_KIND = "Secret"
@@ -123,7 +124,17 @@ class GatewayConnection:
         objs: list[dict[str, Any]] = []
         for kind in (*GLOO_KINDS, *KUBE_KINDS):
             api_version = resource_for(kind).api_version
-            for item in self.kube.list(kind).get("items", []):
+            try:
+                items = self.kube.list(kind).get("items", [])
+            except KubeError as err:
+                if kind not in _OPTIONAL_KINDS or err.status not in (403, 404):
+                    raise
+                # Added to gloo_nb after the others: an identity (or an old install) without it still connects;
+                # routes naming a group then get Gloo's "not found" warning, which this log line explains.
+                _log.warning("cannot list %s (%s): routes that name one are translated as if it were missing",
+                             kind, err)
+                items = []
+            for item in items:
                 # The apiserver leaves kind and apiVersion out of list items of built-in kinds.
                 item.setdefault("kind", kind)
                 item.setdefault("apiVersion", api_version)

@@ -82,6 +82,7 @@ KNOWN: dict[str, ApiResource] = {
     "RouteTable": ApiResource("gateway.solo.io/v1", "routetables"),
     "Gateway": ApiResource("gateway.solo.io/v1", "gateways"),
     "Upstream": ApiResource("gloo.solo.io/v1", "upstreams"),
+    "UpstreamGroup": ApiResource("gloo.solo.io/v1", "upstreamgroups"),
     "Settings": ApiResource("gloo.solo.io/v1", "settings"),
     "Proxy": ApiResource("gloo.solo.io/v1", "proxies"),
     "Role": ApiResource("rbac.authorization.k8s.io/v1", "roles"),

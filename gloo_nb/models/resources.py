@@ -64,6 +64,7 @@ __all__ = [
     "TlsFacts",
     "TlsSecret",
     "Upstream",
+    "UpstreamGroup",
     "UpstreamOptions",
     "ValidationSettings",
     "VirtualHost",
@@ -72,7 +73,7 @@ __all__ = [
 ]
 
 Kind = Literal["VirtualService", "RouteTable", "Gateway", "Upstream", "Settings", "Service", "Endpoints", "Pod",
-               "MatchableHttpGateway", "MatchableTcpGateway", "Secret"]
+               "MatchableHttpGateway", "MatchableTcpGateway", "Secret", "UpstreamGroup"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -794,6 +795,34 @@ class Upstream:
         return self.kube.subset_spec if self.kube else None
 
 
+@dataclass(frozen=True, slots=True)
+class UpstreamGroup:
+    """A ``gloo.solo.io/v1`` UpstreamGroup: weighted destinations that routes share by reference.
+
+    Gloo (``projects/gloo/api/v1/proxy.proto`` UpstreamGroup) turns a route's ``upstreamGroup`` into
+    the same weighted clusters as an inline ``multi`` (``translator/route_config.go:setRouteAction``).
+
+    Attributes:
+        meta: Object metadata.
+        destinations: ``destinations``, as a ``multi`` route action's.
+        nil_destinations: Indexes of entries without a ``destination`` (Gloo reports them as
+            ``destination # N: destination is nil``); they stand in ``destinations`` as an empty Destination.
+        status: The status as read from a live object, kept raw.
+    """
+
+    meta: ObjectMeta
+    destinations: tuple[WeightedDestination, ...] = ()
+    nil_destinations: tuple[int, ...] = ()
+    status: Mapping[str, Any] | None = None
+
+    kind = "UpstreamGroup"
+
+    @property
+    def key(self) -> ResourceKey:
+        """The resource's identity."""
+        return ResourceKey(self.kind, self.meta.namespace, self.meta.name)
+
+
 HELM_INVALID_ROUTE_BODY = (
     "Gloo Gateway has invalid configuration. Administrators should run `glooctl check` to find and fix "
     "config errors."
@@ -1127,7 +1156,7 @@ class Secret:
 
 
 Resource = (VirtualService | RouteTable | Gateway | Upstream | Settings | Service | KubeEndpoints | Pod | Secret
-            | MatchableHttpGateway | MatchableTcpGateway)
+            | MatchableHttpGateway | MatchableTcpGateway | UpstreamGroup)
 """Any resource gloo_nb models."""
 
 KIND_TYPES: dict[str, type[Resource]] = {
@@ -1142,6 +1171,7 @@ KIND_TYPES: dict[str, type[Resource]] = {
     "MatchableHttpGateway": MatchableHttpGateway,
     "MatchableTcpGateway": MatchableTcpGateway,
     "Secret": Secret,
+    "UpstreamGroup": UpstreamGroup,
 }
 """Modelled kinds by name."""
 
@@ -1157,5 +1187,6 @@ API_GROUPS: dict[str, str] = {
     "MatchableHttpGateway": "gateway.solo.io",
     "MatchableTcpGateway": "gateway.solo.io",
     "Secret": "",
+    "UpstreamGroup": "gloo.solo.io",
 }
 """The API group each modelled kind belongs to (``""`` = core v1)."""

@@ -18,6 +18,7 @@ from gloo_nb.models.resources import (
     Service,
     Settings,
     Upstream,
+    UpstreamGroup,
     VirtualService,
 )
 
@@ -44,6 +45,7 @@ class Snapshot:
         matchable_tcp_gateways: MatchableTcpGateways (hybrid gateways' delegated TCP gateways).
         secrets: v1 Secrets (TLS secrets for sslConfig ``secretRef``s; key material never leaves the model).
         skipped: Documents that were replaced by a later one with the same identity.
+        upstream_groups: UpstreamGroups (weighted destinations routes reference by ``upstreamGroup``).
         secrets_unreadable: Why gloo_nb could not read the Secrets (``""``: it could; ``secrets`` is then
             complete). When set, a ``secretRef`` not in ``secrets`` is unknown rather than absent: the
             translation warns instead of reporting Gloo's "SSL secret not found".
@@ -62,6 +64,7 @@ class Snapshot:
     secrets: tuple[Secret, ...] = ()
     skipped: tuple[Skipped, ...] = field(default=())
     secrets_unreadable: str = ""
+    upstream_groups: tuple[UpstreamGroup, ...] = ()
 
     @classmethod
     def from_resources(cls, resources: Iterable[Resource]) -> Snapshot:
@@ -112,4 +115,5 @@ class Snapshot:
                                          if isinstance(r, MatchableTcpGateway)),
             secrets=tuple(r for r in by_kind.get("Secret", []) if isinstance(r, Secret)),
             skipped=tuple(skipped),
+            upstream_groups=tuple(r for r in by_kind.get("UpstreamGroup", []) if isinstance(r, UpstreamGroup)),
         )

@@ -45,11 +45,13 @@ from gloo_nb.translate.translator import Translation, Translator
 log = logging.getLogger(__name__)
 
 WATCHED = (kinds.VIRTUAL_SERVICE, kinds.ROUTE_TABLE, kinds.GATEWAY, kinds.UPSTREAM, kinds.SETTINGS,
-           kinds.SERVICE, kinds.ENDPOINTS, kinds.POD, kinds.SECRET)
+           kinds.SERVICE, kinds.ENDPOINTS, kinds.POD, kinds.SECRET,
+           kinds.UPSTREAM_GROUP)
 """What Gloo watches: its own resources, Services/Endpoints/Pods for kube EDS, Secrets for TLS."""
 
 STATUS_KINDS = {"VirtualService": kinds.VIRTUAL_SERVICE, "RouteTable": kinds.ROUTE_TABLE,
-                "Gateway": kinds.GATEWAY, "Upstream": kinds.UPSTREAM}
+                "Gateway": kinds.GATEWAY, "Upstream": kinds.UPSTREAM,
+                "UpstreamGroup": kinds.UPSTREAM_GROUP}
 
 
 @dataclass(slots=True)

@@ -32,6 +32,7 @@ __all__ = [
     "SERVICE",
     "SETTINGS",
     "UPSTREAM",
+    "UPSTREAM_GROUP",
     "VIRTUAL_SERVICE",
     "Kind",
     "kind_by_plural",
@@ -109,6 +110,8 @@ GATEWAY = Kind("gateway.solo.io", "v1", "Gateway", "gateways", "gateway", True, 
                subresources=("status",), categories=("solo-io", "gateway"))
 UPSTREAM = Kind("gloo.solo.io", "v1", "Upstream", "upstreams", "upstream", True, ("us",), builtin=False,
                 subresources=("status",), categories=("solo-io", "gloo"))
+UPSTREAM_GROUP = Kind("gloo.solo.io", "v1", "UpstreamGroup", "upstreamgroups", "upstreamgroup", True, ("ug",),
+                      builtin=False, subresources=("status",), categories=("solo-io", "gloo"))
 SETTINGS = Kind("gloo.solo.io", "v1", "Settings", "settings", "settings", True, ("st",), builtin=False,
                 subresources=("status",), categories=("solo-io", "gloo"))
 # No status subresource: the control plane writes a Proxy's spec and status together, as Gloo does.
@@ -134,6 +137,7 @@ SELF_SUBJECT_RULES_REVIEW = Kind("authorization.k8s.io", "v1", "SelfSubjectRules
 KINDS: tuple[Kind, ...] = (
     NAMESPACE, SERVICE, POD, ENDPOINTS, CONFIGMAP, SECRET, DEPLOYMENT, VIRTUAL_SERVICE, ROUTE_TABLE, GATEWAY,
     UPSTREAM, SETTINGS, PROXY, ROLE, ROLE_BINDING, CLUSTER_ROLE, CLUSTER_ROLE_BINDING, EVENT,
+    UPSTREAM_GROUP,
 )
 """The kinds the store keeps."""
 

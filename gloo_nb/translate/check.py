@@ -1,7 +1,7 @@
 """``gloo-nb check``: the problems of a translation, one line each, like ``glooctl check``.
 
 ``glooctl check`` (``projects/gloo/cli/pkg/cmd/check/root.go``) looks at the statuses of
-VirtualServices, Gateways and Upstreams (and Proxies); RouteTables are not checked, so their
+VirtualServices, Gateways, Upstreams and UpstreamGroups (and Proxies); RouteTables are not checked, so their
 problems only show through the VirtualService. gloo_nb adds its own findings that no Gloo status
 carries: problems caused by a RouteTable, EDS problems Gloo only logs, and parse findings.
 
@@ -18,7 +18,7 @@ from gloo_nb.models import Finding, ResourceKey
 from gloo_nb.translate.tables import first_message
 from gloo_nb.translate.translator import Translation
 
-CHECKED_KINDS = ("VirtualService", "Gateway", "Upstream")
+CHECKED_KINDS = ("VirtualService", "Gateway", "Upstream", "UpstreamGroup")  # check/root.go: checkUpstreamGroups too
 """Kinds whose Gloo status ``glooctl check`` reads."""
 
 

@@ -11,7 +11,7 @@ import hashlib
 import json
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from envoy.config.cluster.v3 import cluster_pb2
@@ -40,6 +40,14 @@ from gloo_nb.models import (
     Unmodelled,
     Upstream,
     UpstreamOptions,
+)
+from gloo_nb.models.resources import UpstreamGroup, WeightedDestination
+from gloo_nb.translate.dynamic_forward_proxy import (
+    DFP_FILTER,
+    dfp_cluster,
+    dfp_cluster_name,
+    dfp_http_filter,
+    dfp_route_config,
 )
 from gloo_nb.translate.listener_options import (
     OptionProblem,
@@ -71,6 +79,7 @@ from gloo_nb.translate.tls import (
     unseen_secret_warning,
     upstream_tls_context,
 )
+from gloo_nb.translate.upstream_groups import find_upstream_group, group_destinations
 from gloo_nb.translate.upstream_options import (
     apply_upstream_options,
     service_upstream_config,
@@ -312,11 +321,14 @@ class ProxyTranslation:
         route_errors: Route error texts as they appear in reports, with the Envoy route name each
             names (``Route Name: X``) or None.
         origins: Per route configuration name, the origin of each Envoy route, in order.
+        generated_clusters: Clusters Gloo's plugins generate for the proxy (``GeneratedResources``: the dynamic
+            forward proxy's), to be served with the Upstreams' clusters.
     """
 
     resources: EnvoyResources
     route_errors: list[tuple[str, str | None]] = field(default_factory=list)
     origins: dict[str, list[RouteOrigin]] = field(default_factory=dict)
+    generated_clusters: list[cluster_pb2.Cluster] = field(default_factory=list)
 
 
 # --- matchers and actions -----------------------------------------------------------------
@@ -407,8 +419,16 @@ class ProxyTranslator:
 
     def __init__(self, profile: Profile, upstreams: Sequence[Upstream], services: Sequence[Service],
                  reports: Reports, *, max_program_size: int | None = None, secrets: Sequence[Secret] = (),
-                 warn_missing_tls_secret: bool = False, secrets_unreadable: str = "") -> None:
+                 warn_missing_tls_secret: bool = False, secrets_unreadable: str = "",
+                 upstream_groups: Sequence[UpstreamGroup] = (),
+                 default_circuit_breakers: Mapping[str, Any] | None = None) -> None:
         self.profile = profile
+        self.upstream_groups = upstream_groups
+        self.default_circuit_breakers = default_circuit_breakers
+        # The HTTP listener being translated: its options.dynamicForwardProxy names its routes' DFP cluster.
+        self._dfp: Mapping[str, Any] | None = None
+        # dynamic_forward_proxy plugin.go filterHashMap: one generated cluster per distinct FilterConfig.
+        self._dfp_configs: dict[str, tuple[Mapping[str, Any], ResourceKey, str]] = {}
         self.secrets = secrets
         # Snapshot.secrets_unreadable: a secretRef gloo_nb cannot see is unknown, not Gloo's missing secret.
         self.secrets_unreadable = secrets_unreadable
@@ -451,7 +471,7 @@ class ProxyTranslator:
                 continue
             if listener.tcp is not None:
                 # tcpGateway: filter chains with a TCP proxy, no route configuration (gloo_nb.translate.tcp).
-                tcp_out, problems = tcp_listener(listener, self.profile, self._exists)
+                tcp_out, problems = tcp_listener(listener, self.profile, self._exists, self.upstream_groups)
                 self.report_option_problems(listener.source, problems)
                 if tcp_out is not None:
                     out.resources.listeners.append(tcp_out)
@@ -463,6 +483,7 @@ class ProxyTranslator:
                 continue
             # Built in place: constructing messages and then passing them to a parent copies them.
             rc = route_pb2.RouteConfiguration(name=rc_name)
+            self._dfp = self._listener_dfp(listener.options)
             for vh in listener.virtual_hosts:
                 self._virtual_host(vh, listener.ssl, origins, out, rc.virtual_hosts.add())
             self.report_option_problems(
@@ -482,7 +503,79 @@ class ProxyTranslator:
             out.resources.listeners.append(envoy_listener)
         out.resources.listeners.sort(key=lambda m: m.name)
         out.resources.route_configurations.sort(key=lambda m: m.name)
+        out.generated_clusters = self._dfp_clusters()
         return out
+
+    # -- dynamic forward proxy (gloo_nb.translate.dynamic_forward_proxy) -------------------------
+
+    def _listener_dfp(self, options: Mapping[str, Any]) -> Mapping[str, Any] | None:
+        # The plugin and the route destination are current Gloo's (absent at v1.3.20).
+        dfp = options.get("dynamicForwardProxy") if self.profile != "1.3" else None
+        return dfp if isinstance(dfp, Mapping) else None
+
+    def _add_dfp_filter(self, hcm: hcm_pb2.HttpConnectionManager, options: Mapping[str, Any], source: ResourceKey,
+                        where: str, problems: list[OptionProblem]) -> None:
+        # plugin.go HttpFilters: the filter at DuringStage(OutAuthStage), i.e. before the router (RouteStage).
+        cfg = self._listener_dfp(options)
+        if cfg is None:
+            return
+        flt, dfp_problems = dfp_http_filter(cfg, f"{where}.dynamicForwardProxy")
+        for p in dfp_problems:
+            if p.gloo:
+                # HttpFilters' error: reportHTTPListenerProcessingError on the listener (the Gateway).
+                problems.append(OptionProblem("error", f"HttpListener Error: ProcessingError. Reason: {p.message}",
+                                              p.field))
+            else:
+                problems.append(OptionProblem("warning", p.message, p.field, gloo=False))
+        if flt is None:
+            return
+        router = next((i for i, f in enumerate(hcm.http_filters) if f.name == ROUTER_FILTER), len(hcm.http_filters))
+        hcm.http_filters.insert(router, flt)
+        self._dfp_configs.setdefault(dfp_cluster_name(cfg), (cfg, source, f"{where}.dynamicForwardProxy"))
+
+    def _dfp_clusters(self) -> list[cluster_pb2.Cluster]:
+        # plugin.go GeneratedResources / generateCustomDynamicForwardProxyCluster.
+        out = []
+        for cfg, source, where in self._dfp_configs.values():
+            cluster, problems = dfp_cluster(cfg, where, self.default_circuit_breakers)
+            for p in problems:
+                if not p.gloo:
+                    self.reports.find(Finding(source, "warning", p.message, source, layer="parse", field=p.field))
+            if cluster is None:
+                continue
+            ssl = cfg.get("sslConfig")
+            if isinstance(ssl, Mapping):
+                ctx = upstream_tls_context(parse_ssl_config(ssl, f"{where}.sslConfig"), self.secrets, self.profile,
+                                           secrets_unreadable=self.secrets_unreadable)
+                if isinstance(ctx, TlsError):
+                    # Gloo: reporter.AddError(proxy, err) and no generated cluster at all. gloo_nb files the error
+                    # on the Gateway whose options hold the sslConfig (the Proxy has no status of its own here).
+                    self.reports.add_error(source, ctx.message)
+                    self.reports.find(Finding(source, "error", ctx.message, source,
+                                              layer="parse" if ctx.unmodelled else "gloo"))
+                    return []
+                cluster.transport_socket.name = TLS_TRANSPORT_SOCKET
+                cluster.transport_socket.typed_config.Pack(ctx)
+            out.append(cluster)
+        return out
+
+    def _set_dfp_route(self, route_cfg: Mapping[str, Any], ra: route_components_pb2.RouteAction,
+                       vh: ProxyVirtualHost, route: ProxyRoute, env: route_components_pb2.Route,
+                       out: ProxyTranslation) -> None:
+        # route_config.go setRouteAction: the cluster generated for this listener's FilterConfig; then the
+        # plugin's ProcessRoute adds the per-route host rewrite under the filter's name.
+        ra.cluster = dfp_cluster_name(self._dfp)
+        per_route = dfp_route_config(route_cfg)
+        if isinstance(per_route, str):
+            if per_route.startswith("not modelled:"):
+                self.reports.find(Finding(vh.source, "warning", per_route, route.owner or vh.source, layer="parse"))
+                return
+            # reportRoutePluginProcessingError: routes from a VirtualService carry source metadata, so main appends
+            # the error twice (AppendRouteErrorWithMetadata, then AppendRouteError).
+            self._route_error(vh, route, "ProcessingError", per_route, env.name, out)
+            self._route_error(vh, route, "ProcessingError", per_route, env.name, out)
+            return
+        env.typed_per_filter_config[DFP_FILTER].Pack(per_route)
 
     def _hybrid(self, listener: ProxyListener, out: ProxyTranslation) -> None:
         # listener_subsystem.go GetHybridListenerTranslators: one filter chain (HTTP) or several (TCP) per
@@ -512,6 +605,7 @@ class ProxyTranslator:
                 self._validate_domains(matched.virtual_hosts)
                 origins: list[RouteOrigin] = []
                 rc = route_pb2.RouteConfiguration(name=rc_name)
+                self._dfp = self._listener_dfp(matched.options)
                 for vh in matched.virtual_hosts:
                     self._virtual_host(vh, False, origins, out, rc.virtual_hosts.add())
                 problems += apply_route_configuration_options(rc, listener.route_options, self.profile)
@@ -528,13 +622,14 @@ class ProxyTranslator:
                                 else f"hybridGateway.delegatedHttpGateways[{matched.source.ref}].httpGateway.options")
                         problems += apply_hcm_options(hcm, matched.options, listener.listener_options, self.profile,
                                                       self._exists, path=path)
+                        self._add_dfp_filter(hcm, matched.options, listener.source, f"spec.{path}", problems)
                         flt.typed_config.Pack(hcm)
                 chains = list(chain_listener.filter_chains)
             elif matched.kind == "tcp" and matched.tcp is not None:
                 sni = [str(d) for d in (ssl or {}).get("sniDomains") or ()] if isinstance(ssl, Mapping) else []
                 tcp_chains, tcp_inspector, tcp_problems = tcp_filter_chains(
                     listener.name, matched.tcp.hosts, matched.tcp.options, listener.listener_options, self.profile,
-                    self._exists, default_sni=sni)
+                    self._exists, default_sni=sni, upstream_groups=self.upstream_groups)
                 problems += tcp_problems
                 inspector = inspector or tcp_inspector or ssl is not None
                 if matched.matcher.get("passthroughCipherSuites"):
@@ -570,6 +665,7 @@ class ProxyTranslator:
                 flt.typed_config.Unpack(hcm)
                 problems += apply_hcm_options(hcm, listener.options, listener.listener_options, self.profile,
                                               self._exists)
+                self._add_dfp_filter(hcm, listener.options, listener.source, "spec.httpGateway.options", problems)
                 flt.typed_config.Pack(hcm)
         self.report_option_problems(listener.source, problems)
 
@@ -708,6 +804,7 @@ class ProxyTranslator:
                 env = routes.add()
                 envoy_match(matcher, self.max_program_size, env.match)
                 if self.profile == "1.3":
+                    matcher = self._matcher_13(vh, route, j, matcher, env.match)
                     if route.name:
                         env.name = f"{route.name}-{j}"
                 elif route.name:
@@ -803,6 +900,26 @@ class ProxyTranslator:
                                           field=issue.field if issue.field.startswith("virtualHost.")
                                           else f"virtualHost.{issue.field}"))
 
+    def _matcher_13(self, vh: ProxyVirtualHost, route: ProxyRoute, index: int, matcher: Matcher,
+                    match: route_components_pb2.RouteMatch) -> Matcher:
+        # v1.3.20 projects/gloo/api/v1/core/matchers/matchers.proto has neither caseSensitive nor connectMatcher,
+        # and route_config.go:GlooMatcherToEnvoyMatcher sets no case_sensitive: gloo_nb leaves both out for 1.3
+        # and says so (Gloo 1.3 itself would not decode a resource that sets them).
+        dropped = []
+        if matcher.case_sensitive is not None:
+            match.ClearField("case_sensitive")
+            dropped.append("caseSensitive")
+        if matcher.connect:
+            match.ClearField("connect_matcher")
+            dropped.append("connectMatcher")
+            matcher = replace(matcher, connect=False)
+        for name in dropped:
+            self.reports.find(Finding(vh.source, "warning", (
+                f"matchers[{index}].{name} does not exist in Gloo 1.3 (its Matcher has no such field): gloo_nb "
+                "ignores it for this profile"), route.owner or vh.source, layer="parse",
+                field=f"matchers[{index}].{name}"))
+        return matcher
+
     # -- reports -------------------------------------------------------------------------
 
     def _route_warning(self, vh: ProxyVirtualHost, route: ProxyRoute, kind: str, reason: str) -> None:
@@ -894,7 +1011,7 @@ class ProxyTranslator:
                     return f"invalid destination in weighted destination list: {problem}"
             return None
         if action.upstream_group is not None:
-            return upstream_not_found(action.upstream_group, self.profile, "UpstreamGroup")
+            return self._validate_upstream_group(action.upstream_group)
         if self.profile == "1.3":
             return "must specify either 'singleDestination', 'multipleDestinations' or 'upstreamGroup' for action"
         if action.cluster_header is not None:
@@ -906,11 +1023,39 @@ class ProxyTranslator:
         return ("must specify either 'singleDestination', 'multipleDestinations', 'upstreamGroup', "
                 "'clusterHeader', or 'dynamicForwardProxy' for action")
 
+    def _validate_upstream_group(self, ref: ResourceRef) -> str | None:
+        # route_config.go:validateUpstreamGroup (v1.3.20 and main): the group must exist and each of its
+        # destinations must name an Upstream, with validateMultiDestination's wrapping.
+        ug = find_upstream_group(self.upstream_groups, ref, self.profile)
+        if ug is None:
+            return upstream_not_found(ref, self.profile, "UpstreamGroup")
+        for wd in group_destinations(ug, self.profile):
+            problem = self._validate_single(wd.destination)
+            if problem:
+                return f"invalid destination in weighted destination list: {problem}"
+        return None
+
+    def _exists_any_namespace(self, ref: ResourceRef) -> bool:
+        """Whether the generated ``UpstreamList.Find`` (``upstream.sk.go``) finds an upstream.
+
+        At v1.3.20 a reference without a namespace matches the name in any namespace; on main it must be equal.
+
+        Args:
+            ref: The upstream reference.
+
+        Returns:
+            Whether Gloo's lookup finds it.
+        """
+        if ref.namespace or self.profile != "1.3":
+            return self._exists(ref)
+        return any(name == ref.name for _, name in self.upstreams) or any(
+            name == ref.name for _, name in self.fake_upstreams)
+
     def _validate_single(self, dest: Destination) -> str | None:
         ref = destination_upstream(dest)
         if ref is None:
             return None
-        if not self._exists(ref):
+        if not self._exists_any_namespace(ref):
             return upstream_not_found(ref, self.profile)
         return None
 
@@ -955,41 +1100,86 @@ class ProxyTranslator:
                 ra.metadata_match.CopyFrom(md)
             return self._check_subset(action.single)
         if action.multi is not None:
-            wc = ra.weighted_clusters
-            wc.SetInParent()
-            if not action.multi:
-                return False, "must specify at least one weighted destination for multi destination routes"
-            total = 0
-            for wd in action.multi:
-                ref = destination_upstream(wd.destination)
-                if ref is None:
-                    return False, "unknown upstream destination type"
-                weight = wd.weight or 0
-                total += weight
-                cw = wc.clusters.add(name=cluster_name(ref))
-                cw.weight.value = weight
-                md = self._metadata_match(wd.destination.subset)
-                if md is not None:
-                    cw.metadata_match.CopyFrom(md)
-                err = self._check_subset(wd.destination)
-                if err is not None:
-                    return err
-            if self.profile != "1.3" and total < 1:
-                self._route_error(vh, route, "ProcessingError",
-                                  "Incorrect configuration for Weighted Destination for route - Weighted "
-                                  "Destinations require a total weight that is greater than or equal to 1",
-                                  env.name, out)
-            wc.total_weight.value = total
-            return None
+            return self._set_weighted(action.multi, ra, vh, route, env, out)
         if action.upstream_group is not None:
-            # gloo_nb does not model UpstreamGroups: the group is missing, and CUR sets a bogus
-            # cluster so that route replacement still works.
-            ra.cluster = ""
-            return True, upstream_not_found(action.upstream_group, self.profile, "UpstreamGroup")
-        if action.cluster_header is not None:
+            return self._set_upstream_group(action.upstream_group, ra, vh, route, env, out)
+        if action.cluster_header is not None and self.profile != "1.3":
             ra.cluster_header = action.cluster_header
             return None
+        if action.dynamic_forward_proxy is not None and self.profile != "1.3":
+            self._set_dfp_route(action.dynamic_forward_proxy, ra, vh, route, env, out)
+            return None
+        if self.profile == "1.3" and (action.dynamic_forward_proxy is not None or action.cluster_header is not None):
+            # v1.3.20 proxy.proto RouteAction: single, multi and upstreamGroup only. gloo_nb keeps 1.3's handling of
+            # a route action without a destination it knows, and says why.
+            name = "dynamicForwardProxy" if action.dynamic_forward_proxy is not None else "clusterHeader"
+            self.reports.find(Finding(vh.source, "warning", (
+                f"routeAction.{name} does not exist in Gloo 1.3 (its RouteAction has single, multi and upstreamGroup "
+                "only): gloo_nb translates the route as Gloo 1.3 treats an action without a destination"),
+                route.owner or vh.source, layer="parse", field=f"routeAction.{name}"))
         return False, "unknown upstream destination type"
+
+    def _declare_group_destination_options(self, wd: WeightedDestination, index: int, group: UpstreamGroup) -> None:
+        # setWeightedClusters runs the WeightedDestinationPlugins on each ClusterWeight, an UpstreamGroup's
+        # destinations included: headers (headerManipulation) and, in Gloo's own filters or Enterprise,
+        # transformations, stagedTransformations, extauth, bufferPerRoute, csrf, extensions. For a group's
+        # destinations gloo_nb reproduces none of them yet (a route's own `multi` gets headerManipulation in
+        # _weighted_destination_options): each one is declared, never dropped silently.
+        for key in wd.options:
+            self.reports.declare(Unmodelled(group.key, f"spec.destinations[{index}].options.{key}",
+                                            f"weighted destination option {key}",
+                                            "Gloo applies it to this destination's weighted cluster"))
+
+    def _set_upstream_group(self, ref: ResourceRef, ra: route_components_pb2.RouteAction, vh: ProxyVirtualHost,
+                            route: ProxyRoute, env: route_components_pb2.Route,
+                            out: ProxyTranslation) -> tuple[bool, str] | None:
+        # route_config.go:setRouteAction, case RouteAction_UpstreamGroup: the group's destinations become the
+        # route's weighted clusters, exactly as an inline multi's (setWeightedClusters).
+        ug = find_upstream_group(self.upstream_groups, ref, self.profile)
+        if ug is None:
+            if self.profile != "1.3":
+                # main: "the UpstreamGroup isn't found but set a bogus cluster so route replacement will
+                # still work". v1.3.20 returned before setting any cluster specifier: the RouteAction stays
+                # empty (which Envoy refuses: RouteActionValidationError.ClusterSpecifier is required).
+                ra.cluster = ""
+            return True, upstream_not_found(ref, self.profile, "UpstreamGroup")
+        return self._set_weighted(group_destinations(ug, self.profile), ra, vh, route, env, out, group=ug)
+
+    def _set_weighted(self, dests: Sequence[WeightedDestination], ra: route_components_pb2.RouteAction,
+                      vh: ProxyVirtualHost, route: ProxyRoute, env: route_components_pb2.Route,
+                      out: ProxyTranslation, group: UpstreamGroup | None = None) -> tuple[bool, str] | None:
+        # route_config.go:setWeightedClusters. main sets the (empty) WeightedClusters before refusing an
+        # empty list; v1.3.20 refused first, leaving the RouteAction without a cluster specifier.
+        if not dests and self.profile == "1.3":
+            return False, "must specify at least one weighted destination for multi destination routes"
+        wc = ra.weighted_clusters
+        wc.SetInParent()
+        if not dests:
+            return False, "must specify at least one weighted destination for multi destination routes"
+        total = 0
+        for wd in dests:
+            ref = destination_upstream(wd.destination)
+            if ref is None:
+                return False, "unknown upstream destination type"
+            weight = wd.weight or 0
+            total += weight
+            cw = wc.clusters.add(name=cluster_name(ref))
+            cw.weight.value = weight
+            md = self._metadata_match(wd.destination.subset)
+            if md is not None:
+                cw.metadata_match.CopyFrom(md)
+            if group is not None:
+                self._declare_group_destination_options(wd, len(wc.clusters) - 1, group)
+            err = self._check_subset(wd.destination)
+            if err is not None:
+                return err
+        if self.profile != "1.3" and total < 1:
+            self._route_error(vh, route, "ProcessingError",
+                              "Incorrect configuration for Weighted Destination for route - Weighted "
+                              "Destinations require a total weight that is greater than or equal to 1",
+                              env.name, out)
+        wc.total_weight.value = total
+        return None
 
 
 # --- listeners and clusters ---------------------------------------------------------------

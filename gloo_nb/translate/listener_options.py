@@ -213,7 +213,11 @@ def apply_hcm_options(hcm: hcm_pb2.HttpConnectionManager, http_options: Mapping[
     """
     problems: list[OptionProblem] = []
     for key in http_options:
-        if key != "httpConnectionManagerSettings":
+        if key == "dynamicForwardProxy":
+            # Modelled in gloo_nb.translate.dynamic_forward_proxy (current Gloo's plugin; not in 1.3's API).
+            if profile == "1.3":
+                problems.append(_not_in_13(f"spec.{path}.{key}"))
+        elif key != "httpConnectionManagerSettings":
             problems.append(_not_modelled(f"spec.{path}.{key}", f"HTTP listener option {key}"))
     settings = http_options.get("httpConnectionManagerSettings") or {}
     where = f"spec.{path}.httpConnectionManagerSettings"

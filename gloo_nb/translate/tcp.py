@@ -21,8 +21,10 @@ from envoy.extensions.filters.network.tcp_proxy.v3 import tcp_proxy_pb2
 from gloo_nb._types import Profile
 from gloo_nb.errors import BadDataError
 from gloo_nb.models import ResourceRef
+from gloo_nb.models.resources import UpstreamGroup
 from gloo_nb.translate.listener_options import OptionProblem, access_logs, apply_listener_options, not_modelled
 from gloo_nb.translate.proxy import ProxyListener
+from gloo_nb.translate.upstream_groups import find_upstream_group, group_destinations
 
 __all__ = ["DEFAULT_TCP_STAT_PREFIX", "add_tls_inspector", "tcp_filter_chains", "tcp_listener"]
 
@@ -69,7 +71,8 @@ def _not_found(ref: ResourceRef, profile: Profile, kind: str = "Upstream") -> st
 
 
 def _proxy_filter(host: Mapping[str, Any], options: Mapping[str, Any], stat_prefix: str, profile: Profile,
-                  exists: UpstreamExists, logs: Sequence[Any]) -> list[listener_components_pb2.Filter]:
+                  exists: UpstreamExists, logs: Sequence[Any],
+                  upstream_groups: Sequence[UpstreamGroup] = ()) -> list[listener_components_pb2.Filter]:
     cfg = tcp_proxy_pb2.TcpProxy(stat_prefix=stat_prefix)
     settings = options.get("tcpProxySettings")
     if isinstance(settings, Mapping):
@@ -108,10 +111,7 @@ def _proxy_filter(host: Mapping[str, Any], options: Mapping[str, Any], stat_pref
             weight = wd.get("weight")
             cfg.weighted_clusters.clusters.add(name=_cluster(ref), weight=int(weight or 0))
     elif "upstreamGroup" in action:
-        # gloo_nb does not model UpstreamGroups: the group is missing, as for HTTP routes.
-        group = action["upstreamGroup"] or {}
-        ref = ResourceRef(str(group.get("name", "")), str(group.get("namespace", "")))
-        raise _HostProblem(_not_found(ref, profile, "UpstreamGroup"), warning=True)
+        _group_clusters(action["upstreamGroup"], cfg, profile, exists, upstream_groups)
     elif "forwardSniClusterName" in action and profile != "1.3":
         # An empty cluster, overwritten by the SNI cluster filter placed before the TCP proxy.
         cfg.cluster = ""
@@ -129,9 +129,39 @@ def _proxy_filter(host: Mapping[str, Any], options: Mapping[str, Any], stat_pref
     return filters
 
 
+def _group_clusters(raw: Any, cfg: tcp_proxy_pb2.TcpProxy, profile: Profile, exists: UpstreamExists,
+                    upstream_groups: Sequence[UpstreamGroup]) -> None:
+    # plugins/tcp/plugin.go (v1.3.20 and main), case TcpHost_TcpAction_UpstreamGroup, after
+    # ValidateTcpRouteDestinations -> validateUpstreamGroup: the group's destinations as weighted clusters
+    # (convertToWeightedCluster), exactly as an inline multi.
+    group = raw if isinstance(raw, Mapping) else {}
+    ref = ResourceRef(str(group.get("name", "")), str(group.get("namespace", "")))
+    ug = find_upstream_group(upstream_groups, ref, profile)
+    if ug is None:
+        raise _HostProblem(_not_found(ref, profile, "UpstreamGroup"), warning=True)
+    dests = group_destinations(ug, profile)
+    if not dests:
+        raise _HostProblem("must specify at least one weighted destination for multi destination routes",
+                           warning=False)
+    refs = []
+    for wd in dests:
+        d = wd.destination
+        up = d.upstream if d.upstream is not None else (
+            ResourceRef(f"kube-svc:{d.kube.ref.namespace}-{d.kube.ref.name}-{d.kube.port}", d.kube.ref.namespace)
+            if d.kube is not None else None)
+        if up is None:
+            raise _HostProblem("unknown upstream destination type", warning=False)
+        if not exists(up):
+            raise _HostProblem(f"invalid destination in weighted destination list: {_not_found(up, profile)}",
+                               warning=True)
+        refs.append((up, wd.weight or 0))
+    for up, weight in refs:
+        cfg.weighted_clusters.clusters.add(name=_cluster(up), weight=weight)
+
+
 def tcp_filter_chains(listener_name: str, hosts: Sequence[Mapping[str, Any]], options: Mapping[str, Any],
                       listener_options: Mapping[str, Any], profile: Profile, exists: UpstreamExists,
-                      default_sni: Sequence[str] = ()
+                      default_sni: Sequence[str] = (), upstream_groups: Sequence[UpstreamGroup] = ()
                       ) -> tuple[list[listener_components_pb2.FilterChain], bool, list[OptionProblem]]:
     """The filter chains of one TCP listener (a ``tcpGateway`` or a hybrid gateway's matched TCP gateway).
 
@@ -153,6 +183,7 @@ def tcp_filter_chains(listener_name: str, hosts: Sequence[Mapping[str, Any]], op
         profile: ``1.3`` or ``current``.
         exists: Whether an upstream is in Gloo's snapshot.
         default_sni: A hybrid matcher's SNI domains.
+        upstream_groups: The snapshot's UpstreamGroups (``upstreamGroup`` destinations).
 
     Returns:
         The chains, whether a ``tls_inspector`` is needed (an ``sslConfig`` or SNI forwarding,
@@ -181,7 +212,7 @@ def tcp_filter_chains(listener_name: str, hosts: Sequence[Mapping[str, Any]], op
         if ssl is not None or (profile != "1.3" and "forwardSniClusterName" in (action or {})):
             inspector = True
         try:
-            filters = _proxy_filter(host, options, DEFAULT_TCP_STAT_PREFIX, profile, exists, logs)
+            filters = _proxy_filter(host, options, DEFAULT_TCP_STAT_PREFIX, profile, exists, logs, upstream_groups)
         except _HostProblem as problem:
             failed = True
             if profile == "1.3":
@@ -239,8 +270,9 @@ def add_tls_inspector(listener: listener_pb2.Listener) -> None:
     lf.typed_config.Pack(tls_inspector_pb2.TlsInspector())
 
 
-def tcp_listener(listener: ProxyListener, profile: Profile,
-                 exists: UpstreamExists) -> tuple[listener_pb2.Listener | None, list[OptionProblem]]:
+def tcp_listener(listener: ProxyListener, profile: Profile, exists: UpstreamExists,
+                 upstream_groups: Sequence[UpstreamGroup] = ()) -> tuple[listener_pb2.Listener | None,
+                                                                       list[OptionProblem]]:
     """The Envoy listener of a Proxy TCP listener, and the problems Gloo reports on its Gateway.
 
     See :func:`tcp_filter_chains`; a listener without filter chains is not emitted.
@@ -249,13 +281,15 @@ def tcp_listener(listener: ProxyListener, profile: Profile,
         listener: The Proxy listener (its ``tcp`` is set).
         profile: ``1.3`` or ``current``.
         exists: Whether an upstream is in Gloo's snapshot.
+        upstream_groups: The snapshot's UpstreamGroups.
 
     Returns:
         The Envoy listener (None when it has no filter chain) and the problems.
     """
     assert listener.tcp is not None
     chains, inspector, problems = tcp_filter_chains(listener.name, listener.tcp.hosts, listener.tcp.options,
-                                                    listener.listener_options, profile, exists)
+                                                    listener.listener_options, profile, exists,
+                                                    upstream_groups=upstream_groups)
     problems = [p if p.gloo else OptionProblem(p.severity, p.message.replace(": tcpGateway.", ": spec.tcpGateway."),
                                                "spec." + p.field if p.field.startswith("tcpGateway") else p.field,
                                                gloo=False, feature=p.feature) for p in problems]

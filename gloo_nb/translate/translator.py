@@ -51,12 +51,14 @@ from gloo_nb.translate.envoy import (
     fallback_listener,
     kube_service_upstream_name,
 )
+from gloo_nb.translate.envoy_rejections import EnvoyRejection, predict_cluster_rejections, predict_rejections
 from gloo_nb.translate.gateway import gateway_contains, translate_gateways
 from gloo_nb.translate.proxy import Proxy, ProxyListener
 from gloo_nb.translate.reports import Reports, ResourceReport, multierror_text
 from gloo_nb.translate.routes import RouteId, route_id, route_match_json
 from gloo_nb.translate.tls import parse_ssl_config, profile_problems, unseen_secret_warning
 from gloo_nb.translate.unmodelled import declared_unmodelled, option_decoding_findings, route_features
+from gloo_nb.translate.upstream_groups import verify_upstream_groups
 from gloo_nb.translate.upstream_options import apply_upstream_options, service_upstream_config
 
 GLOO_NAMESPACE = "gloo-system"
@@ -168,6 +170,8 @@ class Translation:
             :func:`merge_proxy_reports`). Empty on the per-proxy translations themselves.
         unmodelled: Every field whose effect on Envoy gloo_nb does not reproduce (declared, never a
             problem: ``gloo-nb translate --json``'s ``unmodelled``, ``check``'s ``not modelled:`` lines).
+        envoy_rejections: What Envoy will refuse (NACK) of what this snapshot pushes
+            (:mod:`gloo_nb.translate.envoy_rejections`); each is also a finding of layer ``envoy``.
     """
 
     profile: Profile
@@ -185,6 +189,7 @@ class Translation:
     proxy_report: ResourceReport | None = None
     proxies: list[Translation] = field(default_factory=list)
     unmodelled: list[Unmodelled] = field(default_factory=list)
+    envoy_rejections: list[EnvoyRejection] = field(default_factory=list)
     _sources: dict[RouteId, tuple[ResourceKey, ...]] | None = field(default=None, init=False, repr=False,
                                                                      compare=False)
 
@@ -315,7 +320,8 @@ class Translation:
         Returns:
             True when it blocks (by default policy).
         """
-        return finding.layer != "parse" and (self.profile == "1.3" or finding.severity == "error")
+        # Envoy's NACKs (layer "envoy") happen after the push: they never hold it back.
+        return finding.layer not in ("parse", "envoy") and (self.profile == "1.3" or finding.severity == "error")
 
     def report(self, kind: str, namespace: str, name: str) -> ResourceReport | None:
         """Return Gloo's report on one resource.
@@ -567,10 +573,15 @@ def merge_proxy_reports(per_proxy: Sequence[Iterable[ResourceReport]]) -> list[R
             have = merged.get(rep.key)
             if have is None:
                 merged[rep.key] = ResourceReport(rep.key, list(rep.errors), list(rep.warnings))
-            elif rep.key.kind != "Upstream":
+            elif rep.key.kind not in _SHARED_REPORT_KINDS:
                 have.errors.extend(rep.errors)
                 have.warnings.extend(rep.warnings)
     return list(merged.values())
+
+
+_SHARED_REPORT_KINDS = frozenset({"Upstream", "UpstreamGroup"})
+# Resources every proxy's translation reports the same way (translator.go: computeClusters and
+# verifyUpstreamGroups run per proxy over the whole snapshot): merged once, not once per proxy.
 
 
 def _readable_gateways(snapshot: Snapshot) -> list[Gateway]:
@@ -693,6 +704,8 @@ class Translator:
         reports.accept(rt.key for rt in snapshot.route_tables)
         reports.accept(g.key for g in snapshot.gateways)
         reports.accept(u.key for u in snapshot.upstreams)
+        # envoy_translator_syncer.go (v1.3.20 and main): allReports.Accept(snap.UpstreamGroups...).
+        reports.accept(ug.key for ug in snapshot.upstream_groups)
         for f in undecodable:
             reports.find(f)
         for item in declared:
@@ -719,7 +732,9 @@ class Translator:
         validated = ProxyTranslator(profile, upstreams, snapshot.services, validation,
                                     max_program_size=settings.regex_max_program_size, secrets=snapshot.secrets,
                                     warn_missing_tls_secret=warn_missing,
-                                    secrets_unreadable=snapshot.secrets_unreadable).translate(desired)
+                                    secrets_unreadable=snapshot.secrets_unreadable,
+                                    upstream_groups=snapshot.upstream_groups,
+                                    default_circuit_breakers=settings.circuit_breakers).translate(desired)
         demote = profile != "1.3" and policy.replace_invalid_routes
         _merge_validation(validation, reports, demote)
 
@@ -729,6 +744,7 @@ class Translator:
         gloo_reports = Reports()
         gloo_reports.accept(u.key for u in snapshot.upstreams)
         _upstream_checks(snapshot.upstreams, snapshot.services, profile, gloo_reports)
+        _upstream_group_checks(snapshot, upstreams, profile, gloo_reports)
         _service_annotation_findings(snapshot.services, profile, settings, reports)
         final: ProxyTranslation
         if _same_proxy(proxy, desired):
@@ -740,7 +756,9 @@ class Translator:
             final = ProxyTranslator(profile, upstreams, snapshot.services, gloo_reports,
                                     max_program_size=settings.regex_max_program_size, secrets=snapshot.secrets,
                                     warn_missing_tls_secret=warn_missing,
-                                    secrets_unreadable=snapshot.secrets_unreadable).translate(proxy)
+                                    secrets_unreadable=snapshot.secrets_unreadable,
+                                    upstream_groups=snapshot.upstream_groups,
+                                    default_circuit_breakers=settings.circuit_breakers).translate(proxy)
         resources = final.resources
         clusters = {cluster_name(ResourceRef(u.meta.name, u.meta.namespace)):
                     build_cluster(u, profile, default_circuit_breakers=settings.circuit_breakers)
@@ -748,6 +766,9 @@ class Translator:
         for u in upstreams:
             _upstream_tls(clusters[cluster_name(ResourceRef(u.meta.name, u.meta.namespace))], u, snapshot,
                           profile, warn_missing, gloo_reports)
+        # Plugins' generated clusters (dynamic forward proxy) join the Upstreams' (translator.go: GeneratedResources).
+        for generated in final.generated_clusters:
+            clusters.setdefault(generated.name, generated)
         resources.clusters = [clusters[k] for k in sorted(clusters)]
         # Every EDS cluster gets a load assignment, an empty one when nothing backs it: Gloo adds
         # them so that Envoy does not wait for the cluster forever (projects/gloo/pkg/translator/
@@ -768,6 +789,14 @@ class Translator:
                     reports.add_error(rep.key, e)
                 for w in rep.warnings:
                     reports.add_warning(rep.key, w)
+        for rep in gloo_reports:
+            if rep.key.kind == "UpstreamGroup":
+                # An UpstreamGroup's errors are its status; no sanitizer turns them into warnings.
+                for e in rep.errors:
+                    reports.add_error(rep.key, e)
+        for f in gloo_reports.findings:
+            if f.resource.kind == "UpstreamGroup":
+                reports.find(f)
         for f in gloo_reports.findings:
             if f.resource.kind == "Upstream":
                 if profile != "1.3" and f.severity == "error" and f.message in gloo_reports.get(f.resource).errors:
@@ -800,6 +829,8 @@ class Translator:
             push = PushDecision("push", "Gloo >= 1.12 always pushes the sanitized snapshot"
                                 + (f" ({len(replaced)} route(s) replaced by the fallback)" if replaced else ""))
 
+        rejections = _envoy_rejections(resources, final.origins, proxy_key, reports) if push.decision == "push" \
+            else []
         if push.decision == "push":
             served: EnvoyResources | None = resources
             mem.last_pushed = resources
@@ -817,7 +848,8 @@ class Translator:
         return Translation(profile=profile, snapshot=snapshot, settings=settings, reports=list(reports),
                            findings=list(reports.findings), proxy=proxy, envoy=resources, push=push, served=served,
                            origins=final.origins, served_origins=mem.last_origins, replaced=replaced,
-                           proxy_report=proxy_report, unmodelled=list(reports.unmodelled))
+                           proxy_report=proxy_report, unmodelled=list(reports.unmodelled),
+                           envoy_rejections=rejections)
 
     def _sanitize_13(self, resources: EnvoyResources, policy: InvalidConfigPolicy, proxy_key: ResourceKey,
                      proxy_errors: list[str], proxy_warnings: list[str], upstream_errors: list[str],
@@ -843,12 +875,55 @@ class Translator:
         return PushDecision("push", reason), resources
 
 
+def _upstream_group_checks(snapshot: Snapshot, upstreams: Sequence[Upstream], profile: Profile,
+                           gloo_reports: Reports) -> None:
+    # translator.go: verifyUpstreamGroups runs first in every proxy's translation (upstream_groups.go).
+    # Its errors stay in the proxy's reports: v1.3.20's sanitizers then refuse the snapshot
+    # (UpstreamRemovingSanitizer turns only Upstreams' errors into warnings before reports.Validate()).
+    names = {u.meta.name for u in upstreams}
+    keys = {(u.meta.namespace, u.meta.name) for u in upstreams}
+
+    def exists(ref: ResourceRef) -> bool:
+        # UpstreamList.Find: v1.3.20 matches an empty namespace to any; main wants it equal.
+        if ref.namespace or profile != "1.3":
+            return (ref.namespace, ref.name) in keys
+        return ref.name in names
+
+    def add_error(key: ResourceKey, message: str) -> None:
+        gloo_reports.add_error(key, message)
+        gloo_reports.find(Finding(key, "error", message, key, layer="gloo"))
+
+    gloo_reports.accept(ug.key for ug in snapshot.upstream_groups)
+    verify_upstream_groups(snapshot.upstream_groups, exists, profile, kube_service_upstream_name,
+                           add_error, gloo_reports.find)
+
+
+def _envoy_rejections(resources: EnvoyResources, origins: dict[str, list[RouteOrigin]], proxy_key: ResourceKey,
+                      reports: Reports) -> list[EnvoyRejection]:
+    # What Gloo pushes but Envoy refuses: a finding on the VirtualService of the route (its owner as the origin),
+    # or on the Proxy when the route has no Gloo origin.
+    out = predict_rejections(resources.route_configurations, resources.listeners)
+    for r in out:
+        origin = next((o for o in origins.get(r.resource, ()) if o.virtual_host == r.virtual_host
+                       and o.envoy_index == r.route_index), None)
+        resource = origin.vs if origin is not None else proxy_key  # the fallback listener has no Gloo route
+        owner = (origin.route.owner or origin.vs) if origin is not None else proxy_key
+        reports.find(Finding(resource, "error", r.message(), owner, layer="envoy"))
+    upstreams = {cluster_name(ResourceRef(rep.key.name, rep.key.namespace)): rep.key for rep in reports
+                 if rep.key.kind == "Upstream"}
+    for r in predict_cluster_rejections(resources.clusters):
+        key = upstreams.get(r.resource, proxy_key)
+        reports.find(Finding(key, "error", r.message(), key, layer="envoy"))
+        out.append(r)
+    return out
+
+
 def _proxy_report(key: ResourceKey, gloo_reports: Reports, *, demote: bool) -> ResourceReport:
     # Gloo reports every listener, virtual host and route problem on the Proxy (gloo_nb files them
     # under the Gateway or VirtualService they came from); upstream problems stay on the Upstreams.
     report = ResourceReport(key)
     for rep in gloo_reports:
-        if rep.key.kind != "Upstream":
+        if rep.key.kind not in _SHARED_REPORT_KINDS:
             report.errors.extend(rep.errors)
             report.warnings.extend(rep.warnings)
     if demote:
@@ -916,7 +991,8 @@ def _replace_routes(resources: EnvoyResources, valid: set[str], errored_names: s
                         hit = True
                 elif which == "weighted_clusters":
                     for wc in action.weighted_clusters.clusters:
-                        if wc.name not in valid:
+                        # isInvalid(cluster, route name): an errored route's weighted clusters are renamed too.
+                        if wc.name not in valid or route.name in errored_names:
                             wc.name = FALLBACK_CLUSTER
                             hit = True
                 if hit:

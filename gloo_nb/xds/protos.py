@@ -101,6 +101,9 @@ _MODULES = (
     "envoy.extensions.http.header_formatters.preserve_case.v3.preserve_case_pb2",
     "envoy.extensions.clusters.aggregate.v3.cluster_pb2",
     "envoy.extensions.clusters.dynamic_forward_proxy.v3.cluster_pb2",
+    # The dynamic forward proxy DNS cache's resolvers (dynamic_forward_proxy/plugin.go convertTypedDnsResolverConfig).
+    "envoy.extensions.network.dns_resolver.cares.v3.cares_dns_resolver_pb2",
+    "envoy.extensions.network.dns_resolver.apple.v3.apple_dns_resolver_pb2",
     "envoy.extensions.compression.gzip.compressor.v3.gzip_pb2",
     "envoy.extensions.compression.gzip.decompressor.v3.gzip_pb2",
     # Access logs and tracers.

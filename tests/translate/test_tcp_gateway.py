@@ -152,3 +152,32 @@ def test_codec_checks_tcp_and_hybrid_gateways():
     assert {f.field for f in hybrid.findings} == {
         "spec.hybridGateway.matchedGateways[0].matcher.sourcePrefixRanges[0].mask",
         "spec.hybridGateway.delegatedHttpGateways.preventChildOverride"}
+
+
+def _group(name, *dests):
+    return {"apiVersion": "gloo.solo.io/v1", "kind": "UpstreamGroup", "metadata": {"name": name, "namespace": GS},
+            "spec": {"destinations": [{"destination": {"upstream": {"name": up, "namespace": GS}}, "weight": w}
+                                      for up, w in dests]}}
+
+
+@pytest.mark.parametrize("profile", ["1.3", "current"])
+def test_upstream_group_destination_is_weighted_clusters(profile):
+    """plugins/tcp/plugin.go (v1.3.20 and main), TcpHost_TcpAction_UpstreamGroup: the group's destinations as the
+    TCP proxy's weighted clusters (convertToWeightedCluster); no false "not found"."""
+    from gloo_nb.models.codec import parse_object
+    group = parse_object(_group("g", ("echo", 1), ("echo2", 3))).resource
+    gw = _tcp([{"name": "g", "destination": {"upstreamGroup": {"name": "g", "namespace": GS}}}])
+    t = translate([gw, group, static_upstream("echo", 9000), static_upstream("echo2", 9001)], profile)
+    (listener,) = _listeners(t)
+    (chain,) = listener["filterChains"]
+    assert chain["filters"][0]["typedConfig"]["weightedClusters"] == {"clusters": [
+        {"name": "echo_gloo-system", "weight": 1}, {"name": "echo2_gloo-system", "weight": 3}]}
+    gw_report = next(r for r in t.reports if r.key.kind == "Gateway" and r.key.name == "tcp")
+    assert (gw_report.errors, gw_report.warnings) == ([], [])
+
+
+def test_missing_upstream_group_is_a_tcp_host_warning():
+    gw = _tcp([{"name": "g", "destination": {"upstreamGroup": {"name": "nope", "namespace": GS}}}])
+    t = translate([gw, static_upstream("echo", 9000)], "current")
+    gw_report = next(r for r in t.reports if r.key.kind == "Gateway" and r.key.name == "tcp")
+    assert any("*v1.UpstreamGroup { gloo-system.nope } not found" in w for w in gw_report.warnings)

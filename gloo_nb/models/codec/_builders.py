@@ -98,6 +98,7 @@ from gloo_nb.models.codec._fields import (
     TCP_LISTENER_OPTIONS,
     TOP,
     UNMODELLED_UPSTREAM_FIELDS,
+    UPSTREAM_GROUP_SPEC,
     UPSTREAM_OPTIONS,
     UPSTREAM_SPEC,
     UPSTREAM_TYPES,
@@ -158,6 +159,7 @@ from gloo_nb.models.resources import (
     SubsetSpec,
     TlsSecret,
     Upstream,
+    UpstreamGroup,
     UpstreamOptions,
     ValidationSettings,
     VirtualHost,
@@ -551,6 +553,17 @@ def _matchable_tcp_gateway(r: Reader, spec: Any, meta: ObjectMeta, status: Mappi
     return MatchableTcpGateway(meta=meta, matcher=matcher, tcp_gateway=tcp, status=status)
 
 
+def _upstream_group(r: Reader, spec: Any, meta: ObjectMeta, status: Mapping[str, Any] | None) -> Resource:
+    # projects/gloo/api/v1/proxy.proto UpstreamGroup: a list of WeightedDestinations, read as a multi's.
+    s = r.opt_obj(spec, "spec", UPSTREAM_GROUP_SPEC)
+    if s is None:
+        return UpstreamGroup(meta=meta, status=status)
+    items = r.seq(s.get("destinations"), "spec", "destinations")
+    dests = tuple(_weighted(r, v, f"spec.destinations[{i}]") for i, v in enumerate(items))
+    missing = tuple(i for i, v in enumerate(items) if not isinstance(v, Mapping) or v.get("destination") is None)
+    return UpstreamGroup(meta=meta, destinations=dests, nil_destinations=missing, status=status)
+
+
 def _gateway(r: Reader, spec: Any, meta: ObjectMeta, status: Mapping[str, Any] | None) -> Resource:
     s = r.opt_obj(spec, "spec", GATEWAY_SPEC)
     if s is None:
@@ -941,6 +954,7 @@ _BUILDERS = {
     "MatchableHttpGateway": _matchable_http_gateway,
     "MatchableTcpGateway": _matchable_tcp_gateway,
     "Upstream": _upstream,
+    "UpstreamGroup": _upstream_group,
     "Settings": _settings,
     "Service": _service,
     "Endpoints": _endpoints,

@@ -51,6 +51,7 @@ KUBE_DESTINATION = frozenset({"ref", "port"})
 SUBSET = frozenset({"values"})
 MULTI = frozenset({"destinations"})
 WEIGHTED = frozenset({"destination", "weight", "options"})
+UPSTREAM_GROUP_SPEC = frozenset({"destinations"})  # projects/gloo/api/v1/proxy.proto UpstreamGroup
 PATH_REWRITES = OneOf("pathRedirect", "prefixRewrite", "regexRewrite")
 REDIRECT = frozenset({*PATH_REWRITES.names, "hostRedirect", "responseCode", "httpsRedirect", "stripQuery",
                        "portRedirect"})
