@@ -256,7 +256,26 @@ def dfp_cluster(filter_config: Mapping[str, Any], where: str,
     return out, problems
 
 
-def dfp_route_config(route_config: Mapping[str, Any]) -> dfp_pb2.PerRouteConfig | str:
+@dataclass(frozen=True, slots=True)
+class UnknownDfpFields:
+    """Fields of ``routeAction.dynamicForwardProxy`` that Gloo's ``PerRouteConfig`` does not have.
+
+    Gloo's strict decoding refuses the whole resource for them; gloo_nb reports them on the route.
+
+    Attributes:
+        fields: The unknown field names, sorted.
+    """
+
+    fields: tuple[str, ...]
+
+    @property
+    def message(self) -> str:
+        """The finding's text."""
+        return (f"unknown field(s) {', '.join(self.fields)} in routeAction.dynamicForwardProxy: Gloo's strict "
+                "decoding refuses the resource; remove or correct them")
+
+
+def dfp_route_config(route_config: Mapping[str, Any]) -> dfp_pb2.PerRouteConfig | UnknownDfpFields | str:
     """``ProcessRoute``: the per-route config of a ``dynamicForwardProxy`` destination.
 
     Args:
@@ -270,7 +289,7 @@ def dfp_route_config(route_config: Mapping[str, Any]) -> dfp_pb2.PerRouteConfig 
     unknown = sorted(str(k) for k in route_config if k not in _ROUTE_FIELDS)
     if unknown:
         # A field Gloo's PerRouteConfig lacks fails Gloo's strict decoding of the whole resource.
-        return f"not modelled: unknown field(s) {', '.join(unknown)} in routeAction.dynamicForwardProxy"
+        return UnknownDfpFields(tuple(unknown))
     if route_config.get("hostRewrite") is not None:
         out.host_rewrite_literal = str(route_config["hostRewrite"])
     elif route_config.get("autoHostRewriteHeader") is not None:

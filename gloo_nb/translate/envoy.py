@@ -44,6 +44,7 @@ from gloo_nb.models import (
 from gloo_nb.models.resources import UpstreamGroup, WeightedDestination
 from gloo_nb.translate.dynamic_forward_proxy import (
     DFP_FILTER,
+    UnknownDfpFields,
     dfp_cluster,
     dfp_cluster_name,
     dfp_http_filter,
@@ -566,10 +567,11 @@ class ProxyTranslator:
         # plugin's ProcessRoute adds the per-route host rewrite under the filter's name.
         ra.cluster = dfp_cluster_name(self._dfp)
         per_route = dfp_route_config(route_cfg)
+        if isinstance(per_route, UnknownDfpFields):
+            self.reports.find(Finding(vh.source, "error", per_route.message, route.owner or vh.source,
+                                      layer="parse", field="routeAction.dynamicForwardProxy"))
+            return
         if isinstance(per_route, str):
-            if per_route.startswith("not modelled:"):
-                self.reports.find(Finding(vh.source, "warning", per_route, route.owner or vh.source, layer="parse"))
-                return
             # reportRoutePluginProcessingError: routes from a VirtualService carry source metadata, so main appends
             # the error twice (AppendRouteErrorWithMetadata, then AppendRouteError).
             self._route_error(vh, route, "ProcessingError", per_route, env.name, out)

@@ -895,7 +895,7 @@ def _upstream_group_checks(snapshot: Snapshot, upstreams: Sequence[Upstream], pr
 
     gloo_reports.accept(ug.key for ug in snapshot.upstream_groups)
     verify_upstream_groups(snapshot.upstream_groups, exists, profile, kube_service_upstream_name,
-                           add_error, gloo_reports.find)
+                           add_error, gloo_reports.declare)
 
 
 def _envoy_rejections(resources: EnvoyResources, origins: dict[str, list[RouteOrigin]], proxy_key: ResourceKey,

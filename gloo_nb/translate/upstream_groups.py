@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 from gloo_nb._types import Profile
-from gloo_nb.models import Finding, ResourceKey
+from gloo_nb.models import ResourceKey, Unmodelled
 from gloo_nb.models.resources import Destination, ResourceRef, UpstreamGroup, WeightedDestination
 
 __all__ = ["find_upstream_group", "group_destinations", "verify_upstream_groups"]
@@ -83,7 +83,7 @@ def _upstream_ref(dest: Destination, kube_name: Callable[[str, str, int], str]) 
 def verify_upstream_groups(groups: Sequence[UpstreamGroup], exists: Callable[[ResourceRef], bool],
                            profile: Profile, kube_name: Callable[[str, str, int], str],
                            add_error: Callable[[ResourceKey, str], None],
-                           find: Callable[[Finding], None]) -> None:
+                           declare: Callable[[Unmodelled], None]) -> None:
     """``verifyUpstreamGroups``: every destination of every group must name an existing Upstream.
 
     Errors go on the UpstreamGroup (``reports.AddError(ug, ...)``), with Gloo's texts:
@@ -97,7 +97,7 @@ def verify_upstream_groups(groups: Sequence[UpstreamGroup], exists: Callable[[Re
         profile: Behaviour profile (current fills an empty upstream namespace with the group's first).
         kube_name: ``kube-svc:`` upstream naming.
         add_error: Files a Gloo error on a resource.
-        find: Files a finding (consul destinations, which gloo_nb does not resolve).
+        declare: Declares what gloo_nb does not model (consul destinations, which it does not resolve).
     """
     for ug in groups:
         nil = set(ug.nil_destinations)
@@ -107,10 +107,8 @@ def verify_upstream_groups(groups: Sequence[UpstreamGroup], exists: Callable[[Re
                 continue
             ref = _upstream_ref(wd.destination, kube_name)
             if ref is None:
-                find(Finding(ug.key, "warning", (
-                    f"not modelled: spec.destinations[{i}].destination.consul: gloo_nb does not resolve consul "
-                    "destinations, so it cannot tell whether Gloo finds this upstream"), ug.key, layer="parse",
-                    field=f"spec.destinations[{i}].destination.consul"))
+                declare(Unmodelled(ug.key, f"spec.destinations[{i}].destination.consul", "consul destinations",
+                                   "gloo_nb does not resolve them, so it cannot tell whether Gloo finds this upstream"))
                 continue
             if isinstance(ref, str):
                 add_error(ug.key, ref)

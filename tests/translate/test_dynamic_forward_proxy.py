@@ -201,3 +201,12 @@ def test_an_undefined_lookup_family_is_gloos_listener_error():
     assert gw.errors == ["HttpListener Error: ProcessingError. Reason: unsupported dns lookup family type "
                          "dynamic_forward_proxy.DnsLookupFamily"]
     assert _dfp_clusters(t) == []
+
+
+def test_an_unknown_per_route_field_is_a_decoding_error_not_a_declaration():
+    # PerRouteConfig has hostRewrite and autoHostRewriteHeader only: Gloo's strict decoding refuses anything else,
+    # so this is a problem on the route's owner, never an `unmodelled` declaration.
+    t = _t({}, {"hostRewrite": "a", "hostRewrit": "b"})
+    (f,) = [f for f in t.findings if f.field == "routeAction.dynamicForwardProxy"]
+    assert f.severity == "error" and "unknown field(s) hostRewrit" in f.message
+    assert not [u for u in t.unmodelled if "dynamicForwardProxy" in u.path]
