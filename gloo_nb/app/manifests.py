@@ -12,7 +12,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from gloo_nb.app.yaml_parallel import yaml_documents_parallel
 from gloo_nb.errors import ParseError, UsageError
 from gloo_nb.models.codec import ParseResult, load_documents, parse_stream
 
@@ -124,7 +123,7 @@ def _folder_files(folder: Path) -> list[Path]:
 def _read(path: Path, shown: str) -> ParseResult:
     # no local name for the bytes: parse_stream drops them once decoded, which lowers the peak
     # memory of a large file by its size
-    return parse_stream(read_input(path, shown=shown), file=shown, yaml_reader=yaml_documents_parallel)
+    return parse_stream(read_input(path, shown=shown), file=shown)
 
 
 def read_manifests(paths: Sequence[str], *, stdin: BinaryIO | None = None) -> ParseResult:
@@ -145,7 +144,7 @@ def read_manifests(paths: Sequence[str], *, stdin: BinaryIO | None = None) -> Pa
     for given in paths:
         if given == "-":
             source = stdin if stdin is not None else sys.stdin.buffer
-            result.extend(parse_stream(read_stream(source), file="-", yaml_reader=yaml_documents_parallel))
+            result.extend(parse_stream(read_stream(source), file="-"))
             continue
         path = Path(given)
         if path.is_dir():

@@ -45,7 +45,7 @@ from gloo_nb.models.codec._builders import ParsedObject, parse_object
 from gloo_nb.models.codec._collect import ParseResult, parse_objects, unreadable_finding
 from gloo_nb.models.codec._documents import load_document, load_documents
 from gloo_nb.models.codec._secret_facts import parse_secret_facts, secret_facts_json
-from gloo_nb.models.codec._streams import YamlReader, parse_stream
+from gloo_nb.models.codec._streams import parse_stream
 from gloo_nb.models.codec._yaml_events import MAX_YAML_DEPTH, yaml_documents
 from gloo_nb.models.merge_patch import merge_patch
 
@@ -60,7 +60,6 @@ __all__ = [
     "parse_objects",
     "parse_secret_facts",
     "parse_stream",
-    "YamlReader",
     "secret_facts_json",
     "unreadable_finding",
     "yaml_documents",

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterator
-from typing import Any
 
 from gloo_nb._gc import gc_paused
 from gloo_nb.errors import ParseError
@@ -20,11 +18,7 @@ from gloo_nb.models.codec._yaml_events import yaml_documents
 NON_SPACE = re.compile(r"\S")
 
 
-YamlReader = Callable[[str | bytes, str], Iterator[tuple[int, Any]]]
-"""Reads a YAML stream into ``(document index, value)`` pairs, as :func:`yaml_documents` does."""
-
-
-def parse_stream(data: str | bytes, *, file: str = "<input>", yaml_reader: YamlReader = yaml_documents) -> ParseResult:
+def parse_stream(data: str | bytes, *, file: str = "<input>") -> ParseResult:
     """Parse a stream of Kubernetes manifests: multi-document YAML, or JSON.
 
     Input whose first non-blank character is ``{`` or ``[`` is read as JSON (a top-level array is
@@ -36,8 +30,6 @@ def parse_stream(data: str | bytes, *, file: str = "<input>", yaml_reader: YamlR
     Args:
         data: The stream; bytes must be UTF-8.
         file: What to call the source in messages (``-`` for stdin).
-        yaml_reader: The YAML loader; the file readers pass one that reads large streams on every
-            core (:mod:`gloo_nb.app.yaml_parallel`), with the same results.
 
     Returns:
         The resources, findings and skipped documents, in order.
@@ -76,7 +68,7 @@ def parse_stream(data: str | bytes, *, file: str = "<input>", yaml_reader: YamlR
                 # libyaml reads UTF-8 bytes as they are; a str would be encoded again (a second copy)
                 source: str | bytes = text if raw is None else raw
                 del text, raw
-                for document, value in yaml_reader(source, file):
+                for document, value in yaml_documents(source, file):
                     out.document = document
                     if value is not None:
                         out.handle(value, document)
