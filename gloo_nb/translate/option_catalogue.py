@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from gloo_nb._types import Profile
+from gloo_nb.translate import route_options
 
 __all__ = [
     "MODELLED_ROUTE_OPTIONS",
@@ -290,19 +291,18 @@ WEIGHTED_DESTINATION_OPTIONS = _msg({
 
 _BOTH: frozenset[Profile] = frozenset({"1.3", "current"})
 
-MODELLED_ROUTE_OPTIONS: dict[str, frozenset[Profile]] = {
-    # translate/envoy.py:_apply_route_options (prefix_rewrite, host_rewrite_literal, timeout).
-    "prefixRewrite": _BOTH,
-    "hostRewrite": _BOTH,
-    "timeout": _BOTH,
-}
-"""RouteOptions keys gloo_nb reproduces on Envoy, with the profiles it reproduces them in. Add yours here."""
+# The keys route_options.py reproduces on Envoy (its tables name the Gloo plugin of each); fields a
+# profile's protos lack are refused by strict decoding before this registry is asked.
+MODELLED_ROUTE_OPTIONS: dict[str, frozenset[Profile]] = dict.fromkeys(route_options.MODELLED_ROUTE_OPTIONS, _BOTH)
+"""RouteOptions keys gloo_nb reproduces on Envoy, with the profiles it reproduces them in."""
 
-MODELLED_VIRTUAL_HOST_OPTIONS: dict[str, frozenset[Profile]] = {}
-"""VirtualHostOptions keys gloo_nb reproduces on Envoy (none yet). Add yours here."""
+MODELLED_VIRTUAL_HOST_OPTIONS: dict[str, frozenset[Profile]] = dict.fromkeys(route_options.MODELLED_VHOST_OPTIONS,
+                                                                             _BOTH)
+"""VirtualHostOptions keys gloo_nb reproduces on Envoy."""
 
-MODELLED_WEIGHTED_DESTINATION_OPTIONS: dict[str, frozenset[Profile]] = {}
-"""WeightedDestinationOptions keys gloo_nb reproduces on Envoy (none yet). Add yours here."""
+MODELLED_WEIGHTED_DESTINATION_OPTIONS: dict[str, frozenset[Profile]] = dict.fromkeys(
+    route_options.MODELLED_WEIGHTED_DESTINATION_OPTIONS, _BOTH)
+"""WeightedDestinationOptions keys gloo_nb reproduces on Envoy."""
 
 _MODELLED: dict[str, dict[str, frozenset[Profile]]] = {
     ROUTE_OPTIONS.proto: MODELLED_ROUTE_OPTIONS,

@@ -252,6 +252,14 @@ def _regex_rewrite(value: Any, field: str, max_program_size: int | None) -> rege
     # compiled here (Gloo's CUR does not check it either: NewRegex, not NewCheckedRegex).
     spec = _map(value, field)
     pattern = _map(spec.get("pattern") or {}, f"{field}.pattern")
+    if pattern.get("googleRe2") is not None:
+        # pkg/utils/regexutils/regex.go ConvertRegexMatchAndSubstitute: the pattern's own googleRe2.maxProgramSize
+        # wins when the settings have none or a larger one.
+        own = _map(pattern["googleRe2"], f"{field}.pattern.googleRe2").get("maxProgramSize")
+        if own is not None:
+            size = _uint(own, f"{field}.pattern.googleRe2.maxProgramSize")
+            if max_program_size is None or size < max_program_size:
+                max_program_size = size
     out = regex_pb2.RegexMatchAndSubstitute(substitution=_str(spec.get("substitution", ""), f"{field}.substitution"))
     out.pattern.CopyFrom(_regex(_str(pattern.get("regex", ""), f"{field}.pattern.regex"), max_program_size))
     return out

@@ -724,3 +724,21 @@ def test_1_3_connect_upgrade_is_a_note_not_a_gloo_error():
     assert _route(t)["route"]["upgradeConfigs"] == [{"upgradeType": "websocket"}]
     assert {f.field for f in t.findings if "does not exist in Gloo 1.3" in f.message} == {
         "options.upgrades[1].connect"}
+
+
+@pytest.mark.parametrize(("settings_size", "own", "expected"), [(None, 50, 50), (100, 50, 50), (40, 50, 40),
+                                                                 (100, None, 100)])
+def test_regex_rewrite_google_re2_max_program_size(settings_size, own, expected):
+    """pkg/utils/regexutils/regex.go ConvertRegexMatchAndSubstitute: the pattern's googleRe2.maxProgramSize is
+    used when the settings give none or a larger one (regex_test.go "should create regex even without engine"
+    is the no-engine case)."""
+    pattern: dict[str, Any] = {"regex": "^/a/(.*)"}
+    if own is not None:
+        pattern["googleRe2"] = {"maxProgramSize": own}
+    gloo = {"regexMaxProgramSize": settings_size} if settings_size is not None else {}
+    settings = obj("Settings", "default", {"gloo": gloo}, group="gloo.solo.io")
+    for key, field in (("regexRewrite", "regexRewrite"), ("hostRewritePathRegex", "hostRewritePathRegex")):
+        vs = _vs({key: {"pattern": pattern, "substitution": "/b/\\1"}})
+        t = translate([gateway({"httpGateway": {}}), vs, static_upstream("u"), settings], "current")
+        assert _route(t)["route"][field]["pattern"] == {"googleRe2": {"maxProgramSize": expected},
+                                                       "regex": "^/a/(.*)"}

@@ -45,14 +45,17 @@ def paths(t) -> dict[str, str]:
 
 @pytest.mark.parametrize("profile", ["1.3", "current"])
 def test_route_options_gloo_nb_does_not_map_are_declared_and_not_problems(profile):
+    # retries, cors and headerManipulation are modelled (translate/route_options.py): not declared.
     t = run([UPSTREAM, vs({"prefixRewrite": "/x", "timeout": "2s", "retries": {"retryOn": "5xx", "numRetries": 3},
-                           "cors": {"allowOrigin": ["*"]}, "extauth": {"disable": True}},
-                          {"headerManipulation": {"requestHeadersToRemove": ["x"]}})], profile)
+                           "cors": {"allowOrigin": ["*"]}, "extauth": {"disable": True},
+                           "transformations": {"clearRouteCache": True}, "waf": {"disabled": True}},
+                          {"headerManipulation": {"requestHeadersToRemove": ["x"]},
+                           "ratelimit": {"rateLimits": []}})], profile)
     declared = paths(t)
     route = "spec.virtualHost.routes[0].options"
-    assert declared == {f"{route}.retries": "retries", f"{route}.cors": "CORS",
-                        f"{route}.extauth": "external auth (Gloo Enterprise)",
-                        "spec.virtualHost.options.headerManipulation": "header manipulation"}
+    assert declared == {f"{route}.transformations": "transformations (Gloo's transformation filter)",
+                        f"{route}.extauth": "external auth (Gloo Enterprise)", f"{route}.waf": "WAF (Gloo Enterprise)",
+                        "spec.virtualHost.options.ratelimit": "rate limiting (Gloo Enterprise)"}
     assert {u.resource.ref for u in t.unmodelled} == {"default/vs"}
     # Modelled ones reach Envoy and are not declared.
     (rc,) = t.envoy.route_configurations
@@ -62,29 +65,34 @@ def test_route_options_gloo_nb_does_not_map_are_declared_and_not_problems(profil
 
 def test_the_modelled_registry_is_the_one_switch():
     """Declaring a key modelled (option_catalogue.MODELLED_ROUTE_OPTIONS) removes it from `unmodelled`."""
-    doc = vs({"retries": {"retryOn": "5xx"}})
-    assert "spec.virtualHost.routes[0].options.retries" in paths(run([UPSTREAM, doc]))
-    option_catalogue.MODELLED_ROUTE_OPTIONS["retries"] = frozenset({"current"})
+    doc = vs({"transformations": {"clearRouteCache": True}})
+    where = "spec.virtualHost.routes[0].options.transformations"
+    assert where in paths(run([UPSTREAM, doc]))
+    option_catalogue.MODELLED_ROUTE_OPTIONS["transformations"] = frozenset({"current"})
     try:
-        assert "spec.virtualHost.routes[0].options.retries" not in paths(run([UPSTREAM, doc]))
-        assert "spec.virtualHost.routes[0].options.retries" in paths(run([UPSTREAM, doc], "1.3"))
+        assert where not in paths(run([UPSTREAM, doc]))
+        assert where in paths(run([UPSTREAM, doc], "1.3"))
     finally:
-        del option_catalogue.MODELLED_ROUTE_OPTIONS["retries"]
+        del option_catalogue.MODELLED_ROUTE_OPTIONS["transformations"]
+    assert where in paths(run([UPSTREAM, doc]))
 
 
 def test_route_table_options_weighted_destination_options_and_destination_specs():
     rt = {"apiVersion": "gateway.solo.io/v1", "kind": "RouteTable", "metadata": {"name": "rt", "namespace": "team"},
-          "spec": {"routes": [{"matchers": [{"prefix": "/a"}], "options": {"faults": {"abort": {"httpStatus": 503}}},
+          "spec": {"routes": [{"matchers": [{"prefix": "/a"}], "options": {"extauth": {"disable": True}},
                                "routeAction": {"multi": {"destinations": [
                                    {"weight": 1, "destination": {"upstream": {"name": "echo", "namespace": GS},
                                                                  "destinationSpec": {"aws": {"logicalName": "f"}}},
-                                    "options": {"headerManipulation": {"requestHeadersToRemove": ["a"]}}}]}}}]}}
+                                    "options": {"headerManipulation": {"requestHeadersToRemove": ["a"]},
+                                                "transformations": {"clearRouteCache": True}}}]}}}]}}
     t = run([UPSTREAM, rt])
+    # headerManipulation on a weighted destination is modelled (headers.ProcessWeightedDestination).
     assert paths(t) == {
-        "spec.routes[0].options.faults": "fault injection",
+        "spec.routes[0].options.extauth": "external auth (Gloo Enterprise)",
         "spec.routes[0].routeAction.multi.destinations[0].destination.destinationSpec.aws":
             "aws destinationSpec (function routing)",
-        "spec.routes[0].routeAction.multi.destinations[0].options.headerManipulation": "header manipulation"}
+        "spec.routes[0].routeAction.multi.destinations[0].options.transformations":
+            "transformations (Gloo's transformation filter)"}
     assert {u.resource.ref for u in t.unmodelled} == {"team/rt"}
 
 
@@ -125,15 +133,23 @@ def test_unknown_route_option_gets_glooss_strict_decoding_message(profile, type_
     assert "spec.virtualHost.routes[0].options.prefixRewrit" not in paths(t)
 
 
-def test_a_field_only_current_gloo_has_is_unknown_to_13_and_declared_in_current():
-    doc = vs({"regexRewrite": {"pattern": {"regex": "^/a"}, "substitution": "/b"}})
+@pytest.mark.parametrize(("option", "declared"), [
+    ({"stagedTransformations": {"early": {}}}, {"spec.virtualHost.routes[0].options.stagedTransformations":
+                                                "staged transformations (Gloo's transformation filter)"}),
+    # Modelled in current (basicroute applyRegexRewrite): unknown to 1.3 all the same, and not declared in current.
+    ({"regexRewrite": {"pattern": {"regex": "^/a"}, "substitution": "/b"}}, {}),
+])
+def test_a_field_only_current_gloo_has_is_unknown_to_13_and_declared_in_current(option, declared):
+    doc = vs(option)
+    (key,) = option
     old = run([UPSTREAM, doc], "1.3")
     assert [m for *_, m in _decode_message(old)] == [
         "could not unmarshal raw object: parsing resource from crd spec vs in namespace default into "
-        '*v1.VirtualService: unknown field "regexRewrite" in v1.RouteOptions']
+        f'*v1.VirtualService: unknown field "{key}" in v1.RouteOptions']
+    assert paths(old) == {}
     new = run([UPSTREAM, doc], "current")
     assert _decode_message(new) == []
-    assert paths(new) == {"spec.virtualHost.routes[0].options.regexRewrite": "regex rewrite"}
+    assert paths(new) == declared
 
 
 def test_bad_duration_inside_virtual_host_retries():
@@ -192,12 +208,12 @@ def test_go_duration_errors(text, error):
 # --- outputs -----------------------------------------------------------------------------------------
 
 def test_translate_document_and_text_carry_unmodelled():
-    t = run([UPSTREAM, vs({"retries": {"retryOn": "5xx"}})])
+    t = run([UPSTREAM, vs({"waf": {"disabled": True}})])
     doc = render(t)
     assert doc["unmodelled"] == [{"kind": "VirtualService", "namespace": "default", "name": "vs",
-                                  "path": "spec.virtualHost.routes[0].options.retries", "feature": "retries"}]
+                                  "path": "spec.virtualHost.routes[0].options.waf", "feature": "WAF (Gloo Enterprise)"}]
     text = render_text(doc)
-    assert ("  not modelled: VirtualService default/vs: spec.virtualHost.routes[0].options.retries (retries)"
+    assert ("  not modelled: VirtualService default/vs: spec.virtualHost.routes[0].options.waf (WAF (Gloo Enterprise))"
             in text.splitlines())
 
 
@@ -207,25 +223,26 @@ def _cli(*args: str, stdin: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_check_prints_not_modelled_lines_and_exits_0_for_them():
-    docs = json.dumps({"apiVersion": "v1", "kind": "List", "items": [UPSTREAM, vs({"retries": {"retryOn": "5xx"}})]})
+    docs = json.dumps({"apiVersion": "v1", "kind": "List", "items": [UPSTREAM, vs({"waf": {"disabled": True}})]})
     done = _cli("check", "-", stdin=docs)
     assert (done.returncode, done.stderr) == (0, "")
     assert done.stdout.splitlines() == [
-        "not modelled: VirtualService default/vs: spec.virtualHost.routes[0].options.retries (retries)",
+        "not modelled: VirtualService default/vs: spec.virtualHost.routes[0].options.waf (WAF (Gloo Enterprise))",
         "No problems detected."]
     js = json.loads(_cli("translate", "--json", "-", stdin=docs).stdout)
-    assert [u["path"] for u in js["unmodelled"]] == ["spec.virtualHost.routes[0].options.retries"]
+    assert [u["path"] for u in js["unmodelled"]] == ["spec.virtualHost.routes[0].options.waf"]
 
 
 def test_check_still_exits_1_for_problems_next_to_not_modelled_lines():
     docs = json.dumps({"apiVersion": "v1", "kind": "List",
-                       "items": [UPSTREAM, vs({"retries": {"retryOn": "5xx"}, "timeout": 5})]})
+                       "items": [UPSTREAM, vs({"waf": {"disabled": True}, "timeout": 5})]})
     done = _cli("check", "-", stdin=docs)
     assert done.returncode == 1
     lines = done.stdout.splitlines()
     assert lines[-1].endswith("problem(s) detected.")
     assert any(line.startswith("VirtualService default/vs: error: could not unmarshal raw object") for line in lines)
-    assert "not modelled: VirtualService default/vs: spec.virtualHost.routes[0].options.retries (retries)" in lines
+    assert ("not modelled: VirtualService default/vs: spec.virtualHost.routes[0].options.waf (WAF (Gloo Enterprise))"
+            in lines)
 
 
 def test_upstream_config_annotation_fields_gloo_nb_does_not_merge_are_declared_on_the_service():
