@@ -714,12 +714,14 @@ class Translator:
                 "isolates them per SSL config"))
 
         # The gateway validates the desired Proxy with Gloo and merges the results into its reports.
+        undecodable_keys = frozenset(f.resource for f in undecodable)
         validation = Reports()
         warn_missing = bool(settings.validation and settings.validation.warn_missing_tls_secret)
         validated = ProxyTranslator(profile, upstreams, snapshot.services, validation,
                                     max_program_size=settings.regex_max_program_size, secrets=snapshot.secrets,
                                     warn_missing_tls_secret=warn_missing,
-                                    secrets_unreadable=snapshot.secrets_unreadable).translate(desired)
+                                    secrets_unreadable=snapshot.secrets_unreadable,
+                                    undecodable=undecodable_keys).translate(desired)
         demote = profile != "1.3" and policy.replace_invalid_routes
         _merge_validation(validation, reports, demote)
 
@@ -740,7 +742,8 @@ class Translator:
             final = ProxyTranslator(profile, upstreams, snapshot.services, gloo_reports,
                                     max_program_size=settings.regex_max_program_size, secrets=snapshot.secrets,
                                     warn_missing_tls_secret=warn_missing,
-                                    secrets_unreadable=snapshot.secrets_unreadable).translate(proxy)
+                                    secrets_unreadable=snapshot.secrets_unreadable,
+                                    undecodable=undecodable_keys).translate(proxy)
         resources = final.resources
         clusters = {cluster_name(ResourceRef(u.meta.name, u.meta.namespace)):
                     build_cluster(u, profile, default_circuit_breakers=settings.circuit_breakers)

@@ -257,3 +257,87 @@ def test_upstream_config_annotation_fields_gloo_nb_does_not_merge_are_declared_o
         ("default/s", "metadata.annotations[gloo.solo.io/upstream_config].proxyProtocolVersion"),
         ("default/s", "metadata.annotations[gloo.solo.io/upstream_config].static")}
     assert not t.findings
+
+
+# --- one message per problem, and parts of modelled options ---------------------------------------------
+
+_WRONG: dict[str, Any] = {"string": 5, "bool": "yes", "uint32": "abc", "float": "abc", "duration": "soon",
+                          "map": "x", "message": "x"}
+_BLOCKS = {"route": (option_catalogue.ROUTE_OPTIONS, "spec.virtualHost.routes[0].options"),
+           "virtualHost": (option_catalogue.VIRTUAL_HOST_OPTIONS, "spec.virtualHost.options")}
+
+
+def _field_paths(message: option_catalogue.OptionMessage, profile: str) -> list[tuple[list[str], Any]]:
+    out: list[tuple[list[str], Any]] = []
+    for name, f in (message.fields or {}).items():
+        if profile == "1.3" and f.since != "1.3" or f.shape == "any":
+            continue
+        out.append(([name], [_WRONG[f.shape]] if f.repeated else _WRONG[f.shape]))
+        if f.message is not None and not f.repeated:
+            out += [([name, *sub], v) for sub, v in _field_paths(f.message, profile)]
+    return out
+
+
+@pytest.mark.parametrize("profile", ["1.3", "current"])
+def test_a_value_gloo_cannot_read_gives_one_message(profile):
+    """Every catalogued field path with a value of the wrong JSON type: strict decoding's one finding, naming the
+    path; route_options leaves the value out without a second message (the translation goes on with the resource
+    as written, as translate/unmodelled.py says, so Gloo's errors for what the minimal block lacks may follow)."""
+    for where, (message, prefix) in _BLOCKS.items():
+        for path, value in _field_paths(message, profile):
+            block: Any = value
+            for key in reversed(path):
+                block = {key: block}
+            doc = vs(block) if where == "route" else vs(vh_options=block)
+            t = run([UPSTREAM, doc], profile)
+            # Gloo's own plugin errors for what the minimal block lacks (layer "gloo") are other problems.
+            at = f"{prefix}.{'.'.join(path)}" + ("[0]" if isinstance(value, list) else "")
+            assert [f.field for f in t.findings if f.layer == "parse"] == [at], (where, path, t.findings)
+
+
+@pytest.mark.parametrize("where", ["route", "virtualHost"])
+def test_a_field_13_lacks_gives_one_message(where):
+    """Each top-level field only current Gloo has, set in 1.3: the strict-decoding unknown-field error alone."""
+    message, prefix = _BLOCKS[where]
+    for name, f in (message.fields or {}).items():
+        if f.since == "1.3":
+            continue
+        sample: Any = {"string": "x", "bool": True, "uint32": 1, "float": 1.0, "duration": "1s", "map": {},
+                       "message": {}, "any": {}}[f.shape]
+        block = {name: [sample] if f.repeated else sample}
+        t = run([UPSTREAM, vs(block) if where == "route" else vs(vh_options=block)], "1.3")
+        assert [(f.field, f.message.rsplit(": ", 1)[-1]) for f in t.findings] == [
+            (f"{prefix}.{name}", f'unknown field "{name}" in {message.go}')], name
+
+
+def test_header_secret_ref_is_a_declared_part_of_modelled_header_manipulation():
+    """headerManipulation is modelled; its headerSecretRef values are not (option_catalogue.UNMODELLED_NESTED):
+    declared on the route, the virtual host and the weighted destination, and a route's drift feature."""
+    secret = {"apiVersion": "v1", "kind": "Secret", "type": "gloo.solo.io/header",
+              "metadata": {"name": "hs", "namespace": GS}, "data": {"x-token": "dA=="}}
+    hm = {"requestHeadersToAdd": [{"header": {"key": "x-a", "value": "1"}},
+                                  {"headerSecretRef": {"name": "hs", "namespace": GS}}]}
+    doc = vs({"headerManipulation": hm}, {"headerManipulation": hm})
+    doc["spec"]["virtualHost"]["routes"][0]["routeAction"] = {"multi": {"destinations": [
+        {"weight": 1, "destination": {"upstream": {"name": "echo", "namespace": GS}},
+         "options": {"headerManipulation": hm}}]}}
+    t = run([UPSTREAM, secret, doc])
+    gap = "headerManipulation.requestHeadersToAdd[1].headerSecretRef"
+    assert paths(t) == {
+        f"spec.virtualHost.options.{gap}": "request headers from a Secret (headerSecretRef)",
+        f"spec.virtualHost.routes[0].options.{gap}": "request headers from a Secret (headerSecretRef)",
+        f"spec.virtualHost.routes[0].routeAction.multi.destinations[0].options.{gap}":
+            "request headers from a Secret (headerSecretRef)"}
+    assert not t.findings
+    assert list(t.route_unmodelled().values()) == ["request headers from a Secret (headerSecretRef)"]
+
+
+def test_header_secret_ref_is_unknown_to_13():
+    """v1.3.20's headers.HeaderValueOption has header and append only: Gloo 1.3 cannot read the resource (one
+    message), where gloo_nb used to report Gloo's "header section of header value option cannot be nil"."""
+    hm = {"requestHeadersToAdd": [{"headerSecretRef": {"name": "hs", "namespace": GS}}]}
+    t = run([UPSTREAM, vs({"headerManipulation": hm})], "1.3")
+    assert [(f.field, f.message.rsplit(": ", 1)[-1]) for f in t.findings] == [(
+        "spec.virtualHost.routes[0].options.headerManipulation.requestHeadersToAdd[0].headerSecretRef",
+        'unknown field "headerSecretRef" in headers.HeaderValueOption')]
+    assert t.report("VirtualService", "default", "vs").state == "Accepted" and paths(t) == {}
