@@ -76,9 +76,34 @@ def _declare_options(key: ResourceKey, where: str, options: Mapping[str, Any], m
             continue  # unknown to this profile's Gloo: a decoding error (option_decoding_findings), not a feature
         if not is_modelled(message, _camel(str(name)), profile):
             out.append(Unmodelled(key, f"{where}.{name}", feature_of(message, _camel(str(name)))))
+            continue
+        feature = feature_of(message, _camel(str(name)))
+        for at, written in _proto_names(f"{where}.{name}", str(name), value, field, profile):
+            out.append(Unmodelled(key, at, feature, f"written with its proto name {written}: gloo_nb reads only the "
+                                                    f"JSON name {_camel(written)} and leaves this out"))
     # Parts of modelled fields that translate/route_options.py leaves out (option_catalogue.UNMODELLED_NESTED).
     for at, gap in nested_gaps(message, options, profile):
         out.append(Unmodelled(key, f"{where}.{at}", gap.feature, gap.detail))
+
+
+def _proto_names(at: str, name: str, value: Any, field: OptionField,
+                 profile: Profile) -> Iterator[tuple[str, str]]:
+    # jsonpb reads ``prefix_rewrite`` as ``prefixRewrite``; translate/route_options.py reads the JSON names only,
+    # so a modelled field written with its proto name is declared rather than dropped in silence.
+    if "_" in name:
+        yield at, name
+        return
+    if field.message is None or field.message.fields is None:
+        return
+    items = list(enumerate(value)) if field.repeated and isinstance(value, list) else [(None, value)]
+    for i, item in items:
+        if not isinstance(item, Mapping):
+            continue
+        here = at if i is None else f"{at}[{i}]"
+        for sub, v in item.items():
+            f = field.message.fields.get(_camel(str(sub)))
+            if v is not None and f is not None and (profile != "1.3" or f.since == "1.3"):
+                yield from _proto_names(f"{here}.{sub}", str(sub), v, f, profile)
 
 
 def _camel(name: str) -> str:

@@ -341,3 +341,19 @@ def test_header_secret_ref_is_unknown_to_13():
         "spec.virtualHost.routes[0].options.headerManipulation.requestHeadersToAdd[0].headerSecretRef",
         'unknown field "headerSecretRef" in headers.HeaderValueOption')]
     assert t.report("VirtualService", "default", "vs").state == "Accepted" and paths(t) == {}
+
+
+@pytest.mark.parametrize("profile", ["1.3", "current"])
+def test_a_modelled_field_written_with_its_proto_name_is_declared_not_dropped(profile):
+    """jsonpb reads proto (snake_case) names too (strict decoding accepts them); route_options reads the JSON
+    names only, so such a field is declared, top level and nested, instead of vanishing from the prediction."""
+    t = run([UPSTREAM, vs({"prefix_rewrite": "/x", "retries": {"retry_on": "5xx", "numRetries": 2}})], profile)
+    assert not t.findings
+    (rc,) = t.envoy.route_configurations
+    assert rc.virtual_hosts[0].routes[0].route.prefix_rewrite == ""  # left out, as declared
+    assert {u.path: u.detail for u in t.unmodelled} == {
+        "spec.virtualHost.routes[0].options.prefix_rewrite":
+            "written with its proto name prefix_rewrite: gloo_nb reads only the JSON name prefixRewrite and leaves "
+            "this out",
+        "spec.virtualHost.routes[0].options.retries.retry_on":
+            "written with its proto name retry_on: gloo_nb reads only the JSON name retryOn and leaves this out"}
