@@ -18,8 +18,10 @@ from gloo_nb.models.codec._fields import UNMODELLED_UPSTREAM_FIELDS
 from gloo_nb.translate import listener_options as lo
 from gloo_nb.translate.option_catalogue import (
     ROUTE_OPTIONS,
+    UNMODELLED_NESTED,
     VIRTUAL_HOST_OPTIONS,
     WEIGHTED_DESTINATION_OPTIONS,
+    NestedGap,
     OptionField,
     OptionMessage,
     feature_of,
@@ -40,17 +42,20 @@ def _status(exists: bool, modelled: bool) -> str:
     return MODELLED if modelled else DECLARED
 
 
-def _nested(prefix: str, message: OptionMessage | None, since: Profile,
-            statuses: Mapping[Profile, bool]) -> Iterator[tuple[str, Profile, dict[Profile, str]]]:
-    # A nested field shares its top-level field's modelled-ness; it exists in a profile when it and its
-    # parents do.
+def _nested(prefix: str, message: OptionMessage | None, since: Profile, statuses: Mapping[Profile, bool],
+            gaps: Mapping[str, NestedGap], rel: str) -> Iterator[tuple[str, Profile, dict[Profile, str], str]]:
+    # A nested field shares its top-level field's modelled-ness, unless it is one of UNMODELLED_NESTED's parts;
+    # it exists in a profile when it and its parents do.
     if message is None or message.fields is None:
         return
     for name, f in message.fields.items():
         nested_since: Profile = "current" if "current" in (since, f.since) else "1.3"
-        path = f"{prefix}.{name}"
-        yield path, nested_since, {p: _status(p == "current" or nested_since == "1.3", statuses[p]) for p in PROFILES}
-        yield from _nested(path, f.message, nested_since, statuses)
+        path, here = f"{prefix}.{name}", f"{rel}.{name}"
+        gap = gaps.get(here)
+        mine = {p: statuses[p] and (gap is None or p not in gap.profiles) for p in PROFILES}
+        yield (path, nested_since, {p: _status(p == "current" or nested_since == "1.3", mine[p]) for p in PROFILES},
+               gap.feature if gap is not None else "")
+        yield from _nested(path, f.message, nested_since, mine, gaps, here)
 
 
 def _options_rows(where: str, message: OptionMessage) -> Iterator[tuple[str, Profile, dict[Profile, str], str]]:
@@ -60,8 +65,8 @@ def _options_rows(where: str, message: OptionMessage) -> Iterator[tuple[str, Pro
         path = f"{where}.{name}"
         yield (path, f.since, {p: _status(p == "current" or f.since == "1.3", modelled[p]) for p in PROFILES},
                feature_of(message, name))
-        for nested_path, since, statuses, in _nested(path, f.message, f.since, modelled):
-            yield nested_path, since, statuses, ""
+        gaps = {".".join(s for s in g.path if s != "[]"): g for g in UNMODELLED_NESTED.get(message.proto, ())}
+        yield from _nested(path, f.message, f.since, modelled, gaps, name)
 
 
 def coverage_rows() -> list[tuple[str, str, Profile, dict[Profile, str], str]]:
@@ -114,7 +119,8 @@ def coverage_markdown() -> str:
         f"- **{MODELLED}**: gloo_nb reproduces the field's effect on Envoy in that profile.",
         f"- **{DECLARED}**: Gloo has the field; gloo_nb lists it in `gloo-nb translate --json`'s `unmodelled`",
         "  (and `check`'s `not modelled:` lines) wherever a resource sets it; a route that uses it gets the",
-        "  drift state `unmodelled`. A nested field shares its top-level field's status.",
+        "  drift state `unmodelled`. A nested field shares its top-level field's status, except the parts of",
+        "  modelled fields gloo_nb leaves out (`UNMODELLED_NESTED` in `option_catalogue.py`, e.g. `headerSecretRef`).",
         f"- **{ABSENT}**: that profile's Gloo has no such field; inside `options`, gloo_nb gives Gloo's strict",
         "  decoding error (`unknown field ...`).",
         "- **since**: the first profile whose Gloo has the field (`1.3`: Gloo 1.3 and current).",

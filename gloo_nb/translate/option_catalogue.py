@@ -16,28 +16,34 @@ A field ``since="current"`` is absent from v1.3.20, so Gloo 1.3 refuses it as an
 :data:`MODELLED_ROUTE_OPTIONS`, :data:`MODELLED_VIRTUAL_HOST_OPTIONS` or
 :data:`MODELLED_WEIGHTED_DESTINATION_OPTIONS`, with the profiles in which gloo_nb models it. Every key not
 listed there is reported as not modelled automatically, and ``docs/coverage.md`` follows
-(``python -m gloo_nb.translate.coverage``).
+(``python -m gloo_nb.translate.coverage``). The route, virtual-host and weighted-destination registries are
+built from :mod:`gloo_nb.translate.route_options`' tables. A part of a modelled key that gloo_nb leaves out goes
+in :data:`UNMODELLED_NESTED`: it is then declared wherever a resource sets it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from gloo_nb._types import Profile
+from gloo_nb.translate import route_options
 
 __all__ = [
     "MODELLED_ROUTE_OPTIONS",
     "MODELLED_VIRTUAL_HOST_OPTIONS",
     "MODELLED_WEIGHTED_DESTINATION_OPTIONS",
     "ROUTE_OPTIONS",
+    "UNMODELLED_NESTED",
     "VIRTUAL_HOST_OPTIONS",
     "WEIGHTED_DESTINATION_OPTIONS",
     "OptionField",
+    "NestedGap",
     "OptionMessage",
     "feature_of",
     "is_modelled",
+    "nested_gaps",
 ]
 
 Shape = Literal["message", "string", "bool", "uint32", "float", "duration", "map", "any"]
@@ -119,11 +125,18 @@ CORS_POLICY = _msg({
     "allowCredentials": _f("bool"),
     "disableForRoute": _f("bool"),
 }, "cors.options.gloo.solo.io.CorsPolicy", "cors.CorsPolicy")
-# Request headers: solo-kit's core.HeaderValueOption in current (header or headerSecretRef, append) and
-# headers.HeaderValueOption in v1.3.20: not catalogued. Response headers: headers.HeaderValueOption in both.
-_HEADER_VALUE_OPTION = _opaque("solo.io.envoy.api.v2.core.HeaderValueOption", "headers.HeaderValueOption")
 _HEADER_VALUE = _msg({"key": _f("string"), "value": _f("string")}, "headers.options.gloo.solo.io.HeaderValue",
                      "headers.HeaderValue")
+# Request headers: solo-kit's core.HeaderValueOption in current (oneof header/headerSecretRef, then append;
+# api/external/envoy/api/v2/core/base.proto, declaration order) and headers.HeaderValueOption in v1.3.20
+# (options/headers/headers.proto: header, append). Response headers: headers.HeaderValueOption in both.
+_HEADER_VALUE_OPTION = _msg({
+    "header": _f("message", message=_msg({"key": _f("string"), "value": _f("string")},
+                                         "solo.io.envoy.api.v2.core.HeaderValue", "headers.HeaderValue")),
+    "headerSecretRef": _f("message", since="current", message=_msg({"name": _f("string"), "namespace": _f("string")},
+                                                                   "core.solo.io.ResourceRef", "core.ResourceRef")),
+    "append": _f("bool"),
+}, "solo.io.envoy.api.v2.core.HeaderValueOption", "headers.HeaderValueOption")
 _RESPONSE_HEADER_VALUE_OPTION = _msg({"header": _f("message", message=_HEADER_VALUE), "append": _f("bool")},
                                      "headers.options.gloo.solo.io.HeaderValueOption", "headers.HeaderValueOption")
 HEADER_MANIPULATION = _msg({
@@ -290,19 +303,83 @@ WEIGHTED_DESTINATION_OPTIONS = _msg({
 
 _BOTH: frozenset[Profile] = frozenset({"1.3", "current"})
 
-MODELLED_ROUTE_OPTIONS: dict[str, frozenset[Profile]] = {
-    # translate/envoy.py:_apply_route_options (prefix_rewrite, host_rewrite_literal, timeout).
-    "prefixRewrite": _BOTH,
-    "hostRewrite": _BOTH,
-    "timeout": _BOTH,
+# The keys route_options.py reproduces on Envoy (its tables name the Gloo plugin of each); fields a
+# profile's protos lack are refused by strict decoding before this registry is asked.
+MODELLED_ROUTE_OPTIONS: dict[str, frozenset[Profile]] = dict.fromkeys(route_options.MODELLED_ROUTE_OPTIONS, _BOTH)
+"""RouteOptions keys gloo_nb reproduces on Envoy, with the profiles it reproduces them in."""
+
+MODELLED_VIRTUAL_HOST_OPTIONS: dict[str, frozenset[Profile]] = dict.fromkeys(route_options.MODELLED_VHOST_OPTIONS,
+                                                                             _BOTH)
+"""VirtualHostOptions keys gloo_nb reproduces on Envoy."""
+
+MODELLED_WEIGHTED_DESTINATION_OPTIONS: dict[str, frozenset[Profile]] = dict.fromkeys(
+    route_options.MODELLED_WEIGHTED_DESTINATION_OPTIONS, _BOTH)
+"""WeightedDestinationOptions keys gloo_nb reproduces on Envoy."""
+
+
+
+@dataclass(frozen=True, slots=True)
+class NestedGap:
+    """A part of a modelled options field that gloo_nb leaves out of Envoy: declared wherever it is set.
+
+    Attributes:
+        path: JSON names below the options block; ``[]`` steps into every item of a list.
+        profiles: The profiles whose Gloo has the field (elsewhere strict decoding refuses it).
+        feature: The feature's name for ``unmodelled`` entries.
+        detail: What gloo_nb does instead.
+    """
+
+    path: tuple[str, ...]
+    profiles: frozenset[Profile]
+    feature: str
+    detail: str
+
+
+# headers/plugin.go via api_conversion.ToEnvoyHeaderValueOptions puts the Secret's key/value pairs into the route;
+# gloo_nb checks the Secret exists and is a header secret (Gloo's errors) but never reads secret values into a
+# prediction (route_options._header_value_options).
+_HEADER_SECRET_GAP = NestedGap(("headerManipulation", "requestHeadersToAdd", "[]", "headerSecretRef"),
+                               frozenset({"current"}), "request headers from a Secret (headerSecretRef)",
+                               "gloo_nb does not put secret values into the predicted routes")
+
+UNMODELLED_NESTED: dict[str, tuple[NestedGap, ...]] = {
+    ROUTE_OPTIONS.proto: (_HEADER_SECRET_GAP,),
+    VIRTUAL_HOST_OPTIONS.proto: (_HEADER_SECRET_GAP,),
+    WEIGHTED_DESTINATION_OPTIONS.proto: (_HEADER_SECRET_GAP,),
 }
-"""RouteOptions keys gloo_nb reproduces on Envoy, with the profiles it reproduces them in. Add yours here."""
+"""Per options message (full proto name), the parts of modelled fields gloo_nb does not reproduce."""
 
-MODELLED_VIRTUAL_HOST_OPTIONS: dict[str, frozenset[Profile]] = {}
-"""VirtualHostOptions keys gloo_nb reproduces on Envoy (none yet). Add yours here."""
 
-MODELLED_WEIGHTED_DESTINATION_OPTIONS: dict[str, frozenset[Profile]] = {}
-"""WeightedDestinationOptions keys gloo_nb reproduces on Envoy (none yet). Add yours here."""
+def nested_gaps(message: OptionMessage, options: Mapping[str, Any],
+                profile: Profile) -> list[tuple[str, NestedGap]]:
+    """The :data:`UNMODELLED_NESTED` parts an options block sets, under modelled top-level fields.
+
+    Args:
+        message: The block's message.
+        options: The block as written.
+        profile: The behaviour profile.
+
+    Returns:
+        ``(path relative to the block, gap)`` per occurrence, list items by index
+        (``headerManipulation.requestHeadersToAdd[0].headerSecretRef``).
+    """
+    out: list[tuple[str, NestedGap]] = []
+    for gap in UNMODELLED_NESTED.get(message.proto, ()):
+        if profile not in gap.profiles or not is_modelled(message, gap.path[0], profile):
+            continue  # not modelled at all: the top-level key is declared instead
+        level: list[tuple[str, Any]] = [("", options)]
+        for step in gap.path:
+            nxt: list[tuple[str, Any]] = []
+            for at, value in level:
+                if step == "[]":
+                    if isinstance(value, list):
+                        nxt += [(f"{at}[{i}]", v) for i, v in enumerate(value)]
+                elif isinstance(value, Mapping) and value.get(step) is not None:
+                    nxt.append((f"{at}.{step}" if at else step, value[step]))
+            level = nxt
+        out += [(at, gap) for at, _ in level]
+    return out
+
 
 _MODELLED: dict[str, dict[str, frozenset[Profile]]] = {
     ROUTE_OPTIONS.proto: MODELLED_ROUTE_OPTIONS,

@@ -4,10 +4,13 @@ The plugins: basicroute, headers, cors, faultinjection, shadowing, metadata, sta
 
 A route's ``options`` (RouteOptions) and a virtual host's ``options`` (VirtualHostOptions) are kept raw
 by the codec (protobuf JSON, lowerCamel). This module writes the part gloo_nb models onto the Envoy
-messages exactly as Gloo's plugins write it, and returns Gloo's plugin errors (with Gloo's texts) and
-gloo_nb's own notes; it never drops an option silently. The keys it models are listed in
-:data:`MODELLED_ROUTE_OPTIONS` and :data:`MODELLED_VHOST_OPTIONS` (feature name and Gloo source per key),
-so a registry of modelled options can be built from them.
+messages exactly as Gloo's plugins write it, and returns Gloo's plugin errors (with Gloo's texts) and the
+values it cannot read; it never drops an option silently. The keys it models are listed in
+:data:`MODELLED_ROUTE_OPTIONS` and :data:`MODELLED_VHOST_OPTIONS` (feature name and Gloo source per key), from
+which ``option_catalogue``'s registries are built: every other key, and the parts of modelled keys this module
+leaves out (``option_catalogue.UNMODELLED_NESTED``: secret header values), is declared through the typed
+``unmodelled`` channel by ``translate/unmodelled.py``, and fields a profile's Gloo lacks are reported once, by
+strict decoding there.
 
 Sources (CUR at 8d57572e, and v1.3.20 for the ``1.3`` profile):
 
@@ -66,6 +69,7 @@ __all__ = [
     "envoy_route_rejections",
     "envoy_vhost_rejections",
     "not_modelled_keys",
+    "parse_go_duration",
     "shallow_merge_options",
 ]
 
@@ -126,13 +130,10 @@ def not_modelled_keys(options: Mapping[str, Any], kind: Literal["route", "vhost"
     return [k for k in options if k not in table] if isinstance(options, Mapping) else []
 
 
-# Fields the v1.3.20 protos do not have (options.proto, retries.proto): Gloo 1.3 cannot read them.
-_ROUTE_ONLY_CURRENT = frozenset({"idleTimeout", "maxStreamDuration", "regexRewrite", "hostRewriteHeader",
-                                 "hostRewritePathRegex", "appendXForwardedHost", "envoyMetadata"})
-_VHOST_ONLY_CURRENT = frozenset({"includeRequestAttemptCount", "includeAttemptCountInResponse",
-                                 "corsPolicyMergeSettings"})
-_RETRY_ONLY_CURRENT = frozenset({"retryBackOff", "rateLimitedRetryBackOff", "previousPriorities",
-                                 "retriableStatusCodes"})
+# Fields the v1.3.20 protos do not have (options.proto, retries.proto, protocol_upgrade.proto; option_catalogue's
+# ``since="current"``): the 1.3 profile leaves them out of Envoy. Gloo 1.3 cannot read a resource that sets one,
+# which strict decoding reports (translate/unmodelled.py: ``unknown field "<key>" in v1.RouteOptions``): that one
+# message is the report, so this module adds no note of its own (one message per problem).
 
 # %T of each plugin in "%T: %v" (reporting.go / route_config.go at v1.3.20): the struct was renamed to
 # the unexported ``plugin`` after 1.3 except in cors, which was already ``plugin``.
@@ -145,8 +146,6 @@ _PLUGIN_TYPES: dict[Profile, dict[str, str]] = {
 # plugin.Name() of the virtual-host plugins (CUR reportVirtualHostPluginProcessingError).
 _VHOST_PLUGIN_NAMES = {"basicroute": "basic_route", "cors": "cors", "stats": "stat", "headers": "headers"}
 
-_DURATION = re.compile(r"^(-?\d+(?:\.\d{1,9})?)s$")
-_MAX_DURATION_S = 315_576_000_000
 _HEADER_KEY = re.compile(r"^([a-zA-Z0-9!#$%&'*+.^_`|~-])+$")  # headers/validate.go validHeaderNameRegex
 _REQUEST_METHODS = ("CONNECT", "DELETE", "GET", "HEAD", "METHOD_UNSPECIFIED", "OPTIONS", "PATCH", "POST", "PUT",
                     "TRACE")  # envoy core RequestMethod names, sorted as validMethodNames() sorts them
@@ -158,8 +157,9 @@ class OptionIssue:
 
     Attributes:
         kind: ``error`` for Gloo's own report (a route or virtual-host ProcessingError with Gloo's text);
-            ``note`` for gloo_nb's (not modelled, absent in this profile); ``unreadable`` for a value Gloo's
-            protobuf decoding refuses (gloo_nb leaves the option out).
+            ``note`` for a gloo_nb remark (none today: what gloo_nb does not model goes through the
+            ``unmodelled`` channel, what a profile lacks through strict decoding); ``unreadable`` for a value
+            Gloo's protobuf decoding refuses (gloo_nb leaves the option out).
         message: For an error, the reason exactly as Gloo reports it (the caller adds the level and
             route name); for a note, the whole line.
         field: The option's path, e.g. ``options.retries.retryBackOff``.
@@ -171,7 +171,7 @@ class OptionIssue:
 
 
 class _Unreadable(BadDataError):
-    """A value Gloo's protobuf decoding would refuse; the option is skipped with a note."""
+    """A value Gloo's protobuf decoding would refuse; the option is skipped (an ``unreadable`` issue)."""
 
 
 def _any(msg: Any) -> any_pb2.Any:
@@ -180,12 +180,66 @@ def _any(msg: Any) -> any_pb2.Any:
     return out
 
 
+_GO_UNITS = {"ns": 1, "us": 1_000, "µs": 1_000, "μs": 1_000, "ms": 1_000_000, "s": 1_000_000_000,
+             "m": 60_000_000_000, "h": 3_600_000_000_000}  # Go's time/format.go unitMap
+_GO_DURATION_PART = re.compile(r"([0-9]*)(?:\.([0-9]*))?([^0-9.]*)")
+
+
+def parse_go_duration(text: str) -> int:
+    """Go's ``time.ParseDuration``: the nanoseconds of ``1.5s``, ``100ms``, ``1h30m``, ``-2s``, ``0``.
+
+    Gloo reads a ``google.protobuf.Duration`` from its resources with jsonpb, which parses the string with
+    ``time.ParseDuration`` (golang/protobuf ``jsonpb/decode.go``, gogo's at v1.3.20), so Go's grammar and
+    Go's int64 range decide what Gloo can read, not protobuf JSON's ``<seconds>s``.
+
+    Args:
+        text: The duration text.
+
+    Returns:
+        Nanoseconds (negative for a leading ``-``).
+
+    Raises:
+        ValueError: With Go's error text (``time: invalid duration "x"``, ``time: missing unit in duration
+            "x"``, ``time: unknown unit "u" in duration "x"``); an int64 overflow is an invalid duration.
+    """
+    quoted = '"' + text + '"'
+    s = text
+    neg = s[:1] == "-"
+    if s[:1] in ("-", "+"):
+        s = s[1:]
+    if s == "0":
+        return 0
+    if not s:
+        raise ValueError(f"time: invalid duration {quoted}")
+    total = 0
+    while s:
+        m = _GO_DURATION_PART.match(s)
+        whole, frac, unit = (m.group(1), m.group(2), m.group(3)) if m else ("", None, "")
+        if not whole and not frac:
+            raise ValueError(f"time: invalid duration {quoted}")
+        if not unit:
+            raise ValueError(f"time: missing unit in duration {quoted}")
+        if unit not in _GO_UNITS:
+            raise ValueError(f'time: unknown unit "{unit}" in duration {quoted}')
+        scale = _GO_UNITS[unit]
+        value = int(whole or "0") * scale
+        if frac:
+            # leadingFraction + float64(f) * (float64(unit) / scale), truncated toward zero
+            value += int(int(frac[:18]) * (scale / 10 ** len(frac[:18])))
+        total += value
+        if total > 2**63 - (0 if neg else 1):
+            raise ValueError(f"time: invalid duration {quoted}")
+        s = s[m.end():] if m else ""
+    return -total if neg else total
+
+
 def _nanos(value: Any, field: str) -> int:
-    if not isinstance(value, str) or not _DURATION.match(value) or abs(float(value[:-1])) > _MAX_DURATION_S:
-        raise _Unreadable(f"{field} {value!r} is not a protobuf Duration")
-    whole, _, frac = value[:-1].lstrip("-").partition(".")
-    nanos = int(whole) * 1_000_000_000 + int((frac + "000000000")[:9])
-    return -nanos if value.startswith("-") else nanos
+    if not isinstance(value, str):
+        raise _Unreadable(f"{field} {value!r} is not a duration string")
+    try:
+        return parse_go_duration(value)
+    except ValueError as exc:
+        raise _Unreadable(f"{field} {value!r}: bad Duration: {exc}") from None
 
 
 def _set_duration(target: Any, value: Any, field: str) -> None:
@@ -252,6 +306,14 @@ def _regex_rewrite(value: Any, field: str, max_program_size: int | None) -> rege
     # compiled here (Gloo's CUR does not check it either: NewRegex, not NewCheckedRegex).
     spec = _map(value, field)
     pattern = _map(spec.get("pattern") or {}, f"{field}.pattern")
+    if pattern.get("googleRe2") is not None:
+        # pkg/utils/regexutils/regex.go ConvertRegexMatchAndSubstitute: the pattern's own googleRe2.maxProgramSize
+        # wins when the settings have none or a larger one.
+        own = _map(pattern["googleRe2"], f"{field}.pattern.googleRe2").get("maxProgramSize")
+        if own is not None:
+            size = _uint(own, f"{field}.pattern.googleRe2.maxProgramSize")
+            if max_program_size is None or size < max_program_size:
+                max_program_size = size
     out = regex_pb2.RegexMatchAndSubstitute(substitution=_str(spec.get("substitution", ""), f"{field}.substitution"))
     out.pattern.CopyFrom(_regex(_str(pattern.get("regex", ""), f"{field}.pattern.regex"), max_program_size))
     return out
@@ -284,7 +346,12 @@ def _header_value_options(items: Any, field: str, profile: Profile, response: bo
             append = base_pb2.HeaderValueOption.OVERWRITE_IF_EXISTS_OR_ADD
         header = item.get("header")
         if header is None:
-            if not response and profile != "1.3" and item.get("headerSecretRef") is not None:
+            if not response and item.get("headerSecretRef") is not None:
+                if profile == "1.3":
+                    # v1.3.20's headers.HeaderValueOption has no headerSecretRef: Gloo 1.3 cannot read the resource
+                    # (strict decoding's unknown-field error, translate/unmodelled.py); left out like any
+                    # option Gloo cannot read, without a second message.
+                    continue
                 ref = _map(item["headerSecretRef"], f"{where}.headerSecretRef")
                 ns, name = str(ref.get("namespace", "")), str(ref.get("name", ""))
                 kind = secret_lookup(ns, name) if secret_lookup is not None else "unknown"
@@ -293,11 +360,8 @@ def _header_value_options(items: Any, field: str, profile: Profile, response: bo
                     raise _GlooError(f"list did not find secret {ns}.{name}")
                 if kind == "other":
                     raise _GlooError(f"Secret {ns}.{name} was not a Header secret")
-                # Secret values are never read into a prediction: by reference only.
-                notes.append(OptionIssue("note", (
-                    f"not modelled: {where}.headerSecretRef (headers from Secret {ref.get('namespace', '')}."
-                    f"{ref.get('name', '')}): gloo_nb does not put secret values into the predicted routes"),
-                    f"{where}.headerSecretRef"))
+                # Secret values are never read into a prediction: by reference only. The field is declared not
+                # modelled through the unmodelled channel (option_catalogue.UNMODELLED_NESTED), not here.
                 continue
             if response or profile == "1.3":
                 raise _GlooError("header section of header value option cannot be nil")
@@ -359,8 +423,7 @@ def _retry_policy(policy: Mapping[str, Any], field: str, profile: Profile,
     if policy.get("perTryTimeout") is not None:
         _set_duration(out.per_try_timeout, policy["perTryTimeout"], f"{field}.perTryTimeout")
     if profile == "1.3":
-        for key in sorted(_RETRY_ONLY_CURRENT & set(policy)):
-            notes.append(_not_in_13(f"{field}.{key}"))
+        # v1.3.20's RetryPolicy ends here; its other keys are strict decoding's unknown fields.
         return out
     out.retriable_status_codes.extend(_uint(c, f"{field}.retriableStatusCodes") for c in
                                       _list(policy.get("retriableStatusCodes") or [], f"{field}.retriableStatusCodes"))
@@ -411,12 +474,6 @@ def _retry_policy(policy: Mapping[str, Any], field: str, profile: Profile,
             rb.max_interval.FromNanoseconds(max_ns)
     return out
 
-
-def _not_in_13(field: str) -> OptionIssue:
-    # What Gloo 1.3's decoder does with the unknown field is the strict-decoding model's to say; here it is only
-    # left out of the Envoy output, with this note.
-    return OptionIssue("note", f"{field} does not exist in Gloo 1.3 (v1.3.20's protos lack it): gloo_nb leaves it "
-                               "out of this profile's Envoy output", field)
 
 
 # --- cors ---------------------------------------------------------------------------------------------
@@ -578,8 +635,6 @@ def apply_route_options(options: Mapping[str, Any], env: rc_pb2.Route, action: A
                                     "options", "options")]
     types = _PLUGIN_TYPES[profile]
     if profile == "1.3":
-        for key in sorted(_ROUTE_ONLY_CURRENT & set(options)):
-            issues.append(_not_in_13(f"options.{key}"))
         # route_config.go at v1.3.20: route plugins run for route actions only; the headers plugin also runs
         # for direct responses; nothing runs for redirects.
         if action == "redirect":
@@ -705,9 +760,7 @@ def _upgrades(upgrades: Sequence[Any], ra: rc_pb2.RouteAction, profile: Profile,
         u = _map(raw, f"options.upgrades[{i}]")
         if profile == "1.3" and u.get("websocket") is None and any(u.get(k) is not None
                                                                    for k in ("connect", "connectTerminate")):
-            # v1.3.20's ProtocolUpgradeConfig has only websocket.
-            issues.append(_not_in_13(f"options.upgrades[{i}]." + ("connect" if u.get("connect") is not None
-                                                                   else "connectTerminate")))
+            # v1.3.20's ProtocolUpgradeConfig has only websocket (strict decoding reports the unknown field).
             continue
         kinds = ("websocket",) if profile == "1.3" else ("websocket", "connect", "connectTerminate")
         kind = next((k for k in kinds if u.get(k) is not None), None)
@@ -834,10 +887,6 @@ def apply_vhost_options(options: Mapping[str, Any], out: rc_pb2.VirtualHost, nam
     if not isinstance(options, Mapping):
         return [OptionIssue("unreadable", f"virtualHost.options {options!r} is not an object: gloo_nb cannot read it",
                             "options")]
-    if profile == "1.3":
-        for key in sorted(_VHOST_ONLY_CURRENT & set(options)):
-            issues.append(_not_in_13(f"virtualHost.options.{key}"))
-
     def run(plugin: str, body: Callable[[], None], extra: str = "") -> None:
         try:
             body()
@@ -990,8 +1039,7 @@ def _go_empty(key: str, value: Any, profile: Profile = "current") -> bool:
     # zero-length slices and maps are empty; a set message is not, even when all its fields are zero.
     if value is None:
         return True
-    if profile == "1.3" and key == "timeout" and isinstance(value, str) and _DURATION.match(value) \
-            and float(value[:-1]) == 0:
+    if profile == "1.3" and key == "timeout" and isinstance(value, str) and _go_zero(value):
         # v1.3.20's gogo RouteOptions.Timeout is a *time.Duration (stdduration): isEmptyValue follows the pointer
         # to an int64, so a zero timeout is empty there and the parent's is taken.
         return True
@@ -1000,6 +1048,13 @@ def _go_empty(key: str, value: Any, profile: Profile = "current") -> bool:
     if key in _MAP_FIELDS and isinstance(value, Mapping):
         return not value
     return False
+
+
+def _go_zero(value: str) -> bool:
+    try:
+        return parse_go_duration(value) == 0
+    except ValueError:
+        return False
 
 
 def shallow_merge_options(child: Mapping[str, Any], parent: Mapping[str, Any],

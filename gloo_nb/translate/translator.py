@@ -727,6 +727,7 @@ class Translator:
                 "isolates them per SSL config"))
 
         # The gateway validates the desired Proxy with Gloo and merges the results into its reports.
+        undecodable_keys = frozenset(f.resource for f in undecodable)
         validation = Reports()
         warn_missing = bool(settings.validation and settings.validation.warn_missing_tls_secret)
         validated = ProxyTranslator(profile, upstreams, snapshot.services, validation,
@@ -734,7 +735,8 @@ class Translator:
                                     warn_missing_tls_secret=warn_missing,
                                     secrets_unreadable=snapshot.secrets_unreadable,
                                     upstream_groups=snapshot.upstream_groups,
-                                    default_circuit_breakers=settings.circuit_breakers).translate(desired)
+                                    default_circuit_breakers=settings.circuit_breakers,
+                                    undecodable=undecodable_keys).translate(desired)
         demote = profile != "1.3" and policy.replace_invalid_routes
         _merge_validation(validation, reports, demote)
 
@@ -758,7 +760,8 @@ class Translator:
                                     warn_missing_tls_secret=warn_missing,
                                     secrets_unreadable=snapshot.secrets_unreadable,
                                     upstream_groups=snapshot.upstream_groups,
-                                    default_circuit_breakers=settings.circuit_breakers).translate(proxy)
+                                    default_circuit_breakers=settings.circuit_breakers,
+                                    undecodable=undecodable_keys).translate(proxy)
         resources = final.resources
         clusters = {cluster_name(ResourceRef(u.meta.name, u.meta.namespace)):
                     build_cluster(u, profile, default_circuit_breakers=settings.circuit_breakers)

@@ -4,7 +4,8 @@ Two walks over the routes and virtual hosts of a snapshot, both driven by
 :mod:`gloo_nb.translate.option_catalogue`:
 
 * :func:`declared_unmodelled`: one :class:`~gloo_nb.models.Unmodelled` per ``options`` field whose effect
-  gloo_nb does not reproduce (every key not in the catalogue's ``MODELLED_*`` registries), per
+  gloo_nb does not reproduce (every key not in the catalogue's ``MODELLED_*`` registries, and the parts of
+  modelled keys in its ``UNMODELLED_NESTED``, e.g. ``headerSecretRef`` values), per
   ``optionsConfigRefs``, per ``destinationSpec`` (AWS/Azure/gRPC/REST function destinations) and per
   GraphQL action (Gloo Enterprise). Never findings: Gloo may well accept and apply them.
 * :func:`option_decoding_findings`: Gloo decodes every resource strictly with jsonpb (solo-kit
@@ -25,12 +26,13 @@ Two walks over the routes and virtual hosts of a snapshot, both driven by
 
   gloo_nb does not model what the read failure does next (the webhook refuses the apply; without the
   webhook, solo-kit's kube client cannot list the kind): the finding says so, and the translation goes
-  on with the resource as written, its unreadable option ignored.
+  on with the resource as written, its unreadable option ignored. That finding is the one message for the
+  problem: ``route_options``' own "cannot read" issues inside such a resource are not repeated
+  (``envoy.ProxyTranslator(undecodable=...)``), and fields a profile lacks get no note of their own.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
@@ -44,8 +46,10 @@ from gloo_nb.translate.option_catalogue import (
     OptionMessage,
     feature_of,
     is_modelled,
+    nested_gaps,
 )
 from gloo_nb.translate.proxy import ProxyRoute
+from gloo_nb.translate.route_options import parse_go_duration
 
 __all__ = ["declared_unmodelled", "decode_options", "option_decoding_findings", "route_features"]
 
@@ -72,6 +76,34 @@ def _declare_options(key: ResourceKey, where: str, options: Mapping[str, Any], m
             continue  # unknown to this profile's Gloo: a decoding error (option_decoding_findings), not a feature
         if not is_modelled(message, _camel(str(name)), profile):
             out.append(Unmodelled(key, f"{where}.{name}", feature_of(message, _camel(str(name)))))
+            continue
+        feature = feature_of(message, _camel(str(name)))
+        for at, written in _proto_names(f"{where}.{name}", str(name), value, field, profile):
+            out.append(Unmodelled(key, at, feature, f"written with its proto name {written}: gloo_nb reads only the "
+                                                    f"JSON name {_camel(written)} and leaves this out"))
+    # Parts of modelled fields that translate/route_options.py leaves out (option_catalogue.UNMODELLED_NESTED).
+    for at, gap in nested_gaps(message, options, profile):
+        out.append(Unmodelled(key, f"{where}.{at}", gap.feature, gap.detail))
+
+
+def _proto_names(at: str, name: str, value: Any, field: OptionField,
+                 profile: Profile) -> Iterator[tuple[str, str]]:
+    # jsonpb reads ``prefix_rewrite`` as ``prefixRewrite``; translate/route_options.py reads the JSON names only,
+    # so a modelled field written with its proto name is declared rather than dropped in silence.
+    if "_" in name:
+        yield at, name
+        return
+    if field.message is None or field.message.fields is None:
+        return
+    items = list(enumerate(value)) if field.repeated and isinstance(value, list) else [(None, value)]
+    for i, item in items:
+        if not isinstance(item, Mapping):
+            continue
+        here = at if i is None else f"{at}[{i}]"
+        for sub, v in item.items():
+            f = field.message.fields.get(_camel(str(sub)))
+            if v is not None and f is not None and (profile != "1.3" or f.since == "1.3"):
+                yield from _proto_names(f"{here}.{sub}", str(sub), v, f, profile)
 
 
 def _camel(name: str) -> str:
@@ -180,10 +212,6 @@ def _cannot(value: Any, go_type: str) -> str:
     return f"json: cannot unmarshal {_json_type(value)} into Go value of type {go_type}"
 
 
-_DURATION_PART = re.compile(r"([0-9]*(?:\.[0-9]*)?)([a-zµμ]*)")
-_UNITS = {"ns", "us", "µs", "μs", "ms", "s", "m", "h"}
-
-
 def go_duration_error(text: str) -> str | None:
     """The error Go's ``time.ParseDuration`` gives for a string, or None when it parses.
 
@@ -191,27 +219,13 @@ def go_duration_error(text: str) -> str | None:
         text: The duration text (``1.5s``, ``100ms``, ``1h30m``).
 
     Returns:
-        ``time: invalid duration "x"``, ``time: missing unit in duration "x"`` or
+        ``time: invalid duration "x"`` (also for an int64 overflow), ``time: missing unit in duration "x"`` or
         ``time: unknown unit "u" in duration "x"`` (Go's ``time/format.go``), or None.
     """
-    quoted = '"' + text + '"'
-    s = text
-    if s[:1] in ("-", "+"):
-        s = s[1:]
-    if s == "0":
-        return None
-    if not s:
-        return f"time: invalid duration {quoted}"
-    while s:
-        m = _DURATION_PART.match(s)
-        number, unit = (m.group(1), m.group(2)) if m else ("", "")
-        if number in ("", "."):
-            return f"time: invalid duration {quoted}"
-        if not unit:
-            return f"time: missing unit in duration {quoted}"
-        if unit not in _UNITS:
-            return f"time: unknown unit \"{unit}\" in duration {quoted}"
-        s = s[m.end():] if m else ""
+    try:
+        parse_go_duration(text)
+    except ValueError as exc:
+        return str(exc)
     return None
 
 

@@ -252,7 +252,9 @@ def test_a_timeout_beyond_a_protobuf_duration_is_a_finding_not_a_crash():
     t = translate([vs("app", route(m("/"), action=to("echo"), options={"timeout": "99999999999999s"})), ECHO],
                   "current")
     (finding,) = t.findings
-    assert finding.severity == "error" and "options.timeout" in finding.message
+    # Go's time.ParseDuration overflows int64 nanoseconds: jsonpb's "bad Duration" (strict decoding's finding).
+    assert finding.severity == "error" and finding.field == "spec.virtualHost.routes[0].options.timeout"
+    assert finding.message.endswith('bad Duration: time: invalid duration "99999999999999s"')
     (_, _, _, action), = envoy_routes(t)
     assert "timeout" not in action
     render(t)  # proto JSON of every resource still serializes

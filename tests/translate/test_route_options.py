@@ -107,13 +107,15 @@ def test_append_x_forwarded_host_needs_a_host_rewrite():
     assert "appendXForwardedHost" not in _route(t)["route"]
 
 
-def test_1_3_ignores_current_only_fields_with_a_note():
-    """v1.3.20's RouteOptions has no regexRewrite/idleTimeout: gloo_nb says so instead of applying them."""
+def test_1_3_leaves_out_current_only_fields_with_one_decoding_message():
+    """v1.3.20's RouteOptions has no regexRewrite/idleTimeout: gloo_nb leaves them out of 1.3's Envoy, and the one
+    message is strict decoding's (gogo jsonpb stops at the first unknown field), not a note per field."""
     t = _t(_vs({"regexRewrite": {"pattern": {"regex": "^/a"}, "substitution": "/"}, "idleTimeout": "3s"}), "1.3")
     ra = _route(t)["route"]
     assert "regexRewrite" not in ra and "idleTimeout" not in ra
-    notes = {f.field for f in t.findings if "does not exist in Gloo 1.3" in f.message}
-    assert notes == {"options.regexRewrite", "options.idleTimeout"}
+    (f,) = t.findings
+    assert f.field == "spec.virtualHost.routes[0].options.regexRewrite" and f.message.endswith(
+        'unknown field "regexRewrite" in v1.RouteOptions')
 
 
 def test_invalid_host_rewrite_header_is_gloos_route_error():
@@ -261,16 +263,20 @@ def test_1_3_headers_are_not_validated_and_run_on_direct_responses():
 
 
 def test_header_secret_ref_is_declared_not_predicted():
-    """Secret-sourced request headers are by reference only: a note, no value in the prediction."""
+    """Secret-sourced request headers are by reference only: declared through the unmodelled channel (not a
+    finding), no value in the prediction."""
     hm = {"requestHeadersToAdd": [{"headerSecretRef": {"name": "s", "namespace": GS}},
                                   {"header": {"key": "x-a", "value": "1"}}]}
     t = translate([gateway({"httpGateway": {}}), _vs({"headerManipulation": hm}), static_upstream("u"),
                    _secret("s", "gloo.solo.io/header", {"x-token": "secret-value"})])
     assert "secret-value" not in str(_route(t))
     assert _route(t)["requestHeadersToAdd"] == [{"header": {"key": "x-a", "value": "1"}}]
-    (note,) = [f for f in t.findings if f.message.startswith("not modelled:")]
-    assert note.field == "options.headerManipulation.requestHeadersToAdd[0].headerSecretRef"
-    assert note.layer == "parse" and note.severity == "warning"
+    assert not t.findings
+    (u,) = t.unmodelled
+    assert (u.resource, u.path, u.feature, u.detail) == (
+        _vs().key, "spec.virtualHost.routes[0].options.headerManipulation.requestHeadersToAdd[0].headerSecretRef",
+        "request headers from a Secret (headerSecretRef)",
+        "gloo_nb does not put secret values into the predicted routes")
 
 
 # --- cors ---------------------------------------------------------------------------------------------
@@ -434,11 +440,31 @@ def test_vhost_options_are_in_the_proxy_json():
     assert vh["options"] == {"retries": {"retryOn": "5xx"}}
 
 
-def test_unreadable_value_is_an_error_finding_and_left_out():
+def test_unreadable_value_is_one_error_finding_and_left_out():
+    """A value Gloo's jsonpb refuses: strict decoding's finding is the one message (route_options leaves the option
+    out without saying it again)."""
     t = _t(_vs({"timeout": "soon", "retries": {"retryOn": "5xx"}}))
     assert "timeout" not in _route(t)["route"]
-    (f,) = [f for f in t.findings if f.field == "options.timeout"]
-    assert f.severity == "error" and f.layer == "parse" and "is not a protobuf Duration" in f.message
+    (f,) = t.findings
+    assert (f.field, f.severity, f.layer) == ("spec.virtualHost.routes[0].options.timeout", "error", "parse")
+    assert f.message.endswith('bad Duration: time: invalid duration "soon"')
+
+
+def test_unreadable_value_strict_decoding_does_not_see_is_route_options_finding():
+    """previousPriorities' fields are not catalogued: route_options' own finding is then the one message."""
+    t = _t(_vs({"retries": {"retryOn": "5xx", "previousPriorities": {"updateFrequency": "often"}}}))
+    (f,) = t.findings
+    assert f.field == "options.retries.previousPriorities.updateFrequency" and f.severity == "error"
+    assert "Gloo cannot read this route's options" in f.message
+
+
+@pytest.mark.parametrize("profile", ["1.3", "current"])
+def test_durations_read_as_gloos_jsonpb_reads_them(profile):
+    """jsonpb reads a Duration with Go's time.ParseDuration (golang/protobuf jsonpb decode.go "bad Duration"):
+    "1m30s" and "250ms" are Gloo timeouts too."""
+    t = _t(_vs({"timeout": "1m30s", "retries": {"retryOn": "5xx", "perTryTimeout": "250ms"}}), profile)
+    ra = _route(t)["route"]
+    assert ra["timeout"] == "90s" and ra["retryPolicy"]["perTryTimeout"] == "0.250s" and not t.findings
 
 
 def test_modelled_tables_name_the_plugins():
@@ -602,7 +628,8 @@ def test_header_secret_ref_checked_against_the_secrets(secret, error):
     t = translate(resources)
     if error is None:
         assert not _vs_report(t).errors
-        assert any(f.message.startswith("not modelled:") and "headerSecretRef" in f.field for f in t.findings)
+        assert [u.path for u in t.unmodelled] == [
+            "spec.virtualHost.routes[0].options.headerManipulation.requestHeadersToAdd[0].headerSecretRef"]
     else:
         (err,) = _vs_report(t).errors
         assert f"{error}. Route Name:" in err
@@ -628,11 +655,13 @@ def test_weighted_destination_header_manipulation():
                                      "headers. Route Name: gloo-system_v-route-0-matcher-0"]
 
 
-def test_vhost_note_fields_name_the_option():
+def test_vhost_fields_1_3_lacks_give_one_decoding_message_naming_the_field():
     t = _t(_vs(None, {"retries": {"retryOn": "5xx", "retryBackOff": {"baseInterval": "1s"}},
                       "includeRequestAttemptCount": True}), "1.3")
-    fields = {f.field for f in t.findings if "does not exist in Gloo 1.3" in f.message}
-    assert fields == {"virtualHost.options.retries.retryBackOff", "virtualHost.options.includeRequestAttemptCount"}
+    (f,) = t.findings
+    assert f.field == "spec.virtualHost.options.retries.retryBackOff"
+    assert f.message.endswith('unknown field "retryBackOff" in retries.RetryPolicy')
+    assert "retryBackOff" not in _vhost(t)["retryPolicy"] and "includeRequestAttemptCount" not in _vhost(t)
 
 
 _ODD_VALUES: list[Any] = ["x", 7, -1, 1.5, True, [], {}, [1, "a"], {"a": {"b": []}}, [{}], {"pattern": 3}]
@@ -722,5 +751,24 @@ def test_1_3_connect_upgrade_is_a_note_not_a_gloo_error():
     t = _t(_vs({"upgrades": [{"websocket": {}}, {"connect": {"enabled": True}}]}), "1.3")
     assert not _vs_report(t).errors
     assert _route(t)["route"]["upgradeConfigs"] == [{"upgradeType": "websocket"}]
-    assert {f.field for f in t.findings if "does not exist in Gloo 1.3" in f.message} == {
-        "options.upgrades[1].connect"}
+    (f,) = t.findings
+    assert f.field == "spec.virtualHost.routes[0].options.upgrades[1].connect" and f.message.endswith(
+        'unknown field "connect" in protocol_upgrade.ProtocolUpgradeConfig')
+
+
+@pytest.mark.parametrize(("settings_size", "own", "expected"), [(None, 50, 50), (100, 50, 50), (40, 50, 40),
+                                                                 (100, None, 100)])
+def test_regex_rewrite_google_re2_max_program_size(settings_size, own, expected):
+    """pkg/utils/regexutils/regex.go ConvertRegexMatchAndSubstitute: the pattern's googleRe2.maxProgramSize is
+    used when the settings give none or a larger one (regex_test.go "should create regex even without engine"
+    is the no-engine case)."""
+    pattern: dict[str, Any] = {"regex": "^/a/(.*)"}
+    if own is not None:
+        pattern["googleRe2"] = {"maxProgramSize": own}
+    gloo = {"regexMaxProgramSize": settings_size} if settings_size is not None else {}
+    settings = obj("Settings", "default", {"gloo": gloo}, group="gloo.solo.io")
+    for key, field in (("regexRewrite", "regexRewrite"), ("hostRewritePathRegex", "hostRewritePathRegex")):
+        vs = _vs({key: {"pattern": pattern, "substitution": "/b/\\1"}})
+        t = translate([gateway({"httpGateway": {}}), vs, static_upstream("u"), settings], "current")
+        assert _route(t)["route"][field]["pattern"] == {"googleRe2": {"maxProgramSize": expected},
+                                                       "regex": "^/a/(.*)"}

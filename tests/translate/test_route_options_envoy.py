@@ -70,7 +70,10 @@ def _resources(route_options: dict[str, Any], vhost_options: dict[str, Any]) -> 
         {"matchers": [{"prefix": "/hdr"}], "routeAction": UP,
          "options": {"hostRewriteHeader": "x-host", "appendXForwardedHost": True}},
         {"matchers": [{"prefix": "/path"}], "routeAction": UP,
-         "options": {"hostRewritePathRegex": {"pattern": {"regex": "^/path/([^/]+)/.*$"}, "substitution": "\\1"}}},
+         # The pattern's own googleRe2.maxProgramSize (regexutils.ConvertRegexMatchAndSubstitute).
+         "options": {"hostRewritePathRegex": {"pattern": {"regex": "^/path/([^/]+)/.*$",
+                                                          "googleRe2": {"maxProgramSize": 200}},
+                                              "substitution": "\\1"}}},
     ]
     vs = obj("VirtualService", "v", {"virtualHost": {"domains": ["*"], "options": vhost_options, "routes": routes}})
     return [gateway({"httpGateway": {}}), vs, static_upstream("u"), static_upstream("w", 9412)]

@@ -45,14 +45,17 @@ def paths(t) -> dict[str, str]:
 
 @pytest.mark.parametrize("profile", ["1.3", "current"])
 def test_route_options_gloo_nb_does_not_map_are_declared_and_not_problems(profile):
+    # retries, cors and headerManipulation are modelled (translate/route_options.py): not declared.
     t = run([UPSTREAM, vs({"prefixRewrite": "/x", "timeout": "2s", "retries": {"retryOn": "5xx", "numRetries": 3},
-                           "cors": {"allowOrigin": ["*"]}, "extauth": {"disable": True}},
-                          {"headerManipulation": {"requestHeadersToRemove": ["x"]}})], profile)
+                           "cors": {"allowOrigin": ["*"]}, "extauth": {"disable": True},
+                           "transformations": {"clearRouteCache": True}, "waf": {"disabled": True}},
+                          {"headerManipulation": {"requestHeadersToRemove": ["x"]},
+                           "ratelimit": {"rateLimits": []}})], profile)
     declared = paths(t)
     route = "spec.virtualHost.routes[0].options"
-    assert declared == {f"{route}.retries": "retries", f"{route}.cors": "CORS",
-                        f"{route}.extauth": "external auth (Gloo Enterprise)",
-                        "spec.virtualHost.options.headerManipulation": "header manipulation"}
+    assert declared == {f"{route}.transformations": "transformations (Gloo's transformation filter)",
+                        f"{route}.extauth": "external auth (Gloo Enterprise)", f"{route}.waf": "WAF (Gloo Enterprise)",
+                        "spec.virtualHost.options.ratelimit": "rate limiting (Gloo Enterprise)"}
     assert {u.resource.ref for u in t.unmodelled} == {"default/vs"}
     # Modelled ones reach Envoy and are not declared.
     (rc,) = t.envoy.route_configurations
@@ -62,29 +65,34 @@ def test_route_options_gloo_nb_does_not_map_are_declared_and_not_problems(profil
 
 def test_the_modelled_registry_is_the_one_switch():
     """Declaring a key modelled (option_catalogue.MODELLED_ROUTE_OPTIONS) removes it from `unmodelled`."""
-    doc = vs({"retries": {"retryOn": "5xx"}})
-    assert "spec.virtualHost.routes[0].options.retries" in paths(run([UPSTREAM, doc]))
-    option_catalogue.MODELLED_ROUTE_OPTIONS["retries"] = frozenset({"current"})
+    doc = vs({"transformations": {"clearRouteCache": True}})
+    where = "spec.virtualHost.routes[0].options.transformations"
+    assert where in paths(run([UPSTREAM, doc]))
+    option_catalogue.MODELLED_ROUTE_OPTIONS["transformations"] = frozenset({"current"})
     try:
-        assert "spec.virtualHost.routes[0].options.retries" not in paths(run([UPSTREAM, doc]))
-        assert "spec.virtualHost.routes[0].options.retries" in paths(run([UPSTREAM, doc], "1.3"))
+        assert where not in paths(run([UPSTREAM, doc]))
+        assert where in paths(run([UPSTREAM, doc], "1.3"))
     finally:
-        del option_catalogue.MODELLED_ROUTE_OPTIONS["retries"]
+        del option_catalogue.MODELLED_ROUTE_OPTIONS["transformations"]
+    assert where in paths(run([UPSTREAM, doc]))
 
 
 def test_route_table_options_weighted_destination_options_and_destination_specs():
     rt = {"apiVersion": "gateway.solo.io/v1", "kind": "RouteTable", "metadata": {"name": "rt", "namespace": "team"},
-          "spec": {"routes": [{"matchers": [{"prefix": "/a"}], "options": {"faults": {"abort": {"httpStatus": 503}}},
+          "spec": {"routes": [{"matchers": [{"prefix": "/a"}], "options": {"extauth": {"disable": True}},
                                "routeAction": {"multi": {"destinations": [
                                    {"weight": 1, "destination": {"upstream": {"name": "echo", "namespace": GS},
                                                                  "destinationSpec": {"aws": {"logicalName": "f"}}},
-                                    "options": {"headerManipulation": {"requestHeadersToRemove": ["a"]}}}]}}}]}}
+                                    "options": {"headerManipulation": {"requestHeadersToRemove": ["a"]},
+                                                "transformations": {"clearRouteCache": True}}}]}}}]}}
     t = run([UPSTREAM, rt])
+    # headerManipulation on a weighted destination is modelled (headers.ProcessWeightedDestination).
     assert paths(t) == {
-        "spec.routes[0].options.faults": "fault injection",
+        "spec.routes[0].options.extauth": "external auth (Gloo Enterprise)",
         "spec.routes[0].routeAction.multi.destinations[0].destination.destinationSpec.aws":
             "aws destinationSpec (function routing)",
-        "spec.routes[0].routeAction.multi.destinations[0].options.headerManipulation": "header manipulation"}
+        "spec.routes[0].routeAction.multi.destinations[0].options.transformations":
+            "transformations (Gloo's transformation filter)"}
     assert {u.resource.ref for u in t.unmodelled} == {"team/rt"}
 
 
@@ -125,15 +133,23 @@ def test_unknown_route_option_gets_glooss_strict_decoding_message(profile, type_
     assert "spec.virtualHost.routes[0].options.prefixRewrit" not in paths(t)
 
 
-def test_a_field_only_current_gloo_has_is_unknown_to_13_and_declared_in_current():
-    doc = vs({"regexRewrite": {"pattern": {"regex": "^/a"}, "substitution": "/b"}})
+@pytest.mark.parametrize(("option", "declared"), [
+    ({"stagedTransformations": {"early": {}}}, {"spec.virtualHost.routes[0].options.stagedTransformations":
+                                                "staged transformations (Gloo's transformation filter)"}),
+    # Modelled in current (basicroute applyRegexRewrite): unknown to 1.3 all the same, and not declared in current.
+    ({"regexRewrite": {"pattern": {"regex": "^/a"}, "substitution": "/b"}}, {}),
+])
+def test_a_field_only_current_gloo_has_is_unknown_to_13_and_declared_in_current(option, declared):
+    doc = vs(option)
+    (key,) = option
     old = run([UPSTREAM, doc], "1.3")
     assert [m for *_, m in _decode_message(old)] == [
         "could not unmarshal raw object: parsing resource from crd spec vs in namespace default into "
-        '*v1.VirtualService: unknown field "regexRewrite" in v1.RouteOptions']
+        f'*v1.VirtualService: unknown field "{key}" in v1.RouteOptions']
+    assert paths(old) == {}
     new = run([UPSTREAM, doc], "current")
     assert _decode_message(new) == []
-    assert paths(new) == {"spec.virtualHost.routes[0].options.regexRewrite": "regex rewrite"}
+    assert paths(new) == declared
 
 
 def test_bad_duration_inside_virtual_host_retries():
@@ -192,12 +208,12 @@ def test_go_duration_errors(text, error):
 # --- outputs -----------------------------------------------------------------------------------------
 
 def test_translate_document_and_text_carry_unmodelled():
-    t = run([UPSTREAM, vs({"retries": {"retryOn": "5xx"}})])
+    t = run([UPSTREAM, vs({"waf": {"disabled": True}})])
     doc = render(t)
     assert doc["unmodelled"] == [{"kind": "VirtualService", "namespace": "default", "name": "vs",
-                                  "path": "spec.virtualHost.routes[0].options.retries", "feature": "retries"}]
+                                  "path": "spec.virtualHost.routes[0].options.waf", "feature": "WAF (Gloo Enterprise)"}]
     text = render_text(doc)
-    assert ("  not modelled: VirtualService default/vs: spec.virtualHost.routes[0].options.retries (retries)"
+    assert ("  not modelled: VirtualService default/vs: spec.virtualHost.routes[0].options.waf (WAF (Gloo Enterprise))"
             in text.splitlines())
 
 
@@ -207,25 +223,26 @@ def _cli(*args: str, stdin: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_check_prints_not_modelled_lines_and_exits_0_for_them():
-    docs = json.dumps({"apiVersion": "v1", "kind": "List", "items": [UPSTREAM, vs({"retries": {"retryOn": "5xx"}})]})
+    docs = json.dumps({"apiVersion": "v1", "kind": "List", "items": [UPSTREAM, vs({"waf": {"disabled": True}})]})
     done = _cli("check", "-", stdin=docs)
     assert (done.returncode, done.stderr) == (0, "")
     assert done.stdout.splitlines() == [
-        "not modelled: VirtualService default/vs: spec.virtualHost.routes[0].options.retries (retries)",
+        "not modelled: VirtualService default/vs: spec.virtualHost.routes[0].options.waf (WAF (Gloo Enterprise))",
         "No problems detected."]
     js = json.loads(_cli("translate", "--json", "-", stdin=docs).stdout)
-    assert [u["path"] for u in js["unmodelled"]] == ["spec.virtualHost.routes[0].options.retries"]
+    assert [u["path"] for u in js["unmodelled"]] == ["spec.virtualHost.routes[0].options.waf"]
 
 
 def test_check_still_exits_1_for_problems_next_to_not_modelled_lines():
     docs = json.dumps({"apiVersion": "v1", "kind": "List",
-                       "items": [UPSTREAM, vs({"retries": {"retryOn": "5xx"}, "timeout": 5})]})
+                       "items": [UPSTREAM, vs({"waf": {"disabled": True}, "timeout": 5})]})
     done = _cli("check", "-", stdin=docs)
     assert done.returncode == 1
     lines = done.stdout.splitlines()
     assert lines[-1].endswith("problem(s) detected.")
     assert any(line.startswith("VirtualService default/vs: error: could not unmarshal raw object") for line in lines)
-    assert "not modelled: VirtualService default/vs: spec.virtualHost.routes[0].options.retries (retries)" in lines
+    assert ("not modelled: VirtualService default/vs: spec.virtualHost.routes[0].options.waf (WAF (Gloo Enterprise))"
+            in lines)
 
 
 def test_upstream_config_annotation_fields_gloo_nb_does_not_merge_are_declared_on_the_service():
@@ -240,3 +257,103 @@ def test_upstream_config_annotation_fields_gloo_nb_does_not_merge_are_declared_o
         ("default/s", "metadata.annotations[gloo.solo.io/upstream_config].proxyProtocolVersion"),
         ("default/s", "metadata.annotations[gloo.solo.io/upstream_config].static")}
     assert not t.findings
+
+
+# --- one message per problem, and parts of modelled options ---------------------------------------------
+
+_WRONG: dict[str, Any] = {"string": 5, "bool": "yes", "uint32": "abc", "float": "abc", "duration": "soon",
+                          "map": "x", "message": "x"}
+_BLOCKS = {"route": (option_catalogue.ROUTE_OPTIONS, "spec.virtualHost.routes[0].options"),
+           "virtualHost": (option_catalogue.VIRTUAL_HOST_OPTIONS, "spec.virtualHost.options")}
+
+
+def _field_paths(message: option_catalogue.OptionMessage, profile: str) -> list[tuple[list[str], Any]]:
+    out: list[tuple[list[str], Any]] = []
+    for name, f in (message.fields or {}).items():
+        if profile == "1.3" and f.since != "1.3" or f.shape == "any":
+            continue
+        out.append(([name], [_WRONG[f.shape]] if f.repeated else _WRONG[f.shape]))
+        if f.message is not None and not f.repeated:
+            out += [([name, *sub], v) for sub, v in _field_paths(f.message, profile)]
+    return out
+
+
+@pytest.mark.parametrize("profile", ["1.3", "current"])
+def test_a_value_gloo_cannot_read_gives_one_message(profile):
+    """Every catalogued field path with a value of the wrong JSON type: strict decoding's one finding, naming the
+    path; route_options leaves the value out without a second message (the translation goes on with the resource
+    as written, as translate/unmodelled.py says, so Gloo's errors for what the minimal block lacks may follow)."""
+    for where, (message, prefix) in _BLOCKS.items():
+        for path, value in _field_paths(message, profile):
+            block: Any = value
+            for key in reversed(path):
+                block = {key: block}
+            doc = vs(block) if where == "route" else vs(vh_options=block)
+            t = run([UPSTREAM, doc], profile)
+            # Gloo's own plugin errors for what the minimal block lacks (layer "gloo") are other problems.
+            at = f"{prefix}.{'.'.join(path)}" + ("[0]" if isinstance(value, list) else "")
+            assert [f.field for f in t.findings if f.layer == "parse"] == [at], (where, path, t.findings)
+
+
+@pytest.mark.parametrize("where", ["route", "virtualHost"])
+def test_a_field_13_lacks_gives_one_message(where):
+    """Each top-level field only current Gloo has, set in 1.3: the strict-decoding unknown-field error alone."""
+    message, prefix = _BLOCKS[where]
+    for name, f in (message.fields or {}).items():
+        if f.since == "1.3":
+            continue
+        sample: Any = {"string": "x", "bool": True, "uint32": 1, "float": 1.0, "duration": "1s", "map": {},
+                       "message": {}, "any": {}}[f.shape]
+        block = {name: [sample] if f.repeated else sample}
+        t = run([UPSTREAM, vs(block) if where == "route" else vs(vh_options=block)], "1.3")
+        assert [(f.field, f.message.rsplit(": ", 1)[-1]) for f in t.findings] == [
+            (f"{prefix}.{name}", f'unknown field "{name}" in {message.go}')], name
+
+
+def test_header_secret_ref_is_a_declared_part_of_modelled_header_manipulation():
+    """headerManipulation is modelled; its headerSecretRef values are not (option_catalogue.UNMODELLED_NESTED):
+    declared on the route, the virtual host and the weighted destination, and a route's drift feature."""
+    secret = {"apiVersion": "v1", "kind": "Secret", "type": "gloo.solo.io/header",
+              "metadata": {"name": "hs", "namespace": GS}, "data": {"x-token": "dA=="}}
+    hm = {"requestHeadersToAdd": [{"header": {"key": "x-a", "value": "1"}},
+                                  {"headerSecretRef": {"name": "hs", "namespace": GS}}]}
+    doc = vs({"headerManipulation": hm}, {"headerManipulation": hm})
+    doc["spec"]["virtualHost"]["routes"][0]["routeAction"] = {"multi": {"destinations": [
+        {"weight": 1, "destination": {"upstream": {"name": "echo", "namespace": GS}},
+         "options": {"headerManipulation": hm}}]}}
+    t = run([UPSTREAM, secret, doc])
+    gap = "headerManipulation.requestHeadersToAdd[1].headerSecretRef"
+    assert paths(t) == {
+        f"spec.virtualHost.options.{gap}": "request headers from a Secret (headerSecretRef)",
+        f"spec.virtualHost.routes[0].options.{gap}": "request headers from a Secret (headerSecretRef)",
+        f"spec.virtualHost.routes[0].routeAction.multi.destinations[0].options.{gap}":
+            "request headers from a Secret (headerSecretRef)"}
+    assert not t.findings
+    assert list(t.route_unmodelled().values()) == ["request headers from a Secret (headerSecretRef)"]
+
+
+def test_header_secret_ref_is_unknown_to_13():
+    """v1.3.20's headers.HeaderValueOption has header and append only: Gloo 1.3 cannot read the resource (one
+    message), where gloo_nb used to report Gloo's "header section of header value option cannot be nil"."""
+    hm = {"requestHeadersToAdd": [{"headerSecretRef": {"name": "hs", "namespace": GS}}]}
+    t = run([UPSTREAM, vs({"headerManipulation": hm})], "1.3")
+    assert [(f.field, f.message.rsplit(": ", 1)[-1]) for f in t.findings] == [(
+        "spec.virtualHost.routes[0].options.headerManipulation.requestHeadersToAdd[0].headerSecretRef",
+        'unknown field "headerSecretRef" in headers.HeaderValueOption')]
+    assert t.report("VirtualService", "default", "vs").state == "Accepted" and paths(t) == {}
+
+
+@pytest.mark.parametrize("profile", ["1.3", "current"])
+def test_a_modelled_field_written_with_its_proto_name_is_declared_not_dropped(profile):
+    """jsonpb reads proto (snake_case) names too (strict decoding accepts them); route_options reads the JSON
+    names only, so such a field is declared, top level and nested, instead of vanishing from the prediction."""
+    t = run([UPSTREAM, vs({"prefix_rewrite": "/x", "retries": {"retry_on": "5xx", "numRetries": 2}})], profile)
+    assert not t.findings
+    (rc,) = t.envoy.route_configurations
+    assert rc.virtual_hosts[0].routes[0].route.prefix_rewrite == ""  # left out, as declared
+    assert {u.path: u.detail for u in t.unmodelled} == {
+        "spec.virtualHost.routes[0].options.prefix_rewrite":
+            "written with its proto name prefix_rewrite: gloo_nb reads only the JSON name prefixRewrite and leaves "
+            "this out",
+        "spec.virtualHost.routes[0].options.retries.retry_on":
+            "written with its proto name retry_on: gloo_nb reads only the JSON name retryOn and leaves this out"}
