@@ -730,13 +730,19 @@ class Translator:
         undecodable_keys = frozenset(f.resource for f in undecodable)
         validation = Reports()
         warn_missing = bool(settings.validation and settings.validation.warn_missing_tls_secret)
-        validated = ProxyTranslator(profile, upstreams, snapshot.services, validation,
-                                    max_program_size=settings.regex_max_program_size, secrets=snapshot.secrets,
-                                    warn_missing_tls_secret=warn_missing,
-                                    secrets_unreadable=snapshot.secrets_unreadable,
-                                    upstream_groups=snapshot.upstream_groups,
-                                    default_circuit_breakers=settings.circuit_breakers,
-                                    undecodable=undecodable_keys).translate(desired)
+
+        def gloo_translator(into: Reports) -> ProxyTranslator:
+            # Gloo's translator of this snapshot: the validation pass and the final pass differ only in
+            # where their reports go.
+            return ProxyTranslator(profile, upstreams, snapshot.services, into,
+                                   max_program_size=settings.regex_max_program_size, secrets=snapshot.secrets,
+                                   warn_missing_tls_secret=warn_missing,
+                                   secrets_unreadable=snapshot.secrets_unreadable,
+                                   upstream_groups=snapshot.upstream_groups,
+                                   default_circuit_breakers=settings.circuit_breakers,
+                                   undecodable=undecodable_keys)
+
+        validated = gloo_translator(validation).translate(desired)
         demote = profile != "1.3" and policy.replace_invalid_routes
         _merge_validation(validation, reports, demote)
 
@@ -755,13 +761,7 @@ class Translator:
             final = validated
             _copy_reports(validation, gloo_reports)
         else:
-            final = ProxyTranslator(profile, upstreams, snapshot.services, gloo_reports,
-                                    max_program_size=settings.regex_max_program_size, secrets=snapshot.secrets,
-                                    warn_missing_tls_secret=warn_missing,
-                                    secrets_unreadable=snapshot.secrets_unreadable,
-                                    upstream_groups=snapshot.upstream_groups,
-                                    default_circuit_breakers=settings.circuit_breakers,
-                                    undecodable=undecodable_keys).translate(proxy)
+            final = gloo_translator(gloo_reports).translate(proxy)
         resources = final.resources
         clusters = {cluster_name(ResourceRef(u.meta.name, u.meta.namespace)):
                     build_cluster(u, profile, default_circuit_breakers=settings.circuit_breakers)
