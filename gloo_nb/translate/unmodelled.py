@@ -187,8 +187,13 @@ def _declare_option_resources(snapshot: Snapshot, profile: Profile, out: list[Un
         if res.options:
             _declare_options(res.key, "spec.options", res.options, message, profile, out)
         if res.target_refs:
+            # Gloo Edge applies targetRefs only in its Kubernetes Gateway API translator (projects/gateway2:
+            # virtualhostoptions/query/indexers.go targets listener kinds (utils.ListenerTargetRefGVKs: Gateway,
+            # ListenerSet), routeoptions/query/indexers.go HTTPRoutes); the Edge translator never reads them.
+            target = "Gateway API Gateways" if res.kind == "VirtualHostOption" else "Gateway API HTTPRoutes"
             out.append(Unmodelled(res.key, "spec.targetRefs", f"{res.kind} targetRefs attachment",
-                                  "gloo_nb applies this resource only where optionsConfigRefs.delegateOptions name it"))
+                                  f"attaches to {target}, which gloo_nb does not model; gloo_nb applies this "
+                                  f"resource only where optionsConfigRefs.delegateOptions name it"))
 
 
 def route_features(route: ProxyRoute, vh_options: Mapping[str, Any] | None, profile: Profile) -> list[str]:
