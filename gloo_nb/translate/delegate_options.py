@@ -44,12 +44,16 @@ def missing_route_option(ref: ResourceRef) -> str:
 class DelegatedOptions:
     """The ``options`` of a snapshot's VirtualHostOptions and RouteOptions, by (namespace, name).
 
+    One lookup serves one proxy's translation: Gloo's merge writes into a VirtualHostOption's options when a
+    VirtualService without options of its own delegates to several (:meth:`merge_virtual_host`), and later
+    VirtualServices of the same translation read the changed object.
+
     Attributes:
-        virtual_host: VirtualHostOption options.
+        virtual_host: VirtualHostOption options (updated by that write-through).
         route: RouteOption options.
     """
 
-    virtual_host: Mapping[tuple[str, str], Mapping[str, Any]] = field(default_factory=dict)
+    virtual_host: dict[tuple[str, str], Mapping[str, Any]] = field(default_factory=dict)
     route: Mapping[tuple[str, str], Mapping[str, Any]] = field(default_factory=dict)
 
     @classmethod
@@ -86,7 +90,26 @@ class DelegatedOptions:
         Returns:
             The merged options and the warnings, in ref order.
         """
-        return _merge(own, refs, self.virtual_host, VHOST_ONEOFS, missing_virtual_host_option, profile)
+        merged = own
+        aliased: tuple[str, str] | None = None
+        warnings: list[str] = []
+        for ref in refs:
+            key = (ref.namespace, ref.name)
+            options = self.virtual_host.get(key)
+            if options is None:
+                warnings.append(missing_virtual_host_option(ref))
+                continue
+            if not merged:
+                # ``vs.VirtualHost.Options = vhOption.GetOptions()``: the VirtualService now holds the
+                # VirtualHostOption's own proto (no clone, unlike routes' isolateDelegateRouteOptions) ...
+                merged, aliased = options, key
+                continue
+            merged = shallow_merge_options(merged, options, VHOST_ONEOFS, profile)
+            if aliased is not None:
+                # ... so the next ShallowMergeVirtualHostOptions fills that VirtualHostOption in place: every
+                # VirtualService translated later from the same snapshot sees it with these fields too.
+                self.virtual_host[aliased] = merged
+        return merged, warnings
 
     def merge_route(self, own: Mapping[str, Any], refs: Sequence[ResourceRef],
                     profile: Profile) -> tuple[Mapping[str, Any], list[str]]:

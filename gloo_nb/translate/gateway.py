@@ -846,8 +846,11 @@ class HybridGatewayTranslator:
     """
 
     def __init__(self, snapshot: Snapshot, gateway: Gateway, profile: Profile, reports: Reports,
-                 index: RouteTableIndex, proxy_name: str, translate_empty: bool) -> None:
+                 index: RouteTableIndex, proxy_name: str, translate_empty: bool,
+                 delegated: DelegatedOptions | None = None) -> None:
         self.snapshot = snapshot
+        # Shared with the proxy's other gateways: Gloo's VirtualHostOption merge writes through (delegate_options).
+        self.delegated = delegated if delegated is not None else DelegatedOptions.from_snapshot(snapshot, profile)
         self.gateway = gateway
         self.profile = profile
         self.reports = reports
@@ -934,7 +937,7 @@ class HybridGatewayTranslator:
             vss = select_virtual_services(self.snapshot, self.gateway, http, ssl, self.profile, self.reports)
             vhosts = compute_virtual_hosts(self.gateway, vss, self.profile, self.reports, self.index,
                                            self.proxy_name,
-                                           delegated=DelegatedOptions.from_snapshot(self.snapshot, self.profile))
+                                           delegated=self.delegated)
             return ProxyMatchedListener(
                 matcher={k: v for k, v in matcher.items() if k in ("sslConfig", "sourcePrefixRanges")},
                 virtual_hosts=tuple(vhosts), options=http.options)
@@ -1021,7 +1024,7 @@ class HybridGatewayTranslator:
             vss = select_virtual_services(self.snapshot, self.gateway, http, ssl, self.profile, self.reports)
             vhosts = compute_virtual_hosts(self.gateway, vss, self.profile, self.reports, self.index,
                                            self.proxy_name,
-                                           delegated=DelegatedOptions.from_snapshot(self.snapshot, self.profile))
+                                           delegated=self.delegated)
             matcher: dict[str, Any] = {}
             if "sourcePrefixRanges" in mhg.matcher:
                 matcher["sourcePrefixRanges"] = mhg.matcher["sourcePrefixRanges"]
@@ -1161,7 +1164,7 @@ def translate_gateways(snapshot: Snapshot, gateways: Sequence[Gateway], profile:
                 "gloo_nb translates this Gateway as a plain HTTP or hybrid listener"))
         if gw.hybrid_gateway is not None:
             hybrid = HybridGatewayTranslator(snapshot, gw, profile, reports, index, proxy_name,
-                                             translate_empty).listener()
+                                             translate_empty, delegated).listener()
             if hybrid is not None:
                 listeners.append(hybrid)
             continue

@@ -235,3 +235,58 @@ def test_unmodelled_options_and_target_refs_in_the_resources_are_declared():
                    + "  targetRefs: [{group: gateway.networking.k8s.io, kind: HTTPRoute, name: r}]\n")
     paths = {(u.resource.name, u.path) for u in t.unmodelled}
     assert ("r1", "spec.options.extauth") in paths and ("r1", "spec.targetRefs") in paths
+
+
+def test_an_unknown_option_in_a_route_option_is_gloos_decoding_error():
+    """The validation webhook decodes RouteOption strictly like every solo-kit resource (golang/protobuf jsonpb
+    names the message by its proto name in current Gloo)."""
+    t = _translate(_vs(), _ro("r1", "{prefixRewritee: /x}"))
+    (f,) = [f for f in t.findings if f.layer == "parse"]
+    assert f.resource.kind == "RouteOption" and f.field == "spec.options.prefixRewritee"
+    assert f.message == ("could not unmarshal raw object: parsing resource from crd spec r1 in namespace default "
+                         'into *v1.RouteOption: unknown field "prefixRewritee" in gloo.solo.io.RouteOptions')
+
+
+def _named_vs(name: str, domain: str, vh_extra: str) -> str:
+    return f"""apiVersion: gateway.solo.io/v1
+kind: VirtualService
+metadata: {{name: {name}, namespace: {NS}}}
+spec:
+  virtualHost:
+    domains: ['{domain}']
+{vh_extra}    routes:
+    - matchers: [{{prefix: /}}]
+      directResponseAction: {{status: 200}}
+"""
+
+
+def _hosts(t) -> dict[str, dict]:
+    (rc,) = t.envoy.route_configurations
+    return {vh.name: json_format.MessageToDict(vh) for vh in rc.virtual_hosts}
+
+
+def test_a_virtual_service_without_options_writes_later_refs_into_its_first_virtual_host_option():
+    """mergeDelegatedVirtualHostOptions assigns the first found VirtualHostOption's proto itself (no clone) to a
+    VirtualService without options, then ShallowMergeVirtualHostOptions fills that proto in place: a later
+    VirtualService delegating to the first VirtualHostOption alone also gets the second's fields."""
+    t = _translate(
+        _named_vs("vs-a", "a.example", f"    optionsConfigRefs: {_refs('first', 'second')}\n"),
+        _named_vs("vs-b", "b.example", f"    optionsConfigRefs: {_refs('first')}\n"),
+        _vho("first", "{headerManipulation: {responseHeadersToRemove: [from-first]}}"),
+        _vho("second", "{includeRequestAttemptCount: true}"))
+    hosts = _hosts(t)
+    assert hosts["default_vs-a"]["includeRequestAttemptCount"] is True
+    assert hosts["default_vs-b"]["includeRequestAttemptCount"] is True
+    assert hosts["default_vs-b"]["responseHeadersToRemove"] == ["from-first"]
+
+
+def test_a_virtual_service_with_own_options_leaves_its_virtual_host_options_alone():
+    t = _translate(
+        _named_vs("vs-a", "a.example", "    options: {headerManipulation: {responseHeadersToRemove: [own]}}\n"
+                                       f"    optionsConfigRefs: {_refs('first', 'second')}\n"),
+        _named_vs("vs-b", "b.example", f"    optionsConfigRefs: {_refs('first')}\n"),
+        _vho("first", "{headerManipulation: {responseHeadersToRemove: [from-first]}}"),
+        _vho("second", "{includeRequestAttemptCount: true}"))
+    hosts = _hosts(t)
+    assert hosts["default_vs-a"]["includeRequestAttemptCount"] is True
+    assert "includeRequestAttemptCount" not in hosts["default_vs-b"]
