@@ -196,7 +196,8 @@ class RouteConverter:
         self.top: VirtualService | None = None
 
     @classmethod
-    def walker(cls, profile: Profile, index: RouteTableIndex, vs: VirtualService) -> RouteConverter:
+    def walker(cls, profile: Profile, index: RouteTableIndex, vs: VirtualService,
+               delegated: DelegatedOptions | None = None) -> RouteConverter:
         """A walk of one VirtualService's delegation tree for tools (the delegation tree view).
 
         Gloo's own validation decides which delegated routes it drops; its reports go to throw-away
@@ -207,11 +208,12 @@ class RouteConverter:
             profile: ``1.3`` or ``current``.
             index: The route tables.
             vs: The VirtualService at the top of the walk.
+            delegated: RouteOption resources for routes' ``optionsConfigRefs`` (current).
 
         Returns:
             A converter whose :meth:`validate_and_merge` and :meth:`delegate_matcher` can be called.
         """
-        conv = cls(profile, index, Reports(), None, "")
+        conv = cls(profile, index, Reports(), None, "", delegated)
         conv.top = vs
         return conv
 
@@ -278,14 +280,7 @@ class RouteConverter:
         out: list[ProxyRoute] = []
         for idx, route in enumerate(routes):
             name, has_name = self._route_name(owner, route, parent, idx)
-            if route.options_config_refs and self.delegated is not None:
-                # converter.go routeVisitor.visit: delegated RouteOptions merge in before the parent's options.
-                options, missing = self.delegated.merge_route(route.options, route.options_config_refs,
-                                                              self.profile)
-                for msg in missing:
-                    self._report(owner, msg, error=False)
-                if options is not route.options:
-                    route = replace(route, options=options)
+            route = self.with_delegated_options(owner, route)
             if parent is not None:
                 merged = self.validate_and_merge(owner, route, parent)
                 if merged is None:
@@ -309,6 +304,26 @@ class RouteConverter:
                                   direct_response_action=route.direct_response_action,
                                   options=route.options, name=name, sources=sources))
         return out
+
+    def with_delegated_options(self, owner: ResourceKey, route: Route) -> Route:
+        """The route with the RouteOptions its ``optionsConfigRefs`` name merged in.
+
+        Gloo's missing-ref warnings are reported. converter.go ``routeVisitor.visit`` does this on each route
+        before merging it with its parent route.
+
+        Args:
+            owner: The resource the route belongs to.
+            route: The route.
+
+        Returns:
+            The route, with merged options when a ref added any.
+        """
+        if not route.options_config_refs or self.delegated is None:
+            return route
+        options, missing = self.delegated.merge_route(route.options, route.options_config_refs, self.profile)
+        for msg in missing:
+            self._report(owner, msg, error=False)
+        return route if options is route.options else replace(route, options=options)
 
     def delegate_matcher(self, owner: ResourceKey, route: Route) -> Matcher | None:
         """The matcher of a delegating route, or None (with Gloo's error reported) when it is invalid.

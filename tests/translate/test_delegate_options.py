@@ -290,3 +290,40 @@ def test_a_virtual_service_with_own_options_leaves_its_virtual_host_options_alon
     hosts = _hosts(t)
     assert hosts["default_vs-a"]["includeRequestAttemptCount"] is True
     assert "includeRequestAttemptCount" not in hosts["default_vs-b"]
+
+
+def test_the_delegation_tree_passes_a_route_options_down_as_gloo_merges_them():
+    """The tree walks with the translator's converter: a delegating route's RouteOption options become its
+    parent options (converter.go merges delegateOptions before validateAndMergeParentRoute), and the route's
+    detail shows its optionsConfigRefs."""
+    from gloo_nb.analysis.tree import DelegationTree
+
+    vs = f"""apiVersion: gateway.solo.io/v1
+kind: VirtualService
+metadata: {{name: vs, namespace: {NS}}}
+spec:
+  virtualHost:
+    domains: ['*']
+    routes:
+    - matchers: [{{prefix: /a}}]
+      optionsConfigRefs: {_refs('parent-opts')}
+      delegateAction: {{ref: {{name: rt, namespace: {NS}}}}}
+"""
+    rt = f"""apiVersion: gateway.solo.io/v1
+kind: RouteTable
+metadata: {{name: rt, namespace: {NS}}}
+spec:
+  routes:
+  - matchers: [{{prefix: /a/b}}]
+    routeAction: {{single: {{upstream: {{name: up, namespace: {NS}}}}}}}
+"""
+    t = _translate(vs, rt, _ro("parent-opts", "{prefixRewrite: /from-ro}"))
+    (route_json,) = _vhost(t)["routes"]
+    assert route_json["route"]["prefixRewrite"] == "/from-ro"
+    tree = DelegationTree(t)
+    nodes = list(tree.walk())
+    leaf = next(n for n in nodes if n.kind == "Route")
+    assert leaf._merged is not None and leaf._merged.options == {"prefixRewrite": "/from-ro"}
+    assert len(tree.envoy_routes(leaf)) == 1
+    delegate = next(n for n in nodes if n.kind == "DelegateRoute")
+    assert "optionsConfigRefs" in tree.detail(delegate.id).yaml
