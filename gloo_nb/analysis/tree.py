@@ -32,6 +32,7 @@ from gloo_nb.analysis.drift import DriftRow
 from gloo_nb.errors import UsageError
 from gloo_nb.models import Finding, ResourceKey, Route, RouteTable, Unmodelled, VirtualService
 from gloo_nb.translate import Translation
+from gloo_nb.translate.delegate_options import DelegatedOptions
 from gloo_nb.translate.gateway import ParentRoute, RouteConverter, VirtualServiceAborted
 from gloo_nb.translate.gloo_json import destination_json, matcher_json
 from gloo_nb.translate.proxy import ProxyRoute
@@ -207,6 +208,9 @@ def _route_dict(route: Route) -> dict[str, Any]:
         out["redirectAction"] = {"hostRedirect": route.redirect_action.host_redirect}
     if route.options:
         out["options"] = dict(route.options)
+    if route.options_config_refs:
+        out["optionsConfigRefs"] = {"delegateOptions": [{"name": r.name, "namespace": r.namespace}
+                                                        for r in route.options_config_refs]}
     return out
 
 
@@ -274,6 +278,8 @@ class DelegationTree:
 
     def _build(self, translation: Translation, snap: Any) -> None:
         self.index = RouteTableIndex(snap.route_tables)
+        # The translation's RouteOptions, so a route's delegated options show and pass down as Gloo merges them.
+        self._delegated = DelegatedOptions.from_snapshot(snap, translation.profile)
         self._vs = {vs.key: vs for vs in snap.virtual_services}
         self._replaced = set(translation.replaced)
         self.profile = translation.profile
@@ -383,18 +389,18 @@ class DelegationTree:
 
     def _converter(self, top: ResourceKey) -> RouteConverter:
         # The translator's own route walker: its validation decides drops.
-        return RouteConverter.walker(self.profile, self.index, self._vs[top])
+        return RouteConverter.walker(self.profile, self.index, self._vs[top], self._delegated)
 
     def _routes(self, owner: TreeNode, routes: Sequence[Route], parent_info: Any) -> list[TreeNode]:
         conv = self._converter(owner._chain[-1])
         inherited = self._down(owner)
         out = []
         for idx, route in enumerate(routes):
-            merged: Route | None = route
+            merged: Route | None = conv.with_delegated_options(owner.resource, route)
             state = "accepted"
-            if parent_info is not None:
+            if parent_info is not None and merged is not None:
                 try:
-                    merged = conv.validate_and_merge(owner.resource, route, parent_info)
+                    merged = conv.validate_and_merge(owner.resource, merged, parent_info)
                 except VirtualServiceAborted:  # Gloo 1.3 aborts the VS; the VS report says why
                     merged = None
                 if merged is None:

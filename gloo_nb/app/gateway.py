@@ -31,9 +31,10 @@ __all__ = ["DEFAULT_ROLE", "GLOO_KINDS", "KUBE_KINDS", "GatewayConnection", "Gat
 _log = logging.getLogger(__name__)
 
 
-GLOO_KINDS = ("VirtualService", "RouteTable", "Gateway", "Upstream", "Settings", "UpstreamGroup")
+GLOO_KINDS = ("VirtualService", "RouteTable", "Gateway", "Upstream", "Settings", "UpstreamGroup", "VirtualHostOption",
+              "RouteOption")
 """The Gloo resources read for the intent."""
-_OPTIONAL_KINDS = frozenset({"UpstreamGroup"})
+_OPTIONAL_KINDS = frozenset({"UpstreamGroup", "VirtualHostOption", "RouteOption"})
 KUBE_KINDS = ("Service", "Endpoints", "Pod")
 """Kubernetes objects Gloo reads for kube EDS."""
 SECRET_KIND = "Secret"
@@ -129,9 +130,10 @@ class GatewayConnection:
             except KubeError as err:
                 if kind not in _OPTIONAL_KINDS or err.status not in (403, 404):
                     raise
-                # Added to gloo_nb after the others: an identity (or an old install) without it still connects;
-                # routes naming a group then get Gloo's "not found" warning, which this log line explains.
-                _log.warning("cannot list %s (%s): routes that name one are translated as if it were missing",
+                # Added to gloo_nb after the others: an identity (or an old install, e.g. Gloo 1.3 without the
+                # VirtualHostOption/RouteOption CRDs) without it still connects; what names one then gets Gloo's
+                # "not found" warning, which this log line explains.
+                _log.warning("cannot list %s (%s): references to one are translated as if it were missing",
                              kind, err)
                 items = []
             for item in items:

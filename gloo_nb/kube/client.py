@@ -83,6 +83,8 @@ KNOWN: dict[str, ApiResource] = {
     "Gateway": ApiResource("gateway.solo.io/v1", "gateways"),
     "Upstream": ApiResource("gloo.solo.io/v1", "upstreams"),
     "UpstreamGroup": ApiResource("gloo.solo.io/v1", "upstreamgroups"),
+    "VirtualHostOption": ApiResource("gateway.solo.io/v1", "virtualhostoptions"),
+    "RouteOption": ApiResource("gateway.solo.io/v1", "routeoptions"),
     "Settings": ApiResource("gloo.solo.io/v1", "settings"),
     "Proxy": ApiResource("gloo.solo.io/v1", "proxies"),
     "Role": ApiResource("rbac.authorization.k8s.io/v1", "roles"),

@@ -66,6 +66,8 @@ __all__ = [
     "Upstream",
     "UpstreamGroup",
     "UpstreamOptions",
+    "RouteOption",
+    "VirtualHostOption",
     "ValidationSettings",
     "VirtualHost",
     "VirtualService",
@@ -73,7 +75,8 @@ __all__ = [
 ]
 
 Kind = Literal["VirtualService", "RouteTable", "Gateway", "Upstream", "Settings", "Service", "Endpoints", "Pod",
-               "MatchableHttpGateway", "MatchableTcpGateway", "Secret", "UpstreamGroup"]
+               "MatchableHttpGateway", "MatchableTcpGateway", "Secret", "UpstreamGroup",
+               "VirtualHostOption", "RouteOption"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -823,6 +826,62 @@ class UpstreamGroup:
         return ResourceKey(self.kind, self.meta.namespace, self.meta.name)
 
 
+@dataclass(frozen=True, slots=True)
+class VirtualHostOption:
+    """A ``gateway.solo.io/v1`` VirtualHostOption: VirtualHostOptions that VirtualServices share by reference.
+
+    Gloo >= 1.8 (``projects/gateway/api/v1/external_options.proto`` VirtualHostOption; absent at v1.3.20).
+    A VirtualService's ``virtualHost.optionsConfigRefs.delegateOptions`` names them; their ``options`` fill
+    the fields the VirtualService leaves unset (``virtual_service_translator.go:mergeDelegatedVirtualHostOptions``).
+
+    Attributes:
+        meta: Object metadata.
+        options: ``options`` (VirtualHostOptions), kept raw like a virtual host's inline options.
+        target_refs: ``targetRefs`` (PolicyTargetReferenceWithSectionName), kept raw.
+        status: The status as read from a live object, kept raw.
+    """
+
+    meta: ObjectMeta
+    options: Mapping[str, Any] = field(default_factory=dict)
+    target_refs: tuple[Mapping[str, Any], ...] = ()
+    status: Mapping[str, Any] | None = None
+
+    kind = "VirtualHostOption"
+
+    @property
+    def key(self) -> ResourceKey:
+        """The resource's identity."""
+        return ResourceKey(self.kind, self.meta.namespace, self.meta.name)
+
+
+@dataclass(frozen=True, slots=True)
+class RouteOption:
+    """A ``gateway.solo.io/v1`` RouteOption: RouteOptions that routes share by reference.
+
+    Gloo >= 1.8 (``projects/gateway/api/v1/external_options.proto`` RouteOption; absent at v1.3.20).
+    A route's ``optionsConfigRefs.delegateOptions`` names them; their ``options`` fill the fields the route
+    leaves unset (``converter.go:routeVisitor.visit``).
+
+    Attributes:
+        meta: Object metadata.
+        options: ``options`` (RouteOptions), kept raw like a route's inline options.
+        target_refs: ``targetRefs`` (PolicyTargetReference), kept raw.
+        status: The status as read from a live object, kept raw.
+    """
+
+    meta: ObjectMeta
+    options: Mapping[str, Any] = field(default_factory=dict)
+    target_refs: tuple[Mapping[str, Any], ...] = ()
+    status: Mapping[str, Any] | None = None
+
+    kind = "RouteOption"
+
+    @property
+    def key(self) -> ResourceKey:
+        """The resource's identity."""
+        return ResourceKey(self.kind, self.meta.namespace, self.meta.name)
+
+
 HELM_INVALID_ROUTE_BODY = (
     "Gloo Gateway has invalid configuration. Administrators should run `glooctl check` to find and fix "
     "config errors."
@@ -1156,7 +1215,7 @@ class Secret:
 
 
 Resource = (VirtualService | RouteTable | Gateway | Upstream | Settings | Service | KubeEndpoints | Pod | Secret
-            | MatchableHttpGateway | MatchableTcpGateway | UpstreamGroup)
+            | MatchableHttpGateway | MatchableTcpGateway | UpstreamGroup | VirtualHostOption | RouteOption)
 """Any resource gloo_nb models."""
 
 KIND_TYPES: dict[str, type[Resource]] = {
@@ -1172,6 +1231,8 @@ KIND_TYPES: dict[str, type[Resource]] = {
     "MatchableTcpGateway": MatchableTcpGateway,
     "Secret": Secret,
     "UpstreamGroup": UpstreamGroup,
+    "VirtualHostOption": VirtualHostOption,
+    "RouteOption": RouteOption,
 }
 """Modelled kinds by name."""
 
@@ -1188,5 +1249,7 @@ API_GROUPS: dict[str, str] = {
     "MatchableTcpGateway": "gateway.solo.io",
     "Secret": "",
     "UpstreamGroup": "gloo.solo.io",
+    "VirtualHostOption": "gateway.solo.io",
+    "RouteOption": "gateway.solo.io",
 }
 """The API group each modelled kind belongs to (``""`` = core v1)."""

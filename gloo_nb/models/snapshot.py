@@ -13,12 +13,14 @@ from gloo_nb.models.resources import (
     MatchableTcpGateway,
     Pod,
     Resource,
+    RouteOption,
     RouteTable,
     Secret,
     Service,
     Settings,
     Upstream,
     UpstreamGroup,
+    VirtualHostOption,
     VirtualService,
 )
 
@@ -46,6 +48,8 @@ class Snapshot:
         secrets: v1 Secrets (TLS secrets for sslConfig ``secretRef``s; key material never leaves the model).
         skipped: Documents that were replaced by a later one with the same identity.
         upstream_groups: UpstreamGroups (weighted destinations routes reference by ``upstreamGroup``).
+        virtual_host_options: VirtualHostOptions (``optionsConfigRefs`` of virtual hosts name them).
+        route_options: RouteOptions (``optionsConfigRefs`` of routes name them).
         secrets_unreadable: Why gloo_nb could not read the Secrets (``""``: it could; ``secrets`` is then
             complete). When set, a ``secretRef`` not in ``secrets`` is unknown rather than absent: the
             translation warns instead of reporting Gloo's "SSL secret not found".
@@ -65,6 +69,8 @@ class Snapshot:
     skipped: tuple[Skipped, ...] = field(default=())
     secrets_unreadable: str = ""
     upstream_groups: tuple[UpstreamGroup, ...] = ()
+    virtual_host_options: tuple[VirtualHostOption, ...] = ()
+    route_options: tuple[RouteOption, ...] = ()
 
     @classmethod
     def from_resources(cls, resources: Iterable[Resource]) -> Snapshot:
@@ -116,4 +122,7 @@ class Snapshot:
             secrets=tuple(r for r in by_kind.get("Secret", []) if isinstance(r, Secret)),
             skipped=tuple(skipped),
             upstream_groups=tuple(r for r in by_kind.get("UpstreamGroup", []) if isinstance(r, UpstreamGroup)),
+            virtual_host_options=tuple(r for r in by_kind.get("VirtualHostOption", [])
+                                       if isinstance(r, VirtualHostOption)),
+            route_options=tuple(r for r in by_kind.get("RouteOption", []) if isinstance(r, RouteOption)),
         )

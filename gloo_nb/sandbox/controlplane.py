@@ -46,7 +46,7 @@ log = logging.getLogger(__name__)
 
 WATCHED = (kinds.VIRTUAL_SERVICE, kinds.ROUTE_TABLE, kinds.GATEWAY, kinds.UPSTREAM, kinds.SETTINGS,
            kinds.SERVICE, kinds.ENDPOINTS, kinds.POD, kinds.SECRET,
-           kinds.UPSTREAM_GROUP)
+           kinds.UPSTREAM_GROUP, kinds.VIRTUAL_HOST_OPTION, kinds.ROUTE_OPTION)
 """What Gloo watches: its own resources, Services/Endpoints/Pods for kube EDS, Secrets for TLS."""
 
 STATUS_KINDS = {"VirtualService": kinds.VIRTUAL_SERVICE, "RouteTable": kinds.ROUTE_TABLE,

@@ -33,6 +33,8 @@ __all__ = [
     "SETTINGS",
     "UPSTREAM",
     "UPSTREAM_GROUP",
+    "ROUTE_OPTION",
+    "VIRTUAL_HOST_OPTION",
     "VIRTUAL_SERVICE",
     "Kind",
     "kind_by_plural",
@@ -112,6 +114,12 @@ UPSTREAM = Kind("gloo.solo.io", "v1", "Upstream", "upstreams", "upstream", True,
                 subresources=("status",), categories=("solo-io", "gloo"))
 UPSTREAM_GROUP = Kind("gloo.solo.io", "v1", "UpstreamGroup", "upstreamgroups", "upstreamgroup", True, ("ug",),
                       builtin=False, subresources=("status",), categories=("solo-io", "gloo"))
+# projects/gateway/api/v1/external_options.proto: short names vhopts / rtopts (solo-kit resource options).
+VIRTUAL_HOST_OPTION = Kind("gateway.solo.io", "v1", "VirtualHostOption", "virtualhostoptions", "virtualhostoption",
+                           True, ("vhopts",), builtin=False, subresources=("status",),
+                           categories=("solo-io", "gateway"))
+ROUTE_OPTION = Kind("gateway.solo.io", "v1", "RouteOption", "routeoptions", "routeoption", True, ("rtopts",),
+                    builtin=False, subresources=("status",), categories=("solo-io", "gateway"))
 SETTINGS = Kind("gloo.solo.io", "v1", "Settings", "settings", "settings", True, ("st",), builtin=False,
                 subresources=("status",), categories=("solo-io", "gloo"))
 # No status subresource: the control plane writes a Proxy's spec and status together, as Gloo does.
@@ -137,7 +145,7 @@ SELF_SUBJECT_RULES_REVIEW = Kind("authorization.k8s.io", "v1", "SelfSubjectRules
 KINDS: tuple[Kind, ...] = (
     NAMESPACE, SERVICE, POD, ENDPOINTS, CONFIGMAP, SECRET, DEPLOYMENT, VIRTUAL_SERVICE, ROUTE_TABLE, GATEWAY,
     UPSTREAM, SETTINGS, PROXY, ROLE, ROLE_BINDING, CLUSTER_ROLE, CLUSTER_ROLE_BINDING, EVENT,
-    UPSTREAM_GROUP,
+    UPSTREAM_GROUP, VIRTUAL_HOST_OPTION, ROUTE_OPTION,
 )
 """The kinds the store keeps."""
 

@@ -25,7 +25,7 @@ from gloo_nb.sandbox.prober import PROBE_DEFAULTS
 __all__ = ["apply_defaults", "invalid", "unknown_fields", "validate"]
 
 _GLOO_KINDS = frozenset({k.VIRTUAL_SERVICE, k.ROUTE_TABLE, k.GATEWAY, k.UPSTREAM, k.SETTINGS,
-                         k.UPSTREAM_GROUP})
+                         k.UPSTREAM_GROUP, k.VIRTUAL_HOST_OPTION, k.ROUTE_OPTION})
 _SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 _LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _DNS1035 = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")

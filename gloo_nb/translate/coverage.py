@@ -125,10 +125,14 @@ def coverage_markdown() -> str:
         "  decoding error (`unknown field ...`).",
         "- **since**: the first profile whose Gloo has the field (`1.3`: Gloo 1.3 and current).",
         "",
-        "Features outside these tables that gloo_nb declares when a resource uses them: `optionsConfigRefs`",
-        "(VirtualHostOption/RouteOption resources), `destinationSpec` function destinations (AWS, Azure, gRPC,",
-        "REST), GraphQL actions, SDS, TLS termination on TCP hosts and matched HTTP gateways, aggregate",
-        "listeners, Upstream health-check and service-spec features (see `gloo_nb/translate/`).",
+        "`optionsConfigRefs.delegateOptions` (VirtualHostOption/RouteOption resources, current only) are",
+        "modelled: their options merge into the resource's as Gloo merges them (`delegate_options.py`), then",
+        "follow these tables; their `targetRefs` are declared.",
+        "",
+        "Features outside these tables that gloo_nb declares when a resource uses them: `destinationSpec`",
+        "function destinations (AWS, Azure, gRPC, REST), GraphQL actions, SDS, TLS termination on TCP hosts and",
+        "matched HTTP gateways, aggregate listeners, Upstream health-check and service-spec features (see",
+        "`gloo_nb/translate/`), and the `targetRefs` of VirtualHostOption/RouteOption resources.",
         "",
     ]
     section = ""

@@ -35,6 +35,7 @@ from gloo_nb.models import (
     WeightedDestination,
 )
 from gloo_nb.models.codec import parse_object
+from gloo_nb.translate.delegate_options import DelegatedOptions
 from gloo_nb.translate.proxy import (
     Proxy,
     ProxyListener,
@@ -184,8 +185,10 @@ class RouteConverter:
     """Gloo's ``routeVisitor``: walks a VirtualService's delegation tree into flat Proxy routes."""
 
     def __init__(self, profile: Profile, index: RouteTableIndex, reports: Reports, gateway: Gateway | None,
-                 proxy_name: str) -> None:
+                 proxy_name: str, delegated: DelegatedOptions | None = None) -> None:
         self.profile = profile
+        # VirtualHostOption/RouteOption resources for optionsConfigRefs (None: 1.3, or none given).
+        self.delegated = delegated
         self.index = index
         self.reports = reports
         self.gateway = gateway
@@ -193,7 +196,8 @@ class RouteConverter:
         self.top: VirtualService | None = None
 
     @classmethod
-    def walker(cls, profile: Profile, index: RouteTableIndex, vs: VirtualService) -> RouteConverter:
+    def walker(cls, profile: Profile, index: RouteTableIndex, vs: VirtualService,
+               delegated: DelegatedOptions | None = None) -> RouteConverter:
         """A walk of one VirtualService's delegation tree for tools (the delegation tree view).
 
         Gloo's own validation decides which delegated routes it drops; its reports go to throw-away
@@ -204,11 +208,12 @@ class RouteConverter:
             profile: ``1.3`` or ``current``.
             index: The route tables.
             vs: The VirtualService at the top of the walk.
+            delegated: RouteOption resources for routes' ``optionsConfigRefs`` (current).
 
         Returns:
             A converter whose :meth:`validate_and_merge` and :meth:`delegate_matcher` can be called.
         """
-        conv = cls(profile, index, Reports(), None, "")
+        conv = cls(profile, index, Reports(), None, "", delegated)
         conv.top = vs
         return conv
 
@@ -275,6 +280,7 @@ class RouteConverter:
         out: list[ProxyRoute] = []
         for idx, route in enumerate(routes):
             name, has_name = self._route_name(owner, route, parent, idx)
+            route = self.with_delegated_options(owner, route)
             if parent is not None:
                 merged = self.validate_and_merge(owner, route, parent)
                 if merged is None:
@@ -298,6 +304,26 @@ class RouteConverter:
                                   direct_response_action=route.direct_response_action,
                                   options=route.options, name=name, sources=sources))
         return out
+
+    def with_delegated_options(self, owner: ResourceKey, route: Route) -> Route:
+        """The route with the RouteOptions its ``optionsConfigRefs`` name merged in.
+
+        Gloo's missing-ref warnings are reported. converter.go ``routeVisitor.visit`` does this on each route
+        before merging it with its parent route.
+
+        Args:
+            owner: The resource the route belongs to.
+            route: The route.
+
+        Returns:
+            The route, with merged options when a ref added any.
+        """
+        if not route.options_config_refs or self.delegated is None:
+            return route
+        options, missing = self.delegated.merge_route(route.options, route.options_config_refs, self.profile)
+        for msg in missing:
+            self._report(owner, msg, error=False)
+        return route if options is route.options else replace(route, options=options)
 
     def delegate_matcher(self, owner: ResourceKey, route: Route) -> Matcher | None:
         """The matcher of a delegating route, or None (with Gloo's error reported) when it is invalid.
@@ -667,7 +693,8 @@ def _validate_option_regexes(vs: VirtualService, route: ProxyRoute, reports: Rep
 def compute_virtual_hosts(gateway: Gateway, vss: Sequence[VirtualService], profile: Profile, reports: Reports,
                           index: RouteTableIndex, proxy_name: str, *,
                           ssl_configs: list[Mapping[str, Any]] | None = None,
-                          default_one_way_tls: bool | None = None) -> list[ProxyVirtualHost]:
+                          default_one_way_tls: bool | None = None,
+                          delegated: DelegatedOptions | None = None) -> list[ProxyVirtualHost]:
     """The virtual hosts of the VirtualServices an HTTP gateway binds (``ComputeVirtualHosts``).
 
     Domain conflicts are checked among ``vss`` (``validateVirtualServiceDomains``), then each VS is converted.
@@ -681,14 +708,17 @@ def compute_virtual_hosts(gateway: Gateway, vss: Sequence[VirtualService], profi
         proxy_name: The proxy's name (for route names).
         ssl_configs: For an ssl gateway: filled with its VirtualServices' ``sslConfig`` blocks.
         default_one_way_tls: ``settings.gateway.virtualServiceOptions.oneWayTls`` (current only).
+        delegated: VirtualHostOption/RouteOption resources for ``optionsConfigRefs`` (current only).
 
     Returns:
         One virtual host per VS whose conversion did not fail.
     """
     _validate_domains(gateway, vss, reports)
     vhosts: list[ProxyVirtualHost] = []
-    converter = RouteConverter(profile, index, reports, gateway, proxy_name)
+    converter = RouteConverter(profile, index, reports, gateway, proxy_name, delegated)
     for vs in vss:
+        if delegated is not None and vs.virtual_host is not None and vs.virtual_host.options_config_refs:
+            vs = _with_delegated_vh_options(vs, delegated, profile, reports)
         routes = converter.convert(vs)
         if ssl_configs is not None and vs.ssl_config is not None and (routes is not None or profile != "1.3"):
             # http_translator.go (CUR) appends every selected VS's sslConfig; http.go@v1.3.20
@@ -707,6 +737,19 @@ def compute_virtual_hosts(gateway: Gateway, vss: Sequence[VirtualService], profi
         vhosts.append(ProxyVirtualHost(name=vs.key.dotted, domains=vh.domains if vh else (), routes=tuple(routes),
                                        options=vh.options if vh else {}, source=vs.key))
     return vhosts
+
+
+def _with_delegated_vh_options(vs: VirtualService, delegated: DelegatedOptions, profile: Profile,
+                               reports: Reports) -> VirtualService:
+    # virtual_service_translator.go virtualServiceToVirtualHost: mergeDelegatedVirtualHostOptions runs before the
+    # routes are converted (a route's inheritTransformation then sees the merged stagedTransformations).
+    vh = vs.virtual_host
+    assert vh is not None
+    options, missing = delegated.merge_virtual_host(vh.options, vh.options_config_refs, profile)
+    for msg in missing:
+        reports.add_warning(vs.key, msg)
+        reports.find(Finding(vs.key, "warning", msg, vs.key, layer="gateway"))
+    return vs if options is vh.options else replace(vs, virtual_host=replace(vh, options=options))
 
 
 def _vs_refs(gateway: Gateway, profile: Profile) -> list[ResourceRef]:
@@ -818,8 +861,11 @@ class HybridGatewayTranslator:
     """
 
     def __init__(self, snapshot: Snapshot, gateway: Gateway, profile: Profile, reports: Reports,
-                 index: RouteTableIndex, proxy_name: str, translate_empty: bool) -> None:
+                 index: RouteTableIndex, proxy_name: str, translate_empty: bool,
+                 delegated: DelegatedOptions | None = None) -> None:
         self.snapshot = snapshot
+        # Shared with the proxy's other gateways: Gloo's VirtualHostOption merge writes through (delegate_options).
+        self.delegated = delegated if delegated is not None else DelegatedOptions.from_snapshot(snapshot, profile)
         self.gateway = gateway
         self.profile = profile
         self.reports = reports
@@ -905,7 +951,8 @@ class HybridGatewayTranslator:
             ssl = matcher.get("sslConfig") is not None
             vss = select_virtual_services(self.snapshot, self.gateway, http, ssl, self.profile, self.reports)
             vhosts = compute_virtual_hosts(self.gateway, vss, self.profile, self.reports, self.index,
-                                           self.proxy_name)
+                                           self.proxy_name,
+                                           delegated=self.delegated)
             return ProxyMatchedListener(
                 matcher={k: v for k, v in matcher.items() if k in ("sslConfig", "sourcePrefixRanges")},
                 virtual_hosts=tuple(vhosts), options=http.options)
@@ -991,7 +1038,8 @@ class HybridGatewayTranslator:
                 options["httpConnectionManagerSettings"] = hcm
             vss = select_virtual_services(self.snapshot, self.gateway, http, ssl, self.profile, self.reports)
             vhosts = compute_virtual_hosts(self.gateway, vss, self.profile, self.reports, self.index,
-                                           self.proxy_name)
+                                           self.proxy_name,
+                                           delegated=self.delegated)
             matcher: dict[str, Any] = {}
             if "sourcePrefixRanges" in mhg.matcher:
                 matcher["sourcePrefixRanges"] = mhg.matcher["sourcePrefixRanges"]
@@ -1091,6 +1139,7 @@ def translate_gateways(snapshot: Snapshot, gateways: Sequence[Gateway], profile:
     """
     gateways = read_gateways(gateways, write_namespace, read_all_namespaces, reports)
     index = RouteTableIndex(snapshot.route_tables)
+    delegated = DelegatedOptions.from_snapshot(snapshot, profile)
     listeners: list[ProxyListener] = []
     binds: dict[tuple[str, int], list[Gateway]] = {}
     # translator.go validateGateways, over every Gateway read (typed or not): refs to missing VirtualServices,
@@ -1130,7 +1179,7 @@ def translate_gateways(snapshot: Snapshot, gateways: Sequence[Gateway], profile:
                 "gloo_nb translates this Gateway as a plain HTTP or hybrid listener"))
         if gw.hybrid_gateway is not None:
             hybrid = HybridGatewayTranslator(snapshot, gw, profile, reports, index, proxy_name,
-                                             translate_empty).listener()
+                                             translate_empty, delegated).listener()
             if hybrid is not None:
                 listeners.append(hybrid)
             continue
@@ -1143,7 +1192,7 @@ def translate_gateways(snapshot: Snapshot, gateways: Sequence[Gateway], profile:
         ssl_configs: list[Mapping[str, Any]] = []
         vhosts = compute_virtual_hosts(gw, vss, profile, reports, index, proxy_name,
                                        ssl_configs=ssl_configs if gw.ssl else None,
-                                       default_one_way_tls=default_one_way_tls)
+                                       default_one_way_tls=default_one_way_tls, delegated=delegated)
         listeners.append(ProxyListener(
             name=listener_name(gw.bind_address, gw.bind_port), bind_address=gw.bind_address,
             bind_port=gw.bind_port, virtual_hosts=tuple(vhosts), ssl=gw.ssl, options=http.options,

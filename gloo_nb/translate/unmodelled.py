@@ -37,7 +37,17 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from gloo_nb._types import Profile
-from gloo_nb.models import Finding, ResourceKey, Route, RouteTable, Snapshot, Unmodelled, VirtualService
+from gloo_nb.models import (
+    Finding,
+    ResourceKey,
+    Route,
+    RouteOption,
+    RouteTable,
+    Snapshot,
+    Unmodelled,
+    VirtualHostOption,
+    VirtualService,
+)
 from gloo_nb.translate.option_catalogue import (
     ROUTE_OPTIONS,
     VIRTUAL_HOST_OPTIONS,
@@ -53,7 +63,7 @@ from gloo_nb.translate.route_options import parse_go_duration
 
 __all__ = ["declared_unmodelled", "decode_options", "option_decoding_findings", "route_features"]
 
-OPTIONS_CONFIG_REFS_MODELLED = False
+OPTIONS_CONFIG_REFS_MODELLED = True
 """Whether gloo_nb applies ``optionsConfigRefs.delegateOptions`` (VirtualHostOption/RouteOption resources)."""
 
 
@@ -154,6 +164,7 @@ def declared_unmodelled(snapshot: Snapshot, profile: Profile) -> list[Unmodelled
                 if weighted.options:
                     _declare_options(key, f"{at}.options", weighted.options, WEIGHTED_DESTINATION_OPTIONS,
                                      profile, out)
+    _declare_option_resources(snapshot, profile, out)
     if snapshot.virtual_services:
         for vs in snapshot.virtual_services:
             vh = vs.virtual_host if isinstance(vs, VirtualService) else None
@@ -161,6 +172,28 @@ def declared_unmodelled(snapshot: Snapshot, profile: Profile) -> list[Unmodelled
                 out.append(Unmodelled(vs.key, "spec.virtualHost.optionsConfigRefs",
                                       "VirtualHostOption resources (optionsConfigRefs)"))
     return out
+
+
+def _declare_option_resources(snapshot: Snapshot, profile: Profile, out: list[Unmodelled]) -> None:
+    # VirtualHostOption / RouteOption (projects/gateway/api/v1/external_options.proto, not in v1.3.20).
+    pairs: list[tuple[VirtualHostOption | RouteOption, OptionMessage]] = [
+        *((v, VIRTUAL_HOST_OPTIONS) for v in snapshot.virtual_host_options),
+        *((r, ROUTE_OPTIONS) for r in snapshot.route_options)]
+    for res, message in pairs:
+        if profile == "1.3":
+            out.append(Unmodelled(res.key, "kind", f"{res.kind} resources",
+                                  "Gloo 1.3 has no such kind (added after v1.3.20): it never reads this resource"))
+            continue
+        if res.options:
+            _declare_options(res.key, "spec.options", res.options, message, profile, out)
+        if res.target_refs:
+            # Gloo Edge applies targetRefs only in its Kubernetes Gateway API translator (projects/gateway2:
+            # virtualhostoptions/query/indexers.go targets listener kinds (utils.ListenerTargetRefGVKs: Gateway,
+            # ListenerSet), routeoptions/query/indexers.go HTTPRoutes); the Edge translator never reads them.
+            target = "Gateway API Gateways" if res.kind == "VirtualHostOption" else "Gateway API HTTPRoutes"
+            out.append(Unmodelled(res.key, "spec.targetRefs", f"{res.kind} targetRefs attachment",
+                                  f"attaches to {target}, which gloo_nb does not model; gloo_nb applies this "
+                                  f"resource only where optionsConfigRefs.delegateOptions name it"))
 
 
 def route_features(route: ProxyRoute, vh_options: Mapping[str, Any] | None, profile: Profile) -> list[str]:
@@ -306,9 +339,12 @@ def decode_options(value: Mapping[str, Any], message: OptionMessage, profile: Pr
     return None
 
 
-def _blocks(snapshot: Snapshot) -> Iterator[tuple[ResourceKey, str, Mapping[str, Any], OptionMessage]]:
+def _blocks(snapshot: Snapshot, profile: Profile = "current",
+            ) -> Iterator[tuple[ResourceKey, str, Mapping[str, Any], OptionMessage | str]]:
     # Options blocks in the order jsonpb meets them: VirtualHost fields are domains, routes, options;
     # Route fields put the action (with multi destinations' options) before options.
+    # A string in place of the message is a ready jsonpb error: v1.3.20 has no ``optionsConfigRefs`` (absent from
+    # its virtual_service.proto and route_table.proto), which gogo jsonpb reports after the message's known fields.
     for key, routes_path, routes, vh_options in _owners(snapshot):
         for i, route in enumerate(routes):
             where = f"{routes_path}[{i}]"
@@ -319,12 +355,35 @@ def _blocks(snapshot: Snapshot) -> Iterator[tuple[ResourceKey, str, Mapping[str,
                            WEIGHTED_DESTINATION_OPTIONS)
             if route.options:
                 yield key, f"{where}.options", route.options, ROUTE_OPTIONS
+            if profile == "1.3" and route.options_config_refs:
+                yield key, f"{where}.optionsConfigRefs", {}, 'unknown field "optionsConfigRefs" in v1.Route'
         if vh_options:
             yield key, "spec.virtualHost.options", vh_options, VIRTUAL_HOST_OPTIONS
+        if profile == "1.3" and key.kind == "VirtualService":
+            vs = next((v for v in snapshot.virtual_services if v.key == key), None)
+            if vs is not None and vs.virtual_host is not None and vs.virtual_host.options_config_refs:
+                yield (key, "spec.virtualHost.optionsConfigRefs", {},
+                       'unknown field "optionsConfigRefs" in v1.VirtualHost')
+
+
+def _option_resource_blocks(snapshot: Snapshot,
+                            profile: Profile) -> Iterator[tuple[ResourceKey, str, Mapping[str, Any], OptionMessage]]:
+    # VirtualHostOption / RouteOption ``spec.options`` are decoded by the same jsonpb (current only: 1.3 has
+    # no such kinds and never reads them).
+    if profile == "1.3":
+        return
+    for v in snapshot.virtual_host_options:
+        if v.options:
+            yield v.key, "spec.options", v.options, VIRTUAL_HOST_OPTIONS
+    for r in snapshot.route_options:
+        if r.options:
+            yield r.key, "spec.options", r.options, ROUTE_OPTIONS
 
 
 def option_decoding_findings(snapshot: Snapshot, profile: Profile) -> list[Finding]:
-    """Gloo's strict-decoding error for each VirtualService and RouteTable whose ``options`` it cannot read.
+    """Gloo's strict-decoding error for each resource whose ``options`` it cannot read.
+
+    VirtualServices, RouteTables, and (current) VirtualHostOptions and RouteOptions.
 
     Args:
         snapshot: The resources.
@@ -336,10 +395,10 @@ def option_decoding_findings(snapshot: Snapshot, profile: Profile) -> list[Findi
     """
     out: list[Finding] = []
     done: set[ResourceKey] = set()
-    for key, path, block, message in _blocks(snapshot):
+    for key, path, block, message in (*_blocks(snapshot, profile), *_option_resource_blocks(snapshot, profile)):
         if key in done:
             continue
-        problem = decode_options(block, message, profile, path)
+        problem = (path, message) if isinstance(message, str) else decode_options(block, message, profile, path)
         if problem is None:
             continue
         done.add(key)

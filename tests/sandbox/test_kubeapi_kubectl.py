@@ -363,8 +363,9 @@ def test_crds_are_listed_read_only(cluster: Cluster) -> None:
     out = cluster.run("get", "crd").stdout.splitlines()
     assert out[0].split() == ["NAME", "CREATED", "AT"]
     assert [line.split()[0] for line in out[1:]] == [
-        "gateways.gateway.solo.io", "proxies.gloo.solo.io", "routetables.gateway.solo.io", "settings.gloo.solo.io",
-        "upstreamgroups.gloo.solo.io", "upstreams.gloo.solo.io", "virtualservices.gateway.solo.io"]
+        "gateways.gateway.solo.io", "proxies.gloo.solo.io", "routeoptions.gateway.solo.io",
+        "routetables.gateway.solo.io", "settings.gloo.solo.io", "upstreamgroups.gloo.solo.io",
+        "upstreams.gloo.solo.io", "virtualhostoptions.gateway.solo.io", "virtualservices.gateway.solo.io"]
     crd = yaml.safe_load(cluster.run("get", "crd", "routetables.gateway.solo.io", "-o", "yaml").stdout)
     assert crd["spec"]["names"]["shortNames"] == ["rt"] and crd["spec"]["scope"] == "Namespaced"
     schema = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]

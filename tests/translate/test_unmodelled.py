@@ -104,10 +104,14 @@ def test_graphql_action_is_declared_not_a_finding():
     assert paths(t)["spec.virtualHost.routes[1].graphqlApiRef"] == "GraphQL (Gloo Enterprise)"
 
 
-def test_options_config_refs_are_declared():
+def test_options_config_refs_are_modelled_not_declared():
+    """optionsConfigRefs are applied (translate/delegate_options.py): a missing ref is Gloo's warning, not a
+    declaration."""
     doc = vs()
     doc["spec"]["virtualHost"]["optionsConfigRefs"] = {"delegateOptions": [{"name": "o", "namespace": "default"}]}
-    assert "spec.virtualHost.optionsConfigRefs" in paths(run([UPSTREAM, doc]))
+    t = run([UPSTREAM, doc])
+    assert "spec.virtualHost.optionsConfigRefs" not in paths(t)
+    assert any(f.message == "list did not find virtualHostOption default.o" for f in t.findings)
 
 
 # --- strict decoding ---------------------------------------------------------------------------------

@@ -25,7 +25,8 @@ from gloo_nb.translate.translator import BlockCause
 
 __all__ = ["CHANGE_KINDS", "Cause", "Change", "Intent", "Replay", "replay"]
 
-CHANGE_KINDS = ("VirtualService", "RouteTable", "Gateway", "Upstream", "Settings", "Service", "UpstreamGroup")
+CHANGE_KINDS = ("VirtualService", "RouteTable", "Gateway", "Upstream", "Settings", "Service", "UpstreamGroup",
+                "VirtualHostOption", "RouteOption")
 """Kinds whose spec changes are changes (rows of :meth:`Timeline.changes_frame`); Pods and Endpoints churn by
 themselves."""
 _ROUTE_CHANGE_KINDS = frozenset(CHANGE_KINDS)

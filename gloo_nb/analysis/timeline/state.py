@@ -31,7 +31,7 @@ TYPE_LISTENER = "type.googleapis.com/envoy.config.listener.v3.Listener"
 """The xDS type URL of Listeners (``gloo_nb.xds.protos.TYPE_LISTENER``; analysis may not import xds)."""
 
 TRANSLATED_KINDS = ("VirtualService", "RouteTable", "Gateway", "Upstream", "Settings", "Service", "Endpoints", "Pod",
-                    "Secret", "UpstreamGroup")
+                    "Secret", "UpstreamGroup", "VirtualHostOption", "RouteOption")
 """Kinds the translation reads (Endpoints and Pods only for EDS, which never changes routes; Secrets from their
 recorded facts)."""
 

@@ -66,6 +66,7 @@ from gloo_nb.models.codec._fields import (
     NOTHING,
     OBJECT_REFERENCE,
     OPERATORS,
+    OPTION_RESOURCE_SPEC,
     OPTIONS_REFS,
     OUTLIER_DETECTION,
     PATH_REWRITES,
@@ -146,6 +147,7 @@ from gloo_nb.models.resources import (
     ResourceRef,
     Route,
     RouteAction,
+    RouteOption,
     RouteTable,
     RouteTableSelector,
     Secret,
@@ -163,6 +165,7 @@ from gloo_nb.models.resources import (
     UpstreamOptions,
     ValidationSettings,
     VirtualHost,
+    VirtualHostOption,
     VirtualService,
     WeightedDestination,
 )
@@ -564,6 +567,26 @@ def _upstream_group(r: Reader, spec: Any, meta: ObjectMeta, status: Mapping[str,
     return UpstreamGroup(meta=meta, destinations=dests, nil_destinations=missing, status=status)
 
 
+def _option_resource_parts(r: Reader, spec: Any) -> tuple[Mapping[str, Any], tuple[Mapping[str, Any], ...]]:
+    # external_options.proto: both kinds hold ``options`` (kept raw, like inline options) and ``targetRefs``.
+    s = r.opt_obj(spec, "spec", OPTION_RESOURCE_SPEC)
+    if s is None:
+        return {}, ()
+    items = r.seq(s.get("targetRefs"), "spec", "targetRefs")
+    refs = tuple(r.mapping(v, f"spec.targetRefs[{i}]") for i, v in enumerate(items))
+    return r.raw_or_empty(s.get("options"), "spec", "options"), refs
+
+
+def _virtual_host_option(r: Reader, spec: Any, meta: ObjectMeta, status: Mapping[str, Any] | None) -> Resource:
+    options, refs = _option_resource_parts(r, spec)
+    return VirtualHostOption(meta=meta, options=options, target_refs=refs, status=status)
+
+
+def _route_option(r: Reader, spec: Any, meta: ObjectMeta, status: Mapping[str, Any] | None) -> Resource:
+    options, refs = _option_resource_parts(r, spec)
+    return RouteOption(meta=meta, options=options, target_refs=refs, status=status)
+
+
 def _gateway(r: Reader, spec: Any, meta: ObjectMeta, status: Mapping[str, Any] | None) -> Resource:
     s = r.opt_obj(spec, "spec", GATEWAY_SPEC)
     if s is None:
@@ -955,6 +978,8 @@ _BUILDERS = {
     "MatchableTcpGateway": _matchable_tcp_gateway,
     "Upstream": _upstream,
     "UpstreamGroup": _upstream_group,
+    "VirtualHostOption": _virtual_host_option,
+    "RouteOption": _route_option,
     "Settings": _settings,
     "Service": _service,
     "Endpoints": _endpoints,

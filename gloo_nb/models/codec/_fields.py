@@ -52,6 +52,8 @@ SUBSET = frozenset({"values"})
 MULTI = frozenset({"destinations"})
 WEIGHTED = frozenset({"destination", "weight", "options"})
 UPSTREAM_GROUP_SPEC = frozenset({"destinations"})  # projects/gloo/api/v1/proxy.proto UpstreamGroup
+# projects/gateway/api/v1/external_options.proto VirtualHostOption / RouteOption (not in v1.3.20).
+OPTION_RESOURCE_SPEC = frozenset({"options", "targetRefs"})
 PATH_REWRITES = OneOf("pathRedirect", "prefixRewrite", "regexRewrite")
 REDIRECT = frozenset({*PATH_REWRITES.names, "hostRedirect", "responseCode", "httpsRedirect", "stripQuery",
                        "portRedirect"})
