@@ -328,7 +328,9 @@ def test_change_delays_on_any_journal(timeline: Timeline) -> None:
     assert fox["servedAfterSeconds"] == pytest.approx(
         (served_after(timeline, patch) - fox["time"].to_pydatetime()).total_seconds())
     assert fox["appliedAfterSeconds"] >= fox["servedAfterSeconds"]
-    assert frame["servedAfterSeconds"].notna().all()
+    unserved = frame[frame["servedAfterSeconds"].isna()]
+    assert unserved.empty, f"changes never served:\n{unserved.to_string()}\nserved updates:\n" \
+        f"{timeline.served_versions().to_string()}"
 
 
 def test_summary_text_and_json_document(timeline: Timeline) -> None:
