@@ -68,7 +68,6 @@ __all__ = [
     "envoy_header_rejections",
     "envoy_route_rejections",
     "envoy_vhost_rejections",
-    "not_modelled_keys",
     "parse_go_duration",
     "shallow_merge_options",
 ]
@@ -112,22 +111,6 @@ MODELLED_WEIGHTED_DESTINATION_OPTIONS: Mapping[str, tuple[str, str]] = {
     "headerManipulation": ("header manipulation", "plugins/headers/plugin.go ProcessWeightedDestination"),
 }
 
-
-
-def not_modelled_keys(options: Mapping[str, Any], kind: Literal["route", "vhost", "weighted_destination"]) -> list[str]:
-    """The top-level option keys this module does not model (for the ``unmodelled`` declaration to report).
-
-    Args:
-        options: Raw ``options`` of a route, virtual host or weighted destination.
-        kind: Which options they are.
-
-    Returns:
-        The keys absent from :data:`MODELLED_ROUTE_OPTIONS` / :data:`MODELLED_VHOST_OPTIONS` /
-        :data:`MODELLED_WEIGHTED_DESTINATION_OPTIONS`, in the order written.
-    """
-    table = {"route": MODELLED_ROUTE_OPTIONS, "vhost": MODELLED_VHOST_OPTIONS,
-             "weighted_destination": MODELLED_WEIGHTED_DESTINATION_OPTIONS}[kind]
-    return [k for k in options if k not in table] if isinstance(options, Mapping) else []
 
 
 # Fields the v1.3.20 protos do not have (options.proto, retries.proto, protocol_upgrade.proto; option_catalogue's

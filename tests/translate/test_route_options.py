@@ -729,16 +729,6 @@ def test_options_merge_down_a_nested_delegation_chain(profile):
     assert ra["retryPolicy"]["retryOn"] == "5xx"
 
 
-def test_not_modelled_keys_for_the_unmodelled_declaration():
-    from gloo_nb.translate.route_options import not_modelled_keys
-
-    opts = {"timeout": "1s", "transformations": {}, "extauth": {}, "cors": {"allowOrigin": ["a"]}}
-    assert not_modelled_keys(opts, "route") == ["transformations", "extauth"]
-    assert not_modelled_keys({"stats": {}, "ratelimit": {}}, "vhost") == ["ratelimit"]
-    assert not_modelled_keys({"headerManipulation": {}, "transformations": {}}, "weighted_destination") == [
-        "transformations"]
-
-
 @pytest.mark.parametrize("profile", ["1.3", "current"])
 def test_plugin_error_rejects_the_virtual_service(profile):
     """Spec 4.1: a route plugin error makes the VirtualService Rejected and the gateway layer keeps its last

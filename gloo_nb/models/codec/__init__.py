@@ -46,7 +46,7 @@ from gloo_nb.models.codec._collect import ParseResult, parse_objects, unreadable
 from gloo_nb.models.codec._documents import load_document, load_documents
 from gloo_nb.models.codec._secret_facts import parse_secret_facts, secret_facts_json
 from gloo_nb.models.codec._streams import parse_stream
-from gloo_nb.models.codec._yaml_events import MAX_YAML_DEPTH, yaml_documents
+from gloo_nb.models.codec._yaml_events import MAX_YAML_DEPTH
 from gloo_nb.models.merge_patch import merge_patch
 
 __all__ = [
@@ -62,5 +62,4 @@ __all__ = [
     "parse_stream",
     "secret_facts_json",
     "unreadable_finding",
-    "yaml_documents",
 ]
