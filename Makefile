@@ -13,8 +13,9 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 venv: $(STAMP)
 
-# Recreated only when pyproject.toml changes (the stamp is older than it) or the venv is missing.
-$(STAMP): pyproject.toml
+# Recreated only when pyproject.toml or the C extension changes (the stamp is older than them) or the
+# venv is missing.
+$(STAMP): pyproject.toml setup.py gloo_nb/models/codec/_cyaml.c
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "gloo_nb needs Python >= 3.11; got " + sys.version.split()[0] + " from $(PYTHON) (set PYTHON=...)")'
 	@test -x $(BIN)/python || { echo "creating $(VENV) with $(PYTHON)"; $(PYTHON) -m venv $(VENV); }
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
@@ -25,9 +26,10 @@ lint: $(STAMP)
 	$(BIN)/mypy gloo_nb
 	$(BIN)/lint-imports
 
-test: $(STAMP)
-	bash scripts/system-deps.sh
-	$(MAKE) --no-print-directory lint
+# System packages first: the venv's install compiles the C YAML loader with them.
+test:
+	bash scripts/system-deps.sh $(PYTHON)
+	$(MAKE) --no-print-directory venv lint
 	$(BIN)/pytest
 
 demo: $(STAMP)

@@ -31,7 +31,8 @@ one boundary (``gloo_nb.cli.exit_code_for``)::
     │   ├── VolumeError          (sandbox.pod_volumes) a pod volume cannot be set up (a FailedMount Event)
     │   ├── _HostProblem         (translate.tcp) a TCP host gets no filter chain (Gloo's warning/error)
     │   ├── _Unreadable          (translate.route_options) an option value Gloo cannot read (a finding)
-    │   └── _GlooError           (translate.route_options) an option Gloo's plugin refuses (its error)
+    │   ├── _GlooError           (translate.route_options) an option Gloo's plugin refuses (its error)
+    │   └── _Problem             (models.codec._yaml_events) inside a YAML loader (becomes a ParseError)
     └── RolloutError                         the rollout cannot be planned or go on             exit 2
         ├── RolloutStopped       (app.rollout)      a step cannot be run (dry run, no gateway URL...)
         │   └── ForeignJournal   (app.rollout)      the journal is another cluster's or object's

@@ -36,8 +36,9 @@ def test_a_wheel_installed_outside_the_checkout_runs_the_demo(tmp_path: Path) ->
     env["TMPDIR"] = str(tmp_path)
     # Build from a copy: the build writes build/ and *.egg-info beside the sources.
     src = tmp_path / "src"
-    shutil.copytree(REPO / "gloo_nb", src / "gloo_nb", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(REPO / "gloo_nb", src / "gloo_nb", ignore=shutil.ignore_patterns("__pycache__", "*.so"))
     shutil.copy(REPO / "pyproject.toml", src)
+    shutil.copy(REPO / "setup.py", src)  # the C YAML loader, compiled into the wheel
     _run(sys.executable, "-m", "pip", "wheel", src, "--no-deps", "--no-build-isolation", "--no-index",
          "-w", tmp_path / "dist", cwd=tmp_path, env=env, timeout=120)
     (wheel,) = (tmp_path / "dist").glob("gloo_nb-*.whl")
@@ -53,7 +54,8 @@ def test_a_wheel_installed_outside_the_checkout_runs_the_demo(tmp_path: Path) ->
     assert site.getsitepackages()  # the dev venv is a real one
     _run(python, "-m", "pip", "install", "--no-deps", "--no-index", wheel, cwd=tmp_path, env=env, timeout=120)
 
-    where = _run(python, "-c", "import gloo_nb; print(gloo_nb.__file__); print(gloo_nb.seed_incident_journal())",
+    where = _run(python, "-c", "import gloo_nb; print(gloo_nb.__file__); print(gloo_nb.seed_incident_journal()); "
+                 "from gloo_nb.models.codec import _yaml_events; print(_yaml_events._cyaml.__file__)",
                  cwd=tmp_path, env=env, timeout=60).stdout.split()
     assert all(Path(p).is_relative_to(purelib) for p in where), where
     assert (venv / "bin" / "gloo-nb").exists()

@@ -25,7 +25,12 @@ from yaml.events import (
 )
 from yaml.nodes import ScalarNode
 
-from gloo_nb.errors import ParseError
+from gloo_nb.errors import BadDataError, ParseError
+
+try:  # compiled at install from _cyaml.c where a C compiler and libyaml's headers exist (setup.py)
+    from gloo_nb.models.codec import _cyaml  # type: ignore[attr-defined]
+except ImportError:  # pragma: no cover - depends on the machine that installed gloo_nb
+    _cyaml = None
 
 MAX_YAML_DEPTH = 512
 """Deepest YAML nesting read (and deepest JSON nesting :func:`load_document` accepts). libyaml's
@@ -61,24 +66,67 @@ class _Frame:
         self.start = start
 
 
-def _yaml_error(error: yaml.YAMLError, source: str | bytes) -> str:
+class _Problem(BadDataError):
+    """What either loader raises inside, turned into a :class:`ParseError` by :func:`_problem_message`.
+
+    Its args: ``("problem", text, line, column)`` (a rule of this loader), ``("parser", context, problem,
+    line, column)`` (libyaml's scanner or parser) or ``("reader", reason, character, offset)`` (libyaml's
+    reader: bad characters); lines and columns count from 0, -1 when unknown.
+    """
+
+
+def _where(line: int, column: int) -> str:
+    return f" at line {line + 1}, column {column + 1}" if line >= 0 else ""
+
+
+def _problem_message(args: tuple[Any, ...], source: str | bytes) -> str:
+    kind = args[0]
+    if kind == "problem":
+        return f"invalid YAML: {args[1]}{_where(args[2], args[3])}"
+    if kind == "parser":
+        what = ", ".join(_one_line(p) for p in args[1:3] if p)
+        return f"invalid YAML: {what or 'syntax error'}{_where(args[3], args[4])}"
+    reason, code, offset = args[1:4]
+    # libyaml counts the offset in UTF-8 bytes
+    raw = source.encode("utf-8", "surrogatepass") if isinstance(source, str) else source
+    pos = min(int(offset), len(raw))
+    start = raw.rfind(b"\n", 0, pos) + 1
+    line, column = raw.count(b"\n", 0, pos), len(raw[start:pos].decode("utf-8", "replace"))
+    return f"invalid YAML: {_one_line(str(reason))} (character #x{int(code):04x}){_where(line, column)}"
+
+
+def _yaml_error(error: yaml.YAMLError) -> tuple[Any, ...]:
     if isinstance(error, yaml.MarkedYAMLError):
-        what = ", ".join(_one_line(p) for p in (error.context, error.problem) if p)
         mark = error.problem_mark or error.context_mark
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
-        return f"invalid YAML: {what or 'syntax error'}{where}"
+        return ("parser", error.context, error.problem, mark.line if mark else -1, mark.column if mark else -1)
     if isinstance(error, yaml.reader.ReaderError):
         char = error.character
-        code = ord(char) if isinstance(char, str) else int(char)
-        # libyaml gives an offset into the UTF-8 bytes; for ASCII text that is also the character
-        pos = min(int(error.position), len(source))
-        if isinstance(source, str):
-            line, column = source.count("\n", 0, pos) + 1, pos - source.rfind("\n", 0, pos)
-        else:
-            line, column = source.count(b"\n", 0, pos) + 1, pos - source.rfind(b"\n", 0, pos)
-        return (f"invalid YAML: {_one_line(str(error.reason))} (character #x{code:04x}) at line {line}, "
-                f"column {column}")
-    return f"invalid YAML: {_one_line(str(error))}"
+        return ("reader", error.reason, ord(char) if isinstance(char, str) else int(char), error.position)
+    return ("parser", None, str(error), -1, -1)
+
+
+_RESOLVER: Any = yaml.SafeLoader("")  # PyYAML's YAML 1.1 resolvers and constructors (stateless for scalars)
+
+
+def _scalar_value(tag: str | None, text: str, plain: bool) -> Any:
+    """The value of a scalar that is not quoted-and-untagged: both loaders call this on a cache miss.
+
+    Returns:
+        The value, or :data:`_MERGE` when a plain ``<<`` resolves to a merge key (the loader decides
+        whether it stands where a key merges).
+
+    Raises:
+        _Problem: The scalar's tag is not one gloo_nb reads.
+    """
+    if tag is None or tag == "!":
+        tag = _RESOLVER.resolve(ScalarNode, text, (plain, False)) if plain else _STR_TAG
+    if tag in _KEPT_AS_TEXT:
+        return text
+    if tag in _CONSTRUCTED:
+        return _RESOLVER.yaml_constructors[tag](_RESOLVER, ScalarNode(tag, text))
+    if tag == _MERGE_TAG:
+        return _MERGE
+    raise _Problem("problem", f"unsupported tag {tag}")
 
 
 def yaml_documents(text: str | bytes, file: str) -> Iterator[tuple[int, Any]]:
@@ -87,12 +135,33 @@ def yaml_documents(text: str | bytes, file: str) -> Iterator[tuple[int, Any]]:
     Built from the parser's events rather than with ``yaml.load_all``: the C composer recurses
     once per nesting level and crashes on deep input, and aliases could expand a small document
     into billions of nodes. Here depth is bounded by :data:`MAX_YAML_DEPTH` and alias expansion by
-    the document's own size.
+    the document's own size. The documents are built in C (:mod:`gloo_nb.models.codec._cyaml`, over
+    libyaml) when that extension was compiled at install, else by :func:`python_yaml_documents`, the
+    reference it is tested against; both give the same values and the same errors.
+
+    Raises:
+        ParseError: The stream is not YAML gloo_nb reads; one line with the line and column.
+    """
+    if _cyaml is None:
+        yield from python_yaml_documents(text, file)
+        return
+    source = text.encode("utf-8") if isinstance(text, str) else text
+    documents = _cyaml.Documents(source, isinstance(text, str), _scalar_value, _MERGE, _Problem, MAX_YAML_DEPTH,
+                                 _PLAIN_CACHE)
+    try:
+        yield from documents
+    except _Problem as problem:
+        raise ParseError(_problem_message(problem.args, source), file=file,
+                         document=documents.document if documents.document >= 0 else None) from None
+
+
+def python_yaml_documents(text: str | bytes, file: str) -> Iterator[tuple[int, Any]]:
+    """:func:`yaml_documents` in Python over PyYAML's parser events: the reference for the C loader.
+
+    Used when the C extension is not compiled (a machine without a C compiler or libyaml's headers).
     """
     loader: Any = yaml.CSafeLoader(text) if hasattr(yaml, "CSafeLoader") else yaml.SafeLoader(text)
     get_event = loader.get_event
-    resolve = loader.resolve
-    constructors = loader.yaml_constructors
     stack: list[_Frame] = []
     anchors: dict[str, tuple[Any, int]] = {}
     plain: dict[str, Any] = {}
@@ -101,9 +170,7 @@ def yaml_documents(text: str | bytes, file: str) -> Iterator[tuple[int, Any]]:
     root: Any = None
 
     def fail(problem: str, mark: Any) -> NoReturn:
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
-        raise ParseError(f"invalid YAML: {problem}{where}", file=file,
-                         document=document if document >= 0 else None)
+        raise _Problem("problem", problem, mark.line, mark.column)
 
     try:
         while True:
@@ -121,21 +188,20 @@ def yaml_documents(text: str | bytes, file: str) -> Iterator[tuple[int, Any]]:
                 cacheable = tag is None and event.implicit[0]
                 value: Any = plain.get(scalar, _NO_KEY) if cacheable else _NO_KEY
                 if value is _NO_KEY:
-                    if tag is None or tag == "!":
-                        tag = resolve(ScalarNode, scalar, event.implicit) if event.implicit[0] else _STR_TAG
-                    if tag in _KEPT_AS_TEXT:
+                    if tag is None and not cacheable:
                         value = scalar
-                    elif tag in _CONSTRUCTED:
-                        value = constructors[tag](loader, ScalarNode(tag, scalar))
-                    elif tag == _MERGE_TAG:
-                        # only a mapping key merges; anywhere else `<<` is just text
-                        key_position = bool(stack) and type(stack[-1].container) is dict and stack[-1].key is _NO_KEY
-                        value = _MERGE if key_position else scalar
-                        cacheable = False
                     else:
-                        fail(f"unsupported tag {tag}", event.start_mark)
-                    if cacheable and len(plain) < _PLAIN_CACHE:
-                        plain[scalar] = value
+                        try:
+                            value = _scalar_value(tag, scalar, event.implicit[0])
+                        except _Problem as problem:
+                            fail(problem.args[1], event.start_mark)
+                        if value is _MERGE:
+                            # only a mapping key merges; anywhere else `<<` is just text
+                            top = stack[-1] if stack else None
+                            key_position = top is not None and type(top.container) is dict and top.key is _NO_KEY
+                            value = _MERGE if key_position else scalar
+                        elif cacheable and len(plain) < _PLAIN_CACHE:
+                            plain[scalar] = value
             elif cls is MappingStartEvent or cls is SequenceStartEvent:
                 nodes += 1
                 expanded += 1
@@ -198,8 +264,9 @@ def yaml_documents(text: str | bytes, file: str) -> Iterator[tuple[int, Any]]:
                 else:
                     container[top.key] = value
                 top.key = _NO_KEY
-    except yaml.YAMLError as error:
-        raise ParseError(_yaml_error(error, text), file=file,
+    except (yaml.YAMLError, _Problem) as error:
+        args = error.args if isinstance(error, _Problem) else _yaml_error(error)
+        raise ParseError(_problem_message(args, text), file=file,
                          document=document if document >= 0 else None) from None
     finally:
         loader.dispose()
