@@ -29,8 +29,9 @@ import yaml
 from google.protobuf.json_format import MessageToDict
 
 from gloo_nb.analysis.drift import DriftRow
-from gloo_nb.errors import UsageError
+from gloo_nb.errors import ParseError, UsageError
 from gloo_nb.models import Finding, ResourceKey, Route, RouteTable, Unmodelled, VirtualService
+from gloo_nb.models.codec import load_documents
 from gloo_nb.translate import Translation
 from gloo_nb.translate.delegate_options import DelegatedOptions
 from gloo_nb.translate.gateway import ParentRoute, RouteConverter, VirtualServiceAborted
@@ -573,12 +574,13 @@ class DelegationTree:
         loc = res.meta.location
         path = Path(loc.file)
         if loc.document is not None and path.is_file():
-            # The source object, as written.
+            # The source object, as written: read by the one parser, at the index it gave the document
+            # (empty documents count, as in Location.document).
             try:
-                docs = [d for d in yaml.safe_load_all(path.read_text()) if d is not None]
-                if loc.document < len(docs):
+                docs = load_documents(path.read_bytes(), file=str(path), keep_empty=True)
+                if loc.document < len(docs) and docs[loc.document] is not None:
                     return yaml.safe_dump(docs[loc.document], sort_keys=False)
-            except (OSError, yaml.YAMLError):
+            except (OSError, ParseError):
                 pass
         routes = (res.virtual_host.routes if isinstance(res, VirtualService) and res.virtual_host
                   else res.routes if isinstance(res, RouteTable) else ())

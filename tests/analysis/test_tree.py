@@ -140,3 +140,23 @@ def test_lazy_expansion_on_many_tables():
     tables = tree.children(delegates[0].id)
     assert len(tables) == 5 and all(t.kind == "RouteTable" for t in tables)
     assert len(tree._nodes) < 200
+
+
+def test_detail_shows_the_source_document_at_the_parser_s_index(tmp_path: Path):
+    """An empty document before the table counts in its index (as the parser gives it): the detail shows the
+    table as written (its comment-free content, including a field the summary would not show), not a neighbour."""
+    from gloo_nb.translate import translate
+
+    (tmp_path / "all.yaml").write_text(
+        "---\n# nothing here\n---\n"
+        "apiVersion: gateway.solo.io/v1\nkind: VirtualService\nmetadata: {name: app, namespace: gloo-system}\n"
+        "spec:\n  virtualHost:\n    domains: ['*']\n    routes:\n"
+        "    - matchers: [{prefix: /t}]\n      delegateAction: {ref: {name: t, namespace: team}}\n"
+        "---\n"
+        "apiVersion: gateway.solo.io/v1\nkind: RouteTable\nmetadata: {name: t, namespace: team, labels: {a: b}}\n"
+        "spec:\n  routes:\n  - matchers: [{prefix: /t/x}]\n    directResponseAction: {status: 204}\n")
+    parsed = read_manifests([tmp_path / "all.yaml"])
+    tree = DelegationTree(translate(parsed.resources))
+    table = by_label(tree)["RouteTable team/t (weight 0)"]
+    text = tree.detail(table.id).yaml
+    assert "kind: RouteTable" in text and "labels:" in text and "VirtualService" not in text, text

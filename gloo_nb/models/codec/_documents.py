@@ -15,7 +15,7 @@ from gloo_nb.models.codec._streams import NON_SPACE
 from gloo_nb.models.codec._yaml_events import MAX_YAML_DEPTH, yaml_documents
 
 
-def load_documents(data: str | bytes, *, file: str = "<input>") -> list[Any]:
+def load_documents(data: str | bytes, *, file: str = "<input>", keep_empty: bool = False) -> list[Any]:
     """Decode a YAML or JSON stream into its raw documents, for writing them back to an API.
 
     The same reader as :func:`parse_stream` (bounded nesting, no alias bombs), without typing the
@@ -25,6 +25,8 @@ def load_documents(data: str | bytes, *, file: str = "<input>") -> list[Any]:
     Args:
         data: The stream; bytes must be UTF-8.
         file: What to call the source in messages.
+        keep_empty: Keep empty documents as None, so that a document's position is the index the parser
+            gives it (``Location.document``).
 
     Returns:
         The documents, in order.
@@ -47,9 +49,9 @@ def load_documents(data: str | bytes, *, file: str = "<input>") -> list[Any]:
                              file=file) from None
         except RecursionError:
             raise ParseError("nested too deeply to read", file=file) from None
-        return [v for v in (value if isinstance(value, list) else [value]) if v is not None]
+        return [v for v in (value if isinstance(value, list) else [value]) if keep_empty or v is not None]
     try:
-        return [value for _, value in yaml_documents(text, file) if value is not None]
+        return [value for _, value in yaml_documents(text, file) if keep_empty or value is not None]
     except RecursionError:
         raise ParseError("nested too deeply to read", file=file) from None
 
