@@ -79,6 +79,8 @@ TRANSFORMATION_FILTER = "io.solo.transformation"  # transformation FilterName
 CSRF_FILTER = "envoy.filters.http.csrf"  # csrf FilterName
 ROUTER_FILTER = "envoy.filters.http.router"  # wellknown.Router
 DFP_FILTER = "envoy.filters.http.dynamic_forward_proxy"  # dynamic_forward_proxy FilterName
+AWS_LAMBDA_FILTER = "io.solo.aws_lambda"  # aws FilterName
+GRPC_JSON_TRANSCODER_FILTER = "envoy.filters.http.grpc_json_transcoder"  # wellknown.GRPCJSONTranscoder
 
 # envoy-gloo's FilterTransformations (projects/gloo/api/external/envoy/extensions/transformation/
 # transformation.proto, package envoy.api.v2.filter.http): not in xds-protos, so registered below.
@@ -137,7 +139,7 @@ _UNMODELLED_OPTION_FILTERS: Mapping[str, tuple[str, ...]] = {
     "buffer": ("envoy.filters.http.buffer",),  # wellknown.Buffer
     "healthCheck": ("envoy.filters.http.health_check",),  # wellknown.HealthCheck
     "csrf": (CSRF_FILTER,),
-    "grpcJsonTranscoder": ("envoy.filters.http.grpc_json_transcoder",),  # wellknown.GRPCJSONTranscoder
+    "grpcJsonTranscoder": (GRPC_JSON_TRANSCODER_FILTER,),
     "httpLocalRatelimit": (LOCAL_RATELIMIT_FILTER,),
     "extauth": ("envoy.filters.http.ext_authz",),
     "ratelimitServer": ("envoy.filters.http.ratelimit",),
@@ -411,20 +413,33 @@ def hcm_http_filters(profile: Profile, settings: FilterSettings, http_options: M
     return ordered
 
 
-def unpredicted_filters(http_options: Iterable[Mapping[str, Any]]) -> frozenset[str]:
+def unpredicted_filters(http_options: Iterable[Mapping[str, Any]], upstreams: Iterable[Any] = ()) -> frozenset[str]:
     """Filters whose presence or config gloo_nb does not predict for these HTTP listeners.
 
     A listener option gloo_nb does not model (declared in ``unmodelled`` where a Gateway sets it) may add a
-    filter, or change the config of a default one; ``customHttpFilters`` add filters by name. Listener drift
-    leaves these filters out of the comparison between intent and served.
+    filter, or change the config of a default one; ``customHttpFilters`` add filters by name. Upstreams of kinds
+    gloo_nb does not model add theirs: AWS Lambda (aws/plugin.go: ``io.solo.aws_lambda`` and a transformation
+    filter of its own stage), gRPC and REST service specs (grpc/plugin.go and grpcjson/plugin.go: the gRPC-JSON
+    transcoder; rest: transformations). Listener drift leaves these filters out of the comparison between intent
+    and served.
 
     Args:
         http_options: Every HTTP listener's ``options`` (HttpListenerOptions), raw.
+        upstreams: The snapshot's Upstreams.
 
     Returns:
         Filter names.
     """
     out: set[str] = set()
+    for upstream in upstreams:
+        if getattr(upstream, "upstream_type", "") == "aws":
+            out.update((AWS_LAMBDA_FILTER, TRANSFORMATION_FILTER))
+        spec = getattr(getattr(upstream, "options", None), "service_spec", None)
+        if isinstance(spec, Mapping):
+            if spec.get("grpc") is not None or spec.get("grpcJsonTranscoder") is not None:
+                out.add(GRPC_JSON_TRANSCODER_FILTER)
+            if spec.get("rest") is not None:
+                out.add(TRANSFORMATION_FILTER)
     for options in http_options:
         for key, names in _UNMODELLED_OPTION_FILTERS.items():
             if options.get(key) is not None:

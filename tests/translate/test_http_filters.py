@@ -277,3 +277,15 @@ def test_settings_codec_reads_the_filter_knobs():
         True, False, True)
     default = _settings()
     assert (default.remove_unused_filters, default.disable_grpc_web) == (False, None)
+
+
+def test_upstreams_gloo_nb_does_not_model_name_their_filters():
+    """aws/plugin.go HttpFilters (io.solo.aws_lambda, and a transformation filter at AwsStageNumber), grpc and
+    grpcjson plugins (the gRPC-JSON transcoder for a gRPC service spec)."""
+    aws = obj("Upstream", "lambda", {"aws": {"region": "us-east-1", "secretRef": {"name": "s", "namespace": GS}}},
+              group="gloo.solo.io")
+    grpc = obj("Upstream", "grpc", {"static": {"hosts": [{"addr": "127.0.0.1", "port": 1}],
+                                               "serviceSpec": {"grpc": {}}}}, group="gloo.solo.io")
+    assert unpredicted_filters([], [aws]) == {"io.solo.aws_lambda", TRANSFORMATION}
+    assert unpredicted_filters([], [grpc]) == {"envoy.filters.http.grpc_json_transcoder"}
+    assert unpredicted_filters([{}], [kube_upstream("echo")]) == frozenset()
