@@ -60,6 +60,7 @@ __all__ = [
     "ROUTER_FILTER",
     "TRANSFORMATION_FILTER",
     "TRANSFORMATION_TYPE",
+    "UNMODELLED_OPTION_FILTERS",
     "FilterSettings",
     "LeftOut",
     "StagedFilter",
@@ -131,10 +132,7 @@ _EARLY_TRANSFORMATION_STAGE = 1  # transformation EarlyStageNumber
 
 DFP_STAGE: Stage = (OUT_AUTH_STAGE, _DURING)  # dynamic_forward_proxy/plugin.go pluginStage
 
-# Listener options (HttpListenerOptions keys) whose filter gloo_nb does not build, and the filter each one adds
-# (the plugin's HttpFilters): a served listener may hold it (or hold it with another config) where the intent has
-# it bare or not at all. Every key is declared not modelled where a Gateway sets it (listener_options).
-_UNMODELLED_OPTION_FILTERS: Mapping[str, tuple[str, ...]] = {
+UNMODELLED_OPTION_FILTERS: Mapping[str, tuple[str, ...]] = {
     "gzip": ("envoy.filters.http.compressor",),  # gzip/plugin.go CompressorFilterName
     "buffer": ("envoy.filters.http.buffer",),  # wellknown.Buffer
     "healthCheck": ("envoy.filters.http.health_check",),  # wellknown.HealthCheck
@@ -145,6 +143,9 @@ _UNMODELLED_OPTION_FILTERS: Mapping[str, tuple[str, ...]] = {
     "ratelimitServer": ("envoy.filters.http.ratelimit",),
     "wasm": ("envoy.filters.http.wasm",),  # v1.3.20 wasm/plugin.go FilterName
 }
+"""Listener options (HttpListenerOptions keys) whose filter gloo_nb does not build, and the filters each one adds
+(the plugin's ``HttpFilters``): a served listener may hold them (or hold them with another config) where the intent
+has them bare or not at all. Every key is declared not modelled where a Gateway sets it (``listener_options``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -441,7 +442,7 @@ def unpredicted_filters(http_options: Iterable[Mapping[str, Any]], upstreams: It
             if spec.get("rest") is not None:
                 out.add(TRANSFORMATION_FILTER)
     for options in http_options:
-        for key, names in _UNMODELLED_OPTION_FILTERS.items():
+        for key, names in UNMODELLED_OPTION_FILTERS.items():
             if options.get(key) is not None:
                 out.update(names)
         for custom in options.get("customHttpFilters") or ():
