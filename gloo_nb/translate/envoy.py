@@ -52,6 +52,7 @@ from gloo_nb.translate.dynamic_forward_proxy import (
 )
 from gloo_nb.translate.http_filters import (
     DFP_STAGE,
+    ROUTER_FILTER,
     FilterSettings,
     StagedFilter,
     filters_needed,
@@ -96,7 +97,6 @@ from gloo_nb.translate.upstream_options import (
 )
 
 HCM_FILTER = "envoy.filters.network.http_connection_manager"
-ROUTER_FILTER = "envoy.filters.http.router"
 TLS_INSPECTOR = "envoy.filters.listener.tls_inspector"  # wellknown.TlsInspector
 CONNECT_TIMEOUT_S = 5
 

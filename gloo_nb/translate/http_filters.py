@@ -49,10 +49,12 @@ from envoy.extensions.filters.network.http_connection_manager.v3 import http_con
 from google.protobuf import any_pb2, descriptor_pb2, descriptor_pool, message_factory
 
 from gloo_nb._types import Profile
+from gloo_nb.translate.route_options import CORS_FILTER, FAULT_FILTER
 
 __all__ = [
     "CORS_FILTER",
     "CSRF_FILTER",
+    "DFP_STAGE",
     "FAULT_FILTER",
     "GLOO_EXTENSION_TYPES",
     "GRPC_WEB_FILTER",
@@ -65,28 +67,27 @@ __all__ = [
     "LeftOut",
     "StagedFilter",
     "Stage",
+    "comparable_filters",
     "filters_needed",
     "for_pinned_envoy",
     "hcm_http_filters",
     "needs_early_transformation",
+    "transformation_config",
     "unpredicted_filters",
+    "without_filters",
 ]
 
-FAULT_FILTER = "envoy.filters.http.fault"  # wellknown.Fault
-CORS_FILTER = "envoy.filters.http.cors"  # wellknown.CORS
 LOCAL_RATELIMIT_FILTER = "envoy.filters.http.local_ratelimit"  # local_ratelimit HTTPFilterName
 GRPC_WEB_FILTER = "envoy.filters.http.grpc_web"  # wellknown.GRPCWeb
 TRANSFORMATION_FILTER = "io.solo.transformation"  # transformation FilterName
 CSRF_FILTER = "envoy.filters.http.csrf"  # csrf FilterName
 ROUTER_FILTER = "envoy.filters.http.router"  # wellknown.Router
-DFP_FILTER = "envoy.filters.http.dynamic_forward_proxy"  # dynamic_forward_proxy FilterName
 AWS_LAMBDA_FILTER = "io.solo.aws_lambda"  # aws FilterName
 GRPC_JSON_TRANSCODER_FILTER = "envoy.filters.http.grpc_json_transcoder"  # wellknown.GRPCJSONTranscoder
 
 # envoy-gloo's FilterTransformations (projects/gloo/api/external/envoy/extensions/transformation/
 # transformation.proto, package envoy.api.v2.filter.http): not in xds-protos, so registered below.
 TRANSFORMATION_TYPE = "type.googleapis.com/envoy.api.v2.filter.http.FilterTransformations"
-
 
 
 def _register_filter_transformations() -> Any:
