@@ -359,7 +359,7 @@ def _unpredicted_filters(translation: Translation) -> frozenset[str]:
     # The HTTP filters of listener options and upstreams gloo_nb does not model (gloo_nb.translate.http_filters).
     listeners = translation.proxy.listeners
     return unpredicted_filters([li.options for li in listeners] + [m.options for li in listeners for m in li.matched],
-                               translation.snapshot.upstreams)
+                               translation.snapshot.upstreams, translation.settings)
 
 
 def _listeners(docs: Sequence[Mapping[str, Any]] | None) -> list[listener_pb2.Listener] | None:

@@ -954,6 +954,8 @@ class Settings:
         log_transformation_request_response_info: ``gloo.logTransformationRequestResponseInfo`` (current).
         enable_auto_websocket_transformation_passthrough: ``gloo.enableAutoWebsocketTransformationPassthrough``
             (current).
+        extauth: ``extauth`` (the default external auth server of every HTTP listener), kept raw.
+        ratelimit_server: ``ratelimitServer`` (the default rate-limit server of every HTTP listener), kept raw.
     """
 
     meta: ObjectMeta
@@ -975,6 +977,8 @@ class Settings:
     disable_grpc_web: bool | None = None
     log_transformation_request_response_info: bool = False
     enable_auto_websocket_transformation_passthrough: bool = False
+    extauth: Mapping[str, Any] | None = None
+    ratelimit_server: Mapping[str, Any] | None = None
 
     kind = "Settings"
 

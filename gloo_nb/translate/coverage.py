@@ -108,6 +108,10 @@ def coverage_rows() -> list[tuple[str, str, Profile, dict[Profile, str], str]]:
                         ("settings spec.gloo.enableAutoWebsocketTransformationPassthrough", "current")):
         rows.append((filters_section, path, since,
                      {p: _status(p == "current" or since == "1.3", True) for p in PROFILES}, ""))
+    for path, filter_name in (("settings spec.extauth", "envoy.filters.http.ext_authz"),
+                              ("settings spec.ratelimitServer", "envoy.filters.http.ratelimit")):
+        rows.append((filters_section, path, "1.3", {p: DECLARED for p in PROFILES},
+                     f"the default server of every HTTP listener (filter {filter_name})"))
     for name, names in http_filters.UNMODELLED_OPTION_FILTERS.items():
         since = "1.3" if name in _LISTENER_OPTIONS_13 else "current"
         rows.append((filters_section, f"httpGateway.options.{name}", since,

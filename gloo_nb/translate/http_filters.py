@@ -49,6 +49,7 @@ from envoy.extensions.filters.network.http_connection_manager.v3 import http_con
 from google.protobuf import any_pb2, descriptor_pb2, descriptor_pool, message_factory
 
 from gloo_nb._types import Profile
+from gloo_nb.models import Settings, Upstream
 from gloo_nb.translate.route_options import CORS_FILTER, FAULT_FILTER
 
 __all__ = [
@@ -415,28 +416,35 @@ def hcm_http_filters(profile: Profile, settings: FilterSettings, http_options: M
     return ordered
 
 
-def unpredicted_filters(http_options: Iterable[Mapping[str, Any]], upstreams: Iterable[Any] = ()) -> frozenset[str]:
+def unpredicted_filters(http_options: Iterable[Mapping[str, Any]], upstreams: Iterable[Upstream] = (),
+                        settings: Settings | None = None) -> frozenset[str]:
     """Filters whose presence or config gloo_nb does not predict for these HTTP listeners.
 
     A listener option gloo_nb does not model (declared in ``unmodelled`` where a Gateway sets it) may add a
     filter, or change the config of a default one; ``customHttpFilters`` add filters by name. Upstreams of kinds
     gloo_nb does not model add theirs: AWS Lambda (aws/plugin.go: ``io.solo.aws_lambda`` and a transformation
     filter of its own stage), gRPC and REST service specs (grpc/plugin.go and grpcjson/plugin.go: the gRPC-JSON
-    transcoder; rest: transformations). Listener drift leaves these filters out of the comparison between intent
-    and served.
+    transcoder; rest: transformations). Settings' ``extauth`` and ``ratelimitServer`` are every listener's default
+    servers (their ext_authz and ratelimit filters). Listener drift leaves these filters out of the comparison
+    between intent and served.
 
     Args:
         http_options: Every HTTP listener's ``options`` (HttpListenerOptions), raw.
         upstreams: The snapshot's Upstreams.
+        settings: The Settings in force, or None.
 
     Returns:
         Filter names.
     """
     out: set[str] = set()
+    if settings is not None and settings.extauth is not None:
+        out.update(UNMODELLED_OPTION_FILTERS["extauth"])
+    if settings is not None and settings.ratelimit_server is not None:
+        out.update(UNMODELLED_OPTION_FILTERS["ratelimitServer"])
     for upstream in upstreams:
-        if getattr(upstream, "upstream_type", "") == "aws":
+        if upstream.upstream_type == "aws":
             out.update((AWS_LAMBDA_FILTER, TRANSFORMATION_FILTER))
-        spec = getattr(getattr(upstream, "options", None), "service_spec", None)
+        spec = upstream.options.service_spec
         if isinstance(spec, Mapping):
             if spec.get("grpc") is not None or spec.get("grpcJsonTranscoder") is not None:
                 out.add(GRPC_JSON_TRANSCODER_FILTER)

@@ -726,6 +726,15 @@ class Translator:
                 settings.key, "spec.gateway.isolateVirtualHostsBySslConfig", "isolateVirtualHostsBySslConfig",
                 "gloo_nb builds one route configuration for all virtual hosts of an ssl gateway, where Gloo "
                 "isolates them per SSL config"))
+        # extauth/config_generator.go GenerateListenerExtAuthzConfig and ratelimit/plugin.go
+        # getServerSettingsForListener: the Settings' servers are every HTTP listener's default, each adding its
+        # filter (ext_authz, ratelimit), which gloo_nb does not build (translate/http_filters.py names them for drift).
+        for path, value, feature in (("spec.extauth", settings.extauth, "the external auth filter of every HTTP "
+                                      "listener (envoy.filters.http.ext_authz)"),
+                                     ("spec.ratelimitServer", settings.ratelimit_server, "the rate-limit filter of "
+                                      "every HTTP listener (envoy.filters.http.ratelimit)")):
+            if value is not None:
+                reports.declare(Unmodelled(settings.key, path, feature))
 
         # The gateway validates the desired Proxy with Gloo and merges the results into its reports.
         undecodable_keys = frozenset(f.resource for f in undecodable)

@@ -289,3 +289,18 @@ def test_upstreams_gloo_nb_does_not_model_name_their_filters():
     assert unpredicted_filters([], [aws]) == {"io.solo.aws_lambda", TRANSFORMATION}
     assert unpredicted_filters([], [grpc]) == {"envoy.filters.http.grpc_json_transcoder"}
     assert unpredicted_filters([{}], [kube_upstream("echo")]) == frozenset()
+
+
+def test_settings_default_auth_and_rate_limit_servers_are_declared_and_named():
+    """extauth/config_generator.go GenerateListenerExtAuthzConfig and ratelimit/plugin.go
+    getServerSettingsForListener: Settings' extauth and ratelimitServer add their filters to every listener."""
+    doc = helm_default_settings_manifest(profile="current")
+    doc["spec"]["extauth"] = {"extauthzServerRef": {"name": "extauth", "namespace": GS}}
+    doc["spec"]["ratelimitServer"] = {"ratelimitServerRef": {"name": "rl", "namespace": GS}}
+    s = parse_object(doc).resource
+    t = _t(s)
+    assert {(u.path, u.feature) for u in t.unmodelled if u.resource.kind == "Settings"} >= {
+        ("spec.extauth", "the external auth filter of every HTTP listener (envoy.filters.http.ext_authz)"),
+        ("spec.ratelimitServer", "the rate-limit filter of every HTTP listener (envoy.filters.http.ratelimit)")}
+    assert unpredicted_filters([], [], s) == {"envoy.filters.http.ext_authz", "envoy.filters.http.ratelimit"}
+    assert unpredicted_filters([], [], _settings()) == frozenset()

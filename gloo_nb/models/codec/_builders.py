@@ -803,6 +803,8 @@ def _settings(r: Reader, spec: Any, meta: ObjectMeta, status: Mapping[str, Any] 
         enable_auto_websocket_transformation_passthrough=r.opt_bool(
             gloo.get("enableAutoWebsocketTransformationPassthrough"), "spec.gloo",
             "enableAutoWebsocketTransformationPassthrough") or False,
+        extauth=r.raw(s.get("extauth"), "spec", "extauth"),
+        ratelimit_server=r.raw(s.get("ratelimitServer"), "spec", "ratelimitServer"),
     )
 
 
