@@ -248,8 +248,9 @@ def filters_needed(route_configurations: Iterable[Any], virtual_hosts: Iterable[
     """The filters some virtual host, route or weighted destination of one HTTP listener uses.
 
     What marks Gloo's ``filterRequiredForListener``: the fault and CORS per-filter configs gloo_nb writes (read
-    from the Envoy route configurations), and options gloo_nb does not model but whose presence Gloo counts
-    (transformations and staged transformations, ``csrf``, ``ratelimit.localRatelimit``).
+    from the Envoy route configurations), CORS policies even where Gloo then fails to translate them, and options
+    gloo_nb does not model but whose presence Gloo counts (transformations and staged transformations, ``csrf``,
+    ``ratelimit.localRatelimit``).
 
     Args:
         route_configurations: The listener's Envoy RouteConfigurations.
@@ -271,9 +272,16 @@ def filters_needed(route_configurations: Iterable[Any], virtual_hosts: Iterable[
                             used.update(cw.typed_per_filter_config)
     for vh in virtual_hosts:
         _options_need(vh.options, used)
+        if vh.options.get("cors") is not None:
+            # cors/plugin.go ProcessVirtualHost marks the listener before translating the policy (even a bad one).
+            used.add(CORS_FILTER)
         for route in vh.routes:
             if route.options:
                 _options_need(route.options, used)
+                if route.options.get("cors") is not None and route.route_action is not None:
+                    # ProcessRoute marks it for route actions (direct responses get headers instead), before
+                    # translating the policy.
+                    used.add(CORS_FILTER)
             action = route.route_action
             if action is not None and action.multi:
                 for wd in action.multi:

@@ -304,3 +304,10 @@ def test_settings_default_auth_and_rate_limit_servers_are_declared_and_named():
         ("spec.ratelimitServer", "the rate-limit filter of every HTTP listener (envoy.filters.http.ratelimit)")}
     assert unpredicted_filters([], [], s) == {"envoy.filters.http.ext_authz", "envoy.filters.http.ratelimit"}
     assert unpredicted_filters([], [], _settings()) == frozenset()
+
+
+def test_remove_unused_filters_ignores_a_direct_response_cors_policy():
+    """cors/plugin.go ProcessRoute: a direct-response route's policy becomes response headers and does not mark the
+    listener (filterRequiredForListener is set only on the route-action path)."""
+    direct = vs("app", route(m("/"), direct=(200, "ok"), options={"cors": {"allowOrigin": ["a.example"]}}))
+    assert _names(_t(_settings(removeUnusedFilters=True), vhost=direct)) == [ROUTER]
