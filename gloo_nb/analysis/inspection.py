@@ -27,6 +27,7 @@ from gloo_nb.analysis.timeline import TYPE_ROUTE, StateAt
 from gloo_nb.models import Finding
 from gloo_nb.models.codec import ParseResult
 from gloo_nb.translate import Translation
+from gloo_nb.translate.http_filters import unpredicted_filters
 from gloo_nb.translate.routes import RouteRow, fallback_label, route_rows, row_from_json
 
 __all__ = ["Inspection", "InspectionSource", "ServedLike", "StatsLike", "as_datetime", "collect", "combine_documents",
@@ -138,7 +139,8 @@ class Inspection:
             translation.envoy.listeners, list(served.listeners) if served is not None else None,
             {node: list(snap.listeners) for node, snap in applied.items()},
             blocked=translation.push.decision == "keep-last-good",
-            block_causes=[c.text() for c in translation.block_causes()], rejected=rejected)
+            block_causes=[c.text() for c in translation.block_causes()], rejected=rejected,
+            unpredicted=_unpredicted_filters(translation))
         return out
 
     @classmethod
@@ -348,8 +350,16 @@ def inspection_at(state: StateAt, nacks: pd.DataFrame | None = None) -> Inspecti
         inspection.listener_drift = listener_drift(
             state.translation.envoy.listeners, served_listeners, {},
             blocked=state.translation.push.decision == "keep-last-good",
-            block_causes=[c.text() for c in state.translation.block_causes()], rejected=rejected)
+            block_causes=[c.text() for c in state.translation.block_causes()], rejected=rejected,
+            unpredicted=_unpredicted_filters(state.translation))
     return inspection
+
+
+def _unpredicted_filters(translation: Translation) -> frozenset[str]:
+    # The HTTP filters of listener options and upstreams gloo_nb does not model (gloo_nb.translate.http_filters).
+    listeners = translation.proxy.listeners
+    return unpredicted_filters([li.options for li in listeners] + [m.options for li in listeners for m in li.matched],
+                               translation.snapshot.upstreams, translation.settings)
 
 
 def _listeners(docs: Sequence[Mapping[str, Any]] | None) -> list[listener_pb2.Listener] | None:

@@ -12,6 +12,17 @@ hold the real certificates. Also ignored:
 - an OCSP staple's bytes (a recorded Secret keeps only whether it had one);
 - a ``<redacted: ...>`` placeholder matches any value: the intent's stand-in for a Secret gloo_nb could not read
   (:mod:`gloo_nb.translate.tls`), whose content only the served configuration shows.
+
+HTTP filters, when the intent is compared with what is served (or, when served was not read, with a replica):
+
+- a filter of Gloo's own Envoy extensions (``io.solo.transformation``,
+  :data:`gloo_nb.translate.http_filters.GLOO_EXTENSION_TYPES`) that the other side lacks is not a difference: the
+  sandbox's control plane leaves it out for the pinned Envoy, which cannot load it (and says so in a
+  ``FilterLeftOut`` Event); where the other side has it (a real Gloo), it is compared in full;
+- filters whose presence or config gloo_nb does not predict (``unpredicted``: those of listener options declared
+  not modelled, :func:`gloo_nb.translate.http_filters.unpredicted_filters`) are left out on both sides.
+
+Served and applied listeners are still compared with each other in full.
 """
 
 from __future__ import annotations
@@ -24,6 +35,7 @@ from envoy.config.listener.v3 import listener_pb2
 from envoy.extensions.transport_sockets.tls.v3 import tls_pb2
 
 from gloo_nb.translate.envoy_json import redacted_json
+from gloo_nb.translate.http_filters import comparable_filters, without_filters
 
 __all__ = ["ListenerDrift", "comparable_listener", "first_difference", "listener_drift", "listener_summary"]
 
@@ -118,6 +130,16 @@ def _where(doc: dict[str, Any] | None, ref: dict[str, Any] | None) -> str | None
     return None if where is None else (where or "the whole listener")
 
 
+def _intent_docs(intent: listener_pb2.Listener | None, other: listener_pb2.Listener | None,
+                 unpredicted: frozenset[str]) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    # The intent and another source's listener as their HTTP filters are compared (module docstring).
+    if intent is None or other is None:
+        return (None if intent is None else comparable_listener(intent),
+                None if other is None else comparable_listener(other))
+    return (comparable_listener(comparable_filters(intent, other, unpredicted)),
+            comparable_listener(without_filters(other, unpredicted)))
+
+
 def listener_summary(listener: listener_pb2.Listener) -> str:
     """A one-line view of a listener's filter chains: SNI names and the certificate each serves.
 
@@ -146,7 +168,8 @@ def listener_summary(listener: listener_pb2.Listener) -> str:
 
 def listener_drift(intent: Sequence[listener_pb2.Listener], served: Sequence[listener_pb2.Listener] | None,
                    applied: Mapping[str, Sequence[listener_pb2.Listener]], *, blocked: bool = False,
-                   block_causes: Sequence[str] = (), rejected: Mapping[str, str] | None = None) -> list[ListenerDrift]:
+                   block_causes: Sequence[str] = (), rejected: Mapping[str, str] | None = None,
+                   unpredicted: frozenset[str] = frozenset()) -> list[ListenerDrift]:
     """Classify every listener seen in any source, with the states of route drift.
 
     Args:
@@ -156,6 +179,8 @@ def listener_drift(intent: Sequence[listener_pb2.Listener], served: Sequence[lis
         blocked: Whether the control plane withholds the intended snapshot (last known good).
         block_causes: ``ns/name: <Gloo message>`` of what blocks it.
         rejected: Per replica node id that rejected updates, why.
+        unpredicted: HTTP filter names the intent cannot predict (left out of intent-vs-served comparisons; see
+            the module docstring).
 
     Returns:
         One row per listener name, sorted by name.
@@ -173,6 +198,12 @@ def listener_drift(intent: Sequence[listener_pb2.Listener], served: Sequence[lis
         docs = {src: (comparable_listener(li) if li is not None else None) for src, li in seen.items()}
         summary = {src: (listener_summary(li) if li is not None else None) for src, li in seen.items()}
         where_from = {src: _where(doc, docs[reference]) for src, doc in docs.items()}
+        if reference != "intent":
+            where_from["intent"] = _where(*_intent_docs(seen["intent"], seen[reference], unpredicted))
+        else:
+            for src, li in seen.items():
+                if src != "intent":
+                    where_from[src] = _where(*reversed(_intent_docs(seen["intent"], li, unpredicted)))
         state, cause = "in-sync", ""
         if served is not None and (where := where_from["intent"]) is not None:
             state = "blocked-by-last-known-good" if blocked else "pending"

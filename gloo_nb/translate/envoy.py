@@ -50,6 +50,15 @@ from gloo_nb.translate.dynamic_forward_proxy import (
     dfp_http_filter,
     dfp_route_config,
 )
+from gloo_nb.translate.http_filters import (
+    DFP_STAGE,
+    ROUTER_FILTER,
+    FilterSettings,
+    StagedFilter,
+    filters_needed,
+    hcm_http_filters,
+    needs_early_transformation,
+)
 from gloo_nb.translate.listener_options import (
     OptionProblem,
     apply_hcm_options,
@@ -62,7 +71,6 @@ from gloo_nb.translate.reports import Reports
 from gloo_nb.translate.route_options import (
     ActionKind,
     OptionIssue,
-    add_option_filters,
     apply_route_options,
     apply_vhost_options,
     apply_weighted_destination_options,
@@ -89,7 +97,6 @@ from gloo_nb.translate.upstream_options import (
 )
 
 HCM_FILTER = "envoy.filters.network.http_connection_manager"
-ROUTER_FILTER = "envoy.filters.http.router"
 TLS_INSPECTOR = "envoy.filters.listener.tls_inspector"  # wellknown.TlsInspector
 CONNECT_TIMEOUT_S = 5
 
@@ -424,8 +431,14 @@ class ProxyTranslator:
                  warn_missing_tls_secret: bool = False, secrets_unreadable: str = "",
                  upstream_groups: Sequence[UpstreamGroup] = (),
                  default_circuit_breakers: Mapping[str, Any] | None = None,
-                 undecodable: frozenset[ResourceKey] = frozenset()) -> None:
+                 undecodable: frozenset[ResourceKey] = frozenset(),
+                 filter_settings: FilterSettings | None = None) -> None:
         self.profile = profile
+        # The Settings knobs of the default HTTP filters (gloo_nb.translate.http_filters).
+        self.filter_settings = filter_settings or FilterSettings()
+        # transformation/plugin.go RequireEarlyTransformation: reset by Init per translation, set by any route
+        # with an early stage, read by every later listener's HttpFilters.
+        self._early_transformation = False
         # Resources Gloo's strict decoding refuses (translate/unmodelled.py option_decoding_findings): their one
         # finding is the report; route_options' "unreadable" issues inside them would say it again.
         self.undecodable = undecodable
@@ -497,10 +510,10 @@ class ProxyTranslator:
             out.resources.route_configurations.append(rc)
             out.origins[rc_name] = origins
             envoy_listener = http_listener(listener.name, listener.bind_address, listener.bind_port, rc_name)
-            _add_option_filters(envoy_listener, rc)
-            # Gateway options on the HCM and the listener first: the TLS listener copies the HCM filter
-            # into each of its TLS filter chains.
-            self._apply_gateway_options(listener, envoy_listener)
+            # Gateway options and the HTTP filters on the HCM and the listener first: the TLS listener copies the
+            # HCM filter into each of its TLS filter chains.
+            self._early_transformation |= needs_early_transformation(listener.virtual_hosts)
+            self._apply_gateway_options(listener, envoy_listener, rc)
             if listener.ssl_configurations:
                 tls_listener = self._tls_listener(listener, envoy_listener)
                 if tls_listener is None:
@@ -519,12 +532,23 @@ class ProxyTranslator:
         dfp = options.get("dynamicForwardProxy") if self.profile != "1.3" else None
         return dfp if isinstance(dfp, Mapping) else None
 
-    def _add_dfp_filter(self, hcm: hcm_pb2.HttpConnectionManager, options: Mapping[str, Any], source: ResourceKey,
-                        where: str, problems: list[OptionProblem]) -> None:
-        # plugin.go HttpFilters: the filter at DuringStage(OutAuthStage), i.e. before the router (RouteStage).
+    def _set_http_filters(self, hcm: hcm_pb2.HttpConnectionManager, options: Mapping[str, Any],
+                          rc: route_pb2.RouteConfiguration, vhosts: Sequence[ProxyVirtualHost], source: ResourceKey,
+                          where: str, problems: list[OptionProblem]) -> None:
+        # network_filters.go computeHttpFilters: every plugin's staged filters, sorted, router last
+        # (gloo_nb.translate.http_filters); the dynamic forward proxy's among them at its stage.
+        dfp = self._dfp_filter(options, source, where, problems)
+        del hcm.http_filters[:]
+        hcm.http_filters.extend(hcm_http_filters(
+            self.profile, self.filter_settings, options, filters_needed((rc,), vhosts),
+            early_transformation=self._early_transformation, extra=() if dfp is None else (dfp,)))
+
+    def _dfp_filter(self, options: Mapping[str, Any], source: ResourceKey, where: str,
+                    problems: list[OptionProblem]) -> StagedFilter | None:
+        # plugin.go HttpFilters: the filter at DuringStage(OutAuthStage).
         cfg = self._listener_dfp(options)
         if cfg is None:
-            return
+            return None
         flt, dfp_problems = dfp_http_filter(cfg, f"{where}.dynamicForwardProxy")
         for p in dfp_problems:
             if p.gloo:
@@ -534,10 +558,9 @@ class ProxyTranslator:
             else:
                 problems.append(OptionProblem("warning", p.message, p.field, gloo=False))
         if flt is None:
-            return
-        router = next((i for i, f in enumerate(hcm.http_filters) if f.name == ROUTER_FILTER), len(hcm.http_filters))
-        hcm.http_filters.insert(router, flt)
+            return None
         self._dfp_configs.setdefault(dfp_cluster_name(cfg), (cfg, source, f"{where}.dynamicForwardProxy"))
+        return StagedFilter(flt, DFP_STAGE)
 
     def _dfp_clusters(self) -> list[cluster_pb2.Cluster]:
         # plugin.go GeneratedResources / generateCustomDynamicForwardProxyCluster.
@@ -594,6 +617,10 @@ class ProxyTranslator:
         env.address.socket_address.port_value = listener.bind_port
         problems: list[OptionProblem] = []
         inspector = False
+        # listener_subsystem.go: the route configurations of every matched gateway are computed before the
+        # listener's filter chains, so any early transformation among them counts for all.
+        self._early_transformation |= needs_early_transformation(
+            vh for m in listener.matched if m.kind == "http" for vh in m.virtual_hosts)
         for i, matched in enumerate(listener.matched):
             where = f"spec.hybridGateway.matchedGateways[{i}]" if matched.source is None else f"{matched.source.ref}"
             ssl = matched.matcher.get("sslConfig")
@@ -619,7 +646,6 @@ class ProxyTranslator:
                 out.resources.route_configurations.append(rc)
                 out.origins[rc_name] = origins
                 chain_listener = http_listener(listener.name, listener.bind_address, listener.bind_port, rc_name)
-                _add_option_filters(chain_listener, rc)
                 for chain in chain_listener.filter_chains:
                     for flt in chain.filters:
                         hcm = hcm_pb2.HttpConnectionManager()
@@ -629,7 +655,8 @@ class ProxyTranslator:
                                 else f"hybridGateway.delegatedHttpGateways[{matched.source.ref}].httpGateway.options")
                         problems += apply_hcm_options(hcm, matched.options, listener.listener_options, self.profile,
                                                       self._exists, path=path)
-                        self._add_dfp_filter(hcm, matched.options, listener.source, f"spec.{path}", problems)
+                        self._set_http_filters(hcm, matched.options, rc, matched.virtual_hosts, listener.source,
+                                               f"spec.{path}", problems)
                         flt.typed_config.Pack(hcm)
                 chains = list(chain_listener.filter_chains)
             elif matched.kind == "tcp" and matched.tcp is not None:
@@ -659,9 +686,11 @@ class ProxyTranslator:
             out.resources.listeners.append(env)
         self.report_option_problems(listener.source, problems)
 
-    def _apply_gateway_options(self, listener: ProxyListener, env: listener_pb2.Listener) -> None:
+    def _apply_gateway_options(self, listener: ProxyListener, env: listener_pb2.Listener,
+                               rc: route_pb2.RouteConfiguration) -> None:
         # Gloo's hcm, als and tracing plugins on each HCM, the listener plugin on the listener
-        # (gloo_nb.translate.listener_options); problems go on the Gateway, as add_proxy_validation_result does.
+        # (gloo_nb.translate.listener_options), the HTTP filters (gloo_nb.translate.http_filters); problems go on
+        # the Gateway, as add_proxy_validation_result does.
         problems = apply_listener_options(env, listener.listener_options, self.profile,
                                           use_proxy_proto=listener.use_proxy_proto)
         for chain in env.filter_chains:
@@ -672,7 +701,8 @@ class ProxyTranslator:
                 flt.typed_config.Unpack(hcm)
                 problems += apply_hcm_options(hcm, listener.options, listener.listener_options, self.profile,
                                               self._exists)
-                self._add_dfp_filter(hcm, listener.options, listener.source, "spec.httpGateway.options", problems)
+                self._set_http_filters(hcm, listener.options, rc, listener.virtual_hosts, listener.source,
+                                       "spec.httpGateway.options", problems)
                 flt.typed_config.Pack(hcm)
         self.report_option_problems(listener.source, problems)
 
@@ -1208,19 +1238,6 @@ def _ads_source() -> config_source_pb2.ConfigSource:
     src = config_source_pb2.ConfigSource(resource_api_version=config_source_pb2.V3)
     src.ads.SetInParent()
     return src
-
-
-def _add_option_filters(listener: listener_pb2.Listener, rc: route_pb2.RouteConfiguration) -> None:
-    # The fault and CORS filters the route configuration's per-filter configs need (route_options).
-    for chain in listener.filter_chains:
-        for flt in chain.filters:
-            if flt.name == HCM_FILTER:
-                hcm = hcm_pb2.HttpConnectionManager()
-                flt.typed_config.Unpack(hcm)
-                before = len(hcm.http_filters)
-                add_option_filters(hcm, [rc])
-                if len(hcm.http_filters) != before:
-                    flt.typed_config.Pack(hcm)
 
 
 def http_listener(name: str, bind_address: str, bind_port: int, rc_name: str) -> listener_pb2.Listener:

@@ -190,6 +190,10 @@ _CLIENT_CERT = ("SANITIZE", "FORWARD_ONLY", "APPEND_FORWARD", "SANITIZE_SET", "A
 
 UpstreamExists = Callable[[ResourceRef], bool]
 
+# HttpListenerOptions keys whose effect is on the HTTP filter chain, built by gloo_nb.translate.http_filters:
+# grpcWeb (grpcweb/plugin.go isDisabled) and router (network_filters.go computeHttpFilters, current only).
+_FILTER_OPTIONS = frozenset({"grpcWeb", "router"})
+
 
 def apply_hcm_options(hcm: hcm_pb2.HttpConnectionManager, http_options: Mapping[str, Any],
                       listener_options: Mapping[str, Any], profile: Profile, upstream_exists: UpstreamExists,
@@ -217,6 +221,10 @@ def apply_hcm_options(hcm: hcm_pb2.HttpConnectionManager, http_options: Mapping[
             # Modelled in gloo_nb.translate.dynamic_forward_proxy (current Gloo's plugin; not in 1.3's API).
             if profile == "1.3":
                 problems.append(_not_in_13(f"spec.{path}.{key}"))
+        elif key in _FILTER_OPTIONS and not (profile == "1.3" and key == "router"):
+            pass  # modelled with the HTTP filters (gloo_nb.translate.http_filters)
+        elif key == "router":
+            problems.append(_not_in_13(f"spec.{path}.{key}"))  # options/router/router.proto is current Gloo's
         elif key != "httpConnectionManagerSettings":
             problems.append(_not_modelled(f"spec.{path}.{key}", f"HTTP listener option {key}"))
     settings = http_options.get("httpConnectionManagerSettings") or {}

@@ -45,7 +45,6 @@ from envoy.config.route.v3 import route_components_pb2 as rc_pb2
 from envoy.extensions.filters.common.fault.v3 import fault_pb2 as common_fault_pb2
 from envoy.extensions.filters.http.cors.v3 import cors_pb2
 from envoy.extensions.filters.http.fault.v3 import fault_pb2
-from envoy.extensions.filters.network.http_connection_manager.v3 import http_connection_manager_pb2 as hcm_pb2
 from envoy.extensions.retry.priority.previous_priorities.v3 import previous_priorities_config_pb2
 from envoy.type.matcher.v3 import regex_pb2
 from envoy.type.v3 import percent_pb2
@@ -61,7 +60,6 @@ __all__ = [
     "MODELLED_VHOST_OPTIONS",
     "MODELLED_WEIGHTED_DESTINATION_OPTIONS",
     "OptionIssue",
-    "add_option_filters",
     "apply_route_options",
     "apply_vhost_options",
     "apply_weighted_destination_options",
@@ -947,55 +945,6 @@ def _virtual_clusters(stats: Mapping[str, Any], max_program_size: int | None) ->
             cluster.headers.add(name=":method").exact_match = method.upper()
         out.append(cluster)
     return out
-
-
-# --- HTTP filters ---------------------------------------------------------------------------------------
-
-
-def _filters_used(rcs: Sequence[Any]) -> set[str]:
-    # One pass over every route (100,000 at scale): the names of the HTTP filters any per-filter config needs.
-    used: set[str] = set()
-    for rc in rcs:
-        for vh in rc.virtual_hosts:
-            used.update(vh.typed_per_filter_config)
-            for r in vh.routes:
-                if r.typed_per_filter_config:
-                    used.update(r.typed_per_filter_config)
-                if r.HasField("route") and r.route.HasField("weighted_clusters"):
-                    for cw in r.route.weighted_clusters.clusters:
-                        if cw.typed_per_filter_config:
-                            used.update(cw.typed_per_filter_config)
-    return used
-
-
-def add_option_filters(hcm: hcm_pb2.HttpConnectionManager, route_configurations: Sequence[Any]) -> None:
-    """Add the fault and CORS HTTP filters the routes' per-filter configs need, before the router.
-
-    Gloo's ``HttpFilters`` (faultinjection, cors) add the filter to every HCM unless
-    ``settings.gloo.removeUnusedFilters`` is set and the listener has no such config (CUR; 1.3 always adds
-    them). gloo_nb adds them only where used: an empty fault or CORS filter without per-route config is a
-    pass-through, so traffic is the same. Order: Gloo's filter stages (FaultStage before CorsStage), router last.
-
-    Args:
-        hcm: The HTTP connection manager.
-        route_configurations: The RouteConfigurations it serves.
-    """
-    wanted: list[tuple[str, Any]] = []
-    used = _filters_used(route_configurations)
-    if FAULT_FILTER in used:
-        wanted.append((FAULT_FILTER, fault_pb2.HTTPFault()))
-    if CORS_FILTER in used:
-        wanted.append((CORS_FILTER, cors_pb2.Cors()))
-    present = {f.name for f in hcm.http_filters}
-    for position, (name, msg) in enumerate(w for w in wanted if w[0] not in present):
-        f = hcm.http_filters.add(name=name)
-        f.typed_config.CopyFrom(_any(msg))
-        # move it to its stage position (in front of whatever came first)
-        filters = list(hcm.http_filters)
-        filters.insert(position, filters.pop())
-        del hcm.http_filters[:]
-        hcm.http_filters.extend(filters)
-
 
 
 # --- merging (delegation) ----------------------------------------------------------------------------------

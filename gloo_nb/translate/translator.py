@@ -53,6 +53,7 @@ from gloo_nb.translate.envoy import (
 )
 from gloo_nb.translate.envoy_rejections import EnvoyRejection, predict_cluster_rejections, predict_rejections
 from gloo_nb.translate.gateway import gateway_contains, translate_gateways
+from gloo_nb.translate.http_filters import FilterSettings
 from gloo_nb.translate.proxy import Proxy, ProxyListener
 from gloo_nb.translate.reports import Reports, ResourceReport, multierror_text
 from gloo_nb.translate.routes import RouteId, route_id, route_match_json
@@ -725,6 +726,15 @@ class Translator:
                 settings.key, "spec.gateway.isolateVirtualHostsBySslConfig", "isolateVirtualHostsBySslConfig",
                 "gloo_nb builds one route configuration for all virtual hosts of an ssl gateway, where Gloo "
                 "isolates them per SSL config"))
+        # extauth/config_generator.go GenerateListenerExtAuthzConfig and ratelimit/plugin.go
+        # getServerSettingsForListener: the Settings' servers are every HTTP listener's default, each adding its
+        # filter (ext_authz, ratelimit), which gloo_nb does not build (translate/http_filters.py names them for drift).
+        for path, value, feature in (("spec.extauth", settings.extauth, "the external auth filter of every HTTP "
+                                      "listener (envoy.filters.http.ext_authz)"),
+                                     ("spec.ratelimitServer", settings.ratelimit_server, "the rate-limit filter of "
+                                      "every HTTP listener (envoy.filters.http.ratelimit)")):
+            if value is not None:
+                reports.declare(Unmodelled(settings.key, path, feature))
 
         # The gateway validates the desired Proxy with Gloo and merges the results into its reports.
         undecodable_keys = frozenset(f.resource for f in undecodable)
@@ -740,7 +750,14 @@ class Translator:
                                    secrets_unreadable=snapshot.secrets_unreadable,
                                    upstream_groups=snapshot.upstream_groups,
                                    default_circuit_breakers=settings.circuit_breakers,
-                                   undecodable=undecodable_keys)
+                                   undecodable=undecodable_keys,
+                                   filter_settings=FilterSettings(
+                                       remove_unused_filters=settings.remove_unused_filters,
+                                       disable_grpc_web=settings.disable_grpc_web,
+                                       log_transformation_request_response_info=(
+                                           settings.log_transformation_request_response_info),
+                                       auto_websocket_passthrough=(
+                                           settings.enable_auto_websocket_transformation_passthrough)))
 
         validated = gloo_translator(validation).translate(desired)
         demote = profile != "1.3" and policy.replace_invalid_routes

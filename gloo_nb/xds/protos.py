@@ -4,7 +4,9 @@
 modules that were imported. Importing this module registers the Envoy v3 resource types, the admin config dump
 types and the extensions Gloo puts into ``typed_config`` (router, HTTP connection manager, upstream
 ``HttpProtocolOptions``, TLS, common HTTP filters, access loggers). Gloo's own filter types
-(``type.googleapis.com/io.solo...``) are not in xds-protos: :func:`resolvable` tells callers to skip them.
+(``type.googleapis.com/io.solo...``) are not in xds-protos: :func:`resolvable` tells callers to skip them, except
+the transformation filter's ``envoy.api.v2.filter.http.FilterTransformations``, which every HTTP listener of Gloo
+carries by default and :mod:`gloo_nb.translate.http_filters` registers (its scalar fields).
 """
 
 from __future__ import annotations
@@ -128,6 +130,8 @@ _MODULES = (
     "google.protobuf.struct_pb2",
     "google.protobuf.wrappers_pb2",
     "google.protobuf.empty_pb2",
+    # Gloo's default transformation filter config (registered by the module that builds Gloo's HTTP filters).
+    "gloo_nb.translate.http_filters",
 )
 
 

@@ -187,3 +187,87 @@ def test_a_journal_moment_compares_its_served_listeners_with_the_replayed_intent
     swapped = load_timeline(_journal(tmp_path / "k", [kube_tls_secret("api", GS, WWW), *OBJECTS[1:]]))
     (row,) = inspection_at(swapped.state_at(T0 + timedelta(seconds=2))).listener_drift
     assert row.state == "pending" and "certificateChain" in row.cause
+
+
+# --- HTTP filters: Gloo's own extensions and unpredicted filters (analysis/listeners.py docstring) ----------------
+
+def _plain_listener(**settings_gloo: Any) -> listener_pb2.Listener:
+    docs: list[dict[str, Any]] = [
+        {"apiVersion": "gateway.solo.io/v1", "kind": "VirtualService", "metadata": {"name": "app", "namespace": GS},
+         "spec": {"virtualHost": {"domains": ["*"], "routes": [
+             {"matchers": [{"prefix": "/"}], "directResponseAction": {"status": 200}}]}}}]
+    if settings_gloo:
+        docs.append({"apiVersion": "gloo.solo.io/v1", "kind": "Settings", "metadata": {"name": "default",
+                                                                                          "namespace": GS},
+                     "spec": {"discoveryNamespace": GS, "gloo": settings_gloo}})
+    (listener,) = translate(Snapshot.from_resources(parse_objects(docs).resources), "current").envoy.listeners
+    return listener
+
+
+def _edit_filters(listener: listener_pb2.Listener, edit: Any) -> listener_pb2.Listener:
+    from envoy.extensions.filters.network.http_connection_manager.v3 import (
+        http_connection_manager_pb2 as hcm_pb2,
+    )
+    out = listener_pb2.Listener()
+    out.CopyFrom(listener)
+    hcm = hcm_pb2.HttpConnectionManager()
+    out.filter_chains[0].filters[0].typed_config.Unpack(hcm)
+    filters = edit(list(hcm.http_filters))
+    del hcm.http_filters[:]
+    hcm.http_filters.extend(filters)
+    out.filter_chains[0].filters[0].typed_config.Pack(hcm)
+    return out
+
+
+def test_gloo_extension_filter_left_out_for_the_pinned_envoy_is_no_drift():
+    """The sandbox serves the listener without io.solo.transformation: intent, served and replica are in sync."""
+    from gloo_nb.translate.http_filters import for_pinned_envoy
+
+    intent = _plain_listener()
+    served, left = for_pinned_envoy(intent)
+    assert left, "the intent holds Gloo's transformation filter"
+    (row,) = listener_drift([intent], [served], {"gateway-proxy-0": [served]})
+    assert (row.state, row.cause) == ("in-sync", "")
+    (row,) = listener_drift([intent], None, {"gateway-proxy-0": [served]})  # served not read: replicas vs intent
+    assert (row.state, row.cause) == ("in-sync", "")
+
+
+def test_gloo_extension_filter_served_with_another_config_is_drift():
+    """Where the served listener has the filter (a real Gloo), it is compared: another config is a difference."""
+    intent = _plain_listener()
+    served = _plain_listener(logTransformationRequestResponseInfo=True)
+    (row,) = listener_drift([intent], [served], {})
+    assert row.state == "pending"
+    assert "filterChains[0].filters[0].typedConfig.httpFilters[4]" in row.cause
+
+
+def test_a_modelled_filter_missing_from_served_is_drift_and_replicas_compare_in_full():
+    intent = _plain_listener()
+    no_csrf = _edit_filters(intent, lambda fs: [f for f in fs if f.name != "envoy.filters.http.csrf"])
+    (row,) = listener_drift([intent], [no_csrf], {})
+    assert row.state == "pending" and "httpFilters" in row.cause
+    # served vs applied: in full, Gloo's own filter included
+    from gloo_nb.translate.http_filters import for_pinned_envoy
+
+    (row,) = listener_drift([intent], [intent], {"gateway-proxy-0": [for_pinned_envoy(intent)[0]]})
+    assert row.state == "replica-lagging" and "httpFilters" in row.cause
+
+
+def test_unpredicted_filters_are_left_out_of_intent_versus_served():
+    """A served compressor filter from a gzip option gloo_nb does not model: no drift when named unpredicted."""
+    from envoy.extensions.filters.http.compressor.v3 import compressor_pb2
+    from envoy.extensions.filters.network.http_connection_manager.v3 import (
+        http_connection_manager_pb2 as hcm_pb2,
+    )
+
+    def gzip(fs: list[Any]) -> list[Any]:
+        extra = hcm_pb2.HttpFilter(name="envoy.filters.http.compressor")
+        extra.typed_config.Pack(compressor_pb2.Compressor())
+        return [fs[0], extra, *fs[1:]]
+
+    intent = _plain_listener()
+    served = _edit_filters(intent, gzip)
+    (row,) = listener_drift([intent], [served], {})
+    assert row.state == "pending"
+    (row,) = listener_drift([intent], [served], {}, unpredicted=frozenset({"envoy.filters.http.compressor"}))
+    assert (row.state, row.cause) == ("in-sync", "")

@@ -23,7 +23,8 @@ from gloo_nb import cli
 from gloo_nb.app.manifests import read_manifests
 from gloo_nb.errors import UsageError
 from gloo_nb.models import Snapshot
-from gloo_nb.models.codec import parse_objects
+from gloo_nb.models.codec import parse_object, parse_objects
+from gloo_nb.models.defaults import helm_default_settings_manifest
 from gloo_nb.translate import compare, translate
 from gloo_nb.translate.compare import compare_translations, parse_profile_pair
 
@@ -89,6 +90,8 @@ def test_seed_typo_freezes_the_whole_proxy_on_13_and_current_serves_every_route(
         f"On current, 4 routes of proxy {PROXY} would be served instead of frozen",
         f"On current, 1 listener, 1 virtual host and 4 clusters of proxy {PROXY} would be served instead of "
         "frozen",
+        # Current Gloo's default HTTP filters (local_ratelimit, csrf) are not 1.3's (translate/http_filters.py).
+        f"On current, 1 listener of proxy {PROXY} would be built differently",
     ]
 
 
@@ -123,7 +126,8 @@ def test_equal_weights_warn_on_13_only_and_the_warning_does_not_freeze_the_proxy
     """
     files = [*BASE, "rt-echo-4.yaml", "rt-foxtrot-6.yaml", "vs-2.yaml"]
     c = compare(seed(files))
-    assert c.summary() == ["On current, VirtualService gloo-system/app would be Accepted instead of Warning"]
+    assert c.summary() == ["On current, VirtualService gloo-system/app would be Accepted instead of Warning",
+                           f"On current, 1 listener of proxy {PROXY} would be built differently"]
     (px,) = c.proxies
     assert (px.push["1.3"].decision, px.push["current"].decision) == ("push", "push")
     assert px.routes == () and px.clusters == ()
@@ -195,10 +199,28 @@ def test_a_route_removed_while_13_is_frozen_stays_served_there():
     assert "1.3: kept from the last good configuration -> echo_gloo-system" in c.text()
 
 
-def test_the_same_resources_can_do_the_same_on_both():
+def test_the_same_resources_differ_only_in_current_default_filters():
+    """Current Gloo adds local_ratelimit and csrf to every HCM (their ``HttpFilters``), v1.3.20 does not."""
     c = compare([vs("app", route(m("/"), action=to("echo"))), kube_upstream("echo", subset_keys=()),
                  service("echo")], "1.3,current")
-    assert c.identical
+    assert not c.identical
+    (px,) = c.proxies
+    assert [(li.name, li.fields) for li in px.listeners] == [("listener-::-8080", ("filterChains",))]
+    assert c.summary() == [f"On current, 1 listener of proxy {PROXY} would be built differently"]
+
+
+def test_the_same_resources_can_do_the_same_on_both():
+    """With ``removeUnusedFilters``, ``disableGrpcWeb: false`` (else it follows removeUnusedFilters) and routes that
+    use the fault, CORS and transformation filters, current's chain is 1.3's (fault, cors, grpc_web,
+    io.solo.transformation, router): nothing differs."""
+    opts = {"faults": {"abort": {"percentage": 50, "httpStatus": 503}}, "cors": {"allowOrigin": ["a.example"]},
+            "transformations": {"clearRouteCache": True}}
+    doc = helm_default_settings_manifest(profile="current")
+    doc["spec"]["gloo"].update(removeUnusedFilters=True, disableGrpcWeb=False)
+    parsed = parse_object(doc).resource
+    c = compare([vs("app", route(m("/"), action=to("echo"), options=opts)), kube_upstream("echo", subset_keys=()),
+                 service("echo"), parsed], "1.3,current")
+    assert c.identical, c.summary()
     assert c.summary() == ["1.3 and current would do the same with these resources: same reports, push "
                            "decisions, routes and clusters."]
     assert c.text().count("\n") == 2
@@ -270,7 +292,7 @@ def test_json_document_shape():
     assert set(side) == {"state", "order", "action", "actionSummary", "servedAction", "servedActionSummary"}
     assert side["state"] == "frozen" and side["servedAction"]["cluster"] == "echo_gloo-system"
     assert r["byProfile"]["current"]["action"]["cluster"] == "echo-typo_gloo-system"
-    assert px["listeners"] == [{"name": "listener-::-8080", "fields": [],
+    assert px["listeners"] == [{"name": "listener-::-8080", "fields": ["filterChains"],
                                "byProfile": {"1.3": {"state": "frozen"}, "current": {"state": "served"}}}]
     assert px["clusters"][0] == {"name": "echo_gloo-system", "fields": [],
                                  "byProfile": {"1.3": {"state": "frozen"}, "current": {"state": "served"}}}

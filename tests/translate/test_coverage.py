@@ -140,6 +140,11 @@ def test_the_page_counts_both_kinds():
     assert (f"| `routes[].options.stagedTransformations` | current | {absent} | {DECLARED} | staged transformations "
             "(Gloo's transformation filter) |") in page
     assert f"| `routes[].options.transformations` | 1.3 | {DECLARED} | {DECLARED} |" in page
+    # translate/http_filters.py: the Settings and listener options of the default HTTP filter chain.
+    assert f"| `settings spec.gloo.removeUnusedFilters` | current | {absent} | {MODELLED} |  |" in page
+    assert f"| `httpGateway.options.grpcWeb` | 1.3 | {MODELLED} | {MODELLED} |  |" in page
+    assert (f"| `httpGateway.options.healthCheck` | 1.3 | {DECLARED} | {DECLARED} | HTTP listener option healthCheck "
+            "(filter envoy.filters.http.health_check) |") in page
 
 
 # The smallest value of a message under which Gloo's plugin writes it (so that one sub-field more is visible):

@@ -46,6 +46,11 @@ def _hcm(t) -> dict:
     return json_format.MessageToDict(listener)["filterChains"][0]["filters"][0]["typedConfig"]
 
 
+def _dfp_filter(t) -> dict:
+    (dfp,) = [f for f in _hcm(t)["httpFilters"] if f["name"] == DFP]
+    return dfp
+
+
 def _dfp_clusters(t) -> list[dict]:
     return [json_format.MessageToDict(c) for c in t.envoy.clusters if c.name.startswith("solo_io_generated_dfp:")]
 
@@ -57,8 +62,12 @@ def _vs(t):
 def test_sane_defaults_with_an_empty_filter_config():
     """plugin_test.go "sane defaults" / "uses sane defaults with empty http filter": V4_PREFERRED."""
     t = _t({}, {"hostRewrite": "example.com"})
-    dfp, router = _hcm(t)["httpFilters"]
-    assert (dfp["name"], router["name"]) == (DFP, "envoy.filters.http.router")
+    # DuringStage(OutAuthStage): after Gloo's default filters up to the transformation filter, before csrf (RouteStage).
+    assert [f["name"] for f in _hcm(t)["httpFilters"]] == [
+        "envoy.filters.http.fault", "envoy.filters.http.cors", "envoy.filters.http.local_ratelimit",
+        "envoy.filters.http.grpc_web", "io.solo.transformation", DFP, "envoy.filters.http.csrf",
+        "envoy.filters.http.router"]
+    dfp = _dfp_filter(t)
     assert dfp["typedConfig"]["dnsCacheConfig"]["dnsLookupFamily"] == "V4_PREFERRED"
     assert dfp["typedConfig"]["dnsCacheConfig"]["name"].startswith("solo_io_generated_dfp:")
 
@@ -66,7 +75,7 @@ def test_sane_defaults_with_an_empty_filter_config():
 def test_no_filter_without_the_option():
     """plugin_test.go "does not configure DFP filter if not needed"."""
     t = translate(_docs(None), "current")
-    assert [f["name"] for f in _hcm(t)["httpFilters"]] == ["envoy.filters.http.router"]
+    assert DFP not in [f["name"] for f in _hcm(t)["httpFilters"]]
     assert _dfp_clusters(t) == []
 
 
@@ -78,7 +87,7 @@ def test_translates_cares_config_and_top_level_fields():
                                                       "resolverName": "resolverName", "ipv4Compat": True}}],
                      "dnsResolverOptions": {"useTcpForDnsLookups": True, "noDefaultSearchDomain": True}}}}
     t = _t(options, {"hostRewrite": "example.com"})
-    cfg = _hcm(t)["httpFilters"][0]["typedConfig"]
+    cfg = _dfp_filter(t)["typedConfig"]
     assert cfg["saveUpstreamAddress"] is True
     cache = cfg["dnsCacheConfig"]
     assert (cache["dnsLookupFamily"], cache["dnsRefreshRate"], cache["hostTtl"], cache["maxHosts"]) == (
@@ -97,10 +106,10 @@ def test_translates_cares_config_and_top_level_fields():
 
 def test_cache_config_name_is_per_dns_cache_config():
     """plugin_test.go "cache config name is per dns cache config"."""
-    one = _hcm(_t({"dnsCacheConfig": {"dnsLookupFamily": "V4_ONLY"}}, {"hostRewrite": "a"}))
-    two = _hcm(_t({"dnsCacheConfig": {"dnsLookupFamily": "V6_ONLY"}}, {"hostRewrite": "a"}))
-    name1 = one["httpFilters"][0]["typedConfig"]["dnsCacheConfig"]["name"]
-    name2 = two["httpFilters"][0]["typedConfig"]["dnsCacheConfig"]["name"]
+    one = _dfp_filter(_t({"dnsCacheConfig": {"dnsLookupFamily": "V4_ONLY"}}, {"hostRewrite": "a"}))
+    two = _dfp_filter(_t({"dnsCacheConfig": {"dnsLookupFamily": "V6_ONLY"}}, {"hostRewrite": "a"}))
+    name1 = one["typedConfig"]["dnsCacheConfig"]["name"]
+    name2 = two["typedConfig"]["dnsCacheConfig"]["name"]
     assert name1 != name2 and name1.startswith("solo_io_generated_dfp:")
 
 

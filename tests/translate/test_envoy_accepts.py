@@ -75,6 +75,7 @@ from gloo_nb.models.resources import (
 )
 from gloo_nb.translate import Translation, Translator, translate
 from gloo_nb.translate.envoy import FALLBACK_CLUSTER, FALLBACK_LISTENER, FALLBACK_PIPE, EnvoyResources
+from gloo_nb.translate.http_filters import for_pinned_envoy
 
 pytestmark = pytest.mark.envoy
 
@@ -121,8 +122,12 @@ def _xds_cluster(port: int) -> cluster_pb2.Cluster:
     return cluster
 
 
-def bootstrap_for(resources: EnvoyResources, *, xds_port: int = 1) -> bootstrap_pb2.Bootstrap:
-    """A static bootstrap holding the emitted listeners and clusters, route tables inlined."""
+def bootstrap_for(resources: EnvoyResources, *, xds_port: int = 1, pinned: bool = True) -> bootstrap_pb2.Bootstrap:
+    """A static bootstrap holding the emitted listeners and clusters, route tables inlined.
+
+    ``pinned``: as the sandbox serves them to the pinned Envoy (``http_filters.for_pinned_envoy``); False: as Gloo
+    serves them (with Gloo's own filters, which only Gloo's envoy-gloo build loads).
+    """
     boot = bootstrap_pb2.Bootstrap()
     boot.node.id = "gateway-proxy-validate.gloo-system"
     boot.node.cluster = "gateway"
@@ -131,7 +136,9 @@ def bootstrap_for(resources: EnvoyResources, *, xds_port: int = 1) -> bootstrap_
     used: set[str] = set()
     for listener in resources.listeners:
         copy = boot.static_resources.listeners.add()
-        copy.CopyFrom(listener)
+        # What the sandbox serves the pinned Envoy: Gloo's own extension filters (io.solo.transformation) left out
+        # (test_gloo_extension_filters_are_what_the_pinned_envoy_refuses shows why).
+        copy.CopyFrom(for_pinned_envoy(listener)[0] if pinned else listener)
         _inline_routes(copy, route_configurations, used)
     assert used == set(route_configurations), (
         f"RouteConfigurations no listener uses would escape validation: {sorted(set(route_configurations) - used)}")
@@ -348,6 +355,18 @@ def test_negative_control_duplicate_virtual_host_domain(tmp_path):
 
     assert_envoy_rejects(_with_route_configuration(t.envoy, duplicate), tmp_path,
                          "Only unique values for domains are permitted. Duplicate entry of domain echo.example.com")
+
+
+def test_gloo_extension_filters_are_what_the_pinned_envoy_refuses(tmp_path):
+    """Negative control for ``pinned``: the listener as Gloo serves it, with its default io.solo.transformation
+    filter (plugins/transformation/plugin.go HttpFilters), is refused by upstream Envoy; without it, accepted."""
+    res = _vs4().envoy
+    workdir = tmp_path / "gloo"
+    workdir.mkdir()
+    proc = run_envoy_validate(bootstrap_for(res, pinned=False), workdir)
+    assert proc.returncode != 0, _explain(proc, workdir)
+    assert "envoy.api.v2.filter.http.FilterTransformations" in proc.stderr, _explain(proc, workdir)
+    assert_envoy_accepts(res, tmp_path / "pinned")
 
 
 def test_validate_mode_never_contacts_the_xds_cluster(tmp_path):

@@ -297,7 +297,7 @@ def test_cors_full_specification_route():
     assert policy["exposeHeaders"] == "exHeader,exVal" and policy["maxAge"] == "20"
     assert policy["allowCredentials"] is True
     assert policy["filterEnabled"] == {"defaultValue": {}, "runtimeKey": "gloo.routeplugin.cors"}
-    assert _http_filters(t) == [CORS_FILTER, "envoy.filters.http.router"]
+    assert CORS_FILTER in _http_filters(t)  # every HCM has it (cors HttpFilters); tests/translate/test_http_filters.py
 
 
 def test_cors_reject_bad_cors():
@@ -344,13 +344,13 @@ def test_cors_and_shadowing_on_redirect_are_errors():
 
 def test_faults_single_and_multi():
     """faultinjection toEnvoyAbort/toEnvoyDelay and pluginutils.MarkPerFilterConfig (route for a single
-    destination, each weighted cluster for multi); the fault filter joins the HCM before the router."""
+    destination, each weighted cluster for multi); the fault filter is on the HCM."""
     faults = {"abort": {"percentage": 50, "httpStatus": 503}, "delay": {"percentage": 1.5, "fixedDelay": "1s"}}
     t = _t(_vs({"faults": faults}))
     cfg = _route(t)["typedPerFilterConfig"][FAULT_FILTER]
     assert cfg["abort"] == {"httpStatus": 503, "percentage": {"numerator": 500000, "denominator": "MILLION"}}
     assert cfg["delay"] == {"fixedDelay": "1s", "percentage": {"numerator": 15000, "denominator": "MILLION"}}
-    assert _http_filters(t) == [FAULT_FILTER, "envoy.filters.http.router"]
+    assert FAULT_FILTER in _http_filters(t)  # every HCM has it; tests/translate/test_http_filters.py
     tm = _t(_vs({"faults": faults}, action={"routeAction": MULTI}))
     clusters = _route(tm)["route"]["weightedClusters"]["clusters"]
     assert all(FAULT_FILTER in c["typedPerFilterConfig"] for c in clusters)

@@ -794,6 +794,17 @@ def _settings(r: Reader, spec: Any, meta: ObjectMeta, status: Mapping[str, Any] 
         upstream_global_annotations=r.string_map(
             (r.opt_obj(s.get("upstreamOptions"), "spec.upstreamOptions", UPSTREAM_OPTIONS) or {}).get(
                 "globalAnnotations"), "spec.upstreamOptions", "globalAnnotations"),
+        # The default HTTP filters' knobs (translate/http_filters.py); BoolValues read like bools.
+        remove_unused_filters=r.opt_bool(gloo.get("removeUnusedFilters"), "spec.gloo", "removeUnusedFilters") or False,
+        disable_grpc_web=r.opt_bool(gloo.get("disableGrpcWeb"), "spec.gloo", "disableGrpcWeb"),
+        log_transformation_request_response_info=r.opt_bool(
+            gloo.get("logTransformationRequestResponseInfo"), "spec.gloo",
+            "logTransformationRequestResponseInfo") or False,
+        enable_auto_websocket_transformation_passthrough=r.opt_bool(
+            gloo.get("enableAutoWebsocketTransformationPassthrough"), "spec.gloo",
+            "enableAutoWebsocketTransformationPassthrough") or False,
+        extauth=r.raw(s.get("extauth"), "spec", "extauth"),
+        ratelimit_server=r.raw(s.get("ratelimitServer"), "spec", "ratelimitServer"),
     )
 
 
