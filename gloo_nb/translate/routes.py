@@ -11,7 +11,9 @@ module is the one home of
   routes have no names, and an order can differ between sources while a change is blocked);
 - the summaries people read (:func:`match_summary`, :func:`action_summary`) and Gloo's fallback label
   (:func:`fallback_label`);
-- each destination's share of a route's traffic (:func:`destination_shares`), for every weights view.
+- each destination's share of a route's traffic (:func:`destination_shares`), for every weights view;
+- a route's fingerprint (:attr:`RouteRow.fingerprint`, :attr:`RouteRow.settings`): a digest of the whole Envoy
+  route except its match, so that drift can compare what two Envoys hold in full (:func:`route_fingerprint`).
 
 The hot path (:func:`route_rows`) reads proto fields directly: ``MessageToDict`` costs about 18 us per
 route, which is 1.8 s for 100,000 routes; reading the fields is several times faster. The ``match`` and
@@ -21,18 +23,23 @@ route, which is 1.8 s for 100,000 routes; reading the fields is several times fa
 from __future__ import annotations
 
 import gc
+import hashlib
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any, NamedTuple
 
 from envoy.config.listener.v3 import listener_pb2
 from envoy.config.route.v3 import route_components_pb2, route_pb2
-from google.protobuf import struct_pb2
+from google.protobuf import any_pb2, descriptor_pool, message_factory, struct_pb2
+from google.protobuf.descriptor import FieldDescriptor
+from google.protobuf.message import DecodeError, Message
 
 from gloo_nb.translate.envoy import FALLBACK_CLUSTER, FALLBACK_LISTENER, http_connection_managers
 
 __all__ = [
+    "RouteFingerprint",
     "RouteId",
     "RouteRow",
     "action_summary",
@@ -42,6 +49,7 @@ __all__ = [
     "fallback_label_json",
     "match_summary",
     "route_action_json",
+    "route_fingerprint",
     "route_id",
     "route_match_json",
     "route_rows",
@@ -50,6 +58,9 @@ __all__ = [
     "rows_from_envoy_json",
     "struct_to_dict",
 ]
+
+
+_NO_SETTINGS: Mapping[str, str] = MappingProxyType({})
 
 
 class RouteId(NamedTuple):
@@ -95,6 +106,13 @@ class RouteRow:
         match_summary: e.g. ``prefix /echo, stage=canary``.
         action_summary: e.g. ``echo_gloo-system {version=v2}`` or ``fallback 404``.
         replaced: Whether the action targets ``fallback_cluster_for_invalid_routes`` (Gloo's route replacement).
+        fingerprint: A short hex digest of the whole Envoy route except its match (:func:`route_fingerprint`):
+            equal when two Envoys hold the same route, whichever way the proto came (xDS or ``/config_dump``);
+            ``""`` when unknown (rows of journals written before it existed, or built from proto JSON).
+        settings: Per top-level route field (proto-JSON name; the route action's fields as ``route.<field>``),
+            a short digest of its value: what tells which settings differ when fingerprints do.
+        opaque: ``Any`` type URLs inside the route that gloo_nb cannot decode (Gloo's own filters): only their
+            type takes part in the fingerprint, so a change inside them is not seen.
     """
 
     source: str
@@ -108,6 +126,9 @@ class RouteRow:
     match_summary: str
     action_summary: str
     replaced: bool
+    fingerprint: str = ""
+    settings: Mapping[str, str] = field(default_factory=lambda: _NO_SETTINGS)
+    opaque: tuple[str, ...] = ()
 
     @property
     def id(self) -> RouteId:
@@ -515,12 +536,152 @@ def _replaced(action: Mapping[str, Any]) -> bool:
     return any(c["name"] == FALLBACK_CLUSTER for c in weighted["clusters"])
 
 
+# --- the fingerprint: the whole route except its match -------------------------------------------------------
+
+# The stand-in that gloo_nb.xds.config_dump puts where /config_dump holds an Any of a type outside the descriptor
+# pool (a google.protobuf.Struct carrying this key; xds.config_dump.UNRESOLVED_KEY, which translate cannot import).
+_UNRESOLVED_KEY = "@unresolvedType"
+_ANY = "google.protobuf.Any"
+_STRUCT = "google.protobuf.Struct"
+_MATCH_FIELD = "match"
+_NAME_FIELD = "name"
+_ACTION_FIELD = "route"
+_TYPE_MESSAGE = FieldDescriptor.TYPE_MESSAGE
+_classes: dict[str, type[Message]] = {}
+
+
+class RouteFingerprint(NamedTuple):
+    """What an Envoy route holds besides its match, in a form that compares equal across the ways it was read.
+
+    Attributes:
+        fingerprint: 16 hex digits over :attr:`settings`.
+        settings: Per top-level route field (proto-JSON name; the route action's fields as ``route.<field>``,
+            e.g. ``route.retryPolicy``, ``typedPerFilterConfig``), 8 hex digits of its canonical value.
+        opaque: ``Any`` type URLs gloo_nb cannot decode; only their type takes part.
+    """
+
+    fingerprint: str
+    settings: Mapping[str, str]
+    opaque: tuple[str, ...]
+
+
+def _digest(text: str, size: int) -> str:
+    return hashlib.blake2b(text.encode(), digest_size=size).hexdigest()
+
+
+def _message_class(type_url: str) -> type[Message] | None:
+    # Only found classes are kept: a module imported later (gloo_nb.xds.protos) adds types to the pool.
+    name = type_url.rsplit("/", 1)[-1]
+    cls = _classes.get(name)
+    if cls is None:
+        try:
+            cls = message_factory.GetMessageClass(descriptor_pool.Default().FindMessageTypeByName(name))
+        except KeyError:
+            return None
+        _classes[name] = cls
+    return cls
+
+
+def _canon_any(msg: any_pb2.Any, opaque: set[str]) -> tuple[Any, ...]:
+    # The wire carries an Any's bytes as the control plane serialized them (Go or Python, map order free), while
+    # /config_dump carries its JSON, which the config_dump parser packs again: compare the decoded message.
+    name = msg.type_url.rsplit("/", 1)[-1]
+    if name == _STRUCT:
+        stand_in = struct_pb2.Struct()
+        try:
+            stand_in.ParseFromString(msg.value)
+        except DecodeError:
+            return ("undecodable", name, msg.value)
+        if _UNRESOLVED_KEY in stand_in.fields:
+            url = stand_in.fields[_UNRESOLVED_KEY].string_value
+            opaque.add(url)
+            return ("opaque", url.rsplit("/", 1)[-1])
+    cls = _message_class(msg.type_url)
+    if cls is None:
+        opaque.add(msg.type_url)
+        return ("opaque", name)
+    inner = cls()
+    try:
+        inner.ParseFromString(msg.value)
+    except DecodeError:
+        return ("undecodable", name, msg.value)
+    return ("any", name, _canon(inner, opaque))
+
+
+def _canon(msg: Message, opaque: set[str]) -> tuple[Any, ...]:
+    """A message as nested tuples of ``(field number, value)``: map entries sorted, ``Any`` decoded."""
+    if msg.DESCRIPTOR.full_name == _ANY:
+        return _canon_any(msg, opaque)  # type: ignore[arg-type]
+    return tuple((fd.number, _canon_field(fd, value, opaque)) for fd, value in msg.ListFields())
+
+
+def _canon_field(fd: FieldDescriptor, value: Any, opaque: set[str]) -> Any:
+    entry = fd.message_type
+    if fd.type != _TYPE_MESSAGE or entry is None:
+        return tuple(value) if fd.is_repeated else value
+    if entry.GetOptions().map_entry:
+        if entry.fields_by_name["value"].type == _TYPE_MESSAGE:
+            return tuple(sorted((k, _canon(value[k], opaque)) for k in value))
+        return tuple(sorted((k, value[k]) for k in value))
+    if fd.is_repeated:
+        return tuple(_canon(v, opaque) for v in value)
+    return _canon(value, opaque)
+
+
+def _settings(r: route_components_pb2.Route) -> tuple[dict[str, str], tuple[str, ...]]:
+    # Without the match (the route's identity) and the name (per route in Gloo current: it would defeat caching;
+    # route_rows adds it): the route action is split into its own fields so that a cause can say route.retryPolicy.
+    opaque: set[str] = set()
+    out: dict[str, str] = {}
+    for fd, value in r.ListFields():
+        if fd.name in (_MATCH_FIELD, _NAME_FIELD):
+            continue
+        if fd.name == _ACTION_FIELD:
+            sub = value.ListFields()
+            for sfd, svalue in sub:
+                out[f"route.{sfd.json_name}"] = _digest(repr(_canon_field(sfd, svalue, opaque)), 4)
+            if not sub:
+                out["route"] = _digest("()", 4)
+            continue
+        out[fd.json_name] = _digest(repr(_canon_field(fd, value, opaque)), 4)
+    return out, tuple(sorted(opaque))
+
+
+def _fingerprint(settings: Mapping[str, str]) -> str:
+    return _digest(";".join(f"{k}={settings[k]}" for k in sorted(settings)), 8)
+
+
+def _with_name(settings: Mapping[str, str], name: str) -> dict[str, str]:
+    return {**settings, _NAME_FIELD: _digest(name, 4)} if name else dict(settings)
+
+
+def route_fingerprint(r: route_components_pb2.Route) -> RouteFingerprint:
+    """Fingerprint the whole Envoy route except its match (its identity, :class:`RouteId`).
+
+    Canonical, not the wire bytes: fields as decoded (unknown fields left out, as ``/config_dump``'s JSON leaves
+    them), map entries sorted, and each ``Any`` decoded to its message, so a route received over xDS and the same
+    route read back from an Envoy's ``/config_dump`` get the same fingerprint. An ``Any`` whose type is not in the
+    descriptor pool (Gloo's own filters) counts by its type only and is listed in ``opaque``.
+
+    Args:
+        r: The route.
+
+    Returns:
+        The fingerprint, the per-field digests (with ``name`` when the route has one) and the opaque types.
+    """
+    settings, opaque = _settings(r)
+    named = _with_name(settings, r.name)
+    return RouteFingerprint(_fingerprint(named), MappingProxyType(named), opaque)
+
+
 def route_rows(route_configurations: Iterable[route_pb2.RouteConfiguration], source: str, *,
                fallback_body: str | None = None) -> list[RouteRow]:
     """Flatten RouteConfigurations into one row per Envoy route.
 
-    Rows with equal actions share one ``action`` dict (a large route table has a handful of distinct actions,
-    and decoding each once is what makes 100,000 routes fast): treat ``match`` and ``action`` as read-only.
+    Routes equal but for match and name share one ``action`` dict and one fingerprint computation (a large route
+    table has a handful of distinct actions and options, and decoding each once is what makes 100,000 routes fast):
+    treat ``match``, ``action`` and ``settings`` as read-only. Each row carries its fingerprint
+    (:func:`route_fingerprint`).
 
     Args:
         route_configurations: The route configurations (served, applied or translated).
@@ -534,7 +695,9 @@ def route_rows(route_configurations: Iterable[route_pb2.RouteConfiguration], sou
     label = fallback_body or "fallback"
     rows: list[RouteRow] = []
     append = rows.append
-    actions: dict[tuple[str | None, bytes], tuple[dict[str, Any], str, bool]] = {}
+    # Keyed by the route's bytes without match and name: what decides both the action and the fingerprint.
+    decoded_by_key: dict[bytes, tuple[dict[str, Any], str, bool, Mapping[str, str], str, tuple[str, ...]]] = {}
+    bare = route_components_pb2.Route()
     # Building ~10 small objects per route makes the cyclic collector rescan the growing row list again and
     # again (it doubled the time for 100,000 routes); none of these objects form cycles.
     gc_was_enabled = gc.isenabled()
@@ -546,16 +709,29 @@ def route_rows(route_configurations: Iterable[route_pb2.RouteConfiguration], sou
                 vh_name = vh.name
                 domains = tuple(vh.domains)
                 for order, r in enumerate(vh.routes):
-                    kind = r.WhichOneof("action")
-                    key = (kind, getattr(r, kind).SerializeToString() if kind else b"")
-                    decoded = actions.get(key)
+                    bare.CopyFrom(r)
+                    bare.ClearField(_MATCH_FIELD)
+                    bare.ClearField(_NAME_FIELD)
+                    key = bare.SerializeToString(deterministic=True)
+                    decoded = decoded_by_key.get(key)
                     if decoded is None:
                         action = route_action_json(r)
-                        decoded = (action, action_summary(_route_shaped(action), label), _replaced(action))
-                        actions[key] = decoded
+                        settings, opaque = _settings(r)
+                        frozen = MappingProxyType(settings)
+                        decoded = (action, action_summary(_route_shaped(action), label), _replaced(action), frozen,
+                                   _fingerprint(frozen), opaque)
+                        decoded_by_key[key] = decoded
+                    name = r.name
+                    settings_of: Mapping[str, str]
+                    if name:
+                        named = _with_name(decoded[3], name)
+                        settings_of, fingerprint = MappingProxyType(named), _fingerprint(named)
+                    else:
+                        settings_of, fingerprint = decoded[3], decoded[4]
                     match = route_match_json(r.match)
-                    append(RouteRow(source, rc_name, vh_name, domains, order, r.name, match, decoded[0],
-                                    match_summary(match), decoded[1], decoded[2]))
+                    append(RouteRow(source, rc_name, vh_name, domains, order, name, match, decoded[0],
+                                    match_summary(match), decoded[1], decoded[2], fingerprint, settings_of,
+                                    decoded[5]))
     finally:
         if gc_was_enabled:
             gc.enable()
@@ -570,11 +746,18 @@ def row_json(row: RouteRow) -> dict[str, Any]:
 
     Returns:
         ``{"routeConfiguration", "virtualHost", "order", "name", "match", "action", "matchSummary",
-        "actionSummary"}``.
+        "actionSummary"}``, plus ``fingerprint`` and ``settings`` when the row has a fingerprint, and ``opaque``
+        when the route holds types gloo_nb cannot decode.
     """
-    return {"routeConfiguration": row.route_configuration, "virtualHost": row.virtual_host, "order": row.order,
-            "name": row.name, "match": row.match, "action": row.action, "matchSummary": row.match_summary,
-            "actionSummary": row.action_summary}
+    out = {"routeConfiguration": row.route_configuration, "virtualHost": row.virtual_host, "order": row.order,
+           "name": row.name, "match": row.match, "action": row.action, "matchSummary": row.match_summary,
+           "actionSummary": row.action_summary}
+    if row.fingerprint:
+        out["fingerprint"] = row.fingerprint
+        out["settings"] = dict(row.settings)
+    if row.opaque:
+        out["opaque"] = list(row.opaque)
+    return out
 
 
 def row_from_json(source: str, d: Mapping[str, Any]) -> RouteRow:
@@ -588,9 +771,15 @@ def row_from_json(source: str, d: Mapping[str, Any]) -> RouteRow:
         The row.
     """
     action = dict(d.get("action") or {})
+    # Journals written before fingerprints existed lack them: such rows compare by their action summary only.
+    settings = d.get("settings")
     return RouteRow(source, str(d.get("routeConfiguration", "")), str(d.get("virtualHost", "")), (),
                     int(d.get("order", 0)), str(d.get("name") or ""), dict(d.get("match") or {}), action,
-                    str(d.get("matchSummary", "")), str(d.get("actionSummary", "")), _replaced(action))
+                    str(d.get("matchSummary", "")), str(d.get("actionSummary", "")), _replaced(action),
+                    str(d.get("fingerprint") or ""),
+                    MappingProxyType({str(k): str(v) for k, v in settings.items()}) if isinstance(settings, Mapping)
+                    else _NO_SETTINGS,
+                    tuple(str(t) for t in d.get("opaque") or ()))
 
 
 def rows_from_envoy_json(envoy: Mapping[str, Any], source: str = "intent") -> list[RouteRow]:
