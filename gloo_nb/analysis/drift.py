@@ -242,7 +242,10 @@ def differing_settings(row: RouteLike, reference: RouteLike) -> list[str]:
         empty when the rows carry no per-field digests.
     """
     mine, theirs = _settings(row), _settings(reference)
-    return sorted(k for k in {*mine, *theirs} if mine.get(k) != theirs.get(k))
+    fields = [k for k in {*mine, *theirs} if mine.get(k) != theirs.get(k)]
+    if row.name != reference.name:
+        fields.append("name")  # in the fingerprint, not in the settings: the row carries it
+    return sorted(fields)
 
 
 def _other_settings(row: RouteLike, reference: RouteLike) -> str:

@@ -109,8 +109,8 @@ class RouteRow:
         fingerprint: A short hex digest of the whole Envoy route except its match (:func:`route_fingerprint`):
             equal when two Envoys hold the same route, whichever way the proto came (xDS or ``/config_dump``);
             ``""`` when unknown (rows of journals written before it existed, or built from proto JSON).
-        settings: Per top-level route field (proto-JSON name; the route action's fields as ``route.<field>``),
-            a short digest of its value: what tells which settings differ when fingerprints do.
+        settings: Per top-level route field but match and name (proto-JSON name; the route action's fields as
+            ``route.<field>``), a short digest of its value: what tells which settings differ when fingerprints do.
         opaque: ``Any`` type URLs inside the route that gloo_nb cannot decode (Gloo's own filters): only their
             type takes part in the fingerprint, so a change inside them is not seen.
     """
@@ -554,9 +554,10 @@ class RouteFingerprint(NamedTuple):
     """What an Envoy route holds besides its match, in a form that compares equal across the ways it was read.
 
     Attributes:
-        fingerprint: 16 hex digits over :attr:`settings`.
-        settings: Per top-level route field (proto-JSON name; the route action's fields as ``route.<field>``,
-            e.g. ``route.retryPolicy``, ``typedPerFilterConfig``), 8 hex digits of its canonical value.
+        fingerprint: 16 hex digits over :attr:`settings` and the route's name.
+        settings: Per top-level route field but match and name (proto-JSON name; the route action's fields as
+            ``route.<field>``, e.g. ``route.retryPolicy``, ``typedPerFilterConfig``), 8 hex digits of its canonical
+            value.
         opaque: ``Any`` type URLs gloo_nb cannot decode; only their type takes part.
     """
 
@@ -630,7 +631,8 @@ def _canon_field(fd: FieldDescriptor, value: Any, opaque: set[str]) -> Any:
 
 def _settings(r: route_components_pb2.Route) -> tuple[dict[str, str], tuple[str, ...]]:
     # Without the match (the route's identity) and the name (per route in Gloo current: it would defeat caching;
-    # route_rows adds it): the route action is split into its own fields so that a cause can say route.retryPolicy.
+    # _named adds it to the fingerprint); the route action is split into its own fields so that a cause can say
+    # route.retryPolicy.
     opaque: set[str] = set()
     out: dict[str, str] = {}
     for fd, value in r.ListFields():
@@ -651,8 +653,10 @@ def _fingerprint(settings: Mapping[str, str]) -> str:
     return _digest(";".join(f"{k}={settings[k]}" for k in sorted(settings)), 8)
 
 
-def _with_name(settings: Mapping[str, str], name: str) -> dict[str, str]:
-    return {**settings, _NAME_FIELD: _digest(name, 4)} if name else dict(settings)
+def _named(fingerprint: str, name: str) -> str:
+    # Gloo current names every route (route_config.go:initRoutes), so the name joins per route, cheaply; it stays
+    # out of the settings (the row carries it).
+    return _digest(f"{fingerprint}\0{name}", 8) if name else fingerprint
 
 
 def route_fingerprint(r: route_components_pb2.Route) -> RouteFingerprint:
@@ -667,11 +671,10 @@ def route_fingerprint(r: route_components_pb2.Route) -> RouteFingerprint:
         r: The route.
 
     Returns:
-        The fingerprint, the per-field digests (with ``name`` when the route has one) and the opaque types.
+        The fingerprint (over the settings and the name), the per-field digests and the opaque types.
     """
     settings, opaque = _settings(r)
-    named = _with_name(settings, r.name)
-    return RouteFingerprint(_fingerprint(named), MappingProxyType(named), opaque)
+    return RouteFingerprint(_named(_fingerprint(settings), r.name), MappingProxyType(settings), opaque)
 
 
 def route_rows(route_configurations: Iterable[route_pb2.RouteConfiguration], source: str, *,
@@ -722,16 +725,10 @@ def route_rows(route_configurations: Iterable[route_pb2.RouteConfiguration], sou
                                    _fingerprint(frozen), opaque)
                         decoded_by_key[key] = decoded
                     name = r.name
-                    settings_of: Mapping[str, str]
-                    if name:
-                        named = _with_name(decoded[3], name)
-                        settings_of, fingerprint = MappingProxyType(named), _fingerprint(named)
-                    else:
-                        settings_of, fingerprint = decoded[3], decoded[4]
                     match = route_match_json(r.match)
                     append(RouteRow(source, rc_name, vh_name, domains, order, name, match, decoded[0],
-                                    match_summary(match), decoded[1], decoded[2], fingerprint, settings_of,
-                                    decoded[5]))
+                                    match_summary(match), decoded[1], decoded[2],
+                                    _named(decoded[4], name) if name else decoded[4], decoded[3], decoded[5]))
     finally:
         if gc_was_enabled:
             gc.enable()

@@ -136,3 +136,11 @@ def test_the_journal_rows_carry_the_same_rule() -> None:
     assert rows["prefix /foxtrot"].cause == (f"{R0} not yet at the served configuration (same destination; other "
                                              "route settings differ: route.retryPolicy)")
     assert rows["prefix /"].state == "in-sync"
+
+
+def test_a_renamed_route_names_its_name() -> None:
+    """The name is in the fingerprint but not in the per-field digests (the row carries it)."""
+    row = classify(Row(), Row(fingerprint="b", settings=OLD, name="vh-route-0-a-matcher-0"),
+                   Row(fingerprint="a", settings=OLD, name="vh-route-0-b-matcher-0"),
+                   Row(fingerprint="b", settings=OLD, name="vh-route-0-a-matcher-0"))
+    assert row.state == "replica-lagging" and row.cause.endswith("other route settings differ: name)")
