@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +19,10 @@ import yaml
 from polling import wait_until
 from sandboxkit import Kube, kubectl_for, sandbox
 
-from gloo_nb.analysis.inspection import Inspection
+from gloo_nb.analysis.inspection import Inspection, inspection_at
+from gloo_nb.analysis.timeline import load_timeline
 from gloo_nb.app.connect import connect_sandbox
+from gloo_nb.app.record import Recorder
 from gloo_nb.sandbox.daemon import Sandbox
 from gloo_nb.sandbox.xds_server import TYPE_ROUTE
 from gloo_nb.translate.routes import RouteRow
@@ -165,15 +169,18 @@ def test_a_replica_that_missed_a_retries_change_is_lagging_until_it_catches_up(t
     The route keeps its destination and only its retries change; the replica whose xDS stream is held keeps the
     old retries: the route is ``replica-lagging`` with the held replica's cell lagging (its action summary is the
     served one: only the fingerprint tells), the other replica in sync; once the stream flows again, all agree.
+    A recorder runs meanwhile: the timeline's view of a moment in the window (``inspection_at``) says the same.
     """
     gate = _Gate(R0)
+    journal = tmp_path / "journal"
     with _sandbox_in_process(tmp_path / "sb", gate) as sb:
         (tmp_path / "home").mkdir()
         kube = Kube(str(sb.state_dir / "kubeconfig"), tmp_path / "home")
         manifest = tmp_path / "opts.yaml"
         manifest.write_text(_manifests(2, "by-gloo"))
         kube.apply(manifest)
-        with connect_sandbox(sb.state_dir) as conn:
+        with connect_sandbox(sb.state_dir) as conn, connect_sandbox(sb.state_dir) as rec_conn, \
+                Recorder(rec_conn, journal, poll_seconds=0.1, kinds=["VirtualService", "Upstream"]) as recorder:
             before = wait_until(conn.collect, "every source holds the routes, in sync", until=_settled, timeout=30)
             old = _by_source(before)["served"]["prefix /retry"]
 
@@ -203,9 +210,24 @@ def test_a_replica_that_missed_a_retries_change_is_lagging_until_it_catches_up(t
             # The routes that did not change stay as they were.
             for match in ("prefix /old", "prefix /nocors", "prefix /fault", "prefix /"):
                 assert _drift(lagging, match).state in ("in-sync", "unmodelled"), match
+            time.sleep(1.0)  # some ten polls: the recorder has replica 1's new routes
+            in_window = datetime.now(UTC)
+            time.sleep(0.2)
 
             gate.open()
             after = wait_until(conn.collect, "replica 0 catches up", until=_settled, timeout=30)
             rows = _by_source(after)
             assert rows[R0]["prefix /retry"].fingerprint == rows["served"]["prefix /retry"].fingerprint \
                 == rows[R1]["prefix /retry"].fingerprint != old.fingerprint
+            time.sleep(1.0)
+            caught_up = datetime.now(UTC)
+        assert recorder.errors == []
+
+    timeline = load_timeline(journal)
+    then = inspection_at(timeline.state_at(in_window), timeline.nacks_frame())
+    row = _drift(then, "prefix /retry")
+    assert row.state == "replica-lagging", row.as_json()
+    assert row.cause == (f"{R0} not yet at the served configuration (same destination; other route settings "
+                         "differ: route.retryPolicy)")
+    later = inspection_at(timeline.state_at(caught_up), timeline.nacks_frame())
+    assert all(d.state in ("in-sync", "unmodelled") for d in later.drift), [d.as_json() for d in later.drift]
