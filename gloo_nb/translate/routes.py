@@ -546,6 +546,7 @@ _STRUCT = "google.protobuf.Struct"
 _MATCH_FIELD = "match"
 _NAME_FIELD = "name"
 _ACTION_FIELD = "route"
+_ACTION_NUMBER = route_components_pb2.Route.ROUTE_FIELD_NUMBER
 _TYPE_MESSAGE = FieldDescriptor.TYPE_MESSAGE
 _classes: dict[str, type[Message]] = {}
 
@@ -629,28 +630,149 @@ def _canon_field(fd: FieldDescriptor, value: Any, opaque: set[str]) -> Any:
     return _canon(value, opaque)
 
 
-def _settings(r: route_components_pb2.Route) -> tuple[dict[str, str], tuple[str, ...]]:
-    # Without the match (the route's identity) and the name (per route in Gloo current: it would defeat caching;
-    # _named adds it to the fingerprint); the route action is split into its own fields so that a cause can say
-    # route.retryPolicy.
+_FieldDigests = dict[tuple[str, bytes], tuple[str, tuple[str, ...]]]
+_has_any: dict[str, bool] = {}
+
+
+def _contains_any(desc: Any, seen: frozenset[str] = frozenset()) -> bool:
+    # Whether a message type can hold an Any anywhere inside (then its bytes are not canonical: see _canon_any).
+    name = desc.full_name
+    known = _has_any.get(name)
+    if known is not None:
+        return known
+    if name == _ANY:
+        return True
+    if name in seen:
+        return False  # a recursive type: whatever it holds is decided where the recursion starts
+    found = any(f.type == _TYPE_MESSAGE and f.message_type is not None
+                and _contains_any(f.message_type, seen | {name}) for f in desc.fields)
+    if not seen:
+        _has_any[name] = found
+    return found
+
+
+def _records(buf: bytes, start: int = 0, end: int | None = None) -> dict[int, list[int]]:
+    """A message's bytes as ``field number -> [start, end, payload start, payload end]`` of its records.
+
+    Records of one field (a repeated field, a map) come together in a deterministic serialization (upb writes
+    fields in number order), so one span covers them; the payload is the first record's (a singular message's).
+    """
+    out: dict[int, list[int]] = {}
+    pos = start
+    stop = len(buf) if end is None else end
+    while pos < stop:
+        first = pos
+        tag = buf[pos]
+        pos += 1
+        if tag >= 0x80:
+            tag, shift = tag & 0x7F, 7
+            while True:
+                byte = buf[pos]
+                pos += 1
+                tag |= (byte & 0x7F) << shift
+                if byte < 0x80:
+                    break
+                shift += 7
+        wire = tag & 7
+        payload = pos
+        if wire == 2:
+            length = buf[pos]
+            pos += 1
+            if length >= 0x80:
+                length, shift = length & 0x7F, 7
+                while True:
+                    byte = buf[pos]
+                    pos += 1
+                    length |= (byte & 0x7F) << shift
+                    if byte < 0x80:
+                        break
+                    shift += 7
+            payload = pos
+            pos += length
+        elif wire == 0:
+            while buf[pos] >= 0x80:
+                pos += 1
+            pos += 1
+        elif wire == 1:
+            pos += 8
+        elif wire == 5:
+            pos += 4
+        else:
+            raise DecodeError(f"wire type {wire} in a route")
+        span = out.get(tag >> 3)
+        if span is None:
+            out[tag >> 3] = [first, pos, payload, pos]
+        else:
+            span[1] = pos  # the next record of a repeated field or map
+            if span[0] > first:
+                raise DecodeError("records of one field apart")  # not a deterministic serialization
+    return out
+
+
+def _field_digests(message: Message, buf: bytes, spans: Mapping[int, list[int]], prefix: str, skip: int,
+                   cache: _FieldDigests, opaque: set[str], out: dict[str, str]) -> None:
+    fields: Mapping[int, Any] = message.DESCRIPTOR.fields_by_number
+    for number, (first, last, _, _) in spans.items():
+        fd = fields.get(number)
+        if fd is None or number == skip:
+            continue  # an unknown field (discarded: /config_dump's JSON has none either), or handled apart
+        label = prefix + fd.json_name
+        records = buf[first:last]
+        if fd.type != _TYPE_MESSAGE or fd.message_type is None or not _contains_any(fd.message_type):
+            # Canonical as they are: unknown fields discarded, maps sorted (deterministic), no Any inside.
+            out[label] = hashlib.blake2b(records, digest_size=4).hexdigest()
+            continue
+        key = (label, records)
+        hit = cache.get(key)
+        if hit is None:
+            found: set[str] = set()
+            hit = (_digest(repr(_canon_field(fd, getattr(message, fd.name), found)), 4), tuple(sorted(found)))
+            cache[key] = hit
+        opaque.update(hit[1])
+        out[label] = hit[0]
+
+
+_ActionDigests = dict[bytes, tuple[dict[str, str], tuple[str, ...]]]
+
+
+def _settings(rest: bytes, cache: _FieldDigests,
+              actions: _ActionDigests | None = None) -> tuple[dict[str, str], tuple[str, ...]]:
+    """Per-field digests of a route's bytes without match and name (:func:`_bytes_without_match_and_name`).
+
+    The bytes are parsed again with unknown fields discarded (``/config_dump``'s JSON has none) and serialized
+    deterministically (maps sorted); a field is then digested from its own records, except fields whose type can
+    hold an ``Any`` (decoded by :func:`_canon`, and cached by their bytes: routes that differ in one header still
+    share the decoding of their ``typedPerFilterConfig``). The route action is split into its own fields (cached by
+    the action's bytes), so that a cause can say ``route.retryPolicy``.
+    """
+    route = route_components_pb2.Route()
+    route.ParseFromString(rest)
+    route.DiscardUnknownFields()
+    canonical = route.SerializeToString(deterministic=True)
+    spans = _records(canonical)
     opaque: set[str] = set()
     out: dict[str, str] = {}
-    for fd, value in r.ListFields():
-        if fd.name in (_MATCH_FIELD, _NAME_FIELD):
-            continue
-        if fd.name == _ACTION_FIELD:
-            sub = value.ListFields()
-            for sfd, svalue in sub:
-                out[f"route.{sfd.json_name}"] = _digest(repr(_canon_field(sfd, svalue, opaque)), 4)
-            if not sub:
-                out["route"] = _digest("()", 4)
-            continue
-        out[fd.json_name] = _digest(repr(_canon_field(fd, value, opaque)), 4)
+    action = spans.get(_ACTION_NUMBER)
+    if action is not None:
+        action_bytes = canonical[action[2]:action[3]]
+        known = actions.get(action_bytes) if actions is not None else None
+        if known is None:
+            own: dict[str, str] = {}
+            found: set[str] = set()
+            _field_digests(route.route, action_bytes, _records(action_bytes), "route.", 0, cache, found, own)
+            if not own:
+                own["route"] = _digest("()", 4)
+            known = (own, tuple(sorted(found)))
+            if actions is not None:
+                actions[action_bytes] = known
+        out.update(known[0])
+        opaque.update(known[1])
+    _field_digests(route, canonical, spans, "", _ACTION_NUMBER, cache, opaque, out)
     return out, tuple(sorted(opaque))
 
 
 def _fingerprint(settings: Mapping[str, str]) -> str:
-    return _digest(";".join(f"{k}={settings[k]}" for k in sorted(settings)), 8)
+    return _digest(str(sorted(settings.items())), 8)
 
 
 def _named(fingerprint: str, raw_name: bytes) -> str:
@@ -675,8 +797,9 @@ def route_fingerprint(r: route_components_pb2.Route) -> RouteFingerprint:
     Returns:
         The fingerprint (over the settings and the name), the per-field digests and the opaque types.
     """
-    settings, opaque = _settings(r)
-    return RouteFingerprint(_named(_fingerprint(settings), r.name.encode()), MappingProxyType(settings), opaque)
+    raw_name = r.name.encode()
+    settings, opaque = _settings(_bytes_without_match_and_name(r, raw_name, route_components_pb2.Route()), {})
+    return RouteFingerprint(_named(_fingerprint(settings), raw_name), MappingProxyType(settings), opaque)
 
 
 _NAME_TAG = b"\x72"  # field 14 (name), length-delimited
@@ -751,6 +874,9 @@ def route_rows(route_configurations: Iterable[route_pb2.RouteConfiguration], sou
     append = rows.append
     # Keyed by the route's bytes without match and name: what decides both the action and the fingerprint.
     decoded_by_key: dict[bytes, tuple[dict[str, Any], str, bool, Mapping[str, str], str, tuple[str, ...]]] = {}
+    actions: dict[tuple[str | None, bytes], tuple[dict[str, Any], str, bool]] = {}
+    field_digests: _FieldDigests = {}
+    action_digests: _ActionDigests = {}
     bare = route_components_pb2.Route()
     # Building ~10 small objects per route makes the cyclic collector rescan the growing row list again and
     # again (it doubled the time for 100,000 routes); none of these objects form cycles.
@@ -768,11 +894,17 @@ def route_rows(route_configurations: Iterable[route_pb2.RouteConfiguration], sou
                     key = _bytes_without_match_and_name(r, raw_name, bare)
                     decoded = decoded_by_key.get(key)
                     if decoded is None:
-                        action = route_action_json(r)
-                        settings, opaque = _settings(r)
+                        # Routes that differ in an option still share their action's decoding.
+                        kind = r.WhichOneof("action")
+                        action_key = (kind, getattr(r, kind).SerializeToString() if kind else b"")
+                        routing = actions.get(action_key)
+                        if routing is None:
+                            action = route_action_json(r)
+                            routing = (action, action_summary(_route_shaped(action), label), _replaced(action))
+                            actions[action_key] = routing
+                        settings, opaque = _settings(key, field_digests, action_digests)
                         frozen = MappingProxyType(settings)
-                        decoded = (action, action_summary(_route_shaped(action), label), _replaced(action), frozen,
-                                   _fingerprint(frozen), opaque)
+                        decoded = (*routing, frozen, _fingerprint(frozen), opaque)
                         decoded_by_key[key] = decoded
                     match = route_match_json(r.match)
                     append(RouteRow(source, rc_name, vh_name, domains, order, name, match, decoded[0],

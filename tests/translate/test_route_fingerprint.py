@@ -181,3 +181,22 @@ def test_the_cache_key_is_the_route_without_match_and_name(shape: str) -> None:
         r.ClearField("match")
     bare = route_components_pb2.Route()
     assert routes_mod._bytes_without_match_and_name(r, r.name.encode(), bare) == _slow_key(r)
+
+
+def test_fields_unknown_to_gloo_nb_count_as_config_dump_json_counts_them() -> None:
+    """A field newer than xds-protos arrives on the wire as unknown bytes, while /config_dump's JSON parsed by
+    gloo_nb drops it: both fingerprint alike (in the route, in its action and inside an Any)."""
+    plain = _route()
+    wire = route_components_pb2.Route()
+    unknown = b"\xf8\x3e\x01"  # field 999, varint 1
+    wire.ParseFromString(plain.SerializeToString() + unknown)
+    action = route_components_pb2.RouteAction()
+    action.ParseFromString(plain.route.SerializeToString() + unknown)
+    wire.route.CopyFrom(action)
+    entry = wire.typed_per_filter_config["envoy.filters.http.cors"]
+    entry.value = entry.value + unknown
+    assert wire.SerializeToString(deterministic=True) != plain.SerializeToString(deterministic=True)
+    assert route_fingerprint(wire) == route_fingerprint(plain)
+    rc = route_pb2.RouteConfiguration(name="r")
+    rc.virtual_hosts.add(name="v").routes.add().CopyFrom(wire)
+    assert route_rows([rc], "served")[0].fingerprint == route_fingerprint(plain).fingerprint
