@@ -547,6 +547,7 @@ _MATCH_FIELD = "match"
 _NAME_FIELD = "name"
 _ACTION_FIELD = "route"
 _ACTION_NUMBER = route_components_pb2.Route.ROUTE_FIELD_NUMBER
+_ACTION_NUMBERS = {f.name: f.number for f in route_components_pb2.Route.DESCRIPTOR.oneofs_by_name["action"].fields}
 _TYPE_MESSAGE = FieldDescriptor.TYPE_MESSAGE
 _classes: dict[str, type[Message]] = {}
 
@@ -709,24 +710,32 @@ def _records(buf: bytes, start: int = 0, end: int | None = None) -> dict[int, li
     return out
 
 
-def _field_digests(message: Message, buf: bytes, spans: Mapping[int, list[int]], prefix: str, skip: int,
+def _field_digests(parent: type[Message], buf: bytes, spans: Mapping[int, list[int]], prefix: str, skip: int,
                    cache: _FieldDigests, opaque: set[str], out: dict[str, str]) -> None:
-    fields: Mapping[int, Any] = message.DESCRIPTOR.fields_by_number
+    fields: Mapping[int, Any] = parent.DESCRIPTOR.fields_by_number
     for number, (first, last, _, _) in spans.items():
         fd = fields.get(number)
         if fd is None or number == skip:
-            continue  # an unknown field (discarded: /config_dump's JSON has none either), or handled apart
+            continue  # an unknown field (/config_dump's JSON has none either), or one handled apart
         label = prefix + fd.json_name
         records = buf[first:last]
-        if fd.type != _TYPE_MESSAGE or fd.message_type is None or not _contains_any(fd.message_type):
-            # Canonical as they are: unknown fields discarded, maps sorted (deterministic), no Any inside.
-            out[label] = hashlib.blake2b(records, digest_size=4).hexdigest()
+        if fd.type != _TYPE_MESSAGE:
+            out[label] = hashlib.blake2b(records, digest_size=4).hexdigest()  # nothing unknown can hide in it
             continue
         key = (label, records)
         hit = cache.get(key)
         if hit is None:
+            holder = parent()
+            holder.ParseFromString(records)
             found: set[str] = set()
-            hit = (_digest(repr(_canon_field(fd, getattr(message, fd.name), found)), 4), tuple(sorted(found)))
+            if fd.message_type is not None and _contains_any(fd.message_type):
+                # An Any's bytes are the control plane's own: decode them (_canon), unknown fields left out.
+                digest = _digest(repr(_canon_field(fd, getattr(holder, fd.name), found)), 4)
+            else:
+                # Canonical once unknown fields are gone: deterministic bytes (fields in order, maps sorted).
+                holder.DiscardUnknownFields()
+                digest = hashlib.blake2b(holder.SerializeToString(deterministic=True), digest_size=4).hexdigest()
+            hit = (digest, tuple(sorted(found)))
             cache[key] = hit
         opaque.update(hit[1])
         out[label] = hit[0]
@@ -735,31 +744,29 @@ def _field_digests(message: Message, buf: bytes, spans: Mapping[int, list[int]],
 _ActionDigests = dict[bytes, tuple[dict[str, str], tuple[str, ...]]]
 
 
-def _settings(rest: bytes, cache: _FieldDigests,
-              actions: _ActionDigests | None = None) -> tuple[dict[str, str], tuple[str, ...]]:
+def _settings(rest: bytes, cache: _FieldDigests, actions: _ActionDigests | None = None,
+              spans: Mapping[int, list[int]] | None = None) -> tuple[dict[str, str], tuple[str, ...]]:
     """Per-field digests of a route's bytes without match and name (:func:`_bytes_without_match_and_name`).
 
-    The bytes are parsed again with unknown fields discarded (``/config_dump``'s JSON has none) and serialized
-    deterministically (maps sorted); a field is then digested from its own records, except fields whose type can
-    hold an ``Any`` (decoded by :func:`_canon`, and cached by their bytes: routes that differ in one header still
-    share the decoding of their ``typedPerFilterConfig``). The route action is split into its own fields (cached by
-    the action's bytes), so that a cause can say ``route.retryPolicy``.
+    Each field is digested from its own records of the deterministic serialization (fields in number order, maps
+    sorted), canonically: a message field is parsed again and, without its unknown fields (``/config_dump``'s JSON
+    has none), serialized deterministically, or, when its type can hold an ``Any``, decoded by :func:`_canon`. Both
+    are cached by the field's bytes: routes that differ in one header still share the rest. The route action is
+    split into its own fields (cached by the action's bytes), so that a cause can say ``route.retryPolicy``.
     """
-    route = route_components_pb2.Route()
-    route.ParseFromString(rest)
-    route.DiscardUnknownFields()
-    canonical = route.SerializeToString(deterministic=True)
-    spans = _records(canonical)
+    if spans is None:
+        spans = _records(rest)
     opaque: set[str] = set()
     out: dict[str, str] = {}
     action = spans.get(_ACTION_NUMBER)
     if action is not None:
-        action_bytes = canonical[action[2]:action[3]]
+        action_bytes = rest[action[2]:action[3]]
         known = actions.get(action_bytes) if actions is not None else None
         if known is None:
             own: dict[str, str] = {}
             found: set[str] = set()
-            _field_digests(route.route, action_bytes, _records(action_bytes), "route.", 0, cache, found, own)
+            _field_digests(route_components_pb2.RouteAction, action_bytes, _records(action_bytes), "route.", 0,
+                           cache, found, own)
             if not own:
                 own["route"] = _digest("()", 4)
             known = (own, tuple(sorted(found)))
@@ -767,12 +774,14 @@ def _settings(rest: bytes, cache: _FieldDigests,
                 actions[action_bytes] = known
         out.update(known[0])
         opaque.update(known[1])
-    _field_digests(route, canonical, spans, "", _ACTION_NUMBER, cache, opaque, out)
+    _field_digests(route_components_pb2.Route, rest, spans, "", _ACTION_NUMBER, cache, opaque, out)
     return out, tuple(sorted(opaque))
 
 
 def _fingerprint(settings: Mapping[str, str]) -> str:
-    return _digest(str(sorted(settings.items())), 8)
+    # In the order _settings writes them (the action's fields, then the route's, each in field-number order): a
+    # function of the route's content, so no sorting.
+    return _digest(";".join(f"{k}={v}" for k, v in settings.items()), 8)
 
 
 def _named(fingerprint: str, raw_name: bytes) -> str:
@@ -896,13 +905,15 @@ def route_rows(route_configurations: Iterable[route_pb2.RouteConfiguration], sou
                     if decoded is None:
                         # Routes that differ in an option still share their action's decoding.
                         kind = r.WhichOneof("action")
-                        action_key = (kind, getattr(r, kind).SerializeToString() if kind else b"")
+                        spans = _records(key)
+                        span = spans.get(_ACTION_NUMBERS[kind]) if kind else None
+                        action_key = (kind, key[span[0]:span[1]] if span else b"")
                         routing = actions.get(action_key)
                         if routing is None:
                             action = route_action_json(r)
                             routing = (action, action_summary(_route_shaped(action), label), _replaced(action))
                             actions[action_key] = routing
-                        settings, opaque = _settings(key, field_digests, action_digests)
+                        settings, opaque = _settings(key, field_digests, action_digests, spans)
                         frozen = MappingProxyType(settings)
                         decoded = (*routing, frozen, _fingerprint(frozen), opaque)
                         decoded_by_key[key] = decoded
