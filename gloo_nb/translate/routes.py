@@ -704,9 +704,9 @@ def _records(buf: bytes, start: int = 0, end: int | None = None) -> dict[int, li
         if span is None:
             out[tag >> 3] = [first, pos, payload, pos]
         else:
-            span[1] = pos  # the next record of a repeated field or map
-            if span[0] > first:
-                raise DecodeError("records of one field apart")  # not a deterministic serialization
+            # The next record of a repeated field or map. Were a field's records ever apart, the span would take in
+            # what lies between: still a function of the content, only less precise in naming what differs.
+            span[1] = pos
     return out
 
 
@@ -905,15 +905,26 @@ def route_rows(route_configurations: Iterable[route_pb2.RouteConfiguration], sou
                     if decoded is None:
                         # Routes that differ in an option still share their action's decoding.
                         kind = r.WhichOneof("action")
-                        spans = _records(key)
-                        span = spans.get(_ACTION_NUMBERS[kind]) if kind else None
-                        action_key = (kind, key[span[0]:span[1]] if span else b"")
+                        try:
+                            spans: Mapping[int, list[int]] | None = _records(key)
+                        except (DecodeError, IndexError):
+                            spans = None  # see below
+                        span = spans.get(_ACTION_NUMBERS[kind]) if kind and spans is not None else None
+                        action_key = (kind, key[span[0]:span[1]] if span else
+                                      getattr(r, kind).SerializeToString() if kind else b"")
                         routing = actions.get(action_key)
                         if routing is None:
                             action = route_action_json(r)
                             routing = (action, action_summary(_route_shaped(action), label), _replaced(action))
                             actions[action_key] = routing
-                        settings, opaque = _settings(key, field_digests, action_digests, spans)
+                        try:
+                            if spans is None:
+                                raise DecodeError("not a serialization upb wrote")
+                            settings, opaque = _settings(key, field_digests, action_digests, spans)
+                        except (DecodeError, IndexError):
+                            # Not a serialization upb wrote (groups, truncation): never expected; the whole
+                            # remainder then stands for the route, so differences are still seen, unnamed.
+                            settings, opaque = {"(route)": hashlib.blake2b(key, digest_size=4).hexdigest()}, ()
                         frozen = MappingProxyType(settings)
                         decoded = (*routing, frozen, _fingerprint(frozen), opaque)
                         decoded_by_key[key] = decoded
