@@ -112,6 +112,10 @@ def test_served_over_xds_and_read_back_from_config_dump_fingerprint_alike(tmp_pa
     assert len({r.fingerprint for r in rows["served"].values()}) == 5
     for d in inspection.drift:
         assert d.state in ("in-sync", "unmodelled"), d.as_json()
+    # inspect --json's route rows carry it (additively).
+    doc = inspection.document()
+    assert {r["fingerprint"] for r in doc["routes"] if r["source"] in ("served", R0, R1)} == {
+        r.fingerprint for r in rows["served"].values()}
 
 
 class _Gate:
