@@ -447,3 +447,21 @@ def test_nack_intervals_and_losses(tmp_path: Path) -> None:
     assert len(tl.losses) == 1 and "truncated" in tl.losses[0].why
     assert "lost:" in incident_summary(tl).text()
     assert not tl.blocked and not tl.changes
+
+
+def test_an_options_only_change_is_served_with_the_next_push_not_at_once(tmp_path: Path) -> None:
+    """A change that alters no route's routing (here a timeout on foxtrot's route) has the same route keys before
+    and after: it is timed by the next push after it (0.1 s in this journal), never as served at the change."""
+    rec = SeedRecorder(tmp_path / "journal")
+    initial = [helm_default_settings_manifest(profile="1.3"), helm_default_gateway_manifest(), *docs(*STEP4)]
+    rec.start(0.0, [d for d in initial if d["kind"] not in ("Namespace", "Deployment")])
+    table = [d for d in docs(*STEP4) if d["kind"] == "RouteTable" and d["metadata"]["namespace"] == "foxtrot"][-1]
+    changed = copy.deepcopy(table)  # rt-foxtrot-3, the last one applied
+    for route in changed["spec"]["routes"]:
+        route["options"] = {"timeout": "5s"}
+    rec.change(10.0, changed)
+    rec.close(20.0)
+    frame = load_timeline(tmp_path / "journal").changes_frame()
+    (row,) = frame[frame["resource"] == "foxtrot/foxtrot-routes"].itertuples()
+    assert row.servedAfterSeconds == pytest.approx(0.1)
+    assert row.appliedAfterSeconds == pytest.approx(0.6)  # the second replica polls 0.5 s after the push
