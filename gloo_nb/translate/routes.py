@@ -652,6 +652,19 @@ def _contains_any(desc: Any, seen: frozenset[str] = frozenset()) -> bool:
     return found
 
 
+def _varint_rest(buf: bytes, pos: int, first: int) -> tuple[int, int]:
+    # The rest of a varint whose first byte (already read) was >= 0x80; the one-byte case stays inline in
+    # _records, the hot path.
+    value, shift = first & 0x7F, 7
+    while True:
+        byte = buf[pos]
+        pos += 1
+        value |= (byte & 0x7F) << shift
+        if byte < 0x80:
+            return value, pos
+        shift += 7
+
+
 def _records(buf: bytes, start: int = 0, end: int | None = None) -> dict[int, list[int]]:
     """A message's bytes as ``field number -> [start, end, payload start, payload end]`` of its records.
 
@@ -666,28 +679,14 @@ def _records(buf: bytes, start: int = 0, end: int | None = None) -> dict[int, li
         tag = buf[pos]
         pos += 1
         if tag >= 0x80:
-            tag, shift = tag & 0x7F, 7
-            while True:
-                byte = buf[pos]
-                pos += 1
-                tag |= (byte & 0x7F) << shift
-                if byte < 0x80:
-                    break
-                shift += 7
+            tag, pos = _varint_rest(buf, pos, tag)
         wire = tag & 7
         payload = pos
         if wire == 2:
             length = buf[pos]
             pos += 1
             if length >= 0x80:
-                length, shift = length & 0x7F, 7
-                while True:
-                    byte = buf[pos]
-                    pos += 1
-                    length |= (byte & 0x7F) << shift
-                    if byte < 0x80:
-                        break
-                    shift += 7
+                length, pos = _varint_rest(buf, pos, length)
             payload = pos
             pos += length
         elif wire == 0:
@@ -834,18 +833,11 @@ def _bytes_without_match_and_name(r: route_components_pb2.Route, raw_name: bytes
     """
     whole: bytes = r.SerializeToString(deterministic=True)
     if whole[:1] == b"\x0a":
-        # Skip the match record: its tag, then a varint length (one byte below 128).
+        # Skip the match record: its tag, then its varint length.
         length = whole[1]
         pos = 2
         if length >= 0x80:
-            length, shift = length & 0x7F, 7
-            while True:
-                byte = whole[pos]
-                pos += 1
-                length |= (byte & 0x7F) << shift
-                if byte < 0x80:
-                    break
-                shift += 7
+            length, pos = _varint_rest(whole, pos, length)
         rest = whole[pos + length:]
         if not raw_name:
             return rest
