@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import base64
 import html
-import math
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import pandas as pd
 
+# One formatting of values for a person, shared with the frames notebooks show (re-exported for the views).
+from gloo_nb.analysis.tables import EMPTY, as_time, cell_text, is_empty, time_text
+
+__all__ = ["CELL_CSS", "EMPTY", "TABLE_ATTRS", "CellStyle", "as_time", "cell_text", "esc", "is_empty", "png_img",
+           "table", "time_text"]
+
 CellStyle = Callable[[str, Any], str]
 """``(column, value) -> CSS`` for one cell (``""`` for none)."""
-
-EMPTY = "-"
-"""What a cell without a value shows (never ``NaN``, ``None`` or ``NaT``)."""
 
 CELL_CSS = "padding:2px 8px;border-bottom:1px solid #ddd;text-align:left;vertical-align:top"
 """CSS of a hand-built table cell (a tooltip or colour of its own) that must be padded like :func:`table`'s."""
@@ -29,73 +31,6 @@ cells stay plain ``<td>``."""
 def esc(value: Any) -> str:
     """HTML-escape any value's text."""
     return html.escape("" if value is None else str(value))
-
-
-def is_empty(value: Any) -> bool:
-    """Whether a cell value means "no value": None, NaN, NaT, pandas' NA, or an empty string."""
-    if value is None or (isinstance(value, str) and value == ""):
-        return True
-    if isinstance(value, float) and math.isnan(value):
-        return True
-    try:
-        return bool(pd.isna(value))
-    except (TypeError, ValueError):
-        return False  # lists, dicts, arrays: a value
-
-
-def as_time(value: Any) -> datetime | None:
-    """The value as a timezone-aware ``datetime`` when it is a point in time (naive: taken as UTC), else None."""
-    if value is pd.NaT:
-        return None  # NaT is a datetime instance that cannot say its offset
-    if isinstance(value, pd.Timestamp):
-        value = value.to_pydatetime(warn=False)  # drops nanoseconds: nobody reads them
-    if isinstance(value, datetime):
-        return value if value.utcoffset() is not None else value.replace(tzinfo=UTC)
-    return None
-
-
-def time_text(value: datetime, since: datetime | None = None) -> str:
-    """A time as a person reads it.
-
-    Args:
-        value: A timezone-aware time.
-        since: When given, the time is shown relative to it (``+2.6 s``, ``-0.4 s``, ``+3 min 5.0 s``).
-
-    Returns:
-        ``2026-12-07 10:00:01.234 UTC`` (milliseconds, UTC), or the relative form.
-    """
-    if since is not None:
-        seconds = (value - since).total_seconds()
-        sign = "-" if seconds < 0 else "+"
-        seconds = abs(seconds)
-        if seconds < 60:
-            return f"{sign}{seconds:.1f} s"
-        minutes, rest = divmod(seconds, 60)
-        return f"{sign}{int(minutes)} min {rest:.1f} s"
-    utc = value.astimezone(UTC)
-    return utc.strftime("%Y-%m-%d %H:%M:%S.") + f"{utc.microsecond // 1000:03d} UTC"
-
-
-def cell_text(value: Any, since: datetime | None = None) -> str:
-    """One cell's text: ``-`` for no value, readable times, floats without float noise.
-
-    Args:
-        value: The value.
-        since: Show times relative to this time (see :func:`time_text`).
-
-    Returns:
-        The text (not escaped).
-    """
-    if is_empty(value):
-        return EMPTY
-    when = as_time(value)
-    if when is not None:
-        return time_text(when, since)
-    if isinstance(value, pd.Timedelta):
-        return f"{value.total_seconds():.3g} s"
-    if isinstance(value, float):
-        return str(round(value, 6))  # 100.0 stays 100.0; 0.30000000000000004 reads 0.3
-    return str(value)
 
 
 def table(frame: pd.DataFrame, *, style: CellStyle | None = None, index: bool = False,
