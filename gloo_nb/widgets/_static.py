@@ -63,6 +63,10 @@ class StaticView:
         return bundle
 
 
-def section(title: str, body: str) -> str:
-    """A titled block of a static rendering."""
-    return f'<div style="margin:4px 0"><b>{esc(title)}</b>{body}</div>' if body else ""
+def section(title: str, body: str, *, folded: bool = False) -> str:
+    """A titled block of a static rendering (``folded``: a ``<details>`` a reader opens; long, secondary parts)."""
+    if not body:
+        return ""
+    if folded:
+        return f'<details style="margin:6px 0"><summary><b>{esc(title)}</b></summary>{body}</details>'
+    return f'<div style="margin:6px 0"><div><b>{esc(title)}</b></div>{body}</div>'

@@ -452,8 +452,9 @@ class TimeTravelView(StaticView, w.VBox):
                              row_style=lambda i: "font-weight:bold;background:#fff9c4" if i == shown else "")
         tree = self.tree.static_html() if self.tree is not None else ""
         return "".join([self.header.value,
-                        section(f"moments (times from the first, {rfc3339(self.model.moments[0].time)})",
-                                moments_html),
+                        section(f"all {len(self.model)} moments (times from the first, "
+                                f"{rfc3339(self.model.moments[0].time)}; the one shown marked)", moments_html,
+                                folded=True),
                         section("routes and weights", self.routes.value + self.weights.value),
                         section("delegation tree", tree), section("findings", self.findings.value)])
 
