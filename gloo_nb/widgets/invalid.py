@@ -10,7 +10,8 @@ import pandas as pd
 
 from gloo_nb.analysis.drift import DriftRow
 from gloo_nb.analysis.views import INVALID_COLUMNS, filter_sort, invalid_routes_frame
-from gloo_nb.widgets._html import table
+from gloo_nb.widgets._html import esc, table
+from gloo_nb.widgets._static import StaticView
 
 ANY = "(any)"
 EFFECT_COLOURS = {"blocked change": "#ffcdd2", "503 missing cluster": "#ffe0b2", "dropped": "#e1bee7",
@@ -28,7 +29,7 @@ def _style(column: str, value: Any) -> str:
     return ""
 
 
-class InvalidRoutesView(w.VBox):
+class InvalidRoutesView(StaticView, w.VBox):
     """A table of every finding and its effect on traffic, filterable by team and severity, sortable.
 
     Args:
@@ -82,3 +83,25 @@ class InvalidRoutesView(w.VBox):
                                  ascending=not self.descending.value)
         self.count.value = f"{len(self.shown)} of {len(self.frame)} finding row(s)"
         self.table.value = table(self.shown, style=_style) if len(self.shown) else "<i>no findings</i>"
+
+    # --- static rendering (saved notebooks) ----------------------------------------------------------------
+
+    def _filters(self) -> str:
+        chosen = [f"{d.description}={d.value}" for d in (self.team, self.severity, self.effect) if d.value != ANY]
+        if self.sort_by.value != "(none)":
+            chosen.append(f"sorted by {self.sort_by.value}" + (" descending" if self.descending.value else ""))
+        return ", ".join(chosen)
+
+    def summary(self) -> str:
+        """One line: how many finding rows are shown, with which filters, and their effects."""
+        effects = ", ".join(f"{effect} x{n}" for effect, n in self.shown["effect"].value_counts().items()) \
+            if len(self.shown) else "none"
+        filters = self._filters()
+        return (f"invalid routes: {len(self.shown)} of {len(self.frame)} finding row(s)"
+                + (f" ({filters})" if filters else "") + f"; effects: {effects}")
+
+    def static_html(self) -> str:
+        """The count, the filters in force, and the table of the rows shown."""
+        filters = self._filters()
+        return (f"<div>{esc(self.count.value)}" + (f" ({esc(filters)})" if filters else "") + "</div>"
+                + self.table.value)

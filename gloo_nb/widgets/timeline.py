@@ -26,6 +26,7 @@ from gloo_nb.analysis.views import invalid_routes_frame, weights_frame, weights_
 from gloo_nb.journal import parse_time
 from gloo_nb.journal.schema import RECORDER_START
 from gloo_nb.widgets._html import esc, table
+from gloo_nb.widgets._static import StaticView, section
 from gloo_nb.widgets.tree import DelegationTreeView
 
 __all__ = ["Moment", "MomentState", "TimeTravel", "TimeTravelView", "inspection_at", "moments"]
@@ -310,7 +311,7 @@ def _close(widget: w.Widget) -> None:
     widget.close()
 
 
-class TimeTravelView(w.VBox):
+class TimeTravelView(StaticView, w.VBox):
     """A slider over a journal's moments that shows the gateway as it was at the moment chosen.
 
     Shown: who is blocked and why, the routes of every source with their drift, the weights of weighted routes,
@@ -428,6 +429,34 @@ class TimeTravelView(w.VBox):
         self._show_tree(index, ms)
         self.prev.disabled = index == 0
         self.next.disabled = index == len(self.model) - 1
+
+    # --- static rendering (saved notebooks) ----------------------------------------------------------------
+
+    def summary(self) -> str:
+        """One line: which moment is shown, of how many, what happened then and who is blocked."""
+        if not len(self.model) or self.index < 0:
+            return "time travel: the journal has no moments"
+        ms = self.current
+        blocked = ", ".join(ms.blocked_teams) or "no team"
+        return (f"time travel: moment {self.index + 1} of {len(self.model)}, {rfc3339(ms.moment.time)}: "
+                f"{'; '.join(ms.moment.happened)} ({blocked} blocked)")
+
+    def static_html(self) -> str:
+        """Every moment (times relative to the first, the one shown marked), then the shown moment's tabs."""
+        if not len(self.model) or self.index < 0:
+            return self.header.value
+        frame = self.model.frame()
+        frame["index"] = frame["index"] + 1  # as the header counts them ("moment 3 of 9")
+        shown = self.index
+        moments_html = table(frame, since=self.model.moments[0].time,
+                             row_style=lambda i: "font-weight:bold;background:#fff9c4" if i == shown else "")
+        tree = self.tree.static_html() if self.tree is not None else ""
+        return "".join([self.header.value,
+                        section(f"all {len(self.model)} moments (times from the first, "
+                                f"{rfc3339(self.model.moments[0].time)}; the one shown marked)", moments_html,
+                                folded=True),
+                        section("routes and weights", self.routes.value + self.weights.value),
+                        section("delegation tree", tree), section("findings", self.findings.value)])
 
     def _show_tree(self, index: int, ms: MomentState) -> None:
         previous = self.tree

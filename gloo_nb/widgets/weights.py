@@ -13,7 +13,8 @@ from gloo_nb.analysis import routes_frame
 from gloo_nb.analysis.views import ProbeLike, weights_frame, weights_table
 from gloo_nb.app.connect import GatewayConnection
 from gloo_nb.translate.routes import route_id
-from gloo_nb.widgets._html import esc, table
+from gloo_nb.widgets._html import esc, is_empty, png_img, table
+from gloo_nb.widgets._static import StaticView
 from gloo_nb.xds.client import XdsUpdate
 from gloo_nb.xds.decode import fallback_label, route_rows
 
@@ -62,7 +63,7 @@ def _png(fig: Figure) -> bytes:
     return buf.getvalue()
 
 
-class TrafficWeightsView(w.VBox):
+class TrafficWeightsView(StaticView, w.VBox):
     """Per route with weighted destinations: each destination's share per source, as a table and a chart.
 
     Args:
@@ -140,3 +141,24 @@ class TrafficWeightsView(w.VBox):
                             + table(pivot, index=True))
         self.figure = weights_figure(self.frame, route)
         self.chart.value = _png(self.figure)
+
+    # --- static rendering (saved notebooks) ----------------------------------------------------------------
+
+    def summary(self) -> str:
+        """One line: the route shown and each destination's share per source."""
+        route = self.route.value
+        if route is None:
+            return "traffic weights: no route has weighted destinations"
+        pivot = weights_table(self.frame, route)
+        shares = "; ".join(
+            f"{dest}: " + ", ".join(f"{src} {value:g} %" for src, value in row.items() if not is_empty(value))
+            for dest, row in pivot.iterrows())
+        others = len(self.route.options) - 1
+        return f"traffic weights of {route}: {shares}" + (f" (+{others} other route(s))" if others > 0 else "")
+
+    def static_html(self) -> str:
+        """The route shown, its destinations x sources table and the chart as an inline PNG."""
+        others = [str(o) for o in self.route.options if o != self.route.value]
+        note = (f"<div><i>other weighted route(s): {esc(', '.join(others))}</i></div>" if others else "")
+        chart = png_img(bytes(self.chart.value), f"weights of {self.route.value}") if self.route.value else ""
+        return self.table.value + chart + note
