@@ -413,20 +413,24 @@ def weight_routes(routes: pd.DataFrame) -> list[str]:
     return list(dict.fromkeys(frame["route"])) if len(frame) else []
 
 
-def weights_table(frame: pd.DataFrame, route: str) -> pd.DataFrame:
+def weights_table(frame: pd.DataFrame, route: str, *, blank: str | None = None) -> pd.DataFrame:
     """One route's shares as destinations x sources (percent).
 
     Args:
         frame: :func:`weights_frame`'s result.
         route: A route label.
+        blank: What to show where a source has no value (an unmatched answer has no configured share); None
+            keeps NaN (numbers only).
 
     Returns:
         Index: destinations; columns: sources in first-seen order; values: percent.
     """
     mine = frame[frame["route"] == route]
     table = mine.pivot_table(index="destination", columns="source", values="share", aggfunc="sum", sort=False)
-    table = table[list(dict.fromkeys(mine["source"]))]
-    return (table * 100).round(1)
+    table = (table[list(dict.fromkeys(mine["source"]))] * 100).round(1)
+    if blank is None:
+        return table
+    return table.astype(object).where(table.notna(), blank)
 
 
 # --- try a request ------------------------------------------------------------------------------

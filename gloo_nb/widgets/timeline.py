@@ -395,7 +395,7 @@ def _weights_html(ms: MomentState) -> str:
     for route in dict.fromkeys(frame["route"]):
         resource = next(iter(frame.loc[frame["route"] == route, "resource"]), "")
         parts.append(f"<div><b>{esc(route)}</b> ({esc(resource or '?')}), weight %</div>"
-                     + table(weights_table(frame, route), index=True))
+                     + table(weights_table(frame, route, blank="-"), index=True))
     return "".join(parts)
 
 

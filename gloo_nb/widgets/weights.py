@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Mapping
 
 import ipywidgets as w
@@ -38,7 +39,7 @@ def weights_figure(frame: pd.DataFrame, route: str) -> Figure:
     dests = list(dict.fromkeys(mine["destination"]))
     short = short_labels(dests)
     resource = next((r for r in mine["resource"] if r), "")
-    fig = Figure(figsize=(max(4.5, 1.4 * len(dests)) + 2.2, 3.2), layout="constrained")
+    fig = Figure(figsize=(max(4.5, 1.6 * len(dests)) + 2.2, 3.4), layout="constrained")
     ax = fig.add_subplot()
     width = 0.8 / max(1, len(sources))
     for k, src in enumerate(sources):
@@ -51,7 +52,8 @@ def weights_figure(frame: pd.DataFrame, route: str) -> Figure:
             high = ((rows["high"] - rows["share"]).fillna(0.0) * 100).tolist()
             err = [low, high]
         ax.bar(xs, heights, width, label=src, yerr=err, capsize=3 if err else 0)
-    ax.set_xticks(range(len(dests)), [short[d] for d in dests], fontsize=9)
+    # Wrapped so that a long label (an unmatched answer) does not run into its neighbours.
+    ax.set_xticks(range(len(dests)), [textwrap.fill(short[d], 16) for d in dests], fontsize=9)
     ax.set_ylabel("% of requests")
     ax.set_ylim(0, 105)
     ax.set_title(f"Share of requests per destination: {route}" + (f" ({resource})" if resource else ""),
@@ -139,7 +141,7 @@ class TrafficWeightsView(w.VBox):
             self.chart.value = b""
             self.figure = None
             return
-        pivot = weights_table(self.frame, route)
+        pivot = weights_table(self.frame, route, blank="-")
         resource = next(iter(self.frame.loc[self.frame["route"] == route, "resource"]), "")
         self.table.value = (f"<div><b>{esc(route)}</b> ({esc(resource or '?')}), % of requests</div>"
                             + table(pivot, index=True))

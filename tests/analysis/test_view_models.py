@@ -232,6 +232,9 @@ def test_weights_frame_maps_answers_onto_destinations() -> None:
     assert table.loc[V2, "observed"] == 45.0
     assert table.loc["unmatched: 200 hello", "observed"] == 5.0
     assert list(table.index) == [V1, V2, "unmatched: 200 hello"]
+    assert math.isnan(table.loc["unmatched: 200 hello", "served"])
+    shown = v.weights_table(v.weights_frame(frame, observed), "vh #3 prefix /foxtrot", blank="-")
+    assert shown.loc["unmatched: 200 hello"].tolist() == ["-", 5.0]  # no configured share: "-", not NaN
 
 
 def test_weights_frame_per_source_and_observed() -> None:
