@@ -315,9 +315,10 @@ class TimeTravel:
         """The moments as a frame.
 
         Returns:
-            Columns index, time, happened (joined with ``; ``), blocked (teams at that moment), and ``moment``
-            (the number the widget shows, ``#1`` first), ``since`` (from the first change, ``+2.6 s``) and
-            ``marks`` (joined with ``, ``).
+            Indexed by the number the widget shows (``#``, 1 first); columns index (for :meth:`at` and
+            ``TimeTravelView.show``), time, happened (joined with ``; ``), blocked (teams at that moment),
+            ``moment`` (the number again), ``since`` (from the first change, ``+2.6 s``) and ``marks`` (joined
+            with ``, ``).
         """
         blocked = self.timeline.blocked
         return pd.DataFrame([{"index": m.index, "time": m.time, "happened": "; ".join(m.happened),
@@ -325,7 +326,8 @@ class TimeTravel:
                                   b.end is None or m.time < b.end))),
                               "moment": m.number, "since": relative_time(m.time, self.origin),
                               "marks": ", ".join(m.marks)} for m in self.moments],
-                            columns=["index", "time", "happened", "blocked", "moment", "since", "marks"])
+                            columns=["index", "time", "happened", "blocked", "moment", "since", "marks"],
+                            index=pd.Index([m.number for m in self.moments], name="#"))
 
     def marked(self) -> list[Moment]:
         """The moments with a mark (incident starts, changes, fixes), in order: the slider's jump list."""

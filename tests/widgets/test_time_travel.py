@@ -175,7 +175,7 @@ def test_slider_skips_hash_churn_numbers_moments_as_the_frame_and_marks_them(tim
     frame = view.model.frame()
     row = frame[frame["moment"] == number].iloc[0]
     assert row["time"] == block.start and row["since"] == f"+{seconds:.1f} s" and row["marks"] == "incident, change"
-    assert list(frame["moment"]) == [m.index + 1 for m in view.model.moments]
+    assert list(frame["moment"]) == list(frame.index) == [m.index + 1 for m in view.model.moments]
     assert [label for label, _ in view.jump.options[1:]] == [m.slider_label(origin) for m in model.marked()]
     view.jump.value = model.index_at(block.end)
     assert view.index == model.index_at(block.end) and view.jump.value == -1
