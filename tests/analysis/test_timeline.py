@@ -23,6 +23,7 @@ from typing import Any
 import matplotlib
 import pytest
 from google.protobuf.json_format import MessageToDict
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 
 from gloo_nb.analysis.incident import incident_summary, timeline_figure
 from gloo_nb.analysis.timeline import TYPE_ROUTE, Timeline, load_timeline
@@ -427,6 +428,28 @@ def test_figure_shades_blocked_intervals(timeline: Timeline, tmp_path: Path) -> 
     assert (tmp_path / "timeline.png").stat().st_size > 10_000
     only = timeline_figure(timeline, team="foxtrot")
     assert len(only.axes) == 1
+
+
+def test_figure_reads_at_a_glance(seed: Timeline) -> None:
+    """Issue 16: short legend labels outside the plot, replicas distinguishable, change labels readable and whole."""
+    fig = timeline_figure(seed)
+    FigureCanvasAgg(fig).draw()
+    box = fig.bbox
+    fox = next(ax for ax in fig.axes if ax.get_ylabel().startswith("foxtrot"))
+    texts = [t.get_text() for t in fox.get_legend().get_texts()]
+    assert "prefix /foxtrot -> v1" in texts and "prefix /foxtrot -> v2" in texts
+    assert fox.get_legend().get_window_extent().x0 >= fox.get_window_extent().x1
+    replicas = [ln for ln in fox.lines if ln.get_marker() not in ("None", None, "")]
+    assert {ln.get_marker() for ln in replicas} == {"o", "s"}  # one marker per replica
+    labels = [t for leg in fig.legends for t in leg.get_texts() if t.get_gid() == "change-label"]
+    assert labels and [t.get_text().split("  ")[0] for t in labels] == [str(i + 1) for i in range(len(labels))]
+    assert all(t.get_text().split("  ")[1].startswith("+") for t in labels)
+    assert labels[0].get_text().startswith("1  +0.0 s ")
+    assert all(t.get_fontsize() >= 7 for t in labels)
+    for t in labels:  # inside the figure, so nothing is cut off
+        ext = t.get_window_extent()
+        assert box.x0 <= ext.x0 and ext.x1 <= box.x1 + 1 and box.y0 <= ext.y0 and ext.y1 <= box.y1 + 1, t.get_text()
+    assert "traffic weight per destination over time" in fig.get_suptitle()
 
 
 def test_nack_intervals_and_losses(tmp_path: Path) -> None:

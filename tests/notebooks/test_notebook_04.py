@@ -59,7 +59,7 @@ def assert_the_incident(book: nbformat.NotebookNode) -> None:
     changes = next(t for t in out if "servedAfterSeconds" in t)
     assert re.search(r"gloo-system/default\s+Settings\s+gloo-system\s+MODIFIED .* ops", changes), changes
     assert "foxtrot-dev" in changes and "echo-dev" in changes
-    assert len(outputs(book, "image/png")) == 1  # the timeline figure
+    assert len(outputs(book, "image/svg+xml")) == 1  # the timeline figure, as SVG (issue 16: crisp at any size)
     assert "0 NACK interval(s)" in joined
     worst = next(t for t in out if t.startswith("during the block: "))
     # The state at the worst moment vs after the fix: the team's served route went from v1 100 to v2 100.

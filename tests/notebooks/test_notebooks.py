@@ -177,7 +177,9 @@ def test_01_explores_the_incident_with_every_widget(venv_kernel: str, tmp_path: 
     assert "sources: ['served', 'gateway-proxy-0.gloo-system', 'gateway-proxy-1.gloo-system']" in joined
     widgets = [o for c in book.cells for o in c.get("outputs", [])
                if "application/vnd.jupyter.widget-view+json" in o.get("data", {})]
-    assert len(widgets) >= 4
+    assert len(widgets) >= 5
+    overview = next(c for c in book.cells if "GatewayOverviewView(" in c.source)
+    assert [o for o in overview.get("outputs", []) if "application/vnd.jupyter.widget-view+json" in o.get("data", {})]
     assert re.search(r"probe .*prefix /foxtrot: 200 .*v1.* x50", joined), joined
     assert "probe /foxtrot stage=canary: 200 version:foxtrot-v2 x200" in joined  # the probe widget's run
     assert "/foxtrot" in out[-2] and "served" in out[-2]  # try a request, per source
