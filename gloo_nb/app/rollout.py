@@ -172,6 +172,9 @@ class Rollout:
         self.clock = clock
         self.source = f"rollout/{target.route_table}"
         self.reports: list[StepReport] = []
+        self.progress: Callable[[str, str], None] | None = None
+        """Told ``(phase, detail)`` as a step runs: ``guards``, ``apply``, ``converge`` (per replica), ``proof``
+        (requests sent out of needed); the stepper's progress row. Its exceptions are ignored."""
         self._journal: JournalWriter | None = None
         self._machine: RolloutMachine | None = None
         self._gen: Generator[Effect, Observation, None] | None = None
@@ -369,9 +372,11 @@ class Rollout:
                 report.verdicts.append((str(d.get("name")), bool(d.get("ok")), str(d.get("reason", ""))))
             return None
         if isinstance(effect, Observe):
+            self._tell("guards", "reading the cluster, checking the guards")
             obs = self._world = self.observe()
         elif isinstance(effect, Apply):
             report.diff = effect.diff
+            self._tell("apply", f"writing {self.target.route_table}")
             obs = self._apply(effect)
         elif isinstance(effect, Delete):
             obs = self._delete(effect)
@@ -390,6 +395,14 @@ class Rollout:
         self._write(f"rollout.effect.{type(effect).__name__.lower()}",
                     {"effect": _jsonable(effect), "observation": _jsonable(obs)})
         return obs
+
+    def _tell(self, phase: str, detail: str) -> None:
+        if self.progress is None:
+            return
+        try:
+            self.progress(phase, detail)
+        except Exception:  # noqa: BLE001, S110 - a broken progress display must not stop a step half-way
+            pass
 
     def _write(self, kind: str, data: Mapping[str, Any]) -> None:
         if self._journal is None:
@@ -491,6 +504,9 @@ class Rollout:
                         d.by_source.get(node) == d.by_source["intent"]
                         and (node not in d.cells or d.cells[node].state not in _BEHIND) for d in rows):
                     applied_at[node] = now
+            self._tell("converge", "; ".join(
+                [f"served: {'yes' if served_at is not None else 'waiting'}"]
+                + [f"{node}: {'applied' if applied_at[node] is not None else 'waiting'}" for node in replicas]))
             if served_at is not None and all(v is not None for v in applied_at.values()):
                 return Converged(True, served_at, applied_at, served_version)
             if self.clock() >= deadline:
@@ -516,7 +532,14 @@ class Rollout:
             headers["host"] = effect.host
         url = self.conn.gateway_url.rstrip("/") + urllib.parse.quote(effect.path, safe="/?=&")
         started = self.clock()
-        result = probe(url, effect.requests, headers=headers, concurrency=self.concurrency)
+        step = max(1, effect.requests // 20)
+
+        def sent(done: int, of: int) -> None:
+            if done % step == 0 or done == of:
+                self._tell("proof", f"{effect.name}: {done} of {of} requests sent")
+
+        result = probe(url, effect.requests, headers=headers, concurrency=self.concurrency,
+                       progress=sent if self.progress is not None else None)
         seconds = self.clock() - started
         after = _host_counts(admins, cluster)
         by_subset: dict[str, int] = {}
