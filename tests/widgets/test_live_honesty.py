@@ -309,3 +309,40 @@ def test_interactive_runs_pause_headless_runs_go_on(monkeypatch: pytest.MonkeyPa
     assert paused.value._render_traceback_() == ["\u23f8 phase 1 is proven: press 'promote' in the stepper"]
     monkeypatch.delenv(nb.INTERACTIVE_ENV)
     assert not nb.interactive()  # plain Python (no kernel): nobody to ask
+
+
+# --- the explicit stop ------------------------------------------------------------------------
+
+
+class Closable:
+    def __init__(self, log: list[str], name: str) -> None:
+        self.log, self.name = log, name
+
+    def close(self) -> None:
+        self.log.append(self.name)
+
+
+def test_a_person_gets_a_stop_button_that_closes_once_headless_runs_close_at_once(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from gloo_nb.widgets.close import StopButton, stop_cell
+
+    conn = FakeConn()
+    log: list[str] = []
+    rollout = Closable(log, "rollout")
+    view = stop_cell(conn, rollout, headless=False)
+    assert isinstance(view, StopButton) and log == [] and not conn.closed  # Run All closes nothing
+    assert view.button.description == "close the connection"
+    probe_view = ProbeView(conn, prober=refused)
+    view.button.click()
+    assert log == ["rollout"] and conn.closed and view.button.disabled and view.output.value == "closed"
+    assert probe_view.button.disabled  # the live widgets learn it at once
+    log.clear()
+    assert stop_cell(FakeConn(), Closable(log, "rollout"), headless=True) is None
+    assert log == ["rollout"] and capsys.readouterr().out == "closed\n"
+
+
+def test_the_stop_button_names_the_own_sandbox() -> None:
+    from gloo_nb.widgets.close import stop_label
+
+    assert stop_label(nb.NotebookGateway(FakeConn(), owned=True, apply_changes=True)) == (  # type: ignore[arg-type]
+        "stop the sandbox and close the connection")
