@@ -47,6 +47,7 @@ class StopButton(w.VBox):
                                layout=w.Layout(width="auto"))
         self.output = w.HTML("<i>Run All keeps the connection open for the widgets above: press when done "
                              "(an own sandbox also stops when the kernel ends)</i>")
+        self._stopping = False
         self.button.on_click(lambda _b: self.stop())
         super().__init__([self.button, self.output])
         watch_close(gateway, self._closed)
@@ -55,7 +56,8 @@ class StopButton(w.VBox):
 
     def _closed(self) -> None:
         self.button.disabled = True
-        self.output.value = "closed"
+        if not self._stopping:  # our own stop says "closed" when all of it is done (the sandbox stops last)
+            self.output.value = "closed"
 
     def stop(self) -> bool:
         """Close the others, then the gateway (each at most once: their ``close`` are idempotent).
@@ -63,7 +65,8 @@ class StopButton(w.VBox):
         Returns:
             True once everything is closed.
         """
-        self.button.disabled = True
+        self.button.disabled = self._stopping = True
+        self.output.value = "<i>stopping...</i>"
         try:
             for thing in (*self.others, self.gateway):
                 thing.close()
@@ -71,6 +74,8 @@ class StopButton(w.VBox):
             self.button.disabled = False
             self.output.value = f'<div style="color:#c62828">stop failed: {esc(error)}</div>'
             return False
+        finally:
+            self._stopping = False
         self._closed()
         return True
 
