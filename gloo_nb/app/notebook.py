@@ -24,8 +24,10 @@ from pathlib import Path
 from typing import Any
 
 from gloo_nb.analysis.inspection import Inspection
+from gloo_nb.analysis.probe import split
 from gloo_nb.app.connect import GatewayConnection, connect, connect_sandbox
 from gloo_nb.app.manifests import read_documents
+from gloo_nb.app.probe import ProbeResult
 from gloo_nb.app.resources import seed_scenario
 from gloo_nb.app.snapshot import SnapshotBundle, open_snapshot
 from gloo_nb.errors import GlooNbError, UsageError
@@ -386,6 +388,32 @@ def wait_pods(kube: KubeClient, namespaces: Sequence[str], deadline: float) -> N
 def _ready(pod: dict[str, Any]) -> bool:
     return any(c.get("type") == "Ready" and c.get("status") == "True"
                for c in pod.get("status", {}).get("conditions", []))
+
+
+def probe_line(label: str, result: ProbeResult) -> str:
+    """One line for a probe: each answer with its count and Wilson interval; requests that got no answer apart.
+
+    A transport failure (``ConnectionRefusedError``) is not an answer of the gateway: it is listed as
+    ``no answer: <error> xN``, never as a share with an interval, and the intervals count the answered
+    requests only.
+
+    Args:
+        label: What was probed (printed first).
+        result: :func:`gloo_nb.app.probe.probe`'s result.
+
+    Returns:
+        The line.
+    """
+    answered = result.responses if len(result.responses) + len(result.errors) == len(result.answers) \
+        else result.answers
+    parts = [f"{s.answer} x{s.count} [{s.low:.2f}, {s.high:.2f}]" for s in split(answered)] if answered else []
+    if result.errors:
+        names: dict[str, int] = {}
+        for name in result.errors:
+            names[name] = names.get(name, 0) + 1
+        parts.append("no answer: " + ", ".join(f"{k} x{v}" for k, v in names.items())
+                     + f" ({len(result.errors)} of {len(result.answers)} requests)")
+    return f"{label} {', '.join(parts)}"
 
 
 def drift_summary(inspection: Inspection) -> list[str]:

@@ -346,3 +346,14 @@ def test_the_stop_button_names_the_own_sandbox() -> None:
 
     assert stop_label(nb.NotebookGateway(FakeConn(), owned=True, apply_changes=True)) == (  # type: ignore[arg-type]
         "stop the sandbox and close the connection")
+
+
+def test_the_notebooks_probe_line_keeps_transport_errors_apart() -> None:
+    ok = ProbeResult("u", {}, ["200 v1"] * 20, responses=["200 v1"] * 20)
+    assert nb.probe_line("/foxtrot :", ok) == "/foxtrot : 200 v1 x20 [0.84, 1.00]"
+    down = ProbeResult("u", {}, ["0 ConnectionRefusedError"] * 20, errors=["ConnectionRefusedError"] * 20)
+    assert nb.probe_line("/foxtrot :", down) == "/foxtrot : no answer: ConnectionRefusedError x20 (20 of 20 requests)"
+    some = ProbeResult("u", {}, ["200 v1"] * 19 + ["0 ConnectionResetError"], errors=["ConnectionResetError"],
+                       responses=["200 v1"] * 19)
+    assert nb.probe_line("/x:", some) == ("/x: 200 v1 x19 [0.83, 1.00], no answer: ConnectionResetError x1 "
+                                          "(1 of 20 requests)")
