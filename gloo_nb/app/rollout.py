@@ -526,7 +526,7 @@ class Rollout:
             raise RolloutStopped(f"{effect.step}: no gateway URL to send proof traffic to; connect with one")
         cluster, hosts = self._subset_of_hosts(effect.upstream, effect.subset_key)
         admins = self.conn.admins()
-        before = _host_counts(admins, cluster)
+        before, errors_before = _host_counts(admins, cluster, ("rq_total", "rq_error"))
         headers = dict(effect.headers)
         if effect.host:
             headers["host"] = effect.host
@@ -541,13 +541,20 @@ class Rollout:
         result = probe(url, effect.requests, headers=headers, concurrency=self.concurrency,
                        progress=sent if self.progress is not None else None)
         seconds = self.clock() - started
-        after = _host_counts(admins, cluster)
+        after, errors_after = _host_counts(admins, cluster, ("rq_total", "rq_error"))
         by_subset: dict[str, int] = {}
         for address in after:
             delta = after[address] - before.get(address, 0)
             if delta:
                 subset = hosts.get(address, "")
                 by_subset[subset] = by_subset.get(subset, 0) + delta
+        # The golden signal beside the split: 5xx per subset, from the same /clusters host counters.
+        errors_by_subset: dict[str, int] = {}
+        for address in errors_after:
+            delta = errors_after[address] - errors_before.get(address, 0)
+            if delta > 0:
+                subset = hosts.get(address, "")
+                errors_by_subset[subset] = errors_by_subset.get(subset, 0) + delta
         statuses: dict[int, int] = {}
         answers: dict[str, int] = {}
         for answer in result.answers:
@@ -557,7 +564,7 @@ class Rollout:
             answers[first[:200]] = answers.get(first[:200], 0) + 1
         counted = sum(by_subset.values())
         return ProbeObservation(effect.requests, statuses, by_subset, max(0, counted - effect.requests), answers,
-                                seconds)
+                                seconds, errors_by_subset)
 
     def _subset_of_hosts(self, upstream: str, subset_key: str) -> tuple[str, dict[str, str]]:
         """The upstream's Envoy cluster and host address -> subset value, from the endpoints served."""
@@ -582,15 +589,23 @@ class Rollout:
         return cluster, out
 
 
-def _host_counts(admins: Mapping[str, EnvoyAdmin], cluster: str) -> dict[str, int]:
-    """``rq_total`` per host address of one cluster, summed over every replica."""
-    out: dict[str, int] = {}
+def _host_counts(admins: Mapping[str, EnvoyAdmin], cluster: str,
+                 counters: Sequence[str] = ("rq_total",)) -> list[dict[str, int]]:
+    """Host counters (``rq_total``, ``rq_error``) per host address of one cluster, summed over every replica.
+
+    One ``/clusters`` read per replica gives every counter asked for, so they are from the same moment.
+
+    Returns:
+        One ``address -> value`` dict per counter, in the order asked.
+    """
+    out: list[dict[str, int]] = [{} for _ in counters]
     for admin in admins.values():
         for ch in admin.clusters():
             if ch.name != cluster:
                 continue
             for h in ch.hosts:
-                out[h.address] = out.get(h.address, 0) + h.stats.get("rq_total", 0)
+                for i, counter in enumerate(counters):
+                    out[i][h.address] = out[i].get(h.address, 0) + h.stats.get(counter, 0)
     return out
 
 

@@ -158,6 +158,7 @@ class ProbeRow:
         seconds: How long it took.
         ok: The verdict (None when there is none: the step stopped before judging it).
         reason: The verdict's reason.
+        errors_by_subset: Subset value -> 5xx Envoy counted for it (its hosts' ``rq_error``); None: not measured.
     """
 
     name: str
@@ -166,6 +167,21 @@ class ProbeRow:
     seconds: float
     ok: bool | None
     reason: str
+    errors_by_subset: Mapping[str, int] | None = None
+
+    def signals(self) -> list[tuple[str, int, float | None]]:
+        """The golden signals per subset: ``(subset, requests, success rate)``.
+
+        From Envoy's own per-host counters (``rq_total``, ``rq_error``), in subset order; the success rate
+        is the non-5xx share, None when nothing was sent to the subset or 5xx were not measured.
+        """
+        errors = self.errors_by_subset
+        out = []
+        for subset in sorted(set(self.by_subset) | set(errors or {})):
+            n = self.by_subset.get(subset, 0)
+            rate = None if errors is None or not n else max(0, n - errors.get(subset, 0)) / n
+            out.append((subset, n, rate))
+        return out
 
 
 def probe_rows(report: StepReport) -> list[ProbeRow]:
@@ -177,9 +193,13 @@ def probe_rows(report: StepReport) -> list[ProbeRow]:
     Returns:
         One row per probe, in the order sent.
     """
-    verdicts = {name: (ok, reason) for name, ok, reason in report.verdicts}
-    return [ProbeRow(name, obs.sent, dict(obs.by_subset), obs.seconds, *verdicts.get(name, (None, "")))
-            for name, obs in report.probes]
+    verdicts: dict[str, tuple[bool | None, str]] = {name: (ok, reason) for name, ok, reason in report.verdicts}
+    rows = []
+    for name, obs in report.probes:
+        ok, reason = verdicts.get(name, (None, ""))
+        rows.append(ProbeRow(name, obs.sent, dict(obs.by_subset), obs.seconds, ok, reason,
+                             None if obs.errors_by_subset is None else dict(obs.errors_by_subset)))
+    return rows
 
 
 def weights_rows(drift: Sequence[DriftRow], route_table: str) -> pd.DataFrame:
@@ -288,11 +308,25 @@ def probes_html(report: StepReport | None, rows: Sequence[ProbeRow]) -> str:
         split = ", ".join(f"{k or '(no subset)'}: {v}" for k, v in sorted(r.by_subset.items())) or "nothing counted"
         colour = "inherit" if r.ok is None else _OK if r.ok else _BAD
         verdict = "-" if r.ok is None else "ok" if r.ok else "failed"
-        body.append(f"<tr><td>{esc(r.name)}</td><td>{r.sent}</td><td>{esc(split)}</td><td>{r.seconds:.2f} s</td>"
+        body.append(f"<tr><td>{esc(r.name)}</td><td>{r.sent}</td><td>{esc(split)}</td>"
+                    f"<td>{_signals_html(r)}</td><td>{r.seconds:.2f} s</td>"
                     f'<td style="color:{colour}"><b>{verdict}</b> {esc(r.reason)}</td></tr>')
     return (f"<div><b>proof of {esc(report.step)}</b><table class=\"gloo-nb rollout-probes\" "
             "style=\"border-collapse:collapse\"><thead><tr><th>probe</th><th>sent</th><th>per subset</th>"
-            "<th>took</th><th>verdict</th></tr></thead><tbody>" + "".join(body) + "</tbody></table></div>")
+            "<th>success rate (non-5xx, Envoy)</th><th>took</th><th>verdict</th></tr></thead><tbody>"
+            + "".join(body) + "</tbody></table></div>")
+
+
+def _signals_html(row: ProbeRow) -> str:
+    # Red below 100 %: a canary that answers 5xx must be visible before promotion.
+    parts = []
+    for subset, n, rate in row.signals():
+        if rate is None:  # not measured, or nothing sent there: no rate is made up
+            parts.append(f"{esc(subset or '(no subset)')}: - of {n}")
+            continue
+        colour = _OK if rate >= 1.0 else _BAD
+        parts.append(f'{esc(subset or "(no subset)")}: <span style="color:{colour}">{100 * rate:.1f} %</span> of {n}')
+    return ", ".join(parts) or "-"
 
 
 def weights_html(frame: pd.DataFrame, route_table: str) -> str:

@@ -357,3 +357,30 @@ def test_the_notebooks_probe_line_keeps_transport_errors_apart() -> None:
                        responses=["200 v1"] * 19)
     assert nb.probe_line("/x:", some) == ("/x: 200 v1 x19 [0.83, 1.00], no answer: ConnectionResetError x1 "
                                           "(1 of 20 requests)")
+
+
+# --- golden signals beside the split ---------------------------------------------------------
+
+
+def test_each_proof_shows_the_success_rate_per_subset_from_envoys_host_counters() -> None:
+    from gloo_nb.rollout.effects import ProbeObservation
+    from gloo_nb.widgets.rollout import probe_rows, probes_html
+
+    obs = ProbeObservation(100, {200: 90, 503: 10}, {"v1": 50, "v2": 50}, seconds=0.4,
+                           errors_by_subset={"v2": 10})
+    report = StepReport("phase2-50", "failed", probes=[("without-header", obs)],
+                        verdicts=[("without-header", False, "10 of 100 requests failed (503: 10)")])
+    rows = probe_rows(report)
+    assert rows[0].signals() == [("v1", 50, 1.0), ("v2", 50, 0.8)]
+    html = probes_html(report, rows)
+    # The canary that answers 5xx is visible (red) beside the split before any promotion.
+    assert '<th>success rate (non-5xx, Envoy)</th>' in html
+    assert 'v1: <span style="color:#2e7d32">100.0 %</span> of 50' in html
+    assert 'v2: <span style="color:#c62828">80.0 %</span> of 50' in html
+    # Not measured (an older journal's observation): no rate is made up.
+    old = ProbeObservation(10, {200: 10}, {"v1": 10})
+    old_rows = probe_rows(StepReport("phase1", "proven", probes=[("p", old)]))
+    assert old_rows[0].signals() == [("v1", 10, None)]
+    assert "v1: - of 10" in probes_html(StepReport("phase1", "proven", probes=[("p", old)]), old_rows)
+    measured = ProbeObservation(10, {200: 10}, {"v1": 10}, errors_by_subset={})
+    assert probe_rows(StepReport("phase1", "proven", probes=[("p", measured)]))[0].signals() == [("v1", 10, 1.0)]

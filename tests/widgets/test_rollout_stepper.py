@@ -188,6 +188,9 @@ def test_stepper_steps_a_foxtrot_rollout_and_rolls_back(tmp_path: Path) -> None:
                 assert "<b>not-last-known-good</b>: ok" in view.guards.value
                 assert "<td>served</td>" in view.convergence.value and "gateway-proxy-0" in view.convergence.value
                 assert re.search(r"<td>with-header</td><td>\d+</td><td>v2: \d+</td>", view.probes.value)
+                # Golden signals from Envoy's host counters beside the split: every request to v2 answered non-5xx.
+                assert re.search(r'<td>with-header</td><td>\d+</td><td>v2: \d+</td><td>v2: <span style="color:#2e7d32">'
+                                 r"100.0 %</span> of \d+</td>", view.probes.value), view.probes.value
                 assert view.probes.value.count("<b>ok</b>") == 2
                 assert "phase1: proven" in view.output.value and "RouteTable diff" in view.output.value
                 # The live weights now show the header route, in sync everywhere.
