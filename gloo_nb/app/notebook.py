@@ -259,7 +259,7 @@ def interactive() -> bool:
     return bool(getattr(kernel, "_allow_stdin", False))
 
 
-class RunbookPause(Exception):  # noqa: N818 - a deliberate stop, not an error of the notebook
+class RunbookPause(NotebookError):  # noqa: N818 - a deliberate stop, not an error of the notebook
     """Raised on purpose by :func:`wait_for_human` to stop an interactive Run All at this cell.
 
     Jupyter front ends stop Run All at the first cell that ends in an error; this one renders as its

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import logging
 import time
 import urllib.parse
 import uuid
@@ -54,6 +55,8 @@ from gloo_nb.translate import translate
 from gloo_nb.xds.admin import EnvoyAdmin
 from gloo_nb.xds.decode import ServedSnapshot, endpoint_rows
 from gloo_nb.xds.protos import TYPE_ROUTE
+
+_log = logging.getLogger(__name__)
 
 _BEHIND = frozenset({"replica-lagging", "rejected-by-envoy"})
 """Cell states of a replica that differs from what is served (:func:`gloo_nb.analysis.drift.differs`)."""
@@ -401,8 +404,8 @@ class Rollout:
             return
         try:
             self.progress(phase, detail)
-        except Exception:  # noqa: BLE001, S110 - a broken progress display must not stop a step half-way
-            pass
+        except Exception as exc:  # noqa: BLE001 - a broken progress display must not stop a step half-way
+            _log.warning("the rollout's progress display failed at %s: %r", phase, exc)
 
     def _write(self, kind: str, data: Mapping[str, Any]) -> None:
         if self._journal is None:
