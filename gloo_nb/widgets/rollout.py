@@ -644,7 +644,9 @@ class RolloutStepper(w.VBox):
         self.header.value = problem_html(self.problem)
         self.progress.value = ""
         self.cancel_rollback()
-        # The last results are not current any more: they stay below, marked as such.
+        # The live routes cannot be read: an old table must not pass for the live state. The last step's
+        # guards, convergence and proof stay: they are titled with that step and are still what it did.
+        self.weights.value = f'<div style="color:{_BAD}">live routes unavailable: {esc(self.problem.headline)}</div>'
         self.next_button.disabled = self.rollback_button.disabled = self.confirm_button.disabled = True
 
     def _on_closed(self) -> None:

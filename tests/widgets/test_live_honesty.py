@@ -289,6 +289,7 @@ def test_closing_the_connection_disables_the_stepper_at_once() -> None:
     view = RolloutStepper(rollout)  # type: ignore[arg-type]
     rollout.conn.close()
     assert view.next_button.disabled and view.rollback_button.disabled and CLOSED in view.header.value
+    assert f"live routes unavailable: {CLOSED}" in view.weights.value
     assert view.next() is None and rollout.calls == []
     view.check_button.click()
     assert view.next_button.disabled  # still closed: only a new connection helps
