@@ -8,6 +8,7 @@ one boundary (``gloo_nb.cli.exit_code_for``)::
     GlooNbError                              anything gloo_nb raises on purpose
     ├── UsageError                           asked for something that cannot be done as asked   exit 2
     │   ├── NotebookError        (app.notebook)     a cell passed something unusable
+    │   │   └── RunbookPause     (app.notebook)     Run All stops here on purpose: a person runs the runbook
     │   ├── RecorderError        (app.record)       bad poll interval, recorder reused, journal unopenable
     │   ├── XdsClientError       (xds.client)       bad xDS address, closed client
     │   └── ApiError             (sandbox.apierror) the sandbox's API refuses a request (a Status)

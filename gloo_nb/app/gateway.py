@@ -108,6 +108,8 @@ class GatewayConnection:
     secrets_unreadable: str = ""
     _closers: list[Callable[[], None]] = field(default_factory=list, repr=False)
     _ads: AdsClient | None = field(default=None, repr=False)
+    _is_closed: bool = field(default=False, repr=False)
+    _on_close: list[Callable[[], None]] = field(default_factory=list, repr=False)
 
     @property
     def proxy(self) -> str:
@@ -288,8 +290,34 @@ class GatewayConnection:
         admins = self.admins()
         return {node: a.applied() for node, a in admins.items()}, {node: a.xds_stats() for node, a in admins.items()}
 
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` was called (widgets disable their actions then)."""
+        return self._is_closed
+
+    def on_close(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` once when the connection is closed (at once when it already is).
+
+        Live widgets register here so that closing the connection disables their actions at once,
+        instead of their next click failing with a transport error.
+
+        Args:
+            callback: Takes no argument; its exceptions are logged, not raised.
+        """
+        if self._is_closed:
+            callback()
+        else:
+            self._on_close.append(callback)
+
     def close(self) -> None:
-        """Close the xDS stream and every port-forward."""
+        """Close the xDS stream and every port-forward, then tell the :meth:`on_close` listeners."""
+        self._is_closed = True
+        while self._on_close:
+            listener = self._on_close.pop(0)
+            try:
+                listener()
+            except Exception as exc:  # noqa: BLE001 - a broken widget must not keep the connection open
+                _log.debug("close listener %r failed: %r", listener, exc)
         while self._closers:
             closer = self._closers.pop()
             try:

@@ -18,14 +18,16 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from gloo_nb.analysis.inspection import Inspection
+from gloo_nb.analysis.probe import split
 from gloo_nb.app.connect import GatewayConnection, connect, connect_sandbox
 from gloo_nb.app.manifests import read_documents
+from gloo_nb.app.probe import ProbeResult
 from gloo_nb.app.resources import seed_scenario
 from gloo_nb.app.snapshot import SnapshotBundle, open_snapshot
 from gloo_nb.errors import GlooNbError, UsageError
@@ -89,6 +91,19 @@ class NotebookGateway:
     def gateway_url(self) -> str | None:
         """The front door for real requests (None when unknown)."""
         return self.conn.gateway_url
+
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` (or the connection's own close) was called."""
+        return self._closed or self.conn.closed
+
+    def on_close(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` once when the connection closes (live widgets disable their actions then).
+
+        Args:
+            callback: Takes no argument.
+        """
+        self.conn.on_close(callback)
 
     def describe(self) -> str:
         """One line: the profile, the replicas, the front door and (own sandbox) the sandbox's pid and directory."""
@@ -215,6 +230,62 @@ class NotebookSnapshot:
         """Nothing to close; here so cells can treat bundles and connections alike."""
 
 
+INTERACTIVE_ENV = "GLOO_NB_INTERACTIVE"
+"""Set to ``1`` or ``0`` to say whether a person runs the notebook, overriding what :func:`interactive` detects."""
+
+
+def interactive() -> bool:
+    """Whether a person runs this notebook in a front end that can ask them something (JupyterLab, VS Code).
+
+    A front end a person uses sends ``allow_stdin: true`` with each cell (it can show ``input()``);
+    papermill, ``nbconvert --execute`` and plain Python cannot ask anyone and send ``false`` (or have no
+    kernel). That is the question the runbook asks before it pauses, so it is the one signal used;
+    :data:`INTERACTIVE_ENV` overrides it (``1``/``0``).
+
+    Returns:
+        True when a person can answer.
+    """
+    forced = os.environ.get(INTERACTIVE_ENV, "").strip().lower()
+    if forced in ("1", "true", "yes"):
+        return True
+    if forced in ("0", "false", "no"):
+        return False
+    try:
+        from IPython import get_ipython  # noqa: PLC0415 - only notebooks have IPython; the CLI does not need it
+    except ImportError:
+        return False
+    kernel = getattr(get_ipython(), "kernel", None)
+    # ipykernel keeps the current execute_request's allow_stdin here (ipykernel/kernelbase.py, execute_request).
+    return bool(getattr(kernel, "_allow_stdin", False))
+
+
+class RunbookPause(NotebookError):  # noqa: N818 - a deliberate stop, not an error of the notebook
+    """Raised on purpose by :func:`wait_for_human` to stop an interactive Run All at this cell.
+
+    Jupyter front ends stop Run All at the first cell that ends in an error; this one renders as its
+    message only (no traceback: ``_render_traceback_`` is IPython's hook for that).
+    """
+
+    def _render_traceback_(self) -> list[str]:
+        return [f"\u23f8 {line}" if i == 0 else line for i, line in enumerate(str(self).splitlines())]
+
+
+def wait_for_human(message: str, *, headless: bool | None = None) -> None:
+    """Stop an interactive Run All here (the runbook waits for a person); do nothing in headless runs.
+
+    Args:
+        message: What the person does next (shown instead of a traceback).
+        headless: Whether nobody can answer (default: ``not interactive()``).
+
+    Raises:
+        RunbookPause: A person runs the notebook: Run All stops at this cell, on purpose.
+    """
+    if headless is None:
+        headless = not interactive()
+    if not headless:
+        raise RunbookPause(message)
+
+
 def sandbox_cli(action: str, state_dir: Path, *extra: str) -> str:
     """Run ``gloo-nb sandbox ACTION --state-dir DIR`` in a child process (the sandbox's CLI contract).
 
@@ -317,6 +388,32 @@ def wait_pods(kube: KubeClient, namespaces: Sequence[str], deadline: float) -> N
 def _ready(pod: dict[str, Any]) -> bool:
     return any(c.get("type") == "Ready" and c.get("status") == "True"
                for c in pod.get("status", {}).get("conditions", []))
+
+
+def probe_line(label: str, result: ProbeResult) -> str:
+    """One line for a probe: each answer with its count and Wilson interval; requests that got no answer apart.
+
+    A transport failure (``ConnectionRefusedError``) is not an answer of the gateway: it is listed as
+    ``no answer: <error> xN``, never as a share with an interval, and the intervals count the answered
+    requests only.
+
+    Args:
+        label: What was probed (printed first).
+        result: :func:`gloo_nb.app.probe.probe`'s result.
+
+    Returns:
+        The line.
+    """
+    answered = result.responses if len(result.responses) + len(result.errors) == len(result.answers) \
+        else result.answers
+    parts = [f"{s.answer} x{s.count} [{s.low:.2f}, {s.high:.2f}]" for s in split(answered)] if answered else []
+    if result.errors:
+        names: dict[str, int] = {}
+        for name in result.errors:
+            names[name] = names.get(name, 0) + 1
+        parts.append("no answer: " + ", ".join(f"{k} x{v}" for k, v in names.items())
+                     + f" ({len(result.errors)} of {len(result.answers)} requests)")
+    return f"{label} {', '.join(parts)}"
 
 
 def drift_summary(inspection: Inspection) -> list[str]:

@@ -42,12 +42,17 @@ class ProbeResult:
         headers: The request headers.
         answers: One answer per request, in order.
         shares: The split, most frequent first, with Wilson 95 % intervals.
+        errors: The transport error's name (``ConnectionRefusedError``) of each request that got no HTTP
+            answer at all, in completion order; such a request is also in ``answers`` (as the classifier's
+            answer for status 0), but it is a failure to reach the gateway, not an answer of it.
     """
 
     url: str
     headers: dict[str, str]
     answers: list[str] = field(default_factory=list)
     shares: list[Share] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    responses: list[str] = field(default_factory=list)
 
     def share_of(self, answer: str) -> Share:
         """The share of one answer (count 0 when it was never seen).
@@ -116,13 +121,19 @@ def probe(url: str, requests: int = 100, *, headers: Mapping[str, str] | None = 
                     if resp.will_close:
                         conn.close()
                         conn = None
+                    failed = ""
                 except (OSError, http.client.HTTPException) as err:
-                    answer = classify(0, type(err).__name__)
+                    failed = type(err).__name__
+                    answer = classify(0, failed)
                     if conn is not None:
                         conn.close()
                     conn = None
                 with lock:
                     result.answers.append(answer)
+                    if failed:
+                        result.errors.append(failed)
+                    else:
+                        result.responses.append(answer)
                     done += 1
                     if progress is not None:
                         progress(done, requests)

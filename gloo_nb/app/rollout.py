@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import logging
 import time
 import urllib.parse
 import uuid
@@ -54,6 +55,8 @@ from gloo_nb.translate import translate
 from gloo_nb.xds.admin import EnvoyAdmin
 from gloo_nb.xds.decode import ServedSnapshot, endpoint_rows
 from gloo_nb.xds.protos import TYPE_ROUTE
+
+_log = logging.getLogger(__name__)
 
 _BEHIND = frozenset({"replica-lagging", "rejected-by-envoy"})
 """Cell states of a replica that differs from what is served (:func:`gloo_nb.analysis.drift.differs`)."""
@@ -172,6 +175,9 @@ class Rollout:
         self.clock = clock
         self.source = f"rollout/{target.route_table}"
         self.reports: list[StepReport] = []
+        self.progress: Callable[[str, str], None] | None = None
+        """Told ``(phase, detail)`` as a step runs: ``guards``, ``apply``, ``converge`` (per replica), ``proof``
+        (requests sent out of needed); the stepper's progress row. Its exceptions are ignored."""
         self._journal: JournalWriter | None = None
         self._machine: RolloutMachine | None = None
         self._gen: Generator[Effect, Observation, None] | None = None
@@ -369,9 +375,11 @@ class Rollout:
                 report.verdicts.append((str(d.get("name")), bool(d.get("ok")), str(d.get("reason", ""))))
             return None
         if isinstance(effect, Observe):
+            self._tell("guards", "reading the cluster, checking the guards")
             obs = self._world = self.observe()
         elif isinstance(effect, Apply):
             report.diff = effect.diff
+            self._tell("apply", f"writing {self.target.route_table}")
             obs = self._apply(effect)
         elif isinstance(effect, Delete):
             obs = self._delete(effect)
@@ -390,6 +398,14 @@ class Rollout:
         self._write(f"rollout.effect.{type(effect).__name__.lower()}",
                     {"effect": _jsonable(effect), "observation": _jsonable(obs)})
         return obs
+
+    def _tell(self, phase: str, detail: str) -> None:
+        if self.progress is None:
+            return
+        try:
+            self.progress(phase, detail)
+        except Exception as exc:  # noqa: BLE001 - a broken progress display must not stop a step half-way
+            _log.warning("the rollout's progress display failed at %s: %r", phase, exc)
 
     def _write(self, kind: str, data: Mapping[str, Any]) -> None:
         if self._journal is None:
@@ -491,6 +507,9 @@ class Rollout:
                         d.by_source.get(node) == d.by_source["intent"]
                         and (node not in d.cells or d.cells[node].state not in _BEHIND) for d in rows):
                     applied_at[node] = now
+            self._tell("converge", "; ".join(
+                [f"served: {'yes' if served_at is not None else 'waiting'}"]
+                + [f"{node}: {'applied' if applied_at[node] is not None else 'waiting'}" for node in replicas]))
             if served_at is not None and all(v is not None for v in applied_at.values()):
                 return Converged(True, served_at, applied_at, served_version)
             if self.clock() >= deadline:
@@ -510,21 +529,35 @@ class Rollout:
             raise RolloutStopped(f"{effect.step}: no gateway URL to send proof traffic to; connect with one")
         cluster, hosts = self._subset_of_hosts(effect.upstream, effect.subset_key)
         admins = self.conn.admins()
-        before = _host_counts(admins, cluster)
+        before, errors_before = _host_counts(admins, cluster, ("rq_total", "rq_error"))
         headers = dict(effect.headers)
         if effect.host:
             headers["host"] = effect.host
         url = self.conn.gateway_url.rstrip("/") + urllib.parse.quote(effect.path, safe="/?=&")
         started = self.clock()
-        result = probe(url, effect.requests, headers=headers, concurrency=self.concurrency)
+        step = max(1, effect.requests // 20)
+
+        def sent(done: int, of: int) -> None:
+            if done % step == 0 or done == of:
+                self._tell("proof", f"{effect.name}: {done} of {of} requests sent")
+
+        result = probe(url, effect.requests, headers=headers, concurrency=self.concurrency,
+                       progress=sent if self.progress is not None else None)
         seconds = self.clock() - started
-        after = _host_counts(admins, cluster)
+        after, errors_after = _host_counts(admins, cluster, ("rq_total", "rq_error"))
         by_subset: dict[str, int] = {}
         for address in after:
             delta = after[address] - before.get(address, 0)
             if delta:
                 subset = hosts.get(address, "")
                 by_subset[subset] = by_subset.get(subset, 0) + delta
+        # The golden signal beside the split: 5xx per subset, from the same /clusters host counters.
+        errors_by_subset: dict[str, int] = {}
+        for address in errors_after:
+            delta = errors_after[address] - errors_before.get(address, 0)
+            if delta > 0:
+                subset = hosts.get(address, "")
+                errors_by_subset[subset] = errors_by_subset.get(subset, 0) + delta
         statuses: dict[int, int] = {}
         answers: dict[str, int] = {}
         for answer in result.answers:
@@ -534,7 +567,7 @@ class Rollout:
             answers[first[:200]] = answers.get(first[:200], 0) + 1
         counted = sum(by_subset.values())
         return ProbeObservation(effect.requests, statuses, by_subset, max(0, counted - effect.requests), answers,
-                                seconds)
+                                seconds, errors_by_subset)
 
     def _subset_of_hosts(self, upstream: str, subset_key: str) -> tuple[str, dict[str, str]]:
         """The upstream's Envoy cluster and host address -> subset value, from the endpoints served."""
@@ -559,15 +592,23 @@ class Rollout:
         return cluster, out
 
 
-def _host_counts(admins: Mapping[str, EnvoyAdmin], cluster: str) -> dict[str, int]:
-    """``rq_total`` per host address of one cluster, summed over every replica."""
-    out: dict[str, int] = {}
+def _host_counts(admins: Mapping[str, EnvoyAdmin], cluster: str,
+                 counters: Sequence[str] = ("rq_total",)) -> list[dict[str, int]]:
+    """Host counters (``rq_total``, ``rq_error``) per host address of one cluster, summed over every replica.
+
+    One ``/clusters`` read per replica gives every counter asked for, so they are from the same moment.
+
+    Returns:
+        One ``address -> value`` dict per counter, in the order asked.
+    """
+    out: list[dict[str, int]] = [{} for _ in counters]
     for admin in admins.values():
         for ch in admin.clusters():
             if ch.name != cluster:
                 continue
             for h in ch.hosts:
-                out[h.address] = out.get(h.address, 0) + h.stats.get("rq_total", 0)
+                for i, counter in enumerate(counters):
+                    out[i][h.address] = out[i].get(h.address, 0) + h.stats.get(counter, 0)
     return out
 
 

@@ -259,6 +259,10 @@ class ProbeObservation:
         other: Requests the counters saw beyond those sent (someone else's traffic), never negative.
         answers: First line of each distinct answer -> count (evidence for the journal).
         seconds: Wall time the probe took.
+        errors_by_subset: Subset value -> requests Envoy's per-host ``rq_error`` counters attribute to it (summed
+            over replicas): upstream 5xx answers (Envoy ``source/common/router/router.cc``
+            ``Filter::chargeUpstreamCode``: ``if (upstream_host && is5xx(code)) rq_error_.inc()``) and retried
+            resets; a golden signal of each subset beside the split. None when not measured (``{}``: none).
     """
 
     sent: int
@@ -267,6 +271,7 @@ class ProbeObservation:
     other: int = 0
     answers: Mapping[str, int] = field(default_factory=dict)
     seconds: float = 0.0
+    errors_by_subset: Mapping[str, int] | None = None
 
 
 Observation = World | Applied | Conflict | Refused | Converged | ProbeObservation | bool | None

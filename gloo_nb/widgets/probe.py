@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import ipywidgets as w
 
 from gloo_nb.analysis.probe import split_frame
 from gloo_nb.analysis.views import parse_header_lines
 from gloo_nb.app.probe import ProbeResult, probe
+from gloo_nb.errors import GlooNbError
 from gloo_nb.widgets._html import esc, table
+from gloo_nb.widgets._live import (
+    connection_problem,
+    failures_html,
+    is_transport_error,
+    probe_outcome,
+    problem_html,
+    watch_close,
+)
 from gloo_nb.widgets._static import StaticView
 
 Prober = Callable[..., ProbeResult]
@@ -19,11 +29,18 @@ Prober = Callable[..., ProbeResult]
 class ProbeView(StaticView, w.VBox):
     """Send N requests through the gateway and show the split of answers with Wilson 95 % intervals.
 
+    Honest about its connection: given the connection (``ProbeView(gw)``), closing it disables the button
+    and says :data:`gloo_nb.widgets._live.CLOSED`; requests that got no HTTP answer are shown as
+    errors, never as a share with an interval (:func:`gloo_nb.widgets._live.probe_outcome`).
+
     Args:
-        gateway_url: The gateway's ``http://host:port`` (``NotebookGateway.gateway_url``).
+        gateway_url: The gateway's ``http://host:port`` (``NotebookGateway.gateway_url``), or the connection
+            itself (a ``NotebookGateway`` or ``GatewayConnection``: its ``gateway_url`` is used, and its
+            closing is watched).
         path: The initial path.
         requests: The initial number of requests.
         prober: Sends the requests (default :func:`gloo_nb.app.probe.probe`).
+        connection: The connection to watch when ``gateway_url`` is a URL (optional).
 
     Attributes:
         path, headers, requests: Inputs (headers one a line, ``name: value``).
@@ -32,7 +49,12 @@ class ProbeView(StaticView, w.VBox):
         output: HTML: the split table or the input error.
     """
 
-    def __init__(self, gateway_url: str, *, path: str = "/", requests: int = 200, prober: Prober = probe):
+    def __init__(self, gateway_url: Any, *, path: str = "/", requests: int = 200, prober: Prober = probe,
+                 connection: Any = None):
+        if not isinstance(gateway_url, str):
+            connection = gateway_url
+            gateway_url = getattr(connection, "gateway_url", None) or ""
+        self.connection = connection
         self.gateway_url = gateway_url.rstrip("/")
         self.prober = prober
         self.path = w.Text(value=path, description="path")
@@ -42,15 +64,35 @@ class ProbeView(StaticView, w.VBox):
         self.progress = w.IntProgress(value=0, min=0, max=requests, description="0 / " + str(requests))
         self.output = w.HTML()
         self.result: ProbeResult | None = None
+        self.status = w.HTML()
         self.button.on_click(lambda _b: self.run())
-        super().__init__([w.HBox([self.path, self.requests]), self.headers, self.button, self.progress, self.output])
+        super().__init__([self.status, w.HBox([self.path, self.requests]), self.headers, self.button, self.progress,
+                          self.output])
+        watch_close(connection, self._closed)
+        if not self.gateway_url:
+            self.button.disabled = True
+            self.status.value = '<div style="color:#c62828"><b>no gateway URL to probe</b></div>'
+
+    def _closed(self) -> None:
+        # Called by the connection's close: the button can no longer do what it says.
+        problem = connection_problem(self.connection)
+        self.button.disabled = True
+        if problem is not None:
+            self.status.value = problem_html(problem)
 
     def run(self) -> ProbeResult | None:
         """Send the requests the inputs describe; the bar moves as answers come in.
 
         Returns:
-            The result, or None when the inputs are wrong (the reason is shown).
+            The result, or None when the inputs are wrong or the connection is closed or unreachable (the
+            reason is shown).
         """
+        problem = connection_problem(self.connection)
+        if problem is not None:
+            self.result = None
+            self.button.disabled = True
+            self.status.value = problem_html(problem)
+            return None
         try:
             headers = parse_header_lines(self.headers.value)
             path = self.path.value.strip() or "/"
@@ -73,14 +115,38 @@ class ProbeView(StaticView, w.VBox):
         self.button.disabled = True
         try:
             self.result = self.prober(self.gateway_url + path, total, headers=headers, progress=tick)
+        except (GlooNbError, OSError) as error:
+            self.result = None
+            problem = connection_problem(self.connection, error)
+            self.output.value = (problem_html(problem) if problem is not None
+                                 else f'<div style="color:#c62828">{esc(error)}</div>')
+            return None
+        except Exception as error:
+            if not is_transport_error(error):
+                raise
+            self.result = None
+            problem = connection_problem(self.connection, error)
+            self.output.value = problem_html(problem) if problem is not None else esc(error)
+            return None
         finally:
-            self.button.disabled = False
-        frame = split_frame(self.result.shares)
+            # Closed while it ran (the close listener fired): stay disabled.
+            self.button.disabled = connection_problem(self.connection) is not None
+        self.status.value = ""
+        errors, responses = list(self.result.errors), list(self.result.responses)
+        # A prober that does not fill `responses` (tests, custom ones): probe_outcome derives them.
+        outcome = probe_outcome(self.result.answers, errors,
+                                responses if len(responses) + len(errors) == len(self.result.answers) else None)
+        sent = ", ".join(f"{k}: {v}" for k, v in headers.items()) or "no extra headers"
+        intro = f"<div><b>{total}</b> requests to <code>{esc(path)}</code> ({esc(sent)})"
+        if outcome.unreachable:
+            # No answer at all: a transport failure, not a result (no split, no interval).
+            self.output.value = intro + "</div>" + failures_html(outcome, self.gateway_url)
+            return self.result
+        frame = split_frame(outcome.shares)
         for col in ("share", "low", "high"):
             frame[col] = frame[col].map(lambda v: f"{100 * v:.1f} %")
-        sent = ", ".join(f"{k}: {v}" for k, v in headers.items()) or "no extra headers"
-        self.output.value = (f"<div><b>{total}</b> requests to <code>{esc(path)}</code> ({esc(sent)}); "
-                             f"95 % Wilson intervals</div>" + table(frame))
+        self.output.value = (intro + "; 95 % Wilson intervals</div>" + failures_html(outcome, self.gateway_url)
+                             + table(frame))
         return self.result
 
     # --- static rendering (saved notebooks) ----------------------------------------------------------------

@@ -19,16 +19,23 @@ import pandas as pd
 from gloo_nb.analysis.drift import DriftRow
 from gloo_nb.app.rollout import Rollout, StepReport
 from gloo_nb.errors import GlooNbError
-from gloo_nb.rollout import RolloutStatus
+from gloo_nb.rollout import RolloutStatus, RolloutTarget
 from gloo_nb.widgets._html import esc, table
+from gloo_nb.widgets._live import ConnectionProblem, connection_problem, is_transport_error, problem_html, watch_close
 from gloo_nb.widgets._static import StaticView, section
 
 __all__ = [
+    "PHASES",
     "STATE_COLOURS",
     "PlanRow",
     "ProbeRow",
     "RolloutStepper",
     "checkpoints",
+    "next_label",
+    "progress_html",
+    "progress_rows",
+    "rollback_label",
+    "standing_html",
     "convergence_html",
     "convergence_rows",
     "guards_html",
@@ -152,6 +159,7 @@ class ProbeRow:
         seconds: How long it took.
         ok: The verdict (None when there is none: the step stopped before judging it).
         reason: The verdict's reason.
+        errors_by_subset: Subset value -> 5xx Envoy counted for it (its hosts' ``rq_error``); None: not measured.
     """
 
     name: str
@@ -160,6 +168,21 @@ class ProbeRow:
     seconds: float
     ok: bool | None
     reason: str
+    errors_by_subset: Mapping[str, int] | None = None
+
+    def signals(self) -> list[tuple[str, int, float | None]]:
+        """The golden signals per subset: ``(subset, requests, success rate)``.
+
+        From Envoy's own per-host counters (``rq_total``, ``rq_error``), in subset order; the success rate
+        is the non-5xx share, None when nothing was sent to the subset or 5xx were not measured.
+        """
+        errors = self.errors_by_subset
+        out = []
+        for subset in sorted(set(self.by_subset) | set(errors or {})):
+            n = self.by_subset.get(subset, 0)
+            rate = None if errors is None or not n else max(0, n - errors.get(subset, 0)) / n
+            out.append((subset, n, rate))
+        return out
 
 
 def probe_rows(report: StepReport) -> list[ProbeRow]:
@@ -171,9 +194,13 @@ def probe_rows(report: StepReport) -> list[ProbeRow]:
     Returns:
         One row per probe, in the order sent.
     """
-    verdicts = {name: (ok, reason) for name, ok, reason in report.verdicts}
-    return [ProbeRow(name, obs.sent, dict(obs.by_subset), obs.seconds, *verdicts.get(name, (None, "")))
-            for name, obs in report.probes]
+    verdicts: dict[str, tuple[bool | None, str]] = {name: (ok, reason) for name, ok, reason in report.verdicts}
+    rows = []
+    for name, obs in report.probes:
+        ok, reason = verdicts.get(name, (None, ""))
+        rows.append(ProbeRow(name, obs.sent, dict(obs.by_subset), obs.seconds, ok, reason,
+                             None if obs.errors_by_subset is None else dict(obs.errors_by_subset)))
+    return rows
 
 
 def weights_rows(drift: Sequence[DriftRow], route_table: str) -> pd.DataFrame:
@@ -283,12 +310,25 @@ def probes_html(report: StepReport | None, rows: Sequence[ProbeRow]) -> str:
         split = ", ".join(f"{k or '(no subset)'}: {v}" for k, v in sorted(r.by_subset.items())) or "nothing counted"
         colour = "inherit" if r.ok is None else _OK if r.ok else _BAD
         verdict = "-" if r.ok is None else "ok" if r.ok else "failed"
-        body.append(f"<tr><td>{esc(r.name)}</td><td>{r.sent}</td><td>{esc(split)}</td><td>{r.seconds:.2f} s</td>"
+        body.append(f"<tr><td>{esc(r.name)}</td><td>{r.sent}</td><td>{esc(split)}</td>"
+                    f"<td>{_signals_html(r)}</td><td>{r.seconds:.2f} s</td>"
                     f'<td style="color:{colour}"><b>{verdict}</b> {esc(r.reason)}</td></tr>')
     return (f"<div><b>proof of {esc(report.step)}</b><table class=\"gloo-nb rollout-probes\" "
             "cellpadding=\"4\" style=\"border-collapse:collapse\"><thead><tr><th>probe</th><th>sent</th>"
-            "<th>per subset</th><th>took</th><th>verdict</th></tr></thead><tbody>" + "".join(body)
-            + "</tbody></table></div>")
+            "<th>per subset</th><th>success rate (non-5xx, Envoy)</th><th>took</th><th>verdict</th></tr></thead><tbody>"
+            + "".join(body) + "</tbody></table></div>")
+
+
+def _signals_html(row: ProbeRow) -> str:
+    # Red below 100 %: a canary that answers 5xx must be visible before promotion.
+    parts = []
+    for subset, n, rate in row.signals():
+        if rate is None:  # not measured, or nothing sent there: no rate is made up
+            parts.append(f"{esc(subset or '(no subset)')}: - of {n}")
+            continue
+        colour = _OK if rate >= 1.0 else _BAD
+        parts.append(f'{esc(subset or "(no subset)")}: <span style="color:{colour}">{100 * rate:.1f} %</span> of {n}')
+    return ", ".join(parts) or "-"
 
 
 def weights_html(frame: pd.DataFrame, route_table: str) -> str:
@@ -310,34 +350,159 @@ def weights_html(frame: pd.DataFrame, route_table: str) -> str:
     return f"<div><b>live routes of {esc(route_table)}</b>{table(frame, style=style)}</div>"
 
 
+# --- labels, progress, standing (view-model) ----------------------------------------------------
+
+PHASES = ("guards", "apply", "converge", "proof")
+"""The phases of a step, in the order the progress row shows them (``Rollout.progress``)."""
+
+
+def next_label(step: str | None, target: RolloutTarget, *, dry_run: bool = False) -> str:
+    """What the next-step button does, in words (``promote to 50 %``), not ``next step``.
+
+    Args:
+        step: The next step's id (None: the rollout is done).
+        target: The rollout's target (its subsets name the destinations).
+        dry_run: Whether the button only previews.
+
+    Returns:
+        The button's label.
+    """
+    if step is None:
+        return "rollout done"
+    if step == "pin-stable":
+        label = f"pin the default route to {target.stable}"
+    elif step == "phase1":
+        label = f"start phase 1: {target.header[0]}={target.header[1]} to {target.canary}"
+    elif step.startswith("phase2-"):
+        weight = step.removeprefix("phase2-")
+        # The first weighted step sends nothing to the canary yet: it is no promotion.
+        label = f"weighted destinations ({target.canary} 0 %)" if weight == "0" else f"promote to {weight} %"
+    elif step == "finish":
+        label = f"finish: {target.canary} only"
+    elif step == "decommission":
+        label = f"decommission {target.stable}"
+    else:
+        label = f"run {step}"
+    return f"preview: {label}" if dry_run else label
+
+
+def rollback_label(checkpoint: str | None) -> str:
+    """What the rollback button does (``roll back to phase2-10``).
+
+    Args:
+        checkpoint: The chosen checkpoint (None: the last good one).
+
+    Returns:
+        The button's label.
+    """
+    return f"roll back to {checkpoint}" if checkpoint else "roll back to the last checkpoint"
+
+
+def progress_rows(seen: Sequence[tuple[str, str]]) -> list[tuple[str, str, str]]:
+    """The running step's phases: each ``done``, ``running`` or ``waiting``, with its latest detail.
+
+    Args:
+        seen: ``(phase, detail)`` as :attr:`Rollout.progress` told them, oldest first (a rollback's phases
+            repeat: only the latest detail of a phase counts, and the latest phase told is the running one).
+
+    Returns:
+        ``(phase, state, detail)`` per phase of :data:`PHASES`, in order.
+    """
+    latest: dict[str, str] = {}
+    for phase, detail in seen:
+        latest[phase] = detail
+    current = seen[-1][0] if seen else None
+    at = PHASES.index(current) if current in PHASES else -1
+    rows = []
+    for i, phase in enumerate(PHASES):
+        state = "running" if i == at else "done" if i < at else "waiting"
+        rows.append((phase, state, latest.get(phase, "") if i <= at else ""))
+    return rows
+
+
+def progress_html(what: str, seen: Sequence[tuple[str, str]]) -> str:
+    """The progress row shown at the top while a step runs.
+
+    Args:
+        what: What runs (``promote to 50 %``).
+        seen: ``(phase, detail)`` so far (:func:`progress_rows`).
+
+    Returns:
+        HTML.
+    """
+    colour = {"done": _OK, "running": "#1565c0", "waiting": "#757575"}
+    cells = "".join(
+        f'<span class="rollout-phase rollout-phase-{state}" style="color:{colour[state]};margin-right:1em">'
+        f'{"&#10003; " if state == "done" else "&#9654; " if state == "running" else ""}<b>{esc(phase)}</b>'
+        + (f" ({esc(detail)})" if detail else "") + "</span>"
+        for phase, state, detail in progress_rows(seen))
+    return (f'<div class="gloo-nb rollout-progress" style="background:#e3f2fd;padding:4px">'
+            f"<b>{esc(what)}</b> running: {cells}</div>")
+
+
+def standing_html(status: RolloutStatus, report: StepReport | None) -> str:
+    """After a rollback, where the rollout stands (``""`` when the last action was no rollback).
+
+    Args:
+        status: The status read after the rollback.
+        report: The last report (a rollback's step id is ``rollback-<checkpoint>``).
+
+    Returns:
+        HTML.
+    """
+    if report is None or not report.step.startswith("rollback-"):
+        return ""
+    to = report.step.removeprefix("rollback-")
+    verdict = "done" if report.ok else f"{report.outcome}: {report.reason}"
+    stands = f"at checkpoint <code>{esc(status.last_checkpoint)}</code>" if status.last_checkpoint else "at the start"
+    return (f'<div class="rollout-standing"><b>rolled back to {esc(to)}</b> ({esc(verdict)}): the rollout stands '
+            f"{stands}; live: {esc(status.live)}; next step: <code>{esc(status.next_step or 'none (done)')}</code>"
+            "</div>")
+
+
 # --- the widget -------------------------------------------------------------------------------
 
 
 class RolloutStepper(StaticView, w.VBox):
     """Step a rollout from a notebook: the plan, the last step's guards, convergence and proof, live weights.
 
+    Honest about its connection: when the rollout's connection is closed or the gateway does not answer,
+    the header says so in words (:mod:`gloo_nb.widgets._live`) and the step buttons are disabled (``check
+    again`` re-reads). The buttons name what they do (:func:`next_label`, :func:`rollback_label`); a
+    rollback asks for confirmation first; while a step runs, the progress row at the top shows its phase
+    and the last step's results are put away.
+
     Args:
         rollout: The rollout (its connection is read for the live weights after each step).
 
     Attributes:
         rollout: The rollout.
-        header: The RouteTable, the live managed routes, the last checkpoint and the next step.
+        progress: The progress row (empty unless a step runs).
+        header: The RouteTable, the live managed routes, the last checkpoint and the next step (or the
+            connection problem).
         plan: The plan with each step's state.
         guards, convergence, probes: The last step's results.
         weights: The team RouteTable's routes: intent, served and each replica's action.
-        next_button: Runs :meth:`Rollout.next`.
+        next_button: Runs :meth:`Rollout.next`; labelled with what the next step does.
         checkpoint: The rollback target (``start`` and the proven steps).
-        rollback_button: Runs :meth:`Rollout.rollback` to the chosen checkpoint.
+        rollback_button: Asks to roll back to the chosen checkpoint (:meth:`ask_rollback`).
+        confirm: The confirmation row (hidden unless asked): ``confirm_button`` rolls back, ``cancel_button`` not.
+        check_button: Re-reads the status (after the gateway was unreachable).
         output: The last report's text (and diff), or the error that stopped it.
         report: The last step report (None before the first).
+        problem: The connection problem that disables the actions (None when there is none).
         busy: True while a step or a rollback runs (the buttons are disabled then).
     """
 
     def __init__(self, rollout: Rollout) -> None:
         self.rollout = rollout
         self.report: StepReport | None = None
+        self.problem: ConnectionProblem | None = None
         self.busy = False
         self.status: RolloutStatus | None = None  # as of the last refresh (the static rendering reads no cluster)
+        self._next_step: str | None = None
+        self._seen: list[tuple[str, str]] = []
+        self.progress = w.HTML()
         self.header = w.HTML()
         self.plan = w.HTML()
         self.guards = w.HTML()
@@ -346,49 +511,107 @@ class RolloutStepper(StaticView, w.VBox):
         self.weights = w.HTML()
         self.output = w.HTML()
         self.next_button = w.Button(description="preview next step" if rollout.dry_run else "next step",
-                                    button_style="primary")
+                                    button_style="primary", layout=w.Layout(width="auto"))
         self.checkpoint = w.Dropdown(options=["start"], value="start", description="back to")
         # A rollback writes to the cluster: not offered in a dry run.
-        self.rollback_button = w.Button(description="rollback", button_style="warning", disabled=rollout.dry_run)
+        self.rollback_button = w.Button(description=rollback_label("start"), button_style="warning",
+                                        disabled=rollout.dry_run, layout=w.Layout(width="auto"))
+        self.check_button = w.Button(description="check again", layout=w.Layout(width="auto"))
+        self.confirm_text = w.HTML()
+        self.confirm_button = w.Button(description="yes, roll back", button_style="danger",
+                                       layout=w.Layout(width="auto"))
+        self.cancel_button = w.Button(description="cancel", layout=w.Layout(width="auto"))
+        self.confirm = w.HBox([self.confirm_text, self.confirm_button, self.cancel_button],
+                              layout=w.Layout(display="none"))
         self.next_button.on_click(lambda _b: self.next())
-        self.rollback_button.on_click(lambda _b: self.rollback(self.checkpoint.value))
-        super().__init__([self.header, self.plan, w.HBox([self.next_button, self.checkpoint, self.rollback_button]),
-                          self.guards, self.convergence, self.probes, self.weights, self.output])
+        self.rollback_button.on_click(lambda _b: self.ask_rollback())
+        self.confirm_button.on_click(lambda _b: self.confirm_rollback())
+        self.cancel_button.on_click(lambda _b: self.cancel_rollback())
+        self.check_button.on_click(lambda _b: self.refresh())
+        self.checkpoint.observe(lambda _c: self._label_rollback(), names="value")
+        super().__init__([self.progress, self.header, self.plan,
+                          w.HBox([self.next_button, self.checkpoint, self.rollback_button, self.check_button]),
+                          self.confirm, self.guards, self.convergence, self.probes, self.weights, self.output])
+        watch_close(rollout.conn, self._on_closed)
         self.refresh()
+
+    # --- actions ---------------------------------------------------------------------------------
 
     def next(self) -> StepReport | None:
         """Run the next step (a dry run: preview it), then refresh.
 
         Returns:
-            The report, or None when a step was already running or the rollout stopped with an error.
+            The report, or None when a step was already running, the connection is closed or unreachable,
+            or the rollout stopped with an error.
         """
-        return self._run(self.rollout.next, "next step")
+        return self._run(self.rollout.next, self.next_button.description)
+
+    def ask_rollback(self) -> None:
+        """Show the confirmation row for a rollback to the chosen checkpoint (what the rollback button does)."""
+        if self.rollout.dry_run or self.problem is not None or self.busy:
+            return
+        to = self.checkpoint.value
+        self.confirm_text.value = (f'<b style="color:{_BAD}">roll {esc(self.rollout.target.route_table)} back to '
+                                   f"{esc(to)}?</b> This rewrites its routes as they were at {esc(to)} and proves "
+                                   "them with traffic.")
+        self.confirm_button.description = f"yes, {rollback_label(to)}"
+        self.confirm.layout.display = "flex"
+
+    def confirm_rollback(self) -> StepReport | None:
+        """Roll back to the checkpoint the confirmation row names (the confirm button).
+
+        Returns:
+            The rollback's report (None: see :meth:`rollback`).
+        """
+        to = self.checkpoint.value
+        self.cancel_rollback()
+        return self.rollback(to)
+
+    def cancel_rollback(self) -> None:
+        """Hide the confirmation row; nothing is rolled back."""
+        self.confirm.layout.display = "none"
+        self.confirm_text.value = ""
 
     def rollback(self, to: str | None = None) -> StepReport | None:
-        """Restore a checkpoint and prove it, then refresh.
+        """Restore a checkpoint and prove it, then refresh (no confirmation: the button asks first).
 
         Args:
             to: ``start``, a proven step, or None for the last good checkpoint.
 
         Returns:
-            The report, or None when a step was already running or the rollback stopped with an error.
+            The report, or None when a step was already running, the connection is closed or unreachable,
+            or the rollback stopped with an error.
         """
         if self.rollout.dry_run:
             self.output.value = f'<div style="color:{_BAD}">a dry run does not roll back: nothing was applied</div>'
             return None
-        return self._run(lambda: self.rollout.rollback(to), f"rollback to {to or 'the last checkpoint'}")
+        return self._run(lambda: self.rollout.rollback(to), rollback_label(to))
+
+    # --- rendering -------------------------------------------------------------------------------
 
     def refresh(self) -> None:
-        """Re-read the status and the live routes; re-render every part."""
+        """Re-read the status and the live routes; re-render every part (or say why it cannot)."""
         rollout = self.rollout
+        self.problem = connection_problem(rollout.conn)
+        if self.problem is not None:
+            self._show_problem()
+            return
         try:
             status = rollout.status()
-        except GlooNbError as error:
+        except Exception as error:
+            self.problem = connection_problem(rollout.conn, error)
+            if self.problem is not None:
+                self._show_problem()
+                return
+            if not isinstance(error, GlooNbError):
+                raise
             self.header.value = f'<div style="color:{_BAD}">{esc(error)}</div>'
             return
         self.status = status
         rows = plan_rows(status, rollout.reports)
-        self.header.value = _header_html(status, self.report, rollout.dry_run)
+        self._next_step = status.next_step
+        self.header.value = (standing_html(status, self.report)
+                             + _header_html(status, self.report, rollout.dry_run))
         self.plan.value = plan_html(rows)
         options = checkpoints(status)
         keep = self.checkpoint.value if self.checkpoint.value in options else options[-1]
@@ -399,23 +622,73 @@ class RolloutStepper(StaticView, w.VBox):
         self.probes.value = probes_html(self.report, probe_rows(self.report) if self.report else [])
         try:
             drift = rollout.conn.collect().drift
-        except GlooNbError as error:
+        except Exception as error:
+            if not isinstance(error, GlooNbError) and not is_transport_error(error):
+                raise
             self.weights.value = f'<div style="color:{_BAD}">live routes unavailable: {esc(error)}</div>'
         else:
             self.weights.value = weights_html(weights_rows(drift, rollout.target.route_table),
                                               rollout.target.route_table)
+        self._enable()
+
+    def _label_rollback(self) -> None:
+        self.rollback_button.description = rollback_label(self.checkpoint.value)
+        self.cancel_rollback()  # a confirmation is for the checkpoint it named
+
+    def _enable(self) -> None:
+        stopped = self.busy or self.problem is not None
+        self.next_button.description = next_label(self._next_step, self.rollout.target, dry_run=self.rollout.dry_run)
+        self.next_button.disabled = stopped or self._next_step is None
+        self.rollback_button.disabled = stopped or self.rollout.dry_run
+        self.confirm_button.disabled = stopped
+        self._label_rollback()
+
+    def _show_problem(self) -> None:
+        assert self.problem is not None
+        self.header.value = problem_html(self.problem)
+        self.progress.value = ""
+        self.cancel_rollback()
+        # The live routes cannot be read: an old table must not pass for the live state. The last step's
+        # guards, convergence and proof stay: they are titled with that step and are still what it did.
+        self.weights.value = f'<div style="color:{_BAD}">live routes unavailable: {esc(self.problem.headline)}</div>'
+        self.next_button.disabled = self.rollback_button.disabled = self.confirm_button.disabled = True
+
+    def _on_closed(self) -> None:
+        # The connection's close listener: disable at once, not at the next click.
+        self.problem = connection_problem(self.rollout.conn)
+        if self.problem is not None:
+            self._show_problem()
+
+    def _on_progress(self, what: str, phase: str, detail: str) -> None:
+        self._seen.append((phase, detail))
+        self.progress.value = progress_html(what, self._seen)
 
     def _run(self, action: Callable[[], StepReport], what: str) -> StepReport | None:
         if self.busy:
             return None
+        self.problem = connection_problem(self.rollout.conn)
+        if self.problem is not None:
+            self._show_problem()
+            return None
         self.busy = True
-        self.next_button.disabled = self.rollback_button.disabled = True
-        self.output.value = f"<i>{esc(what)} running...</i>"
+        self._enable()
+        self.cancel_rollback()
+        self._seen = []
+        self.progress.value = progress_html(what, [])
+        # The previous step's results must not pass for this one's while it runs.
+        waiting = f"<i>{esc(what)} running: its results appear here when it ends</i>"
+        self.guards.value, self.convergence.value, self.probes.value = waiting, "", ""
+        self.output.value = ""
+        self.rollout.progress = lambda phase, detail: self._on_progress(what, phase, detail)
         report: StepReport | None = None
         try:
             report = action()
-        except GlooNbError as error:
-            self.output.value = f'<div style="color:{_BAD}">{esc(what)} stopped: {esc(error)}</div>'
+        except Exception as error:
+            self.problem = connection_problem(self.rollout.conn, error)
+            if self.problem is None and not isinstance(error, GlooNbError):
+                raise
+            self.output.value = (problem_html(self.problem) if self.problem is not None
+                                 else f'<div style="color:{_BAD}">{esc(what)} stopped: {esc(error)}</div>')
         else:
             if report.outcome == "done":
                 # Nothing ran: the last step's results stay on show.
@@ -425,9 +698,12 @@ class RolloutStepper(StaticView, w.VBox):
                 self.output.value = _report_html(report)
         finally:
             self.busy = False
-            self.next_button.disabled = False
-            self.rollback_button.disabled = self.rollout.dry_run
-        self.refresh()
+            self.rollout.progress = None
+            self.progress.value = ""
+        if self.problem is not None:
+            self._show_problem()
+        else:
+            self.refresh()
         return report
 
 

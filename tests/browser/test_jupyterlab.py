@@ -7,6 +7,7 @@ is never used: Playwright drives ``/usr/bin/chromium``.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -29,6 +30,7 @@ pytestmark = [pytest.mark.sandbox, pytest.mark.envoy, pytest.mark.browser]
 
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOK = "01-explore-gateway.ipynb"
+NOTEBOOK02 = "02-two-phase-rollout.ipynb"
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync"]
@@ -97,9 +99,9 @@ class Lab:
                 self.proc.wait()
 
 
-@pytest.fixture
-def lab(tmp_path: Path) -> Iterator[Lab]:
-    """JupyterLab on a free port over a copy of notebook 01, with the venv's python as the ``python3`` kernel.
+@contextlib.contextmanager
+def _lab(tmp_path: Path, notebook: str) -> Iterator[Lab]:
+    """JupyterLab on a free port over a copy of a notebook, with the venv's python as the ``python3`` kernel.
 
     Yields:
         The running server; stopped at the end, also on failure.
@@ -111,7 +113,7 @@ def lab(tmp_path: Path) -> Iterator[Lab]:
     work = tmp_path / "notebooks"
     work.mkdir()
     # A copy: JupyterLab autosaves outputs into the file it opened.
-    shutil.copy(ROOT / "notebooks" / NOTEBOOK, work / NOTEBOOK)
+    shutil.copy(ROOT / "notebooks" / notebook, work / notebook)
     port, token = _free_port(), secrets.token_hex(16)
     # A private HOME and config dir: no user settings or workspaces leak in, nothing is written outside tmp.
     env = dict(os.environ, JUPYTER_PATH=str(prefix / "share" / "jupyter"), HOME=str(tmp_path / "home"),
@@ -125,12 +127,26 @@ def lab(tmp_path: Path) -> Iterator[Lab]:
              "--LabApp.expose_app_in_browser=True", "--notebook-dir", str(work)],
             cwd=str(ROOT), env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
-    server = Lab(f"{base}/lab/tree/{NOTEBOOK}?token={token}", tmp_path, proc, base, token)
+    server = Lab(f"{base}/lab/tree/{notebook}?token={token}", tmp_path, proc, base, token)
     try:
         _wait_http(f"{base}/api/status?token={token}", proc, log)
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture
+def lab(tmp_path: Path) -> Iterator[Lab]:
+    """JupyterLab over a copy of notebook 01."""
+    with _lab(tmp_path, NOTEBOOK) as server:
+        yield server
+
+
+@pytest.fixture
+def lab02(tmp_path: Path) -> Iterator[Lab]:
+    """JupyterLab over a copy of notebook 02 (the rollout runbook)."""
+    with _lab(tmp_path, NOTEBOOK02) as server:
+        yield server
 
 
 def _notebook_text(page: Any) -> str:
@@ -147,6 +163,35 @@ def _assert_sandbox_gone(pid: int, state: Path) -> None:
     assert stat.rsplit(")", 1)[1].split()[0] in ("Z", "X"), f"sandbox pid {pid} still runs"
 
 
+STOP_OWN = "stop the sandbox and close the connection"
+"""The own-sandbox notebooks' stop button (gloo_nb.widgets.close.stop_label)."""
+CLOSED = "connection closed: run the connect cell again"
+
+
+def _run_all(page: Any) -> None:
+    """Wait for the notebook's kernel, then Run All."""
+    page.wait_for_function("() => window.jupyterapp && window.jupyterapp.shell.currentWidget"
+                           " && window.jupyterapp.shell.currentWidget.sessionContext"
+                           " && window.jupyterapp.shell.currentWidget.sessionContext.session"
+                           " && window.jupyterapp.shell.currentWidget.sessionContext.session.kernel",
+                           timeout=30_000)
+    page.wait_for_function("() => window.jupyterapp.shell.currentWidget.sessionContext.session.kernel"
+                           ".connectionStatus === 'connected'", timeout=30_000)
+    page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
+
+
+def _wait_last_cell(page: Any, text: str, *, timeout: float = 90_000) -> None:
+    """Wait until the page shows ``text`` in an output (or a cell failed with a traceback); assert no traceback."""
+    page.wait_for_function(
+        "(text) => { const outs = [...document.querySelectorAll('.jp-Notebook .jp-OutputArea-output')];"
+        " const done = outs.some((o) => o.textContent.includes(text));"
+        " const errs = [...document.querySelectorAll(" + json.dumps(STDERR_OUTPUT) + ")];"
+        " return done || errs.some((e) => e.textContent.includes('Traceback')); }",
+        arg=text, timeout=timeout)
+    errors = [t for t in page.locator(STDERR_OUTPUT).all_text_contents() if "Traceback" in t]
+    assert not errors, errors
+
+
 def test_notebook_01_runs_in_jupyterlab_and_its_widgets_react(lab: Lab) -> None:
     from playwright.sync_api import sync_playwright
 
@@ -159,30 +204,15 @@ def test_notebook_01_runs_in_jupyterlab_and_its_widgets_react(lab: Lab) -> None:
         page = ctx.pages[0] if ctx.pages else ctx.new_page()
         try:
             page.goto(url)
-            page.wait_for_function("() => window.jupyterapp && window.jupyterapp.shell.currentWidget"
-                                   " && window.jupyterapp.shell.currentWidget.sessionContext"
-                                   " && window.jupyterapp.shell.currentWidget.sessionContext.session"
-                                   " && window.jupyterapp.shell.currentWidget.sessionContext.session.kernel",
-                                   timeout=30_000)
-            page.wait_for_function("() => window.jupyterapp.shell.currentWidget.sessionContext.session.kernel"
-                                   ".connectionStatus === 'connected'", timeout=30_000)
-            page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
-            # Done when the last cell printed "closed" (it closes the notebook's connection and sandbox), or
-            # as soon as a cell fails (run-all stops there).
-            page.wait_for_function(
-                "() => { const cells = document.querySelectorAll('.jp-Notebook .jp-CodeCell');"
-                " const last = cells[cells.length - 1];"
-                " const done = last && last.querySelector('.jp-OutputArea-output')?.textContent.includes('closed');"
-                " const errs = [...document.querySelectorAll(" + json.dumps(STDERR_OUTPUT) + ")];"
-                " return done || errs.some((e) => e.textContent.includes('Traceback')); }",
-                timeout=90_000)
-            errors = [t for t in page.locator(STDERR_OUTPUT).all_text_contents() if "Traceback" in t]
-            assert not errors, errors
+            _run_all(page)
+            # Done when the last cell shows its stop button (Run All leaves the connection open for the widgets),
+            # or as soon as a cell fails (run-all stops there).
+            _wait_last_cell(page, STOP_OWN)
             # Live, each view's widget wins over the static HTML it also publishes (for saved notebooks).
             # (The widget renderer sets no data-mime-type; it draws .jupyter-widgets elements.)
             widgets = page.eval_on_selector_all(".jp-OutputArea-output",
                                                 "els => els.filter((e) => e.querySelector('.jupyter-widgets')).length")
-            assert widgets == 6 and page.locator(".gloo-nb-static").count() == 0, widgets
+            assert widgets >= 6 and page.locator(".gloo-nb-static").count() == 0, widgets
 
             # The tree widget (rendered by the ipywidgets front end, not the text output) shows the seed scenario.
             tree = page.locator(".jp-OutputArea-output .widget-vbox").filter(
@@ -210,6 +240,20 @@ def test_notebook_01_runs_in_jupyterlab_and_its_widgets_react(lab: Lab) -> None:
             after = detail.text_content() or ""
             assert after != before and "foxtrot-routes" in after, after
             detail.scroll_into_view_if_needed()
+
+            # The stop button is a deliberate act: pressing it closes the connection (and the own sandbox), and the
+            # probe's button is disabled at once, saying why.
+            probe = page.locator(".jp-OutputArea-output .widget-vbox").filter(
+                has=page.locator("textarea[placeholder='stage: canary']")).first
+            probe_button = probe.locator("button", has_text="probe")
+            assert probe_button.is_enabled()
+            stop = page.locator(".jp-OutputArea-output .widget-vbox").filter(
+                has=page.locator("button", has_text=STOP_OWN)).first
+            stop.locator("button").click()
+            page.wait_for_function("(el) => el.disabled", arg=probe_button.element_handle(), timeout=30_000)
+            probe.get_by_text(CLOSED).wait_for(timeout=15_000)
+            # The button's output says "closed" once the sandbox is stopped too.
+            stop.locator(".widget-html", has_text="closed").wait_for(timeout=60_000)
         finally:
             try:
                 page.screenshot(path=str(shot), full_page=True)
@@ -219,6 +263,52 @@ def test_notebook_01_runs_in_jupyterlab_and_its_widgets_react(lab: Lab) -> None:
             ctx.close()
     assert shot.exists()
     lab.stop()
+    _assert_sandbox_gone(int(sandbox[1]), Path(sandbox[2]))
+
+
+def test_notebook_02_run_all_waits_after_phase_1_and_the_named_button_performs_one_step(lab02: Lab) -> None:
+    """Issue 16: interactive Run All stops after phase 1 and shows the stepper; its named button runs one step."""
+    from playwright.sync_api import sync_playwright
+
+    shot = lab02.out / "notebook-02.png"
+    with sync_playwright() as p:
+        ctx = p.chromium.launch_persistent_context(str(lab02.out / "chromium-profile"), executable_path=CHROMIUM,
+                                                   headless=True, args=CHROMIUM_FLAGS,
+                                                   viewport={"width": 1400, "height": 1000})
+        page = ctx.pages[0] if ctx.pages else ctx.new_page()
+        try:
+            page.goto(lab02.url)
+            _run_all(page)
+            _wait_last_cell(page, "the runbook waits for you")
+            text = "\n".join(page.locator(".jp-Notebook .jp-OutputArea-output").all_text_contents())
+            assert re.search(r"phase1: proven", text), text[-3000:]
+            # Run All stopped at the stepper: no later step ran, the stop cell did not run.
+            assert "phase2-0: proven" not in text and "phase2-0: already" not in text, text[-3000:]
+            assert STOP_OWN not in text and "closed" not in text, text[-3000:]
+            stepper = page.locator(".jp-OutputArea-output .widget-vbox").filter(
+                has=page.locator("button", has_text="roll back to")).first
+            stepper.wait_for(timeout=30_000)
+            button = stepper.locator("button", has_text="weighted destinations (v2 0 %)")
+            assert button.is_enabled()
+            button.click()
+            # Exactly one step: phase2-0 proven, the button now names the next one, phase2-10 not run.
+            stepper.locator("button", has_text="promote to 10 %").wait_for(timeout=90_000)
+            plan = stepper.locator("table.rollout-plan").inner_text()
+            states = dict(re.findall(r"^(phase[\w-]+|finish)\s+(\w+)", plan, re.M))
+            assert states.get("phase2-0") == "proven" and states.get("phase2-10") == "next", plan
+            assert states.get("phase2-50") == "pending" and states.get("finish") == "pending", plan
+            sandbox = re.search(r"own sandbox pid (\d+) in (\S+)", _notebook_text(page))
+            assert sandbox, "the notebook did not say which sandbox it started"
+            stepper.scroll_into_view_if_needed()  # for the screenshot
+        finally:
+            try:
+                page.screenshot(path=str(shot), full_page=True)
+                print(f"screenshot: {shot}")
+            except Exception as exc:  # a failed screenshot must not hide the test's own failure
+                print(f"no screenshot: {exc}")
+            ctx.close()
+    # Nothing stopped the sandbox but the kernel's end: it follows its owner.
+    lab02.stop()
     _assert_sandbox_gone(int(sandbox[1]), Path(sandbox[2]))
 
 

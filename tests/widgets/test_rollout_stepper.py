@@ -188,6 +188,9 @@ def test_stepper_steps_a_foxtrot_rollout_and_rolls_back(tmp_path: Path) -> None:
                 assert "<b>not-last-known-good</b>: ok" in view.guards.value
                 assert "<td>served</td>" in view.convergence.value and "gateway-proxy-0" in view.convergence.value
                 assert re.search(r"<td>with-header</td><td>\d+</td><td>v2: \d+</td>", view.probes.value)
+                # Golden signals from Envoy's host counters beside the split: every request to v2 answered non-5xx.
+                assert re.search(r'<td>with-header</td><td>\d+</td><td>v2: \d+</td><td>v2: <span style="color:#2e7d32">'
+                                 r"100.0 %</span> of \d+</td>", view.probes.value), view.probes.value
                 assert view.probes.value.count("<b>ok</b>") == 2
                 assert "phase1: proven" in view.output.value and "RouteTable diff" in view.output.value
                 # The live weights now show the header route, in sync everywhere.
@@ -205,8 +208,13 @@ def test_stepper_steps_a_foxtrot_rollout_and_rolls_back(tmp_path: Path) -> None:
                 # Intent, served and both replicas: the default route split 50/50.
                 assert view.weights.value.count("{version=v1} 50, foxtrot_gloo-system {version=v2} 50") == 4
 
+                assert view.next_button.description == "promote to 100 %"
                 view.checkpoint.value = "phase1"
-                view.rollback_button.click()
+                assert view.rollback_button.description == "roll back to phase1"
+                view.rollback_button.click()  # asks first: nothing is rolled back yet
+                assert view.report.step == "phase2-50" and view.confirm.layout.display == "flex"
+                view.confirm_button.click()
+                assert "rolled back to phase1</b> (done): the rollout stands at checkpoint" in view.header.value
                 assert view.report.step == "rollback-phase1" and view.report.outcome == "proven", view.output.value
                 states = plan_states(view)
                 assert states["phase1"] == "proven" and states["phase2-0"] == "next"
