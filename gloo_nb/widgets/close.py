@@ -14,6 +14,7 @@ import ipywidgets as w
 
 from gloo_nb.widgets._html import esc
 from gloo_nb.widgets._live import is_closed, watch_close
+from gloo_nb.widgets._static import StaticView
 
 
 def stop_label(gateway: Any) -> str:
@@ -28,7 +29,7 @@ def stop_label(gateway: Any) -> str:
     return "stop the sandbox and close the connection" if getattr(gateway, "owned", False) else "close the connection"
 
 
-class StopButton(w.VBox):
+class StopButton(StaticView, w.VBox):
     """A button that closes things (``rollout``, extra connections, then the gateway), once, when pressed.
 
     Args:
@@ -58,6 +59,15 @@ class StopButton(w.VBox):
         self.button.disabled = True
         if not self._stopping:  # our own stop says "closed" when all of it is done (the sandbox stops last)
             self.output.value = "closed"
+
+    def summary(self) -> str:
+        """One line: whether the connection was closed when the notebook was saved."""
+        return "stop button: closed" if self.button.disabled else f"stop button: {self.button.description}"
+
+    def static_html(self) -> str:
+        """What the button and its line said when the notebook was saved."""
+        state = "pressed, closed" if self.button.disabled else "not pressed"
+        return f"<div><b>{esc(self.button.description)}</b> ({state})</div>{self.output.value}"
 
     def stop(self) -> bool:
         """Close the others, then the gateway (each at most once: their ``close`` are idempotent).

@@ -8,6 +8,7 @@ import ipywidgets as w
 
 from gloo_nb.analysis.overview import STATES, FindingLink, GatewayOverview
 from gloo_nb.widgets._html import esc, table
+from gloo_nb.widgets._static import StaticView
 
 __all__ = ["GatewayOverviewView", "overview_html"]
 
@@ -76,7 +77,7 @@ def overview_html(overview: GatewayOverview) -> str:
     return "<div>" + "".join(f"<div style='margin:4px 0'>{p}</div>" for p in parts) + "</div>"
 
 
-class GatewayOverviewView(w.VBox):
+class GatewayOverviewView(StaticView, w.VBox):
     """The gateway overview, as Gloo's UI opens: counts by state, upstream health, findings at their YAML line.
 
     Args:
@@ -101,3 +102,18 @@ class GatewayOverviewView(w.VBox):
         """
         self.overview = overview
         self.html.value = overview_html(overview)
+
+    # --- static rendering (saved notebooks) ----------------------------------------------------------------
+
+    def summary(self) -> str:
+        """One line: resources per state, upstreams, findings."""
+        counts = self.overview.counts
+        parts = [f"{kind} " + ", ".join(f"{int(counts.loc[kind, s])} {s}" for s in STATES if int(counts.loc[kind, s]))
+                 for kind in counts.index if int(counts.loc[kind, "total"])]
+        return (f"gateway overview: {'; '.join(parts) or 'no resources'}; {len(self.overview.health)} upstream(s), "
+                f"{len(self.overview.findings)} finding(s)")
+
+    def static_html(self) -> str:
+        """The same HTML the widget shows (it has no controls)."""
+        return self.html.value
+

@@ -271,3 +271,24 @@ def test_stepper_renders_header_plan_and_the_last_step() -> None:
     assert "<b>not-last-known-good</b>: ok" in html and "<td>0.12 s</td>" in html
     assert "<td>with-header</td><td>20</td><td>v2: 20</td>" in html
     assert "no route of foxtrot/foxtrot-routes" in html  # the live routes part, as the widget shows it
+
+
+def test_overview_and_stop_button_render_statically() -> None:
+    """Notebook 01's overview and the live notebooks' stop button publish their state like every other view."""
+    from gloo_nb.analysis.overview import gateway_overview
+    from gloo_nb.widgets.close import StopButton
+    from gloo_nb.widgets.overview import GatewayOverviewView
+
+    html, text = bundle(GatewayOverviewView(gateway_overview(translate(
+        ["vs.yaml", "rt-echo-3.yaml", "rt-foxtrot-1.yaml", "upstream-echo.yaml", "upstream-foxtrot.yaml"]))))
+    assert text.startswith("gateway overview: VirtualService ") and "finding(s)" in text, text
+    assert "Resources by state" in html and "echo-typo" in html
+
+    closed: list[str] = []
+    gateway = SimpleNamespace(closed=False, close=lambda: closed.append("gw"), on_close=lambda callback: None)
+    stop = StopButton(gateway)
+    html, text = bundle(stop)
+    assert "(not pressed)" in html and text.startswith("stop button: ")
+    assert stop.stop() and closed == ["gw"]
+    html, text = bundle(stop)
+    assert text == "stop button: closed" and "(pressed, closed)" in html and "closed" in html
