@@ -524,7 +524,7 @@ def headline(inspection: Any, *, changes: Iterable[ChangeLike] = (), now: dateti
         causes = {c.resource for c in culprits} | set(cause_refs)
         held = [d for d in blocked if d.resource not in causes]
         for d in blocked:
-            roles[d.id] = "blocked" if d.resource not in causes else "cause"
+            roles[d.id] = d.role or ("blocked" if d.resource not in causes else "cause")
         victims = _victims(held or blocked, last, now)
         because = _and([c.phrase() for c in culprits]) or (
             "; ".join(c.text() for c in translation.block_causes()) or translation.push.reason)

@@ -8,8 +8,10 @@ from typing import Any
 import ipywidgets as w
 
 from gloo_nb.analysis.drift import DriftRow
-from gloo_nb.analysis.views import DriftGrid, drift_grid, legend
+from gloo_nb.analysis.headline import ROLE_MEANINGS, Headline, headline
+from gloo_nb.analysis.views import ROLE_COLOURS, ROLE_WORDS, DriftGrid, drift_grid, legend
 from gloo_nb.widgets._html import esc
+from gloo_nb.widgets.headline import HeadlineView
 
 SHORT = {
     "in-sync": "in sync",
@@ -31,9 +33,12 @@ class DriftGridView(w.VBox):
         drift: ``Inspection.drift`` rows.
         only_drifted: Start with only routes that are not in sync.
         max_rows: Show at most this many routes (a note says how many are hidden).
+        headline: The headline to show at the top (:meth:`from_inspection` makes it); None: none.
 
     Attributes:
         grid: The view-model.
+        headline: The headline shown at the top, or None.
+        top: The headline's widget (empty when there is none).
         show: Dropdown ``all`` / ``drifted``.
         cells: The cell buttons of the rows shown, ``cells[row][column]`` (rows as in ``shown``).
         route_buttons: One button per shown row (selects the whole row).
@@ -41,8 +46,11 @@ class DriftGridView(w.VBox):
         detail: The selection's route, state, cause and actions.
     """
 
-    def __init__(self, drift: Sequence[DriftRow], *, only_drifted: bool = False, max_rows: int = 200):
+    def __init__(self, drift: Sequence[DriftRow], *, only_drifted: bool = False, max_rows: int = 200,
+                 headline: Headline | None = None):
         self.grid: DriftGrid = drift_grid(drift)
+        self.headline = headline
+        self.top: w.Widget = HeadlineView(headline) if headline is not None else w.HTML("")
         self.max_rows = max_rows
         self.show = w.Dropdown(options=["all", "drifted"], value="drifted" if only_drifted else "all",
                                description="routes")
@@ -52,9 +60,27 @@ class DriftGridView(w.VBox):
         self.cells: list[list[w.Button]] = []
         self.route_buttons: list[w.Button] = []
         self.shown: list[int] = []
-        super().__init__([self.show, self.legend, self.body, self.detail])
+        super().__init__([self.top, self.show, self.legend, self.body, self.detail])
         self.show.observe(lambda _change: self._render(), names="value")
         self._render()
+
+    @classmethod
+    def from_inspection(cls, inspection: Any, *, changes: Any = (), now: Any = None, only_drifted: bool = False,
+                        max_rows: int = 200) -> DriftGridView:
+        """The grid of an inspection with its headline at the top.
+
+        Args:
+            inspection: An inspection.
+            changes: Who changed what when (:func:`gloo_nb.analysis.headline.headline`'s ``changes``).
+            now: The time the inspection stands for.
+            only_drifted: Start with only routes that are not in sync.
+            max_rows: Show at most this many routes.
+
+        Returns:
+            The view.
+        """
+        return cls(inspection.drift, only_drifted=only_drifted, max_rows=max_rows,
+                   headline=headline(inspection, changes=changes, now=now))
 
     def select(self, row: int, column: int | None = None) -> None:
         """Show the cause of one grid row (or one cell of it).
@@ -75,13 +101,15 @@ class DriftGridView(w.VBox):
         children: list[Any] = list(header)
         self.cells, self.route_buttons = [], []
         for i in self.shown:
-            label = w.Button(description=g.routes[i], tooltip=f"{g.routes[i]} ({g.resources[i]})",
+            role = g.roles[i] if g.roles else ""
+            label = w.Button(description=g.routes[i] + (f"  [{ROLE_WORDS[role]}]" if role else ""),
+                             tooltip=f"{g.routes[i]} ({g.resources[i]}; {g.envoy[i] if g.envoy else ''})",
                              layout=w.Layout(width="auto"))
             label.on_click(lambda _b, i=i: self.select(i))
             line = []
             for c, cell in enumerate(g.cells[i]):
-                b = w.Button(description=SHORT[cell.state], tooltip=cell.cause or cell.state,
-                             layout=w.Layout(width="auto"))
+                b = w.Button(description=ROLE_WORDS[cell.role] if cell.role else SHORT[cell.state],
+                             tooltip=cell.cause or cell.state, layout=w.Layout(width="auto"))
                 b.style.button_color = cell.colour
                 b.style.text_color = "white"
                 b.on_click(lambda _b, i=i, c=c: self.select(i, c))
@@ -99,4 +127,7 @@ class DriftGridView(w.VBox):
 def _legend_html() -> str:
     items = "".join(f'<span style="background:{colour};color:white;padding:1px 6px;margin-right:6px" '
                     f'title="{esc(meaning)}">{esc(state)}</span>' for state, colour, meaning in legend())
-    return f"<div>{items}</div>"
+    # Roles: who causes a problem and who suffers it never share a mark.
+    roles = "".join(f'<span style="background:{ROLE_COLOURS[r]};color:white;padding:1px 6px;margin-right:6px" '
+                    f'title="{esc(ROLE_MEANINGS[r])}">{esc(word)}</span>' for r, word in ROLE_WORDS.items())
+    return f"<div>{items}</div><div>roles: {roles}</div>"
