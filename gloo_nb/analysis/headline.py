@@ -35,9 +35,9 @@ from gloo_nb.translate import Translation, translate
 from gloo_nb.translate.envoy import FALLBACK_CLUSTER
 from gloo_nb.translate.routes import RouteId, RouteRow, fallback_label, route_rows
 
-__all__ = ["ROLES", "ROLE_MEANINGS", "Culprit", "FixOption", "Headline", "ResourceChange", "Victim",
-           "changes_from_audit", "changes_from_objects", "headline", "read_audit_changes", "route_label",
-           "team_of"]
+__all__ = ["ROLES", "ROLE_COLOURS", "ROLE_MEANINGS", "ROLE_WORDS", "Culprit", "FixOption", "Headline",
+           "ResourceChange", "Victim", "changes_from_audit", "changes_from_objects", "headline", "read_audit_changes",
+           "route_label", "team_of"]
 
 ROLES = ("cause", "broken", "blocked", "replaced")
 """Roles of a route, resource or destination in a problem (``""``: none)."""
@@ -49,6 +49,22 @@ ROLE_MEANINGS: dict[str, str] = {
     "replaced": "REPLACED: Gloo answers it with its fallback response",
 }
 """One line per role, for legends and tooltips."""
+
+ROLE_COLOURS: dict[str, str] = {
+    "cause": "#7f0000",
+    "broken": "#4e342e",
+    "blocked": "#ad1457",
+    "replaced": "#1565c0",
+}
+"""Colour of each role (:data:`gloo_nb.analysis.headline.ROLES`): culprit and victim never share a colour."""
+
+ROLE_WORDS: dict[str, str] = {
+    "cause": "CAUSE",
+    "broken": "broken destination",
+    "blocked": "held back",
+    "replaced": "replaced by fallback",
+}
+"""The word shown for each role (its meaning: :data:`gloo_nb.analysis.headline.ROLE_MEANINGS`)."""
 
 UNKNOWN = "unknown"
 

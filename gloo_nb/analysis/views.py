@@ -20,7 +20,7 @@ from typing import Any, Protocol
 import pandas as pd
 
 from gloo_nb.analysis.drift import STATES, DriftRow, SourceCell
-from gloo_nb.analysis.headline import ROLE_MEANINGS
+from gloo_nb.analysis.headline import ROLE_COLOURS, ROLE_MEANINGS, ROLE_WORDS
 from gloo_nb.analysis.matching import Request, match_request
 from gloo_nb.analysis.probe import Share
 from gloo_nb.analysis.rows import RouteRowLike as RowLike
@@ -78,21 +78,6 @@ STATE_MEANINGS: dict[str, str] = {
 }
 """One line per state, for the legend."""
 
-ROLE_COLOURS: dict[str, str] = {
-    "cause": "#7f0000",
-    "broken": "#4e342e",
-    "blocked": "#ad1457",
-    "replaced": "#1565c0",
-}
-"""Colour of each role (:data:`gloo_nb.analysis.headline.ROLES`): culprit and victim never share a colour."""
-
-ROLE_WORDS: dict[str, str] = {
-    "cause": "CAUSE",
-    "broken": "broken destination",
-    "blocked": "held back",
-    "replaced": "replaced by fallback",
-}
-"""The word shown for each role (its meaning: :data:`gloo_nb.analysis.headline.ROLE_MEANINGS`)."""
 
 EFFECTS = ("fallback", "blocked change", "503 missing cluster", "dropped", "none")
 """Effect categories of :func:`invalid_routes_frame` (``fallback`` is shown with its status, e.g. ``fallback 404``)."""

@@ -6,6 +6,7 @@ from typing import Any
 
 import ipywidgets as w
 
+from gloo_nb.analysis.headline import ROLE_COLOURS, ROLE_MEANINGS, ROLE_WORDS
 from gloo_nb.analysis.tree import TREE_COLOURS, TREE_LEGEND, DelegationTree, NodeDetail, TreeNode
 from gloo_nb.widgets._html import esc
 
@@ -101,8 +102,7 @@ class DelegationTreeView(w.VBox):
         toggle = w.Button(description=sign, layout=w.Layout(width="2.5em", margin=f"0 0 0 {depth * 1.5}em"),
                           disabled=not node.has_children)
         toggle.on_click(lambda _b, i=node.id: self.toggle(i))
-        state = node.state if node.inherited == "accepted" else f"{node.state}, inherits {node.inherited}"
-        label = w.Button(description=f"{node.label}  [{state}]", tooltip=TREE_LEGEND[node.shown_state],
+        label = w.Button(description=f"{node.label}  [{node.mark}]", tooltip=node.meaning,
                          layout=w.Layout(width="auto", border="2px solid black" if hit or node.id == self.selected
                                          else ""))
         label.style.button_color = node.colour
@@ -115,12 +115,15 @@ class DelegationTreeView(w.VBox):
 def _legend_html() -> str:
     items = "".join(f'<span style="background:{TREE_COLOURS[s]};color:white;padding:1px 6px;margin-right:6px" '
                     f'title="{esc(m)}">{esc(s)}</span>' for s, m in TREE_LEGEND.items())
-    return f"<div>{items}</div>"
+    roles = "".join(f'<span style="background:{ROLE_COLOURS[r]};color:white;padding:1px 6px;margin-right:6px" '
+                    f'title="{esc(ROLE_MEANINGS[r])}">{esc(word)}</span>' for r, word in ROLE_WORDS.items())
+    return f"<div>{items}</div><div>roles: {roles}</div>"
 
 
 def _detail_html(detail: NodeDetail) -> str:
     node = detail.node
-    parts = [f"<b>{esc(node.label)}</b> &mdash; {esc(node.state)} (inherits {esc(node.inherited)})",
+    parts = [f"<b>{esc(node.label)}</b> &mdash; {esc(node.state)} (inherits {esc(node.inherited)})"
+             + (f"<br><b>{esc(node.meaning)}</b>" if node.role else ""),
              f"<pre>{esc(detail.yaml)}</pre>"]
     if detail.findings:
         parts.append("<b>findings</b><ul>" + "".join(

@@ -189,8 +189,9 @@ def test_notebook_01_runs_in_jupyterlab_and_its_widgets_react(lab: Lab) -> None:
             assert any(t.startswith("VirtualService gloo-system/app ") for t in labels), joined
             assert any(t.startswith("RouteTable echo/echo-routes ") for t in labels), joined
             assert any(t.startswith("RouteTable foxtrot/foxtrot-routes ") for t in labels), joined
-            # The incident: echo's typo keeps the last known good, so routes show as blocked (or replaced by a 404).
-            assert any(t.startswith("route ") and ("[blocked" in t or "[replaced" in t) for t in labels), joined
+            # The incident: echo's typo keeps the last known good; echo's route is the cause, foxtrot's held back.
+            assert any(t.startswith("route ") and "[CAUSE]" in t for t in labels), joined
+            assert any(t.startswith("route prefix /foxtrot ") and "[held back]" in t for t in labels), joined
             sandbox = re.search(r"own sandbox pid (\d+) in (\S+)", _notebook_text(page))
             assert sandbox, "the notebook did not say which sandbox it started"
 
