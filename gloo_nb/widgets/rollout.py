@@ -9,18 +9,21 @@ and are tested without widgets. :class:`RolloutStepper` only wires them to a
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import ipywidgets as w
 import pandas as pd
 
 from gloo_nb.analysis.drift import DriftRow
+from gloo_nb.analysis.headline import ChangeLike, Headline, headline
 from gloo_nb.app.rollout import Rollout, StepReport
 from gloo_nb.errors import GlooNbError
 from gloo_nb.rollout import RolloutStatus
 from gloo_nb.widgets._html import esc, table
+from gloo_nb.widgets.headline import headline_html
 
 __all__ = [
     "STATE_COLOURS",
@@ -315,9 +318,13 @@ class RolloutStepper(w.VBox):
 
     Args:
         rollout: The rollout (its connection is read for the live weights after each step).
+        changes: Who changed what when, read at each refresh for the headline (e.g. ``NotebookGateway.changes``);
+            None: actors and durations are unknown.
 
     Attributes:
         rollout: The rollout.
+        top: The headline of the gateway (what is not served, whose cause, the fix options), refreshed with the rest.
+        headline: That headline (None before a read succeeded).
         header: The RouteTable, the live managed routes, the last checkpoint and the next step.
         plan: The plan with each step's state.
         guards, convergence, probes: The last step's results.
@@ -330,10 +337,13 @@ class RolloutStepper(w.VBox):
         busy: True while a step or a rollback runs (the buttons are disabled then).
     """
 
-    def __init__(self, rollout: Rollout) -> None:
+    def __init__(self, rollout: Rollout, *, changes: Callable[[], Iterable[ChangeLike]] | None = None) -> None:
         self.rollout = rollout
         self.report: StepReport | None = None
         self.busy = False
+        self._changes = changes
+        self.headline: Headline | None = None
+        self.top = w.HTML()
         self.header = w.HTML()
         self.plan = w.HTML()
         self.guards = w.HTML()
@@ -348,8 +358,9 @@ class RolloutStepper(w.VBox):
         self.rollback_button = w.Button(description="rollback", button_style="warning", disabled=rollout.dry_run)
         self.next_button.on_click(lambda _b: self.next())
         self.rollback_button.on_click(lambda _b: self.rollback(self.checkpoint.value))
-        super().__init__([self.header, self.plan, w.HBox([self.next_button, self.checkpoint, self.rollback_button]),
-                          self.guards, self.convergence, self.probes, self.weights, self.output])
+        super().__init__([self.top, self.header, self.plan,
+                          w.HBox([self.next_button, self.checkpoint, self.rollback_button]), self.guards,
+                          self.convergence, self.probes, self.weights, self.output])
         self.refresh()
 
     def next(self) -> StepReport | None:
@@ -393,12 +404,15 @@ class RolloutStepper(w.VBox):
         self.convergence.value = convergence_html(self.report)
         self.probes.value = probes_html(self.report, probe_rows(self.report) if self.report else [])
         try:
-            drift = rollout.conn.collect().drift
+            inspection = rollout.conn.collect()
         except GlooNbError as error:
             self.weights.value = f'<div style="color:{_BAD}">live routes unavailable: {esc(error)}</div>'
         else:
-            self.weights.value = weights_html(weights_rows(drift, rollout.target.route_table),
+            self.weights.value = weights_html(weights_rows(inspection.drift, rollout.target.route_table),
                                               rollout.target.route_table)
+            self.headline = headline(inspection, changes=self._changes() if self._changes else (),
+                                     now=datetime.now(UTC))
+            self.top.value = headline_html(self.headline)
 
     def _run(self, action: Callable[[], StepReport], what: str) -> StepReport | None:
         if self.busy:
