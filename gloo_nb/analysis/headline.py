@@ -21,6 +21,7 @@ patched (``spec.gloo.invalidConfigPolicy.replaceInvalidRoutes: true``, Gloo's
 
 from __future__ import annotations
 
+import html as _html
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -101,6 +102,10 @@ class ResourceChange:
     namespace: str
     name: str
     actor: str
+
+
+def _esc(value: Any) -> str:
+    return _html.escape(str(value))
 
 
 def team_of(resource: str) -> str:
@@ -311,6 +316,32 @@ class Headline:
 
     def __str__(self) -> str:
         return "\n".join(self.lines())
+
+    def html(self) -> str:
+        """The headline as HTML: the sentence in bold, other problems below it, then the fix options.
+
+        Nothing is cut: long names and messages wrap. A problem is red, all well green.
+
+        Returns:
+            ``<div class="gloo-nb-headline" data-state="...">...</div>``.
+        """
+        background, colour = ("#e8f5e9", "#2e7d32") if self.ok else ("#ffebee", "#b71c1c")
+        parts = [f'<div style="font-weight:bold;color:{colour}">{_esc(self.text)}</div>']
+        parts += [f"<div>{_esc(d)}</div>" for d in self.details]
+        if self.fixes:
+            parts.append('<div>fix options:<ul style="margin:2px 0">'
+                         + "".join(f"<li><b>{_esc(f.action)}</b>: {_esc(f.text)}</li>" for f in self.fixes)
+                         + "</ul></div>")
+        return (f'<div class="gloo-nb-headline" data-state="{_esc(self.state)}" style="background:{background};'
+                f'padding:6px 10px;margin:4px 0;border-left:4px solid {colour};white-space:normal;'
+                f'overflow-wrap:anywhere">' + "".join(parts) + "</div>")
+
+    def _repr_html_(self) -> str:
+        # Jupyter shows the HTML; saved notebooks keep it (and the text below) without a widget front end.
+        return self.html()
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        printer.text(str(self))
 
     def as_json(self) -> dict[str, Any]:
         """The headline as JSON (times RFC 3339, seconds as numbers)."""

@@ -673,6 +673,23 @@ class DelegationTree:
                     break
         return out
 
+    def role_nodes(self, *, limit: int = 200) -> list[TreeNode]:
+        """Nodes with a role (cause, broken destination, held-back victim, replaced), expanding the tree as needed.
+
+        Args:
+            limit: Stop after this many.
+
+        Returns:
+            The nodes, depth first; :meth:`path` gives the ids to expand to show one.
+        """
+        out = []
+        for node in self.walk():
+            if node.role:
+                out.append(node)
+                if len(out) >= limit:
+                    break
+        return out
+
     def path(self, node_id: str) -> list[str]:
         """Ids from the root down to a node (inclusive).
 

@@ -5,16 +5,12 @@ from __future__ import annotations
 import ipywidgets as w
 
 from gloo_nb.analysis.headline import Headline
-from gloo_nb.widgets._html import esc
-
-_COLOURS = {"ok": ("#e8f5e9", "#2e7d32")}
-_PROBLEM = ("#ffebee", "#b71c1c")
 
 
 def headline_html(headline: Headline) -> str:
-    """The headline as HTML: the sentence in bold, other problems below it, then the fix options.
+    """The headline as HTML (:meth:`gloo_nb.analysis.headline.Headline.html`).
 
-    Nothing is cut: long names and messages wrap.
+    The sentence in bold, other problems below it, then the fix options; nothing is cut, long names wrap.
 
     Args:
         headline: :func:`gloo_nb.analysis.headline.headline`'s result.
@@ -22,16 +18,7 @@ def headline_html(headline: Headline) -> str:
     Returns:
         ``<div class="gloo-nb-headline">...</div>``.
     """
-    background, colour = _COLOURS.get(headline.state, _PROBLEM)
-    parts = [f'<div style="font-weight:bold;color:{colour}">{esc(headline.text)}</div>']
-    parts += [f"<div>{esc(d)}</div>" for d in headline.details]
-    if headline.fixes:
-        parts.append("<div>fix options:<ul style=\"margin:2px 0\">"
-                     + "".join(f"<li><b>{esc(f.action)}</b>: {esc(f.text)}</li>" for f in headline.fixes)
-                     + "</ul></div>")
-    return (f'<div class="gloo-nb-headline" data-state="{esc(headline.state)}" style="background:{background};'
-            f'padding:6px 10px;margin:4px 0;border-left:4px solid {colour};white-space:normal;'
-            f'overflow-wrap:anywhere">' + "".join(parts) + "</div>")
+    return headline.html()
 
 
 class HeadlineView(w.HTML):

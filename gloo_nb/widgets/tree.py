@@ -70,6 +70,20 @@ class DelegationTreeView(w.VBox):
         self._render()
         return detail
 
+    def expand_to_roles(self) -> list[str]:
+        """Expand the tree down to every node with a role, so culprit and victim show at once.
+
+        The cause, the broken destination, the held-back victim and the replaced route are those nodes.
+
+        Returns:
+            The ids of those nodes.
+        """
+        ids = [n.id for n in self.tree.role_nodes()]
+        for node_id in ids:
+            self.expanded.update(self.tree.path(node_id)[:-1])
+        self._render()
+        return ids
+
     def run_search(self, text: str) -> list[str]:
         """Expand the tree down to every node whose label contains ``text`` and highlight them.
 

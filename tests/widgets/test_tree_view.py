@@ -72,3 +72,23 @@ def test_fallback_replacement_shows_in_detail():
     detail = view.select(hit)
     assert detail.node.state == "replaced"
     assert "replaced by the fallback" in view.detail.value
+
+
+def test_the_tree_opens_down_to_culprit_and_victim():
+    from gloo_nb.analysis.inspection import Inspection
+    from gloo_nb.xds.decode import ServedSnapshot
+
+    def served(t):
+        e = t.envoy
+        return ServedSnapshot(list(e.listeners), list(e.route_configurations), list(e.clusters), list(e.endpoints))
+
+    c = vm.Cluster()
+    good = vm.step4(c)
+    typo = c.apply("rt-echo-3.yaml", "rt-foxtrot-4.yaml")
+    view = DelegationTreeView(typo, Inspection.build(typo, served(good), {}, {}))
+    ids = view.expand_to_roles()
+    marks = [view.tree.node(i).mark for i in ids]
+    assert marks.count("CAUSE") == 2 and "broken destination" in marks and "held back" in marks
+    shown = labels(view)
+    assert "route prefix /echo [stage=canary]  [CAUSE]" in shown and "route prefix /foxtrot  [held back]" in shown
+    assert "upstream gloo-system/echo-typo version=v2 (does not exist)  [broken destination]" in shown
