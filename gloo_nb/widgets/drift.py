@@ -89,7 +89,10 @@ class DriftGridView(w.VBox):
             row: Grid row index (into ``grid.routes``).
             column: Source index, or None for the whole row.
         """
-        self.detail.value = f"<pre>{esc(self.grid.detail(row, column))}</pre>"
+        # Wrapped, never cut: causes carry Gloo's whole message (resource and upstream names included).
+        text = esc(self.grid.detail(row, column))
+        self.detail.value = f'<pre style="white-space:pre-wrap;overflow-wrap:anywhere">{text}</pre>'
+
 
     def _render(self) -> None:
         g = self.grid

@@ -116,7 +116,8 @@ class DelegationTreeView(w.VBox):
         toggle = w.Button(description=sign, layout=w.Layout(width="2.5em", margin=f"0 0 0 {depth * 1.5}em"),
                           disabled=not node.has_children)
         toggle.on_click(lambda _b, i=node.id: self.toggle(i))
-        label = w.Button(description=f"{node.label}  [{node.mark}]", tooltip=node.meaning,
+        # A button cuts its text with an ellipsis when narrow: the tooltip keeps the whole label and its meaning.
+        label = w.Button(description=f"{node.label}  [{node.mark}]", tooltip=f"{node.label}: {node.meaning}",
                          layout=w.Layout(width="auto", border="2px solid black" if hit or node.id == self.selected
                                          else ""))
         label.style.button_color = node.colour
@@ -138,7 +139,7 @@ def _detail_html(detail: NodeDetail) -> str:
     node = detail.node
     parts = [f"<b>{esc(node.label)}</b> &mdash; {esc(node.state)} (inherits {esc(node.inherited)})"
              + (f"<br><b>{esc(node.meaning)}</b>" if node.role else ""),
-             f"<pre>{esc(detail.yaml)}</pre>"]
+             f'<pre style="white-space:pre-wrap">{esc(detail.yaml)}</pre>']
     if detail.findings:
         parts.append("<b>findings</b><ul>" + "".join(
             f"<li>{esc(f.severity)}: {esc(f.message)} ({esc(f.origin)})</li>" for f in detail.findings) + "</ul>")

@@ -63,3 +63,15 @@ def test_invalid_routes_table_shows_cause_team_beside_affected_team_and_the_full
     assert "white-space:normal" in html
     view.affected.value = "foxtrot"
     assert view.shown["route"].tolist() == ["foxtrot: prefix /foxtrot"]
+
+
+def test_messages_are_never_cut_in_the_drift_detail(incident) -> None:
+    """Issue 16: `Route Warning: InvalidDestinationWarning. Reas...` lost the upstream's name; the detail wraps."""
+    view = DriftGridView(incident.drift)
+    row = view.grid.routes.index("foxtrot: prefix /foxtrot")
+    view.select(row)
+    assert "white-space:pre-wrap" in view.detail.value
+    assert ("echo/echo-routes: Route Warning: InvalidDestinationWarning. Reason: *v1.Upstream {echo-typo gloo-system} "
+            "not found") in view.detail.value
+    assert "role: held back: its change is valid but not served, because of another resource" in view.detail.value
+    assert "envoy route: gloo-system_app #3 prefix /foxtrot" in view.detail.value
