@@ -194,6 +194,10 @@ def test_notebook_01_runs_in_jupyterlab_and_its_widgets_react(lab: Lab) -> None:
             assert any(t.startswith("route prefix /foxtrot ") and "[held back]" in t for t in labels), joined
             sandbox = re.search(r"own sandbox pid (\d+) in (\S+)", _notebook_text(page))
             assert sandbox, "the notebook did not say which sandbox it started"
+            # The answer first: the headline (HTML) right after the inspection, and on top of the drift grid.
+            headlines = page.locator(".jp-OutputArea-output .gloo-nb-headline")
+            assert headlines.count() >= 2
+            assert "foxtrot's change to foxtrot/foxtrot-routes is NOT served" in (headlines.first.text_content() or "")
 
             # Click a node: the kernel computes its detail (YAML, findings, Envoy routes) and the page shows it.
             detail = tree.locator(".widget-html").last
