@@ -71,6 +71,14 @@ TREE_LEGEND: dict[str, str] = {
 }
 """One line per state, for the legend."""
 
+INHERITED_COLOURS: dict[str, str] = {
+    "dropped": "#9e9e9e",
+    "blocked": "#e57373",
+    "rejected": "#ba68c8",
+}
+"""A lighter tint of each state that flows down, for a node that only inherits it (nothing wrong with the node
+itself): it never looks like the node that causes it."""
+
 _RANK = {s: i for i, s in enumerate(TREE_STATES)}
 _FLOWS_DOWN = ("dropped", "blocked", "rejected")
 
@@ -130,8 +138,12 @@ class TreeNode:
 
     @property
     def colour(self) -> str:
-        """The role's colour when the node has a role, else the colour of :attr:`shown_state`."""
-        return ROLE_COLOURS[self.role] if self.role else TREE_COLOURS[self.shown_state]
+        """The role's colour; a node that only inherits a state: that state's lighter tint; else its state's."""
+        if self.role:
+            return ROLE_COLOURS[self.role]
+        if self.state == "accepted" and self.inherited in INHERITED_COLOURS:
+            return INHERITED_COLOURS[self.inherited]
+        return TREE_COLOURS[self.shown_state]
 
     @property
     def mark(self) -> str:

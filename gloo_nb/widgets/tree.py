@@ -7,7 +7,7 @@ from typing import Any
 import ipywidgets as w
 
 from gloo_nb.analysis.headline import ROLE_COLOURS, ROLE_MEANINGS, ROLE_WORDS
-from gloo_nb.analysis.tree import TREE_COLOURS, TREE_LEGEND, DelegationTree, NodeDetail, TreeNode
+from gloo_nb.analysis.tree import INHERITED_COLOURS, TREE_COLOURS, TREE_LEGEND, DelegationTree, NodeDetail, TreeNode
 from gloo_nb.widgets._html import esc
 
 
@@ -132,7 +132,10 @@ def _legend_html() -> str:
                     f'title="{esc(m)}">{esc(s)}</span>' for s, m in TREE_LEGEND.items())
     roles = "".join(f'<span style="background:{ROLE_COLOURS[r]};color:white;padding:1px 6px;margin-right:6px" '
                     f'title="{esc(ROLE_MEANINGS[r])}">{esc(word)}</span>' for r, word in ROLE_WORDS.items())
-    return f"<div>{items}</div><div>roles: {roles}</div>"
+    inherited = "".join(f'<span style="background:{colour};color:white;padding:1px 6px;margin-right:6px" '
+                        f'title="nothing wrong with the node itself; an ancestor is {esc(s)}">inherits {esc(s)}</span>'
+                        for s, colour in INHERITED_COLOURS.items())
+    return f"<div>{items}</div><div>{inherited}</div><div>roles: {roles}</div>"
 
 
 def _detail_html(detail: NodeDetail) -> str:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from gloo_nb.analysis.tree import TREE_COLOURS, TREE_LEGEND, TREE_STATES, DelegationTree
+from gloo_nb.analysis.tree import INHERITED_COLOURS, TREE_COLOURS, TREE_LEGEND, TREE_STATES, DelegationTree
 from gloo_nb.app.manifests import read_manifests
 from gloo_nb.models import Snapshot
 from gloo_nb.models.codec import parse_object
@@ -79,7 +79,8 @@ def test_typo_blocks_then_settings_patch_replaces():
     assert nodes["VirtualService gloo-system/app"].state == "blocked"
     # foxtrot's change is held back too: it inherits the block.
     assert nodes["route prefix /foxtrot"].inherited == "blocked"
-    assert nodes["route prefix /foxtrot"].colour == TREE_COLOURS["blocked"]
+    # Only inherited (nothing wrong with it): a lighter tint, never the colour of what blocks.
+    assert nodes["route prefix /foxtrot"].colour == INHERITED_COLOURS["blocked"] != TREE_COLOURS["blocked"]
     detail = tree.detail(typo.id)
     assert "echo-typo" in detail.yaml and detail.findings == typo.findings
 
