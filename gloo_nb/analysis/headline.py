@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from gloo_nb.analysis.drift import DriftRow, route_key
+from gloo_nb.analysis.inspection import inspection_at
 from gloo_nb.models import Finding, ResourceKey, Settings
 from gloo_nb.models.resources import InvalidConfigPolicy, Route
 from gloo_nb.translate import Translation, translate
@@ -37,8 +38,8 @@ from gloo_nb.translate.envoy import FALLBACK_CLUSTER
 from gloo_nb.translate.routes import RouteId, RouteRow, fallback_label, route_rows
 
 __all__ = ["ROLES", "ROLE_COLOURS", "ROLE_MEANINGS", "ROLE_WORDS", "Culprit", "FixOption", "Headline",
-           "ResourceChange", "Victim", "changes_from_audit", "changes_from_objects", "headline", "read_audit_changes",
-           "route_label", "team_of"]
+           "ResourceChange", "Victim", "changes_from_audit", "changes_from_objects", "headline", "headline_at",
+           "read_audit_changes", "route_label", "team_of"]
 
 ROLES = ("cause", "broken", "blocked", "replaced")
 """Roles of a route, resource or destination in a problem (``""``: none)."""
@@ -662,3 +663,18 @@ def headline(inspection: Any, *, changes: Iterable[ChangeLike] = (), now: dateti
     return Headline(state, text, tuple(t for _, t, *_ in lines[1:]), tuple(every_culprit),
                     tuple(v for line in lines for v in line[3]), tuple(f for line in lines for f in line[4]),
                     roles, frozenset(c.resource for c in every_culprit) | frozenset(cause_refs))
+
+
+def headline_at(timeline: Any, time: datetime, nacks: Any = None) -> Headline:
+    """The headline of one moment of a journal: the inspection then, with the journal's writers and times.
+
+    Args:
+        timeline: A loaded :class:`gloo_nb.analysis.timeline.Timeline`.
+        time: The moment.
+        nacks: ``timeline.nacks_frame()`` (computed when not given).
+
+    Returns:
+        The headline as it would have read at ``time``.
+    """
+    inspection = inspection_at(timeline.state_at(time), timeline.nacks_frame() if nacks is None else nacks)
+    return headline(inspection, changes=timeline.changes, now=time)

@@ -207,3 +207,21 @@ def test_changes_from_the_sandbox_audit_log_and_managed_fields(tmp_path: Path) -
 def test_route_labels_name_the_team() -> None:
     assert route_label("foxtrot/foxtrot-routes", "prefix /foxtrot") == "foxtrot: prefix /foxtrot"
     assert route_label("", "prefix /x", "gloo-system_app") == "gloo-system_app: prefix /x"
+
+
+def test_the_shipped_seed_incident_journal_reads_as_the_issue_says() -> None:
+    """The recorded seed incident (data/journals/seed-incident): just before ops' settings patch, foxtrot has been
+    held back 2.6 s by echo-dev's typo: issue 16's sentence word for word, actors and times from the journal."""
+    from gloo_nb import load_timeline, seed_incident_journal
+    from gloo_nb.analysis.headline import headline_at
+    from gloo_nb.analysis.incident import incident_summary
+
+    timeline = load_timeline(str(seed_incident_journal()))
+    (incident,) = incident_summary(timeline).incidents
+    (fix,) = incident.fix
+    assert (fix.ref, fix.actor) == ("gloo-system/default", "ops")
+    h = headline_at(timeline, fix.time - timedelta(microseconds=1))
+    assert h.text == SEED_TEXT
+    # Once the fix is served, nobody is held back; the replicas catch up.
+    after = headline_at(timeline, incident.end)
+    assert after.state == "replica-lagging" and "NOT served" not in after.text
