@@ -635,7 +635,7 @@ def headline(inspection: Any, *, changes: Iterable[ChangeLike] = (), now: dateti
         refs = [r for r, _, _ in broken]
         culprits = _culprits(translation, findings, refs, last)
         for _, row, _ in broken:
-            roles.setdefault(row.id, "cause")
+            roles.setdefault(row.id, "broken")
         routes = _and([f"{route_label(r, row.match_summary, row.virtual_host)} ({', '.join(missing)})"
                        for r, row, missing in broken])
         because = _and([c.phrase() for c in culprits]) or "its destination does not exist"

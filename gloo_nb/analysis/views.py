@@ -176,11 +176,13 @@ class DriftGrid:
         return pd.DataFrame([[c.state for c in row] for row in self.cells], index=self.routes, columns=self.sources)
 
 
-def drift_grid(rows: Sequence[DriftRow]) -> DriftGrid:
+def drift_grid(rows: Sequence[DriftRow], roles: Mapping[Any, str] | None = None) -> DriftGrid:
     """Lay drift rows out as routes x sources (each cell as drift classified it: nothing is re-derived here).
 
     Args:
         rows: ``Inspection.drift`` (see :func:`gloo_nb.analysis.drift.drift_rows`).
+        roles: More roles by route identity (``Headline.roles``: e.g. a route served to a missing cluster is
+            ``broken``); a row's own :attr:`~gloo_nb.analysis.drift.DriftRow.role` wins.
 
     Returns:
         The grid, rows in the drift rows' order; a column a row has no cell for is ``absent``.
@@ -193,15 +195,21 @@ def drift_grid(rows: Sequence[DriftRow]) -> DriftGrid:
     columns.sort(key=lambda s: (s != "served", s))
     absent = SourceCell(None, "absent", "")
 
+    extra = roles or {}
+
+    def role_of(r: DriftRow) -> str:
+        return r.role or extra.get(r.id, "")
+
     def cell(r: DriftRow, c: SourceCell) -> DriftCell:
         # The role shows where the route's own state does (a lagging replica of a replaced route stays lagging).
-        role = r.role if r.role and c.state in (r.state, _ROLE_STATE.get(r.role)) else ""
+        own = role_of(r)
+        role = own if own and c.state in (r.state, _ROLE_STATE.get(own)) else ""
         return DriftCell(c.state, ROLE_COLOURS[role] if role else STATE_COLOURS[c.state], c.action, c.cause, role)
 
     cells = [[cell(r, r.cells.get(src, absent)) for src in columns] for r in rows]
     return DriftGrid(columns, team_labels(rows), [r.resource for r in rows], [r.state for r in rows],
                      [r.cause for r in rows], [r.by_source.get("intent") for r in rows], cells,
-                     [r.role for r in rows], [r.label() for r in rows])
+                     [role_of(r) for r in rows], [r.label() for r in rows])
 
 
 _ROLE_STATE = {"cause": "blocked-by-last-known-good", "blocked": "blocked-by-last-known-good",

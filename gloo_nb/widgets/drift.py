@@ -48,7 +48,7 @@ class DriftGridView(w.VBox):
 
     def __init__(self, drift: Sequence[DriftRow], *, only_drifted: bool = False, max_rows: int = 200,
                  headline: Headline | None = None):
-        self.grid: DriftGrid = drift_grid(drift)
+        self.grid: DriftGrid = drift_grid(drift, headline.roles if headline is not None else None)
         self.headline = headline
         self.top: w.Widget = HeadlineView(headline) if headline is not None else w.HTML("")
         self.max_rows = max_rows

@@ -21,6 +21,7 @@ from gloo_nb.analysis.headline import (
     route_label,
 )
 from gloo_nb.analysis.inspection import collect
+from gloo_nb.analysis.views import drift_grid
 from gloo_nb.app.manifests import read_manifests
 from gloo_nb.models import Snapshot
 from gloo_nb.models.codec import ParseResult, parse_object
@@ -179,6 +180,12 @@ def test_current_profile_serves_the_typo_route_to_a_missing_cluster_and_says_so(
                       "which does not exist.")
     assert [f.action for f in h.fixes] == ["revert", "replaceInvalidRoutes"]
     assert h.fixes[1].replaced == ("echo: prefix /echo, stage=canary",)
+    # The drift says in-sync (served as intended); the headline's role marks the route's broken destination.
+    inspection = collect(Source(typo, typo))
+    grid = drift_grid(inspection.drift, h.roles)
+    row = grid.routes.index("echo: prefix /echo, stage=canary")
+    assert grid.states[row] == "in-sync" and grid.roles[row] == "broken"
+    assert {c.word for c in grid.cells[row]} == {"broken destination"}
 
 
 def test_changes_from_the_sandbox_audit_log_and_managed_fields(tmp_path: Path) -> None:
