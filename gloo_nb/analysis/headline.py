@@ -35,7 +35,7 @@ from gloo_nb.models import Finding, ResourceKey, Settings
 from gloo_nb.models.resources import InvalidConfigPolicy, Route
 from gloo_nb.translate import Translation, translate
 from gloo_nb.translate.envoy import FALLBACK_CLUSTER
-from gloo_nb.translate.routes import RouteId, RouteRow, fallback_label, route_rows
+from gloo_nb.translate.routes import RouteId, RouteRow, action_clusters, fallback_label, route_rows
 
 __all__ = ["ROLES", "ROLE_COLOURS", "ROLE_MEANINGS", "ROLE_WORDS", "Culprit", "FixOption", "Headline",
            "ResourceChange", "Victim", "changes_from_audit", "changes_from_objects", "headline", "headline_at",
@@ -421,41 +421,23 @@ def _culprits(translation: Translation, findings: Sequence[Finding], refs: Itera
 
 
 def _victims(rows: Sequence[DriftRow], last: Mapping[str, ChangeLike], now: datetime | None) -> list[Victim]:
-    by_resource: dict[str, list[DriftRow]] = {}
-    for r in rows:
-        by_resource.setdefault(r.resource, []).append(r)
+    return _victims_of([(r.resource, r.match, r.virtual_host) for r in rows], last, now)
+
+
+def _victims_of(routes: Sequence[tuple[str, str, str]], last: Mapping[str, ChangeLike],
+                now: datetime | None) -> list[Victim]:
+    """One victim per owning resource of ``(resource, match, virtual host)`` routes, with its last change."""
+    by_resource: dict[str, list[tuple[str, str, str]]] = {}
+    for route in routes:
+        by_resource.setdefault(route[0], []).append(route)
     out = []
     for resource, mine in by_resource.items():
         change = last.get(resource)
         since = change.time if change else None
         seconds = (now - since).total_seconds() if since is not None and now is not None else None
-        out.append(Victim(team_of(resource), resource,
-                          tuple(route_label(resource, r.match, r.virtual_host) for r in mine), since, seconds,
-                          change.actor if change else UNKNOWN))
+        out.append(Victim(team_of(resource), resource, tuple(route_label(res, m, vh) for res, m, vh in mine), since,
+                          seconds, change.actor if change else UNKNOWN))
     return out
-
-
-def _victims_of_rows(rows: Sequence[tuple[str, RouteRow]], last: Mapping[str, ChangeLike],
-                     now: datetime | None) -> list[Victim]:
-    by_resource: dict[str, list[RouteRow]] = {}
-    for resource, row in rows:
-        by_resource.setdefault(resource, []).append(row)
-    out = []
-    for resource, mine in by_resource.items():
-        change = last.get(resource)
-        since = change.time if change else None
-        seconds = (now - since).total_seconds() if since is not None and now is not None else None
-        out.append(Victim(team_of(resource), resource,
-                          tuple(route_label(resource, r.match_summary, r.virtual_host) for r in mine), since, seconds,
-                          change.actor if change else UNKNOWN))
-    return out
-
-
-def _clusters(action: Mapping[str, Any]) -> list[str]:
-    if "cluster" in action:
-        return [str(action["cluster"])]
-    weighted = action.get("weightedClusters") or {}
-    return [str(c.get("name", "")) for c in weighted.get("clusters", [])]
 
 
 def _broken_routes(inspection: Any, roles: Mapping[RouteId, str]) -> list[tuple[str, RouteRow, list[str]]]:
@@ -473,7 +455,7 @@ def _broken_routes(inspection: Any, roles: Mapping[RouteId, str]) -> list[tuple[
     for row in rows:
         if row.source != reference or row.replaced or row.id in roles:
             continue
-        missing = [c for c in _clusters(row.action) if c and c not in known]
+        missing = [c for c in action_clusters(row.action) if c and c not in known]
         if missing:
             out.append((resources.get(row.id, ""), row, missing))
     return out
@@ -645,8 +627,8 @@ def headline(inspection: Any, *, changes: Iterable[ChangeLike] = (), now: dateti
         option = _replace_option(translation, [])
         if option is not None:
             fixes.append(option)
-        lines.append(("broken-destination", text, culprits, _victims_of_rows(
-            [(r, row) for r, row, _ in broken], last, now), fixes))
+        victims = _victims_of([(r, row.match_summary, row.virtual_host) for r, row, _ in broken], last, now)
+        lines.append(("broken-destination", text, culprits, victims, fixes))
 
     if not lines:
         unmodelled = len(by_state.get("unmodelled", []))

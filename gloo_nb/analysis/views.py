@@ -25,7 +25,7 @@ from gloo_nb.analysis.matching import Request, match_request
 from gloo_nb.analysis.probe import Share
 from gloo_nb.analysis.rows import RouteRowLike as RowLike
 from gloo_nb.translate.envoy import FALLBACK_CLUSTER
-from gloo_nb.translate.routes import destination_label, destination_shares, route_id
+from gloo_nb.translate.routes import action_clusters, destination_label, destination_shares, route_id
 
 __all__ = [
     "EFFECTS",
@@ -246,15 +246,6 @@ def legend() -> list[tuple[str, str, str]]:
 # --- invalid routes -----------------------------------------------------------------------------
 
 
-def _clusters_of(action: Mapping[str, Any]) -> list[str]:
-    if "cluster" in action:
-        return [str(action["cluster"])]
-    weighted = action.get("weightedClusters")
-    if weighted:
-        return [str(c.get("name", "")) for c in weighted.get("clusters", [])]
-    return []
-
-
 def invalid_routes_frame(findings: pd.DataFrame, drift: Sequence[DriftRow],
                          routes: pd.DataFrame | None = None, clusters: Collection[str] | None = None) -> pd.DataFrame:
     """Every finding with the routes it affects and its effect on traffic.
@@ -291,7 +282,7 @@ def invalid_routes_frame(findings: pd.DataFrame, drift: Sequence[DriftRow],
     if routes is not None and clusters is not None and len(routes):
         ref = "served" if (routes["source"] == "served").any() else "intent"
         mine = routes[routes["source"] == ref]
-        ref_routes = [(res, f"{res.partition('/')[0] if '/' in res else vh}: {match}", _clusters_of(action))
+        ref_routes = [(res, f"{res.partition('/')[0] if '/' in res else vh}: {match}", action_clusters(action))
                       for res, vh, match, action
                       in zip(mine["resource"], mine["virtualHost"], mine["match"], mine["actionJson"], strict=True)]
     known = set(clusters or ()) | {FALLBACK_CLUSTER}
