@@ -15,7 +15,11 @@ the ratio of the two, and whether the target (under 1.5 s for the routes frame) 
 ``--naive`` it also times ``pandas.DataFrame(rows)`` straight from the dataclass rows, which pandas
 deep-copies through ``dataclasses.asdict``.
 
-Usage: ``python bench/inspect_gateway.py [--routes 100000] [--repeat 3] [--from-translator] [--naive]``.
+With ``--distinct`` every route carries options of its own (a header value per route, plus shared retries, timeout
+and CORS ``typedPerFilterConfig``): the worst case for ``route_rows``' caches (decoding and fingerprint).
+
+Usage: ``python bench/inspect_gateway.py [--routes 100000] [--repeat 3] [--from-translator] [--naive]
+[--distinct]``.
 """
 
 from __future__ import annotations
@@ -37,16 +41,24 @@ UPSTREAMS = 6
 FALLBACK = "fallback_cluster_for_invalid_routes"
 
 
-def build_protos(n_routes: int) -> Any:
+def build_protos(n_routes: int, *, distinct: bool = False) -> Any:
     """Build one Gloo-shaped RouteConfiguration with ``n_routes`` routes.
 
     Args:
         n_routes: Number of routes (a multiple of ROUTES_PER_VHOST is exact).
+        distinct: Give every route options of its own besides its match (a request header with the route's own
+            value, plus retries, a timeout and a CORS ``typedPerFilterConfig`` shared by all): the worst case of
+            ``route_rows``' caches, which share the decoding of routes equal but for match and name.
 
     Returns:
         The RouteConfiguration.
     """
     from envoy.config.route.v3 import route_pb2
+    from envoy.extensions.filters.http.cors.v3 import cors_pb2
+    from google.protobuf import any_pb2
+
+    cors = any_pb2.Any()
+    cors.Pack(cors_pb2.CorsPolicy(allow_methods="GET,POST", max_age="600"))
 
     rc = route_pb2.RouteConfiguration(name="listener-::-8080-routes")
     vhosts = max(1, n_routes // ROUTES_PER_VHOST)
@@ -72,6 +84,13 @@ def build_protos(n_routes: int) -> Any:
                     wc = r.route.weighted_clusters.clusters.add(name=name)
                     wc.weight.value = weight
                     wc.metadata_match.filter_metadata["envoy.lb"].update({"version": version})
+            if distinct:
+                header = r.request_headers_to_add.add().header
+                header.key, header.value = "x-route", f"{v}-{i}"
+                if r.HasField("route"):
+                    r.route.retry_policy.retry_on = "5xx"
+                    r.route.timeout.seconds = 5
+                r.typed_per_filter_config["envoy.filters.http.cors"].CopyFrom(cors)
     return rc
 
 
@@ -124,6 +143,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=3, help="runs per timing; the best is reported")
     parser.add_argument("--from-translator", action="store_true", help="build the routes with gloo_nb.translate")
     parser.add_argument("--naive", action="store_true", help="also time pandas.DataFrame(rows)")
+    parser.add_argument("--distinct", action="store_true",
+                        help="every route with options of its own (route_rows' cache worst case)")
     args = parser.parse_args(argv)
 
     import pandas as pd
@@ -132,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
     from gloo_nb.xds.decode import columns, route_rows
 
     start = time.perf_counter()
-    rc = build_translated(args.routes) if args.from_translator else build_protos(args.routes)
+    rc = build_translated(args.routes) if args.from_translator else build_protos(args.routes, distinct=args.distinct)
     data = rc.SerializeToString()
     n = sum(len(vh.routes) for vh in rc.virtual_hosts)
     del rc

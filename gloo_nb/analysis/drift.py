@@ -18,7 +18,23 @@ nothing downstream re-derives a state from text. A route's state:
   virtual host uses features whose effect gloo_nb does not predict (``Translation.unmodelled``): gloo_nb
   cannot say that the rest of the route is in sync, so it never says ``in-sync``. A routing difference still
   gets its own state (``pending``, ``blocked-by-last-known-good``...): the routing is modelled. Served and
-  applied are compared with each other as for any route.
+  applied are compared with each other as for any route. A route whose served or applied copy holds ``Any``
+  configuration gloo_nb cannot decode (``RouteRow.opaque``, Gloo's own filters) is ``unmodelled`` too, the cause
+  naming those types: served and applied were compared without their insides.
+
+What "differs" means (one rule, :func:`differs`, for the route's state and every cell; the timeline's moments go
+through :func:`drift_rows` too, :func:`gloo_nb.analysis.inspection.inspection_at`):
+
+- intent against served (or against a replica when served was not read): by routing only, the action summary
+  (destinations and weights, direct response, redirect). The intent is gloo_nb's prediction, which does not
+  reproduce every Envoy field Gloo writes: comparing more would make false drift on a real cluster.
+- a replica against served: the whole route except its match. Both are Envoy's own configuration, so the action
+  summary and the fingerprint (:attr:`gloo_nb.translate.routes.RouteRow.fingerprint`, a canonical digest of every
+  other field: retries, timeouts, header manipulation, CORS, ``typedPerFilterConfig``...) must both agree; a
+  replica that kept an old option is ``replica-lagging`` (``rejected-by-envoy`` when it rejected updates) even when
+  its destination is the served one, and the cause names the route fields that differ (``route.retryPolicy``,
+  ``requestHeadersToAdd``...). A row without a fingerprint (a journal written before fingerprints) compares by its
+  action summary only.
 """
 
 from __future__ import annotations
@@ -195,6 +211,65 @@ def rejection_text(subscription: str, count: int, version: str) -> str:
     return f"{subscription} rejected {count} update(s), still at version {version or '?'}"
 
 
+def _fingerprint(row: RouteLike) -> str:
+    # Stand-in rows (tests) and rows of old journals have none: "" means "compare by routing only".
+    return getattr(row, "fingerprint", "") or ""
+
+
+def _settings(row: RouteLike) -> Mapping[str, str]:
+    return getattr(row, "settings", None) or {}
+
+
+def _opaque(row: RouteLike) -> tuple[str, ...]:
+    return tuple(getattr(row, "opaque", ()) or ())
+
+
+def differs(row: RouteLike | None, reference: RouteLike | None, *, full: bool) -> bool:
+    """Whether a source's route differs from the reference's: THE rule of drift (module docstring).
+
+    Args:
+        row: The source's route (None when the source lacks it).
+        reference: The reference's route (None when it lacks it).
+        full: Compare the whole route except its match (a replica against served: both are Envoy's), not only
+            its routing (the intent, gloo_nb's prediction, against anything).
+
+    Returns:
+        True when exactly one has the route, when their action summaries differ, or (``full``) when both have a
+        fingerprint and those differ.
+    """
+    if row is None or reference is None:
+        return (row is None) != (reference is None)
+    if row.action_summary != reference.action_summary:
+        return True
+    if not full:
+        return False
+    mine, theirs = _fingerprint(row), _fingerprint(reference)
+    return bool(mine and theirs and mine != theirs)
+
+
+def differing_settings(row: RouteLike, reference: RouteLike) -> list[str]:
+    """The route fields whose values differ between two rows with different fingerprints.
+
+    Args:
+        row: A source's route.
+        reference: The reference's route.
+
+    Returns:
+        Proto-JSON field names, sorted (the route action's as ``route.<field>``, e.g. ``route.retryPolicy``);
+        empty when the rows carry no per-field digests.
+    """
+    mine, theirs = _settings(row), _settings(reference)
+    fields = [k for k in {*mine, *theirs} if mine.get(k) != theirs.get(k)]
+    if row.name != reference.name:
+        fields.append("name")  # in the fingerprint, not in the settings: the row carries it
+    return sorted(fields)
+
+
+def _other_settings(row: RouteLike, reference: RouteLike) -> str:
+    fields = differing_settings(row, reference)
+    return "other route settings differ" + (f" ({', '.join(fields)})" if fields else "")
+
+
 def drift_rows(intent: Sequence[RouteLike], served: Sequence[RouteLike] | None,
                applied: Mapping[str, Sequence[RouteLike]], facts: DriftInputs) -> list[DriftRow]:
     """Classify every route seen in any source, and each source's cell.
@@ -222,8 +297,12 @@ def drift_rows(intent: Sequence[RouteLike], served: Sequence[RouteLike] | None,
         seen = {src: rows.get(key) for src, rows in by_source.items()}
         actions = {src: (row.action_summary if row is not None else None) for src, row in seen.items()}
         any_row = next(r for r in (seen.get("served"), seen["intent"], *seen.values()) if r is not None)
-        state, cause, rejecting = _classify(key, actions, seen.get(reference), served is not None, facts)
-        cells = _cells(seen, actions, reference, state, cause, rejecting, facts)
+        ref_row = seen.get(reference)
+        # Replicas against served in full; the intent (and replicas when served was not read) by routing only.
+        differing = {src: differs(row, ref_row, full=reference == "served" and src != "intent")
+                     for src, row in seen.items() if src != reference}
+        state, cause, rejecting = _classify(key, seen, differing, ref_row, served is not None, facts)
+        cells = _cells(seen, actions, differing, reference, state, cause, rejecting, facts)
         resource = facts.resources.get(key, "")
         out.append(DriftRow(key, resource, any_row.order, any_row.match_summary, state, cause, reference, cells,
                             _role(state, resource, facts)))
@@ -231,25 +310,30 @@ def drift_rows(intent: Sequence[RouteLike], served: Sequence[RouteLike] | None,
     return out
 
 
-def _classify(key: RouteKey, actions: Mapping[str, str | None], reference: RouteLike | None, have_served: bool,
+def _classify(key: RouteKey, seen: Mapping[str, RouteLike | None], differing: Mapping[str, bool],
+              reference: RouteLike | None, have_served: bool,
               facts: DriftInputs) -> tuple[str, str, tuple[str, ...]]:
-    ref_action = actions.get("served") if have_served else actions["intent"]
-    if have_served and actions["intent"] != ref_action:
+    if have_served and differing["intent"]:
         if facts.blocked:
             return "blocked-by-last-known-good", "; ".join(facts.block_causes), ()
         return "pending", "the control plane has not served the intended configuration yet", ()
-    lagging = [(src, a) for src, a in actions.items() if src not in ("intent", "served") and a != ref_action]
-    rejected = tuple(src for src, _ in lagging if facts.rejected.get(src))
+    lagging = [src for src, d in differing.items() if src not in ("intent", "served") and d]
+    rejected = tuple(src for src in lagging if facts.rejected.get(src))
     if rejected:
         return "rejected-by-envoy", "; ".join(f"{src}: {facts.rejected[src]}" for src in rejected), rejected
     if lagging:
-        return ("replica-lagging", ", ".join(src for src, _ in lagging) + " not yet at the served configuration",
-                ())
+        return "replica-lagging", ", ".join(lagging) + " not yet at the served configuration" + \
+            _same_destination(seen, lagging, reference), ()
     if reference is not None and reference.replaced:
         return "replaced-by-fallback", facts.route_causes.get(key, "the route is invalid"), ()
     features = facts.unmodelled.get(key)
-    if features:
-        return "unmodelled", f"routing in sync; gloo_nb does not predict: {features}", ()
+    opaque = sorted({t for src, row in seen.items() if src != "intent" and row is not None for t in _opaque(row)})
+    if features or opaque:
+        parts = [f"gloo_nb does not predict: {features}"] if features else []
+        if opaque:
+            # Their bytes cannot be decoded, so served and applied were compared by these types only.
+            parts.append(f"served and applied compared without the insides of: {', '.join(opaque)}")
+        return "unmodelled", "routing in sync; " + "; ".join(parts), ()
     return "in-sync", "", ()
 
 
@@ -263,19 +347,32 @@ def _role(state: str, resource: str, facts: DriftInputs) -> str:
     return ""
 
 
+def _same_destination(seen: Mapping[str, RouteLike | None], lagging: Sequence[str], reference: RouteLike | None) -> str:
+    # When every lagging replica routes as served, say so: what differs is the route's other settings.
+    if reference is None:
+        return ""
+    rows = [seen[src] for src in lagging]
+    if any(r is None or r.action_summary != reference.action_summary for r in rows):
+        return ""
+    fields = sorted({f for r in rows if r is not None for f in differing_settings(r, reference)})
+    return " (same destination; other route settings differ" + (f": {', '.join(fields)})" if fields else ")")
+
+
 _REFERENCE_STATES = ("pending", "blocked-by-last-known-good", "replaced-by-fallback", "unmodelled")
 
 
-def _cells(seen: Mapping[str, RouteLike | None], actions: Mapping[str, str | None], reference: str, state: str,
-           cause: str, rejecting: Sequence[str], facts: DriftInputs) -> dict[str, SourceCell]:
+def _cells(seen: Mapping[str, RouteLike | None], actions: Mapping[str, str | None], differing: Mapping[str, bool],
+           reference: str, state: str, cause: str, rejecting: Sequence[str],
+           facts: DriftInputs) -> dict[str, SourceCell]:
     """Each source's cell.
 
     Rules: the reference's cell has the route's state when that state is about served vs intent (``pending``,
     ``blocked-by-last-known-good``) or about the reference route itself (``replaced-by-fallback``, also when the
     route's state is about a replica but the reference is replaced), else ``in-sync`` (``absent`` when the
-    reference lacks the route). A replica (or the intent) that does what the reference does shares the reference's
-    state (a replica faithfully serving a blocked snapshot is blocked too); a replica that differs is
-    ``rejected-by-envoy`` when it is one the route's state names as rejecting, else ``replica-lagging``.
+    reference lacks the route). A replica (or the intent) that does not differ from the reference (:func:`differs`,
+    as for the route's state) shares the reference's state (a replica faithfully serving a blocked snapshot is
+    blocked too); a replica that differs is ``rejected-by-envoy`` when it is one the route's state names as
+    rejecting, else ``replica-lagging``.
     """
     ref_row = seen.get(reference)
     ref_action = actions.get(reference)
@@ -288,7 +385,7 @@ def _cells(seen: Mapping[str, RouteLike | None], actions: Mapping[str, str | Non
     cells: dict[str, SourceCell] = {}
     for src, row in seen.items():
         action = actions[src]
-        if src in ("served", "intent") or action == ref_action:
+        if src in ("served", "intent") or not differing.get(src, False):
             cell_state = ref_state
         elif state == "rejected-by-envoy" and src in rejecting:
             cell_state = "rejected-by-envoy"
@@ -297,7 +394,10 @@ def _cells(seen: Mapping[str, RouteLike | None], actions: Mapping[str, str | Non
         if cell_state in ("in-sync", "absent"):
             cell_cause = ""
         elif cell_state == "replica-lagging":
-            cell_cause = f"{src} has {action or '(absent)'}, {reference} has {ref_action or '(absent)'}"
+            if row is not None and ref_row is not None and action == ref_action:
+                cell_cause = f"{src} routes to {action} as {reference} does, but {_other_settings(row, ref_row)}"
+            else:
+                cell_cause = f"{src} has {action or '(absent)'}, {reference} has {ref_action or '(absent)'}"
         elif cell_state == "replaced-by-fallback" and state != cell_state:
             cell_cause = "Gloo replaced the invalid route by its fallback response"
         elif cell_state == "rejected-by-envoy":

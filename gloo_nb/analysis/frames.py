@@ -51,11 +51,14 @@ def route_records(rows: Iterable[RouteRowLike],
 
     Returns:
         Dicts with ``source``, ``virtualHost``, ``order``, ``name``, ``match``, ``action`` (Envoy
-        proto-JSON), ``resource`` and ``replaced``.
+        proto-JSON), ``resource``, ``replaced`` and ``fingerprint`` (the digest of the whole route but its match
+        that drift compares replicas with served by, :attr:`gloo_nb.translate.routes.RouteRow.fingerprint`;
+        ``""`` when unknown).
     """
     owners = resources or {}
     return [{"source": r.source, "virtualHost": r.virtual_host, "order": r.order, "name": r.name,
-             "match": r.match, "action": r.action, "resource": owners.get(route_key(r), ""), "replaced": r.replaced}
+             "match": r.match, "action": r.action, "resource": owners.get(route_key(r), ""), "replaced": r.replaced,
+             "fingerprint": getattr(r, "fingerprint", "") or ""}
             for r in rows]
 
 

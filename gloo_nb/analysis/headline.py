@@ -448,6 +448,8 @@ def _broken_routes(inspection: Any, roles: Mapping[RouteId, str]) -> list[tuple[
     replaced role are left to those lines.
     """
     rows: Sequence[RouteRow] = inspection.rows
+    if not rows:
+        return []
     reference = "served" if any(r.source == "served" for r in rows) else "intent"
     known = {c.name for c in inspection.translation.envoy.clusters} | {FALLBACK_CLUSTER}
     resources: Mapping[RouteId, str] = inspection.resources

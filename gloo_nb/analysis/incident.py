@@ -266,57 +266,93 @@ def _union_seconds(rows: Sequence[Blocked], until: datetime | None) -> float:
 def timeline_figure(timeline: Timeline, team: str | None = None) -> Figure:
     """Plot weights per team over time, blocked intervals shaded and changes marked with their actor.
 
-    Intended weights are dashed, served ones solid, each replica's applied ones thin. Blocked intervals are
-    ``axvspan`` patches with ``gid="blocked"``; change markers are vertical lines with ``gid="change"``.
+    Intended weights are dashed, served ones solid, each replica's applied ones thin with its own marker and
+    drawn a few points apart (an offset in points, not in percent), so lines that coincide stay tellable
+    apart. Legend entries use short destination labels (``prefix /foxtrot -> v1``) and sit right of the plot
+    area. Blocked intervals are ``axvspan`` patches with ``gid="blocked"``; change markers are vertical lines
+    with ``gid="change"``; change labels (``+2.6 s RouteTable echo/echo-routes by echo-dev``, the time from
+    the first change) are numbered above the top plot and spelled out in a legend under the figure (texts
+    with ``gid="change-label"``), outside every plot area so no line covers them and nothing clips them.
 
     Args:
         timeline: The timeline.
         team: Only this team (namespace); default every team that owns a route.
 
     Returns:
-        A matplotlib Figure (not attached to pyplot: display it, or ``savefig`` it).
+        A matplotlib Figure (not attached to pyplot: display it as ``SvgFigure(fig)``, or ``savefig`` it).
     """
     from matplotlib.figure import Figure
+    from matplotlib.lines import Line2D
+    from matplotlib.transforms import ScaledTranslation
+
+    from gloo_nb.analysis.figures import short_labels
 
     weights = timeline.weights_frame()
     teams = [team] if team else sorted(t for t in weights["team"].unique() if t)
-    fig = Figure(figsize=(11, 2.8 * max(1, len(teams)) + 0.6), layout="constrained")
+    labels = _change_labels(timeline)
+    fig = Figure(figsize=(11, 2.6 * max(1, len(teams)) + 0.8 + 0.17 * len(labels)), layout="constrained")
     axes = fig.subplots(max(1, len(teams)), 1, sharex=True, squeeze=False)[:, 0]
     end = timeline.end
     colors = [f"C{i}" for i in range(10)]
     for ax, name in zip(axes, teams or [""], strict=False):
         mine = weights[weights["team"] == name]
         series = sorted({(r, d) for r, d in zip(mine["route"], mine["destination"], strict=True)})
+        short = short_labels(sorted({d for _r, d in series}))
+        sources = _sources(mine)
         for n, (route, dest) in enumerate(series):
             color = colors[n % len(colors)]
-            for source, style in _sources(mine):
+            for k, (source, style) in enumerate(sources):
                 rows = mine[(mine["route"] == route) & (mine["destination"] == dest) & (mine["source"] == source)]
                 if not len(rows):
                     continue
                 times = [*rows["time"].dt.to_pydatetime(), end] if end is not None else list(rows["time"])
                 values = [*rows["weight"], rows["weight"].iloc[-1]] if end is not None else list(rows["weight"])
-                ax.step(times, values, where="post", color=color, **style,
-                        label=f"{route} -> {dest}" if source == "served" else None)
+                # Sources of one destination usually agree: shift each by 1.5 points (k-th source) so they
+                # show side by side instead of hiding each other; the data stay exact.
+                shift = ScaledTranslation(0, (k - 1) * 1.5 / 72, fig.dpi_scale_trans)
+                ax.step(times, values, where="post", color=color, transform=ax.transData + shift, **style,
+                        label=f"{_route_short(route)} -> {short.get(dest, dest)}" if source == "served" else None)
         for b in timeline.blocked:
             if b.team == name and (end is not None or b.end is not None):
                 ax.axvspan(b.start, b.end or end, color="tab:red", alpha=0.15, gid="blocked",
                            label=f"{b.team} blocked ({b.resource})")
         for change in timeline.changes:
             ax.axvline(change.time, color="0.4", linewidth=0.8, linestyle=":", gid="change")
-        for when, label in _change_labels(timeline):
-            ax.annotate(label, (when, 1.0), xycoords=("data", "axes fraction"), rotation=90, fontsize=6, va="top",
-                        ha="right", color="0.3")
         ax.set_ylabel(f"{name or 'routes'}\nweight %")
         ax.set_ylim(-5, 105)
         if ax.get_legend_handles_labels()[0]:
-            ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5))
-    axes[-1].set_xlabel("time (UTC); intent dashed, served solid, replicas thin")
-    fig.suptitle(f"Gloo {timeline.profile}: weights per team, blocked intervals shaded, changes marked")
+            ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0,
+                      title="served (solid)", title_fontsize=8)
+    if labels:
+        # Numbers at the change lines (above the top plot) and the words in a legend under the figure: long
+        # labels never overlap each other or the lines, and constrained layout keeps both inside the figure.
+        top = axes[0].secondary_xaxis("top")
+        top.set_xticks([when for when, _ in labels], [str(i + 1) for i in range(len(labels))], fontsize=8)
+        top.tick_params(length=3, pad=1)
+        handles = [Line2D([], [], color="0.4", linewidth=0.8, linestyle=":") for _ in labels]
+        legend = fig.legend(handles, [f"{i + 1}  {text}" for i, (_, text) in enumerate(labels)],
+                            loc="outside lower left", fontsize=8, ncols=2 if len(labels) > 4 else 1,
+                            title="changes (numbered above the top plot)", title_fontsize=8, frameon=False,
+                            alignment="left")
+        for t in legend.get_texts():
+            t.set_gid("change-label")
+    axes[-1].set_xlabel("time (UTC); intent dashed, served solid, replicas thin with markers")
+    fig.suptitle(f"Gloo {timeline.profile}: traffic weight per destination over time, per team "
+                 "(blocked intervals shaded red, changes dotted)", fontsize=10)
     return fig
 
 
+def _route_short(route: str) -> str:
+    """``gloo-system_app prefix /foxtrot`` -> ``prefix /foxtrot`` (the team's axis already says whose)."""
+    head, sep, rest = route.partition(" ")
+    return rest if sep and rest else route
+
+
 def _change_labels(timeline: Timeline) -> list[tuple[datetime, str]]:
-    """One label per group of changes closer than 2% of the journal's span (a setup burst reads as one)."""
+    """One label per group of changes closer than 2% of the journal's span (a setup burst reads as one).
+
+    Each label starts with the time from the first change (``+2.6 s``), as the time-travel slider counts.
+    """
     changes = timeline.changes
     if not changes:
         return []
@@ -328,13 +364,15 @@ def _change_labels(timeline: Timeline) -> list[tuple[datetime, str]]:
         else:
             groups.append([change])
     labels = []
+    origin = changes[0].time
     for group in groups:
         first = group[0]
+        at = f"+{(first.time - origin).total_seconds():.1f} s"
         if len(group) == 1:
-            labels.append((first.time, f"{first.kind} {first.ref}\nby {first.actor}"))
+            labels.append((first.time, f"{at} {first.kind} {first.ref} by {first.actor}"))
         else:
             actors = ", ".join(dict.fromkeys(c.actor for c in group))
-            labels.append((first.time, f"{len(group)} changes\nby {actors}"))
+            labels.append((first.time, f"{at} {len(group)} changes by {actors}"))
     return labels
 
 
@@ -342,4 +380,6 @@ def _sources(frame: Any) -> list[tuple[str, dict[str, Any]]]:
     styles: list[tuple[str, dict[str, Any]]] = [("intent", {"linestyle": "--", "linewidth": 1.5}),
                                                 ("served", {"linestyle": "-", "linewidth": 2.2})]
     nodes = sorted(s for s in frame["source"].unique() if s not in ("intent", "served"))
-    return styles + [(node, {"linestyle": "-", "linewidth": 0.7, "alpha": 0.8}) for node in nodes]
+    markers = "os^vD"
+    return styles + [(node, {"linestyle": "-", "linewidth": 0.8, "alpha": 0.8, "marker": markers[i % len(markers)],
+                             "markersize": 3.5}) for i, node in enumerate(nodes)]

@@ -11,7 +11,12 @@ from typing import Any, Protocol
 
 
 class RouteRowLike(Protocol):
-    """A decoded Envoy route of one source (``intent``, ``served`` or a replica)."""
+    """A decoded Envoy route of one source (``intent``, ``served`` or a replica).
+
+    A row may also carry ``fingerprint``, ``settings`` and ``opaque`` (:class:`gloo_nb.translate.routes.RouteRow`
+    does): drift compares a replica with served by them when both have them (:func:`gloo_nb.analysis.drift.differs`),
+    and by the action summary otherwise (stand-ins, rows of journals written before fingerprints).
+    """
 
     @property
     def source(self) -> str: ...  # noqa: D102

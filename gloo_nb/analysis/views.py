@@ -39,6 +39,7 @@ __all__ = [
     "DriftCell",
     "DriftGrid",
     "ProbeLike",
+    "UNMATCHED",
     "answer_destination",
     "destination_label",
     "destination_shares",
@@ -351,41 +352,74 @@ class ProbeLike(Protocol):
     def shares(self) -> list[Share]: ...  # noqa: D102
 
 
-def answer_destination(answer: str, destinations: Iterable[str]) -> str:
+UNMATCHED = "unmatched: "
+"""Prefix of an observed answer that came from no destination (:func:`weights_frame`), e.g. ``unmatched: 503 x``."""
+
+
+def _words(text: str) -> set[str]:
+    # Words at every separator, hyphen, colon and underscore included (Gloo names a kube upstream's cluster
+    # ``<name>_<namespace>``): http-echo's ``version:foxtrot-v1`` names the
+    # subset value ``v1`` only as the last part of a hyphenated word.
+    return {x for x in re.split(r"[^A-Za-z0-9.]+", text) if x}
+
+
+def _marks(destinations: Sequence[str]) -> dict[str, set[str]]:
+    """What sets each destination apart: its subset values, else the words of its cluster name no other has."""
+    marks: dict[str, set[str]] = {}
+    names: dict[str, set[str]] = {}
+    for d in destinations:
+        m = re.search(r"\{(.*)\}$", d)
+        if m:
+            marks[d] = set().union(*(_words(kv.partition("=")[2]) for kv in m[1].split(",")))
+        names[d] = _words(d.split(" {", 1)[0])
+    for d in destinations:
+        if not marks.get(d):
+            others = set().union(*(names[o] for o in destinations if o != d)) if len(destinations) > 1 else set()
+            marks[d] = names[d] - others if others else set()
+    return marks
+
+
+def answer_destination(answer: str, destinations: Iterable[str], answers: Mapping[str, str] | None = None) -> str:
     """Which destination a probe answer came from.
 
-    Rule: a ``2xx`` answer belongs to the one destination whose subset values (``{version=v1}`` -> ``v1``)
-    all appear as words of the answer (``200 version:v1``); any other answer stays as it is.
+    Rule: ``answers`` (an explicit answer -> destination map) first; else a ``2xx`` answer belongs to the one
+    destination whose marks all appear as words of the answer, where a destination's marks are its subset
+    values (``{version=v1}`` -> ``v1``) or, without a subset, the words of its cluster name that no other
+    destination's name has (``echo-v1_gloo-system`` beside ``echo-v2_gloo-system`` -> ``v1``). Words split
+    at hyphens and colons too, so ``200 version:foxtrot-v1`` names ``v1``. Any other answer (an error, no
+    destination named, or two named) stays as it is.
 
     Args:
         answer: A probe answer (``<status> <body>``).
         destinations: Destination labels (:func:`destination_label`).
+        answers: Known answers of each destination, e.g. read from the pods behind each subset.
 
     Returns:
         The destination, or the answer itself.
     """
+    dests = list(destinations)
+    if answers and answer in answers and answers[answer] in dests:
+        return answers[answer]
     if not answer[:1] == "2":
         return answer
-    words = set(re.split(r"[^A-Za-z0-9_.-]+", answer))
-    found = []
-    for d in destinations:
-        m = re.search(r"\{(.*)\}$", d)
-        values = [kv.partition("=")[2] for kv in m[1].split(",")] if m else []
-        if values and all(v in words for v in values):
-            found.append(d)
+    words = _words(answer.partition(" ")[2])
+    found = [d for d, marks in _marks(dests).items() if marks and marks <= words]
     return found[0] if len(found) == 1 else answer
 
 
 WEIGHT_COLUMNS = ("route", "resource", "destination", "source", "share", "low", "high")
 
 
-def weights_frame(routes: pd.DataFrame, observed: Mapping[str, ProbeLike] | None = None) -> pd.DataFrame:
+def weights_frame(routes: pd.DataFrame, observed: Mapping[str, ProbeLike] | None = None,
+                  answers: Mapping[str, str] | None = None) -> pd.DataFrame:
     """Per route with weighted destinations (in any source), each destination's share per source.
 
     Args:
         routes: ``Inspection.routes_frame()``.
         observed: Probe results by route label (``<virtualHost> #<order> <match>``, as :func:`weight_routes`
-            names them); their answers are mapped to destinations with :func:`answer_destination`.
+            names them); their answers are mapped to destinations with :func:`answer_destination`; an answer
+            that maps to none is its own destination row, named ``unmatched: <answer>`` (:data:`UNMATCHED`).
+        answers: Known answer -> destination (passed to :func:`answer_destination`).
 
     Returns:
         Long frame, columns :data:`WEIGHT_COLUMNS`: ``source`` is ``intent``, ``served``, a replica or
@@ -413,7 +447,9 @@ def weights_frame(routes: pd.DataFrame, observed: Mapping[str, ProbeLike] | None
         if probe is not None:
             seen: dict[str, Share] = {}
             for s in probe.shares:
-                d = answer_destination(s.answer, dests)
+                d = answer_destination(s.answer, dests, answers)
+                if d not in dests:
+                    d = UNMATCHED + d
                 if d in seen:  # two answers for one destination: add counts, bounds become the wider ones
                     p = seen[d]
                     seen[d] = Share(d, p.count + s.count, p.total, (p.count + s.count) / p.total, min(p.low, s.low),
@@ -440,20 +476,24 @@ def weight_routes(routes: pd.DataFrame) -> list[str]:
     return list(dict.fromkeys(frame["route"])) if len(frame) else []
 
 
-def weights_table(frame: pd.DataFrame, route: str) -> pd.DataFrame:
+def weights_table(frame: pd.DataFrame, route: str, *, blank: str | None = None) -> pd.DataFrame:
     """One route's shares as destinations x sources (percent).
 
     Args:
         frame: :func:`weights_frame`'s result.
         route: A route label.
+        blank: What to show where a source has no value (an unmatched answer has no configured share); None
+            keeps NaN (numbers only).
 
     Returns:
         Index: destinations; columns: sources in first-seen order; values: percent.
     """
     mine = frame[frame["route"] == route]
     table = mine.pivot_table(index="destination", columns="source", values="share", aggfunc="sum", sort=False)
-    table = table[list(dict.fromkeys(mine["source"]))]
-    return (table * 100).round(1)
+    table = (table[list(dict.fromkeys(mine["source"]))] * 100).round(1)
+    if blank is None:
+        return table
+    return table.astype(object).where(table.notna(), blank)
 
 
 # --- try a request ------------------------------------------------------------------------------

@@ -55,6 +55,9 @@ from gloo_nb.xds.admin import EnvoyAdmin
 from gloo_nb.xds.decode import ServedSnapshot, endpoint_rows
 from gloo_nb.xds.protos import TYPE_ROUTE
 
+_BEHIND = frozenset({"replica-lagging", "rejected-by-envoy"})
+"""Cell states of a replica that differs from what is served (:func:`gloo_nb.analysis.drift.differs`)."""
+
 DEFAULT_JOURNAL = Path("gloo-nb-journal")
 """The journal directory when none is given (the CLI contract's ``./gloo-nb-journal/``)."""
 
@@ -482,8 +485,11 @@ class Rollout:
             elif served_at is None and expected_ok:
                 served_at = now  # no xDS stream: replicas are compared with the intent
             for node in replicas:
+                # Routed as intended, and (drift's one rule, analysis.drift.differs) not behind what is served in
+                # anything else: a replica that kept an old option of the route has not applied the change.
                 if applied_at[node] is None and served_at is not None and all(
-                        d.by_source.get(node) == d.by_source["intent"] for d in rows):
+                        d.by_source.get(node) == d.by_source["intent"]
+                        and (node not in d.cells or d.cells[node].state not in _BEHIND) for d in rows):
                     applied_at[node] = now
             if served_at is not None and all(v is not None for v in applied_at.values()):
                 return Converged(True, served_at, applied_at, served_version)

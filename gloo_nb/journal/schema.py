@@ -32,7 +32,10 @@ camelCase like the rest of gloo_nb's JSON; times inside ``data`` are RFC 3339 st
     Stored once per digest: ``{"digest": sha256 of the resources' deterministic proto bytes,
     "typeUrl", "resources": [proto JSON...], "routes": [route rows, for RouteConfigurations only:
     {"routeConfiguration", "virtualHost", "order", "name", "match", "action", "matchSummary",
-    "actionSummary"}]}``.
+    "actionSummary", "fingerprint"?, "settings"?, "opaque"?}]}``. ``fingerprint`` (16 hex digits over the whole
+    Envoy route but its match), ``settings`` (per route field, 8 hex digits) and ``opaque`` (``Any`` type URLs
+    gloo_nb cannot decode) come from :func:`gloo_nb.translate.routes.row_json`; journals written before them lack
+    them, and their rows compare by ``actionSummary`` only.
 ``xds.update`` (source ``xds``)
     One per update the shadow node received and ACKed or NACKed: ``{"typeUrl", "version", "nonce",
     "digest", "names": [resource names], "accepted": bool, "proxy"}`` (``proxy``: whose snapshot the

@@ -11,7 +11,9 @@ module is the one home of
   routes have no names, and an order can differ between sources while a change is blocked);
 - the summaries people read (:func:`match_summary`, :func:`action_summary`) and Gloo's fallback label
   (:func:`fallback_label`);
-- each destination's share of a route's traffic (:func:`destination_shares`), for every weights view.
+- each destination's share of a route's traffic (:func:`destination_shares`), for every weights view;
+- a route's fingerprint (:attr:`RouteRow.fingerprint`, :attr:`RouteRow.settings`): a digest of the whole Envoy
+  route except its match, so that drift can compare what two Envoys hold in full (:func:`route_fingerprint`).
 
 The hot path (:func:`route_rows`) reads proto fields directly: ``MessageToDict`` costs about 18 us per
 route, which is 1.8 s for 100,000 routes; reading the fields is several times faster. The ``match`` and
@@ -21,18 +23,23 @@ route, which is 1.8 s for 100,000 routes; reading the fields is several times fa
 from __future__ import annotations
 
 import gc
+import hashlib
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any, NamedTuple
 
 from envoy.config.listener.v3 import listener_pb2
 from envoy.config.route.v3 import route_components_pb2, route_pb2
-from google.protobuf import struct_pb2
+from google.protobuf import any_pb2, descriptor_pool, message_factory, struct_pb2
+from google.protobuf.descriptor import FieldDescriptor
+from google.protobuf.message import DecodeError, Message
 
 from gloo_nb.translate.envoy import FALLBACK_CLUSTER, FALLBACK_LISTENER, http_connection_managers
 
 __all__ = [
+    "RouteFingerprint",
     "RouteId",
     "RouteRow",
     "action_clusters",
@@ -43,6 +50,7 @@ __all__ = [
     "fallback_label_json",
     "match_summary",
     "route_action_json",
+    "route_fingerprint",
     "route_id",
     "route_match_json",
     "route_rows",
@@ -51,6 +59,9 @@ __all__ = [
     "rows_from_envoy_json",
     "struct_to_dict",
 ]
+
+
+_NO_SETTINGS: Mapping[str, str] = MappingProxyType({})
 
 
 class RouteId(NamedTuple):
@@ -96,6 +107,13 @@ class RouteRow:
         match_summary: e.g. ``prefix /echo, stage=canary``.
         action_summary: e.g. ``echo_gloo-system {version=v2}`` or ``fallback 404``.
         replaced: Whether the action targets ``fallback_cluster_for_invalid_routes`` (Gloo's route replacement).
+        fingerprint: A short hex digest of the whole Envoy route except its match (:func:`route_fingerprint`):
+            equal when two Envoys hold the same route, whichever way the proto came (xDS or ``/config_dump``);
+            ``""`` when unknown (rows of journals written before it existed, or built from proto JSON).
+        settings: Per top-level route field but match and name (proto-JSON name; the route action's fields as
+            ``route.<field>``), a short digest of its value: what tells which settings differ when fingerprints do.
+        opaque: ``Any`` type URLs inside the route that gloo_nb cannot decode (Gloo's own filters): only their
+            type takes part in the fingerprint, so a change inside them is not seen.
     """
 
     source: str
@@ -109,6 +127,9 @@ class RouteRow:
     match_summary: str
     action_summary: str
     replaced: bool
+    fingerprint: str = ""
+    settings: Mapping[str, str] = field(default_factory=lambda: _NO_SETTINGS)
+    opaque: tuple[str, ...] = ()
 
     @property
     def id(self) -> RouteId:
@@ -531,12 +552,330 @@ def _replaced(action: Mapping[str, Any]) -> bool:
     return any(c["name"] == FALLBACK_CLUSTER for c in weighted["clusters"])
 
 
+# --- the fingerprint: the whole route except its match -------------------------------------------------------
+
+# The stand-in that gloo_nb.xds.config_dump puts where /config_dump holds an Any of a type outside the descriptor
+# pool (a google.protobuf.Struct carrying this key; xds.config_dump.UNRESOLVED_KEY, which translate cannot import).
+_UNRESOLVED_KEY = "@unresolvedType"
+_ANY = "google.protobuf.Any"
+_STRUCT = "google.protobuf.Struct"
+_MATCH_FIELD = "match"
+_NAME_FIELD = "name"
+_ACTION_FIELD = "route"
+_ACTION_NUMBER = route_components_pb2.Route.ROUTE_FIELD_NUMBER
+_ACTION_NUMBERS = {f.name: f.number for f in route_components_pb2.Route.DESCRIPTOR.oneofs_by_name["action"].fields}
+_TYPE_MESSAGE = FieldDescriptor.TYPE_MESSAGE
+_classes: dict[str, type[Message]] = {}
+
+
+class RouteFingerprint(NamedTuple):
+    """What an Envoy route holds besides its match, in a form that compares equal across the ways it was read.
+
+    Attributes:
+        fingerprint: 16 hex digits over :attr:`settings` and the route's name.
+        settings: Per top-level route field but match and name (proto-JSON name; the route action's fields as
+            ``route.<field>``, e.g. ``route.retryPolicy``, ``typedPerFilterConfig``), 8 hex digits of its canonical
+            value.
+        opaque: ``Any`` type URLs gloo_nb cannot decode; only their type takes part.
+    """
+
+    fingerprint: str
+    settings: Mapping[str, str]
+    opaque: tuple[str, ...]
+
+
+def _digest(text: str, size: int) -> str:
+    return hashlib.blake2b(text.encode(), digest_size=size).hexdigest()
+
+
+def _message_class(type_url: str) -> type[Message] | None:
+    # Only found classes are kept: a module imported later (gloo_nb.xds.protos) adds types to the pool.
+    name = type_url.rsplit("/", 1)[-1]
+    cls = _classes.get(name)
+    if cls is None:
+        try:
+            cls = message_factory.GetMessageClass(descriptor_pool.Default().FindMessageTypeByName(name))
+        except KeyError:
+            return None
+        _classes[name] = cls
+    return cls
+
+
+def _canon_any(msg: any_pb2.Any, opaque: set[str]) -> tuple[Any, ...]:
+    # The wire carries an Any's bytes as the control plane serialized them (Go or Python, map order free), while
+    # /config_dump carries its JSON, which the config_dump parser packs again: compare the decoded message.
+    name = msg.type_url.rsplit("/", 1)[-1]
+    if name == _STRUCT:
+        stand_in = struct_pb2.Struct()
+        try:
+            stand_in.ParseFromString(msg.value)
+        except DecodeError:
+            return ("undecodable", name, msg.value)
+        if _UNRESOLVED_KEY in stand_in.fields:
+            url = stand_in.fields[_UNRESOLVED_KEY].string_value
+            opaque.add(url)
+            return ("opaque", url.rsplit("/", 1)[-1])
+    cls = _message_class(msg.type_url)
+    if cls is None:
+        opaque.add(msg.type_url)
+        return ("opaque", name)
+    inner = cls()
+    try:
+        inner.ParseFromString(msg.value)
+    except DecodeError:
+        return ("undecodable", name, msg.value)
+    return ("any", name, _canon(inner, opaque))
+
+
+def _canon(msg: Message, opaque: set[str]) -> tuple[Any, ...]:
+    """A message as nested tuples of ``(field number, value)``: map entries sorted, ``Any`` decoded."""
+    if msg.DESCRIPTOR.full_name == _ANY:
+        return _canon_any(msg, opaque)  # type: ignore[arg-type]
+    return tuple((fd.number, _canon_field(fd, value, opaque)) for fd, value in msg.ListFields())
+
+
+def _canon_field(fd: FieldDescriptor, value: Any, opaque: set[str]) -> Any:
+    entry = fd.message_type
+    if fd.type != _TYPE_MESSAGE or entry is None:
+        return tuple(value) if fd.is_repeated else value
+    if entry.GetOptions().map_entry:
+        if entry.fields_by_name["value"].type == _TYPE_MESSAGE:
+            return tuple(sorted((k, _canon(value[k], opaque)) for k in value))
+        return tuple(sorted((k, value[k]) for k in value))
+    if fd.is_repeated:
+        return tuple(_canon(v, opaque) for v in value)
+    return _canon(value, opaque)
+
+
+_FieldDigests = dict[tuple[str, bytes], tuple[str, tuple[str, ...]]]
+_has_any: dict[str, bool] = {}
+
+
+def _contains_any(desc: Any, seen: frozenset[str] = frozenset()) -> bool:
+    # Whether a message type can hold an Any anywhere inside (then its bytes are not canonical: see _canon_any).
+    name = desc.full_name
+    known = _has_any.get(name)
+    if known is not None:
+        return known
+    if name == _ANY:
+        return True
+    if name in seen:
+        return False  # a recursive type: whatever it holds is decided where the recursion starts
+    found = any(f.type == _TYPE_MESSAGE and f.message_type is not None
+                and _contains_any(f.message_type, seen | {name}) for f in desc.fields)
+    if not seen:
+        _has_any[name] = found
+    return found
+
+
+def _varint_rest(buf: bytes, pos: int, first: int) -> tuple[int, int]:
+    # The rest of a varint whose first byte (already read) was >= 0x80; the one-byte case stays inline in
+    # _records, the hot path.
+    value, shift = first & 0x7F, 7
+    while True:
+        byte = buf[pos]
+        pos += 1
+        value |= (byte & 0x7F) << shift
+        if byte < 0x80:
+            return value, pos
+        shift += 7
+
+
+def _records(buf: bytes, start: int = 0, end: int | None = None) -> dict[int, list[int]]:
+    """A message's bytes as ``field number -> [start, end, payload start, payload end]`` of its records.
+
+    Records of one field (a repeated field, a map) come together in a deterministic serialization (upb writes
+    fields in number order), so one span covers them; the payload is the first record's (a singular message's).
+    """
+    out: dict[int, list[int]] = {}
+    pos = start
+    stop = len(buf) if end is None else end
+    while pos < stop:
+        first = pos
+        tag = buf[pos]
+        pos += 1
+        if tag >= 0x80:
+            tag, pos = _varint_rest(buf, pos, tag)
+        wire = tag & 7
+        payload = pos
+        if wire == 2:
+            length = buf[pos]
+            pos += 1
+            if length >= 0x80:
+                length, pos = _varint_rest(buf, pos, length)
+            payload = pos
+            pos += length
+        elif wire == 0:
+            while buf[pos] >= 0x80:
+                pos += 1
+            pos += 1
+        elif wire == 1:
+            pos += 8
+        elif wire == 5:
+            pos += 4
+        else:
+            raise DecodeError(f"wire type {wire} in a route")
+        span = out.get(tag >> 3)
+        if span is None:
+            out[tag >> 3] = [first, pos, payload, pos]
+        else:
+            # The next record of a repeated field or map. Were a field's records ever apart, the span would take in
+            # what lies between: still a function of the content, only less precise in naming what differs.
+            span[1] = pos
+    return out
+
+
+def _field_digests(parent: type[Message], buf: bytes, spans: Mapping[int, list[int]], prefix: str, skip: int,
+                   cache: _FieldDigests, opaque: set[str], out: dict[str, str]) -> None:
+    fields: Mapping[int, Any] = parent.DESCRIPTOR.fields_by_number
+    for number, (first, last, _, _) in spans.items():
+        fd = fields.get(number)
+        if fd is None or number == skip:
+            continue  # an unknown field (/config_dump's JSON has none either), or one handled apart
+        label = prefix + fd.json_name
+        records = buf[first:last]
+        if fd.type != _TYPE_MESSAGE:
+            out[label] = hashlib.blake2b(records, digest_size=4).hexdigest()  # nothing unknown can hide in it
+            continue
+        key = (label, records)
+        hit = cache.get(key)
+        if hit is None:
+            holder = parent()
+            holder.ParseFromString(records)
+            found: set[str] = set()
+            if fd.message_type is not None and _contains_any(fd.message_type):
+                # An Any's bytes are the control plane's own: decode them (_canon), unknown fields left out.
+                digest = _digest(repr(_canon_field(fd, getattr(holder, fd.name), found)), 4)
+            else:
+                # Canonical once unknown fields are gone: deterministic bytes (fields in order, maps sorted).
+                holder.DiscardUnknownFields()
+                digest = hashlib.blake2b(holder.SerializeToString(deterministic=True), digest_size=4).hexdigest()
+            hit = (digest, tuple(sorted(found)))
+            cache[key] = hit
+        opaque.update(hit[1])
+        out[label] = hit[0]
+
+
+_ActionDigests = dict[bytes, tuple[dict[str, str], tuple[str, ...]]]
+
+
+def _settings(rest: bytes, cache: _FieldDigests, actions: _ActionDigests | None = None,
+              spans: Mapping[int, list[int]] | None = None) -> tuple[dict[str, str], tuple[str, ...]]:
+    """Per-field digests of a route's bytes without match and name (:func:`_bytes_without_match_and_name`).
+
+    Each field is digested from its own records of the deterministic serialization (fields in number order, maps
+    sorted), canonically: a message field is parsed again and, without its unknown fields (``/config_dump``'s JSON
+    has none), serialized deterministically, or, when its type can hold an ``Any``, decoded by :func:`_canon`. Both
+    are cached by the field's bytes: routes that differ in one header still share the rest. The route action is
+    split into its own fields (cached by the action's bytes), so that a cause can say ``route.retryPolicy``.
+    """
+    if spans is None:
+        spans = _records(rest)
+    opaque: set[str] = set()
+    out: dict[str, str] = {}
+    action = spans.get(_ACTION_NUMBER)
+    if action is not None:
+        action_bytes = rest[action[2]:action[3]]
+        known = actions.get(action_bytes) if actions is not None else None
+        if known is None:
+            own: dict[str, str] = {}
+            found: set[str] = set()
+            _field_digests(route_components_pb2.RouteAction, action_bytes, _records(action_bytes), "route.", 0,
+                           cache, found, own)
+            if not own:
+                own["route"] = _digest("()", 4)
+            known = (own, tuple(sorted(found)))
+            if actions is not None:
+                actions[action_bytes] = known
+        out.update(known[0])
+        opaque.update(known[1])
+    _field_digests(route_components_pb2.Route, rest, spans, "", _ACTION_NUMBER, cache, opaque, out)
+    return out, tuple(sorted(opaque))
+
+
+def _fingerprint(settings: Mapping[str, str]) -> str:
+    # In the order _settings writes them (the action's fields, then the route's, each in field-number order): a
+    # function of the route's content, so no sorting.
+    return _digest(";".join(f"{k}={v}" for k, v in settings.items()), 8)
+
+
+def _named(fingerprint: str, raw_name: bytes) -> str:
+    # Gloo current names every route (route_config.go:initRoutes), so the name joins per route, in one hash keyed by
+    # the settings' fingerprint; it stays out of the settings (the row carries it).
+    if not raw_name:
+        return fingerprint
+    return hashlib.blake2b(raw_name, digest_size=8, key=fingerprint.encode()).hexdigest()
+
+
+def route_fingerprint(r: route_components_pb2.Route) -> RouteFingerprint:
+    """Fingerprint the whole Envoy route except its match (its identity, :class:`RouteId`).
+
+    Canonical, not the wire bytes: fields as decoded (unknown fields left out, as ``/config_dump``'s JSON leaves
+    them), map entries sorted, and each ``Any`` decoded to its message, so a route received over xDS and the same
+    route read back from an Envoy's ``/config_dump`` get the same fingerprint. An ``Any`` whose type is not in the
+    descriptor pool (Gloo's own filters) counts by its type only and is listed in ``opaque``.
+
+    Args:
+        r: The route.
+
+    Returns:
+        The fingerprint (over the settings and the name), the per-field digests and the opaque types.
+    """
+    raw_name = r.name.encode()
+    settings, opaque = _settings(_bytes_without_match_and_name(r, raw_name, route_components_pb2.Route()), {})
+    return RouteFingerprint(_named(_fingerprint(settings), raw_name), MappingProxyType(settings), opaque)
+
+
+_NAME_TAG = b"\x72"  # field 14 (name), length-delimited
+
+
+def _varint(n: int) -> bytes:
+    out = bytearray()
+    while n > 0x7F:
+        out.append((n & 0x7F) | 0x80)
+        n >>= 7
+    out.append(n)
+    return bytes(out)
+
+
+def _bytes_without_match_and_name(r: route_components_pb2.Route, raw_name: bytes,
+                                  bare: route_components_pb2.Route) -> bytes:
+    """The route's deterministic bytes without its match and name: route_rows' cache key.
+
+    The fast way cuts them out of the route's own bytes, where upb writes fields in field-number order: the match
+    (field 1) first, and the name (field 14) last unless a field numbered above 14 is set. Each cut is checked (the
+    first record's tag; the name record's exact bytes at the end); when a check fails, a copy without the two fields
+    is serialized instead (about twice the cost, still exact).
+    """
+    whole: bytes = r.SerializeToString(deterministic=True)
+    if whole[:1] == b"\x0a":
+        # Skip the match record: its tag, then its varint length.
+        length = whole[1]
+        pos = 2
+        if length >= 0x80:
+            length, pos = _varint_rest(whole, pos, length)
+        rest = whole[pos + length:]
+        if not raw_name:
+            return rest
+        n = len(raw_name)
+        record = (_NAME_TAG + bytes((n,)) if n < 0x80 else _NAME_TAG + _varint(n)) + raw_name
+        if rest.endswith(record):
+            return rest[:-len(record)]
+    bare.CopyFrom(r)
+    bare.ClearField(_MATCH_FIELD)
+    bare.ClearField(_NAME_FIELD)
+    key: bytes = bare.SerializeToString(deterministic=True)
+    return key
+
+
 def route_rows(route_configurations: Iterable[route_pb2.RouteConfiguration], source: str, *,
                fallback_body: str | None = None) -> list[RouteRow]:
     """Flatten RouteConfigurations into one row per Envoy route.
 
-    Rows with equal actions share one ``action`` dict (a large route table has a handful of distinct actions,
-    and decoding each once is what makes 100,000 routes fast): treat ``match`` and ``action`` as read-only.
+    Routes equal but for match and name share one ``action`` dict and one fingerprint computation (a large route
+    table has a handful of distinct actions and options, and decoding each once is what makes 100,000 routes fast):
+    treat ``match``, ``action`` and ``settings`` as read-only. Each row carries its fingerprint
+    (:func:`route_fingerprint`).
 
     Args:
         route_configurations: The route configurations (served, applied or translated).
@@ -550,7 +889,12 @@ def route_rows(route_configurations: Iterable[route_pb2.RouteConfiguration], sou
     label = fallback_body or "fallback"
     rows: list[RouteRow] = []
     append = rows.append
+    # Keyed by the route's bytes without match and name: what decides both the action and the fingerprint.
+    decoded_by_key: dict[bytes, tuple[dict[str, Any], str, bool, Mapping[str, str], str, tuple[str, ...]]] = {}
     actions: dict[tuple[str | None, bytes], tuple[dict[str, Any], str, bool]] = {}
+    field_digests: _FieldDigests = {}
+    action_digests: _ActionDigests = {}
+    bare = route_components_pb2.Route()
     # Building ~10 small objects per route makes the cyclic collector rescan the growing row list again and
     # again (it doubled the time for 100,000 routes); none of these objects form cycles.
     gc_was_enabled = gc.isenabled()
@@ -562,16 +906,40 @@ def route_rows(route_configurations: Iterable[route_pb2.RouteConfiguration], sou
                 vh_name = vh.name
                 domains = tuple(vh.domains)
                 for order, r in enumerate(vh.routes):
-                    kind = r.WhichOneof("action")
-                    key = (kind, getattr(r, kind).SerializeToString() if kind else b"")
-                    decoded = actions.get(key)
+                    name = r.name
+                    raw_name = name.encode() if name else b""
+                    key = _bytes_without_match_and_name(r, raw_name, bare)
+                    decoded = decoded_by_key.get(key)
                     if decoded is None:
-                        action = route_action_json(r)
-                        decoded = (action, action_summary(_route_shaped(action), label), _replaced(action))
-                        actions[key] = decoded
+                        # Routes that differ in an option still share their action's decoding.
+                        kind = r.WhichOneof("action")
+                        try:
+                            spans: Mapping[int, list[int]] | None = _records(key)
+                        except (DecodeError, IndexError):
+                            spans = None  # see below
+                        span = spans.get(_ACTION_NUMBERS[kind]) if kind and spans is not None else None
+                        action_key = (kind, key[span[0]:span[1]] if span else
+                                      getattr(r, kind).SerializeToString() if kind else b"")
+                        routing = actions.get(action_key)
+                        if routing is None:
+                            action = route_action_json(r)
+                            routing = (action, action_summary(_route_shaped(action), label), _replaced(action))
+                            actions[action_key] = routing
+                        try:
+                            if spans is None:
+                                raise DecodeError("not a serialization upb wrote")
+                            settings, opaque = _settings(key, field_digests, action_digests, spans)
+                        except (DecodeError, IndexError):
+                            # Not a serialization upb wrote (groups, truncation): never expected; the whole
+                            # remainder then stands for the route, so differences are still seen, unnamed.
+                            settings, opaque = {"(route)": hashlib.blake2b(key, digest_size=4).hexdigest()}, ()
+                        frozen = MappingProxyType(settings)
+                        decoded = (*routing, frozen, _fingerprint(frozen), opaque)
+                        decoded_by_key[key] = decoded
                     match = route_match_json(r.match)
-                    append(RouteRow(source, rc_name, vh_name, domains, order, r.name, match, decoded[0],
-                                    match_summary(match), decoded[1], decoded[2]))
+                    append(RouteRow(source, rc_name, vh_name, domains, order, name, match, decoded[0],
+                                    match_summary(match), decoded[1], decoded[2],
+                                    _named(decoded[4], raw_name) if name else decoded[4], decoded[3], decoded[5]))
     finally:
         if gc_was_enabled:
             gc.enable()
@@ -586,11 +954,18 @@ def row_json(row: RouteRow) -> dict[str, Any]:
 
     Returns:
         ``{"routeConfiguration", "virtualHost", "order", "name", "match", "action", "matchSummary",
-        "actionSummary"}``.
+        "actionSummary"}``, plus ``fingerprint`` and ``settings`` when the row has a fingerprint, and ``opaque``
+        when the route holds types gloo_nb cannot decode.
     """
-    return {"routeConfiguration": row.route_configuration, "virtualHost": row.virtual_host, "order": row.order,
-            "name": row.name, "match": row.match, "action": row.action, "matchSummary": row.match_summary,
-            "actionSummary": row.action_summary}
+    out = {"routeConfiguration": row.route_configuration, "virtualHost": row.virtual_host, "order": row.order,
+           "name": row.name, "match": row.match, "action": row.action, "matchSummary": row.match_summary,
+           "actionSummary": row.action_summary}
+    if row.fingerprint:
+        out["fingerprint"] = row.fingerprint
+        out["settings"] = dict(row.settings)
+    if row.opaque:
+        out["opaque"] = list(row.opaque)
+    return out
 
 
 def row_from_json(source: str, d: Mapping[str, Any]) -> RouteRow:
@@ -604,9 +979,15 @@ def row_from_json(source: str, d: Mapping[str, Any]) -> RouteRow:
         The row.
     """
     action = dict(d.get("action") or {})
+    # Journals written before fingerprints existed lack them: such rows compare by their action summary only.
+    settings = d.get("settings")
     return RouteRow(source, str(d.get("routeConfiguration", "")), str(d.get("virtualHost", "")), (),
                     int(d.get("order", 0)), str(d.get("name") or ""), dict(d.get("match") or {}), action,
-                    str(d.get("matchSummary", "")), str(d.get("actionSummary", "")), _replaced(action))
+                    str(d.get("matchSummary", "")), str(d.get("actionSummary", "")), _replaced(action),
+                    str(d.get("fingerprint") or ""),
+                    MappingProxyType({str(k): str(v) for k, v in settings.items()}) if isinstance(settings, Mapping)
+                    else _NO_SETTINGS,
+                    tuple(str(t) for t in d.get("opaque") or ()))
 
 
 def rows_from_envoy_json(envoy: Mapping[str, Any], source: str = "intent") -> list[RouteRow]:

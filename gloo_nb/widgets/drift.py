@@ -10,7 +10,8 @@ import ipywidgets as w
 from gloo_nb.analysis.drift import DriftRow
 from gloo_nb.analysis.headline import ROLE_MEANINGS, Headline, headline
 from gloo_nb.analysis.views import ROLE_COLOURS, ROLE_WORDS, DriftGrid, drift_grid, legend
-from gloo_nb.widgets._html import esc
+from gloo_nb.widgets._html import CELL_CSS, TABLE_ATTRS, esc
+from gloo_nb.widgets._static import StaticView, section
 from gloo_nb.widgets.headline import HeadlineView
 
 SHORT = {
@@ -26,7 +27,7 @@ SHORT = {
 """Cell text per state (the colour and the legend say the rest)."""
 
 
-class DriftGridView(w.VBox):
+class DriftGridView(StaticView, w.VBox):
     """Routes x sources grid of sync states; click a route for its row, or a cell for that source.
 
     Args:
@@ -60,6 +61,7 @@ class DriftGridView(w.VBox):
         self.cells: list[list[w.Button]] = []
         self.route_buttons: list[w.Button] = []
         self.shown: list[int] = []
+        self.selection: tuple[int, int | None] | None = None
         super().__init__([self.top, self.show, self.legend, self.body, self.detail])
         self.show.observe(lambda _change: self._render(), names="value")
         self._render()
@@ -89,10 +91,10 @@ class DriftGridView(w.VBox):
             row: Grid row index (into ``grid.routes``).
             column: Source index, or None for the whole row.
         """
+        self.selection = (row, column)
         # Wrapped, never cut: causes carry Gloo's whole message (resource and upstream names included).
         text = esc(self.grid.detail(row, column))
         self.detail.value = f'<pre style="white-space:pre-wrap;overflow-wrap:anywhere">{text}</pre>'
-
 
     def _render(self) -> None:
         g = self.grid
@@ -125,6 +127,40 @@ class DriftGridView(w.VBox):
         note = w.HTML(f"<i>{hidden} more route(s) not shown (max_rows={self.max_rows})</i>" if hidden else
                       ("<i>no routes</i>" if not rows else ""))
         self.body.children = [grid, note]
+
+    # --- static rendering (saved notebooks) ----------------------------------------------------------------
+
+    def summary(self) -> str:
+        """One line: how many routes, how many not in sync, over which sources."""
+        g = self.grid
+        drifted = sum(1 for row in g.cells if any(c.state != "in-sync" for c in row))
+        line = (f"drift grid: {len(g.routes)} route(s), {drifted} not in sync, sources {', '.join(g.sources)}"
+                f" (showing {self.show.value})")
+        return f"{line}; {self.headline.text}" if self.headline is not None else line
+
+    def static_html(self) -> str:
+        """The legend, the rows shown (each cell's state in its colour, its cause as a tooltip), the selection."""
+        g = self.grid
+        head = "".join(f'<th style="{CELL_CSS}">{esc(h)}</th>' for h in ("route", "resource", *g.sources))
+        body = []
+        for i in self.shown:
+            cells = "".join(
+                f'<td style="{CELL_CSS};background:{esc(c.colour)};color:white" title="{esc(c.cause or c.state)}">'
+                f"{esc(ROLE_WORDS[c.role] if c.role else SHORT[c.state])}</td>" for c in g.cells[i])
+            body.append(f'<tr><td style="{CELL_CSS}">{esc(g.routes[i])}</td>'
+                        f'<td style="{CELL_CSS}">{esc(g.resources[i] or "?")}</td>{cells}</tr>')
+        grid = (f"<table {TABLE_ATTRS}><thead><tr>{head}</tr></thead>"
+                f"<tbody>{''.join(body)}</tbody></table>" if self.shown else "<i>no routes</i>")
+        # The causes are in the cells' tooltips live; a saved page has no hover on some viewers: list them.
+        causes = "".join(f"<li>{esc(g.routes[i])}: {esc(g.states[i])} - {esc(g.causes[i])}</li>"
+                         for i in self.shown if g.causes[i])
+        # The answer first, as in the live view.
+        parts = [self.headline.html() if self.headline is not None else "", self.legend.value, grid,
+                 self.body.children[1].value if len(self.body.children) > 1 else "",
+                 section("causes", f"<ul>{causes}</ul>" if causes else "")]
+        if self.selection is not None:
+            parts.append(section("selected", self.detail.value))
+        return "".join(parts)
 
 
 def _legend_html() -> str:

@@ -10,7 +10,8 @@ import pandas as pd
 
 from gloo_nb.analysis.drift import DriftRow
 from gloo_nb.analysis.views import INVALID_COLUMNS, ROLE_COLOURS, ROLE_WORDS, filter_sort, invalid_routes_frame
-from gloo_nb.widgets._html import table
+from gloo_nb.widgets._html import esc, table
+from gloo_nb.widgets._static import StaticView
 
 SHOWN_COLUMNS = ("causeTeam", "affectedTeam", "role", "severity", "origin", "route", "effect", "message", "resource")
 """The columns the table shows: who causes it beside who is hurt, first; the message in full (wrapped)."""
@@ -43,7 +44,7 @@ def _role_style(column: str, value: Any) -> str:
     return _style(column, _WORD_ROLES.get(value, value) if column == "role" else value)
 
 
-class InvalidRoutesView(w.VBox):
+class InvalidRoutesView(StaticView, w.VBox):
     """A table of every finding and its effect on traffic, filterable by team and severity, sortable.
 
     Args:
@@ -103,3 +104,26 @@ class InvalidRoutesView(w.VBox):
             else self.shown
         self.table.value = (table(shown, style=_role_style, columns=SHOWN_COLUMNS) if len(self.shown)
                             else "<i>no findings</i>")
+
+    # --- static rendering (saved notebooks) ----------------------------------------------------------------
+
+    def _filters(self) -> str:
+        chosen = [f"{d.description}={d.value}" for d in (self.team, self.affected, self.severity, self.effect)
+                  if d.value != ANY]
+        if self.sort_by.value != "(none)":
+            chosen.append(f"sorted by {self.sort_by.value}" + (" descending" if self.descending.value else ""))
+        return ", ".join(chosen)
+
+    def summary(self) -> str:
+        """One line: how many finding rows are shown, with which filters, and their effects."""
+        effects = ", ".join(f"{effect} x{n}" for effect, n in self.shown["effect"].value_counts().items()) \
+            if len(self.shown) else "none"
+        filters = self._filters()
+        return (f"invalid routes: {len(self.shown)} of {len(self.frame)} finding row(s)"
+                + (f" ({filters})" if filters else "") + f"; effects: {effects}")
+
+    def static_html(self) -> str:
+        """The count, the filters in force, and the table of the rows shown."""
+        filters = self._filters()
+        return (f"<div>{esc(self.count.value)}" + (f" ({esc(filters)})" if filters else "") + "</div>"
+                + self.table.value)

@@ -10,12 +10,13 @@ from gloo_nb.analysis.probe import split_frame
 from gloo_nb.analysis.views import parse_header_lines
 from gloo_nb.app.probe import ProbeResult, probe
 from gloo_nb.widgets._html import esc, table
+from gloo_nb.widgets._static import StaticView
 
 Prober = Callable[..., ProbeResult]
 """``(url, requests, headers=, progress=) -> ProbeResult`` (:func:`gloo_nb.app.probe.probe`)."""
 
 
-class ProbeView(w.VBox):
+class ProbeView(StaticView, w.VBox):
     """Send N requests through the gateway and show the split of answers with Wilson 95 % intervals.
 
     Args:
@@ -81,4 +82,22 @@ class ProbeView(w.VBox):
         self.output.value = (f"<div><b>{total}</b> requests to <code>{esc(path)}</code> ({esc(sent)}); "
                              f"95 % Wilson intervals</div>" + table(frame))
         return self.result
+
+    # --- static rendering (saved notebooks) ----------------------------------------------------------------
+
+    def summary(self) -> str:
+        """One line: the last run's split (answer x count), or that none ran."""
+        where = f"{self.gateway_url}{self.path.value.strip() or '/'}"
+        if self.result is None:
+            return f"probe {where}: not run"
+        split = ", ".join(f"{s.answer} x{s.count}" for s in self.result.shares) or "no answers"
+        return f"probe {where}: {split}"
+
+    def static_html(self) -> str:
+        """The gateway and inputs, then the last run's split table (or the input error)."""
+        head = (f"<div>probe <code>{esc(self.gateway_url)}</code>, path <code>{esc(self.path.value)}</code>, "
+                f"{esc(self.requests.value)} request(s)"
+                + (f", headers <code>{esc('; '.join(self.headers.value.splitlines()))}</code>"
+                   if self.headers.value.strip() else "") + "</div>")
+        return head + (self.output.value or "<i>not run</i>")
 

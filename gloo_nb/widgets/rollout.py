@@ -23,6 +23,7 @@ from gloo_nb.app.rollout import Rollout, StepReport
 from gloo_nb.errors import GlooNbError
 from gloo_nb.rollout import RolloutStatus
 from gloo_nb.widgets._html import esc, table
+from gloo_nb.widgets._static import StaticView, section
 from gloo_nb.widgets.headline import headline_html
 
 __all__ = [
@@ -222,8 +223,8 @@ def plan_html(rows: Sequence[PlanRow]) -> str:
         f'font-weight:bold">{esc(r.state)}</td><td>{esc(r.description)}'
         + (f"<br><i>{esc(r.detail)}</i>" if r.detail else "") + "</td></tr>"
         for r in rows)
-    return ('<table class="gloo-nb rollout-plan" style="border-collapse:collapse"><thead><tr><th>step</th>'
-            "<th>state</th><th>what it does</th></tr></thead><tbody>" + body + "</tbody></table>")
+    return ('<table class="gloo-nb rollout-plan" cellpadding="4" style="border-collapse:collapse"><thead><tr>'
+            "<th>step</th><th>state</th><th>what it does</th></tr></thead><tbody>" + body + "</tbody></table>")
 
 
 def guards_html(report: StepReport | None) -> str:
@@ -263,7 +264,8 @@ def convergence_html(report: StepReport | None) -> str:
     head = (f'<b>convergence of {esc(report.step)}</b>: <span style="color:{_OK if report.converged.ok else _BAD}">'
             f'{"converged" if report.converged.ok else "not converged"}</span>'
             + (f" ({esc(report.converged.detail)})" if report.converged.detail else ""))
-    return (f"<div>{head}<table class=\"gloo-nb rollout-convergence\" style=\"border-collapse:collapse\">"
+    return (f"<div>{head}<table class=\"gloo-nb rollout-convergence\" cellpadding=\"4\" "
+            "style=\"border-collapse:collapse\">"
             f"<thead><tr><th>source</th><th>after</th></tr></thead><tbody>{cells}</tbody></table></div>")
 
 
@@ -287,8 +289,9 @@ def probes_html(report: StepReport | None, rows: Sequence[ProbeRow]) -> str:
         body.append(f"<tr><td>{esc(r.name)}</td><td>{r.sent}</td><td>{esc(split)}</td><td>{r.seconds:.2f} s</td>"
                     f'<td style="color:{colour}"><b>{verdict}</b> {esc(r.reason)}</td></tr>')
     return (f"<div><b>proof of {esc(report.step)}</b><table class=\"gloo-nb rollout-probes\" "
-            "style=\"border-collapse:collapse\"><thead><tr><th>probe</th><th>sent</th><th>per subset</th>"
-            "<th>took</th><th>verdict</th></tr></thead><tbody>" + "".join(body) + "</tbody></table></div>")
+            "cellpadding=\"4\" style=\"border-collapse:collapse\"><thead><tr><th>probe</th><th>sent</th>"
+            "<th>per subset</th><th>took</th><th>verdict</th></tr></thead><tbody>" + "".join(body)
+            + "</tbody></table></div>")
 
 
 def weights_html(frame: pd.DataFrame, route_table: str) -> str:
@@ -313,7 +316,7 @@ def weights_html(frame: pd.DataFrame, route_table: str) -> str:
 # --- the widget -------------------------------------------------------------------------------
 
 
-class RolloutStepper(w.VBox):
+class RolloutStepper(StaticView, w.VBox):
     """Step a rollout from a notebook: the plan, the last step's guards, convergence and proof, live weights.
 
     Args:
@@ -344,6 +347,7 @@ class RolloutStepper(w.VBox):
         self._changes = changes
         self.headline: Headline | None = None
         self.top = w.HTML()
+        self.status: RolloutStatus | None = None  # as of the last refresh (the static rendering reads no cluster)
         self.header = w.HTML()
         self.plan = w.HTML()
         self.guards = w.HTML()
@@ -393,6 +397,7 @@ class RolloutStepper(w.VBox):
         except GlooNbError as error:
             self.header.value = f'<div style="color:{_BAD}">{esc(error)}</div>'
             return
+        self.status = status
         rows = plan_rows(status, rollout.reports)
         self.header.value = _header_html(status, self.report, rollout.dry_run)
         self.plan.value = plan_html(rows)
@@ -438,6 +443,25 @@ class RolloutStepper(w.VBox):
             self.rollback_button.disabled = self.rollout.dry_run
         self.refresh()
         return report
+
+
+    # --- static rendering (saved notebooks) ----------------------------------------------------------------
+
+    def summary(self) -> str:
+        """One line: the RouteTable, what is live, the last checkpoint, the next step and the last step's outcome."""
+        status = self.status
+        if status is None:
+            return f"rollout of {self.rollout.target.route_table}: status unavailable"
+        last = f"; last step {self.report.step} {self.report.outcome}" if self.report is not None else ""
+        return (f"rollout of {status.route_table}" + (" (dry run)" if self.rollout.dry_run else "")
+                + f": live {status.live}; last checkpoint {status.last_checkpoint or 'none'}; "
+                f"next {status.next_step or 'none (done)'}{last}")
+
+    def static_html(self) -> str:
+        """The header, the plan, the last step's guards, convergence and proof, the live routes, its report."""
+        return "".join([self.top.value, self.header.value, section("plan", self.plan.value), self.guards.value,
+                        self.convergence.value, self.probes.value, self.weights.value,
+                        section("last report", self.output.value)])
 
 
 def _header_html(status: RolloutStatus, report: StepReport | None, dry_run: bool) -> str:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -22,13 +22,16 @@ import pandas as pd
 
 from gloo_nb.analysis.inspection import Inspection, as_datetime, inspection_at, type_name
 from gloo_nb.analysis.timeline import TYPE_ROUTE, Blocked, StateAt, Timeline, rfc3339
+from gloo_nb.analysis.tree import DelegationTree
 from gloo_nb.analysis.views import invalid_routes_frame, weights_frame, weights_table
 from gloo_nb.journal import parse_time
 from gloo_nb.journal.schema import RECORDER_START
 from gloo_nb.widgets._html import esc, table
+from gloo_nb.widgets._static import StaticView, section
 from gloo_nb.widgets.tree import DelegationTreeView
 
-__all__ = ["Moment", "MomentState", "TimeTravel", "TimeTravelView", "inspection_at", "moments"]
+__all__ = ["MARKS", "Moment", "MomentState", "TimeTravel", "TimeTravelView", "focus_nodes", "inspection_at", "moments",
+           "relative_time"]
 
 # --- moments ---------------------------------------------------------------------------------------------------
 
@@ -38,20 +41,68 @@ class Moment:
     """A time at which something happened, and what.
 
     Attributes:
-        index: Position in :func:`moments`' list.
+        index: Position in :func:`moments`' list (in :class:`TimeTravel`, in its list of visible moments).
         time: When (events at the same time are one moment).
         happened: What happened, one phrase each, in the order: recording, changes, served, replicas, episodes,
             blocked.
+        marks: Which of :data:`MARKS` the moment is: ``incident`` (Gloo begins keeping its last good
+            configuration, or a team's block begins), ``change`` (a resource changed), ``fix`` (Gloo serves
+            again, or a block ends).
+        visible: Whether a person would see anything change at this moment in the time-travel view; False
+            when all that happened is the control plane serving clusters, endpoints or listeners (their
+            version hashes churn on every translation, while the view shows routes, weights, the tree and the
+            findings).
     """
 
     index: int
     time: datetime
     happened: tuple[str, ...]
+    marks: tuple[str, ...] = ()
+    visible: bool = True
+
+    @property
+    def number(self) -> int:
+        """The moment's number as the widget and :meth:`TimeTravel.frame` show it (``#1`` is the first)."""
+        return self.index + 1
 
     @property
     def label(self) -> str:
         """``<RFC 3339 time>  <what happened; ...>`` (unique per moment: the times are)."""
         return f"{rfc3339(self.time)}  {'; '.join(self.happened)}"
+
+    def slider_label(self, origin: datetime | None) -> str:
+        """What the slider shows: ``#<number> <time from origin> [marks] <what happened>``.
+
+        Args:
+            origin: The first change's time (:func:`relative_time`), None when the journal has no change.
+
+        Returns:
+            e.g. ``#14 +2.8 s [incident, change] RouteTable echo/echo-routes modified by echo-dev; ...``.
+        """
+        marks = f" [{', '.join(self.marks)}]" if self.marks else ""
+        return f"#{self.number} {relative_time(self.time, origin)}{marks} {'; '.join(self.happened)}"
+
+
+MARKS = ("incident", "change", "fix")
+"""The kinds of moment the slider marks (:attr:`Moment.marks`), in the order they are listed."""
+
+_QUIET_SERVED = ("served clusters ", "served endpoints ", "served listeners ")
+
+
+def relative_time(time: datetime, origin: datetime | None) -> str:
+    """A moment's time relative to the first change, as people count during an incident.
+
+    Args:
+        time: The moment's time.
+        origin: The first change's time (None: shown as the RFC 3339 time).
+
+    Returns:
+        ``+2.6 s`` (one decimal; ``-0.1 s`` before the first change), or the RFC 3339 time without an origin.
+    """
+    if origin is None:
+        return rfc3339(time) or ""
+    seconds = (time - origin).total_seconds()
+    return f"{'-' if seconds < -0.05 else '+'}{abs(seconds):.1f} s"
 
 
 def moments(timeline: Timeline) -> list[Moment]:
@@ -64,18 +115,21 @@ def moments(timeline: Timeline) -> list[Moment]:
         One moment per distinct time at which a recording started, a resource changed
         (:attr:`Timeline.changes`), the control plane served an update, a replica applied new routes or began
         rejecting updates, Gloo began or stopped holding its last good configuration, or a team's block began or
-        ended.
+        ended; each with its :attr:`Moment.marks` and :attr:`Moment.visible`.
     """
     happened: dict[datetime, list[str]] = {}
+    marks: dict[datetime, set[str]] = {}
 
-    def add(time: Any, text: str) -> None:
+    def add(time: Any, text: str, mark: str = "") -> None:
         happened.setdefault(as_datetime(time), []).append(text)
+        if mark:
+            marks.setdefault(as_datetime(time), set()).add(mark)
 
     events = timeline.events_frame()
     for time in events.loc[events["kind"] == RECORDER_START, "time"]:
         add(time, "recording starts")
     for change in timeline.changes:
-        add(change.time, f"{change.kind} {change.ref} {change.type.lower()} by {change.actor}")
+        add(change.time, f"{change.kind} {change.ref} {change.type.lower()} by {change.actor}", "change")
     served = timeline.served_versions()
     for time, type_url, version, accepted in zip(served["time"], served["typeUrl"], served["version"],
                                                  served["accepted"], strict=True):
@@ -94,14 +148,19 @@ def moments(timeline: Timeline) -> list[Moment]:
                                           strict=True):
         add(time, f"{node} rejected {type_name(type_url)} (kept {kept})")
     for ep in timeline.episodes:
-        add(ep.start, "Gloo keeps its last good configuration")
+        add(ep.start, "Gloo keeps its last good configuration", "incident")
         if ep.end is not None:
-            add(ep.end, "Gloo serves again")
+            add(ep.end, "Gloo serves again", "fix")
     for b in timeline.blocked:
-        add(b.start, f"{b.team} blocked ({b.resource})")
+        add(b.start, f"{b.team} blocked ({b.resource})", "incident")
         if b.end is not None:
-            add(b.end, f"{b.team} unblocked")
-    return [Moment(i, time, tuple(dict.fromkeys(texts))) for i, (time, texts) in enumerate(sorted(happened.items()))]
+            add(b.end, f"{b.team} unblocked", "fix")
+    out = []
+    for i, (time, texts) in enumerate(sorted(happened.items())):
+        mine = marks.get(time, set())
+        quiet = all(t.startswith(_QUIET_SERVED) for t in texts)
+        out.append(Moment(i, time, tuple(dict.fromkeys(texts)), tuple(m for m in MARKS if m in mine), not quiet))
+    return out
 
 
 # --- one moment ------------------------------------------------------------------------------------------------
@@ -183,15 +242,21 @@ class TimeTravel:
 
     Args:
         timeline: The timeline (:func:`gloo_nb.analysis.timeline.load_timeline`).
+        every: Keep every moment, also those where nothing visible changes (:attr:`Moment.visible`); default:
+            skip those.
 
     Attributes:
         timeline: The timeline.
-        moments: :func:`moments` of it.
+        moments: :func:`moments` of it that are visible (all with ``every``), numbered again from 0 so that
+            :attr:`Moment.number` is the same in the widget and in :meth:`frame`.
+        origin: The first change's time (the slider's ``+0.0 s``), None when the journal has no change.
     """
 
-    def __init__(self, timeline: Timeline) -> None:
+    def __init__(self, timeline: Timeline, *, every: bool = False) -> None:
         self.timeline = timeline
-        self.moments = moments(timeline)
+        kept = [m for m in moments(timeline) if every or m.visible]
+        self.moments = [replace(m, index=i) for i, m in enumerate(kept)]
+        self.origin = timeline.changes[0].time if timeline.changes else None
         self._times = [m.time for m in self.moments]
         self._cache: dict[int, MomentState] = {}
         self._nacks: pd.DataFrame | None = None
@@ -248,12 +313,54 @@ class TimeTravel:
         return self.index_at(min(starts)) if starts else None
 
     def frame(self) -> pd.DataFrame:
-        """The moments as a frame: index, time, happened (joined with ``; ``), blocked (teams at that moment)."""
+        """The moments as a frame.
+
+        Returns:
+            Indexed by the number the widget shows (``#``, 1 first); columns index (for :meth:`at` and
+            ``TimeTravelView.show``), time, happened (joined with ``; ``), blocked (teams at that moment),
+            ``moment`` (the number again), ``since`` (from the first change, ``+2.6 s``) and ``marks`` (joined
+            with ``, ``).
+        """
         blocked = self.timeline.blocked
         return pd.DataFrame([{"index": m.index, "time": m.time, "happened": "; ".join(m.happened),
                               "blocked": ", ".join(dict.fromkeys(b.team for b in blocked if b.start <= m.time and (
-                                  b.end is None or m.time < b.end)))} for m in self.moments],
-                            columns=["index", "time", "happened", "blocked"])
+                                  b.end is None or m.time < b.end))),
+                              "moment": m.number, "since": relative_time(m.time, self.origin),
+                              "marks": ", ".join(m.marks)} for m in self.moments],
+                            columns=["index", "time", "happened", "blocked", "moment", "since", "marks"],
+                            index=pd.Index([m.number for m in self.moments], name="#"))
+
+    def marked(self) -> list[Moment]:
+        """The moments with a mark (incident starts, changes, fixes), in order: the slider's jump list."""
+        return [m for m in self.moments if m.marks]
+
+
+def focus_nodes(tree: DelegationTree, blocked: Sequence[Blocked], causes: Sequence[str]) -> set[str]:
+    """The tree nodes to expand so that the blocked and the causing nodes show at once.
+
+    Rule: a causing node is one with findings whose resource is a cause (``causes``; every node with findings
+    when no cause is named); a blocked node is the RouteTable or VirtualService a blocked team changed. Every
+    ancestor of both is expanded, and the blocked nodes too (their routes are what is not served).
+
+    Args:
+        tree: The moment's delegation tree.
+        blocked: The blocked rows active then.
+        causes: ``namespace/name`` of the resources that make Gloo keep its last good configuration.
+
+    Returns:
+        Node ids to expand (empty when nothing is blocked or failing).
+    """
+    victims = {b.resource for b in blocked}
+    culprits = set(causes)
+    out: set[str] = set()
+    for node in tree.walk():
+        causing = bool(node.findings) and (not culprits or node.resource.ref in culprits)
+        victim = node.kind in ("RouteTable", "VirtualService") and node.resource.ref in victims
+        if causing or victim:
+            out.update(tree.path(node.id)[:-1])
+        if victim and node.has_children:
+            out.add(node.id)
+    return out
 
 
 # --- the view --------------------------------------------------------------------------------------------------
@@ -291,13 +398,28 @@ def _weights_html(ms: MomentState) -> str:
     for route in dict.fromkeys(frame["route"]):
         resource = next(iter(frame.loc[frame["route"] == route, "resource"]), "")
         parts.append(f"<div><b>{esc(route)}</b> ({esc(resource or '?')}), weight %</div>"
-                     + table(weights_table(frame, route), index=True))
+                     + table(weights_table(frame, route, blank="-"), index=True))
     return "".join(parts)
 
 
 def _findings_html(ms: MomentState) -> str:
     frame = ms.findings_frame()
     return table(frame) if len(frame) else "<i>no findings</i>"
+
+
+_MARK_COLOURS = {"incident": "#c62828", "fix": "#2e7d32", "change": "#616161"}
+
+
+def _marks_html(model: TimeTravel, shown: int) -> str:
+    cells = []
+    for m in model.moments:
+        colour = next((_MARK_COLOURS[k] for k in ("incident", "fix", "change") if k in m.marks), "#e0e0e0")
+        border = "2px solid #000" if m.index == shown else "1px solid #fff"
+        title = esc(m.slider_label(model.origin))
+        cells.append(f'<span title="{title}" style="display:inline-block;width:10px;height:14px;'
+                     f'background:{colour};border:{border}"></span>')
+    legend = " ".join(f'<span style="color:{c}">&#9632;</span> {k}' for k, c in _MARK_COLOURS.items())
+    return f'<div style="line-height:0">{"".join(cells)}</div><div style="font-size:90%">{legend}</div>'
 
 
 TREE_CACHE = 64
@@ -310,7 +432,7 @@ def _close(widget: w.Widget) -> None:
     widget.close()
 
 
-class TimeTravelView(w.VBox):
+class TimeTravelView(StaticView, w.VBox):
     """A slider over a journal's moments that shows the gateway as it was at the moment chosen.
 
     Shown: who is blocked and why, the routes of every source with their drift, the weights of weighted routes,
@@ -323,20 +445,34 @@ class TimeTravelView(w.VBox):
 
     Attributes:
         model: The view-model.
-        slider: One stop per moment (value: the moment's index; labels: :attr:`Moment.label`).
+        slider: One stop per visible moment (value: the moment's index; labels: :meth:`Moment.slider_label`,
+            ``#14 +2.8 s [incident, change] ...``).
+        when: The shown moment's number and time from the first change, beside the slider (HTML).
+        marks: One cell per moment, coloured by its mark (incident red, change grey, fix green), the shown
+            one outlined (HTML).
+        jump: Jump to a marked moment (:meth:`TimeTravel.marked`).
         prev, next: Step one moment back or forward.
         header: The moment, what happened, who is blocked and why, Gloo's push decision (HTML).
         routes: Drift per route (HTML); ``weights``: per weighted route, destinations x sources (HTML).
-        tree_box: Holds the moment's :class:`DelegationTreeView` (``tree``); expansion, search and selection carry
-            over from moment to moment.
+        tree_box: Holds the moment's :class:`DelegationTreeView` (``tree``); it opens expanded to the blocked
+            and causing nodes (:func:`focus_nodes`); after that, expansion, search and selection carry over from
+            moment to moment (what the reader opened or closed wins).
         findings: Every finding with its effect on traffic (HTML).
     """
 
     def __init__(self, timeline: Timeline, *, start: datetime | str | None = None) -> None:
         self.model = TimeTravel(timeline)
-        options = [(m.label, m.index) for m in self.model.moments] or [("(the journal has no moments)", -1)]
+        origin = self.model.origin
+        options = ([(m.slider_label(origin), m.index) for m in self.model.moments]
+                   or [("(the journal has no moments)", -1)])
         self.slider = w.SelectionSlider(options=options, description="moment", readout=False,
                                         continuous_update=True, layout=w.Layout(width="60%"))
+        self.when = w.HTML()
+        self.marks = w.HTML()
+        jumps = [(m.slider_label(origin), m.index) for m in self.model.marked()]
+        self.jump = w.Dropdown(options=[("jump to an incident, change or fix...", -1), *jumps], value=-1,
+                               layout=w.Layout(width="60%"))
+        self.jump.observe(lambda change: self._jump(change["new"]), names="value")
         self.prev = w.Button(description="prev", icon="step-backward", layout=w.Layout(width="7em"))
         self.next = w.Button(description="next", icon="step-forward", layout=w.Layout(width="7em"))
         self.prev.on_click(lambda _b: self.step(-1))
@@ -351,7 +487,8 @@ class TimeTravelView(w.VBox):
         self._html: dict[int, tuple[str, str, str, str]] = {}
         self.tabs = w.Tab(children=[w.VBox([self.routes, self.weights]), self.tree_box, self.findings])
         self.tabs.titles = ("routes and weights", "delegation tree", "findings")
-        super().__init__([w.HBox([self.prev, self.slider, self.next]), self.header, self.tabs])
+        super().__init__([w.HBox([self.prev, self.slider, self.next, self.when]), self.marks, self.jump, self.header,
+                          self.tabs])
         self.slider.observe(lambda change: self._show(change["new"]), names="value")
         if start is not None:
             first = self.model.index_at(start)
@@ -421,19 +558,62 @@ class TimeTravelView(w.VBox):
         ms = self.model.at(index)
         html = self._html.get(index)
         if html is None:
-            position = f"moment {index + 1} of {len(self.model)}"
+            since = relative_time(ms.moment.time, self.model.origin)
+            position = f"moment #{ms.moment.number} of {len(self.model)}, {since}"
             html = (_header_html(ms, position), _routes_html(ms), _weights_html(ms), _findings_html(ms))
             self._html[index] = html
         self.header.value, self.routes.value, self.weights.value, self.findings.value = html
+        marks = f" [{', '.join(ms.moment.marks)}]" if ms.moment.marks else ""
+        self.when.value = (f"<b>#{ms.moment.number}</b> {esc(relative_time(ms.moment.time, self.model.origin))}"
+                           f"{esc(marks)}")
+        self.marks.value = _marks_html(self.model, index)
         self._show_tree(index, ms)
         self.prev.disabled = index == 0
         self.next.disabled = index == len(self.model) - 1
+
+    def _jump(self, index: int) -> None:
+        if index >= 0:
+            self.show(index)
+            self.jump.value = -1  # ready for the next jump, even to the same moment
+
+    # --- static rendering (saved notebooks) ----------------------------------------------------------------
+
+    def summary(self) -> str:
+        """One line: which moment is shown, of how many, what happened then and who is blocked."""
+        if not len(self.model) or self.index < 0:
+            return "time travel: the journal has no moments"
+        ms = self.current
+        blocked = ", ".join(ms.blocked_teams) or "no team"
+        return (f"time travel: moment #{ms.moment.number} of {len(self.model)}, {rfc3339(ms.moment.time)}: "
+                f"{'; '.join(ms.moment.happened)} ({blocked} blocked)")
+
+    def static_html(self) -> str:
+        """Every moment (times relative to the first, the one shown marked), then the shown moment's tabs."""
+        if not len(self.model) or self.index < 0:
+            return self.header.value
+        # numbered as the header and the slider number them; times relative to the first (table's since)
+        frame = self.model.frame()[["moment", "time", "happened", "blocked", "marks"]]
+        shown = self.index
+        moments_html = table(frame, since=self.model.moments[0].time,
+                             row_style=lambda i: "font-weight:bold;background:#fff9c4" if i == shown else "")
+        tree = self.tree.static_html() if self.tree is not None else ""
+        return "".join([self.header.value,
+                        section(f"all {len(self.model)} moments (times from the first, "
+                                f"{rfc3339(self.model.moments[0].time)}; the one shown marked)", moments_html,
+                                folded=True),
+                        section("routes and weights", self.routes.value + self.weights.value),
+                        section("delegation tree", tree), section("findings", self.findings.value)])
 
     def _show_tree(self, index: int, ms: MomentState) -> None:
         previous = self.tree
         tree = self._trees.pop(index, None)
         if tree is None:
             tree = DelegationTreeView(ms.state.translation, ms.inspection)
+            causes = [c.ref for c in ms.state.translation.block_causes() if c.ref] if ms.holding else []
+            focus = focus_nodes(tree.tree, ms.blocked, causes) if (ms.blocked or causes) else set()
+            if focus:
+                tree.expanded = focus
+                tree.run_search(tree.search.value)  # renders with the focus open
         self._trees[index] = tree  # most recently shown last
         while len(self._trees) > TREE_CACHE:
             # Each tree is a few widgets per shown node: keep a bounded number alive on a long journal.

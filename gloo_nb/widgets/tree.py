@@ -9,9 +9,10 @@ import ipywidgets as w
 from gloo_nb.analysis.headline import ROLE_COLOURS, ROLE_MEANINGS, ROLE_WORDS
 from gloo_nb.analysis.tree import INHERITED_COLOURS, TREE_COLOURS, TREE_LEGEND, DelegationTree, NodeDetail, TreeNode
 from gloo_nb.widgets._html import esc
+from gloo_nb.widgets._static import StaticView, section
 
 
-class DelegationTreeView(w.VBox):
+class DelegationTreeView(StaticView, w.VBox):
     """A collapsible, searchable delegation tree; selecting a node shows its YAML, findings and Envoy routes.
 
     Args:
@@ -125,6 +126,45 @@ class DelegationTreeView(w.VBox):
         label.on_click(lambda _b, i=node.id: self.select(i))
         self.rows.append((node.id, toggle, label))
         return w.HBox([toggle, label])
+
+
+    # --- static rendering (saved notebooks) ----------------------------------------------------------------
+
+    def _visible(self) -> list[tuple[TreeNode, int]]:
+        # The rows the live view shows, in its order (expanded nodes open, the rest closed).
+        out = []
+        stack = [(n, 0) for n in reversed(self.tree.roots())]
+        while stack:
+            node, depth = stack.pop()
+            out.append((node, depth))
+            if node.id in self.expanded:
+                stack.extend((c, depth + 1) for c in reversed(self.tree.children(node.id)))
+        return out
+
+    def summary(self) -> str:
+        """One line: how many nodes are shown and how many of them are in each state."""
+        shown = self._visible()
+        counts: dict[str, int] = {}
+        for node, _depth in shown:
+            counts[node.shown_state] = counts.get(node.shown_state, 0) + 1
+        states = ", ".join(f"{n} {s}" for s, n in counts.items())
+        return f"delegation tree: {len(shown)} node(s) shown ({states})"
+
+    def static_html(self) -> str:
+        """The legend, the expanded tree as the live view shows it (indented, coloured), and the selection."""
+        hits = set(self.hits)
+        rows = []
+        for node, depth in self._visible():
+            sign = ("-" if node.id in self.expanded else "+") if node.has_children else "&nbsp;"
+            state = node.state if node.inherited == "accepted" else f"{node.state}, inherits {node.inherited}"
+            mark = "outline:2px solid black;" if node.id in hits or node.id == self.selected else ""
+            rows.append(f'<div style="margin-left:{depth * 1.5}em;padding:1px 0"><code>{sign}</code> '
+                        f'<span style="background:{esc(node.colour)};color:white;padding:1px 6px;{mark}" '
+                        f'title="{esc(TREE_LEGEND[node.shown_state])}">{esc(node.label)} [{esc(state)}]</span></div>')
+        parts = [self.legend.value, "".join(rows) or "<i>no VirtualService</i>"]
+        if self.selected is not None:
+            parts.append(section("selected", self.detail.value))
+        return "".join(parts)
 
 
 def _legend_html() -> str:

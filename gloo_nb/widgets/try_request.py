@@ -12,6 +12,7 @@ import ipywidgets as w
 from gloo_nb.analysis.matching import Request
 from gloo_nb.analysis.views import parse_header_lines, try_request
 from gloo_nb.widgets._html import esc, table
+from gloo_nb.widgets._static import StaticView
 
 Fetch = Callable[[Request], tuple[int, str]]
 """Sends a request through the gateway: ``request -> (status, body)``."""
@@ -45,7 +46,7 @@ def http_fetch(base_url: str, timeout: float = 5.0) -> Fetch:
     return fetch
 
 
-class TryRequestView(w.VBox):
+class TryRequestView(StaticView, w.VBox):
     """Method, path and headers in; out the route each source would use, and optionally the real response.
 
     Args:
@@ -95,3 +96,21 @@ class TryRequestView(w.VBox):
             shown = body if len(body) <= 500 else body[:500] + "..."
             html.append(f"<div>response: <b>{status or 'no answer'}</b> <code>{esc(shown.strip())}</code></div>")
         self.output.value = "".join(html)
+
+    # --- static rendering (saved notebooks) ----------------------------------------------------------------
+
+    def summary(self) -> str:
+        """One line: the request and the route each source would use (or that none was tried)."""
+        request = f"{self.method.value} {self.path.value.strip() or '/'}"
+        if self.result is None or not len(self.result):
+            return f"try a request: {request} not tried"
+        answers = "; ".join(f"{src}: {match}" for src, match in zip(self.result["source"], self.result["match"],
+                                                                     strict=True))
+        return f"try a request: {request}: {answers}"
+
+    def static_html(self) -> str:
+        """The last request's per-source table and response (or the inputs when nothing was tried)."""
+        if self.output.value:
+            return self.output.value
+        request = f"{self.method.value} {self.path.value}"
+        return f"<div>try a request: <code>{esc(request)}</code> <i>not tried</i></div>"

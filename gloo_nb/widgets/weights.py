@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import io
+import textwrap
 from collections.abc import Mapping
 
 import ipywidgets as w
@@ -10,10 +10,12 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from gloo_nb.analysis import routes_frame
+from gloo_nb.analysis.figures import short_labels, svg_text
 from gloo_nb.analysis.views import ProbeLike, weights_frame, weights_table
 from gloo_nb.app.connect import GatewayConnection
 from gloo_nb.translate.routes import route_id
-from gloo_nb.widgets._html import esc, table
+from gloo_nb.widgets._html import esc, is_empty, table
+from gloo_nb.widgets._static import StaticView
 from gloo_nb.xds.client import XdsUpdate
 from gloo_nb.xds.decode import fallback_label, route_rows
 
@@ -21,7 +23,9 @@ from gloo_nb.xds.decode import fallback_label, route_rows
 def weights_figure(frame: pd.DataFrame, route: str) -> Figure:
     """Grouped bars: one group per destination, one bar per source, the share in percent.
 
-    Observed bars carry their Wilson 95 % interval as error bars. Built on a bare
+    Destinations carry short labels (:func:`gloo_nb.analysis.figures.short_labels`: ``v1``, ``v2``; answers
+    that matched no destination as ``unmatched: <answer>``); the legend sits right of the plot area, and the
+    title says what is shown. Observed bars carry their Wilson 95 % interval as error bars. Built on a bare
     :class:`matplotlib.figure.Figure` (no pyplot state, renders with Agg anywhere).
 
     Args:
@@ -34,7 +38,9 @@ def weights_figure(frame: pd.DataFrame, route: str) -> Figure:
     mine = frame[frame["route"] == route]
     sources = list(dict.fromkeys(mine["source"]))
     dests = list(dict.fromkeys(mine["destination"]))
-    fig = Figure(figsize=(max(4.0, 1.8 * len(dests)), 3.2))
+    short = short_labels(dests)
+    resource = next((r for r in mine["resource"] if r), "")
+    fig = Figure(figsize=(max(4.5, 1.6 * len(dests)) + 2.2, 3.4), layout="constrained")
     ax = fig.add_subplot()
     width = 0.8 / max(1, len(sources))
     for k, src in enumerate(sources):
@@ -47,22 +53,24 @@ def weights_figure(frame: pd.DataFrame, route: str) -> Figure:
             high = ((rows["high"] - rows["share"]).fillna(0.0) * 100).tolist()
             err = [low, high]
         ax.bar(xs, heights, width, label=src, yerr=err, capsize=3 if err else 0)
-    ax.set_xticks(range(len(dests)), dests, fontsize=8)
+    # Wrapped so that a long label (an unmatched answer) does not run into its neighbours.
+    ax.set_xticks(range(len(dests)), [textwrap.fill(short[d], 16) for d in dests], fontsize=9)
     ax.set_ylabel("% of requests")
     ax.set_ylim(0, 105)
-    ax.set_title(route, fontsize=9)
-    ax.legend(fontsize=7)
-    fig.tight_layout()
+    ax.set_title(f"Share of requests per destination: {route}" + (f" ({resource})" if resource else ""),
+                 fontsize=9, loc="left")
+    # Outside the axes: a legend inside would cover the 100 % bars it explains.
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0, title="source",
+              title_fontsize=8)
     return fig
 
 
-def _png(fig: Figure) -> bytes:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=80)
-    return buf.getvalue()
+def figure_svg(fig: Figure) -> bytes:
+    """The figure as SVG bytes for an :class:`ipywidgets.Image` (``format="svg+xml"``)."""
+    return svg_text(fig).encode()
 
 
-class TrafficWeightsView(w.VBox):
+class TrafficWeightsView(StaticView, w.VBox):
     """Per route with weighted destinations: each destination's share per source, as a table and a chart.
 
     Args:
@@ -74,7 +82,7 @@ class TrafficWeightsView(w.VBox):
         frame: The view-model (:func:`gloo_nb.analysis.views.weights_frame`).
         route: Route dropdown.
         table: HTML table (destinations x sources, percent).
-        chart: The bar chart as a PNG image widget; ``figure``: the last matplotlib figure.
+        chart: The bar chart as an SVG image widget (sharp at any size); ``figure``: the last matplotlib figure.
     """
 
     def __init__(self, routes: pd.DataFrame, observed: Mapping[str, ProbeLike] | None = None):
@@ -85,7 +93,7 @@ class TrafficWeightsView(w.VBox):
         self.route = w.Dropdown(options=labels, value=labels[0] if labels else None, description="route",
                                 layout=w.Layout(width="40em"))
         self.table = w.HTML()
-        self.chart = w.Image(format="png")
+        self.chart = w.Image(format="svg+xml")
         self.figure: Figure | None = None
         super().__init__([self.route, self.table, self.chart])
         self.route.observe(lambda _change: self._render(), names="value")
@@ -134,9 +142,31 @@ class TrafficWeightsView(w.VBox):
             self.chart.value = b""
             self.figure = None
             return
-        pivot = weights_table(self.frame, route)
+        pivot = weights_table(self.frame, route, blank="-")
         resource = next(iter(self.frame.loc[self.frame["route"] == route, "resource"]), "")
         self.table.value = (f"<div><b>{esc(route)}</b> ({esc(resource or '?')}), % of requests</div>"
                             + table(pivot, index=True))
         self.figure = weights_figure(self.frame, route)
-        self.chart.value = _png(self.figure)
+        self.chart.value = figure_svg(self.figure)
+
+    # --- static rendering (saved notebooks) ----------------------------------------------------------------
+
+    def summary(self) -> str:
+        """One line: the route shown and each destination's share per source."""
+        route = self.route.value
+        if route is None:
+            return "traffic weights: no route has weighted destinations"
+        pivot = weights_table(self.frame, route)
+        shares = "; ".join(
+            f"{dest}: " + ", ".join(f"{src} {value:g} %" for src, value in row.items() if not is_empty(value))
+            for dest, row in pivot.iterrows())
+        others = len(self.route.options) - 1
+        return f"traffic weights of {route}: {shares}" + (f" (+{others} other route(s))" if others > 0 else "")
+
+    def static_html(self) -> str:
+        """The route shown, its destinations x sources table and the chart as inline SVG."""
+        others = [str(o) for o in self.route.options if o != self.route.value]
+        note = (f"<div><i>other weighted route(s): {esc(', '.join(others))}</i></div>" if others else "")
+        svg = bytes(self.chart.value).decode() if self.route.value else ""
+        chart = svg[svg.find("<svg"):] if "<svg" in svg else ""  # inline: without the XML declaration and DOCTYPE
+        return self.table.value + chart + note

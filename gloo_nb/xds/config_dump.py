@@ -7,7 +7,9 @@ Facts this module relies on (Envoy 1.40, ``notes/runtime.md``):
   A rejected listener shows ``error_state`` on its dynamic listener entry.
 
 Gloo's own filter types are not in xds-protos: their ``Any`` values are decoded tolerantly (kept as a
-``google.protobuf.Struct`` carrying ``@unresolvedType``) and listed in :attr:`ConfigDump.unresolved_types`.
+``google.protobuf.Struct`` carrying ``@unresolvedType``) and listed in :attr:`ConfigDump.unresolved_types`; so is
+a value of a type gloo_nb registered only in part (:func:`gloo_nb.xds.protos.stand_in_fields`) that holds fields
+beyond that part, rather than losing them.
 Separate from :mod:`gloo_nb.xds.admin` (the HTTP client) so that a snapshot bundle's saved dumps decode the same
 way without an Envoy to ask.
 """
@@ -162,7 +164,11 @@ def _tolerant(value: Any, unresolved: set[str]) -> Any:
     # json_format fails on an Any whose type is not in the descriptor pool; keep such a value as a Struct.
     if isinstance(value, dict):
         url = value.get("@type")
-        if isinstance(url, str) and not protos.resolvable(url):
+        known = protos.stand_in_fields(url) if isinstance(url, str) else None
+        if isinstance(url, str) and (not protos.resolvable(url) or (
+                # a partial stand-in gloo_nb registered (Gloo's transformation filter): content beyond its known
+                # fields would be dropped by the parse, so the value stays whole, unresolved
+                known is not None and not set(value) - {"@type"} <= known)):
             unresolved.add(url)
             rest = {k: _tolerant(v, unresolved) for k, v in value.items() if k != "@type"}
             return {"@type": _STRUCT_URL, "value": {UNRESOLVED_KEY: url, **rest}}

@@ -28,6 +28,7 @@ __all__ = [
     "loaded_modules",
     "message_class",
     "resolvable",
+    "stand_in_fields",
 ]
 
 TYPE_LISTENER = "type.googleapis.com/envoy.config.listener.v3.Listener"
@@ -159,6 +160,25 @@ def _full_name(type_url: str) -> str:
 
 
 @functools.lru_cache(maxsize=1024)
+def stand_in_fields(type_url: str) -> frozenset[str] | None:
+    """The fields gloo_nb knows of a type it registered itself as a partial stand-in (name under ``gloo_nb/``).
+
+    Args:
+        type_url: e.g. ``type.googleapis.com/envoy.api.v2.filter.http.FilterTransformations``.
+
+    Returns:
+        The JSON and proto names of its fields, or None when the type is not such a stand-in (a real message
+        from xds-protos, or unknown).
+    """
+    try:
+        descriptor = descriptor_pool.Default().FindMessageTypeByName(_full_name(type_url))
+    except KeyError:
+        return None
+    if not descriptor.file.name.startswith("gloo_nb/"):
+        return None
+    return frozenset(n for f in descriptor.fields for n in (f.name, f.json_name))
+
+
 def resolvable(type_url: str) -> bool:
     """Whether ``type_url`` names a message type of the default descriptor pool.
 

@@ -23,6 +23,7 @@ from typing import Any
 import matplotlib
 import pytest
 from google.protobuf.json_format import MessageToDict
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 
 from gloo_nb.analysis.incident import incident_summary, timeline_figure
 from gloo_nb.analysis.timeline import TYPE_ROUTE, Timeline, load_timeline
@@ -429,6 +430,28 @@ def test_figure_shades_blocked_intervals(timeline: Timeline, tmp_path: Path) -> 
     assert len(only.axes) == 1
 
 
+def test_figure_reads_at_a_glance(seed: Timeline) -> None:
+    """Issue 16: short legend labels outside the plot, replicas distinguishable, change labels readable and whole."""
+    fig = timeline_figure(seed)
+    FigureCanvasAgg(fig).draw()
+    box = fig.bbox
+    fox = next(ax for ax in fig.axes if ax.get_ylabel().startswith("foxtrot"))
+    texts = [t.get_text() for t in fox.get_legend().get_texts()]
+    assert "prefix /foxtrot -> v1" in texts and "prefix /foxtrot -> v2" in texts
+    assert fox.get_legend().get_window_extent().x0 >= fox.get_window_extent().x1
+    replicas = [ln for ln in fox.lines if ln.get_marker() not in ("None", None, "")]
+    assert {ln.get_marker() for ln in replicas} == {"o", "s"}  # one marker per replica
+    labels = [t for leg in fig.legends for t in leg.get_texts() if t.get_gid() == "change-label"]
+    assert labels and [t.get_text().split("  ")[0] for t in labels] == [str(i + 1) for i in range(len(labels))]
+    assert all(t.get_text().split("  ")[1].startswith("+") for t in labels)
+    assert labels[0].get_text().startswith("1  +0.0 s ")
+    assert all(t.get_fontsize() >= 7 for t in labels)
+    for t in labels:  # inside the figure, so nothing is cut off
+        ext = t.get_window_extent()
+        assert box.x0 <= ext.x0 and ext.x1 <= box.x1 + 1 and box.y0 <= ext.y0 and ext.y1 <= box.y1 + 1, t.get_text()
+    assert "traffic weight per destination over time" in fig.get_suptitle()
+
+
 def test_nack_intervals_and_losses(tmp_path: Path) -> None:
     out = tmp_path / "j"
     with JournalWriter(out) as journal:
@@ -447,3 +470,21 @@ def test_nack_intervals_and_losses(tmp_path: Path) -> None:
     assert len(tl.losses) == 1 and "truncated" in tl.losses[0].why
     assert "lost:" in incident_summary(tl).text()
     assert not tl.blocked and not tl.changes
+
+
+def test_an_options_only_change_is_served_with_the_next_push_not_at_once(tmp_path: Path) -> None:
+    """A change that alters no route's routing (here a timeout on foxtrot's route) has the same route keys before
+    and after: it is timed by the next push after it (0.1 s in this journal), never as served at the change."""
+    rec = SeedRecorder(tmp_path / "journal")
+    initial = [helm_default_settings_manifest(profile="1.3"), helm_default_gateway_manifest(), *docs(*STEP4)]
+    rec.start(0.0, [d for d in initial if d["kind"] not in ("Namespace", "Deployment")])
+    table = [d for d in docs(*STEP4) if d["kind"] == "RouteTable" and d["metadata"]["namespace"] == "foxtrot"][-1]
+    changed = copy.deepcopy(table)  # rt-foxtrot-3, the last one applied
+    for route in changed["spec"]["routes"]:
+        route["options"] = {"timeout": "5s"}
+    rec.change(10.0, changed)
+    rec.close(20.0)
+    frame = load_timeline(tmp_path / "journal").changes_frame()
+    (row,) = frame[frame["resource"] == "foxtrot/foxtrot-routes"].itertuples()
+    assert row.servedAfterSeconds == pytest.approx(0.1)
+    assert row.appliedAfterSeconds == pytest.approx(0.6)  # the second replica polls 0.5 s after the push

@@ -205,6 +205,42 @@ def test_answer_destination() -> None:
     assert v.answer_destination("200 v1 v2", [V1, V2]) == "200 v1 v2"  # ambiguous: left as it is
 
 
+def test_answer_destination_reads_hyphenated_and_named_answers() -> None:
+    """The seed's http-echo answers ``version:foxtrot-v1``: it names subset ``v1`` (issue 16: it was a row apart)."""
+    assert v.answer_destination("200 version:foxtrot-v1", [V1, V2]) == V1
+    assert v.answer_destination("200 version:foxtrot-v2", [V1, V2]) == V2
+    assert v.answer_destination("200 version:foxtrot-v10", [V1, V2]) == "200 version:foxtrot-v10"
+    assert v.answer_destination("503 v1", [V1, V2]) == "503 v1"  # an error is no destination's answer
+    # without subsets: the words of the cluster name that the other destinations lack
+    a, b = "echo-v1_gloo-system", "echo-v2_gloo-system"
+    assert v.answer_destination("200 version:echo-v2", [a, b]) == b
+    assert v.answer_destination("200 echo", [a, b]) == "200 echo"
+    # a subset value with a hyphen needs all its words
+    c, d = "fox {version=fox-v1}", "fox {version=fox-v2}"
+    assert v.answer_destination("200 fox-v1", [c, d]) == c
+    # an explicit map wins
+    assert v.answer_destination("200 hello", [V1, V2], {"200 hello": V2}) == V2
+
+
+def test_weights_frame_maps_answers_onto_destinations() -> None:
+    frame = routes(("served", "vh", 3, "prefix /foxtrot", FOX, wc(("fox", "v1", 50), ("fox", "v2", 50))))
+
+    @dataclass
+    class Probe:
+        shares: list = field(default_factory=list)
+
+    observed = {"vh #3 prefix /foxtrot": Probe(split(["200 version:foxtrot-v1"] * 10 + ["200 version:foxtrot-v2"] * 9
+                                                     + ["200 hello"]))}
+    table = v.weights_table(v.weights_frame(frame, observed), "vh #3 prefix /foxtrot")
+    assert table.loc[V1, "observed"] == 50.0
+    assert table.loc[V2, "observed"] == 45.0
+    assert table.loc["unmatched: 200 hello", "observed"] == 5.0
+    assert list(table.index) == [V1, V2, "unmatched: 200 hello"]
+    assert math.isnan(table.loc["unmatched: 200 hello", "served"])
+    shown = v.weights_table(v.weights_frame(frame, observed), "vh #3 prefix /foxtrot", blank="-")
+    assert shown.loc["unmatched: 200 hello"].tolist() == ["-", 5.0]  # no configured share: "-", not NaN
+
+
 def test_weights_frame_per_source_and_observed() -> None:
     frame = routes(("intent", "vh", 3, "prefix /foxtrot", FOX, wc(("fox", "v1", 0), ("fox", "v2", 100))),
                    ("served", "vh", 3, "prefix /foxtrot", FOX, wc(("fox", "v1", 100), ("fox", "v2", 0))),
@@ -223,7 +259,7 @@ def test_weights_frame_per_source_and_observed() -> None:
     assert list(table.columns) == ["intent", "served", R0, "observed"]
     assert table.loc[V1].tolist() == [0.0, 100.0, 100.0, round(3000 / 32, 1)]
     assert table.loc[V2].tolist() == [100.0, 0.0, 0.0, 0.0]
-    assert table.loc["503 upstream", "observed"] == round(200 / 32, 1)
+    assert table.loc["unmatched: 503 upstream", "observed"] == round(200 / 32, 1)
     obs = out[(out["source"] == "observed") & (out["destination"] == V1)].iloc[0]
     assert obs["low"] < obs["share"] < obs["high"]
     assert math.isnan(out[out["source"] == "served"].iloc[0]["low"])

@@ -178,6 +178,11 @@ def test_notebook_01_runs_in_jupyterlab_and_its_widgets_react(lab: Lab) -> None:
                 timeout=90_000)
             errors = [t for t in page.locator(STDERR_OUTPUT).all_text_contents() if "Traceback" in t]
             assert not errors, errors
+            # Live, each view's widget wins over the static HTML it also publishes (for saved notebooks).
+            # (The widget renderer sets no data-mime-type; it draws .jupyter-widgets elements.)
+            widgets = page.eval_on_selector_all(".jp-OutputArea-output",
+                                                "els => els.filter((e) => e.querySelector('.jupyter-widgets')).length")
+            assert widgets == 6 and page.locator(".gloo-nb-static").count() == 0, widgets
 
             # The tree widget (rendered by the ipywidgets front end, not the text output) shows the seed scenario.
             tree = page.locator(".jp-OutputArea-output .widget-vbox").filter(
@@ -220,3 +225,55 @@ def test_notebook_01_runs_in_jupyterlab_and_its_widgets_react(lab: Lab) -> None:
     assert shot.exists()
     lab.stop()
     _assert_sandbox_gone(int(sandbox[1]), Path(sandbox[2]))
+
+
+def test_a_saved_papermill_output_shows_each_widgets_html_in_jupyterlab(lab: Lab) -> None:
+    """Reopened later (untrusted, as a shared notebook is), each widget output shows its static HTML rendering."""
+    import papermill
+    from playwright.sync_api import sync_playwright
+
+    name = "04-saved.ipynb"
+    old = os.environ.get("JUPYTER_PATH")
+    os.environ["JUPYTER_PATH"] = str(lab.out / "jupyter" / "share" / "jupyter")  # the fixture's venv kernel
+    try:
+        papermill.execute_notebook(str(ROOT / "notebooks" / "04-post-incident-analysis.ipynb"),
+                                   str(lab.out / "notebooks" / name), kernel_name="python3", cwd=str(ROOT),
+                                   progress_bar=False, execution_timeout=120)
+    finally:
+        if old is None:
+            os.environ.pop("JUPYTER_PATH", None)
+        else:
+            os.environ["JUPYTER_PATH"] = old
+    shot = lab.out / "notebook-04-saved.png"
+    with sync_playwright() as p:
+        ctx = p.chromium.launch_persistent_context(str(lab.out / "chromium-profile-saved"), executable_path=CHROMIUM,
+                                                   headless=True, args=CHROMIUM_FLAGS,
+                                                   viewport={"width": 1400, "height": 1000})
+        page = ctx.pages[0] if ctx.pages else ctx.new_page()
+        try:
+            page.goto(f"{lab.base}/lab/tree/{name}?token={lab.token}")
+            page.wait_for_function("() => window.jupyterapp && window.jupyterapp.shell.currentWidget"
+                                   " && window.jupyterapp.shell.currentWidget.content"
+                                   " && window.jupyterapp.shell.currentWidget.content.widgets.length > 20",
+                                   timeout=30_000)
+            # JupyterLab draws only the cells near the viewport: walk down to the time-travel cell.
+            page.evaluate("async () => { const nb = window.jupyterapp.shell.currentWidget.content;"
+                          " const i = nb.widgets.findIndex((c) => c.model.sharedModel.getSource()"
+                          ".includes('TimeTravelView(timeline'));"
+                          " nb.activeCellIndex = i; await nb.scrollToCell(nb.widgets[i], 'start'); }")
+            # The sanitizer of untrusted outputs keeps classes, not data-* attributes: find the view by its text.
+            static = page.locator(".jp-OutputArea-output .gloo-nb-static").filter(has_text="foxtrot blocked since")
+            static.first.wait_for(timeout=30_000)
+            static = static.first
+            text = static.text_content() or ""
+            assert "foxtrot blocked since" in text and "echo-typo" in text, text[:500]
+            # The moment's routes table survived JupyterLab's sanitizer, padded and with its rows.
+            assert static.locator("table.gloo-nb").count() >= 3
+            assert "Error displaying widget" not in _notebook_text(page)
+        finally:
+            try:
+                page.screenshot(path=str(shot))
+                print(f"screenshot: {shot}")
+            except Exception as exc:  # a failed screenshot must not hide the test's own failure
+                print(f"no screenshot: {exc}")
+            ctx.close()

@@ -65,6 +65,8 @@ def test_02_rolls_foxtrot_out_on_its_own_sandbox(venv_kernel: str, tmp_path: Pat
     journal = next(t for t in out if "rollout.step" in t)
     assert re.findall(r"rollout\.step +(\S+) +(\S+)$", journal, re.M) == [(s, "proven") for s in STEPS], journal
     assert len(widget_outputs(book)) == 1  # the stepper
+    stepper = nbt.assert_widgets_render_statically(book)["RolloutStepper"]
+    assert "<b>plan</b>" in stepper and "<code>finish</code>" in stepper  # the plan, as the widget showed it
     assert "closed" in out[-1]
     nbt.assert_sandbox_gone(joined)
 

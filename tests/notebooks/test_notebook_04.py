@@ -59,7 +59,7 @@ def assert_the_incident(book: nbformat.NotebookNode) -> None:
     changes = next(t for t in out if "servedAfterSeconds" in t)
     assert re.search(r"gloo-system/default\s+Settings\s+gloo-system\s+MODIFIED .* ops", changes), changes
     assert "foxtrot-dev" in changes and "echo-dev" in changes
-    assert len(outputs(book, "image/png")) == 1  # the timeline figure
+    assert len(outputs(book, "image/svg+xml")) == 1  # the timeline figure, as SVG (issue 16: crisp at any size)
     assert "0 NACK interval(s)" in joined
     worst = next(t for t in out if t.startswith("during the block: "))
     # The state at the worst moment vs after the fix: the team's served route went from v1 100 to v2 100.
@@ -71,6 +71,15 @@ def assert_the_incident(book: nbformat.NotebookNode) -> None:
     assert re.search(rf"^foxtrot blocked since \S+: its RouteTable foxtrot/foxtrot-routes .* held back by "
                      rf"{re.escape(CAUSE)}", travel, re.M), travel
     assert len(outputs(book, "application/vnd.jupyter.widget-view+json")) == 1  # the time-travel widget
+    travel_html = nbt.assert_widgets_render_statically(book)["TimeTravelView"]
+    assert "foxtrot blocked since" in travel_html and "echo-typo" in travel_html
+    # Tables a person reads: times relative to the incident, no NaN, no answer text as a column header.
+    frames = "".join("".join(o["data"]["text/html"]) for o in outputs(book, "text/html")
+                     if "application/vnd.jupyter.widget-view+json" not in o["data"])
+    assert "NaN" not in frames and "NaT" not in frames and "+00:00" not in frames
+    assert "<th>answers</th>" in frames and not re.search(r"<th>\d{3} ", frames)
+    # foxtrot's block: start and end in seconds after the incident's start (1.0 s and 3.6 s in the shipped one).
+    assert re.search(r"<td>\+\d+\.\d s</td>\s*<td>\+\d+\.\d s</td>", frames), frames[:2000]
 
 
 def test_parameters_cell_is_the_analysis_contract() -> None:
@@ -84,6 +93,11 @@ def test_04_explains_the_shipped_journal(venv_kernel: str, tmp_path: Path) -> No
     book = nbt.run(NAME, tmp_path / "04.ipynb", venv_kernel)
     assert any(t.startswith("<Timeline ") and t.rstrip().endswith(f"from {SHIPPED}") for t in nbt.texts(book))
     assert_the_incident(book)
+    page = nbt.nbconvert_html(tmp_path / "04.ipynb")
+    assert 'data-view="TimeTravelView"' in page and "foxtrot blocked since" in page
+    # The moment's routes, weights and findings (nbconvert re-serializes: attributes in name order).
+    assert len(re.findall(r'<table cellpadding="4" class="gloo-nb"', page)) >= 3
+    assert "<th>answers</th>" in page and not re.search(r">\s*(NaN|NaT)\s*<", page)  # no cell reads NaN
 
 
 def _story(directory: Path) -> dict[str, object]:

@@ -98,6 +98,50 @@ def assert_no_text_copies(book: nbformat.NotebookNode) -> None:
             assert kinds[:kinds.index("widget")].count("stream") == 0, cell.source
 
 
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+
+
+def assert_widgets_render_statically(book: nbformat.NotebookNode) -> dict[str, str]:
+    """Every widget output also carries a static HTML rendering with content, and a readable text/plain.
+
+    Returns:
+        The renderings by view class name (the last one of each class).
+    """
+    outputs = [o for c in book.cells for o in c.get("outputs", []) if WIDGET_VIEW in o.get("data", {})]
+    assert outputs, "no widget output"
+    views = {}
+    for o in outputs:
+        html, plain = o["data"].get("text/html", ""), o["data"].get("text/plain", "")
+        m = re.match(r'<div class="gloo-nb-static" data-view="(\w+)">', html)
+        assert m, f"widget output without a static rendering: {plain[:200]}"
+        assert len(re.sub(r"<[^>]+>", "", html).strip()) > 40 and "no static rendering" not in html, html[:500]
+        assert plain and "\n" not in plain and not plain.startswith(f"{m[1]}(") and "children=" not in plain, plain
+        views[m[1]] = html
+    return views
+
+
+def nbconvert_html(executed: Path) -> str:
+    """``jupyter nbconvert --to html`` of the static copy of a papermill output (:func:`static_notebook`).
+
+    papermill saves the widget state, so nbconvert of the output as it is draws each widget with JavaScript from
+    unpkg.com: asserted too, then the copy, in which every view shows its rendering without any script.
+    """
+    from gloo_nb.app.share import static_notebook
+
+    subprocess.run([sys.executable, "-m", "nbconvert", "--to", "html", str(executed)], check=True,
+                   capture_output=True, timeout=120)
+    as_is = executed.with_suffix(".html").read_text()
+    assert 'type="application/vnd.jupyter.widget-view+json"' in as_is and "html-manager" in as_is
+    copy = executed.with_name(executed.stem + "-static.ipynb")
+    counts = static_notebook(executed, copy)
+    assert counts["static"] >= 1 and counts["other"] == 0, counts
+    subprocess.run([sys.executable, "-m", "nbconvert", "--to", "html", str(copy)], check=True, capture_output=True,
+                   timeout=120)
+    page = copy.with_suffix(".html").read_text()
+    assert page.count('class="gloo-nb-static"') == counts["static"] and "widget-view+json\">" not in page
+    return page
+
+
 def assert_sandbox_gone(all_text: str) -> None:
     m = re.search(r"own sandbox pid (\d+) in (\S+)", all_text)
     assert m, "the notebook did not say which sandbox it started"
@@ -159,6 +203,10 @@ def test_03_reproduces_the_incident_then_the_patch_then_the_revert(venv_kernel: 
     assert_no_text_copies(book)
     assert "closed" in out[-1]
     assert_sandbox_gone(joined)
+    views = assert_widgets_render_statically(book)
+    assert set(views) == {"DriftGridView", "InvalidRoutesView"}
+    page = nbconvert_html(tmp_path / "03.ipynb")
+    assert page.count('data-view="DriftGridView"') == 2 and "replaced" in page and "echo-typo" in page
 
 
 def test_01_explores_the_incident_with_every_widget(venv_kernel: str, tmp_path: Path) -> None:
@@ -175,7 +223,9 @@ def test_01_explores_the_incident_with_every_widget(venv_kernel: str, tmp_path: 
         joined  # the findings frame shows messages whole
     widgets = [o for c in book.cells for o in c.get("outputs", [])
                if "application/vnd.jupyter.widget-view+json" in o.get("data", {})]
-    assert len(widgets) >= 4
+    assert len(widgets) >= 5
+    overview = next(c for c in book.cells if "GatewayOverviewView(" in c.source)
+    assert [o for o in overview.get("outputs", []) if "application/vnd.jupyter.widget-view+json" in o.get("data", {})]
     values = widget_values(book)
     # The drift grid opens with the headline; its columns are served and each replica.
     assert 'class="gloo-nb-headline" data-state="blocked-by-last-known-good"' in values
@@ -193,6 +243,18 @@ def test_01_explores_the_incident_with_every_widget(venv_kernel: str, tmp_path: 
     assert_no_text_copies(book)
     assert "closed" in out[-1]
     assert_sandbox_gone(joined)
+    # Saved, the notebook reads without a kernel: each widget's state as HTML (tables, the chart inline).
+    views = assert_widgets_render_statically(book)
+    assert set(views) == {"DelegationTreeView", "DriftGridView", "InvalidRoutesView", "TrafficWeightsView",
+                          "ProbeView", "TryRequestView", "GatewayOverviewView"}
+    assert "echo-typo" in views["InvalidRoutesView"] and "blocked change" in views["InvalidRoutesView"]
+    assert "foxtrot/foxtrot-routes" in views["DelegationTreeView"]  # expanded down to the RouteTables
+    assert "<svg" in views["TrafficWeightsView"]  # the chart inline (SVG since the i16-plots merge)
+    assert "<td>100.0 %</td>" in views["ProbeView"]
+    page = nbconvert_html(tmp_path / "01.ipynb")
+    for name in views:
+        assert f'data-view="{name}"' in page
+    assert "echo-typo" in page and '<table cellpadding="4" class="gloo-nb"' in page  # attributes in name order
 
 
 def test_a_failing_cell_still_stops_the_notebooks_sandbox(venv_kernel: str, tmp_path: Path) -> None:

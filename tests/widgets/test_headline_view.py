@@ -35,6 +35,9 @@ def test_drift_grid_opens_with_the_headline(incident) -> None:
     assert "names upstream echo-typo, which does not exist." in view.top.value
     assert "replaceInvalidRoutes" in view.top.value and "revert" in view.top.value
     assert 'data-state="blocked-by-last-known-good"' in view.top.value
+    # A saved notebook shows it first too (the static rendering), and the one-line text carries it.
+    assert view.static_html().startswith('<div class="gloo-nb-headline" data-state="blocked-by-last-known-good"')
+    assert view.summary().endswith(vm.SEED_TEXT) and "\n" not in view.summary()
     # Without a headline the grid starts with an empty slot (the old constructor keeps working).
     assert DriftGridView(incident.drift).top.value == ""
 

@@ -128,11 +128,14 @@ def test_prev_next_are_clamped_and_the_tree_keeps_what_was_opened(timeline: Time
     view = TimeTravelView(timeline)
     first = view.index
     root_id, toggle, _ = view.tree.rows[0]
-    toggle.click()
+    assert root_id in view.tree.expanded  # opened at the block, expanded to it
+    toggle.click()  # the reader closes it
     opened = [r[0] for r in view.tree.rows]
-    assert len(opened) == 3
+    assert opened == [root_id]
     view.next.click()
     assert view.index == first + 1 and [r[0] for r in view.tree.rows] == opened
+    toggle = view.tree.rows[0][1]
+    toggle.click()  # and opens it again
     view.prev.click()
     view.prev.click()
     assert view.index == first - 1 and root_id in view.tree.expanded
@@ -142,6 +145,54 @@ def test_prev_next_are_clamped_and_the_tree_keeps_what_was_opened(timeline: Time
     assert view.index == len(view.model) - 1
     view.show(0)
     assert view.prev.disabled and view.step(-1).moment.index == 0
+
+
+def test_slider_skips_hash_churn_numbers_moments_as_the_frame_and_marks_them(timeline: Timeline) -> None:
+    """Issue 16: relative times, marks for incident starts, changes and fixes, no served-cluster churn stops."""
+    every = moments(timeline)
+    churn = [m for m in every if not m.visible]
+    assert churn and all(h.startswith(("served clusters ", "served endpoints ", "served listeners "))
+                         for m in churn for h in m.happened)
+    model = TimeTravel(timeline)
+    assert len(model) == len(every) - len(churn)
+    assert len(TimeTravel(timeline, every=True)) == len(every)
+    assert not any(h.startswith("served clusters ") for m in model.moments for h in m.happened)
+    assert [m.index for m in model.moments] == list(range(len(model)))
+    (episode,) = timeline.episodes
+    (block,) = timeline.blocked
+    incident = model.moments[model.index_at(episode.start)]
+    assert incident.marks == ("incident", "change")
+    fix = model.moments[model.index_at(block.end)]
+    assert "fix" in fix.marks
+    origin = timeline.changes[0].time
+    seconds = (block.start - origin).total_seconds()
+    view = TimeTravelView(timeline)  # opens at the block
+    assert view.index == model.index_at(block.start)
+    number = view.index + 1
+    assert view.slider.label.startswith(f"#{number} +{seconds:.1f} s [incident, change] ")
+    assert f"<b>#{number}</b> +{seconds:.1f} s" in view.when.value
+    assert f"moment #{number} of {len(model)}, +{seconds:.1f} s" in view.header.value
+    frame = view.model.frame()
+    row = frame[frame["moment"] == number].iloc[0]
+    assert row["time"] == block.start and row["since"] == f"+{seconds:.1f} s" and row["marks"] == "incident, change"
+    assert list(frame["moment"]) == list(frame.index) == [m.index + 1 for m in view.model.moments]
+    assert [label for label, _ in view.jump.options[1:]] == [m.slider_label(origin) for m in model.marked()]
+    view.jump.value = model.index_at(block.end)
+    assert view.index == model.index_at(block.end) and view.jump.value == -1
+    assert view.marks.value.count("<span title=") == len(model)
+    assert view.marks.value.count("2px solid #000") == 1
+
+
+def test_tree_opens_at_the_blocked_and_causing_nodes(timeline: Timeline) -> None:
+    view = TimeTravelView(timeline)  # opens at the block
+    shown = [r[0] for r in view.tree.rows]
+    assert any(s.endswith("RouteTable:foxtrot/foxtrot-routes") for s in shown)  # the blocked team's table...
+    assert any("RouteTable:foxtrot/foxtrot-routes/route:" in s for s in shown)  # ...with its routes
+    assert any("RouteTable:echo/echo-routes/route:" in s for s in shown)  # the causing route
+    # Nothing blocked or failing at the first moment: the tree opens closed.
+    view.show(0)
+    fresh = TimeTravelView(timeline, start=timeline.start)
+    assert fresh.tree is not None and not fresh.tree.expanded
 
 
 def test_dragging_rebuilds_each_moment_once(timeline: Timeline, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -11,6 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 
 from gloo_nb.analysis.probe import split
 from gloo_nb.analysis.views import ROLE_COLOURS, weight_routes
@@ -155,9 +156,15 @@ def test_weights_table_and_chart_configured_vs_served_vs_replicas_vs_observed(bl
         assert f"<th>{header}</th>" in html
     v1 = html[html.index("{version=v1}"):].split("</tr>")[0]
     assert [c.split("</td>")[0] for c in v1.split("<td>")[1:]] == ["0.0", "100.0", "100.0", "100.0", "100.0"]
-    assert view.chart.value[:8] == b"\x89PNG\r\n\x1a\n"
+    assert view.chart.format == "svg+xml" and b"<svg" in bytes(view.chart.value)
     ax = view.figure.axes[0]
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["intent", "served", R0, R1, "observed"]
+    # Issue 16: short labels, the legend outside the plot area, a title that says what is shown.
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["v1", "v2"]
+    FigureCanvasAgg(view.figure).draw()
+    legend_box = ax.get_legend().get_window_extent()
+    assert legend_box.x0 >= ax.get_window_extent().x1
+    assert ax.get_title(loc="left").startswith(f"Share of requests per destination: {WEIGHTED_FOXTROT}")
     heights = [round(p.get_height()) for p in ax.patches]
     assert heights == [0, 100, 100, 0, 100, 0, 100, 0, 100, 0]  # per source: v1, v2
 

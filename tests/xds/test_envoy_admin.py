@@ -210,3 +210,23 @@ def test_listener_error_state_decodes_from_listener_dump_type() -> None:
     assert ls.active is None and ls.error_state == {
         "details": "boom", "lastUpdateAttempt": "2024-01-01T00:00:00Z",
         "failedConfiguration": "type.googleapis.com/envoy.config.listener.v3.Listener"}
+
+
+def test_gloo_s_transformation_filter_decodes_when_gloo_nb_knows_all_its_fields() -> None:
+    """gloo_nb registers Gloo's FilterTransformations with the fields Gloo's open-source plugins set: such a value
+    decodes as that type; one with more (listener-level ``transformations``, above) stays whole and unresolved."""
+    from gloo_nb.translate.http_filters import TRANSFORMATION_TYPE
+
+    doc = {"configs": [{
+        "@type": "type.googleapis.com/envoy.admin.v3.ListenersConfigDump",
+        "dynamic_listeners": [{"name": "gw", "active_state": {"listener": {
+            "@type": "type.googleapis.com/envoy.config.listener.v3.Listener", "name": "gw",
+            "filter_chains": [{"filters": [{"name": "envoy.filters.network.http_connection_manager", "typed_config": {
+                "@type": "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3."
+                         "HttpConnectionManager", "stat_prefix": "http",
+                "http_filters": [{"name": "io.solo.transformation", "typed_config": {
+                    "@type": TRANSFORMATION_TYPE, "stage": 1, "logRequestResponseInfo": True}}]}}]}]}}}]}]}
+    dump = parse_config_dump(doc)
+    assert dump.unresolved_types == ()
+    hcm = dump.listeners[0].active.filter_chains[0].filters[0].typed_config
+    assert TRANSFORMATION_TYPE.rsplit("/", 1)[1].encode() in hcm.value

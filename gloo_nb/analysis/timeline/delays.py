@@ -1,7 +1,8 @@
 """Change delays: when each change was served by the control plane and applied by each replica.
 
 A change with routes of its own is served when every route it brings is served and every route it removed is gone;
-a change without routes (Settings, Upstream, Service) is served with the next update Gloo pushes after it. This is
+a change without routes (Settings, Upstream, Service), or one that changes no route's routing (options only), is
+served with the next update Gloo pushes after it. This is
 the ``changes`` half of the ``gloo-nb journal summary --json`` contract, kept apart from the blocked intervals that
 read it.
 """
@@ -93,7 +94,12 @@ def change_delays(events: EventIndex, fold: Replay, replicas: Sequence[str]) -> 
 def _delay(events: EventIndex, fold: Replay, replicas: Sequence[str], change: Change,
            superseded: datetime | None) -> ChangeDelay:
     present, gone = wanted(fold, change, change.time)
-    route_less = not present and not gone
+    # A change that leaves every route's routing as it was (only options: retries, headers, timeouts...) cannot be
+    # seen in the route keys, which name routing only (the intent is compared with served by routing: gloo_nb's
+    # prediction of the rest must not make a false difference); it is timed like a change without routes, by the
+    # next update Gloo pushes after it, never as "served at once" because the unchanged keys were already there.
+    before = fold.intents[change.intent - 1].owners.get(change.key, frozenset()) if change.intent > 0 else None
+    route_less = (not present and not gone) or (not gone and present == before)
     served: datetime | None = None
     served_update: Update | None = None
     if route_less:
