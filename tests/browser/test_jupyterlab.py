@@ -182,7 +182,8 @@ def test_notebook_01_runs_in_jupyterlab_and_its_widgets_react(lab: Lab) -> None:
             # (The widget renderer sets no data-mime-type; it draws .jupyter-widgets elements.)
             widgets = page.eval_on_selector_all(".jp-OutputArea-output",
                                                 "els => els.filter((e) => e.querySelector('.jupyter-widgets')).length")
-            assert widgets == 6 and page.locator(".gloo-nb-static").count() == 0, widgets
+            # overview, tree, drift grid, invalid routes, weights, probe, try a request
+            assert widgets == 7 and page.locator(".gloo-nb-static").count() == 0, widgets
 
             # The tree widget (rendered by the ipywidgets front end, not the text output) shows the seed scenario.
             tree = page.locator(".jp-OutputArea-output .widget-vbox").filter(
