@@ -80,6 +80,8 @@ class DriftInputs:
         route_causes: Per route key, the finding that explains a replaced route.
         unmodelled: Per route key, what gloo_nb does not predict of the route (its features, e.g.
             ``retries, CORS``); such a route is ``unmodelled`` rather than ``in-sync``.
+        cause_resources: The resources (``ns/name``) whose own content keeps the last good snapshot (the block
+            causes' origins): their blocked routes are the ``cause``, the others' the ``blocked`` victims.
     """
 
     blocked: bool = False
@@ -88,6 +90,7 @@ class DriftInputs:
     resources: Mapping[RouteKey, str] = field(default_factory=dict)
     route_causes: Mapping[RouteKey, str] = field(default_factory=dict)
     unmodelled: Mapping[RouteKey, str] = field(default_factory=dict)
+    cause_resources: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +129,10 @@ class DriftRow(Mapping[str, Any]):
         cause: Why (``""`` when in sync).
         reference: The source the others are compared with: ``served`` when read, else ``intent``.
         cells: Per source (``intent``, ``served`` when read, then each replica), what it does and its state.
+        role: What the route is in the problem, so culprit and victim never look alike
+            (:data:`gloo_nb.analysis.headline.ROLES`): ``cause`` (blocked, and its own resource causes the block),
+            ``blocked`` (a victim: its change is held back by another resource), ``replaced`` (answered by Gloo's
+            fallback); ``""`` otherwise. Not part of the ``inspect --json`` row.
     """
 
     id: RouteId
@@ -136,6 +143,16 @@ class DriftRow(Mapping[str, Any]):
     cause: str
     reference: str
     cells: Mapping[str, SourceCell]
+    role: str = ""
+
+    @property
+    def team(self) -> str:
+        """The owning team: the owning resource's namespace (``""`` when unknown)."""
+        return self.resource.partition("/")[0] if "/" in self.resource else ""
+
+    def team_label(self) -> str:
+        """``<team>: <match>``, e.g. ``foxtrot: prefix /foxtrot`` (the virtual host stands in for an unknown owner)."""
+        return f"{self.team or self.virtual_host}: {self.match}"
 
     @property
     def virtual_host(self) -> str:
@@ -286,8 +303,9 @@ def drift_rows(intent: Sequence[RouteLike], served: Sequence[RouteLike] | None,
                      for src, row in seen.items() if src != reference}
         state, cause, rejecting = _classify(key, seen, differing, ref_row, served is not None, facts)
         cells = _cells(seen, actions, differing, reference, state, cause, rejecting, facts)
-        out.append(DriftRow(key, facts.resources.get(key, ""), any_row.order, any_row.match_summary, state, cause,
-                            reference, cells))
+        resource = facts.resources.get(key, "")
+        out.append(DriftRow(key, resource, any_row.order, any_row.match_summary, state, cause, reference, cells,
+                            _role(state, resource, facts)))
     out.sort(key=lambda r: (r.virtual_host, r.order, r.match))
     return out
 
@@ -317,6 +335,16 @@ def _classify(key: RouteKey, seen: Mapping[str, RouteLike | None], differing: Ma
             parts.append(f"served and applied compared without the insides of: {', '.join(opaque)}")
         return "unmodelled", "routing in sync; " + "; ".join(parts), ()
     return "in-sync", "", ()
+
+
+def _role(state: str, resource: str, facts: DriftInputs) -> str:
+    # Gloo 1.3 keeps the last good snapshot for everyone (spec: ValidateStrict): the resource whose own findings
+    # block is the cause; every other route whose change is withheld is a victim.
+    if state == "blocked-by-last-known-good":
+        return "cause" if resource and resource in facts.cause_resources else "blocked"
+    if state == "replaced-by-fallback":
+        return "replaced"
+    return ""
 
 
 def _same_destination(seen: Mapping[str, RouteLike | None], lagging: Sequence[str], reference: RouteLike | None) -> str:

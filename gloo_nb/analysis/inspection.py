@@ -168,6 +168,7 @@ class Inspection:
             resources=resources,
             route_causes=_route_causes(translation, intent, resources),
             unmodelled=translation.route_unmodelled(),
+            cause_resources=frozenset(c.ref for c in translation.block_causes() if c.ref),
         )
         drift = drift_rows(intent, served, applied, facts)
         rows = [*intent, *(served or []), *(r for rs in applied.values() for r in rs)]

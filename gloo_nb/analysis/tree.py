@@ -14,6 +14,12 @@ response instead), ``blocked`` (the control plane keeps the last known good snap
 node's problem), ``rejected``. A node's ``inherited`` state is the most severe state of its ancestors
 that also applies to it (``dropped``, ``blocked`` and ``rejected`` flow down; ``warning`` and
 ``replaced`` do not).
+
+Roles (:data:`gloo_nb.analysis.headline.ROLES`) keep culprit and victim apart on top of the states: the ``cause``
+(a route or resource whose own content blocks, e.g. echo's route naming ``echo-typo``), the ``broken`` destination
+(an upstream that does not exist), the ``blocked`` victim (a route whose valid change is held back, known from the
+drift rows) and the ``replaced`` route (Gloo's fallback answers it). A node with a role shows its role's word and
+colour instead of its state's.
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ import yaml
 from google.protobuf.json_format import MessageToDict
 
 from gloo_nb.analysis.drift import DriftRow
+from gloo_nb.analysis.headline import ROLE_COLOURS, ROLE_MEANINGS, ROLE_WORDS
 from gloo_nb.errors import ParseError, UsageError
 from gloo_nb.models import Finding, ResourceKey, Route, RouteTable, Unmodelled, VirtualService
 from gloo_nb.models.codec import load_documents
@@ -64,6 +71,14 @@ TREE_LEGEND: dict[str, str] = {
 }
 """One line per state, for the legend."""
 
+INHERITED_COLOURS: dict[str, str] = {
+    "dropped": "#9e9e9e",
+    "blocked": "#e57373",
+    "rejected": "#ba68c8",
+}
+"""A lighter tint of each state that flows down, for a node that only inherits it (nothing wrong with the node
+itself): it never looks like the node that causes it."""
+
 _RANK = {s: i for i, s in enumerate(TREE_STATES)}
 _FLOWS_DOWN = ("dropped", "blocked", "rejected")
 
@@ -98,6 +113,7 @@ class TreeNode:
         unmodelled: What gloo_nb declares it does not model in the node's resource (a VirtualService or
             RouteTable node: all of it; a route node: that route's fields). Not a state: a node is never
             worse for it, its detail lists it.
+        role: The node's role in the problem (``cause``, ``broken``, ``blocked``, ``replaced``; ``""`` for none).
     """
 
     id: str
@@ -111,6 +127,7 @@ class TreeNode:
     weight: int | None = None
     findings: list[Finding] = field(default_factory=list)
     unmodelled: list[Unmodelled] = field(default_factory=list)
+    role: str = ""
     # Private construction inputs for children and details.
     _route: Route | None = field(default=None, repr=False)
     _merged: Route | None = field(default=None, repr=False)
@@ -121,8 +138,24 @@ class TreeNode:
 
     @property
     def colour(self) -> str:
-        """The colour of :attr:`shown_state`."""
+        """The role's colour; a node that only inherits a state: that state's lighter tint; else its state's."""
+        if self.role:
+            return ROLE_COLOURS[self.role]
+        if self.state == "accepted" and self.inherited in INHERITED_COLOURS:
+            return INHERITED_COLOURS[self.inherited]
         return TREE_COLOURS[self.shown_state]
+
+    @property
+    def mark(self) -> str:
+        """What the node's tag says: its role's word, else its state (with the inherited one when it differs)."""
+        if self.role:
+            return ROLE_WORDS[self.role]
+        return self.state if self.inherited == "accepted" else f"{self.state}, inherits {self.inherited}"
+
+    @property
+    def meaning(self) -> str:
+        """One line explaining :attr:`mark` (a legend entry)."""
+        return ROLE_MEANINGS[self.role] if self.role else TREE_LEGEND[self.shown_state]
 
     @property
     def shown_state(self) -> str:
@@ -142,6 +175,7 @@ class EnvoyRouteRef:
         action: Envoy action summary.
         replaced: Whether Gloo pointed it at the fallback.
         replicas: Action each replica applied for this route (None: the replica lacks it).
+        role: The route's role from the drift rows (``cause``, ``blocked``, ``replaced`` or ``""``).
     """
 
     route_configuration: str
@@ -151,6 +185,7 @@ class EnvoyRouteRef:
     action: str
     replaced: bool
     replicas: Mapping[str, str | None]
+    role: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -285,6 +320,9 @@ class DelegationTree:
         self._replaced = set(translation.replaced)
         self.profile = translation.profile
         self.blocked = translation.push.decision == "keep-last-good"
+        self._cause_refs = {c.ref for c in translation.block_causes() if c.ref}
+        self._victim_refs = {d.resource for d in self.drift if d.role == "blocked"} - self._cause_refs
+        self._upstreams = {(u.meta.namespace, u.meta.name) for u in snap.upstreams}
         self._nodes: dict[str, TreeNode] = {}
         self._children: dict[str, list[TreeNode]] = {}
         self._reports = {r.key: r for r in translation.reports}
@@ -334,8 +372,17 @@ class DelegationTree:
         node = TreeNode(id=node_id, kind=kind, label=label, state=state, inherited=inherited,
                         has_children=has_children, parent=parent.id if parent else None, resource=key,
                         findings=findings, _chain=(key, *(parent._chain if parent else ())),
-                        unmodelled=list(self._unmodelled.get(key, ())), **extra)
+                        unmodelled=list(self._unmodelled.get(key, ())), role=self._resource_role(key), **extra)
         return self._register(node)
+
+    def _resource_role(self, key: ResourceKey) -> str:
+        # A resource is the cause when a blocking finding originates in it (not where Gloo merely reports it: the
+        # VirtualService carries a RouteTable's missing upstream); a victim when the drift says its change is held.
+        if key.ref in self._cause_refs:
+            return "cause"
+        if key.ref in self._victim_refs:
+            return "blocked"
+        return ""
 
     def _down(self, node: TreeNode) -> str:
         # What a child inherits: the flowing states of the node and its own ancestors.
@@ -453,9 +500,17 @@ class DelegationTree:
             states.append("rejected" if any(f.severity == "error" for f in node.findings) else "warning")
             if self.blocked:
                 states.append("blocked")
-        if any(ref.replaced for ref in self.envoy_routes(node)):
+        refs = self.envoy_routes(node)
+        if any(ref.replaced for ref in refs):
             states.append("replaced")
         node.state = worst(states)
+        # Its own findings make it the cause; a valid route whose change the drift says is held back, a victim.
+        if any(ref.replaced for ref in refs):
+            node.role = "replaced"
+        elif node.findings and self.blocked:
+            node.role = "cause"
+        elif any(ref.role == "blocked" for ref in refs):
+            node.role = "blocked"
 
     def _tables(self, node: TreeNode) -> list[TreeNode]:
         route, merged = node._route, node._merged
@@ -501,9 +556,16 @@ class DelegationTree:
         out = []
         for i, (dest, weight) in enumerate(pairs):
             text = _dest_text(dest) + (f" weight {weight or 0}" if weight is not None or act.multi else "")
+            # Gloo's reporter names a missing upstream (`*v1.Upstream {name ns} not found`); the snapshot says
+            # which destination it is. Kube and Consul destinations are not checked here.
+            broken = dest.upstream is not None and (
+                dest.upstream.namespace or node.resource.namespace, dest.upstream.name) not in self._upstreams
+            if broken:
+                text += " (does not exist)"
             out.append(self._register(TreeNode(
                 id=f"{node.id}/dest:{i}", kind="Destination", label=text, state="accepted", inherited=inherited,
-                has_children=False, parent=node.id, resource=node.resource, weight=weight)))
+                has_children=False, parent=node.id, resource=node.resource, weight=weight,
+                role="broken" if broken else "")))
         return out
 
     # -- Envoy routes and details ----------------------------------------------------------------
@@ -539,13 +601,15 @@ class DelegationTree:
         replaced = (rc, origin.virtual_host, name or str(origin.envoy_index)) in self._replaced
         match = match_summary(as_json.get("match", {}))
         replicas: dict[str, str | None] = {}
+        role = ""
         route = route_id(origin.virtual_host, route_match_json(envoy_route.match) if envoy_route is not None else {})
         for row in self.drift:
             if row.id == route:
                 replicas = {k: v for k, v in row.by_source.items() if k not in ("intent", "served")}
+                role = row.role
                 break
         return EnvoyRouteRef(rc, origin.virtual_host, origin.envoy_index, match, action_summary(as_json),
-                             replaced, replicas)
+                             replaced, replicas, role)
 
     def detail(self, node_id: str) -> NodeDetail:
         """What selecting a node shows: YAML, findings, Envoy routes and the replicas that applied them.
@@ -616,6 +680,23 @@ class DelegationTree:
         out = []
         for node in self.walk():
             if needle in node.label.lower():
+                out.append(node)
+                if len(out) >= limit:
+                    break
+        return out
+
+    def role_nodes(self, *, limit: int = 200) -> list[TreeNode]:
+        """Nodes with a role (cause, broken destination, held-back victim, replaced), expanding the tree as needed.
+
+        Args:
+            limit: Stop after this many.
+
+        Returns:
+            The nodes, depth first; :meth:`path` gives the ids to expand to show one.
+        """
+        out = []
+        for node in self.walk():
+            if node.role:
                 out.append(node)
                 if len(out) >= limit:
                     break

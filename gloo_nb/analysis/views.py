@@ -14,21 +14,24 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import pandas as pd
 
 from gloo_nb.analysis.drift import STATES, DriftRow, SourceCell
+from gloo_nb.analysis.headline import ROLE_COLOURS, ROLE_MEANINGS, ROLE_WORDS
 from gloo_nb.analysis.matching import Request, match_request
 from gloo_nb.analysis.probe import Share
 from gloo_nb.analysis.rows import RouteRowLike as RowLike
 from gloo_nb.translate.envoy import FALLBACK_CLUSTER
-from gloo_nb.translate.routes import destination_label, destination_shares, route_id
+from gloo_nb.translate.routes import action_clusters, destination_label, destination_shares, route_id
 
 __all__ = [
     "EFFECTS",
     "INVALID_COLUMNS",
+    "ROLE_COLOURS",
+    "ROLE_WORDS",
     "STATE_COLOURS",
     "STATE_MEANINGS",
     "TRY_COLUMNS",
@@ -41,6 +44,7 @@ __all__ = [
     "destination_label",
     "destination_shares",
     "drift_grid",
+    "team_labels",
     "filter_sort",
     "invalid_routes_frame",
     "legend",
@@ -75,10 +79,15 @@ STATE_MEANINGS: dict[str, str] = {
 }
 """One line per state, for the legend."""
 
+
 EFFECTS = ("fallback", "blocked change", "503 missing cluster", "dropped", "none")
 """Effect categories of :func:`invalid_routes_frame` (``fallback`` is shown with its status, e.g. ``fallback 404``)."""
 
-INVALID_COLUMNS = ("team", "severity", "resource", "kind", "origin", "route", "routeResource", "message", "effect")
+INVALID_COLUMNS = ("team", "severity", "resource", "kind", "origin", "route", "routeResource", "message", "effect",
+                   "causeTeam", "affectedTeam", "role")
+"""Columns of :func:`invalid_routes_frame`: ``team`` (kept, the same as ``causeTeam``) is the team whose resource
+causes the finding; ``affectedTeam`` the team owning the affected route (``routeResource``); ``role`` what the route
+is in the problem (``cause``, ``blocked``, ``replaced``, ``broken``; ``""`` when no route is affected)."""
 
 
 # --- drift grid ---------------------------------------------------------------------------------
@@ -93,12 +102,20 @@ class DriftCell:
         colour: Its colour (:data:`STATE_COLOURS`).
         action: What this source does for the route (None when it lacks the route).
         cause: Why the cell is in its state (``""`` when in sync).
+        role: The route's role (:data:`ROLE_WORDS`) when this cell shows it (a cell in the route's own state);
+            its colour is then the role's.
     """
 
     state: str
     colour: str
     action: str | None
     cause: str
+    role: str = ""
+
+    @property
+    def word(self) -> str:
+        """What the cell says: its role's word, else its state."""
+        return ROLE_WORDS.get(self.role, self.state)
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,12 +125,15 @@ class DriftGrid:
     Attributes:
         sources: Column headers: ``served`` (when read) then each replica; ``intent`` alone when
             neither was read.
-        routes: Row labels, e.g. ``gloo-system_app #0 prefix /echo, stage=canary``.
+        routes: Row labels naming the owning team, e.g. ``echo: prefix /echo, stage=canary`` (with the virtual host
+            and order added where two rows would read alike).
         resources: The Gloo resource (``ns/name``) of each row.
         states: The route-level state of each row (as the drift rows say).
         causes: The route-level cause of each row.
         intent: What the intent does for each row's route.
         cells: ``cells[row][column]``.
+        roles: Each row's role (:data:`ROLE_WORDS`, ``""`` for none).
+        envoy: Each row's Envoy identity, ``<virtualHost> #<order> <match>``.
     """
 
     sources: list[str]
@@ -123,6 +143,8 @@ class DriftGrid:
     causes: list[str]
     intent: list[str | None]
     cells: list[list[DriftCell]]
+    roles: list[str] = field(default_factory=list)
+    envoy: list[str] = field(default_factory=list)
 
     def detail(self, row: int, column: int | None = None) -> str:
         """The text shown when a row (or one cell) is selected.
@@ -136,6 +158,11 @@ class DriftGrid:
         """
         lines = [f"route: {self.routes[row]}", f"resource: {self.resources[row] or '?'}",
                  f"intent: {self.intent[row] or '(absent)'}"]
+        if self.envoy:
+            lines.insert(1, f"envoy route: {self.envoy[row]}")
+        role = self.roles[row] if self.roles else ""
+        if role:
+            lines.insert(1, f"role: {ROLE_WORDS[role]}: {_role_meaning(role)}")
         columns = range(len(self.sources)) if column is None else [column]
         if column is None:
             lines.append(f"state: {self.states[row]}" + (f" - {self.causes[row]}" if self.causes[row] else ""))
@@ -150,11 +177,13 @@ class DriftGrid:
         return pd.DataFrame([[c.state for c in row] for row in self.cells], index=self.routes, columns=self.sources)
 
 
-def drift_grid(rows: Sequence[DriftRow]) -> DriftGrid:
+def drift_grid(rows: Sequence[DriftRow], roles: Mapping[Any, str] | None = None) -> DriftGrid:
     """Lay drift rows out as routes x sources (each cell as drift classified it: nothing is re-derived here).
 
     Args:
         rows: ``Inspection.drift`` (see :func:`gloo_nb.analysis.drift.drift_rows`).
+        roles: More roles by route identity (``Headline.roles``: e.g. a route served to a missing cluster is
+            ``broken``); a row's own :attr:`~gloo_nb.analysis.drift.DriftRow.role` wins.
 
     Returns:
         The grid, rows in the drift rows' order; a column a row has no cell for is ``absent``.
@@ -166,10 +195,48 @@ def drift_grid(rows: Sequence[DriftRow]) -> DriftGrid:
     # served first, then replicas in name order.
     columns.sort(key=lambda s: (s != "served", s))
     absent = SourceCell(None, "absent", "")
-    cells = [[DriftCell(c.state, STATE_COLOURS[c.state], c.action, c.cause)
-              for c in (r.cells.get(src, absent) for src in columns)] for r in rows]
-    return DriftGrid(columns, [r.label() for r in rows], [r.resource for r in rows], [r.state for r in rows],
-                     [r.cause for r in rows], [r.by_source.get("intent") for r in rows], cells)
+
+    extra = roles or {}
+
+    def role_of(r: DriftRow) -> str:
+        return r.role or extra.get(r.id, "")
+
+    def cell(r: DriftRow, c: SourceCell) -> DriftCell:
+        # The role shows where the route's own state does (a lagging replica of a replaced route stays lagging).
+        own = role_of(r)
+        role = own if own and c.state in (r.state, _ROLE_STATE.get(own)) else ""
+        return DriftCell(c.state, ROLE_COLOURS[role] if role else STATE_COLOURS[c.state], c.action, c.cause, role)
+
+    cells = [[cell(r, r.cells.get(src, absent)) for src in columns] for r in rows]
+    return DriftGrid(columns, team_labels(rows), [r.resource for r in rows], [r.state for r in rows],
+                     [r.cause for r in rows], [r.by_source.get("intent") for r in rows], cells,
+                     [role_of(r) for r in rows], [r.label() for r in rows])
+
+
+_ROLE_STATE = {"cause": "blocked-by-last-known-good", "blocked": "blocked-by-last-known-good",
+               "replaced": "replaced-by-fallback"}
+
+
+def _role_meaning(role: str) -> str:
+    return ROLE_MEANINGS[role].partition(": ")[2] or ROLE_MEANINGS[role]
+
+
+def team_labels(rows: Sequence[DriftRow]) -> list[str]:
+    """Each drift row's label naming its owning team (``foxtrot: prefix /foxtrot``), unique among the rows.
+
+    Args:
+        rows: Drift rows.
+
+    Returns:
+        :meth:`DriftRow.team_label` per row; where two rows would read alike, each gets its Envoy identity
+        (``(gloo-system_app #3)``) appended.
+    """
+    labels = [r.team_label() for r in rows]
+    counts: dict[str, int] = {}
+    for label in labels:
+        counts[label] = counts.get(label, 0) + 1
+    return [label if counts[label] == 1 else f"{label} ({r.virtual_host} #{r.order})"
+            for label, r in zip(labels, rows, strict=True)]
 
 
 def legend() -> list[tuple[str, str, str]]:
@@ -178,15 +245,6 @@ def legend() -> list[tuple[str, str, str]]:
 
 
 # --- invalid routes -----------------------------------------------------------------------------
-
-
-def _clusters_of(action: Mapping[str, Any]) -> list[str]:
-    if "cluster" in action:
-        return [str(action["cluster"])]
-    weighted = action.get("weightedClusters")
-    if weighted:
-        return [str(c.get("name", "")) for c in weighted.get("clusters", [])]
-    return []
 
 
 def invalid_routes_frame(findings: pd.DataFrame, drift: Sequence[DriftRow],
@@ -216,37 +274,42 @@ def invalid_routes_frame(findings: pd.DataFrame, drift: Sequence[DriftRow],
         clusters: Cluster names that exist (for rule 3; without it rule 3 is skipped).
 
     Returns:
-        Columns :data:`INVALID_COLUMNS`; ``route`` is ``""`` when no route is known.
+        Columns :data:`INVALID_COLUMNS`; ``route`` names the affected route's owning team (:func:`team_labels`,
+        e.g. ``foxtrot: prefix /foxtrot``) and is ``""`` when no route is known; ``causeTeam`` and ``affectedTeam``
+        say who causes it and who is hurt (they differ on a row where one team's problem blocks another's change).
     """
     out: list[tuple[Any, ...]] = []
     ref_routes: list[tuple[str, str, list[str]]] = []
     if routes is not None and clusters is not None and len(routes):
         ref = "served" if (routes["source"] == "served").any() else "intent"
         mine = routes[routes["source"] == ref]
-        ref_routes = [(res, f"{vh} #{order} {match}", _clusters_of(action)) for res, vh, order, match, action
-                      in zip(mine["resource"], mine["virtualHost"], mine["order"], mine["match"], mine["actionJson"],
-                             strict=True)]
+        ref_routes = [(res, f"{res.partition('/')[0] if '/' in res else vh}: {match}", action_clusters(action))
+                      for res, vh, match, action
+                      in zip(mine["resource"], mine["virtualHost"], mine["match"], mine["actionJson"], strict=True)]
     known = set(clusters or ()) | {FALLBACK_CLUSTER}
+    labels = dict(zip((d.id for d in drift), team_labels(drift), strict=True))
     for f in findings.itertuples(index=False):
         base = (f.team, f.severity, f.resource, f.kind, f.origin)
         text = f"{f.origin}: {f.message}"
-        hits: list[tuple[str, str, str]] = []
+        hits: list[tuple[str, str, str, str]] = []
         for d in drift:
             ref_cell = d.reference_cell
             if (d.state == "replaced-by-fallback" and text in d.cause) or (
                     d.resource == f.origin and ref_cell.replaced):
                 effect = ref_cell.action if ref_cell.replaced and ref_cell.action else "fallback"
-                hits.append((d.label(), d.resource, effect))
+                hits.append((labels[d.id], d.resource, effect, "replaced"))
                 continue
             if d.state == "blocked-by-last-known-good" and text in d.cause:
-                hits.append((d.label(), d.resource, "blocked change"))
+                hits.append((labels[d.id], d.resource, "blocked change", d.role or "blocked"))
         if not hits:
-            hits = [(label, res, "503 missing cluster") for res, label, names in ref_routes
+            hits = [(label, res, "503 missing cluster", "broken") for res, label, names in ref_routes
                     if res == f.origin and any(n not in known for n in names)]
         if not hits:
             effect = "dropped" if "must begin with the prefix" in f.message else "none"
-            hits = [("", "", effect)]
-        out.extend((*base, route, route_res, f.message, effect) for route, route_res, effect in hits)
+            hits = [("", "", effect, "")]
+        out.extend((*base, route, route_res, f.message, effect, f.team,
+                    route_res.partition("/")[0] if "/" in route_res else "", role)
+                   for route, route_res, effect, role in hits)
     return pd.DataFrame.from_records(out, columns=list(INVALID_COLUMNS))
 
 

@@ -20,9 +20,11 @@ import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from gloo_nb.analysis.headline import Headline, ResourceChange, changes_from_objects, headline, read_audit_changes
 from gloo_nb.analysis.inspection import Inspection
 from gloo_nb.analysis.probe import split
 from gloo_nb.app.connect import GatewayConnection, connect, connect_sandbox
@@ -115,6 +117,30 @@ class NotebookGateway:
     def inspect(self) -> Inspection:
         """Read every source once; on the notebook's own sandbox, first wait until it has settled."""
         return self.settle() if self.owned else self.conn.collect()
+
+    def changes(self) -> list[ResourceChange]:
+        """Who wrote which resource when: a sandbox's audit log, else each object's newest ``managedFields`` entry.
+
+        Returns:
+            The changes (empty when neither is readable).
+        """
+        if self.sandbox_dir is not None:
+            return read_audit_changes(self.sandbox_dir / "audit.jsonl")
+        try:
+            return changes_from_objects(self.conn.read_objects())
+        except GlooNbError:
+            return []
+
+    def headline(self, inspection: Inspection) -> Headline:
+        """The inspection's headline (:func:`gloo_nb.analysis.headline.headline`), with who changed what, as of now.
+
+        Args:
+            inspection: A fresh inspection of this gateway.
+
+        Returns:
+            The headline.
+        """
+        return headline(inspection, changes=self.changes(), now=datetime.now(UTC))
 
     def apply(self, files: Sequence[str], folder: Path = SEED) -> list[str]:
         """Apply manifests (create or update), when changes are allowed.
@@ -213,6 +239,17 @@ class NotebookSnapshot:
     def inspect(self) -> Inspection:
         """The bundle's inspection (intent, served and each replica as saved)."""
         return self.bundle.collect()
+
+    def headline(self, inspection: Inspection) -> Headline:
+        """The inspection's headline; a bundle records no writers, so actors and durations are unknown.
+
+        Args:
+            inspection: The bundle's inspection.
+
+        Returns:
+            The headline.
+        """
+        return headline(inspection)
 
     def apply(self, files: Sequence[str], folder: Path = SEED) -> list[str]:
         """Change nothing: a bundle is a record.

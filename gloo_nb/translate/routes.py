@@ -42,6 +42,7 @@ __all__ = [
     "RouteFingerprint",
     "RouteId",
     "RouteRow",
+    "action_clusters",
     "action_summary",
     "destination_label",
     "destination_shares",
@@ -282,6 +283,21 @@ def action_summary(route: Mapping[str, Any], fallback: str = "fallback") -> str:
         target = rd.get("hostRedirect", "") + rd.get("pathRedirect", rd.get("prefixRewrite", ""))
         return f"redirect {target}".rstrip()
     return "no action"
+
+
+def action_clusters(action: Mapping[str, Any]) -> list[str]:
+    """The clusters a route action (``RouteRow.action``, proto-JSON names) sends to: its cluster, or each weighted one.
+
+    Args:
+        action: The action.
+
+    Returns:
+        The cluster names (none for a direct response, a redirect or a cluster header).
+    """
+    if "cluster" in action:
+        return [str(action["cluster"])]
+    weighted = action.get("weightedClusters") or {}
+    return [str(c.get("name", "")) for c in weighted.get("clusters", [])]
 
 
 def destination_shares(action: Mapping[str, Any], fallback: str = "fallback") -> dict[str, float]:

@@ -9,9 +9,12 @@ import ipywidgets as w
 import pandas as pd
 
 from gloo_nb.analysis.drift import DriftRow
-from gloo_nb.analysis.views import INVALID_COLUMNS, filter_sort, invalid_routes_frame
+from gloo_nb.analysis.views import INVALID_COLUMNS, ROLE_COLOURS, ROLE_WORDS, filter_sort, invalid_routes_frame
 from gloo_nb.widgets._html import esc, table
 from gloo_nb.widgets._static import StaticView
+
+SHOWN_COLUMNS = ("causeTeam", "affectedTeam", "role", "severity", "origin", "route", "effect", "message", "resource")
+"""The columns the table shows: who causes it beside who is hurt, first; the message in full (wrapped)."""
 
 ANY = "(any)"
 EFFECT_COLOURS = {"blocked change": "#ffcdd2", "503 missing cluster": "#ffe0b2", "dropped": "#e1bee7",
@@ -21,12 +24,24 @@ FALLBACK_COLOUR = "#bbdefb"
 
 
 def _style(column: str, value: Any) -> str:
+    if column == "role" and value in ROLE_COLOURS:
+        return f"background:{ROLE_COLOURS[value]};color:white"
+    if column == "message":
+        return "white-space:normal;overflow-wrap:anywhere;min-width:24em"
     if column == "effect":
         colour = FALLBACK_COLOUR if str(value).startswith("fallback") else EFFECT_COLOURS.get(str(value), "")
         return f"background:{colour}" if colour else ""
     if column == "severity" and value == "error":
         return "color:#c62828;font-weight:bold"
     return ""
+
+
+_WORD_ROLES = {word: role for role, word in ROLE_WORDS.items()}
+
+
+def _role_style(column: str, value: Any) -> str:
+    # The table shows each role's word; its colour is the role's.
+    return _style(column, _WORD_ROLES.get(value, value) if column == "role" else value)
 
 
 class InvalidRoutesView(StaticView, w.VBox):
@@ -41,7 +56,8 @@ class InvalidRoutesView(StaticView, w.VBox):
 
     Attributes:
         frame: Every row (the view-model).
-        team, severity, effect: Filter dropdowns (``(any)`` for no filter).
+        team, affected, severity, effect: Filter dropdowns (``(any)`` for no filter): ``team`` the causing team,
+            ``affected`` the team whose route is affected.
         sort_by: Column dropdown; ``descending``: a checkbox.
         table: The HTML table of the rows shown; ``shown``: those rows as a frame.
     """
@@ -53,7 +69,8 @@ class InvalidRoutesView(StaticView, w.VBox):
         def options(column: str) -> list[str]:
             return [ANY, *sorted(set(self.frame[column].astype(str)))]
 
-        self.team = w.Dropdown(options=options("team"), value=ANY, description="team")
+        self.team = w.Dropdown(options=options("team"), value=ANY, description="cause team")
+        self.affected = w.Dropdown(options=options("affectedTeam"), value=ANY, description="affected team")
         self.severity = w.Dropdown(options=options("severity"), value=ANY, description="severity")
         self.effect = w.Dropdown(options=options("effect"), value=ANY, description="effect")
         self.sort_by = w.Dropdown(options=["(none)", *INVALID_COLUMNS], value="(none)", description="sort by")
@@ -61,9 +78,9 @@ class InvalidRoutesView(StaticView, w.VBox):
         self.count = w.HTML()
         self.table = w.HTML()
         self.shown = self.frame
-        controls = w.HBox([self.team, self.severity, self.effect, self.sort_by, self.descending])
+        controls = w.HBox([self.team, self.affected, self.severity, self.effect, self.sort_by, self.descending])
         super().__init__([controls, self.count, self.table])
-        for control in (self.team, self.severity, self.effect, self.sort_by, self.descending):
+        for control in (self.team, self.affected, self.severity, self.effect, self.sort_by, self.descending):
             control.observe(lambda _change: self._render(), names="value")
         self._render()
 
@@ -78,16 +95,21 @@ class InvalidRoutesView(StaticView, w.VBox):
             return None if dropdown.value == ANY else str(dropdown.value)
 
         self.shown = filter_sort(self.frame, filters={"team": chosen(self.team), "severity": chosen(self.severity),
-                                                      "effect": chosen(self.effect)},
+                                                      "effect": chosen(self.effect),
+                                                      "affectedTeam": chosen(self.affected)},
                                  sort_by=None if self.sort_by.value == "(none)" else self.sort_by.value,
                                  ascending=not self.descending.value)
         self.count.value = f"{len(self.shown)} of {len(self.frame)} finding row(s)"
-        self.table.value = table(self.shown, style=_style) if len(self.shown) else "<i>no findings</i>"
+        shown = self.shown.assign(role=[ROLE_WORDS.get(r, r) for r in self.shown["role"]]) if len(self.shown) \
+            else self.shown
+        self.table.value = (table(shown, style=_role_style, columns=SHOWN_COLUMNS) if len(self.shown)
+                            else "<i>no findings</i>")
 
     # --- static rendering (saved notebooks) ----------------------------------------------------------------
 
     def _filters(self) -> str:
-        chosen = [f"{d.description}={d.value}" for d in (self.team, self.severity, self.effect) if d.value != ANY]
+        chosen = [f"{d.description}={d.value}" for d in (self.team, self.affected, self.severity, self.effect)
+                  if d.value != ANY]
         if self.sort_by.value != "(none)":
             chosen.append(f"sorted by {self.sort_by.value}" + (" descending" if self.descending.value else ""))
         return ", ".join(chosen)

@@ -116,4 +116,3 @@ class GatewayOverviewView(StaticView, w.VBox):
     def static_html(self) -> str:
         """The same HTML the widget shows (it has no controls)."""
         return self.html.value
-

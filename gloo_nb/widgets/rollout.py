@@ -9,20 +9,23 @@ and are tested without widgets. :class:`RolloutStepper` only wires them to a
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import ipywidgets as w
 import pandas as pd
 
 from gloo_nb.analysis.drift import DriftRow
+from gloo_nb.analysis.headline import ChangeLike, Headline, headline
 from gloo_nb.app.rollout import Rollout, StepReport
 from gloo_nb.errors import GlooNbError
 from gloo_nb.rollout import RolloutStatus, RolloutTarget
 from gloo_nb.widgets._html import esc, table
 from gloo_nb.widgets._live import ConnectionProblem, connection_problem, is_transport_error, problem_html, watch_close
 from gloo_nb.widgets._static import StaticView, section
+from gloo_nb.widgets.headline import headline_html
 
 __all__ = [
     "PHASES",
@@ -474,9 +477,13 @@ class RolloutStepper(StaticView, w.VBox):
 
     Args:
         rollout: The rollout (its connection is read for the live weights after each step).
+        changes: Who changed what when, read at each refresh for the headline (e.g. ``NotebookGateway.changes``);
+            None: actors and durations are unknown.
 
     Attributes:
         rollout: The rollout.
+        top: The headline of the gateway (what is not served, whose cause, the fix options), refreshed with the rest.
+        headline: That headline (None before a read succeeded).
         progress: The progress row (empty unless a step runs).
         header: The RouteTable, the live managed routes, the last checkpoint and the next step (or the
             connection problem).
@@ -494,11 +501,14 @@ class RolloutStepper(StaticView, w.VBox):
         busy: True while a step or a rollback runs (the buttons are disabled then).
     """
 
-    def __init__(self, rollout: Rollout) -> None:
+    def __init__(self, rollout: Rollout, *, changes: Callable[[], Iterable[ChangeLike]] | None = None) -> None:
         self.rollout = rollout
         self.report: StepReport | None = None
         self.problem: ConnectionProblem | None = None
         self.busy = False
+        self._changes = changes
+        self.headline: Headline | None = None
+        self.top = w.HTML()
         self.status: RolloutStatus | None = None  # as of the last refresh (the static rendering reads no cluster)
         self._next_step: str | None = None
         self._seen: list[tuple[str, str]] = []
@@ -529,7 +539,7 @@ class RolloutStepper(StaticView, w.VBox):
         self.cancel_button.on_click(lambda _b: self.cancel_rollback())
         self.check_button.on_click(lambda _b: self.refresh())
         self.checkpoint.observe(lambda _c: self._label_rollback(), names="value")
-        super().__init__([self.progress, self.header, self.plan,
+        super().__init__([self.top, self.progress, self.header, self.plan,
                           w.HBox([self.next_button, self.checkpoint, self.rollback_button, self.check_button]),
                           self.confirm, self.guards, self.convergence, self.probes, self.weights, self.output])
         watch_close(rollout.conn, self._on_closed)
@@ -621,14 +631,17 @@ class RolloutStepper(StaticView, w.VBox):
         self.convergence.value = convergence_html(self.report)
         self.probes.value = probes_html(self.report, probe_rows(self.report) if self.report else [])
         try:
-            drift = rollout.conn.collect().drift
+            inspection = rollout.conn.collect()
         except Exception as error:
             if not isinstance(error, GlooNbError) and not is_transport_error(error):
                 raise
             self.weights.value = f'<div style="color:{_BAD}">live routes unavailable: {esc(error)}</div>'
         else:
-            self.weights.value = weights_html(weights_rows(drift, rollout.target.route_table),
+            self.weights.value = weights_html(weights_rows(inspection.drift, rollout.target.route_table),
                                               rollout.target.route_table)
+            self.headline = headline(inspection, changes=self._changes() if self._changes else (),
+                                     now=datetime.now(UTC))
+            self.top.value = headline_html(self.headline)
         self._enable()
 
     def _label_rollback(self) -> None:
@@ -721,7 +734,7 @@ class RolloutStepper(StaticView, w.VBox):
 
     def static_html(self) -> str:
         """The header, the plan, the last step's guards, convergence and proof, the live routes, its report."""
-        return "".join([self.header.value, section("plan", self.plan.value), self.guards.value,
+        return "".join([self.top.value, self.header.value, section("plan", self.plan.value), self.guards.value,
                         self.convergence.value, self.probes.value, self.weights.value,
                         section("last report", self.output.value)])
 

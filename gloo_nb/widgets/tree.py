@@ -6,7 +6,8 @@ from typing import Any
 
 import ipywidgets as w
 
-from gloo_nb.analysis.tree import TREE_COLOURS, TREE_LEGEND, DelegationTree, NodeDetail, TreeNode
+from gloo_nb.analysis.headline import ROLE_COLOURS, ROLE_MEANINGS, ROLE_WORDS
+from gloo_nb.analysis.tree import INHERITED_COLOURS, TREE_COLOURS, TREE_LEGEND, DelegationTree, NodeDetail, TreeNode
 from gloo_nb.widgets._html import esc
 from gloo_nb.widgets._static import StaticView, section
 
@@ -70,6 +71,20 @@ class DelegationTreeView(StaticView, w.VBox):
         self._render()
         return detail
 
+    def expand_to_roles(self) -> list[str]:
+        """Expand the tree down to every node with a role, so culprit and victim show at once.
+
+        The cause, the broken destination, the held-back victim and the replaced route are those nodes.
+
+        Returns:
+            The ids of those nodes.
+        """
+        ids = [n.id for n in self.tree.role_nodes()]
+        for node_id in ids:
+            self.expanded.update(self.tree.path(node_id)[:-1])
+        self._render()
+        return ids
+
     def run_search(self, text: str) -> list[str]:
         """Expand the tree down to every node whose label contains ``text`` and highlight them.
 
@@ -102,8 +117,8 @@ class DelegationTreeView(StaticView, w.VBox):
         toggle = w.Button(description=sign, layout=w.Layout(width="2.5em", margin=f"0 0 0 {depth * 1.5}em"),
                           disabled=not node.has_children)
         toggle.on_click(lambda _b, i=node.id: self.toggle(i))
-        state = node.state if node.inherited == "accepted" else f"{node.state}, inherits {node.inherited}"
-        label = w.Button(description=f"{node.label}  [{state}]", tooltip=TREE_LEGEND[node.shown_state],
+        # A button cuts its text with an ellipsis when narrow: the tooltip keeps the whole label and its meaning.
+        label = w.Button(description=f"{node.label}  [{node.mark}]", tooltip=f"{node.label}: {node.meaning}",
                          layout=w.Layout(width="auto", border="2px solid black" if hit or node.id == self.selected
                                          else ""))
         label.style.button_color = node.colour
@@ -155,13 +170,19 @@ class DelegationTreeView(StaticView, w.VBox):
 def _legend_html() -> str:
     items = "".join(f'<span style="background:{TREE_COLOURS[s]};color:white;padding:1px 6px;margin-right:6px" '
                     f'title="{esc(m)}">{esc(s)}</span>' for s, m in TREE_LEGEND.items())
-    return f"<div>{items}</div>"
+    roles = "".join(f'<span style="background:{ROLE_COLOURS[r]};color:white;padding:1px 6px;margin-right:6px" '
+                    f'title="{esc(ROLE_MEANINGS[r])}">{esc(word)}</span>' for r, word in ROLE_WORDS.items())
+    inherited = "".join(f'<span style="background:{colour};color:white;padding:1px 6px;margin-right:6px" '
+                        f'title="nothing wrong with the node itself; an ancestor is {esc(s)}">inherits {esc(s)}</span>'
+                        for s, colour in INHERITED_COLOURS.items())
+    return f"<div>{items}</div><div>{inherited}</div><div>roles: {roles}</div>"
 
 
 def _detail_html(detail: NodeDetail) -> str:
     node = detail.node
-    parts = [f"<b>{esc(node.label)}</b> &mdash; {esc(node.state)} (inherits {esc(node.inherited)})",
-             f"<pre>{esc(detail.yaml)}</pre>"]
+    parts = [f"<b>{esc(node.label)}</b> &mdash; {esc(node.state)} (inherits {esc(node.inherited)})"
+             + (f"<br><b>{esc(node.meaning)}</b>" if node.role else ""),
+             f'<pre style="white-space:pre-wrap">{esc(detail.yaml)}</pre>']
     if detail.findings:
         parts.append("<b>findings</b><ul>" + "".join(
             f"<li>{esc(f.severity)}: {esc(f.message)} ({esc(f.origin)})</li>" for f in detail.findings) + "</ul>")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from gloo_nb.analysis.tree import TREE_COLOURS, TREE_LEGEND, TREE_STATES, DelegationTree
+from gloo_nb.analysis.tree import INHERITED_COLOURS, TREE_COLOURS, TREE_LEGEND, TREE_STATES, DelegationTree
 from gloo_nb.app.manifests import read_manifests
 from gloo_nb.models import Snapshot
 from gloo_nb.models.codec import parse_object
@@ -79,7 +79,8 @@ def test_typo_blocks_then_settings_patch_replaces():
     assert nodes["VirtualService gloo-system/app"].state == "blocked"
     # foxtrot's change is held back too: it inherits the block.
     assert nodes["route prefix /foxtrot"].inherited == "blocked"
-    assert nodes["route prefix /foxtrot"].colour == TREE_COLOURS["blocked"]
+    # Only inherited (nothing wrong with it): a lighter tint, never the colour of what blocks.
+    assert nodes["route prefix /foxtrot"].colour == INHERITED_COLOURS["blocked"] != TREE_COLOURS["blocked"]
     detail = tree.detail(typo.id)
     assert "echo-typo" in detail.yaml and detail.findings == typo.findings
 
@@ -160,3 +161,42 @@ def test_detail_shows_the_source_document_at_the_parser_s_index(tmp_path: Path):
     table = by_label(tree)["RouteTable team/t (weight 0)"]
     text = tree.detail(table.id).yaml
     assert "kind: RouteTable" in text and "labels:" in text and "VirtualService" not in text, text
+
+
+def test_culprit_victim_broken_destination_and_replaced_route_never_look_alike():
+    """Issue 16: with the drift rows, foxtrot's held-back route is the victim, echo's route naming echo-typo the
+    cause, the missing upstream the broken destination; after the settings patch echo's route is the replaced one."""
+    from gloo_nb.analysis.headline import ROLE_COLOURS
+    from gloo_nb.analysis.inspection import Inspection
+    from gloo_nb.xds.decode import ServedSnapshot
+
+    def served(t):
+        e = t.envoy
+        return ServedSnapshot(list(e.listeners), list(e.route_configurations), list(e.clusters), list(e.endpoints))
+
+    c = Cluster()
+    good = step4(c)
+    typo = c.apply("rt-echo-3.yaml", "rt-foxtrot-4.yaml")
+    inspection = Inspection.build(typo, served(good), {"r0": served(good)}, {})
+    tree = DelegationTree(typo, inspection.drift)
+    nodes = by_label(tree)
+    cause = nodes["route prefix /echo [stage=canary]"]
+    victim = nodes["route prefix /foxtrot"]
+    broken = nodes["upstream gloo-system/echo-typo version=v2 (does not exist)"]
+    assert (cause.role, victim.role, broken.role) == ("cause", "blocked", "broken")
+    assert (cause.mark, victim.mark, broken.mark) == ("CAUSE", "held back", "broken destination")
+    assert len({cause.colour, victim.colour, broken.colour, TREE_COLOURS["blocked"]}) == 4
+    assert nodes["RouteTable echo/echo-routes (weight 0)"].role == "cause"
+    assert nodes["RouteTable foxtrot/foxtrot-routes (weight 0)"].role == "blocked"
+    # Gloo reports the missing upstream on the VirtualService, but it is not the cause: no role, its state stays.
+    vs = nodes["VirtualService gloo-system/app"]
+    assert vs.role == "" and vs.state == "blocked"
+    # echo's unchanged route is served as before: neither cause nor victim.
+    assert nodes["route prefix /echo"].role == ""
+    # Without drift rows the victim cannot be told from an unchanged route: no role is guessed.
+    assert by_label(DelegationTree(typo))["route prefix /foxtrot"].role == ""
+
+    patched = by_label(DelegationTree(c.apply(patch=True)))
+    replaced = patched["route prefix /echo [stage=canary]"]
+    assert replaced.role == "replaced" and replaced.mark == "replaced by fallback"
+    assert replaced.colour == ROLE_COLOURS["replaced"]

@@ -80,7 +80,9 @@ def test_grid_cells_follow_the_reference_and_name_the_rejecting_replica() -> Non
         ["replaced-by-fallback"] * 3,
         ["pending"] * 3,
     ]
-    assert g.cells[1][1].colour == v.STATE_COLOURS["blocked-by-last-known-good"] != v.STATE_COLOURS["in-sync"]
+    # Nothing names the blocked route's resource as a cause: it is a victim, held back, not the culprit.
+    assert g.cells[1][1].role == "blocked" and g.cells[1][1].word == "held back"
+    assert g.cells[1][1].colour == v.ROLE_COLOURS["blocked"] != v.STATE_COLOURS["in-sync"]
     assert g.cells[2][2].cause == f"{R1}: rejected 2 update(s)"
     assert g.cells[3][1].cause == f"{R0} has (absent), served has d" and g.cells[3][1].action is None
     # Selecting a row shows the route's cause and every source; a cell only its own source.
@@ -88,7 +90,7 @@ def test_grid_cells_follow_the_reference_and_name_the_rejecting_replica() -> Non
     assert "state: blocked-by-last-known-good - " + TYPO in row and f"{R1}: blocked-by-last-known-good: b1" in row
     cell = g.detail(2, 2)
     assert f"{R1}: rejected-by-envoy: c1 - {R1}: rejected" in cell and R0 not in cell
-    assert g.routes[0] == "vh #0 prefix /a" and g.intent[1] == "b2"
+    assert g.routes[0] == "vh: prefix /a" and g.envoy[0] == "vh #0 prefix /a" and g.intent[1] == "b2"
 
 
 def test_grid_without_served_or_replicas_uses_the_intent() -> None:
@@ -121,9 +123,11 @@ def test_blocked_effect_names_every_route_the_finding_holds_back_including_other
              drow(3, "prefix /foxtrot", "blocked-by-last-known-good", TYPO, resource=FOX, intent="f2", served="f1")]
     out = v.invalid_routes_frame(findings(TYPO_FINDING), drift)
     assert out[["team", "route", "routeResource", "effect"]].values.tolist() == [
-        ["echo", "vh #0 prefix /echo, stage=canary", ECHO, "blocked change"],
-        ["echo", "vh #3 prefix /foxtrot", FOX, "blocked change"],
+        ["echo", "echo: prefix /echo, stage=canary", ECHO, "blocked change"],
+        ["echo", "foxtrot: prefix /foxtrot", FOX, "blocked change"],
     ]
+    # Who causes it beside who is hurt: echo's finding, foxtrot's route.
+    assert out[["causeTeam", "affectedTeam"]].values.tolist() == [["echo", "echo"], ["echo", "foxtrot"]]
     assert list(out.columns) == list(v.INVALID_COLUMNS)
 
 
@@ -154,7 +158,7 @@ def test_missing_cluster_dropped_and_none() -> None:
     out = v.invalid_routes_frame(findings(TYPO_FINDING, mismatch, other), [], frame, ["echo_gloo-system"])
     # The served source is the reference: only its missing cluster counts; the fallback cluster always exists.
     assert out[["origin", "route", "effect"]].values.tolist() == [
-        [ECHO, "vh #0 prefix /echo", "503 missing cluster"],
+        [ECHO, "echo: prefix /echo", "503 missing cluster"],
         ["foxtrot/rt", "", "dropped"],
         ["gloo-system/up", "", "none"],
     ]
@@ -311,4 +315,4 @@ def test_a_replaced_route_with_a_lagging_replica_stays_replaced_in_cells_and_eff
     assert g.frame().values.tolist() == [["replaced-by-fallback", "replaced-by-fallback", "replica-lagging"]]
     assert g.cells[0][0].cause == "Gloo replaced the invalid route by its fallback response"
     out = v.invalid_routes_frame(findings(TYPO_FINDING), [row])
-    assert out[["route", "effect"]].values.tolist() == [["vh #0 prefix /echo", "fallback 404"]]
+    assert out[["route", "effect", "role"]].values.tolist() == [["echo: prefix /echo", "fallback 404", "replaced"]]

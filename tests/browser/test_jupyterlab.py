@@ -212,7 +212,8 @@ def test_notebook_01_runs_in_jupyterlab_and_its_widgets_react(lab: Lab) -> None:
             # (The widget renderer sets no data-mime-type; it draws .jupyter-widgets elements.)
             widgets = page.eval_on_selector_all(".jp-OutputArea-output",
                                                 "els => els.filter((e) => e.querySelector('.jupyter-widgets')).length")
-            assert widgets >= 6 and page.locator(".gloo-nb-static").count() == 0, widgets
+            # overview, tree, drift grid, invalid routes, weights, probe, try a request, the stop button
+            assert widgets == 8 and page.locator(".gloo-nb-static").count() == 0, widgets
 
             # The tree widget (rendered by the ipywidgets front end, not the text output) shows the seed scenario.
             tree = page.locator(".jp-OutputArea-output .widget-vbox").filter(
@@ -224,10 +225,15 @@ def test_notebook_01_runs_in_jupyterlab_and_its_widgets_react(lab: Lab) -> None:
             assert any(t.startswith("VirtualService gloo-system/app ") for t in labels), joined
             assert any(t.startswith("RouteTable echo/echo-routes ") for t in labels), joined
             assert any(t.startswith("RouteTable foxtrot/foxtrot-routes ") for t in labels), joined
-            # The incident: echo's typo keeps the last known good, so routes show as blocked (or replaced by a 404).
-            assert any(t.startswith("route ") and ("[blocked" in t or "[replaced" in t) for t in labels), joined
+            # The incident: echo's typo keeps the last known good; echo's route is the cause, foxtrot's held back.
+            assert any(t.startswith("route ") and "[CAUSE]" in t for t in labels), joined
+            assert any(t.startswith("route prefix /foxtrot ") and "[held back]" in t for t in labels), joined
             sandbox = re.search(r"own sandbox pid (\d+) in (\S+)", _notebook_text(page))
             assert sandbox, "the notebook did not say which sandbox it started"
+            # The answer first: the headline (HTML) right after the inspection, and on top of the drift grid.
+            headlines = page.locator(".jp-OutputArea-output .gloo-nb-headline")
+            assert headlines.count() >= 2
+            assert "foxtrot's change to foxtrot/foxtrot-routes is NOT served" in (headlines.first.text_content() or "")
 
             # Click a node: the kernel computes its detail (YAML, findings, Envoy routes) and the page shows it.
             detail = tree.locator(".widget-html").last

@@ -57,7 +57,8 @@ def cell_text(cell: nbformat.NotebookNode) -> str:
         if o.get("output_type") == "stream":
             parts.append(o.get("text", ""))
         elif o.get("output_type") in ("execute_result", "display_data"):
-            parts.append(str(o.get("data", {}).get("text/plain", "")))
+            text = str(o.get("data", {}).get("text/plain", ""))
+            parts.append(text if text.endswith("\n") else text + "\n")
         elif o.get("output_type") == "error":
             parts.append(f"{o.get('ename')}: {o.get('evalue')}")
     return "".join(parts)
@@ -65,6 +66,36 @@ def cell_text(cell: nbformat.NotebookNode) -> str:
 
 def texts(book: nbformat.NotebookNode) -> list[str]:
     return [cell_text(c) for c in book.cells if c.cell_type == "code"]
+
+
+R0, R1 = "gateway-proxy-0.gloo-system", "gateway-proxy-1.gloo-system"
+
+
+def widget_value_list(book: nbformat.NotebookNode) -> list[str]:
+    """Every string ``value`` of the widget models papermill saved (the widgets' HTML, their texts)."""
+    state = book.metadata.get("widgets", {}).get("application/vnd.jupyter.widget-state+json", {}).get("state", {})
+    return [m["state"]["value"] for m in state.values() if isinstance(m.get("state", {}).get("value"), str)]
+
+
+def widget_values(book: nbformat.NotebookNode) -> str:
+    """:func:`widget_value_list`, joined."""
+    return "\n".join(widget_value_list(book))
+
+
+def widget_descriptions(book: nbformat.NotebookNode) -> list[str]:
+    """Every button's description papermill saved (the tree's and the drift grid's labels)."""
+    state = book.metadata.get("widgets", {}).get("application/vnd.jupyter.widget-state+json", {}).get("state", {})
+    return [m["state"]["description"] for m in state.values() if isinstance(m.get("state", {}).get("description"), str)]
+
+
+def assert_no_text_copies(book: nbformat.NotebookNode) -> None:
+    """No widget is preceded, in its own cell, by a printed text copy of itself (issue 16)."""
+    for cell in book.cells:
+        outputs = cell.get("outputs", [])
+        kinds = ["widget" if "application/vnd.jupyter.widget-view+json" in o.get("data", {}) else o.get("output_type")
+                 for o in outputs]
+        if "widget" in kinds and "probe " not in cell_text(cell):  # the weights cell prints its probe run
+            assert kinds[:kinds.index("widget")].count("stream") == 0, cell.source
 
 
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
@@ -140,25 +171,36 @@ def test_03_reproduces_the_incident_then_the_patch_then_the_revert(venv_kernel: 
     joined = "\n".join(out)
     assert "Gloo 1.3" in out[1]
     step4 = next(t for t in out if "== step 4" in t)
-    assert "push push" in step4 and step4.count(" in-sync") == 4
+    assert "push push" in step4 and "Everything is served as intended" in step4 and "all 4 route(s)" in step4
     incident = next(t for t in out if "== incident" in t)
     assert "push keep-last-good" in incident
-    foxtrot = [line for line in incident.splitlines() if line.startswith("prefix /foxtrot (")]
-    assert foxtrot and "blocked-by-last-known-good" in foxtrot[0] and "echo-typo" in foxtrot[0]
+    # The answer first: the victim, the culprit's resource, team and writer (the sandbox's audit log), the typo.
+    assert re.search(r"^foxtrot's change to foxtrot/foxtrot-routes is NOT served \(\d+\.\d s\): Gloo keeps its last "
+                     r"good configuration because echo/echo-routes \(team echo, changed by admin\) names upstream "
+                     r"echo-typo, which does not exist\.$", incident, re.M), incident
+    assert "fix: revert or fix echo/echo-routes (upstream echo-typo)" in incident
+    assert ("fix: set Settings replaceInvalidRoutes: true (invalidRouteResponseCode 404): Gloo answers echo: prefix "
+            "/echo, stage=canary with its fallback (fallback 404) instead; foxtrot gets its change to "
+            "foxtrot/foxtrot-routes served") in incident
     # Blocked: real requests still reach foxtrot-v1 although the intent sends all to v2.
     assert re.search(r"^/foxtrot :.*v1.* x20", incident, re.M), incident
     patched = next(t for t in out if "== settings patch" in t)
-    canary = [line for line in patched.splitlines() if line.startswith("prefix /echo, stage=canary")]
-    assert canary and "replaced-by-fallback" in canary[0]
-    assert [line for line in patched.splitlines() if line.startswith("prefix /foxtrot (")][0].endswith("in-sync")
+    assert "push push" in patched and "NOT served" not in patched
+    assert re.search(r"^echo loses echo: prefix /echo, stage=canary \(echo/echo-routes, [^)]*\): Gloo answers with "
+                     r"its fallback response \(fallback 404\) because echo/echo-routes", patched, re.M), patched
     assert re.search(r"^/foxtrot :.*v2.* x20", patched, re.M), patched
     assert re.search(r"^/echo \{'stage': 'canary'\}: 404 Gloo Gateway has invalid configuration.* x20", patched,
                      re.M), patched
-    assert joined.index("blocked-by-last-known-good") < joined.index("replaced-by-fallback")
+    assert joined.index("NOT served") < joined.index("echo loses")
     reverted = next(t for t in out if "== typo reverted" in t)
-    assert "push push" in reverted and reverted.count(" in-sync") == 4
-    assert "blocked" not in reverted and "replaced" not in reverted
+    assert "push push" in reverted and "Everything is served as intended" in reverted
+    assert "blocked" not in reverted and "replaced" not in reverted and "NOT served" not in reverted
     assert re.search(r"^/echo \{'stage': 'canary'\}: 200 .*v2.* x20", reverted, re.M), reverted
+    # The invalid-routes table: cause team beside affected team, the message whole.
+    widgets = widget_values(book)
+    assert "<th>causeTeam</th><th>affectedTeam</th><th>role</th>" in widgets
+    assert "*v1.Upstream {echo-typo gloo-system} not found" in widgets
+    assert_no_text_copies(book)
     assert "closed" in out[-1]
     assert_sandbox_gone(joined)
     views = assert_widgets_render_statically(book)
@@ -172,26 +214,42 @@ def test_01_explores_the_incident_with_every_widget(venv_kernel: str, tmp_path: 
     out = texts(book)
     joined = "\n".join(out)
     assert "Gloo 1.3" in out[1] and "2 replica(s)" in out[1]
-    assert "push keep-last-good" in joined and "blocked-by-last-known-good" in joined
-    assert "echo-typo" in joined  # the findings frame names the typo
-    assert "sources: ['served', 'gateway-proxy-0.gloo-system', 'gateway-proxy-1.gloo-system']" in joined
+    # The answer first: right after the inspection, the headline (text and HTML) says who is hurt and why.
+    headline = out[3]
+    assert headline.startswith("foxtrot's change to foxtrot/foxtrot-routes is NOT served ("), headline
+    assert "because echo/echo-routes (team echo, changed by admin) names upstream echo-typo" in headline
+    assert "blocked-by-last-known-good" in joined  # the drift frame, after the widgets
+    assert "Route Warning: InvalidDestinationWarning. Reason: *v1.Upstream {echo-typo gloo-system} not found" in \
+        joined  # the findings frame shows messages whole
     widgets = [o for c in book.cells for o in c.get("outputs", [])
                if "application/vnd.jupyter.widget-view+json" in o.get("data", {})]
     assert len(widgets) >= 5
     overview = next(c for c in book.cells if "GatewayOverviewView(" in c.source)
     assert [o for o in overview.get("outputs", []) if "application/vnd.jupyter.widget-view+json" in o.get("data", {})]
+    values = widget_values(book)
+    # The drift grid opens with the headline; its columns are served and each replica.
+    assert 'class="gloo-nb-headline" data-state="blocked-by-last-known-good"' in values
+    assert all(f"<b>{s}</b>" in values for s in ("served", R0, R1))
+    # Culprit and victim look different in the tree and the grid, routes named by team.
+    labels = widget_descriptions(book)
+    assert "route prefix /echo [stage=canary]  [CAUSE]" in labels and "route prefix /foxtrot  [held back]" in labels
+    assert any(t.startswith("upstream gloo-system/echo-typo") and t.endswith("[broken destination]") for t in labels)
+    assert "foxtrot: prefix /foxtrot  [held back]" in labels and "echo: prefix /echo, stage=canary  [CAUSE]" in labels
     assert re.search(r"probe .*prefix /foxtrot: 200 .*v1.* x50", joined), joined
-    assert "probe /foxtrot stage=canary: 200 version:foxtrot-v2 x200" in joined  # the probe widget's run
-    assert "/foxtrot" in out[-2] and "served" in out[-2]  # try a request, per source
+    # The probe widget's run and the try-a-request widget's answer, read from the saved widget state.
+    assert re.search(r"<b>200</b> requests to <code>/foxtrot</code> \(stage: canary\)", values), values
+    assert "version:foxtrot-v2" in values
+    assert "<b>GET /foxtrot</b>" in values and "<td>served</td>" in values
+    assert_no_text_copies(book)
     assert "closed" in out[-1]
     assert_sandbox_gone(joined)
     # Saved, the notebook reads without a kernel: each widget's state as HTML (tables, the chart inline).
     views = assert_widgets_render_statically(book)
     assert set(views) == {"DelegationTreeView", "DriftGridView", "InvalidRoutesView", "TrafficWeightsView",
-                          "ProbeView", "TryRequestView"}
+                          "ProbeView", "TryRequestView", "GatewayOverviewView"}
     assert "echo-typo" in views["InvalidRoutesView"] and "blocked change" in views["InvalidRoutesView"]
     assert "foxtrot/foxtrot-routes" in views["DelegationTreeView"]  # expanded down to the RouteTables
-    assert 'src="data:image/png;base64,' in views["TrafficWeightsView"]
+    assert "<svg" in views["TrafficWeightsView"]  # the chart inline (SVG since the i16-plots merge)
     assert "<td>100.0 %</td>" in views["ProbeView"]
     page = nbconvert_html(tmp_path / "01.ipynb")
     for name in views:
@@ -234,14 +292,17 @@ def test_01_on_a_snapshot_bundle_of_the_incident_works_offline(venv_kernel: str,
     out = texts(book)
     joined = "\n".join(out)
     assert f"Gloo 1.3, 2 replica(s), snapshot bundle {tmp_path / 'bundle'} saved" in out[2]  # after papermill's
-    assert "push keep-last-good" in joined and "blocked-by-last-known-good" in joined and "echo-typo" in joined
+    assert "NOT served (since unknown)" in joined and "changed by unknown" in joined  # a bundle records no writers
+    assert "blocked-by-last-known-good" in joined and "echo-typo" in joined
     # The drift the notebook shows from the bundle is the live one at the moment it was saved.
     drift_cell = next(t for t in out if t.lstrip().startswith("resource"))
     for row in live.drift_frame().itertuples():
         assert row.state in drift_cell and row.resource in drift_cell
-    assert "sources: ['served', 'gateway-proxy-0.gloo-system', 'gateway-proxy-1.gloo-system']" in joined
+    values = widget_values(book)
+    assert all(f"<b>{s}</b>" in values for s in ("served", R0, R1))
     assert "no gateway to probe (snapshot bundle)" in joined
     widgets = [o for c in book.cells for o in c.get("outputs", [])
                if "application/vnd.jupyter.widget-view+json" in o.get("data", {})]
     assert len(widgets) >= 4
-    assert "/foxtrot" in out[-2] and "served" in out[-2] and "response" not in out[-2]
+    tried = next(v for v in widget_value_list(book) if "<b>GET /foxtrot</b>" in v)
+    assert "<td>served</td>" in tried and "response" not in tried

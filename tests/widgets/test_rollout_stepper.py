@@ -9,6 +9,7 @@ import pytest
 from sandboxkit import sandbox
 
 from gloo_nb.analysis import DriftRow, SourceCell
+from gloo_nb.analysis.headline import read_audit_changes
 from gloo_nb.app import notebook as nb
 from gloo_nb.app.connect import connect_sandbox
 from gloo_nb.app.rollout import Rollout, StepReport
@@ -170,7 +171,10 @@ def test_stepper_steps_a_foxtrot_rollout_and_rolls_back(tmp_path: Path) -> None:
                 assert plan_states(view)["phase1"] == "next"  # nothing was applied
                 assert view.rollback() is None and "does not roll back" in view.output.value
             with Rollout(conn, target, journal=tmp_path / "journal") as rollout:
-                view = RolloutStepper(rollout)
+                view = RolloutStepper(rollout, changes=lambda: read_audit_changes(Path(info.state_dir) / "audit.jsonl"))
+                # The stepper opens with the gateway's headline: nothing is wrong before the rollout.
+                assert view.children[0] is view.top and view.headline is not None and view.headline.ok
+                assert "Everything is served as intended" in view.top.value
                 assert plan_states(view) == {"phase1": "next", "phase2-0": "pending", "phase2-50": "pending",
                                              "phase2-100": "pending", "finish": "pending"}
                 assert view.checkpoint.options == ("start",)

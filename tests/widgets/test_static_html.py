@@ -18,6 +18,7 @@ import pandas as pd
 import pytest
 from IPython.core.formatters import DisplayFormatter
 
+from gloo_nb.analysis.headline import ROLE_COLOURS
 from gloo_nb.analysis.probe import split
 from gloo_nb.analysis.timeline import load_timeline
 from gloo_nb.app.connect import Inspection
@@ -137,12 +138,13 @@ def test_drift_grid_renders_its_rows_states_causes_and_selection(blocked: Inspec
     view = DriftGridView(blocked.drift, only_drifted=True)
     html, text = bundle(view)
     assert text == f"drift grid: 4 route(s), 2 not in sync, sources served, {R0}, {R1} (showing drifted)"
-    assert FOXTROT in html and "foxtrot/foxtrot-routes" in html
-    assert html.count(">blocked</td>") == 6  # 2 drifted routes x 3 sources, as the live grid shows
-    assert "background:#c62828" in html and "echo-typo" in html  # the state's colour, the cause in words
+    assert "foxtrot: prefix /foxtrot" in html and "foxtrot/foxtrot-routes" in html
+    # 2 drifted routes x 3 sources, as the live grid shows: echo's the cause, foxtrot's held back (issue 16).
+    assert html.count(">CAUSE</td>") == 3 and html.count(">held back</td>") == 3
+    assert f"background:{ROLE_COLOURS['cause']}" in html and "echo-typo" in html  # the role's colour, the cause
     assert "prefix /echo</td>" not in html  # in sync: not shown under "drifted"
     assert "selected" not in html
-    view.select(view.grid.routes.index(FOXTROT), 2)
+    view.select(view.grid.routes.index("foxtrot: prefix /foxtrot"), 2)
     html, _ = bundle(view)
     assert "<b>selected</b>" in html and f"{R1}: blocked-by-last-known-good" in html
 
@@ -250,7 +252,8 @@ def test_time_travel_renders_the_moment_its_tabs_and_relative_moments() -> None:
 def fake_rollout(status: RolloutStatus, reports: list[StepReport]) -> SimpleNamespace:
     target = RolloutTarget("foxtrot/foxtrot-routes", "gloo-system/foxtrot", "version", "v1", "v2")
     return SimpleNamespace(dry_run=False, status=lambda: status, reports=reports, target=target,
-                           conn=SimpleNamespace(collect=lambda: SimpleNamespace(drift=[])))
+                           conn=SimpleNamespace(collect=lambda: SimpleNamespace(drift=[], rows=[], findings=[],
+                                                                                resources={}, translation=None)))
 
 
 def test_stepper_renders_header_plan_and_the_last_step() -> None:

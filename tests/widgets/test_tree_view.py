@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from gloo_nb.analysis.headline import ROLE_COLOURS
 from gloo_nb.analysis.tree import TREE_COLOURS
 from gloo_nb.widgets import DelegationTreeView
 
@@ -34,11 +35,18 @@ def test_expand_select_collapse_and_search():
     toggle.click()
     assert len(view.rows) == 3 and view.rows[0][1].description == "-"
     view.rows[1][1].click()  # the /echo delegate route
-    assert labels(view)[2] == "RouteTable echo/echo-routes (weight 0)  [blocked, inherits blocked]"
+    # echo's RouteTable and its route naming echo-typo are the cause, not merely "blocked" like everything else.
+    assert labels(view)[2] == "RouteTable echo/echo-routes (weight 0)  [CAUSE]"
     view.rows[2][1].click()
     typo_id, _, typo_label = view.rows[3]
-    assert typo_label.description == "route prefix /echo [stage=canary]  [blocked, inherits blocked]"
-    assert typo_label.style.button_color == TREE_COLOURS["blocked"]
+    assert typo_label.description == "route prefix /echo [stage=canary]  [CAUSE]"
+    assert typo_label.style.button_color == ROLE_COLOURS["cause"] != TREE_COLOURS["blocked"]
+    assert "CAUSE: its own content is invalid" in typo_label.tooltip
+    view.toggle(typo_id)
+    # The missing upstream is the broken destination (it used to read "accepted, inherits blocked").
+    assert labels(view)[4] == "upstream gloo-system/echo-typo version=v2 (does not exist)  [broken destination]"
+    assert view.rows[4][2].style.button_color == ROLE_COLOURS["broken"]
+    view.toggle(typo_id)
 
     typo_label.click()
     assert view.selected == typo_id
@@ -64,3 +72,23 @@ def test_fallback_replacement_shows_in_detail():
     detail = view.select(hit)
     assert detail.node.state == "replaced"
     assert "replaced by the fallback" in view.detail.value
+
+
+def test_the_tree_opens_down_to_culprit_and_victim():
+    from gloo_nb.analysis.inspection import Inspection
+    from gloo_nb.xds.decode import ServedSnapshot
+
+    def served(t):
+        e = t.envoy
+        return ServedSnapshot(list(e.listeners), list(e.route_configurations), list(e.clusters), list(e.endpoints))
+
+    c = vm.Cluster()
+    good = vm.step4(c)
+    typo = c.apply("rt-echo-3.yaml", "rt-foxtrot-4.yaml")
+    view = DelegationTreeView(typo, Inspection.build(typo, served(good), {}, {}))
+    ids = view.expand_to_roles()
+    marks = [view.tree.node(i).mark for i in ids]
+    assert marks.count("CAUSE") == 2 and "broken destination" in marks and "held back" in marks
+    shown = labels(view)
+    assert "route prefix /echo [stage=canary]  [CAUSE]" in shown and "route prefix /foxtrot  [held back]" in shown
+    assert "upstream gloo-system/echo-typo version=v2 (does not exist)  [broken destination]" in shown

@@ -14,7 +14,7 @@ import pytest
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 
 from gloo_nb.analysis.probe import split
-from gloo_nb.analysis.views import weight_routes
+from gloo_nb.analysis.views import ROLE_COLOURS, weight_routes
 from gloo_nb.app.connect import Inspection
 from gloo_nb.app.manifests import read_manifests
 from gloo_nb.app.probe import ProbeResult
@@ -40,7 +40,9 @@ BASE = ["echo.yaml", "foxtrot.yaml", "upstream-echo.yaml", "upstream-foxtrot.yam
 GOOD = [*BASE, "rt-echo-2.yaml", "rt-foxtrot-3.yaml"]  # step 4: foxtrot weights 100/0
 TYPO = [*BASE, "rt-echo-3.yaml", "rt-foxtrot-4.yaml"]  # step 5: echo's typo, foxtrot weights 0/100
 R0, R1 = "gateway-proxy-0.gloo-system", "gateway-proxy-1.gloo-system"
-FOXTROT = "gloo-system_app #3 prefix /foxtrot"
+FOXTROT = "foxtrot: prefix /foxtrot"
+ECHO_CANARY = "echo: prefix /echo, stage=canary"
+WEIGHTED_FOXTROT = "gloo-system_app #3 prefix /foxtrot"  # the weights view's label (its probe key)
 
 
 def translate(files, patch=False):
@@ -83,7 +85,12 @@ def test_drift_grid_shows_blocked_foxtrot_and_its_cause_on_click(blocked: Inspec
     assert view.grid.sources == ["served", R0, R1]
     row = view.grid.routes.index(FOXTROT)
     cell = view.cells[view.shown.index(row)][2]
-    assert cell.description == "blocked" and cell.style.button_color == "#c62828"
+    # foxtrot is the victim (held back), echo's typo route the cause: never the same word or colour.
+    assert cell.description == "held back" and cell.style.button_color == ROLE_COLOURS["blocked"]
+    cause = view.cells[view.shown.index(view.grid.routes.index(ECHO_CANARY))][2]
+    assert cause.description == "CAUSE" and cause.style.button_color == ROLE_COLOURS["cause"]
+    assert cause.style.button_color != cell.style.button_color
+    assert "[CAUSE]" in view.route_buttons[view.shown.index(view.grid.routes.index(ECHO_CANARY))].description
     cell.click()
     assert f"{R1}: blocked-by-last-known-good" in view.detail.value
     assert "echo-typo gloo-system} not found" in view.detail.value and "echo/echo-routes" in view.detail.value
@@ -92,13 +99,13 @@ def test_drift_grid_shows_blocked_foxtrot_and_its_cause_on_click(blocked: Inspec
     assert "replaced-by-fallback" in view.legend.value
     # Only drifted routes: the two blocked ones.
     view.show.value = "drifted"
-    assert [view.grid.routes[i] for i in view.shown] == ["gloo-system_app #0 prefix /echo, stage=canary", FOXTROT]
+    assert [view.grid.routes[i] for i in view.shown] == [ECHO_CANARY, FOXTROT]
     assert len(view.cells) == 2
 
 
 def test_drift_grid_after_the_patch_shows_replaced_and_a_lagging_replica(lagging: Inspection) -> None:
     view = DriftGridView(lagging.drift, max_rows=1)
-    assert view.grid.frame().loc["gloo-system_app #0 prefix /echo, stage=canary"].tolist() == [
+    assert view.grid.frame().loc[ECHO_CANARY].tolist() == [
         "replaced-by-fallback", "replaced-by-fallback", "replica-lagging"]
     assert len(view.shown) == 1 and "3 more route(s) not shown" in view.body.children[1].value
     view.cells[0][2].click()
@@ -116,7 +123,7 @@ def test_invalid_routes_table_effects_filter_and_sort(blocked: Inspection, laggi
     assert "2 of 2" in view.count.value
     view.sort_by.value = "route"
     view.descending.value = True
-    assert view.shown["route"].tolist() == [FOXTROT, "gloo-system_app #0 prefix /echo, stage=canary"]
+    assert view.shown["route"].tolist() == [FOXTROT, ECHO_CANARY]
     assert view.table.value.index("prefix /foxtrot") < view.table.value.index("prefix /echo")
     assert view.team.options == ("(any)", "echo") and view.severity.options == ("(any)", "warning")
     view.severity.value = "warning"
@@ -139,11 +146,11 @@ def test_invalid_routes_empty(lagging: Inspection) -> None:
 
 
 def test_weights_table_and_chart_configured_vs_served_vs_replicas_vs_observed(blocked: Inspection) -> None:
-    assert weight_routes(blocked.routes_frame()) == [FOXTROT]
+    assert weight_routes(blocked.routes_frame()) == [WEIGHTED_FOXTROT]
     probe = ProbeResult("http://gw/foxtrot", {}, ["200 version:v1"] * 40)
     probe.shares = split(probe.answers)
-    view = TrafficWeightsView(blocked.routes_frame(), observed={FOXTROT: probe})
-    assert view.route.value == FOXTROT
+    view = TrafficWeightsView(blocked.routes_frame(), observed={WEIGHTED_FOXTROT: probe})
+    assert view.route.value == WEIGHTED_FOXTROT
     html = view.table.value
     for header in ("intent", "served", R0, R1, "observed"):
         assert f"<th>{header}</th>" in html
@@ -157,7 +164,7 @@ def test_weights_table_and_chart_configured_vs_served_vs_replicas_vs_observed(bl
     FigureCanvasAgg(view.figure).draw()
     legend_box = ax.get_legend().get_window_extent()
     assert legend_box.x0 >= ax.get_window_extent().x1
-    assert ax.get_title(loc="left").startswith(f"Share of requests per destination: {FOXTROT}")
+    assert ax.get_title(loc="left").startswith(f"Share of requests per destination: {WEIGHTED_FOXTROT}")
     heights = [round(p.get_height()) for p in ax.patches]
     assert heights == [0, 100, 100, 0, 100, 0, 100, 0, 100, 0]  # per source: v1, v2
 
