@@ -17,7 +17,9 @@ from gloo_nb.app import notebook as nb
 from gloo_nb.app.probe import ProbeResult, probe
 from gloo_nb.app.rollout import StepReport
 from gloo_nb.kube import KubeError
+from gloo_nb.models import Snapshot
 from gloo_nb.rollout import RolloutStatus, RolloutTarget, StepStatus
+from gloo_nb.translate import Translator
 from gloo_nb.widgets._live import (
     CLOSED,
     UNREACHABLE,
@@ -64,8 +66,12 @@ class FakeConn:
             raise KubeError("GET /api/v1/pods: cannot reach the Kubernetes API at http://127.0.0.1:1: MaxRetryError")
 
         @dataclass
-        class Inspection:
+        class Inspection:  # what the stepper reads: the drift rows, and for its headline the translation
             drift: list[Any] = field(default_factory=list)
+            translation: Any = field(default_factory=lambda: Translator("1.3").translate(Snapshot.from_resources([])))
+            findings: list[Any] = field(default_factory=list)
+            rows: list[Any] = field(default_factory=list)
+            resources: dict[Any, str] = field(default_factory=dict)
 
         return Inspection()
 
