@@ -20,6 +20,7 @@ from typing import Any
 import ipywidgets as w
 import pandas as pd
 
+from gloo_nb.analysis.headline import Headline, headline
 from gloo_nb.analysis.inspection import Inspection, as_datetime, inspection_at, type_name
 from gloo_nb.analysis.timeline import TYPE_ROUTE, Blocked, StateAt, Timeline, rfc3339
 from gloo_nb.analysis.tree import DelegationTree
@@ -177,6 +178,9 @@ class MomentState:
         blocked: The blocked rows active then.
         holding: Whether Gloo held its last good configuration then (inside an episode).
         header: One line per blocked team saying since when and why (or that no team is blocked).
+        headline: The moment's headline (:func:`gloo_nb.analysis.headline.headline` of the inspection then, with
+            the journal's writers and ``now`` the moment's time: what :func:`~gloo_nb.analysis.headline.headline_at`
+            reads), shown first; None only for a state built without one.
     """
 
     moment: Moment
@@ -185,6 +189,7 @@ class MomentState:
     blocked: tuple[Blocked, ...]
     holding: bool
     header: tuple[str, ...]
+    headline: Headline | None = None
 
     @property
     def blocked_teams(self) -> tuple[str, ...]:
@@ -302,8 +307,10 @@ class TimeTravel:
         holding = any(ep.start <= moment.time and (ep.end is None or moment.time < ep.end)
                       for ep in self.timeline.episodes)
         blocked = tuple(state.blocked)
-        result = MomentState(moment, state, inspection_at(state, self._nacks), blocked, holding,
-                             _header(state, blocked, holding))
+        inspection = inspection_at(state, self._nacks)
+        # The answer first (issue 16), as headline_at reads it: the same inspection, the journal's writers.
+        result = MomentState(moment, state, inspection, blocked, holding, _header(state, blocked, holding),
+                             headline(inspection, changes=self.timeline.changes, now=moment.time))
         self._cache[index] = result
         return result
 
@@ -378,7 +385,8 @@ def _header_html(ms: MomentState, position: str) -> str:
     colour = "#c62828" if ms.blocked else ("#ef6c00" if ms.holding else "#2e7d32")
     lines = "".join(f'<div style="color:{colour}"><b>{esc(line)}</b></div>' for line in ms.header)
     push = ms.state.translation.push
-    return (f"<div><b>{esc(rfc3339(ms.moment.time))}</b> ({esc(position)}): {esc('; '.join(ms.moment.happened))}"
+    first = ms.headline.html() if ms.headline is not None else ""  # the answer first, then the moment's details
+    return (f"{first}<div><b>{esc(rfc3339(ms.moment.time))}</b> ({esc(position)}): {esc('; '.join(ms.moment.happened))}"
             f"</div>{lines}<div>Gloo {esc(ms.state.translation.profile)} would {esc(push.decision)}: "
             f"{esc(push.reason)}</div>")
 
@@ -452,7 +460,8 @@ class TimeTravelView(StaticView, w.VBox):
             one outlined (HTML).
         jump: Jump to a marked moment (:meth:`TimeTravel.marked`).
         prev, next: Step one moment back or forward.
-        header: The moment, what happened, who is blocked and why, Gloo's push decision (HTML).
+        header: The moment's headline first (:attr:`MomentState.headline`), then the moment, what happened, who
+            is blocked and why, Gloo's push decision (HTML).
         routes: Drift per route (HTML); ``weights``: per weighted route, destinations x sources (HTML).
         tree_box: Holds the moment's :class:`DelegationTreeView` (``tree``); it opens expanded to the blocked
             and causing nodes (:func:`focus_nodes`); after that, expansion, search and selection carry over from

@@ -94,7 +94,7 @@ def assert_no_text_copies(book: nbformat.NotebookNode) -> None:
         outputs = cell.get("outputs", [])
         kinds = ["widget" if "application/vnd.jupyter.widget-view+json" in o.get("data", {}) else o.get("output_type")
                  for o in outputs]
-        if "widget" in kinds and "probe " not in cell_text(cell):  # the weights cell prints its probe run
+        if "widget" in kinds:
             assert kinds[:kinds.index("widget")].count("stream") == 0, cell.source
 
 
@@ -235,7 +235,12 @@ def test_01_explores_the_incident_with_every_widget(venv_kernel: str, tmp_path: 
     assert "route prefix /echo [stage=canary]  [CAUSE]" in labels and "route prefix /foxtrot  [held back]" in labels
     assert any(t.startswith("upstream gloo-system/echo-typo") and t.endswith("[broken destination]") for t in labels)
     assert "foxtrot: prefix /foxtrot  [held back]" in labels and "echo: prefix /echo, stage=canary  [CAUSE]" in labels
-    assert re.search(r"probe .*prefix /foxtrot: 200 .*v1.* x50", joined), joined
+    # The weights cell's probe run shows in the weights widget only (no printed copy before it): all 50 to v1.
+    weights_cell = next(c for c in book.cells if "TrafficWeightsView(" in c.source)
+    (weights_plain,) = [o["data"]["text/plain"] for o in weights_cell.get("outputs", [])
+                        if "application/vnd.jupyter.widget-view+json" in o.get("data", {})]
+    assert re.search(r"\{version=v1\}: [^;]*observed 100 %", weights_plain), weights_plain
+    assert not [o for o in weights_cell.get("outputs", []) if o.get("output_type") == "stream"], weights_cell
     # The probe widget's run and the try-a-request widget's answer, read from the saved widget state.
     assert re.search(r"<b>200</b> requests to <code>/foxtrot</code> \(stage: canary\)", values), values
     assert "version:foxtrot-v2" in values

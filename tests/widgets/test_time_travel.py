@@ -220,3 +220,32 @@ def test_a_long_drag_keeps_a_bounded_number_of_trees(timeline: Timeline, monkeyp
     assert view.tree is not None and view.tree.comm is not None
     view.show(start)  # rebuilt on the way back
     assert view.tree is not first and view.tree.rows[0][2].description == first.rows[0][2].description
+
+
+def test_each_moment_opens_with_its_headline_in_the_widget_and_its_static_rendering(timeline: Timeline) -> None:
+    """Issue 16, the answer first: the time-travel header starts with the moment's headline, as
+    ``headline_at(timeline, time)`` reads it (same sentence, same writers and times from the journal)."""
+    from gloo_nb.analysis.headline import headline_at
+
+    view = TimeTravelView(timeline)
+    assert view.index == view.model.first_blocked()
+    ms = view.current
+    expected = headline_at(timeline, ms.moment.time)
+    assert ms.headline is not None and ms.headline.text == expected.text
+    assert ms.headline.text.startswith("foxtrot's change to foxtrot/foxtrot-routes is NOT served")
+    # First in the header (before the moment's time and who is blocked), and first in the saved rendering.
+    header = view.header.value
+    assert header.startswith('<div class="gloo-nb-headline" data-state="blocked-by-last-known-good"'), header[:200]
+    assert header.index("gloo-nb-headline") < header.index(rfc3339(ms.moment.time)) < header.index(
+        "foxtrot blocked since")
+    static = view._repr_mimebundle_()["text/html"]  # what a saved notebook shows
+    assert static.startswith('<div class="gloo-nb-static" data-view="TimeTravelView"><div class="gloo-nb-headline"'), \
+        static[:300]
+    # Moving the slider moves the headline: after the fix is served nobody is held back.
+    (block,) = timeline.blocked
+    assert block.end is not None
+    view.seek(rfc3339(block.end))
+    after = view.current
+    assert after.headline is not None and "NOT served" not in after.headline.text
+    assert after.headline.text == headline_at(timeline, after.moment.time).text
+    assert view.header.value.startswith(f'<div class="gloo-nb-headline" data-state="{after.headline.state}"')
