@@ -29,6 +29,7 @@ from gloo_nb.translate.check import problems, summary_line, unmodelled_lines
 from gloo_nb.translate.render import render, render_text
 
 if TYPE_CHECKING:
+    from gloo_nb.analysis.headline import Headline
     from gloo_nb.analysis.matching import Request
     from gloo_nb.app.connect import GatewayConnection
     from gloo_nb.xds.decode import RouteRow
@@ -236,14 +237,51 @@ def run_inspect(args: argparse.Namespace) -> int:
         if _has_connection(args):
             raise UsageError("give a connection or --snapshot DIR, not both")
         inspection = open_snapshot(args.snapshot, gloo_version=args.gloo_version).collect()
+        changes: list[Any] | None = None  # a bundle records no writers: actors and durations read "unknown"
     else:
         with _connect(args) as conn:
             inspection = conn.collect(timeout=args.timeout)
+            changes = _writers(args, conn)
+    top = _headline(inspection, changes)
     if args.json:
-        sys.stdout.write(json.dumps(inspection.document(), indent=2) + "\n")
+        # Additive (architecture.md's contract keeps every other key): the answer first for a machine too.
+        doc = inspection.document()
+        doc["headline"] = {"state": top.state, "text": top.text, "lines": top.lines()}
+        sys.stdout.write(json.dumps(doc, indent=2) + "\n")
     else:
-        _out(inspection.text())
+        # The answer first (issue 16): what is not served, for whom, whose cause, the fix options; then the tables.
+        _out("\n".join(top.lines()) + "\n\n" + inspection.text())
     return 0
+
+
+def _writers(args: argparse.Namespace, conn: GatewayConnection) -> list[Any]:
+    """Who wrote which resource: a sandbox's audit log (users), else each object's ``managedFields`` (managers).
+
+    As the notebooks' ``Gateway.changes`` reads them; unreadable objects give no writers (the headline then says
+    "unknown"), never a failed inspection.
+    """
+    from gloo_nb.analysis.headline import changes_from_objects, read_audit_changes
+
+    if args.sandbox:
+        return list(read_audit_changes(Path(args.sandbox) / "audit.jsonl"))
+    try:
+        return list(changes_from_objects(conn.read_objects()))
+    except GlooNbError:
+        return []
+
+
+def _headline(inspection: Any, changes: list[Any] | None) -> Headline:
+    """The inspection's headline, live with its writers as of now.
+
+    A bundle's (``changes`` None) as the notebooks' ``SnapshotGateway.headline`` reads it: no writers, no time.
+    """
+    from datetime import UTC, datetime
+
+    from gloo_nb.analysis.headline import headline
+
+    if changes is None:
+        return headline(inspection)
+    return headline(inspection, changes=changes, now=datetime.now(UTC))
 
 
 def _inspect_all_proxies(args: argparse.Namespace) -> int:

@@ -160,9 +160,17 @@ def test_inspect_cli_json_contract(incident) -> None:
     for d in doc["drift"]:
         assert {"resource", "route", "state", "cause", "bySource"} <= set(d)
         assert {"virtualHost", "order", "match"} <= set(d["route"])
+    # Issue 16, the answer first: the headline leads the text and is an additive key of the JSON; the writer is
+    # the sandbox audit log's user (the fixture applied with the admin kubeconfig).
+    assert doc["headline"]["state"] == "blocked-by-last-known-good"
+    assert doc["headline"]["text"].startswith("foxtrot's change to foxtrot/foxtrot-routes is NOT served (")
+    assert "because echo/echo-routes (team echo, changed by admin) names upstream echo-typo" in doc["headline"]["text"]
+    assert doc["headline"]["lines"][0] == doc["headline"]["text"]
+    assert any(line.startswith("fix: ") for line in doc["headline"]["lines"])
     text = subprocess.run([sys.executable, "-m", "gloo_nb", "inspect", "--sandbox", str(info.state_dir)],
                           capture_output=True, text=True, timeout=60)
     assert text.returncode == 0 and "Drift" in text.stdout and "Findings" in text.stdout
+    assert text.stdout.startswith("foxtrot's change to foxtrot/foxtrot-routes is NOT served ("), text.stdout[:500]
 
 
 def test_check_reads_a_sandbox(incident) -> None:
