@@ -1,4 +1,8 @@
-"""Notebook 01 in a real browser: JupyterLab in headless Chromium runs all cells, the widgets render and react.
+"""Notebooks 01-04 in a real browser: JupyterLab in headless Chromium runs all cells, the widgets render and react.
+
+Each test leaves a full-length screenshot of its notebook, as it ran, under the repository's ``out/screenshots/``
+(ignored by git) for a person to look at (issue 16's proof): ``notebook-01.png`` to ``notebook-04.png``, and
+``notebook-04-saved.png`` for a saved papermill output reopened.
 
 Needs Debian's ``chromium`` (``apt-get install -y chromium fonts-dejavu-core``; ``.ci/run`` installs it, and
 without it the test fails saying so) and the ``dev`` extra (``jupyterlab``, ``playwright``). ``playwright install``
@@ -31,6 +35,12 @@ pytestmark = [pytest.mark.sandbox, pytest.mark.envoy, pytest.mark.browser]
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOK = "01-explore-gateway.ipynb"
 NOTEBOOK02 = "02-two-phase-rollout.ipynb"
+NOTEBOOK03 = "03-invalid-config.ipynb"
+NOTEBOOK04 = "04-post-incident-analysis.ipynb"
+SHOTS = ROOT / "out" / "screenshots"
+"""Where the screenshots go: the repository's ``out/`` (in .gitignore), kept after the test for a person."""
+MAX_SHOT_HEIGHT = 30_000
+"""Tallest screenshot (px): a notebook longer than this is cut at the bottom (and the test says so)."""
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync"]
@@ -116,9 +126,14 @@ def _lab(tmp_path: Path, notebook: str) -> Iterator[Lab]:
     shutil.copy(ROOT / "notebooks" / notebook, work / notebook)
     port, token = _free_port(), secrets.token_hex(16)
     # A private HOME and config dir: no user settings or workspaces leak in, nothing is written outside tmp.
+    settings = tmp_path / "jupyter-config" / "lab" / "user-settings"
+    # No "get notified about Jupyter news?" toast over the screenshots (and no request for the news).
+    news = settings / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings"
+    news.parent.mkdir(parents=True)
+    news.write_text(json.dumps({"fetchNews": "false"}))
     env = dict(os.environ, JUPYTER_PATH=str(prefix / "share" / "jupyter"), HOME=str(tmp_path / "home"),
                JUPYTER_CONFIG_DIR=str(tmp_path / "jupyter-config"), JUPYTER_RUNTIME_DIR=str(tmp_path / "runtime"),
-               PYTHONPATH=str(ROOT))
+               JUPYTERLAB_SETTINGS_DIR=str(settings), PYTHONPATH=str(ROOT))
     log = tmp_path / "jupyter-lab.log"
     with log.open("wb") as out:
         proc = subprocess.Popen(
@@ -168,6 +183,61 @@ STOP_OWN = "stop the sandbox and close the connection"
 CLOSED = "connection closed: run the connect cell again"
 
 
+def _full_length_screenshot(page: Any, name: str) -> Path:
+    """Screenshot the whole notebook, every cell and output, into :data:`SHOTS`.
+
+    JupyterLab scrolls the notebook inside its own panel, so Playwright's ``full_page`` alone gives the
+    viewport: the viewport is grown to the notebook's height first (measured again after the cells below the
+    fold rendered, as their heights are estimates until then), then set back.
+
+    Args:
+        page: The page showing the notebook.
+        name: The file name (``notebook-01.png``).
+
+    Returns:
+        The screenshot's path.
+    """
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    path = SHOTS / name
+    viewport = page.viewport_size or {"width": 1400, "height": 1000}
+    # The content's height: the last cell's bottom below the scroll panel's top (not the panel's scrollHeight,
+    # which includes JupyterLab's scroll-past-end padding, itself as tall as the panel: it would grow forever).
+    measure = ("() => { const outer = document.querySelector('.jp-NotebookPanel .jp-WindowedPanel-outer');"
+               " const cells = document.querySelectorAll('.jp-NotebookPanel .jp-Notebook .jp-Cell');"
+               " if (!outer || !cells.length) return [0, 0];"
+               " outer.scrollTop = outer.scrollHeight;"  # windowed: the last cells render when scrolled to
+               " const last = cells[cells.length - 1].getBoundingClientRect();"
+               " const top = outer.getBoundingClientRect().top;"
+               " return [last.bottom - top + outer.scrollTop + 24, outer.clientHeight]; }")
+    height = viewport["height"]
+    for _ in range(6):  # until the measured height settles (rendered cells replace estimates)
+        page.wait_for_timeout(300)
+        content, client = page.evaluate(measure)
+        wanted = min(MAX_SHOT_HEIGHT, height + max(0, int(content) - int(client)))
+        if wanted <= height:
+            break
+        height = wanted
+        page.set_viewport_size({"width": viewport["width"], "height": height})
+        page.wait_for_timeout(500)
+    page.evaluate("() => { const o = document.querySelector('.jp-NotebookPanel .jp-WindowedPanel-outer');"
+                  " if (o) o.scrollTop = 0; }")
+    page.wait_for_timeout(300)
+    page.screenshot(path=str(path), full_page=True)
+    page.set_viewport_size(viewport)
+    if height >= MAX_SHOT_HEIGHT:
+        print(f"screenshot {path} cut at {MAX_SHOT_HEIGHT} px")
+    print(f"screenshot: {path}")
+    return path
+
+
+def _screenshot_anyway(page: Any, name: str) -> None:
+    """:func:`_full_length_screenshot` in a ``finally``: a failed screenshot must not hide the test's own failure."""
+    try:
+        _full_length_screenshot(page, name)
+    except Exception as exc:  # noqa: BLE001 - reported, the test's own outcome stands
+        print(f"no screenshot {name}: {exc}")
+
+
 def _run_all(page: Any) -> None:
     """Wait for the notebook's kernel, then Run All."""
     page.wait_for_function("() => window.jupyterapp && window.jupyterapp.shell.currentWidget"
@@ -196,7 +266,8 @@ def test_notebook_01_runs_in_jupyterlab_and_its_widgets_react(lab: Lab) -> None:
     from playwright.sync_api import sync_playwright
 
     url, out = lab.url, lab.out
-    shot = out / "notebook-01.png"
+    shot = SHOTS / "notebook-01.png"
+    shot.unlink(missing_ok=True)  # this run's, not an earlier one's
     with sync_playwright() as p:
         ctx = p.chromium.launch_persistent_context(str(out / "chromium-profile"), executable_path=CHROMIUM,
                                                    headless=True, args=CHROMIUM_FLAGS,
@@ -261,11 +332,7 @@ def test_notebook_01_runs_in_jupyterlab_and_its_widgets_react(lab: Lab) -> None:
             # The button's output says "closed" once the sandbox is stopped too.
             stop.locator(".widget-html", has_text="closed").wait_for(timeout=60_000)
         finally:
-            try:
-                page.screenshot(path=str(shot), full_page=True)
-                print(f"screenshot: {shot}")
-            except Exception as exc:  # a failed screenshot must not hide the test's own failure
-                print(f"no screenshot: {exc}")
+            _screenshot_anyway(page, shot.name)
             ctx.close()
     assert shot.exists()
     lab.stop()
@@ -276,7 +343,8 @@ def test_notebook_02_run_all_waits_after_phase_1_and_the_named_button_performs_o
     """Issue 16: interactive Run All stops after phase 1 and shows the stepper; its named button runs one step."""
     from playwright.sync_api import sync_playwright
 
-    shot = lab02.out / "notebook-02.png"
+    shot = SHOTS / "notebook-02.png"
+    shot.unlink(missing_ok=True)
     with sync_playwright() as p:
         ctx = p.chromium.launch_persistent_context(str(lab02.out / "chromium-profile"), executable_path=CHROMIUM,
                                                    headless=True, args=CHROMIUM_FLAGS,
@@ -305,14 +373,10 @@ def test_notebook_02_run_all_waits_after_phase_1_and_the_named_button_performs_o
             assert states.get("phase2-50") == "pending" and states.get("finish") == "pending", plan
             sandbox = re.search(r"own sandbox pid (\d+) in (\S+)", _notebook_text(page))
             assert sandbox, "the notebook did not say which sandbox it started"
-            stepper.scroll_into_view_if_needed()  # for the screenshot
         finally:
-            try:
-                page.screenshot(path=str(shot), full_page=True)
-                print(f"screenshot: {shot}")
-            except Exception as exc:  # a failed screenshot must not hide the test's own failure
-                print(f"no screenshot: {exc}")
+            _screenshot_anyway(page, shot.name)
             ctx.close()
+    assert shot.exists()
     # Nothing stopped the sandbox but the kernel's end: it follows its owner.
     lab02.stop()
     _assert_sandbox_gone(int(sandbox[1]), Path(sandbox[2]))
@@ -335,7 +399,8 @@ def test_a_saved_papermill_output_shows_each_widgets_html_in_jupyterlab(lab: Lab
             os.environ.pop("JUPYTER_PATH", None)
         else:
             os.environ["JUPYTER_PATH"] = old
-    shot = lab.out / "notebook-04-saved.png"
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    shot = SHOTS / "notebook-04-saved.png"
     with sync_playwright() as p:
         ctx = p.chromium.launch_persistent_context(str(lab.out / "chromium-profile-saved"), executable_path=CHROMIUM,
                                                    headless=True, args=CHROMIUM_FLAGS,
@@ -368,3 +433,69 @@ def test_a_saved_papermill_output_shows_each_widgets_html_in_jupyterlab(lab: Lab
             except Exception as exc:  # a failed screenshot must not hide the test's own failure
                 print(f"no screenshot: {exc}")
             ctx.close()
+
+
+def _wait_all_executed(page: Any, *, timeout: float = 120_000) -> None:
+    """Wait until every code cell has run (an execution count) and the kernel is idle, or a cell failed."""
+    page.wait_for_function(
+        "() => { const w = window.jupyterapp.shell.currentWidget; const cells = w.content.model.cells;"
+        " const errs = [...document.querySelectorAll(" + json.dumps(STDERR_OUTPUT) + ")];"
+        " if (errs.some((e) => e.textContent.includes('Traceback'))) return true;"
+        " for (let i = 0; i < cells.length; i++) { const c = cells.get(i);"
+        "   if (c.type === 'code' && !c.executionCount) return false; }"
+        " return w.sessionContext.session.kernel.status === 'idle'; }", timeout=timeout)
+    errors = [t for t in page.locator(STDERR_OUTPUT).all_text_contents() if "Traceback" in t]
+    assert not errors, errors
+
+
+@pytest.mark.parametrize(("notebook", "shot_name"), [(NOTEBOOK03, "notebook-03.png"), (NOTEBOOK04, "notebook-04.png")])
+def test_notebooks_03_and_04_run_all_in_jupyterlab_and_leave_a_screenshot(tmp_path: Path, notebook: str,
+                                                                         shot_name: str) -> None:
+    """Issue 16's proof: notebooks 03 and 04 run in real JupyterLab (Run All, no traceback), their widgets and
+    headlines render, and a full-length screenshot of each is left under ``out/screenshots/``."""
+    from playwright.sync_api import sync_playwright
+
+    shot = SHOTS / shot_name
+    shot.unlink(missing_ok=True)
+    sandbox = None
+    with _lab(tmp_path, notebook) as server, sync_playwright() as p:
+        ctx = p.chromium.launch_persistent_context(str(server.out / "chromium-profile"), executable_path=CHROMIUM,
+                                                   headless=True, args=CHROMIUM_FLAGS,
+                                                   viewport={"width": 1400, "height": 1000})
+        page = ctx.pages[0] if ctx.pages else ctx.new_page()
+        try:
+            page.goto(server.url)
+            _run_all(page)
+            if notebook == NOTEBOOK03:
+                # Ends at its stop button (Run All leaves the connection open), as notebook 01.
+                _wait_last_cell(page, STOP_OWN, timeout=180_000)
+            _wait_all_executed(page)
+            headlines = page.locator(".jp-OutputArea-output .gloo-nb-headline")
+            widgets = page.eval_on_selector_all(".jp-OutputArea-output",
+                                                "els => els.filter((e) => e.querySelector('.jupyter-widgets')).length")
+            assert page.locator(".gloo-nb-static").count() == 0  # live: each widget, not its saved HTML
+            assert "Error displaying widget" not in _notebook_text(page)
+            if notebook == NOTEBOOK03:
+                # A headline per stage (step 4, incident, patch, revert); two drift grids, invalid routes, stop.
+                assert headlines.count() >= 4
+                assert "foxtrot's change to foxtrot/foxtrot-routes is NOT served" in _notebook_text(page)
+                assert widgets == 4, widgets
+                found = re.search(r"own sandbox pid (\d+) in (\S+)", _notebook_text(page))
+                assert found, "the notebook did not say which sandbox it started"
+                sandbox = (int(found[1]), Path(found[2]))
+            else:
+                # The time-travel widget, opening with the moment's headline (issue 16: the answer first).
+                assert widgets == 1, widgets
+                travel = page.locator(".jp-OutputArea-output .widget-vbox").filter(
+                    has=page.locator(".gloo-nb-headline")).first
+                travel.wait_for(timeout=15_000)
+                assert "foxtrot's change to foxtrot/foxtrot-routes is NOT served" in (
+                    travel.locator(".gloo-nb-headline").first.text_content() or "")
+                assert "foxtrot blocked since" in (travel.text_content() or "")
+        finally:
+            _screenshot_anyway(page, shot_name)
+            ctx.close()
+        server.stop()
+    assert shot.exists()
+    if sandbox is not None:
+        _assert_sandbox_gone(*sandbox)
