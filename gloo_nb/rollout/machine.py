@@ -803,7 +803,12 @@ class RolloutMachine:
                 out.append(StepPreview(step.id, f"(already past) {step.description}", "", ()))
                 continue
             new = plan.transform(step, spec)
-            guards = assess(world, target, step, new).guards
+            assessment = assess(world, target, step, new)
+            if not out or all(not p.guards for p in out):
+                # The next step's canary-signals guard is known now (the journal's last proof); later steps'
+                # depend on proofs not made yet, so they are not predicted.
+                assessment = self._with_signals(assessment, step, log)
+            guards = assessment.guards
             out.append(StepPreview(step.id, step.description,
                                    diff_route_table(target.namespace, target.name, spec, new, step.id), guards))
             if new != spec:

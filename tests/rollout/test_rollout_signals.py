@@ -198,3 +198,18 @@ def test_a_resumed_run_judges_by_the_journals_last_proof():
     effects = drive(later.steps(), cluster, FOXTROT)
     step, outcome, reason = done(effects)[-1]
     assert (step, outcome) == ("phase2-0", "refused") and "9.87 %" in reason
+
+
+def test_the_dry_run_predicts_the_next_promotions_refusal_from_the_journal():
+    cluster = SignalCluster("rt-echo-2.yaml", "rt-foxtrot-1.yaml", canary_errors=0.1)
+    first = drive(RolloutMachine(FOXTROT).steps(), cluster, FOXTROT, stop=lambda e: isinstance(e, StepDone))
+    previews = RolloutMachine(FOXTROT, history=history(first),
+                              thresholds=SignalThresholds(max_error_rate=0.01)).preview(cluster.world(FOXTROT))
+    assert previews[0].step == "phase2-0"
+    guard = previews[0].guards[-1]
+    assert guard.name == "canary-signals" and not guard.ok and "9.87 %" in guard.reason
+    # Later steps' signals come from proofs not made yet: not predicted.
+    assert all(g.name != "canary-signals" for p in previews[1:] for g in p.guards)
+    # Off by default: no such guard in the plan.
+    plain = RolloutMachine(FOXTROT, history=history(first)).preview(cluster.world(FOXTROT))
+    assert all(g.name != "canary-signals" for p in plain for g in p.guards)
