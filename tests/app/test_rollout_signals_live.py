@@ -74,18 +74,21 @@ def team_conn(env: tuple[Path, Kube, Path]) -> Iterator[GatewayConnection]:
     kube.run("replace", "-f", "-", input=json.dumps(_rt_with_retries()))
     conn = connect_sandbox(state_dir, as_user=TEAM[0], as_group=TEAM[1])
     try:
-        # Every replica knows both canary pods before the rollout starts.
-        def hosts() -> list[int]:
-            return [len(ch.hosts) for admin in conn.admins().values() for ch in admin.clusters() if ch.name == CLUSTER]
-
-        wait_until(lambda: hosts() and all(n >= 3 for n in hosts()), "foxtrot's three pods in every replica's EDS")
         yield conn
     finally:
         conn.close()
 
 
+def _hosts(conn: GatewayConnection) -> list[int]:
+    """Hosts of foxtrot's cluster in each replica's EDS."""
+    return [len(ch.hosts) for admin in conn.admins().values() for ch in admin.clusters() if ch.name == CLUSTER]
+
+
 def test_a_canary_whose_5xx_envoy_retries_away_is_refused_with_the_threshold(team_conn: GatewayConnection,
                                                                               tmp_path: Path) -> None:
+    # Every replica knows both canary pods (the good and the broken one) before the rollout starts.
+    wait_until(lambda: _hosts(team_conn) and all(n == 3 for n in _hosts(team_conn)),
+               "foxtrot's three pods in every replica's EDS")
     journal = tmp_path / "journal"
     with Rollout(team_conn, TARGET, journal=journal, concurrency=1,
                  thresholds=SignalThresholds(max_error_rate=0.01)) as rollout:
@@ -125,8 +128,8 @@ def test_the_cli_refuses_on_the_p99_flag_and_reports_the_signals_in_json(env: tu
     default ``max_retries`` circuit breaker of 3 with the broken pod, failing the proof rather than the guard)."""
     state_dir, kube, _ = env
     kube.run("scale", "deployment/foxtrot-v2-bad", "-n", "foxtrot", "--replicas=0")
-    wait_until(lambda: all(len(ch.hosts) == 2 for admin in team_conn.admins().values()
-                           for ch in admin.clusters() if ch.name == CLUSTER), "the broken canary pod gone from EDS")
+    wait_until(lambda: _hosts(team_conn) and all(n == 2 for n in _hosts(team_conn)),
+               "the broken canary pod gone from EDS")
     cmd = [sys.executable, "-m", "gloo_nb", "rollout", "--sandbox", str(state_dir),
            "--route-table", "foxtrot/foxtrot-routes", "--upstream", "gloo-system/foxtrot", "--subset-key", "version",
            "--stable", "v1", "--canary", "v2", "--weights", "100", "--as", TEAM[0], "--as-group", TEAM[1],
@@ -143,3 +146,29 @@ def test_the_cli_refuses_on_the_p99_flag_and_reports_the_signals_in_json(env: tu
     probe = next(p for p in steps["phase1"]["probes"] if p["name"] == "with-header")
     assert probe["errorsBySubset"] == {}
     assert probe["latencyBySubset"]["v2"]["p99Ms"] > 0 and probe["latencyBySubset"]["v2"]["source"] == "probe"
+
+
+def test_a_slow_route_to_the_canary_is_refused_on_p99_and_envoys_upstream_time_tells_why(
+        env: tuple[Path, Kube, Path], team_conn: GatewayConnection, tmp_path: Path) -> None:
+    """A 200 ms fault-injection delay on foxtrot's route (Gloo ``faults.delay``, Envoy's fault filter, before the
+    router): the canary answers 200 but slowly; ``max_p99_ms=100`` refuses the promotion. The sandbox has no
+    workload that sleeps, so the delay is the route's (v1 is as slow; the guard judges only the canary). Envoy's
+    ``x-envoy-upstream-service-time`` stays small: the time is spent before the upstream, which the two numbers
+    side by side show."""
+    state_dir, kube, _ = env
+    kube.run("scale", "deployment/foxtrot-v2-bad", "-n", "foxtrot", "--replicas=0")
+    wait_until(lambda: _hosts(team_conn) and all(n == 2 for n in _hosts(team_conn)),
+               "the broken canary pod gone from EDS")
+    rt = _rt_with_retries()
+    rt["spec"]["routes"][0]["options"] = {"faults": {"delay": {"percentage": 100, "fixedDelay": "0.2s"}}}
+    kube.run("replace", "-f", "-", input=json.dumps(rt))
+    with Rollout(team_conn, TARGET, journal=tmp_path / "j", thresholds=SignalThresholds(max_p99_ms=100)) as rollout:
+        phase1 = rollout.next()
+        assert phase1.outcome == "proven", phase1.text()
+        lat = (dict(phase1.probes)["with-header"].latency_by_subset or {})["v2"]
+        assert lat.p50_ms is not None and lat.p50_ms >= 200.0
+        assert lat.envoy_p99_ms is not None and lat.envoy_p99_ms < 100.0
+        step = rollout.next()
+    assert (step.step, step.outcome) == ("phase2-0", "refused"), step.text()
+    assert "refusing to promote: canary version=v2 p99 latency" in step.reason
+    assert "(measured by the probe) in the proof of phase1, above the max 100 ms" in step.reason
