@@ -159,13 +159,16 @@ class _Log:
         return self.checkpoints[list(self.checkpoints)[-1]] if self.checkpoints else None
 
     def last_proof(self, canary: str) -> CanarySignals | None:
-        """The canary's golden signals in the proof of the last checkpoint (None: nothing proven, or no probes)."""
+        """The canary's golden signals in the proof of the last checkpoint (None: nothing proven yet).
+
+        A checkpoint without probe records (a journal from before issue 16 has them without the signals) gives
+        signals that were not measured, which a set threshold refuses rather than passes.
+        """
         last = self.last_checkpoint()
         if last is None:
             return None
         step = str(last.get("step"))
-        probes = self.probes.get(step)
-        return canary_signals(step, probes, canary) if probes else None
+        return canary_signals(step, self.probes.get(step) or (), canary)
 
 
 def _spec(world: World, target: RolloutTarget) -> dict[str, Any]:

@@ -213,3 +213,23 @@ def test_the_dry_run_predicts_the_next_promotions_refusal_from_the_journal():
     # Off by default: no such guard in the plan.
     plain = RolloutMachine(FOXTROT, history=history(first)).preview(cluster.world(FOXTROT))
     assert all(g.name != "canary-signals" for p in plain for g in p.guards)
+
+
+def test_a_checkpoint_without_probe_records_is_not_measured_and_refused():
+    cluster = SignalCluster("rt-echo-2.yaml", "rt-foxtrot-1.yaml")
+    first = drive(RolloutMachine(FOXTROT).steps(), cluster, FOXTROT, stop=lambda e: isinstance(e, StepDone))
+    # A journal written before issue 16: its probe records have no errorsBySubset / latencyBySubset.
+    old = [e if e["kind"] != "rollout.probe" else
+           {"kind": e["kind"], "data": {k: v for k, v in e["data"].items()
+                                        if k not in ("errorsBySubset", "latencyBySubset")}}
+           for e in history(first)]
+    effects = drive(RolloutMachine(FOXTROT, history=old, thresholds=SignalThresholds(0.01, 100)).steps(),
+                    cluster, FOXTROT)
+    step, outcome, reason = done(effects)[-1]
+    assert (step, outcome) == ("phase2-0", "refused")
+    assert "5xx share was not measured in the proof of phase1" in reason
+    # Without any probe record for the checkpoint at all, the same.
+    bare = [e for e in history(first) if e["kind"] != "rollout.probe"]
+    effects = drive(RolloutMachine(FOXTROT, history=bare, thresholds=SignalThresholds(0.01)).steps(),
+                    cluster, FOXTROT)
+    assert done(effects)[-1][:2] == ("phase2-0", "refused")
