@@ -7,7 +7,8 @@ thresholds a rollout may refuse to promote on. Nothing here does I/O.
 Latency, honestly attributed. Envoy keeps ``upstream_rq_time`` per *cluster* (``cluster.<name>.
 upstream_rq_time``, Envoy ``source/common/router/router.cc`` ``Filter::onUpstreamComplete`` ->
 ``chargeUpstreamCode``/``upstream_rq_time``), and Gloo's subsets of one Upstream share one cluster
-(``projects/gloo/pkg/plugins/subset/subset.go`` sets ``lb_subset_config`` on the Upstream's one cluster),
+(``projects/gloo/pkg/translator/clusters.go`` ``createLbConfig`` sets ``lb_subset_config`` on the Upstream's one
+cluster, in 1.3 and current alike),
 so Envoy has no per-subset latency histogram; its histograms also change only at the stats flush.
 Per request, Envoy's router adds ``x-envoy-upstream-service-time`` to the response (the upstream's
 time in ms, Envoy ``source/common/router/router.cc`` ``Filter::onUpstreamHeaders``, unless
