@@ -461,12 +461,14 @@ def run_rollout(args: argparse.Namespace) -> int:
     Returns:
         0 done and proven (or the plan printed), 1 a guard or proof failed, 3 a conflicting writer stopped it.
     """
-    from gloo_nb.app.rollout import Rollout, iter_reports
+    from gloo_nb.app.rollout import Rollout, iter_reports, probe_json
+    from gloo_nb.rollout.signals import SignalThresholds
 
     target = _rollout_target(args)
+    thresholds = SignalThresholds.parse(args.max_error_rate, args.max_p99_ms)
     with _connect(args) as conn, Rollout(conn, target, journal=args.journal, dry_run=not args.yes,
                                          approve=lambda _question: bool(args.decommission),
-                                         converge_timeout=args.converge_timeout) as rollout:
+                                         converge_timeout=args.converge_timeout, thresholds=thresholds) as rollout:
         if not args.yes:
             previews = rollout.plan()
             _tell(rollout.notices, 0)
@@ -511,9 +513,7 @@ def run_rollout(args: argparse.Namespace) -> int:
                               "converged": None if r.converged is None else {
                                   "ok": r.converged.ok, "servedSeconds": r.converged.served_seconds,
                                   "appliedSeconds": dict(r.converged.applied_seconds)},
-                              "probes": [{"name": n, "sent": o.sent, "bySubset": dict(o.by_subset),
-                                          "statuses": {str(k): v for k, v in o.statuses.items()}, "other": o.other}
-                                         for n, o in r.probes]} for r in reports]}
+                              "probes": [probe_json(n, o) for n, o in r.probes]} for r in reports]}
             sys.stdout.write(json.dumps(doc, indent=2) + "\n")
         elif last is not None and code:
             sys.stderr.write(f"{PROG}: rollout stopped at {last.step}: {last.outcome}: {last.reason}\n")
@@ -708,6 +708,13 @@ def build_parser() -> argparse.ArgumentParser:
     ro.add_argument("--yes", action="store_true", help="apply (without it: a dry run)")
     ro.add_argument("--converge-timeout", type=float, default=30.0, metavar="S",
                     help="seconds to wait for the control plane and every replica after each change")
+    ro.add_argument("--max-error-rate", default=None, metavar="PCT",
+                    help="refuse to promote (guard canary-signals, before phase2-* and finish) when the canary's "
+                         "5xx share in the last proof, from Envoy's per-host rq_error, is above PCT percent "
+                         "(default: off)")
+    ro.add_argument("--max-p99-ms", default=None, metavar="MS",
+                    help="refuse to promote when the canary's p99 latency in the last proof, measured by the "
+                         "probe, is above MS milliseconds (default: off)")
     ro.set_defaults(run=run_rollout)
 
     rec = sub.add_parser("record", help="record every change of a gateway into a journal until interrupted",

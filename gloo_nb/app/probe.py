@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import http.client
 import threading
+import time
 import urllib.parse
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -45,6 +46,10 @@ class ProbeResult:
         errors: The transport error's name (``ConnectionRefusedError``) of each request that got no HTTP
             answer at all, in completion order; such a request is also in ``answers`` (as the classifier's
             answer for status 0), but it is a failure to reach the gateway, not an answer of it.
+        responses: The answers of the requests that got an HTTP answer, in completion order.
+        round_trips_ms: Per entry of ``responses``, the request's round trip as the probe measured it (ms).
+        upstream_ms: Per entry of ``responses``, Envoy's ``x-envoy-upstream-service-time`` answer header (the
+            upstream's time as Envoy's router measured it, ms); None when the answer had none.
     """
 
     url: str
@@ -53,6 +58,8 @@ class ProbeResult:
     shares: list[Share] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     responses: list[str] = field(default_factory=list)
+    round_trips_ms: list[float] = field(default_factory=list)
+    upstream_ms: list[float | None] = field(default_factory=list)
 
     def share_of(self, answer: str) -> Share:
         """The share of one answer (count 0 when it was never seen).
@@ -68,6 +75,14 @@ class ProbeResult:
             return found
         low, high = wilson_interval(0, len(self.answers))
         return Share(answer, 0, len(self.answers), 0.0, low, high)
+
+
+def _service_time(value: str | None) -> float | None:
+    # Envoy's router writes the upstream's time in whole ms (source/common/router/router.cc onUpstreamHeaders).
+    try:
+        return None if value is None else float(value)
+    except ValueError:
+        return None
 
 
 def probe(url: str, requests: int = 100, *, headers: Mapping[str, str] | None = None, method: str = "GET",
@@ -111,12 +126,17 @@ def probe(url: str, requests: int = 100, *, headers: Mapping[str, str] | None = 
         conn: http.client.HTTPConnection | None = None
         try:
             for _ in range(count):
+                took = 0.0
+                upstream: float | None = None
                 try:
                     if conn is None:
                         conn = http.client.HTTPConnection(parts.hostname or "", parts.port or 80, timeout=timeout)
+                    started = time.perf_counter()
                     conn.request(method, target, headers=sent)
                     resp = conn.getresponse()
                     body = resp.read().decode(errors="replace")
+                    took = 1000 * (time.perf_counter() - started)
+                    upstream = _service_time(resp.getheader("x-envoy-upstream-service-time"))
                     answer = classify(resp.status, body)
                     if resp.will_close:
                         conn.close()
@@ -134,6 +154,8 @@ def probe(url: str, requests: int = 100, *, headers: Mapping[str, str] | None = 
                         result.errors.append(failed)
                     else:
                         result.responses.append(answer)
+                        result.round_trips_ms.append(took)
+                        result.upstream_ms.append(upstream)
                     done += 1
                     if progress is not None:
                         progress(done, requests)

@@ -51,6 +51,7 @@ from gloo_nb.rollout.effects import (
 from gloo_nb.rollout.identity import RUN_KEY, SESSION, ForeignRun, RolloutIdentity, split_history
 from gloo_nb.rollout.machine import RolloutMachine
 from gloo_nb.rollout.plan import RolloutTarget
+from gloo_nb.rollout.signals import SignalThresholds, attribute_latency
 from gloo_nb.translate import translate
 from gloo_nb.xds.admin import EnvoyAdmin
 from gloo_nb.xds.decode import ServedSnapshot, endpoint_rows
@@ -132,7 +133,35 @@ class StepReport:
             lines.append(f"  probe {name}: {obs.sent} requests in {obs.seconds:.2f} s -> {split or 'nothing counted'}"
                          + (f" (+{obs.other} foreign)" if obs.other else "")
                          + ("" if ok is None else f": {'ok' if ok else 'FAILED'}, {why}"))
+            if obs.latency_by_subset:
+                lines.append("    latency (measured by the probe): " + ", ".join(
+                    f"{'split' if k == '*' else k or '(no subset)'} p50 {_ms(v.p50_ms)} p99 {_ms(v.p99_ms)}"
+                    for k, v in sorted(obs.latency_by_subset.items())))
         return "\n".join(lines)
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f} ms"
+
+
+def probe_json(name: str, obs: ProbeObservation) -> dict[str, Any]:
+    """One probe of a step as ``gloo-nb rollout --json`` writes it.
+
+    Args:
+        name: The probe's name.
+        obs: What it saw.
+
+    Returns:
+        ``{name, sent, bySubset, statuses, other}`` and (issue 16, additive) ``errorsBySubset`` (5xx per subset
+        from Envoy's per-host ``rq_error``; null: not measured) and ``latencyBySubset`` (subset, or ``*`` for a
+        probe split between subsets -> ``{requests, p50Ms, p99Ms, envoyUpstreamP50Ms, envoyUpstreamP99Ms,
+        source: "probe"}``; null: not measured).
+    """
+    return {"name": name, "sent": obs.sent, "bySubset": dict(obs.by_subset),
+            "statuses": {str(k): v for k, v in obs.statuses.items()}, "other": obs.other,
+            "errorsBySubset": None if obs.errors_by_subset is None else dict(obs.errors_by_subset),
+            "latencyBySubset": None if obs.latency_by_subset is None else
+            {k: v.as_json() for k, v in obs.latency_by_subset.items()}}
 
 
 def _secs(value: float | None) -> str:
@@ -155,13 +184,17 @@ class Rollout:
         converge_timeout: Seconds to wait for the control plane and every replica after a change.
         concurrency: Connections the proofs send requests on.
         clock: Seconds, monotonic (injected for tests).
+        thresholds: The canary's max error rate and p99 latency; when set, the ``canary-signals`` guard refuses
+            a promotion whose last proof's canary signals exceed them (default: off).
     """
 
     def __init__(self, conn: GatewayConnection, target: RolloutTarget, *,
                  journal: str | Path | None = None, dry_run: bool = False,
                  approve: Callable[[str], bool] | None = None, converge_timeout: float = 30.0,
-                 concurrency: int = 16, clock: Clock = time.monotonic) -> None:
+                 concurrency: int = 16, clock: Clock = time.monotonic,
+                 thresholds: SignalThresholds | None = None) -> None:
         self.conn = conn
+        self.thresholds = thresholds or SignalThresholds()
         self.target = target
         self.journal_dir = Path(journal) if journal is not None else DEFAULT_JOURNAL
         self.journal_named = journal is not None
@@ -325,7 +358,7 @@ class Rollout:
     # --- driving --------------------------------------------------------------------------------
 
     def _new_machine(self) -> RolloutMachine:
-        return RolloutMachine(self.target, history=self.history())
+        return RolloutMachine(self.target, history=self.history(), thresholds=self.thresholds)
 
     def _next_preview(self) -> StepReport:
         steps = self.plan()
@@ -566,8 +599,11 @@ class Rollout:
             first = answer.splitlines()[0] if answer else ""
             answers[first[:200]] = answers.get(first[:200], 0) + 1
         counted = sum(by_subset.values())
+        # Latency beside the split: the probe's own per-request times, attributed to a subset only when Envoy's
+        # counters put the whole probe on it (gloo_nb/rollout/signals.py says why Envoy cannot split it).
+        latency = attribute_latency(by_subset, result.round_trips_ms, result.upstream_ms)
         return ProbeObservation(effect.requests, statuses, by_subset, max(0, counted - effect.requests), answers,
-                                seconds, errors_by_subset)
+                                seconds, errors_by_subset, latency)
 
     def _subset_of_hosts(self, upstream: str, subset_key: str) -> tuple[str, dict[str, str]]:
         """The upstream's Envoy cluster and host address -> subset value, from the endpoints served."""

@@ -16,17 +16,20 @@ from gloo_nb.rollout.plan import (
     diff_route_table,
 )
 from gloo_nb.rollout.proof import Verdict, judge, required_requests
+from gloo_nb.rollout.signals import LatencySignal, SignalThresholds
 
 __all__ = [
     "Assessment",
     "Expectation",
     "GuardResult",
+    "LatencySignal",
     "ManagedState",
     "Plan",
     "RolloutError",
     "RolloutMachine",
     "RolloutStatus",
     "RolloutTarget",
+    "SignalThresholds",
     "Step",
     "StepPreview",
     "StepStatus",

@@ -13,6 +13,7 @@ from typing import Any
 
 from gloo_nb._types import Profile
 from gloo_nb.models.snapshot import Snapshot
+from gloo_nb.rollout.signals import LatencySignal
 
 # --- effects (machine -> runner) --------------------------------------------------------------
 
@@ -263,6 +264,9 @@ class ProbeObservation:
             over replicas): upstream 5xx answers (Envoy ``source/common/router/router.cc``
             ``Filter::chargeUpstreamCode``: ``if (upstream_host && is5xx(code)) rq_error_.inc()``) and retried
             resets; a golden signal of each subset beside the split. None when not measured (``{}``: none).
+        latency_by_subset: Subset value -> p50/p99 of the probe's requests attributed to it, measured by the probe
+            (:func:`gloo_nb.rollout.signals.attribute_latency`: only a probe whose requests all reached one
+            subset is attributed; a split probe is under ``"*"``). None when not measured.
     """
 
     sent: int
@@ -272,6 +276,7 @@ class ProbeObservation:
     answers: Mapping[str, int] = field(default_factory=dict)
     seconds: float = 0.0
     errors_by_subset: Mapping[str, int] | None = None
+    latency_by_subset: Mapping[str, LatencySignal] | None = None
 
 
 Observation = World | Applied | Conflict | Refused | Converged | ProbeObservation | bool | None

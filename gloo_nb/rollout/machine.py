@@ -51,6 +51,7 @@ it), but resuming reads only the ``rollout.checkpoint`` records.
 from __future__ import annotations
 
 import copy
+import dataclasses
 from collections.abc import Generator, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -74,7 +75,7 @@ from gloo_nb.rollout.effects import (
     StepDone,
     World,
 )
-from gloo_nb.rollout.guards import GuardResult, assess, failed_reasons, what_if_world
+from gloo_nb.rollout.guards import Assessment, GuardResult, assess, failed_reasons, what_if_world
 from gloo_nb.rollout.plan import (
     Expectation,
     ManagedState,
@@ -90,6 +91,8 @@ from gloo_nb.rollout.plan import (
     set_managed,
 )
 from gloo_nb.rollout.proof import Verdict, judge, required_requests
+from gloo_nb.rollout.signals import GUARD as SIGNALS_GUARD
+from gloo_nb.rollout.signals import CanarySignals, SignalThresholds, canary_signals, signals_guard
 
 __all__ = ["MAX_RETRIES", "RolloutMachine", "RolloutStatus", "StepPreview", "StepStatus", "verdict_for"]
 
@@ -98,6 +101,9 @@ MAX_RETRIES = 3
 
 RECHECK_TIMEOUT = 10.0
 """Seconds a resumed run waits for its last checkpoint to be served and applied before claiming nothing."""
+
+_PROMOTIONS = frozenset({"phase2", "finish"})
+"""Step kinds that move traffic to the canary: the ``canary-signals`` guard runs before them."""
 
 Steps = Generator[Effect, Observation, None]
 _T = TypeVar("_T")
@@ -120,6 +126,9 @@ class _Log:
     plan: Mapping[str, Any] | None = None
     checkpoints: dict[str, Mapping[str, Any]] = field(default_factory=dict)
     applied: set[str] = field(default_factory=set)
+    probes: dict[str, list[Mapping[str, Any]]] = field(default_factory=dict)
+    """Per step, the ``rollout.probe`` records of its latest proof attempt (the signals guard reads the last
+    checkpoint's)."""
 
     @classmethod
     def read(cls, history: Iterable[Mapping[str, Any] | Record]) -> _Log:
@@ -131,6 +140,10 @@ class _Log:
                 log.plan = data
             elif kind == "rollout.apply":
                 log.applied.add(str(data.get("step")))
+            elif kind == "rollout.converged":
+                log.probes[str(data.get("step"))] = []  # a new proof attempt of the step
+            elif kind == "rollout.probe":
+                log.probes.setdefault(str(data.get("step")), []).append(data)
             elif kind == "rollout.checkpoint":
                 log.checkpoints.pop(str(data.get("step")), None)  # keep them in the order proven
                 log.checkpoints[str(data.get("step"))] = data
@@ -144,6 +157,18 @@ class _Log:
     def last_checkpoint(self) -> Mapping[str, Any] | None:
         # Checkpoints are kept in the order they were proven (a rollback drops the later ones).
         return self.checkpoints[list(self.checkpoints)[-1]] if self.checkpoints else None
+
+    def last_proof(self, canary: str) -> CanarySignals | None:
+        """The canary's golden signals in the proof of the last checkpoint (None: nothing proven yet).
+
+        A checkpoint without probe records (a journal from before issue 16 has them without the signals) gives
+        signals that were not measured, which a set threshold refuses rather than passes.
+        """
+        last = self.last_checkpoint()
+        if last is None:
+            return None
+        step = str(last.get("step"))
+        return canary_signals(step, self.probes.get(step) or (), canary)
 
 
 def _spec(world: World, target: RolloutTarget) -> dict[str, Any]:
@@ -276,13 +301,17 @@ class RolloutMachine:
         target: What to roll out.
         history: The journal events of this rollout so far (``{"kind", "data"}``), for resuming.
         approve_destructive: Delete the stable Deployment without asking (``--decommission`` with ``--yes``).
+        thresholds: The canary's error-rate and p99 thresholds; when one is set, the ``canary-signals`` guard
+            runs before each promotion (``phase2-*``, ``finish``) on the last proof's signals. Default: off.
     """
 
     def __init__(self, target: RolloutTarget, *, history: Sequence[Mapping[str, Any] | Record] = (),
-                 approve_destructive: bool = False) -> None:
+                 approve_destructive: bool = False, thresholds: SignalThresholds | None = None) -> None:
         self.target = target
         self.history = tuple(history)
         self.approve_destructive = approve_destructive
+        self.thresholds = thresholds or SignalThresholds()
+        self._proof_probes: list[Mapping[str, Any]] = []  # the probe records of the proof running now
 
     # --- planning
 
@@ -458,6 +487,7 @@ class RolloutMachine:
         yield Record("rollout.checkpoint", {"step": step.id, "spec": copy.deepcopy(new), "servedVersion": proven})
         run.baseline = _managed(target, new)
         run.log.checkpoints[step.id] = {"step": step.id, "spec": new, "servedVersion": proven}
+        run.log.probes[step.id] = list(self._proof_probes)
         yield from self._done(step.id, "proven", step.description)
         return True
 
@@ -472,7 +502,7 @@ class RolloutMachine:
         target = self.target
         conflicts = 0
         while True:
-            assessment = assess(world, target, step, new)
+            assessment = self._with_signals(assess(world, target, step, new), step, run.log)
             yield Record("rollout.guards", {"step": step.id, "ok": assessment.ok,
                                             "guards": [g.as_json() for g in assessment.guards]})
             if not assessment.ok:
@@ -510,12 +540,26 @@ class RolloutMachine:
                 yield Record("rollout.adopted", {"step": step.id, "reason": "another writer applied this step"})
                 return world, new
 
+    def _with_signals(self, assessment: Assessment, step: Step, log: _Log) -> Assessment:
+        """The assessment with the ``canary-signals`` guard added before a promotion, when a threshold is set.
+
+        Issue 16: a canary that answers 5xx (retried by Envoy, so the proof's statuses look fine) or slowly
+        is refused before more traffic moves to it; judged on the last proven step's probes.
+        """
+        if not self.thresholds.active or step.kind not in _PROMOTIONS:
+            return assessment
+        target = self.target
+        ok, reason = signals_guard(self.thresholds, log.last_proof(target.canary),
+                                   f"{target.subset_key}={target.canary}")
+        return dataclasses.replace(assessment, guards=(*assessment.guards, GuardResult(SIGNALS_GUARD, ok, reason)))
+
     def _prove(self, step_id: str, expectations: Sequence[Expectation], plan: Plan,
                expected: tuple[tuple[str, str, str], ...], host: str | None,
                converge: bool = True) -> Generator[Effect, Observation, str | None]:
         """Converge, then probe each expectation. Returns the served version, None when it failed."""
         target = self.target
         served = ""
+        self._proof_probes = []
         if converge:
             conv = _expect((yield AwaitConverged(step_id, target.route_table, expected)), Converged, "AwaitConverged")
             yield Record("rollout.converged", {"step": step_id, "ok": conv.ok, "servedSeconds": conv.served_seconds,
@@ -530,11 +574,17 @@ class RolloutMachine:
             headers = dict(exp.headers)
             obs = _expect((yield Probe(step_id, exp.name, plan.probe_path, headers, n, target.upstream,
                                        target.subset_key, host)), ProbeObservation, "Probe")
-            yield Record("rollout.probe", {"step": step_id, "name": exp.name, "path": plan.probe_path,
-                                           "headers": headers, "requests": n, "sent": obs.sent,
-                                           "statuses": {str(k): v for k, v in obs.statuses.items()},
-                                           "bySubset": dict(obs.by_subset), "other": obs.other,
-                                           "seconds": obs.seconds})
+            probe_record = {"step": step_id, "name": exp.name, "path": plan.probe_path,
+                            "headers": headers, "requests": n, "sent": obs.sent,
+                            "statuses": {str(k): v for k, v in obs.statuses.items()},
+                            "bySubset": dict(obs.by_subset), "other": obs.other,
+                            "seconds": obs.seconds,
+                            # golden signals beside the split (issue 16), additive
+                            "errorsBySubset": None if obs.errors_by_subset is None else dict(obs.errors_by_subset),
+                            "latencyBySubset": None if obs.latency_by_subset is None else
+                            {k: v.as_json() for k, v in obs.latency_by_subset.items()}}
+            self._proof_probes.append(probe_record)
+            yield Record("rollout.probe", probe_record)
             verdict = verdict_for(exp, obs, target)
             yield Record("rollout.verdict", {"step": step_id, "name": exp.name, "target": exp.canary_share,
                                              "ok": verdict.ok, "observed": verdict.observed, "low": verdict.low,
@@ -585,6 +635,7 @@ class RolloutMachine:
         yield Checkpoint(step.id, copy.deepcopy(spec), served)
         yield Record("rollout.checkpoint", {"step": step.id, "spec": copy.deepcopy(spec), "servedVersion": served})
         run.log.checkpoints[step.id] = {"step": step.id, "spec": spec, "servedVersion": served}
+        run.log.probes[step.id] = list(self._proof_probes)
         deleted = ", ".join(names) if names else "nothing left to delete"
         yield from self._done(step.id, "proven", f"deleted: {deleted}; the canary still answers")
         return True
@@ -755,7 +806,12 @@ class RolloutMachine:
                 out.append(StepPreview(step.id, f"(already past) {step.description}", "", ()))
                 continue
             new = plan.transform(step, spec)
-            guards = assess(world, target, step, new).guards
+            assessment = assess(world, target, step, new)
+            if not out or all(not p.guards for p in out):
+                # The next step's canary-signals guard is known now (the journal's last proof); later steps'
+                # depend on proofs not made yet, so they are not predicted.
+                assessment = self._with_signals(assessment, step, log)
+            guards = assessment.guards
             out.append(StepPreview(step.id, step.description,
                                    diff_route_table(target.namespace, target.name, spec, new, step.id), guards))
             if new != spec:

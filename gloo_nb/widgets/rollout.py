@@ -22,6 +22,7 @@ from gloo_nb.analysis.headline import ChangeLike, Headline, headline
 from gloo_nb.app.rollout import Rollout, StepReport
 from gloo_nb.errors import GlooNbError
 from gloo_nb.rollout import RolloutStatus, RolloutTarget
+from gloo_nb.rollout.signals import MIXED, LatencySignal
 from gloo_nb.widgets._html import esc, table
 from gloo_nb.widgets._live import ConnectionProblem, connection_problem, is_transport_error, problem_html, watch_close
 from gloo_nb.widgets._static import StaticView, section
@@ -163,6 +164,8 @@ class ProbeRow:
         ok: The verdict (None when there is none: the step stopped before judging it).
         reason: The verdict's reason.
         errors_by_subset: Subset value -> 5xx Envoy counted for it (its hosts' ``rq_error``); None: not measured.
+        latency_by_subset: Subset value (``*``: the probe was split between subsets) -> p50/p99 measured by the
+            probe; None: not measured.
     """
 
     name: str
@@ -172,6 +175,7 @@ class ProbeRow:
     ok: bool | None
     reason: str
     errors_by_subset: Mapping[str, int] | None = None
+    latency_by_subset: Mapping[str, LatencySignal] | None = None
 
     def signals(self) -> list[tuple[str, int, float | None]]:
         """The golden signals per subset: ``(subset, requests, success rate)``.
@@ -202,7 +206,8 @@ def probe_rows(report: StepReport) -> list[ProbeRow]:
     for name, obs in report.probes:
         ok, reason = verdicts.get(name, (None, ""))
         rows.append(ProbeRow(name, obs.sent, dict(obs.by_subset), obs.seconds, ok, reason,
-                             None if obs.errors_by_subset is None else dict(obs.errors_by_subset)))
+                             None if obs.errors_by_subset is None else dict(obs.errors_by_subset),
+                             None if obs.latency_by_subset is None else dict(obs.latency_by_subset)))
     return rows
 
 
@@ -314,11 +319,12 @@ def probes_html(report: StepReport | None, rows: Sequence[ProbeRow]) -> str:
         colour = "inherit" if r.ok is None else _OK if r.ok else _BAD
         verdict = "-" if r.ok is None else "ok" if r.ok else "failed"
         body.append(f"<tr><td>{esc(r.name)}</td><td>{r.sent}</td><td>{esc(split)}</td>"
-                    f"<td>{_signals_html(r)}</td><td>{r.seconds:.2f} s</td>"
+                    f"<td>{_signals_html(r)}</td><td>{_latency_html(r)}</td><td>{r.seconds:.2f} s</td>"
                     f'<td style="color:{colour}"><b>{verdict}</b> {esc(r.reason)}</td></tr>')
     return (f"<div><b>proof of {esc(report.step)}</b><table class=\"gloo-nb rollout-probes\" "
             "cellpadding=\"4\" style=\"border-collapse:collapse\"><thead><tr><th>probe</th><th>sent</th>"
-            "<th>per subset</th><th>success rate (non-5xx, Envoy)</th><th>took</th><th>verdict</th></tr></thead><tbody>"
+            "<th>per subset</th><th>success rate (non-5xx, Envoy)</th>"
+            "<th>latency p50 / p99 (measured by the probe)</th><th>took</th><th>verdict</th></tr></thead><tbody>"
             + "".join(body) + "</tbody></table></div>")
 
 
@@ -332,6 +338,25 @@ def _signals_html(row: ProbeRow) -> str:
         colour = _OK if rate >= 1.0 else _BAD
         parts.append(f'{esc(subset or "(no subset)")}: <span style="color:{colour}">{100 * rate:.1f} %</span> of {n}')
     return ", ".join(parts) or "-"
+
+
+def _latency_html(row: ProbeRow) -> str:
+    # The probe's own numbers, labelled so: Envoy's upstream_rq_time histogram is per cluster and cannot split
+    # subsets (gloo_nb/rollout/signals.py). A split probe is shown as a whole, never spread over subsets.
+    lat = row.latency_by_subset
+    if not lat:
+        return "-"
+    parts = []
+    for subset, sig in sorted(lat.items()):
+        label = "split (not attributable)" if subset == MIXED else subset or "(no subset)"
+        envoy = (f" (Envoy upstream {_ms(sig.envoy_p50_ms)} / {_ms(sig.envoy_p99_ms)})"
+                 if sig.envoy_p99_ms is not None else "")
+        parts.append(f"{esc(label)}: {_ms(sig.p50_ms)} / {_ms(sig.p99_ms)}{esc(envoy)}")
+    return "<br>".join(parts)
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f} ms"
 
 
 def weights_html(frame: pd.DataFrame, route_table: str) -> str:

@@ -39,7 +39,11 @@ def test_parameters_cell_is_the_rollout_contract() -> None:
         "sandbox_dir = None", "kubeconfig = None", "context = None", "as_user = None", "as_group = None",
         "gloo_version = None", 'route_table = "foxtrot/foxtrot-routes"', 'upstream = "gloo-system/foxtrot"',
         'subset_key = "version"', 'stable = "v1"', 'canary = "v2"', 'header = "stage=canary"',
-        'weights = "10,50,100"', 'until = "finish"', "journal_dir = None", "dry_run = None"]
+        'weights = "10,50,100"', 'until = "finish"', "journal_dir = None", "dry_run = None",
+        # issue 16: the canary-signals guard's thresholds, off by default
+        "max_error_rate = None  # percent: refuse to promote a canary with more 5xx in the last proof (guard "
+        "canary-signals)",
+        "max_p99_ms = None  # ms: refuse to promote a canary whose p99 (measured by the probe) was higher"]
 
 
 def test_02_rolls_foxtrot_out_on_its_own_sandbox(venv_kernel: str, tmp_path: Path) -> None:
