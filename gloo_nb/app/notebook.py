@@ -31,6 +31,7 @@ from gloo_nb.app.connect import GatewayConnection, connect, connect_sandbox
 from gloo_nb.app.manifests import read_documents
 from gloo_nb.app.probe import ProbeResult
 from gloo_nb.app.resources import seed_scenario
+from gloo_nb.app.rollout import Rollout, RolloutStopped, StepReport
 from gloo_nb.app.snapshot import SnapshotBundle, open_snapshot
 from gloo_nb.errors import GlooNbError, UsageError
 from gloo_nb.kube import KubeClient
@@ -453,17 +454,85 @@ def probe_line(label: str, result: ProbeResult) -> str:
     return f"{label} {', '.join(parts)}"
 
 
-def drift_summary(inspection: Inspection) -> list[str]:
-    """One line per route: match, owning resource, state and cause (what the notebooks print).
+class RunbookSteps:
+    """Notebook 02's step cells: run the plan's steps up to one, printing what each did (the headless record).
+
+    One place for what every step cell does, so that the cells stay one call each: a step already proven (by
+    the stepper's button, or an earlier run) is not run again; in a dry run a previewed step is not previewed
+    again; a failed step stops the notebook (:class:`~gloo_nb.app.rollout.RolloutStopped`). With weights other
+    than the cells' (10, 50, 100), a cell runs the weight steps before it too.
 
     Args:
-        inspection: An inspection.
+        rollout: The rollout.
+        out: Where the lines go (default: print).
 
-    Returns:
-        The lines.
+    Attributes:
+        planned: The plan's steps by id, in order (:meth:`print_plan` fills it).
+        stepper: A :class:`~gloo_nb.widgets.rollout.RolloutStepper` refreshed after each step, once shown.
     """
-    lines = []
-    for d in inspection.drift:
-        cause = f": {d['cause']}" if d.get("cause") else ""
-        lines.append(f"{d['route']['match']} ({d.get('resource') or '?'}) {d['state']}{cause}")
-    return lines
+
+    def __init__(self, rollout: Rollout, *, out: Callable[[str], None] = print) -> None:
+        self.rollout = rollout
+        self.out = out
+        self.planned: dict[str, Any] = {}
+        self.previewed: list[str] = []
+        self.stepper: Any = None
+
+    def print_plan(self) -> dict[str, Any]:
+        """Print the plan, one line per step, with the guards predicted to refuse it.
+
+        Returns:
+            :attr:`planned`.
+        """
+        self.planned = {}
+        for p in self.rollout.plan():
+            self.planned[p.step] = p
+            failing = [f"{g.name} ({g.reason})" for g in p.guards if not g.ok]
+            self.out(f"{p.step:12} {p.description}"
+                     + (f"\n{'':12} predicted to be refused by: {'; '.join(failing)}" if failing else ""))
+        return self.planned
+
+    def _done(self, step_id: str) -> bool:
+        if self.rollout.dry_run:
+            return step_id in self.previewed
+        return any(s.step == step_id and s.state == "proven" for s in self.rollout.status().steps)
+
+    def run(self, step_id: str) -> StepReport | None:
+        """Run the plan's steps up to ``step_id`` (a dry run shows their diffs and guards).
+
+        Args:
+            step_id: e.g. ``phase1``, ``phase2-50``, ``finish``.
+
+        Returns:
+            The last step's report; None when nothing ran (not in the plan, already done, or the rollout is done).
+
+        Raises:
+            RolloutStopped: A step failed (its guards refused, or its proof did not hold).
+        """
+        if not self.planned:
+            self.planned = {p.step: p for p in self.rollout.plan()}
+        if step_id not in self.planned:
+            target = self.rollout.target
+            self.out(f"{step_id}: not in this plan (already proven, or not one of weights "
+                     f"{','.join(map(str, target.weights))} / until {target.until})")
+            return None
+        report: StepReport | None = None
+        for _ in range(len(self.planned) + 1):
+            if self._done(step_id):
+                if report is None:
+                    self.out(f"{step_id}: already {'previewed' if self.rollout.dry_run else 'proven'}")
+                break
+            report = self.rollout.next()
+            if report.outcome == "done":
+                self.out(f"{step_id}: {report.reason}")
+                return None
+            self.previewed.append(report.step)
+            self.out(report.text())
+            if self.rollout.dry_run and report.diff:
+                self.out(report.diff)
+            if self.stepper is not None:
+                self.stepper.refresh()  # the widget shows what the cell did
+            if not report.ok:
+                raise RolloutStopped(f"{report.step} {report.outcome}: {report.reason}; see rollout.status(), "
+                                     f"or rollout.rollback()")
+        return report
