@@ -246,7 +246,7 @@ def run_inspect(args: argparse.Namespace) -> int:
     if args.json:
         # Additive (architecture.md's contract keeps every other key): the answer first for a machine too.
         doc = inspection.document()
-        doc["headline"] = {"state": top.state, "text": top.text, "lines": top.lines()}
+        doc["headline"] = _headline_json(top)
         sys.stdout.write(json.dumps(doc, indent=2) + "\n")
     else:
         # The answer first (issue 16): what is not served, for whom, whose cause, the fix options; then the tables.
@@ -296,6 +296,7 @@ def _inspect_all_proxies(args: argparse.Namespace) -> int:
     names = [t.proxy.name for t in translation.proxies] or [first]
     names.sort(key=lambda n: n != translation.proxy.name)  # the default proxy first, then Gloo's order
     inspections = []
+    changes: list[Any] | None = None
     for name in names:
         try:
             conn = _connect(argparse.Namespace(**{**vars(args), "proxy_name": name}))
@@ -305,12 +306,26 @@ def _inspect_all_proxies(args: argparse.Namespace) -> int:
             continue
         with conn:
             inspections.append(conn.collect(timeout=args.timeout))
+            if changes is None:  # the writers are the cluster's, whichever proxy's connection reads them
+                changes = _writers(args, conn)
+    # The answer first for each proxy (each has its own push: one can hold its last good snapshot, another not).
+    tops = [_headline(i, changes or []) for i in inspections]
     if args.json:
-        sys.stdout.write(json.dumps(combine_documents([i.document() for i in inspections]), indent=2) + "\n")
+        combined = combine_documents([i.document() for i in inspections])
+        if combined:
+            # Additive: the default proxy's headline as for one proxy, and every proxy's by name.
+            combined["headline"] = _headline_json(tops[0])
+            combined["headlines"] = {i.translation.proxy.name: _headline_json(t)
+                                     for i, t in zip(inspections, tops, strict=True)}
+        sys.stdout.write(json.dumps(combined, indent=2) + "\n")
     else:
-        _out("\n".join(f"Proxy {i.translation.proxy.namespace}/{i.translation.proxy.name}\n{i.text()}"
-                       for i in inspections))
+        _out("\n".join(f"Proxy {i.translation.proxy.namespace}/{i.translation.proxy.name}\n"
+                       + "\n".join(t.lines()) + "\n\n" + i.text() for i, t in zip(inspections, tops, strict=True)))
     return 0
+
+
+def _headline_json(top: Headline) -> dict[str, Any]:
+    return {"state": top.state, "text": top.text, "lines": top.lines()}
 
 
 def run_snapshot(args: argparse.Namespace) -> int:

@@ -106,6 +106,8 @@ def test_two_proxies_each_serve_their_own_virtual_service(tmp_path: Path) -> Non
         assert doc["proxy"] == "gateway-proxy" and [p["name"] for p in doc["proxies"]] == ["gateway-proxy", "internal"]
         assert {(r["proxy"], r["resource"], r["state"]) for r in doc["drift"]} == {
             ("gateway-proxy", "gloo-system/public", "in-sync"), ("internal", "gloo-system/private", "in-sync")}
+        assert {name: h["state"] for name, h in doc["headlines"].items()} == {"gateway-proxy": "ok", "internal": "ok"}
+        assert doc["headline"] == doc["headlines"]["gateway-proxy"]
         with pytest.raises(GatewayUnreachable, match="runs no proxy 'nope'"):
             connect_sandbox(state, proxy="nope")
         # The VirtualServices' statuses carry each proxy's status under its own 1.3 key.
@@ -121,6 +123,13 @@ def test_two_proxies_each_serve_their_own_virtual_service(tmp_path: Path) -> Non
         wait_until(lambda: kube.json("proxy", "internal", "-n", "gloo-system").get("status", {}).get("state"),
                    "the internal Proxy's status", until=lambda s: s == 3)
         assert fetch(private + "/x").body == "private"
+        # Each proxy's answer first: the internal proxy holds its last good snapshot, the public one does not.
+        done = subprocess.run([sys.executable, "-m", "gloo_nb", "inspect", "--sandbox", str(state), "--all-proxies",
+                               "--json"], capture_output=True, text=True, timeout=120, check=False)
+        assert done.returncode == 0, done.stderr
+        heads = json.loads(done.stdout)["headlines"]
+        assert heads["internal"]["state"] == "blocked-by-last-known-good" and "nowhere" in heads["internal"]["text"]
+        assert heads["gateway-proxy"]["state"] == "ok", heads["gateway-proxy"]
         # A proxy no Gateway names any more: its Proxy is deleted (1.3 proxy_reconciler.go) and its Envoys get
         # Gloo's empty snapshot (garbage collection), so its front door no longer routes.
         kube.run("delete", "-n", "gloo-system", "gateways.gateway.solo.io", "internal")
