@@ -143,24 +143,47 @@ class NotebookGateway:
         """
         return headline(inspection, changes=self.changes(), now=datetime.now(UTC))
 
-    def apply(self, files: Sequence[str], folder: Path = SEED) -> list[str]:
+    def apply(self, files: Sequence[str], folder: Path = SEED, *, as_teams: bool = False) -> list[str]:
         """Apply manifests (create or update), when changes are allowed.
 
         Args:
             files: File names under ``folder``, applied in order.
             folder: Where they are.
+            as_teams: On the notebook's own sandbox, write each object of a team namespace as that team's
+                developer (``<ns>-dev`` in group ``team-<ns>``, the seed's ``rbac.yaml``, applied first), as the
+                teams do in the seed scenario: the audit log, and so the headline, then names who changed what.
 
         Returns:
             One line per object (``Kind ns/name outcome``), or one line saying nothing was changed.
+
+        Raises:
+            NotebookError: ``as_teams`` on anything but the notebook's own sandbox (it never impersonates on a
+                cluster it was given).
         """
         if not self.may_change:
             return [f"not applied (read-only connection; pass apply_changes=True): {', '.join(files)}"]
+        if as_teams and (not self.owned or self.sandbox_dir is None):
+            raise NotebookError("apply(as_teams=True) writes as each team only on the notebook's own sandbox")
         lines = []
+        if as_teams:
+            for doc in read_documents(SEED.parent / "rbac.yaml"):
+                self.conn.kube.apply(doc)
         for name in files:
             for doc in read_documents(folder / name):
-                outcome, _ = self.conn.kube.apply(doc)
                 meta = doc.get("metadata", {})
-                lines.append(f"{doc['kind']} {meta.get('namespace', '')}/{meta['name']} {outcome} ({name})")
+                namespace = meta.get("namespace", "")
+                if as_teams and namespace and namespace != self.conn.namespace:
+                    kube = KubeClient.from_kubeconfig(str(Path(str(self.sandbox_dir)) / "kubeconfig"),
+                                                      as_user=f"{namespace}-dev", as_group=f"team-{namespace}")
+                    try:
+                        outcome, _ = kube.apply(doc)
+                    finally:
+                        kube.api_client.close()
+                    by = f", as {namespace}-dev"
+                else:
+                    outcome, _ = self.conn.kube.apply(doc)
+                    by = ""
+                lines.append(f"{doc['kind']} {namespace}/{meta['name']} {outcome} ({name}{by})")
         return lines
 
     def patch_settings(self, file: str = SETTINGS_PATCH, folder: Path = SEED) -> list[str]:

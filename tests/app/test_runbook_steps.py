@@ -86,3 +86,12 @@ def test_a_failed_step_stops_the_notebook() -> None:
     steps, _ = runner(FakeRollout(fail="phase2-0"))
     with pytest.raises(RolloutStopped, match="phase2-0 failed: requests failed; see rollout.status"):
         steps.run("phase2-10")
+
+
+def test_as_teams_is_refused_outside_the_notebook_s_own_sandbox() -> None:
+    """Impersonating each team is for the notebook's own sandbox only, never a cluster it was given."""
+    from gloo_nb.app.notebook import NotebookError, NotebookGateway
+
+    gw = NotebookGateway(conn=SimpleNamespace(), owned=False, apply_changes=True)  # type: ignore[arg-type]
+    with pytest.raises(NotebookError, match="only on the notebook's own sandbox"):
+        gw.apply(["rt-echo-3.yaml"], as_teams=True)

@@ -176,7 +176,7 @@ def test_03_reproduces_the_incident_then_the_patch_then_the_revert(venv_kernel: 
     assert "push keep-last-good" in incident
     # The answer first: the victim, the culprit's resource, team and writer (the sandbox's audit log), the typo.
     assert re.search(r"^foxtrot's change to foxtrot/foxtrot-routes is NOT served \(\d+\.\d s\): Gloo keeps its last "
-                     r"good configuration because echo/echo-routes \(team echo, changed by admin\) names upstream "
+                     r"good configuration because echo/echo-routes \(team echo, changed by echo-dev\) names upstream "
                      r"echo-typo, which does not exist\.$", incident, re.M), incident
     assert "fix: revert or fix echo/echo-routes (upstream echo-typo)" in incident
     assert ("fix: set Settings replaceInvalidRoutes: true (invalidRouteResponseCode 404): Gloo answers echo: prefix "
@@ -217,7 +217,7 @@ def test_01_explores_the_incident_with_every_widget(venv_kernel: str, tmp_path: 
     # The answer first: right after the inspection, the headline (text and HTML) says who is hurt and why.
     headline = out[3]
     assert headline.startswith("foxtrot's change to foxtrot/foxtrot-routes is NOT served ("), headline
-    assert "because echo/echo-routes (team echo, changed by admin) names upstream echo-typo" in headline
+    assert "because echo/echo-routes (team echo, changed by echo-dev) names upstream echo-typo" in headline
     assert "blocked-by-last-known-good" in joined  # the drift frame, after the widgets
     assert "Route Warning: InvalidDestinationWarning. Reason: *v1.Upstream {echo-typo gloo-system} not found" in \
         joined  # the findings frame shows messages whole
