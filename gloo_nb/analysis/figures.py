@@ -94,4 +94,10 @@ class SvgFigure:
         self.figure = figure
 
     def _repr_svg_(self) -> str:
-        return svg_text(self.figure)
+        # Scaled down to the output area when wider (its viewBox keeps the proportions): a figure with its legend
+        # outside the plot is wider than a notebook column, and JupyterLab would cut the legend off.
+        svg = svg_text(self.figure)
+        start = svg.find("<svg ")
+        if start < 0:
+            return svg
+        return svg[:start] + '<svg style="max-width:100%;height:auto" ' + svg[start + len("<svg "):]

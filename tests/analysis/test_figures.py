@@ -41,3 +41,11 @@ def test_png_width_matches_the_displayed_width() -> None:
     data = png_bytes(_figure(), width_px=600)
     width = struct.unpack(">I", data[16:20])[0]  # IHDR width
     assert width == 1200  # twice the displayed width, for high-density screens
+
+
+def test_a_wide_figure_scales_to_the_notebook_column_instead_of_being_cut() -> None:
+    """Notebook 04's timeline (11 in plus its legend outside the plot) is wider than JupyterLab's output area,
+    which clips what overflows: the displayed SVG scales down to the column, its viewBox keeping proportions."""
+    svg = SvgFigure(_figure())._repr_svg_()
+    root = svg[svg.index("<svg"):svg.index(">", svg.index("<svg"))]
+    assert 'style="max-width:100%;height:auto"' in root and "viewBox=" in root, root
