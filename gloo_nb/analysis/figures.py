@@ -95,9 +95,18 @@ class SvgFigure:
 
     def _repr_svg_(self) -> str:
         # Scaled down to the output area when wider (its viewBox keeps the proportions): a figure with its legend
-        # outside the plot is wider than a notebook column, and JupyterLab would cut the legend off.
+        # outside the plot is wider than a notebook column, and JupyterLab clips what overflows. The width
+        # attribute itself is relative (a style alone is not enough in every front end); the style caps it at
+        # the figure's own width so that a small figure is not blown up.
         svg = svg_text(self.figure)
         start = svg.find("<svg ")
         if start < 0:
             return svg
-        return svg[:start] + '<svg style="max-width:100%;height:auto" ' + svg[start + len("<svg "):]
+        end = svg.index(">", start)
+        root = svg[start:end]
+        width = re.search(r'\swidth="([^"]+)"', root)
+        if width is None or "viewBox" not in root:
+            return svg
+        root = re.sub(r'\sheight="[^"]+"', "", root.replace(width.group(0), ' width="100%"'))
+        root = root.replace("<svg ", f'<svg style="max-width:{width.group(1)};height:auto" ', 1)
+        return svg[:start] + root + svg[end:]
