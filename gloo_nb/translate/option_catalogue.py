@@ -188,6 +188,23 @@ def _ext(name: str, feature: str, *, since: Profile = "1.3") -> OptionField:
     return _f("message", since=since, message=_opaque(name, name.rsplit(".", 1)[-1]), feature=feature)
 
 
+def _rate_limits(extension: str) -> dict[str, OptionField]:
+    # The rate-limit fields of RouteOptions and VirtualHostOptions (Enterprise), alike but for the extension
+    # message of the early/regular stages (RateLimitRouteExtension or RateLimitVhostExtension).
+    limit = f"rate limiting ({_ENTERPRISE})"
+    refs = "ratelimit.options.gloo.solo.io.RateLimitConfigRefs"
+    ext = f"ratelimit.options.gloo.solo.io.{extension}"
+    return {
+        "ratelimitBasic": _ext("ratelimit.options.gloo.solo.io.IngressRateLimit", limit),
+        "ratelimitEarly": _ext(ext, limit, since="current"),
+        "rateLimitEarlyConfigs": _ext(refs, limit, since="current"),
+        "ratelimit": _ext(ext, limit),
+        "rateLimitConfigs": _ext(refs, limit, since="current"),
+        "ratelimitRegular": _ext(ext, limit, since="current"),
+        "rateLimitRegularConfigs": _ext(refs, limit, since="current"),
+    }
+
+
 _ENTERPRISE = "Gloo Enterprise"
 
 ROUTE_OPTIONS = _msg({
@@ -210,18 +227,7 @@ ROUTE_OPTIONS = _msg({
     "cors": _f("message", message=CORS_POLICY, feature="CORS"),
     "lbHash": _ext("lbhash.options.gloo.solo.io.RouteActionHashConfig", "load-balancer hash policy"),
     "upgrades": _f("message", repeated=True, message=PROTOCOL_UPGRADE, feature="protocol upgrades"),
-    "ratelimitBasic": _ext("ratelimit.options.gloo.solo.io.IngressRateLimit", f"rate limiting ({_ENTERPRISE})"),
-    "ratelimitEarly": _ext("ratelimit.options.gloo.solo.io.RateLimitRouteExtension",
-                           f"rate limiting ({_ENTERPRISE})", since="current"),
-    "rateLimitEarlyConfigs": _ext("ratelimit.options.gloo.solo.io.RateLimitConfigRefs",
-                                  f"rate limiting ({_ENTERPRISE})", since="current"),
-    "ratelimit": _ext("ratelimit.options.gloo.solo.io.RateLimitRouteExtension", f"rate limiting ({_ENTERPRISE})"),
-    "rateLimitConfigs": _ext("ratelimit.options.gloo.solo.io.RateLimitConfigRefs",
-                             f"rate limiting ({_ENTERPRISE})", since="current"),
-    "ratelimitRegular": _ext("ratelimit.options.gloo.solo.io.RateLimitRouteExtension",
-                             f"rate limiting ({_ENTERPRISE})", since="current"),
-    "rateLimitRegularConfigs": _ext("ratelimit.options.gloo.solo.io.RateLimitConfigRefs",
-                                    f"rate limiting ({_ENTERPRISE})", since="current"),
+    **_rate_limits("RateLimitRouteExtension"),
     "waf": _ext("waf.options.gloo.solo.io.Settings", f"WAF ({_ENTERPRISE})"),
     "jwt": _ext("jwt.options.gloo.solo.io.RouteExtension", f"JWT ({_ENTERPRISE})"),
     "jwtStaged": _ext("jwt.options.gloo.solo.io.JwtStagedRouteExtension", f"JWT ({_ENTERPRISE})", since="current"),
@@ -254,18 +260,7 @@ VIRTUAL_HOST_OPTIONS = _msg({
     "cors": _f("message", message=CORS_POLICY, feature="CORS"),
     "transformations": _ext("transformation.options.gloo.solo.io.Transformations",
                             "transformations (Gloo's transformation filter)"),
-    "ratelimitBasic": _ext("ratelimit.options.gloo.solo.io.IngressRateLimit", f"rate limiting ({_ENTERPRISE})"),
-    "ratelimitEarly": _ext("ratelimit.options.gloo.solo.io.RateLimitVhostExtension",
-                           f"rate limiting ({_ENTERPRISE})", since="current"),
-    "rateLimitEarlyConfigs": _ext("ratelimit.options.gloo.solo.io.RateLimitConfigRefs",
-                                  f"rate limiting ({_ENTERPRISE})", since="current"),
-    "ratelimit": _ext("ratelimit.options.gloo.solo.io.RateLimitVhostExtension", f"rate limiting ({_ENTERPRISE})"),
-    "rateLimitConfigs": _ext("ratelimit.options.gloo.solo.io.RateLimitConfigRefs",
-                             f"rate limiting ({_ENTERPRISE})", since="current"),
-    "ratelimitRegular": _ext("ratelimit.options.gloo.solo.io.RateLimitVhostExtension",
-                             f"rate limiting ({_ENTERPRISE})", since="current"),
-    "rateLimitRegularConfigs": _ext("ratelimit.options.gloo.solo.io.RateLimitConfigRefs",
-                                    f"rate limiting ({_ENTERPRISE})", since="current"),
+    **_rate_limits("RateLimitVhostExtension"),
     "waf": _ext("waf.options.gloo.solo.io.Settings", f"WAF ({_ENTERPRISE})"),
     "jwt": _ext("jwt.options.gloo.solo.io.VhostExtension", f"JWT ({_ENTERPRISE})"),
     "jwtStaged": _ext("jwt.options.gloo.solo.io.JwtStagedVhostExtension", f"JWT ({_ENTERPRISE})", since="current"),
