@@ -248,8 +248,9 @@ def parse_audit_event(obj: Any, *, where: str = "<audit>") -> AuditEvent | None:
     kind = resource_kind(_str(ref, "apiGroup"), _str(ref, "resource"))
     if kind is None:
         return None
-    user = obj.get("user") if isinstance(obj.get("user"), Mapping) else {}
-    imp = obj.get("impersonatedUser") if isinstance(obj.get("impersonatedUser"), Mapping) else None
+    raw_user, raw_imp = obj.get("user"), obj.get("impersonatedUser")
+    user: Mapping[str, Any] = raw_user if isinstance(raw_user, Mapping) else {}
+    imp: Mapping[str, Any] | None = raw_imp if isinstance(raw_imp, Mapping) else None
     status = obj.get("responseStatus")
     code = status.get("code") if isinstance(status, Mapping) and isinstance(status.get("code"), int) else None
     request, response = obj.get("requestObject"), obj.get("responseObject")
