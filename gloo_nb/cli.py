@@ -573,7 +573,7 @@ def run_record(args: argparse.Namespace) -> int:
 
 
 def run_journal(args: argparse.Namespace) -> int:
-    """``gloo-nb journal summary|export``: the incident summary of one or more journals, or their Parquet export.
+    """``gloo-nb journal summary|export|import``: incident summary, Parquet export, or import from audit logs.
 
     Args:
         args: Parsed arguments.
@@ -584,6 +584,21 @@ def run_journal(args: argparse.Namespace) -> int:
     from gloo_nb.analysis.incident import incident_summary
     from gloo_nb.analysis.timeline import load_timeline
 
+    if args.action == "import":
+        from gloo_nb.app.journal_import import import_journal, summary_json
+
+        if args.dirs:
+            raise UsageError(f"journal import takes no journal directory ({args.dirs[0]}): give --audit FILE... "
+                             "--out DIR")
+        if not args.out:
+            raise UsageError("journal import: give --out DIR (the journal directory to write)")
+        imported = import_journal([f for group in args.audit or [] for f in group], args.out,
+                                  start_state=args.start_state, state_taken=args.state_taken,
+                                  gloo_version=args.gloo_version, namespace=args.namespace)
+        _out(summary_json(imported) if args.json else imported.text())
+        return 0
+    if not args.dirs:
+        raise UsageError(f"journal {args.action}: give one or more journal directories")
     if args.action == "export":
         from gloo_nb.journal import read_journal
 
@@ -747,12 +762,22 @@ def build_parser() -> argparse.ArgumentParser:
                         description="gloo-nb journal summary DIR... [--json]: the incident summary (blocked teams, "
                                     "cause, fix, time to detect and recover, each change's delay to served and "
                                     "applied).")
-    jr.add_argument("action", choices=("summary", "export"))
-    jr.add_argument("dirs", nargs="+", metavar="DIR", help="journal directories (several runs are merged by time)")
+    jr.add_argument("action", choices=("summary", "export", "import"))
+    jr.add_argument("dirs", nargs="*", metavar="DIR", help="journal directories (several runs are merged by time)")
     jr.add_argument("--gloo-version", choices=PROFILES, default=None,
                     help="the Gloo profile to replay (default: the recorder's)")
     jr.add_argument("--json", action="store_true", help="print the JSON document (blocked, changes, incidents)")
     jr.add_argument("--parquet", metavar="FILE", help="export: the Parquet file to write (data as JSON text)")
+    imp = jr.add_argument_group("import (gloo-nb journal import --audit FILE... --out DIR): a journal rebuilt from "
+                                "a cluster's audit log, for an incident nobody recorded")
+    imp.add_argument("--audit", action="append", nargs="+", metavar="FILE",
+                     help="Kubernetes audit logs: JSON lines of audit.k8s.io/v1 Events (.gz too); repeatable")
+    imp.add_argument("--start-state", metavar="BUNDLE_DIR|YAML",
+                     help="the objects before or after the window: a snapshot bundle or a kubectl get -o yaml dump")
+    imp.add_argument("--state-taken", choices=("auto", "before", "after"), default="auto",
+                     help="when --start-state was taken (default auto: a bundle's time, else resourceVersions)")
+    imp.add_argument("--namespace", default="gloo-system", help="Gloo's namespace (default gloo-system)")
+    imp.add_argument("--out", metavar="DIR", help="the journal directory to write")
     jr.set_defaults(run=run_journal)
 
     sb = sub.add_parser("sandbox", help="Gloo-in-a-box: start, stop or query a local sandbox",

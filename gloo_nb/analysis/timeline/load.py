@@ -20,7 +20,7 @@ from gloo_nb._types import Profile, check_profile
 from gloo_nb.analysis.timeline.blocked import Blocked, Episode, find_blocked, find_episodes
 from gloo_nb.analysis.timeline.delays import ChangeDelay, change_delays
 from gloo_nb.analysis.timeline.events import EventIndex, secrets_unreadable
-from gloo_nb.analysis.timeline.replay import Change, Replay, replay
+from gloo_nb.analysis.timeline.replay import UNKNOWN_DECISION, Change, Replay, replay
 from gloo_nb.analysis.timeline.state import StateAt, state_at
 from gloo_nb.journal import Journal, Loss, format_time, parse_time, read_journal
 from gloo_nb.journal.schema import RECORDER_START
@@ -42,6 +42,8 @@ class Timeline:
         profile: The Gloo behaviour profile the translation replays.
         namespace: Gloo's namespace (the platform's, not a team's).
         proxy: The proxy the recording followed (``recorder.start``'s ``proxy``); None: the default one.
+        imported: Per imported recording, what its ``recorder.start`` says about its sources (``imported``: audit
+            logs, levels, the state given); empty for a recorder's journal.
     """
 
     def __init__(self, journal: Journal, *, profile: Profile | None = None) -> None:
@@ -55,7 +57,10 @@ class Timeline:
         self._starts = [e.time for e in journal.of_kind(RECORDER_START).events]
         self._secrets_unreadable = [secrets_unreadable(s) for s in starts]
         self._listed = list(dict.fromkeys(str(n) for s in starts for n in s.get("replicas") or []))
-        self._events = EventIndex(journal)
+        # An import (gloo-nb journal import) says so in its recorder.start: it holds no served or applied versions.
+        self.imported: list[Mapping[str, Any]] = [s["imported"] for s in starts
+                                                  if isinstance(s.get("imported"), Mapping)]
+        self._events = EventIndex(journal, served_recorded=len(self.imported) < len(starts) or not starts)
 
     def kube_events(self, start: datetime | None = None, end: datetime | None = None) -> Iterator[
             tuple[datetime, Mapping[str, Any]]]:
@@ -118,6 +123,23 @@ class Timeline:
     def changes(self) -> list[Change]:
         """The changes, by time."""
         return self._fold.changes
+
+    @cached_property
+    def unknown(self) -> list[tuple[datetime, datetime | None, tuple[str, ...]]]:
+        """When the translation cannot be rebuilt: ``(start, end, objects)``, the objects (``Kind ns/name``) whose
+        content the journal does not hold (an import from an audit log); end None: to the journal's end.
+        """
+        out: list[tuple[datetime, datetime | None, tuple[str, ...]]] = []
+        for intent in self._fold.intents:
+            if intent.decision != UNKNOWN_DECISION:
+                if out and out[-1][1] is None:
+                    out[-1] = (out[-1][0], intent.time, out[-1][2])
+                continue
+            if out and out[-1][1] is None:
+                out[-1] = (out[-1][0], None, tuple(dict.fromkeys((*out[-1][2], *intent.unknown))))
+            else:
+                out.append((intent.time, None, intent.unknown))
+        return out
 
     @cached_property
     def episodes(self) -> list[Episode]:
