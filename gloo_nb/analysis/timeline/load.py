@@ -126,8 +126,10 @@ class Timeline:
 
     @cached_property
     def unknown(self) -> list[tuple[datetime, datetime | None, tuple[str, ...]]]:
-        """When the translation cannot be rebuilt: ``(start, end, objects)``, the objects (``Kind ns/name``) whose
-        content the journal does not hold (an import from an audit log); end None: to the journal's end.
+        """When the translation cannot be rebuilt: ``(start, end, objects)``.
+
+        The objects (``Kind ns/name``) are those whose content the journal does not hold (an import from an audit log
+        at Metadata level, a broken patch chain); end None: to the journal's end.
         """
         out: list[tuple[datetime, datetime | None, tuple[str, ...]]] = []
         for intent in self._fold.intents:
