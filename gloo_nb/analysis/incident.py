@@ -104,7 +104,9 @@ def _blocked_doc(b: Blocked, until: datetime | None) -> dict[str, Any]:
 def _delay_doc(d: ChangeDelay) -> dict[str, Any]:
     return {"resource": d.change.ref, "kind": d.change.kind, "team": d.change.namespace, "type": d.change.type,
             "time": rfc3339(d.change.time), "actor": d.change.actor, "servedAfterSeconds": d.served_after,
-            "appliedAfterSeconds": d.applied_after, "supersededAt": rfc3339(d.superseded)}
+            "appliedAfterSeconds": d.applied_after, "supersededAt": rfc3339(d.superseded),
+            **({"seenAfterSeconds": d.seen_after, "seenBy": {n: rfc3339(t) for n, t in d.seen.items()}}
+               if d.seen else {})}
 
 
 @dataclass(frozen=True)
@@ -197,6 +199,9 @@ class IncidentSummary:
                 superseded = f", superseded at {_t(d.superseded)}" if d.superseded else ""
                 timing = ("served and applied unknown" if self.imported and d.served is None else
                           f"served after {_s(d.served_after)}, applied after {_s(d.applied_after)}")
+                if d.seen_after is not None:
+                    first = min((t, n) for n, t in d.seen.items() if t is not None)[1]
+                    timing += f", seen in traffic after {_s(d.seen_after)} ({first})"
                 lines.append(f"  {_t(d.change.time)} {d.change.kind} {d.change.ref} by {d.change.actor}: "
                              f"{timing}{superseded}")
         return "\n".join(lines) + "\n"

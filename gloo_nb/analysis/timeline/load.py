@@ -10,6 +10,7 @@ from __future__ import annotations
 import bisect
 import os
 from collections.abc import Iterator, Mapping
+from dataclasses import replace
 from datetime import datetime
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -22,6 +23,7 @@ from gloo_nb.analysis.timeline.delays import ChangeDelay, change_delays
 from gloo_nb.analysis.timeline.events import EventIndex, secrets_unreadable
 from gloo_nb.analysis.timeline.replay import UNKNOWN_DECISION, Change, Replay, replay
 from gloo_nb.analysis.timeline.state import StateAt, state_at
+from gloo_nb.analysis.timeline.traffic import TrafficIndex, observed_rows, seen_by_node
 from gloo_nb.journal import Journal, Loss, format_time, parse_time, read_journal
 from gloo_nb.journal.schema import RECORDER_START
 
@@ -80,8 +82,8 @@ class Timeline:
 
     @property
     def replicas(self) -> list[str]:
-        """The replicas' node ids (from ``recorder.start``, else those polled)."""
-        return self._listed or sorted(self._events.polls)
+        """The replicas' node ids (``recorder.start``'s, else those polled, else those of imported access logs)."""
+        return self._listed or sorted(self._events.polls) or sorted({s.node for s in self.traffic.seen})
 
     def __repr__(self) -> str:
         return f"<Timeline {len(self.journal)} events, Gloo {self.profile}, {len(self.journal.losses)} losses>"
@@ -149,9 +151,18 @@ class Timeline:
         return find_episodes(self._events, self._fold)
 
     @cached_property
+    def traffic(self) -> TrafficIndex:
+        """The access-log evidence (``traffic.requests``, from ``gloo-nb journal import --access-log``)."""
+        return TrafficIndex(self._events)
+
+    @cached_property
     def delays(self) -> list[ChangeDelay]:
-        """Per change, when it was served and applied by each replica."""
-        return change_delays(self._events, self._fold, self.replicas)
+        """Per change, when it was served and applied by each replica (and seen in traffic, with access logs)."""
+        delays = change_delays(self._events, self._fold, self.replicas)
+        nodes = sorted({s.node for s in self.traffic.seen})
+        if not nodes:
+            return delays
+        return [replace(d, seen=seen_by_node(self.traffic, self._fold, d.change, d.superseded, nodes)) for d in delays]
 
     @cached_property
     def blocked(self) -> list[Blocked]:
@@ -201,10 +212,11 @@ class Timeline:
         """Intended, served and applied weights over time.
 
         Returns:
-            Columns time, team, route, source (``intent``, ``served`` or a node id), destination, weight (percent);
-            one row per destination each time a source's routes changed (a step function per series).
+            Columns time, team, route, source (``intent``, ``served``, a node id, or ``observed``: the split access
+            logs showed, per 5 s window), destination, weight (percent); one row per destination each time a source's
+            routes changed (a step function per series).
         """
-        return frames.weights_frame(self._events, self._fold.intents)
+        return frames.weights_frame(self._events, self._fold.intents, observed_rows(self.traffic, self._fold))
 
     def nacks_frame(self) -> pd.DataFrame:
         """NACK intervals, from the replicas' rejected counters.
