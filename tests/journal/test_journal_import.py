@@ -12,18 +12,22 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pytest
 
 from gloo_nb.analysis.incident import incident_summary
-from gloo_nb.analysis.timeline import load_timeline
+from gloo_nb.analysis.timeline import load_timeline, rfc3339
 from gloo_nb.app.journal_import import import_journal
 from gloo_nb.app.resources import seed_incident_journal
 from gloo_nb.errors import UsageError
-from gloo_nb.journal import read_journal
+from gloo_nb.journal import JournalWriter, parse_time, read_journal
 from gloo_nb.journal.schema import KUBE_EVENT
+from gloo_nb.journal.traffic import traffic_events
 
 pytestmark = pytest.mark.unit
 
@@ -192,3 +196,76 @@ def test_wrong_inputs_are_one_line_errors(tmp_path: Path) -> None:
     audit = _write(tmp_path, _audit_log("RequestResponse"))
     with pytest.raises(UsageError, match="--gloo-version"):
         import_journal([audit], tmp_path / "y")
+
+
+@dataclass(frozen=True)
+class _Line:
+    """An access-log record as gloo_nb.models.access_log reads one (the fields journal.traffic reads)."""
+
+    time: datetime
+    path: str
+    upstream_host: str | None
+    headers: Mapping[str, str | None]
+    method: str | None = "GET"
+    authority: str | None = "localhost"
+    route_name: str | None = None
+    cluster: str | None = None
+    code: int | None = 200
+    flags: str | None = "-"
+    duration_ms: float | None = 1.0
+
+
+def _foxtrot_hosts() -> dict[str, str]:
+    """The foxtrot pods' ip:port in the seed journal's last Endpoints."""
+    _, d = [x for x in _seed_events() if x[1]["kind"] == "Endpoints" and x[1]["name"] == "foxtrot"][-1]
+    out = {}
+    for subset in d["object"]["subsets"]:
+        name = subset["addresses"][0]["targetRef"]["name"]
+        out["v2" if "-v2-" in name else "v1"] = f"{subset['addresses'][0]['ip']}:{subset['ports'][0]['port']}"
+    return out
+
+
+def _traffic(served_at: datetime, *, stage_logged: bool) -> list[_Line]:
+    """A probe of /foxtrot every 50 ms on one replica: v1 answers until ``served_at``, v2 after."""
+    hosts = _foxtrot_hosts()
+    start, end = parse_time("2026-11-28T11:57:48Z"), parse_time("2026-11-28T11:57:56Z")
+    lines, t = [], start
+    while t < end:
+        lines.append(_Line(t, "/foxtrot", hosts["v2" if t >= served_at else "v1"],
+                           {"stage": None} if stage_logged else {}))
+        t += timedelta(milliseconds=50)
+    return lines
+
+
+@pytest.mark.parametrize("stage_logged", [True, False])
+def test_access_logs_show_when_foxtrots_change_reached_traffic(tmp_path: Path, stage_logged: bool) -> None:
+    audit = _write(tmp_path, _audit_log("RequestResponse"))
+    out = tmp_path / "imported"
+    import_journal([audit], out, start_state=_state(tmp_path), state_taken="before", gloo_version="1.3")
+    fix = parse_time("2026-11-28T11:57:53.556049Z")
+    served_at = fix + timedelta(milliseconds=37)
+    writer = JournalWriter(out)
+    for event in traffic_events(_traffic(served_at, stage_logged=stage_logged), "gateway-proxy-0.gloo-system"):
+        writer.write(event)
+    writer.close()
+    timeline = load_timeline(out)
+    [delay] = [d for d in timeline.delays if d.change.ref == "foxtrot/foxtrot-routes" and d.change.actor ==
+               "foxtrot-dev"]
+    if not stage_logged:
+        # The old configuration's canary route (stage: canary -> v2) explains a v2 answer when the log does not
+        # say whether the request had the header: no evidence.
+        assert delay.seen == {"gateway-proxy-0.gloo-system": None}
+        return
+    seen = delay.seen["gateway-proxy-0.gloo-system"]
+    assert seen is not None and served_at <= seen < served_at + timedelta(milliseconds=50)
+    doc = incident_summary(timeline).document()
+    [change] = [c for c in doc["changes"] if c["resource"] == "foxtrot/foxtrot-routes" and c["actor"] == "foxtrot-dev"]
+    assert change["seenBy"] == {"gateway-proxy-0.gloo-system": rfc3339(seen)}
+    weights = timeline.weights_frame()
+    observed = weights[(weights["source"] == "observed") & (weights["route"].str.endswith("prefix /foxtrot"))]
+    # 5 s windows: those wholly before the fix, and those starting after it was seen.
+    before = observed[observed["time"] + pd.Timedelta(seconds=5) <= pd.Timestamp(fix)]
+    after = observed[observed["time"] >= pd.Timestamp(served_at)]
+    assert len(before) and len(after)
+    assert set(before["destination"]) == {"foxtrot_gloo-system {version=v1}"} and set(before["weight"]) == {100.0}
+    assert set(after["destination"]) == {"foxtrot_gloo-system {version=v2}"} and set(after["weight"]) == {100.0}
