@@ -9,6 +9,9 @@ Prints, never asserts (bench rules):
 * ``gloo-nb record`` on a 1.3 sandbox with the seed scenario loaded: its CPU time (from
   ``/proc/<pid>/stat``) while idle and while a RouteTable changes 10 times a second, as a share of one
   core; target: the added load under 5 %.
+* ``gloo-nb journal import`` of ``--audit-events`` Kubernetes audit events (1 % of them writes of the kinds gloo_nb
+  reads, the rest reads, leases and Events as on a real cluster), against orjson-decoding every line of the same
+  file (the baseline); target: under 10 s.
 * dragging the time-travel slider over every moment of the shipped incident journal: the first pass
   (each moment rebuilt), then back from the cache; the ratio of the two (moved out of the tests).
 
@@ -32,6 +35,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 LOAD_TARGET_S = 3.0
+IMPORT_TARGET_S = 10.0
 OVERHEAD_TARGET = 0.05
 
 
@@ -180,6 +184,76 @@ def bench_time_travel() -> None:
           f"{1000 * again / n:.2f} ms/moment; ratio first / cached {first / again:.0f}x")
 
 
+def _audit_lines(path: Path, events: int) -> int:
+    """Write an audit log as a busy cluster's: mostly reads, lease renewals and Events; 1 % RouteTable writes."""
+    head = '{"kind":"Event","apiVersion":"audit.k8s.io/v1","level":"%s","auditID":"%08d-0000-4000-8000-000000000000",'
+    tail = ('"requestReceivedTimestamp":"%s","stageTimestamp":"%s"}\n')
+    start = datetime(2026, 11, 28, tzinfo=UTC)
+    writes = 0
+    with path.open("w") as f:
+        for i in range(events):
+            t = (start + timedelta(milliseconds=i)).isoformat().replace("+00:00", "Z")
+            k = i % 100
+            if k == 0:
+                writes += 1
+                team = f"team-{(i // 100) % 50}"
+                body = ('{"apiVersion":"gateway.solo.io/v1","kind":"RouteTable","metadata":{"name":"routes",'
+                        f'"namespace":"{team}","resourceVersion":"{1000 + i}","generation":{i}}},"spec":{{"routes":['
+                        '{"matchers":[{"prefix":"/a","headers":[{"name":"stage","value":"canary"}]}],"routeAction":'
+                        '{"single":{"upstream":{"name":"a","namespace":"gloo-system"}}}},{"matchers":[{"prefix":"/a"}],'
+                        '"routeAction":{"multi":{"destinations":[{"weight":%d,"destination":{"upstream":{"name":"a",'
+                        '"namespace":"gloo-system"}}}]}}}]}}' % (i % 101))
+                f.write(head % ("RequestResponse", i) + '"stage":"ResponseComplete","requestURI":"/apis/gateway.solo.io'
+                        f'/v1/namespaces/{team}/routetables/routes","verb":"update","user":{{"username":"{team}-dev",'
+                        '"groups":["system:authenticated"]},"sourceIPs":["10.0.0.9"],"userAgent":"kubectl/v1.32.4",'
+                        f'"objectRef":{{"resource":"routetables","namespace":"{team}","name":"routes","apiGroup":'
+                        '"gateway.solo.io","apiVersion":"v1"},"responseStatus":{"metadata":{},"code":200},'
+                        f'"requestObject":{body},"responseObject":{body},' + tail % (t, t))
+            elif k < 40:
+                f.write(head % ("RequestResponse", i) + '"stage":"ResponseComplete","requestURI":"/apis/coordination.k8s.io'
+                        '/v1/namespaces/kube-system/leases/kube-scheduler","verb":"update","user":{"username":'
+                        '"system:kube-scheduler","groups":["system:authenticated"]},"sourceIPs":["10.0.0.2"],'
+                        '"userAgent":"kube-scheduler/v1.32.4","objectRef":{"resource":"leases","namespace":"kube-system",'
+                        '"name":"kube-scheduler","apiGroup":"coordination.k8s.io","apiVersion":"v1"},"responseStatus":'
+                        '{"metadata":{},"code":200},"requestObject":{"kind":"Lease","apiVersion":"coordination.k8s.io/v1",'
+                        '"metadata":{"name":"kube-scheduler","namespace":"kube-system"},"spec":{"holderIdentity":'
+                        '"node-1_0f6c","leaseDurationSeconds":15,"renewTime":"%s"}},' % t + tail % (t, t))
+            else:
+                f.write(head % ("Metadata", i) + '"stage":"ResponseComplete","requestURI":"/api/v1/namespaces/'
+                        'default/pods?limit=500","verb":"list","user":{"username":"system:serviceaccount:kube-system:'
+                        'replicaset-controller","groups":["system:serviceaccounts"]},"sourceIPs":["10.0.0.3"],'
+                        '"userAgent":"kube-controller-manager/v1.32.4","objectRef":{"resource":"pods","namespace":'
+                        '"default","apiVersion":"v1"},"responseStatus":{"metadata":{},"code":200},' + tail % (t, t))
+    return writes
+
+
+def bench_audit_import(events: int) -> None:
+    import orjson
+
+    from gloo_nb.app.journal_import import import_journal
+
+    folder = Path(tempfile.mkdtemp(prefix="gloo-nb-bench-audit-"))
+    try:
+        log = folder / "audit.log"
+        writes = _audit_lines(log, events)
+        gc.collect()
+        t0 = time.perf_counter()
+        with log.open("rb") as f:
+            for line in f:
+                orjson.loads(line)
+        base_s = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        summary = import_journal([log], folder / "journal", gloo_version="current")
+        import_s = time.perf_counter() - t0
+        size = log.stat().st_size / 1e6
+        print(f"journal import: {events:,} audit events ({size:.0f} MB, {writes:,} writes of interest) -> "
+              f"{summary.events:,} journal events in {import_s:.2f} s; orjson.loads per line baseline {base_s:.2f} s; "
+              f"ratio {import_s / base_s:.2f}; target < {IMPORT_TARGET_S:.0f} s: "
+              f"{'met' if import_s < IMPORT_TARGET_S else 'NOT met'}")
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmarks and print the results.
 
@@ -193,7 +267,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--seconds", type=float, default=20.0, help="each recorder phase (idle, busy)")
     parser.add_argument("--skip-recorder", action="store_true")
+    parser.add_argument("--audit-events", type=int, default=1_000_000)
     args = parser.parse_args(argv)
+    bench_audit_import(args.audit_events)
     bench_time_travel()
     bench_write_and_load(args.events)
     if not args.skip_recorder:

@@ -25,7 +25,6 @@ checked against. Served and applied configuration is never in an audit log: an i
 
 from __future__ import annotations
 
-import copy
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -248,7 +247,7 @@ def import_audit(audit: Iterable[AuditEvent], *, kinds: Iterable[str], state: Se
                                              unknown=why)))
             continue
         obj = given[key]
-        objects[key] = _Object(copy.deepcopy(obj), rv=str((obj.get("metadata") or {}).get("resourceVersion") or ""))
+        objects[key] = _Object(obj, rv=str((obj.get("metadata") or {}).get("resourceVersion") or ""))
         out.append(Event(time=t0, kind=KUBE_EVENT, source=IMPORT_SOURCE,
                          data=event_data(key[0], "INITIAL", obj, state_actor, None)))
     if state_taken == "after":
@@ -268,7 +267,8 @@ def import_audit(audit: Iterable[AuditEvent], *, kinds: Iterable[str], state: Se
     for i, e in enumerate(writes):
         key = (e.kind, e.namespace, e.name)
         prev = objects.get(key)
-        before = copy.deepcopy(prev.obj) if prev is not None and prev.obj is not None else None
+        # Objects are never changed in place here (patches build new ones): no copies needed.
+        before = prev.obj if prev is not None else None
         status_only = e.subresource == "status"
         etype = "DELETED" if e.verb == "delete" else "ADDED" if e.verb == "create" and not e.subresource else \
             "MODIFIED"
@@ -297,9 +297,9 @@ def import_audit(audit: Iterable[AuditEvent], *, kinds: Iterable[str], state: Se
                 if before is None:
                     why = "a status write to an object whose content is unknown"
                 else:
-                    new = {**before, "status": copy.deepcopy(dict(body).get("status"))}
+                    new = {**before, "status": dict(body).get("status")}
             else:
-                new = copy.deepcopy(dict(body))
+                new = dict(body)
                 base = str((new.get("metadata") or {}).get("resourceVersion") or "")
                 known_rv = prev.rv if prev is not None else ""
                 if e.verb == "update" and base and known_rv and base != known_rv:
@@ -322,12 +322,12 @@ def import_audit(audit: Iterable[AuditEvent], *, kinds: Iterable[str], state: Se
         if state_taken == "after" and last_write.get(key) == i and e.verb != "delete" and key in given:
             end = given[key]
             if new is None:
-                new, why = copy.deepcopy(end), ""
+                new, why = end, ""
             elif content_of(new) != content_of(end):
                 result.gaps.append(ContentGap(*key, since=e.time, source=e.source, until=e.time, why=(
                     "its content rebuilt from the log differs from the state taken after the window: a write is "
                     "missing from the log, or was not applied as logged (the state taken after is used)")))
-                new = copy.deepcopy(end)
+                new = end
         if e.verb != "delete":
             if new is None:
                 if prev is None or prev.obj is not None:
