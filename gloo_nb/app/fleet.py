@@ -195,8 +195,10 @@ def _run(dirs_and_sql: Sequence[str | os.PathLike[str]], sql: str | None,
 
 
 BLOCKED_BY_TEAM_SQL = """\
-WITH newest AS (SELECT max(day) AS day FROM events),
-window_clusters AS (SELECT DISTINCT cluster FROM events, newest WHERE events.day > newest.day - $days::INTEGER),
+WITH newest AS (SELECT greatest((SELECT max(day) FROM events), (SELECT max(day) FROM blocked)) AS day),
+window_clusters AS (
+    SELECT cluster FROM events, newest WHERE events.day > newest.day - $days::INTEGER
+    UNION SELECT cluster FROM blocked, newest WHERE blocked.day > newest.day - $days::INTEGER),
 per_team AS (
     SELECT cluster, team, sum(seconds) AS blockedSeconds, count(*) AS blocks, min(start) AS firstBlock
     FROM blocked, newest WHERE blocked.day > newest.day - $days::INTEGER
@@ -208,7 +210,8 @@ ORDER BY c.cluster, blockedSeconds DESC, p.team
 """
 """Which teams were blocked how long, per cluster, over the last ``$days`` days up to the newest data's day.
 
-Every cluster with events in the window has a row (a cluster where nobody was blocked: one row, team null, 0 s).
+The newest day is the latest of ``events`` and ``blocked``. Every cluster with events or blocks in the window has a
+row (a cluster where nobody was blocked: one row, team null, 0 s).
 Rows of one team that overlap in time add up here; ``incidents.impact`` holds each incident's union per team.
 """
 
