@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from gloo_nb._types import check_profile
 from gloo_nb.analysis.fleet import fleet_tables
 from gloo_nb.analysis.incident import incident_summary
 from gloo_nb.analysis.timeline import Timeline
@@ -60,8 +61,8 @@ def export(journal_dirs: Sequence[str | os.PathLike[str]] | str | os.PathLike[st
         What was written (rows per table, files).
 
     Raises:
-        UsageError: No cluster name given and the journal does not say, a bad cluster name, or ``out`` names a
-            ``.parquet`` file (the older single file: :meth:`gloo_nb.journal.Journal.to_parquet`).
+        UsageError: No cluster name given and the journal does not say, a bad cluster name or profile, or ``out``
+            names a ``.parquet`` file (the older single file: :meth:`gloo_nb.journal.Journal.to_parquet`).
         JournalError: A journal directory is missing, empty or corrupt.
         DatasetError: The dataset cannot be written.
     """
@@ -79,7 +80,7 @@ def export(journal_dirs: Sequence[str | os.PathLike[str]] | str | os.PathLike[st
             raise UsageError(f"{', '.join(map(str, dirs))}: the journal does not name its cluster (no recorder.start "
                              "with a kubeconfig context or a sandbox): give --cluster NAME")
         name = found
-    timeline = Timeline(journal, profile=profile)  # type: ignore[arg-type]  # Timeline checks it
+    timeline = Timeline(journal, profile=check_profile(profile, source="profile") if profile else None)
     ident = journal_id(journal.files)
     tables = fleet_tables(timeline, ident, incident_summary(timeline))
     return write_dataset(out, tables, cluster=name, journal=ident)
@@ -89,9 +90,10 @@ def connect(*dirs: str | os.PathLike[str]) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB with one view per table over the datasets' files (unioned by column name).
 
     Each view reads ``read_parquet(['DIR/<table>/**/*.parquet', ...], hive_partitioning = true, union_by_name =
-    true)``: ``cluster`` and ``day`` come from the folder names, typed VARCHAR and DATE (DuckDB would otherwise
-    guess, and read a cluster named ``123`` as a number). A table without files is an empty view with the schema's
-    columns. Times are shown in UTC.
+    true)``: ``cluster`` and ``day`` come from the folder names, typed VARCHAR and DATE with ``hive_types`` (DuckDB's
+    hive partitioning docs: without it, ``hive_types_autocast`` detects DATE, TIMESTAMP and BIGINT from the values,
+    so a cluster named ``123`` would read as a number in one dataset and a string in another). A table without
+    files is an empty view with the schema's columns. Times are shown in UTC.
 
     Args:
         *dirs: Dataset folders (written by :func:`export`).

@@ -6,10 +6,12 @@ Layout (``gloo-nb journal export DIR... --parquet OUT``)::
     OUT/<table>/cluster=<name>/day=<YYYY-MM-DD>/<journal id>.parquet
 
 Tables: :data:`TABLES` (``events``, ``blocked``, ``changes``, ``incidents``). ``cluster`` and ``day`` are Hive
-partition columns: they live in the folder names, not in the files (Spark refuses a column that is in both: "Found
-duplicate column(s) in the data schema and the partition schema"). Each journal writes one file per table and day,
-named after its id (:func:`journal_id`), so a re-export replaces its own files and leaves other journals' files in
-the same partition alone. The compatibility promise: columns are only ever added (readers union files by name).
+partition columns: they live in the folder names, not in the files. A column in both is what Spark's
+``DataSource.getOrInferFileFormatSchema`` (sql/core/.../execution/datasources/DataSource.scala) checks with
+``checkColumnNameDuplication(..., "in the data schema and the partition schema")``: an error in older releases, a
+warning since SPARK-18108/SPARK-21144, and an ambiguous column either way. Each journal writes one file per table
+and day, named after its id (:func:`journal_id`), so a re-export replaces its own files and leaves other journals'
+files in the same partition alone. The compatibility promise: columns are only ever added (readers union files by name).
 
 This module is the adapter (schema, file names, writing); the rows come from :mod:`gloo_nb.analysis.fleet`, the
 queries from :mod:`gloo_nb.app.fleet`.
