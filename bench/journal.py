@@ -14,8 +14,13 @@ Prints, never asserts (bench rules):
   file (the baseline); target: under 10 s.
 * dragging the time-travel slider over every moment of the shipped incident journal: the first pass
   (each moment rebuilt), then back from the cache; the ratio of the two (moved out of the tests).
+* the fleet query (``gloo_nb.app.fleet.blocked_by_team``: blocked seconds per cluster and team, last 30 days) over
+  ``--fleet-rows`` ``blocked`` rows (10 million) in a dataset written by ``gloo_nb.journal.dataset.write_dataset``
+  (10 clusters x 40 days), in DuckDB; against ``SELECT count(*) FROM blocked`` through the same views and against
+  pyarrow reading the columns the query reads (the baselines); target: under 2 s.
 
-Usage: ``python bench/journal.py [--events 1000000] [--seconds 20] [--skip-recorder]``.
+Usage: ``python bench/journal.py [--events 1000000] [--seconds 20] [--skip-recorder] [--fleet-rows 10000000]
+[--only-fleet]``.
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 LOAD_TARGET_S = 3.0
 IMPORT_TARGET_S = 10.0
+FLEET_TARGET_S = 2.0
 OVERHEAD_TARGET = 0.05
 
 
@@ -250,6 +256,73 @@ def bench_audit_import(events: int) -> None:
               f"{summary.events:,} journal events in {import_s:.2f} s; orjson.loads per line baseline {base_s:.2f} s; "
               f"ratio {import_s / base_s:.2f}; target < {IMPORT_TARGET_S:.0f} s: "
               f"{'met' if import_s < IMPORT_TARGET_S else 'NOT met'}")
+
+
+def _blocked_rows(rows: int, cluster: int, days: int, rng: object) -> object:
+    """``rows`` blocked rows of one cluster spread over ``days`` days, built column-wise with numpy and pyarrow."""
+    import numpy as np
+    import pyarrow as pa
+
+    assert isinstance(rng, np.random.Generator)
+    teams = pa.array([f"team-{t:03d}" for t in range(200)])
+    causes = pa.array([f"team-{t:03d}/routes: Route Warning: InvalidDestinationWarning" for t in range(200)])
+    newest = np.datetime64("2026-12-07T00:00:00", "us")
+    start = newest - rng.integers(0, days * 86_400_000_000, rows).astype("timedelta64[us]")
+    seconds = rng.exponential(30.0, rows)
+    end = start + (seconds * 1e6).astype("timedelta64[us]")
+    team = rng.integers(0, 200, rows).astype(np.int32)
+    by = rng.integers(0, 200, rows).astype(np.int32)
+    ts = pa.timestamp("us", tz="UTC")
+    # Dictionary arrays: 200 distinct strings over millions of rows (write_dataset casts them to the schema's strings).
+    return pa.table({
+        "journal": pa.array(np.full(rows, f"{cluster:016x}")), "incident": pa.array(rng.integers(1, 5, rows, np.int32)),
+        "profile": pa.array(np.full(rows, "current")),
+        "team": pa.DictionaryArray.from_arrays(team, teams),
+        "blockedBy": pa.ListArray.from_arrays(pa.array(np.arange(rows + 1, dtype=np.int32)),
+                                              pa.DictionaryArray.from_arrays(by, teams).cast(pa.string())),
+        "resource": pa.DictionaryArray.from_arrays(team, teams), "kind": pa.array(np.full(rows, "RouteTable")),
+        "start": pa.array(start).cast(ts), "end": pa.array(end).cast(ts), "pendingSince": pa.array(start).cast(ts),
+        "cause": pa.DictionaryArray.from_arrays(by, causes), "seconds": pa.array(seconds)})
+
+
+def bench_fleet_query(rows: int, clusters: int = 10, days: int = 40) -> None:
+    import numpy as np
+    import pyarrow.dataset as pads
+
+    from gloo_nb.app import fleet
+    from gloo_nb.journal.dataset import write_dataset
+
+    folder = Path(tempfile.mkdtemp(prefix="gloo-nb-bench-fleet-"))
+    try:
+        rng = np.random.default_rng(17)
+        t0 = time.perf_counter()
+        for c in range(clusters):
+            share = rows // clusters + (1 if c < rows % clusters else 0)
+            write_dataset(folder, {"blocked": _blocked_rows(share, c, days, rng)}, cluster=f"cluster-{c:02d}",
+                          journal=f"{c:016x}")
+        write_s = time.perf_counter() - t0
+        files = len(list(folder.glob("blocked/*/*/*.parquet")))
+        size = sum(p.stat().st_size for p in folder.rglob("*.parquet"))
+        fleet.query(folder, "SELECT 1")  # DuckDB loaded and initialised before timing
+
+        t0 = time.perf_counter()
+        answer = fleet.blocked_by_team(folder, days=30)
+        query_s = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        counted = int(fleet.query(folder, "SELECT count(*) AS n FROM blocked")["n"].iloc[0])
+        count_s = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        read = pads.dataset(folder / "blocked", format="parquet", partitioning="hive").to_table(
+            columns=["cluster", "day", "team", "seconds", "start"])
+        arrow_s = time.perf_counter() - t0
+        assert counted == rows == read.num_rows, (counted, rows, read.num_rows)
+        assert answer["cluster"].nunique() == clusters and len(answer) == clusters * 200, answer
+        print(f"fleet dataset: {rows:,} blocked rows, {clusters} clusters x {days} days, {files} files, "
+              f"{size / 1e6:.0f} MB, written in {write_s:.1f} s")
+        print(f"fleet query (blocked seconds per cluster and team, last 30 days; {len(answer)} rows): {query_s:.2f} s; "
+              f"count(*) baseline {count_s:.2f} s (ratio {query_s / count_s:.1f}); pyarrow reading the columns "
+              f"{arrow_s:.2f} s (ratio {query_s / arrow_s:.2f}); target < {FLEET_TARGET_S:.0f} s: "
+              f"{'met' if query_s < FLEET_TARGET_S else 'NOT met'}")
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
@@ -268,12 +341,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=20.0, help="each recorder phase (idle, busy)")
     parser.add_argument("--skip-recorder", action="store_true")
     parser.add_argument("--audit-events", type=int, default=1_000_000)
+    parser.add_argument("--fleet-rows", type=int, default=10_000_000, help="blocked rows of the fleet query (0: skip)")
+    parser.add_argument("--only-fleet", action="store_true", help="run the fleet query bench alone")
     args = parser.parse_args(argv)
+    if args.only_fleet:
+        bench_fleet_query(args.fleet_rows)
+        return 0
     bench_audit_import(args.audit_events)
     bench_time_travel()
     bench_write_and_load(args.events)
     if not args.skip_recorder:
         bench_recorder(args.seconds)
+    if args.fleet_rows:
+        bench_fleet_query(args.fleet_rows)
     return 0
 
 

@@ -1,4 +1,8 @@
-"""Record the seed scenario's incident on a Gloo 1.3 sandbox: the journal shipped in ``data/journals/seed-incident``.
+"""Record the seed scenario's incident on a sandbox: the journals shipped in ``data/journals/``.
+
+``seed-incident`` is Gloo 1.3's (the default); ``seed-incident-current`` (``--profile current --without-pods``) the
+same steps on a ``current`` sandbox, where nobody is blocked (Gloo >= 1.12 replaces invalid routes): the second
+cluster of notebook 04's fleet cell.
 
 The recording starts on an empty sandbox and holds, in order, a second or more apart:
 
@@ -12,7 +16,8 @@ The recording starts on an empty sandbox and holds, in order, a second or more a
 
 Probes go to ``/echo`` and ``/foxtrot``, with and without the canary header. Usage::
 
-    python scripts/record_seed_incident.py [--out data/journals/seed-incident] [--without-pods]
+    python scripts/record_seed_incident.py [--out data/journals/seed-incident] [--without-pods] [--profile 1.3]
+    python scripts/record_seed_incident.py --profile current --without-pods --out data/journals/seed-incident-current
 
 The journal is about 200 kB with Pods (their kubelet status updates make a fifth of it).
 """
@@ -28,6 +33,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from gloo_nb._types import PROFILES
 from gloo_nb.app.connect import connect_sandbox
 from gloo_nb.app.manifests import read_documents
 from gloo_nb.app.notebook import INCIDENT, REVERT, SEED, SETTINGS_PATCH, STEP4, NotebookGateway
@@ -73,14 +79,15 @@ def _apply(kube: KubeClient, files: tuple[str, ...]) -> None:
 
 
 def record_seed_incident(out: Path, *, state_dir: Path | None = None, pods: bool = True,
-                         requests: int = 50) -> Recording:
-    """Start a 1.3 sandbox, record the seed incident into ``out`` (replaced), stop everything.
+                         requests: int = 50, profile: str = "1.3") -> Recording:
+    """Start a sandbox, record the seed incident into ``out`` (replaced), stop everything.
 
     Args:
         out: The journal directory; removed first if it exists.
         state_dir: Where the sandbox keeps its state (default: a temporary directory, removed at the end).
         pods: Record Pods too (their kubelet status updates are a fifth of the journal).
         requests: Requests per probe.
+        profile: The sandbox's Gloo behaviour profile (``1.3``, the seed scenario's; or ``current``).
 
     Returns:
         What was recorded.
@@ -92,7 +99,7 @@ def record_seed_incident(out: Path, *, state_dir: Path | None = None, pods: bool
     if out.exists():
         shutil.rmtree(out)
     done = Recording(out, state_dir)
-    info = runner.start(state_dir, gloo_version="1.3", replicas=2, exit_with=os.getpid())
+    info = runner.start(state_dir, gloo_version=profile, replicas=2, exit_with=os.getpid())
     try:
         with connect_sandbox(state_dir) as conn:
             kubeconfig = str(info.kubeconfig)
@@ -153,8 +160,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"the journal directory (default {DEFAULT_OUT})")
     parser.add_argument("--without-pods", action="store_true", help="leave Pods out (a smaller journal)")
+    parser.add_argument("--profile", choices=PROFILES, default="1.3",
+                        help="the sandbox's Gloo behaviour profile (default 1.3, the seed scenario's)")
     args = parser.parse_args(argv)
-    done = record_seed_incident(args.out, pods=not args.without_pods)
+    done = record_seed_incident(args.out, pods=not args.without_pods, profile=args.profile)
     size = sum(p.stat().st_size for p in args.out.iterdir())
     sys.stdout.write(f"recorded {', '.join(name for name, _ in done.phases)} into {args.out} ({size} bytes)\n")
     for problem in done.recorder_errors:
