@@ -216,14 +216,15 @@ def _audit_lines(path: Path, events: int) -> int:
                         '"gateway.solo.io","apiVersion":"v1"},"responseStatus":{"metadata":{},"code":200},'
                         f'"requestObject":{body},"responseObject":{body},' + tail % (t, t))
             elif k < 40:
-                f.write(head % ("RequestResponse", i) + '"stage":"ResponseComplete","requestURI":"/apis/coordination.k8s.io'
-                        '/v1/namespaces/kube-system/leases/kube-scheduler","verb":"update","user":{"username":'
-                        '"system:kube-scheduler","groups":["system:authenticated"]},"sourceIPs":["10.0.0.2"],'
-                        '"userAgent":"kube-scheduler/v1.32.4","objectRef":{"resource":"leases","namespace":"kube-system",'
-                        '"name":"kube-scheduler","apiGroup":"coordination.k8s.io","apiVersion":"v1"},"responseStatus":'
-                        '{"metadata":{},"code":200},"requestObject":{"kind":"Lease","apiVersion":"coordination.k8s.io/v1",'
-                        '"metadata":{"name":"kube-scheduler","namespace":"kube-system"},"spec":{"holderIdentity":'
-                        '"node-1_0f6c","leaseDurationSeconds":15,"renewTime":"%s"}},' % t + tail % (t, t))
+                lease = ('"stage":"ResponseComplete","requestURI":"/apis/coordination.k8s.io/v1/namespaces/'
+                         'kube-system/leases/kube-scheduler","verb":"update","user":{"username":"system:kube-'
+                         'scheduler","groups":["system:authenticated"]},"sourceIPs":["10.0.0.2"],"userAgent":'
+                         '"kube-scheduler/v1.32.4","objectRef":{"resource":"leases","namespace":"kube-system",'
+                         '"name":"kube-scheduler","apiGroup":"coordination.k8s.io","apiVersion":"v1"},'
+                         '"responseStatus":{"metadata":{},"code":200},"requestObject":{"kind":"Lease","apiVersion":'
+                         '"coordination.k8s.io/v1","metadata":{"name":"kube-scheduler","namespace":"kube-system"},'
+                         '"spec":{"holderIdentity":"node-1_0f6c","leaseDurationSeconds":15,"renewTime":"')
+                f.write(head % ("RequestResponse", i) + lease + t + '"}},' + tail % (t, t))
             else:
                 f.write(head % ("Metadata", i) + '"stage":"ResponseComplete","requestURI":"/api/v1/namespaces/'
                         'default/pods?limit=500","verb":"list","user":{"username":"system:serviceaccount:kube-system:'
@@ -256,6 +257,8 @@ def bench_audit_import(events: int) -> None:
               f"{summary.events:,} journal events in {import_s:.2f} s; orjson.loads per line baseline {base_s:.2f} s; "
               f"ratio {import_s / base_s:.2f}; target < {IMPORT_TARGET_S:.0f} s: "
               f"{'met' if import_s < IMPORT_TARGET_S else 'NOT met'}")
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _blocked_rows(rows: int, cluster: int, days: int, rng: object) -> object:

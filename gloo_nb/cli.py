@@ -850,8 +850,8 @@ def build_parser() -> argparse.ArgumentParser:
                                     "applied). gloo-nb journal export DIR... --parquet OUT [--cluster NAME]: a "
                                     "Parquet dataset partitioned by cluster and day. gloo-nb journal query OUT... "
                                     "\"SQL\" [--json | --csv]: SQL over datasets (DuckDB; tables events, blocked, "
-                                    "changes, incidents). gloo-nb journal import --audit FILE... [--start-state BUNDLE|YAML] "
-                                    "--out DIR: a journal rebuilt from a cluster's audit logs.")
+                                    "changes, incidents). gloo-nb journal import --audit FILE... [--start-state "
+                                    "BUNDLE|YAML] --out DIR: a journal rebuilt from a cluster's audit logs.")
     jr.add_argument("action", choices=("summary", "export", "query", "import"))
     jr.add_argument("dirs", nargs="*", metavar="DIR", help="journal directories (several runs are merged by time); "
                                                            "query: dataset folders written by export, then the SQL")
