@@ -243,8 +243,16 @@ class Timeline:
             The state: resources, translation, findings, served and applied routes, blocked rows.
         """
         when = parse_time(t) if isinstance(t, str) else t
-        return state_at(self._events, self._starts, self.profile, self.blocked, when, self.proxy,
-                        secrets_unreadable=self._secrets_unreadable)
+        state = state_at(self._events, self._starts, self.profile, self.blocked, when, self.proxy,
+                         secrets_unreadable=self._secrets_unreadable)
+        if self._events.served_recorded:
+            return state
+        # An import holds no served configuration: Gloo serves the last translation it pushed (it keeps its last good
+        # snapshot otherwise), so that is what the served side shows, marked served_known=False (not observed).
+        i = self._fold.index_at(when)
+        while i >= 0 and self._fold.intents[i].decision != "push":
+            i -= 1
+        return replace(state, served_routes=list(self._fold.intents[i].rows) if i >= 0 else [])
 
 
 def load_timeline(*directories: str | os.PathLike[str], profile: str | None = None) -> Timeline:

@@ -59,8 +59,9 @@ class StateAt:
             (proto JSON, keys redacted); None when none was recorded.
         unknown: ``Kind namespace/name`` -> why, for the objects whose content the journal does not know at ``time``
             (an import from an audit log): they are left out of the translation, which is then incomplete.
-        served_known: Whether the journal recorded what was served and applied (False for an import: the served and
-            applied routes are then unknown, not empty).
+        served_known: Whether the journal recorded what was served and applied. False for an import: the served
+            routes are then the last translation Gloo pushed (Gloo's rule, not an observation; see
+            :meth:`Timeline.state_at`), and the applied ones are unknown (empty).
     """
 
     time: datetime
