@@ -85,6 +85,10 @@ class ImportSummary:
             if skipped:
                 lines.append(f"{file}: skipped " + ", ".join(skipped)
                              + "".join(f"\n  {u}" for u in r.unreadable[:3]))
+        for r in self.reads.values():
+            for c in r.collections:
+                lines.append(f"unknown: a deletecollection of {c.kind} in {c.namespace or 'every namespace'} at "
+                             f"{_t(c.time)} by {c.actor}: which objects went is not in the log ({c.source})")
         for g in self.gaps:
             until = f" until {_t(g.until)}" if g.until and g.until != g.since else ""
             where = f" ({g.source})" if g.source else ""
