@@ -1,0 +1,41 @@
+"""Opening the files that gloo_nb's readers take (plain or gzip), outside the pure core.
+
+The parsers of ``gloo_nb.models`` take lines (pure); their ``read_`` functions get those lines from here, so the
+one place that opens a log file, and says in one line why it cannot, is this module.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+from collections.abc import Callable, Iterator
+
+
+def text_lines(path: str | os.PathLike[str], error: Callable[[str], Exception], what: str) -> Iterator[str]:
+    """The lines of a text file, plain or ``.gz`` (by its name), as UTF-8 with bad bytes replaced.
+
+    A ``.gz`` file cut short (copied while it was written) ends where it can be read no further, without an error:
+    what came before stands.
+
+    Args:
+        path: The file.
+        error: Builds the exception for a file that cannot be opened (from one line of text).
+        what: What the file should be, for that line (``the access log``).
+
+    Yields:
+        Each line, with its newline.
+
+    Raises:
+        Exception: ``error(...)`` when the file cannot be opened.
+    """
+    name = os.fspath(path)
+    try:
+        f = gzip.open(name, "rt", encoding="utf-8", errors="replace", newline="\n") if name.endswith(".gz") \
+            else open(name, encoding="utf-8", errors="replace", newline="\n")  # noqa: SIM115 - closed below
+    except OSError as exc:
+        raise error(f"{name}: cannot read {what}: {exc.strerror or exc}") from None
+    with f:
+        try:
+            yield from f
+        except (OSError, EOFError):
+            return
