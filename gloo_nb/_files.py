@@ -39,3 +39,28 @@ def text_lines(path: str | os.PathLike[str], error: Callable[[str], Exception], 
             yield from f
         except (OSError, EOFError):
             return
+
+
+def binary_content(path: str | os.PathLike[str], error: Callable[[str], Exception], what: str) -> bytes:
+    """The whole content of a file, plain or ``.gz`` (by its name).
+
+    Args:
+        path: The file.
+        error: Builds the exception for a file that cannot be read (from one line of text).
+        what: What the file should be, for that line (``the Prometheus answer``).
+
+    Returns:
+        Its bytes (uncompressed).
+
+    Raises:
+        Exception: ``error(...)`` when the file cannot be read.
+    """
+    name = os.fspath(path)
+    try:
+        if name.endswith(".gz"):
+            with gzip.open(name, "rb") as f:
+                return f.read()
+        with open(name, "rb") as f:
+            return f.read()
+    except (OSError, EOFError) as exc:
+        raise error(f"{name}: cannot read {what}: {getattr(exc, 'strerror', None) or exc}") from None
