@@ -41,9 +41,9 @@ import orjson
 from gloo_nb._files import text_lines
 from gloo_nb.errors import BadDataError
 
-__all__ = ["DEFAULT_FORMAT", "REPLICA_FS", "AccessLogError", "AccessLogFormat", "AccessLogRead", "AccessRecord",
-           "CompiledFormat", "access_log_formats", "compile_format", "parse_access_log", "read_access_log",
-           "replica_path", "served_path"]
+__all__ = ["DEFAULT_FORMAT", "REPLICAS_DIR", "REPLICA_FS", "AccessLogError", "AccessLogFormat", "AccessLogRead",
+           "AccessRecord", "CompiledFormat", "access_log_formats", "compile_format", "parse_access_log",
+           "read_access_log", "replica_path", "served_path"]
 
 DEFAULT_FORMAT = (
     '[%START_TIME%] "%REQUEST_HEADER(:METHOD)% %REQUEST_HEADER(X-ENVOY-ORIGINAL-PATH?:PATH)% %PROTOCOL%" '
@@ -55,6 +55,8 @@ DEFAULT_FORMAT = (
 ``DEFAULT_FORMAT``), e.g. ``[2016-04-15T20:17:00.310Z] "POST /api/v1/locations HTTP/2" 204 - 154 0 226 100
 "10.0.35.28" "nsq2http" "cc21d9b0-cf5c-432b-8c7e-98aeb7988cd2" "locations" "tcp://10.0.2.1:80"``."""
 
+REPLICAS_DIR = "replicas"
+"""The folder of a sandbox state dir that holds one directory per replica, named by its node id."""
 REPLICA_FS = "fs"
 """The folder of a sandbox replica's directory that stands for the pod's file system root."""
 
@@ -764,7 +766,7 @@ def replica_path(replica_dir: str | os.PathLike[str], path: str) -> str:
     return os.path.join(os.fspath(replica_dir), REPLICA_FS, path.lstrip("/"))
 
 
-_REPLICA_PATH = re.compile(r"^/.*?/replicas/[^/]+/" + REPLICA_FS + r"(/.*)$")
+_REPLICA_PATH = re.compile(rf"^/.*?/{REPLICAS_DIR}/[^/]+/{REPLICA_FS}(/.*)$")
 
 
 def served_path(path: str) -> str:
