@@ -461,25 +461,27 @@ def _line_parser(regex: re.Pattern[str], plan: Sequence[tuple[int, _Target]]
                  ) -> Callable[[str, int, str | None], AccessRecord | None]:
     """One function per text format that builds the record straight from the match (no per-line dict or loop).
 
-    Generated once per format: a line costs the regular expression, one tuple unpack and the record.
+    Generated once per format: a line costs the regular expression, one unpack of its groups and the record.
     """
-    env: dict[str, Any] = {"_fullmatch": regex.fullmatch, "_Record": AccessRecord, "_NO_HEADERS": _NO_HEADERS,
-                           "_int": _int, "_str": _str}
+    env: dict[str, Any] = {"_fullmatch": regex.fullmatch, "_new": tuple.__new__, "_Rec": AccessRecord,
+                           "_NO_HEADERS": _NO_HEADERS, "_iso": datetime.fromisoformat}
     by_slot: dict[int, list[str]] = {}
     headers: list[tuple[str, str]] = []
     for index, target in plan:
-        g = f"g[{index}]"
+        g = f"g{index}"
         if target.convert is _str:
             expr = f"(None if {g} == '-' or not {g} else {g})"
         elif target.convert is _int:
             expr = f"(None if {g} == '-' else int({g}))"
+        elif target.convert is _parse_iso:
+            expr = f"_iso({g})"  # the pattern admits only the shape fromisoformat reads; a bad date is caught below
         else:
             name = f"_c{index}"
             env[name] = target.convert
             expr = f"{name}({g})"
         if target.header is not None:
             if all(h != target.header for h, _ in headers):
-                headers.append((target.header, expr))
+                headers.append((target.header, g))
         else:
             by_slot.setdefault(target.slot, []).append(expr)
     args = []
@@ -491,19 +493,66 @@ def _line_parser(regex: re.Pattern[str], plan: Sequence[tuple[int, _Target]]
             args.append(exprs[0])
         else:
             args.append("next((v for v in (" + ", ".join(exprs) + ") if v is not None), None)")
+    names = ", ".join(f"g{i}" for i in range(regex.groups)) + ("," if regex.groups == 1 else "")
+    lines = ["def parse(line, number, node):",
+             "    m = _fullmatch(line)",
+             "    if m is None:",
+             "        return None"]
+    if regex.groups:
+        lines.append(f"    {names} = m.groups()")
     if headers:
-        pairs = ", ".join(f"({h!r}, {e})" for h, e in headers)
-        head = f"{{k: v for k, v in ({pairs},) if v is not None}}"
+        lines.append("    h = {}")
+        for header, g in headers:
+            lines.append(f"    if {g} and {g} != '-':")
+            lines.append(f"        h[{header!r}] = {g}")
+        lines.append("    h = h or _NO_HEADERS")
     else:
-        head = "_NO_HEADERS"
-    source = ("def parse(line, number, node):\n"
-              "    m = _fullmatch(line)\n"
-              "    if m is None:\n"
-              "        return None\n"
-              "    g = m.groups()\n"
-              f"    return _Record({', '.join(args)}, {head}, number, node)\n")
-    env["_Record"] = lambda *values: tuple.__new__(AccessRecord, values)
-    exec(compile(source, "<access log format>", "exec"), env)  # noqa: S102 - generated from our own table
+        lines.append("    h = _NO_HEADERS")
+    lines += ["    try:",
+              f"        return _new(_Rec, ({', '.join(args)}, h, number, node))",
+              "    except ValueError:",  # a time or number that has the shape but not the sense (month 13)
+              "        return None"]
+    exec(compile("\n".join(lines) + "\n", "<access log format>", "exec"), env)  # noqa: S102 - our own table
+    parse: Callable[[str, int, str | None], AccessRecord | None] = env["parse"]
+    return parse
+
+
+def _json_parser(entries: Sequence[tuple[tuple[str, ...], _Target | None, Any, Any]]
+                 ) -> Callable[[str, int, str | None], AccessRecord | None]:
+    """One function per JSON format whose values are each one operator: decode, pick each key, build the record."""
+    env: dict[str, Any] = {"_loads": orjson.loads, "_Error": orjson.JSONDecodeError, "_new": tuple.__new__,
+                           "_Rec": AccessRecord, "_NO_HEADERS": _NO_HEADERS, "_dict": dict}
+    by_slot: dict[int, list[str]] = {}
+    lines = ["def parse(line, number, node):",
+             "    if not line.startswith('{'):",
+             "        return None",
+             "    try:",
+             "        o = _loads(line)",
+             "    except _Error:",
+             "        return None",
+             "    if type(o) is not _dict:",
+             "        return None",
+             "    h = {}"]
+    for i, (keys, target, _template, _plan) in enumerate(entries):
+        assert target is not None
+        env[f"_c{i}"] = target.convert
+        get = "o"
+        for key in keys[:-1]:
+            get = f"({get}.get({key!r}) or {{}})"
+        lines.append(f"    v{i} = _c{i}({get}.get({keys[-1]!r}) if type({get}) is _dict else None)"
+                     if len(keys) > 1 else f"    v{i} = _c{i}(o.get({keys[0]!r}))")
+        if target.header is not None:
+            lines.append(f"    if v{i} is not None and {target.header!r} not in h:")
+            lines.append(f"        h[{target.header!r}] = v{i}")
+        else:
+            by_slot.setdefault(target.slot, []).append(f"v{i}")
+    args = []
+    for slot in range(len(_FIELDS)):
+        names = by_slot.get(slot, [])
+        args.append("None" if not names else names[0] if len(names) == 1
+                    else "next((v for v in (" + ", ".join(names) + ") if v is not None), None)")
+    lines.append(f"    return _new(_Rec, ({', '.join(args)}, h or _NO_HEADERS, number, node))")
+    exec(compile("\n".join(lines) + "\n", "<access log json format>", "exec"), env)  # noqa: S102 - our own table
     parse: Callable[[str, int, str | None], AccessRecord | None] = env["parse"]
     return parse
 
@@ -582,7 +631,8 @@ def compile_format(fmt: AccessLogFormat) -> CompiledFormat:
             if plan:
                 entries.append((keys, None, re.compile(body), tuple(plan)))
                 has_any_headers = has_any_headers or has_headers
-        return CompiledFormat(fmt, ignored_all, _json=tuple(entries), _has_headers=has_any_headers)
+        fast = _json_parser(entries) if all(e[1] is not None for e in entries) else None
+        return CompiledFormat(fmt, ignored_all, _json=tuple(entries), _has_headers=has_any_headers, _fast=fast)
     raise AccessLogError(f"{fmt.source or 'access log'}: {fmt.describe()} writes no file: read it where it is "
                          "sent (a gRPC access log service), not with read_access_log")
 

@@ -136,6 +136,12 @@ def test_envoys_own_lines_and_a_truncated_last_line_are_counted_not_raised(tmp_p
     assert report.unparsed[0].startswith(f"{path}:1: ") and report.unparsed[1].startswith(f"{path}:4: ")
 
 
+def test_a_line_of_the_right_shape_but_no_sense_is_not_a_record() -> None:
+    compiled = compile_format(AccessLogFormat.envoy_default())
+    assert compiled.parse(DEFAULT_LINES[0].replace("2026-12-07", "2026-13-45"), 1) is None
+    assert compiled.parse(DEFAULT_LINES[0], 1) is not None
+
+
 def test_gzip(tmp_path: Path) -> None:
     records = list(read_access_log(_write(tmp_path, "a.log.gz", DEFAULT_LINES, gz=True)))
     assert [r.path for r in records] == ["/a?q=1", "/bad", "/none"]
