@@ -11,16 +11,18 @@ import os
 from collections.abc import Callable, Iterator
 
 
-def text_lines(path: str | os.PathLike[str], error: Callable[[str], Exception], what: str) -> Iterator[str]:
+def text_lines(path: str | os.PathLike[str], error: Callable[[str], Exception], what: str,
+               cut_short: Callable[[str], None] | None = None) -> Iterator[str]:
     """The lines of a text file, plain or ``.gz`` (by its name), as UTF-8 with bad bytes replaced.
 
     A ``.gz`` file cut short (copied while it was written) ends where it can be read no further, without an error:
-    what came before stands.
+    what came before stands, and ``cut_short`` is told why.
 
     Args:
         path: The file.
         error: Builds the exception for a file that cannot be opened (from one line of text).
         what: What the file should be, for that line (``the access log``).
+        cut_short: Called with the reason when the file ends early.
 
     Yields:
         Each line, with its newline.
@@ -37,8 +39,9 @@ def text_lines(path: str | os.PathLike[str], error: Callable[[str], Exception], 
     with f:
         try:
             yield from f
-        except (OSError, EOFError):
-            return
+        except (OSError, EOFError) as exc:
+            if cut_short is not None:
+                cut_short(str(exc) or type(exc).__name__)
 
 
 def binary_content(path: str | os.PathLike[str], error: Callable[[str], Exception], what: str) -> bytes:

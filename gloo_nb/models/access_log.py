@@ -355,7 +355,10 @@ def _target(command: str, sub: str | None, json_values: bool) -> tuple[_Target |
     if command == "START_TIME":
         pattern, parse, _exact = _time_parser(sub)
         if json_values:
-            return _Target(_SLOT["time"], lambda v: parse(v) if isinstance(v, str) else None), pattern
+            # %START_TIME(%s)% may come as a JSON number.
+            return _Target(_SLOT["time"], lambda v: parse(v) if isinstance(v, str) else
+                           parse(str(int(v))) if isinstance(v, (int, float)) and not isinstance(v, bool)
+                           else None), pattern
         return _Target(_SLOT["time"], parse), pattern
     if command in _HEADER_COMMANDS:
         if sub_u == ":METHOD":
@@ -711,8 +714,13 @@ def read_access_log(path: str | os.PathLike[str], fmt: AccessLogFormat | Compile
     Raises:
         AccessLogError: The file cannot be read, or has lines but none in the expected format.
     """
-    return parse_access_log(text_lines(path, AccessLogError, "the access log"), fmt, name=os.fspath(path),
-                            node=node, report=report)
+    seen = report if report is not None else AccessLogRead()
+    name = os.fspath(path)
+
+    def cut_short(why: str) -> None:
+        seen.bad(f"{name}:end", f"<the file ends early: {why}>")
+    return parse_access_log(text_lines(path, AccessLogError, "the access log", cut_short), fmt, name=name,
+                            node=node, report=seen)
 
 
 # --- a Gateway's access logging ---------------------------------------------------------------------------------

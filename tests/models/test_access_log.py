@@ -147,6 +147,22 @@ def test_gzip(tmp_path: Path) -> None:
     assert [r.path for r in records] == ["/a?q=1", "/bad", "/none"]
 
 
+def test_a_gzip_cut_short_keeps_what_came_before_and_says_so(tmp_path: Path) -> None:
+    whole = _write(tmp_path, "whole.log.gz", DEFAULT_LINES * 200, gz=True).read_bytes()
+    cut = tmp_path / "cut.log.gz"
+    cut.write_bytes(whole[: len(whole) - 40])  # a copy taken while Envoy's log rotation was compressing it
+    report = AccessLogRead()
+    records = list(read_access_log(cut, report=report))
+    assert 0 < len(records) <= 600
+    assert report.unparsed[-1].startswith(f"{cut}:end: ") and "ends early" in report.unparsed[-1]
+
+
+def test_start_time_as_a_json_number() -> None:
+    compiled = compile_format(AccessLogFormat.json_format({"t": "%START_TIME(%s)%", "c": "%RESPONSE_CODE%"}))
+    record = compiled.parse('{"t":1700000000,"c":200}')
+    assert record is not None and record.time == datetime(2023, 11, 14, 22, 13, 20, tzinfo=UTC)
+
+
 def test_a_file_where_no_line_parses_is_one_clear_error(tmp_path: Path) -> None:
     path = _write(tmp_path, "j.log", JSON_LINES)
     with pytest.raises(AccessLogError) as caught:
