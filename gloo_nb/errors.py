@@ -28,6 +28,9 @@ one boundary (``gloo_nb.cli.exit_code_for``)::
     │   ├── BundleError          (app.snapshot)     a snapshot bundle
     │   ├── JournalError         (journal.events)   a journal file or event
     │   ├── DatasetError         (journal.dataset)  a fleet dataset (no dataset at a folder, unwritable)
+    │   ├── AccessLogError       (models.access_log) an Envoy access log, its format or a Gateway's loggers
+    │   ├── PrometheusError      (models.prometheus) a saved Prometheus query answer
+    │   ├── AuditError           (models.audit)     a Kubernetes audit log (not audit.k8s.io/v1 Events)
     │   ├── SelectionError       (translate.selection) a bad route-table selector (Gloo's warning;
     │                                               the translator turns it into a finding)
     │   ├── VirtualServiceAborted (translate.gateway) Gloo 1.3 drops a whole VirtualService (a finding too)
