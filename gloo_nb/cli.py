@@ -594,7 +594,9 @@ def run_journal(args: argparse.Namespace) -> int:
             raise UsageError("journal import: give --out DIR (the journal directory to write)")
         imported = import_journal([f for group in args.audit or [] for f in group], args.out,
                                   start_state=args.start_state, state_taken=args.state_taken,
-                                  gloo_version=args.gloo_version, namespace=args.namespace)
+                                  gloo_version=args.gloo_version, namespace=args.namespace,
+                                  access_logs=[f for group in args.access_log or [] for f in group],
+                                  prometheus=[f for group in args.prometheus or [] for f in group])
         _out(summary_json(imported) if args.json else imported.text())
         return 0
     if not args.dirs:
@@ -870,6 +872,10 @@ def build_parser() -> argparse.ArgumentParser:
                                 "a cluster's audit log, for an incident nobody recorded")
     imp.add_argument("--audit", action="append", nargs="+", metavar="FILE",
                      help="Kubernetes audit logs: JSON lines of audit.k8s.io/v1 Events (.gz too); repeatable")
+    imp.add_argument("--access-log", action="append", nargs="+", metavar="[NODE=]FILE",
+                     help="Envoy access logs, one file per replica (the Gateway's fileSink); repeatable")
+    imp.add_argument("--prometheus", action="append", nargs="+", metavar="FILE",
+                     help="saved Prometheus range-query answers (/api/v1/query_range) of Envoy's cluster stats")
     imp.add_argument("--start-state", metavar="BUNDLE_DIR|YAML",
                      help="the objects before or after the window: a snapshot bundle or a kubectl get -o yaml dump")
     imp.add_argument("--state-taken", choices=("auto", "before", "after"), default="auto",

@@ -22,9 +22,21 @@ from gloo_nb.app.manifests import read_input
 from gloo_nb.app.record import RECORDED_KINDS
 from gloo_nb.errors import BadDataError, UsageError
 from gloo_nb.journal import JournalWriter, format_time, parse_time
+from gloo_nb.journal.events import Event
 from gloo_nb.journal.importer import ContentGap, import_audit
+from gloo_nb.journal.schema import KUBE_EVENT
+from gloo_nb.journal.traffic import logged_headers, metrics_events, traffic_events
+from gloo_nb.models.access_log import (
+    AccessLogError,
+    AccessLogFormat,
+    AccessLogRead,
+    access_log_formats,
+    parse_access_log,
+    read_access_log,
+)
 from gloo_nb.models.audit import AuditEvent, AuditRead, read_audit
 from gloo_nb.models.codec import load_document, load_documents
+from gloo_nb.models.prometheus import cluster_steps, read_prometheus
 
 __all__ = ["ImportSummary", "import_journal", "read_state"]
 
@@ -47,6 +59,8 @@ class ImportSummary:
         end: The last write's time.
         gaps: Where content is unknown or the log misses a write.
         reads: Per audit file, what was skipped.
+        access_logs: Per access log file: its replica, the format it was read with, and what was not read.
+        metrics: Per Prometheus file, the cluster steps imported.
     """
 
     out: Path
@@ -60,6 +74,8 @@ class ImportSummary:
     end: datetime | None
     gaps: list[ContentGap] = field(default_factory=list)
     reads: dict[str, AuditRead] = field(default_factory=dict)
+    access_logs: dict[str, tuple[str, str, AccessLogRead]] = field(default_factory=dict)
+    metrics: dict[str, int] = field(default_factory=dict)
 
     def document(self) -> dict[str, Any]:
         """As JSON (camelCase keys)."""
@@ -70,7 +86,11 @@ class ImportSummary:
                 "gaps": [g.document() for g in self.gaps],
                 "skipped": {f: {"lines": r.lines, "refused": r.refused, "dryRuns": r.dry_runs,
                                 "unreadable": r.unreadable_count, "firstUnreadable": r.unreadable[:3]}
-                            for f, r in self.reads.items()}}
+                            for f, r in self.reads.items()},
+                "accessLogs": {f: {"node": node, "format": fmt, "lines": r.lines, "records": r.records,
+                                   "unparsed": r.unparsed_count, "firstUnparsed": r.unparsed[:3]}
+                               for f, (node, fmt, r) in self.access_logs.items()},
+                "prometheus": dict(self.metrics)}
 
     def text(self) -> str:
         """For people: what was written, and every gap."""
@@ -85,6 +105,11 @@ class ImportSummary:
             if skipped:
                 lines.append(f"{file}: skipped " + ", ".join(skipped)
                              + "".join(f"\n  {u}" for u in r.unreadable[:3]))
+        for file, (node, fmt, log) in self.access_logs.items():
+            unparsed = f"; {log.unparsed_count} lines not in it" if log.unparsed_count else ""
+            lines.append(f"{file}: {log.records} requests of {node} ({fmt}{unparsed})")
+        for file, n in self.metrics.items():
+            lines.append(f"{file}: {n} cluster steps (Prometheus)")
         for r in self.reads.values():
             for c in r.collections:
                 lines.append(f"unknown: a deletecollection of {c.kind} in {c.namespace or 'every namespace'} at "
@@ -199,7 +224,9 @@ def _decide_taken(taken: StateTaken, objects: Sequence[Mapping[str, Any]], when:
 
 def import_journal(audit: Sequence[str | os.PathLike[str]], out: str | os.PathLike[str], *,
                    start_state: str | os.PathLike[str] | None = None, state_taken: StateTaken = "auto",
-                   gloo_version: str | None = None, namespace: str = "gloo-system") -> ImportSummary:
+                   gloo_version: str | None = None, namespace: str = "gloo-system",
+                   access_logs: Sequence[str] = (), prometheus: Sequence[str | os.PathLike[str]] = ()
+                   ) -> ImportSummary:
     """Rebuild a journal from audit logs and write it.
 
     Args:
@@ -211,6 +238,10 @@ def import_journal(audit: Sequence[str | os.PathLike[str]], out: str | os.PathLi
         gloo_version: ``1.3`` or ``current``; default: the gloo Deployment's image in the state or the log, else a
             bundle's, else an error asking for it.
         namespace: Gloo's namespace.
+        access_logs: Envoy access logs, each ``FILE`` or ``NODE=FILE`` (the replica; default: the sandbox's
+            ``replicas/<node id>/`` folder in the path, else the file's name). The format is the Gateways' file
+            sinks' (from the state and the log) or Envoy's default, whichever reads the file's first lines.
+        prometheus: Saved answers of Prometheus range queries (``/api/v1/query_range``) over Envoy's cluster stats.
 
     Returns:
         What was written and what the sources could not tell.
@@ -257,14 +288,100 @@ def import_journal(audit: Sequence[str | os.PathLike[str]], out: str | os.PathLi
     if not result.events:
         raise UsageError(f"journal import: the audit log(s) hold no completed write of the kinds gloo_nb reads "
                          f"({', '.join(RECORDED_KINDS)}): nothing to import")
+    extra: list[Event] = []
+    logs: dict[str, tuple[str, str, AccessLogRead]] = {}
+    if access_logs:
+        formats = _gateway_formats(result.events, profile)
+        for spec in access_logs:
+            file, node = _access_log_spec(spec)
+            fmt = _pick_format(file, formats)
+            seen = AccessLogRead()
+            names = logged_headers(fmt)
+            # A header the format logs but the request lacked is absent from the record: it is known to be absent.
+            records = [r._replace(headers={n: r.headers.get(n) for n in names} | dict(r.headers))  # type: ignore[arg-type]
+                       for r in read_access_log(file, fmt, node=node, report=seen) if r.time is not None]
+            extra += traffic_events(records, node, file=file)  # type: ignore[arg-type]
+            logs[file] = (node, fmt.describe(), seen)
+    metrics: dict[str, int] = {}
+    for file in prometheus:
+        steps = cluster_steps(read_prometheus(file))
+        extra += metrics_events(steps, file=os.fspath(file))
+        metrics[os.fspath(file)] = len(steps)
+    written = sorted([*result.events, *extra], key=lambda e: e.time)
     writer = JournalWriter(target, batch_events=4096, batch_seconds=3600)
     try:
-        for event in result.events:
+        for event in written:
             writer.write(event)
     finally:
         writer.close()
-    return ImportSummary(target, len(result.events), result.writes, dict(result.levels), profile, source, taken,
-                         result.start, result.end, result.gaps, reads)
+    return ImportSummary(target, len(written), result.writes, dict(result.levels), profile, source, taken,
+                         result.start, result.end, result.gaps, reads, logs, metrics)
+
+
+def _gateway_formats(events: Sequence[Event], profile: str) -> list[AccessLogFormat]:
+    """The file sinks' formats of every Gateway the import saw (each Gateway's last known content)."""
+    gateways: dict[tuple[str, str], Mapping[str, Any]] = {}
+    for e in events:
+        d = e.data
+        if e.kind == KUBE_EVENT and d.get("kind") == "Gateway" and isinstance(d.get("object"), Mapping):
+            gateways[(str(d.get("namespace")), str(d.get("name")))] = d["object"]
+    out: list[AccessLogFormat] = []
+    for gw in gateways.values():
+        try:
+            out += [f for f in access_log_formats(gw, profile) if f.readable and f not in out]
+        except AccessLogError:
+            continue  # a Gateway whose logging cannot be read: its files are tried with the other formats
+    return out
+
+
+def _access_log_spec(spec: str) -> tuple[str, str]:
+    """``NODE=FILE`` or ``FILE`` -> (file, node)."""
+    if "=" in spec and not Path(spec).exists():
+        node, _, file = spec.partition("=")
+        if node and file:
+            return file, node
+    parts = Path(spec).parts
+    if "replicas" in parts[:-1]:
+        # The sandbox writes each replica's files under STATE/replicas/<node id>/fs/ (gloo_nb.sandbox.envoy).
+        i = len(parts) - 1 - parts[::-1].index("replicas")
+        if i + 1 < len(parts) - 1:
+            return spec, parts[i + 1]
+    name = Path(spec).name
+    for suffix in (".gz", ".log", ".jsonl", ".json", ".txt"):
+        name = name.removesuffix(suffix)
+    return spec, name
+
+
+def _pick_format(file: str, formats: Sequence[AccessLogFormat]) -> AccessLogFormat:
+    """The format that reads most of the file's first lines (the Gateways' sinks', then Envoy's default)."""
+    candidates = [*formats, AccessLogFormat.envoy_default()]
+    sample: list[str] = []
+    for line in _head(file, 200):
+        sample.append(line)
+    best, best_n = candidates[-1], -1
+    for fmt in candidates:
+        try:
+            n = sum(1 for _ in parse_access_log(sample, fmt, name=file, report=AccessLogRead()))
+        except AccessLogError:
+            n = 0  # not one line in this format
+        if n > best_n:
+            best, best_n = fmt, n
+    if best_n <= 0 and sample:
+        raise AccessLogError(f"{file}: no line of it is in a format of the Gateways' access logging ("
+                             + "; ".join(f.describe() for f in candidates) + "): give the replica's access log file "
+                             "(a path of fileSink.path), as written by Envoy")
+    return best
+
+
+def _head(file: str, n: int) -> list[str]:
+    import gzip
+    try:
+        opener = gzip.open(file, "rt", encoding="utf-8", errors="replace") if file.endswith(".gz") else \
+            open(file, encoding="utf-8", errors="replace")  # noqa: SIM115 - closed by the with below
+        with opener as f:
+            return [line for _, line in zip(range(n), f, strict=False)]
+    except OSError as error:
+        raise AccessLogError(f"{file}: cannot read the access log: {error.strerror or error}") from None
 
 
 def summary_json(summary: ImportSummary) -> str:

@@ -14,13 +14,20 @@ route" keeps the access log's own resolution.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any, Protocol
 
 from gloo_nb.journal.events import Event, format_time
+from gloo_nb.models.access_log import AccessLogFormat
+from gloo_nb.models.prometheus import ClusterStep
 
-__all__ = ["TRAFFIC_REQUESTS", "AccessRecordLike", "traffic_events", "traffic_source"]
+__all__ = ["METRICS_CLUSTER", "TRAFFIC_REQUESTS", "AccessRecordLike", "logged_headers", "metrics_events",
+           "traffic_events", "traffic_source"]
+
+METRICS_CLUSTER = "metrics.cluster"
+"""The journal kind of one cluster's Prometheus step (:func:`metrics_events`)."""
 
 TRAFFIC_REQUESTS = "traffic.requests"
 """The journal kind of aggregated access-log lines."""
@@ -40,6 +47,50 @@ class AccessRecordLike(Protocol):
     flags: str | None
     duration_ms: float | None
     headers: Mapping[str, str | None]
+
+
+_HEADER_OPERATOR = re.compile(r"%(?:REQ|REQUEST_HEADER|REQ_WITHOUT_QUERY)\(([^)]*)\)")
+# Headers models.access_log reads into fields of their own, not into ``headers``.
+_FIELD_HEADERS = frozenset({":method", ":path", "x-envoy-original-path", ":authority", "host", "x-request-id"})
+
+
+def logged_headers(fmt: AccessLogFormat) -> frozenset[str]:
+    """The request headers a format logs into ``headers`` (lower case): a request without one is logged as absent.
+
+    Args:
+        fmt: The format.
+
+    Returns:
+        The header names.
+    """
+    texts = [fmt.text or ""] if fmt.kind == "text" else [str(v) for v in _values(fmt.json or {})]
+    names = {m.group(1).split("?", 1)[0].lower() for t in texts for m in _HEADER_OPERATOR.finditer(t)}
+    return frozenset(names - _FIELD_HEADERS)
+
+
+def _values(mapping: Mapping[str, Any]) -> Iterable[Any]:
+    for value in mapping.values():
+        if isinstance(value, Mapping):
+            yield from _values(value)
+        else:
+            yield value
+
+
+def metrics_events(steps: Iterable[ClusterStep], *, file: str = "") -> list[Event]:
+    """Prometheus cluster steps as ``metrics.cluster`` events (source ``prometheus``), at each step's end.
+
+    Args:
+        steps: :func:`gloo_nb.models.prometheus.cluster_steps`.
+        file: The file they came from.
+
+    Returns:
+        The events: ``{"cluster", "start", "end", "requests", "rate", "errors5xx", "share5xx", "p50Ms", "p99Ms",
+        "replicas", "file"}``, null where the metrics do not say.
+    """
+    return [Event(time=s.end, kind=METRICS_CLUSTER, source="prometheus", data={
+        "cluster": s.cluster, "start": format_time(s.start), "end": format_time(s.end), "requests": s.requests,
+        "rate": s.rate, "errors5xx": s.errors_5xx, "share5xx": s.share_5xx, "p50Ms": s.p50_ms, "p99Ms": s.p99_ms,
+        "replicas": s.replicas, "file": file or None}) for s in steps]
 
 
 def traffic_source(node: str) -> str:

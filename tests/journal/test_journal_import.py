@@ -269,3 +269,62 @@ def test_access_logs_show_when_foxtrots_change_reached_traffic(tmp_path: Path, s
     assert len(before) and len(after)
     assert set(before["destination"]) == {"foxtrot_gloo-system {version=v1}"} and set(before["weight"]) == {100.0}
     assert set(after["destination"]) == {"foxtrot_gloo-system {version=v2}"} and set(after["weight"]) == {100.0}
+
+
+_FORMAT = ('[%START_TIME%] "%REQ(:METHOD)% %REQ(X-ENVOY-ORIGINAL-PATH?:PATH)% %PROTOCOL%" %RESPONSE_CODE% '
+           '%RESPONSE_FLAGS% %DURATION% "%REQ(:AUTHORITY)%" "%UPSTREAM_HOST%" "%UPSTREAM_CLUSTER%" "%REQ(stage)%"\n')
+
+
+_LOGGING = {"accessLoggingService": {"accessLog": [
+    {"fileSink": {"path": "/var/log/envoy/access.log", "stringFormat": _FORMAT}}]}}
+
+
+def _state_with_access_logging(tmp_path: Path) -> Path:
+    """The seed's state, its Gateway logging to a file in a format that logs the ``stage`` header."""
+    items = [d["object"] for _, d in _seed_events() if d["type"] == "INITIAL" and d["kind"] != "Secret"]
+    for item in items:
+        if item["kind"] == "Gateway":
+            item["spec"]["options"] = _LOGGING
+    path = tmp_path / "state.json"
+    path.write_text(json.dumps({"apiVersion": "v1", "kind": "List", "items": items}))
+    return path
+
+
+def test_import_with_access_log_files_and_prometheus(tmp_path: Path) -> None:
+    """The CLI path: the Gateway's format is found in the state, each file is one replica's."""
+    lines = list(_audit_log("RequestResponse"))
+    for line in lines:  # the Gateway's later versions (Gloo's status writes) keep its logging option
+        if line["objectRef"]["resource"] == "gateways":
+            for body in ("requestObject", "responseObject"):
+                line[body]["spec"]["options"] = _LOGGING
+    audit = _write(tmp_path, iter(lines))
+    fix = parse_time("2026-11-28T11:57:53.556049Z")
+    served_at = fix + timedelta(milliseconds=37)
+    log = tmp_path / "replica-0.log"
+    with log.open("w") as f:
+        f.write("[2026-11-28 11:57:47.000][1][info][main] Envoy's own line in the same file\n")
+        for line in _traffic(served_at, stage_logged=True):
+            stamp = line.time.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+            f.write(f'[{stamp}] "GET /foxtrot HTTP/1.1" 200 - 1 "localhost" "{line.upstream_host}" '
+                    f'"foxtrot_gloo-system" "-"\n')
+    t0 = parse_time("2026-11-28T11:57:48Z").timestamp()
+    prom = tmp_path / "prom.json"
+    prom.write_text(json.dumps({"status": "success", "data": {"resultType": "matrix", "result": [
+        {"metric": {"__name__": "envoy_cluster_upstream_rq_total", "envoy_cluster_name": "foxtrot_gloo-system",
+                    "pod": "gateway-proxy-0"},
+         "values": [[t0 + 5 * i, str(100 * i)] for i in range(3)]}]}}))
+    summary = import_journal([audit], tmp_path / "imported", start_state=_state_with_access_logging(tmp_path),
+                             state_taken="before", gloo_version="1.3",
+                             access_logs=[f"gateway-proxy-0.gloo-system={log}"], prometheus=[str(prom)])
+    [(node, fmt, read)] = summary.access_logs.values()
+    assert node == "gateway-proxy-0.gloo-system" and "REQ(stage)" in fmt
+    assert read.records == 160 and read.unparsed_count == 1
+    assert summary.metrics == {str(prom): 2}
+    timeline = load_timeline(tmp_path / "imported")
+    [delay] = [d for d in timeline.delays if d.change.ref == "foxtrot/foxtrot-routes" and d.change.actor ==
+               "foxtrot-dev"]
+    seen = delay.seen["gateway-proxy-0.gloo-system"]
+    assert seen is not None and served_at <= seen < served_at + timedelta(milliseconds=50)
+    metrics = timeline.metrics_frame()
+    assert list(metrics["requests"]) == [100.0, 100.0] and set(metrics["cluster"]) == {"foxtrot_gloo-system"}
+    assert "seen in traffic after" in incident_summary(timeline).text()

@@ -208,6 +208,31 @@ def weights_frame(events: EventIndex, intents: Sequence[Intent],
         {"time": "datetime64[ns, UTC]", "weight": "float64"})
 
 
+_METRICS_COLUMNS = ["time", "start", "cluster", "requests", "rate", "errors5xx", "share5xx", "p50Ms", "p99Ms",
+                    "replicas"]
+
+
+def metrics_frame(journal: Journal) -> pd.DataFrame:
+    """Envoy's cluster stats from imported Prometheus answers (``metrics.cluster``), one row per cluster and step.
+
+    Args:
+        journal: The journal.
+
+    Returns:
+        Columns time (the step's end), start, cluster, requests, rate (per second), errors5xx, share5xx, p50Ms,
+        p99Ms (from the request-time histogram), replicas; NaN where the metrics did not say.
+    """
+    import pandas as pd
+
+    frame = journal.of_kind("metrics.cluster").frame()
+    rows = [{"time": t, **{c: d.get(c) for c in _METRICS_COLUMNS[1:]}}
+            for t, d in zip(frame["time"], frame["data"], strict=True)] if len(frame) else []
+    out = pd.DataFrame(rows, columns=_METRICS_COLUMNS)
+    out["start"] = pd.to_datetime(out["start"], utc=True)
+    return out.astype({"time": "datetime64[ns, UTC]", "requests": "float64", "rate": "float64",
+                       "errors5xx": "float64", "share5xx": "float64", "p50Ms": "float64", "p99Ms": "float64"})
+
+
 def nacks_frame(events: EventIndex) -> pd.DataFrame:
     """NACK intervals, from the replicas' rejected counters.
 

@@ -227,6 +227,14 @@ class Timeline:
         """
         return frames.nacks_frame(self._events)
 
+    def metrics_frame(self) -> pd.DataFrame:
+        """Envoy's cluster stats from imported Prometheus answers: per cluster and step, requests, rate, 5xx, p50/p99.
+
+        Per cluster, not per subset: Gloo puts every subset of an Upstream on one Envoy cluster, so metrics give the
+        split between Upstreams, and access logs the split between subsets.
+        """
+        return frames.metrics_frame(self.journal)
+
     def probes_frame(self) -> pd.DataFrame:
         """Probe results over time: time, url, headers, requests, answer, count, share, low, high."""
         return frames.probes_frame(self.journal)
