@@ -22,12 +22,16 @@ camelCase like the rest of gloo_nb's JSON; times inside ``data`` are RFC 3339 st
     "specChanged": bool (anything but status and server-set metadata changed), "statusChanged": bool,
     "patch": <RFC 6902 JSON patch from the previous version's content (everything but status and
     server-set metadata) to this one; null for INITIAL and ADDED>,
-    "actor": {"user", "groups", "via": "audit"|"managedFields"|"unknown", "manager"},
+    "actor": {"user", "groups", "via": "audit"|"managedFields"|"unknown", "manager", "userAgent"?,
+    "impersonatedBy"?},
     "secretFacts"?: <Secrets only, not on DELETED: the facts of gloo_nb.models.codec.secret_facts_json,
     computed from the unredacted data (certificate facts, which TLS parts are set, Go's key-pair verdict)>}``.
     ``actor`` says who wrote this version: from the sandbox's audit log (matched by kind,
     namespace, name and resourceVersion), else from the newest ``managedFields`` entry's manager,
-    else unknown.
+    else unknown. From the audit log, ``user`` is the impersonated user when the request was impersonated
+    (``kubectl --as``), and ``groups`` that identity's groups; ``userAgent`` is the request's ``User-Agent``
+    and ``impersonatedBy`` the authenticated user who impersonated (null when not impersonated). Journals
+    written before these two were added lack them.
 ``xds.content`` (source ``xds``)
     Stored once per digest: ``{"digest": sha256 of the resources' deterministic proto bytes,
     "typeUrl", "resources": [proto JSON...], "routes": [route rows, for RouteConfigurations only:
