@@ -244,3 +244,15 @@ def test_the_shipped_seed_incident_journal_reads_as_the_issue_says() -> None:
     # Once the fix is served, nobody is held back; the replicas catch up.
     after = headline_at(timeline, incident.end)
     assert after.state == "replica-lagging" and "NOT served" not in after.text
+
+
+def test_changes_from_the_log_kubectl_wrote_on_the_sandbox() -> None:
+    # tests/data/audit: the sandbox's audit.k8s.io/v1 log while real kubectl 1.32 played the seed incident.
+    log = Path(__file__).resolve().parents[1] / "data" / "audit" / "kubectl-1.32-seed-incident.jsonl"
+    changes = read_audit_changes(log)
+    echo = [c.actor for c in changes if (c.kind, c.namespace, c.name) == ("RouteTable", "echo", "echo-routes")]
+    assert echo == ["admin", "admin", "echo-dev", "echo-dev"]  # created, step 4, the typo, the revert
+    assert [c.actor for c in changes if c.kind == "Settings"] == ["admin", "ops"]  # the sandbox's seed, the fix
+    gloo = "system:serviceaccount:gloo-system:gloo"
+    assert not [c for c in changes if c.actor == gloo and c.kind == "RouteTable"]  # status writes are not changes
+    assert all(c.time.tzinfo is not None for c in changes)

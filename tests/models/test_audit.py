@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from gloo_nb.models.audit import (
     SANDBOX_RV_ANNOTATION,
@@ -224,3 +225,39 @@ def test_a_bad_event_in_the_middle_names_its_line_and_field() -> None:
     del no_ref["objectRef"]
     with pytest.raises(AuditError, match=r"^x\.log:8: a patch event without objectRef"):
         parse_audit_event(no_ref, where="x.log:8")
+
+
+KUBECTL_LOG = Path(__file__).resolve().parents[1] / "data" / "audit" / "kubectl-1.32-seed-incident.jsonl"
+SEED = Path(__file__).resolve().parents[2] / "data" / "scenarios" / "two-phase-canary" / "part2"
+
+
+def test_the_log_recorded_while_kubectl_played_the_seed_incident_reads_whole() -> None:
+    # scripts/record_audit_fixture.py wrote it: the sandbox's own audit.jsonl, real kubectl 1.32 on the wire.
+    report = AuditRead()
+    events = list(read_audit(KUBECTL_LOG, report=report))
+    assert report.unreadable == [] and report.refused == 0 and report.lines == len(KUBECTL_LOG.read_text().splitlines())
+    # Every write says what it stored, and at RequestResponse level the response agrees.
+    for e in events:
+        assert e.level in ("RequestResponse", "Metadata") and e.annotations[SANDBOX_RV_ANNOTATION].isdigit()
+        if e.level == "RequestResponse":
+            assert e.response_object["metadata"]["resourceVersion"] == e.annotations[SANDBOX_RV_ANNOTATION]
+    teams = [e for e in events if e.impersonated_user is not None]
+    assert [(e.actor, e.verb, e.kind, e.namespace, e.name) for e in teams] == [
+        ("echo-dev", "patch", "RouteTable", "echo", "echo-routes"),        # the typo
+        ("foxtrot-dev", "patch", "RouteTable", "foxtrot", "foxtrot-routes"),  # the blocked weight change
+        ("ops", "patch", "Settings", "gloo-system", "default"),            # the fix
+        ("echo-dev", "patch", "RouteTable", "echo", "echo-routes"),        # the revert
+    ]
+    assert all(e.user == "admin" and e.user_agent.startswith("kubectl/v1.32") for e in teams)
+    typo, fox, fix, revert = teams
+    # kubectl's client-side apply of a custom resource: a JSON merge patch, kept as sent.
+    assert "echo-typo" in json.dumps(typo.request_object["spec"])
+    assert typo.response_object["spec"]["routes"][0]["routeAction"]["single"]["upstream"]["name"] == "echo-typo"
+    assert "echo-typo" not in json.dumps(revert.response_object["spec"])
+    weights = [d["weight"] for d in fox.response_object["spec"]["routes"][1]["routeAction"]["multi"]["destinations"]]
+    assert weights == [0, 100]
+    assert fix.request_object == yaml.safe_load((SEED / "settings-patch.yaml").read_text())
+    assert fix.impersonated_groups == ("platform-ops", "system:authenticated")
+    # The sandbox's own components wrote too, as the requests they stand for.
+    agents = {e.user_agent for e in events if e.impersonated_user is None}
+    assert {"gloo-nb-sandbox/gloo", "gloo-nb-sandbox/kubelet"} <= agents
