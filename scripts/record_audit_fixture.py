@@ -124,8 +124,8 @@ def main(argv: list[str] | None = None) -> int:
         "# Audit logs for tests\n\n"
         f"`{args.out.name}`: the sandbox's `audit.jsonl` (`audit.k8s.io/v1` Events, level RequestResponse) "
         f"recorded on {when} while kubectl (userAgent `{agent}`) played the seed scenario's part 2 incident on a "
-        "Gloo 1.3 sandbox: steps 1-4 and rbac.yaml as the admin, `rt-echo-3` as echo-dev, `rt-foxtrot-4` as foxtrot-dev, "
-        "the Settings merge patch as ops, the revert `rt-echo-2` as echo-dev. "
+        "Gloo 1.3 sandbox: steps 1-4 and rbac.yaml as the admin, `rt-echo-3` as echo-dev, `rt-foxtrot-4` as "
+        "foxtrot-dev, the Settings merge patch as ops, the revert `rt-echo-2` as echo-dev. "
         f"{lines} lines. Regenerate with `python scripts/record_audit_fixture.py`.\n")
     sys.stdout.write(f"wrote {lines} lines to {args.out} ({agent})\n")
     return 0
