@@ -133,7 +133,8 @@ each aiohttp task and each thread sees its own."""
 
 def micro_time(t: float) -> str:
     """``metav1.MicroTime`` as JSON: RFC 3339 with exactly six fractional digits, UTC (``...49.952601Z``)."""
-    return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    # isoformat with a fixed timespec always writes six digits (and is several times faster than strftime).
+    return datetime.fromtimestamp(t, UTC).isoformat(timespec="microseconds")[:-6] + "Z"
 
 
 def object_ref(resource: str, namespace: str, name: str, api_group: str, api_version: str, *,
