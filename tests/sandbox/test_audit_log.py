@@ -263,3 +263,45 @@ def test_the_level_decides_what_content_is_kept(cluster: Cluster) -> None:
             assert e["annotations"][SANDBOX_RV_ANNOTATION].isdigit()
     if level == "Request":
         assert since(c, mark)[0]["requestObject"] == run.bodies[-1]
+
+
+@pytest.mark.parametrize("cluster", ["Metadata"], indirect=True)
+def test_the_recorder_matches_metadata_lines_by_the_version_written(cluster: Cluster) -> None:
+    # The recorder reads the sandbox's log to name each watch event's writer: at Metadata level there is no
+    # response to read the version from, nor a name for a generateName create or a deletecollection.
+    from gloo_nb.app.record import _AuditLog
+
+    c = cluster
+    seed(c)
+    c.kubectl("create", "-f", "-", "--as", "echo-dev", "--as-group", "team-echo",
+              stdin="apiVersion: v1\nkind: Service\nmetadata: {generateName: web-, namespace: echo}\n"
+                    "spec: {ports: [{port: 80}]}\n")
+    c.kubectl("apply", "-f", "-", stdin=SERVICE)
+    services = json.loads(c.kubectl("get", "services", "-n", "echo", "-o", "json").proc.stdout)["items"]
+    versions = {s["metadata"]["name"]: s["metadata"]["resourceVersion"] for s in services}
+    generated = next(name for name in versions if name.startswith("web-"))
+    creates = [e for e in c.lines() if e["objectRef"]["resource"] == "services"]
+    assert "name" not in creates[0]["objectRef"]  # a generateName create names nothing at request time
+    # deletecollection (kubectl deletes one by one: the API's own collection delete, as a controller sends it)
+    mark = len(c.lines())
+    run = c.kubectl("delete", "--raw", "/api/v1/namespaces/echo/services")
+    assert run.proc.returncode == 0
+    (collection,) = since(c, mark)
+    check_common(collection)
+    assert collection["verb"] == "deletecollection" and "name" not in collection["objectRef"]
+    gone = collection["annotations"][SANDBOX_RV_ANNOTATION].split(",")
+    assert len(gone) == 2 and all(int(v) > max(int(v) for v in versions.values()) for v in gone)
+
+    log = _AuditLog(c.state / "audit.jsonl", ["Service"])
+    try:
+        web = log.find("Service", "echo", generated, versions[generated])
+        assert web is not None and web["user"] == "echo-dev" and web["impersonatedBy"] == "admin"
+        assert web["groups"] == ["team-echo", "system:authenticated"] and web["userAgent"].startswith("kubectl/v1.32")
+        echo = log.find("Service", "echo", "echo", versions["echo"])
+        assert echo is not None and echo["user"] == "admin" and echo["impersonatedBy"] is None
+        for name, rv in zip(sorted(versions), gone, strict=True):  # each DELETED watch event's version
+            deleted = log.find("Service", "echo", name, rv)
+            assert deleted is not None and deleted["user"] == "admin"
+        assert log.find("Service", "echo", "echo", "999999") is None  # nothing stored at that version
+    finally:
+        log.close()
