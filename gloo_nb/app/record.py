@@ -86,8 +86,8 @@ RECORDED_KINDS = (*GLOO_KINDS, "Service", "Endpoints", "Pod", "Deployment", "Sec
 # Metadata the apiserver sets by itself: a change in it alone is not a change of the object's content.
 _SERVER_METADATA = frozenset({"resourceVersion", "generation", "managedFields", "uid", "creationTimestamp",
                               "selfLink", "deletionTimestamp", "deletionGracePeriodSeconds"})
-# How long a watch event waits for its audit line (the sandbox writes it before notifying watchers, so this is
-# only reached when a write races the file's flush).
+# How long a watch event waits for its audit line (the sandbox's API writes it before it sends the watch event,
+# so this is only reached when a write races the file's flush).
 _AUDIT_WAIT = 0.5
 # A watch stream is reopened this often even when the server keeps it open, so that stop() is noticed.
 _WATCH_SECONDS = 30

@@ -540,8 +540,11 @@ class Store:
         line = audit.event_line(
             level=level, verb=verb, request_uri=path, user=identity.user, groups=identity.groups, impersonated=None,
             user_agent=_IN_PROCESS_AGENTS.get(identity.user, "gloo-nb-sandbox"),
-            ref=audit.object_ref(kind.plural, namespace if kind.namespaced else (name if kind is NAMESPACE else ""),
-                                 name, kind.group, kind.version, subresource=subresource or ""),
+            # k8s.io/apiserver/pkg/endpoints/request/requestinfo.go: a request on a Namespace by name has that name
+            # as its namespace; a create (POST to the collection) has none.
+            ref=audit.object_ref(kind.plural, namespace if kind.namespaced else (
+                name if kind is NAMESPACE and verb != "create" else ""), name, kind.group, kind.version,
+                subresource=subresource or ""),
             code=201 if verb == "create" else 200, status=None, request_object=request, response_object=stored,
             received=now, completed=now, decision="allow", written=[rv])
         self.append_audit(line)
