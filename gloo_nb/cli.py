@@ -182,7 +182,7 @@ def run_sandbox(args: argparse.Namespace) -> int:
     if args.action == "start":
         try:
             started = runner.start(state_dir, gloo_version=args.gloo_version, replicas=args.replicas,
-                                   exit_with=args.exit_with, proxies=args.proxy)
+                                   exit_with=args.exit_with, proxies=args.proxy, audit_level=args.audit_level)
         except runner.SandboxError as err:
             # the sandbox contract: a start that fails (one already runs, it died starting) exits 1, not 2
             return _fail(str(err), 1)
@@ -897,6 +897,9 @@ def build_parser() -> argparse.ArgumentParser:
                          "(default gateway-proxy:2)")
     sb.add_argument("--exit-with", type=int, default=None, metavar="PID",
                     help="start: stop the sandbox by itself once this process is gone (a notebook kernel)")
+    sb.add_argument("--audit-level", choices=("Metadata", "Request", "RequestResponse"), default="RequestResponse",
+                    help="start: the level of audit.jsonl's writes (audit.k8s.io/v1 Events; Secrets always "
+                         "Metadata; the policy is written to audit-policy.yaml; default RequestResponse)")
     sb.set_defaults(run=run_sandbox)
     return parser
 

@@ -16,6 +16,7 @@ from typing import Any
 
 from polling import wait_until
 
+from gloo_nb.models.audit import AuditEvent, parse_audit_event
 from gloo_nb.sandbox import runner
 from gloo_nb.sandbox.kubeapi import ServerThread, write_kubeconfig
 from gloo_nb.sandbox.kubeapi.pki import Credentials
@@ -35,6 +36,16 @@ def alive(pid: int) -> bool:
     except OSError:
         return False
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def audit_writes(path: Path, since: int = 0) -> list[AuditEvent]:
+    """The writes a sandbox's ``audit.jsonl`` says were stored (after line ``since``), through the one parser.
+
+    Refused writes, dry runs and no-ops (audited, as Kubernetes does, but storing nothing) are left out.
+    """
+    events = (parse_audit_event(json.loads(line), where=f"{path}:{n}")
+              for n, line in enumerate(Path(path).read_text().splitlines()[since:], since + 1))
+    return [e for e in events if e is not None and e.ok and not e.dry_run and e.written_versions]
 
 
 @dataclass
@@ -115,11 +126,13 @@ def in_process_api(store: Store, root: Path) -> Iterator[InProcessApi]:
 
 
 @contextmanager
-def sandbox(state_dir: Path, gloo_version: str, replicas: int = 2) -> Iterator[SandboxInfo]:
+def sandbox(state_dir: Path, gloo_version: str, replicas: int = 2,
+            audit_level: str = "RequestResponse") -> Iterator[SandboxInfo]:
     """A running sandbox, stopped at the end whatever happens."""
     try:
         # Tied to this test process: a run killed before teardown leaves no sandbox behind.
-        yield runner.start(state_dir, gloo_version=gloo_version, replicas=replicas, exit_with=os.getpid())
+        yield runner.start(state_dir, gloo_version=gloo_version, replicas=replicas, exit_with=os.getpid(),
+                           audit_level=audit_level)
     finally:
         runner.stop(state_dir)
 

@@ -32,6 +32,7 @@ from typing import Any, Protocol
 from gloo_nb.analysis.drift import DriftRow, route_key
 from gloo_nb.analysis.inspection import inspection_at
 from gloo_nb.models import Finding, ResourceKey, Settings
+from gloo_nb.models.audit import WRITE_VERBS, AuditError, parse_audit_event
 from gloo_nb.models.resources import InvalidConfigPolicy, Route
 from gloo_nb.translate import Translation, translate
 from gloo_nb.translate.envoy import FALLBACK_CLUSTER
@@ -136,14 +137,15 @@ def _parse_time(text: str) -> datetime | None:
         return None
 
 
-_WRITES = frozenset({"create", "update", "patch", "delete"})
-
-
 def changes_from_audit(lines: Iterable[str]) -> list[ResourceChange]:
-    """Writes of a sandbox's ``audit.jsonl`` (one JSON object a line: time, user, verb, kind, namespace, name).
+    """Writes of an audit log: ``audit.k8s.io/v1`` Event JSON lines (a sandbox's ``audit.jsonl``, kube-apiserver's).
 
-    Status writes (``subresource: status``, the control plane's) are not changes of intent and are skipped, as
-    are lines that do not read.
+    Each line is read with :func:`gloo_nb.models.audit.parse_audit_event`.
+
+    Only writes that happened count: refused ones (non-2xx) and dry runs are skipped, as are status writes
+    (``subresource: status``, the control plane's: not changes of intent), ``deletecollection`` (it names no object),
+    kinds gloo_nb does not read and lines that do not read. The actor is the impersonated user when the request was
+    impersonated (``kubectl --as``), else the user.
 
     Args:
         lines: The lines.
@@ -152,18 +154,15 @@ def changes_from_audit(lines: Iterable[str]) -> list[ResourceChange]:
         The changes, in file order.
     """
     out = []
-    for line in lines:
+    for number, line in enumerate(lines, 1):
         try:
-            entry = json.loads(line)
-        except ValueError:
+            event = parse_audit_event(json.loads(line), where=f"line {number}")
+        except (ValueError, AuditError):
             continue
-        if not isinstance(entry, dict) or entry.get("verb") not in _WRITES or entry.get("subresource"):
+        if (event is None or event.verb not in WRITE_VERBS or event.subresource or not event.ok or event.dry_run
+                or not event.name):
             continue
-        when = _parse_time(str(entry.get("time") or ""))
-        if when is None:
-            continue
-        out.append(ResourceChange(when, str(entry.get("kind") or ""), str(entry.get("namespace") or ""),
-                                  str(entry.get("name") or ""), str(entry.get("user") or UNKNOWN)))
+        out.append(ResourceChange(event.time, event.kind, event.namespace, event.name, event.actor or UNKNOWN))
     return out
 
 

@@ -59,6 +59,7 @@ from gloo_nb.journal.schema import (
     replica_source,
 )
 from gloo_nb.kube import KubeError, resource_for
+from gloo_nb.models.audit import AuditError, parse_audit_event
 from gloo_nb.translate.routes import row_json
 from gloo_nb.xds.admin import EnvoyAdmin, EnvoyAdminError, XdsStats
 from gloo_nb.xds.client import XdsUpdate
@@ -80,8 +81,8 @@ RECORDED_KINDS = (*GLOO_KINDS, "Service", "Endpoints", "Pod", "Deployment", "Sec
 """What the recorder lists and watches by default: Gloo's resources, what kube EDS reads, the apps, and Secrets
 (recorded redacted, so that a changed TLS secret is visible in the timeline)."""
 
-# How long a watch event waits for its audit line (the sandbox writes it before notifying watchers, so this is
-# only reached when a write races the file's flush).
+# How long a watch event waits for its audit line (the sandbox's API writes it before it sends the watch event,
+# so this is only reached when a write races the file's flush).
 _AUDIT_WAIT = 0.5
 # A watch stream is reopened this often even when the server keeps it open, so that stop() is noticed.
 _WATCH_SECONDS = 30
@@ -139,9 +140,14 @@ class _Known:
 
 
 class _AuditLog:
-    """Follows a sandbox's ``audit.jsonl``: who wrote which (kind, namespace, name, resourceVersion).
+    """Follows a sandbox's ``audit.jsonl``: who wrote which (kind, resourceVersion).
 
-    Read on demand, from where it stopped: a lookup that misses reads what was appended since.
+    The lines are ``audit.k8s.io/v1`` Events, read with the one parser (:func:`gloo_nb.models.audit.parse_audit_event`).
+    A write is matched by the resourceVersion it stored: the sandbox's ``sandbox.gloo-nb.io/resource-version``
+    annotation (there at every level), else the response's ``metadata.resourceVersion``; resourceVersions are unique
+    across a sandbox's kinds, and the namespace and name are checked when the event names them (a ``generateName``
+    create at ``Metadata`` level and a ``deletecollection`` do not). Refused writes and dry runs stored nothing and
+    are skipped. Read on demand, from where it stopped: a lookup that misses reads what was appended since.
     """
 
     def __init__(self, path: Path, kinds: Iterable[str]) -> None:
@@ -150,7 +156,8 @@ class _AuditLog:
         self._lock = threading.Lock()
         self._file: BinaryIO | None = None
         self._partial = b""
-        self._index: dict[tuple[str, str, str, str], dict[str, Any]] = {}
+        self._line = 0
+        self._index: dict[tuple[str, str], tuple[str, str, dict[str, Any]]] = {}
 
     def _read_new(self) -> None:
         # Caller holds the lock.
@@ -165,20 +172,25 @@ class _AuditLog:
         lines = (self._partial + data).split(b"\n")
         self._partial = lines.pop()  # an unterminated last line is completed by a later read
         for line in lines:
+            self._line += 1
             try:
-                entry = json.loads(line)
-            except ValueError:
+                event = parse_audit_event(json.loads(line), where=f"{self.path}:{self._line}")
+            except (ValueError, AuditError):
                 continue
-            if not isinstance(entry, dict) or entry.get("kind") not in self._kinds:
+            if event is None or event.kind not in self._kinds or not event.ok or event.dry_run:
                 continue
-            key = (str(entry["kind"]), str(entry.get("namespace") or ""), str(entry.get("name") or ""),
-                   str(entry.get("resourceVersion") or ""))
-            self._index[key] = entry
+            impersonated = event.impersonated_user is not None
+            actor = {"user": event.actor,
+                     "groups": list(event.impersonated_groups if impersonated else event.groups),
+                     "via": "audit", "manager": None, "userAgent": event.user_agent or None,
+                     "impersonatedBy": event.user if impersonated else None}
+            for rv in event.written_versions:
+                self._index[(event.kind, rv)] = (event.namespace, event.name, actor)
 
     def find(self, kind: str, namespace: str, name: str, resource_version: str,
              wait: float = 0.0) -> dict[str, Any] | None:
-        """The audit entry of this write, reading what was appended; waits up to ``wait`` seconds for it."""
-        key = (kind, namespace, name, resource_version)
+        """The actor of this write (``kube.event``'s ``actor``), reading what was appended; waits up to ``wait`` s."""
+        key = (kind, resource_version)
         deadline = time.monotonic() + wait
         while True:
             with self._lock:
@@ -186,8 +198,14 @@ class _AuditLog:
                 if found is None:
                     self._read_new()
                     found = self._index.pop(key, None)
-            if found is not None or time.monotonic() >= deadline:
-                return found
+            if found is not None:
+                ns, nm, actor = found
+                # A cluster-scoped kind's objectRef carries its name as namespace for Namespaces only.
+                if (not nm or nm == name) and (not ns or ns == namespace or kind == "Namespace"):
+                    return dict(actor)
+                found = None
+            if time.monotonic() >= deadline:
+                return None
             time.sleep(0.02)
 
     def forget_before(self, kind: str, resource_version: str) -> None:
@@ -197,7 +215,7 @@ class _AuditLog:
         except ValueError:
             return
         with self._lock:
-            for key in [k for k in self._index if k[0] == kind and k[3].isdigit() and int(k[3]) <= floor]:
+            for key in [k for k in self._index if k[0] == kind and k[1].isdigit() and int(k[1]) <= floor]:
                 del self._index[key]
 
     def close(self) -> None:
@@ -539,8 +557,7 @@ class Recorder:
         if self._audit is not None:
             entry = self._audit.find(kind, namespace, name, rv, wait=wait)
             if entry is not None:
-                return {"user": entry.get("user"), "groups": list(entry.get("groups") or []), "via": "audit",
-                        "manager": None}
+                return entry
         return managed_fields_actor(obj) or dict(UNKNOWN_ACTOR)
 
     # -- xDS -----------------------------------------------------------------------------------------------------

@@ -26,12 +26,16 @@ camelCase like the rest of gloo_nb's JSON; times inside ``data`` are RFC 3339 st
     "specChanged": bool (anything but status and server-set metadata changed), "statusChanged": bool,
     "patch": <RFC 6902 JSON patch from the previous version's content (everything but status and
     server-set metadata) to this one; null for INITIAL and ADDED>,
-    "actor": {"user", "groups", "via": "audit"|"managedFields"|"unknown", "manager"},
+    "actor": {"user", "groups", "via": "audit"|"managedFields"|"unknown", "manager", "userAgent"?,
+    "impersonatedBy"?},
     "secretFacts"?: <Secrets only, not on DELETED: the facts of gloo_nb.models.codec.secret_facts_json,
     computed from the unredacted data (certificate facts, which TLS parts are set, Go's key-pair verdict)>}``.
     ``actor`` says who wrote this version: from the sandbox's audit log (matched by kind,
     namespace, name and resourceVersion), else from the newest ``managedFields`` entry's manager,
-    else unknown.
+    else unknown. From the audit log, ``user`` is the impersonated user when the request was impersonated
+    (``kubectl --as``), and ``groups`` that identity's groups; ``userAgent`` is the request's ``User-Agent``
+    and ``impersonatedBy`` the authenticated user who impersonated (null when not impersonated). Journals
+    written before these two were added lack them.
     An import writes these from an audit log (source ``audit``; the start state's ``INITIAL`` ones with source
     ``import``), adding ``"audit": {"auditID", "verb", "level", "subresource", "requestURI", "source": "file:line"}``.
     Where the log does not hold the content (``Metadata`` level, a server-side apply or patch it cannot replay, a

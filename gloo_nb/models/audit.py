@@ -32,12 +32,15 @@ import orjson
 
 from gloo_nb.errors import BadDataError
 
-__all__ = ["API_VERSION", "KIND_RESOURCES", "LEVELS", "WRITE_VERBS", "AuditError", "AuditEvent", "AuditRead",
-           "parse_audit_event", "read_audit", "resource_kind"]
+__all__ = ["API_VERSION", "KIND_RESOURCES", "LEVELS", "SANDBOX_RV_ANNOTATION", "WRITE_VERBS", "AuditError",
+           "AuditEvent", "AuditRead", "parse_audit_event", "read_audit", "resource_kind"]
 
 API_VERSION = "audit.k8s.io/v1"
 LEVELS = ("None", "Metadata", "Request", "RequestResponse")
 """The audit levels, from least to most content (``k8s.io/apiserver/pkg/apis/audit/v1/types.go``)."""
+SANDBOX_RV_ANNOTATION = "sandbox.gloo-nb.io/resource-version"
+"""The gloo-nb sandbox's own annotation: the resourceVersion a write stored (Kubernetes' ``objectRef.resourceVersion``
+is the request's); comma-separated for a ``deletecollection`` of several objects; absent when nothing was stored."""
 WRITE_VERBS = frozenset({"create", "update", "patch", "delete"})
 """The verbs that change one object (``deletecollection`` names no object: see :attr:`AuditRead.collections`)."""
 
@@ -151,6 +154,25 @@ class AuditEvent:
         """The ``fieldManager`` query parameter, or None."""
         values = self.query.get("fieldManager")
         return values[0] if values else None
+
+    @property
+    def dry_run(self) -> bool:
+        """The request was a dry run (``dryRun=All``): nothing was stored."""
+        return "All" in self.query.get("dryRun", ())
+
+    @property
+    def written_versions(self) -> tuple[str, ...]:
+        """The resourceVersions this write stored, when the log tells (else empty).
+
+        The sandbox's :data:`SANDBOX_RV_ANNOTATION`, else the response's ``metadata.resourceVersion``
+        (``RequestResponse`` level).
+        """
+        written = self.annotations.get(SANDBOX_RV_ANNOTATION)
+        if written:
+            return tuple(v for v in written.split(",") if v)
+        meta = self.response_object.get("metadata") if isinstance(self.response_object, Mapping) else None
+        rv = meta.get("resourceVersion") if isinstance(meta, Mapping) else None
+        return (rv,) if isinstance(rv, str) and rv and self.response_object.get("kind") != "Status" else ()
 
     @property
     def ok(self) -> bool:
@@ -335,6 +357,15 @@ def read_audit(path: str | os.PathLike[str], *, kinds: Collection[str] | None = 
                 rest = b""
             base = line_no
             line_no += data.count(b"\n") + (0 if data.endswith(b"\n") else 1)
+            if not chunk and data.strip():
+                # What follows the last newline: one line without its end. A writer stopped mid-line (a killed
+                # apiserver, a log copied while written) leaves a torn line there; a whole one is read as usual.
+                try:
+                    orjson.loads(data)
+                except orjson.JSONDecodeError:
+                    report.bad(f"{name}:{base + 1}", "truncated last line (no newline at its end and not JSON: the "
+                                                     "writer stopped mid-line); left out")
+                    continue
             if not seen_event:
                 # The first line tells a wrong file (an access log, a journal) from an audit log with nothing of
                 # interest.

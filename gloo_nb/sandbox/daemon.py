@@ -30,6 +30,8 @@ from gloo_nb._types import Profile, check_profile
 from gloo_nb.errors import GlooNbError
 from gloo_nb.models.defaults import helm_default_gateway_manifest, helm_default_settings_manifest
 from gloo_nb.sandbox import kinds
+from gloo_nb.sandbox.audit import DEFAULT_LEVEL as DEFAULT_AUDIT_LEVEL
+from gloo_nb.sandbox.audit import LEVELS as AUDIT_LEVELS
 from gloo_nb.sandbox.controlplane import ControlPlane, rewrite_listener_ports
 from gloo_nb.sandbox.envoy import EnvoyFleet, Replica, replica_dir
 from gloo_nb.sandbox.kubeapi import KubeApiServer, write_kubeconfig
@@ -318,17 +320,18 @@ class Sandbox:
         replicas: How many Envoy replicas (of ``gateway-proxy``, when ``proxies`` is not given).
         proxies: ``(proxy name, replicas)`` of every gateway proxy to run (``--proxy NAME[:REPLICAS]``);
             the default proxy is ``gateway-proxy`` when listed, else the first.
+        audit_level: The audit level of writes (``--audit-level``; see :mod:`gloo_nb.sandbox.audit`).
     """
 
     def __init__(self, state_dir: Path, profile: Profile, replicas: int, *, exit_with: int | None = None,
-                 proxies: Sequence[tuple[str, int]] | None = None) -> None:
+                 proxies: Sequence[tuple[str, int]] | None = None, audit_level: str = DEFAULT_AUDIT_LEVEL) -> None:
         self.state_dir = state_dir
         self.exit_with = exit_with
         self.profile = profile
         self.proxies = list(proxies) if proxies else [(PROXY, replicas)]
         self.default_proxy = PROXY if any(n == PROXY for n, _ in self.proxies) else self.proxies[0][0]
         self.replicas = sum(n for _, n in self.proxies)
-        self.store = Store(state_dir)
+        self.store = Store(state_dir, audit_level=audit_level)
         max_pods = os.environ.get("GLOO_NB_SANDBOX_MAX_PODS", "").strip()
         if max_pods:
             # the per-namespace pod cap (store.POD_QUOTA by default); the seeded proxy pods count too
@@ -562,6 +565,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--proxy", action="append", default=None, metavar="NAME[:REPLICAS]")
     parser.add_argument("--exit-with", type=int, default=None, metavar="PID",
                         help="stop when this process is gone (a test run or a notebook kernel)")
+    parser.add_argument("--audit-level", choices=AUDIT_LEVELS, default=DEFAULT_AUDIT_LEVEL)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -573,7 +577,7 @@ def main(argv: list[str] | None = None) -> int:
         profile = check_profile(args.gloo_version, source="--gloo-version")
         proxies = parse_proxy_specs(args.proxy, default_replicas=args.replicas)
         sandbox = Sandbox(args.state_dir.resolve(), profile, args.replicas, exit_with=args.exit_with,
-                          proxies=proxies)
+                          proxies=proxies, audit_level=args.audit_level)
     except GlooNbError as exc:  # e.g. an object log it cannot read: one line, which the parent prints
         log.error("sandbox failed: %s", exc)
         return 1

@@ -24,6 +24,8 @@ from typing import Any
 
 from gloo_nb._types import Profile, check_profile
 from gloo_nb.errors import UnreachableError
+from gloo_nb.sandbox.audit import DEFAULT_LEVEL as DEFAULT_AUDIT_LEVEL
+from gloo_nb.sandbox.audit import LEVELS as AUDIT_LEVELS
 from gloo_nb.sandbox.kubeapi.pki import Credentials
 from gloo_nb.sandbox.proxyspec import parse_proxy_specs
 from gloo_nb.sandbox.statedir import private_dir
@@ -139,7 +141,8 @@ def running(state_dir: Path) -> SandboxInfo | None:
 
 def start(state_dir: Path, *, gloo_version: str | None = None, replicas: int = 2,
           timeout: float = 60.0, exit_with: int | None = None,
-          proxies: Sequence[str | tuple[str, int]] | None = None) -> SandboxInfo:
+          proxies: Sequence[str | tuple[str, int]] | None = None,
+          audit_level: str = DEFAULT_AUDIT_LEVEL) -> SandboxInfo:
     """Start a sandbox in the background and return once it serves.
 
     A state directory that holds objects from an earlier run restarts from them; its Gloo
@@ -155,6 +158,8 @@ def start(state_dir: Path, *, gloo_version: str | None = None, replicas: int = 2
         timeout: Seconds to wait for it to serve.
         exit_with: A process id; the sandbox stops by itself once that process is gone (for test
             runs and notebook kernels that may die without stopping it).
+        audit_level: The level of the audit log's writes (``--audit-level``: ``Metadata``, ``Request`` or
+            ``RequestResponse``; Secrets are always ``Metadata``): see :mod:`gloo_nb.sandbox.audit`.
 
     Returns:
         Where it listens.
@@ -165,6 +170,8 @@ def start(state_dir: Path, *, gloo_version: str | None = None, replicas: int = 2
     state_dir = Path(state_dir).resolve()
     if replicas < 1:
         raise SandboxError(f"--replicas must be at least 1, got {replicas}")
+    if audit_level not in AUDIT_LEVELS:
+        raise SandboxError(f"--audit-level must be one of {', '.join(AUDIT_LEVELS)}, got {audit_level!r}")
     specs = parse_proxy_specs([p if isinstance(p, str) else f"{p[0]}:{p[1]}" for p in proxies] if proxies else None,
                               default_replicas=replicas)
     current = running(state_dir)
@@ -181,7 +188,8 @@ def start(state_dir: Path, *, gloo_version: str | None = None, replicas: int = 2
     with open(log_fd, "ab") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", DAEMON, "--state-dir", str(state_dir), "--gloo-version", profile,
-             "--replicas", str(replicas), *(["--exit-with", str(exit_with)] if exit_with else []),
+             "--replicas", str(replicas), "--audit-level", audit_level,
+             *(["--exit-with", str(exit_with)] if exit_with else []),
              *(arg for name, count in specs for arg in ("--proxy", f"{name}:{count}"))],
             stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True, close_fds=True,
             # The daemon forks Envoys and pods while grpc threads run; grpc's fork handlers only

@@ -2,8 +2,8 @@
 
 Objects are plain JSON dicts exactly as Kubernetes shows them. Every real write bumps one global
 resourceVersion, is appended to an on-disk log (when a state dir is given, so that a restarted sandbox
-holds every object) and to ``audit.jsonl``, and is handed to the subscribers (watches, the kubelet, the
-control plane) in resourceVersion order.
+holds every object) and to ``audit.jsonl`` (``audit.k8s.io/v1`` Events: :mod:`gloo_nb.sandbox.audit`), and is
+handed to the subscribers (watches, the kubelet, the control plane) in resourceVersion order.
 
 A write exists only once it is durable, like etcd's: the record is serialized first (a value JSON
 cannot hold is refused with 400 and changes nothing), appended to ``objects.jsonl`` and
@@ -35,7 +35,10 @@ from datetime import time as time_of_day
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from gloo_nb.errors import BadDataError, GlooNbError, UsageError
+from gloo_nb.sandbox import audit
 from gloo_nb.sandbox.apierror import ApiError
 from gloo_nb.sandbox.kinds import KINDS, NAMESPACE, POD, Kind, kind_of
 from gloo_nb.sandbox.object_selectors import field_matcher, label_matcher
@@ -160,6 +163,35 @@ def _rfc3339(t: float, *, precise: bool = False) -> str:
 
 
 _NAME_CHARS = "bcdfghjklmnpqrstvwxz2456789"
+
+_IN_PROCESS_AGENTS = {
+    "system:node:sandbox": "gloo-nb-sandbox/kubelet",
+    "system:kube-controller-manager": "gloo-nb-sandbox/kube-controller-manager",
+    "system:serviceaccount:gloo-system:gloo": "gloo-nb-sandbox/gloo",
+}
+"""The userAgent of the sandbox's in-process components' audited writes (they send no HTTP request)."""
+
+
+def _patch_of(old: dict[str, Any], new: dict[str, Any]) -> Any:
+    # What an in-process patch is logged as: the merge patch from the old object to the new, without the
+    # resourceVersion and generation the store set (a client's patch carries neither).
+    patch = audit.merge_patch(old, new)
+    meta = patch.get("metadata") if isinstance(patch, dict) else None
+    if isinstance(meta, dict):
+        meta.pop("resourceVersion", None)
+        meta.pop("generation", None)
+        if not meta:
+            del patch["metadata"]
+    return patch
+
+
+def _write_private(path: Path, text: str) -> None:
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+    except OSError as error:
+        log.warning("could not write %s: %s", path, error)
 
 
 def _without_versioning(obj: dict[str, Any]) -> dict[str, Any]:
@@ -336,13 +368,20 @@ class Store:
             is made private to its user.
         clock: Time source for timestamps.
         namespace_grace: Seconds a deleted Namespace stays ``Terminating`` before the cascade.
+        audit_level: The audit level of writes (``Metadata``, ``Request`` or ``RequestResponse``; Secrets are
+            always ``Metadata``): see :mod:`gloo_nb.sandbox.audit`. The policy is written to
+            ``audit-policy.yaml`` in the state dir.
+
+    Attributes:
+        audit_policy: What is audited at which level.
     """
 
     pod_quota: int | None = POD_QUOTA
     """Most pods per namespace (see :data:`POD_QUOTA`); None for no limit."""
 
     def __init__(self, state_dir: Path | None = None, *, clock: Callable[[], float] = time.time,
-                 namespace_grace: float = NAMESPACE_GRACE) -> None:
+                 namespace_grace: float = NAMESPACE_GRACE, audit_level: str = audit.DEFAULT_LEVEL) -> None:
+        self.audit_policy = audit.AuditPolicy(audit_level)
         self._lock = threading.RLock()
         self._grace = namespace_grace
         self._timers: list[threading.Timer] = []
@@ -364,6 +403,9 @@ class Store:
             # The audit trail is for people: flushed to the OS with each write (it survives a kill of the
             # sandbox), not synced; the objects log is what must survive a crash.
             self._audit = _AppendOnly(state_dir / "audit.jsonl", sync=False)
+            _write_private(state_dir / "audit-policy.yaml",
+                           "# The sandbox's audit policy (gloo-nb sandbox start --audit-level), written at start.\n"
+                           + yaml.safe_dump(self.audit_policy.document(), sort_keys=False))
         self._floor = self._rv
         for ns in list(self._objects[NAMESPACE].values()):
             if ns["metadata"].get("deletionTimestamp"):
@@ -455,19 +497,57 @@ class Store:
                                                  f"to {self._log.path}: {error.strerror or error}") from None
         self._log_records += 1
 
-    def _write_audit(self, identity: Identity, verb: str, kind: Kind, namespace: str, name: str,
-                     subresource: str | None, rv: int) -> None:
+    @property
+    def audit_path(self) -> Path | None:
+        """``<state dir>/audit.jsonl``, or None for a store kept in memory."""
+        return self._audit.path if self._audit is not None else None
+
+    def append_audit(self, line: bytes) -> None:
+        """Append one audit line (the API server's events); a failure is logged, not raised.
+
+        The write it describes is committed and must be answered as such: only its audit line is then missing.
+
+        Args:
+            line: One newline-terminated JSON line.
+        """
         if self._audit is None:
             return
-        line = json.dumps({
-            "time": _rfc3339(self._clock(), precise=True), "user": identity.user, "groups": list(identity.groups),
-            "verb": verb, "apiVersion": kind.api_version, "kind": kind.kind, "namespace": namespace,
-            "name": name, "subresource": subresource or "", "resourceVersion": str(rv)}) + "\n"
         try:
-            self._audit.append(line.encode())
+            self._audit.append(line)
         except OSError as error:
-            # The write itself is committed and must be answered as such; only its audit line is missing.
             log.warning("could not append to %s: %s", self._audit.path, error)
+
+    def _write_audit(self, identity: Identity, verb: str, kind: Kind, stored: dict[str, Any],
+                     old: dict[str, Any] | None, subresource: str | None, rv: int) -> None:
+        # An in-process component's write (kubelet, controllers, Gloo): audited as a real cluster audits its
+        # controllers' requests, with the request they would have sent.
+        if self._audit is None:
+            return
+        level = self.audit_policy.level_for(verb, kind.group, kind.plural)
+        if level == "None":
+            return
+        meta = stored["metadata"]
+        namespace, name = meta.get("namespace", ""), meta["name"]
+        base = f"/api/{kind.version}" if not kind.group else f"/apis/{kind.group}/{kind.version}"
+        path = f"{base}/namespaces/{namespace}/{kind.plural}" if kind.namespaced else f"{base}/{kind.plural}"
+        if verb != "create":
+            path += f"/{name}" + (f"/{subresource}" if subresource else "")
+        request: Any = None
+        if level != "Metadata":
+            request = (stored if verb in ("create", "update")
+                       else _patch_of(old, stored) if verb == "patch" and old is not None else None)
+        now = self._clock()
+        line = audit.event_line(
+            level=level, verb=verb, request_uri=path, user=identity.user, groups=identity.groups, impersonated=None,
+            user_agent=_IN_PROCESS_AGENTS.get(identity.user, "gloo-nb-sandbox"),
+            # k8s.io/apiserver/pkg/endpoints/request/requestinfo.go: a request on a Namespace by name has that name
+            # as its namespace; a create (POST to the collection) has none.
+            ref=audit.object_ref(kind.plural, namespace if kind.namespaced else (
+                name if kind is NAMESPACE and verb != "create" else ""), name, kind.group, kind.version,
+                subresource=subresource or ""),
+            code=201 if verb == "create" else 200, status=None, request_object=request, response_object=stored,
+            received=now, completed=now, decision="allow", written=[rv])
+        self.append_audit(line)
 
     def close(self) -> None:
         """Sync and close the files; the store must not be written afterwards."""
@@ -538,7 +618,7 @@ class Store:
     # --- writes ------------------------------------------------------------------------------
 
     def _commit(self, kind: Kind, etype: str, obj: dict[str, Any], identity: Identity, verb: str,
-                subresource: str | None) -> dict[str, Any]:
+                subresource: str | None, old: dict[str, Any] | None = None) -> dict[str, Any]:
         # Called with the lock held, after validation. Serialize, then persist, then change memory: a write
         # that cannot be represented or saved raises ApiError and leaves no trace (no resourceVersion used,
         # nothing in memory, the log or any watch). Returns the stored object (do not modify it).
@@ -563,7 +643,13 @@ class Store:
             self._objects[kind].pop((namespace, name), None)
         else:
             self._objects[kind][(namespace, name)] = stored
-        self._write_audit(identity, verb, kind, namespace, name, subresource, rv)
+        # The audit line follows the commit and precedes the watch events. A write made for an API request is
+        # handed to the request: the API server writes it, with the request's outcome (gloo_nb.sandbox.audit).
+        request = audit.current_request.get()
+        if request is not None and request.open:
+            request.committed.append((rv, stored))
+        else:
+            self._write_audit(identity, verb, kind, stored, old, subresource, rv)
         event = WatchEvent(etype, kind, _copy(stored), rv)
         self._history.append(event)
         if len(self._history) > 2 * _HISTORY:
@@ -699,7 +785,7 @@ class Store:
             meta["generation"] = meta["generation"] + 1
         if dry_run:
             return new
-        return _copy(self._commit(kind, "MODIFIED", new, identity, verb, subresource))
+        return _copy(self._commit(kind, "MODIFIED", new, identity, verb, subresource, old))
 
     def replace(self, kind: Kind, obj: dict[str, Any], *, identity: Identity = ADMIN, subresource: str | None = None,
                 dry_run: bool = False) -> dict[str, Any]:

@@ -189,12 +189,24 @@ def test_current_profile_serves_the_typo_route_to_a_missing_cluster_and_says_so(
 
 
 def test_changes_from_the_sandbox_audit_log_and_managed_fields(tmp_path: Path) -> None:
+    def event(when: str, verb: str, user: str, *, code: int = 200, sub: str = "", uri: str = "",
+              impersonated: str | None = None) -> str:
+        # audit.k8s.io/v1 Events as the sandbox (and kube-apiserver) write them, Metadata level.
+        ref = {"resource": "routetables", "namespace": "echo", "name": "echo-routes", "apiGroup": "gateway.solo.io",
+               "apiVersion": "v1", **({"subresource": sub} if sub else {})}
+        return json.dumps({
+            "kind": "Event", "apiVersion": "audit.k8s.io/v1", "level": "Metadata", "auditID": f"id-{when}",
+            "stage": "ResponseComplete", "requestURI": "/apis/gateway.solo.io/v1/namespaces/echo/routetables/"
+            "echo-routes" + uri, "verb": verb, "user": {"username": user, "groups": ["system:masters"]},
+            **({"impersonatedUser": {"username": impersonated, "groups": ["team-echo"]}} if impersonated else {}),
+            "objectRef": ref, "responseStatus": {"metadata": {}, "code": code},
+            "requestReceivedTimestamp": when, "stageTimestamp": when})
+
     lines = [
-        json.dumps({"time": "2026-12-07T03:00:00.100000Z", "user": "echo-dev", "groups": ["team-echo"],
-                    "verb": "update", "kind": "RouteTable", "namespace": "echo", "name": "echo-routes",
-                    "subresource": "", "resourceVersion": "12"}),
-        json.dumps({"time": "2026-12-07T03:00:00.200000Z", "user": "gloo", "verb": "update", "kind": "RouteTable",
-                    "namespace": "echo", "name": "echo-routes", "subresource": "status"}),
+        event("2026-12-07T03:00:00.100000Z", "patch", "admin", impersonated="echo-dev"),
+        event("2026-12-07T03:00:00.200000Z", "update", "system:serviceaccount:gloo-system:gloo", sub="status"),
+        event("2026-12-07T03:00:00.300000Z", "patch", "admin", impersonated="foxtrot-dev", code=403),
+        event("2026-12-07T03:00:00.400000Z", "patch", "admin", uri="?dryRun=All"),
         "not json",
     ]
     (tmp_path / "audit.jsonl").write_text("\n".join(lines) + "\n")
@@ -232,3 +244,15 @@ def test_the_shipped_seed_incident_journal_reads_as_the_issue_says() -> None:
     # Once the fix is served, nobody is held back; the replicas catch up.
     after = headline_at(timeline, incident.end)
     assert after.state == "replica-lagging" and "NOT served" not in after.text
+
+
+def test_changes_from_the_log_kubectl_wrote_on_the_sandbox() -> None:
+    # tests/data/audit: the sandbox's audit.k8s.io/v1 log while real kubectl 1.32 played the seed incident.
+    log = Path(__file__).resolve().parents[1] / "data" / "audit" / "kubectl-1.32-seed-incident.jsonl"
+    changes = read_audit_changes(log)
+    echo = [c.actor for c in changes if (c.kind, c.namespace, c.name) == ("RouteTable", "echo", "echo-routes")]
+    assert echo == ["admin", "admin", "echo-dev", "echo-dev"]  # created, step 4, the typo, the revert
+    assert [c.actor for c in changes if c.kind == "Settings"] == ["admin", "ops"]  # the sandbox's seed, the fix
+    gloo = "system:serviceaccount:gloo-system:gloo"
+    assert not [c for c in changes if c.actor == gloo and c.kind == "RouteTable"]  # status writes are not changes
+    assert all(c.time.tzinfo is not None for c in changes)

@@ -28,7 +28,7 @@ from typing import Any
 
 import pytest
 from polling import wait_until
-from sandboxkit import PART2, REPO, SEED, Kube, fetch, kubectl_for, sandbox
+from sandboxkit import PART2, REPO, SEED, Kube, audit_writes, fetch, kubectl_for, sandbox
 
 from gloo_nb.app import notebook as nb
 from gloo_nb.app.connect import GatewayConnection, connect_sandbox
@@ -140,11 +140,10 @@ def audit_mark(env: Env) -> int:
 
 
 def rt_writes(env: Env, since: int, user: str | None = None) -> list[dict[str, Any]]:
-    """Writes to the RouteTable itself (not its status) after line ``since`` of the audit log."""
-    rows = [json.loads(line) for line in env.audit.read_text().splitlines()[since:]]
-    return [a for a in rows if a["kind"] == "RouteTable" and (a["namespace"], a["name"]) == RT
-            and not a["subresource"] and a["verb"] in ("create", "update", "patch")
-            and (user is None or a["user"] == user)]
+    """Stored writes to the RouteTable itself (not its status) after line ``since`` of the audit log."""
+    return [{"user": a.actor, "verb": a.verb, "resourceVersion": a.written_versions[0]}
+            for a in audit_writes(env.audit, since) if a.kind == "RouteTable" and (a.namespace, a.name) == RT
+            and not a.subresource and a.verb in ("create", "update", "patch") and (user is None or a.actor == user)]
 
 
 def journal_kinds(journal: Path, kind: str) -> list[dict[str, Any]]:
@@ -390,7 +389,7 @@ def test_dry_run_writes_nothing_and_bad_input_exits_2(fresh: Env, tmp_path: Path
     assert all(s["diff"] for s in plan["steps"])
     assert all(g["ok"] for g in plan["steps"][0]["guards"])
 
-    assert not [a for a in map(json.loads, env.audit.read_text().splitlines()[mark:]) if not a["subresource"]]
+    assert not [a for a in audit_writes(env.audit, mark) if not a.subresource]
     assert live_routes(env) == before
 
     bad_inputs = (["--weights", "50,40"], ["--route-table", "nope"], ["--route-table", "foxtrot/nope"])
@@ -410,4 +409,4 @@ def test_dry_run_writes_nothing_and_bad_input_exits_2(fresh: Env, tmp_path: Path
         assert proc.returncode == 2, (bad, proc.stdout, proc.stderr)
         assert len(proc.stderr.splitlines()) == 1 and proc.stderr.startswith("gloo-nb: "), proc.stderr
         assert proc.stdout == ""
-    assert not [a for a in map(json.loads, env.audit.read_text().splitlines()[mark:]) if not a["subresource"]]
+    assert not [a for a in audit_writes(env.audit, mark) if not a.subresource]

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from polling import wait_until
-from sandboxkit import PART2, REPO, Kube, alive, body_is, fetch, kubectl_for, sandbox, wait_ready_pods
+from sandboxkit import PART2, REPO, Kube, alive, audit_writes, body_is, fetch, kubectl_for, sandbox, wait_ready_pods
 
 from gloo_nb.sandbox import runner
 
@@ -224,8 +224,8 @@ def test_rbac_with_impersonation(tmp_path: Path) -> None:
         assert settings.returncode == 1 and "Forbidden" in settings.stderr
         assert "patched" in kube.run("patch", "settings", "default", "-n", "gloo-system", "--type", "merge",
                                      "-p", patch, as_user="ops", as_group="platform-ops").stdout
-        audit = [json.loads(line) for line in (Path(info.state_dir) / "audit.jsonl").read_text().splitlines()]
-        assert any(a["user"] == "echo-dev" and a["name"] == "echo-routes" and a["verb"] == "patch" for a in audit)
+        audit = audit_writes(Path(info.state_dir) / "audit.jsonl")
+        assert any(a.actor == "echo-dev" and a.name == "echo-routes" and a.verb == "patch" for a in audit)
         # A team helps itself: what it may do, and what happened to its workloads.
         assert kube.run("auth", "can-i", "impersonate", "users", as_user="echo-dev", as_group="team-echo",
                         check=False).stdout.strip() == "no"

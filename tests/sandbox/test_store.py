@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from polling import wait_until
+from sandboxkit import audit_writes
 
 from gloo_nb.sandbox import kinds as k
 from gloo_nb.sandbox.store import ADMIN, GLOO, ApiError, Identity, Store, WatchEvent
@@ -225,13 +225,18 @@ def test_persistence_audit_and_rv_continue(tmp_path: Path) -> None:
         assert err.value.code == 410 and err.value.reason == "Expired"
     finally:
         again.close()
-    audit = [json.loads(line) for line in (tmp_path / "audit.jsonl").read_text().splitlines()]
-    assert [(a["verb"], a["name"], a["user"]) for a in audit] == [
+    audit = audit_writes(tmp_path / "audit.jsonl")
+    assert [(a.verb, a.name, a.user) for a in audit] == [
         ("create", "echo", "admin"), ("create", "rt", "alice"), ("create", "gone", "admin"),
         ("delete", "gone", "admin"), ("patch", "rt", "alice"), ("create", "new", "admin")]
-    assert audit[1]["groups"] == ["team-echo", "system:authenticated"]
-    assert audit[1]["apiVersion"] == "gateway.solo.io/v1" and audit[1]["kind"] == "RouteTable"
-    assert audit[1]["namespace"] == "echo" and audit[1]["resourceVersion"] == "2"
+    assert audit[1].groups == ("team-echo", "system:authenticated")
+    assert (audit[1].api_group, audit[1].api_version, audit[1].kind) == ("gateway.solo.io", "v1", "RouteTable")
+    assert audit[1].namespace == "echo" and audit[1].written_versions == ("2",)
+    # An in-process write at the default level: the request it stands for, and the object stored.
+    assert audit[1].level == "RequestResponse" and audit[1].code == 201
+    assert audit[1].request_uri == "/apis/gateway.solo.io/v1/namespaces/echo/routetables"
+    assert audit[1].response_object["metadata"]["resourceVersion"] == "2"
+    assert audit[4].request_object == {"spec": {"routes": []}}  # the merge patch of the in-process patch
 
 
 def test_truncated_log_tail_is_ignored(tmp_path: Path) -> None:

@@ -12,11 +12,13 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+import orjson
 import yaml
 from aiohttp import web
 
 from gloo_nb.errors import ParseError
 from gloo_nb.models.codec import load_document
+from gloo_nb.sandbox import audit
 from gloo_nb.sandbox import kinds as k
 from gloo_nb.sandbox.kinds import Kind, kind_by_plural
 from gloo_nb.sandbox.kubeapi import auth, crds, discovery, patches, protobuf, rbac
@@ -44,6 +46,7 @@ _APPLY = "application/apply-patch+yaml"
 _CR_PATCH_TYPES = "application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml"
 MAX_BODY_BYTES = 3 * 1024 * 1024
 """The apiserver's default ``MaxRequestBodyBytes`` (k8s.io/apiserver/pkg/server/config.go)."""
+_AUDIT_BODY = web.RequestKey("gloo_nb.audit.body", bytes)
 _VERB_BY_METHOD = {"GET": "get", "PUT": "update", "PATCH": "patch", "DELETE": "delete", "POST": "create"}
 
 
@@ -208,7 +211,9 @@ class KubeApiServer:
             data += chunk
             if len(data) > limit:
                 raise too_large
-        return bytes(data)
+        body = bytes(data)
+        request[_AUDIT_BODY] = body  # the body as sent, for the audit log's requestObject
+        return body
 
     def _target(self, group: str, version: str, rest: list[str]) -> _Target:
         namespace = ""
@@ -334,9 +339,121 @@ class KubeApiServer:
             verb = _VERB_BY_METHOD.get(method)
         if verb is None:
             raise ApiError(405, "MethodNotAllowed", "the server does not allow this method on the requested resource")
+        if verb not in audit.MUTATING_VERBS or (t.kind, t.sub) in self._subresources:
+            # Reads are level None in the sandbox's policy; connect-like subresources (pods/portforward) stream.
+            return await self._serve(request, identity, t, verb, None)
+        return await self._audited(request, identity, t, verb)
+
+    async def _audited(self, request: web.Request, identity: Identity, t: _Target,
+                       verb: str) -> web.StreamResponse:
+        """Serve one mutating request and write its audit event: the one place where its outcome is known.
+
+        Every write that reaches a handler ends here, answered or refused (RBAC's 403, 404, 409, 422), dry runs
+        included; the store hands the objects it committed to :data:`audit.current_request` instead of writing
+        the event itself. The line is appended before this coroutine yields, so before any watch sees the write
+        (the recorder matches watch events to audit lines).
+        """
+        received = time.time()
+        collected = audit.RequestAudit()
+        state: dict[str, str] = {}
+        token = audit.current_request.set(collected)
+        resp: web.StreamResponse | None = None
+        failure: ApiError | None = None
+        try:
+            resp = await self._serve(request, identity, t, verb, state)
+            return resp
+        except ApiError as error:
+            failure = error
+            raise
+        except Exception as error:
+            # The middleware answers 500; the audit says so too.
+            failure = ApiError(500, "InternalError", f"Internal error occurred: {error}")
+            raise
+        finally:
+            collected.open = False
+            audit.current_request.reset(token)
+            try:
+                self._write_audit(request, identity, t, verb, received, collected, state, resp, failure)
+            except Exception:  # the request's answer must not depend on its audit line
+                log.exception("could not write the audit event of %s %s", request.method, request.path_qs)
+
+    def _write_audit(self, request: web.Request, identity: Identity, t: _Target, verb: str, received: float,
+                     collected: audit.RequestAudit, state: dict[str, str], resp: web.StreamResponse | None,
+                     failure: ApiError | None) -> None:
+        if self.store.audit_path is None:
+            return
+        kind = t.kind
+        level = self.store.audit_policy.level_for(verb, kind.group, kind.plural)
+        if level == "None":
+            return
+        # k8s.io/apiserver/pkg/endpoints/request/requestinfo.go: for the namespaces resource, the namespace is the
+        # object's name.
+        namespace = t.name if kind is k.NAMESPACE else t.namespace
+        name, request_rv = t.name, ""
+        request_object = self._audit_request_object(request) if level != "Metadata" else None
+        if verb in ("create", "update") and not t.sub:
+            # k8s.io/apiserver/pkg/audit/context.go LogRequestObject fills an empty objectRef name and namespace,
+            # and the resourceVersion, from the decoded object (a generateName create has no name yet).
+            body = request_object if request_object is not None else self._audit_request_object(request)
+            meta = body.get("metadata") if isinstance(body, dict) else None
+            if isinstance(meta, dict):
+                name = name or str(meta.get("name") or "")
+                if kind.namespaced and not namespace:
+                    namespace = str(meta.get("namespace") or "")
+                request_rv = str(meta.get("resourceVersion") or "")
+        requester = auth.authenticate(self.credentials, request.headers.get("Authorization"))
+        impersonated = ((identity.user, identity.groups) if request.headers.get("Impersonate-User") else None)
+        status: dict[str, Any] | None = None
+        response_object: Any = None
+        if failure is not None:
+            code = failure.code
+            status = failure.status()
+            response_object = status
+        else:
+            assert resp is not None
+            code = resp.status
+            if level == "RequestResponse" and isinstance(resp, web.Response) and isinstance(resp.body, bytes):
+                try:
+                    response_object = orjson.loads(resp.body)  # the body answered, as answered
+                except orjson.JSONDecodeError:
+                    response_object = None
+        line = audit.event_line(
+            level=level, verb=verb, request_uri=request.raw_path, user=requester.user, groups=requester.groups,
+            impersonated=impersonated, user_agent=request.headers.get("User-Agent", ""),
+            ref=audit.object_ref(kind.plural, namespace, name, kind.group, kind.version,
+                                 resource_version=request_rv, subresource=t.sub),
+            code=code, status=status, request_object=request_object, response_object=response_object,
+            received=received, completed=time.time(), decision=state.get("decision", "allow"),
+            written=[rv for rv, _ in collected.committed], source_ip=request.remote or "127.0.0.1")
+        self.store.append_audit(line)
+
+    @staticmethod
+    def _audit_request_object(request: web.Request) -> Any:
+        # The body as the client sent it (the patch itself for a patch), YAML and protobuf converted to JSON.
+        raw = request.get(_AUDIT_BODY)
+        if not raw or not raw.strip():
+            return None
+        ctype = request.content_type
+        try:
+            if "protobuf" in ctype:
+                return protobuf.decode(raw)
+            if "yaml" in ctype:
+                return load_document(raw, file="request body", yaml_allowed=True)
+            # The handler already checked it with the project's parser (or refused it, and then only the log
+            # needs it): orjson is the fast way to JSON again.
+            return orjson.loads(raw)
+        except (ParseError, ValueError):
+            return None
+
+    async def _serve(self, request: web.Request, identity: Identity, t: _Target, verb: str,
+                     state: dict[str, str] | None) -> web.StreamResponse:
         namespace = t.name if t.kind is k.NAMESPACE else t.namespace
         req = rbac.Request(verb, t.kind.group, t.kind.plural, t.sub, namespace, t.name)
-        if not rbac.authorize(self.store, identity, req):
+        allowed = rbac.authorize(self.store, identity, req)
+        if state is not None:
+            # k8s.io/apiserver/pkg/endpoints/filters/authorization.go: the decision annotations.
+            state["decision"] = "allow" if allowed else "forbid"
+        if not allowed:
             raise rbac.forbidden(identity, req)
         handler = self._subresources.get((t.kind, t.sub)) if t.sub else None
         if handler is not None:
