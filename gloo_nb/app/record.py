@@ -179,11 +179,7 @@ class _AuditLog:
                 continue
             if event is None or event.kind not in self._kinds or not event.ok or event.dry_run:
                 continue
-            impersonated = event.impersonated_user is not None
-            actor = {"user": event.actor,
-                     "groups": list(event.impersonated_groups if impersonated else event.groups),
-                     "via": "audit", "manager": None, "userAgent": event.user_agent or None,
-                     "impersonatedBy": event.user if impersonated else None}
+            actor = event.actor_json()
             for rv in event.written_versions:
                 self._index[(event.kind, rv)] = (event.namespace, event.name, actor)
 

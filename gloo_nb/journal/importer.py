@@ -135,12 +135,6 @@ def _has_directive(value: Any) -> bool:
     return False
 
 
-def _actor(e: AuditEvent) -> dict[str, Any]:
-    return {"user": e.actor, "groups": list(e.impersonated_groups if e.impersonated_user else e.groups),
-            "via": "audit", "manager": e.field_manager, "userAgent": e.user_agent or None,
-            "impersonatedBy": e.user if e.impersonated_user else None}
-
-
 def _patched(e: AuditEvent, before: dict[str, Any]) -> tuple[dict[str, Any] | None, str]:
     """The object after a ``Request``-level patch, or None and why it cannot be known."""
     patch = e.request_object
@@ -340,7 +334,7 @@ def import_audit(audit: Iterable[AuditEvent], *, kinds: Iterable[str], state: Se
                     state_taken == "after" and last_write.get(key) == i)
                 objects[key] = _Object(new, rv=str((new.get("metadata") or {}).get("resourceVersion") or "")
                                        if exact else "")
-        data = event_data(e.kind, etype, new, _actor(e), _before_pair(before), identity=(e.namespace, e.name),
+        data = event_data(e.kind, etype, new, e.actor_json(), _before_pair(before), identity=(e.namespace, e.name),
                           unknown=why, status_unknown=status_unknown, status_only=status_only)
         data["audit"] = {"auditID": e.audit_id, "verb": e.verb, "level": e.level, "subresource": e.subresource or None,
                          "requestURI": e.request_uri, "source": e.source}

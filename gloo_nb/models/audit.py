@@ -144,6 +144,18 @@ class AuditEvent:
         """Who the write was made as: the impersonated user when there is one, else the user."""
         return self.impersonated_user or self.user
 
+    def actor_json(self) -> dict[str, Any]:
+        """The journal's ``actor`` of this write (:mod:`gloo_nb.journal.schema`): who, in which groups, with what.
+
+        Returns:
+            ``{"user", "groups", "via": "audit", "manager": None, "userAgent", "impersonatedBy"}``: ``user`` the
+            impersonated user when there is one, ``groups`` that identity's, ``impersonatedBy`` the real user then.
+        """
+        impersonated = self.impersonated_user is not None
+        return {"user": self.actor, "groups": list(self.impersonated_groups if impersonated else self.groups),
+                "via": "audit", "manager": None, "userAgent": self.user_agent or None,
+                "impersonatedBy": self.user if impersonated else None}
+
     @property
     def query(self) -> Mapping[str, list[str]]:
         """The request URI's query parameters (``fieldManager``, ``force``, ``dryRun``...)."""
