@@ -15,7 +15,9 @@ Act
 Remember
     ``read_journal(dir)``, ``load_timeline(dir)``, ``incident_summary(timeline)``,
     ``timeline_figure(timeline)``; ``seed_incident_journal()`` is the journal shipped with gloo_nb and
-    ``seed_scenario()`` the seed scenario's manifests.
+    ``seed_scenario()`` the seed scenario's manifests. When nobody recorded, ``import_journal(audit_logs, out,
+    access_logs=...)`` rebuilds a journal from a cluster's audit log and Envoy's access logs
+    (``seed_incident_logs()``: the seed incident's).
 Widgets
     ``DelegationTreeView``, ``DriftGridView``, ``InvalidRoutesView``, ``ProbeView``, ``RolloutStepper``,
     ``TimeTravelView`` (with ``inspection_at``), ``TrafficWeightsView``, ``TryRequestView`` (with
@@ -53,7 +55,8 @@ if TYPE_CHECKING:
     from gloo_nb.app.connect import connect, connect_sandbox
     from gloo_nb.app.notebook import open_gateway
     from gloo_nb.app.probe import probe
-    from gloo_nb.app.resources import seed_incident_journal, seed_scenario
+    from gloo_nb.app.journal_import import import_journal
+    from gloo_nb.app.resources import seed_incident_journal, seed_incident_logs, seed_scenario
     from gloo_nb.app.rollout import Rollout, RolloutStopped
     from gloo_nb.app.snapshot import open_snapshot
     from gloo_nb.journal import read_journal
@@ -90,6 +93,8 @@ _LAZY = {
     "timeline_figure": "gloo_nb.analysis.incident",
     "seed_scenario": "gloo_nb.app.resources",
     "seed_incident_journal": "gloo_nb.app.resources",
+    "seed_incident_logs": "gloo_nb.app.resources",
+    "import_journal": "gloo_nb.app.journal_import",
     **{name: "gloo_nb.widgets" for name in (
         "DelegationTreeView", "DriftGridView", "InvalidRoutesView", "ProbeView", "RolloutStepper", "TimeTravelView",
         "TrafficWeightsView", "TryRequestView", "http_fetch")},
@@ -122,6 +127,7 @@ __all__ = [
     "connect_sandbox",
     "http_fetch",
     "incident_summary",
+    "import_journal",
     "inspection_at",
     "load_timeline",
     "open_gateway",
@@ -129,6 +135,7 @@ __all__ = [
     "probe",
     "read_journal",
     "seed_incident_journal",
+    "seed_incident_logs",
     "seed_scenario",
     "timeline_figure",
     "translate",

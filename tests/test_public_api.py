@@ -21,6 +21,7 @@ PUBLIC = {
     "Rollout", "RolloutTarget",
     # remember
     "read_journal", "load_timeline", "incident_summary", "timeline_figure", "seed_incident_journal", "seed_scenario",
+    "import_journal", "seed_incident_logs",
     # widgets
     "DelegationTreeView", "DriftGridView", "InvalidRoutesView", "ProbeView", "RolloutStepper", "TimeTravelView",
     "TrafficWeightsView", "TryRequestView", "http_fetch", "inspection_at",

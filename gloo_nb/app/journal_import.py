@@ -209,8 +209,7 @@ def _decide_taken(taken: StateTaken, objects: Sequence[Mapping[str, Any]], when:
         if when >= last:
             return "after"
     newest = _newest_version(objects)
-    written = [int(v) for e in events if isinstance(e.response_object, Mapping)
-               and str(v := (e.response_object.get("metadata") or {}).get("resourceVersion", "")).isdigit()]
+    written = [int(v) for e in events for v in e.written_versions if v.isdigit()]
     if newest is not None and written:
         # resourceVersions of one cluster grow with every write (etcd's revision): the state holds versions
         # newer than every write in the log only if it was taken after them.

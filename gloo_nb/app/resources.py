@@ -58,3 +58,19 @@ def seed_incident_journal(profile: str = "1.3") -> Path:
     """
     check_profile(profile, source="seed_incident_journal: profile")
     return _shipped("journals", "seed-incident" if profile == "1.3" else f"seed-incident-{profile}")
+
+
+def seed_incident_logs() -> Path:
+    """What a cluster keeps of the seed incident when nobody records: its audit log and each replica's access log.
+
+    ``audit.jsonl.gz`` (the sandbox's ``audit.k8s.io/v1`` Events) and ``access/<node id>.log.gz`` (the Gateway's
+    file sink), from one play of the seed incident on a Gloo 1.3 sandbox (``scripts/record_seed_incident.py
+    --logs``); ``gloo-nb journal import`` reads them.
+
+    Returns:
+        The folder.
+
+    Raises:
+        BadDataError: gloo_nb is installed without its data on disk (a zip).
+    """
+    return _shipped("imports", "seed-incident")

@@ -74,3 +74,52 @@ def test_a_metadata_level_log_gives_actors_not_incidents(tmp_path: Path) -> None
     assert {("echo/echo-routes", "echo-dev"), ("foxtrot/foxtrot-routes", "foxtrot-dev"),
             ("gloo-system/default", "ops")} <= actors
     assert doc["unknown"] and any("RouteTable echo/echo-routes" in u["objects"] for u in doc["unknown"])
+
+
+def _last_objects() -> list[dict[str, Any]]:
+    """Every object as the log last stored it (what ``kubectl get -o yaml`` would dump after the window)."""
+    last: dict[tuple[str, str, str], dict[str, Any] | None] = {}
+    for event in _at_level("RequestResponse"):
+        ref = event["objectRef"]
+        key = (ref["resource"], ref.get("namespace", ""), ref.get("name", ""))
+        body = event.get("responseObject")
+        if event["verb"] == "delete":
+            last[key] = None
+        elif isinstance(body, dict) and body.get("kind") not in (None, "Status"):
+            last[key] = body
+    return [o for o in last.values() if o is not None]
+
+
+def test_a_state_taken_after_the_window_gives_what_a_metadata_log_cannot(tmp_path: Path) -> None:
+    log = tmp_path / "metadata.jsonl"
+    log.write_text("".join(json.dumps(e) + "\n" for e in _at_level("Metadata")))
+    dump = tmp_path / "after.json"
+    dump.write_text(json.dumps({"apiVersion": "v1", "kind": "List", "items": _last_objects()}))
+    summary = import_journal([log], tmp_path / "j", start_state=dump, gloo_version="1.3")
+    assert summary.state_taken == "after"  # its resourceVersions are the log's newest
+    timeline = load_timeline(tmp_path / "j")
+    end = timeline.state_at(timeline.end)
+    # After each object's last write its content is the state's: the end is known, and clean (the revert).
+    assert end.unknown == {} and not [f for f in end.translation.findings if f.severity == "error"]
+    assert end.translation.push.decision == "push"
+    # Before, what only the Metadata-level log covers stays unknown: no incident is made up.
+    assert incident_summary(timeline).document()["incidents"] == []
+
+
+def test_a_bundle_taken_before_the_window(tmp_path: Path) -> None:
+    events = list(_at_level("RequestResponse"))
+    cut = next(i for i, e in enumerate(events) if e["objectRef"]["resource"] == "routetables")
+    before = [e["responseObject"] for e in events[:cut] if isinstance(e.get("responseObject"), dict)
+              and e["verb"] == "create" and e["responseObject"].get("kind") not in (None, "Status")]
+    bundle = tmp_path / "bundle"
+    bundle.mkdir()
+    (bundle / "bundle.json").write_text(json.dumps({"glooVersion": "1.3", "time": events[cut - 1]["stageTimestamp"],
+                                                    "namespace": "gloo-system"}))
+    (bundle / "resources.yaml").write_text("".join(f"---\n{json.dumps(o)}\n" for o in before))
+    log = tmp_path / "window.jsonl"
+    log.write_text("".join(json.dumps(e) + "\n" for e in events[cut:]))
+    summary = import_journal([log], tmp_path / "j", start_state=bundle)
+    assert (summary.state_taken, summary.profile, summary.profile_source) == ("before", "1.3", "the bundle")
+    doc = incident_summary(load_timeline(tmp_path / "j")).document()
+    [incident] = doc["incidents"]
+    assert [(c["resource"], c["actor"]) for c in incident["fix"]] == [("gloo-system/default", "ops")]

@@ -86,6 +86,18 @@ def assert_the_incident(book: nbformat.NotebookNode) -> None:
     assert "<th>answers</th>" in frames and not re.search(r"<th>\d{3} ", frames)
     # foxtrot's block: start and end in seconds after the incident's start (1.0 s and 3.6 s in the shipped one).
     assert re.search(r"<td>\+\d+\.\d s</td>\s*<td>\+\d+\.\d s</td>", frames), frames[:2000]
+    # The import: the shipped logs of the seed incident tell it again, nobody recording.
+    told = next(t for t in out if "imported from audit log(s)" in t)
+    assert "Incident 1: Gloo kept its last good configuration" in told and f"cause: {CAUSE}" in told
+    assert re.search(r"impact: foxtrot blocked [\d.]+ s \(foxtrot/foxtrot-routes\)", told), told
+    seen = next("".join(o["data"]["text/html"]) for o in outputs(book, "text/html")
+                if "seenAfterSeconds" in "".join(o["data"]["text/html"]))
+    assert re.search(r"<td>foxtrot/foxtrot-routes</td>\s*<td>RouteTable</td>\s*<td>foxtrot-dev</td>\s*<td>[^<]+</td>"
+                     r"\s*<td>\d\.\d+ s</td>", seen), seen
+    observed = next("".join(o["data"]["text/html"]) for o in outputs(book, "text/html")
+                    if "<th>observed</th>" in "".join(o["data"]["text/html"]))
+    # v1 before the fix, v2 after (a 5 s window across the fix shows both).
+    assert "{version=v1} 100</td>" in observed and "{version=v2} 100</td>" in observed, observed
     # The fleet cell: both clusters, foxtrot blocked on the 1.3 one for as long as the shipped journal's incident
     # says, nobody on the current one (Gloo replaces the invalid route there).
     fleet = next(o["data"]["text/html"] for o in outputs(book, "text/html") if "seed-gloo-current" in

@@ -312,7 +312,7 @@ def observed_rows(traffic: TrafficIndex, fold: Replay, window_seconds: float = 5
         when = datetime.fromtimestamp(window * window_seconds, tz=traffic.times[0].tzinfo)
         for dest, n in sorted(by_dest.items()):
             out.append({"time": when, "route": label, "source": "observed", "destination": dest,
-                        "weight": 100.0 * n / total, "requests": n})
+                        "weight": round(100.0 * n / total, 1), "requests": n})
     return out
 
 
