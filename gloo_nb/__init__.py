@@ -53,9 +53,9 @@ if TYPE_CHECKING:
     from gloo_nb.analysis.inspection import inspection_at
     from gloo_nb.analysis.timeline import load_timeline
     from gloo_nb.app.connect import connect, connect_sandbox
+    from gloo_nb.app.journal_import import import_journal
     from gloo_nb.app.notebook import open_gateway
     from gloo_nb.app.probe import probe
-    from gloo_nb.app.journal_import import import_journal
     from gloo_nb.app.resources import seed_incident_journal, seed_incident_logs, seed_scenario
     from gloo_nb.app.rollout import Rollout, RolloutStopped
     from gloo_nb.app.snapshot import open_snapshot
