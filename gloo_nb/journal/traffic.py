@@ -27,7 +27,7 @@ __all__ = ["METRICS_CLUSTER", "TRAFFIC_REQUESTS", "AccessRecordLike", "logged_he
            "traffic_events", "traffic_source"]
 
 METRICS_CLUSTER = "metrics.cluster"
-"""The journal kind of one cluster's Prometheus step (:func:`metrics_events`)."""
+"""The journal kind of one cluster's Prometheus step (:func:`metrics_events`; the analysis names it too)."""
 
 TRAFFIC_REQUESTS = "traffic.requests"
 """The journal kind of aggregated access-log lines."""

@@ -23,7 +23,7 @@ from gloo_nb.analysis.timeline.delays import ChangeDelay, change_delays
 from gloo_nb.analysis.timeline.events import EventIndex, secrets_unreadable
 from gloo_nb.analysis.timeline.replay import UNKNOWN_DECISION, Change, Replay, replay
 from gloo_nb.analysis.timeline.state import StateAt, state_at
-from gloo_nb.analysis.timeline.traffic import TrafficIndex, observed_rows, seen_by_node
+from gloo_nb.analysis.timeline.traffic import TrafficIndex, metrics_rows, observed_rows, seen_by_node
 from gloo_nb.journal import Journal, Loss, format_time, parse_time, read_journal
 from gloo_nb.journal.schema import RECORDER_START
 
@@ -212,11 +212,13 @@ class Timeline:
         """Intended, served and applied weights over time.
 
         Returns:
-            Columns time, team, route, source (``intent``, ``served``, a node id, or ``observed``: the split access
-            logs showed, per 5 s window), destination, weight (percent); one row per destination each time a source's
-            routes changed (a step function per series).
+            Columns time, team, route, source (``intent``, ``served``, a node id; ``observed``: the split access
+            logs showed, per 5 s window; ``metrics``: the split between a route's Upstreams in imported Prometheus
+            steps), destination, weight (percent); one row per destination each time a source's routes changed (a
+            step function per series).
         """
-        return frames.weights_frame(self._events, self._fold.intents, observed_rows(self.traffic, self._fold))
+        return frames.weights_frame(self._events, self._fold.intents,
+                                    [*observed_rows(self.traffic, self._fold), *metrics_rows(self._events, self._fold)])
 
     def nacks_frame(self) -> pd.DataFrame:
         """NACK intervals, from the replicas' rejected counters.

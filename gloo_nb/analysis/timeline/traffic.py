@@ -28,10 +28,13 @@ from gloo_nb.analysis.timeline.replay import Change, Replay
 from gloo_nb.analysis.timeline.routes import route_key, route_label
 from gloo_nb.journal import parse_time
 
-__all__ = ["TRAFFIC_REQUESTS", "Seen", "TrafficIndex", "seen_by_node"]
+__all__ = ["METRICS_CLUSTER", "TRAFFIC_REQUESTS", "Seen", "TrafficIndex", "metrics_rows", "observed_rows",
+           "seen_by_node"]
 
 TRAFFIC_REQUESTS = "traffic.requests"
 """The journal kind of aggregated access-log lines (:mod:`gloo_nb.journal.traffic`)."""
+METRICS_CLUSTER = "metrics.cluster"
+"""The journal kind of imported Prometheus cluster steps (:mod:`gloo_nb.journal.traffic`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -313,6 +316,51 @@ def observed_rows(traffic: TrafficIndex, fold: Replay, window_seconds: float = 5
         for dest, n in sorted(by_dest.items()):
             out.append({"time": when, "route": label, "source": "observed", "destination": dest,
                         "weight": round(100.0 * n / total, 1), "requests": n})
+    return out
+
+
+def metrics_rows(events: EventIndex, fold: Replay) -> list[dict[str, Any]]:
+    """The split Prometheus showed between a route's Upstreams: per step, each cluster's share of the route's requests.
+
+    Envoy counts requests per cluster, and Gloo puts every subset of an Upstream on one cluster: metrics tell the split
+    between a route's clusters only, and only where each of those clusters serves no other route (else a cluster's
+    requests cannot be given to one route). Such routes (several Upstreams, e.g. ``multi`` destinations or an
+    UpstreamGroup) get a row per cluster and step; others none.
+
+    Args:
+        events: The journal's events.
+        fold: The replay (the routes Gloo served, by the translation).
+
+    Returns:
+        Rows ``{"time", "route", "source": "metrics", "destination": cluster, "weight", "requests"}``.
+    """
+    frame = events.journal.of_kind(METRICS_CLUSTER).frame()
+    if not len(frame):
+        return []
+    steps: dict[datetime, dict[str, float]] = {}
+    for d in frame["data"]:
+        if d.get("requests") is None or not d.get("start"):
+            continue
+        start = parse_time(str(d["start"]))
+        steps.setdefault(start, {})[str(d.get("cluster"))] = float(d["requests"])
+    out: list[dict[str, Any]] = []
+    for start, requests in sorted(steps.items()):
+        rows = _last_pushed(fold, start)
+        if not rows:
+            continue
+        users: dict[str, set[str]] = {}
+        for row in rows:
+            for cluster, _, _ in _outcomes(row):
+                users.setdefault(cluster.replace(":", "_"), set()).add(route_label(row))
+        for row in rows:
+            clusters = sorted({c.replace(":", "_") for c, _, _ in _outcomes(row)})
+            if len(clusters) < 2 or any(users[c] != {route_label(row)} or c not in requests for c in clusters):
+                continue
+            total = sum(requests[c] for c in clusters)
+            if total <= 0:
+                continue
+            out += [{"time": start, "route": route_label(row), "source": "metrics", "destination": c,
+                     "weight": round(100.0 * requests[c] / total, 1), "requests": requests[c]} for c in clusters]
     return out
 
 
