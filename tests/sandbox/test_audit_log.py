@@ -165,6 +165,10 @@ def test_kubectl_writes_are_audited_as_kube_apiserver_does(cluster: Cluster) -> 
     # Impersonation: the user is who authenticated, impersonatedUser whom the request acted as.
     assert merge["user"] == {"username": "admin", "groups": ["system:masters", "system:authenticated"]}
     assert merge["impersonatedUser"] == {"username": "echo-dev", "groups": ["team-echo", "system:authenticated"]}
+    # The authorizer's reason, as kube-apiserver's RBAC authorizer words it (system:masters: empty).
+    assert merge["annotations"]["authorization.k8s.io/reason"] == (
+        'RBAC: allowed by RoleBinding "team-echo/echo" of ClusterRole "service-team" to Group "team-echo"')
+    assert create["annotations"]["authorization.k8s.io/reason"] == ""
     stored(c, merge)
 
     # kubectl patch --type json and --type merge: the patch as sent.
