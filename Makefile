@@ -42,6 +42,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/widgets.py
 	$(BIN)/python bench/rollout.py
 	$(BIN)/python bench/journal.py
+	$(BIN)/python bench/access_log.py
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .mypy_cache .ruff_cache .pytest_cache .import_linter_cache

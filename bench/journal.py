@@ -9,10 +9,18 @@ Prints, never asserts (bench rules):
 * ``gloo-nb record`` on a 1.3 sandbox with the seed scenario loaded: its CPU time (from
   ``/proc/<pid>/stat``) while idle and while a RouteTable changes 10 times a second, as a share of one
   core; target: the added load under 5 %.
+* ``gloo-nb journal import`` of ``--audit-events`` Kubernetes audit events (1 % of them writes of the kinds gloo_nb
+  reads, the rest reads, leases and Events as on a real cluster), against orjson-decoding every line of the same
+  file (the baseline); target: under 10 s.
 * dragging the time-travel slider over every moment of the shipped incident journal: the first pass
   (each moment rebuilt), then back from the cache; the ratio of the two (moved out of the tests).
+* the fleet query (``gloo_nb.app.fleet.blocked_by_team``: blocked seconds per cluster and team, last 30 days) over
+  ``--fleet-rows`` ``blocked`` rows (10 million) in a dataset written by ``gloo_nb.journal.dataset.write_dataset``
+  (10 clusters x 40 days), in DuckDB; against ``SELECT count(*) FROM blocked`` through the same views and against
+  pyarrow reading the columns the query reads (the baselines); target: under 2 s.
 
-Usage: ``python bench/journal.py [--events 1000000] [--seconds 20] [--skip-recorder]``.
+Usage: ``python bench/journal.py [--events 1000000] [--seconds 20] [--skip-recorder] [--fleet-rows 10000000]
+[--only-fleet]``.
 """
 
 from __future__ import annotations
@@ -32,6 +40,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 LOAD_TARGET_S = 3.0
+IMPORT_TARGET_S = 10.0
+FLEET_TARGET_S = 2.0
 OVERHEAD_TARGET = 0.05
 
 
@@ -180,6 +190,146 @@ def bench_time_travel() -> None:
           f"{1000 * again / n:.2f} ms/moment; ratio first / cached {first / again:.0f}x")
 
 
+def _audit_lines(path: Path, events: int) -> int:
+    """Write an audit log as a busy cluster's: mostly reads, lease renewals and Events; 1 % RouteTable writes."""
+    head = '{"kind":"Event","apiVersion":"audit.k8s.io/v1","level":"%s","auditID":"%08d-0000-4000-8000-000000000000",'
+    tail = ('"requestReceivedTimestamp":"%s","stageTimestamp":"%s"}\n')
+    start = datetime(2026, 11, 28, tzinfo=UTC)
+    writes = 0
+    with path.open("w") as f:
+        for i in range(events):
+            t = (start + timedelta(milliseconds=i)).isoformat().replace("+00:00", "Z")
+            k = i % 100
+            if k == 0:
+                writes += 1
+                team = f"team-{(i // 100) % 50}"
+                body = ('{"apiVersion":"gateway.solo.io/v1","kind":"RouteTable","metadata":{"name":"routes",'
+                        f'"namespace":"{team}","resourceVersion":"{1000 + i}","generation":{i}}},"spec":{{"routes":['
+                        '{"matchers":[{"prefix":"/a","headers":[{"name":"stage","value":"canary"}]}],"routeAction":'
+                        '{"single":{"upstream":{"name":"a","namespace":"gloo-system"}}}},{"matchers":[{"prefix":"/a"}],'
+                        '"routeAction":{"multi":{"destinations":[{"weight":%d,"destination":{"upstream":{"name":"a",'
+                        '"namespace":"gloo-system"}}}]}}}]}}' % (i % 101))
+                f.write(head % ("RequestResponse", i) + '"stage":"ResponseComplete","requestURI":"/apis/gateway.solo.io'
+                        f'/v1/namespaces/{team}/routetables/routes","verb":"update","user":{{"username":"{team}-dev",'
+                        '"groups":["system:authenticated"]},"sourceIPs":["10.0.0.9"],"userAgent":"kubectl/v1.32.4",'
+                        f'"objectRef":{{"resource":"routetables","namespace":"{team}","name":"routes","apiGroup":'
+                        '"gateway.solo.io","apiVersion":"v1"},"responseStatus":{"metadata":{},"code":200},'
+                        f'"requestObject":{body},"responseObject":{body},' + tail % (t, t))
+            elif k < 40:
+                lease = ('"stage":"ResponseComplete","requestURI":"/apis/coordination.k8s.io/v1/namespaces/'
+                         'kube-system/leases/kube-scheduler","verb":"update","user":{"username":"system:kube-'
+                         'scheduler","groups":["system:authenticated"]},"sourceIPs":["10.0.0.2"],"userAgent":'
+                         '"kube-scheduler/v1.32.4","objectRef":{"resource":"leases","namespace":"kube-system",'
+                         '"name":"kube-scheduler","apiGroup":"coordination.k8s.io","apiVersion":"v1"},'
+                         '"responseStatus":{"metadata":{},"code":200},"requestObject":{"kind":"Lease","apiVersion":'
+                         '"coordination.k8s.io/v1","metadata":{"name":"kube-scheduler","namespace":"kube-system"},'
+                         '"spec":{"holderIdentity":"node-1_0f6c","leaseDurationSeconds":15,"renewTime":"')
+                f.write(head % ("RequestResponse", i) + lease + t + '"}},' + tail % (t, t))
+            else:
+                f.write(head % ("Metadata", i) + '"stage":"ResponseComplete","requestURI":"/api/v1/namespaces/'
+                        'default/pods?limit=500","verb":"list","user":{"username":"system:serviceaccount:kube-system:'
+                        'replicaset-controller","groups":["system:serviceaccounts"]},"sourceIPs":["10.0.0.3"],'
+                        '"userAgent":"kube-controller-manager/v1.32.4","objectRef":{"resource":"pods","namespace":'
+                        '"default","apiVersion":"v1"},"responseStatus":{"metadata":{},"code":200},' + tail % (t, t))
+    return writes
+
+
+def bench_audit_import(events: int) -> None:
+    import orjson
+
+    from gloo_nb.app.journal_import import import_journal
+
+    folder = Path(tempfile.mkdtemp(prefix="gloo-nb-bench-audit-"))
+    try:
+        log = folder / "audit.log"
+        writes = _audit_lines(log, events)
+        gc.collect()
+        t0 = time.perf_counter()
+        with log.open("rb") as f:
+            for line in f:
+                orjson.loads(line)
+        base_s = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        summary = import_journal([log], folder / "journal", gloo_version="current")
+        import_s = time.perf_counter() - t0
+        size = log.stat().st_size / 1e6
+        print(f"journal import: {events:,} audit events ({size:.0f} MB, {writes:,} writes of interest) -> "
+              f"{summary.events:,} journal events in {import_s:.2f} s; orjson.loads per line baseline {base_s:.2f} s; "
+              f"ratio {import_s / base_s:.2f}; target < {IMPORT_TARGET_S:.0f} s: "
+              f"{'met' if import_s < IMPORT_TARGET_S else 'NOT met'}")
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _blocked_rows(rows: int, cluster: int, days: int, rng: object) -> object:
+    """``rows`` blocked rows of one cluster spread over ``days`` days, built column-wise with numpy and pyarrow."""
+    import numpy as np
+    import pyarrow as pa
+
+    assert isinstance(rng, np.random.Generator)
+    teams = pa.array([f"team-{t:03d}" for t in range(200)])
+    causes = pa.array([f"team-{t:03d}/routes: Route Warning: InvalidDestinationWarning" for t in range(200)])
+    newest = np.datetime64("2026-12-07T00:00:00", "us")
+    start = newest - rng.integers(0, days * 86_400_000_000, rows).astype("timedelta64[us]")
+    seconds = rng.exponential(30.0, rows)
+    end = start + (seconds * 1e6).astype("timedelta64[us]")
+    team = rng.integers(0, 200, rows).astype(np.int32)
+    by = rng.integers(0, 200, rows).astype(np.int32)
+    ts = pa.timestamp("us", tz="UTC")
+    # Dictionary arrays: 200 distinct strings over millions of rows (write_dataset casts them to the schema's strings).
+    return pa.table({
+        "journal": pa.array(np.full(rows, f"{cluster:016x}")), "incident": pa.array(rng.integers(1, 5, rows, np.int32)),
+        "profile": pa.array(np.full(rows, "current")),
+        "team": pa.DictionaryArray.from_arrays(team, teams),
+        "blockedBy": pa.ListArray.from_arrays(pa.array(np.arange(rows + 1, dtype=np.int32)),
+                                              pa.DictionaryArray.from_arrays(by, teams).cast(pa.string())),
+        "resource": pa.DictionaryArray.from_arrays(team, teams), "kind": pa.array(np.full(rows, "RouteTable")),
+        "start": pa.array(start).cast(ts), "end": pa.array(end).cast(ts), "pendingSince": pa.array(start).cast(ts),
+        "cause": pa.DictionaryArray.from_arrays(by, causes), "seconds": pa.array(seconds)})
+
+
+def bench_fleet_query(rows: int, clusters: int = 10, days: int = 40) -> None:
+    import numpy as np
+    import pyarrow.dataset as pads
+
+    from gloo_nb.app import fleet
+    from gloo_nb.journal.dataset import write_dataset
+
+    folder = Path(tempfile.mkdtemp(prefix="gloo-nb-bench-fleet-"))
+    try:
+        rng = np.random.default_rng(17)
+        t0 = time.perf_counter()
+        for c in range(clusters):
+            share = rows // clusters + (1 if c < rows % clusters else 0)
+            write_dataset(folder, {"blocked": _blocked_rows(share, c, days, rng)}, cluster=f"cluster-{c:02d}",
+                          journal=f"{c:016x}")
+        write_s = time.perf_counter() - t0
+        files = len(list(folder.glob("blocked/*/*/*.parquet")))
+        size = sum(p.stat().st_size for p in folder.rglob("*.parquet"))
+        fleet.query(folder, "SELECT 1")  # DuckDB loaded and initialised before timing
+
+        t0 = time.perf_counter()
+        answer = fleet.blocked_by_team(folder, days=30)
+        query_s = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        counted = int(fleet.query(folder, "SELECT count(*) AS n FROM blocked")["n"].iloc[0])
+        count_s = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        read = pads.dataset(folder / "blocked", format="parquet", partitioning="hive").to_table(
+            columns=["cluster", "day", "team", "seconds", "start"])
+        arrow_s = time.perf_counter() - t0
+        assert counted == rows == read.num_rows, (counted, rows, read.num_rows)
+        assert answer["cluster"].nunique() == clusters and len(answer) == clusters * 200, answer
+        print(f"fleet dataset: {rows:,} blocked rows, {clusters} clusters x {days} days, {files} files, "
+              f"{size / 1e6:.0f} MB, written in {write_s:.1f} s")
+        print(f"fleet query (blocked seconds per cluster and team, last 30 days; {len(answer)} rows): {query_s:.2f} s; "
+              f"count(*) baseline {count_s:.2f} s (ratio {query_s / count_s:.1f}); pyarrow reading the columns "
+              f"{arrow_s:.2f} s (ratio {query_s / arrow_s:.2f}); target < {FLEET_TARGET_S:.0f} s: "
+              f"{'met' if query_s < FLEET_TARGET_S else 'NOT met'}")
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmarks and print the results.
 
@@ -193,11 +343,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--seconds", type=float, default=20.0, help="each recorder phase (idle, busy)")
     parser.add_argument("--skip-recorder", action="store_true")
+    parser.add_argument("--audit-events", type=int, default=1_000_000)
+    parser.add_argument("--fleet-rows", type=int, default=10_000_000, help="blocked rows of the fleet query (0: skip)")
+    parser.add_argument("--only-fleet", action="store_true", help="run the fleet query bench alone")
     args = parser.parse_args(argv)
+    if args.only_fleet:
+        bench_fleet_query(args.fleet_rows)
+        return 0
+    bench_audit_import(args.audit_events)
     bench_time_travel()
     bench_write_and_load(args.events)
     if not args.skip_recorder:
         bench_recorder(args.seconds)
+    if args.fleet_rows:
+        bench_fleet_query(args.fleet_rows)
     return 0
 
 

@@ -573,7 +573,7 @@ def run_record(args: argparse.Namespace) -> int:
 
 
 def run_journal(args: argparse.Namespace) -> int:
-    """``gloo-nb journal summary|export``: the incident summary of one or more journals, or their Parquet export.
+    """``gloo-nb journal summary|export|query|import``: summary, Parquet export, SQL over exports, import from audit.
 
     Args:
         args: Parsed arguments.
@@ -584,11 +584,32 @@ def run_journal(args: argparse.Namespace) -> int:
     from gloo_nb.analysis.incident import incident_summary
     from gloo_nb.analysis.timeline import load_timeline
 
+    if args.action == "import":
+        from gloo_nb.app.journal_import import import_journal, summary_json
+
+        if args.dirs:
+            raise UsageError(f"journal import takes no journal directory ({args.dirs[0]}): give --audit FILE... "
+                             "--out DIR")
+        if not args.out:
+            raise UsageError("journal import: give --out DIR (the journal directory to write)")
+        imported = import_journal([f for group in args.audit or [] for f in group], args.out,
+                                  start_state=args.start_state, state_taken=args.state_taken,
+                                  gloo_version=args.gloo_version, namespace=args.namespace,
+                                  access_logs=[f for group in args.access_log or [] for f in group],
+                                  prometheus=[f for group in args.prometheus or [] for f in group])
+        _out(summary_json(imported) if args.json else imported.text())
+        return 0
+    if not args.dirs:
+        raise UsageError(f"journal {args.action}: give one or more journal directories")
+    if args.action == "query":
+        return _run_journal_query(args)
+    if args.action == "export" and args.parquet and not args.parquet.endswith(".parquet"):
+        return _run_journal_export_dataset(args)
     if args.action == "export":
         from gloo_nb.journal import read_journal
 
         if not args.parquet:
-            raise UsageError("journal export: give --parquet FILE")
+            raise UsageError("journal export: give --parquet OUT (a folder: the dataset; FILE.parquet: one file)")
         journal = read_journal(*args.dirs)
         written = journal.to_parquet(args.parquet)
         sys.stdout.write(f"{len(journal)} events -> {written}"
@@ -597,6 +618,88 @@ def run_journal(args: argparse.Namespace) -> int:
     summary = incident_summary(load_timeline(*args.dirs, profile=args.gloo_version))
     _out(json.dumps(summary.document(), indent=2) + "\n" if args.json else summary.text())
     return 0
+
+
+def _run_journal_export_dataset(args: argparse.Namespace) -> int:
+    """``gloo-nb journal export DIR... --parquet OUT [--cluster NAME]``: the fleet dataset (OUT a folder)."""
+    from gloo_nb.app import fleet
+
+    written = fleet.export(args.dirs, args.parquet, cluster=args.cluster, profile=args.gloo_version)
+    rows = ", ".join(f"{n} {table}" for table, n in written.rows.items())
+    sys.stdout.write(f"{rows} -> {written.root} (cluster {written.cluster}, journal {written.journal}, "
+                     f"{len(written.files)} files)\n")
+    return 0
+
+
+def _run_journal_query(args: argparse.Namespace) -> int:
+    """``gloo-nb journal query DIR... "SQL" [--json | --csv]``: SQL over fleet datasets (DuckDB)."""
+    from gloo_nb.app import fleet
+
+    if args.parquet or args.cluster:
+        raise UsageError("journal query: --parquet and --cluster are for export")
+    if len(args.dirs) < 2:
+        raise UsageError('journal query: give the dataset folders, then the SQL: journal query OUT "SELECT ..."')
+    if args.json and args.csv:
+        raise UsageError("journal query: give --json or --csv, not both")
+    table = fleet.query_table(*args.dirs[:-1], sql=args.dirs[-1])
+    names = table.column_names
+    records = table.to_pylist()
+    if args.json:
+        _out(json.dumps([{k: _json_cell(v) for k, v in r.items()} for r in records], indent=2) + "\n")
+    elif args.csv:
+        import csv
+        import io
+
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(names)
+        writer.writerows([_text_cell(r[n], empty="") for n in names] for r in records)
+        _out(buffer.getvalue())
+    else:
+        _out(_text_table(names, [[_text_cell(r[n]) for n in names] for r in records]))
+    return 0
+
+
+def _json_cell(value: object) -> object:
+    """A query result's value in JSON: times RFC 3339 UTC, dates ISO, lists and structs as arrays and objects."""
+    import datetime as dt
+
+    from gloo_nb.journal import format_time
+
+    if isinstance(value, dt.datetime):
+        return format_time(value if value.tzinfo else value.replace(tzinfo=dt.UTC))
+    if isinstance(value, dt.date | dt.time | dt.timedelta):
+        return str(value) if isinstance(value, dt.timedelta) else value.isoformat()
+    if isinstance(value, list | tuple):
+        return [_json_cell(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _json_cell(v) for k, v in value.items()}
+    if isinstance(value, bytes):
+        return value.hex()
+    if isinstance(value, float) and value != value:  # NaN
+        return None
+    if isinstance(value, str | int | float | bool) or value is None:
+        return value
+    return str(value)  # decimals, UUIDs, intervals: their SQL text
+
+
+def _text_cell(value: object, empty: str = "-") -> str:
+    """A query result's value in a text table or CSV: lists and structs as JSON, null as ``empty``."""
+    cell = _json_cell(value)
+    if cell is None:
+        return empty
+    return cell if isinstance(cell, str) else json.dumps(cell)
+
+
+def _text_table(names: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """Columns padded to their widest cell, numbers as they are; ``(N rows)`` under it."""
+    cells = [[escape_controls(c) for c in row] for row in rows]
+    widths = [max([len(n), *(len(row[i]) for row in cells)]) for i, n in enumerate(names)]
+    lines = ["  ".join(n.ljust(w) for n, w in zip(names, widths, strict=True)).rstrip(),
+             "  ".join("-" * w for w in widths)]
+    lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in cells]
+    lines.append(f"({len(rows)} row{'' if len(rows) == 1 else 's'})")
+    return "\n".join(lines) + "\n"
 
 
 def _indent(text: str) -> int:
@@ -746,13 +849,39 @@ def build_parser() -> argparse.ArgumentParser:
     jr = sub.add_parser("journal", help="analyse journals: who was blocked, for how long and why; change delays",
                         description="gloo-nb journal summary DIR... [--json]: the incident summary (blocked teams, "
                                     "cause, fix, time to detect and recover, each change's delay to served and "
-                                    "applied).")
-    jr.add_argument("action", choices=("summary", "export"))
-    jr.add_argument("dirs", nargs="+", metavar="DIR", help="journal directories (several runs are merged by time)")
+                                    "applied). gloo-nb journal export DIR... --parquet OUT [--cluster NAME]: a "
+                                    "Parquet dataset partitioned by cluster and day. gloo-nb journal query OUT... "
+                                    "\"SQL\" [--json | --csv]: SQL over datasets (DuckDB; tables events, blocked, "
+                                    "changes, incidents). gloo-nb journal import --audit FILE... [--start-state "
+                                    "BUNDLE|YAML] --out DIR: a journal rebuilt from a cluster's audit logs.")
+    jr.add_argument("action", choices=("summary", "export", "query", "import"))
+    jr.add_argument("dirs", nargs="*", metavar="DIR", help="journal directories (several runs are merged by time); "
+                                                           "query: dataset folders written by export, then the SQL")
     jr.add_argument("--gloo-version", choices=PROFILES, default=None,
                     help="the Gloo profile to replay (default: the recorder's)")
-    jr.add_argument("--json", action="store_true", help="print the JSON document (blocked, changes, incidents)")
-    jr.add_argument("--parquet", metavar="FILE", help="export: the Parquet file to write (data as JSON text)")
+    jr.add_argument("--json", action="store_true", help="print the JSON document (blocked, changes, incidents); "
+                                                            "query: the rows as JSON records")
+    jr.add_argument("--parquet", metavar="OUT",
+                    help="export: a folder: the fleet dataset, partitioned by cluster and day (tables events, "
+                         "blocked, changes, incidents; README: Fleet dataset); FILE.parquet: the events as one "
+                         "file (the older form, data as JSON text)")
+    jr.add_argument("--cluster", metavar="NAME", help="export to a folder: the cluster's name (default: the "
+                                                      "journal's kubeconfig context or sandbox directory name)")
+    jr.add_argument("--csv", action="store_true", help="query: the rows as CSV")
+    imp = jr.add_argument_group("import (gloo-nb journal import --audit FILE... --out DIR): a journal rebuilt from "
+                                "a cluster's audit log, for an incident nobody recorded")
+    imp.add_argument("--audit", action="append", nargs="+", metavar="FILE",
+                     help="Kubernetes audit logs: JSON lines of audit.k8s.io/v1 Events (.gz too); repeatable")
+    imp.add_argument("--access-log", action="append", nargs="+", metavar="[NODE=]FILE",
+                     help="Envoy access logs, one file per replica (the Gateway's fileSink); repeatable")
+    imp.add_argument("--prometheus", action="append", nargs="+", metavar="FILE",
+                     help="saved Prometheus range-query answers (/api/v1/query_range) of Envoy's cluster stats")
+    imp.add_argument("--start-state", metavar="BUNDLE_DIR|YAML",
+                     help="the objects before or after the window: a snapshot bundle or a kubectl get -o yaml dump")
+    imp.add_argument("--state-taken", choices=("auto", "before", "after"), default="auto",
+                     help="when --start-state was taken (default auto: a bundle's time, else resourceVersions)")
+    imp.add_argument("--namespace", default="gloo-system", help="Gloo's namespace (default gloo-system)")
+    imp.add_argument("--out", metavar="DIR", help="the journal directory to write")
     jr.set_defaults(run=run_journal)
 
     sb = sub.add_parser("sandbox", help="Gloo-in-a-box: start, stop or query a local sandbox",

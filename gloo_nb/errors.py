@@ -11,6 +11,7 @@ one boundary (``gloo_nb.cli.exit_code_for``)::
     │   │   └── RunbookPause     (app.notebook)     Run All stops here on purpose: a person runs the runbook
     │   ├── RecorderError        (app.record)       bad poll interval, recorder reused, journal unopenable
     │   ├── XdsClientError       (xds.client)       bad xDS address, closed client
+    │   ├── QueryError           (app.fleet)        DuckDB refused the SQL of a fleet query
     │   └── ApiError             (sandbox.apierror) the sandbox's API refuses a request (a Status)
     ├── UnreachableError                     something outside cannot be reached or started     exit 2
     │   ├── GatewayUnreachable   (app.connect)      a part of the gateway (xDS, admin, pods)
@@ -26,6 +27,10 @@ one boundary (``gloo_nb.cli.exit_code_for``)::
     │   ├── ParseError                              a document (file, document index, field)
     │   ├── BundleError          (app.snapshot)     a snapshot bundle
     │   ├── JournalError         (journal.events)   a journal file or event
+    │   ├── DatasetError         (journal.dataset)  a fleet dataset (no dataset at a folder, unwritable)
+    │   ├── AccessLogError       (models.access_log) an Envoy access log, its format or a Gateway's loggers
+    │   ├── PrometheusError      (models.prometheus) a saved Prometheus query answer
+    │   ├── AuditError           (models.audit)     a Kubernetes audit log (not audit.k8s.io/v1 Events)
     │   ├── SelectionError       (translate.selection) a bad route-table selector (Gloo's warning;
     │                                               the translator turns it into a finding)
     │   ├── VirtualServiceAborted (translate.gateway) Gloo 1.3 drops a whole VirtualService (a finding too)

@@ -55,6 +55,7 @@ def test_a_wheel_installed_outside_the_checkout_runs_the_demo(tmp_path: Path) ->
     _run(python, "-m", "pip", "install", "--no-deps", "--no-index", wheel, cwd=tmp_path, env=env, timeout=120)
 
     where = _run(python, "-c", "import gloo_nb; print(gloo_nb.__file__); print(gloo_nb.seed_incident_journal()); "
+                 "print(gloo_nb.seed_incident_journal('current')); "
                  "from gloo_nb.models.codec import _yaml_events; print(_yaml_events._cyaml.__file__)",
                  cwd=tmp_path, env=env, timeout=60).stdout.split()
     assert all(Path(p).is_relative_to(purelib) for p in where), where

@@ -104,7 +104,9 @@ def _blocked_doc(b: Blocked, until: datetime | None) -> dict[str, Any]:
 def _delay_doc(d: ChangeDelay) -> dict[str, Any]:
     return {"resource": d.change.ref, "kind": d.change.kind, "team": d.change.namespace, "type": d.change.type,
             "time": rfc3339(d.change.time), "actor": d.change.actor, "servedAfterSeconds": d.served_after,
-            "appliedAfterSeconds": d.applied_after, "supersededAt": rfc3339(d.superseded)}
+            "appliedAfterSeconds": d.applied_after, "supersededAt": rfc3339(d.superseded),
+            **({"seenAfterSeconds": d.seen_after, "seenBy": {n: rfc3339(t) for n, t in d.seen.items()}}
+               if d.seen else {})}
 
 
 @dataclass(frozen=True)
@@ -130,6 +132,8 @@ class IncidentSummary:
     incidents: tuple[Incident, ...]
     blocked: tuple[Blocked, ...]
     delays: tuple[ChangeDelay, ...]
+    imported: tuple[Mapping[str, Any], ...] = ()
+    unknown: tuple[tuple[datetime, datetime | None, tuple[str, ...]], ...] = ()
 
     def document(self) -> dict[str, Any]:
         """The ``gloo-nb journal summary --json`` document (``design/architecture.md``, Journal).
@@ -147,6 +151,9 @@ class IncidentSummary:
             "blocked": [_blocked_doc(b, self.end) for b in self.blocked],
             "changes": [_delay_doc(d) for d in self.delays],
             "incidents": [i.document() for i in self.incidents],
+            **({"imported": [dict(i) for i in self.imported]} if self.imported else {}),
+            **({"unknown": [{"start": rfc3339(a), "end": rfc3339(b), "objects": list(refs)}
+                            for a, b, refs in self.unknown]} if self.unknown else {}),
         }
 
     def text(self) -> str:
@@ -158,6 +165,14 @@ class IncidentSummary:
         """
         lines = [f"Journal {_t(self.start)} to {_t(self.end)}, {self.events} events, Gloo {self.profile}"]
         lines += [f"  lost: {loss}" for loss in self.losses]
+        for source in self.imported:
+            audit = ", ".join(str(f) for f in source.get("audit") or []) or "-"
+            levels = ", ".join(str(x) for x in source.get("levels") or []) or "-"
+            lines.append(f"  imported from audit log(s) {audit} (levels {levels}): what was served and applied is "
+                         "unknown; an incident ends when the fix makes Gloo push again (the translation says so)")
+        for a, b, refs in self.unknown:
+            lines.append(f"  unknown from {_t(a)} to {_t(b) if b else 'the end'}: the content of "
+                         f"{', '.join(refs)} (no incident can be told there)")
         if not self.incidents:
             lines.append("No incident: the proxy never held a last-known-good configuration.")
         for n, inc in enumerate(self.incidents, start=1):
@@ -182,8 +197,13 @@ class IncidentSummary:
             lines += ["", "Changes (served: first served update containing it; applied: the last replica)"]
             for d in self.delays:
                 superseded = f", superseded at {_t(d.superseded)}" if d.superseded else ""
+                timing = ("served and applied unknown" if self.imported and d.served is None else
+                          f"served after {_s(d.served_after)}, applied after {_s(d.applied_after)}")
+                if d.seen_after is not None:
+                    first = min((t, n) for n, t in d.seen.items() if t is not None)[1]
+                    timing += f", seen in traffic after {_s(d.seen_after)} ({first})"
                 lines.append(f"  {_t(d.change.time)} {d.change.kind} {d.change.ref} by {d.change.actor}: "
-                             f"served after {_s(d.served_after)}, applied after {_s(d.applied_after)}{superseded}")
+                             f"{timing}{superseded}")
         return "\n".join(lines) + "\n"
 
 
@@ -245,7 +265,8 @@ def incident_summary(timeline: Timeline) -> IncidentSummary:
         incidents.append(Incident(ep.start, ep.end, ep.started_by, ep.ended_by, ep.causes, detected, on,
                                   tuple(impact)))
     return IncidentSummary(timeline.profile, timeline.start, until, len(timeline.journal), tuple(timeline.losses),
-                           tuple(incidents), tuple(timeline.blocked), tuple(timeline.delays))
+                           tuple(incidents), tuple(timeline.blocked), tuple(timeline.delays),
+                           tuple(timeline.imported), tuple(timeline.unknown))
 
 
 def _union_seconds(rows: Sequence[Blocked], until: datetime | None) -> float:

@@ -9,6 +9,9 @@ hold the real certificates. Also ignored:
 
 - ``address``: the sandbox's control plane rewrites each replica's listener address to its own loopback port
   (``design/architecture.md``, sandbox), as route drift ignores it;
+- a file access logger's sandbox prefix: the sandbox's control plane writes each replica's access log ``P`` to
+  ``<state dir>/replicas/<node id>/fs/P`` (:func:`gloo_nb.models.access_log.replica_path`), so ``P`` is compared
+  (:func:`gloo_nb.models.access_log.served_path`);
 - an OCSP staple's bytes (a recorded Secret keeps only whether it had one);
 - a ``<redacted: ...>`` placeholder matches any value: the intent's stand-in for a Secret gloo_nb could not read
   (:mod:`gloo_nb.translate.tls`), whose content only the served configuration shows.
@@ -34,6 +37,7 @@ from typing import Any
 from envoy.config.listener.v3 import listener_pb2
 from envoy.extensions.transport_sockets.tls.v3 import tls_pb2
 
+from gloo_nb.models.access_log import served_path
 from gloo_nb.translate.envoy_json import redacted_json
 from gloo_nb.translate.http_filters import comparable_filters, without_filters
 
@@ -41,6 +45,7 @@ __all__ = ["ListenerDrift", "comparable_listener", "first_difference", "listener
 
 _WILDCARD = "<redacted"
 _OCSP = "<ocsp staple>"
+_FILE_ACCESS_LOG = "type.googleapis.com/envoy.extensions.access_loggers.file.v3.FileAccessLog"
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,16 +81,19 @@ def comparable_listener(listener: listener_pb2.Listener) -> dict[str, Any]:
     """
     doc = dict(redacted_json(listener))
     doc.pop("address", None)
-    result: dict[str, Any] = _without_ocsp(doc)
+    result: dict[str, Any] = _normalised(doc)
     return result
 
 
-def _without_ocsp(value: Any) -> Any:
+def _normalised(value: Any) -> Any:
+    # Also gives a file access logger's path as served (the sandbox's per-replica prefix taken off).
     if isinstance(value, dict):
-        return {k: (_OCSP if k == "ocspStaple" and isinstance(v, dict) and "inlineBytes" in v else _without_ocsp(v))
+        if value.get("@type") == _FILE_ACCESS_LOG and isinstance(value.get("path"), str):
+            value = {**value, "path": served_path(value["path"])}
+        return {k: (_OCSP if k == "ocspStaple" and isinstance(v, dict) and "inlineBytes" in v else _normalised(v))
                 for k, v in value.items()}
     if isinstance(value, list):
-        return [_without_ocsp(v) for v in value]
+        return [_normalised(v) for v in value]
     return value
 
 

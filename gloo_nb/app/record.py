@@ -36,14 +36,14 @@ from pathlib import Path
 from types import FrameType, TracebackType
 from typing import Any, BinaryIO
 
-import jsonpatch
 from google.protobuf import json_format
 
 from gloo_nb.app.connect import GLOO_KINDS, GatewayConnection, GatewayUnreachable
 from gloo_nb.app.gateway import unreadable_reason
 from gloo_nb.app.probe import ProbeResult
 from gloo_nb.errors import GlooNbError, UsageError
-from gloo_nb.journal import JournalWriter, redact
+from gloo_nb.journal import JournalWriter
+from gloo_nb.journal.kube_events import UNKNOWN_ACTOR, content_of, event_data, managed_fields_actor
 from gloo_nb.journal.schema import (
     KUBE_EVENT,
     KUBE_SOURCE,
@@ -59,9 +59,7 @@ from gloo_nb.journal.schema import (
     replica_source,
 )
 from gloo_nb.kube import KubeError, resource_for
-from gloo_nb.models import Secret
 from gloo_nb.models.audit import AuditError, parse_audit_event
-from gloo_nb.models.codec import parse_objects, secret_facts_json
 from gloo_nb.translate.routes import row_json
 from gloo_nb.xds.admin import EnvoyAdmin, EnvoyAdminError, XdsStats
 from gloo_nb.xds.client import XdsUpdate
@@ -83,9 +81,6 @@ RECORDED_KINDS = (*GLOO_KINDS, "Service", "Endpoints", "Pod", "Deployment", "Sec
 """What the recorder lists and watches by default: Gloo's resources, what kube EDS reads, the apps, and Secrets
 (recorded redacted, so that a changed TLS secret is visible in the timeline)."""
 
-# Metadata the apiserver sets by itself: a change in it alone is not a change of the object's content.
-_SERVER_METADATA = frozenset({"resourceVersion", "generation", "managedFields", "uid", "creationTimestamp",
-                              "selfLink", "deletionTimestamp", "deletionGracePeriodSeconds"})
 # How long a watch event waits for its audit line (the sandbox's API writes it before it sends the watch event,
 # so this is only reached when a write races the file's flush).
 _AUDIT_WAIT = 0.5
@@ -132,47 +127,6 @@ def probe_data(result: ProbeResult) -> dict[str, Any]:
 
 
 # --- Kubernetes helpers ---------------------------------------------------------------------------------------
-
-
-def _content(obj: Mapping[str, Any]) -> dict[str, Any]:
-    """The object without status and server-set metadata: what its writers changed."""
-    out = {k: v for k, v in obj.items() if k != "status"}
-    meta = obj.get("metadata")
-    if isinstance(meta, Mapping):
-        out["metadata"] = {k: v for k, v in meta.items() if k not in _SERVER_METADATA}
-    return out
-
-
-def _secret_facts(obj: Mapping[str, Any]) -> dict[str, Any] | None:
-    """A Secret's facts (:func:`gloo_nb.models.codec.secret_facts_json`), computed here where its data is at hand.
-
-    The journal keeps the Secret redacted; these facts (certificate facts, which TLS parts are set, Go's key-pair
-    verdict) let a replay translate its TLS listeners and clusters as Gloo did. None when the object cannot be
-    read (the replay then reports it as unreadable, as for any object).
-    """
-    parsed = parse_objects([dict(obj)], file="<kubernetes>", tolerant=True)
-    secret = next((r for r in parsed.resources if isinstance(r, Secret)), None)
-    return secret_facts_json(secret) if secret is not None else None
-
-
-def _without_managed_fields(obj: Mapping[str, Any]) -> dict[str, Any]:
-    out = dict(obj)
-    meta = obj.get("metadata")
-    if isinstance(meta, Mapping) and "managedFields" in meta:
-        out["metadata"] = {k: v for k, v in meta.items() if k != "managedFields"}
-    return out
-
-
-def _managed_fields_actor(obj: Mapping[str, Any]) -> dict[str, Any] | None:
-    entries = [e for e in (obj.get("metadata", {}).get("managedFields") or []) if isinstance(e, Mapping)]
-    if not entries:
-        return None
-    # RFC 3339 times of one apiserver sort as strings; an entry without a time sorts first.
-    newest = max(entries, key=lambda e: str(e.get("time") or ""))
-    return {"user": None, "groups": [], "via": "managedFields", "manager": newest.get("manager")}
-
-
-_UNKNOWN_ACTOR: dict[str, Any] = {"user": None, "groups": [], "via": "unknown", "manager": None}
 
 
 @dataclass
@@ -225,11 +179,7 @@ class _AuditLog:
                 continue
             if event is None or event.kind not in self._kinds or not event.ok or event.dry_run:
                 continue
-            impersonated = event.impersonated_user is not None
-            actor = {"user": event.actor,
-                     "groups": list(event.impersonated_groups if impersonated else event.groups),
-                     "via": "audit", "manager": None, "userAgent": event.user_agent or None,
-                     "impersonatedBy": event.user if impersonated else None}
+            actor = event.actor_json()
             for rv in event.written_versions:
                 self._index[(event.kind, rv)] = (event.namespace, event.name, actor)
 
@@ -587,28 +537,15 @@ class Recorder:
         namespace, name = str(meta.get("namespace") or ""), str(meta.get("name") or "")
         rv = str(meta.get("resourceVersion") or "")
         key = (namespace, name)
-        content, status = _content(obj), obj.get("status")
+        content, status = content_of(obj), obj.get("status")
         before = known.get(key)
-        patch: list[dict[str, Any]] | None = None
-        if etype in ("INITIAL", "ADDED") or before is None:
-            spec_changed, status_changed = etype != "INITIAL", etype != "INITIAL" and bool(status)
-        else:
-            spec_changed, status_changed = content != before.content, status != before.status
-            patch = redact(kind, jsonpatch.make_patch(before.content, content).patch) if spec_changed else []
         if etype == "DELETED":
             known.pop(key, None)
         else:
             known[key] = _Known(content, status, rv, obj)
-        data: dict[str, Any] = {
-            "type": etype, "kind": kind, "namespace": namespace, "name": name, "resourceVersion": rv,
-            "generation": meta.get("generation"), "object": redact(kind, _without_managed_fields(obj)),
-            "specChanged": spec_changed, "statusChanged": status_changed, "patch": patch,
-            "actor": self._actor(kind, namespace, name, rv, obj, wait=0.0 if etype == "INITIAL" else _AUDIT_WAIT),
-        }
-        if kind == "Secret" and etype != "DELETED":
-            facts = _secret_facts(obj)
-            if facts is not None:
-                data["secretFacts"] = facts
+        actor = self._actor(kind, namespace, name, rv, obj, wait=0.0 if etype == "INITIAL" else _AUDIT_WAIT)
+        data = event_data(kind, etype, obj, actor,
+                          None if etype in ("INITIAL", "ADDED") or before is None else (before.content, before.status))
         self._emit(KUBE_EVENT, data, KUBE_SOURCE, observed)
 
     def _actor(self, kind: str, namespace: str, name: str, rv: str, obj: Mapping[str, Any],
@@ -617,7 +554,7 @@ class Recorder:
             entry = self._audit.find(kind, namespace, name, rv, wait=wait)
             if entry is not None:
                 return entry
-        return _managed_fields_actor(obj) or dict(_UNKNOWN_ACTOR)
+        return managed_fields_actor(obj) or dict(UNKNOWN_ACTOR)
 
     # -- xDS -----------------------------------------------------------------------------------------------------
 

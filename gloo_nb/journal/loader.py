@@ -184,8 +184,7 @@ class Journal:
             JournalError: pyarrow is missing or the file cannot be written.
         """
         frame = self.frame()
-        frame["data"] = [(d._raw if isinstance(d, LazyData) and d._value is None else _dumps(_plain(d))).decode()
-                         for d in self._datas]
+        frame["data"] = self.data_texts()
         out = Path(path)
         try:
             frame.to_parquet(out, index=False)
@@ -194,6 +193,25 @@ class Journal:
         except OSError as exc:
             raise JournalError(f"cannot write the Parquet file: {exc.strerror or exc}", file=str(out)) from None
         return out
+
+    def data_texts(self) -> list[str]:
+        """Each event's ``data`` as its JSON text, by time (the text read, when it was never decoded).
+
+        Returns:
+            One string per event, in the order of :meth:`frame`.
+        """
+        return [(d._raw if isinstance(d, LazyData) and d._value is None else _dumps(_plain(d))).decode()
+                for d in self._datas]
+
+    def times_us(self) -> np.ndarray[Any, Any]:
+        """The events' times as a ``datetime64[us]`` array (UTC, without a zone), by time.
+
+        Returns:
+            A read-only view: one time per event, in the order of :meth:`frame`.
+        """
+        view = self._times.astype("datetime64[us]", copy=False).view()
+        view.flags.writeable = False
+        return view
 
     def of_kind(self, prefix: str) -> Journal:
         """The events whose kind is ``prefix`` or lies under it (``"rollout"`` matches ``rollout.apply``).

@@ -13,6 +13,10 @@ camelCase like the rest of gloo_nb's JSON; times inside ``data`` are RFC 3339 st
     journals written before they were recorded lack them (the default proxy). ``secretsUnreadable`` (the
     API's answer) is there when the recorder could not list Secrets: replays then treat ``secretRef``s as
     unknown rather than missing.
+    An import (``gloo-nb journal import``, :mod:`gloo_nb.journal.importer`) writes one with source ``import``
+    and ``"imported": {"audit": [files], "levels": [...], "startState", "stateTaken": "before"|"after"|null,
+    "profileSource", "served": "unknown", "applied": "unknown"}``: nothing in it was recorded from xDS or a
+    replica, and readers show served and applied as unknown.
 ``recorder.stop`` (source ``recorder``)
     ``{"reason": "signal SIGINT" | "stop()" | ...}``.
 ``kube.event`` (source ``kube``)
@@ -32,6 +36,11 @@ camelCase like the rest of gloo_nb's JSON; times inside ``data`` are RFC 3339 st
     (``kubectl --as``), and ``groups`` that identity's groups; ``userAgent`` is the request's ``User-Agent``
     and ``impersonatedBy`` the authenticated user who impersonated (null when not impersonated). Journals
     written before these two were added lack them.
+    An import writes these from an audit log (source ``audit``; the start state's ``INITIAL`` ones with source
+    ``import``), adding ``"audit": {"auditID", "verb", "level", "subresource", "requestURI", "source": "file:line"}``.
+    Where the log does not hold the content (``Metadata`` level, a server-side apply or patch it cannot replay, a
+    broken patch chain) ``object`` is null and ``"contentUnknown": "<why>"`` says so; ``"statusUnknown": true``
+    marks a status write whose new status is not known (the object is the last known one, without status).
 ``xds.content`` (source ``xds``)
     Stored once per digest: ``{"digest": sha256 of the resources' deterministic proto bytes,
     "typeUrl", "resources": [proto JSON...], "routes": [route rows, for RouteConfigurations only:
@@ -52,6 +61,11 @@ camelCase like the rest of gloo_nb's JSON; times inside ``data`` are RFC 3339 st
     the replica's gateway proxy; absent in older journals).
 ``probe.result`` (source ``probe``)
     ``{"url", "headers", "requests", "shares": [{"answer", "count", "share", "low", "high"}]}``.
+``traffic.requests`` (source ``access-log/<node>``)
+    Envoy access-log lines folded per replica, second and request shape (:mod:`gloo_nb.journal.traffic`):
+    ``{"node", "second", "first", "last", "count", "method", "path", "authority", "headers": {logged name: value or
+    null}, "routeName", "cluster", "upstreamHost", "code", "flags", "durationMsSum", "durationMsMax", "file"}``; what
+    the format does not log is null.
 ``journal.open`` (source ``journal``)
     The first line of every file a :class:`~gloo_nb.journal.JournalWriter` creates, written by the
     store itself: ``{"run": id of this writer (one per process run), "pid", "part": 1, 2, ... (the

@@ -23,14 +23,19 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 from envoy.config.cluster.v3 import cluster_pb2
 from envoy.config.listener.v3 import listener_pb2
+from envoy.extensions.access_loggers.file.v3 import file_pb2
+from envoy.extensions.filters.network.http_connection_manager.v3 import http_connection_manager_pb2 as hcm_pb2
+from envoy.extensions.filters.network.tcp_proxy.v3 import tcp_proxy_pb2
 from google.protobuf.message import Message
 
 from gloo_nb._types import Profile
 from gloo_nb.errors import GlooNbError
+from gloo_nb.models.access_log import replica_path
 from gloo_nb.models.codec import parse_object
 from gloo_nb.models.snapshot import Snapshot
 from gloo_nb.sandbox import kinds
@@ -387,9 +392,53 @@ NodeTransform = Callable[[str, str, list[Message]], list[Message]]
 """``(node id, type URL, resources) -> resources`` sent to that node."""
 
 
+def _own_access_logs(logs: Any, root: Path) -> bool:
+    # A file access logger's absolute path P becomes <replica dir>/fs/P, its folder made before Envoy opens it
+    # (Envoy's file logger opens the file when the listener is built and rejects the listener if it cannot).
+    changed = False
+    for log_ in logs:
+        if not log_.typed_config.Is(file_pb2.FileAccessLog.DESCRIPTOR):
+            continue
+        cfg = file_pb2.FileAccessLog()
+        log_.typed_config.Unpack(cfg)
+        path = replica_path(root, cfg.path)
+        if path == cfg.path:
+            continue
+        target = Path(path)
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.touch(exist_ok=True)
+        except OSError as error:
+            log.warning("cannot make the access log %s: %s", target, error)
+        cfg.path = path
+        log_.typed_config.Pack(cfg)
+        changed = True
+    return changed
+
+
+def _own_listener_files(listener: listener_pb2.Listener, root: Path) -> bool:
+    # Access logs sit on the listener (listenerAccessLoggingService), on each HTTP connection manager and on each
+    # TCP proxy (accessLoggingService: Gloo's als plugin, projects/gloo/pkg/plugins/als).
+    changed = _own_access_logs(listener.access_log, root)
+    chains = list(listener.filter_chains)
+    if listener.HasField("default_filter_chain"):
+        chains.append(listener.default_filter_chain)
+    for chain in chains:
+        for f in chain.filters:
+            for cls in (hcm_pb2.HttpConnectionManager, tcp_proxy_pb2.TcpProxy):
+                if f.typed_config.Is(cls.DESCRIPTOR):
+                    msg = cls()
+                    f.typed_config.Unpack(msg)
+                    if _own_access_logs(msg.access_log, root):
+                        f.typed_config.Pack(msg)
+                        changed = True
+    return changed
+
+
 def rewrite_listener_ports(port_for: Callable[[str, int], int | None],
-                           is_replica: Callable[[str], bool], sandbox_id: str = "") -> NodeTransform:
-    """A node transform that gives each replica its own listener ports and pipe paths.
+                           is_replica: Callable[[str], bool], sandbox_id: str = "",
+                           dir_for: Callable[[str], Path | None] | None = None) -> NodeTransform:
+    """A node transform that gives each replica its own listener ports, pipe paths and access log files.
 
     Gloo's listener ``listener-::-8080`` binds ``::``:8080 in every gateway-proxy pod, and the
     route-replacement fallback listener binds the abstract socket ``@fallback_listener_for_invalid_routes``;
@@ -401,11 +450,20 @@ def rewrite_listener_ports(port_for: Callable[[str, int], int | None],
     ``@fallback_listener_for_invalid_routes-gateway-proxy-1.gloo-system``, and the second Envoy
     rejects the listener.
 
+    Files too: each gateway-proxy pod writes its own access logs, replicas on one machine would all append to the
+    same file. With ``dir_for``, a file access logger's absolute path ``P`` (on the listener, each HTTP connection
+    manager and TCP proxy) becomes ``<replica dir>/fs/P`` (:func:`gloo_nb.models.access_log.replica_path`; the
+    folder is made here, before the replica's Envoy opens it); ``/dev/stdout`` and ``/dev/stderr`` stay (they go
+    to the replica's log). Drift detection ignores this rewrite too
+    (:func:`gloo_nb.analysis.listeners.comparable_listener`).
+
     Args:
         port_for: ``(node id, bind port) -> loopback port``, or None for an unknown node.
         is_replica: Whether a node id is one of the sandbox's Envoy replicas (other nodes, such as
             gloo_nb's shadow node, get the resources as Gloo serves them).
         sandbox_id: What tells this sandbox's pipes from another's on the same machine.
+        dir_for: ``node id -> the replica's directory`` (:func:`gloo_nb.sandbox.envoy.replica_dir`), or None
+            to leave file paths as served.
 
     Returns:
         The transform for :meth:`AdsServer.set_node_transform`.
@@ -419,12 +477,14 @@ def rewrite_listener_ports(port_for: Callable[[str, int], int | None],
     def listener(res: listener_pb2.Listener, node_id: str) -> listener_pb2.Listener:
         copy = listener_pb2.Listener()
         copy.CopyFrom(res)
+        root = dir_for(node_id) if dir_for is not None else None
+        files = root is not None and _own_listener_files(copy, root)
         if own_pipe(copy.address, node_id):
             return copy
         port = port_for(node_id, res.address.socket_address.port_value) \
             if res.address.HasField("socket_address") else None
         if port is None:
-            return res
+            return copy if files else res
         copy.address.socket_address.address = "127.0.0.1"
         copy.address.socket_address.port_value = port
         return copy

@@ -33,7 +33,7 @@ from gloo_nb.sandbox import kinds
 from gloo_nb.sandbox.audit import DEFAULT_LEVEL as DEFAULT_AUDIT_LEVEL
 from gloo_nb.sandbox.audit import LEVELS as AUDIT_LEVELS
 from gloo_nb.sandbox.controlplane import ControlPlane, rewrite_listener_ports
-from gloo_nb.sandbox.envoy import EnvoyFleet, Replica
+from gloo_nb.sandbox.envoy import EnvoyFleet, Replica, replica_dir
 from gloo_nb.sandbox.kubeapi import KubeApiServer, write_kubeconfig
 from gloo_nb.sandbox.kubeapi.pki import Credentials
 from gloo_nb.sandbox.kubelet import Kubelet
@@ -370,6 +370,10 @@ class Sandbox:
         # After a replica restarts, its pod says so (restartCount), as the kubelet would.
         return lambda _replica: publish_proxy_pods(self.store, fleet.replicas, True, proxy)
 
+    def _replica_dir(self, node_id: str) -> Path | None:
+        # Each replica's files (its access logs) live in its own directory, as each pod has its own file system.
+        return replica_dir(self.state_dir, node_id) if any(r.node_id == node_id for r in self._replicas()) else None
+
     def _port_for(self, node_id: str, bind_port: int) -> int | None:
         for r in self._replicas():
             if r.node_id == node_id:
@@ -429,7 +433,7 @@ class Sandbox:
         self._ports_file.write_text(json.dumps({"kubeApi": self.api.port, "xds": int(xds.rsplit(":", 1)[1])}) + "\n")
         self.ads.set_node_transform(rewrite_listener_ports(
             self._port_for, lambda node: any(r.node_id == node for r in self._replicas()),
-            sandbox_id=cluster_id(self.state_dir)[:8]))
+            sandbox_id=cluster_id(self.state_dir)[:8], dir_for=self._replica_dir))
         self.controlplane.start()
         # Each proxy's replicas: node ids <proxy>-<i>.gloo-system, role gloo-system~<proxy>.
         for name, count in self.proxies:

@@ -7,6 +7,14 @@ control plane through the static cluster ``gloo.gloo-system.svc.cluster.local:99
 
 Replicas are supervised: one that dies is restarted with the same node id and ports and resynchronises from the
 ADS server. Every child gets ``PR_SET_PDEATHSIG`` so that nothing outlives the sandbox process.
+
+Files a replica writes because its config says so live in the replica's directory, ``<state dir>/replicas/<node
+id>/``, under ``fs/`` standing for the pod's file system root: the Gateway's file access log
+``/var/log/envoy/access.log`` (``options.accessLoggingService.accessLog[].fileSink.path``) of replica
+``gateway-proxy-1.gloo-system`` is ``<state dir>/replicas/gateway-proxy-1.gloo-system/fs/var/log/envoy/access.log``
+(the control plane rewrites the path per replica: :func:`gloo_nb.sandbox.controlplane.rewrite_listener_ports`).
+``/dev/stdout`` and ``/dev/stderr`` sinks write to the replica's log, ``envoy-<i>.log``, among Envoy's own lines.
+:func:`access_log_files` lists every replica's files.
 """
 
 from __future__ import annotations
@@ -28,8 +36,47 @@ from typing import Any
 import yaml
 
 from gloo_nb.errors import UnreachableError
+from gloo_nb.models.access_log import REPLICA_FS, REPLICAS_DIR
 
-__all__ = ["EnvoyError", "EnvoyFleet", "Replica", "bootstrap_config", "envoy_binary", "free_port"]
+__all__ = ["EnvoyError", "EnvoyFleet", "Replica", "access_log_files", "bootstrap_config",
+           "envoy_binary", "free_port", "replica_dir"]
+
+
+def replica_dir(state_dir: str | os.PathLike[str], node_id: str) -> Path:
+    """The directory of one replica's files: ``<state dir>/replicas/<node id>``.
+
+    Args:
+        state_dir: The sandbox's state dir.
+        node_id: The replica's node id (``gateway-proxy-0.gloo-system``).
+
+    Returns:
+        The directory (it may not exist yet).
+    """
+    return Path(state_dir) / REPLICAS_DIR / node_id
+
+
+def access_log_files(state_dir: str | os.PathLike[str]) -> dict[str, list[Path]]:
+    """Every replica's file access logs: ``{node id: [paths]}``, each list sorted.
+
+    A file's path inside ``<replica dir>/fs`` is the path the Gateway names
+    (:func:`gloo_nb.models.access_log.served_path` gives it back), which tells which sink, and so which format,
+    wrote it (:func:`gloo_nb.models.access_log.access_log_formats`).
+
+    Args:
+        state_dir: The sandbox's state dir.
+
+    Returns:
+        Node id -> its access log files (replicas that write none are left out).
+    """
+    root = Path(state_dir) / REPLICAS_DIR
+    out: dict[str, list[Path]] = {}
+    if not root.is_dir():
+        return out
+    for node in sorted(root.iterdir()):
+        files = sorted(p for p in (node / REPLICA_FS).rglob("*") if p.is_file())
+        if files:
+            out[node.name] = files
+    return out
 
 _log = logging.getLogger(__name__)
 

@@ -228,6 +228,16 @@ class MomentState:
 
 
 def _header(state: StateAt, blocked: Sequence[Blocked], holding: bool) -> tuple[str, ...]:
+    notes = []
+    if not state.served_known:
+        notes.append("imported from audit logs: served = the last translation Gloo pushed (its rule, not observed); "
+                     "applied: unknown")
+    if state.unknown:
+        notes.append("content unknown (the audit log holds who and when only): " + ", ".join(state.unknown))
+    return (*_header_lines(state, blocked, holding), *notes)
+
+
+def _header_lines(state: StateAt, blocked: Sequence[Blocked], holding: bool) -> tuple[str, ...]:
     lines = []
     for b in blocked:
         routes = f"; not served: {', '.join(b.routes)}" if b.routes else ""

@@ -86,6 +86,15 @@ def assert_the_incident(book: nbformat.NotebookNode) -> None:
     assert "<th>answers</th>" in frames and not re.search(r"<th>\d{3} ", frames)
     # foxtrot's block: start and end in seconds after the incident's start (1.0 s and 3.6 s in the shipped one).
     assert re.search(r"<td>\+\d+\.\d s</td>\s*<td>\+\d+\.\d s</td>", frames), frames[:2000]
+    # The fleet cell: both clusters, foxtrot blocked on the 1.3 one for as long as the shipped journal's incident
+    # says, nobody on the current one (Gloo replaces the invalid route there).
+    fleet = next(o["data"]["text/html"] for o in outputs(book, "text/html") if "seed-gloo-current" in
+                 "".join(o["data"]["text/html"]))
+    fleet = "".join(fleet)
+    foxtrot = incident_summary(load_timeline(SHIPPED)).incidents[0].impact[0]
+    assert re.search(rf"<td>seed-gloo-1-3</td>\s*<td>foxtrot</td>\s*<td>{foxtrot.seconds:.3f} s</td>\s*<td>1</td>",
+                     fleet), fleet
+    assert re.search(r"<td>seed-gloo-current</td>\s*<td>-</td>\s*<td>0.000 s</td>\s*<td>0</td>", fleet), fleet
 
 
 def test_parameters_cell_is_the_analysis_contract() -> None:

@@ -16,6 +16,7 @@ from datetime import datetime
 from gloo_nb.analysis.timeline.delays import ChangeDelay, wanted
 from gloo_nb.analysis.timeline.events import EventIndex
 from gloo_nb.analysis.timeline.replay import Cause, Change, Replay
+from gloo_nb.analysis.timeline.routes import route_key
 
 __all__ = ["Blocked", "Episode", "find_blocked", "find_episodes"]
 
@@ -168,7 +169,13 @@ def find_blocked(events: EventIndex, fold: Replay, episodes: Sequence[Episode],
 
 def _pending_routes(events: EventIndex, fold: Replay, change: Change, t: datetime) -> tuple[str, ...]:
     present, _ = wanted(fold, change, t)
-    keys = events.served_keys(t) or frozenset()
+    keys = events.served_keys(t)
+    if keys is None:
+        # Not recorded (an import): Gloo serves its last good snapshot, the last translation it pushed.
+        i = fold.index_at(t)
+        while i >= 0 and fold.intents[i].decision != "push":
+            i -= 1
+        keys = frozenset(map(route_key, fold.intents[i].rows)) if i >= 0 else frozenset()
     return tuple(f"{k[1]} -> {k[2]}" for k in sorted(present - keys, key=lambda k: (k[0].virtual_host, k[1])))
 
 

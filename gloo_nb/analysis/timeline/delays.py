@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from gloo_nb.analysis.timeline.events import EventIndex, Poll, Update
@@ -30,12 +30,21 @@ class ChangeDelay:
         served: When the first served update containing it arrived (None: never).
         applied: Per replica, when it applied the change (None: never).
         superseded: When the resource changed again before this change was served, else None.
+        seen: Per replica whose access log was imported, the first request that showed the change
+            (:mod:`gloo_nb.analysis.timeline.traffic`), None when none did; empty without access logs.
     """
 
     change: Change
     served: datetime | None
     applied: Mapping[str, datetime | None]
     superseded: datetime | None
+    seen: Mapping[str, datetime | None] = field(default_factory=dict)
+
+    @property
+    def seen_after(self) -> float | None:
+        """Seconds from the change to the first replica whose traffic showed it, or None."""
+        times = [t for t in self.seen.values() if t is not None]
+        return None if not times else (min(times) - self.change.time).total_seconds()
 
     @property
     def served_after(self) -> float | None:

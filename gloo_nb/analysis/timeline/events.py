@@ -185,10 +185,13 @@ class EventIndex:
 
     Attributes:
         journal: The loaded journal.
+        served_recorded: Whether the journal recorded what the control plane served (False for an import from an
+            audit log: :meth:`served_keys` is then None, unknown).
     """
 
-    def __init__(self, journal: Journal) -> None:
+    def __init__(self, journal: Journal, *, served_recorded: bool = True) -> None:
         self.journal = journal
+        self.served_recorded = served_recorded
 
     @cached_property
     def kube(self) -> tuple[list[datetime], list[dict[str, Any]]]:
@@ -283,6 +286,8 @@ class EventIndex:
 
     def served_keys(self, t: datetime) -> frozenset[RouteKey] | None:
         """The keys of the routes served at ``t`` (empty before the first update; None when not recorded)."""
+        if not self.served_recorded:
+            return None
         update = self.served_at(t)
         rows = self.rows_of(update.digest) if update else []
         return None if rows is None else frozenset(map(route_key, rows))

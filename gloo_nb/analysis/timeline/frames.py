@@ -143,26 +143,29 @@ def changes_frame(delays: Sequence[ChangeDelay]) -> pd.DataFrame:
 
     Returns:
         Columns resource, kind, team, type, time, actor, servedAfterSeconds, appliedAfterSeconds (the last
-        replica; NaN when a replica never applied it), supersededAt.
+        replica; NaN when a replica never applied it), supersededAt, seenAfterSeconds (the first request an
+        imported access log showed it in; NaN without access logs, or when none did).
     """
     import pandas as pd
 
     return pd.DataFrame([{"resource": d.change.ref, "kind": d.change.kind, "team": d.change.namespace,
                           "type": d.change.type, "time": d.change.time, "actor": d.change.actor,
                           "servedAfterSeconds": d.served_after, "appliedAfterSeconds": d.applied_after,
-                          "supersededAt": d.superseded} for d in delays],
+                          "supersededAt": d.superseded, "seenAfterSeconds": d.seen_after} for d in delays],
                         columns=["resource", "kind", "team", "type", "time", "actor", "servedAfterSeconds",
-                                 "appliedAfterSeconds", "supersededAt"]).astype(
+                                 "appliedAfterSeconds", "supersededAt", "seenAfterSeconds"]).astype(
         {"time": "datetime64[ns, UTC]", "supersededAt": "datetime64[ns, UTC]",
-         "servedAfterSeconds": "float64", "appliedAfterSeconds": "float64"})
+         "servedAfterSeconds": "float64", "appliedAfterSeconds": "float64", "seenAfterSeconds": "float64"})
 
 
-def weights_frame(events: EventIndex, intents: Sequence[Intent]) -> pd.DataFrame:
+def weights_frame(events: EventIndex, intents: Sequence[Intent],
+                  observed: Sequence[Mapping[str, Any]] = ()) -> pd.DataFrame:
     """Intended, served and applied weights over time.
 
     Args:
         events: The journal's events.
         intents: The replay's translations.
+        observed: The split access logs showed (:func:`gloo_nb.analysis.timeline.traffic.observed_rows`).
 
     Returns:
         Columns time, team, route, source (``intent``, ``served`` or a node id), destination, weight (percent);
@@ -199,8 +202,35 @@ def weights_frame(events: EventIndex, intents: Sequence[Intent]) -> pd.DataFrame
                     is not None:
                 emit(poll.time, node, rows)
                 seen = poll.route_digest
+    out += [{"time": o["time"], "team": teams.get(str(o["route"]), ""), "route": o["route"], "source": o["source"],
+             "destination": o["destination"], "weight": o["weight"]} for o in observed]
     return pd.DataFrame(out, columns=["time", "team", "route", "source", "destination", "weight"]).astype(
         {"time": "datetime64[ns, UTC]", "weight": "float64"})
+
+
+_METRICS_COLUMNS = ["time", "start", "cluster", "requests", "rate", "errors5xx", "share5xx", "p50Ms", "p99Ms",
+                    "replicas"]
+
+
+def metrics_frame(journal: Journal) -> pd.DataFrame:
+    """Envoy's cluster stats from imported Prometheus answers (``metrics.cluster``), one row per cluster and step.
+
+    Args:
+        journal: The journal.
+
+    Returns:
+        Columns time (the step's end), start, cluster, requests, rate (per second), errors5xx, share5xx, p50Ms,
+        p99Ms (from the request-time histogram), replicas; NaN where the metrics did not say.
+    """
+    import pandas as pd
+
+    frame = journal.of_kind("metrics.cluster").frame()
+    rows = [{"time": t, **{c: d.get(c) for c in _METRICS_COLUMNS[1:]}}
+            for t, d in zip(frame["time"], frame["data"], strict=True)] if len(frame) else []
+    out = pd.DataFrame(rows, columns=_METRICS_COLUMNS)
+    out["start"] = pd.to_datetime(out["start"], utc=True)
+    return out.astype({"time": "datetime64[ns, UTC]", "requests": "float64", "rate": "float64",
+                       "errors5xx": "float64", "share5xx": "float64", "p50Ms": "float64", "p99Ms": "float64"})
 
 
 def nacks_frame(events: EventIndex) -> pd.DataFrame:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import bisect
 import os
 from collections.abc import Iterator, Mapping
+from dataclasses import replace
 from datetime import datetime
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -20,8 +21,9 @@ from gloo_nb._types import Profile, check_profile
 from gloo_nb.analysis.timeline.blocked import Blocked, Episode, find_blocked, find_episodes
 from gloo_nb.analysis.timeline.delays import ChangeDelay, change_delays
 from gloo_nb.analysis.timeline.events import EventIndex, secrets_unreadable
-from gloo_nb.analysis.timeline.replay import Change, Replay, replay
+from gloo_nb.analysis.timeline.replay import UNKNOWN_DECISION, Change, Replay, replay
 from gloo_nb.analysis.timeline.state import StateAt, state_at
+from gloo_nb.analysis.timeline.traffic import TrafficIndex, observed_rows, seen_by_node
 from gloo_nb.journal import Journal, Loss, format_time, parse_time, read_journal
 from gloo_nb.journal.schema import RECORDER_START
 
@@ -42,6 +44,8 @@ class Timeline:
         profile: The Gloo behaviour profile the translation replays.
         namespace: Gloo's namespace (the platform's, not a team's).
         proxy: The proxy the recording followed (``recorder.start``'s ``proxy``); None: the default one.
+        imported: Per imported recording, what its ``recorder.start`` says about its sources (``imported``: audit
+            logs, levels, the state given); empty for a recorder's journal.
     """
 
     def __init__(self, journal: Journal, *, profile: Profile | None = None) -> None:
@@ -55,7 +59,10 @@ class Timeline:
         self._starts = [e.time for e in journal.of_kind(RECORDER_START).events]
         self._secrets_unreadable = [secrets_unreadable(s) for s in starts]
         self._listed = list(dict.fromkeys(str(n) for s in starts for n in s.get("replicas") or []))
-        self._events = EventIndex(journal)
+        # An import (gloo-nb journal import) says so in its recorder.start: it holds no served or applied versions.
+        self.imported: list[Mapping[str, Any]] = [s["imported"] for s in starts
+                                                  if isinstance(s.get("imported"), Mapping)]
+        self._events = EventIndex(journal, served_recorded=len(self.imported) < len(starts) or not starts)
 
     def kube_events(self, start: datetime | None = None, end: datetime | None = None) -> Iterator[
             tuple[datetime, Mapping[str, Any]]]:
@@ -75,8 +82,8 @@ class Timeline:
 
     @property
     def replicas(self) -> list[str]:
-        """The replicas' node ids (from ``recorder.start``, else those polled)."""
-        return self._listed or sorted(self._events.polls)
+        """The replicas' node ids (``recorder.start``'s, else those polled, else those of imported access logs)."""
+        return self._listed or sorted(self._events.polls) or sorted({s.node for s in self.traffic.seen})
 
     def __repr__(self) -> str:
         return f"<Timeline {len(self.journal)} events, Gloo {self.profile}, {len(self.journal.losses)} losses>"
@@ -120,14 +127,42 @@ class Timeline:
         return self._fold.changes
 
     @cached_property
+    def unknown(self) -> list[tuple[datetime, datetime | None, tuple[str, ...]]]:
+        """When the translation cannot be rebuilt: ``(start, end, objects)``.
+
+        The objects (``Kind ns/name``) are those whose content the journal does not hold (an import from an audit log
+        at Metadata level, a broken patch chain); end None: to the journal's end.
+        """
+        out: list[tuple[datetime, datetime | None, tuple[str, ...]]] = []
+        for intent in self._fold.intents:
+            if intent.decision != UNKNOWN_DECISION:
+                if out and out[-1][1] is None:
+                    out[-1] = (out[-1][0], intent.time, out[-1][2])
+                continue
+            if out and out[-1][1] is None:
+                out[-1] = (out[-1][0], None, tuple(dict.fromkeys((*out[-1][2], *intent.unknown))))
+            else:
+                out.append((intent.time, None, intent.unknown))
+        return out
+
+    @cached_property
     def episodes(self) -> list[Episode]:
         """The intervals during which the proxy held a last-known-good snapshot."""
         return find_episodes(self._events, self._fold)
 
     @cached_property
+    def traffic(self) -> TrafficIndex:
+        """The access-log evidence (``traffic.requests``, from ``gloo-nb journal import --access-log``)."""
+        return TrafficIndex(self._events)
+
+    @cached_property
     def delays(self) -> list[ChangeDelay]:
-        """Per change, when it was served and applied by each replica."""
-        return change_delays(self._events, self._fold, self.replicas)
+        """Per change, when it was served and applied by each replica (and seen in traffic, with access logs)."""
+        delays = change_delays(self._events, self._fold, self.replicas)
+        nodes = sorted({s.node for s in self.traffic.seen})
+        if not nodes:
+            return delays
+        return [replace(d, seen=seen_by_node(self.traffic, self._fold, d.change, d.superseded, nodes)) for d in delays]
 
     @cached_property
     def blocked(self) -> list[Blocked]:
@@ -177,10 +212,11 @@ class Timeline:
         """Intended, served and applied weights over time.
 
         Returns:
-            Columns time, team, route, source (``intent``, ``served`` or a node id), destination, weight (percent);
-            one row per destination each time a source's routes changed (a step function per series).
+            Columns time, team, route, source (``intent``, ``served``, a node id, or ``observed``: the split access
+            logs showed, per 5 s window), destination, weight (percent); one row per destination each time a source's
+            routes changed (a step function per series).
         """
-        return frames.weights_frame(self._events, self._fold.intents)
+        return frames.weights_frame(self._events, self._fold.intents, observed_rows(self.traffic, self._fold))
 
     def nacks_frame(self) -> pd.DataFrame:
         """NACK intervals, from the replicas' rejected counters.
@@ -190,6 +226,14 @@ class Timeline:
             NaT while open), rejected (the counter), version (the version it kept).
         """
         return frames.nacks_frame(self._events)
+
+    def metrics_frame(self) -> pd.DataFrame:
+        """Envoy's cluster stats from imported Prometheus answers: per cluster and step, requests, rate, 5xx, p50/p99.
+
+        Per cluster, not per subset: Gloo puts every subset of an Upstream on one Envoy cluster, so metrics give the
+        split between Upstreams, and access logs the split between subsets.
+        """
+        return frames.metrics_frame(self.journal)
 
     def probes_frame(self) -> pd.DataFrame:
         """Probe results over time: time, url, headers, requests, answer, count, share, low, high."""
@@ -207,8 +251,16 @@ class Timeline:
             The state: resources, translation, findings, served and applied routes, blocked rows.
         """
         when = parse_time(t) if isinstance(t, str) else t
-        return state_at(self._events, self._starts, self.profile, self.blocked, when, self.proxy,
-                        secrets_unreadable=self._secrets_unreadable)
+        state = state_at(self._events, self._starts, self.profile, self.blocked, when, self.proxy,
+                         secrets_unreadable=self._secrets_unreadable)
+        if self._events.served_recorded:
+            return state
+        # An import holds no served configuration: Gloo serves the last translation it pushed (it keeps its last good
+        # snapshot otherwise), so that is what the served side shows, marked served_known=False (not observed).
+        i = self._fold.index_at(when)
+        while i >= 0 and self._fold.intents[i].decision != "push":
+            i -= 1
+        return replace(state, served_routes=list(self._fold.intents[i].rows) if i >= 0 else [])
 
 
 def load_timeline(*directories: str | os.PathLike[str], profile: str | None = None) -> Timeline:

@@ -23,7 +23,7 @@ from gloo_nb.models.snapshot import Snapshot
 from gloo_nb.translate import Translation, translate
 from gloo_nb.translate.translator import BlockCause
 
-__all__ = ["CHANGE_KINDS", "Cause", "Change", "Intent", "Replay", "replay"]
+__all__ = ["CHANGE_KINDS", "UNKNOWN_DECISION", "Cause", "Change", "Intent", "Replay", "replay", "unknown_ref"]
 
 CHANGE_KINDS = ("VirtualService", "RouteTable", "Gateway", "Upstream", "Settings", "Service", "UpstreamGroup",
                 "VirtualHostOption", "RouteOption")
@@ -49,6 +49,9 @@ class Intent:
         decision: The push decision (``push`` or ``keep-last-good``).
         reason: The decision's reason.
         causes: What makes the proxy keep its last good snapshot.
+        unknown: Objects whose content the journal does not know at that time (an import from an audit log that
+            holds only who wrote them, or a broken patch chain): ``Kind namespace/name``. With any, the decision is
+            ``unknown``: the translation cannot be rebuilt, and nothing is guessed.
     """
 
     time: datetime
@@ -58,6 +61,17 @@ class Intent:
     decision: str
     reason: str
     causes: tuple[Cause, ...]
+    unknown: tuple[str, ...] = ()
+
+
+UNKNOWN_DECISION = "unknown"
+"""An :class:`Intent`'s decision when the content of a replayed object is not known."""
+
+
+def unknown_ref(ident: tuple[str, str, str]) -> str:
+    """``Kind namespace/name`` of an object identity."""
+    kind, namespace, name = ident
+    return f"{kind} {namespace}/{name}" if namespace else f"{kind} {name}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,6 +159,7 @@ def replay(events: EventIndex, starts: Sequence[datetime], profile: Profile, pro
         The translations and the changes.
     """
     parsed: dict[tuple[str, str, str], ParseResult] = {}
+    unknown: dict[tuple[str, str, str], str] = {}
     intents: list[Intent] = []
     changes: list[Change] = []
     dirty = False
@@ -158,6 +173,12 @@ def replay(events: EventIndex, starts: Sequence[datetime], profile: Profile, pro
         if not dirty or dirty_time is None:
             return
         dirty = False
+        if unknown:
+            refs = tuple(unknown_ref(k) for k in sorted(unknown))
+            intents.append(Intent(dirty_time, (), {}, {}, UNKNOWN_DECISION,
+                                  "content unknown: " + "; ".join(f"{unknown_ref(k)} ({why})"
+                                                                  for k, why in sorted(unknown.items())), (), refs))
+            return
         resources = [r for key in sorted(parsed) for r in parsed[key].resources]
         snapshot = Snapshot.from_resources(resources)
         if unreadable:
@@ -174,19 +195,28 @@ def replay(events: EventIndex, starts: Sequence[datetime], profile: Profile, pro
             starts.pop(0)
             flush()
             parsed.clear()
+            unknown.clear()
             unreadable = reasons.pop(0) if reasons else ""
         ident = ident_of(d)
         etype = str(d.get("type", ""))
         kind = ident[0]
         spec = etype in ("INITIAL", "ADDED", "DELETED") or bool(d.get("specChanged", True))
-        relevant = spec or ident not in parsed
+        relevant = spec or ident not in parsed or d.get("contentUnknown") is not None
         # A recording's INITIAL listing is one batch; any other change closes the batch before it.
         if relevant and etype != "INITIAL":
             flush()
         if etype == "DELETED":
             parsed.pop(ident, None)
+            unknown.pop(ident, None)
+        elif d.get("contentUnknown") is not None:
+            parsed.pop(ident, None)
+            if kind != "Secret":
+                # A Secret whose content is unknown is a reference the translation treats as unknown
+                # (the import's secretsUnreadable); any other object leaves the translation unknown.
+                unknown[ident] = str(d["contentUnknown"])
         elif relevant:
             parsed[ident] = parse_recorded_event(d)
+            unknown.pop(ident, None)
         if relevant:
             dirty, dirty_time = True, time
         if etype in ("ADDED", "MODIFIED", "DELETED") and spec and kind in _ROUTE_CHANGE_KINDS:

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from gloo_nb._types import Profile
 from gloo_nb.analysis.timeline.blocked import Blocked
 from gloo_nb.analysis.timeline.events import EventIndex, ident_of, parse_recorded_event
+from gloo_nb.analysis.timeline.replay import unknown_ref
 from gloo_nb.analysis.timeline.routes import route_rows
 from gloo_nb.models import Finding
 from gloo_nb.models.codec import ParseResult
@@ -56,6 +57,11 @@ class StateAt:
         blocked: The blocked rows active at ``time``.
         served_listeners: The Listeners of the last served Listener update at or before ``time``, as recorded
             (proto JSON, keys redacted); None when none was recorded.
+        unknown: ``Kind namespace/name`` -> why, for the objects whose content the journal does not know at ``time``
+            (an import from an audit log): they are left out of the translation, which is then incomplete.
+        served_known: Whether the journal recorded what was served and applied. False for an import: the served
+            routes are then the last translation Gloo pushed (Gloo's rule, not an observation; see
+            :meth:`Timeline.state_at`), and the applied ones are unknown (empty).
     """
 
     time: datetime
@@ -71,6 +77,8 @@ class StateAt:
     rejected: Mapping[str, Mapping[str, int]]
     blocked: list[Blocked]
     served_listeners: list[Mapping[str, Any]] | None = None
+    unknown: Mapping[str, str] = field(default_factory=dict)
+    served_known: bool = True
 
     def routes_frame(self) -> pd.DataFrame:
         """One row per route and source (``intent``, ``served``, each replica): match, action and their summaries."""
@@ -110,6 +118,7 @@ def state_at(events: EventIndex, starts: Sequence[datetime], profile: Profile, b
     """
     objects: dict[tuple[str, str, str], Mapping[str, Any]] = {}
     datas: dict[tuple[str, str, str], Mapping[str, Any]] = {}
+    unknown: dict[tuple[str, str, str], str] = {}
     before = [s for s in starts if s <= when]
     since = before[-1] if before else None
     unreadable = secrets_unreadable[len(before) - 1] if before and len(secrets_unreadable) >= len(before) else ""
@@ -121,7 +130,13 @@ def state_at(events: EventIndex, starts: Sequence[datetime], profile: Profile, b
         if d.get("type") == "DELETED":
             objects.pop(ident, None)
             datas.pop(ident, None)
+            unknown.pop(ident, None)
+        elif d.get("contentUnknown") is not None:
+            objects.pop(ident, None)
+            datas.pop(ident, None)
+            unknown[ident] = str(d["contentUnknown"])
         else:
+            unknown.pop(ident, None)
             objects[ident] = d.get("object") or {}
             datas[ident] = d
     parsed = ParseResult()
@@ -158,4 +173,5 @@ def state_at(events: EventIndex, starts: Sequence[datetime], profile: Profile, b
         served_versions=served_versions, applied_routes=applied_routes, applied_versions=applied_versions,
         rejected=rejected,
         blocked=[b for b in blocked if b.start <= when and (b.end is None or when < b.end)],
-        served_listeners=events.served_resources_at(TYPE_LISTENER, when))
+        served_listeners=events.served_resources_at(TYPE_LISTENER, when),
+        unknown={unknown_ref(k): why for k, why in sorted(unknown.items())}, served_known=events.served_recorded)
