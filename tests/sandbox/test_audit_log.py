@@ -90,10 +90,12 @@ def since(c: Cluster, mark: int) -> list[dict[str, Any]]:
 
 def check_common(e: dict[str, Any]) -> None:
     """What every line holds, in the order kube-apiserver's JSON backend writes the Event struct."""
-    keys = [k for k in e if k not in ("impersonatedUser", "requestObject", "responseObject")]
-    assert keys == ["kind", "apiVersion", "level", "auditID", "stage", "requestURI", "verb", "user", "sourceIPs",
-                    "userAgent", "objectRef", "responseStatus", "requestReceivedTimestamp", "stageTimestamp",
-                    "annotations"]
+    # k8s.io/apiserver/pkg/apis/audit/v1/types.go Event, field by field; the optional ones where they belong.
+    order = ["kind", "apiVersion", "level", "auditID", "stage", "requestURI", "verb", "user", "impersonatedUser",
+             "sourceIPs", "userAgent", "objectRef", "responseStatus", "requestObject", "responseObject",
+             "requestReceivedTimestamp", "stageTimestamp", "annotations"]
+    assert list(e) == [k for k in order if k in e]
+    assert set(order) - set(e) <= {"impersonatedUser", "requestObject", "responseObject"}
     assert (e["kind"], e["apiVersion"], e["stage"]) == ("Event", "audit.k8s.io/v1", "ResponseComplete")
     assert re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[0-9a-f]{4}-[0-9a-f]{12}", e["auditID"])
     assert e["userAgent"].startswith("kubectl/v1.32"), e["userAgent"]
