@@ -225,6 +225,23 @@ def test_kubectl_writes_are_audited_as_kube_apiserver_does(cluster: Cluster) -> 
     exists = only(since(c, mark))
     assert exists["responseStatus"]["code"] == 409 and exists["responseStatus"]["reason"] == "AlreadyExists"
 
+    # Invalid: 422 with the Status (its field causes) as answered.
+    mark = len(c.lines())
+    bad = SERVICE.replace("name: echo,", "name: bad,").replace("port: 8080", "port: 99999")
+    c.kubectl("create", "-f", "-", stdin=bad, check=False)
+    invalid = only(since(c, mark))
+    assert invalid["responseStatus"]["code"] == 422 and invalid["responseStatus"]["reason"] == "Invalid"
+    assert invalid["objectRef"]["name"] == "bad" and invalid["responseStatus"]["details"]["causes"]
+
+    # A status write through the API: the subresource in the objectRef and the URI.
+    mark = len(c.lines())
+    run = c.kubectl("patch", "routetables.gateway.solo.io", "echo-routes", "-n", "echo", "--subresource=status",
+                    "--type", "merge", "-p", '{"status": {"statuses": {"gloo-system": {"state": "Accepted"}}}}')
+    status_write = only(since(c, mark))
+    assert status_write["objectRef"]["subresource"] == "status" and "/echo-routes/status?" in status_write["requestURI"]
+    assert status_write["requestObject"] == run.bodies[-1]
+    stored(c, status_write)
+
     # A Secret: always Metadata, whatever the default level; its content never reaches the log.
     mark = len(c.lines())
     c.kubectl("create", "secret", "generic", "token", "-n", "echo", "--from-literal=password=hunter2")
