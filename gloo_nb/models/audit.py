@@ -19,17 +19,17 @@ then with orjson.
 
 from __future__ import annotations
 
-import gzip
+import contextlib
 import os
 import re
 from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 import orjson
 
+from gloo_nb._files import binary_chunks
 from gloo_nb.errors import BadDataError
 
 __all__ = ["API_VERSION", "KIND_RESOURCES", "LEVELS", "SANDBOX_RV_ANNOTATION", "WRITE_VERBS", "AuditError",
@@ -159,7 +159,7 @@ class AuditEvent:
     @property
     def query(self) -> Mapping[str, list[str]]:
         """The request URI's query parameters (``fieldManager``, ``force``, ``dryRun``...)."""
-        return parse_qs(urlsplit(self.request_uri).query)
+        return _query(self.request_uri)
 
     @property
     def field_manager(self) -> str | None:
@@ -310,17 +310,27 @@ def parse_audit_event(obj: Any, *, where: str = "<audit>") -> AuditEvent | None:
         source=where)
 
 
-def _open(path: str | os.PathLike[str]) -> Any:
-    name = os.fspath(path)
-    try:
-        if name.endswith(".gz"):
-            return gzip.open(name, "rb")
-        return open(name, "rb")  # noqa: SIM115 - closed by the caller's with
-    except OSError as error:
-        raise AuditError(f"{name}: cannot read the audit log: {error.strerror or error}") from None
-
-
 _CHUNK = 1 << 24
+_PERCENT = re.compile(rb"%([0-9A-Fa-f]{2})")
+
+
+def _unquote(text: str) -> str:
+    # application/x-www-form-urlencoded, as urllib.parse.unquote_plus (urllib is not for the pure core).
+    text = text.replace("+", " ")
+    if "%" not in text:
+        return text
+    return _PERCENT.sub(lambda m: bytes((int(m.group(1), 16),)), text.encode()).decode("utf-8", "replace")
+
+
+def _query(uri: str) -> dict[str, list[str]]:
+    """A request URI's query parameters, as ``urllib.parse.parse_qs`` reads them (blank values dropped)."""
+    query = uri.partition("?")[2].partition("#")[0]
+    out: dict[str, list[str]] = {}
+    for part in query.split("&"):
+        key, _, value = part.partition("=")
+        if key and value:
+            out.setdefault(_unquote(key), []).append(_unquote(value))
+    return out
 # The first three bytes of create, update, patch, delete and deletecollection.
 _WRITE_PREFIXES = frozenset({b"cre", b"upd", b"pat", b"del"})
 
@@ -352,10 +362,14 @@ def read_audit(path: str | os.PathLike[str], *, kinds: Collection[str] | None = 
     name = os.fspath(path)
     seen_event = False
     line_no = 0
-    with _open(path) as f:
+    # The file is opened outside the pure core (gloo_nb._files); closing() closes it if the caller stops early.
+    with contextlib.closing(binary_chunks(
+            path, AuditError, "the audit log", _CHUNK,
+            cut_short=lambda why: report.bad(f"{name}:end", f"the file ends early ({why}); the lines before are "
+                                                            "read"))) as chunks:
         rest = b""
         while True:
-            chunk = f.read(_CHUNK)
+            chunk = next(chunks, b"")
             if not chunk and not rest:
                 break
             data = rest + chunk

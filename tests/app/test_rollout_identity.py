@@ -12,7 +12,6 @@ Real sandboxes, real Envoy, real traffic, the real ``gloo-nb rollout`` CLI:
 
 from __future__ import annotations
 
-import json
 import shutil
 import subprocess
 import sys
@@ -22,7 +21,7 @@ from pathlib import Path
 
 import pytest
 from polling import wait_until
-from sandboxkit import PART2, SEED, Kube, fetch, kubectl_for, sandbox
+from sandboxkit import PART2, SEED, Kube, audit_writes, fetch, kubectl_for, sandbox
 
 from gloo_nb.app import notebook as nb
 from gloo_nb.journal import read_journal
@@ -67,9 +66,8 @@ def canary_answer(info: SandboxInfo) -> str:
 
 
 def rt_writes(info: SandboxInfo) -> int:
-    rows = [json.loads(line) for line in (info.state_dir / "audit.jsonl").read_text().splitlines()]
-    return sum(1 for a in rows if a["kind"] == "RouteTable" and a["name"] == "foxtrot-routes"
-               and not a["subresource"] and a["verb"] in ("create", "update", "patch"))
+    return sum(1 for a in audit_writes(info.state_dir / "audit.jsonl") if a.kind == "RouteTable"
+               and a.name == "foxtrot-routes" and not a.subresource and a.verb in ("create", "update", "patch"))
 
 
 def test_a_journal_from_another_cluster_is_never_proof(tmp_path: Path, sandbox_a: tuple[SandboxInfo, Kube]) -> None:

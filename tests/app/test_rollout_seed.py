@@ -8,12 +8,11 @@ start restores v1-only traffic and proves it. Real kubectl, real Envoy, real req
 
 from __future__ import annotations
 
-import json
 import threading
 from pathlib import Path
 
 import pytest
-from sandboxkit import PART2, SEED, fetch, kubectl_for, sandbox, wait_ready_pods
+from sandboxkit import PART2, SEED, audit_writes, fetch, kubectl_for, sandbox, wait_ready_pods
 
 from gloo_nb.app.connect import connect_sandbox
 from gloo_nb.app.notebook import FOXTROT_START
@@ -67,9 +66,8 @@ def test_echo_and_foxtrot_roll_out_together_through_the_typo_the_patch_and_a_rol
             assert echo.next().outcome == "done"  # echo sits in phase 1 (its target ends there)
 
             # Each team wrote as itself (the sandbox's audit log).
-            writers = {(a["namespace"], a["user"]) for a in map(json.loads, (info.state_dir / "audit.jsonl")
-                                                               .read_text().splitlines())
-                       if a["kind"] == "RouteTable" and a["verb"] == "update"}
+            writers = {(a.namespace, a.actor) for a in audit_writes(info.state_dir / "audit.jsonl")
+                       if a.kind == "RouteTable" and a.verb == "update"}
             assert writers == {("echo", "echo-dev"), ("foxtrot", "foxtrot-dev")}
 
             # Echo's typo: Gloo 1.3 keeps its last good snapshot; foxtrot's next step is refused, naming echo.

@@ -261,3 +261,19 @@ def test_the_log_recorded_while_kubectl_played_the_seed_incident_reads_whole() -
     # The sandbox's own components wrote too, as the requests they stand for.
     agents = {e.user_agent for e in events if e.impersonated_user is None}
     assert {"gloo-nb-sandbox/gloo", "gloo-nb-sandbox/kubelet"} <= agents
+
+
+def test_a_gz_file_cut_short_keeps_what_came_before(tmp_path: Path) -> None:
+    whole = write(tmp_path / "whole.log.gz", [event(request=PATCH, audit_id=f"id-{i}") for i in range(200)], gz=True)
+    cut = tmp_path / "cut.log.gz"
+    cut.write_bytes(whole.read_bytes()[: len(whole.read_bytes()) * 2 // 3])  # copied while it was written
+    report = AuditRead()
+    events = list(read_audit(cut, report=report))
+    assert 0 < len(events) < 200 and report.unreadable_count >= 1
+    assert any(line.startswith(f"{cut}:end: the file ends early") for line in report.unreadable)
+
+
+def test_query_parameters_read_as_urllib_does() -> None:
+    ev = parse_audit_event(event(uri="/api/v1/namespaces/echo/pods?labelSelector=app%3Decho+x&dryRun=All&empty="))
+    assert ev is not None and ev.dry_run
+    assert ev.query == {"labelSelector": ["app=echo x"], "dryRun": ["All"]}

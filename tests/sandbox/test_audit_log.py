@@ -90,10 +90,12 @@ def since(c: Cluster, mark: int) -> list[dict[str, Any]]:
 
 def check_common(e: dict[str, Any]) -> None:
     """What every line holds, in the order kube-apiserver's JSON backend writes the Event struct."""
-    keys = [k for k in e if k not in ("impersonatedUser", "requestObject", "responseObject")]
-    assert keys == ["kind", "apiVersion", "level", "auditID", "stage", "requestURI", "verb", "user", "sourceIPs",
-                    "userAgent", "objectRef", "responseStatus", "requestReceivedTimestamp", "stageTimestamp",
-                    "annotations"]
+    # k8s.io/apiserver/pkg/apis/audit/v1/types.go Event, field by field; the optional ones where they belong.
+    order = ["kind", "apiVersion", "level", "auditID", "stage", "requestURI", "verb", "user", "impersonatedUser",
+             "sourceIPs", "userAgent", "objectRef", "responseStatus", "requestObject", "responseObject",
+             "requestReceivedTimestamp", "stageTimestamp", "annotations"]
+    assert list(e) == [k for k in order if k in e]
+    assert set(order) - set(e) <= {"impersonatedUser", "requestObject", "responseObject"}
     assert (e["kind"], e["apiVersion"], e["stage"]) == ("Event", "audit.k8s.io/v1", "ResponseComplete")
     assert re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[0-9a-f]{4}-[0-9a-f]{12}", e["auditID"])
     assert e["userAgent"].startswith("kubectl/v1.32"), e["userAgent"]
@@ -165,6 +167,10 @@ def test_kubectl_writes_are_audited_as_kube_apiserver_does(cluster: Cluster) -> 
     # Impersonation: the user is who authenticated, impersonatedUser whom the request acted as.
     assert merge["user"] == {"username": "admin", "groups": ["system:masters", "system:authenticated"]}
     assert merge["impersonatedUser"] == {"username": "echo-dev", "groups": ["team-echo", "system:authenticated"]}
+    # The authorizer's reason, as kube-apiserver's RBAC authorizer words it (system:masters: empty).
+    assert merge["annotations"]["authorization.k8s.io/reason"] == (
+        'RBAC: allowed by RoleBinding "team-echo/echo" of ClusterRole "service-team" to Group "team-echo"')
+    assert create["annotations"]["authorization.k8s.io/reason"] == ""
     stored(c, merge)
 
     # kubectl patch --type json and --type merge: the patch as sent.
@@ -218,6 +224,23 @@ def test_kubectl_writes_are_audited_as_kube_apiserver_does(cluster: Cluster) -> 
     c.kubectl("create", "-f", "-", stdin=SERVICE, check=False)
     exists = only(since(c, mark))
     assert exists["responseStatus"]["code"] == 409 and exists["responseStatus"]["reason"] == "AlreadyExists"
+
+    # Invalid: 422 with the Status (its field causes) as answered.
+    mark = len(c.lines())
+    bad = SERVICE.replace("name: echo,", "name: bad,").replace("port: 8080", "port: 99999")
+    c.kubectl("create", "-f", "-", stdin=bad, check=False)
+    invalid = only(since(c, mark))
+    assert invalid["responseStatus"]["code"] == 422 and invalid["responseStatus"]["reason"] == "Invalid"
+    assert invalid["objectRef"]["name"] == "bad" and invalid["responseStatus"]["details"]["causes"]
+
+    # A status write through the API: the subresource in the objectRef and the URI.
+    mark = len(c.lines())
+    run = c.kubectl("patch", "routetables.gateway.solo.io", "echo-routes", "-n", "echo", "--subresource=status",
+                    "--type", "merge", "-p", '{"status": {"statuses": {"gloo-system": {"state": "Accepted"}}}}')
+    status_write = only(since(c, mark))
+    assert status_write["objectRef"]["subresource"] == "status" and "/echo-routes/status?" in status_write["requestURI"]
+    assert status_write["requestObject"] == run.bodies[-1]
+    stored(c, status_write)
 
     # A Secret: always Metadata, whatever the default level; its content never reaches the log.
     mark = len(c.lines())

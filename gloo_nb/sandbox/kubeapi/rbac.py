@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
 from gloo_nb.sandbox import kinds as k
 from gloo_nb.sandbox.store import ApiError, Identity, Store
 
-__all__ = ["Request", "access_review", "authorize", "forbidden", "rules_for", "rules_review"]
+__all__ = ["Request", "access_review", "allowed_by", "authorize", "forbidden", "rules_for", "rules_review"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +113,54 @@ def rules_for(store: Store, identity: Identity, namespace: str) -> list[dict[str
             if any(_subject_matches(s, identity, namespace) for s in b.get("subjects") or []):
                 rules.extend(_role_rules(store, b.get("roleRef") or {}, namespace))
     return rules
+
+
+def _describe_subject(subject: dict[str, Any], binding_ns: str) -> str:
+    # k8s.io/kubernetes pkg/registry/rbac/validation/rule.go describeSubject (Go's %q is JSON's quoting here).
+    name = str(subject.get("name", ""))
+    if subject.get("kind") == "ServiceAccount":
+        name = f"{name}/{subject.get('namespace') or binding_ns}"
+    return f"{subject.get('kind')} {json.dumps(name)}"
+
+
+def allowed_by(store: Store, identity: Identity, req: Request) -> str | None:
+    """Authorize as :func:`authorize`, and say why, in the words of the audit log's ``authorization.k8s.io/reason``.
+
+    kube-apiserver's RBAC authorizer (``plugin/pkg/auth/authorizer/rbac/rbac.go`` ``authorizingVisitor``) visits
+    ClusterRoleBindings, then the namespace's RoleBindings, and names the first binding whose rule allows:
+    ``RBAC: allowed by RoleBinding "team-echo/echo" of ClusterRole "service-team" to Group "team-echo"``
+    (``pkg/registry/rbac/validation/rule.go`` describers). ``system:masters`` is allowed before RBAC by the
+    privileged-group authorizer, with an empty reason.
+
+    Args:
+        store: Where the RBAC objects are.
+        identity: Who asks.
+        req: What they want.
+
+    Returns:
+        The reason when allowed (``""`` for ``system:masters``), None when not.
+    """
+    if "system:masters" in identity.groups:
+        return ""
+    if "system:authenticated" in identity.groups and any(_rule_allows(r, req) for r in _AUTHENTICATED):
+        return ('RBAC: allowed by ClusterRoleBinding "system:basic-user" of ClusterRole "system:basic-user" to '
+                'Group "system:authenticated"')
+    scopes: list[tuple[str, list[dict[str, Any]]]] = [("", store.list(k.CLUSTER_ROLE_BINDING)[0])]
+    if req.namespace:
+        scopes.append((req.namespace, store.list(k.ROLE_BINDING, req.namespace)[0]))
+    for namespace, bindings in scopes:
+        for b in bindings:
+            ref = b.get("roleRef") or {}
+            for subject in b.get("subjects") or []:
+                if not _subject_matches(subject, identity, namespace):
+                    continue
+                if any(_rule_allows(r, req) for r in _role_rules(store, ref, namespace)):
+                    name = b["metadata"]["name"]
+                    what = (f"RoleBinding {json.dumps(f'{name}/{namespace}')}" if namespace
+                            else f"ClusterRoleBinding {json.dumps(name)}")
+                    role = f"{ref.get('kind')} {json.dumps(str(ref.get('name', '')))}"
+                    return f"RBAC: allowed by {what} of {role} to {_describe_subject(subject, namespace)}"
+    return None
 
 
 def authorize(store: Store, identity: Identity, req: Request) -> bool:

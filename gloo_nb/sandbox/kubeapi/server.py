@@ -424,6 +424,7 @@ class KubeApiServer:
                                  resource_version=request_rv, subresource=t.sub),
             code=code, status=status, request_object=request_object, response_object=response_object,
             received=received, completed=time.time(), decision=state.get("decision", "allow"),
+            reason=state.get("reason", ""),
             written=[rv for rv, _ in collected.committed], source_ip=request.remote or "127.0.0.1")
         self.store.append_audit(line)
 
@@ -449,10 +450,15 @@ class KubeApiServer:
                      state: dict[str, str] | None) -> web.StreamResponse:
         namespace = t.name if t.kind is k.NAMESPACE else t.namespace
         req = rbac.Request(verb, t.kind.group, t.kind.plural, t.sub, namespace, t.name)
-        allowed = rbac.authorize(self.store, identity, req)
-        if state is not None:
-            # k8s.io/apiserver/pkg/endpoints/filters/authorization.go: the decision annotations.
+        if state is None:
+            allowed = rbac.authorize(self.store, identity, req)
+        else:
+            # k8s.io/apiserver/pkg/endpoints/filters/authorization.go: the decision and reason annotations (the
+            # reason of a refusal is RBAC's, empty).
+            reason = rbac.allowed_by(self.store, identity, req)
+            allowed = reason is not None
             state["decision"] = "allow" if allowed else "forbid"
+            state["reason"] = reason or ""
         if not allowed:
             raise rbac.forbidden(identity, req)
         handler = self._subresources.get((t.kind, t.sub)) if t.sub else None
