@@ -295,11 +295,8 @@ def import_journal(audit: Sequence[str | os.PathLike[str]], out: str | os.PathLi
             file, node = _access_log_spec(spec)
             fmt = _pick_format(file, formats)
             seen = AccessLogRead()
-            names = logged_headers(fmt)
-            # A header the format logs but the request lacked is absent from the record: it is known to be absent.
-            records = [r._replace(headers={n: r.headers.get(n) for n in names} | dict(r.headers))  # type: ignore[arg-type]
-                       for r in read_access_log(file, fmt, node=node, report=seen) if r.time is not None]
-            extra += traffic_events(records, node, file=file)  # type: ignore[arg-type]
+            extra += traffic_events(read_access_log(file, fmt, node=node, report=seen), node,
+                                    logged=logged_headers(fmt), file=file)
             logs[file] = (node, fmt.describe(), seen)
     metrics: dict[str, int] = {}
     for file in prometheus:

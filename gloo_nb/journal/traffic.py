@@ -16,14 +16,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
 from gloo_nb.journal.events import Event, format_time
-from gloo_nb.models.access_log import AccessLogFormat
+from gloo_nb.models.access_log import AccessLogFormat, AccessRecord
 from gloo_nb.models.prometheus import ClusterStep
 
-__all__ = ["METRICS_CLUSTER", "TRAFFIC_REQUESTS", "AccessRecordLike", "logged_headers", "metrics_events",
+__all__ = ["METRICS_CLUSTER", "TRAFFIC_REQUESTS", "logged_headers", "metrics_events",
            "traffic_events", "traffic_source"]
 
 METRICS_CLUSTER = "metrics.cluster"
@@ -31,22 +30,6 @@ METRICS_CLUSTER = "metrics.cluster"
 
 TRAFFIC_REQUESTS = "traffic.requests"
 """The journal kind of aggregated access-log lines."""
-
-
-class AccessRecordLike(Protocol):
-    """What :func:`traffic_events` reads of an access-log record (:class:`gloo_nb.models.access_log.AccessRecord`)."""
-
-    time: datetime
-    method: str | None
-    path: str | None
-    authority: str | None
-    route_name: str | None
-    cluster: str | None
-    upstream_host: str | None
-    code: int | None
-    flags: str | None
-    duration_ms: float | None
-    headers: Mapping[str, str | None]
 
 
 _HEADER_OPERATOR = re.compile(r"%(?:REQ|REQUEST_HEADER|REQ_WITHOUT_QUERY)\(([^)]*)\)")
@@ -98,21 +81,27 @@ def traffic_source(node: str) -> str:
     return f"access-log/{node}"
 
 
-def traffic_events(records: Iterable[AccessRecordLike], node: str, *, file: str = "") -> list[Event]:
+def traffic_events(records: Iterable[AccessRecord], node: str, *, logged: Iterable[str] = (),
+                   file: str = "") -> list[Event]:
     """Fold one replica's access-log records into ``traffic.requests`` events, by first time.
 
     Args:
-        records: The records, in any order.
+        records: The records, in any order (those without a time are left out).
         node: The replica (its node id, or what the file is called).
+        logged: The request headers the format logs (:func:`logged_headers`): one a record lacks was logged as
+            absent, and is kept as null (known absent), unlike a header the format does not log (unknown).
         file: The file they came from.
 
     Returns:
         The events.
     """
     groups: dict[tuple[Any, ...], dict[str, Any]] = {}
+    names = sorted(set(logged))
     for r in records:
+        if r.time is None:
+            continue
         second = int(r.time.timestamp())
-        headers = tuple(sorted(r.headers.items())) if r.headers else ()
+        headers = tuple(sorted({**dict.fromkeys(names), **r.headers}.items()))
         key = (second, r.method, r.path, r.authority, headers, r.route_name, r.cluster, r.upstream_host, r.code,
                r.flags)
         g = groups.get(key)
