@@ -25,7 +25,7 @@ from gloo_nb.journal import JournalWriter, format_time, parse_time
 from gloo_nb.journal.events import Event
 from gloo_nb.journal.importer import ContentGap, import_audit
 from gloo_nb.journal.schema import KUBE_EVENT
-from gloo_nb.journal.traffic import logged_headers, metrics_events, traffic_events
+from gloo_nb.journal.traffic import control_plane_events, logged_headers, metrics_events, traffic_events
 from gloo_nb.models.access_log import (
     AccessLogError,
     AccessLogFormat,
@@ -36,7 +36,7 @@ from gloo_nb.models.access_log import (
 )
 from gloo_nb.models.audit import AuditEvent, AuditRead, read_audit
 from gloo_nb.models.codec import load_document, load_documents
-from gloo_nb.models.prometheus import cluster_steps, read_prometheus
+from gloo_nb.models.prometheus import cluster_steps, control_plane_series, read_prometheus
 
 __all__ = ["ImportSummary", "import_journal", "read_state"]
 
@@ -300,8 +300,10 @@ def import_journal(audit: Sequence[str | os.PathLike[str]], out: str | os.PathLi
             logs[file] = (node, fmt.describe(), seen)
     metrics: dict[str, int] = {}
     for file in prometheus:
-        steps = cluster_steps(read_prometheus(file))
+        series = read_prometheus(file)
+        steps = cluster_steps(series)
         extra += metrics_events(steps, file=os.fspath(file))
+        extra += control_plane_events(control_plane_series(series), file=os.fspath(file))
         metrics[os.fspath(file)] = len(steps)
     written = sorted([*result.events, *extra], key=lambda e: e.time)
     writer = JournalWriter(target, batch_events=4096, batch_seconds=3600)

@@ -66,6 +66,12 @@ camelCase like the rest of gloo_nb's JSON; times inside ``data`` are RFC 3339 st
     ``{"node", "second", "first", "last", "count", "method", "path", "authority", "headers": {logged name: value or
     null}, "routeName", "cluster", "upstreamHost", "code", "flags", "durationMsSum", "durationMsMax", "file"}``; what
     the format does not log is null.
+``metrics.cluster`` (source ``prometheus``)
+    One imported Prometheus step of one Envoy cluster (:func:`gloo_nb.journal.traffic.metrics_events`), at the step's
+    end: ``{"cluster", "start", "end", "requests", "rate", "errors5xx", "share5xx", "p50Ms", "p99Ms", "replicas",
+    "file"}``.
+``metrics.controlPlane`` (source ``prometheus``)
+    One sample of Gloo's own metrics: ``{"name", "labels", "value", "file"}``.
 ``journal.open`` (source ``journal``)
     The first line of every file a :class:`~gloo_nb.journal.JournalWriter` creates, written by the
     store itself: ``{"run": id of this writer (one per process run), "pid", "part": 1, 2, ... (the

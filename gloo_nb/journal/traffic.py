@@ -20,11 +20,14 @@ from typing import Any
 
 from gloo_nb.journal.events import Event, format_time
 from gloo_nb.models.access_log import AccessLogFormat, AccessRecord
-from gloo_nb.models.prometheus import ClusterStep
+from gloo_nb.models.prometheus import ClusterStep, Series
 
-__all__ = ["METRICS_CLUSTER", "TRAFFIC_REQUESTS", "logged_headers", "metrics_events",
+__all__ = ["METRICS_CLUSTER", "METRICS_CONTROL_PLANE", "TRAFFIC_REQUESTS", "control_plane_events", "logged_headers",
+           "metrics_events",
            "traffic_events", "traffic_source"]
 
+METRICS_CONTROL_PLANE = "metrics.controlPlane"
+"""The journal kind of one sample of Gloo's own control-plane metrics (:func:`control_plane_events`)."""
 METRICS_CLUSTER = "metrics.cluster"
 """The journal kind of one cluster's Prometheus step (:func:`metrics_events`; the analysis names it too)."""
 
@@ -74,6 +77,26 @@ def metrics_events(steps: Iterable[ClusterStep], *, file: str = "") -> list[Even
         "cluster": s.cluster, "start": format_time(s.start), "end": format_time(s.end), "requests": s.requests,
         "rate": s.rate, "errors5xx": s.errors_5xx, "share5xx": s.share_5xx, "p50Ms": s.p50_ms, "p99Ms": s.p99_ms,
         "replicas": s.replicas, "file": file or None}) for s in steps]
+
+
+def control_plane_events(series: Iterable[Series], *, file: str = "") -> list[Event]:
+    """Gloo's control-plane metrics (translation time, syncs...) as ``metrics.controlPlane`` events, one per sample.
+
+    Args:
+        series: :func:`gloo_nb.models.prometheus.control_plane_series`.
+        file: The file they came from.
+
+    Returns:
+        The events: ``{"name", "labels", "value", "file"}`` (source ``prometheus``); NaN and infinite samples left out.
+    """
+    out = []
+    for s in series:
+        labels = {k: v for k, v in s.metric.items() if k != "__name__"}
+        for when, value in s.points():
+            if value == value and value not in (float("inf"), float("-inf")):
+                out.append(Event(time=when, kind=METRICS_CONTROL_PLANE, source="prometheus",
+                                 data={"name": s.name, "labels": labels, "value": value, "file": file or None}))
+    return out
 
 
 def traffic_source(node: str) -> str:

@@ -313,7 +313,9 @@ def test_import_with_access_log_files_and_prometheus(tmp_path: Path) -> None:
     prom.write_text(json.dumps({"status": "success", "data": {"resultType": "matrix", "result": [
         {"metric": {"__name__": "envoy_cluster_upstream_rq_total", "envoy_cluster_name": "foxtrot_gloo-system",
                     "pod": "gateway-proxy-0"},
-         "values": [[t0 + 5 * i, str(100 * i)] for i in range(3)]}]}}))
+         "values": [[t0 + 5 * i, str(100 * i)] for i in range(3)]},
+        {"metric": {"__name__": "gloo_edge_translation_time_sec_sum", "translator_name": "gloo"},
+         "values": [[t0, "0.25"], [t0 + 5, "NaN"]]}]}}))
     summary = import_journal([audit], tmp_path / "imported", start_state=_state_with_access_logging(tmp_path),
                              state_taken="before", gloo_version="1.3",
                              access_logs=[f"gateway-proxy-0.gloo-system={log}"], prometheus=[str(prom)])
@@ -329,3 +331,5 @@ def test_import_with_access_log_files_and_prometheus(tmp_path: Path) -> None:
     metrics = timeline.metrics_frame()
     assert list(metrics["requests"]) == [100.0, 100.0] and set(metrics["cluster"]) == {"foxtrot_gloo-system"}
     assert "seen in traffic after" in incident_summary(timeline).text()
+    gloo = timeline.control_plane_frame()
+    assert list(gloo["name"]) == ["gloo_edge_translation_time_sec_sum"] and list(gloo["value"]) == [0.25]

@@ -237,6 +237,16 @@ class Timeline:
         """
         return frames.metrics_frame(self.journal)
 
+    def control_plane_frame(self) -> pd.DataFrame:
+        """Gloo's own metrics from imported Prometheus answers (translation time, syncs): time, name, labels, value."""
+        import pandas as pd
+
+        frame = self.journal.of_kind("metrics.controlPlane").frame()
+        rows = [{"time": t, "name": d.get("name"), "labels": d.get("labels") or {}, "value": d.get("value")}
+                for t, d in zip(frame["time"], frame["data"], strict=True)] if len(frame) else []
+        return pd.DataFrame(rows, columns=["time", "name", "labels", "value"]).astype(
+            {"time": "datetime64[ns, UTC]", "value": "float64"})
+
     def probes_frame(self) -> pd.DataFrame:
         """Probe results over time: time, url, headers, requests, answer, count, share, low, high."""
         return frames.probes_frame(self.journal)
