@@ -596,7 +596,8 @@ def run_journal(args: argparse.Namespace) -> int:
                                   start_state=args.start_state, state_taken=args.state_taken,
                                   gloo_version=args.gloo_version, namespace=args.namespace,
                                   access_logs=[f for group in args.access_log or [] for f in group],
-                                  prometheus=[f for group in args.prometheus or [] for f in group])
+                                  prometheus=[f for group in args.prometheus or [] for f in group],
+                                  cluster=args.cluster)
         _out(summary_json(imported) if args.json else imported.text())
         return 0
     if not args.dirs:
@@ -866,7 +867,8 @@ def build_parser() -> argparse.ArgumentParser:
                          "blocked, changes, incidents; README: Fleet dataset); FILE.parquet: the events as one "
                          "file (the older form, data as JSON text)")
     jr.add_argument("--cluster", metavar="NAME", help="export to a folder: the cluster's name (default: the "
-                                                      "journal's kubeconfig context or sandbox directory name)")
+                                                      "journal's kubeconfig context or sandbox directory name); "
+                                                      "import: the cluster's name, kept in the journal")
     jr.add_argument("--csv", action="store_true", help="query: the rows as CSV")
     imp = jr.add_argument_group("import (gloo-nb journal import --audit FILE... --out DIR): a journal rebuilt from "
                                 "a cluster's audit log, for an incident nobody recorded")

@@ -224,8 +224,8 @@ def _decide_taken(taken: StateTaken, objects: Sequence[Mapping[str, Any]], when:
 def import_journal(audit: Sequence[str | os.PathLike[str]], out: str | os.PathLike[str], *,
                    start_state: str | os.PathLike[str] | None = None, state_taken: StateTaken = "auto",
                    gloo_version: str | None = None, namespace: str = "gloo-system",
-                   access_logs: Sequence[str] = (), prometheus: Sequence[str | os.PathLike[str]] = ()
-                   ) -> ImportSummary:
+                   access_logs: Sequence[str] = (), prometheus: Sequence[str | os.PathLike[str]] = (),
+                   cluster: str | None = None) -> ImportSummary:
     """Rebuild a journal from audit logs and write it.
 
     Args:
@@ -241,6 +241,7 @@ def import_journal(audit: Sequence[str | os.PathLike[str]], out: str | os.PathLi
             ``replicas/<node id>/`` folder in the path, else the file's name). The format is the Gateways' file
             sinks' (from the state and the log) or Envoy's default, whichever reads the file's first lines.
         prometheus: Saved answers of Prometheus range queries (``/api/v1/query_range``) over Envoy's cluster stats.
+        cluster: The cluster's name, kept in the journal (``gloo-nb journal export`` partitions by it).
 
     Returns:
         What was written and what the sources could not tell.
@@ -283,7 +284,7 @@ def import_journal(audit: Sequence[str | os.PathLike[str]], out: str | os.PathLi
                           profile=profile, namespace=namespace,
                           imported={"audit": [os.fspath(f) for f in audit], "levels": levels,
                                     "startState": os.fspath(start_state) if start_state is not None else None,
-                                    "profileSource": source})
+                                    "profileSource": source}, cluster=cluster)
     if not result.events:
         raise UsageError(f"journal import: the audit log(s) hold no completed write of the kinds gloo_nb reads "
                          f"({', '.join(RECORDED_KINDS)}): nothing to import")

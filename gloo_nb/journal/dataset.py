@@ -132,7 +132,8 @@ def check_cluster(name: str, *, source: str = "--cluster") -> str:
 def cluster_from_connection(connection: Mapping[str, Any] | None) -> str | None:
     """The cluster's name from a journal's ``recorder.start`` ``connection`` (:mod:`gloo_nb.journal.schema`).
 
-    The kubeconfig context, else the sandbox's directory name; characters that cannot be in a folder name
+    The name an import was given (``cluster``), else the kubeconfig context, else the sandbox's directory name;
+    characters that cannot be in a folder name
     (an EKS context's ``arn:aws:eks:...:cluster/prod``) become ``-``.
 
     Args:
@@ -143,7 +144,7 @@ def cluster_from_connection(connection: Mapping[str, Any] | None) -> str | None:
     """
     if not isinstance(connection, Mapping):
         return None
-    raw = connection.get("context")
+    raw = connection.get("cluster") or connection.get("context")
     if not (isinstance(raw, str) and raw):
         sandbox = connection.get("sandbox")
         raw = Path(sandbox).name if isinstance(sandbox, str) and sandbox else None

@@ -168,7 +168,8 @@ def _patched(e: AuditEvent, before: dict[str, Any]) -> tuple[dict[str, Any] | No
 
 def import_audit(audit: Iterable[AuditEvent], *, kinds: Iterable[str], state: Sequence[Mapping[str, Any]] = (),
                  state_taken: StateTaken = "before", state_time: datetime | None = None, profile: str = "current",
-                 namespace: str = "gloo-system", imported: Mapping[str, Any] | None = None) -> ImportResult:
+                 namespace: str = "gloo-system", imported: Mapping[str, Any] | None = None,
+                 cluster: str | None = None) -> ImportResult:
     """Rebuild a journal from audit events and, optionally, a state of the objects.
 
     Args:
@@ -181,6 +182,7 @@ def import_audit(audit: Iterable[AuditEvent], *, kinds: Iterable[str], state: Se
         profile: The Gloo behaviour profile the journal names.
         namespace: Gloo's namespace.
         imported: What to write in ``recorder.start``'s ``imported`` about the sources (files, levels...).
+        cluster: The cluster's name (``recorder.start``'s ``connection.cluster``: the fleet dataset's partition).
 
     Returns:
         The events and what the sources could not tell.
@@ -219,7 +221,7 @@ def import_audit(audit: Iterable[AuditEvent], *, kinds: Iterable[str], state: Se
     out: list[Event] = []
     start_data: dict[str, Any] = {
         "profile": profile, "namespace": namespace, "proxy": None, "role": None, "replicas": [],
-        "kinds": sorted(wanted), "connection": {"import": True},
+        "kinds": sorted(wanted), "connection": {"import": True, **({"cluster": cluster} if cluster else {})},
         "imported": {**(imported or {}), "stateTaken": state_taken if given else None,
                      "served": "unknown", "applied": "unknown"},
     }

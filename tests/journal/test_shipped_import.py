@@ -56,3 +56,18 @@ def test_the_observed_split_shows_foxtrot_moving_to_v2(imported: Path) -> None:
     assert set(foxtrot["destination"]) == {"foxtrot_gloo-system {version=v1}", "foxtrot_gloo-system {version=v2}"}
     first, last = foxtrot.iloc[0], foxtrot.iloc[-1]
     assert first["destination"].endswith("{version=v1}") and last["destination"].endswith("{version=v2}")
+
+
+def test_an_import_joins_the_fleet_dataset_under_its_cluster(tmp_path: Path) -> None:
+    from gloo_nb.app import fleet
+
+    logs = gloo_nb.seed_incident_logs()
+    out = tmp_path / "imported"
+    gloo_nb.import_journal([logs / "audit.jsonl.gz"], out, gloo_version="1.3", cluster="prod-eu-1")
+    dataset = tmp_path / "fleet"
+    written = fleet.export([out], dataset)  # the cluster's name comes from the journal
+    assert written.cluster == "prod-eu-1"
+    fleet.export([gloo_nb.seed_incident_journal()], dataset, cluster="seed-recorded")
+    rows = fleet.query(dataset, sql="SELECT cluster, team, count(*) AS n FROM blocked GROUP BY ALL ORDER BY cluster")
+    assert [tuple(r) for r in rows[["cluster", "team", "n"]].itertuples(index=False)] == [
+        ("prod-eu-1", "foxtrot", 1), ("seed-recorded", "foxtrot", 1)]
