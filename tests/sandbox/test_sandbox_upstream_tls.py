@@ -30,6 +30,8 @@ from polling import wait_until
 from sandboxkit import Response, fetch, kubectl_for, sandbox
 from tlskit import ca_pem, gloo_tls_secret, kube_tls_secret, server
 
+from gloo_nb.models.access_log import replica_path
+from gloo_nb.sandbox.envoy import replica_dir
 from gloo_nb.sandbox.pod_objects import PORTS_ANNOTATION
 from gloo_nb.xds.admin import EnvoyAdmin
 
@@ -173,6 +175,9 @@ def test_upstream_tls_to_an_nginx_pod_with_a_mounted_certificate(profile: str, t
         # An access log on the front door's listener (Gateway options, als plugin) shows the response code
         # details, where Envoy puts the transport failure reason.
         access_log = tmp_path / "access.log"
+        # The replica writes the sink's path under its own directory, as each pod has its own file system
+        # (gloo_nb.sandbox.envoy: STATE/replicas/<node id>/fs/<path>).
+        written = Path(replica_path(replica_dir(tmp_path / "sb", "gateway-proxy-0.gloo-system"), str(access_log)))
         log_format = "%REQ(X-ENVOY-ORIGINAL-PATH?:PATH)% %RESPONSE_CODE% %RESPONSE_CODE_DETAILS%\n"
         kube.run("patch", "gateways.gateway.solo.io", "gateway-proxy", "-n", GS, "--type", "merge", "-p", json.dumps(
             {"spec": {"options": {"accessLoggingService": {"accessLog": [{"fileSink": {
@@ -197,8 +202,8 @@ def test_upstream_tls_to_an_nginx_pod_with_a_mounted_certificate(profile: str, t
             assert resp.body.startswith("upstream connect error or disconnect/reset before headers."), resp
             assert cluster_stat(admin, path, "ssl.fail_verify_san") >= 1
             assert cluster_stat(admin, path, "ssl.handshake") == 0
-            line = wait_until(lambda p=path: next((ln for ln in access_log.read_text().splitlines()
-                                                   if ln.startswith(f"/{p} 503 ")), None) if access_log.exists()
+            line = wait_until(lambda p=path: next((ln for ln in written.read_text().splitlines()
+                                                   if ln.startswith(f"/{p} 503 ")), None) if written.exists()
                               else None, f"the access log line of /{path}", timeout=40)  # Envoy flushes every 10 s
             assert line.startswith(f"/{path} 503 upstream_reset_before_response_started{{remote_connection_failure|"
                                    "TLS_error:|268435581:SSL_routines:OPENSSL_internal:CERTIFICATE_VERIFY_FAILED:"
