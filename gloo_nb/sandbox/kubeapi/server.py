@@ -61,6 +61,19 @@ def _json(body: Any, status: int = 200, content_type: str = _JSON,
     return resp
 
 
+def _status_response(error: ApiError) -> web.Response:
+    # The Status as kube-apiserver writes it (see gloo_nb.sandbox.apierror): Go's field order and encoding, and
+    # the trailing newline of its json.Encoder; clients compare these bytes.
+    resp = web.Response(status=error.code, body=error.body())
+    resp.headers["Content-Type"] = _JSON
+    return resp
+
+
+def _internal_error(error: Exception) -> ApiError:
+    # k8s.io/apimachinery/pkg/api/errors/errors.go NewInternalError: the error is also the one cause.
+    return ApiError(500, "InternalError", f"Internal error occurred: {error}", {"causes": [{"message": str(error)}]})
+
+
 def _not_found_path() -> ApiError:
     return ApiError(404, "NotFound", "the server could not find the requested resource", {})
 
@@ -172,14 +185,14 @@ class KubeApiServer:
         try:
             return await handler(request)
         except ApiError as error:
-            return _json(error.status(), error.code)
+            return _status_response(error)
         except web.HTTPException:
             raise
         except (ConnectionError, asyncio.CancelledError):
             raise
         except Exception as error:
             log.exception("internal error on %s %s", request.method, request.path_qs)
-            return _json(ApiError(500, "InternalError", f"Internal error occurred: {error}").status(), 500)
+            return _status_response(_internal_error(error))
 
     async def _body(self, request: web.Request) -> Any:
         raw = await self._read_body(request)
@@ -367,7 +380,7 @@ class KubeApiServer:
             raise
         except Exception as error:
             # The middleware answers 500; the audit says so too.
-            failure = ApiError(500, "InternalError", f"Internal error occurred: {error}")
+            failure = _internal_error(error)
             raise
         finally:
             collected.open = False
