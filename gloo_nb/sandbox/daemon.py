@@ -37,9 +37,11 @@ from gloo_nb.sandbox.envoy import EnvoyFleet, Replica, replica_dir
 from gloo_nb.sandbox.kubeapi import KubeApiServer, write_kubeconfig
 from gloo_nb.sandbox.kubeapi.pki import Credentials
 from gloo_nb.sandbox.kubelet import Kubelet
+from gloo_nb.sandbox.node import register_node
 from gloo_nb.sandbox.pod_objects import MANAGED_BY, PORTS_ANNOTATION
 from gloo_nb.sandbox.portforward import PortForwardHandler
 from gloo_nb.sandbox.proxyspec import parse_proxy_specs
+from gloo_nb.sandbox.serviceaccounts_controller import ServiceAccounts
 from gloo_nb.sandbox.statedir import PRIVATE_UMASK, private_dir
 from gloo_nb.sandbox.store import ADMIN, KUBELET, ApiError, Identity, Store
 from gloo_nb.sandbox.xds_server import TYPE_CLUSTER, TYPE_LISTENER, AdsServer
@@ -352,6 +354,7 @@ class Sandbox:
         """The default proxy's replicas (every proxy's are in :attr:`fleets`)."""
         self.fleets: dict[str, EnvoyFleet] = {}
         self.kubelet = Kubelet(self.store, state_dir)
+        self.service_accounts = ServiceAccounts(self.store)
         self.controlplane = ControlPlane(self.store, self.ads, profile, proxy=self.default_proxy,
                                          serve=[n for n, _ in self.proxies])
         # One front door per proxy, as each proxy has its own Service.
@@ -428,6 +431,10 @@ class Sandbox:
         self.api.register_subresource(kinds.POD, "log", self._pod_log)
         self.api.register_subresource(kinds.POD, "portforward", PortForwardHandler(self.store))
         await self.api.start()
+        # The serviceaccounts controller and admission plugin before anything is created, so that the seeded
+        # namespaces get their default ServiceAccount and every pod is admitted; then the one Node.
+        self.service_accounts.attach()
+        register_node(self.store, self.state_dir)
         seed(self.store, self.profile, [n for n, _ in self.proxies])
         xds = self.ads.start()
         self._ports_file.write_text(json.dumps({"kubeApi": self.api.port, "xds": int(xds.rsplit(":", 1)[1])}) + "\n")

@@ -20,6 +20,7 @@ __all__ = [
     "GATEWAY",
     "KINDS",
     "NAMESPACE",
+    "NODE",
     "POD",
     "PROXY",
     "ROLE",
@@ -30,6 +31,7 @@ __all__ = [
     "SELF_SUBJECT_RULES_REVIEW",
     "SERVED_KINDS",
     "SERVICE",
+    "SERVICE_ACCOUNT",
     "SETTINGS",
     "UPSTREAM",
     "UPSTREAM_GROUP",
@@ -131,6 +133,10 @@ CLUSTER_ROLE = Kind(_RBAC, "v1", "ClusterRole", "clusterroles", "clusterrole", F
 CLUSTER_ROLE_BINDING = Kind(_RBAC, "v1", "ClusterRoleBinding", "clusterrolebindings", "clusterrolebinding", False)
 # What the kubelet and the controllers report (core/v1 Events, as kubectl get/describe show them).
 EVENT = Kind("", "v1", "Event", "events", "event", True, ("ev",))
+# Issue 18: a default ServiceAccount in every namespace (gloo_nb.sandbox.serviceaccounts_controller), and the
+# sandbox's one Node (gloo_nb.sandbox.node). Discovery as kube-apiserver 1.32 lists them: sa, and no for nodes.
+SERVICE_ACCOUNT = Kind("", "v1", "ServiceAccount", "serviceaccounts", "serviceaccount", True, ("sa",))
+NODE = Kind("", "v1", "Node", "nodes", "node", False, ("no",), subresources=("status",))
 
 # Served by the API server from other state, never stored: the Gloo kinds' definitions (read-only, the kinds
 # are built in) and the self-service access reviews (create only, answered from RBAC).
@@ -145,7 +151,7 @@ SELF_SUBJECT_RULES_REVIEW = Kind("authorization.k8s.io", "v1", "SelfSubjectRules
 KINDS: tuple[Kind, ...] = (
     NAMESPACE, SERVICE, POD, ENDPOINTS, CONFIGMAP, SECRET, DEPLOYMENT, VIRTUAL_SERVICE, ROUTE_TABLE, GATEWAY,
     UPSTREAM, SETTINGS, PROXY, ROLE, ROLE_BINDING, CLUSTER_ROLE, CLUSTER_ROLE_BINDING, EVENT,
-    UPSTREAM_GROUP, VIRTUAL_HOST_OPTION, ROUTE_OPTION,
+    UPSTREAM_GROUP, VIRTUAL_HOST_OPTION, ROUTE_OPTION, SERVICE_ACCOUNT, NODE,
 )
 """The kinds the store keeps."""
 

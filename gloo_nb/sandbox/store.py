@@ -391,6 +391,7 @@ class Store:
         self._history: list[WatchEvent] = []
         self._floor = 0
         self._subscribers: list[Callable[[WatchEvent], None]] = []
+        self._admission: list[Callable[[Kind, dict[str, Any], str], None]] = []
         self._log: _AppendOnly | None = None
         self._log_records = 0
         self._snapshot_bytes = 0
@@ -693,6 +694,9 @@ class Store:
         obj = {"apiVersion": kind.api_version, "kind": kind.kind,
                **{key: v for key, v in obj.items() if key not in ("apiVersion", "kind")}}
         meta = obj.setdefault("metadata", {})
+        # The name admission plugins name in their refusals: before generateName is resolved, as in the
+        # apiserver (admission.NewForbidden's extractResourceName reads the name, else the generateName).
+        asked = str(meta.get("name") or meta.get("generateName") or "")
         with self._lock:
             if not meta.get("name") and meta.get("generateName"):
                 while True:
@@ -715,6 +719,10 @@ class Store:
                                                      f"content in namespace {namespace} because it is being "
                                                      "terminated", {"name": name, "group": kind.group,
                                                                     "kind": kind.plural})
+            # Admission plugins run after NamespaceLifecycle (the checks above) and before ResourceQuota
+            # (k8s.io/apiserver/pkg/admission/plugin/resourcequota, a validating plugin, last).
+            for check in list(self._admission):
+                check(kind, obj, asked)
             if kind is POD:
                 self._check_pod_quota(namespace, name)
             if (namespace, name) in self._objects[kind]:
@@ -935,6 +943,29 @@ class Store:
                     self._subscribers.remove(callback)
 
         return unsubscribe
+
+    def add_admission(self, check: Callable[[Kind, dict[str, Any], str], None]) -> Callable[[], None]:
+        """Run ``check(kind, obj, name)`` on every create before it is stored, like an admission plugin.
+
+        It runs with the store lock held, after the namespace checks and before the pod quota; it may change
+        ``obj`` (a mutating plugin), read the store, and refuse by raising :class:`ApiError`. ``name`` is the
+        name asked for, or the ``generateName`` when the name is generated.
+
+        Args:
+            check: The plugin.
+
+        Returns:
+            A function that removes it.
+        """
+        with self._lock:
+            self._admission.append(check)
+
+        def remove() -> None:
+            with self._lock:
+                if check in self._admission:
+                    self._admission.remove(check)
+
+        return remove
 
     def events_since(self, resource_version: int) -> builtins.list[WatchEvent]:
         """Return the events after a resourceVersion, oldest first.

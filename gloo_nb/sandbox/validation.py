@@ -57,6 +57,8 @@ _TOP_FIELDS: dict[Kind, frozenset[str]] = {
     k.ROLE_BINDING: frozenset({"roleRef", "subjects"}),
     k.CLUSTER_ROLE_BINDING: frozenset({"roleRef", "subjects"}),
     k.PROXY: frozenset({"spec", "status"}),
+    k.SERVICE_ACCOUNT: frozenset({"secrets", "imagePullSecrets", "automountServiceAccountToken"}),
+    k.NODE: frozenset({"spec", "status"}),
 }
 _RBAC_KINDS = frozenset({k.ROLE, k.CLUSTER_ROLE, k.ROLE_BINDING, k.CLUSTER_ROLE_BINDING})
 

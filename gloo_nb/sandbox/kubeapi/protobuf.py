@@ -1,8 +1,10 @@
-r"""Decoding of the protobuf bodies kubectl sends (``kubectl create namespace|configmap|secret``, ``auth can-i``).
+r"""Decoding of the protobuf bodies kubectl sends (``kubectl create`` of some kinds, ``auth can-i``).
+
+The creates are ``kubectl create namespace|configmap|secret|serviceaccount``.
 
 kubectl sends these only as ``application/vnd.kubernetes.protobuf``, with no JSON fallback. The envelope is
-``b"k8s\x00"`` followed by a ``runtime.Unknown`` message; only the fields of Namespace, ConfigMap and Secret that
-the generators fill, and those of the self-service access reviews, are decoded.
+``b"k8s\x00"`` followed by a ``runtime.Unknown`` message; only the fields of Namespace, ConfigMap, Secret and
+ServiceAccount that the generators fill, and those of the self-service access reviews, are decoded.
 """
 
 from __future__ import annotations
@@ -103,6 +105,10 @@ def _object(api_version: str, kind: str, raw: bytes) -> dict[str, Any]:
             obj.setdefault("stringData", {})[key] = val.decode()
         elif number in (4, 5) and kind in ("ConfigMap", "Secret") and isinstance(v, int):
             obj["immutable"] = bool(v)
+        elif kind == "ServiceAccount" and number == 4 and isinstance(v, int):
+            # k8s.io/api/core/v1/generated.proto ServiceAccount: automountServiceAccountToken = 4 (what `kubectl
+            # create serviceaccount` fills is the metadata only).
+            obj["automountServiceAccountToken"] = bool(v)
     return obj
 
 
@@ -166,7 +172,8 @@ def decode(body: bytes) -> dict[str, Any]:
         if api_version == "authorization.k8s.io/v1" and kind in ("SelfSubjectAccessReview",
                                                                   "SelfSubjectRulesReview"):
             return _review(api_version, kind, raw)
-        if (api_version, kind) not in (("v1", "Namespace"), ("v1", "ConfigMap"), ("v1", "Secret")):
+        if (api_version, kind) not in (("v1", "Namespace"), ("v1", "ConfigMap"), ("v1", "Secret"),
+                                       ("v1", "ServiceAccount")):
             raise unsupported
         return _object(api_version, kind, raw)
     except (ValueError, UnicodeDecodeError):

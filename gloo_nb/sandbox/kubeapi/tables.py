@@ -148,7 +148,46 @@ def _endpoints(obj: dict[str, Any]) -> list[_Cell]:
     return [text or "<none>", "§AGE"]
 
 
+def _node(obj: dict[str, Any]) -> list[_Cell]:
+    # printNode in kubernetes/pkg/printers/internalversion/printers.go: the Ready condition (Unknown without
+    # one), SchedulingDisabled when cordoned; roles from node-role.kubernetes.io/<role> (and kubernetes.io/role)
+    # labels; the wide cells from the addresses and nodeInfo.
+    spec, status = obj.get("spec") or {}, obj.get("status") or {}
+    states = [("" if c.get("status") == "True" else "Not") + str(c.get("type"))
+              for c in status.get("conditions") or [] if c.get("type") == "Ready"] or ["Unknown"]
+    if spec.get("unschedulable"):
+        states.append("SchedulingDisabled")
+    labels = (obj.get("metadata") or {}).get("labels") or {}
+    roles = sorted({key.split("/", 1)[1] for key in labels if key.startswith("node-role.kubernetes.io/")
+                    and key.split("/", 1)[1]} | ({labels["kubernetes.io/role"]} if labels.get("kubernetes.io/role")
+                                                 else set()))
+    info = status.get("nodeInfo") or {}
+
+    def address(kind: str) -> str:
+        return next((a.get("address", "") for a in status.get("addresses") or [] if a.get("type") == kind), "<none>")
+
+    return [",".join(states), ",".join(roles) or "<none>", "§AGE", info.get("kubeletVersion", ""),
+            address("InternalIP"), address("ExternalIP"), info.get("osImage") or "<unknown>",
+            info.get("kernelVersion") or "<unknown>", info.get("containerRuntimeVersion") or "<unknown>"]
+
+
+_ADDRESSES_DOC = ("List of addresses reachable to the node. Queried from cloud provider, if available. More info: "
+                  "https://kubernetes.io/docs/reference/node/node-status/#addresses")
+
 _COLUMNS: dict[Kind, tuple[list[_Column], Callable[[dict[str, Any]], list[_Cell]]]] = {
+    # printServiceAccount (Name, Secrets, Age) and printNode, with their column descriptions.
+    k.SERVICE_ACCOUNT: ([("Secrets", "string", 0, "Secrets is a list of the secrets in the same namespace that pods "
+                                                  "running using this ServiceAccount are allowed to use."), _AGE],
+                        lambda o: [len(o.get("secrets") or []), "§AGE"]),
+    k.NODE: ([("Status", "string", 0, "The status of the node"), ("Roles", "string", 0, "The roles of the node"),
+              _AGE, ("Version", "string", 0, "Kubelet Version reported by the node."),
+              ("Internal-IP", "string", 1, _ADDRESSES_DOC), ("External-IP", "string", 1, _ADDRESSES_DOC),
+              ("OS-Image", "string", 1, "OS Image reported by the node from /etc/os-release (e.g. Debian GNU/Linux "
+                                        "7 (wheezy))."),
+              ("Kernel-Version", "string", 1, "Kernel Version reported by the node from 'uname -r' (e.g. "
+                                              "3.16.0-0.bpo.4-amd64)."),
+              ("Container-Runtime", "string", 1, "ContainerRuntime Version reported by the node through runtime "
+                                                 "remote API (e.g. containerd://1.4.2).")], _node),
     k.POD: ([("Ready", "string", 0, "The aggregate readiness state of this pod for accepting traffic."),
              ("Status", "string", 0, "The aggregate status of the containers in this pod."),
              ("Restarts", "string", 0, "The number of times the containers in this pod have been restarted."),
