@@ -19,13 +19,13 @@ from typing import Any
 import pytest
 from kubernetes import client, config
 from kubernetes.client.rest import ApiException
+from sandboxkit import InProcessApi, alive, in_process_api
 
 from gloo_nb.sandbox import kinds
 from gloo_nb.sandbox.kubelet import Kubelet
 from gloo_nb.sandbox.node import register_node
 from gloo_nb.sandbox.serviceaccounts_controller import ServiceAccounts
 from gloo_nb.sandbox.store import Store
-from tests.sandboxkit import InProcessApi, alive, in_process_api
 
 pytestmark = pytest.mark.sandbox
 
@@ -138,6 +138,8 @@ def test_kubectl_create_sa_and_describe(env: Env) -> None:
 def test_pods_default_to_the_default_service_account(env: Env) -> None:
     pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "web"},
            "spec": {"containers": [{"name": "web", "image": "hashicorp/http-echo", "args": ["-text=hi"]}]}}
+    # test_client.py test_pod_apis: wait for the default ServiceAccount, then create the pod.
+    assert env.core.read_namespaced_service_account("default", NS).metadata.name == "default"
     created = env.core.create_namespaced_pod(NS, pod)
     assert created.spec.service_account_name == "default" and created.spec.service_account == "default"
     # The kubelet runs it on the one node.
@@ -201,7 +203,10 @@ def test_deployment_pods_wait_for_their_service_account(env: Env) -> None:
 def test_the_node(env: Env) -> None:
     nodes = client.CoreV1Api(env.api).list_node()
     assert [n.metadata.name for n in nodes.items] == ["sandbox"]
-    node = nodes.items[0]
+    # test_client.py test_node_apis: read_node of each listed node, with labels.
+    node = env.core.read_node(nodes.items[0].metadata.name)
+    assert node.metadata.labels["kubernetes.io/hostname"] == "sandbox"
+    assert node.metadata.labels["kubernetes.io/os"] == "linux"
     assert node.status.capacity["cpu"] == str(os.cpu_count())
     mem_kib = next(int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines()
                    if line.startswith("MemTotal:"))

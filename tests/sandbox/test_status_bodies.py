@@ -18,11 +18,11 @@ from pathlib import Path
 
 import pytest
 from kubernetes import client, config, utils
+from sandboxkit import InProcessApi, in_process_api
 
 from gloo_nb.sandbox import kinds as k
 from gloo_nb.sandbox.apierror import ApiError, go_json
 from gloo_nb.sandbox.store import Store
-from tests.sandboxkit import InProcessApi, in_process_api
 
 pytestmark = pytest.mark.sandbox
 
