@@ -9,8 +9,9 @@ Two pieces of Kubernetes, as the sandbox needs them:
 - the ServiceAccount admission plugin (plugin/pkg/admission/serviceaccount/admission.go, ``Plugin.Admit``): a pod
   created without ``spec.serviceAccountName`` gets ``default``; a pod naming a ServiceAccount that does not exist
   is refused with the plugin's 403, ``pods "NAME" is forbidden: error looking up service account NS/SA:
-  serviceaccount "SA" not found``. Deployments' pods are created through the same check, so the Deployment
-  controller records the refusal (``ReplicaFailure``/``FailedCreate``) and creates them on a later sync.
+  serviceaccount "SA" not found``; a pod without ``imagePullSecrets`` gets its ServiceAccount's. Deployments'
+  pods are created through the same check, so the Deployment controller records the refusal
+  (``ReplicaFailure``/``FailedCreate``) and creates them on a later sync.
 
 The controller writes ``default`` in the same breath as the namespace's creation (from the store's
 subscription, re-entering the store's lock) rather than from a worker thread: pods are admitted synchronously and
@@ -126,7 +127,7 @@ class ServiceAccounts:
         spec.setdefault("serviceAccount", spec["serviceAccountName"])
         account, namespace = spec["serviceAccountName"], meta.get("namespace", "")
         try:
-            self.store.get(SERVICE_ACCOUNT, namespace, account)
+            found = self.store.get(SERVICE_ACCOUNT, namespace, account)
         except ApiError as error:
             if error.code != 404:
                 raise
@@ -135,3 +136,7 @@ class ServiceAccounts:
             raise ApiError(403, "Forbidden", f'pods "{name}" is forbidden: error looking up service account '
                                              f'{namespace}/{account}: serviceaccount "{account}" not found',
                            {"name": name, "kind": "pods"}) from None
+        # Admit: a pod without imagePullSecrets gets its ServiceAccount's (names only).
+        pull = [{"name": ref.get("name", "")} for ref in found.get("imagePullSecrets") or [] if isinstance(ref, dict)]
+        if not spec.get("imagePullSecrets") and pull:
+            spec["imagePullSecrets"] = pull

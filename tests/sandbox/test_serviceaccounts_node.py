@@ -119,6 +119,12 @@ def test_python_client_service_account_crud(env: Env) -> None:
     assert [s.metadata.name for s in listed.items] == ["default", "robot"]
     patched = env.core.patch_namespaced_service_account("robot", NS, {"metadata": {"labels": {"team": "b"}}})
     assert patched.metadata.labels == {"team": "b"}
+    # Admission copies the ServiceAccount's imagePullSecrets to a pod that names none.
+    env.core.patch_namespaced_service_account("robot", NS, {"imagePullSecrets": [{"name": "regcred"}]})
+    pod = env.core.create_namespaced_pod(NS, {"metadata": {"name": "pulls"}, "spec": {
+        "serviceAccountName": "robot", "containers": [{"name": "c", "image": "hashicorp/http-echo"}]}})
+    assert [s.name for s in pod.spec.image_pull_secrets] == ["regcred"] and pod.spec.service_account == "robot"
+    env.core.delete_namespaced_pod("pulls", NS)
     env.core.delete_namespaced_service_account("robot", NS)
     with pytest.raises(ApiException) as gone:
         env.core.read_namespaced_service_account("robot", NS)
