@@ -184,3 +184,38 @@ def test_kubectl_prints_the_status_message(api: tuple[InProcessApi, client.ApiCl
     assert out.stderr.strip() == 'Error from server (NotFound): configmaps "nope" not found'
 
 
+
+
+def test_forbidden_and_conflict_bodies(api: tuple[InProcessApi, client.ApiClient]) -> None:
+    served, api_client = api
+    # responsewriters.ForbiddenStatusError -> errors.NewForbidden: a core resource's details have no group.
+    code, body = _raw_as(served, "/api/v1/namespaces/default/configmaps/x", "bob")
+    assert (code, body) == (403, b'{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":'
+                                 b'"configmaps \\"x\\" is forbidden: User \\"bob\\" cannot get resource '
+                                 b'\\"configmaps\\" in API group \\"\\" in the namespace \\"default\\"","reason":'
+                                 b'"Forbidden","details":{"name":"x","kind":"configmaps"},"code":403}\n')
+    code, body = _raw_as(served, "/apis/apps/v1/namespaces/default/deployments", "bob")
+    assert (code, body) == (403, b'{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":'
+                                 b'"deployments.apps is forbidden: User \\"bob\\" cannot list resource '
+                                 b'\\"deployments\\" in API group \\"apps\\" in the namespace \\"default\\"",'
+                                 b'"reason":"Forbidden","details":{"group":"apps","kind":"deployments"},'
+                                 b'"code":403}\n')
+    # errors.NewConflict on a stale resourceVersion, through the Python client.
+    core = client.CoreV1Api(api_client)
+    cm = core.create_namespaced_config_map("default", {"metadata": {"name": "c"}, "data": {"a": "1"}})
+    core.patch_namespaced_config_map("c", "default", {"data": {"a": "2"}})
+    cm.data = {"a": "3"}
+    with pytest.raises(client.ApiException) as stale:
+        core.replace_namespaced_config_map("c", "default", cm)
+    assert stale.value.status == 409 and stale.value.body == (
+        '{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"Operation cannot be '
+        'fulfilled on configmaps \\"c\\": the object has been modified; please apply your changes to the latest '
+        'version and try again","reason":"Conflict","details":{"name":"c","kind":"configmaps"},"code":409}\n')
+
+
+def _raw_as(served: InProcessApi, path: str, user: str) -> tuple[int, bytes]:
+    try:
+        with served.urlopen(path, headers={"Impersonate-User": user}) as resp:
+            return resp.status, resp.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
