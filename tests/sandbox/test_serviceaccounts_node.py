@@ -90,9 +90,18 @@ def test_every_namespace_has_a_default_service_account(env: Env) -> None:
     assert names == ["apps/default", "default/default", "later/default"]
     table = env.kubectl("get", "sa", "-n", NS).stdout.splitlines()
     assert table[0].split() == ["NAME", "SECRETS", "AGE"] and table[1].split()[:2] == ["default", "0"]
-    # The controller wrote it, as its own request.
     sa = env.store.get(kinds.SERVICE_ACCOUNT, "later", "default")
     assert sa["metadata"]["uid"] and sa["apiVersion"] == "v1" and sa["kind"] == "ServiceAccount"
+    # The controller wrote it as its own request, not as part of the namespace's creation.
+    assert env.store.audit_path is not None
+    lines = [json.loads(line) for line in env.store.audit_path.read_text().splitlines()]
+    ns_create = next(e for e in lines if e["objectRef"].get("resource") == "namespaces" and e["verb"] == "create"
+                     and e["objectRef"].get("name") == "later")
+    sa_create = next(e for e in lines if e["objectRef"].get("resource") == "serviceaccounts"
+                     and e["objectRef"].get("namespace") == "later")
+    assert ns_create["user"]["username"] == "admin"
+    assert sa_create["user"]["username"] == "system:serviceaccount:kube-system:service-account-controller"
+    assert sa_create["verb"] == "create" and sa_create["responseStatus"]["code"] == 201
 
 
 def test_deleted_default_comes_back_but_not_in_a_terminating_namespace(env: Env) -> None:
