@@ -35,8 +35,10 @@ from gloo_nb.sandbox.audit import LEVELS as AUDIT_LEVELS
 from gloo_nb.sandbox.controlplane import ControlPlane, rewrite_listener_ports
 from gloo_nb.sandbox.envoy import EnvoyFleet, Replica, replica_dir
 from gloo_nb.sandbox.kubeapi import KubeApiServer, write_kubeconfig
+from gloo_nb.sandbox.kubeapi.exec import ExecHandler
 from gloo_nb.sandbox.kubeapi.pki import Credentials
 from gloo_nb.sandbox.kubelet import Kubelet
+from gloo_nb.sandbox.pod_exec import ExecTarget
 from gloo_nb.sandbox.pod_objects import MANAGED_BY, PORTS_ANNOTATION
 from gloo_nb.sandbox.portforward import PortForwardHandler
 from gloo_nb.sandbox.proxyspec import parse_proxy_specs
@@ -424,8 +426,31 @@ class Sandbox:
             lines = lines[-int(tail):] if int(tail) else []
         return web.Response(text="".join(lines), content_type="text/plain")
 
+    def _exec_target(self, pod: dict[str, Any], container: str) -> ExecTarget | None:
+        """Where ``kubectl exec`` runs: a kubelet pod's container, or an Envoy replica's pod (its own ports)."""
+        meta, spec = pod["metadata"], pod.get("spec") or {}
+        annotations = meta.get("annotations") or {}
+        if annotations.get(MANAGED_BY) == "sandbox-envoy":
+            running = any(s.get("name") == container and "running" in (s.get("state") or {})
+                          for s in (pod.get("status") or {}).get("containerStatuses") or [])
+            try:
+                ports = {int(k): int(v) for k, v in json.loads(annotations.get(PORTS_ANNOTATION) or "{}").items()}
+            except (ValueError, TypeError, AttributeError):
+                ports = {}
+            target = ExecTarget(pod=meta["name"], namespace=meta["namespace"], container=container,
+                                env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOSTNAME": meta["name"]},
+                                ports=ports) if running else None
+        else:
+            target = self.kubelet.exec_target(meta["namespace"], meta["name"], container)
+        if target is not None:
+            cspec: dict[str, Any] = next((c for c in spec.get("containers") or [] if c.get("name") == container), {})
+            target.workdir = str(cspec.get("workingDir") or "/")
+            target.pod_ip = str((pod.get("status") or {}).get("podIP") or "127.0.0.1")
+        return target
+
     async def _start(self) -> None:
         self.api.register_subresource(kinds.POD, "log", self._pod_log)
+        self.api.register_subresource(kinds.POD, "exec", ExecHandler(self.store, self._exec_target))
         self.api.register_subresource(kinds.POD, "portforward", PortForwardHandler(self.store))
         await self.api.start()
         seed(self.store, self.profile, [n for n, _ in self.proxies])

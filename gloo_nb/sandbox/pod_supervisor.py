@@ -33,6 +33,7 @@ from typing import IO, Any
 
 from gloo_nb.sandbox import kinds, pod_volumes, prober, workloads
 from gloo_nb.sandbox.events import NORMAL, WARNING, EventRecorder, object_ref
+from gloo_nb.sandbox.pod_exec import ExecTarget
 from gloo_nb.sandbox.pod_objects import (
     HOST_IP,
     MANAGED_BY,
@@ -244,6 +245,26 @@ class PodSupervisor:
             except ValueError:
                 return None
             return path if path.exists() else None
+
+    def exec_target(self, namespace: str, name: str, container: str) -> ExecTarget | None:
+        """Return a running container's environment, for ``kubectl exec`` (:mod:`~gloo_nb.sandbox.pod_exec`).
+
+        Args:
+            namespace: The pod's namespace.
+            name: The pod's name.
+            container: The container.
+
+        Returns:
+            Its environment (the process's env, its mounts, the pod's port map; ``workdir`` left ``/``), or
+            None when the container does not run here now (the kubelet's ``container not found``).
+        """
+        with self._lock:
+            rt = self._pods.get((namespace, name))
+            c = rt.containers.get(container) if rt is not None else None
+            if rt is None or c is None or c.proc is None or c.proc.poll() is not None:
+                return None
+            return ExecTarget(pod=rt.name, namespace=rt.namespace, container=c.name, env=_process_env(rt, c),
+                              mounts=list(c.mounts), ports=dict(rt.host_ports))
 
     def pod_keys(self) -> list[tuple[str, str]]:
         """Return ``(namespace, name)`` of every pod this supervisor runs.
@@ -562,7 +583,7 @@ class PodSupervisor:
         cmd += ["--ports", ",".join(str(p) for p in c.ports)]
         ready_r, ready_w = os.pipe()
         cmd += ["--ready-fd", str(ready_w), "--", *program_args]
-        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOSTNAME": rt.name, **c.env}
+        env = _process_env(rt, c)
         try:
             log_dir = state_path(rt.directory, c.name)
         except ValueError as exc:
@@ -770,6 +791,11 @@ class PodSupervisor:
             rt.close_sockets()
 
     # --- endpoints controller -----------------------------------------------------------------------
+
+
+def _process_env(rt: _PodRuntime, c: _Container) -> dict[str, str]:
+    """The environment a container's process gets (and what ``kubectl exec`` runs with)."""
+    return {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOSTNAME": rt.name, **c.env}
 
 
 def _claimed(rt: _PodRuntime, c: _Container) -> set[int]:

@@ -1,0 +1,282 @@
+"""``kubectl exec`` and ``kubectl logs`` against a real sandbox: real kubectl 1.32 (WebSocket v5 exec) and the official
+Python client (``stream(connect_get_namespaced_pod_exec)``, ``read_namespaced_pod_log``), as its e2e suite's
+``test_pod_apis`` drives them (kubernetes-client/python kubernetes/e2e_test/test_client.py)."""
+
+from __future__ import annotations
+
+import base64
+import json
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import websocket
+import yaml
+from kubernetes import client as k8s
+from kubernetes import config as k8s_config
+from kubernetes.stream import stream
+from kubernetes.stream.ws_client import ERROR_CHANNEL
+from polling import wait_until
+from sandboxkit import Kube, sandbox
+
+pytestmark = [pytest.mark.sandbox, pytest.mark.envoy]
+
+WORKLOADS = """
+apiVersion: v1
+kind: Namespace
+metadata: {name: tools}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: greeting, namespace: tools}
+data: {hello.txt: "hello from a configmap\\n"}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: box, namespace: tools, labels: {app: box}}
+spec:
+  containers:
+  - name: main
+    image: example.com/generic-echo
+    workingDir: /work
+    env:
+    - {name: GREETING, value: bonjour}
+    - {name: MY_POD, valueFrom: {fieldRef: {fieldPath: metadata.name}}}
+    ports: [{containerPort: 9000}]
+    volumeMounts: [{name: cfg, mountPath: /etc/greeting}]
+  volumes: [{name: cfg, configMap: {name: greeting}}]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: {name: pod-reader, namespace: tools}
+rules: [{apiGroups: [""], resources: [pods], verbs: [get, list]}]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: reader, namespace: tools}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: pod-reader}
+subjects: [{apiGroup: rbac.authorization.k8s.io, kind: User, name: reader}]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: {name: exec-getter, namespace: tools}
+rules:
+- {apiGroups: [""], resources: [pods], verbs: [get]}
+- {apiGroups: [""], resources: [pods/exec], verbs: [get]}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: getter, namespace: tools}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: exec-getter}
+subjects: [{apiGroup: rbac.authorization.k8s.io, kind: User, name: getter}]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: {name: exec-runner, namespace: tools}
+rules:
+- {apiGroups: [""], resources: [pods], verbs: [get]}
+- {apiGroups: [""], resources: [pods/exec], verbs: [create, get]}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: runner, namespace: tools}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: exec-runner}
+subjects: [{apiGroup: rbac.authorization.k8s.io, kind: User, name: runner}]
+"""
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Kube, str]]:
+    root = tmp_path_factory.mktemp("exec")
+    with sandbox(root / "sb", "1.3") as info:
+        home = root / "home"
+        home.mkdir()
+        kube = Kube(str(info.kubeconfig), home)
+        (root / "w.yaml").write_text(WORKLOADS)
+        kube.apply(root / "w.yaml")
+        wait_until(lambda: kube.json("pods", "-n", "tools")["items"], "the box pod")
+        kube.run("wait", "--for=condition=Ready", "pod/box", "-n", "tools", "--timeout=30s")
+        yield kube, str(info.kubeconfig)
+
+
+@pytest.fixture
+def core(env) -> Iterator[k8s.CoreV1Api]:
+    api_client = k8s_config.new_client_from_config(config_file=env[1])
+    try:
+        yield k8s.CoreV1Api(api_client)
+    finally:
+        api_client.close()
+
+
+def _exec(kube: Kube, *args: str, input: str | None = None, as_user: str | None = None,
+          ns: str = "tools") -> subprocess.CompletedProcess[str]:
+    who = ["--as", as_user] if as_user else []  # before the pod: what follows `--` is the command
+    return kube.run("exec", *who, "-n", ns, *args, check=False, input=input)
+
+
+# --- kubectl exec --------------------------------------------------------------------------------------
+
+
+def test_kubectl_exec_prints_the_container_env(env) -> None:
+    kube, _ = env
+    done = _exec(kube, "box", "--", "env")
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert "GREETING=bonjour" in lines
+    assert "MY_POD=box" in lines
+    assert "HOSTNAME=box" in lines
+    printed = _exec(kube, "box", "-c", "main", "--", "printenv", "GREETING")
+    assert (printed.returncode, printed.stdout) == (0, "bonjour\n")
+
+
+def test_kubectl_exec_sees_the_working_directory_and_the_mounted_volume(env) -> None:
+    kube, _ = env
+    assert _exec(kube, "box", "--", "pwd").stdout == "/work\n"
+    assert _exec(kube, "box", "--", "cat", "/etc/greeting/hello.txt").stdout == "hello from a configmap\n"
+    assert "hello.txt" in _exec(kube, "box", "--", "ls", "/etc/greeting").stdout.split()
+    missing = _exec(kube, "box", "--", "cat", "/etc/passwd")
+    assert missing.returncode == 1
+    assert "cat: can't open '/etc/passwd': No such file or directory" in missing.stderr
+    assert "command terminated with exit code 1" in missing.stderr
+
+
+def test_kubectl_exec_propagates_exit_codes(env) -> None:
+    kube, _ = env
+    assert _exec(kube, "box", "--", "false").returncode == 1
+    three = _exec(kube, "box", "--", "sh", "-c", "exit 3")
+    assert three.returncode == 3
+    assert "command terminated with exit code 3" in three.stderr
+    assert _exec(kube, "box", "--", "true").returncode == 0
+
+
+def test_kubectl_exec_of_a_command_the_image_lacks(env) -> None:
+    kube, _ = env
+    done = _exec(kube, "box", "--", "bash")
+    assert done.returncode == 126
+    assert 'exec: "bash": executable file not found in $PATH' in done.stderr
+
+
+def test_kubectl_exec_passes_stdin_with_i(env) -> None:
+    kube, _ = env
+    done = _exec(kube, "-i", "box", "--", "cat", input="line one\nline two\n")
+    assert (done.returncode, done.stdout) == (0, "line one\nline two\n"), done.stderr
+
+
+def test_kubectl_exec_reaches_the_pods_own_port_on_localhost(env) -> None:
+    kube, _ = env
+    done = _exec(kube, "box", "--", "curl", "-s", "localhost:9000/hi?x=1")
+    assert done.returncode == 0, done.stderr
+    answer = json.loads(done.stdout)
+    assert (answer["pod"], answer["namespace"], answer["container"]) == ("box", "tools", "main")
+    assert answer["request"]["path"] == "/hi" and answer["request"]["headers"]["host"] == "localhost:9000"
+    refused = _exec(kube, "box", "--", "curl", "-sS", "localhost:9999/")
+    assert refused.returncode == 7
+    assert "Failed to connect to localhost port 9999" in refused.stderr
+
+
+def test_gloo_config_dump_recipe_works_in_a_gateway_proxy_pod(env) -> None:
+    kube, _ = env
+    # Gloo's troubleshooting recipe (kubectl exec ... -- wget -O - localhost:19000/config_dump), on a replica's pod.
+    done = _exec(kube, "gateway-proxy-0", "--", "wget", "-O", "-", "localhost:19000/config_dump", ns="gloo-system")
+    assert done.returncode == 0, done.stderr
+    dump = json.loads(done.stdout)
+    types = [c["@type"] for c in dump["configs"]]
+    assert any(t.endswith("BootstrapConfigDump") for t in types)
+    node = dump["configs"][0]["bootstrap"]["node"]["id"]
+    assert node.startswith("gateway-proxy-0")  # that replica's own admin port, not another's
+    assert "Connecting to localhost:19000" in done.stderr
+    curl = _exec(kube, "gateway-proxy-1", "--", "curl", "-s", "localhost:19000/server_info", ns="gloo-system")
+    assert json.loads(curl.stdout)["node"]["id"].startswith("gateway-proxy-1")
+
+
+def test_exec_is_forbidden_without_create_on_pods_exec(env) -> None:
+    kube, _ = env
+    assert kube.run("get", "pod", "box", "-n", "tools", as_user="reader").returncode == 0
+    done = _exec(kube, "box", "--", "env", as_user="reader")
+    assert done.returncode == 1
+    # The WebSocket GET is refused (`get pods/exec`); kubectl falls back to the SPDY POST (`create pods/exec`),
+    # refused too, and prints that last answer.
+    assert done.stderr.strip() == (
+        'Error from server (Forbidden): pods "box" is forbidden: User "reader" cannot create resource "pods/exec" '
+        'in API group "" in the namespace "tools"'), done.stderr
+    assert "GREETING" not in done.stdout
+    # `get` on pods/exec alone is not enough (the synthetic create check of KEP-4006)...
+    getter = _exec(kube, "box", "--", "env", as_user="getter")
+    assert getter.returncode == 1
+    assert 'User "getter" cannot create resource "pods/exec"' in getter.stderr
+    # ...`get` and `create` are.
+    runner = _exec(kube, "box", "--", "printenv", "GREETING", as_user="runner")
+    assert (runner.returncode, runner.stdout) == (0, "bonjour\n"), runner.stderr
+
+
+def test_exec_refuses_a_tty_and_a_bad_container(env) -> None:
+    kube, _ = env
+    bad = _exec(kube, "box", "-c", "nope", "--", "env")
+    assert bad.returncode == 1
+    assert "container nope is not valid for pod box" in bad.stderr
+
+
+# --- the official Python client ------------------------------------------------------------------------
+
+
+def test_python_client_exec_with_stdout_and_stderr(core) -> None:
+    out = stream(core.connect_get_namespaced_pod_exec, "box", "tools", command=["printenv", "GREETING"],
+                 stderr=True, stdin=False, stdout=True, tty=False)
+    assert out == "bonjour\n"
+    resp = stream(core.connect_get_namespaced_pod_exec, "box", "tools", command=["cat", "/nope"],
+                  stderr=True, stdin=False, stdout=True, tty=False, _preload_content=False)
+    resp.run_forever(timeout=10)
+    assert resp.read_stdout() == ""
+    assert "cat: can't open '/nope'" in resp.read_stderr()
+    assert resp.returncode == 1
+    status = json.loads(resp.read_channel(ERROR_CHANNEL) or "{}") or None
+    resp.close()
+    assert status is None or status["reason"] == "NonZeroExitCode"
+
+
+def test_python_client_exec_status_channel_and_stdin(core) -> None:
+    resp = stream(core.connect_post_namespaced_pod_exec, "box", "tools", command=["sh", "-c", "cat"],
+                  stderr=True, stdin=True, stdout=True, tty=False, _preload_content=False)
+    try:
+        resp.write_stdin("test string 1\n")
+        assert resp.readline_stdout(timeout=10) == "test string 1"
+        assert resp.subprotocol == "v5.channel.k8s.io"
+        resp.close_channel(0)
+        deadline = time.monotonic() + 10
+        line = ""
+        while not line and time.monotonic() < deadline:
+            resp.update(timeout=1)
+            line = resp.read_channel(ERROR_CHANNEL)
+        assert json.loads(line) == {"metadata": {}, "status": "Success"}
+    finally:
+        resp.close()
+
+
+def test_python_client_exec_exit_code_status(core) -> None:
+    resp = stream(core.connect_get_namespaced_pod_exec, "box", "tools", command=["sh", "-c", "exit 3"],
+                  stderr=True, stdin=False, stdout=True, tty=False, _preload_content=False)
+    resp.run_forever(timeout=10)
+    assert resp.returncode == 3
+    resp.close()
+
+
+def test_exec_websocket_forbidden_body(env) -> None:
+    # The Python client's stream() forwards only the Authorization header (no impersonation), so the refusal is
+    # shown on the same WebSocket upgrade with websocket-client, the library it uses.
+    kubeconfig = yaml.safe_load(Path(env[1]).read_text())
+    server = kubeconfig["clusters"][0]["cluster"]["server"]
+    token = kubeconfig["users"][0]["user"]["token"]
+    ca = Path(env[1]).parent / "ca.pem"
+    ca.write_bytes(base64.b64decode(kubeconfig["clusters"][0]["cluster"]["certificate-authority-data"]))
+    url = server.replace("https://", "wss://") + "/api/v1/namespaces/tools/pods/box/exec?command=env&stdout=true"
+    with pytest.raises(websocket.WebSocketBadStatusException) as caught:
+        websocket.create_connection(url, header=[f"Authorization: Bearer {token}", "Impersonate-User: reader",
+                                                 "Sec-WebSocket-Protocol: v5.channel.k8s.io"],
+                                    sslopt={"ca_certs": str(ca)}, timeout=10)
+    assert caught.value.status_code == 403
+    body = json.loads(caught.value.resp_body)
+    assert (body["reason"], body["code"]) == ("Forbidden", 403)
+    assert body["message"] == ('pods "box" is forbidden: User "reader" cannot get resource "pods/exec" in API group '
+                               '"" in the namespace "tools"')
