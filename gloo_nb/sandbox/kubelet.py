@@ -131,6 +131,10 @@ class Kubelet:
         """A pod's container log, what ``kubectl logs`` shows (:meth:`PodSupervisor.log_path`)."""
         return self._supervisor.log_path(namespace, name, container, previous=previous)
 
+    def log_writing(self, namespace: str, name: str, container: str | None, log: Path) -> bool:
+        """Whether a followed log is still written (:meth:`PodSupervisor.log_writing`)."""
+        return self._supervisor.log_writing(namespace, name, container, log)
+
     def exec_target(self, namespace: str, name: str, container: str) -> ExecTarget | None:
         """A running container's environment, for ``kubectl exec`` (:meth:`PodSupervisor.exec_target`)."""
         return self._supervisor.exec_target(namespace, name, container)

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import base64
 import json
+import os
+import re
 import subprocess
 import time
 from collections.abc import Iterator
@@ -16,6 +18,7 @@ import websocket
 import yaml
 from kubernetes import client as k8s
 from kubernetes import config as k8s_config
+from kubernetes.client.exceptions import ApiException
 from kubernetes.stream import stream
 from kubernetes.stream.ws_client import ERROR_CHANNEL
 from polling import wait_until
@@ -47,6 +50,26 @@ spec:
     ports: [{containerPort: 9000}]
     volumeMounts: [{name: cfg, mountPath: /etc/greeting}]
   volumes: [{name: cfg, configMap: {name: greeting}}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: talker, namespace: tools}
+spec:
+  containers:
+  - {name: talker, image: "hashicorp/http-echo:1.0", args: ["-text=hi", "-listen=:5678"],
+     ports: [{containerPort: 5678}]}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: crashy, namespace: tools}
+spec:
+  containers:
+  - name: crashy
+    image: "hashicorp/http-echo:1.0"
+    args: ["-text=crash", "-listen=:5678"]
+    ports: [{containerPort: 5678}]
+    # nothing listens on 5679: the kubelet kills and restarts the container after each failed probe
+    livenessProbe: {tcpSocket: {port: 5679}, initialDelaySeconds: 2, periodSeconds: 1, failureThreshold: 1}
 ---
 apiVersion: rbac.authorization.k8s.io/v1
 kind: Role
@@ -96,8 +119,8 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Kube, str]]:
         kube = Kube(str(info.kubeconfig), home)
         (root / "w.yaml").write_text(WORKLOADS)
         kube.apply(root / "w.yaml")
-        wait_until(lambda: kube.json("pods", "-n", "tools")["items"], "the box pod")
-        kube.run("wait", "--for=condition=Ready", "pod/box", "-n", "tools", "--timeout=30s")
+        wait_until(lambda: len(kube.json("pods", "-n", "tools")["items"]), "the tools pods", until=lambda n: n >= 3)
+        kube.run("wait", "--for=condition=Ready", "pod/box", "pod/talker", "-n", "tools", "--timeout=30s")
         yield kube, str(info.kubeconfig)
 
 
@@ -280,3 +303,91 @@ def test_exec_websocket_forbidden_body(env) -> None:
     assert (body["reason"], body["code"]) == ("Forbidden", 403)
     assert body["message"] == ('pods "box" is forbidden: User "reader" cannot get resource "pods/exec" in API group '
                                '"" in the namespace "tools"')
+
+
+# --- kubectl logs --------------------------------------------------------------------------------------
+
+BANNER = "[INFO] server is listening on :5678"
+
+
+def _restarted(kube: Kube, pod: str) -> int:
+    return int(kube.json("pod", pod, "-n", "tools")["status"]["containerStatuses"][0].get("restartCount", 0))
+
+
+def test_kubectl_logs_tail_and_timestamps(env) -> None:
+    kube, _ = env
+    assert _exec(kube, "box", "--", "true").returncode == 0
+    _exec(kube, "talker", "--", "wget", "-qO-", "localhost:5678/one")
+    _exec(kube, "talker", "--", "wget", "-qO-", "localhost:5678/two")
+    wait_until(lambda: kube.run("logs", "talker", "-n", "tools").stdout, "two access-log lines",
+               until=lambda text: "/two" in text)
+    text = kube.run("logs", "talker", "-n", "tools").stdout
+    lines = text.splitlines()
+    assert BANNER in lines[0] and "/one" in lines[1] and "/two" in lines[2]
+    assert kube.run("logs", "talker", "-n", "tools", "--tail=1").stdout.splitlines() == [lines[-1]]
+    assert kube.run("logs", "talker", "-n", "tools", "--tail=0").stdout == ""
+    stamped = kube.run("logs", "talker", "-n", "tools", "--timestamps").stdout.splitlines()
+    assert [line.split(" ", 1)[1] for line in stamped] == lines
+    # Go's RFC3339Nano in UTC: 2026-12-07T13:31:44.123456789Z (trailing zeros trimmed)
+    assert all(re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?Z", line.split(" ", 1)[0])
+               for line in stamped)
+    assert kube.run("logs", "talker", "-n", "tools", "--since=1h").stdout == text
+    assert kube.run("logs", "talker", "-n", "tools", "--since-time=2099-01-01T00:00:00Z").stdout == ""
+    first_request = stamped[1].split(" ", 1)[0]
+    since = kube.run("logs", "talker", "-n", "tools", f"--since-time={first_request}").stdout.splitlines()
+    assert since == lines[1:]
+    assert kube.run("logs", "talker", "-n", "tools", "--limit-bytes=5").stdout == text[:5]
+
+
+def test_kubectl_logs_follow_sees_a_new_line(env) -> None:
+    kube, _ = env
+    follower = subprocess.Popen(["kubectl", "logs", "-f", "talker", "-n", "tools"], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True,
+                                env={**os.environ, "KUBECONFIG": kube.kubeconfig, "HOME": str(kube.home)})
+    try:
+        assert follower.stdout is not None
+        assert BANNER in follower.stdout.readline()
+        marker = f"/followed-{time.time_ns()}"
+        _exec(kube, "talker", "--", "wget", "-qO-", f"localhost:5678{marker}")
+        seen = ""
+        deadline = time.monotonic() + 20
+        while marker not in seen and time.monotonic() < deadline:
+            seen = follower.stdout.readline()
+        assert marker in seen
+        assert follower.poll() is None  # still following: the container runs
+    finally:
+        follower.kill()
+        follower.wait(10)
+
+
+def test_kubectl_logs_previous_after_a_restart_and_follow_ends_with_the_instance(env) -> None:
+    kube, _ = env
+    wait_until(lambda: _restarted(kube, "crashy"), "crashy restarted", until=lambda n: n >= 1, timeout=60)
+    previous = kube.run("logs", "crashy", "-n", "tools", "--previous")
+    assert BANNER in previous.stdout.splitlines()[0]
+    never = kube.run("logs", "talker", "-n", "tools", "--previous", check=False)
+    assert never.returncode == 1
+    assert never.stderr.strip() == ('Error from server (BadRequest): previous terminated container "talker" in pod '
+                                    '"talker" not found')
+    # -f stops when the followed container instance ends (the liveness probe kills it within seconds)
+    wait_until(lambda: kube.run("logs", "crashy", "-n", "tools", check=False).returncode, "a running crashy",
+               until=lambda code: code == 0, timeout=60)
+    done = kube.run("logs", "-f", "crashy", "-n", "tools", check=False)
+    assert done.returncode == 0, done.stderr
+
+
+def test_python_client_reads_the_previous_log_and_options(env, core) -> None:
+    kube, _ = env
+    wait_until(lambda: _restarted(kube, "crashy"), "crashy restarted", until=lambda n: n >= 1, timeout=60)
+    text = core.read_namespaced_pod_log("crashy", "tools", follow=False, previous=True)
+    assert BANNER in text
+    last = core.read_namespaced_pod_log("talker", "tools", tail_lines=1, timestamps=True)
+    assert len(last.splitlines()) == 1 and re.match(r"\d{4}-\d\d-\d\dT", last)
+    with pytest.raises(ApiException) as caught:
+        core.read_namespaced_pod_log("talker", "tools", tail_lines=-1)
+    assert caught.value.status == 422
+    assert json.loads(caught.value.body)["message"] == (
+        'PodLogOptions "talker" is invalid: tailLines: Invalid value: -1: must be greater than or equal to 0')
+    with pytest.raises(ApiException) as caught:
+        core.read_namespaced_pod_log("box", "tools", container="nope")
+    assert json.loads(caught.value.body)["message"] == "container nope is not valid for pod box"
