@@ -234,7 +234,7 @@ def test_exec_is_forbidden_without_create_on_pods_exec(env) -> None:
     assert (runner.returncode, runner.stdout) == (0, "bonjour\n"), runner.stderr
 
 
-def test_exec_refuses_a_tty_and_a_bad_container(env) -> None:
+def test_exec_refuses_a_bad_container(env) -> None:
     kube, _ = env
     bad = _exec(kube, "box", "-c", "nope", "--", "env")
     assert bad.returncode == 1
@@ -285,24 +285,38 @@ def test_python_client_exec_exit_code_status(core) -> None:
     resp.close()
 
 
+def _ws_refusal(kubeconfig_path: str, query: str, *headers: str) -> tuple[int, dict]:
+    """Open an exec WebSocket as websocket-client (the Python client's library) does; return the refusal."""
+    kubeconfig = yaml.safe_load(Path(kubeconfig_path).read_text())
+    server = kubeconfig["clusters"][0]["cluster"]["server"]
+    token = kubeconfig["users"][0]["user"]["token"]
+    ca = Path(kubeconfig_path).parent / "ca.pem"
+    ca.write_bytes(base64.b64decode(kubeconfig["clusters"][0]["cluster"]["certificate-authority-data"]))
+    url = server.replace("https://", "wss://") + "/api/v1/namespaces/tools/pods/box/exec?" + query
+    with pytest.raises(websocket.WebSocketBadStatusException) as caught:
+        websocket.create_connection(url, header=[f"Authorization: Bearer {token}", *headers,
+                                                 "Sec-WebSocket-Protocol: v5.channel.k8s.io"],
+                                    sslopt={"ca_certs": str(ca)}, timeout=10)
+    return caught.value.status_code, json.loads(caught.value.resp_body)
+
+
 def test_exec_websocket_forbidden_body(env) -> None:
     # The Python client's stream() forwards only the Authorization header (no impersonation), so the refusal is
     # shown on the same WebSocket upgrade with websocket-client, the library it uses.
-    kubeconfig = yaml.safe_load(Path(env[1]).read_text())
-    server = kubeconfig["clusters"][0]["cluster"]["server"]
-    token = kubeconfig["users"][0]["user"]["token"]
-    ca = Path(env[1]).parent / "ca.pem"
-    ca.write_bytes(base64.b64decode(kubeconfig["clusters"][0]["cluster"]["certificate-authority-data"]))
-    url = server.replace("https://", "wss://") + "/api/v1/namespaces/tools/pods/box/exec?command=env&stdout=true"
-    with pytest.raises(websocket.WebSocketBadStatusException) as caught:
-        websocket.create_connection(url, header=[f"Authorization: Bearer {token}", "Impersonate-User: reader",
-                                                 "Sec-WebSocket-Protocol: v5.channel.k8s.io"],
-                                    sslopt={"ca_certs": str(ca)}, timeout=10)
-    assert caught.value.status_code == 403
-    body = json.loads(caught.value.resp_body)
+    code, body = _ws_refusal(env[1], "command=env&stdout=true", "Impersonate-User: reader")
+    assert code == 403
     assert (body["reason"], body["code"]) == ("Forbidden", 403)
     assert body["message"] == ('pods "box" is forbidden: User "reader" cannot get resource "pods/exec" in API group '
                                '"" in the namespace "tools"')
+
+
+def test_exec_refuses_a_tty_and_no_command(env) -> None:
+    # kubectl itself drops -t when its stdin is no terminal, so the refusal is shown on the wire.
+    code, body = _ws_refusal(env[1], "command=env&stdout=true&tty=true")
+    assert (code, body["reason"]) == (400, "BadRequest")
+    assert "no terminal" in body["message"] and "without -t" in body["message"]
+    code, body = _ws_refusal(env[1], "stdout=true")
+    assert (code, body["message"]) == (400, "you must specify at least one command for the container")
 
 
 # --- kubectl logs --------------------------------------------------------------------------------------
