@@ -277,6 +277,30 @@ def test_python_client_exec_status_channel_and_stdin(core) -> None:
         resp.close()
 
 
+def test_python_client_interactive_sh_as_in_its_e2e_suite(core) -> None:
+    # test_client.py test_pod_apis: commands on stdin, stdout and stderr apart, `exit` ends with Success.
+    resp = stream(core.connect_post_namespaced_pod_exec, "box", "tools", command=["/bin/sh"],
+                  stderr=True, stdin=True, stdout=True, tty=False, _preload_content=False)
+    try:
+        resp.write_stdin("echo test string 1\n")
+        assert resp.readline_stdout(timeout=10) == "test string 1"
+        assert not resp.peek_stderr()
+        resp.write_stdin("echo test string 2 >&2\n")
+        assert resp.readline_stderr(timeout=10) == "test string 2"
+        assert not resp.peek_stdout()
+        resp.write_stdin("exit\n")
+        deadline = time.monotonic() + 10
+        line = ""
+        while not line and time.monotonic() < deadline:
+            resp.update(timeout=1)
+            line = resp.read_channel(ERROR_CHANNEL)
+        assert json.loads(line)["status"] == "Success"
+        resp.update(timeout=5)
+        assert not resp.is_open()
+    finally:
+        resp.close()
+
+
 def test_python_client_exec_exit_code_status(core) -> None:
     resp = stream(core.connect_get_namespaced_pod_exec, "box", "tools", command=["sh", "-c", "exit 3"],
                   stderr=True, stdin=False, stdout=True, tty=False, _preload_content=False)

@@ -119,6 +119,8 @@ def test_the_toolbox_sees_the_container_not_the_host(tmp_path: Path) -> None:
     assert _run(["sh", "-c", "exit 300"], target)[0] == 300 & 0xFF
     assert _run(["sh", "-c", "cat /etc/passwd | grep root"], target)[0] == 2
     assert _run(["cat"], target, stdin=b"in\n")[1] == "in\n"
+    assert _run(["sh"], target, stdin=b"echo one\necho two >&2\nexit 4\necho never\n") == (4, "one\n", "two\n")
+    assert _run(["/bin/sh"], target, stdin=b"false\necho last") == (0, "last\n", "")
     code, _, err = _run(["python3", "-c", "print(1)"], target)
     assert code == 126 and 'exec: "python3": executable file not found in $PATH' in err
 
