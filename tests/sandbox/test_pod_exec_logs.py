@@ -398,6 +398,24 @@ def test_kubectl_logs_follow_sees_a_new_line(env) -> None:
         follower.wait(10)
 
 
+def test_kubectl_logs_of_an_envoy_replica_pod(env) -> None:
+    kube, _ = env
+    whole = kube.run("logs", "-n", "gloo-system", "gateway-proxy-0").stdout
+    assert "initializing epoch 0" in whole
+    assert kube.run("logs", "-n", "gloo-system", "gateway-proxy-0", "--tail=1").stdout == whole.splitlines(True)[-1]
+    follower = subprocess.Popen(["kubectl", "logs", "-f", "-n", "gloo-system", "gateway-proxy-1"],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                env={**os.environ, "KUBECONFIG": kube.kubeconfig, "HOME": str(kube.home)})
+    try:
+        assert follower.stdout is not None
+        assert follower.stdout.readline()  # the replica's log, followed while its pod exists
+        time.sleep(1)
+        assert follower.poll() is None
+    finally:
+        follower.kill()
+        follower.wait(10)
+
+
 def test_kubectl_logs_previous_after_a_restart_and_follow_ends_with_the_instance(env) -> None:
     kube, _ = env
     wait_until(lambda: _restarted(kube, "crashy"), "crashy restarted", until=lambda n: n >= 1, timeout=60)
