@@ -7,10 +7,13 @@ from __future__ import annotations
 import base64
 import json
 import os
+import queue
 import re
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -377,25 +380,46 @@ def test_kubectl_logs_tail_and_timestamps(env) -> None:
     assert kube.run("logs", "talker", "-n", "tools", "--limit-bytes=5").stdout == text[:5]
 
 
-def test_kubectl_logs_follow_sees_a_new_line(env) -> None:
-    kube, _ = env
-    follower = subprocess.Popen(["kubectl", "logs", "-f", "talker", "-n", "tools"], stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True,
-                                env={**os.environ, "KUBECONFIG": kube.kubeconfig, "HOME": str(kube.home)})
-    try:
+@contextmanager
+def _follow(kube: Kube, *args: str) -> Iterator[tuple[subprocess.Popen[str], queue.Queue[str]]]:
+    """Run ``kubectl logs -f ARGS``; its lines arrive on a queue (a reader thread: a test never blocks on it)."""
+    follower = subprocess.Popen(["kubectl", "logs", "-f", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True, env={**os.environ, "KUBECONFIG": kube.kubeconfig, "HOME": str(kube.home)})
+    lines: queue.Queue[str] = queue.Queue()
+
+    def read() -> None:
         assert follower.stdout is not None
-        assert BANNER in follower.stdout.readline()
-        marker = f"/followed-{time.time_ns()}"
-        _exec(kube, "talker", "--", "wget", "-qO-", f"localhost:5678{marker}")
-        seen = ""
-        deadline = time.monotonic() + 20
-        while marker not in seen and time.monotonic() < deadline:
-            seen = follower.stdout.readline()
-        assert marker in seen
-        assert follower.poll() is None  # still following: the container runs
+        for line in follower.stdout:
+            lines.put(line)
+
+    threading.Thread(target=read, daemon=True).start()
+    try:
+        yield follower, lines
     finally:
         follower.kill()
         follower.wait(10)
+
+
+def _line_with(lines: queue.Queue[str], text: str, timeout: float = 20) -> str:
+    deadline = time.monotonic() + timeout
+    while (left := deadline - time.monotonic()) > 0:
+        try:
+            line = lines.get(timeout=left)
+        except queue.Empty:
+            break
+        if text in line:
+            return line
+    raise AssertionError(f"no followed line with {text!r} within {timeout} s")
+
+
+def test_kubectl_logs_follow_sees_a_new_line(env) -> None:
+    kube, _ = env
+    with _follow(kube, "talker", "-n", "tools") as (follower, lines):
+        _line_with(lines, BANNER)
+        marker = f"/followed-{time.time_ns()}"
+        _exec(kube, "talker", "--", "wget", "-qO-", f"localhost:5678{marker}")
+        _line_with(lines, marker)
+        assert follower.poll() is None  # still following: the container runs
 
 
 def test_kubectl_logs_of_an_envoy_replica_pod(env) -> None:
@@ -403,17 +427,10 @@ def test_kubectl_logs_of_an_envoy_replica_pod(env) -> None:
     whole = kube.run("logs", "-n", "gloo-system", "gateway-proxy-0").stdout
     assert "initializing epoch 0" in whole
     assert kube.run("logs", "-n", "gloo-system", "gateway-proxy-0", "--tail=1").stdout == whole.splitlines(True)[-1]
-    follower = subprocess.Popen(["kubectl", "logs", "-f", "-n", "gloo-system", "gateway-proxy-1"],
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                env={**os.environ, "KUBECONFIG": kube.kubeconfig, "HOME": str(kube.home)})
-    try:
-        assert follower.stdout is not None
-        assert follower.stdout.readline()  # the replica's log, followed while its pod exists
+    with _follow(kube, "-n", "gloo-system", "gateway-proxy-1") as (follower, lines):
+        _line_with(lines, "initializing epoch 0")  # the replica's log, followed while its pod exists
         time.sleep(1)
         assert follower.poll() is None
-    finally:
-        follower.kill()
-        follower.wait(10)
 
 
 def test_kubectl_logs_previous_after_a_restart_and_follow_ends_with_the_instance(env) -> None:
