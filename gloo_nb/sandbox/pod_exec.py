@@ -5,7 +5,7 @@ sandbox has no container runtime to isolate a process: running the machine's own
 sandbox's rights and the host's files, which is not what ``exec`` into a container means. So exec runs, in the API
 server's process, only these commands, written after the busybox applets a troubleshooting recipe uses:
 
-``cat [FILE...]`` (stdin without files), ``echo``, ``env``, ``printenv [NAME...]``, ``hostname``, ``pwd``,
+``cat [FILE...]`` (stdin without files), ``date``, ``echo``, ``env``, ``printenv [NAME...]``, ``hostname``, ``pwd``,
 ``ls [PATH...]``, ``true``, ``false``, ``sleep SECONDS``, ``wget [-q] [-O -] URL`` and ``curl [-s] [-f] [-i]
 [-X M] [-H H] [-d D] [-o -] URL``, plus ``sh -c 'ONE COMMAND'`` and ``sh`` reading commands from stdin, one a
 line (each one simple command, ``exit N``, or a command ending in ``>&2``: no pipes, lists, other redirections or
@@ -28,6 +28,7 @@ import os
 import posixpath
 import re
 import shlex
+import time
 import urllib.parse
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -176,6 +177,14 @@ async def _printenv(args: list[str], target: ExecTarget, io: ExecIO) -> int:
         else:
             code = 1  # busybox/coreutils printenv: 1 when a variable is not set
     return code
+
+
+async def _date(args: list[str], target: ExecTarget, io: ExecIO) -> int:
+    # busybox/coreutils `date` default format in UTC (the sandbox's containers have no TZ data)
+    now = time.gmtime()
+    await io.stdout((time.strftime("%a %b ", now) + f"{now.tm_mday:2d}" + time.strftime(" %H:%M:%S UTC %Y\n", now))
+                    .encode())
+    return 0
 
 
 async def _hostname(args: list[str], target: ExecTarget, io: ExecIO) -> int:
@@ -408,8 +417,9 @@ async def _wget(args: list[str], target: ExecTarget, io: ExecIO) -> int:
     if not urls:
         await io.say("wget: missing URL\n")
         return 1
-    if out not in (None, "-"):
-        await io.say("wget: the sandbox's exec writes downloads to stdout only (-O -)\n")
+    if out != "-":
+        # busybox would save a file in the container; the emulated container has no writable filesystem
+        await io.say("wget: the sandbox's exec writes downloads to stdout only: use -O - (or -qO-)\n")
         return 1
     code = 0
     for url in urls:
@@ -524,7 +534,7 @@ async def _curl(args: list[str], target: ExecTarget, io: ExecIO) -> int:
 
 
 COMMANDS: dict[str, Command] = {
-    "cat": _cat, "curl": _curl, "echo": _echo, "env": _env, "false": _false, "hostname": _hostname, "ls": _ls,
-    "printenv": _printenv, "pwd": _pwd, "sh": _sh, "sleep": _sleep, "true": _true, "wget": _wget,
+    "cat": _cat, "curl": _curl, "date": _date, "echo": _echo, "env": _env, "false": _false, "hostname": _hostname,
+    "ls": _ls, "printenv": _printenv, "pwd": _pwd, "sh": _sh, "sleep": _sleep, "true": _true, "wget": _wget,
 }
 """The commands exec runs, by the base name of ``argv[0]`` (``/bin/cat`` is ``cat``)."""

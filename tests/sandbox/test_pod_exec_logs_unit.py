@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -121,6 +122,7 @@ def test_the_toolbox_sees_the_container_not_the_host(tmp_path: Path) -> None:
     assert _run(["cat"], target, stdin=b"in\n")[1] == "in\n"
     assert _run(["sh"], target, stdin=b"echo one\necho two >&2\nexit 4\necho never\n") == (4, "one\n", "two\n")
     assert _run(["/bin/sh"], target, stdin=b"false\necho last") == (0, "last\n", "")
+    assert re.fullmatch(r"\w{3} \w{3} [ \d]\d \d\d:\d\d:\d\d UTC \d{4}\n", _run(["date"], target)[1])
     code, _, err = _run(["python3", "-c", "print(1)"], target)
     assert code == 126 and 'exec: "python3": executable file not found in $PATH' in err
 
@@ -131,5 +133,7 @@ def test_http_from_inside_reaches_only_the_pods_own_ports(tmp_path: Path) -> Non
     assert code == 7 and "Failed to connect to localhost port 19000" in err
     code, _, err = _run(["wget", "-qO-", "http://example.com/"], target)
     assert code == 1 and "bad address 'example.com:80'" in err
+    code, _, err = _run(["wget", "localhost:19000/config_dump"], target)
+    assert code == 1 and "use -O -" in err
     code, _, err = _run(["curl", "https://localhost/"], target)
     assert code == 1 and "plain http only" in err
