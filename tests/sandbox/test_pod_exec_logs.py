@@ -74,6 +74,13 @@ spec:
     # nothing listens on 5679: the kubelet kills and restarts the container after each failed probe
     livenessProbe: {tcpSocket: {port: 5679}, initialDelaySeconds: 2, periodSeconds: 1, failureThreshold: 1}
 ---
+apiVersion: v1
+kind: Pod
+metadata: {name: nomount, namespace: tools}
+spec:
+  containers: [{name: c, image: example.com/generic-echo, volumeMounts: [{name: cfg, mountPath: /cfg}]}]
+  volumes: [{name: cfg, configMap: {name: missing}}]
+---
 apiVersion: rbac.authorization.k8s.io/v1
 kind: Role
 metadata: {name: pod-reader, namespace: tools}
@@ -122,7 +129,7 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Kube, str]]:
         kube = Kube(str(info.kubeconfig), home)
         (root / "w.yaml").write_text(WORKLOADS)
         kube.apply(root / "w.yaml")
-        wait_until(lambda: len(kube.json("pods", "-n", "tools")["items"]), "the tools pods", until=lambda n: n >= 3)
+        wait_until(lambda: len(kube.json("pods", "-n", "tools")["items"]), "the tools pods", until=lambda n: n >= 4)
         kube.run("wait", "--for=condition=Ready", "pod/box", "pod/talker", "-n", "tools", "--timeout=30s")
         yield kube, str(info.kubeconfig)
 
@@ -443,10 +450,25 @@ def test_kubectl_logs_previous_after_a_restart_and_follow_ends_with_the_instance
     assert never.stderr.strip() == ('Error from server (BadRequest): previous terminated container "talker" in pod '
                                     '"talker" not found')
     # -f stops when the followed container instance ends (the liveness probe kills it within seconds)
-    wait_until(lambda: kube.run("logs", "crashy", "-n", "tools", check=False).returncode, "a running crashy",
-               until=lambda code: code == 0, timeout=60)
+    wait_until(lambda: _running(kube, "crashy"), "a running crashy", timeout=60)
     done = kube.run("logs", "-f", "crashy", "-n", "tools", check=False)
     assert done.returncode == 0, done.stderr
+    assert BANNER in done.stdout
+    # while it waits to restart, `kubectl logs` shows the last terminated instance's log, as the kubelet does
+    wait_until(lambda: not _running(kube, "crashy"), "crashy between two runs", timeout=60)
+    assert BANNER in kube.run("logs", "crashy", "-n", "tools").stdout
+
+
+def _running(kube: Kube, pod: str) -> bool:
+    return "running" in kube.json("pod", pod, "-n", "tools")["status"]["containerStatuses"][0]["state"]
+
+
+def test_kubectl_logs_of_a_container_waiting_to_start(env) -> None:
+    kube, _ = env
+    done = kube.run("logs", "nomount", "-n", "tools", check=False)
+    assert done.returncode == 1
+    assert done.stderr.strip() == ('Error from server (BadRequest): container "c" in pod "nomount" is waiting to '
+                                   "start: ContainerCreating")
 
 
 def test_python_client_reads_the_previous_log_and_options(env, core) -> None:

@@ -171,7 +171,7 @@ class ExecHandler:
                 return ws  # the client left: the command goes with it (finally)
             try:
                 status = exit_status(command, run.result())
-            except (ConnectionError, RuntimeError):
+            except ConnectionError:
                 return ws  # the client went away while the command wrote
             except Exception as error:  # noqa: BLE001 - reported to the client as the kubelet does
                 log.exception("exec %s in %s/%s failed", command, target.namespace, target.pod)

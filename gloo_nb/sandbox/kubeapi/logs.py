@@ -124,13 +124,22 @@ class LogHandler:
             raise ApiError(400, "BadRequest", f"container {container} is not valid for pod {name}")
         options = parse_log_options(name, dict(q), time.time())
         previous = q.get("previous") in ("true", "1")
+        shown = container or (names[0] if names else "")
         path = self.locate(namespace, name, container, previous)
+        if (path is None or not path.exists()) and not previous:
+            # pkg/kubelet/kubelet_pods.go validateContainerLogStatus: a container that is not running (waiting
+            # to restart, CrashLoopBackOff) shows its last terminated instance's log.
+            path = self.locate(namespace, name, container, True)
         if path is None or not path.exists():
-            shown = container or (names[0] if names else "")
+            # validateContainerLogStatus's refusals, in its words.
             if previous:
-                # pkg/kubelet/kubelet_pods.go validateContainerLogStatus.
                 raise ApiError(400, "BadRequest", f'previous terminated container "{shown}" in pod "{name}" not found')
-            raise ApiError(400, "BadRequest", f'container in pod "{name}" has no log (yet)')
+            statuses = (pod.get("status") or {}).get("containerStatuses") or []
+            waiting = next(((s.get("state") or {}).get("waiting") for s in statuses if s.get("name") == shown), None)
+            if waiting and waiting.get("reason"):
+                raise ApiError(400, "BadRequest",
+                               f'container "{shown}" in pod "{name}" is waiting to start: {waiting["reason"]}')
+            raise ApiError(400, "BadRequest", f'container "{shown}" in pod "{name}" is waiting to start - no logs yet')
         if q.get("follow") not in ("true", "1") or previous:
             data, _, _ = read_log(path, options, final=True)
             return web.Response(body=data, content_type="text/plain")
