@@ -24,8 +24,6 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from aiohttp import web
-
 from gloo_nb._types import Profile, check_profile
 from gloo_nb.errors import GlooNbError
 from gloo_nb.models.defaults import helm_default_gateway_manifest, helm_default_settings_manifest
@@ -35,15 +33,18 @@ from gloo_nb.sandbox.audit import LEVELS as AUDIT_LEVELS
 from gloo_nb.sandbox.controlplane import ControlPlane, rewrite_listener_ports
 from gloo_nb.sandbox.envoy import EnvoyFleet, Replica, replica_dir
 from gloo_nb.sandbox.kubeapi import KubeApiServer, write_kubeconfig
+from gloo_nb.sandbox.kubeapi.exec import ExecHandler
+from gloo_nb.sandbox.kubeapi.logs import LogHandler
 from gloo_nb.sandbox.kubeapi.pki import Credentials
 from gloo_nb.sandbox.kubelet import Kubelet
 from gloo_nb.sandbox.node import register_node
+from gloo_nb.sandbox.pod_exec import ExecTarget
 from gloo_nb.sandbox.pod_objects import MANAGED_BY, PORTS_ANNOTATION
 from gloo_nb.sandbox.portforward import PortForwardHandler
 from gloo_nb.sandbox.proxyspec import parse_proxy_specs
 from gloo_nb.sandbox.serviceaccounts_controller import ServiceAccounts
 from gloo_nb.sandbox.statedir import PRIVATE_UMASK, private_dir
-from gloo_nb.sandbox.store import ADMIN, KUBELET, ApiError, Identity, Store
+from gloo_nb.sandbox.store import ADMIN, KUBELET, ApiError, Store
 from gloo_nb.sandbox.xds_server import TYPE_CLUSTER, TYPE_LISTENER, AdsServer
 
 log = logging.getLogger("gloo_nb.sandbox")
@@ -410,25 +411,46 @@ class Sandbox:
                 pass
             await asyncio.sleep(1.0)
 
-    async def _pod_log(self, request: web.Request, identity: Identity, namespace: str, name: str) -> web.Response:
-        """``kubectl logs``: a pod container's output (an Envoy replica's log for ``gateway-proxy-<i>``)."""
-        self.store.get(kinds.POD, namespace, name)  # 404 in Kubernetes' words when there is no such pod
-        previous = request.query.get("previous") in ("true", "1")
-        path = self.kubelet.log_path(namespace, name, request.query.get("container"), previous=previous)
-        if path is None and namespace == NAMESPACE:
+    def _log_file(self, namespace: str, name: str, container: str | None, previous: bool) -> Path | None:
+        """``kubectl logs``: a pod container's log file (an Envoy replica's log for ``gateway-proxy-<i>``)."""
+        path = self.kubelet.log_path(namespace, name, container, previous=previous)
+        if path is None and namespace == NAMESPACE and not previous:
             path = next((r.log_path for proxy, fleet in self.fleets.items() for r in fleet.replicas
                          if f"{proxy}-{r.index}" == name), None)
-        if path is None or not path.exists():
-            what = "previous terminated container" if previous else "container"
-            raise ApiError(400, "BadRequest", f'{what} in pod "{name}" has no log (yet)')
-        lines = path.read_text(errors="replace").splitlines(keepends=True)
-        tail = request.query.get("tailLines")
-        if tail and tail.isdigit():
-            lines = lines[-int(tail):] if int(tail) else []
-        return web.Response(text="".join(lines), content_type="text/plain")
+        return path
+
+    def _log_writing(self, namespace: str, name: str, container: str | None, path: Path) -> bool:
+        if self.kubelet.log_writing(namespace, name, container, path):
+            return True
+        # An Envoy replica's log is written while its pod exists (a restarted replica appends to the same file).
+        return namespace == NAMESPACE and path in {r.log_path for f in self.fleets.values() for r in f.replicas} \
+            and any(f"{proxy}-{r.index}" == name for proxy, f in self.fleets.items() for r in f.replicas)
+
+    def _exec_target(self, pod: dict[str, Any], container: str) -> ExecTarget | None:
+        """Where ``kubectl exec`` runs: a kubelet pod's container, or an Envoy replica's pod (its own ports)."""
+        meta, spec = pod["metadata"], pod.get("spec") or {}
+        annotations = meta.get("annotations") or {}
+        if annotations.get(MANAGED_BY) == "sandbox-envoy":
+            running = any(s.get("name") == container and "running" in (s.get("state") or {})
+                          for s in (pod.get("status") or {}).get("containerStatuses") or [])
+            try:
+                ports = {int(k): int(v) for k, v in json.loads(annotations.get(PORTS_ANNOTATION) or "{}").items()}
+            except (ValueError, TypeError, AttributeError):
+                ports = {}
+            target = ExecTarget(pod=meta["name"], namespace=meta["namespace"], container=container,
+                                env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOSTNAME": meta["name"]},
+                                ports=ports) if running else None
+        else:
+            target = self.kubelet.exec_target(meta["namespace"], meta["name"], container)
+        if target is not None:
+            cspec: dict[str, Any] = next((c for c in spec.get("containers") or [] if c.get("name") == container), {})
+            target.workdir = str(cspec.get("workingDir") or "/")
+            target.pod_ip = str((pod.get("status") or {}).get("podIP") or "127.0.0.1")
+        return target
 
     async def _start(self) -> None:
-        self.api.register_subresource(kinds.POD, "log", self._pod_log)
+        self.api.register_subresource(kinds.POD, "log", LogHandler(self.store, self._log_file, self._log_writing))
+        self.api.register_subresource(kinds.POD, "exec", ExecHandler(self.store, self._exec_target))
         self.api.register_subresource(kinds.POD, "portforward", PortForwardHandler(self.store))
         await self.api.start()
         # The serviceaccounts controller and admission plugin before anything is created, so that the seeded

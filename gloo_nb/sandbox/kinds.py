@@ -99,7 +99,7 @@ _RBAC = "rbac.authorization.k8s.io"
 NAMESPACE = Kind("", "v1", "Namespace", "namespaces", "namespace", False, ("ns",), subresources=("status",))
 SERVICE = Kind("", "v1", "Service", "services", "service", True, ("svc",), subresources=("status",),
                categories=("all",))
-POD = Kind("", "v1", "Pod", "pods", "pod", True, ("po",), subresources=("status", "portforward", "log"),
+POD = Kind("", "v1", "Pod", "pods", "pod", True, ("po",), subresources=("status", "portforward", "log", "exec"),
            categories=("all",))
 ENDPOINTS = Kind("", "v1", "Endpoints", "endpoints", "endpoints", True, ("ep",))
 CONFIGMAP = Kind("", "v1", "ConfigMap", "configmaps", "configmap", True, ("cm",))

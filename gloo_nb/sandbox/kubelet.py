@@ -29,6 +29,7 @@ from gloo_nb.sandbox.deployment_controller import TEMPLATE_HASH_LABEL, Deploymen
 from gloo_nb.sandbox.endpoints_controller import sync_endpoints
 from gloo_nb.sandbox.events import EventRecorder
 from gloo_nb.sandbox.garbage_collector import collect_garbage
+from gloo_nb.sandbox.pod_exec import ExecTarget
 from gloo_nb.sandbox.pod_objects import HOST_IP, MANAGED_BY, NODE_NAME, PORTS_ANNOTATION, owner_uid
 from gloo_nb.sandbox.pod_supervisor import STOP_GRACE, PodSupervisor, state_path
 from gloo_nb.sandbox.store import CONTROLLER, KUBELET, ApiError, Identity, Store, WatchEvent
@@ -129,6 +130,14 @@ class Kubelet:
                  previous: bool = False) -> Path | None:
         """A pod's container log, what ``kubectl logs`` shows (:meth:`PodSupervisor.log_path`)."""
         return self._supervisor.log_path(namespace, name, container, previous=previous)
+
+    def log_writing(self, namespace: str, name: str, container: str | None, log: Path) -> bool:
+        """Whether a followed log is still written (:meth:`PodSupervisor.log_writing`)."""
+        return self._supervisor.log_writing(namespace, name, container, log)
+
+    def exec_target(self, namespace: str, name: str, container: str) -> ExecTarget | None:
+        """A running container's environment, for ``kubectl exec`` (:meth:`PodSupervisor.exec_target`)."""
+        return self._supervisor.exec_target(namespace, name, container)
 
     # --- event intake ----------------------------------------------------------------------------
 

@@ -29,10 +29,11 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
-from gloo_nb.sandbox import kinds, pod_volumes, prober, workloads
+from gloo_nb.sandbox import kinds, pod_logs, pod_volumes, prober, workloads
 from gloo_nb.sandbox.events import NORMAL, WARNING, EventRecorder, object_ref
+from gloo_nb.sandbox.pod_exec import ExecTarget
 from gloo_nb.sandbox.pod_objects import (
     HOST_IP,
     MANAGED_BY,
@@ -244,6 +245,45 @@ class PodSupervisor:
             except ValueError:
                 return None
             return path if path.exists() else None
+
+    def log_writing(self, namespace: str, name: str, container: str | None, log: Path) -> bool:
+        """Whether ``log`` is the log of a container instance that still runs (``kubectl logs -f`` follows it).
+
+        Args:
+            namespace: The pod's namespace.
+            name: The pod's name.
+            container: The container; the first one when None.
+            log: The file being followed.
+
+        Returns:
+            False once that instance ended (a restart writes the next file) or the pod is gone.
+        """
+        with self._lock:
+            rt = self._pods.get((namespace, name))
+            if rt is None or not rt.containers:
+                return False
+            c = rt.containers.get(container) if container else next(iter(rt.containers.values()))
+            return c is not None and c.log_file == log and c.proc is not None and c.proc.poll() is None
+
+    def exec_target(self, namespace: str, name: str, container: str) -> ExecTarget | None:
+        """Return a running container's environment, for ``kubectl exec`` (:mod:`~gloo_nb.sandbox.pod_exec`).
+
+        Args:
+            namespace: The pod's namespace.
+            name: The pod's name.
+            container: The container.
+
+        Returns:
+            Its environment (the process's env, its mounts, the pod's port map; ``workdir`` left ``/``), or
+            None when the container does not run here now (the kubelet's ``container not found``).
+        """
+        with self._lock:
+            rt = self._pods.get((namespace, name))
+            c = rt.containers.get(container) if rt is not None else None
+            if rt is None or c is None or c.proc is None or c.proc.poll() is not None:
+                return None
+            return ExecTarget(pod=rt.name, namespace=rt.namespace, container=c.name, env=_process_env(rt, c),
+                              mounts=list(c.mounts), ports=dict(rt.host_ports))
 
     def pod_keys(self) -> list[tuple[str, str]]:
         """Return ``(namespace, name)`` of every pod this supervisor runs.
@@ -562,7 +602,7 @@ class PodSupervisor:
         cmd += ["--ports", ",".join(str(p) for p in c.ports)]
         ready_r, ready_w = os.pipe()
         cmd += ["--ready-fd", str(ready_w), "--", *program_args]
-        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOSTNAME": rt.name, **c.env}
+        env = _process_env(rt, c)
         try:
             log_dir = state_path(rt.directory, c.name)
         except ValueError as exc:
@@ -576,19 +616,23 @@ class PodSupervisor:
         c.log_file = log_dir / f"{c.restart_count}.log"
         self._container_event(rt, c, NORMAL, "Pulled", f'Container image "{c.image}" already present on machine')
         self._container_event(rt, c, NORMAL, "Created", f"Created container: {c.name}")
-        out: IO[bytes]
-        with open(c.log_file, "ab") as out:
-            try:
-                proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                                        pass_fds=(*fds, ready_w), env=env, cwd=rt.directory)
-            except OSError as exc:
-                os.close(ready_r)
-                os.close(ready_w)
-                c.waiting = {"reason": "RunContainerError", "message": str(exc)}
-                self._container_event(rt, c, WARNING, "Failed", f"Error: {exc}")
-                c.crashes += 1
-                self._schedule_restart(rt, c)
-                return
+        # The output goes through a pipe that one thread copies to the log, noting each line's arrival time
+        # (pod_logs: what the CRI log format keeps, for `kubectl logs --timestamps/--since`).
+        out_r, out_w = os.pipe()
+        try:
+            proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out_w, stderr=subprocess.STDOUT,
+                                    pass_fds=(*fds, ready_w), env=env, cwd=rt.directory)
+        except OSError as exc:
+            for fd in (ready_r, ready_w, out_r, out_w):
+                os.close(fd)
+            c.waiting = {"reason": "RunContainerError", "message": str(exc)}
+            self._container_event(rt, c, WARNING, "Failed", f"Error: {exc}")
+            c.crashes += 1
+            self._schedule_restart(rt, c)
+            return
+        os.close(out_w)
+        threading.Thread(target=pod_logs.copy_output, args=(out_r, c.log_file), daemon=True,
+                         name=f"log-{rt.namespace}-{rt.name}-{c.name}").start()
         os.close(ready_w)
         self._container_event(rt, c, NORMAL, "Started", f"Started container {c.name}")
         c.started_mono = time.monotonic()  # before proc: a probe worker that sees it running reads the delay
@@ -770,6 +814,11 @@ class PodSupervisor:
             rt.close_sockets()
 
     # --- endpoints controller -----------------------------------------------------------------------
+
+
+def _process_env(rt: _PodRuntime, c: _Container) -> dict[str, str]:
+    """The environment a container's process gets (and what ``kubectl exec`` runs with)."""
+    return {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOSTNAME": rt.name, **c.env}
 
 
 def _claimed(rt: _PodRuntime, c: _Container) -> set[int]:

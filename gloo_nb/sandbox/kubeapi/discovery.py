@@ -20,7 +20,7 @@ VERSION = {"major": "1", "minor": "32", "gitVersion": "v1.32.0-sandbox",
 AGGREGATED_CONTENT_TYPE = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"
 _VERBS = ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]
 _SUB_VERBS = {"status": ["get", "patch", "update"], "scale": ["get", "patch", "update"],
-              "portforward": ["create", "get"], "log": ["get"]}
+              "portforward": ["create", "get"], "log": ["get"], "exec": ["create", "get"]}
 
 
 def group_versions() -> list[tuple[str, str]]:
