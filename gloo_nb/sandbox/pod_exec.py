@@ -258,12 +258,6 @@ async def _ls(args: list[str], target: ExecTarget, io: ExecIO) -> int:
     return code
 
 
-class _ShellExit(Exception):
-    def __init__(self, code: int) -> None:
-        super().__init__(code)
-        self.code = code
-
-
 async def _sh(args: list[str], target: ExecTarget, io: ExecIO) -> int:
     if not args:
         return await _sh_stdin(target, io)
@@ -271,10 +265,8 @@ async def _sh(args: list[str], target: ExecTarget, io: ExecIO) -> int:
         await io.say("sh: the sandbox has no shell: only `sh -c 'ONE COMMAND'` and `sh` reading one simple "
                      "command a line from stdin run\n")
         return 2
-    try:
-        return await _sh_line(args[1], target, io)
-    except _ShellExit as done:
-        return done.code
+    code, _ = await _sh_line(args[1], target, io)
+    return code
 
 
 async def _sh_stdin(target: ExecTarget, io: ExecIO) -> int:
@@ -286,15 +278,15 @@ async def _sh_stdin(target: ExecTarget, io: ExecIO) -> int:
             pending += chunk
         *lines, pending = pending.split(b"\n") if chunk is not None else [*pending.split(b"\n"), b""]
         for line in lines:
-            try:
-                code = await _sh_line(line.decode(errors="replace"), target, io)
-            except _ShellExit as done:
-                return done.code
+            code, exited = await _sh_line(line.decode(errors="replace"), target, io)
+            if exited:
+                return code
         if chunk is None:
             return code
 
 
-async def _sh_line(script: str, target: ExecTarget, io: ExecIO) -> int:
+async def _sh_line(script: str, target: ExecTarget, io: ExecIO) -> tuple[int, bool]:
+    """Run one simple command line: ``(exit code, whether it was ``exit`` and the shell ends)``."""
     script = script.strip()
     for suffix in ("1>&2", ">&2"):
         if script.endswith(suffix):
@@ -304,22 +296,22 @@ async def _sh_line(script: str, target: ExecTarget, io: ExecIO) -> int:
     if any(op in script for op in ("|", ";", "&", ">", "<", "`", "$(", "\n")):
         await io.say("sh: the sandbox has no shell: pipes, lists, redirections and substitutions do not run; "
                      "pass one simple command\n")
-        return 2
+        return 2, False
     try:
         words = shlex.split(script)
     except ValueError as exc:
         await io.say(f"sh: syntax error: {exc}\n")
-        return 2
+        return 2, False
     words = [_expand_vars(w, target.env) for w in words]
     if not words:
-        return 0
+        return 0, False
     if words[0] == "exit":
         try:
-            raise _ShellExit(int(words[1]) & 0xFF if len(words) > 1 else 0)
+            return (int(words[1]) & 0xFF if len(words) > 1 else 0), True
         except ValueError:
             await io.say(f"sh: exit: Illegal number: {words[1]}\n")
-            raise _ShellExit(2) from None
-    return await run_command(words, target, io)
+            return 2, True
+    return await run_command(words, target, io), False
 
 
 def _expand_vars(word: str, env: dict[str, str]) -> str:
@@ -337,10 +329,6 @@ class _HttpCall:
     method: str = "GET"
     headers: list[tuple[str, str]] = field(default_factory=list)
     body: bytes | None = None
-
-
-class _Refused(Exception):
-    """The pod has nothing listening on that port (or the host is not the pod)."""
 
 
 def _resolve(target: ExecTarget, url: str) -> tuple[str, int, str, str]:
@@ -364,7 +352,8 @@ def _fetch(target: ExecTarget, call: _HttpCall) -> tuple[int, str, list[tuple[st
         raise LookupError(host)
     host_port = target.ports.get(port)
     if host_port is None:
-        raise _Refused(port)
+        # Nothing of the pod listens there: what the kernel answers inside a pod.
+        raise ConnectionRefusedError(f"nothing listens on port {port} in the pod")
     conn = http.client.HTTPConnection("127.0.0.1", host_port, timeout=_HTTP_TIMEOUT)
     try:
         # The Host header names the address the command used (``localhost:19000``), as inside the pod.
@@ -383,8 +372,6 @@ def _fetch(target: ExecTarget, call: _HttpCall) -> tuple[int, str, list[tuple[st
         conn.endheaders(call.body)
         resp = conn.getresponse()
         return resp.status, resp.reason, resp.getheaders(), resp.read()
-    except ConnectionRefusedError:
-        raise _Refused(port) from None
     finally:
         conn.close()
 
@@ -437,7 +424,7 @@ async def _wget(args: list[str], target: ExecTarget, io: ExecIO) -> int:
             await io.say(f"wget: bad address '{host}:{port}'\n")
             code = 1
             continue
-        except (_Refused, OSError):
+        except OSError:
             await io.say(f"wget: can't connect to remote host ({target.pod_ip}): Connection refused\n")
             code = 1
             continue
@@ -515,7 +502,7 @@ async def _curl(args: list[str], target: ExecTarget, io: ExecIO) -> int:
                 await io.say(f"curl: (6) Could not resolve host: {host}\n")
             code = 6
             continue
-        except (_Refused, OSError):
+        except OSError:
             if loud:
                 await io.say(f"curl: (7) Failed to connect to {host} port {port} after 0 ms: "
                              "Couldn't connect to server\n")

@@ -182,9 +182,10 @@ class ExecHandler:
             for task in (run, reader):
                 task.cancel()
             for task in (run, reader):
-                with contextlib.suppress(BaseException):
+                # Cancelled on purpose; an error of theirs was reported on the error channel above.
+                with contextlib.suppress(asyncio.CancelledError, ConnectionError, RuntimeError, OSError):
                     await task
-            with contextlib.suppress(Exception):
+            with contextlib.suppress(ConnectionError, RuntimeError, OSError):
                 await ws.close()
         return ws
 
