@@ -87,7 +87,7 @@ def _set_replicas(dep: dict[str, Any], scale: Any) -> dict[str, Any]:
                                     "message": "Invalid value: must be greater than or equal to 0"}]})
     rv = ((scale.get("metadata") or {}).get("resourceVersion"))
     if rv not in (None, "") and rv != dep["metadata"]["resourceVersion"]:
-        raise conflict(k.DEPLOYMENT, name)
+        raise conflict(k.REPLICA_SET if dep.get("kind") == "ReplicaSet" else k.DEPLOYMENT, name)
     dep.setdefault("spec", {})["replicas"] = replicas
     return dep
 

@@ -1,0 +1,195 @@
+"""The ReplicaSet controller: a ReplicaSet keeps ``spec.replicas`` pods and reports them in its ``status``.
+
+As pkg/controller/replicaset/replica_set.go ``syncReplicaSet``/``manageReplicas`` does: the pods it controls are
+those with an ``ownerReference`` (``controller: true``) to it; it creates the missing ones from its template
+(``<replicaset>-<5 chars>``, the apiserver's ``generateName`` suffix) and deletes the surplus (not-ready and
+newest first, ``getPodsToDelete``), then writes ``status`` as replica_set_utils.go ``calculateStatus`` does. The
+Deployment controller (:mod:`~gloo_nb.sandbox.deployment_controller`) only ever scales ReplicaSets.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import random
+from typing import Any
+
+from gloo_nb.sandbox import kinds
+from gloo_nb.sandbox.events import NORMAL, WARNING, EventRecorder, object_ref
+from gloo_nb.sandbox.garbage_collector import collect_garbage
+from gloo_nb.sandbox.pod_objects import NODE_NAME, is_ready, owner_uid, record_scheduled, rfc3339_now
+from gloo_nb.sandbox.store import CONTROLLER, ApiError, Store
+
+__all__ = ["SAFE_CHARS", "ReplicaSetController", "deletion_rank"]
+
+SAFE_CHARS = "bcdfghjklmnpqrstvwxz2456789"
+"""k8s.io/apimachinery/pkg/util/rand: the alphabet of generated names (no vowels, no look-alikes)."""
+
+
+def deletion_rank(pod: dict[str, Any]) -> tuple[int, int, str, str]:
+    """Return a sort key putting the pods to delete first, as ``controller.ActivePods`` orders them.
+
+    Unscheduled/pending before running, not-ready before ready, newer before older (pkg/controller/
+    controller_utils.go ``ActivePods.Less``).
+
+    Args:
+        pod: A pod.
+
+    Returns:
+        The key (smaller is deleted sooner).
+    """
+    status = pod.get("status") or {}
+    phase = {"Pending": 0, "Unknown": 1}.get(status.get("phase", "Pending"), 2)
+    created = pod["metadata"].get("creationTimestamp") or ""
+    inverted = "".join(chr(0x10FFFF - ord(c)) for c in created)
+    return (phase, 1 if is_ready(pod) else 0, inverted, pod["metadata"]["name"])
+
+
+def _labels_match(selector_labels: dict[str, Any], labels: dict[str, Any]) -> bool:
+    return all(labels.get(key) == value for key, value in selector_labels.items())
+
+
+class ReplicaSetController:
+    """Reconciles ReplicaSets into pods.
+
+    Args:
+        store: The object store to read and write (as ``CONTROLLER``).
+        scheduler_events: The ``default-scheduler`` recorder, shared with the kubelet (both bind pods).
+    """
+
+    def __init__(self, store: Store, scheduler_events: EventRecorder) -> None:
+        self.store = store
+        self._scheduler_events = scheduler_events
+        self._events = EventRecorder(store, "replicaset-controller", CONTROLLER)
+        self.quota_blocked: set[tuple[str, str]] = set()
+        """ReplicaSets whose last pod creation the namespace's quota refused: retried when a pod goes."""
+
+    def owning(self, namespace: str, uid: str) -> list[str]:
+        """Return the names of the ReplicaSets of ``namespace`` with this uid (the controller of a pod).
+
+        Args:
+            namespace: The pod's namespace.
+            uid: The owner uid from the pod's ``ownerReferences``.
+
+        Returns:
+            The ReplicaSets' names (none or one).
+        """
+        return [rs["metadata"]["name"] for rs in self.store.list(kinds.REPLICA_SET, namespace)[0]
+                if rs["metadata"].get("uid") == uid]
+
+    def sync(self, ns: str, name: str) -> None:
+        """Reconcile one ReplicaSet: create or delete pods to match ``spec.replicas``, then write ``status``.
+
+        A ReplicaSet that is gone has its pods collected instead.
+
+        Args:
+            ns: The ReplicaSet's namespace.
+            name: The ReplicaSet's name.
+        """
+        try:
+            rs = self.store.get(kinds.REPLICA_SET, ns, name)
+        except ApiError as exc:
+            if exc.code == 404:
+                collect_garbage(self.store, [ns])
+                return
+            raise
+        meta, spec = rs["metadata"], rs.get("spec") or {}
+        uid = meta["uid"]
+        replicas = int(spec.get("replicas", 1))
+        pods = [p for p in self.store.list(kinds.POD, ns)[0]
+                if owner_uid(p, "ReplicaSet") == uid and not p["metadata"].get("deletionTimestamp")]
+        failure: str | None = None
+        if not meta.get("deletionTimestamp"):
+            diff = len(pods) - replicas
+            involved = object_ref(kinds.REPLICA_SET, ns, name, uid)
+            if diff < 0:
+                for _ in range(-diff):
+                    try:
+                        pod = self._create_pod(rs)
+                    except ApiError as exc:
+                        if exc.code != 403:
+                            raise
+                        # controller_utils.go CreatePods: a refused pod is a FailedCreate event and, through
+                        # replica_set_utils.go calculateStatus, a ReplicaFailure condition.
+                        failure = exc.message
+                        self._events.record(involved, WARNING, "FailedCreate", f"Error creating: {exc.message}")
+                        break
+                    pods.append(pod)
+                    self._events.record(involved, NORMAL, "SuccessfulCreate", f"Created pod: {pod['metadata']['name']}")
+            elif diff > 0:
+                for pod in sorted(pods, key=deletion_rank)[:diff]:
+                    with contextlib.suppress(ApiError):
+                        self.store.delete(kinds.POD, ns, pod["metadata"]["name"], identity=CONTROLLER)
+                    pods.remove(pod)
+                    self._events.record(involved, NORMAL, "SuccessfulDelete", f"Deleted pod: {pod['metadata']['name']}")
+        self._write_status(rs, pods, failure)
+
+    def _write_status(self, rs: dict[str, Any], pods: list[dict[str, Any]], failure: str | None) -> None:
+        # pkg/controller/replicaset/replica_set_utils.go calculateStatus: replicas is always written (no
+        # omitempty), the other counts only when non-zero; availableReplicas counts ready pods (minReadySeconds
+        # is not modelled: a Ready pod is available at once).
+        meta = rs["metadata"]
+        ns, name = meta["namespace"], meta["name"]
+        template_labels = (((rs.get("spec") or {}).get("template") or {}).get("metadata") or {}).get("labels") or {}
+        status = rs.get("status") or {}
+        ready = sum(1 for p in pods if is_ready(p))
+        labeled = sum(1 for p in pods if _labels_match(template_labels, p["metadata"].get("labels") or {}))
+        new_status: dict[str, Any] = {"replicas": len(pods)}
+        if labeled:
+            new_status["fullyLabeledReplicas"] = labeled
+        if ready:
+            new_status["readyReplicas"] = ready
+            new_status["availableReplicas"] = ready
+        new_status["observedGeneration"] = meta.get("generation", 1)
+        prev = {c.get("type"): c for c in status.get("conditions") or []}
+        if failure is not None:
+            old = prev.get("ReplicaFailure") or {}
+            if old.get("status") == "True" and old.get("reason") == "FailedCreate":
+                # Set only when absent (calculateStatus): a fresh pod name in every retry's message would
+                # rewrite the status forever.
+                new_status["conditions"] = [old]
+            else:
+                new_status["conditions"] = [{"type": "ReplicaFailure", "status": "True",
+                                             "lastTransitionTime": rfc3339_now(), "reason": "FailedCreate",
+                                             "message": failure}]
+            self.quota_blocked.add((ns, name))
+        else:
+            self.quota_blocked.discard((ns, name))
+        if new_status == status:
+            return
+
+        def mutate(obj: dict[str, Any]) -> dict[str, Any]:
+            obj["status"] = new_status
+            return obj
+
+        self.store.patch(kinds.REPLICA_SET, ns, name, mutate, identity=CONTROLLER, subresource="status")
+
+    def _create_pod(self, rs: dict[str, Any]) -> dict[str, Any]:
+        # controller_utils.go GetPodFromTemplate: the template's labels, annotations and finalizers, an
+        # ownerReference to the ReplicaSet (controller, blockOwnerDeletion) and generateName "<rs>-".
+        meta_rs = rs["metadata"]
+        ns, rs_name = meta_rs["namespace"], meta_rs["name"]
+        template = (rs.get("spec") or {}).get("template") or {}
+        tmeta = template.get("metadata") or {}
+        meta: dict[str, Any] = {
+            "namespace": ns, "labels": dict(tmeta.get("labels") or {}), "generateName": f"{rs_name}-",
+            "ownerReferences": [{"apiVersion": kinds.REPLICA_SET.api_version, "kind": "ReplicaSet",
+                                 "name": rs_name, "uid": meta_rs["uid"],
+                                 "controller": True, "blockOwnerDeletion": True}],
+        }
+        if tmeta.get("annotations"):
+            meta["annotations"] = dict(tmeta["annotations"])
+        spec = json.loads(json.dumps(template.get("spec") or {}))
+        spec["nodeName"] = NODE_NAME
+        for _ in range(10):
+            meta["name"] = f"{rs_name}-{''.join(random.choices(SAFE_CHARS, k=5))}"
+            try:
+                pod = self.store.create(kinds.POD, {"apiVersion": "v1", "kind": "Pod", "metadata": meta,
+                                                    "spec": spec}, identity=CONTROLLER)
+            except ApiError as exc:
+                if exc.code != 409:
+                    raise
+                continue
+            record_scheduled(self._scheduler_events, pod)
+            return pod
+        raise ApiError(409, "AlreadyExists", f"could not find a free pod name for {rs_name}")
