@@ -247,7 +247,7 @@ class Kubelet:
             self._guard(sync_endpoints, self.store, *key)
 
     def _owners_of(self, replica_sets: set[tuple[str, str]]) -> set[tuple[str, str]]:
-        owners = set()
+        owners: set[tuple[str, str]] = set()
         for ns in {ns for ns, _ in replica_sets}:
             for rs in self.store.list(kinds.REPLICA_SET, ns)[0]:
                 if (ns, rs["metadata"]["name"]) in replica_sets:
@@ -256,7 +256,7 @@ class Kubelet:
         return owners
 
     def _replica_sets_of(self, deployments: set[tuple[str, str]]) -> set[tuple[str, str]]:
-        found = set()
+        found: set[tuple[str, str]] = set()
         for ns in {ns for ns, _ in deployments}:
             for rs in self.store.list(kinds.REPLICA_SET, ns)[0]:
                 if any(ref.get("kind") == "Deployment" and ref.get("controller")
