@@ -297,3 +297,27 @@ def test_a_bare_replicaset_scales_with_kubectl_scale(cluster: Cluster) -> None:
             'map[string]string{"app":"solo"}: `selector` does not match template `labels`') in bad.stderr, bad.stderr
     cluster.kubectl("delete", "rs", "solo", "-n", NS)
     wait_until(lambda: not cluster.pods(), "the pods to be collected")
+
+
+def test_a_stuck_rollout_exceeds_its_progress_deadline(cluster: Cluster) -> None:
+    cluster.kubectl("apply", "-f", "-", stdin=manifest(replicas=1, progressDeadlineSeconds=2))
+    cluster.rollout_status()
+    described = cluster.kubectl("describe", "deployment", "echo", "-n", NS)
+    [first] = cluster.replica_sets()
+    # kubectl describe finds the ReplicaSets itself (deploymentutil.GetAllReplicaSets).
+    assert re.search(rf"NewReplicaSet:\s+{first['metadata']['name']} \(1/1 replicas created\)", described), described
+    # The new template's pod never turns Ready (http-echo 1.0 answers 500, its readiness probe fails).
+    bad = {"spec": {"template": {"spec": {"containers": [{
+        "name": "echo", "image": "hashicorp/http-echo:1.0", "args": ["-text=v2", "-listen=:8080", "-status-code=500"],
+        "readinessProbe": {"httpGet": {"path": "/", "port": 8080}, "periodSeconds": 1}}]}}}}
+    cluster.kubectl("patch", "deployment", "echo", "-n", NS, "-p", json.dumps(bad))
+    stuck = cluster.kube.run("rollout", "status", "deployment/echo", "-n", NS, "--timeout=40s", check=False)
+    # kubectl's DeploymentStatusViewer turns the controller's ProgressDeadlineExceeded into this error.
+    assert stuck.returncode != 0 and 'error: deployment "echo" exceeded its progress deadline' in stuck.stderr, stuck
+    cond = conditions(cluster.store)
+    new = next(rs for rs in cluster.replica_sets() if rs["metadata"]["uid"] != first["metadata"]["uid"])
+    assert (cond["Progressing"]["status"], cond["Progressing"]["reason"], cond["Progressing"]["message"]) == (
+        "False", "ProgressDeadlineExceeded", f'ReplicaSet "{new["metadata"]["name"]}" has timed out progressing.')
+    # The old pod keeps serving: with one replica 25 % unavailable rounds down to 0.
+    assert cond["Available"]["status"] == "True"
+    assert cluster.store.get(kinds.REPLICA_SET, NS, first["metadata"]["name"])["spec"]["replicas"] == 1
