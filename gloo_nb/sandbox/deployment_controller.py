@@ -199,15 +199,52 @@ class DeploymentController:
         status = json.loads(json.dumps(dep.get("status") or {}))
         conditions: list[dict[str, Any]] = list(status.get("conditions") or [])
         recreate = (spec.get("strategy") or {}).get("type") == "Recreate"
+        conditions = self._paused_conditions(dep, conditions)
         if spec.get("paused"):
-            # sync.go sync: a paused Deployment is only scaled, never rolled.
-            if new_rs is not None and not any(_spec_replicas(rs) for rs in old):
-                new_rs = self._scale(dep, new_rs, int(spec.get("replicas", 1)))
+            new_rs, old, conditions = self._paused(dep, new_rs, old, conditions)
         elif recreate:
             new_rs, old, conditions = self._recreate(dep, new_rs, old, conditions)
         else:
             new_rs, old, conditions = self._rolling(dep, new_rs, old, conditions)
         self._write_status(dep, new_rs, old, conditions)
+
+    @staticmethod
+    def _paused_conditions(dep: dict[str, Any], conditions: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        # deployment_controller.go checkPausedConditions: Progressing Unknown while paused (kubectl rollout
+        # pause), DeploymentResumed after; a ProgressDeadlineExceeded is never overwritten.
+        spec = dep.get("spec") or {}
+        if spec.get("progressDeadlineSeconds") is None:
+            return conditions
+        cond = next((c for c in conditions if c.get("type") == "Progressing"), None)
+        if cond is not None and cond.get("reason") == "ProgressDeadlineExceeded":
+            return conditions
+        paused_now = cond is not None and cond.get("reason") == "DeploymentPaused"
+        if spec.get("paused") and not paused_now:
+            new = _condition("Progressing", True, "DeploymentPaused", "Deployment is paused")
+        elif not spec.get("paused") and paused_now:
+            new = _condition("Progressing", True, "DeploymentResumed", "Deployment is resumed")
+        else:
+            return conditions
+        new["status"] = "Unknown"
+        return _set_condition(conditions, new)
+
+    def _paused(self, dep: dict[str, Any], new_rs: dict[str, Any] | None, old: list[dict[str, Any]],
+                conditions: list[dict[str, Any]],
+                ) -> tuple[dict[str, Any] | None, list[dict[str, Any]], list[dict[str, Any]]]:
+        # sync.go sync: a paused Deployment is scaled, never rolled (no new ReplicaSet is created), and its
+        # old ReplicaSets are cleaned up. Scaling touches the one active ReplicaSet (FindActiveOrLatest).
+        new_rs, conditions = self._new_replica_set(dep, new_rs, old, conditions, create=False)
+        everyone = [*([new_rs] if new_rs is not None else []), *old]
+        active = [rs for rs in everyone if _spec_replicas(rs)]
+        target = active[0] if len(active) == 1 else (
+            None if active else new_rs if new_rs is not None else max(old, key=_created, default=None))
+        if target is not None:
+            scaled = self._scale(dep, target, int((dep.get("spec") or {}).get("replicas", 1)))
+            if new_rs is not None and target is new_rs:
+                new_rs = scaled
+            else:
+                old = [scaled if rs is target else rs for rs in old]
+        return new_rs, self._cleanup(dep, old), conditions
 
     # --- the new ReplicaSet ----------------------------------------------------------------------
 
@@ -535,6 +572,9 @@ class DeploymentController:
                     else f'Deployment "{meta["name"]}"')
         if deadline is None:
             conditions = [c for c in conditions if c.get("type") != "Progressing"]
+        elif spec.get("paused"):
+            # sync.go syncDeploymentStatus: a paused Deployment's status is calculateStatus alone.
+            pass
         elif not complete_already:
             old_out = int(prev.get("replicas") or 0) - int(prev.get("updatedReplicas") or 0)
             new_out = status.get("replicas", 0) - status.get("updatedReplicas", 0)

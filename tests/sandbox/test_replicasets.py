@@ -187,8 +187,8 @@ def test_rolling_update_with_max_surge_1_max_unavailable_0(cluster: Cluster) -> 
     assert new["metadata"]["annotations"]["deployment.kubernetes.io/max-replicas"] == "3"
     assert {e["name"]: e["value"] for e in new["spec"]["template"]["spec"]["containers"][0]["env"]} == {
         "COLOR": "blue"}
-    assert all(p["metadata"]["labels"]["pod-template-hash"] == new["metadata"]["labels"]["pod-template-hash"]
-               for p in cluster.pods())
+    wait_until(lambda: all(p["metadata"]["labels"]["pod-template-hash"] == new["metadata"]["labels"]
+                           ["pod-template-hash"] for p in cluster.pods()), "only the new ReplicaSet's pods")
     # The Deployment's events, as the controller words them (sync.go scaleReplicaSet).
     events = cluster.kubectl("get", "events", "-n", NS, "--field-selector", "involvedObject.kind=Deployment")
     assert f"Scaled up replica set {new['metadata']['name']} from 0 to 1" in events
@@ -321,3 +321,24 @@ def test_a_stuck_rollout_exceeds_its_progress_deadline(cluster: Cluster) -> None
     # The old pod keeps serving: with one replica 25 % unavailable rounds down to 0.
     assert cond["Available"]["status"] == "True"
     assert cluster.store.get(kinds.REPLICA_SET, NS, first["metadata"]["name"])["spec"]["replicas"] == 1
+
+
+def test_rollout_pause_holds_template_changes_until_resume(cluster: Cluster) -> None:
+    cluster.kubectl("apply", "-f", "-", stdin=manifest(replicas=1))
+    cluster.rollout_status()
+    cluster.kubectl("rollout", "pause", "deployment/echo", "-n", NS)
+    wait_until(lambda: conditions(cluster.store)["Progressing"]["reason"] == "DeploymentPaused", "paused")
+    cond = conditions(cluster.store)["Progressing"]
+    assert (cond["status"], cond["message"]) == ("Unknown", "Deployment is paused")
+    cluster.kubectl("set", "env", "deployment/echo", "-n", NS, "COLOR=held")
+    cluster.kubectl("scale", "deployment/echo", "-n", NS, "--replicas=2")
+    # Scaled while paused (sync.go sync), but no new ReplicaSet for the new template.
+    wait_until(lambda: len(p := cluster.pods()) == 2 and all(ready(x) for x in p), "2 ready pods of revision 1")
+    assert len(cluster.replica_sets()) == 1
+    assert all("env" not in p["spec"]["containers"][0] for p in cluster.pods())
+    cluster.kubectl("rollout", "resume", "deployment/echo", "-n", NS)
+    cluster.rollout_status()
+    assert len(cluster.replica_sets()) == 2
+    wait_until(lambda: all(p["spec"]["containers"][0].get("env") == [{"name": "COLOR", "value": "held"}]
+                           for p in cluster.pods()), "only pods of the resumed template")
+    assert conditions(cluster.store)["Progressing"]["reason"] == "NewReplicaSetAvailable"
