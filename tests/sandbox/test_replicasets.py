@@ -122,6 +122,12 @@ def test_a_deployment_owns_a_replicaset_that_owns_its_pods(cluster: Cluster) -> 
                                                        "name": rs_name, "uid": rs["metadata"]["uid"],
                                                        "controller": True, "blockOwnerDeletion": True}]
 
+    # The owner chain tools walk with the Python client: Pod -> ReplicaSet -> Deployment.
+    pod_owner = client.CoreV1Api(cluster.apps.api_client).read_namespaced_pod(
+        pods[0]["metadata"]["name"], NS).metadata.owner_references[0]
+    rs_owner = cluster.apps.read_namespaced_replica_set(pod_owner.name, NS).metadata.owner_references[0]
+    assert (pod_owner.kind, rs_owner.kind, rs_owner.name) == ("ReplicaSet", "Deployment", "echo")
+
     # kubectl get deploy,rs,po: the server-side tables (printReplicaSet: DESIRED CURRENT READY AGE).
     shown = cluster.kubectl("get", "deploy,rs,po", "-n", NS)
     assert re.search(rf"^replicaset\.apps/{rs_name}\s+2\s+2\s+2\s+\S+$", shown, re.M), shown
