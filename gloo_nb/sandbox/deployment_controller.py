@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -147,6 +148,33 @@ class DeploymentController:
     def __init__(self, store: Store, scheduler_events: EventRecorder | None = None) -> None:
         self.store = store
         self._events = EventRecorder(store, "deployment-controller", CONTROLLER)
+        # progress.go requeueStuckDeployment: Deployments to sync again when their progress deadline passes.
+        self._deadlines: dict[tuple[str, str], float] = {}
+
+    def next_wake(self, default: float) -> float:
+        """Return when the earliest progress deadline is due (``time.monotonic()``), at most ``default``.
+
+        Args:
+            default: The latest wake-up the caller wants anyway.
+
+        Returns:
+            The earlier of the two.
+        """
+        return min([default, *self._deadlines.values()])
+
+    def due(self, now: float) -> list[tuple[str, str]]:
+        """Pop the Deployments whose progress deadline has passed, to be synced (and so marked timed out).
+
+        Args:
+            now: ``time.monotonic()``.
+
+        Returns:
+            ``(namespace, name)`` of each.
+        """
+        keys = [key for key, when in self._deadlines.items() if when <= now]
+        for key in keys:
+            del self._deadlines[key]
+        return keys
 
     def owning(self, namespace: str, uid: str) -> list[str]:
         """Return the names of the Deployments of ``namespace`` with this uid (the owner of a ReplicaSet).
@@ -592,6 +620,15 @@ class DeploymentController:
                 # deployment_util.go DeploymentTimedOut: no progress for progressDeadlineSeconds.
                 conditions = _set_condition(conditions, _condition("Progressing", False, "ProgressDeadlineExceeded",
                                                                    f"{rs_label} has timed out progressing."))
+        key = (meta["namespace"], meta["name"])
+        self._deadlines.pop(key, None)
+        progressing = next((c for c in conditions if c.get("type") == "Progressing"), None)
+        if (deadline is not None and not spec.get("paused") and progressing is not None
+                and progressing.get("status") == "True" and progressing.get("reason") != "NewReplicaSetAvailable"):
+            # progress.go requeueStuckDeployment: sync again when lastUpdateTime + progressDeadlineSeconds passes.
+            left = self._seconds_to_deadline(progressing, int(deadline))
+            if left is not None:
+                self._deadlines[key] = time.monotonic() + max(0.0, left) + 0.1
         # progress.go getReplicaFailures: the new ReplicaSet's ReplicaFailure first, else an old one's.
         failure = None
         for rs in ([new_rs] if new_rs is not None else []) + old:
@@ -622,12 +659,17 @@ class DeploymentController:
                          subresource="status")
 
     @staticmethod
-    def _timed_out(cond: dict[str, Any], deadline: int) -> bool:
+    def _seconds_to_deadline(cond: dict[str, Any], deadline: int) -> float | None:
         stamp = cond.get("lastUpdateTime")
         if not isinstance(stamp, str):
-            return False
+            return None
         try:
             then = datetime.strptime(stamp[:19], "%Y-%m-%dT%H:%M:%S").replace(tzinfo=UTC).timestamp()
         except ValueError:
-            return False
-        return datetime.now(UTC).timestamp() > then + deadline
+            return None
+        return then + deadline - datetime.now(UTC).timestamp()
+
+    def _timed_out(self, cond: dict[str, Any], deadline: int) -> bool:
+        # deployment_util.go DeploymentTimedOut: lastUpdateTime + progressDeadlineSeconds is before now.
+        left = self._seconds_to_deadline(cond, deadline)
+        return left is not None and left < 0

@@ -147,7 +147,7 @@ class Kubelet:
         try:
             while True:
                 now = time.monotonic()
-                wake = self._supervisor.next_wake(next_resync)
+                wake = self._deployments.next_wake(self._supervisor.next_wake(next_resync))
                 try:
                     item = self._queue.get(timeout=max(0.0, wake - now))
                 except queue.Empty:
@@ -221,6 +221,7 @@ class Kubelet:
                 self._supervisor.process_event(item)
                 pods.add((item[1], item[2]))
         pods.update(self._supervisor.due(time.monotonic()))
+        deployments.update(self._deployments.due(time.monotonic()))
         if full:
             for kind, keys in ((kinds.DEPLOYMENT, deployments), (kinds.REPLICA_SET, replica_sets), (kinds.POD, pods),
                                (kinds.SERVICE, services)):
