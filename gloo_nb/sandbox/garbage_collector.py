@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterable
+from typing import Any
 
 from gloo_nb.sandbox import kinds
 from gloo_nb.sandbox.pod_objects import owner_uid
 from gloo_nb.sandbox.store import CONTROLLER, ApiError, Store
 
-__all__ = ["collect_garbage"]
+__all__ = ["collect_garbage", "orphan_dependents"]
 
 
 def collect_garbage(store: Store, namespaces: Iterable[str]) -> None:
@@ -43,3 +44,44 @@ def collect_garbage(store: Store, namespaces: Iterable[str]) -> None:
                     by_deployment is not None and by_deployment not in deployments):
                 with contextlib.suppress(ApiError):
                     store.delete(kinds.POD, ns, pod["metadata"]["name"], identity=CONTROLLER)
+
+
+_DEPENDENT_KINDS = {"Deployment": kinds.REPLICA_SET, "ReplicaSet": kinds.POD}
+
+
+def orphan_dependents(store: Store, owner_kind: str, namespace: str, owner_uid_: str) -> int:
+    """Remove an owner's ``ownerReferences`` from its dependents, before the owner is deleted with ``Orphan``.
+
+    garbagecollector.go ``orphanDependents``: with ``propagationPolicy: Orphan`` (``kubectl delete
+    --cascade=orphan``) the dependents lose their reference to the owner and stay.
+
+    Args:
+        store: The object store.
+        owner_kind: The kind of the object about to be deleted (``Deployment`` or ``ReplicaSet``; others
+            have no dependents in the sandbox).
+        namespace: Its namespace.
+        owner_uid_: Its uid.
+
+    Returns:
+        How many dependents were orphaned.
+    """
+    kind = _DEPENDENT_KINDS.get(owner_kind)
+    if kind is None:
+        return 0
+    count = 0
+    for obj in store.list(kind, namespace)[0]:
+        refs = obj["metadata"].get("ownerReferences") or []
+        if not any(ref.get("uid") == owner_uid_ for ref in refs):
+            continue
+
+        def strip(o: dict[str, Any]) -> dict[str, Any]:
+            kept = [r for r in o["metadata"].get("ownerReferences") or [] if r.get("uid") != owner_uid_]
+            if kept:
+                o["metadata"]["ownerReferences"] = kept
+            else:
+                o["metadata"].pop("ownerReferences", None)
+            return o
+        with contextlib.suppress(ApiError):
+            store.patch(kind, namespace, obj["metadata"]["name"], strip, identity=CONTROLLER)
+            count += 1
+    return count

@@ -348,3 +348,22 @@ def test_rollout_pause_holds_template_changes_until_resume(cluster: Cluster) -> 
     wait_until(lambda: all(p["spec"]["containers"][0].get("env") == [{"name": "COLOR", "value": "held"}]
                            for p in cluster.pods()), "only pods of the resumed template")
     assert conditions(cluster.store)["Progressing"]["reason"] == "NewReplicaSetAvailable"
+
+
+def test_cascade_orphan_keeps_the_dependents(cluster: Cluster) -> None:
+    cluster.kubectl("apply", "-f", "-", stdin=manifest(replicas=1))
+    cluster.rollout_status()
+    [rs] = cluster.replica_sets()
+    [pod] = cluster.pods()
+    out = cluster.kubectl("delete", "deployment", "echo", "-n", NS, "--cascade=orphan")
+    assert out.strip() == 'deployment.apps "echo" deleted', out
+    assert cluster.kubelet.wait_idle()
+    [kept] = cluster.replica_sets()
+    assert kept["metadata"]["uid"] == rs["metadata"]["uid"] and "ownerReferences" not in kept["metadata"]
+    assert [p["metadata"]["uid"] for p in cluster.pods()] == [pod["metadata"]["uid"]]
+    # The ReplicaSet, now on its own, still keeps its pod; orphaned in turn, the pod stays alone.
+    cluster.kubectl("delete", "rs", rs["metadata"]["name"], "-n", NS, "--cascade=orphan")
+    assert cluster.kubelet.wait_idle()
+    [alone] = cluster.pods()
+    assert alone["metadata"]["uid"] == pod["metadata"]["uid"] and "ownerReferences" not in alone["metadata"]
+    assert cluster.replica_sets() == []
