@@ -23,7 +23,7 @@ from gloo_nb.sandbox import kinds
 from gloo_nb.sandbox.events import NORMAL, EventRecorder, object_ref
 from gloo_nb.sandbox.garbage_collector import collect_garbage
 from gloo_nb.sandbox.pod_objects import owner_uid, rfc3339_now
-from gloo_nb.sandbox.replicaset_controller import SAFE_CHARS
+from gloo_nb.sandbox.replicaset_controller import SAFE_CHARS, claim
 from gloo_nb.sandbox.store import CONTROLLER, ApiError, Store
 
 __all__ = ["CHANGE_CAUSE_ANNOTATION", "REVISION_ANNOTATION", "TEMPLATE_HASH_LABEL", "DeploymentController",
@@ -217,7 +217,8 @@ class DeploymentController:
                 with contextlib.suppress(ApiError):
                     self.store.delete(kinds.POD, ns, pod["metadata"]["name"], identity=CONTROLLER)
         spec = dep.get("spec") or {}
-        rs_all = sorted((rs for rs in self.store.list(kinds.REPLICA_SET, ns)[0] if owner_uid(rs) == uid),
+        # deployment_controller.go getReplicaSetsForDeployment: ClaimReplicaSets adopts and releases by selector.
+        rs_all = sorted(claim(self.store, kinds.REPLICA_SET, dep, self.store.list(kinds.REPLICA_SET, ns)[0]),
                         key=_created)
         wanted = _without_hash(spec.get("template") or {})
         # deployment_util.go FindNewReplicaSet: the oldest ReplicaSet whose template equals the Deployment's.

@@ -30,6 +30,7 @@ from gloo_nb.sandbox.deployment_controller import TEMPLATE_HASH_LABEL, Deploymen
 from gloo_nb.sandbox.endpoints_controller import sync_endpoints
 from gloo_nb.sandbox.events import EventRecorder
 from gloo_nb.sandbox.garbage_collector import collect_garbage
+from gloo_nb.sandbox.object_selectors import label_selector_matches
 from gloo_nb.sandbox.pod_objects import HOST_IP, MANAGED_BY, NODE_NAME, PORTS_ANNOTATION, owner_uid
 from gloo_nb.sandbox.pod_supervisor import STOP_GRACE, PodSupervisor, state_path
 from gloo_nb.sandbox.replicaset_controller import ReplicaSetController
@@ -177,6 +178,7 @@ class Kubelet:
     def _handle(self, batch: list[tuple[Any, ...]]) -> None:
         deployments: set[tuple[str, str]] = set()
         replica_sets: set[tuple[str, str]] = set()
+        orphans: set[tuple[Any, str, str]] = set()
         pods: set[tuple[str, str]] = set()
         services: set[tuple[str, str]] = set()
         service_namespaces: set[str] = set()
@@ -200,6 +202,8 @@ class Kubelet:
                     if owner:
                         for dep in self._deployments.owning(ns, owner):
                             deployments.add((ns, dep))
+                    elif etype != "DELETED":
+                        orphans.add((kinds.REPLICA_SET, ns, name))
                 elif kind is kinds.POD:
                     pods.add((ns, name))
                     service_namespaces.add(ns)
@@ -210,6 +214,8 @@ class Kubelet:
                     if owner:
                         for rs in self._replica_sets.owning(ns, owner):
                             replica_sets.add((ns, rs))
+                    elif etype != "DELETED":
+                        orphans.add((kinds.POD, ns, name))
                 elif kind is kinds.SERVICE:
                     services.add((ns, name))
                 elif kind is kinds.NAMESPACE and etype == "DELETED":
@@ -221,6 +227,11 @@ class Kubelet:
                 self._supervisor.process_event(item)
                 pods.add((item[1], item[2]))
         pods.update(self._supervisor.due(time.monotonic()))
+        for kind, ns, name in orphans:
+            # replica_set.go addPod / deployment_controller.go addReplicaSet: an object without a controller
+            # wakes the owners whose selector matches it, which adopt it.
+            owners = self._claimers(kind, ns, name)
+            (replica_sets if kind is kinds.POD else deployments).update((ns, owner) for owner in owners)
         deployments.update(self._deployments.due(time.monotonic()))
         if full:
             for kind, keys in ((kinds.DEPLOYMENT, deployments), (kinds.REPLICA_SET, replica_sets), (kinds.POD, pods),
@@ -246,6 +257,18 @@ class Kubelet:
             self._guard(self._supervisor.sync_pod, *key)
         for key in sorted(services):
             self._guard(sync_endpoints, self.store, *key)
+
+    def _claimers(self, kind: Any, ns: str, name: str) -> list[str]:
+        try:
+            obj = self.store.get(kind, ns, name)
+        except ApiError:
+            return []
+        if any(ref.get("controller") for ref in obj["metadata"].get("ownerReferences") or []):
+            return []
+        labels = obj["metadata"].get("labels") or {}
+        owner_kind = kinds.REPLICA_SET if kind is kinds.POD else kinds.DEPLOYMENT
+        return [o["metadata"]["name"] for o in self.store.list(owner_kind, ns)[0]
+                if label_selector_matches((o.get("spec") or {}).get("selector"), labels)]
 
     def _owners_of(self, replica_sets: set[tuple[str, str]]) -> set[tuple[str, str]]:
         owners: set[tuple[str, str]] = set()

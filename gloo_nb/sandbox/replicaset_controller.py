@@ -17,10 +17,12 @@ from typing import Any
 from gloo_nb.sandbox import kinds
 from gloo_nb.sandbox.events import NORMAL, WARNING, EventRecorder, object_ref
 from gloo_nb.sandbox.garbage_collector import collect_garbage
-from gloo_nb.sandbox.pod_objects import NODE_NAME, is_ready, owner_uid, record_scheduled, rfc3339_now
+from gloo_nb.sandbox.kinds import Kind
+from gloo_nb.sandbox.object_selectors import label_selector_matches
+from gloo_nb.sandbox.pod_objects import NODE_NAME, is_ready, record_scheduled, rfc3339_now
 from gloo_nb.sandbox.store import CONTROLLER, ApiError, Store
 
-__all__ = ["SAFE_CHARS", "ReplicaSetController", "deletion_rank"]
+__all__ = ["SAFE_CHARS", "ReplicaSetController", "claim", "deletion_rank"]
 
 SAFE_CHARS = "bcdfghjklmnpqrstvwxz2456789"
 """k8s.io/apimachinery/pkg/util/rand: the alphabet of generated names (no vowels, no look-alikes)."""
@@ -43,6 +45,65 @@ def deletion_rank(pod: dict[str, Any]) -> tuple[int, int, str, str]:
     created = pod["metadata"].get("creationTimestamp") or ""
     inverted = "".join(chr(0x10FFFF - ord(c)) for c in created)
     return (phase, 1 if is_ready(pod) else 0, inverted, pod["metadata"]["name"])
+
+
+def _controller_uid(obj: dict[str, Any]) -> str | None:
+    for ref in obj["metadata"].get("ownerReferences") or []:
+        if ref.get("controller"):
+            return str(ref.get("uid"))
+    return None
+
+
+def claim(store: Store, kind: Kind, owner: dict[str, Any], candidates: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Return the objects ``owner`` controls, adopting and releasing as ``ControllerRefManager`` does.
+
+    pkg/controller/controller_ref_manager.go ``ClaimObject``: an object controlled by ``owner`` whose labels
+    no longer match its selector is released (its ownerReference removed: ``kubectl label pod X app-``
+    takes a pod out of its ReplicaSet); an object without a controller whose labels match is adopted
+    (unless the owner is being deleted); objects another controller owns are left alone.
+
+    Args:
+        store: The object store (written as ``CONTROLLER``).
+        kind: The candidates' kind (pods for a ReplicaSet, ReplicaSets for a Deployment).
+        owner: The ReplicaSet or Deployment.
+        candidates: The objects of ``kind`` in the owner's namespace.
+
+    Returns:
+        The objects the owner controls after claiming, as stored.
+    """
+    meta = owner["metadata"]
+    uid, selector = meta["uid"], (owner.get("spec") or {}).get("selector")
+    ref = {"apiVersion": owner.get("apiVersion") or "apps/v1", "kind": owner.get("kind") or "ReplicaSet",
+           "name": meta["name"], "uid": uid, "controller": True, "blockOwnerDeletion": True}
+    owned = []
+    for obj in candidates:
+        if obj["metadata"].get("deletionTimestamp"):
+            if _controller_uid(obj) == uid:
+                owned.append(obj)
+            continue
+        matches = label_selector_matches(selector, obj["metadata"].get("labels") or {})
+        controller = _controller_uid(obj)
+        if controller == uid and matches:
+            owned.append(obj)
+        elif controller == uid or (controller is None and matches and not meta.get("deletionTimestamp")):
+            adopt = controller is None
+
+            def change(o: dict[str, Any], adopt: bool = adopt) -> dict[str, Any]:
+                refs = [r for r in o["metadata"].get("ownerReferences") or [] if r.get("uid") != uid]
+                if adopt:
+                    refs.append(dict(ref))
+                if refs:
+                    o["metadata"]["ownerReferences"] = refs
+                else:
+                    o["metadata"].pop("ownerReferences", None)
+                return o
+            try:
+                updated = store.patch(kind, meta["namespace"], obj["metadata"]["name"], change, identity=CONTROLLER)
+            except ApiError:
+                continue
+            if adopt:
+                owned.append(updated)
+    return owned
 
 
 def _labels_match(selector_labels: dict[str, Any], labels: dict[str, Any]) -> bool:
@@ -96,8 +157,8 @@ class ReplicaSetController:
         meta, spec = rs["metadata"], rs.get("spec") or {}
         uid = meta["uid"]
         replicas = int(spec.get("replicas", 1))
-        pods = [p for p in self.store.list(kinds.POD, ns)[0]
-                if owner_uid(p, "ReplicaSet") == uid and not p["metadata"].get("deletionTimestamp")]
+        pods = [p for p in claim(self.store, kinds.POD, rs, self.store.list(kinds.POD, ns)[0])
+                if not p["metadata"].get("deletionTimestamp")]
         failure: str | None = None
         if not meta.get("deletionTimestamp"):
             diff = len(pods) - replicas

@@ -367,3 +367,27 @@ def test_cascade_orphan_keeps_the_dependents(cluster: Cluster) -> None:
     [alone] = cluster.pods()
     assert alone["metadata"]["uid"] == pod["metadata"]["uid"] and "ownerReferences" not in alone["metadata"]
     assert cluster.replica_sets() == []
+
+
+def test_replicasets_adopt_and_release_pods_by_selector(cluster: Cluster) -> None:
+    cluster.kubectl("apply", "-f", "-", stdin=manifest(replicas=1))
+    cluster.rollout_status()
+    [rs] = cluster.replica_sets()
+    [pod] = cluster.pods()
+    # Re-labelled out of the selector, the pod is released (ControllerRefManager) and replaced.
+    cluster.kubectl("label", "pod", pod["metadata"]["name"], "-n", NS, "app=quarantine", "--overwrite")
+    wait_until(lambda: len(cluster.pods()) == 2, "a replacement pod")
+    released = cluster.store.get(kinds.POD, NS, pod["metadata"]["name"])
+    assert "ownerReferences" not in released["metadata"]
+    # Orphaned with the Deployment and re-created, the Deployment adopts its old ReplicaSet (same template):
+    # no second ReplicaSet and no new pod.
+    cluster.kubectl("delete", "deployment", "echo", "-n", NS, "--cascade=orphan")
+    assert cluster.kubelet.wait_idle()
+    before = {p["metadata"]["uid"] for p in cluster.pods()}
+    cluster.kubectl("apply", "-f", "-", stdin=manifest(replicas=1))
+    dep = cluster.store.get(kinds.DEPLOYMENT, NS, "echo")
+    wait_until(lambda: cluster.replica_sets()[0]["metadata"].get("ownerReferences", [{}])[0].get("uid")
+               == dep["metadata"]["uid"], "the ReplicaSet adopted")
+    cluster.rollout_status()
+    assert [r["metadata"]["name"] for r in cluster.replica_sets()] == [rs["metadata"]["name"]]
+    assert {p["metadata"]["uid"] for p in cluster.pods()} == before
