@@ -229,6 +229,12 @@ class DeploymentController:
         conditions: list[dict[str, Any]] = list(status.get("conditions") or [])
         recreate = (spec.get("strategy") or {}).get("type") == "Recreate"
         conditions = self._paused_conditions(dep, conditions)
+        if not spec.get("paused") and self._is_scaling_event(dep, new_rs, old):
+            # deployment_controller.go syncDeployment: a resize is sync.go sync (scale, then calculateStatus).
+            new_rs, conditions = self._new_replica_set(dep, new_rs, old, conditions, create=False)
+            new_rs, old = self._scale_all(dep, new_rs, old)
+            self._write_status(dep, new_rs, old, conditions, progress=False)
+            return
         if spec.get("paused"):
             new_rs, old, conditions = self._paused(dep, new_rs, old, conditions)
         elif recreate:
@@ -263,17 +269,84 @@ class DeploymentController:
         # sync.go sync: a paused Deployment is scaled, never rolled (no new ReplicaSet is created), and its
         # old ReplicaSets are cleaned up. Scaling touches the one active ReplicaSet (FindActiveOrLatest).
         new_rs, conditions = self._new_replica_set(dep, new_rs, old, conditions, create=False)
+        new_rs, old = self._scale_all(dep, new_rs, old)
+        return new_rs, self._cleanup(dep, old), conditions
+
+    @staticmethod
+    def _is_scaling_event(dep: dict[str, Any], new_rs: dict[str, Any] | None, old: list[dict[str, Any]]) -> bool:
+        # sync.go isScalingEvent: an active ReplicaSet's desired-replicas annotation differs from spec.replicas.
+        replicas = str(int((dep.get("spec") or {}).get("replicas", 1)))
+        return any((rs["metadata"].get("annotations") or {}).get(_DESIRED_REPLICAS, replicas) != replicas
+                   for rs in [*([new_rs] if new_rs is not None else []), *old] if _spec_replicas(rs))
+
+    def _scale_all(self, dep: dict[str, Any], new_rs: dict[str, Any] | None, old: list[dict[str, Any]],
+                   ) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
+        # sync.go scale: the one active (or the latest) ReplicaSet takes spec.replicas; a saturated new one
+        # leaves the old ones at zero; otherwise, rolling, every active ReplicaSet grows or shrinks in
+        # proportion (deployment_util.go GetProportion / getReplicaSetFraction), the leftover to the first.
+        spec = dep.get("spec") or {}
+        replicas = int(spec.get("replicas", 1))
         everyone = [*([new_rs] if new_rs is not None else []), *old]
         active = [rs for rs in everyone if _spec_replicas(rs)]
-        target = active[0] if len(active) == 1 else (
-            None if active else new_rs if new_rs is not None else max(old, key=_created, default=None))
+        by_uid = {rs["metadata"]["uid"]: rs for rs in everyone}
+
+        def done() -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
+            fresh = by_uid[new_rs["metadata"]["uid"]] if new_rs is not None else None
+            return fresh, [by_uid[rs["metadata"]["uid"]] for rs in old]
+
+        # deployment_util.go FindActiveOrLatest.
+        target = active[0] if len(active) == 1 else None
+        if not active:
+            target = new_rs if new_rs is not None else max(old, key=_created, default=None)
         if target is not None:
-            scaled = self._scale(dep, target, int((dep.get("spec") or {}).get("replicas", 1)))
-            if new_rs is not None and target is new_rs:
-                new_rs = scaled
-            else:
-                old = [scaled if rs is target else rs for rs in old]
-        return new_rs, self._cleanup(dep, old), conditions
+            by_uid[target["metadata"]["uid"]] = self._scale(dep, target, replicas)
+            return done()
+        if new_rs is not None and (_spec_replicas(new_rs) == replicas and _status_count(new_rs, "availableReplicas")
+                                   == replicas and (new_rs["metadata"].get("annotations") or {})
+                                   .get(_DESIRED_REPLICAS) == str(replicas)):
+            # deployment_util.go IsSaturated.
+            for rs in old:
+                if _spec_replicas(rs):
+                    by_uid[rs["metadata"]["uid"]] = self._scale(dep, rs, 0)
+            return done()
+        if (spec.get("strategy") or {}).get("type") == "Recreate":
+            return done()
+        allowed = replicas + self._max_surge(dep) if replicas > 0 else 0
+        to_add = allowed - sum(_spec_replicas(rs) for rs in active)
+        if to_add > 0:
+            # controller.ReplicaSetsBySizeNewer: larger first, newer first among equals.
+            ordered = sorted(active, key=_created, reverse=True)
+            ordered.sort(key=_spec_replicas, reverse=True)
+        else:
+            # controller.ReplicaSetsBySizeOlder: larger first, older first among equals.
+            ordered = sorted(active, key=_created)
+            ordered.sort(key=_spec_replicas, reverse=True)
+        sizes: dict[str, int] = {}
+        added = 0
+        before = int((dep.get("status") or {}).get("replicas") or 0)
+        for rs in ordered:
+            proportion = 0
+            if to_add and to_add != added:
+                if replicas == 0:
+                    fraction = -_spec_replicas(rs)
+                else:
+                    try:
+                        max_before = int((rs["metadata"].get("annotations") or {}).get(_MAX_REPLICAS) or 0)
+                    except ValueError:
+                        max_before = 0
+                    max_before = max_before or before
+                    # Go's integer.RoundToInt32: half away from zero.
+                    fraction = (int(_spec_replicas(rs) * allowed / max_before + 0.5) - _spec_replicas(rs)
+                                if max_before else 0)
+                proportion = min(fraction, to_add - added) if to_add > 0 else max(fraction, to_add - added)
+            sizes[rs["metadata"]["uid"]] = _spec_replicas(rs) + proportion
+            added += proportion
+        for i, rs in enumerate(ordered):
+            uid = rs["metadata"]["uid"]
+            if i == 0 and to_add:
+                sizes[uid] = max(0, sizes[uid] + to_add - added)
+            by_uid[uid] = self._scale(dep, rs, sizes[uid])
+        return done()
 
     # --- the new ReplicaSet ----------------------------------------------------------------------
 
@@ -572,7 +645,7 @@ class DeploymentController:
                 and int(status.get("observedGeneration") or 0) >= int(dep["metadata"].get("generation", 1)))
 
     def _write_status(self, dep: dict[str, Any], new_rs: dict[str, Any] | None, old: list[dict[str, Any]],
-                      conditions: list[dict[str, Any]]) -> None:
+                      conditions: list[dict[str, Any]], *, progress: bool = True) -> None:
         # sync.go calculateStatus, then progress.go syncRolloutStatus for Progressing and ReplicaFailure.
         meta, spec = dep["metadata"], dep.get("spec") or {}
         replicas = int(spec.get("replicas", 1))
@@ -601,8 +674,8 @@ class DeploymentController:
                     else f'Deployment "{meta["name"]}"')
         if deadline is None:
             conditions = [c for c in conditions if c.get("type") != "Progressing"]
-        elif spec.get("paused"):
-            # sync.go syncDeploymentStatus: a paused Deployment's status is calculateStatus alone.
+        elif spec.get("paused") or not progress:
+            # sync.go syncDeploymentStatus: a paused or resized Deployment's status is calculateStatus alone.
             pass
         elif not complete_already:
             old_out = int(prev.get("replicas") or 0) - int(prev.get("updatedReplicas") or 0)

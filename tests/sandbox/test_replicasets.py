@@ -391,3 +391,30 @@ def test_replicasets_adopt_and_release_pods_by_selector(cluster: Cluster) -> Non
     cluster.rollout_status()
     assert [r["metadata"]["name"] for r in cluster.replica_sets()] == [rs["metadata"]["name"]]
     assert {p["metadata"]["uid"] for p in cluster.pods()} == before
+
+
+def test_resizing_mid_rollout_scales_replicasets_proportionally(cluster: Cluster) -> None:
+    cluster.kubectl("apply", "-f", "-", stdin=manifest(
+        replicas=2, strategy={"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}}))
+    cluster.rollout_status()
+    [old] = cluster.replica_sets()
+    # A template whose pod never turns Ready holds the rollout at old 2 + new 1.
+    bad = {"spec": {"template": {"spec": {"containers": [{
+        "name": "echo", "image": "hashicorp/http-echo:1.0", "args": ["-text=v2", "-listen=:8080", "-status-code=500"],
+        "readinessProbe": {"httpGet": {"path": "/", "port": 8080}, "periodSeconds": 1}}]}}}}
+    cluster.kubectl("patch", "deployment", "echo", "-n", NS, "-p", json.dumps(bad))
+
+    def sizes() -> dict[str, int]:
+        return {rs["metadata"]["name"]: rs["spec"]["replicas"] for rs in cluster.replica_sets()}
+
+    wait_until(lambda: sorted(sizes().values()) == [1, 2], "old 2 + new 1")
+    new_name = next(n for n in sizes() if n != old["metadata"]["name"])
+    # sync.go scale: 5 allowed (4 + maxSurge 1) over 3 running: old 2 -> 3, new 1 -> 2 (GetProportion).
+    cluster.kubectl("scale", "deployment/echo", "-n", NS, "--replicas=4")
+    wait_until(lambda: sizes() == {old["metadata"]["name"]: 3, new_name: 2}, "old 3 + new 2")
+    for rs in cluster.replica_sets():
+        assert rs["metadata"]["annotations"]["deployment.kubernetes.io/desired-replicas"] == "4"
+        assert rs["metadata"]["annotations"]["deployment.kubernetes.io/max-replicas"] == "5"
+    events = cluster.kubectl("get", "events", "-n", NS, "--field-selector", "involvedObject.kind=Deployment")
+    assert f"Scaled up replica set {old['metadata']['name']} from 2 to 3" in events, events
+    assert f"Scaled up replica set {new_name} from 1 to 2" in events, events
