@@ -148,7 +148,8 @@ class Kubelet:
         try:
             while True:
                 now = time.monotonic()
-                wake = self._deployments.next_wake(self._supervisor.next_wake(next_resync))
+                wake = self._replica_sets.next_wake(
+                    self._deployments.next_wake(self._supervisor.next_wake(next_resync)))
                 try:
                     item = self._queue.get(timeout=max(0.0, wake - now))
                 except queue.Empty:
@@ -233,6 +234,7 @@ class Kubelet:
             owners = self._claimers(kind, ns, name)
             (replica_sets if kind is kinds.POD else deployments).update((ns, owner) for owner in owners)
         deployments.update(self._deployments.due(time.monotonic()))
+        replica_sets.update(self._replica_sets.due(time.monotonic()))
         if full:
             for kind, keys in ((kinds.DEPLOYMENT, deployments), (kinds.REPLICA_SET, replica_sets), (kinds.POD, pods),
                                (kinds.SERVICE, services)):

@@ -12,6 +12,8 @@ from __future__ import annotations
 import contextlib
 import json
 import random
+import time
+from datetime import UTC, datetime
 from typing import Any
 
 from gloo_nb.sandbox import kinds
@@ -106,6 +108,20 @@ def claim(store: Store, kind: Kind, owner: dict[str, Any], candidates: list[dict
     return owned
 
 
+def _ready_since(pod: dict[str, Any]) -> float | None:
+    # podutil.IsPodAvailable: the Ready condition's lastTransitionTime (seconds), None when not Ready.
+    for cond in (pod.get("status") or {}).get("conditions") or []:
+        if cond.get("type") == "Ready":
+            if cond.get("status") != "True":
+                return None
+            stamp = cond.get("lastTransitionTime")
+            try:
+                return datetime.strptime(str(stamp)[:19], "%Y-%m-%dT%H:%M:%S").replace(tzinfo=UTC).timestamp()
+            except ValueError:
+                return 0.0
+    return None
+
+
 def _labels_match(selector_labels: dict[str, Any], labels: dict[str, Any]) -> bool:
     return all(labels.get(key) == value for key, value in selector_labels.items())
 
@@ -124,6 +140,32 @@ class ReplicaSetController:
         self._events = EventRecorder(store, "replicaset-controller", CONTROLLER)
         self.quota_blocked: set[tuple[str, str]] = set()
         """ReplicaSets whose last pod creation the namespace's quota refused: retried when a pod goes."""
+        self._available_at: dict[tuple[str, str], float] = {}
+
+    def next_wake(self, default: float) -> float:
+        """Return when the earliest pod turns available after ``minReadySeconds`` (``time.monotonic()``).
+
+        Args:
+            default: The latest wake-up the caller wants anyway.
+
+        Returns:
+            The earlier of the two.
+        """
+        return min([default, *self._available_at.values()])
+
+    def due(self, now: float) -> list[tuple[str, str]]:
+        """Pop the ReplicaSets with a pod that has been Ready for ``minReadySeconds`` by now.
+
+        Args:
+            now: ``time.monotonic()``.
+
+        Returns:
+            ``(namespace, name)`` of each, to be synced.
+        """
+        keys = [key for key, when in self._available_at.items() if when <= now]
+        for key in keys:
+            del self._available_at[key]
+        return keys
 
     def owning(self, namespace: str, uid: str) -> list[str]:
         """Return the names of the ReplicaSets of ``namespace`` with this uid (the controller of a pod).
@@ -187,8 +229,8 @@ class ReplicaSetController:
 
     def _write_status(self, rs: dict[str, Any], pods: list[dict[str, Any]], failure: str | None) -> None:
         # pkg/controller/replicaset/replica_set_utils.go calculateStatus: replicas is always written (no
-        # omitempty), the other counts only when non-zero; availableReplicas counts ready pods (minReadySeconds
-        # is not modelled: a Ready pod is available at once).
+        # omitempty), the other counts only when non-zero; availableReplicas counts the pods Ready for at least
+        # minReadySeconds (podutil.IsPodAvailable), and the ReplicaSet is synced again when the next one is due.
         meta = rs["metadata"]
         ns, name = meta["namespace"], meta["name"]
         template_labels = (((rs.get("spec") or {}).get("template") or {}).get("metadata") or {}).get("labels") or {}
@@ -198,9 +240,22 @@ class ReplicaSetController:
         new_status: dict[str, Any] = {"replicas": len(pods)}
         if labeled:
             new_status["fullyLabeledReplicas"] = labeled
+        min_ready = int((rs.get("spec") or {}).get("minReadySeconds") or 0)
+        available = 0
+        now = time.time()
+        for pod in pods:
+            since = _ready_since(pod)
+            if since is None:
+                continue
+            if min_ready == 0 or since + min_ready < now:
+                available += 1
+            else:
+                self._available_at[(ns, name)] = min(self._available_at.get((ns, name), float("inf")),
+                                                     time.monotonic() + since + min_ready - now + 0.05)
         if ready:
             new_status["readyReplicas"] = ready
-            new_status["availableReplicas"] = ready
+        if available:
+            new_status["availableReplicas"] = available
         new_status["observedGeneration"] = meta.get("generation", 1)
         prev = {c.get("type"): c for c in status.get("conditions") or []}
         if failure is not None:

@@ -418,3 +418,16 @@ def test_resizing_mid_rollout_scales_replicasets_proportionally(cluster: Cluster
     events = cluster.kubectl("get", "events", "-n", NS, "--field-selector", "involvedObject.kind=Deployment")
     assert f"Scaled up replica set {old['metadata']['name']} from 2 to 3" in events, events
     assert f"Scaled up replica set {new_name} from 1 to 2" in events, events
+
+
+def test_min_ready_seconds_delays_availability(cluster: Cluster) -> None:
+    cluster.kubectl("apply", "-f", "-", stdin=manifest(replicas=1, minReadySeconds=3))
+    wait_until(lambda: (cluster.replica_sets() or [{}])[0].get("status", {}).get("readyReplicas") == 1,
+               "a Ready pod")
+    [rs] = cluster.replica_sets()
+    # Ready, not yet available (podutil.IsPodAvailable): the Deployment is not Available either.
+    assert rs["spec"]["minReadySeconds"] == 3 and "availableReplicas" not in rs["status"]
+    assert conditions(cluster.store)["Available"]["reason"] == "MinimumReplicasUnavailable"
+    cluster.kubectl("wait", "--for=condition=Available", "deployment/echo", "-n", NS, "--timeout=30s")
+    st = cluster.apps.read_namespaced_replica_set_status(rs["metadata"]["name"], NS).status
+    assert (st.ready_replicas, st.available_replicas) == (1, 1)
