@@ -136,6 +136,12 @@ def test_a_deployment_owns_a_replicaset_that_owns_its_pods(cluster: Cluster) -> 
     header = cluster.kubectl("get", "rs", "-n", NS, "-o", "wide").splitlines()[0].split()
     assert header == ["NAME", "DESIRED", "CURRENT", "READY", "AGE", "CONTAINERS", "IMAGES", "SELECTOR"]
     assert f"pod-template-hash={phash}" in cluster.kubectl("get", "rs", rs_name, "-n", NS, "-o", "wide")
+    assert re.search(rf"^replicaset\.apps/{rs_name}\s+2\s+2\s+2", cluster.kubectl("get", "all", "-n", NS), re.M)
+    # kubectl describe rs: its controller and its pods (found by the ReplicaSet's selector).
+    described = cluster.kubectl("describe", "rs", rs_name, "-n", NS)
+    assert re.search(r"^Controlled By:\s+Deployment/echo$", described, re.M), described
+    assert re.search(r"^Replicas:\s+2 current / 2 desired$", described, re.M), described
+    assert re.search(r"^Pods Status:\s+2 Running / 0 Waiting / 0 Succeeded / 0 Failed$", described, re.M), described
     cond = conditions(cluster.store)
     assert (cond["Available"]["status"], cond["Available"]["reason"], cond["Available"]["message"]) == (
         "True", "MinimumReplicasAvailable", "Deployment has minimum availability.")
