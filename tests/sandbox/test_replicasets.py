@@ -17,7 +17,7 @@ from sandboxkit import Kube, alive, in_process_api
 from test_kubelet import NS, ready, start_kubelet
 
 from gloo_nb.sandbox import kinds
-from gloo_nb.sandbox.kubelet import Kubelet
+from gloo_nb.sandbox.kubelet import Kubelet, template_hash
 from gloo_nb.sandbox.store import Store, WatchEvent
 
 pytestmark = pytest.mark.sandbox
@@ -437,3 +437,23 @@ def test_min_ready_seconds_delays_availability(cluster: Cluster) -> None:
     cluster.kubectl("wait", "--for=condition=Available", "deployment/echo", "-n", NS, "--timeout=30s")
     st = cluster.apps.read_namespaced_replica_set_status(rs["metadata"]["name"], NS).status
     assert (st.ready_replicas, st.available_replicas) == (1, 1)
+
+
+def test_a_hash_collision_bumps_collision_count(cluster: Cluster) -> None:
+    # Paused, the Deployment makes no ReplicaSet (sync.go sync): its name can be taken first by a stranger.
+    cluster.kubectl("apply", "-f", "-", stdin=manifest(replicas=1, paused=True))
+    template = cluster.store.get(kinds.DEPLOYMENT, NS, "echo")["spec"]["template"]
+    taken = f"echo-{template_hash(template)}"
+    stranger = {"apiVersion": "apps/v1", "kind": "ReplicaSet", "metadata": {"name": taken, "namespace": NS},
+                "spec": {"replicas": 0, "selector": {"matchLabels": {"app": "stranger"}},
+                         "template": {"metadata": {"labels": {"app": "stranger"}},
+                                      "spec": {"containers": [{"name": "s", "image": "hashicorp/http-echo:0.2.3"}]}}}}
+    cluster.kubectl("apply", "-f", "-", stdin=json.dumps(stranger))
+    cluster.kubectl("rollout", "resume", "deployment/echo", "-n", NS)
+    # sync.go getNewReplicaSet: AlreadyExists with another template -> collisionCount + 1, hashed again.
+    cluster.rollout_status()
+    dep = cluster.store.get(kinds.DEPLOYMENT, NS, "echo")
+    assert dep["status"]["collisionCount"] == 1
+    names = {rs["metadata"]["name"] for rs in cluster.replica_sets()}
+    assert names == {taken, f"echo-{template_hash(template, 1)}"}
+    assert "ownerReferences" not in cluster.store.get(kinds.REPLICA_SET, NS, taken)["metadata"]
