@@ -23,6 +23,7 @@ __all__ = [
     "NODE",
     "POD",
     "PROXY",
+    "REPLICA_SET",
     "ROLE",
     "ROLE_BINDING",
     "ROUTE_TABLE",
@@ -106,6 +107,9 @@ CONFIGMAP = Kind("", "v1", "ConfigMap", "configmaps", "configmap", True, ("cm",)
 SECRET = Kind("", "v1", "Secret", "secrets", "secret", True)
 DEPLOYMENT = Kind("apps", "v1", "Deployment", "deployments", "deployment", True, ("deploy",),
                   subresources=("status", "scale"), categories=("all",))
+# pkg/registry/apps/replicaset/storage/storage.go: short name rs, category all, status and scale subresources.
+REPLICA_SET = Kind("apps", "v1", "ReplicaSet", "replicasets", "replicaset", True, ("rs",),
+                   subresources=("status", "scale"), categories=("all",))
 VIRTUAL_SERVICE = Kind("gateway.solo.io", "v1", "VirtualService", "virtualservices", "virtualservice", True,
                        ("vs",), builtin=False, subresources=("status",), categories=("solo-io", "gateway"))
 ROUTE_TABLE = Kind("gateway.solo.io", "v1", "RouteTable", "routetables", "routetable", True, ("rt",),
@@ -151,7 +155,7 @@ SELF_SUBJECT_RULES_REVIEW = Kind("authorization.k8s.io", "v1", "SelfSubjectRules
 KINDS: tuple[Kind, ...] = (
     NAMESPACE, SERVICE, POD, ENDPOINTS, CONFIGMAP, SECRET, DEPLOYMENT, VIRTUAL_SERVICE, ROUTE_TABLE, GATEWAY,
     UPSTREAM, SETTINGS, PROXY, ROLE, ROLE_BINDING, CLUSTER_ROLE, CLUSTER_ROLE_BINDING, EVENT,
-    UPSTREAM_GROUP, VIRTUAL_HOST_OPTION, ROUTE_OPTION, SERVICE_ACCOUNT, NODE,
+    UPSTREAM_GROUP, VIRTUAL_HOST_OPTION, ROUTE_OPTION, SERVICE_ACCOUNT, NODE, REPLICA_SET,
 )
 """The kinds the store keeps."""
 

@@ -1,7 +1,8 @@
 """The sandbox's workload machinery: what kube-controller-manager and the node's kubelet do, on one node.
 
 One :class:`Kubelet` runs, for the one-node sandbox, the Deployment controller
-(:mod:`~gloo_nb.sandbox.deployment_controller`), the garbage collector (:mod:`~gloo_nb.sandbox.garbage_collector`),
+(:mod:`~gloo_nb.sandbox.deployment_controller`), the ReplicaSet controller
+(:mod:`~gloo_nb.sandbox.replicaset_controller`), the garbage collector (:mod:`~gloo_nb.sandbox.garbage_collector`),
 the Endpoints controller (:mod:`~gloo_nb.sandbox.endpoints_controller`) and the pods' processes with their
 probes (:mod:`~gloo_nb.sandbox.pod_supervisor`); this module holds only what ties them together: the store
 subscription, the one queue and the one worker thread that handles every event in batches.
@@ -29,9 +30,11 @@ from gloo_nb.sandbox.deployment_controller import TEMPLATE_HASH_LABEL, Deploymen
 from gloo_nb.sandbox.endpoints_controller import sync_endpoints
 from gloo_nb.sandbox.events import EventRecorder
 from gloo_nb.sandbox.garbage_collector import collect_garbage
+from gloo_nb.sandbox.object_selectors import label_selector_matches
 from gloo_nb.sandbox.pod_exec import ExecTarget
 from gloo_nb.sandbox.pod_objects import HOST_IP, MANAGED_BY, NODE_NAME, PORTS_ANNOTATION, owner_uid
 from gloo_nb.sandbox.pod_supervisor import STOP_GRACE, PodSupervisor, state_path
+from gloo_nb.sandbox.replicaset_controller import ReplicaSetController
 from gloo_nb.sandbox.store import CONTROLLER, KUBELET, ApiError, Identity, Store, WatchEvent
 
 __all__ = ["HOST_IP", "MANAGED_BY", "NODE_NAME", "PORTS_ANNOTATION", "TEMPLATE_HASH_LABEL", "Kubelet",
@@ -68,6 +71,7 @@ class Kubelet:
         self._supervisor = PodSupervisor(store, self.state_dir, self._queue, python=python, identity=identity,
                                          scheduler_events=scheduler_events)
         self._deployments = DeploymentController(store, scheduler_events)
+        self._replica_sets = ReplicaSetController(store, scheduler_events)
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -145,14 +149,16 @@ class Kubelet:
         # Runs on the writer's thread under the store lock: queue only.
         meta = event.object.get("metadata") or {}
         self._queue.put(("obj", event.kind, event.type, meta.get("namespace", ""), meta.get("name", ""),
-                         owner_uid(event.object) if event.kind is kinds.POD else None))
+                         owner_uid(event.object, "ReplicaSet") if event.kind is kinds.POD
+                         else owner_uid(event.object) if event.kind is kinds.REPLICA_SET else None))
 
     def _run(self) -> None:
         next_resync = time.monotonic() + _RESYNC
         try:
             while True:
                 now = time.monotonic()
-                wake = self._supervisor.next_wake(next_resync)
+                wake = self._replica_sets.next_wake(
+                    self._deployments.next_wake(self._supervisor.next_wake(next_resync)))
                 try:
                     item = self._queue.get(timeout=max(0.0, wake - now))
                 except queue.Empty:
@@ -181,6 +187,8 @@ class Kubelet:
 
     def _handle(self, batch: list[tuple[Any, ...]]) -> None:
         deployments: set[tuple[str, str]] = set()
+        replica_sets: set[tuple[str, str]] = set()
+        orphans: set[tuple[Any, str, str]] = set()
         pods: set[tuple[str, str]] = set()
         services: set[tuple[str, str]] = set()
         service_namespaces: set[str] = set()
@@ -196,16 +204,28 @@ class Kubelet:
                     deployments.add((ns, name))
                     if etype == "DELETED":
                         gc_namespaces.add(ns)
+                elif kind is kinds.REPLICA_SET:
+                    # the ReplicaSet's pods, and its Deployment (whose status sums the ReplicaSets')
+                    replica_sets.add((ns, name))
+                    if etype == "DELETED":
+                        gc_namespaces.add(ns)
+                    if owner:
+                        for dep in self._deployments.owning(ns, owner):
+                            deployments.add((ns, dep))
+                    elif etype != "DELETED":
+                        orphans.add((kinds.REPLICA_SET, ns, name))
                 elif kind is kinds.POD:
                     pods.add((ns, name))
                     service_namespaces.add(ns)
                     if etype == "DELETED":
                         # a freed quota slot: Deployments refused earlier try again (the ReplicaSet
                         # controller requeues on pod deletion too)
-                        deployments.update(key for key in self._deployments.quota_blocked if key[0] == ns)
+                        replica_sets.update(key for key in self._replica_sets.quota_blocked if key[0] == ns)
                     if owner:
-                        for dep in self._deployments.owning(ns, owner):
-                            deployments.add((ns, dep))
+                        for rs in self._replica_sets.owning(ns, owner):
+                            replica_sets.add((ns, rs))
+                    elif etype != "DELETED":
+                        orphans.add((kinds.POD, ns, name))
                 elif kind is kinds.SERVICE:
                     services.add((ns, name))
                 elif kind is kinds.NAMESPACE and etype == "DELETED":
@@ -217,8 +237,16 @@ class Kubelet:
                 self._supervisor.process_event(item)
                 pods.add((item[1], item[2]))
         pods.update(self._supervisor.due(time.monotonic()))
+        for kind, ns, name in orphans:
+            # replica_set.go addPod / deployment_controller.go addReplicaSet: an object without a controller
+            # wakes the owners whose selector matches it, which adopt it.
+            owners = self._claimers(kind, ns, name)
+            (replica_sets if kind is kinds.POD else deployments).update((ns, owner) for owner in owners)
+        deployments.update(self._deployments.due(time.monotonic()))
+        replica_sets.update(self._replica_sets.due(time.monotonic()))
         if full:
-            for kind, keys in ((kinds.DEPLOYMENT, deployments), (kinds.POD, pods), (kinds.SERVICE, services)):
+            for kind, keys in ((kinds.DEPLOYMENT, deployments), (kinds.REPLICA_SET, replica_sets), (kinds.POD, pods),
+                               (kinds.SERVICE, services)):
                 keys.update((o["metadata"]["namespace"], o["metadata"]["name"]) for o in self.store.list(kind)[0])
             pods.update(self._supervisor.pod_keys())
             gc_namespaces.update(ns for ns, _ in pods)
@@ -226,12 +254,51 @@ class Kubelet:
             services.update((s["metadata"]["namespace"], s["metadata"]["name"])
                             for s in self.store.list(kinds.SERVICE, ns)[0])
         self._guard(collect_garbage, self.store, gc_namespaces)
+        # ReplicaSets first (their status from their pods), then the Deployments that own them (which read that
+        # status to scale), then those Deployments' ReplicaSets again (to make or remove the pods): one batch
+        # carries a pod's readiness through a whole rolling-update step, as the informers' chained events do.
+        for key in sorted(replica_sets):
+            self._guard(self._replica_sets.sync, *key)
+        deployments.update(self._owners_of(replica_sets))
         for key in sorted(deployments):
             self._guard(self._deployments.sync, *key)
+        for key in sorted(replica_sets | self._replica_sets_of(deployments)):
+            self._guard(self._replica_sets.sync, *key)
         for key in sorted(pods):
             self._guard(self._supervisor.sync_pod, *key)
         for key in sorted(services):
             self._guard(sync_endpoints, self.store, *key)
+
+    def _claimers(self, kind: Any, ns: str, name: str) -> list[str]:
+        try:
+            obj = self.store.get(kind, ns, name)
+        except ApiError:
+            return []
+        if any(ref.get("controller") for ref in obj["metadata"].get("ownerReferences") or []):
+            return []
+        labels = obj["metadata"].get("labels") or {}
+        owner_kind = kinds.REPLICA_SET if kind is kinds.POD else kinds.DEPLOYMENT
+        return [o["metadata"]["name"] for o in self.store.list(owner_kind, ns)[0]
+                if label_selector_matches((o.get("spec") or {}).get("selector"), labels)]
+
+    def _owners_of(self, replica_sets: set[tuple[str, str]]) -> set[tuple[str, str]]:
+        owners: set[tuple[str, str]] = set()
+        for ns in {ns for ns, _ in replica_sets}:
+            for rs in self.store.list(kinds.REPLICA_SET, ns)[0]:
+                if (ns, rs["metadata"]["name"]) in replica_sets:
+                    owners.update((ns, ref["name"]) for ref in rs["metadata"].get("ownerReferences") or []
+                                  if ref.get("kind") == "Deployment" and ref.get("controller"))
+        return owners
+
+    def _replica_sets_of(self, deployments: set[tuple[str, str]]) -> set[tuple[str, str]]:
+        found: set[tuple[str, str]] = set()
+        for ns in {ns for ns, _ in deployments}:
+            for rs in self.store.list(kinds.REPLICA_SET, ns)[0]:
+                if any(ref.get("kind") == "Deployment" and ref.get("controller")
+                       and (ns, ref.get("name")) in deployments
+                       for ref in rs["metadata"].get("ownerReferences") or []):
+                    found.add((ns, rs["metadata"]["name"]))
+        return found
 
     @staticmethod
     def _guard(fn: Any, *args: Any) -> None:

@@ -49,6 +49,7 @@ _TOP_FIELDS: dict[Kind, frozenset[str]] = {
     k.SERVICE: frozenset({"spec", "status"}),
     k.POD: frozenset({"spec", "status"}),
     k.DEPLOYMENT: frozenset({"spec", "status"}),
+    k.REPLICA_SET: frozenset({"spec", "status"}),
     k.ENDPOINTS: frozenset({"subsets"}),
     k.CONFIGMAP: frozenset({"data", "binaryData", "immutable"}),
     k.SECRET: frozenset({"data", "stringData", "type", "immutable"}),
@@ -428,7 +429,9 @@ def validate(kind: Kind, obj: dict[str, Any]) -> None:
             (_check_labels if what == "labels" else _check_annotations)(strings, f"metadata.{what}", causes)
     if causes:
         raise invalid(kind, name, causes)
-    if kind is k.DEPLOYMENT:
+    if kind is k.DEPLOYMENT or kind is k.REPLICA_SET:
+        # pkg/apis/apps/validation/validation.go: ValidateReplicaSetSpec checks selector, template labels and
+        # replicas as ValidateDeploymentSpec does.
         _check_deployment(obj, causes)
     elif kind is k.SERVICE:
         _check_service(obj, causes)
@@ -563,6 +566,15 @@ def apply_defaults(kind: Kind, obj: dict[str, Any], old: dict[str, Any] | None) 
             if isinstance(template.get("spec"), dict):
                 _default_containers(template["spec"])
         obj.setdefault("status", {})
+    elif kind is k.REPLICA_SET and isinstance(spec, dict):
+        # pkg/apis/apps/v1/defaults.go SetDefaults_ReplicaSet: replicas 1; status.replicas is not omitempty.
+        spec.setdefault("replicas", 1)
+        template = spec.get("template")
+        if isinstance(template, dict):
+            template.setdefault("metadata", {}).setdefault("creationTimestamp", None)
+            if isinstance(template.get("spec"), dict):
+                _default_containers(template["spec"])
+        obj.setdefault("status", {"replicas": 0})
     elif kind is k.SECRET:
         if not obj.get("type"):
             obj["type"] = "Opaque"

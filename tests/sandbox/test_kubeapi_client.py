@@ -309,4 +309,5 @@ def test_discovery_and_openapi(served: tuple[Store, str, client.ApiClient]) -> N
                                  any(p["name"] == "fieldValidation" for p in o["parameters"]) for o in ops)
     assert "io.solo.gateway.v1.RouteTable" in doc["components"]["schemas"]
     legacy = http(f"{url}/apis/apps/v1")[2]
-    assert {r["name"] for r in legacy["resources"]} == {"deployments", "deployments/status", "deployments/scale"}
+    assert {r["name"] for r in legacy["resources"]} == {"deployments", "deployments/status", "deployments/scale",
+                                                        "replicasets", "replicasets/status", "replicasets/scale"}

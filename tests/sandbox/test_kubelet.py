@@ -113,9 +113,14 @@ def test_deployment_pod_ready_serves_http_echo_and_gets_endpoints(env: Env) -> N
     assert re.fullmatch(rf"echo-{phash}-[bcdfghjklmnpqrstvwxz2456789]{{5}}", meta["name"])
     assert len(phash) == 10
     assert meta["labels"]["app"] == "echo" and meta["labels"]["version"] == "v1"
-    assert meta["ownerReferences"] == [{"apiVersion": "apps/v1", "kind": "Deployment", "name": "echo",
-                                        "uid": dep["metadata"]["uid"], "controller": True,
+    # Deployment -> ReplicaSet echo-<hash> -> Pod, each owned by the one before.
+    rs = env.store.get(kinds.REPLICA_SET, NS, f"echo-{phash}")
+    assert meta["ownerReferences"] == [{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": f"echo-{phash}",
+                                        "uid": rs["metadata"]["uid"], "controller": True,
                                         "blockOwnerDeletion": True}]
+    assert rs["metadata"]["ownerReferences"] == [{"apiVersion": "apps/v1", "kind": "Deployment", "name": "echo",
+                                                  "uid": dep["metadata"]["uid"], "controller": True,
+                                                  "blockOwnerDeletion": True}]
     assert pod["spec"]["nodeName"] == "sandbox"
     status = pod["status"]
     assert status["phase"] == "Running"

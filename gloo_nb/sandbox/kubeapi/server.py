@@ -20,6 +20,7 @@ from gloo_nb.errors import ParseError
 from gloo_nb.models.codec import load_document
 from gloo_nb.sandbox import audit
 from gloo_nb.sandbox import kinds as k
+from gloo_nb.sandbox.garbage_collector import orphan_dependents
 from gloo_nb.sandbox.kinds import Kind, kind_by_plural
 from gloo_nb.sandbox.kubeapi import auth, crds, discovery, patches, protobuf, rbac
 from gloo_nb.sandbox.kubeapi.pki import Credentials
@@ -100,7 +101,7 @@ def _set_replicas(dep: dict[str, Any], scale: Any) -> dict[str, Any]:
                                     "message": "Invalid value: must be greater than or equal to 0"}]})
     rv = ((scale.get("metadata") or {}).get("resourceVersion"))
     if rv not in (None, "") and rv != dep["metadata"]["resourceVersion"]:
-        raise conflict(k.DEPLOYMENT, name)
+        raise conflict(k.REPLICA_SET if dep.get("kind") == "ReplicaSet" else k.DEPLOYMENT, name)
     dep.setdefault("spec", {})["replicas"] = replicas
     return dep
 
@@ -776,6 +777,17 @@ class KubeApiServer:
                 options = {}
             if isinstance(options, dict) and "All" in (options.get("dryRun") or []):
                 dry_run = True
+        else:
+            options = {}
+        policy = request.query.get("propagationPolicy") or (
+            options.get("propagationPolicy") if isinstance(options, dict) else None)
+        if isinstance(options, dict) and options.get("orphanDependents") is True:
+            policy = "Orphan"  # the deprecated DeleteOptions field (apimachinery's DeletionPropagation doc)
+        if policy == "Orphan" and not dry_run and t.kind in (k.DEPLOYMENT, k.REPLICA_SET):
+            # kubectl delete --cascade=orphan: the dependents lose their ownerReference and stay
+            # (pkg/controller/garbagecollector/garbagecollector.go orphanDependents).
+            uid = self.store.get(t.kind, t.namespace, t.name)["metadata"]["uid"]
+            orphan_dependents(self.store, t.kind.kind, t.namespace or "", uid)
         obj = self.store.delete(t.kind, t.namespace, t.name, identity=identity, dry_run=dry_run)
         return _json(obj)
 

@@ -125,6 +125,15 @@ def _deployment(obj: dict[str, Any]) -> list[_Cell]:
             ",".join(c.get("image", "") for c in containers), _selector(spec.get("selector"))]
 
 
+def _replica_set(obj: dict[str, Any]) -> list[_Cell]:
+    # printReplicaSet in pkg/printers/internalversion/printers.go: desired, current, ready as integers.
+    spec, status = obj.get("spec") or {}, obj.get("status") or {}
+    containers = ((spec.get("template") or {}).get("spec") or {}).get("containers") or []
+    return [int(spec.get("replicas", 0)), int(status.get("replicas", 0)), int(status.get("readyReplicas", 0)),
+            "§AGE", ",".join(c.get("name", "") for c in containers),
+            ",".join(c.get("image", "") for c in containers), _selector(spec.get("selector"))]
+
+
 def _service(obj: dict[str, Any]) -> list[_Cell]:
     spec = obj.get("spec") or {}
     ports = []
@@ -203,6 +212,24 @@ _COLUMNS: dict[Kind, tuple[list[_Column], Callable[[dict[str, Any]], list[_Cell]
                     _AGE, ("Containers", "string", 1, "Names of each container in the template."),
                     ("Images", "string", 1, "Images referenced by each container in the template."),
                     ("Selector", "string", 1, "Label selector for pods.")], _deployment),
+    # replicaSetColumnDefinitions in pkg/printers/internalversion/printers.go (descriptions from the API's
+    # swagger docs of ReplicaSetSpec/ReplicaSetStatus).
+    k.REPLICA_SET: ([("Desired", "integer", 0, "Replicas is the number of desired replicas. This is a pointer to "
+                                               "distinguish between explicit zero and unspecified. Defaults to 1. "
+                                               "More info: https://kubernetes.io/docs/concepts/workloads/controllers/"
+                                               "replicationcontroller/#what-is-a-replicationcontroller"),
+                     ("Current", "integer", 0, "Replicas is the most recently observed number of replicas. More "
+                                               "info: https://kubernetes.io/docs/concepts/workloads/controllers/"
+                                               "replicationcontroller/#what-is-a-replicationcontroller"),
+                     ("Ready", "integer", 0, "readyReplicas is the number of pods targeted by this ReplicaSet with "
+                                             "a Ready Condition."),
+                     _AGE, ("Containers", "string", 1, "Names of each container in the template."),
+                     ("Images", "string", 1, "Images referenced by each container in the template."),
+                     ("Selector", "string", 1, "Selector is a label query over pods that should match the replica "
+                                               "count. Label keys and values that must match in order to be "
+                                               "controlled by this replica set. It must match the pod template's "
+                                               "labels. More info: https://kubernetes.io/docs/concepts/overview/"
+                                               "working-with-objects/labels/#label-selectors")], _replica_set),
     k.SERVICE: ([("Type", "string", 0, "The type of the service."),
                  ("Cluster-IP", "string", 0, "The IP address of the service."),
                  ("External-IP", "string", 0, "The external IP addresses of the service."),

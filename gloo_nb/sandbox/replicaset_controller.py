@@ -1,0 +1,311 @@
+"""The ReplicaSet controller: a ReplicaSet keeps ``spec.replicas`` pods and reports them in its ``status``.
+
+As pkg/controller/replicaset/replica_set.go ``syncReplicaSet``/``manageReplicas`` does: the pods it controls are
+those with an ``ownerReference`` (``controller: true``) to it; it creates the missing ones from its template
+(``<replicaset>-<5 chars>``, the apiserver's ``generateName`` suffix) and deletes the surplus (not-ready and
+newest first, ``getPodsToDelete``), then writes ``status`` as replica_set_utils.go ``calculateStatus`` does. The
+Deployment controller (:mod:`~gloo_nb.sandbox.deployment_controller`) only ever scales ReplicaSets.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import random
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from gloo_nb.sandbox import kinds
+from gloo_nb.sandbox.events import NORMAL, WARNING, EventRecorder, object_ref
+from gloo_nb.sandbox.garbage_collector import collect_garbage
+from gloo_nb.sandbox.kinds import Kind
+from gloo_nb.sandbox.object_selectors import label_selector_matches
+from gloo_nb.sandbox.pod_objects import NODE_NAME, is_ready, record_scheduled, rfc3339_now
+from gloo_nb.sandbox.store import CONTROLLER, ApiError, Store
+
+__all__ = ["SAFE_CHARS", "ReplicaSetController", "claim", "deletion_rank"]
+
+SAFE_CHARS = "bcdfghjklmnpqrstvwxz2456789"
+"""k8s.io/apimachinery/pkg/util/rand: the alphabet of generated names (no vowels, no look-alikes)."""
+
+
+def deletion_rank(pod: dict[str, Any]) -> tuple[int, int, str, str]:
+    """Return a sort key putting the pods to delete first, as ``controller.ActivePods`` orders them.
+
+    Unscheduled/pending before running, not-ready before ready, newer before older (pkg/controller/
+    controller_utils.go ``ActivePods.Less``).
+
+    Args:
+        pod: A pod.
+
+    Returns:
+        The key (smaller is deleted sooner).
+    """
+    status = pod.get("status") or {}
+    phase = {"Pending": 0, "Unknown": 1}.get(status.get("phase", "Pending"), 2)
+    created = pod["metadata"].get("creationTimestamp") or ""
+    inverted = "".join(chr(0x10FFFF - ord(c)) for c in created)
+    return (phase, 1 if is_ready(pod) else 0, inverted, pod["metadata"]["name"])
+
+
+def _controller_uid(obj: dict[str, Any]) -> str | None:
+    for ref in obj["metadata"].get("ownerReferences") or []:
+        if ref.get("controller"):
+            return str(ref.get("uid"))
+    return None
+
+
+def claim(store: Store, kind: Kind, owner: dict[str, Any], candidates: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Return the objects ``owner`` controls, adopting and releasing as ``ControllerRefManager`` does.
+
+    pkg/controller/controller_ref_manager.go ``ClaimObject``: an object controlled by ``owner`` whose labels
+    no longer match its selector is released (its ownerReference removed: ``kubectl label pod X app-``
+    takes a pod out of its ReplicaSet); an object without a controller whose labels match is adopted
+    (unless the owner is being deleted); objects another controller owns are left alone.
+
+    Args:
+        store: The object store (written as ``CONTROLLER``).
+        kind: The candidates' kind (pods for a ReplicaSet, ReplicaSets for a Deployment).
+        owner: The ReplicaSet or Deployment.
+        candidates: The objects of ``kind`` in the owner's namespace.
+
+    Returns:
+        The objects the owner controls after claiming, as stored.
+    """
+    meta = owner["metadata"]
+    uid, selector = meta["uid"], (owner.get("spec") or {}).get("selector")
+    ref = {"apiVersion": owner.get("apiVersion") or "apps/v1", "kind": owner.get("kind") or "ReplicaSet",
+           "name": meta["name"], "uid": uid, "controller": True, "blockOwnerDeletion": True}
+    owned = []
+    for obj in candidates:
+        if obj["metadata"].get("deletionTimestamp"):
+            if _controller_uid(obj) == uid:
+                owned.append(obj)
+            continue
+        matches = label_selector_matches(selector, obj["metadata"].get("labels") or {})
+        controller = _controller_uid(obj)
+        if controller == uid and matches:
+            owned.append(obj)
+        elif controller == uid or (controller is None and matches and not meta.get("deletionTimestamp")):
+            adopt = controller is None
+
+            def change(o: dict[str, Any], adopt: bool = adopt) -> dict[str, Any]:
+                refs = [r for r in o["metadata"].get("ownerReferences") or [] if r.get("uid") != uid]
+                if adopt:
+                    refs.append(dict(ref))
+                if refs:
+                    o["metadata"]["ownerReferences"] = refs
+                else:
+                    o["metadata"].pop("ownerReferences", None)
+                return o
+            try:
+                updated = store.patch(kind, meta["namespace"], obj["metadata"]["name"], change, identity=CONTROLLER)
+            except ApiError:
+                continue
+            if adopt:
+                owned.append(updated)
+    return owned
+
+
+def _ready_since(pod: dict[str, Any]) -> float | None:
+    # podutil.IsPodAvailable: the Ready condition's lastTransitionTime (seconds), None when not Ready.
+    for cond in (pod.get("status") or {}).get("conditions") or []:
+        if cond.get("type") == "Ready":
+            if cond.get("status") != "True":
+                return None
+            stamp = cond.get("lastTransitionTime")
+            try:
+                return datetime.strptime(str(stamp)[:19], "%Y-%m-%dT%H:%M:%S").replace(tzinfo=UTC).timestamp()
+            except ValueError:
+                return 0.0
+    return None
+
+
+def _labels_match(selector_labels: dict[str, Any], labels: dict[str, Any]) -> bool:
+    return all(labels.get(key) == value for key, value in selector_labels.items())
+
+
+class ReplicaSetController:
+    """Reconciles ReplicaSets into pods.
+
+    Args:
+        store: The object store to read and write (as ``CONTROLLER``).
+        scheduler_events: The ``default-scheduler`` recorder, shared with the kubelet (both bind pods).
+    """
+
+    def __init__(self, store: Store, scheduler_events: EventRecorder) -> None:
+        self.store = store
+        self._scheduler_events = scheduler_events
+        self._events = EventRecorder(store, "replicaset-controller", CONTROLLER)
+        self.quota_blocked: set[tuple[str, str]] = set()
+        """ReplicaSets whose last pod creation the namespace's quota refused: retried when a pod goes."""
+        self._available_at: dict[tuple[str, str], float] = {}
+
+    def next_wake(self, default: float) -> float:
+        """Return when the earliest pod turns available after ``minReadySeconds`` (``time.monotonic()``).
+
+        Args:
+            default: The latest wake-up the caller wants anyway.
+
+        Returns:
+            The earlier of the two.
+        """
+        return min([default, *self._available_at.values()])
+
+    def due(self, now: float) -> list[tuple[str, str]]:
+        """Pop the ReplicaSets with a pod that has been Ready for ``minReadySeconds`` by now.
+
+        Args:
+            now: ``time.monotonic()``.
+
+        Returns:
+            ``(namespace, name)`` of each, to be synced.
+        """
+        keys = [key for key, when in self._available_at.items() if when <= now]
+        for key in keys:
+            del self._available_at[key]
+        return keys
+
+    def owning(self, namespace: str, uid: str) -> list[str]:
+        """Return the names of the ReplicaSets of ``namespace`` with this uid (the controller of a pod).
+
+        Args:
+            namespace: The pod's namespace.
+            uid: The owner uid from the pod's ``ownerReferences``.
+
+        Returns:
+            The ReplicaSets' names (none or one).
+        """
+        return [rs["metadata"]["name"] for rs in self.store.list(kinds.REPLICA_SET, namespace)[0]
+                if rs["metadata"].get("uid") == uid]
+
+    def sync(self, ns: str, name: str) -> None:
+        """Reconcile one ReplicaSet: create or delete pods to match ``spec.replicas``, then write ``status``.
+
+        A ReplicaSet that is gone has its pods collected instead.
+
+        Args:
+            ns: The ReplicaSet's namespace.
+            name: The ReplicaSet's name.
+        """
+        try:
+            rs = self.store.get(kinds.REPLICA_SET, ns, name)
+        except ApiError as exc:
+            if exc.code == 404:
+                collect_garbage(self.store, [ns])
+                return
+            raise
+        meta, spec = rs["metadata"], rs.get("spec") or {}
+        uid = meta["uid"]
+        replicas = int(spec.get("replicas", 1))
+        pods = [p for p in claim(self.store, kinds.POD, rs, self.store.list(kinds.POD, ns)[0])
+                if not p["metadata"].get("deletionTimestamp")]
+        failure: str | None = None
+        if not meta.get("deletionTimestamp"):
+            diff = len(pods) - replicas
+            involved = object_ref(kinds.REPLICA_SET, ns, name, uid)
+            if diff < 0:
+                for _ in range(-diff):
+                    try:
+                        pod = self._create_pod(rs)
+                    except ApiError as exc:
+                        if exc.code != 403:
+                            raise
+                        # controller_utils.go CreatePods: a refused pod is a FailedCreate event and, through
+                        # replica_set_utils.go calculateStatus, a ReplicaFailure condition.
+                        failure = exc.message
+                        self._events.record(involved, WARNING, "FailedCreate", f"Error creating: {exc.message}")
+                        break
+                    pods.append(pod)
+                    self._events.record(involved, NORMAL, "SuccessfulCreate", f"Created pod: {pod['metadata']['name']}")
+            elif diff > 0:
+                for pod in sorted(pods, key=deletion_rank)[:diff]:
+                    with contextlib.suppress(ApiError):
+                        self.store.delete(kinds.POD, ns, pod["metadata"]["name"], identity=CONTROLLER)
+                    pods.remove(pod)
+                    self._events.record(involved, NORMAL, "SuccessfulDelete", f"Deleted pod: {pod['metadata']['name']}")
+        self._write_status(rs, pods, failure)
+
+    def _write_status(self, rs: dict[str, Any], pods: list[dict[str, Any]], failure: str | None) -> None:
+        # pkg/controller/replicaset/replica_set_utils.go calculateStatus: replicas is always written (no
+        # omitempty), the other counts only when non-zero; availableReplicas counts the pods Ready for at least
+        # minReadySeconds (podutil.IsPodAvailable), and the ReplicaSet is synced again when the next one is due.
+        meta = rs["metadata"]
+        ns, name = meta["namespace"], meta["name"]
+        template_labels = (((rs.get("spec") or {}).get("template") or {}).get("metadata") or {}).get("labels") or {}
+        status = rs.get("status") or {}
+        ready = sum(1 for p in pods if is_ready(p))
+        labeled = sum(1 for p in pods if _labels_match(template_labels, p["metadata"].get("labels") or {}))
+        new_status: dict[str, Any] = {"replicas": len(pods)}
+        if labeled:
+            new_status["fullyLabeledReplicas"] = labeled
+        min_ready = int((rs.get("spec") or {}).get("minReadySeconds") or 0)
+        available = 0
+        now = time.time()
+        for pod in pods:
+            since = _ready_since(pod)
+            if since is None:
+                continue
+            if min_ready == 0 or since + min_ready < now:
+                available += 1
+            else:
+                self._available_at[(ns, name)] = min(self._available_at.get((ns, name), float("inf")),
+                                                     time.monotonic() + since + min_ready - now + 0.05)
+        if ready:
+            new_status["readyReplicas"] = ready
+        if available:
+            new_status["availableReplicas"] = available
+        new_status["observedGeneration"] = meta.get("generation", 1)
+        prev = {c.get("type"): c for c in status.get("conditions") or []}
+        if failure is not None:
+            old = prev.get("ReplicaFailure") or {}
+            if old.get("status") == "True" and old.get("reason") == "FailedCreate":
+                # Set only when absent (calculateStatus): a fresh pod name in every retry's message would
+                # rewrite the status forever.
+                new_status["conditions"] = [old]
+            else:
+                new_status["conditions"] = [{"type": "ReplicaFailure", "status": "True",
+                                             "lastTransitionTime": rfc3339_now(), "reason": "FailedCreate",
+                                             "message": failure}]
+            self.quota_blocked.add((ns, name))
+        else:
+            self.quota_blocked.discard((ns, name))
+        if new_status == status:
+            return
+
+        def mutate(obj: dict[str, Any]) -> dict[str, Any]:
+            obj["status"] = new_status
+            return obj
+
+        self.store.patch(kinds.REPLICA_SET, ns, name, mutate, identity=CONTROLLER, subresource="status")
+
+    def _create_pod(self, rs: dict[str, Any]) -> dict[str, Any]:
+        # controller_utils.go GetPodFromTemplate: the template's labels, annotations and finalizers, an
+        # ownerReference to the ReplicaSet (controller, blockOwnerDeletion) and generateName "<rs>-".
+        meta_rs = rs["metadata"]
+        ns, rs_name = meta_rs["namespace"], meta_rs["name"]
+        template = (rs.get("spec") or {}).get("template") or {}
+        tmeta = template.get("metadata") or {}
+        meta: dict[str, Any] = {
+            "namespace": ns, "labels": dict(tmeta.get("labels") or {}), "generateName": f"{rs_name}-",
+            "ownerReferences": [{"apiVersion": kinds.REPLICA_SET.api_version, "kind": "ReplicaSet",
+                                 "name": rs_name, "uid": meta_rs["uid"],
+                                 "controller": True, "blockOwnerDeletion": True}],
+        }
+        if tmeta.get("annotations"):
+            meta["annotations"] = dict(tmeta["annotations"])
+        spec = json.loads(json.dumps(template.get("spec") or {}))
+        spec["nodeName"] = NODE_NAME
+        for _ in range(10):
+            meta["name"] = f"{rs_name}-{''.join(random.choices(SAFE_CHARS, k=5))}"
+            try:
+                pod = self.store.create(kinds.POD, {"apiVersion": "v1", "kind": "Pod", "metadata": meta,
+                                                    "spec": spec}, identity=CONTROLLER)
+            except ApiError as exc:
+                if exc.code != 409:
+                    raise
+                continue
+            record_scheduled(self._scheduler_events, pod)
+            return pod
+        raise ApiError(409, "AlreadyExists", f"could not find a free pod name for {rs_name}")
