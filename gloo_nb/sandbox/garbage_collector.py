@@ -1,4 +1,4 @@
-"""The garbage collector, for the owner kinds the sandbox creates: Deployment → ReplicaSets → Pods.
+"""The garbage collector, for the owner kinds the sandbox creates: Deployment → ReplicaSets → Pods, Job → Pods.
 
 Kubernetes' garbage-collector controller (pkg/controller/garbagecollector/garbagecollector.go
 ``attemptToDeleteItem``) deletes dependents whose ``ownerReferences`` point at an object that no longer exists;
@@ -38,15 +38,17 @@ def collect_garbage(store: Store, namespaces: Iterable[str]) -> None:
                     store.delete(kinds.REPLICA_SET, ns, rs["metadata"]["name"], identity=CONTROLLER)
                 continue
             replica_sets.add(rs["metadata"]["uid"])
+        jobs = {j["metadata"]["uid"] for j in store.list(kinds.JOB, ns)[0]}
         for pod in store.list(kinds.POD, ns)[0]:
-            by_rs, by_deployment = owner_uid(pod, "ReplicaSet"), owner_uid(pod)
+            by_rs, by_deployment, by_job = owner_uid(pod, "ReplicaSet"), owner_uid(pod), owner_uid(pod, "Job")
             if (by_rs is not None and by_rs not in replica_sets) or (
-                    by_deployment is not None and by_deployment not in deployments):
+                    by_deployment is not None and by_deployment not in deployments) or (
+                    by_job is not None and by_job not in jobs):
                 with contextlib.suppress(ApiError):
                     store.delete(kinds.POD, ns, pod["metadata"]["name"], identity=CONTROLLER)
 
 
-_DEPENDENT_KINDS = {"Deployment": kinds.REPLICA_SET, "ReplicaSet": kinds.POD}
+_DEPENDENT_KINDS = {"Deployment": kinds.REPLICA_SET, "ReplicaSet": kinds.POD, "Job": kinds.POD}
 
 
 def orphan_dependents(store: Store, owner_kind: str, namespace: str, owner_uid_: str) -> int:
@@ -57,7 +59,7 @@ def orphan_dependents(store: Store, owner_kind: str, namespace: str, owner_uid_:
 
     Args:
         store: The object store.
-        owner_kind: The kind of the object about to be deleted (``Deployment`` or ``ReplicaSet``; others
+        owner_kind: The kind of the object about to be deleted (``Deployment``, ``ReplicaSet`` or ``Job``; others
             have no dependents in the sandbox).
         namespace: Its namespace.
         owner_uid_: Its uid.

@@ -18,6 +18,7 @@ __all__ = [
     "ENDPOINTS",
     "EVENT",
     "GATEWAY",
+    "JOB",
     "KINDS",
     "NAMESPACE",
     "NODE",
@@ -141,6 +142,9 @@ EVENT = Kind("", "v1", "Event", "events", "event", True, ("ev",))
 # sandbox's one Node (gloo_nb.sandbox.node). Discovery as kube-apiserver 1.32 lists them: sa, and no for nodes.
 SERVICE_ACCOUNT = Kind("", "v1", "ServiceAccount", "serviceaccounts", "serviceaccount", True, ("sa",))
 NODE = Kind("", "v1", "Node", "nodes", "node", False, ("no",), subresources=("status",))
+# Issue 18: batch/v1 Jobs (gloo_nb.sandbox.job_controller). pkg/registry/batch/job/storage/storage.go: category
+# all, status subresource, no short name. CronJobs are not served (a 404, as for any resource not served).
+JOB = Kind("batch", "v1", "Job", "jobs", "job", True, subresources=("status",), categories=("all",))
 
 # Served by the API server from other state, never stored: the Gloo kinds' definitions (read-only, the kinds
 # are built in) and the self-service access reviews (create only, answered from RBAC).
@@ -155,7 +159,7 @@ SELF_SUBJECT_RULES_REVIEW = Kind("authorization.k8s.io", "v1", "SelfSubjectRules
 KINDS: tuple[Kind, ...] = (
     NAMESPACE, SERVICE, POD, ENDPOINTS, CONFIGMAP, SECRET, DEPLOYMENT, VIRTUAL_SERVICE, ROUTE_TABLE, GATEWAY,
     UPSTREAM, SETTINGS, PROXY, ROLE, ROLE_BINDING, CLUSTER_ROLE, CLUSTER_ROLE_BINDING, EVENT,
-    UPSTREAM_GROUP, VIRTUAL_HOST_OPTION, ROUTE_OPTION, SERVICE_ACCOUNT, NODE, REPLICA_SET,
+    UPSTREAM_GROUP, VIRTUAL_HOST_OPTION, ROUTE_OPTION, SERVICE_ACCOUNT, NODE, REPLICA_SET, JOB,
 )
 """The kinds the store keeps."""
 

@@ -2,7 +2,8 @@
 
 One :class:`Kubelet` runs, for the one-node sandbox, the Deployment controller
 (:mod:`~gloo_nb.sandbox.deployment_controller`), the ReplicaSet controller
-(:mod:`~gloo_nb.sandbox.replicaset_controller`), the garbage collector (:mod:`~gloo_nb.sandbox.garbage_collector`),
+(:mod:`~gloo_nb.sandbox.replicaset_controller`), the Job controller (:mod:`~gloo_nb.sandbox.job_controller`),
+the garbage collector (:mod:`~gloo_nb.sandbox.garbage_collector`),
 the Endpoints controller (:mod:`~gloo_nb.sandbox.endpoints_controller`) and the pods' processes with their
 probes (:mod:`~gloo_nb.sandbox.pod_supervisor`); this module holds only what ties them together: the store
 subscription, the one queue and the one worker thread that handles every event in batches.
@@ -30,6 +31,7 @@ from gloo_nb.sandbox.deployment_controller import TEMPLATE_HASH_LABEL, Deploymen
 from gloo_nb.sandbox.endpoints_controller import sync_endpoints
 from gloo_nb.sandbox.events import EventRecorder
 from gloo_nb.sandbox.garbage_collector import collect_garbage
+from gloo_nb.sandbox.job_controller import JobController
 from gloo_nb.sandbox.object_selectors import label_selector_matches
 from gloo_nb.sandbox.pod_exec import ExecTarget
 from gloo_nb.sandbox.pod_objects import HOST_IP, MANAGED_BY, NODE_NAME, PORTS_ANNOTATION, owner_uid
@@ -72,6 +74,7 @@ class Kubelet:
                                          scheduler_events=scheduler_events)
         self._deployments = DeploymentController(store, scheduler_events)
         self._replica_sets = ReplicaSetController(store, scheduler_events)
+        self._jobs = JobController(store, scheduler_events)
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -148,6 +151,11 @@ class Kubelet:
     def _on_event(self, event: WatchEvent) -> None:
         # Runs on the writer's thread under the store lock: queue only.
         meta = event.object.get("metadata") or {}
+        if event.kind is kinds.POD:
+            job = owner_uid(event.object, "Job")
+            if job:
+                # a Job's pod: its Job syncs (job_controller.go updatePod/deletePod)
+                self._queue.put(("job-pod", meta.get("namespace", ""), job))
         self._queue.put(("obj", event.kind, event.type, meta.get("namespace", ""), meta.get("name", ""),
                          owner_uid(event.object, "ReplicaSet") if event.kind is kinds.POD
                          else owner_uid(event.object) if event.kind is kinds.REPLICA_SET else None))
@@ -157,8 +165,8 @@ class Kubelet:
         try:
             while True:
                 now = time.monotonic()
-                wake = self._replica_sets.next_wake(
-                    self._deployments.next_wake(self._supervisor.next_wake(next_resync)))
+                wake = self._jobs.next_wake(self._replica_sets.next_wake(
+                    self._deployments.next_wake(self._supervisor.next_wake(next_resync))))
                 try:
                     item = self._queue.get(timeout=max(0.0, wake - now))
                 except queue.Empty:
@@ -193,11 +201,14 @@ class Kubelet:
         services: set[tuple[str, str]] = set()
         service_namespaces: set[str] = set()
         gc_namespaces: set[str] = set()
+        jobs: set[tuple[str, str]] = set()
         full = False
         for item in batch:
             tag = item[0]
             if tag == "resync":
                 full = True
+            elif tag == "job-pod":
+                jobs.update((item[1], job) for job in self._jobs.owning(item[1], item[2]))
             elif tag == "obj":
                 _, kind, etype, ns, name, owner = item
                 if kind is kinds.DEPLOYMENT:
@@ -226,6 +237,10 @@ class Kubelet:
                             replica_sets.add((ns, rs))
                     elif etype != "DELETED":
                         orphans.add((kinds.POD, ns, name))
+                elif kind is kinds.JOB:
+                    jobs.add((ns, name))
+                    if etype == "DELETED":
+                        gc_namespaces.add(ns)
                 elif kind is kinds.SERVICE:
                     services.add((ns, name))
                 elif kind is kinds.NAMESPACE and etype == "DELETED":
@@ -246,7 +261,7 @@ class Kubelet:
         replica_sets.update(self._replica_sets.due(time.monotonic()))
         if full:
             for kind, keys in ((kinds.DEPLOYMENT, deployments), (kinds.REPLICA_SET, replica_sets), (kinds.POD, pods),
-                               (kinds.SERVICE, services)):
+                               (kinds.SERVICE, services), (kinds.JOB, jobs)):
                 keys.update((o["metadata"]["namespace"], o["metadata"]["name"]) for o in self.store.list(kind)[0])
             pods.update(self._supervisor.pod_keys())
             gc_namespaces.update(ns for ns, _ in pods)
@@ -264,6 +279,9 @@ class Kubelet:
             self._guard(self._deployments.sync, *key)
         for key in sorted(replica_sets | self._replica_sets_of(deployments)):
             self._guard(self._replica_sets.sync, *key)
+        jobs.update(self._jobs.due(time.monotonic()))
+        for key in sorted(jobs):
+            self._guard(self._jobs.sync, *key)
         for key in sorted(pods):
             self._guard(self._supervisor.sync_pod, *key)
         for key in sorted(services):

@@ -378,6 +378,8 @@ class PodSupervisor:
                          directory=state_path(self.state_dir / "pods", f"{ns}_{name}_{meta['uid']}"),
                          start_time=old_status.get("startTime") or rfc3339_now())
         previous = {s.get("name"): s for s in old_status.get("containerStatuses") or []}
+        job_pod = any(ref.get("kind") == "Job" and ref.get("controller")
+                      for ref in meta.get("ownerReferences") or [])
         for cspec in spec.get("containers") or []:
             image = str(cspec.get("image", ""))
             env = self._container_env(pod, cspec)
@@ -386,7 +388,12 @@ class PodSupervisor:
             ports = [int(p["containerPort"]) for p in cspec.get("ports") or []
                      if isinstance(p, dict) and p.get("protocol", "TCP") == "TCP" and "containerPort" in p]
             emulate = "auto"
-            if workloads.is_http_echo(image):
+            if (command or args or job_pod) and workloads.is_shell_image(image) or (command or args) and job_pod:
+                # Run to completion (issue 18): busybox/alpine run their command, and so does every container
+                # of a Job's pod (a Job's pods must end); through the exec command set (workloads --emulate run).
+                emulate = "run"
+                args = command + args  # none: the image's default command, sh (reads no stdin, ends)
+            elif workloads.is_http_echo(image):
                 if command and os.path.basename(command[0]) != "http-echo":
                     emulate = "generic"  # a shell or another program: not http-echo's main
                 else:

@@ -708,6 +708,9 @@ class Store:
                 meta["namespace"] = meta.get("namespace") or "default"
             else:
                 meta.pop("namespace", None)
+            # The uid comes before defaulting: a Job's generated selector names it (pkg/registry/batch/job/
+            # strategy.go PrepareForCreate runs after BeforeCreate has filled in the uid).
+            meta["uid"] = str(uuid.uuid4())
             self._prepare(kind, obj, None)
             namespace, name = meta.get("namespace", ""), meta["name"]
             if kind.namespaced:
@@ -730,7 +733,6 @@ class Store:
                                {"name": name, "group": kind.group, "kind": kind.plural})
             for key in ("resourceVersion", "deletionTimestamp", "deletionGracePeriodSeconds", "selfLink"):
                 meta.pop(key, None)
-            meta["uid"] = str(uuid.uuid4())
             meta["creationTimestamp"] = _rfc3339(self._clock())
             meta["generation"] = 1
             if dry_run:

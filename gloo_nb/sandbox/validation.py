@@ -50,6 +50,7 @@ _TOP_FIELDS: dict[Kind, frozenset[str]] = {
     k.POD: frozenset({"spec", "status"}),
     k.DEPLOYMENT: frozenset({"spec", "status"}),
     k.REPLICA_SET: frozenset({"spec", "status"}),
+    k.JOB: frozenset({"spec", "status"}),
     k.ENDPOINTS: frozenset({"subsets"}),
     k.CONFIGMAP: frozenset({"data", "binaryData", "immutable"}),
     k.SECRET: frozenset({"data", "stringData", "type", "immutable"}),
@@ -399,6 +400,73 @@ def _check_deployment(obj: dict[str, Any], causes: list[tuple[str, str, str]]) -
     _check_containers(template.get("spec"), "spec.template.spec", causes)
 
 
+def _check_job(obj: dict[str, Any], causes: list[tuple[str, str, str]]) -> None:
+    # pkg/apis/batch/validation/validation.go validateJobSpec / ValidateJobTemplateSpec: the counts are
+    # non-negative, and a Job's pods must end: restartPolicy OnFailure or Never (the pod default, Always, fails).
+    spec = obj.get("spec")
+    if not isinstance(spec, dict):
+        causes.append(("FieldValueRequired", "spec.template", "Required value"))
+        return
+    for field in ("parallelism", "completions", "backoffLimit", "activeDeadlineSeconds",
+                  "ttlSecondsAfterFinished"):
+        value = spec.get(field)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
+            causes.append(("FieldValueInvalid", f"spec.{field}",
+                           f"Invalid value: {_value(value)}: must be greater than or equal to 0"))
+    mode = spec.get("completionMode")
+    if mode is not None and mode not in ("NonIndexed", "Indexed"):
+        causes.append(("FieldValueNotSupported", "spec.completionMode",
+                       f'Unsupported value: {_quoted(str(mode))}: supported values: "NonIndexed", "Indexed"'))
+    template = spec.get("template")
+    pod_spec = template.get("spec") if isinstance(template, dict) else None
+    policy = pod_spec.get("restartPolicy") if isinstance(pod_spec, dict) else None
+    policy = policy or "Always"
+    if policy not in ("OnFailure", "Never"):
+        causes.append(("FieldValueNotSupported", "spec.template.spec.restartPolicy",
+                       f'Unsupported value: {_quoted(str(policy))}: supported values: "OnFailure", "Never"'))
+    _check_containers(pod_spec, "spec.template.spec", causes)
+
+
+JOB_UID_LABEL = "batch.kubernetes.io/controller-uid"
+"""The label a Job's selector matches (pkg/apis/batch/types.go ``ControllerUidLabel``)."""
+JOB_NAME_LABEL = "batch.kubernetes.io/job-name"
+"""The label naming a Job on its pods (pkg/apis/batch/types.go ``JobNameLabel``)."""
+
+
+def _default_job(obj: dict[str, Any], spec: dict[str, Any], old: dict[str, Any] | None) -> None:
+    # pkg/apis/batch/v1/defaults.go SetDefaults_Job: completions and parallelism 1 (when both are unset),
+    # backoffLimit 6, completionMode NonIndexed, suspend false, podReplacementPolicy TerminatingOrFailed;
+    # manualSelector off. pkg/registry/batch/job/strategy.go generateSelector (PrepareForCreate): the template
+    # gets the controller-uid and job-name labels, both the batch.kubernetes.io/ ones and the legacy unprefixed
+    # ones, and the selector matches the uid label.
+    meta = obj["metadata"]
+    if spec.get("completions") is None and spec.get("parallelism") is None:
+        spec["completions"] = 1
+        spec["parallelism"] = 1
+    spec.setdefault("parallelism", 1)
+    spec.setdefault("backoffLimit", 6)
+    spec.setdefault("completionMode", "NonIndexed")
+    spec.setdefault("suspend", False)
+    spec.setdefault("podReplacementPolicy", "TerminatingOrFailed")
+    template = spec.get("template")
+    if isinstance(template, dict):
+        tmeta = template.setdefault("metadata", {})
+        tmeta.setdefault("creationTimestamp", None)
+        if old is None and meta.get("uid") and not spec.get("manualSelector"):
+            labels = tmeta.setdefault("labels", {})
+            labels.update({JOB_UID_LABEL: meta["uid"], JOB_NAME_LABEL: meta["name"],
+                           "controller-uid": meta["uid"], "job-name": meta["name"]})
+            spec.setdefault("selector", {"matchLabels": {JOB_UID_LABEL: meta["uid"]}})
+        if isinstance(template.get("spec"), dict):
+            _default_containers(template["spec"])
+    # SetDefaults_Job: a Job without labels takes its template's (the apiserver defaults on every read from
+    # etcd too, so the generated ones show on the Job).
+    template_labels = ((template or {}).get("metadata") or {}).get("labels") if isinstance(template, dict) else None
+    if template_labels and not meta.get("labels"):
+        meta["labels"] = dict(template_labels)
+    obj.setdefault("status", {})
+
+
 def validate(kind: Kind, obj: dict[str, Any]) -> None:
     """Check an object about to be stored.
 
@@ -433,6 +501,8 @@ def validate(kind: Kind, obj: dict[str, Any]) -> None:
         # pkg/apis/apps/validation/validation.go: ValidateReplicaSetSpec checks selector, template labels and
         # replicas as ValidateDeploymentSpec does.
         _check_deployment(obj, causes)
+    elif kind is k.JOB:
+        _check_job(obj, causes)
     elif kind is k.SERVICE:
         _check_service(obj, causes)
     elif kind is k.POD:
@@ -575,6 +645,8 @@ def apply_defaults(kind: Kind, obj: dict[str, Any], old: dict[str, Any] | None) 
             if isinstance(template.get("spec"), dict):
                 _default_containers(template["spec"])
         obj.setdefault("status", {"replicas": 0})
+    elif kind is k.JOB and isinstance(spec, dict):
+        _default_job(obj, spec, old)
     elif kind is k.SECRET:
         if not obj.get("type"):
             obj["type"] = "Opaque"

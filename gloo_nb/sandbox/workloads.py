@@ -18,6 +18,10 @@ under ``MOUNTPATH`` is read from ``HOSTPATH`` (the longest mount path wins).
   image's "Welcome to nginx!" page, files under ``root``, or ``return``. See :func:`parse_nginx_config` for
   the directives modelled. Modelled on what Gloo's client-TLS e2e test deploys
   (solo-io/gloo test/kubernetes/e2e/defaults/testdata/nginx_pod.yaml).
+- ``--emulate run`` (what the kubelet picks for ``busybox`` and ``alpine`` containers that give a ``command`` or
+  ``args``, and for the containers of a Job's pods): the command runs to its end through the built-in command set
+  of ``kubectl exec`` (:mod:`gloo_nb.sandbox.pod_exec`, loaded from its file: it needs only the standard
+  library), in the container's environment and mounts, and its exit code is the container's.
 - Any other image runs a generic echo: every declared container port answers JSON naming the pod (name,
   namespace, labels, container, image) and the request (method, path, query, headers, body).
 
@@ -1206,6 +1210,66 @@ def _accept_loop(sock: socket.socket, handler: Handler, container_port: int, sto
             threading.Thread(target=serve_connection, args=(conn, handler, container_port), daemon=True).start()
 
 
+_SHELL_IMAGES = ("busybox", "alpine")
+
+
+def is_shell_image(image: str) -> bool:
+    """Whether an image is one whose containers run a command to its end (``busybox``, ``alpine``, any tag).
+
+    Args:
+        image: The container's image, e.g. ``busybox:1.36`` or ``docker.io/library/alpine``.
+
+    Returns:
+        True for those images.
+    """
+    name = image.rsplit("/", 1)[-1].split("@", 1)[0].split(":", 1)[0]
+    return name in _SHELL_IMAGES
+
+
+def run_to_completion(opts: dict) -> int:
+    """Run a container's command to its end with the exec command set (``--emulate run``).
+
+    Args:
+        opts: The parsed command line: ``args`` is the command, ``mounts`` and ``port_map`` its container.
+
+    Returns:
+        The command's exit code.
+    """
+    import asyncio
+    import importlib.util
+    from pathlib import Path
+
+    # pod_exec imports only the standard library; loading it from its file keeps this process free of gloo_nb.
+    spec = importlib.util.spec_from_file_location("_sandbox_pod_exec", Path(__file__).with_name("pod_exec.py"))
+    if spec is None or spec.loader is None:
+        sys.stderr.write("workloads: the command set is missing\n")
+        return 127
+    pod_exec = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = pod_exec  # dataclasses look their module up while the class is built
+    spec.loader.exec_module(pod_exec)
+    target = pod_exec.ExecTarget(pod=opts["pod"], namespace=opts["namespace"], container=opts["container"],
+                                 env=dict(os.environ), mounts=[(m, Path(h)) for m, h in opts["mounts"]],
+                                 ports=dict(opts["port_map"]))
+    if opts["ready_fd"] is not None:
+        # the container runs from now on: without probes a running container is ready (prober_manager.go)
+        try:
+            os.write(opts["ready_fd"], b"1")
+            os.close(opts["ready_fd"])
+        except OSError:
+            pass
+
+    async def out(data: bytes) -> None:
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+
+    async def err(data: bytes) -> None:
+        sys.stderr.buffer.write(data)
+        sys.stderr.buffer.flush()
+
+    argv = list(opts["args"]) or ["sh"]
+    return int(asyncio.run(pod_exec.run_command(argv, target, pod_exec.ExecIO(out, err))))
+
+
 def _parse_cli(argv: list[str]) -> dict:
     opts: dict = {"image": "", "emulate": "auto", "pod": "", "namespace": "default", "container": "", "labels": {},
                   "sockets": {}, "port_map": {}, "ports": [], "ready_fd": None, "parent_pid": None, "args": [],
@@ -1274,6 +1338,9 @@ def main(argv: list[str] | None = None) -> int:
             sys.stdout.write(line)
             sys.stdout.flush()
 
+    if opts["emulate"] == "run":
+        signal.signal(signal.SIGTERM, lambda _signum, _frame: sys.exit(143))
+        return run_to_completion(opts)
     listen_ports: list[int]
     tls: dict[int, Any] = {}
     plain_on_tls: Handler | None = None

@@ -1,6 +1,6 @@
 r"""Decoding of the protobuf bodies kubectl sends (``kubectl create`` of some kinds, ``auth can-i``).
 
-The creates are ``kubectl create namespace|configmap|secret|serviceaccount``.
+The creates are ``kubectl create namespace|configmap|secret|serviceaccount|job``.
 
 kubectl sends these only as ``application/vnd.kubernetes.protobuf``, with no JSON fallback. The envelope is
 ``b"k8s\x00"`` followed by a ``runtime.Unknown`` message; only the fields of Namespace, ConfigMap, Secret and
@@ -112,6 +112,68 @@ def _object(api_version: str, kind: str, raw: bytes) -> dict[str, Any]:
     return obj
 
 
+def _container(raw: bytes) -> dict[str, Any]:
+    # k8s.io/api/core/v1/generated.proto Container: name 1, image 2, command 3, args 4, workingDir 5,
+    # terminationMessagePath 13, imagePullPolicy 14, stdin 16, stdinOnce 17, tty 18, terminationMessagePolicy 20.
+    c: dict[str, Any] = {}
+    texts = {1: "name", 2: "image", 5: "workingDir", 13: "terminationMessagePath", 14: "imagePullPolicy",
+             20: "terminationMessagePolicy"}
+    for number, v in _fields(raw):
+        if number in texts:
+            c[texts[number]] = _text(v)
+        elif number in (3, 4):
+            c.setdefault("command" if number == 3 else "args", []).append(_text(v))
+        elif number in (16, 17, 18) and isinstance(v, int):
+            c[{16: "stdin", 17: "stdinOnce", 18: "tty"}[number]] = bool(v)
+    return c
+
+
+def _pod_template(raw: bytes) -> dict[str, Any]:
+    # PodTemplateSpec: metadata 1, spec 2; PodSpec: containers 2, restartPolicy 3,
+    # terminationGracePeriodSeconds 4, activeDeadlineSeconds 5, dnsPolicy 6, serviceAccountName 8.
+    template: dict[str, Any] = {}
+    for number, v in _fields(raw):
+        if number == 1 and isinstance(v, bytes):
+            template["metadata"] = _meta(v)
+        elif number == 2 and isinstance(v, bytes):
+            spec: dict[str, Any] = {}
+            for n, sv in _fields(v):
+                if n == 2 and isinstance(sv, bytes):
+                    spec.setdefault("containers", []).append(_container(sv))
+                elif n in (3, 6, 8):
+                    spec[{3: "restartPolicy", 6: "dnsPolicy", 8: "serviceAccountName"}[n]] = _text(sv)
+                elif n in (4, 5) and isinstance(sv, int):
+                    spec["terminationGracePeriodSeconds" if n == 4 else "activeDeadlineSeconds"] = sv
+            template["spec"] = spec
+    return template
+
+
+def _job(api_version: str, raw: bytes) -> dict[str, Any]:
+    # k8s.io/api/batch/v1/generated.proto Job: metadata 1, spec 2; JobSpec: parallelism 1, completions 2,
+    # activeDeadlineSeconds 3, manualSelector 5, template 6, backoffLimit 7, ttlSecondsAfterFinished 8,
+    # completionMode 9, suspend 10 (what `kubectl create job` fills: the template's containers and
+    # restartPolicy; `--from=cronjob/...` is out, CronJobs are not served).
+    obj: dict[str, Any] = {"apiVersion": api_version, "kind": "Job"}
+    ints = {1: "parallelism", 2: "completions", 3: "activeDeadlineSeconds", 7: "backoffLimit",
+            8: "ttlSecondsAfterFinished"}
+    for number, v in _fields(raw):
+        if number == 1 and isinstance(v, bytes):
+            obj["metadata"] = _meta(v)
+        elif number == 2 and isinstance(v, bytes):
+            spec: dict[str, Any] = {}
+            for n, sv in _fields(v):
+                if n in ints and isinstance(sv, int):
+                    spec[ints[n]] = sv
+                elif n in (5, 10) and isinstance(sv, int):
+                    spec["manualSelector" if n == 5 else "suspend"] = bool(sv)
+                elif n == 6 and isinstance(sv, bytes):
+                    spec["template"] = _pod_template(sv)
+                elif n == 9:
+                    spec["completionMode"] = _text(sv)
+            obj["spec"] = spec
+    return obj
+
+
 _RESOURCE_ATTRIBUTES = {1: "namespace", 2: "verb", 3: "group", 4: "version", 5: "resource", 6: "subresource",
                         7: "name"}
 _NON_RESOURCE_ATTRIBUTES = {1: "path", 2: "verb"}
@@ -141,7 +203,7 @@ def _review(api_version: str, kind: str, raw: bytes) -> dict[str, Any]:
 
 
 def decode(body: bytes) -> dict[str, Any]:
-    r"""Decode a protobuf-encoded Namespace, ConfigMap, Secret or self-service review into its JSON form.
+    r"""Decode a protobuf-encoded Namespace, ConfigMap, Secret, Job or self-service review into its JSON form.
 
     Args:
         body: The request body, starting with the ``k8s\x00`` magic.
@@ -172,6 +234,8 @@ def decode(body: bytes) -> dict[str, Any]:
         if api_version == "authorization.k8s.io/v1" and kind in ("SelfSubjectAccessReview",
                                                                   "SelfSubjectRulesReview"):
             return _review(api_version, kind, raw)
+        if (api_version, kind) == ("batch/v1", "Job"):
+            return _job(api_version, raw)
         if (api_version, kind) not in (("v1", "Namespace"), ("v1", "ConfigMap"), ("v1", "Secret"),
                                        ("v1", "ServiceAccount")):
             raise unsupported

@@ -783,7 +783,11 @@ class KubeApiServer:
             options.get("propagationPolicy") if isinstance(options, dict) else None)
         if isinstance(options, dict) and options.get("orphanDependents") is True:
             policy = "Orphan"  # the deprecated DeleteOptions field (apimachinery's DeletionPropagation doc)
-        if policy == "Orphan" and not dry_run and t.kind in (k.DEPLOYMENT, k.REPLICA_SET):
+        if policy is None and t.kind is k.JOB:
+            # pkg/registry/batch/job/strategy.go DefaultGarbageCollectionPolicy: batch/v1 Jobs orphan their
+            # pods unless the request says otherwise (kubectl delete sends Background).
+            policy = "Orphan"
+        if policy == "Orphan" and not dry_run and t.kind in (k.DEPLOYMENT, k.REPLICA_SET, k.JOB):
             # kubectl delete --cascade=orphan: the dependents lose their ownerReference and stay
             # (pkg/controller/garbagecollector/garbagecollector.go orphanDependents).
             uid = self.store.get(t.kind, t.namespace, t.name)["metadata"]["uid"]

@@ -265,6 +265,56 @@ _ROWS: dict[Kind, tuple[list[_Column], Callable[[dict[str, Any], float], list[_C
 }
 
 
+def _stamp(value: Any) -> float | None:
+    try:
+        return datetime.strptime(str(value)[:19], "%Y-%m-%dT%H:%M:%S").replace(tzinfo=UTC).timestamp()
+    except ValueError:
+        return None
+
+
+def _job(obj: dict[str, Any], now: float) -> list[_Cell]:
+    # printJob in pkg/printers/internalversion/printers.go: STATUS from the conditions (Complete, Failed,
+    # Terminating, Suspended, FailureTarget, else Running), COMPLETIONS "succeeded/completions" (or "n/1 of
+    # parallelism" without completions), DURATION from startTime to completionTime (or to now), empty before
+    # the Job starts.
+    spec, status, meta = obj.get("spec") or {}, obj.get("status") or {}, obj.get("metadata") or {}
+    conditions = {c.get("type") for c in status.get("conditions") or [] if c.get("status") == "True"}
+    succeeded = int(status.get("succeeded", 0))
+    if spec.get("completions") is not None:
+        completions = f"{succeeded}/{spec['completions']}"
+    elif int(spec.get("parallelism") or 0) > 1:
+        completions = f"{succeeded}/1 of {spec['parallelism']}"
+    else:
+        completions = f"{succeeded}/1"
+    start, end = _stamp(status.get("startTime")), _stamp(status.get("completionTime"))
+    duration = "" if start is None else human_duration(int((end if end is not None else now) - start))
+    if "Complete" in conditions:
+        state = "Complete"
+    elif "Failed" in conditions:
+        state = "Failed"
+    elif meta.get("deletionTimestamp"):
+        state = "Terminating"
+    elif "Suspended" in conditions:
+        state = "Suspended"
+    elif "FailureTarget" in conditions:
+        state = "FailureTarget"
+    else:
+        state = "Running"
+    containers = ((spec.get("template") or {}).get("spec") or {}).get("containers") or []
+    return [meta.get("name", ""), state, completions, duration, _age(obj, now),
+            ",".join(c.get("name", "") for c in containers), ",".join(c.get("image", "") for c in containers),
+            _selector(spec.get("selector"))]
+
+
+# jobColumnDefinitions in pkg/printers/internalversion/printers.go (descriptions from the swagger docs).
+_ROWS[k.JOB] = ([_NAME, ("Status", "string", 0, "Status of the job."),
+                 ("Completions", "string", 0, "The number of pods which reached phase Succeeded."),
+                 ("Duration", "string", 0, "Time required to complete the job."), _AGE,
+                 ("Containers", "string", 1, "Names of each container in the template."),
+                 ("Images", "string", 1, "Images referenced by each container in the template."),
+                 ("Selector", "string", 1, "A label query over pods that should match the pod count.")], _job)
+
+
 def _partial(obj: dict[str, Any]) -> dict[str, Any]:
     return {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": obj.get("metadata") or {}}
 

@@ -1,0 +1,361 @@
+"""The Job controller: a ``batch/v1`` Job runs pods to completion and reports them in its ``status``.
+
+After pkg/controller/job/job_controller.go ``syncJob`` and ``manageJob``: the pods a Job controls are those with
+an ``ownerReference`` (``controller: true``) to it (claimed through its selector, as ``ControllerRefManager``
+does); while fewer than ``completions`` have succeeded, it keeps ``min(parallelism, completions - succeeded)``
+pods active (``<job>-<5 chars>``, from the template); a failed pod counts toward ``backoffLimit``
+(``pastBackoffLimitOnFailure`` counts container restarts for ``restartPolicy: OnFailure``), and past it, or past
+``activeDeadlineSeconds``, the Job fails (``FailureTarget`` then ``Failed``, as 1.31+ writes them) and its active
+pods are deleted; when enough succeed it completes (``SuccessCriteriaMet`` then ``Complete``). The
+TTL-after-finished controller (pkg/controller/ttlafterfinished/ttlafterfinished_controller.go ``processJob``)
+deletes a finished Job ``ttlSecondsAfterFinished`` after it finished; the garbage collector
+(:mod:`~gloo_nb.sandbox.garbage_collector`) then deletes its pods.
+
+Differences, on purpose: the pod-failure back-off (10s doubling to 6 minutes, ``getBackoff``) is shortened to
+0.5s doubling to 5s, so that a sandbox's failing Job ends within seconds; pods carry no
+``batch.kubernetes.io/job-tracking`` finalizer (the sandbox's pods are deleted at once, so the counts are kept
+monotonic in ``status`` instead, and ``uncountedTerminatedPods`` stays empty).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import random
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from gloo_nb.sandbox import kinds
+from gloo_nb.sandbox.events import NORMAL, WARNING, EventRecorder, object_ref
+from gloo_nb.sandbox.garbage_collector import collect_garbage
+from gloo_nb.sandbox.pod_objects import NODE_NAME, is_ready, record_scheduled, rfc3339_now
+from gloo_nb.sandbox.replicaset_controller import SAFE_CHARS, claim
+from gloo_nb.sandbox.store import CONTROLLER, ApiError, Store
+
+__all__ = ["BACKOFF_BASE", "BACKOFF_MAX", "JobController"]
+
+BACKOFF_BASE = 0.5
+"""Seconds before a failed pod is replaced, doubling per failure (Kubernetes: 10s, ``DefaultJobPodFailureBackOff``)."""
+BACKOFF_MAX = 5.0
+"""The longest such wait (Kubernetes: 6 minutes, ``MaxJobPodFailureBackOff``)."""
+
+# job_controller.go: the reasons and messages of the conditions and events it writes.
+_COMPLETIONS_REACHED = ("CompletionsReached", "Reached expected number of succeeded pods")
+_BACKOFF_EXCEEDED = ("BackoffLimitExceeded", "Job has reached the specified backoff limit")
+_DEADLINE_EXCEEDED = ("DeadlineExceeded", "Job was active longer than specified deadline")
+
+
+def _seconds(stamp: Any) -> float | None:
+    try:
+        return datetime.strptime(str(stamp)[:19], "%Y-%m-%dT%H:%M:%S").replace(tzinfo=UTC).timestamp()
+    except ValueError:
+        return None
+
+
+def _condition(status: dict[str, Any], ctype: str) -> dict[str, Any] | None:
+    for cond in status.get("conditions") or []:
+        if cond.get("type") == ctype and cond.get("status") == "True":
+            return dict(cond)
+    return None
+
+
+def _new_condition(ctype: str, reason: str, message: str, status: str = "True") -> dict[str, Any]:
+    # job_controller.go newCondition: lastProbeTime and lastTransitionTime both now.
+    now = rfc3339_now()
+    return {"type": ctype, "status": status, "lastProbeTime": now, "lastTransitionTime": now, "reason": reason,
+            "message": message}
+
+
+def finished_at(job: dict[str, Any]) -> float | None:
+    """Return when a Job finished (its ``Complete`` or ``Failed`` condition's transition), or None.
+
+    Args:
+        job: The Job.
+
+    Returns:
+        Seconds since the epoch, or None while it runs.
+    """
+    status = job.get("status") or {}
+    for ctype in ("Complete", "Failed"):
+        cond = _condition(status, ctype)
+        if cond is not None:
+            return _seconds(cond.get("lastTransitionTime")) or time.time()
+    return None
+
+
+class JobController:
+    """Reconciles Jobs into pods that run to completion, and deletes finished Jobs after their TTL.
+
+    Args:
+        store: The object store to read and write (as ``CONTROLLER``).
+        scheduler_events: The ``default-scheduler`` recorder, shared with the kubelet (both bind pods).
+    """
+
+    def __init__(self, store: Store, scheduler_events: EventRecorder) -> None:
+        self.store = store
+        self._scheduler_events = scheduler_events
+        self._events = EventRecorder(store, "job-controller", CONTROLLER)
+        self._wake: dict[tuple[str, str], float] = {}
+
+    def next_wake(self, default: float) -> float:
+        """Return when the earliest Job needs a sync (back-off, deadline or TTL), as ``time.monotonic()``.
+
+        Args:
+            default: The latest wake-up the caller wants anyway.
+
+        Returns:
+            The earlier of the two.
+        """
+        return min([default, *self._wake.values()])
+
+    def due(self, now: float) -> list[tuple[str, str]]:
+        """Pop the Jobs whose wake-up time has come.
+
+        Args:
+            now: ``time.monotonic()``.
+
+        Returns:
+            ``(namespace, name)`` of each, to be synced.
+        """
+        keys = [key for key, when in self._wake.items() if when <= now]
+        for key in keys:
+            del self._wake[key]
+        return keys
+
+    def owning(self, namespace: str, uid: str) -> list[str]:
+        """Return the names of the Jobs of ``namespace`` with this uid (the controller of a pod).
+
+        Args:
+            namespace: The pod's namespace.
+            uid: The owner uid from the pod's ``ownerReferences``.
+
+        Returns:
+            The Jobs' names (none or one).
+        """
+        return [job["metadata"]["name"] for job in self.store.list(kinds.JOB, namespace)[0]
+                if job["metadata"].get("uid") == uid]
+
+    def _wake_in(self, ns: str, name: str, seconds: float) -> None:
+        when = time.monotonic() + max(seconds, 0.0) + 0.05
+        self._wake[(ns, name)] = min(self._wake.get((ns, name), float("inf")), when)
+
+    def sync(self, ns: str, name: str) -> None:
+        """Reconcile one Job: create or delete pods, then write ``status`` (``syncJob``).
+
+        A Job that is gone has its pods collected instead.
+
+        Args:
+            ns: The Job's namespace.
+            name: The Job's name.
+        """
+        try:
+            job = self.store.get(kinds.JOB, ns, name)
+        except ApiError as exc:
+            if exc.code == 404:
+                collect_garbage(self.store, [ns])
+                return
+            raise
+        meta, spec = job["metadata"], job.get("spec") or {}
+        status = dict(job.get("status") or {})
+        involved = object_ref(kinds.JOB, ns, name, meta["uid"])
+        pods = claim(self.store, kinds.POD, job, self.store.list(kinds.POD, ns)[0])
+        live = [p for p in pods if not p["metadata"].get("deletionTimestamp")]
+        active = [p for p in live if (p.get("status") or {}).get("phase") not in ("Succeeded", "Failed")]
+        # Without the tracking finalizer the counts are kept in status: a deleted pod is not forgotten.
+        succeeded = max(int(status.get("succeeded", 0)),
+                        sum(1 for p in pods if (p.get("status") or {}).get("phase") == "Succeeded"))
+        failed = max(int(status.get("failed", 0)),
+                     sum(1 for p in pods if (p.get("status") or {}).get("phase") == "Failed"))
+        if finished_at(job) is not None:
+            self._after_finished(job, active)
+            return
+        if meta.get("deletionTimestamp"):
+            return
+        now = time.time()
+        suspended = bool(spec.get("suspend"))
+        if not suspended and not status.get("startTime"):
+            status["startTime"] = rfc3339_now()
+        completions = spec.get("completions")
+        conditions = [dict(c) for c in status.get("conditions") or []]
+        finish: tuple[str, str, str] | None = None  # (target condition, reason, message)
+        target = _condition(status, "FailureTarget") or _condition(status, "SuccessCriteriaMet")
+        if target is not None:
+            finish = (str(target["type"]), str(target.get("reason", "")), str(target.get("message", "")))
+        elif completions is not None and succeeded >= int(completions) or (
+                completions is None and succeeded > 0 and not active):
+            finish = ("SuccessCriteriaMet", *_COMPLETIONS_REACHED)
+        elif self._past_backoff_limit(spec, failed, active):
+            finish = ("FailureTarget", *_BACKOFF_EXCEEDED)
+        elif (spec.get("activeDeadlineSeconds") is not None and status.get("startTime")
+              and not suspended):
+            left = (_seconds(status["startTime"]) or now) + int(spec["activeDeadlineSeconds"]) - now
+            if left <= 0:
+                finish = ("FailureTarget", *_DEADLINE_EXCEEDED)
+            else:
+                self._wake_in(ns, name, left)
+        if finish is not None:
+            ctype, reason, message = finish
+            if target is None:
+                conditions.append(_new_condition(ctype, reason, message))
+                if ctype == "FailureTarget":
+                    self._events.record(involved, WARNING, reason, message)
+            # The Job's pods end before its terminal condition is written (job_controller.go: the Failed and
+            # Complete conditions wait for the terminating pods).
+            for pod in active:
+                with contextlib.suppress(ApiError):
+                    self.store.delete(kinds.POD, ns, pod["metadata"]["name"], identity=CONTROLLER)
+            if ctype == "FailureTarget":
+                failed += len(active)
+            active = []
+            conditions.append(_new_condition("Failed" if ctype == "FailureTarget" else "Complete", reason, message))
+            if ctype == "SuccessCriteriaMet":
+                status["completionTime"] = rfc3339_now()
+                self._events.record(involved, NORMAL, "Completed", "Job completed")
+        else:
+            active = self._manage(job, active, succeeded, failed, suspended, involved)
+            conditions = self._suspend_conditions(conditions, suspended, involved)
+        status.update({"active": len(active), "succeeded": succeeded, "failed": failed,
+                       "ready": sum(1 for p in active if is_ready(p)), "terminating": 0,
+                       "uncountedTerminatedPods": {}, "conditions": conditions})
+        # JobStatus: active, succeeded and failed are omitempty; ready and terminating are pointers (written).
+        for key in ("active", "succeeded", "failed"):
+            if not status[key]:
+                del status[key]
+        if not conditions:
+            del status["conditions"]
+        self._write_status(job, status)
+        if finish is not None:
+            self._after_finished(self.store.get(kinds.JOB, ns, name), [])
+
+    @staticmethod
+    def _past_backoff_limit(spec: dict[str, Any], failed: int, active: list[dict[str, Any]]) -> bool:
+        # job_controller.go: failed pods beyond backoffLimit (exceedsBackoffLimit), or for OnFailure the
+        # active pods' container restarts reaching it (pastBackoffLimitOnFailure).
+        limit = int(spec.get("backoffLimit", 6))
+        if failed > limit:
+            return True
+        policy = (((spec.get("template") or {}).get("spec") or {}).get("restartPolicy"))
+        if policy != "OnFailure":
+            return False
+        restarts = sum(int(s.get("restartCount", 0)) for p in active
+                       for s in (p.get("status") or {}).get("containerStatuses") or [])
+        return limit == 0 and restarts > 0 or limit > 0 and restarts >= limit
+
+    def _manage(self, job: dict[str, Any], active: list[dict[str, Any]], succeeded: int, failed: int,
+                suspended: bool, involved: dict[str, Any]) -> list[dict[str, Any]]:
+        # manageJob: wantActive = parallelism, capped at the completions still missing; a suspended Job
+        # deletes its active pods. New pods wait out the back-off after failures (getBackoff, shortened).
+        meta, spec = job["metadata"], job.get("spec") or {}
+        ns, name = meta["namespace"], meta["name"]
+        parallelism = int(spec.get("parallelism", 1))
+        completions = spec.get("completions")
+        if suspended:
+            want = 0
+        elif completions is None:
+            want = 0 if succeeded > 0 else parallelism
+        else:
+            want = max(0, min(parallelism, int(completions) - succeeded))
+        if len(active) > want:
+            for pod in active[want:]:
+                with contextlib.suppress(ApiError):
+                    self.store.delete(kinds.POD, ns, pod["metadata"]["name"], identity=CONTROLLER)
+                self._events.record(involved, NORMAL, "SuccessfulDelete", f"Deleted pod: {pod['metadata']['name']}")
+            return active[:want]
+        if len(active) < want:
+            if failed:
+                last = max((_seconds(s.get("state", {}).get("terminated", {}).get("finishedAt")) or 0.0
+                            for p in self.store.list(kinds.POD, ns)[0]
+                            for s in (p.get("status") or {}).get("containerStatuses") or []
+                            if any(r.get("uid") == meta["uid"] for r in p["metadata"].get("ownerReferences") or [])),
+                           default=0.0)
+                wait = last + min(BACKOFF_BASE * 2 ** (failed - 1), BACKOFF_MAX) - time.time()
+                if wait > 0:
+                    self._wake_in(ns, name, wait)
+                    return active
+            for _ in range(want - len(active)):
+                try:
+                    pod = self._create_pod(job)
+                except ApiError as exc:
+                    self._events.record(involved, WARNING, "FailedCreate", f"Error creating: {exc.message}")
+                    break
+                active.append(pod)
+                self._events.record(involved, NORMAL, "SuccessfulCreate", f"Created pod: {pod['metadata']['name']}")
+        return active
+
+    def _suspend_conditions(self, conditions: list[dict[str, Any]], suspended: bool,
+                            involved: dict[str, Any]) -> list[dict[str, Any]]:
+        # job_controller.go: Suspended True (JobSuspended, "Job suspended") while suspended, False (JobResumed,
+        # "Job resumed") once resumed; with the Suspended / Resumed events.
+        current = next((c for c in conditions if c.get("type") == "Suspended"), None)
+        if suspended and (current is None or current.get("status") != "True"):
+            conditions = [c for c in conditions if c.get("type") != "Suspended"]
+            conditions.append(_new_condition("Suspended", "JobSuspended", "Job suspended"))
+            self._events.record(involved, NORMAL, "Suspended", "Job suspended")
+        elif not suspended and current is not None and current.get("status") == "True":
+            conditions = [c for c in conditions if c.get("type") != "Suspended"]
+            conditions.append(_new_condition("Suspended", "JobResumed", "Job resumed", status="False"))
+            self._events.record(involved, NORMAL, "Resumed", "Job resumed")
+        return conditions
+
+    def _after_finished(self, job: dict[str, Any], active: list[dict[str, Any]]) -> None:
+        # A finished Job keeps no running pods; ttlafterfinished_controller.go processJob deletes it (with
+        # background propagation) ttlSecondsAfterFinished after it finished.
+        meta, spec = job["metadata"], job.get("spec") or {}
+        ns, name = meta["namespace"], meta["name"]
+        for pod in active:
+            with contextlib.suppress(ApiError):
+                self.store.delete(kinds.POD, ns, pod["metadata"]["name"], identity=CONTROLLER)
+        ttl = spec.get("ttlSecondsAfterFinished")
+        done = finished_at(job)
+        if ttl is None or done is None or meta.get("deletionTimestamp"):
+            return
+        left = done + int(ttl) - time.time()
+        if left > 0:
+            self._wake_in(ns, name, left)
+            return
+        with contextlib.suppress(ApiError):
+            self.store.delete(kinds.JOB, ns, name, identity=CONTROLLER)
+        collect_garbage(self.store, [ns])
+
+    def _write_status(self, job: dict[str, Any], status: dict[str, Any]) -> None:
+        if status == (job.get("status") or {}):
+            return
+        meta = job["metadata"]
+
+        def mutate(obj: dict[str, Any]) -> dict[str, Any]:
+            obj["status"] = status
+            return obj
+
+        self.store.patch(kinds.JOB, meta["namespace"], meta["name"], mutate, identity=CONTROLLER,
+                         subresource="status")
+
+    def _create_pod(self, job: dict[str, Any]) -> dict[str, Any]:
+        # job_controller.go manageJob → podControl.CreatePodsWithGenerateName: the template's labels (with the
+        # generated controller-uid/job-name ones) and annotations, an ownerReference to the Job (controller,
+        # blockOwnerDeletion), generateName "<job>-".
+        meta_job = job["metadata"]
+        ns, job_name = meta_job["namespace"], meta_job["name"]
+        template = (job.get("spec") or {}).get("template") or {}
+        tmeta = template.get("metadata") or {}
+        meta: dict[str, Any] = {
+            "namespace": ns, "labels": dict(tmeta.get("labels") or {}), "generateName": f"{job_name}-",
+            "ownerReferences": [{"apiVersion": kinds.JOB.api_version, "kind": "Job", "name": job_name,
+                                 "uid": meta_job["uid"], "controller": True, "blockOwnerDeletion": True}],
+        }
+        if tmeta.get("annotations"):
+            meta["annotations"] = dict(tmeta["annotations"])
+        spec = json.loads(json.dumps(template.get("spec") or {}))
+        spec["nodeName"] = NODE_NAME
+        for _ in range(10):
+            meta["name"] = f"{job_name}-{''.join(random.choices(SAFE_CHARS, k=5))}"
+            try:
+                pod = self.store.create(kinds.POD, {"apiVersion": "v1", "kind": "Pod", "metadata": meta,
+                                                    "spec": spec}, identity=CONTROLLER)
+            except ApiError as exc:
+                if exc.code != 409:
+                    raise
+                continue
+            record_scheduled(self._scheduler_events, pod)
+            return pod
+        raise ApiError(409, "AlreadyExists", f"could not find a free pod name for {job_name}")

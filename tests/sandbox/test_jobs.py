@@ -1,0 +1,209 @@
+"""batch/v1 Jobs in the sandbox: pods that run to completion, with real kubectl and the official Python client
+against a running sandbox (API server, Job controller, kubelet, garbage collector)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from kubernetes import client as k8s
+from kubernetes import config as k8s_config
+from kubernetes.client.rest import ApiException
+from polling import wait_until
+from sandboxkit import Kube, sandbox
+
+pytestmark = pytest.mark.sandbox
+
+NS = "jobs"
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Kube, str]]:
+    root = tmp_path_factory.mktemp("jobs")
+    with sandbox(root / "sb", "1.3", replicas=1) as info:
+        home = root / "home"
+        home.mkdir()
+        kube = Kube(str(info.kubeconfig), home)
+        kube.run("create", "namespace", NS)
+        yield kube, str(info.kubeconfig)
+
+
+@pytest.fixture
+def batch(env) -> Iterator[k8s.BatchV1Api]:
+    api_client = k8s_config.new_client_from_config(config_file=env[1])
+    try:
+        yield k8s.BatchV1Api(api_client)
+    finally:
+        api_client.close()
+
+
+def job_manifest(name: str, command: list[str], **spec: Any) -> str:
+    return json.dumps({
+        "apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": name, "namespace": NS},
+        "spec": {**spec, "template": {"spec": {"restartPolicy": spec.pop("restartPolicy", "Never"),
+                                                "containers": [{"name": "main", "image": "busybox:1.36",
+                                                                "command": command}]}}}})
+
+
+def kubectl(kube: Kube, *args: str, stdin: str | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
+    # the namespace first: what follows `--` is the container's command
+    return kube.run("-n", NS, *args, input=stdin, check=check)
+
+
+def pods_of(kube: Kube, job: str) -> list[dict[str, Any]]:
+    return kube.json("pods", "-n", NS, "-l", f"batch.kubernetes.io/job-name={job}")["items"]
+
+
+def test_kubectl_create_job_wait_and_logs(env) -> None:
+    kube, _ = env
+    kubectl(kube, "create", "job", "hello", "--image=busybox", "--", "echo", "hi")
+    done = kubectl(kube, "wait", "--for=condition=complete", "job/hello", "--timeout=60s")
+    assert "job.batch/hello condition met" in done.stdout
+    assert kubectl(kube, "logs", "job/hello").stdout == "hi\n"
+    job = kube.json("job", "hello", "-n", NS)
+    uid = job["metadata"]["uid"]
+    # defaults.go SetDefaults_Job and strategy.go generateSelector
+    assert job["spec"]["parallelism"] == 1 and job["spec"]["completions"] == 1
+    assert job["spec"]["backoffLimit"] == 6 and job["spec"]["completionMode"] == "NonIndexed"
+    assert job["spec"]["selector"] == {"matchLabels": {"batch.kubernetes.io/controller-uid": uid}}
+    assert job["spec"]["template"]["metadata"]["labels"]["batch.kubernetes.io/job-name"] == "hello"
+    status = job["status"]
+    assert status["succeeded"] == 1 and "active" not in status and status["ready"] == 0
+    assert status["startTime"] and status["completionTime"]
+    assert [(c["type"], c["status"], c["reason"]) for c in status["conditions"]] == [
+        ("SuccessCriteriaMet", "True", "CompletionsReached"), ("Complete", "True", "CompletionsReached")]
+    (pod,) = pods_of(kube, "hello")
+    assert pod["metadata"]["name"].startswith("hello-") and len(pod["metadata"]["name"]) == len("hello-") + 5
+    (ref,) = pod["metadata"]["ownerReferences"]
+    assert (ref["kind"], ref["name"], ref["uid"], ref["controller"]) == ("Job", "hello", uid, True)
+    assert pod["status"]["phase"] == "Succeeded"
+    (cs,) = pod["status"]["containerStatuses"]
+    assert cs["state"]["terminated"]["exitCode"] == 0 and cs["state"]["terminated"]["reason"] == "Completed"
+    # printJob: STATUS, COMPLETIONS, DURATION, AGE
+    lines = kubectl(kube, "get", "jobs", "hello").stdout.splitlines()
+    assert lines[0].split() == ["NAME", "STATUS", "COMPLETIONS", "DURATION", "AGE"]
+    assert lines[1].split()[:3] == ["hello", "Complete", "1/1"]
+
+
+def test_a_failing_job_ends_failed_past_its_backoff_limit(env) -> None:
+    kube, _ = env
+    kubectl(kube, "apply", "-f", "-", stdin=job_manifest("fails", ["false"], backoffLimit=1))
+    kubectl(kube, "wait", "--for=condition=failed", "job/fails", "--timeout=60s")
+    status = kube.json("job", "fails", "-n", NS)["status"]
+    failed = {c["type"]: c for c in status["conditions"]}
+    assert failed["Failed"]["reason"] == "BackoffLimitExceeded"
+    assert failed["Failed"]["message"] == "Job has reached the specified backoff limit"
+    assert failed["FailureTarget"]["reason"] == "BackoffLimitExceeded"
+    assert status["failed"] == 2 and "succeeded" not in status and "completionTime" not in status
+    pods = pods_of(kube, "fails")
+    assert len(pods) == 2 and {p["status"]["phase"] for p in pods} == {"Failed"}
+    term = pods[0]["status"]["containerStatuses"][0]["state"]["terminated"]
+    assert (term["exitCode"], term["reason"]) == (1, "Error")
+    assert kubectl(kube, "get", "job", "fails").stdout.splitlines()[1].split()[:3] == ["fails", "Failed", "0/1"]
+
+
+def test_completions_with_parallelism(env) -> None:
+    kube, _ = env
+    kubectl(kube, "apply", "-f", "-", stdin=job_manifest("three", ["sh", "-c", "echo $HOSTNAME"],
+                                                          completions=3, parallelism=2))
+    kubectl(kube, "wait", "--for=condition=complete", "job/three", "--timeout=60s")
+    pods = pods_of(kube, "three")
+    assert len(pods) == 3 and {p["status"]["phase"] for p in pods} == {"Succeeded"}
+    assert kube.json("job", "three", "-n", NS)["status"]["succeeded"] == 3
+    # a pod's command runs in its environment: HOSTNAME is the pod's name
+    name = pods[0]["metadata"]["name"]
+    assert kubectl(kube, "logs", name).stdout == f"{name}\n"
+
+
+def test_on_failure_restarts_in_place(env) -> None:
+    kube, _ = env
+    kubectl(kube, "apply", "-f", "-", stdin=job_manifest("retry", ["false"], backoffLimit=2,
+                                                          restartPolicy="OnFailure"))
+    kubectl(kube, "wait", "--for=condition=failed", "job/retry", "--timeout=60s")
+    cond = {c["type"]: c for c in kube.json("job", "retry", "-n", NS)["status"]["conditions"]}
+    assert cond["Failed"]["reason"] == "BackoffLimitExceeded"
+
+
+def test_ttl_after_finished_deletes_the_job_and_its_pods(env) -> None:
+    kube, _ = env
+    kubectl(kube, "apply", "-f", "-", stdin=job_manifest("brief", ["true"], ttlSecondsAfterFinished=1))
+    wait_until(lambda: kubectl(kube, "get", "job", "brief", check=False).returncode, "the Job deleted",
+               until=lambda rc: rc != 0, timeout=30)
+    wait_until(lambda: pods_of(kube, "brief"), "its pods deleted", until=lambda p: not p, timeout=30)
+
+
+def test_active_deadline_fails_the_job(env) -> None:
+    kube, _ = env
+    kubectl(kube, "apply", "-f", "-", stdin=job_manifest("slow", ["sleep", "60"], activeDeadlineSeconds=1))
+    kubectl(kube, "wait", "--for=condition=failed", "job/slow", "--timeout=60s")
+    cond = {c["type"]: c for c in kube.json("job", "slow", "-n", NS)["status"]["conditions"]}
+    assert cond["Failed"]["reason"] == "DeadlineExceeded"
+    assert cond["Failed"]["message"] == "Job was active longer than specified deadline"
+    wait_until(lambda: pods_of(kube, "slow"), "the active pod deleted", until=lambda p: not p, timeout=30)
+
+
+def test_restart_policy_always_is_invalid(env) -> None:
+    kube, _ = env
+    done = kubectl(kube, "apply", "-f", "-", stdin=job_manifest("bad", ["true"], restartPolicy="Always"),
+                   check=False)
+    assert done.returncode != 0
+    assert ('The Job "bad" is invalid: spec.template.spec.restartPolicy: Unsupported value: "Always": '
+            'supported values: "OnFailure", "Never"') in done.stderr
+
+
+def test_cronjobs_are_not_served(env) -> None:
+    kube, _ = env
+    done = kubectl(kube, "get", "cronjobs", check=False)
+    assert done.returncode != 0
+    assert 'the server doesn\'t have a resource type "cronjobs"' in done.stderr
+
+
+def test_deleting_a_job_deletes_its_pods(env) -> None:
+    kube, _ = env
+    kubectl(kube, "apply", "-f", "-", stdin=job_manifest("gone", ["sleep", "60"]))
+    wait_until(lambda: pods_of(kube, "gone"), "its pod", until=lambda p: len(p) == 1, timeout=30)
+    kubectl(kube, "delete", "job", "gone")
+    wait_until(lambda: pods_of(kube, "gone"), "its pod deleted", until=lambda p: not p, timeout=30)
+
+
+def test_python_client_batch_v1(batch: k8s.BatchV1Api) -> None:
+    # kubernetes-client/python kubernetes/e2e_test/test_batch.py test_job_apis: create, read, list, delete.
+    name = "py-job"
+    body = {"kind": "Job", "apiVersion": "batch/v1", "metadata": {"name": name},
+            "spec": {"template": {"metadata": {"name": name},
+                                  "spec": {"containers": [{"name": "test", "image": "busybox",
+                                                           "command": ["sh", "-c", "echo done"]}],
+                                           "restartPolicy": "Never"}}}}
+    created = batch.create_namespaced_job(body=body, namespace=NS)
+    assert created.metadata.name == name
+    read = batch.read_namespaced_job(name=name, namespace=NS)
+    assert read.metadata.uid == created.metadata.uid and read.spec.backoff_limit == 6
+    assert name in [j.metadata.name for j in batch.list_namespaced_job(namespace=NS).items]
+    wait_until(lambda: batch.read_namespaced_job_status(name=name, namespace=NS).status.succeeded,
+               "the Job succeeded", until=lambda n: n == 1, timeout=60)
+    batch.delete_namespaced_job(name=name, namespace=NS, body={"propagationPolicy": "Background"})
+    with pytest.raises(ApiException) as info:
+        wait_until(lambda: batch.read_namespaced_job(name=name, namespace=NS), "the Job deleted",
+                   until=lambda _j: False, timeout=10)
+    assert info.value.status == 404
+
+
+def test_python_client_invalid_restart_policy(batch: k8s.BatchV1Api) -> None:
+    body = {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "always"},
+            "spec": {"template": {"spec": {"containers": [{"name": "c", "image": "busybox"}]}}}}
+    with pytest.raises(ApiException) as info:
+        batch.create_namespaced_job(body=body, namespace=NS)
+    assert info.value.status == 422
+    status = json.loads(info.value.body)
+    assert status["reason"] == "Invalid" and status["details"]["kind"] == "Job"
+    assert status["details"]["causes"][0]["field"] == "spec.template.spec.restartPolicy"
+
+
+def test_discovery_lists_jobs(env, tmp_path: Path) -> None:
+    kube, _ = env
+    resources = kube.run("api-resources", "--api-group=batch").stdout
+    assert "jobs" in resources and "batch/v1" in resources and "cronjobs" not in resources
