@@ -415,6 +415,13 @@ class PodSupervisor:
                 c.restart_count = int(prev.get("restartCount", 0)) + (1 if prev.get("state", {}).get("running")
                                                                       else 0)
             c.waiting = {"reason": "ContainerCreating"}
+            if old_status.get("phase") in ("Succeeded", "Failed"):
+                # A pod that ran to completion stays so when the sandbox restarts: a kubelet never starts the
+                # containers of a terminal pod again (pkg/kubelet/pod_workers.go: terminal pods are only cleaned
+                # up); its last state and logs stay readable.
+                c.restart_count = int(prev.get("restartCount", 0))
+                c.last_terminated = dict((prev.get("state") or {}).get("terminated") or {}) or None
+                c.done, c.waiting = True, None
             c.argv = ["--image", image, "--emulate", emulate]
             try:
                 c.mounts = pod_volumes.container_mounts(cspec, pod, rt.volumes_dir)

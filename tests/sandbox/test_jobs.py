@@ -16,6 +16,10 @@ from kubernetes.client.rest import ApiException
 from polling import wait_until
 from sandboxkit import Kube, sandbox
 
+from gloo_nb.sandbox import kinds
+from gloo_nb.sandbox.kubelet import Kubelet
+from gloo_nb.sandbox.store import Store
+
 pytestmark = pytest.mark.sandbox
 
 NS = "jobs"
@@ -207,3 +211,32 @@ def test_discovery_lists_jobs(env, tmp_path: Path) -> None:
     kube, _ = env
     resources = kube.run("api-resources", "--api-group=batch").stdout
     assert "jobs" in resources and "batch/v1" in resources and "cronjobs" not in resources
+
+
+def test_a_finished_job_pod_is_not_run_again_after_a_restart(tmp_path: Path) -> None:
+    # The kubelet alone over a store: a restarted sandbox adopts the stored pods; a Succeeded one stays so.
+    store = Store()
+    store.create(kinds.NAMESPACE, {"metadata": {"name": NS}})
+    store.create(kinds.JOB, json.loads(job_manifest("once", ["echo", "ran"])))
+    kubelet = Kubelet(store, tmp_path)
+    kubelet.start()
+    try:
+        wait_until(lambda: store.get(kinds.JOB, NS, "once").get("status", {}).get("succeeded"), "the Job done",
+                   timeout=30)
+    finally:
+        kubelet.stop()
+    (pod,) = store.list(kinds.POD, NS)[0]
+    name = pod["metadata"]["name"]
+    again = Kubelet(store, tmp_path)
+    again.start()
+    try:
+        assert again.wait_idle(10)
+        after = store.get(kinds.POD, NS, name)
+        assert after["status"]["phase"] == "Succeeded"
+        assert after["status"]["containerStatuses"][0]["state"]["terminated"]["exitCode"] == 0
+        assert not again.processes(NS)
+        log = again.log_path(NS, name)
+        assert log is not None and "ran" in log.read_text()
+        assert len(store.list(kinds.POD, NS)[0]) == 1
+    finally:
+        again.stop()
