@@ -240,3 +240,43 @@ def test_a_finished_job_pod_is_not_run_again_after_a_restart(tmp_path: Path) -> 
         assert len(store.list(kinds.POD, NS)[0]) == 1
     finally:
         again.stop()
+
+
+def test_python_client_e2e_job_apis_and_orphaning_delete(env, batch: k8s.BatchV1Api) -> None:
+    # e2e_test/test_batch.py test_job_apis: the command is `sh -c "sleep 5"` and delete sends body={}, so the
+    # batch/v1 default applies: the pods are orphaned (strategy.go DefaultGarbageCollectionPolicy), not deleted.
+    kube, _ = env
+    name = "test-job-e2e"
+    manifest = {"kind": "Job", "apiVersion": "batch/v1", "metadata": {"name": name},
+                "spec": {"template": {"spec": {"containers": [{"image": "busybox", "name": name,
+                                                               "command": ["sh", "-c", "sleep 5"]}],
+                                               "restartPolicy": "Never"},
+                                      "metadata": {"name": name}}}}
+    assert batch.create_namespaced_job(body=manifest, namespace=NS).metadata.name == name
+    assert batch.read_namespaced_job(name=name, namespace=NS).metadata.name == name
+    (pod,) = wait_until(lambda: pods_of(kube, name), "the Job's pod", until=lambda p: len(p) == 1, timeout=30)
+    batch.delete_namespaced_job(name=name, body={}, namespace=NS)
+    kept = kube.json("pod", pod["metadata"]["name"], "-n", NS)
+    assert "ownerReferences" not in kept["metadata"]
+    kubectl(kube, "delete", "pod", pod["metadata"]["name"], "--wait=false")
+
+
+def test_python_client_create_from_yaml_in_a_missing_namespace(env) -> None:
+    # e2e_test/test_utils.py: job-non-existent-namespace.yaml fails to create with the namespace's 404.
+    from kubernetes import utils
+
+    api_client = k8s_config.new_client_from_config(config_file=env[1])
+    try:
+        with pytest.raises(utils.FailToCreateError) as info:
+            utils.create_from_dict(api_client, {
+                "apiVersion": "batch/v1", "kind": "Job",
+                "metadata": {"namespace": "non-existent-namespace", "name": "test-job"},
+                "spec": {"template": {"metadata": {"labels": {"app": "test-job"}},
+                                      "spec": {"restartPolicy": "Never",
+                                               "containers": [{"name": "test-job", "image": "some-image:latest",
+                                                               "imagePullPolicy": "IfNotPresent"}]}}}})
+        (exc,) = info.value.api_exceptions
+        assert exc.status == 404
+        assert json.loads(exc.body)["message"] == 'namespaces "non-existent-namespace" not found'
+    finally:
+        api_client.close()
