@@ -255,7 +255,10 @@ def test_python_client_e2e_job_apis_and_orphaning_delete(env, batch: k8s.BatchV1
     assert batch.create_namespaced_job(body=manifest, namespace=NS).metadata.name == name
     assert batch.read_namespaced_job(name=name, namespace=NS).metadata.name == name
     (pod,) = wait_until(lambda: pods_of(kube, name), "the Job's pod", until=lambda p: len(p) == 1, timeout=30)
-    batch.delete_namespaced_job(name=name, body={}, namespace=NS)
+    _, _, headers = batch.delete_namespaced_job_with_http_info(name=name, body={}, namespace=NS)
+    assert headers["Warning"] == ('299 - "child pods are preserved by default when jobs are deleted; set '
+                                  'propagationPolicy=Background to remove them or set propagationPolicy=Orphan '
+                                  'to suppress this warning"')
     kept = kube.json("pod", pod["metadata"]["name"], "-n", NS)
     assert "ownerReferences" not in kept["metadata"]
     kubectl(kube, "delete", "pod", pod["metadata"]["name"], "--wait=false")

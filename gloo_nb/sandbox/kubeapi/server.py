@@ -783,17 +783,21 @@ class KubeApiServer:
             options.get("propagationPolicy") if isinstance(options, dict) else None)
         if isinstance(options, dict) and options.get("orphanDependents") is True:
             policy = "Orphan"  # the deprecated DeleteOptions field (apimachinery's DeletionPropagation doc)
+        warning = None
         if policy is None and t.kind is k.JOB:
             # pkg/registry/batch/job/strategy.go DefaultGarbageCollectionPolicy: batch/v1 Jobs orphan their
-            # pods unless the request says otherwise (kubectl delete sends Background).
+            # pods unless the request says otherwise (kubectl delete sends Background); storage/storage.go
+            # Delete warns about it (deleteOptionWarnings).
             policy = "Orphan"
+            warning = ("child pods are preserved by default when jobs are deleted; set propagationPolicy=Background "
+                       "to remove them or set propagationPolicy=Orphan to suppress this warning")
         if policy == "Orphan" and not dry_run and t.kind in (k.DEPLOYMENT, k.REPLICA_SET, k.JOB):
             # kubectl delete --cascade=orphan: the dependents lose their ownerReference and stay
             # (pkg/controller/garbagecollector/garbagecollector.go orphanDependents).
             uid = self.store.get(t.kind, t.namespace, t.name)["metadata"]["uid"]
             orphan_dependents(self.store, t.kind.kind, t.namespace or "", uid)
         obj = self.store.delete(t.kind, t.namespace, t.name, identity=identity, dry_run=dry_run)
-        return _json(obj)
+        return _json(obj, headers={"Warning": f'299 - "{warning}"'} if warning else None)
 
     async def _delete_collection(self, request: web.Request, identity: Identity, t: _Target) -> web.Response:
         q = request.query
