@@ -283,3 +283,35 @@ def test_python_client_create_from_yaml_in_a_missing_namespace(env) -> None:
         assert json.loads(exc.body)["message"] == 'namespaces "non-existent-namespace" not found'
     finally:
         api_client.close()
+
+
+def test_suspend_deletes_the_active_pods_and_resume_starts_them(env) -> None:
+    kube, _ = env
+    kubectl(kube, "apply", "-f", "-", stdin=job_manifest("paused", ["sleep", "2"]))
+    wait_until(lambda: pods_of(kube, "paused"), "its pod", until=lambda p: len(p) == 1, timeout=30)
+    kubectl(kube, "patch", "job", "paused", "--type=merge", "-p", '{"spec":{"suspend":true}}')
+    kubectl(kube, "wait", "--for=condition=suspended", "job/paused", "--timeout=30s")
+    wait_until(lambda: pods_of(kube, "paused"), "the pod deleted", until=lambda p: not p, timeout=30)
+    cond = {c["type"]: c for c in kube.json("job", "paused", "-n", NS)["status"]["conditions"]}
+    assert (cond["Suspended"]["reason"], cond["Suspended"]["message"]) == ("JobSuspended", "Job suspended")
+    assert kubectl(kube, "get", "job", "paused").stdout.splitlines()[1].split()[1] == "Suspended"
+    kubectl(kube, "patch", "job", "paused", "--type=merge", "-p", '{"spec":{"suspend":false}}')
+    kubectl(kube, "wait", "--for=condition=complete", "job/paused", "--timeout=60s")
+    cond = {c["type"]: c for c in kube.json("job", "paused", "-n", NS)["status"]["conditions"]}
+    assert (cond["Suspended"]["status"], cond["Suspended"]["reason"]) == ("False", "JobResumed")
+
+
+def test_describe_job_shows_its_pods_and_events(env) -> None:
+    kube, _ = env
+    kubectl(kube, "create", "job", "told", "--image=busybox", "--", "true")
+    kubectl(kube, "wait", "--for=condition=complete", "job/told", "--timeout=60s")
+    out = kubectl(kube, "describe", "job", "told").stdout
+    assert "Pods Statuses:    0 Active (0 Ready) / 1 Succeeded / 0 Failed" in out
+    assert "SuccessfulCreate" in out and "Created pod: told-" in out
+    assert "Completed" in out and "Job completed" in out
+
+
+def test_python_client_cronjobs_are_404(batch: k8s.BatchV1Api) -> None:
+    with pytest.raises(ApiException) as info:
+        batch.list_namespaced_cron_job(namespace=NS)
+    assert info.value.status == 404
