@@ -33,7 +33,7 @@ from gloo_nb.sandbox.pod_objects import NODE_NAME, is_ready, record_scheduled, r
 from gloo_nb.sandbox.replicaset_controller import SAFE_CHARS, claim
 from gloo_nb.sandbox.store import CONTROLLER, ApiError, Store
 
-__all__ = ["BACKOFF_BASE", "BACKOFF_MAX", "JobController"]
+__all__ = ["BACKOFF_BASE", "BACKOFF_MAX", "COMPLETION_INDEX", "JobController", "format_indexes", "parse_indexes"]
 
 BACKOFF_BASE = 0.5
 """Seconds before a failed pod is replaced, doubling per failure (Kubernetes: 10s, ``DefaultJobPodFailureBackOff``)."""
@@ -44,6 +44,64 @@ BACKOFF_MAX = 5.0
 _COMPLETIONS_REACHED = ("CompletionsReached", "Reached expected number of succeeded pods")
 _BACKOFF_EXCEEDED = ("BackoffLimitExceeded", "Job has reached the specified backoff limit")
 _DEADLINE_EXCEEDED = ("DeadlineExceeded", "Job was active longer than specified deadline")
+
+
+COMPLETION_INDEX = "batch.kubernetes.io/job-completion-index"
+"""The annotation and label holding an Indexed Job's pod's index (pkg/apis/batch/types.go)."""
+
+
+def format_indexes(indexes: set[int]) -> str:
+    """Format completed indexes as ``status.completedIndexes`` does: ``"1,3-5,7"``.
+
+    indexed_job_utils.go ``orderedIntervals.String``: ascending, consecutive runs as ``first-last``.
+
+    Args:
+        indexes: The indexes.
+
+    Returns:
+        The text (empty for none).
+    """
+    parts: list[str] = []
+    ordered = sorted(indexes)
+    i = 0
+    while i < len(ordered):
+        j = i
+        while j + 1 < len(ordered) and ordered[j + 1] == ordered[j] + 1:
+            j += 1
+        parts.append(str(ordered[i]) if i == j else f"{ordered[i]}-{ordered[j]}")
+        i = j + 1
+    return ",".join(parts)
+
+
+def parse_indexes(text: str, completions: int) -> set[int]:
+    """Parse ``status.completedIndexes`` (indexed_job_utils.go ``parseIndexesFromString``), below ``completions``.
+
+    Args:
+        text: e.g. ``"1,3-5"``.
+        completions: The Job's completions; larger indexes are dropped.
+
+    Returns:
+        The indexes.
+    """
+    out: set[int] = set()
+    for part in filter(None, (p.strip() for p in (text or "").split(","))):
+        first, _, last = part.partition("-")
+        try:
+            lo, hi = int(first), int(last or first)
+        except ValueError:
+            continue
+        out.update(i for i in range(lo, hi + 1) if 0 <= i < completions)
+    return out
+
+
+def _index_of(pod: dict[str, Any]) -> int | None:
+    # indexed_job_utils.go getCompletionIndex: the annotation, a non-negative integer.
+    value = (pod["metadata"].get("annotations") or {}).get(COMPLETION_INDEX)
+    try:
+        index = int(str(value))
+    except ValueError:
+        return None
+    return index if index >= 0 else None
 
 
 def _seconds(stamp: Any) -> float | None:
@@ -165,6 +223,16 @@ class JobController:
         # Without the tracking finalizer the counts are kept in status: a deleted pod is not forgotten.
         succeeded = max(int(status.get("succeeded", 0)),
                         sum(1 for p in pods if (p.get("status") or {}).get("phase") == "Succeeded"))
+        indexed = spec.get("completionMode") == "Indexed" and spec.get("completions") is not None
+        done_indexes: set[int] = set()
+        if indexed:
+            # indexed_job_utils.go calculateSucceededIndexes: the stored completedIndexes and the indexes of
+            # the pods that succeeded; succeeded counts indexes, not pods.
+            done_indexes = parse_indexes(str(status.get("completedIndexes") or ""), int(spec["completions"]))
+            done_indexes.update(i for p in pods if (p.get("status") or {}).get("phase") == "Succeeded"
+                                and (i := _index_of(p)) is not None and i < int(spec["completions"]))
+            succeeded = len(done_indexes)
+            status["completedIndexes"] = format_indexes(done_indexes)
         failed = max(int(status.get("failed", 0)),
                      sum(1 for p in pods if (p.get("status") or {}).get("phase") == "Failed"))
         if finished_at(job) is not None:
@@ -213,7 +281,8 @@ class JobController:
                 status["completionTime"] = rfc3339_now()
                 self._events.record(involved, NORMAL, "Completed", "Job completed")
         else:
-            active = self._manage(job, active, succeeded, failed, suspended, involved)
+            active = self._manage(job, active, succeeded, failed, suspended, involved,
+                                  done_indexes if indexed else None)
             conditions = self._suspend_conditions(conditions, suspended, involved)
         status.update({"active": len(active), "succeeded": succeeded, "failed": failed,
                        "ready": sum(1 for p in active if is_ready(p)), "terminating": 0,
@@ -243,7 +312,7 @@ class JobController:
         return limit == 0 and restarts > 0 or limit > 0 and restarts >= limit
 
     def _manage(self, job: dict[str, Any], active: list[dict[str, Any]], succeeded: int, failed: int,
-                suspended: bool, involved: dict[str, Any]) -> list[dict[str, Any]]:
+                suspended: bool, involved: dict[str, Any], done_indexes: set[int] | None) -> list[dict[str, Any]]:
         # manageJob: wantActive = parallelism, capped at the completions still missing; a suspended Job
         # deletes its active pods. New pods wait out the back-off after failures (getBackoff, shortened).
         meta, spec = job["metadata"], job.get("spec") or {}
@@ -256,6 +325,11 @@ class JobController:
             want = 0 if succeeded > 0 else parallelism
         else:
             want = max(0, min(parallelism, int(completions) - succeeded))
+        if done_indexes is not None:
+            # indexed_job_utils.go firstPendingIndexes: an Indexed Job's active pods run the lowest indexes
+            # that neither succeeded nor run; a pod of a succeeded index is surplus.
+            surplus = [p for p in active if _index_of(p) in done_indexes or _index_of(p) is None]
+            active = [p for p in active if p not in surplus] + surplus
         if len(active) > want:
             for pod in active[want:]:
                 with contextlib.suppress(ApiError):
@@ -273,9 +347,15 @@ class JobController:
                 if wait > 0:
                     self._wake_in(ns, name, wait)
                     return active
-            for _ in range(want - len(active)):
+            pending: list[int | None] = [None] * (want - len(active))
+            if done_indexes is not None:
+                running = {_index_of(p) for p in active}
+                free: list[int | None] = [i for i in range(int(spec["completions"]))
+                                          if i not in done_indexes and i not in running]
+                pending = free[:want - len(active)]
+            for index in pending:
                 try:
-                    pod = self._create_pod(job)
+                    pod = self._create_pod(job, index)
                 except ApiError as exc:
                     self._events.record(involved, WARNING, "FailedCreate", f"Error creating: {exc.message}")
                     break
@@ -330,7 +410,7 @@ class JobController:
         self.store.patch(kinds.JOB, meta["namespace"], meta["name"], mutate, identity=CONTROLLER,
                          subresource="status")
 
-    def _create_pod(self, job: dict[str, Any]) -> dict[str, Any]:
+    def _create_pod(self, job: dict[str, Any], index: int | None = None) -> dict[str, Any]:
         # job_controller.go manageJob → podControl.CreatePodsWithGenerateName: the template's labels (with the
         # generated controller-uid/job-name ones) and annotations, an ownerReference to the Job (controller,
         # blockOwnerDeletion), generateName "<job>-".
@@ -347,8 +427,23 @@ class JobController:
             meta["annotations"] = dict(tmeta["annotations"])
         spec = json.loads(json.dumps(template.get("spec") or {}))
         spec["nodeName"] = NODE_NAME
+        prefix = job_name
+        if index is not None:
+            # indexed_job_utils.go addCompletionIndexAnnotation/Label, podGenerateNameWithIndex ("<job>-<i>-"),
+            # the hostname "<job>-<i>", and addCompletionIndexEnvVariables: JOB_COMPLETION_INDEX from the
+            # annotation, in every container that does not set it.
+            prefix = f"{job_name}-{index}"
+            meta["generateName"] = f"{prefix}-"
+            meta.setdefault("annotations", {})[COMPLETION_INDEX] = str(index)
+            meta["labels"][COMPLETION_INDEX] = str(index)
+            spec.setdefault("hostname", prefix)
+            for c in [*(spec.get("initContainers") or []), *(spec.get("containers") or [])]:
+                env = c.setdefault("env", [])
+                if not any(v.get("name") == "JOB_COMPLETION_INDEX" for v in env):
+                    env.append({"name": "JOB_COMPLETION_INDEX", "valueFrom": {"fieldRef": {
+                        "apiVersion": "v1", "fieldPath": f"metadata.annotations['{COMPLETION_INDEX}']"}}})
         for _ in range(10):
-            meta["name"] = f"{job_name}-{''.join(random.choices(SAFE_CHARS, k=5))}"
+            meta["name"] = f"{prefix}-{''.join(random.choices(SAFE_CHARS, k=5))}"
             try:
                 pod = self.store.create(kinds.POD, {"apiVersion": "v1", "kind": "Pod", "metadata": meta,
                                                     "spec": spec}, identity=CONTROLLER)

@@ -417,6 +417,8 @@ def _check_job(obj: dict[str, Any], causes: list[tuple[str, str, str]]) -> None:
     if mode is not None and mode not in ("NonIndexed", "Indexed"):
         causes.append(("FieldValueNotSupported", "spec.completionMode",
                        f'Unsupported value: {_quoted(str(mode))}: supported values: "NonIndexed", "Indexed"'))
+    if mode == "Indexed" and spec.get("completions") is None:
+        causes.append(("FieldValueRequired", "spec.completions", "Required value: when completion mode is Indexed"))
     template = spec.get("template")
     pod_spec = template.get("spec") if isinstance(template, dict) else None
     policy = pod_spec.get("restartPolicy") if isinstance(pod_spec, dict) else None

@@ -315,3 +315,36 @@ def test_python_client_cronjobs_are_404(batch: k8s.BatchV1Api) -> None:
     with pytest.raises(ApiException) as info:
         batch.list_namespaced_cron_job(namespace=NS)
     assert info.value.status == 404
+
+
+def test_indexed_job_runs_each_index_once(env) -> None:
+    kube, _ = env
+    kubectl(kube, "apply", "-f", "-", stdin=job_manifest("idx", ["sh", "-c", "echo index $JOB_COMPLETION_INDEX"],
+                                                          completions=3, parallelism=2, completionMode="Indexed"))
+    kubectl(kube, "wait", "--for=condition=complete", "job/idx", "--timeout=60s")
+    status = kube.json("job", "idx", "-n", NS)["status"]
+    assert status["succeeded"] == 3 and status["completedIndexes"] == "0-2"
+    pods = sorted(pods_of(kube, "idx"), key=lambda p: p["metadata"]["annotations"][
+        "batch.kubernetes.io/job-completion-index"])
+    assert [p["metadata"]["annotations"]["batch.kubernetes.io/job-completion-index"] for p in pods] == ["0", "1", "2"]
+    for i, pod in enumerate(pods):
+        assert pod["metadata"]["name"].startswith(f"idx-{i}-")
+        assert pod["metadata"]["labels"]["batch.kubernetes.io/job-completion-index"] == str(i)
+        assert pod["spec"]["hostname"] == f"idx-{i}"
+        assert kubectl(kube, "logs", pod["metadata"]["name"]).stdout == f"index {i}\n"
+
+
+def test_indexed_job_needs_completions(env) -> None:
+    kube, _ = env
+    done = kubectl(kube, "apply", "-f", "-", stdin=job_manifest("idx-bad", ["true"], parallelism=2,
+                                                                 completionMode="Indexed"), check=False)
+    assert done.returncode != 0
+    assert 'spec.completions: Required value: when completion mode is Indexed' in done.stderr
+
+
+def test_completed_indexes_format() -> None:
+    from gloo_nb.sandbox.job_controller import format_indexes, parse_indexes
+
+    assert format_indexes({0, 1, 2, 4, 6, 7}) == "0-2,4,6-7"
+    assert format_indexes(set()) == ""
+    assert parse_indexes("0-2,4,6-7", 7) == {0, 1, 2, 4, 6}
