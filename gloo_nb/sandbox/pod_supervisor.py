@@ -380,6 +380,7 @@ class PodSupervisor:
         previous = {s.get("name"): s for s in old_status.get("containerStatuses") or []}
         job_pod = any(ref.get("kind") == "Job" and ref.get("controller")
                       for ref in meta.get("ownerReferences") or [])
+        ends = spec.get("restartPolicy", "Always") in ("Never", "OnFailure")
         for cspec in spec.get("containers") or []:
             image = str(cspec.get("image", ""))
             env = self._container_env(pod, cspec)
@@ -388,9 +389,12 @@ class PodSupervisor:
             ports = [int(p["containerPort"]) for p in cspec.get("ports") or []
                      if isinstance(p, dict) and p.get("protocol", "TCP") == "TCP" and "containerPort" in p]
             emulate = "auto"
-            if (command or args or job_pod) and workloads.is_shell_image(image) or (command or args) and job_pod:
-                # Run to completion (issue 18): busybox/alpine run their command, and so does every container
-                # of a Job's pod (a Job's pods must end); through the exec command set (workloads --emulate run).
+            if ends and ((command or args or job_pod) and workloads.is_shell_image(image)
+                         or (command or args) and job_pod):
+                # Run to completion (issue 18): in a pod whose containers are meant to end (restartPolicy Never
+                # or OnFailure), busybox/alpine run their command, and so does every container of a Job's pod
+                # that gives one; through the exec command set (workloads --emulate run). Under Always a
+                # container is meant to serve forever: it stays the image's emulation, as before.
                 emulate = "run"
                 args = command + args  # none: the image's default command, sh (reads no stdin, ends)
             elif workloads.is_http_echo(image):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -348,3 +349,22 @@ def test_completed_indexes_format() -> None:
     assert format_indexes({0, 1, 2, 4, 6, 7}) == "0-2,4,6-7"
     assert format_indexes(set()) == ""
     assert parse_indexes("0-2,4,6-7", 7) == {0, 1, 2, 4, 6}
+
+
+def test_a_bare_busybox_pod_runs_to_completion_and_an_always_pod_keeps_serving(env) -> None:
+    kube, _ = env
+    kubectl(kube, "run", "once", "--image=busybox", "--restart=Never", "--", "sh", "-c", "echo from $HOSTNAME")
+    wait_until(lambda: kube.json("pod", "once", "-n", NS)["status"].get("phase"), "the pod done",
+               until=lambda phase: phase == "Succeeded", timeout=30)
+    assert kubectl(kube, "logs", "once").stdout == "from once\n"
+    kubectl(kube, "run", "nope", "--image=alpine:3.20", "--restart=Never", "--", "cat", "/missing")
+    pod = wait_until(lambda: kube.json("pod", "nope", "-n", NS), "the pod failed",
+                     until=lambda p: p["status"].get("phase") == "Failed", timeout=30)
+    term = pod["status"]["containerStatuses"][0]["state"]["terminated"]
+    assert (term["exitCode"], term["reason"]) == (1, "Error")
+    # restartPolicy Always: the container is meant to run on, and stays the sandbox's long-running emulation
+    kubectl(kube, "run", "keeps", "--image=busybox", "--", "sleep", "1")
+    kubectl(kube, "wait", "--for=condition=Ready", "pod/keeps", "--timeout=30s")
+    time.sleep(2)  # past the `sleep 1` a real container would have ended
+    pod = kube.json("pod", "keeps", "-n", NS)
+    assert pod["status"]["phase"] == "Running" and pod["status"]["containerStatuses"][0]["restartCount"] == 0
