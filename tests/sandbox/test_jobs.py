@@ -129,8 +129,16 @@ def test_on_failure_restarts_in_place(env) -> None:
     kubectl(kube, "apply", "-f", "-", stdin=job_manifest("retry", ["false"], backoffLimit=2,
                                                           restartPolicy="OnFailure"))
     kubectl(kube, "wait", "--for=condition=failed", "job/retry", "--timeout=60s")
-    cond = {c["type"]: c for c in kube.json("job", "retry", "-n", NS)["status"]["conditions"]}
+    status = kube.json("job", "retry", "-n", NS)["status"]
+    cond = {c["type"]: c for c in status["conditions"]}
     assert cond["Failed"]["reason"] == "BackoffLimitExceeded"
+    # one pod, restarted in place until its restarts reached the limit, then deleted and counted failed
+    assert status["failed"] == 1
+    events = kube.json("events", "-n", NS, "--field-selector", "involvedObject.name=retry")["items"]
+    assert [e["reason"] for e in events].count("SuccessfulCreate") == 1
+    pod_events = [e for e in kube.json("events", "-n", NS)["items"]
+                  if e["involvedObject"]["name"].startswith("retry-") and e["reason"] == "Started"]
+    assert sum(e.get("count", 1) for e in pod_events) >= 2
 
 
 def test_ttl_after_finished_deletes_the_job_and_its_pods(env) -> None:
