@@ -92,6 +92,10 @@ def test_kubectl_create_job_wait_and_logs(env) -> None:
     lines = kubectl(kube, "get", "jobs", "hello").stdout.splitlines()
     assert lines[0].split() == ["NAME", "STATUS", "COMPLETIONS", "DURATION", "AGE"]
     assert lines[1].split()[:3] == ["hello", "Complete", "1/1"]
+    wide = kubectl(kube, "get", "job", "hello", "-o", "wide").stdout.splitlines()
+    assert wide[0].split()[5:] == ["CONTAINERS", "IMAGES", "SELECTOR"]
+    assert wide[1].split()[5:] == ["hello", "busybox", f"batch.kubernetes.io/controller-uid={uid}"]
+    assert "job.batch/hello" in kubectl(kube, "get", "all").stdout  # category all
 
 
 def test_a_failing_job_ends_failed_past_its_backoff_limit(env) -> None:
