@@ -459,6 +459,14 @@ def _default_job(obj: dict[str, Any], spec: dict[str, Any], old: dict[str, Any] 
             labels.update({JOB_UID_LABEL: meta["uid"], JOB_NAME_LABEL: meta["name"],
                            "controller-uid": meta["uid"], "job-name": meta["name"]})
             spec.setdefault("selector", {"matchLabels": {JOB_UID_LABEL: meta["uid"]}})
+        if old is not None and not spec.get("selector"):
+            # A replace without the generated selector and labels: they are kept (the apiserver refuses the
+            # change instead, the selector being immutable); a Job never loses its pods' selector.
+            old_spec = old.get("spec") or {}
+            if old_spec.get("selector"):
+                spec["selector"] = old_spec["selector"]
+                old_labels = ((old_spec.get("template") or {}).get("metadata") or {}).get("labels") or {}
+                tmeta["labels"] = {**old_labels, **(tmeta.get("labels") or {})}
         if isinstance(template.get("spec"), dict):
             _default_containers(template["spec"])
     # SetDefaults_Job: a Job without labels takes its template's (the apiserver defaults on every read from

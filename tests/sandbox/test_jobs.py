@@ -380,3 +380,30 @@ def test_a_bare_busybox_pod_runs_to_completion_and_an_always_pod_keeps_serving(e
     time.sleep(2)  # past the `sleep 1` a real container would have ended
     pod = kube.json("pod", "keeps", "-n", NS)
     assert pod["status"]["phase"] == "Running" and pod["status"]["containerStatuses"][0]["restartCount"] == 0
+
+
+def test_reapplying_a_job_keeps_its_generated_selector(env) -> None:
+    kube, _ = env
+    kubectl(kube, "apply", "-f", "-", stdin=job_manifest("again", ["sleep", "30"], backoffLimit=3))
+    before = kube.json("job", "again", "-n", NS)
+    assert "configured" in kubectl(kube, "apply", "-f", "-",
+                                   stdin=job_manifest("again", ["sleep", "30"], backoffLimit=4)).stdout
+    after = kube.json("job", "again", "-n", NS)
+    assert after["spec"]["backoffLimit"] == 4
+    assert after["spec"]["selector"] == before["spec"]["selector"]
+    assert after["spec"]["template"]["metadata"]["labels"] == before["spec"]["template"]["metadata"]["labels"]
+    assert len(pods_of(kube, "again")) == 1
+    kubectl(kube, "delete", "job", "again")
+
+
+def test_replacing_a_job_without_its_selector_keeps_it(env) -> None:
+    kube, _ = env
+    kubectl(kube, "create", "-f", "-", stdin=job_manifest("swap", ["sleep", "30"]))
+    before = kube.json("job", "swap", "-n", NS)
+    kubectl(kube, "replace", "-f", "-", stdin=job_manifest("swap", ["sleep", "30"], backoffLimit=2))
+    after = kube.json("job", "swap", "-n", NS)
+    assert after["spec"]["selector"] == before["spec"]["selector"] and after["spec"]["backoffLimit"] == 2
+    wait_until(lambda: kube.json("job", "swap", "-n", NS)["status"].get("active"), "one active pod",
+               until=lambda n: n == 1, timeout=30)
+    assert len(pods_of(kube, "swap")) == 1
+    kubectl(kube, "delete", "job", "swap")
