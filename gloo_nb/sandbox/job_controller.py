@@ -30,7 +30,7 @@ from gloo_nb.sandbox import kinds
 from gloo_nb.sandbox.events import NORMAL, WARNING, EventRecorder, object_ref
 from gloo_nb.sandbox.garbage_collector import collect_garbage
 from gloo_nb.sandbox.pod_objects import NODE_NAME, is_ready, record_scheduled, rfc3339_now
-from gloo_nb.sandbox.replicaset_controller import SAFE_CHARS, claim
+from gloo_nb.sandbox.replicaset_controller import SAFE_CHARS, PodOwnerController, claim
 from gloo_nb.sandbox.store import CONTROLLER, ApiError, Store
 
 __all__ = ["BACKOFF_BASE", "BACKOFF_MAX", "COMPLETION_INDEX", "JobController", "format_indexes", "parse_indexes"]
@@ -142,7 +142,7 @@ def finished_at(job: dict[str, Any]) -> float | None:
     return None
 
 
-class JobController:
+class JobController(PodOwnerController):
     """Reconciles Jobs into pods that run to completion, and deletes finished Jobs after their TTL.
 
     Args:
@@ -151,52 +151,7 @@ class JobController:
     """
 
     def __init__(self, store: Store, scheduler_events: EventRecorder) -> None:
-        self.store = store
-        self._scheduler_events = scheduler_events
-        self._events = EventRecorder(store, "job-controller", CONTROLLER)
-        self._wake: dict[tuple[str, str], float] = {}
-
-    def next_wake(self, default: float) -> float:
-        """Return when the earliest Job needs a sync (back-off, deadline or TTL), as ``time.monotonic()``.
-
-        Args:
-            default: The latest wake-up the caller wants anyway.
-
-        Returns:
-            The earlier of the two.
-        """
-        return min([default, *self._wake.values()])
-
-    def due(self, now: float) -> list[tuple[str, str]]:
-        """Pop the Jobs whose wake-up time has come.
-
-        Args:
-            now: ``time.monotonic()``.
-
-        Returns:
-            ``(namespace, name)`` of each, to be synced.
-        """
-        keys = [key for key, when in self._wake.items() if when <= now]
-        for key in keys:
-            del self._wake[key]
-        return keys
-
-    def owning(self, namespace: str, uid: str) -> list[str]:
-        """Return the names of the Jobs of ``namespace`` with this uid (the controller of a pod).
-
-        Args:
-            namespace: The pod's namespace.
-            uid: The owner uid from the pod's ``ownerReferences``.
-
-        Returns:
-            The Jobs' names (none or one).
-        """
-        return [job["metadata"]["name"] for job in self.store.list(kinds.JOB, namespace)[0]
-                if job["metadata"].get("uid") == uid]
-
-    def _wake_in(self, ns: str, name: str, seconds: float) -> None:
-        when = time.monotonic() + max(seconds, 0.0) + 0.05
-        self._wake[(ns, name)] = min(self._wake.get((ns, name), float("inf")), when)
+        super().__init__(store, scheduler_events, kinds.JOB, "job-controller")
 
     def sync(self, ns: str, name: str) -> None:
         """Reconcile one Job: create or delete pods, then write ``status`` (``syncJob``).

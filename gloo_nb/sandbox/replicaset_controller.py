@@ -126,7 +126,67 @@ def _labels_match(selector_labels: dict[str, Any], labels: dict[str, Any]) -> bo
     return all(labels.get(key) == value for key, value in selector_labels.items())
 
 
-class ReplicaSetController:
+class PodOwnerController:
+    """What the controllers that own pods share (ReplicaSets, Jobs): their wake-up timers and finding a pod's owner.
+
+    Args:
+        store: The object store to read and write (as ``CONTROLLER``).
+        scheduler_events: The ``default-scheduler`` recorder, shared with the kubelet (both bind pods).
+        kind: The kind they reconcile.
+        component: Their name in Events (``replicaset-controller``).
+    """
+
+    def __init__(self, store: Store, scheduler_events: EventRecorder, kind: Kind, component: str) -> None:
+        self.store = store
+        self.kind = kind
+        self._scheduler_events = scheduler_events
+        self._events = EventRecorder(store, component, CONTROLLER)
+        self._wake: dict[tuple[str, str], float] = {}
+
+    def next_wake(self, default: float) -> float:
+        """Return when the earliest object needs a sync (a timer it set), as ``time.monotonic()``.
+
+        Args:
+            default: The latest wake-up the caller wants anyway.
+
+        Returns:
+            The earlier of the two.
+        """
+        return min([default, *self._wake.values()])
+
+    def due(self, now: float) -> list[tuple[str, str]]:
+        """Pop the objects whose wake-up time has come.
+
+        Args:
+            now: ``time.monotonic()``.
+
+        Returns:
+            ``(namespace, name)`` of each, to be synced.
+        """
+        keys = [key for key, when in self._wake.items() if when <= now]
+        for key in keys:
+            del self._wake[key]
+        return keys
+
+    def owning(self, namespace: str, uid: str) -> list[str]:
+        """Return the names of this kind's objects of ``namespace`` with this uid (the controller of a pod).
+
+        Args:
+            namespace: The pod's namespace.
+            uid: The owner uid from the pod's ``ownerReferences``.
+
+        Returns:
+            The names (none or one).
+        """
+        return [obj["metadata"]["name"] for obj in self.store.list(self.kind, namespace)[0]
+                if obj["metadata"].get("uid") == uid]
+
+    def _wake_in(self, ns: str, name: str, seconds: float) -> None:
+        when = time.monotonic() + max(seconds, 0.0) + 0.05
+        self._wake[(ns, name)] = min(self._wake.get((ns, name), float("inf")), when)
+
+
+class ReplicaSetController(PodOwnerController):
     """Reconciles ReplicaSets into pods.
 
     Args:
@@ -135,50 +195,9 @@ class ReplicaSetController:
     """
 
     def __init__(self, store: Store, scheduler_events: EventRecorder) -> None:
-        self.store = store
-        self._scheduler_events = scheduler_events
-        self._events = EventRecorder(store, "replicaset-controller", CONTROLLER)
+        super().__init__(store, scheduler_events, kinds.REPLICA_SET, "replicaset-controller")
         self.quota_blocked: set[tuple[str, str]] = set()
         """ReplicaSets whose last pod creation the namespace's quota refused: retried when a pod goes."""
-        self._available_at: dict[tuple[str, str], float] = {}
-
-    def next_wake(self, default: float) -> float:
-        """Return when the earliest pod turns available after ``minReadySeconds`` (``time.monotonic()``).
-
-        Args:
-            default: The latest wake-up the caller wants anyway.
-
-        Returns:
-            The earlier of the two.
-        """
-        return min([default, *self._available_at.values()])
-
-    def due(self, now: float) -> list[tuple[str, str]]:
-        """Pop the ReplicaSets with a pod that has been Ready for ``minReadySeconds`` by now.
-
-        Args:
-            now: ``time.monotonic()``.
-
-        Returns:
-            ``(namespace, name)`` of each, to be synced.
-        """
-        keys = [key for key, when in self._available_at.items() if when <= now]
-        for key in keys:
-            del self._available_at[key]
-        return keys
-
-    def owning(self, namespace: str, uid: str) -> list[str]:
-        """Return the names of the ReplicaSets of ``namespace`` with this uid (the controller of a pod).
-
-        Args:
-            namespace: The pod's namespace.
-            uid: The owner uid from the pod's ``ownerReferences``.
-
-        Returns:
-            The ReplicaSets' names (none or one).
-        """
-        return [rs["metadata"]["name"] for rs in self.store.list(kinds.REPLICA_SET, namespace)[0]
-                if rs["metadata"].get("uid") == uid]
 
     def sync(self, ns: str, name: str) -> None:
         """Reconcile one ReplicaSet: create or delete pods to match ``spec.replicas``, then write ``status``.
@@ -250,8 +269,7 @@ class ReplicaSetController:
             if min_ready == 0 or since + min_ready < now:
                 available += 1
             else:
-                self._available_at[(ns, name)] = min(self._available_at.get((ns, name), float("inf")),
-                                                     time.monotonic() + since + min_ready - now + 0.05)
+                self._wake_in(ns, name, since + min_ready - now)  # when this pod turns available
         if ready:
             new_status["readyReplicas"] = ready
         if available:
