@@ -308,6 +308,8 @@ def import_audit(audit: Iterable[AuditEvent], *, kinds: Iterable[str], state: Se
                 why = "a patch to an object whose content is unknown"
             else:
                 new, why = _patched(e, before)
+        if new is not None:
+            new = _with_identity(new, e)
         if new is not None and before is not None and e.verb != "delete":
             gen_before, gen_after = (before.get("metadata") or {}).get("generation"), \
                 (new.get("metadata") or {}).get("generation")
@@ -347,6 +349,20 @@ def import_audit(audit: Iterable[AuditEvent], *, kinds: Iterable[str], state: Se
     result.events = out
     result.gaps.sort(key=lambda g: (g.since, g.kind, g.namespace, g.name))
     return result
+
+
+def _with_identity(obj: dict[str, Any], e: AuditEvent) -> dict[str, Any]:
+    # The namespace and name the request's URL gave: a client may leave them out of the body (``kubectl apply -n team
+    # -f rt.yaml`` of a manifest without ``metadata.namespace``), and the object stored has them.
+    meta = obj.get("metadata")
+    meta = dict(meta) if isinstance(meta, Mapping) else {}
+    if (not e.namespace or meta.get("namespace") == e.namespace) and (not e.name or meta.get("name")):
+        return obj
+    if e.namespace:
+        meta["namespace"] = e.namespace
+    if e.name and not meta.get("name"):
+        meta["name"] = e.name
+    return {**obj, "metadata": meta}
 
 
 def _before_pair(before: dict[str, Any] | None) -> tuple[dict[str, Any] | None, Any] | None:

@@ -123,3 +123,20 @@ def test_a_bundle_taken_before_the_window(tmp_path: Path) -> None:
     doc = incident_summary(load_timeline(tmp_path / "j")).document()
     [incident] = doc["incidents"]
     assert [(c["resource"], c["actor"]) for c in incident["fix"]] == [("gloo-system/default", "ops")]
+
+
+def test_a_request_body_without_namespace_takes_the_urls(tmp_path: Path) -> None:
+    """``kubectl apply -n echo`` of a manifest without ``metadata.namespace``: the body has none, the URL has it."""
+    events = list(_at_level("Request"))
+    for event in events:
+        body = event.get("requestObject")
+        if event["objectRef"]["resource"] == "routetables" and isinstance(body, dict) and "metadata" in body \
+                and event["verb"] == "create":
+            body["metadata"].pop("namespace", None)
+    log = tmp_path / "no-namespace.jsonl"
+    log.write_text("".join(json.dumps(e) + "\n" for e in events))
+    import_journal([log], tmp_path / "j", gloo_version="1.3")
+    doc = incident_summary(load_timeline(tmp_path / "j")).document()
+    [blocked] = doc["blocked"]
+    assert (blocked["team"], blocked["resource"], blocked["blockedBy"]) == ("foxtrot", "foxtrot/foxtrot-routes",
+                                                                           ["echo"])
