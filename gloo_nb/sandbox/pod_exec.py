@@ -262,48 +262,169 @@ async def _sh(args: list[str], target: ExecTarget, io: ExecIO) -> int:
     if not args:
         return await _sh_stdin(target, io)
     if len(args) < 2 or args[0] != "-c":
-        await io.say("sh: the sandbox has no shell: only `sh -c 'ONE COMMAND'` and `sh` reading one simple "
-                     "command a line from stdin run\n")
+        await io.say("sh: the sandbox's shell runs `sh -c 'SCRIPT'` and `sh` reading a script a line from stdin\n")
         return 2
-    code, _ = await _sh_line(args[1], target, io)
+    code, _ = await _sh_line(args[1], target, io, {})
     return code
 
 
 async def _sh_stdin(target: ExecTarget, io: ExecIO) -> int:
-    # `sh` with commands on stdin, one simple command a line (the Python client's e2e test_pod_apis drives one so).
+    # `sh` with commands on stdin, one line at a time (the Python client's e2e test_pod_apis drives one so).
     pending, code = b"", 0
+    variables: dict[str, str] = {}
     while True:
         chunk = await io.read_stdin()
         if chunk is not None:
             pending += chunk
         *lines, pending = pending.split(b"\n") if chunk is not None else [*pending.split(b"\n"), b""]
         for line in lines:
-            code, exited = await _sh_line(line.decode(errors="replace"), target, io)
+            code, exited = await _sh_line(line.decode(errors="replace"), target, io, variables)
             if exited:
                 return code
         if chunk is None:
             return code
 
 
-async def _sh_line(script: str, target: ExecTarget, io: ExecIO) -> tuple[int, bool]:
-    """Run one simple command line: ``(exit code, whether it was ``exit`` and the shell ends)``."""
-    script = script.strip()
+def _split_list(script: str) -> list[tuple[str, str]] | None:
+    """A script's commands with the operator before each (``""``, ``;``, ``&&`` or ``||``), split outside quotes.
+
+    None when it holds what the sandbox's shell does not run: a pipe, a background ``&``, input redirection, backquotes.
+    """
+    out: list[tuple[str, str]] = []
+    current, op, quote, i = "", "", "", 0
+    while i < len(script):
+        ch = script[i]
+        if quote:
+            current += ch
+            if ch == quote:
+                quote = ""
+            elif ch == "\\" and quote == '"' and i + 1 < len(script):
+                current += script[i + 1]
+                i += 1
+        elif ch in "'\"":
+            quote, current = ch, current + ch
+        elif script.startswith(("&&", "||"), i):
+            out.append((current.strip(), op))
+            current, op = "", script[i:i + 2]
+            i += 1
+        elif ch in ";\n":
+            out.append((current.strip(), op))
+            current, op = "", ";"
+        elif ch == "&" and script[i - 1:i] != ">" or ch in "|<`":
+            return None
+        else:
+            current += ch
+        i += 1
+    out.append((current.strip(), op))
+    return [(text, o) for text, o in out if text]
+
+
+async def _sh_line(script: str, target: ExecTarget, io: ExecIO, variables: dict[str, str]) -> tuple[int, bool]:
+    """Run a script: simple commands joined by ``;``, ``&&``, ``||``, and ``for NAME in WORDS; do ...; done``.
+
+    Words take ``$VAR`` and ``$(COMMAND)``. Returns ``(exit code, whether ``exit`` ended the shell)``.
+    """
+    commands = _split_list(script)
+    if commands is None:
+        await io.say("sh: the sandbox's shell does not run pipes, background jobs, input redirection or backquotes\n")
+        return 2, False
+    return await _run_list(commands, target, io, variables)
+
+
+async def _run_list(commands: list[tuple[str, str]], target: ExecTarget, io: ExecIO,
+                    variables: dict[str, str]) -> tuple[int, bool]:
+    code, i = 0, 0
+    while i < len(commands):
+        text, op = commands[i]
+        end = _block_end(commands, i) if text.startswith("for ") else i
+        if end < 0:
+            await io.say("sh: syntax error: `for` without `do ...; done`\n")
+            return 2, False
+        if (op == "&&" and code != 0) or (op == "||" and code == 0):
+            i = end + 1
+            continue  # the and-or list skips it, keeping the last status
+        if text.startswith("for "):
+            code, exited = await _run_for(commands[i:end + 1], target, io, variables)
+        else:
+            code, exited = await _simple(text, target, io, variables)
+        if exited:
+            return code, True
+        i = end + 1
+    return code, False
+
+
+def _block_end(commands: list[tuple[str, str]], start: int) -> int:
+    depth = 0
+    for j in range(start, len(commands)):
+        text = commands[j][0]
+        if text.removeprefix("do").lstrip().startswith("for "):
+            depth += 1
+        elif text == "done":
+            depth -= 1
+            if depth == 0:
+                return j
+    return -1
+
+
+async def _run_for(block: list[tuple[str, str]], target: ExecTarget, io: ExecIO,
+                   variables: dict[str, str]) -> tuple[int, bool]:
+    head = block[0][0].split(None, 3)
+    body = block[1:-1]
+    if len(head) < 3 or head[2] != "in" or not body or not (body[0][0] == "do" or body[0][0].startswith("do ")):
+        await io.say("sh: syntax error: expected `for NAME in WORDS; do ...; done`\n")
+        return 2, False
+    words_text = await _substitute(head[3] if len(head) > 3 else "", target, io, variables)
+    try:
+        words = [_expand_vars(w, {**target.env, **variables}) for w in shlex.split(words_text)]
+    except ValueError as exc:
+        await io.say(f"sh: syntax error: {exc}\n")
+        return 2, False
+    first = body[0][0][2:].strip()
+    commands = ([(first, "")] if first else []) + [(t, o if k or first else "") for k, (t, o) in enumerate(body[1:])]
+    code = 0
+    for word in words:
+        variables[head[1]] = word
+        code, exited = await _run_list(commands, target, io, variables)
+        if exited:
+            return code, True
+    return code, False
+
+
+async def _substitute(text: str, target: ExecTarget, io: ExecIO, variables: dict[str, str]) -> str:
+    # $(COMMAND): the command's stdout, trailing newlines removed (innermost first).
+    while (m := re.search(r"\$\(([^()]*)\)", text)) is not None:
+        captured = bytearray()
+
+        async def keep(data: bytes, into: bytearray = captured) -> None:
+            into.extend(data)
+
+        await _sh_line(m.group(1), target, ExecIO(keep, io.stderr, io.stdin), dict(variables))
+        text = text[:m.start()] + captured.decode(errors="replace").rstrip("\n") + text[m.end():]
+    return text
+
+
+async def _simple(script: str, target: ExecTarget, io: ExecIO, variables: dict[str, str]) -> tuple[int, bool]:
+    """One simple command: words, ``$VAR``, ``$(COMMAND)``, ``exit N``, and ``>&2`` at its end."""
     for suffix in ("1>&2", ">&2"):
         if script.endswith(suffix):
-            # the one redirection modelled: stdout to stderr (`echo text >&2`)
+            # the one output redirection modelled: stdout to stderr (`echo text >&2`)
             script, io = script[: -len(suffix)].rstrip(), ExecIO(io.stderr, io.stderr, io.stdin)
             break
-    if any(op in script for op in ("|", ";", "&", ">", "<", "`", "$(", "\n")):
-        await io.say("sh: the sandbox has no shell: pipes, lists, redirections and substitutions do not run; "
-                     "pass one simple command\n")
+    if ">" in script:
+        await io.say("sh: the sandbox's shell does not redirect output to files\n")
         return 2, False
+    script = await _substitute(script, target, io, variables)
     try:
         words = shlex.split(script)
     except ValueError as exc:
         await io.say(f"sh: syntax error: {exc}\n")
         return 2, False
-    words = [_expand_vars(w, target.env) for w in words]
+    words = [_expand_vars(w, {**target.env, **variables}) for w in words]
     if not words:
+        return 0, False
+    if "=" in words[0] and len(words) == 1 and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*=.*", words[0]):
+        name, _, value = words[0].partition("=")
+        variables[name] = value
         return 0, False
     if words[0] == "exit":
         try:
@@ -312,6 +433,25 @@ async def _sh_line(script: str, target: ExecTarget, io: ExecIO) -> tuple[int, bo
             await io.say(f"sh: exit: Illegal number: {words[1]}\n")
             return 2, True
     return await run_command(words, target, io), False
+
+
+async def _seq(args: list[str], target: ExecTarget, io: ExecIO) -> int:
+    try:
+        numbers = [int(a) for a in args]
+    except ValueError:
+        await io.say(f"seq: invalid number: {args}\n")
+        return 1
+    if not 1 <= len(numbers) <= 3:
+        await io.say("seq: usage: seq [FIRST [INCREMENT]] LAST\n")
+        return 1
+    first, step, last = (1, 1, numbers[0]) if len(numbers) == 1 else (numbers[0], 1, numbers[1]) \
+        if len(numbers) == 2 else (numbers[0], numbers[1], numbers[2])
+    if step == 0:
+        await io.say("seq: invalid zero increment\n")
+        return 1
+    values = range(first, last + (1 if step > 0 else -1), step)
+    await io.stdout("".join(f"{v}\n" for v in values[:100_000]).encode())
+    return 0
 
 
 def _expand_vars(word: str, env: dict[str, str]) -> str:
@@ -522,6 +662,7 @@ async def _curl(args: list[str], target: ExecTarget, io: ExecIO) -> int:
 
 COMMANDS: dict[str, Command] = {
     "cat": _cat, "curl": _curl, "date": _date, "echo": _echo, "env": _env, "false": _false, "hostname": _hostname,
-    "ls": _ls, "printenv": _printenv, "pwd": _pwd, "sh": _sh, "sleep": _sleep, "true": _true, "wget": _wget,
+    "ls": _ls, "printenv": _printenv, "pwd": _pwd, "seq": _seq, "sh": _sh, "sleep": _sleep, "true": _true,
+    "wget": _wget,
 }
 """The commands exec runs, by the base name of ``argv[0]`` (``/bin/cat`` is ``cat``)."""

@@ -137,3 +137,27 @@ def test_http_from_inside_reaches_only_the_pods_own_ports(tmp_path: Path) -> Non
     assert code == 1 and "use -O -" in err
     code, _, err = _run(["curl", "https://localhost/"], target)
     assert code == 1 and "plain http only" in err
+
+
+@pytest.mark.parametrize(("script", "out", "code"), [
+    ("for i in $(seq 1 3); do date; done", 3, 0),  # the Python client's e2e test_pod_apis
+    ("sleep 0; exit 3", 0, 3),  # its test_exit_code
+    ("true && echo yes || echo no", 1, 0),
+    ("false && echo yes || echo no", 1, 0),
+    ("false; echo after", 1, 0),
+    ("x=2; for i in $(seq $x); do echo $i $x; done", 2, 0),
+    ("for i in a b; do for j in 1 2; do echo $i$j; done; done", 4, 0),
+    ("echo 'a;b' && exit 4; echo never", 1, 4),
+])
+def test_the_shell_runs_lists_loops_and_substitutions(script: str, out: int, code: int) -> None:
+    target = ExecTarget(pod="p", namespace="ns", container="c")
+    got, stdout, _ = _run(["/bin/sh", "-c", script], target)
+    assert (got, len(stdout.splitlines())) == (code, out), stdout
+
+
+@pytest.mark.parametrize("script", ["echo a | cat", "sleep 1 &", "cat < x", "echo `date`", "echo a > f",
+                                    "for i in 1 2; do echo $i"])
+def test_the_shell_refuses_what_it_does_not_run(script: str) -> None:
+    target = ExecTarget(pod="p", namespace="ns", container="c")
+    got, _, stderr = _run(["/bin/sh", "-c", script], target)
+    assert got == 2 and stderr.startswith("sh: "), stderr
