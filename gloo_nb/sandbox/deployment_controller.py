@@ -15,15 +15,13 @@ from __future__ import annotations
 
 import contextlib
 import json
-import time
 from datetime import UTC, datetime
 from typing import Any
 
 from gloo_nb.sandbox import kinds
 from gloo_nb.sandbox.events import NORMAL, EventRecorder, object_ref
-from gloo_nb.sandbox.garbage_collector import collect_garbage
 from gloo_nb.sandbox.pod_objects import owner_uid, rfc3339_now
-from gloo_nb.sandbox.replicaset_controller import SAFE_CHARS, claim
+from gloo_nb.sandbox.replicaset_controller import SAFE_CHARS, OwnerController, claim
 from gloo_nb.sandbox.store import CONTROLLER, ApiError, Store
 
 __all__ = ["CHANGE_CAUSE_ANNOTATION", "REVISION_ANNOTATION", "TEMPLATE_HASH_LABEL", "DeploymentController",
@@ -137,7 +135,7 @@ def _condition(ctype: str, status: bool, reason: str, message: str) -> dict[str,
             "lastTransitionTime": now, "reason": reason, "message": message}
 
 
-class DeploymentController:
+class DeploymentController(OwnerController):
     """Reconciles Deployments into ReplicaSets, as pkg/controller/deployment does.
 
     Args:
@@ -146,48 +144,8 @@ class DeploymentController:
     """
 
     def __init__(self, store: Store, scheduler_events: EventRecorder | None = None) -> None:
-        self.store = store
-        self._events = EventRecorder(store, "deployment-controller", CONTROLLER)
-        # progress.go requeueStuckDeployment: Deployments to sync again when their progress deadline passes.
-        self._deadlines: dict[tuple[str, str], float] = {}
-
-    def next_wake(self, default: float) -> float:
-        """Return when the earliest progress deadline is due (``time.monotonic()``), at most ``default``.
-
-        Args:
-            default: The latest wake-up the caller wants anyway.
-
-        Returns:
-            The earlier of the two.
-        """
-        return min([default, *self._deadlines.values()])
-
-    def due(self, now: float) -> list[tuple[str, str]]:
-        """Pop the Deployments whose progress deadline has passed, to be synced (and so marked timed out).
-
-        Args:
-            now: ``time.monotonic()``.
-
-        Returns:
-            ``(namespace, name)`` of each.
-        """
-        keys = [key for key, when in self._deadlines.items() if when <= now]
-        for key in keys:
-            del self._deadlines[key]
-        return keys
-
-    def owning(self, namespace: str, uid: str) -> list[str]:
-        """Return the names of the Deployments of ``namespace`` with this uid (the owner of a ReplicaSet).
-
-        Args:
-            namespace: The ReplicaSet's namespace.
-            uid: The owner uid from the ReplicaSet's ``ownerReferences``.
-
-        Returns:
-            The Deployments' names (none or one).
-        """
-        return [d["metadata"]["name"] for d in self.store.list(kinds.DEPLOYMENT, namespace)[0]
-                if d["metadata"].get("uid") == uid]
+        # Its timers are progress deadlines (progress.go requeueStuckDeployment); its dependents ReplicaSets.
+        super().__init__(store, scheduler_events, kinds.DEPLOYMENT, "deployment-controller")
 
     # --- the sync --------------------------------------------------------------------------------
 
@@ -201,13 +159,9 @@ class DeploymentController:
             ns: The Deployment's namespace.
             name: The Deployment's name.
         """
-        try:
-            dep = self.store.get(kinds.DEPLOYMENT, ns, name)
-        except ApiError as exc:
-            if exc.code == 404:
-                collect_garbage(self.store, [ns])
-                return
-            raise
+        dep = self._get_or_collect(ns, name)
+        if dep is None:
+            return
         if dep["metadata"].get("deletionTimestamp"):
             return
         uid = dep["metadata"]["uid"]
@@ -695,14 +649,14 @@ class DeploymentController:
                 conditions = _set_condition(conditions, _condition("Progressing", False, "ProgressDeadlineExceeded",
                                                                    f"{rs_label} has timed out progressing."))
         key = (meta["namespace"], meta["name"])
-        self._deadlines.pop(key, None)
+        self._wake.pop(key, None)
         progressing = next((c for c in conditions if c.get("type") == "Progressing"), None)
         if (deadline is not None and not spec.get("paused") and progressing is not None
                 and progressing.get("status") == "True" and progressing.get("reason") != "NewReplicaSetAvailable"):
             # progress.go requeueStuckDeployment: sync again when lastUpdateTime + progressDeadlineSeconds passes.
             left = self._seconds_to_deadline(progressing, int(deadline))
             if left is not None:
-                self._deadlines[key] = time.monotonic() + max(0.0, left) + 0.1
+                self._wake_in(key[0], key[1], left + 0.05)
         # progress.go getReplicaFailures: the new ReplicaSet's ReplicaFailure first, else an old one's.
         failure = None
         for rs in ([new_rs] if new_rs is not None else []) + old:

@@ -30,7 +30,7 @@ from gloo_nb.sandbox import kinds
 from gloo_nb.sandbox.events import NORMAL, WARNING, EventRecorder, object_ref
 from gloo_nb.sandbox.garbage_collector import collect_garbage
 from gloo_nb.sandbox.pod_objects import NODE_NAME, is_ready, record_scheduled, rfc3339_now
-from gloo_nb.sandbox.replicaset_controller import SAFE_CHARS, PodOwnerController, claim
+from gloo_nb.sandbox.replicaset_controller import SAFE_CHARS, OwnerController, claim
 from gloo_nb.sandbox.store import CONTROLLER, ApiError, Store
 
 __all__ = ["BACKOFF_BASE", "BACKOFF_MAX", "COMPLETION_INDEX", "JobController", "format_indexes", "parse_indexes"]
@@ -142,7 +142,7 @@ def finished_at(job: dict[str, Any]) -> float | None:
     return None
 
 
-class JobController(PodOwnerController):
+class JobController(OwnerController):
     """Reconciles Jobs into pods that run to completion, and deletes finished Jobs after their TTL.
 
     Args:
@@ -162,13 +162,9 @@ class JobController(PodOwnerController):
             ns: The Job's namespace.
             name: The Job's name.
         """
-        try:
-            job = self.store.get(kinds.JOB, ns, name)
-        except ApiError as exc:
-            if exc.code == 404:
-                collect_garbage(self.store, [ns])
-                return
-            raise
+        job = self._get_or_collect(ns, name)
+        if job is None:
+            return
         meta, spec = job["metadata"], job.get("spec") or {}
         status = dict(job.get("status") or {})
         involved = object_ref(kinds.JOB, ns, name, meta["uid"])

@@ -126,20 +126,24 @@ def _labels_match(selector_labels: dict[str, Any], labels: dict[str, Any]) -> bo
     return all(labels.get(key) == value for key, value in selector_labels.items())
 
 
-class PodOwnerController:
-    """What the controllers that own pods share (ReplicaSets, Jobs): their wake-up timers and finding a pod's owner.
+class OwnerController:
+    """What the controllers that own dependents share (Deployments, ReplicaSets, Jobs).
+
+    Wake-up timers, finding a dependent's owner, and reading the object they sync (or collecting its dependents once
+    it is gone).
 
     Args:
         store: The object store to read and write (as ``CONTROLLER``).
-        scheduler_events: The ``default-scheduler`` recorder, shared with the kubelet (both bind pods).
+        scheduler_events: The ``default-scheduler`` recorder, shared with the kubelet (pod owners bind pods).
         kind: The kind they reconcile.
         component: Their name in Events (``replicaset-controller``).
     """
 
-    def __init__(self, store: Store, scheduler_events: EventRecorder, kind: Kind, component: str) -> None:
+    def __init__(self, store: Store, scheduler_events: EventRecorder | None, kind: Kind, component: str) -> None:
         self.store = store
         self.kind = kind
-        self._scheduler_events = scheduler_events
+        # Pod owners share the kubelet's default-scheduler recorder; the Deployment controller binds no pod.
+        self._scheduler_events = scheduler_events or EventRecorder(store, "default-scheduler", CONTROLLER)
         self._events = EventRecorder(store, component, CONTROLLER)
         self._wake: dict[tuple[str, str], float] = {}
 
@@ -181,12 +185,22 @@ class PodOwnerController:
         return [obj["metadata"]["name"] for obj in self.store.list(self.kind, namespace)[0]
                 if obj["metadata"].get("uid") == uid]
 
+    def _get_or_collect(self, ns: str, name: str) -> dict[str, Any] | None:
+        """The object to sync, or None when it is gone (its dependents then collected: Kubernetes' GC's work)."""
+        try:
+            return self.store.get(self.kind, ns, name)
+        except ApiError as exc:
+            if exc.code == 404:
+                collect_garbage(self.store, [ns])
+                return None
+            raise
+
     def _wake_in(self, ns: str, name: str, seconds: float) -> None:
         when = time.monotonic() + max(seconds, 0.0) + 0.05
         self._wake[(ns, name)] = min(self._wake.get((ns, name), float("inf")), when)
 
 
-class ReplicaSetController(PodOwnerController):
+class ReplicaSetController(OwnerController):
     """Reconciles ReplicaSets into pods.
 
     Args:
@@ -208,13 +222,9 @@ class ReplicaSetController(PodOwnerController):
             ns: The ReplicaSet's namespace.
             name: The ReplicaSet's name.
         """
-        try:
-            rs = self.store.get(kinds.REPLICA_SET, ns, name)
-        except ApiError as exc:
-            if exc.code == 404:
-                collect_garbage(self.store, [ns])
-                return
-            raise
+        rs = self._get_or_collect(ns, name)
+        if rs is None:
+            return
         meta, spec = rs["metadata"], rs.get("spec") or {}
         uid = meta["uid"]
         replicas = int(spec.get("replicas", 1))
