@@ -8,6 +8,7 @@ widget read like any other.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 from collections.abc import Iterator, Mapping, Sequence
@@ -16,6 +17,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
+from gloo_nb._files import text_lines
 from gloo_nb._types import Profile, check_profile
 from gloo_nb.app.cluster import profile_from_image
 from gloo_nb.app.manifests import read_input
@@ -373,14 +375,14 @@ def _pick_format(file: str, formats: Sequence[AccessLogFormat]) -> AccessLogForm
 
 
 def _head(file: str, n: int) -> list[str]:
-    import gzip
+    # The one opener of text logs (plain or .gz), closed as soon as the first lines are read.
+    lines = text_lines(file, AccessLogError, "the access log")
     try:
-        opener = gzip.open(file, "rt", encoding="utf-8", errors="replace") if file.endswith(".gz") else \
-            open(file, encoding="utf-8", errors="replace")  # noqa: SIM115 - closed by the with below
-        with opener as f:
-            return [line for _, line in zip(range(n), f, strict=False)]
-    except OSError as error:
-        raise AccessLogError(f"{file}: cannot read the access log: {error.strerror or error}") from None
+        return list(itertools.islice(lines, n))
+    finally:
+        close = getattr(lines, "close", None)  # a generator: closing it closes the file now
+        if close is not None:
+            close()
 
 
 def summary_json(summary: ImportSummary) -> str:
