@@ -599,6 +599,33 @@ class PodSupervisor:
             return str((meta.get(m.group(1)) or {}).get(m.group(2), ""))
         return ""
 
+    @staticmethod
+    def _open_nginx_listens(rt: _PodRuntime, c: _Container) -> None:
+        """Give an nginx container a socket for every ``listen`` of its configuration, declared or not.
+
+        On a cluster nginx answers on the pod IP at each ``listen`` port whether or not the pod declares it
+        (``containerPort`` is informational: core/v1 types.go ``Container.Ports``), so the Python client's
+        e2e ``test_portforward_http`` reaches port 80 of an ``nginx`` pod that declares no port. The
+        configuration is read here, once the volumes are mounted (a ConfigMap may hold it); a configuration
+        that does not parse is left to the emulation, which reports it as nginx does and exits.
+        """
+        if "auto" not in c.argv[:c.argv.index("--")] or not workloads.is_nginx(c.image):
+            return
+        fs = workloads.MountTable([(m, str(h)) for m, h in c.mounts], workloads.NGINX_BUILTIN_FILES)
+        try:
+            wanted = {p for server in workloads.parse_nginx_config(fs) for p, _, _ in server.listens}
+        except (workloads.WorkloadExit, OSError):
+            return
+        for port in sorted(wanted - set(c.ports)):
+            if port in _claimed(rt, c):
+                continue  # an earlier container of the pod serves it: nginx would fail to bind (its own report)
+            c.ports.append(port)
+            if port not in rt.sockets:
+                reserved = rt.closed.pop(port, None)  # a probe's placeholder: now the port listens
+                if reserved is not None:
+                    reserved.close()
+                rt.sockets[port] = _bind(0)
+
     def _spawn(self, rt: _PodRuntime, c: _Container, pod: dict[str, Any]) -> None:
         # A new container starts unready, not started while it has a startup probe (worker.go initial values).
         c.listening = c.probe_ready = c.probe_killed = False
@@ -612,6 +639,7 @@ class PodSupervisor:
         cmd = [self.python, "-I", "-S", str(_WORKLOADS), *image_args, "--pod", rt.name, "--namespace", rt.namespace,
                "--container", c.name, "--labels", json.dumps(labels), "--parent-pid", str(os.getpid())]
         fds: list[int] = []
+        self._open_nginx_listens(rt, c)
         for cport in c.ports:
             sock = rt.sockets.get(cport)
             if sock is not None and cport not in _claimed(rt, c):

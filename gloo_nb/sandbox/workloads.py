@@ -13,7 +13,8 @@ under ``MOUNTPATH`` is read from ``HOSTPATH`` (the longest mount path wins).
   ``{"status":"ok"}``, with the ``X-App-Name`` / ``X-App-Version`` headers and Go's access log on stdout.
 - ``nginx`` (the official image, any tag) is an emulation, not nginx: it reads ``/etc/nginx/nginx.conf`` (the
   image's stock file, or one mounted from a ConfigMap) with its ``include``s, and serves the ``server`` blocks'
-  ``listen`` ports that are declared container ports, over TLS for ``listen ... ssl`` with ``ssl_certificate`` /
+  ``listen`` ports (declared container ports or not: the kubelet binds a socket for each), over TLS for
+  ``listen ... ssl`` with ``ssl_certificate`` /
   ``ssl_certificate_key`` read from the mounted Secret (Python ``ssl``, SNI picks the server). Answers: the
   image's "Welcome to nginx!" page, files under ``root``, or ``return``. See :func:`parse_nginx_config` for
   the directives modelled. Modelled on what Gloo's client-TLS e2e test deploys
@@ -515,7 +516,7 @@ NGINX_IMAGE = "nginx"
 
 # The official image's files the emulation needs (docker-library/nginx: /etc/nginx/nginx.conf includes
 # conf.d/*.conf, whose default.conf serves /usr/share/nginx/html on port 80), trimmed to what is modelled.
-_NGINX_BUILTIN_FILES: dict[str, bytes] = {
+NGINX_BUILTIN_FILES: dict[str, bytes] = {
     "/etc/nginx/nginx.conf": b"""user  nginx;
 worker_processes  auto;
 events {
@@ -1346,7 +1347,7 @@ def main(argv: list[str] | None = None) -> int:
     plain_on_tls: Handler | None = None
     echo = is_http_echo(image) and opts["emulate"] != "generic"
     if is_nginx(image) and opts["emulate"] != "generic":
-        fs = MountTable(list(opts["mounts"]), _NGINX_BUILTIN_FILES)
+        fs = MountTable(list(opts["mounts"]), NGINX_BUILTIN_FILES)
         try:
             servers = parse_nginx_config(fs)
             tls = nginx_tls_contexts(servers, fs)
@@ -1363,9 +1364,9 @@ def main(argv: list[str] | None = None) -> int:
         listen_ports = [p for p in wanted if p in reachable]
         for p in wanted:
             if p not in reachable:
-                # on a cluster the port answers on the pod IP anyway; here only declared ports get a socket
-                sys.stderr.write(f"sandbox nginx emulation: listen {p} is not a declared containerPort; "
-                                 "nothing can reach it in the sandbox, so it is not served\n")
+                # the kubelet gives every listen a socket unless an earlier container of the pod holds the port
+                sys.stderr.write(f"sandbox nginx emulation: listen {p}: the port is another container's in this "
+                                 "pod, so it is not served\n")
         banner = (f"sandbox nginx emulation ({image}): serving ports {listen_ports}"
                   f"{' (TLS on ' + str(sorted(tls)) + ')' if tls else ''}\n")
     elif echo:

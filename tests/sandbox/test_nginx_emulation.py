@@ -69,7 +69,7 @@ def test_root_index_and_the_stock_configuration(tmp_path: Path) -> None:
     fs = MountTable([], None)
     from gloo_nb.sandbox import workloads
 
-    stock = MountTable([], workloads._NGINX_BUILTIN_FILES)
+    stock = MountTable([], workloads.NGINX_BUILTIN_FILES)
     [server] = parse_nginx_config(stock)
     assert server.listens[0] == (80, False, False) and server.names == ["localhost"]
     status, headers, body = answer(stock, "/")

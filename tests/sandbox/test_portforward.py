@@ -308,3 +308,26 @@ def test_base64_channels_and_missing_ports(env) -> None:
         websocket.create_connection(f"{api}/api/v1/namespaces/gloo-system/pods/gateway-proxy-0/portforward",
                                     subprotocols=["v4.channel.k8s.io"], timeout=10, **auth)
     assert bad.value.status_code == 400 and b"at least 1 port must be specified" in (bad.value.resp_body or b"")
+
+
+def test_nginx_listen_ports_are_reached_without_a_declared_container_port(env, core) -> None:
+    # The Python client's e2e test_portforward_http: a bare `nginx` pod (no `ports`) answers on port 80, since
+    # containerPort is informational on a pod; kubectl port-forward reaches it too.
+    kube, _ = env
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "bare-nginx"},
+           "spec": {"containers": [{"name": "nginx", "image": "nginx"}]}}
+    core.create_namespaced_pod("echo", pod)
+    try:
+        kube.run("wait", "--for=condition=Ready", "pod/bare-nginx", "-n", "echo", "--timeout=30s")
+        pf = portforward(core.connect_get_namespaced_pod_portforward, "bare-nginx", "echo", ports="80")
+        try:
+            answer = _exchange(pf.socket(80), b"GET / HTTP/1.0\r\nHost: nginx\r\n\r\n")
+            assert answer.startswith(b"HTTP/1.1 200 OK") and b"<h1>Welcome to nginx!</h1>" in answer
+            assert pf.error(80) is None
+        finally:
+            pf.close()
+        with kubectl_forward(kube, "-n", "echo", "pod/bare-nginx", ":80") as (port, _):
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10) as resp:
+                assert b"Welcome to nginx!" in resp.read()
+    finally:
+        core.delete_namespaced_pod("bare-nginx", "echo", grace_period_seconds=0)
