@@ -17,9 +17,9 @@ from typing import Any
 import pytest
 from kubernetes import client, config, utils
 from kubernetes.client.rest import ApiException
-from sandboxkit import InProcessApi, in_process_api
+from sandboxkit import InProcessApi, in_process_api, kubectl_for, sandbox
 
-from gloo_nb.sandbox import kinds
+from gloo_nb.sandbox import kinds, runner
 from gloo_nb.sandbox.apiservices import APIServices
 from gloo_nb.sandbox.store import Store
 
@@ -224,3 +224,27 @@ def test_crd_api_services_come_back_and_builtin_ones_are_registered_once(env: En
     env.kubectl("apply", "-f", "-", stdin=API_SERVICE_YAML)
     env.controllers.register()
     assert env.reg.read_api_service("v1alpha1.wardle.k8s.io").spec.group_priority_minimum == 1000
+
+
+@pytest.mark.envoy
+def test_the_sandbox_daemon_registers_them_at_every_start(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    with sandbox(state, "current", replicas=1) as info:
+        kube = kubectl_for(info, tmp_path)
+        names = {a["metadata"]["name"] for a in kube.json("apiservices")["items"]}
+        assert {"v1.", "v1.apps", "v1.batch", "v1.gateway.solo.io", "v1.gloo.solo.io"} <= names
+        kube.run("delete", "apiservice", "v1.batch")
+        kube.run("apply", "-f", "-", input=API_SERVICE_YAML)
+        deadline = time.monotonic() + 10
+        while not (kube.json("apiservice", "v1alpha1.wardle.k8s.io").get("status") or {}).get("conditions"):
+            assert time.monotonic() < deadline, "the availability controller wrote no condition"
+            time.sleep(0.1)
+        wardle = kube.json("apiservice", "v1alpha1.wardle.k8s.io")
+        assert wardle["status"]["conditions"][0]["reason"] == "ServiceNotFound"
+    runner.stop(state)
+    with sandbox(state, None, replicas=1) as info:
+        kube = kubectl_for(info, tmp_path)
+        rows = {line.split()[0]: line.split()[1:3] for line in kube.run("get", "apiservices").stdout.splitlines()[1:]}
+        assert rows["v1.batch"] == ["Local", "True"]  # onstart: registered again at the next start
+        assert rows["v1alpha1.wardle.k8s.io"] == ["wardle/api", "False"]
+        assert len([n for n in rows if n == "v1.apps"]) == 1
