@@ -731,6 +731,10 @@ def _job_update(new: dict[str, Any], old: dict[str, Any], causes: list[tuple[str
         causes.append(("FieldValueInvalid", "spec.completionMode", f"Invalid value: {shown}: {_IMMUTABLE}"))
 
 
+_APPS_SELECTOR_IMMUTABLE = frozenset({("apps", "Deployment"), ("apps", "ReplicaSet"), ("apps", "DaemonSet")})
+"""The apps/v1 kinds whose ``spec.selector`` is immutable, by name: DaemonSets are covered once served."""
+
+
 def validate_update(kind: Kind, old: dict[str, Any], new: dict[str, Any]) -> None:
     """Check an update against the stored object: the fields Kubernetes refuses to change.
 
@@ -748,8 +752,8 @@ def validate_update(kind: Kind, old: dict[str, Any], new: dict[str, Any]) -> Non
         ApiError: 422 Invalid naming each immutable field that changed.
     """
     causes: list[tuple[str, str, str]] = []
-    if kind is k.DEPLOYMENT or kind is k.REPLICA_SET:
-        # pkg/registry/apps/deployment/strategy.go and replicaset/strategy.go ValidateUpdate: apps/v1 disallows
+    if (kind.group, kind.kind) in _APPS_SELECTOR_IMMUTABLE:
+        # pkg/registry/apps/{deployment,replicaset,daemonset}/strategy.go ValidateUpdate: apps/v1 disallows
         # mutation of the selector (ValidateImmutableField).
         _immutable_selector(new, old, causes)
     elif kind is k.JOB:
