@@ -28,6 +28,7 @@ from gloo_nb._types import Profile, check_profile
 from gloo_nb.errors import GlooNbError
 from gloo_nb.models.defaults import helm_default_gateway_manifest, helm_default_settings_manifest
 from gloo_nb.sandbox import kinds
+from gloo_nb.sandbox.apiservices import APIServices
 from gloo_nb.sandbox.audit import DEFAULT_LEVEL as DEFAULT_AUDIT_LEVEL
 from gloo_nb.sandbox.audit import LEVELS as AUDIT_LEVELS
 from gloo_nb.sandbox.controlplane import ControlPlane, rewrite_listener_ports
@@ -356,6 +357,7 @@ class Sandbox:
         self.fleets: dict[str, EnvoyFleet] = {}
         self.kubelet = Kubelet(self.store, state_dir)
         self.service_accounts = ServiceAccounts(self.store)
+        self.api_services = APIServices(self.store)
         self.controlplane = ControlPlane(self.store, self.ads, profile, proxy=self.default_proxy,
                                          serve=[n for n, _ in self.proxies])
         # One front door per proxy, as each proxy has its own Service.
@@ -458,6 +460,8 @@ class Sandbox:
         self.service_accounts.attach()
         register_node(self.store, self.state_dir)
         seed(self.store, self.profile, [n for n, _ in self.proxies])
+        # kube-aggregator's autoregister: the local APIServices of every served group-version, once seeded.
+        self.api_services.attach()
         xds = self.ads.start()
         self._ports_file.write_text(json.dumps({"kubeApi": self.api.port, "xds": int(xds.rsplit(":", 1)[1])}) + "\n")
         self.ads.set_node_transform(rewrite_listener_ports(
@@ -510,7 +514,8 @@ class Sandbox:
         log.info("sandbox serving: %s", json.dumps(info))
 
     async def _shutdown(self) -> None:
-        steps = [self.kubelet.stop, *(f.stop for f in self.fleets.values()), self.controlplane.stop, self.ads.stop]
+        steps = [self.kubelet.stop, *(f.stop for f in self.fleets.values()), self.controlplane.stop, self.ads.stop,
+                 self.api_services.detach]
         for step in steps:
             if step is None:
                 continue

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from gloo_nb.sandbox.apierror import ApiError
 
 __all__ = [
+    "API_SERVICE",
     "CLUSTER_ROLE",
     "CLUSTER_ROLE_BINDING",
     "CONFIGMAP",
@@ -145,6 +146,10 @@ NODE = Kind("", "v1", "Node", "nodes", "node", False, ("no",), subresources=("st
 # Issue 18: batch/v1 Jobs (gloo_nb.sandbox.job_controller). pkg/registry/batch/job/storage/storage.go: category
 # all, status subresource, no short name. CronJobs are not served (a 404, as for any resource not served).
 JOB = Kind("batch", "v1", "Job", "jobs", "job", True, subresources=("status",), categories=("all",))
+# Issue 18: kube-aggregator's APIServices (gloo_nb.sandbox.apiservices). staging/src/k8s.io/kube-aggregator/pkg/
+# registry/apiservice/etcd/etcd.go: cluster-scoped, a status subresource, category api-extensions, no short name.
+API_SERVICE = Kind("apiregistration.k8s.io", "v1", "APIService", "apiservices", "apiservice", False,
+                   subresources=("status",), categories=("api-extensions",))
 
 # Served by the API server from other state, never stored: the Gloo kinds' definitions (read-only, the kinds
 # are built in) and the self-service access reviews (create only, answered from RBAC).
@@ -160,6 +165,7 @@ KINDS: tuple[Kind, ...] = (
     NAMESPACE, SERVICE, POD, ENDPOINTS, CONFIGMAP, SECRET, DEPLOYMENT, VIRTUAL_SERVICE, ROUTE_TABLE, GATEWAY,
     UPSTREAM, SETTINGS, PROXY, ROLE, ROLE_BINDING, CLUSTER_ROLE, CLUSTER_ROLE_BINDING, EVENT,
     UPSTREAM_GROUP, VIRTUAL_HOST_OPTION, ROUTE_OPTION, SERVICE_ACCOUNT, NODE, REPLICA_SET, JOB,
+    API_SERVICE,
 )
 """The kinds the store keeps."""
 

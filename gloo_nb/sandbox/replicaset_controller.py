@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import random
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -24,7 +23,7 @@ from gloo_nb.sandbox.object_selectors import label_selector_matches
 from gloo_nb.sandbox.pod_objects import NODE_NAME, is_ready, record_scheduled, rfc3339_now
 from gloo_nb.sandbox.store import CONTROLLER, ApiError, Store
 
-__all__ = ["SAFE_CHARS", "ReplicaSetController", "claim", "deletion_rank"]
+__all__ = ["SAFE_CHARS", "ReplicaSetController", "claim", "deletion_rank", "is_namespace_terminating"]
 
 SAFE_CHARS = "bcdfghjklmnpqrstvwxz2456789"
 """k8s.io/apimachinery/pkg/util/rand: the alphabet of generated names (no vowels, no look-alikes)."""
@@ -47,6 +46,22 @@ def deletion_rank(pod: dict[str, Any]) -> tuple[int, int, str, str]:
     created = pod["metadata"].get("creationTimestamp") or ""
     inverted = "".join(chr(0x10FFFF - ord(c)) for c in created)
     return (phase, 1 if is_ready(pod) else 0, inverted, pod["metadata"]["name"])
+
+
+def is_namespace_terminating(error: ApiError) -> bool:
+    """Whether a create was refused because its namespace is terminating (no FailedCreate event then).
+
+    The NamespaceLifecycle admission plugin's refusal (``unable to create new content in namespace X because it is
+    being terminated``); controller_utils.go skips the event for it (``apierrors.HasStatusCause(err,
+    v1.NamespaceTerminatingCause)``).
+
+    Args:
+        error: The refusal.
+
+    Returns:
+        True for the terminating namespace's 403.
+    """
+    return error.code == 403 and "because it is being terminated" in error.message
 
 
 def _controller_uid(obj: dict[str, Any]) -> str | None:
@@ -239,12 +254,13 @@ class ReplicaSetController(OwnerController):
                     try:
                         pod = self._create_pod(rs)
                     except ApiError as exc:
-                        if exc.code != 403:
-                            raise
-                        # controller_utils.go CreatePods: a refused pod is a FailedCreate event and, through
-                        # replica_set_utils.go calculateStatus, a ReplicaFailure condition.
+                        # controller_utils.go RealPodControl.createPods: whatever the apiserver refused (admission's
+                        # 403, a 422, a quota) is a FailedCreate event "Error creating: <error>" on the ReplicaSet,
+                        # unless the namespace is terminating; replica_set.go manageReplicas returns the error, and
+                        # replica_set_utils.go calculateStatus makes it a ReplicaFailure condition.
                         failure = exc.message
-                        self._events.record(involved, WARNING, "FailedCreate", f"Error creating: {exc.message}")
+                        if not is_namespace_terminating(exc):
+                            self._events.record(involved, WARNING, "FailedCreate", f"Error creating: {exc.message}")
                         break
                     pods.append(pod)
                     self._events.record(involved, NORMAL, "SuccessfulCreate", f"Created pod: {pod['metadata']['name']}")
@@ -325,15 +341,9 @@ class ReplicaSetController(OwnerController):
             meta["annotations"] = dict(tmeta["annotations"])
         spec = json.loads(json.dumps(template.get("spec") or {}))
         spec["nodeName"] = NODE_NAME
-        for _ in range(10):
-            meta["name"] = f"{rs_name}-{''.join(random.choices(SAFE_CHARS, k=5))}"
-            try:
-                pod = self.store.create(kinds.POD, {"apiVersion": "v1", "kind": "Pod", "metadata": meta,
-                                                    "spec": spec}, identity=CONTROLLER)
-            except ApiError as exc:
-                if exc.code != 409:
-                    raise
-                continue
-            record_scheduled(self._scheduler_events, pod)
-            return pod
-        raise ApiError(409, "AlreadyExists", f"could not find a free pod name for {rs_name}")
+        # CreatePods sends generateName and no name: the apiserver picks the 5-character suffix, and admission
+        # plugins that refuse the pod before that (ServiceAccount) name it "<rs>-", as on a cluster.
+        pod = self.store.create(kinds.POD, {"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": spec},
+                                identity=CONTROLLER)
+        record_scheduled(self._scheduler_events, pod)
+        return pod

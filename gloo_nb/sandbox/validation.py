@@ -11,6 +11,7 @@ import base64
 import hashlib
 import json
 import re
+from datetime import UTC, datetime
 from typing import Any
 
 from gloo_nb._text import escape_controls
@@ -22,7 +23,7 @@ from gloo_nb.sandbox.kinds import Kind
 from gloo_nb.sandbox.object_selectors import label_selector_matches
 from gloo_nb.sandbox.prober import PROBE_DEFAULTS
 
-__all__ = ["apply_defaults", "invalid", "unknown_fields", "validate"]
+__all__ = ["apply_defaults", "go_label_selector", "invalid", "unknown_fields", "validate", "validate_update"]
 
 _GLOO_KINDS = frozenset({k.VIRTUAL_SERVICE, k.ROUTE_TABLE, k.GATEWAY, k.UPSTREAM, k.SETTINGS,
                          k.UPSTREAM_GROUP, k.VIRTUAL_HOST_OPTION, k.ROUTE_OPTION})
@@ -61,6 +62,7 @@ _TOP_FIELDS: dict[Kind, frozenset[str]] = {
     k.PROXY: frozenset({"spec", "status"}),
     k.SERVICE_ACCOUNT: frozenset({"secrets", "imagePullSecrets", "automountServiceAccountToken"}),
     k.NODE: frozenset({"spec", "status"}),
+    k.API_SERVICE: frozenset({"spec", "status"}),
 }
 _RBAC_KINDS = frozenset({k.ROLE, k.CLUSTER_ROLE, k.ROLE_BINDING, k.CLUSTER_ROLE_BINDING})
 
@@ -107,6 +109,8 @@ def invalid(kind: Kind, name: str, causes: list[tuple[str, str, str]]) -> ApiErr
 
 
 def _check_name(kind: Kind, name: str, causes: list[tuple[str, str, str]]) -> None:
+    if kind is k.API_SERVICE:
+        return  # its own rule, with its spec (_check_api_service)
     if kind in _RBAC_KINDS:
         if name in (".", "..") or "/" in name or "%" in name:
             causes.append(("FieldValueInvalid", "metadata.name",
@@ -517,6 +521,8 @@ def validate(kind: Kind, obj: dict[str, Any]) -> None:
         _check_service(obj, causes)
     elif kind is k.POD:
         _check_containers(obj.get("spec"), "spec", causes)
+    elif kind is k.API_SERVICE:
+        _check_api_service(obj, causes)
     elif kind in _GLOO_KINDS:
         try:
             parse_object(obj)
@@ -536,6 +542,234 @@ def validate(kind: Kind, obj: dict[str, Any]) -> None:
             causes.append(("FieldValueInvalid", field, f"Invalid value: {_value(value)}: {error.problem}"))
     if causes:
         raise invalid(kind, name, causes)
+
+
+def _int32(value: Any) -> int:
+    # A missing int32 field is Go's zero value; a non-integer one cannot be decoded (refused as 0, never stored).
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+def _check_api_service(obj: dict[str, Any], causes: list[tuple[str, str, str]]) -> None:
+    # staging/src/k8s.io/kube-aggregator/pkg/apis/apiregistration/validation/validation.go ValidateAPIService.
+    name = obj["metadata"]["name"]
+    spec = _spec(obj)
+    group, version = str(spec.get("group") or ""), str(spec.get("version") or "")
+    required = f"{version}.{group}"
+    # The name: path.IsValidPathSegmentName (apimachinery/pkg/api/validation/path/name.go), then version.group.
+    if name in (".", ".."):
+        causes.append(("FieldValueInvalid", "metadata.name", f"Invalid value: {_quoted(name)}: may not be '{name}'"))
+    elif "/" in name or "%" in name:
+        causes.extend(("FieldValueInvalid", "metadata.name", f"Invalid value: {_quoted(name)}: may not contain '{c}'")
+                      for c in "/%" if c in name)
+    elif name != required:
+        causes.append(("FieldValueInvalid", "metadata.name",
+                       f"Invalid value: {_quoted(name)}: must be `spec.version+\".\"+spec.group`: {_quoted(required)}"))
+    if not group and version != "v1":
+        causes.append(("FieldValueRequired", "spec.group",
+                       "Required value: only v1 may have an empty group and it better be legacy kube"))
+    if group:
+        _check_dns(group, "spec.group", _SUBDOMAIN, _SUBDOMAIN_MSG, 253, causes)
+    _check_dns(version, "spec.version", _DNS1035, _DNS1035_MSG, 63, causes)
+    minimum, priority = _int32(spec.get("groupPriorityMinimum")), _int32(spec.get("versionPriority"))
+    if minimum <= 0 or minimum > 20000:
+        causes.append(("FieldValueInvalid", "spec.groupPriorityMinimum",
+                       f"Invalid value: {minimum}: must be positive and less than 20000"))
+    if priority <= 0 or priority > 1000:
+        causes.append(("FieldValueInvalid", "spec.versionPriority",
+                       f"Invalid value: {priority}: must be positive and less than 1000"))
+    service, ca_bundle = spec.get("service"), str(spec.get("caBundle") or "")
+    insecure = spec.get("insecureSkipTLSVerify") is True
+    if not isinstance(service, dict):
+        if ca_bundle:
+            size = len(base64.b64decode(ca_bundle + "=" * (-len(ca_bundle) % 4), validate=False))
+            causes.append(("FieldValueInvalid", "spec.caBundle",
+                           f'Invalid value: "{size} bytes": local APIServices may not have a caBundle'))
+        if insecure:
+            causes.append(("FieldValueInvalid", "spec.insecureSkipTLSVerify",
+                           "Invalid value: true: local APIServices may not have insecureSkipTLSVerify"))
+        return
+    if not service.get("namespace"):
+        causes.append(("FieldValueRequired", "spec.service.namespace", "Required value"))
+    if not service.get("name"):
+        causes.append(("FieldValueRequired", "spec.service.name", "Required value"))
+    port = service.get("port", 443)  # v1/defaults.go SetDefaults_ServiceReference, applied on decode
+    port = _int32(port)
+    if not 1 <= port <= 65535:
+        causes.append(("FieldValueInvalid", "spec.service.port",
+                       f"Invalid value: {port}: port is not valid: must be between 1 and 65535, inclusive"))
+    if insecure and ca_bundle:
+        causes.append(("FieldValueInvalid", "spec.insecureSkipTLSVerify",
+                       "Invalid value: true: may not be true if caBundle is present"))
+
+
+# --- updates: the fields Kubernetes refuses to change (apimachinery's ValidateImmutableField and its kin) -------
+
+_IMMUTABLE = "field is immutable"
+"""apimachinery/pkg/api/validation/objectmeta.go FieldImmutableErrorMsg."""
+_IMMUTABLE_WHEN_SET = "field is immutable when `immutable` is set"
+"""pkg/apis/core/validation/validation.go ValidateConfigMapUpdate / ValidateSecretUpdate."""
+
+
+def _go_string(text: str) -> str:
+    # Go's %#v of a string is strconv.Quote.
+    return _quoted(text)
+
+
+def _go_strings(values: Any) -> str:
+    if values is None:
+        return "[]string(nil)"
+    return "[]string{" + ", ".join(_go_string(str(v)) for v in values) + "}"
+
+
+def go_label_selector(selector: Any) -> str:
+    """Render a LabelSelector as field.Error prints a bad value: Go's ``%#v`` of ``metav1.LabelSelector``.
+
+    k8s.io/apimachinery/pkg/util/validation/field/errors.go ``ErrorBody``: a pointer is dereferenced, and a struct
+    that is no ``fmt.Stringer`` (``LabelSelector.String`` has a pointer receiver) falls back to ``%#v``; a nil
+    pointer prints as the string ``"null"``. Go's fmt sorts map keys; a nil map or slice prints as ``(nil)``.
+
+    Args:
+        selector: The selector as JSON holds it (None when absent).
+
+    Returns:
+        e.g. ``v1.LabelSelector{MatchLabels:map[string]string{"app":"x"},
+        MatchExpressions:[]v1.LabelSelectorRequirement(nil)}``.
+    """
+    if not isinstance(selector, dict):
+        return '"null"'
+    labels = selector.get("matchLabels")
+    if isinstance(labels, dict):
+        shown = "map[string]string{" + ", ".join(f"{_go_string(str(a))}:{_go_string(str(b))}"
+                                                for a, b in sorted(labels.items())) + "}"
+    else:
+        shown = "map[string]string(nil)"
+    expressions = selector.get("matchExpressions")
+    if isinstance(expressions, list):
+        items = [f"v1.LabelSelectorRequirement{{Key:{_go_string(str(e.get('key', '')))}, "
+                 f"Operator:{_go_string(str(e.get('operator', '')))}, Values:{_go_strings(e.get('values'))}}}"
+                 for e in expressions if isinstance(e, dict)]
+        exprs = "[]v1.LabelSelectorRequirement{" + ", ".join(items) + "}"
+    else:
+        exprs = "[]v1.LabelSelectorRequirement(nil)"
+    return f"v1.LabelSelector{{MatchLabels:{shown}, MatchExpressions:{exprs}}}"
+
+
+def _spec(obj: dict[str, Any]) -> dict[str, Any]:
+    spec = obj.get("spec")
+    return spec if isinstance(spec, dict) else {}
+
+
+def _immutable_selector(new: dict[str, Any], old: dict[str, Any], causes: list[tuple[str, str, str]]) -> None:
+    selector = _spec(new).get("selector")
+    if selector != _spec(old).get("selector"):
+        causes.append(("FieldValueInvalid", "spec.selector",
+                       f"Invalid value: {go_label_selector(selector)}: {_IMMUTABLE}"))
+
+
+def _service_ips_update(new: dict[str, Any], old: dict[str, Any], causes: list[tuple[str, str, str]]) -> None:
+    # pkg/apis/core/validation/validation.go validateUpgradeDowngradeClusterIPs (ValidateServiceUpdate): the
+    # primary clusterIP may not change (ExternalName and headless-to-headless aside); the bad value is the new
+    # []string clusterIPs.
+    spec, old_spec = _spec(new), _spec(old)
+    if "ExternalName" in (spec.get("type"), old_spec.get("type")):
+        return
+    if spec.get("clusterIP") == "None" and old_spec.get("clusterIP") == "None":
+        return
+    ips, old_ips = list(spec.get("clusterIPs") or []), list(old_spec.get("clusterIPs") or [])
+    changed = f"Invalid value: {_go_strings(spec.get('clusterIPs'))}: may not change once set"
+    if len(ips) == len(old_ips):
+        causes.extend(("FieldValueInvalid", f"spec.clusterIPs[{i}]", changed)
+                      for i, ip in enumerate(old_ips) if ip != ips[i])
+    elif not ips:
+        causes.append(("FieldValueInvalid", "spec.clusterIPs[0]",
+                       f"Invalid value: {_go_strings(spec.get('clusterIPs'))}: primary clusterIP can not be unset"))
+    elif old_ips and ips[0] != old_ips[0]:
+        causes.append(("FieldValueInvalid", "spec.clusterIPs[0]", changed))
+
+
+def _immutable_data(new: dict[str, Any], old: dict[str, Any], fields: tuple[str, ...],
+                    causes: list[tuple[str, str, str]]) -> None:
+    # ValidateConfigMapUpdate / ValidateSecretUpdate: once `immutable: true`, neither it nor the data may change.
+    if old.get("immutable") is not True:
+        return
+    if new.get("immutable") is not True:
+        causes.append(("FieldValueForbidden", "immutable", f"Forbidden: {_IMMUTABLE_WHEN_SET}"))
+    causes.extend(("FieldValueForbidden", field, f"Forbidden: {_IMMUTABLE_WHEN_SET}")
+                  for field in fields if new.get(field) != old.get(field))
+
+
+def _job_update(new: dict[str, Any], old: dict[str, Any], causes: list[tuple[str, str, str]]) -> None:
+    # pkg/apis/batch/validation/validation.go ValidateJobSpecUpdate: selector, completionMode immutable;
+    # validatePodTemplateUpdate: the template too, except that a suspended Job that never started
+    # (pkg/registry/batch/job/strategy.go validationOptionsForJob: AllowMutableSchedulingDirectives) may change
+    # its template's labels, annotations, node selector, tolerations and scheduling gates.
+    _immutable_selector(new, old, causes)
+    spec, old_spec = _spec(new), _spec(old)
+    template, old_template = spec.get("template"), old_spec.get("template")
+    if template != old_template:
+        allowed = bool(spec.get("suspend")) and not (old.get("status") or {}).get("startTime")
+        if allowed and isinstance(template, dict) and isinstance(old_template, dict):
+            before, after = json.loads(json.dumps(old_template)), json.loads(json.dumps(template))
+            for t in (before, after):
+                meta = t.setdefault("metadata", {})
+                for key in ("labels", "annotations"):
+                    meta.pop(key, None)
+                pod = t.setdefault("spec", {})
+                for key in ("nodeSelector", "tolerations", "schedulingGates", "affinity"):
+                    pod.pop(key, None)
+            changed = before != after
+        else:
+            changed = True
+        if changed:
+            # The bad value is Go's %#v of the whole internal core.PodTemplateSpec, hundreds of fields long;
+            # the sandbox names the type and leaves its fields out.
+            causes.append(("FieldValueInvalid", "spec.template",
+                           f"Invalid value: core.PodTemplateSpec{{...}}: {_IMMUTABLE}"))
+    if spec.get("completionMode") != old_spec.get("completionMode"):
+        mode = spec.get("completionMode")
+        shown = _go_string(str(mode)) if mode is not None else '"null"'  # a nil *CompletionMode prints "null"
+        causes.append(("FieldValueInvalid", "spec.completionMode", f"Invalid value: {shown}: {_IMMUTABLE}"))
+
+
+_APPS_SELECTOR_IMMUTABLE = frozenset({("apps", "Deployment"), ("apps", "ReplicaSet"), ("apps", "DaemonSet")})
+"""The apps/v1 kinds whose ``spec.selector`` is immutable, by name: DaemonSets are covered once served."""
+
+
+def validate_update(kind: Kind, old: dict[str, Any], new: dict[str, Any]) -> None:
+    """Check an update against the stored object: the fields Kubernetes refuses to change.
+
+    Runs after :func:`apply_defaults` (values the apiserver carries over, such as a Service's clusterIP, are in
+    place), as the apiserver's ``ValidateUpdate`` runs after decoding and the strategy's ``PrepareForUpdate``.
+    A changed ``metadata.name`` never gets here: the API answers 400 first (apiserver endpoints/handlers
+    ``checkName``).
+
+    Args:
+        kind: The object's kind.
+        old: The stored object.
+        new: The object about to replace it.
+
+    Raises:
+        ApiError: 422 Invalid naming each immutable field that changed.
+    """
+    causes: list[tuple[str, str, str]] = []
+    if (kind.group, kind.kind) in _APPS_SELECTOR_IMMUTABLE:
+        # pkg/registry/apps/{deployment,replicaset,daemonset}/strategy.go ValidateUpdate: apps/v1 disallows
+        # mutation of the selector (ValidateImmutableField).
+        _immutable_selector(new, old, causes)
+    elif kind is k.JOB:
+        _job_update(new, old, causes)
+    elif kind is k.SERVICE:
+        _service_ips_update(new, old, causes)
+    elif kind is k.CONFIGMAP:
+        _immutable_data(new, old, ("data", "binaryData"), causes)
+    elif kind is k.SECRET:
+        _immutable_data(new, old, ("data",), causes)
+        if new.get("type") != old.get("type"):
+            # ValidateSecretUpdate: ValidateImmutableField(newSecret.Type, ...)
+            causes.append(("FieldValueInvalid", "type", f"Invalid value: {_go_string(str(new.get('type')))}: "
+                                                        f"{_IMMUTABLE}"))
+    if causes:
+        raise invalid(kind, new["metadata"]["name"], causes)
 
 
 def unknown_fields(kind: Kind, obj: dict[str, Any]) -> list[str]:
@@ -614,6 +848,16 @@ def apply_defaults(kind: Kind, obj: dict[str, Any], old: dict[str, Any] | None) 
     elif kind is k.SERVICE and isinstance(spec, dict):
         spec.setdefault("type", "ClusterIP")
         old_spec = (old or {}).get("spec") or {}
+        if old is not None:
+            # pkg/registry/core/service/storage/storage.go: patchAllocatedValues keeps the allocated clusterIPs a
+            # request leaves out; normalizeClusterIPs makes a changed clusterIP with unchanged clusterIPs (an old
+            # client) the new clusterIPs, for validation to refuse.
+            if not spec.get("clusterIPs") and old_spec.get("clusterIPs") and not (
+                    spec.get("clusterIP") and spec.get("clusterIP") != old_spec.get("clusterIP")):
+                spec["clusterIPs"] = list(old_spec["clusterIPs"])
+            if (spec.get("clusterIP") and spec.get("clusterIP") != old_spec.get("clusterIP")
+                    and spec.get("clusterIPs") == old_spec.get("clusterIPs")):
+                spec["clusterIPs"] = [spec["clusterIP"]]
         if not spec.get("clusterIP"):
             ip = old_spec.get("clusterIP")
             if not ip:
@@ -657,6 +901,8 @@ def apply_defaults(kind: Kind, obj: dict[str, Any], old: dict[str, Any] | None) 
         obj.setdefault("status", {"replicas": 0})
     elif kind is k.JOB and isinstance(spec, dict):
         _default_job(obj, spec, old)
+    elif kind is k.API_SERVICE:
+        _default_api_service(obj, old)
     elif kind is k.SECRET:
         if not obj.get("type"):
             obj["type"] = "Opaque"
@@ -665,3 +911,22 @@ def apply_defaults(kind: Kind, obj: dict[str, Any], old: dict[str, Any] | None) 
             data = obj.setdefault("data", {})
             for key, value in string_data.items():
                 data[key] = base64.b64encode(str(value).encode()).decode()
+
+
+LOCAL_AVAILABLE = {"type": "Available", "status": "True", "reason": "Local",
+                   "message": "Local APIServices are always available"}
+"""kube-aggregator's NewLocalAvailableAPIServiceCondition (without its lastTransitionTime)."""
+
+
+def _default_api_service(obj: dict[str, Any], old: dict[str, Any] | None) -> None:
+    # staging/src/k8s.io/kube-aggregator/pkg/apis/apiregistration/v1/defaults.go SetDefaults_ServiceReference
+    # (port 443); pkg/registry/apiservice/strategy.go PrepareForCreate: a new APIService's status is cleared, and
+    # a local one (no service) is Available at once. PrepareForUpdate keeps the stored status (the store does).
+    spec = obj.get("spec")
+    if isinstance(spec, dict) and isinstance(spec.get("service"), dict):
+        spec["service"].setdefault("port", 443)
+    if old is None:
+        obj["status"] = {}
+        if not (isinstance(spec, dict) and isinstance(spec.get("service"), dict)):
+            now = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+            obj["status"] = {"conditions": [{**LOCAL_AVAILABLE, "lastTransitionTime": now}]}

@@ -315,6 +315,25 @@ _ROWS[k.JOB] = ([_NAME, ("Status", "string", 0, "Status of the job."),
                  ("Selector", "string", 1, "A label query over pods that should match the pod count.")], _job)
 
 
+def _api_service(obj: dict[str, Any]) -> list[_Cell]:
+    # staging/src/k8s.io/kube-aggregator/pkg/registry/apiservice/etcd/etcd.go ConvertToTable: Local without a
+    # service; the Available condition's status, with its reason in parentheses unless True; Unknown without one.
+    spec = obj.get("spec") or {}
+    service = spec.get("service")
+    where = f"{service.get('namespace', '')}/{service.get('name', '')}" if isinstance(service, dict) else "Local"
+    available = "Unknown"
+    for cond in (obj.get("status") or {}).get("conditions") or []:
+        if cond.get("type") == "Available":
+            status = str(cond.get("status", ""))
+            available = status if status == "True" or not cond.get("reason") else f"{status} ({cond['reason']})"
+            break
+    return [where, available, "§AGE"]
+
+
+_COLUMNS[k.API_SERVICE] = ([("Service", "string", 0, "The reference to the service that hosts this API endpoint."),
+                            ("Available", "string", 0, "Whether this service is available."), _AGE], _api_service)
+
+
 def _partial(obj: dict[str, Any]) -> dict[str, Any]:
     return {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": obj.get("metadata") or {}}
 
