@@ -459,13 +459,15 @@ def _check_replication_controller(obj: dict[str, Any], causes: list[tuple[str, s
         causes.append(("FieldValueInvalid", "spec.selector", f"Invalid value: {_value(selector)}: "
                                                              "must be a map of strings"))
         return
-    for field in ("minReadySeconds", "replicas"):
+    # In ValidateReplicationControllerSpec's order: minReadySeconds, selector, replicas, then the template.
+    for field in ("minReadySeconds", "selector", "replicas"):
         value = spec.get(field)
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
+        if field == "selector":
+            if not selector:
+                causes.append(("FieldValueRequired", "spec.selector", "Required value"))
+        elif value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
             causes.append(("FieldValueInvalid", f"spec.{field}",
                            f"Invalid value: {_value(value)}: must be greater than or equal to 0"))
-    if not selector:
-        causes.append(("FieldValueRequired", "spec.selector", "Required value"))
     template = spec.get("template")
     if not isinstance(template, dict):
         causes.append(("FieldValueRequired", "spec.template", "Required value"))
@@ -487,9 +489,9 @@ def _check_replication_controller(obj: dict[str, Any], causes: list[tuple[str, s
 
 
 def _check_daemon_set(obj: dict[str, Any], causes: list[tuple[str, str, str]]) -> None:
-    # pkg/apis/apps/validation/validation.go ValidateDaemonSetSpec and ValidateRollingUpdateDaemonSet. The
-    # versioned apps/v1 API needs a selector (LabelSelectorAsSelector of nil selects nothing, so the template's
-    # labels never match it).
+    # pkg/apis/apps/validation/validation.go ValidateDaemonSetSpec and ValidateRollingUpdateDaemonSet. A missing
+    # selector has no error of its own (ValidateLabelSelector(nil) is empty): LabelSelectorAsSelector(nil) selects
+    # nothing, so the template's labels never match it.
     spec = obj.get("spec")
     if not isinstance(spec, dict):
         causes.append(("FieldValueRequired", "spec.selector", "Required value"))
@@ -498,15 +500,15 @@ def _check_daemon_set(obj: dict[str, Any], causes: list[tuple[str, str, str]]) -
     labels = _template_labels(spec) or {}
     if all(isinstance(v, str) for v in labels.values()):
         _check_labels(labels, "spec.template.metadata.labels", causes)
-    if selector is None:
-        causes.append(("FieldValueRequired", "spec.selector", "Required value"))
-    elif not isinstance(selector, dict):
+    if selector is not None and not isinstance(selector, dict):
         causes.append(("FieldValueInvalid", "spec.selector", f"Invalid value: {_value(selector)}: must be an object"))
         return
-    if not label_selector_matches(selector, labels):
+    empty = isinstance(selector, dict) and not (selector.get("matchLabels") or selector.get("matchExpressions"))
+    # An empty (non-nil) selector is labels.Everything(): it matches, only the empty-selector error is given.
+    if not empty and not label_selector_matches(selector, labels):
         causes.append(("FieldValueInvalid", "spec.template.metadata.labels",
                        f"Invalid value: {_map_text(labels)}: `selector` does not match template `labels`"))
-    if isinstance(selector, dict) and not (selector.get("matchLabels") or selector.get("matchExpressions")):
+    if empty:
         causes.append(("FieldValueInvalid", "spec.selector",
                        # field.Invalid prints the selector with its generated String() method.
                        "Invalid value: &LabelSelector{MatchLabels:map[string]string{},MatchExpressions:[]"

@@ -411,10 +411,16 @@ def test_daemon_set_validation_and_orphaning(cluster: Cluster) -> None:
     del body["spec"]["selector"]
     proc = cluster.kube.run("create", "-n", NS, "-f", "-", input=json.dumps(body), check=False)
     assert proc.returncode == 1
-    # kubectl prints the causes one a line.
-    assert ('The DaemonSet "agent" is invalid: \n* spec.selector: Required value\n* spec.template.metadata.labels: '
-            'Invalid value: map[string]string{"app":"agent"}: `selector` does not match template `labels`\n'
-            ) == proc.stderr, proc.stderr
+    # ValidateDaemonSetSpec: a nil selector selects nothing, so the template's labels do not match it.
+    assert ('The DaemonSet "agent" is invalid: spec.template.metadata.labels: Invalid value: '
+            'map[string]string{"app":"agent"}: `selector` does not match template `labels`\n') == proc.stderr, (
+        proc.stderr)
+    body["spec"]["selector"] = {}
+    proc = cluster.kube.run("create", "-n", NS, "-f", "-", input=json.dumps(body), check=False)
+    assert proc.stderr == (
+        'The DaemonSet "agent" is invalid: spec.selector: Invalid value: &LabelSelector{MatchLabels:map[string]'
+        "string{},MatchExpressions:[]LabelSelectorRequirement{},}: empty selector is invalid for daemonset\n"), (
+        proc.stderr)
     body["spec"]["selector"] = {"matchLabels": {"app": "other"}}
     proc = cluster.kube.run("create", "-n", NS, "-f", "-", input=json.dumps(body), check=False)
     assert ("spec.template.metadata.labels: Invalid value: map[string]string{\"app\":\"agent\"}: `selector` does "
