@@ -408,8 +408,9 @@ class DaemonSetController(OwnerController):
     def _write_status(self, ds: dict[str, Any], nodes: list[dict[str, Any]],
                       pods: dict[str, list[dict[str, Any]]], hash_: str) -> None:
         # daemon_controller.go updateDaemonSetStatus / storeDaemonSetStatus: per node, desired when it should
-        # run the pod, current when it has one, misscheduled when it has one it should not; ready, available and
-        # updated from the node's newest pod. The four counts are not omitempty, the rest are.
+        # run the pod, current when it has one, misscheduled when it has one it should not; ready, available (of
+        # the ready ones) and updated from the node's oldest pod (podByCreationTimestampAndPhase). The four counts
+        # are not omitempty, the rest are.
         desired = current = misscheduled = ready = available = updated = 0
         for node in nodes:
             here = pods.get(node["metadata"]["name"], [])
@@ -417,10 +418,11 @@ class DaemonSetController(OwnerController):
                 desired += 1
                 if here:
                     current += 1
-                    newest = here[-1]
-                    ready += is_ready(newest)
-                    available += self._available(ds, newest)
-                    updated += self._updated(ds, newest, hash_)
+                    oldest = here[0]
+                    if is_ready(oldest):
+                        ready += 1
+                        available += self._available(ds, oldest)
+                    updated += self._updated(ds, oldest, hash_)
             elif here:
                 misscheduled += 1
         meta = ds["metadata"]

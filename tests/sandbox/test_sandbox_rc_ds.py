@@ -460,3 +460,32 @@ def test_discovery_lists_the_kinds_with_their_short_names(cluster: Cluster) -> N
     denied = cluster.kube.run("get", "rc", "-n", NS, as_user="alice", check=False)
     assert ('User "alice" cannot list resource "replicationcontrollers" in API group "" in the namespace '
             f'"{NS}"') in denied.stderr, denied.stderr
+
+
+def test_the_audit_log_and_the_state_directory_keep_them(tmp_path: Path) -> None:
+    # The audit log records their writes as for the other kinds (objectRef resource, group, subresource), and a
+    # store reopened from its state directory holds them (ReplicationControllers, DaemonSets, revisions).
+    state = tmp_path / "state"
+    store = Store(state)
+    store.create(kinds.NAMESPACE, {"metadata": {"name": NS}})
+    with in_process_api(store, tmp_path) as served:
+        (tmp_path / "home").mkdir()
+        kube = Kube(str(served.kubeconfig), tmp_path / "home")
+        kube.run("apply", "-n", NS, "-f", "-", input=rc_manifest())
+        kube.run("scale", "rc/echo", "--replicas=3", "-n", NS)
+        kube.run("apply", "-n", NS, "-f", "-", input=ds_manifest())
+    lines = [json.loads(line) for line in (state / "audit.jsonl").read_text().splitlines()]
+    refs = [(e["verb"], e["objectRef"]) for e in lines if e["stage"] == "ResponseComplete"]
+    assert ("create", {"resource": "replicationcontrollers", "namespace": NS, "name": "echo",
+                       "apiVersion": "v1"}) in [(v, {k: r[k] for k in r if k != "resourceVersion"}) for v, r in refs]
+    assert any(v == "patch" and r.get("resource") == "replicationcontrollers" and r.get("subresource") == "scale"
+               for v, r in refs), refs
+    assert any(v == "create" and r.get("resource") == "daemonsets" and r.get("apiGroup") == "apps"
+               for v, r in refs), refs
+    store.close()
+    reopened = Store(state)
+    try:
+        assert reopened.get(kinds.REPLICATION_CONTROLLER, NS, "echo")["spec"]["replicas"] == 3
+        assert reopened.get(kinds.DAEMON_SET, NS, "agent")["spec"]["updateStrategy"]["type"] == "RollingUpdate"
+    finally:
+        reopened.close()
