@@ -265,6 +265,9 @@ class Kubelet:
                 elif kind is kinds.NODE:
                     # daemon_controller.go updateNode: a node's labels decide which DaemonSets run on it
                     daemons.update(self._daemons.all_keys())
+                elif kind is kinds.CONTROLLER_REVISION:
+                    # daemon_controller.go add/update/deleteHistory: the namespace's DaemonSets look again
+                    daemons.update(self._daemons.all_keys(ns))
                 elif kind is kinds.SERVICE:
                     services.add((ns, name))
                 elif kind is kinds.NAMESPACE and etype == "DELETED":
@@ -281,6 +284,10 @@ class Kubelet:
             # wakes the owners whose selector matches it, which adopt it.
             owners = self._claimers(kind, ns, name)
             (replica_sets if kind is kinds.POD else deployments).update((ns, owner) for owner in owners)
+            if kind is kinds.POD:
+                # replication_controller.go / daemon_controller.go addPod: the same for RCs and DaemonSets
+                rcs.update((ns, owner) for owner in self._claimers(kind, ns, name, kinds.REPLICATION_CONTROLLER))
+                daemons.update((ns, owner) for owner in self._claimers(kind, ns, name, kinds.DAEMON_SET))
         deployments.update(self._deployments.due(time.monotonic()))
         replica_sets.update(self._replica_sets.due(time.monotonic()))
         if full:
@@ -318,7 +325,7 @@ class Kubelet:
         for key in sorted(services):
             self._guard(sync_endpoints, self.store, *key)
 
-    def _claimers(self, kind: Any, ns: str, name: str) -> list[str]:
+    def _claimers(self, kind: Any, ns: str, name: str, owner_kind: Any = None) -> list[str]:
         try:
             obj = self.store.get(kind, ns, name)
         except ApiError:
@@ -326,7 +333,12 @@ class Kubelet:
         if any(ref.get("controller") for ref in obj["metadata"].get("ownerReferences") or []):
             return []
         labels = obj["metadata"].get("labels") or {}
-        owner_kind = kinds.REPLICA_SET if kind is kinds.POD else kinds.DEPLOYMENT
+        if owner_kind is kinds.REPLICATION_CONTROLLER:
+            # a ReplicationController's selector is a plain map (matched as the adapter's matchLabels)
+            return [o["metadata"]["name"] for o in self.store.list(owner_kind, ns)[0]
+                    if (o.get("spec") or {}).get("selector")
+                    and label_selector_matches({"matchLabels": o["spec"]["selector"]}, labels)]
+        owner_kind = owner_kind or (kinds.REPLICA_SET if kind is kinds.POD else kinds.DEPLOYMENT)
         return [o["metadata"]["name"] for o in self.store.list(owner_kind, ns)[0]
                 if label_selector_matches((o.get("spec") or {}).get("selector"), labels)]
 

@@ -220,6 +220,14 @@ def test_kubectl_get_scale_and_cascade_delete_of_a_replication_controller(cluste
     cluster.kubectl("delete", "rc", "echo", "-n", NS, "--cascade=orphan")
     kept = cluster.store.get(kinds.POD, NS, pod["metadata"]["name"])
     assert "ownerReferences" not in kept["metadata"] and not kept["metadata"].get("deletionTimestamp")
+    # A bare pod with the RC's labels is adopted at once (addPod wakes the matching RC), the surplus deleted.
+    cluster.kubectl("apply", "-n", NS, "-f", "-", stdin=rc_manifest(replicas=1))
+    wait_until(lambda: cluster.pods("ReplicationController", "echo"), "the RC to adopt the orphan")
+    cluster.kubectl("run", "stray", "-n", NS, "--image=hashicorp/http-echo:0.2.3", "--labels=app=echo",
+                    "--", "-text=stray", "-listen=:8080")
+    wait_until(lambda: len([p for p in cluster.store.list(kinds.POD, NS)[0]
+                            if not p["metadata"].get("deletionTimestamp")]) == 1, "the surplus pod to go", timeout=5)
+    cluster.kubectl("delete", "rc", "echo", "-n", NS, "--cascade=orphan")
     # A new RC with the same selector adopts it (ClaimPods) and makes the second one.
     cluster.kubectl("apply", "-n", NS, "-f", "-", stdin=rc_manifest())
     wait_until(lambda: len(cluster.pods("ReplicationController", "echo")) == 2, "adoption and one more pod")
@@ -327,6 +335,12 @@ def test_kubectl_get_ds_and_a_node_selector_that_matches_no_node(cluster: Cluste
     revisions = cluster.kubectl("get", "controllerrevisions", "-n", NS)
     assert revisions.splitlines()[0].split() == ["NAME", "CONTROLLER", "REVISION", "AGE"], revisions
     assert re.search(r"^agent-\S+\s+daemonset\.apps/agent\s+1\s+\S+$", revisions, re.M), revisions
+    # A deleted revision is snapshotted again (daemon_controller.go deleteHistory requeues its DaemonSet).
+    [revision] = cluster.revisions("agent")
+    cluster.kubectl("delete", "controllerrevision", revision["metadata"]["name"], "-n", NS)
+    wait_until(lambda: [r["metadata"]["uid"] for r in cluster.revisions("agent")] not in ([], [revision["metadata"][
+        "uid"]]), "the revision to be made again", timeout=5)
+    assert [r["metadata"]["name"] for r in cluster.revisions("agent")] == [revision["metadata"]["name"]]
 
 
 def test_a_daemon_set_rolling_update_with_rollout_status_history_undo_and_restart(cluster: Cluster) -> None:
