@@ -249,6 +249,7 @@ class Kubelet:
                         # a freed quota slot: Deployments refused earlier try again (the ReplicaSet
                         # controller requeues on pod deletion too)
                         replica_sets.update(key for key in self._replica_sets.quota_blocked if key[0] == ns)
+                        rcs.update(key for key in self._rcs.quota_blocked if key[0] == ns)
                     if owner:
                         for rs in self._replica_sets.owning(ns, owner):
                             replica_sets.add((ns, rs))

@@ -503,3 +503,26 @@ def test_the_audit_log_and_the_state_directory_keep_them(tmp_path: Path) -> None
         assert reopened.get(kinds.DAEMON_SET, NS, "agent")["spec"]["updateStrategy"]["type"] == "RollingUpdate"
     finally:
         reopened.close()
+
+
+def test_a_refused_pod_is_a_replica_failure_and_a_freed_slot_is_retried(cluster: Cluster) -> None:
+    # The ReplicaSet logic behind the adapter: replica_set_utils.go calculateStatus's ReplicaFailure condition
+    # on the RC, and the retry when a pod goes (the quota-blocked RCs are woken by pod deletions).
+    cluster.store.pod_quota = 1
+    cluster.kubectl("apply", "-n", NS, "-f", "-", stdin=rc_manifest())
+
+    def failure() -> dict[str, Any] | None:
+        status = cluster.store.get(kinds.REPLICATION_CONTROLLER, NS, "echo").get("status") or {}
+        return next((c for c in status.get("conditions") or [] if c["type"] == "ReplicaFailure"), None)
+
+    cond = wait_until(failure, "a ReplicaFailure condition")
+    assert cond["reason"] == "FailedCreate" and re.fullmatch(
+        rf'pods "echo-{_SUFFIX}" is forbidden: exceeded quota: sandbox-pods, requested: pods=1, used: pods=1, '
+        r"limited: pods=1", cond["message"]), cond
+    [pod] = cluster.pods("ReplicationController", "echo")
+    cluster.store.pod_quota = 3
+    cluster.kubectl("delete", "pod", pod["metadata"]["name"], "-n", NS, "--wait=false")
+    wait_until(lambda: len([p for p in cluster.pods("ReplicationController", "echo")
+                            if not p["metadata"].get("deletionTimestamp")]) == 2, "two pods once a slot is free",
+               timeout=5)
+    wait_until(lambda: failure() is None, "the condition to clear")
