@@ -226,7 +226,7 @@ def test_kubectl_get_scale_and_cascade_delete_of_a_replication_controller(cluste
     cluster.kubectl("run", "stray", "-n", NS, "--image=hashicorp/http-echo:0.2.3", "--labels=app=echo",
                     "--", "-text=stray", "-listen=:8080")
     wait_until(lambda: len([p for p in cluster.store.list(kinds.POD, NS)[0]
-                            if not p["metadata"].get("deletionTimestamp")]) == 1, "the surplus pod to go", timeout=5)
+                            if not p["metadata"].get("deletionTimestamp")]) == 1, "the surplus pod to go", timeout=8)
     cluster.kubectl("delete", "rc", "echo", "-n", NS, "--cascade=orphan")
     # A new RC with the same selector adopts it (ClaimPods) and makes the second one.
     cluster.kubectl("apply", "-n", NS, "-f", "-", stdin=rc_manifest())
@@ -339,7 +339,7 @@ def test_kubectl_get_ds_and_a_node_selector_that_matches_no_node(cluster: Cluste
     [revision] = cluster.revisions("agent")
     cluster.kubectl("delete", "controllerrevision", revision["metadata"]["name"], "-n", NS)
     wait_until(lambda: [r["metadata"]["uid"] for r in cluster.revisions("agent")] not in ([], [revision["metadata"][
-        "uid"]]), "the revision to be made again", timeout=5)
+        "uid"]]), "the revision to be made again", timeout=8)
     assert [r["metadata"]["name"] for r in cluster.revisions("agent")] == [revision["metadata"]["name"]]
 
 
@@ -524,5 +524,5 @@ def test_a_refused_pod_is_a_replica_failure_and_a_freed_slot_is_retried(cluster:
     cluster.kubectl("delete", "pod", pod["metadata"]["name"], "-n", NS, "--wait=false")
     wait_until(lambda: len([p for p in cluster.pods("ReplicationController", "echo")
                             if not p["metadata"].get("deletionTimestamp")]) == 2, "two pods once a slot is free",
-               timeout=5)
+               timeout=8)
     wait_until(lambda: failure() is None, "the condition to clear")
