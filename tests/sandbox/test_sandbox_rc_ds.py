@@ -366,6 +366,12 @@ def test_a_daemon_set_rolling_update_with_rollout_status_history_undo_and_restar
     one = cluster.kubectl("rollout", "history", "ds/agent", "-n", NS, "--revision=1")
     assert "hashicorp/http-echo:0.2.3" in one and "1.0" not in one, one
 
+    # kubectl compares its own getDaemonSetPatch of the live DaemonSet with the revision's data byte for byte:
+    # the stored patch is the same bytes, so undoing to the current revision is skipped.
+    assert cluster.kubectl("rollout", "undo", "ds/agent", "-n", NS, "--to-revision=2").strip() == (
+        "daemonset.apps/agent skipped rollback (current template already matches revision 2)")
+    missing = cluster.kube.run("rollout", "undo", "ds/agent", "-n", NS, "--to-revision=7", check=False)
+    assert missing.stderr.strip() == "error: unable to find specified revision 7 in history", missing.stderr
     assert cluster.kubectl("rollout", "undo", "ds/agent", "-n", NS).strip() == "daemonset.apps/agent rolled back"
     cluster.kubectl("rollout", "status", "ds/agent", "-n", NS, "--timeout=60s")
     wait_until(lambda: [p["spec"]["containers"][0]["image"] for p in cluster.pods("DaemonSet", "agent")
