@@ -220,6 +220,8 @@ class DaemonSetController(OwnerController):
         rolling = (((ds.get("spec") or {}).get("updateStrategy") or {}).get("rollingUpdate") or {})
         max_surge = self._max_surge(ds, desired)
         max_unavailable = _int_or_percent(rolling.get("maxUnavailable", 1), desired)
+        if desired and not max_unavailable and not max_surge:
+            max_unavailable = 1  # update.go updatedDesiredNodeCounts: never stuck at 0/0
         deletes: list[dict[str, Any]] = []
         creates: list[str] = []
         if max_surge == 0:
@@ -259,10 +261,10 @@ class DaemonSetController(OwnerController):
                         wanting.append(node_name)
                     else:
                         creates.append(node_name)
+                elif self._available(ds, new):
+                    deletes.append(old)
                 else:
-                    surging += 1
-                    if self._available(ds, new):
-                        deletes.append(old)
+                    surging += 1  # waiting for the new pod to become available
             creates.extend(wanting[:max(0, max_surge - surging)])
         for node_name in creates:
             self._create_pod(ds, node_name, hash_)
