@@ -223,8 +223,11 @@ class ReplicaSetController(OwnerController):
         scheduler_events: The ``default-scheduler`` recorder, shared with the kubelet (both bind pods).
     """
 
-    def __init__(self, store: Store, scheduler_events: EventRecorder) -> None:
-        super().__init__(store, scheduler_events, kinds.REPLICA_SET, "replicaset-controller")
+    def __init__(self, store: Store, scheduler_events: EventRecorder, *, kind: Kind = kinds.REPLICA_SET,
+                 component: str = "replicaset-controller") -> None:
+        # kind and component: the ReplicationController adapter (gloo_nb.sandbox.replication_controller) runs this
+        # same logic for ReplicationControllers, as pkg/controller/replication does.
+        super().__init__(store, scheduler_events, kind, component)
         self.quota_blocked: set[tuple[str, str]] = set()
         """ReplicaSets whose last pod creation the namespace's quota refused: retried when a pod goes."""
 
@@ -237,9 +240,10 @@ class ReplicaSetController(OwnerController):
             ns: The ReplicaSet's namespace.
             name: The ReplicaSet's name.
         """
-        rs = self._get_or_collect(ns, name)
-        if rs is None:
+        stored = self._get_or_collect(ns, name)
+        if stored is None:
             return
+        rs = self.as_replica_set(stored)
         meta, spec = rs["metadata"], rs.get("spec") or {}
         uid = meta["uid"]
         replicas = int(spec.get("replicas", 1))
@@ -248,7 +252,7 @@ class ReplicaSetController(OwnerController):
         failure: str | None = None
         if not meta.get("deletionTimestamp"):
             diff = len(pods) - replicas
-            involved = object_ref(kinds.REPLICA_SET, ns, name, uid)
+            involved = object_ref(self.kind, ns, name, uid)
             if diff < 0:
                 for _ in range(-diff):
                     try:
@@ -271,6 +275,17 @@ class ReplicaSetController(OwnerController):
                     pods.remove(pod)
                     self._events.record(involved, NORMAL, "SuccessfulDelete", f"Deleted pod: {pod['metadata']['name']}")
         self._write_status(rs, pods, failure)
+
+    def as_replica_set(self, obj: dict[str, Any]) -> dict[str, Any]:
+        """Return the object this controller syncs as a ReplicaSet; a ReplicaSet is one already.
+
+        Args:
+            obj: The stored object.
+
+        Returns:
+            The object to reconcile.
+        """
+        return obj
 
     def _write_status(self, rs: dict[str, Any], pods: list[dict[str, Any]], failure: str | None) -> None:
         # pkg/controller/replicaset/replica_set_utils.go calculateStatus: replicas is always written (no
@@ -322,7 +337,7 @@ class ReplicaSetController(OwnerController):
             obj["status"] = new_status
             return obj
 
-        self.store.patch(kinds.REPLICA_SET, ns, name, mutate, identity=CONTROLLER, subresource="status")
+        self.store.patch(self.kind, ns, name, mutate, identity=CONTROLLER, subresource="status")
 
     def _create_pod(self, rs: dict[str, Any]) -> dict[str, Any]:
         # controller_utils.go GetPodFromTemplate: the template's labels, annotations and finalizers, an
@@ -333,7 +348,7 @@ class ReplicaSetController(OwnerController):
         tmeta = template.get("metadata") or {}
         meta: dict[str, Any] = {
             "namespace": ns, "labels": dict(tmeta.get("labels") or {}), "generateName": f"{rs_name}-",
-            "ownerReferences": [{"apiVersion": kinds.REPLICA_SET.api_version, "kind": "ReplicaSet",
+            "ownerReferences": [{"apiVersion": self.kind.api_version, "kind": self.kind.kind,
                                  "name": rs_name, "uid": meta_rs["uid"],
                                  "controller": True, "blockOwnerDeletion": True}],
         }

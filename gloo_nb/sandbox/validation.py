@@ -23,7 +23,8 @@ from gloo_nb.sandbox.kinds import Kind
 from gloo_nb.sandbox.object_selectors import label_selector_matches
 from gloo_nb.sandbox.prober import PROBE_DEFAULTS
 
-__all__ = ["apply_defaults", "go_label_selector", "invalid", "unknown_fields", "validate", "validate_update"]
+__all__ = ["DAEMON_SET_TEMPLATE_GENERATION", "apply_defaults", "go_label_selector", "invalid", "unknown_fields",
+           "validate", "validate_update"]
 
 _GLOO_KINDS = frozenset({k.VIRTUAL_SERVICE, k.ROUTE_TABLE, k.GATEWAY, k.UPSTREAM, k.SETTINGS,
                          k.UPSTREAM_GROUP, k.VIRTUAL_HOST_OPTION, k.ROUTE_OPTION})
@@ -52,6 +53,9 @@ _TOP_FIELDS: dict[Kind, frozenset[str]] = {
     k.DEPLOYMENT: frozenset({"spec", "status"}),
     k.REPLICA_SET: frozenset({"spec", "status"}),
     k.JOB: frozenset({"spec", "status"}),
+    k.REPLICATION_CONTROLLER: frozenset({"spec", "status"}),
+    k.DAEMON_SET: frozenset({"spec", "status"}),
+    k.CONTROLLER_REVISION: frozenset({"data", "revision"}),
     k.ENDPOINTS: frozenset({"subsets"}),
     k.CONFIGMAP: frozenset({"data", "binaryData", "immutable"}),
     k.SECRET: frozenset({"data", "stringData", "type", "immutable"}),
@@ -433,6 +437,182 @@ def _check_job(obj: dict[str, Any], causes: list[tuple[str, str, str]]) -> None:
     _check_containers(pod_spec, "spec.template.spec", causes)
 
 
+def _map_text(labels: dict[str, Any]) -> str:
+    # Go's %#v of a map[string]string, as field.Invalid prints a labels value.
+    return "map[string]string{" + ", ".join(f'"{a}":"{b}"' for a, b in sorted(labels.items())) + "}"
+
+
+def _template_labels(spec: dict[str, Any]) -> dict[str, Any] | None:
+    template = spec.get("template")
+    tmeta = template.get("metadata") if isinstance(template, dict) else None
+    labels = tmeta.get("labels") if isinstance(tmeta, dict) else None
+    return labels if isinstance(labels, dict) else None
+
+
+def _check_replication_controller(obj: dict[str, Any], causes: list[tuple[str, str, str]]) -> None:
+    # pkg/apis/core/validation/validation.go ValidateReplicationControllerSpec, ValidateNonEmptySelector and
+    # ValidatePodTemplateSpecForRC. Kubernetes defaults before it validates (SetDefaults_ReplicationController
+    # runs on decode), so an empty selector is the template's labels here too.
+    spec = obj.get("spec")
+    if not isinstance(spec, dict):
+        causes.append(("FieldValueRequired", "spec.selector", "Required value"))
+        causes.append(("FieldValueRequired", "spec.template", "Required value"))
+        return
+    labels = _template_labels(spec) or {}
+    selector = spec.get("selector") or labels
+    if not isinstance(selector, dict) or not all(isinstance(v, str) for v in selector.values()):
+        causes.append(("FieldValueInvalid", "spec.selector", f"Invalid value: {_value(selector)}: "
+                                                             "must be a map of strings"))
+        return
+    # In ValidateReplicationControllerSpec's order: minReadySeconds, selector, replicas, then the template.
+    for field in ("minReadySeconds", "selector", "replicas"):
+        value = spec.get(field)
+        if field == "selector":
+            if not selector:
+                causes.append(("FieldValueRequired", "spec.selector", "Required value"))
+        elif value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
+            causes.append(("FieldValueInvalid", f"spec.{field}",
+                           f"Invalid value: {_value(value)}: must be greater than or equal to 0"))
+    template = spec.get("template")
+    if not isinstance(template, dict):
+        causes.append(("FieldValueRequired", "spec.template", "Required value"))
+        return
+    if all(isinstance(v, str) for v in labels.values()):
+        _check_labels(labels, "spec.template.metadata.labels", causes)
+    if selector and not all(labels.get(a) == b for a, b in selector.items()):
+        causes.append(("FieldValueInvalid", "spec.template.metadata.labels",
+                       f"Invalid value: {_map_text(labels)}: `selector` does not match template `labels`"))
+    pod_spec = template.get("spec")
+    _check_containers(pod_spec, "spec.template.spec", causes)
+    policy = (pod_spec.get("restartPolicy") if isinstance(pod_spec, dict) else None) or "Always"
+    if policy != "Always":
+        causes.append(("FieldValueNotSupported", "spec.template.spec.restartPolicy",
+                       f'Unsupported value: {_quoted(str(policy))}: supported values: "Always"'))
+    if isinstance(pod_spec, dict) and pod_spec.get("activeDeadlineSeconds") is not None:
+        causes.append(("FieldValueForbidden", "spec.template.spec.activeDeadlineSeconds",
+                       "Forbidden: activeDeadlineSeconds in ReplicationController is not Supported"))
+
+
+def _check_daemon_set(obj: dict[str, Any], causes: list[tuple[str, str, str]]) -> None:
+    # pkg/apis/apps/validation/validation.go ValidateDaemonSetSpec and ValidateRollingUpdateDaemonSet. A missing
+    # selector has no error of its own (ValidateLabelSelector(nil) is empty): LabelSelectorAsSelector(nil) selects
+    # nothing, so the template's labels never match it.
+    spec = obj.get("spec")
+    if not isinstance(spec, dict):
+        causes.append(("FieldValueRequired", "spec.selector", "Required value"))
+        return
+    selector = spec.get("selector")
+    labels = _template_labels(spec) or {}
+    if all(isinstance(v, str) for v in labels.values()):
+        _check_labels(labels, "spec.template.metadata.labels", causes)
+    if selector is not None and not isinstance(selector, dict):
+        causes.append(("FieldValueInvalid", "spec.selector", f"Invalid value: {_value(selector)}: must be an object"))
+        return
+    empty = isinstance(selector, dict) and not (selector.get("matchLabels") or selector.get("matchExpressions"))
+    # An empty (non-nil) selector is labels.Everything(): it matches, only the empty-selector error is given.
+    if not empty and not label_selector_matches(selector, labels):
+        causes.append(("FieldValueInvalid", "spec.template.metadata.labels",
+                       f"Invalid value: {_map_text(labels)}: `selector` does not match template `labels`"))
+    if empty:
+        causes.append(("FieldValueInvalid", "spec.selector",
+                       # field.Invalid prints the selector with its generated String() method.
+                       "Invalid value: &LabelSelector{MatchLabels:map[string]string{},MatchExpressions:[]"
+                       "LabelSelectorRequirement{},}: empty selector is invalid for daemonset"))
+    template = spec.get("template")
+    pod_spec = template.get("spec") if isinstance(template, dict) else None
+    _check_containers(pod_spec, "spec.template.spec", causes)
+    policy = (pod_spec.get("restartPolicy") if isinstance(pod_spec, dict) else None) or "Always"
+    if policy != "Always":
+        causes.append(("FieldValueNotSupported", "spec.template.spec.restartPolicy",
+                       f'Unsupported value: {_quoted(str(policy))}: supported values: "Always"'))
+    strategy = spec.get("updateStrategy") or {}
+    stype = strategy.get("type") if isinstance(strategy, dict) else None
+    if stype not in (None, "RollingUpdate", "OnDelete"):
+        causes.append(("FieldValueNotSupported", "spec.updateStrategy.type",
+                       f'Unsupported value: {_quoted(str(stype))}: supported values: "OnDelete", "RollingUpdate"'))
+    rolling = strategy.get("rollingUpdate") if isinstance(strategy, dict) else None
+    if stype in (None, "RollingUpdate") and isinstance(rolling, dict):
+        unavailable, surge = rolling.get("maxUnavailable", 1), rolling.get("maxSurge", 0)
+        if unavailable in (0, "0%") and surge in (0, "0%"):
+            # ValidateRollingUpdateDaemonSet: both zero would never make progress.
+            causes.append(("FieldValueInvalid", "spec.updateStrategy.rollingUpdate.maxUnavailable",
+                           f"Invalid value: {_value(unavailable)}: cannot be 0 when maxSurge is 0"))
+    limit = spec.get("revisionHistoryLimit")
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 0):
+        causes.append(("FieldValueInvalid", "spec.revisionHistoryLimit",
+                       f"Invalid value: {_value(limit)}: must be greater than or equal to 0"))
+
+
+def _check_controller_revision(obj: dict[str, Any], causes: list[tuple[str, str, str]]) -> None:
+    # pkg/apis/apps/validation/validation.go ValidateControllerRevision: data is mandatory, revision >= 0.
+    if obj.get("data") is None:
+        causes.append(("FieldValueRequired", "data", "Required value: data is mandatory"))
+    revision = obj.get("revision", 0)
+    if isinstance(revision, bool) or not isinstance(revision, int) or revision < 0:
+        causes.append(("FieldValueInvalid", "revision",
+                       f"Invalid value: {_value(revision)}: must be greater than or equal to 0"))
+
+
+DAEMON_SET_TEMPLATE_GENERATION = "deprecated.daemonset.template.generation"
+"""The annotation apps/v1 DaemonSets carry their template generation in (pkg/apis/apps/v1/conversion.go)."""
+
+
+def _default_replication_controller(obj: dict[str, Any], spec: dict[str, Any]) -> None:
+    # pkg/apis/core/v1/defaults.go SetDefaults_ReplicationController: an empty selector and empty labels take
+    # the template's labels, replicas 1; pkg/registry/core/replicationcontroller/strategy.go PrepareForCreate
+    # resets the status (replicas is not omitempty).
+    labels = _template_labels(spec)
+    if labels:
+        if not spec.get("selector"):
+            spec["selector"] = dict(labels)
+        if not obj["metadata"].get("labels"):
+            obj["metadata"]["labels"] = dict(labels)
+    spec.setdefault("replicas", 1)
+    template = spec.get("template")
+    if isinstance(template, dict):
+        template.setdefault("metadata", {}).setdefault("creationTimestamp", None)
+        if isinstance(template.get("spec"), dict):
+            _default_containers(template["spec"])
+    obj.setdefault("status", {"replicas": 0})
+
+
+def _default_daemon_set(obj: dict[str, Any], spec: dict[str, Any], old: dict[str, Any] | None) -> None:
+    # pkg/apis/apps/v1/defaults.go SetDefaults_DaemonSet: RollingUpdate with maxUnavailable 1 and maxSurge 0,
+    # revisionHistoryLimit 10. pkg/registry/apps/daemonset/strategy.go PrepareForCreate/PrepareForUpdate:
+    # templateGeneration 1, +1 on each template change (the deprecated.daemonset.template.generation
+    # annotation in apps/v1); the status's four counts are not omitempty.
+    strategy = spec.setdefault("updateStrategy", {})
+    if isinstance(strategy, dict):
+        strategy.setdefault("type", "RollingUpdate")
+        if strategy["type"] == "RollingUpdate":
+            rolling = strategy.setdefault("rollingUpdate", {})
+            if isinstance(rolling, dict):
+                rolling.setdefault("maxUnavailable", 1)
+                rolling.setdefault("maxSurge", 0)
+    spec.setdefault("revisionHistoryLimit", 10)
+    template = spec.get("template")
+    if isinstance(template, dict):
+        template.setdefault("metadata", {}).setdefault("creationTimestamp", None)
+        if isinstance(template.get("spec"), dict):
+            _default_containers(template["spec"])
+    annotations = obj["metadata"].setdefault("annotations", {})
+    generation = 1
+    if old is not None:
+        old_ann = old["metadata"].get("annotations") or {}
+        try:
+            generation = int(old_ann.get(DAEMON_SET_TEMPLATE_GENERATION) or 1)
+        except ValueError:
+            generation = 1
+        if json.dumps((old.get("spec") or {}).get("template"), sort_keys=True) != json.dumps(template,
+                                                                                               sort_keys=True):
+            generation += 1
+    annotations[DAEMON_SET_TEMPLATE_GENERATION] = str(generation)
+    status = obj.setdefault("status", {})
+    if isinstance(status, dict):
+        for field in ("currentNumberScheduled", "numberMisscheduled", "desiredNumberScheduled", "numberReady"):
+            status.setdefault(field, 0)
+
+
 JOB_UID_LABEL = "batch.kubernetes.io/controller-uid"
 """The label a Job's selector matches (pkg/apis/batch/types.go ``ControllerUidLabel``)."""
 JOB_NAME_LABEL = "batch.kubernetes.io/job-name"
@@ -517,6 +697,12 @@ def validate(kind: Kind, obj: dict[str, Any]) -> None:
         _check_deployment(obj, causes)
     elif kind is k.JOB:
         _check_job(obj, causes)
+    elif kind is k.REPLICATION_CONTROLLER:
+        _check_replication_controller(obj, causes)
+    elif kind is k.DAEMON_SET:
+        _check_daemon_set(obj, causes)
+    elif kind is k.CONTROLLER_REVISION:
+        _check_controller_revision(obj, causes)
     elif kind is k.SERVICE:
         _check_service(obj, causes)
     elif kind is k.POD:
@@ -732,7 +918,7 @@ def _job_update(new: dict[str, Any], old: dict[str, Any], causes: list[tuple[str
 
 
 _APPS_SELECTOR_IMMUTABLE = frozenset({("apps", "Deployment"), ("apps", "ReplicaSet"), ("apps", "DaemonSet")})
-"""The apps/v1 kinds whose ``spec.selector`` is immutable, by name: DaemonSets are covered once served."""
+"""The apps/v1 kinds whose ``spec.selector`` is immutable, by name."""
 
 
 def validate_update(kind: Kind, old: dict[str, Any], new: dict[str, Any]) -> None:
@@ -903,6 +1089,10 @@ def apply_defaults(kind: Kind, obj: dict[str, Any], old: dict[str, Any] | None) 
         _default_job(obj, spec, old)
     elif kind is k.API_SERVICE:
         _default_api_service(obj, old)
+    elif kind is k.REPLICATION_CONTROLLER and isinstance(spec, dict):
+        _default_replication_controller(obj, spec)
+    elif kind is k.DAEMON_SET and isinstance(spec, dict):
+        _default_daemon_set(obj, spec, old)
     elif kind is k.SECRET:
         if not obj.get("type"):
             obj["type"] = "Opaque"

@@ -310,4 +310,5 @@ def test_discovery_and_openapi(served: tuple[Store, str, client.ApiClient]) -> N
     assert "io.solo.gateway.v1.RouteTable" in doc["components"]["schemas"]
     legacy = http(f"{url}/apis/apps/v1")[2]
     assert {r["name"] for r in legacy["resources"]} == {"deployments", "deployments/status", "deployments/scale",
-                                                        "replicasets", "replicasets/status", "replicasets/scale"}
+                                                        "replicasets", "replicasets/status", "replicasets/scale",
+                                                        "daemonsets", "daemonsets/status", "controllerrevisions"}
