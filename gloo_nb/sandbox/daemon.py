@@ -446,6 +446,9 @@ class Sandbox:
             cspec: dict[str, Any] = next((c for c in spec.get("containers") or [] if c.get("name") == container), {})
             target.workdir = str(cspec.get("workingDir") or "/")
             target.pod_ip = str((pod.get("status") or {}).get("podIP") or "127.0.0.1")
+            target.image = target.image or str(cspec.get("image") or "")  # which root listing and files it has
+            target.host_aliases = [(str(a.get("ip", "")), [str(h) for h in a.get("hostnames") or []])
+                                   for a in spec.get("hostAliases") or [] if isinstance(a, dict)]
         return target
 
     async def _start(self) -> None:
