@@ -179,7 +179,10 @@ def proxy_pod(replica: Replica, *, ready: bool, proxy: str = PROXY) -> dict[str,
             "conditions": [{"type": t, "status": "True" if t in ("PodScheduled", "Initialized") else cond,
                             "lastTransitionTime": now}
                            for t in ("PodScheduled", "Initialized", "ContainersReady", "Ready")],
-            "containerStatuses": [{"name": proxy, "image": "quay.io/solo-io/gloo-envoy-wrapper", "ready": ready,
+            # imageID: core/v1 types.go ContainerStatus `json:"imageID"` has no omitempty (the Python client requires
+            # it); the kubelet's own pods write "" as well (pod_supervisor).
+            "containerStatuses": [{"name": proxy, "image": "quay.io/solo-io/gloo-envoy-wrapper", "imageID": "",
+                                   "ready": ready,
                                    "restartCount": replica.restarts, "started": True,
                                    "state": {"running": {"startedAt": now}}}],
         },
