@@ -708,16 +708,20 @@ class Shell:
 
             stage_io = io.derive(stdout=to_pipe if out_q is not None else io.stdout,
                                  stdin=queues[k - 1] if k > 0 else None, keep_stdin=k == 0)
+            sub = self.child()
+            cancelled = False
             try:
-                sub = self.child()
-                try:
-                    statuses[k] = await sub._run_command_node(commands[k], stage_io)
-                except _Exit as exc:
-                    statuses[k] = exc.code
-                except _Break:
-                    statuses[k] = sub.status
+                statuses[k] = await sub._run_command_node(commands[k], stage_io)
+            except _Exit as exc:
+                statuses[k] = exc.code
+            except _Break:
+                statuses[k] = sub.status
+            except asyncio.CancelledError:
+                cancelled = True
+                raise
             finally:
-                if out_q is not None:
+                # EOF for the reader; a stage cancelled because its reader ended (SIGPIPE) has nobody to tell
+                if out_q is not None and not cancelled:
                     await out_q.put(None)
 
         tasks = [asyncio.create_task(stage(k)) for k in range(len(commands))]

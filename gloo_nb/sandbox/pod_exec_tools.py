@@ -470,6 +470,10 @@ async def _head_tail(applet: str, args: list[str], target: ExecTarget, io: ExecI
     except _OptError as exc:
         await io.say(exc.text)
         return 1
+    if applet == "head" and sign != "-" and files in ([], ["-"]) and "v" not in opts:
+        # head.c reads no more than it prints: a writer before it in a pipe may never end (`yes | head`)
+        await io.stdout(await _head_stream(io, count, by_bytes))
+        return 0
     inputs, code = await _inputs(applet, files, target, io)
     headers = ("v" in opts or len(inputs) > 1) and "q" not in opts
     out: list[bytes] = []
@@ -484,6 +488,18 @@ async def _head_tail(applet: str, args: list[str], target: ExecTarget, io: ExecI
         out.append(b"".join(picked))
     await io.stdout(b"".join(out))
     return code
+
+
+async def _head_stream(io: ExecIO, count: int, by_bytes: bool) -> bytes:
+    buf = b""
+    while (by_bytes and len(buf) < count) or (not by_bytes and buf.count(b"\n") < count):
+        chunk = await io.read_stdin()
+        if chunk is None:
+            break
+        buf += chunk
+    if by_bytes:
+        return buf[:count]
+    return b"".join(_lines(buf)[:count])
 
 
 async def _head(args: list[str], target: ExecTarget, io: ExecIO) -> int:
@@ -574,7 +590,7 @@ def _ere_to_python(pattern: str) -> str:
 
 async def _grep(args: list[str], target: ExecTarget, io: ExecIO, applet: str = "grep") -> int:
     try:
-        opts, operands = _getopt(applet, args, "HhnlLoqvsrRiwxFEzm:A:B:C:e:f:")
+        opts, operands = _getopt(applet, args, "HhnlLcoqvsrRiwxFEzm:A:B:C:e:f:")
     except _OptError as exc:
         await io.say(exc.text)
         return 2
