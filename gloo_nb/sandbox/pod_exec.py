@@ -6,17 +6,20 @@ sandbox's rights and the host's files, which is not what ``exec`` into a contain
 server's process, only these commands, written after the busybox applets a troubleshooting recipe uses:
 
 ``cat [FILE...]`` (stdin without files), ``date``, ``echo``, ``env``, ``printenv [NAME...]``, ``hostname``, ``pwd``,
-``ls [PATH...]``, ``true``, ``false``, ``sleep SECONDS``, ``wget [-q] [-O -] URL`` and ``curl [-s] [-f] [-i]
-[-X M] [-H H] [-d D] [-o -] URL``, plus ``sh -c 'ONE COMMAND'`` and ``sh`` reading commands from stdin, one a
-line (each one simple command, ``exit N``, or a command ending in ``>&2``: no pipes, lists, other redirections or
-substitutions, since there is no shell; ``$NAME`` expands).
+``ls [-aAl] [PATH...]``, ``true``, ``false``, ``sleep SECONDS``, ``seq``, ``wget [-q] [-O -] URL`` and ``curl [-s]
+[-f] [-i] [-X M] [-H H] [-d D] [-o -] URL``; the text, archive and system applets of
+:mod:`~gloo_nb.sandbox.pod_exec_tools` (``gzip``, ``head``, ``grep``, ``sort``, ``uptime``, ``uname``, ``test``...);
+and ``sh`` (``sh -c SCRIPT``, ``sh FILE``, or a script read from stdin a complete command at a time), the POSIX
+shell subset of :mod:`~gloo_nb.sandbox.pod_exec_shell`: pipelines, lists, ``if``/``while``/``until``/``for``/
+``case``, groups, expansions and the redirections to stderr, ``/dev/null`` and from files.
 
 What the command sees is the container as the sandbox gives it: its environment (``PATH``, ``HOSTNAME`` and the
 container's ``env``, as the pod's process gets them), its ``workingDir`` (``/`` by default), its volume mounts
-(a container path under a ``mountPath`` reads the mounted Secret, ConfigMap or emptyDir; nothing else exists) and
-its network: ``localhost``, ``127.0.0.1`` and the pod IP reach the pod's own container ports, mapped to the host
-ports the kubelet bound (the ``sandbox.gloo-nb.io/ports`` annotation). So in a ``gateway-proxy`` pod,
-``localhost:19000`` is that replica's Envoy admin port, and Gloo's recipe
+(a container path under a ``mountPath`` reads the mounted Secret, ConfigMap or emptyDir), the files of
+:mod:`~gloo_nb.sandbox.pod_image_fs` (the image's top-level directories, ``/etc/hosts``, ``/etc/resolv.conf``...;
+nothing else exists) and its network: ``localhost``, ``127.0.0.1`` and the pod IP reach the pod's own container
+ports, mapped to the host ports the kubelet bound (the ``sandbox.gloo-nb.io/ports`` annotation). So in a
+``gateway-proxy`` pod, ``localhost:19000`` is that replica's Envoy admin port, and Gloo's recipe
 ``kubectl exec -n gloo-system deploy/gateway-proxy -- wget -O - localhost:19000/config_dump`` prints its config dump.
 """
 
