@@ -463,27 +463,38 @@ def _busybox_bad_option(applet: str, flag: str) -> str:
 
 
 async def _sh(args: list[str], target: ExecTarget, io: ExecIO) -> int:
-    # busybox ash: `sh -c SCRIPT [NAME [ARG...]]` ($0 is NAME), `sh` / `sh -s` reading the script from stdin.
-    if args and args[0] == "-c":
-        if len(args) < 2:
+    # busybox ash: `sh [-eux...] -c SCRIPT [NAME [ARG...]]` ($0 is NAME), `sh FILE [ARG...]`, and `sh` / `sh -s`
+    # reading the script from stdin. -e is errexit; -x and -u are accepted (tracing and nounset are not modelled).
+    flags = ""
+    while args and re.fullmatch(r"-[ceuxsv]+", args[0]) and args[0] != "-":
+        flags += args[0][1:]
+        args = args[1:]
+    if args and args[0].startswith("-") and args[0] not in ("-", "--"):
+        await io.say(f"sh: illegal option {args[0]}\n")
+        return 2
+    if "c" in flags:
+        if not args:
             await io.say("sh: -c requires an argument\n")
             return 2
-        shell = pod_exec_shell.Shell(target, run_command, args[2] if len(args) > 2 else "sh", args[3:])
-        code, _ = await shell.run_script(args[1], io)
+        shell = pod_exec_shell.Shell(target, run_command, args[1] if len(args) > 1 else "sh", args[2:])
+        shell.errexit = "e" in flags
+        code, _ = await shell.run_script(args[0], io)
         return code
-    if args and args[0] not in ("-s", "-"):
-        if args[0].startswith("-"):
-            await io.say(f"sh: illegal option {args[0]}\n")
-            return 2
+    if args and args[0] in ("-", "--"):
+        args = args[1:]
+    if args and "s" not in flags:
         try:
             script = await asyncio.to_thread(target.read, args[0])
         except OSError:
             await io.say(f"sh: can't open '{args[0]}': No such file or directory\n")
             return 2
         shell = pod_exec_shell.Shell(target, run_command, args[0], args[1:])
+        shell.errexit = "e" in flags
         code, _ = await shell.run_script(script.decode(errors="replace"), io)
         return code
-    return await _sh_stdin(pod_exec_shell.Shell(target, run_command, "sh", args[1:]), io)
+    shell = pod_exec_shell.Shell(target, run_command, "sh", args)
+    shell.errexit = "e" in flags
+    return await _sh_stdin(shell, io)
 
 
 async def _sh_stdin(shell: pod_exec_shell.Shell, io: ExecIO) -> int:

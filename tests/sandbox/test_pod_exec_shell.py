@@ -98,6 +98,9 @@ def test_a_pipelines_status_is_its_last_commands_and_stages_run_together() -> No
     ("cat < /etc/hostname", "box\n", 0),
     ("cd /etc && pwd && cat hostname", "/etc\nbox\n", 0),
     ("# a comment\necho 'a;b' \\\n  c", "a;b c\n", 0),
+    ("sh -ec 'false; echo no'; echo $?", "1\n", 0),
+    ("sh -c 'echo $0 $1' me you", "me you\n", 0),
+    ("set -e; if false; then :; fi; false || echo ok; false; echo no", "ok\n", 1),
 ])
 def test_the_shell_runs_posix_grammar(script: str, out: str, code: int) -> None:
     got, stdout, stderr = _sh(script)
