@@ -34,6 +34,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from . import pod_exec_tools
+
 if TYPE_CHECKING:
     from gloo_nb.sandbox.pod_exec import ExecIO, ExecTarget
 
@@ -1222,7 +1224,21 @@ async def _b_read(sh: Shell, args: list[str], io: ExecIO) -> int:
     return 1 if eof and not line else 0
 
 
+async def _b_test(sh: Shell, args: list[str], io: ExecIO) -> int:
+    # test and [ are ash builtins: their messages carry the shell's name (applet_name is "sh"), e.g. "sh: x: bad
+    # number", "sh: missing ]" (coreutils/test.c run as ash's testcmd)
+    return await pod_exec_tools.run_test(args, sh.target, io, "sh")
+
+
+async def _b_bracket(sh: Shell, args: list[str], io: ExecIO) -> int:
+    if not args or args[-1] != "]":
+        await io.say("sh: missing ]\n")
+        return 2
+    return await pod_exec_tools.run_test(args[:-1], sh.target, io, "sh")
+
+
 _BUILTINS: dict[str, Callable[[Shell, list[str], Any], Awaitable[int]]] = {
+    "test": _b_test, "[": _b_bracket,
     "exit": _b_exit, "break": _b_break, "continue": _b_continue, ":": _b_colon, "cd": _b_cd, "export": _b_export,
     "unset": _b_unset, "set": _b_set, "shift": _b_shift, "read": _b_read,
 }

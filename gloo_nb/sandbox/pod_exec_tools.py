@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from gloo_nb.sandbox.pod_exec import ExecIO, ExecTarget
 
-__all__ = ["TOOLS", "bad_option", "gzip_compress", "printf_escape", "usage"]
+__all__ = ["TOOLS", "bad_option", "gzip_compress", "printf_escape", "run_test", "usage"]
 
 BANNER = "BusyBox v1.36.1 (2023-05-18 22:34:17 UTC)"
 """``bb_banner`` of the busybox image the sandbox emulates (libbb/messages.c: version and build time)."""
@@ -1102,7 +1102,18 @@ _UNARY = {"-n", "-z", "-e", "-f", "-d", "-r", "-w", "-x", "-s", "-t", "-h", "-L"
           "-u", "-k", "-O", "-G"}
 
 
-async def _test(args: list[str], target: ExecTarget, io: ExecIO, applet: str = "test") -> int:
+async def run_test(args: list[str], target: ExecTarget, io: ExecIO, applet: str = "test") -> int:
+    """Evaluate a ``test`` expression (coreutils/test.c): 0 true, 1 false, 2 with busybox's message on error.
+
+    Args:
+        args: The expression's words (without ``[``'s closing ``]``).
+        target: The container (file tests look at its files).
+        io: The streams.
+        applet: The name the messages carry (``test``, ``[``, or ``sh`` for ash's builtin).
+
+    Returns:
+        The exit status.
+    """
     try:
         return 0 if _test_eval(args, target) else 1
     except _TestError as exc:
@@ -1114,7 +1125,7 @@ async def _bracket_cmd(args: list[str], target: ExecTarget, io: ExecIO) -> int:
     if not args or args[-1] != "]":
         await io.say("[: missing ]\n")  # test.c: bb_simple_error_msg("missing ]"), exit 2
         return 2
-    return await _test(args[:-1], target, io, "[")
+    return await run_test(args[:-1], target, io, "[")
 
 
 # --- expr (coreutils/expr.c) ---
@@ -1365,7 +1376,7 @@ async def _printf(args: list[str], target: ExecTarget, io: ExecIO) -> int:
 TOOLS: dict[str, Tool] = {
     "gzip": _gzip, "gunzip": _gunzip_cmd, "zcat": _zcat, "head": _head, "tail": _tail, "wc": _wc, "grep": _grep,
     "egrep": _egrep, "fgrep": _fgrep, "sort": _sort, "uniq": _uniq, "tr": _tr, "cut": _cut, "base64": _base64,
-    "uptime": _uptime, "id": _id, "whoami": _whoami, "uname": _uname, "test": _test, "[": _bracket_cmd,
+    "uptime": _uptime, "id": _id, "whoami": _whoami, "uname": _uname, "test": run_test, "[": _bracket_cmd,
     "expr": _expr, "printf": _printf,
 }
 """The applets this module adds to the exec command set, by name."""

@@ -186,8 +186,11 @@ def test_bad_options_get_busyboxs_message_and_usage() -> None:
     code, _, err = _run(["wc", "--bogus"])
     assert code == 1 and err.startswith("wc: unrecognized option '--bogus'\nBusyBox")
     assert _run(["grep", "-Z", "x"])[0] == 2  # grep's errors are 2, its "no match" 1
-    assert _run(["sh", "-c", "[ 1 -eq x ]"]) == (2, b"", "[: x: bad number\n")
+    # test and [ are ash builtins inside the shell (messages as "sh"), applets of their own when exec'd
+    assert _run(["sh", "-c", "[ 1 -eq x ]"]) == (2, b"", "sh: x: bad number\n")
+    assert _run(["sh", "-c", "[ 1 = 1"]) == (2, b"", "sh: missing ]\n")
     assert _run(["[", "1", "=", "1"]) == (2, b"", "[: missing ]\n")
+    assert _run(["test", "1", "-lt", "y"]) == (2, b"", "test: y: bad number\n")
     assert _run(["expr", "1", "/", "0"]) == (2, b"", "expr: division by zero\n")
     assert _run(["expr", "0"])[0] == 1  # expr: a null or 0 result exits 1
     assert _run(["head", "/nope"]) == (1, b"", "head: can't open '/nope': No such file or directory\n")
