@@ -435,7 +435,7 @@ async def _ls(args: list[str], target: ExecTarget, io: ExecIO) -> int:
                 code = 1
                 continue
             else:
-                out.append(_ls_line(arg, False, "l" in flags))
+                out.append(_ls_line(arg, False, "l" in flags, _size(target, arg)))
                 continue
         names = sorted(n for n in entries if not n.startswith(".") or flags & {"a", "A"})
         if len(paths) > 1:
@@ -445,17 +445,28 @@ async def _ls(args: list[str], target: ExecTarget, io: ExecIO) -> int:
             out.append("total 0")
         if "a" in flags:
             out.extend(_ls_line(n, True, long) for n in (".", ".."))
-        out.extend(_ls_line(n, entries[n], long) for n in names)
+        out.extend(_ls_line(n, entries[n], long, _size(target, posixpath.join(target.full_path(arg), n)) if long
+                            else 0) for n in names)
     if out:
         await io.stdout(("\n".join(out) + "\n").encode())
     return code
 
 
-def _ls_line(name: str, is_dir: bool, long: bool) -> str:
+def _size(target: ExecTarget, path: str) -> int:
+    host = target.host_path(path)
+    try:
+        if host is not None:
+            return host.stat().st_size
+        return len(target.image_files().get(target.full_path(path), b""))
+    except OSError:
+        return 0
+
+
+def _ls_line(name: str, is_dir: bool, long: bool, size: int = 0) -> str:
     if not long:
         return name
     mode = "drwxr-xr-x" if is_dir else "-rw-r--r--"
-    return f"{mode} {2 if is_dir else 1:4d} {'root':<8} {'root':<8} {4096 if is_dir else 0:9d} {_LS_TIME} {name}"
+    return f"{mode} {2 if is_dir else 1:4d} {'root':<8} {'root':<8} {4096 if is_dir else size:9d} {_LS_TIME} {name}"
 
 
 def _busybox_bad_option(applet: str, flag: str) -> str:

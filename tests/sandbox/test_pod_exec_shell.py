@@ -236,6 +236,8 @@ def test_ls_lists_each_images_root_and_the_mount_points(tmp_path: Path) -> None:
     (tmp_path / "cfg" / "a.yaml").write_text("x: 1\n")
     assert ls("example.com/app", "/", mounts=[("/config/app", tmp_path / "cfg")]).split() == ["config", "etc",
                                                                                               "proc"]
+    mounted = ls("example.com/app", "-l", "/config/app", mounts=[("/config/app", tmp_path / "cfg")]).splitlines()
+    assert re.fullmatch(r"-rw-r--r-- +1 root +root +5 .* a\.yaml", mounted[1]), mounted  # the file's real size
     with_mount = ls("busybox", "/", mounts=[("/data", tmp_path / "cfg")]).split()
     assert "data" in with_mount and "bin" in with_mount
     assert ls("busybox", "-a", "/tmp") == ".\n..\n"
