@@ -487,6 +487,9 @@ async def _head_tail(applet: str, args: list[str], target: ExecTarget, io: ExecI
             picked = units[count - 1:] if sign == "+" else (units[-count:] if count else [])
         out.append(b"".join(picked))
     await io.stdout(b"".join(out))
+    if applet == "tail" and {"f", "F"} & set(opts) and inputs and files not in ([], ["-"]):
+        # tail.c follows the files until it is killed; the emulated files do not grow, so nothing more comes
+        await asyncio.Event().wait()
     return code
 
 

@@ -196,6 +196,12 @@ def test_bad_options_get_busyboxs_message_and_usage() -> None:
     assert _run(["head", "/nope"]) == (1, b"", "head: can't open '/nope': No such file or directory\n")
 
 
+def test_tail_f_follows_until_stopped() -> None:
+    with pytest.raises(TimeoutError):
+        _run(["tail", "-f", "/etc/hostname"], timeout=0.5)
+    assert _run(["sh", "-c", "echo a | tail -f"]) == (0, b"a\n", "")  # stdin (a pipe) is not followed
+
+
 def test_uptime_is_busyboxs_one_line_with_the_containers_own_uptime() -> None:
     import time
 
