@@ -487,7 +487,8 @@ async def _sh(args: list[str], target: ExecTarget, io: ExecIO) -> int:
         if not args:
             await io.say("sh: -c requires an argument\n")
             return 2
-        shell = pod_exec_shell.Shell(target, run_command, args[1] if len(args) > 1 else "sh", args[2:])
+        shell = pod_exec_shell.Shell(target, run_command, args[1] if len(args) > 1 else "sh", args[2:],
+                                     _in_image)
         shell.errexit = "e" in flags
         code, _ = await shell.run_script(args[0], io)
         return code
@@ -499,13 +500,17 @@ async def _sh(args: list[str], target: ExecTarget, io: ExecIO) -> int:
         except OSError:
             await io.say(f"sh: can't open '{args[0]}': No such file or directory\n")
             return 2
-        shell = pod_exec_shell.Shell(target, run_command, args[0], args[1:])
+        shell = pod_exec_shell.Shell(target, run_command, args[0], args[1:], _in_image)
         shell.errexit = "e" in flags
         code, _ = await shell.run_script(script.decode(errors="replace"), io)
         return code
-    shell = pod_exec_shell.Shell(target, run_command, "sh", args)
+    shell = pod_exec_shell.Shell(target, run_command, "sh", args, _in_image)
     shell.errexit = "e" in flags
     return await _sh_stdin(shell, io)
+
+
+def _in_image(name: str) -> bool:
+    return posixpath.basename(name) in COMMANDS
 
 
 async def _sh_stdin(shell: pod_exec_shell.Shell, io: ExecIO) -> int:

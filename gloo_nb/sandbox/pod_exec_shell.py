@@ -611,11 +611,14 @@ class Shell:
         run: Runs one command of the exec command set: ``(argv, target, io) -> exit code``.
         argv0: ``$0``.
         args: The positional parameters.
+        exists: Whether a command name is in the image (else ash's ``sh: NAME: not found``, 127); all when None.
     """
 
-    def __init__(self, target: ExecTarget, run: Runner, argv0: str = "sh", args: list[str] | None = None) -> None:
+    def __init__(self, target: ExecTarget, run: Runner, argv0: str = "sh", args: list[str] | None = None,
+                 exists: Callable[[str], bool] | None = None) -> None:
         self.target = target
         self.run_command = run
+        self.exists = exists
         self.vars: dict[str, str] = dict(target.env)
         self.exported: set[str] = set(target.env)
         self.argv0 = argv0
@@ -626,7 +629,7 @@ class Shell:
 
     def child(self) -> Shell:
         """A subshell: a copy whose changes stay inside it (``( ... )``, ``$(...)``, pipeline stages)."""
-        sub = Shell(_copy_target(self.target), self.run_command, self.argv0, self.args)
+        sub = Shell(_copy_target(self.target), self.run_command, self.argv0, self.args, self.exists)
         sub.vars, sub.exported = dict(self.vars), set(self.exported)
         sub.status, sub.errexit, sub.pipefail = self.status, self.errexit, self.pipefail
         return sub
@@ -860,6 +863,11 @@ class Shell:
             if builtin is not None:
                 self.status = await builtin(self, words[1:], io2)
                 return self.status
+            if self.exists is not None and not self.exists(words[0]):
+                # shell/ash.c shellexec: "%s: not found", exit 127 (the runtime's message is for exec's own argv)
+                await io2.say(f"sh: {words[0]}: not found\n")
+                self.status = 127
+                return 127
             env = {k: v for k, v in self.vars.items() if k in self.exported}
             env.update(assigns)
             target = _copy_target(self.target, env)

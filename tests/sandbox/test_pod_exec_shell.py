@@ -118,6 +118,9 @@ def test_redirections_and_refusals_are_one_line() -> None:
     for script in ("sleep 1 &", "cat <<EOF", "f() { echo; }"):
         code, _, err = _sh(script)
         assert code == 2 and err.count("\n") == 1 and err.startswith("sh: "), err
+    # a command the image lacks: ash's message inside a script, the runtime's for exec's own argv
+    assert _sh("nosuch x; echo $?") == (0, "127\n", "sh: nosuch: not found\n")
+    assert _run(["nosuch"])[0] == 126
     assert _sh("if true; then echo") == (2, "", "sh: syntax error: unexpected end of file\n")
     assert _sh("done") == (2, "", 'sh: syntax error: unexpected "done"\n')
 
