@@ -12,7 +12,8 @@ directory`` as busybox says it:
   ``managedHostsFileContent``) and ``/etc/resolv.conf`` (pkg/kubelet/network/dns/dns.go ``GetPodDNS`` for
   ``dnsPolicy: ClusterFirst``);
 - ``/proc/uptime`` and ``/proc/loadavg`` (the container's uptime, the machine's load);
-- ``/etc/os-release`` for the images that have one (alpine's, Debian's; busybox's image has none).
+- ``/etc/os-release`` for the images that have one (alpine's, Debian's; busybox's image has none);
+- in ``nginx`` pods, the files the nginx emulation serves from (:data:`gloo_nb.sandbox.workloads.NGINX_IMAGE_FILES`).
 
 Volume mounts are laid over this by :class:`gloo_nb.sandbox.pod_exec.ExecTarget`. Standard library only: this
 module also runs inside pods' processes.
@@ -166,4 +167,12 @@ def image_files(image: str, pod: str, namespace: str, pod_ip: str, started: floa
             'HOME_URL="https://alpinelinux.org/"\nBUG_REPORT_URL="https://gitlab.alpinelinux.org/alpine/aports/-/issues"\n')
     elif family in ("nginx", "python"):
         files["/etc/os-release"] = _DEBIAN_OS_RELEASE
-    return {path: text.encode() for path, text in files.items()}
+    out = {path: text.encode() for path, text in files.items()}
+    if family.startswith("nginx"):
+        # The files the nginx emulation reads (workloads.py: its nginx.conf, conf.d/default.conf, mime.types, the
+        # welcome pages), so that `cat /etc/nginx/nginx.conf` shows what the pod serves; a mounted ConfigMap over
+        # them wins, as it does for the emulation.
+        from . import workloads
+
+        out.update(workloads.NGINX_IMAGE_FILES)
+    return out

@@ -274,3 +274,7 @@ def test_the_files_the_kubelet_writes_and_the_images_os_release() -> None:
         1, b"", "cat: can't open '/etc/os-release': No such file or directory\n")  # busybox's image has none
     assert _run(["cat", "/etc/passwd"], busybox)[0] == 1  # "no other files", honestly
     assert _run(["cat", "/etc"], busybox) == (1, b"", "cat: read error: Is a directory\n")
+    # an nginx pod: the configuration the nginx emulation serves from, and its web root
+    nginx = ExecTarget(pod="web", namespace="ns", container="c", image="nginx:1.27")
+    code, out, _ = _run(["sh", "-c", "grep -c include /etc/nginx/nginx.conf; ls /usr/share/nginx/html"], nginx)
+    assert (code, out) == (0, b"2\n50x.html\nindex.html\n")
