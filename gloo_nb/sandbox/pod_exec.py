@@ -421,9 +421,13 @@ async def _ls(args: list[str], target: ExecTarget, io: ExecIO) -> int:
         await io.say(_busybox_bad_option("ls", sorted(bad)[0]))
         return 1
     paths = [a for a in args if not a.startswith("-") or a == "-"] or ["."]
+    long = "l" in flags
     code = 0
-    out: list[str] = []
-    for k, arg in enumerate(paths):
+    # ls.c: the operands that are files (and, with -d, directories) first, then each directory's listing, headed
+    # "NAME:" when there are several operands
+    files: list[str] = []
+    dirs: list[tuple[str, dict[str, bool]]] = []
+    for arg in paths:
         entries = target.listdir(arg)
         if entries is None:
             try:
@@ -435,12 +439,17 @@ async def _ls(args: list[str], target: ExecTarget, io: ExecIO) -> int:
                 code = 1
                 continue
             else:
-                out.append(_ls_line(arg, False, "l" in flags, _size(target, arg)))
+                files.append(_ls_line(arg, False, long, _size(target, arg)))
                 continue
+        if "d" in flags:
+            files.append(_ls_line(arg, True, long))
+        else:
+            dirs.append((arg, entries))
+    out: list[str] = sorted(files, key=lambda line: line.rsplit(" ", 1)[-1])
+    for arg, entries in sorted(dirs):
         names = sorted(n for n in entries if not n.startswith(".") or flags & {"a", "A"})
         if len(paths) > 1:
-            out.append(("\n" if k and out else "") + f"{arg}:")
-        long = "l" in flags
+            out.append(("\n" if out else "") + f"{arg}:")
         if long:
             out.append("total 0")
         if "a" in flags:

@@ -253,6 +253,9 @@ def test_ls_lists_each_images_root_and_the_mount_points(tmp_path: Path) -> None:
     long = ls("busybox", "-l", "/").splitlines()
     assert long[0] == "total 0" and re.fullmatch(r"drwxr-xr-x +2 root +root +4096 \w{3} [ \d]\d \d\d:\d\d bin",
                                                  long[1]), long[1]
+    # files first, then each directory under its name (ls.c)
+    assert ls("busybox", "/proc", "/etc/hostname") == "/etc/hostname\n\n/proc:\nloadavg\nuptime\n"
+    assert ls("busybox", "-d", "/etc") == "/etc\n"
     code, _, err = _run(["ls", "/nope"])
     assert (code, err) == (1, "ls: /nope: No such file or directory\n")
 
