@@ -452,6 +452,8 @@ class Sandbox:
             target.image = target.image or str(cspec.get("image") or "")  # which root listing and files it has
             target.host_aliases = [(str(a.get("ip", "")), [str(h) for h in a.get("hostnames") or []])
                                    for a in spec.get("hostAliases") or [] if isinstance(a, dict)]
+            target.hostname = str(spec.get("hostname") or "")
+            target.subdomain = str(spec.get("subdomain") or "")
         return target
 
     async def _start(self) -> None:

@@ -63,6 +63,10 @@ class ExecTarget:
             (:mod:`~gloo_nb.sandbox.pod_image_fs`).
         started: When the container started (seconds since the epoch): ``uptime``, ``/proc/uptime``.
         host_aliases: The pod's ``hostAliases`` as ``(ip, hostnames)`` pairs (``/etc/hosts``).
+        hostname: The pod's ``spec.hostname`` when it sets one (an Indexed Job's pods do); else the pod's name.
+        subdomain: The pod's ``spec.subdomain``: its ``/etc/hosts`` line is then the FQDN
+            ``HOSTNAME.SUBDOMAIN.NAMESPACE.svc.cluster.local`` (pkg/kubelet/kubelet_pods.go
+            GeneratePodHostNameAndDomain).
     """
 
     pod: str
@@ -76,6 +80,13 @@ class ExecTarget:
     image: str = ""
     started: float = field(default_factory=time.time)
     host_aliases: list[tuple[str, list[str]]] = field(default_factory=list)
+    hostname: str = ""
+    subdomain: str = ""
+
+    @property
+    def host_name(self) -> str:
+        """The container's hostname: ``spec.hostname``, else the pod's name (truncated to 63 as the kubelet does)."""
+        return (self.hostname or self.pod)[:63]
 
     def full_path(self, path: str) -> str:
         """A path as the container resolves it: absolute, normalised, relative ones from :attr:`workdir`.
@@ -95,8 +106,9 @@ class ExecTarget:
         Returns:
             Container path -> content.
         """
-        return pod_image_fs.image_files(self.image, self.pod, self.namespace, self.pod_ip, self.started,
-                                        self.host_aliases)
+        domain = f"{self.subdomain}.{self.namespace}.svc.cluster.local" if self.subdomain else ""
+        return pod_image_fs.image_files(self.image, self.host_name, self.namespace, self.pod_ip, self.started,
+                                        self.host_aliases, domain)
 
     def read(self, path: str) -> bytes:
         """Read a file of the container: a mounted volume's, else one the image has.
@@ -361,7 +373,7 @@ async def _date(args: list[str], target: ExecTarget, io: ExecIO) -> int:
 
 
 async def _hostname(args: list[str], target: ExecTarget, io: ExecIO) -> int:
-    await io.stdout((target.pod + "\n").encode())
+    await io.stdout((target.host_name + "\n").encode())
     return 0
 
 
@@ -599,7 +611,7 @@ def _resolve(target: ExecTarget, url: str) -> tuple[str, int, str, str]:
 
 def _fetch(target: ExecTarget, call: _HttpCall) -> tuple[int, str, list[tuple[str, str]], bytes]:
     host, port, path, netloc = _resolve(target, call.url)
-    if host not in (*_LOOPBACK, target.pod_ip, target.pod):
+    if host not in (*_LOOPBACK, target.pod_ip, target.pod, target.host_name):
         raise LookupError(host)
     host_port = target.ports.get(port)
     if host_port is None:

@@ -1000,7 +1000,7 @@ async def _uname(args: list[str], target: ExecTarget, io: ExecIO) -> int:
     # uname(2) is the machine's kernel (containers share it); the nodename is the pod's (its UTS namespace).
     host = platform.uname()
     unknown = "" if "a" in opts else "unknown"
-    fields = {"s": host.system, "n": target.pod, "r": host.release, "v": host.version, "m": host.machine,
+    fields = {"s": host.system, "n": target.host_name, "r": host.release, "v": host.version, "m": host.machine,
               "p": unknown, "i": unknown, "o": "GNU/Linux"}
     chosen = "snrvmpio" if "a" in opts else ("".join(k for k in "snrvmpio" if k in opts) or "s")
     await io.stdout((" ".join(fields[k] for k in chosen if fields[k]) + "\n").encode())

@@ -108,12 +108,13 @@ def _alpine_version(image: str) -> str:
     return _ALPINE_DEFAULT
 
 
-def _hosts(pod: str, pod_ip: str, host_aliases: list[tuple[str, list[str]]]) -> str:
-    # pkg/kubelet/kubelet_pods.go managedHostsFileContent (no hostname/subdomain: the pod's name alone), then
-    # hostsEntriesFromHostAliases.
+def _hosts(pod: str, pod_ip: str, host_aliases: list[tuple[str, list[str]]], domain: str = "") -> str:
+    # pkg/kubelet/kubelet_pods.go managedHostsFileContent ("IP\tHOST.DOMAIN\tHOST" with a subdomain, else
+    # "IP\tHOST"), then hostsEntriesFromHostAliases.
+    own = f"{pod_ip}\t{pod}.{domain}\t{pod}\n" if domain else f"{pod_ip}\t{pod}\n"
     text = ("# Kubernetes-managed hosts file.\n127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
             "fe00::0\tip6-localnet\nfe00::0\tip6-mcastprefix\nfe00::1\tip6-allnodes\nfe00::2\tip6-allrouters\n"
-            f"{pod_ip}\t{pod}\n")
+            + own)
     if host_aliases:
         text += "\n# Entries added by HostAliases.\n" + "".join(
             f"{ip}\t{name}\n" for ip, names in host_aliases for name in names)
@@ -137,23 +138,24 @@ def _loadavg() -> str:
 
 
 def image_files(image: str, pod: str, namespace: str, pod_ip: str, started: float,
-                host_aliases: list[tuple[str, list[str]]] | None = None) -> dict[str, bytes]:
+                host_aliases: list[tuple[str, list[str]]] | None = None, domain: str = "") -> dict[str, bytes]:
     """The files the container has besides its volumes: container path -> content (read now).
 
     Args:
         image: The container's image.
-        pod: The pod's name (its hostname).
+        pod: The container's hostname (the pod's name, or its ``spec.hostname``).
         namespace: The pod's namespace (its DNS search path).
         pod_ip: The pod's IP.
         started: When the container started (seconds since the epoch): ``/proc/uptime``.
         host_aliases: The pod's ``hostAliases`` as ``(ip, hostnames)``.
+        domain: The pod's domain when it has a ``subdomain`` (``SUB.NS.svc.cluster.local``), else ``""``.
 
     Returns:
         The files.
     """
     up = max(0.0, time.time() - started)
     files = {
-        "/etc/hostname": f"{pod}\n", "/etc/hosts": _hosts(pod, pod_ip, host_aliases or []),
+        "/etc/hostname": f"{pod}\n", "/etc/hosts": _hosts(pod, pod_ip, host_aliases or [], domain),
         "/etc/resolv.conf": _resolv_conf(namespace),
         # /proc/uptime: uptime and idle seconds; the idle figure is the uptime times the machine's cores
         "/proc/uptime": f"{up:.2f} {up * (os.cpu_count() or 1):.2f}\n", "/proc/loadavg": _loadavg(),

@@ -272,6 +272,10 @@ def test_the_files_the_kubelet_writes_and_the_images_os_release() -> None:
     assert _run(["cat", "/etc/resolv.conf"], target)[1] == (
         b"search shop.svc.cluster.local svc.cluster.local cluster.local\nnameserver 10.96.0.10\noptions ndots:5\n")
     assert b"VERSION_ID=3.19.1\n" in _run(["cat", "/etc/os-release"], target)[1]
+    # spec.hostname and spec.subdomain (an Indexed Job's pod, a headless Service's): the FQDN line
+    indexed = ExecTarget(pod="job-0-abcde", namespace="ns", container="c", hostname="job-0", subdomain="svc")
+    assert _run(["sh", "-c", "hostname; tail -n 1 /etc/hosts; uname -n"], indexed)[1] == (
+        b"job-0\n127.0.0.1\tjob-0.svc.ns.svc.cluster.local\tjob-0\njob-0\n")
     busybox = ExecTarget(pod="b", namespace="ns", container="c", image="busybox")
     assert _run(["cat", "/etc/os-release"], busybox) == (
         1, b"", "cat: can't open '/etc/os-release': No such file or directory\n")  # busybox's image has none
