@@ -180,7 +180,10 @@ def proxy_pod(replica: Replica, *, ready: bool, proxy: str = PROXY) -> dict[str,
             "conditions": [{"type": t, "status": "True" if t in ("PodScheduled", "Initialized") else cond,
                             "lastTransitionTime": now}
                            for t in ("PodScheduled", "Initialized", "ContainersReady", "Ready")],
-            "containerStatuses": [{"name": proxy, "image": "quay.io/solo-io/gloo-envoy-wrapper", "ready": ready,
+            # imageID: core/v1 types.go ContainerStatus `json:"imageID"` has no omitempty (the Python client requires
+            # it); the kubelet's own pods write "" as well (pod_supervisor).
+            "containerStatuses": [{"name": proxy, "image": "quay.io/solo-io/gloo-envoy-wrapper", "imageID": "",
+                                   "ready": ready,
                                    "restartCount": replica.restarts, "started": True,
                                    "state": {"running": {"startedAt": now}}}],
         },
@@ -448,6 +451,11 @@ class Sandbox:
             cspec: dict[str, Any] = next((c for c in spec.get("containers") or [] if c.get("name") == container), {})
             target.workdir = str(cspec.get("workingDir") or "/")
             target.pod_ip = str((pod.get("status") or {}).get("podIP") or "127.0.0.1")
+            target.image = target.image or str(cspec.get("image") or "")  # which root listing and files it has
+            target.host_aliases = [(str(a.get("ip", "")), [str(h) for h in a.get("hostnames") or []])
+                                   for a in spec.get("hostAliases") or [] if isinstance(a, dict)]
+            target.hostname = str(spec.get("hostname") or "")
+            target.subdomain = str(spec.get("subdomain") or "")
         return target
 
     async def _start(self) -> None:
