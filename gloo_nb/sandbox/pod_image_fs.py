@@ -13,7 +13,7 @@ directory`` as busybox says it:
   ``dnsPolicy: ClusterFirst``);
 - ``/proc/uptime`` and ``/proc/loadavg`` (the container's uptime, the machine's load);
 - ``/etc/os-release`` for the images that have one (alpine's, Debian's; busybox's image has none);
-- in ``nginx`` pods, the files the nginx emulation serves from (:data:`gloo_nb.sandbox.workloads.NGINX_IMAGE_FILES`).
+- in ``nginx`` pods, the files the nginx emulation serves from (:data:`gloo_nb.sandbox.workloads.NGINX_BUILTIN_FILES`).
 
 Volume mounts are laid over this by :class:`gloo_nb.sandbox.pod_exec.ExecTarget`. Standard library only: this
 module also runs inside pods' processes.
@@ -176,5 +176,5 @@ def image_files(image: str, pod: str, namespace: str, pod_ip: str, started: floa
         # them wins, as it does for the emulation.
         from . import workloads
 
-        out.update(workloads.NGINX_IMAGE_FILES)
+        out.update(workloads.NGINX_BUILTIN_FILES)
     return out

@@ -583,7 +583,6 @@ Please try again later.</p>
 </html>
 """,
 }
-NGINX_IMAGE_FILES = _NGINX_BUILTIN_FILES
 """The nginx image's files as the emulation has them (what ``kubectl exec ... cat`` shows in an nginx pod)."""
 _NGINX_REDIRECTS = (301, 302, 303, 307, 308)
 _NGINX_MIME = {"html": "text/html", "htm": "text/html", "txt": "text/plain", "json": "application/json",
