@@ -1044,22 +1044,44 @@ def apply_defaults(kind: Kind, obj: dict[str, Any], old: dict[str, Any] | None) 
             if (spec.get("clusterIP") and spec.get("clusterIP") != old_spec.get("clusterIP")
                     and spec.get("clusterIPs") == old_spec.get("clusterIPs")):
                 spec["clusterIPs"] = [spec["clusterIP"]]
-        if not spec.get("clusterIP"):
-            ip = old_spec.get("clusterIP")
-            if not ip:
-                digest = hashlib.sha256(f"{meta.get('namespace')}/{meta['name']}".encode()).digest()
-                ip = f"10.96.{digest[0]}.{max(digest[1], 1)}"
-            spec["clusterIP"] = ip
-        spec.setdefault("clusterIPs", [spec["clusterIP"]])
+        external_name = spec["type"] == "ExternalName"
+        if not external_name:
+            # pkg/registry/core/service/storage/alloc.go: an ExternalName Service gets no cluster IP (needsClusterIP)
+            # and no IP families; every other type does.
+            if not spec.get("clusterIP"):
+                ip = old_spec.get("clusterIP")
+                if not ip:
+                    digest = hashlib.sha256(f"{meta.get('namespace')}/{meta['name']}".encode()).digest()
+                    ip = f"10.96.{digest[0]}.{max(digest[1], 1)}"
+                spec["clusterIP"] = ip
+            spec.setdefault("clusterIPs", [spec["clusterIP"]])
+            spec.setdefault("ipFamilies", ["IPv4"])
+            spec.setdefault("ipFamilyPolicy", "SingleStack")
+            # pkg/apis/core/v1/defaults.go SetDefaults_Service: internalTrafficPolicy for all but ExternalName.
+            spec.setdefault("internalTrafficPolicy", "Cluster")
         spec.setdefault("sessionAffinity", "None")
-        spec.setdefault("ipFamilies", ["IPv4"])
-        spec.setdefault("ipFamilyPolicy", "SingleStack")
-        spec.setdefault("internalTrafficPolicy", "Cluster")
+        node_ports = spec["type"] in ("NodePort", "LoadBalancer")
+        if node_ports:
+            spec.setdefault("externalTrafficPolicy", "Cluster")  # SetDefaults_Service
+            if spec["type"] == "LoadBalancer":
+                spec.setdefault("allocateLoadBalancerNodePorts", True)
+        old_node_ports = {(p.get("port"), p.get("protocol", "TCP")): p.get("nodePort")
+                          for p in old_spec.get("ports") or [] if isinstance(p, dict) and p.get("nodePort")}
         for p in spec.get("ports") or []:
             if isinstance(p, dict):
                 p.setdefault("protocol", "TCP")
                 if "port" in p:
                     p.setdefault("targetPort", p["port"])
+                if node_ports and not p.get("nodePort") and spec.get("allocateLoadBalancerNodePorts", True):
+                    # storage.go patchAllocatedValues keeps an update's node ports; a new port gets one from the
+                    # 30000-32767 range (alloc.go). Nothing listens on node ports here (pods are reached through
+                    # the gateway and port-forward): the number is stable per Service and port, not checked unique.
+                    kept = old_node_ports.get((p.get("port"), p["protocol"]))
+                    if kept is None:
+                        digest = hashlib.sha256(f"{meta.get('namespace')}/{meta['name']}/{p.get('port')}/"
+                                                f"{p['protocol']}".encode()).digest()
+                        kept = 30000 + int.from_bytes(digest[:4], "big") % 2768
+                    p["nodePort"] = kept
         obj.setdefault("status", {"loadBalancer": {}})
     elif kind is k.POD and isinstance(spec, dict):
         _default_containers(spec)

@@ -1,15 +1,23 @@
-r"""Decoding of the protobuf bodies kubectl sends (``kubectl create`` of some kinds, ``auth can-i``).
+r"""Decoding of the protobuf bodies kubectl sends (``kubectl create deployment|service|role|job|...``, ``auth can-i``).
 
-The creates are ``kubectl create namespace|configmap|secret|serviceaccount|job``.
-
-kubectl sends these only as ``application/vnd.kubernetes.protobuf``, with no JSON fallback. The envelope is
-``b"k8s\x00"`` followed by a ``runtime.Unknown`` message; only the fields of Namespace, ConfigMap, Secret and
-ServiceAccount that the generators fill, and those of the self-service access reviews, are decoded.
+kubectl sends the objects its generators build only as ``application/vnd.kubernetes.protobuf``, with no JSON
+fallback. The envelope is ``b"k8s\x00"`` followed by a ``runtime.Unknown`` message (typeMeta 1, raw 2). One generic
+decoder reads ``raw`` by the messages' shapes in ``kube-proto-schema.json``, generated from Kubernetes' own
+``generated.proto`` and ``types.go`` (``scripts/gen_kube_proto_schema.py``), for every built-in kind the sandbox
+serves. Field names in those files are the JSON names. As the apiserver decodes into Go structs and encodes JSON,
+a zero value of a non-pointer ``omitempty`` field is dropped (go-to-protobuf writes such fields whether set or not),
+and the types with a JSON form of their own (``Time``, ``MicroTime``, ``Duration``, ``Quantity``, ``IntOrString``,
+``RawExtension``, ``FieldsV1``, ``Verbs``/``ExtraValue``) are converted as their ``MarshalJSON`` does.
 """
 
 from __future__ import annotations
 
 import base64
+import datetime as _dt
+import json
+import struct
+from functools import cache
+from importlib import resources
 from typing import Any
 
 from gloo_nb.sandbox.store import ApiError
@@ -17,6 +25,13 @@ from gloo_nb.sandbox.store import ApiError
 __all__ = ["decode"]
 
 _MAGIC = b"k8s\x00"
+_Field = tuple[int, int, "int | bytes"]  # (number, wire type, value)
+
+
+@cache
+def _schema() -> dict[str, Any]:
+    text = resources.files("gloo_nb.sandbox.kubeapi").joinpath("kube-proto-schema.json").read_text()
+    return json.loads(text)
 
 
 def _varint(buf: bytes, pos: int) -> tuple[int, int]:
@@ -32,187 +47,172 @@ def _varint(buf: bytes, pos: int) -> tuple[int, int]:
         shift += 7
 
 
-def _fields(buf: bytes) -> list[tuple[int, int | bytes]]:
-    out: list[tuple[int, int | bytes]] = []
+def _fields(buf: bytes) -> list[_Field]:
+    out: list[_Field] = []
     pos = 0
     while pos < len(buf):
         key, pos = _varint(buf, pos)
         number, wire = key >> 3, key & 7
         if wire == 0:
             value, pos = _varint(buf, pos)
-            out.append((number, value))
+            out.append((number, wire, value))
+        elif wire in (1, 5):
+            size = 8 if wire == 1 else 4
+            if pos + size > len(buf):
+                raise ValueError("truncated field")
+            out.append((number, wire, buf[pos:pos + size]))
+            pos += size
         elif wire == 2:
             size, pos = _varint(buf, pos)
             if pos + size > len(buf):
                 raise ValueError("truncated field")
-            out.append((number, buf[pos:pos + size]))
+            out.append((number, wire, buf[pos:pos + size]))
             pos += size
-        elif wire == 1:
-            pos += 8
-        elif wire == 5:
-            pos += 4
         else:
             raise ValueError(f"unsupported wire type {wire}")
     return out
 
 
-def _text(value: int | bytes) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
+def _signed(value: int) -> int:
+    # proto2 int32/int64: a negative value is its 64-bit two's complement in a 10-byte varint.
+    value &= (1 << 64) - 1
+    return value - (1 << 64) if value >= 1 << 63 else value
 
 
-def _entry(value: int | bytes) -> tuple[str, bytes]:
-    key, val = "", b""
-    for number, v in _fields(value if isinstance(value, bytes) else b""):
-        if number == 1:
-            key = _text(v)
-        elif number == 2 and isinstance(v, bytes):
-            val = v
-    return key, val
+def _go_duration(nanos: int) -> str:
+    # time.Duration.String (metav1.Duration's JSON): "1h2m3.5s", "0s", "1.5ms" for sub-second values.
+    if nanos == 0:
+        return "0s"
+    sign, nanos = ("-", -nanos) if nanos < 0 else ("", nanos)
+    if nanos < 1_000_000_000:
+        for unit, size in (("ms", 1_000_000), ("µs", 1_000), ("ns", 1)):
+            if nanos >= size:
+                text = f"{nanos / size:.9f}".rstrip("0").rstrip(".")
+                return f"{sign}{text}{unit}"
+    hours, rest = divmod(nanos, 3_600_000_000_000)
+    minutes, rest = divmod(rest, 60_000_000_000)
+    seconds = f"{rest / 1e9:.9f}".rstrip("0").rstrip(".")
+    text = (f"{hours}h" if hours else "") + (f"{minutes}m" if hours or minutes else "") + f"{seconds}s"
+    return sign + text
 
 
-def _meta(buf: bytes) -> dict[str, Any]:
-    meta: dict[str, Any] = {}
-    names = {1: "name", 2: "generateName", 3: "namespace"}
-    for number, v in _fields(buf):
-        if number in names:
-            meta[names[number]] = _text(v)
-        elif number in (11, 12):
-            key, val = _entry(v)
-            meta.setdefault("labels" if number == 11 else "annotations", {})[key] = val.decode()
-        elif number == 14:
-            meta.setdefault("finalizers", []).append(_text(v))
-    return meta
+def _special(kind: str, raw: bytes) -> Any:
+    fields = _fields(raw)
+    if kind in ("time", "microtime"):
+        seconds = nanos = 0
+        for number, _, v in fields:
+            if number == 1 and isinstance(v, int):
+                seconds = _signed(v)
+            elif number == 2 and isinstance(v, int):
+                nanos = _signed(v)
+        if seconds == 0 and nanos == 0:
+            return None  # the zero time: JSON null (metav1.Time.MarshalJSON), so omitempty drops it
+        when = _dt.datetime.fromtimestamp(seconds, _dt.UTC)
+        if kind == "time":  # metav1.Time: RFC3339 to the second
+            return when.strftime("%Y-%m-%dT%H:%M:%SZ")
+        return when.strftime("%Y-%m-%dT%H:%M:%S") + f".{nanos // 1000:06d}Z"  # MicroTime: RFC3339Micro
+    if kind == "duration":
+        return _go_duration(next((_signed(v) for n, _, v in fields if n == 1 and isinstance(v, int)), 0))
+    if kind == "raw":  # RawExtension.raw / FieldsV1.Raw: the JSON bytes themselves
+        data = next((v for n, _, v in fields if n == 1 and isinstance(v, bytes)), b"")
+        return json.loads(data) if data else None
+    if kind == "quantity":
+        return next((v.decode() for n, _, v in fields if n == 1 and isinstance(v, bytes)), "0")
+    if kind == "intorstring":  # intstr.IntOrString: type 0 Int (intVal 2), 1 String (strVal 3)
+        values = {n: v for n, _, v in fields}
+        if values.get(1, 0) == 1:
+            strval = values.get(3, b"")
+            return strval.decode() if isinstance(strval, bytes) else ""
+        intval = values.get(2, 0)
+        return _signed(intval) if isinstance(intval, int) else 0
+    if kind == "items":  # Verbs / ExtraValue: a bare JSON array of strings
+        return [v.decode() for n, _, v in fields if n == 1 and isinstance(v, bytes)]
+    raise ValueError(f"unknown special type {kind}")
 
 
-def _object(api_version: str, kind: str, raw: bytes) -> dict[str, Any]:
-    obj: dict[str, Any] = {"apiVersion": api_version, "kind": kind}
-    for number, v in _fields(raw):
-        if number == 1 and isinstance(v, bytes):
-            obj["metadata"] = _meta(v)
-        elif kind == "ConfigMap" and number in (2, 3):
-            key, val = _entry(v)
-            if number == 2:
-                obj.setdefault("data", {})[key] = val.decode()
+def _scalar(typ: str, wire: int, value: int | bytes) -> Any:
+    if typ == "string":
+        return value.decode() if isinstance(value, bytes) else str(value)
+    if typ == "bytes":
+        return base64.b64encode(value if isinstance(value, bytes) else b"").decode()
+    if typ == "bool":
+        return bool(value)
+    if typ in ("int32", "int64"):
+        if not isinstance(value, int):
+            raise ValueError(f"{typ} with wire type {wire}")
+        return _signed(value)
+    if typ in ("double", "float") and isinstance(value, bytes):
+        return struct.unpack("<d" if typ == "double" else "<f", value)[0]
+    if isinstance(value, int):
+        return value
+    raise ValueError(f"unsupported scalar {typ}")
+
+
+def _value(typ: str, wire: int, value: int | bytes) -> Any:
+    schema = _schema()
+    if typ in schema["special"]:
+        if not isinstance(value, bytes):
+            raise ValueError(f"{typ} is not a message")
+        return _special(schema["special"][typ], value)
+    if typ in schema["messages"]:
+        if not isinstance(value, bytes):
+            raise ValueError(f"{typ} is not a message")
+        return _message(typ, value)
+    return _scalar(typ, wire, value)
+
+
+def _is_zero(value: Any) -> bool:
+    return value is None or (value in ("", 0, {}, []) and value is not True)
+
+
+def _message(name: str, raw: bytes) -> dict[str, Any]:
+    shape = {row[0]: row for row in _schema()["messages"][name]}
+    out: dict[str, Any] = {}
+    for number, wire, value in _fields(raw):
+        row = shape.get(number)
+        if row is None:
+            continue  # a field newer than the schema: Go's decoding skips unknown fields too
+        _, field, typ, label, keep = row
+        if label == "map":
+            key, item = "", None
+            for n, w, v in _fields(value if isinstance(value, bytes) else b""):
+                if n == 1:
+                    key = v.decode() if isinstance(v, bytes) else str(v)
+                elif n == 2:
+                    item = _value(typ, w, v)
+            if item is None:
+                item = "" if typ == "string" else ({} if typ in _schema()["messages"] else item)
+            out.setdefault(field, {})[key] = item
+        elif label == "repeated":
+            if wire == 2 and typ in ("int32", "int64", "bool") and isinstance(value, bytes):
+                pos = 0  # a packed repeated scalar
+                while pos < len(value):
+                    v, pos = _varint(value, pos)
+                    out.setdefault(field, []).append(_scalar(typ, 0, v))
             else:
-                obj.setdefault("binaryData", {})[key] = base64.b64encode(val).decode()
-        elif kind == "Secret" and number == 2:
-            key, val = _entry(v)
-            obj.setdefault("data", {})[key] = base64.b64encode(val).decode()
-        elif kind == "Secret" and number == 3:
-            obj["type"] = _text(v)
-        elif kind == "Secret" and number == 4:
-            key, val = _entry(v)
-            obj.setdefault("stringData", {})[key] = val.decode()
-        elif number in (4, 5) and kind in ("ConfigMap", "Secret") and isinstance(v, int):
-            obj["immutable"] = bool(v)
-        elif kind == "ServiceAccount" and number == 4 and isinstance(v, int):
-            # k8s.io/api/core/v1/generated.proto ServiceAccount: automountServiceAccountToken = 4 (what `kubectl
-            # create serviceaccount` fills is the metadata only).
-            obj["automountServiceAccountToken"] = bool(v)
-    return obj
-
-
-def _container(raw: bytes) -> dict[str, Any]:
-    # k8s.io/api/core/v1/generated.proto Container: name 1, image 2, command 3, args 4, workingDir 5,
-    # terminationMessagePath 13, imagePullPolicy 14, stdin 16, stdinOnce 17, tty 18, terminationMessagePolicy 20.
-    c: dict[str, Any] = {}
-    texts = {1: "name", 2: "image", 5: "workingDir", 13: "terminationMessagePath", 14: "imagePullPolicy",
-             20: "terminationMessagePolicy"}
-    for number, v in _fields(raw):
-        if number in texts:
-            c[texts[number]] = _text(v)
-        elif number in (3, 4):
-            c.setdefault("command" if number == 3 else "args", []).append(_text(v))
-        elif number in (16, 17, 18) and isinstance(v, int):
-            c[{16: "stdin", 17: "stdinOnce", 18: "tty"}[number]] = bool(v)
-    return c
-
-
-def _pod_template(raw: bytes) -> dict[str, Any]:
-    # PodTemplateSpec: metadata 1, spec 2; PodSpec: containers 2, restartPolicy 3,
-    # terminationGracePeriodSeconds 4, activeDeadlineSeconds 5, dnsPolicy 6, serviceAccountName 8.
-    template: dict[str, Any] = {}
-    for number, v in _fields(raw):
-        if number == 1 and isinstance(v, bytes):
-            template["metadata"] = _meta(v)
-        elif number == 2 and isinstance(v, bytes):
-            spec: dict[str, Any] = {}
-            for n, sv in _fields(v):
-                if n == 2 and isinstance(sv, bytes):
-                    spec.setdefault("containers", []).append(_container(sv))
-                elif n in (3, 6, 8):
-                    spec[{3: "restartPolicy", 6: "dnsPolicy", 8: "serviceAccountName"}[n]] = _text(sv)
-                elif n in (4, 5) and isinstance(sv, int):
-                    spec["terminationGracePeriodSeconds" if n == 4 else "activeDeadlineSeconds"] = sv
-            template["spec"] = spec
-    return template
-
-
-def _job(api_version: str, raw: bytes) -> dict[str, Any]:
-    # k8s.io/api/batch/v1/generated.proto Job: metadata 1, spec 2; JobSpec: parallelism 1, completions 2,
-    # activeDeadlineSeconds 3, manualSelector 5, template 6, backoffLimit 7, ttlSecondsAfterFinished 8,
-    # completionMode 9, suspend 10 (what `kubectl create job` fills: the template's containers and
-    # restartPolicy; `--from=cronjob/...` is out, CronJobs are not served).
-    obj: dict[str, Any] = {"apiVersion": api_version, "kind": "Job"}
-    ints = {1: "parallelism", 2: "completions", 3: "activeDeadlineSeconds", 7: "backoffLimit",
-            8: "ttlSecondsAfterFinished"}
-    for number, v in _fields(raw):
-        if number == 1 and isinstance(v, bytes):
-            obj["metadata"] = _meta(v)
-        elif number == 2 and isinstance(v, bytes):
-            spec: dict[str, Any] = {}
-            for n, sv in _fields(v):
-                if n in ints and isinstance(sv, int):
-                    spec[ints[n]] = sv
-                elif n in (5, 10) and isinstance(sv, int):
-                    spec["manualSelector" if n == 5 else "suspend"] = bool(sv)
-                elif n == 6 and isinstance(sv, bytes):
-                    spec["template"] = _pod_template(sv)
-                elif n == 9:
-                    spec["completionMode"] = _text(sv)
-            obj["spec"] = spec
-    return obj
-
-
-_RESOURCE_ATTRIBUTES = {1: "namespace", 2: "verb", 3: "group", 4: "version", 5: "resource", 6: "subresource",
-                        7: "name"}
-_NON_RESOURCE_ATTRIBUTES = {1: "path", 2: "verb"}
-
-
-def _strings(raw: bytes, names: dict[int, str]) -> dict[str, str]:
-    return {names[n]: _text(v) for n, v in _fields(raw) if n in names}
-
-
-def _review(api_version: str, kind: str, raw: bytes) -> dict[str, Any]:
-    # k8s.io/api/authorization/v1/generated.proto: metadata 1, spec 2; SelfSubjectAccessReviewSpec has
-    # resourceAttributes 1 and nonResourceAttributes 2, SelfSubjectRulesReviewSpec has namespace 1.
-    spec: dict[str, Any] = {}
-    for number, v in _fields(raw):
-        if number != 2 or not isinstance(v, bytes):
-            continue
-        for n, sv in _fields(v):
-            if not isinstance(sv, bytes):
-                continue
-            if kind == "SelfSubjectRulesReview" and n == 1:
-                spec["namespace"] = _text(sv)
-            elif kind == "SelfSubjectAccessReview" and n == 1:
-                spec["resourceAttributes"] = _strings(sv, _RESOURCE_ATTRIBUTES)
-            elif kind == "SelfSubjectAccessReview" and n == 2:
-                spec["nonResourceAttributes"] = _strings(sv, _NON_RESOURCE_ATTRIBUTES)
-    return {"apiVersion": api_version, "kind": kind, "metadata": {}, "spec": spec}
+                out.setdefault(field, []).append(_value(typ, wire, value))
+        elif keep == "inline":
+            out.update(_value(typ, wire, value))  # an embedded struct: its fields are the parent's in JSON
+        else:
+            out[field] = _value(typ, wire, value)
+    for _, field, _, _, keep_zero in shape.values():
+        if field in out and keep_zero is False and _is_zero(out[field]):
+            del out[field]  # a non-pointer omitempty field at its zero value: absent in the apiserver's JSON
+    return out
 
 
 def decode(body: bytes) -> dict[str, Any]:
-    r"""Decode a protobuf-encoded Namespace, ConfigMap, Secret, Job or self-service review into its JSON form.
+    r"""Decode a protobuf-encoded object of a built-in kind the sandbox serves into its JSON form.
 
     Args:
         body: The request body, starting with the ``k8s\x00`` magic.
 
     Returns:
-        The object as a JSON dict.
+        The object as a JSON dict, ``apiVersion``, ``kind`` and ``metadata`` first.
 
     Raises:
-        ApiError: 415 for any other kind or an unreadable body.
+        ApiError: 415 for a kind outside the schema or an unreadable body, as the apiserver answers a body it
+            cannot decode.
     """
     unsupported = ApiError(415, "UnsupportedMediaType", "the body of the request was in an unknown format - "
                                                         "accepted media types include: application/json, "
@@ -222,23 +222,19 @@ def decode(body: bytes) -> dict[str, Any]:
     try:
         api_version = kind = ""
         raw = b""
-        for number, v in _fields(body[len(_MAGIC):]):
+        for number, _, v in _fields(body[len(_MAGIC):]):
             if number == 1 and isinstance(v, bytes):
-                for n, tv in _fields(v):
-                    if n == 1:
-                        api_version = _text(tv)
-                    elif n == 2:
-                        kind = _text(tv)
+                for n, _, tv in _fields(v):
+                    if n == 1 and isinstance(tv, bytes):
+                        api_version = tv.decode()
+                    elif n == 2 and isinstance(tv, bytes):
+                        kind = tv.decode()
             elif number == 2 and isinstance(v, bytes):
                 raw = v
-        if api_version == "authorization.k8s.io/v1" and kind in ("SelfSubjectAccessReview",
-                                                                  "SelfSubjectRulesReview"):
-            return _review(api_version, kind, raw)
-        if (api_version, kind) == ("batch/v1", "Job"):
-            return _job(api_version, raw)
-        if (api_version, kind) not in (("v1", "Namespace"), ("v1", "ConfigMap"), ("v1", "Secret"),
-                                       ("v1", "ServiceAccount")):
+        message = _schema()["kinds"].get(f"{api_version}/{kind}")
+        if message is None:
             raise unsupported
-        return _object(api_version, kind, raw)
-    except (ValueError, UnicodeDecodeError):
+        decoded = _message(message, raw)
+        return {"apiVersion": api_version, "kind": kind, "metadata": decoded.pop("metadata", {}), **decoded}
+    except (ValueError, UnicodeDecodeError, json.JSONDecodeError, OverflowError):
         raise unsupported from None

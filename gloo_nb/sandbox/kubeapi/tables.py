@@ -140,9 +140,16 @@ def _service(obj: dict[str, Any]) -> list[_Cell]:
     for p in spec.get("ports") or []:
         node = f":{p['nodePort']}" if p.get("nodePort") else ""
         ports.append(f"{p.get('port')}{node}/{p.get('protocol', 'TCP')}")
+    # printers.go getServiceExternalIP: ExternalName shows the name; ClusterIP and NodePort their externalIPs;
+    # LoadBalancer the ingress points (then externalIPs), "<pending>" without any.
     ingress = ((obj.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []
-    external = ",".join(i.get("ip") or i.get("hostname", "") for i in ingress) or (
-        "<pending>" if spec.get("type") == "LoadBalancer" else "<none>")
+    external_ips = [str(ip) for ip in spec.get("externalIPs") or []]
+    if spec.get("type") == "ExternalName":
+        external = str(spec.get("externalName") or "<none>")
+    elif spec.get("type") == "LoadBalancer":
+        external = ",".join([*(i.get("ip") or i.get("hostname", "") for i in ingress), *external_ips]) or "<pending>"
+    else:
+        external = ",".join(external_ips) or "<none>"
     return [spec.get("type", "ClusterIP"), spec.get("clusterIP") or "<none>", external, ",".join(ports) or "<none>",
             "§AGE", _selector(spec.get("selector"))]
 
