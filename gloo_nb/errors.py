@@ -45,8 +45,12 @@ one boundary (``gloo_nb.cli.exit_code_for``)::
         └── RolloutConflict                         another writer changed the object             exit 3
             └── ConflictError    (kube.client)
 
-Outside the tree on purpose: ``sandbox.workloads.WorkloadExit`` (that file runs alone as a pod's
-process, ``python -I -S workloads.py``, so it imports only the standard library).
+Outside the tree on purpose: the modules that run in a pod's process (``python -I -S workloads.py``), which
+import only the standard library: ``sandbox.workloads.WorkloadExit``, and exec's shell and commands, which
+workloads.py loads for containers that run their command: ``sandbox.pod_exec_shell`` (``ShellSyntaxError``,
+``ShellRefusal`` and the control flow ``_Exit``, ``_Break``, ``_Fail``) and ``sandbox.pod_exec_tools``
+(``_OptError``, ``_TestError``, ``_ExprError``). None leaves the sandbox: each ends as an exit code or one line
+of stderr.
 
 Guard and proof failures are outcomes of a step (``StepReport.outcome``), not exceptions: a
 rollout that stops on them is reported, and ``gloo-nb rollout`` exits 1.
