@@ -182,7 +182,8 @@ def run_sandbox(args: argparse.Namespace) -> int:
     if args.action == "start":
         try:
             started = runner.start(state_dir, gloo_version=args.gloo_version, replicas=args.replicas,
-                                   exit_with=args.exit_with, proxies=args.proxy, audit_level=args.audit_level)
+                                   exit_with=args.exit_with, proxies=args.proxy, audit_level=args.audit_level,
+                                   validation=args.validation)
         except runner.SandboxError as err:
             # the sandbox contract: a start that fails (one already runs, it died starting) exits 1, not 2
             return _fail(str(err), 1)
@@ -902,6 +903,10 @@ def build_parser() -> argparse.ArgumentParser:
     sb.add_argument("--audit-level", choices=("Metadata", "Request", "RequestResponse"), default="RequestResponse",
                     help="start: the level of audit.jsonl's writes (audit.k8s.io/v1 Events; Secrets always "
                          "Metadata; the policy is written to audit-policy.yaml; default RequestResponse)")
+    sb.add_argument("--validation", choices=("accept", "errors", "strict", "off"), default=None,
+                    help="start: Gloo's validating webhook, written into Settings gloo-system/default: accept "
+                         "(Helm's default: admit everything, only log), errors (alwaysAccept: false), strict (also "
+                         "allowWarnings: false) or off (no spec.gateway.validation); default: keep the Settings")
     sb.set_defaults(run=run_sandbox)
     return parser
 
