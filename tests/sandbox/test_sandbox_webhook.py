@@ -1,0 +1,176 @@
+"""Gloo's validating webhook in the sandbox's API, with real kubectl 1.32 against a real sandbox.
+
+The seed scenario's incident (spec section 6.2) under strict validation (``--validation strict``:
+``alwaysAccept: false``, ``allowWarnings: false``): echo's typo (``rt-echo-3``) is refused at ``kubectl apply``
+(client-side, server-side, patch, replace, impersonated) with Gloo's message, ``--dry-run=server`` gets the
+answer and writes nothing, and foxtrot's next change is never blocked. The Status is the apiserver's for a
+webhook denial (``k8s.io/apiserver/pkg/admission/plugin/webhook/errors/statuserror.go:ToStatusErr``: code 400),
+and the audit log records it. Gloo's expectations: ``test/kubernetes/e2e/features/validation/
+validation_strict_warnings/suite.go`` (TestRejectsInvalidVSMissingUpstream) and ``validation_reject_invalid/
+suite.go`` (TestRejectsInvalidVSMethodMatcher), 1.3 from ``validating_admission_webhook.go@v1.3.20``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from sandboxkit import PART2, Kube, kubectl_for, sandbox
+
+pytestmark = [pytest.mark.sandbox, pytest.mark.envoy]
+
+DENIED = 'admission webhook "gloo.gloo-system.svc" denied the request: '
+TYPO = "Route Warning: InvalidDestinationWarning. Reason: *v1.Upstream { gloo-system.echo-typo } not found"
+
+METHOD_MATCHER = """apiVersion: gateway.solo.io/v1
+kind: VirtualService
+metadata: {name: method-matcher, namespace: gloo-system}
+spec:
+  virtualHost:
+    domains: [unique2]
+    routes:
+      - matchers: [{exact: /delegated-nonprefix}]
+        delegateAction: {name: does-not-exist, namespace: anywhere}
+"""
+
+
+def _echo_upstream(kube: Kube) -> str:
+    rt = kube.json("routetable", "echo-routes", "-n", "echo")
+    return json.dumps(rt["spec"])
+
+
+def _refused(proc) -> str:  # type: ignore[no-untyped-def]
+    assert proc.returncode != 0, proc.stdout
+    return proc.stderr
+
+
+def _seed_base(kube: Kube) -> None:
+    kube.run("create", "namespace", "echo")
+    kube.run("create", "namespace", "foxtrot")
+    # Upstreams and RouteTables before the VirtualService that selects them: otherwise Gloo's validator holds a
+    # snapshot with "no route table matches the given selector" (a warning, which strict validation counts) and
+    # admits everything (InvalidSnapshotErrMessage).
+    kube.apply(PART2 / "upstream-echo.yaml", PART2 / "upstream-foxtrot.yaml")
+    kube.apply(PART2 / "rt-echo-2.yaml", PART2 / "rt-foxtrot-3.yaml")
+    kube.apply(PART2 / "vs.yaml")
+
+
+def test_strict_validation_refuses_echo_typo_and_never_blocks_foxtrot(tmp_path: Path) -> None:
+    with sandbox(tmp_path / "sb", "current", replicas=1, validation="strict") as info:
+        kube = kubectl_for(info, tmp_path)
+        settings = kube.json("settings", "default", "-n", "gloo-system")["spec"]["gateway"]["validation"]
+        assert settings["alwaysAccept"] is False and settings["allowWarnings"] is False
+        _seed_base(kube)
+        before = _echo_upstream(kube)
+
+        # --dry-run=server: the webhook's answer, nothing written.
+        dry = _refused(kube.run("apply", "--dry-run=server", "-f", str(PART2 / "rt-echo-3.yaml"), check=False))
+        assert DENIED in dry and TYPO in dry
+        assert _echo_upstream(kube) == before
+
+        # kubectl apply (client-side: a merge patch of the live object): refused with Gloo's full message.
+        out = _refused(kube.run("apply", "-f", str(PART2 / "rt-echo-3.yaml"), check=False))
+        assert (DENIED + "resource incompatible with current Gloo snapshot: [Validating *v1.RouteTable failed: 1 "
+                "error occurred:\n\t* Validating *v1.RouteTable failed: validating *v1.RouteTable "
+                'name:"echo-routes"  namespace:"echo": 2 errors occurred:\n\t* ' + TYPO + "\n\t* " + TYPO) in out
+        assert _echo_upstream(kube) == before
+
+        # Server-side apply, a JSON patch, a replace (PUT) and an impersonated apply: refused the same way.
+        ssa = _refused(kube.run("apply", "--server-side", "--force-conflicts", "-f", str(PART2 / "rt-echo-3.yaml"),
+                                check=False))
+        assert DENIED in ssa and TYPO in ssa
+        patch = '[{"op": "replace", "path": "/spec/routes/1/routeAction/single/upstream/name", "value": "echo-typo"}]'
+        patched = _refused(kube.run("patch", "routetable", "echo-routes", "-n", "echo", "--type", "json", "-p", patch,
+                                    check=False))
+        assert DENIED in patched and TYPO in patched
+        live = kube.json("routetable", "echo-routes", "-n", "echo")
+        live["spec"]["routes"][1]["routeAction"]["single"]["upstream"]["name"] = "echo-typo"
+        replaced = _refused(kube.run("replace", "-f", "-", input=json.dumps(live), check=False))
+        assert DENIED in replaced and TYPO in replaced
+        impersonated = _refused(kube.run("apply", "-f", str(PART2 / "rt-echo-3.yaml"), check=False,
+                                         as_user="jane", as_group="system:masters"))
+        assert DENIED in impersonated and TYPO in impersonated
+        assert _echo_upstream(kube) == before
+
+        # Foxtrot's next changes are never blocked by echo's refused typo.
+        for name in ("rt-foxtrot-4.yaml", "rt-foxtrot-5.yaml", "rt-foxtrot-6.yaml"):
+            kube.apply(PART2 / name)
+        assert "foxtrot" in json.dumps(kube.json("routetable", "-n", "foxtrot"))
+
+        # A gateway-level error (validation_reject_invalid TestRejectsInvalidVSMethodMatcher), and the Status: code
+        # 400 (ToStatusErr), Gloo's details (name, group, kind, causes), recorded in the audit log.
+        created = _refused(kube.run("create", "-f", "-", input=METHOD_MATCHER, check=False))
+        assert DENIED in created
+        assert '*v1.VirtualService failed: validating *v1.VirtualService name:"method-matcher"' in created
+        assert "invalid route: routes with delegate actions must use a prefix matcher" in created
+        denials = [json.loads(line) for line in (Path(info.state_dir) / "audit.jsonl").read_text().splitlines()
+                   if "denied the request" in line]
+        last = denials[-1]
+        assert last["objectRef"]["resource"] == "virtualservices" and last["verb"] == "create"
+        status = last["responseStatus"]
+        assert status["code"] == 400 and status["status"] == "Failure" and "reason" not in status
+        assert status["message"].startswith(DENIED + "resource incompatible with current Gloo snapshot: [")
+        assert status["details"]["name"] == "method-matcher" and status["details"]["kind"] == "VirtualService"
+        assert status["details"]["group"] == "gateway.solo.io"
+        assert status["details"]["causes"][0]["message"].startswith("Error Validating *v1.VirtualService failed")
+        assert {d["objectRef"]["resource"] for d in denials} == {"routetables", "virtualservices"}
+
+        # The webhook reads the Settings live: with alwaysAccept, Gloo admits the typo (and only logs).
+        kube.run("patch", "settings", "default", "-n", "gloo-system", "--type", "merge",
+                 "-p", '{"spec": {"gateway": {"validation": {"alwaysAccept": true}}}}')
+        kube.apply(PART2 / "rt-echo-3.yaml")
+        assert "echo-typo" in _echo_upstream(kube)
+
+
+def test_deleting_a_referenced_route_table_current_strict(tmp_path: Path) -> None:
+    # validator_test.go "delete a route table / has parents / rejects deletion": the parent's ref would dangle.
+    vs = """apiVersion: gateway.solo.io/v1
+kind: VirtualService
+metadata: {name: parent, namespace: gloo-system}
+spec:
+  virtualHost:
+    routes:
+      - matchers: [{prefix: /a}]
+        delegateAction: {ref: {name: child, namespace: gloo-system}}
+"""
+    rt = """apiVersion: gateway.solo.io/v1
+kind: RouteTable
+metadata: {name: child, namespace: gloo-system}
+spec:
+  routes:
+    - matchers: [{prefix: /a/b}]
+      directResponseAction: {status: 200, body: ok}
+"""
+    with sandbox(tmp_path / "sb", "current", replicas=1, validation="strict") as info:
+        kube = kubectl_for(info, tmp_path)
+        kube.run("apply", "-f", "-", input=rt)
+        kube.run("apply", "-f", "-", input=vs)
+        dry = _refused(kube.run("delete", "routetable", "child", "-n", "gloo-system", "--dry-run=server", check=False))
+        assert DENIED + "resource incompatible with current Gloo snapshot: [failed validating the deletion of " \
+                        "resource namespace: gloo-system name: child: " in dry
+        assert "route table gloo-system.child missing" in dry
+        out = _refused(kube.run("delete", "routetable", "child", "-n", "gloo-system", check=False))
+        assert "route table gloo-system.child missing" in out
+        kube.json("routetable", "child", "-n", "gloo-system")  # still there
+        # Without the parent, the deletion passes.
+        kube.run("delete", "virtualservice", "parent", "-n", "gloo-system")
+        kube.run("delete", "routetable", "child", "-n", "gloo-system")
+
+
+def test_profile_13_webhook(tmp_path: Path) -> None:
+    # Gloo 1.3: the webhook is gateway.<ns>.svc, only errors count (no allowWarnings; AllowMissingLinks), the
+    # message is the wrapped validation error; the seed's typo is admitted (its RouteTable is selected, not
+    # referenced, and a missing upstream is a warning).
+    with sandbox(tmp_path / "sb", "1.3", replicas=1, validation="strict") as info:
+        kube = kubectl_for(info, tmp_path)
+        assert "allowWarnings" not in kube.json("settings", "default", "-n", "gloo-system")["spec"]["gateway"][
+            "validation"]
+        created = _refused(kube.run("create", "-f", "-", input=METHOD_MATCHER, check=False))
+        assert ('admission webhook "gateway.gloo-system.svc" denied the request: Validating *v1.VirtualService '
+                "failed: validating *v1.VirtualService {method-matcher gloo-system}: could not render proxy: 2 errors "
+                "occurred:\n\t* invalid resource gloo-system.method-matcher\n\t* invalid route: routes with delegate "
+                "actions must use a prefix matcher") in created
+        _seed_base(kube)
+        kube.apply(PART2 / "rt-echo-3.yaml")
+        assert "echo-typo" in _echo_upstream(kube)
