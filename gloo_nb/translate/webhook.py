@@ -2,7 +2,8 @@
 
 Given the resources Gloo holds (a :class:`~gloo_nb.models.Snapshot`), one change (create, update or delete
 of one Gloo resource), the Settings and the profile, :func:`decide` answers as Gloo's webhook does, with
-Gloo's denial text. The sandbox's API runs it on every write of a Gloo resource
+Gloo's denial text; :func:`decide_all` puts a batch of resources to it in order, as ``kubectl apply -f`` does.
+The sandbox's API runs it on every write of a Gloo resource
 (:mod:`gloo_nb.sandbox.gloo_webhook`), ``gloo-nb check --webhook`` asks it for files or a cluster's objects,
 and the rollout's guards can ask it before applying (a later task builds on :func:`decide` and
 :class:`Decision`; nothing here does I/O).
@@ -38,6 +39,7 @@ from typing import Literal
 
 from gloo_nb._types import Profile
 from gloo_nb.models import Finding, Resource, ResourceKey, Settings, Snapshot, ValidationSettings
+from gloo_nb.models.defaults import validation_block
 from gloo_nb.translate.reports import ResourceReport, multierror_text
 from gloo_nb.translate.translator import (
     DEFAULT_PROXY,
@@ -90,7 +92,8 @@ _PROXY_MESSAGE = re.compile(r"^(Route|VirtualHost|Listener|HttpListener|HTTPList
 _FIELDS = {"VirtualService": "virtual_services", "RouteTable": "route_tables", "Gateway": "gateways",
            "Upstream": "upstreams", "UpstreamGroup": "upstream_groups", "VirtualHostOption": "virtual_host_options",
            "RouteOption": "route_options", "MatchableHttpGateway": "matchable_http_gateways",
-           "MatchableTcpGateway": "matchable_tcp_gateways"}
+           "MatchableTcpGateway": "matchable_tcp_gateways", "Service": "services", "Secret": "secrets",
+           "Endpoints": "endpoints", "Pod": "pods"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,6 +131,29 @@ class WebhookSettings:
         always = True if v.always_accept is None else v.always_accept
         allow = True if profile == "1.3" or v.allow_warnings is None else v.allow_warnings
         return cls(enabled=True, always_accept=always, allow_warnings=allow)
+
+
+def with_validation_mode(settings: Settings | None, mode: str, profile: Profile) -> Settings:
+    """Settings whose ``spec.gateway.validation`` is set as ``--validation MODE`` sets it.
+
+    Args:
+        settings: The Settings to change (None: Helm's defaults).
+        mode: ``accept``, ``errors``, ``strict`` or ``off`` (:func:`gloo_nb.models.defaults.validation_block`).
+        profile: ``1.3`` or ``current`` (1.3 has no ``allowWarnings``).
+
+    Returns:
+        The Settings.
+
+    Raises:
+        ValueError: An unknown mode.
+    """
+    block = validation_block(mode, profile=profile)
+    base = settings or helm_default_settings()
+    if block is None:
+        return replace(base, validation=None)
+    old = base.validation or ValidationSettings()
+    return replace(base, validation=replace(old, always_accept=block["alwaysAccept"],
+                                            allow_warnings=block.get("allowWarnings")))
 
 
 def helm_default_settings_with_validation() -> Settings:
@@ -506,3 +532,110 @@ def _cause_13(error: str) -> str:
     # <Type>: <reason>" (the route name gloo_nb appends in current is not in 1.3's messages).
     match = re.match(r"^(\w+) Error: (\w+)\. Reason: (.*)$", error, re.S)
     return f"{match[1]} Error {match[2]}: {match[3]}" if match else error
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """The webhook's answer to one resource of a batch (``gloo-nb check --webhook``).
+
+    Attributes:
+        change: The write asked about.
+        decision: Gloo's webhook's answer.
+    """
+
+    change: Change
+    decision: Decision
+
+    def line(self) -> str:
+        """One line: ``<Kind> <ns>/<name>: denied: <Gloo's denial on one line>``, or ``admitted`` and why.
+
+        Returns:
+            The line (Gloo's multi-line text with its line breaks folded into spaces; ``--json`` keeps it exact).
+        """
+        d = self.decision
+        if not d.allowed:
+            return f"{self.change.key}: denied: {_one_line(d.denial())}"
+        if d.errors:
+            return f"{self.change.key}: admitted (alwaysAccept; Gloo only logs: {_one_line(d.message)})"
+        if not d.validated:
+            return f"{self.change.key}: admitted (not validated: {d.reason})"
+        return f"{self.change.key}: admitted"
+
+    def as_json(self) -> dict[str, object]:
+        """The verdict for ``--json``.
+
+        Returns:
+            ``kind``, ``namespace``, ``name``, ``operation`` and the decision's fields (:meth:`Decision.as_json`).
+        """
+        key = self.change.key
+        return {"kind": key.kind, "namespace": key.namespace, "name": key.name, "operation": self.change.operation,
+                **self.decision.as_json()}
+
+
+def _one_line(text: str) -> str:
+    return re.sub(r"\s*\n\s*", " ", text).strip()
+
+
+def decide_all(snapshot: Snapshot, resources: Iterable[Resource], profile: Profile, settings: Settings | None = None,
+               *, namespace: str = GLOO_NAMESPACE) -> list[Verdict]:
+    """Put resources to Gloo's webhook one after the other, as ``kubectl apply -f`` sends them.
+
+    Each resource is a CREATE when the snapshot lacks it, else an UPDATE of what the snapshot holds. An admitted
+    resource is then part of the snapshot the next one is checked against (a denied one is not), as Gloo's
+    validator updates its snapshot after each admitted write (``validateSnapshot``: "update internal snapshot to
+    handle race where a lot of resources may be applied at once").
+
+    Args:
+        snapshot: What Gloo holds before (a cluster's resources; empty for files alone).
+        resources: The resources to write, in order; kinds Gloo does not validate are admitted and applied.
+        profile: ``1.3`` or ``current``.
+        settings: The Settings in force (None: the snapshot's, else Helm's defaults).
+        namespace: Gloo's install namespace.
+
+    Returns:
+        One verdict per resource of a kind the webhook sees (every Gloo resource kind of :data:`VALIDATED` in
+        either profile), in order.
+    """
+    seen = {kind for kinds in VALIDATED.values() for kind in kinds}
+    verdicts: list[Verdict] = []
+    for res in resources:
+        existing = _find(snapshot, res.key)
+        change = Change("UPDATE" if existing is not None else "CREATE", res.key, res, existing)
+        decision = decide(snapshot, change, profile, settings, namespace=namespace)
+        if res.kind in seen:
+            verdicts.append(Verdict(change, decision))
+        if decision.allowed and res.kind in _FIELDS:
+            snapshot = with_change(snapshot, res.key, res)
+    return verdicts
+
+
+def _find(snapshot: Snapshot, key: ResourceKey) -> Resource | None:
+    name = _FIELDS.get(key.kind)
+    if name is None:
+        return None
+    return next((r for r in getattr(snapshot, name) if r.key == key), None)
+
+
+def recheck_all(snapshot: Snapshot, profile: Profile, settings: Settings | None = None, *,
+                namespace: str = GLOO_NAMESPACE) -> list[Verdict]:
+    """Would Gloo's webhook admit each resource a cluster holds, were it written now next to all the others?
+
+    Each VirtualService, RouteTable, Gateway and Upstream is put to :func:`decide` as a CREATE against the snapshot
+    without it: what a webhook switched on (or made strict) now would say of what was written before.
+
+    Args:
+        snapshot: The cluster's resources.
+        profile: ``1.3`` or ``current``.
+        settings: The Settings in force (None: the snapshot's, else Helm's defaults).
+        namespace: Gloo's install namespace.
+
+    Returns:
+        One verdict per resource, by kind then namespace and name.
+    """
+    out: list[Verdict] = []
+    held: list[Resource] = [*snapshot.virtual_services, *snapshot.route_tables, *snapshot.gateways, *snapshot.upstreams]
+    for res in held:
+        change = Change("CREATE", res.key, res)
+        out.append(Verdict(change, decide(with_change(snapshot, res.key, None), change, profile, settings,
+                                          namespace=namespace)))
+    return out

@@ -13,6 +13,8 @@ suite.go`` (TestRejectsInvalidVSMethodMatcher), 1.3 from ``validating_admission_
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -45,6 +47,10 @@ def _refused(proc) -> str:  # type: ignore[no-untyped-def]
     return proc.stderr
 
 
+def _gloo_nb(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "gloo_nb", *args], capture_output=True, text=True, timeout=120)
+
+
 def _seed_base(kube: Kube) -> None:
     kube.run("create", "namespace", "echo")
     kube.run("create", "namespace", "foxtrot")
@@ -63,6 +69,19 @@ def test_strict_validation_refuses_echo_typo_and_never_blocks_foxtrot(tmp_path: 
         assert settings["alwaysAccept"] is False and settings["allowWarnings"] is False
         _seed_base(kube)
         before = _echo_upstream(kube)
+
+        # gloo-nb check --webhook against the sandbox: its resources and Settings, the file as the change.
+        asked = _gloo_nb("check", "--webhook", "--sandbox", str(info.state_dir), str(PART2 / "rt-echo-3.yaml"))
+        assert asked.returncode == 1, asked.stderr
+        assert asked.stdout.startswith("RouteTable echo/echo-routes: denied: " + DENIED)
+        assert asked.stdout.count(TYPO) == 2
+        fox = _gloo_nb("check", "--webhook", "--sandbox", str(info.state_dir), str(PART2 / "rt-foxtrot-4.yaml"))
+        assert fox.returncode == 0 and fox.stdout.splitlines()[0] == "RouteTable foxtrot/foxtrot-routes: admitted"
+        # Without files: what the cluster holds, each resource against the others.
+        held = _gloo_nb("check", "--webhook", "--sandbox", str(info.state_dir), "--json")
+        assert held.returncode == 0, held.stdout
+        assert {(r["kind"], r["name"]) for r in json.loads(held.stdout)["results"]} >= {
+            ("VirtualService", "app"), ("RouteTable", "echo-routes"), ("RouteTable", "foxtrot-routes")}
 
         # --dry-run=server: the webhook's answer, nothing written.
         dry = _refused(kube.run("apply", "--dry-run=server", "-f", str(PART2 / "rt-echo-3.yaml"), check=False))
