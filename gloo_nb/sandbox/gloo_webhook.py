@@ -11,6 +11,12 @@ and write nothing. Gloo's AdmissionResponse carries no ``warnings``, so no ``War
 
 The webhook is the store's validating admission check (:meth:`Store.add_validating_admission`), so the audit
 log records a denial as it records every refused request.
+
+Cost: a validated write translates the snapshot with the change, under the store lock, as Gloo's webhook
+translates it before answering. The parsed snapshot and whether it already fails validation are kept per store
+resourceVersion. With ``alwaysAccept`` (Helm's default), the webhook admits everything Gloo can read whatever the
+translation says, so the sandbox reads the object and skips the translation (Gloo would only log): writes cost
+what they cost before the webhook existed.
 """
 
 from __future__ import annotations
@@ -25,7 +31,15 @@ from gloo_nb.models.codec import parse_object
 from gloo_nb.sandbox import kinds
 from gloo_nb.sandbox.apierror import ApiError
 from gloo_nb.sandbox.store import Identity, Store
-from gloo_nb.translate.webhook import VALIDATED, Change, Decision, decide
+from gloo_nb.translate.webhook import (
+    VALIDATED,
+    Change,
+    Decision,
+    WebhookSettings,
+    decide,
+    helm_default_settings_with_validation,
+    stored_snapshot_invalid,
+)
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +64,7 @@ class GlooWebhook:
         self.last: Decision | None = None
         """The last decision made (for tests and logs)."""
         self._detach: Any = None
+        self._cached: tuple[str, Snapshot, dict[str, bool]] | None = None
 
     def attach(self) -> None:
         """Start answering: every write of a kind Gloo validates goes through :meth:`admit`."""
@@ -83,7 +98,16 @@ class GlooWebhook:
         resource, error = _read(obj)
         previous, _ = _read(old)
         change = Change(operation, key, resource, previous, unmarshal_error=error)  # type: ignore[arg-type]
-        decision = decide(self._snapshot(), change, self.profile, namespace=self.namespace)
+        snapshot, invalid = self._snapshot()
+        settings = snapshot.settings or helm_default_settings_with_validation()
+        config = WebhookSettings.of(settings, self.profile)
+        if config.enabled and config.always_accept and not error:
+            return  # admitted whatever validation says (only logged by Gloo): see the module's "Cost"
+        # The Settings come from the cached snapshot: one answer per resourceVersion.
+        stored = invalid.get("stored")
+        if stored is None and config.enabled:
+            stored = invalid["stored"] = stored_snapshot_invalid(snapshot, self.profile, settings)
+        decision = decide(snapshot, change, self.profile, settings, namespace=self.namespace, stored_invalid=stored)
         self.last = decision
         if decision.allowed:
             if decision.errors:
@@ -96,8 +120,12 @@ class GlooWebhook:
             details["causes"] = [{"message": c} for c in decision.causes]
         raise ApiError(400, "", decision.denial(), details)
 
-    def _snapshot(self) -> Snapshot:
-        # Called with the store lock held (a validating admission check): the store cannot change meanwhile.
+    def _snapshot(self) -> tuple[Snapshot, dict[str, bool]]:
+        # Called with the store lock held (a validating admission check): the store cannot change meanwhile, so
+        # the snapshot of one resourceVersion serves every write until the next commit.
+        version = self.store.resource_version
+        if self._cached is not None and self._cached[0] == version:
+            return self._cached[1], self._cached[2]
         resources: list[Resource] = []
         for kind in SNAPSHOT_KINDS:
             items, _ = self.store.list(kind)
@@ -105,7 +133,9 @@ class GlooWebhook:
                 parsed, _ = _read(item)
                 if parsed is not None:
                     resources.append(parsed)
-        return Snapshot.from_resources(resources)
+        snapshot = Snapshot.from_resources(resources)
+        self._cached = (version, snapshot, {})
+        return snapshot, self._cached[2]
 
 
 def _read(obj: dict[str, Any] | None) -> tuple[Resource | None, str]:

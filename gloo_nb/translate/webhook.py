@@ -270,7 +270,7 @@ def with_change(snapshot: Snapshot, key: ResourceKey, resource: Resource | None)
 
 
 def decide(snapshot: Snapshot, change: Change, profile: Profile, settings: Settings | None = None, *,
-           namespace: str = GLOO_NAMESPACE) -> Decision:
+           namespace: str = GLOO_NAMESPACE, stored_invalid: bool | None = None) -> Decision:
     """Answer as Gloo's validating webhook does: admit the change, or deny it with Gloo's message.
 
     Args:
@@ -279,6 +279,8 @@ def decide(snapshot: Snapshot, change: Change, profile: Profile, settings: Setti
         profile: ``1.3`` or ``current``.
         settings: The Settings in force; None: the snapshot's, else Helm's defaults (webhook on, always accepting).
         namespace: Gloo's install namespace (names the webhook).
+        stored_invalid: Whether ``snapshot`` itself already fails validation (:func:`stored_snapshot_invalid`), when
+            the caller knows it (a server answering many writes against one snapshot); None: computed here.
 
     Returns:
         The decision.
@@ -311,7 +313,9 @@ def decide(snapshot: Snapshot, change: Change, profile: Profile, settings: Setti
         # ValidateDeleteVirtualService / ValidateDeleteRouteTable@v1.3.20: allowBrokenLinks (AllowMissingLinks =
         # true) only logs "Allowed deletion of ... with warning".
         return Decision(True, True, reason="Gloo 1.3 admits deletions (broken links are only logged)", webhook=name)
-    if _stored_snapshot_invalid(snapshot, profile, config):
+    if stored_invalid is None:
+        stored_invalid = stored_snapshot_invalid(snapshot, profile, settings)
+    if stored_invalid:
         # copySnapshotNonThreadSafe (current) / validateSnapshot (1.3): "allow writes if storage is already broken".
         return Decision(True, False, INVALID_SNAPSHOT_MESSAGE, reason=INVALID_SNAPSHOT_MESSAGE, webhook=name)
 
@@ -404,9 +408,22 @@ def _gateway_reports(t: Translation) -> list[tuple[ResourceKey, list[str], list[
     return out
 
 
-def _stored_snapshot_invalid(snapshot: Snapshot, profile: Profile, config: WebhookSettings) -> bool:
-    # validator.go Sync: the gateway translation of every proxy, reports.Validate (ValidateStrict without
-    # allowWarnings in current); 1.3 always Validate.
+def stored_snapshot_invalid(snapshot: Snapshot, profile: Profile, settings: Settings | None = None) -> bool:
+    """Whether the snapshot Gloo holds already fails validation, which makes its webhook admit every write.
+
+    ``validator.go`` ``Sync`` (both profiles): the gateway translation of every proxy, ``reports.Validate``
+    (``ValidateStrict`` without ``allowWarnings`` in current); ``copySnapshotNonThreadSafe`` then refuses to
+    validate ("allow writes if storage is already broken", ``InvalidSnapshotErrMessage``).
+
+    Args:
+        snapshot: What Gloo holds.
+        profile: ``1.3`` or ``current``.
+        settings: The Settings in force (None: the snapshot's, else Helm's defaults).
+
+    Returns:
+        True when the stored snapshot fails Gloo's validation.
+    """
+    config = WebhookSettings.of(settings or snapshot.settings or helm_default_settings_with_validation(), profile)
     t = Translator(profile).translate(snapshot)
     strict = profile != "1.3" and not config.allow_warnings
     return any(_solo_kit_validate(_gateway_reports(p), strict) for p in (t.proxies or [t]))
