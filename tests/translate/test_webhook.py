@@ -162,12 +162,18 @@ def test_skip_validation_annotation_and_webhook_off() -> None:
     assert WebhookSettings.of(OFF, "current") == WebhookSettings(enabled=False)
 
 
-def test_status_only_update_is_not_validated() -> None:
-    # shouldValidateResource: equal hashes of the old and new object ("status only update").
+def test_status_only_update_is_not_validated_a_label_change_is() -> None:
+    # validating_admission_webhook_test.go "processes status updates with auto-fail validator" (update accepted:
+    # equal hashes, shouldValidateResource's "status only update") and "processes metadata updates with auto-fail
+    # validator" (a label change is validated, and refused).
     vs = one(METHOD_MATCHER)
+    stored = Snapshot(virtual_services=(vs,))
     newer = replace(vs, meta=replace(vs.meta, resource_version="7", generation=2))
-    d = decide(Snapshot(virtual_services=(vs,)), Change("UPDATE", vs.key, newer, vs), "current", STRICT)
+    d = decide(stored, Change("UPDATE", vs.key, newer, vs), "current", STRICT, stored_invalid=False)
     assert d.allowed and not d.validated
+    relabelled = replace(vs, meta=replace(vs.meta, labels={"label": "new-resource"}))
+    d = decide(stored, Change("UPDATE", vs.key, relabelled, vs), "current", STRICT, stored_invalid=False)
+    assert not d.allowed and d.validated
 
 
 def test_invalid_stored_snapshot_disables_validation() -> None:
@@ -262,3 +268,52 @@ def test_seed_echo_typo_refused_foxtrot_never_blocked() -> None:
     # 1.3: the RouteTable is selected, not referenced, so no proxy is validated for it (routesContainRefs skips
     # selectors), and warnings never counted: Gloo 1.3's webhook admits the typo.
     assert decide(snap, Change("UPDATE", typo.key, typo, old), "1.3", STRICT).allowed
+
+
+EXAMPLE = """
+apiVersion: v1
+kind: List
+items:
+  - apiVersion: gateway.solo.io/v1
+    kind: VirtualService
+    metadata: {name: example-vs, namespace: gloo-system}
+    spec:
+      virtualHost:
+        domains: [example.com]
+        routes:
+          - matchers: [{prefix: /}]
+            routeAction: {single: {upstream: {name: nginx-upstream}}}
+  - apiVersion: gloo.solo.io/v1
+    kind: Upstream
+    metadata: {name: nginx-upstream, namespace: gloo-system}
+    spec:
+      kube: {selector: {app.kubernetes.io/name: nginx}, serviceName: nginx, serviceNamespace: nginx, servicePort: 8080}
+"""
+
+# .../testdata/invalid-resources/invalid-upstream-no-port.yaml
+INVALID_UPSTREAM = """
+apiVersion: gloo.solo.io/v1
+kind: Upstream
+metadata: {name: invalid-us, namespace: gloo-system}
+spec:
+  static:
+    hosts:
+      - addr: "~"
+"""
+
+
+def test_invalid_upstream_missing_port() -> None:
+    # validation_strict_warnings/suite.go TestInvalidUpstreamMissingPort (refused: the Upstream's errors are warnings
+    # after the sanitizers, in the "failed gloo validation resource reports" of admission_control.md) and
+    # validation_allow_warnings/suite.go TestInvalidUpstreamMissingPort (admitted, the Upstream then Warning).
+    snap = Snapshot.from_resources(parse_objects([yaml.safe_load(EXAMPLE)]).resources)
+    us = one(INVALID_UPSTREAM)
+    strict = decide(snap, create(us), "current", STRICT)
+    assert not strict.allowed
+    assert 'Validating *v1.Upstream failed: validating *v1.Upstream name:"invalid-us"' in strict.denial()
+    assert ("failed gloo validation resource reports: 2 errors occurred:\n\t* invalid resource gloo-system.invalid-us"
+            "\n\t* WARN: \n  [") in strict.message
+    assert "port cannot be empty for host" in strict.message
+    assert decide(snap, create(us), "current", ERRORS).allowed
+    # Gloo 1.3's webhook did not validate gloo.solo.io kinds at all (its chart registered gateway.solo.io only).
+    assert not decide(snap, create(us), "1.3", STRICT).validated
