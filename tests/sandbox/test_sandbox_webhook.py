@@ -18,7 +18,14 @@ import sys
 from pathlib import Path
 
 import pytest
-from sandboxkit import PART2, Kube, kubectl_for, sandbox
+import yaml
+from kubernetes import client, config
+from kubernetes.client.rest import ApiException
+from sandboxkit import PART2, Kube, in_process_api, kubectl_for, sandbox
+
+from gloo_nb.sandbox import daemon, kinds
+from gloo_nb.sandbox.gloo_webhook import GlooWebhook
+from gloo_nb.sandbox.store import Store
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.envoy]
 
@@ -193,3 +200,55 @@ def test_profile_13_webhook(tmp_path: Path) -> None:
         _seed_base(kube)
         kube.apply(PART2 / "rt-echo-3.yaml")
         assert "echo-typo" in _echo_upstream(kube)
+
+
+def test_python_client_sees_the_denial(tmp_path: Path) -> None:
+    # The official kubernetes Python client against the sandbox's API (in process, over a store with Gloo's
+    # webhook attached and strict Settings): ApiException 400 with the Status, dry runs answered and not written.
+    store = Store(tmp_path / "state")
+    hook = GlooWebhook(store, "current")
+    hook.attach()
+    try:
+        daemon.seed(store, "current")
+        daemon.set_validation(store, "strict", "current")
+        for name in ("echo", "foxtrot"):
+            store.create(kinds.NAMESPACE, {"metadata": {"name": name}})
+        for name in ("upstream-echo.yaml", "upstream-foxtrot.yaml", "rt-echo-2.yaml", "rt-foxtrot-3.yaml", "vs.yaml"):
+            manifest = yaml.safe_load((PART2 / name).read_text())
+            store.create(kinds.kind_of(manifest["apiVersion"], manifest["kind"]), manifest)
+        with in_process_api(store, tmp_path) as served:
+            api = config.new_client_from_config(str(served.kubeconfig))
+            try:
+                custom = client.CustomObjectsApi(api)
+                typo = yaml.safe_load((PART2 / "rt-echo-3.yaml").read_text())
+                live = custom.get_namespaced_custom_object("gateway.solo.io", "v1", "echo", "routetables",
+                                                           "echo-routes")
+                typo["metadata"]["resourceVersion"] = live["metadata"]["resourceVersion"]
+                for dry in ("All", None):
+                    with pytest.raises(ApiException) as refused:
+                        custom.replace_namespaced_custom_object("gateway.solo.io", "v1", "echo", "routetables",
+                                                                "echo-routes", typo, dry_run=dry)
+                    assert refused.value.status == 400
+                    status = json.loads(refused.value.body)
+                    assert status["kind"] == "Status" and status["code"] == 400 and "reason" not in status
+                    assert status["message"].startswith(DENIED) and status["message"].count(TYPO) == 2
+                    assert status["details"] == {"name": "echo-routes", "group": "gateway.solo.io",
+                                                 "kind": "RouteTable", "causes": [
+                                                     {"message": "Error " + status["message"].split("[", 1)[1]
+                                                      .rsplit("]", 1)[0]}]}
+                after = custom.get_namespaced_custom_object("gateway.solo.io", "v1", "echo", "routetables",
+                                                            "echo-routes")
+                assert after["spec"] == live["spec"]
+                with pytest.raises(ApiException) as created:
+                    custom.create_namespaced_custom_object("gateway.solo.io", "v1", "gloo-system", "virtualservices",
+                                                           yaml.safe_load(METHOD_MATCHER))
+                assert created.value.status == 400
+                assert "invalid route: routes with delegate actions must use a prefix matcher" in created.value.body
+                fox = yaml.safe_load((PART2 / "rt-foxtrot-4.yaml").read_text())
+                custom.patch_namespaced_custom_object("gateway.solo.io", "v1", "foxtrot", "routetables",
+                                                      "foxtrot-routes", {"spec": fox["spec"]})
+            finally:
+                api.close()
+    finally:
+        hook.detach()
+        store.close()
