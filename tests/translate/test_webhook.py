@@ -317,3 +317,16 @@ def test_invalid_upstream_missing_port() -> None:
     assert decide(snap, create(us), "current", ERRORS).allowed
     # Gloo 1.3's webhook did not validate gloo.solo.io kinds at all (its chart registered gateway.solo.io only).
     assert not decide(snap, create(us), "1.3", STRICT).validated
+
+
+def test_requests_outside_watch_namespaces_are_not_validated() -> None:
+    # validating_admission_webhook.go makeAdmissionResponse (both profiles): "if it's not our namespace, do not
+    # validate"; the write namespace is always watched (ProcessWatchNamespaces).
+    vs = one(METHOD_MATCHER)
+    elsewhere = replace(vs, meta=replace(vs.meta, namespace="team-a"))
+    watching_b = replace(STRICT, watch_namespaces=("team-b",))
+    for profile in ("1.3", "current"):
+        d = decide(Snapshot(), create(elsewhere), profile, watching_b)  # type: ignore[arg-type]
+        assert d.allowed and not d.validated and "watchNamespaces" in d.reason
+        assert not decide(Snapshot(), create(vs), profile, watching_b).allowed  # type: ignore[arg-type]
+        assert not decide(Snapshot(), create(elsewhere), profile, STRICT).allowed  # type: ignore[arg-type]
