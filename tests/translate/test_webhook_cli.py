@@ -77,3 +77,23 @@ def test_usage_errors() -> None:
     plain = subprocess.run([sys.executable, "-m", "gloo_nb", "check", "--json", str(PART2 / "vs.yaml")],
                            capture_output=True, text=True, timeout=60)
     assert plain.returncode == 2 and "--webhook" in plain.stderr
+
+
+def test_validation_modes_render_helms_settings(tmp_path: Path) -> None:
+    # templates/18-settings.yaml: alwaysAccept from gateway.validation.alwaysAcceptResources, allowWarnings (current
+    # charts only) from gateway.validation.allowWarnings; no block without gateway.validation.enabled.
+    from gloo_nb.models.defaults import helm_default_settings_manifest, validation_block
+
+    assert validation_block("accept") == helm_default_settings_manifest()["spec"]["gateway"]["validation"]
+    assert validation_block("accept", profile="1.3") == \
+        helm_default_settings_manifest(profile="1.3")["spec"]["gateway"]["validation"]
+    assert validation_block("strict") == {"alwaysAccept": False, "proxyValidationServerAddr": "gloo:9988",
+                                          "allowWarnings": False}
+    assert validation_block("errors")["allowWarnings"] is True  # type: ignore[index]
+    assert "allowWarnings" not in validation_block("strict", profile="1.3")  # type: ignore[operator]
+    assert validation_block("off") is None
+    with pytest.raises(ValueError, match="validation mode must be one of"):
+        validation_block("lenient")
+    bad = subprocess.run([sys.executable, "-m", "gloo_nb", "sandbox", "start", "--state-dir", str(tmp_path / "sb"),
+                          "--validation", "lenient"], capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2 and "--validation" in bad.stderr and not (tmp_path / "sb").exists()
