@@ -330,3 +330,22 @@ def test_requests_outside_watch_namespaces_are_not_validated() -> None:
         assert d.allowed and not d.validated and "watchNamespaces" in d.reason
         assert not decide(Snapshot(), create(vs), profile, watching_b).allowed  # type: ignore[arg-type]
         assert not decide(Snapshot(), create(elsewhere), profile, STRICT).allowed  # type: ignore[arg-type]
+
+
+def test_a_stored_warning_blocks_every_other_change_under_strict_current() -> None:
+    # validateProxiesAndExtensions validates every proxy with the change applied, and Sync's stored-snapshot check
+    # reads only the gateway translator's reports: a proxy warning already stored (echo's typo, admitted before
+    # validation was made strict) fails every later change on that proxy, foxtrot's too. Strict validation keeps
+    # foxtrot unblocked only by keeping the typo out.
+    snap = Snapshot.from_resources(seed("upstream-echo.yaml", "upstream-foxtrot.yaml", "rt-echo-3.yaml",
+                                        "rt-foxtrot-3.yaml", "vs.yaml"))
+    fox = seed("rt-foxtrot-4.yaml")[0]
+    before = next(r for r in snap.route_tables if r.key == fox.key)
+    d = decide(snap, Change("UPDATE", fox.key, fox, before), "current", STRICT)
+    assert not d.allowed
+    assert 'validating *v1.RouteTable name:"foxtrot-routes"  namespace:"foxtrot": 2 errors occurred:' in d.message
+    assert "gloo-system.echo-typo" in d.message
+    # Fixing echo's typo is admitted (the snapshot with the fix has no warning).
+    fix = seed("rt-echo-4.yaml")[0]
+    old = next(r for r in snap.route_tables if r.key == fix.key)
+    assert decide(snap, Change("UPDATE", fix.key, fix, old), "current", STRICT).allowed
