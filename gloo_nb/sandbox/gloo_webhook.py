@@ -15,8 +15,8 @@ log records a denial as it records every refused request.
 Cost: a validated write translates the snapshot with the change, under the store lock, as Gloo's webhook
 translates it before answering. The parsed snapshot and whether it already fails validation are kept per store
 resourceVersion. With ``alwaysAccept`` (Helm's default), the webhook admits everything Gloo can read whatever the
-translation says, so the sandbox reads the object and skips the translation (Gloo would only log): writes cost
-what they cost before the webhook existed.
+translation says, so the sandbox reads the object and the Settings only and skips the translation (Gloo would only
+log); with validation off it reads the Settings only: writes then cost what they cost before the webhook existed.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from typing import Any
 
 from gloo_nb._types import Profile
 from gloo_nb.errors import GlooNbError
-from gloo_nb.models import Resource, ResourceKey, Snapshot
+from gloo_nb.models import Resource, ResourceKey, Settings, Snapshot
 from gloo_nb.models.codec import parse_object
 from gloo_nb.sandbox import kinds
 from gloo_nb.sandbox.apierror import ApiError
@@ -98,11 +98,11 @@ class GlooWebhook:
         resource, error = _read(obj)
         previous, _ = _read(old)
         change = Change(operation, key, resource, previous, unmarshal_error=error)  # type: ignore[arg-type]
+        config = WebhookSettings.of(self._settings(), self.profile)
+        if not config.enabled or (config.always_accept and not error):
+            return  # off, or admitted whatever validation says (only logged by Gloo): see the module's "Cost"
         snapshot, invalid = self._snapshot()
         settings = snapshot.settings or helm_default_settings_with_validation()
-        config = WebhookSettings.of(settings, self.profile)
-        if config.enabled and config.always_accept and not error:
-            return  # admitted whatever validation says (only logged by Gloo): see the module's "Cost"
         # The Settings come from the cached snapshot: one answer per resourceVersion.
         stored = invalid.get("stored")
         if stored is None and config.enabled:
@@ -119,6 +119,19 @@ class GlooWebhook:
         if decision.causes:
             details["causes"] = [{"message": c} for c in decision.causes]
         raise ApiError(400, "", decision.denial(), details)
+
+    def _settings(self) -> Settings | None:
+        # The Settings Gloo reads (Snapshot.from_resources: gloo-system/default, else the last one), without
+        # reading the whole store: the common answers (off, alwaysAccept) need nothing else.
+        try:
+            obj = self.store.get(kinds.SETTINGS, self.namespace, "default")
+        except ApiError:
+            items, _ = self.store.list(kinds.SETTINGS)
+            if not items:
+                return helm_default_settings_with_validation()
+            obj = items[-1]
+        parsed, _ = _read(obj)
+        return parsed if isinstance(parsed, Settings) else helm_default_settings_with_validation()
 
     def _snapshot(self) -> tuple[Snapshot, dict[str, bool]]:
         # Called with the store lock held (a validating admission check): the store cannot change meanwhile, so
