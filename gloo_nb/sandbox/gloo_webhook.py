@@ -7,7 +7,9 @@ store holds (``gloo-system/default``; Helm's defaults when it is missing). A den
 statuserror.go:ToStatusErr`` prefixes ``admission webhook "<name>" denied the request: `` to the message, forces
 a code below 400 to 400 (Gloo sets none) and the status to ``Failure``, and keeps the webhook's ``details``
 (Gloo's ``makeAdmissionResponse`` sets name, group, kind and causes, no reason). Dry runs get the same answer
-and write nothing. Gloo's AdmissionResponse carries no ``warnings``, so no ``Warning:`` header is sent.
+and write nothing in ``current``; in ``1.3`` they fail, as Kubernetes fails a dry run that meets a webhook without
+``sideEffects: None`` (:func:`gloo_nb.translate.webhook.supports_dry_run`). Gloo's AdmissionResponse carries no
+``warnings``, so no ``Warning:`` header is sent.
 
 The webhook is the store's validating admission check (:meth:`Store.add_validating_admission`), so the audit
 log records a denial as it records every refused request.
@@ -37,8 +39,10 @@ from gloo_nb.translate.webhook import (
     Decision,
     WebhookSettings,
     decide,
+    dry_run_refusal,
     helm_default_settings_with_validation,
     stored_snapshot_invalid,
+    supports_dry_run,
 )
 
 log = logging.getLogger(__name__)
@@ -78,7 +82,7 @@ class GlooWebhook:
             self._detach = None
 
     def admit(self, operation: str, kind: kinds.Kind, obj: dict[str, Any] | None, old: dict[str, Any] | None,
-              identity: Identity) -> None:
+              identity: Identity, dry_run: bool = False) -> None:
         """Admit a write, or refuse it as Kubernetes refuses on a webhook's denial.
 
         Args:
@@ -87,10 +91,18 @@ class GlooWebhook:
             obj: The object after the write (None for a deletion).
             old: The object before (None for a creation).
             identity: Who writes (any: Gloo's webhook does not look at the user).
+            dry_run: A dry run (``dryRun=All``).
 
         Raises:
-            ApiError: 400 with Gloo's message, when Gloo's webhook denies it.
+            ApiError: 400 with Gloo's message, when Gloo's webhook denies it; 400 BadRequest for a dry run the
+                webhook's configuration does not support (``1.3``: :func:`~gloo_nb.translate.webhook.supports_dry_run`).
         """
+        if dry_run and not supports_dry_run(self.profile) and kind.group == "gateway.solo.io" and \
+                operation in ("CREATE", "UPDATE", "DELETE"):
+            # The v1.3.20 chart's configuration matches every gateway.solo.io resource and operation, and exists
+            # whenever validation is enabled, alwaysAccept or not.
+            if WebhookSettings.of(self._settings(), self.profile).enabled:
+                raise ApiError(400, "BadRequest", dry_run_refusal(self.profile, self.namespace))
         if kind.kind not in VALIDATED[self.profile] or operation not in VALIDATED[self.profile][kind.kind]:
             return
         meta = (obj or old or {}).get("metadata") or {}

@@ -101,8 +101,9 @@ KUBELET = Identity("system:node:sandbox", ("system:nodes", "system:authenticated
 CONTROLLER = Identity("system:kube-controller-manager", ("system:authenticated",))
 GLOO = Identity("system:serviceaccount:gloo-system:gloo", ("system:serviceaccounts", "system:authenticated"))
 
-ValidatingCheck = Callable[[str, Kind, dict[str, Any] | None, dict[str, Any] | None, Identity], None]
-"""A validating admission check: ``(operation, kind, object, old object, identity)``; refuses by raising ApiError."""
+ValidatingCheck = Callable[[str, Kind, dict[str, Any] | None, dict[str, Any] | None, Identity, bool], None]
+"""A validating admission check: ``(operation, kind, object, old object, identity, dry run)``; refuses by raising
+ApiError."""
 
 
 def not_found(kind: Kind, name: str) -> ApiError:
@@ -731,7 +732,7 @@ class Store:
             # (k8s.io/apiserver/pkg/admission/plugin/resourcequota, a validating plugin, last).
             for check in list(self._admission):
                 check(kind, obj, asked)
-            self._validate_admission("CREATE", kind, obj, None, identity)
+            self._validate_admission("CREATE", kind, obj, None, identity, dry_run)
             if kind is POD:
                 self._check_pod_quota(namespace, name)
             if (namespace, name) in self._objects[kind]:
@@ -794,7 +795,7 @@ class Store:
             self._prepare(kind, new, old)
             # Validating webhooks see writes of the resource itself, not of its status subresource (a rule's
             # resources "*" matches no subresource: k8s.io/apiserver/pkg/admission/plugin/webhook/predicates/rules).
-            self._validate_admission("UPDATE", kind, new, old, identity)
+            self._validate_admission("UPDATE", kind, new, old, identity, dry_run)
         meta = new["metadata"]
         meta["resourceVersion"] = old_meta["resourceVersion"]
         meta["generation"] = old_meta.get("generation", 1)
@@ -917,7 +918,7 @@ class Store:
             old = self._objects[kind].get(key)
             if old is None:
                 raise not_found(kind, name)
-            self._validate_admission("DELETE", kind, None, old, identity)
+            self._validate_admission("DELETE", kind, None, old, identity, dry_run)
             if dry_run:
                 return _copy(old)
             gone = _copy(old)
@@ -980,7 +981,7 @@ class Store:
         return remove
 
     def add_validating_admission(self, check: ValidatingCheck) -> Callable[[], None]:
-        """Run ``check(operation, kind, obj, old, identity)`` on every create, update and delete, like a webhook.
+        """Run ``check(operation, kind, obj, old, identity, dry_run)`` on every create, update and delete (a webhook).
 
         A validating admission webhook (``k8s.io/apiserver/pkg/admission/plugin/webhook/validating``): it runs with
         the store lock held, after defaulting and the other admission plugins, before anything is stored, also for
@@ -1005,9 +1006,9 @@ class Store:
         return remove
 
     def _validate_admission(self, operation: str, kind: Kind, obj: dict[str, Any] | None,
-                            old: dict[str, Any] | None, identity: Identity) -> None:
+                            old: dict[str, Any] | None, identity: Identity, dry_run: bool) -> None:
         for check in list(self._validating):
-            check(operation, kind, obj, old, identity)
+            check(operation, kind, obj, old, identity, dry_run)
 
     def events_since(self, resource_version: int) -> builtins.list[WatchEvent]:
         """Return the events after a resourceVersion, oldest first.

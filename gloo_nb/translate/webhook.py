@@ -247,6 +247,39 @@ def webhook_name(profile: Profile, namespace: str = GLOO_NAMESPACE) -> str:
     return f"{'gateway' if profile == '1.3' else 'gloo'}.{namespace}.svc"
 
 
+def supports_dry_run(profile: Profile) -> bool:
+    """Whether Kubernetes sends dry-run requests (``kubectl apply --dry-run=server``) to Gloo's webhook.
+
+    Kubernetes calls a webhook on a dry run only when its ``sideEffects`` is ``None`` or ``NoneOnDryRun``, and
+    otherwise fails the request (``k8s.io/apiserver/pkg/admission/plugin/webhook/validating/dispatcher.go``
+    ``callHook``: ``NewDryRunUnsupportedErr``). Current charts declare ``sideEffects: None``; the v1.3.20 chart's
+    ``admissionregistration.k8s.io/v1beta1`` configuration declares none, which v1beta1 defaults to ``Unknown``.
+
+    Args:
+        profile: ``1.3`` or ``current``.
+
+    Returns:
+        False for ``1.3``: a server dry run of a gateway.solo.io resource fails (:func:`dry_run_refusal`).
+    """
+    return profile != "1.3"
+
+
+def dry_run_refusal(profile: Profile, namespace: str = GLOO_NAMESPACE) -> str:
+    """Kubernetes' message when a dry run meets a webhook that does not support it.
+
+    ``k8s.io/apiserver/pkg/admission/plugin/webhook/errors/statuserror.go:NewDryRunUnsupportedErr``: a 400
+    ``BadRequest`` whatever the webhook's ``failurePolicy``.
+
+    Args:
+        profile: The profile (names the webhook).
+        namespace: Gloo's install namespace.
+
+    Returns:
+        ``admission webhook "<name>" does not support dry run``.
+    """
+    return f'admission webhook "{webhook_name(profile, namespace)}" does not support dry run'
+
+
 def with_change(snapshot: Snapshot, key: ResourceKey, resource: Resource | None) -> Snapshot:
     """The snapshot with one resource put in (created or replaced) or taken out (``resource`` None).
 

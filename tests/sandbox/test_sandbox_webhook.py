@@ -198,8 +198,17 @@ def test_profile_13_webhook(tmp_path: Path) -> None:
                 "occurred:\n\t* invalid resource gloo-system.method-matcher\n\t* invalid route: routes with delegate "
                 "actions must use a prefix matcher") in created
         _seed_base(kube)
+        # The v1.3.20 chart's v1beta1 webhook declares no sideEffects (Unknown): Kubernetes fails every server dry
+        # run of a gateway.solo.io resource (validating/dispatcher.go callHook, NewDryRunUnsupportedErr), a 400.
+        dry = _refused(kube.run("apply", "--dry-run=server", "-f", str(PART2 / "rt-echo-3.yaml"), check=False))
+        assert 'admission webhook "gateway.gloo-system.svc" does not support dry run' in dry
         kube.apply(PART2 / "rt-echo-3.yaml")
         assert "echo-typo" in _echo_upstream(kube)
+        # Not for other groups (the webhook's rules name gateway.solo.io only) nor with validation off.
+        kube.run("apply", "--dry-run=server", "-f", str(PART2 / "upstream-echo.yaml"))
+        kube.run("patch", "settings", "default", "-n", "gloo-system", "--type", "json",
+                 "-p", '[{"op": "remove", "path": "/spec/gateway/validation"}]')
+        kube.run("apply", "--dry-run=server", "-f", str(PART2 / "rt-echo-2.yaml"))
 
 
 def test_python_client_sees_the_denial(tmp_path: Path) -> None:
