@@ -33,6 +33,7 @@ from gloo_nb.models.defaults import (
     validation_block,
 )
 from gloo_nb.sandbox import kinds
+from gloo_nb.sandbox.apiservices import APIServices
 from gloo_nb.sandbox.audit import DEFAULT_LEVEL as DEFAULT_AUDIT_LEVEL
 from gloo_nb.sandbox.audit import LEVELS as AUDIT_LEVELS
 from gloo_nb.sandbox.controlplane import ControlPlane, rewrite_listener_ports
@@ -185,7 +186,10 @@ def proxy_pod(replica: Replica, *, ready: bool, proxy: str = PROXY) -> dict[str,
             "conditions": [{"type": t, "status": "True" if t in ("PodScheduled", "Initialized") else cond,
                             "lastTransitionTime": now}
                            for t in ("PodScheduled", "Initialized", "ContainersReady", "Ready")],
-            "containerStatuses": [{"name": proxy, "image": "quay.io/solo-io/gloo-envoy-wrapper", "ready": ready,
+            # imageID: core/v1 types.go ContainerStatus `json:"imageID"` has no omitempty (the Python client requires
+            # it); the kubelet's own pods write "" as well (pod_supervisor).
+            "containerStatuses": [{"name": proxy, "image": "quay.io/solo-io/gloo-envoy-wrapper", "imageID": "",
+                                   "ready": ready,
                                    "restartCount": replica.restarts, "started": True,
                                    "state": {"running": {"startedAt": now}}}],
         },
@@ -388,6 +392,7 @@ class Sandbox:
         self.fleets: dict[str, EnvoyFleet] = {}
         self.kubelet = Kubelet(self.store, state_dir)
         self.service_accounts = ServiceAccounts(self.store)
+        self.api_services = APIServices(self.store)
         # Gloo's validating admission webhook (gloo_nb.sandbox.gloo_webhook): on as the Settings say.
         self.gloo_webhook = GlooWebhook(self.store, profile, namespace=NAMESPACE)
         self.controlplane = ControlPlane(self.store, self.ads, profile, proxy=self.default_proxy,
@@ -480,6 +485,11 @@ class Sandbox:
             cspec: dict[str, Any] = next((c for c in spec.get("containers") or [] if c.get("name") == container), {})
             target.workdir = str(cspec.get("workingDir") or "/")
             target.pod_ip = str((pod.get("status") or {}).get("podIP") or "127.0.0.1")
+            target.image = target.image or str(cspec.get("image") or "")  # which root listing and files it has
+            target.host_aliases = [(str(a.get("ip", "")), [str(h) for h in a.get("hostnames") or []])
+                                   for a in spec.get("hostAliases") or [] if isinstance(a, dict)]
+            target.hostname = str(spec.get("hostname") or "")
+            target.subdomain = str(spec.get("subdomain") or "")
         return target
 
     async def _start(self) -> None:
@@ -493,6 +503,8 @@ class Sandbox:
         self.gloo_webhook.attach()
         register_node(self.store, self.state_dir)
         seed(self.store, self.profile, [n for n, _ in self.proxies])
+        # kube-aggregator's autoregister: the local APIServices of every served group-version, once seeded.
+        self.api_services.attach()
         if self.validation is not None:
             set_validation(self.store, self.validation, self.profile)
         xds = self.ads.start()
@@ -547,7 +559,8 @@ class Sandbox:
         log.info("sandbox serving: %s", json.dumps(info))
 
     async def _shutdown(self) -> None:
-        steps = [self.kubelet.stop, *(f.stop for f in self.fleets.values()), self.controlplane.stop, self.ads.stop]
+        steps = [self.kubelet.stop, *(f.stop for f in self.fleets.values()), self.controlplane.stop, self.ads.stop,
+                 self.api_services.detach]
         for step in steps:
             if step is None:
                 continue

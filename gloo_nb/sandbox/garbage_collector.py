@@ -1,4 +1,6 @@
-"""The garbage collector, for the owner kinds the sandbox creates: Deployment → ReplicaSets → Pods, Job → Pods.
+"""The garbage collector, for the owner kinds the sandbox creates: Deployments, ReplicaSets, Jobs, and more.
+
+Deployment → ReplicaSets → Pods, Job → Pods, ReplicationController → Pods, DaemonSet → Pods and ControllerRevisions.
 
 Kubernetes' garbage-collector controller (pkg/controller/garbagecollector/garbagecollector.go
 ``attemptToDeleteItem``) deletes dependents whose ``ownerReferences`` point at an object that no longer exists;
@@ -39,16 +41,28 @@ def collect_garbage(store: Store, namespaces: Iterable[str]) -> None:
                 continue
             replica_sets.add(rs["metadata"]["uid"])
         jobs = {j["metadata"]["uid"] for j in store.list(kinds.JOB, ns)[0]}
+        # Issue 18: ReplicationControllers own pods; DaemonSets own pods and their ControllerRevisions.
+        owners = {"ReplicationController": {o["metadata"]["uid"]
+                                            for o in store.list(kinds.REPLICATION_CONTROLLER, ns)[0]},
+                  "DaemonSet": {o["metadata"]["uid"] for o in store.list(kinds.DAEMON_SET, ns)[0]}}
+        for revision in store.list(kinds.CONTROLLER_REVISION, ns)[0]:
+            by_ds = owner_uid(revision, "DaemonSet")
+            if by_ds is not None and by_ds not in owners["DaemonSet"]:
+                with contextlib.suppress(ApiError):
+                    store.delete(kinds.CONTROLLER_REVISION, ns, revision["metadata"]["name"], identity=CONTROLLER)
         for pod in store.list(kinds.POD, ns)[0]:
             by_rs, by_deployment, by_job = owner_uid(pod, "ReplicaSet"), owner_uid(pod), owner_uid(pod, "Job")
             if (by_rs is not None and by_rs not in replica_sets) or (
                     by_deployment is not None and by_deployment not in deployments) or (
-                    by_job is not None and by_job not in jobs):
+                    by_job is not None and by_job not in jobs) or any(
+                    (uid := owner_uid(pod, owner_kind)) is not None and uid not in alive
+                    for owner_kind, alive in owners.items()):
                 with contextlib.suppress(ApiError):
                     store.delete(kinds.POD, ns, pod["metadata"]["name"], identity=CONTROLLER)
 
 
-_DEPENDENT_KINDS = {"Deployment": kinds.REPLICA_SET, "ReplicaSet": kinds.POD, "Job": kinds.POD}
+_DEPENDENT_KINDS = {"Deployment": (kinds.REPLICA_SET,), "ReplicaSet": (kinds.POD,), "Job": (kinds.POD,),
+                    "ReplicationController": (kinds.POD,), "DaemonSet": (kinds.POD, kinds.CONTROLLER_REVISION)}
 
 
 def orphan_dependents(store: Store, owner_kind: str, namespace: str, owner_uid_: str) -> int:
@@ -59,19 +73,17 @@ def orphan_dependents(store: Store, owner_kind: str, namespace: str, owner_uid_:
 
     Args:
         store: The object store.
-        owner_kind: The kind of the object about to be deleted (``Deployment``, ``ReplicaSet`` or ``Job``; others
-            have no dependents in the sandbox).
+        owner_kind: The kind of the object about to be deleted (``Deployment``, ``ReplicaSet``, ``Job``,
+            ``ReplicationController`` or ``DaemonSet``; others have no dependents in the sandbox).
         namespace: Its namespace.
         owner_uid_: Its uid.
 
     Returns:
         How many dependents were orphaned.
     """
-    kind = _DEPENDENT_KINDS.get(owner_kind)
-    if kind is None:
-        return 0
     count = 0
-    for obj in store.list(kind, namespace)[0]:
+    for kind, obj in ((dependent, obj) for dependent in _DEPENDENT_KINDS.get(owner_kind, ())
+                      for obj in store.list(dependent, namespace)[0]):
         refs = obj["metadata"].get("ownerReferences") or []
         if not any(ref.get("uid") == owner_uid_ for ref in refs):
             continue

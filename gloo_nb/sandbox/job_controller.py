@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import random
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -30,7 +29,7 @@ from gloo_nb.sandbox import kinds
 from gloo_nb.sandbox.events import NORMAL, WARNING, EventRecorder, object_ref
 from gloo_nb.sandbox.garbage_collector import collect_garbage
 from gloo_nb.sandbox.pod_objects import NODE_NAME, is_ready, record_scheduled, rfc3339_now
-from gloo_nb.sandbox.replicaset_controller import SAFE_CHARS, OwnerController, claim
+from gloo_nb.sandbox.replicaset_controller import OwnerController, claim, is_namespace_terminating
 from gloo_nb.sandbox.store import CONTROLLER, ApiError, Store
 
 __all__ = ["BACKOFF_BASE", "BACKOFF_MAX", "COMPLETION_INDEX", "JobController", "format_indexes", "parse_indexes"]
@@ -308,7 +307,9 @@ class JobController(OwnerController):
                 try:
                     pod = self._create_pod(job, index)
                 except ApiError as exc:
-                    self._events.record(involved, WARNING, "FailedCreate", f"Error creating: {exc.message}")
+                    # controller_utils.go createPods: "Error creating: <error>", not for a terminating namespace.
+                    if not is_namespace_terminating(exc):
+                        self._events.record(involved, WARNING, "FailedCreate", f"Error creating: {exc.message}")
                     break
                 active.append(pod)
                 self._events.record(involved, NORMAL, "SuccessfulCreate", f"Created pod: {pod['metadata']['name']}")
@@ -393,15 +394,8 @@ class JobController(OwnerController):
                 if not any(v.get("name") == "JOB_COMPLETION_INDEX" for v in env):
                     env.append({"name": "JOB_COMPLETION_INDEX", "valueFrom": {"fieldRef": {
                         "apiVersion": "v1", "fieldPath": f"metadata.annotations['{COMPLETION_INDEX}']"}}})
-        for _ in range(10):
-            meta["name"] = f"{prefix}-{''.join(random.choices(SAFE_CHARS, k=5))}"
-            try:
-                pod = self.store.create(kinds.POD, {"apiVersion": "v1", "kind": "Pod", "metadata": meta,
-                                                    "spec": spec}, identity=CONTROLLER)
-            except ApiError as exc:
-                if exc.code != 409:
-                    raise
-                continue
-            record_scheduled(self._scheduler_events, pod)
-            return pod
-        raise ApiError(409, "AlreadyExists", f"could not find a free pod name for {job_name}")
+        # CreatePodsWithGenerateName: no name; the apiserver adds the suffix after mutating admission.
+        pod = self.store.create(kinds.POD, {"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": spec},
+                                identity=CONTROLLER)
+        record_scheduled(self._scheduler_events, pod)
+        return pod

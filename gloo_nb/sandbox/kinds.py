@@ -10,10 +10,13 @@ from dataclasses import dataclass
 from gloo_nb.sandbox.apierror import ApiError
 
 __all__ = [
+    "API_SERVICE",
     "CLUSTER_ROLE",
     "CLUSTER_ROLE_BINDING",
     "CONFIGMAP",
+    "CONTROLLER_REVISION",
     "CUSTOM_RESOURCE_DEFINITION",
+    "DAEMON_SET",
     "DEPLOYMENT",
     "ENDPOINTS",
     "EVENT",
@@ -24,6 +27,7 @@ __all__ = [
     "NODE",
     "POD",
     "PROXY",
+    "REPLICATION_CONTROLLER",
     "REPLICA_SET",
     "ROLE",
     "ROLE_BINDING",
@@ -145,6 +149,19 @@ NODE = Kind("", "v1", "Node", "nodes", "node", False, ("no",), subresources=("st
 # Issue 18: batch/v1 Jobs (gloo_nb.sandbox.job_controller). pkg/registry/batch/job/storage/storage.go: category
 # all, status subresource, no short name. CronJobs are not served (a 404, as for any resource not served).
 JOB = Kind("batch", "v1", "Job", "jobs", "job", True, subresources=("status",), categories=("all",))
+# Issue 18: kube-aggregator's APIServices (gloo_nb.sandbox.apiservices). staging/src/k8s.io/kube-aggregator/pkg/
+# registry/apiservice/etcd/etcd.go: cluster-scoped, a status subresource, category api-extensions, no short name.
+API_SERVICE = Kind("apiregistration.k8s.io", "v1", "APIService", "apiservices", "apiservice", False,
+                   subresources=("status",), categories=("api-extensions",))
+# Issue 18: ReplicationControllers (gloo_nb.sandbox.replication_controller), DaemonSets and their ControllerRevisions
+# (gloo_nb.sandbox.daemonset_controller). pkg/registry/core/replicationcontroller/storage/storage.go: short name
+# rc, category all, status and scale; pkg/registry/apps/daemonset/storage/storage.go: ds, category all, status;
+# pkg/registry/apps/controllerrevision/storage/storage.go: no short name, no category, no subresource.
+REPLICATION_CONTROLLER = Kind("", "v1", "ReplicationController", "replicationcontrollers", "replicationcontroller",
+                              True, ("rc",), subresources=("status", "scale"), categories=("all",))
+DAEMON_SET = Kind("apps", "v1", "DaemonSet", "daemonsets", "daemonset", True, ("ds",), subresources=("status",),
+                  categories=("all",))
+CONTROLLER_REVISION = Kind("apps", "v1", "ControllerRevision", "controllerrevisions", "controllerrevision", True)
 
 # Served by the API server from other state, never stored: the Gloo kinds' definitions (read-only, the kinds
 # are built in) and the self-service access reviews (create only, answered from RBAC).
@@ -160,6 +177,8 @@ KINDS: tuple[Kind, ...] = (
     NAMESPACE, SERVICE, POD, ENDPOINTS, CONFIGMAP, SECRET, DEPLOYMENT, VIRTUAL_SERVICE, ROUTE_TABLE, GATEWAY,
     UPSTREAM, SETTINGS, PROXY, ROLE, ROLE_BINDING, CLUSTER_ROLE, CLUSTER_ROLE_BINDING, EVENT,
     UPSTREAM_GROUP, VIRTUAL_HOST_OPTION, ROUTE_OPTION, SERVICE_ACCOUNT, NODE, REPLICA_SET, JOB,
+    API_SERVICE,
+    REPLICATION_CONTROLLER, DAEMON_SET, CONTROLLER_REVISION,
 )
 """The kinds the store keeps."""
 

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from gloo_nb.sandbox import kinds
+from gloo_nb.sandbox.daemonset_controller import DaemonSetController
 from gloo_nb.sandbox.deployment_controller import TEMPLATE_HASH_LABEL, DeploymentController, template_hash
 from gloo_nb.sandbox.endpoints_controller import sync_endpoints
 from gloo_nb.sandbox.events import EventRecorder
@@ -37,6 +38,7 @@ from gloo_nb.sandbox.pod_exec import ExecTarget
 from gloo_nb.sandbox.pod_objects import HOST_IP, MANAGED_BY, NODE_NAME, PORTS_ANNOTATION, owner_uid
 from gloo_nb.sandbox.pod_supervisor import STOP_GRACE, PodSupervisor, state_path
 from gloo_nb.sandbox.replicaset_controller import ReplicaSetController
+from gloo_nb.sandbox.replication_controller import ReplicationManager
 from gloo_nb.sandbox.store import CONTROLLER, KUBELET, ApiError, Identity, Store, WatchEvent
 
 __all__ = ["HOST_IP", "MANAGED_BY", "NODE_NAME", "PORTS_ANNOTATION", "TEMPLATE_HASH_LABEL", "Kubelet",
@@ -75,6 +77,9 @@ class Kubelet:
         self._deployments = DeploymentController(store, scheduler_events)
         self._replica_sets = ReplicaSetController(store, scheduler_events)
         self._jobs = JobController(store, scheduler_events)
+        # Issue 18: ReplicationControllers (the ReplicaSet logic behind an adapter) and DaemonSets.
+        self._rcs = ReplicationManager(store, scheduler_events)
+        self._daemons = DaemonSetController(store, scheduler_events)
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -156,6 +161,11 @@ class Kubelet:
             if job:
                 # a Job's pod: its Job syncs (job_controller.go updatePod/deletePod)
                 self._queue.put(("job-pod", meta.get("namespace", ""), job))
+            for owner_kind in (kinds.REPLICATION_CONTROLLER, kinds.DAEMON_SET):
+                uid = owner_uid(event.object, owner_kind.kind)
+                if uid:
+                    # replication_controller.go / daemon_controller.go updatePod: the pod's controller syncs
+                    self._queue.put(("owned-pod", meta.get("namespace", ""), owner_kind, uid))
         self._queue.put(("obj", event.kind, event.type, meta.get("namespace", ""), meta.get("name", ""),
                          owner_uid(event.object, "ReplicaSet") if event.kind is kinds.POD
                          else owner_uid(event.object) if event.kind is kinds.REPLICA_SET else None))
@@ -165,8 +175,8 @@ class Kubelet:
         try:
             while True:
                 now = time.monotonic()
-                wake = self._jobs.next_wake(self._replica_sets.next_wake(
-                    self._deployments.next_wake(self._supervisor.next_wake(next_resync))))
+                wake = self._daemons.next_wake(self._rcs.next_wake(self._jobs.next_wake(self._replica_sets.next_wake(
+                    self._deployments.next_wake(self._supervisor.next_wake(next_resync))))))
                 try:
                     item = self._queue.get(timeout=max(0.0, wake - now))
                 except queue.Empty:
@@ -202,6 +212,8 @@ class Kubelet:
         service_namespaces: set[str] = set()
         gc_namespaces: set[str] = set()
         jobs: set[tuple[str, str]] = set()
+        rcs: set[tuple[str, str]] = set()
+        daemons: set[tuple[str, str]] = set()
         full = False
         for item in batch:
             tag = item[0]
@@ -209,6 +221,11 @@ class Kubelet:
                 full = True
             elif tag == "job-pod":
                 jobs.update((item[1], job) for job in self._jobs.owning(item[1], item[2]))
+            elif tag == "owned-pod":
+                _, ns, owner_kind, uid = item
+                owning, keys = (self._rcs, rcs) if owner_kind is kinds.REPLICATION_CONTROLLER else (self._daemons,
+                                                                                                   daemons)
+                keys.update((ns, name) for name in owning.owning(ns, uid))
             elif tag == "obj":
                 _, kind, etype, ns, name, owner = item
                 if kind is kinds.DEPLOYMENT:
@@ -232,6 +249,7 @@ class Kubelet:
                         # a freed quota slot: Deployments refused earlier try again (the ReplicaSet
                         # controller requeues on pod deletion too)
                         replica_sets.update(key for key in self._replica_sets.quota_blocked if key[0] == ns)
+                        rcs.update(key for key in self._rcs.quota_blocked if key[0] == ns)
                     if owner:
                         for rs in self._replica_sets.owning(ns, owner):
                             replica_sets.add((ns, rs))
@@ -241,6 +259,16 @@ class Kubelet:
                     jobs.add((ns, name))
                     if etype == "DELETED":
                         gc_namespaces.add(ns)
+                elif kind is kinds.REPLICATION_CONTROLLER or kind is kinds.DAEMON_SET:
+                    (rcs if kind is kinds.REPLICATION_CONTROLLER else daemons).add((ns, name))
+                    if etype == "DELETED":
+                        gc_namespaces.add(ns)
+                elif kind is kinds.NODE:
+                    # daemon_controller.go updateNode: a node's labels decide which DaemonSets run on it
+                    daemons.update(self._daemons.all_keys())
+                elif kind is kinds.CONTROLLER_REVISION:
+                    # daemon_controller.go add/update/deleteHistory: the namespace's DaemonSets look again
+                    daemons.update(self._daemons.all_keys(ns))
                 elif kind is kinds.SERVICE:
                     services.add((ns, name))
                 elif kind is kinds.NAMESPACE and etype == "DELETED":
@@ -257,11 +285,16 @@ class Kubelet:
             # wakes the owners whose selector matches it, which adopt it.
             owners = self._claimers(kind, ns, name)
             (replica_sets if kind is kinds.POD else deployments).update((ns, owner) for owner in owners)
+            if kind is kinds.POD:
+                # replication_controller.go / daemon_controller.go addPod: the same for RCs and DaemonSets
+                rcs.update((ns, owner) for owner in self._claimers(kind, ns, name, kinds.REPLICATION_CONTROLLER))
+                daemons.update((ns, owner) for owner in self._claimers(kind, ns, name, kinds.DAEMON_SET))
         deployments.update(self._deployments.due(time.monotonic()))
         replica_sets.update(self._replica_sets.due(time.monotonic()))
         if full:
             for kind, keys in ((kinds.DEPLOYMENT, deployments), (kinds.REPLICA_SET, replica_sets), (kinds.POD, pods),
-                               (kinds.SERVICE, services), (kinds.JOB, jobs)):
+                               (kinds.SERVICE, services), (kinds.JOB, jobs),
+                               (kinds.REPLICATION_CONTROLLER, rcs), (kinds.DAEMON_SET, daemons)):
                 keys.update((o["metadata"]["namespace"], o["metadata"]["name"]) for o in self.store.list(kind)[0])
             pods.update(self._supervisor.pod_keys())
             gc_namespaces.update(ns for ns, _ in pods)
@@ -282,12 +315,18 @@ class Kubelet:
         jobs.update(self._jobs.due(time.monotonic()))
         for key in sorted(jobs):
             self._guard(self._jobs.sync, *key)
+        rcs.update(self._rcs.due(time.monotonic()))
+        for key in sorted(rcs):
+            self._guard(self._rcs.sync, *key)
+        daemons.update(self._daemons.due(time.monotonic()))
+        for key in sorted(daemons):
+            self._guard(self._daemons.sync, *key)
         for key in sorted(pods):
             self._guard(self._supervisor.sync_pod, *key)
         for key in sorted(services):
             self._guard(sync_endpoints, self.store, *key)
 
-    def _claimers(self, kind: Any, ns: str, name: str) -> list[str]:
+    def _claimers(self, kind: Any, ns: str, name: str, owner_kind: Any = None) -> list[str]:
         try:
             obj = self.store.get(kind, ns, name)
         except ApiError:
@@ -295,7 +334,12 @@ class Kubelet:
         if any(ref.get("controller") for ref in obj["metadata"].get("ownerReferences") or []):
             return []
         labels = obj["metadata"].get("labels") or {}
-        owner_kind = kinds.REPLICA_SET if kind is kinds.POD else kinds.DEPLOYMENT
+        if owner_kind is kinds.REPLICATION_CONTROLLER:
+            # a ReplicationController's selector is a plain map (matched as the adapter's matchLabels)
+            return [o["metadata"]["name"] for o in self.store.list(owner_kind, ns)[0]
+                    if (o.get("spec") or {}).get("selector")
+                    and label_selector_matches({"matchLabels": o["spec"]["selector"]}, labels)]
+        owner_kind = owner_kind or (kinds.REPLICA_SET if kind is kinds.POD else kinds.DEPLOYMENT)
         return [o["metadata"]["name"] for o in self.store.list(owner_kind, ns)[0]
                 if label_selector_matches((o.get("spec") or {}).get("selector"), labels)]
 

@@ -6,17 +6,20 @@ sandbox's rights and the host's files, which is not what ``exec`` into a contain
 server's process, only these commands, written after the busybox applets a troubleshooting recipe uses:
 
 ``cat [FILE...]`` (stdin without files), ``date``, ``echo``, ``env``, ``printenv [NAME...]``, ``hostname``, ``pwd``,
-``ls [PATH...]``, ``true``, ``false``, ``sleep SECONDS``, ``wget [-q] [-O -] URL`` and ``curl [-s] [-f] [-i]
-[-X M] [-H H] [-d D] [-o -] URL``, plus ``sh -c 'ONE COMMAND'`` and ``sh`` reading commands from stdin, one a
-line (each one simple command, ``exit N``, or a command ending in ``>&2``: no pipes, lists, other redirections or
-substitutions, since there is no shell; ``$NAME`` expands).
+``ls [-aAl] [PATH...]``, ``true``, ``false``, ``sleep SECONDS``, ``seq``, ``wget [-q] [-O -] URL`` and ``curl [-s]
+[-f] [-i] [-X M] [-H H] [-d D] [-o -] URL``; the text, archive and system applets of
+:mod:`~gloo_nb.sandbox.pod_exec_tools` (``gzip``, ``head``, ``grep``, ``sort``, ``uptime``, ``uname``, ``test``...);
+and ``sh`` (``sh -c SCRIPT``, ``sh FILE``, or a script read from stdin a complete command at a time), the POSIX
+shell subset of :mod:`~gloo_nb.sandbox.pod_exec_shell`: pipelines, lists, ``if``/``while``/``until``/``for``/
+``case``, groups, expansions and the redirections to stderr, ``/dev/null`` and from files.
 
 What the command sees is the container as the sandbox gives it: its environment (``PATH``, ``HOSTNAME`` and the
 container's ``env``, as the pod's process gets them), its ``workingDir`` (``/`` by default), its volume mounts
-(a container path under a ``mountPath`` reads the mounted Secret, ConfigMap or emptyDir; nothing else exists) and
-its network: ``localhost``, ``127.0.0.1`` and the pod IP reach the pod's own container ports, mapped to the host
-ports the kubelet bound (the ``sandbox.gloo-nb.io/ports`` annotation). So in a ``gateway-proxy`` pod,
-``localhost:19000`` is that replica's Envoy admin port, and Gloo's recipe
+(a container path under a ``mountPath`` reads the mounted Secret, ConfigMap or emptyDir), the files of
+:mod:`~gloo_nb.sandbox.pod_image_fs` (the image's top-level directories, ``/etc/hosts``, ``/etc/resolv.conf``...;
+nothing else exists) and its network: ``localhost``, ``127.0.0.1`` and the pod IP reach the pod's own container
+ports, mapped to the host ports the kubelet bound (the ``sandbox.gloo-nb.io/ports`` annotation). So in a
+``gateway-proxy`` pod, ``localhost:19000`` is that replica's Envoy admin port, and Gloo's recipe
 ``kubectl exec -n gloo-system deploy/gateway-proxy -- wget -O - localhost:19000/config_dump`` prints its config dump.
 """
 
@@ -27,12 +30,15 @@ import http.client
 import os
 import posixpath
 import re
-import shlex
 import time
 import urllib.parse
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+
+# Relative imports: inside a pod's process (workloads.py) these modules form a package of their own, without
+# gloo_nb's (see workloads.run_to_completion); they import only the standard library.
+from . import pod_exec_shell, pod_exec_tools, pod_image_fs
 
 __all__ = ["COMMANDS", "ExecIO", "ExecTarget", "run_command"]
 
@@ -53,6 +59,14 @@ class ExecTarget:
         mounts: ``(mountPath, host directory)`` pairs of its volume mounts.
         ports: ``containerPort -> host port``: what ``localhost:PORT`` reaches inside the pod.
         pod_ip: The pod's IP (also reaches the pod's ports).
+        image: The container's image: which root directories and files it has
+            (:mod:`~gloo_nb.sandbox.pod_image_fs`).
+        started: When the container started (seconds since the epoch): ``uptime``, ``/proc/uptime``.
+        host_aliases: The pod's ``hostAliases`` as ``(ip, hostnames)`` pairs (``/etc/hosts``).
+        hostname: The pod's ``spec.hostname`` when it sets one (an Indexed Job's pods do); else the pod's name.
+        subdomain: The pod's ``spec.subdomain``: its ``/etc/hosts`` line is then the FQDN
+            ``HOSTNAME.SUBDOMAIN.NAMESPACE.svc.cluster.local`` (pkg/kubelet/kubelet_pods.go
+            GeneratePodHostNameAndDomain).
     """
 
     pod: str
@@ -63,6 +77,104 @@ class ExecTarget:
     mounts: list[tuple[str, Path]] = field(default_factory=list)
     ports: dict[int, int] = field(default_factory=dict)
     pod_ip: str = "127.0.0.1"
+    image: str = ""
+    started: float = field(default_factory=time.time)
+    host_aliases: list[tuple[str, list[str]]] = field(default_factory=list)
+    hostname: str = ""
+    subdomain: str = ""
+
+    @property
+    def host_name(self) -> str:
+        """The container's hostname: ``spec.hostname``, else the pod's name (truncated to 63 as the kubelet does)."""
+        return (self.hostname or self.pod)[:63]
+
+    def full_path(self, path: str) -> str:
+        """A path as the container resolves it: absolute, normalised, relative ones from :attr:`workdir`.
+
+        Args:
+            path: The path as a command got it.
+
+        Returns:
+            The absolute path.
+        """
+        full = posixpath.normpath(posixpath.join(self.workdir, path))
+        return "/" + full.lstrip("/")  # normpath keeps a leading "//"
+
+    def image_files(self) -> dict[str, bytes]:
+        """The files the container has besides its volumes (:func:`~gloo_nb.sandbox.pod_image_fs.image_files`).
+
+        Returns:
+            Container path -> content.
+        """
+        domain = f"{self.subdomain}.{self.namespace}.svc.cluster.local" if self.subdomain else ""
+        return pod_image_fs.image_files(self.image, self.host_name, self.namespace, self.pod_ip, self.started,
+                                        self.host_aliases, domain)
+
+    def read(self, path: str) -> bytes:
+        """Read a file of the container: a mounted volume's, else one the image has.
+
+        Args:
+            path: The path (relative to :attr:`workdir`).
+
+        Returns:
+            Its content.
+
+        Raises:
+            FileNotFoundError: The container has no such file.
+            IsADirectoryError: It is a directory.
+        """
+        host = self.host_path(path)
+        if host is not None:
+            return host.read_bytes()
+        full = self.full_path(path)
+        files = self.image_files()
+        if full in files:
+            return files[full]
+        if self.is_dir(full):
+            raise IsADirectoryError(full)
+        raise FileNotFoundError(full)
+
+    def listdir(self, path: str) -> dict[str, bool] | None:
+        """A directory's entries (name -> whether a directory), or None when the path is no directory.
+
+        Args:
+            path: The path (relative to :attr:`workdir`).
+
+        Returns:
+            The entries: the mounted volume's files, else the image's entries with the mount points under it.
+        """
+        host = self.host_path(path)
+        if host is not None:
+            if not host.is_dir():
+                return None
+            return {n: (host / n).is_dir() for n in os.listdir(host)}
+        full = self.full_path(path)
+        prefix = full.rstrip("/") + "/"
+        entries: dict[str, bool] = {}
+        if full == "/":
+            entries.update(pod_image_fs.root_dirs(self.image))
+        for name in self.image_files():
+            if name.startswith(prefix):
+                rest = name[len(prefix):].split("/")
+                entries[rest[0]] = entries.get(rest[0], False) or len(rest) > 1
+        for mount, _ in self.mounts:
+            if mount.startswith(prefix):
+                entries[mount[len(prefix):].split("/")[0]] = True
+        if not entries and not (full == "/" or full.count("/") == 1
+                                and pod_image_fs.root_dirs(self.image).get(full[1:]) is True):
+            return None
+        return entries
+
+    def is_dir(self, path: str) -> bool:
+        """Whether the container has this directory.
+
+        Args:
+            path: The path.
+
+        Returns:
+            True for a directory.
+        """
+        return self.listdir(path) is not None
 
     def host_path(self, path: str) -> Path | None:
         """Where a container path lives on the host: under the longest mount path that holds it, else nowhere.
@@ -83,6 +195,26 @@ class ExecTarget:
         return None
 
 
+class _Stdin:
+    """A stdin shared by the commands of one shell: the chunks' queue, a partly read chunk, and EOF once seen."""
+
+    def __init__(self, queue: asyncio.Queue[bytes | None] | None) -> None:
+        self.queue = queue
+        self.pending = b""
+        self.eof = queue is None
+
+    async def read(self) -> bytes | None:
+        if self.pending:
+            pending, self.pending = self.pending, b""
+            return pending
+        if self.eof or self.queue is None:
+            return None
+        chunk = await self.queue.get()
+        if chunk is None:
+            self.eof = True
+        return chunk
+
+
 class ExecIO:
     """The exec's standard streams: stdin as a queue of chunks (None is EOF), stdout and stderr as writers.
 
@@ -97,12 +229,54 @@ class ExecIO:
         self.stdout = stdout
         self.stderr = stderr
         self.stdin = stdin
+        self._in = _Stdin(stdin)
+
+    def derive(self, stdout: Callable[[bytes], Awaitable[None]] | None = None,
+               stderr: Callable[[bytes], Awaitable[None]] | None = None,
+               stdin: asyncio.Queue[bytes | None] | None = None, keep_stdin: bool = True) -> ExecIO:
+        """Streams for a command inside this one (a shell's redirection or pipeline stage).
+
+        Args:
+            stdout: Its stdout; this one's when None.
+            stderr: Its stderr; this one's when None.
+            stdin: A stdin of its own (a pipe); when None, this one's is shared (``keep_stdin``) or it has none.
+            keep_stdin: Share this stdin, with what was already read of it, when ``stdin`` is None.
+
+        Returns:
+            The streams.
+        """
+        io = ExecIO(stdout or self.stdout, stderr or self.stderr, stdin)
+        if stdin is None and keep_stdin:
+            io.stdin, io._in = self.stdin, self._in
+        return io
 
     async def read_stdin(self) -> bytes | None:
         """Return the next chunk of stdin, or None at its end (or when the exec has none)."""
-        if self.stdin is None:
-            return None
-        return await self.stdin.get()
+        return await self._in.read()
+
+    async def read_all(self) -> bytes:
+        """Return the rest of stdin, up to its end."""
+        chunks = []
+        while (chunk := await self.read_stdin()) is not None:
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    async def read_line(self) -> tuple[bytes, bool]:
+        """Return the next line of stdin (with its newline) and whether stdin ended; a shell's ``read``.
+
+        Returns:
+            ``(line, at_eof)``: the line is what was left without a newline at EOF.
+        """
+        buf = b""
+        while True:
+            chunk = await self.read_stdin()
+            if chunk is None:
+                return buf, True
+            buf += chunk
+            nl = buf.find(b"\n")
+            if nl >= 0:
+                self._in.pending = buf[nl + 1:] + self._in.pending
+                return buf[:nl + 1], False
 
     async def say(self, text: str) -> None:
         """Write text to stderr."""
@@ -152,10 +326,21 @@ async def _false(args: list[str], target: ExecTarget, io: ExecIO) -> int:
 
 
 async def _echo(args: list[str], target: ExecTarget, io: ExecIO) -> int:
-    newline = True
-    if args and args[0] == "-n":
-        newline, args = False, args[1:]
-    await io.stdout((" ".join(args) + ("\n" if newline else "")).encode())
+    # busybox echo (coreutils/echo.c): leading -n, -e, -E (and their combinations) are options; -e interprets
+    # backslash escapes, \c ending the output.
+    newline, escapes = True, False
+    while args and re.fullmatch(r"-[neE]+", args[0]):
+        for flag in args[0][1:]:
+            if flag == "n":
+                newline = False
+            else:
+                escapes = flag == "e"
+        args = args[1:]
+    text = " ".join(args)
+    if escapes:
+        text, stop = pod_exec_tools.printf_escape(text, stop_at_c=True)
+        newline = newline and not stop
+    await io.stdout((text + ("\n" if newline else "")).encode(errors="replace"))
     return 0
 
 
@@ -188,7 +373,7 @@ async def _date(args: list[str], target: ExecTarget, io: ExecIO) -> int:
 
 
 async def _hostname(args: list[str], target: ExecTarget, io: ExecIO) -> int:
-    await io.stdout((target.pod + "\n").encode())
+    await io.stdout((target.host_name + "\n").encode())
     return 0
 
 
@@ -210,22 +395,25 @@ async def _sleep(args: list[str], target: ExecTarget, io: ExecIO) -> int:
 
 
 async def _cat(args: list[str], target: ExecTarget, io: ExecIO) -> int:
-    if not args or args == ["-"]:
-        while (chunk := await io.read_stdin()) is not None:
-            await io.stdout(chunk)
-        return 0
+    files = [a for a in args if a == "-" or not a.startswith("-")]  # -n, -v...: accepted, not modelled
+    if not files:
+        files = ["-"]
     code = 0
-    for arg in args:
-        host = target.host_path(arg)
+    for arg in files:
+        if arg == "-":
+            # stdin until it ends (v5's close of channel 0: test_pod_exec_close_channel)
+            while (chunk := await io.read_stdin()) is not None:
+                await io.stdout(chunk)
+            continue
         try:
-            if host is None:
-                raise FileNotFoundError
-            data = await asyncio.to_thread(host.read_bytes)
+            data = await asyncio.to_thread(target.read, arg)
         except IsADirectoryError:
+            # busybox cat: bb_copyfd_eof fails with EISDIR (coreutils/cat.c -> libbb/copyfd.c "read error")
             await io.say("cat: read error: Is a directory\n")
             code = 1
             continue
         except OSError:
+            # libbb/wfopen_input.c: bb_perror_msg("can't open '%s'")
             await io.say(f"cat: can't open '{arg}': No such file or directory\n")
             code = 1
             continue
@@ -233,206 +421,147 @@ async def _cat(args: list[str], target: ExecTarget, io: ExecIO) -> int:
     return code
 
 
+_LS_TIME = time.strftime("%b %e %H:%M", time.gmtime())
+
+
 async def _ls(args: list[str], target: ExecTarget, io: ExecIO) -> int:
-    paths = [a for a in args if not a.startswith("-")] or ["."]
+    # busybox ls (coreutils/ls.c): one name a line when stdout is no terminal; -a adds . and .. and dot files,
+    # -A dot files, -l the long format of display_single ("%-10s %4lu %-8s %-8s %9llu %.12s NAME").
+    flags = set("".join(a[1:] for a in args if a.startswith("-") and a != "-"))
+    bad = flags - set("1aAlCxdinshFpertSR")
+    if bad:
+        await io.say(_busybox_bad_option("ls", sorted(bad)[0]))
+        return 1
+    paths = [a for a in args if not a.startswith("-") or a == "-"] or ["."]
+    long = "l" in flags
     code = 0
+    # ls.c: the operands that are files (and, with -d, directories) first, then each directory's listing, headed
+    # "NAME:" when there are several operands
+    files: list[str] = []
+    dirs: list[tuple[str, dict[str, bool]]] = []
     for arg in paths:
-        full = posixpath.normpath(posixpath.join(target.workdir, arg))
-        host = target.host_path(arg)
-        names: list[str] = []
-        if host is not None and host.is_dir():
-            names = sorted(n for n in os.listdir(host) if not n.startswith("."))
-        elif host is not None and host.exists():
-            names = [arg]
-        else:
-            # A directory above mount points holds them (the image itself has no files the sandbox knows).
-            prefix = full.rstrip("/") + "/"
-            names = sorted({m[len(prefix):].split("/")[0] for m, _ in target.mounts if m.startswith(prefix)})
-            if not names:
+        entries = target.listdir(arg)
+        if entries is None:
+            try:
+                await asyncio.to_thread(target.read, arg)
+            except IsADirectoryError:
+                entries = {}
+            except OSError:
                 await io.say(f"ls: {arg}: No such file or directory\n")
                 code = 1
                 continue
+            else:
+                files.append(_ls_line(arg, False, long, _size(target, arg)))
+                continue
+        if "d" in flags:
+            files.append(_ls_line(arg, True, long))
+        else:
+            dirs.append((arg, entries))
+    out: list[str] = sorted(files, key=lambda line: line.rsplit(" ", 1)[-1])
+    for arg, entries in sorted(dirs):
+        names = sorted(n for n in entries if not n.startswith(".") or flags & {"a", "A"})
         if len(paths) > 1:
-            await io.stdout(f"{arg}:\n".encode())
-        await io.stdout("".join(n + "\n" for n in names).encode())
+            out.append(("\n" if out else "") + f"{arg}:")
+        if long:
+            out.append("total 0")
+        if "a" in flags:
+            out.extend(_ls_line(n, True, long) for n in (".", ".."))
+        out.extend(_ls_line(n, entries[n], long, _size(target, posixpath.join(target.full_path(arg), n)) if long
+                            else 0) for n in names)
+    if out:
+        await io.stdout(("\n".join(out) + "\n").encode())
     return code
+
+
+def _size(target: ExecTarget, path: str) -> int:
+    host = target.host_path(path)
+    try:
+        if host is not None:
+            return host.stat().st_size
+        return len(target.image_files().get(target.full_path(path), b""))
+    except OSError:
+        return 0
+
+
+def _ls_line(name: str, is_dir: bool, long: bool, size: int = 0) -> str:
+    if not long:
+        return name
+    mode = "drwxr-xr-x" if is_dir else "-rw-r--r--"
+    return f"{mode} {2 if is_dir else 1:4d} {'root':<8} {'root':<8} {4096 if is_dir else size:9d} {_LS_TIME} {name}"
+
+
+def _busybox_bad_option(applet: str, flag: str) -> str:
+    return pod_exec_tools.bad_option(applet, flag)
 
 
 async def _sh(args: list[str], target: ExecTarget, io: ExecIO) -> int:
-    if not args:
-        return await _sh_stdin(target, io)
-    if len(args) < 2 or args[0] != "-c":
-        await io.say("sh: the sandbox's shell runs `sh -c 'SCRIPT'` and `sh` reading a script a line from stdin\n")
+    # busybox ash: `sh [-eux...] -c SCRIPT [NAME [ARG...]]` ($0 is NAME), `sh FILE [ARG...]`, and `sh` / `sh -s`
+    # reading the script from stdin. -e is errexit; -x and -u are accepted (tracing and nounset are not modelled).
+    flags = ""
+    while args and re.fullmatch(r"-[ceuxsv]+", args[0]) and args[0] != "-":
+        flags += args[0][1:]
+        args = args[1:]
+    if args and args[0].startswith("-") and args[0] not in ("-", "--"):
+        await io.say(f"sh: illegal option {args[0]}\n")
         return 2
-    code, _ = await _sh_line(args[1], target, io, {})
-    return code
+    if "c" in flags:
+        if not args:
+            await io.say("sh: -c requires an argument\n")
+            return 2
+        shell = pod_exec_shell.Shell(target, run_command, args[1] if len(args) > 1 else "sh", args[2:],
+                                     _in_image)
+        shell.errexit = "e" in flags
+        code, _ = await shell.run_script(args[0], io)
+        return code
+    if args and args[0] in ("-", "--"):
+        args = args[1:]
+    if args and "s" not in flags:
+        try:
+            script = await asyncio.to_thread(target.read, args[0])
+        except OSError:
+            await io.say(f"sh: can't open '{args[0]}': No such file or directory\n")
+            return 2
+        shell = pod_exec_shell.Shell(target, run_command, args[0], args[1:], _in_image)
+        shell.errexit = "e" in flags
+        code, _ = await shell.run_script(script.decode(errors="replace"), io)
+        return code
+    shell = pod_exec_shell.Shell(target, run_command, "sh", args, _in_image)
+    shell.errexit = "e" in flags
+    return await _sh_stdin(shell, io)
 
 
-async def _sh_stdin(target: ExecTarget, io: ExecIO) -> int:
-    # `sh` with commands on stdin, one line at a time (the Python client's e2e test_pod_apis drives one so).
-    pending, code = b"", 0
-    variables: dict[str, str] = {}
+def _in_image(name: str) -> bool:
+    return posixpath.basename(name) in COMMANDS
+
+
+async def _sh_stdin(shell: pod_exec_shell.Shell, io: ExecIO) -> int:
+    # `sh` with its script on stdin, run a complete command at a time as lines arrive (the Python client's e2e
+    # test_pod_apis drives one so): a line that leaves a construct open waits for the lines that close it.
+    pending = ""
     while True:
-        chunk = await io.read_stdin()
-        if chunk is not None:
-            pending += chunk
-        *lines, pending = pending.split(b"\n") if chunk is not None else [*pending.split(b"\n"), b""]
-        for line in lines:
-            code, exited = await _sh_line(line.decode(errors="replace"), target, io, variables)
+        line, eof = await io.read_line()
+        pending += line.decode(errors="replace")
+        if pending.strip():
+            try:
+                tree = pod_exec_shell.parse(pending)
+            except pod_exec_shell.ShellSyntaxError as exc:
+                if exc.incomplete and not eof:
+                    continue
+                await io.say(f"sh: {exc}\n")
+                return 2
+            except pod_exec_shell.ShellRefusal as exc:
+                await io.say(f"{exc}\n")
+                pending = ""
+                shell.status = 2
+                if eof:
+                    return 2
+                continue
+            pending = ""
+            code, exited = await shell.run_tree(tree, io)
             if exited:
                 return code
-        if chunk is None:
-            return code
-
-
-def _split_list(script: str) -> list[tuple[str, str]] | None:
-    """A script's commands with the operator before each (``""``, ``;``, ``&&`` or ``||``), split outside quotes.
-
-    None when it holds what the sandbox's shell does not run: a pipe, a background ``&``, input redirection, backquotes.
-    """
-    out: list[tuple[str, str]] = []
-    current, op, quote, i = "", "", "", 0
-    while i < len(script):
-        ch = script[i]
-        if quote:
-            current += ch
-            if ch == quote:
-                quote = ""
-            elif ch == "\\" and quote == '"' and i + 1 < len(script):
-                current += script[i + 1]
-                i += 1
-        elif ch in "'\"":
-            quote, current = ch, current + ch
-        elif script.startswith(("&&", "||"), i):
-            out.append((current.strip(), op))
-            current, op = "", script[i:i + 2]
-            i += 1
-        elif ch in ";\n":
-            out.append((current.strip(), op))
-            current, op = "", ";"
-        elif ch == "&" and script[i - 1:i] != ">" or ch in "|<`":
-            return None
-        else:
-            current += ch
-        i += 1
-    out.append((current.strip(), op))
-    return [(text, o) for text, o in out if text]
-
-
-async def _sh_line(script: str, target: ExecTarget, io: ExecIO, variables: dict[str, str]) -> tuple[int, bool]:
-    """Run a script: simple commands joined by ``;``, ``&&``, ``||``, and ``for NAME in WORDS; do ...; done``.
-
-    Words take ``$VAR`` and ``$(COMMAND)``. Returns ``(exit code, whether ``exit`` ended the shell)``.
-    """
-    commands = _split_list(script)
-    if commands is None:
-        await io.say("sh: the sandbox's shell does not run pipes, background jobs, input redirection or backquotes\n")
-        return 2, False
-    return await _run_list(commands, target, io, variables)
-
-
-async def _run_list(commands: list[tuple[str, str]], target: ExecTarget, io: ExecIO,
-                    variables: dict[str, str]) -> tuple[int, bool]:
-    code, i = 0, 0
-    while i < len(commands):
-        text, op = commands[i]
-        end = _block_end(commands, i) if text.startswith("for ") else i
-        if end < 0:
-            await io.say("sh: syntax error: `for` without `do ...; done`\n")
-            return 2, False
-        if (op == "&&" and code != 0) or (op == "||" and code == 0):
-            i = end + 1
-            continue  # the and-or list skips it, keeping the last status
-        if text.startswith("for "):
-            code, exited = await _run_for(commands[i:end + 1], target, io, variables)
-        else:
-            code, exited = await _simple(text, target, io, variables)
-        if exited:
-            return code, True
-        i = end + 1
-    return code, False
-
-
-def _block_end(commands: list[tuple[str, str]], start: int) -> int:
-    depth = 0
-    for j in range(start, len(commands)):
-        text = commands[j][0]
-        if text.removeprefix("do").lstrip().startswith("for "):
-            depth += 1
-        elif text == "done":
-            depth -= 1
-            if depth == 0:
-                return j
-    return -1
-
-
-async def _run_for(block: list[tuple[str, str]], target: ExecTarget, io: ExecIO,
-                   variables: dict[str, str]) -> tuple[int, bool]:
-    head = block[0][0].split(None, 3)
-    body = block[1:-1]
-    if len(head) < 3 or head[2] != "in" or not body or not (body[0][0] == "do" or body[0][0].startswith("do ")):
-        await io.say("sh: syntax error: expected `for NAME in WORDS; do ...; done`\n")
-        return 2, False
-    words_text = await _substitute(head[3] if len(head) > 3 else "", target, io, variables)
-    try:
-        words = [_expand_vars(w, {**target.env, **variables}) for w in shlex.split(words_text)]
-    except ValueError as exc:
-        await io.say(f"sh: syntax error: {exc}\n")
-        return 2, False
-    first = body[0][0][2:].strip()
-    commands = ([(first, "")] if first else []) + [(t, o if k or first else "") for k, (t, o) in enumerate(body[1:])]
-    code = 0
-    for word in words:
-        variables[head[1]] = word
-        code, exited = await _run_list(commands, target, io, variables)
-        if exited:
-            return code, True
-    return code, False
-
-
-async def _substitute(text: str, target: ExecTarget, io: ExecIO, variables: dict[str, str]) -> str:
-    # $(COMMAND): the command's stdout, trailing newlines removed (innermost first).
-    while (m := re.search(r"\$\(([^()]*)\)", text)) is not None:
-        captured = bytearray()
-
-        async def keep(data: bytes, into: bytearray = captured) -> None:
-            into.extend(data)
-
-        await _sh_line(m.group(1), target, ExecIO(keep, io.stderr, io.stdin), dict(variables))
-        text = text[:m.start()] + captured.decode(errors="replace").rstrip("\n") + text[m.end():]
-    return text
-
-
-async def _simple(script: str, target: ExecTarget, io: ExecIO, variables: dict[str, str]) -> tuple[int, bool]:
-    """One simple command: words, ``$VAR``, ``$(COMMAND)``, ``exit N``, and ``>&2`` at its end."""
-    for suffix in ("1>&2", ">&2"):
-        if script.endswith(suffix):
-            # the one output redirection modelled: stdout to stderr (`echo text >&2`)
-            script, io = script[: -len(suffix)].rstrip(), ExecIO(io.stderr, io.stderr, io.stdin)
-            break
-    if ">" in script:
-        await io.say("sh: the sandbox's shell does not redirect output to files\n")
-        return 2, False
-    script = await _substitute(script, target, io, variables)
-    try:
-        words = shlex.split(script)
-    except ValueError as exc:
-        await io.say(f"sh: syntax error: {exc}\n")
-        return 2, False
-    words = [_expand_vars(w, {**target.env, **variables}) for w in words]
-    if not words:
-        return 0, False
-    if "=" in words[0] and len(words) == 1 and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*=.*", words[0]):
-        name, _, value = words[0].partition("=")
-        variables[name] = value
-        return 0, False
-    if words[0] == "exit":
-        try:
-            return (int(words[1]) & 0xFF if len(words) > 1 else 0), True
-        except ValueError:
-            await io.say(f"sh: exit: Illegal number: {words[1]}\n")
-            return 2, True
-    return await run_command(words, target, io), False
+        if eof:
+            return shell.status
 
 
 async def _seq(args: list[str], target: ExecTarget, io: ExecIO) -> int:
@@ -452,12 +581,6 @@ async def _seq(args: list[str], target: ExecTarget, io: ExecIO) -> int:
     values = range(first, last + (1 if step > 0 else -1), step)
     await io.stdout("".join(f"{v}\n" for v in values[:100_000]).encode())
     return 0
-
-
-def _expand_vars(word: str, env: dict[str, str]) -> str:
-    # ``$NAME`` and ``${NAME}`` only, as a shell expands them in a simple command.
-    return re.sub(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$([A-Za-z_][A-Za-z0-9_]*)",
-                  lambda m: env.get(m.group(1) or m.group(2), ""), word)
 
 
 # --- wget and curl ---------------------------------------------------------------------------------------
@@ -488,7 +611,7 @@ def _resolve(target: ExecTarget, url: str) -> tuple[str, int, str, str]:
 
 def _fetch(target: ExecTarget, call: _HttpCall) -> tuple[int, str, list[tuple[str, str]], bytes]:
     host, port, path, netloc = _resolve(target, call.url)
-    if host not in (*_LOOPBACK, target.pod_ip, target.pod):
+    if host not in (*_LOOPBACK, target.pod_ip, target.pod, target.host_name):
         raise LookupError(host)
     host_port = target.ports.get(port)
     if host_port is None:
@@ -663,6 +786,6 @@ async def _curl(args: list[str], target: ExecTarget, io: ExecIO) -> int:
 COMMANDS: dict[str, Command] = {
     "cat": _cat, "curl": _curl, "date": _date, "echo": _echo, "env": _env, "false": _false, "hostname": _hostname,
     "ls": _ls, "printenv": _printenv, "pwd": _pwd, "seq": _seq, "sh": _sh, "sleep": _sleep, "true": _true,
-    "wget": _wget,
+    "wget": _wget, "ash": _sh, **pod_exec_tools.TOOLS,
 }
 """The commands exec runs, by the base name of ``argv[0]`` (``/bin/cat`` is ``cat``)."""

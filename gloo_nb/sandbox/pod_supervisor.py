@@ -282,8 +282,10 @@ class PodSupervisor:
             c = rt.containers.get(container) if rt is not None else None
             if rt is None or c is None or c.proc is None or c.proc.poll() is not None:
                 return None
+            # `started`: the container's own start, for uptime and /proc/uptime (monotonic, converted to wall time)
             return ExecTarget(pod=rt.name, namespace=rt.namespace, container=c.name, env=_process_env(rt, c),
-                              mounts=list(c.mounts), ports=dict(rt.host_ports))
+                              mounts=list(c.mounts), ports=dict(rt.host_ports), image=c.image,
+                              started=time.time() - max(0.0, time.monotonic() - c.started_mono))
 
     def pod_keys(self) -> list[tuple[str, str]]:
         """Return ``(namespace, name)`` of every pod this supervisor runs.
@@ -389,12 +391,14 @@ class PodSupervisor:
             ports = [int(p["containerPort"]) for p in cspec.get("ports") or []
                      if isinstance(p, dict) and p.get("protocol", "TCP") == "TCP" and "containerPort" in p]
             emulate = "auto"
-            if ends and ((command or args or job_pod) and workloads.is_shell_image(image)
-                         or (command or args) and job_pod):
-                # Run to completion (issue 18): in a pod whose containers are meant to end (restartPolicy Never
-                # or OnFailure), busybox/alpine run their command, and so does every container of a Job's pod
-                # that gives one; through the exec command set (workloads --emulate run). Under Always a
-                # container is meant to serve forever: it stays the image's emulation, as before.
+            if ((command or args) and workloads.is_shell_image(image)
+                    or ends and ((command or args or job_pod) and workloads.is_shell_image(image)
+                                 or (command or args) and job_pod)):
+                # Run the command (issue 18): busybox/alpine run theirs whatever the restartPolicy (under Always a
+                # script such as the Python client's e2e `while true;do date;sleep 5; done` runs until stopped,
+                # its output the log; one that ends is restarted with back-off, as a kubelet does), and so does
+                # every container of a Job's pod that gives one; through the exec command set and shell
+                # (workloads --emulate run). Other images under Always stay the image's emulation.
                 emulate = "run"
                 args = command + args  # none: the image's default command, sh (reads no stdin, ends)
             elif workloads.is_http_echo(image):

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import random
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -24,7 +23,7 @@ from gloo_nb.sandbox.object_selectors import label_selector_matches
 from gloo_nb.sandbox.pod_objects import NODE_NAME, is_ready, record_scheduled, rfc3339_now
 from gloo_nb.sandbox.store import CONTROLLER, ApiError, Store
 
-__all__ = ["SAFE_CHARS", "ReplicaSetController", "claim", "deletion_rank"]
+__all__ = ["SAFE_CHARS", "ReplicaSetController", "claim", "deletion_rank", "is_namespace_terminating"]
 
 SAFE_CHARS = "bcdfghjklmnpqrstvwxz2456789"
 """k8s.io/apimachinery/pkg/util/rand: the alphabet of generated names (no vowels, no look-alikes)."""
@@ -47,6 +46,22 @@ def deletion_rank(pod: dict[str, Any]) -> tuple[int, int, str, str]:
     created = pod["metadata"].get("creationTimestamp") or ""
     inverted = "".join(chr(0x10FFFF - ord(c)) for c in created)
     return (phase, 1 if is_ready(pod) else 0, inverted, pod["metadata"]["name"])
+
+
+def is_namespace_terminating(error: ApiError) -> bool:
+    """Whether a create was refused because its namespace is terminating (no FailedCreate event then).
+
+    The NamespaceLifecycle admission plugin's refusal (``unable to create new content in namespace X because it is
+    being terminated``); controller_utils.go skips the event for it (``apierrors.HasStatusCause(err,
+    v1.NamespaceTerminatingCause)``).
+
+    Args:
+        error: The refusal.
+
+    Returns:
+        True for the terminating namespace's 403.
+    """
+    return error.code == 403 and "because it is being terminated" in error.message
 
 
 def _controller_uid(obj: dict[str, Any]) -> str | None:
@@ -208,8 +223,11 @@ class ReplicaSetController(OwnerController):
         scheduler_events: The ``default-scheduler`` recorder, shared with the kubelet (both bind pods).
     """
 
-    def __init__(self, store: Store, scheduler_events: EventRecorder) -> None:
-        super().__init__(store, scheduler_events, kinds.REPLICA_SET, "replicaset-controller")
+    def __init__(self, store: Store, scheduler_events: EventRecorder, *, kind: Kind = kinds.REPLICA_SET,
+                 component: str = "replicaset-controller") -> None:
+        # kind and component: the ReplicationController adapter (gloo_nb.sandbox.replication_controller) runs this
+        # same logic for ReplicationControllers, as pkg/controller/replication does.
+        super().__init__(store, scheduler_events, kind, component)
         self.quota_blocked: set[tuple[str, str]] = set()
         """ReplicaSets whose last pod creation the namespace's quota refused: retried when a pod goes."""
 
@@ -222,9 +240,10 @@ class ReplicaSetController(OwnerController):
             ns: The ReplicaSet's namespace.
             name: The ReplicaSet's name.
         """
-        rs = self._get_or_collect(ns, name)
-        if rs is None:
+        stored = self._get_or_collect(ns, name)
+        if stored is None:
             return
+        rs = self.as_replica_set(stored)
         meta, spec = rs["metadata"], rs.get("spec") or {}
         uid = meta["uid"]
         replicas = int(spec.get("replicas", 1))
@@ -233,18 +252,19 @@ class ReplicaSetController(OwnerController):
         failure: str | None = None
         if not meta.get("deletionTimestamp"):
             diff = len(pods) - replicas
-            involved = object_ref(kinds.REPLICA_SET, ns, name, uid)
+            involved = object_ref(self.kind, ns, name, uid)
             if diff < 0:
                 for _ in range(-diff):
                     try:
                         pod = self._create_pod(rs)
                     except ApiError as exc:
-                        if exc.code != 403:
-                            raise
-                        # controller_utils.go CreatePods: a refused pod is a FailedCreate event and, through
-                        # replica_set_utils.go calculateStatus, a ReplicaFailure condition.
+                        # controller_utils.go RealPodControl.createPods: whatever the apiserver refused (admission's
+                        # 403, a 422, a quota) is a FailedCreate event "Error creating: <error>" on the ReplicaSet,
+                        # unless the namespace is terminating; replica_set.go manageReplicas returns the error, and
+                        # replica_set_utils.go calculateStatus makes it a ReplicaFailure condition.
                         failure = exc.message
-                        self._events.record(involved, WARNING, "FailedCreate", f"Error creating: {exc.message}")
+                        if not is_namespace_terminating(exc):
+                            self._events.record(involved, WARNING, "FailedCreate", f"Error creating: {exc.message}")
                         break
                     pods.append(pod)
                     self._events.record(involved, NORMAL, "SuccessfulCreate", f"Created pod: {pod['metadata']['name']}")
@@ -255,6 +275,17 @@ class ReplicaSetController(OwnerController):
                     pods.remove(pod)
                     self._events.record(involved, NORMAL, "SuccessfulDelete", f"Deleted pod: {pod['metadata']['name']}")
         self._write_status(rs, pods, failure)
+
+    def as_replica_set(self, obj: dict[str, Any]) -> dict[str, Any]:
+        """Return the object this controller syncs as a ReplicaSet; a ReplicaSet is one already.
+
+        Args:
+            obj: The stored object.
+
+        Returns:
+            The object to reconcile.
+        """
+        return obj
 
     def _write_status(self, rs: dict[str, Any], pods: list[dict[str, Any]], failure: str | None) -> None:
         # pkg/controller/replicaset/replica_set_utils.go calculateStatus: replicas is always written (no
@@ -306,7 +337,7 @@ class ReplicaSetController(OwnerController):
             obj["status"] = new_status
             return obj
 
-        self.store.patch(kinds.REPLICA_SET, ns, name, mutate, identity=CONTROLLER, subresource="status")
+        self.store.patch(self.kind, ns, name, mutate, identity=CONTROLLER, subresource="status")
 
     def _create_pod(self, rs: dict[str, Any]) -> dict[str, Any]:
         # controller_utils.go GetPodFromTemplate: the template's labels, annotations and finalizers, an
@@ -317,7 +348,7 @@ class ReplicaSetController(OwnerController):
         tmeta = template.get("metadata") or {}
         meta: dict[str, Any] = {
             "namespace": ns, "labels": dict(tmeta.get("labels") or {}), "generateName": f"{rs_name}-",
-            "ownerReferences": [{"apiVersion": kinds.REPLICA_SET.api_version, "kind": "ReplicaSet",
+            "ownerReferences": [{"apiVersion": self.kind.api_version, "kind": self.kind.kind,
                                  "name": rs_name, "uid": meta_rs["uid"],
                                  "controller": True, "blockOwnerDeletion": True}],
         }
@@ -325,15 +356,9 @@ class ReplicaSetController(OwnerController):
             meta["annotations"] = dict(tmeta["annotations"])
         spec = json.loads(json.dumps(template.get("spec") or {}))
         spec["nodeName"] = NODE_NAME
-        for _ in range(10):
-            meta["name"] = f"{rs_name}-{''.join(random.choices(SAFE_CHARS, k=5))}"
-            try:
-                pod = self.store.create(kinds.POD, {"apiVersion": "v1", "kind": "Pod", "metadata": meta,
-                                                    "spec": spec}, identity=CONTROLLER)
-            except ApiError as exc:
-                if exc.code != 409:
-                    raise
-                continue
-            record_scheduled(self._scheduler_events, pod)
-            return pod
-        raise ApiError(409, "AlreadyExists", f"could not find a free pod name for {rs_name}")
+        # CreatePods sends generateName and no name: the apiserver picks the 5-character suffix, and admission
+        # plugins that refuse the pod before that (ServiceAccount) name it "<rs>-", as on a cluster.
+        pod = self.store.create(kinds.POD, {"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": spec},
+                                identity=CONTROLLER)
+        record_scheduled(self._scheduler_events, pod)
+        return pod

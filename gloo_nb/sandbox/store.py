@@ -43,7 +43,7 @@ from gloo_nb.sandbox.apierror import ApiError
 from gloo_nb.sandbox.kinds import KINDS, NAMESPACE, POD, Kind, kind_of
 from gloo_nb.sandbox.object_selectors import field_matcher, label_matcher
 from gloo_nb.sandbox.statedir import private_dir
-from gloo_nb.sandbox.validation import apply_defaults, validate
+from gloo_nb.sandbox.validation import apply_defaults, validate, validate_update
 
 __all__ = [
     "ADMIN",
@@ -674,6 +674,8 @@ class Store:
     def _prepare(self, kind: Kind, obj: dict[str, Any], old: dict[str, Any] | None) -> None:
         validate(kind, obj)
         apply_defaults(kind, obj, old)
+        if old is not None:
+            validate_update(kind, old, obj)
 
     def create(self, kind: Kind, obj: dict[str, Any], *, identity: Identity = ADMIN,
                dry_run: bool = False) -> dict[str, Any]:
@@ -768,6 +770,8 @@ class Store:
         if not isinstance(meta, dict):
             raise ApiError(400, "BadRequest", "metadata must be an object")
         if meta.get("name") != old_meta["name"]:
+            # staging/src/k8s.io/apiserver/pkg/endpoints/handlers/rest.go checkName, run by update.go and by
+            # patch.go's applyPatch: a renamed object is a 400, before ValidateObjectMetaUpdate could say immutable.
             raise ApiError(400, "BadRequest", f"the name of the object ({meta.get('name')}) does not match the "
                                               f"name on the URL ({old_meta['name']})")
         if kind.namespaced and meta.get("namespace", old_meta["namespace"]) != old_meta["namespace"]:

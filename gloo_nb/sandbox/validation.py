@@ -11,6 +11,7 @@ import base64
 import hashlib
 import json
 import re
+from datetime import UTC, datetime
 from typing import Any
 
 from gloo_nb._text import escape_controls
@@ -22,7 +23,8 @@ from gloo_nb.sandbox.kinds import Kind
 from gloo_nb.sandbox.object_selectors import label_selector_matches
 from gloo_nb.sandbox.prober import PROBE_DEFAULTS
 
-__all__ = ["apply_defaults", "invalid", "unknown_fields", "validate"]
+__all__ = ["DAEMON_SET_TEMPLATE_GENERATION", "apply_defaults", "go_label_selector", "invalid", "unknown_fields",
+           "validate", "validate_update"]
 
 _GLOO_KINDS = frozenset({k.VIRTUAL_SERVICE, k.ROUTE_TABLE, k.GATEWAY, k.UPSTREAM, k.SETTINGS,
                          k.UPSTREAM_GROUP, k.VIRTUAL_HOST_OPTION, k.ROUTE_OPTION})
@@ -51,6 +53,9 @@ _TOP_FIELDS: dict[Kind, frozenset[str]] = {
     k.DEPLOYMENT: frozenset({"spec", "status"}),
     k.REPLICA_SET: frozenset({"spec", "status"}),
     k.JOB: frozenset({"spec", "status"}),
+    k.REPLICATION_CONTROLLER: frozenset({"spec", "status"}),
+    k.DAEMON_SET: frozenset({"spec", "status"}),
+    k.CONTROLLER_REVISION: frozenset({"data", "revision"}),
     k.ENDPOINTS: frozenset({"subsets"}),
     k.CONFIGMAP: frozenset({"data", "binaryData", "immutable"}),
     k.SECRET: frozenset({"data", "stringData", "type", "immutable"}),
@@ -61,6 +66,7 @@ _TOP_FIELDS: dict[Kind, frozenset[str]] = {
     k.PROXY: frozenset({"spec", "status"}),
     k.SERVICE_ACCOUNT: frozenset({"secrets", "imagePullSecrets", "automountServiceAccountToken"}),
     k.NODE: frozenset({"spec", "status"}),
+    k.API_SERVICE: frozenset({"spec", "status"}),
 }
 _RBAC_KINDS = frozenset({k.ROLE, k.CLUSTER_ROLE, k.ROLE_BINDING, k.CLUSTER_ROLE_BINDING})
 
@@ -107,6 +113,8 @@ def invalid(kind: Kind, name: str, causes: list[tuple[str, str, str]]) -> ApiErr
 
 
 def _check_name(kind: Kind, name: str, causes: list[tuple[str, str, str]]) -> None:
+    if kind is k.API_SERVICE:
+        return  # its own rule, with its spec (_check_api_service)
     if kind in _RBAC_KINDS:
         if name in (".", "..") or "/" in name or "%" in name:
             causes.append(("FieldValueInvalid", "metadata.name",
@@ -429,6 +437,182 @@ def _check_job(obj: dict[str, Any], causes: list[tuple[str, str, str]]) -> None:
     _check_containers(pod_spec, "spec.template.spec", causes)
 
 
+def _map_text(labels: dict[str, Any]) -> str:
+    # Go's %#v of a map[string]string, as field.Invalid prints a labels value.
+    return "map[string]string{" + ", ".join(f'"{a}":"{b}"' for a, b in sorted(labels.items())) + "}"
+
+
+def _template_labels(spec: dict[str, Any]) -> dict[str, Any] | None:
+    template = spec.get("template")
+    tmeta = template.get("metadata") if isinstance(template, dict) else None
+    labels = tmeta.get("labels") if isinstance(tmeta, dict) else None
+    return labels if isinstance(labels, dict) else None
+
+
+def _check_replication_controller(obj: dict[str, Any], causes: list[tuple[str, str, str]]) -> None:
+    # pkg/apis/core/validation/validation.go ValidateReplicationControllerSpec, ValidateNonEmptySelector and
+    # ValidatePodTemplateSpecForRC. Kubernetes defaults before it validates (SetDefaults_ReplicationController
+    # runs on decode), so an empty selector is the template's labels here too.
+    spec = obj.get("spec")
+    if not isinstance(spec, dict):
+        causes.append(("FieldValueRequired", "spec.selector", "Required value"))
+        causes.append(("FieldValueRequired", "spec.template", "Required value"))
+        return
+    labels = _template_labels(spec) or {}
+    selector = spec.get("selector") or labels
+    if not isinstance(selector, dict) or not all(isinstance(v, str) for v in selector.values()):
+        causes.append(("FieldValueInvalid", "spec.selector", f"Invalid value: {_value(selector)}: "
+                                                             "must be a map of strings"))
+        return
+    # In ValidateReplicationControllerSpec's order: minReadySeconds, selector, replicas, then the template.
+    for field in ("minReadySeconds", "selector", "replicas"):
+        value = spec.get(field)
+        if field == "selector":
+            if not selector:
+                causes.append(("FieldValueRequired", "spec.selector", "Required value"))
+        elif value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
+            causes.append(("FieldValueInvalid", f"spec.{field}",
+                           f"Invalid value: {_value(value)}: must be greater than or equal to 0"))
+    template = spec.get("template")
+    if not isinstance(template, dict):
+        causes.append(("FieldValueRequired", "spec.template", "Required value"))
+        return
+    if all(isinstance(v, str) for v in labels.values()):
+        _check_labels(labels, "spec.template.metadata.labels", causes)
+    if selector and not all(labels.get(a) == b for a, b in selector.items()):
+        causes.append(("FieldValueInvalid", "spec.template.metadata.labels",
+                       f"Invalid value: {_map_text(labels)}: `selector` does not match template `labels`"))
+    pod_spec = template.get("spec")
+    _check_containers(pod_spec, "spec.template.spec", causes)
+    policy = (pod_spec.get("restartPolicy") if isinstance(pod_spec, dict) else None) or "Always"
+    if policy != "Always":
+        causes.append(("FieldValueNotSupported", "spec.template.spec.restartPolicy",
+                       f'Unsupported value: {_quoted(str(policy))}: supported values: "Always"'))
+    if isinstance(pod_spec, dict) and pod_spec.get("activeDeadlineSeconds") is not None:
+        causes.append(("FieldValueForbidden", "spec.template.spec.activeDeadlineSeconds",
+                       "Forbidden: activeDeadlineSeconds in ReplicationController is not Supported"))
+
+
+def _check_daemon_set(obj: dict[str, Any], causes: list[tuple[str, str, str]]) -> None:
+    # pkg/apis/apps/validation/validation.go ValidateDaemonSetSpec and ValidateRollingUpdateDaemonSet. A missing
+    # selector has no error of its own (ValidateLabelSelector(nil) is empty): LabelSelectorAsSelector(nil) selects
+    # nothing, so the template's labels never match it.
+    spec = obj.get("spec")
+    if not isinstance(spec, dict):
+        causes.append(("FieldValueRequired", "spec.selector", "Required value"))
+        return
+    selector = spec.get("selector")
+    labels = _template_labels(spec) or {}
+    if all(isinstance(v, str) for v in labels.values()):
+        _check_labels(labels, "spec.template.metadata.labels", causes)
+    if selector is not None and not isinstance(selector, dict):
+        causes.append(("FieldValueInvalid", "spec.selector", f"Invalid value: {_value(selector)}: must be an object"))
+        return
+    empty = isinstance(selector, dict) and not (selector.get("matchLabels") or selector.get("matchExpressions"))
+    # An empty (non-nil) selector is labels.Everything(): it matches, only the empty-selector error is given.
+    if not empty and not label_selector_matches(selector, labels):
+        causes.append(("FieldValueInvalid", "spec.template.metadata.labels",
+                       f"Invalid value: {_map_text(labels)}: `selector` does not match template `labels`"))
+    if empty:
+        causes.append(("FieldValueInvalid", "spec.selector",
+                       # field.Invalid prints the selector with its generated String() method.
+                       "Invalid value: &LabelSelector{MatchLabels:map[string]string{},MatchExpressions:[]"
+                       "LabelSelectorRequirement{},}: empty selector is invalid for daemonset"))
+    template = spec.get("template")
+    pod_spec = template.get("spec") if isinstance(template, dict) else None
+    _check_containers(pod_spec, "spec.template.spec", causes)
+    policy = (pod_spec.get("restartPolicy") if isinstance(pod_spec, dict) else None) or "Always"
+    if policy != "Always":
+        causes.append(("FieldValueNotSupported", "spec.template.spec.restartPolicy",
+                       f'Unsupported value: {_quoted(str(policy))}: supported values: "Always"'))
+    strategy = spec.get("updateStrategy") or {}
+    stype = strategy.get("type") if isinstance(strategy, dict) else None
+    if stype not in (None, "RollingUpdate", "OnDelete"):
+        causes.append(("FieldValueNotSupported", "spec.updateStrategy.type",
+                       f'Unsupported value: {_quoted(str(stype))}: supported values: "OnDelete", "RollingUpdate"'))
+    rolling = strategy.get("rollingUpdate") if isinstance(strategy, dict) else None
+    if stype in (None, "RollingUpdate") and isinstance(rolling, dict):
+        unavailable, surge = rolling.get("maxUnavailable", 1), rolling.get("maxSurge", 0)
+        if unavailable in (0, "0%") and surge in (0, "0%"):
+            # ValidateRollingUpdateDaemonSet: both zero would never make progress.
+            causes.append(("FieldValueInvalid", "spec.updateStrategy.rollingUpdate.maxUnavailable",
+                           f"Invalid value: {_value(unavailable)}: cannot be 0 when maxSurge is 0"))
+    limit = spec.get("revisionHistoryLimit")
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 0):
+        causes.append(("FieldValueInvalid", "spec.revisionHistoryLimit",
+                       f"Invalid value: {_value(limit)}: must be greater than or equal to 0"))
+
+
+def _check_controller_revision(obj: dict[str, Any], causes: list[tuple[str, str, str]]) -> None:
+    # pkg/apis/apps/validation/validation.go ValidateControllerRevision: data is mandatory, revision >= 0.
+    if obj.get("data") is None:
+        causes.append(("FieldValueRequired", "data", "Required value: data is mandatory"))
+    revision = obj.get("revision", 0)
+    if isinstance(revision, bool) or not isinstance(revision, int) or revision < 0:
+        causes.append(("FieldValueInvalid", "revision",
+                       f"Invalid value: {_value(revision)}: must be greater than or equal to 0"))
+
+
+DAEMON_SET_TEMPLATE_GENERATION = "deprecated.daemonset.template.generation"
+"""The annotation apps/v1 DaemonSets carry their template generation in (pkg/apis/apps/v1/conversion.go)."""
+
+
+def _default_replication_controller(obj: dict[str, Any], spec: dict[str, Any]) -> None:
+    # pkg/apis/core/v1/defaults.go SetDefaults_ReplicationController: an empty selector and empty labels take
+    # the template's labels, replicas 1; pkg/registry/core/replicationcontroller/strategy.go PrepareForCreate
+    # resets the status (replicas is not omitempty).
+    labels = _template_labels(spec)
+    if labels:
+        if not spec.get("selector"):
+            spec["selector"] = dict(labels)
+        if not obj["metadata"].get("labels"):
+            obj["metadata"]["labels"] = dict(labels)
+    spec.setdefault("replicas", 1)
+    template = spec.get("template")
+    if isinstance(template, dict):
+        template.setdefault("metadata", {}).setdefault("creationTimestamp", None)
+        if isinstance(template.get("spec"), dict):
+            _default_containers(template["spec"])
+    obj.setdefault("status", {"replicas": 0})
+
+
+def _default_daemon_set(obj: dict[str, Any], spec: dict[str, Any], old: dict[str, Any] | None) -> None:
+    # pkg/apis/apps/v1/defaults.go SetDefaults_DaemonSet: RollingUpdate with maxUnavailable 1 and maxSurge 0,
+    # revisionHistoryLimit 10. pkg/registry/apps/daemonset/strategy.go PrepareForCreate/PrepareForUpdate:
+    # templateGeneration 1, +1 on each template change (the deprecated.daemonset.template.generation
+    # annotation in apps/v1); the status's four counts are not omitempty.
+    strategy = spec.setdefault("updateStrategy", {})
+    if isinstance(strategy, dict):
+        strategy.setdefault("type", "RollingUpdate")
+        if strategy["type"] == "RollingUpdate":
+            rolling = strategy.setdefault("rollingUpdate", {})
+            if isinstance(rolling, dict):
+                rolling.setdefault("maxUnavailable", 1)
+                rolling.setdefault("maxSurge", 0)
+    spec.setdefault("revisionHistoryLimit", 10)
+    template = spec.get("template")
+    if isinstance(template, dict):
+        template.setdefault("metadata", {}).setdefault("creationTimestamp", None)
+        if isinstance(template.get("spec"), dict):
+            _default_containers(template["spec"])
+    annotations = obj["metadata"].setdefault("annotations", {})
+    generation = 1
+    if old is not None:
+        old_ann = old["metadata"].get("annotations") or {}
+        try:
+            generation = int(old_ann.get(DAEMON_SET_TEMPLATE_GENERATION) or 1)
+        except ValueError:
+            generation = 1
+        if json.dumps((old.get("spec") or {}).get("template"), sort_keys=True) != json.dumps(template,
+                                                                                               sort_keys=True):
+            generation += 1
+    annotations[DAEMON_SET_TEMPLATE_GENERATION] = str(generation)
+    status = obj.setdefault("status", {})
+    if isinstance(status, dict):
+        for field in ("currentNumberScheduled", "numberMisscheduled", "desiredNumberScheduled", "numberReady"):
+            status.setdefault(field, 0)
+
+
 JOB_UID_LABEL = "batch.kubernetes.io/controller-uid"
 """The label a Job's selector matches (pkg/apis/batch/types.go ``ControllerUidLabel``)."""
 JOB_NAME_LABEL = "batch.kubernetes.io/job-name"
@@ -513,10 +697,18 @@ def validate(kind: Kind, obj: dict[str, Any]) -> None:
         _check_deployment(obj, causes)
     elif kind is k.JOB:
         _check_job(obj, causes)
+    elif kind is k.REPLICATION_CONTROLLER:
+        _check_replication_controller(obj, causes)
+    elif kind is k.DAEMON_SET:
+        _check_daemon_set(obj, causes)
+    elif kind is k.CONTROLLER_REVISION:
+        _check_controller_revision(obj, causes)
     elif kind is k.SERVICE:
         _check_service(obj, causes)
     elif kind is k.POD:
         _check_containers(obj.get("spec"), "spec", causes)
+    elif kind is k.API_SERVICE:
+        _check_api_service(obj, causes)
     elif kind in _GLOO_KINDS:
         try:
             parse_object(obj)
@@ -536,6 +728,234 @@ def validate(kind: Kind, obj: dict[str, Any]) -> None:
             causes.append(("FieldValueInvalid", field, f"Invalid value: {_value(value)}: {error.problem}"))
     if causes:
         raise invalid(kind, name, causes)
+
+
+def _int32(value: Any) -> int:
+    # A missing int32 field is Go's zero value; a non-integer one cannot be decoded (refused as 0, never stored).
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+def _check_api_service(obj: dict[str, Any], causes: list[tuple[str, str, str]]) -> None:
+    # staging/src/k8s.io/kube-aggregator/pkg/apis/apiregistration/validation/validation.go ValidateAPIService.
+    name = obj["metadata"]["name"]
+    spec = _spec(obj)
+    group, version = str(spec.get("group") or ""), str(spec.get("version") or "")
+    required = f"{version}.{group}"
+    # The name: path.IsValidPathSegmentName (apimachinery/pkg/api/validation/path/name.go), then version.group.
+    if name in (".", ".."):
+        causes.append(("FieldValueInvalid", "metadata.name", f"Invalid value: {_quoted(name)}: may not be '{name}'"))
+    elif "/" in name or "%" in name:
+        causes.extend(("FieldValueInvalid", "metadata.name", f"Invalid value: {_quoted(name)}: may not contain '{c}'")
+                      for c in "/%" if c in name)
+    elif name != required:
+        causes.append(("FieldValueInvalid", "metadata.name",
+                       f"Invalid value: {_quoted(name)}: must be `spec.version+\".\"+spec.group`: {_quoted(required)}"))
+    if not group and version != "v1":
+        causes.append(("FieldValueRequired", "spec.group",
+                       "Required value: only v1 may have an empty group and it better be legacy kube"))
+    if group:
+        _check_dns(group, "spec.group", _SUBDOMAIN, _SUBDOMAIN_MSG, 253, causes)
+    _check_dns(version, "spec.version", _DNS1035, _DNS1035_MSG, 63, causes)
+    minimum, priority = _int32(spec.get("groupPriorityMinimum")), _int32(spec.get("versionPriority"))
+    if minimum <= 0 or minimum > 20000:
+        causes.append(("FieldValueInvalid", "spec.groupPriorityMinimum",
+                       f"Invalid value: {minimum}: must be positive and less than 20000"))
+    if priority <= 0 or priority > 1000:
+        causes.append(("FieldValueInvalid", "spec.versionPriority",
+                       f"Invalid value: {priority}: must be positive and less than 1000"))
+    service, ca_bundle = spec.get("service"), str(spec.get("caBundle") or "")
+    insecure = spec.get("insecureSkipTLSVerify") is True
+    if not isinstance(service, dict):
+        if ca_bundle:
+            size = len(base64.b64decode(ca_bundle + "=" * (-len(ca_bundle) % 4), validate=False))
+            causes.append(("FieldValueInvalid", "spec.caBundle",
+                           f'Invalid value: "{size} bytes": local APIServices may not have a caBundle'))
+        if insecure:
+            causes.append(("FieldValueInvalid", "spec.insecureSkipTLSVerify",
+                           "Invalid value: true: local APIServices may not have insecureSkipTLSVerify"))
+        return
+    if not service.get("namespace"):
+        causes.append(("FieldValueRequired", "spec.service.namespace", "Required value"))
+    if not service.get("name"):
+        causes.append(("FieldValueRequired", "spec.service.name", "Required value"))
+    port = service.get("port", 443)  # v1/defaults.go SetDefaults_ServiceReference, applied on decode
+    port = _int32(port)
+    if not 1 <= port <= 65535:
+        causes.append(("FieldValueInvalid", "spec.service.port",
+                       f"Invalid value: {port}: port is not valid: must be between 1 and 65535, inclusive"))
+    if insecure and ca_bundle:
+        causes.append(("FieldValueInvalid", "spec.insecureSkipTLSVerify",
+                       "Invalid value: true: may not be true if caBundle is present"))
+
+
+# --- updates: the fields Kubernetes refuses to change (apimachinery's ValidateImmutableField and its kin) -------
+
+_IMMUTABLE = "field is immutable"
+"""apimachinery/pkg/api/validation/objectmeta.go FieldImmutableErrorMsg."""
+_IMMUTABLE_WHEN_SET = "field is immutable when `immutable` is set"
+"""pkg/apis/core/validation/validation.go ValidateConfigMapUpdate / ValidateSecretUpdate."""
+
+
+def _go_string(text: str) -> str:
+    # Go's %#v of a string is strconv.Quote.
+    return _quoted(text)
+
+
+def _go_strings(values: Any) -> str:
+    if values is None:
+        return "[]string(nil)"
+    return "[]string{" + ", ".join(_go_string(str(v)) for v in values) + "}"
+
+
+def go_label_selector(selector: Any) -> str:
+    """Render a LabelSelector as field.Error prints a bad value: Go's ``%#v`` of ``metav1.LabelSelector``.
+
+    k8s.io/apimachinery/pkg/util/validation/field/errors.go ``ErrorBody``: a pointer is dereferenced, and a struct
+    that is no ``fmt.Stringer`` (``LabelSelector.String`` has a pointer receiver) falls back to ``%#v``; a nil
+    pointer prints as the string ``"null"``. Go's fmt sorts map keys; a nil map or slice prints as ``(nil)``.
+
+    Args:
+        selector: The selector as JSON holds it (None when absent).
+
+    Returns:
+        e.g. ``v1.LabelSelector{MatchLabels:map[string]string{"app":"x"},
+        MatchExpressions:[]v1.LabelSelectorRequirement(nil)}``.
+    """
+    if not isinstance(selector, dict):
+        return '"null"'
+    labels = selector.get("matchLabels")
+    if isinstance(labels, dict):
+        shown = "map[string]string{" + ", ".join(f"{_go_string(str(a))}:{_go_string(str(b))}"
+                                                for a, b in sorted(labels.items())) + "}"
+    else:
+        shown = "map[string]string(nil)"
+    expressions = selector.get("matchExpressions")
+    if isinstance(expressions, list):
+        items = [f"v1.LabelSelectorRequirement{{Key:{_go_string(str(e.get('key', '')))}, "
+                 f"Operator:{_go_string(str(e.get('operator', '')))}, Values:{_go_strings(e.get('values'))}}}"
+                 for e in expressions if isinstance(e, dict)]
+        exprs = "[]v1.LabelSelectorRequirement{" + ", ".join(items) + "}"
+    else:
+        exprs = "[]v1.LabelSelectorRequirement(nil)"
+    return f"v1.LabelSelector{{MatchLabels:{shown}, MatchExpressions:{exprs}}}"
+
+
+def _spec(obj: dict[str, Any]) -> dict[str, Any]:
+    spec = obj.get("spec")
+    return spec if isinstance(spec, dict) else {}
+
+
+def _immutable_selector(new: dict[str, Any], old: dict[str, Any], causes: list[tuple[str, str, str]]) -> None:
+    selector = _spec(new).get("selector")
+    if selector != _spec(old).get("selector"):
+        causes.append(("FieldValueInvalid", "spec.selector",
+                       f"Invalid value: {go_label_selector(selector)}: {_IMMUTABLE}"))
+
+
+def _service_ips_update(new: dict[str, Any], old: dict[str, Any], causes: list[tuple[str, str, str]]) -> None:
+    # pkg/apis/core/validation/validation.go validateUpgradeDowngradeClusterIPs (ValidateServiceUpdate): the
+    # primary clusterIP may not change (ExternalName and headless-to-headless aside); the bad value is the new
+    # []string clusterIPs.
+    spec, old_spec = _spec(new), _spec(old)
+    if "ExternalName" in (spec.get("type"), old_spec.get("type")):
+        return
+    if spec.get("clusterIP") == "None" and old_spec.get("clusterIP") == "None":
+        return
+    ips, old_ips = list(spec.get("clusterIPs") or []), list(old_spec.get("clusterIPs") or [])
+    changed = f"Invalid value: {_go_strings(spec.get('clusterIPs'))}: may not change once set"
+    if len(ips) == len(old_ips):
+        causes.extend(("FieldValueInvalid", f"spec.clusterIPs[{i}]", changed)
+                      for i, ip in enumerate(old_ips) if ip != ips[i])
+    elif not ips:
+        causes.append(("FieldValueInvalid", "spec.clusterIPs[0]",
+                       f"Invalid value: {_go_strings(spec.get('clusterIPs'))}: primary clusterIP can not be unset"))
+    elif old_ips and ips[0] != old_ips[0]:
+        causes.append(("FieldValueInvalid", "spec.clusterIPs[0]", changed))
+
+
+def _immutable_data(new: dict[str, Any], old: dict[str, Any], fields: tuple[str, ...],
+                    causes: list[tuple[str, str, str]]) -> None:
+    # ValidateConfigMapUpdate / ValidateSecretUpdate: once `immutable: true`, neither it nor the data may change.
+    if old.get("immutable") is not True:
+        return
+    if new.get("immutable") is not True:
+        causes.append(("FieldValueForbidden", "immutable", f"Forbidden: {_IMMUTABLE_WHEN_SET}"))
+    causes.extend(("FieldValueForbidden", field, f"Forbidden: {_IMMUTABLE_WHEN_SET}")
+                  for field in fields if new.get(field) != old.get(field))
+
+
+def _job_update(new: dict[str, Any], old: dict[str, Any], causes: list[tuple[str, str, str]]) -> None:
+    # pkg/apis/batch/validation/validation.go ValidateJobSpecUpdate: selector, completionMode immutable;
+    # validatePodTemplateUpdate: the template too, except that a suspended Job that never started
+    # (pkg/registry/batch/job/strategy.go validationOptionsForJob: AllowMutableSchedulingDirectives) may change
+    # its template's labels, annotations, node selector, tolerations and scheduling gates.
+    _immutable_selector(new, old, causes)
+    spec, old_spec = _spec(new), _spec(old)
+    template, old_template = spec.get("template"), old_spec.get("template")
+    if template != old_template:
+        allowed = bool(spec.get("suspend")) and not (old.get("status") or {}).get("startTime")
+        if allowed and isinstance(template, dict) and isinstance(old_template, dict):
+            before, after = json.loads(json.dumps(old_template)), json.loads(json.dumps(template))
+            for t in (before, after):
+                meta = t.setdefault("metadata", {})
+                for key in ("labels", "annotations"):
+                    meta.pop(key, None)
+                pod = t.setdefault("spec", {})
+                for key in ("nodeSelector", "tolerations", "schedulingGates", "affinity"):
+                    pod.pop(key, None)
+            changed = before != after
+        else:
+            changed = True
+        if changed:
+            # The bad value is Go's %#v of the whole internal core.PodTemplateSpec, hundreds of fields long;
+            # the sandbox names the type and leaves its fields out.
+            causes.append(("FieldValueInvalid", "spec.template",
+                           f"Invalid value: core.PodTemplateSpec{{...}}: {_IMMUTABLE}"))
+    if spec.get("completionMode") != old_spec.get("completionMode"):
+        mode = spec.get("completionMode")
+        shown = _go_string(str(mode)) if mode is not None else '"null"'  # a nil *CompletionMode prints "null"
+        causes.append(("FieldValueInvalid", "spec.completionMode", f"Invalid value: {shown}: {_IMMUTABLE}"))
+
+
+_APPS_SELECTOR_IMMUTABLE = frozenset({("apps", "Deployment"), ("apps", "ReplicaSet"), ("apps", "DaemonSet")})
+"""The apps/v1 kinds whose ``spec.selector`` is immutable, by name."""
+
+
+def validate_update(kind: Kind, old: dict[str, Any], new: dict[str, Any]) -> None:
+    """Check an update against the stored object: the fields Kubernetes refuses to change.
+
+    Runs after :func:`apply_defaults` (values the apiserver carries over, such as a Service's clusterIP, are in
+    place), as the apiserver's ``ValidateUpdate`` runs after decoding and the strategy's ``PrepareForUpdate``.
+    A changed ``metadata.name`` never gets here: the API answers 400 first (apiserver endpoints/handlers
+    ``checkName``).
+
+    Args:
+        kind: The object's kind.
+        old: The stored object.
+        new: The object about to replace it.
+
+    Raises:
+        ApiError: 422 Invalid naming each immutable field that changed.
+    """
+    causes: list[tuple[str, str, str]] = []
+    if (kind.group, kind.kind) in _APPS_SELECTOR_IMMUTABLE:
+        # pkg/registry/apps/{deployment,replicaset,daemonset}/strategy.go ValidateUpdate: apps/v1 disallows
+        # mutation of the selector (ValidateImmutableField).
+        _immutable_selector(new, old, causes)
+    elif kind is k.JOB:
+        _job_update(new, old, causes)
+    elif kind is k.SERVICE:
+        _service_ips_update(new, old, causes)
+    elif kind is k.CONFIGMAP:
+        _immutable_data(new, old, ("data", "binaryData"), causes)
+    elif kind is k.SECRET:
+        _immutable_data(new, old, ("data",), causes)
+        if new.get("type") != old.get("type"):
+            # ValidateSecretUpdate: ValidateImmutableField(newSecret.Type, ...)
+            causes.append(("FieldValueInvalid", "type", f"Invalid value: {_go_string(str(new.get('type')))}: "
+                                                        f"{_IMMUTABLE}"))
+    if causes:
+        raise invalid(kind, new["metadata"]["name"], causes)
 
 
 def unknown_fields(kind: Kind, obj: dict[str, Any]) -> list[str]:
@@ -614,6 +1034,16 @@ def apply_defaults(kind: Kind, obj: dict[str, Any], old: dict[str, Any] | None) 
     elif kind is k.SERVICE and isinstance(spec, dict):
         spec.setdefault("type", "ClusterIP")
         old_spec = (old or {}).get("spec") or {}
+        if old is not None:
+            # pkg/registry/core/service/storage/storage.go: patchAllocatedValues keeps the allocated clusterIPs a
+            # request leaves out; normalizeClusterIPs makes a changed clusterIP with unchanged clusterIPs (an old
+            # client) the new clusterIPs, for validation to refuse.
+            if not spec.get("clusterIPs") and old_spec.get("clusterIPs") and not (
+                    spec.get("clusterIP") and spec.get("clusterIP") != old_spec.get("clusterIP")):
+                spec["clusterIPs"] = list(old_spec["clusterIPs"])
+            if (spec.get("clusterIP") and spec.get("clusterIP") != old_spec.get("clusterIP")
+                    and spec.get("clusterIPs") == old_spec.get("clusterIPs")):
+                spec["clusterIPs"] = [spec["clusterIP"]]
         if not spec.get("clusterIP"):
             ip = old_spec.get("clusterIP")
             if not ip:
@@ -657,6 +1087,12 @@ def apply_defaults(kind: Kind, obj: dict[str, Any], old: dict[str, Any] | None) 
         obj.setdefault("status", {"replicas": 0})
     elif kind is k.JOB and isinstance(spec, dict):
         _default_job(obj, spec, old)
+    elif kind is k.API_SERVICE:
+        _default_api_service(obj, old)
+    elif kind is k.REPLICATION_CONTROLLER and isinstance(spec, dict):
+        _default_replication_controller(obj, spec)
+    elif kind is k.DAEMON_SET and isinstance(spec, dict):
+        _default_daemon_set(obj, spec, old)
     elif kind is k.SECRET:
         if not obj.get("type"):
             obj["type"] = "Opaque"
@@ -665,3 +1101,22 @@ def apply_defaults(kind: Kind, obj: dict[str, Any], old: dict[str, Any] | None) 
             data = obj.setdefault("data", {})
             for key, value in string_data.items():
                 data[key] = base64.b64encode(str(value).encode()).decode()
+
+
+LOCAL_AVAILABLE = {"type": "Available", "status": "True", "reason": "Local",
+                   "message": "Local APIServices are always available"}
+"""kube-aggregator's NewLocalAvailableAPIServiceCondition (without its lastTransitionTime)."""
+
+
+def _default_api_service(obj: dict[str, Any], old: dict[str, Any] | None) -> None:
+    # staging/src/k8s.io/kube-aggregator/pkg/apis/apiregistration/v1/defaults.go SetDefaults_ServiceReference
+    # (port 443); pkg/registry/apiservice/strategy.go PrepareForCreate: a new APIService's status is cleared, and
+    # a local one (no service) is Available at once. PrepareForUpdate keeps the stored status (the store does).
+    spec = obj.get("spec")
+    if isinstance(spec, dict) and isinstance(spec.get("service"), dict):
+        spec["service"].setdefault("port", 443)
+    if old is None:
+        obj["status"] = {}
+        if not (isinstance(spec, dict) and isinstance(spec.get("service"), dict)):
+            now = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+            obj["status"] = {"conditions": [{**LOCAL_AVAILABLE, "lastTransitionTime": now}]}

@@ -20,9 +20,11 @@ under ``MOUNTPATH`` is read from ``HOSTPATH`` (the longest mount path wins).
   the directives modelled. Modelled on what Gloo's client-TLS e2e test deploys
   (solo-io/gloo test/kubernetes/e2e/defaults/testdata/nginx_pod.yaml).
 - ``--emulate run`` (what the kubelet picks for ``busybox`` and ``alpine`` containers that give a ``command`` or
-  ``args``, and for the containers of a Job's pods): the command runs to its end through the built-in command set
-  of ``kubectl exec`` (:mod:`gloo_nb.sandbox.pod_exec`, loaded from its file: it needs only the standard
-  library), in the container's environment and mounts, and its exit code is the container's.
+  ``args``, whatever their ``restartPolicy``, and for the containers of a Job's pods): the command runs to its end
+  through the built-in command set and shell of ``kubectl exec`` (:mod:`gloo_nb.sandbox.pod_exec`, loaded as a
+  package of its own: it needs only the standard library), in the container's environment and mounts, its output
+  the container's log and its exit code the container's. ``while true; do date; sleep 5; done`` runs until the
+  container is stopped.
 - Any other image runs a generic echo: every declared container port answers JSON naming the pod (name,
   namespace, labels, container, image) and the request (method, path, query, headers, body).
 
@@ -581,6 +583,7 @@ Please try again later.</p>
 </html>
 """,
 }
+"""The nginx image's files as the emulation has them (what ``kubectl exec ... cat`` shows in an nginx pod)."""
 _NGINX_REDIRECTS = (301, 302, 303, 307, 308)
 _NGINX_MIME = {"html": "text/html", "htm": "text/html", "txt": "text/plain", "json": "application/json",
                "css": "text/css", "js": "application/javascript", "png": "image/png"}
@@ -1237,20 +1240,23 @@ def run_to_completion(opts: dict) -> int:
         The command's exit code.
     """
     import asyncio
-    import importlib.util
+    import importlib
+    import types
     from pathlib import Path
 
-    # pod_exec imports only the standard library; loading it from its file keeps this process free of gloo_nb.
-    spec = importlib.util.spec_from_file_location("_sandbox_pod_exec", Path(__file__).with_name("pod_exec.py"))
-    if spec is None or spec.loader is None:
-        sys.stderr.write("workloads: the command set is missing\n")
+    # pod_exec and its sibling modules import only the standard library and each other (relatively): load them
+    # as a package of their own, so that this process stays free of gloo_nb (and of its package __init__).
+    package = types.ModuleType("_sandbox_exec")
+    package.__path__ = [str(Path(__file__).resolve().parent)]
+    sys.modules["_sandbox_exec"] = package
+    try:
+        pod_exec = importlib.import_module("_sandbox_exec.pod_exec")
+    except ImportError as exc:
+        sys.stderr.write(f"workloads: the command set is missing: {exc}\n")
         return 127
-    pod_exec = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = pod_exec  # dataclasses look their module up while the class is built
-    spec.loader.exec_module(pod_exec)
     target = pod_exec.ExecTarget(pod=opts["pod"], namespace=opts["namespace"], container=opts["container"],
                                  env=dict(os.environ), mounts=[(m, Path(h)) for m, h in opts["mounts"]],
-                                 ports=dict(opts["port_map"]))
+                                 ports=dict(opts["port_map"]), image=opts["image"])
     if opts["ready_fd"] is not None:
         # the container runs from now on: without probes a running container is ready (prober_manager.go)
         try:

@@ -5,6 +5,7 @@ Python client (``stream(connect_get_namespaced_pod_exec)``, ``read_namespaced_po
 from __future__ import annotations
 
 import base64
+import gzip
 import json
 import os
 import queue
@@ -486,3 +487,43 @@ def test_python_client_reads_the_previous_log_and_options(env, core) -> None:
     with pytest.raises(ApiException) as caught:
         core.read_namespaced_pod_log("box", "tools", container="nope")
     assert json.loads(caught.value.body)["message"] == "container nope is not valid for pod box"
+
+
+# --- a busybox pod as the Python client's e2e suite makes it: shell scripts, pipes, the image's files ---
+
+
+def test_a_busybox_pod_runs_its_while_loop_and_exec_pipes_into_gzip(env, core) -> None:
+    kube, _ = env
+    # e2e test_client.py manifest_with_command: restartPolicy Always (the default), the loop as its args
+    core.create_namespaced_pod("tools", {
+        "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "loop"},
+        "spec": {"containers": [{"image": "busybox", "name": "sleep",
+                                 "args": ["/bin/sh", "-c", "while true;do date;sleep 1; done"]}]}})
+    try:
+        wait_until(lambda: core.read_namespaced_pod("loop", "tools").status.phase, "the pod running",
+                   until=lambda phase: phase == "Running", timeout=30)
+        # the script's output is the container's log, a date a second, and it keeps running
+        logs = wait_until(lambda: core.read_namespaced_pod_log("loop", "tools"), "two dates in the log",
+                          until=lambda text: len(text.splitlines()) >= 2, timeout=20)
+        assert all(re.fullmatch(r"\w{3} \w{3} [ \d]\d \d\d:\d\d:\d\d UTC \d{4}", ln) for ln in logs.splitlines())
+        assert core.read_namespaced_pod("loop", "tools").status.container_statuses[0].restart_count == 0
+
+        out = stream(core.connect_get_namespaced_pod_exec, "loop", "tools",
+                     command=["/bin/sh", "-c", 'echo -n "This is a test string" | gzip'],
+                     stderr=False, stdin=False, stdout=True, tty=False, binary=True)
+        assert isinstance(out, bytes) and gzip.decompress(out) == b"This is a test string"
+        out = stream(core.connect_post_namespaced_pod_exec, "loop", "tools", command=["uptime"],
+                     stderr=False, stdin=False, stdout=True, tty=False)
+        assert re.fullmatch(r" \d\d:\d\d:\d\d up \d+ min,  0 users,  load average: .*\n", out), out
+        out = stream(core.connect_get_namespaced_pod_exec, "loop", "tools", command=["/bin/sh", "-c", "ls /"],
+                     stderr=True, stdin=False, stdout=True, tty=False)
+        assert out.split() == ["bin", "dev", "etc", "home", "lib", "lib64", "proc", "root", "sys", "tmp", "usr",
+                               "var"]
+        # real kubectl: a troubleshooting one-liner over the kubelet's files
+        got = _exec(kube, "loop", "--", "sh", "-c", "grep -c -w loop /etc/hosts; cut -d' ' -f2 /etc/resolv.conf "
+                                                    "| head -n 1; for f in a b; do echo $f; done | tr a-z A-Z")
+        assert (got.returncode, got.stdout) == (0, "1\ntools.svc.cluster.local\nA\nB\n"), got.stderr
+        got = _exec(kube, "loop", "--", "gzip", "-z")
+        assert got.returncode == 1 and got.stderr.startswith("gzip: invalid option -- 'z'\nBusyBox v1.36.1")
+    finally:
+        core.delete_namespaced_pod("loop", "tools", grace_period_seconds=0)

@@ -82,6 +82,9 @@ def _not_found_path() -> ApiError:
 def _scale_of(dep: dict[str, Any]) -> dict[str, Any]:
     meta = dep["metadata"]
     selector = ((dep.get("spec") or {}).get("selector") or {}).get("matchLabels") or {}
+    if dep.get("kind") == k.REPLICATION_CONTROLLER.kind:
+        # pkg/registry/core/replicationcontroller/storage/storage.go scaleFromRC: the selector is a plain map.
+        selector = (dep.get("spec") or {}).get("selector") or {}
     return {"kind": "Scale", "apiVersion": "autoscaling/v1",
             "metadata": {key: meta[key] for key in ("name", "namespace", "uid", "resourceVersion", "creationTimestamp")
                          if key in meta},
@@ -101,7 +104,8 @@ def _set_replicas(dep: dict[str, Any], scale: Any) -> dict[str, Any]:
                                     "message": "Invalid value: must be greater than or equal to 0"}]})
     rv = ((scale.get("metadata") or {}).get("resourceVersion"))
     if rv not in (None, "") and rv != dep["metadata"]["resourceVersion"]:
-        raise conflict(k.REPLICA_SET if dep.get("kind") == "ReplicaSet" else k.DEPLOYMENT, name)
+        raise conflict(k.REPLICA_SET if dep.get("kind") == "ReplicaSet" else k.REPLICATION_CONTROLLER
+                       if dep.get("kind") == k.REPLICATION_CONTROLLER.kind else k.DEPLOYMENT, name)
     dep.setdefault("spec", {})["replicas"] = replicas
     return dep
 
@@ -791,7 +795,8 @@ class KubeApiServer:
             policy = "Orphan"
             warning = ("child pods are preserved by default when jobs are deleted; set propagationPolicy=Background "
                        "to remove them or set propagationPolicy=Orphan to suppress this warning")
-        if policy == "Orphan" and not dry_run and t.kind in (k.DEPLOYMENT, k.REPLICA_SET, k.JOB):
+        if policy == "Orphan" and not dry_run and t.kind in (k.DEPLOYMENT, k.REPLICA_SET, k.JOB,
+                                                             k.REPLICATION_CONTROLLER, k.DAEMON_SET):
             # kubectl delete --cascade=orphan: the dependents lose their ownerReference and stay
             # (pkg/controller/garbagecollector/garbagecollector.go orphanDependents).
             uid = self.store.get(t.kind, t.namespace, t.name)["metadata"]["uid"]

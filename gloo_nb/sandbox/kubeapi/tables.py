@@ -315,6 +315,116 @@ _ROWS[k.JOB] = ([_NAME, ("Status", "string", 0, "Status of the job."),
                  ("Selector", "string", 1, "A label query over pods that should match the pod count.")], _job)
 
 
+def _api_service(obj: dict[str, Any]) -> list[_Cell]:
+    # staging/src/k8s.io/kube-aggregator/pkg/registry/apiservice/etcd/etcd.go ConvertToTable: Local without a
+    # service; the Available condition's status, with its reason in parentheses unless True; Unknown without one.
+    spec = obj.get("spec") or {}
+    service = spec.get("service")
+    where = f"{service.get('namespace', '')}/{service.get('name', '')}" if isinstance(service, dict) else "Local"
+    available = "Unknown"
+    for cond in (obj.get("status") or {}).get("conditions") or []:
+        if cond.get("type") == "Available":
+            status = str(cond.get("status", ""))
+            available = status if status == "True" or not cond.get("reason") else f"{status} ({cond['reason']})"
+            break
+    return [where, available, "§AGE"]
+
+
+_COLUMNS[k.API_SERVICE] = ([("Service", "string", 0, "The reference to the service that hosts this API endpoint."),
+                            ("Available", "string", 0, "Whether this service is available."), _AGE], _api_service)
+def _labels_text(labels: Any) -> str:
+    # labels.FormatLabels: key=value sorted by key, "<none>" when empty.
+    if not isinstance(labels, dict) or not labels:
+        return "<none>"
+    return ",".join(f"{a}={b}" for a, b in sorted(labels.items()))
+
+
+def _containers(obj: dict[str, Any]) -> list[dict[str, Any]]:
+    return (((obj.get("spec") or {}).get("template") or {}).get("spec") or {}).get("containers") or []
+
+
+def _replication_controller(obj: dict[str, Any]) -> list[_Cell]:
+    # printReplicationController in pkg/printers/internalversion/printers.go: desired, current, ready; the wide
+    # cells the containers, images and labels.FormatLabels of the map selector.
+    spec, status = obj.get("spec") or {}, obj.get("status") or {}
+    containers = _containers(obj)
+    return [int(spec.get("replicas", 0)), int(status.get("replicas", 0)), int(status.get("readyReplicas", 0)),
+            "§AGE", ",".join(c.get("name", "") for c in containers),
+            ",".join(c.get("image", "") for c in containers), _labels_text(spec.get("selector"))]
+
+
+def _daemon_set(obj: dict[str, Any]) -> list[_Cell]:
+    # printDaemonSet: desiredNumberScheduled, currentNumberScheduled, numberReady, updatedNumberScheduled,
+    # numberAvailable, the template's nodeSelector (labels.FormatLabels), age; wide: containers, images, selector.
+    spec, status = obj.get("spec") or {}, obj.get("status") or {}
+    containers = _containers(obj)
+    node_selector = (((spec.get("template") or {}).get("spec") or {}).get("nodeSelector"))
+    return [int(status.get("desiredNumberScheduled", 0)), int(status.get("currentNumberScheduled", 0)),
+            int(status.get("numberReady", 0)), int(status.get("updatedNumberScheduled", 0)),
+            int(status.get("numberAvailable", 0)), _labels_text(node_selector), "§AGE",
+            ",".join(c.get("name", "") for c in containers), ",".join(c.get("image", "") for c in containers),
+            _selector(spec.get("selector"))]
+
+
+def _controller_revision(obj: dict[str, Any]) -> list[_Cell]:
+    # printControllerRevision: the controller as printers.FormatResourceName(kind.group/name), "<none>" without
+    # one; the revision number.
+    controller = "<none>"
+    for ref in (obj.get("metadata") or {}).get("ownerReferences") or []:
+        if ref.get("controller"):
+            group = str(ref.get("apiVersion", "")).rpartition("/")[0]
+            kind = str(ref.get("kind", "")).lower()
+            controller = f"{kind}.{group}/{ref.get('name', '')}" if group else f"{kind}/{ref.get('name', '')}"
+            break
+    return [controller, int(obj.get("revision") or 0), "§AGE"]
+
+
+_TEMPLATE_WIDE: list[_Column] = [("Containers", "string", 1, "Names of each container in the template."),
+                                 ("Images", "string", 1, "Images referenced by each container in the template.")]
+# replicationControllerColumnDefinitions, daemonSetColumnDefinitions and controllerRevisionColumnDefinitions in
+# pkg/printers/internalversion/printers.go (descriptions from the API's swagger docs).
+_COLUMNS[k.REPLICATION_CONTROLLER] = (
+    [("Desired", "integer", 0, "Replicas is the number of desired replicas. This is a pointer to distinguish between "
+                               "explicit zero and unspecified. Defaults to 1. More info: https://kubernetes.io/docs/"
+                               "concepts/workloads/controllers/replicationcontroller#what-is-a-replicationcontroller"),
+     ("Current", "integer", 0, "Replicas is the most recently observed number of replicas. More info: https://"
+                               "kubernetes.io/docs/concepts/workloads/controllers/replicationcontroller#what-is-a-"
+                               "replicationcontroller"),
+     ("Ready", "integer", 0, "The number of ready replicas for this replication controller."), _AGE,
+     *_TEMPLATE_WIDE,
+     ("Selector", "string", 1, "Selector is a label query over pods that should match the Replicas count. If "
+                               "Selector is empty, it is defaulted to the labels present on the Pod template. Label "
+                               "keys and values that must match in order to be controlled by this replication "
+                               "controller, if empty defaulted to labels on Pod template. More info: https://"
+                               "kubernetes.io/docs/concepts/overview/working-with-objects/labels/#label-selectors")],
+    _replication_controller)
+_COLUMNS[k.DAEMON_SET] = (
+    [("Desired", "integer", 0, "The total number of nodes that should be running the daemon pod (including nodes "
+                               "correctly running the daemon pod). More info: https://kubernetes.io/docs/concepts/"
+                               "workloads/controllers/daemonset/"),
+     ("Current", "integer", 0, "The number of nodes that are running at least 1 daemon pod and are supposed to run "
+                               "the daemon pod. More info: https://kubernetes.io/docs/concepts/workloads/controllers/"
+                               "daemonset/"),
+     ("Ready", "integer", 0, "numberReady is the number of nodes that should be running the daemon pod and have one "
+                             "or more of the daemon pod running with a Ready Condition."),
+     ("Up-to-date", "integer", 0, "The total number of nodes that are running updated daemon pod"),
+     ("Available", "integer", 0, "The number of nodes that should be running the daemon pod and have one or more of "
+                                 "the daemon pod running and available (ready for at least spec.minReadySeconds)"),
+     ("Node Selector", "string", 0, "NodeSelector is a selector which must be true for the pod to fit on a node. "
+                                    "Selector which must match a node's labels for the pod to be scheduled on that "
+                                    "node. More info: https://kubernetes.io/docs/concepts/configuration/assign-pod-"
+                                    "node/"),
+     _AGE, *_TEMPLATE_WIDE,
+     ("Selector", "string", 1, "A label query over pods that are managed by the daemon set. Must match in order to "
+                               "be controlled. It must match the pod template's labels. More info: https://"
+                               "kubernetes.io/docs/concepts/overview/working-with-objects/labels/#label-selectors")],
+    _daemon_set)
+_COLUMNS[k.CONTROLLER_REVISION] = (
+    [("Controller", "string", 0, "Controller of the object"),
+     ("Revision", "string", 0, "Revision indicates the revision of the state represented by Data."), _AGE],
+    _controller_revision)
+
+
 def _partial(obj: dict[str, Any]) -> dict[str, Any]:
     return {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": obj.get("metadata") or {}}
 
