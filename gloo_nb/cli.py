@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from gloo_nb._gc import gc_paused
 from gloo_nb._text import escape_controls, json_bytes
-from gloo_nb._types import PROFILES, check_profile
+from gloo_nb._types import PROFILES, Profile, check_profile
 from gloo_nb.app.manifests import read_input, read_manifests, read_stream
 from gloo_nb.errors import BadDataError, GlooNbError, RolloutConflict, RolloutError, UnreachableError, UsageError
 from gloo_nb.models.codec import ParseResult
@@ -150,6 +150,10 @@ def run_check(args: argparse.Namespace) -> int:
     Raises:
         UsageError: When a connection is given (not implemented yet) or no input at all.
     """
+    if args.webhook:
+        return _run_check_webhook(args)
+    if args.validation or args.json:
+        raise UsageError("check: --validation and --json go with --webhook")
     if _has_connection(args):
         if args.paths:
             raise UsageError("check: pass manifest files or a connection (--sandbox/--kubeconfig), not both")
@@ -167,6 +171,50 @@ def run_check(args: argparse.Namespace) -> int:
     return 1 if found else 0
 
 
+def _run_check_webhook(args: argparse.Namespace) -> int:
+    """``gloo-nb check --webhook``: would Gloo's validating webhook admit these resources, under these Settings?
+
+    Files alone: each Gloo resource is put to the webhook in order, against an empty cluster plus what the files
+    held before it. A connection: against the cluster's resources and Settings; with files, the files are the
+    changes; without, every resource the cluster holds is put to it again (as a create next to the others).
+    ``--validation`` overrides the Settings' ``spec.gateway.validation``.
+
+    Returns:
+        0 when every resource would be admitted, 1 when one is denied.
+    """
+    from gloo_nb.models import Snapshot
+    from gloo_nb.translate.webhook import decide_all, recheck_all, webhook_name, with_validation_mode
+
+    profile: Profile
+    if _has_connection(args):
+        with _connect(args) as conn:
+            translation, _ = conn.intent()
+        profile = translation.profile
+        base = translation.snapshot
+    else:
+        if not args.paths:
+            raise UsageError("check --webhook: pass manifest files or folders (or - for stdin), or a connection")
+        profile = check_profile(args.gloo_version or "current", source="--gloo-version")
+        base = Snapshot()
+    changes = read_manifests(args.paths).resources if args.paths else []
+    settings = next((r for r in changes if r.kind == "Settings"), None) or base.settings
+    if args.validation:
+        settings = with_validation_mode(settings, args.validation, profile)  # type: ignore[arg-type]
+    if args.paths:
+        verdicts = decide_all(base, changes, profile, settings)  # type: ignore[arg-type]
+    else:
+        # the cluster's own resources, each checked against all the others
+        verdicts = recheck_all(base, profile, settings)  # type: ignore[arg-type]
+    denied = sum(1 for v in verdicts if not v.decision.allowed)
+    if args.json:
+        _out_json({"glooVersion": profile, "webhook": webhook_name(profile), "results": [v.as_json() for v in verdicts],
+                   "denied": denied}, None)
+    else:
+        _out("".join(v.line() + "\n" for v in verdicts)
+             + (f"{denied} of {len(verdicts)} denied.\n" if denied else f"All {len(verdicts)} admitted.\n"))
+    return 1 if denied else 0
+
+
 def run_sandbox(args: argparse.Namespace) -> int:
     """``gloo-nb sandbox start|stop|status``: run Gloo-in-a-box in the background.
 
@@ -182,7 +230,8 @@ def run_sandbox(args: argparse.Namespace) -> int:
     if args.action == "start":
         try:
             started = runner.start(state_dir, gloo_version=args.gloo_version, replicas=args.replicas,
-                                   exit_with=args.exit_with, proxies=args.proxy, audit_level=args.audit_level)
+                                   exit_with=args.exit_with, proxies=args.proxy, audit_level=args.audit_level,
+                                   validation=args.validation)
         except runner.SandboxError as err:
             # the sandbox contract: a start that fails (one already runs, it died starting) exits 1, not 2
             return _fail(str(err), 1)
@@ -763,6 +812,14 @@ def build_parser() -> argparse.ArgumentParser:
     ck.add_argument("paths", nargs="*", metavar="PATH", help="YAML files or folders, - for stdin")
     _add_profile(ck, default=None)
     _add_connection(ck)
+    ck.add_argument("--webhook", action="store_true",
+                    help="would Gloo's validating webhook admit these resources (files, in order; with a "
+                         "connection: against the cluster), under these Settings? one line per resource; exit 1 "
+                         "when one is denied")
+    ck.add_argument("--validation", choices=("accept", "errors", "strict", "off"), default=None,
+                    help="with --webhook: Settings' spec.gateway.validation as accept (Helm's default), errors "
+                         "(alwaysAccept: false), strict (also allowWarnings: false) or off")
+    ck.add_argument("--json", action="store_true", help="with --webhook: print the verdicts as JSON")
     ck.set_defaults(run=run_check)
 
     ins = sub.add_parser("inspect", help="intent, served and applied side by side, with drift",
@@ -902,6 +959,10 @@ def build_parser() -> argparse.ArgumentParser:
     sb.add_argument("--audit-level", choices=("Metadata", "Request", "RequestResponse"), default="RequestResponse",
                     help="start: the level of audit.jsonl's writes (audit.k8s.io/v1 Events; Secrets always "
                          "Metadata; the policy is written to audit-policy.yaml; default RequestResponse)")
+    sb.add_argument("--validation", choices=("accept", "errors", "strict", "off"), default=None,
+                    help="start: Gloo's validating webhook, written into Settings gloo-system/default: accept "
+                         "(Helm's default: admit everything, only log), errors (alwaysAccept: false), strict (also "
+                         "allowWarnings: false) or off (no spec.gateway.validation); default: keep the Settings")
     sb.set_defaults(run=run_sandbox)
     return parser
 

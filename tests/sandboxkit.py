@@ -127,12 +127,12 @@ def in_process_api(store: Store, root: Path) -> Iterator[InProcessApi]:
 
 @contextmanager
 def sandbox(state_dir: Path, gloo_version: str, replicas: int = 2,
-            audit_level: str = "RequestResponse") -> Iterator[SandboxInfo]:
-    """A running sandbox, stopped at the end whatever happens."""
+            audit_level: str = "RequestResponse", validation: str | None = None) -> Iterator[SandboxInfo]:
+    """A running sandbox, stopped at the end whatever happens (``validation``: ``--validation``)."""
     try:
         # Tied to this test process: a run killed before teardown leaves no sandbox behind.
         yield runner.start(state_dir, gloo_version=gloo_version, replicas=replicas, exit_with=os.getpid(),
-                           audit_level=audit_level)
+                           audit_level=audit_level, validation=validation)
     finally:
         runner.stop(state_dir)
 

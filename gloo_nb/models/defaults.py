@@ -32,6 +32,40 @@ def helm_default_gateway_manifest() -> dict[str, Any]:
     }
 
 
+VALIDATION_MODES = ("accept", "errors", "strict", "off")
+"""``gloo-nb sandbox start --validation``: how the webhook is set up in ``Settings.spec.gateway.validation``."""
+
+
+def validation_block(mode: str, *, profile: str = "current") -> dict[str, Any] | None:
+    """``Settings.spec.gateway.validation`` for a ``--validation`` mode, as the Helm chart renders it.
+
+    ``templates/18-settings.yaml`` (v1.3.20 and now) writes the block when ``gateway.validation.enabled``
+    (default true), ``alwaysAccept`` from ``gateway.validation.alwaysAcceptResources`` (default true) and, in
+    current charts, ``allowWarnings`` from ``gateway.validation.allowWarnings`` (default true).
+
+    Args:
+        mode: ``accept`` (Helm's default: the webhook admits everything and only logs), ``errors``
+            (``alwaysAcceptResources=false``: errors are refused), ``strict`` (also ``allowWarnings=false``:
+            warnings are refused too; 1.3 has no such setting, so ``strict`` is ``errors`` there) or ``off``
+            (``gateway.validation.enabled=false``: no block, no webhook).
+        profile: ``1.3`` or ``current``.
+
+    Returns:
+        The block, or None for ``off``.
+
+    Raises:
+        ValueError: An unknown mode.
+    """
+    if mode not in VALIDATION_MODES:
+        raise ValueError(f"validation mode must be one of {', '.join(VALIDATION_MODES)}, got {mode!r}")
+    if mode == "off":
+        return None
+    block: dict[str, Any] = {"alwaysAccept": mode == "accept", "proxyValidationServerAddr": "gloo:9988"}
+    if profile != "1.3":
+        block["allowWarnings"] = mode != "strict"
+    return block
+
+
 def helm_default_settings_manifest(*, profile: str = "current") -> dict[str, Any]:
     """Return the Helm chart's default Settings ``gloo-system/default``.
 

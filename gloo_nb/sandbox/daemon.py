@@ -26,13 +26,19 @@ from typing import Any
 
 from gloo_nb._types import Profile, check_profile
 from gloo_nb.errors import GlooNbError
-from gloo_nb.models.defaults import helm_default_gateway_manifest, helm_default_settings_manifest
+from gloo_nb.models.defaults import (
+    VALIDATION_MODES,
+    helm_default_gateway_manifest,
+    helm_default_settings_manifest,
+    validation_block,
+)
 from gloo_nb.sandbox import kinds
 from gloo_nb.sandbox.apiservices import APIServices
 from gloo_nb.sandbox.audit import DEFAULT_LEVEL as DEFAULT_AUDIT_LEVEL
 from gloo_nb.sandbox.audit import LEVELS as AUDIT_LEVELS
 from gloo_nb.sandbox.controlplane import ControlPlane, rewrite_listener_ports
 from gloo_nb.sandbox.envoy import EnvoyFleet, Replica, replica_dir
+from gloo_nb.sandbox.gloo_webhook import GlooWebhook
 from gloo_nb.sandbox.kubeapi import KubeApiServer, write_kubeconfig
 from gloo_nb.sandbox.kubeapi.exec import ExecHandler
 from gloo_nb.sandbox.kubeapi.logs import LogHandler
@@ -206,6 +212,27 @@ def seed(store: Store, profile: Profile, proxies: Sequence[str] = ()) -> None:
             store.create(kind, manifest, identity=ADMIN)
 
 
+def set_validation(store: Store, mode: str, profile: Profile) -> None:
+    """Set ``spec.gateway.validation`` of Settings ``gloo-system/default`` to a ``--validation`` mode.
+
+    Args:
+        store: The store (the Settings exist: :func:`seed` made them).
+        mode: ``accept``, ``errors``, ``strict`` or ``off`` (:func:`gloo_nb.models.defaults.validation_block`).
+        profile: The Gloo profile.
+    """
+    block = validation_block(mode, profile=profile)
+
+    def mutate(obj: dict[str, Any]) -> dict[str, Any]:
+        gateway = obj.setdefault("spec", {}).setdefault("gateway", {})
+        if block is None:
+            gateway.pop("validation", None)
+        else:
+            gateway["validation"] = block
+        return obj
+
+    store.patch(kinds.SETTINGS, NAMESPACE, "default", mutate, identity=ADMIN)
+
+
 def publish_proxy_pods(store: Store, replicas: list[Replica], ready: bool, proxy: str = PROXY) -> None:
     """Create or update a proxy's pods and drop pods of replicas that no longer exist.
 
@@ -328,11 +355,16 @@ class Sandbox:
         proxies: ``(proxy name, replicas)`` of every gateway proxy to run (``--proxy NAME[:REPLICAS]``);
             the default proxy is ``gateway-proxy`` when listed, else the first.
         audit_level: The audit level of writes (``--audit-level``; see :mod:`gloo_nb.sandbox.audit`).
+        validation: ``--validation``: set ``Settings.spec.gateway.validation`` at start to this mode
+            (:func:`gloo_nb.models.defaults.validation_block`); None keeps what the Settings say (a fresh
+            install: Helm's default, ``accept``).
     """
 
     def __init__(self, state_dir: Path, profile: Profile, replicas: int, *, exit_with: int | None = None,
-                 proxies: Sequence[tuple[str, int]] | None = None, audit_level: str = DEFAULT_AUDIT_LEVEL) -> None:
+                 proxies: Sequence[tuple[str, int]] | None = None, audit_level: str = DEFAULT_AUDIT_LEVEL,
+                 validation: str | None = None) -> None:
         self.state_dir = state_dir
+        self.validation = validation
         self.exit_with = exit_with
         self.profile = profile
         self.proxies = list(proxies) if proxies else [(PROXY, replicas)]
@@ -361,6 +393,8 @@ class Sandbox:
         self.kubelet = Kubelet(self.store, state_dir)
         self.service_accounts = ServiceAccounts(self.store)
         self.api_services = APIServices(self.store)
+        # Gloo's validating admission webhook (gloo_nb.sandbox.gloo_webhook): on as the Settings say.
+        self.gloo_webhook = GlooWebhook(self.store, profile, namespace=NAMESPACE)
         self.controlplane = ControlPlane(self.store, self.ads, profile, proxy=self.default_proxy,
                                          serve=[n for n, _ in self.proxies])
         # One front door per proxy, as each proxy has its own Service.
@@ -466,10 +500,13 @@ class Sandbox:
         # The serviceaccounts controller and admission plugin before anything is created, so that the seeded
         # namespaces get their default ServiceAccount and every pod is admitted; then the one Node.
         self.service_accounts.attach()
+        self.gloo_webhook.attach()
         register_node(self.store, self.state_dir)
         seed(self.store, self.profile, [n for n, _ in self.proxies])
         # kube-aggregator's autoregister: the local APIServices of every served group-version, once seeded.
         self.api_services.attach()
+        if self.validation is not None:
+            set_validation(self.store, self.validation, self.profile)
         xds = self.ads.start()
         self._ports_file.write_text(json.dumps({"kubeApi": self.api.port, "xds": int(xds.rsplit(":", 1)[1])}) + "\n")
         self.ads.set_node_transform(rewrite_listener_ports(
@@ -608,6 +645,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--exit-with", type=int, default=None, metavar="PID",
                         help="stop when this process is gone (a test run or a notebook kernel)")
     parser.add_argument("--audit-level", choices=AUDIT_LEVELS, default=DEFAULT_AUDIT_LEVEL)
+    parser.add_argument("--validation", choices=VALIDATION_MODES, default=None)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -619,7 +657,7 @@ def main(argv: list[str] | None = None) -> int:
         profile = check_profile(args.gloo_version, source="--gloo-version")
         proxies = parse_proxy_specs(args.proxy, default_replicas=args.replicas)
         sandbox = Sandbox(args.state_dir.resolve(), profile, args.replicas, exit_with=args.exit_with,
-                          proxies=proxies, audit_level=args.audit_level)
+                          proxies=proxies, audit_level=args.audit_level, validation=args.validation)
     except GlooNbError as exc:  # e.g. an object log it cannot read: one line, which the parent prints
         log.error("sandbox failed: %s", exc)
         return 1

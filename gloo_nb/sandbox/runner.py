@@ -24,6 +24,7 @@ from typing import Any
 
 from gloo_nb._types import Profile, check_profile
 from gloo_nb.errors import UnreachableError
+from gloo_nb.models.defaults import VALIDATION_MODES
 from gloo_nb.sandbox.audit import DEFAULT_LEVEL as DEFAULT_AUDIT_LEVEL
 from gloo_nb.sandbox.audit import LEVELS as AUDIT_LEVELS
 from gloo_nb.sandbox.kubeapi.pki import Credentials
@@ -142,7 +143,7 @@ def running(state_dir: Path) -> SandboxInfo | None:
 def start(state_dir: Path, *, gloo_version: str | None = None, replicas: int = 2,
           timeout: float = 60.0, exit_with: int | None = None,
           proxies: Sequence[str | tuple[str, int]] | None = None,
-          audit_level: str = DEFAULT_AUDIT_LEVEL) -> SandboxInfo:
+          audit_level: str = DEFAULT_AUDIT_LEVEL, validation: str | None = None) -> SandboxInfo:
     """Start a sandbox in the background and return once it serves.
 
     A state directory that holds objects from an earlier run restarts from them; its Gloo
@@ -160,6 +161,9 @@ def start(state_dir: Path, *, gloo_version: str | None = None, replicas: int = 2
             runs and notebook kernels that may die without stopping it).
         audit_level: The level of the audit log's writes (``--audit-level``: ``Metadata``, ``Request`` or
             ``RequestResponse``; Secrets are always ``Metadata``): see :mod:`gloo_nb.sandbox.audit`.
+        validation: ``--validation``: Gloo's validating webhook as ``accept`` (Helm's default: admit, only log),
+            ``errors`` (refuse errors), ``strict`` (refuse warnings too) or ``off``, written into Settings
+            ``gloo-system/default`` at start; None keeps what the Settings say (fresh: ``accept``).
 
     Returns:
         Where it listens.
@@ -172,6 +176,8 @@ def start(state_dir: Path, *, gloo_version: str | None = None, replicas: int = 2
         raise SandboxError(f"--replicas must be at least 1, got {replicas}")
     if audit_level not in AUDIT_LEVELS:
         raise SandboxError(f"--audit-level must be one of {', '.join(AUDIT_LEVELS)}, got {audit_level!r}")
+    if validation is not None and validation not in VALIDATION_MODES:
+        raise SandboxError(f"--validation must be one of {', '.join(VALIDATION_MODES)}, got {validation!r}")
     specs = parse_proxy_specs([p if isinstance(p, str) else f"{p[0]}:{p[1]}" for p in proxies] if proxies else None,
                               default_replicas=replicas)
     current = running(state_dir)
@@ -189,6 +195,7 @@ def start(state_dir: Path, *, gloo_version: str | None = None, replicas: int = 2
         proc = subprocess.Popen(
             [sys.executable, "-m", DAEMON, "--state-dir", str(state_dir), "--gloo-version", profile,
              "--replicas", str(replicas), "--audit-level", audit_level,
+             *(["--validation", validation] if validation else []),
              *(["--exit-with", str(exit_with)] if exit_with else []),
              *(arg for name, count in specs for arg in ("--proxy", f"{name}:{count}"))],
             stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True, close_fds=True,

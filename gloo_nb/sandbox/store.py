@@ -54,6 +54,7 @@ __all__ = [
     "ApiError",
     "Identity",
     "Store",
+    "ValidatingCheck",
     "WatchEvent",
     "conflict",
     "not_found",
@@ -99,6 +100,10 @@ ADMIN = Identity("admin", ("system:masters", "system:authenticated"))
 KUBELET = Identity("system:node:sandbox", ("system:nodes", "system:authenticated"))
 CONTROLLER = Identity("system:kube-controller-manager", ("system:authenticated",))
 GLOO = Identity("system:serviceaccount:gloo-system:gloo", ("system:serviceaccounts", "system:authenticated"))
+
+ValidatingCheck = Callable[[str, Kind, dict[str, Any] | None, dict[str, Any] | None, Identity, bool], None]
+"""A validating admission check: ``(operation, kind, object, old object, identity, dry run)``; refuses by raising
+ApiError."""
 
 
 def not_found(kind: Kind, name: str) -> ApiError:
@@ -392,6 +397,7 @@ class Store:
         self._floor = 0
         self._subscribers: list[Callable[[WatchEvent], None]] = []
         self._admission: list[Callable[[Kind, dict[str, Any], str], None]] = []
+        self._validating: list[ValidatingCheck] = []
         self._log: _AppendOnly | None = None
         self._log_records = 0
         self._snapshot_bytes = 0
@@ -728,6 +734,7 @@ class Store:
             # (k8s.io/apiserver/pkg/admission/plugin/resourcequota, a validating plugin, last).
             for check in list(self._admission):
                 check(kind, obj, asked)
+            self._validate_admission("CREATE", kind, obj, None, identity, dry_run)
             if kind is POD:
                 self._check_pod_quota(namespace, name)
             if (namespace, name) in self._objects[kind]:
@@ -790,6 +797,9 @@ class Store:
                 if key in old_meta:
                     meta[key] = old_meta[key]
             self._prepare(kind, new, old)
+            # Validating webhooks see writes of the resource itself, not of its status subresource (a rule's
+            # resources "*" matches no subresource: k8s.io/apiserver/pkg/admission/plugin/webhook/predicates/rules).
+            self._validate_admission("UPDATE", kind, new, old, identity, dry_run)
         meta = new["metadata"]
         meta["resourceVersion"] = old_meta["resourceVersion"]
         meta["generation"] = old_meta.get("generation", 1)
@@ -912,6 +922,7 @@ class Store:
             old = self._objects[kind].get(key)
             if old is None:
                 raise not_found(kind, name)
+            self._validate_admission("DELETE", kind, None, old, identity, dry_run)
             if dry_run:
                 return _copy(old)
             gone = _copy(old)
@@ -972,6 +983,36 @@ class Store:
                     self._admission.remove(check)
 
         return remove
+
+    def add_validating_admission(self, check: ValidatingCheck) -> Callable[[], None]:
+        """Run ``check(operation, kind, obj, old, identity, dry_run)`` on every create, update and delete (a webhook).
+
+        A validating admission webhook (``k8s.io/apiserver/pkg/admission/plugin/webhook/validating``): it runs with
+        the store lock held, after defaulting and the other admission plugins, before anything is stored, also for
+        dry runs (the webhook is told, and answers as for a real write); status-subresource writes skip it. ``obj``
+        is None for a deletion, ``old`` None for a creation. It must not change anything; it refuses by raising
+        :class:`ApiError`.
+
+        Args:
+            check: The check.
+
+        Returns:
+            A function that removes it.
+        """
+        with self._lock:
+            self._validating.append(check)
+
+        def remove() -> None:
+            with self._lock:
+                if check in self._validating:
+                    self._validating.remove(check)
+
+        return remove
+
+    def _validate_admission(self, operation: str, kind: Kind, obj: dict[str, Any] | None,
+                            old: dict[str, Any] | None, identity: Identity, dry_run: bool) -> None:
+        for check in list(self._validating):
+            check(operation, kind, obj, old, identity, dry_run)
 
     def events_since(self, resource_version: int) -> builtins.list[WatchEvent]:
         """Return the events after a resourceVersion, oldest first.
