@@ -221,7 +221,11 @@ def select_watched(snapshot: Snapshot, profile: Profile,
     gloo_lists = ("virtual_services", "route_tables", "gateways", "upstreams", "upstream_groups",
                   "virtual_host_options", "route_options", "matchable_http_gateways", "matchable_tcp_gateways")
     core_lists = ("services", "endpoints", "pods", "secrets")
-    used = {r.meta.namespace for name in (*gloo_lists, *core_lists) for r in getattr(snapshot, name)}
+    # Only selectors need to know which namespaces hold resources (a large input is not walked for nothing).
+    selecting = profile != "1.3" and bool(settings.watch_namespace_selectors) and _all_namespaces(
+        list(settings.watch_namespaces))
+    used = {r.meta.namespace for name in (*gloo_lists, *core_lists) for r in getattr(snapshot, name)} \
+        if selecting else set()
     scope = namespaces_to_watch(settings, snapshot.namespaces, profile, used=used)
     if profile == "1.3" and settings.watch_namespace_selectors:
         findings.append(Finding(
