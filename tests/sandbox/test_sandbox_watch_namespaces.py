@@ -118,3 +118,33 @@ def test_gloo_13_follows_watch_namespaces_and_ignores_namespace_labels(tmp_path:
         kube.run("patch", "settings", "default", "-n", GS, "--type", "merge",
                  "-p", json.dumps({"spec": {"watchNamespaces": ["team-a", "team-b"]}}))
         wait_until(lambda: _status(info.gateway, "b") == 200, "team-b served once in watchNamespaces")
+
+
+def test_a_route_table_selected_by_labels_counts_only_while_its_namespace_is_watched(tmp_path: Path) -> None:
+    """"My RouteTable is ignored": a VirtualService delegating by label selector over every namespace serves the
+    RouteTable of team-a only while team-a is labelled into watchNamespaceSelectors; unlabelled, Gloo's selector
+    finds nothing (the VS reports "no route table matches the given selector")."""
+    with sandbox(tmp_path / "sb", "current", replicas=1) as info:
+        kube = kubectl_for(info, tmp_path)
+        kube.run("patch", "settings", "default", "-n", GS, "--type", "merge",
+                 "-p", json.dumps({"spec": {"watchNamespaceSelectors": [{"matchLabels": {"gloo": "yes"}}]}}))
+        vs = _vs("vs", GS, "app")
+        vs["spec"]["virtualHost"]["routes"] = [
+            {"matchers": [{"prefix": "/team"}], "delegateAction": {"selector": {"labels": {"team": "a"},
+                                                                                "namespaces": ["*"]}}},
+            {"matchers": [{"prefix": "/"}], "directResponseAction": {"status": 200, "body": "root"}}]
+        rt = {"apiVersion": "gateway.solo.io/v1", "kind": "RouteTable",
+              "metadata": {"name": "rt-a", "namespace": "team-a", "labels": {"team": "a"}},
+              "spec": {"routes": [{"matchers": [{"prefix": "/team/a"}],
+                                   "directResponseAction": {"status": 200, "body": "team a"}}]}}
+        _apply(kube, tmp_path, [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "team-a"}}, vs, rt])
+        wait_until(lambda: fetch(info.gateway + "/", headers={"Host": "app"}).body == "root", "the VS served")
+        assert fetch(info.gateway + "/team/a", headers={"Host": "app"}).body != "team a"
+        wait_until(lambda: "no route table matches the given selector" in json.dumps(
+            kube.json("virtualservice", "vs", "-n", GS).get("status", {})), "the VS reports the empty selection")
+        kube.run("label", "ns", "team-a", "gloo=yes")
+        wait_until(lambda: fetch(info.gateway + "/team/a", headers={"Host": "app"}).body == "team a",
+                   "team-a's RouteTable served once its namespace is watched")
+        kube.run("label", "ns", "team-a", "gloo-")
+        wait_until(lambda: fetch(info.gateway + "/team/a", headers={"Host": "app"}).body != "team a",
+                   "team-a's RouteTable gone once its namespace is unwatched")
