@@ -241,6 +241,7 @@ def select_watched(snapshot: Snapshot, profile: Profile,
     if scope.namespaces is None:
         return snapshot, findings, scope
     labels = {ns.meta.name: ns.meta.labels for ns in snapshot.namespaces}
+    selectors = "; ".join(selector_text(s) for s in settings.watch_namespace_selectors)
     kept: dict[str, tuple[object, ...]] = {}
     for name in (*gloo_lists, *core_lists):
         items = getattr(snapshot, name)
@@ -251,9 +252,9 @@ def select_watched(snapshot: Snapshot, profile: Profile,
             if ns in scope.unknown:
                 if name in gloo_lists:
                     findings.append(Finding(key, "warning", layer="watch", origin=key, message=(
-                        f"whether Gloo watches namespace {ns} is unknown: {scope.rule} select by namespace labels "
-                        f"and the input has no Namespace {ns} (add its Namespace document, or read a cluster); "
-                        f"translated as if watched")))
+                        f"whether Gloo watches namespace {ns} is unknown: settings.watchNamespaceSelectors "
+                        f"[{selectors}] select namespaces by their labels, and the input has no Namespace {ns} "
+                        f"(add its Namespace document, or read a cluster); translated as if watched")))
                 keep.append(res)
             elif scope.watches(ns):
                 keep.append(res)
