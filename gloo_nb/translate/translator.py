@@ -655,6 +655,10 @@ class Translator:
                 derived from the snapshot's Services, Endpoints and Pods
                 (:func:`~gloo_nb.translate.eds.kube_endpoints_of`), as Gloo's EDS watches them.
 
+        Only the namespaces Gloo watches are translated (``watchNamespaces``, ``watchNamespaceSelectors`` on the
+        snapshot's Namespaces, plus the discovery namespace: :mod:`gloo_nb.translate.watch`); the resources of the
+        others get no report, and a finding of layer ``watch`` each.
+
         Returns:
             The default proxy's translation, every proxy's in :attr:`Translation.proxies`, and
             ``reports``/``findings`` covering every proxy.
