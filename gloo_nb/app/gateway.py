@@ -34,9 +34,11 @@ _log = logging.getLogger(__name__)
 GLOO_KINDS = ("VirtualService", "RouteTable", "Gateway", "Upstream", "Settings", "UpstreamGroup", "VirtualHostOption",
               "RouteOption")
 """The Gloo resources read for the intent."""
-_OPTIONAL_KINDS = frozenset({"UpstreamGroup", "VirtualHostOption", "RouteOption"})
-KUBE_KINDS = ("Service", "Endpoints", "Pod")
-"""Kubernetes objects Gloo reads for kube EDS."""
+# Namespace: cluster-scoped, so a team identity often may not list it; its labels are then unknown and the
+# translation says so where watchNamespaceSelectors need them (translate/watch.py).
+_OPTIONAL_KINDS = frozenset({"UpstreamGroup", "VirtualHostOption", "RouteOption", "Namespace"})
+KUBE_KINDS = ("Service", "Endpoints", "Pod", "Namespace")
+"""Kubernetes objects Gloo reads: for kube EDS, and Namespaces (whose labels ``watchNamespaceSelectors`` select)."""
 SECRET_KIND = "Secret"
 """Read too, for sslConfig ``secretRef``s (TLS listeners and clusters); an identity that may not list
 Secrets still connects: its translation then treats every TLS secret as unknown (a warning finding per

@@ -8,7 +8,7 @@ from typing import Literal
 from gloo_nb._types import Severity
 from gloo_nb.models.resources import ResourceKey
 
-Layer = Literal["parse", "gateway", "gloo", "envoy"]
+Layer = Literal["parse", "gateway", "gloo", "envoy", "watch"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,7 +23,8 @@ class Finding:
         origin: The resource whose content causes the problem (a RouteTable for a missing
             upstream in one of its routes, although Gloo reports it on the VirtualService).
         layer: Who finds it: ``parse`` (gloo_nb reading the document), ``gateway`` (Gloo's gateway
-            translator), ``gloo`` (Gloo's proxy translator) or ``envoy``.
+            translator), ``gloo`` (Gloo's proxy translator), ``envoy``, or ``watch`` (what Gloo reads at all:
+            a resource in a namespace Gloo does not watch, :mod:`gloo_nb.translate.watch`).
         field: Field path, for parse findings (e.g. ``spec.virtualHost.routes[0].matcher``).
     """
 

@@ -32,12 +32,14 @@ __all__ = [
     "HttpGateway",
     "InvalidConfigPolicy",
     "Kind",
+    "LabelSelector",
     "KubeEndpoints",
     "KubeServiceDestination",
     "KubeUpstreamSpec",
     "Location",
     "MatchableHttpGateway",
     "MatchableTcpGateway",
+    "Namespace",
     "Matcher",
     "ObjectMeta",
     "PathKind",
@@ -76,7 +78,7 @@ __all__ = [
 
 Kind = Literal["VirtualService", "RouteTable", "Gateway", "Upstream", "Settings", "Service", "Endpoints", "Pod",
                "MatchableHttpGateway", "MatchableTcpGateway", "Secret", "UpstreamGroup",
-               "VirtualHostOption", "RouteOption"]
+               "VirtualHostOption", "RouteOption", "Namespace"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -391,6 +393,20 @@ class RouteTableSelector:
     namespaces: tuple[str, ...] = ()
     labels: Mapping[str, str] = field(default_factory=dict)
     expressions: tuple[SelectorExpression, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class LabelSelector:
+    """A Kubernetes-style label selector (``Settings.watchNamespaceSelectors`` entries, Gloo's ``v1.LabelSelector``).
+
+    Attributes:
+        match_labels: ``matchLabels``: every label must be present with that value.
+        match_expressions: ``matchExpressions`` (operators ``In``, ``NotIn``, ``Exists``, ``DoesNotExist``,
+            kept as written so that an invalid one can be reported with Gloo's message).
+    """
+
+    match_labels: Mapping[str, str] = field(default_factory=dict)
+    match_expressions: tuple[SelectorExpression, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -945,6 +961,8 @@ class Settings:
         virtual_service_one_way_tls: ``gateway.virtualServiceOptions.oneWayTls``: the ``oneWayTls`` of every
             VirtualService sslConfig that sets none (current Gloo).
         watch_namespaces: ``watchNamespaces``; empty means all.
+        watch_namespace_selectors: ``watchNamespaceSelectors`` (current Gloo; ignored when ``watchNamespaces``
+            is set): the namespaces whose labels one of them selects are watched.
         status: The status as read from a live object, kept raw.
         circuit_breakers: ``gloo.circuitBreakers``, the default for Upstreams without their own.
         upstream_global_annotations: ``upstreamOptions.globalAnnotations`` (current), applied to
@@ -979,6 +997,7 @@ class Settings:
     enable_auto_websocket_transformation_passthrough: bool = False
     extauth: Mapping[str, Any] | None = None
     ratelimit_server: Mapping[str, Any] | None = None
+    watch_namespace_selectors: tuple[LabelSelector, ...] = ()
 
     kind = "Settings"
 
@@ -1227,8 +1246,27 @@ class Secret:
         return ResourceKey(self.kind, self.meta.namespace, self.meta.name)
 
 
+@dataclass(frozen=True, slots=True)
+class Namespace:
+    """A v1 Namespace: only its labels matter to Gloo (``watchNamespaceSelectors`` select on them).
+
+    Attributes:
+        meta: Object metadata (cluster-scoped: ``meta.namespace`` is empty; ``meta.labels`` are what selectors see).
+    """
+
+    meta: ObjectMeta
+
+    kind = "Namespace"
+
+    @property
+    def key(self) -> ResourceKey:
+        """The resource's identity."""
+        return ResourceKey(self.kind, self.meta.namespace, self.meta.name)
+
+
 Resource = (VirtualService | RouteTable | Gateway | Upstream | Settings | Service | KubeEndpoints | Pod | Secret
-            | MatchableHttpGateway | MatchableTcpGateway | UpstreamGroup | VirtualHostOption | RouteOption)
+            | MatchableHttpGateway | MatchableTcpGateway | UpstreamGroup | VirtualHostOption | RouteOption
+            | Namespace)
 """Any resource gloo_nb models."""
 
 KIND_TYPES: dict[str, type[Resource]] = {
@@ -1246,6 +1284,7 @@ KIND_TYPES: dict[str, type[Resource]] = {
     "UpstreamGroup": UpstreamGroup,
     "VirtualHostOption": VirtualHostOption,
     "RouteOption": RouteOption,
+    "Namespace": Namespace,
 }
 """Modelled kinds by name."""
 
@@ -1264,5 +1303,6 @@ API_GROUPS: dict[str, str] = {
     "UpstreamGroup": "gloo.solo.io",
     "VirtualHostOption": "gateway.solo.io",
     "RouteOption": "gateway.solo.io",
+    "Namespace": "",
 }
 """The API group each modelled kind belongs to (``""`` = core v1)."""

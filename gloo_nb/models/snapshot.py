@@ -11,6 +11,7 @@ from gloo_nb.models.resources import (
     KubeEndpoints,
     MatchableHttpGateway,
     MatchableTcpGateway,
+    Namespace,
     Pod,
     Resource,
     RouteOption,
@@ -50,6 +51,8 @@ class Snapshot:
         upstream_groups: UpstreamGroups (weighted destinations routes reference by ``upstreamGroup``).
         virtual_host_options: VirtualHostOptions (``optionsConfigRefs`` of virtual hosts name them).
         route_options: RouteOptions (``optionsConfigRefs`` of routes name them).
+        namespaces: v1 Namespaces (their labels decide ``watchNamespaceSelectors``; a namespace with
+            resources but no Namespace object has unknown labels: files often hold none).
         secrets_unreadable: Why gloo_nb could not read the Secrets (``""``: it could; ``secrets`` is then
             complete). When set, a ``secretRef`` not in ``secrets`` is unknown rather than absent: the
             translation warns instead of reporting Gloo's "SSL secret not found".
@@ -71,6 +74,7 @@ class Snapshot:
     upstream_groups: tuple[UpstreamGroup, ...] = ()
     virtual_host_options: tuple[VirtualHostOption, ...] = ()
     route_options: tuple[RouteOption, ...] = ()
+    namespaces: tuple[Namespace, ...] = ()
 
     @classmethod
     def from_resources(cls, resources: Iterable[Resource]) -> Snapshot:
@@ -125,4 +129,5 @@ class Snapshot:
             virtual_host_options=tuple(r for r in by_kind.get("VirtualHostOption", [])
                                        if isinstance(r, VirtualHostOption)),
             route_options=tuple(r for r in by_kind.get("RouteOption", []) if isinstance(r, RouteOption)),
+            namespaces=tuple(r for r in by_kind.get("Namespace", []) if isinstance(r, Namespace)),
         )

@@ -53,7 +53,8 @@ from gloo_nb.translate.eds import kube_endpoints_of
 from gloo_nb.translate.envoy import EnvoyResources, endpoints_for
 from gloo_nb.translate.http_filters import LeftOut, for_pinned_envoy
 from gloo_nb.translate.status import proxy_manifest, resource_status, status_patch_too_large
-from gloo_nb.translate.translator import Translation, Translator
+from gloo_nb.translate.translator import Translation, Translator, helm_default_settings
+from gloo_nb.translate.watch import select_watched
 
 log = logging.getLogger(__name__)
 
@@ -61,10 +62,15 @@ LEFT_OUT_COMPONENT = "gloo-nb-sandbox-control-plane"
 """``source.component`` of the sandbox control plane's Events (it is no Gloo)."""
 LEFT_OUT_REASON = "FilterLeftOut"
 """The reason of the Warning Event for a filter left out of a listener served to the pinned Envoy."""
+NOT_WATCHED_REASON = "NotWatchedByGloo"
+"""The reason of the Warning Event on a Gloo resource in a namespace Gloo does not watch (translate/watch.py)."""
 
 WATCHED = (kinds.VIRTUAL_SERVICE, kinds.ROUTE_TABLE, kinds.GATEWAY, kinds.UPSTREAM, kinds.SETTINGS,
            kinds.SERVICE, kinds.ENDPOINTS, kinds.POD, kinds.SECRET,
-           kinds.UPSTREAM_GROUP, kinds.VIRTUAL_HOST_OPTION, kinds.ROUTE_OPTION)
+           kinds.UPSTREAM_GROUP, kinds.VIRTUAL_HOST_OPTION, kinds.ROUTE_OPTION,
+           # Gloo's namespace watcher (setuputils/setup_syncer.go ShouldSync: a Namespace added, deleted or
+           # relabelled re-runs the setup when it changes the namespaces to watch; translate/watch.py).
+           kinds.NAMESPACE)
 """What Gloo watches: its own resources, Services/Endpoints/Pods for kube EDS, Secrets for TLS."""
 
 STATUS_KINDS = {"VirtualService": kinds.VIRTUAL_SERVICE, "RouteTable": kinds.ROUTE_TABLE,
@@ -87,6 +93,8 @@ class SyncRecord:
         versions_by_key: Per snapshot key, the xDS versions set for it.
         left_out: One line per HTTP filter left out of a served listener because the pinned Envoy cannot load
             it (:class:`gloo_nb.translate.http_filters.LeftOut`).
+        unwatched: ``<Kind> <ns>/<name>: <why>`` per Gloo resource the pass left out because Gloo does not
+            watch its namespace (``watchNamespaces``/``watchNamespaceSelectors``): not translated, no status.
     """
 
     store_version: int
@@ -97,14 +105,16 @@ class SyncRecord:
     decisions: dict[str, str] = field(default_factory=dict)
     versions_by_key: dict[str, dict[str, str]] = field(default_factory=dict)
     left_out: list[str] = field(default_factory=list)
+    unwatched: list[str] = field(default_factory=list)
 
 
 def _content_key(event: WatchEvent) -> str:
     """What about an object matters to Gloo: everything but its status and bookkeeping."""
     obj = event.object
     meta = obj.get("metadata", {})
-    if event.kind is kinds.POD:
-        # Only a pod's labels reach Envoy (as subset metadata); readiness arrives through Endpoints.
+    if event.kind is kinds.POD or event.kind is kinds.NAMESPACE:
+        # Only a pod's labels reach Envoy (as subset metadata); readiness arrives through Endpoints. Only a
+        # namespace's labels matter to Gloo (watchNamespaceSelectors), not its phase or finalizers.
         return json.dumps(meta.get("labels") or {}, sort_keys=True)
     trimmed = {k: v for k, v in obj.items() if k != "status"}
     trimmed["metadata"] = {k: v for k, v in meta.items()
@@ -149,6 +159,8 @@ class ControlPlane:
         self._events = EventRecorder(store, LEFT_OUT_COMPONENT, GLOO)
         # What was left out of each snapshot key's listeners at the last pass: an Event only when it changes.
         self._left_out: dict[str, frozenset[tuple[str, str]]] = {}
+        # The Gloo resources of unwatched namespaces at the last pass: an Event and a log line when one starts.
+        self._unwatched: frozenset[tuple[str, str, str]] = frozenset()
 
     @property
     def snapshot_key(self) -> str:
@@ -214,11 +226,15 @@ class ControlPlane:
                 items, _ = self._store.list(kind)
                 resources += [r for r in map(_parse, items) if r is not None]
             snapshot = Snapshot.from_resources(resources)
-            eds = kube_endpoints_of(snapshot, self._profile)
+            # EDS reads Services, Endpoints and Pods of the watched namespaces only (setup_syncer.go runs the
+            # EDS loop over the same watch namespaces): the endpoints Envoy gets follow namespace labels too.
+            watched, _, _ = select_watched(snapshot, self._profile, snapshot.settings or helm_default_settings())
+            eds = kube_endpoints_of(watched, self._profile)
             translation = self._translator.translate(snapshot, endpoints=eds)
             written = self._write_statuses(translation)
             record = SyncRecord(version, translation.push.decision if translation.served else "none",
                                 statuses_written=written)
+            self._report_unwatched(translation, record)
             # One snapshot per proxy, under its own key (envoy_translator_syncer.go: SetSnapshot(key)
             # per proxy; each proxy's push decision is its own).
             per_key: dict[str, Translation | None] = {t.snapshot_key: t for t in translation.proxies}
@@ -271,6 +287,30 @@ class ControlPlane:
                 continue  # a default Gateway gloo_nb assumed (no object): the log says it
             self._events.record(object_ref(kinds.GATEWAY, gw.namespace, gw.name, uid), WARNING, LEFT_OUT_REASON,
                                 x.message())
+
+    def _report_unwatched(self, translation: Translation, record: SyncRecord) -> None:
+        # Gloo itself says nothing about a resource it does not watch (that is the support question); the
+        # sandbox says it: in the pass's record every time, in the log and as a Warning Event on the resource
+        # (kubectl describe shows it) when it starts being left out.
+        now: set[tuple[str, str, str]] = set()
+        by_name = {k.kind: k for k in WATCHED}
+        for f in translation.findings:
+            kind = by_name.get(f.resource.kind)
+            if f.layer != "watch" or kind is None or kind is kinds.SETTINGS:
+                continue
+            record.unwatched.append(f"{f.resource}: {f.message}")
+            ident = (f.resource.kind, f.resource.namespace, f.resource.name)
+            now.add(ident)
+            if ident in self._unwatched:
+                continue
+            log.warning("%s: %s", f.resource, f.message)
+            try:
+                uid = self._store.get(kind, f.resource.namespace, f.resource.name).get("metadata", {}).get("uid", "")
+            except ApiError:
+                continue
+            self._events.record(object_ref(kind, f.resource.namespace, f.resource.name, uid), WARNING,
+                                NOT_WATCHED_REASON, f.message)
+        self._unwatched = frozenset(now)
 
     def _write_statuses(self, translation: Translation) -> int:
         written = 0

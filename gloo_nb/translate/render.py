@@ -61,7 +61,9 @@ def render(translation: Translation, *, parse_findings: Sequence[Finding] = (),
     Returns:
         The document: ``glooVersion``, ``reports``, ``findings``, ``proxy``, ``envoy``, ``push``,
         ``proxies``, ``skipped``, ``unmodelled`` (``{kind, namespace, name, path, feature[, detail]}`` per
-        field gloo_nb does not reproduce on Envoy), and ``secrets`` when the input holds Secrets (identity, type and
+        field gloo_nb does not reproduce on Envoy), ``watch`` when Settings limit the namespaces Gloo reads
+        (``{namespaces, rule, unknownLabels[, error]}``; ``envoy.endpoints`` holds the ClusterLoadAssignments
+        Gloo's EDS sends), and ``secrets`` when the input holds Secrets (identity, type and
         certificate fingerprint/SANs/expiry of each; never its data). ``proxies`` lists every proxy
         the Gateways name (Gloo's order), each shaped like ``proxy`` plus its own ``envoy``, ``push``
         and xDS ``snapshotKey``; the top-level ``proxy``, ``envoy`` and ``push`` are the default
@@ -95,6 +97,12 @@ def render(translation: Translation, *, parse_findings: Sequence[Finding] = (),
     }
     if translation.snapshot.secrets:
         doc["secrets"] = [secret_json(s) for s in translation.snapshot.secrets]
+    watch = translation.watch
+    if watch is not None:
+        # Only when Settings limit what Gloo reads (translate/watch.py); every left-out resource has a finding.
+        doc["watch"] = {"namespaces": None if watch.namespaces is None else sorted(watch.namespaces),
+                        "rule": watch.rule, "unknownLabels": sorted(watch.unknown),
+                        **({"error": watch.error} if watch.error else {})}
     return doc
 
 

@@ -106,6 +106,27 @@ def cluster_settings(cluster: Mapping[str, Any]) -> str:
     return "; ".join(facts)
 
 
+def endpoint_rows(envoy: Mapping[str, Any]) -> list[tuple[str, str, str]]:
+    """One row per endpoint of the ClusterLoadAssignments Gloo's EDS sends (``envoy.endpoints``).
+
+    Args:
+        envoy: The ``envoy`` section of the translate document (Envoy proto JSON).
+
+    Returns:
+        ``(cluster, address:port, labels)``: labels are the endpoint's ``envoy.lb`` metadata (its pod's
+        labels, which subsets select on), ``key=value`` comma-joined, ``-`` without any.
+    """
+    rows = []
+    for cla in envoy.get("endpoints", ()):
+        for locality in cla.get("endpoints", ()):
+            for lb in locality.get("lbEndpoints", ()):
+                sock = lb.get("endpoint", {}).get("address", {}).get("socketAddress", {})
+                labels = lb.get("metadata", {}).get("filterMetadata", {}).get("envoy.lb", {})
+                rows.append((cla.get("clusterName", ""), f"{sock.get('address', '?')}:{sock.get('portValue', '?')}",
+                             ",".join(f"{k}={v}" for k, v in sorted(labels.items())) or "-"))
+    return rows
+
+
 def _proxy_lines(proxy: Mapping[str, Any], envoy: Mapping[str, Any]) -> list[str]:
     envoy_rows = rows_from_envoy_json(envoy)
     lines: list[str] = []
@@ -153,8 +174,9 @@ def render_text(doc: Mapping[str, Any]) -> str:
         doc: The document of :func:`render`.
 
     Returns:
-        The text, ending with a newline: routes per virtual host, reports, findings, the push
-        decision and skipped documents.
+        The text, ending with a newline: routes per virtual host, cluster settings, the endpoints EDS sends,
+        the watched namespaces (when Settings limit them), reports, findings, the push decision and skipped
+        documents.
     """
     proxies = doc.get("proxies") or []
     if len(proxies) > 1:
@@ -174,6 +196,14 @@ def render_text(doc: Mapping[str, Any]) -> str:
     if tuned:
         # Only clusters whose Upstream sets options: the plain ones add nothing for an operator.
         lines += _section("Cluster settings", ("cluster", "type", "settings"), tuned)
+    if doc["envoy"].get("endpoints"):
+        # What Gloo's EDS sends for kube Upstreams, from the input's Services, Endpoints and Pods (translate/eds.py).
+        lines += _section("Endpoints (EDS)", ("cluster", "address", "labels"), endpoint_rows(doc["envoy"]))
+    watch = doc.get("watch")
+    if watch:
+        lines += ["Watched namespaces: " + (", ".join(watch["namespaces"]) if watch.get("namespaces") is not None
+                                            else "every namespace") + (f" ({watch['rule']})" if watch.get("rule")
+                                                                       else ""), ""]
     reports = [(f"{r['kind']} {r['namespace']}/{r['name']}", r["state"],
                 first_message([*r["errors"], *r["warnings"]])) for r in doc["reports"]]
     lines += _section("Reports", ("resource", "state", "reason"), reports)

@@ -61,6 +61,7 @@ from gloo_nb.translate.tls import parse_ssl_config, profile_problems, unseen_sec
 from gloo_nb.translate.unmodelled import declared_unmodelled, option_decoding_findings, route_features
 from gloo_nb.translate.upstream_groups import verify_upstream_groups
 from gloo_nb.translate.upstream_options import apply_upstream_options, service_upstream_config
+from gloo_nb.translate.watch import WatchScope, select_watched
 
 GLOO_NAMESPACE = "gloo-system"
 DEFAULT_PROXY = "gateway-proxy"
@@ -173,6 +174,8 @@ class Translation:
             problem: ``gloo-nb translate --json``'s ``unmodelled``, ``check``'s ``not modelled:`` lines).
         envoy_rejections: What Envoy will refuse (NACK) of what this snapshot pushes
             (:mod:`gloo_nb.translate.envoy_rejections`); each is also a finding of layer ``envoy``.
+        watch: The namespaces Gloo watches (:mod:`gloo_nb.translate.watch`); ``snapshot`` holds only their
+            resources, and every Gloo resource left out has a finding of layer ``watch``. None: every namespace.
     """
 
     profile: Profile
@@ -191,6 +194,7 @@ class Translation:
     proxies: list[Translation] = field(default_factory=list)
     unmodelled: list[Unmodelled] = field(default_factory=list)
     envoy_rejections: list[EnvoyRejection] = field(default_factory=list)
+    watch: WatchScope | None = None
     _sources: dict[RouteId, tuple[ResourceKey, ...]] | None = field(default=None, init=False, repr=False,
                                                                      compare=False)
 
@@ -321,8 +325,10 @@ class Translation:
         Returns:
             True when it blocks (by default policy).
         """
-        # Envoy's NACKs (layer "envoy") happen after the push: they never hold it back.
-        return finding.layer not in ("parse", "envoy") and (self.profile == "1.3" or finding.severity == "error")
+        # Envoy's NACKs (layer "envoy") happen after the push: they never hold it back; a resource Gloo does not
+        # read (layer "watch") is not in its snapshot at all.
+        return (finding.layer not in ("parse", "envoy", "watch")
+                and (self.profile == "1.3" or finding.severity == "error"))
 
     def report(self, kind: str, namespace: str, name: str) -> ResourceReport | None:
         """Return Gloo's report on one resource.
@@ -649,41 +655,60 @@ class Translator:
                 derived from the snapshot's Services, Endpoints and Pods
                 (:func:`~gloo_nb.translate.eds.kube_endpoints_of`), as Gloo's EDS watches them.
 
+        Only the namespaces Gloo watches are translated (``watchNamespaces``, ``watchNamespaceSelectors`` on the
+        snapshot's Namespaces, plus the discovery namespace: :mod:`gloo_nb.translate.watch`); the resources of the
+        others get no report, and a finding of layer ``watch`` each.
+
         Returns:
             The default proxy's translation, every proxy's in :attr:`Translation.proxies`, and
             ``reports``/``findings`` covering every proxy.
         """
         with gc_paused():
-            names = proxy_names(_readable_gateways(snapshot))
-            if endpoints is None:
-                endpoints = kube_endpoints_of(snapshot, self.profile)
-            # Snapshot-wide: what gloo_nb does not model in VirtualServices and RouteTables, and Gloo's
-            # strict decoding of their options (translate/unmodelled.py), once for every proxy.
-            declared = declared_unmodelled(snapshot, self.profile)
-            undecodable = option_decoding_findings(snapshot, self.profile)
-            per_proxy = [self._translate(snapshot, endpoints, name, declared, undecodable) for name in names]
-            default = self.proxy_name or (DEFAULT_PROXY if DEFAULT_PROXY in names or not names else names[0])
-            self._default = default
-            # A proxy no Gateway names any more is gone: Gloo deletes its Proxy (proxy_reconciler.go)
-            # and garbage-collects its snapshot key (envoy_translator_syncer.go sets the empty
-            # snapshot), so nothing of it is remembered should it come back.
-            for gone in set(self._memory) - set(names) - {default}:
-                del self._memory[gone]
-            chosen = next((t for t in per_proxy if t.proxy.name == default), None)
-            if chosen is None:
-                # A default proxy that no Gateway names (Translator(proxy_name=...)): an empty Proxy.
-                chosen = self._translate(snapshot, endpoints, default, declared, undecodable)
-            if not per_proxy:
-                return chosen  # no Gateway Gloo reads: no Proxy at all (the default one, empty, stands in)
-            if len(per_proxy) == 1 and per_proxy[0] is chosen:
-                return replace(chosen, proxies=[chosen])
-            findings: dict[Finding, None] = {}
-            unmodelled: dict[Unmodelled, None] = {}
-            for t in per_proxy:
-                findings.update(dict.fromkeys(t.findings))
-                unmodelled.update(dict.fromkeys(t.unmodelled))
-            return replace(chosen, reports=merge_proxy_reports([t.reports for t in per_proxy]),
-                           findings=list(findings), proxies=per_proxy, unmodelled=list(unmodelled))
+            translation = self._translate_all(snapshot, endpoints)
+        return translation
+
+    def _translate_all(self, snapshot: Snapshot, endpoints: Endpoints | None) -> Translation:
+        # What Gloo reads at all: the watched namespaces' resources (translate/watch.py); the others get
+        # findings, no status, and are invisible to delegation.
+        settings = snapshot.settings or helm_default_settings()
+        snapshot, unwatched, scope = select_watched(snapshot, self.profile, settings)
+        translation = self._translate_watched(snapshot, endpoints)
+        translation.watch = scope if scope.namespaces is not None or scope.error else None
+        if unwatched:
+            translation.findings = [*unwatched, *translation.findings]
+        return translation
+
+    def _translate_watched(self, snapshot: Snapshot, endpoints: Endpoints | None) -> Translation:
+        names = proxy_names(_readable_gateways(snapshot))
+        if endpoints is None:
+            endpoints = kube_endpoints_of(snapshot, self.profile)
+        # Snapshot-wide: what gloo_nb does not model in VirtualServices and RouteTables, and Gloo's
+        # strict decoding of their options (translate/unmodelled.py), once for every proxy.
+        declared = declared_unmodelled(snapshot, self.profile)
+        undecodable = option_decoding_findings(snapshot, self.profile)
+        per_proxy = [self._translate(snapshot, endpoints, name, declared, undecodable) for name in names]
+        default = self.proxy_name or (DEFAULT_PROXY if DEFAULT_PROXY in names or not names else names[0])
+        self._default = default
+        # A proxy no Gateway names any more is gone: Gloo deletes its Proxy (proxy_reconciler.go)
+        # and garbage-collects its snapshot key (envoy_translator_syncer.go sets the empty
+        # snapshot), so nothing of it is remembered should it come back.
+        for gone in set(self._memory) - set(names) - {default}:
+            del self._memory[gone]
+        chosen = next((t for t in per_proxy if t.proxy.name == default), None)
+        if chosen is None:
+            # A default proxy that no Gateway names (Translator(proxy_name=...)): an empty Proxy.
+            chosen = self._translate(snapshot, endpoints, default, declared, undecodable)
+        if not per_proxy:
+            return chosen  # no Gateway Gloo reads: no Proxy at all (the default one, empty, stands in)
+        if len(per_proxy) == 1 and per_proxy[0] is chosen:
+            return replace(chosen, proxies=[chosen])
+        findings: dict[Finding, None] = {}
+        unmodelled: dict[Unmodelled, None] = {}
+        for t in per_proxy:
+            findings.update(dict.fromkeys(t.findings))
+            unmodelled.update(dict.fromkeys(t.unmodelled))
+        return replace(chosen, reports=merge_proxy_reports([t.reports for t in per_proxy]),
+                       findings=list(findings), proxies=per_proxy, unmodelled=list(unmodelled))
 
     def _translate(self, snapshot: Snapshot, endpoints: Endpoints, proxy_name: str,
                    declared: Sequence[Unmodelled] = (), undecodable: Sequence[Finding] = ()) -> Translation:

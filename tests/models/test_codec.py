@@ -23,6 +23,7 @@ from gloo_nb.models.resources import (
     HELM_INVALID_ROUTE_BODY,
     Gateway,
     Location,
+    Namespace,
     ResourceKey,
     ResourceRef,
     RouteTable,
@@ -54,14 +55,14 @@ def only(result: ParseResult) -> Any:
 SEED_KINDS = {
     "part1/echo-v1.yaml": ([], ["Deployment"]),
     "part1/echo-v2.yaml": ([], ["Deployment"]),
-    "part1/echo.yaml": ([Service], ["Namespace", "Deployment"]),
+    "part1/echo.yaml": ([Namespace, Service], ["Deployment"]),
     "part1/upstream.yaml": ([Upstream], []),
     **{f"part1/vs-{i}.yaml": ([VirtualService], []) for i in range(1, 8)},
     "part2/echo-v2.yaml": ([], ["Deployment"]),
-    "part2/echo.yaml": ([Service], ["Namespace", "Deployment"]),
+    "part2/echo.yaml": ([Namespace, Service], ["Deployment"]),
     "part2/foxtrot-v1.yaml": ([], ["Deployment"]),
     "part2/foxtrot-v2.yaml": ([], ["Deployment"]),
-    "part2/foxtrot.yaml": ([Service], ["Namespace", "Deployment"]),
+    "part2/foxtrot.yaml": ([Namespace, Service], ["Deployment"]),
     **{f"part2/rt-echo-{i}.yaml": ([RouteTable], []) for i in range(1, 5)},
     **{f"part2/rt-foxtrot-{i}.yaml": ([RouteTable], []) for i in range(1, 7)},
     "part2/upstream-echo.yaml": ([Upstream], []),
@@ -211,14 +212,15 @@ def test_vs_fields() -> None:
 
 def test_service_fields_and_document_index() -> None:
     result = read_seed("part1/echo.yaml")
-    svc = only(result)
+    ns, svc = result.resources  # Namespaces are read too (their labels decide watchNamespaceSelectors)
+    assert isinstance(ns, Namespace) and ns.key == ResourceKey("Namespace", "", "echo")
     assert isinstance(svc, Service)
     assert svc.key == ResourceKey("Service", "echo", "echo")
     assert svc.ports == (ServicePort(port=80, target_port=8080, name="", protocol="TCP"),)
     assert svc.selector == {"app": "echo"} and svc.type == "ClusterIP"
     assert svc.meta.location.document == 2
-    assert [s.document for s in result.skipped] == [0, 1]
-    assert (result.skipped[0].name, result.skipped[1].namespace) == ("echo", "echo")
+    assert [s.document for s in result.skipped] == [1]
+    assert (result.skipped[0].name, result.skipped[0].namespace) == ("echo-v1", "echo")
 
 
 def test_folder_is_read_recursively_in_path_order(tmp_path: Path) -> None:
@@ -266,10 +268,11 @@ def test_kind_list_in_yaml() -> None:
     text = yaml.safe_dump_all([{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "ns"}},
                                {"apiVersion": "v1", "kind": "List", "items": [RT, CONFIG_MAP]}])
     result = parse_stream(text, file="list.yaml")
-    rt = only(result)
+    ns, rt = result.resources
+    assert isinstance(ns, Namespace) and ns.meta.location == Location("list.yaml", 0)
     assert isinstance(rt, RouteTable) and rt.meta.location == Location("list.yaml", 1)
-    assert [(s.kind, s.document) for s in result.skipped] == [("Namespace", 0), ("ConfigMap", 1)]
-    assert result.skipped[1].why.endswith("(items[1] of the List)")
+    assert [(s.kind, s.document) for s in result.skipped] == [("ConfigMap", 1)]
+    assert result.skipped[0].why.endswith("(items[1] of the List)")
 
 
 @pytest.mark.parametrize("order", ["kubectl", "go", "items-first-typed", "typed-in-order"])

@@ -55,6 +55,7 @@ from gloo_nb.models.codec._fields import (
     INVALID_CONFIG_POLICY,
     KUBE_DESTINATION,
     KUBE_UPSTREAM,
+    LABEL_SELECTOR,
     LOAD_BALANCER_CONFIG,
     MATCHABLE_HTTP_GATEWAY_SPEC,
     MATCHABLE_TCP_GATEWAY_SPEC,
@@ -134,10 +135,12 @@ from gloo_nb.models.resources import (
     KubeEndpoints,
     KubeServiceDestination,
     KubeUpstreamSpec,
+    LabelSelector,
     Location,
     MatchableHttpGateway,
     MatchableTcpGateway,
     Matcher,
+    Namespace,
     ObjectMeta,
     Pod,
     QueryParameterMatcher,
@@ -747,6 +750,33 @@ def _upstream(r: Reader, spec: Any, meta: ObjectMeta, status: Mapping[str, Any] 
                     status=status, options=_upstream_options(r, s))
 
 
+def _label_selectors(r: Reader, value: Any, path: str, name: str) -> tuple[LabelSelector, ...]:
+    # settings.proto (current main) LabelSelector: matchLabels, and matchExpressions whose operator is a
+    # plain string (kept as written: settingsutil.labelSelectorAsSelector reports an unknown one).
+    where = join_path(path, name)
+    out = []
+    for i, v in enumerate(r.seq(value, path, name)):
+        at = f"{where}[{i}]"
+        m = r.obj(v, at, LABEL_SELECTOR)
+        exprs = []
+        for j, e in enumerate(r.seq(m.get("matchExpressions"), at, "matchExpressions")):
+            eat = f"{at}.matchExpressions[{j}]"
+            em = r.obj(e, eat, EXPRESSION)
+            exprs.append(SelectorExpression(key=r.string(em.get("key"), eat, "key"),
+                                            operator=r.string(em.get("operator"), eat, "operator"),
+                                            values=r.strings(em.get("values"), eat, "values")))
+        out.append(LabelSelector(match_labels=r.string_map(m.get("matchLabels"), at, "matchLabels"),
+                                 match_expressions=tuple(exprs)))
+    return tuple(out)
+
+
+def _namespace(r: Reader, spec: Any, meta: ObjectMeta, status: Mapping[str, Any] | None) -> Resource:
+    # Only the labels matter (watchNamespaceSelectors); spec (finalizers) and status (phase) are Kubernetes'.
+    if spec is not None:
+        r.mapping(spec, "spec")
+    return Namespace(meta=meta)
+
+
 def _settings(r: Reader, spec: Any, meta: ObjectMeta, status: Mapping[str, Any] | None) -> Resource:
     s = r.opt_obj(spec, "spec", SETTINGS_SPEC)
     if s is None:
@@ -789,6 +819,8 @@ def _settings(r: Reader, spec: Any, meta: ObjectMeta, status: Mapping[str, Any] 
                                             "translateEmptyGateways"),
         virtual_service_one_way_tls=_vs_one_way_tls(r, gateway.get("virtualServiceOptions")),
         watch_namespaces=r.strings(s.get("watchNamespaces"), "spec", "watchNamespaces"),
+        watch_namespace_selectors=_label_selectors(r, s.get("watchNamespaceSelectors"), "spec",
+                                                   "watchNamespaceSelectors"),
         status=status,
         circuit_breakers=r.opt_obj(gloo.get("circuitBreakers"), "spec.gloo.circuitBreakers", CIRCUIT_BREAKERS),
         upstream_global_annotations=r.string_map(
@@ -996,6 +1028,7 @@ _BUILDERS = {
     "Endpoints": _endpoints,
     "Pod": _pod,
     "Secret": _secret,
+    "Namespace": _namespace,
 }
 _SPEC_FIELD = {"Endpoints": "subsets"}
 _TOP_FIELDS = {"Endpoints": ENDPOINTS_TOP, "Secret": SECRET_TOP}

@@ -63,6 +63,8 @@ DELEGATION_TYPES = OneOf("ref", "selector")
 DELEGATE = frozenset({"name", "namespace", *DELEGATION_TYPES.names})
 SELECTOR = frozenset({"namespaces", "labels", "expressions"})
 EXPRESSION = frozenset({"key", "operator", "values"})
+# settings.proto (current) LabelSelector and LabelSelectorRequirement: watchNamespaceSelectors entries.
+LABEL_SELECTOR = frozenset({"matchLabels", "matchExpressions"})
 OPERATORS = ("Equals", "DoubleEquals", "NotEquals", "In", "NotIn", "Exists", "DoesNotExist",
               "GreaterThan", "LessThan")
 
