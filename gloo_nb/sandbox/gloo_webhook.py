@@ -48,8 +48,10 @@ from gloo_nb.translate.webhook import (
 log = logging.getLogger(__name__)
 
 SNAPSHOT_KINDS = (kinds.VIRTUAL_SERVICE, kinds.ROUTE_TABLE, kinds.GATEWAY, kinds.UPSTREAM, kinds.SETTINGS,
-                  kinds.SERVICE, kinds.SECRET, kinds.UPSTREAM_GROUP, kinds.VIRTUAL_HOST_OPTION, kinds.ROUTE_OPTION)
-"""What the webhook's validator holds (Gloo's API snapshot; endpoints and pods do not change its answer)."""
+                  kinds.SERVICE, kinds.SECRET, kinds.UPSTREAM_GROUP, kinds.VIRTUAL_HOST_OPTION, kinds.ROUTE_OPTION,
+                  kinds.NAMESPACE)
+"""What the webhook's validator holds (Gloo's API snapshot, and the Namespaces whose labels decide what Gloo
+watches under ``watchNamespaceSelectors``; endpoints and pods do not change its answer)."""
 
 
 class GlooWebhook:

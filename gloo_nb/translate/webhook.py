@@ -51,6 +51,7 @@ from gloo_nb.translate.translator import (
     proxy_names,
     proxy_virtual_services,
 )
+from gloo_nb.translate.watch import namespaces_to_watch
 
 Operation = Literal["CREATE", "UPDATE", "DELETE"]
 
@@ -328,10 +329,10 @@ def decide(snapshot: Snapshot, change: Change, profile: Profile, settings: Setti
     if change.operation not in ops:
         return Decision(True, False, reason=f"Gloo's webhook does not validate {change.operation} of "
                                             f"{change.key.kind} in profile {profile}", webhook=name)
-    if not _watched(settings, change.key, profile, namespace):
+    if not _watched(settings, snapshot, change.key, profile, namespace):
         # makeAdmissionResponse: "if it's not our namespace, do not validate".
         return Decision(True, False, reason=f"namespace {change.key.namespace} is not one Gloo watches "
-                                            "(settings.watchNamespaces)", webhook=name)
+                                            "(settings.watchNamespaces, watchNamespaceSelectors)", webhook=name)
     go_type = _GO_TYPE[change.key.kind]
     if change.unmarshal_error:
         # "even if validation is set to always accept, we want to fail on unmarshal errors" (makeAdmissionResponse)
@@ -373,22 +374,18 @@ def decide(snapshot: Snapshot, change: Change, profile: Profile, settings: Setti
                     findings=findings, webhook=name, causes=causes)
 
 
-def _watched(settings: Settings, key: ResourceKey, profile: Profile, namespace: str) -> bool:
-    # makeAdmissionResponse (both profiles): validate only requests in a watched namespace when watchNamespaces is
-    # set, the write namespace added to it (ProcessWatchNamespaces: pkg/utils/namespaces.go, pkg/utils at v1.3.20).
-    # current also validates Gateways only in the webhook's own namespace unless readGatewaysFromAllNamespaces.
-    # watchNamespaceSelectors are not applied here.
-    watch = [ns for ns in settings.watch_namespaces]
-    everywhere = not watch or watch == [""]
-    if not everywhere:
-        write = settings.discovery_namespace or GLOO_NAMESPACE
-        if write not in watch:
-            watch.append(write)
-    if profile != "1.3" and key.kind == "Gateway" and not settings.read_gateways_from_all_namespaces \
-            and not everywhere:
-        watch = [namespace]
-        everywhere = False
-    return everywhere or "" in watch or key.namespace in watch
+def _watched(settings: Settings, snapshot: Snapshot, key: ResourceKey, profile: Profile, namespace: str) -> bool:
+    # makeAdmissionResponse (both profiles): validate only requests in a namespace Gloo watches. The webhook is given
+    # setup_syncer.go's watchNamespaces: ProcessWatchNamespaces(settingsutil.GetNamespacesToWatch(settings), ...),
+    # so in current the namespaces watchNamespaceSelectors select (gloo_nb.translate.watch, the one rule) and in 1.3
+    # watchNamespaces plus the write namespace. current also validates Gateways only in the webhook's own namespace
+    # unless readGatewaysFromAllNamespaces or every namespace is watched.
+    scope = namespaces_to_watch(settings, snapshot.namespaces, profile, used=[key.namespace])
+    if scope.namespaces is None:
+        return True
+    if profile != "1.3" and key.kind == "Gateway" and not settings.read_gateways_from_all_namespaces:
+        return key.namespace == namespace
+    return scope.watches(key.namespace)
 
 
 def _same_hash(new: Resource, old: Resource) -> bool:

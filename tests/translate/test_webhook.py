@@ -349,3 +349,19 @@ def test_a_stored_warning_blocks_every_other_change_under_strict_current() -> No
     fix = seed("rt-echo-4.yaml")[0]
     old = next(r for r in snap.route_tables if r.key == fix.key)
     assert decide(snap, Change("UPDATE", fix.key, fix, old), "current", STRICT).allowed
+
+
+def test_watch_namespace_selectors_decide_what_the_current_webhook_validates() -> None:
+    # setup_syncer.go hands the webhook ProcessWatchNamespaces(settingsutil.GetNamespacesToWatch(settings), ...):
+    # in current the namespaces watchNamespaceSelectors select; 1.3 had no selectors (every namespace).
+    from gloo_nb.models import LabelSelector, Namespace, ObjectMeta
+
+    vs = one(METHOD_MATCHER)
+    team = replace(vs, meta=replace(vs.meta, namespace="team-a"))
+    selecting = replace(STRICT, watch_namespace_selectors=(LabelSelector(match_labels={"gloo": "yes"}),))
+    unlabelled = Snapshot(namespaces=(Namespace(ObjectMeta("team-a", "", labels={})),))
+    labelled = Snapshot(namespaces=(Namespace(ObjectMeta("team-a", "", labels={"gloo": "yes"})),))
+    skipped = decide(unlabelled, create(team), "current", selecting)
+    assert skipped.allowed and not skipped.validated and "watchNamespaceSelectors" in skipped.reason
+    assert not decide(labelled, create(team), "current", selecting).allowed
+    assert not decide(unlabelled, create(team), "1.3", selecting).allowed
