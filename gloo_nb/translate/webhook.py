@@ -367,9 +367,14 @@ def decide(snapshot: Snapshot, change: Change, profile: Profile, settings: Setti
     if not errors:
         return Decision(True, True, reason="the change passes Gloo's validation", findings=findings, webhook=name)
     if config.always_accept:
+        # makeAdmissionResponse (validating_admission_webhook.go): with alwaysAccept and no unmarshal error the
+        # request is "Succeeded": logged at debug with the errors, counted in resources_accepted; the validator
+        # sets the gauge validation.gateway.solo.io/valid_config to 0 (validator.go validateSnapshot). The spec's
+        # 4.4 names resources_rejected; Gloo's source counts it only for denials.
         return Decision(True, True, message, tuple(errors),
-                        reason="alwaysAccept: Gloo admits it and only logs the failure (metric "
-                               "validation.gateway.solo.io/resources_rejected)", findings=findings, webhook=name)
+                        reason="alwaysAccept: Gloo admits it and only logs the failure (debug; metric "
+                               "validation.gateway.solo.io/resources_accepted counts it, the gauge "
+                               "validation.gateway.solo.io/valid_config drops to 0)", findings=findings, webhook=name)
     return Decision(False, True, message, tuple(errors), reason="the change fails Gloo's validation",
                     findings=findings, webhook=name, causes=causes)
 
