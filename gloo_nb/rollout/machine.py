@@ -12,7 +12,9 @@ events of this rollout back as ``history`` and goes on from there. Kinds and dat
 ``rollout.plan``
     ``{target, routeTable, original (the spec planned from), steps (ids), notes}``: written once.
 ``rollout.guards``
-    ``{step, ok, guards: [{name, ok, reason}]}`` before each write (informational on rollback).
+    ``{step, ok, guards: [{name, ok, reason, detail?}]}`` before each write (informational on rollback);
+    ``detail`` only on guards that have one (``webhook``: its prediction and the API server's answer to a dry run
+    of the write, :func:`gloo_nb.rollout.guards.webhook_guard`).
 ``rollout.apply``
     ``{step, resourceVersion}`` once the API server accepted the write.
 ``rollout.adopted``
@@ -65,6 +67,7 @@ from gloo_nb.rollout.effects import (
     Conflict,
     Converged,
     Delete,
+    DryRun,
     Effect,
     Observation,
     Observe,
@@ -75,7 +78,16 @@ from gloo_nb.rollout.effects import (
     StepDone,
     World,
 )
-from gloo_nb.rollout.guards import Assessment, GuardResult, assess, failed_reasons, what_if_world
+from gloo_nb.rollout.guards import (
+    WEBHOOK_GUARD,
+    Assessment,
+    GuardResult,
+    assess,
+    failed_reasons,
+    webhook_guard,
+    webhook_prediction,
+    what_if_world,
+)
 from gloo_nb.rollout.plan import (
     Expectation,
     ManagedState,
@@ -503,6 +515,7 @@ class RolloutMachine:
         conflicts = 0
         while True:
             assessment = self._with_signals(assess(world, target, step, new), step, run.log)
+            assessment = yield from self._with_server_webhook(assessment, step, world, new)
             yield Record("rollout.guards", {"step": step.id, "ok": assessment.ok,
                                             "guards": [g.as_json() for g in assessment.guards]})
             if not assessment.ok:
@@ -539,6 +552,20 @@ class RolloutMachine:
             if new == spec:
                 yield Record("rollout.adopted", {"step": step.id, "reason": "another writer applied this step"})
                 return world, new
+
+    def _with_server_webhook(self, assessment: Assessment, step: Step, world: World,
+                             new: dict[str, Any]) -> Generator[Effect, Observation, Assessment]:
+        """The assessment with the ``webhook`` guard's prediction joined by the server's answer (issue 19).
+
+        The answer is the API server's to a dry run of the exact write the step makes, when the connection can
+        dry-run (:attr:`World.server_dry_run`).
+        """
+        if not world.server_dry_run or not any(g.name == WEBHOOK_GUARD for g in assessment.guards):
+            return assessment
+        server = yield DryRun(step.id, _put(world, new))
+        guard = webhook_guard(world, webhook_prediction(world, self.target, new), server)
+        return dataclasses.replace(assessment, guards=tuple(guard if g.name == WEBHOOK_GUARD else g
+                                                            for g in assessment.guards))
 
     def _with_signals(self, assessment: Assessment, step: Step, log: _Log) -> Assessment:
         """The assessment with the ``canary-signals`` guard added before a promotion, when a threshold is set.
