@@ -28,6 +28,7 @@ translation: Gloo 1.3 rejects the whole proxy on route warnings such as a missin
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -330,7 +331,8 @@ def _prediction_line(decision: Decision, world: World) -> str:
 
 
 def _one_line(text: str) -> str:
-    return " ".join(text.split())
+    # Gloo's multi-line text with its line breaks folded (as check --webhook prints it); its spacing stays.
+    return re.sub(r"\s*\n\s*", " ", text).strip()
 
 
 def webhook_guard(world: World, decision: Decision, server: Observation = None) -> GuardResult:
@@ -369,7 +371,11 @@ def webhook_guard(world: World, decision: Decision, server: Observation = None) 
     elif isinstance(server, Refused):
         denied = "admission webhook" in server.message and "denied the request" in server.message
         answer, message, allowed = ("denied" if denied else "refused"), server.message, False
-        said = f"the API server refused a dry run of the write (dryRun=All): {_one_line(server.message)}"
+        if not decision.allowed and decision.denial() in server.message:
+            # The same words twice would bury the line; the detail keeps both whole.
+            said = "the API server refused a dry run of the write (dryRun=All) with the same message"
+        else:
+            said = f"the API server refused a dry run of the write (dryRun=All): {_one_line(server.message)}"
     elif isinstance(server, Conflict):
         answer, message, allowed = "conflict", server.message, None
         said = f"a dry run of the write met a conflict (no admission answer): {server.message}"

@@ -113,7 +113,9 @@ def test_the_servers_answer_is_shown_beside_the_prediction() -> None:
     decision = webhook_prediction(world, FOXTROT, new)
     denial = f"PUT /apis/gateway.solo.io/v1/namespaces/foxtrot/routetables/foxtrot-routes: {decision.denial()}"
     agree = webhook_guard(world, decision, Refused(denial))
-    assert not agree.ok and agree.reason.endswith("the prediction and the server agree")
+    assert not agree.ok and agree.reason.endswith("server: the API server refused a dry run of the write "
+                                                  "(dryRun=All) with the same message; the prediction and the "
+                                                  "server agree")
     assert agree.detail == {**agree.detail, "agree": True, "server": {"answer": "denied", "message": denial}}
 
     # The server admits what gloo_nb predicts it denies: shown, and the guard still fails (either denial stops it).
