@@ -49,7 +49,7 @@ from gloo_nb.rollout.effects import (
     StepDone,
     World,
 )
-from gloo_nb.rollout.guards import WEBHOOK_GUARD
+from gloo_nb.rollout.guards import WEBHOOK_GUARD, webhook_guard, webhook_prediction
 from gloo_nb.rollout.identity import RUN_KEY, SESSION, ForeignRun, RolloutIdentity, split_history
 from gloo_nb.rollout.machine import RolloutMachine
 from gloo_nb.rollout.plan import RolloutTarget
@@ -236,7 +236,21 @@ class Rollout:
         Returns:
             :class:`gloo_nb.rollout.machine.StepPreview` per step; nothing is applied.
         """
-        return self._new_machine().preview(self.observe())
+        world = self.observe()
+        return [self._with_server_webhook(p, world) for p in self._new_machine().preview(world)]
+
+    def _with_server_webhook(self, preview: Any, world: World) -> Any:
+        """The first pending step's ``webhook`` guard with the API server's answer to a dry run of its write.
+
+        Only that step's write is computed from the live RouteTable (later ones from steps not applied yet).
+        """
+        if preview.manifest is None or not any(g.name == WEBHOOK_GUARD for g in preview.guards):
+            return preview
+        server = self._dry_run(DryRun(preview.step, preview.manifest))
+        guard = webhook_guard(world, webhook_prediction(world, self.target, preview.manifest.get("spec") or {}),
+                              server)
+        return dataclasses.replace(preview, guards=tuple(guard if g.name == WEBHOOK_GUARD else g
+                                                         for g in preview.guards))
 
     def next(self) -> StepReport:
         """Run one step: guards, apply, converge, prove, checkpoint (dry run: show the next step only).

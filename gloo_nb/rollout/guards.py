@@ -353,8 +353,9 @@ def webhook_guard(world: World, decision: Decision, server: Observation = None) 
     Returns:
         The guard, with ``detail``: ``prediction`` (``allowed``, ``validated``, ``reason``, ``denial``,
         ``message``, ``webhook``), ``server`` (None when not asked; else ``answer``: ``admitted``, ``denied``,
-        ``no-dry-run``, ``conflict`` or ``refused``, and ``message``) and ``agree`` (None when the server gave no
-        admission answer).
+        ``no-dry-run``, ``conflict`` or ``refused`` (refused before admission answered, e.g. RBAC's 403: shown,
+        not counted, as the write meets it anyway), and ``message``) and ``agree`` (None when the server gave
+        no admission answer).
     """
     predicted = _prediction_line(decision, world)
     detail: dict[str, Any] = {"prediction": _prediction_json(decision), "server": None, "agree": None}
@@ -368,9 +369,14 @@ def webhook_guard(world: World, decision: Decision, server: Observation = None) 
     elif isinstance(server, Refused) and server.message.endswith(no_dry_run):
         answer, message, allowed = "no-dry-run", server.message, None
         said = f"the connection cannot dry-run the write: {server.message}"
+    elif isinstance(server, Refused) and not ("admission webhook" in server.message
+                                              and "denied the request" in server.message):
+        # Not admission's answer (RBAC's 403, a 422, ...): the webhook was not asked. The write meets the same
+        # refusal and the step reports it as the API server's; this guard does not answer for it.
+        answer, message, allowed = "refused", server.message, None
+        said = f"the API server refused a dry run of the write before admission answered: {_one_line(server.message)}"
     elif isinstance(server, Refused):
-        denied = "admission webhook" in server.message and "denied the request" in server.message
-        answer, message, allowed = ("denied" if denied else "refused"), server.message, False
+        answer, message, allowed = "denied", server.message, False
         if not decision.allowed and decision.denial() in server.message:
             # The same words twice would bury the line; the detail keeps both whole.
             said = "the API server refused a dry run of the write (dryRun=All) with the same message"

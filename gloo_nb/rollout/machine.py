@@ -248,12 +248,15 @@ class StepPreview:
         description: What it does.
         diff: The RouteTable diff, from the previous step's output ("" when nothing changes).
         guards: The guards, evaluated on the world as the previous steps would leave it.
+        manifest: The whole object the step would PUT, for the first pending step only (the one computed from the
+            live RouteTable, so a runner can dry-run it: the ``webhook`` guard's server answer); None otherwise.
     """
 
     step: str
     description: str
     diff: str
     guards: tuple[GuardResult, ...]
+    manifest: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -834,13 +837,15 @@ class RolloutMachine:
                 continue
             new = plan.transform(step, spec)
             assessment = assess(world, target, step, new)
-            if not out or all(not p.guards for p in out):
+            first = not out or all(not p.guards for p in out)
+            if first:
                 # The next step's canary-signals guard is known now (the journal's last proof); later steps'
                 # depend on proofs not made yet, so they are not predicted.
                 assessment = self._with_signals(assessment, step, log)
             guards = assessment.guards
             out.append(StepPreview(step.id, step.description,
-                                   diff_route_table(target.namespace, target.name, spec, new, step.id), guards))
+                                   diff_route_table(target.namespace, target.name, spec, new, step.id), guards,
+                                   _put(world, new) if first and step.state is not None else None))
             if new != spec:
                 world = what_if_world(world, target, new)
                 spec = new

@@ -12,6 +12,8 @@ cannot dry-run (``does not support dry run``) and the guard says so.
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -119,6 +121,24 @@ def test_accept_sandbox_webhook_guard_passes_and_would_only_log(tmp_path: Path) 
             # The webhook would let it in; the rollout's own guards do not.
             assert report.outcome == "refused" and "no-new-finding" in report.reason
             assert "guard webhook: ok (prediction: Gloo's webhook would admit the write and only log" in report.text()
+            assert _rv(kube) == before
+
+            # The plan dry-runs the first pending step's write too (the one computed from the live RouteTable).
+            with Rollout(conn, MISTYPED, journal=tmp_path / "journal-plan", dry_run=True) as planner:
+                first, *later = planner.plan()
+            (guard,) = [g for g in first.guards if g.name == "webhook"]
+            assert guard.detail["server"]["answer"] == "admitted" and guard.detail["agree"] is True
+            assert all(g.detail["server"] is None for p in later for g in p.guards if g.name == "webhook")
+            # gloo-nb rollout (the plan, --json): the guard's detail beside its line.
+            cli = subprocess.run([sys.executable, "-m", "gloo_nb", "rollout", "--sandbox", str(info.state_dir),
+                                  "--as", "foxtrot-dev", "--as-group", "team-foxtrot", "--route-table",
+                                  MISTYPED.route_table, "--upstream", MISTYPED.upstream, "--subset-key", "track",
+                                  "--stable", "v1", "--canary", "v2", "--journal", str(tmp_path / "journal-cli"),
+                                  "--json"], capture_output=True, text=True, timeout=120)
+            doc = json.loads(cli.stdout)
+            (webhook,) = [g for g in doc["steps"][0]["guards"] if g["name"] == "webhook"]
+            assert webhook["ok"] and webhook["detail"]["server"] == {"answer": "admitted", "message": ""}
+            assert webhook["reason"].startswith("prediction: Gloo's webhook would admit the write and only log")
             assert _rv(kube) == before
         finally:
             conn.close()

@@ -129,6 +129,17 @@ def test_the_servers_answer_is_shown_beside_the_prediction() -> None:
     assert not other.ok and "DISAGREE" in other.reason and "server: the API server refused a dry run" in other.reason
 
 
+def test_a_refusal_before_admission_is_shown_not_counted() -> None:
+    # RBAC's 403 on the dry run: the webhook was not asked; the write meets the same refusal and the step says so.
+    world, _, new = phase1(cluster("strict"))
+    forbidden = ('PUT /apis/gateway.solo.io/v1/namespaces/foxtrot/routetables/foxtrot-routes: routetables.gateway.'
+                 'solo.io "foxtrot-routes" is forbidden: User "viewer" cannot update resource "routetables"')
+    g = webhook_guard(world, webhook_prediction(world, FOXTROT, new), Refused(forbidden))
+    assert g.ok and g.detail is not None and g.detail["server"]["answer"] == "refused" and g.detail["agree"] is None
+    assert g.reason.endswith(f"server: the API server refused a dry run of the write before admission answered: "
+                             f"{forbidden}")
+
+
 def test_a_webhook_that_cannot_dry_run_says_so() -> None:
     world, _, new = phase1(cluster("accept", "1.3"))
     refusal = ('PUT /apis/gateway.solo.io/v1/namespaces/foxtrot/routetables/foxtrot-routes: admission webhook '
