@@ -787,9 +787,10 @@ def _kubectl_apply(gw: NotebookGateway, path: Path, user: str, group: str) -> tu
     kubectl = shutil.which("kubectl")
     assert gw.sandbox_dir is not None
     if kubectl is not None:
-        done = subprocess.run([kubectl, "--kubeconfig", str(gw.sandbox_dir / "kubeconfig"), "apply", "-f", str(path),
+        # From the file's folder, as a developer applies it: kubectl names the file as given.
+        done = subprocess.run([kubectl, "--kubeconfig", str(gw.sandbox_dir / "kubeconfig"), "apply", "-f", path.name,
                                "--as", user, "--as-group", group], capture_output=True, text=True, timeout=60,
-                              check=False)
+                              check=False, cwd=str(path.parent))
         return done.returncode == 0, (done.stdout + done.stderr).rstrip()
     kube = KubeClient.from_kubeconfig(str(gw.sandbox_dir / "kubeconfig"), as_user=user, as_group=group)
     try:
@@ -797,10 +798,10 @@ def _kubectl_apply(gw: NotebookGateway, path: Path, user: str, group: str) -> tu
             kube.apply(doc)
     except GlooNbError as exc:
         message = str(exc).split(": ", 1)[-1]
-        return False, f'Error from server: error when patching "{path}": {message}'
+        return False, f'Error from server: error when patching "{path.name}": {message}'
     finally:
         kube.api_client.close()
-    return True, f"{path}: applied"
+    return True, f"{path.name}: applied"
 
 
 def strict_webhook_answer(gw: NotebookGateway | NotebookSnapshot, *, replicas: int = 1) -> WebhookAnswer:

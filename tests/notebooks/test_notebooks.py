@@ -201,8 +201,9 @@ def test_03_reproduces_the_incident_then_the_patch_then_the_revert(venv_kernel: 
     third = next(t for t in out if "Gloo's webhook (current, strict validation)" in t)
     assert third.startswith("Gloo's webhook (current, strict validation) refused echo's typo at kubectl apply; "
                             "foxtrot's change (0/100) was applied and served "), third
-    assert ('error when patching "' in third and '/rt-echo-3.yaml": admission webhook "gloo.gloo-system.svc" denied '
-            "the request: resource incompatible with current Gloo snapshot: [Validating *v1.RouteTable failed: 1 "
+    assert ('for: "rt-echo-3.yaml": error when patching "rt-echo-3.yaml": admission webhook '
+            '"gloo.gloo-system.svc" denied the request: resource incompatible with current Gloo snapshot: '
+            "[Validating *v1.RouteTable failed: 1 "
             "error occurred:\n\t* Validating *v1.RouteTable failed: validating *v1.RouteTable "
             'name:"echo-routes"  namespace:"echo": 2 errors occurred:\n\t* Route Warning: '
             "InvalidDestinationWarning. Reason: *v1.Upstream { gloo-system.echo-typo } not found") in third, third
