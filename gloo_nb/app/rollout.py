@@ -233,6 +233,9 @@ class Rollout:
     def plan(self) -> list[Any]:
         """The steps from the live RouteTable, each with its description, diff and predicted guards.
 
+        The first pending step's ``webhook`` guard also carries the API server's answer to a ``dryRun=All`` PUT of
+        its write (nothing is written); later steps' writes depend on steps not applied yet, so they are predicted.
+
         Returns:
             :class:`gloo_nb.rollout.machine.StepPreview` per step; nothing is applied.
         """

@@ -321,8 +321,9 @@ def _prediction_line(decision: Decision, world: World) -> str:
     if not config.enabled:
         return "Gloo's webhook is off (Settings have no spec.gateway.validation): nothing checks the write at apply"
     if config.always_accept:
-        # alwaysAccept (Helm's default): validating_admission_webhook.go makeAdmissionResponse admits every write
-        # Gloo can read and only logs a failure.
+        # alwaysAccept (Helm's default): projects/gateway/pkg/services/k8sadmission/validating_admission_webhook.go
+        # makeAdmissionResponse admits every write without an unmarshal error, logging the validation errors
+        # ("Succeeded, alwaysAccept: %v validationErrs: %v", debug level).
         failure = f"; it would log: {_one_line(decision.message)}" if decision.message else ""
         return ("Gloo's webhook would admit the write and only log (alwaysAccept: true): "
                 + ("the change fails its validation" + failure if decision.errors
