@@ -541,14 +541,15 @@ def run_rollout(args: argparse.Namespace) -> int:
             if args.json:
                 doc = {"routeTable": target.route_table, "target": target.as_json(), "applied": False,
                        "steps": [{"step": p.step, "description": p.description, "diff": p.diff,
-                                  "guards": [{"name": g.name, "ok": g.ok, "reason": g.reason} for g in p.guards]}
+                                  "guards": [g.as_json() for g in p.guards]}
                                  for p in previews]}
                 sys.stdout.write(json.dumps(doc, indent=2) + "\n")
             else:
                 lines = [f"Plan for {target.route_table} (dry run: nothing applied; pass --yes to apply)"]
                 for p in previews:
                     lines.append(f"\n== {p.step}: {p.description}")
-                    lines += [f"  guard {g.name}: {'ok' if g.ok else 'FAILS'}" + (f" ({g.reason})" if not g.ok else "")
+                    lines += [f"  guard {g.name}: {'ok' if g.ok else 'FAILS'}"
+                              + (f" ({g.reason})" if not g.ok or g.name == "webhook" else "")
                               for g in p.guards]
                     lines.append(p.diff.rstrip() or "  (no change to the RouteTable)")
                 if not previews:
@@ -573,7 +574,9 @@ def run_rollout(args: argparse.Namespace) -> int:
         if args.json:
             doc = {"routeTable": target.route_table, "applied": True, "exitCode": code, "notices": rollout.notices,
                    "steps": [{"step": r.step, "outcome": r.outcome, "reason": r.reason, "seconds": r.seconds,
-                              "guards": [{"name": n, "ok": ok, "reason": why} for n, ok, why in r.guards],
+                              "guards": [{"name": n, "ok": ok, "reason": why,
+                                          **({"detail": r.guard_details[n]} if n in r.guard_details else {})}
+                                         for n, ok, why in r.guards],
                               "converged": None if r.converged is None else {
                                   "ok": r.converged.ok, "servedSeconds": r.converged.served_seconds,
                                   "appliedSeconds": dict(r.converged.applied_seconds)},

@@ -143,7 +143,8 @@ class NotebookGateway:
         """
         return headline(inspection, changes=self.changes(), now=datetime.now(UTC))
 
-    def apply(self, files: Sequence[str], folder: Path = SEED, *, as_teams: bool = False) -> list[str]:
+    def apply(self, files: Sequence[str], folder: Path = SEED, *, as_teams: bool = False,
+              adapt_ports: bool = False) -> list[str]:
         """Apply manifests (create or update), when changes are allowed.
 
         Args:
@@ -152,6 +153,8 @@ class NotebookGateway:
             as_teams: On the notebook's own sandbox, write each object of a team namespace as that team's
                 developer (``<ns>-dev`` in group ``team-<ns>``, the seed's ``rbac.yaml``, applied first), as the
                 teams do in the seed scenario: the audit log, and so the headline, then names who changed what.
+            adapt_ports: Make the seed's Upstreams name their Service's port (:func:`for_profile`) when this
+                gateway runs Gloo ``current``, which finds no endpoints for the seed's ``servicePort: 8080``.
 
         Returns:
             One line per object (``Kind ns/name outcome``), or one line saying nothing was changed.
@@ -170,6 +173,8 @@ class NotebookGateway:
                 self.conn.kube.apply(doc)
         for name in files:
             for doc in read_documents(folder / name):
+                if adapt_ports:
+                    doc = for_profile(doc, self.conn.profile)
                 meta = doc.get("metadata", {})
                 namespace = meta.get("namespace", "")
                 if as_teams and namespace and namespace != self.conn.namespace:
@@ -405,11 +410,33 @@ def open_gateway(sandbox_dir: str | Path | None = None, kubeconfig: str | None =
     if kubeconfig or context:
         conn = connect(kubeconfig, context=context, as_user=as_user, as_group=as_group, gloo_version=gloo_version)
         return NotebookGateway(conn, owned=False, apply_changes=apply_changes)
+    return own_sandbox(gloo_version or SEED_PROFILE, replicas=replicas, as_user=as_user, as_group=as_group)
+
+
+def own_sandbox(gloo_version: str, *, replicas: int = 2, validation: str | None = None, as_user: str | None = None,
+                as_group: str | None = None) -> NotebookGateway:
+    """Start a sandbox the notebook owns: stopped by :meth:`NotebookGateway.close`, the kernel's exit, or its death.
+
+    Args:
+        gloo_version: ``1.3`` or ``current``.
+        replicas: Envoy replicas.
+        validation: ``gloo-nb sandbox start --validation`` (``accept``, ``errors``, ``strict``, ``off``); None: the
+            sandbox's default.
+        as_user: Impersonate this user.
+        as_group: Impersonate this group.
+
+    Returns:
+        The gateway (``owned``).
+
+    Raises:
+        NotebookError: The sandbox did not start.
+    """
     temp = Path(tempfile.mkdtemp(prefix="gloo-nb-notebook-"))
     state = temp / "sandbox"
+    extra = ("--validation", validation) if validation else ()
     try:
-        info = json.loads(sandbox_cli("start", state, "--gloo-version", gloo_version or SEED_PROFILE,
-                                      "--replicas", str(replicas),
+        info = json.loads(sandbox_cli("start", state, "--gloo-version", gloo_version,
+                                      "--replicas", str(replicas), *extra,
                                       # the kernel may be killed before atexit runs: the sandbox follows it
                                       "--exit-with", str(os.getpid())))
     except BaseException:
@@ -559,3 +586,307 @@ class RunbookSteps:
                 raise RolloutStopped(f"{report.step} {report.outcome}: {report.reason}; see rollout.status(), "
                                      f"or rollout.rollback()")
         return report
+
+
+# --- notebook 03's third answer: Gloo's webhook with strict validation (issue 19) ---------------------------------
+
+CURRENT_SEED_SERVICE_PORT = 80
+"""The seed Services' port (``targetPort: 8080``), which current Gloo needs in an Upstream's ``servicePort``."""
+
+THIRD_ANSWER_PROFILE = "current"
+"""The profile whose webhook refuses echo's typo under strict validation (1.3's admits it)."""
+
+ANSWERS = ("last-known-good", "replaceInvalidRoutes", "webhook (strict)")
+"""The three answers to the seed's incident, in the order notebook 03 shows them."""
+
+
+def for_profile(doc: Any, profile: str) -> Any:
+    """A seed manifest as a ``current`` gateway needs it: a kube Upstream names its Service's port.
+
+    The seed was written for Gloo 1.3, whose kube EDS takes a single-port Service's port whatever ``servicePort``
+    says; current Gloo (v1.12.0+) finds no endpoints when ``servicePort`` is not one of the Service's ports
+    (:mod:`gloo_nb.translate.eds`). Other documents and profiles are returned as they are.
+
+    Args:
+        doc: One manifest document.
+        profile: The gateway's profile.
+
+    Returns:
+        The document (a changed copy for a seed Upstream under ``current``).
+    """
+    if profile == "1.3" or not isinstance(doc, dict) or doc.get("kind") != "Upstream":
+        return doc
+    kube = (doc.get("spec") or {}).get("kube") or {}
+    if kube.get("servicePort") != 8080:
+        return doc
+    return {**doc, "spec": {**doc["spec"], "kube": {**kube, "servicePort": CURRENT_SEED_SERVICE_PORT}}}
+
+
+def share_text(result: ProbeResult | None) -> str:
+    """A probe's answers in a few words (``200 version:foxtrot-v2 x20``), for the answers' table.
+
+    Args:
+        result: The probe, or None when none was made.
+
+    Returns:
+        The answers, most frequent first; transport failures apart; ``-`` for no probe.
+    """
+    if result is None:
+        return "-"
+    parts = [f"{_cut(s.answer.splitlines()[0] if s.answer else '(empty)')} x{s.count}"
+             for s in split(result.responses)]
+    if result.errors:
+        parts.append(f"no answer x{len(result.errors)}")
+    return ", ".join(parts) or "-"
+
+
+def _cut(text: str, width: int = 44) -> str:
+    # A table cell stays readable in a notebook's plain-text output (pandas cuts cells at 50 characters).
+    return text if len(text) <= width else text[:width - 1] + "\u2026"
+
+
+@dataclass
+class IncidentAnswers:
+    """What users of echo and foxtrot got under each answer to the seed's incident, as notebook 03 probed it.
+
+    Attributes:
+        probes: ``(answer, team) -> probe`` (``team`` ``echo`` is echo's canary route, ``foxtrot`` is ``/foxtrot``).
+        seen_at: ``answer -> time.monotonic()`` of its first probe (how long each state lasted in this run).
+    """
+
+    probes: dict[tuple[str, str], ProbeResult] = field(default_factory=dict)
+    seen_at: dict[str, float] = field(default_factory=dict)
+
+    def observe(self, answer: str, path: str, result: ProbeResult | None) -> None:
+        """Record one probe of a section.
+
+        Args:
+            answer: ``last-known-good``, ``replaceInvalidRoutes`` or ``reverted``.
+            path: The probed path (``/foxtrot``, ``/echo``).
+            result: The probe (None: nothing was probed, e.g. no gateway URL).
+        """
+        self.seen_at.setdefault(answer, time.monotonic())
+        if result is not None:
+            self.probes[(answer, path.strip("/").split("/")[0])] = result
+
+    def _lasted(self, start: str, end: str) -> str:
+        if start in self.seen_at and end in self.seen_at:
+            return f"{self.seen_at[end] - self.seen_at[start]:.1f} s here"
+        return "-"
+
+    def table(self, third: WebhookAnswer) -> Any:
+        """The three answers side by side: who is blocked, what users of echo and foxtrot get, how long.
+
+        Args:
+            third: The webhook section's answer (:func:`strict_webhook_answer`).
+
+        Returns:
+            A pandas DataFrame, one row per answer.
+        """
+        import pandas as pd  # noqa: PLC0415 - only the notebook's table needs pandas
+
+        rows = [
+            (ANSWERS[0], "every team (foxtrot waits behind echo)",
+             share_text(self.probes.get(("last-known-good", "echo"))) + " (old config)",
+             share_text(self.probes.get(("last-known-good", "foxtrot"))) + " (old weights)",
+             "until fixed or patched: " + self._lasted("last-known-good", "replaceInvalidRoutes")),
+            (ANSWERS[1], "nobody (echo's broken route replaced)",
+             share_text(self.probes.get(("replaceInvalidRoutes", "echo"))),
+             share_text(self.probes.get(("replaceInvalidRoutes", "foxtrot"))),
+             "until echo reverts: " + self._lasted("replaceInvalidRoutes", "reverted")),
+            (ANSWERS[2], third.blocked, third.echo_text, third.foxtrot_text, third.how_long),
+        ]
+        return pd.DataFrame.from_records(rows, columns=["answer", "who is blocked", "echo canary users get",
+                                                        "foxtrot users get", "how long"]).set_index("answer")
+
+
+@dataclass
+class WebhookAnswer:
+    """Notebook 03's third answer: Gloo's validating webhook with strict validation, in front of the incident.
+
+    Attributes:
+        headline: The answer, one line.
+        denial: Echo's typo refused, as ``kubectl apply`` printed it (own sandbox), or ``""``.
+        applied: What was applied on the strict sandbox, one line per object.
+        verdicts: ``gloo-nb check --webhook``'s lines for the incident's files under strict Settings (a user's
+            cluster: the prediction instead of writing; own sandbox: beside what happened).
+        probes: The probe lines through the strict sandbox's gateway.
+        gloo13: One line: what Gloo 1.3's webhook would have done with the typo, and why.
+        blocked: Who is blocked, for the answers' table.
+        echo_text: What echo's canary users get.
+        foxtrot_text: What foxtrot's users get.
+        how_long: How long, for the answers' table.
+        foxtrot: The ``/foxtrot`` probe through the strict sandbox (None: not run).
+        echo: The ``/echo`` canary probe through the strict sandbox (None: not run).
+        sandbox: The second sandbox's ``own sandbox pid ... in ...`` line (stopped by now), or ``""``.
+    """
+
+    headline: str
+    denial: str = ""
+    applied: list[str] = field(default_factory=list)
+    verdicts: list[str] = field(default_factory=list)
+    probes: list[str] = field(default_factory=list)
+    gloo13: str = ""
+    blocked: str = ""
+    echo_text: str = "-"
+    foxtrot_text: str = "-"
+    how_long: str = "-"
+    foxtrot: ProbeResult | None = None
+    echo: ProbeResult | None = None
+    sandbox: str = ""
+
+    def text(self) -> str:
+        """The section's output: the answer first, then kubectl's denial, the gateway's answers, the predictions.
+
+        Returns:
+            The lines.
+        """
+        lines = [self.headline]
+        if self.denial:
+            lines += ["", "$ kubectl apply -f rt-echo-3.yaml   # as echo-dev", self.denial.rstrip()]
+        if self.probes:
+            lines += ["", *self.probes]
+        if self.verdicts:
+            lines += ["", "gloo-nb check --webhook --validation strict (the incident's files):", *self.verdicts]
+        if self.gloo13:
+            lines += ["", self.gloo13]
+        if self.sandbox:
+            lines += ["", self.sandbox]
+        return "\n".join(lines)
+
+
+def _incident_resources() -> list[Any]:
+    from gloo_nb.app.manifests import read_manifests  # noqa: PLC0415 - keeps this module's imports light
+
+    return list(read_manifests([str(SEED / f) for f in INCIDENT]).resources)
+
+
+def _gloo13_line(snapshot: Any) -> str:
+    # Asked of the pure decision, not asserted: Gloo 1.3's webhook with alwaysAccept: false on the same snapshot.
+    from gloo_nb.translate.webhook import decide_all, with_validation_mode  # noqa: PLC0415
+
+    typo = [r for r in _incident_resources() if r.kind == "RouteTable" and r.meta.namespace == "echo"]
+    verdict = decide_all(snapshot, typo, "1.3", with_validation_mode(snapshot.settings, "strict", "1.3"))[0]
+    if not verdict.decision.allowed:
+        return f"Gloo 1.3's webhook would have refused the typo too: {verdict.line()}"
+    return ("Gloo 1.3's webhook would have admitted the typo even with alwaysAccept: false: a missing upstream is "
+            "a warning there, 1.3 counts only errors (it has no allowWarnings), and it validates a RouteTable only "
+            "for VirtualServices that name it (routesContainRefs skips the seed's selectors).")
+
+
+def _predictions(snapshot: Any, profile: str) -> list[str]:
+    from gloo_nb.translate.webhook import decide_all, with_validation_mode  # noqa: PLC0415
+
+    settings = with_validation_mode(snapshot.settings, "strict", profile)  # type: ignore[arg-type]
+    return [v.line() for v in decide_all(snapshot, _incident_resources(), profile, settings)]  # type: ignore[arg-type]
+
+
+def _kubectl_apply(gw: NotebookGateway, path: Path, user: str, group: str) -> tuple[bool, str]:
+    # Real kubectl when there is one, so the denial is exactly what a developer sees; else the API's message in
+    # kubectl's words for a refused patch (k8s.io/kubectl/pkg/cmd/apply/apply.go: "error when patching").
+    kubectl = shutil.which("kubectl")
+    assert gw.sandbox_dir is not None
+    if kubectl is not None:
+        # From the file's folder, as a developer applies it: kubectl names the file as given.
+        done = subprocess.run([kubectl, "--kubeconfig", str(gw.sandbox_dir / "kubeconfig"), "apply", "-f", path.name,
+                               "--as", user, "--as-group", group], capture_output=True, text=True, timeout=60,
+                              check=False, cwd=str(path.parent))
+        return done.returncode == 0, (done.stdout + done.stderr).rstrip()
+    kube = KubeClient.from_kubeconfig(str(gw.sandbox_dir / "kubeconfig"), as_user=user, as_group=group)
+    try:
+        for doc in read_documents(path):
+            kube.apply(doc)
+    except GlooNbError as exc:
+        message = str(exc).split(": ", 1)[-1]
+        return False, f'Error from server: error when patching "{path.name}": {message}'
+    finally:
+        kube.api_client.close()
+    return True, f"{path.name}: applied"
+
+
+def strict_webhook_answer(gw: NotebookGateway | NotebookSnapshot, *, replicas: int = 1) -> WebhookAnswer:
+    """Notebook 03's third answer to the seed's incident: Gloo's webhook with strict validation.
+
+    On the notebook's own sandbox: a second own sandbox (``current``, ``--validation strict``) replays steps 1-4
+    (the seed's Upstreams naming their Service's port, :func:`for_profile`) and the incident, each team as
+    itself: echo's typo is refused by ``kubectl apply`` with Gloo's message, foxtrot's change (0/100) is applied
+    and served; real requests through its gateway show both. The second sandbox is stopped before this returns,
+    also on failure (and with the kernel, as the first). On a given connection: ``gloo-nb check --webhook``'s
+    prediction for the incident's files under strict Settings, against what the cluster holds; nothing is
+    written.
+
+    Args:
+        gw: The notebook's gateway.
+        replicas: Envoy replicas of the second sandbox.
+
+    Returns:
+        The answer.
+    """
+    if not isinstance(gw, NotebookGateway) or not gw.owned:
+        return _predicted_answer(gw)
+    strict = own_sandbox(THIRD_ANSWER_PROFILE, replicas=replicas, validation="strict")
+    try:
+        return _replayed_answer(strict)
+    finally:
+        strict.close()
+
+
+def _predicted_answer(gw: NotebookGateway | NotebookSnapshot) -> WebhookAnswer:
+    if isinstance(gw, NotebookSnapshot):
+        snapshot = gw.bundle.collect().translation.snapshot
+        profile = gw.bundle.profile
+    else:
+        snapshot, _ = gw.conn.read_snapshot()
+        profile = gw.conn.profile
+    verdicts = [f"Gloo {p}: {line}" for p in dict.fromkeys((profile, THIRD_ANSWER_PROFILE))
+                for line in _predictions(snapshot, p)]
+    denied = any(": denied: " in v for v in verdicts if v.startswith(f"Gloo {THIRD_ANSWER_PROFILE}:"))
+    headline = ("Predicted, nothing written: under strict validation current Gloo's webhook "
+                + ("refuses echo's typo at apply" if denied else "admits these files on this cluster")
+                + " (the incident's files against what this cluster holds; see the lines below).")
+    return WebhookAnswer(headline, verdicts=verdicts, gloo13=_gloo13_line(snapshot),
+                         blocked="echo's typo, at apply (predicted)" if denied else "nobody (predicted)",
+                         echo_text="old config (predicted)" if denied else "-",
+                         foxtrot_text="its change (predicted)" if denied else "-",
+                         how_long="never in (predicted)" if denied else "-")
+
+
+def _replayed_answer(strict: NotebookGateway) -> WebhookAnswer:
+    applied = strict.apply(STEP4, adapt_ports=True)  # as notebook 03 does: steps 1-4 by the admin
+    before, _ = strict.conn.read_snapshot()
+    verdicts = _predictions(before, THIRD_ANSWER_PROFILE)
+    for doc in read_documents(SEED.parent / "rbac.yaml"):
+        strict.conn.kube.apply(doc)  # the teams' identities, before each team writes as itself
+    ok, denial = _kubectl_apply(strict, SEED / INCIDENT[0], "echo-dev", "team-echo")
+    started = time.monotonic()
+    applied += strict.apply(INCIDENT[1:], as_teams=True, adapt_ports=True)
+    inspection = strict.settle()
+    served_after = time.monotonic() - started
+    probes: list[str] = []
+    fox = echo = None
+    if strict.gateway_url:
+        fox = _probe(strict.gateway_url + "/foxtrot")
+        echo = _probe(strict.gateway_url + "/echo", {"stage": "canary"})
+        probes = [probe_line("/foxtrot :", fox), probe_line("/echo {'stage': 'canary'}:", echo)]
+    served = inspection.translation.push.decision == "push" and not ok
+    headline = ("Gloo's webhook (current, strict validation) refused echo's typo at kubectl apply; foxtrot's change "
+                f"(0/100) was applied and served {served_after:.1f} s later, nobody blocked."
+                if served else
+                f"Gloo's webhook (current, strict validation): echo's typo was {'ADMITTED' if ok else 'refused'}; "
+                f"the control plane's push decision is {inspection.translation.push.decision}.")
+    return WebhookAnswer(
+        headline, denial=denial if not ok else "", applied=applied, verdicts=verdicts, probes=probes,
+        gloo13=_gloo13_line(before),
+        blocked="echo's typo only, at kubectl apply" if not ok else "-",
+        echo_text=share_text(echo) + " (old config)",
+        foxtrot_text=share_text(fox),
+        how_long=f"never in; foxtrot served after {served_after:.1f} s",
+        foxtrot=fox, echo=echo,
+        sandbox=f"second own sandbox pid {strict.pid} in {strict.sandbox_dir} (current, --validation strict; "
+                f"stopped now)")
+
+
+def _probe(url: str, headers: dict[str, str] | None = None, n: int = 20) -> ProbeResult:
+    from gloo_nb.app.probe import probe  # noqa: PLC0415
+
+    return probe(url, n, headers=headers)

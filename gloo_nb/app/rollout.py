@@ -38,6 +38,7 @@ from gloo_nb.rollout.effects import (
     Conflict,
     Converged,
     Delete,
+    DryRun,
     Effect,
     Observation,
     Observe,
@@ -48,6 +49,7 @@ from gloo_nb.rollout.effects import (
     StepDone,
     World,
 )
+from gloo_nb.rollout.guards import WEBHOOK_GUARD, webhook_guard, webhook_prediction
 from gloo_nb.rollout.identity import RUN_KEY, SESSION, ForeignRun, RolloutIdentity, split_history
 from gloo_nb.rollout.machine import RolloutMachine
 from gloo_nb.rollout.plan import RolloutTarget
@@ -98,6 +100,8 @@ class StepReport:
         probes: ``(name, observation)`` of each probe.
         verdicts: ``(name, ok, reason)`` of each probe's verdict.
         seconds: Wall time of the step.
+        guard_details: Guard name -> its ``detail`` (the ``webhook`` guard's prediction and the API server's
+            answer), for the guards that have one.
     """
 
     step: str
@@ -109,6 +113,7 @@ class StepReport:
     probes: list[tuple[str, ProbeObservation]] = field(default_factory=list)
     verdicts: list[tuple[str, bool, str]] = field(default_factory=list)
     seconds: float = 0.0
+    guard_details: dict[str, Mapping[str, Any]] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -119,7 +124,10 @@ class StepReport:
         """A few readable lines: outcome, guards, convergence times and probe splits."""
         lines = [f"{self.step}: {self.outcome}" + (f" ({self.reason})" if self.reason else "")
                  + f" in {self.seconds:.2f} s"]
-        lines += [f"  guard {name}: {'ok' if ok else 'FAILED'}" + (f" ({why})" if why and not ok else "")
+        # The webhook guard says why even when it passes: what Gloo's webhook would do (admit, only log, off) and
+        # whether the API server's dry run agreed is the point of it.
+        lines += [f"  guard {name}: {'ok' if ok else 'FAILED'}"
+                  + (f" ({why})" if why and (not ok or name == WEBHOOK_GUARD) else "")
                   for name, ok, why in self.guards]
         c = self.converged
         if c is not None:
@@ -225,10 +233,27 @@ class Rollout:
     def plan(self) -> list[Any]:
         """The steps from the live RouteTable, each with its description, diff and predicted guards.
 
+        The first pending step's ``webhook`` guard also carries the API server's answer to a ``dryRun=All`` PUT of
+        its write (nothing is written); later steps' writes depend on steps not applied yet, so they are predicted.
+
         Returns:
             :class:`gloo_nb.rollout.machine.StepPreview` per step; nothing is applied.
         """
-        return self._new_machine().preview(self.observe())
+        world = self.observe()
+        return [self._with_server_webhook(p, world) for p in self._new_machine().preview(world)]
+
+    def _with_server_webhook(self, preview: Any, world: World) -> Any:
+        """The first pending step's ``webhook`` guard with the API server's answer to a dry run of its write.
+
+        Only that step's write is computed from the live RouteTable (later ones from steps not applied yet).
+        """
+        if preview.manifest is None or not any(g.name == WEBHOOK_GUARD for g in preview.guards):
+            return preview
+        server = self._dry_run(DryRun(preview.step, preview.manifest))
+        guard = webhook_guard(world, webhook_prediction(world, self.target, preview.manifest.get("spec") or {}),
+                              server)
+        return dataclasses.replace(preview, guards=tuple(guard if g.name == WEBHOOK_GUARD else g
+                                                         for g in preview.guards))
 
     def next(self) -> StepReport:
         """Run one step: guards, apply, converge, prove, checkpoint (dry run: show the next step only).
@@ -403,6 +428,8 @@ class Rollout:
             if effect.kind == "rollout.guards":
                 report.guards = [(str(g.get("name")), bool(g.get("ok")), str(g.get("reason", "")))
                                  for g in effect.data.get("guards", [])]
+                report.guard_details = {str(g.get("name")): g["detail"] for g in effect.data.get("guards", [])
+                                        if g.get("detail") is not None}
             elif effect.kind == "rollout.verdict":
                 d = effect.data
                 report.verdicts.append((str(d.get("name")), bool(d.get("ok")), str(d.get("reason", ""))))
@@ -414,6 +441,9 @@ class Rollout:
             report.diff = effect.diff
             self._tell("apply", f"writing {self.target.route_table}")
             obs = self._apply(effect)
+        elif isinstance(effect, DryRun):
+            self._tell("guards", f"asking the API server (dry run) whether it admits the write of {effect.step}")
+            obs = self._dry_run(effect)
         elif isinstance(effect, Delete):
             obs = self._delete(effect)
         elif isinstance(effect, AwaitConverged):
@@ -481,7 +511,9 @@ class Rollout:
         if self.conn.xds_address:
             with contextlib.suppress(GlooNbError):
                 served_version = self.conn.served(timeout=5.0).version(TYPE_ROUTE) or ""
-        return World(self.conn.profile, route_table, snapshot, deployments, served_version, proxy=self.conn.proxy)
+        # Every connection reads Kubernetes through its API, so the webhook guard can ask it with a dry run.
+        return World(self.conn.profile, route_table, snapshot, deployments, served_version, proxy=self.conn.proxy,
+                     server_dry_run=True)
 
     def _apply(self, effect: Apply) -> Observation:
         self._watch_keys = self._resource_keys()
@@ -492,6 +524,16 @@ class Rollout:
         except KubeError as exc:
             return Refused(str(exc))
         return Applied(str(stored.get("metadata", {}).get("resourceVersion", "")))
+
+    def _dry_run(self, effect: DryRun) -> Observation:
+        # The same PUT as _apply, with dryRun=All: admission (Gloo's webhook) answers, nothing is stored.
+        try:
+            self.conn.kube.replace(effect.manifest, dry_run=True)
+        except ConflictError as exc:
+            return Conflict(str(exc))
+        except KubeError as exc:
+            return Refused(str(exc))
+        return Applied()
 
     def _delete(self, effect: Delete) -> Observation:
         try:

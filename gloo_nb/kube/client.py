@@ -292,7 +292,7 @@ class KubeClient:
         changed = stored["metadata"]["resourceVersion"] != live["metadata"]["resourceVersion"]
         return ("configured" if changed else "unchanged"), stored
 
-    def replace(self, obj: Mapping[str, Any]) -> dict[str, Any]:
+    def replace(self, obj: Mapping[str, Any], *, dry_run: bool = False) -> dict[str, Any]:
         """Replace an object (PUT), guarded by the ``metadata.resourceVersion`` it carries.
 
         Unlike :meth:`apply`, this never overwrites a change made since the object was read: the
@@ -300,9 +300,12 @@ class KubeClient:
 
         Args:
             obj: The whole object, with the ``metadata.resourceVersion`` it was computed from.
+            dry_run: Send ``dryRun=All``: the API server validates and admits the request (admission webhooks
+                included) and writes nothing (``k8s.io/apiserver/pkg/endpoints/handlers/update.go``
+                ``UpdateResource``; ``kubectl replace --dry-run=server`` sends the same).
 
         Returns:
-            The stored object.
+            The stored object (with ``dry_run``, the object as it would be stored).
 
         Raises:
             ConflictError: The object changed since that version.
@@ -314,7 +317,7 @@ class KubeClient:
             raise KubeError(f"replace {obj.get('kind')} {meta.get('namespace', '')}/{meta.get('name')}: "
                             "metadata.resourceVersion is missing; read the object first and change that copy")
         return self._call("PUT", res.path(meta.get("namespace") or ("default" if res.namespaced else None),
-                                          meta["name"]), dict(obj))
+                                          meta["name"]), dict(obj), query={"dryRun": "All"} if dry_run else None)
 
     def patch(self, kind: str, namespace: str | None, name: str, patch: Mapping[str, Any]) -> dict[str, Any]:
         """Apply a JSON merge patch (RFC 7386).

@@ -47,6 +47,30 @@ class Apply:
 
 
 @dataclass(frozen=True)
+class DryRun:
+    """Send the step's exact write with ``dryRun=All``: admission runs (Gloo's webhook), nothing is written.
+
+    Observation: :class:`Applied` (admitted), :class:`Conflict` (HTTP 409) or :class:`Refused` (the admission's
+    denial, or a webhook that does not support dry run). Only yielded when :attr:`World.server_dry_run`.
+
+    Kubernetes runs every admission plugin on a dry run and skips only the storage write
+    (``k8s.io/apiserver/pkg/endpoints/handlers/update.go`` ``UpdateResource``: ``dryrun.IsDryRun(options.DryRun)``
+    goes into the admission attributes and to the store, whose ``DryRunnableStorage.GuaranteedUpdate``,
+    ``k8s.io/apiserver/pkg/registry/generic/registry/dryrun.go``, does not persist); a validating webhook is called
+    only when it declares ``sideEffects: None`` or ``NoneOnDryRun`` (``admission/plugin/webhook/validating/
+    dispatcher.go`` ``callHook``), else the request fails with ``NewDryRunUnsupportedErr`` (``webhook/errors/
+    statuserror.go``: 400, ``admission webhook "<name>" does not support dry run``).
+
+    Attributes:
+        step: The step's id.
+        manifest: The whole object the step's :class:`Apply` will PUT.
+    """
+
+    step: str
+    manifest: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
 class Delete:
     """Delete an object (decommissioning the stable Deployment). Observation: :class:`Applied` or :class:`Refused`.
 
@@ -168,7 +192,7 @@ class StepDone:
     reason: str = ""
 
 
-Effect = Observe | Apply | Delete | AwaitConverged | Probe | Checkpoint | AwaitApproval | Record | StepDone
+Effect = Observe | Apply | DryRun | Delete | AwaitConverged | Probe | Checkpoint | AwaitApproval | Record | StepDone
 
 
 # --- observations (runner -> machine) ---------------------------------------------------------
@@ -186,6 +210,8 @@ class World:
         served_version: The RouteConfiguration version the control plane serves now ("" unknown).
         proxy: The gateway proxy the rollout looks at and proves through (the connection's); None:
             the default one (``gateway-proxy`` when a Gateway names it).
+        server_dry_run: Whether the runner can send a write with ``dryRun=All`` (a Kubernetes connection): the
+            ``webhook`` guard then asks the API server (:class:`DryRun`) beside its own prediction.
     """
 
     profile: Profile
@@ -194,6 +220,7 @@ class World:
     deployments: tuple[Mapping[str, Any], ...] = ()
     served_version: str = ""
     proxy: str | None = None
+    server_dry_run: bool = False
 
 
 @dataclass(frozen=True)

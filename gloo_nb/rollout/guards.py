@@ -15,6 +15,10 @@ step's new spec, parsed by the same codec) with Gloo's semantics (:mod:`gloo_nb.
   configuration, and the step would not make one do so. Each proxy the Gateways name is pushed on
   its own (``projects/gloo/pkg/syncer/envoy_translator_syncer.go``), so every proxy whose routes
   come from the RouteTable (live or after the step) is checked, and named when there are several.
+* ``webhook``: Gloo's validating webhook would admit the step's write, predicted from the live snapshot and
+  its Settings (``spec.gateway.validation``) by :func:`gloo_nb.translate.webhook.decide`; where the connection
+  allows, the step machine adds the API server's own answer to a dry run of the exact write
+  (:func:`webhook_guard`), and both are in the guard's ``detail``.
 
 A finding is *blocking* when it is an error, or, under profile ``1.3``, any finding of Gloo's own
 translation: Gloo 1.3 rejects the whole proxy on route warnings such as a missing upstream
@@ -24,6 +28,7 @@ translation: Gloo 1.3 rejects the whole proxy on route warnings such as a missin
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -31,24 +36,31 @@ from typing import Any
 
 from gloo_nb.models import Snapshot
 from gloo_nb.models.codec import parse_object
-from gloo_nb.models.resources import ResourceRef, RouteTable
-from gloo_nb.rollout.effects import World
+from gloo_nb.models.resources import ResourceKey, ResourceRef, RouteTable
+from gloo_nb.rollout.effects import Applied, Conflict, Observation, Refused, World
 from gloo_nb.rollout.plan import RolloutError, RolloutTarget, Step
 from gloo_nb.translate import Translation, translate
 from gloo_nb.translate.eds import Endpoints, kube_endpoints_of
 from gloo_nb.translate.envoy import cluster_name
 from gloo_nb.translate.routes import fallback_label, route_rows
+from gloo_nb.translate.webhook import Change, Decision, WebhookSettings, decide, dry_run_refusal
 
 __all__ = [
     "Assessment",
     "GuardResult",
     "RouteSummary",
+    "WEBHOOK_GUARD",
     "assess",
     "check_guards",
     "failed_reasons",
     "route_summaries",
+    "webhook_guard",
+    "webhook_prediction",
     "what_if_world",
 ]
+
+WEBHOOK_GUARD = "webhook"
+"""The guard that asks whether Gloo's validating webhook admits the step's write."""
 
 RouteSummary = tuple[str, str, str]
 """An Envoy route as ``(virtual host, match summary, action summary)``."""
@@ -60,22 +72,28 @@ class GuardResult:
 
     Attributes:
         name: The guard (``canary-endpoints``, ``team-tree-clean``, ``no-new-finding``,
-            ``no-collateral``, ``not-last-known-good``).
+            ``no-collateral``, ``not-last-known-good``, ``webhook``).
         ok: Whether it passes.
         reason: Why, in one line.
+        detail: More than the line, as JSON, for guards that have it (``webhook``: ``prediction``, ``server``,
+            ``agree``; see :func:`webhook_guard`); None otherwise.
     """
 
     name: str
     ok: bool
     reason: str
+    detail: Mapping[str, Any] | None = None
 
     def as_json(self) -> dict[str, Any]:
         """Return the result as JSON (for the journal).
 
         Returns:
-            ``{name, ok, reason}``.
+            ``{name, ok, reason}``, and ``detail`` when the guard has one.
         """
-        return {"name": self.name, "ok": self.ok, "reason": self.reason}
+        out: dict[str, Any] = {"name": self.name, "ok": self.ok, "reason": self.reason}
+        if self.detail is not None:
+            out["detail"] = dict(self.detail)
+        return out
 
 
 @dataclass(frozen=True)
@@ -264,6 +282,124 @@ def _last_known_good(live: Translation, what_if: Translation, resource: str = ""
     return GuardResult(name, True, "the control plane pushes the current configuration")
 
 
+def webhook_prediction(world: World, target: RolloutTarget, new_spec: Mapping[str, Any]) -> Decision:
+    """Gloo's webhook's answer to the step's write, predicted (pure).
+
+    The write is an update of the team's RouteTable (a create when it does not exist), put to
+    :func:`gloo_nb.translate.webhook.decide` against the live snapshot, with the Settings it holds (Helm's
+    defaults when it holds none), in the world's profile.
+
+    Args:
+        world: The live world.
+        target: The rollout target.
+        new_spec: The RouteTable spec the step would write.
+
+    Returns:
+        The decision.
+
+    Raises:
+        RolloutError: The new spec cannot be read as a RouteTable.
+    """
+    new = what_if_world(world, target, new_spec)
+    key = ResourceKey("RouteTable", target.namespace, target.name)
+    resource = next(rt for rt in new.snapshot.route_tables if rt.key == key)
+    old = next((rt for rt in world.snapshot.route_tables if rt.key == key), None)
+    change = Change("UPDATE" if old is not None else "CREATE", key, resource, old)
+    return decide(world.snapshot, change, world.profile, world.snapshot.settings)
+
+
+def _prediction_json(decision: Decision) -> dict[str, Any]:
+    return {"allowed": decision.allowed, "validated": decision.validated, "reason": decision.reason,
+            "denial": decision.denial(), "message": decision.message, "webhook": decision.webhook}
+
+
+def _prediction_line(decision: Decision, world: World) -> str:
+    if not decision.allowed:
+        # One line for the step's report; the denial as kubectl prints it stays whole in the guard's detail.
+        return f"Gloo's webhook would deny the write: {_one_line(decision.denial())}"
+    config = WebhookSettings.of(world.snapshot.settings, world.profile)
+    if not config.enabled:
+        return "Gloo's webhook is off (Settings have no spec.gateway.validation): nothing checks the write at apply"
+    if config.always_accept:
+        # alwaysAccept (Helm's default): projects/gateway/pkg/services/k8sadmission/validating_admission_webhook.go
+        # makeAdmissionResponse admits every write without an unmarshal error, logging the validation errors
+        # ("Succeeded, alwaysAccept: %v validationErrs: %v", debug level).
+        failure = f"; it would log: {_one_line(decision.message)}" if decision.message else ""
+        return ("Gloo's webhook would admit the write and only log (alwaysAccept: true): "
+                + ("the change fails its validation" + failure if decision.errors
+                   else "the change passes its validation"))
+    return f"Gloo's webhook would admit the write: {decision.reason}"
+
+
+def _one_line(text: str) -> str:
+    # Gloo's multi-line text with its line breaks folded (as check --webhook prints it); its spacing stays.
+    return re.sub(r"\s*\n\s*", " ", text).strip()
+
+
+def webhook_guard(world: World, decision: Decision, server: Observation = None) -> GuardResult:
+    """The ``webhook`` guard: the prediction, and the API server's answer to a dry run of the write when asked.
+
+    A denial by either fails the guard with Gloo's message; a disagreement between them is said in the reason
+    and in ``detail.agree``. A server that cannot dry-run the write (Gloo 1.3's webhook: ``admission webhook
+    "gateway.<ns>.svc" does not support dry run``, ``k8s.io/apiserver/pkg/admission/plugin/webhook/errors/
+    statuserror.go:NewDryRunUnsupportedErr``) leaves the prediction alone and says so. A dry run that meets a
+    conflict says nothing about admission (the write is retried after a re-read, guards included).
+
+    Args:
+        world: The live world (its profile and Settings word the prediction).
+        decision: The prediction (:func:`webhook_prediction`).
+        server: The dry run's observation (:class:`~gloo_nb.rollout.effects.Applied`, ``Refused``, ``Conflict``),
+            or None when the connection was not asked.
+
+    Returns:
+        The guard, with ``detail``: ``prediction`` (``allowed``, ``validated``, ``reason``, ``denial``,
+        ``message``, ``webhook``), ``server`` (None when not asked; else ``answer``: ``admitted``, ``denied``,
+        ``no-dry-run``, ``conflict`` or ``refused`` (refused before admission answered, e.g. RBAC's 403: shown,
+        not counted, as the write meets it anyway), and ``message``) and ``agree`` (None when the server gave
+        no admission answer).
+    """
+    predicted = _prediction_line(decision, world)
+    detail: dict[str, Any] = {"prediction": _prediction_json(decision), "server": None, "agree": None}
+    if server is None:
+        return GuardResult(WEBHOOK_GUARD, decision.allowed, predicted, detail)
+    # dry_run_refusal's words, whatever the webhook's name (the cluster's Gloo namespace may differ).
+    no_dry_run = dry_run_refusal(world.profile).rsplit('" ', 1)[-1]
+    if isinstance(server, Applied):
+        answer, message, said = "admitted", "", "the API server admitted a dry run of the write (dryRun=All)"
+        allowed: bool | None = True
+    elif isinstance(server, Refused) and server.message.endswith(no_dry_run):
+        answer, message, allowed = "no-dry-run", server.message, None
+        said = f"the connection cannot dry-run the write: {server.message}"
+    elif isinstance(server, Refused) and not ("admission webhook" in server.message
+                                              and "denied the request" in server.message):
+        # Not admission's answer (RBAC's 403, a 422, ...): the webhook was not asked. The write meets the same
+        # refusal and the step reports it as the API server's; this guard does not answer for it.
+        answer, message, allowed = "refused", server.message, None
+        said = f"the API server refused a dry run of the write before admission answered: {_one_line(server.message)}"
+    elif isinstance(server, Refused):
+        answer, message, allowed = "denied", server.message, False
+        if not decision.allowed and decision.denial() in server.message:
+            # The same words twice would bury the line; the detail keeps both whole.
+            said = "the API server refused a dry run of the write (dryRun=All) with the same message"
+        else:
+            said = f"the API server refused a dry run of the write (dryRun=All): {_one_line(server.message)}"
+    elif isinstance(server, Conflict):
+        answer, message, allowed = "conflict", server.message, None
+        said = f"a dry run of the write met a conflict (no admission answer): {server.message}"
+    else:
+        answer, message, allowed, said = "refused", repr(server), None, f"unexpected dry-run answer {server!r}"
+    agree = None if allowed is None else allowed == decision.allowed
+    detail["server"] = {"answer": answer, "message": message}
+    detail["agree"] = agree
+    ok = decision.allowed and allowed is not False
+    reason = f"prediction: {predicted}; server: {said}"
+    if agree is False:
+        reason += "; the prediction and the server DISAGREE"
+    elif agree:
+        reason += "; the prediction and the server agree"
+    return GuardResult(WEBHOOK_GUARD, ok, reason, detail)
+
+
 def assess(world: World, target: RolloutTarget, step: Step, new_spec: Mapping[str, Any]) -> Assessment:
     """Check a step's guards and predict what it makes Envoy serve.
 
@@ -275,7 +411,8 @@ def assess(world: World, target: RolloutTarget, step: Step, new_spec: Mapping[st
 
     Returns:
         The guards (subset endpoints, then, for steps that change the RouteTable, team tree,
-        what-if findings, collateral, last known good), the expected routes and the probe's Host.
+        what-if findings, collateral, last known good, and the webhook's predicted answer), the expected
+        routes and the probe's Host.
     """
     endpoints = _endpoints(world)
     live = _translate(world, world.snapshot, endpoints)
@@ -288,7 +425,8 @@ def assess(world: World, target: RolloutTarget, step: Step, new_spec: Mapping[st
         return Assessment(tuple(guards), route_summaries(live, resource), _host(live, resource))
     what_if = _translate(world, what_if_world(world, target, new_spec).snapshot, endpoints)
     guards += [_team_tree(live, target), _new_findings(live, what_if), _collateral(live, what_if, resource),
-               _last_known_good(live, what_if, resource)]
+               _last_known_good(live, what_if, resource), webhook_guard(world, webhook_prediction(world, target,
+                                                                                     new_spec))]
     return Assessment(tuple(guards), route_summaries(what_if, resource), _host(what_if, resource))
 
 

@@ -12,7 +12,9 @@ events of this rollout back as ``history`` and goes on from there. Kinds and dat
 ``rollout.plan``
     ``{target, routeTable, original (the spec planned from), steps (ids), notes}``: written once.
 ``rollout.guards``
-    ``{step, ok, guards: [{name, ok, reason}]}`` before each write (informational on rollback).
+    ``{step, ok, guards: [{name, ok, reason, detail?}]}`` before each write (informational on rollback);
+    ``detail`` only on guards that have one (``webhook``: its prediction and the API server's answer to a dry run
+    of the write, :func:`gloo_nb.rollout.guards.webhook_guard`).
 ``rollout.apply``
     ``{step, resourceVersion}`` once the API server accepted the write.
 ``rollout.adopted``
@@ -65,6 +67,7 @@ from gloo_nb.rollout.effects import (
     Conflict,
     Converged,
     Delete,
+    DryRun,
     Effect,
     Observation,
     Observe,
@@ -75,7 +78,16 @@ from gloo_nb.rollout.effects import (
     StepDone,
     World,
 )
-from gloo_nb.rollout.guards import Assessment, GuardResult, assess, failed_reasons, what_if_world
+from gloo_nb.rollout.guards import (
+    WEBHOOK_GUARD,
+    Assessment,
+    GuardResult,
+    assess,
+    failed_reasons,
+    webhook_guard,
+    webhook_prediction,
+    what_if_world,
+)
 from gloo_nb.rollout.plan import (
     Expectation,
     ManagedState,
@@ -236,12 +248,15 @@ class StepPreview:
         description: What it does.
         diff: The RouteTable diff, from the previous step's output ("" when nothing changes).
         guards: The guards, evaluated on the world as the previous steps would leave it.
+        manifest: The whole object the step would PUT, for the first pending step only (the one computed from the
+            live RouteTable, so a runner can dry-run it: the ``webhook`` guard's server answer); None otherwise.
     """
 
     step: str
     description: str
     diff: str
     guards: tuple[GuardResult, ...]
+    manifest: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -503,6 +518,7 @@ class RolloutMachine:
         conflicts = 0
         while True:
             assessment = self._with_signals(assess(world, target, step, new), step, run.log)
+            assessment = yield from self._with_server_webhook(assessment, step, world, new)
             yield Record("rollout.guards", {"step": step.id, "ok": assessment.ok,
                                             "guards": [g.as_json() for g in assessment.guards]})
             if not assessment.ok:
@@ -539,6 +555,20 @@ class RolloutMachine:
             if new == spec:
                 yield Record("rollout.adopted", {"step": step.id, "reason": "another writer applied this step"})
                 return world, new
+
+    def _with_server_webhook(self, assessment: Assessment, step: Step, world: World,
+                             new: dict[str, Any]) -> Generator[Effect, Observation, Assessment]:
+        """The assessment with the ``webhook`` guard's prediction joined by the server's answer (issue 19).
+
+        The answer is the API server's to a dry run of the exact write the step makes, when the connection can
+        dry-run (:attr:`World.server_dry_run`).
+        """
+        if not world.server_dry_run or not any(g.name == WEBHOOK_GUARD for g in assessment.guards):
+            return assessment
+        server = yield DryRun(step.id, _put(world, new))
+        guard = webhook_guard(world, webhook_prediction(world, self.target, new), server)
+        return dataclasses.replace(assessment, guards=tuple(guard if g.name == WEBHOOK_GUARD else g
+                                                            for g in assessment.guards))
 
     def _with_signals(self, assessment: Assessment, step: Step, log: _Log) -> Assessment:
         """The assessment with the ``canary-signals`` guard added before a promotion, when a threshold is set.
@@ -807,13 +837,15 @@ class RolloutMachine:
                 continue
             new = plan.transform(step, spec)
             assessment = assess(world, target, step, new)
-            if not out or all(not p.guards for p in out):
+            first = not out or all(not p.guards for p in out)
+            if first:
                 # The next step's canary-signals guard is known now (the journal's last proof); later steps'
                 # depend on proofs not made yet, so they are not predicted.
                 assessment = self._with_signals(assessment, step, log)
             guards = assessment.guards
             out.append(StepPreview(step.id, step.description,
-                                   diff_route_table(target.namespace, target.name, spec, new, step.id), guards))
+                                   diff_route_table(target.namespace, target.name, spec, new, step.id), guards,
+                                   _put(world, new) if first and step.state is not None else None))
             if new != spec:
                 world = what_if_world(world, target, new)
                 spec = new

@@ -196,6 +196,28 @@ def test_03_reproduces_the_incident_then_the_patch_then_the_revert(venv_kernel: 
     assert "push push" in reverted and "Everything is served as intended" in reverted
     assert "blocked" not in reverted and "replaced" not in reverted and "NOT served" not in reverted
     assert re.search(r"^/echo \{'stage': 'canary'\}: 200 .*v2.* x20", reverted, re.M), reverted
+    # The third answer (issue 19): a second own sandbox, current with strict validation. Echo's typo is refused at
+    # kubectl apply with Gloo's message, foxtrot's change (0/100) is served; 1.3's webhook would have admitted it.
+    third = next(t for t in out if "Gloo's webhook (current, strict validation)" in t)
+    assert third.startswith("Gloo's webhook (current, strict validation) refused echo's typo at kubectl apply; "
+                            "foxtrot's change (0/100) was applied and served "), third
+    assert ('for: "rt-echo-3.yaml": error when patching "rt-echo-3.yaml": admission webhook '
+            '"gloo.gloo-system.svc" denied the request: resource incompatible with current Gloo snapshot: '
+            "[Validating *v1.RouteTable failed: 1 "
+            "error occurred:\n\t* Validating *v1.RouteTable failed: validating *v1.RouteTable "
+            'name:"echo-routes"  namespace:"echo": 2 errors occurred:\n\t* Route Warning: '
+            "InvalidDestinationWarning. Reason: *v1.Upstream { gloo-system.echo-typo } not found") in third, third
+    assert re.search(r"^/foxtrot : 200 version:foxtrot-v2 x20 ", third, re.M), third
+    assert re.search(r"^/echo \{'stage': 'canary'\}: 200 version:echo-v2 x20 ", third, re.M), third
+    assert "RouteTable foxtrot/foxtrot-routes: admitted" in third
+    assert "Gloo 1.3's webhook would have admitted the typo even with alwaysAccept: false" in third
+    second = re.search(r"second own sandbox pid (\d+) in (\S+)", third)
+    assert second and second[2] not in joined.split(third)[0]
+    assert_sandbox_gone(f"own sandbox pid {second[1]} in {second[2]}")
+    table = out[out.index(third) + 1]
+    assert re.search(r"^last-known-good .*version:foxtrot-v1 x20 \(old weights\)", table, re.M), table
+    assert re.search(r"^replaceInvalidRoutes .*404 Gloo Gateway has invalid configuration", table, re.M), table
+    assert re.search(r"^webhook \(strict\) .*echo's typo only, at kubectl apply", table, re.M), table
     # The invalid-routes table: cause team beside affected team, the message whole.
     widgets = widget_values(book)
     assert "<th>causeTeam</th><th>affectedTeam</th><th>role</th>" in widgets

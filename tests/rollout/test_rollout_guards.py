@@ -29,7 +29,7 @@ def test_all_guards_pass_on_the_seed():
     world, step, new = phase1(Cluster("rt-echo-2.yaml", "rt-foxtrot-1.yaml"))
     a = assess(world, FOXTROT, step, new)
     assert [g.name for g in a.guards] == ["canary-endpoints", "team-tree-clean", "no-new-finding", "no-collateral",
-                                          "not-last-known-good"]
+                                          "not-last-known-good", "webhook"]
     assert a.ok, a.failed
     assert by_name(a.guards)["canary-endpoints"].reason == "1 ready endpoint(s) of gloo-system/foxtrot with version=v2"
     # What Envoy should serve for foxtrot after phase 1, in order.
