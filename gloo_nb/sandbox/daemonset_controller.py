@@ -439,12 +439,4 @@ class DaemonSetController(OwnerController):
         for key in ("collisionCount", "conditions"):
             if prev.get(key):
                 status[key] = prev[key]
-        if status == prev:
-            return
-
-        def mutate(obj: dict[str, Any]) -> dict[str, Any]:
-            obj["status"] = status
-            return obj
-
-        self.store.patch(kinds.DAEMON_SET, meta["namespace"], meta["name"], mutate, identity=CONTROLLER,
-                         subresource="status")
+        self.write_status(meta["namespace"], meta["name"], status, prev)

@@ -676,15 +676,7 @@ class DeploymentController(OwnerController):
         status["conditions"] = conditions
         if prev.get("collisionCount"):
             status["collisionCount"] = prev["collisionCount"]
-        if status == prev:
-            return
-
-        def mutate(obj: dict[str, Any]) -> dict[str, Any]:
-            obj["status"] = status
-            return obj
-
-        self.store.patch(kinds.DEPLOYMENT, meta["namespace"], meta["name"], mutate, identity=CONTROLLER,
-                         subresource="status")
+        self.write_status(meta["namespace"], meta["name"], status, prev)
 
     @staticmethod
     def _seconds_to_deadline(cond: dict[str, Any], deadline: int) -> float | None:

@@ -351,16 +351,8 @@ class JobController(OwnerController):
         collect_garbage(self.store, [ns])
 
     def _write_status(self, job: dict[str, Any], status: dict[str, Any]) -> None:
-        if status == (job.get("status") or {}):
-            return
         meta = job["metadata"]
-
-        def mutate(obj: dict[str, Any]) -> dict[str, Any]:
-            obj["status"] = status
-            return obj
-
-        self.store.patch(kinds.JOB, meta["namespace"], meta["name"], mutate, identity=CONTROLLER,
-                         subresource="status")
+        self.write_status(meta["namespace"], meta["name"], status, job.get("status") or {})
 
     def _create_pod(self, job: dict[str, Any], index: int | None = None) -> dict[str, Any]:
         # job_controller.go manageJob → podControl.CreatePodsWithGenerateName: the template's labels (with the

@@ -162,6 +162,24 @@ class OwnerController:
         self._events = EventRecorder(store, component, CONTROLLER)
         self._wake: dict[tuple[str, str], float] = {}
 
+    def write_status(self, namespace: str, name: str, status: dict[str, Any], previous: dict[str, Any]) -> None:
+        """Write an object's ``status`` through the status subresource, as the controller, when it changed.
+
+        Args:
+            namespace: The object's namespace.
+            name: The object's name.
+            status: The whole new status.
+            previous: The status it had (nothing is written when equal).
+        """
+        if status == previous:
+            return
+
+        def mutate(obj: dict[str, Any]) -> dict[str, Any]:
+            obj["status"] = status
+            return obj
+
+        self.store.patch(self.kind, namespace, name, mutate, identity=CONTROLLER, subresource="status")
+
     def next_wake(self, default: float) -> float:
         """Return when the earliest object needs a sync (a timer it set), as ``time.monotonic()``.
 
@@ -330,14 +348,7 @@ class ReplicaSetController(OwnerController):
             self.quota_blocked.add((ns, name))
         else:
             self.quota_blocked.discard((ns, name))
-        if new_status == status:
-            return
-
-        def mutate(obj: dict[str, Any]) -> dict[str, Any]:
-            obj["status"] = new_status
-            return obj
-
-        self.store.patch(self.kind, ns, name, mutate, identity=CONTROLLER, subresource="status")
+        self.write_status(ns, name, new_status, status)
 
     def _create_pod(self, rs: dict[str, Any]) -> dict[str, Any]:
         # controller_utils.go GetPodFromTemplate: the template's labels, annotations and finalizers, an
