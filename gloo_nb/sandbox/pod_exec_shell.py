@@ -794,13 +794,9 @@ class Shell:
             status = 0
             for word in words:
                 self.vars[node.name] = word
-                try:
-                    status = await self._run_list(node.body, io)
-                except _Break as brk:
-                    if brk.levels > 1:
-                        raise _Break(brk.levels - 1, brk.cont) from None
-                    if not brk.cont:
-                        break
+                status, stop = await self._iteration(node.body, io, status)
+                if stop:
+                    break
                 await asyncio.sleep(0)
             self.status = status
             return status
@@ -824,18 +820,26 @@ class Shell:
         finally:
             self.errexit = errexit
 
+    async def _iteration(self, body: list[AndOr], io: ExecIO, status: int) -> tuple[int, bool]:
+        """Run a loop's body once: its status (the previous one after a break or continue), and whether to stop.
+
+        ``break N``/``continue N`` with N > 1 leave this loop too: raised on with one level less.
+        """
+        try:
+            return await self._run_list(body, io), False
+        except _Break as brk:
+            if brk.levels > 1:
+                raise _Break(brk.levels - 1, brk.cont) from None
+            return status, not brk.cont
+
     async def _loop(self, node: Loop, io: ExecIO) -> int:
         status = 0
         for _ in range(_MAX_LOOPS):
             if (await self._condition(node.condition, io) == 0) == node.until:
                 break
-            try:
-                status = await self._run_list(node.body, io)
-            except _Break as brk:
-                if brk.levels > 1:
-                    raise _Break(brk.levels - 1, brk.cont) from None
-                if not brk.cont:
-                    break
+            status, stop = await self._iteration(node.body, io, status)
+            if stop:
+                break
             # a `while true; do ...; done` without a sleep must not starve the event loop (other execs, pods)
             await asyncio.sleep(0)
         self.status = status
