@@ -122,11 +122,8 @@ def availability(store: Store, api_service: dict[str, Any]) -> dict[str, str]:
     def unavailable(reason: str, message: str) -> dict[str, str]:
         return {"type": "Available", "status": "False", "reason": reason, "message": message}
 
-    try:
-        service = store.get(kinds.SERVICE, ns, name)
-    except ApiError as exc:
-        if exc.code != 404:
-            raise
+    service = store.find(kinds.SERVICE, ns, name)
+    if service is None:
         return unavailable("ServiceNotFound", f'service/{name} in "{ns}" is not present')
     svc_spec = service.get("spec") or {}
     if svc_spec.get("type", "ClusterIP") == "ClusterIP":
@@ -134,11 +131,8 @@ def availability(store: Store, api_service: dict[str, Any]) -> dict[str, str]:
                           if isinstance(p, dict) and p.get("port") == port), None)
         if port_name is None:
             return unavailable("ServicePortError", f'service/{name} in "{ns}" is not listening on port {port}')
-        try:
-            endpoints = store.get(kinds.ENDPOINTS, ns, name)
-        except ApiError as exc:
-            if exc.code != 404:
-                raise
+        endpoints = store.find(kinds.ENDPOINTS, ns, name)
+        if endpoints is None:
             return unavailable("EndpointsNotFound", f'cannot find endpoints for service/{name} in "{ns}"')
         active = any(subset.get("addresses") and any(str(p.get("name") or "") == port_name
                                                      for p in subset.get("ports") or [])

@@ -30,11 +30,8 @@ def sync_endpoints(store: Store, ns: str, name: str) -> None:
         ns: The Service's namespace.
         name: The Service's name.
     """
-    try:
-        svc = store.get(kinds.SERVICE, ns, name)
-    except ApiError as exc:
-        if exc.code != 404:
-            raise
+    svc = store.find(kinds.SERVICE, ns, name)
+    if svc is None:
         with contextlib.suppress(ApiError):
             store.delete(kinds.ENDPOINTS, ns, name, identity=CONTROLLER)
         return
@@ -62,11 +59,7 @@ def sync_endpoints(store: Store, ns: str, name: str) -> None:
     labels = dict(svc["metadata"].get("labels") or {})
     if spec.get("clusterIP") == "None":
         labels["service.kubernetes.io/headless"] = ""
-    try:
-        store.get(kinds.ENDPOINTS, ns, name)
-    except ApiError as exc:
-        if exc.code != 404:
-            raise
+    if store.find(kinds.ENDPOINTS, ns, name) is None:
         body: dict[str, Any] = {"apiVersion": "v1", "kind": "Endpoints",
                                 "metadata": {"name": name, "namespace": ns}}
         if labels:

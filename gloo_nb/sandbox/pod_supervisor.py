@@ -337,12 +337,7 @@ class PodSupervisor:
             ns: The pod's namespace.
             name: The pod's name.
         """
-        try:
-            pod: dict[str, Any] | None = self.store.get(kinds.POD, ns, name)
-        except ApiError as exc:
-            if exc.code != 404:
-                raise
-            pod = None
+        pod = self.store.find(kinds.POD, ns, name)
         with self._lock:
             rt = self._pods.get((ns, name))
         if pod is not None and (pod_annotations(pod).get(MANAGED_BY)

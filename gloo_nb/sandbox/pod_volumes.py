@@ -44,7 +44,7 @@ from typing import Any
 
 from gloo_nb.errors import BadDataError
 from gloo_nb.sandbox import kinds
-from gloo_nb.sandbox.store import ApiError, Store
+from gloo_nb.sandbox.store import Store
 
 __all__ = ["MountResult", "VolumeError", "container_mounts", "mount_volumes"]
 
@@ -196,13 +196,7 @@ def mount_volumes(store: Store, pod: dict[str, Any], root: Path, mounted: set[st
             secret = kind_key == "secret"
             source = volume[kind_key] or {}
             ref = str(source.get("secretName" if secret else "name", ""))
-            obj: dict[str, Any] | None
-            try:
-                obj = store.get(kinds.SECRET if secret else kinds.CONFIGMAP, ns, ref)
-            except ApiError as exc:
-                if exc.code != 404:
-                    raise
-                obj = None
+            obj = store.find(kinds.SECRET if secret else kinds.CONFIGMAP, ns, ref)
             if obj is None:
                 if name in mounted:
                     result.mounted.append(name)  # deleted after the mount: the files stay, as on a node

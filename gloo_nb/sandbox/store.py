@@ -598,6 +598,21 @@ class Store:
                 raise not_found(kind, name)
             return _copy(obj)
 
+    def find(self, kind: Kind, namespace: str | None, name: str) -> dict[str, Any] | None:
+        """Return a copy of one object, or None when there is none (where absence is an answer, not an error).
+
+        Args:
+            kind: Its kind.
+            namespace: Its namespace (ignored for cluster-scoped kinds).
+            name: Its name.
+
+        Returns:
+            A deep copy of the object, or None.
+        """
+        with self._lock:
+            obj = self._objects[kind].get(self._key(kind, namespace, name))
+            return None if obj is None else _copy(obj)
+
     def list(self, kind: Kind, namespace: str | None = None, *, label_selector: str = "",
              field_selector: str = "") -> tuple[list[dict[str, Any]], str]:
         """List objects of a kind.
