@@ -59,6 +59,11 @@ BUILTIN_PRIORITIES: dict[tuple[str, str], tuple[int, int]] = {
     # ... and pkg/controlplane/aggregator.go's kube groups.
     ("apps", "v1"): (17800, 15),
     ("batch", "v1"): (17400, 15),
+    # metrics-server's own APIService (its manifests/base/apiservice.yaml): groupPriorityMinimum 100,
+    # versionPriority 100. On a cluster it names metrics-server's Service (kube-system/metrics-server) and is
+    # available when that answers; the sandbox serves the group in the API server itself (gloo_nb.sandbox.kubeapi.
+    # metrics), so it is a local APIService, Available True.
+    ("metrics.k8s.io", "v1beta1"): (100, 100),
 }
 """``(groupPriorityMinimum, versionPriority)`` of the built-in group-versions the sandbox serves. A group-version
 without one gets no APIService (``makeAPIService`` returns nil), as ``apiregistration.k8s.io`` itself."""

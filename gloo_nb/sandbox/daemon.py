@@ -39,7 +39,7 @@ from gloo_nb.sandbox.audit import LEVELS as AUDIT_LEVELS
 from gloo_nb.sandbox.controlplane import ControlPlane, rewrite_listener_ports
 from gloo_nb.sandbox.envoy import EnvoyFleet, Replica, replica_dir
 from gloo_nb.sandbox.gloo_webhook import GlooWebhook
-from gloo_nb.sandbox.kubeapi import KubeApiServer, write_kubeconfig
+from gloo_nb.sandbox.kubeapi import KubeApiServer, metrics, write_kubeconfig
 from gloo_nb.sandbox.kubeapi.exec import ExecHandler
 from gloo_nb.sandbox.kubeapi.logs import LogHandler
 from gloo_nb.sandbox.kubeapi.pki import Credentials
@@ -465,6 +465,15 @@ class Sandbox:
         return namespace == NAMESPACE and path in {r.log_path for f in self.fleets.values() for r in f.replicas} \
             and any(f"{proxy}-{r.index}" == name for proxy, f in self.fleets.items() for r in f.replicas)
 
+    def _pod_processes(self) -> dict[tuple[str, str, str], int]:
+        """The running containers' processes for the metrics API: the kubelet's, and each Envoy replica's."""
+        found = dict(self.kubelet.processes())
+        for proxy, fleet in list(self.fleets.items()):
+            for r in fleet.replicas:
+                if r.pid is not None:
+                    found[(NAMESPACE, f"{proxy}-{r.index}", proxy)] = r.pid
+        return found
+
     def _exec_target(self, pod: dict[str, Any], container: str) -> ExecTarget | None:
         """Where ``kubectl exec`` runs: a kubelet pod's container, or an Envoy replica's pod (its own ports)."""
         meta, spec = pod["metadata"], pod.get("spec") or {}
@@ -496,6 +505,9 @@ class Sandbox:
         self.api.register_subresource(kinds.POD, "log", LogHandler(self.store, self._log_file, self._log_writing))
         self.api.register_subresource(kinds.POD, "exec", ExecHandler(self.store, self._exec_target))
         self.api.register_subresource(kinds.POD, "portforward", PortForwardHandler(self.store))
+        # kubectl top: the resource metrics API, measured from the pods' processes on request.
+        self.api.register_group_version(metrics.GROUP, metrics.VERSION,
+                                        metrics.MetricsApi(self.store, self._pod_processes))
         await self.api.start()
         # The serviceaccounts controller and admission plugin before anything is created, so that the seeded
         # namespaces get their default ServiceAccount and every pod is admitted; then the one Node.

@@ -25,7 +25,9 @@ __all__ = [
     "KINDS",
     "NAMESPACE",
     "NODE",
+    "NODE_METRICS",
     "POD",
+    "POD_METRICS",
     "PROXY",
     "REPLICATION_CONTROLLER",
     "REPLICA_SET",
@@ -172,6 +174,11 @@ SELF_SUBJECT_ACCESS_REVIEW = Kind("authorization.k8s.io", "v1", "SelfSubjectAcce
                                   "selfsubjectaccessreviews", "selfsubjectaccessreview", False, verbs=("create",))
 SELF_SUBJECT_RULES_REVIEW = Kind("authorization.k8s.io", "v1", "SelfSubjectRulesReview",
                                  "selfsubjectrulesreviews", "selfsubjectrulesreview", False, verbs=("create",))
+# Issue 18: the resource metrics API (gloo_nb.sandbox.kubeapi.metrics), as metrics-server serves it
+# (kubernetes-sigs/metrics-server pkg/api/install.go Build: "nodes" and "pods" in metrics.k8s.io/v1beta1; node.go
+# and pod.go: get and list, no singular name, no short names).
+NODE_METRICS = Kind("metrics.k8s.io", "v1beta1", "NodeMetrics", "nodes", "", False, verbs=("get", "list"))
+POD_METRICS = Kind("metrics.k8s.io", "v1beta1", "PodMetrics", "pods", "", True, verbs=("get", "list"))
 
 KINDS: tuple[Kind, ...] = (
     NAMESPACE, SERVICE, POD, ENDPOINTS, CONFIGMAP, SECRET, DEPLOYMENT, VIRTUAL_SERVICE, ROUTE_TABLE, GATEWAY,
@@ -182,7 +189,8 @@ KINDS: tuple[Kind, ...] = (
 )
 """The kinds the store keeps."""
 
-SERVED_KINDS: tuple[Kind, ...] = (CUSTOM_RESOURCE_DEFINITION, SELF_SUBJECT_ACCESS_REVIEW, SELF_SUBJECT_RULES_REVIEW)
+SERVED_KINDS: tuple[Kind, ...] = (CUSTOM_RESOURCE_DEFINITION, SELF_SUBJECT_ACCESS_REVIEW, SELF_SUBJECT_RULES_REVIEW,
+                                  NODE_METRICS, POD_METRICS)
 """Kinds discovery lists that the API server answers itself (see :attr:`Kind.verbs`)."""
 
 _BY_GVK = {(k.api_version, k.kind): k for k in KINDS}

@@ -22,20 +22,25 @@ from gloo_nb.sandbox import audit
 from gloo_nb.sandbox import kinds as k
 from gloo_nb.sandbox.garbage_collector import orphan_dependents
 from gloo_nb.sandbox.kinds import Kind, kind_by_plural
-from gloo_nb.sandbox.kubeapi import auth, crds, discovery, patches, protobuf, rbac
+from gloo_nb.sandbox.kubeapi import auth, crds, discovery, metrics, patches, protobuf, rbac
 from gloo_nb.sandbox.kubeapi.pki import Credentials
 from gloo_nb.sandbox.kubeapi.tables import table
 from gloo_nb.sandbox.object_selectors import field_matcher, label_matcher
 from gloo_nb.sandbox.store import ApiError, Identity, Store, WatchEvent, conflict
 from gloo_nb.sandbox.validation import unknown_fields
 
-__all__ = ["MAX_BODY_BYTES", "KubeApiServer", "ServerThread", "SubresourceHandler", "write_kubeconfig"]
+__all__ = ["MAX_BODY_BYTES", "GroupVersionHandler", "KubeApiServer", "ServerThread", "SubresourceHandler",
+           "write_kubeconfig"]
 
 log = logging.getLogger(__name__)
 
 SubresourceHandler = Callable[[web.Request, Identity, str, str], Awaitable[web.StreamResponse]]
 """Serves a subresource such as ``pods/portforward``: ``(request, identity, namespace, name) -> response``,
 called after authorization."""
+
+GroupVersionHandler = Callable[[web.Request, Identity, list[str]], Awaitable[web.StreamResponse]]
+"""Serves a whole group-version the store does not hold, such as ``metrics.k8s.io/v1beta1``: ``(request,
+identity, path segments after /apis/GROUP/VERSION) -> response``; it authorizes the request itself."""
 
 _TABLE_TYPE = "application/json;as=Table;v=v1;g=meta.k8s.io"
 _JSON = "application/json"
@@ -149,6 +154,10 @@ class KubeApiServer:
         self._watches: set[asyncio.Queue[WatchEvent | None]] = set()
         self._stopping = False
         self._subresources: dict[tuple[Kind, str], SubresourceHandler] = {}
+        self._group_versions: dict[tuple[str, str], GroupVersionHandler] = {}
+        # Discovery always lists metrics.k8s.io (kinds.SERVED_KINDS): serve it with the node's usage and no pod
+        # processes until an owner that runs pods registers its own (the daemon does, with the kubelet's).
+        self.register_group_version(metrics.GROUP, metrics.VERSION, metrics.MetricsApi(store, dict))
         self.app = web.Application(client_max_size=256 * 1024 * 1024, middlewares=[self._errors])
         self.app.router.add_route("*", "/{tail:.*}", self._dispatch)
 
@@ -161,6 +170,16 @@ class KubeApiServer:
             handler: Called with ``(request, identity, namespace, name)`` once RBAC allowed the request.
         """
         self._subresources[(kind, subresource)] = handler
+
+    def register_group_version(self, group: str, version: str, handler: GroupVersionHandler) -> None:
+        """Serve a group-version computed rather than stored (``metrics.k8s.io/v1beta1``).
+
+        Args:
+            group: e.g. ``metrics.k8s.io``.
+            version: e.g. ``v1beta1``.
+            handler: Called with ``(request, identity, rest)`` for every request under ``/apis/GROUP/VERSION/``.
+        """
+        self._group_versions[(group, version)] = handler
 
     async def start(self) -> None:
         """Bind and serve; :attr:`url` is set afterwards."""
@@ -273,6 +292,9 @@ class KubeApiServer:
             group, version, rest = segs[1], segs[2], segs[3:]
         else:
             raise _not_found_path()
+        served = self._group_versions.get((group, version))
+        if served is not None:
+            return await served(request, identity, rest)
         if (group, version) == (k.SELF_SUBJECT_ACCESS_REVIEW.group, "v1") and len(rest) == 1 and rest[0] in (
                 k.SELF_SUBJECT_ACCESS_REVIEW.plural, k.SELF_SUBJECT_RULES_REVIEW.plural):
             return await self._review(request, identity, rest[0])
