@@ -33,10 +33,12 @@ ROOTS = {
     "rbac.authorization.k8s.io/v1": ["Role", "RoleBinding", "ClusterRole", "ClusterRoleBinding"],
     "authorization.k8s.io/v1": ["SelfSubjectAccessReview", "SelfSubjectRulesReview"],
     "autoscaling/v1": ["Scale"],
+    # kubectl create token (CoreV1().ServiceAccounts().CreateToken) sends its TokenRequest as protobuf.
+    "authentication.k8s.io/v1": ["TokenRequest"],
 }
 API_PACKAGES = {"v1": "core/v1", "apps/v1": "apps/v1", "batch/v1": "batch/v1",
                 "rbac.authorization.k8s.io/v1": "rbac/v1", "authorization.k8s.io/v1": "authorization/v1",
-                "autoscaling/v1": "autoscaling/v1"}
+                "autoscaling/v1": "autoscaling/v1", "authentication.k8s.io/v1": "authentication/v1"}
 MACHINERY = ["pkg/apis/meta/v1", "pkg/api/resource", "pkg/util/intstr", "pkg/runtime", "pkg/runtime/schema"]
 # Messages with a JSON form of their own (the decoder converts them); their fields are not followed.
 SPECIAL = {

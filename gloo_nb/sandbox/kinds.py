@@ -146,7 +146,9 @@ CLUSTER_ROLE_BINDING = Kind(_RBAC, "v1", "ClusterRoleBinding", "clusterrolebindi
 EVENT = Kind("", "v1", "Event", "events", "event", True, ("ev",))
 # Issue 18: a default ServiceAccount in every namespace (gloo_nb.sandbox.serviceaccounts_controller), and the
 # sandbox's one Node (gloo_nb.sandbox.node). Discovery as kube-apiserver 1.32 lists them: sa, and no for nodes.
-SERVICE_ACCOUNT = Kind("", "v1", "ServiceAccount", "serviceaccounts", "serviceaccount", True, ("sa",))
+# The token subresource (TokenRequest, gloo_nb.sandbox.kubeapi.tokens): pkg/registry/core/serviceaccount/storage.
+SERVICE_ACCOUNT = Kind("", "v1", "ServiceAccount", "serviceaccounts", "serviceaccount", True, ("sa",),
+                       subresources=("token",))
 NODE = Kind("", "v1", "Node", "nodes", "node", False, ("no",), subresources=("status",))
 # Issue 18: batch/v1 Jobs (gloo_nb.sandbox.job_controller). pkg/registry/batch/job/storage/storage.go: category
 # all, status subresource, no short name. CronJobs are not served (a 404, as for any resource not served).

@@ -1,6 +1,7 @@
 """Authentication and impersonation, in the order a kube-apiserver's filters apply them.
 
-Every request on the API port must carry the admin's bearer token, except the health probes (``/healthz``,
+Every request on the API port must carry the admin's bearer token (or a ServiceAccount token the server minted,
+see :mod:`~gloo_nb.sandbox.kubeapi.tokens`), except the health probes (``/healthz``,
 ``/livez``, ``/readyz``), which Kubernetes 1.32's structured authentication configuration lets through
 anonymously when limited to those paths (``anonymous.conditions``). A missing or wrong token is 401, with the
 apiserver's Status body. The sandbox's own components (kubelet, controllers, Gloo) call the store in-process
@@ -16,7 +17,7 @@ from urllib.parse import unquote
 
 from multidict import MultiMapping
 
-from gloo_nb.sandbox.kubeapi import rbac
+from gloo_nb.sandbox.kubeapi import rbac, tokens
 from gloo_nb.sandbox.kubeapi.pki import Credentials
 from gloo_nb.sandbox.store import ADMIN, ApiError, Identity, Store
 
@@ -34,23 +35,33 @@ def unauthorized() -> ApiError:
     return ApiError(401, "Unauthorized", "Unauthorized")
 
 
-def authenticate(credentials: Credentials, authorization: str | None) -> Identity:
+def authenticate(credentials: Credentials, authorization: str | None, store: Store | None = None) -> Identity:
     """Say who sent a request, from its ``Authorization`` header.
 
     Args:
         credentials: The server's credentials (the admin token).
         authorization: The header's value, or None.
+        store: Where the ServiceAccounts are; with it, a ServiceAccount token the server minted
+            (:mod:`~gloo_nb.sandbox.kubeapi.tokens`) is accepted as that account, as kube-apiserver's union of
+            token authenticators does.
 
     Returns:
-        The admin (user ``admin``, groups ``system:masters`` and ``system:authenticated``).
+        The admin (user ``admin``, groups ``system:masters`` and ``system:authenticated``), or a ServiceAccount.
 
     Raises:
-        ApiError: 401 when the header is missing or is not the admin's bearer token.
+        ApiError: 401 when the header is missing or is neither the admin's bearer token nor a valid ServiceAccount
+            token.
     """
     scheme, _, token = (authorization or "").strip().partition(" ")
-    if scheme.lower() != "bearer" or not token.strip() or not credentials.is_admin_token(token.strip()):
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
         raise unauthorized()
-    return ADMIN
+    if credentials.is_admin_token(token):
+        return ADMIN
+    account = tokens.authenticate_token(credentials, store, token) if store is not None else None
+    if account is None:
+        raise unauthorized()
+    return account
 
 
 def _check(store: Store, requester: Identity, req: rbac.Request) -> None:
@@ -123,5 +134,5 @@ def identity_of(store: Store, credentials: Credentials, path: str, headers: Mult
     """
     if path.rstrip("/") in ANONYMOUS_PATHS:
         return None
-    requester = authenticate(credentials, headers.get("Authorization"))
+    requester = authenticate(credentials, headers.get("Authorization"), store)
     return impersonate(store, requester, headers)

@@ -20,7 +20,7 @@ VERSION = {"major": "1", "minor": "32", "gitVersion": "v1.32.0-sandbox",
 AGGREGATED_CONTENT_TYPE = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"
 _VERBS = ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]
 _SUB_VERBS = {"status": ["get", "patch", "update"], "scale": ["get", "patch", "update"],
-              "portforward": ["create", "get"], "log": ["get"], "exec": ["create", "get"]}
+              "portforward": ["create", "get"], "log": ["get"], "exec": ["create", "get"], "token": ["create"]}
 
 
 def group_versions() -> list[tuple[str, str]]:
@@ -39,6 +39,9 @@ def _kinds(group: str, version: str) -> list[Kind]:
 def _sub_kind(kind: Kind, sub: str) -> dict[str, str]:
     if sub == "scale":
         return {"group": "autoscaling", "version": "v1", "kind": "Scale"}
+    if sub == "token":
+        # pkg/registry/core/serviceaccount/storage/token.go GroupVersionKind: authentication.k8s.io/v1 TokenRequest.
+        return {"group": "authentication.k8s.io", "version": "v1", "kind": "TokenRequest"}
     return {"group": kind.group, "version": kind.version, "kind": kind.kind}
 
 
@@ -144,7 +147,8 @@ def api_resource_list(group: str, version: str) -> dict[str, Any] | None:
             sk = _sub_kind(kind, sub)
             resources.append({"name": f"{kind.plural}/{sub}", "singularName": "", "namespaced": kind.namespaced,
                               "kind": sk["kind"], "verbs": _SUB_VERBS.get(sub, ["get"]),
-                              **({"group": sk["group"], "version": sk["version"]} if sub == "scale" else {})})
+                              **({"group": sk["group"], "version": sk["version"]}
+                                 if sub in ("scale", "token") else {})})
     return {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": f"{group}/{version}" if group else version,
             "resources": resources}
 

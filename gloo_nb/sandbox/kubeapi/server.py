@@ -22,7 +22,7 @@ from gloo_nb.sandbox import audit
 from gloo_nb.sandbox import kinds as k
 from gloo_nb.sandbox.garbage_collector import orphan_dependents
 from gloo_nb.sandbox.kinds import Kind, kind_by_plural
-from gloo_nb.sandbox.kubeapi import auth, crds, discovery, metrics, patches, protobuf, rbac
+from gloo_nb.sandbox.kubeapi import auth, crds, discovery, metrics, patches, protobuf, rbac, tokens
 from gloo_nb.sandbox.kubeapi.pki import Credentials
 from gloo_nb.sandbox.kubeapi.tables import table
 from gloo_nb.sandbox.object_selectors import field_matcher, label_matcher
@@ -158,6 +158,8 @@ class KubeApiServer:
         # Discovery always lists metrics.k8s.io (kinds.SERVED_KINDS): serve it with the node's usage and no pod
         # processes until an owner that runs pods registers its own (the daemon does, with the kubelet's).
         self.register_group_version(metrics.GROUP, metrics.VERSION, metrics.MetricsApi(store, dict))
+        # kubectl create token: ServiceAccount tokens signed with a key kept next to the credentials.
+        self.register_subresource(k.SERVICE_ACCOUNT, "token", tokens.TokenRequestHandler(store, credentials))
         self.app = web.Application(client_max_size=256 * 1024 * 1024, middlewares=[self._errors])
         self.app.router.add_route("*", "/{tail:.*}", self._dispatch)
 
@@ -441,7 +443,7 @@ class KubeApiServer:
                 if kind.namespaced and not namespace:
                     namespace = str(meta.get("namespace") or "")
                 request_rv = str(meta.get("resourceVersion") or "")
-        requester = auth.authenticate(self.credentials, request.headers.get("Authorization"))
+        requester = auth.authenticate(self.credentials, request.headers.get("Authorization"), self.store)
         impersonated = ((identity.user, identity.groups) if request.headers.get("Impersonate-User") else None)
         status: dict[str, Any] | None = None
         response_object: Any = None
