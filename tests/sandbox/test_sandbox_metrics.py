@@ -16,7 +16,7 @@ import pytest
 from kubernetes import client, config, utils
 from kubernetes.client.rest import ApiException
 from kubernetes.utils.quantity import parse_quantity
-from sandboxkit import alive
+from sandboxkit import alive, kubectl_for, sandbox
 
 from gloo_nb.sandbox import kinds
 from gloo_nb.sandbox.kubeapi import ServerThread, metrics, write_kubeconfig
@@ -192,3 +192,26 @@ def test_discovery_and_rbac(env: Env) -> None:
         client.CustomObjectsApi(env.api).create_namespaced_custom_object(
             "metrics.k8s.io", "v1beta1", NS, "pods", {"metadata": {"name": "x"}})
     assert write.value.status == 405
+
+
+@pytest.mark.envoy
+def test_the_sandbox_daemon_serves_its_envoy_pods_metrics_and_tokens(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    with sandbox(state, "current", replicas=2) as info:
+        kube = kubectl_for(info, tmp_path)
+        rows = [line.split() for line in kube.run("top", "pod", "-n", "gloo-system", "--containers").stdout
+                .splitlines()]
+        assert rows[0] == ["POD", "NAME", "CPU(cores)", "MEMORY(bytes)"]
+        by_pod = {r[0]: r for r in rows[1:]}
+        assert {"gateway-proxy-0", "gateway-proxy-1"} <= set(by_pod)
+        for name in ("gateway-proxy-0", "gateway-proxy-1"):
+            assert by_pod[name][1] == "gateway-proxy"
+            assert int(by_pod[name][3].rstrip("Mi")) >= 10  # a real Envoy's resident set
+        assert kube.run("top", "node").stdout.splitlines()[1].split()[0] == "sandbox"
+        # The daemon's API mints and accepts ServiceAccount tokens too, signed with a key in its state directory.
+        token = kube.run("create", "token", "default", "-n", "gloo-system").stdout.strip()
+        assert (state / "pki" / "sa.key").exists()
+        can = kube.run("--token", token, "auth", "can-i", "list", "pods", "-n", "gloo-system", check=False)
+        assert can.stdout.strip() == "no" and can.returncode == 1
+        assert kube.run("--token", token, "auth", "can-i", "create", "selfsubjectaccessreviews").stdout.strip() \
+            == "yes"
