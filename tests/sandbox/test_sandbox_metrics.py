@@ -142,6 +142,11 @@ def test_the_e2e_metrics_flow(env: Env) -> None:
     one = custom.list_namespaced_custom_object("metrics.k8s.io", "v1beta1", NS, "pods",
                                                field_selector=f"metadata.name={BUSY}")
     assert [i["metadata"]["name"] for i in one["items"]] == [BUSY]
+    # kubectl get asks for a Table: metrics-server's columns (Name, cpu, memory, Window).
+    table = env.kubectl("get", "pods.metrics.k8s.io", "-n", NS).stdout.splitlines()
+    assert table[0].split() == ["NAME", "CPU", "MEMORY", "WINDOW"]
+    assert sorted(line.split()[0] for line in table[1:]) == [BUSY, POD]
+    assert env.kubectl("get", "nodes.metrics.k8s.io").stdout.splitlines()[1].split()[0] == "sandbox"
     busy = custom.get_namespaced_custom_object("metrics.k8s.io", "v1beta1", NS, "pods", BUSY)
     assert parse_quantity(busy["containers"][0]["usage"]["cpu"]) > Decimal("0.05")
 

@@ -54,6 +54,7 @@ Processes = Callable[[], Mapping[tuple[str, str, str], int]]
 _TICK_NS = 1_000_000_000 // (os.sysconf("SC_CLK_TCK") or 100)
 _PAGE = os.sysconf("SC_PAGE_SIZE") or 4096
 _NODE_KEY = -1  # the machine's own samples, next to the processes' pids
+_TABLE_TYPE = "application/json;as=Table;v=v1;g=meta.k8s.io"
 
 
 def cpu_quantity(nanocores: int) -> str:
@@ -299,6 +300,46 @@ def _meta_selected(obj: dict[str, Any], labels: Callable[[Any], bool], fields: C
     return labels(obj) and fields(stub)
 
 
+def _table(items: list[dict[str, Any]], include_object: str) -> dict[str, Any]:
+    # metrics-server's pkg/api/table.go addPodMetricsToTable / addNodeMetricsToTable: Name, the usage names
+    # sorted (a pod's summed over its containers), Window.
+    rows = []
+    columns: list[dict[str, Any]] = []
+    for item in items:
+        if "containers" in item:
+            cpu = sum(_nanocores(c["usage"]["cpu"]) for c in item["containers"])
+            memory = sum(_bytes(c["usage"]["memory"]) for c in item["containers"])
+            usage = {"cpu": cpu_quantity(cpu), "memory": memory_quantity(memory)}
+        else:
+            usage = item["usage"]
+        names = sorted(usage)
+        if not columns:
+            columns = [{"name": "Name", "type": "string", "format": "name", "description": "Name of the resource",
+                        "priority": 0},
+                       *({"name": n, "type": "string", "format": "quantity", "description": "", "priority": 0}
+                         for n in names),
+                       {"name": "Window", "type": "string", "format": "duration", "description": "", "priority": 0}]
+        meta = item["metadata"]
+        obj = item if include_object == "Object" else (
+            None if include_object == "None" else
+            {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": meta})
+        rows.append({"cells": [meta["name"], *(usage[n] for n in names), item["window"]], "object": obj})
+    return {"kind": "Table", "apiVersion": "meta.k8s.io/v1", "metadata": {}, "columnDefinitions": columns,
+            "rows": rows}
+
+
+def _nanocores(text: str) -> int:
+    scale = {"n": 1, "u": 1000, "m": 1_000_000, "k": 10 ** 12, "M": 10 ** 15, "G": 10 ** 18}
+    return int(text[:-1]) * scale[text[-1]] if text[-1:] in scale else int(text) * 1_000_000_000
+
+
+def _bytes(text: str) -> int:
+    for i, suffix in enumerate(("Ki", "Mi", "Gi", "Ti", "Pi", "Ei"), 1):
+        if text.endswith(suffix):
+            return int(text[:-2]) * 1024 ** i
+    return int(text)
+
+
 class MetricsApi:
     """Serves ``/apis/metrics.k8s.io/v1beta1``: ``nodes`` and ``pods``, get and list (metrics-server's pkg/api).
 
@@ -348,8 +389,16 @@ class MetricsApi:
         return await self._pods(request, namespace, name)
 
     @staticmethod
-    def _json(body: dict[str, Any]) -> web.Response:
-        return web.json_response(body, dumps=lambda b: json.dumps(b, separators=(",", ":")))
+    def _json(body: dict[str, Any], content_type: str = "application/json") -> web.Response:
+        return web.json_response(body, dumps=lambda b: json.dumps(b, separators=(",", ":")),
+                                 content_type=content_type)
+
+    def _answer(self, request: web.Request, items: list[dict[str, Any]], single: bool, list_kind: str) -> web.Response:
+        if "as=Table" in request.headers.get("Accept", ""):
+            return self._json(_table(items, request.query.get("includeObject", "Metadata")), _TABLE_TYPE)
+        if single:
+            return self._json(items[0])
+        return self._json({"kind": list_kind, "apiVersion": f"{GROUP}/{VERSION}", "metadata": {}, "items": items})
 
     async def _nodes(self, request: web.Request, name: str) -> web.Response:
         nodes, rv = self.store.list(k.NODE, None)
@@ -375,12 +424,9 @@ class MetricsApi:
                                        **({"labels": meta["labels"]} if meta.get("labels") else {})},
                           "timestamp": _rfc3339(usage.timestamp), "window": duration_string(usage.window),
                           "usage": {"cpu": cpu_quantity(usage.nanocores), "memory": memory_quantity(usage.memory)}})
-        if name:
-            if not items:
-                raise _no_metrics("nodemetrics", name)
-            return self._json(items[0])
-        return self._json({"kind": "NodeMetricsList", "apiVersion": f"{GROUP}/{VERSION}",
-                           "metadata": {}, "items": items})
+        if name and not items:
+            raise _no_metrics("nodemetrics", name)
+        return self._answer(request, items, bool(name), "NodeMetricsList")
 
     async def _pods(self, request: web.Request, namespace: str, name: str) -> web.Response:
         if name:
@@ -422,11 +468,8 @@ class MetricsApi:
                 "containers": [{"name": c, "usage": {"cpu": cpu_quantity(measured[pid].nanocores),
                                                      "memory": memory_quantity(measured[pid].memory)}}
                                for c, pid in running]})
-        if name:
-            if not items:
-                raise _no_metrics("podmetrics", f"{namespace}/{name}")
-            return self._json(items[0])
+        if name and not items:
+            raise _no_metrics("podmetrics", f"{namespace}/{name}")
         # pkg/api/pod.go getMetrics: sorted by namespace, then name.
         items.sort(key=lambda m: (m["metadata"]["namespace"], m["metadata"]["name"]))
-        return self._json({"kind": "PodMetricsList", "apiVersion": f"{GROUP}/{VERSION}",
-                           "metadata": {}, "items": items})
+        return self._answer(request, items, bool(name), "PodMetricsList")
