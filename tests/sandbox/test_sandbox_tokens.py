@@ -99,6 +99,16 @@ def test_kubectl_create_token_acts_as_the_service_account(env: Env) -> None:
     refused = env.kubectl("--token", token, "get", "secrets", "-n", NS, check=False)
     assert refused.returncode != 0 and (f'secrets is forbidden: User "system:serviceaccount:{NS}:{SA}" cannot list '
                                         f'resource "secrets" in API group "" in the namespace "{NS}"') in refused.stderr
+    # A refused write is audited as the account's (the audit log's user is who the token names).
+    denied = env.kubectl("--token", token, "create", "configmap", "x", "-n", NS, check=False)
+    assert denied.returncode != 0 and "forbidden" in denied.stderr
+    assert env.store.audit_path is not None
+    events = [json.loads(line) for line in env.store.audit_path.read_text().splitlines()]
+    refused = next(e for e in events if e["objectRef"].get("resource") == "configmaps")
+    assert refused["user"]["username"] == f"system:serviceaccount:{NS}:{SA}"
+    assert refused["user"]["groups"] == ["system:serviceaccounts", f"system:serviceaccounts:{NS}",
+                                         "system:authenticated"]
+    assert refused["responseStatus"]["code"] == 403
     # The account's groups, as the apiserver gives them (serviceaccount.MakeGroupNames, then authenticated).
     env.kubectl("create", "clusterrole", "ns-reader", "--verb=list", "--resource=namespaces")
     env.kubectl("create", "clusterrolebinding", "sa-group-reads-ns", "--clusterrole=ns-reader",
