@@ -220,3 +220,8 @@ def test_the_sandbox_daemon_serves_its_envoy_pods_metrics_and_tokens(tmp_path: P
         assert can.stdout.strip() == "no" and can.returncode == 1
         assert kube.run("--token", token, "auth", "can-i", "create", "selfsubjectaccessreviews").stdout.strip() \
             == "yes"
+    # The key is kept: a token minted before a restart is still accepted after it.
+    with sandbox(state, "current", replicas=1) as info:
+        kube = kubectl_for(info, tmp_path)
+        assert kube.run("--token", token, "auth", "can-i", "create", "selfsubjectaccessreviews").stdout.strip() \
+            == "yes"
