@@ -86,3 +86,20 @@ def test_a_token_names_its_account_until_the_account_goes(tmp_path: Path) -> Non
         assert tokens.authenticate_token(creds, store, token) is None
     finally:
         store.close()
+
+
+def test_a_later_request_rates_against_the_earlier_sample() -> None:
+    sampler = metrics.Sampler()
+    pid = os.getpid()
+
+    async def run() -> tuple[metrics.Usage, float]:
+        await sampler.usage([pid])
+        await asyncio.sleep(metrics.CACHE_SECONDS + 0.1)
+        await sampler.usage([1])  # another process asked about in between keeps nothing from being kept
+        started = time.monotonic()
+        later = (await sampler.usage([pid]))[pid]
+        return later, time.monotonic() - started
+
+    later, took = asyncio.run(run())
+    # No second pair: the window runs from the first request's last sample, as metrics-server's from its last scrape.
+    assert took < metrics.FIRST_INTERVAL and later.window > metrics.CACHE_SECONDS

@@ -268,8 +268,9 @@ class Sampler:
                 self._usage[pid] = (time.monotonic(), used)
                 self._last[pid] = last
                 out[pid] = used
-            # Forget processes that are gone, so pids reused later start a new series.
-            for gone in [p for p in self._last if p not in current and p not in pids]:
+            # Forget processes that are gone (the samples of others stay for the next request, whichever pods it
+            # asks about); a reused pid starts a new series anyway (its start time differs).
+            for gone in [p for p in self._last if p != _NODE_KEY and not os.path.exists(f"/proc/{p}")]:
                 self._last.pop(gone, None)
                 self._usage.pop(gone, None)
             return out
