@@ -53,6 +53,7 @@ AUTOMANAGED_LABEL = "kube-aggregator.kubernetes.io/automanaged"
 BUILTIN_PRIORITIES: dict[tuple[str, str], tuple[int, int]] = {
     # pkg/controlplane/apiserver/aggregator.go DefaultGenericAPIServicePriorities ...
     ("", "v1"): (18000, 1),
+    ("authentication.k8s.io", "v1"): (17700, 15),
     ("authorization.k8s.io", "v1"): (17600, 15),
     ("rbac.authorization.k8s.io", "v1"): (17000, 15),
     ("apiextensions.k8s.io", "v1"): (16700, 15),

@@ -35,6 +35,7 @@ __all__ = [
     "SECRET",
     "SELF_SUBJECT_ACCESS_REVIEW",
     "SELF_SUBJECT_RULES_REVIEW",
+    "SELF_SUBJECT_REVIEW",
     "SERVED_KINDS",
     "SERVICE",
     "SERVICE_ACCOUNT",
@@ -172,6 +173,10 @@ SELF_SUBJECT_ACCESS_REVIEW = Kind("authorization.k8s.io", "v1", "SelfSubjectAcce
                                   "selfsubjectaccessreviews", "selfsubjectaccessreview", False, verbs=("create",))
 SELF_SUBJECT_RULES_REVIEW = Kind("authorization.k8s.io", "v1", "SelfSubjectRulesReview",
                                  "selfsubjectrulesreviews", "selfsubjectrulesreview", False, verbs=("create",))
+# pkg/registry/authentication/selfsubjectreview: create-only, GA in authentication.k8s.io/v1 since 1.28
+# (`kubectl auth whoami`).
+SELF_SUBJECT_REVIEW = Kind("authentication.k8s.io", "v1", "SelfSubjectReview", "selfsubjectreviews",
+                           "selfsubjectreview", False, verbs=("create",))
 
 KINDS: tuple[Kind, ...] = (
     NAMESPACE, SERVICE, POD, ENDPOINTS, CONFIGMAP, SECRET, DEPLOYMENT, VIRTUAL_SERVICE, ROUTE_TABLE, GATEWAY,
@@ -182,7 +187,8 @@ KINDS: tuple[Kind, ...] = (
 )
 """The kinds the store keeps."""
 
-SERVED_KINDS: tuple[Kind, ...] = (CUSTOM_RESOURCE_DEFINITION, SELF_SUBJECT_ACCESS_REVIEW, SELF_SUBJECT_RULES_REVIEW)
+SERVED_KINDS: tuple[Kind, ...] = (CUSTOM_RESOURCE_DEFINITION, SELF_SUBJECT_ACCESS_REVIEW, SELF_SUBJECT_RULES_REVIEW,
+                                  SELF_SUBJECT_REVIEW)
 """Kinds discovery lists that the API server answers itself (see :attr:`Kind.verbs`)."""
 
 _BY_GVK = {(k.api_version, k.kind): k for k in KINDS}
