@@ -48,6 +48,7 @@ from gloo_nb.sandbox.install import (
     gloo_pod_name,
     install_workloads,
     stored_template_hash,
+    validation_enabled,
     validation_objects,
 )
 from gloo_nb.sandbox.kubeapi import KubeApiServer, write_kubeconfig
@@ -252,15 +253,18 @@ def seed(store: Store, profile: Profile, proxies: Sequence[str] = (),
                 store.patch(kinds.DEPLOYMENT, NAMESPACE, name, scale, identity=ADMIN)
 
 
-def install_validation(store: Store, profile: Profile, mode: str) -> None:
+def install_validation(store: Store, profile: Profile) -> None:
     """With validation on, what Gloo's certgen Job leaves: the webhook's Secret and ValidatingWebhookConfiguration.
 
+    On as the Settings say at start (:func:`gloo_nb.sandbox.install.validation_enabled`): a default Helm install
+    enables the webhook (``gateway.validation.enabled: true``, always accepting), so a fresh sandbox holds the
+    configuration unless ``--validation off``, which removes it (Helm's ``validation.enabled=false``).
+
     Args:
-        store: The store.
+        store: The store (the Settings as :func:`seed` and :func:`set_validation` left them).
         profile: The Gloo profile.
-        mode: The ``--validation`` mode; ``off`` removes the configuration (Helm's ``validation.enabled: false``).
     """
-    if mode == "off":
+    if not validation_enabled(store, profile):
         with contextlib.suppress(ApiError):
             store.delete(kinds.VALIDATING_WEBHOOK_CONFIGURATION, None, WEBHOOK_CONFIGURATION, identity=ADMIN)
         return
@@ -638,7 +642,7 @@ class Sandbox:
         self.api_services.attach()
         if self.validation is not None:
             set_validation(self.store, self.validation, self.profile)
-            install_validation(self.store, self.profile, self.validation)
+        install_validation(self.store, self.profile)
         xds = self.ads.start()
         self._ports_file.write_text(json.dumps({"kubeApi": self.api.port, "xds": int(xds.rsplit(":", 1)[1])}) + "\n")
         self.ads.set_node_transform(rewrite_listener_ports(

@@ -29,12 +29,16 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from gloo_nb._types import Profile
+from gloo_nb.errors import GlooNbError
+from gloo_nb.models import Settings
+from gloo_nb.models.codec import parse_object
 from gloo_nb.sandbox import kinds
 from gloo_nb.sandbox.deployment_controller import TEMPLATE_HASH_LABEL, template_hash
 from gloo_nb.sandbox.envoy import bootstrap_config
 from gloo_nb.sandbox.pod_objects import HOST_IP, MANAGED_BY, NODE_NAME, PORTS_ANNOTATION, rfc3339_now
 from gloo_nb.sandbox.replicaset_controller import SAFE_CHARS
 from gloo_nb.sandbox.store import ADMIN, ApiError, Store
+from gloo_nb.translate.webhook import WebhookSettings
 
 __all__ = [
     "CONTROLPLANE_MANAGER",
@@ -51,6 +55,7 @@ __all__ = [
     "proxy_deployment",
     "service_accounts",
     "stored_template_hash",
+    "validation_enabled",
     "validation_objects",
 ]
 
@@ -338,6 +343,23 @@ def validation_objects(profile: Profile) -> list[tuple[kinds.Kind, dict[str, Any
         (kinds.SERVICE_ACCOUNT, sa) for sa in service_accounts(profile, validation=True)
         if sa["metadata"]["name"] == "certgen"]
     return [*out, (kinds.SECRET, secret), (kinds.VALIDATING_WEBHOOK_CONFIGURATION, config)]
+
+
+def validation_enabled(store: Store, profile: Profile) -> bool:
+    """Whether the Settings Gloo reads enable its validation webhook (Helm's values then render the configuration).
+
+    Args:
+        store: The store.
+        profile: The Gloo profile.
+
+    Returns:
+        ``WebhookSettings.of(...).enabled`` of Settings ``gloo-system/default``; Helm's defaults (on) without them.
+    """
+    try:
+        parsed = parse_object(store.get(kinds.SETTINGS, NAMESPACE, "default")).resource
+    except (ApiError, GlooNbError):
+        parsed = None
+    return WebhookSettings.of(parsed if isinstance(parsed, Settings) else None, profile).enabled
 
 
 def install_workloads(profile: Profile, proxies: Sequence[tuple[str, int]]) -> list[tuple[kinds.Kind, dict[str, Any]]]:

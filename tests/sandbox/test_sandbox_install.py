@@ -218,6 +218,15 @@ def test_rollout_status_and_profile_detection_through_the_kubeconfig(
         conn.close()
 
 
+def test_a_default_sandbox_has_the_webhook_configuration_as_a_default_helm_install(tmp_path: Path) -> None:
+    # values-template.yaml: gateway.validation.enabled is true by default (alwaysAcceptResources: true), so the
+    # chart renders the configuration; a sandbox started without --validation holds it too.
+    with sandbox(tmp_path / "sb", "1.3", replicas=1) as info:
+        kube = kubectl_for(info, tmp_path)
+        config = kube.json("validatingwebhookconfigurations")["items"]
+        assert [c["metadata"]["name"] for c in config] == ["gloo-gateway-validation-webhook-gloo-system"]
+
+
 def test_logs_of_deploy_gloo_are_the_control_planes(installed: tuple[str, SandboxInfo, Kube]) -> None:
     _profile, _info, kube = installed
     out = kube.run("logs", "-n", NS, "deploy/gloo").stdout
@@ -341,11 +350,11 @@ def test_scaling_the_proxy_deployment_adds_no_pod(installed: tuple[str, SandboxI
     kube.run("rollout", "status", "-n", NS, "deploy/gateway-proxy", "--timeout=20s")
 
 
-def test_many_proxies_one_deployment_each_and_no_webhook_without_validation(tmp_path: Path) -> None:
+def test_many_proxies_one_deployment_each_and_no_webhook_with_validation_off(tmp_path: Path) -> None:
     state = tmp_path / "sb"
     try:
         info = runner.start(state, gloo_version="current", proxies=["gateway-proxy:1", "internal:2"],
-                            exit_with=os.getpid())
+                            exit_with=os.getpid(), validation="off")
         kube = kubectl_for(info, tmp_path)
         kube.run("rollout", "status", "-n", NS, "deploy/internal", "--timeout=30s")
         deploys = _by_name(kube.json("deploy", "-n", NS)["items"])
@@ -362,7 +371,9 @@ def test_many_proxies_one_deployment_each_and_no_webhook_without_validation(tmp_
         pods = kube.json("pods", "-n", NS, "-l", "gateway-proxy-id=internal")["items"]
         assert sorted(p["metadata"]["name"] for p in pods) == ["internal-0", "internal-1"]
         assert all(p["metadata"]["ownerReferences"][0]["name"].startswith("internal-") for p in pods)
+        # --validation off: Helm's gateway.validation.enabled=false renders no configuration, no certgen.
         assert "gloo-gateway-validation-webhook" not in kube.run("get", "validatingwebhookconfigurations").stdout
+        assert "certgen" not in kube.run("get", "sa", "-n", NS).stdout
     finally:
         runner.stop(state)
 
