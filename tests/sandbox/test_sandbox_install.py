@@ -149,6 +149,14 @@ def test_kubectl_get_shows_the_charts_objects(installed: tuple[str, SandboxInfo,
     assert [(p["name"], p["port"], p["targetPort"]) for p in svcs["gateway-proxy"]["spec"]["ports"]] == [
         ("http", 80, 8080), ("https", 443, 8443)]
 
+    # The command, as one request per resource, the cluster-scoped configuration among the namespaced ones.
+    shown = kube.run("get", "deploy,rs,sa,cm,svc,validatingwebhookconfigurations", "-n", NS).stdout
+    for name in ("deployment.apps/gloo", "deployment.apps/gateway-proxy", "serviceaccount/gloo",
+                 "serviceaccount/gateway-proxy", "configmap/gateway-proxy-envoy-config", "service/gloo",
+                 "validatingwebhookconfiguration.admissionregistration.k8s.io/"
+                 "gloo-gateway-validation-webhook-gloo-system"):
+        assert re.search(rf"^{re.escape(name)}\s", shown, re.M), (name, shown)
+    assert re.search(r"^replicaset\.apps/gloo-[a-z0-9]{10}\s+1\s+1\s+1\s", shown, re.M), shown
     # kubectl's table: the printer columns of Deployments and of the webhook configurations.
     table = kube.run("get", "deploy", "-n", NS).stdout
     assert re.search(r"^gateway-proxy\s+2/2\s+2\s+2\s", table, re.M), table
