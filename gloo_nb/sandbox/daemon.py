@@ -58,7 +58,7 @@ from gloo_nb.sandbox.kubeapi.pki import Credentials
 from gloo_nb.sandbox.kubelet import Kubelet
 from gloo_nb.sandbox.node import register_node
 from gloo_nb.sandbox.pod_exec import ExecTarget
-from gloo_nb.sandbox.pod_objects import MANAGED_BY, PORTS_ANNOTATION
+from gloo_nb.sandbox.pod_objects import MANAGED_BY, PORTS_ANNOTATION, is_daemon_managed
 from gloo_nb.sandbox.portforward import PortForwardHandler
 from gloo_nb.sandbox.proxyspec import parse_proxy_specs
 from gloo_nb.sandbox.serviceaccounts_controller import ServiceAccounts
@@ -372,6 +372,19 @@ def _drop_other_proxy_pods(store: Store, proxies: set[str]) -> None:
                 store.delete(kinds.POD, NAMESPACE, meta["name"], identity=KUBELET)
 
 
+def _drop_other_proxy_workloads(store: Store, proxies: set[str]) -> None:
+    # A restart with fewer --proxy than before: the Deployments (their ReplicaSets go with them: the garbage
+    # collector) and bootstrap ConfigMaps of proxies that no longer run go, as a Helm upgrade without that
+    # gatewayProxies entry deletes them. Their Gateways and Services stay, as they always did.
+    for kind in (kinds.DEPLOYMENT, kinds.CONFIGMAP):
+        for obj in store.list(kind, NAMESPACE, label_selector="gloo=gateway-proxy")[0]:
+            meta = obj["metadata"]
+            if (meta.get("labels") or {}).get("gateway-proxy-id") not in proxies and \
+                    (kind is kinds.CONFIGMAP or is_daemon_managed(obj)):
+                with contextlib.suppress(ApiError):
+                    store.delete(kind, NAMESPACE, meta["name"], identity=ADMIN)
+
+
 # --- the front door ----------------------------------------------------------------------------
 
 
@@ -675,6 +688,7 @@ class Sandbox:
         for name, fleet in self.fleets.items():
             publish_proxy_pods(self.store, fleet.replicas, True, name)
         _drop_other_proxy_pods(self.store, set(self.fleets))
+        _drop_other_proxy_workloads(self.store, set(self.fleets))
         self._loop = asyncio.get_running_loop()
         self._unsubscribe = self.store.subscribe(self._on_store_event)
         self._republish_task = asyncio.create_task(self._republisher_task())

@@ -382,6 +382,20 @@ def test_many_proxies_one_deployment_each_and_no_webhook_with_validation_off(tmp
         # --validation off: Helm's gateway.validation.enabled=false renders no configuration, no certgen.
         assert "gloo-gateway-validation-webhook" not in kube.run("get", "validatingwebhookconfigurations").stdout
         assert "certgen" not in kube.run("get", "sa", "-n", NS).stdout
+        gloo_pod = [p["metadata"]["name"] for p in kube.json("pods", "-n", NS, "-l", "gloo=gloo")["items"]]
+        runner.stop(state)
+        # A restart with other proxies: the Deployment follows --proxy's count, internal's workloads go, the gloo
+        # pod keeps its name, and nothing is duplicated.
+        info = runner.start(state, proxies=["gateway-proxy:2"], exit_with=os.getpid(), validation="off")
+        kube.run("rollout", "status", "-n", NS, "deploy/gateway-proxy", "--timeout=30s")
+        deploys = _by_name(kube.json("deploy", "-n", NS)["items"])
+        assert set(deploys) == {"gloo", "gateway-proxy"} and deploys["gateway-proxy"]["spec"]["replicas"] == 2
+        assert "internal-envoy-config" not in _by_name(kube.json("cm", "-n", NS)["items"])
+        pods = wait_until(lambda: sorted(p["metadata"]["name"] for p in kube.json("pods", "-n", NS)["items"]),
+                          "internal's pods gone", until=lambda names: len(names) == 3)
+        assert pods == sorted(["gateway-proxy-0", "gateway-proxy-1", *gloo_pod])
+        wait_until(lambda: kube.json("rs", "-n", NS, "-l", "gateway-proxy-id=internal")["items"],
+                   "internal's ReplicaSet collected", until=lambda items: items == [])
     finally:
         runner.stop(state)
 
