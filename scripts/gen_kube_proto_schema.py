@@ -32,13 +32,14 @@ ROOTS = {
     "batch/v1": ["Job"],
     "rbac.authorization.k8s.io/v1": ["Role", "RoleBinding", "ClusterRole", "ClusterRoleBinding"],
     "authorization.k8s.io/v1": ["SelfSubjectAccessReview", "SelfSubjectRulesReview"],
-    "autoscaling/v1": ["Scale"],
     # kubectl create token (CoreV1().ServiceAccounts().CreateToken) sends its TokenRequest as protobuf.
-    "authentication.k8s.io/v1": ["TokenRequest"],
+    "authentication.k8s.io/v1": ["SelfSubjectReview", "TokenRequest"],
+    "autoscaling/v1": ["Scale"],
 }
 API_PACKAGES = {"v1": "core/v1", "apps/v1": "apps/v1", "batch/v1": "batch/v1",
                 "rbac.authorization.k8s.io/v1": "rbac/v1", "authorization.k8s.io/v1": "authorization/v1",
-                "autoscaling/v1": "autoscaling/v1", "authentication.k8s.io/v1": "authentication/v1"}
+                "authentication.k8s.io/v1": "authentication/v1",
+                "autoscaling/v1": "autoscaling/v1"}
 MACHINERY = ["pkg/apis/meta/v1", "pkg/api/resource", "pkg/util/intstr", "pkg/runtime", "pkg/runtime/schema"]
 # Messages with a JSON form of their own (the decoder converts them); their fields are not followed.
 SPECIAL = {
@@ -51,6 +52,7 @@ SPECIAL = {
     "k8s.io.apimachinery.pkg.util.intstr.IntOrString": "intorstring",
     "k8s.io.apimachinery.pkg.apis.meta.v1.Verbs": "items",
     "k8s.io.api.authorization.v1.ExtraValue": "items",
+    "k8s.io.api.authentication.v1.ExtraValue": "items",
 }
 
 _SCALARS = {"string", "bytes", "bool", "int32", "int64", "uint32", "uint64", "sint32", "sint64", "double", "float"}

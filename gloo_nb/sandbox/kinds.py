@@ -37,12 +37,14 @@ __all__ = [
     "SECRET",
     "SELF_SUBJECT_ACCESS_REVIEW",
     "SELF_SUBJECT_RULES_REVIEW",
+    "SELF_SUBJECT_REVIEW",
     "SERVED_KINDS",
     "SERVICE",
     "SERVICE_ACCOUNT",
     "SETTINGS",
     "UPSTREAM",
     "UPSTREAM_GROUP",
+    "VALIDATING_WEBHOOK_CONFIGURATION",
     "ROUTE_OPTION",
     "VIRTUAL_HOST_OPTION",
     "VIRTUAL_SERVICE",
@@ -166,6 +168,13 @@ REPLICATION_CONTROLLER = Kind("", "v1", "ReplicationController", "replicationcon
 DAEMON_SET = Kind("apps", "v1", "DaemonSet", "daemonsets", "daemonset", True, ("ds",), subresources=("status",),
                   categories=("all",))
 CONTROLLER_REVISION = Kind("apps", "v1", "ControllerRevision", "controllerrevisions", "controllerrevision", True)
+# Issue 20: the ValidatingWebhookConfiguration a Gloo install with validation holds (gloo_nb.sandbox.install).
+# pkg/registry/admissionregistration/validatingwebhookconfiguration/storage/storage.go: cluster-scoped, category
+# api-extensions, no short name, no subresource. Stored and shown only: the sandbox calls no webhook it names (Gloo's
+# own admission runs in-process, gloo_nb.sandbox.gloo_webhook).
+VALIDATING_WEBHOOK_CONFIGURATION = Kind("admissionregistration.k8s.io", "v1", "ValidatingWebhookConfiguration",
+                                        "validatingwebhookconfigurations", "validatingwebhookconfiguration", False,
+                                        categories=("api-extensions",))
 
 # Served by the API server from other state, never stored: the Gloo kinds' definitions (read-only, the kinds
 # are built in) and the self-service access reviews (create only, answered from RBAC).
@@ -176,6 +185,10 @@ SELF_SUBJECT_ACCESS_REVIEW = Kind("authorization.k8s.io", "v1", "SelfSubjectAcce
                                   "selfsubjectaccessreviews", "selfsubjectaccessreview", False, verbs=("create",))
 SELF_SUBJECT_RULES_REVIEW = Kind("authorization.k8s.io", "v1", "SelfSubjectRulesReview",
                                  "selfsubjectrulesreviews", "selfsubjectrulesreview", False, verbs=("create",))
+# pkg/registry/authentication/selfsubjectreview: create-only, GA in authentication.k8s.io/v1 since 1.28
+# (`kubectl auth whoami`).
+SELF_SUBJECT_REVIEW = Kind("authentication.k8s.io", "v1", "SelfSubjectReview", "selfsubjectreviews",
+                           "selfsubjectreview", False, verbs=("create",))
 # Issue 18: the resource metrics API (gloo_nb.sandbox.kubeapi.metrics), as metrics-server serves it
 # (kubernetes-sigs/metrics-server pkg/api/install.go Build: "nodes" and "pods" in metrics.k8s.io/v1beta1; node.go
 # and pod.go: get and list, no singular name, no short names).
@@ -188,11 +201,12 @@ KINDS: tuple[Kind, ...] = (
     UPSTREAM_GROUP, VIRTUAL_HOST_OPTION, ROUTE_OPTION, SERVICE_ACCOUNT, NODE, REPLICA_SET, JOB,
     API_SERVICE,
     REPLICATION_CONTROLLER, DAEMON_SET, CONTROLLER_REVISION,
+    VALIDATING_WEBHOOK_CONFIGURATION,
 )
 """The kinds the store keeps."""
 
 SERVED_KINDS: tuple[Kind, ...] = (CUSTOM_RESOURCE_DEFINITION, SELF_SUBJECT_ACCESS_REVIEW, SELF_SUBJECT_RULES_REVIEW,
-                                  NODE_METRICS, POD_METRICS)
+                                  SELF_SUBJECT_REVIEW, NODE_METRICS, POD_METRICS)
 """Kinds discovery lists that the API server answers itself (see :attr:`Kind.verbs`)."""
 
 _BY_GVK = {(k.api_version, k.kind): k for k in KINDS}

@@ -445,3 +445,13 @@ def test_bounded_input_through_kubectl(cluster: Cluster) -> None:
     out = cluster.run("apply", "-f", "-", stdin=bad_container, check=False)
     assert out.returncode != 0
     assert 'The Pod "p" is invalid: spec.containers[0].name: Invalid value: "../../x"' in out.stderr
+
+
+def test_auth_whoami_is_a_self_subject_review(cluster: Cluster) -> None:
+    # authentication.k8s.io/v1 SelfSubjectReview (kubectl sends it as protobuf): the requester as authenticated,
+    # impersonation applied; every authenticated user may ask (system:basic-user).
+    assert cluster.run("auth", "whoami").stdout.split("\n")[1:3] == [
+        "Username    admin", "Groups      [system:masters system:authenticated]"]
+    review = json.loads(cluster.run("auth", "whoami", "--as=alice", "--as-group=devs", "-o", "json").stdout)
+    assert review["status"]["userInfo"] == {"username": "alice", "groups": ["devs", "system:authenticated"]}
+    assert "authentication.k8s.io/v1" in cluster.run("api-versions").stdout

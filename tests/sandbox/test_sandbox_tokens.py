@@ -89,6 +89,10 @@ def test_kubectl_create_token_acts_as_the_service_account(env: Env) -> None:
     assert claims["sub"] == f"system:serviceaccount:{NS}:{SA}" and claims["exp"] - claims["iat"] == 3600
     assert claims["kubernetes.io"] == {"namespace": NS, "serviceaccount": {"name": SA, "uid": sa["metadata"]["uid"]}}
     assert claims["aud"] == [tokens.AUDIENCE] and claims["iss"] == tokens.ISSUER
+    whoami = env.kubectl("--token", token, "auth", "whoami", "-o", "json").stdout
+    user = json.loads(whoami)["status"]["userInfo"]
+    assert user["username"] == f"system:serviceaccount:{NS}:{SA}"
+    assert user["groups"] == ["system:serviceaccounts", f"system:serviceaccounts:{NS}", "system:authenticated"]
     can = env.kubectl("--token", token, "auth", "can-i", "list", "pods", "-n", NS)
     assert can.stdout.strip() == "yes"
     cannot = env.kubectl("--token", token, "auth", "can-i", "delete", "pods", "-n", NS, check=False)

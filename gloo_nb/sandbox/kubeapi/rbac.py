@@ -82,6 +82,7 @@ _CLUSTER_ADMIN = ({"verbs": ["*"], "apiGroups": ["*"], "resources": ["*"]},
 _AUTHENTICATED = (
     {"verbs": ["create"], "apiGroups": ["authorization.k8s.io"],
      "resources": ["selfsubjectaccessreviews", "selfsubjectrulesreviews"]},
+    {"verbs": ["create"], "apiGroups": ["authentication.k8s.io"], "resources": ["selfsubjectreviews"]},
     {"verbs": ["get"], "nonResourceURLs": ["/api", "/api/*", "/apis", "/apis/*", "/healthz", "/livez", "/openapi",
                                            "/openapi/*", "/readyz", "/version", "/version/"]},
 )

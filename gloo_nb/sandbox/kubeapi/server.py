@@ -300,6 +300,8 @@ class KubeApiServer:
         if (group, version) == (k.SELF_SUBJECT_ACCESS_REVIEW.group, "v1") and len(rest) == 1 and rest[0] in (
                 k.SELF_SUBJECT_ACCESS_REVIEW.plural, k.SELF_SUBJECT_RULES_REVIEW.plural):
             return await self._review(request, identity, rest[0])
+        if (group, version, rest) == (k.SELF_SUBJECT_REVIEW.group, "v1", [k.SELF_SUBJECT_REVIEW.plural]):
+            return await self._whoami(request, identity)
         if (group, version, rest[0]) == (k.CUSTOM_RESOURCE_DEFINITION.group, "v1", k.CUSTOM_RESOURCE_DEFINITION.plural):
             return self._crds(request, identity, rest)
         return await self._resource(request, identity, self._target(group, version, rest))
@@ -313,6 +315,22 @@ class KubeApiServer:
         if plural == k.SELF_SUBJECT_ACCESS_REVIEW.plural:
             return _json(rbac.access_review(self.store, identity, body), 201)
         return _json(rbac.rules_review(self.store, identity, body), 201)
+
+    async def _whoami(self, request: web.Request, identity: Identity) -> web.Response:
+        # pkg/registry/authentication/selfsubjectreview/rest.go Create: the requester's user info as authenticated
+        # (impersonation applied), allowed to every authenticated user by system:basic-user.
+        if request.method != "POST":
+            raise ApiError(405, "MethodNotAllowed", "the server does not allow this method on the requested resource")
+        await self._body(request)
+        if not rbac.authorize(self.store, identity, rbac.Request("create", k.SELF_SUBJECT_REVIEW.group,
+                                                                 k.SELF_SUBJECT_REVIEW.plural)):
+            raise rbac.forbidden(identity, rbac.Request("create", k.SELF_SUBJECT_REVIEW.group,
+                                                        k.SELF_SUBJECT_REVIEW.plural))
+        user_info: dict[str, Any] = {"username": identity.user}
+        if identity.groups:
+            user_info["groups"] = list(identity.groups)
+        return _json({"kind": k.SELF_SUBJECT_REVIEW.kind, "apiVersion": k.SELF_SUBJECT_REVIEW.api_version,
+                      "metadata": {"creationTimestamp": None}, "status": {"userInfo": user_info}}, 201)
 
     def _crds(self, request: web.Request, identity: Identity, rest: list[str]) -> web.Response:
         kind = k.CUSTOM_RESOURCE_DEFINITION
