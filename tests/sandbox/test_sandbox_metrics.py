@@ -213,6 +213,12 @@ def test_the_sandbox_daemon_serves_its_envoy_pods_metrics_and_tokens(tmp_path: P
             assert by_pod[name][1] == "gateway-proxy"
             assert int(by_pod[name][3].rstrip("Mi")) >= 10  # a real Envoy's resident set
         assert kube.run("top", "node").stdout.splitlines()[1].split()[0] == "sandbox"
+        # The gloo pod stands for the daemon itself (API server, kubelet and all): it has no metrics of its own.
+        gloo = [p["metadata"]["name"] for p in kube.json("pods", "-n", "gloo-system")["items"]
+                if p["metadata"]["name"].startswith("gloo-")]
+        assert gloo and not set(gloo) & set(by_pod)
+        none = kube.run("top", "pod", gloo[0], "-n", "gloo-system", check=False)
+        assert none.returncode != 0 and f'podmetrics.metrics.k8s.io "gloo-system/{gloo[0]}" not found' in none.stderr
         # The daemon's API mints and accepts ServiceAccount tokens too, signed with a key in its state directory.
         token = kube.run("create", "token", "default", "-n", "gloo-system").stdout.strip()
         assert (state / "pki" / "sa.key").exists()
