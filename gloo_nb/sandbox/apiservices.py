@@ -56,6 +56,7 @@ BUILTIN_PRIORITIES: dict[tuple[str, str], tuple[int, int]] = {
     ("authorization.k8s.io", "v1"): (17600, 15),
     ("rbac.authorization.k8s.io", "v1"): (17000, 15),
     ("apiextensions.k8s.io", "v1"): (16700, 15),
+    ("admissionregistration.k8s.io", "v1"): (16700, 15),  # issue 20: ValidatingWebhookConfigurations are served
     # ... and pkg/controlplane/aggregator.go's kube groups.
     ("apps", "v1"): (17800, 15),
     ("batch", "v1"): (17400, 15),

@@ -39,6 +39,18 @@ from gloo_nb.sandbox.audit import LEVELS as AUDIT_LEVELS
 from gloo_nb.sandbox.controlplane import ControlPlane, rewrite_listener_ports
 from gloo_nb.sandbox.envoy import EnvoyFleet, Replica, replica_dir
 from gloo_nb.sandbox.gloo_webhook import GlooWebhook
+from gloo_nb.sandbox.install import (
+    CONTROLPLANE_MANAGER,
+    ENVOY_MANAGER,
+    WEBHOOK_CONFIGURATION,
+    create_missing,
+    gloo_pod,
+    gloo_pod_name,
+    install_workloads,
+    stored_template_hash,
+    validation_enabled,
+    validation_objects,
+)
 from gloo_nb.sandbox.kubeapi import KubeApiServer, write_kubeconfig
 from gloo_nb.sandbox.kubeapi.exec import ExecHandler
 from gloo_nb.sandbox.kubeapi.logs import LogHandler
@@ -46,12 +58,12 @@ from gloo_nb.sandbox.kubeapi.pki import Credentials
 from gloo_nb.sandbox.kubelet import Kubelet
 from gloo_nb.sandbox.node import register_node
 from gloo_nb.sandbox.pod_exec import ExecTarget
-from gloo_nb.sandbox.pod_objects import MANAGED_BY, PORTS_ANNOTATION
+from gloo_nb.sandbox.pod_objects import MANAGED_BY, PORTS_ANNOTATION, is_daemon_managed
 from gloo_nb.sandbox.portforward import PortForwardHandler
 from gloo_nb.sandbox.proxyspec import parse_proxy_specs
 from gloo_nb.sandbox.serviceaccounts_controller import ServiceAccounts
 from gloo_nb.sandbox.statedir import PRIVATE_UMASK, private_dir
-from gloo_nb.sandbox.store import ADMIN, KUBELET, ApiError, Store
+from gloo_nb.sandbox.store import ADMIN, KUBELET, ApiError, Store, WatchEvent
 from gloo_nb.sandbox.xds_server import TYPE_CLUSTER, TYPE_LISTENER, AdsServer
 
 log = logging.getLogger("gloo_nb.sandbox")
@@ -87,14 +99,20 @@ def install_manifests(profile: Profile) -> list[tuple[kinds.Kind, dict[str, Any]
     gloo_svc = {
         "apiVersion": "v1", "kind": "Service",
         "metadata": {"name": "gloo", "namespace": NAMESPACE, "labels": {"app": "gloo", "gloo": "gloo"}},
-        # install/helm/gloo/templates/2-gloo-service.yaml
+        # install/helm/gloo/templates/2-gloo-service.yaml with Helm's defaults: at v1.3.20 grpc-xds, grpc-validation,
+        # metrics-grpc and wasm-cache; at main also rest-xds, grpc-proxydebug (9966's new name) and, with validation
+        # enabled (the default), https 443 -> 8443; http-monitoring only with serviceMonitorEnabled (off).
         "spec": {"selector": {"gloo": "gloo"}, "ports": [
+            {"name": "grpc-xds", "port": 9977, "protocol": "TCP", "targetPort": 9977},
+            {"name": "grpc-validation", "port": 9988, "protocol": "TCP", "targetPort": 9988},
+            {"name": "metrics-grpc", "port": 9966, "protocol": "TCP", "targetPort": 9966},
+            {"name": "wasm-cache", "port": 9979, "protocol": "TCP", "targetPort": 9979}] if profile == "1.3" else [
             {"name": "grpc-xds", "port": 9977, "protocol": "TCP", "targetPort": 9977},
             {"name": "rest-xds", "port": 9976, "protocol": "TCP", "targetPort": 9976},
             {"name": "grpc-validation", "port": 9988, "protocol": "TCP", "targetPort": 9988},
             {"name": "grpc-proxydebug", "port": 9966, "protocol": "TCP", "targetPort": 9966},
-            {"name": "https", "port": 443, "protocol": "TCP", "targetPort": 8443},
-            {"name": "http-monitoring", "port": 9091, "protocol": "TCP", "targetPort": 9091}]},
+            {"name": "wasm-cache", "port": 9979, "protocol": "TCP", "targetPort": 9979},
+            {"name": "https", "port": 443, "protocol": "TCP", "targetPort": 8443}]},
     }
     proxy_svc = {
         "apiVersion": "v1", "kind": "Service",
@@ -150,7 +168,8 @@ def proxy_manifests(profile: Profile, proxy: str) -> list[tuple[kinds.Kind, dict
     return out
 
 
-def proxy_pod(replica: Replica, *, ready: bool, proxy: str = PROXY) -> dict[str, Any]:
+def proxy_pod(replica: Replica, *, ready: bool, proxy: str = PROXY, pod_hash: str | None = None,
+              template: dict[str, Any] | None = None) -> dict[str, Any]:
     """The ``<proxy>-<i>`` pod (``gateway-proxy-<i>``) standing for one Envoy replica.
 
     Its container ports 8080, 8443 and 19000 map to the replica's listeners and admin port (the
@@ -160,6 +179,9 @@ def proxy_pod(replica: Replica, *, ready: bool, proxy: str = PROXY) -> dict[str,
         replica: The replica.
         ready: Whether the replica is connected to the control plane.
         proxy: The proxy the replica serves (its pod's name and ``gateway-proxy-id`` label).
+        pod_hash: The ``pod-template-hash`` of the proxy's Deployment (:mod:`gloo_nb.sandbox.install`), so that
+            its ReplicaSet adopts the pod; None for a pod outside any Deployment.
+        template: That Deployment's pod template: the pod takes its annotations, image and ServiceAccount.
 
     Returns:
         The Pod manifest, with status.
@@ -169,13 +191,22 @@ def proxy_pod(replica: Replica, *, ready: bool, proxy: str = PROXY) -> dict[str,
              str(ADMIN_PORT): replica.admin_port}
     cond = "True" if ready else "False"
     now = _now()
+    tmeta = (template or {}).get("metadata") or {}
+    tspec = (template or {}).get("spec") or {}
+    image = next((str(c.get("image")) for c in tspec.get("containers") or [] if c.get("image")),
+                 "quay.io/solo-io/gloo-envoy-wrapper")
+    labels = {**PROXY_LABELS, "gateway-proxy-id": proxy}
+    if pod_hash:
+        labels["pod-template-hash"] = pod_hash
+    spec_extra = {"serviceAccountName": tspec["serviceAccountName"]} if tspec.get("serviceAccountName") else {}
     return {
         "apiVersion": "v1", "kind": "Pod",
         "metadata": {"name": f"{proxy}-{replica.index}", "namespace": NAMESPACE,
-                     "labels": {**PROXY_LABELS, "gateway-proxy-id": proxy},
-                     "annotations": {MANAGED_BY: "sandbox-envoy", PORTS_ANNOTATION: json.dumps(ports)}},
-        "spec": {"nodeName": "sandbox", "containers": [{
-            "name": proxy, "image": "quay.io/solo-io/gloo-envoy-wrapper",
+                     "labels": labels,
+                     "annotations": {**(tmeta.get("annotations") or {}), MANAGED_BY: ENVOY_MANAGER,
+                                     PORTS_ANNOTATION: json.dumps(ports)}},
+        "spec": {"nodeName": "sandbox", **spec_extra, "containers": [{
+            "name": proxy, "image": image,
             "args": ["--disable-hot-restart"],
             "ports": [{"name": "http", "containerPort": GATEWAY_PORT, "protocol": "TCP"},
                       {"name": "https", "containerPort": HTTPS_PORT, "protocol": "TCP"},
@@ -188,7 +219,7 @@ def proxy_pod(replica: Replica, *, ready: bool, proxy: str = PROXY) -> dict[str,
                            for t in ("PodScheduled", "Initialized", "ContainersReady", "Ready")],
             # imageID: core/v1 types.go ContainerStatus `json:"imageID"` has no omitempty (the Python client requires
             # it); the kubelet's own pods write "" as well (pod_supervisor).
-            "containerStatuses": [{"name": proxy, "image": "quay.io/solo-io/gloo-envoy-wrapper", "imageID": "",
+            "containerStatuses": [{"name": proxy, "image": image, "imageID": "",
                                    "ready": ready,
                                    "restartCount": replica.restarts, "started": True,
                                    "state": {"running": {"startedAt": now}}}],
@@ -196,20 +227,94 @@ def proxy_pod(replica: Replica, *, ready: bool, proxy: str = PROXY) -> dict[str,
     }
 
 
-def seed(store: Store, profile: Profile, proxies: Sequence[str] = ()) -> None:
+def seed(store: Store, profile: Profile, proxies: Sequence[str] = (),
+         workloads: Sequence[tuple[str, int]] | None = None) -> None:
     """Create what a fresh install holds, unless the store already has it (a restarted sandbox).
 
     Args:
         store: The store.
         profile: The Gloo profile.
         proxies: Further gateway proxies the install runs (:func:`proxy_manifests`).
+        workloads: ``(proxy, replicas)`` of every proxy: the install's ServiceAccounts, ConfigMaps and
+            Deployments are made too (:func:`gloo_nb.sandbox.install.install_workloads`); a restart with another
+            replica count sets the proxy Deployment's ``spec.replicas`` to it. None: the objects of
+            :func:`install_manifests` only.
     """
-    for kind, manifest in [*install_manifests(profile), *(m for p in proxies for m in proxy_manifests(profile, p))]:
-        meta = manifest["metadata"]
-        try:
-            store.get(kind, meta.get("namespace"), meta["name"])
-        except ApiError:
-            store.create(kind, manifest, identity=ADMIN)
+    create_missing(store, [*install_manifests(profile), *(m for p in proxies for m in proxy_manifests(profile, p))])
+    if workloads is None:
+        return
+    create_missing(store, install_workloads(profile, workloads))
+    for name, count in workloads:
+        def scale(obj: dict[str, Any], count: int = count) -> dict[str, Any]:
+            obj.setdefault("spec", {})["replicas"] = count
+            return obj
+        with contextlib.suppress(ApiError):
+            if store.get(kinds.DEPLOYMENT, NAMESPACE, name).get("spec", {}).get("replicas") != count:
+                store.patch(kinds.DEPLOYMENT, NAMESPACE, name, scale, identity=ADMIN)
+
+
+def install_validation(store: Store, profile: Profile) -> None:
+    """With validation on, what Gloo's certgen Job leaves: the webhook's Secret and ValidatingWebhookConfiguration.
+
+    On as the Settings say at start (:func:`gloo_nb.sandbox.install.validation_enabled`): a default Helm install
+    enables the webhook (``gateway.validation.enabled: true``, always accepting), so a fresh sandbox holds the
+    configuration unless ``--validation off``, which removes it (Helm's ``validation.enabled=false``).
+
+    Args:
+        store: The store (the Settings as :func:`seed` and :func:`set_validation` left them).
+        profile: The Gloo profile.
+    """
+    if not validation_enabled(store, profile):
+        with contextlib.suppress(ApiError):
+            store.delete(kinds.VALIDATING_WEBHOOK_CONFIGURATION, None, WEBHOOK_CONFIGURATION, identity=ADMIN)
+        return
+    try:
+        store.get(kinds.VALIDATING_WEBHOOK_CONFIGURATION, None, WEBHOOK_CONFIGURATION)
+    except ApiError:
+        create_missing(store, validation_objects(profile))
+
+
+def publish_gloo_pod(store: Store, profile: Profile, cluster: str, xds_port: int, *, ready: bool) -> None:
+    """Create or update the ``gloo`` Deployment's pod, which stands for the daemon's control plane.
+
+    Args:
+        store: The store (the ``gloo`` Deployment exists: :func:`seed`).
+        profile: The Gloo profile.
+        cluster: The sandbox's cluster id (the pod's stable name).
+        xds_port: The real xDS server's port (container port 9977 maps to it).
+        ready: Whether the control plane serves.
+    """
+    found = stored_template_hash(store, "gloo")
+    if found is None:
+        return
+    pod_hash, template = found
+    name = gloo_pod_name(pod_hash, cluster)
+    manifest = gloo_pod(profile, name, pod_hash, template, {9977: xds_port}, ready=ready)
+    # A pod of an earlier template (a restarted sandbox after a change of the Deployment) goes.
+    for pod in store.list(kinds.POD, NAMESPACE, label_selector="gloo=gloo")[0]:
+        meta = pod["metadata"]
+        if meta["name"] != name and (meta.get("annotations") or {}).get(MANAGED_BY) == CONTROLPLANE_MANAGER:
+            with contextlib.suppress(ApiError):
+                store.delete(kinds.POD, NAMESPACE, meta["name"], identity=KUBELET)
+    _put_pod(store, manifest)
+
+
+def _put_pod(store: Store, manifest: dict[str, Any]) -> None:
+    name = manifest["metadata"]["name"]
+    try:
+        store.get(kinds.POD, NAMESPACE, name)
+    except ApiError:
+        status = manifest.pop("status")
+        store.create(kinds.POD, manifest, identity=KUBELET)
+        manifest["status"] = status
+
+    def mutate(obj: dict[str, Any]) -> dict[str, Any]:
+        obj["metadata"]["annotations"] = manifest["metadata"]["annotations"]
+        obj["metadata"]["labels"] = manifest["metadata"]["labels"]
+        obj["status"] = manifest["status"]
+        return obj
+    store.patch(kinds.POD, NAMESPACE, name, mutate, identity=KUBELET)
+    store.patch(kinds.POD, NAMESPACE, name, mutate, identity=KUBELET, subresource="status")
 
 
 def set_validation(store: Store, mode: str, profile: Profile) -> None:
@@ -248,22 +353,12 @@ def publish_proxy_pods(store: Store, replicas: list[Replica], ready: bool, proxy
         name = pod["metadata"]["name"]
         if name not in wanted and pod["metadata"].get("annotations", {}).get(MANAGED_BY):
             store.delete(kinds.POD, NAMESPACE, name, identity=KUBELET)
-    for name, replica in wanted.items():
-        manifest = proxy_pod(replica, ready=ready, proxy=proxy)
-        try:
-            store.get(kinds.POD, NAMESPACE, name)
-        except ApiError:
-            status = manifest.pop("status")
-            store.create(kinds.POD, manifest, identity=KUBELET)
-            manifest["status"] = status
-
-        def mutate(obj: dict[str, Any], manifest: dict[str, Any] = manifest) -> dict[str, Any]:
-            obj["metadata"]["annotations"] = manifest["metadata"]["annotations"]
-            obj["metadata"]["labels"] = manifest["metadata"]["labels"]
-            obj["status"] = manifest["status"]
-            return obj
-        store.patch(kinds.POD, NAMESPACE, name, mutate, identity=KUBELET)
-        store.patch(kinds.POD, NAMESPACE, name, mutate, identity=KUBELET, subresource="status")
+    # The proxy's Deployment (a Gloo install's: gloo_nb.sandbox.install), when the store holds one: its pods carry
+    # its template's hash, annotations and image, so that its ReplicaSet adopts and counts them.
+    found = stored_template_hash(store, proxy)
+    pod_hash, template = found if found is not None else (None, None)
+    for replica in wanted.values():
+        _put_pod(store, proxy_pod(replica, ready=ready, proxy=proxy, pod_hash=pod_hash, template=template))
 
 
 def _drop_other_proxy_pods(store: Store, proxies: set[str]) -> None:
@@ -271,10 +366,23 @@ def _drop_other_proxy_pods(store: Store, proxies: set[str]) -> None:
     items, _ = store.list(kinds.POD, NAMESPACE)
     for pod in items:
         meta = pod["metadata"]
-        if (meta.get("annotations") or {}).get(MANAGED_BY) == "sandbox-envoy" \
+        if (meta.get("annotations") or {}).get(MANAGED_BY) == ENVOY_MANAGER \
                 and (meta.get("labels") or {}).get("gateway-proxy-id") not in proxies:
             with contextlib.suppress(ApiError):
                 store.delete(kinds.POD, NAMESPACE, meta["name"], identity=KUBELET)
+
+
+def _drop_other_proxy_workloads(store: Store, proxies: set[str]) -> None:
+    # A restart with fewer --proxy than before: the Deployments (their ReplicaSets go with them: the garbage
+    # collector) and bootstrap ConfigMaps of proxies that no longer run go, as a Helm upgrade without that
+    # gatewayProxies entry deletes them. Their Gateways and Services stay, as they always did.
+    for kind in (kinds.DEPLOYMENT, kinds.CONFIGMAP):
+        for obj in store.list(kind, NAMESPACE, label_selector="gloo=gateway-proxy")[0]:
+            meta = obj["metadata"]
+            if (meta.get("labels") or {}).get("gateway-proxy-id") not in proxies and \
+                    (kind is kinds.CONFIGMAP or is_daemon_managed(obj)):
+                with contextlib.suppress(ApiError):
+                    store.delete(kind, NAMESPACE, meta["name"], identity=ADMIN)
 
 
 # --- the front door ----------------------------------------------------------------------------
@@ -375,7 +483,7 @@ class Sandbox:
         if max_pods:
             # the per-namespace pod cap (store.POD_QUOTA by default); the seeded proxy pods count too
             if max_pods.isdigit():
-                self.store.pod_quota = max(int(max_pods), self.replicas)
+                self.store.pod_quota = max(int(max_pods), self.replicas + 1)  # + the gloo pod
             else:
                 log.warning("GLOO_NB_SANDBOX_MAX_PODS=%r is not a whole number; keeping %s pods per namespace",
                             max_pods, self.store.pod_quota)
@@ -401,6 +509,36 @@ class Sandbox:
         self.fronts = {name: FrontDoor(lambda name=name: self._gateway_ports(name)) for name, _ in self.proxies}
         self.front = self.fronts[self.default_proxy]
         self._stop = asyncio.Event()
+        self._xds_port = 0
+        self._republish = asyncio.Event()
+        self._unsubscribe: Callable[[], None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._republish_task: asyncio.Task[None] | None = None
+
+    def _on_store_event(self, event: WatchEvent) -> None:
+        # Runs under the store lock: only note it. A deleted pod of the daemon's (a replica's, the control plane's)
+        # is published again, as a ReplicaSet would make a new pod for it; the ReplicaSet itself makes none.
+        meta = event.object.get("metadata") or {}
+        if event.kind is kinds.POD and event.type == "DELETED" and meta.get("namespace") == NAMESPACE \
+                and (meta.get("annotations") or {}).get(MANAGED_BY) in (ENVOY_MANAGER, CONTROLPLANE_MANAGER):
+            if self._loop is not None:
+                with contextlib.suppress(RuntimeError):  # the loop is closed: the sandbox is stopping
+                    self._loop.call_soon_threadsafe(self._republish.set)
+
+    async def _republisher_task(self) -> None:
+        while not self._stop.is_set():
+            await self._republish.wait()
+            self._republish.clear()
+            await asyncio.sleep(0.05)  # one publication for a burst of deletions (kubectl delete pod --all)
+            try:
+                await asyncio.to_thread(self._publish_pods)
+            except Exception:  # noqa: BLE001 - the next deletion tries again; the sandbox keeps serving
+                log.exception("publishing the daemon's pods again failed")
+
+    def _publish_pods(self) -> None:
+        for name, fleet in list(self.fleets.items()):
+            publish_proxy_pods(self.store, fleet.replicas, True, name)
+        publish_gloo_pod(self.store, self.profile, cluster_id(self.state_dir), self._xds_port, ready=True)
 
     def _gateway_ports(self, proxy: str | None = None) -> list[int]:
         fleet = self.fleets.get(proxy or self.default_proxy)
@@ -456,11 +594,20 @@ class Sandbox:
         if path is None and namespace == NAMESPACE and not previous:
             path = next((r.log_path for proxy, fleet in self.fleets.items() for r in fleet.replicas
                          if f"{proxy}-{r.index}" == name), None)
+        if path is None and namespace == NAMESPACE and not previous and name == self._gloo_pod_name():
+            # The gloo pod stands for this process's control plane: its log is the sandbox's own.
+            path = self.state_dir / "sandbox.log"
         return path
+
+    def _gloo_pod_name(self) -> str | None:
+        found = stored_template_hash(self.store, "gloo")
+        return gloo_pod_name(found[0], cluster_id(self.state_dir)) if found else None
 
     def _log_writing(self, namespace: str, name: str, container: str | None, path: Path) -> bool:
         if self.kubelet.log_writing(namespace, name, container, path):
             return True
+        if path == self.state_dir / "sandbox.log":
+            return not self._stop.is_set()
         # An Envoy replica's log is written while its pod exists (a restarted replica appends to the same file).
         return namespace == NAMESPACE and path in {r.log_path for f in self.fleets.values() for r in f.replicas} \
             and any(f"{proxy}-{r.index}" == name for proxy, f in self.fleets.items() for r in f.replicas)
@@ -502,17 +649,22 @@ class Sandbox:
         self.service_accounts.attach()
         self.gloo_webhook.attach()
         register_node(self.store, self.state_dir)
-        seed(self.store, self.profile, [n for n, _ in self.proxies])
+        # Issue 20: with the install's Deployments, ServiceAccounts and ConfigMaps (gloo_nb.sandbox.install).
+        seed(self.store, self.profile, [n for n, _ in self.proxies], workloads=self.proxies)
         # kube-aggregator's autoregister: the local APIServices of every served group-version, once seeded.
         self.api_services.attach()
         if self.validation is not None:
             set_validation(self.store, self.validation, self.profile)
+        install_validation(self.store, self.profile)
         xds = self.ads.start()
         self._ports_file.write_text(json.dumps({"kubeApi": self.api.port, "xds": int(xds.rsplit(":", 1)[1])}) + "\n")
         self.ads.set_node_transform(rewrite_listener_ports(
             self._port_for, lambda node: any(r.node_id == node for r in self._replicas()),
             sandbox_id=cluster_id(self.state_dir)[:8], dir_for=self._replica_dir))
         self.controlplane.start()
+        self._xds_port = int(xds.rsplit(":", 1)[1])
+        # The gloo Deployment's pod: Ready now that the control plane serves; 9977 is the real xDS server.
+        publish_gloo_pod(self.store, self.profile, cluster_id(self.state_dir), self._xds_port, ready=True)
         # Each proxy's replicas: node ids <proxy>-<i>.gloo-system, role gloo-system~<proxy>.
         for name, count in self.proxies:
             fleet = EnvoyFleet(xds, self.state_dir, count, namespace=NAMESPACE, proxy=name)
@@ -536,6 +688,10 @@ class Sandbox:
         for name, fleet in self.fleets.items():
             publish_proxy_pods(self.store, fleet.replicas, True, name)
         _drop_other_proxy_pods(self.store, set(self.fleets))
+        _drop_other_proxy_workloads(self.store, set(self.fleets))
+        self._loop = asyncio.get_running_loop()
+        self._unsubscribe = self.store.subscribe(self._on_store_event)
+        self._republish_task = asyncio.create_task(self._republisher_task())
         kubeconfig = self.state_dir / "kubeconfig"
         write_kubeconfig(kubeconfig, self.api.url, self.credentials)
         info = {
@@ -559,6 +715,9 @@ class Sandbox:
         log.info("sandbox serving: %s", json.dumps(info))
 
     async def _shutdown(self) -> None:
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
         steps = [self.kubelet.stop, *(f.stop for f in self.fleets.values()), self.controlplane.stop, self.ads.stop,
                  self.api_services.detach]
         for step in steps:

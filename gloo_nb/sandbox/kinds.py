@@ -41,6 +41,7 @@ __all__ = [
     "SETTINGS",
     "UPSTREAM",
     "UPSTREAM_GROUP",
+    "VALIDATING_WEBHOOK_CONFIGURATION",
     "ROUTE_OPTION",
     "VIRTUAL_HOST_OPTION",
     "VIRTUAL_SERVICE",
@@ -162,6 +163,13 @@ REPLICATION_CONTROLLER = Kind("", "v1", "ReplicationController", "replicationcon
 DAEMON_SET = Kind("apps", "v1", "DaemonSet", "daemonsets", "daemonset", True, ("ds",), subresources=("status",),
                   categories=("all",))
 CONTROLLER_REVISION = Kind("apps", "v1", "ControllerRevision", "controllerrevisions", "controllerrevision", True)
+# Issue 20: the ValidatingWebhookConfiguration a Gloo install with validation holds (gloo_nb.sandbox.install).
+# pkg/registry/admissionregistration/validatingwebhookconfiguration/storage/storage.go: cluster-scoped, category
+# api-extensions, no short name, no subresource. Stored and shown only: the sandbox calls no webhook it names (Gloo's
+# own admission runs in-process, gloo_nb.sandbox.gloo_webhook).
+VALIDATING_WEBHOOK_CONFIGURATION = Kind("admissionregistration.k8s.io", "v1", "ValidatingWebhookConfiguration",
+                                        "validatingwebhookconfigurations", "validatingwebhookconfiguration", False,
+                                        categories=("api-extensions",))
 
 # Served by the API server from other state, never stored: the Gloo kinds' definitions (read-only, the kinds
 # are built in) and the self-service access reviews (create only, answered from RBAC).
@@ -179,6 +187,7 @@ KINDS: tuple[Kind, ...] = (
     UPSTREAM_GROUP, VIRTUAL_HOST_OPTION, ROUTE_OPTION, SERVICE_ACCOUNT, NODE, REPLICA_SET, JOB,
     API_SERVICE,
     REPLICATION_CONTROLLER, DAEMON_SET, CONTROLLER_REVISION,
+    VALIDATING_WEBHOOK_CONFIGURATION,
 )
 """The kinds the store keeps."""
 

@@ -14,8 +14,8 @@ from typing import Any
 from gloo_nb.sandbox import kinds
 from gloo_nb.sandbox.events import NORMAL, EventRecorder, object_ref
 
-__all__ = ["HOST_IP", "MANAGED_BY", "NODE_NAME", "PORTS_ANNOTATION", "is_ready", "owner_uid", "pod_annotations",
-           "pod_ports", "record_scheduled", "rfc3339_now"]
+__all__ = ["HOST_IP", "MANAGED_BY", "NODE_NAME", "PORTS_ANNOTATION", "is_daemon_managed", "is_ready", "owner_uid",
+           "pod_annotations", "pod_ports", "record_scheduled", "rfc3339_now"]
 
 MANAGED_BY = "sandbox.gloo-nb.io/managed-by"
 """Pods with this annotation are run by someone else (the Envoy replicas' pods): no process for them."""
@@ -32,6 +32,24 @@ def rfc3339_now() -> str:
         E.g. ``2024-05-01T12:00:00Z``.
     """
     return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def is_daemon_managed(owner: dict[str, Any]) -> bool:
+    """Whether a ReplicaSet's (or Deployment's) pods are the sandbox daemon's, not made from its template.
+
+    The ``gloo`` and gateway-proxy Deployments of a Gloo install (:mod:`gloo_nb.sandbox.install`) carry
+    :data:`MANAGED_BY` in their pod template: their pods stand for the daemon's control plane and Envoy replicas,
+    which the daemon publishes (and publishes again when one is deleted). Their ReplicaSets adopt and count those
+    pods but create and delete none, so that the controllers never fight the daemon.
+
+    Args:
+        owner: A ReplicaSet or Deployment.
+
+    Returns:
+        True when its pod template carries ``MANAGED_BY``.
+    """
+    template = (owner.get("spec") or {}).get("template") or {}
+    return bool(((template.get("metadata") or {}).get("annotations") or {}).get(MANAGED_BY))
 
 
 def is_ready(pod: dict[str, Any]) -> bool:

@@ -20,7 +20,7 @@ from gloo_nb.sandbox.events import NORMAL, WARNING, EventRecorder, object_ref
 from gloo_nb.sandbox.garbage_collector import collect_garbage
 from gloo_nb.sandbox.kinds import Kind
 from gloo_nb.sandbox.object_selectors import label_selector_matches
-from gloo_nb.sandbox.pod_objects import NODE_NAME, is_ready, record_scheduled, rfc3339_now
+from gloo_nb.sandbox.pod_objects import NODE_NAME, is_daemon_managed, is_ready, record_scheduled, rfc3339_now
 from gloo_nb.sandbox.store import CONTROLLER, ApiError, Store
 
 __all__ = ["SAFE_CHARS", "ReplicaSetController", "claim", "deletion_rank", "is_namespace_terminating"]
@@ -268,7 +268,9 @@ class ReplicaSetController(OwnerController):
         pods = [p for p in claim(self.store, kinds.POD, rs, self.store.list(kinds.POD, ns)[0])
                 if not p["metadata"].get("deletionTimestamp")]
         failure: str | None = None
-        if not meta.get("deletionTimestamp"):
+        # Issue 20: the pods of a Gloo install's Deployments are the sandbox daemon's (its control plane, its Envoy
+        # replicas): adopted and counted, never created nor deleted here (pod_objects.is_daemon_managed).
+        if not meta.get("deletionTimestamp") and not is_daemon_managed(rs):
             diff = len(pods) - replicas
             involved = object_ref(self.kind, ns, name, uid)
             if diff < 0:

@@ -67,6 +67,7 @@ _TOP_FIELDS: dict[Kind, frozenset[str]] = {
     k.SERVICE_ACCOUNT: frozenset({"secrets", "imagePullSecrets", "automountServiceAccountToken"}),
     k.NODE: frozenset({"spec", "status"}),
     k.API_SERVICE: frozenset({"spec", "status"}),
+    k.VALIDATING_WEBHOOK_CONFIGURATION: frozenset({"webhooks"}),
 }
 _RBAC_KINDS = frozenset({k.ROLE, k.CLUSTER_ROLE, k.ROLE_BINDING, k.CLUSTER_ROLE_BINDING})
 

@@ -299,7 +299,7 @@ def test_discovery_and_openapi(served: tuple[Store, str, client.ApiClient]) -> N
         assert resp.headers["Content-Type"] == "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"
         groups = {g["metadata"]["name"] for g in json.loads(resp.read())["items"]}
     assert groups == {"apps", "gateway.solo.io", "gloo.solo.io", "rbac.authorization.k8s.io", "authorization.k8s.io",
-                      "apiextensions.k8s.io", "batch", "apiregistration.k8s.io"}
+                      "apiextensions.k8s.io", "batch", "apiregistration.k8s.io", "admissionregistration.k8s.io"}
     assert http(f"{url}/version")[2]["minor"] == "32"
     assert http(f"{url}/openapi/v2")[0] == 404
     index = http(f"{url}/openapi/v3")[2]["paths"]

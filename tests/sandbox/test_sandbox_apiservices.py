@@ -91,11 +91,12 @@ def test_a_fresh_sandbox_holds_the_local_api_services(env: Env) -> None:
     assert table[0] == ["NAME", "SERVICE", "AVAILABLE", "AGE"]
     rows = {row[0]: row[1:3] for row in table[1:]}
     for name in ("v1.", "v1.apps", "v1.batch", "v1.rbac.authorization.k8s.io", "v1.authorization.k8s.io",
-                 "v1.apiextensions.k8s.io", "v1.gateway.solo.io", "v1.gloo.solo.io"):
+                 "v1.apiextensions.k8s.io", "v1.admissionregistration.k8s.io", "v1.gateway.solo.io", "v1.gloo.solo.io"):
         assert rows.get(name) == ["Local", "True"], (name, rows)
     # Only what the sandbox serves and kube-apiserver has a priority for (no apiregistration.k8s.io itself).
     assert set(rows) == {"v1.", "v1.apps", "v1.batch", "v1.rbac.authorization.k8s.io", "v1.authorization.k8s.io",
-                         "v1.apiextensions.k8s.io", "v1.gateway.solo.io", "v1.gloo.solo.io"}
+                         "v1.apiextensions.k8s.io", "v1.admissionregistration.k8s.io", "v1.gateway.solo.io",
+                         "v1.gloo.solo.io"}
     apps = env.reg.read_api_service("v1.apps")
     assert (apps.spec.group, apps.spec.version, apps.spec.group_priority_minimum, apps.spec.version_priority,
             apps.spec.service) == ("apps", "v1", 17800, 15, None)

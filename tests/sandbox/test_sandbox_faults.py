@@ -268,7 +268,7 @@ def test_cli_contract(tmp_path: Path) -> None:
         assert again.returncode == 1 and "already runs" in again.stderr
         st = subprocess.run([*cli, "sandbox", "status", "--state-dir", str(state)], capture_output=True, text=True)
         assert st.returncode == 0 and json.loads(st.stdout)["health"]["healthy"] is True
-        # A fresh install: the namespaces, Settings, Gateway, Services and the proxy pods, nothing else.
+        # A fresh install: the namespaces, Settings, Gateway, Services, the gloo and proxy pods, nothing else.
         home = tmp_path / "home"
         home.mkdir()
         kube = Kube(info["kubeconfig"], home)
@@ -278,7 +278,11 @@ def test_cli_contract(tmp_path: Path) -> None:
             ["gateway-proxy"]
         assert {s["metadata"]["name"] for s in kube.json("svc", "-A")["items"]} == {"gloo", "gateway-proxy"}
         pods = kube.json("pods", "-A")["items"]
-        assert [p["metadata"]["name"] for p in pods] == ["gateway-proxy-0"]
+        # Issue 20: and the gloo Deployment's pod, standing for the control plane.
+        assert sorted(p["metadata"]["name"] for p in pods)[0] == "gateway-proxy-0" and len(pods) == 2
+        assert [p["metadata"]["name"] for p in pods if p["metadata"]["labels"].get("gloo") == "gloo"][0] \
+            .startswith("gloo-")
+        pods = [p for p in pods if p["metadata"]["name"] == "gateway-proxy-0"]
         assert pods[0]["status"]["phase"] == "Running"
         ports = json.loads(pods[0]["metadata"]["annotations"]["sandbox.gloo-nb.io/ports"])
         assert f"http://127.0.0.1:{ports['19000']}" == info["envoyAdmin"][0]

@@ -17,16 +17,18 @@ def test_fresh_sandbox_has_default_service_accounts_and_its_node(tmp_path: Path)
     with sandbox(state, "current", replicas=1) as info:
         kube = kubectl_for(info, tmp_path)
         accounts = kube.json("sa", "-A")["items"]
+        # Issue 20: and the ServiceAccounts of Gloo's chart (gloo, gateway-proxy; certgen: validation is on).
         assert sorted((a["metadata"]["namespace"], a["metadata"]["name"]) for a in accounts) == [
-            ("default", "default"), ("gloo-system", "default")]
+            ("default", "default"), ("gloo-system", "certgen"), ("gloo-system", "default"),
+            ("gloo-system", "gateway-proxy"), ("gloo-system", "gloo")]
         nodes = kube.json("nodes")["items"]
         assert [n["metadata"]["name"] for n in nodes] == ["sandbox"]
         first_heartbeat = nodes[0]["status"]["conditions"][-1]["lastHeartbeatTime"]
         table = kube.run("get", "sa,nodes", "-n", "gloo-system").stdout
         assert "serviceaccount/default" in table and "node/sandbox" in table and " Ready " in table
-        # The Envoy replicas' pods, too, are on the node and run as the default ServiceAccount.
+        # The Envoy replicas' pods, too, are on the node and run as their Deployment's ServiceAccount (issue 20).
         pod = kube.json("pod", "gateway-proxy-0", "-n", "gloo-system")
-        assert pod["spec"]["nodeName"] == "sandbox" and pod["spec"]["serviceAccountName"] == "default"
+        assert pod["spec"]["nodeName"] == "sandbox" and pod["spec"]["serviceAccountName"] == "gateway-proxy"
         kube.run("delete", "sa", "default", "-n", "gloo-system")
         assert kube.json("sa", "default", "-n", "gloo-system")["metadata"]["name"] == "default"
         refused = kube.run("run", "x", "--image=nginx", "--overrides",
@@ -39,4 +41,4 @@ def test_fresh_sandbox_has_default_service_accounts_and_its_node(tmp_path: Path)
         nodes = kube.json("nodes")["items"]
         assert [n["metadata"]["name"] for n in nodes] == ["sandbox"]
         assert nodes[0]["status"]["conditions"][-1]["lastHeartbeatTime"] >= first_heartbeat
-        assert len(kube.json("sa", "-A")["items"]) == 2
+        assert len(kube.json("sa", "-A")["items"]) == 5  # no duplicate after a restart

@@ -339,6 +339,11 @@ def _api_service(obj: dict[str, Any]) -> list[_Cell]:
 
 _COLUMNS[k.API_SERVICE] = ([("Service", "string", 0, "The reference to the service that hosts this API endpoint."),
                             ("Available", "string", 0, "Whether this service is available."), _AGE], _api_service)
+# pkg/printers/internalversion/printers.go: validatingWebhookColumnDefinitions (Name, Webhooks, Age) and
+# printValidatingWebhook (the number of webhooks).
+_COLUMNS[k.VALIDATING_WEBHOOK_CONFIGURATION] = (
+    [("Webhooks", "integer", 0, "Webhooks indicates the number of webhooks registered in this configuration"), _AGE],
+    lambda o: [len(o.get("webhooks") or []), "§AGE"])
 def _labels_text(labels: Any) -> str:
     # labels.FormatLabels: key=value sorted by key, "<none>" when empty.
     if not isinstance(labels, dict) or not labels:
