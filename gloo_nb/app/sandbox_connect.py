@@ -52,11 +52,15 @@ def connect_sandbox(state_dir: str | Path, *, as_user: str | None = None, as_gro
         proxy: The gateway proxy to look at, one of those the sandbox runs (``--proxy``); default:
             its default proxy (``gateway-proxy`` when it runs, else the first).
 
+    The profile is detected as :func:`gloo_nb.app.cluster.connect` detects it on any cluster (the ``gloo``
+    Deployment's image tag) and checked against ``endpoints.json``'s ``glooVersion``.
+
     Returns:
         The connection.
 
     Raises:
-        GatewayUnreachable: No sandbox runs there, it does not answer, or it runs no such proxy.
+        GatewayUnreachable: No sandbox runs there, it does not answer, it runs no such proxy, or its cluster's
+            gloo Deployment does not say the profile its ``endpoints.json`` says.
     """
     info = read_sandbox_endpoints(state_dir)
     proxies = info.get("proxies") or {"gateway-proxy": {"gateway": info["gateway"], "envoyAdmin": info["envoyAdmin"]}}
@@ -65,10 +69,20 @@ def connect_sandbox(state_dir: str | Path, *, as_user: str | None = None, as_gro
         raise GatewayUnreachable(f"the sandbox in {state_dir} runs no proxy {name!r}; it runs: {', '.join(proxies)}")
     mine = proxies[name]
     admin = None if port_forward else {f"{name}-{i}": url for i, url in enumerate(mine["envoyAdmin"])}
-    profile = check_profile(info.get("glooVersion"), source=f"{Path(state_dir) / 'endpoints.json'}: glooVersion")
-    conn = connect(info["kubeconfig"], as_user=as_user, as_group=as_group, gloo_version=profile,
+    where = Path(state_dir) / "endpoints.json"
+    profile = check_profile(info.get("glooVersion"), source=f"{where}: glooVersion")
+    # The profile is read as on a cluster (the gloo Deployment's image tag), not taken from endpoints.json: the
+    # kubeconfig path is the one users have, and this convenience must not answer differently (issue 20). The
+    # document's glooVersion is only checked against it, so that a sandbox whose install disagrees says so.
+    conn = connect(info["kubeconfig"], as_user=as_user, as_group=as_group, gloo_version=None,
                    xds=str(info["xds"]), port_forward=port_forward, admin_urls=admin, gateway_url=mine["gateway"],
                    proxy=name)
+    if conn.profile != profile or conn.profile_source.startswith("default"):
+        said = conn.profile_source
+        conn.close()
+        raise GatewayUnreachable(f"the sandbox in {state_dir} runs Gloo {profile} ({where}) but its cluster says "
+                                 f"{conn.profile} ({said}): gloo-nb --kubeconfig {info['kubeconfig']} would answer "
+                                 f"as {conn.profile}; restart the sandbox")
     if info.get("clusterId"):
         conn.cluster_id = str(info["clusterId"])
     return conn
