@@ -23,7 +23,7 @@ from sandboxkit import PART2, body_is, fetch, kubectl_for, sandbox, wait_ready_p
 
 from gloo_nb.app.connect import connect, connect_sandbox
 from gloo_nb.app.manifests import read_documents
-from gloo_nb.app.notebook import FOXTROT_START, for_profile
+from gloo_nb.app.notebook import FOXTROT_START, NotebookGateway, for_profile, open_gateway
 from gloo_nb.app.rollout import Rollout
 from gloo_nb.journal import journal_files, read_journal
 from gloo_nb.rollout import RolloutTarget
@@ -132,6 +132,24 @@ def test_check_snapshot_and_route_agree(incident: Any, tmp_path: Path) -> None:
     assert (tmp_path / "a" / "resources.yaml").read_text() == (tmp_path / "b" / "resources.yaml").read_text()
     bundle_a, bundle_b = (json.loads((tmp_path / n / "bundle.json").read_text()) for n in "ab")
     assert {k: v for k, v in bundle_a.items() if k != "time"} == {k: v for k, v in bundle_b.items() if k != "time"}
+
+
+def test_the_notebooks_kubeconfig_parameter_opens_the_same_gateway(incident: Any) -> None:
+    profile, info, _, _ = incident
+    by_kubeconfig = open_gateway(kubeconfig=str(info.kubeconfig), audit_log=info.state_dir / "audit.jsonl")
+    by_sandbox = open_gateway(sandbox_dir=info.state_dir)
+    try:
+        assert isinstance(by_kubeconfig, NotebookGateway) and isinstance(by_sandbox, NotebookGateway)
+        assert by_kubeconfig.conn.profile == by_sandbox.conn.profile == profile
+        one, two = by_kubeconfig.inspect(), by_sandbox.inspect()
+        assert one.document() == two.document()
+        lines = [_SECONDS.sub("(…)", "\n".join(gw.headline(i).lines())) for gw, i in
+                 ((by_kubeconfig, one), (by_sandbox, two))]
+        assert lines[0] == lines[1]
+        assert "changed by admin" in lines[0]
+    finally:
+        by_kubeconfig.close()
+        by_sandbox.close()
 
 
 def _record(out: Path, *connection: str) -> subprocess.Popen[str]:
