@@ -98,6 +98,9 @@ class GatewayConnection:
             403), ``""`` when it could.
         profile_source: Where :attr:`profile` came from (``image quay.io/solo-io/gloo:1.3.20 of Deployment
             gloo-system/gloo``, ``gloo_version``, the default when no gloo Deployment was found).
+        cluster_differences: What this connection could do that the same identity could not through
+            ``--kubeconfig`` on a cluster (a sandbox's direct addresses where a port-forward would be refused),
+            one sentence each; empty on the kubeconfig path.
     """
 
     kube: KubeClient
@@ -111,6 +114,7 @@ class GatewayConnection:
     cluster_id: str | None = None
     secrets_unreadable: str = ""
     profile_source: str = ""
+    cluster_differences: list[str] = field(default_factory=list)
     _closers: list[Callable[[], None]] = field(default_factory=list, repr=False)
     _ads: AdsClient | None = field(default=None, repr=False)
     _is_closed: bool = field(default=False, repr=False)

@@ -7,14 +7,18 @@ reads the state directory's document, kept apart so that the cluster path knows 
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 from typing import Any
 
 from gloo_nb._types import check_profile
 from gloo_nb.app.cluster import connect
 from gloo_nb.app.gateway import GatewayConnection, GatewayUnreachable
+from gloo_nb.kube import KubeError
 
 __all__ = ["connect_sandbox", "read_sandbox_endpoints"]
+
+_log = logging.getLogger(__name__)
 
 
 def read_sandbox_endpoints(state_dir: str | Path) -> dict[str, Any]:
@@ -83,6 +87,29 @@ def connect_sandbox(state_dir: str | Path, *, as_user: str | None = None, as_gro
         raise GatewayUnreachable(f"the sandbox in {state_dir} runs Gloo {profile} ({where}) but its cluster says "
                                  f"{conn.profile} ({said}): gloo-nb --kubeconfig {info['kubeconfig']} would answer "
                                  f"as {conn.profile}; restart the sandbox")
+    if (as_user or as_group) and not port_forward:
+        _check_port_forward(conn, as_user or as_group or "")
     if info.get("clusterId"):
         conn.cluster_id = str(info["clusterId"])
     return conn
+
+
+def _check_port_forward(conn: GatewayConnection, who: str) -> None:
+    """Say so when the sandbox's direct admin addresses stand in for a port-forward this identity may not open.
+
+    ``--kubeconfig`` reaches each Envoy's admin API through ``pods/portforward`` in Gloo's namespace; the sandbox
+    path reads the addresses from ``endpoints.json`` instead, which must not hide that the same identity is refused
+    on a cluster (issue 20). gloo_nb's port-forward is a WebSocket GET, which the apiserver authorizes as ``get``
+    (``staging/src/k8s.io/apiserver/pkg/endpoints/request/requestinfo.go``, ``NewRequestInfo``: GET -> get); kubectl's
+    SPDY upgrade is a POST (``create``): both are asked.
+    """
+    try:
+        denied = [verb for verb in ("get", "create")
+                  if not conn.kube.can_i(verb, "pods", conn.namespace, subresource="portforward")]
+    except KubeError as err:
+        denied = [f"(review refused: {err.status})"]
+    if denied:
+        text = (f"{who} may not {'/'.join(denied)} pods/portforward in {conn.namespace}: gloo-nb --kubeconfig as "
+                f"this identity could not reach the Envoy admin APIs (the sandbox's direct addresses are used here)")
+        conn.cluster_differences.append(text)
+        _log.warning("%s", text)

@@ -19,9 +19,9 @@ from typing import Any
 
 import pytest
 from polling import wait_until
-from sandboxkit import PART2, body_is, fetch, kubectl_for, sandbox, wait_ready_pods
+from sandboxkit import PART2, SEED, body_is, fetch, kubectl_for, sandbox, wait_ready_pods
 
-from gloo_nb.app.connect import connect, connect_sandbox
+from gloo_nb.app.connect import GatewayUnreachable, connect, connect_sandbox
 from gloo_nb.app.manifests import read_documents
 from gloo_nb.app.notebook import FOXTROT_START, NotebookGateway, for_profile, open_gateway
 from gloo_nb.app.rollout import Rollout
@@ -196,6 +196,22 @@ def test_record_through_the_kubeconfig_writes_the_sandbox_paths_journal(incident
     for key in ("profile", "namespace", "proxy", "role", "replicas", "kinds"):
         assert starts[0][key] == starts[1][key], key
     assert starts[1]["profile"] == profile
+
+
+def test_the_sandbox_path_says_what_a_team_identity_could_not_do_through_the_kubeconfig(incident: Any) -> None:
+    # Last of the module's tests on this sandbox: it adds the seed's RBAC.
+    _, info, kube, _ = incident
+    kube.apply(SEED / "rbac.yaml")
+    with connect_sandbox(info.state_dir, as_user="foxtrot-dev", as_group="team-foxtrot") as team:
+        assert team.cluster_differences == [
+            "foxtrot-dev may not get/create pods/portforward in gloo-system: gloo-nb --kubeconfig as this identity "
+            "could not reach the Envoy admin APIs (the sandbox's direct addresses are used here)"]
+    with pytest.raises(GatewayUnreachable, match=r'User "foxtrot-dev" cannot get resource "pods/portforward"'):
+        connect(str(info.kubeconfig), as_user="foxtrot-dev", as_group="team-foxtrot").close()
+    with connect_sandbox(info.state_dir, as_user="ops", as_group="platform-ops") as ops:
+        assert ops.cluster_differences == []
+    with connect(str(info.kubeconfig), as_user="ops", as_group="platform-ops") as ops:
+        assert len(ops.replicas) == 2 and ops.served(10).route_configurations
 
 
 @pytest.fixture
