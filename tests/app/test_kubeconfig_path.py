@@ -226,6 +226,13 @@ def fresh(tmp_path: Path) -> Iterator[Any]:
 
 def test_a_rollout_step_through_the_kubeconfig_is_proven(fresh: Any, tmp_path: Path) -> None:
     info, kube = fresh
+    target = ("--route-table", "foxtrot/foxtrot-routes", "--upstream", "gloo-system/foxtrot", "--subset-key",
+              "version", "--stable", "v1", "--canary", "v2", "--weights", "10,50,100", "--json")
+    plans = [_cli("rollout", *conn, *target) for conn in (("--sandbox", str(info.state_dir)),
+                                                           ("--kubeconfig", str(info.kubeconfig)))]
+    assert [p.returncode for p in plans] == [0, 0], [p.stderr for p in plans]
+    assert json.loads(plans[0].stdout) == json.loads(plans[1].stdout)
+    assert "phase2-50" in plans[1].stdout
     with connect(str(info.kubeconfig)) as conn:
         assert conn.profile == "1.3" and conn.profile_source.startswith("image quay.io/solo-io/gloo:1.3.")
         endpoints = json.loads((info.state_dir / "endpoints.json").read_text())
