@@ -181,11 +181,11 @@ def proxy_deployment(profile: Profile, proxy: str, replicas: int) -> dict[str, A
     ports = [{"containerPort": 8080, "name": "http", "protocol": "TCP"},
              {"containerPort": 8443, "name": "https", "protocol": "TCP"}]
     if profile == "current":
-        # main: the checksum of the proxy's ConfigMap (a new rollout when it changes), and the stats port.
+        # main: the sha256 of the proxy's rendered ConfigMap (9-gateway-proxy-configmap.yaml: a new rollout when it
+        # changes; here of its data). http-monitoring 8081 only with podMonitorEnabled (off by default).
         data = proxy_config_map(profile, proxy)["data"]
         annotations[f"checksum/{proxy}-envoy-config"] = hashlib.sha256(
             json.dumps(data, sort_keys=True).encode()).hexdigest()
-        ports.append({"containerPort": 8081, "name": "http-monitoring"})
     # The admin port: not in the chart (Envoy's admin binds 127.0.0.1 in the pod); the sandbox lists it so that
     # port-forwards to 19000 find it, as gloo_nb's pods always did.
     ports.append({"containerPort": 19000, "name": "admin", "protocol": "TCP"})

@@ -399,3 +399,25 @@ def test_many_proxies_one_deployment_each_and_no_webhook_with_validation_off(tmp
     finally:
         runner.stop(state)
 
+
+
+def test_a_users_webhook_configuration_is_stored_and_never_called(installed: tuple[str, SandboxInfo, Kube]) -> None:
+    # Served as a kind: kubectl apply, get and delete work; the sandbox calls no webhook it names (a Service that
+    # does not exist, failurePolicy Fail: on a cluster every matching write would then be refused).
+    _profile, _info, kube = installed
+    config = {"apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingWebhookConfiguration",
+              "metadata": {"name": "deny-configmaps"},
+              "webhooks": [{"name": "deny.example.com", "failurePolicy": "Fail", "sideEffects": "None",
+                            "admissionReviewVersions": ["v1"],
+                            "clientConfig": {"service": {"name": "nowhere", "namespace": "default"}},
+                            "rules": [{"operations": ["CREATE"], "apiGroups": [""], "apiVersions": ["v1"],
+                                       "resources": ["configmaps"]}]}]}
+    kube.run("apply", "-f", "-", input=json.dumps(config))
+    try:
+        assert kube.json("validatingwebhookconfiguration", "deny-configmaps")["webhooks"][0]["name"] == \
+            "deny.example.com"
+        kube.run("create", "configmap", "admitted", "-n", "default", "--from-literal=a=b")
+        kube.run("delete", "configmap", "admitted", "-n", "default")
+    finally:
+        kube.run("delete", "validatingwebhookconfiguration", "deny-configmaps")
+    assert "deny-configmaps" not in kube.run("get", "validatingwebhookconfigurations").stdout
