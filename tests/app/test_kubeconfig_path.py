@@ -9,6 +9,7 @@ Real kubectl, the real Python client, real Envoy.
 from __future__ import annotations
 
 import json
+import os
 import re
 import signal
 import subprocess
@@ -27,6 +28,7 @@ from gloo_nb.app.notebook import FOXTROT_START, NotebookGateway, for_profile, op
 from gloo_nb.app.rollout import Rollout
 from gloo_nb.journal import journal_files, read_journal
 from gloo_nb.rollout import RolloutTarget
+from gloo_nb.sandbox import runner
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.envoy]
 
@@ -250,3 +252,40 @@ def test_a_rollout_step_through_the_kubeconfig_is_proven(fresh: Any, tmp_path: P
     assert "rollout.guards" in kinds and kinds.count("rollout.checkpoint") == 2
     canary = fetch(info.gateway + "/foxtrot", headers={"stage": "canary"})
     assert canary.body.strip() == "version:foxtrot-v2"
+
+
+def _vs(name: str, proxy: str, body: str) -> dict[str, Any]:
+    return {"apiVersion": "gateway.solo.io/v1", "kind": "VirtualService",
+            "metadata": {"name": name, "namespace": "gloo-system", "labels": {"proxy": proxy}},
+            "spec": {"virtualHost": {"domains": ["*"], "routes": [
+                {"matchers": [{"prefix": "/"}], "directResponseAction": {"status": 200, "body": body}}]}}}
+
+
+def test_every_proxy_through_the_kubeconfig(tmp_path: Path) -> None:
+    # Helm's gatewayProxies: one Deployment per proxy, its pods labelled gateway-proxy-id=<proxy>, which the
+    # kubeconfig path finds and port-forwards to, as --sandbox reads them from endpoints.json.
+    state = tmp_path / "sb"
+    try:
+        info = runner.start(state, gloo_version="1.3", exit_with=os.getpid(), proxies=["gateway-proxy:1", "internal:2"])
+        kube = kubectl_for(info, tmp_path)
+        for name in ("gateway-proxy", "internal"):
+            kube.run("patch", "-n", "gloo-system", "gateways.gateway.solo.io", name, "--type", "merge", "--patch",
+                     json.dumps({"spec": {"httpGateway": {"virtualServiceSelector": {"proxy": name}}}}))
+        for doc in (_vs("public", "gateway-proxy", "public"), _vs("private", "internal", "private")):
+            path = tmp_path / f"{doc['metadata']['name']}.json"
+            path.write_text(json.dumps(doc))
+            kube.apply(path)
+        wait_until(lambda: fetch(info.proxies["internal"]["gateway"] + "/x"), "internal serves",
+                   until=body_is("private"))
+        runs = [_cli("inspect", *conn, "--all-proxies", "--json")
+                for conn in (("--sandbox", str(state)),
+                             ("--kubeconfig", str(info.kubeconfig), "--audit-log", str(state / "audit.jsonl")))]
+        assert [r.returncode for r in runs] == [0, 0], [r.stderr for r in runs]
+        by_sandbox, by_kubeconfig = (_timeless(json.loads(r.stdout)) for r in runs)
+        assert by_kubeconfig == by_sandbox
+        assert [p["name"] for p in by_kubeconfig["proxies"]] == ["gateway-proxy", "internal"]
+        assert {r["source"] for r in by_kubeconfig["routes"]} >= {"internal-0.gloo-system", "internal-1.gloo-system"}
+        assert {(r["proxy"], r["state"]) for r in by_kubeconfig["drift"]} == {
+            ("gateway-proxy", "in-sync"), ("internal", "in-sync")}
+    finally:
+        runner.stop(state)
