@@ -9,6 +9,7 @@ Real kubectl, the real Python client, real Envoy.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import signal
@@ -20,7 +21,7 @@ from typing import Any
 
 import pytest
 from polling import wait_until
-from sandboxkit import PART2, SEED, body_is, fetch, kubectl_for, sandbox, wait_ready_pods
+from sandboxkit import PART2, SEED, body_is, fetch, in_process_api, kubectl_for, sandbox, wait_ready_pods
 
 from gloo_nb.app.connect import GatewayUnreachable, connect, connect_sandbox
 from gloo_nb.app.manifests import read_documents
@@ -29,6 +30,7 @@ from gloo_nb.app.rollout import Rollout
 from gloo_nb.journal import journal_files, read_journal
 from gloo_nb.rollout import RolloutTarget
 from gloo_nb.sandbox import runner
+from gloo_nb.sandbox.store import Store
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.envoy]
 
@@ -289,3 +291,24 @@ def test_every_proxy_through_the_kubeconfig(tmp_path: Path) -> None:
             ("gateway-proxy", "in-sync"), ("internal", "in-sync")}
     finally:
         runner.stop(state)
+
+
+def test_endpoints_json_disagreeing_with_the_cluster_is_an_error(incident: Any, tmp_path: Path) -> None:
+    # A state directory whose endpoints.json says the other profile than the gloo image: --sandbox refuses,
+    # naming both, instead of answering otherwise than --kubeconfig would.
+    profile, info, _, _ = incident
+    endpoints = json.loads((info.state_dir / "endpoints.json").read_text())
+    other = "current" if profile == "1.3" else "1.3"
+    (tmp_path / "endpoints.json").write_text(json.dumps({**endpoints, "glooVersion": other}))
+    with pytest.raises(GatewayUnreachable) as err:
+        connect_sandbox(tmp_path)
+    assert f"runs Gloo {other}" in str(err.value) and f"its cluster says {profile} (image quay.io/solo-io/gloo:" \
+        in str(err.value)
+
+
+def test_without_a_gloo_deployment_the_default_profile_is_said(tmp_path: Path,
+                                                                caplog: pytest.LogCaptureFixture) -> None:
+    with in_process_api(Store(), tmp_path) as api, caplog.at_level(logging.WARNING, "gloo_nb.app.cluster"):
+        with connect(str(api.kubeconfig), port_forward=False) as conn:
+            assert (conn.profile, conn.profile_source) == ("current", "default: no gloo Deployment in gloo-system")
+    assert "translating as Gloo current; pass --gloo-version 1.3" in caplog.text
