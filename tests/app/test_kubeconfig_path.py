@@ -124,6 +124,9 @@ def test_check_snapshot_and_route_agree(incident: Any, tmp_path: Path) -> None:
     a, b = _cli("check", *sb), _cli("check", *kc)
     assert (a.returncode, a.stdout) == (b.returncode, b.stdout)
     assert a.returncode == 1 and "echo-typo" in a.stdout
+    wa, wb = _cli("check", *sb, "--webhook", "--json"), _cli("check", *kc, "--webhook", "--json")
+    assert wa.returncode == wb.returncode and wa.stdout == wb.stdout, wa.stderr + wb.stderr
+    assert json.loads(wb.stdout)["glooVersion"] == incident[0]
     ra = _cli("route", *sb, "--path", "/foxtrot", "--json")
     rb = _cli("route", *kc, "--path", "/foxtrot", "--json")
     assert ra.returncode == rb.returncode == 0, ra.stderr + rb.stderr
