@@ -95,6 +95,13 @@ def test_inspect_json_is_the_same_through_the_kubeconfig(incident: Any) -> None:
         assert {d["state"] for d in blocked} >= {"blocked-by-last-known-good"}
     assert "port 8080 not found" not in json.dumps(by_kubeconfig)
 
+    texts = [_cli("inspect", *conn) for conn in (("--sandbox", str(info.state_dir)),
+                                                 ("--kubeconfig", kubeconfig, "--audit-log",
+                                                  str(info.state_dir / "audit.jsonl")))]
+    assert [t.returncode for t in texts] == [0, 0], [t.stderr for t in texts]
+    assert _SECONDS.sub("(…)", texts[0].stdout) == _SECONDS.sub("(…)", texts[1].stdout)
+    assert f"Gloo {profile}" in texts[1].stdout
+
     # Without an audit log a cluster's API names no user: only the headline's actor differs.
     plain = _inspect("--kubeconfig", kubeconfig)
     assert {k: v for k, v in plain.items() if k != "headline"} == \
