@@ -311,12 +311,22 @@ def _writers(args: argparse.Namespace, conn: GatewayConnection) -> list[Any]:
     """
     from gloo_nb.analysis.headline import changes_from_objects, read_audit_changes
 
-    if args.sandbox:
-        return list(read_audit_changes(Path(args.sandbox) / "audit.jsonl"))
+    audit = _audit_log(args)
+    if audit is not None:
+        return list(read_audit_changes(audit))
     try:
         return list(changes_from_objects(conn.read_objects()))
     except GlooNbError:
         return []
+
+
+def _audit_log(args: argparse.Namespace) -> Path | None:
+    """The audit log to read actors from: ``--audit-log``, else a sandbox's ``audit.jsonl``, else none."""
+    if getattr(args, "audit_log", None):
+        return Path(args.audit_log)
+    if getattr(args, "sandbox", None):
+        return Path(args.sandbox) / "audit.jsonl"
+    return None
 
 
 def _headline(inspection: Any, changes: list[Any] | None) -> Headline:
@@ -614,11 +624,14 @@ def run_record(args: argparse.Namespace) -> int:
     connection = ({"sandbox": str(state_dir)} if state_dir is not None
                   else {"kubeconfig": args.kubeconfig, "context": args.context})
     connection |= {"asUser": args.as_user, "asGroup": args.as_group}
+    if args.audit_log:
+        connection["auditLog"] = args.audit_log
     def started(_recorder: object) -> None:
         sys.stderr.write(f"{PROG}: recording into {args.out} (Ctrl-C or SIGTERM stops)\n")
 
     with _connect(args) as conn:
-        reason = record(conn, Path(args.out), state_dir=state_dir, poll_seconds=args.poll_seconds,
+        reason = record(conn, Path(args.out), state_dir=state_dir, audit_log=_audit_log(args),
+                        poll_seconds=args.poll_seconds,
                         connection=connection, on_started=started)
     sys.stderr.write(f"{PROG}: recording stopped ({reason}); journal in {args.out}\n")
     return 0
@@ -783,6 +796,12 @@ def _add_connection(parser: argparse.ArgumentParser) -> None:
                                                            "port-forward to the gloo pod's 9977)")
     group.add_argument("--proxy", dest="proxy_name", metavar="NAME",
                        help="the gateway proxy to look at (default: gateway-proxy, or the sandbox's first)")
+    # A cluster's API records no user for a write (managedFields name a field manager); its audit log does.
+    # With it, --kubeconfig names the same actors as --sandbox (which reads DIR/audit.jsonl), issue 20.
+    group.add_argument("--audit-log", metavar="FILE",
+                       help="the cluster's audit log (audit.k8s.io/v1 Events as JSON lines, kube-apiserver "
+                            "--audit-log-format=json): who changed what (default with --sandbox: DIR/audit.jsonl; "
+                            "else each object's managedFields manager)")
 
 
 def build_parser() -> argparse.ArgumentParser:

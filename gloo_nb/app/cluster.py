@@ -8,6 +8,7 @@ does the reading; kept apart from it because this is the only part that knows a 
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Mapping
 
@@ -16,7 +17,9 @@ from gloo_nb.app.gateway import DEFAULT_ROLE, GatewayConnection, GatewayUnreacha
 from gloo_nb.kube import KubeClient, KubeError
 from gloo_nb.kube.portforward import PortForward
 
-__all__ = ["ADMIN_PORT", "GATEWAY_PORT", "XDS_PORT", "connect", "profile_from_image"]
+__all__ = ["ADMIN_PORT", "GATEWAY_PORT", "XDS_PORT", "connect", "detect_profile", "profile_from_image"]
+
+_log = logging.getLogger(__name__)
 
 ADMIN_PORT = 19000
 GATEWAY_PORT = 8080
@@ -74,9 +77,17 @@ def connect(kubeconfig: str | None = None, *, context: str | None = None, as_use
     kube = KubeClient.from_kubeconfig(kubeconfig, context=context, as_user=as_user, as_group=as_group)
     profile = check_profile(gloo_version, source="gloo_version") if gloo_version else "current"
     conn = GatewayConnection(kube, profile, namespace, xds, role, gateway_url=gateway_url, xds_tls=xds_tls)
+    conn.profile_source = "gloo_version" if gloo_version else f"default: no gloo Deployment in {namespace}"
     try:
         if gloo_version is None:
-            conn.profile = _detect_profile(kube, namespace) or "current"
+            detected = detect_profile(kube, namespace)
+            if detected is not None:
+                conn.profile, conn.profile_source = detected
+            else:
+                # Said, not silent: a wrong profile gives another Gloo's findings and drift states (issue 20: a
+                # 1.3 gateway read as current reported errors 1.3 never had).
+                _log.warning("no gloo Deployment with a versioned image in %s (or it may not be read): translating "
+                             "as Gloo current; pass --gloo-version 1.3 for Gloo < 1.12", namespace)
         pods = kube.list("Pod", namespace, label_selector="gateway-proxy-id=" + role.split("~", 1)[-1])["items"]
         for pod in sorted(pods, key=lambda p: p["metadata"]["name"]):
             name = pod["metadata"]["name"]
@@ -106,15 +117,26 @@ def connect(kubeconfig: str | None = None, *, context: str | None = None, as_use
     return conn
 
 
-def _detect_profile(kube: KubeClient, namespace: str) -> Profile | None:
+def detect_profile(kube: KubeClient, namespace: str = "gloo-system") -> tuple[Profile, str] | None:
+    """The running Gloo's profile from the ``gloo`` Deployment's image tag, as a cluster tells it.
+
+    Args:
+        kube: The Kubernetes client.
+        namespace: Gloo's install namespace.
+
+    Returns:
+        ``(profile, source)`` (the source names the image and the Deployment), None when the Deployment cannot
+        be read or no container's tag is a version.
+    """
     try:
         deploy = kube.get("Deployment", namespace, "gloo")
     except KubeError:
         return None
     for c in deploy.get("spec", {}).get("template", {}).get("spec", {}).get("containers", []):
-        found = profile_from_image(str(c.get("image", "")))
+        image = str(c.get("image", ""))
+        found = profile_from_image(image)
         if found is not None:
-            return found
+            return found, f"image {image} of Deployment {namespace}/gloo"
     return None
 
 

@@ -96,6 +96,11 @@ class GatewayConnection:
             own id); otherwise :meth:`cluster_identity` reads the ``kube-system`` namespace's UID.
         secrets_unreadable: Why the last :meth:`read_objects` could not list Secrets (the API's answer, e.g. a
             403), ``""`` when it could.
+        profile_source: Where :attr:`profile` came from (``image quay.io/solo-io/gloo:1.3.20 of Deployment
+            gloo-system/gloo``, ``gloo_version``, the default when no gloo Deployment was found).
+        cluster_differences: What this connection could do that the same identity could not through
+            ``--kubeconfig`` on a cluster (a sandbox's direct addresses where a port-forward would be refused),
+            one sentence each; empty on the kubeconfig path.
     """
 
     kube: KubeClient
@@ -108,6 +113,8 @@ class GatewayConnection:
     gateway_url: str | None = None
     cluster_id: str | None = None
     secrets_unreadable: str = ""
+    profile_source: str = ""
+    cluster_differences: list[str] = field(default_factory=list)
     _closers: list[Callable[[], None]] = field(default_factory=list, repr=False)
     _ads: AdsClient | None = field(default=None, repr=False)
     _is_closed: bool = field(default=False, repr=False)

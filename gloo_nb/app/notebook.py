@@ -75,6 +75,8 @@ class NotebookGateway:
         apply_changes: Whether cells may change the cluster.
         sandbox_dir: The sandbox's state directory, when connected to a sandbox.
         pid: The sandbox daemon's pid, when the notebook started it.
+        audit_log: The cluster's audit log (``audit.k8s.io/v1`` Events as JSON lines), read for who changed what;
+            default with a sandbox: its ``audit.jsonl``.
     """
 
     conn: GatewayConnection
@@ -82,6 +84,7 @@ class NotebookGateway:
     apply_changes: bool
     sandbox_dir: Path | None = None
     pid: int | None = None
+    audit_log: Path | None = None
     _temp: Path | None = field(default=None, repr=False)
     _closed: bool = field(default=False, repr=False)
 
@@ -120,11 +123,16 @@ class NotebookGateway:
         return self.settle() if self.owned else self.conn.collect()
 
     def changes(self) -> list[ResourceChange]:
-        """Who wrote which resource when: a sandbox's audit log, else each object's newest ``managedFields`` entry.
+        """Who wrote which resource when: the audit log, else each object's newest ``managedFields`` entry.
+
+        The audit log is :attr:`audit_log`, else a sandbox's ``audit.jsonl``: with the same file the kubeconfig
+        path names the same writers as the sandbox path (``gloo-nb --audit-log``).
 
         Returns:
             The changes (empty when neither is readable).
         """
+        if self.audit_log is not None:
+            return read_audit_changes(self.audit_log)
         if self.sandbox_dir is not None:
             return read_audit_changes(self.sandbox_dir / "audit.jsonl")
         try:
@@ -377,7 +385,8 @@ def sandbox_cli(action: str, state_dir: Path, *extra: str) -> str:
 def open_gateway(sandbox_dir: str | Path | None = None, kubeconfig: str | None = None, context: str | None = None,
                  as_user: str | None = None, as_group: str | None = None, gloo_version: str | None = None,
                  *, apply_changes: bool = False, replicas: int = 2,
-                 snapshot_dir: str | Path | None = None) -> NotebookGateway | NotebookSnapshot:
+                 snapshot_dir: str | Path | None = None,
+                 audit_log: str | Path | None = None) -> NotebookGateway | NotebookSnapshot:
     """Connect as the notebook's parameters say, open a snapshot bundle, or start a sandbox of its own.
 
     The returned gateway's :meth:`NotebookGateway.close` is also registered with ``atexit``, so the
@@ -393,6 +402,7 @@ def open_gateway(sandbox_dir: str | Path | None = None, kubeconfig: str | None =
         apply_changes: Whether cells may change a given connection's cluster.
         replicas: Envoy replicas of an own sandbox.
         snapshot_dir: A snapshot bundle (``gloo-nb snapshot save``): read it offline instead of connecting.
+        audit_log: The cluster's audit log, read for who changed what (:attr:`NotebookGateway.audit_log`).
 
     Returns:
         The gateway, or the opened bundle.
@@ -406,10 +416,12 @@ def open_gateway(sandbox_dir: str | Path | None = None, kubeconfig: str | None =
         return NotebookSnapshot(open_snapshot(snapshot_dir, gloo_version=gloo_version))
     if sandbox_dir:
         return NotebookGateway(connect_sandbox(sandbox_dir, as_user=as_user, as_group=as_group), owned=False,
-                               apply_changes=apply_changes, sandbox_dir=Path(sandbox_dir))
+                               apply_changes=apply_changes, sandbox_dir=Path(sandbox_dir),
+                               audit_log=Path(audit_log) if audit_log else None)
     if kubeconfig or context:
         conn = connect(kubeconfig, context=context, as_user=as_user, as_group=as_group, gloo_version=gloo_version)
-        return NotebookGateway(conn, owned=False, apply_changes=apply_changes)
+        return NotebookGateway(conn, owned=False, apply_changes=apply_changes,
+                               audit_log=Path(audit_log) if audit_log else None)
     return own_sandbox(gloo_version or SEED_PROFILE, replicas=replicas, as_user=as_user, as_group=as_group)
 
 

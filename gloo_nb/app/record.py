@@ -257,6 +257,10 @@ class Recorder:
         out: The journal directory (created; a directory with earlier runs gets a new file).
         state_dir: A sandbox's state directory: actors are then read from its ``audit.jsonl``.
         poll_seconds: How often each replica's counters are read.
+        audit_log: A Kubernetes audit log (``audit.k8s.io/v1`` Events as JSON lines, what kube-apiserver's
+            ``--audit-log-path`` writes with ``--audit-log-format=json``) to read actors from on a cluster;
+            ``state_dir`` implies its ``audit.jsonl``. The same reader either way, so that ``--sandbox DIR``
+            and ``--kubeconfig DIR/kubeconfig --audit-log DIR/audit.jsonl`` record the same journal.
         clock: The journal's clock (default: now, UTC).
         kinds: What to list and watch (default :data:`RECORDED_KINDS`); kinds the identity may not list are
             left out with a warning.
@@ -270,7 +274,7 @@ class Recorder:
 
     def __init__(self, conn: GatewayConnection, out: Path, *, state_dir: Path | None = None, poll_seconds: float = 1.0,
                  clock: Callable[[], datetime] | None = None, kinds: Sequence[str] | None = None,
-                 connection: Mapping[str, Any] | None = None) -> None:
+                 connection: Mapping[str, Any] | None = None, audit_log: Path | None = None) -> None:
         if poll_seconds <= 0:
             raise RecorderError(f"poll_seconds must be positive, got {poll_seconds}")
         for kind in kinds or ():
@@ -278,6 +282,8 @@ class Recorder:
         self.conn = conn
         self.out = Path(out)
         self.state_dir = Path(state_dir) if state_dir is not None else None
+        self.audit_log = (Path(audit_log) if audit_log is not None
+                          else self.state_dir / "audit.jsonl" if self.state_dir is not None else None)
         self.poll_seconds = poll_seconds
         self.kinds: list[str] = list(kinds or RECORDED_KINDS)
         self._clock = clock
@@ -340,8 +346,8 @@ class Recorder:
                         unreadable = unreadable_reason(err)
                     continue
                 raise GatewayUnreachable(f"cannot list {kind} from Kubernetes: {err}") from None
-        if self.state_dir is not None:
-            self._audit = _AuditLog(self.state_dir / "audit.jsonl", lists)
+        if self.audit_log is not None:
+            self._audit = _AuditLog(self.audit_log, lists)
         self._emit(RECORDER_START, {
             "profile": self.conn.profile, "namespace": self.conn.namespace, "proxy": self.conn.proxy,
             "role": self.conn.role, "replicas": [r.node_id for r in self.conn.replicas],
@@ -660,7 +666,7 @@ def _proto_json(message: Any) -> dict[str, Any]:
 
 def record(conn: GatewayConnection, out: Path, *, state_dir: Path | None = None, poll_seconds: float = 1.0,
            kinds: Sequence[str] | None = None, connection: Mapping[str, Any] | None = None,
-           on_started: Callable[[Recorder], None] | None = None) -> str:
+           on_started: Callable[[Recorder], None] | None = None, audit_log: Path | None = None) -> str:
     """Record in the foreground until SIGINT or SIGTERM, then flush and close the journal (what the CLI runs).
 
     Must run in the main thread (it installs the two signal handlers, and restores them on return).
@@ -673,6 +679,7 @@ def record(conn: GatewayConnection, out: Path, *, state_dir: Path | None = None,
         kinds: What to watch (default :data:`RECORDED_KINDS`).
         connection: The ``connection`` field of ``recorder.start``.
         on_started: Called once the initial list is written (e.g. to print where the journal goes).
+        audit_log: A Kubernetes audit log to read actors from (see :class:`Recorder`).
 
     Returns:
         Why it stopped, as written in ``recorder.stop`` (``signal SIGINT``, ``signal SIGTERM``).
@@ -687,7 +694,7 @@ def record(conn: GatewayConnection, out: Path, *, state_dir: Path | None = None,
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         recorder = Recorder(conn, out, state_dir=state_dir, poll_seconds=poll_seconds, kinds=kinds,
-                            connection=connection).start()
+                            connection=connection, audit_log=audit_log).start()
         try:
             if on_started is not None:
                 on_started(recorder)

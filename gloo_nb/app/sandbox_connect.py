@@ -7,14 +7,18 @@ reads the state directory's document, kept apart so that the cluster path knows 
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 from typing import Any
 
 from gloo_nb._types import check_profile
 from gloo_nb.app.cluster import connect
 from gloo_nb.app.gateway import GatewayConnection, GatewayUnreachable
+from gloo_nb.kube import KubeError
 
 __all__ = ["connect_sandbox", "read_sandbox_endpoints"]
+
+_log = logging.getLogger(__name__)
 
 
 def read_sandbox_endpoints(state_dir: str | Path) -> dict[str, Any]:
@@ -52,11 +56,15 @@ def connect_sandbox(state_dir: str | Path, *, as_user: str | None = None, as_gro
         proxy: The gateway proxy to look at, one of those the sandbox runs (``--proxy``); default:
             its default proxy (``gateway-proxy`` when it runs, else the first).
 
+    The profile is detected as :func:`gloo_nb.app.cluster.connect` detects it on any cluster (the ``gloo``
+    Deployment's image tag) and checked against ``endpoints.json``'s ``glooVersion``.
+
     Returns:
         The connection.
 
     Raises:
-        GatewayUnreachable: No sandbox runs there, it does not answer, or it runs no such proxy.
+        GatewayUnreachable: No sandbox runs there, it does not answer, it runs no such proxy, or its cluster's
+            gloo Deployment does not say the profile its ``endpoints.json`` says.
     """
     info = read_sandbox_endpoints(state_dir)
     proxies = info.get("proxies") or {"gateway-proxy": {"gateway": info["gateway"], "envoyAdmin": info["envoyAdmin"]}}
@@ -65,10 +73,43 @@ def connect_sandbox(state_dir: str | Path, *, as_user: str | None = None, as_gro
         raise GatewayUnreachable(f"the sandbox in {state_dir} runs no proxy {name!r}; it runs: {', '.join(proxies)}")
     mine = proxies[name]
     admin = None if port_forward else {f"{name}-{i}": url for i, url in enumerate(mine["envoyAdmin"])}
-    profile = check_profile(info.get("glooVersion"), source=f"{Path(state_dir) / 'endpoints.json'}: glooVersion")
-    conn = connect(info["kubeconfig"], as_user=as_user, as_group=as_group, gloo_version=profile,
+    where = Path(state_dir) / "endpoints.json"
+    profile = check_profile(info.get("glooVersion"), source=f"{where}: glooVersion")
+    # The profile is read as on a cluster (the gloo Deployment's image tag), not taken from endpoints.json: the
+    # kubeconfig path is the one users have, and this convenience must not answer differently (issue 20). The
+    # document's glooVersion is only checked against it, so that a sandbox whose install disagrees says so.
+    conn = connect(info["kubeconfig"], as_user=as_user, as_group=as_group, gloo_version=None,
                    xds=str(info["xds"]), port_forward=port_forward, admin_urls=admin, gateway_url=mine["gateway"],
                    proxy=name)
+    if conn.profile != profile or conn.profile_source.startswith("default"):
+        said = conn.profile_source
+        conn.close()
+        raise GatewayUnreachable(f"the sandbox in {state_dir} runs Gloo {profile} ({where}) but its cluster says "
+                                 f"{conn.profile} ({said}): gloo-nb --kubeconfig {info['kubeconfig']} would answer "
+                                 f"as {conn.profile}; restart the sandbox")
+    if (as_user or as_group) and not port_forward:
+        _check_port_forward(conn, as_user or as_group or "")
     if info.get("clusterId"):
         conn.cluster_id = str(info["clusterId"])
     return conn
+
+
+def _check_port_forward(conn: GatewayConnection, who: str) -> None:
+    """Say so when the sandbox's direct admin addresses stand in for a port-forward this identity may not open.
+
+    ``--kubeconfig`` reaches each Envoy's admin API through ``pods/portforward`` in Gloo's namespace; the sandbox
+    path reads the addresses from ``endpoints.json`` instead, which must not hide that the same identity is refused
+    on a cluster (issue 20). gloo_nb's port-forward is a WebSocket GET, which the apiserver authorizes as ``get``
+    (``staging/src/k8s.io/apiserver/pkg/endpoints/request/requestinfo.go``, ``NewRequestInfo``: GET -> get); kubectl's
+    SPDY upgrade is a POST (``create``): both are asked.
+    """
+    try:
+        denied = [verb for verb in ("get", "create")
+                  if not conn.kube.can_i(verb, "pods", conn.namespace, subresource="portforward")]
+    except KubeError as err:
+        denied = [f"(review refused: {err.status})"]
+    if denied:
+        text = (f"{who} may not {'/'.join(denied)} pods/portforward in {conn.namespace}: gloo-nb --kubeconfig as "
+                f"this identity could not reach the Envoy admin APIs (the sandbox's direct addresses are used here)")
+        conn.cluster_differences.append(text)
+        _log.warning("%s", text)

@@ -190,6 +190,32 @@ class KubeClient:
         """
         return self._call("GET", resource_for(kind).path(namespace, name))
 
+    def can_i(self, verb: str, resource: str, namespace: str, *, group: str = "",
+              subresource: str = "") -> bool:
+        """Whether this identity may do ``verb`` on a resource, as ``kubectl auth can-i`` asks.
+
+        A ``SelfSubjectAccessReview`` of the (impersonated) identity, as kubectl's
+        ``staging/src/k8s.io/kubectl/pkg/cmd/auth/cani.go`` (``CanIOptions.RunAccessCheck``) sends it.
+
+        Args:
+            verb: The verb (``get``, ``create``...).
+            resource: The resource (``pods``).
+            namespace: The namespace.
+            group: The API group (``""`` for the core group).
+            subresource: The subresource (``portforward``).
+
+        Returns:
+            ``status.allowed``.
+
+        Raises:
+            KubeError: The review itself was refused.
+        """
+        review = {"apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectAccessReview",
+                  "spec": {"resourceAttributes": {"namespace": namespace, "verb": verb, "group": group,
+                                                  "resource": resource, "subresource": subresource}}}
+        answer = self._call("POST", "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", review)
+        return bool((answer.get("status") or {}).get("allowed"))
+
     def list(self, kind: str, namespace: str | None = None, *, label_selector: str = "") -> dict[str, Any]:
         """List objects (all namespaces when ``namespace`` is None).
 
