@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import os
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from kubernetes import client, config
+from polling import wait_until
 from sandboxkit import InProcessApi, alive, in_process_api
 
 from gloo_nb.sandbox import kinds
@@ -47,15 +47,6 @@ class Env:
         return [e for e in self.store.list(kinds.EVENT, NS)[0]
                 if e["involvedObject"]["kind"] == kind and e["involvedObject"]["name"] == name]
 
-
-def wait_for(check: Any, what: str, timeout: float = 20.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        got = check()
-        if got:
-            return got
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 @pytest.fixture
@@ -93,7 +84,7 @@ def test_replica_set_records_failed_create_with_the_apiservers_error(env: Env) -
     client.AppsV1Api(env.api).create_namespaced_replica_set(NS, {
         "metadata": {"name": "bot"}, "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "bot"}},
                                               "template": _template("bot")}})
-    event = wait_for(lambda: next((e for e in env.events_of("ReplicaSet", "bot") if e["reason"] == "FailedCreate"),
+    event = wait_until(lambda: next((e for e in env.events_of("ReplicaSet", "bot") if e["reason"] == "FailedCreate"),
                                   None), "the FailedCreate event")
     # The pod was refused by mutating admission, before the apiserver generated its name: "<rs>-".
     assert event["type"] == "Warning" and event["source"]["component"] == "replicaset-controller"
@@ -112,7 +103,7 @@ def test_job_records_failed_create(env: Env) -> None:
     template["spec"]["restartPolicy"] = "Never"
     client.BatchV1Api(env.api).create_namespaced_job(NS, {"metadata": {"name": "once"},
                                                           "spec": {"template": template}})
-    event = wait_for(lambda: next((e for e in env.events_of("Job", "once") if e["reason"] == "FailedCreate"), None),
+    event = wait_until(lambda: next((e for e in env.events_of("Job", "once") if e["reason"] == "FailedCreate"), None),
                      "the Job's FailedCreate event")
     assert event["type"] == "Warning" and event["source"]["component"] == "job-controller"
     assert event["message"] == f'Error creating: pods "once-" {REFUSAL}'

@@ -10,15 +10,14 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import time
 import urllib.error
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from kubernetes import client, config
 from kubernetes.client.rest import ApiException
+from polling import wait_until
 from sandboxkit import InProcessApi, alive, in_process_api
 
 from gloo_nb.sandbox import kinds
@@ -46,15 +45,6 @@ class Env:
             raise AssertionError(f"kubectl {' '.join(args)}: {out.stderr}")
         return out
 
-
-def wait_for(check: Any, what: str, timeout: float = 20.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        got = check()
-        if got:
-            return got
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 @pytest.fixture
@@ -158,7 +148,7 @@ def test_pods_default_to_the_default_service_account(env: Env) -> None:
     created = env.core.create_namespaced_pod(NS, pod)
     assert created.spec.service_account_name == "default" and created.spec.service_account == "default"
     # The kubelet runs it on the one node.
-    running = wait_for(lambda: (p := env.core.read_namespaced_pod("web", NS)).status.phase == "Running" and p,
+    running = wait_until(lambda: (p := env.core.read_namespaced_pod("web", NS)).status.phase == "Running" and p,
                        "the pod running")
     assert running.spec.node_name == "sandbox" and running.status.host_ip == "127.0.0.1"
 
@@ -207,11 +197,11 @@ def test_deployment_pods_wait_for_their_service_account(env: Env) -> None:
         return next((c["message"] for c in status.get("conditions") or []
                      if c["type"] == "ReplicaFailure" and c["reason"] == "FailedCreate"), None)
 
-    message = wait_for(failure, "the FailedCreate condition")
+    message = wait_until(failure, "the FailedCreate condition")
     assert "is forbidden: error looking up service account apps/bot: serviceaccount \"bot\" not found" in message
     assert env.store.list(kinds.POD, NS)[0] == []
     env.kubectl("create", "sa", "bot", "-n", NS)
-    pods = wait_for(lambda: env.store.list(kinds.POD, NS, label_selector="app=bot")[0], "the pod, once the SA exists")
+    pods = wait_until(lambda: env.store.list(kinds.POD, NS, label_selector="app=bot")[0], "the pod, once the SA exists")
     assert pods[0]["spec"]["serviceAccountName"] == "bot" and pods[0]["spec"]["nodeName"] == "sandbox"
 
 
@@ -246,7 +236,7 @@ def test_the_node(env: Env) -> None:
 def test_kubectl_describe_node_and_get_sa_nodes_together(env: Env) -> None:
     env.core.create_namespaced_pod(NS, {"metadata": {"name": "p"}, "spec": {"containers": [
         {"name": "c", "image": "hashicorp/http-echo", "args": ["-text=p"]}]}})
-    wait_for(lambda: env.core.read_namespaced_pod("p", NS).spec.node_name == "sandbox", "the pod bound")
+    wait_until(lambda: env.core.read_namespaced_pod("p", NS).spec.node_name == "sandbox", "the pod bound")
     described = env.kubectl("describe", "node", "sandbox").stdout
     assert "Name:               sandbox" in described
     assert "InternalIP:  127.0.0.1" in described and "Hostname:    sandbox" in described
