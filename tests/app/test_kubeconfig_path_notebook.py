@@ -6,44 +6,22 @@ the kubeconfig path (profile from the gloo image, port-forwards) and through the
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import nbformat
-import papermill
+import notebookkit
 import pytest
-from jupyter_client.kernelspec import KernelSpecManager
+from notebookkit import run
 from sandboxkit import sandbox
 
 from gloo_nb.app import notebook as nb
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.envoy]
 
+venv_kernel = notebookkit.venv_kernel  # the fixture: a kernelspec running this venv's python
+
 ROOT = Path(__file__).resolve().parents[2]
-KERNEL = "python3"
-
-
-@pytest.fixture(scope="module")
-def venv_kernel(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A ``python3`` kernelspec that runs this venv's python, first on ``JUPYTER_PATH`` (as tests/notebooks do)."""
-    prefix = tmp_path_factory.mktemp("jupyter")
-    subprocess.run([sys.executable, "-m", "ipykernel", "install", "--prefix", str(prefix), "--name", KERNEL],
-                   check=True, capture_output=True)
-    old = os.environ.get("JUPYTER_PATH")
-    os.environ["JUPYTER_PATH"] = str(prefix / "share" / "jupyter")
-    try:
-        spec = KernelSpecManager().get_kernel_spec(KERNEL)
-        assert spec.argv[0] == sys.executable, spec.argv
-        yield KERNEL
-    finally:
-        if old is None:
-            os.environ.pop("JUPYTER_PATH", None)
-        else:
-            os.environ["JUPYTER_PATH"] = old
 
 
 def _texts(path: Path) -> list[str]:
@@ -92,9 +70,7 @@ def test_notebook_01_through_the_kubeconfig_parameter(venv_kernel: str, tmp_path
         for name, params in (("sandbox", {"sandbox_dir": str(info.state_dir)}),
                              ("kubeconfig", {"kubeconfig": str(info.kubeconfig)})):
             out = tmp_path / f"01-{name}.ipynb"
-            papermill.execute_notebook(str(ROOT / "notebooks" / "01-explore-gateway.ipynb"), str(out),
-                                       parameters=params, kernel_name=venv_kernel, cwd=str(ROOT),
-                                       progress_bar=False, execution_timeout=120)
+            run("01-explore-gateway.ipynb", out, venv_kernel, parameters=params)
             runs[name] = _texts(out)
     by_sandbox, by_kubeconfig = runs["sandbox"], runs["kubeconfig"]
     joined = "\n".join(by_kubeconfig)

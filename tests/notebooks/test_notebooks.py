@@ -6,49 +6,23 @@ also when a cell fails (the kernel's ``atexit`` stops it).
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import sys
 from pathlib import Path
 
 import nbformat
+import notebookkit
 import papermill
 import pytest
-from jupyter_client.kernelspec import KernelSpecManager
+from notebookkit import run
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.envoy, pytest.mark.browser]
 
+venv_kernel = notebookkit.venv_kernel  # the fixture: a kernelspec running this venv's python
+
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = ROOT / "notebooks"
-KERNEL = "python3"
-
-
-@pytest.fixture(scope="module")
-def venv_kernel(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """A ``python3`` kernelspec that runs this venv's python, first on ``JUPYTER_PATH``."""
-    prefix = tmp_path_factory.mktemp("jupyter")
-    subprocess.run([sys.executable, "-m", "ipykernel", "install", "--prefix", str(prefix), "--name", KERNEL],
-                   check=True, capture_output=True)
-    old = os.environ.get("JUPYTER_PATH")
-    os.environ["JUPYTER_PATH"] = str(prefix / "share" / "jupyter")
-    try:
-        spec = KernelSpecManager().get_kernel_spec(KERNEL)
-        assert spec.argv[0] == sys.executable, spec.argv
-        yield KERNEL
-    finally:
-        if old is None:
-            os.environ.pop("JUPYTER_PATH", None)
-        else:
-            os.environ["JUPYTER_PATH"] = old
-
-
-def run(name: str, out: Path, kernel: str, source: Path | None = None,
-        parameters: dict[str, object] | None = None) -> nbformat.NotebookNode:
-    papermill.execute_notebook(str(source or NOTEBOOKS / name), str(out), parameters=parameters or {},
-                               kernel_name=kernel,
-                               cwd=str(ROOT), progress_bar=False, execution_timeout=120)
-    return nbformat.read(out, as_version=4)
 
 
 def cell_text(cell: nbformat.NotebookNode) -> str:
