@@ -260,6 +260,8 @@ def _connect(args: argparse.Namespace) -> GatewayConnection:
     if args.sandbox:
         conn = connect_sandbox(args.sandbox, as_user=args.as_user, as_group=args.as_group,
                                proxy=getattr(args, "proxy_name", None))
+        # What this identity could not do through --kubeconfig: said after the answer (main), never hidden.
+        args.cluster_notes = list(conn.cluster_differences)
         if args.gloo_version:
             conn.profile = check_profile(args.gloo_version, source="--gloo-version")
         return conn
@@ -1039,7 +1041,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     try:
         args = build_parser().parse_args(argv)
-        return int(args.run(args))
+        code = int(args.run(args))
+        if code == 0:
+            for note in getattr(args, "cluster_notes", ()):
+                print(f"note: {note}", file=sys.stderr)
+        return code
     except GlooNbError as err:
         return _fail(str(err), exit_code_for(err))
     except KeyboardInterrupt:

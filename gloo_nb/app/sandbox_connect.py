@@ -78,10 +78,23 @@ def connect_sandbox(state_dir: str | Path, *, as_user: str | None = None, as_gro
     # The profile is read as on a cluster (the gloo Deployment's image tag), not taken from endpoints.json: the
     # kubeconfig path is the one users have, and this convenience must not answer differently (issue 20). The
     # document's glooVersion is only checked against it, so that a sandbox whose install disagrees says so.
-    conn = connect(info["kubeconfig"], as_user=as_user, as_group=as_group, gloo_version=None,
-                   xds=str(info["xds"]), port_forward=port_forward, admin_urls=admin, gateway_url=mine["gateway"],
-                   proxy=name)
-    if conn.profile != profile or conn.profile_source.startswith("default"):
+    def open_(gloo_version: str | None) -> GatewayConnection:
+        return connect(info["kubeconfig"], as_user=as_user, as_group=as_group, gloo_version=gloo_version,
+                       xds=str(info["xds"]), port_forward=port_forward, admin_urls=admin,
+                       gateway_url=mine["gateway"], proxy=name)
+
+    conn = open_(None)
+    unread = conn.profile_source.startswith("default")
+    if unread and (as_user or as_group):
+        # The identity cannot read the gloo Deployment (RBAC): on a cluster the profile would be the default unless
+        # --gloo-version says it. Not a disagreement of the install: the sandbox's profile stands, and the
+        # difference is said.
+        conn.close()
+        conn = open_(profile)
+        conn.cluster_differences.append(
+            f"{as_user or as_group} cannot read the gloo Deployment in {conn.namespace}: gloo-nb --kubeconfig as "
+            f"this identity would translate as Gloo current unless given --gloo-version {profile}")
+    elif conn.profile != profile or unread:
         said = conn.profile_source
         conn.close()
         raise GatewayUnreachable(f"the sandbox in {state_dir} runs Gloo {profile} ({where}) but its cluster says "
@@ -111,5 +124,6 @@ def _check_port_forward(conn: GatewayConnection, who: str) -> None:
     if denied:
         text = (f"{who} may not {'/'.join(denied)} pods/portforward in {conn.namespace}: gloo-nb --kubeconfig as "
                 f"this identity could not reach the Envoy admin APIs (the sandbox's direct addresses are used here)")
+        # Kept on the connection (the CLI says it after the command's answer, `note:`), not logged: a refusal
+        # that follows must stay one line.
         conn.cluster_differences.append(text)
-        _log.warning("%s", text)
