@@ -693,7 +693,7 @@ class Store:
             validate_update(kind, old, obj)
 
     def create(self, kind: Kind, obj: dict[str, Any], *, identity: Identity = ADMIN,
-               dry_run: bool = False) -> dict[str, Any]:
+               dry_run: bool = False, uid: str | None = None) -> dict[str, Any]:
         """Create an object.
 
         Fills in uid, resourceVersion, creationTimestamp, generation, apiVersion and kind, resolves
@@ -704,6 +704,7 @@ class Store:
             obj: The object; its ``metadata.namespace`` (``default`` when absent) is where it goes.
             identity: Who creates it (for the audit log).
             dry_run: Validate and default, but store nothing.
+            uid: The uid to give it (the sandbox's own ``kube-system``, whose uid is its cluster id); None: a new one.
 
         Returns:
             A copy of the stored object.
@@ -733,7 +734,7 @@ class Store:
                 meta.pop("namespace", None)
             # The uid comes before defaulting: a Job's generated selector names it (pkg/registry/batch/job/
             # strategy.go PrepareForCreate runs after BeforeCreate has filled in the uid).
-            meta["uid"] = str(uuid.uuid4())
+            meta["uid"] = uid or str(uuid.uuid4())
             self._prepare(kind, obj, None)
             namespace, name = meta.get("namespace", ""), meta["name"]
             if kind.namespaced:

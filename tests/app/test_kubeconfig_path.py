@@ -124,8 +124,6 @@ def test_the_profile_comes_from_the_gloo_image_on_both_paths(incident: Any) -> N
         assert [r.node_id for r in conn.replicas] == [r.node_id for r in sb.replicas]
 
 
-@pytest.mark.xfail(strict=True, reason="the sandbox has no kube-system Namespace (every cluster has one; its UID is "
-                   "the cluster's id that endpoints.json's clusterId stands for): reported for the sandbox's install")
 def test_the_cluster_id_is_the_same_on_both_paths(incident: Any) -> None:
     # A rollout journal's identity: the kubeconfig path reads kube-system's UID, --sandbox endpoints.json's clusterId.
     _, info, _, _ = incident
