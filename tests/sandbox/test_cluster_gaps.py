@@ -2,6 +2,7 @@
 
 - The namespaces kube-apiserver's system namespaces controller keeps (``kube-system``, ``kube-public``,
   ``kube-node-lease``, ``default``), ``kube-system``'s UID being the sandbox's cluster id, across restarts.
+- ``kubectl apply -f`` of a ``kind: List`` file validates (kubectl loads ``/openapi/v2`` for its items).
 """
 
 from __future__ import annotations
@@ -61,3 +62,39 @@ def test_a_state_dir_without_them_gets_them_with_the_same_uid(tmp_path: Path) ->
     assert {n["metadata"]["name"] for n in again.list(kinds.NAMESPACE)[0]} == \
         {"default", "kube-system", "kube-public", "kube-node-lease"}
     again.close()
+
+
+LIST = """\
+apiVersion: v1
+kind: List
+items:
+- apiVersion: v1
+  kind: ConfigMap
+  metadata: {name: listed, namespace: default}
+  data: {x: "1"}
+- apiVersion: v1
+  kind: Service
+  metadata: {name: listed, namespace: default}
+  spec:
+    selector: {app: listed}
+    ports: [{port: 80, targetPort: 8080}]
+"""
+
+
+def test_kubectl_applies_a_list_document_with_validation_on(box: Any, tmp_path: Path) -> None:
+    _, kube, _ = box
+    path = tmp_path / "list.yaml"
+    path.write_text(LIST)
+    out = kube.run("apply", "-f", str(path)).stdout
+    assert "configmap/listed created" in out and "service/listed created" in out
+    assert kube.json("cm", "listed", "-n", "default")["data"] == {"x": "1"}
+    again = kube.run("apply", "-f", str(path)).stdout
+    assert "configmap/listed unchanged" in again and "service/listed unchanged" in again
+    # The items are still validated: by the server (kubectl sends fieldValidation=Strict with each).
+    path.write_text(LIST.replace('data: {x: "1"}', 'data: {x: "2"}\n  bogus: 1'))
+    bad = kube.run("apply", "-f", str(path), check=False)
+    assert bad.returncode == 1 and 'strict decoding error: unknown field "bogus"' in bad.stderr
+    assert kube.json("cm", "listed", "-n", "default")["data"] == {"x": "1"}
+    # What kubectl fetched: /openapi/v2, which JSON clients can read too.
+    doc = json.loads(kube.run("get", "--raw", "/openapi/v2").stdout)
+    assert doc["swagger"] == "2.0"

@@ -281,7 +281,7 @@ class KubeApiServer:
         if identity is None:  # the anonymous health probes
             return web.Response(text="ok")
         if not segs:
-            return _json({"paths": ["/api", "/api/v1", "/apis", "/openapi/v3", "/version"]})
+            return _json({"paths": ["/api", "/api/v1", "/apis", "/openapi/v2", "/openapi/v3", "/version"]})
         if segs == ["version"]:
             return _json(discovery.VERSION)
         if request.method == "GET":
@@ -369,6 +369,9 @@ class KubeApiServer:
         if segs[0] == "openapi":
             if segs == ["openapi", "v3"]:
                 return _json(discovery.openapi_index(), headers=cache)
+            if segs == ["openapi", "v2"]:  # issue 20: kubectl validates a kind: List's items with it
+                v2, ctype = discovery.openapi_v2(request.headers.get("Accept", ""))
+                return web.Response(body=v2, headers={**cache, "Content-Type": ctype})
             if segs[:2] == ["openapi", "v3"] and len(segs) >= 4:
                 gv = segs[2:]
                 group, version = ("", gv[1]) if gv[0] == "api" and len(gv) == 2 else (
