@@ -18,7 +18,7 @@ from aiohttp import web
 
 from gloo_nb.errors import ParseError
 from gloo_nb.models.codec import load_document
-from gloo_nb.sandbox import audit
+from gloo_nb.sandbox import audit, managed_fields
 from gloo_nb.sandbox import kinds as k
 from gloo_nb.sandbox.garbage_collector import orphan_dependents
 from gloo_nb.sandbox.kinds import Kind, kind_by_plural
@@ -420,6 +420,10 @@ class KubeApiServer:
         collected = audit.RequestAudit()
         state: dict[str, str] = {}
         token = audit.current_request.set(collected)
+        # Issue 20: the field manager of the request's writes (gloo_nb.sandbox.managed_fields).
+        manager = managed_fields.manager_from_request(request.query.get("fieldManager"),
+                                                      request.headers.get("User-Agent", ""))
+        manager_token = managed_fields.current_manager.set((manager, "Update", None))
         resp: web.StreamResponse | None = None
         failure: ApiError | None = None
         try:
@@ -435,6 +439,7 @@ class KubeApiServer:
         finally:
             collected.open = False
             audit.current_request.reset(token)
+            managed_fields.current_manager.reset(manager_token)
             try:
                 self._write_audit(request, identity, t, verb, received, collected, state, resp, failure)
             except Exception:  # the request's answer must not depend on its audit line
@@ -791,6 +796,10 @@ class KubeApiServer:
                                                         f"accepted media types include: {accepted}")
         patch = await self._body(request)
         dry_run = self._dry_run(request)
+        if ctype == _APPLY:
+            # Server-side apply: the manager owns the fields of its configuration (operation Apply).
+            found = managed_fields.current_manager.get()
+            managed_fields.current_manager.set((found[0] if found else "", "Apply", patch))
         if t.sub == "scale":
             dep = self.store.patch(t.kind, t.namespace, t.name,
                                    lambda d: _set_replicas(d, apply(_scale_of(d), patch)), identity=identity,
