@@ -5,9 +5,9 @@ k8s.io/apiserver/pkg/endpoints/handlers/{create,update,patch}.go call; sigs.k8s.
 field sets), and what this module reproduces:
 
 - The manager is the ``fieldManager`` query parameter, else the User-Agent up to its first ``/``
-  (handlers/rest.go ``prefixFromUserAgent``): ``kubectl-client-side-apply``, ``kubectl-create``, ``kubectl-edit``,
-  ``kubectl-patch``, ``kubectl-label`` (kubectl sends them as ``fieldManager``), ``python`` for
-  the Python client (``OpenAPI-Generator/...`` is its User-Agent: ``OpenAPI-Generator``).
+  (handlers/create.go ``managerOrUserAgent``, ``prefixFromUserAgent``): ``kubectl-client-side-apply``,
+  ``kubectl-create``, ``kubectl-edit``, ``kubectl-patch``, ``kubectl-label`` (kubectl sends them as
+  ``fieldManager``), ``OpenAPI-Generator`` for the Python client (its User-Agent is ``OpenAPI-Generator/...``).
 - ``operation`` is ``Apply`` for a server-side apply patch, else ``Update``; ``subresource`` is set for status
   (and scale) writes; ``apiVersion`` is the version written, ``time`` the write's second, ``fieldsType: FieldsV1``.
 - An ``Update`` manager owns the fields its write added or changed (structured-merge-diff's ``Compare``:
@@ -16,8 +16,8 @@ field sets), and what this module reproduces:
   fields of its configuration.
 - ``apiVersion``, ``kind`` and the server's metadata (name, namespace, uid, resourceVersion, generation,
   creationTimestamp, managedFields...) are never owned (internal/stripmeta.go ``NewStripMetaManager``).
-- Entries are sorted: ``Apply`` before ``Update``, then by time, manager and apiVersion (internal/managedfields.go
-  ``sortEncodedManagedFields``).
+- Entries are sorted: ``Apply`` before ``Update``, then by time (seconds), manager, apiVersion and subresource
+  (internal/managedfields.go ``sortEncodedManagedFields``).
 - ``fieldsV1``: ``f:<field>`` for each field; ``k:{"name":"c"}`` for an item of an associative list of a built-in
   kind (containers by ``name``, ports by ``containerPort`` and ``protocol``...), other lists are atomic (a leaf);
   ``.`` marks a map or list item owned as a whole (``f:labels: {".": {}, "f:app": {}}``), as Kubernetes' docs show
@@ -60,6 +60,9 @@ IN_PROCESS_MANAGERS = {
 }
 """The field manager of each of the sandbox's in-process writers, by user."""
 
+_FIELD_MANAGER_MAX_LENGTH = 128
+"""k8s.io/apimachinery/pkg/apis/meta/v1/validation ``FieldManagerMaxLength``."""
+
 _STRIPPED_META = frozenset({"name", "namespace", "uid", "resourceVersion", "generation", "creationTimestamp",
                             "managedFields", "selfLink", "deletionTimestamp", "deletionGracePeriodSeconds",
                             "generateName", "clusterName"})
@@ -80,7 +83,8 @@ _SET_LISTS = frozenset({"finalizers"})
 def manager_from_request(field_manager: str | None, user_agent: str) -> str:
     """The manager of an API write: ``fieldManager``, else the User-Agent's prefix.
 
-    k8s.io/apiserver/pkg/endpoints/handlers/rest.go ``prefixFromUserAgent``: ``strings.SplitN(u, "/", 2)[0]``.
+    k8s.io/apiserver/pkg/endpoints/handlers/create.go ``managerOrUserAgent`` and ``prefixFromUserAgent``: the part
+    before the first ``/``, without unprintable characters, cut at ``FieldManagerMaxLength`` (128 bytes).
 
     Args:
         field_manager: The ``fieldManager`` query parameter, if any.
@@ -89,7 +93,18 @@ def manager_from_request(field_manager: str | None, user_agent: str) -> str:
     Returns:
         The manager name.
     """
-    return field_manager or user_agent.split("/", 1)[0]
+    if field_manager:
+        return field_manager
+    out, size = [], 0
+    for ch in user_agent.split("/", 1)[0]:
+        if not ch.isprintable():
+            continue
+        n = len(ch.encode("utf-8"))
+        if size + n > _FIELD_MANAGER_MAX_LENGTH:
+            break
+        out.append(ch)
+        size += n
+    return "".join(out)
 
 
 def manager_for(user: str) -> tuple[str, str, Any]:
@@ -294,5 +309,5 @@ def managed_fields(old: dict[str, Any] | None, new: dict[str, Any], *, manager: 
             entry["subresource"] = subresource
         entries.append(entry)
     entries.sort(key=lambda e: (str(e.get("operation")), _seconds(e), str(e.get("manager")),
-                                str(e.get("apiVersion"))))
+                                str(e.get("apiVersion")), str(e.get("subresource") or "")))
     return entries

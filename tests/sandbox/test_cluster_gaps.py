@@ -22,7 +22,7 @@ import pytest
 from kubernetes import client, config
 from sandboxkit import Kube, kubectl_for, sandbox
 
-from gloo_nb.sandbox import kinds
+from gloo_nb.sandbox import kinds, managed_fields
 from gloo_nb.sandbox.daemon import system_namespaces
 from gloo_nb.sandbox.runner import SandboxInfo
 from gloo_nb.sandbox.store import Store
@@ -222,3 +222,31 @@ def test_gloo_and_the_python_client_are_managers_too(box: Any) -> None:
     # The install's objects are Helm's, kube-system the apiserver's.
     assert {e["manager"] for e in _entries(kube, "svc", "gloo", "-n", "gloo-system")} == {"helm"}
     assert {e["manager"] for e in _entries(kube, "ns", "kube-system")} == {"kube-apiserver"}
+
+
+def test_the_manager_name_and_the_entry_order_are_the_apiservers() -> None:
+    # handlers/create.go prefixFromUserAgent: before the first "/", printable, at most 128 bytes.
+    assert managed_fields.manager_from_request(None, "kubectl/v1.32.4 (linux/amd64) kubernetes/4cb5f07") == "kubectl"
+    assert managed_fields.manager_from_request("", "OpenAPI-Generator/31.0.0/python") == "OpenAPI-Generator"
+    assert managed_fields.manager_from_request("kubectl-edit", "kubectl/v1.32.4") == "kubectl-edit"
+    assert managed_fields.manager_from_request(None, "a\tb" + "x" * 200) == "ab" + "x" * 126
+    # sortEncodedManagedFields: operation, time, manager, apiVersion, subresource.
+    cm = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}, "data": {"a": "1"}}
+    first = managed_fields.managed_fields(None, cm, manager="z", operation="Update", subresource=None,
+                                          now="2026-01-01T00:00:01Z", builtin=True)
+    cm2 = {**cm, "metadata": {**cm["metadata"], "managedFields": first}, "data": {"a": "1", "b": "2"}}
+    second = managed_fields.managed_fields(cm, cm2, manager="a", operation="Update", subresource=None,
+                                           now="2026-01-01T00:00:01Z", builtin=True, entries_so_far=first)
+    assert [e["manager"] for e in second] == ["a", "z"]
+    assert second[0]["fieldsV1"] == {"f:data": {"f:b": {}}}
+    assert second[1]["fieldsV1"] == {"f:data": {".": {}, "f:a": {}}}
+    # a changes a: it takes it from z, which keeps the map it made.
+    cm3 = {**cm2, "data": {"a": "9", "b": "2"}}
+    third = managed_fields.managed_fields(cm2, cm3, manager="a", operation="Update", subresource=None,
+                                          now="2026-01-01T00:00:02Z", builtin=True, entries_so_far=second)
+    assert [(e["manager"], e["fieldsV1"]) for e in third] == [
+        ("z", {"f:data": {".": {}}}), ("a", {"f:data": {"f:a": {}, "f:b": {}}})]
+    # z's map gone too (the data removed): z owns nothing and is dropped.
+    fourth = managed_fields.managed_fields(cm3, {**cm3, "data": {}}, manager="a", operation="Update", subresource=None,
+                                           now="2026-01-01T00:00:03Z", builtin=True, entries_so_far=third)
+    assert [e["manager"] for e in fourth] == ["a"] and fourth[0]["fieldsV1"] == {"f:data": {}}
