@@ -63,7 +63,7 @@ from gloo_nb.sandbox.portforward import PortForwardHandler
 from gloo_nb.sandbox.proxyspec import parse_proxy_specs
 from gloo_nb.sandbox.serviceaccounts_controller import ServiceAccounts
 from gloo_nb.sandbox.statedir import PRIVATE_UMASK, private_dir
-from gloo_nb.sandbox.store import ADMIN, KUBELET, ApiError, Store, WatchEvent
+from gloo_nb.sandbox.store import ADMIN, KUBELET, ApiError, Identity, Store, WatchEvent
 from gloo_nb.sandbox.xds_server import TYPE_CLUSTER, TYPE_LISTENER, AdsServer
 
 log = logging.getLogger("gloo_nb.sandbox")
@@ -251,6 +251,34 @@ def seed(store: Store, profile: Profile, proxies: Sequence[str] = (),
         with contextlib.suppress(ApiError):
             if store.get(kinds.DEPLOYMENT, NAMESPACE, name).get("spec", {}).get("replicas") != count:
                 store.patch(kinds.DEPLOYMENT, NAMESPACE, name, scale, identity=ADMIN)
+
+
+SYSTEM_NAMESPACES = ("kube-system", "kube-public", "kube-node-lease", "default")
+"""What kube-apiserver's system namespaces controller keeps in every cluster
+(pkg/controlplane/controller/systemnamespaces/system_namespaces_controller.go, ``Controller.sync``:
+metav1.NamespaceSystem, NamespacePublic, NamespaceNodeLease and NamespaceDefault)."""
+
+APISERVER = Identity("system:apiserver", ("system:authenticated", "system:masters"))
+"""kube-apiserver's own loopback user (pkg/controlplane/apiserver: ``user.APIServerUser``), which creates them."""
+
+
+def system_namespaces(store: Store, cluster: str) -> None:
+    """Create the namespaces every cluster has, unless there (a fresh or a restarted sandbox alike).
+
+    ``kube-system``'s uid is the sandbox's cluster id (:func:`cluster_id`): tools, gloo_nb among them
+    (:meth:`gloo_nb.app.gateway.Gateway.cluster_identity`), read a cluster's identity as that UID, and a rollout
+    journal is bound to it; a restart from the same state dir makes it with the same uid. A ``kube-system`` a
+    user made on an older sandbox keeps its own uid (an object's uid never changes).
+
+    Args:
+        store: The store.
+        cluster: The sandbox's cluster id.
+    """
+    for name in SYSTEM_NAMESPACES:
+        if store.find(kinds.NAMESPACE, None, name) is None:
+            with contextlib.suppress(ApiError):  # created meanwhile (409): as the controller, keep what is there
+                store.create(kinds.NAMESPACE, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}},
+                             identity=APISERVER, uid=cluster if name == "kube-system" else None)
 
 
 def install_validation(store: Store, profile: Profile) -> None:
@@ -661,6 +689,8 @@ class Sandbox:
         self.service_accounts.attach()
         self.gloo_webhook.attach()
         register_node(self.store, self.state_dir)
+        # Issue 20: the namespaces every cluster has, kube-system's uid being the cluster id.
+        system_namespaces(self.store, cluster_id(self.state_dir))
         # Issue 20: with the install's Deployments, ServiceAccounts and ConfigMaps (gloo_nb.sandbox.install).
         seed(self.store, self.profile, [n for n, _ in self.proxies], workloads=self.proxies)
         # kube-aggregator's autoregister: the local APIServices of every served group-version, once seeded.

@@ -38,7 +38,7 @@ from typing import Any
 import yaml
 
 from gloo_nb.errors import BadDataError, GlooNbError, UsageError
-from gloo_nb.sandbox import audit
+from gloo_nb.sandbox import audit, managed_fields
 from gloo_nb.sandbox.apierror import ApiError
 from gloo_nb.sandbox.kinds import KINDS, NAMESPACE, POD, Kind, kind_of
 from gloo_nb.sandbox.object_selectors import field_matcher, label_matcher
@@ -693,7 +693,7 @@ class Store:
             validate_update(kind, old, obj)
 
     def create(self, kind: Kind, obj: dict[str, Any], *, identity: Identity = ADMIN,
-               dry_run: bool = False) -> dict[str, Any]:
+               dry_run: bool = False, uid: str | None = None) -> dict[str, Any]:
         """Create an object.
 
         Fills in uid, resourceVersion, creationTimestamp, generation, apiVersion and kind, resolves
@@ -704,6 +704,7 @@ class Store:
             obj: The object; its ``metadata.namespace`` (``default`` when absent) is where it goes.
             identity: Who creates it (for the audit log).
             dry_run: Validate and default, but store nothing.
+            uid: The uid to give it (the sandbox's own ``kube-system``, whose uid is its cluster id); None: a new one.
 
         Returns:
             A copy of the stored object.
@@ -733,7 +734,7 @@ class Store:
                 meta.pop("namespace", None)
             # The uid comes before defaulting: a Job's generated selector names it (pkg/registry/batch/job/
             # strategy.go PrepareForCreate runs after BeforeCreate has filled in the uid).
-            meta["uid"] = str(uuid.uuid4())
+            meta["uid"] = uid or str(uuid.uuid4())
             self._prepare(kind, obj, None)
             namespace, name = meta.get("namespace", ""), meta["name"]
             if kind.namespaced:
@@ -759,9 +760,24 @@ class Store:
                 meta.pop(key, None)
             meta["creationTimestamp"] = _rfc3339(self._clock())
             meta["generation"] = 1
+            # Issue 20: what the apiserver's field manager records (gloo_nb.sandbox.managed_fields).
+            self._set_managed_fields(kind, None, obj, identity, None,
+                                     managed_fields.given_entries(meta.get("managedFields")) or [])
             if dry_run:
                 return obj
             return _copy(self._commit(kind, "ADDED", obj, identity, "create", None))
+
+    def _set_managed_fields(self, kind: Kind, old: dict[str, Any] | None, new: dict[str, Any], identity: Identity,
+                            subresource: str | None, so_far: builtins.list[dict[str, Any]]) -> None:
+        manager, operation, applied = managed_fields.manager_for(identity.user)
+        entries = managed_fields.managed_fields(old, new, manager=manager, operation=operation,
+                                                subresource=subresource, now=_rfc3339(self._clock()),
+                                                builtin=kind.builtin, applied=applied, entries_so_far=so_far,
+                                                status=subresource == "status" or "status" not in kind.subresources)
+        if entries:
+            new["metadata"]["managedFields"] = entries
+        else:
+            new["metadata"].pop("managedFields", None)
 
     def _check_pod_quota(self, namespace: str, name: str) -> None:
         # Like the ResourceQuota admission plugin (k8s.io/apiserver/pkg/admission/plugin/resourcequota):
@@ -818,10 +834,19 @@ class Store:
         meta = new["metadata"]
         meta["resourceVersion"] = old_meta["resourceVersion"]
         meta["generation"] = old_meta.get("generation", 1)
+        # The stored entries unless the body sets usable ones of its own (the apiserver takes those).
+        given = managed_fields.given_entries(meta.get("managedFields")) if subresource is None else None
+        if given is not None and given != old_meta.get("managedFields"):
+            meta["managedFields"] = given
+        elif "managedFields" in old_meta:
+            meta["managedFields"] = old_meta["managedFields"]
+        else:
+            meta.pop("managedFields", None)
         if new == old:
             return _copy(old)
         if _spec_changed(old, new):
             meta["generation"] = meta["generation"] + 1
+        self._set_managed_fields(kind, old, new, identity, subresource, meta.get("managedFields") or [])
         if dry_run:
             return new
         return _copy(self._commit(kind, "MODIFIED", new, identity, verb, subresource, old))

@@ -80,9 +80,9 @@ def test_notebook_01_through_the_kubeconfig_parameter(venv_kernel: str, tmp_path
     assert "blocked-by-last-known-good" in joined and "echo-typo" in joined
     assert "port 8080 not found" not in joined and "replica-lagging" not in joined
     # The headline: the same answer; its actor is the audit log's user on the sandbox path, and on the kubeconfig
-    # path (no audit log parameter) each object's managedFields manager, which the sandbox does not record.
-    # (None in the sandbox yet: "unknown"; a manager's name once it records them.)
+    # path (no audit log parameter) each object's newest managedFields manager (issue 20: the sandbox records them).
     assert "changed by admin" in by_sandbox[head] and "changed by " in by_kubeconfig[head]
+    assert "changed by unknown" not in by_kubeconfig[head], by_kubeconfig[head]
     # Every cell shows the same but that actor (the describe line's gateway URL is a port-forward on the
     # kubeconfig path: blanked with the other loopback ports).
     differing = [i for i, (a, b) in enumerate(zip(by_sandbox, by_kubeconfig, strict=True))

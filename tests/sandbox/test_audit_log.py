@@ -118,7 +118,9 @@ def stored(c: Cluster, e: dict[str, Any]) -> None:
     ref = e["objectRef"]
     kind = {"services": "service", "routetables": "routetables.gateway.solo.io",
             "settings": "settings.gloo.solo.io"}[ref["resource"]]
-    now = json.loads(c.kubectl("get", kind, ref["name"], "-n", ref["namespace"], "-o", "json").proc.stdout)
+    # kubectl prints managedFields only when asked (issue 20: the sandbox records them).
+    now = json.loads(c.kubectl("get", kind, ref["name"], "-n", ref["namespace"], "-o", "json",
+                               "--show-managed-fields").proc.stdout)
     assert e["responseObject"] == now
     assert e["annotations"][SANDBOX_RV_ANNOTATION] == now["metadata"]["resourceVersion"]
 

@@ -272,7 +272,8 @@ def test_cli_contract(tmp_path: Path) -> None:
         home = tmp_path / "home"
         home.mkdir()
         kube = Kube(info["kubeconfig"], home)
-        assert {n["metadata"]["name"] for n in kube.json("ns")["items"]} == {"default", "gloo-system"}
+        assert {n["metadata"]["name"] for n in kube.json("ns")["items"]} == {"default", "gloo-system", "kube-system",
+                                                                        "kube-public", "kube-node-lease"}
         assert [s["metadata"]["name"] for s in kube.json("settings", "-A")["items"]] == ["default"]
         assert [g["metadata"]["name"] for g in kube.json("gateways.gateway.solo.io", "-A")["items"]] == \
             ["gateway-proxy"]

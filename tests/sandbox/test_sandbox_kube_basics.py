@@ -20,7 +20,9 @@ def test_fresh_sandbox_has_default_service_accounts_and_its_node(tmp_path: Path)
         # Issue 20: and the ServiceAccounts of Gloo's chart (gloo, gateway-proxy; certgen: validation is on).
         assert sorted((a["metadata"]["namespace"], a["metadata"]["name"]) for a in accounts) == [
             ("default", "default"), ("gloo-system", "certgen"), ("gloo-system", "default"),
-            ("gloo-system", "gateway-proxy"), ("gloo-system", "gloo")]
+            ("gloo-system", "gateway-proxy"), ("gloo-system", "gloo"),
+            # Issue 20: the system namespaces every cluster has get theirs too.
+            ("kube-node-lease", "default"), ("kube-public", "default"), ("kube-system", "default")]
         nodes = kube.json("nodes")["items"]
         assert [n["metadata"]["name"] for n in nodes] == ["sandbox"]
         first_heartbeat = nodes[0]["status"]["conditions"][-1]["lastHeartbeatTime"]
@@ -41,4 +43,4 @@ def test_fresh_sandbox_has_default_service_accounts_and_its_node(tmp_path: Path)
         nodes = kube.json("nodes")["items"]
         assert [n["metadata"]["name"] for n in nodes] == ["sandbox"]
         assert nodes[0]["status"]["conditions"][-1]["lastHeartbeatTime"] >= first_heartbeat
-        assert len(kube.json("sa", "-A")["items"]) == 5  # no duplicate after a restart
+        assert len(kube.json("sa", "-A")["items"]) == 8  # no duplicate after a restart

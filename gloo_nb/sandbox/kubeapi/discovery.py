@@ -9,8 +9,9 @@ from typing import Any
 
 from gloo_nb.sandbox.kinds import KINDS, SERVED_KINDS, Kind
 
-__all__ = ["AGGREGATED_CONTENT_TYPE", "VERSION", "aggregated", "api_group", "api_resource_list", "api_versions",
-           "custom_resource_schema", "group_versions", "openapi_document", "openapi_index"]
+__all__ = ["AGGREGATED_CONTENT_TYPE", "OPENAPI_V2_PROTOBUF", "VERSION", "aggregated", "api_group",
+           "api_resource_list", "api_versions", "custom_resource_schema", "group_versions", "openapi_document",
+           "openapi_index", "openapi_v2"]
 
 VERSION = {"major": "1", "minor": "32", "gitVersion": "v1.32.0-sandbox",
            "gitCommit": "0000000000000000000000000000000000000000", "gitTreeState": "clean",
@@ -264,3 +265,37 @@ def openapi_index() -> dict[str, Any]:
         gv = _gv_path(group, version)
         paths[gv] = {"serverRelativeURL": f"/openapi/v3/{gv}?hash={digest}"}
     return {"paths": paths}
+
+
+OPENAPI_V2_PROTOBUF = "application/com.github.proto-openapi.spec.v2.v1.0+protobuf"
+"""The content type of ``/openapi/v2`` in protobuf. kubectl asks for ``...spec.v2@v1.0+protobuf`` (client-go
+discovery/discovery_client.go ``openAPIV2mimePb``), which kube-openapi's handler (pkg/handler/handler.go) answers
+with this spelling: Go's mime parser refuses the ``@`` in an answer ("mime: unexpected content after media
+subtype")."""
+
+
+def openapi_v2(accept: str) -> tuple[bytes, str]:
+    """Return the ``/openapi/v2`` document and its content type, protobuf when ``accept`` asks for it.
+
+    kubectl fetches it only to validate on the client what the server cannot validate, e.g. the items of a
+    ``kind: List`` file (there is no ``List`` resource whose ``fieldValidation`` support it could check:
+    k8s.io/kubectl/pkg/validation ``paramVerifyingSchema.ValidateBytes`` falls back to ``schemaValidation``,
+    which loads ``/openapi/v2`` through discovery_client.go ``OpenAPISchema``, protobuf only). A 404 made every
+    ``kubectl apply -f list.yaml`` fail with "error validating data: the server could not find the requested
+    resource". The document has no definitions: kubectl's ``schemaValidation.validateResource`` skips a kind it
+    finds none for ("resource is not present, let's just skip validation"), and the server still checks each
+    item's fields (kubectl sends ``fieldValidation=Strict`` with each). A real apiserver's document holds every
+    kind's swagger schema (out: the sandbox's schemas are OpenAPI v3, ``/openapi/v3``).
+
+    Args:
+        accept: The request's ``Accept`` header.
+
+    Returns:
+        ``(body, content type)``.
+    """
+    if "protobuf" in accept:
+        # gnostic's openapi_v2.Document with field 1 (swagger) "2.0", proto3 wire format: tag 0x0a, length 3.
+        return b"\x0a\x032.0", OPENAPI_V2_PROTOBUF
+    doc = {"swagger": "2.0", "info": {"title": "Kubernetes", "version": VERSION["gitVersion"]}, "paths": {},
+           "definitions": {}}
+    return json.dumps(doc).encode(), "application/json"

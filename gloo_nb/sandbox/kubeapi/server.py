@@ -18,7 +18,7 @@ from aiohttp import web
 
 from gloo_nb.errors import ParseError
 from gloo_nb.models.codec import load_document
-from gloo_nb.sandbox import audit
+from gloo_nb.sandbox import audit, managed_fields
 from gloo_nb.sandbox import kinds as k
 from gloo_nb.sandbox.garbage_collector import orphan_dependents
 from gloo_nb.sandbox.kinds import Kind, kind_by_plural
@@ -281,7 +281,7 @@ class KubeApiServer:
         if identity is None:  # the anonymous health probes
             return web.Response(text="ok")
         if not segs:
-            return _json({"paths": ["/api", "/api/v1", "/apis", "/openapi/v3", "/version"]})
+            return _json({"paths": ["/api", "/api/v1", "/apis", "/openapi/v2", "/openapi/v3", "/version"]})
         if segs == ["version"]:
             return _json(discovery.VERSION)
         if request.method == "GET":
@@ -369,6 +369,9 @@ class KubeApiServer:
         if segs[0] == "openapi":
             if segs == ["openapi", "v3"]:
                 return _json(discovery.openapi_index(), headers=cache)
+            if segs == ["openapi", "v2"]:  # issue 20: kubectl validates a kind: List's items with it
+                v2, ctype = discovery.openapi_v2(request.headers.get("Accept", ""))
+                return web.Response(body=v2, headers={**cache, "Content-Type": ctype})
             if segs[:2] == ["openapi", "v3"] and len(segs) >= 4:
                 gv = segs[2:]
                 group, version = ("", gv[1]) if gv[0] == "api" and len(gv) == 2 else (
@@ -417,6 +420,10 @@ class KubeApiServer:
         collected = audit.RequestAudit()
         state: dict[str, str] = {}
         token = audit.current_request.set(collected)
+        # Issue 20: the field manager of the request's writes (gloo_nb.sandbox.managed_fields).
+        manager = managed_fields.manager_from_request(request.query.get("fieldManager"),
+                                                      request.headers.get("User-Agent", ""))
+        manager_token = managed_fields.current_manager.set((manager, "Update", None))
         resp: web.StreamResponse | None = None
         failure: ApiError | None = None
         try:
@@ -432,6 +439,7 @@ class KubeApiServer:
         finally:
             collected.open = False
             audit.current_request.reset(token)
+            managed_fields.current_manager.reset(manager_token)
             try:
                 self._write_audit(request, identity, t, verb, received, collected, state, resp, failure)
             except Exception:  # the request's answer must not depend on its audit line
@@ -788,6 +796,10 @@ class KubeApiServer:
                                                         f"accepted media types include: {accepted}")
         patch = await self._body(request)
         dry_run = self._dry_run(request)
+        if ctype == _APPLY:
+            # Server-side apply: the manager owns the fields of its configuration (operation Apply).
+            found = managed_fields.current_manager.get()
+            managed_fields.current_manager.set((found[0] if found else "", "Apply", patch))
         if t.sub == "scale":
             dep = self.store.patch(t.kind, t.namespace, t.name,
                                    lambda d: _set_replicas(d, apply(_scale_of(d), patch)), identity=identity,
