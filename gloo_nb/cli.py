@@ -261,14 +261,16 @@ def _connect(args: argparse.Namespace) -> GatewayConnection:
         conn = connect_sandbox(args.sandbox, as_user=args.as_user, as_group=args.as_group,
                                proxy=getattr(args, "proxy_name", None))
         # What this identity could not do through --kubeconfig: said after the answer (main), never hidden.
-        args.cluster_notes = list(conn.cluster_differences)
+        args.cluster_notes = [*conn.notes, *conn.cluster_differences]
         if args.gloo_version:
             conn.profile = check_profile(args.gloo_version, source="--gloo-version")
         return conn
     if not args.kubeconfig:
         raise UsageError("give a connection: --sandbox DIR or --kubeconfig F [--context C]")
-    return connect(args.kubeconfig, context=args.context, as_user=args.as_user, as_group=args.as_group,
+    conn = connect(args.kubeconfig, context=args.context, as_user=args.as_user, as_group=args.as_group,
                    gloo_version=args.gloo_version, xds=args.xds, proxy=getattr(args, "proxy_name", None))
+    args.cluster_notes = list(conn.notes)
+    return conn
 
 
 def run_inspect(args: argparse.Namespace) -> int:

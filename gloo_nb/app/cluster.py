@@ -8,7 +8,6 @@ does the reading; kept apart from it because this is the only part that knows a 
 
 from __future__ import annotations
 
-import logging
 import re
 from collections.abc import Mapping
 
@@ -19,7 +18,6 @@ from gloo_nb.kube.portforward import PortForward
 
 __all__ = ["ADMIN_PORT", "GATEWAY_PORT", "XDS_PORT", "connect", "detect_profile", "profile_from_image"]
 
-_log = logging.getLogger(__name__)
 
 ADMIN_PORT = 19000
 GATEWAY_PORT = 8080
@@ -86,8 +84,9 @@ def connect(kubeconfig: str | None = None, *, context: str | None = None, as_use
             else:
                 # Said, not silent: a wrong profile gives another Gloo's findings and drift states (issue 20: a
                 # 1.3 gateway read as current reported errors 1.3 never had).
-                _log.warning("no gloo Deployment with a versioned image in %s (or it may not be read): translating "
-                             "as Gloo current; pass --gloo-version 1.3 for Gloo < 1.12", namespace)
+                # A note on the connection, not a log line: a refusal that follows stays one line.
+                conn.notes.append(f"no gloo Deployment with a versioned image in {namespace} (or it may not be "
+                                  "read): translating as Gloo current; pass --gloo-version 1.3 for Gloo < 1.12")
         pods = kube.list("Pod", namespace, label_selector="gateway-proxy-id=" + role.split("~", 1)[-1])["items"]
         for pod in sorted(pods, key=lambda p: p["metadata"]["name"]):
             name = pod["metadata"]["name"]

@@ -101,6 +101,8 @@ class GatewayConnection:
         cluster_differences: What this connection could do that the same identity could not through
             ``--kubeconfig`` on a cluster (a sandbox's direct addresses where a port-forward would be refused),
             one sentence each; empty on the kubeconfig path.
+        notes: What the connection assumed and the user should know (the default profile when no gloo Deployment
+            could be read), one sentence each; the CLI says them after a command's answer.
     """
 
     kube: KubeClient
@@ -115,6 +117,7 @@ class GatewayConnection:
     secrets_unreadable: str = ""
     profile_source: str = ""
     cluster_differences: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
     _closers: list[Callable[[], None]] = field(default_factory=list, repr=False)
     _ads: AdsClient | None = field(default=None, repr=False)
     _is_closed: bool = field(default=False, repr=False)

@@ -7,7 +7,6 @@ reads the state directory's document, kept apart so that the cluster path knows 
 from __future__ import annotations
 
 import json
-import logging
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +17,6 @@ from gloo_nb.kube import KubeError
 
 __all__ = ["connect_sandbox", "read_sandbox_endpoints"]
 
-_log = logging.getLogger(__name__)
 
 
 def read_sandbox_endpoints(state_dir: str | Path) -> dict[str, Any]:
