@@ -68,7 +68,9 @@ def test_notebook_01_through_the_kubeconfig_parameter(venv_kernel: str, tmp_path
             gw.close()
         runs = {}
         for name, params in (("sandbox", {"sandbox_dir": str(info.state_dir)}),
-                             ("kubeconfig", {"kubeconfig": str(info.kubeconfig)})):
+                             ("kubeconfig", {"kubeconfig": str(info.kubeconfig)}),
+                             ("kubeconfig+audit", {"kubeconfig": str(info.kubeconfig),
+                                                   "audit_log": str(info.state_dir / "audit.jsonl")})):
             out = tmp_path / f"01-{name}.ipynb"
             run("01-explore-gateway.ipynb", out, venv_kernel, parameters=params)
             runs[name] = _texts(out)
@@ -88,3 +90,8 @@ def test_notebook_01_through_the_kubeconfig_parameter(venv_kernel: str, tmp_path
     differing = [i for i, (a, b) in enumerate(zip(by_sandbox, by_kubeconfig, strict=True))
                  if _ACTOR.sub("changed by …", _same(a)) != _ACTOR.sub("changed by …", _same(b))]
     assert differing == [], [(by_sandbox[i][:400], by_kubeconfig[i][:400]) for i in differing]
+    # With the cluster's audit log as a parameter, the kubeconfig path names the same users: every cell is the same.
+    by_audit = runs["kubeconfig+audit"]
+    assert "changed by admin" in by_audit[head], by_audit[head]
+    differing = [i for i, (a, b) in enumerate(zip(by_sandbox, by_audit, strict=True)) if _same(a) != _same(b)]
+    assert differing == [], [(by_sandbox[i][:400], by_audit[i][:400]) for i in differing]

@@ -130,13 +130,18 @@ def assert_sandbox_gone(all_text: str) -> None:
 
 
 def test_parameters_cell_is_tagged_with_the_connection_contract() -> None:
-    contract = ["sandbox_dir", "kubeconfig", "context", "as_user", "as_group", "gloo_version", "apply_changes"]
-    for name, extra in (("01-explore-gateway.ipynb", ["snapshot_dir"]), ("03-invalid-config.ipynb", [])):
+    contract = ["sandbox_dir", "kubeconfig", "context", "as_user", "as_group", "gloo_version"]
+    for name, extra in (("01-explore-gateway.ipynb", ["apply_changes", "audit_log", "snapshot_dir"]),
+                        ("02-two-phase-rollout.ipynb", ["audit_log"]),
+                        ("03-invalid-config.ipynb", ["apply_changes", "audit_log"])):
         book = nbformat.read(NOTEBOOKS / name, as_version=4)
         tagged = [c for c in book.cells if "parameters" in c.metadata.get("tags", [])]
         assert len(tagged) == 1
         names = re.findall(r"^(\w+) = ", tagged[0].source, re.M)
-        assert names == contract + extra
+        assert names[:len(contract) + len(extra)] == contract + extra, name
+        # Every connection parameter reaches open_gateway (a parameter the cell ignores would be silently lost).
+        opener = next(c.source for c in book.cells if c.cell_type == "code" and "open_gateway(" in c.source)
+        assert "audit_log=audit_log" in opener, name
 
 
 def test_03_reproduces_the_incident_then_the_patch_then_the_revert(venv_kernel: str, tmp_path: Path) -> None:
