@@ -112,6 +112,16 @@ def test_apply_get_and_tables(cluster: Cluster) -> None:
     after = cluster.store.get(k.ROUTE_TABLE, "echo", "echo-routes")
     assert after["metadata"]["generation"] == 2 and len(after["spec"]["routes"]) == 2
     assert "error" not in cluster.run("explain", "routetables.spec").stderr.lower()
+    # `get all` prints its categories in discovery's order, which kube-apiserver sorts by resource name
+    # (installer.go): pods before services, the core group before apps.
+    kinds_in_order = [line.split("/", 1)[0] for line in cluster.run("get", "all", "-n", "echo", "-o", "name")
+                      .stdout.split()]
+    assert kinds_in_order == sorted(kinds_in_order, key=["pod", "service", "deployment.apps",
+                                                         "replicaset.apps"].index), kinds_in_order
+    assert "service" in kinds_in_order and "deployment.apps" in kinds_in_order
+    resources = json.loads(cluster.run("get", "--raw", "/api/v1").stdout)["resources"]
+    names = [r["name"] for r in resources]
+    assert names == sorted(names) and names.index("pods") < names.index("pods/log") < names.index("services")
 
 
 def test_pod_columns_and_wait(cluster: Cluster) -> None:

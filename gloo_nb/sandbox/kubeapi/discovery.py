@@ -34,7 +34,11 @@ def group_versions() -> list[tuple[str, str]]:
 
 
 def _kinds(group: str, version: str) -> list[Kind]:
-    return [kind for kind in (*KINDS, *SERVED_KINDS) if kind.group == group and kind.version == version]
+    # Sorted by resource name as kube-apiserver lists them (k8s.io/apiserver/pkg/endpoints/installer.go
+    # APIInstaller.Install: `sort.Strings(paths)`): kubectl's `get all` prints its categories in this order
+    # (pods before services).
+    return sorted((kind for kind in (*KINDS, *SERVED_KINDS) if kind.group == group and kind.version == version),
+                  key=lambda kind: kind.plural)
 
 
 def _sub_kind(kind: Kind, sub: str) -> dict[str, str]:
@@ -57,7 +61,7 @@ def _resource(kind: Kind) -> dict[str, Any]:
         entry["categories"] = list(kind.categories)
     if kind.subresources:
         entry["subresources"] = [{"subresource": s, "responseKind": _sub_kind(kind, s),
-                                  "verbs": _SUB_VERBS.get(s, ["get"])} for s in kind.subresources]
+                                  "verbs": _SUB_VERBS.get(s, ["get"])} for s in sorted(kind.subresources)]
     return entry
 
 
@@ -144,12 +148,13 @@ def api_resource_list(group: str, version: str) -> dict[str, Any] | None:
         if kind.categories:
             entry["categories"] = list(kind.categories)
         resources.append(entry)
-        for sub in kind.subresources:
+        for sub in sorted(kind.subresources):
             sk = _sub_kind(kind, sub)
             resources.append({"name": f"{kind.plural}/{sub}", "singularName": "", "namespaced": kind.namespaced,
                               "kind": sk["kind"], "verbs": _SUB_VERBS.get(sub, ["get"]),
                               **({"group": sk["group"], "version": sk["version"]}
                                  if sub in ("scale", "token") else {})})
+    resources.sort(key=lambda entry: entry["name"])  # installer.go sorts the paths, subresources included
     return {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": f"{group}/{version}" if group else version,
             "resources": resources}
 
