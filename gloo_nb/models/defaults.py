@@ -32,6 +32,22 @@ def helm_default_gateway_manifest() -> dict[str, Any]:
     }
 
 
+def helm_default_ssl_gateway_manifest() -> dict[str, Any]:
+    """Return the Helm chart's default HTTPS Gateway (``gateway-proxy-ssl``, ``::``:8443, ``ssl: true``).
+
+    ``templates/8-default-gateways.yaml`` at v1.3.20 and ``_8-default-gateways.tpl`` now render it beside
+    ``gateway-proxy`` for every ``gatewayProxies`` entry unless ``disableHttpsGateway``/``disableGeneratedGateways``
+    (``bindPort`` is ``podTemplate.httpsPort``). It binds only VirtualServices with ``sslConfig``.
+
+    Returns:
+        The manifest as a dict.
+    """
+    made = helm_default_gateway_manifest()
+    made["metadata"]["name"] = f"{PROXY_NAME}-ssl"
+    made["spec"].update(bindPort=8443, ssl=True)
+    return made
+
+
 VALIDATION_MODES = ("accept", "errors", "strict", "off")
 """``gloo-nb sandbox start --validation``: how the webhook is set up in ``Settings.spec.gateway.validation``."""
 

@@ -30,6 +30,7 @@ from gloo_nb.models.defaults import (
     VALIDATION_MODES,
     helm_default_gateway_manifest,
     helm_default_settings_manifest,
+    helm_default_ssl_gateway_manifest,
     validation_block,
 )
 from gloo_nb.sandbox import kinds
@@ -128,6 +129,7 @@ def install_manifests(profile: Profile) -> list[tuple[kinds.Kind, dict[str, Any]
         (kinds.NAMESPACE, ns(NAMESPACE)),
         (kinds.SETTINGS, helm_default_settings_manifest(profile=profile)),
         (kinds.GATEWAY, helm_default_gateway_manifest()),
+        (kinds.GATEWAY, helm_default_ssl_gateway_manifest()),
         (kinds.SERVICE, gloo_svc),
         (kinds.SERVICE, proxy_svc),
     ]

@@ -276,7 +276,7 @@ def test_cli_contract(tmp_path: Path) -> None:
                                                                         "kube-public", "kube-node-lease"}
         assert [s["metadata"]["name"] for s in kube.json("settings", "-A")["items"]] == ["default"]
         assert [g["metadata"]["name"] for g in kube.json("gateways.gateway.solo.io", "-A")["items"]] == \
-            ["gateway-proxy"]
+            ["gateway-proxy", "gateway-proxy-ssl"]
         assert {s["metadata"]["name"] for s in kube.json("svc", "-A")["items"]} == {"gloo", "gateway-proxy"}
         pods = kube.json("pods", "-A")["items"]
         # Issue 20: and the gloo Deployment's pod, standing for the control plane.

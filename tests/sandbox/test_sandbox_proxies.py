@@ -131,8 +131,11 @@ def test_two_proxies_each_serve_their_own_virtual_service(tmp_path: Path) -> Non
         assert heads["internal"]["state"] == "blocked-by-last-known-good" and "nowhere" in heads["internal"]["text"]
         assert heads["gateway-proxy"]["state"] == "ok", heads["gateway-proxy"]
         # A proxy no Gateway names any more: its Proxy is deleted (1.3 proxy_reconciler.go) and its Envoys get
-        # Gloo's empty snapshot (garbage collection), so its front door no longer routes.
+        # Gloo's empty snapshot (garbage collection), so its front door no longer routes. Helm made two Gateways
+        # for it (internal, internal-ssl): while one names it, the Proxy stays.
         kube.run("delete", "-n", "gloo-system", "gateways.gateway.solo.io", "internal")
+        assert kube.run("get", "-n", "gloo-system", "proxies.gloo.solo.io", "internal").returncode == 0
+        kube.run("delete", "-n", "gloo-system", "gateways.gateway.solo.io", "internal-ssl")
         wait_until(lambda: kube.run("get", "-n", "gloo-system", "proxies.gloo.solo.io", "internal",
                                     check=False).returncode, "the internal Proxy deleted", until=lambda rc: rc != 0)
         wait_until(lambda: fetch(private + "/x"), "the internal proxy serves nothing", until=lambda r: r.status != 200)
