@@ -753,8 +753,10 @@ class Sandbox:
         if self.validation is not None:
             set_validation(self.store, self.validation, self.profile)
         install_validation(self.store, self.profile)
-        # Gloo's webhook on its real port, with the certgen Secret's certificate (none without validation).
-        await self.webhook_server.start()
+        # Gloo's webhook on its real port, with the certgen Secret's certificate: Gloo runs no webhook server without a
+        # validation block in its Settings (setup_syncer.go), even if the Secret of an earlier install is left.
+        if validation_enabled(self.store, self.profile):
+            await self.webhook_server.start()
         xds = self.ads.start()
         self._ports_file.write_text(json.dumps({"kubeApi": self.api.port, "xds": int(xds.rsplit(":", 1)[1])}) + "\n")
         self.ads.set_node_transform(rewrite_listener_ports(
