@@ -367,7 +367,14 @@ def _rule_matches(rule: dict[str, Any], operation: str, kind: kinds.Kind, namesp
 
 
 def _resolve_endpoint(store: Store, namespace: str, name: str, port: int) -> str:
-    """``k8s.io/apiserver/pkg/util/proxy/proxy.go:ResolveEndpoint``'s error for a Service, ``""`` when it resolves."""
+    """``k8s.io/apiserver/pkg/util/proxy/proxy.go:ResolveEndpoint``'s error for a Service, ``""`` when it resolves.
+
+    The endpoint resolver is what kube-apiserver uses with ``--enable-aggregator-routing``
+    (``buildServiceResolver`` in ``cmd/kube-apiserver/app/server.go``, later ``pkg/controlplane/apiserver``:
+    ``NewEndpointServiceResolver``, reading EndpointSlices in newer releases, same message; k3s runs so); without it the
+    apiserver dials the ClusterIP and the error is the dial's (refused, or a timeout), which a sandbox, whose
+    ClusterIPs route nowhere, cannot tell apart.
+    """
     svc = store.find(kinds.SERVICE, namespace, name)
     if svc is None:
         return f'service "{name}" not found'  # the lister's NotFound
