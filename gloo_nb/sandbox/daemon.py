@@ -44,13 +44,16 @@ from gloo_nb.sandbox.install import (
     CONTROLPLANE_MANAGER,
     ENVOY_MANAGER,
     WEBHOOK_CONFIGURATION,
+    WEBHOOK_PORT,
     create_missing,
+    gateway_pod_name,
     gloo_pod,
     gloo_pod_name,
     install_workloads,
     stored_template_hash,
     validation_enabled,
     validation_objects,
+    webhook_service,
 )
 from gloo_nb.sandbox.kubeapi import KubeApiServer, metrics, write_kubeconfig
 from gloo_nb.sandbox.kubeapi.exec import ExecHandler
@@ -65,6 +68,7 @@ from gloo_nb.sandbox.proxyspec import parse_proxy_specs
 from gloo_nb.sandbox.serviceaccounts_controller import ServiceAccounts
 from gloo_nb.sandbox.statedir import PRIVATE_UMASK, private_dir
 from gloo_nb.sandbox.store import ADMIN, KUBELET, ApiError, Identity, Store, WatchEvent
+from gloo_nb.sandbox.webhook_server import WebhookServer
 from gloo_nb.sandbox.xds_server import TYPE_CLUSTER, TYPE_LISTENER, AdsServer
 
 log = logging.getLogger("gloo_nb.sandbox")
@@ -230,7 +234,7 @@ def proxy_pod(replica: Replica, *, ready: bool, proxy: str = PROXY, pod_hash: st
 
 
 def seed(store: Store, profile: Profile, proxies: Sequence[str] = (),
-         workloads: Sequence[tuple[str, int]] | None = None) -> None:
+         workloads: Sequence[tuple[str, int]] | None = None, *, validation: bool = True) -> None:
     """Create what a fresh install holds, unless the store already has it (a restarted sandbox).
 
     Args:
@@ -241,11 +245,13 @@ def seed(store: Store, profile: Profile, proxies: Sequence[str] = (),
             Deployments are made too (:func:`gloo_nb.sandbox.install.install_workloads`); a restart with another
             replica count sets the proxy Deployment's ``spec.replicas`` to it. None: the objects of
             :func:`install_manifests` only.
+        validation: ``gateway.validation.enabled`` as Helm renders the workloads with it (the webhook's volume and,
+            in ``1.3``, the ``gateway`` container's port).
     """
     create_missing(store, [*install_manifests(profile), *(m for p in proxies for m in proxy_manifests(profile, p))])
     if workloads is None:
         return
-    create_missing(store, install_workloads(profile, workloads))
+    create_missing(store, install_workloads(profile, workloads, validation=validation))
     for name, count in workloads:
         def scale(obj: dict[str, Any], count: int = count) -> dict[str, Any]:
             obj.setdefault("spec", {})["replicas"] = count
@@ -294,17 +300,24 @@ def install_validation(store: Store, profile: Profile) -> None:
         store: The store (the Settings as :func:`seed` and :func:`set_validation` left them).
         profile: The Gloo profile.
     """
+    service = webhook_service(profile)  # 1.3's gateway Service, rendered only with validation enabled
     if not validation_enabled(store, profile):
         with contextlib.suppress(ApiError):
             store.delete(kinds.VALIDATING_WEBHOOK_CONFIGURATION, None, WEBHOOK_CONFIGURATION, identity=ADMIN)
+        if service is not None:
+            with contextlib.suppress(ApiError):
+                store.delete(kinds.SERVICE, NAMESPACE, service["metadata"]["name"], identity=ADMIN)
         return
     try:
         store.get(kinds.VALIDATING_WEBHOOK_CONFIGURATION, None, WEBHOOK_CONFIGURATION)
     except ApiError:
         create_missing(store, validation_objects(profile))
+    if service is not None:
+        create_missing(store, [(kinds.SERVICE, service)])  # a state dir from before the sandbox had it
 
 
-def publish_gloo_pod(store: Store, profile: Profile, cluster: str, xds_port: int, *, ready: bool) -> None:
+def publish_gloo_pod(store: Store, profile: Profile, cluster: str, xds_port: int, *, ready: bool,
+                     webhook_port: int = 0) -> None:
     """Create or update the ``gloo`` Deployment's pod, which stands for the daemon's control plane.
 
     Args:
@@ -313,15 +326,51 @@ def publish_gloo_pod(store: Store, profile: Profile, cluster: str, xds_port: int
         cluster: The sandbox's cluster id (the pod's stable name).
         xds_port: The real xDS server's port (container port 9977 maps to it).
         ready: Whether the control plane serves.
+        webhook_port: The validation webhook's HTTPS port (:mod:`gloo_nb.sandbox.webhook_server`): ``current``'s
+            container port 8443 maps to it (main's gloo serves the webhook); 0 when it does not serve.
     """
     found = stored_template_hash(store, "gloo")
     if found is None:
         return
     pod_hash, template = found
     name = gloo_pod_name(pod_hash, cluster)
-    manifest = gloo_pod(profile, name, pod_hash, template, {9977: xds_port}, ready=ready)
+    ports = {9977: xds_port}
+    if webhook_port and profile != "1.3":
+        ports[WEBHOOK_PORT] = webhook_port
+    manifest = gloo_pod(profile, name, pod_hash, template, ports, ready=ready)
     # A pod of an earlier template (a restarted sandbox after a change of the Deployment) goes.
     for pod in store.list(kinds.POD, NAMESPACE, label_selector="gloo=gloo")[0]:
+        meta = pod["metadata"]
+        if meta["name"] != name and (meta.get("annotations") or {}).get(MANAGED_BY) == CONTROLPLANE_MANAGER:
+            with contextlib.suppress(ApiError):
+                store.delete(kinds.POD, NAMESPACE, meta["name"], identity=KUBELET)
+    _put_pod(store, manifest)
+
+
+def publish_gateway_pod(store: Store, profile: Profile, cluster: str, webhook_port: int) -> None:
+    """Create or update Gloo 1.3's ``gateway`` pod, which stands for the daemon's gateway translator and webhook.
+
+    Daemon-managed as the ``gloo`` pod (its ReplicaSet adopts it, never creates nor deletes one; a deleted one is
+    published again); its container port 8443 maps to the webhook's HTTPS server. Nothing in ``current``.
+
+    Args:
+        store: The store (the ``gateway`` Deployment exists: :func:`seed`).
+        profile: The Gloo profile.
+        cluster: The sandbox's cluster id (the pod's stable name).
+        webhook_port: The validation webhook's HTTPS port; 0 when it does not serve.
+    """
+    if profile != "1.3":
+        return
+    found = stored_template_hash(store, "gateway")
+    if found is None:
+        return
+    pod_hash, template = found
+    name = gateway_pod_name(pod_hash, cluster)
+    # Ready: the daemon translates; with validation on (the readiness probe on 8443) only while the webhook serves.
+    probe = any(c.get("readinessProbe") for c in (template.get("spec") or {}).get("containers") or [])
+    ports = {WEBHOOK_PORT: webhook_port} if webhook_port else {}
+    manifest = gloo_pod(profile, name, pod_hash, template, ports, ready=bool(webhook_port) or not probe)
+    for pod in store.list(kinds.POD, NAMESPACE, label_selector="gloo=gateway")[0]:
         meta = pod["metadata"]
         if meta["name"] != name and (meta.get("annotations") or {}).get(MANAGED_BY) == CONTROLPLANE_MANAGER:
             with contextlib.suppress(ApiError):
@@ -513,7 +562,8 @@ class Sandbox:
         if max_pods:
             # the per-namespace pod cap (store.POD_QUOTA by default); the seeded proxy pods count too
             if max_pods.isdigit():
-                self.store.pod_quota = max(int(max_pods), self.replicas + 1)  # + the gloo pod
+                # + the gloo pod (and 1.3's gateway pod)
+                self.store.pod_quota = max(int(max_pods), self.replicas + (2 if profile == "1.3" else 1))
             else:
                 log.warning("GLOO_NB_SANDBOX_MAX_PODS=%r is not a whole number; keeping %s pods per namespace",
                             max_pods, self.store.pod_quota)
@@ -533,6 +583,8 @@ class Sandbox:
         self.api_services = APIServices(self.store)
         # Gloo's validating admission webhook (gloo_nb.sandbox.gloo_webhook): on as the Settings say.
         self.gloo_webhook = GlooWebhook(self.store, profile, namespace=NAMESPACE)
+        # ... and its HTTPS endpoint, on its real port through the gloo (current) or gateway (1.3) pod's 8443.
+        self.webhook_server = WebhookServer(self.store, self.gloo_webhook, state_dir / "webhook-certs")
         self.controlplane = ControlPlane(self.store, self.ads, profile, proxy=self.default_proxy,
                                          serve=[n for n, _ in self.proxies])
         # One front door per proxy, as each proxy has its own Service.
@@ -568,7 +620,9 @@ class Sandbox:
     def _publish_pods(self) -> None:
         for name, fleet in list(self.fleets.items()):
             publish_proxy_pods(self.store, fleet.replicas, True, name)
-        publish_gloo_pod(self.store, self.profile, cluster_id(self.state_dir), self._xds_port, ready=True)
+        publish_gloo_pod(self.store, self.profile, cluster_id(self.state_dir), self._xds_port, ready=True,
+                         webhook_port=self.webhook_server.port)
+        publish_gateway_pod(self.store, self.profile, cluster_id(self.state_dir), self.webhook_server.port)
 
     def _gateway_ports(self, proxy: str | None = None) -> list[int]:
         fleet = self.fleets.get(proxy or self.default_proxy)
@@ -694,12 +748,17 @@ class Sandbox:
         # Issue 20: the namespaces every cluster has, kube-system's uid being the cluster id.
         system_namespaces(self.store, cluster_id(self.state_dir))
         # Issue 20: with the install's Deployments, ServiceAccounts and ConfigMaps (gloo_nb.sandbox.install).
-        seed(self.store, self.profile, [n for n, _ in self.proxies], workloads=self.proxies)
+        seed(self.store, self.profile, [n for n, _ in self.proxies], workloads=self.proxies,
+             validation=self.validation != "off")
         # kube-aggregator's autoregister: the local APIServices of every served group-version, once seeded.
         self.api_services.attach()
         if self.validation is not None:
             set_validation(self.store, self.validation, self.profile)
         install_validation(self.store, self.profile)
+        # Gloo's webhook on its real port, with the certgen Secret's certificate: Gloo runs no webhook server without a
+        # validation block in its Settings (setup_syncer.go), even if the Secret of an earlier install is left.
+        if validation_enabled(self.store, self.profile):
+            await self.webhook_server.start()
         xds = self.ads.start()
         self._ports_file.write_text(json.dumps({"kubeApi": self.api.port, "xds": int(xds.rsplit(":", 1)[1])}) + "\n")
         self.ads.set_node_transform(rewrite_listener_ports(
@@ -708,7 +767,9 @@ class Sandbox:
         self.controlplane.start()
         self._xds_port = int(xds.rsplit(":", 1)[1])
         # The gloo Deployment's pod: Ready now that the control plane serves; 9977 is the real xDS server.
-        publish_gloo_pod(self.store, self.profile, cluster_id(self.state_dir), self._xds_port, ready=True)
+        publish_gloo_pod(self.store, self.profile, cluster_id(self.state_dir), self._xds_port, ready=True,
+                         webhook_port=self.webhook_server.port)
+        publish_gateway_pod(self.store, self.profile, cluster_id(self.state_dir), self.webhook_server.port)
         # Each proxy's replicas: node ids <proxy>-<i>.gloo-system, role gloo-system~<proxy>.
         for name, count in self.proxies:
             fleet = EnvoyFleet(xds, self.state_dir, count, namespace=NAMESPACE, proxy=name)
@@ -773,6 +834,7 @@ class Sandbox:
                 log.exception("stopping %s failed", step)
         for front in self.fronts.values():
             await front.stop()
+        await self.webhook_server.stop()
         await self.api.stop()
         self.store.close()
         endpoints = self.state_dir / "endpoints.json"

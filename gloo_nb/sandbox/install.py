@@ -6,11 +6,19 @@ ServiceAccounts, each proxy's ``<proxy>-envoy-config`` ConfigMap and, with valid
 labels, selectors, ports and annotations are the chart's (``install/helm/gloo/templates/`` of solo-io/gloo at
 v1.3.20 for ``1.3``, at main 8d57572e for ``current``), with Helm's default values.
 
+For ``1.3`` also v1.3.20's ``gateway`` Deployment and ServiceAccount and, with validation on, the ``gateway``
+Service: Gloo 1.3 ran the gateway translator and the validation webhook in their own Deployment. The sandbox is an
+install with ``discovery.enabled=false``: it does not discover upstreams, so the ``discovery`` Deployment and its
+ServiceAccount are not there.
+
 The pods of these Deployments are not run by the kubelet: the ``gloo`` pod stands for the daemon's own control plane
-(Ready while it serves; its container port 9977 maps to the real xDS server) and the ``gateway-proxy-<i>`` pods for
-the Envoy replicas the daemon runs. Both carry :data:`~gloo_nb.sandbox.pod_objects.MANAGED_BY`, on the pods and in
-the Deployments' pod templates, so that the ReplicaSet controller adopts and counts them but never creates nor
-deletes any (:func:`~gloo_nb.sandbox.pod_objects.is_daemon_managed`); the daemon publishes a deleted one again.
+(Ready while it serves; its container port 9977 maps to the real xDS server and, in ``current``, 8443 to Gloo's
+validation webhook, :mod:`gloo_nb.sandbox.webhook_server`), 1.3's ``gateway`` pod for the part of the daemon that
+translates gateway resources and validates (its 8443 maps to the same webhook server), and the ``gateway-proxy-<i>``
+pods for the Envoy replicas the daemon runs. All carry :data:`~gloo_nb.sandbox.pod_objects.MANAGED_BY`, on the
+pods and in the Deployments' pod templates, so that the ReplicaSet controller adopts and counts them but never
+creates nor deletes any (:func:`~gloo_nb.sandbox.pod_objects.is_daemon_managed`); the daemon publishes a deleted
+one again.
 """
 
 from __future__ import annotations
@@ -46,6 +54,9 @@ __all__ = [
     "GLOO_VERSIONS",
     "VALIDATION_SECRET",
     "WEBHOOK_CONFIGURATION",
+    "WEBHOOK_PORT",
+    "gateway_deployment",
+    "gateway_pod_name",
     "gloo_deployment",
     "gloo_pod",
     "gloo_pod_name",
@@ -57,6 +68,7 @@ __all__ = [
     "stored_template_hash",
     "validation_enabled",
     "validation_objects",
+    "webhook_service",
 ]
 
 NAMESPACE = "gloo-system"
@@ -76,6 +88,16 @@ WEBHOOK_CONFIGURATION = f"gloo-gateway-validation-webhook-{NAMESPACE}"
 """5-gateway-validation-webhook-configuration.yaml: ``gloo-gateway-validation-webhook-{{ .Release.Namespace }}``."""
 VALIDATION_SECRET = "gateway-validation-certs"
 """values-template.yaml ``gateway.validation.secretName`` (both versions)."""
+WEBHOOK_PORT = 8443
+"""The validation webhook's port: main's ``gloo.deployment.validationWebhookPort`` (the ``gloo`` Service's ``https``
+443 -> 8443), v1.3.20's ``gateway`` container port ``https`` (``defaults.ValidationWebhookBindPort``)."""
+LABELS_VOLUME: dict[str, Any] = {"name": "labels-volume", "downwardAPI": {"items": [
+    {"path": "labels", "fieldRef": {"fieldPath": "metadata.labels"}}]}}
+_CERTS_VOLUME: dict[str, Any] = {"name": "validation-certs", "secret": {"defaultMode": 420,
+                                                                        "secretName": "gateway-validation-certs"}}
+_CERTS_MOUNT: dict[str, Any] = {"mountPath": "/etc/gateway/validation-certs", "name": "validation-certs"}
+_POD_NAMESPACE_ENV: dict[str, Any] = {"name": "POD_NAMESPACE",
+                                      "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}}
 _PROMETHEUS = {"prometheus.io/path": "/metrics", "prometheus.io/scrape": "true"}
 """The pod-template annotations the chart writes with ``global.glooStats.enabled`` (true by default in both)."""
 
@@ -87,11 +109,17 @@ def _labels(profile: Profile, component: str, **more: str) -> dict[str, str]:
     return {"app": "gloo", "gloo": component, **more}
 
 
-def gloo_deployment(profile: Profile) -> dict[str, Any]:
+def gloo_deployment(profile: Profile, *, validation: bool = True) -> dict[str, Any]:
     """The ``gloo`` Deployment as ``1-gloo-deployment.yaml`` renders it with Helm's defaults.
+
+    Both versions mount the ``labels-volume`` downwardAPI volume (the pod's labels at ``/etc/gloo``); main also
+    mounts the ``validation-certs`` Secret volume (the webhook's certificate, ``/etc/gateway/validation-certs``)
+    and sets ``VALIDATION_MUST_START`` when ``gateway.validation.enabled`` (v1.3.20: the ``gateway`` Deployment
+    does, :func:`gateway_deployment`).
 
     Args:
         profile: The Gloo profile (image tag, ports).
+        validation: ``gateway.validation.enabled`` (Helm's default: true).
 
     Returns:
         The manifest.
@@ -109,6 +137,16 @@ def gloo_deployment(profile: Profile) -> dict[str, Any]:
     annotations = {**_PROMETHEUS, "prometheus.io/port": "9091", MANAGED_BY: CONTROLPLANE_MANAGER}
     if profile == "current":
         annotations["gloo.solo.io/oss-image-tag"] = version
+    # 1-gloo-deployment.yaml (both): volumes labels-volume (downwardAPI metadata.labels), then at main
+    # validation-certs (secret gateway.validation.secretName, defaultMode 420) when gateway.validation.enabled;
+    # the container mounts validation-certs first, then labels-volume read-only at /etc/gloo.
+    volumes: list[dict[str, Any]] = [LABELS_VOLUME]
+    mounts: list[dict[str, Any]] = [{"name": "labels-volume", "mountPath": "/etc/gloo", "readOnly": True}]
+    env: list[dict[str, Any]] = [_POD_NAMESPACE_ENV, {"name": "START_STATS_SERVER", "value": "true"}]
+    if profile == "current" and validation:
+        volumes.append(_CERTS_VOLUME)
+        mounts.insert(0, _CERTS_MOUNT)
+        env.append({"name": "VALIDATION_MUST_START", "value": "true"})
     return {
         "apiVersion": "apps/v1", "kind": "Deployment",
         "metadata": {"name": "gloo", "namespace": NAMESPACE, "labels": _labels(profile, "gloo")},
@@ -122,16 +160,85 @@ def gloo_deployment(profile: Profile) -> dict[str, Any]:
                     "containers": [{
                         "name": "gloo", "image": f"{REGISTRY}/gloo:{version}", "imagePullPolicy": "IfNotPresent",
                         "ports": ports,
-                        "env": [{"name": "POD_NAMESPACE",
-                                 "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}},
-                                {"name": "START_STATS_SERVER", "value": "true"}],
+                        "volumeMounts": mounts,
+                        "env": env,
                         "readinessProbe": {"tcpSocket": {"port": XDS_PORT}, "initialDelaySeconds": 1,
                                            "periodSeconds": 2, "failureThreshold": 10},
                     }],
+                    "volumes": volumes,
                 },
             },
         },
     }
+
+
+def gateway_deployment(profile: Profile, *, validation: bool = True) -> dict[str, Any] | None:
+    """Gloo 1.3's ``gateway`` Deployment (the gateway translator and the validation webhook), or None in ``current``.
+
+    ``5-gateway-deployment.yaml`` at v1.3.20 with Helm's defaults: image ``quay.io/solo-io/gateway:<version>``,
+    ServiceAccount ``gateway``, and with ``gateway.validation.enabled`` the container port ``https`` 8443, the
+    ``validation-certs`` volume and mount, ``VALIDATION_MUST_START`` and a tcpSocket readiness probe on 8443. Main
+    merged the gateway into ``gloo`` (no such template). Like the ``gloo`` pod, its pod stands for the daemon
+    (:data:`CONTROLPLANE_MANAGER`): the part that translates gateway resources and answers the webhook.
+
+    Args:
+        profile: The Gloo profile.
+        validation: ``gateway.validation.enabled`` (Helm's default: true).
+
+    Returns:
+        The manifest, or None for ``current``.
+    """
+    if profile != "1.3":
+        return None
+    env: list[dict[str, Any]] = [_POD_NAMESPACE_ENV, {"name": "START_STATS_SERVER", "value": "true"}]
+    container: dict[str, Any] = {"image": f"{REGISTRY}/gateway:{GLOO_VERSIONS[profile]}",
+                                 "imagePullPolicy": "IfNotPresent", "name": "gateway"}
+    spec: dict[str, Any] = {"serviceAccountName": "gateway", "containers": [container]}
+    if validation:
+        container["ports"] = [{"containerPort": WEBHOOK_PORT, "name": "https", "protocol": "TCP"}]
+    container["env"] = env
+    if validation:
+        env.append({"name": "VALIDATION_MUST_START", "value": "true"})
+        container["volumeMounts"] = [_CERTS_MOUNT]
+        container["readinessProbe"] = {"tcpSocket": {"port": WEBHOOK_PORT}, "initialDelaySeconds": 1,
+                                       "periodSeconds": 2, "failureThreshold": 10}
+        spec["volumes"] = [_CERTS_VOLUME]
+    return {
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": "gateway", "namespace": NAMESPACE, "labels": _labels(profile, "gateway")},
+        "spec": {
+            "replicas": 1,
+            "selector": {"matchLabels": {"gloo": "gateway"}},
+            "template": {
+                "metadata": {"labels": {"gloo": "gateway"},
+                             "annotations": {**_PROMETHEUS, "prometheus.io/port": "9091",
+                                             MANAGED_BY: CONTROLPLANE_MANAGER}},
+                "spec": spec,
+            },
+        },
+    }
+
+
+def webhook_service(profile: Profile) -> dict[str, Any] | None:
+    """Gloo 1.3's ``gateway`` Service (``5-gateway-service.yaml`` at v1.3.20, only with validation enabled).
+
+    ``https`` 443 -> 8443 selecting ``gloo: gateway``, labelled ``discovery.solo.io/function_discovery: disabled``.
+    In ``current`` the ``gloo`` Service carries the webhook's ``https`` port (``daemon.install_manifests``).
+
+    Args:
+        profile: The Gloo profile.
+
+    Returns:
+        The manifest, or None for ``current``.
+    """
+    if profile != "1.3":
+        return None
+    return {"apiVersion": "v1", "kind": "Service",
+            "metadata": {"name": "gateway", "namespace": NAMESPACE,
+                         "labels": {"discovery.solo.io/function_discovery": "disabled", "app": "gloo",
+                                    "gloo": "gateway"}},
+            "spec": {"ports": [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": WEBHOOK_PORT}],
+                     "selector": {"gloo": "gateway"}}}
 
 
 def proxy_config_map(profile: Profile, proxy: str) -> dict[str, Any]:
@@ -220,9 +327,9 @@ def proxy_deployment(profile: Profile, proxy: str, replicas: int) -> dict[str, A
 def service_accounts(profile: Profile, *, validation: bool) -> list[dict[str, Any]]:
     """The ServiceAccounts of these components: ``gloo``, ``gateway-proxy`` (one for every proxy), ``certgen``.
 
-    ``2-gloo-service-account.yaml`` and ``8-gateway-proxy-service-account.yaml`` in both versions; main's
-    ``6.5-gateway-certgen-job-service-account.yaml`` makes ``certgen`` when validation is on (v1.3.20's certgen
-    Job runs as ``gateway``, a component the sandbox does not hold).
+    ``2-gloo-service-account.yaml`` and ``8-gateway-proxy-service-account.yaml`` in both versions; v1.3.20's
+    ``5-gateway-service-account.yaml`` makes ``gateway`` (its certgen Job runs as it too); main's
+    ``6.5-gateway-certgen-job-service-account.yaml`` makes ``certgen`` when validation is on.
 
     Args:
         profile: The Gloo profile.
@@ -235,6 +342,9 @@ def service_accounts(profile: Profile, *, validation: bool) -> list[dict[str, An
         return {"apiVersion": "v1", "kind": "ServiceAccount",
                 "metadata": {"name": name, "namespace": NAMESPACE, "labels": labels}}
     out = [sa("gloo", _labels(profile, "gloo")), sa("gateway-proxy", _labels(profile, "gateway-proxy"))]
+    if profile == "1.3":
+        # 5-gateway-service-account.yaml@v1.3.20 (with gateway.enabled, the default), for the gateway Deployment.
+        out.insert(1, sa("gateway", _labels(profile, "gateway")))
     if validation and profile == "current":
         certgen = sa("certgen", {"app": "gloo", "gloo": "rbac", "gloo.solo.io/component": "certgen"})
         certgen["metadata"]["annotations"] = {"helm.sh/hook": "pre-install,pre-upgrade", "helm.sh/hook-weight": "5"}
@@ -290,8 +400,8 @@ def validation_objects(profile: Profile) -> list[tuple[kinds.Kind, dict[str, Any
         profile: The Gloo profile (webhook name and Service, rules).
 
     Returns:
-        ``(kind, manifest)`` pairs: main's ``certgen`` ServiceAccount (:func:`service_accounts`), the Secret, the
-        configuration.
+        ``(kind, manifest)`` pairs: main's ``certgen`` ServiceAccount (:func:`service_accounts`), v1.3.20's
+        ``gateway`` Service (:func:`webhook_service`), the Secret, the configuration.
     """
     service = "gateway" if profile == "1.3" else "gloo"
     ca, cert, key = _webhook_certs(service)
@@ -342,6 +452,9 @@ def validation_objects(profile: Profile) -> list[tuple[kinds.Kind, dict[str, Any
     out: list[tuple[kinds.Kind, dict[str, Any]]] = [
         (kinds.SERVICE_ACCOUNT, sa) for sa in service_accounts(profile, validation=True)
         if sa["metadata"]["name"] == "certgen"]
+    svc = webhook_service(profile)
+    if svc is not None:
+        out.append((kinds.SERVICE, svc))
     return [*out, (kinds.SECRET, secret), (kinds.VALIDATING_WEBHOOK_CONFIGURATION, config)]
 
 
@@ -362,12 +475,14 @@ def validation_enabled(store: Store, profile: Profile) -> bool:
     return WebhookSettings.of(parsed if isinstance(parsed, Settings) else None, profile).enabled
 
 
-def install_workloads(profile: Profile, proxies: Sequence[tuple[str, int]]) -> list[tuple[kinds.Kind, dict[str, Any]]]:
+def install_workloads(profile: Profile, proxies: Sequence[tuple[str, int]], *,
+                      validation: bool = True) -> list[tuple[kinds.Kind, dict[str, Any]]]:
     """The ServiceAccounts, ConfigMaps and Deployments of a fresh install (the pods are the daemon's to publish).
 
     Args:
         profile: The Gloo profile.
         proxies: ``(name, replicas)`` of every gateway proxy.
+        validation: ``gateway.validation.enabled`` (the webhook's volume and port in the Deployments).
 
     Returns:
         ``(kind, manifest)`` pairs in creation order (ServiceAccounts before anything that names them).
@@ -375,7 +490,10 @@ def install_workloads(profile: Profile, proxies: Sequence[tuple[str, int]]) -> l
     out: list[tuple[kinds.Kind, dict[str, Any]]] = [
         (kinds.SERVICE_ACCOUNT, sa) for sa in service_accounts(profile, validation=False)]
     out += [(kinds.CONFIGMAP, proxy_config_map(profile, name)) for name, _ in proxies]
-    out.append((kinds.DEPLOYMENT, gloo_deployment(profile)))
+    out.append((kinds.DEPLOYMENT, gloo_deployment(profile, validation=validation)))
+    gateway = gateway_deployment(profile, validation=validation)
+    if gateway is not None:
+        out.append((kinds.DEPLOYMENT, gateway))
     out += [(kinds.DEPLOYMENT, proxy_deployment(profile, name, count)) for name, count in proxies]
     return out
 
@@ -417,16 +535,30 @@ def gloo_pod_name(pod_hash: str, cluster_id: str) -> str:
     return f"gloo-{pod_hash}-" + "".join(SAFE_CHARS[b % len(SAFE_CHARS)] for b in digest[:5])
 
 
+def gateway_pod_name(pod_hash: str, cluster_id: str) -> str:
+    """Gloo 1.3's gateway pod's name, ``gateway-<hash>-<5 chars>``: stable for a sandbox's life.
+
+    Args:
+        pod_hash: The ``gateway`` Deployment's template hash.
+        cluster_id: The sandbox's cluster id.
+
+    Returns:
+        The name.
+    """
+    digest = hashlib.sha256(f"{cluster_id}/gateway".encode()).digest()
+    return f"gateway-{pod_hash}-" + "".join(SAFE_CHARS[b % len(SAFE_CHARS)] for b in digest[:5])
+
+
 def gloo_pod(profile: Profile, name: str, pod_hash: str, template: dict[str, Any], ports: dict[int, int], *,
              ready: bool) -> dict[str, Any]:
-    """The gloo pod standing for the daemon's control plane.
+    """The gloo pod standing for the daemon's control plane (1.3's ``gateway`` pod too, from its own template).
 
     Args:
         profile: The Gloo profile.
         name: :func:`gloo_pod_name`.
         pod_hash: The template hash (its label).
         template: The Deployment's pod template (labels, annotations, containers).
-        ports: Container port -> the daemon's real loopback port (9977 -> the xDS server).
+        ports: Container port -> the daemon's real loopback port (9977 -> the xDS server, 8443 -> the webhook).
         ready: Whether the control plane serves.
 
     Returns:

@@ -92,7 +92,8 @@ def test_kubectl_get_shows_the_charts_objects(installed: tuple[str, SandboxInfo,
         by_kind.setdefault(obj["kind"], {})[obj["metadata"]["name"]] = obj
 
     deploys = by_kind["Deployment"]
-    assert set(deploys) == {"gloo", "gateway-proxy"}
+    # v1.3.20 also renders the gateway Deployment (5-gateway-deployment.yaml; tests/sandbox/test_webhook_server.py).
+    assert set(deploys) == {"gloo", "gateway-proxy"} | ({"gateway"} if profile == "1.3" else set())
     gloo = deploys["gloo"]
     assert gloo["metadata"]["labels"] == {"app": "gloo", "gloo": "gloo"}
     assert gloo["spec"]["selector"] == {"matchLabels": {"gloo": "gloo"}}
@@ -123,7 +124,7 @@ def test_kubectl_get_shows_the_charts_objects(installed: tuple[str, SandboxInfo,
         phash = rs["metadata"]["labels"]["pod-template-hash"]
         assert rs["metadata"]["name"] == f"{owner['name']}-{phash}"
     assert sorted(rs["metadata"]["ownerReferences"][0]["name"] for rs in by_kind["ReplicaSet"].values()) == [
-        "gateway-proxy", "gloo"]
+        *(["gateway"] if profile == "1.3" else []), "gateway-proxy", "gloo"]
 
     sas = by_kind["ServiceAccount"]
     assert sas["gloo"]["metadata"]["labels"] == {"app": "gloo", "gloo": "gloo"}
@@ -164,11 +165,13 @@ def test_kubectl_get_shows_the_charts_objects(installed: tuple[str, SandboxInfo,
 
 
 def test_the_pods_belong_to_their_replicasets(installed: tuple[str, SandboxInfo, Kube]) -> None:
-    _profile, _info, kube = installed
+    profile, _info, kube = installed
     sets = _by_name(kube.json("rs", "-n", NS)["items"])
     pods = kube.json("pods", "-n", NS)["items"]
     names = sorted(p["metadata"]["name"] for p in pods)
-    assert names[:2] == ["gateway-proxy-0", "gateway-proxy-1"] and len(names) == 3, names
+    # The replicas' pods, gloo's and 1.3's gateway pod.
+    assert [n for n in names if n.startswith("gateway-proxy-")] == ["gateway-proxy-0", "gateway-proxy-1"], names
+    assert len(names) == (4 if profile == "1.3" else 3), names
     for pod in pods:
         owner = pod["metadata"]["ownerReferences"][0]
         rs = sets[owner["name"]]

@@ -204,10 +204,15 @@ def test_profile_13_webhook(tmp_path: Path) -> None:
         assert 'admission webhook "gateway.gloo-system.svc" does not support dry run' in dry
         kube.apply(PART2 / "rt-echo-3.yaml")
         assert "echo-typo" in _echo_upstream(kube)
-        # Not for other groups (the webhook's rules name gateway.solo.io only) nor with validation off.
+        # Not for other groups (the webhook's rules name gateway.solo.io only), nor without the configuration: the
+        # apiserver decides from the ValidatingWebhookConfiguration, which outlives a change of the Settings (Helm
+        # made it), as on a cluster.
         kube.run("apply", "--dry-run=server", "-f", str(PART2 / "upstream-echo.yaml"))
         kube.run("patch", "settings", "default", "-n", "gloo-system", "--type", "json",
                  "-p", '[{"op": "remove", "path": "/spec/gateway/validation"}]')
+        dry = _refused(kube.run("apply", "--dry-run=server", "-f", str(PART2 / "rt-echo-2.yaml"), check=False))
+        assert 'admission webhook "gateway.gloo-system.svc" does not support dry run' in dry
+        kube.run("delete", "validatingwebhookconfiguration", "gloo-gateway-validation-webhook-gloo-system")
         kube.run("apply", "--dry-run=server", "-f", str(PART2 / "rt-echo-2.yaml"))
 
 
@@ -220,6 +225,11 @@ def test_python_client_sees_the_denial(tmp_path: Path) -> None:
     try:
         daemon.seed(store, "current")
         daemon.set_validation(store, "strict", "current")
+        # The apiserver calls Gloo only as a ValidatingWebhookConfiguration says, and only while its Service has a
+        # ready endpoint (no kubelet here: the Endpoints are written by hand).
+        daemon.install_validation(store, "current")
+        store.create(kinds.ENDPOINTS, {"metadata": {"name": "gloo", "namespace": "gloo-system"}, "subsets": [
+            {"addresses": [{"ip": "127.0.0.1"}], "ports": [{"name": "https", "port": 8443, "protocol": "TCP"}]}]})
         for name in ("echo", "foxtrot"):
             store.create(kinds.NAMESPACE, {"metadata": {"name": name}})
         for name in ("upstream-echo.yaml", "upstream-foxtrot.yaml", "rt-echo-2.yaml", "rt-foxtrot-3.yaml", "vs.yaml"):
