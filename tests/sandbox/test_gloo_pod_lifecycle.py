@@ -222,6 +222,13 @@ def test_a_template_change_and_rollout_restart_make_new_pods_and_exec_runs_in_gl
     assert shell.stdout == f"{name} gloo-system\nlabels\n"
     root = kube.run("exec", "-n", NS, "deploy/gloo", "--", "ls", "/").stdout.split()
     assert {"bin", "etc", "usr", "tmp"} <= set(root), root
+    # localhost:9977 reaches the real xDS server through the pod's ports: it answers HTTP/2 frames, which busybox
+    # wget cannot read as a status line; 9979 (wasm-cache) has no listener in the sandbox: the connection is refused.
+    xds = kube.run("exec", "-n", NS, "deploy/gloo", "--", "wget", "-q", "-O", "-", "localhost:9977", check=False)
+    assert (xds.returncode, xds.stdout) == (1, "")
+    assert xds.stderr.startswith("wget: server returned error: \n"), xds.stderr
+    refused = kube.run("exec", "-n", NS, "deploy/gloo", "--", "wget", "-q", "-O", "-", "localhost:9979", check=False)
+    assert "wget: can't connect to remote host (127.0.0.1): Connection refused" in refused.stderr
     missing = kube.run("exec", "-n", NS, "deploy/gloo", "--", "glooctl", "version", check=False)
     assert missing.returncode == 126
     assert 'exec: "glooctl": executable file not found in $PATH: unknown' in missing.stderr + missing.stdout
