@@ -10,6 +10,7 @@ runs in Gloo's image with the chart's downwardAPI labels file.
 from __future__ import annotations
 
 import json
+import os
 import socket
 import time
 from collections.abc import Iterator
@@ -19,6 +20,7 @@ import pytest
 from polling import wait_until
 from sandboxkit import Kube, Response, fetch, kubectl_for, sandbox
 
+from gloo_nb.sandbox import runner
 from gloo_nb.sandbox.runner import SandboxInfo
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.envoy]
@@ -233,3 +235,27 @@ def test_a_template_change_and_rollout_restart_make_new_pods_and_exec_runs_in_gl
     assert missing.returncode == 126
     assert 'exec: "glooctl": executable file not found in $PATH: unknown' in missing.stderr + missing.stdout
     del profile
+
+
+def test_a_restarted_sandbox_keeps_the_gloo_deployments_scale_and_its_pods_name(
+        cluster: tuple[str, SandboxInfo, Kube]) -> None:
+    profile, info, kube = cluster
+    port = _xds_port(info)
+    _scale(kube, 0)
+    wait_until(lambda: _gloo_pods(kube), "the gloo pod deleted", until=lambda ps: ps == [])
+    runner.stop(info.state_dir)
+    # A cluster's Deployment stays at 0 across a node's reboot: the sandbox starts without its control plane.
+    again = runner.start(info.state_dir, gloo_version=profile, replicas=1, exit_with=os.getpid())
+    assert again.data["xds"] == info.data["xds"]
+    assert _gloo_pods(kube) == [] and not _listening(port)
+    # The Envoys are new processes too (a restart starts them afresh): with no control plane they have no listener.
+    assert _get(again, "alpha.example").status == 0
+    _scale(kube, 1)
+    pod = _one_ready_pod(kube)
+    assert _listening(port)
+    wait_until(lambda: _get(again, "alpha.example"), "served after the scale-up", until=lambda r: r.body == "alpha")
+    runner.stop(info.state_dir)
+    third = runner.start(info.state_dir, gloo_version=profile, replicas=1, exit_with=os.getpid())
+    # Started with the Deployment at 1: the pod stored before the restart is the pod again, Ready once it serves.
+    assert [p["metadata"]["name"] for p in _gloo_pods(kube)] == [pod["metadata"]["name"]]
+    assert _ready(_gloo_pods(kube)[0]) and _listening(_xds_port(third))
