@@ -259,3 +259,37 @@ def test_a_restarted_sandbox_keeps_the_gloo_deployments_scale_and_its_pods_name(
     # Started with the Deployment at 1: the pod stored before the restart is the pod again, Ready once it serves.
     assert [p["metadata"]["name"] for p in _gloo_pods(kube)] == [pod["metadata"]["name"]]
     assert _ready(_gloo_pods(kube)[0]) and _listening(_xds_port(third))
+
+
+def test_a_new_control_plane_has_no_last_known_good_in_1_3_and_pushes_valid_parts_in_current(
+        cluster: tuple[str, SandboxInfo, Kube]) -> None:
+    # Gloo keeps its last good snapshot in memory only. Scaled down and up with an invalid VirtualService in the
+    # store, 1.3's new process rejects the proxy and has no earlier snapshot to keep serving (envoy_translator_syncer.go
+    # updateEndpointsOnly): it sets none, the Envoys keep what they have (alpha), and a valid change made meanwhile
+    # (delta) is blocked too. current pushes the valid parts.
+    profile, info, kube = cluster
+    _one_ready_pod(kube)
+    _scale(kube, 0)
+    try:
+        wait_until(lambda: _gloo_pods(kube), "the gloo pod deleted", until=lambda ps: ps == [])
+        kube.run("apply", "-f", "-", input=_vs("delta", "delta.example", "delta"))
+        kube.run("apply", "-f", "-", input=json.dumps({
+            "apiVersion": "gateway.solo.io/v1", "kind": "VirtualService",
+            "metadata": {"name": "gamma", "namespace": NS},
+            "spec": {"virtualHost": {"domains": ["gamma.example"], "routes": [{
+                "matchers": [{"prefix": "/"}],
+                "routeAction": {"single": {"upstream": {"name": "missing", "namespace": NS}}}}]}}}))
+    finally:
+        _scale(kube, 1)
+    _one_ready_pod(kube)
+    wait_until(lambda: kube.json("virtualservice", "gamma", "-n", NS).get("status"), "gamma's status written")
+    wait_until(lambda: _envoy_connected(info), "Envoy reconnected", until=lambda v: v == 1, timeout=30)
+    if profile == "1.3":
+        time.sleep(2.0)
+        assert _get(info, "delta.example").status == 404
+    else:
+        wait_until(lambda: _get(info, "delta.example"), "delta served", until=lambda r: r.body == "delta", timeout=30)
+    assert _get(info, "alpha.example").body == "alpha"
+    kube.run("delete", "virtualservice", "gamma", "-n", NS)
+    wait_until(lambda: _get(info, "delta.example"), "delta served once the proxy is valid",
+               until=lambda r: r.body == "delta", timeout=30)
