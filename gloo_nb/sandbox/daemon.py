@@ -591,10 +591,10 @@ class Sandbox:
         return {9977: self._xds_port}
 
     def _gloo_name_for(self, pod_hash: str, made: int) -> str:
-        # The first pod keeps the name it always had (stable for the sandbox's life); each later one is new, as a
-        # ReplicaSet names each pod it makes anew.
+        # The first pod keeps the name it always had (stable for the sandbox's life); each later one gets a new
+        # random suffix, as a ReplicaSet names each pod it makes (generateName), never one of an earlier life.
         cluster = cluster_id(self.state_dir)
-        return gloo_pod_name(pod_hash, cluster if made == 0 else f"{cluster}/{made}")
+        return gloo_pod_name(pod_hash, cluster if made == 0 else f"{cluster}/{made}/{uuid.uuid4()}")
 
     def _publish_gloo(self, name: str, pod_hash: str, template: dict[str, Any]) -> dict[str, Any]:
         del pod_hash, template  # publish_gloo_pod reads the stored Deployment itself
