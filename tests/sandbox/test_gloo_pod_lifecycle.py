@@ -163,7 +163,11 @@ def test_a_failing_readiness_probe_is_an_unhealthy_event_and_keeps_the_pod_out_o
     try:
         wait_until(lambda: not _listening(port) and not _gloo_pods(kube), "the control plane stopped")
         # Someone holds the xDS port (bound, not listening): the control plane cannot listen, connects are refused.
+        # SO_REUSEADDR to bind past the stopped server's TIME_WAIT connections, then off, so that the control plane's
+        # own SO_REUSEADDR bind conflicts with it.
+        blocker.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         blocker.bind(("127.0.0.1", port))
+        blocker.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 0)
         _scale(kube, 1)
         pod = wait_until(lambda: _gloo_pods(kube), "a new gloo pod", until=lambda ps: len(ps) == 1)[0]
         name = pod["metadata"]["name"]
@@ -189,7 +193,7 @@ def test_a_failing_readiness_probe_is_an_unhealthy_event_and_keeps_the_pod_out_o
     wait_until(lambda: _envoy_connected(info), "Envoy reconnected", until=lambda v: v == 1, timeout=30)
 
 
-def test_a_template_change_and_rollout_restart_make_new_pods_and_exec_runs_in_glooss_image(
+def test_a_template_change_and_rollout_restart_make_new_pods_and_exec_runs_in_gloos_image(
         cluster: tuple[str, SandboxInfo, Kube]) -> None:
     profile, info, kube = cluster
     port = _xds_port(info)
@@ -237,30 +241,6 @@ def test_a_template_change_and_rollout_restart_make_new_pods_and_exec_runs_in_gl
     del profile
 
 
-def test_a_restarted_sandbox_keeps_the_gloo_deployments_scale_and_its_pods_name(
-        cluster: tuple[str, SandboxInfo, Kube]) -> None:
-    profile, info, kube = cluster
-    port = _xds_port(info)
-    _scale(kube, 0)
-    wait_until(lambda: _gloo_pods(kube), "the gloo pod deleted", until=lambda ps: ps == [])
-    runner.stop(info.state_dir)
-    # A cluster's Deployment stays at 0 across a node's reboot: the sandbox starts without its control plane.
-    again = runner.start(info.state_dir, gloo_version=profile, replicas=1, exit_with=os.getpid())
-    assert again.data["xds"] == info.data["xds"]
-    assert _gloo_pods(kube) == [] and not _listening(port)
-    # The Envoys are new processes too (a restart starts them afresh): with no control plane they have no listener.
-    assert _get(again, "alpha.example").status == 0
-    _scale(kube, 1)
-    pod = _one_ready_pod(kube)
-    assert _listening(port)
-    wait_until(lambda: _get(again, "alpha.example"), "served after the scale-up", until=lambda r: r.body == "alpha")
-    runner.stop(info.state_dir)
-    third = runner.start(info.state_dir, gloo_version=profile, replicas=1, exit_with=os.getpid())
-    # Started with the Deployment at 1: the pod stored before the restart is the pod again, Ready once it serves.
-    assert [p["metadata"]["name"] for p in _gloo_pods(kube)] == [pod["metadata"]["name"]]
-    assert _ready(_gloo_pods(kube)[0]) and _listening(_xds_port(third))
-
-
 def test_a_new_control_plane_has_no_last_known_good_in_1_3_and_pushes_valid_parts_in_current(
         cluster: tuple[str, SandboxInfo, Kube]) -> None:
     # Gloo keeps its last good snapshot in memory only. Scaled down and up with an invalid VirtualService in the
@@ -293,3 +273,28 @@ def test_a_new_control_plane_has_no_last_known_good_in_1_3_and_pushes_valid_part
     kube.run("delete", "virtualservice", "gamma", "-n", NS)
     wait_until(lambda: _get(info, "delta.example"), "delta served once the proxy is valid",
                until=lambda r: r.body == "delta", timeout=30)
+
+
+# Last: it restarts the sandbox (new Envoy processes, so the fixture's admin addresses no longer hold).
+def test_a_restarted_sandbox_keeps_the_gloo_deployments_scale_and_its_pods_name(
+        cluster: tuple[str, SandboxInfo, Kube]) -> None:
+    profile, info, kube = cluster
+    port = _xds_port(info)
+    _scale(kube, 0)
+    wait_until(lambda: _gloo_pods(kube), "the gloo pod deleted", until=lambda ps: ps == [])
+    runner.stop(info.state_dir)
+    # A cluster's Deployment stays at 0 across a node's reboot: the sandbox starts without its control plane.
+    again = runner.start(info.state_dir, gloo_version=profile, replicas=1, exit_with=os.getpid())
+    assert again.data["xds"] == info.data["xds"]
+    assert _gloo_pods(kube) == [] and not _listening(port)
+    # The Envoys are new processes too (a restart starts them afresh): with no control plane they have no listener.
+    assert _get(again, "alpha.example").status == 0
+    _scale(kube, 1)
+    pod = _one_ready_pod(kube)
+    assert _listening(port)
+    wait_until(lambda: _get(again, "alpha.example"), "served after the scale-up", until=lambda r: r.body == "alpha")
+    runner.stop(info.state_dir)
+    third = runner.start(info.state_dir, gloo_version=profile, replicas=1, exit_with=os.getpid())
+    # Started with the Deployment at 1: the pod stored before the restart is the pod again, Ready once it serves.
+    assert [p["metadata"]["name"] for p in _gloo_pods(kube)] == [pod["metadata"]["name"]]
+    assert _ready(_gloo_pods(kube)[0]) and _listening(_xds_port(third))
