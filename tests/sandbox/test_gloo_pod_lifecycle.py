@@ -233,6 +233,9 @@ def test_a_template_change_and_rollout_restart_make_new_pods_and_exec_runs_in_gl
     xds = kube.run("exec", "-n", NS, "deploy/gloo", "--", "wget", "-q", "-O", "-", "localhost:9977", check=False)
     assert (xds.returncode, xds.stdout) == (1, "")
     assert xds.stderr.startswith("wget: server returned error: \n"), xds.stderr
+    curl = kube.run("exec", "-n", NS, "deploy/gloo", "--", "curl", "localhost:9977", check=False)
+    assert (curl.returncode, curl.stdout) == (1, "")
+    assert curl.stderr.startswith("curl: (1) Received HTTP/0.9 when not allowed\n"), curl.stderr
     refused = kube.run("exec", "-n", NS, "deploy/gloo", "--", "wget", "-q", "-O", "-", "localhost:9979", check=False)
     assert "wget: can't connect to remote host (127.0.0.1): Connection refused" in refused.stderr
     missing = kube.run("exec", "-n", NS, "deploy/gloo", "--", "glooctl", "version", check=False)
