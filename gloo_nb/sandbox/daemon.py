@@ -558,6 +558,7 @@ class Sandbox:
         self.gloo: DaemonPod | None = None
         """The gloo Deployment's pod and its control plane's lifecycle (started in :meth:`_start`)."""
         self._unsubscribe_gloo: Callable[[], None] | None = None
+        self._refusing: socket.socket | None = None
 
     def _on_store_event(self, event: WatchEvent) -> None:
         # Runs under the store lock: only note it. A deleted pod of a replica's is published again, as a ReplicaSet
@@ -589,6 +590,17 @@ class Sandbox:
     def _gloo_ports(self) -> dict[int, int]:
         """The gloo pod's container ports -> the daemon's loopback ports (9977: the xDS server)."""
         return {9977: self._xds_port}
+
+    def _gloo_probe_port(self, port: int) -> int:
+        # A container port with no server behind it in the sandbox (9988, 9979...): a socket bound and never listening,
+        # so a probe there is refused as on a pod where nothing listens (the kubelet's pods get the same).
+        found = self._gloo_ports().get(port)
+        if found is not None:
+            return found
+        if self._refusing is None:
+            self._refusing = socket.socket()
+            self._refusing.bind(("127.0.0.1", 0))
+        return int(self._refusing.getsockname()[1])
 
     def _gloo_name_for(self, pod_hash: str, made: int) -> str:
         # The first pod keeps the name it always had (stable for the sandbox's life); each later one gets a new
@@ -816,7 +828,7 @@ class Sandbox:
         # The gloo Deployment's pod (9977 is the real xDS server): Ready by its readinessProbe; its Deployment's
         # replicas start and stop the control plane (gloo_nb.sandbox.daemon_pods).
         self.gloo = DaemonPod(self.store, "gloo", namespace=NAMESPACE, publish=self._publish_gloo,
-                              name_for=self._gloo_name_for, host_port=lambda port: self._gloo_ports().get(port),
+                              name_for=self._gloo_name_for, host_port=self._gloo_probe_port,
                               start=self._start_control_plane, stop=self._stop_control_plane)
         self._unsubscribe_gloo = self.store.subscribe(self.gloo.notify)
         self.gloo.attach(running=True)
@@ -883,6 +895,8 @@ class Sandbox:
             self._unsubscribe_gloo = None
         if self.gloo is not None:
             await asyncio.to_thread(self.gloo.close)
+        if self._refusing is not None:
+            self._refusing.close()
         steps = [self.kubelet.stop, *(f.stop for f in self.fleets.values()), self.controlplane.stop, self.ads.stop,
                  self.api_services.detach]
         for step in steps:

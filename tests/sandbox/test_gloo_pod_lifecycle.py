@@ -278,6 +278,30 @@ def test_a_new_control_plane_has_no_last_known_good_in_1_3_and_pushes_valid_part
                until=lambda r: r.body == "delta", timeout=30)
 
 
+def test_a_probe_on_a_port_without_a_server_fails_and_rollout_undo_brings_the_charts_probe_back(
+        cluster: tuple[str, SandboxInfo, Kube]) -> None:
+    _profile, info, kube = cluster
+    before = _one_ready_pod(kube)
+    # grpc-validation 9988 is a container port of the chart with no server in the sandbox: refused, as where nothing
+    # listens in a pod.
+    kube.run("patch", "-n", NS, "deploy/gloo", "--type", "json", "-p", json.dumps([
+        {"op": "replace", "path": "/spec/template/spec/containers/0/readinessProbe/tcpSocket/port", "value": 9988}]))
+    pod = wait_until(lambda: _gloo_pods(kube), "the pod of the new template",
+                     until=lambda ps: len(ps) == 1 and ps[0]["metadata"]["name"] != before["metadata"]["name"])[0]
+    name = pod["metadata"]["name"]
+    unhealthy = wait_until(lambda: [e for e in _events(kube, name) if e["reason"] == "Unhealthy"],
+                           "the kubelet's Unhealthy event", timeout=20)
+    message = unhealthy[0]["message"]
+    assert message.startswith("Readiness probe failed: dial tcp 127.0.0.1:") and \
+        message.endswith(": connect: connection refused"), message
+    assert not _ready(_gloo_pods(kube)[0]) and _listening(_xds_port(info))
+    kube.run("rollout", "undo", "-n", NS, "deploy/gloo")
+    kube.run("rollout", "status", "-n", NS, "deploy/gloo", "--timeout=40s")
+    after = _one_ready_pod(kube, not_named=name)
+    assert after["metadata"]["labels"]["pod-template-hash"] == before["metadata"]["labels"]["pod-template-hash"]
+    assert after["spec"]["containers"][0]["readinessProbe"]["tcpSocket"] == {"port": 9977}
+
+
 # Last: it restarts the sandbox (new Envoy processes, so the fixture's admin addresses no longer hold).
 def test_a_restarted_sandbox_keeps_the_gloo_deployments_scale_and_its_pods_name(
         cluster: tuple[str, SandboxInfo, Kube]) -> None:
