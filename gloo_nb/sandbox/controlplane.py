@@ -135,10 +135,20 @@ class ControlPlane:
         debounce: Seconds to wait after a change for more changes before translating.
         serve: Proxies whose Envoys run here: each gets a snapshot even while no Gateway names it
             (an empty one), so that its replicas connect and ACK as soon as they start.
+        restarted: This control plane follows an earlier one whose Envoys keep what it served (the gloo pod
+            scaled back up or rolled: :mod:`gloo_nb.sandbox.daemon_pods`). A key with nothing to serve (nothing
+            good translated yet: 1.3's last-known-good has no earlier snapshot in a new process's memory; or no
+            Gateway names the proxy) then gets no snapshot at all, instead of the empty one a fresh install
+            serves: for a rejected proxy Gloo updates only the endpoints of the snapshot it holds, and with none
+            held sets none (envoy_translator_syncer.go@v1.3.20 ``syncEnvoy`` / ``updateEndpointsOnly``: "xDS
+            snapshot for proxy %v will not be updated"), so its Envoys' requests wait and they keep serving their
+            last configuration.
     """
 
     def __init__(self, store: Store, ads: AdsServer, profile: Profile, *, namespace: str = "gloo-system",
-                 proxy: str = "gateway-proxy", debounce: float = 0.002, serve: Iterable[str] = ()) -> None:
+                 proxy: str = "gateway-proxy", debounce: float = 0.002, serve: Iterable[str] = (),
+                 restarted: bool = False) -> None:
+        self._restarted = restarted
         self._store = store
         self._ads = ads
         self._profile = profile
@@ -246,6 +256,10 @@ class ControlPlane:
                     served, left = _for_pinned_envoy(one.served)
                     self._report_left_out(key, one, left, record)
                     snap = _xds_snapshot(served, eds)
+                elif self._restarted:
+                    record.versions_by_key[key] = {}
+                    record.decisions[key] = one.push.decision if one is not None else "none"
+                    continue
                 else:
                     # Nothing good was ever pushed, or no Gateway names this proxy: its Envoys get an
                     # empty, versioned snapshot, so they are connected and ACKing but have no listener

@@ -11,6 +11,7 @@ import argparse
 import asyncio
 import contextlib
 import copy
+import datetime
 import itertools
 import json
 import logging
@@ -38,6 +39,7 @@ from gloo_nb.sandbox.apiservices import APIServices
 from gloo_nb.sandbox.audit import DEFAULT_LEVEL as DEFAULT_AUDIT_LEVEL
 from gloo_nb.sandbox.audit import LEVELS as AUDIT_LEVELS
 from gloo_nb.sandbox.controlplane import ControlPlane, rewrite_listener_ports
+from gloo_nb.sandbox.daemon_pods import DaemonPod, write_downward_api
 from gloo_nb.sandbox.envoy import EnvoyFleet, Replica, replica_dir
 from gloo_nb.sandbox.gloo_webhook import GlooWebhook
 from gloo_nb.sandbox.install import (
@@ -62,7 +64,9 @@ from gloo_nb.sandbox.kubeapi.pki import Credentials
 from gloo_nb.sandbox.kubelet import Kubelet
 from gloo_nb.sandbox.node import register_node
 from gloo_nb.sandbox.pod_exec import ExecTarget
-from gloo_nb.sandbox.pod_objects import MANAGED_BY, PORTS_ANNOTATION, is_daemon_managed
+from gloo_nb.sandbox.pod_objects import MANAGED_BY, PORTS_ANNOTATION, is_daemon_managed, is_ready, pod_ports
+from gloo_nb.sandbox.pod_supervisor import state_path
+from gloo_nb.sandbox.pod_volumes import container_mounts, mount_volumes
 from gloo_nb.sandbox.portforward import PortForwardHandler
 from gloo_nb.sandbox.proxyspec import parse_proxy_specs
 from gloo_nb.sandbox.serviceaccounts_controller import ServiceAccounts
@@ -316,35 +320,39 @@ def install_validation(store: Store, profile: Profile) -> None:
         create_missing(store, [(kinds.SERVICE, service)])  # a state dir from before the sandbox had it
 
 
-def publish_gloo_pod(store: Store, profile: Profile, cluster: str, xds_port: int, *, ready: bool,
-                     webhook_port: int = 0) -> None:
+def publish_gloo_pod(store: Store, profile: Profile, cluster: str, ports: dict[int, int], *, ready: bool,
+                     name: str | None = None) -> dict[str, Any] | None:
     """Create or update the ``gloo`` Deployment's pod, which stands for the daemon's control plane.
 
     Args:
         store: The store (the ``gloo`` Deployment exists: :func:`seed`).
         profile: The Gloo profile.
         cluster: The sandbox's cluster id (the pod's stable name).
-        xds_port: The real xDS server's port (container port 9977 maps to it).
+        ports: Container port -> the daemon's loopback port of the server behind it (9977: the xDS server; 9988:
+            Gloo's gRPC validation service; in ``current`` 8443: the validation webhook).
         ready: Whether the control plane serves.
-        webhook_port: The validation webhook's HTTPS port (:mod:`gloo_nb.sandbox.webhook_server`): ``current``'s
-            container port 8443 maps to it (main's gloo serves the webhook); 0 when it does not serve.
+        name: The pod's name, chosen by the caller (:class:`gloo_nb.sandbox.daemon_pods.DaemonPod`, which also
+            deletes the pods it replaces); None: :func:`gloo_nb.sandbox.install.gloo_pod_name`, and other gloo
+            pods of the daemon go.
+
+    Returns:
+        The manifest published, or None when the Deployment is gone.
     """
     found = stored_template_hash(store, "gloo")
     if found is None:
-        return
+        return None
     pod_hash, template = found
-    name = gloo_pod_name(pod_hash, cluster)
-    ports = {9977: xds_port}
-    if webhook_port and profile != "1.3":
-        ports[WEBHOOK_PORT] = webhook_port
+    chosen = name is not None
+    name = name or gloo_pod_name(pod_hash, cluster)
     manifest = gloo_pod(profile, name, pod_hash, template, ports, ready=ready)
     # A pod of an earlier template (a restarted sandbox after a change of the Deployment) goes.
-    for pod in store.list(kinds.POD, NAMESPACE, label_selector="gloo=gloo")[0]:
+    for pod in [] if chosen else store.list(kinds.POD, NAMESPACE, label_selector="gloo=gloo")[0]:
         meta = pod["metadata"]
         if meta["name"] != name and (meta.get("annotations") or {}).get(MANAGED_BY) == CONTROLPLANE_MANAGER:
             with contextlib.suppress(ApiError):
                 store.delete(kinds.POD, NAMESPACE, meta["name"], identity=KUBELET)
     _put_pod(store, manifest)
+    return manifest
 
 
 def publish_gateway_pod(store: Store, profile: Profile, cluster: str, webhook_port: int) -> None:
@@ -596,13 +604,18 @@ class Sandbox:
         self._unsubscribe: Callable[[], None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._republish_task: asyncio.Task[None] | None = None
+        self.gloo: DaemonPod | None = None
+        """The gloo Deployment's pod and its control plane's lifecycle (started in :meth:`_start`)."""
+        self._unsubscribe_gloo: Callable[[], None] | None = None
+        self._refusing: socket.socket | None = None
 
     def _on_store_event(self, event: WatchEvent) -> None:
-        # Runs under the store lock: only note it. A deleted pod of the daemon's (a replica's, the control plane's)
-        # is published again, as a ReplicaSet would make a new pod for it; the ReplicaSet itself makes none.
+        # Runs under the store lock: only note it. A deleted pod of a replica's is published again, as a ReplicaSet
+        # would make a new pod for it; the ReplicaSet itself makes none. The gloo pod is the DaemonPod's
+        # (self.gloo, which follows its own events).
         meta = event.object.get("metadata") or {}
         if event.kind is kinds.POD and event.type == "DELETED" and meta.get("namespace") == NAMESPACE \
-                and (meta.get("annotations") or {}).get(MANAGED_BY) in (ENVOY_MANAGER, CONTROLPLANE_MANAGER):
+                and (meta.get("annotations") or {}).get(MANAGED_BY) == ENVOY_MANAGER:
             if self._loop is not None:
                 with contextlib.suppress(RuntimeError):  # the loop is closed: the sandbox is stopping
                     self._loop.call_soon_threadsafe(self._republish.set)
@@ -620,9 +633,64 @@ class Sandbox:
     def _publish_pods(self) -> None:
         for name, fleet in list(self.fleets.items()):
             publish_proxy_pods(self.store, fleet.replicas, True, name)
-        publish_gloo_pod(self.store, self.profile, cluster_id(self.state_dir), self._xds_port, ready=True,
-                         webhook_port=self.webhook_server.port)
         publish_gateway_pod(self.store, self.profile, cluster_id(self.state_dir), self.webhook_server.port)
+
+    # --- the gloo pod: the control plane's lifecycle (gloo_nb.sandbox.daemon_pods) ---------------------------------
+
+    def _gloo_ports(self) -> dict[int, int]:
+        """The gloo pod's container ports -> the daemon's loopback ports (9977: the xDS server)."""
+        return {9977: self._xds_port}
+
+    def _gloo_probe_port(self, port: int) -> int:
+        # A container port with no server behind it in the sandbox (9988, 9979...): a socket bound and never listening,
+        # so a probe there is refused as on a pod where nothing listens (the kubelet's pods get the same).
+        found = self._gloo_ports().get(port)
+        if found is not None:
+            return found
+        if self._refusing is None:
+            self._refusing = socket.socket()
+            self._refusing.bind(("127.0.0.1", 0))
+        return int(self._refusing.getsockname()[1])
+
+    def _gloo_name_for(self, pod_hash: str, made: int) -> str:
+        # The first pod keeps the name it always had (stable for the sandbox's life); each later one gets a new
+        # random suffix, as a ReplicaSet names each pod it makes (generateName), never one of an earlier life.
+        cluster = cluster_id(self.state_dir)
+        return gloo_pod_name(pod_hash, cluster if made == 0 else f"{cluster}/{made}/{uuid.uuid4()}")
+
+    def _publish_gloo(self, name: str, pod_hash: str, template: dict[str, Any]) -> dict[str, Any]:
+        del pod_hash, template  # publish_gloo_pod reads the stored Deployment itself
+        manifest = publish_gloo_pod(self.store, self.profile, cluster_id(self.state_dir), self._gloo_ports(),
+                                    ready=False, name=name)
+        return manifest or {}
+
+    def _wait_gloo_ready(self, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and not self._stop.is_set():
+            name = self.gloo.pod if self.gloo is not None else None
+            pod = self.store.find(kinds.POD, NAMESPACE, name) if name else None
+            if pod is not None and is_ready(pod):
+                return True
+            time.sleep(0.05)
+        return False
+
+    def _start_control_plane(self) -> None:
+        # A new process of Gloo's: the ADS server on the same port (Envoys reconnect by themselves; endpoints.json
+        # and port-forwards stay valid), then a new control plane with a fresh memory (no last-known-good) that
+        # translates what the store holds now and writes its statuses.
+        self.ads.start()
+        plane = ControlPlane(self.store, self.ads, self.profile, proxy=self.default_proxy,
+                             serve=[n for n, _ in self.proxies], restarted=True)
+        plane.start()
+        self.controlplane = plane
+        log.info("control plane started (the gloo pod %s)", self.gloo.pod if self.gloo else None)
+
+    def _stop_control_plane(self) -> None:
+        # The gloo container is killed: no more translation, status writes or xDS; the Envoys keep their last
+        # configuration and retry the xDS connection (Envoy's own backoff), as with a real Gloo gone.
+        self.controlplane.stop()
+        self.ads.stop()
+        log.info("control plane stopped (its gloo pod was killed)")
 
     def _gateway_ports(self, proxy: str | None = None) -> list[int]:
         fleet = self.fleets.get(proxy or self.default_proxy)
@@ -684,6 +752,8 @@ class Sandbox:
         return path
 
     def _gloo_pod_name(self) -> str | None:
+        if self.gloo is not None:
+            return self.gloo.pod
         found = stored_template_hash(self.store, "gloo")
         return gloo_pod_name(found[0], cluster_id(self.state_dir)) if found else None
 
@@ -706,10 +776,12 @@ class Sandbox:
         return found
 
     def _exec_target(self, pod: dict[str, Any], container: str) -> ExecTarget | None:
-        """Where ``kubectl exec`` runs: a kubelet pod's container, or an Envoy replica's pod (its own ports)."""
+        """Where ``kubectl exec`` runs: a kubelet pod's container, an Envoy replica's pod, the gloo pod (own ports)."""
         meta, spec = pod["metadata"], pod.get("spec") or {}
         annotations = meta.get("annotations") or {}
-        if annotations.get(MANAGED_BY) == "sandbox-envoy":
+        if annotations.get(MANAGED_BY) == CONTROLPLANE_MANAGER:
+            target = self._gloo_exec_target(pod, container)
+        elif annotations.get(MANAGED_BY) == "sandbox-envoy":
             running = any(s.get("name") == container and "running" in (s.get("state") or {})
                           for s in (pod.get("status") or {}).get("containerStatuses") or [])
             try:
@@ -730,6 +802,48 @@ class Sandbox:
                                    for a in spec.get("hostAliases") or [] if isinstance(a, dict)]
             target.hostname = str(spec.get("hostname") or "")
             target.subdomain = str(spec.get("subdomain") or "")
+        return target
+
+    def _gloo_exec_target(self, pod: dict[str, Any], container: str) -> ExecTarget | None:
+        """The gloo pod's container, as Gloo's image has it: a shell and busybox-like tools, its volumes, its ports.
+
+        Gloo's control-plane image has a shell at both profiles (projects/gloo/cmd/Dockerfile: ``FROM alpine:3.11.3``
+        at v1.3.20, busybox's ``sh``, ``wget`` and ``nc``; at main ``FROM $ENVOY_IMAGE``, solo-io/envoy-gloo, with
+        ``apt-get install wget``; only the ``-distroless`` variant, not Helm's default, has none), so ``kubectl exec
+        deploy/gloo -- sh`` runs the sandbox's exec shell (:mod:`gloo_nb.sandbox.pod_exec`). ``localhost:9977``
+        reaches the real xDS server through the pod's ports; its volumes are mounted as the kubelet would (Secrets,
+        ConfigMaps; the chart's downwardAPI ``labels-volume`` at ``/etc/gloo``: ``/etc/gloo/labels``).
+        """
+        meta, spec = pod["metadata"], pod.get("spec") or {}
+        if self.gloo is None or meta["name"] != self.gloo.pod or not self.gloo.running or not any(
+                s.get("name") == container and "running" in (s.get("state") or {})
+                for s in (pod.get("status") or {}).get("containerStatuses") or []):
+            return None  # no process there now: the API's "container not found"
+        cspec: dict[str, Any] = next((c for c in spec.get("containers") or [] if c.get("name") == container), {})
+        env = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOSTNAME": meta["name"]}
+        for var in cspec.get("env") or []:
+            field = ((var.get("valueFrom") or {}).get("fieldRef") or {}).get("fieldPath")
+            value = meta.get("namespace", "") if field == "metadata.namespace" else \
+                meta.get("name", "") if field == "metadata.name" else var.get("value")
+            if value is not None:
+                env[str(var.get("name"))] = str(value)
+        root = state_path(self.state_dir, "daemon-pods", meta["namespace"], meta["name"], "volumes")
+        try:
+            result = mount_volumes(self.store, pod, root, set())
+            write_downward_api(pod, root)
+            mounts = container_mounts(cspec, pod, root)
+        except (OSError, GlooNbError) as exc:
+            log.warning("exec into %s: its volumes cannot be set up: %s", meta["name"], exc)
+            mounts = []
+        else:
+            if result.errors:
+                log.warning("exec into %s: %s", meta["name"], "; ".join(result.errors))
+        started = next((s.get("state", {}).get("running", {}).get("startedAt") for s in
+                        (pod.get("status") or {}).get("containerStatuses") or [] if s.get("name") == container), None)
+        target = ExecTarget(pod=meta["name"], namespace=meta["namespace"], container=container, env=env,
+                            mounts=mounts, ports={int(k): v for k, v in pod_ports(pod).items()})
+        with contextlib.suppress(TypeError, ValueError):
+            target.started = datetime.datetime.fromisoformat(str(started).replace("Z", "+00:00")).timestamp()
         return target
 
     async def _start(self) -> None:
@@ -766,9 +880,13 @@ class Sandbox:
             sandbox_id=cluster_id(self.state_dir)[:8], dir_for=self._replica_dir))
         self.controlplane.start()
         self._xds_port = int(xds.rsplit(":", 1)[1])
-        # The gloo Deployment's pod: Ready now that the control plane serves; 9977 is the real xDS server.
-        publish_gloo_pod(self.store, self.profile, cluster_id(self.state_dir), self._xds_port, ready=True,
-                         webhook_port=self.webhook_server.port)
+        # The gloo Deployment's pod (9977 is the real xDS server): Ready by its readinessProbe; its Deployment's
+        # replicas start and stop the control plane (gloo_nb.sandbox.daemon_pods).
+        self.gloo = DaemonPod(self.store, "gloo", namespace=NAMESPACE, publish=self._publish_gloo,
+                              name_for=self._gloo_name_for, host_port=self._gloo_probe_port,
+                              start=self._start_control_plane, stop=self._stop_control_plane)
+        self._unsubscribe_gloo = self.store.subscribe(self.gloo.notify)
+        self.gloo.attach(running=True)
         publish_gateway_pod(self.store, self.profile, cluster_id(self.state_dir), self.webhook_server.port)
         # Each proxy's replicas: node ids <proxy>-<i>.gloo-system, role gloo-system~<proxy>.
         for name, count in self.proxies:
@@ -784,7 +902,8 @@ class Sandbox:
         for front in self.fronts.values():
             await front.start()
         ids = {r.node_id for r in self._replicas()}
-        ok = await asyncio.to_thread(self.ads.wait_for, lambda nodes: all(
+        # A control plane scaled to 0 before this start (kept in the store) serves nobody: no wait for the Envoys.
+        ok = not self.gloo.running or await asyncio.to_thread(self.ads.wait_for, lambda nodes: all(
             n in nodes and nodes[n].connected and nodes[n].acked(TYPE_CLUSTER) and nodes[n].acked(TYPE_LISTENER)
             for n in ids), 20.0)
         if not ok:
@@ -792,6 +911,10 @@ class Sandbox:
                                f"see {self.state_dir}/envoy-*.log")
         for name, fleet in self.fleets.items():
             publish_proxy_pods(self.store, fleet.replicas, True, name)
+        # A started sandbox serves: its gloo pod is Ready too (its readinessProbe's first success, ~1 s after start).
+        if self.gloo.running and not await asyncio.to_thread(self._wait_gloo_ready, 15.0):
+            log.warning("the gloo pod %s is not Ready yet (its readinessProbe fails; kubectl describe says why)",
+                        self.gloo.pod)
         _drop_other_proxy_pods(self.store, set(self.fleets))
         _drop_other_proxy_workloads(self.store, set(self.fleets))
         self._loop = asyncio.get_running_loop()
@@ -823,6 +946,13 @@ class Sandbox:
         if self._unsubscribe is not None:
             self._unsubscribe()
             self._unsubscribe = None
+        if self._unsubscribe_gloo is not None:
+            self._unsubscribe_gloo()
+            self._unsubscribe_gloo = None
+        if self.gloo is not None:
+            await asyncio.to_thread(self.gloo.close)
+        if self._refusing is not None:
+            self._refusing.close()
         steps = [self.kubelet.stop, *(f.stop for f in self.fleets.values()), self.controlplane.stop, self.ads.stop,
                  self.api_services.detach]
         for step in steps:

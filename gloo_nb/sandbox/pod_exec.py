@@ -639,6 +639,11 @@ def _fetch(target: ExecTarget, call: _HttpCall) -> tuple[int, str, list[tuple[st
         conn.close()
 
 
+def _status_line(exc: http.client.HTTPException) -> str:
+    line = str(exc.args[0]) if exc.args else ""
+    return re.split(r"[\x00-\x1f]", line, maxsplit=1)[0]
+
+
 async def _wget(args: list[str], target: ExecTarget, io: ExecIO) -> int:
     quiet, out, urls = False, None, []
     i = 0
@@ -689,6 +694,13 @@ async def _wget(args: list[str], target: ExecTarget, io: ExecIO) -> int:
             continue
         except OSError:
             await io.say(f"wget: can't connect to remote host ({target.pod_ip}): Connection refused\n")
+            code = 1
+            continue
+        except http.client.HTTPException as exc:
+            # Not HTTP/1 (a gRPC port such as the gloo pod's 9977 answers with HTTP/2 frames): busybox wget.c reads
+            # the status line, trims it at the first control character (sanitize_string), finds no status and
+            # dies with "server returned error: <line>".
+            await io.say(f"wget: server returned error: {_status_line(exc)}\n")
             code = 1
             continue
         if status >= 400:
@@ -770,6 +782,12 @@ async def _curl(args: list[str], target: ExecTarget, io: ExecIO) -> int:
                 await io.say(f"curl: (7) Failed to connect to {host} port {port} after 0 ms: "
                              "Couldn't connect to server\n")
             code = 7
+            continue
+        except http.client.HTTPException:
+            # No HTTP/1 status line (a gRPC port): curl's lib/http.c refuses it as HTTP/0.9, CURLE_UNSUPPORTED_PROTOCOL.
+            if loud:
+                await io.say("curl: (1) Received HTTP/0.9 when not allowed\n")
+            code = 1
             continue
         if fail and status >= 400:
             if loud:

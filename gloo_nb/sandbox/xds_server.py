@@ -389,14 +389,26 @@ class AdsServer:
     # -- lifecycle ---------------------------------------------------------------------------------------------
 
     def start(self) -> str:
-        """Start serving.
+        """Start serving; after :meth:`stop`, serve again on the same port, as a restarted control plane.
+
+        A ``grpc.Server`` cannot start again once stopped, so each start makes a new one. A start after a stop binds
+        the port the first start bound (the Envoys' bootstrap, ``endpoints.json`` and kubeconfig port-forwards name
+        it) and begins with an empty snapshot cache, as a new Gloo process does (its xDS cache lives in memory): a
+        node's requests wait until the control plane sets its snapshot again; the node states (connects, ACKs) are
+        the sandbox's observations and stay.
 
         Returns:
             The address Envoy should dial, e.g. ``127.0.0.1:40123``.
 
         Raises:
-            XdsServerError: The port cannot be bound.
+            XdsServerError: The port cannot be bound (on a restart: someone else took it meanwhile).
         """
+        if self._server is not None:
+            return self.address
+        if self.address:
+            with self._lock:
+                self._port = int(self.address.rsplit(":", 1)[1])
+                self._snapshots = {MISCONFIGURED_NODE: fallback_snapshot()}
         server = grpc.server(
             futures.ThreadPoolExecutor(max_workers=self._max_workers, thread_name_prefix="ads"),
             options=[
@@ -417,9 +429,16 @@ class AdsServer:
         if port == 0:
             raise XdsServerError(f"cannot bind the ADS server to {self._host}:{self._port}")
         server.start()
+        with self._lock:
+            self._stopping = False
         self._server = server
         self.address = f"{self._host}:{port}"
         return self.address
+
+    @property
+    def serving(self) -> bool:
+        """Whether the server listens now (started and not stopped)."""
+        return self._server is not None
 
     def stop(self) -> None:
         """Stop serving and end every open stream promptly."""
