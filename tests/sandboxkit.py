@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import select
 import ssl
 import subprocess
 import urllib.error
@@ -156,3 +158,33 @@ def wait_ready_pods(kube: Kube, namespace: str) -> None:
     # Pods appear asynchronously after a Deployment is created; `kubectl wait --all` needs them listed.
     wait_until(lambda: kube.json("pods", "-n", namespace)["items"], f"pods in {namespace}")
     kube.run("wait", "--for=condition=Ready", "pods", "--all", "-n", namespace, "--timeout=30s")
+
+
+@contextmanager
+def kubectl_forward(kube: Kube, *args: str, websockets: bool = True) -> Iterator[tuple[int, subprocess.Popen[str]]]:
+    """Run ``kubectl port-forward ARGS``; yield the local port from its "Forwarding from" line; stop kubectl."""
+    environ = {**os.environ, "KUBECONFIG": kube.kubeconfig, "HOME": str(kube.home)}
+    if not websockets:
+        environ["KUBECTL_PORT_FORWARD_WEBSOCKETS"] = "false"
+    proc = subprocess.Popen(["kubectl", "port-forward", *args, "--address", "127.0.0.1"], env=environ, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        assert proc.stdout is not None and proc.stderr is not None
+        ready, _, _ = select.select([proc.stdout], [], [], 20)
+        line = proc.stdout.readline() if ready else ""
+        found = re.search(r"Forwarding from 127\.0\.0\.1:(\d+) -> (\d+)", line)
+        if found is None:
+            proc.kill()
+            raise AssertionError(f"kubectl port-forward {args}: no Forwarding line: {line!r} {proc.stderr.read()}")
+        yield int(found.group(1)), proc
+    finally:
+        if proc.poll() is None:
+            proc.terminate()
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        for pipe in (proc.stdout, proc.stderr):
+            if pipe is not None:
+                pipe.close()

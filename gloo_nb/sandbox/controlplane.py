@@ -108,7 +108,7 @@ class SyncRecord:
     unwatched: list[str] = field(default_factory=list)
 
 
-def _content_key(event: WatchEvent) -> str:
+def content_key(event: WatchEvent) -> str:
     """What about an object matters to Gloo: everything but its status and bookkeeping."""
     obj = event.object
     meta = obj.get("metadata", {})
@@ -202,7 +202,7 @@ class ControlPlane:
             self._keys.pop(ident, None)
             self._dirty.set()
             return
-        key = _content_key(event)
+        key = content_key(event)
         if self._keys.get(ident) == key:
             return  # only a status (often our own write) or bookkeeping changed
         self._keys[ident] = key

@@ -41,10 +41,12 @@ from gloo_nb.sandbox.audit import LEVELS as AUDIT_LEVELS
 from gloo_nb.sandbox.controlplane import ControlPlane, rewrite_listener_ports
 from gloo_nb.sandbox.daemon_pods import DaemonPod, write_downward_api
 from gloo_nb.sandbox.envoy import EnvoyFleet, Replica, replica_dir
+from gloo_nb.sandbox.gloo_validation_grpc import GlooValidationServer
 from gloo_nb.sandbox.gloo_webhook import GlooWebhook
 from gloo_nb.sandbox.install import (
     CONTROLPLANE_MANAGER,
     ENVOY_MANAGER,
+    VALIDATION_PORT,
     WEBHOOK_CONFIGURATION,
     WEBHOOK_PORT,
     create_missing,
@@ -593,6 +595,8 @@ class Sandbox:
         self.gloo_webhook = GlooWebhook(self.store, profile, namespace=NAMESPACE)
         # ... and its HTTPS endpoint, on its real port through the gloo (current) or gateway (1.3) pod's 8443.
         self.webhook_server = WebhookServer(self.store, self.gloo_webhook, state_dir / "webhook-certs")
+        # Gloo's gRPC validation service, the gloo pod's 9988 (gloo_nb.sandbox.gloo_validation_grpc).
+        self.validation_grpc = GlooValidationServer(self.store, profile)
         self.controlplane = ControlPlane(self.store, self.ads, profile, proxy=self.default_proxy,
                                          serve=[n for n, _ in self.proxies])
         # One front door per proxy, as each proxy has its own Service.
@@ -610,12 +614,14 @@ class Sandbox:
         self._refusing: socket.socket | None = None
 
     def _on_store_event(self, event: WatchEvent) -> None:
-        # Runs under the store lock: only note it. A deleted pod of a replica's is published again, as a ReplicaSet
-        # would make a new pod for it; the ReplicaSet itself makes none. The gloo pod is the DaemonPod's
-        # (self.gloo, which follows its own events).
+        # Runs under the store lock: only note it. A deleted pod of a replica's (or 1.3's gateway pod) is published
+        # again, as a ReplicaSet would make a new pod for it; the ReplicaSet itself makes none. The gloo pod is the
+        # DaemonPod's (self.gloo, which follows its own events).
         meta = event.object.get("metadata") or {}
+        manager = (meta.get("annotations") or {}).get(MANAGED_BY)
         if event.kind is kinds.POD and event.type == "DELETED" and meta.get("namespace") == NAMESPACE \
-                and (meta.get("annotations") or {}).get(MANAGED_BY) == ENVOY_MANAGER:
+                and (manager == ENVOY_MANAGER
+                     or (manager == CONTROLPLANE_MANAGER and (meta.get("labels") or {}).get("gloo") == "gateway")):
             if self._loop is not None:
                 with contextlib.suppress(RuntimeError):  # the loop is closed: the sandbox is stopping
                     self._loop.call_soon_threadsafe(self._republish.set)
@@ -638,8 +644,15 @@ class Sandbox:
     # --- the gloo pod: the control plane's lifecycle (gloo_nb.sandbox.daemon_pods) ---------------------------------
 
     def _gloo_ports(self) -> dict[int, int]:
-        """The gloo pod's container ports -> the daemon's loopback ports (9977: the xDS server)."""
-        return {9977: self._xds_port}
+        """The gloo pod's container ports -> the daemon's loopback ports.
+
+        9977: the xDS server; 9988: Gloo's gRPC validation service; in ``current`` 8443: the validation webhook's
+        HTTPS server when it serves (main's gloo serves it; 1.3's ``gateway`` pod does in ``1.3``).
+        """
+        ports = {9977: self._xds_port, VALIDATION_PORT: self.validation_grpc.port}
+        if self.profile != "1.3" and self.webhook_server.port:
+            ports[WEBHOOK_PORT] = self.webhook_server.port
+        return {k: v for k, v in ports.items() if v}
 
     def _gloo_probe_port(self, port: int) -> int:
         # A container port with no server behind it in the sandbox (9988, 9979...): a socket bound and never listening,
@@ -679,6 +692,7 @@ class Sandbox:
         # and port-forwards stay valid), then a new control plane with a fresh memory (no last-known-good) that
         # translates what the store holds now and writes its statuses.
         self.ads.start()
+        self.validation_grpc.start()
         plane = ControlPlane(self.store, self.ads, self.profile, proxy=self.default_proxy,
                              serve=[n for n, _ in self.proxies], restarted=True)
         plane.start()
@@ -690,6 +704,7 @@ class Sandbox:
         # configuration and retry the xDS connection (Envoy's own backoff), as with a real Gloo gone.
         self.controlplane.stop()
         self.ads.stop()
+        self.validation_grpc.stop()
         log.info("control plane stopped (its gloo pod was killed)")
 
     def _gateway_ports(self, proxy: str | None = None) -> list[int]:
@@ -879,6 +894,7 @@ class Sandbox:
             self._port_for, lambda node: any(r.node_id == node for r in self._replicas()),
             sandbox_id=cluster_id(self.state_dir)[:8], dir_for=self._replica_dir))
         self.controlplane.start()
+        self.validation_grpc.start()
         self._xds_port = int(xds.rsplit(":", 1)[1])
         # The gloo Deployment's pod (9977 is the real xDS server): Ready by its readinessProbe; its Deployment's
         # replicas start and stop the control plane (gloo_nb.sandbox.daemon_pods).
@@ -954,7 +970,7 @@ class Sandbox:
         if self._refusing is not None:
             self._refusing.close()
         steps = [self.kubelet.stop, *(f.stop for f in self.fleets.values()), self.controlplane.stop, self.ads.stop,
-                 self.api_services.detach]
+                 self.validation_grpc.stop, self.api_services.detach]
         for step in steps:
             if step is None:
                 continue

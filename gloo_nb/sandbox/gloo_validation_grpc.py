@@ -28,6 +28,7 @@ import grpc
 
 from gloo_nb._types import Profile
 from gloo_nb.sandbox import kinds
+from gloo_nb.sandbox.controlplane import content_key
 from gloo_nb.sandbox.store import Store, WatchEvent
 from gloo_nb.sandbox.xds_server import XdsServerError
 
@@ -57,14 +58,14 @@ class GlooValidationServer:
         profile: The Gloo profile (service name).
         host: The bind address.
         port: The port (0: any free one).
-        content_key: What about an object matters to Gloo (the control plane's rule: no status, no bookkeeping).
+
+    A stopped server starts again on the same port (a new Gloo process of the same pod: port-forwards and the pod's
+    ports map stay valid).
     """
 
-    def __init__(self, store: Store, profile: Profile, content_key: Callable[[WatchEvent], str], *,
-                 host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(self, store: Store, profile: Profile, *, host: str = "127.0.0.1", port: int = 0) -> None:
         self._store = store
         self._profile: Profile = profile
-        self._content_key = content_key
         self._host = host
         self._port = port
         self._server: grpc.Server | None = None
@@ -99,9 +100,11 @@ class GlooValidationServer:
         if port == 0:
             raise XdsServerError(f"cannot bind Gloo's validation server to {self._host}:{self._port}")
         self._stopping.clear()
+        self._keys.clear()  # a new process: its first sync notifies (server.go shouldNotify, no snapshot yet)
         self._unsubscribe = self._store.subscribe(self._on_event)
         server.start()
         self._server, self.port = server, port
+        self._port = port  # a restart binds the same port
         return port
 
     def stop(self) -> None:
@@ -123,7 +126,7 @@ class GlooValidationServer:
             return
         meta = event.object.get("metadata") or {}
         ident = (event.kind.kind, meta.get("namespace", ""), meta.get("name", ""))
-        key = "" if event.type == "DELETED" else self._content_key(event)
+        key = "" if event.type == "DELETED" else content_key(event)
         if self._keys.get(ident) == key:
             return
         if key:

@@ -198,12 +198,11 @@ def test_a_template_change_and_rollout_restart_make_new_pods_and_exec_runs_in_gl
     profile, info, kube = cluster
     port = _xds_port(info)
     first = _one_ready_pod(kube)
-    # The chart's downwardAPI labels-volume at /etc/gloo (1-gloo-deployment.yaml, both versions): a template change.
+    # A template change as an operator makes one (the chart's optional LOG_LEVEL, 1-gloo-deployment.yaml).
+    assert {"name": "labels-volume", "mountPath": "/etc/gloo", "readOnly": True} in \
+        first["spec"]["containers"][0]["volumeMounts"]  # the chart's downwardAPI labels-volume (both versions)
     kube.run("patch", "-n", NS, "deploy/gloo", "-p", json.dumps({"spec": {"template": {"spec": {
-        "volumes": [{"name": "labels-volume", "downwardAPI": {"items": [
-            {"path": "labels", "fieldRef": {"fieldPath": "metadata.labels"}}]}}],
-        "containers": [{"name": "gloo", "volumeMounts": [
-            {"name": "labels-volume", "mountPath": "/etc/gloo", "readOnly": True}]}]}}}}))
+        "containers": [{"name": "gloo", "env": [{"name": "LOG_LEVEL", "value": "debug"}]}]}}}}))
     kube.run("rollout", "status", "-n", NS, "deploy/gloo", "--timeout=40s")
     second = _one_ready_pod(kube, not_named=first["metadata"]["name"])
     first_hash = first["metadata"]["labels"]["pod-template-hash"]
@@ -282,10 +281,10 @@ def test_a_probe_on_a_port_without_a_server_fails_and_rollout_undo_brings_the_ch
         cluster: tuple[str, SandboxInfo, Kube]) -> None:
     _profile, info, kube = cluster
     before = _one_ready_pod(kube)
-    # grpc-validation 9988 is a container port of the chart with no server in the sandbox: refused, as where nothing
+    # wasm-cache 9979 is a container port of the chart with no server in the sandbox: refused, as where nothing
     # listens in a pod.
     kube.run("patch", "-n", NS, "deploy/gloo", "--type", "json", "-p", json.dumps([
-        {"op": "replace", "path": "/spec/template/spec/containers/0/readinessProbe/tcpSocket/port", "value": 9988}]))
+        {"op": "replace", "path": "/spec/template/spec/containers/0/readinessProbe/tcpSocket/port", "value": 9979}]))
     pod = wait_until(lambda: _gloo_pods(kube), "the pod of the new template",
                      until=lambda ps: len(ps) == 1 and ps[0]["metadata"]["name"] != before["metadata"]["name"])[0]
     name = pod["metadata"]["name"]

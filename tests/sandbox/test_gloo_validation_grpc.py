@@ -3,16 +3,18 @@ with the reason (the sandbox does not decode Gloo's Proxy protobuf)."""
 
 from __future__ import annotations
 
+import json
 import queue
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 
 import grpc
 import pytest
+from sandboxkit import kubectl_for, kubectl_forward, sandbox
 
 from gloo_nb._types import Profile
 from gloo_nb.sandbox import kinds
-from gloo_nb.sandbox.controlplane import _content_key
 from gloo_nb.sandbox.gloo_validation_grpc import SERVICES, VALIDATE_UNMODELLED, GlooValidationServer
 from gloo_nb.sandbox.store import ADMIN, Store
 
@@ -30,7 +32,7 @@ def _upstream(port: int) -> dict[str, object]:
 def served(request: pytest.FixtureRequest) -> Iterator[tuple[Store, Profile, grpc.Channel]]:
     store = Store()
     store.create(kinds.NAMESPACE, {"metadata": {"name": NS}}, identity=ADMIN)
-    server = GlooValidationServer(store, request.param, _content_key)
+    server = GlooValidationServer(store, request.param)
     port = server.start()
     channel = grpc.insecure_channel(f"127.0.0.1:{port}")
     try:
@@ -81,3 +83,26 @@ def test_validate_says_it_is_not_modelled_instead_of_guessing(served: tuple[Stor
     with pytest.raises(grpc.RpcError) as missing:
         channel.unary_unary(f"/{other}/NotifyOnResync")(b"", timeout=5)
     assert missing.value.code() is grpc.StatusCode.UNIMPLEMENTED  # type: ignore[attr-defined]
+
+
+@pytest.mark.envoy
+def test_port_forward_to_the_gloo_pods_9988_reaches_the_validation_service(tmp_path: Path) -> None:
+    """As a cluster's: ``kubectl port-forward deploy/gloo 9988`` reaches Gloo's validation service; a change of an
+    Upstream made with kubectl is announced on the open NotifyOnResync stream."""
+    with sandbox(tmp_path / "sb", "current", replicas=1) as info:
+        kube = kubectl_for(info, tmp_path)
+        with kubectl_forward(kube, "-n", NS, "deploy/gloo", ":9988") as (port, _):
+            channel = grpc.insecure_channel(f"127.0.0.1:{port}")
+            try:
+                got: queue.Queue[bytes | Exception] = queue.Queue()
+                stream = channel.unary_stream("/gloo.solo.io.GlooValidationService/NotifyOnResync")(b"")
+                threading.Thread(target=_collect, args=(stream, got), daemon=True).start()
+                assert got.get(timeout=10) == b""
+                kube.run("apply", "-f", "-", input=json.dumps(_upstream(9)))
+                assert got.get(timeout=10) == b""
+                with pytest.raises(grpc.RpcError) as caught:
+                    channel.unary_unary("/gloo.solo.io.GlooValidationService/Validate")(b"", timeout=10)
+                assert caught.value.details() == VALIDATE_UNMODELLED  # type: ignore[attr-defined]
+                stream.cancel()
+            finally:
+                channel.close()

@@ -5,15 +5,10 @@ from __future__ import annotations
 
 import base64
 import json
-import os
-import re
-import select
 import socket
-import subprocess
 import urllib.request
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -24,7 +19,7 @@ from kubernetes import config as k8s_config
 from kubernetes.client.exceptions import ApiException
 from kubernetes.stream import portforward
 from polling import wait_until
-from sandboxkit import PART1, Kube, body_is, fetch, sandbox
+from sandboxkit import PART1, Kube, body_is, fetch, kubectl_forward, sandbox
 
 from gloo_nb.sandbox.portforward import SPDY_DICTIONARY
 
@@ -70,36 +65,6 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Kube, str]]:
         for gateway in info.data["gateways"]:  # the replicas' 8080 listeners route to echo
             wait_until(lambda g=gateway: fetch(g + "/"), "the gateway serves echo", until=body_is("version:v1"))
         yield kube, str(info.kubeconfig)
-
-
-@contextmanager
-def kubectl_forward(kube: Kube, *args: str, websockets: bool = True) -> Iterator[tuple[int, subprocess.Popen[str]]]:
-    """Run ``kubectl port-forward ARGS``; yield the local port from its "Forwarding from" line; stop kubectl."""
-    environ = {**os.environ, "KUBECONFIG": kube.kubeconfig, "HOME": str(kube.home)}
-    if not websockets:
-        environ["KUBECTL_PORT_FORWARD_WEBSOCKETS"] = "false"
-    proc = subprocess.Popen(["kubectl", "port-forward", *args, "--address", "127.0.0.1"], env=environ, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    try:
-        assert proc.stdout is not None and proc.stderr is not None
-        ready, _, _ = select.select([proc.stdout], [], [], 20)
-        line = proc.stdout.readline() if ready else ""
-        found = re.search(r"Forwarding from 127\.0\.0\.1:(\d+) -> (\d+)", line)
-        if found is None:
-            proc.kill()
-            raise AssertionError(f"kubectl port-forward {args}: no Forwarding line: {line!r} {proc.stderr.read()}")
-        yield int(found.group(1)), proc
-    finally:
-        if proc.poll() is None:
-            proc.terminate()
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        for pipe in (proc.stdout, proc.stderr):
-            if pipe is not None:
-                pipe.close()
 
 
 def _pod(kube: Kube, label: str) -> str:

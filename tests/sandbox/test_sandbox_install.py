@@ -15,7 +15,6 @@ import json
 import os
 import queue
 import re
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,7 +29,7 @@ from envoy.config.core.v3 import base_pb2
 from envoy.service.discovery.v3 import ads_pb2_grpc, discovery_pb2
 from google.protobuf import struct_pb2
 from polling import wait_until
-from sandboxkit import Kube, kubectl_for, sandbox
+from sandboxkit import Kube, kubectl_for, kubectl_forward, sandbox
 
 from gloo_nb.app.cluster import connect
 from gloo_nb.sandbox import runner
@@ -250,31 +249,6 @@ def _apply_static_upstream(kube: Kube) -> None:
         "spec": {"static": {"hosts": [{"addr": "127.0.0.1", "port": 9}]}}}))
 
 
-class _Forward:
-    """``kubectl port-forward`` in the background; the local port it printed."""
-
-    def __init__(self, kube: Kube, target: str, port: int) -> None:
-        env = {**os.environ, "KUBECONFIG": kube.kubeconfig, "HOME": str(kube.home)}
-        self.proc = subprocess.Popen(["kubectl", "port-forward", "-n", NS, target, f":{port}"], env=env,
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        assert self.proc.stdout is not None
-        line = self.proc.stdout.readline()
-        found = re.search(r"Forwarding from 127\.0\.0\.1:(\d+) ->", line)
-        if found is None:
-            self.close()
-            err = self.proc.stderr.read() if self.proc.stderr else ""
-            raise AssertionError(f"kubectl port-forward printed {line!r}: {err}")
-        self.port = int(found[1])
-
-    def close(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-
-
 def _ads_clusters(address: str, role: str) -> list[str]:
     """One real ADS stream (State of the World): ask for every cluster and return their names."""
     requests: queue.SimpleQueue[discovery_pb2.DiscoveryRequest | None] = queue.SimpleQueue()
@@ -313,11 +287,8 @@ def test_port_forward_to_deploy_gloo_reaches_the_xds_server_and_exec_reaches_env
                       "the replica's config_dump with the upstream's cluster",
                       until=lambda out: "static-web_gloo-system" in out, timeout=20)
     applied = {c["cluster"]["name"] for c in json.loads(dump)["configs"][1].get("dynamic_active_clusters", [])}
-    fwd = _Forward(kube, "deploy/gloo", 9977)
-    try:
-        served = _ads_clusters(f"127.0.0.1:{fwd.port}", "gloo-system~gateway-proxy")
-    finally:
-        fwd.close()
+    with kubectl_forward(kube, "-n", NS, "deploy/gloo", ":9977") as (port, _):
+        served = _ads_clusters(f"127.0.0.1:{port}", "gloo-system~gateway-proxy")
     assert "static-web_gloo-system" in served
     assert set(served) == applied
 

@@ -14,21 +14,17 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import re
 import socket
 import ssl
-import subprocess
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 from polling import wait_until
-from sandboxkit import PART2, Kube, kubectl_for, sandbox
+from sandboxkit import PART2, Kube, kubectl_for, kubectl_forward, sandbox
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.envoy]
 
@@ -47,22 +43,6 @@ spec:
 """
 UNREACHABLE = ('Internal error occurred: failed calling webhook "gloo.gloo-system.svc": failed to call webhook: Post '
                '"https://gloo.gloo-system.svc:443/validation?timeout=10s": no endpoints available for service "gloo"')
-
-
-@contextmanager
-def _forward(kube: Kube, target: str, port: int) -> Iterator[int]:
-    """``kubectl port-forward -n gloo-system TARGET :PORT``; the local port; stopped (this process only) at the end."""
-    env = {**os.environ, "KUBECONFIG": kube.kubeconfig, "HOME": str(kube.home)}
-    proc = subprocess.Popen(["kubectl", "port-forward", "-n", NS, target, f":{port}"], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        assert proc.stdout is not None
-        found = re.search(r"Forwarding from 127\.0\.0\.1:(\d+) ->", proc.stdout.readline())
-        assert found, proc.stderr.read() if proc.stderr else ""
-        yield int(found.group(1))
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
 
 
 def _post(port: int, server_name: str, ca: str, body: bytes, *, content_type: str = "application/json",
@@ -139,7 +119,7 @@ def test_current_webhook_answers_on_gloo_8443_as_the_in_process_call(tmp_path: P
         assert [m["mountPath"] for m in gloo["containers"][0]["volumeMounts"]] == [
             "/etc/gateway/validation-certs", "/etc/gloo"]
 
-        with _forward(kube, "deploy/gloo", 8443) as port:
+        with kubectl_forward(kube, "-n", NS, "deploy/gloo", ":8443") as (port, _):
             status, headers, body = _post(port, "gloo.gloo-system.svc", ca, json.dumps(review).encode())
             assert status == 200 and headers["Content-Type"] == "text/plain; charset=utf-8"
             answer = json.loads(body)
@@ -264,7 +244,7 @@ def test_13_webhook_answers_on_the_gateway_service(tmp_path: Path) -> None:
         assert [v["name"] for v in gloo["volumes"]] == ["labels-volume"]  # v1.3.20's gloo mounts no certs
 
         created = yaml.safe_load(METHOD_MATCHER)
-        with _forward(kube, "svc/gateway", 443) as port:
+        with kubectl_forward(kube, "-n", NS, "svc/gateway", ":443") as (port, _):
             ca = _ca(kube)
             review = _review("CREATE", created, None, resource="virtualservices")
             status, _, body = _post(port, "gateway.gloo-system.svc", ca, json.dumps(review).encode())
