@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 import yaml
+from webhookkit import DENIED, METHOD_MATCHER
 
 from gloo_nb.sandbox import daemon, kinds
 from gloo_nb.sandbox.apierror import ApiError
@@ -25,17 +26,8 @@ from gloo_nb.sandbox.store import Store
 pytestmark = pytest.mark.unit
 
 NS = "gloo-system"
-BAD_VS = yaml.safe_load("""apiVersion: gateway.solo.io/v1
-kind: VirtualService
-metadata: {name: method-matcher, namespace: gloo-system, labels: {team: edge}}
-spec:
-  virtualHost:
-    domains: [unique2]
-    routes:
-      - matchers: [{exact: /delegated-nonprefix}]
-        delegateAction: {name: does-not-exist, namespace: anywhere}
-""")
-DENIED = 'admission webhook "gloo.gloo-system.svc" denied the request: '
+BAD_VS = yaml.safe_load(METHOD_MATCHER)
+BAD_VS["metadata"]["labels"] = {"team": "edge"}  # for the objectSelector cases
 UNREACHABLE = ('failed calling webhook "gloo.gloo-system.svc": failed to call webhook: Post '
                '"https://gloo.gloo-system.svc:443/validation?timeout=10s": no endpoints available for service "gloo"')
 

@@ -22,6 +22,7 @@ import yaml
 from kubernetes import client, config
 from kubernetes.client.rest import ApiException
 from sandboxkit import PART2, Kube, in_process_api, kubectl_for, sandbox
+from webhookkit import DENIED, METHOD_MATCHER, TYPO
 
 from gloo_nb.sandbox import daemon, kinds
 from gloo_nb.sandbox.gloo_webhook import GlooWebhook
@@ -29,19 +30,7 @@ from gloo_nb.sandbox.store import Store
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.envoy]
 
-DENIED = 'admission webhook "gloo.gloo-system.svc" denied the request: '
-TYPO = "Route Warning: InvalidDestinationWarning. Reason: *v1.Upstream { gloo-system.echo-typo } not found"
 
-METHOD_MATCHER = """apiVersion: gateway.solo.io/v1
-kind: VirtualService
-metadata: {name: method-matcher, namespace: gloo-system}
-spec:
-  virtualHost:
-    domains: [unique2]
-    routes:
-      - matchers: [{exact: /delegated-nonprefix}]
-        delegateAction: {name: does-not-exist, namespace: anywhere}
-"""
 
 
 def _echo_upstream(kube: Kube) -> str:

@@ -25,22 +25,12 @@ import pytest
 import yaml
 from polling import wait_until
 from sandboxkit import PART2, Kube, kubectl_for, kubectl_forward, sandbox
+from webhookkit import METHOD_MATCHER, TYPO
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.envoy]
 
 NS = "gloo-system"
 VWC = "gloo-gateway-validation-webhook-gloo-system"
-TYPO = "Route Warning: InvalidDestinationWarning. Reason: *v1.Upstream { gloo-system.echo-typo } not found"
-METHOD_MATCHER = """apiVersion: gateway.solo.io/v1
-kind: VirtualService
-metadata: {name: method-matcher, namespace: gloo-system}
-spec:
-  virtualHost:
-    domains: [unique2]
-    routes:
-      - matchers: [{exact: /delegated-nonprefix}]
-        delegateAction: {name: does-not-exist, namespace: anywhere}
-"""
 UNREACHABLE = ('Internal error occurred: failed calling webhook "gloo.gloo-system.svc": failed to call webhook: Post '
                '"https://gloo.gloo-system.svc:443/validation?timeout=10s": no endpoints available for service "gloo"')
 

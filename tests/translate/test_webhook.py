@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from webhookkit import METHOD_MATCHER
 
 from gloo_nb.models import Resource, Settings, Snapshot, ValidationSettings
 from gloo_nb.models.codec import parse_objects
@@ -52,18 +53,6 @@ def create(r: Resource) -> Change:
     return Change("CREATE", r.key, r)
 
 
-# test/kubernetes/e2e/features/validation/testdata/invalid-resources/vs-method-matcher.yaml
-METHOD_MATCHER = """
-apiVersion: gateway.solo.io/v1
-kind: VirtualService
-metadata: {name: method-matcher, namespace: gloo-system}
-spec:
-  virtualHost:
-    domains: [unique2]
-    routes:
-      - matchers: [{exact: /delegated-nonprefix}]
-        delegateAction: {name: does-not-exist, namespace: anywhere}
-"""
 
 # .../invalid-resources/gateway.yaml
 GATEWAY_WITHOUT_TYPE = """
