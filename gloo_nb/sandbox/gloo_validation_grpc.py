@@ -30,7 +30,7 @@ from gloo_nb._types import Profile
 from gloo_nb.sandbox import kinds
 from gloo_nb.sandbox.controlplane import content_key
 from gloo_nb.sandbox.store import Store, WatchEvent
-from gloo_nb.sandbox.xds_server import XdsServerError
+from gloo_nb.sandbox.xds_server import bind_insecure
 
 log = logging.getLogger(__name__)
 
@@ -93,12 +93,7 @@ class GlooValidationServer:
         })
         server = grpc.server(futures.ThreadPoolExecutor(max_workers=8, thread_name_prefix="gloo-validation"),
                              handlers=[handler], options=[("grpc.so_reuseport", 0)])
-        try:
-            port = server.add_insecure_port(f"{self._host}:{self._port}")
-        except RuntimeError as exc:
-            raise XdsServerError(f"cannot bind Gloo's validation server to {self._host}:{self._port}: {exc}") from exc
-        if port == 0:
-            raise XdsServerError(f"cannot bind Gloo's validation server to {self._host}:{self._port}")
+        port = bind_insecure(server, self._host, self._port, "Gloo's validation server")
         self._stopping.clear()
         self._keys.clear()  # a new process: its first sync notifies (server.go shouldNotify, no snapshot yet)
         self._unsubscribe = self._store.subscribe(self._on_event)

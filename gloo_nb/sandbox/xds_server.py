@@ -48,6 +48,7 @@ __all__ = [
     "XdsEvent",
     "XdsServerError",
     "XdsSnapshot",
+    "bind_insecure",
     "fallback_snapshot",
 ]
 
@@ -363,6 +364,32 @@ class _Servicer(ads_pb2_grpc.AggregatedDiscoveryServiceServicer):
         return self._server._serve_stream(request_iterator, context)
 
 
+def bind_insecure(server: grpc.Server, host: str, port: int, what: str) -> int:
+    """Bind a gRPC server's plaintext port, or say which server could not bind where.
+
+    gRPC answers a failed bind with port 0 or, on some versions, a ``RuntimeError``: both become one error.
+
+    Args:
+        server: The server, not started yet.
+        host: The address (loopback).
+        port: The port (0: any free one).
+        what: The server, for the message ("the ADS server").
+
+    Returns:
+        The port bound.
+
+    Raises:
+        XdsServerError: The port cannot be bound.
+    """
+    try:
+        bound = server.add_insecure_port(f"{host}:{port}")
+    except RuntimeError as exc:
+        raise XdsServerError(f"cannot bind {what} to {host}:{port}: {exc}") from exc
+    if bound == 0:
+        raise XdsServerError(f"cannot bind {what} to {host}:{port}")
+    return bound
+
+
 class AdsServer:
     """An ADS (State of the World) server with a snapshot cache keyed by ``node.metadata.role``.
 
@@ -422,12 +449,7 @@ class AdsServer:
             maximum_concurrent_rpcs=self._max_workers,
         )
         ads_pb2_grpc.add_AggregatedDiscoveryServiceServicer_to_server(_Servicer(self), server)
-        try:
-            port = server.add_insecure_port(f"{self._host}:{self._port}")
-        except RuntimeError as exc:
-            raise XdsServerError(f"cannot bind the ADS server to {self._host}:{self._port}: {exc}") from exc
-        if port == 0:
-            raise XdsServerError(f"cannot bind the ADS server to {self._host}:{self._port}")
+        port = bind_insecure(server, self._host, self._port, "the ADS server")
         server.start()
         with self._lock:
             self._stopping = False
