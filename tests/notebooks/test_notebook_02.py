@@ -37,7 +37,9 @@ def test_parameters_cell_is_the_rollout_contract() -> None:
     assert len(tagged) == 1
     assert tagged[0].source.splitlines() == [
         "sandbox_dir = None", "kubeconfig = None", "context = None", "as_user = None", "as_group = None",
-        "gloo_version = None", 'route_table = "foxtrot/foxtrot-routes"', 'upstream = "gloo-system/foxtrot"',
+        "gloo_version = None",
+        "audit_log = None  # the cluster's audit log (kube-apiserver --audit-log-path): who changed what",
+        'route_table = "foxtrot/foxtrot-routes"', 'upstream = "gloo-system/foxtrot"',
         'subset_key = "version"', 'stable = "v1"', 'canary = "v2"', 'header = "stage=canary"',
         'weights = "10,50,100"', 'until = "finish"', "journal_dir = None", "dry_run = None",
         # issue 16: the canary-signals guard's thresholds, off by default
