@@ -322,8 +322,11 @@ def _classify(key: RouteKey, seen: Mapping[str, RouteLike | None], differing: Ma
     if rejected:
         return "rejected-by-envoy", "; ".join(f"{src}: {facts.rejected[src]}" for src in rejected), rejected
     if lagging:
-        return "replica-lagging", ", ".join(lagging) + " not yet at the served configuration" + \
-            _same_destination(seen, lagging, reference), ()
+        # Without what the control plane serves (the stream not read, the control plane down), the replicas are
+        # compared with the intent: say so rather than name a served configuration nobody read.
+        against = " not yet at the served configuration" if have_served else \
+            " not at the intended configuration (what the control plane serves was not read)"
+        return "replica-lagging", ", ".join(lagging) + against + _same_destination(seen, lagging, reference), ()
     if reference is not None and reference.replaced:
         return "replaced-by-fallback", facts.route_causes.get(key, "the route is invalid"), ()
     features = facts.unmodelled.get(key)

@@ -38,9 +38,9 @@ from gloo_nb.translate import Translation, translate
 from gloo_nb.translate.envoy import FALLBACK_CLUSTER
 from gloo_nb.translate.routes import RouteId, RouteRow, action_clusters, fallback_label, route_rows
 
-__all__ = ["ROLES", "ROLE_COLOURS", "ROLE_MEANINGS", "ROLE_WORDS", "Culprit", "FixOption", "Headline",
-           "ResourceChange", "Victim", "changes_from_audit", "changes_from_objects", "headline", "headline_at",
-           "read_audit_changes", "route_label", "team_of"]
+__all__ = ["CONTROL_PLANE_DOWN", "ROLES", "ROLE_COLOURS", "ROLE_MEANINGS", "ROLE_WORDS", "Culprit", "FixOption",
+           "Headline", "ResourceChange", "Victim", "changes_from_audit", "changes_from_objects", "headline",
+           "headline_at", "read_audit_changes", "route_label", "team_of"]
 
 ROLES = ("cause", "broken", "blocked", "replaced")
 """Roles of a route, resource or destination in a problem (``""``: none)."""
@@ -521,8 +521,11 @@ def _revert_option(culprits: Sequence[Culprit], outcome: str) -> FixOption:
     return FixOption("revert", f"revert or fix {_and(what)}: {outcome}")
 
 
-_PRIORITY = ("blocked-by-last-known-good", "replaced-by-fallback", "broken-destination", "rejected-by-envoy",
-             "replica-lagging", "pending")
+CONTROL_PLANE_DOWN = "Gloo's control plane is down"
+"""How a live source's ``served_unavailable`` begins when no gloo pod is ready (the headline's first problem)."""
+
+_PRIORITY = ("control-plane-down", "blocked-by-last-known-good", "replaced-by-fallback", "broken-destination",
+             "rejected-by-envoy", "replica-lagging", "pending")
 """Which problem leads the headline: the one hurting the most traffic first."""
 
 
@@ -547,6 +550,15 @@ def headline(inspection: Any, *, changes: Iterable[ChangeLike] = (), now: dateti
         by_state.setdefault(d.state, []).append(d)
     roles: dict[RouteId, str] = {}
     lines: list[tuple[str, str, list[Culprit], list[Victim], list[FixOption]]] = []
+
+    # What the control plane serves could not be read (a live source's reason: GatewayConnection.served_now).
+    unread = str(getattr(inspection, "served_unavailable", "") or "")
+    if unread.startswith(CONTROL_PLANE_DOWN):
+        ns = translation.proxy.namespace or "gloo-system"
+        fix = FixOption("restore", f"bring Gloo's control plane back (kubectl -n {ns} scale deploy/gloo --replicas=1, "
+                                   f"or see why its pod is not Ready: kubectl -n {ns} describe pods -l gloo=gloo)")
+        lines.append(("control-plane-down", f"{unread}: the Envoy replicas keep serving what they last applied; no "
+                                            "change is served until it is back.", [], [], [fix]))
 
     blocked = by_state.get("blocked-by-last-known-good", [])
     cause_refs = [c.ref for c in translation.block_causes() if c.ref] if blocked else []
@@ -602,8 +614,9 @@ def headline(inspection: Any, *, changes: Iterable[ChangeLike] = (), now: dateti
         victims = _victims(lagging, last, now)
         replicas = sorted({src for d in lagging for src, c in d.cells.items() if c.state == "replica-lagging"})
         routes = _and([r for v in victims for r in v.routes])
-        lines.append(("replica-lagging",
-                      f"Replica(s) {', '.join(replicas)} have not applied the served configuration yet: {routes}.",
+        what = "the intended configuration (what the control plane serves was not read)" if unread else \
+            "the served configuration yet"
+        lines.append(("replica-lagging", f"Replica(s) {', '.join(replicas)} have not applied {what}: {routes}.",
                       [], victims, []))
 
     pending = by_state.get("pending", [])
@@ -635,6 +648,12 @@ def headline(inspection: Any, *, changes: Iterable[ChangeLike] = (), now: dateti
         unmodelled = len(by_state.get("unmodelled", []))
         text = (f"Everything is served as intended: intent, served and every replica agree on all {len(drift)} "
                 f"route(s)." if drift else "No routes: nothing is served, nothing is intended.")
+        if unread:
+            # Never "served" agreement that was not read.
+            text = (f"Everything intended is applied: intent and every replica agree on all {len(drift)} route(s); "
+                    f"what the control plane serves was not read ({unread})." if drift else
+                    f"No routes: nothing is applied, nothing is intended; what the control plane serves was not "
+                    f"read ({unread}).")
         if unmodelled:
             text = text[:-1] + f" ({unmodelled} use features gloo_nb does not predict)."
         quiet = [f for f in findings if f.severity in ("error", "warning")]

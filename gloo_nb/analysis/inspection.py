@@ -70,6 +70,10 @@ class InspectionSource(Protocol):
         """What the control plane serves (None when the source has no xDS stream)."""
         ...
 
+    def served_unavailable(self) -> str:
+        """Why :meth:`served_now` gave nothing, in words (``""``: it was not asked, or it answered)."""
+        ...
+
     def applied_now(self) -> tuple[Mapping[str, ServedLike], Mapping[str, StatsLike]]:
         """Each replica's applied configuration and xDS stats, by node id."""
         ...
@@ -88,7 +92,9 @@ def collect(source: InspectionSource, *, timeout: float = 10.0) -> Inspection:
     translation, parsed = source.intent()
     served = source.served_now(timeout)
     applied, stats = source.applied_now()
-    return Inspection.build(translation, served, applied, stats, parse_findings=parsed.findings)
+    out = Inspection.build(translation, served, applied, stats, parse_findings=parsed.findings)
+    out.served_unavailable = source.served_unavailable() if served is None else ""
+    return out
 
 
 @dataclass
@@ -103,6 +109,8 @@ class Inspection:
         findings: Every finding.
         listener_drift: Listener drift rows (:mod:`gloo_nb.analysis.listeners`: filter chains, SNI, TLS
             certificates by fingerprint); empty when the source holds no listeners (a journal's moment).
+        served_unavailable: Why what the control plane serves could not be read (e.g. no gloo pod is ready: the
+            control plane is down); ``""`` when it was read or not asked for. The headline leads with it.
     """
 
     translation: Translation
@@ -111,6 +119,7 @@ class Inspection:
     drift: list[DriftRow]
     findings: list[Finding]
     listener_drift: list[ListenerDrift] = field(default_factory=list)
+    served_unavailable: str = ""
 
     @classmethod
     def build(cls, translation: Translation, served: ServedLike | None, applied: Mapping[str, ServedLike],
@@ -197,6 +206,8 @@ class Inspection:
         differing = [d for d in self.listener_drift if d.state != "in-sync"]
         if differing:
             lines += ["", "Listeners"] + [f"  {d.name}: {d.state}: {d.cause}" for d in differing]
+        if self.served_unavailable:
+            lines += ["", f"Served: not read ({self.served_unavailable})"]
         findings = self.findings_frame()[["team", "severity", "resource", "origin", "message"]]
         lines += ["", "Findings", findings.to_string(index=False) if len(findings) else "  none"]
         if self.translation.unmodelled:
@@ -223,6 +234,9 @@ class Inspection:
             "listenerDrift": [d.as_json() for d in self.listener_drift],
             "unmodelled": [u.as_json() for u in self.translation.unmodelled],
         }
+        if self.served_unavailable:
+            # Additive: why there is no `served` source (architecture.md's keys are unchanged).
+            doc["servedUnavailable"] = self.served_unavailable
         if len(self.translation.proxies) > 1:
             doc["proxies"] = [{"name": t.proxy.name, "snapshotKey": t.snapshot_key,
                                "push": {"decision": t.push.decision, "reason": t.push.reason}}

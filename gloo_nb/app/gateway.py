@@ -10,11 +10,12 @@ only finds the addresses and opens the port-forwards.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from gloo_nb._types import Profile
+from gloo_nb.analysis.headline import CONTROL_PLANE_DOWN
 from gloo_nb.analysis.inspection import Inspection, collect
 from gloo_nb.errors import UnreachableError
 from gloo_nb.kube import KubeClient, KubeError, resource_for
@@ -79,6 +80,12 @@ def unreadable_reason(err: KubeError) -> str:
     return f"{err.status}: {text}"
 
 
+def _pod_ready(pod: Mapping[str, Any]) -> bool:
+    # The kubelet's Ready condition (pkg/kubelet/status/generate.go): what a Service's endpoints follow.
+    conditions = (pod.get("status") or {}).get("conditions") or []
+    return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
+
+
 @dataclass
 class GatewayConnection:
     """One Gloo gateway: Kubernetes, the control plane's xDS and every Envoy replica.
@@ -122,6 +129,7 @@ class GatewayConnection:
     _ads: AdsClient | None = field(default=None, repr=False)
     _is_closed: bool = field(default=False, repr=False)
     _on_close: list[Callable[[], None]] = field(default_factory=list, repr=False)
+    _served_unavailable: str = field(default="", repr=False)
 
     @property
     def proxy(self) -> str:
@@ -295,7 +303,55 @@ class GatewayConnection:
         Returns:
             The served resources, or None.
         """
-        return self.served(timeout) if self.xds_address else None
+        down = self.control_plane_down()
+        if down:
+            # Asked first, as an operator reads `kubectl get pods` before blaming the stream: no 10 s wait for an
+            # answer that cannot come, and both paths (--sandbox, --kubeconfig) say the same.
+            self._served_unavailable = f"{CONTROL_PLANE_DOWN} ({down})"
+            return None
+        if not self.xds_address:
+            self._served_unavailable = ("no xDS address: the gloo pod could not be port-forwarded (pass xds= or "
+                                        "connect with port_forward=True)")
+            return None
+        self._served_unavailable = ""
+        return self.served(timeout)
+
+    def served_unavailable(self) -> str:
+        """Why the last :meth:`served_now` gave nothing (:class:`InspectionSource`); ``""`` when it answered."""
+        return self._served_unavailable
+
+    def control_plane_down(self) -> str:
+        """Why Gloo's control plane cannot serve now, as the cluster tells it; ``""`` when it can or it cannot be told.
+
+        Gloo's clients reach the control plane through the ``gloo`` Service (the chart's xDS cluster is
+        ``gloo.<namespace>.svc``): with no Ready pod behind it there is nothing to serve, and the Envoy replicas keep
+        what they last applied. Unreadable (RBAC, an install without the Service) is not "down": the xDS stream
+        answers then.
+
+        Returns:
+            ``no ready pod behind Service gloo-system/gloo; Deployment gloo-system/gloo is scaled to 0 replicas``,
+            or ``""``.
+        """
+        try:
+            service = self.kube.get("Service", self.namespace, "gloo")
+            selector = ",".join(f"{k}={v}" for k, v in ((service.get("spec") or {}).get("selector") or {}).items())
+            if not selector:
+                return ""
+            pods = self.kube.list("Pod", self.namespace, label_selector=selector).get("items", [])
+        except KubeError:
+            return ""
+        if any(_pod_ready(p) for p in pods):
+            return ""
+        where = f"no ready pod behind Service {self.namespace}/gloo"
+        try:
+            deploy = self.kube.get("Deployment", self.namespace, "gloo")
+        except KubeError:
+            return where
+        wanted = (deploy.get("spec") or {}).get("replicas", 1)
+        if wanted == 0:
+            return f"{where}; Deployment {self.namespace}/gloo is scaled to 0 replicas"
+        ready = (deploy.get("status") or {}).get("readyReplicas", 0)
+        return f"{where}; Deployment {self.namespace}/gloo: {ready} of {wanted} ready"
 
     def applied_now(self) -> tuple[dict[str, ServedSnapshot], dict[str, XdsStats]]:
         """Each replica's applied configuration and xDS stats, by node id (:class:`InspectionSource`)."""

@@ -508,12 +508,13 @@ class Rollout:
         snapshot, _ = self.conn.read_snapshot()
         deployments = tuple(kube.list("Deployment", ns).get("items", []))
         served_version = ""
-        if self.conn.xds_address:
+        down = self.conn.control_plane_down()
+        if self.conn.xds_address and not down:
             with contextlib.suppress(GlooNbError):
                 served_version = self.conn.served(timeout=5.0).version(TYPE_ROUTE) or ""
         # Every connection reads Kubernetes through its API, so the webhook guard can ask it with a dry run.
         return World(self.conn.profile, route_table, snapshot, deployments, served_version, proxy=self.conn.proxy,
-                     server_dry_run=True)
+                     server_dry_run=True, control_plane_down=f"Gloo's control plane is down ({down})" if down else "")
 
     def _apply(self, effect: Apply) -> Observation:
         self._watch_keys = self._resource_keys()

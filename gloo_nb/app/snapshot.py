@@ -242,6 +242,10 @@ class SnapshotBundle:
         """
         return self.served()
 
+    def served_unavailable(self) -> str:
+        """Why the bundle holds no served configuration (``InspectionSource``)."""
+        return "" if self.served() is not None else "the bundle holds no served configuration"
+
     def applied_now(self) -> tuple[dict[str, ServedSnapshot], dict[str, XdsStats]]:
         """Each replica's applied configuration and xDS stats (``InspectionSource``)."""
         return self.applied()

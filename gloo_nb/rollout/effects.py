@@ -212,6 +212,8 @@ class World:
             the default one (``gateway-proxy`` when a Gateway names it).
         server_dry_run: Whether the runner can send a write with ``dryRun=All`` (a Kubernetes connection): the
             ``webhook`` guard then asks the API server (:class:`DryRun`) beside its own prediction.
+        control_plane_down: Why Gloo's control plane cannot serve now (no ready gloo pod), ``""`` when it can or
+            it cannot be told (:meth:`gloo_nb.app.gateway.GatewayConnection.control_plane_down`).
     """
 
     profile: Profile
@@ -221,6 +223,7 @@ class World:
     served_version: str = ""
     proxy: str | None = None
     server_dry_run: bool = False
+    control_plane_down: str = ""
 
 
 @dataclass(frozen=True)

@@ -46,6 +46,7 @@ from gloo_nb.translate.routes import fallback_label, route_rows
 from gloo_nb.translate.webhook import Change, Decision, WebhookSettings, decide, dry_run_refusal
 
 __all__ = [
+    "CONTROL_PLANE_GUARD",
     "Assessment",
     "GuardResult",
     "RouteSummary",
@@ -58,6 +59,9 @@ __all__ = [
     "webhook_prediction",
     "what_if_world",
 ]
+
+CONTROL_PLANE_GUARD = "control-plane-up"
+"""The guard that refuses every step while Gloo's control plane is down."""
 
 WEBHOOK_GUARD = "webhook"
 """The guard that asks whether Gloo's validating webhook admits the step's write."""
@@ -72,7 +76,7 @@ class GuardResult:
 
     Attributes:
         name: The guard (``canary-endpoints``, ``team-tree-clean``, ``no-new-finding``,
-            ``no-collateral``, ``not-last-known-good``, ``webhook``).
+            ``no-collateral``, ``not-last-known-good``, ``webhook``, ``control-plane-up``).
         ok: Whether it passes.
         reason: Why, in one line.
         detail: More than the line, as JSON, for guards that have it (``webhook``: ``prediction``, ``server``,
@@ -422,12 +426,24 @@ def assess(world: World, target: RolloutTarget, step: Step, new_spec: Mapping[st
     else:
         guards = [_subset_endpoints(world, target, endpoints, target.canary, "canary-endpoints")]
     if step.state is None:
+        guards.append(_control_plane_up(world))
         return Assessment(tuple(guards), route_summaries(live, resource), _host(live, resource))
     what_if = _translate(world, what_if_world(world, target, new_spec).snapshot, endpoints)
     guards += [_team_tree(live, target), _new_findings(live, what_if), _collateral(live, what_if, resource),
                _last_known_good(live, what_if, resource), webhook_guard(world, webhook_prediction(world, target,
-                                                                                     new_spec))]
+                                                                                     new_spec)),
+               _control_plane_up(world)]
     return Assessment(tuple(guards), route_summaries(what_if, resource), _host(what_if, resource))
+
+
+def _control_plane_up(world: World) -> GuardResult:
+    # With no gloo pod ready nothing translates: a RouteTable change is not served, and neither are endpoint changes
+    # (EDS), so even deleting the stable Deployment would leave Envoy sending requests to pods that are gone.
+    if world.control_plane_down:
+        return GuardResult(CONTROL_PLANE_GUARD, False, f"{world.control_plane_down}: a change would not be served "
+                                                       "and Envoy keeps its endpoints as they are: bring Gloo back "
+                                                       "first")
+    return GuardResult(CONTROL_PLANE_GUARD, True, "a gloo pod is ready: Gloo translates and serves changes")
 
 
 def check_guards(world: World, target: RolloutTarget, step: Step, new_spec: Mapping[str, Any]) -> list[GuardResult]:

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from gloo_nb.analysis.headline import (
+    CONTROL_PLANE_DOWN,
     ResourceChange,
     changes_from_audit,
     changes_from_objects,
@@ -76,6 +77,20 @@ class Source:
 
     def applied_now(self):
         return {k: _served(v) for k, v in self.a.items()}, {}
+
+
+class Unserved(Source):
+    """A live source whose control plane could not be read, and why (GatewayConnection.served_now's reasons)."""
+
+    def __init__(self, t: Translation, applied: Translation, why: str):
+        super().__init__(t, applied)
+        self.why = why
+
+    def served_now(self, timeout):
+        return None
+
+    def served_unavailable(self):
+        return self.why
 
 
 def incident(profile="1.3"):
@@ -256,3 +271,29 @@ def test_changes_from_the_log_kubectl_wrote_on_the_sandbox() -> None:
     gloo = "system:serviceaccount:gloo-system:gloo"
     assert not [c for c in changes if c.actor == gloo and c.kind == "RouteTable"]  # status writes are not changes
     assert all(c.time.tzinfo is not None for c in changes)
+
+
+def test_a_control_plane_that_is_down_leads_the_headline_and_nothing_claims_served() -> None:
+    tr = Translator("1.3")
+    good = tr.translate(_resources(GOOD))
+    down = f"{CONTROL_PLANE_DOWN} (no ready pod behind Service gloo-system/gloo; Deployment gloo-system/gloo is " \
+           "scaled to 0 replicas)"
+    h = headline(collect(Unserved(good, good, down)))
+    assert h.state == "control-plane-down" and not h.ok
+    assert h.text == f"{down}: the Envoy replicas keep serving what they last applied; no change is served until " \
+                     "it is back."
+    (fix,) = h.fixes
+    assert fix.action == "restore" and "kubectl -n gloo-system scale deploy/gloo --replicas=1" in fix.text
+    # The seed incident while Gloo is down: the down control plane leads, the block follows as a detail.
+    _, typo, _ = incident()
+    both = headline(collect(Unserved(typo, good, down)))
+    assert both.state == "control-plane-down", both.lines()
+    # Without served, the replicas are compared with the intent, and said to be: never a served configuration.
+    assert any(d.startswith("Replica(s) gateway-proxy-0.gloo-system, gateway-proxy-1.gloo-system have not applied "
+                            "the intended configuration (what the control plane serves was not read)")
+               for d in both.details), both.lines()
+    assert not any("served configuration" in d for d in both.details), both.lines()
+    # Not read for another reason: the replicas' agreement is said, never "served".
+    other = headline(collect(Unserved(good, good, "no xDS address")))
+    assert other.ok and other.text.startswith("Everything intended is applied: intent and every replica agree")
+    assert "served" not in other.text.split(";")[0] and other.text.endswith("(no xDS address).")

@@ -47,6 +47,7 @@ class FakeSource:
     applied: dict[str, ServedSnapshot]
     stats: dict[str, XdsStats] = field(default_factory=dict)
     timeouts: list[float] = field(default_factory=list)
+    unavailable: str = ""
 
     def intent(self) -> tuple[Translation, ParseResult]:
         return self.translation, ParseResult([], [], [])
@@ -55,8 +56,24 @@ class FakeSource:
         self.timeouts.append(timeout)
         return self.served
 
+    def served_unavailable(self) -> str:
+        return self.unavailable
+
     def applied_now(self) -> tuple[dict[str, ServedSnapshot], dict[str, XdsStats]]:
         return self.applied, self.stats
+
+
+def test_a_source_that_could_not_read_what_is_served_says_why_in_the_text_and_the_document() -> None:
+    good = Translator("1.3").translate(_snapshot(GOOD))
+    why = "Gloo's control plane is down (no ready pod behind Service gloo-system/gloo)"
+    inspection = collect(FakeSource(good, None, {R0: _served(good)}, unavailable=why))
+    assert inspection.served_unavailable == why
+    assert f"Served: not read ({why})" in inspection.text()
+    assert inspection.document()["servedUnavailable"] == why
+    assert {r["source"] for r in inspection.document()["routes"]} == {"intent", R0}
+    # Read: no reason kept, whatever the source says.
+    read = collect(FakeSource(good, _served(good), {R0: _served(good)}, unavailable=why))
+    assert read.served_unavailable == "" and "servedUnavailable" not in read.document()
 
 
 def test_collect_reads_any_source_and_the_drift_rows_are_typed_with_the_json_contract_as_their_view() -> None:

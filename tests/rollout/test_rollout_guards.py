@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+from dataclasses import replace
 
 import pytest
 from rolloutkit import ECHO, FOXTROT, SETTINGS_PATCHED, Cluster, spec_of
@@ -29,7 +30,7 @@ def test_all_guards_pass_on_the_seed():
     world, step, new = phase1(Cluster("rt-echo-2.yaml", "rt-foxtrot-1.yaml"))
     a = assess(world, FOXTROT, step, new)
     assert [g.name for g in a.guards] == ["canary-endpoints", "team-tree-clean", "no-new-finding", "no-collateral",
-                                          "not-last-known-good", "webhook"]
+                                          "not-last-known-good", "webhook", "control-plane-up"]
     assert a.ok, a.failed
     assert by_name(a.guards)["canary-endpoints"].reason == "1 ready endpoint(s) of gloo-system/foxtrot with version=v2"
     # What Envoy should serve for foxtrot after phase 1, in order.
@@ -157,3 +158,20 @@ def test_a_rollout_through_one_proxy_expects_that_proxys_routes():
     vh = "gloo-system_app-internal"
     assert a.expected == ((vh, "prefix /foxtrot, stage=canary", "foxtrot_gloo-system {version=v2}"),
                           (vh, "prefix /foxtrot", "foxtrot_gloo-system {version=v1}"))
+
+
+def test_a_control_plane_that_is_down_refuses_every_step():
+    world, step, new = phase1(Cluster("rt-echo-2.yaml", "rt-foxtrot-1.yaml"))
+    down = replace(world, control_plane_down="Gloo's control plane is down (no ready pod behind Service "
+                                             "gloo-system/gloo)")
+    a = assess(down, FOXTROT, step, new)
+    assert not a.ok
+    guard = by_name(a.guards)["control-plane-up"]
+    assert guard.reason.startswith("Gloo's control plane is down (no ready pod behind Service gloo-system/gloo): "
+                                   "a change would not be served") and guard.reason.endswith("bring Gloo back first")
+    # A step that writes no RouteTable (deleting the stable Deployment) is refused too: endpoints are not served.
+    target = replace(FOXTROT, decommission=True)
+    decommission = plan_from_original(target, world.route_table["spec"]).step("decommission")
+    assert decommission.state is None
+    assert not by_name(assess(down, target, decommission, new).guards)["control-plane-up"].ok
+    assert by_name(assess(world, target, decommission, new).guards)["control-plane-up"].ok

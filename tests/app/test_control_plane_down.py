@@ -1,0 +1,82 @@
+"""Gloo's control plane down (its Deployment scaled to 0): both connection paths say so first, at once.
+
+A real sandbox, real kubectl and Envoy: foxtrot's rollout start served, then ``kubectl scale deploy/gloo
+--replicas=0``. ``gloo-nb inspect`` through ``--sandbox`` and through ``--kubeconfig`` gives the same document and
+the same headline: the control plane is down and the replicas keep what they applied; never "served as intended".
+A rollout step is refused by its ``control-plane-up`` guard before it writes.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from polling import wait_until
+from sandboxkit import kubectl_for, sandbox
+
+from gloo_nb.app import notebook as nb
+
+pytestmark = [pytest.mark.sandbox, pytest.mark.envoy]
+
+DOWN = ("Gloo's control plane is down (no ready pod behind Service gloo-system/gloo; Deployment gloo-system/gloo "
+        "is scaled to 0 replicas): the Envoy replicas keep serving what they last applied; no change is served "
+        "until it is back.")
+
+
+def _inspect(*connection: str, json_out: bool = True) -> Any:
+    done = subprocess.run([sys.executable, "-m", "gloo_nb", "inspect", *connection, *(["--json"] if json_out else [])],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout) if json_out else done.stdout
+
+
+def test_a_scaled_down_gloo_leads_the_headline_on_both_paths(tmp_path: Path) -> None:
+    with sandbox(tmp_path / "sb", "1.3", replicas=1) as info:
+        gw = nb.open_gateway(sandbox_dir=info.state_dir, apply_changes=True)
+        try:
+            gw.apply(nb.FOXTROT_START)  # foxtrot's rollout can start: everything to v1, v2 deployed
+            gw.settle()
+        finally:
+            gw.close()
+        kube = kubectl_for(info, tmp_path)
+        paths = (("--sandbox", str(info.state_dir)), ("--kubeconfig", str(info.kubeconfig)))
+        assert _inspect(*paths[0])["headline"]["state"] == "ok"
+        kube.run("scale", "-n", "gloo-system", "deploy/gloo", "--replicas=0")
+        wait_until(lambda: kube.json("pods", "-n", "gloo-system", "-l", "gloo=gloo")["items"], "the gloo pod gone",
+                   until=lambda items: items == [])
+        by_sandbox, by_kubeconfig = (_inspect(*p) for p in paths)
+        assert by_sandbox == by_kubeconfig
+        assert by_sandbox["headline"]["state"] == "control-plane-down"
+        assert by_sandbox["headline"]["text"] == DOWN
+        assert by_sandbox["servedUnavailable"].startswith("Gloo's control plane is down (")
+        assert {r["source"] for r in by_sandbox["routes"]} == {"intent", "gateway-proxy-0.gloo-system"}
+        # The replicas still apply what was served before: every route agrees with the intent.
+        assert {d["state"] for d in by_sandbox["drift"]} == {"in-sync"}
+        # A rollout step is refused before anything is written (exit 1, the guard named), on both paths.
+        before = kube.json("routetables.gateway.solo.io", "-n", "foxtrot", "foxtrot-routes")["metadata"]
+        for path in paths:
+            step = subprocess.run([sys.executable, "-m", "gloo_nb", "rollout", *path, "--route-table",
+                                   "foxtrot/foxtrot-routes", "--upstream", "gloo-system/foxtrot", "--subset-key",
+                                   "version", "--stable", "v1", "--canary", "v2", "--until", "phase1", "--yes",
+                                   "--journal", str(tmp_path / f"journal{path[0]}")],
+                                  capture_output=True, text=True, timeout=120)
+            assert step.returncode == 1, (step.stdout, step.stderr)
+            assert "control-plane-up: Gloo's control plane is down (no ready pod behind Service gloo-system/gloo" \
+                in step.stdout + step.stderr, (step.stdout, step.stderr)
+        after = kube.json("routetables.gateway.solo.io", "-n", "foxtrot", "foxtrot-routes")["metadata"]
+        assert after["resourceVersion"] == before["resourceVersion"]
+        text = _inspect(*paths[1], json_out=False)
+        assert text.splitlines()[0] == DOWN
+        assert "fix: bring Gloo's control plane back (kubectl -n gloo-system scale deploy/gloo --replicas=1" in text
+        assert "Served: not read (Gloo's control plane is down" in text and "served as intended" not in text
+        # Back: the stream is read again and the headline is the usual one.
+        kube.run("scale", "-n", "gloo-system", "deploy/gloo", "--replicas=1")
+        kube.run("rollout", "status", "-n", "gloo-system", "deploy/gloo", "--timeout=60s")
+        back = wait_until(lambda: _inspect(*paths[1]), "the headline after the control plane is back",
+                          until=lambda doc: doc["headline"]["state"] == "ok", timeout=60)
+        assert back["headline"]["text"].startswith("Everything is served as intended")
+        assert "servedUnavailable" not in back and "served" in {r["source"] for r in back["routes"]}
