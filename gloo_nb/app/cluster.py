@@ -13,7 +13,7 @@ from collections.abc import Mapping
 
 from gloo_nb._types import Profile, check_profile
 from gloo_nb.app.gateway import DEFAULT_ROLE, GatewayConnection, GatewayUnreachable, Replica
-from gloo_nb.kube import KubeClient, KubeError
+from gloo_nb.kube import KubeClient, KubeError, pod_ready
 from gloo_nb.kube.portforward import PortForward
 
 __all__ = ["ADMIN_PORT", "GATEWAY_PORT", "XDS_PORT", "connect", "detect_profile", "profile_from_image"]
@@ -147,9 +147,19 @@ def _forward_to_gloo(conn: GatewayConnection, kube: KubeClient, namespace: str) 
     selector = ",".join(f"{k}={v}" for k, v in (svc.get("spec", {}).get("selector") or {}).items())
     if not selector:
         return None
-    pods = kube.list("Pod", namespace, label_selector=selector)["items"]
-    if not pods:
-        return None
-    fwd = PortForward(kube, namespace, pods[0]["metadata"]["name"], XDS_PORT)
+
+    def serving() -> str | None:
+        # As the Service routes a new connection: to a pod that is there now, a Ready one first (a restarted or
+        # rolled gloo has a new pod; a live connection's ADS stream reconnects to it by itself).
+        pods = kube.list("Pod", namespace, label_selector=selector)["items"]
+        running = [p for p in pods if (p.get("status") or {}).get("phase") == "Running"
+                   and not (p.get("metadata") or {}).get("deletionTimestamp")]
+        chosen = next((p for p in running if pod_ready(p)), running[0] if running else None)
+        return chosen["metadata"]["name"] if chosen else None
+
+    first = serving()
+    # No pod now (the control plane is down): the address exists all the same, so that the stream connects when
+    # Gloo is back; GatewayConnection.control_plane_down says it is down meanwhile.
+    fwd = PortForward(kube, namespace, first or "", XDS_PORT, follow=serving)
     conn._closers.append(fwd.close)
     return f"127.0.0.1:{fwd.local_port}"

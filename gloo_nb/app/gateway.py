@@ -10,7 +10,8 @@ only finds the addresses and opens the port-forwards.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -18,7 +19,7 @@ from gloo_nb._types import Profile
 from gloo_nb.analysis.headline import CONTROL_PLANE_DOWN
 from gloo_nb.analysis.inspection import Inspection, collect
 from gloo_nb.errors import UnreachableError
-from gloo_nb.kube import KubeClient, KubeError, resource_for
+from gloo_nb.kube import KubeClient, KubeError, pod_ready, resource_for
 from gloo_nb.models.codec import ParseResult, parse_objects
 from gloo_nb.models.snapshot import Snapshot
 from gloo_nb.translate import Translation, Translator
@@ -78,12 +79,6 @@ def unreadable_reason(err: KubeError) -> str:
     """
     text = " ".join(str(err).split())
     return f"{err.status}: {text}"
-
-
-def _pod_ready(pod: Mapping[str, Any]) -> bool:
-    # The kubelet's Ready condition (pkg/kubelet/status/generate.go): what a Service's endpoints follow.
-    conditions = (pod.get("status") or {}).get("conditions") or []
-    return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
 
 
 @dataclass
@@ -265,12 +260,22 @@ class GatewayConnection:
             The served resources and versions.
 
         Raises:
-            GatewayUnreachable: Nothing complete arrived in time.
+            GatewayUnreachable: Nothing complete arrived in time, or the stream broke and did not come back in
+                time (what arrived before is then not passed off as what is served now).
         """
+        deadline = time.monotonic() + timeout
         client = self.ads()
         if not client.wait_synced(timeout):
             raise GatewayUnreachable(f"the control plane at {self.xds_address} sent no complete configuration "
                                    f"for role {self.role} within {timeout:.0f} s; check the address and the role")
+        # A stream that broke (Gloo restarted, a port-forward gone) keeps its last resources: wait for it to be back
+        # (it reconnects by itself, and the control plane sends everything again) rather than show them as now.
+        while not (state := client.state()).connected:
+            if time.monotonic() >= deadline:
+                raise GatewayUnreachable(f"the xDS stream to the control plane at {self.xds_address} is down "
+                                       f"({state.last_error or 'reconnecting'}); what it served before is not "
+                                       "shown as served now")
+            time.sleep(0.05)
         return client.snapshot()
 
     def admins(self) -> dict[str, EnvoyAdmin]:
@@ -340,7 +345,7 @@ class GatewayConnection:
             pods = self.kube.list("Pod", self.namespace, label_selector=selector).get("items", [])
         except KubeError:
             return ""
-        if any(_pod_ready(p) for p in pods):
+        if any(pod_ready(p) for p in pods):
             return ""
         where = f"no ready pod behind Service {self.namespace}/gloo"
         try:

@@ -34,7 +34,7 @@ from gloo_nb.app.resources import seed_scenario
 from gloo_nb.app.rollout import Rollout, RolloutStopped, StepReport
 from gloo_nb.app.snapshot import SnapshotBundle, open_snapshot
 from gloo_nb.errors import GlooNbError, UsageError
-from gloo_nb.kube import KubeClient
+from gloo_nb.kube import KubeClient, pod_ready
 
 SEED = seed_scenario("part2")
 """The seed scenario's Part 2 manifests."""
@@ -480,14 +480,9 @@ def wait_pods(kube: KubeClient, namespaces: Sequence[str], deadline: float) -> N
             deploys = kube.list("Deployment", ns)["items"]
             pods = kube.list("Pod", ns)["items"]
             want = sum(int(d.get("spec", {}).get("replicas", 1)) for d in deploys)
-            if len([p for p in pods if _ready(p)]) == want == len(pods):
+            if len([p for p in pods if pod_ready(p)]) == want == len(pods):
                 break
             time.sleep(0.05)
-
-
-def _ready(pod: dict[str, Any]) -> bool:
-    return any(c.get("type") == "Ready" and c.get("status") == "True"
-               for c in pod.get("status", {}).get("conditions", []))
 
 
 def probe_line(label: str, result: ProbeResult) -> str:

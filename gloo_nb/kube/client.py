@@ -95,6 +95,19 @@ KNOWN: dict[str, ApiResource] = {
 """The kinds gloo_nb reads and writes."""
 
 
+def pod_ready(pod: Mapping[str, Any]) -> bool:
+    """Whether a pod is Ready: the kubelet's condition (pkg/kubelet/status/generate.go) a Service's endpoints follow.
+
+    Args:
+        pod: The Pod as the API returns it.
+
+    Returns:
+        True when its ``Ready`` condition is ``True``.
+    """
+    conditions = (pod.get("status") or {}).get("conditions") or []
+    return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
+
+
 def resource_for(kind: str) -> ApiResource:
     """Return where a kind lives.
 

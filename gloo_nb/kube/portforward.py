@@ -21,6 +21,7 @@ import socket
 import ssl
 import threading
 import time
+from collections.abc import Callable
 from types import TracebackType
 from typing import Any
 from urllib.parse import quote
@@ -59,6 +60,10 @@ class PortForward:
         local_port: The local port to listen on; 0 picks a free one.
         check: Open one port-forward now to surface refusals.
         linger: Seconds to keep relaying the pod's answer after the local client stopped sending.
+        follow: Called for each new local connection: the pod to forward it to now (None: none serves, the
+            connection is closed and the reason recorded), as a Service routes each connection to a pod that is
+            there now. Without it every connection goes to ``pod`` (``kubectl port-forward`` picks one pod and
+            breaks when it is gone). With it, ``pod`` may be ``""`` (no pod yet: the check is skipped).
 
     Attributes:
         namespace: The pod's namespace.
@@ -72,7 +77,8 @@ class PortForward:
     """
 
     def __init__(self, kube: KubeClient, namespace: str, pod: str, remote_port: int, *, local_port: int = 0,
-                 check: bool = True, linger: float = 10.0) -> None:
+                 check: bool = True, linger: float = 10.0,
+                 follow: Callable[[], str | None] | None = None) -> None:
         if not 0 < remote_port < 65536:
             raise PortForwardError(f"remote port {remote_port} is out of range; use a container port in 1..65535")
         self.namespace = namespace
@@ -86,7 +92,8 @@ class PortForward:
         self._lock = threading.Lock()
         self._active: set[Any] = set()
         self._threads: list[threading.Thread] = []
-        if check:
+        self._follow = follow
+        if check and (pod or follow is None):
             self._open().close()
         self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         try:
@@ -148,10 +155,11 @@ class PortForward:
 
     # --- the WebSocket --------------------------------------------------------------------------
 
-    def _open(self) -> websocket.WebSocket:
+    def _open(self, pod: str | None = None) -> websocket.WebSocket:
         """Open one ``pods/portforward`` WebSocket (v4 channels) with the client's credentials and impersonation."""
         cfg = self._api_client.configuration
-        path = (f"/api/v1/namespaces/{quote(self.namespace, safe='')}/pods/{quote(self.pod, safe='')}"
+        pod = pod or self.pod
+        path = (f"/api/v1/namespaces/{quote(self.namespace, safe='')}/pods/{quote(pod, safe='')}"
                 f"/portforward?ports={self.remote_port}")
         url = ws_client.get_websocket_url(cfg.host.rstrip("/") + path)
         header = []
@@ -207,8 +215,15 @@ class PortForward:
     def _serve(self, conn: socket.socket) -> None:
         pf = remote = None
         try:
+            pod = self.pod
+            if self._follow is not None:
+                found = self._follow()
+                if not found:
+                    self._record(f"port-forward to {self.namespace}/(no pod):{self.remote_port}: no pod serves now")
+                    return
+                pod = self.pod = found
             try:
-                pf = ws_client.PortForward(self._open(), [self.remote_port])
+                pf = ws_client.PortForward(self._open(pod), [self.remote_port])
             except PortForwardError as error:
                 self._record(str(error))
                 return

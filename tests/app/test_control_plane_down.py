@@ -9,16 +9,20 @@ A rollout step is refused by its ``control-plane-up`` guard before it writes.
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
 import pytest
 from polling import wait_until
-from sandboxkit import kubectl_for, sandbox
+from sandboxkit import PART2, kubectl_for, sandbox
 
 from gloo_nb.app import notebook as nb
+from gloo_nb.app.connect import GatewayUnreachable, connect
+from gloo_nb.journal import journal_files, read_journal
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.envoy]
 
@@ -34,8 +38,18 @@ def _inspect(*connection: str, json_out: bool = True) -> Any:
     return json.loads(done.stdout) if json_out else done.stdout
 
 
+def _stop(proc: subprocess.Popen[str]) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 def test_a_scaled_down_gloo_leads_the_headline_on_both_paths(tmp_path: Path) -> None:
-    with sandbox(tmp_path / "sb", "1.3", replicas=1) as info:
+    with sandbox(tmp_path / "sb", "1.3", replicas=1) as info, ExitStack() as stack:
         gw = nb.open_gateway(sandbox_dir=info.state_dir, apply_changes=True)
         try:
             gw.apply(nb.FOXTROT_START)  # foxtrot's rollout can start: everything to v1, v2 deployed
@@ -45,9 +59,22 @@ def test_a_scaled_down_gloo_leads_the_headline_on_both_paths(tmp_path: Path) -> 
         kube = kubectl_for(info, tmp_path)
         paths = (("--sandbox", str(info.state_dir)), ("--kubeconfig", str(info.kubeconfig)))
         assert _inspect(*paths[0])["headline"]["state"] == "ok"
+        # A live connection (a notebook's) open across the outage, through the kubeconfig: port-forwards.
+        live = connect(str(info.kubeconfig))
+        stack.callback(live.close)
+        assert not live.collect(timeout=10).served_unavailable
         kube.run("scale", "-n", "gloo-system", "deploy/gloo", "--replicas=0")
         wait_until(lambda: kube.json("pods", "-n", "gloo-system", "-l", "gloo=gloo")["items"], "the gloo pod gone",
                    until=lambda items: items == [])
+        assert live.collect(timeout=10).served_unavailable.startswith("Gloo's control plane is down (")
+        # A recorder started during the outage (as on-call does) records what is served once Gloo is back.
+        journal = tmp_path / "journal"
+        recorder = subprocess.Popen([sys.executable, "-m", "gloo_nb", "record", *paths[1], "--out", str(journal),
+                                     "--poll-seconds", "0.2"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                    text=True)
+        stack.callback(_stop, recorder)
+        wait_until(lambda: journal_files(journal) and read_journal(journal).events, "the recorder started",
+                   ignoring=(OSError, ValueError))
         by_sandbox, by_kubeconfig = (_inspect(*p) for p in paths)
         assert by_sandbox == by_kubeconfig
         assert by_sandbox["headline"]["state"] == "control-plane-down"
@@ -80,3 +107,16 @@ def test_a_scaled_down_gloo_leads_the_headline_on_both_paths(tmp_path: Path) -> 
                           until=lambda doc: doc["headline"]["state"] == "ok", timeout=60)
         assert back["headline"]["text"].startswith("Everything is served as intended")
         assert "servedUnavailable" not in back and "served" in {r["source"] for r in back["routes"]}
+        # The live connection follows the gloo Service to its new pod (kubectl's port-forward would stay on the
+        # gone one): its ADS stream reconnects by itself, and a change made now is seen served through it (never
+        # the resources it had before the outage passed off as current).
+        kube.run("apply", "-f", str(PART2 / "rt-foxtrot-3.yaml"))
+        again = wait_until(lambda: live.collect(timeout=5), "the live connection's served read again",
+                           until=lambda i: not i.served_unavailable and {d.state for d in i.drift} == {"in-sync"},
+                           ignoring=(GatewayUnreachable,), timeout=60)
+        assert "served" in {r.source for r in again.rows}
+        wait_until(lambda: [e for e in read_journal(journal).events if e.kind == "xds.content"],
+                   "the recorder's xDS content after Gloo is back", timeout=60)
+        _stop(recorder)
+        started = next(e for e in read_journal(journal).events if e.kind == "recorder.start")
+        assert started.data["xds"], started.data
