@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from sandboxkit import PART2, Kube
+
 METHOD_MATCHER = """apiVersion: gateway.solo.io/v1
 kind: VirtualService
 metadata: {name: method-matcher, namespace: gloo-system}
@@ -20,3 +22,16 @@ DENIED = 'admission webhook "gloo.gloo-system.svc" denied the request: '
 
 TYPO = "Route Warning: InvalidDestinationWarning. Reason: *v1.Upstream { gloo-system.echo-typo } not found"
 """Gloo's warning for the seed incident's RouteTable (echo's typo), as the webhook words it."""
+
+
+def seed_base(kube: Kube) -> None:
+    """The seed's namespaces, Upstreams, RouteTables (echo 2, foxtrot 3), then the VirtualService that selects them.
+
+    In that order: otherwise Gloo's validator holds a snapshot with "no route table matches the given selector" (a
+    warning, which strict validation counts) and admits everything (InvalidSnapshotErrMessage).
+    """
+    kube.run("create", "namespace", "echo")
+    kube.run("create", "namespace", "foxtrot")
+    kube.apply(PART2 / "upstream-echo.yaml", PART2 / "upstream-foxtrot.yaml")
+    kube.apply(PART2 / "rt-echo-2.yaml", PART2 / "rt-foxtrot-3.yaml")
+    kube.apply(PART2 / "vs.yaml")

@@ -22,7 +22,7 @@ import yaml
 from kubernetes import client, config
 from kubernetes.client.rest import ApiException
 from sandboxkit import PART2, Kube, in_process_api, kubectl_for, sandbox
-from webhookkit import DENIED, METHOD_MATCHER, TYPO
+from webhookkit import DENIED, METHOD_MATCHER, TYPO, seed_base
 
 from gloo_nb.sandbox import daemon, kinds
 from gloo_nb.sandbox.gloo_webhook import GlooWebhook
@@ -47,23 +47,13 @@ def _gloo_nb(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "gloo_nb", *args], capture_output=True, text=True, timeout=120)
 
 
-def _seed_base(kube: Kube) -> None:
-    kube.run("create", "namespace", "echo")
-    kube.run("create", "namespace", "foxtrot")
-    # Upstreams and RouteTables before the VirtualService that selects them: otherwise Gloo's validator holds a
-    # snapshot with "no route table matches the given selector" (a warning, which strict validation counts) and
-    # admits everything (InvalidSnapshotErrMessage).
-    kube.apply(PART2 / "upstream-echo.yaml", PART2 / "upstream-foxtrot.yaml")
-    kube.apply(PART2 / "rt-echo-2.yaml", PART2 / "rt-foxtrot-3.yaml")
-    kube.apply(PART2 / "vs.yaml")
-
 
 def test_strict_validation_refuses_echo_typo_and_never_blocks_foxtrot(tmp_path: Path) -> None:
     with sandbox(tmp_path / "sb", "current", replicas=1, validation="strict") as info:
         kube = kubectl_for(info, tmp_path)
         settings = kube.json("settings", "default", "-n", "gloo-system")["spec"]["gateway"]["validation"]
         assert settings["alwaysAccept"] is False and settings["allowWarnings"] is False
-        _seed_base(kube)
+        seed_base(kube)
         before = _echo_upstream(kube)
 
         # gloo-nb check --webhook against the sandbox: its resources and Settings, the file as the change.
@@ -186,7 +176,7 @@ def test_profile_13_webhook(tmp_path: Path) -> None:
                 "failed: validating *v1.VirtualService {method-matcher gloo-system}: could not render proxy: 2 errors "
                 "occurred:\n\t* invalid resource gloo-system.method-matcher\n\t* invalid route: routes with delegate "
                 "actions must use a prefix matcher") in created
-        _seed_base(kube)
+        seed_base(kube)
         # The v1.3.20 chart's v1beta1 webhook declares no sideEffects (Unknown): Kubernetes fails every server dry
         # run of a gateway.solo.io resource (validating/dispatcher.go callHook, NewDryRunUnsupportedErr), a 400.
         dry = _refused(kube.run("apply", "--dry-run=server", "-f", str(PART2 / "rt-echo-3.yaml"), check=False))

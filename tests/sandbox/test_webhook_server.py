@@ -25,7 +25,7 @@ import pytest
 import yaml
 from polling import wait_until
 from sandboxkit import PART2, Kube, kubectl_for, kubectl_forward, sandbox
-from webhookkit import METHOD_MATCHER, TYPO
+from webhookkit import METHOD_MATCHER, TYPO, seed_base
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.envoy]
 
@@ -73,13 +73,6 @@ def _review(operation: str, obj: dict[str, Any] | None, old: dict[str, Any] | No
         "options": {"kind": options, "apiVersion": "meta.k8s.io/v1", "fieldManager": "kubectl-client-side-apply"}}}
 
 
-def _seed_base(kube: Kube) -> None:
-    kube.run("create", "namespace", "echo")
-    kube.run("create", "namespace", "foxtrot")
-    kube.apply(PART2 / "upstream-echo.yaml", PART2 / "upstream-foxtrot.yaml")
-    kube.apply(PART2 / "rt-echo-2.yaml", PART2 / "rt-foxtrot-3.yaml")
-    kube.apply(PART2 / "vs.yaml")
-
 
 def _typo_update(kube: Kube) -> dict[str, Any]:
     live = kube.json("routetable", "echo-routes", "-n", "echo")
@@ -97,7 +90,7 @@ def _denial(kube: Kube, *args: str, input: str | None = None) -> str:
 def test_current_webhook_answers_on_gloo_8443_as_the_in_process_call(tmp_path: Path) -> None:
     with sandbox(tmp_path / "sb", "current", replicas=1, validation="strict") as info:
         kube = kubectl_for(info, tmp_path)
-        _seed_base(kube)
+        seed_base(kube)
         ca = _ca(kube)
         review = _typo_update(kube)
         pod = kube.json("pods", "-n", NS, "-l", "gloo=gloo")["items"][0]
@@ -249,7 +242,7 @@ def test_13_webhook_answers_on_the_gateway_service(tmp_path: Path) -> None:
                                     content_type="application/x-yaml")
             assert (status, body) == (400, b"empty body\n")
             # Gloo 1.3 admits echo's typo (a missing upstream is a warning, and 1.3 counts errors only).
-            _seed_base(kube)
+            seed_base(kube)
             status, _, body = _post(port, "gateway.gloo-system.svc", ca, json.dumps(_typo_update(kube)).encode())
             assert json.loads(body)["response"]["allowed"] is True
 
