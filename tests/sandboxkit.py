@@ -10,7 +10,7 @@ import ssl
 import subprocess
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -188,3 +188,19 @@ def kubectl_forward(kube: Kube, *args: str, websockets: bool = True) -> Iterator
         for pipe in (proc.stdout, proc.stderr):
             if pipe is not None:
                 pipe.close()
+
+
+def play(state_dir: Path, *steps: Sequence[str]) -> None:
+    """Apply the seed scenario's steps (``nb.STEP4``, ``nb.INCIDENT``...) to a sandbox in order, each settled.
+
+    Through the notebooks' own gateway (``open_gateway(sandbox_dir=..., apply_changes=True)``), closed after.
+    """
+    from gloo_nb.app import notebook as nb
+
+    gw = nb.open_gateway(sandbox_dir=state_dir, apply_changes=True)
+    try:
+        for step in steps:
+            gw.apply(step)
+            gw.settle()
+    finally:
+        gw.close()

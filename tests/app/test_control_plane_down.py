@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 from polling import wait_until
-from sandboxkit import PART2, kubectl_for, sandbox
+from sandboxkit import PART2, kubectl_for, play, sandbox
 
 from gloo_nb.app import notebook as nb
 from gloo_nb.app.connect import GatewayUnreachable, connect
@@ -50,12 +50,7 @@ def _stop(proc: subprocess.Popen[str]) -> None:
 
 def test_a_scaled_down_gloo_leads_the_headline_on_both_paths(tmp_path: Path) -> None:
     with sandbox(tmp_path / "sb", "1.3", replicas=1) as info, ExitStack() as stack:
-        gw = nb.open_gateway(sandbox_dir=info.state_dir, apply_changes=True)
-        try:
-            gw.apply(nb.FOXTROT_START)  # foxtrot's rollout can start: everything to v1, v2 deployed
-            gw.settle()
-        finally:
-            gw.close()
+        play(info.state_dir, nb.FOXTROT_START)  # foxtrot's rollout can start: everything to v1, v2 deployed
         kube = kubectl_for(info, tmp_path)
         paths = (("--sandbox", str(info.state_dir)), ("--kubeconfig", str(info.kubeconfig)))
         assert _inspect(*paths[0])["headline"]["state"] == "ok"

@@ -13,7 +13,7 @@ import nbformat
 import notebookkit
 import pytest
 from notebookkit import run
-from sandboxkit import sandbox
+from sandboxkit import play, sandbox
 
 from gloo_nb.app import notebook as nb
 
@@ -58,14 +58,7 @@ def _same(text: str) -> str:
 
 def test_notebook_01_through_the_kubeconfig_parameter(venv_kernel: str, tmp_path: Path) -> None:
     with sandbox(tmp_path / "sb", "1.3") as info:
-        gw = nb.open_gateway(sandbox_dir=info.state_dir, apply_changes=True)
-        try:
-            gw.apply(nb.STEP4)
-            gw.settle()
-            gw.apply(nb.INCIDENT)
-            gw.settle()
-        finally:
-            gw.close()
+        play(info.state_dir, nb.STEP4, nb.INCIDENT)
         runs = {}
         for name, params in (("sandbox", {"sandbox_dir": str(info.state_dir)}),
                              ("kubeconfig", {"kubeconfig": str(info.kubeconfig)}),
